@@ -1,0 +1,196 @@
+// The two storage interfaces the S3 layer is written against. The embedded defaults
+// are SQLite (sqlite-metadata-store.ts) and files (file-blob-store.ts); a PostgreSQL
+// store or a remote blob backend implements the same interfaces and passes the same
+// contract suites (test/storage/*.contract.ts). Nothing here knows about HTTP or S3 wire formats.
+//
+// Atomicity protocol (what makes an interrupted write leave the old object or the new,
+// never a torn one):
+//   1. blobs.create() reserves an id; the metadata store records it as *pending*
+//      (markPending) before any byte is written.
+//   2. the writer streams into the blob and commit()s it: bytes are fsync'd and the
+//      blob is renamed into place.
+//   3. one metadata transaction (putObject / completeMultipartUpload / putPart) makes
+//      the new record visible, clears the pending marks of the blobs it references,
+//      and moves the blobs of whatever it replaced to the *garbage* list.
+//   4. garbage blobs are deleted after the commit (and again on start).
+// On start, recover(): every pending blob and every garbage blob is deleted, and the
+// blob store's temporary area is emptied.
+
+import type { Readable } from 'node:stream';
+
+export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
+export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';
+
+/** One stored checksum: the algorithm, its type and the base64 value as S3 returns it (composite values end in "-N"). */
+export interface StoredChecksum {
+  algorithm: ChecksumAlgorithm;
+  type: ChecksumType;
+  value: string;
+}
+
+/** A contiguous run of an object's bytes held in one blob. A single-part object has one; a multipart object one per part. */
+export interface ObjectPart {
+  blobId: string;
+  size: number;
+  /** Part number for multipart objects (1-based), 0 for a single-part object. */
+  partNumber: number;
+  /** The part's ETag, quoted, as UploadPart returned it (or the object's ETag for a single part). */
+  etag: string;
+  /** The part's own checksum (base64), if one was computed. */
+  checksum?: string;
+}
+
+export interface BucketRecord {
+  name: string;
+  region: string;
+  /** ISO 8601 with milliseconds. */
+  createdAt: string;
+  owner: string;
+  /** Bucket subresources stored as opaque JSON documents by name (e.g. "encryption", "policy", "tagging"). */
+  config: Record<string, string>;
+}
+
+export interface ObjectRecord {
+  bucket: string;
+  key: string;
+  size: number;
+  /** Quoted ETag, e.g. "\"9b2cf535f27731c974343645a3985328\"" or "\"...-3\"". */
+  etag: string;
+  /** ISO 8601 with milliseconds. */
+  lastModified: string;
+  /** Content-Type, Content-Encoding, Cache-Control ... keyed by lower-case header name. */
+  headers: Record<string, string>;
+  /** User metadata without the x-amz-meta- prefix, keys lower-case. */
+  userMetadata: Record<string, string>;
+  tags: Record<string, string>;
+  checksum?: StoredChecksum;
+  parts: ObjectPart[];
+  /** Opaque per-object data owned by higher layers (e.g. the encryption envelope, JSON). */
+  sys: Record<string, unknown>;
+  owner: string;
+  storageClass: string;
+}
+
+export interface MultipartUploadRecord {
+  uploadId: string;
+  bucket: string;
+  key: string;
+  initiated: string;
+  owner: string;
+  headers: Record<string, string>;
+  userMetadata: Record<string, string>;
+  tags: Record<string, string>;
+  checksumAlgorithm?: ChecksumAlgorithm;
+  checksumType?: ChecksumType;
+  sys: Record<string, unknown>;
+  storageClass: string;
+}
+
+export interface PartRecord extends ObjectPart {
+  uploadId: string;
+  lastModified: string;
+}
+
+export interface ListObjectsQuery {
+  prefix: string;
+  /** Return keys strictly greater than this (UTF-8 binary order). */
+  after?: string;
+  limit: number;
+}
+
+export interface ListUploadsQuery {
+  prefix: string;
+  /** Return (key, uploadId) pairs strictly after this key (and, when given, this upload id for the same key). */
+  keyMarker?: string;
+  uploadIdMarker?: string;
+  limit: number;
+}
+
+export class StorageConflictError extends Error {
+  constructor(readonly kind: 'BucketExists' | 'BucketNotEmpty' | 'NoSuchBucket' | 'NoSuchUpload' | 'PreconditionFailed', message?: string) {
+    super(message ?? kind);
+  }
+}
+
+/** A write condition checked inside the committing transaction (S3 conditional writes). */
+export type WriteCondition =
+  | { kind: 'none' }
+  | { kind: 'ifNoneMatchStar' }
+  | { kind: 'ifMatch'; etag: string };
+
+export interface MetadataStore {
+  // Buckets. Keys are compared as UTF-8 bytes everywhere (S3's lexicographic order).
+  createBucket(b: BucketRecord): Promise<void>; // StorageConflictError('BucketExists')
+  getBucket(name: string): Promise<BucketRecord | undefined>;
+  listBuckets(): Promise<BucketRecord[]>; // sorted by name
+  /** Deletes an empty bucket; StorageConflictError('BucketNotEmpty') if it holds objects or uploads, 'NoSuchBucket' if absent. */
+  deleteBucket(name: string): Promise<void>;
+  /** Sets (value) or removes (undefined) one bucket config document. 'NoSuchBucket' if absent. */
+  setBucketConfig(name: string, item: string, value: string | undefined): Promise<void>;
+
+  // Objects.
+  getObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
+  /**
+   * Atomically makes `rec` the current object (after checking `cond` against the current one:
+   * StorageConflictError('PreconditionFailed') when it fails, 'NoSuchBucket' when the bucket is gone),
+   * clears the pending marks of its blobs, and moves the blobs of the replaced object (if any, and
+   * not shared with rec) to garbage. Returns the replaced record.
+   */
+  putObject(rec: ObjectRecord, cond?: WriteCondition): Promise<ObjectRecord | undefined>;
+  /** Updates only tags / headers / userMetadata / sys of an existing object, no blob change. Returns false if absent. */
+  updateObject(bucket: string, key: string, patch: Partial<Pick<ObjectRecord, 'tags' | 'headers' | 'userMetadata' | 'sys' | 'lastModified' | 'etag'>>): Promise<boolean>;
+  /** Removes the object and moves its blobs to garbage. Returns the removed record. */
+  deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
+  /** Objects with key starting with prefix and > after, ascending, at most limit. */
+  listObjects(bucket: string, q: ListObjectsQuery): Promise<ObjectRecord[]>;
+
+  // Multipart uploads.
+  createUpload(u: MultipartUploadRecord): Promise<void>; // 'NoSuchBucket'
+  getUpload(bucket: string, key: string, uploadId: string): Promise<MultipartUploadRecord | undefined>;
+  listUploads(bucket: string, q: ListUploadsQuery): Promise<MultipartUploadRecord[]>; // ordered by key, then initiated, then uploadId
+  /** Adds or replaces a part ('NoSuchUpload' if the upload is gone); the replaced part's blob goes to garbage, the new one's pending mark is cleared. */
+  putPart(p: PartRecord): Promise<void>;
+  /** Parts ordered by part number, those > afterPart, at most limit. */
+  listParts(uploadId: string, afterPart: number, limit: number): Promise<PartRecord[]>;
+  /**
+   * In one transaction: checks the upload exists ('NoSuchUpload'), checks cond, writes `rec` as the object
+   * (as putObject), deletes the upload and its parts, moving blobs of parts not used by rec to garbage.
+   */
+  completeUpload(uploadId: string, rec: ObjectRecord, cond?: WriteCondition): Promise<ObjectRecord | undefined>;
+  /** Deletes the upload and moves all its part blobs to garbage. Returns false if absent. */
+  abortUpload(bucket: string, key: string, uploadId: string): Promise<boolean>;
+
+  // Blob bookkeeping for crash safety.
+  markPending(blobId: string): Promise<void>;
+  /** Drops a pending mark and puts the blob in garbage (a write that failed before its commit). */
+  discardPending(blobId: string): Promise<void>;
+  /** Blob ids to delete: garbage, plus (only when includePending, i.e. at start-up) all pending ones. */
+  takeGarbage(includePending: boolean): Promise<string[]>;
+  /** Forget garbage ids once their blobs are deleted. */
+  forgetGarbage(blobIds: string[]): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+/** A blob being written. Nothing is visible at `blobId` until commit() resolves. */
+export interface BlobWriter {
+  readonly blobId: string;
+  /** Writes a chunk (backpressure: resolves when the chunk may be reused). */
+  write(chunk: Buffer): Promise<void>;
+  /** Makes the bytes durable (fsync) and moves them into place. Returns the total size. */
+  commit(): Promise<number>;
+  /** Throws away everything written. Safe to call after a failed write or twice. */
+  abort(): Promise<void>;
+}
+
+export interface BlobStore {
+  /** Reserves a fresh blob id and opens a writer for it. */
+  create(): Promise<BlobWriter>;
+  /** Streams bytes [start, end] inclusive (whole blob when omitted). Errors if the blob is missing. */
+  read(blobId: string, range?: { start: number; end: number }): Readable;
+  /** Deletes a committed blob; deleting a missing blob is not an error. */
+  delete(blobId: string): Promise<void>;
+  /** Removes leftovers of writes that never committed (temporary files). */
+  cleanTemporary(): Promise<void>;
+  close(): Promise<void>;
+}
