@@ -1,0 +1,89 @@
+// Assembles a running Coffer from a validated config: storage (recovered first),
+// credentials, the HTTP listener. Backends are chosen here and nowhere else.
+
+import { mkdir, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { pino, type Logger } from 'pino';
+import type { CofferConfig } from './config/config.js';
+import { createCofferServer } from './http/server.js';
+import { handleS3 } from './s3/handler.js';
+import type { S3Services } from './s3/context.js';
+import { SqliteMetadataStore } from './storage/sqlite-metadata-store.js';
+import { FileBlobStore } from './storage/file-blob-store.js';
+import { collectGarbage, recoverStorage } from './storage/recovery.js';
+import { loadRootAccount, type RootAccount } from './iam/root-credentials.js';
+import type { CredentialLookup } from './auth/types.js';
+
+export interface RunningCoffer {
+  server: Server;
+  url: string;
+  port: number;
+  root: RootAccount;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export async function startCoffer(config: CofferConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningCoffer> {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(config.dataDir, 0o700);
+  const meta = SqliteMetadataStore.open(join(config.dataDir, 'metadata.sqlite'));
+  const blobs = await FileBlobStore.open(join(config.dataDir, 'blobs'), { fsync: config.fsync });
+  const recovered = await recoverStorage(meta, blobs);
+  if (recovered.removedBlobs > 0) log.info({ removedBlobs: recovered.removedBlobs }, 'removed leftovers of interrupted writes');
+  const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
+
+  let gcRunning = false;
+  let gcAgain = false;
+  const services: S3Services = {
+    config,
+    meta,
+    blobs,
+    accountId: root.accountId,
+    log,
+    collectGarbage() {
+      if (gcRunning) {
+        gcAgain = true;
+        return;
+      }
+      gcRunning = true;
+      const run = (): void => {
+        gcAgain = false;
+        collectGarbage(meta, blobs)
+          .catch((err) => log.warn({ err }, 'garbage collection failed'))
+          .finally(() => {
+            if (gcAgain) run();
+            else gcRunning = false;
+          });
+      };
+      run();
+    },
+  };
+  const lookup: CredentialLookup = (id) => (id === root.credential.accessKeyId ? root.credential : undefined);
+  const server = createCofferServer({
+    s3: (req, res, requestId) => handleS3({ services, lookup }, req, res, requestId),
+    fail: (err, requestId) => log.error({ err, requestId }, 'unhandled error'),
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.address, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.address.includes(':') ? `[${config.address}]` : config.address;
+  return {
+    server,
+    url: `http://${host}:${port}`,
+    port,
+    root,
+    log,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await blobs.close();
+      await meta.close();
+    },
+  };
+}

@@ -1,0 +1,65 @@
+// What every S3 handler receives: the services it may use, the parsed request and
+// helpers to answer. Handlers never parse the URL or authenticate themselves.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { CofferConfig } from '../config/config.js';
+import type { BlobStore, MetadataStore } from '../storage/types.js';
+import type { AuthResult, Principal } from '../auth/types.js';
+import type { Endpoint } from './router.js';
+
+export interface S3Services {
+  config: CofferConfig;
+  meta: MetadataStore;
+  blobs: BlobStore;
+  accountId: string;
+  log: Logger;
+  /** Deletes garbage blobs after a commit; never throws. */
+  collectGarbage(): void;
+}
+
+export interface Owner {
+  id: string;
+  displayName: string;
+}
+
+export interface S3Context {
+  services: S3Services;
+  req: IncomingMessage;
+  res: ServerResponse;
+  requestId: string;
+  endpoint: Endpoint;
+  query: URLSearchParams;
+  /** The decoded request path, for error <Resource> elements. */
+  path: string;
+  auth: AuthResult;
+  principal: Principal;
+  owner: Owner;
+}
+
+export function header(ctx: S3Context, name: string): string | undefined {
+  const v = ctx.req.headers[name];
+  if (v === undefined) return undefined;
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+/** S3's canonical user id for an account: 64 hex characters, stable per account. */
+export function canonicalUserId(accountId: string): string {
+  return createHash('sha256').update(`coffer-canonical-user:${accountId}`).digest('hex');
+}
+
+export function ownerFor(accountId: string): Owner {
+  return { id: canonicalUserId(accountId), displayName: 'coffer' };
+}
+
+export function sendXml(ctx: S3Context, status: number, xml: string, headers: Record<string, string> = {}): void {
+  const body = Buffer.from(xml, 'utf8');
+  ctx.res.writeHead(status, { ...headers, 'content-type': 'application/xml', 'content-length': String(body.length) });
+  ctx.res.end(ctx.req.method === 'HEAD' ? undefined : body);
+}
+
+export function sendEmpty(ctx: S3Context, status: number, headers: Record<string, string | number> = {}): void {
+  ctx.res.writeHead(status, { ...headers, 'content-length': '0' });
+  ctx.res.end();
+}

@@ -1,0 +1,73 @@
+// S3's error codes: one table from code to HTTP status and AWS's default message.
+// Handlers throw s3Error('NoSuchKey', { Key: key }); the serializer in xml.ts writes
+// <Error><Code/><Message/>...<RequestId/></Error>.
+
+import { ServiceError } from '../errors.js';
+
+const TABLE = {
+  AccessDenied: [403, 'Access Denied'],
+  AccessControlListNotSupported: [400, 'The bucket does not allow ACLs'],
+  BadRequest: [400, 'Bad Request'],
+  BadDigest: [400, 'The Content-MD5 you specified did not match what we received.'],
+  BucketAlreadyExists: [409, 'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.'],
+  BucketAlreadyOwnedByYou: [409, 'Your previous request to create the named bucket succeeded and you already own it.'],
+  BucketNotEmpty: [409, 'The bucket you tried to delete is not empty'],
+  EntityTooLarge: [400, 'Your proposed upload exceeds the maximum allowed size'],
+  EntityTooSmall: [400, 'Your proposed upload is smaller than the minimum allowed size'],
+  IllegalLocationConstraintException: [400, 'The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.'],
+  IncompleteBody: [400, 'You did not provide the number of bytes specified by the Content-Length HTTP header'],
+  InternalError: [500, 'We encountered an internal error. Please try again.'],
+  InvalidArgument: [400, 'Invalid Argument'],
+  InvalidBucketName: [400, 'The specified bucket is not valid.'],
+  InvalidDigest: [400, 'The Content-MD5 you specified is not valid.'],
+  InvalidLocationConstraint: [400, 'The specified location-constraint is not valid'],
+  InvalidPart: [400, 'One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.'],
+  InvalidPartOrder: [400, 'The list of parts was not in ascending order. Parts must be ordered by part number.'],
+  InvalidRange: [416, 'The requested range is not satisfiable'],
+  InvalidRequest: [400, 'Invalid Request'],
+  InvalidStorageClass: [400, 'The storage class you specified is not valid'],
+  InvalidTag: [400, 'The TagValue you have provided is invalid'],
+  KeyTooLongError: [400, 'Your key is too long'],
+  MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema'],
+  MetadataTooLarge: [400, 'Your metadata headers exceed the maximum allowed metadata size'],
+  MethodNotAllowed: [405, 'The specified method is not allowed against this resource.'],
+  MissingContentLength: [411, 'You must provide the Content-Length HTTP header.'],
+  MissingRequestBodyError: [400, 'Request Body is empty'],
+  NoSuchBucket: [404, 'The specified bucket does not exist'],
+  NoSuchBucketPolicy: [404, 'The bucket policy does not exist'],
+  NoSuchKey: [404, 'The specified key does not exist.'],
+  NoSuchTagSet: [404, 'The TagSet does not exist'],
+  NoSuchUpload: [404, 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.'],
+  NotImplemented: [501, 'A header you provided implies functionality that is not implemented'],
+  NotModified: [304, 'Not Modified'],
+  PreconditionFailed: [412, 'At least one of the pre-conditions you specified did not hold'],
+  ConditionalRequestConflict: [409, 'The conditional request cannot succeed due to a conflicting operation against this resource.'],
+  ServerSideEncryptionConfigurationNotFoundError: [404, 'The server side encryption configuration was not found'],
+  SignatureDoesNotMatch: [403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'],
+  InvalidObjectState: [403, 'The operation is not valid for the object\'s storage class'],
+  UnexpectedContent: [400, 'This request does not support content'],
+  XAmzContentSHA256Mismatch: [400, "The provided 'x-amz-content-sha256' header does not match what was computed."],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type S3ErrorCode = keyof typeof TABLE;
+
+export function s3Error(
+  code: S3ErrorCode,
+  fields: Record<string, string> = {},
+  message?: string,
+  headers: Record<string, string> = {},
+): ServiceError {
+  const [status, defaultMessage] = TABLE[code];
+  return new ServiceError(code, message ?? defaultMessage, status, fields, headers);
+}
+
+export function notImplemented(what: string): ServiceError {
+  return s3Error('NotImplemented', {}, `${what} is not implemented by Coffer`);
+}
+
+export function invalidArgument(message: string, name?: string, value?: string): ServiceError {
+  const fields: Record<string, string> = {};
+  if (name !== undefined) fields.ArgumentName = name;
+  if (value !== undefined) fields.ArgumentValue = value;
+  return s3Error('InvalidArgument', fields, message);
+}

@@ -1,0 +1,130 @@
+// The S3 request path: parse the URL, route to one Endpoint, authenticate, authorize
+// once from the action table, then one switch dispatches to the operation's file.
+// Errors become S3 XML here and nowhere else.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authenticate } from '../auth/sigv4.js';
+import type { CredentialLookup } from '../auth/types.js';
+import { ServiceError, isServiceError } from '../errors.js';
+import { S3_ACTIONS } from './actions.js';
+import { type S3Context, type S3Services, ownerFor } from './context.js';
+import { notImplemented, s3Error } from './errors.js';
+import { route, type Endpoint } from './router.js';
+import { errorDocument } from './xml.js';
+import * as buckets from './ops/buckets.js';
+import * as list from './ops/list-objects.js';
+import * as put from './ops/put-object.js';
+import * as get from './ops/get-object.js';
+import * as del from './ops/delete-object.js';
+import * as copy from './ops/copy-object.js';
+import * as multipart from './ops/multipart.js';
+import * as complete from './ops/complete-multipart.js';
+import * as tagging from './ops/tagging.js';
+import * as acl from './ops/acl.js';
+import * as post from './ops/post-object.js';
+import * as attributes from './ops/object-attributes.js';
+
+export interface S3HandlerOptions {
+  services: S3Services;
+  lookup: CredentialLookup;
+}
+
+export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  const { services } = opts;
+  const rawUrl = req.url ?? '/';
+  const qi = rawUrl.indexOf('?');
+  const rawPath = qi < 0 ? rawUrl : rawUrl.slice(0, qi);
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    path = rawPath;
+  }
+  const query = new URLSearchParams(qi < 0 ? '' : rawUrl.slice(qi + 1));
+  let endpoint: Endpoint | undefined;
+  try {
+    endpoint = route({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
+    const auth = authenticate(
+      { method: req.method ?? 'GET', rawUrl, headers: req.headers },
+      { region: services.config.region, service: 's3', lookup: opts.lookup },
+    );
+    if (auth.anonymous && endpoint.op !== 'PostObject') throw s3Error('AccessDenied');
+    const principal = auth.anonymous
+      ? { arn: '*', accountId: '', userName: 'anonymous', kind: 'user' as const }
+      : auth.credential.principal;
+    const ctx: S3Context = { services, req, res, requestId, endpoint, query, path, auth, principal, owner: ownerFor(services.accountId) };
+    authorize(ctx);
+    await dispatch(ctx, endpoint);
+  } catch (e) {
+    sendError(services, req, res, requestId, path, e);
+  }
+}
+
+/** One authorization decision per request, from the action table. The policy engine plugs in here. */
+function authorize(ctx: S3Context): void {
+  if (ctx.endpoint.op === 'NotImplemented') return;
+  const action = S3_ACTIONS[ctx.endpoint.op];
+  if (!action) throw s3Error('AccessDenied');
+  // Until policies exist every authenticated principal of the account may act.
+}
+
+async function dispatch(ctx: S3Context, ep: Endpoint): Promise<void> {
+  switch (ep.op) {
+    case 'ListBuckets': return buckets.listBuckets(ctx);
+    case 'CreateBucket': return buckets.createBucket(ctx, ep.bucket);
+    case 'HeadBucket': return buckets.headBucket(ctx, ep.bucket);
+    case 'DeleteBucket': return buckets.deleteBucket(ctx, ep.bucket);
+    case 'GetBucketLocation': return buckets.getBucketLocation(ctx, ep.bucket);
+    case 'GetBucketVersioning': return buckets.getBucketVersioning(ctx, ep.bucket);
+    case 'GetBucketOwnershipControls': return buckets.getBucketOwnershipControls(ctx, ep.bucket);
+    case 'GetBucketAcl': return acl.getBucketAcl(ctx, ep.bucket);
+    case 'PutBucketAcl': return acl.putBucketAcl(ctx, ep.bucket);
+    case 'ListObjects': return list.listObjects(ctx, ep.bucket);
+    case 'ListObjectsV2': return list.listObjectsV2(ctx, ep.bucket);
+    case 'ListMultipartUploads': return multipart.listMultipartUploads(ctx, ep.bucket);
+    case 'DeleteObjects': return del.deleteObjects(ctx, ep.bucket);
+    case 'PostObject': return post.postObject(ctx, ep.bucket);
+    case 'PutObject': return put.putObject(ctx, ep.bucket, ep.key);
+    case 'CopyObject': return copy.copyObject(ctx, ep.bucket, ep.key);
+    case 'GetObject': return get.getObject(ctx, ep.bucket, ep.key);
+    case 'HeadObject': return get.headObject(ctx, ep.bucket, ep.key);
+    case 'DeleteObject': return del.deleteObject(ctx, ep.bucket, ep.key);
+    case 'GetObjectTagging': return tagging.getObjectTagging(ctx, ep.bucket, ep.key);
+    case 'PutObjectTagging': return tagging.putObjectTagging(ctx, ep.bucket, ep.key);
+    case 'DeleteObjectTagging': return tagging.deleteObjectTagging(ctx, ep.bucket, ep.key);
+    case 'GetObjectAcl': return acl.getObjectAcl(ctx, ep.bucket, ep.key);
+    case 'PutObjectAcl': return acl.putObjectAcl(ctx, ep.bucket, ep.key);
+    case 'GetObjectAttributes': return attributes.getObjectAttributes(ctx, ep.bucket, ep.key);
+    case 'CreateMultipartUpload': return multipart.createMultipartUpload(ctx, ep.bucket, ep.key);
+    case 'UploadPart': return multipart.uploadPart(ctx, ep.bucket, ep.key, ep.uploadId, ep.partNumber);
+    case 'UploadPartCopy': return multipart.uploadPartCopy(ctx, ep.bucket, ep.key, ep.uploadId, ep.partNumber);
+    case 'CompleteMultipartUpload': return complete.completeMultipartUpload(ctx, ep.bucket, ep.key, ep.uploadId);
+    case 'AbortMultipartUpload': return multipart.abortMultipartUpload(ctx, ep.bucket, ep.key, ep.uploadId);
+    case 'ListParts': return multipart.listParts(ctx, ep.bucket, ep.key, ep.uploadId);
+    case 'NotImplemented': throw notImplemented(ep.name);
+  }
+}
+
+export function sendError(services: S3Services, req: IncomingMessage, res: ServerResponse, requestId: string, path: string, e: unknown): void {
+  let err: ServiceError;
+  if (isServiceError(e)) {
+    err = e;
+  } else {
+    services.log.error({ err: e, requestId }, 'internal error');
+    err = s3Error('InternalError');
+  }
+  if (res.headersSent) {
+    // The body is already streaming: the only honest signal left is to cut the connection.
+    res.destroy();
+    return;
+  }
+  const headers: Record<string, string> = { ...err.headers };
+  if (err.status === 304 || req.method === 'HEAD') {
+    res.writeHead(err.status, headers);
+    res.end();
+    return;
+  }
+  const body = Buffer.from(errorDocument(err, path, requestId, res.getHeader('x-amz-id-2') as string), 'utf8');
+  res.writeHead(err.status, { ...headers, 'content-type': 'application/xml', 'content-length': String(body.length) });
+  res.end(body);
+}

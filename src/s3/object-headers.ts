@@ -1,0 +1,138 @@
+// The headers an object carries: which request headers are stored, user metadata,
+// the x-amz-tagging header, ACL headers (bucket owner enforced), storage class, and the
+// response headers GET/HEAD write back from a stored record.
+
+import type { IncomingHttpHeaders } from 'node:http';
+import { checksumHeader } from '../checksum/index.js';
+import type { ObjectRecord } from '../storage/types.js';
+import { invalidArgument, notImplemented, s3Error } from './errors.js';
+
+/** Standard headers S3 stores with an object and returns on GET/HEAD. */
+export const STORED_HEADERS = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires', 'x-amz-website-redirect-location'] as const;
+
+export const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
+const MAX_USER_METADATA_BYTES = 2048;
+
+export function storedHeaders(h: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of STORED_HEADERS) {
+    const v = h[name];
+    if (typeof v === 'string') out[name] = v;
+  }
+  if (out['content-encoding'] !== undefined) {
+    // aws-chunked is transfer framing, not a property of the object.
+    const rest = out['content-encoding'].split(',').map((s) => s.trim()).filter((s) => s && s.toLowerCase() !== 'aws-chunked');
+    if (rest.length) out['content-encoding'] = rest.join(',');
+    else delete out['content-encoding'];
+  }
+  if (out['content-type'] === undefined) out['content-type'] = DEFAULT_CONTENT_TYPE;
+  return out;
+}
+
+export function userMetadata(h: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  let size = 0;
+  for (const [name, value] of Object.entries(h)) {
+    if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
+    const k = name.slice('x-amz-meta-'.length);
+    const v = Array.isArray(value) ? value.join(',') : value;
+    out[k] = v;
+    size += Buffer.byteLength(k) + Buffer.byteLength(v);
+  }
+  if (size > MAX_USER_METADATA_BYTES) throw s3Error('MetadataTooLarge', { Size: String(size), MaxSizeAllowed: String(MAX_USER_METADATA_BYTES) });
+  return out;
+}
+
+/** Parses the URL-query-encoded x-amz-tagging header. */
+export function parseTaggingHeader(v: string | undefined): Record<string, string> {
+  if (v === undefined) return {};
+  const tags: Record<string, string> = {};
+  for (const [k, val] of new URLSearchParams(v)) {
+    if (k in tags) throw s3Error('InvalidTag', {}, 'Cannot provide multiple Tags with the same key');
+    tags[k] = val;
+  }
+  validateTags(tags);
+  return tags;
+}
+
+export function validateTags(tags: Record<string, string>): void {
+  const keys = Object.keys(tags);
+  if (keys.length > 10) throw s3Error('BadRequest', {}, 'Object tags cannot be greater than 10');
+  for (const k of keys) {
+    if (k.length === 0 || [...k].length > 128) throw s3Error('InvalidTag', {}, 'The TagKey you have provided is invalid');
+    if ([...tags[k]!].length > 256) throw s3Error('InvalidTag', {}, 'The TagValue you have provided is invalid');
+    if (k.startsWith('aws:')) throw s3Error('InvalidTag', {}, 'Your TagKey cannot be prefixed with aws:');
+  }
+}
+
+const CANNED_OK = new Set(['private', 'bucket-owner-full-control']);
+const GRANT_HEADERS = ['x-amz-grant-full-control', 'x-amz-grant-read', 'x-amz-grant-read-acp', 'x-amz-grant-write', 'x-amz-grant-write-acp'];
+
+/** Object Ownership "bucket owner enforced": only ACLs that change nothing are accepted. */
+export function checkAclHeaders(h: IncomingHttpHeaders): void {
+  const acl = h['x-amz-acl'];
+  if (typeof acl === 'string' && !CANNED_OK.has(acl)) throw s3Error('AccessControlListNotSupported');
+  for (const g of GRANT_HEADERS) if (h[g] !== undefined) throw s3Error('AccessControlListNotSupported');
+}
+
+const READABLE_CLASSES = new Set(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR', 'EXPRESS_ONEZONE']);
+const ARCHIVE_CLASSES = new Set(['GLACIER', 'DEEP_ARCHIVE', 'OUTPOSTS', 'SNOW']);
+
+export function storageClass(h: IncomingHttpHeaders): string {
+  const v = h['x-amz-storage-class'];
+  if (typeof v !== 'string' || v === '') return 'STANDARD';
+  if (READABLE_CLASSES.has(v)) return v;
+  if (ARCHIVE_CLASSES.has(v)) throw notImplemented(`Storage class ${v}`);
+  throw s3Error('InvalidStorageClass', { StorageClassRequested: v });
+}
+
+/** Server-side encryption arrives with the SSE issue; until then such requests are refused, never ignored. */
+export function refuseEncryptionHeaders(h: IncomingHttpHeaders): void {
+  for (const name of ['x-amz-server-side-encryption', 'x-amz-server-side-encryption-customer-algorithm', 'x-amz-server-side-encryption-aws-kms-key-id']) {
+    if (h[name] !== undefined) throw notImplemented('Server-side encryption');
+  }
+}
+
+export function quoteEtag(md5hex: string): string {
+  return `"${md5hex}"`;
+}
+
+export function httpDate(iso: string): string {
+  return new Date(iso).toUTCString();
+}
+
+export function checkTaggingDirective(v: string | undefined): 'COPY' | 'REPLACE' {
+  if (v === undefined || v === 'COPY') return 'COPY';
+  if (v === 'REPLACE') return 'REPLACE';
+  throw invalidArgument('Unknown tagging directive.', 'x-amz-tagging-directive', v);
+}
+
+/** Response headers describing a stored object (GET, HEAD). */
+export function objectResponseHeaders(rec: ObjectRecord, opts: { checksumMode: boolean; partNumber?: number }): Record<string, string> {
+  const out: Record<string, string> = {
+    etag: rec.etag,
+    'last-modified': httpDate(rec.lastModified),
+    'accept-ranges': 'bytes',
+  };
+  for (const [k, v] of Object.entries(rec.headers)) out[k] = v;
+  for (const [k, v] of Object.entries(rec.userMetadata)) out[`x-amz-meta-${k}`] = v;
+  const tagCount = Object.keys(rec.tags).length;
+  if (tagCount > 0) out['x-amz-tagging-count'] = String(tagCount);
+  if (rec.storageClass !== 'STANDARD') out['x-amz-storage-class'] = rec.storageClass;
+  if (rec.parts.length > 1 || rec.parts[0]?.partNumber) {
+    if (opts.partNumber !== undefined) out['x-amz-mp-parts-count'] = String(rec.parts.length);
+  }
+  if (opts.checksumMode && rec.checksum) {
+    if (opts.partNumber !== undefined && rec.parts.length > 1) {
+      const part = rec.parts[opts.partNumber - 1];
+      if (part?.checksum && rec.checksum.type === 'COMPOSITE') {
+        out[checksumHeader(rec.checksum.algorithm)] = part.checksum;
+        out['x-amz-checksum-type'] = 'COMPOSITE';
+      }
+    } else {
+      out[checksumHeader(rec.checksum.algorithm)] = rec.checksum.value;
+      out['x-amz-checksum-type'] = rec.checksum.type;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,36 @@
+// Streams an object's bytes, or a byte range of them, across the blobs of its parts.
+// Only the blobs that overlap the range are opened.
+
+import { PassThrough, type Readable } from 'node:stream';
+import type { BlobStore, ObjectRecord } from '../storage/types.js';
+
+export function readObject(blobs: BlobStore, rec: ObjectRecord, range?: { start: number; end: number }): Readable {
+  const start = range?.start ?? 0;
+  const end = range?.end ?? rec.size - 1;
+  const pieces: { blobId: string; start: number; end: number }[] = [];
+  let offset = 0;
+  for (const part of rec.parts) {
+    const partStart = offset;
+    const partEnd = offset + part.size - 1;
+    offset += part.size;
+    if (part.size === 0 || partEnd < start || partStart > end) continue;
+    pieces.push({ blobId: part.blobId, start: Math.max(start, partStart) - partStart, end: Math.min(end, partEnd) - partStart });
+  }
+  if (pieces.length === 1) return blobs.read(pieces[0]!.blobId, { start: pieces[0]!.start, end: pieces[0]!.end });
+  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  (async () => {
+    for (const p of pieces) {
+      const src = blobs.read(p.blobId, { start: p.start, end: p.end });
+      for await (const chunk of src) {
+        if (!out.write(chunk)) await new Promise<void>((resolve, reject) => {
+          const onDrain = () => { out.off('close', onClose); resolve(); };
+          const onClose = () => { out.off('drain', onDrain); src.destroy(); reject(new Error('reader closed')); };
+          out.once('drain', onDrain);
+          out.once('close', onClose);
+        });
+      }
+    }
+    out.end();
+  })().catch((e) => out.destroy(e as Error));
+  return out;
+}

@@ -1,0 +1,77 @@
+// PutObject: stream the body once into a new blob (digests on the way), then commit
+// the object record in one transaction that also checks conditional-write headers.
+
+import { decodePayload } from '../../auth/chunked.js';
+import { StorageConflictError, type ObjectRecord } from '../../storage/types.js';
+import { requireBucket } from '../bucket-access.js';
+import { writeCondition, writeConditionFailed } from '../conditions.js';
+import { type S3Context, header, sendEmpty } from '../context.js';
+import { s3Error } from '../errors.js';
+import { checkKey } from '../names.js';
+import { checkAclHeaders, parseTaggingHeader, quoteEtag, refuseEncryptionHeaders, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
+import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
+import { parseIntegrity, writeBlob } from '../object-writer.js';
+
+export async function putObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  const h = ctx.req.headers;
+  checkKey(key);
+  if (h['content-length'] === undefined && h['x-amz-decoded-content-length'] === undefined && h['transfer-encoding'] === undefined) {
+    throw s3Error('MissingContentLength');
+  }
+  refuseEncryptionHeaders(h);
+  checkAclHeaders(h);
+  const cond = writeCondition(h);
+  const integrity = parseIntegrity(h);
+  const partial = {
+    headers: storedHeaders(h),
+    userMetadata: userMetadata(h),
+    tags: parseTaggingHeader(header(ctx, 'x-amz-tagging')),
+    storageClass: storageClass(h),
+  };
+  await requireBucket(ctx, bucket);
+
+  const decoded = decodePayload(ctx.req, h, ctx.auth.payload);
+  const blob = await writeBlob(ctx.services, decoded.body, {
+    integrity,
+    maxSize: ctx.services.config.maxObjectSize,
+    trailers: decoded.trailers,
+  });
+  const rec: ObjectRecord = {
+    bucket,
+    key,
+    size: blob.size,
+    etag: quoteEtag(blob.md5.toString('hex')),
+    lastModified: new Date().toISOString(),
+    ...partial,
+    checksum: storedChecksumOf(blob),
+    parts: [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag: quoteEtag(blob.md5.toString('hex')), checksum: blob.checksum?.digest.toString('base64') }],
+    sys: {},
+    owner: ctx.owner.id,
+  };
+  await commitObject(ctx, rec, cond);
+  sendEmpty(ctx, 200, { etag: rec.etag, ...checksumResponseHeaders(rec) });
+}
+
+/** Commits a new current object, mapping storage conflicts to S3 errors, and frees what it replaced. */
+export async function commitObject(ctx: S3Context, rec: ObjectRecord, cond: ReturnType<typeof writeCondition>): Promise<void> {
+  try {
+    await ctx.services.meta.putObject(rec, cond);
+  } catch (e) {
+    await ctx.services.meta.discardPending(rec.parts[0]!.blobId).catch(() => undefined);
+    ctx.services.collectGarbage();
+    throw await mapWriteConflict(ctx, e, rec.bucket, rec.key, cond);
+  }
+  ctx.services.collectGarbage();
+}
+
+export async function mapWriteConflict(ctx: S3Context, e: unknown, bucket: string, key: string, cond: ReturnType<typeof writeCondition>): Promise<unknown> {
+  if (!(e instanceof StorageConflictError)) return e;
+  if (e.kind === 'NoSuchBucket') return s3Error('NoSuchBucket', { BucketName: bucket });
+  if (e.kind === 'PreconditionFailed') {
+    // If-Match on a key that does not exist is NoSuchKey, not 412.
+    if (cond.kind === 'ifMatch' && !(await ctx.services.meta.getObject(bucket, key))) return s3Error('NoSuchKey', { Key: key });
+    return writeConditionFailed(cond);
+  }
+  if (e.kind === 'NoSuchUpload') return s3Error('NoSuchUpload');
+  return e;
+}

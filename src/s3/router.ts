@@ -1,0 +1,166 @@
+// Turns an HTTP request into one S3 Endpoint value. Addressing: path style
+// (/bucket/key) and virtual-hosted style (bucket.<domain>/key) when a domain is set.
+// The router only reads the method, host, path and query; handlers do the rest.
+
+import { s3Error } from './errors.js';
+
+export type Endpoint =
+  | { op: 'ListBuckets' }
+  | { op: 'CreateBucket'; bucket: string }
+  | { op: 'HeadBucket'; bucket: string }
+  | { op: 'DeleteBucket'; bucket: string }
+  | { op: 'GetBucketLocation'; bucket: string }
+  | { op: 'GetBucketAcl'; bucket: string }
+  | { op: 'PutBucketAcl'; bucket: string }
+  | { op: 'GetBucketOwnershipControls'; bucket: string }
+  | { op: 'GetBucketVersioning'; bucket: string }
+  | { op: 'ListObjects'; bucket: string }
+  | { op: 'ListObjectsV2'; bucket: string }
+  | { op: 'ListMultipartUploads'; bucket: string }
+  | { op: 'DeleteObjects'; bucket: string }
+  | { op: 'PostObject'; bucket: string }
+  | { op: 'PutObject'; bucket: string; key: string }
+  | { op: 'CopyObject'; bucket: string; key: string }
+  | { op: 'GetObject'; bucket: string; key: string }
+  | { op: 'HeadObject'; bucket: string; key: string }
+  | { op: 'DeleteObject'; bucket: string; key: string }
+  | { op: 'GetObjectTagging'; bucket: string; key: string }
+  | { op: 'PutObjectTagging'; bucket: string; key: string }
+  | { op: 'DeleteObjectTagging'; bucket: string; key: string }
+  | { op: 'GetObjectAcl'; bucket: string; key: string }
+  | { op: 'PutObjectAcl'; bucket: string; key: string }
+  | { op: 'GetObjectAttributes'; bucket: string; key: string }
+  | { op: 'CreateMultipartUpload'; bucket: string; key: string }
+  | { op: 'UploadPart'; bucket: string; key: string; uploadId: string; partNumber: string }
+  | { op: 'UploadPartCopy'; bucket: string; key: string; uploadId: string; partNumber: string }
+  | { op: 'CompleteMultipartUpload'; bucket: string; key: string; uploadId: string }
+  | { op: 'AbortMultipartUpload'; bucket: string; key: string; uploadId: string }
+  | { op: 'ListParts'; bucket: string; key: string; uploadId: string }
+  | { op: 'NotImplemented'; name: string; bucket?: string; key?: string };
+
+export type Operation = Endpoint['op'];
+
+export interface RouteInput {
+  method: string;
+  /** Decoded path, e.g. "/bucket/some key". */
+  path: string;
+  query: URLSearchParams;
+  host: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface RouterOptions {
+  /** Base domain for virtual-hosted-style requests, e.g. "s3.example.com". */
+  domain?: string;
+}
+
+// Bucket subresources S3 has but Coffer does not implement yet: they answer NotImplemented, never a silent success.
+const BUCKET_SUBRESOURCES: Record<string, string> = {
+  accelerate: 'BucketAccelerateConfiguration', analytics: 'BucketAnalyticsConfiguration', cors: 'BucketCors',
+  encryption: 'BucketEncryption', intelligentTiering: 'BucketIntelligentTieringConfiguration',
+  inventory: 'BucketInventoryConfiguration', lifecycle: 'BucketLifecycleConfiguration', logging: 'BucketLogging',
+  metrics: 'BucketMetricsConfiguration', notification: 'BucketNotificationConfiguration', 'object-lock': 'ObjectLockConfiguration',
+  ownershipControls: 'BucketOwnershipControls', policy: 'BucketPolicy', policyStatus: 'BucketPolicyStatus',
+  publicAccessBlock: 'PublicAccessBlock', replication: 'BucketReplication', requestPayment: 'BucketRequestPayment',
+  tagging: 'BucketTagging', versioning: 'BucketVersioning', versions: 'ObjectVersions', website: 'BucketWebsite',
+  metadataTable: 'BucketMetadataTableConfiguration', session: 'Session',
+};
+const OBJECT_SUBRESOURCES: Record<string, string> = {
+  retention: 'ObjectRetention', 'legal-hold': 'ObjectLegalHold', torrent: 'ObjectTorrent', restore: 'RestoreObject',
+  select: 'SelectObjectContent', renameObject: 'RenameObject',
+};
+
+const METHOD_VERB: Record<string, string> = { GET: 'Get', PUT: 'Put', DELETE: 'Delete', POST: 'Post', HEAD: 'Head' };
+
+export function splitAddress(input: RouteInput, opts: RouterOptions): { bucket?: string; key?: string } {
+  const host = (input.host ?? '').toLowerCase().replace(/:\d+$/, '');
+  const domain = opts.domain?.toLowerCase();
+  if (domain && host !== domain && host.endsWith('.' + domain)) {
+    const bucket = host.slice(0, -(domain.length + 1));
+    const key = input.path.length > 1 ? input.path.slice(1) : undefined;
+    return { bucket, key };
+  }
+  const p = input.path.startsWith('/') ? input.path.slice(1) : input.path;
+  if (p === '') return {};
+  const slash = p.indexOf('/');
+  if (slash < 0) return { bucket: p };
+  const key = p.slice(slash + 1);
+  return { bucket: p.slice(0, slash), key: key === '' ? undefined : key };
+}
+
+export function route(input: RouteInput, opts: RouterOptions = {}): Endpoint {
+  const { bucket, key } = splitAddress(input, opts);
+  const q = input.query;
+  const m = input.method.toUpperCase();
+
+  if (bucket === undefined) {
+    if (m === 'GET') return { op: 'ListBuckets' };
+    throw s3Error('MethodNotAllowed', { Method: m, ResourceType: 'SERVICE' });
+  }
+
+  if (key === undefined) {
+    for (const sub of Object.keys(BUCKET_SUBRESOURCES)) {
+      if (!q.has(sub)) continue;
+      if (sub === 'versioning' && m === 'GET') return { op: 'GetBucketVersioning', bucket };
+      if (sub === 'ownershipControls' && m === 'GET') return { op: 'GetBucketOwnershipControls', bucket };
+      return { op: 'NotImplemented', name: `${METHOD_VERB[m] ?? m}${BUCKET_SUBRESOURCES[sub]}`, bucket };
+    }
+    switch (m) {
+      case 'GET':
+        if (q.has('location')) return { op: 'GetBucketLocation', bucket };
+        if (q.has('acl')) return { op: 'GetBucketAcl', bucket };
+        if (q.has('uploads')) return { op: 'ListMultipartUploads', bucket };
+        if (q.get('list-type') === '2') return { op: 'ListObjectsV2', bucket };
+        return { op: 'ListObjects', bucket };
+      case 'HEAD':
+        return { op: 'HeadBucket', bucket };
+      case 'PUT':
+        if (q.has('acl')) return { op: 'PutBucketAcl', bucket };
+        return { op: 'CreateBucket', bucket };
+      case 'DELETE':
+        return { op: 'DeleteBucket', bucket };
+      case 'POST':
+        if (q.has('delete')) return { op: 'DeleteObjects', bucket };
+        return { op: 'PostObject', bucket };
+      default:
+        throw s3Error('MethodNotAllowed', { Method: m, ResourceType: 'BUCKET' });
+    }
+  }
+
+  for (const sub of Object.keys(OBJECT_SUBRESOURCES)) {
+    if (q.has(sub)) return { op: 'NotImplemented', name: `${METHOD_VERB[m] ?? m}${OBJECT_SUBRESOURCES[sub]}`, bucket, key };
+  }
+  const uploadId = q.get('uploadId') ?? undefined;
+  const copySource = input.headers['x-amz-copy-source'] !== undefined;
+  switch (m) {
+    case 'GET':
+      if (uploadId !== undefined) return { op: 'ListParts', bucket, key, uploadId };
+      if (q.has('tagging')) return { op: 'GetObjectTagging', bucket, key };
+      if (q.has('acl')) return { op: 'GetObjectAcl', bucket, key };
+      if (q.has('attributes')) return { op: 'GetObjectAttributes', bucket, key };
+      return { op: 'GetObject', bucket, key };
+    case 'HEAD':
+      return { op: 'HeadObject', bucket, key };
+    case 'PUT':
+      if (q.has('tagging')) return { op: 'PutObjectTagging', bucket, key };
+      if (q.has('acl')) return { op: 'PutObjectAcl', bucket, key };
+      if (uploadId !== undefined || q.has('partNumber')) {
+        const partNumber = q.get('partNumber') ?? '';
+        if (uploadId === undefined) throw s3Error('InvalidRequest', {}, 'A partNumber was supplied without an uploadId');
+        return copySource
+          ? { op: 'UploadPartCopy', bucket, key, uploadId, partNumber }
+          : { op: 'UploadPart', bucket, key, uploadId, partNumber };
+      }
+      return copySource ? { op: 'CopyObject', bucket, key } : { op: 'PutObject', bucket, key };
+    case 'DELETE':
+      if (q.has('tagging')) return { op: 'DeleteObjectTagging', bucket, key };
+      if (uploadId !== undefined) return { op: 'AbortMultipartUpload', bucket, key, uploadId };
+      return { op: 'DeleteObject', bucket, key };
+    case 'POST':
+      if (q.has('uploads')) return { op: 'CreateMultipartUpload', bucket, key };
+      if (uploadId !== undefined) return { op: 'CompleteMultipartUpload', bucket, key, uploadId };
+      throw s3Error('MethodNotAllowed', { Method: m, ResourceType: 'OBJECT' });
+    default:
+      throw s3Error('MethodNotAllowed', { Method: m, ResourceType: 'OBJECT' });
+  }
+}
