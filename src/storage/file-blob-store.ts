@@ -1,0 +1,239 @@
+// The embedded blob store: one file per blob under a data directory.
+//
+//   <dir>/tmp/<id>          while being written (emptied on start by cleanTemporary)
+//   <dir>/<aa>/<bb>/<id>    once committed; aa and bb are the first four hex digits of the id
+//
+// Ids are 128 random bits in lower-case hex, so the fan-out is uniform. Directories are
+// 0700 and files 0600: the data directory will hold secrets. commit() is the durability
+// point: fdatasync the file, rename it into place, fsync the directory that now names it.
+
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { BlobStore, BlobWriter } from './types.js';
+
+export interface FileBlobStoreOptions {
+  /** fdatasync each blob and fsync its directory on commit (default true). Off only for tests and benchmarks. */
+  fsync?: boolean;
+}
+
+const ID_PATTERN = /^[0-9a-f]{32}$/;
+/** Writes are gathered into buffers of this size before they reach the file. */
+const BATCH_BYTES = 1024 * 1024;
+/** Read chunk size: large enough for ≥ 500 MiB/s from one stream. */
+const READ_CHUNK_BYTES = 1024 * 1024;
+/** Batch buffers kept for reuse by later writers. */
+const POOL_MAX = 8;
+const DIR_MODE = 0o700;
+const FILE_MODE = 0o600;
+
+export class FileBlobStore implements BlobStore {
+  /** Fan-out directories known to exist ("aa/bb" and "aa"). */
+  private readonly knownDirs = new Set<string>();
+  private readonly pool: Buffer[] = [];
+
+  private constructor(
+    readonly dir: string,
+    private readonly fsync: boolean,
+  ) {}
+
+  static async open(dir: string, opts: FileBlobStoreOptions = {}): Promise<FileBlobStore> {
+    const root = path.resolve(dir);
+    await fs.mkdir(path.join(root, 'tmp'), { recursive: true, mode: DIR_MODE });
+    return new FileBlobStore(root, opts.fsync ?? true);
+  }
+
+  async create(): Promise<BlobWriter> {
+    const id = randomBytes(16).toString('hex');
+    const tmp = path.join(this.dir, 'tmp', id);
+    const handle = await fs.open(tmp, 'wx', FILE_MODE);
+    return new FileBlobWriter(this, id, tmp, handle);
+  }
+
+  read(blobId: string, range?: { start: number; end: number }): Readable {
+    if (!ID_PATTERN.test(blobId)) return failed(new Error(`invalid blob id ${JSON.stringify(blobId)}`));
+    if (range !== undefined && !(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
+      return failed(new RangeError(`invalid blob range ${range.start}-${range.end}`));
+    }
+    // A missing file makes the stream emit 'error' (ENOENT) from its open.
+    return createReadStream(this.finalPath(blobId), {
+      start: range?.start,
+      end: range?.end,
+      highWaterMark: READ_CHUNK_BYTES,
+    });
+  }
+
+  async delete(blobId: string): Promise<void> {
+    if (!ID_PATTERN.test(blobId)) return; // no such blob can exist here
+    await fs.unlink(this.finalPath(blobId)).catch(ignoreMissing);
+  }
+
+  async cleanTemporary(): Promise<void> {
+    const tmp = path.join(this.dir, 'tmp');
+    for (const name of await fs.readdir(tmp)) {
+      await fs.rm(path.join(tmp, name), { force: true, recursive: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.pool.length = 0;
+  }
+
+  // ---- used by FileBlobWriter ----
+
+  /** @internal */
+  takeBuffer(): Buffer {
+    return this.pool.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES);
+  }
+
+  /** @internal */
+  returnBuffer(b: Buffer): void {
+    if (this.pool.length < POOL_MAX) this.pool.push(b);
+  }
+
+  /** @internal Moves a finished temporary file into place, durably when fsync is on. */
+  async place(blobId: string, tmp: string, handle: FileHandle): Promise<void> {
+    if (this.fsync) await handle.datasync();
+    await handle.close();
+    const aa = blobId.slice(0, 2);
+    const aabb = `${aa}/${blobId.slice(2, 4)}`;
+    const parent = path.join(this.dir, aa, blobId.slice(2, 4));
+    if (!this.knownDirs.has(aabb)) {
+      await this.ensureDir(aa, path.join(this.dir, aa), this.dir);
+      await this.ensureDir(aabb, parent, path.join(this.dir, aa));
+    }
+    await fs.rename(tmp, path.join(parent, blobId));
+    if (this.fsync) await syncDir(parent);
+  }
+
+  private finalPath(blobId: string): string {
+    return path.join(this.dir, blobId.slice(0, 2), blobId.slice(2, 4), blobId);
+  }
+
+  /** Creates one fan-out level; a new directory's own entry is made durable in its parent. */
+  private async ensureDir(name: string, full: string, parent: string): Promise<void> {
+    if (this.knownDirs.has(name)) return;
+    const created = await fs.mkdir(full, { mode: DIR_MODE }).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EEXIST') return false;
+        throw e;
+      },
+    );
+    if (created && this.fsync) await syncDir(parent);
+    this.knownDirs.add(name);
+  }
+}
+
+class FileBlobWriter implements BlobWriter {
+  private batch: Buffer | undefined;
+  private used = 0;
+  private size = 0;
+  private state: 'open' | 'committed' | 'aborted' = 'open';
+  /** Serializes write/commit/abort so a caller that does not await cannot interleave them. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: FileBlobStore,
+    readonly blobId: string,
+    private readonly tmp: string,
+    private readonly handle: FileHandle,
+  ) {}
+
+  write(chunk: Buffer): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.state !== 'open') throw new Error(`blob ${this.blobId} is ${this.state}`);
+      if (chunk.length >= BATCH_BYTES) {
+        await this.flush();
+        await writeAll(this.handle, chunk);
+      } else {
+        if (this.used + chunk.length > BATCH_BYTES) await this.flush();
+        if (this.state !== 'open') throw new Error(`blob ${this.blobId} is ${this.state}`); // aborted meanwhile
+        this.batch ??= this.store.takeBuffer();
+        chunk.copy(this.batch, this.used);
+        this.used += chunk.length;
+        if (this.used === BATCH_BYTES) await this.flush();
+      }
+      this.size += chunk.length;
+    });
+  }
+
+  commit(): Promise<number> {
+    return this.enqueue(async () => {
+      if (this.state !== 'open') throw new Error(`blob ${this.blobId} is ${this.state}`);
+      try {
+        await this.flush();
+        this.release();
+        await this.store.place(this.blobId, this.tmp, this.handle);
+        this.state = 'committed';
+        return this.size;
+      } catch (e) {
+        await this.discard();
+        throw e;
+      }
+    });
+  }
+
+  abort(): Promise<void> {
+    // Not queued behind a stuck write: abort must always be able to clean up.
+    if (this.state !== 'open') return Promise.resolve();
+    return this.discard();
+  }
+
+  private async discard(): Promise<void> {
+    this.state = 'aborted';
+    this.release();
+    await this.handle.close().catch(() => undefined);
+    await fs.unlink(this.tmp).catch(ignoreMissing);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.batch === undefined || this.used === 0) return;
+    await writeAll(this.handle, this.batch.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  private release(): void {
+    if (this.batch !== undefined) this.store.returnBuffer(this.batch);
+    this.batch = undefined;
+    this.used = 0;
+  }
+
+  private enqueue<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(op, op);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+async function writeAll(handle: FileHandle, buf: Buffer): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await handle.write(buf, off, buf.length - off);
+    off += bytesWritten;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const h = await fs.open(dir, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
+function ignoreMissing(e: NodeJS.ErrnoException): void {
+  if (e.code !== 'ENOENT') throw e;
+}
+
+function failed(err: Error): Readable {
+  return new Readable({
+    read() {
+      this.destroy(err);
+    },
+  });
+}

@@ -1,0 +1,64 @@
+// Start-up recovery and after-commit garbage collection (steps 4 and "on start" of the
+// atomicity protocol in types.ts). Ids leave the garbage list only after their blobs
+// are deleted, so a crash at any point here just leaves the work to the next run.
+
+import type { BlobStore, MetadataStore } from './types.js';
+
+/** Blob deletions in flight at once. */
+const DELETE_CONCURRENCY = 16;
+
+/**
+ * Run once on start, before any request is served: empties the blob store's temporary
+ * area and deletes every garbage and pending blob (a pending blob at start belongs to a
+ * write that was interrupted). Not safe while writes are in progress.
+ */
+export async function recoverStorage(meta: MetadataStore, blobs: BlobStore): Promise<{ removedBlobs: number }> {
+  await blobs.cleanTemporary();
+  const ids = await meta.takeGarbage(true);
+  await deleteBlobs(blobs, ids);
+  await meta.forgetGarbage(ids);
+  return { removedBlobs: ids.length };
+}
+
+const running = new WeakMap<MetadataStore, { done: Promise<{ removedBlobs: number }>; again: boolean }>();
+
+/**
+ * Deletes the blobs on the garbage list (pending blobs are left alone: their writes may
+ * still be running). Call after a commit that may have produced garbage; cheap when the
+ * list is empty. Calls that arrive while a collection runs share it, and it runs once
+ * more at its end to pick up what they added.
+ */
+export function collectGarbage(meta: MetadataStore, blobs: BlobStore): Promise<{ removedBlobs: number }> {
+  const current = running.get(meta);
+  if (current !== undefined) {
+    current.again = true;
+    return current.done;
+  }
+  const state = { done: Promise.resolve({ removedBlobs: 0 }), again: false };
+  state.done = (async () => {
+    let removedBlobs = 0;
+    try {
+      do {
+        state.again = false;
+        const ids = await meta.takeGarbage(false);
+        if (ids.length === 0) break;
+        await deleteBlobs(blobs, ids);
+        await meta.forgetGarbage(ids);
+        removedBlobs += ids.length;
+      } while (state.again);
+    } finally {
+      running.delete(meta);
+    }
+    return { removedBlobs };
+  })();
+  running.set(meta, state);
+  return state.done;
+}
+
+async function deleteBlobs(blobs: BlobStore, ids: string[]): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) await blobs.delete(ids[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, ids.length) }, worker));
+}

@@ -1,0 +1,501 @@
+// The embedded metadata store: one SQLite database (better-sqlite3) in WAL mode.
+//
+// Durability: synchronous=NORMAL (the default here) survives a crash of the process at
+// any point; a power loss or kernel crash may lose the last few commits (never tears
+// one). Pass { synchronous: 'FULL' } to make every commit survive power loss too.
+//
+// better-sqlite3 is synchronous: each method does all its work in one go (one
+// transaction when it takes more than one statement) and returns a settled Promise. The
+// interface is async so a networked store (PostgreSQL) can implement it later.
+
+import Database from 'better-sqlite3';
+import type {
+  BucketRecord,
+  ListObjectsQuery,
+  ListUploadsQuery,
+  MetadataStore,
+  MultipartUploadRecord,
+  ObjectPart,
+  ObjectRecord,
+  PartRecord,
+  WriteCondition,
+} from './types.js';
+import { StorageConflictError } from './types.js';
+import { compareUtf8, prefixUpperBound } from './key-order.js';
+import { migrate } from './sqlite-schema.js';
+
+export interface SqliteMetadataStoreOptions {
+  /** 'NORMAL' (default): survives a process crash. 'FULL': also survives power loss, at an fsync per commit. */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** How long a writer waits for another process's lock before failing, in ms (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+interface ObjectRow {
+  bucket: string;
+  key: string;
+  size: number;
+  etag: string;
+  last_modified: string;
+  owner: string;
+  storage_class: string;
+  headers: string;
+  user_meta: string;
+  tags: string;
+  checksum: string | null;
+  parts: string;
+  sys: string;
+}
+
+interface UploadRow {
+  upload_id: string;
+  bucket: string;
+  key: string;
+  initiated: string;
+  owner: string;
+  storage_class: string;
+  headers: string;
+  user_meta: string;
+  tags: string;
+  checksum_algorithm: string | null;
+  checksum_type: string | null;
+  sys: string;
+}
+
+interface PartRow {
+  upload_id: string;
+  part_number: number;
+  blob_id: string;
+  size: number;
+  etag: string;
+  checksum: string | null;
+  last_modified: string;
+}
+
+interface BucketRow {
+  name: string;
+  region: string;
+  created_at: string;
+  owner: string;
+  config: string;
+}
+
+type Stmt = Database.Statement<unknown[], unknown>;
+
+const OBJECT_COLUMNS =
+  'bucket, key, size, etag, last_modified, owner, storage_class, headers, user_meta, tags, checksum, parts, sys';
+const UPLOAD_COLUMNS =
+  'upload_id, bucket, key, initiated, owner, storage_class, headers, user_meta, tags, checksum_algorithm, checksum_type, sys';
+
+export class SqliteMetadataStore implements MetadataStore {
+  /** Statements built from a query shape at run time (listings), prepared once per shape. */
+  private readonly dynamic = new Map<string, Stmt>();
+  private readonly s: ReturnType<typeof prepareStatements>;
+  /** One transaction wrapper for every write; the callback is its argument. */
+  private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
+  private closed = false;
+
+  private constructor(private readonly db: Database.Database) {
+    this.s = prepareStatements(db);
+    this.txRunner = db.transaction((fn: () => unknown) => fn());
+  }
+
+  static open(path: string, opts: SqliteMetadataStoreOptions = {}): SqliteMetadataStore {
+    const db = new Database(path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+      db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+      return new SqliteMetadataStore(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  // ---- buckets ----
+
+  async createBucket(b: BucketRecord): Promise<void> {
+    this.tx(() => {
+      if (this.s.bucketExists.get(b.name) !== undefined) throw new StorageConflictError('BucketExists');
+      this.s.insertBucket.run(b.name, b.region, b.createdAt, b.owner, JSON.stringify(b.config));
+    });
+  }
+
+  async getBucket(name: string): Promise<BucketRecord | undefined> {
+    const row = this.s.getBucket.get(name) as BucketRow | undefined;
+    return row && toBucket(row);
+  }
+
+  async listBuckets(): Promise<BucketRecord[]> {
+    return (this.s.listBuckets.all() as BucketRow[]).map(toBucket);
+  }
+
+  async deleteBucket(name: string): Promise<void> {
+    this.tx(() => {
+      if (this.s.bucketExists.get(name) === undefined) throw new StorageConflictError('NoSuchBucket');
+      if (this.s.bucketHasObject.get(name) !== undefined || this.s.bucketHasUpload.get(name) !== undefined) {
+        throw new StorageConflictError('BucketNotEmpty');
+      }
+      this.s.deleteBucket.run(name);
+    });
+  }
+
+  async setBucketConfig(name: string, item: string, value: string | undefined): Promise<void> {
+    this.tx(() => {
+      const row = this.s.getBucket.get(name) as BucketRow | undefined;
+      if (row === undefined) throw new StorageConflictError('NoSuchBucket');
+      const config = JSON.parse(row.config) as Record<string, string>;
+      if (value === undefined) delete config[item];
+      else config[item] = value;
+      this.s.setBucketConfig.run(JSON.stringify(config), name);
+    });
+  }
+
+  // ---- objects ----
+
+  async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+    const row = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
+    return row && toObject(row);
+  }
+
+  async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
+    return this.tx(() => this.writeObject(rec, cond));
+  }
+
+  async updateObject(
+    bucket: string,
+    key: string,
+    patch: Partial<Pick<ObjectRecord, 'tags' | 'headers' | 'userMetadata' | 'sys' | 'lastModified' | 'etag'>>,
+  ): Promise<boolean> {
+    const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+    const r = this.s.updateObject.run(
+      json(patch.tags), json(patch.headers), json(patch.userMetadata), json(patch.sys),
+      patch.lastModified ?? null, patch.etag ?? null, bucket, key,
+    );
+    return r.changes > 0;
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+    return this.tx(() => {
+      const row = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
+      if (row === undefined) return undefined;
+      const old = toObject(row);
+      this.s.deleteObject.run(bucket, key);
+      for (const p of old.parts) this.s.addGarbage.run(p.blobId);
+      return old;
+    });
+  }
+
+  async listObjects(bucket: string, q: ListObjectsQuery): Promise<ObjectRecord[]> {
+    if (q.limit <= 0) return [];
+    const upper = prefixUpperBound(q.prefix);
+    // One lower bound only, so SQLite seeks straight to it in the primary key.
+    const useAfter = q.after !== undefined && compareUtf8(q.after, q.prefix) >= 0;
+    const sql =
+      `SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key ${useAfter ? '>' : '>='} ?` +
+      (upper !== undefined ? ' AND key < ?' : '') +
+      ' ORDER BY key LIMIT ?';
+    const params: unknown[] = [bucket, useAfter ? q.after : q.prefix];
+    if (upper !== undefined) params.push(upper);
+    params.push(q.limit);
+    return (this.cached(sql).all(...params) as ObjectRow[]).map(toObject);
+  }
+
+  // ---- multipart uploads ----
+
+  async createUpload(u: MultipartUploadRecord): Promise<void> {
+    this.tx(() => {
+      if (this.s.bucketExists.get(u.bucket) === undefined) throw new StorageConflictError('NoSuchBucket');
+      this.s.insertUpload.run(
+        u.uploadId, u.bucket, u.key, u.initiated, u.owner, u.storageClass,
+        JSON.stringify(u.headers), JSON.stringify(u.userMetadata), JSON.stringify(u.tags),
+        u.checksumAlgorithm ?? null, u.checksumType ?? null, JSON.stringify(u.sys),
+      );
+    });
+  }
+
+  async getUpload(bucket: string, key: string, uploadId: string): Promise<MultipartUploadRecord | undefined> {
+    const row = this.s.getUpload.get(uploadId) as UploadRow | undefined;
+    if (row === undefined || row.bucket !== bucket || row.key !== key) return undefined;
+    return toUpload(row);
+  }
+
+  async listUploads(bucket: string, q: ListUploadsQuery): Promise<MultipartUploadRecord[]> {
+    if (q.limit <= 0) return [];
+    const where = ['bucket = ?'];
+    const params: unknown[] = [bucket];
+    const upper = prefixUpperBound(q.prefix);
+    if (q.keyMarker !== undefined && compareUtf8(q.keyMarker, q.prefix) >= 0) {
+      const marker = q.uploadIdMarker === undefined ? undefined : (this.s.getUpload.get(q.uploadIdMarker) as UploadRow | undefined);
+      if (marker !== undefined && marker.bucket === bucket && marker.key === q.keyMarker) {
+        // Resume right after the marker upload in (key, initiated, upload_id) order.
+        where.push('(key, initiated, upload_id) > (?, ?, ?)');
+        params.push(marker.key, marker.initiated, marker.upload_id);
+      } else if (q.uploadIdMarker !== undefined) {
+        // Unknown marker upload: S3 keeps the marker key's uploads with a greater upload id.
+        where.push('(key > ? OR (key = ? AND upload_id > ?))');
+        params.push(q.keyMarker, q.keyMarker, q.uploadIdMarker);
+      } else {
+        where.push('key > ?');
+        params.push(q.keyMarker);
+      }
+    } else {
+      where.push('key >= ?');
+      params.push(q.prefix);
+    }
+    if (upper !== undefined) {
+      where.push('key < ?');
+      params.push(upper);
+    }
+    params.push(q.limit);
+    const sql = `SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE ${where.join(' AND ')} ORDER BY key, initiated, upload_id LIMIT ?`;
+    return (this.cached(sql).all(...params) as UploadRow[]).map(toUpload);
+  }
+
+  async putPart(p: PartRecord): Promise<void> {
+    this.tx(() => {
+      if (this.s.getUpload.get(p.uploadId) === undefined) throw new StorageConflictError('NoSuchUpload');
+      const old = this.s.getPartBlob.get(p.uploadId, p.partNumber) as { blob_id: string } | undefined;
+      if (old !== undefined && old.blob_id !== p.blobId) this.s.addGarbage.run(old.blob_id);
+      this.s.upsertPart.run(p.uploadId, p.partNumber, p.blobId, p.size, p.etag, p.checksum ?? null, p.lastModified);
+      this.s.clearPending.run(p.blobId);
+    });
+  }
+
+  async listParts(uploadId: string, afterPart: number, limit: number): Promise<PartRecord[]> {
+    if (limit <= 0) return [];
+    return (this.s.listParts.all(uploadId, afterPart, limit) as PartRow[]).map(toPart);
+  }
+
+  async completeUpload(uploadId: string, rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
+    return this.tx(() => {
+      const up = this.s.getUpload.get(uploadId) as UploadRow | undefined;
+      if (up === undefined || up.bucket !== rec.bucket || up.key !== rec.key) throw new StorageConflictError('NoSuchUpload');
+      const old = this.writeObject(rec, cond);
+      const used = new Set(rec.parts.map((p) => p.blobId));
+      for (const { blob_id } of this.s.listPartBlobs.all(uploadId) as { blob_id: string }[]) {
+        if (!used.has(blob_id)) this.s.addGarbage.run(blob_id);
+      }
+      this.s.deleteParts.run(uploadId);
+      this.s.deleteUpload.run(uploadId);
+      return old;
+    });
+  }
+
+  async abortUpload(bucket: string, key: string, uploadId: string): Promise<boolean> {
+    return this.tx(() => {
+      const up = this.s.getUpload.get(uploadId) as UploadRow | undefined;
+      if (up === undefined || up.bucket !== bucket || up.key !== key) return false;
+      for (const { blob_id } of this.s.listPartBlobs.all(uploadId) as { blob_id: string }[]) this.s.addGarbage.run(blob_id);
+      this.s.deleteParts.run(uploadId);
+      this.s.deleteUpload.run(uploadId);
+      return true;
+    });
+  }
+
+  // ---- blob bookkeeping ----
+
+  async markPending(blobId: string): Promise<void> {
+    this.s.addPending.run(blobId);
+  }
+
+  async discardPending(blobId: string): Promise<void> {
+    this.tx(() => {
+      this.s.clearPending.run(blobId);
+      this.s.addGarbage.run(blobId);
+    });
+  }
+
+  async takeGarbage(includePending: boolean): Promise<string[]> {
+    if (includePending) {
+      // Pending ids become garbage, so forgetGarbage() is the one way any id is dropped and a
+      // crash between here and the deletes leaves them to the next start.
+      this.tx(() => {
+        this.s.pendingToGarbage.run();
+        this.s.clearAllPending.run();
+      });
+    }
+    return this.s.listGarbage.all() as string[];
+  }
+
+  async forgetGarbage(blobIds: string[]): Promise<void> {
+    if (blobIds.length === 0) return;
+    this.tx(() => {
+      for (const id of blobIds) this.s.forgetGarbage.run(id);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  // ---- internals ----
+
+  /** Runs fn in one write transaction (BEGIN IMMEDIATE: takes the write lock up front, so another process can't make it fail half-way with SQLITE_BUSY). */
+  private tx<T>(fn: () => T): T {
+    return this.txRunner.immediate(fn) as T;
+  }
+
+  private cached(sql: string): Stmt {
+    let st = this.dynamic.get(sql);
+    if (st === undefined) {
+      st = this.db.prepare(sql);
+      this.dynamic.set(sql, st);
+    }
+    return st;
+  }
+
+  /** The body of putObject, run inside the caller's transaction. */
+  private writeObject(rec: ObjectRecord, cond: WriteCondition): ObjectRecord | undefined {
+    if (this.s.bucketExists.get(rec.bucket) === undefined) throw new StorageConflictError('NoSuchBucket');
+    const row = this.s.getObject.get(rec.bucket, rec.key) as ObjectRow | undefined;
+    checkCondition(cond, row);
+    this.s.upsertObject.run(
+      rec.bucket, rec.key, rec.size, rec.etag, rec.lastModified, rec.owner, rec.storageClass,
+      JSON.stringify(rec.headers), JSON.stringify(rec.userMetadata), JSON.stringify(rec.tags),
+      rec.checksum === undefined ? null : JSON.stringify(rec.checksum), JSON.stringify(rec.parts), JSON.stringify(rec.sys),
+    );
+    for (const p of rec.parts) this.s.clearPending.run(p.blobId);
+    if (row === undefined) return undefined;
+    const old = toObject(row);
+    for (const p of old.parts) {
+      if (!rec.parts.some((n) => n.blobId === p.blobId)) this.s.addGarbage.run(p.blobId);
+    }
+    return old;
+  }
+}
+
+function checkCondition(cond: WriteCondition, current: ObjectRow | undefined): void {
+  switch (cond.kind) {
+    case 'none':
+      return;
+    case 'ifNoneMatchStar':
+      if (current !== undefined) throw new StorageConflictError('PreconditionFailed');
+      return;
+    case 'ifMatch':
+      if (current === undefined) throw new StorageConflictError('PreconditionFailed');
+      if (cond.etag.trim() === '*') return;
+      if (unquote(cond.etag) !== unquote(current.etag)) throw new StorageConflictError('PreconditionFailed');
+      return;
+  }
+}
+
+/** ETags compare without their quotes: clients send If-Match both ways. */
+function unquote(etag: string): string {
+  const t = etag.trim();
+  return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1) : t;
+}
+
+function prepareStatements(db: Database.Database) {
+  const p = (sql: string): Stmt => db.prepare(sql);
+  return {
+    bucketExists: p('SELECT 1 FROM buckets WHERE name = ?'),
+    getBucket: p('SELECT name, region, created_at, owner, config FROM buckets WHERE name = ?'),
+    listBuckets: p('SELECT name, region, created_at, owner, config FROM buckets ORDER BY name'),
+    insertBucket: p('INSERT INTO buckets (name, region, created_at, owner, config) VALUES (?, ?, ?, ?, ?)'),
+    deleteBucket: p('DELETE FROM buckets WHERE name = ?'),
+    setBucketConfig: p('UPDATE buckets SET config = ? WHERE name = ?'),
+    bucketHasObject: p('SELECT 1 FROM objects WHERE bucket = ? LIMIT 1'),
+    bucketHasUpload: p('SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1'),
+
+    getObject: p(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?`),
+    upsertObject: p(
+      `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (bucket, key) DO UPDATE SET
+         size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified,
+         owner = excluded.owner, storage_class = excluded.storage_class, headers = excluded.headers,
+         user_meta = excluded.user_meta, tags = excluded.tags, checksum = excluded.checksum,
+         parts = excluded.parts, sys = excluded.sys`,
+    ),
+    updateObject: p(
+      `UPDATE objects SET tags = COALESCE(?, tags), headers = COALESCE(?, headers), user_meta = COALESCE(?, user_meta),
+         sys = COALESCE(?, sys), last_modified = COALESCE(?, last_modified), etag = COALESCE(?, etag)
+       WHERE bucket = ? AND key = ?`,
+    ),
+    deleteObject: p('DELETE FROM objects WHERE bucket = ? AND key = ?'),
+
+    insertUpload: p(`INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getUpload: p(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?`),
+    deleteUpload: p('DELETE FROM uploads WHERE upload_id = ?'),
+    getPartBlob: p('SELECT blob_id FROM parts WHERE upload_id = ? AND part_number = ?'),
+    upsertPart: p(
+      `INSERT INTO parts (upload_id, part_number, blob_id, size, etag, checksum, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (upload_id, part_number) DO UPDATE SET
+         blob_id = excluded.blob_id, size = excluded.size, etag = excluded.etag,
+         checksum = excluded.checksum, last_modified = excluded.last_modified`,
+    ),
+    listParts: p(
+      `SELECT upload_id, part_number, blob_id, size, etag, checksum, last_modified FROM parts
+       WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?`,
+    ),
+    listPartBlobs: p('SELECT blob_id FROM parts WHERE upload_id = ?'),
+    deleteParts: p('DELETE FROM parts WHERE upload_id = ?'),
+
+    addPending: p('INSERT OR IGNORE INTO pending_blobs (blob_id) VALUES (?)'),
+    clearPending: p('DELETE FROM pending_blobs WHERE blob_id = ?'),
+    clearAllPending: p('DELETE FROM pending_blobs'),
+    pendingToGarbage: p('INSERT OR IGNORE INTO garbage_blobs (blob_id) SELECT blob_id FROM pending_blobs'),
+    addGarbage: p('INSERT OR IGNORE INTO garbage_blobs (blob_id) VALUES (?)'),
+    listGarbage: p('SELECT blob_id FROM garbage_blobs').pluck(),
+    forgetGarbage: p('DELETE FROM garbage_blobs WHERE blob_id = ?'),
+  };
+}
+
+function toBucket(r: BucketRow): BucketRecord {
+  return { name: r.name, region: r.region, createdAt: r.created_at, owner: r.owner, config: JSON.parse(r.config) };
+}
+
+function toObject(r: ObjectRow): ObjectRecord {
+  const rec: ObjectRecord = {
+    bucket: r.bucket,
+    key: r.key,
+    size: r.size,
+    etag: r.etag,
+    lastModified: r.last_modified,
+    headers: JSON.parse(r.headers),
+    userMetadata: JSON.parse(r.user_meta),
+    tags: JSON.parse(r.tags),
+    parts: JSON.parse(r.parts) as ObjectPart[],
+    sys: JSON.parse(r.sys),
+    owner: r.owner,
+    storageClass: r.storage_class,
+  };
+  if (r.checksum !== null) rec.checksum = JSON.parse(r.checksum);
+  return rec;
+}
+
+function toUpload(r: UploadRow): MultipartUploadRecord {
+  const u: MultipartUploadRecord = {
+    uploadId: r.upload_id,
+    bucket: r.bucket,
+    key: r.key,
+    initiated: r.initiated,
+    owner: r.owner,
+    headers: JSON.parse(r.headers),
+    userMetadata: JSON.parse(r.user_meta),
+    tags: JSON.parse(r.tags),
+    sys: JSON.parse(r.sys),
+    storageClass: r.storage_class,
+  };
+  if (r.checksum_algorithm !== null) u.checksumAlgorithm = r.checksum_algorithm as MultipartUploadRecord['checksumAlgorithm'];
+  if (r.checksum_type !== null) u.checksumType = r.checksum_type as MultipartUploadRecord['checksumType'];
+  return u;
+}
+
+function toPart(r: PartRow): PartRecord {
+  const p: PartRecord = {
+    uploadId: r.upload_id,
+    partNumber: r.part_number,
+    blobId: r.blob_id,
+    size: r.size,
+    etag: r.etag,
+    lastModified: r.last_modified,
+  };
+  if (r.checksum !== null) p.checksum = r.checksum;
+  return p;
+}

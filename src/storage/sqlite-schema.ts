@@ -1,0 +1,98 @@
+// The SQLite metadata schema and its migrations. The schema_version table holds the one
+// version number of the whole database; opening a database runs every migration between
+// its version and SCHEMA_VERSION in one transaction, and refuses a newer database.
+//
+// Key columns use BINARY collation (SQLite's default, spelled out here on purpose):
+// TEXT compares by memcmp of its UTF-8 bytes, which is S3's key order. Never use LIKE
+// on keys: it is case-insensitive and treats % and _ as wildcards.
+
+import type Database from 'better-sqlite3';
+
+const V1 = `
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+
+CREATE TABLE buckets (
+  name        TEXT NOT NULL COLLATE BINARY PRIMARY KEY,
+  region      TEXT NOT NULL,
+  created_at  TEXT NOT NULL,
+  owner       TEXT NOT NULL,
+  config      TEXT NOT NULL            -- JSON object: subresource name -> document
+) WITHOUT ROWID;
+
+CREATE TABLE objects (
+  bucket        TEXT NOT NULL COLLATE BINARY REFERENCES buckets(name),
+  key           TEXT NOT NULL COLLATE BINARY,
+  size          INTEGER NOT NULL,
+  etag          TEXT NOT NULL,
+  last_modified TEXT NOT NULL,
+  owner         TEXT NOT NULL,
+  storage_class TEXT NOT NULL,
+  headers       TEXT NOT NULL,         -- JSON object
+  user_meta     TEXT NOT NULL,         -- JSON object
+  tags          TEXT NOT NULL,         -- JSON object
+  checksum      TEXT,                  -- JSON StoredChecksum or NULL
+  parts         TEXT NOT NULL,         -- JSON ObjectPart[]
+  sys           TEXT NOT NULL,         -- JSON object
+  PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+
+CREATE TABLE uploads (
+  upload_id          TEXT NOT NULL PRIMARY KEY,
+  bucket             TEXT NOT NULL COLLATE BINARY REFERENCES buckets(name),
+  key                TEXT NOT NULL COLLATE BINARY,
+  initiated          TEXT NOT NULL,
+  owner              TEXT NOT NULL,
+  storage_class      TEXT NOT NULL,
+  headers            TEXT NOT NULL,
+  user_meta          TEXT NOT NULL,
+  tags               TEXT NOT NULL,
+  checksum_algorithm TEXT,
+  checksum_type      TEXT,
+  sys                TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX uploads_by_key ON uploads (bucket, key, initiated, upload_id);
+
+CREATE TABLE parts (
+  upload_id     TEXT NOT NULL REFERENCES uploads(upload_id),
+  part_number   INTEGER NOT NULL,
+  blob_id       TEXT NOT NULL,
+  size          INTEGER NOT NULL,
+  etag          TEXT NOT NULL,
+  checksum      TEXT,
+  last_modified TEXT NOT NULL,
+  PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+
+-- Blobs reserved by a write that has not committed its metadata yet.
+CREATE TABLE pending_blobs (blob_id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
+-- Blobs no record references any more, to be deleted.
+CREATE TABLE garbage_blobs (blob_id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
+`;
+
+/** MIGRATIONS[n] takes a database from version n to n + 1. Append only; never edit a shipped step. */
+const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
+  (db) => db.exec(V1),
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+function currentVersion(db: Database.Database): number {
+  const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).get();
+  if (table === undefined) return 0;
+  const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+  return row?.version ?? 0;
+}
+
+/** Brings the database to SCHEMA_VERSION. Throws on a database written by a newer Coffer. */
+export function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    const from = currentVersion(db);
+    if (from > SCHEMA_VERSION) {
+      throw new Error(`metadata database has schema version ${from}, newer than this build supports (${SCHEMA_VERSION})`);
+    }
+    if (from === SCHEMA_VERSION) return;
+    for (let v = from; v < SCHEMA_VERSION; v++) MIGRATIONS[v]!(db);
+    db.prepare('DELETE FROM schema_version').run();
+    db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
+  }).immediate();
+}
