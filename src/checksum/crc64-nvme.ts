@@ -17,8 +17,8 @@ export const CRC64_NVME_POLY_HI = 0x9a6c9329;
 const SLICES = 16;
 
 /** TAB_LO[t * 256 + b] / TAB_HI[...]: CRC of byte b followed by t zero bytes. */
-const TAB_LO = new Int32Array(256 * SLICES);
-const TAB_HI = new Int32Array(256 * SLICES);
+const TAB_LO = new Uint32Array(256 * SLICES);
+const TAB_HI = new Uint32Array(256 * SLICES);
 
 (function buildTables(): void {
   for (let b = 0; b < 256; b++) {
