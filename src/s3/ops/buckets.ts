@@ -1,0 +1,100 @@
+// Bucket lifecycle: ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
+// GetBucketLocation, and the read-only answers for versioning and ownership controls.
+
+import { StorageConflictError } from '../../storage/types.js';
+import { requireBucket } from '../bucket-access.js';
+import { type S3Context, sendEmpty, sendXml } from '../context.js';
+import { s3Error } from '../errors.js';
+import { checkBucketName } from '../names.js';
+import { checkAclHeaders } from '../object-headers.js';
+import { childText, el, parseXmlRoot, readSmallBody, text, xmlDocument } from '../xml.js';
+
+export async function listBuckets(ctx: S3Context): Promise<void> {
+  const q = ctx.query;
+  const prefix = q.get('prefix') ?? '';
+  const maxBuckets = q.has('max-buckets') ? Number(q.get('max-buckets')) : 10000;
+  if (!Number.isInteger(maxBuckets) || maxBuckets < 1 || maxBuckets > 10000) {
+    throw s3Error('InvalidArgument', { ArgumentName: 'max-buckets', ArgumentValue: q.get('max-buckets') ?? '' }, 'Argument max-buckets must be an integer between 1 and 10000');
+  }
+  const token = q.get('continuation-token') ?? undefined;
+  const all = (await ctx.services.meta.listBuckets()).filter((b) => b.name.startsWith(prefix) && (token === undefined || b.name > token));
+  const page = all.slice(0, maxBuckets);
+  const truncated = all.length > page.length;
+  const buckets = page.map((b) => el('Bucket', text('Name', b.name), text('CreationDate', b.createdAt), text('BucketRegion', b.region)));
+  const inner =
+    el('Buckets', ...buckets) +
+    el('Owner', text('ID', ctx.owner.id), text('DisplayName', ctx.owner.displayName)) +
+    (truncated ? text('ContinuationToken', page[page.length - 1]!.name) : '') +
+    (q.has('prefix') ? text('Prefix', prefix) : '');
+  sendXml(ctx, 200, xmlDocument('ListAllMyBucketsResult', inner));
+}
+
+export async function createBucket(ctx: S3Context, bucket: string): Promise<void> {
+  checkBucketName(bucket);
+  checkAclHeaders(ctx.req.headers);
+  const region = ctx.services.config.region;
+  const body = await readSmallBody(ctx.req);
+  if (body.length > 0) {
+    const conf = parseXmlRoot(body, 'CreateBucketConfiguration');
+    const location = childText(conf, 'LocationConstraint');
+    if (location !== undefined && location !== '' && location !== region) {
+      if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(location) && location !== 'EU') throw s3Error('InvalidLocationConstraint', { LocationConstraint: location });
+      throw s3Error('IllegalLocationConstraintException', {}, `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to.`);
+    }
+    if (location === region && region === 'us-east-1') throw s3Error('InvalidLocationConstraint', { LocationConstraint: location });
+  }
+  const ownership = ctx.req.headers['x-amz-object-ownership'];
+  if (typeof ownership === 'string' && ownership !== 'BucketOwnerEnforced') {
+    throw s3Error('InvalidRequest', {}, 'Coffer supports only the BucketOwnerEnforced object ownership setting');
+  }
+  try {
+    await ctx.services.meta.createBucket({ name: bucket, region, createdAt: new Date().toISOString(), owner: ctx.owner.id, config: {} });
+  } catch (e) {
+    if (e instanceof StorageConflictError && e.kind === 'BucketExists') {
+      // One account owns every bucket here; us-east-1 answers 200 for a re-create by the owner, as AWS does.
+      if (region === 'us-east-1') {
+        sendEmpty(ctx, 200, { location: `/${bucket}` });
+        return;
+      }
+      throw s3Error('BucketAlreadyOwnedByYou', { BucketName: bucket });
+    }
+    throw e;
+  }
+  sendEmpty(ctx, 200, { location: `/${bucket}` });
+}
+
+export async function headBucket(ctx: S3Context, bucket: string): Promise<void> {
+  const b = await requireBucket(ctx, bucket);
+  sendEmpty(ctx, 200, { 'x-amz-bucket-region': b.region, 'x-amz-access-point-alias': 'false' });
+}
+
+export async function deleteBucket(ctx: S3Context, bucket: string): Promise<void> {
+  try {
+    await ctx.services.meta.deleteBucket(bucket);
+  } catch (e) {
+    if (e instanceof StorageConflictError) {
+      if (e.kind === 'NoSuchBucket') throw s3Error('NoSuchBucket', { BucketName: bucket });
+      if (e.kind === 'BucketNotEmpty') throw s3Error('BucketNotEmpty', { BucketName: bucket });
+    }
+    throw e;
+  }
+  sendEmpty(ctx, 204);
+}
+
+export async function getBucketLocation(ctx: S3Context, bucket: string): Promise<void> {
+  const b = await requireBucket(ctx, bucket);
+  // us-east-1 is reported as an empty LocationConstraint, as S3 does.
+  const loc = b.region === 'us-east-1' ? '' : b.region;
+  sendXml(ctx, 200, xmlDocument('LocationConstraint', loc));
+}
+
+export async function getBucketVersioning(ctx: S3Context, bucket: string): Promise<void> {
+  await requireBucket(ctx, bucket);
+  // Versioning has never been enabled on a Coffer bucket: S3 answers an empty configuration.
+  sendXml(ctx, 200, xmlDocument('VersioningConfiguration', ''));
+}
+
+export async function getBucketOwnershipControls(ctx: S3Context, bucket: string): Promise<void> {
+  await requireBucket(ctx, bucket);
+  sendXml(ctx, 200, xmlDocument('OwnershipControls', el('Rule', text('ObjectOwnership', 'BucketOwnerEnforced'))));
+}

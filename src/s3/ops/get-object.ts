@@ -1,0 +1,128 @@
+// GetObject and HeadObject: preconditions, Range and partNumber, response-* header
+// overrides, checksum mode, then the body streamed from the blobs that overlap.
+
+import { pipeline } from 'node:stream/promises';
+import type { ObjectRecord } from '../../storage/types.js';
+import { requireBucket } from '../bucket-access.js';
+import { GET_CONDITIONS, checkReadConditions } from '../conditions.js';
+import { type S3Context, header } from '../context.js';
+import { s3Error } from '../errors.js';
+import { objectResponseHeaders } from '../object-headers.js';
+import { readObject } from '../object-reader.js';
+
+const OVERRIDES: Record<string, string> = {
+  'response-content-type': 'content-type',
+  'response-content-language': 'content-language',
+  'response-expires': 'expires',
+  'response-cache-control': 'cache-control',
+  'response-content-disposition': 'content-disposition',
+  'response-content-encoding': 'content-encoding',
+};
+
+export async function getObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  return serve(ctx, bucket, key, true);
+}
+
+export async function headObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  return serve(ctx, bucket, key, false);
+}
+
+export async function loadObject(ctx: S3Context, bucket: string, key: string): Promise<ObjectRecord> {
+  await requireBucket(ctx, bucket);
+  const rec = await ctx.services.meta.getObject(bucket, key);
+  if (!rec) throw s3Error('NoSuchKey', { Key: key });
+  return rec;
+}
+
+async function serve(ctx: S3Context, bucket: string, key: string, withBody: boolean): Promise<void> {
+  const rec = await loadObject(ctx, bucket, key);
+  checkReadConditions(ctx.req.headers, rec, GET_CONDITIONS, true);
+
+  const partParam = ctx.query.get('partNumber');
+  const rangeHeader = header(ctx, 'range');
+  if (partParam !== null && rangeHeader !== undefined) {
+    throw s3Error('InvalidRequest', {}, 'Cannot specify both Range header and partNumber query parameter');
+  }
+  let range: { start: number; end: number } | undefined;
+  let partNumber: number | undefined;
+  if (partParam !== null) {
+    partNumber = Number(partParam);
+    if (!/^\d+$/.test(partParam) || partNumber < 1 || partNumber > 10000) {
+      throw s3Error('InvalidArgument', { ArgumentName: 'partNumber', ArgumentValue: partParam }, 'Part number must be an integer between 1 and 10000, inclusive');
+    }
+    range = partRange(rec, partNumber);
+  } else if (rangeHeader !== undefined) {
+    range = parseRange(rangeHeader, rec.size);
+  }
+
+  const checksumMode = header(ctx, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && (range === undefined || partNumber !== undefined);
+  const headers: Record<string, string> = objectResponseHeaders(rec, { checksumMode, partNumber });
+  for (const [param, name] of Object.entries(OVERRIDES)) {
+    const v = ctx.query.get(param);
+    if (v !== null) headers[name] = v;
+  }
+  let status = 200;
+  if (range) {
+    status = 206;
+    headers['content-range'] = `bytes ${range.start}-${range.end}/${rec.size}`;
+    headers['content-length'] = String(range.end - range.start + 1);
+  } else {
+    headers['content-length'] = String(rec.size);
+  }
+  if (partNumber !== undefined && range && range.end < range.start) {
+    // An empty part of a zero-byte object.
+    delete headers['content-range'];
+    headers['content-length'] = '0';
+    status = 200;
+    range = undefined;
+  }
+  ctx.res.writeHead(status, headers);
+  if (!withBody || rec.size === 0 || headers['content-length'] === '0') {
+    ctx.res.end();
+    return;
+  }
+  const body = readObject(ctx.services.blobs, rec, range);
+  try {
+    await pipeline(body, ctx.res);
+  } catch (e) {
+    // Headers are gone; a client that disconnected is not an error of ours.
+    if (!ctx.res.destroyed) ctx.services.log.error({ err: e, requestId: ctx.requestId }, 'object read failed');
+    ctx.res.destroy();
+  }
+}
+
+function partRange(rec: ObjectRecord, n: number): { start: number; end: number } {
+  const multipart = rec.parts.length > 1 || (rec.parts[0]?.partNumber ?? 0) > 0;
+  if (!multipart) {
+    if (n !== 1) throw s3Error('InvalidPartNumber');
+    return { start: 0, end: rec.size - 1 };
+  }
+  if (n > rec.parts.length) throw s3Error('InvalidPartNumber');
+  let start = 0;
+  for (let i = 0; i < n - 1; i++) start += rec.parts[i]!.size;
+  return { start, end: start + rec.parts[n - 1]!.size - 1 };
+}
+
+/** RFC 7233 single byte ranges as S3 reads them; anything it cannot parse is ignored (whole object). */
+export function parseRange(v: string, size: number): { start: number; end: number } | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(v.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) throw invalidRange(v, size);
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (m[2] !== '' && Number(m[2]) < start) return undefined;
+  }
+  if (start >= size) throw invalidRange(v, size);
+  return { start, end };
+}
+
+function invalidRange(v: string, size: number) {
+  return s3Error('InvalidRange', { RangeRequested: v, ActualObjectSize: String(size) });
+}
