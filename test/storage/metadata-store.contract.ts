@@ -1,0 +1,478 @@
+// The MetadataStore contract: every implementation (SQLite now, PostgreSQL later) runs
+// this suite through runMetadataStoreContract from its own *.test.ts file.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type {
+  BucketRecord,
+  MetadataStore,
+  MultipartUploadRecord,
+  ObjectRecord,
+  PartRecord,
+} from '../../src/storage/types.js';
+import { StorageConflictError } from '../../src/storage/types.js';
+
+export interface MetadataStoreContractOptions {
+  /** Closes `store` and opens the same database again, as a restarted server would. */
+  reopen?: (store: MetadataStore) => Promise<MetadataStore>;
+}
+
+const T0 = '2024-05-01T10:00:00.000Z';
+
+export const blobId = (): string => randomBytes(16).toString('hex');
+
+export function bucketRec(name: string, over: Partial<BucketRecord> = {}): BucketRecord {
+  return { name, region: 'us-east-1', createdAt: T0, owner: 'owner-1', config: {}, ...over };
+}
+
+export function objectRec(bucket: string, key: string, blobs: string[] = [blobId()], over: Partial<ObjectRecord> = {}): ObjectRecord {
+  return {
+    bucket,
+    key,
+    size: blobs.length * 10,
+    etag: `"${randomBytes(16).toString('hex')}"`,
+    lastModified: T0,
+    headers: { 'content-type': 'text/plain' },
+    userMetadata: {},
+    tags: {},
+    parts: blobs.map((b, i) => ({ blobId: b, size: 10, partNumber: blobs.length === 1 ? 0 : i + 1, etag: `"e${i}"` })),
+    sys: {},
+    owner: 'owner-1',
+    storageClass: 'STANDARD',
+    ...over,
+  };
+}
+
+export function uploadRec(bucket: string, key: string, over: Partial<MultipartUploadRecord> = {}): MultipartUploadRecord {
+  return {
+    uploadId: randomBytes(12).toString('hex'),
+    bucket,
+    key,
+    initiated: T0,
+    owner: 'owner-1',
+    headers: {},
+    userMetadata: {},
+    tags: {},
+    sys: {},
+    storageClass: 'STANDARD',
+    ...over,
+  };
+}
+
+export function partRec(uploadId: string, partNumber: number, blob = blobId(), over: Partial<PartRecord> = {}): PartRecord {
+  return { uploadId, partNumber, blobId: blob, size: 5, etag: `"p${partNumber}"`, lastModified: T0, ...over };
+}
+
+export async function rejectsWith(p: Promise<unknown>, kind: StorageConflictError['kind']): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof StorageConflictError, `expected StorageConflictError(${kind}), got ${String(e)}`);
+    assert.equal(e.kind, kind);
+    return true;
+  });
+}
+
+const sorted = (a: string[]) => [...a].sort();
+
+export function runMetadataStoreContract(
+  name: string,
+  make: () => Promise<MetadataStore>,
+  opts: MetadataStoreContractOptions = {},
+): void {
+  /** Runs fn against a fresh store with bucket "b1", and closes whatever store fn ends with. */
+  const withStore = async (fn: (s: MetadataStore) => Promise<MetadataStore | void>) => {
+    let s = await make();
+    try {
+      await s.createBucket(bucketRec('b1'));
+      s = (await fn(s)) ?? s;
+    } finally {
+      await s.close();
+    }
+  };
+  const keys = (recs: { key: string }[]) => recs.map((r) => r.key);
+
+  describe(`MetadataStore contract: ${name}`, () => {
+    describe('buckets', () => {
+      it('creates a bucket once and returns it as stored', () =>
+        withStore(async (s) => {
+          const b = bucketRec('photos', { config: { policy: '{"Version":"2012-10-17"}' } });
+          await s.createBucket(b);
+          assert.deepEqual(await s.getBucket('photos'), b);
+          assert.equal(await s.getBucket('nope'), undefined);
+          await rejectsWith(s.createBucket(bucketRec('photos', { owner: 'someone-else' })), 'BucketExists');
+          assert.equal((await s.getBucket('photos'))?.owner, 'owner-1');
+        }));
+
+      it('lists buckets sorted by name', () =>
+        withStore(async (s) => {
+          for (const n of ['zeta', 'alpha', 'alpha-2', 'alpha.1', 'mid']) await s.createBucket(bucketRec(n));
+          assert.deepEqual((await s.listBuckets()).map((b) => b.name), ['alpha', 'alpha-2', 'alpha.1', 'b1', 'mid', 'zeta']);
+        }));
+
+      it('refuses to delete a bucket holding an object or an upload, or a missing one', () =>
+        withStore(async (s) => {
+          await s.putObject(objectRec('b1', 'k'));
+          await rejectsWith(s.deleteBucket('b1'), 'BucketNotEmpty');
+          await s.deleteObject('b1', 'k');
+          const u = uploadRec('b1', 'k');
+          await s.createUpload(u);
+          await rejectsWith(s.deleteBucket('b1'), 'BucketNotEmpty');
+          await s.abortUpload('b1', 'k', u.uploadId);
+          await s.deleteBucket('b1');
+          assert.equal(await s.getBucket('b1'), undefined);
+          await rejectsWith(s.deleteBucket('b1'), 'NoSuchBucket');
+        }));
+
+      it('sets and removes one config document without touching the others', () =>
+        withStore(async (s) => {
+          await s.setBucketConfig('b1', 'encryption', '{"a":1}');
+          await s.setBucketConfig('b1', 'tagging', '<Tagging/>');
+          assert.deepEqual((await s.getBucket('b1'))?.config, { encryption: '{"a":1}', tagging: '<Tagging/>' });
+          await s.setBucketConfig('b1', 'encryption', undefined);
+          assert.deepEqual((await s.getBucket('b1'))?.config, { tagging: '<Tagging/>' });
+          await rejectsWith(s.setBucketConfig('missing', 'tagging', 'x'), 'NoSuchBucket');
+        }));
+    });
+
+    describe('objects', () => {
+      it('stores and returns every field of an object', () =>
+        withStore(async (s) => {
+          const rec = objectRec('b1', 'dir/file.txt', [blobId(), blobId()], {
+            size: 20,
+            headers: { 'content-type': 'application/json', 'cache-control': 'no-cache' },
+            userMetadata: { colour: 'blue', 'ünï': 'çødé' },
+            tags: { env: 'prod' },
+            checksum: { algorithm: 'CRC32C', type: 'COMPOSITE', value: 'AAAAAA==-2' },
+            sys: { sse: { alg: 'AES256', sealed: 'abc' }, n: 3, list: [1, 'two'] },
+            storageClass: 'STANDARD_IA',
+          });
+          rec.parts[1]!.checksum = 'q83vEg==';
+          assert.equal(await s.putObject(rec), undefined);
+          assert.deepEqual(await s.getObject('b1', 'dir/file.txt'), rec);
+          assert.equal(await s.getObject('b1', 'dir/file.TXT'), undefined);
+          assert.equal(await s.getObject('other', 'dir/file.txt'), undefined);
+          const plain = objectRec('b1', 'plain');
+          await s.putObject(plain);
+          assert.equal('checksum' in (await s.getObject('b1', 'plain'))!, false);
+        }));
+
+      it('refuses to write into a missing bucket', () =>
+        withStore(async (s) => {
+          await rejectsWith(s.putObject(objectRec('missing', 'k')), 'NoSuchBucket');
+        }));
+
+      it('replacing returns the old record and moves only its blobs to garbage', () =>
+        withStore(async (s) => {
+          const v1 = objectRec('b1', 'k', [blobId(), blobId()]);
+          const v2 = objectRec('b1', 'k');
+          await s.putObject(v1);
+          assert.deepEqual(await s.takeGarbage(false), []);
+          assert.deepEqual(await s.putObject(v2), v1);
+          assert.deepEqual(await s.getObject('b1', 'k'), v2);
+          assert.deepEqual(sorted(await s.takeGarbage(false)), sorted(v1.parts.map((p) => p.blobId)));
+        }));
+
+      it('replacing with a record that reuses the same blob does not garbage it', () =>
+        withStore(async (s) => {
+          const shared = blobId();
+          const dropped = blobId();
+          await s.putObject(objectRec('b1', 'k', [shared, dropped]));
+          const v2 = objectRec('b1', 'k', [shared], { userMetadata: { new: 'meta' } });
+          await s.putObject(v2);
+          assert.deepEqual(await s.takeGarbage(false), [dropped]);
+          assert.deepEqual(await s.getObject('b1', 'k'), v2);
+        }));
+
+      it('clears the pending marks of the blobs it commits', () =>
+        withStore(async (s) => {
+          const b = blobId();
+          const other = blobId();
+          await s.markPending(b);
+          await s.markPending(other);
+          await s.putObject(objectRec('b1', 'k', [b]));
+          assert.deepEqual(await s.takeGarbage(true), [other]);
+        }));
+
+      it('If-None-Match: * fails on an existing object and leaves it untouched', () =>
+        withStore(async (s) => {
+          const v1 = objectRec('b1', 'k');
+          assert.equal(await s.putObject(v1, { kind: 'ifNoneMatchStar' }), undefined);
+          const v2 = objectRec('b1', 'k');
+          await s.markPending(v2.parts[0]!.blobId);
+          await rejectsWith(s.putObject(v2, { kind: 'ifNoneMatchStar' }), 'PreconditionFailed');
+          assert.deepEqual(await s.getObject('b1', 'k'), v1);
+          assert.deepEqual(await s.takeGarbage(false), [], 'a failed write garbages nothing');
+          assert.deepEqual(await s.takeGarbage(true), [v2.parts[0]!.blobId], 'and keeps the new blob pending');
+        }));
+
+      it('If-Match fails on an absent object or another ETag, and passes on the current one', () =>
+        withStore(async (s) => {
+          await rejectsWith(s.putObject(objectRec('b1', 'k'), { kind: 'ifMatch', etag: '"abc"' }), 'PreconditionFailed');
+          await rejectsWith(s.putObject(objectRec('b1', 'k'), { kind: 'ifMatch', etag: '*' }), 'PreconditionFailed');
+          assert.equal(await s.getObject('b1', 'k'), undefined);
+          const v1 = objectRec('b1', 'k', [blobId()], { etag: '"1111"' });
+          await s.putObject(v1);
+          await rejectsWith(s.putObject(objectRec('b1', 'k'), { kind: 'ifMatch', etag: '"2222"' }), 'PreconditionFailed');
+          assert.deepEqual(await s.getObject('b1', 'k'), v1);
+          const v2 = objectRec('b1', 'k', [blobId()], { etag: '"2222"' });
+          assert.deepEqual(await s.putObject(v2, { kind: 'ifMatch', etag: '"1111"' }), v1);
+          const v3 = objectRec('b1', 'k', [blobId()], { etag: '"3333"' });
+          assert.deepEqual(await s.putObject(v3, { kind: 'ifMatch', etag: '2222' }), v2, 'unquoted ETag matches');
+          await s.putObject(objectRec('b1', 'k'), { kind: 'ifMatch', etag: '*' });
+        }));
+
+      it('updates tags, headers, metadata, sys, lastModified and etag in place', () =>
+        withStore(async (s) => {
+          const v1 = objectRec('b1', 'k', [blobId()], { tags: { a: '1' }, headers: { 'content-type': 'x/y' } });
+          await s.putObject(v1);
+          assert.equal(await s.updateObject('b1', 'k', { tags: { b: '2' } }), true);
+          assert.deepEqual(await s.getObject('b1', 'k'), { ...v1, tags: { b: '2' } });
+          const patch = { headers: { 'content-type': 'a/b' }, userMetadata: { m: 'v' }, sys: { x: 1 }, lastModified: '2025-01-01T00:00:00.000Z', etag: '"new"' };
+          assert.equal(await s.updateObject('b1', 'k', patch), true);
+          assert.deepEqual(await s.getObject('b1', 'k'), { ...v1, tags: { b: '2' }, ...patch });
+          assert.equal(await s.updateObject('b1', 'absent', { tags: {} }), false);
+          assert.deepEqual(await s.takeGarbage(false), []);
+        }));
+
+      it('deletes an object, returning it and garbaging its blobs', () =>
+        withStore(async (s) => {
+          const v1 = objectRec('b1', 'k', [blobId(), blobId()]);
+          await s.putObject(v1);
+          assert.deepEqual(await s.deleteObject('b1', 'k'), v1);
+          assert.equal(await s.getObject('b1', 'k'), undefined);
+          assert.deepEqual(sorted(await s.takeGarbage(false)), sorted(v1.parts.map((p) => p.blobId)));
+          assert.equal(await s.deleteObject('b1', 'k'), undefined);
+        }));
+    });
+
+    describe('listing objects', () => {
+      // UTF-8 byte order. '\uFF5A' (EF BD BA) sorts before '\u{1F600}' (F0 9F 98 80) in UTF-8,
+      // but after it in JS's UTF-16 order (FF5A > D83D), so a store sorting like JS fails.
+      const ordered = ['A', 'a', 'a/b', 'a/b/c', 'a0', 'b', 'z', 'é', 'éa', 'ê', '\uFF5A', '\u{1F600}', '\u{1F600}x', '\u{1F601}'];
+      const load = async (s: MetadataStore, list: string[]) => {
+        for (const k of [...list].reverse()) await s.putObject(objectRec('b1', k));
+      };
+      const list = async (s: MetadataStore, prefix: string, after?: string, limit = 1000) =>
+        keys(await s.listObjects('b1', { prefix, after, limit }));
+
+      it('lists keys in UTF-8 byte order, not UTF-16 order', () =>
+        withStore(async (s) => {
+          await load(s, ordered);
+          await s.createBucket(bucketRec('b2'));
+          await s.putObject(objectRec('b2', 'a/other-bucket'));
+          assert.deepEqual(await list(s, ''), ordered);
+        }));
+
+      it('matches prefixes exactly: case-sensitive, % and _ literal, multi-byte last characters', () =>
+        withStore(async (s) => {
+          await load(s, [...ordered, 'p%1', 'p_1', 'pX1', 'p%_', 'p\\1', '\uD7FFa', '\uE000', '\uFFFF', '\uFFFFb', '\u{10000}']);
+          assert.deepEqual(await list(s, 'a'), ['a', 'a/b', 'a/b/c', 'a0']);
+          assert.deepEqual(await list(s, 'a/'), ['a/b', 'a/b/c']);
+          assert.deepEqual(await list(s, 'A'), ['A']);
+          assert.deepEqual(await list(s, 'p%'), ['p%1', 'p%_']);
+          assert.deepEqual(await list(s, 'p_'), ['p_1']);
+          assert.deepEqual(await list(s, 'p\\'), ['p\\1']);
+          assert.deepEqual(await list(s, 'é'), ['é', 'éa']);
+          assert.deepEqual(await list(s, '\u{1F600}'), ['\u{1F600}', '\u{1F600}x']);
+          assert.deepEqual(await list(s, '\uD7FF'), ['\uD7FFa'], 'bound skips the surrogate range');
+          assert.deepEqual(await list(s, '\uFFFF'), ['\uFFFF', '\uFFFFb'], 'bound after U+FFFF is U+10000');
+          assert.deepEqual(await list(s, 'nothing'), []);
+        }));
+
+      it('starts strictly after `after`, whether it is inside, before or beyond the prefix', () =>
+        withStore(async (s) => {
+          await load(s, ordered);
+          assert.deepEqual(await list(s, '', 'a/b'), ordered.slice(ordered.indexOf('a/b/c')));
+          assert.deepEqual(await list(s, 'a', 'a/b'), ['a/b/c', 'a0']);
+          assert.deepEqual(await list(s, 'a', 'a/a-not-a-key'), ['a/b', 'a/b/c', 'a0']);
+          assert.deepEqual(await list(s, 'a/', 'A'), ['a/b', 'a/b/c'], 'an `after` before the prefix changes nothing');
+          assert.deepEqual(await list(s, 'a', 'a0'), []);
+          assert.deepEqual(await list(s, 'a', 'b'), []);
+          assert.deepEqual(await list(s, '', 'ê'), ['\uFF5A', '\u{1F600}', '\u{1F600}x', '\u{1F601}']);
+        }));
+
+      it('returns at most `limit`, and paging with after visits every key once', () =>
+        withStore(async (s) => {
+          await load(s, ordered);
+          assert.deepEqual(await list(s, '', undefined, 3), ordered.slice(0, 3));
+          assert.deepEqual(await list(s, '', undefined, 0), []);
+          const seen: string[] = [];
+          let after: string | undefined;
+          for (;;) {
+            const page = await list(s, '', after, 4);
+            seen.push(...page);
+            if (page.length < 4) break;
+            after = page[page.length - 1];
+          }
+          assert.deepEqual(seen, ordered);
+        }));
+    });
+
+    describe('multipart uploads', () => {
+      it('creates, gets and scopes an upload to its bucket and key', () =>
+        withStore(async (s) => {
+          const u = uploadRec('b1', 'big', {
+            headers: { 'content-type': 'video/mp4' },
+            userMetadata: { a: 'b' },
+            tags: { t: 'v' },
+            checksumAlgorithm: 'SHA256',
+            checksumType: 'COMPOSITE',
+            sys: { sse: 'x' },
+          });
+          await s.createUpload(u);
+          assert.deepEqual(await s.getUpload('b1', 'big', u.uploadId), u);
+          assert.equal(await s.getUpload('b1', 'other', u.uploadId), undefined);
+          assert.equal(await s.getUpload('b1', 'big', 'nope'), undefined);
+          const plain = uploadRec('b1', 'plain');
+          await s.createUpload(plain);
+          assert.deepEqual(await s.getUpload('b1', 'plain', plain.uploadId), plain);
+          await rejectsWith(s.createUpload(uploadRec('missing', 'k')), 'NoSuchBucket');
+        }));
+
+      it('lists uploads by key, then initiated, then id, honouring prefix, markers and limit', () =>
+        withStore(async (s) => {
+          const ups = [
+            uploadRec('b1', 'a', { uploadId: 'u9', initiated: '2024-01-01T00:00:00.000Z' }),
+            uploadRec('b1', 'a', { uploadId: 'u1', initiated: '2024-01-02T00:00:00.000Z' }),
+            uploadRec('b1', 'a', { uploadId: 'u2', initiated: '2024-01-02T00:00:00.000Z' }),
+            uploadRec('b1', 'a/x', { uploadId: 'u3' }),
+            uploadRec('b1', 'b', { uploadId: 'u4' }),
+            uploadRec('b1', 'é', { uploadId: 'u5' }),
+          ];
+          for (const u of [...ups].reverse()) await s.createUpload(u);
+          const ids = (r: MultipartUploadRecord[]) => r.map((u) => u.uploadId);
+          assert.deepEqual(ids(await s.listUploads('b1', { prefix: '', limit: 100 })), ['u9', 'u1', 'u2', 'u3', 'u4', 'u5']);
+          assert.deepEqual(ids(await s.listUploads('b1', { prefix: 'a', limit: 100 })), ['u9', 'u1', 'u2', 'u3']);
+          assert.deepEqual(ids(await s.listUploads('b1', { prefix: '', limit: 2 })), ['u9', 'u1']);
+          assert.deepEqual(ids(await s.listUploads('b1', { prefix: '', keyMarker: 'a', limit: 100 })), ['u3', 'u4', 'u5']);
+          assert.deepEqual(
+            ids(await s.listUploads('b1', { prefix: '', keyMarker: 'a', uploadIdMarker: 'u1', limit: 100 })),
+            ['u2', 'u3', 'u4', 'u5'],
+          );
+          assert.deepEqual(ids(await s.listUploads('b1', { prefix: 'a', keyMarker: 'a', uploadIdMarker: 'u9', limit: 2 })), ['u1', 'u2']);
+          assert.deepEqual(ids(await s.listUploads('b1', { prefix: '', keyMarker: 'b', limit: 100 })), ['u5']);
+        }));
+
+      it('adds, replaces and pages parts; a replaced part blob becomes garbage', () =>
+        withStore(async (s) => {
+          const u = uploadRec('b1', 'k');
+          await s.createUpload(u);
+          await rejectsWith(s.putPart(partRec('no-such-upload', 1)), 'NoSuchUpload');
+          const parts = [1, 2, 3, 5, 10].map((n) => partRec(u.uploadId, n));
+          for (const p of [...parts].reverse()) {
+            await s.markPending(p.blobId);
+            await s.putPart(p);
+          }
+          parts[4]!.checksum = 'abc=';
+          await s.putPart(parts[4]!);
+          assert.deepEqual(await s.takeGarbage(false), [], 'same blob re-put is not garbage');
+          const replaced = parts[1]!.blobId;
+          parts[1] = partRec(u.uploadId, 2, blobId(), { size: 7, etag: '"new"' });
+          await s.putPart(parts[1]);
+          assert.deepEqual(await s.takeGarbage(false), [replaced]);
+          assert.deepEqual(await s.listParts(u.uploadId, 0, 100), parts);
+          assert.deepEqual(await s.listParts(u.uploadId, 0, 2), parts.slice(0, 2));
+          assert.deepEqual(await s.listParts(u.uploadId, 2, 2), parts.slice(2, 4));
+          assert.deepEqual(await s.listParts(u.uploadId, 5, 2), parts.slice(4));
+          assert.deepEqual(await s.listParts(u.uploadId, 10, 2), []);
+          assert.deepEqual(await s.takeGarbage(true), [replaced], 'putPart cleared every pending mark');
+        }));
+
+      it('completes an upload: object written, upload and parts gone, unused part blobs garbage', () =>
+        withStore(async (s) => {
+          const old = objectRec('b1', 'k');
+          await s.putObject(old);
+          const u = uploadRec('b1', 'k');
+          await s.createUpload(u);
+          const parts = [1, 2, 3].map((n) => partRec(u.uploadId, n));
+          for (const p of parts) await s.putPart(p);
+          const rec = objectRec('b1', 'k', [parts[0]!.blobId, parts[2]!.blobId]);
+          await rejectsWith(s.completeUpload('nope', rec), 'NoSuchUpload');
+          await rejectsWith(s.completeUpload(u.uploadId, { ...rec, key: 'other' }), 'NoSuchUpload');
+          assert.deepEqual(await s.completeUpload(u.uploadId, rec), old);
+          assert.deepEqual(await s.getObject('b1', 'k'), rec);
+          assert.equal(await s.getUpload('b1', 'k', u.uploadId), undefined);
+          assert.deepEqual(await s.listParts(u.uploadId, 0, 100), []);
+          assert.deepEqual(sorted(await s.takeGarbage(false)), sorted([parts[1]!.blobId, old.parts[0]!.blobId]));
+          await rejectsWith(s.completeUpload(u.uploadId, rec), 'NoSuchUpload');
+          await rejectsWith(s.putPart(partRec(u.uploadId, 4)), 'NoSuchUpload');
+        }));
+
+      it('a completion whose condition fails changes nothing', () =>
+        withStore(async (s) => {
+          const old = objectRec('b1', 'k');
+          await s.putObject(old);
+          const u = uploadRec('b1', 'k');
+          await s.createUpload(u);
+          const p = partRec(u.uploadId, 1);
+          await s.putPart(p);
+          await rejectsWith(s.completeUpload(u.uploadId, objectRec('b1', 'k', [p.blobId]), { kind: 'ifNoneMatchStar' }), 'PreconditionFailed');
+          assert.deepEqual(await s.getObject('b1', 'k'), old);
+          assert.deepEqual(await s.getUpload('b1', 'k', u.uploadId), u);
+          assert.deepEqual(await s.listParts(u.uploadId, 0, 10), [p]);
+          assert.deepEqual(await s.takeGarbage(false), []);
+        }));
+
+      it('aborts an upload, garbaging all its part blobs', () =>
+        withStore(async (s) => {
+          const u = uploadRec('b1', 'k');
+          await s.createUpload(u);
+          const parts = [1, 2].map((n) => partRec(u.uploadId, n));
+          for (const p of parts) await s.putPart(p);
+          assert.equal(await s.abortUpload('b1', 'wrong-key', u.uploadId), false);
+          assert.equal(await s.abortUpload('b1', 'k', u.uploadId), true);
+          assert.equal(await s.getUpload('b1', 'k', u.uploadId), undefined);
+          assert.deepEqual(await s.listParts(u.uploadId, 0, 10), []);
+          assert.deepEqual(sorted(await s.takeGarbage(false)), sorted(parts.map((p) => p.blobId)));
+          assert.equal(await s.abortUpload('b1', 'k', u.uploadId), false);
+        }));
+    });
+
+    describe('pending and garbage blobs', () => {
+      it('discardPending turns a pending blob into garbage', () =>
+        withStore(async (s) => {
+          const b = blobId();
+          await s.markPending(b);
+          assert.deepEqual(await s.takeGarbage(false), [], 'pending is not garbage while its write may run');
+          await s.discardPending(b);
+          assert.deepEqual(await s.takeGarbage(false), [b]);
+        }));
+
+      it('takeGarbage(true) includes pending blobs; forgetGarbage drops only the given ids', () =>
+        withStore(async (s) => {
+          const [p, g1, g2] = [blobId(), blobId(), blobId()];
+          await s.markPending(p);
+          await s.putObject(objectRec('b1', 'k', [g1, g2]));
+          await s.deleteObject('b1', 'k');
+          assert.deepEqual(sorted(await s.takeGarbage(false)), sorted([g1, g2]));
+          assert.deepEqual(sorted(await s.takeGarbage(true)), sorted([p, g1, g2]));
+          assert.deepEqual(sorted(await s.takeGarbage(false)), sorted([p, g1, g2]), 'ids stay until forgotten');
+          await s.forgetGarbage([g1, p]);
+          assert.deepEqual(await s.takeGarbage(true), [g2]);
+          await s.forgetGarbage([]);
+          await s.forgetGarbage([g2, 'never-known']);
+          assert.deepEqual(await s.takeGarbage(true), []);
+        }));
+
+      it('keeps objects, pending and garbage across a restart', { skip: opts.reopen === undefined && 'store cannot be reopened' }, () =>
+        withStore(async (s) => {
+          const reopen = opts.reopen!;
+          const [p, g] = [blobId(), blobId()];
+          const kept = objectRec('b1', 'kept');
+          await s.putObject(kept);
+          await s.putObject(objectRec('b1', 'gone', [g]));
+          await s.deleteObject('b1', 'gone');
+          await s.markPending(p);
+          s = await reopen(s);
+          assert.deepEqual(await s.getObject('b1', 'kept'), kept);
+          assert.deepEqual(sorted(await s.takeGarbage(true)), sorted([p, g]));
+          s = await reopen(s);
+          assert.deepEqual(sorted(await s.takeGarbage(false)), sorted([p, g]), 'taken but not forgotten survives');
+          await s.forgetGarbage([p, g]);
+          s = await reopen(s);
+          assert.deepEqual(await s.takeGarbage(true), []);
+          return s;
+        }));
+    });
+  });
+}
