@@ -1,0 +1,248 @@
+// PutObject / GetObject / HeadObject / DeleteObject(s) through @aws-sdk/client-s3
+// against the real server: headers, metadata, ranges, conditions, checksums, errors.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand,
+  PutObjectCommand, ListObjectsV2Command, type S3Client,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
+
+let srv: TestServer;
+let s3: S3Client;
+const bucket = uniqueBucket('objects');
+
+before(async () => {
+  srv = await startTestServer();
+  s3 = srv.s3;
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+});
+after(async () => srv?.stop());
+
+async function rejects(p: Promise<unknown>, code: string, status: number): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as Error & { name: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+    assert.equal(err.name === 'Unknown' || err.name === 'UnknownError' ? err.Code : err.name, code, `expected ${code}, got ${err.name}: ${err.message}`);
+    assert.equal(err.$metadata?.httpStatusCode, status);
+    return err;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+test('PutObject then GetObject returns the bytes, metadata and standard headers', async () => {
+  const body = randomBytes(100_000);
+  const put = await s3.send(new PutObjectCommand({
+    Bucket: bucket, Key: 'dir/hello world.bin', Body: body, ContentType: 'application/x-test',
+    Metadata: { color: 'blue', 'x-extra': 'é' === 'é' ? 'yes' : 'no' }, CacheControl: 'max-age=60',
+    ContentDisposition: 'attachment; filename="a.bin"', ContentLanguage: 'en', ContentEncoding: 'identity',
+  }));
+  const md5 = createHash('md5').update(body).digest('hex');
+  assert.equal(put.ETag, `"${md5}"`);
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'dir/hello world.bin' }));
+  const bytes = Buffer.from(await got.Body!.transformToByteArray());
+  assert.ok(bytes.equals(body));
+  assert.equal(got.ContentType, 'application/x-test');
+  assert.equal(got.CacheControl, 'max-age=60');
+  assert.equal(got.ContentDisposition, 'attachment; filename="a.bin"');
+  assert.equal(got.ContentLanguage, 'en');
+  assert.equal(got.Metadata?.color, 'blue');
+  assert.equal(got.ETag, `"${md5}"`);
+  assert.equal(got.ContentLength, body.length);
+  assert.equal(got.AcceptRanges, 'bytes');
+});
+
+test('an object without Content-Type is binary/octet-stream, and a zero-byte object works', async () => {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'empty', Body: Buffer.alloc(0) }));
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'empty' }));
+  assert.equal(head.ContentLength, 0);
+  assert.equal(head.ETag, '"d41d8cd98f00b204e9800998ecf8427e"');
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'empty' }));
+  assert.equal((await got.Body!.transformToByteArray()).length, 0);
+});
+
+test('keys with unicode, spaces and reserved characters round-trip', async () => {
+  const keys = ['a+b=c&d', 'sp ace/ü/日本語.txt', "quote'(paren)*!~", 'percent%20literal', 'trailing/'];
+  for (const Key of keys) {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Key }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key }));
+    assert.equal(await got.Body!.transformToString(), Key);
+  }
+});
+
+test('overwriting replaces the object', async () => {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'over', Body: 'one' }));
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'over', Body: 'two-two' }));
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'over' }));
+  assert.equal(await got.Body!.transformToString(), 'two-two');
+});
+
+test('Range reads: closed, open, suffix, and InvalidRange', async () => {
+  const body = Buffer.from('0123456789');
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'range', Body: body }));
+  const read = async (Range: string) => {
+    const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'range', Range }));
+    return { text: await r.Body!.transformToString(), cr: r.ContentRange, len: r.ContentLength };
+  };
+  assert.deepEqual(await read('bytes=2-4'), { text: '234', cr: 'bytes 2-4/10', len: 3 });
+  assert.deepEqual(await read('bytes=7-'), { text: '789', cr: 'bytes 7-9/10', len: 3 });
+  assert.deepEqual(await read('bytes=-3'), { text: '789', cr: 'bytes 7-9/10', len: 3 });
+  assert.deepEqual(await read('bytes=8-100'), { text: '89', cr: 'bytes 8-9/10', len: 2 });
+  await rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'range', Range: 'bytes=10-' })), 'InvalidRange', 416);
+});
+
+test('GetObject partNumber=1 of a single-part object, and partNumber with Range is refused', async () => {
+  const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'range', PartNumber: 1 }));
+  assert.equal(await r.Body!.transformToString(), '0123456789');
+  await rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'range', PartNumber: 2 })), 'InvalidPartNumber', 416);
+  await rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'range', PartNumber: 1, Range: 'bytes=0-1' })), 'InvalidRequest', 400);
+});
+
+test('conditional reads: If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since', async () => {
+  const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cond', Body: 'x' }));
+  const etag = put.ETag!;
+  await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cond', IfMatch: etag }));
+  await rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cond', IfMatch: '"nope"' })), 'PreconditionFailed', 412);
+  const nm = await rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cond', IfNoneMatch: etag })), 'NotModified', 304).catch((e) => e);
+  assert.ok(nm);
+  const future = new Date(Date.now() + 3600_000);
+  const past = new Date(Date.now() - 3600_000);
+  await rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cond', IfModifiedSince: future })), 'NotModified', 304);
+  await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cond', IfModifiedSince: past }));
+  await rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cond', IfUnmodifiedSince: past })), 'PreconditionFailed', 412);
+  await rejects(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'cond', IfMatch: '"nope"' })), 'PreconditionFailed', 412);
+});
+
+test('conditional writes: If-None-Match * and If-Match', async () => {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cw', Body: 'a', IfNoneMatch: '*' }));
+  await rejects(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cw', Body: 'b', IfNoneMatch: '*' })), 'PreconditionFailed', 412);
+  const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'cw' }));
+  await rejects(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cw', Body: 'c', IfMatch: '"0000"' })), 'PreconditionFailed', 412);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cw', Body: 'd', IfMatch: head.ETag }));
+  await rejects(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cw-missing', Body: 'e', IfMatch: head.ETag })), 'NoSuchKey', 404);
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cw' }));
+  assert.equal(await got.Body!.transformToString(), 'd');
+});
+
+test('response-* parameters override the stored headers', async () => {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'ovr', Body: 'x', ContentType: 'text/plain' }));
+  const got = await s3.send(new GetObjectCommand({
+    Bucket: bucket, Key: 'ovr', ResponseContentType: 'application/json', ResponseContentDisposition: 'inline',
+    ResponseCacheControl: 'no-cache', ResponseContentLanguage: 'fr', ResponseContentEncoding: 'identity',
+  }));
+  assert.equal(got.ContentType, 'application/json');
+  assert.equal(got.ContentDisposition, 'inline');
+  assert.equal(got.CacheControl, 'no-cache');
+  assert.equal(got.ContentLanguage, 'fr');
+});
+
+for (const alg of ['CRC32', 'CRC32C', 'SHA1', 'SHA256', 'CRC64NVME'] as const) {
+  test(`flexible checksum ${alg} is verified, stored and returned with checksum mode`, async () => {
+    const body = randomBytes(70_000);
+    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `ck-${alg}`, Body: body, ChecksumAlgorithm: alg }));
+    const field = `Checksum${alg}` as const;
+    assert.ok(put[field], `PutObject returns ${field}`);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `ck-${alg}`, ChecksumMode: 'ENABLED' }));
+    assert.equal(head[field], put[field]);
+    if (alg === 'SHA256') assert.equal(head[field], createHash('sha256').update(body).digest('base64'));
+    if (alg === 'SHA1') assert.equal(head[field], createHash('sha1').update(body).digest('base64'));
+  });
+}
+
+test('a wrong checksum value is BadDigest and stores nothing', async () => {
+  await rejects(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad-ck', Body: 'hello', ChecksumSHA256: createHash('sha256').update('other').digest('base64') })), 'BadDigest', 400);
+  await rejects(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'bad-ck' })), 'NotFound', 404);
+});
+
+test('Content-MD5 is verified: BadDigest and InvalidDigest', async () => {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'md5-ok', Body: 'hello', ContentMD5: createHash('md5').update('hello').digest('base64') }));
+  await rejects(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'md5-bad', Body: 'hello', ContentMD5: createHash('md5').update('world').digest('base64') })), 'BadDigest', 400);
+  await rejects(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'md5-bad', Body: 'hello', ContentMD5: 'not-base64' })), 'InvalidDigest', 400);
+});
+
+test('errors: NoSuchKey, NoSuchBucket, KeyTooLongError, AccessControlListNotSupported', async () => {
+  await rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'missing' })), 'NoSuchKey', 404);
+  await rejects(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'missing' })), 'NotFound', 404);
+  await rejects(s3.send(new GetObjectCommand({ Bucket: 'no-such-bucket-coffer', Key: 'k' })), 'NoSuchBucket', 404);
+  await rejects(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k'.repeat(1025), Body: 'x' })), 'KeyTooLongError', 400);
+  await rejects(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'acl', Body: 'x', ACL: 'public-read' })), 'AccessControlListNotSupported', 400);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'acl', Body: 'x', ACL: 'bucket-owner-full-control' }));
+});
+
+test('DeleteObject removes, and deleting a missing key succeeds', async () => {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'del', Body: 'x' }));
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'del' }));
+  await rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'del' })), 'NoSuchKey', 404);
+  const r = await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'del' }));
+  assert.equal(r.$metadata.httpStatusCode, 204);
+});
+
+test('DeleteObjects, verbose and quiet', async () => {
+  for (const k of ['m1', 'm2', 'm3']) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `multi/${k}`, Body: k }));
+  const verbose = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'multi/m1' }, { Key: 'multi/nope' }] } }));
+  assert.deepEqual(verbose.Deleted?.map((d) => d.Key).sort(), ['multi/m1', 'multi/nope']);
+  const quiet = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Quiet: true, Objects: [{ Key: 'multi/m2' }, { Key: 'multi/m3' }] } }));
+  assert.equal(quiet.Deleted, undefined);
+  const list = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'multi/' }));
+  assert.equal(list.KeyCount, 0);
+});
+
+test('presigned GET and PUT work; an expired presigned URL is AccessDenied', async () => {
+  const putUrl = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: 'presigned' }), { expiresIn: 60 });
+  const put = await fetch(putUrl, { method: 'PUT', body: 'via presign' });
+  assert.equal(put.status, 200);
+  const getUrl = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'presigned' }), { expiresIn: 60 });
+  const got = await fetch(getUrl);
+  assert.equal(await got.text(), 'via presign');
+  const expired = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'presigned' }), { expiresIn: 1, signingDate: new Date(Date.now() - 10_000) });
+  const r = await fetch(expired);
+  assert.equal(r.status, 403);
+  const text = await r.text();
+  assert.match(text, /<Code>AccessDenied<\/Code>/);
+  assert.match(text, /Request has expired/);
+});
+
+test('a wrong secret is SignatureDoesNotMatch; an unknown key id is InvalidAccessKeyId; a skewed clock is RequestTimeTooSkewed', async () => {
+  const wrong = srv.client({ credentials: { accessKeyId: 'AKIACOFFERTESTROOT01', secretAccessKey: 'wrong-secret-wrong-secret' } });
+  await rejects(wrong.send(new ListObjectsV2Command({ Bucket: bucket })), 'SignatureDoesNotMatch', 403);
+  const unknown = srv.client({ credentials: { accessKeyId: 'AKIAUNKNOWNUNKNOWN00', secretAccessKey: 'whatever-whatever' } });
+  await rejects(unknown.send(new ListObjectsV2Command({ Bucket: bucket })), 'InvalidAccessKeyId', 403);
+  const skewed = srv.client({ systemClockOffset: -3600_000, maxAttempts: 1 });
+  await rejects(skewed.send(new ListObjectsV2Command({ Bucket: bucket })), 'RequestTimeTooSkewed', 403);
+  wrong.destroy(); unknown.destroy(); skewed.destroy();
+});
+
+test('anonymous requests are AccessDenied with a request id', async () => {
+  const r = await fetch(`${srv.url}/${bucket}/cond`);
+  assert.equal(r.status, 403);
+  assert.ok(r.headers.get('x-amz-request-id'));
+  const text = await r.text();
+  assert.match(text, /<Code>AccessDenied<\/Code>/);
+  assert.match(text, /<RequestId>[0-9A-F]+<\/RequestId>/);
+});
+
+test('a payload hash that does not match the body is XAmzContentSHA256Mismatch', async () => {
+  const { SignatureV4 } = await import('@smithy/signature-v4');
+  const { Sha256 } = await import('../helpers/sha256.js');
+  const url = new URL(`${srv.url}/${bucket}/sha-mismatch`);
+  const signer = new SignatureV4({ service: 's3', region: 'us-east-1', sha256: Sha256, credentials: { accessKeyId: 'AKIACOFFERTESTROOT01', secretAccessKey: 'coffer-test-root-secret-key-0123456789' }, uriEscapePath: false });
+  const claimed = createHash('sha256').update('something else').digest('hex');
+  const signed = await signer.sign({
+    method: 'PUT', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query: {},
+    headers: { host: url.host, 'x-amz-content-sha256': claimed, 'content-length': '5' }, body: 'hello',
+  });
+  const r = await fetch(url, { method: 'PUT', headers: signed.headers as Record<string, string>, body: 'hello' });
+  assert.equal(r.status, 400);
+  assert.match(await r.text(), /<Code>XAmzContentSHA256Mismatch<\/Code>/);
+  const head = await fetch(url, { method: 'HEAD' });
+  assert.equal(head.status, 403); // anonymous; the object must not exist either:
+  await rejects(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'sha-mismatch' })), 'NotFound', 404);
+});
+
+test('an unimplemented operation answers 501 NotImplemented', async () => {
+  const { GetBucketWebsiteCommand } = await import('@aws-sdk/client-s3');
+  await rejects(s3.send(new GetBucketWebsiteCommand({ Bucket: bucket })), 'NotImplemented', 501);
+});
