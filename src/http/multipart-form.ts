@@ -304,6 +304,9 @@ class FileStream extends Readable {
  * Parses a PostObject body up to the file part and returns the fields and the file
  * content as a stream. Rejects with MalformedPOSTRequest, InvalidArgument (no file)
  * or MaxPostPreDataLengthExceeded; a body stream error is passed through as is.
+ * On rejection, or if the file stream is destroyed by its consumer, the body is left
+ * paused and unread: the caller decides whether to drain it or close the connection.
+ * Once the file ends normally, the rest of the body is drained here.
  */
 export async function parseFormUpload(body: Readable, contentType: string, limits: FormLimits = {}): Promise<FormUpload> {
   const boundary = formBoundary(contentType);
@@ -362,8 +365,9 @@ export async function parseFormUpload(body: Readable, contentType: string, limit
       let headerEnd = buf.indexOf(HEADER_END, pos);
       while (headerEnd < 0) {
         if (consumedBefore + buf.length > maxBuffered) throw fieldsTooLarge();
+        const resume = Math.max(0, buf.length - pos - HEADER_END.length + 1); // don't rescan
         await more();
-        headerEnd = buf.indexOf(HEADER_END, pos);
+        headerEnd = buf.indexOf(HEADER_END, pos + resume);
       }
       const part = parsePartHeaders(buf.toString('latin1', pos, headerEnd));
       // Header bytes are latin1 on the wire; browsers send UTF-8 names, so re-decode.
@@ -384,8 +388,9 @@ export async function parseFormUpload(body: Readable, contentType: string, limit
       let end = buf.indexOf(delim, pos);
       while (end < 0) {
         if (fieldBytes + name.length + (buf.length - pos) > maxFieldBytes + delim.length) throw fieldsTooLarge();
+        const resume = Math.max(0, buf.length - pos - delim.length + 1); // don't rescan
         await more();
-        end = buf.indexOf(delim, pos);
+        end = buf.indexOf(delim, pos + resume);
       }
       fieldBytes += Buffer.byteLength(name) + (end - pos);
       if (fieldBytes > maxFieldBytes) throw fieldsTooLarge();
