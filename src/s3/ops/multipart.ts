@@ -1,0 +1,176 @@
+// Multipart uploads, all but completion (complete-multipart.ts): CreateMultipartUpload,
+// UploadPart, UploadPartCopy, AbortMultipartUpload, ListParts, ListMultipartUploads.
+// Each part is its own blob, written by the one write path (writeBlob) and made visible
+// by meta.putPart; Complete later stitches the chosen parts' blobs into the object.
+
+import type { IncomingHttpHeaders } from 'node:http';
+import { decodePayload } from '../../auth/chunked.js';
+import { checksumHeader } from '../../checksum/index.js';
+import type { MultipartUploadRecord, PartRecord } from '../../storage/types.js';
+import { requireBucket } from '../bucket-access.js';
+import { COPY_SOURCE_CONDITIONS, checkReadConditions } from '../conditions.js';
+import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
+import { notImplemented, s3Error } from '../errors.js';
+import { checkKey } from '../names.js';
+import { checkAclHeaders, parseTaggingHeader, quoteEtag, refuseEncryptionHeaders, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
+import { readObject } from '../object-reader.js';
+import { parseIntegrity, writeBlob, type WrittenBlob } from '../object-writer.js';
+import { checksumElement, copyPartAlgorithm, parseUploadChecksum, planPartChecksum } from '../multipart-checksum.js';
+import { parseCopySource, parseCopySourceRange } from '../multipart-copy-source.js';
+import { listPartsDocument, listUploadsDocument, pageUploads, parseListUploadsQuery } from '../multipart-listing.js';
+import {
+  INITIATOR_SYS_KEY,
+  MAX_LIST_ENTRIES,
+  MAX_PART_SIZE,
+  initiatorOf,
+  intParam,
+  mapUploadConflict,
+  newUploadId,
+  noSuchUpload,
+  parsePartNumber,
+  requireUpload,
+} from '../multipart-upload.js';
+import { text, xmlDocument } from '../xml.js';
+
+export async function createMultipartUpload(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  const h = ctx.req.headers;
+  checkKey(key);
+  refuseEncryptionHeaders(h);
+  checkAclHeaders(h);
+  const checksum = parseUploadChecksum(h);
+  const upload: MultipartUploadRecord = {
+    uploadId: newUploadId(),
+    bucket,
+    key,
+    initiated: new Date().toISOString(),
+    owner: ctx.owner.id,
+    headers: storedHeaders(h),
+    userMetadata: userMetadata(h),
+    tags: parseTaggingHeader(header(ctx, 'x-amz-tagging')),
+    checksumAlgorithm: checksum.algorithm,
+    checksumType: checksum.type,
+    sys: { [INITIATOR_SYS_KEY]: initiatorOf(ctx) },
+    storageClass: storageClass(h),
+  };
+  try {
+    await ctx.services.meta.createUpload(upload);
+  } catch (e) {
+    throw mapUploadConflict(e, bucket, upload.uploadId);
+  }
+  const headers: Record<string, string> = {};
+  if (checksum.algorithm) {
+    headers['x-amz-checksum-algorithm'] = checksum.algorithm;
+    headers['x-amz-checksum-type'] = checksum.type!;
+  }
+  sendXml(ctx, 200, xmlDocument('InitiateMultipartUploadResult', text('Bucket', bucket) + text('Key', key) + text('UploadId', upload.uploadId)), headers);
+}
+
+export async function uploadPart(ctx: S3Context, bucket: string, key: string, uploadId: string, partNumber: string): Promise<void> {
+  const h = ctx.req.headers;
+  const n = parsePartNumber(partNumber);
+  if (h['content-length'] === undefined && h['x-amz-decoded-content-length'] === undefined && h['transfer-encoding'] === undefined) {
+    throw s3Error('MissingContentLength');
+  }
+  refusePartEncryptionHeaders(h);
+  const integrity = parseIntegrity(h);
+  const upload = await requireUpload(ctx, bucket, key, uploadId);
+  const plan = planPartChecksum(upload, integrity);
+
+  const decoded = decodePayload(ctx.req, h, ctx.auth.payload);
+  const blob = await writeBlob(ctx.services, decoded.body, {
+    integrity: plan.integrity,
+    maxSize: MAX_PART_SIZE,
+    trailers: decoded.trailers,
+    defaultAlgorithm: plan.defaultAlgorithm,
+  });
+  const part = await commitPart(ctx, upload, n, blob);
+  const headers: Record<string, string> = { etag: part.etag };
+  if (plan.echo && blob.checksum) headers[checksumHeader(blob.checksum.algorithm)] = part.checksum!;
+  sendEmpty(ctx, 200, headers);
+}
+
+export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string, uploadId: string, partNumber: string): Promise<void> {
+  const h = ctx.req.headers;
+  const n = parsePartNumber(partNumber);
+  refusePartEncryptionHeaders(h);
+  const source = parseCopySource(header(ctx, 'x-amz-copy-source') ?? '');
+  const upload = await requireUpload(ctx, bucket, key, uploadId);
+
+  const src = await ctx.services.meta.getObject(source.bucket, source.key);
+  if (!src) {
+    await requireBucket(ctx, source.bucket);
+    throw s3Error('NoSuchKey', { Key: source.key });
+  }
+  checkReadConditions(h, src, COPY_SOURCE_CONDITIONS, false);
+  const range = parseCopySourceRange(header(ctx, 'x-amz-copy-source-range'), src.size);
+  const length = range ? range.end - range.start + 1 : src.size;
+  if (length > MAX_PART_SIZE) {
+    throw s3Error('InvalidRequest', {}, `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PART_SIZE}`);
+  }
+
+  // The part gets its own blob: parts and objects never share blobs, so deleting one cannot free the other's bytes.
+  const body = readObject(ctx.services.blobs, src, range);
+  const blob = await writeBlob(ctx.services, body, {
+    integrity: { inTrailer: false, algorithm: copyPartAlgorithm(upload) },
+    maxSize: MAX_PART_SIZE,
+  });
+  const part = await commitPart(ctx, upload, n, blob);
+  const checksum = upload.checksumAlgorithm && part.checksum !== undefined ? text(checksumElement(upload.checksumAlgorithm), part.checksum) : '';
+  sendXml(ctx, 200, xmlDocument('CopyPartResult', text('ETag', part.etag) + text('LastModified', part.lastModified) + checksum));
+}
+
+async function commitPart(ctx: S3Context, upload: MultipartUploadRecord, partNumber: number, blob: WrittenBlob): Promise<PartRecord> {
+  const etag = quoteEtag(blob.md5.toString('hex'));
+  const part: PartRecord = {
+    uploadId: upload.uploadId,
+    partNumber,
+    blobId: blob.blobId,
+    size: blob.size,
+    etag,
+    checksum: blob.checksum?.digest.toString('base64'),
+    lastModified: new Date().toISOString(),
+  };
+  try {
+    await ctx.services.meta.putPart(part);
+  } catch (e) {
+    await ctx.services.meta.discardPending(blob.blobId).catch(() => undefined);
+    ctx.services.collectGarbage();
+    throw mapUploadConflict(e, upload.bucket, upload.uploadId);
+  }
+  // A part uploaded again under the same number replaced an older blob.
+  ctx.services.collectGarbage();
+  return part;
+}
+
+/** Encryption headers are refused until SSE exists (parts inherit the upload's settings on AWS). */
+function refusePartEncryptionHeaders(h: IncomingHttpHeaders): void {
+  refuseEncryptionHeaders(h);
+  if (h['x-amz-copy-source-server-side-encryption-customer-algorithm'] !== undefined) throw notImplemented('Server-side encryption');
+}
+
+export async function abortMultipartUpload(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<void> {
+  const removed = await ctx.services.meta.abortUpload(bucket, key, uploadId);
+  if (!removed) {
+    await requireBucket(ctx, bucket);
+    throw noSuchUpload(uploadId);
+  }
+  ctx.services.collectGarbage();
+  sendEmpty(ctx, 204);
+}
+
+export async function listParts(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<void> {
+  const maxParts = Math.min(intParam(ctx.query, 'max-parts', MAX_LIST_ENTRIES), MAX_LIST_ENTRIES);
+  const marker = intParam(ctx.query, 'part-number-marker', 0);
+  const upload = await requireUpload(ctx, bucket, key, uploadId);
+  const rows = maxParts === 0 ? [] : await ctx.services.meta.listParts(uploadId, marker, maxParts + 1);
+  const truncated = rows.length > maxParts;
+  const parts = rows.slice(0, maxParts);
+  sendXml(ctx, 200, listPartsDocument({ ctx, upload, parts, marker, maxParts, truncated }));
+}
+
+export async function listMultipartUploads(ctx: S3Context, bucket: string): Promise<void> {
+  const q = parseListUploadsQuery(ctx.query);
+  await requireBucket(ctx, bucket);
+  const page = await pageUploads(ctx.services.meta, bucket, q);
+  sendXml(ctx, 200, listUploadsDocument(ctx, bucket, q, page));
+}
