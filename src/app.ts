@@ -34,6 +34,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   if (recovered.removedBlobs > 0) log.info({ removedBlobs: recovered.removedBlobs }, 'removed leftovers of interrupted writes');
   const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
 
+  const lookup: CredentialLookup = (id) => (id === root.credential.accessKeyId ? root.credential : undefined);
   let gcRunning = false;
   let gcAgain = false;
   const services: S3Services = {
@@ -42,6 +43,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     blobs,
     accountId: root.accountId,
     log,
+    lookup,
     collectGarbage() {
       if (gcRunning) {
         gcAgain = true;
@@ -60,7 +62,6 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
       run();
     },
   };
-  const lookup: CredentialLookup = (id) => (id === root.credential.accessKeyId ? root.credential : undefined);
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, lookup }, req, res, requestId),
     fail: (err, requestId) => log.error({ err, requestId }, 'unhandled error'),

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CofferConfig } from '../config/config.js';
 import type { BlobStore, MetadataStore } from '../storage/types.js';
-import type { AuthResult, Principal } from '../auth/types.js';
+import type { AuthResult, CredentialLookup, Principal } from '../auth/types.js';
 import type { Endpoint } from './router.js';
 
 export interface S3Services {
@@ -17,6 +17,8 @@ export interface S3Services {
   log: Logger;
   /** Deletes garbage blobs after a commit; never throws. */
   collectGarbage(): void;
+  /** Access keys, for operations that authenticate inside the request (PostObject's signed policy). */
+  lookup?: CredentialLookup;
 }
 
 export interface Owner {

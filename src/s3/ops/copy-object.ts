@@ -1,0 +1,193 @@
+// CopyObject: resolve x-amz-copy-source, check the copy-source preconditions, decide
+// headers, metadata and tags from the directives, then either
+//   - rewrite the record in place (copy onto itself with REPLACE or a new storage
+//     class): the new record references the same blobs, no byte is rewritten, or
+//   - stream the source through writeBlob into a new blob and commit a new record
+//     (the copy is always a single-part object with an MD5 ETag, as on AWS).
+
+import { Readable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
+import { checksumHeader, parseAlgorithm } from '../../checksum/index.js';
+import { StorageConflictError, type ChecksumAlgorithm, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
+import { requireBucket } from '../bucket-access.js';
+import { COPY_SOURCE_CONDITIONS, checkReadConditions, writeCondition } from '../conditions.js';
+import { type S3Context, header, sendXml } from '../context.js';
+import { invalidArgument, notImplemented, s3Error } from '../errors.js';
+import { checkKey } from '../names.js';
+import {
+  checkAclHeaders, checkTaggingDirective, parseTaggingHeader, quoteEtag, refuseEncryptionHeaders, storageClass, storedHeaders, userMetadata,
+} from '../object-headers.js';
+import { readObject } from '../object-reader.js';
+import { storedChecksumOf } from '../checksums.js';
+import { writeBlob } from '../object-writer.js';
+import { text, xmlDocument } from '../xml.js';
+import { commitObject, mapWriteConflict } from './put-object.js';
+
+/** S3's limit for a CopyObject source (larger objects are copied with UploadPartCopy). */
+export const MAX_COPY_SOURCE_SIZE = 5 * 1024 ** 3;
+
+const WEBSITE_REDIRECT = 'x-amz-website-redirect-location';
+const COPY_SOURCE_SSE_HEADERS = [
+  'x-amz-copy-source-server-side-encryption-customer-algorithm',
+  'x-amz-copy-source-server-side-encryption-customer-key',
+  'x-amz-copy-source-server-side-encryption-customer-key-md5',
+];
+
+export interface CopySource {
+  bucket: string;
+  key: string;
+}
+
+/** Parses x-amz-copy-source: "/bucket/key" or "bucket/key", URL-encoded, optionally "?versionId=". */
+export function parseCopySource(raw: string | undefined): CopySource {
+  if (raw === undefined || raw === '') throw invalidArgument('Copy Source must mention the source bucket and key: sourcebucket/sourcekey', 'x-amz-copy-source', raw ?? '');
+  let path = raw;
+  const q = raw.indexOf('?');
+  if (q >= 0) {
+    path = raw.slice(0, q);
+    const versionId = new URLSearchParams(raw.slice(q + 1)).get('versionId');
+    if (versionId !== null && versionId !== 'null') throw notImplemented('Copying a specific object version');
+  }
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    throw invalidArgument('Invalid copy source encoding.', 'x-amz-copy-source', raw);
+  }
+  if (decoded.startsWith('/')) decoded = decoded.slice(1);
+  const slash = decoded.indexOf('/');
+  if (slash <= 0 || slash === decoded.length - 1) {
+    throw invalidArgument('Invalid copy source object key', 'x-amz-copy-source', raw);
+  }
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+}
+
+function metadataDirective(v: string | undefined): 'COPY' | 'REPLACE' {
+  if (v === undefined || v === 'COPY') return 'COPY';
+  if (v === 'REPLACE') return 'REPLACE';
+  throw invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', v);
+}
+
+/** The stored headers of the copy when the metadata directive is COPY: the source's, except its website redirect (never copied). */
+function copiedHeaders(src: ObjectRecord, h: IncomingHttpHeaders): Record<string, string> {
+  const out = { ...src.headers };
+  delete out[WEBSITE_REDIRECT];
+  const redirect = h[WEBSITE_REDIRECT];
+  if (typeof redirect === 'string') out[WEBSITE_REDIRECT] = redirect;
+  return out;
+}
+
+export async function copyObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  const h = ctx.req.headers;
+  checkKey(key);
+  const source = parseCopySource(header(ctx, 'x-amz-copy-source'));
+  refuseEncryptionHeaders(h);
+  for (const name of COPY_SOURCE_SSE_HEADERS) if (h[name] !== undefined) throw notImplemented('Server-side encryption');
+  checkAclHeaders(h);
+  const metaDirective = metadataDirective(header(ctx, 'x-amz-metadata-directive'));
+  const tagDirective = checkTaggingDirective(header(ctx, 'x-amz-tagging-directive'));
+  const replacedTags = tagDirective === 'REPLACE' ? parseTaggingHeader(header(ctx, 'x-amz-tagging')) : undefined;
+  const replaced = metaDirective === 'REPLACE' ? { headers: storedHeaders(h), userMetadata: userMetadata(h) } : undefined;
+  const requestedClass = h['x-amz-storage-class'] !== undefined ? storageClass(h) : undefined;
+  const algorithm = parseAlgorithm(header(ctx, 'x-amz-checksum-algorithm'));
+  const cond = writeCondition(h);
+
+  await requireBucket(ctx, bucket);
+  // A copy onto itself can race with a writer of that key; its in-place record is then retried on the new source.
+  for (let attempt = 0; ; attempt++) {
+    if (source.bucket !== bucket) await requireBucket(ctx, source.bucket);
+    const src = await ctx.services.meta.getObject(source.bucket, source.key);
+    if (!src) {
+      if (source.bucket === bucket || (await ctx.services.meta.getBucket(source.bucket))) throw s3Error('NoSuchKey', { Key: source.key });
+      throw s3Error('NoSuchBucket', { BucketName: source.bucket });
+    }
+    checkReadConditions(h, src, COPY_SOURCE_CONDITIONS, false);
+    if (src.size > MAX_COPY_SOURCE_SIZE) {
+      throw s3Error('InvalidRequest', {}, `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_COPY_SOURCE_SIZE}`);
+    }
+
+    const rec: ObjectRecord = {
+      bucket,
+      key,
+      size: src.size,
+      etag: src.etag,
+      lastModified: new Date().toISOString(),
+      headers: replaced ? replaced.headers : copiedHeaders(src, h),
+      userMetadata: replaced ? replaced.userMetadata : { ...src.userMetadata },
+      tags: replacedTags ?? { ...src.tags },
+      checksum: src.checksum,
+      parts: src.parts,
+      sys: {},
+      owner: ctx.owner.id,
+      storageClass: requestedClass ?? 'STANDARD',
+    };
+
+    const sameObject = source.bucket === bucket && source.key === key;
+    const newAlgorithm = algorithm !== undefined && algorithm !== src.checksum?.algorithm;
+    if (sameObject && !newAlgorithm) {
+      const changes = metaDirective === 'REPLACE' || h[WEBSITE_REDIRECT] !== undefined || (requestedClass !== undefined && requestedClass !== src.storageClass);
+      if (!changes) {
+        throw s3Error('InvalidRequest', {}, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
+      }
+      if (await commitInPlace(ctx, rec, src, cond)) return sendResult(ctx, rec);
+      if (attempt < 3) continue;
+      throw s3Error('ConditionalRequestConflict');
+    }
+
+    const blob = await writeBlob(ctx.services, sourceStream(ctx, src), {
+      integrity: { inTrailer: false, algorithm: algorithm ?? src.checksum?.algorithm },
+      maxSize: ctx.services.config.maxObjectSize,
+    });
+    const etag = quoteEtag(blob.md5.toString('hex'));
+    rec.size = blob.size;
+    rec.etag = etag;
+    rec.checksum = storedChecksumOf(blob);
+    rec.parts = [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag, checksum: blob.checksum?.digest.toString('base64') }];
+    rec.lastModified = new Date().toISOString();
+    await commitObject(ctx, rec, cond);
+    return sendResult(ctx, rec);
+  }
+}
+
+/**
+ * Commits a record that shares the source's blobs. The source's ETag guards the commit (unless the
+ * client gave its own condition) so a concurrent overwrite, whose commit moved those blobs to garbage,
+ * is noticed: false means "retry". Never discards pending marks: these blobs belong to a live record.
+ */
+async function commitInPlace(ctx: S3Context, rec: ObjectRecord, src: ObjectRecord, cond: WriteCondition): Promise<boolean> {
+  const guard: WriteCondition = cond.kind === 'none' ? { kind: 'ifMatch', etag: src.etag } : cond;
+  try {
+    await ctx.services.meta.putObject(rec, guard);
+  } catch (e) {
+    if (cond.kind === 'none' && e instanceof StorageConflictError && e.kind === 'PreconditionFailed') return false;
+    throw await mapWriteConflict(ctx, e, rec.bucket, rec.key, cond);
+  }
+  // The same blobs stay referenced, so nothing became garbage; a reused part list cannot be torn.
+  return true;
+}
+
+/** The source bytes; a read failure of our own storage is an internal error, not the client's IncompleteBody. */
+function sourceStream(ctx: S3Context, src: ObjectRecord): Readable {
+  const body = readObject(ctx.services.blobs, src);
+  return Readable.from((async function* () {
+    try {
+      for await (const chunk of body) yield chunk as Buffer;
+    } catch (e) {
+      ctx.services.log.error({ err: e, requestId: ctx.requestId }, 'copy source read failed');
+      throw s3Error('InternalError');
+    }
+  })(), { objectMode: false });
+}
+
+function sendResult(ctx: S3Context, rec: ObjectRecord): void {
+  const inner =
+    text('ETag', rec.etag) +
+    text('LastModified', rec.lastModified) +
+    (rec.checksum ? text('ChecksumType', rec.checksum.type) + text(checksumElement(rec.checksum.algorithm), rec.checksum.value) : '');
+  sendXml(ctx, 200, xmlDocument('CopyObjectResult', inner));
+}
+
+/** ChecksumCRC32, ChecksumCRC64NVME ... from the algorithm. */
+export function checksumElement(alg: ChecksumAlgorithm): string {
+  return 'Checksum' + checksumHeader(alg).slice('x-amz-checksum-'.length).toUpperCase();
+}

@@ -1,0 +1,163 @@
+// PostObject: browser form uploads. The request is anonymous at the auth layer; the
+// form carries its own authorization, a signed policy document:
+//   1. parse the form up to the file part (fields, lower-cased names),
+//   2. key = field "key" with ${filename} replaced,
+//   3. verify the policy signature and expiry (AccessDenied otherwise),
+//   4. check every policy condition against the fields,
+//   5. stream the file through writeBlob, never beyond the policy's content-length-range
+//      maximum, then check its minimum,
+//   6. commit the object with headers, metadata and tags taken from the fields,
+//   7. answer per success_action_redirect / success_action_status.
+
+import type { IncomingHttpHeaders } from 'node:http';
+import { checkContentLengthRange, checkPostPolicyConditions, verifyPostPolicy } from '../../auth/post-policy.js';
+import { parseFormUpload } from '../../http/multipart-form.js';
+import type { ObjectRecord } from '../../storage/types.js';
+import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
+import { requireBucket } from '../bucket-access.js';
+import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
+import { invalidArgument, s3Error } from '../errors.js';
+import { checkKey } from '../names.js';
+import { checkAclHeaders, quoteEtag, refuseEncryptionHeaders, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
+import { parseIntegrity, writeBlob } from '../object-writer.js';
+import { parseXmlRoot, text, xmlDocument } from '../xml.js';
+import { commitObject } from './put-object.js';
+import { parseTaggingXml } from './tagging.js';
+
+const INTEGRITY_FIELDS = ['content-md5', 'x-amz-checksum-crc32', 'x-amz-checksum-crc32c', 'x-amz-checksum-crc64nvme', 'x-amz-checksum-sha1', 'x-amz-checksum-sha256', 'x-amz-checksum-algorithm'];
+
+export async function postObject(ctx: S3Context, bucket: string): Promise<void> {
+  try {
+    await upload(ctx, bucket);
+  } catch (e) {
+    // The form parser leaves an unread rest of the body paused; drain it so the connection can answer and be reused.
+    ctx.req.resume();
+    throw e;
+  }
+}
+
+async function upload(ctx: S3Context, bucket: string): Promise<void> {
+  const contentType = header(ctx, 'content-type') ?? '';
+  if (!/^multipart\/form-data/i.test(contentType.trim())) {
+    throw s3Error('PreconditionFailed', { Condition: 'Bucket POST must be of the enclosure-type multipart/form-data' }, 'At least one of the pre-conditions you specified did not hold');
+  }
+  const form = await parseFormUpload(ctx.req, contentType);
+  const { fields } = form;
+  const rawKey = fields['key'];
+  if (rawKey === undefined) {
+    throw invalidArgument("Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.", 'key', '');
+  }
+  const key = rawKey.replaceAll('${filename}', form.fileName);
+  if (key === '') throw invalidArgument('User key must have a length greater than 0.', 'key', '');
+  checkKey(key);
+
+  const services = ctx.services;
+  if (!services.lookup) throw s3Error('AccessDenied');
+  const { policy } = await verifyPostPolicy(fields, { region: services.config.region, lookup: services.lookup, bucket });
+  await requireBucket(ctx, bucket);
+  checkPostPolicyConditions(policy, fields, bucket, key);
+
+  const h = fieldHeaders(fields);
+  refuseEncryptionHeaders(h);
+  checkAclHeaders(h);
+  const integrity = parseIntegrity(integrityHeaders(fields));
+  const partial = {
+    headers: storedHeaders(h),
+    userMetadata: userMetadata(h),
+    tags: fields['tagging'] !== undefined ? parseTaggingXml(parseXmlRoot(Buffer.from(fields['tagging'], 'utf8'), 'Tagging')) : {},
+    storageClass: storageClass(h),
+  };
+
+  const maxSize = Math.min(services.config.maxObjectSize, policyMaxSize(policy) ?? Infinity);
+  const blob = await writeBlob(services, form.file, { integrity, maxSize });
+  try {
+    checkContentLengthRange(policy, blob.size);
+  } catch (e) {
+    await services.meta.discardPending(blob.blobId).catch(() => undefined);
+    services.collectGarbage();
+    throw e;
+  }
+  const etag = quoteEtag(blob.md5.toString('hex'));
+  const rec: ObjectRecord = {
+    bucket,
+    key,
+    size: blob.size,
+    etag,
+    lastModified: new Date().toISOString(),
+    ...partial,
+    checksum: storedChecksumOf(blob),
+    parts: [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag, checksum: blob.checksum?.digest.toString('base64') }],
+    sys: {},
+    owner: ctx.owner.id,
+  };
+  await commitObject(ctx, rec, { kind: 'none' });
+  respond(ctx, rec, fields);
+}
+
+/** The form fields that stand in for request headers (content-type, x-amz-meta-*, acl ...). */
+function fieldHeaders(fields: Record<string, string>): IncomingHttpHeaders {
+  const h: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (name === 'acl') h['x-amz-acl'] = value;
+    else if (!INTEGRITY_FIELDS.includes(name)) h[name] = value;
+  }
+  return h;
+}
+
+function integrityHeaders(fields: Record<string, string>): IncomingHttpHeaders {
+  const h: IncomingHttpHeaders = {};
+  for (const name of INTEGRITY_FIELDS) if (fields[name] !== undefined) h[name] = fields[name];
+  return h;
+}
+
+/** The largest size the policy's content-length-range allows, read while streaming so an oversized file is cut off early. */
+function policyMaxSize(policy: unknown): number | undefined {
+  const conditions = (policy as { conditions?: unknown } | undefined)?.conditions;
+  if (!Array.isArray(conditions)) return undefined;
+  let max: number | undefined;
+  for (const c of conditions) {
+    if (Array.isArray(c) && typeof c[0] === 'string' && c[0].toLowerCase() === 'content-length-range') {
+      const v = Number(c[2]);
+      if (Number.isFinite(v)) max = max === undefined ? v : Math.min(max, v);
+    }
+  }
+  return max;
+}
+
+function respond(ctx: S3Context, rec: ObjectRecord, fields: Record<string, string>): void {
+  const location = objectUrl(ctx, rec.bucket, rec.key);
+  const redirect = fields['success_action_redirect'] ?? fields['redirect'];
+  if (redirect !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(redirect);
+    } catch {
+      url = undefined;
+    }
+    if (url) {
+      url.searchParams.append('bucket', rec.bucket);
+      url.searchParams.append('key', rec.key);
+      url.searchParams.append('etag', rec.etag);
+      sendEmpty(ctx, 303, { location: url.toString(), etag: rec.etag });
+      return;
+    }
+  }
+  const headers = { etag: rec.etag, location, ...checksumResponseHeaders(rec) };
+  const status = fields['success_action_status'];
+  if (status === '201') {
+    const inner = text('Location', location) + text('Bucket', rec.bucket) + text('Key', rec.key) + text('ETag', rec.etag);
+    sendXml(ctx, 201, xmlDocument('PostResponse', inner, false), headers);
+    return;
+  }
+  sendEmpty(ctx, status === '200' ? 200 : 204, headers);
+}
+
+/** The object's URL as the client addressed the bucket (virtual-hosted or path style). */
+function objectUrl(ctx: S3Context, bucket: string, key: string): string {
+  const host = header(ctx, 'host') ?? 'localhost';
+  const proto = 'encrypted' in ctx.req.socket && ctx.req.socket.encrypted ? 'https' : 'http';
+  const encodedKey = key.split('/').map(encodeURIComponent).join('/');
+  const domain = ctx.services.config.domain;
+  const virtual = domain !== undefined && host.toLowerCase().replace(/:\d+$/, '') === `${bucket}.${domain.toLowerCase()}`;
+  return virtual ? `${proto}://${host}/${encodedKey}` : `${proto}://${host}/${bucket}/${encodedKey}`;
+}

@@ -1,0 +1,89 @@
+// Object tagging: GetObjectTagging, PutObjectTagging, DeleteObjectTagging. Tags live in
+// the object record and change with updateObject (no blob is touched, the ETag and
+// Last-Modified stay). Also the small-XML request reader the ACL ops share.
+
+import { createHash } from 'node:crypto';
+import { decodePayload } from '../../auth/chunked.js';
+import { checksumHeader, checksumOf } from '../../checksum/index.js';
+import { requireBucket } from '../bucket-access.js';
+import { type S3Context, sendEmpty, sendXml } from '../context.js';
+import { s3Error } from '../errors.js';
+import { validateTags } from '../object-headers.js';
+import { parseIntegrity } from '../object-writer.js';
+import { childArray, childObject, childText, el, parseXmlRoot, readSmallBody, text, xmlDocument, type XmlObject } from '../xml.js';
+
+export async function getObjectTagging(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  refuseVersionId(ctx);
+  const rec = await loadRecord(ctx, bucket, key);
+  sendXml(ctx, 200, xmlDocument('Tagging', tagSetXml(rec.tags)));
+}
+
+export async function putObjectTagging(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  refuseVersionId(ctx);
+  await requireBucket(ctx, bucket);
+  const body = await readXmlBody(ctx);
+  const tags = parseTaggingXml(parseXmlRoot(body, 'Tagging'));
+  if (!(await ctx.services.meta.updateObject(bucket, key, { tags }))) throw s3Error('NoSuchKey', { Key: key });
+  sendEmpty(ctx, 200);
+}
+
+export async function deleteObjectTagging(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  refuseVersionId(ctx);
+  await requireBucket(ctx, bucket);
+  if (!(await ctx.services.meta.updateObject(bucket, key, { tags: {} }))) throw s3Error('NoSuchKey', { Key: key });
+  sendEmpty(ctx, 204);
+}
+
+/** <TagSet><Tag><Key/><Value/></Tag>...</TagSet> */
+export function tagSetXml(tags: Record<string, string>): string {
+  const items = Object.entries(tags).map(([k, v]) => el('Tag', text('Key', k), text('Value', v)));
+  return `<TagSet>${items.join('')}</TagSet>`;
+}
+
+/** The content of a <Tagging> document (PutObjectTagging's body, PostObject's tagging field), validated. */
+export function parseTaggingXml(doc: XmlObject): Record<string, string> {
+  const tagSet = childObject(doc, 'TagSet');
+  if (tagSet === undefined) throw s3Error('MalformedXML');
+  const tags: Record<string, string> = {};
+  for (const t of childArray(tagSet, 'Tag')) {
+    const k = childText(t, 'Key');
+    const v = childText(t, 'Value');
+    if (k === undefined || v === undefined) throw s3Error('MalformedXML');
+    if (Object.hasOwn(tags, k)) throw s3Error('InvalidTag', {}, 'Cannot provide multiple Tags with the same key');
+    tags[k] = v;
+  }
+  validateTags(tags);
+  return tags;
+}
+
+/**
+ * Reads a small XML request body through the payload decoder (which checks the signed payload
+ * hash) and verifies Content-MD5 and a flexible checksum when the request carries them.
+ */
+export async function readXmlBody(ctx: S3Context): Promise<Buffer> {
+  const h = ctx.req.headers;
+  const integrity = parseIntegrity(h);
+  const decoded = decodePayload(ctx.req, h, ctx.auth.payload);
+  const body = await readSmallBody(decoded.body);
+  if (integrity.contentMd5 && !integrity.contentMd5.equals(createHash('md5').update(body).digest())) throw s3Error('BadDigest');
+  if (integrity.algorithm) {
+    const name = checksumHeader(integrity.algorithm);
+    const expected = integrity.inTrailer ? decoded.trailers?.()[name] : integrity.expected;
+    if (expected !== undefined && expected !== checksumOf(integrity.algorithm, body).toString('base64')) {
+      throw s3Error('BadDigest', {}, `The ${integrity.algorithm} you specified did not match the calculated checksum.`);
+    }
+  }
+  return body;
+}
+
+async function loadRecord(ctx: S3Context, bucket: string, key: string) {
+  await requireBucket(ctx, bucket);
+  const rec = await ctx.services.meta.getObject(bucket, key);
+  if (!rec) throw s3Error('NoSuchKey', { Key: key });
+  return rec;
+}
+
+function refuseVersionId(ctx: S3Context): void {
+  const v = ctx.query.get('versionId');
+  if (v !== null && v !== 'null') throw s3Error('NotImplemented', {}, 'Object versions are not implemented by Coffer');
+}
