@@ -68,7 +68,7 @@ export interface ListUploadsQuery {
 
 export function parseListUploadsQuery(q: URLSearchParams): ListUploadsQuery {
   const enc = q.get('encoding-type');
-  if (enc !== null && enc !== 'url') throw invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', enc);
+  if (enc !== null && enc.toLowerCase() !== 'url') throw invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', enc);
   const keyMarker = q.get('key-marker') || undefined;
   return {
     prefix: q.get('prefix') ?? '',
@@ -77,7 +77,7 @@ export function parseListUploadsQuery(q: URLSearchParams): ListUploadsQuery {
     // S3 ignores upload-id-marker without key-marker.
     uploadIdMarker: keyMarker !== undefined ? q.get('upload-id-marker') || undefined : undefined,
     maxUploads: Math.min(intParam(q, 'max-uploads', MAX_LIST_ENTRIES), MAX_LIST_ENTRIES),
-    encodingType: enc === 'url' ? 'url' : undefined,
+    encodingType: enc !== null ? 'url' : undefined,
   };
 }
 
@@ -137,9 +137,9 @@ export async function pageUploads(meta: MetadataStore, bucket: string, q: ListUp
   return { entries: entries.slice(0, q.maxUploads), truncated };
 }
 
-/** S3's encoding-type=url: percent-encoding, with "/" left readable. */
+/** S3's encoding-type=url, as ListObjects writes it: form-style percent-encoding with "/" left readable. */
 function urlEncode(s: string): string {
-  return encodeURIComponent(s).replace(/%2F/g, '/');
+  return encodeURIComponent(s).replace(/%20/g, '+').replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
 export function listUploadsDocument(ctx: S3Context, bucket: string, q: ListUploadsQuery, page: UploadsPage): string {
