@@ -1,39 +1,11 @@
-// The copy source of UploadPartCopy: x-amz-copy-source ("/bucket/key" or "bucket/key",
-// URL-encoded, optional ?versionId=) and x-amz-copy-source-range ("bytes=first-last").
+// The source side of UploadPartCopy: x-amz-copy-source-range ("bytes=first-last") and
+// the source bytes. (x-amz-copy-source itself is parsed by CopyObject's parseCopySource.)
 
-import { invalidArgument, notImplemented } from './errors.js';
-
-export interface CopySource {
-  bucket: string;
-  key: string;
-}
-
-export function parseCopySource(raw: string): CopySource {
-  let s = raw.trim();
-  let versionId: string | undefined;
-  const q = s.indexOf('?');
-  if (q >= 0) {
-    const params = new URLSearchParams(s.slice(q + 1));
-    versionId = params.get('versionId') ?? undefined;
-    s = s.slice(0, q);
-  }
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(s);
-  } catch {
-    throw invalidCopySource();
-  }
-  if (decoded.startsWith('/')) decoded = decoded.slice(1);
-  const slash = decoded.indexOf('/');
-  if (slash <= 0 || slash === decoded.length - 1) throw invalidCopySource();
-  // Buckets are unversioned: only the "null" version exists.
-  if (versionId !== undefined && versionId !== 'null') throw notImplemented('Copying a specific object version');
-  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
-}
-
-function invalidCopySource(): Error {
-  return invalidArgument('Copy Source must mention the source bucket and key: sourcebucket/sourcekey', 'x-amz-copy-source');
-}
+import { Readable } from 'node:stream';
+import type { ObjectRecord } from '../storage/types.js';
+import type { S3Context } from './context.js';
+import { invalidArgument, s3Error } from './errors.js';
+import { readObject } from './object-reader.js';
 
 /** The inclusive byte range to copy, checked against the source size. Undefined copies the whole object. */
 export function parseCopySourceRange(raw: string | undefined, sourceSize: number): { start: number; end: number } | undefined {
@@ -52,4 +24,17 @@ export function parseCopySourceRange(raw: string | undefined, sourceSize: number
     throw invalidArgument(`Range specified is not valid for source object of size: ${sourceSize}`, 'x-amz-copy-source-range', raw);
   }
   return { start, end };
+}
+
+/** The source bytes; a read failure of our own storage is an InternalError, not the client's IncompleteBody. */
+export function copySourceStream(ctx: S3Context, src: ObjectRecord, range: { start: number; end: number } | undefined): Readable {
+  const body = readObject(ctx.services.blobs, src, range);
+  return Readable.from((async function* () {
+    try {
+      for await (const chunk of body) yield chunk as Buffer;
+    } catch (e) {
+      ctx.services.log.error({ err: e, requestId: ctx.requestId }, 'copy source read failed');
+      throw s3Error('InternalError');
+    }
+  })(), { objectMode: false });
 }

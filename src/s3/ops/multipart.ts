@@ -13,10 +13,9 @@ import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
 import { notImplemented, s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
 import { checkAclHeaders, parseTaggingHeader, quoteEtag, refuseEncryptionHeaders, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
-import { readObject } from '../object-reader.js';
 import { parseIntegrity, writeBlob, type WrittenBlob } from '../object-writer.js';
 import { checksumElement, copyPartAlgorithm, parseUploadChecksum, planPartChecksum } from '../multipart-checksum.js';
-import { parseCopySource, parseCopySourceRange } from '../multipart-copy-source.js';
+import { copySourceStream, parseCopySourceRange } from '../multipart-copy-source.js';
 import { listPartsDocument, listUploadsDocument, pageUploads, parseListUploadsQuery } from '../multipart-listing.js';
 import {
   INITIATOR_SYS_KEY,
@@ -31,6 +30,7 @@ import {
   requireUpload,
 } from '../multipart-upload.js';
 import { text, xmlDocument } from '../xml.js';
+import { parseCopySource } from './copy-object.js';
 
 export async function createMultipartUpload(ctx: S3Context, bucket: string, key: string): Promise<void> {
   const h = ctx.req.headers;
@@ -93,7 +93,7 @@ export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string
   const h = ctx.req.headers;
   const n = parsePartNumber(partNumber);
   refusePartEncryptionHeaders(h);
-  const source = parseCopySource(header(ctx, 'x-amz-copy-source') ?? '');
+  const source = parseCopySource(header(ctx, 'x-amz-copy-source'));
   const upload = await requireUpload(ctx, bucket, key, uploadId);
 
   const src = await ctx.services.meta.getObject(source.bucket, source.key);
@@ -109,7 +109,7 @@ export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string
   }
 
   // The part gets its own blob: parts and objects never share blobs, so deleting one cannot free the other's bytes.
-  const body = readObject(ctx.services.blobs, src, range);
+  const body = copySourceStream(ctx, src, range);
   const blob = await writeBlob(ctx.services, body, {
     integrity: { inTrailer: false, algorithm: copyPartAlgorithm(upload) },
     maxSize: MAX_PART_SIZE,
@@ -142,10 +142,18 @@ async function commitPart(ctx: S3Context, upload: MultipartUploadRecord, partNum
   return part;
 }
 
-/** Encryption headers are refused until SSE exists (parts inherit the upload's settings on AWS). */
+const SSE_C_HEADERS = [
+  'x-amz-server-side-encryption-customer-key',
+  'x-amz-server-side-encryption-customer-key-md5',
+  'x-amz-copy-source-server-side-encryption-customer-algorithm',
+  'x-amz-copy-source-server-side-encryption-customer-key',
+  'x-amz-copy-source-server-side-encryption-customer-key-md5',
+];
+
+/** Encryption headers are refused until SSE exists, never ignored. */
 function refusePartEncryptionHeaders(h: IncomingHttpHeaders): void {
   refuseEncryptionHeaders(h);
-  if (h['x-amz-copy-source-server-side-encryption-customer-algorithm'] !== undefined) throw notImplemented('Server-side encryption');
+  for (const name of SSE_C_HEADERS) if (h[name] !== undefined) throw notImplemented('Server-side encryption');
 }
 
 export async function abortMultipartUpload(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<void> {
