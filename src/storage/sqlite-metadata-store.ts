@@ -4,10 +4,15 @@
 // any point; a power loss or kernel crash may lose the last few commits (never tears
 // one). Pass { synchronous: 'FULL' } to make every commit survive power loss too.
 //
+// WAL checkpoints run on a second connection in a worker thread (sqlite-checkpointer.ts),
+// nudged every CHECKPOINT_EVERY commits; the writing connection keeps a high
+// wal_autocheckpoint only as a fallback that bounds the WAL if the worker falls behind.
+//
 // better-sqlite3 is synchronous: each method does all its work in one go (one
 // transaction when it takes more than one statement) and returns a settled Promise. The
 // interface is async so a networked store (PostgreSQL) can implement it later.
 
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type {
   BucketRecord,
@@ -22,6 +27,7 @@ import type {
 } from './types.js';
 import { StorageConflictError } from './types.js';
 import { compareUtf8, prefixUpperBound } from './key-order.js';
+import type { CheckpointerData } from './sqlite-checkpointer.js';
 import { migrate } from './sqlite-schema.js';
 
 export interface SqliteMetadataStoreOptions {
@@ -29,7 +35,15 @@ export interface SqliteMetadataStoreOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** How long a writer waits for another process's lock before failing, in ms (default 5000). */
   busyTimeoutMs?: number;
+  /** Checkpoint the WAL in a worker thread (default true); false checkpoints on the writing connection. */
+  backgroundCheckpoint?: boolean;
 }
+
+/** Commits between nudges to the checkpointer worker. */
+const CHECKPOINT_EVERY = 512;
+/** WAL pages after which the writing connection checkpoints by itself: the fallback when a worker runs, else SQLite's default. */
+const FALLBACK_AUTOCHECKPOINT_PAGES = 10_000;
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
 interface ObjectRow {
   bucket: string;
@@ -94,6 +108,8 @@ export class SqliteMetadataStore implements MetadataStore {
   /** One transaction wrapper for every write; the callback is its argument. */
   private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
   private closed = false;
+  private checkpointer: Worker | undefined;
+  private commits = 0;
 
   private constructor(private readonly db: Database.Database) {
     this.s = prepareStatements(db);
@@ -101,18 +117,22 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   static open(path: string, opts: SqliteMetadataStoreOptions = {}): SqliteMetadataStore {
+    const synchronous = opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL';
     const db = new Database(path);
+    let store: SqliteMetadataStore;
     try {
       db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+      db.pragma(`synchronous = ${synchronous}`);
       db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
       db.pragma('foreign_keys = ON');
       migrate(db);
-      return new SqliteMetadataStore(db);
+      store = new SqliteMetadataStore(db);
     } catch (e) {
       db.close();
       throw e;
     }
+    if ((opts.backgroundCheckpoint ?? true) && !db.memory) store.startCheckpointer({ path: db.name, synchronous });
+    return store;
   }
 
   // ---- buckets ----
@@ -175,6 +195,7 @@ export class SqliteMetadataStore implements MetadataStore {
       json(patch.tags), json(patch.headers), json(patch.userMetadata), json(patch.sys),
       patch.lastModified ?? null, patch.etag ?? null, bucket, key,
     );
+    this.committed();
     return r.changes > 0;
   }
 
@@ -300,6 +321,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async markPending(blobId: string): Promise<void> {
     this.s.addPending.run(blobId);
+    this.committed();
   }
 
   async discardPending(blobId: string): Promise<void> {
@@ -331,6 +353,14 @@ export class SqliteMetadataStore implements MetadataStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const worker = this.checkpointer;
+    this.checkpointer = undefined;
+    if (worker !== undefined) {
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      worker.ref(); // keep the event loop alive until the worker has closed its connection
+      worker.postMessage('close');
+      await exited;
+    }
     this.db.close();
   }
 
@@ -338,7 +368,29 @@ export class SqliteMetadataStore implements MetadataStore {
 
   /** Runs fn in one write transaction (BEGIN IMMEDIATE: takes the write lock up front, so another process can't make it fail half-way with SQLITE_BUSY). */
   private tx<T>(fn: () => T): T {
-    return this.txRunner.immediate(fn) as T;
+    const result = this.txRunner.immediate(fn) as T;
+    this.committed();
+    return result;
+  }
+
+  private committed(): void {
+    if (++this.commits < CHECKPOINT_EVERY) return;
+    this.commits = 0;
+    this.checkpointer?.postMessage('checkpoint');
+  }
+
+  private startCheckpointer(data: CheckpointerData): void {
+    const worker = new Worker(new URL('./sqlite-checkpointer.js', import.meta.url), { workerData: data });
+    worker.unref(); // never keeps the process alive; close() stops it
+    const fallback = () => {
+      if (this.checkpointer !== worker) return;
+      this.checkpointer = undefined;
+      if (!this.closed) this.db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+    };
+    worker.on('error', fallback); // the writer goes back to checkpointing by itself
+    worker.on('exit', fallback);
+    this.db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+    this.checkpointer = worker;
   }
 
   private cached(sql: string): Stmt {
