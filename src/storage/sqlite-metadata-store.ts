@@ -20,7 +20,6 @@ import type {
   ListUploadsQuery,
   MetadataStore,
   MultipartUploadRecord,
-  ObjectPart,
   ObjectRecord,
   PartRecord,
   WriteCondition,
@@ -28,6 +27,16 @@ import type {
 import { StorageConflictError } from './types.js';
 import { compareUtf8, prefixUpperBound } from './key-order.js';
 import type { CheckpointerData } from './sqlite-checkpointer.js';
+import {
+  OBJECT_COLUMNS,
+  UPLOAD_COLUMNS,
+  prepareStatements,
+  toBucket,
+  toObject,
+  toPart,
+  toUpload,
+} from './sqlite-rows.js';
+import type { BucketRow, ObjectRow, PartRow, Stmt, UploadRow } from './sqlite-rows.js';
 import { migrate } from './sqlite-schema.js';
 
 export interface SqliteMetadataStoreOptions {
@@ -44,62 +53,6 @@ const CHECKPOINT_EVERY = 512;
 /** WAL pages after which the writing connection checkpoints by itself: the fallback when a worker runs, else SQLite's default. */
 const FALLBACK_AUTOCHECKPOINT_PAGES = 10_000;
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
-
-interface ObjectRow {
-  bucket: string;
-  key: string;
-  size: number;
-  etag: string;
-  last_modified: string;
-  owner: string;
-  storage_class: string;
-  headers: string;
-  user_meta: string;
-  tags: string;
-  checksum: string | null;
-  parts: string;
-  sys: string;
-}
-
-interface UploadRow {
-  upload_id: string;
-  bucket: string;
-  key: string;
-  initiated: string;
-  owner: string;
-  storage_class: string;
-  headers: string;
-  user_meta: string;
-  tags: string;
-  checksum_algorithm: string | null;
-  checksum_type: string | null;
-  sys: string;
-}
-
-interface PartRow {
-  upload_id: string;
-  part_number: number;
-  blob_id: string;
-  size: number;
-  etag: string;
-  checksum: string | null;
-  last_modified: string;
-}
-
-interface BucketRow {
-  name: string;
-  region: string;
-  created_at: string;
-  owner: string;
-  config: string;
-}
-
-type Stmt = Database.Statement<unknown[], unknown>;
-
-const OBJECT_COLUMNS =
-  'bucket, key, size, etag, last_modified, owner, storage_class, headers, user_meta, tags, checksum, parts, sys';
-const UPLOAD_COLUMNS =
-  'upload_id, bucket, key, initiated, owner, storage_class, headers, user_meta, tags, checksum_algorithm, checksum_type, sys';
 
 export class SqliteMetadataStore implements MetadataStore {
   /** Statements built from a query shape at run time (listings), prepared once per shape. */
@@ -441,113 +394,4 @@ function checkCondition(cond: WriteCondition, current: ObjectRow | undefined): v
 function unquote(etag: string): string {
   const t = etag.trim();
   return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1) : t;
-}
-
-function prepareStatements(db: Database.Database) {
-  const p = (sql: string): Stmt => db.prepare(sql);
-  return {
-    bucketExists: p('SELECT 1 FROM buckets WHERE name = ?'),
-    getBucket: p('SELECT name, region, created_at, owner, config FROM buckets WHERE name = ?'),
-    listBuckets: p('SELECT name, region, created_at, owner, config FROM buckets ORDER BY name'),
-    insertBucket: p('INSERT INTO buckets (name, region, created_at, owner, config) VALUES (?, ?, ?, ?, ?)'),
-    deleteBucket: p('DELETE FROM buckets WHERE name = ?'),
-    setBucketConfig: p('UPDATE buckets SET config = ? WHERE name = ?'),
-    bucketHasObject: p('SELECT 1 FROM objects WHERE bucket = ? LIMIT 1'),
-    bucketHasUpload: p('SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1'),
-
-    getObject: p(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?`),
-    upsertObject: p(
-      `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (bucket, key) DO UPDATE SET
-         size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified,
-         owner = excluded.owner, storage_class = excluded.storage_class, headers = excluded.headers,
-         user_meta = excluded.user_meta, tags = excluded.tags, checksum = excluded.checksum,
-         parts = excluded.parts, sys = excluded.sys`,
-    ),
-    updateObject: p(
-      `UPDATE objects SET tags = COALESCE(?, tags), headers = COALESCE(?, headers), user_meta = COALESCE(?, user_meta),
-         sys = COALESCE(?, sys), last_modified = COALESCE(?, last_modified), etag = COALESCE(?, etag)
-       WHERE bucket = ? AND key = ?`,
-    ),
-    deleteObject: p('DELETE FROM objects WHERE bucket = ? AND key = ?'),
-
-    insertUpload: p(`INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    getUpload: p(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?`),
-    deleteUpload: p('DELETE FROM uploads WHERE upload_id = ?'),
-    getPartBlob: p('SELECT blob_id FROM parts WHERE upload_id = ? AND part_number = ?'),
-    upsertPart: p(
-      `INSERT INTO parts (upload_id, part_number, blob_id, size, etag, checksum, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (upload_id, part_number) DO UPDATE SET
-         blob_id = excluded.blob_id, size = excluded.size, etag = excluded.etag,
-         checksum = excluded.checksum, last_modified = excluded.last_modified`,
-    ),
-    listParts: p(
-      `SELECT upload_id, part_number, blob_id, size, etag, checksum, last_modified FROM parts
-       WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?`,
-    ),
-    listPartBlobs: p('SELECT blob_id FROM parts WHERE upload_id = ?'),
-    deleteParts: p('DELETE FROM parts WHERE upload_id = ?'),
-
-    addPending: p('INSERT OR IGNORE INTO pending_blobs (blob_id) VALUES (?)'),
-    clearPending: p('DELETE FROM pending_blobs WHERE blob_id = ?'),
-    clearAllPending: p('DELETE FROM pending_blobs'),
-    pendingToGarbage: p('INSERT OR IGNORE INTO garbage_blobs (blob_id) SELECT blob_id FROM pending_blobs'),
-    addGarbage: p('INSERT OR IGNORE INTO garbage_blobs (blob_id) VALUES (?)'),
-    listGarbage: p('SELECT blob_id FROM garbage_blobs').pluck(),
-    forgetGarbage: p('DELETE FROM garbage_blobs WHERE blob_id = ?'),
-  };
-}
-
-function toBucket(r: BucketRow): BucketRecord {
-  return { name: r.name, region: r.region, createdAt: r.created_at, owner: r.owner, config: JSON.parse(r.config) };
-}
-
-function toObject(r: ObjectRow): ObjectRecord {
-  const rec: ObjectRecord = {
-    bucket: r.bucket,
-    key: r.key,
-    size: r.size,
-    etag: r.etag,
-    lastModified: r.last_modified,
-    headers: JSON.parse(r.headers),
-    userMetadata: JSON.parse(r.user_meta),
-    tags: JSON.parse(r.tags),
-    parts: JSON.parse(r.parts) as ObjectPart[],
-    sys: JSON.parse(r.sys),
-    owner: r.owner,
-    storageClass: r.storage_class,
-  };
-  if (r.checksum !== null) rec.checksum = JSON.parse(r.checksum);
-  return rec;
-}
-
-function toUpload(r: UploadRow): MultipartUploadRecord {
-  const u: MultipartUploadRecord = {
-    uploadId: r.upload_id,
-    bucket: r.bucket,
-    key: r.key,
-    initiated: r.initiated,
-    owner: r.owner,
-    headers: JSON.parse(r.headers),
-    userMetadata: JSON.parse(r.user_meta),
-    tags: JSON.parse(r.tags),
-    sys: JSON.parse(r.sys),
-    storageClass: r.storage_class,
-  };
-  if (r.checksum_algorithm !== null) u.checksumAlgorithm = r.checksum_algorithm as MultipartUploadRecord['checksumAlgorithm'];
-  if (r.checksum_type !== null) u.checksumType = r.checksum_type as MultipartUploadRecord['checksumType'];
-  return u;
-}
-
-function toPart(r: PartRow): PartRecord {
-  const p: PartRecord = {
-    uploadId: r.upload_id,
-    partNumber: r.part_number,
-    blobId: r.blob_id,
-    size: r.size,
-    etag: r.etag,
-    lastModified: r.last_modified,
-  };
-  if (r.checksum !== null) p.checksum = r.checksum;
-  return p;
 }

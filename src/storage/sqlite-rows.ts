@@ -1,0 +1,170 @@
+// Row shapes, prepared statements and row <-> record mapping of the SQLite metadata
+// store (sqlite-metadata-store.ts). Statements are prepared once per connection.
+
+import type Database from 'better-sqlite3';
+import type { BucketRecord, MultipartUploadRecord, ObjectPart, ObjectRecord, PartRecord } from './types.js';
+
+export interface ObjectRow {
+  bucket: string;
+  key: string;
+  size: number;
+  etag: string;
+  last_modified: string;
+  owner: string;
+  storage_class: string;
+  headers: string;
+  user_meta: string;
+  tags: string;
+  checksum: string | null;
+  parts: string;
+  sys: string;
+}
+
+export interface UploadRow {
+  upload_id: string;
+  bucket: string;
+  key: string;
+  initiated: string;
+  owner: string;
+  storage_class: string;
+  headers: string;
+  user_meta: string;
+  tags: string;
+  checksum_algorithm: string | null;
+  checksum_type: string | null;
+  sys: string;
+}
+
+export interface PartRow {
+  upload_id: string;
+  part_number: number;
+  blob_id: string;
+  size: number;
+  etag: string;
+  checksum: string | null;
+  last_modified: string;
+}
+
+export interface BucketRow {
+  name: string;
+  region: string;
+  created_at: string;
+  owner: string;
+  config: string;
+}
+
+export type Stmt = Database.Statement<unknown[], unknown>;
+
+export const OBJECT_COLUMNS =
+  'bucket, key, size, etag, last_modified, owner, storage_class, headers, user_meta, tags, checksum, parts, sys';
+export const UPLOAD_COLUMNS =
+  'upload_id, bucket, key, initiated, owner, storage_class, headers, user_meta, tags, checksum_algorithm, checksum_type, sys';
+
+export function prepareStatements(db: Database.Database) {
+  const p = (sql: string): Stmt => db.prepare(sql);
+  return {
+    bucketExists: p('SELECT 1 FROM buckets WHERE name = ?'),
+    getBucket: p('SELECT name, region, created_at, owner, config FROM buckets WHERE name = ?'),
+    listBuckets: p('SELECT name, region, created_at, owner, config FROM buckets ORDER BY name'),
+    insertBucket: p('INSERT INTO buckets (name, region, created_at, owner, config) VALUES (?, ?, ?, ?, ?)'),
+    deleteBucket: p('DELETE FROM buckets WHERE name = ?'),
+    setBucketConfig: p('UPDATE buckets SET config = ? WHERE name = ?'),
+    bucketHasObject: p('SELECT 1 FROM objects WHERE bucket = ? LIMIT 1'),
+    bucketHasUpload: p('SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1'),
+
+    getObject: p(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?`),
+    upsertObject: p(
+      `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (bucket, key) DO UPDATE SET
+         size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified,
+         owner = excluded.owner, storage_class = excluded.storage_class, headers = excluded.headers,
+         user_meta = excluded.user_meta, tags = excluded.tags, checksum = excluded.checksum,
+         parts = excluded.parts, sys = excluded.sys`,
+    ),
+    updateObject: p(
+      `UPDATE objects SET tags = COALESCE(?, tags), headers = COALESCE(?, headers), user_meta = COALESCE(?, user_meta),
+         sys = COALESCE(?, sys), last_modified = COALESCE(?, last_modified), etag = COALESCE(?, etag)
+       WHERE bucket = ? AND key = ?`,
+    ),
+    deleteObject: p('DELETE FROM objects WHERE bucket = ? AND key = ?'),
+
+    insertUpload: p(`INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    getUpload: p(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?`),
+    deleteUpload: p('DELETE FROM uploads WHERE upload_id = ?'),
+    getPartBlob: p('SELECT blob_id FROM parts WHERE upload_id = ? AND part_number = ?'),
+    upsertPart: p(
+      `INSERT INTO parts (upload_id, part_number, blob_id, size, etag, checksum, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (upload_id, part_number) DO UPDATE SET
+         blob_id = excluded.blob_id, size = excluded.size, etag = excluded.etag,
+         checksum = excluded.checksum, last_modified = excluded.last_modified`,
+    ),
+    listParts: p(
+      `SELECT upload_id, part_number, blob_id, size, etag, checksum, last_modified FROM parts
+       WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?`,
+    ),
+    listPartBlobs: p('SELECT blob_id FROM parts WHERE upload_id = ?'),
+    deleteParts: p('DELETE FROM parts WHERE upload_id = ?'),
+
+    addPending: p('INSERT OR IGNORE INTO pending_blobs (blob_id) VALUES (?)'),
+    clearPending: p('DELETE FROM pending_blobs WHERE blob_id = ?'),
+    clearAllPending: p('DELETE FROM pending_blobs'),
+    pendingToGarbage: p('INSERT OR IGNORE INTO garbage_blobs (blob_id) SELECT blob_id FROM pending_blobs'),
+    addGarbage: p('INSERT OR IGNORE INTO garbage_blobs (blob_id) VALUES (?)'),
+    listGarbage: p('SELECT blob_id FROM garbage_blobs').pluck(),
+    forgetGarbage: p('DELETE FROM garbage_blobs WHERE blob_id = ?'),
+  };
+}
+
+export function toBucket(r: BucketRow): BucketRecord {
+  return { name: r.name, region: r.region, createdAt: r.created_at, owner: r.owner, config: JSON.parse(r.config) };
+}
+
+export function toObject(r: ObjectRow): ObjectRecord {
+  const rec: ObjectRecord = {
+    bucket: r.bucket,
+    key: r.key,
+    size: r.size,
+    etag: r.etag,
+    lastModified: r.last_modified,
+    headers: JSON.parse(r.headers),
+    userMetadata: JSON.parse(r.user_meta),
+    tags: JSON.parse(r.tags),
+    parts: JSON.parse(r.parts) as ObjectPart[],
+    sys: JSON.parse(r.sys),
+    owner: r.owner,
+    storageClass: r.storage_class,
+  };
+  if (r.checksum !== null) rec.checksum = JSON.parse(r.checksum);
+  return rec;
+}
+
+export function toUpload(r: UploadRow): MultipartUploadRecord {
+  const u: MultipartUploadRecord = {
+    uploadId: r.upload_id,
+    bucket: r.bucket,
+    key: r.key,
+    initiated: r.initiated,
+    owner: r.owner,
+    headers: JSON.parse(r.headers),
+    userMetadata: JSON.parse(r.user_meta),
+    tags: JSON.parse(r.tags),
+    sys: JSON.parse(r.sys),
+    storageClass: r.storage_class,
+  };
+  if (r.checksum_algorithm !== null) u.checksumAlgorithm = r.checksum_algorithm as MultipartUploadRecord['checksumAlgorithm'];
+  if (r.checksum_type !== null) u.checksumType = r.checksum_type as MultipartUploadRecord['checksumType'];
+  return u;
+}
+
+export function toPart(r: PartRow): PartRecord {
+  const p: PartRecord = {
+    uploadId: r.upload_id,
+    partNumber: r.part_number,
+    blobId: r.blob_id,
+    size: r.size,
+    etag: r.etag,
+    lastModified: r.last_modified,
+  };
+  if (r.checksum !== null) p.checksum = r.checksum;
+  return p;
+}
