@@ -1,0 +1,99 @@
+// The request context a policy is evaluated against: who is calling, what action on
+// which resource, and the condition keys. Callers (KMS, S3, IAM) supply the keys they
+// know; the engine adds the aws:* keys that follow from the principal. Condition keys
+// are case-insensitive (the map is keyed by the lower-cased name), values are not.
+
+export interface RequestPrincipal {
+  /** The caller's ARN: arn:aws:iam::ACCT:root, ...:user/NAME, arn:aws:sts::ACCT:assumed-role/ROLE/SESSION. */
+  arn: string;
+  accountId: string;
+  /** aws:userid (AIDA..., AROA...:session). */
+  userId?: string;
+  /** aws:username, for IAM users. */
+  userName?: string;
+  /** aws:PrincipalTag/<key>. */
+  tags?: Record<string, string>;
+  /** For an assumed-role session, the role's ARN including its path, when known. */
+  roleArn?: string;
+  /** Set when an AWS service calls as a service principal (e.g. 's3.amazonaws.com'). */
+  service?: string;
+  /** S3 canonical user id, matched by {"CanonicalUser": ...}. */
+  canonicalUserId?: string;
+}
+
+export type ContextValue = string | number | boolean | readonly string[] | undefined;
+
+export interface RequestContext {
+  principal: RequestPrincipal;
+  /** 'kms:Decrypt', 's3:GetObject'. */
+  action: string;
+  /** The resource ARN. */
+  resource: string;
+  /**
+   * Condition keys, any case. Multivalued keys (kms:EncryptionContextKeys,
+   * kms:GrantOperations) are arrays; an empty array counts as absent.
+   */
+  conditions: Record<string, ContextValue>;
+}
+
+/** Condition key (lower-cased) -> values. Absent keys are missing, never empty. */
+export type ContextMap = ReadonlyMap<string, readonly string[]>;
+
+const SESSION_RE = /^arn:([^:]+):sts::(\d{12}):assumed-role\/([^/]+)\/(.+)$/;
+
+/** The role ARN an assumed-role session ARN stands for (path unknown: none assumed). */
+export function sessionRoleArn(p: RequestPrincipal): string | undefined {
+  const m = SESSION_RE.exec(p.arn);
+  if (!m) return undefined;
+  return p.roleArn ?? `arn:${m[1]}:iam::${m[2]}:role/${m[3]}`;
+}
+
+export function partitionOf(arn: string): string {
+  return /^arn:([^:]+):/.exec(arn)?.[1] ?? 'aws';
+}
+
+export function accountRootArn(p: RequestPrincipal): string {
+  return `arn:${partitionOf(p.arn)}:iam::${p.accountId}:root`;
+}
+
+export function isAccountRoot(p: RequestPrincipal): boolean {
+  return !p.service && p.arn === accountRootArn(p);
+}
+
+function toValues(v: ContextValue): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) return v.length === 0 ? undefined : [...v];
+  return [String(v)];
+}
+
+/**
+ * Builds the lower-cased condition map. Keys derived from the principal
+ * (aws:PrincipalArn, aws:PrincipalAccount, aws:username, aws:userid,
+ * aws:PrincipalTag/*) are filled in unless the caller supplied them.
+ */
+export function buildContextMap(ctx: RequestContext): ContextMap {
+  const map = new Map<string, string[]>();
+  const p = ctx.principal;
+  const derived: [string, string | undefined][] = [
+    ['aws:principalarn', p.service ? undefined : (sessionRoleArn(p) ?? p.arn)],
+    ['aws:principalaccount', p.service ? undefined : p.accountId],
+    ['aws:username', p.userName],
+    ['aws:userid', p.userId],
+  ];
+  for (const [k, v] of derived) if (v !== undefined) map.set(k, [v]);
+  for (const [k, v] of Object.entries(p.tags ?? {})) map.set(`aws:principaltag/${k.toLowerCase()}`, [v]);
+  for (const [k, v] of Object.entries(ctx.conditions)) {
+    const values = toValues(v);
+    if (values) map.set(k.toLowerCase(), values);
+    else map.delete(k.toLowerCase());
+  }
+  return map;
+}
+
+/** Policy variables resolve only from single-valued keys. */
+export function variableLookup(map: ContextMap): (keyLower: string) => string | undefined {
+  return (k) => {
+    const v = map.get(k);
+    return v && v.length === 1 ? v[0] : undefined;
+  };
+}
