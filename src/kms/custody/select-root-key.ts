@@ -1,0 +1,49 @@
+// The one place the root-key provider is chosen: COFFER_ROOT_KEY, else
+// COFFER_ROOT_PASSPHRASE, else <dataDir>/root.key (created on first start).
+
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { EnvRootKeyProvider, ROOT_KEY_ENV } from './env-root-key.js';
+import { FILE_ROOT_KEY_WARNING, FileRootKeyProvider, ROOT_KEY_FILE } from './file-root-key.js';
+import { PassphraseRootKeyProvider, ROOT_PASSPHRASE_ENV } from './passphrase-root-key.js';
+import type { RootKeyProvider } from './root-key.js';
+
+export type RootKeySource = 'env' | 'passphrase' | 'file';
+
+export interface SelectedRootKey {
+  provider: RootKeyProvider;
+  source: RootKeySource;
+  /** A root.key or root.salt was created by this call (a new data directory). */
+  created: boolean;
+  /** Lines for the caller to log at warn level; never contain secrets. */
+  warnings: string[];
+}
+
+/**
+ * Picks and opens the root-key provider. Throws RootKeyConfigError (with a hint) for a
+ * malformed COFFER_ROOT_KEY, an empty or wrong passphrase, or an unsafe root.key.
+ */
+export async function selectRootKey(opts: { dataDir: string; env: Record<string, string | undefined> }): Promise<SelectedRootKey> {
+  const { dataDir, env } = opts;
+  const warnings: string[] = [];
+  const key = env[ROOT_KEY_ENV];
+  const passphrase = env[ROOT_PASSPHRASE_ENV];
+  const unusedFile = (used: string) => {
+    const file = path.join(dataDir, ROOT_KEY_FILE);
+    if (existsSync(file)) warnings.push(`${file} is not used because ${used} is set; delete it once no key material depends on it`);
+  };
+  if (key !== undefined) {
+    if (passphrase !== undefined) warnings.push(`${ROOT_PASSPHRASE_ENV} is ignored because ${ROOT_KEY_ENV} is set`);
+    const provider = EnvRootKeyProvider.fromBase64(key);
+    unusedFile(ROOT_KEY_ENV);
+    return { provider, source: 'env', created: false, warnings };
+  }
+  if (passphrase !== undefined) {
+    const { provider, created } = await PassphraseRootKeyProvider.open(dataDir, passphrase);
+    unusedFile(ROOT_PASSPHRASE_ENV);
+    return { provider, source: 'passphrase', created, warnings };
+  }
+  const { provider, created } = await FileRootKeyProvider.open(dataDir);
+  warnings.push(FILE_ROOT_KEY_WARNING);
+  return { provider, source: 'file', created, warnings };
+}
