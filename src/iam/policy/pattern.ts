@@ -90,7 +90,8 @@ export function partsToString(parts: Part[]): string {
  * 'resource': ARN segments are the colon-separated parts; a * or ? stays inside its
  *   segment, except that a * ending a segment may run past colons (AWS's Resource rule).
  * 'arn': ArnLike; the six colon-delimited ARN components are matched one by one, the
- *   last (the resource) may itself contain colons.
+ *   last (the resource) may itself contain colons. A pattern with fewer than six
+ *   components matches no ARN (the bare pattern "*" matches everything).
  */
 export type MatchMode = 'plain' | 'resource' | 'arn';
 
@@ -105,11 +106,6 @@ export function compile(parts: Part[], mode: MatchMode, ignoreCase: boolean): Re
   const key = `${mode}|${ignoreCase ? 'i' : ''}|${JSON.stringify(parts)}`;
   const hit = cache.get(key);
   if (hit) return hit;
-  let effectiveMode = mode;
-  if (mode === 'arn') {
-    const colons = parts.reduce((n, p) => n + ('lit' in p ? p.lit.split(':').length - 1 : 0), 0);
-    if (colons < 5) effectiveMode = 'resource';
-  }
   let src = '';
   let colonsSeen = 0;
   for (let i = 0; i < parts.length; i++) {
@@ -120,8 +116,8 @@ export function compile(parts: Part[], mode: MatchMode, ignoreCase: boolean): Re
       continue;
     }
     let bounded: boolean;
-    if (effectiveMode === 'plain') bounded = false;
-    else if (effectiveMode === 'arn') bounded = colonsSeen < 5;
+    if (mode === 'plain') bounded = false;
+    else if (mode === 'arn') bounded = colonsSeen < 5;
     else {
       const next = parts[i + 1];
       const endsSegment = next === undefined || ('lit' in next && next.lit.startsWith(':'));
