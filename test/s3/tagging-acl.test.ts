@@ -231,7 +231,7 @@ test('GetObjectAttributes lists the parts of a composite-checksum multipart obje
   assert.deepEqual(r.ObjectParts?.Parts?.map((p) => [p.PartNumber, p.Size, p.ChecksumSHA256]), parts.map((p, i) => [i + 1, p.length, partDigests[i]!.toString('base64')]));
   const page = await s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'attrs-mpu', ObjectAttributes: ['ObjectParts'], MaxParts: 1 }));
   assert.equal(page.ObjectParts?.IsTruncated, true);
-  assert.equal(page.ObjectParts?.NextPartNumberMarker, 1);
+  assert.equal(page.ObjectParts?.NextPartNumberMarker, '1');
   assert.equal(page.ObjectParts?.Parts?.length, 1);
   const next = await s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'attrs-mpu', ObjectAttributes: ['ObjectParts'], MaxParts: 1, PartNumberMarker: '1' }));
   assert.equal(next.ObjectParts?.Parts?.[0]?.PartNumber, 2);
