@@ -92,8 +92,9 @@ const PRINCIPAL_TYPES: Record<string, keyof Omit<PrincipalSet, 'any'>> = {
 };
 const ACTION_RE = /^[A-Za-z0-9*?-]+:[A-Za-z0-9*?_-]+$/;
 const ACCOUNT_RE = /^\d{12}$/;
-// arn:partition:service:region:account:resource, resource may hold further colons.
-const ARN_RE = /^arn:[^:]*:[^:]*:[^:]*:[^:]*:.+$/s;
+// Resource entries are "*" or ARN patterns; a trailing * may stand for several
+// segments ("arn:aws:kms:*"), so only the "arn:" prefix is required.
+const ARN_RE = /^arn:.+$/s;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
