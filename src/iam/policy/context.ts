@@ -17,6 +17,8 @@ export interface RequestPrincipal {
   roleArn?: string;
   /** Set when an AWS service calls as a service principal (e.g. 's3.amazonaws.com'). */
   service?: string;
+  /** An unauthenticated caller (S3 anonymous requests): matched only by "*". */
+  anonymous?: boolean;
   /** S3 canonical user id, matched by {"CanonicalUser": ...}. */
   canonicalUserId?: string;
 }
@@ -57,7 +59,7 @@ export function accountRootArn(p: RequestPrincipal): string {
 }
 
 export function isAccountRoot(p: RequestPrincipal): boolean {
-  return !p.service && p.arn === accountRootArn(p);
+  return !p.service && !p.anonymous && p.arn === accountRootArn(p);
 }
 
 function toValues(v: ContextValue): string[] | undefined {
@@ -74,9 +76,10 @@ function toValues(v: ContextValue): string[] | undefined {
 export function buildContextMap(ctx: RequestContext): ContextMap {
   const map = new Map<string, string[]>();
   const p = ctx.principal;
+  const named = !p.service && !p.anonymous;
   const derived: [string, string | undefined][] = [
-    ['aws:principalarn', p.service ? undefined : (sessionRoleArn(p) ?? p.arn)],
-    ['aws:principalaccount', p.service ? undefined : p.accountId],
+    ['aws:principalarn', named ? (sessionRoleArn(p) ?? p.arn) : undefined],
+    ['aws:principalaccount', named ? p.accountId : undefined],
     ['aws:username', p.userName],
     ['aws:userid', p.userId],
   ];

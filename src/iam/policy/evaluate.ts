@@ -106,7 +106,7 @@ function refs(list: MatchedStatement[]): { policy: string; sid?: string }[] {
 
 function describe(list: MatchedStatement[]): string {
   const m = list[0]!;
-  return `policy "${m.policy}" statement ${m.sid === undefined ? `#${m.index}` : `"${m.sid}"`}`;
+  return `"${m.policy}" (statement ${m.sid === undefined ? `#${m.index}` : `"${m.sid}"`})`;
 }
 
 export function authorize(input: AuthorizeInput): Decision {
@@ -135,7 +135,7 @@ export function authorize(input: AuthorizeInput): Decision {
   const delegated = resAllows.filter((m) => m.principalMatch === 'account');
   const sessionOk = !session || session.allows.length > 0;
   const unlimited = direct.filter((m) => m.principalMatch === 'session' || sessionOk);
-  const sameAccount = !p.service && p.accountId === input.resourceAccountId;
+  const sameAccount = !p.service && !p.anonymous && p.accountId === input.resourceAccountId;
   const rootImplicit = isAccountRoot(p) && (input.resourcePolicyMode === 's3' || !sameAccount);
   const identityAllows = idAllows.length > 0 || rootImplicit;
   const sessionAllows = session?.allows ?? [];
@@ -147,11 +147,13 @@ export function authorize(input: AuthorizeInput): Decision {
   const noSession = `because no session policy allows the ${action} action`;
   const viaIdentity = (): Decision =>
     idAllows.length
-      ? allow([...idAllows, ...sessionAllows], `allowed by identity-based ${describe(idAllows)}`)
+      ? allow([...idAllows, ...sessionAllows], `allowed by identity-based policy ${describe(idAllows)}`)
       : allow(sessionAllows, 'allowed: the account root user has every identity-based permission');
 
-  if (p.service) {
-    if (direct.length) return allow(direct, `allowed by resource-based ${describe(direct)}`);
+  // Service principals and anonymous callers have no identity policies: only a
+  // resource policy (or a grant) can allow them.
+  if (p.service || p.anonymous) {
+    if (direct.length) return allow(direct, `allowed by resource-based policy ${describe(direct)}`);
     if (input.extraAllow) return { effect: 'Allow', reason: input.extraAllow.reason };
     return deny(noResource);
   }
@@ -160,7 +162,7 @@ export function authorize(input: AuthorizeInput): Decision {
     const resOk = direct.length > 0 || delegated.length > 0;
     if (identityAllows && sessionOk && resOk) {
       const res = direct.length ? direct : delegated;
-      return allow([...idAllows, ...res, ...sessionAllows], `allowed across accounts by identity-based and resource-based ${describe(res)}`);
+      return allow([...idAllows, ...res, ...sessionAllows], `allowed across accounts by identity-based policy ${describe(idAllows)} and resource-based policy ${describe(res)}`);
     }
     if (input.extraAllow) return { effect: 'Allow', reason: input.extraAllow.reason };
     if (!resOk) return deny(noResource);
@@ -171,7 +173,7 @@ export function authorize(input: AuthorizeInput): Decision {
   if (input.resourcePolicyMode === 'kms') {
     if (unlimited.length) return allow(unlimited, `allowed by key policy ${describe(unlimited)}`);
     if (delegated.length && identityAllows && sessionOk) {
-      return allow([...delegated, ...idAllows, ...sessionAllows], `allowed by identity-based ${describe(idAllows)}, enabled by key policy ${describe(delegated)}`);
+      return allow([...delegated, ...idAllows, ...sessionAllows], `allowed by identity-based policy ${describe(idAllows)}, enabled by key policy ${describe(delegated)}`);
     }
     if (input.extraAllow) return { effect: 'Allow', reason: input.extraAllow.reason };
     if (!sessionOk && (direct.length || (delegated.length && identityAllows))) return deny(noSession);
@@ -179,7 +181,7 @@ export function authorize(input: AuthorizeInput): Decision {
   }
 
   if (identityAllows && sessionOk) return viaIdentity();
-  if (unlimited.length) return allow(unlimited, `allowed by resource-based ${describe(unlimited)}`);
+  if (unlimited.length) return allow(unlimited, `allowed by resource-based policy ${describe(unlimited)}`);
   if (input.extraAllow) return { effect: 'Allow', reason: input.extraAllow.reason };
   if (!sessionOk && (identityAllows || direct.length)) return deny(noSession);
   return deny(noIdentity);

@@ -28,7 +28,7 @@ export function matchPrincipal(set: PrincipalSet, p: RequestPrincipal): Principa
   if (set.any) found.push('any');
   if (p.service) {
     if (set.service.includes(p.service)) found.push('service');
-  } else {
+  } else if (!p.anonymous) {
     const role = sessionRoleArn(p);
     const root = accountRootArn(p);
     for (const a of set.aws) {
