@@ -77,10 +77,10 @@ export function parseCidr(s: string): Cidr | undefined {
   let prefix = bits;
   if (slash >= 0) {
     const p = s.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(p) || Number(p) > bits) return undefined;
-    prefix = Number(p);
+    const mapped = addr.family === 4 && s.slice(0, slash).includes(':');
+    if (!/^\d{1,3}$/.test(p) || Number(p) > (mapped ? 128 : bits)) return undefined;
     // A mapped ::ffff:a.b.c.d/n block keeps its meaning on the IPv4 side.
-    if (addr.family === 4 && s.slice(0, slash).includes(':')) prefix = Math.max(0, prefix - 96);
+    prefix = mapped ? Math.max(0, Number(p) - 96) : Number(p);
   }
   const shift = BigInt(bits - prefix);
   return { family: addr.family, network: (addr.value >> shift) << shift, prefix };
