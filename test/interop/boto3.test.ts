@@ -1,0 +1,79 @@
+// boto3 with its default settings (flexible checksums "when_supported", path-style
+// addressing only) against the real server. The flow lives in fixtures/boto3_flow.py
+// and reports each step; each step is one assertion here so a failure names it.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
+import { FIXTURES, ROOT_KEY_ID, ROOT_SECRET } from './support.js';
+
+interface Step {
+  ok: boolean;
+  error?: string;
+  trace?: string;
+  [k: string]: unknown;
+}
+
+let srv: TestServer;
+let run: { code: number; stderr: string; steps: Record<string, Step> };
+
+before(async () => {
+  srv = await startTestServer();
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
+  Object.assign(env, {
+    AWS_CONFIG_FILE: path.join(os.tmpdir(), 'coffer-no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(os.tmpdir(), 'coffer-no-aws-credentials'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+  });
+  const script = path.join(FIXTURES, 'boto3_flow.py');
+  run = await new Promise((resolve, reject) => {
+    execFile('python3', [script, srv.url, ROOT_KEY_ID, ROOT_SECRET, uniqueBucket('boto3')], { env, timeout: 90_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') return reject(err);
+      let steps: Record<string, Step> = {};
+      try {
+        steps = (JSON.parse(stdout) as { steps: Record<string, Step> }).steps;
+      } catch {
+        // leave steps empty: the exit-code test reports stderr
+      }
+      resolve({ code: err ? (err.code as unknown as number) : 0, stderr, steps });
+    });
+  });
+});
+after(async () => srv?.stop());
+
+test('the boto3 flow runs to the end and prints its summary', () => {
+  assert.equal(run.code, 0, run.stderr);
+  assert.ok(Object.keys(run.steps).length > 0, `no JSON summary; stderr: ${run.stderr}`);
+});
+
+const STEPS: [string, string][] = [
+  ['create_bucket', 'create_bucket, then list_buckets shows it'],
+  ['put_object_bytes', 'put_object of bytes returns the MD5 ETag and echoes the default CRC32 checksum'],
+  ['put_object_fileobj', 'put_object of a file object round-trips'],
+  ['upload_file_multipart', 'upload_file of 12 MiB uses three 5 MiB parts ("-3" ETag)'],
+  ['download_file', 'download_file (ranged GETs) returns identical bytes'],
+  ['get_object_range', 'get_object with Range returns 206, the bytes and Content-Range; suffix ranges work'],
+  ['head_object', 'head_object returns Content-Type, length and user metadata'],
+  ['list_objects_v2_paginator', 'the list_objects_v2 paginator walks pages of 3 in key order'],
+  ['presigned_url_get', 'a generate_presigned_url GET works from urllib'],
+  ['presigned_post', 'a generate_presigned_post form POST stores the object (204)'],
+  ['copy_object', 'copy_object copies bytes and metadata'],
+  ['tagging', 'put_object_tagging / get_object_tagging round-trip, including spaces and slashes'],
+  ['delete_objects', 'delete_objects reports every key deleted'],
+  ['error_no_such_key', 'get_object of a missing key raises ClientError NoSuchKey (404)'],
+  ['error_no_such_bucket', 'list_objects_v2 of a missing bucket raises NoSuchBucket (404)'],
+  ['error_bucket_not_empty', 'delete_bucket of a non-empty bucket raises BucketNotEmpty (409)'],
+  ['error_precondition_failed', "put_object IfNoneMatch='*' over an existing key raises PreconditionFailed (412) and keeps the object"],
+  ['cleanup', 'emptying and deleting the bucket works'],
+];
+
+for (const [name, behaviour] of STEPS) {
+  test(`boto3: ${behaviour}`, () => {
+    const s = run.steps[name];
+    assert.ok(s, `step ${name} did not run`);
+    assert.ok(s.ok, `step ${name} failed: ${s.error}\n${s.trace ?? ''}`);
+  });
+}

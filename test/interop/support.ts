@@ -1,0 +1,223 @@
+// Shared pieces of the interop tests: SigV4-signed raw requests over node:http, the
+// real `coffer server` as a child process, and small file-system helpers. Nothing
+// here imitates Coffer; it only drives it.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Sha256 } from '../helpers/sha256.js';
+import { ROOT_KEY_ID, ROOT_SECRET } from '../helpers/server.js';
+
+export { ROOT_KEY_ID, ROOT_SECRET };
+
+/** The repository root, from dist/test/interop/ (compiled) — fixtures stay in the source tree. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const FIXTURES = path.join(REPO_ROOT, 'test', 'interop', 'fixtures');
+export const CLI_MAIN = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+
+export const sha256hex = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+export interface RawRequest {
+  method: string;
+  /** Base URL of the server, e.g. http://127.0.0.1:1234 */
+  url: string;
+  /** Already URI-encoded path, e.g. /bucket/some%20key */
+  path: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  /** Overrides the Host header (and the signed host), e.g. for virtual-hosted style. */
+  host?: string;
+  /** Signed payload hash; UNSIGNED-PAYLOAD unless a body is given here. */
+  body?: Buffer;
+  /** Leave the request unsigned (anonymous). */
+  anonymous?: boolean;
+  /** Sign with these instead of the root credentials. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+function signerFor(credentials: { accessKeyId: string; secretAccessKey: string }): SignatureV4 {
+  return new SignatureV4({ credentials, region: 'us-east-1', service: 's3', sha256: Sha256, uriEscapePath: false, applyChecksum: false });
+}
+const rootSigner = signerFor({ accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET });
+
+function queryString(q: Record<string, string> | undefined): string {
+  if (!q) return '';
+  const parts = Object.entries(q).map(([k, v]) => (v === '' ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`));
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+/** Signs (unless anonymous) and opens a request; the caller writes the body and ends it. */
+export async function openRequest(r: RawRequest): Promise<http.ClientRequest> {
+  const base = new URL(r.url);
+  const host = r.host ?? base.host;
+  let headers: Record<string, string> = { host, ...(r.headers ?? {}) };
+  if (!r.anonymous) {
+    headers['x-amz-content-sha256'] = r.body ? sha256hex(r.body) : 'UNSIGNED-PAYLOAD';
+    const signer = r.credentials ? signerFor(r.credentials) : rootSigner;
+    const signed = await signer.sign({
+      method: r.method,
+      protocol: 'http:',
+      hostname: host.replace(/:\d+$/, ''),
+      port: Number(base.port),
+      path: r.path,
+      query: r.query ?? {},
+      headers,
+    });
+    headers = signed.headers as Record<string, string>;
+  }
+  return http.request({
+    host: base.hostname,
+    port: Number(base.port),
+    method: r.method,
+    path: r.path + queryString(r.query),
+    headers,
+    agent: false,
+  });
+}
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** A complete signed request with an in-memory body; resolves with the whole response. */
+export async function rawRequest(r: RawRequest): Promise<RawResponse> {
+  const req = await openRequest(r);
+  return new Promise<RawResponse>((resolve, reject) => {
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.end(r.body);
+  });
+}
+
+/** The text of the first <name>...</name> element, if any. */
+export function xmlText(xml: string, name: string): string | undefined {
+  const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml);
+  return m?.[1];
+}
+
+/** Every file under dir, relative and sorted ('/' separators); [] when dir is missing. */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string, rel: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await fs.readdir(d, { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(path.join(d, e.name), r);
+      else out.push(r);
+    }
+  };
+  await walk(dir, '');
+  return out.sort();
+}
+
+/** Committed blob files (blobs/<aa>/<bb>/<id>), excluding the temporary area. */
+export async function committedBlobs(dataDir: string): Promise<string[]> {
+  return (await filesUnder(path.join(dataDir, 'blobs'))).filter((f) => !f.startsWith('tmp/'));
+}
+
+export async function tmpBlobs(dataDir: string): Promise<string[]> {
+  return filesUnder(path.join(dataDir, 'blobs', 'tmp'));
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until check() returns true or the deadline passes; returns the last result. */
+export async function waitFor(check: () => Promise<boolean>, ms = 5000, every = 20): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > end) return false;
+    await sleep(every);
+  }
+}
+
+/** Deterministic, non-repeating-looking bytes for a seed (so versions are distinguishable). */
+export function patternBytes(size: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < size; i += 4) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    if (i + 4 <= size) b.writeUInt32LE(x, i);
+    else for (let j = i; j < size; j++) b[j] = (x >>> ((j - i) * 8)) & 0xff;
+  }
+  return b;
+}
+
+export interface ChildServer {
+  url: string;
+  proc: ChildProcess;
+  /** Everything the process wrote to stderr so far. */
+  stderr(): string;
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts `node dist/src/cli/main.js server --port 0` on dataDir and waits for its listening line. */
+export async function startChildServer(dataDir: string, extraEnv: Record<string, string> = {}): Promise<ChildServer> {
+  const proc = spawn(process.execPath, [CLI_MAIN, 'server', '--port', '0', '--data-dir', dataDir], {
+    env: {
+      ...process.env,
+      COFFER_ROOT_ACCESS_KEY_ID: ROOT_KEY_ID,
+      COFFER_ROOT_SECRET_ACCESS_KEY: ROOT_SECRET,
+      COFFER_LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`coffer server not listening within 15 s; stderr: ${err}`)), 15_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /Coffer listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`coffer server exited (${code ?? signal}) before listening; stderr: ${err}`));
+    });
+  }).catch((e) => {
+    proc.kill('SIGKILL');
+    throw e;
+  });
+  return {
+    url,
+    proc,
+    stderr: () => err,
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
