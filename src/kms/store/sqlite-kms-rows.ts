@@ -1,0 +1,209 @@
+// Row shapes, prepared statements and row <-> record mapping of the SQLite KMS store
+// (sqlite-kms-store.ts). Statements are prepared once per connection.
+
+import type Database from 'better-sqlite3';
+import type { AliasRecord, GrantRecord, KeyMaterialRecord, KmsKeyRecord, Tag } from './types.js';
+
+export interface KeyRow {
+  key_id: string;
+  arn: string;
+  account_id: string;
+  region: string;
+  description: string;
+  key_usage: string;
+  key_spec: string;
+  origin: string;
+  key_manager: string;
+  state: string;
+  creation_date: number;
+  deletion_date: number | null;
+  pending_window_days: number | null;
+  policy: string;
+  rotation_enabled: number;
+  rotation_period_days: number | null;
+  next_rotation_date: number | null;
+  on_demand_rotations: number;
+  current_version: number;
+}
+
+export interface MaterialRow {
+  key_id: string;
+  version: number;
+  material_id: string;
+  sealed: Buffer;
+  created_at: number;
+  rotation_type: string | null;
+}
+
+export interface AliasRow {
+  alias_name: string;
+  key_id: string;
+  creation_date: number;
+  last_updated_date: number;
+}
+
+export interface GrantRow {
+  grant_id: string;
+  key_id: string;
+  name: string | null;
+  grantee_principal: string;
+  retiring_principal: string | null;
+  issuing_account: string;
+  operations: string;
+  constraints: string | null;
+  creation_date: number;
+  grant_token: string;
+}
+
+export type Stmt = Database.Statement<unknown[], unknown>;
+
+const KEY_COLUMNS =
+  'key_id, arn, account_id, region, description, key_usage, key_spec, origin, key_manager, state, creation_date, ' +
+  'deletion_date, pending_window_days, policy, rotation_enabled, rotation_period_days, next_rotation_date, ' +
+  'on_demand_rotations, current_version';
+const MATERIAL_COLUMNS = 'key_id, version, material_id, sealed, created_at, rotation_type';
+const ALIAS_COLUMNS = 'alias_name, key_id, creation_date, last_updated_date';
+const GRANT_COLUMNS =
+  'grant_id, key_id, name, grantee_principal, retiring_principal, issuing_account, operations, constraints, creation_date, grant_token';
+
+export function prepareKmsStatements(db: Database.Database) {
+  const p = (sql: string): Stmt => db.prepare(sql);
+  return {
+    keyExists: p('SELECT 1 FROM keys WHERE key_id = ?'),
+    getKey: p(`SELECT ${KEY_COLUMNS} FROM keys WHERE key_id = ?`),
+    insertKey: p(`INSERT INTO keys (${KEY_COLUMNS}) VALUES (${KEY_COLUMNS.split(',').map(() => '?').join(', ')})`),
+    updateKey: p(
+      `UPDATE keys SET description = ?, state = ?, deletion_date = ?, pending_window_days = ?, policy = ?,
+         rotation_enabled = ?, rotation_period_days = ?, next_rotation_date = ?, on_demand_rotations = ?, current_version = ?
+       WHERE key_id = ?`,
+    ),
+    deleteKey: p('DELETE FROM keys WHERE key_id = ?'),
+    listKeysFirst: p(`SELECT ${KEY_COLUMNS} FROM keys ORDER BY creation_date, key_id LIMIT ?`),
+    listKeysAfter: p(
+      `SELECT ${KEY_COLUMNS} FROM keys WHERE (creation_date, key_id) > (?, ?) ORDER BY creation_date, key_id LIMIT ?`,
+    ),
+    // `deletion_date <= ?` (not NULL) and `next_rotation_date <= ?` let SQLite use the partial indexes.
+    dueForDeletion: p(
+      `SELECT ${KEY_COLUMNS} FROM keys WHERE deletion_date <= ? AND state = 'PendingDeletion' ORDER BY deletion_date, key_id`,
+    ),
+    dueForRotation: p(
+      `SELECT ${KEY_COLUMNS} FROM keys WHERE next_rotation_date <= ? AND rotation_enabled = 1 AND state = 'Enabled'
+       ORDER BY next_rotation_date, key_id`,
+    ),
+
+    insertMaterial: p(`INSERT INTO key_materials (${MATERIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`),
+    materialExists: p('SELECT 1 FROM key_materials WHERE key_id = ? AND version = ?'),
+    getMaterial: p(`SELECT ${MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? AND version = ?`),
+    listMaterials: p(`SELECT ${MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? ORDER BY version`),
+    deleteMaterials: p('DELETE FROM key_materials WHERE key_id = ?'),
+
+    insertAlias: p(`INSERT INTO aliases (${ALIAS_COLUMNS}) VALUES (?, ?, ?, ?)`),
+    getAlias: p(`SELECT ${ALIAS_COLUMNS} FROM aliases WHERE alias_name = ?`),
+    updateAlias: p('UPDATE aliases SET key_id = ?, last_updated_date = ? WHERE alias_name = ?'),
+    deleteAlias: p('DELETE FROM aliases WHERE alias_name = ?'),
+    listAliases: p(`SELECT ${ALIAS_COLUMNS} FROM aliases ORDER BY alias_name`),
+    listAliasesOfKey: p(`SELECT ${ALIAS_COLUMNS} FROM aliases WHERE key_id = ? ORDER BY alias_name`),
+    deleteAliasesOfKey: p('DELETE FROM aliases WHERE key_id = ?'),
+
+    insertGrant: p(
+      `INSERT INTO grants (seq, ${GRANT_COLUMNS})
+       VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM grants), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    getGrant: p(`SELECT ${GRANT_COLUMNS} FROM grants WHERE grant_id = ?`),
+    grantByToken: p(`SELECT ${GRANT_COLUMNS} FROM grants WHERE grant_token = ?`),
+    grantByName: p(`SELECT ${GRANT_COLUMNS} FROM grants WHERE key_id = ? AND name = ?`),
+    listGrants: p(`SELECT ${GRANT_COLUMNS} FROM grants WHERE key_id = ? ORDER BY seq`),
+    listGrantsByRetiring: p(`SELECT ${GRANT_COLUMNS} FROM grants WHERE retiring_principal = ? ORDER BY seq`),
+    deleteGrant: p('DELETE FROM grants WHERE grant_id = ?'),
+    deleteGrantsOfKey: p('DELETE FROM grants WHERE key_id = ?'),
+
+    getTags: p('SELECT tag_key, tag_value FROM key_tags WHERE key_id = ? ORDER BY position'),
+    upsertTag: p(
+      `INSERT INTO key_tags (key_id, tag_key, tag_value, position)
+       VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(position), 0) + 1 FROM key_tags WHERE key_id = ?1))
+       ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value`,
+    ),
+    deleteTag: p('DELETE FROM key_tags WHERE key_id = ? AND tag_key = ?'),
+    deleteTagsOfKey: p('DELETE FROM key_tags WHERE key_id = ?'),
+  };
+}
+
+export type KmsStatements = ReturnType<typeof prepareKmsStatements>;
+
+/** The values of insertKey, in KEY_COLUMNS order. */
+export function keyValues(k: KmsKeyRecord): unknown[] {
+  return [
+    k.keyId, k.arn, k.accountId, k.region, k.description, k.keyUsage, k.keySpec, k.origin, k.keyManager, k.state,
+    k.creationDate, k.deletionDate ?? null, k.pendingWindowInDays ?? null, k.policy, k.rotationEnabled ? 1 : 0,
+    k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion,
+  ];
+}
+
+/** The values of updateKey but the trailing key_id. */
+export function mutableKeyValues(k: KmsKeyRecord): unknown[] {
+  return [
+    k.description, k.state, k.deletionDate ?? null, k.pendingWindowInDays ?? null, k.policy, k.rotationEnabled ? 1 : 0,
+    k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion,
+  ];
+}
+
+export function toKey(r: KeyRow): KmsKeyRecord {
+  const k: KmsKeyRecord = {
+    keyId: r.key_id,
+    arn: r.arn,
+    accountId: r.account_id,
+    region: r.region,
+    description: r.description,
+    keyUsage: r.key_usage as KmsKeyRecord['keyUsage'],
+    keySpec: r.key_spec as KmsKeyRecord['keySpec'],
+    origin: r.origin as KmsKeyRecord['origin'],
+    keyManager: r.key_manager as KmsKeyRecord['keyManager'],
+    state: r.state as KmsKeyRecord['state'],
+    creationDate: r.creation_date,
+    policy: r.policy,
+    rotationEnabled: r.rotation_enabled === 1,
+    onDemandRotations: r.on_demand_rotations,
+    currentVersion: r.current_version,
+  };
+  if (r.deletion_date !== null) k.deletionDate = r.deletion_date;
+  if (r.pending_window_days !== null) k.pendingWindowInDays = r.pending_window_days;
+  if (r.rotation_period_days !== null) k.rotationPeriodInDays = r.rotation_period_days;
+  if (r.next_rotation_date !== null) k.nextRotationDate = r.next_rotation_date;
+  return k;
+}
+
+export function toMaterial(r: MaterialRow): KeyMaterialRecord {
+  const m: KeyMaterialRecord = {
+    keyId: r.key_id,
+    version: r.version,
+    materialId: r.material_id,
+    sealed: r.sealed,
+    createdAt: r.created_at,
+  };
+  if (r.rotation_type !== null) m.rotationType = r.rotation_type as NonNullable<KeyMaterialRecord['rotationType']>;
+  return m;
+}
+
+export function toAlias(r: AliasRow): AliasRecord {
+  return { aliasName: r.alias_name, keyId: r.key_id, creationDate: r.creation_date, lastUpdatedDate: r.last_updated_date };
+}
+
+export function toGrant(r: GrantRow): GrantRecord {
+  const g: GrantRecord = {
+    grantId: r.grant_id,
+    keyId: r.key_id,
+    granteePrincipal: r.grantee_principal,
+    issuingAccount: r.issuing_account,
+    operations: JSON.parse(r.operations) as string[],
+    creationDate: r.creation_date,
+    grantToken: r.grant_token,
+  };
+  if (r.name !== null) g.name = r.name;
+  if (r.retiring_principal !== null) g.retiringPrincipal = r.retiring_principal;
+  if (r.constraints !== null) g.constraints = JSON.parse(r.constraints);
+  return g;
+}
+
+export function toTag(r: { tag_key: string; tag_value: string }): Tag {
+  return { TagKey: r.tag_key, TagValue: r.tag_value };
+}

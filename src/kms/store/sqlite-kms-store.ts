@@ -1,0 +1,268 @@
+// The embedded KMS store: its own SQLite database (better-sqlite3, WAL), apart from the
+// S3 metadata so keys can be backed up, restored and permissioned on their own. The app
+// puts it at <data-dir>/kms.sqlite.
+//
+// Same habits as src/storage/sqlite-metadata-store.ts: synchronous=NORMAL by default
+// ('FULL' on request), statements prepared once, every multi-step write in one
+// BEGIN IMMEDIATE transaction, an async interface over synchronous work. KMS writes are
+// rare, so SQLite's own WAL autocheckpoint is enough (no checkpointer worker).
+//
+// Sealed material is stored and returned as it came; it never appears in an error
+// message or a log line from here.
+
+import Database from 'better-sqlite3';
+import { KmsStoreConflict } from './types.js';
+import type {
+  AliasRecord,
+  GrantRecord,
+  KeyListCursor,
+  KeyMaterialRecord,
+  KmsKeyRecord,
+  KmsStore,
+  Tag,
+} from './types.js';
+import {
+  keyValues,
+  mutableKeyValues,
+  prepareKmsStatements,
+  toAlias,
+  toGrant,
+  toKey,
+  toMaterial,
+  toTag,
+} from './sqlite-kms-rows.js';
+import type { AliasRow, GrantRow, KeyRow, KmsStatements, MaterialRow } from './sqlite-kms-rows.js';
+import { migrateKms } from './sqlite-kms-schema.js';
+
+export interface SqliteKmsStoreOptions {
+  /** 'NORMAL' (default): survives a process crash. 'FULL': also survives power loss, at an fsync per commit. */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** How long a writer waits for another process's lock before failing, in ms (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+export class SqliteKmsStore implements KmsStore {
+  private readonly s: KmsStatements;
+  /** One transaction wrapper for every write; the callback is its argument. */
+  private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
+  private closed = false;
+
+  private constructor(private readonly db: Database.Database) {
+    this.s = prepareKmsStatements(db);
+    this.txRunner = db.transaction((fn: () => unknown) => fn());
+  }
+
+  static open(path: string, opts: SqliteKmsStoreOptions = {}): SqliteKmsStore {
+    const db = new Database(path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+      db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
+      db.pragma('foreign_keys = ON');
+      migrateKms(db);
+      return new SqliteKmsStore(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  // ---- keys ----
+
+  async createKey(key: KmsKeyRecord, material: KeyMaterialRecord, tags: Tag[]): Promise<void> {
+    if (material.keyId !== key.keyId || material.version !== key.currentVersion) {
+      throw new RangeError('createKey: the material must be the key\'s current version');
+    }
+    this.tx(() => {
+      if (this.s.keyExists.get(key.keyId) !== undefined) throw new KmsStoreConflict('KeyExists', `key ${key.keyId} exists`);
+      this.s.insertKey.run(...keyValues(key));
+      this.insertMaterial(material);
+      for (const t of tags) this.s.upsertTag.run(key.keyId, t.TagKey, t.TagValue);
+    });
+  }
+
+  async getKey(keyId: string): Promise<KmsKeyRecord | undefined> {
+    const row = this.s.getKey.get(keyId) as KeyRow | undefined;
+    return row && toKey(row);
+  }
+
+  async listKeys(after: string | KeyListCursor | undefined, limit: number): Promise<KmsKeyRecord[]> {
+    if (limit <= 0) return [];
+    if (after === undefined) return (this.s.listKeysFirst.all(limit) as KeyRow[]).map(toKey);
+    let cursor: KeyListCursor;
+    if (typeof after === 'string') {
+      const row = this.s.getKey.get(after) as KeyRow | undefined;
+      if (row === undefined) throw new KmsStoreConflict('NotFound', `marker key ${after} does not exist`);
+      cursor = { creationDate: row.creation_date, keyId: row.key_id };
+    } else {
+      cursor = after;
+    }
+    return (this.s.listKeysAfter.all(cursor.creationDate, cursor.keyId, limit) as KeyRow[]).map(toKey);
+  }
+
+  async updateKey(key: KmsKeyRecord): Promise<boolean> {
+    const r = this.s.updateKey.run(...mutableKeyValues(key), key.keyId);
+    return r.changes > 0;
+  }
+
+  async deleteKey(keyId: string): Promise<boolean> {
+    return this.tx(() => {
+      this.s.deleteTagsOfKey.run(keyId);
+      this.s.deleteGrantsOfKey.run(keyId);
+      this.s.deleteAliasesOfKey.run(keyId);
+      this.s.deleteMaterials.run(keyId);
+      return this.s.deleteKey.run(keyId).changes > 0;
+    });
+  }
+
+  // ---- material ----
+
+  async getMaterial(keyId: string, version: number): Promise<KeyMaterialRecord | undefined> {
+    const row = this.s.getMaterial.get(keyId, version) as MaterialRow | undefined;
+    return row && toMaterial(row);
+  }
+
+  async listMaterials(keyId: string): Promise<KeyMaterialRecord[]> {
+    return (this.s.listMaterials.all(keyId) as MaterialRow[]).map(toMaterial);
+  }
+
+  async addMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void> {
+    if (material.keyId !== key.keyId) throw new RangeError('addMaterial: the material belongs to another key');
+    this.tx(() => {
+      this.requireKey(key.keyId);
+      this.insertMaterial(material);
+      this.s.updateKey.run(...mutableKeyValues({ ...key, currentVersion: material.version }), key.keyId);
+    });
+  }
+
+  // ---- aliases ----
+
+  async createAlias(a: AliasRecord): Promise<void> {
+    this.tx(() => {
+      if (this.s.getAlias.get(a.aliasName) !== undefined) throw new KmsStoreConflict('AliasExists', `alias ${a.aliasName} exists`);
+      this.requireKey(a.keyId);
+      this.s.insertAlias.run(a.aliasName, a.keyId, a.creationDate, a.lastUpdatedDate);
+    });
+  }
+
+  async getAlias(aliasName: string): Promise<AliasRecord | undefined> {
+    const row = this.s.getAlias.get(aliasName) as AliasRow | undefined;
+    return row && toAlias(row);
+  }
+
+  async updateAlias(aliasName: string, keyId: string, now: number): Promise<boolean> {
+    return this.tx(() => {
+      if (this.s.getAlias.get(aliasName) === undefined) return false;
+      this.requireKey(keyId);
+      return this.s.updateAlias.run(keyId, now, aliasName).changes > 0;
+    });
+  }
+
+  async deleteAlias(aliasName: string): Promise<boolean> {
+    return this.s.deleteAlias.run(aliasName).changes > 0;
+  }
+
+  async listAliases(keyId?: string): Promise<AliasRecord[]> {
+    const rows = keyId === undefined ? this.s.listAliases.all() : this.s.listAliasesOfKey.all(keyId);
+    return (rows as AliasRow[]).map(toAlias);
+  }
+
+  // ---- grants ----
+
+  async createGrant(g: GrantRecord): Promise<void> {
+    this.tx(() => {
+      this.requireKey(g.keyId);
+      if (this.s.getGrant.get(g.grantId) !== undefined) throw new KmsStoreConflict('GrantExists', `grant ${g.grantId} exists`);
+      if (this.s.grantByToken.get(g.grantToken) !== undefined) throw new KmsStoreConflict('GrantExists', 'grant token exists');
+      if (g.name !== undefined && this.s.grantByName.get(g.keyId, g.name) !== undefined) {
+        throw new KmsStoreConflict('GrantExists', `key ${g.keyId} has a grant named ${g.name}`);
+      }
+      this.s.insertGrant.run(
+        g.grantId, g.keyId, g.name ?? null, g.granteePrincipal, g.retiringPrincipal ?? null, g.issuingAccount,
+        JSON.stringify(g.operations), g.constraints === undefined ? null : JSON.stringify(g.constraints),
+        g.creationDate, g.grantToken,
+      );
+    });
+  }
+
+  async getGrant(grantId: string): Promise<GrantRecord | undefined> {
+    const row = this.s.getGrant.get(grantId) as GrantRow | undefined;
+    return row && toGrant(row);
+  }
+
+  async findGrantByToken(token: string): Promise<GrantRecord | undefined> {
+    const row = this.s.grantByToken.get(token) as GrantRow | undefined;
+    return row && toGrant(row);
+  }
+
+  async findGrantByName(keyId: string, name: string): Promise<GrantRecord | undefined> {
+    const row = this.s.grantByName.get(keyId, name) as GrantRow | undefined;
+    return row && toGrant(row);
+  }
+
+  async listGrants(keyId: string): Promise<GrantRecord[]> {
+    return (this.s.listGrants.all(keyId) as GrantRow[]).map(toGrant);
+  }
+
+  async listGrantsByRetiringPrincipal(principal: string): Promise<GrantRecord[]> {
+    return (this.s.listGrantsByRetiring.all(principal) as GrantRow[]).map(toGrant);
+  }
+
+  async deleteGrant(grantId: string): Promise<boolean> {
+    return this.s.deleteGrant.run(grantId).changes > 0;
+  }
+
+  // ---- tags ----
+
+  async getTags(keyId: string): Promise<Tag[]> {
+    return (this.s.getTags.all(keyId) as { tag_key: string; tag_value: string }[]).map(toTag);
+  }
+
+  async setTags(keyId: string, tags: Tag[]): Promise<void> {
+    this.tx(() => {
+      this.requireKey(keyId);
+      for (const t of tags) this.s.upsertTag.run(keyId, t.TagKey, t.TagValue);
+    });
+  }
+
+  async removeTags(keyId: string, tagKeys: string[]): Promise<void> {
+    this.tx(() => {
+      this.requireKey(keyId);
+      for (const k of tagKeys) this.s.deleteTag.run(keyId, k);
+    });
+  }
+
+  // ---- sweeps ----
+
+  async dueForDeletion(now: number): Promise<KmsKeyRecord[]> {
+    return (this.s.dueForDeletion.all(now) as KeyRow[]).map(toKey);
+  }
+
+  async dueForRotation(now: number): Promise<KmsKeyRecord[]> {
+    return (this.s.dueForRotation.all(now) as KeyRow[]).map(toKey);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  // ---- internals ----
+
+  /** Runs fn in one write transaction (BEGIN IMMEDIATE: takes the write lock up front). */
+  private tx<T>(fn: () => T): T {
+    return this.txRunner.immediate(fn) as T;
+  }
+
+  private requireKey(keyId: string): void {
+    if (this.s.keyExists.get(keyId) === undefined) throw new KmsStoreConflict('NotFound', `key ${keyId} does not exist`);
+  }
+
+  private insertMaterial(m: KeyMaterialRecord): void {
+    if (this.s.materialExists.get(m.keyId, m.version) !== undefined) {
+      throw new KmsStoreConflict('MaterialExists', `key ${m.keyId} has material version ${m.version}`);
+    }
+    this.s.insertMaterial.run(m.keyId, m.version, m.materialId, m.sealed, m.createdAt, m.rotationType ?? null);
+  }
+}
