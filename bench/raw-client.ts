@@ -7,6 +7,9 @@ import { createHash } from 'node:crypto';
 import { EMPTY_SHA256, SigV4Signer, UNSIGNED_PAYLOAD, type Credentials } from './sigv4.js';
 import { writeRepeated } from './body.js';
 
+/** Long enough for an fsync of a multi-GiB blob to finish before the response. */
+const IDLE_TIMEOUT_MS = 180_000;
+
 export class S3Failure extends Error {
   constructor(readonly status: number, readonly body: string, what: string) {
     super(`${what}: HTTP ${status} ${body.replace(/\s+/g, ' ').slice(0, 300)}`);
@@ -81,6 +84,8 @@ export class RawS3Client {
     return new Promise<Response>((resolve, reject) => {
       const req = http.request({ agent: this.agent, host: this.endpoint.hostname, port: this.endpoint.port, method, path, headers });
       req.once('error', reject);
+      // Bounded: a request that makes no progress for this long fails instead of hanging the run.
+      req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${path}: no progress for ${IDLE_TIMEOUT_MS / 1000} s`)));
       req.once('response', (res) => {
         let bytes = 0;
         const parts: Buffer[] = [];

@@ -6,13 +6,14 @@
 //   npm run bench -- --quick           256 MiB streams, 1 GiB memory, 5,000 small ops
 //   npm run bench -- --variant no-fsync
 //   npm run bench -- --profile put     one PUT under `node --cpu-prof`, top self-time functions
+//   npm run bench -- --server <other checkout>/dist/src/cli/main.js   benchmark another build
 //   env BENCH_BIG_GIB, BENCH_STREAM_MIB, BENCH_SMALL_OPS override the sizes.
 //
 // It is a report, not a test: it exits 0 when a target is missed, and marks it.
 
 import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GiB, MiB } from './body.js';
 import { topSelfTime } from './cpu-profile.js';
@@ -54,6 +55,7 @@ function sizes(quick: boolean): Sizes {
 }
 
 let current: ServerProcess | undefined;
+let serverMain: string | undefined;
 process.once('SIGINT', () => {
   process.stderr.write('bench: interrupted, stopping the server\n');
   const stop = current ? current.stop() : Promise.resolve();
@@ -61,7 +63,7 @@ process.once('SIGINT', () => {
 });
 
 async function withServer<T>(fsync: boolean, nodeFlags: string[], body: (server: ServerProcess, client: RawS3Client) => Promise<T>): Promise<T> {
-  const server = await startServer({ fsync, nodeFlags });
+  const server = await startServer({ fsync, nodeFlags, main: serverMain });
   current = server;
   const client = new RawS3Client(server.url, CREDS);
   try {
@@ -134,8 +136,10 @@ async function main(): Promise<void> {
       variant: { type: 'string' },
       profile: { type: 'string' },
       'profile-out': { type: 'string' },
+      server: { type: 'string' },
     },
   });
+  serverMain = values.server === undefined ? undefined : resolve(values.server);
   const sz = sizes(values.quick ?? false);
   const variants = VARIANTS.filter((v) => values.variant === undefined || v.name === values.variant);
   if (variants.length === 0) {

@@ -15,6 +15,8 @@ const MAIN = resolve(fileURLToPath(import.meta.url), '../../src/cli/main.js');
 
 export interface ServerOptions {
   fsync: boolean;
+  /** Another build's dist/src/cli/main.js (to compare builds); default this build's. */
+  main?: string;
   /** Extra node flags for the child, e.g. ['--cpu-prof', '--cpu-prof-dir', dir]. */
   nodeFlags?: string[];
 }
@@ -32,7 +34,7 @@ const STOP_TIMEOUT_MS = 30_000;
 export async function startServer(opts: ServerOptions): Promise<ServerProcess> {
   const base = await mkdtemp(join(tmpdir(), 'coffer-bench-'));
   const dataDir = join(base, 'data');
-  const args = [...(opts.nodeFlags ?? []), MAIN, 'server', '--port', '0', '--data-dir', dataDir];
+  const args = [...(opts.nodeFlags ?? []), opts.main ?? MAIN, 'server', '--port', '0', '--data-dir', dataDir];
   if (!opts.fsync) args.push('--no-fsync');
   const child = spawn(process.execPath, args, {
     env: {
