@@ -32,6 +32,10 @@ describe('EnvRootKeyProvider', () => {
     assert.match(p.id, /^key:[0-9a-f]{16}$/);
   });
 
+  it('has the id from the spec: key: and the HMAC fingerprint (32 bytes of 0x11 -> 06dcdceee57fdb8f)', () => {
+    assert.equal(EnvRootKeyProvider.fromBase64(Buffer.alloc(32, 0x11).toString('base64')).id, 'key:06dcdceee57fdb8f');
+  });
+
   it('refuses base64 of the wrong length, saying how many bytes it decodes to', () => {
     refused(randomBytes(16).toString('base64'), /^COFFER_ROOT_KEY must be 32 bytes in base64, but it decodes to 16 bytes$/);
     refused(randomBytes(31).toString('base64'), /decodes to 31 bytes/);
