@@ -66,69 +66,60 @@ const ALIAS_COLUMNS = 'alias_name, key_id, creation_date, last_updated_date';
 const GRANT_COLUMNS =
   'grant_id, key_id, name, grantee_principal, retiring_principal, issuing_account, operations, constraints, creation_date, grant_token';
 
-export function prepareKmsStatements(db: Database.Database) {
-  const p = (sql: string): Stmt => db.prepare(sql);
-  return {
-    keyExists: p('SELECT 1 FROM keys WHERE key_id = ?'),
-    getKey: p(`SELECT ${KEY_COLUMNS} FROM keys WHERE key_id = ?`),
-    insertKey: p(`INSERT INTO keys (${KEY_COLUMNS}) VALUES (${KEY_COLUMNS.split(',').map(() => '?').join(', ')})`),
-    updateKey: p(
-      `UPDATE keys SET description = ?, state = ?, deletion_date = ?, pending_window_days = ?, policy = ?,
-         rotation_enabled = ?, rotation_period_days = ?, next_rotation_date = ?, on_demand_rotations = ?, current_version = ?
-       WHERE key_id = ?`,
-    ),
-    deleteKey: p('DELETE FROM keys WHERE key_id = ?'),
-    listKeysFirst: p(`SELECT ${KEY_COLUMNS} FROM keys ORDER BY creation_date, key_id LIMIT ?`),
-    listKeysAfter: p(
-      `SELECT ${KEY_COLUMNS} FROM keys WHERE (creation_date, key_id) > (?, ?) ORDER BY creation_date, key_id LIMIT ?`,
-    ),
-    // `deletion_date <= ?` (not NULL) and `next_rotation_date <= ?` let SQLite use the partial indexes.
-    dueForDeletion: p(
-      `SELECT ${KEY_COLUMNS} FROM keys WHERE deletion_date <= ? AND state = 'PendingDeletion' ORDER BY deletion_date, key_id`,
-    ),
-    dueForRotation: p(
-      `SELECT ${KEY_COLUMNS} FROM keys WHERE next_rotation_date <= ? AND rotation_enabled = 1 AND state = 'Enabled'
-       ORDER BY next_rotation_date, key_id`,
-    ),
+/** Every statement the store runs, by name (exported so tests can check their query plans). */
+export const KMS_SQL = {
+  keyExists: 'SELECT 1 FROM keys WHERE key_id = ?',
+  getKey: `SELECT ${KEY_COLUMNS} FROM keys WHERE key_id = ?`,
+  insertKey: `INSERT INTO keys (${KEY_COLUMNS}) VALUES (${KEY_COLUMNS.split(',').map(() => '?').join(', ')})`,
+  updateKey: `UPDATE keys SET description = ?, state = ?, deletion_date = ?, pending_window_days = ?, policy = ?,
+       rotation_enabled = ?, rotation_period_days = ?, next_rotation_date = ?, on_demand_rotations = ?, current_version = ?
+     WHERE key_id = ?`,
+  deleteKey: 'DELETE FROM keys WHERE key_id = ?',
+  listKeysFirst: `SELECT ${KEY_COLUMNS} FROM keys ORDER BY creation_date, key_id LIMIT ?`,
+  listKeysAfter: `SELECT ${KEY_COLUMNS} FROM keys WHERE (creation_date, key_id) > (?, ?) ORDER BY creation_date, key_id LIMIT ?`,
+  // `deletion_date <= ?` (not NULL) and `next_rotation_date <= ?` let SQLite use the partial indexes.
+  dueForDeletion: `SELECT ${KEY_COLUMNS} FROM keys WHERE deletion_date <= ? AND state = 'PendingDeletion' ORDER BY deletion_date, key_id`,
+  dueForRotation: `SELECT ${KEY_COLUMNS} FROM keys WHERE next_rotation_date <= ? AND rotation_enabled = 1 AND state = 'Enabled'
+     ORDER BY next_rotation_date, key_id`,
 
-    insertMaterial: p(`INSERT INTO key_materials (${MATERIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`),
-    materialExists: p('SELECT 1 FROM key_materials WHERE key_id = ? AND version = ?'),
-    getMaterial: p(`SELECT ${MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? AND version = ?`),
-    listMaterials: p(`SELECT ${MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? ORDER BY version`),
-    deleteMaterials: p('DELETE FROM key_materials WHERE key_id = ?'),
+  insertMaterial: `INSERT INTO key_materials (${MATERIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
+  materialExists: 'SELECT 1 FROM key_materials WHERE key_id = ? AND version = ?',
+  getMaterial: `SELECT ${MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? AND version = ?`,
+  listMaterials: `SELECT ${MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? ORDER BY version`,
+  deleteMaterials: 'DELETE FROM key_materials WHERE key_id = ?',
 
-    insertAlias: p(`INSERT INTO aliases (${ALIAS_COLUMNS}) VALUES (?, ?, ?, ?)`),
-    getAlias: p(`SELECT ${ALIAS_COLUMNS} FROM aliases WHERE alias_name = ?`),
-    updateAlias: p('UPDATE aliases SET key_id = ?, last_updated_date = ? WHERE alias_name = ?'),
-    deleteAlias: p('DELETE FROM aliases WHERE alias_name = ?'),
-    listAliases: p(`SELECT ${ALIAS_COLUMNS} FROM aliases ORDER BY alias_name`),
-    listAliasesOfKey: p(`SELECT ${ALIAS_COLUMNS} FROM aliases WHERE key_id = ? ORDER BY alias_name`),
-    deleteAliasesOfKey: p('DELETE FROM aliases WHERE key_id = ?'),
+  insertAlias: `INSERT INTO aliases (${ALIAS_COLUMNS}) VALUES (?, ?, ?, ?)`,
+  getAlias: `SELECT ${ALIAS_COLUMNS} FROM aliases WHERE alias_name = ?`,
+  updateAlias: 'UPDATE aliases SET key_id = ?, last_updated_date = ? WHERE alias_name = ?',
+  deleteAlias: 'DELETE FROM aliases WHERE alias_name = ?',
+  listAliases: `SELECT ${ALIAS_COLUMNS} FROM aliases ORDER BY alias_name`,
+  listAliasesOfKey: `SELECT ${ALIAS_COLUMNS} FROM aliases WHERE key_id = ? ORDER BY alias_name`,
+  deleteAliasesOfKey: 'DELETE FROM aliases WHERE key_id = ?',
 
-    insertGrant: p(
-      `INSERT INTO grants (seq, ${GRANT_COLUMNS})
-       VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM grants), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    getGrant: p(`SELECT ${GRANT_COLUMNS} FROM grants WHERE grant_id = ?`),
-    grantByToken: p(`SELECT ${GRANT_COLUMNS} FROM grants WHERE grant_token = ?`),
-    grantByName: p(`SELECT ${GRANT_COLUMNS} FROM grants WHERE key_id = ? AND name = ?`),
-    listGrants: p(`SELECT ${GRANT_COLUMNS} FROM grants WHERE key_id = ? ORDER BY seq`),
-    listGrantsByRetiring: p(`SELECT ${GRANT_COLUMNS} FROM grants WHERE retiring_principal = ? ORDER BY seq`),
-    deleteGrant: p('DELETE FROM grants WHERE grant_id = ?'),
-    deleteGrantsOfKey: p('DELETE FROM grants WHERE key_id = ?'),
+  insertGrant: `INSERT INTO grants (seq, ${GRANT_COLUMNS})
+     VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM grants), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  getGrant: `SELECT ${GRANT_COLUMNS} FROM grants WHERE grant_id = ?`,
+  grantByToken: `SELECT ${GRANT_COLUMNS} FROM grants WHERE grant_token = ?`,
+  grantByName: `SELECT ${GRANT_COLUMNS} FROM grants WHERE key_id = ? AND name = ?`,
+  listGrants: `SELECT ${GRANT_COLUMNS} FROM grants WHERE key_id = ? ORDER BY seq`,
+  listGrantsByRetiring: `SELECT ${GRANT_COLUMNS} FROM grants WHERE retiring_principal = ? ORDER BY seq`,
+  deleteGrant: 'DELETE FROM grants WHERE grant_id = ?',
+  deleteGrantsOfKey: 'DELETE FROM grants WHERE key_id = ?',
 
-    getTags: p('SELECT tag_key, tag_value FROM key_tags WHERE key_id = ? ORDER BY position'),
-    upsertTag: p(
-      `INSERT INTO key_tags (key_id, tag_key, tag_value, position)
-       VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(position), 0) + 1 FROM key_tags WHERE key_id = ?1))
-       ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value`,
-    ),
-    deleteTag: p('DELETE FROM key_tags WHERE key_id = ? AND tag_key = ?'),
-    deleteTagsOfKey: p('DELETE FROM key_tags WHERE key_id = ?'),
-  };
+  getTags: 'SELECT tag_key, tag_value FROM key_tags WHERE key_id = ? ORDER BY position',
+  upsertTag: `INSERT INTO key_tags (key_id, tag_key, tag_value, position)
+     VALUES (@keyId, @tagKey, @tagValue, (SELECT COALESCE(MAX(position), 0) + 1 FROM key_tags WHERE key_id = @keyId))
+     ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value`,
+  deleteTag: 'DELETE FROM key_tags WHERE key_id = ? AND tag_key = ?',
+  deleteTagsOfKey: 'DELETE FROM key_tags WHERE key_id = ?',
+} as const;
+
+export type KmsStatements = { readonly [K in keyof typeof KMS_SQL]: Stmt };
+
+export function prepareKmsStatements(db: Database.Database): KmsStatements {
+  const entries = Object.entries(KMS_SQL).map(([name, sql]) => [name, db.prepare(sql)] as const);
+  return Object.fromEntries(entries) as KmsStatements;
 }
-
-export type KmsStatements = ReturnType<typeof prepareKmsStatements>;
 
 /** The values of insertKey, in KEY_COLUMNS order. */
 export function keyValues(k: KmsKeyRecord): unknown[] {

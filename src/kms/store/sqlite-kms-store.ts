@@ -77,7 +77,7 @@ export class SqliteKmsStore implements KmsStore {
       if (this.s.keyExists.get(key.keyId) !== undefined) throw new KmsStoreConflict('KeyExists', `key ${key.keyId} exists`);
       this.s.insertKey.run(...keyValues(key));
       this.insertMaterial(material);
-      for (const t of tags) this.s.upsertTag.run(key.keyId, t.TagKey, t.TagValue);
+      for (const t of tags) this.s.upsertTag.run({ keyId: key.keyId, tagKey: t.TagKey, tagValue: t.TagValue });
     });
   }
 
@@ -221,7 +221,7 @@ export class SqliteKmsStore implements KmsStore {
   async setTags(keyId: string, tags: Tag[]): Promise<void> {
     this.tx(() => {
       this.requireKey(keyId);
-      for (const t of tags) this.s.upsertTag.run(keyId, t.TagKey, t.TagValue);
+      for (const t of tags) this.s.upsertTag.run({ keyId, tagKey: t.TagKey, tagValue: t.TagValue });
     });
   }
 

@@ -1,0 +1,443 @@
+// The KmsStore contract: every implementation (SQLite now, others later) runs this suite
+// through runKmsStoreContract from its own *.test.ts file.
+
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { AliasRecord, GrantRecord, KeyMaterialRecord, KmsKeyRecord, KmsStore } from '../../../src/kms/store/types.js';
+import { KmsStoreConflict } from '../../../src/kms/store/types.js';
+
+export interface KmsStoreContractOptions {
+  /** Closes `store` and opens the same database again, as a restarted server would. */
+  reopen?: (store: KmsStore) => Promise<KmsStore>;
+}
+
+const ACCOUNT = '111122223333';
+const T0 = Date.UTC(2024, 4, 1, 10);
+const DAY = 86_400_000;
+
+export function keyRec(over: Partial<KmsKeyRecord> = {}): KmsKeyRecord {
+  const keyId = over.keyId ?? randomUUID();
+  return {
+    keyId,
+    arn: `arn:aws:kms:us-east-1:${ACCOUNT}:key/${keyId}`,
+    accountId: ACCOUNT,
+    region: 'us-east-1',
+    description: '',
+    keyUsage: 'ENCRYPT_DECRYPT',
+    keySpec: 'SYMMETRIC_DEFAULT',
+    origin: 'AWS_KMS',
+    keyManager: 'CUSTOMER',
+    state: 'Enabled',
+    creationDate: T0,
+    policy: '{"Version":"2012-10-17","Statement":[]}',
+    rotationEnabled: false,
+    onDemandRotations: 0,
+    currentVersion: 1,
+    ...over,
+  };
+}
+
+export function materialRec(keyId: string, version = 1, over: Partial<KeyMaterialRecord> = {}): KeyMaterialRecord {
+  return { keyId, version, materialId: randomBytes(32).toString('hex'), sealed: randomBytes(77), createdAt: T0, ...over };
+}
+
+export function grantRec(keyId: string, over: Partial<GrantRecord> = {}): GrantRecord {
+  return {
+    grantId: randomBytes(32).toString('hex'),
+    keyId,
+    granteePrincipal: `arn:aws:iam::${ACCOUNT}:user/alice`,
+    issuingAccount: `arn:aws:iam::${ACCOUNT}:root`,
+    operations: ['Decrypt', 'Encrypt'],
+    creationDate: T0,
+    grantToken: randomBytes(48).toString('base64url'),
+    ...over,
+  };
+}
+
+const aliasRec = (aliasName: string, keyId: string, t = T0): AliasRecord => ({ aliasName, keyId, creationDate: t, lastUpdatedDate: t });
+
+export async function rejectsWith(p: Promise<unknown>, kind: KmsStoreConflict['kind']): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof KmsStoreConflict, `expected KmsStoreConflict(${kind}), got ${String(e)}`);
+    assert.equal(e.kind, kind);
+    return true;
+  });
+}
+
+/** Creates a key with material v1 and returns both. */
+async function newKey(s: KmsStore, over: Partial<KmsKeyRecord> = {}) {
+  const key = keyRec(over);
+  const material = materialRec(key.keyId);
+  await s.createKey(key, material, []);
+  return { key, material };
+}
+
+export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>, opts: KmsStoreContractOptions = {}): void {
+  const withStore = (fn: (s: KmsStore) => Promise<KmsStore | void>) => async () => {
+    let s = await make();
+    try {
+      s = (await fn(s)) ?? s;
+    } finally {
+      await s.close();
+    }
+  };
+
+  describe(`KmsStore contract: ${name}`, () => {
+    describe('keys', () => {
+      it('createKey stores the key, its first material and its tags; getKey returns it as written', withStore(async (s) => {
+        const key = keyRec({ description: 'd', rotationEnabled: true, rotationPeriodInDays: 365, nextRotationDate: T0 + 365 * DAY });
+        const material = materialRec(key.keyId, 1, { rotationType: 'AUTOMATIC' });
+        await s.createKey(key, material, [{ TagKey: 'b', TagValue: '1' }, { TagKey: 'a', TagValue: '2' }]);
+        assert.deepEqual(await s.getKey(key.keyId), key);
+        assert.deepEqual(await s.getMaterial(key.keyId, 1), material);
+        assert.deepEqual(await s.getTags(key.keyId), [{ TagKey: 'b', TagValue: '1' }, { TagKey: 'a', TagValue: '2' }]);
+        assert.equal(await s.getKey(randomUUID()), undefined);
+      }));
+
+      it('createKey refuses a taken key id and leaves the first key untouched', withStore(async (s) => {
+        const { key, material } = await newKey(s, { description: 'first' });
+        await rejectsWith(s.createKey({ ...key, description: 'second' }, materialRec(key.keyId), [{ TagKey: 'x', TagValue: 'y' }]), 'KeyExists');
+        assert.equal((await s.getKey(key.keyId))?.description, 'first');
+        assert.deepEqual(await s.getMaterial(key.keyId, 1), material);
+        assert.deepEqual(await s.getTags(key.keyId), []);
+      }));
+
+      it('createKey refuses material that is not the key\'s current version', withStore(async (s) => {
+        const key = keyRec();
+        await assert.rejects(s.createKey(key, materialRec(key.keyId, 2), []), RangeError);
+        await assert.rejects(s.createKey(key, materialRec(randomUUID(), 1), []), RangeError);
+        assert.equal(await s.getKey(key.keyId), undefined);
+      }));
+
+      it('updateKey replaces the mutable fields only and reports an absent key', withStore(async (s) => {
+        const { key } = await newKey(s);
+        const changed: KmsKeyRecord = {
+          ...key,
+          description: 'new',
+          state: 'PendingDeletion',
+          deletionDate: T0 + 7 * DAY,
+          pendingWindowInDays: 7,
+          policy: '{"x":1}',
+          rotationEnabled: true,
+          rotationPeriodInDays: 90,
+          nextRotationDate: T0 + 90 * DAY,
+          onDemandRotations: 3,
+          currentVersion: 1,
+        };
+        assert.equal(await s.updateKey({ ...changed, arn: 'arn:other', creationDate: 1, region: 'eu-west-1' }), true);
+        assert.deepEqual(await s.getKey(key.keyId), changed);
+        // Optional fields cleared again come back absent, not null.
+        assert.equal(await s.updateKey(key), true);
+        assert.deepEqual(await s.getKey(key.keyId), key);
+        assert.equal(await s.updateKey(keyRec()), false);
+      }));
+
+      it('listKeys orders by creation date then key id and pages without gaps or repeats', withStore(async (s) => {
+        const ids: string[] = [];
+        for (let i = 0; i < 7; i++) {
+          // Three keys share each creation date, so the id decides among them.
+          const { key } = await newKey(s, { creationDate: T0 + Math.floor((6 - i) / 3) * 1000 });
+          ids.push(key.keyId);
+        }
+        const expected = (await Promise.all(ids.map((id) => s.getKey(id))))
+          .map((k) => k!)
+          .sort((a, b) => a.creationDate - b.creationDate || (a.keyId < b.keyId ? -1 : 1))
+          .map((k) => k.keyId);
+        assert.deepEqual((await s.listKeys(undefined, 100)).map((k) => k.keyId), expected);
+        const paged: string[] = [];
+        let after: string | undefined;
+        for (;;) {
+          const page = await s.listKeys(after, 2);
+          paged.push(...page.map((k) => k.keyId));
+          if (page.length < 2) break;
+          after = page.at(-1)!.keyId;
+        }
+        assert.deepEqual(paged, expected);
+        assert.deepEqual(await s.listKeys(undefined, 0), []);
+      }));
+
+      it('listKeys resumes from a cursor even after the marker key is deleted; an unknown marker id is NotFound', withStore(async (s) => {
+        const keys = [];
+        for (let i = 0; i < 4; i++) keys.push((await newKey(s, { creationDate: T0 + i })).key);
+        const first = await s.listKeys(undefined, 2);
+        const last = first.at(-1)!;
+        await s.deleteKey(last.keyId);
+        const rest = await s.listKeys({ creationDate: last.creationDate, keyId: last.keyId }, 10);
+        assert.deepEqual(rest.map((k) => k.keyId), [keys[2]!.keyId, keys[3]!.keyId]);
+        await rejectsWith(s.listKeys(last.keyId, 10), 'NotFound');
+      }));
+
+      it('deleteKey removes the key with its material, aliases, grants and tags, and nothing of other keys', withStore(async (s) => {
+        const { key } = await newKey(s);
+        const other = await newKey(s);
+        await s.addMaterial(materialRec(key.keyId, 2), { ...key, currentVersion: 2 });
+        await s.createAlias(aliasRec('alias/doomed', key.keyId));
+        await s.createAlias(aliasRec('alias/kept', other.key.keyId));
+        const g = grantRec(key.keyId, { name: 'n', retiringPrincipal: 'arn:aws:iam::111122223333:role/r' });
+        const kept = grantRec(other.key.keyId, { name: 'n', retiringPrincipal: 'arn:aws:iam::111122223333:role/r' });
+        await s.createGrant(g);
+        await s.createGrant(kept);
+        await s.setTags(key.keyId, [{ TagKey: 't', TagValue: 'v' }]);
+        await s.setTags(other.key.keyId, [{ TagKey: 't', TagValue: 'v' }]);
+
+        assert.equal(await s.deleteKey(key.keyId), true);
+        assert.equal(await s.getKey(key.keyId), undefined);
+        assert.deepEqual(await s.listMaterials(key.keyId), []);
+        assert.equal(await s.getAlias('alias/doomed'), undefined);
+        assert.equal(await s.getGrant(g.grantId), undefined);
+        assert.equal(await s.findGrantByToken(g.grantToken), undefined);
+        assert.equal(await s.findGrantByName(key.keyId, 'n'), undefined);
+        assert.deepEqual(await s.getTags(key.keyId), []);
+        assert.deepEqual(await s.listGrantsByRetiringPrincipal('arn:aws:iam::111122223333:role/r'), [kept]);
+        assert.deepEqual((await s.listAliases()).map((a) => a.aliasName), ['alias/kept']);
+        assert.deepEqual(await s.getTags(other.key.keyId), [{ TagKey: 't', TagValue: 'v' }]);
+        assert.equal(await s.deleteKey(key.keyId), false);
+
+        // The id is free again and starts clean.
+        await s.createKey(key, materialRec(key.keyId), []);
+        assert.deepEqual(await s.listGrants(key.keyId), []);
+      }));
+    });
+
+    describe('material', () => {
+      it('addMaterial adds a version, makes it current and writes the key in one go', withStore(async (s) => {
+        const { key, material } = await newKey(s, { rotationEnabled: true, nextRotationDate: T0 + DAY });
+        const v2 = materialRec(key.keyId, 2, { rotationType: 'ON_DEMAND', createdAt: T0 + 5 });
+        await s.addMaterial(v2, { ...key, onDemandRotations: 1, nextRotationDate: T0 + 2 * DAY });
+        const got = await s.getKey(key.keyId);
+        assert.equal(got?.currentVersion, 2, 'addMaterial sets currentVersion even when the caller did not');
+        assert.equal(got?.onDemandRotations, 1);
+        assert.equal(got?.nextRotationDate, T0 + 2 * DAY);
+        assert.deepEqual(await s.listMaterials(key.keyId), [material, v2]);
+        assert.deepEqual(await s.getMaterial(key.keyId, 2), v2);
+        assert.equal(await s.getMaterial(key.keyId, 3), undefined);
+      }));
+
+      it('sealed material comes back byte for byte, including zero bytes and large blobs', withStore(async (s) => {
+        const key = keyRec();
+        const sealed = Buffer.concat([Buffer.alloc(8), randomBytes(4096), Buffer.alloc(8)]);
+        await s.createKey(key, materialRec(key.keyId, 1, { sealed }), []);
+        const got = await s.getMaterial(key.keyId, 1);
+        assert.ok(Buffer.isBuffer(got?.sealed));
+        assert.ok(got!.sealed.equals(sealed));
+      }));
+
+      it('addMaterial refuses a taken version (without touching the key) and an absent key', withStore(async (s) => {
+        const { key, material } = await newKey(s);
+        const err = await s.addMaterial(materialRec(key.keyId, 1), { ...key, description: 'changed' }).then(
+          () => assert.fail('expected MaterialExists'),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof KmsStoreConflict && err.kind === 'MaterialExists');
+        // Conflict messages name ids only: never the sealed bytes.
+        for (const m of [material.sealed]) {
+          assert.ok(!err.message.includes(m.toString('hex')) && !err.message.includes(m.toString('base64')));
+        }
+        assert.equal((await s.getKey(key.keyId))?.description, '');
+        const ghost = keyRec();
+        await rejectsWith(s.addMaterial(materialRec(ghost.keyId, 2), ghost), 'NotFound');
+        await assert.rejects(s.addMaterial(materialRec(randomUUID(), 2), key), RangeError);
+      }));
+    });
+
+    describe('aliases', () => {
+      it('createAlias, getAlias, updateAlias, deleteAlias', withStore(async (s) => {
+        const a = (await newKey(s)).key;
+        const b = (await newKey(s)).key;
+        await s.createAlias(aliasRec('alias/app', a.keyId));
+        assert.deepEqual(await s.getAlias('alias/app'), aliasRec('alias/app', a.keyId));
+        assert.equal(await s.getAlias('alias/APP'), undefined, 'alias names are case-sensitive');
+        assert.equal(await s.updateAlias('alias/app', b.keyId, T0 + 10), true);
+        assert.deepEqual(await s.getAlias('alias/app'), { aliasName: 'alias/app', keyId: b.keyId, creationDate: T0, lastUpdatedDate: T0 + 10 });
+        assert.equal(await s.updateAlias('alias/none', b.keyId, T0), false);
+        assert.equal(await s.deleteAlias('alias/app'), true);
+        assert.equal(await s.deleteAlias('alias/app'), false);
+        assert.equal(await s.getAlias('alias/app'), undefined);
+      }));
+
+      it('createAlias refuses a taken name (AliasExists) and an absent key (NotFound); updateAlias to an absent key is NotFound', withStore(async (s) => {
+        const a = (await newKey(s)).key;
+        const b = (await newKey(s)).key;
+        await s.createAlias(aliasRec('alias/app', a.keyId));
+        await rejectsWith(s.createAlias(aliasRec('alias/app', b.keyId)), 'AliasExists');
+        assert.equal((await s.getAlias('alias/app'))?.keyId, a.keyId);
+        await rejectsWith(s.createAlias(aliasRec('alias/ghost', randomUUID())), 'NotFound');
+        assert.equal(await s.getAlias('alias/ghost'), undefined);
+        await rejectsWith(s.updateAlias('alias/app', randomUUID(), T0 + 1), 'NotFound');
+        assert.equal((await s.getAlias('alias/app'))?.keyId, a.keyId);
+      }));
+
+      it('listAliases orders by name and filters by key', withStore(async (s) => {
+        const a = (await newKey(s)).key;
+        const b = (await newKey(s)).key;
+        for (const [n, k] of [['alias/zeta', a], ['alias/Beta', b], ['alias/alpha', a], ['alias/m', b]] as const) {
+          await s.createAlias(aliasRec(n, k.keyId));
+        }
+        // Binary order: upper case sorts before lower case.
+        assert.deepEqual((await s.listAliases()).map((x) => x.aliasName), ['alias/Beta', 'alias/alpha', 'alias/m', 'alias/zeta']);
+        assert.deepEqual((await s.listAliases(a.keyId)).map((x) => x.aliasName), ['alias/alpha', 'alias/zeta']);
+        assert.deepEqual(await s.listAliases(randomUUID()), []);
+      }));
+    });
+
+    describe('grants', () => {
+      it('createGrant stores every field; lookup by id, token and (key, name)', withStore(async (s) => {
+        const { key } = await newKey(s);
+        const full = grantRec(key.keyId, {
+          name: 'backup',
+          retiringPrincipal: 'arn:aws:iam::111122223333:role/retirer',
+          constraints: { encryptionContextSubset: { dept: 'eng', b: 'x' } },
+        });
+        const bare = grantRec(key.keyId);
+        await s.createGrant(full);
+        await s.createGrant(bare);
+        assert.deepEqual(await s.getGrant(full.grantId), full);
+        assert.deepEqual(await s.getGrant(bare.grantId), bare, 'absent optional fields stay absent');
+        assert.deepEqual(await s.findGrantByToken(full.grantToken), full);
+        assert.deepEqual(await s.findGrantByName(key.keyId, 'backup'), full);
+        assert.equal(await s.findGrantByName(key.keyId, 'other'), undefined);
+        assert.equal(await s.findGrantByName(randomUUID(), 'backup'), undefined);
+        assert.equal(await s.getGrant('0'.repeat(64)), undefined);
+        assert.equal(await s.findGrantByToken('nope'), undefined);
+      }));
+
+      it('createGrant refuses a taken id, token or (key, name) and an absent key; the same name on another key is fine', withStore(async (s) => {
+        const { key } = await newKey(s);
+        const other = (await newKey(s)).key;
+        const g = grantRec(key.keyId, { name: 'n' });
+        await s.createGrant(g);
+        await rejectsWith(s.createGrant(grantRec(key.keyId, { grantId: g.grantId })), 'GrantExists');
+        await rejectsWith(s.createGrant(grantRec(key.keyId, { grantToken: g.grantToken })), 'GrantExists');
+        await rejectsWith(s.createGrant(grantRec(key.keyId, { name: 'n' })), 'GrantExists');
+        await rejectsWith(s.createGrant(grantRec(randomUUID())), 'NotFound');
+        assert.equal((await s.listGrants(key.keyId)).length, 1);
+        await s.createGrant(grantRec(other.keyId, { name: 'n' }));
+        // Unnamed grants never collide on name.
+        await s.createGrant(grantRec(key.keyId));
+        await s.createGrant(grantRec(key.keyId));
+        assert.equal((await s.listGrants(key.keyId)).length, 3);
+      }));
+
+      it('listGrants and listGrantsByRetiringPrincipal return grants in creation order', withStore(async (s) => {
+        const a = (await newKey(s)).key;
+        const b = (await newKey(s)).key;
+        const r = 'arn:aws:iam::111122223333:user/retirer';
+        const created: GrantRecord[] = [];
+        for (let i = 0; i < 6; i++) {
+          // Grant ids are random, so only the store's own creation order can pass this.
+          const g = grantRec(i % 2 === 0 ? a.keyId : b.keyId, i % 3 === 0 ? { retiringPrincipal: r } : {});
+          await s.createGrant(g);
+          created.push(g);
+        }
+        assert.deepEqual(await s.listGrants(a.keyId), created.filter((g) => g.keyId === a.keyId));
+        assert.deepEqual(await s.listGrants(b.keyId), created.filter((g) => g.keyId === b.keyId));
+        assert.deepEqual(await s.listGrantsByRetiringPrincipal(r), created.filter((g) => g.retiringPrincipal === r));
+        assert.deepEqual(await s.listGrantsByRetiringPrincipal('arn:aws:iam::111122223333:user/nobody'), []);
+        assert.deepEqual(await s.listGrants(randomUUID()), []);
+      }));
+
+      it('deleteGrant removes one grant, frees its name and token, and reports an absent grant', withStore(async (s) => {
+        const { key } = await newKey(s);
+        const g = grantRec(key.keyId, { name: 'n' });
+        const keep = grantRec(key.keyId);
+        await s.createGrant(g);
+        await s.createGrant(keep);
+        assert.equal(await s.deleteGrant(g.grantId), true);
+        assert.equal(await s.deleteGrant(g.grantId), false);
+        assert.deepEqual(await s.listGrants(key.keyId), [keep]);
+        await s.createGrant(grantRec(key.keyId, { name: 'n', grantToken: g.grantToken }));
+      }));
+    });
+
+    describe('tags', () => {
+      it('setTags adds in order and replaces values in place; removeTags ignores unknown keys', withStore(async (s) => {
+        const { key } = await newKey(s);
+        await s.setTags(key.keyId, [{ TagKey: 'z', TagValue: '1' }, { TagKey: 'a', TagValue: '2' }]);
+        await s.setTags(key.keyId, [{ TagKey: 'm', TagValue: '3' }, { TagKey: 'z', TagValue: 'new' }]);
+        assert.deepEqual(await s.getTags(key.keyId), [
+          { TagKey: 'z', TagValue: 'new' },
+          { TagKey: 'a', TagValue: '2' },
+          { TagKey: 'm', TagValue: '3' },
+        ]);
+        await s.removeTags(key.keyId, ['a', 'nope']);
+        await s.setTags(key.keyId, [{ TagKey: 'a', TagValue: 'back' }]);
+        assert.deepEqual(await s.getTags(key.keyId), [
+          { TagKey: 'z', TagValue: 'new' },
+          { TagKey: 'm', TagValue: '3' },
+          { TagKey: 'a', TagValue: 'back' },
+        ], 'a removed tag key comes back last');
+        assert.deepEqual(await s.getTags(randomUUID()), []);
+      }));
+
+      it('tag keys are case-sensitive and one key\'s tags do not touch another\'s', withStore(async (s) => {
+        const a = (await newKey(s)).key;
+        const b = (await newKey(s)).key;
+        await s.setTags(a.keyId, [{ TagKey: 'Env', TagValue: '1' }, { TagKey: 'env', TagValue: '2' }]);
+        await s.setTags(b.keyId, [{ TagKey: 'Env', TagValue: 'b' }]);
+        await s.removeTags(b.keyId, ['Env']);
+        assert.deepEqual(await s.getTags(a.keyId), [{ TagKey: 'Env', TagValue: '1' }, { TagKey: 'env', TagValue: '2' }]);
+        assert.deepEqual(await s.getTags(b.keyId), []);
+      }));
+
+      it('setTags and removeTags on an absent key are NotFound', withStore(async (s) => {
+        const ghost = randomUUID();
+        await rejectsWith(s.setTags(ghost, [{ TagKey: 'a', TagValue: 'b' }]), 'NotFound');
+        await rejectsWith(s.removeTags(ghost, ['a']), 'NotFound');
+        assert.deepEqual(await s.getTags(ghost), []);
+      }));
+    });
+
+    describe('sweeps', () => {
+      it('dueForDeletion returns PendingDeletion keys whose date has come, soonest first', withStore(async (s) => {
+        const pending = (d: number) => ({ state: 'PendingDeletion' as const, deletionDate: d, pendingWindowInDays: 7 });
+        const late = (await newKey(s, pending(T0 + 2000))).key;
+        const early = (await newKey(s, pending(T0 + 1000))).key;
+        const exact = (await newKey(s, pending(T0 + 3000))).key;
+        await newKey(s, pending(T0 + 3001));
+        // A cancelled deletion whose record still carries a date is not due.
+        await newKey(s, { state: 'Disabled', deletionDate: T0 });
+        await newKey(s);
+        assert.deepEqual((await s.dueForDeletion(T0 + 3000)).map((k) => k.keyId), [early.keyId, late.keyId, exact.keyId]);
+        assert.deepEqual(await s.dueForDeletion(T0), []);
+      }));
+
+      it('dueForRotation returns enabled keys with rotation on whose date has come, soonest first', withStore(async (s) => {
+        const rot = (d: number, over: Partial<KmsKeyRecord> = {}) => ({ rotationEnabled: true, rotationPeriodInDays: 90, nextRotationDate: d, ...over });
+        const b = (await newKey(s, rot(T0 + 20))).key;
+        const a = (await newKey(s, rot(T0 + 10))).key;
+        await newKey(s, rot(T0 + 31));
+        await newKey(s, rot(T0, { rotationEnabled: false }));
+        await newKey(s, rot(T0, { state: 'Disabled' }));
+        await newKey(s, rot(T0, { state: 'PendingDeletion', deletionDate: T0 + DAY }));
+        assert.deepEqual((await s.dueForRotation(T0 + 30)).map((k) => k.keyId), [a.keyId, b.keyId]);
+        await s.addMaterial(materialRec(a.keyId, 2, { rotationType: 'AUTOMATIC' }), { ...a, nextRotationDate: T0 + 90 * DAY });
+        assert.deepEqual((await s.dueForRotation(T0 + 30)).map((k) => k.keyId), [b.keyId], 'a rotated key is due again only at its next date');
+      }));
+    });
+
+    if (opts.reopen) {
+      const reopen = opts.reopen;
+      it('everything survives a close and reopen', withStore(async (s0) => {
+        const { key, material } = await newKey(s0, { description: 'persisted' });
+        const v2 = materialRec(key.keyId, 2);
+        await s0.addMaterial(v2, key);
+        await s0.createAlias(aliasRec('alias/p', key.keyId));
+        const g = grantRec(key.keyId, { name: 'g', constraints: { encryptionContextEquals: { a: '1' } } });
+        await s0.createGrant(g);
+        await s0.setTags(key.keyId, [{ TagKey: 'k', TagValue: 'v' }]);
+        const s = await reopen(s0);
+        assert.deepEqual(await s.getKey(key.keyId), { ...key, currentVersion: 2 });
+        assert.deepEqual(await s.listMaterials(key.keyId), [material, v2]);
+        assert.deepEqual(await s.getAlias('alias/p'), aliasRec('alias/p', key.keyId));
+        assert.deepEqual(await s.findGrantByName(key.keyId, 'g'), g);
+        assert.deepEqual(await s.getTags(key.keyId), [{ TagKey: 'k', TagValue: 'v' }]);
+        // Creation order carries on after a restart.
+        const g2 = grantRec(key.keyId);
+        await s.createGrant(g2);
+        assert.deepEqual(await s.listGrants(key.keyId), [g, g2]);
+        return s;
+      }));
+    }
+  });
+}

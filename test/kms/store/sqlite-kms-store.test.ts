@@ -1,0 +1,109 @@
+// Runs the KmsStore contract against SqliteKmsStore, plus what only SQLite has: the
+// schema version marker, WAL, and that the sweeps and lookups are index-backed.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { SqliteKmsStore } from '../../../src/kms/store/sqlite-kms-store.js';
+import { KMS_SQL } from '../../../src/kms/store/sqlite-kms-rows.js';
+import { KMS_SCHEMA_VERSION } from '../../../src/kms/store/sqlite-kms-schema.js';
+import type { KmsStore } from '../../../src/kms/store/types.js';
+import { keyRec, materialRec, runKmsStoreContract } from './kms-store.contract.js';
+
+let root = '';
+let n = 0;
+const paths = new WeakMap<KmsStore, string>();
+
+before(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-kms-sqlite-'));
+});
+after(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+const open = (file: string) => {
+  const s = SqliteKmsStore.open(file);
+  paths.set(s, file);
+  return s;
+};
+
+runKmsStoreContract('SqliteKmsStore', async () => open(path.join(root, `kms-${++n}.sqlite`)), {
+  reopen: async (s) => {
+    await s.close();
+    return open(paths.get(s)!);
+  },
+});
+
+/** The query plan's detail lines for sql with placeholder params. */
+function plan(db: Database.Database, sql: string, ...params: unknown[]): string {
+  return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail).join('\n');
+}
+
+describe('SqliteKmsStore specifics', () => {
+  it('records the schema version and runs in WAL mode', async () => {
+    const file = path.join(root, `kms-${++n}.sqlite`);
+    await open(file).close();
+    const db = new Database(file, { readonly: true });
+    try {
+      assert.deepEqual(db.prepare('SELECT version FROM schema_version').all(), [{ version: KMS_SCHEMA_VERSION }]);
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    } finally {
+      db.close();
+    }
+    await open(file).close(); // reopening an up-to-date database migrates nothing
+  });
+
+  it('refuses a database from a newer schema version', async () => {
+    const file = path.join(root, `kms-${++n}.sqlite`);
+    await open(file).close();
+    const db = new Database(file);
+    db.prepare('UPDATE schema_version SET version = ?').run(KMS_SCHEMA_VERSION + 1);
+    db.close();
+    assert.throws(() => SqliteKmsStore.open(file), /newer than this build supports/);
+  });
+
+  it('the sweeps, key listing and grant/alias lookups the store runs use an index, never a scan or a sort', async () => {
+    const file = path.join(root, `kms-${++n}.sqlite`);
+    await open(file).close();
+    const db = new Database(file, { readonly: true });
+    try {
+      const cases: [keyof typeof KMS_SQL, string, unknown[]][] = [
+        ['dueForDeletion', 'keys_by_deletion', [1]],
+        ['dueForRotation', 'keys_by_rotation', [1]],
+        ['listKeysFirst', 'keys_by_creation', [10]],
+        ['listKeysAfter', 'keys_by_creation', [1, 'a', 10]],
+        ['listGrants', 'grants_by_key', ['k']],
+        ['listGrantsByRetiring', 'grants_by_retiring_principal', ['p']],
+        ['grantByName', 'grants_by_name', ['k', 'n']],
+        ['listAliasesOfKey', 'aliases_by_key', ['k']],
+      ];
+      for (const [stmt, index, params] of cases) {
+        const p = plan(db, KMS_SQL[stmt], ...params);
+        assert.match(p, new RegExp(`USING (COVERING )?INDEX ${index}\\b`), `${stmt}:\n${p}`);
+        assert.doesNotMatch(p, /USE TEMP B-TREE/, `${stmt} sorts:\n${p}`);
+      }
+    } finally {
+      db.close();
+    }
+  });
+
+  it('a write that fails half-way leaves nothing behind', async () => {
+    const file = path.join(root, `kms-${++n}.sqlite`);
+    const s = open(file);
+    try {
+      const db = new Database(file);
+      // A trigger makes the tag insert fail after the key and material rows went in.
+      db.exec(`CREATE TRIGGER boom BEFORE INSERT ON key_tags BEGIN SELECT RAISE(ABORT, 'boom'); END`);
+      db.close();
+      const key = keyRec();
+      await assert.rejects(s.createKey(key, materialRec(key.keyId), [{ TagKey: 'a', TagValue: 'b' }]), /boom/);
+      assert.equal(await s.getKey(key.keyId), undefined);
+      assert.deepEqual(await s.listMaterials(key.keyId), []);
+    } finally {
+      await s.close();
+    }
+  });
+});
