@@ -1,0 +1,256 @@
+// The embedded IAM store: its own SQLite database (better-sqlite3, WAL), apart from S3
+// metadata and KMS keys. The app puts it at <data-dir>/iam.sqlite.
+//
+// Same habits as src/storage/sqlite-metadata-store.ts: synchronous=NORMAL by default
+// ('FULL' on request), statements prepared once, every multi-step write in one
+// BEGIN IMMEDIATE transaction, an async interface over synchronous work. IAM writes are
+// rare, so SQLite's own WAL autocheckpoint is enough (no checkpointer worker).
+//
+// Records referring to a user (access keys, policies) store the user's name as the user
+// was created, whatever case the caller used. Sealed secrets never appear in an error
+// message or a log line from here.
+
+import Database from 'better-sqlite3';
+import { IamStoreConflict } from './types.js';
+import type {
+  AccessKeyLastUsed,
+  AccessKeyRecord,
+  AccessKeyStatus,
+  IamStore,
+  ListUsersQuery,
+  UserPolicyRecord,
+  UserRecord,
+} from './types.js';
+import { migrateIam } from './sqlite-iam-schema.js';
+
+export interface SqliteIamStoreOptions {
+  /** 'NORMAL' (default): survives a process crash. 'FULL': also survives power loss, at an fsync per commit. */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** How long a writer waits for another process's lock before failing, in ms (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+interface UserRow {
+  user_name: string;
+  user_id: string;
+  arn: string;
+  path: string;
+  create_date: number;
+  tags: string;
+}
+
+interface AccessKeyRow {
+  access_key_id: string;
+  user_name: string;
+  status: string;
+  create_date: number;
+  sealed_secret: Buffer;
+  last_used_date: number | null;
+  last_used_service: string | null;
+  last_used_region: string | null;
+}
+
+type Stmt = Database.Statement<unknown[], unknown>;
+
+const USER_COLUMNS = 'user_name, user_id, arn, path, create_date, tags';
+const KEY_COLUMNS =
+  'access_key_id, user_name, status, create_date, sealed_secret, last_used_date, last_used_service, last_used_region';
+
+/** Every statement the store runs, by name (exported so tests can check their query plans). */
+export const IAM_SQL = {
+  getUser: `SELECT ${USER_COLUMNS} FROM users WHERE user_name = ?`,
+  userIdExists: 'SELECT 1 FROM users WHERE user_id = ?',
+  insertUser: `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
+  // '' sorts before every name, so the bound is always a seek into the primary key.
+  listUsers: `SELECT ${USER_COLUMNS} FROM users
+     WHERE user_name > @after AND (@prefix IS NULL OR substr(path, 1, length(@prefix)) = @prefix)
+     ORDER BY user_name LIMIT @limit`,
+  deleteUser: 'DELETE FROM users WHERE user_name = ?',
+  userHasKey: 'SELECT 1 FROM access_keys WHERE user_name = ? LIMIT 1',
+  userHasPolicy: 'SELECT 1 FROM user_policies WHERE user_name = ? LIMIT 1',
+
+  insertKey: `INSERT INTO access_keys (${KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  getKey: `SELECT ${KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?`,
+  countKeys: 'SELECT COUNT(*) AS n FROM access_keys WHERE user_name = ?',
+  listKeys: `SELECT ${KEY_COLUMNS} FROM access_keys WHERE user_name = ? ORDER BY create_date, access_key_id`,
+  updateKeyStatus: 'UPDATE access_keys SET status = ? WHERE access_key_id = ? AND user_name = ?',
+  deleteKey: 'DELETE FROM access_keys WHERE access_key_id = ? AND user_name = ?',
+  markKeyUsed: 'UPDATE access_keys SET last_used_date = ?, last_used_service = ?, last_used_region = ? WHERE access_key_id = ?',
+
+  upsertPolicy: `INSERT INTO user_policies (user_name, policy_name, document) VALUES (?, ?, ?)
+     ON CONFLICT (user_name, policy_name) DO UPDATE SET document = excluded.document`,
+  getPolicy: 'SELECT user_name, policy_name, document FROM user_policies WHERE user_name = ? AND policy_name = ?',
+  listPolicies: 'SELECT policy_name FROM user_policies WHERE user_name = ? ORDER BY policy_name',
+  deletePolicy: 'DELETE FROM user_policies WHERE user_name = ? AND policy_name = ?',
+} as const;
+
+type IamStatements = { readonly [K in keyof typeof IAM_SQL]: Stmt };
+
+export class SqliteIamStore implements IamStore {
+  private readonly s: IamStatements;
+  /** One transaction wrapper for every write; the callback is its argument. */
+  private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
+  private closed = false;
+
+  private constructor(private readonly db: Database.Database) {
+    this.s = Object.fromEntries(Object.entries(IAM_SQL).map(([name, sql]) => [name, db.prepare(sql)])) as IamStatements;
+    this.txRunner = db.transaction((fn: () => unknown) => fn());
+  }
+
+  static open(path: string, opts: SqliteIamStoreOptions = {}): SqliteIamStore {
+    const db = new Database(path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+      db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
+      db.pragma('foreign_keys = ON');
+      migrateIam(db);
+      return new SqliteIamStore(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  // ---- users ----
+
+  async createUser(u: UserRecord): Promise<void> {
+    this.tx(() => {
+      const taken = this.s.getUser.get(u.userName) as UserRow | undefined;
+      if (taken !== undefined) throw new IamStoreConflict('EntityAlreadyExists', `user ${taken.user_name} exists`);
+      if (this.s.userIdExists.get(u.userId) !== undefined) throw new IamStoreConflict('EntityAlreadyExists', `user id ${u.userId} exists`);
+      this.s.insertUser.run(u.userName, u.userId, u.arn, u.path, u.createDate, JSON.stringify(u.tags));
+    });
+  }
+
+  async getUser(userName: string): Promise<UserRecord | undefined> {
+    const row = this.s.getUser.get(userName) as UserRow | undefined;
+    return row && toUser(row);
+  }
+
+  async listUsers(q: ListUsersQuery = {}): Promise<UserRecord[]> {
+    const limit = q.limit ?? -1; // SQLite: a negative LIMIT is no limit
+    if (q.limit !== undefined && q.limit <= 0) return [];
+    const rows = this.s.listUsers.all({ after: q.after ?? '', prefix: q.pathPrefix ?? null, limit }) as UserRow[];
+    return rows.map(toUser);
+  }
+
+  async deleteUser(userName: string): Promise<boolean> {
+    return this.tx(() => {
+      const row = this.s.getUser.get(userName) as UserRow | undefined;
+      if (row === undefined) return false;
+      if (this.s.userHasKey.get(row.user_name) !== undefined) {
+        throw new IamStoreConflict('DeleteConflict', `user ${row.user_name} still has access keys`);
+      }
+      if (this.s.userHasPolicy.get(row.user_name) !== undefined) {
+        throw new IamStoreConflict('DeleteConflict', `user ${row.user_name} still has inline policies`);
+      }
+      this.s.deleteUser.run(row.user_name);
+      return true;
+    });
+  }
+
+  // ---- access keys ----
+
+  async createAccessKey(k: AccessKeyRecord, opts: { maxKeysPerUser?: number } = {}): Promise<void> {
+    this.tx(() => {
+      const user = this.requireUser(k.userName);
+      if (this.s.getKey.get(k.accessKeyId) !== undefined) {
+        throw new IamStoreConflict('EntityAlreadyExists', `access key ${k.accessKeyId} exists`);
+      }
+      if (opts.maxKeysPerUser !== undefined) {
+        const count = (this.s.countKeys.get(user) as { n: number }).n;
+        if (count >= opts.maxKeysPerUser) {
+          throw new IamStoreConflict('LimitExceeded', `user ${user} already has ${count} access keys`);
+        }
+      }
+      this.s.insertKey.run(
+        k.accessKeyId, user, k.status, k.createDate, k.sealedSecret,
+        k.lastUsed?.date ?? null, k.lastUsed?.service ?? null, k.lastUsed?.region ?? null,
+      );
+    });
+  }
+
+  async getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined> {
+    const row = this.s.getKey.get(accessKeyId) as AccessKeyRow | undefined;
+    return row && toAccessKey(row);
+  }
+
+  async listAccessKeys(userName: string): Promise<AccessKeyRecord[]> {
+    return (this.s.listKeys.all(userName) as AccessKeyRow[]).map(toAccessKey);
+  }
+
+  async updateAccessKeyStatus(userName: string, accessKeyId: string, status: AccessKeyStatus): Promise<boolean> {
+    return this.s.updateKeyStatus.run(status, accessKeyId, userName).changes > 0;
+  }
+
+  async deleteAccessKey(userName: string, accessKeyId: string): Promise<boolean> {
+    return this.s.deleteKey.run(accessKeyId, userName).changes > 0;
+  }
+
+  async markAccessKeyUsed(accessKeyId: string, used: AccessKeyLastUsed): Promise<boolean> {
+    return this.s.markKeyUsed.run(used.date, used.service, used.region, accessKeyId).changes > 0;
+  }
+
+  // ---- inline user policies ----
+
+  async putUserPolicy(userName: string, policyName: string, document: string): Promise<void> {
+    this.tx(() => {
+      const user = this.requireUser(userName);
+      this.s.upsertPolicy.run(user, policyName, document);
+    });
+  }
+
+  async getUserPolicy(userName: string, policyName: string): Promise<UserPolicyRecord | undefined> {
+    const row = this.s.getPolicy.get(userName, policyName) as
+      | { user_name: string; policy_name: string; document: string }
+      | undefined;
+    return row && { userName: row.user_name, policyName: row.policy_name, document: row.document };
+  }
+
+  async listUserPolicies(userName: string): Promise<string[]> {
+    return (this.s.listPolicies.all(userName) as { policy_name: string }[]).map((r) => r.policy_name);
+  }
+
+  async deleteUserPolicy(userName: string, policyName: string): Promise<boolean> {
+    return this.s.deletePolicy.run(userName, policyName).changes > 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  // ---- internals ----
+
+  /** Runs fn in one write transaction (BEGIN IMMEDIATE: takes the write lock up front). */
+  private tx<T>(fn: () => T): T {
+    return this.txRunner.immediate(fn) as T;
+  }
+
+  /** The user's name as stored; NoSuchEntity if there is no such user. */
+  private requireUser(userName: string): string {
+    const row = this.s.getUser.get(userName) as UserRow | undefined;
+    if (row === undefined) throw new IamStoreConflict('NoSuchEntity', `user ${userName} does not exist`);
+    return row.user_name;
+  }
+}
+
+function toUser(r: UserRow): UserRecord {
+  return { userName: r.user_name, userId: r.user_id, arn: r.arn, path: r.path, createDate: r.create_date, tags: JSON.parse(r.tags) };
+}
+
+function toAccessKey(r: AccessKeyRow): AccessKeyRecord {
+  const k: AccessKeyRecord = {
+    accessKeyId: r.access_key_id,
+    userName: r.user_name,
+    status: r.status as AccessKeyStatus,
+    createDate: r.create_date,
+    sealedSecret: r.sealed_secret,
+  };
+  if (r.last_used_date !== null) {
+    k.lastUsed = { date: r.last_used_date, service: r.last_used_service ?? '', region: r.last_used_region ?? '' };
+  }
+  return k;
+}
