@@ -15,6 +15,12 @@ import { FileBlobStore } from './storage/file-blob-store.js';
 import { collectGarbage, recoverStorage } from './storage/recovery.js';
 import { loadRootAccount, type RootAccount } from './iam/root-credentials.js';
 import type { CredentialLookup } from './auth/types.js';
+import { selectRootKey } from './kms/custody/select-root-key.js';
+import { SqliteKmsStore } from './kms/store/sqlite-kms-store.js';
+import { KmsService } from './kms/service.js';
+import { handleKms } from './kms/handler.js';
+import { KmsScheduler } from './kms/scheduler.js';
+import { AuditLog } from './audit/audit-log.js';
 
 export interface RunningCoffer {
   server: Server;
@@ -22,6 +28,8 @@ export interface RunningCoffer {
   port: number;
   root: RootAccount;
   log: Logger;
+  kms: KmsService;
+  audit: AuditLog;
   close(): Promise<void>;
 }
 
@@ -35,6 +43,22 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
 
   const lookup: CredentialLookup = (id) => (id === root.credential.accessKeyId ? root.credential : undefined);
+
+  const rootKey = await selectRootKey({ dataDir: config.dataDir, env: process.env });
+  for (const w of rootKey.warnings) log.warn(w);
+  const kmsStore = SqliteKmsStore.open(join(config.dataDir, 'kms.sqlite'));
+  const audit = await AuditLog.open(config.dataDir, config.region);
+  const kms = new KmsService({
+    store: kmsStore,
+    rootKey: rootKey.provider,
+    accountId: root.accountId,
+    region: config.region,
+    identityPolicies: async () => [],
+    audit,
+    log,
+  });
+  const scheduler = new KmsScheduler(kms);
+  scheduler.start();
   let gcRunning = false;
   let gcAgain = false;
   const services: S3Services = {
@@ -64,6 +88,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   };
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, lookup }, req, res, requestId),
+    kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region }, req, res, requestId),
     fail: (err, requestId) => log.error({ err, requestId }, 'unhandled error'),
   });
   await new Promise<void>((resolve, reject) => {
@@ -78,13 +103,18 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     port,
     root,
     log,
+    kms,
+    audit,
     async close() {
+      scheduler.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
       await blobs.close();
       await meta.close();
+      await kmsStore.close();
+      await audit.close();
     },
   };
 }

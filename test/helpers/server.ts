@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { S3Client } from '@aws-sdk/client-s3';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { startCoffer, type RunningCoffer } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 
@@ -17,6 +18,9 @@ export interface TestServer {
   url: string;
   dataDir: string;
   s3: S3Client;
+  kms: KMSClient;
+  /** A KMS client with other options (e.g. another user's credentials). */
+  kmsClient(opts?: Partial<ConstructorParameters<typeof KMSClient>[0]>): KMSClient;
   /** An S3 client with other options (e.g. forcePathStyle false, other credentials). */
   client(opts?: Partial<ConstructorParameters<typeof S3Client>[0]>): S3Client;
   stop(): Promise<void>;
@@ -38,14 +42,25 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       ...opts,
     });
   const s3 = client();
+  const kmsClient = (opts: Partial<ConstructorParameters<typeof KMSClient>[0]> = {}) =>
+    new KMSClient({
+      endpoint: coffer.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET },
+      ...opts,
+    });
+  const kms = kmsClient();
   return {
     coffer,
     url: coffer.url,
     dataDir,
     s3,
     client,
+    kms,
+    kmsClient,
     async stop() {
       s3.destroy();
+      kms.destroy();
       await coffer.close();
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -26,6 +26,11 @@ async function rejects(p: Promise<unknown>, code: string, status: number): Promi
     await p;
   } catch (e) {
     const err = e as Error & { name: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+    // 304 has no body (as on AWS), so SDKs cannot name it: the status is the whole answer.
+    if (status === 304) {
+      assert.equal(err.$metadata?.httpStatusCode, 304);
+      return err;
+    }
     assert.equal(err.name === 'Unknown' || err.name === 'UnknownError' ? err.Code : err.name, code, `expected ${code}, got ${err.name}: ${err.message}`);
     assert.equal(err.$metadata?.httpStatusCode, status);
     return err;
@@ -106,8 +111,7 @@ test('conditional reads: If-Match, If-None-Match, If-Modified-Since, If-Unmodifi
   const etag = put.ETag!;
   await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cond', IfMatch: etag }));
   await rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cond', IfMatch: '"nope"' })), 'PreconditionFailed', 412);
-  const nm = await rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cond', IfNoneMatch: etag })), 'NotModified', 304).catch((e) => e);
-  assert.ok(nm);
+  await rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cond', IfNoneMatch: etag })), 'NotModified', 304);
   const future = new Date(Date.now() + 3600_000);
   const past = new Date(Date.now() - 3600_000);
   await rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'cond', IfModifiedSince: future })), 'NotModified', 304);

@@ -1,0 +1,127 @@
+// The KMS JSON 1.1 protocol: POST / with X-Amz-Target: TrentService.<Op>. Reads the
+// small JSON body, authenticates it (SigV4, service "kms"), converts base64 blob
+// members to Buffers, runs the operation through callKms, and answers JSON —
+// errors as {"__type": code, "message": text}.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authenticate } from '../auth/sigv4.js';
+import type { CredentialLookup } from '../auth/types.js';
+import { ServiceError, isServiceError } from '../errors.js';
+import type { Caller, KmsService } from './service.js';
+import { callKms } from './dispatch.js';
+import { kmsError } from './errors.js';
+import { BLOB_INPUTS, type KmsInput } from './operation.js';
+
+const MAX_BODY = 1024 * 1024;
+
+export interface KmsHandlerOptions {
+  service: KmsService;
+  lookup: CredentialLookup;
+  region: string;
+}
+
+export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  let operation = '';
+  try {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    operation = target.slice('TrentService.'.length);
+    if (req.method !== 'POST') throw kmsError('UnknownOperationException');
+    const body = await readBody(req);
+    const auth = authenticateKms(opts, req, body);
+    let input: KmsInput;
+    try {
+      input = body.length === 0 ? {} : (JSON.parse(body.toString('utf8')) as KmsInput);
+    } catch {
+      throw kmsError('SerializationException', 'Start of structure or map found where not expected.');
+    }
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw kmsError('SerializationException', 'Start of structure or map found where not expected.');
+    decodeBlobs(input);
+    const caller: Caller = {
+      principal: auth.principal,
+      requestId,
+      sourceIp: req.socket.remoteAddress,
+      secureTransport: 'encrypted' in req.socket && Boolean((req.socket as { encrypted?: boolean }).encrypted),
+      userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
+    };
+    const out = await callKms(opts.service, caller, operation, input);
+    sendJson(res, 200, encodeBlobs(out));
+  } catch (e) {
+    let err: ServiceError;
+    if (isServiceError(e)) err = e;
+    else {
+      opts.service.log.error({ err: e, requestId, operation }, 'internal error');
+      err = kmsError('KMSInternalException', 'An internal error occurred.');
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendJson(res, err.status, { __type: err.code, message: err.message });
+  }
+}
+
+function authenticateKms(opts: KmsHandlerOptions, req: IncomingMessage, body: Buffer) {
+  let auth;
+  try {
+    auth = authenticate({ method: req.method ?? 'POST', rawUrl: req.url ?? '/', headers: req.headers, body }, { region: opts.region, service: 'kms', lookup: opts.lookup });
+  } catch (e) {
+    throw translateAuthError(e);
+  }
+  if (auth.anonymous) throw kmsError('MissingAuthenticationTokenException', 'Missing Authentication Token');
+  return { principal: auth.credential.principal };
+}
+
+/** SigV4 failures in KMS's vocabulary. */
+function translateAuthError(e: unknown): unknown {
+  if (!isServiceError(e)) return e;
+  switch (e.code) {
+    case 'InvalidAccessKeyId':
+    case 'InvalidToken':
+      return kmsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+    case 'SignatureDoesNotMatch':
+      return kmsError('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
+    case 'RequestTimeTooSkewed':
+      return kmsError('InvalidSignatureException', 'Signature expired: the request time is outside the allowed 15 minutes of the server time.');
+    case 'ExpiredToken':
+      return kmsError('ExpiredTokenException', 'The security token included in the request is expired');
+    case 'AuthorizationHeaderMalformed':
+    case 'AuthorizationQueryParametersError':
+      return kmsError('IncompleteSignatureException', e.message);
+    case 'XAmzContentSHA256Mismatch':
+      return kmsError('InvalidSignatureException', e.message);
+    default:
+      return kmsError('IncompleteSignatureException', e.message);
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw kmsError('ValidationException', 'Request body too large');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function decodeBlobs(input: KmsInput): void {
+  for (const name of BLOB_INPUTS) {
+    const v = input[name];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw kmsError('SerializationException', `Unable to decode ${name}: not base64`);
+    input[name] = Buffer.from(v, 'base64');
+  }
+}
+
+function encodeBlobs(out: Record<string, unknown>): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(out)) o[k] = Buffer.isBuffer(v) ? v.toString('base64') : v;
+  return o;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const buf = Buffer.from(JSON.stringify(body), 'utf8');
+  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': String(buf.length) });
+  res.end(buf);
+}

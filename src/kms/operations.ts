@@ -1,0 +1,48 @@
+// The KMS operations Coffer implements, by wire name. One file per family in ops/.
+
+import type { KmsOperation } from './operation.js';
+import * as crypto from './ops/crypto.js';
+import * as keys from './ops/keys.js';
+import * as deletion from './ops/deletion.js';
+import * as aliases from './ops/aliases.js';
+import * as rotation from './ops/rotation.js';
+import * as tags from './ops/tags.js';
+import * as policies from './ops/policies.js';
+import * as grants from './ops/grants.js';
+
+export const KMS_OPERATIONS: Record<string, KmsOperation> = {
+  Encrypt: crypto.encrypt,
+  Decrypt: crypto.decrypt,
+  ReEncrypt: crypto.reEncrypt,
+  GenerateDataKey: crypto.generateDataKey,
+  GenerateDataKeyWithoutPlaintext: crypto.generateDataKeyWithoutPlaintext,
+  GenerateRandom: crypto.generateRandom,
+  CreateKey: keys.createKey,
+  DescribeKey: keys.describeKey,
+  ListKeys: keys.listKeys,
+  EnableKey: keys.enableKey,
+  DisableKey: keys.disableKey,
+  UpdateKeyDescription: keys.updateKeyDescription,
+  ScheduleKeyDeletion: deletion.scheduleKeyDeletion,
+  CancelKeyDeletion: deletion.cancelKeyDeletion,
+  CreateAlias: aliases.createAlias,
+  UpdateAlias: aliases.updateAlias,
+  DeleteAlias: aliases.deleteAlias,
+  ListAliases: aliases.listAliases,
+  EnableKeyRotation: rotation.enableKeyRotation,
+  DisableKeyRotation: rotation.disableKeyRotation,
+  GetKeyRotationStatus: rotation.getKeyRotationStatus,
+  RotateKeyOnDemand: rotation.rotateKeyOnDemand,
+  ListKeyRotations: rotation.listKeyRotations,
+  TagResource: tags.tagResource,
+  UntagResource: tags.untagResource,
+  ListResourceTags: tags.listResourceTags,
+  GetKeyPolicy: policies.getKeyPolicy,
+  PutKeyPolicy: policies.putKeyPolicy,
+  ListKeyPolicies: policies.listKeyPolicies,
+  CreateGrant: grants.createGrant,
+  ListGrants: grants.listGrants,
+  ListRetirableGrants: grants.listRetirableGrants,
+  RetireGrant: grants.retireGrant,
+  RevokeGrant: grants.revokeGrant,
+};

@@ -1,0 +1,6 @@
+// PLACEHOLDER: being written; answers UnsupportedOperationException until then.
+import type { KmsOperation } from '../operation.js';
+import { kmsError } from '../errors.js';
+const pending: KmsOperation = async () => { throw kmsError('UnsupportedOperationException', 'not implemented yet'); };
+export const scheduleKeyDeletion: KmsOperation = pending;
+export const cancelKeyDeletion: KmsOperation = pending;

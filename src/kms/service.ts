@@ -1,0 +1,242 @@
+// The KMS as an in-process service. The JSON API (handler.ts) and S3's SSE-KMS path
+// both call it, so every use of a key — direct or on a user's behalf — goes through
+// the same key resolution, key-state checks, authorization (key policy, the caller's
+// identity policies, grants) and audit.
+
+import type { Logger } from 'pino';
+import type { Principal } from '../auth/types.js';
+import { authorize, accessDeniedMessage, parsePolicyDocument, type NamedPolicy, type PolicyDocument, type RequestContext } from '../iam/policy/index.js';
+import type { RootKeyProvider } from './custody/root-key.js';
+import { openKeyMaterial, type KeyMaterial } from './custody/key-material.js';
+import { isKeyId } from './custody/key-id.js';
+import type { GrantRecord, KmsKeyRecord, KmsStore } from './store/types.js';
+import { kmsError } from './errors.js';
+
+/** Who is calling, and how: the principal, where from, and whether via another service (S3). */
+export interface Caller {
+  principal: Principal;
+  requestId: string;
+  sourceIp?: string;
+  secureTransport: boolean;
+  userAgent?: string;
+  /** 's3.<region>.amazonaws.com' when S3 uses a key on the caller's behalf. */
+  viaService?: string;
+  /** A session policy that limits the caller (assumed roles), when there is one. */
+  sessionPolicy?: NamedPolicy;
+}
+
+export interface AuditEvent {
+  eventName: string;
+  caller: Caller;
+  requestParameters: Record<string, unknown>;
+  resources: { ARN: string; accountId: string; type: 'AWS::KMS::Key' }[];
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+export interface AuditSink {
+  record(event: AuditEvent): void;
+}
+
+export interface KmsServiceDeps {
+  store: KmsStore;
+  rootKey: RootKeyProvider;
+  accountId: string;
+  region: string;
+  /** The caller's identity-based policies (user inline policies; later groups and roles). */
+  identityPolicies(principal: Principal): Promise<NamedPolicy[]>;
+  audit: AuditSink;
+  log: Logger;
+  now?: () => number;
+}
+
+/** What an operation may do to a key in each state. */
+export type KeyUse = 'crypto' | 'manage' | 'read';
+
+export class KmsService {
+  readonly store: KmsStore;
+  readonly accountId: string;
+  readonly region: string;
+  private readonly deps: KmsServiceDeps;
+  private readonly materials = new Map<string, KeyMaterial>();
+  private readonly policies = new Map<string, { text: string; doc: PolicyDocument }>();
+
+  constructor(deps: KmsServiceDeps) {
+    this.deps = deps;
+    this.store = deps.store;
+    this.accountId = deps.accountId;
+    this.region = deps.region;
+  }
+
+  now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+
+  get rootKey(): RootKeyProvider {
+    return this.deps.rootKey;
+  }
+
+  get log(): Logger {
+    return this.deps.log;
+  }
+
+  keyArn(keyId: string): string {
+    return `arn:aws:kms:${this.region}:${this.accountId}:key/${keyId}`;
+  }
+
+  aliasArn(aliasName: string): string {
+    return `arn:aws:kms:${this.region}:${this.accountId}:${aliasName}`;
+  }
+
+  /**
+   * Resolves a key id, key ARN, alias name or alias ARN (where allowed) to a key,
+   * with AWS's NotFoundException messages.
+   */
+  async resolveKey(ref: unknown, opts: { allowAlias: boolean; field?: string }): Promise<KmsKeyRecord> {
+    const field = opts.field ?? 'keyId';
+    if (typeof ref !== 'string' || ref.length === 0) throw kmsError('ValidationException', `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+    if (ref.length > 2048) throw kmsError('ValidationException', `1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must have length less than or equal to 2048`);
+    let keyId: string | undefined;
+    if (ref.startsWith('arn:')) {
+      const m = /^arn:aws:kms:([^:]*):(\d{12}):(key|alias)\/(.+)$/.exec(ref);
+      if (!m) throw kmsError('NotFoundException', `Invalid arn ${ref}`);
+      if (m[1] !== this.region) throw kmsError('NotFoundException', `Invalid arn ${m[1]}`);
+      if (m[3] === 'alias') {
+        if (!opts.allowAlias) throw kmsError('NotFoundException', `Invalid keyId '${ref}'`);
+        keyId = await this.aliasTarget(`alias/${m[4]}`, ref);
+      } else {
+        if (m[2] !== this.accountId) throw kmsError('NotFoundException', `Key '${ref}' does not exist`);
+        keyId = m[4]!;
+      }
+    } else if (ref.startsWith('alias/')) {
+      if (!opts.allowAlias) throw kmsError('NotFoundException', `Invalid keyId '${ref}'`);
+      keyId = await this.aliasTarget(ref, this.aliasArn(ref));
+    } else {
+      if (!isKeyId(ref)) throw kmsError('NotFoundException', `Invalid keyId '${ref}'`);
+      keyId = ref;
+    }
+    const key = await this.store.getKey(keyId);
+    if (!key) throw kmsError('NotFoundException', `Key '${this.keyArn(keyId)}' does not exist`);
+    return key;
+  }
+
+  private async aliasTarget(aliasName: string, shown: string): Promise<string> {
+    const alias = await this.store.getAlias(aliasName);
+    if (!alias) throw kmsError('NotFoundException', `Alias ${shown} is not found.`);
+    return alias.keyId;
+  }
+
+  /** Key-state rules: crypto needs Enabled; management refuses PendingDeletion; reads work in every state. */
+  checkState(key: KmsKeyRecord, use: KeyUse): void {
+    if (use === 'read') return;
+    if (key.state === 'PendingDeletion') throw kmsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
+    if (use === 'crypto' && key.state === 'Disabled') throw kmsError('DisabledException', `${key.arn} is disabled.`);
+  }
+
+  /**
+   * One authorization decision: the key policy (primary), the caller's identity policies
+   * (when the key policy delegates to the account), and grants for grantable operations.
+   * Throws AccessDeniedException with AWS's message.
+   */
+  async authorize(caller: Caller, key: KmsKeyRecord, action: string, conditions: Record<string, string | string[] | boolean | undefined> = {}, encryptionContext?: Record<string, string>): Promise<void> {
+    const ctx: RequestContext = {
+      principal: { arn: caller.principal.arn, accountId: caller.principal.accountId, userName: caller.principal.kind === 'user' ? caller.principal.userName : undefined },
+      action,
+      resource: key.arn,
+      conditions: {
+        'kms:CallerAccount': caller.principal.accountId,
+        'kms:ViaService': caller.viaService,
+        'aws:SecureTransport': caller.secureTransport ? 'true' : 'false',
+        'aws:SourceIp': caller.sourceIp,
+        'aws:CurrentTime': new Date(this.now()).toISOString(),
+        'aws:PrincipalArn': caller.principal.arn,
+        ...contextConditions(encryptionContext),
+        ...conditions,
+      } as RequestContext['conditions'],
+    };
+    const grant = await this.matchingGrant(caller, key, action.slice('kms:'.length), encryptionContext);
+    const decision = authorize({
+      identityPolicies: await this.deps.identityPolicies(caller.principal),
+      resourcePolicies: [{ name: 'default', document: this.keyPolicy(key) }],
+      sessionPolicy: caller.sessionPolicy,
+      ctx,
+      resourceAccountId: key.accountId,
+      resourcePolicyMode: 'kms',
+      extraAllow: grant ? { reason: `grant ${grant.grantId}` } : undefined,
+    });
+    if (decision.effect !== 'Allow') throw kmsError('AccessDeniedException', accessDeniedMessage(ctx, decision));
+  }
+
+  private keyPolicy(key: KmsKeyRecord): PolicyDocument {
+    const cached = this.policies.get(key.keyId);
+    if (cached && cached.text === key.policy) return cached.doc;
+    const doc = parsePolicyDocument(key.policy, { kind: 'resource' });
+    this.policies.set(key.keyId, { text: key.policy, doc });
+    return doc;
+  }
+
+  /** A grant of this key to the caller for the operation, whose constraints the encryption context meets. */
+  private async matchingGrant(caller: Caller, key: KmsKeyRecord, operation: string, context: Record<string, string> | undefined): Promise<GrantRecord | undefined> {
+    const grants = await this.store.listGrants(key.keyId);
+    for (const g of grants) {
+      if (g.granteePrincipal !== caller.principal.arn) continue;
+      if (!g.operations.includes(operation)) continue;
+      if (!grantConstraintsMet(g, context)) continue;
+      return g;
+    }
+    return undefined;
+  }
+
+  /** The unsealed material of a key version, cached in memory (never logged, never persisted in the clear). */
+  async material(key: KmsKeyRecord, version = key.currentVersion): Promise<KeyMaterial> {
+    const cacheKey = `${key.keyId}/${version}`;
+    const hit = this.materials.get(cacheKey);
+    if (hit) return hit;
+    const rec = await this.store.getMaterial(key.keyId, version);
+    if (!rec) throw kmsError('KMSInternalException', 'The key material for this ciphertext is not available.');
+    let material: KeyMaterial;
+    try {
+      material = await openKeyMaterial(this.deps.rootKey, key.keyId, version, rec.sealed);
+    } catch (e) {
+      this.deps.log.error({ keyId: key.keyId, version, kind: (e as { kind?: string }).kind }, 'cannot open key material');
+      throw kmsError('KMSInternalException', 'KMS cannot use the key material of this key.');
+    }
+    if (this.materials.size > 10_000) this.materials.clear();
+    this.materials.set(cacheKey, material);
+    return material;
+  }
+
+  /** Forgets cached material of a deleted key. */
+  forget(keyId: string): void {
+    for (const k of this.materials.keys()) if (k.startsWith(keyId + '/')) this.materials.delete(k);
+    this.policies.delete(keyId);
+  }
+
+  audit(event: AuditEvent): void {
+    this.deps.audit.record(event);
+  }
+}
+
+function contextConditions(ec: Record<string, string> | undefined): Record<string, string | string[]> {
+  if (!ec) return {};
+  const out: Record<string, string | string[]> = { 'kms:EncryptionContextKeys': Object.keys(ec) };
+  for (const [k, v] of Object.entries(ec)) out[`kms:EncryptionContext:${k}`] = v;
+  return out;
+}
+
+export function grantConstraintsMet(g: GrantRecord, context: Record<string, string> | undefined): boolean {
+  const c = g.constraints;
+  if (!c) return true;
+  const ec = context ?? {};
+  if (c.encryptionContextEquals) {
+    const want = c.encryptionContextEquals;
+    const keys = Object.keys(want);
+    if (keys.length !== Object.keys(ec).length) return false;
+    if (!keys.every((k) => ec[k] === want[k])) return false;
+  }
+  if (c.encryptionContextSubset) {
+    const want = c.encryptionContextSubset;
+    if (!Object.keys(want).every((k) => ec[k] === want[k])) return false;
+  }
+  return true;
+}
