@@ -99,13 +99,13 @@ test('NoSuchUpload on UploadPart, ListParts, CompleteMultipartUpload and AbortMu
   const key = 'missing-upload';
   const UploadId = 'no-such-upload-id';
   const cases = [
-    s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: Buffer.from('x') })),
-    s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId })),
-    complete(key, UploadId, [{ PartNumber: 1, ETag: '"00"' }]),
-    s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId })),
+    () => s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: Buffer.from('x') })),
+    () => s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId })),
+    () => complete(key, UploadId, [{ PartNumber: 1, ETag: '"00"' }]),
+    () => s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId })),
   ];
   for (const c of cases) {
-    const f = await failure(c);
+    const f = await failure(c());
     assert.deepEqual([f.name, f.status], ['NoSuchUpload', 404]);
     assert.equal(f.fields.UploadId, UploadId);
   }
@@ -140,7 +140,7 @@ test('Complete refuses an empty list, a descending list, unknown parts, wrong ET
   const order = await failure(complete(key, id, [{ PartNumber: 2, ETag: p2.ETag }, { PartNumber: 1, ETag: p1.ETag }]));
   assert.deepEqual([order.name, order.status], ['InvalidPartOrder', 400]);
 
-  const unknown = await failure(complete(key, id, [{ PartNumber: 1, ETag: p1.ETag }, { PartNumber: 3, ETag: p2.ETag }]));
+  const unknown = await failure(complete(key, id, [{ PartNumber: 3, ETag: p2.ETag }]));
   assert.deepEqual([unknown.name, unknown.status], ['InvalidPart', 400]);
   const wrongEtag = await failure(complete(key, id, [{ PartNumber: 1, ETag: p2.ETag }]));
   assert.deepEqual([wrongEtag.name, wrongEtag.status], ['InvalidPart', 400]);
