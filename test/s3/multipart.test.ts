@@ -344,3 +344,23 @@ test('AbortMultipartUpload answers 204 and frees the upload', async () => {
   const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
   assert.equal(uploads.Uploads, undefined);
 });
+
+test('an upload without a checksum algorithm gets S3 default CRC64NVME FULL_OBJECT when parts carry no checksum', async () => {
+  const plain = srv.client({ requestChecksumCalculation: 'WHEN_REQUIRED' });
+  try {
+    const key = 'sum/default';
+    const { UploadId } = await plain.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    const d1 = randomBytes(5 * MiB);
+    const d2 = Buffer.from('last');
+    const p1 = await plain.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: d1 }));
+    const p2 = await plain.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 2, Body: d2 }));
+    assert.equal(p1.ChecksumCRC64NVME, undefined, 'a checksum the client did not ask for is not echoed');
+    const done = await plain.send(new CompleteMultipartUploadCommand({
+      Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }, { PartNumber: 2, ETag: p2.ETag }] },
+    }));
+    assert.equal(done.ChecksumCRC64NVME, await crc64nvme(Buffer.concat([d1, d2])));
+    assert.equal(done.ChecksumType, 'FULL_OBJECT');
+  } finally {
+    plain.destroy();
+  }
+});
