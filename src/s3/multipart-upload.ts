@@ -30,10 +30,10 @@ export function newUploadId(): string {
 }
 
 export function initiatorOf(ctx: S3Context): Initiator {
-  const p = ctx.principal as { arn?: string; userName?: string; kind?: string };
+  const p = ctx.principal;
   // S3 names the root account by its canonical id, and an IAM identity by its ARN.
-  if (p.kind === 'root' || !p.arn || p.arn === '*') return { id: ctx.owner.id, displayName: ctx.owner.displayName };
-  return { id: p.arn, displayName: p.userName ?? p.arn };
+  if (p.kind === 'root' || p.arn === '*') return { id: ctx.owner.id, displayName: ctx.owner.displayName };
+  return { id: p.arn, displayName: p.userName };
 }
 
 export function storedInitiator(u: MultipartUploadRecord, fallback: Initiator): Initiator {
