@@ -20,6 +20,13 @@ export function machineLine(): string {
   return `Machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${Math.round(os.totalmem() / 1024 ** 3)} GiB RAM, Node ${process.version}, ${os.type()} ${os.release()}`;
 }
 
+/** Other work on the machine skews every number here; say how busy it was. */
+export function loadLine(label: string): string {
+  const [one, five] = os.loadavg();
+  const busy = one! > 0.5 ? ' — the machine was not idle; treat absolute numbers with caution, ratios less so' : '';
+  return `Load average ${label}: ${one!.toFixed(2)} (1 min), ${five!.toFixed(2)} (5 min)${busy}`;
+}
+
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
 /** Rows in scenario order (first appearance), each scenario followed by a ratio row when two variants have values. */

@@ -19,7 +19,7 @@ import { GiB, MiB } from './body.js';
 import { topSelfTime } from './cpu-profile.js';
 import { readStatus } from './memory.js';
 import { RawS3Client } from './raw-client.js';
-import { machineLine, table, fmtMB, fmtSize, type Row } from './report.js';
+import { loadLine, machineLine, table, fmtSize, type Row } from './report.js';
 import { peakMemory, parallelStreams, sdkDefaultPut, singleStream, smallObjects, type Ctx, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerProcess } from './server-process.js';
 import { checkAgainstSmithy } from './sigv4.js';
@@ -157,6 +157,7 @@ async function main(): Promise<void> {
     return;
   }
 
+  const loadBefore = loadLine('before the run');
   const started = performance.now();
   const rows: Row[] = [];
   for (const v of variants) rows.push(...(await runVariant(v, sz)));
@@ -167,10 +168,10 @@ async function main(): Promise<void> {
     `Run: ${values.quick ? 'quick' : 'full'}; streams ${fmtSize(sz.stream)}, memory scenario ${fmtSize(sz.big)}, ${sz.smallOps.toLocaleString('en-US')} small ops; ` +
       `server is a child process (its CPU and RSS are reported), client shares the cores; took ${minutes.toFixed(1)} min\n`,
   );
+  console.log(`${loadBefore}\n${loadLine('after the run')}\n`);
   console.log(table(rows, ['fsync', 'no-fsync']));
   const missed = rows.filter((r) => r.met === false).length;
   console.log(`\n${missed === 0 ? 'All targets met.' : `${missed} target(s) missed (marked **NO**).`} MB = 10^6 bytes; peak RSS is the larger of 50 ms samples of VmRSS and VmHWM reset per scenario.`);
-  void fmtMB;
 }
 
 main().catch((e) => {
