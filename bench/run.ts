@@ -121,8 +121,8 @@ async function profile(kind: 'put' | 'get', variant: (typeof VARIANTS)[number], 
     const { totalMs, top } = await topSelfTime(file, 15);
     console.log(machineLine());
     console.log(`\nServer CPU profile (${variant.name}), ${kind === 'put' ? 'PUT' : 'PUT then GET'} of ${fmtSize(sz.stream)}; ${(totalMs / 1000).toFixed(1)} s sampled over the server's life\n`);
-    console.log('| self time | share | function | location |\n|---|---|---|---|');
-    for (const t of top) console.log(`| ${t.ms.toFixed(0)} ms | ${(t.share * 100).toFixed(1)}% | ${t.name} | ${t.where} |`);
+    console.log('| self time | share | function | location | mostly called from |\n|---|---|---|---|---|');
+    for (const t of top) console.log(`| ${t.ms.toFixed(0)} ms | ${(t.share * 100).toFixed(1)}% | ${t.name} | ${t.where} | ${t.caller} |`);
     if (keep) console.log(`\nprofile saved to ${keep}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
