@@ -16,11 +16,14 @@ import { collectGarbage, recoverStorage } from './storage/recovery.js';
 import { loadRootAccount, type RootAccount } from './iam/root-credentials.js';
 import type { CredentialLookup } from './auth/types.js';
 import { selectRootKey } from './kms/custody/select-root-key.js';
+import type { RootKeyProvider } from './kms/custody/root-key.js';
 import { SqliteKmsStore } from './kms/store/sqlite-kms-store.js';
 import { KmsService } from './kms/service.js';
 import { handleKms } from './kms/handler.js';
 import { KmsScheduler } from './kms/scheduler.js';
 import { AuditLog } from './audit/audit-log.js';
+import { SqliteIamStore } from './iam/store/sqlite-iam-store.js';
+import { CredentialDirectory } from './iam/credentials.js';
 
 export interface RunningCoffer {
   server: Server;
@@ -30,6 +33,8 @@ export interface RunningCoffer {
   log: Logger;
   kms: KmsService;
   audit: AuditLog;
+  iam: SqliteIamStore;
+  rootKey: RootKeyProvider;
   close(): Promise<void>;
 }
 
@@ -42,10 +47,12 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   if (recovered.removedBlobs > 0) log.info({ removedBlobs: recovered.removedBlobs }, 'removed leftovers of interrupted writes');
   const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
 
-  const lookup: CredentialLookup = (id) => (id === root.credential.accessKeyId ? root.credential : undefined);
-
   const rootKey = await selectRootKey({ dataDir: config.dataDir, env: process.env });
   for (const w of rootKey.warnings) log.warn(w);
+  const iam = SqliteIamStore.open(join(config.dataDir, 'iam.sqlite'));
+  const directory = new CredentialDirectory(iam, rootKey.provider, root);
+  const lookup: CredentialLookup = directory.lookup;
+  const prepareCredential = (id: string | undefined) => directory.prepare(id);
   const kmsStore = SqliteKmsStore.open(join(config.dataDir, 'kms.sqlite'));
   const audit = await AuditLog.open(config.dataDir, config.region);
   const kms = new KmsService({
@@ -53,7 +60,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     rootKey: rootKey.provider,
     accountId: root.accountId,
     region: config.region,
-    identityPolicies: async () => [],
+    identityPolicies: directory.identityPolicies,
     audit,
     log,
   });
@@ -68,6 +75,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     accountId: root.accountId,
     log,
     lookup,
+    prepareCredential,
     collectGarbage() {
       if (gcRunning) {
         gcAgain = true;
@@ -87,8 +95,8 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     },
   };
   const server = createCofferServer({
-    s3: (req, res, requestId) => handleS3({ services, lookup }, req, res, requestId),
-    kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region }, req, res, requestId),
+    s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies }, req, res, requestId),
+    kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential }, req, res, requestId),
     fail: (err, requestId) => log.error({ err, requestId }, 'unhandled error'),
   });
   await new Promise<void>((resolve, reject) => {
@@ -105,6 +113,8 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     log,
     kms,
     audit,
+    iam,
+    rootKey: rootKey.provider,
     async close() {
       scheduler.stop();
       await new Promise<void>((resolve) => {
@@ -114,6 +124,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
       await blobs.close();
       await meta.close();
       await kmsStore.close();
+      await iam.close();
       await audit.close();
     },
   };

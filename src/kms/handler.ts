@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../auth/sigv4.js';
 import type { CredentialLookup } from '../auth/types.js';
+import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
 import type { Caller, KmsService } from './service.js';
 import { callKms } from './dispatch.js';
@@ -18,6 +19,8 @@ export interface KmsHandlerOptions {
   service: KmsService;
   lookup: CredentialLookup;
   region: string;
+  /** Loads the credential of the access key a request names, before the synchronous SigV4 check. */
+  prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
 }
 
 export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
@@ -27,6 +30,7 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
     operation = target.slice('TrentService.'.length);
     if (req.method !== 'POST') throw kmsError('UnknownOperationException');
     const body = await readBody(req);
+    await opts.prepareCredential?.(accessKeyIdOf(req.headers.authorization, req.url ?? '/'));
     const auth = authenticateKms(opts, req, body);
     let input: KmsInput;
     try {

@@ -19,6 +19,8 @@ export interface S3Services {
   collectGarbage(): void;
   /** Access keys, for operations that authenticate inside the request (PostObject's signed policy). */
   lookup?: CredentialLookup;
+  /** Loads a user's credential before a synchronous lookup (see iam/credentials.ts). */
+  prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
 }
 
 export interface Owner {

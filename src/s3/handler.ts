@@ -4,7 +4,9 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../auth/sigv4.js';
-import type { CredentialLookup } from '../auth/types.js';
+import type { CredentialLookup, Principal } from '../auth/types.js';
+import { accessDeniedMessage, authorize as evaluate, type NamedPolicy, type RequestContext } from '../iam/policy/index.js';
+import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
 import { S3_ACTIONS } from './actions.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
@@ -27,6 +29,10 @@ import * as attributes from './ops/object-attributes.js';
 export interface S3HandlerOptions {
   services: S3Services;
   lookup: CredentialLookup;
+  /** Loads the credential of the access key a request names, before the synchronous SigV4 check. */
+  prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
+  /** The caller's identity-based policies (IAM users); the account root needs none. */
+  identityPolicies?: (principal: Principal) => Promise<NamedPolicy[]>;
 }
 
 export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
@@ -44,6 +50,7 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
   let endpoint: Endpoint | undefined;
   try {
     endpoint = route({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
+    await opts.prepareCredential?.(accessKeyIdOf(req.headers.authorization, rawUrl));
     const auth = authenticate(
       { method: req.method ?? 'GET', rawUrl, headers: req.headers },
       { region: services.config.region, service: 's3', lookup: opts.lookup },
@@ -53,19 +60,46 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
       ? { arn: '*', accountId: '', userName: 'anonymous', kind: 'user' as const }
       : auth.credential.principal;
     const ctx: S3Context = { services, req, res, requestId, endpoint, query, path, auth, principal, owner: ownerFor(services.accountId) };
-    authorize(ctx);
+    await authorize(ctx, opts);
     await dispatch(ctx, endpoint);
   } catch (e) {
     sendError(services, req, res, requestId, path, e);
   }
 }
 
-/** One authorization decision per request, from the action table. The policy engine plugs in here. */
-function authorize(ctx: S3Context): void {
-  if (ctx.endpoint.op === 'NotImplemented') return;
-  const action = S3_ACTIONS[ctx.endpoint.op];
+/**
+ * One authorization decision per request, first, from the action table: the account
+ * root may do everything; an IAM user needs an identity policy that allows the action
+ * on the bucket or object ARN (bucket policies join this evaluation later).
+ */
+async function authorize(ctx: S3Context, opts: S3HandlerOptions): Promise<void> {
+  const ep = ctx.endpoint;
+  if (ep.op === 'NotImplemented') return;
+  const action = S3_ACTIONS[ep.op];
   if (!action) throw s3Error('AccessDenied');
-  // Until policies exist every authenticated principal of the account may act.
+  if (ctx.principal.kind === 'root' || ep.op === 'PostObject') return; // PostObject authorizes the policy's signer itself
+  const resource = 'bucket' in ep ? ('key' in ep && ep.key !== undefined ? `arn:aws:s3:::${ep.bucket}/${ep.key}` : `arn:aws:s3:::${ep.bucket}`) : '*';
+  const rc: RequestContext = {
+    principal: { arn: ctx.principal.arn, accountId: ctx.principal.accountId, userName: ctx.principal.userName },
+    action,
+    resource,
+    conditions: {
+      'aws:SecureTransport': 'encrypted' in ctx.req.socket ? 'true' : 'false',
+      'aws:SourceIp': ctx.req.socket.remoteAddress,
+      'aws:CurrentTime': new Date().toISOString(),
+      's3:prefix': ctx.query.get('prefix') ?? undefined,
+      's3:delimiter': ctx.query.get('delimiter') ?? undefined,
+      's3:max-keys': ctx.query.get('max-keys') ?? undefined,
+    },
+  };
+  const decision = evaluate({
+    identityPolicies: (await opts.identityPolicies?.(ctx.principal)) ?? [],
+    resourcePolicies: [],
+    ctx: rc,
+    resourceAccountId: ctx.services.accountId,
+    resourcePolicyMode: 's3',
+  });
+  if (decision.effect !== 'Allow') throw s3Error('AccessDenied', {}, accessDeniedMessage(rc, decision));
 }
 
 async function dispatch(ctx: S3Context, ep: Endpoint): Promise<void> {

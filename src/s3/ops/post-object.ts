@@ -53,6 +53,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
 
   const services = ctx.services;
   if (!services.lookup) throw s3Error('AccessDenied');
+  await services.prepareCredential?.(fields['x-amz-credential']?.split('/')[0]);
   const { policy } = await verifyPostPolicy(fields, { region: services.config.region, lookup: services.lookup, bucket });
   await requireBucket(ctx, bucket);
   checkPostPolicyConditions(policy, fields, bucket, key);

@@ -1,0 +1,30 @@
+// Opens what admin commands need from a data directory — the account, the root key,
+// the IAM store — without starting the server (SQLite's WAL lets both run at once).
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../config/config.js';
+import { loadRootAccount, type RootAccount } from '../iam/root-credentials.js';
+import { selectRootKey } from '../kms/custody/select-root-key.js';
+import type { RootKeyProvider } from '../kms/custody/root-key.js';
+import { SqliteIamStore } from '../iam/store/sqlite-iam-store.js';
+import { CliError } from './output.js';
+
+export interface AdminContext {
+  dataDir: string;
+  root: RootAccount;
+  rootKey: RootKeyProvider;
+  iam: SqliteIamStore;
+  close(): Promise<void>;
+}
+
+export async function openDataDir(flagDir: string | undefined): Promise<AdminContext> {
+  const config = loadConfig({ dataDir: flagDir });
+  if (!existsSync(join(config.dataDir, 'root-credentials.json'))) {
+    throw new CliError(`${config.dataDir} is not a Coffer data directory`, 'start the server once with `coffer server --data-dir DIR`, or pass --data-dir / COFFER_DATA_DIR');
+  }
+  const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
+  const rootKey = await selectRootKey({ dataDir: config.dataDir, env: process.env });
+  const iam = SqliteIamStore.open(join(config.dataDir, 'iam.sqlite'));
+  return { dataDir: config.dataDir, root, rootKey: rootKey.provider, iam, close: () => iam.close() };
+}

@@ -1,0 +1,50 @@
+// `coffer server`: validates the config, starts the listener, prints generated root
+// credentials once.
+
+import type { Command } from 'commander';
+import { ConfigError, loadConfig } from '../config/config.js';
+import { startCoffer } from '../app.js';
+import { fail } from './output.js';
+
+export function registerServerCommand(program: Command): void {
+  program
+    .command('server')
+    .description('start the S3 and KMS endpoint')
+    .option('--address <ip>', 'address to listen on (default 127.0.0.1, env COFFER_ADDRESS)')
+    .option('--port <n>', 'port to listen on (default 9000, env COFFER_PORT)')
+    .option('--data-dir <dir>', 'where data is kept (default ./data, env COFFER_DATA_DIR)')
+    .option('--region <name>', 'the region this endpoint serves (default us-east-1, env COFFER_REGION)')
+    .option('--domain <host>', 'base domain for virtual-hosted-style requests (bucket.<domain>)')
+    .option('--no-fsync', 'do not fsync object bytes before acknowledging (faster, not power-loss safe)')
+    .action(async (opts: { address?: string; port?: string; dataDir?: string; region?: string; domain?: string; fsync: boolean }) => {
+      let config;
+      try {
+        config = loadConfig({ ...opts, fsync: opts.fsync === false ? false : undefined });
+      } catch (e) {
+        if (e instanceof ConfigError) fail(e.message, e.hint);
+        throw e;
+      }
+      let running;
+      try {
+        running = await startCoffer(config);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException & { hint?: string };
+        if (err.code === 'EADDRINUSE') fail(`port ${config.port} on ${config.address} is already in use`, 'stop the other process or choose another port with --port');
+        if (err.code === 'EACCES') fail(`cannot use ${config.dataDir} or port ${config.port}: permission denied`, 'check the data directory permissions, or use a port above 1023');
+        fail(err.message, err.hint);
+      }
+      if (running.root.generated) {
+        process.stdout.write(
+          `Generated root credentials (shown once; also in ${config.dataDir}/root-credentials.json):\n` +
+            `  AWS_ACCESS_KEY_ID=${running.root.credential.accessKeyId}\n` +
+            `  AWS_SECRET_ACCESS_KEY=${running.root.credential.secretAccessKey}\n`,
+        );
+      }
+      process.stdout.write(`Coffer listening on ${running.url} (region ${config.region}, data in ${config.dataDir})\n`);
+      const stop = () => {
+        running.close().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}
