@@ -5,7 +5,8 @@
 //   npm run bench                      full run (1 GiB streams, 5 GiB memory, 20,000 small ops)
 //   npm run bench -- --quick           256 MiB streams, 1 GiB memory, 5,000 small ops
 //   npm run bench -- --variant no-fsync
-//   npm run bench -- --profile put     one PUT under `node --cpu-prof`, top self-time functions
+//   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small):
+//                                      its top self-time functions and their callers
 //   npm run bench -- --server <other checkout>/dist/src/cli/main.js   benchmark another build
 //   env BENCH_BIG_GIB, BENCH_STREAM_MIB, BENCH_SMALL_OPS override the sizes.
 //
@@ -15,10 +16,12 @@ import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
 import { GiB, MiB } from './body.js';
 import { topSelfTime } from './cpu-profile.js';
 import { readStatus } from './memory.js';
-import { RawS3Client } from './raw-client.js';
+import { RawS3Client, payloadHash } from './raw-client.js';
+import { runOps } from './measure.js';
 import { loadLine, machineLine, table, fmtSize, type Row } from './report.js';
 import { peakMemory, parallelStreams, sdkDefaultPut, singleStream, smallObjects, type Ctx, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerProcess } from './server-process.js';
@@ -99,28 +102,41 @@ async function runVariant(variant: (typeof VARIANTS)[number], sz: Sizes): Promis
   });
 }
 
-async function profile(kind: 'put' | 'get', variant: (typeof VARIANTS)[number], sz: Sizes, keep?: string): Promise<void> {
+type ProfileKind = 'put' | 'get' | 'small';
+const PROFILE_KINDS: ProfileKind[] = ['put', 'get', 'small'];
+
+/** Drives one workload against a server started under `node --cpu-prof`; returns what it did. */
+async function profiledWorkload(kind: ProfileKind, client: RawS3Client, sz: Sizes): Promise<string> {
+  const timed = async (what: string, run: () => Promise<unknown>) => {
+    const t = performance.now();
+    await run();
+    process.stderr.write(`bench: ${what} in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
+  };
+  if (kind === 'small') {
+    const body = randomBytes(sz.smallSize);
+    const hash = payloadHash(body);
+    const n = sz.smallOps;
+    await timed(`${n} small PUTs`, () => runOps(n, sz.smallConcurrency, (i) => client.putSmall(BUCKET, `small/${i}`, body, hash)));
+    await timed(`${n} small GETs`, () => runOps(n, sz.smallConcurrency, (i) => client.get(BUCKET, `small/${i}`, sz.smallSize).then(() => undefined)));
+    return `${n} PUTs then ${n} GETs of ${fmtSize(sz.smallSize)}, ${sz.smallConcurrency} in flight`;
+  }
+  await timed(`PUT ${fmtSize(sz.stream)}`, () => client.putStream(BUCKET, 'prof', sz.stream));
+  if (kind === 'put') return `PUT of ${fmtSize(sz.stream)}`;
+  await timed(`GET ${fmtSize(sz.stream)}`, () => client.get(BUCKET, 'prof', sz.stream));
+  return `PUT then GET of ${fmtSize(sz.stream)}`;
+}
+
+async function profile(kind: ProfileKind, variant: (typeof VARIANTS)[number], sz: Sizes, keep?: string): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-bench-prof-'));
   try {
-    await withServer(variant.fsync, ['--cpu-prof', '--cpu-prof-dir', dir], async (server, client) => {
-      const t0 = performance.now();
-      await client.putStream(BUCKET, 'prof', sz.stream);
-      const put = (performance.now() - t0) / 1000;
-      process.stderr.write(`bench: PUT ${fmtSize(sz.stream)} in ${put.toFixed(1)} s\n`);
-      if (kind === 'get') {
-        const t1 = performance.now();
-        await client.get(BUCKET, 'prof', sz.stream);
-        process.stderr.write(`bench: GET ${fmtSize(sz.stream)} in ${((performance.now() - t1) / 1000).toFixed(1)} s\n`);
-      }
-      void server;
-    });
+    const did = await withServer(variant.fsync, ['--cpu-prof', '--cpu-prof-dir', dir], (_server, client) => profiledWorkload(kind, client, sz));
     const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
     if (files.length === 0) throw new Error('the server wrote no .cpuprofile (did it exit cleanly on SIGTERM?)');
     const file = join(dir, files[0]!);
     if (keep) await copyFile(file, keep);
     const { totalMs, top } = await topSelfTime(file, 15);
     console.log(machineLine());
-    console.log(`\nServer CPU profile (${variant.name}), ${kind === 'put' ? 'PUT' : 'PUT then GET'} of ${fmtSize(sz.stream)}; ${(totalMs / 1000).toFixed(1)} s sampled over the server's life\n`);
+    console.log(`\nServer CPU profile (${variant.name}), ${did}; ${(totalMs / 1000).toFixed(1)} s sampled over the server's life\n`);
     console.log('| self time | share | function | location | mostly called from |\n|---|---|---|---|---|');
     for (const t of top) console.log(`| ${t.ms.toFixed(0)} ms | ${(t.share * 100).toFixed(1)}% | ${t.name} | ${t.where} | ${t.caller} |`);
     if (keep) console.log(`\nprofile saved to ${keep}`);
@@ -149,11 +165,12 @@ async function main(): Promise<void> {
   await checkAgainstSmithy(CREDS);
 
   if (values.profile !== undefined) {
-    if (values.profile !== 'put' && values.profile !== 'get') {
-      process.stderr.write(`bench: error: --profile takes put or get\n`);
+    const kind = PROFILE_KINDS.find((k) => k === values.profile);
+    if (kind === undefined) {
+      process.stderr.write(`bench: error: unknown profile ${JSON.stringify(values.profile)}\nbench: hint: use --profile with one of ${PROFILE_KINDS.join(', ')}\n`);
       process.exit(2);
     }
-    await profile(values.profile, variants[0]!, sz, values['profile-out']);
+    await profile(kind, variants[0]!, sz, values['profile-out']);
     return;
   }
 
