@@ -95,6 +95,10 @@ export async function writeBlob(services: S3Services, body: Readable, opts: Writ
   const { integrity } = opts;
   const algorithm = integrity.algorithm ?? opts.defaultAlgorithm;
   const digest = new BodyDigest({ md5: true, checksum: algorithm });
+  // A body that fails verification while we wait for the blob must reject our read
+  // below, not surface as an unhandled 'error' event: the read loop still sees the
+  // error, since a stream remembers it.
+  body.on('error', ignore);
   const writer = await services.blobs.create();
   await services.meta.markPending(writer.blobId);
   let size = 0;
@@ -148,3 +152,5 @@ class BlobWriteFailure extends Error {
     super('blob write failed');
   }
 }
+
+function ignore(): void {}
