@@ -48,6 +48,7 @@ const HINTS: Record<string, string> = {
   rootSecretAccessKey: 'COFFER_ROOT_SECRET_ACCESS_KEY must be 16 to 128 characters',
   dataDir: 'use --data-dir or COFFER_DATA_DIR with a directory path',
   address: 'use --address with an IP address such as 127.0.0.1',
+  maxObjectSize: 'COFFER_MAX_OBJECT_SIZE must be a positive number of bytes (default 5368709120, S3\'s limit)',
 };
 
 export interface ConfigFlags {
@@ -71,7 +72,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     logLevel: env.COFFER_LOG_LEVEL ?? 'info',
     rootAccessKeyId: env.COFFER_ROOT_ACCESS_KEY_ID || undefined,
     rootSecretAccessKey: env.COFFER_ROOT_SECRET_ACCESS_KEY || undefined,
-    maxObjectSize: 5 * 1024 ** 3,
+    maxObjectSize: env.COFFER_MAX_OBJECT_SIZE === undefined ? 5 * 1024 ** 3 : Number(env.COFFER_MAX_OBJECT_SIZE),
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
