@@ -4,6 +4,7 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { LookupFunction } from 'node:net';
 import path from 'node:path';
@@ -87,6 +88,27 @@ describe('path-style server', () => {
   test('GET ?legal-hold on an object is 501 NotImplemented', async () => {
     const r = await rawRequest({ method: 'GET', url: srv.url, path: `/${bucket}/present`, query: { 'legal-hold': '' } });
     assertS3Error(r, 501, 'NotImplemented');
+  });
+
+  test('a PUT whose Content-MD5 does not match is 400 BadDigest and stores nothing', async () => {
+    const before = await committedBlobs(srv.dataDir);
+    const body = patternBytes(2 * MiB, 8);
+    const wrongMd5 = createHash('md5').update('something else').digest('base64');
+    const r = await rawRequest({ method: 'PUT', url: srv.url, path: `/${bucket}/bad-md5`, body, headers: { 'content-md5': wrongMd5, 'content-length': String(body.length) } });
+    assertS3Error(r, 400, 'BadDigest');
+    assert.equal((await rawRequest({ method: 'HEAD', url: srv.url, path: `/${bucket}/bad-md5` })).status, 404);
+    assert.ok(await waitFor(async () => (await tmpBlobs(srv.dataDir)).length === 0, 5000), 'the rejected blob is removed');
+    assert.deepEqual(await committedBlobs(srv.dataDir), before);
+  });
+
+  test('a PUT whose body does not match its signed x-amz-content-sha256 is 400 XAmzContentSHA256Mismatch and stores nothing', async () => {
+    const before = await committedBlobs(srv.dataDir);
+    const body = patternBytes(2 * MiB, 9);
+    const r = await rawRequest({ method: 'PUT', url: srv.url, path: `/${bucket}/bad-sha`, body, payloadHash: createHash('sha256').update('other').digest('hex'), headers: { 'content-length': String(body.length) } });
+    assertS3Error(r, 400, 'XAmzContentSHA256Mismatch');
+    assert.equal((await rawRequest({ method: 'HEAD', url: srv.url, path: `/${bucket}/bad-sha` })).status, 404);
+    assert.ok(await waitFor(async () => (await tmpBlobs(srv.dataDir)).length === 0, 5000), 'the rejected blob is removed');
+    assert.deepEqual(await committedBlobs(srv.dataDir), before);
   });
 
   test('a body shorter than its Content-Length (connection dropped) stores no object and leaves no blob', async () => {

@@ -35,6 +35,8 @@ export interface RawRequest {
   body?: Buffer;
   /** Leave the request unsigned (anonymous). */
   anonymous?: boolean;
+  /** The x-amz-content-sha256 to sign instead of the body's real hash. */
+  payloadHash?: string;
   /** Sign with these instead of the root credentials. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
@@ -56,7 +58,7 @@ export async function openRequest(r: RawRequest): Promise<http.ClientRequest> {
   const host = r.host ?? base.host;
   let headers: Record<string, string> = { host, ...(r.headers ?? {}) };
   if (!r.anonymous) {
-    headers['x-amz-content-sha256'] = r.body ? sha256hex(r.body) : 'UNSIGNED-PAYLOAD';
+    headers['x-amz-content-sha256'] = r.payloadHash ?? (r.body ? sha256hex(r.body) : 'UNSIGNED-PAYLOAD');
     const signer = r.credentials ? signerFor(r.credentials) : rootSigner;
     const signed = await signer.sign({
       method: r.method,
