@@ -11,20 +11,22 @@ import type { AuditEvent, AuditSink } from '../kms/service.js';
 
 export interface CloudTrailEvent {
   eventVersion: '1.08';
-  userIdentity: { type: 'Root' | 'IAMUser' | 'AssumedRole'; principalId: string; arn: string; accountId: string; userName?: string; invokedBy?: string };
+  /** Service events (scheduled deletion, automatic rotation) carry only accountId and invokedBy, as CloudTrail's do. */
+  userIdentity: { type?: 'Root' | 'IAMUser' | 'AssumedRole'; principalId?: string; arn?: string; accountId: string; userName?: string; invokedBy?: string };
   eventTime: string;
   eventSource: 'kms.amazonaws.com';
   eventName: string;
   awsRegion: string;
   sourceIPAddress: string;
   userAgent?: string;
-  requestParameters: Record<string, unknown>;
+  requestParameters: Record<string, unknown> | null;
   responseElements: null;
+  additionalEventData?: Record<string, unknown>;
   requestID: string;
   eventID: string;
   readOnly: boolean;
   resources: { ARN: string; accountId: string; type: string }[];
-  eventType: 'AwsApiCall';
+  eventType: 'AwsApiCall' | 'AwsServiceEvent';
   managementEvent: boolean;
   recipientAccountId: string;
   eventCategory: 'Management';
@@ -50,6 +52,10 @@ export class AuditLog implements AuditSink {
   }
 
   record(e: AuditEvent): void {
+    if (e.eventType === 'AwsServiceEvent') {
+      this.write(this.serviceEvent(e));
+      return;
+    }
     const p = e.caller.principal;
     const event: CloudTrailEvent = {
       eventVersion: '1.08',
@@ -79,6 +85,37 @@ export class AuditLog implements AuditSink {
       eventCategory: 'Management',
       ...(e.errorCode ? { errorCode: e.errorCode, errorMessage: e.errorMessage } : {}),
     };
+    this.write(event);
+  }
+
+  /** What KMS does by itself, shaped as CloudTrail's AwsServiceEvent (invokedBy kms.amazonaws.com). */
+  private serviceEvent(e: AuditEvent): CloudTrailEvent {
+    const accountId = e.caller.principal.accountId;
+    return {
+      eventVersion: '1.08',
+      userIdentity: { accountId, invokedBy: 'kms.amazonaws.com' },
+      eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      eventSource: 'kms.amazonaws.com',
+      eventName: e.eventName,
+      awsRegion: this.region,
+      sourceIPAddress: 'kms.amazonaws.com',
+      userAgent: 'kms.amazonaws.com',
+      requestParameters: null,
+      responseElements: null,
+      ...(e.additionalEventData ? { additionalEventData: e.additionalEventData } : {}),
+      requestID: e.caller.requestId,
+      eventID: randomUUID(),
+      readOnly: false,
+      resources: e.resources,
+      eventType: 'AwsServiceEvent',
+      managementEvent: true,
+      recipientAccountId: accountId,
+      eventCategory: 'Management',
+      ...(e.errorCode ? { errorCode: e.errorCode, errorMessage: e.errorMessage } : {}),
+    };
+  }
+
+  private write(event: CloudTrailEvent): void {
     this.stream.write(JSON.stringify(event) + '\n');
   }
 

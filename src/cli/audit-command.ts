@@ -27,7 +27,7 @@ function render(events: CloudTrailEvent[], json: boolean): string {
     rows.push([
       e.eventTime,
       e.eventName,
-      e.userIdentity.arn,
+      e.userIdentity.arn ?? '-',
       e.resources.map((r) => r.ARN.replace(/^.*:key\//, '')).join(',') || '-',
       e.userIdentity.invokedBy ?? '-',
       e.errorCode ? `${e.errorCode}` : 'ok',

@@ -32,6 +32,16 @@ export interface AuditEvent {
   resources: { ARN: string; accountId: string; type: 'AWS::KMS::Key' }[];
   errorCode?: string;
   errorMessage?: string;
+  /** 'AwsServiceEvent' for what KMS does by itself (scheduled deletion, automatic rotation); default 'AwsApiCall'. */
+  eventType?: 'AwsApiCall' | 'AwsServiceEvent';
+  /** CloudTrail's additionalEventData (service events: keyId, rotationType, keyMaterialId). */
+  additionalEventData?: Record<string, unknown>;
+}
+
+/** Narrows which of the caller's grants may allow a request (e.g. CreateGrant through a grant). */
+export interface AuthorizeOptions {
+  /** Replaces the default test (operation listed, constraints met by the encryption context). */
+  grantMatch?: (g: GrantRecord) => boolean;
 }
 
 export interface AuditSink {
@@ -138,7 +148,7 @@ export class KmsService {
    * (when the key policy delegates to the account), and grants for grantable operations.
    * Throws AccessDeniedException with AWS's message.
    */
-  async authorize(caller: Caller, key: KmsKeyRecord, action: string, conditions: Record<string, string | string[] | boolean | undefined> = {}, encryptionContext?: Record<string, string>): Promise<void> {
+  async authorize(caller: Caller, key: KmsKeyRecord, action: string, conditions: Record<string, string | string[] | boolean | undefined> = {}, encryptionContext?: Record<string, string>, opts: AuthorizeOptions = {}): Promise<void> {
     const ctx: RequestContext = {
       principal: { arn: caller.principal.arn, accountId: caller.principal.accountId, userName: caller.principal.kind === 'user' ? caller.principal.userName : undefined },
       action,
@@ -154,7 +164,7 @@ export class KmsService {
         ...conditions,
       } as RequestContext['conditions'],
     };
-    const grant = await this.matchingGrant(caller, key, action.slice('kms:'.length), encryptionContext);
+    const grant = await this.matchingGrant(caller, key, action.slice('kms:'.length), encryptionContext, opts.grantMatch);
     const decision = authorize({
       identityPolicies: await this.deps.identityPolicies(caller.principal),
       resourcePolicies: [{ name: 'default', document: this.keyPolicy(key) }],
@@ -176,15 +186,41 @@ export class KmsService {
   }
 
   /** A grant of this key to the caller for the operation, whose constraints the encryption context meets. */
-  private async matchingGrant(caller: Caller, key: KmsKeyRecord, operation: string, context: Record<string, string> | undefined): Promise<GrantRecord | undefined> {
+  private async matchingGrant(caller: Caller, key: KmsKeyRecord, operation: string, context: Record<string, string> | undefined, match?: (g: GrantRecord) => boolean): Promise<GrantRecord | undefined> {
     const grants = await this.store.listGrants(key.keyId);
     for (const g of grants) {
       if (g.granteePrincipal !== caller.principal.arn) continue;
-      if (!g.operations.includes(operation)) continue;
-      if (!grantConstraintsMet(g, context)) continue;
+      if (match) {
+        if (!match(g)) continue;
+      } else {
+        if (!g.operations.includes(operation)) continue;
+        if (!grantConstraintsMet(g, context)) continue;
+      }
       return g;
     }
     return undefined;
+  }
+
+  /**
+   * Authorizes an action that has no key as its resource (kms:ListRetirableGrants): the
+   * caller's identity policies alone; the account root has every identity permission.
+   */
+  async authorizeIdentity(caller: Caller, action: string): Promise<void> {
+    const ctx: RequestContext = {
+      principal: { arn: caller.principal.arn, accountId: caller.principal.accountId, userName: caller.principal.kind === 'user' ? caller.principal.userName : undefined },
+      action,
+      resource: '*',
+      conditions: { 'kms:CallerAccount': caller.principal.accountId, 'aws:SecureTransport': caller.secureTransport ? 'true' : 'false', 'aws:SourceIp': caller.sourceIp, 'aws:PrincipalArn': caller.principal.arn } as RequestContext['conditions'],
+    };
+    const decision = authorize({
+      identityPolicies: await this.deps.identityPolicies(caller.principal),
+      resourcePolicies: [],
+      sessionPolicy: caller.sessionPolicy,
+      ctx,
+      resourceAccountId: this.accountId,
+      resourcePolicyMode: 's3',
+    });
+    if (decision.effect !== 'Allow') throw kmsError('AccessDeniedException', `User: ${caller.principal.arn} is not authorized to perform: ${action} ${decision.reason}`);
   }
 
   /** The unsealed material of a key version, cached in memory (never logged, never persisted in the clear). */
