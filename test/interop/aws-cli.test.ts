@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -30,6 +30,20 @@ function aws(...args: string[]): Promise<CliResult> {
       if (err && typeof err.code !== 'number') return reject(err);
       resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
     });
+  });
+}
+
+/** Runs `aws <args>` feeding `input` on stdin; returns stdout as bytes. */
+function awsPipe(input: Buffer | undefined, ...args: string[]): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('aws', [...args, '--endpoint-url', srv.url], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => out.push(d));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out), stderr: err }));
+    p.stdin.end(input);
   });
 }
 
@@ -113,6 +127,16 @@ test('aws s3 cp of a 20 MiB file goes multipart (3 parts of 8 MiB) and comes bac
   const back = await fs.readFile(dst);
   assert.equal(back.length, body.length);
   assert.equal(sha256hex(back), sha256hex(body));
+});
+
+test('aws s3 cp streams from stdin (multipart of unknown size) and back to stdout', async () => {
+  const body = randomBytes(9 * 1024 * 1024 + 1);
+  const up = await awsPipe(body, 's3', 'cp', '-', `s3://${bucket}/cp/stdin.bin`);
+  assert.equal(up.code, 0, up.stderr);
+  const down = await awsPipe(undefined, 's3', 'cp', `s3://${bucket}/cp/stdin.bin`, '-');
+  assert.equal(down.code, 0, down.stderr);
+  assert.equal(down.stdout.length, body.length);
+  assert.equal(sha256hex(down.stdout), sha256hex(body));
 });
 
 test('aws s3 sync uploads a tree with nested, unicode and space names, and syncs it back identically', async () => {
