@@ -1,8 +1,132 @@
-// PLACEHOLDER: the background sweeps (due deletions, due automatic rotations) are being written.
-import type { KmsService } from './service.js';
+// What the KMS does by itself, on a timer: deletes keys whose deletion date has passed
+// and rotates the material of keys whose automatic rotation is due. Each action is
+// audited as CloudTrail records KMS's own events (AwsServiceEvent, invokedBy
+// kms.amazonaws.com). A failure on one key is logged and the sweep goes on; nothing
+// here may crash the process.
+
+import { randomUUID } from 'node:crypto';
+import type { Caller, KmsService } from './service.js';
+import type { KmsKeyRecord } from './store/types.js';
+import { DAY_MS, DEFAULT_ROTATION_PERIOD_DAYS, rotateKeyMaterial } from './ops/rotation.js';
+
+export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+/** The first sweep after start: soon, so deletions that fell due while Coffer was down happen promptly. */
+const FIRST_SWEEP_DELAY_MS = 1_000;
+
+export interface SweepResult {
+  /** Key ids deleted. */
+  deleted: string[];
+  /** Key ids rotated. */
+  rotated: string[];
+  /** Key ids whose action failed (logged). */
+  failed: string[];
+}
+
+export interface KmsSchedulerOptions {
+  intervalMs?: number;
+}
 
 export class KmsScheduler {
-  constructor(private readonly svc: KmsService) {}
-  start(): void {}
-  stop(): void {}
+  private timer: NodeJS.Timeout | undefined;
+  private first: NodeJS.Timeout | undefined;
+  /** Sweeps run one at a time: a timer tick and runOnce() never overlap. */
+  private running: Promise<unknown> = Promise.resolve();
+  private readonly intervalMs: number;
+
+  constructor(private readonly svc: KmsService, opts: KmsSchedulerOptions = {}) {
+    this.intervalMs = opts.intervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    const tick = (): void => {
+      void this.runOnce().catch((err) => this.svc.log.error({ err }, 'kms sweep failed'));
+    };
+    this.first = setTimeout(tick, Math.min(FIRST_SWEEP_DELAY_MS, this.intervalMs));
+    this.first.unref();
+    this.timer = setInterval(tick, this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.first) clearTimeout(this.first);
+    if (this.timer) clearInterval(this.timer);
+    this.first = undefined;
+    this.timer = undefined;
+  }
+
+  /** One sweep as of `now` (epoch ms; default the service's clock). Never rejects. */
+  runOnce(now: number = this.svc.now()): Promise<SweepResult> {
+    const run = this.running.then(() => this.sweep(now));
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
+  private async sweep(now: number): Promise<SweepResult> {
+    const result: SweepResult = { deleted: [], rotated: [], failed: [] };
+    await this.each('list keys due for deletion', () => this.svc.store.dueForDeletion(now), result, (key) => this.deleteKey(key, result));
+    await this.each('list keys due for rotation', () => this.svc.store.dueForRotation(now), result, (key) => this.rotateKey(key, now, result));
+    return result;
+  }
+
+  private async each(what: string, list: () => Promise<KmsKeyRecord[]>, result: SweepResult, act: (k: KmsKeyRecord) => Promise<void>): Promise<void> {
+    let keys: KmsKeyRecord[];
+    try {
+      keys = await list();
+    } catch (err) {
+      this.svc.log.error({ err }, `kms sweep: cannot ${what}`);
+      return;
+    }
+    for (const key of keys) {
+      try {
+        await act(key);
+      } catch (err) {
+        result.failed.push(key.keyId);
+        this.svc.log.error({ err, keyId: key.keyId }, 'kms sweep: action on key failed');
+      }
+    }
+  }
+
+  private async deleteKey(key: KmsKeyRecord, result: SweepResult): Promise<void> {
+    const deleted = await this.svc.store.deleteKey(key.keyId);
+    this.svc.forget(key.keyId);
+    if (!deleted) return; // gone already (another sweep, or a concurrent delete)
+    result.deleted.push(key.keyId);
+    this.audit('DeleteKey', key, { keyId: key.arn });
+    this.svc.log.info({ keyId: key.keyId }, 'deleted KMS key at the end of its waiting period');
+  }
+
+  private async rotateKey(key: KmsKeyRecord, now: number, result: SweepResult): Promise<void> {
+    const period = (key.rotationPeriodInDays ?? DEFAULT_ROTATION_PERIOD_DAYS) * DAY_MS;
+    const { material } = await rotateKeyMaterial(this.svc, key, 'AUTOMATIC', now, (k) => {
+      // The schedule keeps its rhythm; after a long outage (or a disabled spell) the next
+      // rotation counts from now instead of firing again at once.
+      let next = (k.nextRotationDate ?? now) + period;
+      if (next <= now) next = now + period;
+      return { nextRotationDate: next };
+    });
+    result.rotated.push(key.keyId);
+    this.audit('RotateKey', key, { keyId: key.arn, rotationType: 'AUTOMATIC', keyMaterialId: material.materialId });
+  }
+
+  private audit(eventName: string, key: KmsKeyRecord, additionalEventData: Record<string, unknown>): void {
+    this.svc.audit({
+      eventName,
+      eventType: 'AwsServiceEvent',
+      caller: systemCaller(this.svc),
+      requestParameters: {},
+      additionalEventData,
+      resources: [{ ARN: key.arn, accountId: key.accountId, type: 'AWS::KMS::Key' }],
+    });
+  }
+}
+
+/** KMS acting for the account on its own schedule; the audit log renders it as an AwsServiceEvent. */
+function systemCaller(svc: KmsService): Caller {
+  return {
+    principal: { arn: `arn:aws:iam::${svc.accountId}:root`, accountId: svc.accountId, userName: 'root', kind: 'root' },
+    requestId: randomUUID(),
+    secureTransport: true,
+    sourceIp: 'kms.amazonaws.com',
+  };
 }

@@ -1,9 +1,205 @@
-// PLACEHOLDER: being written; answers UnsupportedOperationException until then.
+// Key rotation: EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus,
+// RotateKeyOnDemand, ListKeyRotations, and the rotation step the scheduler runs for
+// automatic rotation. A rotation adds a material version and makes it current; older
+// versions stay forever, and Decrypt finds the one a ciphertext names in its header.
+//
+//   rotate(key, type):
+//     material = random 256 bits, sealed under the root key for (keyId, version + 1)
+//     store.addMaterial(material, key with currentVersion = version + 1)   -- one transaction
+//
+// Rotations are synchronous, so GetKeyRotationStatus never reports an in-progress
+// OnDemandRotationStartDate.
+
+import { randomBytes } from 'node:crypto';
 import type { KmsOperation } from '../operation.js';
-import { kmsError } from '../errors.js';
-const pending: KmsOperation = async () => { throw kmsError('UnsupportedOperationException', 'not implemented yet'); };
-export const enableKeyRotation: KmsOperation = pending;
-export const disableKeyRotation: KmsOperation = pending;
-export const getKeyRotationStatus: KmsOperation = pending;
-export const rotateKeyOnDemand: KmsOperation = pending;
-export const listKeyRotations: KmsOperation = pending;
+import type { KmsService } from '../service.js';
+import type { KmsKeyRecord, KeyMaterialRecord } from '../store/types.js';
+import { KmsStoreConflict } from '../store/types.js';
+import { generateKeyMaterial, sealKeyMaterial } from '../custody/key-material.js';
+import { kmsError, validationError } from '../errors.js';
+
+export const DAY_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
+export const MIN_ROTATION_PERIOD_DAYS = 90;
+export const MAX_ROTATION_PERIOD_DAYS = 2560;
+/** AWS: "a maximum of 25 times per KMS key". */
+export const ON_DEMAND_ROTATION_LIMIT = 25;
+
+const LIST_DEFAULT_LIMIT = 100;
+const LIST_MAX_LIMIT = 1000;
+
+/** JSON timestamps are epoch seconds; the store keeps epoch milliseconds. */
+const seconds = (ms: number): number => ms / 1000;
+
+/** Key operations on AWS managed keys are AWS's own; Coffer answers as KMS does for a non-customer key. */
+function refuseAwsManaged(key: KmsKeyRecord): void {
+  if (key.keyManager === 'AWS') throw kmsError('UnsupportedOperationException', `${key.arn} key manager is AWS which is not valid for this operation.`);
+}
+
+async function rotationKey(svc: KmsService, input: Record<string, unknown>): Promise<KmsKeyRecord> {
+  return svc.resolveKey(input.KeyId, { allowAlias: false });
+}
+
+function rotationPeriod(v: unknown): number {
+  if (v === undefined || v === null) return DEFAULT_ROTATION_PERIOD_DAYS;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw kmsError('SerializationException', 'NUMBER_VALUE can not be converted to an Integer');
+  if (v < MIN_ROTATION_PERIOD_DAYS) throw validationError('rotationPeriodInDays', `Member must have value greater than or equal to ${MIN_ROTATION_PERIOD_DAYS}`, v);
+  if (v > MAX_ROTATION_PERIOD_DAYS) throw validationError('rotationPeriodInDays', `Member must have value less than or equal to ${MAX_ROTATION_PERIOD_DAYS}`, v);
+  return v;
+}
+
+export const enableKeyRotation: KmsOperation = async (svc, caller, input, note) => {
+  const period = rotationPeriod(input.RotationPeriodInDays);
+  const key = await rotationKey(svc, input);
+  note.keys.push(key);
+  note.params = { keyId: input.KeyId, ...(input.RotationPeriodInDays !== undefined ? { rotationPeriodInDays: period } : {}) };
+  await svc.authorize(caller, key, 'kms:EnableKeyRotation', { 'kms:RotationPeriodInDays': String(period) });
+  svc.checkState(key, 'crypto');
+  refuseAwsManaged(key);
+  const now = svc.now();
+  // A new period on a key that already rotates counts from the same start as the old one
+  // (the last rotation, or when rotation was enabled); a first enable counts from now.
+  let next = now + period * DAY_MS;
+  if (key.rotationEnabled && key.nextRotationDate !== undefined && key.rotationPeriodInDays !== undefined) {
+    next = key.nextRotationDate - key.rotationPeriodInDays * DAY_MS + period * DAY_MS;
+  }
+  await svc.store.updateKey({ ...key, rotationEnabled: true, rotationPeriodInDays: period, nextRotationDate: next });
+  return {};
+};
+
+export const disableKeyRotation: KmsOperation = async (svc, caller, input, note) => {
+  const key = await rotationKey(svc, input);
+  note.keys.push(key);
+  await svc.authorize(caller, key, 'kms:DisableKeyRotation');
+  svc.checkState(key, 'crypto');
+  refuseAwsManaged(key);
+  await svc.store.updateKey({ ...key, rotationEnabled: false, rotationPeriodInDays: undefined, nextRotationDate: undefined });
+  return {};
+};
+
+export const getKeyRotationStatus: KmsOperation = async (svc, caller, input, note) => {
+  const key = await rotationKey(svc, input);
+  note.keys.push(key);
+  await svc.authorize(caller, key, 'kms:GetKeyRotationStatus');
+  svc.checkState(key, 'read');
+  // While a key is pending deletion its rotation status reads false (AWS); cancelling restores it.
+  const enabled = key.rotationEnabled && key.state !== 'PendingDeletion';
+  const out: Record<string, unknown> = { KeyRotationEnabled: enabled, KeyId: key.keyId };
+  if (enabled) {
+    out.RotationPeriodInDays = key.rotationPeriodInDays ?? DEFAULT_ROTATION_PERIOD_DAYS;
+    if (key.nextRotationDate !== undefined) out.NextRotationDate = seconds(key.nextRotationDate);
+  }
+  return out;
+};
+
+/**
+ * Adds a new material version to `key` and makes it current. `update` changes other
+ * fields in the same write (the on-demand count, the next automatic rotation date).
+ * Retries when a concurrent rotation took the version number.
+ */
+export async function rotateKeyMaterial(
+  svc: KmsService,
+  key: KmsKeyRecord,
+  rotationType: 'AUTOMATIC' | 'ON_DEMAND',
+  now: number,
+  update: (k: KmsKeyRecord) => Partial<KmsKeyRecord> = () => ({}),
+): Promise<{ key: KmsKeyRecord; material: KeyMaterialRecord }> {
+  let current = key;
+  for (let attempt = 0; ; attempt++) {
+    const version = current.currentVersion + 1;
+    const material = generateKeyMaterial();
+    let record: KeyMaterialRecord;
+    try {
+      record = {
+        keyId: current.keyId,
+        version,
+        materialId: randomBytes(32).toString('hex'),
+        sealed: await sealKeyMaterial(svc.rootKey, current.keyId, version, material),
+        createdAt: now,
+        rotationType,
+      };
+    } finally {
+      material.fill(0);
+    }
+    const next: KmsKeyRecord = { ...current, ...update(current), currentVersion: version };
+    try {
+      await svc.store.addMaterial(record, next);
+      return { key: next, material: record };
+    } catch (e) {
+      if (!(e instanceof KmsStoreConflict) || e.kind !== 'MaterialExists' || attempt >= 3) {
+        if (e instanceof KmsStoreConflict && e.kind === 'NotFound') throw kmsError('NotFoundException', `Key '${key.arn}' does not exist`);
+        throw e;
+      }
+      const fresh = await svc.store.getKey(key.keyId);
+      if (!fresh) throw kmsError('NotFoundException', `Key '${key.arn}' does not exist`);
+      current = fresh;
+    }
+  }
+}
+
+export const rotateKeyOnDemand: KmsOperation = async (svc, caller, input, note) => {
+  const key = await rotationKey(svc, input);
+  note.keys.push(key);
+  await svc.authorize(caller, key, 'kms:RotateKeyOnDemand');
+  svc.checkState(key, 'crypto');
+  refuseAwsManaged(key);
+  if (key.onDemandRotations >= ON_DEMAND_ROTATION_LIMIT) {
+    throw kmsError('LimitExceededException', `The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: ${key.arn}`);
+  }
+  // On-demand rotation leaves the automatic schedule alone (AWS).
+  await rotateKeyMaterial(svc, key, 'ON_DEMAND', svc.now(), (k) => ({ onDemandRotations: k.onDemandRotations + 1 }));
+  return { KeyId: key.keyId };
+};
+
+export const listKeyRotations: KmsOperation = async (svc, caller, input, note) => {
+  const include = input.IncludeKeyMaterial ?? 'ROTATIONS_ONLY';
+  if (include !== 'ROTATIONS_ONLY' && include !== 'ALL_KEY_MATERIAL') {
+    throw validationError('includeKeyMaterial', 'Member must satisfy enum value set: [ALL_KEY_MATERIAL, ROTATIONS_ONLY]', String(include));
+  }
+  const limit = listLimit(input.Limit, LIST_DEFAULT_LIMIT);
+  const key = await rotationKey(svc, input);
+  note.keys.push(key);
+  await svc.authorize(caller, key, 'kms:ListKeyRotations');
+  svc.checkState(key, 'read');
+  refuseAwsManaged(key);
+  const materials = await svc.store.listMaterials(key.keyId);
+  // The first material is the key's creation, not a rotation.
+  const shown = include === 'ALL_KEY_MATERIAL' ? materials : materials.filter((m) => m.version !== 1 && m.rotationType !== undefined);
+  let start = 0;
+  if (input.Marker !== undefined) {
+    const after = parseMarker(input.Marker);
+    start = shown.findIndex((m) => m.version > after);
+    if (start < 0) start = shown.length;
+  }
+  const page = shown.slice(start, start + limit);
+  const truncated = start + limit < shown.length;
+  const Rotations = page.map((m) => {
+    const entry: Record<string, unknown> = {
+      KeyId: key.keyId,
+      KeyMaterialId: m.materialId,
+      KeyMaterialState: m.version === key.currentVersion ? 'CURRENT' : 'NON_CURRENT',
+    };
+    if (m.rotationType !== undefined && m.version !== 1) {
+      entry.RotationDate = seconds(m.createdAt);
+      entry.RotationType = m.rotationType;
+    }
+    return entry;
+  });
+  const out: Record<string, unknown> = { Rotations, Truncated: truncated };
+  if (truncated) out.NextMarker = String(page[page.length - 1]!.version);
+  return out;
+};
+
+/** Limit 1..1000 as the KMS list operations take it. */
+export function listLimit(v: unknown, dflt: number): number {
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw kmsError('SerializationException', 'NUMBER_VALUE can not be converted to an Integer');
+  if (v < 1) throw validationError('limit', 'Member must have value greater than or equal to 1', v);
+  if (v > LIST_MAX_LIMIT) throw validationError('limit', `Member must have value less than or equal to ${LIST_MAX_LIMIT}`, v);
+  return v;
+}
+
+function parseMarker(v: unknown): number {
+  if (typeof v !== 'string' || !/^[1-9]\d{0,9}$/.test(v)) throw kmsError('InvalidMarkerException', 'Invalid marker');
+  return Number(v);
+}
