@@ -1,11 +1,16 @@
 // The embedded blob store: one file per blob under a data directory.
 //
 //   <dir>/tmp/<id>          while being written (emptied on start by cleanTemporary)
-//   <dir>/<aa>/<bb>/<id>    once committed; aa and bb are the first four hex digits of the id
+//   <dir>/<aa>/<id>         once committed; aa is the first two hex digits of the id
 //
-// Ids are 128 random bits in lower-case hex, so the fan-out is uniform. Directories are
-// 0700 and files 0600: the data directory will hold secrets. commit() is the durability
+// Ids are 128 random bits in lower-case hex, so the fan-out is uniform; the 256 fan-out
+// directories are created when the store opens, so no PUT pays for a mkdir. Directories
+// are 0700 and files 0600: the data directory holds secrets. commit() is the durability
 // point: fdatasync the file, rename it into place, fsync the directory that now names it.
+//
+// Writing is double-buffered: a full batch goes to the file while the next one fills, and
+// with fsync on, the bytes already written are flushed to disk in the background every
+// SYNC_EVERY bytes, so the fdatasync at commit has little left to do.
 
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -23,16 +28,16 @@ export interface FileBlobStoreOptions {
 const ID_PATTERN = /^[0-9a-f]{32}$/;
 /** Writes are gathered into buffers of this size before they reach the file. */
 const BATCH_BYTES = 1024 * 1024;
-/** Read chunk size: large enough for ≥ 500 MiB/s from one stream. */
-const READ_CHUNK_BYTES = 1024 * 1024;
+/** Read chunk size: large enough for ≥ 500 MiB/s from one stream, small enough not to churn the GC. */
+const READ_CHUNK_BYTES = 256 * 1024;
+/** With fsync on, written bytes are flushed to disk in the background at this interval. */
+const SYNC_EVERY = 32 * 1024 * 1024;
 /** Batch buffers kept for reuse by later writers. */
 const POOL_MAX = 8;
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
 
 export class FileBlobStore implements BlobStore {
-  /** Fan-out directories known to exist ("aa/bb" and "aa"). */
-  private readonly knownDirs = new Set<string>();
   private readonly pool: Buffer[] = [];
 
   private constructor(
@@ -42,8 +47,21 @@ export class FileBlobStore implements BlobStore {
 
   static async open(dir: string, opts: FileBlobStoreOptions = {}): Promise<FileBlobStore> {
     const root = path.resolve(dir);
+    const fsync = opts.fsync ?? true;
     await fs.mkdir(path.join(root, 'tmp'), { recursive: true, mode: DIR_MODE });
-    return new FileBlobStore(root, opts.fsync ?? true);
+    let created = false;
+    for (let i = 0; i < 256; i++) {
+      const made = await fs.mkdir(path.join(root, i.toString(16).padStart(2, '0')), { mode: DIR_MODE }).then(
+        () => true,
+        (e: NodeJS.ErrnoException) => {
+          if (e.code === 'EEXIST') return false;
+          throw e;
+        },
+      );
+      created ||= made;
+    }
+    if (created && fsync) await syncDir(root);
+    return new FileBlobStore(root, fsync);
   }
 
   async create(): Promise<BlobWriter> {
@@ -94,37 +112,22 @@ export class FileBlobStore implements BlobStore {
     if (this.pool.length < POOL_MAX) this.pool.push(b);
   }
 
+  /** @internal Whether commits flush to disk. */
+  get durable(): boolean {
+    return this.fsync;
+  }
+
   /** @internal Moves a finished temporary file into place, durably when fsync is on. */
   async place(blobId: string, tmp: string, handle: FileHandle): Promise<void> {
     if (this.fsync) await handle.datasync();
     await handle.close();
-    const aa = blobId.slice(0, 2);
-    const aabb = `${aa}/${blobId.slice(2, 4)}`;
-    const parent = path.join(this.dir, aa, blobId.slice(2, 4));
-    if (!this.knownDirs.has(aabb)) {
-      await this.ensureDir(aa, path.join(this.dir, aa), this.dir);
-      await this.ensureDir(aabb, parent, path.join(this.dir, aa));
-    }
+    const parent = path.join(this.dir, blobId.slice(0, 2));
     await fs.rename(tmp, path.join(parent, blobId));
     if (this.fsync) await syncDir(parent);
   }
 
   private finalPath(blobId: string): string {
-    return path.join(this.dir, blobId.slice(0, 2), blobId.slice(2, 4), blobId);
-  }
-
-  /** Creates one fan-out level; a new directory's own entry is made durable in its parent. */
-  private async ensureDir(name: string, full: string, parent: string): Promise<void> {
-    if (this.knownDirs.has(name)) return;
-    const created = await fs.mkdir(full, { mode: DIR_MODE }).then(
-      () => true,
-      (e: NodeJS.ErrnoException) => {
-        if (e.code === 'EEXIST') return false;
-        throw e;
-      },
-    );
-    if (created && this.fsync) await syncDir(parent);
-    this.knownDirs.add(name);
+    return path.join(this.dir, blobId.slice(0, 2), blobId);
   }
 }
 
@@ -133,6 +136,11 @@ class FileBlobWriter implements BlobWriter {
   private used = 0;
   private size = 0;
   private state: 'open' | 'committed' | 'aborted' = 'open';
+  /** The batch being written to the file while the next one fills. */
+  private inFlight: Promise<void> | undefined;
+  /** A background fdatasync of what is already written (fsync on only). */
+  private syncing: Promise<void> | undefined;
+  private unsynced = 0;
   /** Serializes write/commit/abort so a caller that does not await cannot interleave them. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -145,16 +153,13 @@ class FileBlobWriter implements BlobWriter {
 
   write(chunk: Buffer): Promise<void> {
     return this.enqueue(async () => {
-      if (this.state !== 'open') throw new Error(`blob ${this.blobId} is ${this.state}`);
-      if (chunk.length >= BATCH_BYTES) {
-        await this.flush();
-        await writeAll(this.handle, chunk);
-      } else {
-        if (this.used + chunk.length > BATCH_BYTES) await this.flush();
-        if (this.state !== 'open') throw new Error(`blob ${this.blobId} is ${this.state}`); // aborted meanwhile
+      let off = 0;
+      while (off < chunk.length) {
+        if (this.state !== 'open') throw new Error(`blob ${this.blobId} is ${this.state}`);
         this.batch ??= this.store.takeBuffer();
-        chunk.copy(this.batch, this.used);
-        this.used += chunk.length;
+        const n = chunk.copy(this.batch, this.used, off);
+        this.used += n;
+        off += n;
         if (this.used === BATCH_BYTES) await this.flush();
       }
       this.size += chunk.length;
@@ -166,6 +171,8 @@ class FileBlobWriter implements BlobWriter {
       if (this.state !== 'open') throw new Error(`blob ${this.blobId} is ${this.state}`);
       try {
         await this.flush();
+        await this.inFlight;
+        await this.syncing;
         this.release();
         await this.store.place(this.blobId, this.tmp, this.handle);
         this.state = 'committed';
@@ -185,15 +192,31 @@ class FileBlobWriter implements BlobWriter {
 
   private async discard(): Promise<void> {
     this.state = 'aborted';
+    await this.inFlight?.catch(() => undefined);
+    await this.syncing?.catch(() => undefined);
     this.release();
     await this.handle.close().catch(() => undefined);
     await fs.unlink(this.tmp).catch(ignoreMissing);
   }
 
+  /** Hands the current batch to the file; waits only for the previous batch (double buffering). */
   private async flush(): Promise<void> {
     if (this.batch === undefined || this.used === 0) return;
-    await writeAll(this.handle, this.batch.subarray(0, this.used));
+    await this.inFlight;
+    const full = this.batch;
+    const length = this.used;
+    this.batch = undefined;
     this.used = 0;
+    this.inFlight = writeAll(this.handle, full.subarray(0, length)).then(() => {
+      this.store.returnBuffer(full);
+      this.unsynced += length;
+      if (this.store.durable && this.unsynced >= SYNC_EVERY && this.syncing === undefined) {
+        this.unsynced = 0;
+        this.syncing = this.handle.datasync().finally(() => {
+          this.syncing = undefined;
+        });
+      }
+    });
   }
 
   private release(): void {

@@ -129,7 +129,7 @@ export async function filesUnder(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Committed blob files (blobs/<aa>/<bb>/<id>), excluding the temporary area. */
+/** Committed blob files (blobs/<aa>/<id>), excluding the temporary area. */
 export async function committedBlobs(dataDir: string): Promise<string[]> {
   return (await filesUnder(path.join(dataDir, 'blobs'))).filter((f) => !f.startsWith('tmp/'));
 }

@@ -16,7 +16,7 @@ import { OBJECT_SIZE, V1_SEED } from './fixtures/crash-writer.js';
 import { filesUnder, patternBytes } from './fs-helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/crash-writer.js', import.meta.url));
-const blobPath = (id: string) => path.join(id.slice(0, 2), id.slice(2, 4), id);
+const blobPath = (id: string) => path.join(id.slice(0, 2), id);
 
 /** Runs the fixture until it reports ready, SIGKILLs it, and returns the blob ids it printed. */
 async function runAndKill(dir: string, mode: string): Promise<{ v1: string; v2: string }> {

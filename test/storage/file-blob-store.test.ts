@@ -24,15 +24,15 @@ runBlobStoreContract('FileBlobStore (fsync)', () => FileBlobStore.open(fresh()))
 runBlobStoreContract('FileBlobStore (no fsync)', () => FileBlobStore.open(fresh(), { fsync: false }));
 
 describe('FileBlobStore layout', () => {
-  it('commits to <aa>/<bb>/<id> with 0600 files and 0700 directories, leaving tmp empty', async () => {
+  it('commits to <aa>/<id> with 0600 files and 0700 directories, leaving tmp empty', async () => {
     const dir = fresh();
     const s = await FileBlobStore.open(dir);
     const { blobId } = await writeBlob(s, Buffer.from('secret'));
     assert.match(blobId, /^[0-9a-f]{32}$/);
-    const rel = path.join(blobId.slice(0, 2), blobId.slice(2, 4), blobId);
+    const rel = path.join(blobId.slice(0, 2), blobId);
     assert.deepEqual(await filesUnder(dir), [rel]);
     assert.equal((await fs.stat(path.join(dir, rel))).mode & 0o777, 0o600);
-    for (const d of ['', 'tmp', blobId.slice(0, 2), path.join(blobId.slice(0, 2), blobId.slice(2, 4))]) {
+    for (const d of ['', 'tmp', blobId.slice(0, 2), '00', 'ff']) {
       assert.equal((await fs.stat(path.join(dir, d))).mode & 0o777, 0o700, `mode of ${d || '<dir>'}`);
     }
   });
