@@ -6,6 +6,7 @@ import { ServiceError } from '../errors.js';
 export type KmsErrorCode =
   | 'AccessDeniedException'
   | 'AlreadyExistsException'
+  | 'CustomKeyStoreNotFoundException'
   | 'DisabledException'
   | 'DryRunOperationException'
   | 'ExpiredTokenException'

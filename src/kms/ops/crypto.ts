@@ -1,10 +1,431 @@
-// PLACEHOLDER: being written; answers UnsupportedOperationException until then.
-import type { KmsOperation } from '../operation.js';
-import { kmsError } from '../errors.js';
-const pending: KmsOperation = async () => { throw kmsError('UnsupportedOperationException', 'not implemented yet'); };
-export const encrypt: KmsOperation = pending;
-export const decrypt: KmsOperation = pending;
-export const reEncrypt: KmsOperation = pending;
-export const generateDataKey: KmsOperation = pending;
-export const generateDataKeyWithoutPlaintext: KmsOperation = pending;
-export const generateRandom: KmsOperation = pending;
+// The symmetric data plane: Encrypt, Decrypt, ReEncrypt, GenerateDataKey,
+// GenerateDataKeyWithoutPlaintext and GenerateRandom — the calls SSE-KMS makes for
+// every object, so this is the hot path. Shapes, limits and messages follow AWS (the
+// botocore model and the recordings in /work/shared/reference/aws-recordings/kms.json).
+//
+// Each operation reads in one order, so errors come out as AWS's would:
+//
+//   validate members (ValidationException / SerializationException), grant tokens
+//   resolve the key (NotFoundException); Decrypt: the key named by the ciphertext header
+//   authorize once (kms:<Action> with the encryption context as condition keys)
+//   key state ('crypto': DisabledException, KMSInvalidStateException)
+//   algorithm against the key (InvalidKeyUsageException)
+//   DryRun → DryRunOperationException (Decrypt/ReEncrypt: after the ciphertext is checked)
+//   the cryptography (custody/ciphertext.ts), with the cached material of the version
+//
+// Envelope flow for SSE-KMS (GenerateDataKey, later Decrypt):
+//
+//   dataKey   = random(32)
+//   blob      = encodeCiphertext(material[key, current], dataKey, context)
+//   → S3 encrypts the object with dataKey, stores blob, forgets dataKey
+//   Decrypt(blob, context): header → key, version → material → dataKey
+//
+// Every way a ciphertext can fail to open (not a v1 blob, tampered, wrong context,
+// unknown material version) answers InvalidCiphertextException with an empty message,
+// as AWS does; the kind (CiphertextParseError / CiphertextAuthError) stays on the
+// error's `cause` for tests and never reaches the wire. Plaintext and data keys never
+// reach the audit log: operations set note.params to what CloudTrail would show.
+
+import { randomBytes } from 'node:crypto';
+import { ServiceError } from '../../errors.js';
+import type { AuditNote, KmsInput, KmsOperation } from '../operation.js';
+import type { Caller, KmsService } from '../service.js';
+import type { KmsKeyRecord } from '../store/types.js';
+import { dryRunSucceeded, kmsError } from '../errors.js';
+import { decryptCiphertext, encodeCiphertext, MAX_PLAINTEXT, parseCiphertextHeader, type CiphertextHeader } from '../custody/ciphertext.js';
+import { EncryptionContextError, type EncryptionContext } from '../custody/encryption-context.js';
+import { CiphertextAuthError, CiphertextParseError } from '../custody/errors.js';
+import { validateGrantTokens } from './grants.js';
+
+/** The model's EncryptionAlgorithmSpec enum, in its order (used in validation messages). */
+const ALGORITHMS = ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] as const;
+const SYMMETRIC_DEFAULT = 'SYMMETRIC_DEFAULT';
+const MAX_CIPHERTEXT_MEMBER = 6144;
+const MAX_KEY_ID = 2048;
+const MAX_DATA_KEY_BYTES = 1024;
+const DATA_KEY_SPECS: Record<string, number> = { AES_256: 32, AES_128: 16 };
+const DRY_RUN_MODIFIERS = ['IGNORE_CIPHERTEXT'];
+const EITHER_BYTES_OR_SPEC = 'Please specify either number of bytes or key spec.';
+const INCORRECT_KEY = 'The key ID in the request does not identify a CMK that can perform this operation.';
+
+// ---- validation ----
+
+/** Model violations, thrown together as one ValidationException in AWS's words. */
+class Violations {
+  private readonly list: string[] = [];
+  add(field: string, constraint: string, value?: string | number): void {
+    this.list.push(`Value${value === undefined ? '' : ` '${value}'`} at '${field}' failed to satisfy constraint: ${constraint}`);
+  }
+  missing(field: string): void {
+    this.list.push(`Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+  }
+  throwIfAny(): void {
+    const n = this.list.length;
+    if (n === 0) return;
+    throw kmsError('ValidationException', `${n} validation error${n === 1 ? '' : 's'} detected: ${this.list.join('; ')}`);
+  }
+}
+
+const absent = (v: unknown): v is undefined | null => v === undefined || v === null;
+
+/** A key id member (1..2048 characters); returns it when present. Its form is resolveKey's business. */
+function keyIdMember(v: Violations, field: string, value: unknown, required: boolean): string | undefined {
+  if (absent(value)) {
+    if (required) v.missing(field);
+    return undefined;
+  }
+  if (typeof value !== 'string') throw kmsError('SerializationException', `Expected a string at '${field}'.`);
+  if (value.length < 1) v.add(field, 'Member must have length greater than or equal to 1', value);
+  else if (value.length > MAX_KEY_ID) v.add(field, `Member must have length less than or equal to ${MAX_KEY_ID}`, value);
+  return value;
+}
+
+/** A blob member; the value is sensitive, so messages never show it (as AWS's don't). */
+function blobMember(v: Violations, field: string, value: unknown, max: number): Buffer | undefined {
+  if (absent(value)) {
+    v.missing(field);
+    return undefined;
+  }
+  if (!(value instanceof Uint8Array)) throw kmsError('SerializationException', `Expected a blob at '${field}'.`);
+  const b = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (b.length < 1) v.add(field, 'Member must have length greater than or equal to 1');
+  else if (b.length > max) v.add(field, `Member must have length less than or equal to ${max}`);
+  return b;
+}
+
+function algorithmMember(v: Violations, field: string, value: unknown): string {
+  if (absent(value)) return SYMMETRIC_DEFAULT;
+  if (typeof value !== 'string' || !(ALGORITHMS as readonly string[]).includes(value)) {
+    v.add(field, `Member must satisfy enum value set: [${ALGORITHMS.join(', ')}]`, String(value));
+  }
+  return String(value);
+}
+
+function integerMember(field: string, value: unknown): number | undefined {
+  if (absent(value)) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw kmsError('SerializationException', `Expected an integer at '${field}'.`);
+  return value;
+}
+
+function bytesMember(v: Violations, field: string, value: unknown): number | undefined {
+  const n = integerMember(field, value);
+  if (n === undefined) return undefined;
+  if (n < 1) v.add(field, 'Member must have value greater than or equal to 1', n);
+  else if (n > MAX_DATA_KEY_BYTES) v.add(field, `Member must have value less than or equal to ${MAX_DATA_KEY_BYTES}`, n);
+  return n;
+}
+
+/** A string→string map; {} when absent. Anything else is not JSON KMS can read. */
+function contextMember(field: string, value: unknown): EncryptionContext {
+  if (absent(value)) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw kmsError('SerializationException', `Start of structure or map found where not expected at '${field}'.`);
+  for (const x of Object.values(value)) {
+    if (typeof x !== 'string') throw kmsError('SerializationException', `Expected a string value in '${field}'.`);
+  }
+  return value as EncryptionContext;
+}
+
+function ignoreCiphertext(v: Violations, value: unknown): boolean {
+  if (absent(value)) return false;
+  if (!Array.isArray(value)) throw kmsError('SerializationException', "Start of list found where not expected at 'dryRunModifiers'.");
+  for (const m of value) {
+    if (!DRY_RUN_MODIFIERS.includes(m as string)) v.add('dryRunModifiers', `Member must satisfy enum value set: [${DRY_RUN_MODIFIERS.join(', ')}]`, `[${value.join(', ')}]`);
+  }
+  return value.includes('IGNORE_CIPHERTEXT');
+}
+
+/**
+ * Recipient asks KMS to encrypt the answer to a Nitro Enclave's public key after checking
+ * its attestation document. Coffer cannot verify attestation documents, so it refuses
+ * the member instead of answering in the clear.
+ */
+function refuseRecipient(input: KmsInput): void {
+  if (!absent(input.Recipient)) {
+    throw kmsError('UnsupportedOperationException', 'Recipient (AWS Nitro Enclaves attestation) is not supported by Coffer\'s KMS.');
+  }
+}
+
+// ---- shared steps ----
+
+function usableAlgorithm(key: KmsKeyRecord, algorithm: string): void {
+  if (algorithm !== SYMMETRIC_DEFAULT) throw kmsError('InvalidKeyUsageException', `Algorithm ${algorithm} is incompatible with key spec ${key.keySpec}.`);
+}
+
+/** InvalidCiphertextException with AWS's empty message; the custody error's kind stays on `cause`. */
+function invalidCiphertext(cause: Error): ServiceError {
+  const err = kmsError('InvalidCiphertextException', '');
+  Object.defineProperty(err, 'cause', { value: cause, enumerable: false });
+  return err;
+}
+
+function parseHeader(blob: Buffer): CiphertextHeader {
+  try {
+    return parseCiphertextHeader(blob);
+  } catch (e) {
+    if (e instanceof CiphertextParseError) throw invalidCiphertext(e);
+    throw e;
+  }
+}
+
+/** Lone UTF-16 surrogates (possible via JSON \ud800 escapes) have no UTF-8 form. */
+function badContext(field: string): ServiceError {
+  return kmsError('ValidationException', `1 validation error detected: Value at '${field}' failed to satisfy constraint: Map keys and values must be well-formed Unicode strings`);
+}
+
+/** Encrypts under the key's current material. */
+async function seal(svc: KmsService, key: KmsKeyRecord, plaintext: Buffer, context: EncryptionContext, field: string): Promise<Buffer> {
+  const material = await svc.material(key);
+  try {
+    return encodeCiphertext({ keyId: key.keyId, materialVersion: key.currentVersion, material, plaintext, context });
+  } catch (e) {
+    if (e instanceof EncryptionContextError) throw badContext(field);
+    throw e;
+  }
+}
+
+/** Opens a blob whose header named `key`; every failure is InvalidCiphertextException. */
+async function open(svc: KmsService, key: KmsKeyRecord, header: CiphertextHeader, blob: Buffer, context: EncryptionContext): Promise<Buffer> {
+  // Versions are 1..currentVersion; a higher one was never issued (a forged header).
+  if (header.materialVersion > key.currentVersion) throw invalidCiphertext(new CiphertextParseError('ciphertext names a material version the key does not have'));
+  const material = await svc.material(key, header.materialVersion);
+  try {
+    return decryptCiphertext(blob, material, context);
+  } catch (e) {
+    if (e instanceof CiphertextAuthError || e instanceof CiphertextParseError) throw invalidCiphertext(e);
+    if (e instanceof EncryptionContextError) throw invalidCiphertext(new CiphertextAuthError('encryption context has no UTF-8 form'));
+    throw e;
+  }
+}
+
+// Material ids never change, so one store read per (key, version) for the process.
+const materialIds = new WeakMap<KmsService, Map<string, string>>();
+
+async function materialId(svc: KmsService, key: KmsKeyRecord, version: number): Promise<string | undefined> {
+  let ids = materialIds.get(svc);
+  if (!ids) materialIds.set(svc, (ids = new Map()));
+  const k = `${key.keyId}/${version}`;
+  const hit = ids.get(k);
+  if (hit !== undefined) return hit;
+  const rec = await svc.store.getMaterial(key.keyId, version);
+  if (!rec) return undefined;
+  if (ids.size > 10_000) ids.clear();
+  ids.set(k, rec.materialId);
+  return rec.materialId;
+}
+
+function auditParams(note: AuditNote, params: Record<string, unknown>): void {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) out[k] = v;
+  note.params = out;
+}
+
+/** The key a Decrypt-like request names by KeyId must be the one in the ciphertext header. */
+async function checkNamedKey(svc: KmsService, ref: string | undefined, header: CiphertextHeader): Promise<void> {
+  if (ref === undefined) return;
+  const named = await svc.resolveKey(ref, { allowAlias: true });
+  if (named.keyId !== header.keyId) throw kmsError('IncorrectKeyException', INCORRECT_KEY);
+}
+
+/** The key a ciphertext names. */
+function ciphertextKey(svc: KmsService, header: CiphertextHeader): Promise<KmsKeyRecord> {
+  return svc.resolveKey(header.keyId, { allowAlias: false });
+}
+
+// ---- Encrypt ----
+
+export const encrypt: KmsOperation = async (svc, caller, input, note) => {
+  const v = new Violations();
+  const keyRef = keyIdMember(v, 'keyId', input.KeyId, true);
+  const plaintext = blobMember(v, 'plaintext', input.Plaintext, MAX_PLAINTEXT);
+  const algorithm = algorithmMember(v, 'encryptionAlgorithm', input.EncryptionAlgorithm);
+  v.throwIfAny();
+  validateGrantTokens(svc, input.GrantTokens);
+  const context = contextMember('encryptionContext', input.EncryptionContext);
+  auditParams(note, { keyId: keyRef, encryptionContext: input.EncryptionContext ?? undefined, encryptionAlgorithm: algorithm, dryRun: input.DryRun ?? undefined });
+
+  const key = await svc.resolveKey(keyRef, { allowAlias: true });
+  note.keys.push(key);
+  await svc.authorize(caller, key, 'kms:Encrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
+  svc.checkState(key, 'crypto');
+  usableAlgorithm(key, algorithm);
+  if (input.DryRun === true) throw dryRunSucceeded();
+
+  const blob = await seal(svc, key, plaintext!, context, 'encryptionContext');
+  return { CiphertextBlob: blob, KeyId: key.arn, EncryptionAlgorithm: SYMMETRIC_DEFAULT };
+};
+
+// ---- Decrypt ----
+
+export const decrypt: KmsOperation = async (svc, caller, input, note) => {
+  const v = new Violations();
+  const blob = blobMember(v, 'ciphertextBlob', input.CiphertextBlob, MAX_CIPHERTEXT_MEMBER);
+  const keyRef = keyIdMember(v, 'keyId', input.KeyId, false);
+  const algorithm = algorithmMember(v, 'encryptionAlgorithm', input.EncryptionAlgorithm);
+  const skipCiphertext = ignoreCiphertext(v, input.DryRunModifiers);
+  v.throwIfAny();
+  validateGrantTokens(svc, input.GrantTokens);
+  const context = contextMember('encryptionContext', input.EncryptionContext);
+  refuseRecipient(input);
+  auditParams(note, { keyId: keyRef, encryptionContext: input.EncryptionContext ?? undefined, encryptionAlgorithm: algorithm, dryRun: input.DryRun ?? undefined });
+
+  if (input.DryRun === true && skipCiphertext) {
+    // Permissions only: the key comes from KeyId, the ciphertext is not read.
+    if (keyRef === undefined) throw kmsError('ValidationException', 'KeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.');
+    const key = await svc.resolveKey(keyRef, { allowAlias: true });
+    note.keys.push(key);
+    await svc.authorize(caller, key, 'kms:Decrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
+    svc.checkState(key, 'crypto');
+    usableAlgorithm(key, algorithm);
+    throw dryRunSucceeded();
+  }
+
+  const header = parseHeader(blob!);
+  await checkNamedKey(svc, keyRef, header);
+  const key = await ciphertextKey(svc, header);
+  note.keys.push(key);
+  await svc.authorize(caller, key, 'kms:Decrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
+  svc.checkState(key, 'crypto');
+  usableAlgorithm(key, algorithm);
+
+  const plaintext = await open(svc, key, header, blob!, context);
+  if (input.DryRun === true) {
+    plaintext.fill(0);
+    throw dryRunSucceeded();
+  }
+  const out: Record<string, unknown> = { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: SYMMETRIC_DEFAULT };
+  const mid = await materialId(svc, key, header.materialVersion);
+  if (mid !== undefined) out.KeyMaterialId = mid;
+  return out;
+};
+
+// ---- ReEncrypt ----
+
+export const reEncrypt: KmsOperation = async (svc, caller, input, note) => {
+  const v = new Violations();
+  const blob = blobMember(v, 'ciphertextBlob', input.CiphertextBlob, MAX_CIPHERTEXT_MEMBER);
+  const sourceRef = keyIdMember(v, 'sourceKeyId', input.SourceKeyId, false);
+  const destRef = keyIdMember(v, 'destinationKeyId', input.DestinationKeyId, true);
+  const sourceAlgorithm = algorithmMember(v, 'sourceEncryptionAlgorithm', input.SourceEncryptionAlgorithm);
+  const destAlgorithm = algorithmMember(v, 'destinationEncryptionAlgorithm', input.DestinationEncryptionAlgorithm);
+  const skipCiphertext = ignoreCiphertext(v, input.DryRunModifiers);
+  v.throwIfAny();
+  validateGrantTokens(svc, input.GrantTokens);
+  const sourceContext = contextMember('sourceEncryptionContext', input.SourceEncryptionContext);
+  const destContext = contextMember('destinationEncryptionContext', input.DestinationEncryptionContext);
+  auditParams(note, {
+    sourceKeyId: sourceRef,
+    destinationKeyId: destRef,
+    sourceEncryptionContext: input.SourceEncryptionContext ?? undefined,
+    destinationEncryptionContext: input.DestinationEncryptionContext ?? undefined,
+    sourceEncryptionAlgorithm: sourceAlgorithm,
+    destinationEncryptionAlgorithm: destAlgorithm,
+    dryRun: input.DryRun ?? undefined,
+  });
+
+  let source: KmsKeyRecord;
+  let header: CiphertextHeader | undefined;
+  if (input.DryRun === true && skipCiphertext) {
+    if (sourceRef === undefined) throw kmsError('ValidationException', 'SourceKeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.');
+    source = await svc.resolveKey(sourceRef, { allowAlias: true });
+  } else {
+    header = parseHeader(blob!);
+    await checkNamedKey(svc, sourceRef, header);
+    source = await ciphertextKey(svc, header);
+  }
+  const dest = await svc.resolveKey(destRef, { allowAlias: true });
+  note.keys.push(source);
+  if (dest.keyId !== source.keyId) note.keys.push(dest);
+
+  const sameKey = { 'kms:ReEncryptOnSameKey': dest.keyId === source.keyId ? 'true' : 'false' };
+  await svc.authorize(caller, source, 'kms:ReEncryptFrom', { ...sameKey, 'kms:EncryptionAlgorithm': sourceAlgorithm }, sourceContext);
+  await svc.authorize(caller, dest, 'kms:ReEncryptTo', { ...sameKey, 'kms:EncryptionAlgorithm': destAlgorithm }, destContext);
+  // The source may be pending deletion (re-encrypting away from a key being deleted is
+  // the point); it must not be disabled. The destination must be usable.
+  if (source.state === 'Disabled') svc.checkState(source, 'crypto');
+  svc.checkState(dest, 'crypto');
+  usableAlgorithm(source, sourceAlgorithm);
+  usableAlgorithm(dest, destAlgorithm);
+  if (header === undefined) throw dryRunSucceeded();
+
+  const plaintext = await open(svc, source, header, blob!, sourceContext);
+  try {
+    if (input.DryRun === true) throw dryRunSucceeded();
+    const out: Record<string, unknown> = {
+      CiphertextBlob: await seal(svc, dest, plaintext, destContext, 'destinationEncryptionContext'),
+      SourceKeyId: source.arn,
+      KeyId: dest.arn,
+      SourceEncryptionAlgorithm: SYMMETRIC_DEFAULT,
+      DestinationEncryptionAlgorithm: SYMMETRIC_DEFAULT,
+    };
+    const [sourceMid, destMid] = await Promise.all([materialId(svc, source, header.materialVersion), materialId(svc, dest, dest.currentVersion)]);
+    if (sourceMid !== undefined) out.SourceKeyMaterialId = sourceMid;
+    if (destMid !== undefined) out.DestinationKeyMaterialId = destMid;
+    return out;
+  } finally {
+    plaintext.fill(0);
+  }
+};
+
+// ---- GenerateDataKey, GenerateDataKeyWithoutPlaintext ----
+
+async function dataKey(svc: KmsService, caller: Caller, input: KmsInput, note: AuditNote, withPlaintext: boolean): Promise<Record<string, unknown>> {
+  const v = new Violations();
+  const keyRef = keyIdMember(v, 'keyId', input.KeyId, true);
+  const numberOfBytes = bytesMember(v, 'numberOfBytes', input.NumberOfBytes);
+  const keySpec = absent(input.KeySpec) ? undefined : String(input.KeySpec);
+  if (keySpec !== undefined && !(keySpec in DATA_KEY_SPECS)) v.add('keySpec', 'Member must satisfy enum value set: [AES_256, AES_128]', keySpec);
+  v.throwIfAny();
+  if ((keySpec === undefined) === (numberOfBytes === undefined)) throw kmsError('ValidationException', EITHER_BYTES_OR_SPEC);
+  validateGrantTokens(svc, input.GrantTokens);
+  const context = contextMember('encryptionContext', input.EncryptionContext);
+  if (withPlaintext) refuseRecipient(input);
+  auditParams(note, { keyId: keyRef, encryptionContext: input.EncryptionContext ?? undefined, keySpec, numberOfBytes, dryRun: input.DryRun ?? undefined });
+
+  const key = await svc.resolveKey(keyRef, { allowAlias: true });
+  note.keys.push(key);
+  await svc.authorize(caller, key, withPlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext', {}, context);
+  svc.checkState(key, 'crypto');
+  if (input.DryRun === true) throw dryRunSucceeded();
+
+  const plaintext = randomBytes(numberOfBytes ?? DATA_KEY_SPECS[keySpec!]!);
+  let blob: Buffer;
+  try {
+    blob = await seal(svc, key, plaintext, context, 'encryptionContext');
+  } finally {
+    if (!withPlaintext) plaintext.fill(0);
+  }
+  const out: Record<string, unknown> = withPlaintext ? { CiphertextBlob: blob, Plaintext: plaintext, KeyId: key.arn } : { CiphertextBlob: blob, KeyId: key.arn };
+  const mid = await materialId(svc, key, key.currentVersion);
+  if (mid !== undefined) out.KeyMaterialId = mid;
+  return out;
+}
+
+export const generateDataKey: KmsOperation = (svc, caller, input, note) => dataKey(svc, caller, input, note, true);
+export const generateDataKeyWithoutPlaintext: KmsOperation = (svc, caller, input, note) => dataKey(svc, caller, input, note, false);
+
+// ---- GenerateRandom ----
+
+/**
+ * Random bytes from the operating system's CSPRNG; no key, no authorization (AWS
+ * authorizes kms:GenerateRandom through IAM policies only). CustomKeyStoreId can never
+ * name a store: Coffer has no custom key stores.
+ */
+export const generateRandom: KmsOperation = async (svc, caller, input, note) => {
+  const v = new Violations();
+  const n = integerMember('numberOfBytes', input.NumberOfBytes);
+  if (n !== undefined && n < 1) v.add('numberOfBytes', 'Member must have value greater than or equal to 1', n);
+  else if (n !== undefined && n > MAX_DATA_KEY_BYTES) v.add('numberOfBytes', `Member must have value less than or equal to ${MAX_DATA_KEY_BYTES}`, n);
+  const store = input.CustomKeyStoreId;
+  if (!absent(store)) {
+    const s = String(store);
+    if (s.length < 1) v.add('customKeyStoreId', 'Member must have length greater than or equal to 1', s);
+    else if (s.length > 64) v.add('customKeyStoreId', 'Member must have length less than or equal to 64', s);
+  }
+  v.throwIfAny();
+  if (n === undefined) throw kmsError('ValidationException', 'NumberOfBytes is required.');
+  refuseRecipient(input);
+  auditParams(note, { numberOfBytes: n, customKeyStoreId: absent(store) ? undefined : String(store) });
+  await svc.authorizeIdentity(caller, 'kms:GenerateRandom');
+  if (!absent(store)) throw kmsError('CustomKeyStoreNotFoundException', `Custom key store ${String(store)} does not exist: Coffer's KMS has no custom key stores.`);
+  return { Plaintext: randomBytes(n) };
+};
