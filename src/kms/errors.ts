@@ -25,6 +25,7 @@ export type KmsErrorCode =
   | 'LimitExceededException'
   | 'MalformedPolicyDocumentException'
   | 'MissingAuthenticationTokenException'
+  | 'NotAuthorizedException'
   | 'NotFoundException'
   | 'SerializationException'
   | 'TagException'

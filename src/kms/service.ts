@@ -202,14 +202,16 @@ export class KmsService {
   }
 
   /**
-   * Authorizes an action that has no key as its resource (kms:ListRetirableGrants): the
-   * caller's identity policies alone; the account root has every identity permission.
+   * Authorizes an action that has no key as its resource (kms:ListRetirableGrants,
+   * kms:CreateKey, kms:ListKeys) or whose other resource is an alias (kms:CreateAlias on
+   * alias/NAME): the caller's identity policies alone; the account root has every
+   * identity permission.
    */
-  async authorizeIdentity(caller: Caller, action: string): Promise<void> {
+  async authorizeIdentity(caller: Caller, action: string, resource = '*'): Promise<void> {
     const ctx: RequestContext = {
       principal: { arn: caller.principal.arn, accountId: caller.principal.accountId, userName: caller.principal.kind === 'user' ? caller.principal.userName : undefined },
       action,
-      resource: '*',
+      resource,
       conditions: { 'kms:CallerAccount': caller.principal.accountId, 'aws:SecureTransport': caller.secureTransport ? 'true' : 'false', 'aws:SourceIp': caller.sourceIp, 'aws:PrincipalArn': caller.principal.arn } as RequestContext['conditions'],
     };
     const decision = authorize({
@@ -220,7 +222,7 @@ export class KmsService {
       resourceAccountId: this.accountId,
       resourcePolicyMode: 's3',
     });
-    if (decision.effect !== 'Allow') throw kmsError('AccessDeniedException', `User: ${caller.principal.arn} is not authorized to perform: ${action} ${decision.reason}`);
+    if (decision.effect !== 'Allow') throw kmsError('AccessDeniedException', `User: ${caller.principal.arn} is not authorized to perform: ${action}${resource === '*' ? '' : ` on resource: ${resource}`} ${decision.reason}`);
   }
 
   /** The unsealed material of a key version, cached in memory (never logged, never persisted in the clear). */

@@ -1,10 +1,196 @@
-// PLACEHOLDER: being written; answers UnsupportedOperationException until then.
-import type { KmsOperation } from '../operation.js';
+// Key lifecycle: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey,
+// UpdateKeyDescription. Coffer's keys are symmetric (SYMMETRIC_DEFAULT,
+// ENCRYPT_DECRYPT) with KMS-generated material; every other KeySpec, KeyUsage, Origin,
+// multi-Region and custom-key-store request is a clear UnsupportedOperationException.
+//
+//   createKey:
+//     check members (AWS's model constraints, then Coffer's symmetric-only rule)
+//     authorize kms:CreateKey against the caller's identity policies (no key exists yet)
+//     check the policy (parse, lockout) and the tags
+//     keyId = random UUID; material v1 = 256 random bits sealed under the root key for (keyId, 1)
+//     store.createKey(key, material, tags)   -- one transaction
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { KmsInput, KmsOperation } from '../operation.js';
+import type { KmsService } from '../service.js';
+import type { KmsKeyRecord, KeyListCursor } from '../store/types.js';
+import { KmsStoreConflict } from '../store/types.js';
+import { generateKeyMaterial, sealKeyMaterial } from '../custody/key-material.js';
+import { isKeyId } from '../custody/key-id.js';
+import { defaultKeyPolicyText } from '../../iam/policy/index.js';
 import { kmsError } from '../errors.js';
-const pending: KmsOperation = async () => { throw kmsError('UnsupportedOperationException', 'not implemented yet'); };
-export const createKey: KmsOperation = pending;
-export const describeKey: KmsOperation = pending;
-export const listKeys: KmsOperation = pending;
-export const enableKey: KmsOperation = pending;
-export const disableKey: KmsOperation = pending;
-export const updateKeyDescription: KmsOperation = pending;
+import { keyMetadata } from '../key-metadata.js';
+import { booleanMember, currentKey, decodeMarker, encodeMarker, enumMember, invalidMarker, listLimit, refuseAwsManaged, stringMember } from './common.js';
+import { parseTags } from './tags.js';
+import { checkNewKeyPolicy, policyMember } from './policies.js';
+
+const KEY_USAGES = ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT'] as const;
+// AWS lists the KeySpec enum in this (unsorted) order; the specs added since the
+// recording follow it.
+const KEY_SPECS = [
+  'RSA_2048', 'ECC_NIST_P384', 'ECC_NIST_P256', 'ECC_NIST_P521', 'HMAC_384', 'RSA_3072', 'ECC_SECG_P256K1', 'RSA_4096',
+  'SYMMETRIC_DEFAULT', 'HMAC_256', 'HMAC_224', 'HMAC_512', 'SM2', 'ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87', 'ECC_NIST_EDWARDS25519',
+] as const;
+const CUSTOMER_MASTER_KEY_SPECS = KEY_SPECS.slice(0, 13);
+const ORIGINS = ['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE'] as const;
+const DESCRIPTION_MAX = 8192;
+
+const SYMMETRIC_ONLY = "Coffer's KMS supports symmetric encryption keys only (KeySpec SYMMETRIC_DEFAULT, KeyUsage ENCRYPT_DECRYPT, Origin AWS_KMS, single-Region)";
+
+function unsupported(what: string) {
+  return kmsError('UnsupportedOperationException', `${what} is not supported. ${SYMMETRIC_ONLY}.`);
+}
+
+interface CreateKeyRequest {
+  description: string;
+  policy?: string;
+  bypass: boolean;
+  tagsRaw: unknown;
+}
+
+/** CreateKey's members, checked in AWS's order: model constraints, then what Coffer can create. */
+function parseCreateKey(input: KmsInput): CreateKeyRequest {
+  const description = stringMember(input, 'Description', 'description', { max: DESCRIPTION_MAX }) ?? '';
+  const policy = policyMember(input, false);
+  const usage = enumMember(input, 'KeyUsage', 'keyUsage', KEY_USAGES);
+  const spec = enumMember(input, 'KeySpec', 'keySpec', KEY_SPECS);
+  const cmkSpec = enumMember(input, 'CustomerMasterKeySpec', 'customerMasterKeySpec', CUSTOMER_MASTER_KEY_SPECS);
+  const origin = enumMember(input, 'Origin', 'origin', ORIGINS);
+  const bypass = booleanMember(input, 'BypassPolicyLockoutSafetyCheck') ?? false;
+  const multiRegion = booleanMember(input, 'MultiRegion') ?? false;
+  const customKeyStoreId = stringMember(input, 'CustomKeyStoreId', 'customKeyStoreId', { min: 1, max: 64 });
+  const xksKeyId = stringMember(input, 'XksKeyId', 'xksKeyId', { min: 1, max: 128 });
+
+  if (spec !== undefined && cmkSpec !== undefined) {
+    throw kmsError('ValidationException', 'You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.');
+  }
+  const effectiveSpec = spec ?? cmkSpec ?? 'SYMMETRIC_DEFAULT';
+  if (effectiveSpec !== 'SYMMETRIC_DEFAULT' && usage === undefined) {
+    throw kmsError('ValidationException', 'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.');
+  }
+  if (effectiveSpec !== 'SYMMETRIC_DEFAULT') throw unsupported(`KeySpec ${effectiveSpec}`);
+  if (usage !== undefined && usage !== 'ENCRYPT_DECRYPT') throw unsupported(`KeyUsage ${usage}`);
+  if (origin !== undefined && origin !== 'AWS_KMS') throw unsupported(`Origin ${origin}`);
+  if (multiRegion) throw unsupported('A multi-Region key');
+  if (customKeyStoreId !== undefined || xksKeyId !== undefined) throw unsupported('A key in a custom key store');
+  return { description, policy, bypass, tagsRaw: input.Tags };
+}
+
+export const createKey: KmsOperation = async (svc, caller, input, note) => {
+  const req = parseCreateKey(input);
+  const tags = parseTags(req.tagsRaw);
+  note.params = { ...note.params, keyUsage: 'ENCRYPT_DECRYPT', keySpec: 'SYMMETRIC_DEFAULT', origin: 'AWS_KMS' };
+  await svc.authorizeIdentity(caller, 'kms:CreateKey');
+  // Tagging at creation needs kms:TagResource too (AWS: "To use the Tags parameter ... kms:TagResource (IAM policy)").
+  if (tags.length) await svc.authorizeIdentity(caller, 'kms:TagResource');
+
+  const keyId = randomUUID();
+  const arn = svc.keyArn(keyId);
+  if (req.policy !== undefined) checkNewKeyPolicy(svc, caller, req.policy, arn, req.bypass);
+  const now = svc.now();
+  const key: KmsKeyRecord = {
+    keyId,
+    arn,
+    accountId: svc.accountId,
+    region: svc.region,
+    description: req.description,
+    keyUsage: 'ENCRYPT_DECRYPT',
+    keySpec: 'SYMMETRIC_DEFAULT',
+    origin: 'AWS_KMS',
+    keyManager: 'CUSTOMER',
+    state: 'Enabled',
+    creationDate: now,
+    policy: req.policy ?? defaultKeyPolicyText(svc.accountId),
+    rotationEnabled: false,
+    onDemandRotations: 0,
+    currentVersion: 1,
+  };
+  const material = generateKeyMaterial();
+  let sealed: Buffer;
+  try {
+    sealed = await sealKeyMaterial(svc.rootKey, keyId, 1, material);
+  } finally {
+    material.fill(0);
+  }
+  await svc.store.createKey(key, { keyId, version: 1, materialId: randomBytes(32).toString('hex'), sealed, createdAt: now }, tags);
+  note.keys.push(key);
+  return { KeyMetadata: await keyMetadata(svc, key) };
+};
+
+export const describeKey: KmsOperation = async (svc, caller, input, note) => {
+  const key = await svc.resolveKey(input.KeyId, { allowAlias: true });
+  note.keys.push(key);
+  await svc.authorize(caller, key, 'kms:DescribeKey');
+  svc.checkState(key, 'read');
+  return { KeyMetadata: await keyMetadata(svc, key) };
+};
+
+// ListKeys markers hold the last key's (creationDate, keyId), which stays a valid
+// position even if that key is deleted before the next page is asked for.
+const KEYS_MARKER = /^k:(\d{1,16}):(.+)$/;
+
+function keysCursor(position: string): KeyListCursor {
+  const m = KEYS_MARKER.exec(position)!;
+  return { creationDate: Number(m[1]), keyId: m[2]! };
+}
+
+export const listKeys: KmsOperation = async (svc, caller, input) => {
+  const limit = listLimit(input, 100, 1000);
+  const position = decodeMarker(input, (p) => {
+    const m = KEYS_MARKER.exec(p);
+    return m !== null && isKeyId(m[2]!);
+  });
+  await svc.authorizeIdentity(caller, 'kms:ListKeys');
+  let rows: KmsKeyRecord[];
+  try {
+    rows = await svc.store.listKeys(position === undefined ? undefined : keysCursor(position), limit + 1);
+  } catch (e) {
+    if (e instanceof KmsStoreConflict && e.kind === 'NotFound') throw invalidMarker();
+    throw e;
+  }
+  const page = rows.slice(0, limit);
+  const out: Record<string, unknown> = { Keys: page.map((k) => ({ KeyId: k.keyId, KeyArn: k.arn })) };
+  if (rows.length > limit) {
+    const last = page[page.length - 1]!;
+    out.NextMarker = encodeMarker(`k:${last.creationDate}:${last.keyId}`);
+    out.Truncated = true;
+  } else {
+    out.Truncated = false;
+  }
+  return out;
+};
+
+/** EnableKey and DisableKey: the same checks, then the state. Both accept a key id or ARN only. */
+async function setEnabled(svc: KmsService, caller: Parameters<KmsOperation>[1], input: KmsInput, note: Parameters<KmsOperation>[3], enabled: boolean): Promise<void> {
+  const key = await svc.resolveKey(input.KeyId, { allowAlias: false });
+  note.keys.push(key);
+  await svc.authorize(caller, key, enabled ? 'kms:EnableKey' : 'kms:DisableKey');
+  svc.checkState(key, 'manage');
+  refuseAwsManaged(key);
+  const fresh = await currentKey(svc, key);
+  svc.checkState(fresh, 'manage');
+  const state = enabled ? 'Enabled' : 'Disabled';
+  if (fresh.state !== state) await svc.store.updateKey({ ...fresh, state });
+}
+
+export const enableKey: KmsOperation = async (svc, caller, input, note) => {
+  await setEnabled(svc, caller, input, note, true);
+  return {};
+};
+
+export const disableKey: KmsOperation = async (svc, caller, input, note) => {
+  await setEnabled(svc, caller, input, note, false);
+  return {};
+};
+
+export const updateKeyDescription: KmsOperation = async (svc, caller, input, note) => {
+  const description = stringMember(input, 'Description', 'description', { required: true, max: DESCRIPTION_MAX })!;
+  const key = await svc.resolveKey(input.KeyId, { allowAlias: false });
+  note.keys.push(key);
+  await svc.authorize(caller, key, 'kms:UpdateKeyDescription');
+  svc.checkState(key, 'manage');
+  refuseAwsManaged(key);
+  const fresh = await currentKey(svc, key);
+  await svc.store.updateKey({ ...fresh, description });
+  return {};
+};
