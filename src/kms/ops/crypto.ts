@@ -81,9 +81,9 @@ function keyIdMember(v: Violations, field: string, value: unknown, required: boo
 }
 
 /** A blob member; the value is sensitive, so messages never show it (as AWS's don't). */
-function blobMember(v: Violations, field: string, value: unknown, max: number): Buffer | undefined {
+function blobMember(v: Violations, field: string, value: unknown, max: number, required = true): Buffer | undefined {
   if (absent(value)) {
-    v.missing(field);
+    if (required) v.missing(field);
     return undefined;
   }
   if (!(value instanceof Uint8Array)) throw kmsError('SerializationException', `Expected a blob at '${field}'.`);
@@ -258,17 +258,19 @@ export const encrypt: KmsOperation = async (svc, caller, input, note) => {
 
 export const decrypt: KmsOperation = async (svc, caller, input, note) => {
   const v = new Violations();
-  const blob = blobMember(v, 'ciphertextBlob', input.CiphertextBlob, MAX_CIPHERTEXT_MEMBER);
+  // CiphertextBlob is required "in all cases except when DryRun is true and
+  // DryRunModifiers is set to IGNORE_CIPHERTEXT" (the model's documentation).
+  const skipCiphertext = ignoreCiphertext(v, input.DryRunModifiers) && input.DryRun === true;
+  const blob = blobMember(v, 'ciphertextBlob', input.CiphertextBlob, MAX_CIPHERTEXT_MEMBER, !skipCiphertext);
   const keyRef = keyIdMember(v, 'keyId', input.KeyId, false);
   const algorithm = algorithmMember(v, 'encryptionAlgorithm', input.EncryptionAlgorithm);
-  const skipCiphertext = ignoreCiphertext(v, input.DryRunModifiers);
   v.throwIfAny();
   validateGrantTokens(svc, input.GrantTokens);
   const context = contextMember('encryptionContext', input.EncryptionContext);
   refuseRecipient(input);
   auditParams(note, { keyId: keyRef, encryptionContext: input.EncryptionContext ?? undefined, encryptionAlgorithm: algorithm, dryRun: input.DryRun ?? undefined });
 
-  if (input.DryRun === true && skipCiphertext) {
+  if (skipCiphertext) {
     // Permissions only: the key comes from KeyId, the ciphertext is not read.
     if (keyRef === undefined) throw kmsError('ValidationException', 'KeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.');
     const key = await svc.resolveKey(keyRef, { allowAlias: true });
@@ -302,12 +304,12 @@ export const decrypt: KmsOperation = async (svc, caller, input, note) => {
 
 export const reEncrypt: KmsOperation = async (svc, caller, input, note) => {
   const v = new Violations();
-  const blob = blobMember(v, 'ciphertextBlob', input.CiphertextBlob, MAX_CIPHERTEXT_MEMBER);
+  const skipCiphertext = ignoreCiphertext(v, input.DryRunModifiers) && input.DryRun === true;
+  const blob = blobMember(v, 'ciphertextBlob', input.CiphertextBlob, MAX_CIPHERTEXT_MEMBER, !skipCiphertext);
   const sourceRef = keyIdMember(v, 'sourceKeyId', input.SourceKeyId, false);
   const destRef = keyIdMember(v, 'destinationKeyId', input.DestinationKeyId, true);
   const sourceAlgorithm = algorithmMember(v, 'sourceEncryptionAlgorithm', input.SourceEncryptionAlgorithm);
   const destAlgorithm = algorithmMember(v, 'destinationEncryptionAlgorithm', input.DestinationEncryptionAlgorithm);
-  const skipCiphertext = ignoreCiphertext(v, input.DryRunModifiers);
   v.throwIfAny();
   validateGrantTokens(svc, input.GrantTokens);
   const sourceContext = contextMember('sourceEncryptionContext', input.SourceEncryptionContext);
@@ -324,7 +326,7 @@ export const reEncrypt: KmsOperation = async (svc, caller, input, note) => {
 
   let source: KmsKeyRecord;
   let header: CiphertextHeader | undefined;
-  if (input.DryRun === true && skipCiphertext) {
+  if (skipCiphertext) {
     if (sourceRef === undefined) throw kmsError('ValidationException', 'SourceKeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.');
     source = await svc.resolveKey(sourceRef, { allowAlias: true });
   } else {
