@@ -6,7 +6,7 @@
 
 import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
-import { BodyDigest, checksumHeader, parseAlgorithm } from '../checksum/index.js';
+import { checksumHeader, createDigest, parseAlgorithm } from '../checksum/index.js';
 import { isServiceError } from '../errors.js';
 import type { ChecksumAlgorithm } from '../storage/types.js';
 import type { S3Services } from './context.js';
@@ -89,12 +89,21 @@ export interface WriteBlobOptions {
   trailers?: () => Record<string, string>;
   /** Compute this checksum when the request names none (S3's default CRC64NVME for new objects). */
   defaultAlgorithm?: ChecksumAlgorithm;
+  /** The body's size when the request announces it: large bodies are hashed on another core. */
+  announcedSize?: number;
+}
+
+/** The decoded body size a request announces (x-amz-decoded-content-length for aws-chunked, else Content-Length). */
+export function announcedSize(headers: IncomingHttpHeaders): number | undefined {
+  const v = headers['x-amz-decoded-content-length'] ?? headers['content-length'];
+  const n = Number(v);
+  return typeof v === 'string' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 export async function writeBlob(services: S3Services, body: Readable, opts: WriteBlobOptions): Promise<WrittenBlob> {
   const { integrity } = opts;
   const algorithm = integrity.algorithm ?? opts.defaultAlgorithm;
-  const digest = new BodyDigest({ md5: true, checksum: algorithm });
+  const digest = createDigest({ md5: true, checksum: algorithm }, opts.announcedSize);
   // A body that fails verification while we wait for the blob must reject our read
   // below, not surface as an unhandled 'error' event: the read loop still sees the
   // error, since a stream remembers it.
@@ -107,14 +116,14 @@ export async function writeBlob(services: S3Services, body: Readable, opts: Writ
       const b = chunk as Buffer;
       size += b.length;
       if (size > opts.maxSize) throw s3Error('EntityTooLarge', { ProposedSize: String(size), MaxSizeAllowed: String(opts.maxSize) });
-      digest.update(b);
+      await digest.update(b);
       try {
         await writer.write(b);
       } catch (e) {
         throw new BlobWriteFailure(e);
       }
     }
-    const d = digest.finish();
+    const d = await digest.finish();
     if (integrity.contentMd5 && !integrity.contentMd5.equals(d.md5!)) {
       throw s3Error('BadDigest', { ExpectedDigest: integrity.contentMd5.toString('hex'), CalculatedDigest: d.md5!.toString('base64') });
     }
@@ -136,6 +145,7 @@ export async function writeBlob(services: S3Services, body: Readable, opts: Writ
     }
     return { blobId: writer.blobId, size, md5: d.md5!, checksum: algorithm ? { algorithm, digest: d.checksum! } : undefined };
   } catch (e) {
+    digest.cancel();
     await writer.abort().catch(() => undefined);
     await services.meta.discardPending(writer.blobId).catch(() => undefined);
     services.collectGarbage();

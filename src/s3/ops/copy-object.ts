@@ -137,6 +137,7 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
     const blob = await writeBlob(ctx.services, sourceStream(ctx, src), {
       integrity: { inTrailer: false, algorithm: algorithm ?? src.checksum?.algorithm },
       maxSize: ctx.services.config.maxObjectSize,
+      announcedSize: src.size,
     });
     const etag = quoteEtag(blob.md5.toString('hex'));
     rec.size = blob.size;

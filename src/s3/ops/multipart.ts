@@ -13,7 +13,7 @@ import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
 import { notImplemented, s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
 import { checkAclHeaders, parseTaggingHeader, quoteEtag, refuseEncryptionHeaders, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
-import { parseIntegrity, writeBlob, type WrittenBlob } from '../object-writer.js';
+import { announcedSize, parseIntegrity, writeBlob, type WrittenBlob } from '../object-writer.js';
 import { checksumElement, copyPartAlgorithm, parseUploadChecksum, planPartChecksum } from '../multipart-checksum.js';
 import { copySourceStream, parseCopySourceRange } from '../multipart-copy-source.js';
 import { listPartsDocument, listUploadsDocument, pageUploads, parseListUploadsQuery } from '../multipart-listing.js';
@@ -82,6 +82,7 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
     maxSize: MAX_PART_SIZE,
     trailers: decoded.trailers,
     defaultAlgorithm: plan.defaultAlgorithm,
+    announcedSize: announcedSize(h),
   });
   const part = await commitPart(ctx, upload, n, blob);
   const headers: Record<string, string> = { etag: part.etag };
@@ -113,6 +114,7 @@ export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string
   const blob = await writeBlob(ctx.services, body, {
     integrity: { inTrailer: false, algorithm: copyPartAlgorithm(upload) },
     maxSize: MAX_PART_SIZE,
+    announcedSize: length,
   });
   const part = await commitPart(ctx, upload, n, blob);
   const checksum = upload.checksumAlgorithm && part.checksum !== undefined ? text(checksumElement(upload.checksumAlgorithm), part.checksum) : '';

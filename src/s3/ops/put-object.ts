@@ -10,7 +10,7 @@ import { s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
 import { checkAclHeaders, parseTaggingHeader, quoteEtag, refuseEncryptionHeaders, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
-import { parseIntegrity, writeBlob } from '../object-writer.js';
+import { announcedSize, parseIntegrity, writeBlob } from '../object-writer.js';
 
 export async function putObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
   const h = ctx.req.headers;
@@ -35,6 +35,7 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
     integrity,
     maxSize: ctx.services.config.maxObjectSize,
     trailers: decoded.trailers,
+    announcedSize: announcedSize(h),
   });
   const rec: ObjectRecord = {
     bucket,
