@@ -385,10 +385,10 @@ async function authorizeRetire(svc: KmsService, caller: Caller, key: KmsKeyRecor
 }
 
 export const retireGrant: KmsOperation = async (svc, caller, input, note) => {
+  note.params = {}; // never the token
   const v = new Violations();
   checkGrantId(v, input.GrantId, false);
   v.throwIfAny();
-  note.params = {};
   let grant: GrantRecord | undefined;
   let key: KmsKeyRecord;
   if (input.GrantToken !== undefined && input.GrantToken !== null) {
