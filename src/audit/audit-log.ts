@@ -122,7 +122,9 @@ export class AuditLog implements AuditSink {
   /** Waits until every recorded event is handed to the OS. */
   async flush(): Promise<void> {
     if (this.stream.writableLength === 0) return;
-    await new Promise<void>((resolve) => this.stream.once('drain', () => resolve()));
+    // 'drain' only fires after a write that hit the high-water mark; an empty write's
+    // callback runs once everything queued before it has been written.
+    await new Promise<void>((resolve, reject) => this.stream.write('', (err) => (err ? reject(err) : resolve())));
   }
 
   async close(): Promise<void> {
