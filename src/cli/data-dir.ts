@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../config/config.js';
-import { loadRootAccount, type RootAccount } from '../iam/root-credentials.js';
+import { readAccountId } from '../iam/root-credentials.js';
 import { selectRootKey } from '../kms/custody/select-root-key.js';
 import type { RootKeyProvider } from '../kms/custody/root-key.js';
 import { SqliteIamStore } from '../iam/store/sqlite-iam-store.js';
@@ -12,7 +12,7 @@ import { CliError } from './output.js';
 
 export interface AdminContext {
   dataDir: string;
-  root: RootAccount;
+  accountId: string;
   rootKey: RootKeyProvider;
   iam: SqliteIamStore;
   close(): Promise<void>;
@@ -23,8 +23,8 @@ export async function openDataDir(flagDir: string | undefined): Promise<AdminCon
   if (!existsSync(join(config.dataDir, 'root-credentials.json'))) {
     throw new CliError(`${config.dataDir} is not a Coffer data directory`, 'start the server once with `coffer server --data-dir DIR`, or pass --data-dir / COFFER_DATA_DIR');
   }
-  const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
+  const accountId = await readAccountId(config.dataDir);
   const rootKey = await selectRootKey({ dataDir: config.dataDir, env: process.env });
   const iam = SqliteIamStore.open(join(config.dataDir, 'iam.sqlite'));
-  return { dataDir: config.dataDir, root, rootKey: rootKey.provider, iam, close: () => iam.close() };
+  return { dataDir: config.dataDir, accountId, rootKey: rootKey.provider, iam, close: () => iam.close() };
 }

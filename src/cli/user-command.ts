@@ -34,7 +34,7 @@ function conflict(e: unknown, name: string): never {
 
 export async function createUserWithKey(a: AdminContext, name: string): Promise<{ arn: string; accessKeyId: string; secretAccessKey: string }> {
   if (!USER_NAME.test(name)) throw new CliError(`invalid user name: ${JSON.stringify(name)}`, 'use 1 to 64 letters, digits and +=,.@_-');
-  const arn = userArn(a.root.accountId, name);
+  const arn = userArn(a.accountId, name);
   try {
     await a.iam.createUser({ userName: name, userId: newUserId(), arn, path: '/', createDate: Date.now(), tags: [] });
   } catch (e) {

@@ -63,7 +63,14 @@ export async function loadRootAccount(dataDir: string, fromEnv: { accessKeyId?: 
   const accessKeyId = fromEnv.accessKeyId ?? stored.accessKeyId;
   const secretAccessKey = fromEnv.secretAccessKey ?? stored.secretAccessKey;
   if (!accessKeyId || !secretAccessKey) {
-    throw new Error(`no root credentials: set COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY, or remove ${path} to generate new ones`);
+    throw new Error(`no root credentials: set COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY (the data directory was started with credentials from the environment)`);
   }
   return { accountId: stored.accountId, credential: { accessKeyId, secretAccessKey, principal: rootPrincipal(stored.accountId) }, generated };
+}
+
+/** The account id of a data directory, without needing its root secret (admin commands). */
+export async function readAccountId(dataDir: string): Promise<string> {
+  const stored = JSON.parse(await readFile(join(dataDir, FILE), 'utf8')) as StoredRoot;
+  if (stored.version !== 1) throw new Error(`unknown version in ${join(dataDir, FILE)}`);
+  return stored.accountId;
 }

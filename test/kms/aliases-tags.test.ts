@@ -150,7 +150,7 @@ test('ListAliases pages in name order and refuses foreign markers', async () => 
 
 test('an IAM user needs kms:CreateAlias on the alias (identity policy) and on the key', async () => {
   const md = await newKey();
-  const admin = { dataDir: srv.dataDir, root: srv.coffer.root, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} };
+  const admin = { dataDir: srv.dataDir, accountId: srv.coffer.root.accountId, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} };
   const carol = await createUserWithKey(admin, 'carol');
   const ck = srv.kmsClient({ credentials: { accessKeyId: carol.accessKeyId, secretAccessKey: carol.secretAccessKey } });
   try {

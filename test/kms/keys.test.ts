@@ -268,7 +268,7 @@ test('AWS managed keys can be described but not enabled, disabled, described ane
 });
 
 test('an IAM user needs identity policies for CreateKey and ListKeys, and the key policy (with delegation) for key operations', async () => {
-  const admin = { dataDir: srv.dataDir, root: srv.coffer.root, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} };
+  const admin = { dataDir: srv.dataDir, accountId: srv.coffer.root.accountId, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} };
   const alice = await createUserWithKey(admin, 'alice');
   assert.equal(alice.arn, `arn:aws:iam::${acct}:user/alice`);
   const ak = srv.kmsClient({ credentials: { accessKeyId: alice.accessKeyId, secretAccessKey: alice.secretAccessKey } });

@@ -131,7 +131,7 @@ test('key policies can be read and changed on disabled and pending-deletion keys
 });
 
 test('an IAM user whom the key policy does not allow is denied GetKeyPolicy and PutKeyPolicy; one it names may read', async () => {
-  const admin = { dataDir: srv.dataDir, root: srv.coffer.root, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} };
+  const admin = { dataDir: srv.dataDir, accountId: srv.coffer.root.accountId, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} };
   const erin = await createUserWithKey(admin, 'erin');
   const ek = srv.kmsClient({ credentials: { accessKeyId: erin.accessKeyId, secretAccessKey: erin.secretAccessKey } });
   try {

@@ -10,6 +10,7 @@
 // was created, whatever case the caller used. Sealed secrets never appear in an error
 // message or a log line from here.
 
+import { ensurePrivateFile } from '../../storage/private-file.js';
 import Database from 'better-sqlite3';
 import { IamStoreConflict } from './types.js';
 import type {
@@ -98,6 +99,7 @@ export class SqliteIamStore implements IamStore {
   }
 
   static open(path: string, opts: SqliteIamStoreOptions = {}): SqliteIamStore {
+    ensurePrivateFile(path);
     const db = new Database(path);
     try {
       db.pragma('journal_mode = WAL');

@@ -10,6 +10,7 @@
 // Sealed material is stored and returned as it came; it never appears in an error
 // message or a log line from here.
 
+import { ensurePrivateFile } from '../../storage/private-file.js';
 import Database from 'better-sqlite3';
 import { KmsStoreConflict } from './types.js';
 import type {
@@ -53,6 +54,7 @@ export class SqliteKmsStore implements KmsStore {
   }
 
   static open(path: string, opts: SqliteKmsStoreOptions = {}): SqliteKmsStore {
+    ensurePrivateFile(path);
     const db = new Database(path);
     try {
       db.pragma('journal_mode = WAL');
