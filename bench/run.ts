@@ -5,6 +5,7 @@
 //   npm run bench                      full run (1 GiB streams, 5 GiB memory, 20,000 small ops)
 //   npm run bench -- --quick           256 MiB streams, 1 GiB memory, 5,000 small ops
 //   npm run bench -- --variant no-fsync
+//   npm run bench -- --only s3|kms       only the S3 scenarios, or only the KMS ones
 //   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small):
 //                                      its top self-time functions and their callers
 //   npm run bench -- --server <other checkout>/dist/src/cli/main.js   benchmark another build
@@ -19,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { GiB, MiB } from './body.js';
 import { topSelfTime } from './cpu-profile.js';
+import { benchKms } from './kms.js';
 import { readStatus } from './memory.js';
 import { RawS3Client, payloadHash } from './raw-client.js';
 import { runOps } from './measure.js';
@@ -153,6 +155,7 @@ async function main(): Promise<void> {
       profile: { type: 'string' },
       'profile-out': { type: 'string' },
       server: { type: 'string' },
+      only: { type: 'string' },
     },
   });
   serverMain = values.server === undefined ? undefined : resolve(values.server);
@@ -177,7 +180,8 @@ async function main(): Promise<void> {
   const loadBefore = loadLine('before the run');
   const started = performance.now();
   const rows: Row[] = [];
-  for (const v of variants) rows.push(...(await runVariant(v, sz)));
+  if (values.only !== 'kms') for (const v of variants) rows.push(...(await runVariant(v, sz)));
+  const kmsRows: Row[] = values.only === 's3' ? [] : await benchKms({ quick: values.quick ?? false });
   const minutes = (performance.now() - started) / 60_000;
 
   console.log(machineLine());
@@ -186,8 +190,9 @@ async function main(): Promise<void> {
       `server is a child process (its CPU and RSS are reported), client shares the cores; took ${minutes.toFixed(1)} min\n`,
   );
   console.log(`${loadBefore}\n${loadLine('after the run')}\n`);
-  console.log(table(rows, ['fsync', 'no-fsync']));
-  const missed = rows.filter((r) => r.met === false).length;
+  if (rows.length) console.log(table(rows, ['fsync', 'no-fsync']));
+  if (kmsRows.length) console.log('\n' + table(kmsRows, ['http', 'in-process']));
+  const missed = [...rows, ...kmsRows].filter((r) => r.met === false).length;
   console.log(`\n${missed === 0 ? 'All targets met.' : `${missed} target(s) missed (marked **NO**).`} MB = 10^6 bytes; peak RSS is the larger of 50 ms samples of VmRSS and VmHWM reset per scenario.`);
 }
 

@@ -11,7 +11,7 @@
 // 2^32-messages-per-key limit of random 96-bit GCM nonces: a long-lived KMS key may
 // encrypt far more than that. Only a repeated 256-bit salt would repeat a key and nonce.
 
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { encodeEncryptionContext, type EncryptionContext } from './encryption-context.js';
 import { CiphertextAuthError, CiphertextParseError } from './errors.js';
 import { isKeyId, isMaterialVersion, KEY_ID_LENGTH, keyIdBytes } from './key-id.js';
@@ -120,6 +120,22 @@ export function decryptCiphertext(blob: Buffer, material: KeyMaterial, context: 
 }
 
 /** HKDF-SHA256 → 32-byte AES key || 12-byte GCM nonce, unique per salt. */
+const INFO = Buffer.from(CIPHERTEXT_LABEL, 'utf8');
+
+/**
+ * HKDF-SHA256 (RFC 5869) of the material with the salt and the label as info, 44 bytes:
+ * written out with HMAC because that is about twice as fast here as hkdfSync's job
+ * dispatch, and this runs on every Encrypt/Decrypt. The vectors pin the equivalence.
+ */
 function derive(material: KeyMaterial, salt: Buffer): Buffer {
-  return Buffer.from(hkdfSync('sha256', material, salt, CIPHERTEXT_LABEL, KEY_LENGTH + NONCE_LENGTH));
+  const prk = createHmac('sha256', salt).update(material).digest();
+  const t1 = createHmac('sha256', prk).update(INFO).update(ONE).digest();
+  const t2 = createHmac('sha256', prk).update(t1).update(INFO).update(TWO).digest();
+  prk.fill(0);
+  const okm = Buffer.concat([t1, t2.subarray(0, KEY_LENGTH + NONCE_LENGTH - 32)]);
+  t1.fill(0);
+  t2.fill(0);
+  return okm;
 }
+const ONE = Buffer.from([1]);
+const TWO = Buffer.from([2]);

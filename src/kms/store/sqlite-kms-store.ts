@@ -9,6 +9,11 @@
 //
 // Sealed material is stored and returned as it came; it never appears in an error
 // message or a log line from here.
+//
+// Key records and each key's grants are read on every cryptographic request, so they
+// are cached in memory and dropped by every write that touches them. That is correct
+// because this process is the only writer of kms.sqlite (admin commands write only the
+// IAM store); callers get copies, so mutating a returned record changes nothing.
 
 import { ensurePrivateFile } from '../../storage/private-file.js';
 import Database from 'better-sqlite3';
@@ -42,11 +47,15 @@ export interface SqliteKmsStoreOptions {
   busyTimeoutMs?: number;
 }
 
+const CACHE_MAX = 10_000;
+
 export class SqliteKmsStore implements KmsStore {
   private readonly s: KmsStatements;
   /** One transaction wrapper for every write; the callback is its argument. */
   private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
   private closed = false;
+  private readonly keyCache = new Map<string, KmsKeyRecord>();
+  private readonly grantCache = new Map<string, GrantRecord[]>();
 
   private constructor(private readonly db: Database.Database) {
     this.s = prepareKmsStatements(db);
@@ -84,8 +93,15 @@ export class SqliteKmsStore implements KmsStore {
   }
 
   async getKey(keyId: string): Promise<KmsKeyRecord | undefined> {
-    const row = this.s.getKey.get(keyId) as KeyRow | undefined;
-    return row && toKey(row);
+    let rec = this.keyCache.get(keyId);
+    if (rec === undefined) {
+      const row = this.s.getKey.get(keyId) as KeyRow | undefined;
+      if (row === undefined) return undefined;
+      rec = toKey(row);
+      if (this.keyCache.size >= CACHE_MAX) this.keyCache.clear();
+      this.keyCache.set(keyId, rec);
+    }
+    return { ...rec };
   }
 
   async listKeys(after: string | KeyListCursor | undefined, limit: number): Promise<KmsKeyRecord[]> {
@@ -103,11 +119,14 @@ export class SqliteKmsStore implements KmsStore {
   }
 
   async updateKey(key: KmsKeyRecord): Promise<boolean> {
+    this.keyCache.delete(key.keyId);
     const r = this.s.updateKey.run(...mutableKeyValues(key), key.keyId);
     return r.changes > 0;
   }
 
   async deleteKey(keyId: string): Promise<boolean> {
+    this.keyCache.delete(keyId);
+    this.grantCache.delete(keyId);
     return this.tx(() => {
       this.s.deleteTagsOfKey.run(keyId);
       this.s.deleteGrantsOfKey.run(keyId);
@@ -130,6 +149,7 @@ export class SqliteKmsStore implements KmsStore {
 
   async addMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void> {
     if (material.keyId !== key.keyId) throw new RangeError('addMaterial: the material belongs to another key');
+    this.keyCache.delete(key.keyId);
     this.tx(() => {
       this.requireKey(key.keyId);
       this.insertMaterial(material);
@@ -172,6 +192,7 @@ export class SqliteKmsStore implements KmsStore {
   // ---- grants ----
 
   async createGrant(g: GrantRecord): Promise<void> {
+    this.grantCache.delete(g.keyId);
     this.tx(() => {
       this.requireKey(g.keyId);
       if (this.s.getGrant.get(g.grantId) !== undefined) throw new KmsStoreConflict('GrantExists', `grant ${g.grantId} exists`);
@@ -203,7 +224,13 @@ export class SqliteKmsStore implements KmsStore {
   }
 
   async listGrants(keyId: string): Promise<GrantRecord[]> {
-    return (this.s.listGrants.all(keyId) as GrantRow[]).map(toGrant);
+    let list = this.grantCache.get(keyId);
+    if (list === undefined) {
+      list = (this.s.listGrants.all(keyId) as GrantRow[]).map(toGrant);
+      if (this.grantCache.size >= CACHE_MAX) this.grantCache.clear();
+      this.grantCache.set(keyId, list);
+    }
+    return list.map((g) => ({ ...g }));
   }
 
   async listGrantsByRetiringPrincipal(principal: string): Promise<GrantRecord[]> {
@@ -211,6 +238,7 @@ export class SqliteKmsStore implements KmsStore {
   }
 
   async deleteGrant(grantId: string): Promise<boolean> {
+    this.grantCache.clear();
     return this.s.deleteGrant.run(grantId).changes > 0;
   }
 
