@@ -11,6 +11,7 @@
 // User and policy names use COLLATE NOCASE (IAM names are ASCII and unique without
 // regard to case; NOCASE folds exactly ASCII). Times are INTEGER epoch milliseconds.
 
+import { runMigrations } from '../../storage/sqlite-database.js';
 import type Database from 'better-sqlite3';
 
 const V1 = `
@@ -52,23 +53,7 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
 
 export const IAM_SCHEMA_VERSION = MIGRATIONS.length;
 
-function currentVersion(db: Database.Database): number {
-  const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).get();
-  if (table === undefined) return 0;
-  const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
-  return row?.version ?? 0;
-}
-
 /** Brings the database to IAM_SCHEMA_VERSION. Throws on a database written by a newer Coffer. */
 export function migrateIam(db: Database.Database): void {
-  db.transaction(() => {
-    const from = currentVersion(db);
-    if (from > IAM_SCHEMA_VERSION) {
-      throw new Error(`IAM database has schema version ${from}, newer than this build supports (${IAM_SCHEMA_VERSION})`);
-    }
-    if (from === IAM_SCHEMA_VERSION) return;
-    for (let v = from; v < IAM_SCHEMA_VERSION; v++) MIGRATIONS[v]!(db);
-    db.prepare('DELETE FROM schema_version').run();
-    db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(IAM_SCHEMA_VERSION);
-  }).immediate();
+  runMigrations(db, MIGRATIONS, 'IAM database');
 }

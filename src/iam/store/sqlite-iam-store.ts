@@ -10,7 +10,7 @@
 // was created, whatever case the caller used. Sealed secrets never appear in an error
 // message or a log line from here.
 
-import { ensurePrivateFile } from '../../storage/private-file.js';
+import { openSqlite } from '../../storage/sqlite-database.js';
 import Database from 'better-sqlite3';
 import { IamStoreConflict } from './types.js';
 import type {
@@ -99,19 +99,7 @@ export class SqliteIamStore implements IamStore {
   }
 
   static open(path: string, opts: SqliteIamStoreOptions = {}): SqliteIamStore {
-    ensurePrivateFile(path);
-    const db = new Database(path);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
-      db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
-      db.pragma('foreign_keys = ON');
-      migrateIam(db);
-      return new SqliteIamStore(db);
-    } catch (e) {
-      db.close();
-      throw e;
-    }
+    return new SqliteIamStore(openSqlite(path, opts, migrateIam));
   }
 
   // ---- users ----

@@ -7,6 +7,7 @@
 // `seq` and `position` record insertion order explicitly (rowids may be renumbered by
 // VACUUM in a table without an INTEGER PRIMARY KEY).
 
+import { runMigrations } from '../../storage/sqlite-database.js';
 import type Database from 'better-sqlite3';
 
 const V1 = `
@@ -89,23 +90,7 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
 
 export const KMS_SCHEMA_VERSION = MIGRATIONS.length;
 
-function currentVersion(db: Database.Database): number {
-  const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).get();
-  if (table === undefined) return 0;
-  const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
-  return row?.version ?? 0;
-}
-
 /** Brings the database to KMS_SCHEMA_VERSION. Throws on a database written by a newer Coffer. */
 export function migrateKms(db: Database.Database): void {
-  db.transaction(() => {
-    const from = currentVersion(db);
-    if (from > KMS_SCHEMA_VERSION) {
-      throw new Error(`KMS database has schema version ${from}, newer than this build supports (${KMS_SCHEMA_VERSION})`);
-    }
-    if (from === KMS_SCHEMA_VERSION) return;
-    for (let v = from; v < KMS_SCHEMA_VERSION; v++) MIGRATIONS[v]!(db);
-    db.prepare('DELETE FROM schema_version').run();
-    db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(KMS_SCHEMA_VERSION);
-  }).immediate();
+  runMigrations(db, MIGRATIONS, 'KMS database');
 }

@@ -15,7 +15,7 @@
 // because this process is the only writer of kms.sqlite (admin commands write only the
 // IAM store); callers get copies, so mutating a returned record changes nothing.
 
-import { ensurePrivateFile } from '../../storage/private-file.js';
+import { openSqlite } from '../../storage/sqlite-database.js';
 import Database from 'better-sqlite3';
 import { KmsStoreConflict } from './types.js';
 import type {
@@ -63,19 +63,7 @@ export class SqliteKmsStore implements KmsStore {
   }
 
   static open(path: string, opts: SqliteKmsStoreOptions = {}): SqliteKmsStore {
-    ensurePrivateFile(path);
-    const db = new Database(path);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
-      db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
-      db.pragma('foreign_keys = ON');
-      migrateKms(db);
-      return new SqliteKmsStore(db);
-    } catch (e) {
-      db.close();
-      throw e;
-    }
+    return new SqliteKmsStore(openSqlite(path, opts, migrateKms));
   }
 
   // ---- keys ----
