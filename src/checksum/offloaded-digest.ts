@@ -53,15 +53,25 @@ class DigestPool {
   private worker(i: number): Worker {
     if (!this.workers[i]) {
       const w = new Worker(new URL('./digest-worker.js', import.meta.url));
-      w.unref();
       w.on('message', (m: DigestReply) => this.onReply(m));
       w.on('error', (e) => {
         for (const [, p] of this.jobs) p.fail?.(e);
         this.workers[i] = undefined as unknown as Worker;
       });
+      // An idle pool must never keep the process alive; a busy one must (see track()).
+      if (this.jobs.size === 0) w.unref();
       this.workers[i] = w;
     }
     return this.workers[i]!;
+  }
+
+  /** Workers are ref'd while any job runs, so awaiting a digest keeps the process alive. */
+  private track(): void {
+    for (const w of this.workers) {
+      if (!w) continue;
+      if (this.jobs.size > 0) w.ref();
+      else w.unref();
+    }
   }
 
   private onReply(m: DigestReply): void {
@@ -73,9 +83,11 @@ class DigestPool {
       p.acks.shift()?.();
     } else if (m.op === 'done') {
       this.jobs.delete(m.job);
+      this.track();
       p?.done?.({ size: m.size, md5: buf(m.md5), checksum: buf(m.checksum), sha256: buf(m.sha256) });
     } else {
       this.jobs.delete(m.job);
+      this.track();
       p?.fail?.(new Error(m.message));
     }
   }
@@ -84,6 +96,7 @@ class DigestPool {
     const job = this.nextJob++;
     this.jobs.set(job, { acks: [], inFlight: 0 });
     const w = this.worker(this.next++ % this.size);
+    this.track();
     w.postMessage({ op: 'start', job, opts } satisfies DigestRequest);
     return new OffloadedDigest(this, w, job);
   }
@@ -117,6 +130,7 @@ class DigestPool {
   /** @internal */
   cancel(w: Worker, job: number): void {
     if (!this.jobs.delete(job)) return;
+    this.track();
     w.postMessage({ op: 'cancel', job } satisfies DigestRequest);
   }
 }
