@@ -6,6 +6,7 @@
 // Messages from the store: 'checkpoint' (the WAL has grown) and 'close'. A PASSIVE
 // checkpoint never blocks the writer; it copies what it can and leaves the rest.
 
+import { retainSqlite } from './sqlite-database.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
@@ -20,7 +21,7 @@ const IDLE_CHECKPOINT_MS = 1000;
 if (parentPort !== null) {
   const port = parentPort;
   const { path, synchronous } = workerData as CheckpointerData;
-  const db = new Database(path);
+  const db = retainSqlite(new Database(path));
   db.pragma('busy_timeout = 5000');
   db.pragma(`synchronous = ${synchronous}`);
   const checkpoint = () => {

@@ -13,10 +13,43 @@ export interface SqliteOpenOptions {
 
 export type Migration = (db: Database.Database) => void;
 
+// better-sqlite3 12 (the last line that runs on Node 20) wraps its objects in the raw
+// node::ObjectWrap, whose destructor aborts the process on Node 24 when the garbage
+// collector finalizes a Statement or Database outside a Node environment ("Assertion
+// failed: (env) != nullptr" in RemoveEnvironmentCleanupHook; fixed only in 13, which
+// needs Node 22+). On Node 22 and later, every database and every statement prepared on
+// it — including the ones pragma() and transaction() prepare internally — is therefore
+// kept reachable for the life of the process, so none is ever finalized by the GC.
+// Hot paths prepare their statements once, so what is kept is bounded.
+const RETAIN = Number(process.versions.node.split('.')[0]) >= 22;
+const retained: unknown[] = [];
+const patched = new WeakSet<object>();
+
+/** Keeps a database and all its statements alive for the process's life where Node needs it (see above). */
+export function retainSqlite(db: Database.Database): Database.Database {
+  if (!RETAIN) return db;
+  retained.push(db);
+  for (const sym of Object.getOwnPropertySymbols(db)) {
+    const native = (db as unknown as Record<symbol, unknown>)[sym];
+    if (typeof native !== 'object' || native === null) continue;
+    retained.push(native);
+    const proto = Object.getPrototypeOf(native) as { prepare?: (...a: unknown[]) => unknown } | null;
+    if (!proto || typeof proto.prepare !== 'function' || patched.has(proto)) continue;
+    const prepare = proto.prepare;
+    proto.prepare = function (this: unknown, ...a: unknown[]) {
+      const stmt = prepare.apply(this, a);
+      retained.push(stmt);
+      return stmt;
+    };
+    patched.add(proto);
+  }
+  return db;
+}
+
 /** Opens (creating if needed) and migrates a database; closes it again if anything fails. */
 export function openSqlite(path: string, opts: SqliteOpenOptions, migrate: (db: Database.Database) => void): Database.Database {
   ensurePrivateFile(path);
-  const db = new Database(path);
+  const db = retainSqlite(new Database(path));
   try {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);

@@ -12,6 +12,7 @@
 // transaction when it takes more than one statement) and returns a settled Promise. The
 // interface is async so a networked store (PostgreSQL) can implement it later.
 
+import { retainSqlite } from './sqlite-database.js';
 import { ensurePrivateFile } from './private-file.js';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -73,7 +74,7 @@ export class SqliteMetadataStore implements MetadataStore {
   static open(path: string, opts: SqliteMetadataStoreOptions = {}): SqliteMetadataStore {
     const synchronous = opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL';
     ensurePrivateFile(path);
-    const db = new Database(path);
+    const db = retainSqlite(new Database(path));
     let store: SqliteMetadataStore;
     try {
       db.pragma('journal_mode = WAL');
