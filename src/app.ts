@@ -11,7 +11,7 @@ import { createCofferServer } from './http/server.js';
 import { handleS3 } from './s3/handler.js';
 import type { S3Services } from './s3/context.js';
 import { SqliteMetadataStore } from './storage/sqlite-metadata-store.js';
-import { FileBlobStore } from './storage/file-blob-store.js';
+import { TieredBlobStore } from './storage/tiered-blob-store.js';
 import { collectGarbage, recoverStorage } from './storage/recovery.js';
 import { loadRootAccount, type RootAccount } from './iam/root-credentials.js';
 import type { CredentialLookup } from './auth/types.js';
@@ -42,7 +42,8 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await chmod(config.dataDir, 0o700);
   const meta = SqliteMetadataStore.open(join(config.dataDir, 'metadata.sqlite'));
-  const blobs = await FileBlobStore.open(join(config.dataDir, 'blobs'), { fsync: config.fsync });
+  // Small blobs go into metadata.sqlite itself (opened and migrated just above), larger ones to files.
+  const blobs = await TieredBlobStore.open({ dir: join(config.dataDir, 'blobs'), database: join(config.dataDir, 'metadata.sqlite'), fsync: config.fsync });
   const recovered = await recoverStorage(meta, blobs);
   if (recovered.removedBlobs > 0) log.info({ removedBlobs: recovered.removedBlobs }, 'removed leftovers of interrupted writes');
   const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });

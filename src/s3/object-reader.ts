@@ -4,18 +4,10 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type { BlobStore, ObjectRecord } from '../storage/types.js';
 
+type Piece = { blobId: string; start: number; end: number };
+
 export function readObject(blobs: BlobStore, rec: ObjectRecord, range?: { start: number; end: number }): Readable {
-  const start = range?.start ?? 0;
-  const end = range?.end ?? rec.size - 1;
-  const pieces: { blobId: string; start: number; end: number }[] = [];
-  let offset = 0;
-  for (const part of rec.parts) {
-    const partStart = offset;
-    const partEnd = offset + part.size - 1;
-    offset += part.size;
-    if (part.size === 0 || partEnd < start || partStart > end) continue;
-    pieces.push({ blobId: part.blobId, start: Math.max(start, partStart) - partStart, end: Math.min(end, partEnd) - partStart });
-  }
+  const pieces = overlapping(rec, range);
   if (pieces.length === 1) return blobs.read(pieces[0]!.blobId, { start: pieces[0]!.start, end: pieces[0]!.end });
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   (async () => {
@@ -33,4 +25,30 @@ export function readObject(blobs: BlobStore, rec: ObjectRecord, range?: { start:
     out.end();
   })().catch((e) => out.destroy(e as Error));
   return out;
+}
+
+/**
+ * The requested bytes at once when they lie in one blob the store can hand over as a buffer
+ * (BlobStore.readSmall: the inline tier); undefined otherwise, and then readObject streams them.
+ */
+export function readObjectSmall(blobs: BlobStore, rec: ObjectRecord, range?: { start: number; end: number }): Buffer | undefined {
+  if (blobs.readSmall === undefined) return undefined;
+  const pieces = overlapping(rec, range);
+  if (pieces.length !== 1) return undefined;
+  return blobs.readSmall(pieces[0]!.blobId, { start: pieces[0]!.start, end: pieces[0]!.end });
+}
+
+function overlapping(rec: ObjectRecord, range?: { start: number; end: number }): Piece[] {
+  const start = range?.start ?? 0;
+  const end = range?.end ?? rec.size - 1;
+  const pieces: Piece[] = [];
+  let offset = 0;
+  for (const part of rec.parts) {
+    const partStart = offset;
+    const partEnd = offset + part.size - 1;
+    offset += part.size;
+    if (part.size === 0 || partEnd < start || partStart > end) continue;
+    pieces.push({ blobId: part.blobId, start: Math.max(start, partStart) - partStart, end: Math.min(end, partEnd) - partStart });
+  }
+  return pieces;
 }

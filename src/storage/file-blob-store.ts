@@ -65,10 +65,19 @@ export class FileBlobStore implements BlobStore {
   }
 
   async create(): Promise<BlobWriter> {
-    const id = randomBytes(16).toString('hex');
-    const tmp = path.join(this.dir, 'tmp', id);
+    return this.createAt(randomBytes(16).toString('hex'));
+  }
+
+  /**
+   * Opens a writer for an id the caller chose (32 random lower-case hex digits): a store
+   * layered on this one (tiered-blob-store.ts) keeps the id it already handed out when a
+   * blob moves here.
+   */
+  async createAt(blobId: string): Promise<BlobWriter> {
+    if (!ID_PATTERN.test(blobId)) throw new Error(`invalid blob id ${JSON.stringify(blobId)}`);
+    const tmp = path.join(this.dir, 'tmp', blobId);
     const handle = await fs.open(tmp, 'wx', FILE_MODE);
-    return new FileBlobWriter(this, id, tmp, handle);
+    return new FileBlobWriter(this, blobId, tmp, handle);
   }
 
   read(blobId: string, range?: { start: number; end: number }): Readable {

@@ -69,9 +69,21 @@ CREATE TABLE pending_blobs (blob_id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE garbage_blobs (blob_id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
 `;
 
+// Small blobs kept in this database by TieredBlobStore (tiered-blob-store.ts). A rowid
+// table on purpose: rows of up to 64 KiB are far past the size where WITHOUT ROWID pays.
+// The version bump also keeps an older Coffer, which cannot read these blobs, from
+// opening the database.
+const V2 = `
+CREATE TABLE inline_blobs (
+  blob_id TEXT NOT NULL PRIMARY KEY,
+  data    BLOB NOT NULL
+);
+`;
+
 /** MIGRATIONS[n] takes a database from version n to n + 1. Append only; never edit a shipped step. */
 const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   (db) => db.exec(V1),
+  (db) => db.exec(V2),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -8,7 +8,8 @@
 //   1. blobs.create() reserves an id; the metadata store records it as *pending*
 //      (markPending) before any byte is written.
 //   2. the writer streams into the blob and commit()s it: bytes are fsync'd and the
-//      blob is renamed into place.
+//      blob is renamed into place (a small blob is instead inserted into the metadata
+//      database, ahead of step 3's commit: tiered-blob-store.ts).
 //   3. one metadata transaction (putObject / completeMultipartUpload / putPart) makes
 //      the new record visible, clears the pending marks of the blobs it references,
 //      and moves the blobs of whatever it replaced to the *garbage* list.
@@ -188,6 +189,12 @@ export interface BlobStore {
   create(): Promise<BlobWriter>;
   /** Streams bytes [start, end] inclusive (whole blob when omitted). Errors if the blob is missing. */
   read(blobId: string, range?: { start: number; end: number }): Readable;
+  /**
+   * Optional fast path for small blobs: the bytes [start, end] of a blob the store holds in
+   * memory-speed storage (the inline tier of tiered-blob-store.ts), at once; undefined when
+   * it does not (then use read()).
+   */
+  readSmall?(blobId: string, range?: { start: number; end: number }): Buffer | undefined;
   /** Deletes a committed blob; deleting a missing blob is not an error. */
   delete(blobId: string): Promise<void>;
   /** Removes leftovers of writes that never committed (temporary files). */

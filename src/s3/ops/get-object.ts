@@ -8,7 +8,7 @@ import { GET_CONDITIONS, checkReadConditions } from '../conditions.js';
 import { type S3Context, header } from '../context.js';
 import { s3Error } from '../errors.js';
 import { objectResponseHeaders } from '../object-headers.js';
-import { readObject } from '../object-reader.js';
+import { readObject, readObjectSmall } from '../object-reader.js';
 
 const OVERRIDES: Record<string, string> = {
   'response-content-type': 'content-type',
@@ -76,9 +76,16 @@ async function serve(ctx: S3Context, bucket: string, key: string, withBody: bool
     status = 200;
     range = undefined;
   }
-  ctx.res.writeHead(status, headers);
   if (!withBody || rec.size === 0 || headers['content-length'] === '0') {
+    ctx.res.writeHead(status, headers);
     ctx.res.end();
+    return;
+  }
+  // A small object read in one go goes out with its headers in one write.
+  const small = readObjectSmall(ctx.services.blobs, rec, range);
+  ctx.res.writeHead(status, headers);
+  if (small !== undefined) {
+    ctx.res.end(small);
     return;
   }
   const body = readObject(ctx.services.blobs, rec, range);
