@@ -11,10 +11,12 @@ import { describe, it } from 'node:test';
 import {
   asObjectKey,
   createDecryptStream,
+  createEncryptStream,
   decodeEnvelope,
   derivePartKey,
   EnvelopeParseError,
   SegmentAuthError,
+  segmentNonce,
   segmentRange,
   TruncatedCiphertextError,
 } from '../../src/crypto/index.js';
@@ -75,4 +77,20 @@ describe('object encryption vectors', () => {
       }
     });
   }
+});
+
+describe('the worked example of the spec', () => {
+  it('derives the part key, nonce, ciphertext and tag the spec shows', async () => {
+    const v = JSON.parse(fs.readFileSync(path.join(VECTOR_DIR, 'success-hello.json'), 'utf8')) as Vector;
+    const env = decodeEnvelope(Buffer.from(v.envelope_hex, 'hex'));
+    assert.equal(v.object_key_hex, '48c4c082ae6d365ace4f6618917a069086629076147e1364914a1781018b63f6');
+    assert.equal(env.objectId.toString('hex'), '6f56c76d10cf5601b09726f1512fae29');
+    const pk = derivePartKey(asObjectKey(Buffer.from(v.object_key_hex, 'hex')), env.objectId, 0);
+    assert.equal(pk.toString('hex'), '28db67837f30715927585e554092b045147515a53116b053ac57afd4999f2670');
+    assert.equal(segmentNonce(0, true).toString('hex'), '000000000000000000000001');
+    const ct = await run(createEncryptStream(pk), [Buffer.from('Hello, Coffer', 'utf8')]);
+    assert.equal(ct.toString('hex'), '591be935549d8e582d3bd12cb2' + 'd6f72d84c0900c12e96754381365b338');
+    assert.equal(Buffer.from(v.ciphertext_base64, 'base64').toString('hex'), ct.toString('hex'));
+    assert.equal(v.envelope_hex.length / 2, 279);
+  });
 });
