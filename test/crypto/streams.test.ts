@@ -187,6 +187,18 @@ describe('failures', () => {
     await assert.rejects(decrypt(spliced, { plaintextSize: size }), SegmentAuthError);
   });
 
+  it('property: any single flipped bit is an authentication failure, any cut a truncation', async () => {
+    const r = prng(0x5eed);
+    for (let i = 0; i < 40; i++) {
+      const n = r(3 * S + 1);
+      const c = await encrypt(rnd(n));
+      const bad = Buffer.from(c);
+      bad[r(c.length)]! ^= 1 << r(8);
+      await assert.rejects(decrypt(bad, { plaintextSize: n }, key, r), SegmentAuthError, `flip in ${n}-byte part`);
+      await assert.rejects(decrypt(c.subarray(0, r(c.length)), { plaintextSize: n }, key, r), TruncatedCiphertextError, `cut of ${n}-byte part`);
+    }
+  });
+
   it('errors name no key or plaintext bytes', async () => {
     await ready;
     const bad = Buffer.from(ct);
