@@ -8,6 +8,10 @@
 // nudged every CHECKPOINT_EVERY commits; the writing connection keeps a high
 // wal_autocheckpoint only as a fallback that bounds the WAL if the worker falls behind.
 //
+// Bucket records are cached (getBucket runs on every request): every bucket write is a
+// method of this class and clears the cache, so this assumes no other process writes the
+// buckets table of the same database (the server is the one process that does).
+//
 // better-sqlite3 is synchronous: each method does all its work in one go (one
 // transaction when it takes more than one statement) and returns a settled Promise. The
 // interface is async so a networked store (PostgreSQL) can implement it later.
@@ -65,6 +69,8 @@ export class SqliteMetadataStore implements MetadataStore {
   private closed = false;
   private checkpointer: Worker | undefined;
   private commits = 0;
+  /** Existing buckets by name; cleared by createBucket, deleteBucket and setBucketConfig. */
+  private readonly buckets = new Map<string, BucketRecord>();
 
   private constructor(private readonly db: Database.Database) {
     this.s = prepareStatements(db);
@@ -94,6 +100,7 @@ export class SqliteMetadataStore implements MetadataStore {
   // ---- buckets ----
 
   async createBucket(b: BucketRecord): Promise<void> {
+    this.buckets.clear();
     this.tx(() => {
       if (this.s.bucketExists.get(b.name) !== undefined) throw new StorageConflictError('BucketExists');
       this.s.insertBucket.run(b.name, b.region, b.createdAt, b.owner, JSON.stringify(b.config));
@@ -101,8 +108,15 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async getBucket(name: string): Promise<BucketRecord | undefined> {
-    const row = this.s.getBucket.get(name) as BucketRow | undefined;
-    return row && toBucket(row);
+    let b = this.buckets.get(name);
+    if (b === undefined) {
+      const row = this.s.getBucket.get(name) as BucketRow | undefined;
+      if (row === undefined) return undefined; // absent names are not cached: the map stays as small as the bucket list
+      b = toBucket(row);
+      this.buckets.set(name, b);
+    }
+    // A copy: a caller that edits its record must not edit the cache.
+    return { ...b, config: { ...b.config } };
   }
 
   async listBuckets(): Promise<BucketRecord[]> {
@@ -110,6 +124,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async deleteBucket(name: string): Promise<void> {
+    this.buckets.clear();
     this.tx(() => {
       if (this.s.bucketExists.get(name) === undefined) throw new StorageConflictError('NoSuchBucket');
       if (this.s.bucketHasObject.get(name) !== undefined || this.s.bucketHasUpload.get(name) !== undefined) {
@@ -120,6 +135,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async setBucketConfig(name: string, item: string, value: string | undefined): Promise<void> {
+    this.buckets.clear();
     this.tx(() => {
       const row = this.s.getBucket.get(name) as BucketRow | undefined;
       if (row === undefined) throw new StorageConflictError('NoSuchBucket');

@@ -97,3 +97,25 @@ describe('SqliteMetadataStore specifics', () => {
     }
   });
 });
+
+describe('SqliteMetadataStore bucket cache', () => {
+  it('a cached bucket record follows setBucketConfig, deleteBucket and createBucket, and callers cannot edit it', async () => {
+    const s = open(path.join(root, `meta-${++n}.db`));
+    try {
+      await s.createBucket(bucketRec('b1'));
+      const first = await s.getBucket('b1'); // now cached
+      assert.ok(first);
+      first.config.policy = 'edited by a caller';
+      first.region = 'nowhere';
+      assert.deepEqual(await s.getBucket('b1'), bucketRec('b1'));
+      await s.setBucketConfig('b1', 'encryption', '{"a":1}');
+      assert.deepEqual((await s.getBucket('b1'))?.config, { encryption: '{"a":1}' });
+      await s.deleteBucket('b1');
+      assert.equal(await s.getBucket('b1'), undefined);
+      await s.createBucket({ ...bucketRec('b1'), region: 'eu-west-1' });
+      assert.equal((await s.getBucket('b1'))?.region, 'eu-west-1');
+    } finally {
+      await s.close();
+    }
+  });
+});
