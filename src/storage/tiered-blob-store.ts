@@ -50,6 +50,12 @@ export interface TieredBlobStoreOptions extends FileBlobStoreOptions {
   dir: string;
   /** The metadata database (already opened, and so migrated, by SqliteMetadataStore). */
   database: string;
+  /**
+   * The metadata store's setting (default NORMAL). A stronger one here would buy nothing: an
+   * inline blob is only reachable through the later metadata commit, which a crash keeps
+   * only together with every commit before it.
+   */
+  synchronous?: 'NORMAL' | 'FULL';
   busyTimeoutMs?: number;
 }
 
@@ -79,6 +85,8 @@ export class TieredBlobStore implements BlobStore {
     const files = await FileBlobStore.open(opts.dir, { fsync: opts.fsync });
     const db = new Database(opts.database, { fileMustExist: true });
     try {
+      // Per connection, and SQLite's default is FULL: an fsync of the WAL per inline blob.
+      db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
       db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
       db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
       const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'inline_blobs'`).get();
