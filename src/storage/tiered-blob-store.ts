@@ -23,6 +23,7 @@
 // "i" id is an inline row if one exists, else the file of its hex digits; a plain hex id
 // (a blob written before this tier existed) is always a file.
 
+import { retainSqlite } from './sqlite-database.js';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
@@ -83,7 +84,7 @@ export class TieredBlobStore implements BlobStore {
 
   static async open(opts: TieredBlobStoreOptions): Promise<TieredBlobStore> {
     const files = await FileBlobStore.open(opts.dir, { fsync: opts.fsync });
-    const db = new Database(opts.database, { fileMustExist: true });
+    const db = retainSqlite(new Database(opts.database, { fileMustExist: true }));
     try {
       // Per connection, and SQLite's default is FULL: an fsync of the WAL per inline blob.
       db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
