@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { retainSqlite } from '../../src/storage/sqlite-database.js';
 import { SqliteMetadataStore } from '../../src/storage/sqlite-metadata-store.js';
 import { SCHEMA_VERSION } from '../../src/storage/sqlite-schema.js';
 import type { MetadataStore } from '../../src/storage/types.js';
@@ -45,7 +46,7 @@ describe('SqliteMetadataStore specifics', () => {
     const file = path.join(root, `meta-${++n}.db`);
     const s = open(file);
     await s.close();
-    const db = new Database(file, { readonly: true });
+    const db = retainSqlite(new Database(file, { readonly: true }));
     try {
       assert.deepEqual(db.prepare('SELECT version FROM schema_version').all(), [{ version: SCHEMA_VERSION }]);
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
@@ -59,7 +60,7 @@ describe('SqliteMetadataStore specifics', () => {
   it('refuses a database from a newer schema version', async () => {
     const file = path.join(root, `meta-${++n}.db`);
     await open(file).close();
-    const db = new Database(file);
+    const db = retainSqlite(new Database(file));
     db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION + 1);
     db.close();
     assert.throws(() => SqliteMetadataStore.open(file), /newer than this build supports/);
@@ -70,7 +71,7 @@ describe('SqliteMetadataStore specifics', () => {
     const s = open(file);
     try {
       await s.createBucket(bucketRec('big'));
-      const db = new Database(file);
+      const db = retainSqlite(new Database(file));
       // Bulk-load through the store's own putObject would take seconds; rows are what matter here.
       const rec = objectRec('big', 'x');
       const ins = db.prepare(

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { retainSqlite } from '../../src/storage/sqlite-database.js';
 import { FileBlobStore } from '../../src/storage/file-blob-store.js';
 import { recoverStorage } from '../../src/storage/recovery.js';
 import { SqliteMetadataStore } from '../../src/storage/sqlite-metadata-store.js';
@@ -39,7 +40,7 @@ async function fresh(fsync = true): Promise<{ store: TieredBlobStore; blobsDir: 
 }
 
 function inlineRows(database: string): string[] {
-  const db = new Database(database, { readonly: true });
+  const db = retainSqlite(new Database(database, { readonly: true }));
   try {
     return db.prepare('SELECT blob_id FROM inline_blobs ORDER BY blob_id').pluck().all() as string[];
   } finally {
@@ -176,7 +177,7 @@ describe('TieredBlobStore tiers', () => {
     const dir = path.join(root, `store-${++n}`);
     await fs.mkdir(dir);
     const database = path.join(dir, 'empty.db');
-    new Database(database).close();
+    retainSqlite(new Database(database)).close();
     await assert.rejects(TieredBlobStore.open({ dir: path.join(dir, 'blobs'), database }), /no inline_blobs table: open the metadata store/);
   });
 });

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { retainSqlite } from '../../../src/storage/sqlite-database.js';
 import { isUserId, newUserId, userArn } from '../../../src/iam/store/ids.js';
 import { IAM_SCHEMA_VERSION } from '../../../src/iam/store/sqlite-iam-schema.js';
 import { IAM_SQL, SqliteIamStore } from '../../../src/iam/store/sqlite-iam-store.js';
@@ -41,7 +42,7 @@ describe('SqliteIamStore specifics', () => {
   it('records the schema version and runs in WAL mode', async () => {
     const file = path.join(root, `iam-${++n}.sqlite`);
     await open(file).close();
-    const db = new Database(file, { readonly: true });
+    const db = retainSqlite(new Database(file, { readonly: true }));
     try {
       assert.deepEqual(db.prepare('SELECT version FROM schema_version').all(), [{ version: IAM_SCHEMA_VERSION }]);
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
@@ -54,7 +55,7 @@ describe('SqliteIamStore specifics', () => {
   it('refuses a database from a newer schema version', async () => {
     const file = path.join(root, `iam-${++n}.sqlite`);
     await open(file).close();
-    const db = new Database(file);
+    const db = retainSqlite(new Database(file));
     db.prepare('UPDATE schema_version SET version = ?').run(IAM_SCHEMA_VERSION + 1);
     db.close();
     assert.throws(() => SqliteIamStore.open(file), /newer than this build supports/);
@@ -63,7 +64,7 @@ describe('SqliteIamStore specifics', () => {
   it('the lookups the store runs seek an index, never scan a table or sort', async () => {
     const file = path.join(root, `iam-${++n}.sqlite`);
     await open(file).close();
-    const db = new Database(file, { readonly: true });
+    const db = retainSqlite(new Database(file, { readonly: true }));
     try {
       const cases: [keyof typeof IAM_SQL, RegExp, unknown[]][] = [
         ['getKey', /^SEARCH access_keys USING PRIMARY KEY/m, ['AKIA']],

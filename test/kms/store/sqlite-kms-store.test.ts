@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { retainSqlite } from '../../../src/storage/sqlite-database.js';
 import { SqliteKmsStore } from '../../../src/kms/store/sqlite-kms-store.js';
 import { KMS_SQL } from '../../../src/kms/store/sqlite-kms-rows.js';
 import { KMS_SCHEMA_VERSION } from '../../../src/kms/store/sqlite-kms-schema.js';
@@ -46,7 +47,7 @@ describe('SqliteKmsStore specifics', () => {
   it('records the schema version and runs in WAL mode', async () => {
     const file = path.join(root, `kms-${++n}.sqlite`);
     await open(file).close();
-    const db = new Database(file, { readonly: true });
+    const db = retainSqlite(new Database(file, { readonly: true }));
     try {
       assert.deepEqual(db.prepare('SELECT version FROM schema_version').all(), [{ version: KMS_SCHEMA_VERSION }]);
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
@@ -59,7 +60,7 @@ describe('SqliteKmsStore specifics', () => {
   it('refuses a database from a newer schema version', async () => {
     const file = path.join(root, `kms-${++n}.sqlite`);
     await open(file).close();
-    const db = new Database(file);
+    const db = retainSqlite(new Database(file));
     db.prepare('UPDATE schema_version SET version = ?').run(KMS_SCHEMA_VERSION + 1);
     db.close();
     assert.throws(() => SqliteKmsStore.open(file), /newer than this build supports/);
@@ -68,7 +69,7 @@ describe('SqliteKmsStore specifics', () => {
   it('the sweeps, key listing and grant/alias lookups the store runs seek an index, never scan a table or sort', async () => {
     const file = path.join(root, `kms-${++n}.sqlite`);
     await open(file).close();
-    const db = new Database(file, { readonly: true });
+    const db = retainSqlite(new Database(file, { readonly: true }));
     try {
       const cases: [keyof typeof KMS_SQL, string, unknown[]][] = [
         ['dueForDeletion', 'keys_by_deletion', [1]],
@@ -96,7 +97,7 @@ describe('SqliteKmsStore specifics', () => {
     const file = path.join(root, `kms-${++n}.sqlite`);
     const s = open(file);
     try {
-      const db = new Database(file);
+      const db = retainSqlite(new Database(file));
       // A trigger makes the tag insert fail after the key and material rows went in.
       db.exec(`CREATE TRIGGER boom BEFORE INSERT ON key_tags BEGIN SELECT RAISE(ABORT, 'boom'); END`);
       db.close();
