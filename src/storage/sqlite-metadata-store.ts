@@ -72,6 +72,11 @@ export class SqliteMetadataStore implements MetadataStore {
   /** Existing buckets by name; cleared by createBucket, deleteBucket and setBucketConfig. */
   private readonly buckets = new Map<string, BucketRecord>();
 
+  /** @internal The connection, for a store that keeps its rows in the same database (the inline blob tier). */
+  get connection(): Database.Database {
+    return this.db;
+  }
+
   private constructor(private readonly db: Database.Database) {
     this.s = prepareStatements(db);
     this.txRunner = db.transaction((fn: () => unknown) => fn());
