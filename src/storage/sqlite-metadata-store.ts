@@ -16,8 +16,7 @@
 // transaction when it takes more than one statement) and returns a settled Promise. The
 // interface is async so a networked store (PostgreSQL) can implement it later.
 
-import { retainSqlite } from './sqlite-database.js';
-import { ensurePrivateFile } from './private-file.js';
+import { openSqlite } from './sqlite-database.js';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type {
@@ -84,15 +83,9 @@ export class SqliteMetadataStore implements MetadataStore {
 
   static open(path: string, opts: SqliteMetadataStoreOptions = {}): SqliteMetadataStore {
     const synchronous = opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL';
-    ensurePrivateFile(path);
-    const db = retainSqlite(new Database(path));
+    const db = openSqlite(path, opts, migrate);
     let store: SqliteMetadataStore;
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${synchronous}`);
-      db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
-      db.pragma('foreign_keys = ON');
-      migrate(db);
       store = new SqliteMetadataStore(db);
     } catch (e) {
       db.close();

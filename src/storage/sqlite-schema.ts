@@ -6,6 +6,7 @@
 // TEXT compares by memcmp of its UTF-8 bytes, which is S3's key order. Never use LIKE
 // on keys: it is case-insensitive and treats % and _ as wildcards.
 
+import { runMigrations } from './sqlite-database.js';
 import type Database from 'better-sqlite3';
 
 const V1 = `
@@ -88,23 +89,7 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-function currentVersion(db: Database.Database): number {
-  const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).get();
-  if (table === undefined) return 0;
-  const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
-  return row?.version ?? 0;
-}
-
 /** Brings the database to SCHEMA_VERSION. Throws on a database written by a newer Coffer. */
 export function migrate(db: Database.Database): void {
-  db.transaction(() => {
-    const from = currentVersion(db);
-    if (from > SCHEMA_VERSION) {
-      throw new Error(`metadata database has schema version ${from}, newer than this build supports (${SCHEMA_VERSION})`);
-    }
-    if (from === SCHEMA_VERSION) return;
-    for (let v = from; v < SCHEMA_VERSION; v++) MIGRATIONS[v]!(db);
-    db.prepare('DELETE FROM schema_version').run();
-    db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(SCHEMA_VERSION);
-  }).immediate();
+  runMigrations(db, MIGRATIONS, 'metadata database');
 }
