@@ -109,7 +109,7 @@ export async function writeBlob(services: S3Services, body: Readable, opts: Writ
   // error, since a stream remembers it.
   body.on('error', ignore);
   const writer = await services.blobs.create();
-  await services.meta.markPending(writer.blobId);
+  if (!writer.marksPending) await services.meta.markPending(writer.blobId);
   let size = 0;
   try {
     for await (const chunk of body) {

@@ -73,6 +73,8 @@ export class TieredBlobStore implements BlobStore {
   private readonly selectRow: Database.Statement;
   private readonly selectRange: Database.Statement;
   private readonly deleteRow: Database.Statement;
+  private readonly markPendingRow: Database.Statement;
+  private readonly insertPending: Database.Transaction<(blobId: string, data: Buffer) => void>;
   private idPool = Buffer.alloc(0);
   private idOffset = 0;
   private closed = false;
@@ -87,6 +89,14 @@ export class TieredBlobStore implements BlobStore {
     // substr() on a BLOB counts bytes, 1-based, and stops at the end of the data.
     this.selectRange = db.prepare('SELECT substr(data, ?, ?) FROM inline_blobs WHERE blob_id = ?').pluck();
     this.deleteRow = db.prepare('DELETE FROM inline_blobs WHERE blob_id = ?');
+    // The metadata store's pending list lives in the same database: a writer marks its blob
+    // pending in the very transaction that makes the first byte durable (the inline row),
+    // or just before it creates the file it spills to — the protocol of types.ts, one commit less.
+    this.markPendingRow = db.prepare('INSERT OR IGNORE INTO pending_blobs (blob_id) VALUES (?)');
+    this.insertPending = db.transaction((blobId: string, data: Buffer) => {
+      this.markPendingRow.run(blobId);
+      this.insertRow.run(blobId, data);
+    });
   }
 
   static async open(opts: TieredBlobStoreOptions): Promise<TieredBlobStore> {
@@ -164,13 +174,19 @@ export class TieredBlobStore implements BlobStore {
     await this.files.close();
   }
 
-  /** @internal Makes an inline blob visible: one autocommit insert. */
+  /** @internal Stores an inline blob and its pending mark in one transaction. */
   insert(blobId: string, data: Buffer): void {
-    this.insertRow.run(blobId, data);
+    this.insertPending(blobId, data);
+  }
+
+  /** @internal Marks a blob pending before its file is created. */
+  markPending(blobId: string): void {
+    this.markPendingRow.run(blobId);
   }
 }
 
 class TieredBlobWriter implements BlobWriter {
+  readonly marksPending = true;
   /** Copies of the chunks written so far while the blob may still be inline. */
   private chunks: Buffer[] = [];
   private size = 0;
@@ -220,6 +236,7 @@ class TieredBlobWriter implements BlobWriter {
   }
 
   private async spill(): Promise<void> {
+    this.store.markPending(this.blobId);
     const file = await this.store.files.createAt(this.blobId.slice(INLINE_PREFIX.length));
     if (this.state !== 'open') {
       // Aborted while the file was being opened.

@@ -176,6 +176,12 @@ export interface MetadataStore {
 /** A blob being written. Nothing is visible at `blobId` until commit() resolves. */
 export interface BlobWriter {
   readonly blobId: string;
+  /**
+   * True when the writer records the blob's pending mark itself, in the same transaction
+   * that makes its first byte durable (a store that keeps small blobs in the metadata
+   * database); the caller then skips markPending and saves a commit.
+   */
+  readonly marksPending?: boolean;
   /** Writes a chunk (backpressure: resolves when the chunk may be reused). */
   write(chunk: Buffer): Promise<void>;
   /** Makes the bytes durable (fsync) and moves them into place. Returns the total size. */
