@@ -9,6 +9,7 @@ import {
   type CreateKeyCommandInput, type Tag,
 } from '@aws-sdk/client-kms';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createKeyVia, failure } from './harness.js';
 import { createUserWithKey } from '../../src/cli/user-command.js';
 import { createTestKey } from './fixtures.js';
 
@@ -24,20 +25,8 @@ before(async () => {
 });
 after(async () => srv?.stop());
 
-async function failure(p: Promise<unknown>): Promise<[string, string]> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    assert.equal(err.$metadata?.httpStatusCode, 400, `${err.name} should be HTTP 400`);
-    return [err.name, err.message];
-  }
-  assert.fail('expected the call to fail');
-}
 
-async function newKey(input: CreateKeyCommandInput = {}) {
-  return (await kms.send(new CreateKeyCommand(input))).KeyMetadata!;
-}
+const newKey = (input: CreateKeyCommandInput = {}) => createKeyVia(kms, input);
 const aliasArn = (name: string) => `arn:aws:kms:${region}:${acct}:${name}`;
 const tags = (n: number, prefix = 'tag') => Array.from({ length: n }, (_, i) => ({ TagKey: `${prefix}${i + 1}`, TagValue: `value${i + 1}` }));
 async function listTags(keyId: string): Promise<Tag[]> {

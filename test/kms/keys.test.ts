@@ -11,6 +11,7 @@ import {
   KMSClient, ListKeysCommand, ScheduleKeyDeletionCommand, UpdateKeyDescriptionCommand,
 } from '@aws-sdk/client-kms';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createKeyVia, failure } from './harness.js';
 import { createUserWithKey } from '../../src/cli/user-command.js';
 import { callKms } from '../../src/kms/dispatch.js';
 import { callerFor, createTestKey, rootPrincipal } from './fixtures.js';
@@ -27,22 +28,8 @@ before(async () => {
 });
 after(async () => srv?.stop());
 
-/** The error a call fails with: [code, message]. */
-async function failure(p: Promise<unknown>): Promise<[string, string]> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    assert.equal(err.$metadata?.httpStatusCode, 400, `${err.name} should be HTTP 400`);
-    return [err.name, err.message];
-  }
-  assert.fail('expected the call to fail');
-}
 
-async function newKey(input: CreateKeyCommandInput = {}) {
-  const r = await kms.send(new CreateKeyCommand(input));
-  return r.KeyMetadata!;
-}
+const newKey = (input: CreateKeyCommandInput = {}) => createKeyVia(kms, input);
 
 const arnOf = (id: string) => `arn:aws:kms:${region}:${acct}:key/${id}`;
 

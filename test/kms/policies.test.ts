@@ -9,6 +9,7 @@ import {
   ScheduleKeyDeletionCommand, type CreateKeyCommandInput,
 } from '@aws-sdk/client-kms';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createKeyVia, failure } from './harness.js';
 import { createUserWithKey } from '../../src/cli/user-command.js';
 import { defaultKeyPolicyText, LOCKOUT_MESSAGE } from '../../src/iam/policy/index.js';
 import { callKms } from '../../src/kms/dispatch.js';
@@ -24,20 +25,8 @@ before(async () => {
 });
 after(async () => srv?.stop());
 
-async function failure(p: Promise<unknown>): Promise<[string, string]> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    assert.equal(err.$metadata?.httpStatusCode, 400, `${err.name} should be HTTP 400`);
-    return [err.name, err.message];
-  }
-  assert.fail('expected the call to fail');
-}
 
-async function newKey(input: CreateKeyCommandInput = {}) {
-  return (await kms.send(new CreateKeyCommand(input))).KeyMetadata!;
-}
+const newKey = (input: CreateKeyCommandInput = {}) => createKeyVia(kms, input);
 
 const onlyFor = (principal: string, action: string | string[] = 'kms:*') =>
   JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'only', Effect: 'Allow', Principal: { AWS: principal }, Action: action, Resource: '*' }] });
