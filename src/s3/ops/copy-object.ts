@@ -5,7 +5,6 @@
 //   - stream the source through writeBlob into a new blob and commit a new record
 //     (the copy is always a single-part object with an MD5 ETag, as on AWS).
 
-import { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import { checksumHeader, parseAlgorithm } from '../../checksum/index.js';
 import { StorageConflictError, type ChecksumAlgorithm, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
@@ -17,7 +16,7 @@ import { checkKey } from '../names.js';
 import {
   checkAclHeaders, checkTaggingDirective, parseTaggingHeader, quoteEtag, refuseEncryptionHeaders, storageClass, storedHeaders, userMetadata,
 } from '../object-headers.js';
-import { readObject } from '../object-reader.js';
+import { copySourceStream } from '../multipart-copy-source.js';
 import { storedChecksumOf } from '../checksums.js';
 import { writeBlob } from '../object-writer.js';
 import { text, xmlDocument } from '../xml.js';
@@ -134,7 +133,7 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
       throw s3Error('ConditionalRequestConflict');
     }
 
-    const blob = await writeBlob(ctx.services, sourceStream(ctx, src), {
+    const blob = await writeBlob(ctx.services, copySourceStream(ctx, src, undefined), {
       integrity: { inTrailer: false, algorithm: algorithm ?? src.checksum?.algorithm },
       maxSize: ctx.services.config.maxObjectSize,
       announcedSize: src.size,
@@ -165,19 +164,6 @@ async function commitInPlace(ctx: S3Context, rec: ObjectRecord, src: ObjectRecor
   }
   // The same blobs stay referenced, so nothing became garbage; a reused part list cannot be torn.
   return true;
-}
-
-/** The source bytes; a read failure of our own storage is an internal error, not the client's IncompleteBody. */
-function sourceStream(ctx: S3Context, src: ObjectRecord): Readable {
-  const body = readObject(ctx.services.blobs, src);
-  return Readable.from((async function* () {
-    try {
-      for await (const chunk of body) yield chunk as Buffer;
-    } catch (e) {
-      ctx.services.log.error({ err: e, requestId: ctx.requestId }, 'copy source read failed');
-      throw s3Error('InternalError');
-    }
-  })(), { objectMode: false });
 }
 
 function sendResult(ctx: S3Context, rec: ObjectRecord): void {
