@@ -113,6 +113,7 @@ public final class S3aInterop {
   }
 
   private void run() throws IOException {
+    step("start (" + p.getProperty("mode", "roundtrip") + " in " + dir + ")");
     try (FileSystem fs = FileSystem.newInstance(dir.toUri(), conf)) {
       String mode = p.getProperty("mode", "roundtrip");
       switch (mode) {

@@ -1,0 +1,538 @@
+// Hadoop S3A, the seed's own client, against the real server: interop/hadoop-s3a/ (a Maven
+// project on hadoop-aws) runs the S3A FileSystem through one scenario per encryption setting
+// — the seed's core-site.xml properties, the current names with a key ARN and an alias, the
+// default key, a per-bucket key, an encryption context, DSSE-KMS, SSE-C, CSE-KMS, and a
+// principal without kms:Decrypt — all in one JVM. Each scenario writes files of 0 bytes to
+// 12 MiB (multipart), reads them back, renames, lists, deletes and checks the encryption
+// XAttrs; this file then checks what was left behind with the AWS SDK and the audit log.
+//
+// Java 17 and Maven must be installed (.ci/run installs them): without them this test fails.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
+import { createUserWithKey } from '../../src/cli/user-command.js';
+import { REPO_ROOT, ROOT_KEY_ID, ROOT_SECRET, patternBytes, sha256hex } from './support.js';
+
+const PROJECT = path.join(REPO_ROOT, 'interop', 'hadoop-s3a');
+const MAIN_CLASS = 'dev.coffer.interop.S3aInterop';
+const MIB = 1024 * 1024;
+
+interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/** One S3A run: its own bucket and core-site.xml, and what the S3A XAttrs must say. */
+interface Scenario {
+  name: string;
+  bucket: string;
+  /** The scenario's own S3A properties, on top of the endpoint/credential/multipart ones. */
+  props: Record<string, string>;
+  credentials?: Credentials;
+  mode?: 'roundtrip' | 'denied';
+  sizes?: number[];
+  /** header.x-amz-server-side-encryption: a value, 'absent' or 'any'. */
+  sse: string;
+  /** header.x-amz-server-side-encryption-aws-kms-key-id: a value, 'prefix:...', 'absent' or 'any'. */
+  kmsKeyId: string;
+  deniedExisting?: string[];
+}
+
+/** What the runner prints for a scenario (one JSON line). */
+interface Result {
+  scenario: string;
+  ok: boolean;
+  ms: number;
+  checks: number;
+  error?: string;
+  sse: (string | null)[];
+  kmsKeyIds: (string | null)[];
+  /** s3a:// URI -> sha256 of the plaintext, for files left for these checks. */
+  kept: Record<string, string>;
+  notes: string[];
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  results: Map<string, Result>;
+}
+
+let srv: TestServer;
+let work: string;
+let classpath: string;
+let acct: string;
+let mainRun: Run;
+const scenarios: Scenario[] = [];
+const keys: Record<string, string> = {};
+const users: Record<string, { arn: string } & Credentials> = {};
+const setupErrors = new Map<string, string>();
+const ssecKey = randomBytes(32);
+
+// ---- running tools ------------------------------------------------------------------------
+
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeout ?? 600_000);
+    p.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function requireTool(cmd: string, args: string[], pkg: string): Promise<string> {
+  try {
+    const r = await run(cmd, args, { timeout: 60_000 });
+    assert.equal(r.code, 0, `${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+    return (r.stdout + r.stderr).split('\n')[0]!;
+  } catch (e) {
+    throw new Error(`the Hadoop S3A interop test needs \`${cmd}\` (${pkg}); .ci/run installs it with apt-get: ${(e as Error).message}`);
+  }
+}
+
+/** Compiles the runner and resolves its classpath (downloads on first use, into ~/.m2). */
+async function buildRunner(): Promise<string> {
+  const r = await run('mvn', ['-B', '-q', 'compile', 'dependency:build-classpath', '-Dmdep.outputFile=target/classpath.txt'], { cwd: PROJECT, timeout: 900_000 });
+  assert.equal(r.code, 0, `mvn compile in ${PROJECT} failed:\n${r.stdout}\n${r.stderr}`);
+  const deps = (await fs.readFile(path.join(PROJECT, 'target', 'classpath.txt'), 'utf8')).trim();
+  return [path.join(PROJECT, 'target', 'classes'), deps].join(path.delimiter);
+}
+
+/** The JVM's environment: nothing AWS-related from this machine; KMS calls (CSE-KMS) go to Coffer. */
+function jvmEnv(): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
+  return {
+    ...env,
+    AWS_ENDPOINT_URL_KMS: srv.url,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: path.join(work, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'no-aws-credentials'),
+  };
+}
+
+async function runScenarios(files: string[]): Promise<Run> {
+  const r = await run('java', ['-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-cp', classpath, MAIN_CLASS, ...files], { env: jvmEnv(), timeout: 600_000 });
+  const results = new Map<string, Result>();
+  for (const line of r.stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const res = JSON.parse(line) as Result;
+    results.set(res.scenario, res);
+  }
+  return { ...r, results };
+}
+
+// ---- scenario files -----------------------------------------------------------------------
+
+const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+function coreSite(props: Record<string, string>): string {
+  const lines = Object.entries(props).map(([k, v]) => `  <property><name>${xmlEscape(k)}</name><value>${xmlEscape(v)}</value></property>`);
+  return `<?xml version="1.0"?>\n<configuration>\n${lines.join('\n')}\n</configuration>\n`;
+}
+
+async function writeScenario(s: Scenario): Promise<string> {
+  const creds = s.credentials ?? { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET };
+  const props = {
+    'fs.s3a.endpoint': srv.url,
+    'fs.s3a.endpoint.region': 'us-east-1',
+    'fs.s3a.path.style.access': 'true',
+    'fs.s3a.connection.ssl.enabled': 'false',
+    'fs.s3a.aws.credentials.provider': 'org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider',
+    'fs.s3a.access.key': creds.accessKeyId,
+    'fs.s3a.secret.key': creds.secretAccessKey,
+    // 5 MiB parts (S3A's minimum), so the 12 MiB file is a 3-part upload.
+    'fs.s3a.multipart.size': '5M',
+    'fs.s3a.multipart.threshold': '5M',
+    // Fail fast: a refused request is an answer here, not something to wait out.
+    'fs.s3a.retry.limit': '1',
+    'fs.s3a.attempts.maximum': '1',
+    ...s.props,
+  };
+  const conf = path.join(work, `${s.name}.core-site.xml`);
+  await fs.writeFile(conf, coreSite(props));
+  const lines = [
+    `name=${s.name}`,
+    `conf=${conf}`,
+    `dir=s3a://${s.bucket}/${s.name}`,
+    `mode=${s.mode ?? 'roundtrip'}`,
+    `expect.sse=${s.sse}`,
+    `expect.kmsKeyId=${s.kmsKeyId}`,
+  ];
+  if (s.sizes) lines.push(`sizes=${s.sizes.join(',')}`);
+  if (s.deniedExisting) lines.push(`denied.existing=${s.deniedExisting.join(',')}`);
+  const file = path.join(work, `${s.name}.properties`);
+  // Properties files treat backslash and colon specially; none of our values contain a backslash.
+  await fs.writeFile(file, lines.join('\n') + '\n');
+  return file;
+}
+
+async function newKey(description: string): Promise<string> {
+  const md = (await srv.kms.send(new CreateKeyCommand({ Description: description }))).KeyMetadata!;
+  return md.Arn!;
+}
+
+function policy(...statements: object[]): string {
+  return JSON.stringify({ Version: '2012-10-17', Statement: statements });
+}
+
+function addScenario(s: Scenario): Scenario {
+  scenarios.push(s);
+  return s;
+}
+
+// ---- set-up: keys, users, buckets, one JVM for every scenario -------------------------------
+
+before(async () => {
+  await requireTool('java', ['-version'], 'Debian: openjdk-17-jdk-headless');
+  await requireTool('mvn', ['-v'], 'Debian: maven');
+  srv = await startTestServer();
+  acct = srv.coffer.root.accountId;
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-s3a-'));
+  classpath = await buildRunner();
+
+  keys.seed = await newKey('hadoop s3a: seed properties');
+  keys.current = await newKey('hadoop s3a: current property names');
+  keys.aliased = await newKey('hadoop s3a: reached through an alias');
+  await srv.kms.send(new CreateAliasCommand({ AliasName: 'alias/hadoop-s3a', TargetKeyId: keys.aliased }));
+  keys.global = await newKey('hadoop s3a: global key overridden per bucket');
+  keys.perBucket = await newKey('hadoop s3a: per-bucket key');
+  keys.context = await newKey('hadoop s3a: encryption context');
+  keys.dsse = await newKey('hadoop s3a: DSSE-KMS');
+  keys.cse = await newKey('hadoop s3a: CSE-KMS');
+  keys.denied = await newKey('hadoop s3a: user without kms:Decrypt');
+
+  const admin = { dataDir: srv.dataDir, accountId: acct, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} };
+  // May use the key for writing (GenerateDataKey) but not for reading (no kms:Decrypt).
+  users.noDecrypt = await createUserWithKey(admin, 'hadoop-no-decrypt');
+  await srv.coffer.iam.putUserPolicy('hadoop-no-decrypt', 's3-and-generate-only', policy(
+    { Effect: 'Allow', Action: 's3:*', Resource: '*' },
+    { Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:DescribeKey'], Resource: keys.denied },
+  ));
+  // May use its key only with the encryption context S3A is configured to send.
+  users.context = await createUserWithKey(admin, 'hadoop-context');
+  await srv.coffer.iam.putUserPolicy('hadoop-context', 's3-and-key-with-context', policy(
+    { Effect: 'Allow', Action: 's3:*', Resource: '*' },
+    { Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: keys.context, Condition: { StringEquals: { 'kms:EncryptionContext:project': 'hadoop' } } },
+  ));
+
+  const keyArnPrefix = `arn:aws:kms:us-east-1:${acct}:key/`;
+  addScenario({ name: 'plain', bucket: uniqueBucket('s3a-plain'), props: {}, sse: 'AES256', kmsKeyId: 'absent' });
+  addScenario({
+    name: 'seed-properties',
+    bucket: uniqueBucket('s3a-seed'),
+    props: { 'fs.s3a.server-side-encryption-algorithm': 'SSE-KMS', 'fs.s3a.server-side-encryption.key': keys.seed },
+    sse: 'aws:kms',
+    kmsKeyId: keys.seed,
+  });
+  addScenario({
+    name: 'current-names-arn',
+    bucket: uniqueBucket('s3a-arn'),
+    props: { 'fs.s3a.encryption.algorithm': 'SSE-KMS', 'fs.s3a.encryption.key': keys.current },
+    sse: 'aws:kms',
+    kmsKeyId: keys.current,
+  });
+  addScenario({
+    name: 'current-names-alias',
+    bucket: uniqueBucket('s3a-alias'),
+    props: { 'fs.s3a.encryption.algorithm': 'SSE-KMS', 'fs.s3a.encryption.key': 'alias/hadoop-s3a' },
+    sse: 'aws:kms',
+    kmsKeyId: keys.aliased,
+  });
+  addScenario({
+    name: 'default-key',
+    bucket: uniqueBucket('s3a-default'),
+    props: { 'fs.s3a.encryption.algorithm': 'SSE-KMS' },
+    sse: 'aws:kms',
+    kmsKeyId: `prefix:${keyArnPrefix}`,
+  });
+  const perBucket = uniqueBucket('s3a-perbucket');
+  addScenario({
+    name: 'per-bucket-key',
+    bucket: perBucket,
+    props: {
+      'fs.s3a.encryption.algorithm': 'SSE-KMS',
+      'fs.s3a.encryption.key': keys.global,
+      [`fs.s3a.bucket.${perBucket}.encryption.key`]: keys.perBucket,
+    },
+    sse: 'aws:kms',
+    kmsKeyId: keys.perBucket,
+  });
+  addScenario({
+    name: 'encryption-context',
+    bucket: uniqueBucket('s3a-context'),
+    credentials: users.context,
+    props: { 'fs.s3a.encryption.algorithm': 'SSE-KMS', 'fs.s3a.encryption.key': keys.context, 'fs.s3a.encryption.context': 'project=hadoop, component=fs/s3' },
+    sse: 'aws:kms',
+    kmsKeyId: keys.context,
+  });
+  addScenario({
+    name: 'dsse-kms',
+    bucket: uniqueBucket('s3a-dsse'),
+    props: { 'fs.s3a.encryption.algorithm': 'DSSE-KMS', 'fs.s3a.encryption.key': keys.dsse },
+    sse: 'aws:kms:dsse',
+    kmsKeyId: keys.dsse,
+  });
+  addScenario({
+    name: 'sse-s3',
+    bucket: uniqueBucket('s3a-sses3'),
+    props: { 'fs.s3a.encryption.algorithm': 'AES256' },
+    sse: 'AES256',
+    kmsKeyId: 'absent',
+  });
+  addScenario({
+    name: 'sse-c',
+    bucket: uniqueBucket('s3a-ssec'),
+    props: { 'fs.s3a.encryption.algorithm': 'SSE-C', 'fs.s3a.encryption.key': ssecKey.toString('base64') },
+    // SSE-C objects answer with the customer-algorithm headers, not x-amz-server-side-encryption.
+    sse: 'absent',
+    kmsKeyId: 'absent',
+  });
+  addScenario({
+    name: 'cse-kms',
+    bucket: uniqueBucket('s3a-cse'),
+    // The S3 Encryption Client calls KMS itself; AWS_ENDPOINT_URL_KMS (jvmEnv) points it at Coffer.
+    props: { 'fs.s3a.encryption.algorithm': 'CSE-KMS', 'fs.s3a.encryption.key': keys.cse },
+    // Client-side encrypted bytes are stored under the bucket default: SSE-S3, as on AWS.
+    sse: 'AES256',
+    kmsKeyId: 'absent',
+  });
+  const denied = addScenario({
+    name: 'no-kms-decrypt',
+    bucket: uniqueBucket('s3a-denied'),
+    credentials: users.noDecrypt,
+    mode: 'denied',
+    props: { 'fs.s3a.encryption.algorithm': 'SSE-KMS', 'fs.s3a.encryption.key': keys.denied },
+    sse: 'aws:kms',
+    kmsKeyId: keys.denied,
+    deniedExisting: ['written-by-root-small.bin', 'written-by-root-large.bin'],
+  });
+
+  for (const s of scenarios) await srv.s3.send(new CreateBucketCommand({ Bucket: s.bucket }));
+  // The files the user without kms:Decrypt must be able to list but not read, written by the root.
+  try {
+    for (const [file, size] of [['written-by-root-small.bin', 1000], ['written-by-root-large.bin', 300_000]] as const) {
+      await srv.s3.send(new PutObjectCommand({ Bucket: denied.bucket, Key: `${denied.name}/${file}`, Body: patternBytes(size, size), ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keys.denied }));
+    }
+  } catch (e) {
+    setupErrors.set(denied.name, `PutObject with SSE-KMS as the root failed: ${(e as Error).name}: ${(e as Error).message}`);
+  }
+
+  const files: string[] = [];
+  for (const s of scenarios) files.push(await writeScenario(s));
+  mainRun = await runScenarios(files);
+  process.stderr.write(mainRun.stderr.split('\n').filter((l) => l.startsWith('[s3a]') && / in \d+ ms$/.test(l)).join('\n') + '\n');
+});
+
+after(async () => {
+  await srv?.stop();
+  if (work) await fs.rm(work, { recursive: true, force: true });
+});
+
+// ---- helpers for the checks after the run ---------------------------------------------------
+
+function scenarioResult(name: string): Result {
+  const pre = setupErrors.get(name);
+  const r = mainRun.results.get(name);
+  assert.ok(r, `scenario ${name} printed no result (runner exit ${mainRun.code}); stderr:\n${mainRun.stderr.slice(-4000)}`);
+  assert.ok(r.ok, `scenario ${name} failed: ${r.error}${pre ? `\n(set-up: ${pre})` : ''}\nrunner stderr for it:\n${stderrOf(name)}`);
+  return r;
+}
+
+/** The runner's stderr lines from this scenario's start to its end line. */
+function stderrOf(name: string): string {
+  const lines = mainRun.stderr.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`[s3a] ${name}: `));
+  if (start < 0) return '(none)';
+  const end = lines.findIndex((l, i) => i >= start && l.startsWith(`[s3a] ${name}: `) && / in \d+ ms$/.test(l));
+  return lines.slice(start, end < 0 ? undefined : end + 1).slice(-60).join('\n');
+}
+
+function keptObjects(r: Result): { bucket: string; key: string; sha256: string }[] {
+  return Object.entries(r.kept).map(([uri, sha256]) => {
+    const u = new URL(uri);
+    return { bucket: u.host, key: decodeURIComponent(u.pathname.slice(1)), sha256 };
+  });
+}
+
+async function bodyOf(s3: S3Client, input: ConstructorParameters<typeof GetObjectCommand>[0]): Promise<Buffer> {
+  const out = await s3.send(new GetObjectCommand(input));
+  return Buffer.from(await out.Body!.transformToByteArray());
+}
+
+interface AuditEvent {
+  eventName: string;
+  userIdentity: { userName?: string; arn?: string; type?: string; invokedBy?: string };
+  requestParameters: Record<string, unknown> | null;
+  resources?: { ARN: string }[];
+  errorCode?: string;
+  additionalEventData?: Record<string, unknown>;
+}
+
+async function auditEvents(): Promise<AuditEvent[]> {
+  const text = await fs.readFile(path.join(srv.dataDir, 'audit', 'kms.log'), 'utf8');
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
+}
+
+const onKey = (e: AuditEvent, arn: string): boolean => (e.resources ?? []).some((r) => r.ARN === arn);
+
+/** Every kept object, read back with the SDK as the root: SSE headers as S3A saw them, bytes as written. */
+async function checkKeptWithSdk(r: Result, sse: string | undefined, kmsKeyId: string | undefined): Promise<void> {
+  const kept = keptObjects(r);
+  assert.equal(kept.length, 3, `three files kept by ${r.scenario}: ${JSON.stringify(r.kept)}`);
+  for (const k of kept) {
+    const head = await srv.s3.send(new HeadObjectCommand({ Bucket: k.bucket, Key: k.key }));
+    assert.equal(head.ServerSideEncryption, sse, `HeadObject ${k.key}: x-amz-server-side-encryption`);
+    assert.equal(head.SSEKMSKeyId, kmsKeyId, `HeadObject ${k.key}: x-amz-server-side-encryption-aws-kms-key-id`);
+    assert.equal(sha256hex(await bodyOf(srv.s3, { Bucket: k.bucket, Key: k.key })), k.sha256, `GetObject ${k.key} returns the bytes S3A wrote`);
+  }
+}
+
+// ---- the tests ------------------------------------------------------------------------------
+
+test('the runner exits 0 exactly when every scenario passed, with one result line per scenario', () => {
+  assert.deepEqual([...mainRun.results.keys()].sort(), scenarios.map((s) => s.name).sort(), `stderr:\n${mainRun.stderr.slice(-3000)}`);
+  const failed = [...mainRun.results.values()].filter((r) => !r.ok).map((r) => r.scenario);
+  assert.equal(mainRun.code, failed.length === 0 ? 0 : 1, `exit ${mainRun.code} with failed scenarios ${JSON.stringify(failed)}`);
+});
+
+test('control: the runner reports a wrong key expectation as a failure and exits 1', async () => {
+  // Same checks as the scenarios, with an expectation no object can meet: proves the XAttr check bites.
+  const bucket = uniqueBucket('s3a-control');
+  await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const wrong = `arn:aws:kms:us-east-1:${acct}:key/00000000-0000-4000-8000-000000000000`;
+  const file = await writeScenario({ name: 'control-wrong-key', bucket, props: {}, sizes: [1000], sse: 'any', kmsKeyId: wrong });
+  const r = await runScenarios([file]);
+  assert.equal(r.code, 1, r.stderr);
+  const res = r.results.get('control-wrong-key');
+  assert.equal(res?.ok, false);
+  assert.match(res!.error!, /getXAttr\(s3a:\/\/.*f-1000\.bin, header\.x-amz-server-side-encryption-aws-kms-key-id\) = absent, expected "arn:aws:kms:us-east-1:\d{12}:key\/0{8}-/);
+});
+
+test('plain: no encryption properties — write, read, rename, list, delete; stored under SSE-S3 like AWS', async () => {
+  const r = scenarioResult('plain');
+  await checkKeptWithSdk(r, 'AES256', undefined);
+});
+
+test("seed's properties: fs.s3a.server-side-encryption-algorithm=SSE-KMS with fs.s3a.server-side-encryption.key=<key ARN>", async () => {
+  const r = scenarioResult('seed-properties');
+  assert.deepEqual(r.kmsKeyIds, [keys.seed]);
+  await checkKeptWithSdk(r, 'aws:kms', keys.seed);
+});
+
+test('current names: fs.s3a.encryption.algorithm=SSE-KMS with fs.s3a.encryption.key=<key ARN>', async () => {
+  const r = scenarioResult('current-names-arn');
+  assert.deepEqual(r.kmsKeyIds, [keys.current]);
+  await checkKeptWithSdk(r, 'aws:kms', keys.current);
+});
+
+test('current names with an alias: the objects name the key ARN the alias points to', async () => {
+  const r = scenarioResult('current-names-alias');
+  assert.deepEqual(r.kmsKeyIds, [keys.aliased]);
+  await checkKeptWithSdk(r, 'aws:kms', keys.aliased);
+});
+
+test('SSE-KMS with no key: the AWS-managed aws/s3 key, named by its ARN', async () => {
+  const r = scenarioResult('default-key');
+  const md = (await srv.kms.send(new DescribeKeyCommand({ KeyId: 'alias/aws/s3' }))).KeyMetadata!;
+  assert.equal(md.KeyManager, 'AWS');
+  assert.deepEqual(r.kmsKeyIds, [md.Arn]);
+  await checkKeptWithSdk(r, 'aws:kms', md.Arn);
+});
+
+test('per-bucket override: fs.s3a.bucket.NAME.encryption.key wins over the global key', async () => {
+  const r = scenarioResult('per-bucket-key');
+  assert.deepEqual(r.kmsKeyIds, [keys.perBucket]);
+  await checkKeptWithSdk(r, 'aws:kms', keys.perBucket);
+});
+
+test('fs.s3a.encryption.context reaches KMS: a user allowed the key only with project=hadoop can write and read', async () => {
+  const r = scenarioResult('encryption-context');
+  assert.deepEqual(r.kmsKeyIds, [keys.context]);
+  await checkKeptWithSdk(r, 'aws:kms', keys.context);
+  const events = (await auditEvents()).filter((e) => e.userIdentity.userName === 'hadoop-context' && onKey(e, keys.context));
+  const generated = events.filter((e) => e.eventName === 'GenerateDataKey' && !e.errorCode);
+  assert.ok(generated.length > 0, `GenerateDataKey by hadoop-context in the audit log: ${JSON.stringify(events.slice(0, 3))}`);
+  for (const e of generated) {
+    const ec = e.requestParameters?.encryptionContext as Record<string, string> | undefined;
+    assert.equal(ec?.project, 'hadoop', JSON.stringify(e.requestParameters));
+    assert.equal(ec?.component, 'fs/s3', JSON.stringify(e.requestParameters));
+    assert.match(ec?.['aws:s3:arn'] ?? '', /^arn:aws:s3:::s3a-context-/, 'S3 adds aws:s3:arn, as AWS does');
+  }
+  assert.ok(events.some((e) => e.eventName === 'Decrypt' && !e.errorCode), 'reads decrypted through KMS as hadoop-context');
+});
+
+test('DSSE-KMS: fs.s3a.encryption.algorithm=DSSE-KMS gives aws:kms:dsse objects under the key', async () => {
+  const r = scenarioResult('dsse-kms');
+  assert.deepEqual(r.sse, ['aws:kms:dsse']);
+  await checkKeptWithSdk(r, 'aws:kms:dsse', keys.dsse);
+});
+
+test('SSE-S3: fs.s3a.encryption.algorithm=AES256', async () => {
+  const r = scenarioResult('sse-s3');
+  assert.deepEqual(r.sse, ['AES256']);
+  await checkKeptWithSdk(r, 'AES256', undefined);
+});
+
+test('SSE-C: S3A sends the customer key on every request; without it the objects cannot be read', async () => {
+  const r = scenarioResult('sse-c');
+  const kept = keptObjects(r);
+  assert.equal(kept.length, 3);
+  const keyMd5 = createHash('md5').update(ssecKey).digest('base64');
+  const withKey = { SSECustomerAlgorithm: 'AES256', SSECustomerKey: ssecKey.toString('base64'), SSECustomerKeyMD5: keyMd5 };
+  for (const k of kept) {
+    await assert.rejects(srv.s3.send(new HeadObjectCommand({ Bucket: k.bucket, Key: k.key })), (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 400, `HeadObject ${k.key} without the customer key is refused`);
+    const head = await srv.s3.send(new HeadObjectCommand({ Bucket: k.bucket, Key: k.key, ...withKey }));
+    assert.equal(head.SSECustomerAlgorithm, 'AES256');
+    assert.equal(head.SSECustomerKeyMD5, keyMd5);
+    assert.equal(sha256hex(await bodyOf(srv.s3, { Bucket: k.bucket, Key: k.key, ...withKey })), k.sha256);
+  }
+});
+
+test("CSE-KMS: S3A encrypts on the client with a data key from Coffer's KMS; the server stores ciphertext", async () => {
+  const r = scenarioResult('cse-kms');
+  const kept = keptObjects(r);
+  assert.equal(kept.length, 3);
+  for (const k of kept) {
+    const head = await srv.s3.send(new HeadObjectCommand({ Bucket: k.bucket, Key: k.key }));
+    // The S3 Encryption Client's envelope in user metadata: the KMS-wrapped data key under
+    // x-amz-3 (its v3 format; x-amz-key-v2 in v2), the wrapping algorithm under x-amz-w / x-amz-wrap-alg.
+    const md = head.Metadata ?? {};
+    assert.ok(md['x-amz-3'] ?? md['x-amz-key-v2'], `${k.key} carries the wrapped data key: ${JSON.stringify(md)}`);
+    assert.ok(md['x-amz-w'] ?? md['x-amz-wrap-alg'], `${k.key} names the key wrapping algorithm: ${JSON.stringify(md)}`);
+    const stored = await bodyOf(srv.s3, { Bucket: k.bucket, Key: k.key });
+    assert.notEqual(sha256hex(stored), k.sha256, `${k.key} is not stored in the clear`);
+    assert.equal(stored.length, Number(/f-(\d+)\.bin$/.exec(k.key)![1]) + 16, `${k.key}: AES-GCM ciphertext is the plaintext plus a 16-byte tag`);
+  }
+  // The encryption client called KMS itself (GenerateDataKey to write, Decrypt to read) as the root.
+  const events = (await auditEvents()).filter((e) => onKey(e, keys.cse) && !e.errorCode);
+  assert.ok(events.some((e) => e.eventName === 'GenerateDataKey'), 'GenerateDataKey on the CSE key');
+  assert.ok(events.some((e) => e.eventName === 'Decrypt'), 'Decrypt on the CSE key');
+});
+
+test('a principal without kms:Decrypt lists and stats SSE-KMS files but reading them is access-denied', async () => {
+  const r = scenarioResult('no-kms-decrypt');
+  assert.deepEqual(r.kmsKeyIds, [keys.denied]);
+  assert.equal(r.notes.length, 3, `three reads denied: ${JSON.stringify(r.notes)}`);
+  const events = (await auditEvents()).filter((e) => e.userIdentity.userName === 'hadoop-no-decrypt' && onKey(e, keys.denied));
+  assert.ok(events.some((e) => e.eventName === 'Decrypt' && e.errorCode), `a refused Decrypt by hadoop-no-decrypt in the audit log: ${JSON.stringify(events.map((e) => [e.eventName, e.errorCode]))}`);
+  assert.ok(events.some((e) => e.eventName === 'GenerateDataKey' && !e.errorCode), 'its own write used GenerateDataKey');
+});
