@@ -24,6 +24,7 @@ import { KmsScheduler } from './kms/scheduler.js';
 import { AuditLog } from './audit/audit-log.js';
 import { SqliteIamStore } from './iam/store/sqlite-iam-store.js';
 import { CredentialDirectory } from './iam/credentials.js';
+import { BucketKeyCache } from './s3/sse/kms-bridge.js';
 
 export interface RunningCoffer {
   server: Server;
@@ -77,6 +78,9 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     log,
     lookup,
     prepareCredential,
+    kms,
+    rootKey: rootKey.provider,
+    bucketKeys: new BucketKeyCache(config.bucketKeyTtlSeconds * 1000),
     collectGarbage() {
       if (gcRunning) {
         gcAgain = true;

@@ -16,6 +16,15 @@ export interface CofferConfig {
   rootSecretAccessKey?: string;
   /** Largest single PUT body (S3: 5 GiB). */
   maxObjectSize: number;
+  /**
+   * Encrypt objects that ask for nothing with SSE-S3, as AWS does since 2023. Off only for
+   * benchmarks (COFFER_ENCRYPTION_AT_REST=off): such objects are then stored in the clear.
+   */
+  encryptionAtRest: boolean;
+  /** The organization default KMS key (id, ARN, alias): used for aws:kms without a key id instead of aws/s3. */
+  defaultKmsKeyId?: string;
+  /** How long S3 reuses one bucket key from KMS before asking for a new one. */
+  bucketKeyTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -37,6 +46,9 @@ const schema = z.object({
   rootAccessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/).optional(),
   rootSecretAccessKey: z.string().min(16).max(128).optional(),
   maxObjectSize: z.number().int().positive(),
+  encryptionAtRest: z.boolean(),
+  defaultKmsKeyId: z.string().min(1).max(2048).optional(),
+  bucketKeyTtlSeconds: z.number().int().min(1).max(86400),
 });
 
 const HINTS: Record<string, string> = {
@@ -49,6 +61,9 @@ const HINTS: Record<string, string> = {
   dataDir: 'use --data-dir or COFFER_DATA_DIR with a directory path',
   address: 'use --address with an IP address such as 127.0.0.1',
   maxObjectSize: 'COFFER_MAX_OBJECT_SIZE must be a positive number of bytes (default 5368709120, S3\'s limit)',
+  encryptionAtRest: 'COFFER_ENCRYPTION_AT_REST must be on or off (off is for benchmarks only: objects without SSE headers are then stored in the clear)',
+  defaultKmsKeyId: 'use COFFER_DEFAULT_KMS_KEY_ID with a KMS key id, key ARN or alias (alias/name)',
+  bucketKeyTtlSeconds: 'COFFER_BUCKET_KEY_TTL_SECONDS must be a whole number of seconds from 1 to 86400 (default 300)',
 };
 
 export interface ConfigFlags {
@@ -58,6 +73,16 @@ export interface ConfigFlags {
   region?: string;
   domain?: string;
   fsync?: boolean;
+  encryptionAtRest?: boolean;
+  defaultKmsKeyId?: string;
+}
+
+/** on/off style switches; anything else is left for the schema to refuse. */
+function onOff(v: string | undefined, dflt: boolean): boolean | string {
+  if (v === undefined || v === '') return dflt;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  return v;
 }
 
 export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): CofferConfig {
@@ -73,6 +98,9 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     rootAccessKeyId: env.COFFER_ROOT_ACCESS_KEY_ID || undefined,
     rootSecretAccessKey: env.COFFER_ROOT_SECRET_ACCESS_KEY || undefined,
     maxObjectSize: env.COFFER_MAX_OBJECT_SIZE === undefined ? 5 * 1024 ** 3 : Number(env.COFFER_MAX_OBJECT_SIZE),
+    encryptionAtRest: flags.encryptionAtRest ?? onOff(env.COFFER_ENCRYPTION_AT_REST, true),
+    defaultKmsKeyId: flags.defaultKmsKeyId ?? (env.COFFER_DEFAULT_KMS_KEY_ID || undefined),
+    bucketKeyTtlSeconds: env.COFFER_BUCKET_KEY_TTL_SECONDS === undefined ? 300 : Number(env.COFFER_BUCKET_KEY_TTL_SECONDS),
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

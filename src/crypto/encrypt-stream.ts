@@ -15,50 +15,83 @@ export interface EncryptStreamOptions {
   onSegment?: (index: number) => void;
 }
 
-class EncryptStream extends Transform {
+/**
+ * The encryptor without a stream around it: feed plaintext with update(), end with
+ * final(); each sealed segment is handed to `emit` as (ciphertext, tag) in order. The
+ * S3 write path drives it inline, in the same loop that hashes the body.
+ */
+export class SegmentSealer {
   readonly #key: PartKey;
   readonly #onSegment: ((index: number) => void) | undefined;
-  // Reused for every segment that arrives split across chunks; whole segments inside a
-  // chunk are sealed in place without a copy.
   readonly #staging = Buffer.allocUnsafe(SEGMENT_SIZE);
   readonly #nonce = Buffer.alloc(NONCE_LENGTH);
   #filled = 0;
   #index = 0;
+  #done = false;
 
-  constructor(key: PartKey, opts: EncryptStreamOptions) {
-    super();
+  constructor(key: PartKey, opts: EncryptStreamOptions = {}) {
     this.#key = asPartKey(key);
     this.#onSegment = opts.onSegment;
   }
 
-  #seal(plaintext: Buffer, final: boolean): void {
+  #seal(plaintext: Buffer, final: boolean, emit: (ct: Buffer, tag: Buffer) => void): void {
     const [ct, tag] = sealSegment(this.#key, this.#index, final, plaintext, this.#nonce);
     this.#onSegment?.(this.#index);
     this.#index++;
+    emit(ct, tag);
+  }
+
+  update(chunk: Buffer, emit: (ct: Buffer, tag: Buffer) => void): void {
+    if (this.#done) throw new Error('update() after final()');
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.#filled === SEGMENT_SIZE) {
+        this.#seal(this.#staging, false, emit);
+        this.#filled = 0;
+      }
+      const rest = chunk.length - off;
+      if (this.#filled === 0 && rest > SEGMENT_SIZE) {
+        this.#seal(chunk.subarray(off, off + SEGMENT_SIZE), false, emit);
+        off += SEGMENT_SIZE;
+        continue;
+      }
+      const n = Math.min(rest, SEGMENT_SIZE - this.#filled);
+      chunk.copy(this.#staging, this.#filled, off, off + n);
+      this.#filled += n;
+      off += n;
+    }
+  }
+
+  /** Seals what is left as the final segment (empty if nothing is), and wipes the staging buffer. */
+  final(emit: (ct: Buffer, tag: Buffer) => void): void {
+    if (this.#done) throw new Error('final() twice');
+    this.#done = true;
+    this.#seal(this.#staging.subarray(0, this.#filled), true, emit);
+    this.#staging.fill(0);
+  }
+
+  /** Wipes buffered plaintext without sealing (an aborted write). */
+  discard(): void {
+    this.#done = true;
+    this.#staging.fill(0);
+  }
+}
+
+class EncryptStream extends Transform {
+  readonly #sealer: SegmentSealer;
+  readonly #emit = (ct: Buffer, tag: Buffer): void => {
     this.push(ct);
     this.push(tag);
+  };
+
+  constructor(key: PartKey, opts: EncryptStreamOptions) {
+    super();
+    this.#sealer = new SegmentSealer(key, opts);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
-      let off = 0;
-      while (off < chunk.length) {
-        // More input exists, so a full staged segment is not the final one.
-        if (this.#filled === SEGMENT_SIZE) {
-          this.#seal(this.#staging, false);
-          this.#filled = 0;
-        }
-        const rest = chunk.length - off;
-        if (this.#filled === 0 && rest > SEGMENT_SIZE) {
-          this.#seal(chunk.subarray(off, off + SEGMENT_SIZE), false);
-          off += SEGMENT_SIZE;
-          continue;
-        }
-        const n = Math.min(rest, SEGMENT_SIZE - this.#filled);
-        chunk.copy(this.#staging, this.#filled, off, off + n);
-        this.#filled += n;
-        off += n;
-      }
+      this.#sealer.update(chunk, this.#emit);
       callback();
     } catch (err) {
       callback(err as Error);
@@ -67,8 +100,7 @@ class EncryptStream extends Transform {
 
   override _flush(callback: TransformCallback): void {
     try {
-      this.#seal(this.#staging.subarray(0, this.#filled), true);
-      this.#staging.fill(0);
+      this.#sealer.final(this.#emit);
       callback();
     } catch (err) {
       callback(err as Error);

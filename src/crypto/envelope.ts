@@ -28,9 +28,18 @@ export const MAX_ENVELOPE_SIZE = 16384;
 // Label from the spec, verbatim. Changing it breaks every SSE-S3 object.
 export const SEALED_KEY_LABEL = 'coffer/object-encryption/v1/sealed-key';
 
-const KIND_BYTES = { 'sse-kms': 0x01, 'sse-s3': 0x02 } as const;
-/** Who wrapped the data key: Coffer's KMS (SSE-KMS) or the server's root key (SSE-S3). */
+const KIND_BYTES = { 'sse-kms': 0x01, 'sse-s3': 0x02, 'sse-kms-bucket-key': 0x03, 'sse-c': 0x04, 'dsse-kms': 0x05 } as const;
+/**
+ * Who wrapped the data key: Coffer's KMS (SSE-KMS; with an S3 Bucket Key, the bucket key
+ * from which the object key is derived; DSSE-KMS, the two layer keys), the server's root
+ * key (SSE-S3), or the customer's key (SSE-C).
+ */
 export type KeyKind = keyof typeof KIND_BYTES;
+
+/** Kinds whose key id names a KMS key (never empty). */
+export function isKmsKind(kind: KeyKind): boolean {
+  return kind === 'sse-kms' || kind === 'sse-kms-bucket-key' || kind === 'dsse-kms';
+}
 
 /** What a writer supplies; encodeEnvelope adds the v1 constants. */
 export interface EnvelopeFields {
@@ -53,12 +62,12 @@ export interface ObjectEnvelope extends EnvelopeFields {
 function encodeHeader(f: EnvelopeFields): Buffer {
   asObjectId(f.objectId);
   const kind = KIND_BYTES[f.kind];
-  if (kind === undefined) throw new RangeError('envelope kind must be sse-kms or sse-s3');
+  if (kind === undefined) throw new RangeError(`envelope kind must be one of ${Object.keys(KIND_BYTES).join(', ')}`);
   if (typeof f.keyId !== 'string') throw new RangeError('envelope key id must be a string');
   const keyId = Buffer.from(f.keyId, 'utf8');
   if (keyId.toString('utf8') !== f.keyId) throw new RangeError('envelope key id must be well-formed Unicode');
-  if (keyId.length > MAX_KEY_ID_LENGTH || (f.kind === 'sse-kms' && keyId.length === 0)) {
-    throw new RangeError(`envelope key id must be ${f.kind === 'sse-kms' ? 1 : 0} to ${MAX_KEY_ID_LENGTH} bytes`);
+  if (keyId.length > MAX_KEY_ID_LENGTH || (isKmsKind(f.kind) && keyId.length === 0)) {
+    throw new RangeError(`envelope key id must be ${isKmsKind(f.kind) ? 1 : 0} to ${MAX_KEY_ID_LENGTH} bytes`);
   }
   const fixed = Buffer.alloc(1 + 1 + 4 + OBJECT_ID_LENGTH + 1 + 2);
   let off = fixed.writeUInt8(ENVELOPE_VERSION, 0);
@@ -108,7 +117,7 @@ export function decodeEnvelope(bytes: Buffer): ObjectEnvelope {
   const kind = (Object.keys(KIND_BYTES) as KeyKind[]).find((k) => KIND_BYTES[k] === kindByte);
   if (!kind) throw new EnvelopeParseError(`unknown key kind ${kindByte}`);
   const keyIdLength = bytes.readUInt16BE(fixedEnd - 2);
-  if (keyIdLength > MAX_KEY_ID_LENGTH || (kind === 'sse-kms' && keyIdLength === 0)) throw new EnvelopeParseError(`key id length ${keyIdLength} is out of range`);
+  if (keyIdLength > MAX_KEY_ID_LENGTH || (isKmsKind(kind) && keyIdLength === 0)) throw new EnvelopeParseError(`key id length ${keyIdLength} is out of range`);
   if (fixedEnd + keyIdLength > bytes.length) throw new EnvelopeParseError('key id runs past the end of the envelope');
   let keyId: string;
   try {

@@ -18,9 +18,10 @@
 export * from './errors.js';
 export * from './layout.js';
 export * from './keys.js';
-export { segmentNonce } from './segment.js';
+export { segmentNonce, openSegment } from './segment.js';
 export * from './encrypt-stream.js';
 export * from './decrypt-stream.js';
 export * from './encryption-context.js';
 export * from './envelope.js';
 export * from './part-list.js';
+export * from './key-wrap.js';

@@ -28,9 +28,25 @@ export interface PartListEntry {
   plaintextSize: number;
 }
 
-export function partListTag(objectKey: ObjectKey, objectId: ObjectId, parts: readonly PartListEntry[]): Buffer {
+/** K_list: the MAC key of an object's part list. Secret; zero it when done. */
+export function partListKey(objectKey: ObjectKey, objectId: ObjectId): Buffer {
   asObjectKey(objectKey);
   asObjectId(objectId);
+  return Buffer.from(hkdfSync('sha256', objectKey, objectId, Buffer.from(PART_LIST_LABEL, 'ascii'), KEY_LENGTH));
+}
+
+export function partListTag(objectKey: ObjectKey, objectId: ObjectId, parts: readonly PartListEntry[]): Buffer {
+  const key = partListKey(objectKey, objectId);
+  try {
+    return partListTagWithKey(key, parts);
+  } finally {
+    key.fill(0);
+  }
+}
+
+/** The tag from K_list itself (a writer that kept K_list but not the object key: SSE-C completion). */
+export function partListTagWithKey(key: Buffer, parts: readonly PartListEntry[]): Buffer {
+  if (!Buffer.isBuffer(key) || key.length !== KEY_LENGTH) throw new RangeError(`a part-list key is ${KEY_LENGTH} bytes`);
   if (parts.length === 0 || parts.length > MAX_PART_NUMBER) throw new RangeError(`a part list has 1 to ${MAX_PART_NUMBER} parts`);
   const msg = Buffer.alloc(4 + 12 * parts.length);
   let off = msg.writeUInt32BE(parts.length, 0);
@@ -41,10 +57,7 @@ export function partListTag(objectKey: ObjectKey, objectId: ObjectId, parts: rea
     off = msg.writeUInt32BE(Math.floor(p.plaintextSize / 2 ** 32), off);
     off = msg.writeUInt32BE(p.plaintextSize % 2 ** 32, off);
   }
-  const key = Buffer.from(hkdfSync('sha256', objectKey, objectId, Buffer.from(PART_LIST_LABEL, 'ascii'), KEY_LENGTH));
-  const tag = createHmac('sha256', key).update(msg).digest();
-  key.fill(0);
-  return tag;
+  return createHmac('sha256', key).update(msg).digest();
 }
 
 /** Throws PartListAuthError unless `tag` is the tag of exactly this part list. */

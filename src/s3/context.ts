@@ -8,6 +8,9 @@ import type { CofferConfig } from '../config/config.js';
 import type { BlobStore, MetadataStore } from '../storage/types.js';
 import type { AuthResult, CredentialLookup, Principal } from '../auth/types.js';
 import type { Endpoint } from './router.js';
+import type { KmsService } from '../kms/service.js';
+import type { RootKeyProvider } from '../kms/custody/root-key.js';
+import type { BucketKeyCache } from './sse/kms-bridge.js';
 
 export interface S3Services {
   config: CofferConfig;
@@ -21,6 +24,12 @@ export interface S3Services {
   lookup?: CredentialLookup;
   /** Loads a user's credential before a synchronous lookup (see iam/credentials.ts). */
   prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
+  /** The KMS that SSE-KMS uses as the caller (absent: SSE-KMS requests fail). */
+  kms?: KmsService;
+  /** The root key that wraps SSE-S3 object keys. */
+  rootKey?: RootKeyProvider;
+  /** S3 Bucket Keys in use. */
+  bucketKeys?: BucketKeyCache;
 }
 
 export interface Owner {

@@ -19,6 +19,7 @@ const TABLE = {
   InternalError: [500, 'We encountered an internal error. Please try again.'],
   InvalidArgument: [400, 'Invalid Argument'],
   InvalidBucketName: [400, 'The specified bucket is not valid.'],
+  InvalidEncryptionAlgorithmError: [400, 'The Encryption request you specified is not valid. Supported value: AES256.'],
   InvalidDigest: [400, 'The Content-MD5 you specified is not valid.'],
   InvalidLocationConstraint: [400, 'The specified location-constraint is not valid'],
   InvalidPart: [400, 'One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.'],

@@ -25,6 +25,7 @@ import * as tagging from './ops/tagging.js';
 import * as acl from './ops/acl.js';
 import * as post from './ops/post-object.js';
 import * as attributes from './ops/object-attributes.js';
+import * as encryption from './ops/bucket-encryption.js';
 
 export interface S3HandlerOptions {
   services: S3Services;
@@ -111,6 +112,9 @@ async function dispatch(ctx: S3Context, ep: Endpoint): Promise<void> {
     case 'GetBucketLocation': return buckets.getBucketLocation(ctx, ep.bucket);
     case 'GetBucketVersioning': return buckets.getBucketVersioning(ctx, ep.bucket);
     case 'GetBucketOwnershipControls': return buckets.getBucketOwnershipControls(ctx, ep.bucket);
+    case 'PutBucketEncryption': return encryption.putBucketEncryption(ctx, ep.bucket);
+    case 'GetBucketEncryption': return encryption.getBucketEncryption(ctx, ep.bucket);
+    case 'DeleteBucketEncryption': return encryption.deleteBucketEncryption(ctx, ep.bucket);
     case 'GetBucketAcl': return acl.getBucketAcl(ctx, ep.bucket);
     case 'PutBucketAcl': return acl.putBucketAcl(ctx, ep.bucket);
     case 'ListObjects': return list.listObjects(ctx, ep.bucket);

@@ -6,6 +6,8 @@ import type { ObjectRecord } from '../storage/types.js';
 import type { S3Context } from './context.js';
 import { invalidArgument, s3Error } from './errors.js';
 import { readObject } from './object-reader.js';
+import { readDecrypted } from './sse/body-cipher.js';
+import type { ObjectKeys } from './sse/object-keys.js';
 
 /** The inclusive byte range to copy, checked against the source size. Undefined copies the whole object. */
 export function parseCopySourceRange(raw: string | undefined, sourceSize: number): { start: number; end: number } | undefined {
@@ -26,9 +28,12 @@ export function parseCopySourceRange(raw: string | undefined, sourceSize: number
   return { start, end };
 }
 
-/** The source bytes; a read failure of our own storage is an InternalError, not the client's IncompleteBody. */
-export function copySourceStream(ctx: S3Context, src: ObjectRecord, range: { start: number; end: number } | undefined): Readable {
-  const body = readObject(ctx.services.blobs, src, range);
+/**
+ * The source's plaintext bytes (decrypted with `keys` when the source is encrypted); a read
+ * or integrity failure of our own storage is an InternalError, not the client's IncompleteBody.
+ */
+export function copySourceStream(ctx: S3Context, src: ObjectRecord, range: { start: number; end: number } | undefined, keys?: ObjectKeys): Readable {
+  const body = keys ? readDecrypted(ctx.services.blobs, src.parts, src.size, keys, range) : readObject(ctx.services.blobs, src, range);
   return Readable.from((async function* () {
     try {
       for await (const chunk of body) yield chunk as Buffer;

@@ -11,6 +11,7 @@ import { isServiceError } from '../errors.js';
 import type { ChecksumAlgorithm } from '../storage/types.js';
 import type { S3Services } from './context.js';
 import { s3Error } from './errors.js';
+import type { BodyEncryptor } from './sse/body-cipher.js';
 
 const ALGORITHMS: ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
 
@@ -91,6 +92,8 @@ export interface WriteBlobOptions {
   defaultAlgorithm?: ChecksumAlgorithm;
   /** The body's size when the request announces it: large bodies are hashed on another core. */
   announcedSize?: number;
+  /** Seals the body as it is written (server-side encryption); digests stay over the plaintext. */
+  encryptor?: BodyEncryptor;
 }
 
 /** The decoded body size a request announces (x-amz-decoded-content-length for aws-chunked, else Content-Length). */
@@ -108,6 +111,7 @@ export async function writeBlob(services: S3Services, body: Readable, opts: Writ
   // below, not surface as an unhandled 'error' event: the read loop still sees the
   // error, since a stream remembers it.
   body.on('error', ignore);
+  const enc = opts.encryptor;
   const writer = await services.blobs.create();
   if (!writer.marksPending) await services.meta.markPending(writer.blobId);
   let size = 0;
@@ -117,12 +121,16 @@ export async function writeBlob(services: S3Services, body: Readable, opts: Writ
       size += b.length;
       if (size > opts.maxSize) throw s3Error('EntityTooLarge', { ProposedSize: String(size), MaxSizeAllowed: String(opts.maxSize) });
       await digest.update(b);
-      try {
-        await writer.write(b);
-      } catch (e) {
-        throw new BlobWriteFailure(e);
+      if (enc) await writeAll(writer, enc.update(b));
+      else {
+        try {
+          await writer.write(b);
+        } catch (e) {
+          throw new BlobWriteFailure(e);
+        }
       }
     }
+    if (enc) await writeAll(writer, enc.final());
     const d = await digest.finish();
     if (integrity.contentMd5 && !integrity.contentMd5.equals(d.md5!)) {
       throw s3Error('BadDigest', { ExpectedDigest: integrity.contentMd5.toString('hex'), CalculatedDigest: d.md5!.toString('base64') });
@@ -146,6 +154,7 @@ export async function writeBlob(services: S3Services, body: Readable, opts: Writ
     return { blobId: writer.blobId, size, md5: d.md5!, checksum: algorithm ? { algorithm, digest: d.checksum! } : undefined };
   } catch (e) {
     digest.cancel();
+    enc?.discard();
     await writer.abort().catch(() => undefined);
     await services.meta.discardPending(writer.blobId).catch(() => undefined);
     services.collectGarbage();
@@ -153,6 +162,14 @@ export async function writeBlob(services: S3Services, body: Readable, opts: Writ
     if (e instanceof BlobWriteFailure) throw e.cause;
     // The client went away or the body could not be read to its announced length.
     throw s3Error('IncompleteBody');
+  }
+}
+
+async function writeAll(writer: { write(b: Buffer): Promise<void> }, chunks: Buffer[]): Promise<void> {
+  try {
+    for (const c of chunks) await writer.write(c);
+  } catch (e) {
+    throw new BlobWriteFailure(e);
   }
 }
 

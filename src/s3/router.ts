@@ -14,6 +14,9 @@ export type Endpoint =
   | { op: 'PutBucketAcl'; bucket: string }
   | { op: 'GetBucketOwnershipControls'; bucket: string }
   | { op: 'GetBucketVersioning'; bucket: string }
+  | { op: 'PutBucketEncryption'; bucket: string }
+  | { op: 'GetBucketEncryption'; bucket: string }
+  | { op: 'DeleteBucketEncryption'; bucket: string }
   | { op: 'ListObjects'; bucket: string }
   | { op: 'ListObjectsV2'; bucket: string }
   | { op: 'ListMultipartUploads'; bucket: string }
@@ -103,6 +106,9 @@ export function route(input: RouteInput, opts: RouterOptions = {}): Endpoint {
       if (!q.has(sub)) continue;
       if (sub === 'versioning' && m === 'GET') return { op: 'GetBucketVersioning', bucket };
       if (sub === 'ownershipControls' && m === 'GET') return { op: 'GetBucketOwnershipControls', bucket };
+      if (sub === 'encryption' && m === 'PUT') return { op: 'PutBucketEncryption', bucket };
+      if (sub === 'encryption' && m === 'GET') return { op: 'GetBucketEncryption', bucket };
+      if (sub === 'encryption' && m === 'DELETE') return { op: 'DeleteBucketEncryption', bucket };
       return { op: 'NotImplemented', name: `${METHOD_VERB[m] ?? m}${BUCKET_SUBRESOURCES[sub]}`, bucket };
     }
     switch (m) {

@@ -9,6 +9,9 @@ import { decodePayload } from '../../auth/chunked.js';
 import type { ObjectRecord, PartRecord } from '../../storage/types.js';
 import { writeCondition } from '../conditions.js';
 import { type S3Context, header, sendXml } from '../context.js';
+import { refuseSseHeaders } from '../sse/request.js';
+import { completedSse } from '../sse/multipart-sse.js';
+import { sseResponseHeaders } from '../sse/object-keys.js';
 import { invalidArgument, s3Error } from '../errors.js';
 import {
   checkCompleteChecksumHeaders,
@@ -32,6 +35,7 @@ interface RequestedPart {
 export async function completeMultipartUpload(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<void> {
   const h = ctx.req.headers;
   const cond = writeCondition(h);
+  refuseSseHeaders(h);
   const decoded = decodePayload(ctx.req, h, ctx.auth.payload);
   const requested = parsePartList(await readSmallBody(decoded.body));
   const upload = await requireUpload(ctx, bucket, key, uploadId);
@@ -84,6 +88,8 @@ export async function completeMultipartUpload(ctx: S3Context, bucket: string, ke
     storageClass: upload.storageClass,
   };
 
+  const sse = await completedSse(ctx, upload, chosen);
+  if (sse) rec.sys = { ...rec.sys, sse };
   try {
     await ctx.services.meta.completeUpload(uploadId, rec, cond);
   } catch (e) {
@@ -98,7 +104,7 @@ export async function completeMultipartUpload(ctx: S3Context, bucket: string, ke
     text('Key', key) +
     text('ETag', rec.etag) +
     (checksum ? text(checksumElement(checksum.algorithm), checksum.value) + text('ChecksumType', checksum.type) : '');
-  sendXml(ctx, 200, xmlDocument('CompleteMultipartUploadResult', inner));
+  sendXml(ctx, 200, xmlDocument('CompleteMultipartUploadResult', inner), sseResponseHeaders(ctx, sse));
 }
 
 function isNoSuchUpload(e: unknown): boolean {

@@ -14,8 +14,13 @@ import { type S3Context, header, sendXml } from '../context.js';
 import { invalidArgument, notImplemented, s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
 import {
-  checkAclHeaders, checkTaggingDirective, parseTaggingHeader, quoteEtag, refuseEncryptionHeaders, storageClass, storedHeaders, userMetadata,
+  checkAclHeaders, checkTaggingDirective, parseTaggingHeader, quoteEtag, storageClass, storedHeaders, userMetadata,
 } from '../object-headers.js';
+import { parseCopySourceCustomerKey, parseSseHeaders } from '../sse/request.js';
+import { resolveSse, type SseSettings } from '../sse/settings.js';
+import { checkCustomerKey, etagHex, openObject, sealObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type StoredSse } from '../sse/object-keys.js';
+import { BodyEncryptor } from '../sse/body-cipher.js';
+import { requireSecureTransport } from '../sse/transport-rule.js';
 import { copySourceStream } from '../multipart-copy-source.js';
 import { storedChecksumOf } from '../checksums.js';
 import { writeBlob } from '../object-writer.js';
@@ -26,11 +31,6 @@ import { commitObject, mapWriteConflict } from './put-object.js';
 export const MAX_COPY_SOURCE_SIZE = 5 * 1024 ** 3;
 
 const WEBSITE_REDIRECT = 'x-amz-website-redirect-location';
-const COPY_SOURCE_SSE_HEADERS = [
-  'x-amz-copy-source-server-side-encryption-customer-algorithm',
-  'x-amz-copy-source-server-side-encryption-customer-key',
-  'x-amz-copy-source-server-side-encryption-customer-key-md5',
-];
 
 export interface CopySource {
   bucket: string;
@@ -80,8 +80,8 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
   const h = ctx.req.headers;
   checkKey(key);
   const source = parseCopySource(header(ctx, 'x-amz-copy-source'));
-  refuseEncryptionHeaders(h);
-  for (const name of COPY_SOURCE_SSE_HEADERS) if (h[name] !== undefined) throw notImplemented('Server-side encryption');
+  const sseRequest = parseSseHeaders(h);
+  const sourceCustomer = parseCopySourceCustomerKey(h);
   checkAclHeaders(h);
   const metaDirective = metadataDirective(header(ctx, 'x-amz-metadata-directive'));
   const tagDirective = checkTaggingDirective(header(ctx, 'x-amz-tagging-directive'));
@@ -91,7 +91,9 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
   const algorithm = parseAlgorithm(header(ctx, 'x-amz-checksum-algorithm'));
   const cond = writeCondition(h);
 
-  await requireBucket(ctx, bucket);
+  const settings = resolveSse(ctx, await requireBucket(ctx, bucket), sseRequest);
+  requireSecureTransport(ctx, settings);
+  if (sourceCustomer) requireSecureTransport(ctx, { kind: 'sse-c' });
   // A copy onto itself can race with a writer of that key; its in-place record is then retried on the new source.
   for (let attempt = 0; ; attempt++) {
     if (source.bucket !== bucket) await requireBucket(ctx, source.bucket);
@@ -100,6 +102,8 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
       if (source.bucket === bucket || (await ctx.services.meta.getBucket(source.bucket))) throw s3Error('NoSuchKey', { Key: source.key });
       throw s3Error('NoSuchBucket', { BucketName: source.bucket });
     }
+    const srcSse = sseOf(src.sys);
+    checkCustomerKey(srcSse, sourceCustomer);
     checkReadConditions(h, src, COPY_SOURCE_CONDITIONS, false);
     if (src.size > MAX_COPY_SOURCE_SIZE) {
       throw s3Error('InvalidRequest', {}, `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_COPY_SOURCE_SIZE}`);
@@ -116,14 +120,16 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
       tags: replacedTags ?? { ...src.tags },
       checksum: src.checksum,
       parts: src.parts,
-      sys: {},
+      sys: { ...src.sys },
       owner: ctx.owner.id,
       storageClass: requestedClass ?? 'STANDARD',
     };
 
     const sameObject = source.bucket === bucket && source.key === key;
     const newAlgorithm = algorithm !== undefined && algorithm !== src.checksum?.algorithm;
-    if (sameObject && !newAlgorithm) {
+    // Encryption changes when the request names one, or the destination's default differs from the source's.
+    const encryptionChange = sseRequest.algorithm !== undefined || sseRequest.customer !== undefined || !sameEncryption(srcSse, settings);
+    if (sameObject && !newAlgorithm && !encryptionChange) {
       const changes = metaDirective === 'REPLACE' || h[WEBSITE_REDIRECT] !== undefined || (requestedClass !== undefined && requestedClass !== src.storageClass);
       if (!changes) {
         throw s3Error('InvalidRequest', {}, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
@@ -133,12 +139,25 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
       throw s3Error('ConditionalRequestConflict');
     }
 
-    const blob = await writeBlob(ctx.services, copySourceStream(ctx, src, undefined), {
-      integrity: { inTrailer: false, algorithm: algorithm ?? src.checksum?.algorithm },
-      maxSize: ctx.services.config.maxObjectSize,
-      announcedSize: src.size,
-    });
-    const etag = quoteEtag(blob.md5.toString('hex'));
+    // Decrypt the source as the caller (kms:Decrypt on its key), seal the copy under the destination's settings.
+    const srcKeys = srcSse ? await openObject(ctx, srcSse, sourceCustomer) : undefined;
+    let blob;
+    let sealed;
+    try {
+      if (srcSse && srcKeys) verifyPartList(ctx, srcSse, srcKeys, src);
+      sealed = await sealObject(ctx, settings, bucket, key);
+      blob = await writeBlob(ctx.services, copySourceStream(ctx, src, undefined, srcKeys), {
+        integrity: { inTrailer: false, algorithm: algorithm ?? src.checksum?.algorithm },
+        maxSize: ctx.services.config.maxObjectSize,
+        announcedSize: src.size,
+        encryptor: sealed && new BodyEncryptor(sealed.keys, 0),
+      });
+    } finally {
+      wipe(srcKeys);
+      wipe(sealed?.keys);
+    }
+    rec.sys = sealed ? { sse: sealed.sse } : {};
+    const etag = quoteEtag(etagHex(sealed?.sse, blob.md5));
     rec.size = blob.size;
     rec.etag = etag;
     rec.checksum = storedChecksumOf(blob);
@@ -171,7 +190,14 @@ function sendResult(ctx: S3Context, rec: ObjectRecord): void {
     text('ETag', rec.etag) +
     text('LastModified', rec.lastModified) +
     (rec.checksum ? text('ChecksumType', rec.checksum.type) + text(checksumElement(rec.checksum.algorithm), rec.checksum.value) : '');
-  sendXml(ctx, 200, xmlDocument('CopyObjectResult', inner));
+  sendXml(ctx, 200, xmlDocument('CopyObjectResult', inner), sseResponseHeaders(ctx, sseOf(rec.sys), { withContext: true }));
+}
+
+/** Whether a copy under `settings` would be encrypted the way the source is (only then can it share the source's bytes). */
+function sameEncryption(src: StoredSse | undefined, settings: SseSettings): boolean {
+  if (!src) return settings.kind === 'none';
+  if (settings.kind === 'sse-s3') return src.alg === 'AES256';
+  return false;
 }
 
 /** ChecksumCRC32, ChecksumCRC64NVME ... from the algorithm. */

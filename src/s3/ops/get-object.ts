@@ -9,6 +9,10 @@ import { type S3Context, header } from '../context.js';
 import { s3Error } from '../errors.js';
 import { objectResponseHeaders } from '../object-headers.js';
 import { readObject, readObjectSmall } from '../object-reader.js';
+import { parseCustomerKey, refuseSseHeaders } from '../sse/request.js';
+import { checkCustomerKey, integrityFailure, openObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type ObjectKeys } from '../sse/object-keys.js';
+import { readDecrypted, readDecryptedSmall } from '../sse/body-cipher.js';
+import { requireSecureTransport } from '../sse/transport-rule.js';
 
 const OVERRIDES: Record<string, string> = {
   'response-content-type': 'content-type',
@@ -35,7 +39,12 @@ export async function loadObject(ctx: S3Context, bucket: string, key: string): P
 }
 
 async function serve(ctx: S3Context, bucket: string, key: string, withBody: boolean): Promise<void> {
+  refuseSseHeaders(ctx.req.headers);
+  const customer = parseCustomerKey(ctx.req.headers, '');
   const rec = await loadObject(ctx, bucket, key);
+  const sse = sseOf(rec.sys);
+  checkCustomerKey(sse, customer);
+  if (sse && sse.alg !== 'AES256') requireSecureTransport(ctx, { kind: sse.alg === 'SSE-C' ? 'sse-c' : 'sse-kms' });
   checkReadConditions(ctx.req.headers, rec, GET_CONDITIONS, true);
 
   const partParam = ctx.query.get('partNumber');
@@ -56,7 +65,7 @@ async function serve(ctx: S3Context, bucket: string, key: string, withBody: bool
   }
 
   const checksumMode = header(ctx, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && (range === undefined || partNumber !== undefined);
-  const headers: Record<string, string> = objectResponseHeaders(rec, { checksumMode, partNumber });
+  const headers: Record<string, string> = { ...objectResponseHeaders(rec, { checksumMode, partNumber }), ...sseResponseHeaders(ctx, sse) };
   for (const [param, name] of Object.entries(OVERRIDES)) {
     const v = ctx.query.get(param);
     if (v !== null) headers[name] = v;
@@ -76,19 +85,39 @@ async function serve(ctx: S3Context, bucket: string, key: string, withBody: bool
     status = 200;
     range = undefined;
   }
-  if (!withBody || rec.size === 0 || headers['content-length'] === '0') {
-    ctx.res.writeHead(status, headers);
-    ctx.res.end();
-    return;
+  // Reading an encrypted object's bytes needs its key: KMS decides (kms:Decrypt as the caller).
+  let keys: ObjectKeys | undefined;
+  if (withBody && sse) {
+    keys = await openObject(ctx, sse, customer);
+    verifyPartList(ctx, sse, keys, rec);
   }
+  try {
+    if (!withBody || rec.size === 0 || headers['content-length'] === '0') {
+      ctx.res.writeHead(status, headers);
+      ctx.res.end();
+      return;
+    }
+    await sendBody(ctx, rec, status, headers, range, keys);
+  } finally {
+    wipe(keys);
+  }
+}
+
+async function sendBody(ctx: S3Context, rec: ObjectRecord, status: number, headers: Record<string, string>, range: { start: number; end: number } | undefined, keys: ObjectKeys | undefined): Promise<void> {
   // A small object read in one go goes out with its headers in one write.
-  const small = readObjectSmall(ctx.services.blobs, rec, range);
-  ctx.res.writeHead(status, headers);
+  let small: Buffer | undefined;
+  try {
+    small = keys ? readDecryptedSmall(ctx.services.blobs, rec.parts, rec.size, keys, range) : readObjectSmall(ctx.services.blobs, rec, range);
+  } catch (e) {
+    throw integrityFailure(ctx, e);
+  }
   if (small !== undefined) {
+    ctx.res.writeHead(status, headers);
     ctx.res.end(small);
     return;
   }
-  const body = readObject(ctx.services.blobs, rec, range);
+  ctx.res.writeHead(status, headers);
+  const body = keys ? readDecrypted(ctx.services.blobs, rec.parts, rec.size, keys, range) : readObject(ctx.services.blobs, rec, range);
   try {
     await pipeline(body, ctx.res);
   } catch (e) {

@@ -3,16 +3,21 @@
 // Each part is its own blob, written by the one write path (writeBlob) and made visible
 // by meta.putPart; Complete later stitches the chosen parts' blobs into the object.
 
-import type { IncomingHttpHeaders } from 'node:http';
 import { decodePayload } from '../../auth/chunked.js';
 import { checksumHeader } from '../../checksum/index.js';
 import type { MultipartUploadRecord, PartRecord } from '../../storage/types.js';
 import { requireBucket } from '../bucket-access.js';
 import { COPY_SOURCE_CONDITIONS, checkReadConditions } from '../conditions.js';
 import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
-import { notImplemented, s3Error } from '../errors.js';
+import { s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
-import { checkAclHeaders, parseTaggingHeader, quoteEtag, refuseEncryptionHeaders, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
+import { checkAclHeaders, parseTaggingHeader, quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
+import { parseCopySourceCustomerKey, parseCustomerKey, parseSseHeaders, refuseSseHeaders } from '../sse/request.js';
+import { resolveSse } from '../sse/settings.js';
+import { checkCustomerKey, etagHex, openObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type ObjectKeys } from '../sse/object-keys.js';
+import { partKeys, sealUpload } from '../sse/multipart-sse.js';
+import { BodyEncryptor } from '../sse/body-cipher.js';
+import { requireSecureTransport } from '../sse/transport-rule.js';
 import { announcedSize, parseIntegrity, writeBlob, type WrittenBlob } from '../object-writer.js';
 import { checksumElement, copyPartAlgorithm, parseUploadChecksum, planPartChecksum } from '../multipart-checksum.js';
 import { copySourceStream, parseCopySourceRange } from '../multipart-copy-source.js';
@@ -35,9 +40,12 @@ import { parseCopySource } from './copy-object.js';
 export async function createMultipartUpload(ctx: S3Context, bucket: string, key: string): Promise<void> {
   const h = ctx.req.headers;
   checkKey(key);
-  refuseEncryptionHeaders(h);
+  const sseRequest = parseSseHeaders(h);
   checkAclHeaders(h);
   const checksum = parseUploadChecksum(h);
+  const settings = resolveSse(ctx, await requireBucket(ctx, bucket), sseRequest);
+  requireSecureTransport(ctx, settings);
+  const sse = await sealUpload(ctx, settings, bucket, key);
   const upload: MultipartUploadRecord = {
     uploadId: newUploadId(),
     bucket,
@@ -49,7 +57,7 @@ export async function createMultipartUpload(ctx: S3Context, bucket: string, key:
     tags: parseTaggingHeader(header(ctx, 'x-amz-tagging')),
     checksumAlgorithm: checksum.algorithm,
     checksumType: checksum.type,
-    sys: { [INITIATOR_SYS_KEY]: initiatorOf(ctx) },
+    sys: sse ? { [INITIATOR_SYS_KEY]: initiatorOf(ctx), sse } : { [INITIATOR_SYS_KEY]: initiatorOf(ctx) },
     storageClass: storageClass(h),
   };
   try {
@@ -57,7 +65,7 @@ export async function createMultipartUpload(ctx: S3Context, bucket: string, key:
   } catch (e) {
     throw mapUploadConflict(e, bucket, upload.uploadId);
   }
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = sseResponseHeaders(ctx, sseOf(upload.sys), { withContext: true });
   if (checksum.algorithm) {
     headers['x-amz-checksum-algorithm'] = checksum.algorithm;
     headers['x-amz-checksum-type'] = checksum.type!;
@@ -71,21 +79,29 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
   if (h['content-length'] === undefined && h['x-amz-decoded-content-length'] === undefined && h['transfer-encoding'] === undefined) {
     throw s3Error('MissingContentLength');
   }
-  refusePartEncryptionHeaders(h);
+  refuseSseHeaders(h);
+  const customer = parseCustomerKey(h, '');
   const integrity = parseIntegrity(h);
   const upload = await requireUpload(ctx, bucket, key, uploadId);
   const plan = planPartChecksum(upload, integrity);
+  const keys = await partKeys(ctx, upload, customer);
 
   const decoded = decodePayload(ctx.req, h, ctx.auth.payload);
-  const blob = await writeBlob(ctx.services, decoded.body, {
-    integrity: plan.integrity,
-    maxSize: MAX_PART_SIZE,
-    trailers: decoded.trailers,
-    defaultAlgorithm: plan.defaultAlgorithm,
-    announcedSize: announcedSize(h),
-  });
+  let blob;
+  try {
+    blob = await writeBlob(ctx.services, decoded.body, {
+      integrity: plan.integrity,
+      maxSize: MAX_PART_SIZE,
+      trailers: decoded.trailers,
+      defaultAlgorithm: plan.defaultAlgorithm,
+      announcedSize: announcedSize(h),
+      encryptor: keys && new BodyEncryptor(keys, n),
+    });
+  } finally {
+    wipe(keys);
+  }
   const part = await commitPart(ctx, upload, n, blob);
-  const headers: Record<string, string> = { etag: part.etag };
+  const headers: Record<string, string> = { etag: part.etag, ...sseResponseHeaders(ctx, sseOf(upload.sys)) };
   if (plan.echo && blob.checksum) headers[checksumHeader(blob.checksum.algorithm)] = part.checksum!;
   sendEmpty(ctx, 200, headers);
 }
@@ -93,7 +109,9 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
 export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string, uploadId: string, partNumber: string): Promise<void> {
   const h = ctx.req.headers;
   const n = parsePartNumber(partNumber);
-  refusePartEncryptionHeaders(h);
+  refuseSseHeaders(h);
+  const customer = parseCustomerKey(h, '');
+  const sourceCustomer = parseCopySourceCustomerKey(h);
   const source = parseCopySource(header(ctx, 'x-amz-copy-source'));
   const upload = await requireUpload(ctx, bucket, key, uploadId);
 
@@ -102,6 +120,8 @@ export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string
     await requireBucket(ctx, source.bucket);
     throw s3Error('NoSuchKey', { Key: source.key });
   }
+  const srcSse = sseOf(src.sys);
+  checkCustomerKey(srcSse, sourceCustomer);
   checkReadConditions(h, src, COPY_SOURCE_CONDITIONS, false);
   const range = parseCopySourceRange(header(ctx, 'x-amz-copy-source-range'), src.size);
   const length = range ? range.end - range.start + 1 : src.size;
@@ -110,19 +130,31 @@ export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string
   }
 
   // The part gets its own blob: parts and objects never share blobs, so deleting one cannot free the other's bytes.
-  const body = copySourceStream(ctx, src, range);
-  const blob = await writeBlob(ctx.services, body, {
-    integrity: { inTrailer: false, algorithm: copyPartAlgorithm(upload) },
-    maxSize: MAX_PART_SIZE,
-    announcedSize: length,
-  });
+  // The source is decrypted as the caller (kms:Decrypt on its key), the part sealed under the upload's key.
+  let srcKeys: ObjectKeys | undefined;
+  let keys: ObjectKeys | undefined;
+  let blob;
+  try {
+    srcKeys = srcSse ? await openObject(ctx, srcSse, sourceCustomer) : undefined;
+    if (srcSse && srcKeys) verifyPartList(ctx, srcSse, srcKeys, src);
+    keys = await partKeys(ctx, upload, customer);
+    blob = await writeBlob(ctx.services, copySourceStream(ctx, src, range, srcKeys), {
+      integrity: { inTrailer: false, algorithm: copyPartAlgorithm(upload) },
+      maxSize: MAX_PART_SIZE,
+      announcedSize: length,
+      encryptor: keys && new BodyEncryptor(keys, n),
+    });
+  } finally {
+    wipe(srcKeys);
+    wipe(keys);
+  }
   const part = await commitPart(ctx, upload, n, blob);
   const checksum = upload.checksumAlgorithm && part.checksum !== undefined ? text(checksumElement(upload.checksumAlgorithm), part.checksum) : '';
-  sendXml(ctx, 200, xmlDocument('CopyPartResult', text('ETag', part.etag) + text('LastModified', part.lastModified) + checksum));
+  sendXml(ctx, 200, xmlDocument('CopyPartResult', text('ETag', part.etag) + text('LastModified', part.lastModified) + checksum), sseResponseHeaders(ctx, sseOf(upload.sys)));
 }
 
 async function commitPart(ctx: S3Context, upload: MultipartUploadRecord, partNumber: number, blob: WrittenBlob): Promise<PartRecord> {
-  const etag = quoteEtag(blob.md5.toString('hex'));
+  const etag = quoteEtag(etagHex(sseOf(upload.sys), blob.md5));
   const part: PartRecord = {
     uploadId: upload.uploadId,
     partNumber,
@@ -142,20 +174,6 @@ async function commitPart(ctx: S3Context, upload: MultipartUploadRecord, partNum
   // A part uploaded again under the same number replaced an older blob.
   ctx.services.collectGarbage();
   return part;
-}
-
-const SSE_C_HEADERS = [
-  'x-amz-server-side-encryption-customer-key',
-  'x-amz-server-side-encryption-customer-key-md5',
-  'x-amz-copy-source-server-side-encryption-customer-algorithm',
-  'x-amz-copy-source-server-side-encryption-customer-key',
-  'x-amz-copy-source-server-side-encryption-customer-key-md5',
-];
-
-/** Encryption headers are refused until SSE exists, never ignored. */
-function refusePartEncryptionHeaders(h: IncomingHttpHeaders): void {
-  refuseEncryptionHeaders(h);
-  for (const name of SSE_C_HEADERS) if (h[name] !== undefined) throw notImplemented('Server-side encryption');
 }
 
 export async function abortMultipartUpload(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<void> {

@@ -18,7 +18,12 @@ import { requireBucket } from '../bucket-access.js';
 import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
 import { invalidArgument, s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
-import { checkAclHeaders, quoteEtag, refuseEncryptionHeaders, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
+import { checkAclHeaders, quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
+import { parseSseHeaders } from '../sse/request.js';
+import { resolveSse } from '../sse/settings.js';
+import { etagHex, sealObject, sseResponseHeaders, sseOf, wipe } from '../sse/object-keys.js';
+import { BodyEncryptor } from '../sse/body-cipher.js';
+import { requireSecureTransport } from '../sse/transport-rule.js';
 import { parseIntegrity, writeBlob } from '../object-writer.js';
 import { parseXmlRoot, text, xmlDocument } from '../xml.js';
 import { commitObject } from './put-object.js';
@@ -54,12 +59,15 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   const services = ctx.services;
   if (!services.lookup) throw s3Error('AccessDenied');
   await services.prepareCredential?.(fields['x-amz-credential']?.split('/')[0]);
-  const { policy } = await verifyPostPolicy(fields, { region: services.config.region, lookup: services.lookup, bucket });
-  await requireBucket(ctx, bucket);
+  const { policy, credential } = await verifyPostPolicy(fields, { region: services.config.region, lookup: services.lookup, bucket });
+  // The policy's signer is the principal: S3 uses KMS on its behalf.
+  ctx.principal = credential.principal;
+  const b = await requireBucket(ctx, bucket);
   checkPostPolicyConditions(policy, fields, bucket, key);
 
   const h = fieldHeaders(fields);
-  refuseEncryptionHeaders(h);
+  const settings = resolveSse(ctx, b, parseSseHeaders(h));
+  requireSecureTransport(ctx, settings);
   checkAclHeaders(h);
   const integrity = parseIntegrity(integrityHeaders(fields));
   const partial = {
@@ -70,7 +78,13 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   };
 
   const maxSize = Math.min(services.config.maxObjectSize, policyMaxSize(policy) ?? Infinity);
-  const blob = await writeBlob(services, form.file, { integrity, maxSize });
+  const sealed = await sealObject(ctx, settings, bucket, key);
+  let blob;
+  try {
+    blob = await writeBlob(services, form.file, { integrity, maxSize, encryptor: sealed && new BodyEncryptor(sealed.keys, 0) });
+  } finally {
+    wipe(sealed?.keys);
+  }
   try {
     checkContentLengthRange(policy, blob.size);
   } catch (e) {
@@ -78,7 +92,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
     services.collectGarbage();
     throw e;
   }
-  const etag = quoteEtag(blob.md5.toString('hex'));
+  const etag = quoteEtag(etagHex(sealed?.sse, blob.md5));
   const rec: ObjectRecord = {
     bucket,
     key,
@@ -88,7 +102,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
     ...partial,
     checksum: storedChecksumOf(blob),
     parts: [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag, checksum: blob.checksum?.digest.toString('base64') }],
-    sys: {},
+    sys: sealed ? { sse: sealed.sse } : {},
     owner: ctx.owner.id,
   };
   await commitObject(ctx, rec, { kind: 'none' });
@@ -143,7 +157,7 @@ function respond(ctx: S3Context, rec: ObjectRecord, fields: Record<string, strin
       return;
     }
   }
-  const headers = { etag: rec.etag, location, ...checksumResponseHeaders(rec) };
+  const headers = { etag: rec.etag, location, ...checksumResponseHeaders(rec), ...sseResponseHeaders(ctx, sseOf(rec.sys)) };
   const status = fields['success_action_status'];
   if (status === '201') {
     const inner = text('Location', location) + text('Bucket', rec.bucket) + text('Key', rec.key) + text('ETag', rec.etag);

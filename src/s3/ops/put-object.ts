@@ -8,7 +8,12 @@ import { writeCondition, writeConditionFailed } from '../conditions.js';
 import { type S3Context, header, sendEmpty } from '../context.js';
 import { s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
-import { checkAclHeaders, parseTaggingHeader, quoteEtag, refuseEncryptionHeaders, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
+import { checkAclHeaders, parseTaggingHeader, quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
+import { parseSseHeaders } from '../sse/request.js';
+import { resolveSse } from '../sse/settings.js';
+import { etagHex, sealObject, sseResponseHeaders, wipe } from '../sse/object-keys.js';
+import { BodyEncryptor } from '../sse/body-cipher.js';
+import { requireSecureTransport } from '../sse/transport-rule.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
 import { announcedSize, parseIntegrity, writeBlob } from '../object-writer.js';
 
@@ -18,7 +23,7 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
   if (h['content-length'] === undefined && h['x-amz-decoded-content-length'] === undefined && h['transfer-encoding'] === undefined) {
     throw s3Error('MissingContentLength');
   }
-  refuseEncryptionHeaders(h);
+  const sseRequest = parseSseHeaders(h);
   checkAclHeaders(h);
   const cond = writeCondition(h);
   const integrity = parseIntegrity(h);
@@ -28,29 +33,39 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
     tags: parseTaggingHeader(header(ctx, 'x-amz-tagging')),
     storageClass: storageClass(h),
   };
-  await requireBucket(ctx, bucket);
+  const b = await requireBucket(ctx, bucket);
+  const settings = resolveSse(ctx, b, sseRequest);
+  requireSecureTransport(ctx, settings);
+  const sealed = await sealObject(ctx, settings, bucket, key);
 
   const decoded = decodePayload(ctx.req, h, ctx.auth.payload);
-  const blob = await writeBlob(ctx.services, decoded.body, {
-    integrity,
-    maxSize: ctx.services.config.maxObjectSize,
-    trailers: decoded.trailers,
-    announcedSize: announcedSize(h),
-  });
+  let blob;
+  try {
+    blob = await writeBlob(ctx.services, decoded.body, {
+      integrity,
+      maxSize: ctx.services.config.maxObjectSize,
+      trailers: decoded.trailers,
+      announcedSize: announcedSize(h),
+      encryptor: sealed && new BodyEncryptor(sealed.keys, 0),
+    });
+  } finally {
+    wipe(sealed?.keys);
+  }
+  const etag = quoteEtag(etagHex(sealed?.sse, blob.md5));
   const rec: ObjectRecord = {
     bucket,
     key,
     size: blob.size,
-    etag: quoteEtag(blob.md5.toString('hex')),
+    etag,
     lastModified: new Date().toISOString(),
     ...partial,
     checksum: storedChecksumOf(blob),
-    parts: [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag: quoteEtag(blob.md5.toString('hex')), checksum: blob.checksum?.digest.toString('base64') }],
-    sys: {},
+    parts: [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag, checksum: blob.checksum?.digest.toString('base64') }],
+    sys: sealed ? { sse: sealed.sse } : {},
     owner: ctx.owner.id,
   };
   await commitObject(ctx, rec, cond);
-  sendEmpty(ctx, 200, { etag: rec.etag, ...checksumResponseHeaders(rec) });
+  sendEmpty(ctx, 200, { etag: rec.etag, ...checksumResponseHeaders(rec), ...sseResponseHeaders(ctx, sealed?.sse, { withContext: true }) });
 }
 
 /** Commits a new current object, mapping storage conflicts to S3 errors, and frees what it replaced. */

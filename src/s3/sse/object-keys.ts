@@ -1,0 +1,209 @@
+// Sealing and opening object keys: the envelope flow of docs/spec/object-encryption.md
+// for each kind of server-side encryption. A write calls sealObject() once (PutObject,
+// CopyObject, CreateMultipartUpload) and keeps the returned keys only while it encrypts;
+// a read calls openObject() with the stored record. The stored form (StoredSse) lives in
+// the object's (or upload's) `sys.sse`.
+//
+//   SSE-KMS       dk, blob := GenerateDataKey(key, context)        OK := dk
+//   bucket key    bk, blob := bucket key (cached GenerateDataKey)  OK := HKDF(bk, object id)
+//   DSSE-KMS      dk, blob := GenerateDataKey(key, context, 64)    inner, outer := dk[0..32], dk[32..64]
+//   SSE-S3        OK := random, wrapped := root.wrap(OK, sealedKeyAad(header))
+//   SSE-C         OK := random, wrapped := AES-GCM(HKDF(customer key), OK, sealedKeyAad(header))
+
+import { randomBytes } from 'node:crypto';
+import {
+  asObjectKey, decodeEnvelope, deriveObjectKeyFromBucketKey, encodeEnvelope, newObjectId, newObjectKey, openUnderCustomerKey,
+  sealedKeyAad, sealUnderCustomerKey, splitDsseDataKey, DSSE_DATA_KEY_LENGTH, ObjectCryptoError, PartListAuthError, partListTag, verifyPartListTag,
+  type EnvelopeFields, type ObjectEnvelope, type ObjectId, type ObjectKey,
+} from '../../crypto/index.js';
+import { CustodyError } from '../../kms/custody/errors.js';
+import type { S3Context } from '../context.js';
+import { s3Error } from '../errors.js';
+import { decryptDataKey, defaultKeyRef, generateDataKey } from './kms-bridge.js';
+import type { CustomerKey } from './request.js';
+import { kmsContext, type SseSettings } from './settings.js';
+
+/** What an encrypted object or upload stores about its encryption (`sys.sse`). */
+export interface StoredSse {
+  /** The algorithm as S3 reports it (x-amz-server-side-encryption), or SSE-C. */
+  alg: 'AES256' | 'aws:kms' | 'aws:kms:dsse' | 'SSE-C';
+  /** The envelope, base64. */
+  env: string;
+  /** S3 Bucket Key in use. */
+  bk?: true;
+  /** SSE-C: base64 MD5 of the customer key, as S3 echoes it. */
+  cmd5?: string;
+  /** The client's x-amz-server-side-encryption-context, echoed by PutObject/CopyObject/CreateMultipartUpload. */
+  uctx?: string;
+  /** Multipart objects: the part-list tag, base64. */
+  plt?: string;
+}
+
+/** The keys of one object while it is being written or read. Zero them with wipe(). */
+export interface ObjectKeys {
+  objectId: ObjectId;
+  /** The key the body (inner layer) is sealed with. */
+  inner: ObjectKey;
+  /** DSSE-KMS only: the outer layer's key. */
+  outer?: ObjectKey;
+}
+
+export function wipe(keys: ObjectKeys | undefined): void {
+  keys?.inner.fill(0);
+  keys?.outer?.fill(0);
+}
+
+export interface SealedObject {
+  sse: StoredSse;
+  keys: ObjectKeys;
+  /** SSE-KMS: the key ARN. */
+  keyArn?: string;
+}
+
+export function sseOf(sys: Record<string, unknown>): StoredSse | undefined {
+  return sys.sse as StoredSse | undefined;
+}
+
+/** Creates the object key and its envelope for a new object (or multipart upload) under `settings`. */
+export async function sealObject(ctx: S3Context, settings: SseSettings, bucket: string, key: string): Promise<SealedObject | undefined> {
+  if (settings.kind === 'none') return undefined;
+  const objectId = newObjectId();
+  const place = { 'aws:s3:arn': `arn:aws:s3:::${bucket}/${key}` };
+  if (settings.kind === 'sse-s3') {
+    const inner = newObjectKey();
+    const root = ctx.services.rootKey;
+    if (!root) throw new Error('SSE-S3 needs the root key');
+    const fields: EnvelopeFields = { objectId, kind: 'sse-s3', keyId: '', context: place, wrappedKey: Buffer.alloc(0) };
+    const wrappedKey = await root.wrap(inner, sealedKeyAad(fields));
+    return { sse: { alg: 'AES256', env: encodeEnvelope({ ...fields, wrappedKey }).toString('base64') }, keys: { objectId, inner } };
+  }
+  if (settings.kind === 'sse-c') {
+    const inner = newObjectKey();
+    const fields: EnvelopeFields = { objectId, kind: 'sse-c', keyId: '', context: place, wrappedKey: Buffer.alloc(0) };
+    const wrappedKey = sealUnderCustomerKey(inner, settings.customer.key, objectId, sealedKeyAad(fields));
+    return { sse: { alg: 'SSE-C', env: encodeEnvelope({ ...fields, wrappedKey }).toString('base64'), cmd5: settings.customer.md5 }, keys: { objectId, inner } };
+  }
+  const context = kmsContext(settings, bucket, key);
+  const keyRef = settings.keyRef ?? (await defaultKeyRef(ctx));
+  const uctx = settings.userContext ? Buffer.from(JSON.stringify(settings.userContext)).toString('base64') : undefined;
+  if (settings.bucketKey) {
+    const bk = await ctx.services.bucketKeys!.forWriting(ctx, keyRef, context);
+    const inner = deriveObjectKeyFromBucketKey(bk.plaintext, objectId);
+    const env = encodeEnvelope({ objectId, kind: 'sse-kms-bucket-key', keyId: bk.keyArn, context, wrappedKey: bk.blob });
+    return { sse: { alg: 'aws:kms', env: env.toString('base64'), bk: true, uctx }, keys: { objectId, inner }, keyArn: bk.keyArn };
+  }
+  const dk = await generateDataKey(ctx, keyRef, context, settings.dsse ? DSSE_DATA_KEY_LENGTH : 32);
+  const env = encodeEnvelope({ objectId, kind: settings.dsse ? 'dsse-kms' : 'sse-kms', keyId: dk.keyArn, context, wrappedKey: dk.blob });
+  let keys: ObjectKeys;
+  if (settings.dsse) {
+    const [inner, outer] = splitDsseDataKey(dk.plaintext);
+    dk.plaintext.fill(0);
+    keys = { objectId, inner, outer };
+  } else {
+    keys = { objectId, inner: asObjectKey(dk.plaintext) };
+  }
+  return { sse: { alg: settings.dsse ? 'aws:kms:dsse' : 'aws:kms', env: env.toString('base64'), uctx }, keys, keyArn: dk.keyArn };
+}
+
+const SSE_C_REQUIRED = 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.';
+const SSE_C_WRONG_KEY = 'Requests specifying Server Side Encryption with Customer provided keys must provide the correct secret key.';
+
+/** Checks the customer key a read brings against what the object was written with (before any KMS or crypto work). */
+export function checkCustomerKey(sse: StoredSse | undefined, customer: CustomerKey | undefined): void {
+  if (sse?.alg === 'SSE-C') {
+    if (!customer) throw s3Error('InvalidRequest', {}, SSE_C_REQUIRED);
+    if (customer.md5 !== sse.cmd5) throw s3Error('AccessDenied', {}, SSE_C_WRONG_KEY);
+  } else if (customer) {
+    throw s3Error('InvalidRequest', {}, 'The encryption parameters are not applicable to this object.');
+  }
+}
+
+/** The envelope of a stored object; a damaged one is an error, never a guess. */
+export function envelopeOf(ctx: S3Context, sse: StoredSse): ObjectEnvelope {
+  try {
+    return decodeEnvelope(Buffer.from(sse.env, 'base64'));
+  } catch (e) {
+    throw integrityFailure(ctx, e);
+  }
+}
+
+/** Unseals the object key(s) of a stored object or upload, as the caller (KMS decides for SSE-KMS). */
+export async function openObject(ctx: S3Context, sse: StoredSse, customer?: CustomerKey): Promise<ObjectKeys> {
+  checkCustomerKey(sse, customer);
+  const env = envelopeOf(ctx, sse);
+  const { objectId } = env;
+  try {
+    switch (env.kind) {
+      case 'sse-s3': {
+        const root = ctx.services.rootKey;
+        if (!root) throw new Error('SSE-S3 needs the root key');
+        return { objectId, inner: asObjectKey(await root.unwrap(env.wrappedKey, sealedKeyAad(env))) };
+      }
+      case 'sse-c':
+        try {
+          return { objectId, inner: openUnderCustomerKey(env.wrappedKey, customer!.key, objectId, sealedKeyAad(env)) };
+        } catch {
+          throw s3Error('AccessDenied', {}, SSE_C_WRONG_KEY);
+        }
+      case 'sse-kms':
+        return { objectId, inner: asObjectKey(await decryptDataKey(ctx, env.keyId, env.wrappedKey, { ...env.context })) };
+      case 'sse-kms-bucket-key': {
+        const bk = await ctx.services.bucketKeys!.forReading(ctx, env.keyId, env.wrappedKey, { ...env.context });
+        return { objectId, inner: deriveObjectKeyFromBucketKey(bk, objectId) };
+      }
+      case 'dsse-kms': {
+        const dk = await decryptDataKey(ctx, env.keyId, env.wrappedKey, { ...env.context });
+        const [inner, outer] = splitDsseDataKey(dk);
+        dk.fill(0);
+        return { objectId, inner, outer };
+      }
+    }
+  } catch (e) {
+    if (e instanceof ObjectCryptoError || e instanceof CustodyError) throw integrityFailure(ctx, e);
+    throw e;
+  }
+}
+
+/** Stored encryption data that fails to parse or authenticate: logged for the operator, a plain error to the client. */
+export function integrityFailure(ctx: S3Context, e: unknown): Error {
+  ctx.services.log.error({ err: e, requestId: ctx.requestId }, 'stored object failed authentication: its data or encryption metadata was changed or damaged');
+  return s3Error('InternalError', {}, 'The object could not be read: its stored data failed an integrity check.');
+}
+
+/** The response headers that describe an object's encryption (GET, HEAD, PUT, UploadPart, Complete, Copy). */
+export function sseResponseHeaders(ctx: S3Context, sse: StoredSse | undefined, opts: { withContext?: boolean } = {}): Record<string, string> {
+  if (!sse) return {};
+  if (sse.alg === 'SSE-C') {
+    return { 'x-amz-server-side-encryption-customer-algorithm': 'AES256', 'x-amz-server-side-encryption-customer-key-md5': sse.cmd5 ?? '' };
+  }
+  const out: Record<string, string> = { 'x-amz-server-side-encryption': sse.alg };
+  if (sse.alg !== 'AES256') {
+    out['x-amz-server-side-encryption-aws-kms-key-id'] = envelopeOf(ctx, sse).keyId;
+    if (sse.bk) out['x-amz-server-side-encryption-bucket-key-enabled'] = 'true';
+    if (opts.withContext && sse.uctx) out['x-amz-server-side-encryption-context'] = sse.uctx;
+  }
+  return out;
+}
+
+/** The ETag of an encrypted object: the MD5 for SSE-S3 and unencrypted objects; otherwise not the MD5 (as in AWS). */
+export function etagHex(sse: StoredSse | undefined, md5: Buffer): string {
+  if (!sse || sse.alg === 'AES256') return md5.toString('hex');
+  return randomBytes(16).toString('hex');
+}
+
+/** A multipart object's part list must match its tag before any plaintext is released. */
+export function verifyPartList(ctx: S3Context, sse: StoredSse, keys: ObjectKeys, rec: { parts: readonly { partNumber: number; size: number }[] }): void {
+  const multipart = rec.parts.length > 1 || (rec.parts[0]?.partNumber ?? 0) > 0;
+  if (!multipart) return;
+  try {
+    if (sse.plt === undefined) throw new PartListAuthError('a multipart object without its part-list tag');
+    verifyPartListTag(keys.inner, keys.objectId, rec.parts.map((p) => ({ partNumber: p.partNumber, plaintextSize: p.size })), Buffer.from(sse.plt, 'base64'));
+  } catch (e) {
+    throw integrityFailure(ctx, e);
+  }
+}
+
+/** The part-list tag to store at CompleteMultipartUpload. */
+export function partListTagOf(keys: ObjectKeys, parts: readonly { partNumber: number; size: number }[]): string {
+  return partListTag(keys.inner, keys.objectId, parts.map((p) => ({ partNumber: p.partNumber, plaintextSize: p.size }))).toString('base64');
+}
