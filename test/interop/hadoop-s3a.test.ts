@@ -44,6 +44,8 @@ interface Scenario {
   /** header.x-amz-server-side-encryption-aws-kms-key-id: a value, 'prefix:...', 'absent' or 'any'. */
   kmsKeyId: string;
   deniedExisting?: string[];
+  /** denied mode: 'translated' wants S3A's java.nio.file.AccessDeniedException, 'http-403' any 403 AccessDenied in the chain. */
+  deniedExpect?: 'translated' | 'http-403';
 }
 
 /** What the runner prints for a scenario (one JSON line). */
@@ -179,6 +181,7 @@ async function writeScenario(s: Scenario): Promise<string> {
   ];
   if (s.sizes) lines.push(`sizes=${s.sizes.join(',')}`);
   if (s.deniedExisting) lines.push(`denied.existing=${s.deniedExisting.join(',')}`);
+  if (s.deniedExpect) lines.push(`denied.expect=${s.deniedExpect}`);
   const file = path.join(work, `${s.name}.properties`);
   // Properties files treat backslash and colon specially; none of our values contain a backslash.
   await fs.writeFile(file, lines.join('\n') + '\n');
@@ -315,25 +318,44 @@ before(async () => {
     sse: 'AES256',
     kmsKeyId: 'absent',
   });
-  const denied = addScenario({
-    name: 'no-kms-decrypt',
-    bucket: uniqueBucket('s3a-denied'),
-    credentials: users.noDecrypt,
-    mode: 'denied',
-    props: { 'fs.s3a.encryption.algorithm': 'SSE-KMS', 'fs.s3a.encryption.key': keys.denied },
-    sse: 'aws:kms',
-    kmsKeyId: keys.denied,
-    deniedExisting: ['written-by-root-small.bin', 'written-by-root-large.bin'],
-  });
+  const deniedBucket = uniqueBucket('s3a-denied');
+  const denied = [
+    // S3A 3.5's default input stream (the analytics accelerator) hands the 403 up wrapped in a
+    // plain IOException; the classic stream translates it to java.nio.file.AccessDeniedException.
+    addScenario({
+      name: 'no-kms-decrypt',
+      bucket: deniedBucket,
+      credentials: users.noDecrypt,
+      mode: 'denied',
+      props: { 'fs.s3a.encryption.algorithm': 'SSE-KMS', 'fs.s3a.encryption.key': keys.denied },
+      sse: 'aws:kms',
+      kmsKeyId: keys.denied,
+      deniedExisting: ['written-by-root-small.bin', 'written-by-root-large.bin'],
+      deniedExpect: 'http-403',
+    }),
+    addScenario({
+      name: 'no-kms-decrypt-classic-stream',
+      bucket: deniedBucket,
+      credentials: users.noDecrypt,
+      mode: 'denied',
+      props: { 'fs.s3a.encryption.algorithm': 'SSE-KMS', 'fs.s3a.encryption.key': keys.denied, 'fs.s3a.input.stream.type': 'classic' },
+      sse: 'aws:kms',
+      kmsKeyId: keys.denied,
+      deniedExisting: ['written-by-root-small.bin', 'written-by-root-large.bin'],
+      deniedExpect: 'translated',
+    }),
+  ];
 
-  for (const s of scenarios) await srv.s3.send(new CreateBucketCommand({ Bucket: s.bucket }));
+  for (const bucket of new Set(scenarios.map((s) => s.bucket))) await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
   // The files the user without kms:Decrypt must be able to list but not read, written by the root.
-  try {
-    for (const [file, size] of [['written-by-root-small.bin', 1000], ['written-by-root-large.bin', 300_000]] as const) {
-      await srv.s3.send(new PutObjectCommand({ Bucket: denied.bucket, Key: `${denied.name}/${file}`, Body: patternBytes(size, size), ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keys.denied }));
+  for (const s of denied) {
+    try {
+      for (const [file, size] of [['written-by-root-small.bin', 1000], ['written-by-root-large.bin', 300_000]] as const) {
+        await srv.s3.send(new PutObjectCommand({ Bucket: s.bucket, Key: `${s.name}/${file}`, Body: patternBytes(size, size), ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keys.denied }));
+      }
+    } catch (e) {
+      setupErrors.set(s.name, `PutObject with SSE-KMS as the root failed: ${(e as Error).name}: ${(e as Error).message}`);
     }
-  } catch (e) {
-    setupErrors.set(denied.name, `PutObject with SSE-KMS as the root failed: ${(e as Error).name}: ${(e as Error).message}`);
   }
 
   const files: string[] = [];
@@ -528,11 +550,26 @@ test("CSE-KMS: S3A encrypts on the client with a data key from Coffer's KMS; the
   assert.ok(events.some((e) => e.eventName === 'Decrypt'), 'Decrypt on the CSE key');
 });
 
-test('a principal without kms:Decrypt lists and stats SSE-KMS files but reading them is access-denied', async () => {
-  const r = scenarioResult('no-kms-decrypt');
-  assert.deepEqual(r.kmsKeyIds, [keys.denied]);
-  assert.equal(r.notes.length, 3, `three reads denied: ${JSON.stringify(r.notes)}`);
+for (const [name, how] of [
+  ['no-kms-decrypt', "S3A's default (analytics) input stream: the SDK's 403 AccessDenied"],
+  ['no-kms-decrypt-classic-stream', "the classic input stream: S3A's java.nio.file.AccessDeniedException"],
+] as const) {
+  test(`a principal without kms:Decrypt lists and stats SSE-KMS files but reading them is access-denied (${how})`, async () => {
+    const r = scenarioResult(name);
+    assert.deepEqual(r.kmsKeyIds, [keys.denied]);
+    // Two files written by the root, one by the user itself (PutObject needs only kms:GenerateDataKey).
+    assert.equal(r.notes.length, 3, `three reads denied: ${JSON.stringify(r.notes)}`);
+    const message = `User: ${users.noDecrypt!.arn} is not authorized to perform: kms:Decrypt on resource: ${keys.denied}`;
+    for (const note of r.notes) {
+      if (name.endsWith('classic-stream')) assert.match(note, / denied: java\.nio\.file\.AccessDeniedException: /);
+      assert.ok(note.includes(`403 AccessDenied: ${message}`), `AWS's 403 AccessDenied naming the principal, kms:Decrypt and the key: ${note}`);
+    }
+  });
+}
+
+test('the denied reads and the denied user\'s own write are in the audit log under that user', async () => {
+  scenarioResult('no-kms-decrypt');
   const events = (await auditEvents()).filter((e) => e.userIdentity.userName === 'hadoop-no-decrypt' && onKey(e, keys.denied));
-  assert.ok(events.some((e) => e.eventName === 'Decrypt' && e.errorCode), `a refused Decrypt by hadoop-no-decrypt in the audit log: ${JSON.stringify(events.map((e) => [e.eventName, e.errorCode]))}`);
+  assert.ok(events.some((e) => e.eventName === 'Decrypt' && e.errorCode), `a refused Decrypt by hadoop-no-decrypt: ${JSON.stringify(events.map((e) => [e.eventName, e.errorCode]))}`);
   assert.ok(events.some((e) => e.eventName === 'GenerateDataKey' && !e.errorCode), 'its own write used GenerateDataKey');
 });

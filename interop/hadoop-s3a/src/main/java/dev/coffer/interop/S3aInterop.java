@@ -13,6 +13,7 @@
 //   expect.sse=aws:kms | aws:kms:dsse | AES256 | absent | any
 //   expect.kmsKeyId=<key ARN> | prefix:<text> | absent | any
 //   denied.existing=a.bin,b.bin           (denied: files already under dir, written by another principal)
+//   denied.expect=http-403 | translated   (denied: any 403 AccessDenied, or S3A's java.nio.file.AccessDeniedException)
 //
 // Prints one JSON line per scenario on stdout ({"scenario":..,"ok":..,"error":..,...}), progress
 // on stderr, and exits 1 if any scenario failed (2 for bad usage).
@@ -49,6 +50,7 @@ import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RemoteIterator;
 import org.apache.hadoop.fs.statistics.IOStatisticsSupport;
 import org.apache.hadoop.fs.statistics.StoreStatisticNames;
+import software.amazon.awssdk.awscore.exception.AwsServiceException;
 
 public final class S3aInterop {
   static final String XA_SSE = "header.x-amz-server-side-encryption";
@@ -247,20 +249,56 @@ public final class S3aInterop {
     void run() throws IOException;
   }
 
+  /**
+   * Runs an action that must be refused with HTTP 403 AccessDenied. With denied.expect=translated
+   * (the classic input stream) S3A must have turned it into java.nio.file.AccessDeniedException;
+   * with denied.expect=http-403 any exception whose cause chain holds that or the SDK's 403
+   * AccessDenied will do (S3A 3.5's default analytics stream wraps it in a plain IOException).
+   */
   private void expectDenied(String what, IoAction action) throws IOException {
     step(what + " (expect access denied)");
+    boolean translatedOnly = p.getProperty("denied.expect", "http-403").equals("translated");
     try {
       action.run();
-    } catch (AccessDeniedException e) {
-      checks++;
-      notes.add(what + " denied: " + firstLine(e.getMessage()));
-      return;
     } catch (InterruptedIOException e) {
       throw e;
     } catch (IOException e) {
-      throw new CheckFailed(what + ": expected java.nio.file.AccessDeniedException, got " + describe(e));
+      String denial = denial(e, translatedOnly);
+      if (denial == null) {
+        throw new CheckFailed(what + ": expected " + (translatedOnly ? "java.nio.file.AccessDeniedException" : "an HTTP 403 AccessDenied") + ", got " + describe(e));
+      }
+      checks++;
+      notes.add(what + " denied: " + denial);
+      return;
     }
     throw new CheckFailed(what + ": succeeded, expected access denied (no kms:Decrypt on the key)");
+  }
+
+  /** "<class>: <status> <code>: <message>" of the access denial in e, or null if e is none. */
+  private static String denial(IOException e, boolean translatedOnly) {
+    if (e instanceof AccessDeniedException) {
+      AwsServiceException sdk = find(e, AwsServiceException.class);
+      return e.getClass().getName() + ": " + (sdk == null ? "" : sdkError(sdk) + ": ") + firstLine(sdk == null ? e.getMessage() : sdk.awsErrorDetails().errorMessage());
+    }
+    if (translatedOnly) return null;
+    AccessDeniedException nio = find(e, AccessDeniedException.class);
+    if (nio != null) return denial(nio, true);
+    AwsServiceException sdk = find(e, AwsServiceException.class);
+    if (sdk != null && sdk.statusCode() == 403 && "AccessDenied".equals(sdk.awsErrorDetails().errorCode())) {
+      return e.getClass().getName() + " <- " + sdk.getClass().getName() + ": " + sdkError(sdk) + ": " + firstLine(sdk.awsErrorDetails().errorMessage());
+    }
+    return null;
+  }
+
+  private static String sdkError(AwsServiceException sdk) {
+    return sdk.statusCode() + " " + sdk.awsErrorDetails().errorCode();
+  }
+
+  private static <T extends Throwable> T find(Throwable e, Class<T> type) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (type.isInstance(t)) return type.cast(t);
+    }
+    return null;
   }
 
   // ---- checks -----------------------------------------------------------------------------
