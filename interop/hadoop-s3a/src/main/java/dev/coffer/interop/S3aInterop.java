@@ -63,6 +63,8 @@ public final class S3aInterop {
     }
   }
 
+  private static final List<Thread> CLOSERS = new ArrayList<>();
+
   private final Properties p;
   private final String name;
   private final Configuration conf;
@@ -111,18 +113,32 @@ public final class S3aInterop {
       System.out.flush();
       System.err.printf("[s3a] %s: %s in %d ms%n", s.name, error == null ? "ok" : "FAILED: " + error, ms);
     }
+    for (Thread t : CLOSERS) t.join(30_000);
     System.exit(allOk ? 0 : 1);
   }
 
   private void run() throws IOException {
     step("start (" + p.getProperty("mode", "roundtrip") + " in " + dir + ")");
-    try (FileSystem fs = FileSystem.newInstance(dir.toUri(), conf)) {
+    FileSystem fs = FileSystem.newInstance(dir.toUri(), conf);
+    try {
       String mode = p.getProperty("mode", "roundtrip");
       switch (mode) {
         case "roundtrip" -> roundtrip(fs);
         case "denied" -> denied(fs);
         default -> throw new CheckFailed("unknown mode " + mode);
       }
+    } finally {
+      // Closing an S3A FileSystem takes about 2 s (the async HTTP client's event loops shut
+      // down gracefully); the next scenario need not wait for it.
+      Thread closer = new Thread(() -> {
+        try {
+          fs.close();
+        } catch (IOException e) {
+          System.err.println("[s3a] " + name + ": close failed: " + describe(e));
+        }
+      }, "close-" + name);
+      closer.start();
+      CLOSERS.add(closer);
     }
   }
 
@@ -360,8 +376,13 @@ public final class S3aInterop {
     return v.trim();
   }
 
+  private long lastStep = System.nanoTime();
+
+  /** Progress on stderr, with the time since the previous step (where a slow run spends it). */
   private void step(String what) {
-    System.err.println("[s3a] " + name + ": " + what);
+    long now = System.nanoTime();
+    System.err.println("[s3a] " + name + ": " + what + " (+" + (now - lastStep) / 1_000_000 + " ms)");
+    lastStep = now;
   }
 
   // ---- output -----------------------------------------------------------------------------
