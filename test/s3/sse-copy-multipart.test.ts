@@ -321,7 +321,7 @@ test('CopyObject of an SSE-C source with the copy-source key re-encrypts under a
   assert.equal((await getBody(s3, { Bucket: bucket, Key: 'ssec-copy-plain' })).toString(), 'test_data');
   // UploadPartCopy takes the same copy-source key.
   const c = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'ssec-upc' }));
-  const part = await s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'ssec-upc', UploadId: c.UploadId, PartNumber: 1, ...source, ...srcKey }));
+  const part = await s3.send(new UploadPartCopyCommand({ ...source, Key: 'ssec-upc', UploadId: c.UploadId, PartNumber: 1, ...srcKey }));
   await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'ssec-upc', UploadId: c.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.CopyPartResult?.ETag }] } }));
   assert.equal((await getBody(s3, { Bucket: bucket, Key: 'ssec-upc' })).toString(), 'test_data');
 });
