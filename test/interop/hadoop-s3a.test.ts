@@ -10,7 +10,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -23,7 +23,6 @@ import { REPO_ROOT, ROOT_KEY_ID, ROOT_SECRET, patternBytes, sha256hex } from './
 
 const PROJECT = path.join(REPO_ROOT, 'interop', 'hadoop-s3a');
 const MAIN_CLASS = 'dev.coffer.interop.S3aInterop';
-const MIB = 1024 * 1024;
 
 interface Credentials {
   accessKeyId: string;
