@@ -16,10 +16,18 @@ export function registerServerCommand(program: Command): void {
     .option('--region <name>', 'the region this endpoint serves (default us-east-1, env COFFER_REGION)')
     .option('--domain <host>', 'base domain for virtual-hosted-style requests (bucket.<domain>)')
     .option('--no-fsync', 'do not fsync object bytes before acknowledging (faster, not power-loss safe)')
-    .action(async (opts: { address?: string; port?: string; dataDir?: string; region?: string; domain?: string; fsync: boolean }) => {
+    .option('--default-kms-key <key>', 'KMS key (id, ARN or alias) for aws:kms without a key id, instead of aws/s3 (env COFFER_DEFAULT_KMS_KEY_ID)')
+    .option('--no-encryption-at-rest', 'store objects that ask for no encryption in the clear (benchmarks only; env COFFER_ENCRYPTION_AT_REST=off)')
+    .action(async (opts: { address?: string; port?: string; dataDir?: string; region?: string; domain?: string; fsync: boolean; defaultKmsKey?: string; encryptionAtRest: boolean }) => {
       let config;
       try {
-        config = loadConfig({ ...opts, fsync: opts.fsync === false ? false : undefined });
+        const { defaultKmsKey, encryptionAtRest, ...rest } = opts;
+        config = loadConfig({
+          ...rest,
+          fsync: opts.fsync === false ? false : undefined,
+          defaultKmsKeyId: defaultKmsKey,
+          encryptionAtRest: encryptionAtRest === false ? false : undefined,
+        });
       } catch (e) {
         if (e instanceof ConfigError) fail(e.message, e.hint);
         throw e;
@@ -41,6 +49,7 @@ export function registerServerCommand(program: Command): void {
         );
       }
       process.stdout.write(`Coffer listening on ${running.url} (region ${config.region}, data in ${config.dataDir})\n`);
+      if (!config.encryptionAtRest) process.stderr.write('warning: at-rest encryption is off: objects stored without SSE headers are kept in the clear (use only for benchmarks)\n');
       const stop = () => {
         running.close().then(() => process.exit(0), () => process.exit(1));
       };

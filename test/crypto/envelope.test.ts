@@ -61,10 +61,14 @@ describe('envelope', () => {
     assert.throws(() => encodeEncryptionContext({ a: '\uD800' }), RangeError);
   });
 
-  it('an SSE-S3 envelope may have an empty key id; an SSE-KMS one may not', () => {
-    const s3 = { ...fields, kind: 'sse-s3' as const, keyId: '' };
-    assert.deepEqual(decodeEnvelope(encodeEnvelope(s3)).kind, 'sse-s3');
-    assert.throws(() => encodeEnvelope({ ...fields, keyId: '' }), RangeError);
+  it('SSE-S3 and SSE-C envelopes may have an empty key id; the KMS kinds may not', () => {
+    for (const kind of ['sse-s3', 'sse-c'] as const) {
+      assert.deepEqual(decodeEnvelope(encodeEnvelope({ ...fields, kind, keyId: '' })).kind, kind);
+    }
+    for (const kind of ['sse-kms', 'sse-kms-bucket-key', 'dsse-kms'] as const) {
+      assert.deepEqual(decodeEnvelope(encodeEnvelope({ ...fields, kind })).kind, kind);
+      assert.throws(() => encodeEnvelope({ ...fields, kind, keyId: '' }), RangeError);
+    }
     assert.throws(() => encodeEnvelope({ ...fields, wrappedKey: Buffer.alloc(0) }), RangeError);
   });
 
@@ -87,7 +91,8 @@ describe('envelope', () => {
     ['version 2', Buffer.concat([Buffer.of(2), bytes.subarray(1)])],
     ['algorithm 2', Buffer.concat([bytes.subarray(0, 1), Buffer.of(2), bytes.subarray(2)])],
     ['segment size 1 MiB', Buffer.concat([bytes.subarray(0, 2), Buffer.from('00100000', 'hex'), bytes.subarray(6)])],
-    ['kind 3', Buffer.concat([bytes.subarray(0, 22), Buffer.of(3), bytes.subarray(23)])],
+    ['kind 6', Buffer.concat([bytes.subarray(0, 22), Buffer.of(6), bytes.subarray(23)])],
+    ['kind 0', Buffer.concat([bytes.subarray(0, 22), Buffer.of(0), bytes.subarray(23)])],
     ['cut inside the fixed fields', bytes.subarray(0, 20)],
     ['cut inside the key id', bytes.subarray(0, 40)],
     ['cut before the wrapped key', bytes.subarray(0, bytes.length - 125)],

@@ -101,9 +101,11 @@ export function parseContextHeader(v: string): Record<string, string> {
  * source), validated as AWS does; undefined when none of them is present.
  */
 export function parseCustomerKey(h: IncomingHttpHeaders, prefix: '' | typeof COPY_SOURCE_PREFIX): CustomerKey | undefined {
-  const algorithm = one(h, prefix + SSE_C_ALGORITHM);
-  const key = one(h, prefix + SSE_C_KEY);
-  const md5 = one(h, prefix + SSE_C_KEY_MD5);
+  // x-amz-server-side-encryption-customer-key → x-amz-copy-source-server-side-encryption-customer-key
+  const name = (base: string) => (prefix === '' ? base : prefix + base.slice('x-amz-'.length));
+  const algorithm = one(h, name(SSE_C_ALGORITHM));
+  const key = one(h, name(SSE_C_KEY));
+  const md5 = one(h, name(SSE_C_KEY_MD5));
   if (algorithm === undefined && key === undefined && md5 === undefined) return undefined;
   if (algorithm === undefined) throw invalidArgument('Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.', SSE);
   if (algorithm !== 'AES256') {

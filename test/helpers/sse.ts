@@ -1,0 +1,89 @@
+// Shared helpers of the server-side encryption tests (test/s3/sse-*.test.ts,
+// bucket-encryption.test.ts): the S3 error a request fails with, raw header edits the
+// SDK would not make (SSE headers on GET, a wrong SSE-C key MD5), bodies, and SSE-C keys.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
+export interface Failure {
+  name: string;
+  status: number | undefined;
+  message: string;
+  /** The error document's extra fields (ArgumentName, ArgumentValue, BucketName...). */
+  fields: Record<string, unknown>;
+}
+
+/** The error an S3 (or KMS) call fails with. */
+export async function failure(p: Promise<unknown>): Promise<Failure> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
+    return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message, fields: e as Record<string, unknown> };
+  }
+  assert.fail('expected the request to fail');
+}
+
+/** Asserts a failure's status, code and (when given) message and extra fields. */
+export async function assertFails(
+  p: Promise<unknown>,
+  status: number,
+  code: string,
+  message?: string,
+  fields: Record<string, string> = {},
+): Promise<Failure> {
+  const f = await failure(p);
+  assert.equal(f.name, code, `code (message: ${f.message})`);
+  assert.equal(f.status, status, `status of ${code}`);
+  if (message !== undefined) assert.equal(f.message, message);
+  for (const [k, v] of Object.entries(fields)) assert.equal(f.fields[k], v, `error field ${k}`);
+  return f;
+}
+
+type WithStack = { middlewareStack: { add(mw: unknown, opts: { step: 'build'; name?: string; priority?: 'low' }): void } };
+
+/**
+ * Sets (string) or removes (null) raw request headers on one command, after the SDK has
+ * built the request and before it signs it — for requests the SDK's model cannot express.
+ */
+export function withHeaders<C>(cmd: C, headers: Record<string, string | null>): C {
+  (cmd as unknown as WithStack).middlewareStack.add(
+    (next: (a: unknown) => Promise<unknown>) => async (args: { request: { headers: Record<string, string> } }) => {
+      for (const [k, v] of Object.entries(headers)) {
+        for (const h of Object.keys(args.request.headers)) if (h.toLowerCase() === k.toLowerCase()) delete args.request.headers[h];
+        if (v !== null) args.request.headers[k] = v;
+      }
+      return next(args);
+    },
+    { step: 'build', priority: 'low' },
+  );
+  return cmd;
+}
+
+export const md5hex = (b: Buffer | string): string => createHash('md5').update(b).digest('hex');
+export const md5b64 = (b: Buffer | string): string => createHash('md5').update(b).digest('base64');
+
+/** A deterministic body of `size` bytes that carries `marker` at its start and then every 4 KiB. */
+export function markedBody(size: number, marker: string, seed = 1): Buffer {
+  const b = Buffer.alloc(size);
+  let x = seed;
+  for (let i = 0; i < size; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    b[i] = x >>> 16;
+  }
+  for (let off = 0; off + marker.length <= size; off += 4096) b.write(marker, off, 'latin1');
+  return b;
+}
+
+export async function getBody(s3: S3Client, input: ConstructorParameters<typeof GetObjectCommand>[0]): Promise<Buffer> {
+  const r = await s3.send(new GetObjectCommand(input));
+  return Buffer.from(await r.Body!.transformToByteArray());
+}
+
+/** An SSE-C key: the raw 32 bytes (the SDK base64-encodes and computes the MD5 itself). */
+export function customerKey(): { key: Buffer; md5: string } {
+  const key = randomBytes(32);
+  return { key, md5: md5b64(key) };
+}
+
+export const ssec = (k: { key: Buffer }) => ({ SSECustomerAlgorithm: 'AES256', SSECustomerKey: k.key as unknown as string });
