@@ -209,7 +209,7 @@ test('the request header BucketKeyEnabled turns bucket keys on for a bucket with
 });
 
 test('a bucket key is reused for a bounded time only (COFFER_BUCKET_KEY_TTL_SECONDS), and objects of both periods stay readable', async () => {
-  const n = await node({ COFFER_BUCKET_KEY_TTL_SECONDS: '1' });
+  const n = await node({ COFFER_BUCKET_KEY_TTL_SECONDS: '2' });
   const key = (await n.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
   const bucket = uniqueBucket('bk-ttl');
   await n.s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -217,7 +217,7 @@ test('a bucket key is reused for a bounded time only (COFFER_BUCKET_KEY_TTL_SECO
   await put('a');
   await put('b');
   assert.equal(callsFor(await n.audit(), 'GenerateDataKey', key, bucket).length, 1, 'within the period: one bucket key');
-  await new Promise((r) => setTimeout(r, 1200));
+  await new Promise((r) => setTimeout(r, 2200));
   await put('c');
   assert.equal(callsFor(await n.audit(), 'GenerateDataKey', key, bucket).length, 2, 'after the period: a new bucket key');
   for (const k of ['a', 'b', 'c']) {
