@@ -86,13 +86,19 @@ test('without kms:Decrypt a user with s3:* gets 403 AccessDenied naming itself, 
     await assertKmsCalls(srv, e.$metadata.requestId, u.arn, [{ eventName: 'Decrypt', keyArn: key, s3Arn: objArn(k), denied: true }]);
   }
   await assertKmsDenied(u.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'nd/root.txt', Range: 'bytes=0-0' })), u.arn, 'kms:Decrypt', key);
+  // DSSE-KMS objects and empty objects need the key just the same.
+  await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'nd/dsse.txt', Body: 'two layers', ServerSideEncryption: 'aws:kms:dsse', SSEKMSKeyId: key }));
+  await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'nd/empty.txt', Body: '', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: key }));
+  for (const k of ['nd/dsse.txt', 'nd/empty.txt']) {
+    await assertKmsDenied(u.s3.send(new GetObjectCommand({ Bucket: bucket, Key: k })), u.arn, 'kms:Decrypt', key, NO_IDENTITY_ALLOW('kms:Decrypt'));
+  }
 
   const head = await u.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'nd/root.txt' }));
   assert.equal(head.ServerSideEncryption, 'aws:kms');
   assert.equal(head.SSEKMSKeyId, key);
   assert.equal(head.ContentLength, body('nd/root.txt').length);
   const list = await u.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'nd/' }));
-  assert.deepEqual(list.Contents?.map((o) => o.Key), ['nd/own.txt', 'nd/root.txt']);
+  assert.deepEqual(list.Contents?.map((o) => o.Key), ['nd/dsse.txt', 'nd/empty.txt', 'nd/own.txt', 'nd/root.txt']);
   // The same object is readable by a principal the key allows: the refusal was the key's.
   await readable(srv.s3, 'nd/root.txt');
 });
@@ -204,8 +210,17 @@ test('a KMS grant for Decrypt lets a user read objects written earlier; RevokeGr
   const r = await u.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'grant/old.txt' }));
   assert.equal(await r.Body!.transformToString(), body('grant/old.txt').toString());
   await assertKmsCalls(srv, r.$metadata.requestId, u.arn, [{ eventName: 'Decrypt', keyArn: key, s3Arn: objArn('grant/old.txt') }]);
+  // A multipart upload under the key, begun while the grant (for both operations) held.
+  const both = await grantDecrypt(key, u, ['Decrypt', 'GenerateDataKey']);
+  const { UploadId } = await u.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'grant/mpu.bin', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: key }));
+  await u.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'grant/mpu.bin', UploadId, PartNumber: 1, Body: Buffer.alloc(5 * 1024 * 1024, 1) }));
   await srv.kms.send(new RevokeGrantCommand({ KeyId: key, GrantId: grantId }));
-  await assertKmsDenied(u.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'grant/old.txt' })), u.arn, 'kms:Decrypt', key);
+  await srv.kms.send(new RevokeGrantCommand({ KeyId: key, GrantId: both }));
+  await assertKmsDenied(u.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'grant/old.txt' })), u.arn, 'kms:Decrypt', key, NO_IDENTITY_ALLOW('kms:Decrypt'));
+  await assertKmsDenied(
+    u.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'grant/mpu.bin', UploadId, PartNumber: 2, Body: Buffer.alloc(1024, 2) })),
+    u.arn, 'kms:Decrypt', key, NO_IDENTITY_ALLOW('kms:Decrypt'),
+  );
 });
 
 test('with bucket keys, a revoked grant takes effect on the next GET and PUT although the bucket key is cached', async () => {
