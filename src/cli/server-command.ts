@@ -4,7 +4,20 @@
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { startCoffer } from '../app.js';
+import { isLoopbackAddress } from '../http/transport.js';
 import { fail } from './output.js';
+
+interface ServerOptions {
+  address?: string;
+  port?: string;
+  dataDir?: string;
+  region?: string;
+  domain?: string;
+  fsync: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  allowSseOverHttp?: boolean;
+}
 
 export function registerServerCommand(program: Command): void {
   program
@@ -16,10 +29,13 @@ export function registerServerCommand(program: Command): void {
     .option('--region <name>', 'the region this endpoint serves (default us-east-1, env COFFER_REGION)')
     .option('--domain <host>', 'base domain for virtual-hosted-style requests (bucket.<domain>)')
     .option('--no-fsync', 'do not fsync object bytes before acknowledging (faster, not power-loss safe)')
-    .action(async (opts: { address?: string; port?: string; dataDir?: string; region?: string; domain?: string; fsync: boolean }) => {
+    .option('--tls-cert <pem>', 'serve HTTPS with this certificate (chain) PEM file (env COFFER_TLS_CERT; needs --tls-key)')
+    .option('--tls-key <pem>', 'the unencrypted private key PEM file of --tls-cert (env COFFER_TLS_KEY)')
+    .option('--allow-sse-over-http', 'accept SSE-KMS and SSE-C over plain HTTP from any client, not only loopback (trusted networks only; env COFFER_ALLOW_SSE_OVER_HTTP=1)')
+    .action(async (opts: ServerOptions) => {
       let config;
       try {
-        config = loadConfig({ ...opts, fsync: opts.fsync === false ? false : undefined });
+        config = loadConfig({ ...opts, fsync: opts.fsync === false ? false : undefined, allowSseOverHttp: opts.allowSseOverHttp === true ? true : undefined });
       } catch (e) {
         if (e instanceof ConfigError) fail(e.message, e.hint);
         throw e;
@@ -40,7 +56,14 @@ export function registerServerCommand(program: Command): void {
             `  AWS_SECRET_ACCESS_KEY=${running.root.credential.secretAccessKey}\n`,
         );
       }
-      process.stdout.write(`Coffer listening on ${running.url} (region ${config.region}, data in ${config.dataDir})\n`);
+      const scheme = config.tlsCert ? 'HTTPS' : 'plain HTTP';
+      process.stdout.write(`Coffer listening on ${running.url} (${scheme}, region ${config.region}, data in ${config.dataDir})\n`);
+      if (!config.tlsCert && !config.allowSseOverHttp && !isLoopbackAddress(config.address)) {
+        process.stderr.write(
+          `coffer: warning: plain HTTP on ${config.address}: SSE-KMS and SSE-C requests from other hosts will be refused, as AWS refuses them\n` +
+            'coffer: hint: serve HTTPS with --tls-cert and --tls-key, or on a trusted network allow them with --allow-sse-over-http\n',
+        );
+      }
       const stop = () => {
         running.close().then(() => process.exit(0), () => process.exit(1));
       };
