@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { ServiceError, isServiceError } from '../../errors.js';
 import { callKms } from '../../kms/dispatch.js';
+import { isTlsRequest } from '../../http/transport.js';
 import { awsManagedKey } from '../../kms/managed-keys.js';
 import type { Caller, KmsService } from '../../kms/service.js';
 import type { S3Context } from '../context.js';
@@ -25,7 +26,7 @@ export function kmsCaller(ctx: S3Context): Caller {
     principal: ctx.principal,
     requestId: ctx.requestId,
     sourceIp: socket.remoteAddress,
-    secureTransport: 'encrypted' in socket && Boolean((socket as { encrypted?: boolean }).encrypted),
+    secureTransport: isTlsRequest(ctx.req),
     userAgent: typeof ctx.req.headers['user-agent'] === 'string' ? ctx.req.headers['user-agent'] : undefined,
     viaService: `s3.${ctx.services.config.region}.amazonaws.com`,
   };
