@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
 import type { CofferConfig } from './config/config.js';
 import { createCofferServer } from './http/server.js';
+import { loadTlsMaterial } from './config/tls-files.js';
 import { handleS3 } from './s3/handler.js';
 import type { S3Services } from './s3/context.js';
 import { SqliteMetadataStore } from './storage/sqlite-metadata-store.js';
@@ -40,6 +41,7 @@ export interface RunningCoffer {
 }
 
 export async function startCoffer(config: CofferConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningCoffer> {
+  const tls = config.tlsCert && config.tlsKey ? loadTlsMaterial(config.tlsCert, config.tlsKey) : undefined;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await chmod(config.dataDir, 0o700);
   const meta = SqliteMetadataStore.open(join(config.dataDir, 'metadata.sqlite'));
@@ -103,7 +105,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies }, req, res, requestId),
     kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential }, req, res, requestId),
     fail: (err, requestId) => log.error({ err, requestId }, 'unhandled error'),
-  });
+  }, tls);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.address, () => resolve());
@@ -112,7 +114,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   const host = config.address.includes(':') ? `[${config.address}]` : config.address;
   return {
     server,
-    url: `http://${host}:${port}`,
+    url: `${tls ? 'https' : 'http'}://${host}:${port}`,
     port,
     root,
     log,

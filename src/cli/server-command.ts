@@ -4,7 +4,22 @@
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { startCoffer } from '../app.js';
+import { isLoopbackAddress } from '../http/transport.js';
 import { fail } from './output.js';
+
+interface ServerOptions {
+  address?: string;
+  port?: string;
+  dataDir?: string;
+  region?: string;
+  domain?: string;
+  fsync: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  allowSseOverHttp?: boolean;
+  defaultKmsKey?: string;
+  encryptionAtRest: boolean;
+}
 
 export function registerServerCommand(program: Command): void {
   program
@@ -18,13 +33,17 @@ export function registerServerCommand(program: Command): void {
     .option('--no-fsync', 'do not fsync object bytes before acknowledging (faster, not power-loss safe)')
     .option('--default-kms-key <key>', 'KMS key (id, ARN or alias) for aws:kms without a key id, instead of aws/s3 (env COFFER_DEFAULT_KMS_KEY_ID)')
     .option('--no-encryption-at-rest', 'store objects that ask for no encryption in the clear (benchmarks only; env COFFER_ENCRYPTION_AT_REST=off)')
-    .action(async (opts: { address?: string; port?: string; dataDir?: string; region?: string; domain?: string; fsync: boolean; defaultKmsKey?: string; encryptionAtRest: boolean }) => {
+    .option('--tls-cert <pem>', 'serve HTTPS with this certificate (chain) PEM file (env COFFER_TLS_CERT; needs --tls-key)')
+    .option('--tls-key <pem>', 'the unencrypted private key PEM file of --tls-cert (env COFFER_TLS_KEY)')
+    .option('--allow-sse-over-http', 'accept SSE-KMS and SSE-C over plain HTTP from any client, not only loopback (trusted networks only; env COFFER_ALLOW_SSE_OVER_HTTP=1)')
+    .action(async (opts: ServerOptions) => {
       let config;
       try {
         const { defaultKmsKey, encryptionAtRest, ...rest } = opts;
         config = loadConfig({
           ...rest,
           fsync: opts.fsync === false ? false : undefined,
+          allowSseOverHttp: opts.allowSseOverHttp === true ? true : undefined,
           defaultKmsKeyId: defaultKmsKey,
           encryptionAtRest: encryptionAtRest === false ? false : undefined,
         });
@@ -48,12 +67,21 @@ export function registerServerCommand(program: Command): void {
             `  AWS_SECRET_ACCESS_KEY=${running.root.credential.secretAccessKey}\n`,
         );
       }
-      process.stdout.write(`Coffer listening on ${running.url} (region ${config.region}, data in ${config.dataDir})\n`);
-      if (!config.encryptionAtRest) process.stderr.write('warning: at-rest encryption is off: objects stored without SSE headers are kept in the clear (use only for benchmarks)\n');
+      // Everything before the listening line: it is the readiness signal, and a
+      // supervisor may send SIGTERM the moment it sees it.
+      if (!config.encryptionAtRest) process.stderr.write('coffer: warning: at-rest encryption is off: objects stored without SSE headers are kept in the clear (use only for benchmarks)\n');
       const stop = () => {
         running.close().then(() => process.exit(0), () => process.exit(1));
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      if (!config.tlsCert && !config.allowSseOverHttp && !isLoopbackAddress(config.address)) {
+        process.stderr.write(
+          `coffer: warning: plain HTTP on ${config.address}: SSE-KMS and SSE-C requests from other hosts will be refused, as AWS refuses them\n` +
+            'coffer: hint: serve HTTPS with --tls-cert and --tls-key, or on a trusted network allow them with --allow-sse-over-http\n',
+        );
+      }
+      const scheme = config.tlsCert ? 'HTTPS' : 'plain HTTP';
+      process.stdout.write(`Coffer listening on ${running.url} (${scheme}, region ${config.region}, data in ${config.dataDir})\n`);
     });
 }

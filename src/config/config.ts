@@ -2,6 +2,8 @@
 // COFFER_* environment variables, then defaults. Every failure says how to fix it.
 
 import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { loadTlsMaterial } from './tls-files.js';
 
 export interface CofferConfig {
   address: string;
@@ -25,13 +27,18 @@ export interface CofferConfig {
   defaultKmsKeyId?: string;
   /** How long S3 reuses one bucket key from KMS before asking for a new one. */
   bucketKeyTtlSeconds: number;
+  /** PEM file of the server certificate (chain); with tlsKey, the listener speaks HTTPS. */
+  tlsCert?: string;
+  /** PEM file of the certificate's unencrypted private key. */
+  tlsKey?: string;
+  /**
+   * Accept SSE-KMS and SSE-C requests over plain HTTP from any client, not only loopback
+   * ones (for a trusted network, or TLS terminated by a proxy). AWS refuses them.
+   */
+  allowSseOverHttp: boolean;
 }
 
-export class ConfigError extends Error {
-  constructor(message: string, readonly hint?: string) {
-    super(message);
-  }
-}
+export { ConfigError };
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
@@ -49,6 +56,9 @@ const schema = z.object({
   encryptionAtRest: z.boolean(),
   defaultKmsKeyId: z.string().min(1).max(2048).optional(),
   bucketKeyTtlSeconds: z.number().int().min(1).max(86400),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
+  allowSseOverHttp: z.boolean(),
 });
 
 const HINTS: Record<string, string> = {
@@ -60,6 +70,7 @@ const HINTS: Record<string, string> = {
   rootSecretAccessKey: 'COFFER_ROOT_SECRET_ACCESS_KEY must be 16 to 128 characters',
   dataDir: 'use --data-dir or COFFER_DATA_DIR with a directory path',
   address: 'use --address with an IP address such as 127.0.0.1',
+  allowSseOverHttp: 'use --allow-sse-over-http, or COFFER_ALLOW_SSE_OVER_HTTP with 1 or 0',
   maxObjectSize: 'COFFER_MAX_OBJECT_SIZE must be a positive number of bytes (default 5368709120, S3\'s limit)',
   encryptionAtRest: 'COFFER_ENCRYPTION_AT_REST must be on or off (off is for benchmarks only: objects without SSE headers are then stored in the clear)',
   defaultKmsKeyId: 'use COFFER_DEFAULT_KMS_KEY_ID with a KMS key id, key ARN or alias (alias/name)',
@@ -75,14 +86,17 @@ export interface ConfigFlags {
   fsync?: boolean;
   encryptionAtRest?: boolean;
   defaultKmsKeyId?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  allowSseOverHttp?: boolean;
 }
 
-/** on/off style switches; anything else is left for the schema to refuse. */
-function onOff(v: string | undefined, dflt: boolean): boolean | string {
-  if (v === undefined || v === '') return dflt;
-  if (/^(1|true|yes|on)$/i.test(v)) return true;
-  if (/^(0|false|no|off)$/i.test(v)) return false;
-  return v;
+/** An on/off environment variable: unset is `fallback`; anything unrecognised stays a string, which the schema rejects. */
+function envSwitch(value: string | undefined, fallback: boolean): boolean | string {
+  if (value === undefined || value === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  return value;
 }
 
 export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): CofferConfig {
@@ -98,9 +112,12 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     rootAccessKeyId: env.COFFER_ROOT_ACCESS_KEY_ID || undefined,
     rootSecretAccessKey: env.COFFER_ROOT_SECRET_ACCESS_KEY || undefined,
     maxObjectSize: env.COFFER_MAX_OBJECT_SIZE === undefined ? 5 * 1024 ** 3 : Number(env.COFFER_MAX_OBJECT_SIZE),
-    encryptionAtRest: flags.encryptionAtRest ?? onOff(env.COFFER_ENCRYPTION_AT_REST, true),
+    encryptionAtRest: flags.encryptionAtRest ?? envSwitch(env.COFFER_ENCRYPTION_AT_REST, true),
     defaultKmsKeyId: flags.defaultKmsKeyId ?? (env.COFFER_DEFAULT_KMS_KEY_ID || undefined),
     bucketKeyTtlSeconds: env.COFFER_BUCKET_KEY_TTL_SECONDS === undefined ? 300 : Number(env.COFFER_BUCKET_KEY_TTL_SECONDS),
+    tlsCert: flags.tlsCert ?? (env.COFFER_TLS_CERT || undefined),
+    tlsKey: flags.tlsKey ?? (env.COFFER_TLS_KEY || undefined),
+    allowSseOverHttp: flags.allowSseOverHttp ?? envSwitch(env.COFFER_ALLOW_SSE_OVER_HTTP, false),
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
@@ -112,5 +129,12 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
   if ((raw.rootAccessKeyId === undefined) !== (raw.rootSecretAccessKey === undefined)) {
     throw new ConfigError('only one of COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY is set', 'set both, or neither to use the generated root credentials');
   }
+  if (raw.tlsCert !== undefined && raw.tlsKey === undefined) {
+    throw new ConfigError('a TLS certificate is given but no private key', 'give the certificate\'s private key with --tls-key (or COFFER_TLS_KEY), or drop --tls-cert to serve plain HTTP');
+  }
+  if (raw.tlsKey !== undefined && raw.tlsCert === undefined) {
+    throw new ConfigError('a TLS private key is given but no certificate', 'give the certificate with --tls-cert (or COFFER_TLS_CERT), or drop --tls-key to serve plain HTTP');
+  }
+  if (raw.tlsCert !== undefined && raw.tlsKey !== undefined) loadTlsMaterial(raw.tlsCert, raw.tlsKey);
   return parsed.data as CofferConfig;
 }

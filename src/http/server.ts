@@ -1,7 +1,9 @@
-// The Node listener. Every request gets a request id, then is handed to the service
-// it is for: KMS (X-Amz-Target: TrentService.*), and S3 for everything else.
+// The Node listener — HTTP, or HTTPS when given a certificate. Every request gets a
+// request id, then is handed to the service it is for: KMS (X-Amz-Target:
+// TrentService.*), and S3 for everything else.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
 
 export interface ServiceHandlers {
@@ -37,8 +39,14 @@ function extendedRequestId(requestId: string): string {
   return hostId.toString('base64');
 }
 
-export function createCofferServer(handlers: ServiceHandlers): Server {
-  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+/** PEM certificate (chain) and unencrypted private key; see config/tls-files.ts. */
+export interface TlsOptions {
+  cert: Buffer;
+  key: Buffer;
+}
+
+export function createCofferServer(handlers: ServiceHandlers, tls?: TlsOptions): Server {
+  const listener: RequestListener = (req, res) => {
     const requestId = newRequestId();
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', extendedRequestId(requestId));
@@ -54,6 +62,10 @@ export function createCofferServer(handlers: ServiceHandlers): Server {
         res.destroy();
       }
     });
-  });
-  return server;
+  };
+  const options = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 };
+  if (!tls) return createServer(options, listener);
+  // HTTP/1.1 only (no ALPN h2), as S3 clients expect. A client that speaks plain HTTP to
+  // this port fails its TLS handshake and is disconnected.
+  return createHttpsServer({ ...options, cert: tls.cert, key: tls.key }, listener);
 }

@@ -1,7 +1,8 @@
 // Starts the real Coffer server on a free loopback port with a fresh data dir, and
 // gives tests configured clients. Nothing here mocks Coffer.
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -26,6 +27,10 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
+/**
+ * With COFFER_TLS_CERT and COFFER_TLS_KEY in `env` the server speaks HTTPS, and the
+ * clients trust that certificate (a self-signed one is its own CA).
+ */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'coffer-test-'));
   const config = loadConfig(
@@ -33,8 +38,12 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     { COFFER_ROOT_ACCESS_KEY_ID: ROOT_KEY_ID, COFFER_ROOT_SECRET_ACCESS_KEY: ROOT_SECRET, ...env },
   );
   const coffer = await startCoffer(config, pino({ level: 'silent' }));
+  const ca = config.tlsCert ? await readFile(config.tlsCert) : undefined;
+  // A fresh agent per client: destroying a client destroys its agent.
+  const tls = () => (ca ? { requestHandler: { httpsAgent: new Agent({ ca, keepAlive: true }) } } : {});
   const client = (opts: Partial<ConstructorParameters<typeof S3Client>[0]> = {}) =>
     new S3Client({
+      ...tls(),
       endpoint: coffer.url,
       region: 'us-east-1',
       forcePathStyle: true,
@@ -44,6 +53,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const s3 = client();
   const kmsClient = (opts: Partial<ConstructorParameters<typeof KMSClient>[0]> = {}) =>
     new KMSClient({
+      ...tls(),
       endpoint: coffer.url,
       region: 'us-east-1',
       credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET },

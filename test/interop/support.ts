@@ -171,13 +171,15 @@ export interface ChildServer {
   proc: ChildProcess;
   /** Everything the process wrote to stderr so far. */
   stderr(): string;
+  /** Everything the process wrote to stdout so far. */
+  stdout(): string;
   kill(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts `node dist/src/cli/main.js server --port 0` on dataDir and waits for its listening line. */
-export async function startChildServer(dataDir: string, extraEnv: Record<string, string> = {}): Promise<ChildServer> {
-  const proc = spawn(process.execPath, [CLI_MAIN, 'server', '--port', '0', '--data-dir', dataDir], {
+/** Starts `node dist/src/cli/main.js server --port 0 [extraArgs]` on dataDir and waits for its listening line. */
+export async function startChildServer(dataDir: string, extraEnv: Record<string, string> = {}, extraArgs: string[] = []): Promise<ChildServer> {
+  const proc = spawn(process.execPath, [CLI_MAIN, 'server', '--port', '0', '--data-dir', dataDir, ...extraArgs], {
     env: {
       ...process.env,
       COFFER_ROOT_ACCESS_KEY_ID: ROOT_KEY_ID,
@@ -195,7 +197,7 @@ export async function startChildServer(dataDir: string, extraEnv: Record<string,
     const timer = setTimeout(() => reject(new Error(`coffer server not listening within 15 s; stderr: ${err}`)), 15_000);
     proc.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /Coffer listening on (http:\/\/\S+)/.exec(out);
+      const m = /Coffer listening on (https?:\/\/\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
@@ -213,6 +215,7 @@ export async function startChildServer(dataDir: string, extraEnv: Record<string,
     url,
     proc,
     stderr: () => err,
+    stdout: () => out,
     async kill() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
       await exited;

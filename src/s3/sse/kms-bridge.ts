@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { ServiceError, isServiceError } from '../../errors.js';
 import { callKms } from '../../kms/dispatch.js';
+import { isTlsRequest } from '../../http/transport.js';
 import { awsManagedKey } from '../../kms/managed-keys.js';
 import type { Caller, KmsService } from '../../kms/service.js';
 import type { S3Context } from '../context.js';
@@ -25,7 +26,7 @@ export function kmsCaller(ctx: S3Context): Caller {
     principal: ctx.principal,
     requestId: ctx.requestId,
     sourceIp: socket.remoteAddress,
-    secureTransport: 'encrypted' in socket && Boolean((socket as { encrypted?: boolean }).encrypted),
+    secureTransport: isTlsRequest(ctx.req),
     userAgent: typeof ctx.req.headers['user-agent'] === 'string' ? ctx.req.headers['user-agent'] : undefined,
     viaService: `s3.${ctx.services.config.region}.amazonaws.com`,
   };
@@ -89,9 +90,23 @@ export async function decryptDataKey(ctx: S3Context, keyArn: string, blob: Buffe
 async function authorizeUse(ctx: S3Context, keyRef: string, action: 'kms:GenerateDataKey' | 'kms:Decrypt', context: Record<string, string>): Promise<string> {
   return viaKms(async () => {
     const svc = service(ctx);
+    const caller = kmsCaller(ctx);
     const key = await svc.resolveKey(keyRef, { allowAlias: true });
-    await svc.authorize(kmsCaller(ctx), key, action, {}, context);
-    svc.checkState(key, 'crypto');
+    try {
+      await svc.authorize(caller, key, action, {}, context);
+      svc.checkState(key, 'crypto');
+    } catch (e) {
+      // A refusal is audited like the KMS call it stands for; a cache hit that is allowed is not a KMS request.
+      svc.audit({
+        eventName: action.slice('kms:'.length),
+        caller,
+        requestParameters: { keyId: key.arn, encryptionContext: context },
+        resources: [{ ARN: key.arn, accountId: key.accountId, type: 'AWS::KMS::Key' }],
+        errorCode: isServiceError(e) ? e.code : 'KMSInternalException',
+        errorMessage: isServiceError(e) ? e.message : 'internal error',
+      });
+      throw e;
+    }
     return key.arn;
   });
 }

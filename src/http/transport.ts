@@ -1,0 +1,42 @@
+// How a request reached us, for the rules that depend on it: AWS refuses SSE-KMS and
+// SSE-C requests that do not arrive over TLS, and policies may test aws:SecureTransport.
+// Coffer also trusts loopback clients, so local development and tests need no
+// certificates, and an operator may trust the whole network (--allow-sse-over-http).
+//
+// The peer address is the socket's, never a header: X-Forwarded-For / -Proto are
+// whatever the client says. A reverse proxy on the same host therefore makes every
+// client look local — terminate TLS at that proxy.
+
+import type { IncomingMessage } from 'node:http';
+import { BlockList } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4'); // also matches ::ffff:127.x.x.x (BlockList maps IPv4-mapped IPv6)
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** True when the request came over TLS (aws:SecureTransport). */
+export function isTlsRequest(req: IncomingMessage): boolean {
+  return (req.socket as Partial<TLSSocket> | null)?.encrypted === true;
+}
+
+/** True for 127.0.0.0/8, ::1 and IPv4-mapped 127.0.0.0/8 (::ffff:127.0.0.1). */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  // A zone id (fe80::1%eth0) is not part of the address; BlockList rejects it.
+  const bare = address.replace(/%.*$/, '');
+  try {
+    return LOOPBACK.check(bare, bare.includes(':') ? 'ipv6' : 'ipv4');
+  } catch {
+    return false; // not an IP address at all
+  }
+}
+
+/**
+ * May this request carry secrets that AWS only accepts over TLS (SSE-KMS, SSE-C)?
+ * Yes over TLS, from a loopback peer, or anywhere when the operator allowed plain
+ * HTTP (`allowSseOverHttp` in the config).
+ */
+export function isSecureTransport(req: IncomingMessage, allowSseOverHttp: boolean): boolean {
+  return allowSseOverHttp || isTlsRequest(req) || isLoopbackAddress(req.socket?.remoteAddress);
+}
