@@ -5,8 +5,8 @@
 // cannot use the key directly. Created once (concurrent first uses share one creation),
 // rotated yearly like AWS's, never deletable or editable (refuseAwsManaged in ops/common.ts).
 
-import { randomBytes, randomUUID } from 'node:crypto';
-import { generateKeyMaterial, sealKeyMaterial } from './custody/key-material.js';
+import { randomUUID } from 'node:crypto';
+import { newSealedMaterial } from './custody/key-material.js';
 import type { KmsService } from './service.js';
 import type { KmsKeyRecord } from './store/types.js';
 
@@ -86,14 +86,7 @@ async function create(svc: KmsService, aliasName: string): Promise<KmsKeyRecord>
     onDemandRotations: 0,
     currentVersion: 1,
   };
-  const material = generateKeyMaterial();
-  let sealed: Buffer;
-  try {
-    sealed = await sealKeyMaterial(svc.rootKey, keyId, 1, material);
-  } finally {
-    material.fill(0);
-  }
-  await svc.store.createKey(key, { keyId, version: 1, materialId: randomBytes(32).toString('hex'), sealed, createdAt: now }, []);
+  await svc.store.createKey(key, await newSealedMaterial(svc.rootKey, keyId, now), []);
   await svc.store.createAlias({ aliasName, keyId, creationDate: now, lastUpdatedDate: now });
   return key;
 }

@@ -77,3 +77,14 @@ export async function openKeyMaterial(provider: RootKeyProvider, keyId: string, 
   }
   return asKeyMaterial(material);
 }
+
+/** Fresh material for version 1 of a new key, sealed under the root key (the plaintext is wiped at once). */
+export async function newSealedMaterial(provider: RootKeyProvider, keyId: string, createdAt: number): Promise<{ keyId: string; version: number; materialId: string; sealed: Buffer; createdAt: number }> {
+  const material = generateKeyMaterial();
+  try {
+    const sealed = await sealKeyMaterial(provider, keyId, 1, material);
+    return { keyId, version: 1, materialId: randomBytes(32).toString('hex'), sealed, createdAt };
+  } finally {
+    material.fill(0);
+  }
+}

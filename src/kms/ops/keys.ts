@@ -10,12 +10,12 @@
 //     keyId = random UUID; material v1 = 256 random bits sealed under the root key for (keyId, 1)
 //     store.createKey(key, material, tags)   -- one transaction
 
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { KmsInput, KmsOperation } from '../operation.js';
 import type { KmsService } from '../service.js';
 import type { KmsKeyRecord, KeyListCursor } from '../store/types.js';
 import { KmsStoreConflict } from '../store/types.js';
-import { generateKeyMaterial, sealKeyMaterial } from '../custody/key-material.js';
+import { newSealedMaterial } from '../custody/key-material.js';
 import { isKeyId } from '../custody/key-id.js';
 import { defaultKeyPolicyText } from '../../iam/policy/index.js';
 import { kmsError } from '../errors.js';
@@ -105,14 +105,7 @@ export const createKey: KmsOperation = async (svc, caller, input, note) => {
     onDemandRotations: 0,
     currentVersion: 1,
   };
-  const material = generateKeyMaterial();
-  let sealed: Buffer;
-  try {
-    sealed = await sealKeyMaterial(svc.rootKey, keyId, 1, material);
-  } finally {
-    material.fill(0);
-  }
-  await svc.store.createKey(key, { keyId, version: 1, materialId: randomBytes(32).toString('hex'), sealed, createdAt: now }, tags);
+  await svc.store.createKey(key, await newSealedMaterial(svc.rootKey, keyId, now), tags);
   note.keys.push(key);
   return { KeyMetadata: await keyMetadata(svc, key) };
 };
