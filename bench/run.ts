@@ -12,7 +12,7 @@
 //   npm run bench -- --profile put --sse kms   ... with the bucket default SSE-KMS (or s3, or off:
 //                                      a server with COFFER_ENCRYPTION_AT_REST=off)
 //   npm run bench -- --server <other checkout>/dist/src/cli/main.js   benchmark another build
-//   env BENCH_BIG_GIB, BENCH_STREAM_MIB, BENCH_SMALL_OPS override the sizes.
+//   env BENCH_BIG_GIB, BENCH_STREAM_MIB, BENCH_SMALL_OPS override the sizes; BENCH_SSE_ROUNDS the SSE turns (3).
 //
 // It is a report, not a test: it exits 0 when a target is missed, and marks it.
 
