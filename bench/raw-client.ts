@@ -21,6 +21,15 @@ interface Response {
   /** Bytes of body received (drained, never kept, unless keepBody). */
   bytes: number;
   body?: string;
+  /** The kept body's bytes (at most about 64 KiB), when kept. */
+  data?: Buffer;
+  headers: http.IncomingHttpHeaders;
+}
+
+/** A ranged GET's answer: the body bytes and the Content-Range the server sent. */
+export interface RangeResponse {
+  data: Buffer;
+  contentRange: string | undefined;
 }
 
 export class RawS3Client {
@@ -40,9 +49,24 @@ export class RawS3Client {
     if (r.status !== 200) throw new S3Failure(r.status, r.body ?? '', `CreateBucket ${bucket}`);
   }
 
-  /** PutObject of `size` bytes repeated from the shared buffer, UNSIGNED-PAYLOAD. */
-  async putStream(bucket: string, key: string, size: number): Promise<void> {
-    const r = await this.request('PUT', objectPath(bucket, key), UNSIGNED_PAYLOAD, { 'content-length': String(size) }, async (req) => {
+  /** PutBucketEncryption: the bucket's default is SSE-KMS with `kmsKeyArn` (bucket keys off), or SSE-S3 without it. */
+  async putBucketEncryption(bucket: string, kmsKeyArn?: string): Promise<void> {
+    const apply = kmsKeyArn === undefined
+      ? '<SSEAlgorithm>AES256</SSEAlgorithm>'
+      : `<SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>${kmsKeyArn}</KMSMasterKeyID>`;
+    const body = Buffer.from(
+      '<ServerSideEncryptionConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule>' +
+        `<ApplyServerSideEncryptionByDefault>${apply}</ApplyServerSideEncryptionByDefault>` +
+        '<BucketKeyEnabled>false</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>',
+    );
+    const headers = { 'content-length': String(body.length), 'content-type': 'application/xml' };
+    const r = await this.request('PUT', `/${bucket}`, payloadHash(body), headers, async (req) => void req.end(body), true, 'encryption=');
+    if (r.status !== 200) throw new S3Failure(r.status, r.body ?? '', `PutBucketEncryption ${bucket}`);
+  }
+
+  /** PutObject of `size` bytes repeated from the shared buffer, UNSIGNED-PAYLOAD; `headers` are sent and signed too. */
+  async putStream(bucket: string, key: string, size: number, headers: Record<string, string> = {}): Promise<void> {
+    const r = await this.request('PUT', objectPath(bucket, key), UNSIGNED_PAYLOAD, { ...headers, 'content-length': String(size) }, async (req) => {
       await writeRepeated(req, size);
       req.end();
     }, true);
@@ -50,8 +74,8 @@ export class RawS3Client {
   }
 
   /** PutObject of a small in-memory body with its real payload hash (hash it once with `payloadHash`). */
-  async putSmall(bucket: string, key: string, body: Buffer, hash: string): Promise<void> {
-    const r = await this.request('PUT', objectPath(bucket, key), hash, { 'content-length': String(body.length) }, async (req) => void req.end(body), true);
+  async putSmall(bucket: string, key: string, body: Buffer, hash: string, headers: Record<string, string> = {}): Promise<void> {
+    const r = await this.request('PUT', objectPath(bucket, key), hash, { ...headers, 'content-length': String(body.length) }, async (req) => void req.end(body), true);
     if (r.status !== 200) throw new S3Failure(r.status, r.body ?? '', `PutObject ${key}`);
   }
 
@@ -61,6 +85,22 @@ export class RawS3Client {
     if (r.status !== 200) throw new S3Failure(r.status, r.body ?? '', `GetObject ${key}`);
     if (r.bytes !== expected) throw new Error(`GetObject ${key}: got ${r.bytes} bytes, expected ${expected}`);
     return r.bytes;
+  }
+
+  /** GetObject of bytes [start, end] (inclusive, at most 64 KiB); expects 206. */
+  async getRange(bucket: string, key: string, start: number, end: number): Promise<RangeResponse> {
+    if (end - start >= 64 * 1024) throw new Error('getRange keeps the body: ask for at most 64 KiB');
+    const r = await this.request('GET', objectPath(bucket, key), EMPTY_SHA256, { range: `bytes=${start}-${end}` }, async (req) => void req.end(), true);
+    if (r.status !== 206) throw new S3Failure(r.status, r.body ?? '', `GetObject ${key} bytes=${start}-${end}`);
+    const cr = r.headers['content-range'];
+    return { data: r.data ?? Buffer.alloc(0), contentRange: Array.isArray(cr) ? cr[0] : cr };
+  }
+
+  /** HeadObject: the response headers (e.g. x-amz-server-side-encryption). */
+  async head(bucket: string, key: string): Promise<http.IncomingHttpHeaders> {
+    const r = await this.request('HEAD', objectPath(bucket, key), EMPTY_SHA256, {}, async (req) => void req.end(), true);
+    if (r.status !== 200) throw new S3Failure(r.status, r.body ?? '', `HeadObject ${key}`);
+    return r.headers;
   }
 
   async delete(bucket: string, key: string): Promise<void> {
@@ -79,10 +119,12 @@ export class RawS3Client {
     extra: Record<string, string>,
     send: (req: http.ClientRequest) => Promise<void>,
     keepBody: boolean,
+    query = '',
   ): Promise<Response> {
-    const headers = this.signer.sign({ method, path, host: this.host, payloadHash, headers: extra });
+    const headers = this.signer.sign({ method, path, query, host: this.host, payloadHash, headers: extra });
+    const target = query === '' ? path : `${path}?${query}`;
     return new Promise<Response>((resolve, reject) => {
-      const req = http.request({ agent: this.agent, host: this.endpoint.hostname, port: this.endpoint.port, method, path, headers });
+      const req = http.request({ agent: this.agent, host: this.endpoint.hostname, port: this.endpoint.port, method, path: target, headers });
       req.once('error', reject);
       // Bounded: a request that makes no progress for this long fails instead of hanging the run.
       req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`${method} ${path}: no progress for ${IDLE_TIMEOUT_MS / 1000} s`)));
@@ -96,7 +138,10 @@ export class RawS3Client {
           if (keep && bytes < 64 * 1024) parts.push(c);
         });
         res.once('error', reject);
-        res.once('end', () => resolve({ status: res.statusCode ?? 0, bytes, body: keep ? Buffer.concat(parts).toString('utf8') : undefined }));
+        res.once('end', () => {
+          const data = keep ? Buffer.concat(parts) : undefined;
+          resolve({ status: res.statusCode ?? 0, bytes, body: data?.toString('utf8'), data, headers: res.headers });
+        });
       });
       // A server that answers early (e.g. 403 before reading the body) ends the
       // upload; the response handler above reports it, so write errors are ignored.

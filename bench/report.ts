@@ -29,8 +29,8 @@ export function loadLine(label: string): string {
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
-/** Rows in scenario order (first appearance), each scenario followed by a ratio row when two variants have values. */
-export function table(rows: Row[], ratioOf: [string, string]): string {
+/** Rows in scenario order (first appearance), each scenario followed by a ratio row when two variants have values (none without ratioOf). */
+export function table(rows: Row[], ratioOf?: [string, string]): string {
   const scenarios = [...new Set(rows.map((r) => r.scenario))];
   const lines = ['| scenario | variant | result | target | met? |', '|---|---|---|---|---|'];
   for (const s of scenarios) {
@@ -39,6 +39,7 @@ export function table(rows: Row[], ratioOf: [string, string]): string {
       const met = r.met === undefined ? '—' : r.met ? 'yes' : '**NO**';
       lines.push(`| ${esc(r.scenario)} | ${esc(r.variant)} | ${esc(r.result)} | ${esc(r.target)} | ${met} |`);
     }
+    if (!ratioOf) continue;
     const a = group.find((r) => r.variant === ratioOf[0]);
     const b = group.find((r) => r.variant === ratioOf[1]);
     if (a?.value && b?.value) {

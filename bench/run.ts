@@ -5,11 +5,14 @@
 //   npm run bench                      full run (1 GiB streams, 5 GiB memory, 20,000 small ops)
 //   npm run bench -- --quick           256 MiB streams, 1 GiB memory, 5,000 small ops
 //   npm run bench -- --variant no-fsync
-//   npm run bench -- --only s3|kms       only the S3 scenarios, or only the KMS ones
+//   npm run bench -- --only s3|kms|sse   only the S3 scenarios, the KMS ones, or the SSE section
+//                                      (bench/sse.ts: off / SSE-S3 / SSE-KMS side by side)
 //   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small):
 //                                      its top self-time functions and their callers
+//   npm run bench -- --profile put --sse kms   ... with the bucket default SSE-KMS (or s3, or off:
+//                                      a server with COFFER_ENCRYPTION_AT_REST=off)
 //   npm run bench -- --server <other checkout>/dist/src/cli/main.js   benchmark another build
-//   env BENCH_BIG_GIB, BENCH_STREAM_MIB, BENCH_SMALL_OPS override the sizes.
+//   env BENCH_BIG_GIB, BENCH_STREAM_MIB, BENCH_SMALL_OPS override the sizes; BENCH_SSE_ROUNDS the SSE turns (3).
 //
 // It is a report, not a test: it exits 0 when a target is missed, and marks it.
 
@@ -25,8 +28,9 @@ import { readStatus } from './memory.js';
 import { RawS3Client, payloadHash } from './raw-client.js';
 import { runOps } from './measure.js';
 import { loadLine, machineLine, table, fmtSize, type Row } from './report.js';
+import { benchSse, prepareBucket, sseEnv, type SseMode } from './sse.js';
 import { peakMemory, parallelStreams, sdkDefaultPut, singleStream, smallObjects, type Ctx, type Sizes } from './scenarios.js';
-import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerProcess } from './server-process.js';
+import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerOptions, type ServerProcess } from './server-process.js';
 import { checkAgainstSmithy } from './sigv4.js';
 
 const VARIANTS = [
@@ -59,25 +63,36 @@ function sizes(quick: boolean): Sizes {
   };
 }
 
-let current: ServerProcess | undefined;
+const running = new Set<ServerProcess>();
 let serverMain: string | undefined;
 process.once('SIGINT', () => {
-  process.stderr.write('bench: interrupted, stopping the server\n');
-  const stop = current ? current.stop() : Promise.resolve();
-  stop.finally(() => process.exit(130));
+  process.stderr.write('bench: interrupted, stopping the server(s)\n');
+  Promise.allSettled([...running].map((s) => s.stop())).finally(() => process.exit(130));
 });
 
-async function withServer<T>(fsync: boolean, nodeFlags: string[], body: (server: ServerProcess, client: RawS3Client) => Promise<T>): Promise<T> {
-  const server = await startServer({ fsync, nodeFlags, main: serverMain });
-  current = server;
+/** Starts a server child (this build's or --server's), tracked so SIGINT stops it. */
+async function start(opts: ServerOptions): Promise<ServerProcess> {
+  const server = await startServer({ main: serverMain, ...opts });
+  running.add(server);
+  return {
+    ...server,
+    async stop() {
+      await server.stop();
+      running.delete(server);
+    },
+  };
+}
+
+async function withServer<T>(fsync: boolean, nodeFlags: string[], body: (server: ServerProcess, client: RawS3Client) => Promise<T>, sse?: SseMode): Promise<T> {
+  const server = await start({ fsync, nodeFlags, env: sse === undefined ? undefined : sseEnv(sse) });
   const client = new RawS3Client(server.url, CREDS);
   try {
-    await client.createBucket(BUCKET);
+    if (sse === undefined) await client.createBucket(BUCKET);
+    else await prepareBucket(client, server.url, BUCKET, sse);
     return await body(server, client);
   } finally {
     client.close();
     await server.stop();
-    current = undefined;
   }
 }
 
@@ -128,17 +143,18 @@ async function profiledWorkload(kind: ProfileKind, client: RawS3Client, sz: Size
   return `PUT then GET of ${fmtSize(sz.stream)}`;
 }
 
-async function profile(kind: ProfileKind, variant: (typeof VARIANTS)[number], sz: Sizes, keep?: string): Promise<void> {
+async function profile(kind: ProfileKind, variant: (typeof VARIANTS)[number], sz: Sizes, keep?: string, sse?: SseMode): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-bench-prof-'));
   try {
-    const did = await withServer(variant.fsync, ['--cpu-prof', '--cpu-prof-dir', dir], (_server, client) => profiledWorkload(kind, client, sz));
+    const did = await withServer(variant.fsync, ['--cpu-prof', '--cpu-prof-dir', dir], (_server, client) => profiledWorkload(kind, client, sz), sse);
     const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
     if (files.length === 0) throw new Error('the server wrote no .cpuprofile (did it exit cleanly on SIGTERM?)');
     const file = join(dir, files[0]!);
     if (keep) await copyFile(file, keep);
     const { totalMs, top } = await topSelfTime(file, 15);
     console.log(machineLine());
-    console.log(`\nServer CPU profile (${variant.name}), ${did}; ${(totalMs / 1000).toFixed(1)} s sampled over the server's life\n`);
+    const sseNote = sse === undefined ? '' : `, bucket ${sse === 'kms' ? 'default SSE-KMS' : sse === 's3' ? 'SSE-S3' : 'unencrypted (COFFER_ENCRYPTION_AT_REST=off)'}`;
+    console.log(`\nServer CPU profile (${variant.name}${sseNote}), ${did}; ${(totalMs / 1000).toFixed(1)} s sampled over the server's life\n`);
     console.log('| self time | share | function | location | mostly called from |\n|---|---|---|---|---|');
     for (const t of top) console.log(`| ${t.ms.toFixed(0)} ms | ${(t.share * 100).toFixed(1)}% | ${t.name} | ${t.where} | ${t.caller} |`);
     if (keep) console.log(`\nprofile saved to ${keep}`);
@@ -156,6 +172,7 @@ async function main(): Promise<void> {
       'profile-out': { type: 'string' },
       server: { type: 'string' },
       only: { type: 'string' },
+      sse: { type: 'string' },
     },
   });
   serverMain = values.server === undefined ? undefined : resolve(values.server);
@@ -163,6 +180,16 @@ async function main(): Promise<void> {
   const variants = VARIANTS.filter((v) => values.variant === undefined || v.name === values.variant);
   if (variants.length === 0) {
     process.stderr.write(`bench: error: unknown variant ${JSON.stringify(values.variant)}\nbench: hint: use one of ${VARIANTS.map((v) => v.name).join(', ')}\n`);
+    process.exit(2);
+  }
+  if (values.only !== undefined && !['s3', 'kms', 'sse'].includes(values.only)) {
+    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse\n`);
+    process.exit(2);
+  }
+  const SSE_MODES: SseMode[] = ['off', 's3', 'kms'];
+  const sse = SSE_MODES.find((m) => m === values.sse);
+  if (values.sse !== undefined && sse === undefined) {
+    process.stderr.write(`bench: error: unknown --sse ${JSON.stringify(values.sse)}\nbench: hint: use one of ${SSE_MODES.join(', ')} (with --profile)\n`);
     process.exit(2);
   }
   await checkAgainstSmithy(CREDS);
@@ -173,15 +200,18 @@ async function main(): Promise<void> {
       process.stderr.write(`bench: error: unknown profile ${JSON.stringify(values.profile)}\nbench: hint: use --profile with one of ${PROFILE_KINDS.join(', ')}\n`);
       process.exit(2);
     }
-    await profile(kind, variants[0]!, sz, values['profile-out']);
+    await profile(kind, variants[0]!, sz, values['profile-out'], sse);
     return;
   }
 
   const loadBefore = loadLine('before the run');
   const started = performance.now();
   const rows: Row[] = [];
-  if (values.only !== 'kms') for (const v of variants) rows.push(...(await runVariant(v, sz)));
-  const kmsRows: Row[] = values.only === 's3' ? [] : await benchKms({ quick: values.quick ?? false });
+  const only = (part: string) => values.only === undefined || values.only === part;
+  if (only('s3')) for (const v of variants) rows.push(...(await runVariant(v, sz)));
+  const kmsRows: Row[] = only('kms') ? await benchKms({ quick: values.quick ?? false }) : [];
+  // With --variant no-fsync the SSE servers run without fsync too; by default with it (the server default).
+  const sseRows: Row[] = only('sse') ? await benchSse({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const minutes = (performance.now() - started) / 60_000;
 
   console.log(machineLine());
@@ -192,7 +222,8 @@ async function main(): Promise<void> {
   console.log(`${loadBefore}\n${loadLine('after the run')}\n`);
   if (rows.length) console.log(table(rows, ['fsync', 'no-fsync']));
   if (kmsRows.length) console.log('\n' + table(kmsRows, ['http', 'in-process']));
-  const missed = [...rows, ...kmsRows].filter((r) => r.met === false).length;
+  if (sseRows.length) console.log('\n' + table(sseRows));
+  const missed = [...rows, ...kmsRows, ...sseRows].filter((r) => r.met === false).length;
   console.log(`\n${missed === 0 ? 'All targets met.' : `${missed} target(s) missed (marked **NO**).`} MB = 10^6 bytes; peak RSS is the larger of 50 ms samples of VmRSS and VmHWM reset per scenario.`);
 }
 

@@ -33,7 +33,7 @@ export interface Ctx {
 
 const MEMORY_LIMIT = 250e6;
 
-function usage(m: Measured<unknown>): string {
+export function usage(m: Measured<unknown>): string {
   return `server ${(m.serverCpu * 100).toFixed(0)}% CPU, peak ${fmtMB(m.serverPeakRss)}; client ${(m.clientCpu * 100).toFixed(0)}% CPU`;
 }
 

@@ -19,6 +19,8 @@ export interface ServerOptions {
   main?: string;
   /** Extra node flags for the child, e.g. ['--cpu-prof', '--cpu-prof-dir', dir]. */
   nodeFlags?: string[];
+  /** Extra environment for the child, e.g. { COFFER_ENCRYPTION_AT_REST: 'off' }. */
+  env?: Record<string, string>;
 }
 
 export interface ServerProcess {
@@ -43,6 +45,7 @@ export async function startServer(opts: ServerOptions): Promise<ServerProcess> {
       COFFER_ROOT_SECRET_ACCESS_KEY: ROOT_SECRET,
       COFFER_LOG_LEVEL: 'warn',
       COFFER_ADDRESS: '127.0.0.1',
+      ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -18,6 +18,8 @@ export interface SignInput {
   method: string;
   /** Already URI-encoded path, e.g. /bucket/key. */
   path: string;
+  /** Canonical query string (sorted, encoded, `name=value` joined by &), e.g. `encryption=`; default none. */
+  query?: string;
   host: string;
   payloadHash: string;
   /** Extra headers that are sent and signed (lower-case names). */
@@ -48,7 +50,7 @@ export class SigV4Signer {
     const names = Object.keys(all).sort();
     const canonicalHeaders = names.map((n) => `${n}:${all[n]!.trim()}\n`).join('');
     const signedHeaders = names.join(';');
-    const canonicalRequest = `${input.method}\n${input.path}\n\n${canonicalHeaders}\n${signedHeaders}\n${input.payloadHash}`;
+    const canonicalRequest = `${input.method}\n${input.path}\n${input.query ?? ''}\n${canonicalHeaders}\n${signedHeaders}\n${input.payloadHash}`;
     const scope = `${day}/${this.region}/${this.service}/aws4_request`;
     const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonicalRequest).digest('hex')}`;
     const signature = createHmac('sha256', this.signingKey(day)).update(stringToSign).digest('hex');
