@@ -11,15 +11,17 @@
 //                body      = STREAM(outer layer, STREAM(inner layer, plaintext)), outer part keys
 //                            derived with DSSE_OUTER_LABEL instead of PART_KEY_LABEL
 
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ObjectCryptoError } from './errors.js';
-import { asObjectId, asObjectKey, MAX_PART_NUMBER, SINGLE_PART, type ObjectId, type ObjectKey, type PartKey } from './keys.js';
+import { asObjectId, asObjectKey, hkdfSha256Key, MAX_PART_NUMBER, SINGLE_PART, type ObjectId, type ObjectKey, type PartKey } from './keys.js';
 import { KEY_LENGTH, NONCE_LENGTH, TAG_LENGTH } from './layout.js';
 
 // Labels from the spec, verbatim. Changing one breaks every object stored with it.
 export const BUCKET_KEY_LABEL = 'coffer/object-encryption/v1/bucket-key';
 export const CUSTOMER_KEY_LABEL = 'coffer/object-encryption/v1/customer-key';
 export const DSSE_OUTER_LABEL = 'coffer/object-encryption/v1/dsse-outer-part-key';
+
+const BUCKET_KEY_INFO = Buffer.from(BUCKET_KEY_LABEL, 'ascii');
 
 /** Length of a DSSE-KMS data key: two 32-byte layer keys. */
 export const DSSE_DATA_KEY_LENGTH = 64;
@@ -34,13 +36,13 @@ export class CustomerKeyMismatchError extends ObjectCryptoError {
 export function deriveObjectKeyFromBucketKey(bucketKey: Buffer, objectId: ObjectId): ObjectKey {
   if (!Buffer.isBuffer(bucketKey) || bucketKey.length !== KEY_LENGTH) throw new RangeError(`a bucket key is ${KEY_LENGTH} bytes`);
   asObjectId(objectId);
-  return asObjectKey(Buffer.from(hkdfSync('sha256', bucketKey, objectId, Buffer.from(BUCKET_KEY_LABEL, 'ascii'), KEY_LENGTH)));
+  return asObjectKey(hkdfSha256Key(bucketKey, objectId, BUCKET_KEY_INFO));
 }
 
 function customerKek(customerKey: Buffer, objectId: ObjectId): Buffer {
   if (!Buffer.isBuffer(customerKey) || customerKey.length !== KEY_LENGTH) throw new RangeError(`a customer key is ${KEY_LENGTH} bytes`);
   asObjectId(objectId);
-  return Buffer.from(hkdfSync('sha256', customerKey, objectId, Buffer.from(CUSTOMER_KEY_LABEL, 'ascii'), KEY_LENGTH));
+  return hkdfSha256Key(customerKey, objectId, Buffer.from(CUSTOMER_KEY_LABEL, 'ascii'));
 }
 
 /** Seals an object key under a customer key (SSE-C); `aad` is sealedKeyAad(envelope fields). */
@@ -87,5 +89,5 @@ export function deriveOuterPartKey(outerKey: ObjectKey, objectId: ObjectId, part
   const info = Buffer.alloc(label.length + 4);
   label.copy(info);
   info.writeUInt32BE(partNumber, label.length);
-  return Buffer.from(hkdfSync('sha256', outerKey, objectId, info, KEY_LENGTH)) as PartKey;
+  return hkdfSha256Key(outerKey, objectId, info) as PartKey;
 }

@@ -8,7 +8,7 @@
 //   PartKey = HKDF-SHA256(IKM = ObjectKey, salt = object_id, info = PART_KEY_LABEL || u32be(part_number), L = 32)
 //   part_number = 0 for a single-part object, 1..10000 for the parts of a multipart object
 
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { KEY_LENGTH, OBJECT_ID_LENGTH } from './layout.js';
 
 // Label from the spec, verbatim. Changing it breaks every stored object.
@@ -78,5 +78,18 @@ export function derivePartKey(objectKey: ObjectKey, objectId: ObjectId, partNumb
   const info = Buffer.alloc(PART_KEY_LABEL.length + 4);
   info.write(PART_KEY_LABEL, 0, 'ascii');
   info.writeUInt32BE(partNumber, PART_KEY_LABEL.length);
-  return Buffer.from(hkdfSync('sha256', objectKey, objectId, info, KEY_LENGTH)) as PartKey;
+  return hkdfSha256Key(objectKey, objectId, info) as PartKey;
 }
+
+/**
+ * HKDF-SHA256 (RFC 5869) for one 32-byte output: PRK = HMAC(salt, IKM), OKM = HMAC(PRK, info || 0x01).
+ * The same bytes as hkdfSync('sha256', ikm, salt, info, 32), about twice as fast per call
+ * (this runs for every object and part).
+ */
+export function hkdfSha256Key(ikm: Buffer, salt: Buffer, info: Buffer): Buffer {
+  const prk = createHmac('sha256', salt).update(ikm).digest();
+  const okm = createHmac('sha256', prk).update(info).update(ONE).digest();
+  prk.fill(0);
+  return okm;
+}
+const ONE = Buffer.of(1);

@@ -52,3 +52,16 @@ describe('key-wrap', () => {
     assert.throws(() => deriveOuterPartKey(outer, objectId, 10001), RangeError);
   });
 });
+
+describe('hkdfSha256Key', () => {
+  it('is HKDF-SHA256 with a 32-byte output: the same bytes as node:crypto hkdfSync', async () => {
+    const { hkdfSha256Key } = await import('../../src/crypto/index.js');
+    const { randomBytes } = await import('node:crypto');
+    for (let i = 0; i < 50; i++) {
+      const ikm = randomBytes(i % 3 === 0 ? 32 : 1 + i);
+      const salt = randomBytes(i % 2 === 0 ? 16 : i);
+      const info = randomBytes(i);
+      assert.deepEqual(hkdfSha256Key(ikm, salt, info), Buffer.from(hkdfSync('sha256', ikm, salt, info, 32)));
+    }
+  });
+});

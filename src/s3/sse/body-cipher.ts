@@ -36,14 +36,14 @@ export class BodyEncryptor {
   private out: Buffer[] = [];
   private readonly keys: PartKey[] = [];
   private readonly emitOuter = (ct: Buffer, tag: Buffer): void => {
-    this.out.push(join(ct, tag));
+    this.out.push(ct, tag);
   };
   private readonly emitInner = (ct: Buffer, tag: Buffer): void => {
     if (this.outer) {
       this.outer.update(ct, this.emitOuter);
       this.outer.update(tag, this.emitOuter);
     } else {
-      this.out.push(join(ct, tag));
+      this.out.push(ct, tag);
     }
   };
 
@@ -81,13 +81,6 @@ export class BodyEncryptor {
     this.out = [];
     return out;
   }
-}
-
-function join(ct: Buffer, tag: Buffer): Buffer {
-  const b = Buffer.allocUnsafe(ct.length + TAG_LENGTH);
-  ct.copy(b, 0);
-  tag.copy(b, ct.length);
-  return b;
 }
 
 interface PartRead {
