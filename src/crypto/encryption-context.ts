@@ -9,6 +9,7 @@
 // The decoder accepts only the canonical form (keys strictly ascending, so no duplicates;
 // well-formed UTF-8), so each context has exactly one encoding.
 
+import { isUtf8 } from 'node:buffer';
 import { EnvelopeParseError } from './errors.js';
 
 export type EncryptionContext = Readonly<Record<string, string>>;
@@ -40,7 +41,6 @@ export function encodeEncryptionContext(context: EncryptionContext): Buffer {
   return out;
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Reads canon(context) at `offset`; returns the context and the offset just past it. */
 export function decodeEncryptionContext(bytes: Buffer, offset: number): { context: EncryptionContext; end: number } {
@@ -59,11 +59,9 @@ export function decodeEncryptionContext(bytes: Buffer, offset: number): { contex
     return b;
   };
   const text = (b: Buffer, what: string): string => {
-    try {
-      return strictUtf8.decode(b);
-    } catch {
-      throw new EnvelopeParseError(`encryption context ${what} is not well-formed UTF-8`);
-    }
+    // isUtf8 is the native well-formedness check (no BOM handling: bytes are kept as given).
+    if (!isUtf8(b)) throw new EnvelopeParseError(`encryption context ${what} is not well-formed UTF-8`);
+    return b.toString('utf8');
   };
   const count = u32('pair count');
   // Each pair takes at least 8 bytes: refuse a count the bytes cannot hold before looping.

@@ -25,3 +25,4 @@ export * from './encryption-context.js';
 export * from './envelope.js';
 export * from './part-list.js';
 export * from './key-wrap.js';
+export * from './offloaded-decrypt.js';

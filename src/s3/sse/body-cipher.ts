@@ -4,10 +4,10 @@
 // ciphertext, with its own keys; a range then maps plaintext → inner ciphertext → outer
 // segments. Segment counts are kept in `cipherStats` (the 1-byte ranged GET check).
 
-import { PassThrough, type Readable, type Transform } from 'node:stream';
+import { PassThrough, pipeline as pipelineCallback, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  SegmentSealer, ciphertextSize, createDecryptStream, derivePartKey, deriveOuterPartKey, openSegment, segmentRange,
+  SegmentSealer, ciphertextSize, createReadDecryptStream, derivePartKey, deriveOuterPartKey, openSegment, segmentRange,
   SEALED_SEGMENT_SIZE, TAG_LENGTH, TruncatedCiphertextError, segmentCount, type PartKey,
 } from '../../crypto/index.js';
 import type { BlobStore, ObjectPart } from '../../storage/types.js';
@@ -21,6 +21,8 @@ const countSealed = (): void => {
 const countOpened = (): void => {
   cipherStats.segmentsOpened++;
 };
+
+function ignore(): void {}
 
 /** Stored size of a part of `plaintextSize` bytes. */
 export function storedSize(keys: ObjectKeys | undefined, plaintextSize: number): number {
@@ -95,12 +97,12 @@ function planPartRead(keys: ObjectKeys, part: ObjectPart, start: number, end: nu
   const n = part.size;
   const r1 = segmentRange(start, end + 1, n);
   const innerKey = derivePartKey(keys.inner, keys.objectId, part.partNumber);
-  const inner = () => createDecryptStream(innerKey, { plaintextSize: n, firstSegment: r1.firstSegment, skipBytes: r1.skipBytes, length: r1.length, onSegment: countOpened });
+  const inner = () => createReadDecryptStream(innerKey, { plaintextSize: n, firstSegment: r1.firstSegment, skipBytes: r1.skipBytes, length: r1.length, onSegment: countOpened });
   if (!keys.outer) return { blobStart: r1.cipherStart, blobEnd: r1.cipherEnd - 1, decrypt: () => [inner()] };
   const n2 = ciphertextSize(n);
   const r2 = segmentRange(r1.cipherStart, r1.cipherEnd, n2);
   const outerKey = deriveOuterPartKey(keys.outer, keys.objectId, part.partNumber);
-  const outer = () => createDecryptStream(outerKey, { plaintextSize: n2, firstSegment: r2.firstSegment, skipBytes: r2.skipBytes, length: r2.length, onSegment: countOpened });
+  const outer = () => createReadDecryptStream(outerKey, { plaintextSize: n2, firstSegment: r2.firstSegment, skipBytes: r2.skipBytes, length: r2.length, onSegment: countOpened });
   return { blobStart: r2.cipherStart, blobEnd: r2.cipherEnd - 1, decrypt: () => [outer(), inner()] };
 }
 
@@ -122,6 +124,14 @@ function overlapping(parts: readonly ObjectPart[], start: number, end: number): 
 /** The plaintext bytes [range.start, range.end] (whole object when omitted) of an encrypted object, as a stream. */
 export function readDecrypted(blobs: BlobStore, parts: readonly ObjectPart[], size: number, keys: ObjectKeys, range?: { start: number; end: number }): Readable {
   const pieces = overlapping(parts, range?.start ?? 0, range?.end ?? size - 1);
+  if (pieces.length === 1) {
+    // One part: the decryptor is the body (no extra stream hop); an error anywhere destroys it.
+    const p = pieces[0]!;
+    const plan = planPartRead(keys, p.part, p.start, p.end);
+    const src = blobs.read(p.part.blobId, { start: plan.blobStart, end: plan.blobEnd });
+    const [first, second] = plan.decrypt();
+    return second ? pipelineCallback(src, first!, second, ignore) : pipelineCallback(src, first!, ignore);
+  }
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   (async () => {
     for (const p of pieces) {

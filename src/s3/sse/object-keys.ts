@@ -120,12 +120,19 @@ export function checkCustomerKey(sse: StoredSse | undefined, customer: CustomerK
 
 /** The envelope of a stored object; a damaged one is an error, never a guess. */
 export function envelopeOf(ctx: S3Context, sse: StoredSse): ObjectEnvelope {
+  const known = decoded.get(sse);
+  if (known) return known;
   try {
-    return decodeEnvelope(Buffer.from(sse.env, 'base64'));
+    const env = decodeEnvelope(Buffer.from(sse.env, 'base64'));
+    decoded.set(sse, env);
+    return env;
   } catch (e) {
     throw integrityFailure(ctx, e);
   }
 }
+
+/** Envelopes already decoded during this request (headers and unsealing read the same one). */
+const decoded = new WeakMap<StoredSse, ObjectEnvelope>();
 
 /** Unseals the object key(s) of a stored object or upload, as the caller (KMS decides for SSE-KMS). */
 export async function openObject(ctx: S3Context, sse: StoredSse, customer?: CustomerKey): Promise<ObjectKeys> {
