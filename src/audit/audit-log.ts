@@ -116,8 +116,18 @@ export class AuditLog implements AuditSink {
   }
 
   private write(event: CloudTrailEvent): void {
+    // Events of one turn of the event loop go out in one write (cork until the next tick).
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.stream.uncork();
+      });
+    }
     this.stream.write(JSON.stringify(event) + '\n');
   }
+  private corked = false;
 
   /** Waits until every recorded event is handed to the OS. */
   async flush(): Promise<void> {

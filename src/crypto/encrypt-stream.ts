@@ -15,6 +15,10 @@ export interface EncryptStreamOptions {
   onSegment?: (index: number) => void;
 }
 
+const SPARE: Buffer[] = [];
+const MAX_SPARE = 64;
+const EMPTY = Buffer.alloc(0);
+
 /**
  * The encryptor without a stream around it: feed plaintext with update(), end with
  * final(); each sealed segment is handed to `emit` as (ciphertext, tag) in order. The
@@ -23,7 +27,9 @@ export interface EncryptStreamOptions {
 export class SegmentSealer {
   readonly #key: PartKey;
   readonly #onSegment: ((index: number) => void) | undefined;
-  readonly #staging = Buffer.allocUnsafe(SEGMENT_SIZE);
+  // Borrowed lazily from a small free list: most objects are small, and a fresh 64 KiB
+  // buffer per object is garbage-collector work on the small-PUT path.
+  #stagingBuffer: Buffer | undefined;
   readonly #nonce = Buffer.alloc(NONCE_LENGTH);
   #filled = 0;
   #index = 0;
@@ -32,6 +38,18 @@ export class SegmentSealer {
   constructor(key: PartKey, opts: EncryptStreamOptions = {}) {
     this.#key = asPartKey(key);
     this.#onSegment = opts.onSegment;
+  }
+
+  get #staging(): Buffer {
+    return (this.#stagingBuffer ??= SPARE.pop() ?? Buffer.allocUnsafe(SEGMENT_SIZE));
+  }
+
+  #giveBack(): void {
+    const b = this.#stagingBuffer;
+    if (!b) return;
+    this.#stagingBuffer = undefined;
+    b.fill(0);
+    if (SPARE.length < MAX_SPARE) SPARE.push(b);
   }
 
   #seal(plaintext: Buffer, final: boolean, emit: (ct: Buffer, tag: Buffer) => void): void {
@@ -66,14 +84,14 @@ export class SegmentSealer {
   final(emit: (ct: Buffer, tag: Buffer) => void): void {
     if (this.#done) throw new Error('final() twice');
     this.#done = true;
-    this.#seal(this.#staging.subarray(0, this.#filled), true, emit);
-    this.#staging.fill(0);
+    this.#seal(this.#filled === 0 ? EMPTY : this.#staging.subarray(0, this.#filled), true, emit);
+    this.#giveBack();
   }
 
   /** Wipes buffered plaintext without sealing (an aborted write). */
   discard(): void {
     this.#done = true;
-    this.#staging.fill(0);
+    this.#giveBack();
   }
 }
 

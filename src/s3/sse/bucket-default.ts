@@ -19,5 +19,14 @@ const SSE_S3_DEFAULT: BucketEncryption = { algorithm: 'AES256', bucketKeyEnabled
 export function bucketEncryptionOf(b: BucketRecord): BucketEncryption {
   const raw = b.config[BUCKET_ENCRYPTION_ITEM];
   if (raw === undefined) return SSE_S3_DEFAULT;
-  return JSON.parse(raw) as BucketEncryption;
+  let cfg = parsed.get(raw);
+  if (!cfg) {
+    if (parsed.size >= 256) parsed.clear();
+    cfg = JSON.parse(raw) as BucketEncryption;
+    parsed.set(raw, cfg);
+  }
+  return cfg;
 }
+
+/** Parsed configurations by their stored text (read on every write of every bucket). */
+const parsed = new Map<string, BucketEncryption>();
