@@ -32,7 +32,25 @@ function flushOut(job: number, j: Job): void {
   j.scheduled = false;
   if (j.out.length === 0) return;
   const chunks = j.out.splice(0);
-  post({ op: 'data', job, chunks, segments: j.segments.splice(0) }, chunks.map((c) => c.buf));
+  const m: DecryptReply = { op: 'data', job, chunks, segments: j.segments.splice(0) };
+  if (transferable) {
+    try {
+      post(m, chunks.map((c) => c.buf));
+      return;
+    } catch (e) {
+      if ((e as Error).name !== 'DataCloneError') throw e;
+      transferable = false; // newer Nodes mark Buffer memory untransferable: copy instead
+    }
+  }
+  const copies = chunks.map((c) => copyOut(c));
+  post({ ...m, chunks: copies }, copies.map((c) => c.buf));
+}
+let transferable = true;
+
+function copyOut(c: { buf: ArrayBuffer; offset: number; length: number }): { buf: ArrayBuffer; offset: number; length: number } {
+  const copy = new ArrayBuffer(c.length);
+  new Uint8Array(copy).set(new Uint8Array(c.buf, c.offset, c.length));
+  return { buf: copy, offset: 0, length: c.length };
 }
 
 const jobs = new Map<number, Job>();

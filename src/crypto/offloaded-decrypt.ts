@@ -124,7 +124,7 @@ class OffloadedDecryptStream extends Transform {
     const own = chunk.byteOffset === 0 && chunk.buffer.byteLength === chunk.length;
     const b = own ? chunk : Buffer.from(chunk);
     this.inFlight++;
-    this.w.postMessage({ op: 'data', job: this.job, buf: b.buffer as ArrayBuffer, offset: b.byteOffset, length: b.length } satisfies DecryptRequest, [b.buffer as ArrayBuffer]);
+    postTransferring(this.w, { op: 'data', job: this.job, buf: b.buffer as ArrayBuffer, offset: b.byteOffset, length: b.length } satisfies DecryptRequest);
     this.waiting = callback;
     this.release();
   }
@@ -169,3 +169,27 @@ export function createReadDecryptStream(partKey: PartKey, opts: DecryptStreamOpt
   if (length < OFFLOAD_DECRYPT_MIN_BYTES) return createDecryptStream(partKey, opts);
   return new OffloadedDecryptStream(partKey, opts);
 }
+
+/**
+ * Posts `m` with `buf` in its transfer list when this Node lets that memory move (Node 20
+ * does for the file reader's and the decipher's buffers; newer Nodes mark Buffer memory
+ * untransferable): otherwise a copy into fresh, transferable memory goes instead.
+ */
+export function postTransferring<T extends { buf: ArrayBuffer; offset: number; length: number }>(
+  port: { postMessage(m: unknown, transfer: ArrayBuffer[]): void },
+  m: T,
+): void {
+  if (transferable) {
+    try {
+      port.postMessage(m, [m.buf]);
+      return;
+    } catch (e) {
+      if ((e as Error).name !== 'DataCloneError') throw e;
+      transferable = false;
+    }
+  }
+  const copy = new ArrayBuffer(m.length);
+  new Uint8Array(copy).set(new Uint8Array(m.buf, m.offset, m.length));
+  port.postMessage({ ...m, buf: copy, offset: 0 }, [copy]);
+}
+let transferable = true;
