@@ -5,8 +5,9 @@
 //   npm run bench                      full run (1 GiB streams, 5 GiB memory, 20,000 small ops)
 //   npm run bench -- --quick           256 MiB streams, 1 GiB memory, 5,000 small ops
 //   npm run bench -- --variant no-fsync
-//   npm run bench -- --only s3|kms|sse   only the S3 scenarios, the KMS ones, or the SSE section
-//                                      (bench/sse.ts: off / SSE-S3 / SSE-KMS side by side)
+//   npm run bench -- --only s3|kms|sse|authz   only the S3 scenarios, the KMS ones, the SSE section
+//                                      (bench/sse.ts: off / SSE-S3 / SSE-KMS side by side), or the
+//                                      policy-evaluation micro-benchmark (bench/authz.ts)
 //   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small):
 //                                      its top self-time functions and their callers
 //   npm run bench -- --profile put --sse kms   ... with the bucket default SSE-KMS (or s3, or off:
@@ -23,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { GiB, MiB } from './body.js';
 import { topSelfTime } from './cpu-profile.js';
+import { benchAuthz } from './authz.js';
 import { benchKms } from './kms.js';
 import { readStatus } from './memory.js';
 import { RawS3Client, payloadHash } from './raw-client.js';
@@ -182,8 +184,8 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: error: unknown variant ${JSON.stringify(values.variant)}\nbench: hint: use one of ${VARIANTS.map((v) => v.name).join(', ')}\n`);
     process.exit(2);
   }
-  if (values.only !== undefined && !['s3', 'kms', 'sse'].includes(values.only)) {
-    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse\n`);
+  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz'].includes(values.only)) {
+    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz\n`);
     process.exit(2);
   }
   const SSE_MODES: SseMode[] = ['off', 's3', 'kms'];
@@ -212,6 +214,7 @@ async function main(): Promise<void> {
   const kmsRows: Row[] = only('kms') ? await benchKms({ quick: values.quick ?? false }) : [];
   // With --variant no-fsync the SSE servers run without fsync too; by default with it (the server default).
   const sseRows: Row[] = only('sse') ? await benchSse({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
+  const authzRows: Row[] = only('authz') ? benchAuthz({ quick: values.quick ?? false }) : [];
   const minutes = (performance.now() - started) / 60_000;
 
   console.log(machineLine());
@@ -223,7 +226,8 @@ async function main(): Promise<void> {
   if (rows.length) console.log(table(rows, ['fsync', 'no-fsync']));
   if (kmsRows.length) console.log('\n' + table(kmsRows, ['http', 'in-process']));
   if (sseRows.length) console.log('\n' + table(sseRows));
-  const missed = [...rows, ...kmsRows, ...sseRows].filter((r) => r.met === false).length;
+  if (authzRows.length) console.log('\n' + table(authzRows));
+  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows].filter((r) => r.met === false).length;
   console.log(`\n${missed === 0 ? 'All targets met.' : `${missed} target(s) missed (marked **NO**).`} MB = 10^6 bytes; peak RSS is the larger of 50 ms samples of VmRSS and VmHWM reset per scenario.`);
 }
 

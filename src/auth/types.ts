@@ -9,6 +9,10 @@ export interface Principal {
   accountId: string;
   userName: string;
   kind: 'root' | 'user';
+  /** aws:userid: the unique id of an IAM user (AIDA...). */
+  userId?: string;
+  /** aws:PrincipalTag/<key>. */
+  tags?: Record<string, string>;
 }
 
 export interface CredentialRecord {

@@ -69,7 +69,7 @@ export class CredentialDirectory {
       return;
     }
     const secret = await this.secretOf(key);
-    const principal: Principal = { arn: user.arn, accountId: this.root.accountId, userName: user.userName, kind: 'user' };
+    const principal: Principal = { arn: user.arn, accountId: this.root.accountId, userName: user.userName, kind: 'user', userId: user.userId };
     this.prepared.set(accessKeyId, { accessKeyId, secretAccessKey: secret, principal });
     if (this.prepared.size > 10_000) this.prepared.clear();
   }

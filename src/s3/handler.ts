@@ -5,10 +5,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../auth/sigv4.js';
 import type { CredentialLookup, Principal } from '../auth/types.js';
-import { accessDeniedMessage, authorize as evaluate, type NamedPolicy, type RequestContext } from '../iam/policy/index.js';
+import type { NamedPolicy } from '../iam/policy/index.js';
 import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
-import { S3_ACTIONS } from './actions.js';
+import { authorizeRequest } from './authorization.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
 import { notImplemented, s3Error } from './errors.js';
 import { route, type Endpoint } from './router.js';
@@ -26,6 +26,7 @@ import * as acl from './ops/acl.js';
 import * as post from './ops/post-object.js';
 import * as attributes from './ops/object-attributes.js';
 import * as encryption from './ops/bucket-encryption.js';
+import * as bucketPolicy from './ops/bucket-policy.js';
 
 export interface S3HandlerOptions {
   services: S3Services;
@@ -34,6 +35,8 @@ export interface S3HandlerOptions {
   prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
   /** The caller's identity-based policies (IAM users); the account root needs none. */
   identityPolicies?: (principal: Principal) => Promise<NamedPolicy[]>;
+  /** The session policy limiting a temporary principal, if any. */
+  sessionPolicy?: (principal: Principal) => NamedPolicy | undefined;
 }
 
 export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
@@ -56,51 +59,15 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
       { method: req.method ?? 'GET', rawUrl, headers: req.headers },
       { region: services.config.region, service: 's3', lookup: opts.lookup },
     );
-    if (auth.anonymous && endpoint.op !== 'PostObject') throw s3Error('AccessDenied');
     const principal = auth.anonymous
       ? { arn: '*', accountId: '', userName: 'anonymous', kind: 'user' as const }
       : auth.credential.principal;
     const ctx: S3Context = { services, req, res, requestId, endpoint, query, path, auth, principal, owner: ownerFor(services.accountId) };
-    await authorize(ctx, opts);
+    await authorizeRequest(ctx, opts); // anonymous requests too: a public bucket policy may allow them
     await dispatch(ctx, endpoint);
   } catch (e) {
     sendError(services, req, res, requestId, path, e);
   }
-}
-
-/**
- * One authorization decision per request, first, from the action table: the account
- * root may do everything; an IAM user needs an identity policy that allows the action
- * on the bucket or object ARN (bucket policies join this evaluation later).
- */
-async function authorize(ctx: S3Context, opts: S3HandlerOptions): Promise<void> {
-  const ep = ctx.endpoint;
-  if (ep.op === 'NotImplemented') return;
-  const action = S3_ACTIONS[ep.op];
-  if (!action) throw s3Error('AccessDenied');
-  if (ctx.principal.kind === 'root' || ep.op === 'PostObject') return; // PostObject authorizes the policy's signer itself
-  const resource = 'bucket' in ep ? ('key' in ep && ep.key !== undefined ? `arn:aws:s3:::${ep.bucket}/${ep.key}` : `arn:aws:s3:::${ep.bucket}`) : '*';
-  const rc: RequestContext = {
-    principal: { arn: ctx.principal.arn, accountId: ctx.principal.accountId, userName: ctx.principal.userName },
-    action,
-    resource,
-    conditions: {
-      'aws:SecureTransport': 'encrypted' in ctx.req.socket ? 'true' : 'false',
-      'aws:SourceIp': ctx.req.socket.remoteAddress,
-      'aws:CurrentTime': new Date().toISOString(),
-      's3:prefix': ctx.query.get('prefix') ?? undefined,
-      's3:delimiter': ctx.query.get('delimiter') ?? undefined,
-      's3:max-keys': ctx.query.get('max-keys') ?? undefined,
-    },
-  };
-  const decision = evaluate({
-    identityPolicies: (await opts.identityPolicies?.(ctx.principal)) ?? [],
-    resourcePolicies: [],
-    ctx: rc,
-    resourceAccountId: ctx.services.accountId,
-    resourcePolicyMode: 's3',
-  });
-  if (decision.effect !== 'Allow') throw s3Error('AccessDenied', {}, accessDeniedMessage(rc, decision));
 }
 
 async function dispatch(ctx: S3Context, ep: Endpoint): Promise<void> {
@@ -115,6 +82,10 @@ async function dispatch(ctx: S3Context, ep: Endpoint): Promise<void> {
     case 'PutBucketEncryption': return encryption.putBucketEncryption(ctx, ep.bucket);
     case 'GetBucketEncryption': return encryption.getBucketEncryption(ctx, ep.bucket);
     case 'DeleteBucketEncryption': return encryption.deleteBucketEncryption(ctx, ep.bucket);
+    case 'PutBucketPolicy': return bucketPolicy.putBucketPolicy(ctx, ep.bucket);
+    case 'GetBucketPolicy': return bucketPolicy.getBucketPolicy(ctx, ep.bucket);
+    case 'DeleteBucketPolicy': return bucketPolicy.deleteBucketPolicy(ctx, ep.bucket);
+    case 'GetBucketPolicyStatus': return bucketPolicy.getBucketPolicyStatus(ctx, ep.bucket);
     case 'GetBucketAcl': return acl.getBucketAcl(ctx, ep.bucket);
     case 'PutBucketAcl': return acl.putBucketAcl(ctx, ep.bucket);
     case 'ListObjects': return list.listObjects(ctx, ep.bucket);

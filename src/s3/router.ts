@@ -17,6 +17,10 @@ export type Endpoint =
   | { op: 'PutBucketEncryption'; bucket: string }
   | { op: 'GetBucketEncryption'; bucket: string }
   | { op: 'DeleteBucketEncryption'; bucket: string }
+  | { op: 'PutBucketPolicy'; bucket: string }
+  | { op: 'GetBucketPolicy'; bucket: string }
+  | { op: 'DeleteBucketPolicy'; bucket: string }
+  | { op: 'GetBucketPolicyStatus'; bucket: string }
   | { op: 'ListObjects'; bucket: string }
   | { op: 'ListObjectsV2'; bucket: string }
   | { op: 'ListMultipartUploads'; bucket: string }
@@ -109,6 +113,10 @@ export function route(input: RouteInput, opts: RouterOptions = {}): Endpoint {
       if (sub === 'encryption' && m === 'PUT') return { op: 'PutBucketEncryption', bucket };
       if (sub === 'encryption' && m === 'GET') return { op: 'GetBucketEncryption', bucket };
       if (sub === 'encryption' && m === 'DELETE') return { op: 'DeleteBucketEncryption', bucket };
+      if (sub === 'policy' && m === 'PUT') return { op: 'PutBucketPolicy', bucket };
+      if (sub === 'policy' && m === 'GET') return { op: 'GetBucketPolicy', bucket };
+      if (sub === 'policy' && m === 'DELETE') return { op: 'DeleteBucketPolicy', bucket };
+      if (sub === 'policyStatus' && m === 'GET') return { op: 'GetBucketPolicyStatus', bucket };
       return { op: 'NotImplemented', name: `${METHOD_VERB[m] ?? m}${BUCKET_SUBRESOURCES[sub]}`, bucket };
     }
     switch (m) {

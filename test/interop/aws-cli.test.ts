@@ -297,6 +297,30 @@ test('head-object of a missing key exits 255 with a 404 Not Found', async () => 
   assert.match(r.stderr, /Not Found/);
 });
 
+test('aws s3api put-bucket-policy / get-bucket-policy / get-bucket-policy-status / delete-bucket-policy; a malformed policy is MalformedPolicy', async () => {
+  const b = `${bucket}-policy`;
+  await ok('s3', 'mb', `s3://${b}`);
+  const policy = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${b}/*` }],
+  });
+  const file = path.join(work, 'policy.json');
+  await fs.writeFile(file, policy);
+  await ok('s3api', 'put-bucket-policy', '--bucket', b, '--policy', `file://${file}`);
+  const got = await json<{ Policy: string }>('s3api', 'get-bucket-policy', '--bucket', b);
+  assert.equal(got.Policy, policy);
+  const status = await json<{ PolicyStatus: { IsPublic: boolean } }>('s3api', 'get-bucket-policy-status', '--bucket', b);
+  assert.equal(status.PolicyStatus.IsPublic, true);
+  const bad = await aws('s3api', 'put-bucket-policy', '--bucket', b, '--policy', 'not-json');
+  assert.equal(bad.code, 255, bad.stderr);
+  assert.match(bad.stderr, /MalformedPolicy.*Policies must be valid JSON and the first byte must be '\{'/);
+  await ok('s3api', 'delete-bucket-policy', '--bucket', b);
+  const gone = await aws('s3api', 'get-bucket-policy', '--bucket', b);
+  assert.notEqual(gone.code, 0);
+  assert.match(gone.stderr, /NoSuchBucketPolicy/);
+  await ok('s3', 'rb', `s3://${b}`);
+});
+
 test('get-object of a missing key reports NoSuchKey', async () => {
   const r = await aws('s3api', 'get-object', '--bucket', bucket, '--key', 'no/such/key', path.join(work, 'nothing'));
   assert.equal(r.code, 255);
