@@ -95,6 +95,7 @@ export class CredentialDirectory {
   private readonly secrets = new Map<string, { fingerprint: string; secret: string }>();
   private readonly policyCache = new Map<string, PolicyDocument>();
   private readonly lastNoted = new Map<string, number>();
+  private readonly sessionSecrets = new Map<string, { secret: string; token: string }>();
 
   constructor(
     private readonly iam: IamStore,
@@ -146,12 +147,17 @@ export class CredentialDirectory {
       this.prepared.delete(accessKeyId);
       return;
     }
-    const hit = this.prepared.get(accessKeyId);
-    if (hit) return; // sessions never change once issued; expiry is checked by the verifier
-    const { secret, token } = await unsealSession(this.rootKey, accessKeyId, rec.sealedSecret);
+    // The record is read on every request (its expiry is the store's word); only the
+    // unsealed secret and token, which never change, are cached.
+    let unsealed = this.sessionSecrets.get(accessKeyId);
+    if (!unsealed) {
+      unsealed = await unsealSession(this.rootKey, accessKeyId, rec.sealedSecret);
+      if (this.sessionSecrets.size > 10_000) this.sessionSecrets.clear();
+      this.sessionSecrets.set(accessKeyId, unsealed);
+    }
     const expiresAt = new Date(rec.expiresAt);
     const principal = { ...decodeSessionPrincipal(rec.principal), temporary: { accessKeyId, expiresAt } };
-    this.remember({ accessKeyId, secretAccessKey: secret, principal, sessionToken: token, expiresAt });
+    this.remember({ accessKeyId, secretAccessKey: unsealed.secret, principal, sessionToken: unsealed.token, expiresAt });
   }
 
   private remember(rec: CredentialRecord): void {
