@@ -26,6 +26,7 @@ import { AuditLog } from './audit/audit-log.js';
 import { SqliteIamStore } from './iam/store/sqlite-iam-store.js';
 import { CredentialDirectory } from './iam/credentials.js';
 import { BucketKeyCache } from './s3/sse/kms-bridge.js';
+import { handleQueryApi, type IamHandlerOptions } from './iam/api/handler.js';
 
 export interface RunningCoffer {
   server: Server;
@@ -54,9 +55,20 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   const rootKey = await selectRootKey({ dataDir: config.dataDir, env: process.env });
   for (const w of rootKey.warnings) log.warn(w);
   const iam = SqliteIamStore.open(join(config.dataDir, 'iam.sqlite'));
-  const directory = new CredentialDirectory(iam, rootKey.provider, root);
+  const directory = new CredentialDirectory(iam, rootKey.provider, root, config.region);
   const lookup: CredentialLookup = directory.lookup;
-  const prepareCredential = (id: string | undefined) => directory.prepare(id);
+  const prepareCredential = (id: string | undefined) => directory.prepare(id, 's3');
+  const prepareKmsCredential = (id: string | undefined) => directory.prepare(id, 'kms');
+  const iamApi: IamHandlerOptions = {
+    iam,
+    directory,
+    rootKey: rootKey.provider,
+    accountId: root.accountId,
+    region: config.region,
+    lookup,
+    prepareCredential: (id, service) => directory.prepare(id, service),
+    log,
+  };
   const kmsStore = SqliteKmsStore.open(join(config.dataDir, 'kms.sqlite'));
   const audit = await AuditLog.open(config.dataDir, config.region);
   const kms = new KmsService({
@@ -65,6 +77,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     accountId: root.accountId,
     region: config.region,
     identityPolicies: directory.identityPolicies,
+    sessionPolicy: directory.sessionPolicy,
     audit,
     log,
   });
@@ -102,8 +115,10 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     },
   };
   const server = createCofferServer({
-    s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies }, req, res, requestId),
-    kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential }, req, res, requestId),
+    s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy }, req, res, requestId),
+    kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential }, req, res, requestId),
+    iam: (req, res, requestId) => handleQueryApi('iam', iamApi, req, res, requestId),
+    sts: (req, res, requestId) => handleQueryApi('sts', iamApi, req, res, requestId),
     fail: (err, requestId) => log.error({ err, requestId }, 'unhandled error'),
   }, tls);
   await new Promise<void>((resolve, reject) => {

@@ -12,7 +12,18 @@ import type { AuditEvent, AuditSink } from '../kms/service.js';
 export interface CloudTrailEvent {
   eventVersion: '1.08';
   /** Service events (scheduled deletion, automatic rotation) carry only accountId and invokedBy, as CloudTrail's do. */
-  userIdentity: { type?: 'Root' | 'IAMUser' | 'AssumedRole'; principalId?: string; arn?: string; accountId: string; userName?: string; invokedBy?: string };
+  userIdentity: {
+    type?: 'Root' | 'IAMUser' | 'AssumedRole';
+    principalId?: string;
+    arn?: string;
+    accountId: string;
+    userName?: string;
+    invokedBy?: string;
+    /** Temporary credentials: the session's access key id. */
+    accessKeyId?: string;
+    /** Role sessions: the role that issued the session, as CloudTrail's sessionContext. */
+    sessionContext?: { sessionIssuer: { type: 'Role'; principalId: string; arn: string; accountId: string; userName: string } };
+  };
   eventTime: string;
   eventSource: 'kms.amazonaws.com';
   eventName: string;
@@ -60,11 +71,15 @@ export class AuditLog implements AuditSink {
     const event: CloudTrailEvent = {
       eventVersion: '1.08',
       userIdentity: {
-        type: p.kind === 'root' ? 'Root' : 'IAMUser',
-        principalId: p.kind === 'root' ? p.accountId : p.userName,
+        type: p.kind === 'root' ? 'Root' : p.kind === 'user' ? 'IAMUser' : 'AssumedRole',
+        principalId: p.kind === 'root' ? p.accountId : p.kind === 'assumed-role' ? `${p.roleId}:${p.sessionName}` : (p.userId ?? p.userName),
         arn: p.arn,
         accountId: p.accountId,
         ...(p.kind === 'user' ? { userName: p.userName } : {}),
+        ...(p.temporary ? { accessKeyId: p.temporary.accessKeyId } : {}),
+        ...(p.kind === 'assumed-role'
+          ? { sessionContext: { sessionIssuer: { type: 'Role' as const, principalId: p.roleId, arn: p.roleArn, accountId: p.accountId, userName: p.roleName } } }
+          : {}),
         ...(e.caller.viaService ? { invokedBy: 's3.amazonaws.com' } : {}),
       },
       eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),

@@ -4,16 +4,43 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 
-export interface Principal {
+interface PrincipalBase {
   arn: string;
   accountId: string;
+  /**
+   * The IAM user name; 'root' for the root; ROLE/SESSION for a role session (a '/'
+   * can never appear in a user name, so it never names a real user).
+   */
   userName: string;
-  kind: 'root' | 'user';
-  /** aws:userid: the unique id of an IAM user (AIDA...). */
+  /** aws:userid: AIDA... for users, AROA...:SESSION for role sessions, the account id for the root. */
   userId?: string;
+  /** Set when the request was signed with temporary (STS) credentials. */
+  temporary?: { accessKeyId: string; expiresAt: Date };
   /** aws:PrincipalTag/<key>. */
   tags?: Record<string, string>;
 }
+
+export interface RootPrincipal extends PrincipalBase {
+  kind: 'root';
+}
+
+export interface UserPrincipal extends PrincipalBase {
+  kind: 'user';
+}
+
+/** arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION, from STS AssumeRole. */
+export interface AssumedRolePrincipal extends PrincipalBase {
+  kind: 'assumed-role';
+  roleName: string;
+  /** arn:aws:iam::ACCOUNT:role{PATH}ROLE */
+  roleArn: string;
+  roleId: string;
+  sessionName: string;
+  /** The inline session policy (JSON) given to AssumeRole: a limit on the role's permissions. */
+  sessionPolicy?: string;
+}
+
+export type Principal = RootPrincipal | UserPrincipal | AssumedRolePrincipal;
 
 export interface CredentialRecord {
   accessKeyId: string;

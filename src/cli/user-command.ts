@@ -1,5 +1,5 @@
 // `coffer user ...`: IAM users with access keys, and their inline identity policies,
-// managed from the command line (the IAM API arrives in a later issue and uses the same store).
+// managed from the command line. They are the same users the IAM API serves (same store).
 
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -26,7 +26,7 @@ function conflict(e: unknown, name: string): never {
   if (e instanceof IamStoreConflict) {
     if (e.kind === 'EntityAlreadyExists') throw new CliError(`user ${name} already exists`);
     if (e.kind === 'NoSuchEntity') throw new CliError(`no user named ${name}`, 'list users with `coffer user list`');
-    if (e.kind === 'DeleteConflict') throw new CliError(`user ${name} still has access keys or policies`, 'use `coffer user delete --force` to remove them too');
+    if (e.kind === 'DeleteConflict') throw new CliError(`user ${name} still has access keys, policies or groups`, 'use `coffer user delete --force` to remove them too');
     if (e.kind === 'LimitExceeded') throw new CliError(`user ${name} already has the most access keys allowed (2)`);
   }
   throw e;
@@ -80,11 +80,13 @@ export function registerUserCommands(program: Command): void {
       process.stdout.write(table(rows));
     }));
 
-  user.command('delete <name>').description('delete a user').option('--force', 'also delete its access keys and policies').option(...dirOpt)
+  user.command('delete <name>').description('delete a user').option('--force', 'also delete its access keys and policies, detach its managed policies and leave its groups').option(...dirOpt)
     .action(async (name: string, o: { dataDir?: string; force?: boolean }) => withData(o.dataDir, async (a) => {
       if (o.force) {
         for (const k of await a.iam.listAccessKeys(name)) await a.iam.deleteAccessKey(name, k.accessKeyId);
         for (const p of await a.iam.listUserPolicies(name)) await a.iam.deleteUserPolicy(name, p);
+        for (const p of await a.iam.policies.attached('user', name)) await a.iam.policies.detach('user', name, p.arn);
+        for (const g of await a.iam.groups.groupsForUser(name)) await a.iam.groups.removeUser(g.groupName, name);
       }
       let deleted: boolean;
       try {

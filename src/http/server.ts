@@ -1,6 +1,7 @@
 // The Node listener — HTTP, or HTTPS when given a certificate. Every request gets a
 // request id, then is handed to the service it is for: KMS (X-Amz-Target:
-// TrentService.*), and S3 for everything else.
+// TrentService.*), IAM and STS (the SigV4 credential scope names service iam or sts),
+// and S3 for everything else.
 
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -9,6 +10,8 @@ import { randomBytes } from 'node:crypto';
 export interface ServiceHandlers {
   s3(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
   kms?(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
+  iam?(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
+  sts?(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
   /** Last-resort failure (a bug in a handler's own error path). */
   fail(err: unknown, requestId: string): void;
 }
@@ -39,6 +42,19 @@ function extendedRequestId(requestId: string): string {
   return hostId.toString('base64');
 }
 
+/**
+ * The service a SigV4 request is signed for: the 4th field of the credential scope
+ * (AKID/DATE/REGION/SERVICE/aws4_request), from the Authorization header or a
+ * presigned URL's X-Amz-Credential. Undefined for anything else.
+ */
+export function scopeService(authorization: string | string[] | undefined, url: string | undefined): string | undefined {
+  if (typeof authorization === 'string') return /Credential=[^/,\s]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(authorization)?.[1];
+  const qi = url?.indexOf('X-Amz-Credential=') ?? -1;
+  if (qi < 0) return undefined;
+  const cred = decodeURIComponent(url!.slice(qi + 17).split('&')[0] ?? '');
+  return cred.split('/')[3];
+}
+
 /** PEM certificate (chain) and unencrypted private key; see config/tls-files.ts. */
 export interface TlsOptions {
   cert: Buffer;
@@ -52,7 +68,13 @@ export function createCofferServer(handlers: ServiceHandlers, tls?: TlsOptions):
     res.setHeader('x-amz-id-2', extendedRequestId(requestId));
     res.setHeader('server', 'Coffer');
     const target = req.headers['x-amz-target'];
-    const handler = typeof target === 'string' && target.startsWith('TrentService.') && handlers.kms ? handlers.kms : handlers.s3;
+    let handler = handlers.s3;
+    if (typeof target === 'string' && target.startsWith('TrentService.') && handlers.kms) handler = handlers.kms;
+    else {
+      const service = scopeService(req.headers.authorization, req.url);
+      if (service === 'iam' && handlers.iam) handler = handlers.iam;
+      else if (service === 'sts' && handlers.sts) handler = handlers.sts;
+    }
     handler(req, res, requestId).catch((err) => {
       handlers.fail(err, requestId);
       if (!res.headersSent) {

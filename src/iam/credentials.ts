@@ -6,6 +6,14 @@
 // it while the server runs, so every request looks its key up again (a SQLite point
 // read); only the unsealed secret is cached, keyed by the sealed bytes. A key deleted
 // or made Inactive stops working on the next request.
+//
+// STS sessions (access key ids ASIA...) are looked up the same way in the sessions
+// table: their secret and token are sealed together under the root key, and the record
+// keeps its expiry, so an expired session answers ExpiredToken rather than an unknown key.
+//
+// Identity policies of a principal: for a user, its inline and attached managed
+// policies and those of every group it is in; for a role session, the role's inline and
+// attached policies (the session policy is a separate limit, sessionPolicy()).
 
 import { createHash } from 'node:crypto';
 import type { CredentialLookup, CredentialRecord, Principal } from '../auth/types.js';
@@ -29,6 +37,47 @@ export async function unsealSecret(rootKey: RootKeyProvider, accessKeyId: string
   return (await rootKey.unwrap(sealed, sealAad(accessKeyId))).toString('utf8');
 }
 
+/** Changing this label breaks every stored STS session. */
+export const SESSION_SEAL_LABEL = 'coffer/sts/session-secret/v1';
+
+function sessionAad(accessKeyId: string): Buffer {
+  return Buffer.from(`${SESSION_SEAL_LABEL}\n${accessKeyId}`, 'utf8');
+}
+
+/** The sealed part of a session: its secret key and its token (JSON, version 1). */
+export async function sealSession(rootKey: RootKeyProvider, accessKeyId: string, secret: string, token: string): Promise<Buffer> {
+  return rootKey.wrap(Buffer.from(JSON.stringify({ v: 1, secret, token }), 'utf8'), sessionAad(accessKeyId));
+}
+
+async function unsealSession(rootKey: RootKeyProvider, accessKeyId: string, sealed: Buffer): Promise<{ secret: string; token: string }> {
+  const o = JSON.parse((await rootKey.unwrap(sealed, sessionAad(accessKeyId))).toString('utf8')) as { v: number; secret: string; token: string };
+  if (o.v !== 1) throw new Error(`unknown session record version ${o.v}`);
+  return { secret: o.secret, token: o.token };
+}
+
+/** The principal of a session as stored (JSON, version 1); `temporary` is filled in when read. */
+export function encodeSessionPrincipal(p: Principal): string {
+  const { temporary: _t, ...rest } = p;
+  return JSON.stringify({ v: 1, principal: rest });
+}
+
+function decodeSessionPrincipal(text: string): Principal {
+  const o = JSON.parse(text) as { v: number; principal: Principal };
+  if (o.v !== 1) throw new Error(`unknown session principal version ${o.v}`);
+  return o.principal;
+}
+
+/** Where an identity policy comes from, for SimulatePrincipalPolicy and decisions. */
+export interface PolicySource {
+  /** The policy name (inline) or the managed policy's name. */
+  name: string;
+  /** 'user' | 'group' | 'role' for inline policies, 'managed' for managed ones. */
+  type: 'user' | 'group' | 'role' | 'managed';
+  /** The inline policy's owner (user, group or role name) or the managed policy's ARN. */
+  sourceId: string;
+  document: string;
+}
+
 /** Finds the access key id a request is signed with (header or presigned), without verifying anything. */
 export function accessKeyIdOf(authorization: string | undefined, rawUrl: string): string | undefined {
   if (authorization) {
@@ -45,33 +94,75 @@ export class CredentialDirectory {
   private readonly prepared = new Map<string, CredentialRecord>();
   private readonly secrets = new Map<string, { fingerprint: string; secret: string }>();
   private readonly policyCache = new Map<string, PolicyDocument>();
+  private readonly lastNoted = new Map<string, number>();
+  private readonly sessionSecrets = new Map<string, { secret: string; token: string }>();
 
   constructor(
     private readonly iam: IamStore,
     private readonly rootKey: RootKeyProvider,
     private readonly root: RootAccount,
+    private readonly region = 'us-east-1',
   ) {}
 
   /**
    * Makes the credential of this access key id available to the synchronous lookup for
    * the current request (call once per request, before authenticating).
    */
-  async prepare(accessKeyId: string | undefined): Promise<void> {
+  async prepare(accessKeyId: string | undefined, service?: string): Promise<void> {
     if (!accessKeyId || accessKeyId === this.root.credential.accessKeyId) return;
+    if (accessKeyId.startsWith('ASIA')) return this.prepareSession(accessKeyId);
     const key = await this.iam.getAccessKey(accessKeyId);
     if (!key || key.status !== 'Active') {
       this.prepared.delete(accessKeyId);
       return;
     }
+    if (service !== undefined) await this.noteUse(accessKeyId, service);
     const user = await this.iam.getUser(key.userName);
     if (!user) {
       this.prepared.delete(accessKeyId);
       return;
     }
     const secret = await this.secretOf(key);
-    const principal: Principal = { arn: user.arn, accountId: this.root.accountId, userName: user.userName, kind: 'user', userId: user.userId };
-    this.prepared.set(accessKeyId, { accessKeyId, secretAccessKey: secret, principal });
+    const principal: Principal = { arn: user.arn, accountId: this.root.accountId, userName: user.userName, userId: user.userId, kind: 'user' };
+    this.remember({ accessKeyId, secretAccessKey: secret, principal });
+  }
+
+  /**
+   * GetAccessKeyLastUsed's record: written at most once a minute per key (a write per
+   * request would cost more than the request). It notes a request that named the key,
+   * before its signature is checked.
+   */
+  private async noteUse(accessKeyId: string, service: string): Promise<void> {
+    const now = Date.now();
+    const last = this.lastNoted.get(accessKeyId);
+    if (last !== undefined && now - last < 60_000) return;
+    if (this.lastNoted.size > 10_000) this.lastNoted.clear();
+    this.lastNoted.set(accessKeyId, now);
+    await this.iam.markAccessKeyUsed(accessKeyId, { date: now, service, region: this.region });
+  }
+
+  private async prepareSession(accessKeyId: string): Promise<void> {
+    const rec = await this.iam.sessions.get(accessKeyId);
+    if (!rec) {
+      this.prepared.delete(accessKeyId);
+      return;
+    }
+    // The record is read on every request (its expiry is the store's word); only the
+    // unsealed secret and token, which never change, are cached.
+    let unsealed = this.sessionSecrets.get(accessKeyId);
+    if (!unsealed) {
+      unsealed = await unsealSession(this.rootKey, accessKeyId, rec.sealedSecret);
+      if (this.sessionSecrets.size > 10_000) this.sessionSecrets.clear();
+      this.sessionSecrets.set(accessKeyId, unsealed);
+    }
+    const expiresAt = new Date(rec.expiresAt);
+    const principal = { ...decodeSessionPrincipal(rec.principal), temporary: { accessKeyId, expiresAt } };
+    this.remember({ accessKeyId, secretAccessKey: unsealed.secret, principal, sessionToken: unsealed.token, expiresAt });
+  }
+
+  private remember(rec: CredentialRecord): void {
     if (this.prepared.size > 10_000) this.prepared.clear();
+    this.prepared.set(rec.accessKeyId, rec);
   }
 
   private async secretOf(key: AccessKeyRecord): Promise<string> {
@@ -89,22 +180,61 @@ export class CredentialDirectory {
     return this.prepared.get(id);
   };
 
-  /** A principal's identity-based policies: the inline policies of an IAM user. The root has none (it needs none). */
-  readonly identityPolicies = async (principal: Principal): Promise<NamedPolicy[]> => {
-    if (principal.kind !== 'user') return [];
-    const names = await this.iam.listUserPolicies(principal.userName);
-    const out: NamedPolicy[] = [];
-    for (const name of names) {
-      const rec = await this.iam.getUserPolicy(principal.userName, name);
-      if (!rec) continue;
-      let doc = this.policyCache.get(rec.document);
-      if (!doc) {
-        doc = parsePolicyDocument(rec.document, { kind: 'identity' });
-        if (this.policyCache.size > 1000) this.policyCache.clear();
-        this.policyCache.set(rec.document, doc);
+  /** Every identity policy that applies to a principal, with where it comes from. The root has none (it needs none). */
+  async policySources(principal: Principal): Promise<PolicySource[]> {
+    const out: PolicySource[] = [];
+    if (principal.kind === 'user') {
+      const user = principal.userName;
+      for (const name of await this.iam.listUserPolicies(user)) {
+        const rec = await this.iam.getUserPolicy(user, name);
+        if (rec) out.push({ name, type: 'user', sourceId: user, document: rec.document });
       }
-      out.push({ name, document: doc });
+      await this.addManaged(out, 'user', user);
+      for (const g of await this.iam.groups.groupsForUser(user)) {
+        for (const name of await this.iam.groups.listPolicies(g.groupName)) {
+          const rec = await this.iam.groups.getPolicy(g.groupName, name);
+          if (rec) out.push({ name, type: 'group', sourceId: g.groupName, document: rec.document });
+        }
+        await this.addManaged(out, 'group', g.groupName);
+      }
+    } else if (principal.kind === 'assumed-role') {
+      const role = principal.roleName;
+      for (const name of await this.iam.roles.listPolicies(role)) {
+        const rec = await this.iam.roles.getPolicy(role, name);
+        if (rec) out.push({ name, type: 'role', sourceId: role, document: rec.document });
+      }
+      await this.addManaged(out, 'role', role);
     }
     return out;
+  }
+
+  private async addManaged(out: PolicySource[], target: 'user' | 'group' | 'role', name: string): Promise<void> {
+    for (const m of await this.iam.policies.attachedDocuments(target, name)) {
+      if (out.some((s) => s.type === 'managed' && s.sourceId === m.arn)) continue; // attached twice (user and group): once is enough
+      out.push({ name: m.policyName, type: 'managed', sourceId: m.arn, document: m.document });
+    }
+  }
+
+  /** A parsed identity policy, cached by its text. */
+  parsed(text: string): PolicyDocument {
+    let doc = this.policyCache.get(text);
+    if (!doc) {
+      doc = parsePolicyDocument(text, { kind: 'identity' });
+      if (this.policyCache.size > 1000) this.policyCache.clear();
+      this.policyCache.set(text, doc);
+    }
+    return doc;
+  }
+
+  /** A principal's identity-based policies (see policySources). */
+  readonly identityPolicies = async (principal: Principal): Promise<NamedPolicy[]> => {
+    if (principal.kind === 'root') return [];
+    return (await this.policySources(principal)).map((s) => ({ name: s.name, document: this.parsed(s.document) }));
+  };
+
+  /** The session policy that limits a role session, if it has one. */
+  readonly sessionPolicy = (principal: Principal): NamedPolicy | undefined => {
+    if (principal.kind !== 'assumed-role' || principal.sessionPolicy === undefined) return undefined;
+    return { name: 'session-policy', document: this.parsed(principal.sessionPolicy) };
   };
 }

@@ -11,6 +11,9 @@ import { openKeyMaterial, type KeyMaterial } from './custody/key-material.js';
 import { isKeyId } from './custody/key-id.js';
 import type { GrantRecord, KmsKeyRecord, KmsStore } from './store/types.js';
 import { kmsError } from './errors.js';
+import { requestPrincipal } from '../iam/principal.js';
+
+export { requestPrincipal };
 
 /** Who is calling, and how: the principal, where from, and whether via another service (S3). */
 export interface Caller {
@@ -55,6 +58,8 @@ export interface KmsServiceDeps {
   region: string;
   /** The caller's identity-based policies (user inline policies; later groups and roles). */
   identityPolicies(principal: Principal): Promise<NamedPolicy[]>;
+  /** The session policy limiting a role session (AssumeRole's Policy), if any. */
+  sessionPolicy?(principal: Principal): NamedPolicy | undefined;
   audit: AuditSink;
   log: Logger;
   now?: () => number;
@@ -150,7 +155,7 @@ export class KmsService {
    */
   async authorize(caller: Caller, key: KmsKeyRecord, action: string, conditions: Record<string, string | string[] | boolean | undefined> = {}, encryptionContext?: Record<string, string>, opts: AuthorizeOptions = {}): Promise<void> {
     const ctx: RequestContext = {
-      principal: { arn: caller.principal.arn, accountId: caller.principal.accountId, userName: caller.principal.kind === 'user' ? caller.principal.userName : undefined },
+      principal: requestPrincipal(caller.principal),
       action,
       resource: key.arn,
       conditions: {
@@ -168,7 +173,7 @@ export class KmsService {
     const decision = authorize({
       identityPolicies: await this.deps.identityPolicies(caller.principal),
       resourcePolicies: [{ name: 'default', document: this.keyPolicy(key) }],
-      sessionPolicy: caller.sessionPolicy,
+      sessionPolicy: caller.sessionPolicy ?? this.deps.sessionPolicy?.(caller.principal),
       ctx,
       resourceAccountId: key.accountId,
       resourcePolicyMode: 'kms',
@@ -209,7 +214,7 @@ export class KmsService {
    */
   async authorizeIdentity(caller: Caller, action: string, resource = '*'): Promise<void> {
     const ctx: RequestContext = {
-      principal: { arn: caller.principal.arn, accountId: caller.principal.accountId, userName: caller.principal.kind === 'user' ? caller.principal.userName : undefined },
+      principal: requestPrincipal(caller.principal),
       action,
       resource,
       conditions: { 'kms:CallerAccount': caller.principal.accountId, 'aws:SecureTransport': caller.secureTransport ? 'true' : 'false', 'aws:SourceIp': caller.sourceIp, 'aws:PrincipalArn': caller.principal.arn } as RequestContext['conditions'],
@@ -217,7 +222,7 @@ export class KmsService {
     const decision = authorize({
       identityPolicies: await this.deps.identityPolicies(caller.principal),
       resourcePolicies: [],
-      sessionPolicy: caller.sessionPolicy,
+      sessionPolicy: caller.sessionPolicy ?? this.deps.sessionPolicy?.(caller.principal),
       ctx,
       resourceAccountId: this.accountId,
       resourcePolicyMode: 's3',

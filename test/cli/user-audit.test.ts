@@ -279,7 +279,7 @@ test('coffer user remove-key of a key alice does not have exits 2', async () => 
 test('coffer user delete alice without --force exits 2 with a hint; with --force every key of hers is refused on the next request', async () => {
   const plain = await coffer('user', 'delete', 'alice');
   assert.equal(plain.code, 2);
-  assert.match(plain.stderr, /^coffer: error: user alice still has access keys or policies$/m);
+  assert.match(plain.stderr, /^coffer: error: user alice still has access keys, policies or groups$/m);
   assert.match(plain.stderr, /^coffer: hint: .*--force/m);
 
   const out = await ok('user', 'delete', 'alice', '--force');

@@ -18,11 +18,17 @@ import type {
   AccessKeyRecord,
   AccessKeyStatus,
   IamStore,
+  IamTag,
   ListUsersQuery,
   UserPolicyRecord,
   UserRecord,
 } from './types.js';
 import { migrateIam } from './sqlite-iam-schema.js';
+import { SqliteShared } from './sqlite-iam-shared.js';
+import { SqliteGroupStore } from './sqlite-iam-groups.js';
+import { SqliteRoleStore } from './sqlite-iam-roles.js';
+import { SqlitePolicyStore } from './sqlite-iam-policies.js';
+import { SqliteSessionStore } from './sqlite-iam-sessions.js';
 
 export interface SqliteIamStoreOptions {
   /** 'NORMAL' (default): survives a process crash. 'FULL': also survives power loss, at an fsync per commit. */
@@ -69,6 +75,14 @@ export const IAM_SQL = {
   deleteUser: 'DELETE FROM users WHERE user_name = ?',
   userHasKey: 'SELECT 1 FROM access_keys WHERE user_name = ? LIMIT 1',
   userHasPolicy: 'SELECT 1 FROM user_policies WHERE user_name = ? LIMIT 1',
+  userHasGroup: 'SELECT 1 FROM group_members WHERE user_name = ? LIMIT 1',
+  userHasAttachment: "SELECT 1 FROM policy_attachments WHERE target = 'user' AND target_name = ? LIMIT 1",
+  setUserTags: 'UPDATE users SET tags = ? WHERE user_name = ?',
+  renameUser: 'UPDATE users SET user_name = @to, path = @path, arn = @arn WHERE user_name = @from',
+  renameInKeys: 'UPDATE access_keys SET user_name = @to WHERE user_name = @from',
+  renameInPolicies: 'UPDATE user_policies SET user_name = @to WHERE user_name = @from',
+  renameInGroups: 'UPDATE group_members SET user_name = @to WHERE user_name = @from',
+  renameInAttachments: "UPDATE policy_attachments SET target_name = @to WHERE target = 'user' AND target_name = @from",
 
   insertKey: `INSERT INTO access_keys (${KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   getKey: `SELECT ${KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?`,
@@ -89,13 +103,20 @@ type IamStatements = { readonly [K in keyof typeof IAM_SQL]: Stmt };
 
 export class SqliteIamStore implements IamStore {
   private readonly s: IamStatements;
-  /** One transaction wrapper for every write; the callback is its argument. */
-  private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
+  private readonly shared: SqliteShared;
+  readonly groups: SqliteGroupStore;
+  readonly roles: SqliteRoleStore;
+  readonly policies: SqlitePolicyStore;
+  readonly sessions: SqliteSessionStore;
   private closed = false;
 
   private constructor(private readonly db: Database.Database) {
-    this.s = Object.fromEntries(Object.entries(IAM_SQL).map(([name, sql]) => [name, db.prepare(sql)])) as IamStatements;
-    this.txRunner = db.transaction((fn: () => unknown) => fn());
+    this.shared = new SqliteShared(db);
+    this.s = this.shared.prepareAll(IAM_SQL) as IamStatements;
+    this.groups = new SqliteGroupStore(this.shared);
+    this.roles = new SqliteRoleStore(this.shared);
+    this.policies = new SqlitePolicyStore(this.shared);
+    this.sessions = new SqliteSessionStore(this.shared);
   }
 
   static open(path: string, opts: SqliteIamStoreOptions = {}): SqliteIamStore {
@@ -135,9 +156,40 @@ export class SqliteIamStore implements IamStore {
       if (this.s.userHasPolicy.get(row.user_name) !== undefined) {
         throw new IamStoreConflict('DeleteConflict', `user ${row.user_name} still has inline policies`);
       }
+      if (this.s.userHasAttachment.get(row.user_name) !== undefined) {
+        throw new IamStoreConflict('DeleteConflict', `user ${row.user_name} still has attached policies`);
+      }
+      if (this.s.userHasGroup.get(row.user_name) !== undefined) {
+        throw new IamStoreConflict('DeleteConflict', `user ${row.user_name} is still in groups`);
+      }
       this.s.deleteUser.run(row.user_name);
       return true;
     });
+  }
+
+  async updateUser(userName: string, change: { newUserName?: string; newPath?: string; newArn?: string }): Promise<boolean> {
+    return this.tx(() => {
+      const row = this.s.getUser.get(userName) as UserRow | undefined;
+      if (row === undefined) return false;
+      const to = change.newUserName ?? row.user_name;
+      if (to.toLowerCase() !== row.user_name.toLowerCase() && this.s.getUser.get(to) !== undefined) {
+        throw new IamStoreConflict('EntityAlreadyExists', `User with name ${to} already exists.`);
+      }
+      // Children first point at the new name; foreign keys are checked per statement,
+      // so the user row is renamed with them deferred.
+      this.db.pragma('defer_foreign_keys = ON');
+      const args = { from: row.user_name, to, path: change.newPath ?? row.path, arn: change.newArn ?? row.arn };
+      this.s.renameUser.run(args);
+      this.s.renameInKeys.run(args);
+      this.s.renameInPolicies.run(args);
+      this.s.renameInGroups.run(args);
+      this.s.renameInAttachments.run(args);
+      return true;
+    });
+  }
+
+  async setUserTags(userName: string, tags: IamTag[]): Promise<boolean> {
+    return this.s.setUserTags.run(JSON.stringify(tags), userName).changes > 0;
   }
 
   // ---- access keys ----
@@ -216,7 +268,7 @@ export class SqliteIamStore implements IamStore {
 
   /** Runs fn in one write transaction (BEGIN IMMEDIATE: takes the write lock up front). */
   private tx<T>(fn: () => T): T {
-    return this.txRunner.immediate(fn) as T;
+    return this.shared.tx(fn);
   }
 
   /** The user's name as stored; NoSuchEntity if there is no such user. */

@@ -1,7 +1,8 @@
-// The account's IAM principals behind one interface. For now: users, their access keys
-// and their inline (user) policies. Groups, roles, managed policies and STS sessions
-// come later, each with its own tables added by a schema migration. The embedded
-// implementation is SQLite (sqlite-iam-store.ts).
+// The account's IAM principals behind one interface: users, their access keys and
+// inline policies at the top level; groups, roles, managed policies (with versions and
+// attachments) and STS sessions as sub-stores (`groups`, `roles`, `policies`,
+// `sessions`). The embedded implementation is SQLite (sqlite-iam-store.ts and its
+// sqlite-iam-*.ts siblings).
 //
 // Names of users and policies are unique without regard to case, as in IAM ("you cannot
 // create users named both testuser and TESTUSER"): lookups ignore case, records keep the
@@ -59,6 +60,136 @@ export interface UserPolicyRecord {
  */
 export type IamStoreConflictKind = 'EntityAlreadyExists' | 'NoSuchEntity' | 'DeleteConflict' | 'LimitExceeded';
 
+export interface GroupRecord {
+  groupName: string;
+  /** AGPA and 17 upper-case letters or digits. */
+  groupId: string;
+  arn: string;
+  path: string;
+  createDate: number;
+}
+
+export interface RoleRecord {
+  roleName: string;
+  /** AROA and 17 upper-case letters or digits. */
+  roleId: string;
+  arn: string;
+  path: string;
+  createDate: number;
+  /** The trust policy, JSON text as given. */
+  assumeRolePolicyDocument: string;
+  description?: string;
+  /** Seconds, 3600..43200. */
+  maxSessionDuration: number;
+  tags: IamTag[];
+}
+
+export interface InlinePolicyRecord {
+  policyName: string;
+  document: string;
+}
+
+export interface ManagedPolicyRecord {
+  policyName: string;
+  /** ANPA and 17 upper-case letters or digits. */
+  policyId: string;
+  arn: string;
+  path: string;
+  description?: string;
+  defaultVersionId: string;
+  /** The number the next version gets (v1, v2, ...). */
+  nextVersion: number;
+  createDate: number;
+  updateDate: number;
+  attachmentCount: number;
+}
+
+export interface PolicyVersionRecord {
+  versionId: string;
+  document: string;
+  isDefaultVersion: boolean;
+  createDate: number;
+}
+
+export type AttachmentTarget = 'user' | 'group' | 'role';
+
+/** Temporary credentials issued by STS (AssumeRole, GetSessionToken). */
+export interface SessionRecord {
+  /** ASIA... */
+  accessKeyId: string;
+  /** The secret key and session token, sealed by the caller under the root key. Never log. */
+  sealedSecret: Buffer;
+  /** The principal the session acts as, as JSON (src/iam/credentials.ts reads it). */
+  principal: string;
+  createDate: number;
+  expiresAt: number;
+}
+
+/** Groups and their members and inline policies. Names ignore case, as users'. */
+export interface GroupStore {
+  create(g: GroupRecord): Promise<void>;
+  get(groupName: string): Promise<GroupRecord | undefined>;
+  list(q?: ListUsersQuery): Promise<GroupRecord[]>;
+  /** False if absent; DeleteConflict while it has members, inline or attached policies. */
+  delete(groupName: string): Promise<boolean>;
+  /** NoSuchEntity if the group or user is absent; idempotent. */
+  addUser(groupName: string, userName: string): Promise<void>;
+  /** False if the user was not a member. */
+  removeUser(groupName: string, userName: string): Promise<boolean>;
+  members(groupName: string): Promise<UserRecord[]>;
+  groupsForUser(userName: string): Promise<GroupRecord[]>;
+  putPolicy(groupName: string, policyName: string, document: string): Promise<void>;
+  getPolicy(groupName: string, policyName: string): Promise<InlinePolicyRecord | undefined>;
+  listPolicies(groupName: string): Promise<string[]>;
+  deletePolicy(groupName: string, policyName: string): Promise<boolean>;
+}
+
+export interface RoleStore {
+  create(r: RoleRecord): Promise<void>;
+  get(roleName: string): Promise<RoleRecord | undefined>;
+  list(q?: ListUsersQuery): Promise<RoleRecord[]>;
+  /** Replaces the mutable fields (trust policy, description, max session duration, tags). False if absent. */
+  update(r: RoleRecord): Promise<boolean>;
+  /** False if absent; DeleteConflict while it has inline or attached policies. */
+  delete(roleName: string): Promise<boolean>;
+  putPolicy(roleName: string, policyName: string, document: string): Promise<void>;
+  getPolicy(roleName: string, policyName: string): Promise<InlinePolicyRecord | undefined>;
+  listPolicies(roleName: string): Promise<string[]>;
+  deletePolicy(roleName: string, policyName: string): Promise<boolean>;
+}
+
+export interface ManagedPolicyStore {
+  /** Creates the policy with version v1 as its default. EntityAlreadyExists if the name is taken. */
+  create(p: Omit<ManagedPolicyRecord, 'defaultVersionId' | 'nextVersion' | 'attachmentCount'>, document: string): Promise<void>;
+  get(arn: string): Promise<ManagedPolicyRecord | undefined>;
+  list(q?: ListUsersQuery & { onlyAttached?: boolean }): Promise<ManagedPolicyRecord[]>;
+  /** DeleteConflict while attached or while it has versions besides the default. False if absent. */
+  delete(arn: string): Promise<boolean>;
+  /** LimitExceeded beyond maxVersions. Returns the new version id. */
+  createVersion(arn: string, document: string, setAsDefault: boolean, maxVersions: number): Promise<string>;
+  getVersion(arn: string, versionId: string): Promise<PolicyVersionRecord | undefined>;
+  listVersions(arn: string): Promise<PolicyVersionRecord[]>;
+  /** DeleteConflict for the default version. False if absent. */
+  deleteVersion(arn: string, versionId: string): Promise<boolean>;
+  /** NoSuchEntity if the version is absent. */
+  setDefaultVersion(arn: string, versionId: string): Promise<void>;
+  /** NoSuchEntity if the policy or the target is absent; idempotent. */
+  attach(target: AttachmentTarget, name: string, arn: string): Promise<void>;
+  /** False if it was not attached. */
+  detach(target: AttachmentTarget, name: string, arn: string): Promise<boolean>;
+  /** The policies attached to a user, group or role, ordered by name. */
+  attached(target: AttachmentTarget, name: string): Promise<ManagedPolicyRecord[]>;
+  /** The default version's document of each policy attached to the target. */
+  attachedDocuments(target: AttachmentTarget, name: string): Promise<{ policyName: string; arn: string; document: string }[]>;
+}
+
+export interface SessionStore {
+  create(s: SessionRecord): Promise<void>;
+  get(accessKeyId: string): Promise<SessionRecord | undefined>;
+  /** Removes sessions that expired before `before` (epoch ms); returns how many. */
+  deleteExpired(before: number): Promise<number>;
+}
+
 export class IamStoreConflict extends Error {
   constructor(readonly kind: IamStoreConflictKind, message?: string) {
     super(message ?? kind);
@@ -81,10 +212,17 @@ export interface IamStore {
   /** Ordered by name, without regard to case. */
   listUsers(q?: ListUsersQuery): Promise<UserRecord[]>;
   /**
-   * False if absent. DeleteConflict while the user has access keys or inline policies
-   * (IAM makes the caller remove them first).
+   * False if absent. DeleteConflict while the user has access keys, inline or attached
+   * policies, or is in a group (IAM makes the caller remove them first).
    */
   deleteUser(userName: string): Promise<boolean>;
+  /**
+   * Renames and/or moves a user; records that refer to it follow. False if absent,
+   * EntityAlreadyExists if the new name is taken.
+   */
+  updateUser(userName: string, change: { newUserName?: string; newPath?: string; newArn?: string }): Promise<boolean>;
+  /** Replaces the user's tags. False if absent. */
+  setUserTags(userName: string, tags: IamTag[]): Promise<boolean>;
 
   /**
    * NoSuchEntity if the user is absent, EntityAlreadyExists if the key id is taken,
@@ -109,6 +247,11 @@ export interface IamStore {
   /** Policy names ordered without regard to case; [] for an unknown user. */
   listUserPolicies(userName: string): Promise<string[]>;
   deleteUserPolicy(userName: string, policyName: string): Promise<boolean>;
+
+  readonly groups: GroupStore;
+  readonly roles: RoleStore;
+  readonly policies: ManagedPolicyStore;
+  readonly sessions: SessionStore;
 
   close(): Promise<void>;
 }

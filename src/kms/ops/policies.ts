@@ -5,7 +5,7 @@
 // caller call PutKeyPolicy again — the lockout safety check.
 
 import type { KmsInput, KmsOperation } from '../operation.js';
-import type { Caller, KmsService } from '../service.js';
+import { requestPrincipal, type Caller, type KmsService } from '../service.js';
 import { kmsError, validationError } from '../errors.js';
 import { checkPolicyLockout, parsePolicyDocument, PolicyDocumentError, KMS_KEY_POLICY_MAX_BYTES, type RequestContext } from '../../iam/policy/index.js';
 import { booleanMember, currentKey, decodeMarker, listLimit, refuseAwsManaged, stringMember } from './common.js';
@@ -34,7 +34,7 @@ function policyNameMember(input: KmsInput): string {
 function lockoutContext(svc: KmsService, caller: Caller, keyArn: string): RequestContext {
   const p = caller.principal;
   return {
-    principal: { arn: p.arn, accountId: p.accountId, userName: p.kind === 'user' ? p.userName : undefined },
+    principal: requestPrincipal(p),
     action: 'kms:PutKeyPolicy',
     resource: keyArn,
     conditions: {

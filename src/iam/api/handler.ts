@@ -1,0 +1,162 @@
+// The IAM and STS endpoints (AWS Query protocol) on the server's one port, chosen by
+// the SigV4 credential scope's service (http/server.ts). Reads the small form body,
+// authenticates it (service "iam" or "sts"; region us-east-1, where AWS signs IAM, or
+// the server's), authorizes once from the operation table (the root may do anything;
+// other callers need an identity policy allowing iam:<Action> on the resource ARN,
+// within any session policy), runs the operation and answers XML.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { authenticate } from '../../auth/sigv4.js';
+import type { CredentialLookup, Principal } from '../../auth/types.js';
+import { ServiceError, isServiceError } from '../../errors.js';
+import { accessKeyIdOf } from '../credentials.js';
+import { requestPrincipal } from '../principal.js';
+import { accessDeniedMessage, authorize } from '../policy/index.js';
+import { IAM_API_OPERATIONS, STS_API_OPERATIONS } from './aws-operations.js';
+import type { ApiContext, IamApiServices, QueryOperation } from './context.js';
+import { IAM_OPERATIONS, STS_OPERATIONS } from './operations.js';
+import { Params, errorXml, queryError, resultXml } from './query.js';
+
+const MAX_BODY = 1024 * 1024;
+
+const SERVICES = {
+  iam: { version: '2010-05-08', namespace: 'https://iam.amazonaws.com/doc/2010-05-08/', ops: IAM_OPERATIONS, all: IAM_API_OPERATIONS, name: 'IAM' },
+  sts: { version: '2011-06-15', namespace: 'https://sts.amazonaws.com/doc/2011-06-15/', ops: STS_OPERATIONS, all: STS_API_OPERATIONS, name: 'STS' },
+} as const;
+
+export interface IamHandlerOptions extends IamApiServices {
+  lookup: CredentialLookup;
+  prepareCredential(accessKeyId: string | undefined, service: string): Promise<void>;
+  log: Logger;
+}
+
+export async function handleQueryApi(service: 'iam' | 'sts', opts: IamHandlerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  const svc = SERVICES[service];
+  let action = '';
+  try {
+    const body = await readBody(req);
+    const rawUrl = req.url ?? '/';
+    const qi = rawUrl.indexOf('?');
+    const form = new URLSearchParams(qi < 0 ? '' : rawUrl.slice(qi + 1));
+    for (const [k, v] of new URLSearchParams(body.toString('utf8'))) form.append(k, v);
+    action = form.get('Action') ?? '';
+
+    await opts.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl), service);
+    const principal = authenticateQuery(service, opts, req, body);
+
+    const version = form.get('Version');
+    const op: QueryOperation | undefined = Object.hasOwn(svc.ops, action) ? svc.ops[action] : undefined;
+    if (!op || (version !== null && version !== svc.version)) {
+      if (svc.all.has(action) && (version === null || version === svc.version)) {
+        throw queryError('NotImplemented', `Coffer does not implement the ${svc.name} operation ${action}.`);
+      }
+      throw queryError('InvalidAction', `Could not find operation ${action} for version ${version ?? svc.version}`);
+    }
+    // GetSessionToken credentials (no MFA here) may not call IAM, and on STS only
+    // AssumeRole and GetCallerIdentity, as in AWS.
+    if (principal.temporary && principal.kind !== 'assumed-role') {
+      if (service === 'iam') throw queryError('InvalidClientTokenId', 'The security token included in the request is invalid');
+      if (action !== 'AssumeRole' && action !== 'GetCallerIdentity') throw queryError('AccessDenied', `Cannot call ${action} with session credentials`);
+    }
+    const params = new Params(form);
+    const c: ApiContext = {
+      ...opts,
+      principal,
+      requestId,
+      sourceIp: req.socket.remoteAddress,
+      secureTransport: 'encrypted' in req.socket && Boolean((req.socket as { encrypted?: boolean }).encrypted),
+      now: Date.now(),
+    };
+    if (service === 'iam') await authorizeIam(c, op, params);
+    const result = await op.run(c, params);
+    send(res, 200, resultXml(svc.namespace, action, result, requestId));
+  } catch (e) {
+    let err: ServiceError;
+    if (isServiceError(e)) err = e;
+    else {
+      opts.log.error({ err: e, requestId, action }, 'internal error');
+      err = new ServiceError('ServiceFailure', 'The request processing has failed because of an unknown error, exception or failure.', 500);
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    send(res, err.status, errorXml(svc.namespace, err, requestId));
+  }
+}
+
+/** One decision, first: the root may do anything; anyone else needs an identity policy allowing the action. */
+async function authorizeIam(c: ApiContext, op: QueryOperation, p: Params): Promise<void> {
+  if (op.action === null || c.principal.kind === 'root') return;
+  const resource = await op.resource(c, p);
+  const ctx = {
+    principal: requestPrincipal(c.principal),
+    action: op.action,
+    resource,
+    conditions: {
+      'aws:SourceIp': c.sourceIp,
+      'aws:SecureTransport': c.secureTransport ? 'true' : 'false',
+      'aws:CurrentTime': new Date(c.now).toISOString(),
+      'aws:PrincipalArn': c.principal.kind === 'assumed-role' ? c.principal.roleArn : c.principal.arn,
+    },
+  };
+  const decision = authorize({
+    identityPolicies: await c.directory.identityPolicies(c.principal),
+    resourcePolicies: [],
+    sessionPolicy: c.directory.sessionPolicy(c.principal),
+    ctx,
+    resourceAccountId: c.accountId,
+    resourcePolicyMode: 's3',
+  });
+  if (decision.effect !== 'Allow') throw queryError('AccessDenied', accessDeniedMessage(ctx, decision));
+}
+
+function authenticateQuery(service: 'iam' | 'sts', opts: IamHandlerOptions, req: IncomingMessage, body: Buffer): Principal {
+  // IAM is global and signed for us-east-1; clients pointed at this server may also sign with its region.
+  const scopeRegion = /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
+  const region = scopeRegion === 'us-east-1' || scopeRegion === opts.region ? scopeRegion : opts.region;
+  let auth;
+  try {
+    auth = authenticate({ method: req.method ?? 'POST', rawUrl: req.url ?? '/', headers: req.headers, body }, { region, service, lookup: opts.lookup });
+  } catch (e) {
+    throw translateAuthError(e);
+  }
+  if (auth.anonymous) throw queryError('MissingAuthenticationToken', 'Request is missing Authentication Token');
+  return auth.credential.principal;
+}
+
+/** SigV4 failures in IAM's and STS's vocabulary. */
+function translateAuthError(e: unknown): unknown {
+  if (!isServiceError(e)) return e;
+  switch (e.code) {
+    case 'InvalidAccessKeyId':
+    case 'InvalidToken':
+      return queryError('InvalidClientTokenId', 'The security token included in the request is invalid.');
+    case 'ExpiredToken':
+      return queryError('ExpiredToken', 'The security token included in the request is expired');
+    case 'SignatureDoesNotMatch':
+      return queryError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
+    case 'RequestTimeTooSkewed':
+      return queryError('SignatureDoesNotMatch', 'Signature expired: the request time is outside the allowed 15 minutes of the server time.');
+    default:
+      return queryError('IncompleteSignature', e.message);
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw queryError('ValidationError', 'Request body too large');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function send(res: ServerResponse, status: number, xml: string): void {
+  const buf = Buffer.from(xml, 'utf8');
+  res.writeHead(status, { 'content-type': 'text/xml', 'content-length': String(buf.length) });
+  res.end(buf);
+}

@@ -1,0 +1,152 @@
+// STS: GetCallerIdentity, GetSessionToken, AssumeRole. Temporary credentials are an
+// ASIA... access key, a secret and a session token, kept (sealed) in the sessions
+// table with their principal and expiry; CredentialDirectory finds them by key id on
+// every S3, KMS, IAM and STS request.
+//
+// AssumeRole is authorized as AWS does within one account: the role's trust policy is
+// the resource policy; a statement naming the caller allows by itself, one naming the
+// account root needs an identity policy of the caller allowing sts:AssumeRole too
+// (the engine's 'kms' mode has exactly these rules). The session policy (Policy) limits
+// the role's permissions for that session.
+
+import { randomBytes } from 'node:crypto';
+import type { AssumedRolePrincipal, Principal } from '../../auth/types.js';
+import { encodeSessionPrincipal, sealSession } from '../credentials.js';
+import { requestPrincipal } from '../principal.js';
+import { accessDeniedMessage, authorize } from '../policy/index.js';
+import { newAccessKeyId, newSecretAccessKey } from '../root-credentials.js';
+import { assumedRoleArn } from '../store/ids.js';
+import type { ApiContext, QueryOperation } from './context.js';
+import { checkPolicy } from './common.js';
+import { parseTrustPolicy } from './roles.js';
+import { queryError, validationError } from './query.js';
+
+/** Expired sessions are kept this long, so their use answers ExpiredToken rather than an unknown key. */
+const KEEP_EXPIRED_MS = 24 * 3600 * 1000;
+/** A role chain (a session assuming a role) lasts at most one hour, as in AWS. */
+const ROLE_CHAIN_MAX = 3600;
+const SESSION_NAME = /^[\w+=,.@-]{2,64}$/;
+const SESSION_POLICY_MAX = 2048;
+
+type Issued = {
+  AccessKeyId: string;
+  SecretAccessKey: string;
+  SessionToken: string;
+  Expiration: Date;
+};
+
+async function issue(c: ApiContext, principal: Principal, seconds: number): Promise<Issued> {
+  await c.iam.sessions.deleteExpired(c.now - KEEP_EXPIRED_MS);
+  const accessKeyId = newAccessKeyId('ASIA');
+  const secret = newSecretAccessKey();
+  const token = randomBytes(96).toString('base64');
+  const expiresAt = c.now + seconds * 1000;
+  await c.iam.sessions.create({
+    accessKeyId,
+    sealedSecret: await sealSession(c.rootKey, accessKeyId, secret, token),
+    principal: encodeSessionPrincipal(principal),
+    createDate: c.now,
+    expiresAt,
+  });
+  return { AccessKeyId: accessKeyId, SecretAccessKey: secret, SessionToken: token, Expiration: new Date(expiresAt) };
+}
+
+function callerUserId(p: Principal): string {
+  if (p.kind === 'root') return p.accountId;
+  if (p.kind === 'assumed-role') return `${p.roleId}:${p.sessionName}`;
+  return p.userId ?? p.userName;
+}
+
+export const STS_OPERATIONS: Record<string, QueryOperation> = {
+  GetCallerIdentity: {
+    action: null,
+    resource: () => '*',
+    async run(c) {
+      return { UserId: callerUserId(c.principal), Account: c.accountId, Arn: c.principal.arn };
+    },
+  },
+  GetSessionToken: {
+    action: null,
+    resource: () => '*',
+    async run(c, p) {
+      if (c.principal.temporary) throw queryError('AccessDenied', 'Cannot call GetSessionToken with session credentials');
+      const max = c.principal.kind === 'root' ? 3600 : 129600;
+      const seconds = p.int('DurationSeconds', 900, max) ?? (c.principal.kind === 'root' ? 3600 : 43200);
+      if (p.has('SerialNumber') || p.has('TokenCode')) throw queryError('NotImplemented', 'Coffer does not support MFA (SerialNumber, TokenCode).');
+      return { Credentials: await issue(c, c.principal, seconds) };
+    },
+  },
+  AssumeRole: {
+    action: 'sts:AssumeRole',
+    resource: (_c, p) => p.req('RoleArn'),
+    async run(c, p) {
+      const roleArn = p.req('RoleArn');
+      const sessionName = p.req('RoleSessionName');
+      if (!SESSION_NAME.test(sessionName)) {
+        throw validationError('roleSessionName', sessionName, 'Member must satisfy regular expression pattern: [\\w+=,.@-]*');
+      }
+      for (const unsupported of ['PolicyArns.member.1.arn', 'Tags.member.1.Key', 'SerialNumber', 'TokenCode', 'SourceIdentity', 'ProvidedContexts.member.1.ProviderArn']) {
+        if (p.has(unsupported)) throw queryError('NotImplemented', `Coffer does not support the AssumeRole parameter ${unsupported.split('.')[0]}.`);
+      }
+      const sessionPolicy = p.str('Policy');
+      if (sessionPolicy !== undefined) {
+        if (sessionPolicy.length > SESSION_POLICY_MAX) throw queryError('PackedPolicyTooLarge', 'Packed policy consumes more than 100 percent of the allotted size.');
+        checkPolicy(sessionPolicy, SESSION_POLICY_MAX, 'identity');
+      }
+      const m = /^arn:aws:iam::(\d{12}):role\/(?:.*\/)?([\w+=,.@-]+)$/.exec(roleArn);
+      if (!m) throw validationError('roleArn', roleArn, 'Member must be a role ARN');
+      const caller = c.principal;
+      if (caller.kind === 'root') throw queryError('AccessDenied', 'Roles may not be assumed by root accounts.');
+      const role = m[1] === c.accountId ? await c.iam.roles.get(m[2]!) : undefined;
+      const deny = (reason: string) => queryError('AccessDenied', `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}${reason}`);
+      if (!role || role.arn !== roleArn) throw deny('');
+
+      const ctx = {
+        principal: requestPrincipal(caller),
+        action: 'sts:AssumeRole',
+        resource: role.arn,
+        conditions: {
+          'aws:SourceIp': c.sourceIp,
+          'aws:SecureTransport': c.secureTransport ? 'true' : 'false',
+          'aws:CurrentTime': new Date(c.now).toISOString(),
+          'aws:PrincipalArn': caller.kind === 'assumed-role' ? caller.roleArn : caller.arn,
+          'sts:ExternalId': p.str('ExternalId'),
+          'sts:RoleSessionName': sessionName,
+        },
+      };
+      const decision = authorize({
+        identityPolicies: await c.directory.identityPolicies(caller),
+        resourcePolicies: [{ name: `${role.roleName} trust policy`, document: parseTrustPolicy(role.assumeRolePolicyDocument) }],
+        sessionPolicy: c.directory.sessionPolicy(caller),
+        ctx,
+        resourceAccountId: c.accountId,
+        resourcePolicyMode: 'kms',
+      });
+      if (decision.effect !== 'Allow') throw queryError('AccessDenied', accessDeniedMessage(ctx, decision).replace('key policy', 'trust policy'));
+
+      const max = caller.kind === 'assumed-role' ? Math.min(ROLE_CHAIN_MAX, role.maxSessionDuration) : role.maxSessionDuration;
+      const seconds = p.int('DurationSeconds', 900, 43200) ?? 3600;
+      if (seconds > max) {
+        throw validationError('durationSeconds', String(seconds), `The requested DurationSeconds exceeds the ${caller.kind === 'assumed-role' ? '1 hour session limit for roles assumed by role chaining' : 'MaxSessionDuration set for this role'}.`);
+      }
+      const principal: AssumedRolePrincipal = {
+        kind: 'assumed-role',
+        arn: assumedRoleArn(c.accountId, role.roleName, sessionName),
+        accountId: c.accountId,
+        userName: `${role.roleName}/${sessionName}`,
+        userId: `${role.roleId}:${sessionName}`,
+        roleName: role.roleName,
+        roleArn: role.arn,
+        roleId: role.roleId,
+        sessionName,
+      };
+      if (sessionPolicy !== undefined) principal.sessionPolicy = sessionPolicy;
+      const creds = await issue(c, principal, seconds);
+      return {
+        Credentials: creds,
+        AssumedRoleUser: { AssumedRoleId: principal.userId, Arn: principal.arn },
+        PackedPolicySize: sessionPolicy !== undefined ? Math.ceil((100 * sessionPolicy.replace(/\s+/g, '').length) / SESSION_POLICY_MAX) : undefined,
+      };
+    },
+  },
+};

@@ -1,0 +1,115 @@
+// IAM users: CreateUser, GetUser, ListUsers, UpdateUser, DeleteUser, TagUser,
+// UntagUser, ListUserTags.
+
+import { iamArn, newUserId } from '../store/ids.js';
+import type { QueryOperation } from './context.js';
+import { mapConflict, mergeTags, noUser, page, paging, tagsParam, tagsXml, userNameOrCaller, userResource, userXml } from './common.js';
+import { queryError } from './query.js';
+
+const listResource = (accountId: string) => iamArn(accountId, 'user', '');
+
+export const USER_OPERATIONS: Record<string, QueryOperation> = {
+  CreateUser: {
+    action: 'iam:CreateUser',
+    resource: (c, p) => iamArn(c.accountId, 'user', p.name('UserName'), p.path()),
+    async run(c, p) {
+      const userName = p.name('UserName');
+      const path = p.path();
+      const tags = tagsParam(p);
+      if (p.has('PermissionsBoundary')) throw queryError('NotImplemented', 'Coffer does not support permissions boundaries.');
+      const u = { userName, userId: newUserId(), arn: iamArn(c.accountId, 'user', userName, path), path, createDate: c.now, tags };
+      try {
+        await c.iam.createUser(u);
+      } catch {
+        const taken = await c.iam.getUser(userName);
+        if (taken) throw queryError('EntityAlreadyExists', `User with name ${taken.userName} already exists.`);
+        throw queryError('EntityAlreadyExists', `User with name ${userName} already exists.`);
+      }
+      return { User: userXml(u, true) };
+    },
+  },
+  GetUser: {
+    action: 'iam:GetUser',
+    resource: (c, p) => userResource(c, userNameOrCaller(c, p)),
+    async run(c, p) {
+      const name = userNameOrCaller(c, p);
+      const u = await c.iam.getUser(name);
+      if (!u) throw noUser(name);
+      return { User: userXml(u, true) };
+    },
+  },
+  ListUsers: {
+    action: 'iam:ListUsers',
+    resource: (c) => listResource(c.accountId),
+    async run(c, p) {
+      const { limit, after } = paging(p);
+      const users = await c.iam.listUsers({ after, limit: limit + 1, pathPrefix: p.str('PathPrefix') });
+      const pg = page(users, limit, (u) => u.userName);
+      return { Users: pg.items.map((u) => userXml(u)), IsTruncated: pg.IsTruncated, Marker: pg.Marker };
+    },
+  },
+  UpdateUser: {
+    action: 'iam:UpdateUser',
+    resource: (c, p) => userResource(c, p.name('UserName')),
+    async run(c, p) {
+      const name = p.name('UserName');
+      const newName = p.optName('NewUserName');
+      const newPath = p.has('NewPath') ? p.path('NewPath') : undefined;
+      const u = await c.iam.getUser(name);
+      if (!u) throw noUser(name);
+      const finalName = newName ?? u.userName;
+      const finalPath = newPath ?? u.path;
+      const ok = await mapConflict(c.iam.updateUser(name, { newUserName: newName, newPath, newArn: iamArn(c.accountId, 'user', finalName, finalPath) }));
+      if (!ok) throw noUser(name);
+      return undefined;
+    },
+  },
+  DeleteUser: {
+    action: 'iam:DeleteUser',
+    resource: (c, p) => userResource(c, p.name('UserName')),
+    async run(c, p) {
+      const name = p.name('UserName');
+      if (!(await c.iam.getUser(name))) throw noUser(name);
+      // The checks IAM makes, in its order and words; the store repeats them in its transaction.
+      if ((await c.iam.listAccessKeys(name)).length) throw queryError('DeleteConflict', 'Cannot delete entity, must delete access keys first.');
+      if ((await c.iam.listUserPolicies(name)).length) throw queryError('DeleteConflict', 'Cannot delete entity, must delete policies first.');
+      if ((await c.iam.policies.attached('user', name)).length) throw queryError('DeleteConflict', 'Cannot delete entity, must detach all policies first.');
+      if ((await c.iam.groups.groupsForUser(name)).length) throw queryError('DeleteConflict', 'Cannot delete entity, must remove user from all groups first.');
+      if (!(await mapConflict(c.iam.deleteUser(name)))) throw noUser(name);
+      return undefined;
+    },
+  },
+  TagUser: {
+    action: 'iam:TagUser',
+    resource: (c, p) => userResource(c, p.name('UserName')),
+    async run(c, p) {
+      const name = p.name('UserName');
+      const u = await c.iam.getUser(name);
+      if (!u) throw noUser(name);
+      await c.iam.setUserTags(u.userName, mergeTags(u.tags, tagsParam(p)));
+      return undefined;
+    },
+  },
+  UntagUser: {
+    action: 'iam:UntagUser',
+    resource: (c, p) => userResource(c, p.name('UserName')),
+    async run(c, p) {
+      const name = p.name('UserName');
+      const u = await c.iam.getUser(name);
+      if (!u) throw noUser(name);
+      const drop = new Set(p.list('TagKeys').map((k) => k.toLowerCase()));
+      await c.iam.setUserTags(u.userName, u.tags.filter((t) => !drop.has(t.Key.toLowerCase())));
+      return undefined;
+    },
+  },
+  ListUserTags: {
+    action: 'iam:ListUserTags',
+    resource: (c, p) => userResource(c, p.name('UserName')),
+    async run(c, p) {
+      const name = p.name('UserName');
+      const u = await c.iam.getUser(name);
+      if (!u) throw noUser(name);
+      return { Tags: tagsXml(u.tags), IsTruncated: false };
+    },
+  },
+};

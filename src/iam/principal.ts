@@ -1,0 +1,13 @@
+// The policy engine's view of an authenticated principal, shared by KMS, S3 and IAM.
+
+import type { Principal } from '../auth/types.js';
+import type { RequestPrincipal } from './policy/index.js';
+
+/** aws:username only for IAM users; the role ARN (with its path) for role sessions. */
+export function requestPrincipal(p: Principal): RequestPrincipal {
+  const out: RequestPrincipal = { arn: p.arn, accountId: p.accountId };
+  if (p.userId !== undefined) out.userId = p.userId;
+  if (p.kind === 'user') out.userName = p.userName;
+  if (p.kind === 'assumed-role') out.roleArn = p.roleArn;
+  return out;
+}
