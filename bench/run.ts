@@ -7,7 +7,8 @@
 //   npm run bench -- --variant no-fsync
 //   npm run bench -- --only s3|kms|sse|authz   only the S3 scenarios, the KMS ones, the SSE section
 //                                      (bench/sse.ts: off / SSE-S3 / SSE-KMS side by side), or the
-//                                      policy-evaluation micro-benchmark (bench/authz.ts)
+//                                      policy-evaluation micro-benchmark (bench/authz.ts) with the
+//                                      small-object rates as a user with policies vs the root (bench/authz-server.ts)
 //   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small):
 //                                      its top self-time functions and their callers
 //   npm run bench -- --profile put --sse kms   ... with the bucket default SSE-KMS (or s3, or off:
@@ -25,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { GiB, MiB } from './body.js';
 import { topSelfTime } from './cpu-profile.js';
 import { benchAuthz } from './authz.js';
+import { ROOT_VARIANT, USER_VARIANT, benchAuthzServer } from './authz-server.js';
 import { benchKms } from './kms.js';
 import { readStatus } from './memory.js';
 import { RawS3Client, payloadHash } from './raw-client.js';
@@ -215,6 +217,7 @@ async function main(): Promise<void> {
   // With --variant no-fsync the SSE servers run without fsync too; by default with it (the server default).
   const sseRows: Row[] = only('sse') ? await benchSse({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const authzRows: Row[] = only('authz') ? benchAuthz({ quick: values.quick ?? false }) : [];
+  const authzServerRows: Row[] = only('authz') ? await benchAuthzServer({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const minutes = (performance.now() - started) / 60_000;
 
   console.log(machineLine());
@@ -227,7 +230,8 @@ async function main(): Promise<void> {
   if (kmsRows.length) console.log('\n' + table(kmsRows, ['http', 'in-process']));
   if (sseRows.length) console.log('\n' + table(sseRows));
   if (authzRows.length) console.log('\n' + table(authzRows));
-  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows].filter((r) => r.met === false).length;
+  if (authzServerRows.length) console.log('\n' + table(authzServerRows, [ROOT_VARIANT, USER_VARIANT]));
+  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows].filter((r) => r.met === false).length;
   console.log(`\n${missed === 0 ? 'All targets met.' : `${missed} target(s) missed (marked **NO**).`} MB = 10^6 bytes; peak RSS is the larger of 50 ms samples of VmRSS and VmHWM reset per scenario.`);
 }
 
