@@ -92,6 +92,8 @@ export function accessKeyIdOf(authorization: string | undefined, rawUrl: string)
 
 export class CredentialDirectory {
   private readonly prepared = new Map<string, CredentialRecord>();
+  /** The store version each prepared user key was read at. */
+  private readonly preparedAt = new Map<string, string>();
   private readonly secrets = new Map<string, { fingerprint: string; secret: string }>();
   private readonly policyCache = new Map<string, PolicyDocument>();
   private readonly lastNoted = new Map<string, number>();
@@ -111,6 +113,12 @@ export class CredentialDirectory {
   async prepare(accessKeyId: string | undefined, service?: string): Promise<void> {
     if (!accessKeyId || accessKeyId === this.root.credential.accessKeyId) return;
     if (accessKeyId.startsWith('ASIA')) return this.prepareSession(accessKeyId);
+    // Unchanged store: the key, its user and its secret are what they were at the last request.
+    const version = this.iam.version?.();
+    if (version !== undefined && this.preparedAt.get(accessKeyId) === version && this.prepared.has(accessKeyId)) {
+      if (service !== undefined) await this.noteUse(accessKeyId, service);
+      return;
+    }
     const key = await this.iam.getAccessKey(accessKeyId);
     if (!key || key.status !== 'Active') {
       this.prepared.delete(accessKeyId);
@@ -125,6 +133,11 @@ export class CredentialDirectory {
     const secret = await this.secretOf(key);
     const principal: Principal = { arn: user.arn, accountId: this.root.accountId, userName: user.userName, userId: user.userId, kind: 'user' };
     this.remember({ accessKeyId, secretAccessKey: secret, principal });
+    const after = this.iam.version?.();
+    if (after !== undefined) {
+      if (this.preparedAt.size > 10_000) this.preparedAt.clear();
+      this.preparedAt.set(accessKeyId, after);
+    }
   }
 
   /**
@@ -229,8 +242,19 @@ export class CredentialDirectory {
   /** A principal's identity-based policies (see policySources). */
   readonly identityPolicies = async (principal: Principal): Promise<NamedPolicy[]> => {
     if (principal.kind === 'root') return [];
-    return (await this.policySources(principal)).map((s) => ({ name: s.name, document: this.parsed(s.document) }));
+    // Cached per principal while the store is unchanged (any IAM write or CLI commit moves its version).
+    const id = principal.kind === 'assumed-role' ? `role:${principal.roleName}` : `user:${principal.userName}`;
+    const version = this.iam.version?.();
+    const hit = this.policiesOf.get(id);
+    if (version !== undefined && hit?.version === version) return hit.policies;
+    const policies = (await this.policySources(principal)).map((s) => ({ name: s.name, document: this.parsed(s.document) }));
+    if (version !== undefined) {
+      if (this.policiesOf.size > 10_000) this.policiesOf.clear();
+      this.policiesOf.set(id, { version: this.iam.version!(), policies });
+    }
+    return policies;
   };
+  private readonly policiesOf = new Map<string, { version: string; policies: NamedPolicy[] }>();
 
   /** The session policy that limits a role session, if it has one. */
   readonly sessionPolicy = (principal: Principal): NamedPolicy | undefined => {

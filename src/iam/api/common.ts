@@ -83,6 +83,14 @@ export function noRole(name: string): Error {
   return queryError('NoSuchEntity', `The role with name ${name} cannot be found.`);
 }
 
+/** The role named by the RoleName parameter, or NoSuchEntity. */
+export async function requireRole(c: ApiContext, p: Params): Promise<RoleRecord> {
+  const name = p.name('RoleName');
+  const r = await c.iam.roles.get(name);
+  if (!r) throw noRole(name);
+  return r;
+}
+
 export function noPolicy(arn: string): Error {
   return queryError('NoSuchEntity', `Policy ${arn} does not exist or is not attachable.`);
 }

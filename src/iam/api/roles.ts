@@ -6,7 +6,7 @@
 import { parsePolicyObject, PolicyDocumentError, type PolicyDocument } from '../policy/index.js';
 import { iamArn, newUniqueId } from '../store/ids.js';
 import type { QueryOperation } from './context.js';
-import { mapConflict, mergeTags, noRole, page, paging, roleResource, roleXml, tagsParam, tagsXml } from './common.js';
+import { mapConflict, mergeTags, noRole, page, requireRole, paging, roleResource, roleXml, tagsParam, tagsXml } from './common.js';
 import { queryError, validationError, type Params } from './query.js';
 
 /** IAM's quota for a trust policy (whitespace not counted). */
@@ -75,9 +75,7 @@ export const ROLE_OPERATIONS: Record<string, QueryOperation> = {
     action: 'iam:GetRole',
     resource: (c, p) => roleResource(c, p.name('RoleName')),
     async run(c, p) {
-      const name = p.name('RoleName');
-      const r = await c.iam.roles.get(name);
-      if (!r) throw noRole(name);
+      const r = await requireRole(c, p);
       return { Role: roleXml(r) };
     },
   },
@@ -95,9 +93,7 @@ export const ROLE_OPERATIONS: Record<string, QueryOperation> = {
     action: 'iam:UpdateRole',
     resource: (c, p) => roleResource(c, p.name('RoleName')),
     async run(c, p) {
-      const name = p.name('RoleName');
-      const r = await c.iam.roles.get(name);
-      if (!r) throw noRole(name);
+      const r = await requireRole(c, p);
       const description = p.str('Description');
       await c.iam.roles.update({ ...r, description: description ?? r.description, maxSessionDuration: maxSessionParam(p) ?? r.maxSessionDuration });
       return {};
@@ -128,9 +124,7 @@ export const ROLE_OPERATIONS: Record<string, QueryOperation> = {
     action: 'iam:TagRole',
     resource: (c, p) => roleResource(c, p.name('RoleName')),
     async run(c, p) {
-      const name = p.name('RoleName');
-      const r = await c.iam.roles.get(name);
-      if (!r) throw noRole(name);
+      const r = await requireRole(c, p);
       await c.iam.roles.update({ ...r, tags: mergeTags(r.tags, tagsParam(p)) });
       return undefined;
     },
@@ -139,9 +133,7 @@ export const ROLE_OPERATIONS: Record<string, QueryOperation> = {
     action: 'iam:UntagRole',
     resource: (c, p) => roleResource(c, p.name('RoleName')),
     async run(c, p) {
-      const name = p.name('RoleName');
-      const r = await c.iam.roles.get(name);
-      if (!r) throw noRole(name);
+      const r = await requireRole(c, p);
       const drop = new Set(p.list('TagKeys').map((k) => k.toLowerCase()));
       await c.iam.roles.update({ ...r, tags: r.tags.filter((t) => !drop.has(t.Key.toLowerCase())) });
       return undefined;
@@ -151,9 +143,7 @@ export const ROLE_OPERATIONS: Record<string, QueryOperation> = {
     action: 'iam:ListRoleTags',
     resource: (c, p) => roleResource(c, p.name('RoleName')),
     async run(c, p) {
-      const name = p.name('RoleName');
-      const r = await c.iam.roles.get(name);
-      if (!r) throw noRole(name);
+      const r = await requireRole(c, p);
       return { Tags: tagsXml(r.tags), IsTruncated: false };
     },
   },

@@ -24,7 +24,7 @@ import type {
   UserRecord,
 } from './types.js';
 import { migrateIam } from './sqlite-iam-schema.js';
-import { SqliteShared } from './sqlite-iam-shared.js';
+import { SqliteShared, toUser, type UserRow } from './sqlite-iam-shared.js';
 import { SqliteGroupStore } from './sqlite-iam-groups.js';
 import { SqliteRoleStore } from './sqlite-iam-roles.js';
 import { SqlitePolicyStore } from './sqlite-iam-policies.js';
@@ -37,14 +37,6 @@ export interface SqliteIamStoreOptions {
   busyTimeoutMs?: number;
 }
 
-interface UserRow {
-  user_name: string;
-  user_id: string;
-  arn: string;
-  path: string;
-  create_date: number;
-  tags: string;
-}
 
 interface AccessKeyRow {
   access_key_id: string;
@@ -109,8 +101,10 @@ export class SqliteIamStore implements IamStore {
   readonly policies: SqlitePolicyStore;
   readonly sessions: SqliteSessionStore;
   private closed = false;
+  private readonly versionStmt: Stmt;
 
   private constructor(private readonly db: Database.Database) {
+    this.versionStmt = db.prepare('SELECT total_changes() AS t, (SELECT data_version FROM pragma_data_version) AS d');
     this.shared = new SqliteShared(db);
     this.s = this.shared.prepareAll(IAM_SQL) as IamStatements;
     this.groups = new SqliteGroupStore(this.shared);
@@ -258,6 +252,12 @@ export class SqliteIamStore implements IamStore {
     return this.s.deletePolicy.run(userName, policyName).changes > 0;
   }
 
+  /** total_changes() counts this connection's writes; data_version moves on other connections' commits. */
+  version(): string {
+    const r = this.versionStmt.get() as { t: number; d: number };
+    return `${r.t}:${r.d}`;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -277,10 +277,6 @@ export class SqliteIamStore implements IamStore {
     if (row === undefined) throw new IamStoreConflict('NoSuchEntity', `user ${userName} does not exist`);
     return row.user_name;
   }
-}
-
-function toUser(r: UserRow): UserRecord {
-  return { userName: r.user_name, userId: r.user_id, arn: r.arn, path: r.path, createDate: r.create_date, tags: JSON.parse(r.tags) };
 }
 
 function toAccessKey(r: AccessKeyRow): AccessKeyRecord {

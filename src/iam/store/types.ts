@@ -206,6 +206,12 @@ export interface ListUsersQuery {
 }
 
 export interface IamStore {
+  /**
+   * Changes whenever anything in the store may have changed — this process's writes and
+   * commits by other processes (the `coffer user` CLI) — so readers can cache safely.
+   * A store without it is read afresh on every request.
+   */
+  version?(): string;
   /** EntityAlreadyExists if the name (in any case) or the user id is taken. */
   createUser(u: UserRecord): Promise<void>;
   getUser(userName: string): Promise<UserRecord | undefined>;
