@@ -6,7 +6,8 @@
 //   wrapped = 0x01 || kind || fingerprint(8) || nonce(12) || AES-256-GCM(rootKey, nonce,
 //             plaintextKey, aad = WRAP_LABEL || wrapped[0..22] || callerAad) || tag(16)
 
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { pooledRandomBytes } from '../../crypto/keys.js';
 import { SealedKeyAuthError, SealedKeyParseError, WrongRootKeyError } from './errors.js';
 import type { RootKeyProvider } from './root-key.js';
 
@@ -64,7 +65,7 @@ export class SoftwareRootKey implements RootKeyProvider {
     if (plaintextKey.length === 0 || plaintextKey.length > MAX_WRAPPED_SECRET) {
       throw new RangeError(`a wrapped secret is 1 to ${MAX_WRAPPED_SECRET} bytes, got ${plaintextKey.length}`);
     }
-    const header = Buffer.concat([this.#header, randomBytes(NONCE_LENGTH)]);
+    const header = Buffer.concat([this.#header, pooledRandomBytes(NONCE_LENGTH)]);
     const cipher = createCipheriv('aes-256-gcm', this.#key, header.subarray(NONCE_OFFSET), { authTagLength: TAG_LENGTH });
     cipher.setAAD(Buffer.concat([Buffer.from(WRAP_LABEL, 'utf8'), header, aad]));
     return Buffer.concat([header, cipher.update(plaintextKey), cipher.final(), cipher.getAuthTag()]);
