@@ -26,6 +26,7 @@ import { AuditLog } from './audit/audit-log.js';
 import { SqliteIamStore } from './iam/store/sqlite-iam-store.js';
 import { CredentialDirectory } from './iam/credentials.js';
 import { BucketKeyCache } from './s3/sse/kms-bridge.js';
+import { BUCKET_POLICY_ITEM } from './s3/bucket-policy.js';
 import { handleQueryApi, type IamHandlerOptions } from './iam/api/handler.js';
 
 export interface RunningCoffer {
@@ -59,6 +60,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   const lookup: CredentialLookup = directory.lookup;
   const prepareCredential = (id: string | undefined) => directory.prepare(id, 's3');
   const prepareKmsCredential = (id: string | undefined) => directory.prepare(id, 'kms');
+  const kmsStore = SqliteKmsStore.open(join(config.dataDir, 'kms.sqlite'));
   const iamApi: IamHandlerOptions = {
     iam,
     directory,
@@ -68,8 +70,22 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     lookup,
     prepareCredential: (id, service) => directory.prepare(id, service),
     log,
+    // SimulatePrincipalPolicy consults a key's key policy or a bucket's policy (kms is set below).
+    async resourcePolicyOf(arn) {
+      const key = /^arn:aws:kms:[^:]*:\d{12}:key\/(.+)$/.exec(arn);
+      if (key) {
+        const k = await kmsStore.getKey(key[1]!);
+        return k ? { text: k.policy, mode: 'kms' } : undefined;
+      }
+      const bucket = /^arn:aws:s3:::([^/]+)/.exec(arn);
+      if (bucket) {
+        const b = await meta.getBucket(bucket[1]!);
+        const text = b?.config[BUCKET_POLICY_ITEM];
+        return text === undefined ? undefined : { text, mode: 's3' };
+      }
+      return undefined;
+    },
   };
-  const kmsStore = SqliteKmsStore.open(join(config.dataDir, 'kms.sqlite'));
   const audit = await AuditLog.open(config.dataDir, config.region);
   const kms = new KmsService({
     store: kmsStore,

@@ -131,7 +131,8 @@ test('end to end: the group analysts grants S3 and KMS; out of the group, access
 
   const sim = await iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: `arn:aws:iam::${acct}:user/alice`, ActionNames: ['kms:Decrypt', 'kms:ScheduleKeyDeletion'], ResourceArns: [key.Arn!] }));
   assert.deepEqual(sim.EvaluationResults?.map((r) => [r.EvalActionName, r.EvalDecision]), [['kms:Decrypt', 'allowed'], ['kms:ScheduleKeyDeletion', 'implicitDeny']]);
-  assert.deepEqual(sim.EvaluationResults?.[0]?.MatchedStatements?.map((m) => [m.SourcePolicyId, m.SourcePolicyType]), [[kmsPolicy.Arn, 'user-managed']]);
+  // The key's default policy (delegating to IAM) and the managed policy that allows.
+  assert.deepEqual(sim.EvaluationResults?.[0]?.MatchedStatements?.map((m) => [m.SourcePolicyId, m.SourcePolicyType]), [['ResourcePolicy', 'resource'], [kmsPolicy.Arn, 'user-managed']]);
 
   await iam.send(new DetachGroupPolicyCommand({ GroupName: 'analysts', PolicyArn: kmsPolicy.Arn }));
   await failsWith(kms.send(new DecryptCommand({ CiphertextBlob: ct })), 'AccessDeniedException', 400, /kms:Decrypt/);

@@ -14,6 +14,11 @@ export interface IamApiServices {
   accountId: string;
   /** The server's region (STS signs with it; IAM with us-east-1 or it). */
   region: string;
+  /**
+   * The resource's own policy, for SimulatePrincipalPolicy without a ResourcePolicy: a KMS
+   * key's key policy (evaluated as KMS does) or a bucket's policy. Wired by app.ts.
+   */
+  resourcePolicyOf?(arn: string): Promise<{ text: string; mode: 'kms' | 's3' } | undefined>;
 }
 
 export interface ApiContext extends IamApiServices {

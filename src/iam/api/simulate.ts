@@ -69,16 +69,23 @@ export const SIMULATE_OPERATIONS: Record<string, QueryOperation> = {
           throw e;
         }
       }
-      const resourcePolicyText = p.str('ResourcePolicy');
-      let resourcePolicies: NamedPolicy[] = [];
-      if (resourcePolicyText !== undefined) {
+      const given = p.str('ResourcePolicy');
+      const parseResource = (text: string): NamedPolicy[] => {
         try {
-          resourcePolicies = [{ name: 'resource', document: parsePolicyDocument(resourcePolicyText, { kind: 'resource' }) }];
+          return [{ name: 'resource', document: parsePolicyDocument(text, { kind: 'resource' }) }];
         } catch (e) {
           if (e instanceof PolicyDocumentError || e instanceof SyntaxError) throw queryError('MalformedPolicyDocument', e.message);
           throw e;
         }
-      }
+      };
+      // Which resource policy decides for a resource: the one given, else (a Coffer addition to
+      // AWS's simulator, so "can alice kms:Decrypt key K" has its real answer) the resource's own:
+      // a key policy, evaluated as KMS does (it must allow, or delegate to IAM), or a bucket policy.
+      const resourcePolicyFor = async (resource: string): Promise<{ policies: NamedPolicy[]; mode: 'kms' | 's3' }> => {
+        if (given !== undefined) return { policies: parseResource(given), mode: 's3' };
+        const own = resource === '*' ? undefined : await c.resourcePolicyOf?.(resource);
+        return own ? { policies: parseResource(own.text), mode: own.mode } : { policies: [], mode: 's3' };
+      };
       const statementRef = (ref: { policy: string }): XmlValue => {
         if (ref.policy === 'resource') return { SourcePolicyId: 'ResourcePolicy', SourcePolicyType: 'resource' };
         if (ref.policy.startsWith('input-')) return { SourcePolicyId: `PolicyInputList.${Number(ref.policy.slice(6)) + 1}`, SourcePolicyType: 'none' };
@@ -89,7 +96,8 @@ export const SIMULATE_OPERATIONS: Record<string, QueryOperation> = {
       for (const action of actions) {
         for (const resource of resources.length ? resources : ['*']) {
           const ctx = { principal: { arn: principal.arn, accountId: c.accountId, userName: principal.kind === 'user' ? principal.userName : undefined }, action, resource, conditions };
-          const d = authorize({ identityPolicies: identity, resourcePolicies, ctx, resourceAccountId: c.accountId, resourcePolicyMode: 's3' });
+          const rp = await resourcePolicyFor(resource);
+          const d = authorize({ identityPolicies: identity, resourcePolicies: rp.policies, ctx, resourceAccountId: c.accountId, resourcePolicyMode: rp.mode });
           results.push({
             EvalActionName: action,
             EvalResourceName: resource,
