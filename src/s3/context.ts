@@ -48,6 +48,8 @@ export interface S3Context {
   path: string;
   auth: AuthResult;
   principal: Principal;
+  /** What authorization needs (identity and session policies); operations that authorize inside the request use it (PostObject). */
+  authz?: import('./authorization.js').AuthorizationDeps;
   owner: Owner;
 }
 

@@ -62,7 +62,7 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
     const principal = auth.anonymous
       ? { arn: '*', accountId: '', userName: 'anonymous', kind: 'user' as const }
       : auth.credential.principal;
-    const ctx: S3Context = { services, req, res, requestId, endpoint, query, path, auth, principal, owner: ownerFor(services.accountId) };
+    const ctx: S3Context = { services, req, res, requestId, endpoint, query, path, auth, principal, owner: ownerFor(services.accountId), authz: opts };
     await authorizeRequest(ctx, opts); // anonymous requests too: a public bucket policy may allow them
     await dispatch(ctx, endpoint);
   } catch (e) {

@@ -20,6 +20,7 @@ import { invalidArgument, s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
 import { checkAclHeaders, quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
 import { parseSseHeaders } from '../sse/request.js';
+import { authorizeRequest } from '../authorization.js';
 import { resolveSse } from '../sse/settings.js';
 import { etagHex, sealObject, sseResponseHeaders, sseOf, wipe } from '../sse/object-keys.js';
 import { BodyEncryptor } from '../sse/body-cipher.js';
@@ -60,8 +61,13 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   if (!services.lookup) throw s3Error('AccessDenied');
   await services.prepareCredential?.(fields['x-amz-credential']?.split('/')[0]);
   const { policy, credential } = await verifyPostPolicy(fields, { region: services.config.region, lookup: services.lookup, bucket });
-  // The policy's signer is the principal: S3 uses KMS on its behalf.
+  // The policy's signer is the principal: it needs s3:PutObject on the key (identity and
+  // bucket policies, as a PUT would), and S3 uses KMS on its behalf.
   ctx.principal = credential.principal;
+  await authorizeRequest(
+    { ...ctx, endpoint: { op: 'PutObject', bucket, key }, auth: { anonymous: false, credential, payload: ctx.auth.payload, presigned: false } },
+    ctx.authz ?? {},
+  );
   const b = await requireBucket(ctx, bucket);
   checkPostPolicyConditions(policy, fields, bucket, key);
 

@@ -1,0 +1,56 @@
+// PostObject's signer is authorized like a PutObject caller: an IAM user needs
+// s3:PutObject on the key (identity policies), and a bucket policy can deny it.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import { CreateBucketCommand, GetObjectCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
+import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
+import { userFactory } from '../helpers/sse-principals.js';
+
+async function post(url: string, fields: Record<string, string>, body: string): Promise<Response> {
+  const fd = new FormData();
+  for (const [k, v] of Object.entries(fields)) fd.append(k, v);
+  fd.append('file', new Blob([body]), 'f.txt');
+  return fetch(url, { method: 'POST', body: fd });
+}
+
+describe('PostObject authorization', () => {
+  let srv: TestServer;
+  let users: ReturnType<typeof userFactory>;
+  let bucket: string;
+
+  before(async () => {
+    srv = await startTestServer();
+    users = userFactory(srv);
+    bucket = uniqueBucket('post-authz');
+    await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  });
+  after(async () => {
+    users.destroy();
+    await srv.stop();
+  });
+
+  it('a user without s3:PutObject cannot upload with a form she signed; with it she can; a bucket policy deny wins', async () => {
+    const fay = await users.create('fay');
+    const signed = (key: string) => createPresignedPost(fay.s3, { Bucket: bucket, Key: key });
+    let { url, fields } = await signed('denied.txt');
+    const denied = await post(url, fields, 'nope');
+    assert.equal(denied.status, 403);
+    assert.match(await denied.text(), /<Code>AccessDenied<\/Code>.*not authorized to perform: s3:PutObject/s);
+
+    await fay.put('put', { Effect: 'Allow', Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/*` });
+    ({ url, fields } = await signed('allowed.txt'));
+    const ok = await post(url, fields, 'yes');
+    assert.equal(ok.status, 204);
+    const got = await srv.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'allowed.txt' }));
+    assert.equal(await got.Body!.transformToString(), 'yes');
+
+    await srv.s3.send(new PutBucketPolicyCommand({
+      Bucket: bucket,
+      Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: { AWS: fay.arn }, Action: 's3:PutObject', Resource: `arn:aws:s3:::${bucket}/locked/*` }] }),
+    }));
+    ({ url, fields } = await signed('locked/x.txt'));
+    assert.equal((await post(url, fields, 'no')).status, 403);
+  });
+});
