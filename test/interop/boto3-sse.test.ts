@@ -7,13 +7,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import os from 'node:os';
-import path from 'node:path';
 import { CreateAliasCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { auditEvents } from '../helpers/sse-principals.js';
-import { FIXTURES, ROOT_KEY_ID, ROOT_SECRET } from './support.js';
+import { ROOT_KEY_ID, ROOT_SECRET, runPythonFlow, type PythonFlowRun } from './support.js';
 
 interface Step {
   ok: boolean;
@@ -24,7 +21,7 @@ interface Step {
 
 let srv: TestServer;
 let keyArn: string;
-let run: { code: number; stderr: string; steps: Record<string, Step> };
+let run: PythonFlowRun<Step>;
 const bucket = uniqueBucket('boto3-sse');
 
 before(async () => {
@@ -33,25 +30,7 @@ before(async () => {
   const other = (await srv.kms.send(new CreateKeyCommand({ Description: 'boto3 sse, copy target' }))).KeyMetadata!.Arn!;
   const alias = `alias/boto3-sse-${process.pid}`;
   await srv.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyArn }));
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
-  Object.assign(env, {
-    AWS_CONFIG_FILE: path.join(os.tmpdir(), 'coffer-no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: path.join(os.tmpdir(), 'coffer-no-aws-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
-  const script = path.join(FIXTURES, 'boto3_sse_flow.py');
-  run = await new Promise((resolve, reject) => {
-    execFile('python3', [script, srv.url, ROOT_KEY_ID, ROOT_SECRET, bucket, keyArn, alias, other], { env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      let steps: Record<string, Step> = {};
-      try {
-        steps = (JSON.parse(stdout) as { steps: Record<string, Step> }).steps;
-      } catch {
-        // leave steps empty: the exit-code test reports stderr
-      }
-      resolve({ code: err ? (err.code as unknown as number) : 0, stderr, steps });
-    });
-  });
+  run = await runPythonFlow<Step>('boto3_sse_flow.py', [srv.url, ROOT_KEY_ID, ROOT_SECRET, bucket, keyArn, alias, other], 120_000);
 });
 after(async () => srv?.stop());
 

@@ -4,11 +4,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import os from 'node:os';
-import path from 'node:path';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
-import { FIXTURES, ROOT_KEY_ID, ROOT_SECRET } from './support.js';
+import { ROOT_KEY_ID, ROOT_SECRET, runPythonFlow, type PythonFlowRun } from './support.js';
 
 interface Step {
   ok: boolean;
@@ -18,29 +15,11 @@ interface Step {
 }
 
 let srv: TestServer;
-let run: { code: number; stderr: string; steps: Record<string, Step> };
+let run: PythonFlowRun<Step>;
 
 before(async () => {
   srv = await startTestServer();
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
-  Object.assign(env, {
-    AWS_CONFIG_FILE: path.join(os.tmpdir(), 'coffer-no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: path.join(os.tmpdir(), 'coffer-no-aws-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
-  const script = path.join(FIXTURES, 'boto3_flow.py');
-  run = await new Promise((resolve, reject) => {
-    execFile('python3', [script, srv.url, ROOT_KEY_ID, ROOT_SECRET, uniqueBucket('boto3')], { env, timeout: 90_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      let steps: Record<string, Step> = {};
-      try {
-        steps = (JSON.parse(stdout) as { steps: Record<string, Step> }).steps;
-      } catch {
-        // leave steps empty: the exit-code test reports stderr
-      }
-      resolve({ code: err ? (err.code as unknown as number) : 0, stderr, steps });
-    });
-  });
+  run = await runPythonFlow<Step>('boto3_flow.py', [srv.url, ROOT_KEY_ID, ROOT_SECRET, uniqueBucket('boto3')], 90_000);
 });
 after(async () => srv?.stop());
 

@@ -2,10 +2,11 @@
 // real `coffer server` as a child process, and small file-system helpers. Nothing
 // here imitates Coffer; it only drives it.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -225,4 +226,38 @@ export async function startChildServer(dataDir: string, extraEnv: Record<string,
       await exited;
     },
   };
+}
+
+/** What a Python client flow (fixtures/*_flow.py) reported: its exit code, stderr, and the JSON steps it printed. */
+export interface PythonFlowRun<Step> {
+  code: number;
+  stderr: string;
+  steps: Record<string, Step>;
+}
+
+/**
+ * Runs fixtures/<script> with python3 against the server, with no AWS configuration of
+ * this machine leaking in (no config or credentials files, no instance metadata). The
+ * script prints {"steps": {...}}; an unreadable summary leaves `steps` empty, and the
+ * exit-code test reports stderr.
+ */
+export function runPythonFlow<Step>(script: string, args: string[], timeoutMs: number): Promise<PythonFlowRun<Step>> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
+  Object.assign(env, {
+    AWS_CONFIG_FILE: path.join(os.tmpdir(), 'coffer-no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(os.tmpdir(), 'coffer-no-aws-credentials'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+  });
+  return new Promise((resolve, reject) => {
+    execFile('python3', [path.join(FIXTURES, script), ...args], { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') return reject(err);
+      let steps: Record<string, Step> = {};
+      try {
+        steps = (JSON.parse(stdout) as { steps: Record<string, Step> }).steps;
+      } catch {
+        // leave steps empty
+      }
+      resolve({ code: err ? (err.code as unknown as number) : 0, stderr, steps });
+    });
+  });
 }
