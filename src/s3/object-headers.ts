@@ -86,13 +86,6 @@ export function storageClass(h: IncomingHttpHeaders): string {
   throw s3Error('InvalidStorageClass', { StorageClassRequested: v });
 }
 
-/** Server-side encryption arrives with the SSE issue; until then such requests are refused, never ignored. */
-export function refuseEncryptionHeaders(h: IncomingHttpHeaders): void {
-  for (const name of ['x-amz-server-side-encryption', 'x-amz-server-side-encryption-customer-algorithm', 'x-amz-server-side-encryption-aws-kms-key-id']) {
-    if (h[name] !== undefined) throw notImplemented('Server-side encryption');
-  }
-}
-
 export function quoteEtag(md5hex: string): string {
   return `"${md5hex}"`;
 }

@@ -6,7 +6,6 @@
 
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { ServiceError } from '../../errors.js';
 import { invalidArgument, s3Error } from '../errors.js';
 
 export const SSE = 'x-amz-server-side-encryption';
@@ -125,15 +124,9 @@ export function parseCopySourceCustomerKey(h: IncomingHttpHeaders): CustomerKey 
 }
 
 /** GET, HEAD, UploadPart, UploadPartCopy, CompleteMultipartUpload take no SSE/SSE-KMS headers. */
-export function refuseSseHeaders(h: IncomingHttpHeaders, status = 400): void {
+export function refuseSseHeaders(h: IncomingHttpHeaders): void {
   for (const name of [SSE, SSE_KMS_KEY_ID, SSE_CONTEXT, SSE_BUCKET_KEY]) {
     const v = one(h, name);
-    if (v === undefined) continue;
-    if (status !== 400) throw new ServiceError('InvalidArgument', 'x-amz-server-side-encryption header is not supported for this operation.', status, { ArgumentName: name, ArgumentValue: v });
-    throw invalidArgument('x-amz-server-side-encryption header is not supported for this operation.', name, v);
+    if (v !== undefined) throw invalidArgument('x-amz-server-side-encryption header is not supported for this operation.', name, v);
   }
-}
-
-export function hasKmsRequest(r: SseRequest): boolean {
-  return r.algorithm === 'aws:kms' || r.algorithm === 'aws:kms:dsse';
 }
