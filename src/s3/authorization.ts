@@ -43,11 +43,22 @@ const EXISTING_TAG_OPS: ReadonlySet<Operation> = new Set([
 ]);
 const NO_POLICIES: NamedPolicy[] = [];
 
-export async function authorizeRequest(ctx: S3Context, deps: AuthorizationDeps): Promise<void> {
+/**
+ * Conditions only the operation can know (it has to read the body first): PutObjectTagging's
+ * tag set, PostObject's form fields. An operation that defers its authorization passes them.
+ */
+export interface LateConditions {
+  conditions: Record<string, ContextValue>;
+}
+
+/** Operations that authorize themselves once their body is read (see LateConditions). */
+const AUTHORIZED_BY_OPERATION: ReadonlySet<Operation> = new Set(['PostObject', 'PutObjectTagging']);
+
+export async function authorizeRequest(ctx: S3Context, deps: AuthorizationDeps, late?: LateConditions): Promise<void> {
   const ep = ctx.endpoint;
   const anonymous = ctx.auth.anonymous;
-  // PostObject authorizes the signer of its form policy itself.
-  if (ep.op === 'PostObject' || (ep.op === 'NotImplemented' && !anonymous)) return;
+  // PostObject authorizes the signer of its form policy itself; PutObjectTagging after reading its tag set.
+  if ((AUTHORIZED_BY_OPERATION.has(ep.op) && !late) || (ep.op === 'NotImplemented' && !anonymous)) return;
   const action = S3_ACTIONS[ep.op];
   if (!action) throw s3Error('AccessDenied');
   const root = !anonymous && ctx.principal.kind === 'root';
@@ -63,6 +74,7 @@ export async function authorizeRequest(ctx: S3Context, deps: AuthorizationDeps):
   const key = 'key' in ep ? ep.key : undefined;
   const resource = bucket === undefined ? '*' : key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
   const conditions = requestConditions(ctx, ep.op);
+  if (late) Object.assign(conditions, late.conditions);
   if (bucket !== undefined && key !== undefined && EXISTING_TAG_OPS.has(ep.op) && wantsExistingTags(policy, identity, session)) {
     const obj = await ctx.services.meta.getObject(bucket, key);
     if (obj) for (const [k, v] of Object.entries(obj.tags)) conditions[`s3:ExistingObjectTag/${k}`] = v;
@@ -122,18 +134,28 @@ function requestConditions(ctx: S3Context, op: Operation): Record<string, Contex
     c['s3:x-amz-server-side-encryption-aws-kms-key-id'] = header(ctx, 'x-amz-server-side-encryption-aws-kms-key-id');
     c['s3:x-amz-server-side-encryption-customer-algorithm'] = header(ctx, 'x-amz-server-side-encryption-customer-algorithm');
     const tagging = header(ctx, 'x-amz-tagging');
-    if (tagging !== undefined) {
-      const keys: string[] = [];
-      for (const [k, v] of new URLSearchParams(tagging)) {
-        c[`s3:RequestObjectTag/${k}`] = v;
-        keys.push(k);
-      }
-      c['s3:RequestObjectTagKeys'] = keys;
-    }
+    if (tagging !== undefined) Object.assign(c, requestTagConditions(Object.fromEntries(new URLSearchParams(tagging))));
   }
   if (op === 'CopyObject' || op === 'UploadPartCopy') c['s3:x-amz-copy-source'] = header(ctx, 'x-amz-copy-source');
   if (op === 'CopyObject') c['s3:x-amz-metadata-directive'] = header(ctx, 'x-amz-metadata-directive');
   return c;
+}
+
+/** s3:RequestObjectTag/<k> and s3:RequestObjectTagKeys of a tag set a request sets. */
+export function requestTagConditions(tags: Record<string, string>): Record<string, ContextValue> {
+  const c: Record<string, ContextValue> = {};
+  for (const [k, v] of Object.entries(tags)) c[`s3:RequestObjectTag/${k}`] = v;
+  c['s3:RequestObjectTagKeys'] = Object.keys(tags);
+  return c;
+}
+
+/** The SSE condition keys of a request whose headers come from elsewhere (PostObject's form fields). */
+export function sseConditions(h: Record<string, string | undefined>): Record<string, ContextValue> {
+  return {
+    's3:x-amz-server-side-encryption': h['x-amz-server-side-encryption'],
+    's3:x-amz-server-side-encryption-aws-kms-key-id': h['x-amz-server-side-encryption-aws-kms-key-id'],
+    's3:x-amz-server-side-encryption-customer-algorithm': h['x-amz-server-side-encryption-customer-algorithm'],
+  };
 }
 
 function wantsExistingTags(policy: PolicyDocument | undefined, identity: NamedPolicy[], session: NamedPolicy | undefined): boolean {

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, ListObjectsV2Command, PutBucketEncryptionCommand, PutBucketPolicyCommand,
-  PutObjectCommand, PutObjectTaggingCommand, S3Client,
+  PutObjectCommand, PutObjectTaggingCommand, GetObjectTaggingCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
@@ -118,6 +118,33 @@ test('s3:RequestObjectTag: PUTs must carry x-amz-tagging project=apollo', async 
   await assertDenied(put());
   await assertDenied(put('project=gemini'));
   await put('project=apollo&team=a');
+});
+
+test('s3:RequestObjectTag on PutObjectTagging: the tag set in the body is what the policy sees; a denied one changes nothing', async () => {
+  const b = await newBucket('bpc-reqtag-put');
+  await srv.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x', Tagging: 'project=apollo' }));
+  await putPolicy(b, {
+    Effect: 'Deny', Principal: '*', Action: 's3:PutObjectTagging', Resource: `arn:aws:s3:::${b}/*`,
+    Condition: { StringNotEquals: { 's3:RequestObjectTag/project': 'apollo' } },
+  });
+  const tag = (TagSet: { Key: string; Value: string }[]) => srv.s3.send(new PutObjectTaggingCommand({ Bucket: b, Key: 'k', Tagging: { TagSet } }));
+  await assertDenied(tag([{ Key: 'project', Value: 'gemini' }]), /s3:PutObjectTagging on resource: .* with an explicit deny in a resource-based policy$/);
+  await assertDenied(tag([]));
+  await tag([{ Key: 'project', Value: 'apollo' }, { Key: 'stage', Value: 'two' }]);
+  const got = await srv.s3.send(new GetObjectTaggingCommand({ Bucket: b, Key: 'k' }));
+  assert.deepEqual(got.TagSet?.map((t) => `${t.Key}=${t.Value}`).sort(), ['project=apollo', 'stage=two']);
+});
+
+test('PutObjectTagging is still authorized by identity policies: a user without s3:PutObjectTagging is refused', async () => {
+  const b = await newBucket('bpc-tag-user');
+  await srv.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x' }));
+  const u = await users.create('bpc-tagger');
+  await assertDenied(
+    u.s3.send(new PutObjectTaggingCommand({ Bucket: b, Key: 'k', Tagging: { TagSet: [{ Key: 'a', Value: 'b' }] } })),
+    /because no identity-based policy allows the s3:PutObjectTagging action$/,
+  );
+  const got = await srv.s3.send(new GetObjectTaggingCommand({ Bucket: b, Key: 'k' }));
+  assert.deepEqual(got.TagSet, []);
 });
 
 test('aws:SecureTransport: a deny of plain HTTP refuses requests over HTTP and lets the same ones through over TLS', async () => {

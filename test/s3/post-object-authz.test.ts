@@ -53,4 +53,30 @@ describe('PostObject authorization', () => {
     ({ url, fields } = await signed('locked/x.txt'));
     assert.equal((await post(url, fields, 'no')).status, 403);
   });
+
+  it("a bucket policy requiring aws:kms and a tag sees the form's fields, as a PUT's headers", async () => {
+    const b = uniqueBucket('post-cond');
+    await srv.s3.send(new CreateBucketCommand({ Bucket: b }));
+    await srv.s3.send(new PutBucketPolicyCommand({
+      Bucket: b,
+      Policy: JSON.stringify({ Version: '2012-10-17', Statement: [
+        { Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: `arn:aws:s3:::${b}/*`, Condition: { StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' } } },
+        { Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: `arn:aws:s3:::${b}/*`, Condition: { StringNotEquals: { 's3:RequestObjectTag/project': 'apollo' } } },
+      ] }),
+    }));
+    const tagging = '<Tagging><TagSet><Tag><Key>project</Key><Value>apollo</Value></Tag></TagSet></Tagging>';
+    const form = async (key: string, extra: Record<string, string>) => {
+      const { url, fields } = await createPresignedPost(srv.s3, { Bucket: b, Key: key, Fields: extra, Conditions: Object.entries(extra).map(([k, v]) => ({ [k]: v })) });
+      return post(url, fields, 'form body');
+    };
+    const plain = await form('plain.txt', { tagging });
+    assert.equal(plain.status, 403, await plain.text());
+    const untagged = await form('untagged.txt', { 'x-amz-server-side-encryption': 'aws:kms' });
+    assert.equal(untagged.status, 403, await untagged.text());
+    const ok = await form('ok.txt', { 'x-amz-server-side-encryption': 'aws:kms', tagging });
+    assert.equal(ok.status, 204, await ok.text());
+    const got = await srv.s3.send(new GetObjectCommand({ Bucket: b, Key: 'ok.txt' }));
+    assert.equal(got.ServerSideEncryption, 'aws:kms');
+    assert.equal(await got.Body!.transformToString(), 'form body');
+  });
 });

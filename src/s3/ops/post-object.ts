@@ -20,7 +20,7 @@ import { invalidArgument, s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
 import { checkAclHeaders, quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
 import { parseSseHeaders } from '../sse/request.js';
-import { authorizeRequest } from '../authorization.js';
+import { authorizeRequest, requestTagConditions, sseConditions } from '../authorization.js';
 import { resolveSse } from '../sse/settings.js';
 import { etagHex, sealObject, sseResponseHeaders, sseOf, wipe } from '../sse/object-keys.js';
 import { BodyEncryptor } from '../sse/body-cipher.js';
@@ -64,9 +64,12 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   // The policy's signer is the principal: it needs s3:PutObject on the key (identity and
   // bucket policies, as a PUT would), and S3 uses KMS on its behalf.
   ctx.principal = credential.principal;
+  // Its SSE and tagging condition keys come from the form's fields, as a PUT's come from headers.
+  const tags = fields['tagging'] !== undefined ? parseTaggingXml(parseXmlRoot(Buffer.from(fields['tagging'], 'utf8'), 'Tagging')) : {};
   await authorizeRequest(
     { ...ctx, endpoint: { op: 'PutObject', bucket, key }, auth: { anonymous: false, credential, payload: ctx.auth.payload, presigned: false } },
     ctx.authz ?? {},
+    { conditions: { ...sseConditions(fields), ...(fields['tagging'] !== undefined ? requestTagConditions(tags) : {}) } },
   );
   const b = await requireBucket(ctx, bucket);
   checkPostPolicyConditions(policy, fields, bucket, key);
@@ -79,7 +82,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   const partial = {
     headers: storedHeaders(h),
     userMetadata: userMetadata(h),
-    tags: fields['tagging'] !== undefined ? parseTaggingXml(parseXmlRoot(Buffer.from(fields['tagging'], 'utf8'), 'Tagging')) : {},
+    tags,
     storageClass: storageClass(h),
   };
 

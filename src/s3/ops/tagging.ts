@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { decodePayload } from '../../auth/chunked.js';
 import { checksumHeader, checksumOf } from '../../checksum/index.js';
+import { authorizeRequest, requestTagConditions } from '../authorization.js';
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import { s3Error } from '../errors.js';
@@ -23,6 +24,7 @@ export async function putObjectTagging(ctx: S3Context, bucket: string, key: stri
   await requireBucket(ctx, bucket);
   const body = await readXmlBody(ctx);
   const tags = parseTaggingXml(parseXmlRoot(body, 'Tagging'));
+  await authorizeRequest(ctx, ctx.authz ?? {}, { conditions: requestTagConditions(tags) });
   if (!(await ctx.services.meta.updateObject(bucket, key, { tags }))) throw s3Error('NoSuchKey', { Key: key });
   sendEmpty(ctx, 200);
 }
