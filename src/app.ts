@@ -28,6 +28,8 @@ import { CredentialDirectory } from './iam/credentials.js';
 import { BucketKeyCache } from './s3/sse/kms-bridge.js';
 import { BUCKET_POLICY_ITEM } from './s3/bucket-policy.js';
 import { handleQueryApi, type IamHandlerOptions } from './iam/api/handler.js';
+import { handleAdminApi, whoamiRoute, type AdminRoute } from './http/admin-api.js';
+import type { PageHandler } from './http/pages.js';
 
 export interface RunningCoffer {
   server: Server;
@@ -130,11 +132,22 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
       run();
     },
   };
+  // Coffer's administration API (http/admin-api.ts) and its unsigned pages (console, metrics).
+  const adminRoutes: AdminRoute[] = [whoamiRoute];
+  const pages: PageHandler[] = [];
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy }, req, res, requestId),
     kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential }, req, res, requestId),
     iam: (req, res, requestId) => handleQueryApi('iam', iamApi, req, res, requestId),
     sts: (req, res, requestId) => handleQueryApi('sts', iamApi, req, res, requestId),
+    admin: (req, res, requestId) => handleAdminApi({
+      routes: adminRoutes, lookup, prepareCredential: (id) => directory.prepare(id, 'coffer'), identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
+      region: config.region, accountId: root.accountId, log,
+    }, req, res, requestId),
+    async pages(req, res) {
+      for (const page of pages) if (await page(req, res)) return true;
+      return false;
+    },
     fail: (err, requestId) => log.error({ err, requestId }, 'unhandled error'),
   }, tls);
   await new Promise<void>((resolve, reject) => {

@@ -12,6 +12,14 @@ export interface ServiceHandlers {
   kms?(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
   iam?(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
   sts?(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
+  /** Coffer's administration API: any request under /_coffer/api/ (http/admin-api.ts). */
+  admin?(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
+  /**
+   * Unsigned GETs of Coffer's own pages: the console (/console, /console/...) and the
+   * Prometheus metrics (/metrics). Answers false when it does not serve the path, and the
+   * request goes on to S3 (a signed request never comes here).
+   */
+  pages?(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<boolean>;
   /** Last-resort failure (a bug in a handler's own error path). */
   fail(err: unknown, requestId: string): void;
 }
@@ -55,6 +63,12 @@ export function scopeService(authorization: string | string[] | undefined, url: 
   return cred.split('/')[3];
 }
 
+/** /console, /console/..., /metrics (with or without a query string). */
+function isPagePath(url: string): boolean {
+  const path = url.split('?', 1)[0]!;
+  return path === '/console' || path.startsWith('/console/') || path === '/metrics';
+}
+
 /** PEM certificate (chain) and unencrypted private key; see config/tls-files.ts. */
 export interface TlsOptions {
   cert: Buffer;
@@ -68,6 +82,20 @@ export function createCofferServer(handlers: ServiceHandlers, tls?: TlsOptions):
     res.setHeader('x-amz-id-2', extendedRequestId(requestId));
     res.setHeader('server', 'Coffer');
     const target = req.headers['x-amz-target'];
+    const url = req.url ?? '/';
+    if (url.startsWith('/_coffer/') && handlers.admin) {
+      handlers.admin(req, res, requestId).catch((err) => failed(err, requestId, res));
+      return;
+    }
+    if (handlers.pages && (req.method === 'GET' || req.method === 'HEAD') && req.headers.authorization === undefined && !url.includes('X-Amz-Credential=') && isPagePath(url)) {
+      handlers.pages(req, res, requestId).then(
+        (served) => {
+          if (!served) handlers.s3(req, res, requestId).catch((err) => failed(err, requestId, res));
+        },
+        (err) => failed(err, requestId, res),
+      );
+      return;
+    }
     let handler = handlers.s3;
     if (typeof target === 'string' && target.startsWith('TrentService.') && handlers.kms) handler = handlers.kms;
     else {
@@ -75,15 +103,16 @@ export function createCofferServer(handlers: ServiceHandlers, tls?: TlsOptions):
       if (service === 'iam' && handlers.iam) handler = handlers.iam;
       else if (service === 'sts' && handlers.sts) handler = handlers.sts;
     }
-    handler(req, res, requestId).catch((err) => {
-      handlers.fail(err, requestId);
-      if (!res.headersSent) {
-        res.writeHead(500, { 'content-length': '0' });
-        res.end();
-      } else {
-        res.destroy();
-      }
-    });
+    handler(req, res, requestId).catch((err) => failed(err, requestId, res));
+  };
+  const failed = (err: unknown, requestId: string, res: ServerResponse): void => {
+    handlers.fail(err, requestId);
+    if (!res.headersSent) {
+      res.writeHead(500, { 'content-length': '0' });
+      res.end();
+    } else {
+      res.destroy();
+    }
   };
   const options = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 };
   if (!tls) return createServer(options, listener);

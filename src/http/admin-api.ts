@@ -1,0 +1,185 @@
+// Coffer's own administration API, for the console and the CLI: JSON over HTTP under
+// /_coffer/api/<route> (bucket names cannot start with "_", so the prefix never hides a
+// bucket). Requests are signed with SigV4 like every other call (credential scope
+// service "coffer", the server's region), and each route is authorized as one IAM
+// action of the signer (the AWS action of the nearest AWS API where there is one, e.g.
+// cloudtrail:LookupEvents for audit queries): identity policies and the session policy,
+// the root may do anything. Errors answer {"__type": code, "message": text}, as KMS's.
+//
+// Routes register themselves in ADMIN_ROUTES (one file per route, wired in app.ts).
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { authenticate } from '../auth/sigv4.js';
+import type { CredentialLookup, Principal } from '../auth/types.js';
+import { ServiceError, isServiceError } from '../errors.js';
+import { accessKeyIdOf } from '../iam/credentials.js';
+import type { NamedPolicy } from '../iam/policy/index.js';
+import { accessDeniedMessage, authorize } from '../iam/policy/index.js';
+import { requestPrincipal } from '../iam/principal.js';
+import type { Caller } from '../kms/service.js';
+import type { Logger } from 'pino';
+
+export const ADMIN_PREFIX = '/_coffer/api/';
+const MAX_BODY = 1024 * 1024;
+
+export interface AdminRequest {
+  principal: Principal;
+  /** The query string of the request. */
+  query: URLSearchParams;
+  /** The request body (at most 1 MiB); JSON routes parse it with jsonBody(). */
+  body: Buffer;
+  requestId: string;
+  /** The caller as KMS sees it, for routes that call KMS on the signer's behalf. */
+  caller: Caller;
+}
+
+export interface AdminRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** The path after /_coffer/api/, e.g. "audit/events". */
+  path: string;
+  /** The IAM action the signer needs, e.g. "cloudtrail:LookupEvents"; null: any signed caller (like sts:GetCallerIdentity). */
+  action: string | null;
+  /** The resource ARN the action is authorized on ("*" when none). */
+  resource?: (r: AdminRequest) => string;
+  /** The JSON-serializable result (status 200), or a ServiceError thrown. */
+  run(r: AdminRequest): Promise<unknown>;
+}
+
+export interface AdminApiOptions {
+  routes: readonly AdminRoute[];
+  lookup: CredentialLookup;
+  prepareCredential: (accessKeyId: string | undefined) => Promise<void>;
+  identityPolicies: (p: Principal) => Promise<NamedPolicy[]>;
+  sessionPolicy: (p: Principal) => NamedPolicy | undefined;
+  region: string;
+  accountId: string;
+  log: Logger;
+}
+
+export function adminError(code: string, message: string, status = 400): ServiceError {
+  return new ServiceError(code, message, status);
+}
+
+/** The body of a JSON route, or a 400 ValidationException. */
+export function jsonBody(r: AdminRequest): Record<string, unknown> {
+  try {
+    const v = JSON.parse(r.body.length === 0 ? '{}' : r.body.toString('utf8')) as unknown;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    /* fall through */
+  }
+  throw adminError('ValidationException', 'The request body must be a JSON object.');
+}
+
+export async function handleAdminApi(opts: AdminApiOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  try {
+    const rawUrl = req.url ?? '/';
+    const qi = rawUrl.indexOf('?');
+    const path = decodeURIComponent((qi < 0 ? rawUrl : rawUrl.slice(0, qi)).slice(ADMIN_PREFIX.length));
+    const query = new URLSearchParams(qi < 0 ? '' : rawUrl.slice(qi + 1));
+    const body = await readBody(req);
+    await opts.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl));
+    let auth;
+    try {
+      auth = authenticate({ method: req.method ?? 'GET', rawUrl, headers: req.headers, body }, { region: opts.region, service: 'coffer', lookup: opts.lookup });
+    } catch (e) {
+      if (isServiceError(e)) throw adminError(e.code, e.message, e.status);
+      throw e;
+    }
+    if (auth.anonymous) throw adminError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
+    const route = opts.routes.find((r) => r.path === path && r.method === req.method);
+    if (!route) {
+      const other = opts.routes.some((r) => r.path === path);
+      throw other
+        ? adminError('MethodNotAllowed', `${req.method} is not allowed on ${ADMIN_PREFIX}${path}.`, 405)
+        : adminError('UnknownOperation', `Coffer has no administration route ${ADMIN_PREFIX}${path}.`, 404);
+    }
+    const principal = auth.credential.principal;
+    const r: AdminRequest = {
+      principal,
+      query,
+      body,
+      requestId,
+      caller: {
+        principal,
+        requestId,
+        sourceIp: req.socket.remoteAddress,
+        secureTransport: 'encrypted' in req.socket && Boolean((req.socket as { encrypted?: boolean }).encrypted),
+        userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
+      },
+    };
+    await authorizeAdmin(opts, route, r);
+    send(res, 200, (await route.run(r)) ?? {});
+  } catch (e) {
+    let err: ServiceError;
+    if (isServiceError(e)) err = e;
+    else {
+      opts.log.error({ err: e, requestId }, 'internal error');
+      err = adminError('InternalFailure', 'The request processing has failed because of an unknown error.', 500);
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    send(res, err.status, { __type: err.code, message: err.message });
+  }
+}
+
+async function authorizeAdmin(opts: AdminApiOptions, route: AdminRoute, r: AdminRequest): Promise<void> {
+  if (r.principal.kind === 'root' || route.action === null) return;
+  const ctx = {
+    principal: requestPrincipal(r.principal),
+    action: route.action,
+    resource: route.resource?.(r) ?? '*',
+    conditions: {
+      'aws:SourceIp': r.caller.sourceIp,
+      'aws:SecureTransport': r.caller.secureTransport ? 'true' : 'false',
+      'aws:CurrentTime': new Date().toISOString(),
+      'aws:PrincipalArn': r.principal.kind === 'assumed-role' ? r.principal.roleArn : r.principal.arn,
+    },
+  };
+  const decision = authorize({
+    identityPolicies: await opts.identityPolicies(r.principal),
+    resourcePolicies: [],
+    sessionPolicy: opts.sessionPolicy(r.principal),
+    ctx,
+    resourceAccountId: opts.accountId,
+    resourcePolicyMode: 's3',
+  });
+  if (decision.effect !== 'Allow') throw adminError('AccessDeniedException', accessDeniedMessage(ctx, decision), 403);
+}
+
+/** GET whoami: the signer, as the console shows it after sign-in. */
+export const whoamiRoute: AdminRoute = {
+  method: 'GET',
+  path: 'whoami',
+  action: null,
+  async run(r) {
+    const p = r.principal;
+    return { arn: p.arn, accountId: p.accountId, kind: p.kind, ...(p.kind === 'user' ? { userName: p.userName } : {}), temporary: p.temporary !== undefined };
+  },
+};
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(adminError('ValidationException', 'The request body is larger than 1 MiB.', 413));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+}
