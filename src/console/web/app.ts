@@ -1,0 +1,112 @@
+// The console's entry point: the sign-in form, the shell (left navigation, header with
+// the signed-in ARN and sign-out) and the hash router (#/keys, #/buckets/<name>, ...).
+
+import { ApiError, clearSession, loadSession, signIn } from './api.js';
+import { button, clear, errorBanner, field, h, input } from './ui.js';
+import { renderKeys } from './pages/keys.js';
+import { renderGrants } from './pages/grants.js';
+import { renderIam } from './pages/iam.js';
+import { renderBuckets } from './pages/buckets.js';
+import { renderBucket } from './pages/bucket.js';
+import { renderAudit } from './pages/audit.js';
+import { renderUsage } from './pages/usage.js';
+
+export interface Route {
+  /** Path segments after "#/", decoded. */
+  parts: string[];
+  params: URLSearchParams;
+}
+
+type Page = (main: HTMLElement, route: Route) => Promise<void>;
+
+const NAV: Array<{ id: string; label: string; page: Page }> = [
+  { id: 'keys', label: 'Keys', page: renderKeys },
+  { id: 'grants', label: 'Grants', page: renderGrants },
+  { id: 'iam', label: 'Users, groups & roles', page: renderIam },
+  { id: 'buckets', label: 'Buckets', page: (main, r) => (r.parts[1] ? renderBucket(main, r) : renderBuckets(main, r)) },
+  { id: 'audit', label: 'Audit', page: renderAudit },
+  { id: 'usage', label: 'Usage', page: renderUsage },
+];
+
+const app = document.getElementById('app')!;
+
+function currentRoute(): Route {
+  const raw = location.hash.replace(/^#\/?/, '');
+  const [path, qs] = raw.split('?', 2) as [string, string | undefined];
+  return { parts: path.split('/').filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(qs ?? '') };
+}
+
+export function go(hash: string): void {
+  if (location.hash === hash) void route();
+  else location.hash = hash;
+}
+
+function renderSignIn(): void {
+  const errors = h('div', { class: 'errors' });
+  const region = input('region', { value: 'us-east-1' });
+  const form = h(
+    'form',
+    { class: 'signin-form', 'data-testid': 'signin' },
+    h('div', { class: 'brand brand-large' }, h('span', { class: 'brand-mark' }, 'C'), 'Coffer'),
+    h('p', { class: 'subtitle' }, 'Sign in with an access key: the root credentials or an IAM user\u2019s. The console acts with exactly that principal\u2019s permissions.'),
+    field('Access key ID', input('accessKeyId', { required: true, autocomplete: 'username' })),
+    field('Secret access key', input('secretAccessKey', { type: 'password', required: true, autocomplete: 'current-password' })),
+    h('details', { class: 'advanced' }, h('summary', {}, 'More options'), field('Session token (optional)', input('sessionToken')), field('Region', region, 'The server\u2019s region is found automatically when this one is wrong.')),
+    errors,
+    h('button', { type: 'submit', class: 'btn btn-primary btn-wide' }, 'Sign in'),
+    h('p', { class: 'fineprint' }, 'Your secret stays in this browser tab (session storage) and is only used to sign requests.'),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const v = new FormData(form);
+    clear(errors);
+    signIn(String(v.get('accessKeyId')).trim(), String(v.get('secretAccessKey')).trim(), String(v.get('sessionToken') ?? '').trim() || undefined, String(v.get('region')).trim() || 'us-east-1')
+      .then(() => {
+        if (!location.hash || location.hash === '#/') location.hash = '#/keys';
+        void route();
+      })
+      .catch((err: unknown) => clear(errors, errorBanner(err)));
+  });
+  clear(app, h('main', { class: 'signin' }, form));
+}
+
+async function route(): Promise<void> {
+  const s = loadSession();
+  if (!s) {
+    renderSignIn();
+    return;
+  }
+  const r = currentRoute();
+  const current = NAV.find((n) => n.id === r.parts[0]) ?? NAV[0]!;
+  document.querySelector('.panel-backdrop')?.remove();
+  const main = h('main', { class: 'content', id: 'main' });
+  const nav = h(
+    'nav',
+    { class: 'sidebar', 'aria-label': 'Sections' },
+    h('div', { class: 'brand' }, h('span', { class: 'brand-mark' }, 'C'), 'Coffer'),
+    h('ul', {}, ...NAV.map((n) => h('li', {}, h('a', { href: `#/${n.id}`, class: n === current ? 'active' : undefined, 'aria-current': n === current ? 'page' : undefined }, n.label)))),
+  );
+  const header = h(
+    'header',
+    { class: 'topbar' },
+    h('span', { class: 'whoami' }, 'Signed in as ', h('code', { class: 'mono', 'data-testid': 'whoami' }, s.arn)),
+    h('span', { class: 'region' }, s.region),
+    button('Sign out', () => {
+      clearSession();
+      location.hash = '';
+      renderSignIn();
+    }),
+  );
+  clear(app, h('div', { class: 'shell' }, nav, h('div', { class: 'main-col' }, header, main)));
+  document.title = `${current.label} \u2014 Coffer`;
+  main.append(h('div', { class: 'loading' }, 'Loading\u2026'));
+  try {
+    await current.page(main, r);
+  } catch (e) {
+    if (e instanceof ApiError && e.code === 'NotSignedIn') return renderSignIn();
+    clear(main, errorBanner(e));
+  }
+}
+
+window.addEventListener('hashchange', () => void route());
+void route();

@@ -1,0 +1,105 @@
+// Hand-written SVG charts for the usage page: stacked bars over time, one colour per
+// group (key, principal), with axes, gridlines, a legend and a title per bar.
+
+const NS = 'http://www.w3.org/2000/svg';
+export const PALETTE = ['#2563eb', '#16a34a', '#f59e0b', '#dc2626', '#7c3aed', '#0891b2', '#db2777', '#64748b'];
+
+function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, ...kids: Array<SVGElement | string>): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  for (const k of kids) el.append(k);
+  return el;
+}
+
+export interface Point {
+  time: string;
+  group: string;
+  requests: number;
+}
+
+/** Nice round axis maximum and step for a maximum value. */
+function niceScale(max: number): { top: number; step: number } {
+  if (max <= 0) return { top: 1, step: 1 };
+  const raw = max / 4;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
+  const top = Math.max(step, Math.ceil(max / step) * step);
+  return { top, step: Math.max(1, step) };
+}
+
+/**
+ * Stacked bars per time bucket. Groups beyond the largest `maxGroups` are summed as
+ * "other". `label` names a group for the legend (e.g. a key's alias).
+ */
+export function stackedBars(points: Point[], opts: { label?: (g: string) => string; maxGroups?: number; title: string }): HTMLElement {
+  const maxGroups = opts.maxGroups ?? 7;
+  const totals = new Map<string, number>();
+  for (const p of points) totals.set(p.group, (totals.get(p.group) ?? 0) + p.requests);
+  const ranked = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([g]) => g);
+  const shown = ranked.slice(0, maxGroups);
+  const groupOf = (g: string): string => (shown.includes(g) ? g : 'other');
+  const groups = ranked.length > maxGroups ? [...shown, 'other'] : shown;
+  const times = [...new Set(points.map((p) => p.time))].sort();
+  const cell = new Map<string, number>();
+  for (const p of points) {
+    const k = `${p.time}\u0000${groupOf(p.group)}`;
+    cell.set(k, (cell.get(k) ?? 0) + p.requests);
+  }
+  const stackTotal = (t: string): number => groups.reduce((s, g) => s + (cell.get(`${t}\u0000${g}`) ?? 0), 0);
+  const max = Math.max(0, ...times.map(stackTotal));
+  const { top, step } = niceScale(max);
+  const W = 760;
+  const H = 260;
+  const L = 48;
+  const R = 12;
+  const T = 12;
+  const B = 40;
+  const plotW = W - L - R;
+  const plotH = H - T - B;
+  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': opts.title });
+  root.append(svg('title', {}, opts.title));
+  for (let v = 0; v <= top; v += step) {
+    const y = T + plotH - (v / top) * plotH;
+    root.append(svg('line', { x1: L, x2: W - R, y1: y, y2: y, class: 'grid' }), svg('text', { x: L - 6, y: y + 4, 'text-anchor': 'end', class: 'axis' }, String(v)));
+  }
+  const slot = times.length ? plotW / times.length : plotW;
+  const barW = Math.max(2, Math.min(40, slot * 0.7));
+  const labelEvery = Math.max(1, Math.ceil(times.length / 8));
+  times.forEach((t, i) => {
+    const x = L + i * slot + (slot - barW) / 2;
+    let y = T + plotH;
+    groups.forEach((g, gi) => {
+      const n = cell.get(`${t}\u0000${g}`) ?? 0;
+      if (n === 0) return;
+      const hgt = (n / top) * plotH;
+      y -= hgt;
+      const name = g === 'other' ? 'other' : (opts.label?.(g) ?? g);
+      root.append(svg('rect', { x, y, width: barW, height: Math.max(hgt, 0.5), fill: PALETTE[gi % PALETTE.length]!, class: 'bar', 'data-group': g }, svg('title', {}, `${shortTime(t)} \u2014 ${name}: ${n} request${n === 1 ? '' : 's'}`)));
+    });
+    if (i % labelEvery === 0) root.append(svg('text', { x: L + i * slot + slot / 2, y: H - B + 16, 'text-anchor': 'middle', class: 'axis' }, shortTime(t)));
+  });
+  root.append(svg('line', { x1: L, x2: W - R, y1: T + plotH, y2: T + plotH, class: 'axis-line' }));
+  const legend = document.createElement('ul');
+  legend.className = 'legend';
+  groups.forEach((g, gi) => {
+    const li = document.createElement('li');
+    const sw = document.createElement('span');
+    sw.className = `swatch swatch-${gi % PALETTE.length}`;
+    li.append(sw, `${g === 'other' ? 'other' : (opts.label?.(g) ?? g)} (${g === 'other' ? ranked.slice(maxGroups).reduce((s, x) => s + (totals.get(x) ?? 0), 0) : totals.get(g)})`);
+    legend.append(li);
+  });
+  const wrap = document.createElement('figure');
+  wrap.className = 'chart-wrap';
+  const cap = document.createElement('figcaption');
+  cap.textContent = opts.title;
+  wrap.append(cap, root, legend);
+  if (times.length === 0) wrap.dataset.empty = 'true';
+  return wrap;
+}
+
+function shortTime(t: string): string {
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return t;
+  const iso = d.toISOString();
+  return iso.endsWith('T00:00:00.000Z') ? iso.slice(5, 10) : `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
+}
