@@ -1,0 +1,237 @@
+// The console end to end in a real browser: playwright-core drives Debian's Chromium
+// (installed by .ci/run) against the real server. It walks what an administrator does:
+// sign in, create a key and alias, create a user, grant it the key, set a bucket's
+// default encryption to that key, upload a file and see its key, disable the key and
+// see the download refused, then the audit and usage views; and a limited user who is
+// refused key creation. Screenshots of each page go to test-artifacts/console/.
+
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chromium, type Browser, type Page, type ConsoleMessage } from 'playwright-core';
+import { startTestServer, ROOT_KEY_ID, ROOT_SECRET, type TestServer } from '../helpers/server.js';
+import { adminCall } from '../helpers/admin.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = new URL('../../../test-artifacts/console/', import.meta.url).pathname;
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const BUCKET = 'console-e2e';
+const ALIAS = 'alias/console-e2e';
+
+interface Problem {
+  text: string;
+  url: string;
+}
+
+test('the console in Chromium: keys, users, grants, buckets, upload, disable, audit, usage', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium; .ci/run installs it)`, timeout: 120_000 }, async (t) => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const srv = await startTestServer();
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  const problems: Problem[] = [];
+  page.on('pageerror', (e) => problems.push({ text: `pageerror: ${e.message}`, url: '' }));
+  page.on('console', (m: ConsoleMessage) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push({ text: `${m.type()}: ${m.text()}`, url: m.location().url });
+  });
+  const shot = (name: string): Promise<Buffer> => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+  const auditLanded = (await adminCall(srv, 'GET', 'audit/events')).status !== 404;
+  const usageLanded = (await adminCall(srv, 'GET', 'usage')).status !== 404;
+  // The browser logs each refused request ("Failed to load resource: ... 403"); only the refusals this walk provokes on purpose are allowed.
+  const expectedRefusals: Array<{ url: RegExp; status: RegExp }> = [
+    { url: new RegExp(`/${BUCKET}/hello\\.bin$`), status: /status of 4\d\d/ },
+    // KMS answers AccessDeniedException with 400, as AWS KMS does.
+    { url: /:\d+\/$/, status: /status of 400/ },
+    ...(auditLanded ? [] : [{ url: /\/_coffer\/api\/audit\/events/, status: /status of 404/ }]),
+    ...(usageLanded ? [] : [{ url: /\/_coffer\/api\/usage/, status: /status of 404/ }]),
+  ];
+  let keyId = '';
+  let aliceArn = '';
+  let alice = { id: '', secret: '' };
+  const payload = randomBytes(3 * 1024 * 1024 + 123);
+  try {
+    await t.test('sign in with the root credentials', async () => {
+      await page.goto(`${srv.url}/console`);
+      await shot('01-sign-in');
+      await signIn(page, ROOT_KEY_ID, ROOT_SECRET);
+      assert.match(await page.textContent('[data-testid=whoami]') ?? '', /^arn:aws:iam::\d{12}:root$/);
+    });
+
+    await t.test('create a key with an alias', async () => {
+      await page.click('text=Create key');
+      await page.fill('dialog[open] [name=alias]', ALIAS);
+      await page.fill('dialog[open] [name=description]', 'made by the console test');
+      await page.click('dialog[open] button[type=submit]');
+      const row = page.locator('[data-testid=keys-table] tr', { hasText: ALIAS });
+      await row.waitFor();
+      keyId = (await row.locator('[data-key]').getAttribute('data-key'))!;
+      assert.match(keyId, /^[0-9a-f-]{36}$/);
+      assert.match(await row.textContent() ?? '', /Enabled/);
+      const kms = await srv.coffer.kms;
+      assert.ok(kms);
+      await row.locator('[data-key]').click();
+      await page.locator('.panel .policy-editor textarea').waitFor();
+      await shot('02-key-panel');
+      await page.click('.panel >> text=Close');
+      await shot('03-keys');
+    });
+
+    await t.test('create a user with an access key and an inline policy', async () => {
+      await page.goto(`${srv.url}/console#/iam/users`);
+      await page.click('text=Create user');
+      await page.fill('dialog[open] [name=name]', 'alice');
+      await page.click('dialog[open] button[type=submit]');
+      await page.click('[data-testid=users-table] >> text=alice');
+      await page.click('.panel >> text=Create access key');
+      const secret = page.locator('[data-testid=new-secret] code');
+      await secret.nth(1).waitFor();
+      alice = { id: (await secret.nth(0).textContent())!, secret: (await secret.nth(1).textContent())! };
+      assert.match(alice.id, /^AKIA/);
+      assert.ok(alice.secret.length >= 30);
+      aliceArn = (await page.locator('.panel-body > p code').first().textContent())!;
+      assert.match(aliceArn, /:user\/alice$/);
+      await page.click('.panel >> text=Add inline policy');
+      await page.fill('dialog[open] [name=name]', 'console-read');
+      await page.fill('dialog[open] [name=doc]', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['kms:ListKeys', 'kms:ListAliases', 'kms:DescribeKey'], Resource: '*' }] }));
+      await page.click('dialog[open] button[type=submit]');
+      await page.locator('.panel td', { hasText: 'console-read' }).waitFor();
+      await shot('04-user-panel');
+      await page.click('.panel >> text=Close');
+      await shot('05-users');
+    });
+
+    await t.test('grant the user the key', async () => {
+      await page.goto(`${srv.url}/console#/grants?key=${keyId}`);
+      await page.click('text=Create grant');
+      await page.fill('dialog[open] [name=grantee]', aliceArn);
+      await page.fill('dialog[open] [name=name]', 'alice-uses-the-key');
+      await page.click('dialog[open] button[type=submit]');
+      const row = page.locator('[data-testid=grants-table] tr', { hasText: 'alice-uses-the-key' });
+      await row.waitFor();
+      assert.match(await row.textContent() ?? '', /Decrypt.*GenerateDataKey/);
+      await shot('06-grants');
+    });
+
+    await t.test("create a bucket and set its default encryption to the key", async () => {
+      await page.goto(`${srv.url}/console#/buckets`);
+      await page.click('text=Create bucket');
+      await page.fill('dialog[open] [name=name]', BUCKET);
+      await page.click('dialog[open] button[type=submit]');
+      await page.click(`[data-testid=buckets-table] >> text=${BUCKET}`);
+      await page.click('.tabs >> text=Default encryption');
+      await page.selectOption('select[name=algorithm]', 'aws:kms');
+      const option = page.locator('select[name=key] option', { hasText: ALIAS });
+      await page.selectOption('select[name=key]', (await option.getAttribute('value'))!);
+      await page.click('button:has-text("Save")');
+      await page.locator('[data-testid=current-encryption]', { hasText: 'SSE-KMS' }).waitFor();
+      assert.match(await page.textContent('[data-testid=current-encryption]') ?? '', new RegExp(ALIAS));
+      await shot('07-bucket-encryption');
+      await page.goto(`${srv.url}/console#/buckets`);
+      await page.locator('[data-testid=buckets-table] tr', { hasText: 'SSE-KMS' }).waitFor();
+      await shot('08-buckets');
+    });
+
+    await t.test('upload a file with a progress bar and see its key in the object list', async () => {
+      await page.goto(`${srv.url}/console#/buckets/${BUCKET}`);
+      await page.setInputFiles('[data-testid=upload-file]', { name: 'hello.bin', mimeType: 'application/octet-stream', buffer: payload });
+      await page.click('.uploader button:has-text("Upload")');
+      await page.locator('[data-testid=upload-status]', { hasText: 'Uploaded hello.bin' }).waitFor();
+      assert.equal(await page.getAttribute('[data-testid=upload-progress]', 'value'), '100');
+      const row = page.locator('[data-testid=objects-table] tr', { hasText: 'hello.bin' });
+      await row.waitFor();
+      assert.match(await row.textContent() ?? '', /SSE-KMS/);
+      assert.match(await row.locator('[data-testid=object-key]').textContent() ?? '', new RegExp(ALIAS));
+      assert.match(await row.locator('[data-testid=object-key]').getAttribute('title') ?? '', new RegExp(`key/${keyId}$`));
+      await shot('09-objects');
+      const [download] = await Promise.all([page.waitForEvent('download'), row.locator('text=Download').click()]);
+      const got = await download.path();
+      const { readFile } = await import('node:fs/promises');
+      assert.ok((await readFile(got)).equals(payload), 'the downloaded file is the uploaded one');
+    });
+
+    await t.test('disable the key and see the download refused with the KMS error', async () => {
+      await page.goto(`${srv.url}/console#/keys`);
+      await page.click(`[data-key="${keyId}"]`);
+      await page.click('.panel >> text=Disable key');
+      await page.locator('.panel dd', { hasText: 'Disabled' }).waitFor();
+      await shot('10-key-disabled');
+      await page.goto(`${srv.url}/console#/buckets/${BUCKET}`);
+      await page.locator('[data-testid=objects-table] tr', { hasText: 'hello.bin' }).locator('text=Download').click();
+      const banner = page.locator('[data-testid=error]');
+      await banner.waitFor();
+      assert.match(await banner.textContent() ?? '', /KMS\.DisabledException/);
+      await shot('11-download-refused');
+    });
+
+    await t.test('the audit view shows the events', async () => {
+      await page.goto(`${srv.url}/console#/audit`);
+      if (!auditLanded) {
+        await page.locator('.banner-info', { hasText: 'not available on this server' }).waitFor();
+        await shot('12-audit');
+        t.diagnostic('audit/events is not on this server yet: the view shows its notice');
+        return;
+      }
+      const table = page.locator('[data-testid=audit-table]');
+      await table.waitFor();
+      const text = await table.textContent() ?? '';
+      assert.match(text, /DisableKey/);
+      assert.match(text, /GenerateDataKey/);
+      assert.match(text, /Decrypt/);
+      await shot('12-audit');
+      await page.fill('[name=event]', 'DisableKey');
+      await page.click('text=Apply');
+      await page.waitForURL(/event=DisableKey/);
+      await page.locator('[data-testid=audit-table] tbody tr').first().waitFor();
+      for (const row of await page.locator('[data-testid=audit-table] tbody tr').allTextContents()) assert.match(row, /DisableKey/);
+      await shot('13-audit-filtered');
+    });
+
+    await t.test('the usage view charts the requests', async () => {
+      await page.goto(`${srv.url}/console#/usage?since=24h`);
+      if (!usageLanded) {
+        await page.locator('.banner-info', { hasText: 'not available on this server' }).waitFor();
+        await shot('14-usage');
+        t.diagnostic('usage is not on this server yet: the view shows its notice');
+        return;
+      }
+      await page.locator('[data-testid=chart-by-key] rect.bar').first().waitFor();
+      assert.ok((await page.locator('[data-testid=chart-by-principal] rect.bar').count()) > 0);
+      assert.ok(Number((await page.textContent('[data-testid=usage-total] .stat-value'))!.replace(/,/g, '')) > 0);
+      await shot('14-usage');
+    });
+
+    await t.test('a limited user sees AccessDenied when creating a key', async () => {
+      await page.click('text=Sign out');
+      await page.locator('[data-testid=signin]').waitFor();
+      assert.equal(await page.evaluate('sessionStorage.length'), 0, 'sign-out clears the credentials');
+      await signIn(page, alice.id, alice.secret);
+      assert.match(await page.textContent('[data-testid=whoami]') ?? '', /:user\/alice$/);
+      await page.locator('[data-testid=keys-table] tr', { hasText: ALIAS }).waitFor();
+      await page.click('text=Create key');
+      await page.fill('dialog[open] [name=description]', 'alice tries');
+      await page.click('dialog[open] button[type=submit]');
+      const err = page.locator('dialog[open] [data-testid=error]');
+      await err.waitFor();
+      assert.match(await err.textContent() ?? '', /AccessDeniedException/);
+      assert.match(await err.textContent() ?? '', /kms:CreateKey/);
+      await shot('15-limited-user-denied');
+    });
+
+    const unexpected = problems.filter((p) => !expectedRefusals.some((e) => e.url.test(p.url) && e.status.test(p.text)));
+    assert.deepEqual(unexpected, [], 'no page errors and no console errors other than the refusals provoked on purpose');
+  } finally {
+    await browser.close();
+    await srv.stop();
+  }
+});
+
+async function signIn(page: Page, id: string, secret: string): Promise<void> {
+  await page.fill('[name=accessKeyId]', id);
+  await page.fill('[name=secretAccessKey]', secret);
+  await page.click('[data-testid=signin] button[type=submit]');
+  await page.locator('[data-testid=whoami]').waitFor();
+}
+
+export type { TestContext, TestServer };
