@@ -93,6 +93,7 @@ async function route(): Promise<void> {
     h('span', { class: 'region' }, s.region),
     button('Sign out', () => {
       clearSession();
+      document.getElementById('toasts')?.remove();
       location.hash = '';
       renderSignIn();
     }),

@@ -31,7 +31,7 @@ function niceScale(max: number): { top: number; step: number } {
  * Stacked bars per time bucket. Groups beyond the largest `maxGroups` are summed as
  * "other". `label` names a group for the legend (e.g. a key's alias).
  */
-export function stackedBars(points: Point[], opts: { label?: (g: string) => string; maxGroups?: number; title: string }): HTMLElement {
+export function stackedBars(points: Point[], opts: { label?: (g: string) => string; maxGroups?: number; title: string; since?: string; until?: string; granularity?: string }): HTMLElement {
   const maxGroups = opts.maxGroups ?? 7;
   const totals = new Map<string, number>();
   for (const p of points) totals.set(p.group, (totals.get(p.group) ?? 0) + p.requests);
@@ -39,7 +39,7 @@ export function stackedBars(points: Point[], opts: { label?: (g: string) => stri
   const shown = ranked.slice(0, maxGroups);
   const groupOf = (g: string): string => (shown.includes(g) ? g : 'other');
   const groups = ranked.length > maxGroups ? [...shown, 'other'] : shown;
-  const times = [...new Set(points.map((p) => p.time))].sort();
+  const times = timeAxis(points.map((p) => p.time), opts);
   const cell = new Map<string, number>();
   for (const p of points) {
     const k = `${p.time}\u0000${groupOf(p.group)}`;
@@ -48,8 +48,8 @@ export function stackedBars(points: Point[], opts: { label?: (g: string) => stri
   const stackTotal = (t: string): number => groups.reduce((s, g) => s + (cell.get(`${t}\u0000${g}`) ?? 0), 0);
   const max = Math.max(0, ...times.map(stackTotal));
   const { top, step } = niceScale(max);
-  const W = 760;
-  const H = 260;
+  const W = 600;
+  const H = 240;
   const L = 48;
   const R = 12;
   const T = 12;
@@ -60,7 +60,7 @@ export function stackedBars(points: Point[], opts: { label?: (g: string) => stri
   root.append(svg('title', {}, opts.title));
   for (let v = 0; v <= top; v += step) {
     const y = T + plotH - (v / top) * plotH;
-    root.append(svg('line', { x1: L, x2: W - R, y1: y, y2: y, class: 'grid' }), svg('text', { x: L - 6, y: y + 4, 'text-anchor': 'end', class: 'axis' }, String(v)));
+    root.append(svg('line', { x1: L, x2: W - R, y1: y, y2: y, class: 'grid' }), svg('text', { x: L - 6, y: y + 4, 'text-anchor': 'end', class: 'axis' }, v.toLocaleString('en-US')));
   }
   const slot = times.length ? plotW / times.length : plotW;
   const barW = Math.max(2, Math.min(40, slot * 0.7));
@@ -95,6 +95,29 @@ export function stackedBars(points: Point[], opts: { label?: (g: string) => stri
   wrap.append(cap, root, legend);
   if (times.length === 0) wrap.dataset.empty = 'true';
   return wrap;
+}
+
+/**
+ * Every bucket from the first to the last (or since to until), so quiet hours show as
+ * gaps; the series only carries buckets with requests.
+ */
+function timeAxis(seen: string[], opts: { since?: string; until?: string; granularity?: string }): string[] {
+  const step = opts.granularity === 'hour' ? 3_600_000 : opts.granularity === 'day' ? 86_400_000 : 0;
+  const ms = seen.map((t) => Date.parse(t));
+  // Buckets not on UTC step boundaries (or unparsable times): only the buckets seen.
+  if (!step || ms.some((t) => Number.isNaN(t) || t % step !== 0)) return [...new Set(seen)].sort();
+  const floor = (t: number): number => t - (t % step);
+  const lo = Date.parse(opts.since ?? '');
+  const hi = Date.parse(opts.until ?? '');
+  const start = floor(Number.isNaN(lo) ? Math.min(...ms) : Math.min(lo, ...ms));
+  const end = floor(Number.isNaN(hi) ? Math.max(...ms) : Math.max(hi - 1, ...ms));
+  if (ms.length === 0 && (Number.isNaN(lo) || Number.isNaN(hi))) return [];
+  if ((end - start) / step > 800) return [...new Set(seen)].sort();
+  // Series times are ISO strings; the axis keys must match them exactly.
+  const byMs = new Map(seen.map((t) => [Date.parse(t), t]));
+  const out: string[] = [];
+  for (let t = start; t <= end; t += step) out.push(byMs.get(t) ?? new Date(t).toISOString());
+  return out;
 }
 
 function shortTime(t: string): string {

@@ -44,9 +44,10 @@ export function input(name: string, attrs: Attrs = {}): HTMLInputElement {
   return h('input', { name, type: 'text', autocomplete: 'off', spellcheck: 'false', ...attrs });
 }
 
-export function select(name: string, options: Array<[string, string]>, value?: string, attrs: Attrs = {}): HTMLSelectElement {
-  const s = h('select', { name, ...attrs }, ...options.map(([v, l]) => h('option', { value: v, selected: v === value }, l)));
-  return s;
+/** A select; with no options it shows `empty` and is disabled (nothing to choose). */
+export function select(name: string, options: Array<[string, string]>, value?: string, attrs: Attrs = {}, empty = 'none available'): HTMLSelectElement {
+  if (options.length === 0) return h('select', { name, ...attrs, disabled: true }, h('option', { value: '' }, empty));
+  return h('select', { name, ...attrs }, ...options.map(([v, l]) => h('option', { value: v, selected: v === value }, l)));
 }
 
 export function textarea(name: string, value = '', attrs: Attrs = {}): HTMLTextAreaElement {
@@ -114,7 +115,9 @@ export function toast(text: string, tone: 'ok' | 'bad' = 'ok'): void {
   }
   const t = h('div', { class: `toast toast-${tone}`, 'data-testid': 'toast' }, text);
   host.append(t);
-  setTimeout(() => t.remove(), 4000);
+  // The newest few only: a burst of actions should not bury the page.
+  while (host.children.length > 3) host.firstElementChild!.remove();
+  setTimeout(() => t.remove(), 3500);
 }
 
 /**

@@ -3,7 +3,8 @@
 
 import { ApiError, admin } from '../api.js';
 import type { Route } from '../app.js';
-import { badge, button, clear, errorBanner, field, formatTime, h, infoBanner, input, mono, pageHeader, panel, select, table } from '../ui.js';
+import { type KeyRow, loadKeys } from './keys.js';
+import { badge, button, clear, errorBanner, field, formatTime, h, infoBanner, input, pageHeader, panel, select, table } from '../ui.js';
 
 export interface CloudTrailEvent {
   eventTime: string;
@@ -56,7 +57,14 @@ export async function renderAudit(main: HTMLElement, route: Route): Promise<void
   const load = async (): Promise<void> => {
     const query: Record<string, string | undefined> = { limit: '50', nextToken: tokens[page] };
     for (const f of FILTERS) query[f] = q.get(f) ?? undefined;
-    let r: { events: CloudTrailEvent[]; nextToken?: string };
+    // Key ARNs read better as their aliases (when this principal may list keys).
+  const keys = await loadKeys().catch(() => [] as KeyRow[]);
+  const resourceName = (arn: string): string => {
+    const k = keys.find((x) => x.meta.Arn === arn);
+    if (k?.aliases[0]) return k.aliases[0];
+    return arn.replace(/^arn:aws:kms:[^:]*:\d{12}:/, '').replace(/^(key\/[0-9a-f]{8})[0-9a-f-]{28}$/, '$1\u2026');
+  };
+  let r: { events: CloudTrailEvent[]; nextToken?: string };
     try {
       r = await admin('GET', 'audit/events', query);
     } catch (e) {
@@ -70,8 +78,8 @@ export async function renderAudit(main: HTMLElement, route: Route): Promise<void
         [
           { title: 'Time', cell: (e) => h('span', { class: 'nowrap' }, formatTime(e.eventTime)) },
           { title: 'Event', cell: (e) => h('a', { href: '#', class: 'link strong', onclick: (ev: Event) => (ev.preventDefault(), showEvent(e)) }, e.eventName) },
-          { title: 'Principal', cell: (e) => h('span', {}, mono(e.userIdentity?.arn ?? e.userIdentity?.type ?? ''), e.userIdentity?.invokedBy ? h('div', { class: 'muted small' }, `via ${e.userIdentity.invokedBy}`) : null) },
-          { title: 'Resource', cell: (e) => mono((e.resources ?? []).map((r) => r.ARN).join(', ')) },
+          { title: 'Principal', cell: (e) => h('span', { title: e.userIdentity?.arn ?? '' }, principalName(e), e.userIdentity?.invokedBy ? h('div', { class: 'muted small' }, `via ${e.userIdentity.invokedBy}`) : null) },
+          { title: 'Resource', cell: (e) => h('span', {}, ...(e.resources ?? []).filter((x) => x.ARN).map((x) => h('span', { class: 'mono small', title: x.ARN! }, resourceName(x.ARN!)))) },
           { title: 'Result', cell: (e) => (e.errorCode ? h('span', { title: e.errorMessage ?? '' }, badge(e.errorCode, 'bad')) : badge('OK', 'ok')) },
           { title: 'Source IP', cell: (e) => e.sourceIPAddress ?? '' },
         ],
@@ -88,6 +96,12 @@ export async function renderAudit(main: HTMLElement, route: Route): Promise<void
     );
   };
   await load();
+}
+
+function principalName(e: CloudTrailEvent): string {
+  const arn = e.userIdentity?.arn;
+  if (!arn) return e.userIdentity?.invokedBy ?? e.userIdentity?.type ?? '';
+  return arn.replace(/^arn:aws:(iam|sts)::\d{12}:/, '');
 }
 
 function showEvent(e: CloudTrailEvent): void {

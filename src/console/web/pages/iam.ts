@@ -219,13 +219,13 @@ type Runner = (what: () => Promise<unknown>, msg: string) => () => Promise<void>
 async function userGroupsSection(user: string, run: Runner): Promise<HTMLElement> {
   const groups = members(await iam('ListGroupsForUser', { UserName: user }), 'Groups').map(record);
   const all = members(await iam('ListGroups').catch(() => undefined), 'Groups').map(record);
-  const picker = select('group', all.filter((g) => !groups.some((x) => x.GroupName === g.GroupName)).map((g) => [g.GroupName!, g.GroupName!]), undefined, { 'aria-label': 'Group' });
+  const picker = select('group', all.filter((g) => !groups.some((x) => x.GroupName === g.GroupName)).map((g) => [g.GroupName!, g.GroupName!]), undefined, { 'aria-label': 'Group' }, 'no other groups');
   return h(
     'section',
     { class: 'section' },
     h('h3', {}, 'Groups'),
     table(groups, [{ title: 'Group', cell: (g) => g.GroupName ?? '' }, { title: '', class: 'right', cell: (g) => button('Remove', run(() => iam('RemoveUserFromGroup', { UserName: user, GroupName: g.GroupName }), 'Removed from group')) }], 'Not in any group.'),
-    h('div', { class: 'button-row' }, picker, button('Add to group', () => void run(() => iam('AddUserToGroup', { UserName: user, GroupName: picker.value }), 'Added to group')())),
+    h('div', { class: 'button-row' }, picker, button('Add to group', () => void run(() => iam('AddUserToGroup', { UserName: user, GroupName: picker.value }), 'Added to group')(), 'plain', { disabled: picker.disabled })),
   );
 }
 
@@ -254,13 +254,13 @@ function trustSection(role: string, doc: string, errors: HTMLElement): HTMLEleme
 async function attachedSection(kind: Kind, name: string, run: Runner): Promise<HTMLElement> {
   const attached = members(await iam(`ListAttached${kind}Policies`, { [`${kind}Name`]: name }), 'AttachedPolicies').map(record);
   const all = members(await iam('ListPolicies', { Scope: 'All' }).catch(() => undefined), 'Policies').map(record);
-  const picker = select('policy', all.filter((x) => !attached.some((a) => a.PolicyArn === x.Arn)).map((x) => [x.Arn!, x.PolicyName!]), undefined, { 'aria-label': 'Managed policy' });
+  const picker = select('policy', all.filter((x) => !attached.some((a) => a.PolicyArn === x.Arn)).map((x) => [x.Arn!, x.PolicyName!]), undefined, { 'aria-label': 'Managed policy' }, 'no policies to attach');
   return h(
     'section',
     { class: 'section' },
     h('h3', {}, 'Managed policies'),
     table(attached, [{ title: 'Policy', cell: (a) => h('span', { title: a.PolicyArn }, a.PolicyName ?? '') }, { title: '', class: 'right', cell: (a) => button('Detach', run(() => iam(`Detach${kind}Policy`, { [`${kind}Name`]: name, PolicyArn: a.PolicyArn }), 'Policy detached')) }], 'No managed policies attached.'),
-    h('div', { class: 'button-row' }, picker, button('Attach', () => void run(() => iam(`Attach${kind}Policy`, { [`${kind}Name`]: name, PolicyArn: picker.value }), 'Policy attached')())),
+    h('div', { class: 'button-row' }, picker, button('Attach', () => void run(() => iam(`Attach${kind}Policy`, { [`${kind}Name`]: name, PolicyArn: picker.value }), 'Policy attached')(), 'plain', { disabled: picker.disabled })),
   );
 }
 

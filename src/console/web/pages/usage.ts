@@ -71,7 +71,7 @@ export async function renderUsage(main: HTMLElement, route: Route): Promise<void
       stat('Key-months', r.keys.keyMonths.toFixed(2), `${money(r.prices.keyMonth, cur)} per key-month`),
       stat('Bucket-key savings', money(r.bucketKeys.estimatedSavings, cur), `${r.bucketKeys.requestsAvoided.toLocaleString('en-US')} KMS requests avoided`),
     ),
-    h('div', { class: 'charts' }, h('div', { class: 'card', 'data-testid': 'chart-by-key' }, stackedBars(byKey.series, { title: 'Requests by key', label: keyName })), h('div', { class: 'card', 'data-testid': 'chart-by-principal' }, stackedBars(byPrincipal.series, { title: 'Requests by principal', label: principalName }))),
+    h('div', { class: 'charts' }, h('div', { class: 'card', 'data-testid': 'chart-by-key' }, stackedBars(byKey.series, { title: 'Requests by key', label: keyName, since: r.since, until: r.until, granularity: r.granularity })), h('div', { class: 'card', 'data-testid': 'chart-by-principal' }, stackedBars(byPrincipal.series, { title: 'Requests by principal', label: principalName, since: r.since, until: r.until, granularity: r.granularity }))),
     h('div', { class: 'two-col' }, breakdown('By key', byKey, keyName, cur), breakdown('By principal', byPrincipal, principalName, cur)),
     h('p', { class: 'fineprint' }, `Prices: ${money(r.prices.per10kRequests, cur)} per 10,000 requests after ${r.prices.freeRequestsPerMonth.toLocaleString('en-US')} free per month; ${money(r.prices.keyMonth, cur)} per customer managed key per month. Period ${r.since} \u2013 ${r.until}.`),
   );
