@@ -5,12 +5,13 @@
 // see the download refused, then the audit and usage views; and a limited user who is
 // refused key creation. Screenshots of each page go to test-artifacts/console/.
 
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { chromium, type Browser, type Page, type ConsoleMessage } from 'playwright-core';
-import { startTestServer, ROOT_KEY_ID, ROOT_SECRET, type TestServer } from '../helpers/server.js';
+import { GenerateDataKeyCommand } from '@aws-sdk/client-kms';
+import { startTestServer, ROOT_KEY_ID, ROOT_SECRET } from '../helpers/server.js';
 import { adminCall } from '../helpers/admin.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -42,8 +43,8 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
   // The browser logs each refused request ("Failed to load resource: ... 403"); only the refusals this walk provokes on purpose are allowed.
   const expectedRefusals: Array<{ url: RegExp; status: RegExp }> = [
     { url: new RegExp(`/${BUCKET}/hello\\.bin$`), status: /status of 4\d\d/ },
-    // KMS answers AccessDeniedException with 400, as AWS KMS does.
-    { url: /:\d+\/$/, status: /status of 400/ },
+    // KMS answers AccessDeniedException and MalformedPolicyDocumentException with 400, as AWS KMS does; S3's ListBuckets refusal is 403.
+    { url: /:\d+\/$/, status: /status of 40[03]/ },
     ...(auditLanded ? [] : [{ url: /\/_coffer\/api\/audit\/events/, status: /status of 404/ }]),
     ...(usageLanded ? [] : [{ url: /\/_coffer\/api\/usage/, status: /status of 404/ }]),
   ];
@@ -69,11 +70,18 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       keyId = (await row.locator('[data-key]').getAttribute('data-key'))!;
       assert.match(keyId, /^[0-9a-f-]{36}$/);
       assert.match(await row.textContent() ?? '', /Enabled/);
-      const kms = await srv.coffer.kms;
-      assert.ok(kms);
       await row.locator('[data-key]').click();
-      await page.locator('.panel .policy-editor textarea').waitFor();
+      const policy = page.locator('.panel .policy-editor textarea');
+      await policy.waitFor();
+      assert.match(await policy.inputValue(), /"Enable IAM User Permissions"/);
       await shot('02-key-panel');
+      // The editor checks JSON before sending; the server judges the policy itself.
+      await policy.fill('{"Version": "2012-10-17", "Statement": [');
+      await page.click('.panel >> text=Save policy');
+      await page.locator('[data-testid=policy-status]', { hasText: 'Invalid JSON' }).waitFor();
+      await policy.fill('{"Version": "2012-10-17", "Statement": "not a statement"}');
+      await page.click('.panel >> text=Save policy');
+      await page.locator('.panel [data-testid=error]', { hasText: 'MalformedPolicyDocumentException' }).waitFor();
       await page.click('.panel >> text=Close');
       await shot('03-keys');
     });
@@ -112,6 +120,11 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await row.waitFor();
       assert.match(await row.textContent() ?? '', /Decrypt.*GenerateDataKey/);
       await shot('06-grants');
+      // The grant is real: alice (no identity policy for it) may now generate data keys under the key.
+      const aliceKms = srv.kmsClient({ credentials: { accessKeyId: alice.id, secretAccessKey: alice.secret } });
+      const dk = await aliceKms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' }));
+      assert.equal(dk.Plaintext?.length, 32);
+      aliceKms.destroy();
     });
 
     await t.test("create a bucket and set its default encryption to the key", async () => {
@@ -217,6 +230,10 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       assert.match(await err.textContent() ?? '', /AccessDeniedException/);
       assert.match(await err.textContent() ?? '', /kms:CreateKey/);
       await shot('15-limited-user-denied');
+      await page.click('dialog[open] >> text=Cancel');
+      await page.goto(`${srv.url}/console#/buckets`);
+      await page.locator('[data-testid=error]', { hasText: 'AccessDenied' }).waitFor();
+      await shot('16-limited-user-buckets');
     });
 
     const unexpected = problems.filter((p) => !expectedRefusals.some((e) => e.url.test(p.url) && e.status.test(p.text)));
@@ -234,4 +251,3 @@ async function signIn(page: Page, id: string, secret: string): Promise<void> {
   await page.locator('[data-testid=whoami]').waitFor();
 }
 
-export type { TestContext, TestServer };
