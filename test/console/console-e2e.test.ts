@@ -45,6 +45,7 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
     { url: new RegExp(`/${BUCKET}/hello\\.bin$`), status: /status of 4\d\d/ },
     // KMS answers AccessDeniedException and MalformedPolicyDocumentException with 400, as AWS KMS does; S3's ListBuckets refusal is 403.
     { url: /:\d+\/$/, status: /status of 40[03]/ },
+    { url: new RegExp(`/${BUCKET}\\?policy=$`), status: /status of 404/ },
     ...(auditLanded ? [] : [{ url: /\/_coffer\/api\/audit\/events/, status: /status of 404/ }]),
     ...(usageLanded ? [] : [{ url: /\/_coffer\/api\/usage/, status: /status of 404/ }]),
   ];
@@ -127,6 +128,40 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       aliceKms.destroy();
     });
 
+    await t.test('a managed policy, a group with a member and the policy, a role with a trust policy', async () => {
+      await page.goto(`${srv.url}/console#/iam/policies`);
+      await page.click('text=Create policy');
+      await page.fill('dialog[open] [name=name]', 'read-objects');
+      await page.click('dialog[open] button[type=submit]');
+      await page.locator('[data-testid=policies-table] tr', { hasText: 'read-objects' }).waitFor();
+      await page.goto(`${srv.url}/console#/iam/groups`);
+      await page.click('text=Create group');
+      await page.fill('dialog[open] [name=name]', 'analysts');
+      await page.click('dialog[open] button[type=submit]');
+      await page.click('[data-testid=groups-table] >> text=analysts');
+      await page.fill('.panel [name=member]', 'alice');
+      await page.click('.panel >> text=Add member');
+      await page.locator('.panel td', { hasText: /^alice$/ }).waitFor();
+      await page.selectOption('.panel select[name=policy]', { label: 'read-objects' });
+      await page.click('.panel button:has-text("Attach")');
+      await page.locator('.panel td', { hasText: 'read-objects' }).waitFor();
+      await shot('07-group-panel');
+      await page.click('.panel >> text=Close');
+      await page.goto(`${srv.url}/console#/iam/roles`);
+      await page.click('text=Create role');
+      await page.fill('dialog[open] [name=name]', 'reader');
+      await page.click('dialog[open] button[type=submit]');
+      await page.click('[data-testid=roles-table] >> text=reader');
+      assert.match(await page.locator('.panel textarea[name=trust]').inputValue(), /sts:AssumeRole/);
+      await page.click('.panel >> text=Close');
+      await shot('08-roles');
+      // Sortable tables: the users table by name, descending then.
+      await page.goto(`${srv.url}/console#/iam/users`);
+      await page.click('[data-testid=users-table] th:has-text("Name")');
+      await page.click('[data-testid=users-table] th:has-text("Name")');
+      assert.equal(await page.getAttribute('[data-testid=users-table] th:has-text("Name")', 'aria-sort'), 'descending');
+    });
+
     await t.test("create a bucket and set its default encryption to the key", async () => {
       await page.goto(`${srv.url}/console#/buckets`);
       await page.click('text=Create bucket');
@@ -140,10 +175,18 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.click('button:has-text("Save")');
       await page.locator('[data-testid=current-encryption]', { hasText: 'SSE-KMS' }).waitFor();
       assert.match(await page.textContent('[data-testid=current-encryption]') ?? '', new RegExp(ALIAS));
-      await shot('07-bucket-encryption');
+      await shot('09-bucket-encryption');
+      await page.click('.tabs >> text=Bucket policy');
+      await page.locator('.banner-info', { hasText: 'no policy' }).waitFor();
+      await page.fill('textarea[name=policy]', JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'AliceReads', Effect: 'Allow', Principal: { AWS: aliceArn }, Action: 's3:GetObject', Resource: `arn:aws:s3:::${BUCKET}/*` }] }));
+      await page.click('button:has-text("Save policy")');
+      await page.locator('[data-testid=toast]', { hasText: 'Bucket policy saved' }).waitFor();
+      await page.reload();
+      assert.match(await page.locator('textarea[name=policy]').inputValue(), /"Sid": "AliceReads"/);
+      await shot('10-bucket-policy');
       await page.goto(`${srv.url}/console#/buckets`);
       await page.locator('[data-testid=buckets-table] tr', { hasText: 'SSE-KMS' }).waitFor();
-      await shot('08-buckets');
+      await shot('11-buckets');
     });
 
     await t.test('upload a file with a progress bar and see its key in the object list', async () => {
@@ -157,7 +200,7 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       assert.match(await row.textContent() ?? '', /SSE-KMS/);
       assert.match(await row.locator('[data-testid=object-key]').textContent() ?? '', new RegExp(ALIAS));
       assert.match(await row.locator('[data-testid=object-key]').getAttribute('title') ?? '', new RegExp(`key/${keyId}$`));
-      await shot('09-objects');
+      await shot('12-objects');
       const [download] = await Promise.all([page.waitForEvent('download'), row.locator('text=Download').click()]);
       const got = await download.path();
       const { readFile } = await import('node:fs/promises');
@@ -169,20 +212,20 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.click(`[data-key="${keyId}"]`);
       await page.click('.panel >> text=Disable key');
       await page.locator('.panel dd', { hasText: 'Disabled' }).waitFor();
-      await shot('10-key-disabled');
+      await shot('13-key-disabled');
       await page.goto(`${srv.url}/console#/buckets/${BUCKET}`);
       await page.locator('[data-testid=objects-table] tr', { hasText: 'hello.bin' }).locator('text=Download').click();
       const banner = page.locator('[data-testid=error]');
       await banner.waitFor();
       assert.match(await banner.textContent() ?? '', /KMS\.DisabledException/);
-      await shot('11-download-refused');
+      await shot('14-download-refused');
     });
 
     await t.test('the audit view shows the events', async () => {
       await page.goto(`${srv.url}/console#/audit`);
       if (!auditLanded) {
         await page.locator('.banner-info', { hasText: 'not available on this server' }).waitFor();
-        await shot('12-audit');
+        await shot('15-audit');
         t.diagnostic('audit/events is not on this server yet: the view shows its notice');
         return;
       }
@@ -192,27 +235,27 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       assert.match(text, /DisableKey/);
       assert.match(text, /GenerateDataKey/);
       assert.match(text, /Decrypt/);
-      await shot('12-audit');
+      await shot('15-audit');
       await page.fill('[name=event]', 'DisableKey');
       await page.click('text=Apply');
       await page.waitForURL(/event=DisableKey/);
       await page.locator('[data-testid=audit-table] tbody tr').first().waitFor();
       for (const row of await page.locator('[data-testid=audit-table] tbody tr').allTextContents()) assert.match(row, /DisableKey/);
-      await shot('13-audit-filtered');
+      await shot('16-audit-filtered');
     });
 
     await t.test('the usage view charts the requests', async () => {
       await page.goto(`${srv.url}/console#/usage?since=24h`);
       if (!usageLanded) {
         await page.locator('.banner-info', { hasText: 'not available on this server' }).waitFor();
-        await shot('14-usage');
+        await shot('17-usage');
         t.diagnostic('usage is not on this server yet: the view shows its notice');
         return;
       }
       await page.locator('[data-testid=chart-by-key] rect.bar').first().waitFor();
       assert.ok((await page.locator('[data-testid=chart-by-principal] rect.bar').count()) > 0);
       assert.ok(Number((await page.textContent('[data-testid=usage-total] .stat-value'))!.replace(/,/g, '')) > 0);
-      await shot('14-usage');
+      await shot('17-usage');
     });
 
     await t.test('a limited user sees AccessDenied when creating a key', async () => {
@@ -229,11 +272,11 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await err.waitFor();
       assert.match(await err.textContent() ?? '', /AccessDeniedException/);
       assert.match(await err.textContent() ?? '', /kms:CreateKey/);
-      await shot('15-limited-user-denied');
+      await shot('18-limited-user-denied');
       await page.click('dialog[open] >> text=Cancel');
       await page.goto(`${srv.url}/console#/buckets`);
       await page.locator('[data-testid=error]', { hasText: 'AccessDenied' }).waitFor();
-      await shot('16-limited-user-buckets');
+      await shot('19-limited-user-buckets');
     });
 
     const unexpected = problems.filter((p) => !expectedRefusals.some((e) => e.url.test(p.url) && e.status.test(p.text)));

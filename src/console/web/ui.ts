@@ -64,16 +64,44 @@ export interface Column<T> {
 
 export function table<T>(rows: T[], columns: Column<T>[], empty = 'Nothing here yet.', testid?: string): HTMLElement {
   if (rows.length === 0) return h('div', { class: 'empty', 'data-testid': testid }, empty);
-  return h(
-    'div',
-    { class: 'table-wrap' },
-    h(
-      'table',
-      { class: 'data', 'data-testid': testid },
-      h('thead', {}, h('tr', {}, ...columns.map((c) => h('th', { class: c.class }, c.title)))),
-      h('tbody', {}, ...rows.map((r) => h('tr', {}, ...columns.map((c) => h('td', { class: c.class }, c.cell(r)))))),
-    ),
+  const tbody = h('tbody', {}, ...rows.map((r) => h('tr', {}, ...columns.map((c) => h('td', { class: c.class }, c.cell(r))))));
+  const heads = columns.map((c, i) =>
+    c.title
+      ? h('th', { class: `${c.class ?? ''} sortable`.trim(), 'aria-sort': 'none', tabindex: 0, title: `Sort by ${c.title.toLowerCase()}` }, c.title)
+      : h('th', { class: c.class }, ''),
   );
+  heads.forEach((th, i) => {
+    if (!columns[i]!.title) return;
+    const sort = (): void => {
+      const dir = th.getAttribute('aria-sort') === 'ascending' ? -1 : 1;
+      for (const other of heads) if (other.hasAttribute('tabindex')) other.setAttribute('aria-sort', 'none');
+      th.setAttribute('aria-sort', dir === 1 ? 'ascending' : 'descending');
+      sortRows(tbody, i, dir);
+    };
+    th.addEventListener('click', sort);
+    th.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' || e.key === ' ') (e.preventDefault(), sort());
+    });
+  });
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'data', 'data-testid': testid }, h('thead', {}, h('tr', {}, ...heads)), tbody));
+}
+
+/** Sorts rows by one column's text: numbers (and sizes such as "3.0 MiB") by value, the rest alphabetically. */
+function sortRows(tbody: HTMLElement, col: number, dir: number): void {
+  const units: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
+  const key = (tr: Element): string | number => {
+    const text = (tr.children[col]?.textContent ?? '').trim();
+    const m = /^\$?(-?[\d,]+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB)?$/.exec(text);
+    return m ? Number(m[1]!.replace(/,/g, '')) * (m[2] ? units[m[2]]! : 1) : text.toLowerCase();
+  };
+  const rows = Array.from(tbody.children);
+  rows.sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    if (typeof x === 'number' && typeof y === 'number') return (x - y) * dir;
+    return String(x).localeCompare(String(y)) * dir;
+  });
+  tbody.append(...rows);
 }
 
 export function badge(text: string, tone: 'ok' | 'warn' | 'bad' | 'info' | 'muted' = 'muted'): HTMLElement {
