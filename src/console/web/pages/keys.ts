@@ -44,8 +44,15 @@ async function listAll<T>(op: string, field: string, input: Record<string, unkno
 
 /** Every key with its metadata and aliases (also the key picker of other pages). */
 export async function loadKeys(): Promise<KeyRow[]> {
-  const [keys, aliases] = await Promise.all([listAll<{ KeyId: string }>('ListKeys', 'Keys'), listAll<Alias>('ListAliases', 'Aliases')]);
-  const metas = await mapLimit(keys, 6, async (k) => (await kms<{ KeyMetadata: KeyMetadata }>('DescribeKey', { KeyId: k.KeyId })).KeyMetadata);
+  // ListKeys is required; a principal that may list keys but not aliases or describe
+  // some key still sees the list, with what it may not read left blank.
+  const [keys, aliases] = await Promise.all([listAll<{ KeyId: string; KeyArn: string }>('ListKeys', 'Keys'), listAll<Alias>('ListAliases', 'Aliases').catch(() => [] as Alias[])]);
+  const metas = await mapLimit(keys, 6, async (k) =>
+    kms<{ KeyMetadata: KeyMetadata }>('DescribeKey', { KeyId: k.KeyId }).then(
+      (r) => r.KeyMetadata,
+      (): KeyMetadata => ({ KeyId: k.KeyId, Arn: k.KeyArn, KeyState: 'Unknown', Enabled: false, Description: 'DescribeKey refused' }),
+    ),
+  );
   return metas.map((meta) => ({ meta, aliases: aliases.filter((a) => a.TargetKeyId === meta.KeyId).map((a) => a.AliasName) }));
 }
 
