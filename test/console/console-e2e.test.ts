@@ -235,7 +235,14 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       assert.match(text, /DisableKey/);
       assert.match(text, /GenerateDataKey/);
       assert.match(text, /Decrypt/);
+      assert.match(text, /via s3\.amazonaws\.com/, 'S3 calls KMS on the uploader\'s behalf');
       await shot('15-audit');
+      // More than a page of events (50): the next page, then back.
+      await page.click('.pager >> text=Next');
+      await page.locator('.pager', { hasText: 'Page 2' }).waitFor();
+      assert.ok((await page.locator('[data-testid=audit-table] tbody tr').count()) > 0);
+      await page.click('.pager >> text=Previous');
+      await page.locator('.pager', { hasText: 'Page 1' }).waitFor();
       await page.fill('[name=event]', 'DisableKey');
       await page.click('text=Apply');
       await page.waitForURL(/event=DisableKey/);

@@ -76,7 +76,12 @@ export function stackedBars(points: Point[], opts: { label?: (g: string) => stri
       const name = g === 'other' ? 'other' : (opts.label?.(g) ?? g);
       root.append(svg('rect', { x, y, width: barW, height: Math.max(hgt, 0.5), fill: PALETTE[gi % PALETTE.length]!, class: 'bar', 'data-group': g }, svg('title', {}, `${shortTime(t)} \u2014 ${name}: ${n} request${n === 1 ? '' : 's'}`)));
     });
-    if (i % labelEvery === 0) root.append(svg('text', { x: L + i * slot + slot / 2, y: H - B + 16, 'text-anchor': 'middle', class: 'axis' }, shortTime(t)));
+    if (i % labelEvery === 0) {
+      // Labels near the edges are anchored inside the plot so they are not cut off.
+      const cx = L + i * slot + slot / 2;
+      const anchor = cx > W - R - 40 ? 'end' : cx < L + 40 ? 'start' : 'middle';
+      root.append(svg('text', { x: anchor === 'end' ? W - R : anchor === 'start' ? L : cx, y: H - B + 16, 'text-anchor': anchor, class: 'axis' }, shortTime(t)));
+    }
   });
   root.append(svg('line', { x1: L, x2: W - R, y1: T + plotH, y2: T + plotH, class: 'axis-line' }));
   const legend = document.createElement('ul');
