@@ -16,7 +16,8 @@ import { adminCall } from '../helpers/admin.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../../test-artifacts/console/', import.meta.url).pathname;
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+// --disable-dev-shm-usage: containers often have a small /dev/shm, which crashes tabs.
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 const BUCKET = 'console-e2e';
 const ALIAS = 'alias/console-e2e';
 
@@ -46,6 +47,7 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
     // KMS answers AccessDeniedException and MalformedPolicyDocumentException with 400, as AWS KMS does; S3's ListBuckets refusal is 403.
     { url: /:\d+\/$/, status: /status of 40[03]/ },
     { url: new RegExp(`/${BUCKET}\\?policy=$`), status: /status of 404/ },
+    { url: /\/_coffer\/api\/whoami$/, status: /status of 403/ },
     ...(auditLanded ? [] : [{ url: /\/_coffer\/api\/audit\/events/, status: /status of 404/ }]),
     ...(usageLanded ? [] : [{ url: /\/_coffer\/api\/usage/, status: /status of 404/ }]),
   ];
@@ -57,6 +59,11 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
     await t.test('sign in with the root credentials', async () => {
       await page.goto(`${srv.url}/console`);
       await shot('01-sign-in');
+      await page.fill('[name=accessKeyId]', ROOT_KEY_ID);
+      await page.fill('[name=secretAccessKey]', 'not-the-secret');
+      await page.click('[data-testid=signin] button[type=submit]');
+      await page.locator('[data-testid=signin] [data-testid=error]', { hasText: 'SignatureDoesNotMatch' }).waitFor();
+      assert.equal(await page.evaluate('sessionStorage.length'), 0, 'a refused sign-in keeps nothing');
       await signIn(page, ROOT_KEY_ID, ROOT_SECRET);
       assert.match(await page.textContent('[data-testid=whoami]') ?? '', /^arn:aws:iam::\d{12}:root$/);
     });

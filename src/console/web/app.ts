@@ -36,11 +36,6 @@ function currentRoute(): Route {
   return { parts: path.split('/').filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(qs ?? '') };
 }
 
-export function go(hash: string): void {
-  if (location.hash === hash) void route();
-  else location.hash = hash;
-}
-
 function renderSignIn(): void {
   const errors = h('div', { class: 'errors' });
   const region = input('region', { value: 'us-east-1' });
