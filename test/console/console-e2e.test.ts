@@ -133,6 +133,20 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       const dk = await aliceKms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' }));
       assert.equal(dk.Plaintext?.length, 32);
       aliceKms.destroy();
+      // A second grant, limited to an encryption context, then revoked.
+      await page.click('text=Create grant');
+      await page.fill('dialog[open] [name=grantee]', aliceArn);
+      await page.fill('dialog[open] [name=name]', 'context-only');
+      await page.selectOption('dialog[open] [name=ctxKind]', 'subset');
+      await page.fill('dialog[open] [name=ctx]', '{"purpose": "e2e"}');
+      await page.click('dialog[open] button[type=submit]');
+      const limited = page.locator('[data-testid=grants-table] tr', { hasText: 'context-only' });
+      await limited.waitFor();
+      assert.match(await limited.textContent() ?? '', /context includes \{"purpose":"e2e"\}/);
+      await limited.locator('text=Revoke').click();
+      await page.click('dialog[open] button[type=submit]');
+      await limited.waitFor({ state: 'detached' });
+      assert.equal(await page.locator('[data-testid=grants-table] tbody tr').count(), 1);
     });
 
     await t.test('a managed policy, a group with a member and the policy, a role with a trust policy', async () => {
