@@ -90,6 +90,26 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await policy.fill('{"Version": "2012-10-17", "Statement": "not a statement"}');
       await page.click('.panel >> text=Save policy');
       await page.locator('.panel [data-testid=error]', { hasText: 'MalformedPolicyDocumentException' }).waitFor();
+      // Rotation: automatic on, then one on demand.
+      await page.click('.panel >> text=Turn on rotation');
+      await page.locator('.panel dd', { hasText: 'On, every 365 days' }).waitFor();
+      await page.click('.panel >> text=Rotate now');
+      await page.locator('.panel [data-testid=rotations]', { hasText: /^1 \u2014 last .*\(on-demand\)$/ }).waitFor();
+      // Deletion scheduled, cancelled (which leaves the key disabled, as in AWS), enabled again.
+      await page.click('.panel >> text=Schedule deletion');
+      await page.fill('dialog[open] [name=days]', '7');
+      await page.click('dialog[open] button[type=submit]');
+      await page.locator('.panel dd', { hasText: 'PendingDeletion' }).waitFor();
+      await page.locator('.panel dt', { hasText: 'Deletion date' }).waitFor();
+      await shot('02-key-pending-deletion');
+      await page.click('.panel >> text=Cancel deletion');
+      await page.locator('.panel dd', { hasText: /^Disabled$/ }).waitFor();
+      await page.click('.panel >> text=Enable key');
+      await page.locator('.panel dd', { hasText: /^Enabled$/ }).waitFor();
+      await page.click('.panel >> text=Add alias');
+      await page.fill('dialog[open] [name=alias]', 'console-e2e-second');
+      await page.click('dialog[open] button[type=submit]');
+      await page.locator('.panel .chip', { hasText: 'alias/console-e2e-second' }).waitFor();
       await page.click('.panel >> text=Close');
       await shot('03-keys');
     });

@@ -31,7 +31,12 @@ export async function renderBucket(main: HTMLElement, route: Route): Promise<voi
   const base = `#/buckets/${encodeURIComponent(bucket)}`;
   const tabs = h('div', { class: 'tabs', role: 'tablist' }, ...([['objects', 'Objects'], ['encryption', 'Default encryption'], ['policy', 'Bucket policy']] as const).map(([id, label]) => h('a', { href: id === 'objects' ? base : `${base}/${id}`, role: 'tab', class: id === tab ? 'active' : undefined }, label)));
   const body = h('div', {});
-  clear(main, h('nav', { class: 'crumbs' }, h('a', { href: '#/buckets', class: 'link' }, 'Buckets'), ' / ', h('span', {}, bucket)), pageHeader(bucket, null), tabs, body);
+  const remove = (): Promise<boolean> =>
+    confirmDialog('Delete bucket', `Delete the bucket ${bucket}? It must be empty.`, 'Delete bucket', () => s3('DELETE', s3Path(bucket)), 'Bucket deleted').then((ok) => {
+      if (ok) location.hash = '#/buckets';
+      return ok;
+    });
+  clear(main, h('nav', { class: 'crumbs' }, h('a', { href: '#/buckets', class: 'link' }, 'Buckets'), ' / ', h('span', {}, bucket)), pageHeader(bucket, null, button('Delete bucket', () => void remove(), 'danger')), tabs, body);
   // Keys name KMS key ARNs in lists; a principal that may not list keys sees ARNs.
   const keys = await loadKeys().catch(() => [] as KeyRow[]);
   if (tab === 'encryption') return encryptionTab(body, bucket, keys);
@@ -115,7 +120,7 @@ async function objectsTab(body: HTMLElement, bucket: string, prefix: string, key
 }
 
 function uploader(bucket: string, prefix: string, keys: KeyRow[], errors: HTMLElement, done: () => Promise<void>): HTMLElement {
-  const file = h('input', { type: 'file', name: 'file', 'aria-label': 'File to upload', 'data-testid': 'upload-file' });
+  const file = h('input', { type: 'file', name: 'file', multiple: true, 'aria-label': 'Files to upload', 'data-testid': 'upload-file' });
   const sse = select('sse', [['default', 'Bucket default encryption'], ['AES256', 'SSE-S3'], ['aws:kms', 'SSE-KMS']], 'default', { 'aria-label': 'Encryption' });
   const keyPick = select('key', [['', 'aws/s3 (AWS managed)'], ...keys.filter((k) => k.meta.KeyManager === 'CUSTOMER').map((k): [string, string] => [k.meta.Arn, keyLabel(k)])], '', { 'aria-label': 'KMS key', hidden: true });
   sse.addEventListener('change', () => (keyPick.hidden = sse.value !== 'aws:kms'));
@@ -123,27 +128,34 @@ function uploader(bucket: string, prefix: string, keys: KeyRow[], errors: HTMLEl
   const label = h('span', { class: 'muted small', 'data-testid': 'upload-status' });
   const go = h('button', { type: 'button', class: 'btn btn-primary' }, 'Upload');
   go.addEventListener('click', () => {
-    const f = file.files?.[0];
-    if (!f) return clear(errors, errorBanner(new Error('Choose a file first.')));
-    const headers: Record<string, string> = { 'content-type': f.type || 'application/octet-stream' };
+    const files = Array.from(file.files ?? []);
+    if (files.length === 0) return clear(errors, errorBanner(new Error('Choose a file first.')));
+    const headers: Record<string, string> = {};
     if (sse.value !== 'default') headers['x-amz-server-side-encryption'] = sse.value;
     if (sse.value === 'aws:kms' && keyPick.value) headers['x-amz-server-side-encryption-aws-kms-key-id'] = keyPick.value;
-    const key = prefix + f.name;
     go.disabled = true;
     bar.hidden = false;
-    bar.value = 0;
-    clear(label, `Uploading ${f.name}\u2026`);
     clear(errors);
-    void upload(s3Path(bucket, key), f, headers, (p) => {
-      bar.value = Math.round(p * 100);
-      clear(label, `Uploading ${f.name}\u2026 ${Math.round(p * 100)}%`);
-    })
-      .then(async () => {
+    // One file after another, each with its own progress; the first refusal stops the rest.
+    const run = async (): Promise<void> => {
+      for (const [i, f] of files.entries()) {
+        const key = prefix + f.name;
+        const which = files.length > 1 ? ` (${i + 1} of ${files.length})` : '';
+        bar.value = 0;
+        clear(label, `Uploading ${f.name}${which}\u2026`);
+        await upload(s3Path(bucket, key), f, { ...headers, 'content-type': f.type || 'application/octet-stream' }, (p) => {
+          bar.value = Math.round(p * 100);
+          clear(label, `Uploading ${f.name}${which}\u2026 ${Math.round(p * 100)}%`);
+        });
         bar.value = 100;
-        clear(label, `Uploaded ${key} (${formatBytes(f.size)})`);
-        toast(`Uploaded ${key}`);
-        await done();
-      })
+      }
+      const what = files.length === 1 ? `${prefix}${files[0]!.name} (${formatBytes(files[0]!.size)})` : `${files.length} files`;
+      clear(label, `Uploaded ${what}`);
+      toast(`Uploaded ${what}`);
+      file.value = '';
+      await done();
+    };
+    void run()
       .catch((e: unknown) => {
         clear(label);
         bar.hidden = true;

@@ -139,6 +139,10 @@ export async function openKey(keyId: string, refresh: () => Promise<void>): Prom
   }
   const aliases = (await kms<{ Aliases: Alias[] }>('ListAliases', { KeyId: meta.KeyId }).catch(() => ({ Aliases: [] }))).Aliases ?? [];
   const rotation = await kms<{ KeyRotationEnabled: boolean; RotationPeriodInDays?: number; NextRotationDate?: number }>('GetKeyRotationStatus', { KeyId: meta.KeyId }).catch((e: unknown) => e);
+  const rotations = await kms<{ Rotations?: Array<{ RotationDate?: number; RotationType?: string }> }>('ListKeyRotations', { KeyId: meta.KeyId, Limit: 100 }).then(
+    (r) => r.Rotations ?? [],
+    () => undefined,
+  );
   const run = (what: () => Promise<unknown>, msg: string) => async (): Promise<void> => {
     if (await act(p.errors, what, msg)) await reload();
   };
@@ -155,6 +159,7 @@ export async function openKey(keyId: string, refresh: () => Promise<void>): Prom
       ['Created', formatTime(meta.CreationDate)],
       ['Aliases', aliases.length ? h('span', {}, ...aliases.map((a) => h('span', { class: 'chip' }, a.AliasName))) : '\u2014'],
       ['Automatic rotation', rotation instanceof Error ? h('span', { class: 'muted' }, (rotation as Error).message) : (rotation as { KeyRotationEnabled: boolean }).KeyRotationEnabled ? badge(`On, every ${(rotation as { RotationPeriodInDays?: number }).RotationPeriodInDays ?? 365} days`, 'ok') : badge('Off')],
+      ['Rotations', rotationsText(rotations)],
       ...(meta.DeletionDate ? [['Deletion date', h('span', { class: 'text-bad' }, formatTime(meta.DeletionDate))] as [string, HTMLElement]] : []),
     ] as Array<[string, string | HTMLElement]>).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
   );
@@ -162,9 +167,9 @@ export async function openKey(keyId: string, refresh: () => Promise<void>): Prom
   const actions = h(
     'div',
     { class: 'button-row' },
-    meta.KeyState === 'Disabled'
-      ? button('Enable key', run(() => kms('EnableKey', { KeyId: meta.KeyId }), 'Key enabled'), 'primary')
-      : button('Disable key', run(() => kms('DisableKey', { KeyId: meta.KeyId }), 'Key disabled'), 'plain'),
+    // Only from the states where AWS allows it (a key pending deletion is neither enabled nor disabled).
+    meta.KeyState === 'Disabled' ? button('Enable key', run(() => kms('EnableKey', { KeyId: meta.KeyId }), 'Key enabled'), 'primary') : null,
+    meta.KeyState === 'Enabled' ? button('Disable key', run(() => kms('DisableKey', { KeyId: meta.KeyId }), 'Key disabled'), 'plain') : null,
     button('Add alias', () => void addAlias(meta.KeyId).then((ok): unknown => ok && reload())),
     button(rotationOn ? 'Turn off rotation' : 'Turn on rotation', run(() => kms(rotationOn ? 'DisableKeyRotation' : 'EnableKeyRotation', { KeyId: meta.KeyId }), rotationOn ? 'Automatic rotation off' : 'Automatic rotation on')),
     button('Rotate now', run(() => kms('RotateKeyOnDemand', { KeyId: meta.KeyId }), 'Rotation started')),
@@ -174,6 +179,14 @@ export async function openKey(keyId: string, refresh: () => Promise<void>): Prom
       : button('Schedule deletion', () => void scheduleDeletion(meta.KeyId).then((ok): unknown => ok && reload()), 'danger'),
   );
   clear(p.body, dl, actions, h('h3', {}, 'Key policy'), await policyEditor(meta.KeyId, p.errors));
+}
+
+/** "2 — last 2026-11-27 10:00:00Z (ON_DEMAND)"; the first entry of ListKeyRotations may be the original material (no date). */
+function rotationsText(rotations: Array<{ RotationDate?: number; RotationType?: string }> | undefined): string | HTMLElement {
+  if (rotations === undefined) return '\u2014';
+  const done = rotations.filter((x) => x.RotationDate !== undefined).sort((a, b) => b.RotationDate! - a.RotationDate!);
+  if (done.length === 0) return 'none yet';
+  return h('span', { 'data-testid': 'rotations' }, `${done.length} \u2014 last ${formatTime(done[0]!.RotationDate)}${done[0]!.RotationType ? ` (${done[0]!.RotationType.toLowerCase().replace('_', '-')})` : ''}`);
 }
 
 async function addAlias(keyId: string): Promise<boolean> {
