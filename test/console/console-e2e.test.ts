@@ -246,6 +246,21 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       const got = await download.path();
       const { readFile } = await import('node:fs/promises');
       assert.ok((await readFile(got)).equals(payload), 'the downloaded file is the uploaded one');
+      // Into a folder, with SSE-S3 chosen for this upload: the folder appears, and in it the object with its own encryption.
+      await page.fill('.uploader [name=folder]', 'docs');
+      await page.selectOption('.uploader [name=sse]', 'AES256');
+      await page.setInputFiles('[data-testid=upload-file]', { name: 'readme.txt', mimeType: 'text/plain', buffer: Buffer.from('read me\n') });
+      await page.click('.uploader button:has-text("Upload")');
+      await page.locator('[data-testid=upload-status]', { hasText: 'Uploaded docs/readme.txt' }).waitFor();
+      await page.click('[data-testid=objects-table] a.folder');
+      await page.waitForURL(/prefix=docs%2F/);
+      const inFolder = page.locator('[data-testid=objects-table] tr', { hasText: 'readme.txt' });
+      await inFolder.waitFor();
+      assert.match(await inFolder.textContent() ?? '', /SSE-S3/);
+      assert.equal(await inFolder.locator('[data-testid=object-key]').count(), 0, 'no KMS key on an SSE-S3 object');
+      await shot('12-objects-folder');
+      await page.click(`.prefix-crumbs >> text=${BUCKET}`);
+      await page.locator('[data-testid=objects-table] tr', { hasText: 'hello.bin' }).waitFor();
     });
 
     await t.test('disable the key and see the download refused with the KMS error', async () => {

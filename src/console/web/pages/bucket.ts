@@ -126,6 +126,7 @@ function uploader(bucket: string, prefix: string, keys: KeyRow[], errors: HTMLEl
   sse.addEventListener('change', () => (keyPick.hidden = sse.value !== 'aws:kms'));
   const bar = h('progress', { max: 100, value: 0, class: 'progress', hidden: true, 'data-testid': 'upload-progress' });
   const label = h('span', { class: 'muted small', 'data-testid': 'upload-status' });
+  const folder = h('input', { type: 'text', name: 'folder', value: prefix, placeholder: 'folder/ (optional)', 'aria-label': 'Upload into folder', class: 'folder-input' });
   const go = h('button', { type: 'button', class: 'btn btn-primary' }, 'Upload');
   go.addEventListener('click', () => {
     const files = Array.from(file.files ?? []);
@@ -136,10 +137,13 @@ function uploader(bucket: string, prefix: string, keys: KeyRow[], errors: HTMLEl
     go.disabled = true;
     bar.hidden = false;
     clear(errors);
+    // S3 has no folders: a "folder" is a key prefix ending in "/".
+    let into = folder.value.trim().replace(/^\/+/, '');
+    if (into && !into.endsWith('/')) into += '/';
     // One file after another, each with its own progress; the first refusal stops the rest.
     const run = async (): Promise<void> => {
       for (const [i, f] of files.entries()) {
-        const key = prefix + f.name;
+        const key = into + f.name;
         const which = files.length > 1 ? ` (${i + 1} of ${files.length})` : '';
         bar.value = 0;
         clear(label, `Uploading ${f.name}${which}\u2026`);
@@ -149,7 +153,7 @@ function uploader(bucket: string, prefix: string, keys: KeyRow[], errors: HTMLEl
         });
         bar.value = 100;
       }
-      const what = files.length === 1 ? `${prefix}${files[0]!.name} (${formatBytes(files[0]!.size)})` : `${files.length} files`;
+      const what = files.length === 1 ? `${into}${files[0]!.name} (${formatBytes(files[0]!.size)})` : `${files.length} files`;
       clear(label, `Uploaded ${what}`);
       toast(`Uploaded ${what}`);
       file.value = '';
@@ -163,7 +167,7 @@ function uploader(bucket: string, prefix: string, keys: KeyRow[], errors: HTMLEl
       })
       .finally(() => (go.disabled = false));
   });
-  return h('div', { class: 'uploader card' }, h('strong', {}, 'Upload'), file, sse, keyPick, go, bar, label);
+  return h('div', { class: 'uploader card' }, h('strong', {}, 'Upload'), file, h('label', { class: 'inline-field' }, 'into ', folder), sse, keyPick, go, bar, label);
 }
 
 /** PUT with XMLHttpRequest, whose upload.onprogress fetch lacks. */
