@@ -65,7 +65,7 @@ export interface Column<T> {
 export function table<T>(rows: T[], columns: Column<T>[], empty = 'Nothing here yet.', testid?: string): HTMLElement {
   if (rows.length === 0) return h('div', { class: 'empty', 'data-testid': testid }, empty);
   const tbody = h('tbody', {}, ...rows.map((r) => h('tr', {}, ...columns.map((c) => h('td', { class: c.class }, c.cell(r))))));
-  const heads = columns.map((c, i) =>
+  const heads = columns.map((c) =>
     c.title
       ? h('th', { class: `${c.class ?? ''} sortable`.trim(), 'aria-sort': 'none', tabindex: 0, title: `Sort by ${c.title.toLowerCase()}` }, c.title)
       : h('th', { class: c.class }, ''),
