@@ -2,7 +2,7 @@
 // group membership, managed policies attached and detached, inline policies, role
 // trust policies, customer managed policies. Through the IAM Query API.
 
-import { iam, members, record, textOf } from '../api.js';
+import { child, iam, members, record, textOf } from '../api.js';
 import type { Route } from '../app.js';
 import { act, badge, button, clear, confirmDialog, dialog, errorBanner, field, formatTime, h, input, mono, pageHeader, panel, prettyJson, select, table, textarea } from '../ui.js';
 
@@ -25,6 +25,18 @@ function policyText(raw: string | undefined): string {
   }
 }
 
+/** Every page of an IAM list (IsTruncated/Marker), as flat records. */
+async function iamList(action: string, listName: string, params: Record<string, string | undefined> = {}): Promise<Array<Record<string, string>>> {
+  const out: Array<Record<string, string>> = [];
+  let marker: string | undefined;
+  do {
+    const r = await iam(action, { ...params, MaxItems: '1000', ...(marker ? { Marker: marker } : {}) });
+    out.push(...members(r, listName).map(record));
+    marker = child(r, 'IsTruncated')?.textContent === 'true' ? (child(r, 'Marker')?.textContent ?? undefined) : undefined;
+  } while (marker);
+  return out;
+}
+
 function jsonCheck(text: string): void {
   try {
     JSON.parse(text);
@@ -42,7 +54,7 @@ export async function renderIam(main: HTMLElement, route: Route): Promise<void> 
     try {
       if (tab === 'policies') return clear(body, await policiesTable(refresh));
       const kind: Kind = tab === 'users' ? 'User' : tab === 'groups' ? 'Group' : 'Role';
-      const list = members(await iam(`List${kind}s`), `${kind}s`).map(record);
+      const list = await iamList(`List${kind}s`, `${kind}s`);
       clear(
         body,
         table(
@@ -109,7 +121,7 @@ function createPolicy(): Promise<boolean> {
 }
 
 async function policiesTable(refresh: () => Promise<void>): Promise<HTMLElement> {
-  const list = members(await iam('ListPolicies', { Scope: 'Local' }), 'Policies').map(record);
+  const list = await iamList('ListPolicies', 'Policies', { Scope: 'Local' });
   return table(
     list,
     [
@@ -169,7 +181,7 @@ async function openEntity(kind: Kind, name: string, refresh: () => Promise<void>
 }
 
 async function accessKeysSection(user: string, errors: HTMLElement, reload: () => Promise<void>): Promise<HTMLElement> {
-  const keys = members(await iam('ListAccessKeys', { UserName: user }), 'AccessKeyMetadata').map(record);
+  const keys = await iamList('ListAccessKeys', 'AccessKeyMetadata', { UserName: user });
   const secretBox = h('div', {});
   const create = async (): Promise<void> => {
     await act(errors, async () => {
@@ -217,8 +229,8 @@ async function accessKeysSection(user: string, errors: HTMLElement, reload: () =
 type Runner = (what: () => Promise<unknown>, msg: string) => () => Promise<void>;
 
 async function userGroupsSection(user: string, run: Runner): Promise<HTMLElement> {
-  const groups = members(await iam('ListGroupsForUser', { UserName: user }), 'Groups').map(record);
-  const all = members(await iam('ListGroups').catch(() => undefined), 'Groups').map(record);
+  const groups = await iamList('ListGroupsForUser', 'Groups', { UserName: user });
+  const all = await iamList('ListGroups', 'Groups').catch(() => []);
   const picker = select('group', all.filter((g) => !groups.some((x) => x.GroupName === g.GroupName)).map((g) => [g.GroupName!, g.GroupName!]), undefined, { 'aria-label': 'Group' }, 'no other groups');
   return h(
     'section',
@@ -252,8 +264,8 @@ function trustSection(role: string, doc: string, errors: HTMLElement): HTMLEleme
 }
 
 async function attachedSection(kind: Kind, name: string, run: Runner): Promise<HTMLElement> {
-  const attached = members(await iam(`ListAttached${kind}Policies`, { [`${kind}Name`]: name }), 'AttachedPolicies').map(record);
-  const all = members(await iam('ListPolicies', { Scope: 'All' }).catch(() => undefined), 'Policies').map(record);
+  const attached = await iamList(`ListAttached${kind}Policies`, 'AttachedPolicies', { [`${kind}Name`]: name });
+  const all = await iamList('ListPolicies', 'Policies', { Scope: 'All' }).catch(() => []);
   const picker = select('policy', all.filter((x) => !attached.some((a) => a.PolicyArn === x.Arn)).map((x) => [x.Arn!, x.PolicyName!]), undefined, { 'aria-label': 'Managed policy' }, 'no policies to attach');
   return h(
     'section',
