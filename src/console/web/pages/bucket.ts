@@ -14,6 +14,7 @@ interface ObjectRow {
   modified: string;
   sse?: string;
   kmsKey?: string;
+  bucketKey?: boolean;
   headError?: string;
 }
 
@@ -67,6 +68,7 @@ async function objectsTab(body: HTMLElement, bucket: string, prefix: string, key
         const res = await s3('HEAD', s3Path(bucket, o.key));
         o.sse = res.headers.get('x-amz-server-side-encryption') ?? undefined;
         o.kmsKey = res.headers.get('x-amz-server-side-encryption-aws-kms-key-id') ?? undefined;
+        o.bucketKey = res.headers.get('x-amz-server-side-encryption-bucket-key-enabled') === 'true';
       } catch (e) {
         o.headError = e instanceof ApiError ? e.code : String(e);
       }
@@ -86,7 +88,7 @@ async function objectsTab(body: HTMLElement, bucket: string, prefix: string, key
           },
           { title: 'Size', class: 'num', cell: (r) => (r.obj ? formatBytes(r.obj.size) : '') },
           { title: 'Last modified', cell: (r) => (r.obj ? h('span', { class: 'nowrap' }, formatTime(r.obj.modified)) : '') },
-          { title: 'Encryption', cell: (r) => (r.obj ? (r.obj.headError ? h('span', { class: 'muted' }, r.obj.headError) : r.obj.sse === 'aws:kms' ? badge('SSE-KMS', 'ok') : r.obj.sse === 'aws:kms:dsse' ? badge('DSSE-KMS', 'ok') : r.obj.sse === 'AES256' ? badge('SSE-S3', 'info') : badge('none')) : '') },
+          { title: 'Encryption', cell: (r) => (r.obj ? sseCell(r.obj) : '') },
           { title: 'KMS key', cell: (r) => (r.obj?.kmsKey ? h('span', { class: 'mono small', title: r.obj.kmsKey, 'data-testid': 'object-key' }, named(r.obj.kmsKey)) : '') },
           {
             title: '',
@@ -117,6 +119,12 @@ async function objectsTab(body: HTMLElement, bucket: string, prefix: string, key
   const crumbs = h('div', { class: 'prefix-crumbs' }, h('a', { href: base, class: 'link' }, bucket), ...prefix.split('/').filter(Boolean).flatMap((seg, i, all) => [' / ', h('a', { href: `${base}?prefix=${encodeURIComponent(all.slice(0, i + 1).join('/') + '/')}`, class: 'link' }, seg)]));
   clear(body, uploader(bucket, prefix, keys, errors, load), crumbs, errors, list);
   await load();
+}
+
+function sseCell(o: ObjectRow): HTMLElement {
+  if (o.headError) return h('span', { class: 'muted' }, o.headError);
+  const kind = o.sse === 'aws:kms' ? badge('SSE-KMS', 'ok') : o.sse === 'aws:kms:dsse' ? badge('DSSE-KMS', 'ok') : o.sse === 'AES256' ? badge('SSE-S3', 'info') : badge('none');
+  return h('span', {}, kind, o.bucketKey ? ' ' : null, o.bucketKey ? badge('bucket key') : null);
 }
 
 function uploader(bucket: string, prefix: string, keys: KeyRow[], errors: HTMLElement, done: () => Promise<void>): HTMLElement {
