@@ -38,7 +38,9 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
   page.on('console', (m: ConsoleMessage) => {
     if (m.type() === 'error' || m.type() === 'warning') problems.push({ text: `${m.type()}: ${m.text()}`, url: m.location().url });
   });
-  const shot = (name: string): Promise<Buffer> => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+  let shots = 0;
+  // Numbered in walk order, so the directory reads as the story of the test.
+  const shot = (name: string): Promise<Buffer> => page.screenshot({ path: `${ARTIFACTS}${String(++shots).padStart(2, '0')}-${name}.png`, fullPage: true });
   const auditLanded = (await adminCall(srv, 'GET', 'audit/events')).status !== 404;
   const usageLanded = (await adminCall(srv, 'GET', 'usage')).status !== 404;
   // The browser logs each refused request ("Failed to load resource: ... 403"); only the refusals this walk provokes on purpose are allowed.
@@ -58,7 +60,7 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
   try {
     await t.test('sign in with the root credentials', async () => {
       await page.goto(`${srv.url}/console`);
-      await shot('01-sign-in');
+      await shot('sign-in');
       await page.fill('[name=accessKeyId]', ROOT_KEY_ID);
       await page.fill('[name=secretAccessKey]', 'not-the-secret');
       await page.click('[data-testid=signin] button[type=submit]');
@@ -82,7 +84,7 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       const policy = page.locator('.panel .policy-editor textarea');
       await policy.waitFor();
       assert.match(await policy.inputValue(), /"Enable IAM User Permissions"/);
-      await shot('02-key-panel');
+      await shot('key-panel');
       // The editor checks JSON before sending; the server judges the policy itself.
       await policy.fill('{"Version": "2012-10-17", "Statement": [');
       await page.click('.panel >> text=Save policy');
@@ -101,7 +103,7 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.click('dialog[open] button[type=submit]');
       await page.locator('.panel dd', { hasText: 'PendingDeletion' }).waitFor();
       await page.locator('.panel dt', { hasText: 'Deletion date' }).waitFor();
-      await shot('02-key-pending-deletion');
+      await shot('key-pending-deletion');
       await page.click('.panel >> text=Cancel deletion');
       await page.locator('.panel dd', { hasText: /^Disabled$/ }).waitFor();
       await page.click('.panel >> text=Enable key');
@@ -111,7 +113,7 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.click('dialog[open] button[type=submit]');
       await page.locator('.panel .chip', { hasText: 'alias/console-e2e-second' }).waitFor();
       await page.click('.panel >> text=Close');
-      await shot('03-keys');
+      await shot('keys');
     });
 
     await t.test('create a user with an access key and an inline policy', async () => {
@@ -133,9 +135,9 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.fill('dialog[open] [name=doc]', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['kms:ListKeys', 'kms:ListAliases', 'kms:DescribeKey'], Resource: '*' }] }));
       await page.click('dialog[open] button[type=submit]');
       await page.locator('.panel td', { hasText: 'console-read' }).waitFor();
-      await shot('04-user-panel');
+      await shot('user-panel');
       await page.click('.panel >> text=Close');
-      await shot('05-users');
+      await shot('users');
     });
 
     await t.test('grant the user the key', async () => {
@@ -147,7 +149,7 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       const row = page.locator('[data-testid=grants-table] tr', { hasText: 'alice-uses-the-key' });
       await row.waitFor();
       assert.match(await row.textContent() ?? '', /Decrypt.*GenerateDataKey/);
-      await shot('06-grants');
+      await shot('grants');
       // The grant is real: alice (no identity policy for it) may now generate data keys under the key.
       const aliceKms = srv.kmsClient({ credentials: { accessKeyId: alice.id, secretAccessKey: alice.secret } });
       const dk = await aliceKms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' }));
@@ -186,7 +188,7 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.selectOption('.panel select[name=policy]', { label: 'read-objects' });
       await page.click('.panel button:has-text("Attach")');
       await page.locator('.panel td', { hasText: 'read-objects' }).waitFor();
-      await shot('07-group-panel');
+      await shot('group-panel');
       await page.click('.panel >> text=Close');
       await page.goto(`${srv.url}/console#/iam/roles`);
       await page.click('text=Create role');
@@ -195,7 +197,7 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.click('[data-testid=roles-table] >> text=reader');
       assert.match(await page.locator('.panel textarea[name=trust]').inputValue(), /sts:AssumeRole/);
       await page.click('.panel >> text=Close');
-      await shot('08-roles');
+      await shot('roles');
       // Sortable tables: the users table by name, descending then.
       await page.goto(`${srv.url}/console#/iam/users`);
       await page.click('[data-testid=users-table] th:has-text("Name")');
@@ -216,7 +218,7 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.click('button:has-text("Save")');
       await page.locator('[data-testid=current-encryption]', { hasText: 'SSE-KMS' }).waitFor();
       assert.match(await page.textContent('[data-testid=current-encryption]') ?? '', new RegExp(ALIAS));
-      await shot('09-bucket-encryption');
+      await shot('bucket-encryption');
       await page.click('.tabs >> text=Bucket policy');
       await page.locator('.banner-info', { hasText: 'no policy' }).waitFor();
       await page.fill('textarea[name=policy]', JSON.stringify({ Version: '2012-10-17', Statement: [{ Sid: 'AliceReads', Effect: 'Allow', Principal: { AWS: aliceArn }, Action: 's3:GetObject', Resource: `arn:aws:s3:::${BUCKET}/*` }] }));
@@ -224,10 +226,10 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.locator('[data-testid=toast]', { hasText: 'Bucket policy saved' }).waitFor();
       await page.reload();
       assert.match(await page.locator('textarea[name=policy]').inputValue(), /"Sid": "AliceReads"/);
-      await shot('10-bucket-policy');
+      await shot('bucket-policy');
       await page.goto(`${srv.url}/console#/buckets`);
       await page.locator('[data-testid=buckets-table] tr', { hasText: 'SSE-KMS' }).waitFor();
-      await shot('11-buckets');
+      await shot('buckets');
     });
 
     await t.test('upload a file with a progress bar and see its key in the object list', async () => {
@@ -241,7 +243,7 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       assert.match(await row.textContent() ?? '', /SSE-KMS/);
       assert.match(await row.locator('[data-testid=object-key]').textContent() ?? '', new RegExp(ALIAS));
       assert.match(await row.locator('[data-testid=object-key]').getAttribute('title') ?? '', new RegExp(`key/${keyId}$`));
-      await shot('12-objects');
+      await shot('objects');
       const [download] = await Promise.all([page.waitForEvent('download'), row.locator('text=Download').click()]);
       const got = await download.path();
       const { readFile } = await import('node:fs/promises');
@@ -258,9 +260,35 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await inFolder.waitFor();
       assert.match(await inFolder.textContent() ?? '', /SSE-S3/);
       assert.equal(await inFolder.locator('[data-testid=object-key]').count(), 0, 'no KMS key on an SSE-S3 object');
-      await shot('12-objects-folder');
+      await shot('objects-folder');
       await page.click(`.prefix-crumbs >> text=${BUCKET}`);
       await page.locator('[data-testid=objects-table] tr', { hasText: 'hello.bin' }).waitFor();
+    });
+
+    await t.test('a bucket with an S3 Bucket Key: two files in one upload, both under the bucket key', async () => {
+      await page.goto(`${srv.url}/console#/buckets`);
+      await page.click('text=Create bucket');
+      await page.fill('dialog[open] [name=name]', `${BUCKET}-bk`);
+      await page.click('dialog[open] button[type=submit]');
+      await page.goto(`${srv.url}/console#/buckets/${BUCKET}-bk/encryption`);
+      await page.selectOption('select[name=algorithm]', 'aws:kms');
+      await page.selectOption('select[name=key]', (await page.locator('select[name=key] option', { hasText: ALIAS }).first().getAttribute('value'))!);
+      await page.check('input[name=bucketKey]');
+      await page.click('button:has-text("Save")');
+      await page.locator('[data-testid=current-encryption]', { hasText: 'bucket key' }).waitFor();
+      await page.goto(`${srv.url}/console#/buckets/${BUCKET}-bk`);
+      await page.setInputFiles('[data-testid=upload-file]', [
+        { name: 'one.txt', mimeType: 'text/plain', buffer: Buffer.from('one\n') },
+        { name: 'two.txt', mimeType: 'text/plain', buffer: Buffer.from('two\n') },
+      ]);
+      await page.click('.uploader button:has-text("Upload")');
+      await page.locator('[data-testid=upload-status]', { hasText: 'Uploaded 2 files' }).waitFor();
+      for (const name of ['one.txt', 'two.txt']) {
+        const row = page.locator('[data-testid=objects-table] tr', { hasText: name });
+        await row.waitFor();
+        assert.match(await row.textContent() ?? '', /SSE-KMS\s*bucket key/);
+      }
+      await shot('objects-bucket-key');
     });
 
     await t.test('disable the key and see the download refused with the KMS error', async () => {
@@ -268,20 +296,20 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.click(`[data-key="${keyId}"]`);
       await page.click('.panel >> text=Disable key');
       await page.locator('.panel dd', { hasText: 'Disabled' }).waitFor();
-      await shot('13-key-disabled');
+      await shot('key-disabled');
       await page.goto(`${srv.url}/console#/buckets/${BUCKET}`);
       await page.locator('[data-testid=objects-table] tr', { hasText: 'hello.bin' }).locator('text=Download').click();
       const banner = page.locator('[data-testid=error]');
       await banner.waitFor();
       assert.match(await banner.textContent() ?? '', /KMS\.DisabledException/);
-      await shot('14-download-refused');
+      await shot('download-refused');
     });
 
     await t.test('the audit view shows the events', async () => {
       await page.goto(`${srv.url}/console#/audit`);
       if (!auditLanded) {
         await page.locator('.banner-info', { hasText: 'not available on this server' }).waitFor();
-        await shot('15-audit');
+        await shot('audit');
         t.diagnostic('audit/events is not on this server yet: the view shows its notice');
         return;
       }
@@ -292,7 +320,7 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       assert.match(text, /GenerateDataKey/);
       assert.match(text, /Decrypt/);
       assert.match(text, /via s3\.amazonaws\.com/, 'S3 calls KMS on the uploader\'s behalf');
-      await shot('15-audit');
+      await shot('audit');
       // More than a page of events (50): the next page, then back.
       await page.click('.pager >> text=Next');
       await page.locator('.pager', { hasText: 'Page 2' }).waitFor();
@@ -304,21 +332,23 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.waitForURL(/event=DisableKey/);
       await page.locator('[data-testid=audit-table] tbody tr').first().waitFor();
       for (const row of await page.locator('[data-testid=audit-table] tbody tr').allTextContents()) assert.match(row, /DisableKey/);
-      await shot('16-audit-filtered');
+      await shot('audit-filtered');
     });
 
     await t.test('the usage view charts the requests', async () => {
       await page.goto(`${srv.url}/console#/usage?since=24h`);
       if (!usageLanded) {
         await page.locator('.banner-info', { hasText: 'not available on this server' }).waitFor();
-        await shot('17-usage');
+        await shot('usage');
         t.diagnostic('usage is not on this server yet: the view shows its notice');
         return;
       }
       await page.locator('[data-testid=chart-by-key] rect.bar').first().waitFor();
       assert.ok((await page.locator('[data-testid=chart-by-principal] rect.bar').count()) > 0);
       assert.ok(Number((await page.textContent('[data-testid=usage-total] .stat-value'))!.replace(/,/g, '')) > 0);
-      await shot('17-usage');
+      // The second object under the bucket key needed no GenerateDataKey.
+      assert.match(await page.textContent('[data-testid=usage-savings] .stat-hint') ?? '', /^[1-9][\d,]* KMS requests? avoided$/);
+      await shot('usage');
     });
 
     await t.test('a limited user sees AccessDenied when creating a key', async () => {
@@ -335,11 +365,11 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await err.waitFor();
       assert.match(await err.textContent() ?? '', /AccessDeniedException/);
       assert.match(await err.textContent() ?? '', /kms:CreateKey/);
-      await shot('18-limited-user-denied');
+      await shot('limited-user-denied');
       await page.click('dialog[open] >> text=Cancel');
       await page.goto(`${srv.url}/console#/buckets`);
       await page.locator('[data-testid=error]', { hasText: 'AccessDenied' }).waitFor();
-      await shot('19-limited-user-buckets');
+      await shot('limited-user-buckets');
     });
 
     const unexpected = problems.filter((p) => !expectedRefusals.some((e) => e.url.test(p.url) && e.status.test(p.text)));

@@ -69,7 +69,7 @@ export async function renderUsage(main: HTMLElement, route: Route): Promise<void
       stat('KMS requests', r.requests.total.toLocaleString('en-US'), `${r.requests.errors} failed \u00b7 ${r.requests.billable.toLocaleString('en-US')} billable`, 'usage-total'),
       stat('Estimated cost', money(r.estimatedCost, cur), `requests ${money(r.requests.estimatedCost, cur)} + keys ${money(r.keys.estimatedCost, cur)}`),
       stat('Key-months', r.keys.keyMonths > 0 && r.keys.keyMonths < 0.01 ? r.keys.keyMonths.toPrecision(2) : r.keys.keyMonths.toFixed(2), `${money(r.prices.keyMonth, cur)} per key-month`),
-      stat('Bucket-key savings', money(r.bucketKeys.estimatedSavings, cur), `${r.bucketKeys.requestsAvoided.toLocaleString('en-US')} KMS requests avoided`),
+      stat('Bucket-key savings', money(r.bucketKeys.estimatedSavings, cur), `${r.bucketKeys.requestsAvoided.toLocaleString('en-US')} KMS request${r.bucketKeys.requestsAvoided === 1 ? '' : 's'} avoided`, 'usage-savings'),
     ),
     h('div', { class: 'charts' }, h('div', { class: 'card', 'data-testid': 'chart-by-key' }, stackedBars(byKey.series, { title: 'Requests by key', label: keyName, since: r.since, until: r.until, granularity: r.granularity })), h('div', { class: 'card', 'data-testid': 'chart-by-principal' }, stackedBars(byPrincipal.series, { title: 'Requests by principal', label: principalName, since: r.since, until: r.until, granularity: r.granularity }))),
     h('div', { class: 'two-col' }, breakdown('By key', byKey, keyName, cur), breakdown('By principal', byPrincipal, principalName, cur)),
