@@ -6,7 +6,7 @@
 //
 // A scenario file names a core-site.xml, an s3a:// directory, a mode and what to expect:
 //   name=seed-properties
-//   conf=/abs/path/core-site.xml
+//   conf=/abs/path/core-site.xml[,/abs/path/more.xml]   (Hadoop resources, later ones win)
 //   dir=s3a://bucket/some/dir
 //   mode=roundtrip | denied
 //   sizes=0,1000,100000,12582912          (roundtrip: the files written)
@@ -81,7 +81,11 @@ public final class S3aInterop {
     this.p = p;
     this.name = required("name");
     this.conf = new Configuration();
-    this.conf.addResource(new Path(new java.io.File(required("conf")).toURI()));
+    // Several files, as Hadoop layers core-site.xml over core-default.xml: later ones win
+    // (unless an earlier property is final).
+    for (String file : required("conf").split(",")) {
+      this.conf.addResource(new Path(new java.io.File(file.trim()).toURI()));
+    }
     this.dir = new Path(required("dir"));
   }
 
