@@ -38,10 +38,10 @@ before(async () => {
   await srv.kms.send(new CreateAliasCommand({ AliasName: 'alias/hadoop-org', TargetKeyId: keys.org }));
   const users = userFactory(srv);
   const s3 = { Effect: 'Allow', Action: 's3:*', Resource: '*' };
-  const allowed = await users.create('hadoop-allowed', { s3, kms: [{ Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: '*' }] } as never);
-  const noDecrypt = await users.create('hadoop-writer', { s3, kms: [{ Effect: 'Allow', Action: ['kms:GenerateDataKey'], Resource: '*' }] } as never);
-  creds.allowed = { ...allowed.credentials, arn: allowed.arn } as never;
-  creds.noDecrypt = { ...noDecrypt.credentials, arn: noDecrypt.arn } as never;
+  const allowed = await users.create('hadoop-allowed', { s3: [s3], kms: [{ Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: '*' }] });
+  const noDecrypt = await users.create('hadoop-writer', { s3: [s3], kms: [{ Effect: 'Allow', Action: ['kms:GenerateDataKey'], Resource: '*' }] });
+  creds.allowed = { ...allowed.credentials, arn: allowed.arn };
+  creds.noDecrypt = { ...noDecrypt.credentials, arn: noDecrypt.arn };
 });
 
 after(async () => {
