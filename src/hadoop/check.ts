@@ -153,7 +153,7 @@ async function checkBucket(view: CofferView, site: CoreSite, bucket: string | un
     const bucketKey = record ? bucketEncryptionOf(record).bucketKeyEnabled && m === 'SSE-KMS' : false;
     const context = bucket === undefined ? s.context?.pairs : s3Context(bucket, bucketKey, s.context?.pairs);
     await kmsChecks(view, report, principal, s.key?.value, { viaS3: true, tls, ...(context ? { context } : {}) }, add);
-    if (bucket === undefined) add('info', 'context', 'no bucket named: aws:s3:arn is not known, so policy conditions on it are not evaluated (name one with --bucket)');
+    if (bucket === undefined) add('info', 'context', 'no bucket named: the KMS decisions above are made without aws:s3:arn in the encryption context, so policies that test it may decide otherwise for a real bucket (name one with --bucket)');
   }
 
   // S3 permissions for what S3A does: write and read objects.
@@ -198,8 +198,8 @@ async function kmsChecks(
   else add('problem', 'key', `${k.meaning} (${key.arn}) is ${key.state}: it cannot be used (KMS.KMSInvalidStateException)${key.state === 'PendingDeletion' ? '; cancel the deletion with CancelKeyDeletion' : ''}`);
   if (key.keyUsage !== 'ENCRYPT_DECRYPT' || key.keySpec !== 'SYMMETRIC_DEFAULT') add('problem', 'key', `${key.arn} is not a symmetric encryption key`);
   if (!principal) {
-    add('warn', 'kms:GenerateDataKey', 'not checked: the principal is unknown');
-    add('warn', 'kms:Decrypt', 'not checked: the principal is unknown');
+    add('warn', 'kms:GenerateDataKey', 'kms:GenerateDataKey not checked: the principal is unknown');
+    add('warn', 'kms:Decrypt', 'kms:Decrypt not checked: the principal is unknown');
     return;
   }
   for (const [action, use] of [['kms:GenerateDataKey', 'writes'], ['kms:Decrypt', 'reads']] as const) {
@@ -237,7 +237,9 @@ export function renderReport(r: CheckReport): string {
     const w2 = Math.min(60, Math.max(...b.settings.map((s) => s.value.length)));
     for (const s of b.settings) out.push(`  ${s.setting.padEnd(w1)}  ${s.value.padEnd(w2)}  ${s.from}`);
     for (const f of b.findings) out.push(`  ${LABEL[f.status].padEnd(7)}  ${f.message}`);
-    out.push(`  => ${b.ok ? 'OK' : `${b.findings.filter((f) => f.status === 'problem').length} problem(s)`}`);
+    const warnings = b.findings.filter((f) => f.status === 'warn').length;
+    const problems = b.findings.filter((f) => f.status === 'problem').length;
+    out.push(`  => ${b.ok ? 'OK' : `${problems} problem(s)`}${warnings ? `, ${warnings} warning(s): not everything could be checked or is as recommended` : ''}`);
     out.push('');
   }
   return out.join('\n');
