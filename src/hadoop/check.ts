@@ -7,7 +7,7 @@
 import { parseCoreSite, bucketsWithOverrides, type CoreSite } from './core-site.js';
 import { s3aSettings, usesTls, type Found, type S3aSettings } from './s3a-settings.js';
 import type { CofferView } from './coffer-view.js';
-import { bucketEncryptionOf } from '../s3/sse/bucket-default.js';
+import { BUCKET_ENCRYPTION_ITEM, bucketEncryptionOf } from '../s3/sse/bucket-default.js';
 import type { Principal } from '../auth/types.js';
 import type { KmsKeyRecord } from '../kms/store/types.js';
 
@@ -130,7 +130,8 @@ async function checkBucket(view: CofferView, site: CoreSite, bucket: string | un
       add('info', 'algorithm', `no encryption requested: S3A sends no SSE header, so the bucket default applies (${def.algorithm}${def.keyId ? ` with ${def.keyId}` : ''})`);
       await kmsChecks(view, report, principal, def.keyId, { viaS3: true, tls, context: s3Context(bucket!, def.bucketKeyEnabled, undefined) }, add);
     } else {
-      add('info', 'algorithm', `no encryption requested: objects get the bucket default (${def ? def.algorithm : 'SSE-S3 on a bucket without one, as on AWS'})`);
+      const configured = record?.config[BUCKET_ENCRYPTION_ITEM] !== undefined;
+      add('info', 'algorithm', `no encryption requested: objects get the bucket default (${def && configured ? def.algorithm : 'SSE-S3 on a bucket without one, as on AWS'})`);
     }
   } else if (m === 'AES256') {
     if (s.key) add('problem', 'key', `S3A refuses to start: AES256 is enabled but an encryption key was set in ${s.key.from}`);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateBucketCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutBucketEncryptionCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { userFactory } from '../helpers/sse-principals.js';
@@ -170,4 +170,24 @@ test('a bucket policy that denies SSE-KMS uploads is reported with S3\'s wording
   assert.equal(finding(r, 's3:PutObject')?.status, 'problem');
   assert.match(finding(r, 's3:PutObject')!.message, /s3:PutObject .* with an explicit deny in a resource-based policy/);
   assert.equal(finding(r, 's3:GetObject')?.status, 'ok');
+});
+
+test('no algorithm in the file: the bucket\'s default encryption applies, and an aws:kms default is checked like a configured key', async () => {
+  const kmsDefault = uniqueBucket('hadoop-default-kms');
+  await srv.s3.send(new CreateBucketCommand({ Bucket: kmsDefault }));
+  await srv.s3.send(new PutBucketEncryptionCommand({
+    Bucket: kmsDefault,
+    ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keys.main } }] },
+  }));
+  const out = path.join(work, 'no-algorithm.xml');
+  await hadoopConfig(srv.dataDir, ['--bucket', kmsDefault, '--endpoint', srv.url, '--algorithm', 'none', '--access-key-id', creds.noDecrypt!.accessKeyId], out, { AWS_SECRET_ACCESS_KEY: creds.noDecrypt!.secretAccessKey });
+  const r = (await check(out, [kmsDefault])).buckets[0]!;
+  assert.equal(r.algorithm, 'NONE');
+  assert.match(finding(r, 'algorithm')!.message, new RegExp(`bucket default applies \\(aws:kms with ${keys.main}\\)`));
+  assert.equal(r.key?.arn, keys.main);
+  assert.equal(finding(r, 'kms:Decrypt')?.status, 'problem', show(r));
+  // A bucket without a default: SSE-S3, nothing to check in KMS.
+  const plain = (await check(out, [bucket])).buckets[0]!;
+  assert.ok(plain.ok, show(plain));
+  assert.match(finding(plain, 'algorithm')!.message, /SSE-S3 on a bucket without one/);
 });
