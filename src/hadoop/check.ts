@@ -106,6 +106,14 @@ async function checkBucket(view: CofferView, site: CoreSite, bucket: string | un
     const uris = s.credentialProviders.map((p) => p.value).join(', ');
     add('warn', 'credential-provider', `Hadoop credential provider ${uris} is not readable by coffer: S3A reads secrets (access and secret key, encryption algorithm and key) from it before this file, so values stored there are not checked${s.accessKey ? '' : '; checking as unknown principal'}`);
   }
+  const providers = s.credentialsProvider?.value.split(',').map((c) => c.trim()).filter(Boolean) ?? [];
+  const readsKeys = providers.length === 0 || providers.some((c) => /(^|\.)(Simple|Temporary)AWSCredentialsProvider$/.test(c));
+  if (!readsKeys && s.accessKey) {
+    add('warn', 'credentials-provider', `${s.credentialsProvider!.from} lists ${providers.join(', ')}, none of which reads fs.s3a.access.key: S3A will sign as someone else than the access key checked below`);
+  }
+  for (const f of [s.accessKey, s.secretKey, s.sessionToken, s.key, s.endpoint]) {
+    if (f?.value.includes('${')) add('warn', 'variables', `${f.from} uses Hadoop variable substitution (\${...}), which coffer does not expand; the value is checked as written`);
+  }
   if (s.accessKey) {
     const p = await view.principal(s.accessKey.value, s.secretKey?.value, s.sessionToken?.value);
     if (p.ok) {

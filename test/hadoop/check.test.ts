@@ -191,3 +191,12 @@ test('no algorithm in the file: the bucket\'s default encryption applies, and an
   assert.ok(plain.ok, show(plain));
   assert.match(finding(plain, 'algorithm')!.message, /SSE-S3 on a bucket without one/);
 });
+
+test('a credentials provider that ignores fs.s3a.access.key, and ${variables}: warnings, since the principal checked may not be S3A\'s', async () => {
+  const file = await template('per-bucket-key.xml', { KEY: keys.main!, OTHER_KEY: '${env.HADOOP_KMS_KEY}' });
+  const text = (await fs.readFile(file, 'utf8')).replace('org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider', 'software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider');
+  await fs.writeFile(file, text);
+  const r = (await check(file)).buckets[0]!;
+  assert.match(finding(r, 'credentials-provider')!.message, /EnvironmentVariableCredentialsProvider, none of which reads fs\.s3a\.access\.key/);
+  assert.match(finding(r, 'variables')!.message, new RegExp(`fs\\.s3a\\.bucket\\.${bucket}\\.encryption\\.key uses Hadoop variable substitution`));
+});
