@@ -92,7 +92,7 @@ async function checkBucket(view: CofferView, site: CoreSite, bucket: string | un
   if (!s.region) add('warn', 'region', `fs.s3a.endpoint.region is not set: S3A asks the SDK's region chain; set it to ${view.region}`);
   else if (s.region.value !== view.region) add('warn', 'region', `fs.s3a.endpoint.region is ${s.region.value} but this Coffer runs in ${view.region}: KMS key ARNs and kms:ViaService name ${view.region}`);
   const endpointHost = s.endpoint ? hostOf(s.endpoint.value) : undefined;
-  if (!tls && endpointHost !== undefined && !isLoopback(endpointHost) && needsKms(s)) {
+  if (!tls && endpointHost !== undefined && !isLoopback(endpointHost) && needsTls(s)) {
     add('warn', 'transport', 'plain HTTP to a non-loopback endpoint: Coffer refuses SSE-KMS and SSE-C requests without TLS unless the server runs with --allow-sse-over-http');
   }
 
@@ -109,7 +109,7 @@ async function checkBucket(view: CofferView, site: CoreSite, bucket: string | un
   const providers = s.credentialsProvider?.value.split(',').map((c) => c.trim()).filter(Boolean) ?? [];
   const readsKeys = providers.length === 0 || providers.some((c) => /(^|\.)(Simple|Temporary)AWSCredentialsProvider$/.test(c));
   if (!readsKeys && s.accessKey) {
-    add('warn', 'credentials-provider', `${s.credentialsProvider!.from} lists ${providers.join(', ')}, none of which reads fs.s3a.access.key: S3A will sign as someone else than the access key checked below`);
+    add('warn', 'aws-credentials-provider', `${s.credentialsProvider!.from} lists ${providers.join(', ')}, none of which reads fs.s3a.access.key: S3A will sign as someone else than the access key checked below`);
   }
   for (const f of [s.accessKey, s.secretKey, s.sessionToken, s.key, s.endpoint]) {
     if (f?.value.includes('${')) add('warn', 'variables', `${f.from} uses Hadoop variable substitution (\${...}), which coffer does not expand; the value is checked as written`);
@@ -229,7 +229,7 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
-function needsKms(s: S3aSettings): boolean {
+function needsTls(s: S3aSettings): boolean {
   return s.method === 'SSE-KMS' || s.method === 'DSSE-KMS' || s.method === 'SSE-C';
 }
 

@@ -197,6 +197,6 @@ test('a credentials provider that ignores fs.s3a.access.key, and ${variables}: w
   const text = (await fs.readFile(file, 'utf8')).replace('org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider', 'software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider');
   await fs.writeFile(file, text);
   const r = (await check(file)).buckets[0]!;
-  assert.match(finding(r, 'credentials-provider')!.message, /EnvironmentVariableCredentialsProvider, none of which reads fs\.s3a\.access\.key/);
+  assert.match(finding(r, 'aws-credentials-provider')!.message, /EnvironmentVariableCredentialsProvider, none of which reads fs\.s3a\.access\.key/);
   assert.match(finding(r, 'variables')!.message, new RegExp(`fs\\.s3a\\.bucket\\.${bucket}\\.encryption\\.key uses Hadoop variable substitution`));
 });
