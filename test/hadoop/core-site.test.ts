@@ -97,3 +97,14 @@ test('not a configuration file: a clear error', () => {
   assert.throws(() => parseCoreSite('<html></html>'), CoreSiteError);
   assert.throws(() => parseCoreSite('<configuration><property>'), CoreSiteError);
 });
+
+test('<xi:include> is reported as not followed; the file\'s own properties still count', () => {
+  const xml = `<?xml version="1.0"?>
+<configuration xmlns:xi="http://www.w3.org/2001/XInclude">
+  <xi:include href="s3a-secrets.xml"/>
+  <property><name>fs.s3a.encryption.algorithm</name><value>SSE-KMS</value><description>the seed's algorithm</description></property>
+</configuration>`;
+  const parsed = parseCoreSite(xml);
+  assert.match(parsed.notes.join('\n'), /<xi:include> elements; Coffer does not follow them/);
+  assert.equal(s3aSettings(parsed, undefined).method, 'SSE-KMS');
+});
