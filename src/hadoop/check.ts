@@ -211,9 +211,14 @@ async function kmsChecks(
     add('warn', 'kms:Decrypt', 'kms:Decrypt not checked: the principal is unknown');
     return;
   }
-  for (const [action, use] of [['kms:GenerateDataKey', 'writes'], ['kms:Decrypt', 'reads']] as const) {
+  // Through S3, Decrypt is needed beyond reads: a rename is a copy (the source is decrypted),
+  // and every part of a multipart upload unseals the upload's key — as on AWS.
+  const uses = o.viaS3
+    ? { 'kms:GenerateDataKey': 'writes', 'kms:Decrypt': 'reads, renames (S3A copies each object) and multipart uploads (files over fs.s3a.multipart.threshold)' }
+    : { 'kms:GenerateDataKey': 'writes', 'kms:Decrypt': 'reads' };
+  for (const action of ['kms:GenerateDataKey', 'kms:Decrypt'] as const) {
     const d = await view.kmsDecision(principal, key, action, o);
-    add(d.allowed ? 'ok' : 'problem', action, d.allowed ? `${action} allowed (${use})` : `${action} denied, so ${use} fail with 403 AccessDenied: ${d.reason}`);
+    add(d.allowed ? 'ok' : 'problem', action, d.allowed ? `${action} allowed (${uses[action]})` : `${action} denied, so ${uses[action]} fail with 403 AccessDenied: ${d.reason}`);
   }
 }
 

@@ -122,7 +122,7 @@ test('doubts are warnings: a missing bucket, an unknown key, a disabled key, a u
   assert.match(disabled.stderr, new RegExp(`coffer: warning: key ${disabledArn} is Disabled`));
   const noKms = await config('--bucket', bucket, '--key', keyArn, '--user', 'hadoop-nokms');
   assert.equal(noKms.code, 0);
-  assert.match(noKms.stderr, /coffer: warning: kms:Decrypt denied, so reads fail with 403 AccessDenied: User: \S+:user\/hadoop-nokms is not authorized to perform: kms:Decrypt/);
+  assert.match(noKms.stderr, /coffer: warning: kms:Decrypt denied, so reads, renames \(S3A copies each object\) and multipart uploads \(files over fs\.s3a\.multipart\.threshold\) fail with 403 AccessDenied: User: \S+:user\/hadoop-nokms is not authorized to perform: kms:Decrypt/);
 });
 
 test('--access-key-id: an existing key, its secret from AWS_SECRET_ACCESS_KEY, verified; errors exit 2 with a hint', async () => {
