@@ -582,11 +582,13 @@ for (const [name, how] of [
   ['no-kms-decrypt', "S3A's default (analytics) input stream: the SDK's 403 AccessDenied"],
   ['no-kms-decrypt-classic-stream', "the classic input stream: S3A's java.nio.file.AccessDeniedException"],
 ] as const) {
-  test(`a principal without kms:Decrypt lists and stats SSE-KMS files but reading them is access-denied (${how})`, async () => {
+  test(`a principal without kms:Decrypt lists and stats SSE-KMS files but reading or renaming them is access-denied (${how})`, async () => {
     const r = scenarioResult(name);
     assert.deepEqual(r.kmsKeyIds, [keys.denied]);
-    // Two files written by the root, one by the user itself (PutObject needs only kms:GenerateDataKey).
-    assert.equal(r.notes.length, 3, `three reads denied: ${JSON.stringify(r.notes)}`);
+    // Two files written by the root, one by the user itself (PutObject needs only kms:GenerateDataKey),
+    // and the rename of that one (a copy decrypts its source).
+    assert.equal(r.notes.length, 4, `three reads and a rename denied: ${JSON.stringify(r.notes)}`);
+    assert.ok(r.notes.some((n) => n.startsWith('rename ')), `the rename is among the denials: ${JSON.stringify(r.notes)}`);
     const message = `User: ${users.noDecrypt!.arn} is not authorized to perform: kms:Decrypt on resource: ${keys.denied}`;
     for (const note of r.notes) {
       if (name.endsWith('classic-stream')) assert.match(note, / denied: java\.nio\.file\.AccessDeniedException: /);

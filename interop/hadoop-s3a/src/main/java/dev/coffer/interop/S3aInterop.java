@@ -226,7 +226,7 @@ public final class S3aInterop {
     check(!fs.exists(dst), "after delete -r, " + dst + " still exists");
   }
 
-  // ---- denied: listing and HEAD work, reads fail for lack of kms:Decrypt -----------------
+  // ---- denied: listing and HEAD work, reads and renames fail for lack of kms:Decrypt -------
 
   private void denied(FileSystem fs) throws IOException {
     List<String> existing = Arrays.asList(required("denied.existing").split(","));
@@ -262,6 +262,10 @@ public final class S3aInterop {
         in.read(new byte[1000]);
       }
     });
+    // A rename is a copy, and copying an SSE-KMS object decrypts it: denied too (coffer hadoop check says so).
+    Path renamed = new Path(dir, "renamed-by-denied-user.bin");
+    expectDenied("rename " + mine, () -> fs.rename(mine, renamed));
+    check(fs.exists(mine) && !fs.exists(renamed), "after the denied rename " + mine + " must still be there, alone");
     check(fs.delete(mine, false), "delete " + mine + " returned false");
   }
 
