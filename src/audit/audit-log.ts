@@ -137,21 +137,48 @@ export class AuditLog implements AuditSink {
     this.drain();
   }
 
-  /** Appends the queued events, one batch per turn of the event loop, rotating between batches. */
+  /**
+   * Appends the queued events, one batch per turn of the event loop. A batch that would
+   * take kms.log past maxFileBytes is cut between events: what fits is appended, the file
+   * is rotated, and the rest starts the new kms.log (an event larger than the limit gets a
+   * file of its own).
+   */
   private drain(): void {
     if (this.draining) return;
     this.draining = (async () => {
       // Let the rest of this turn's events join the batch.
       await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.pending.length > 0) {
-        const batch = Buffer.from(this.pending.join(''));
+        const events = this.pending;
         this.pending = [];
-        try {
-          if (this.size > 0 && this.size + batch.length > this.maxFileBytes) await this.rotate();
-          await writeAll(this.handle, batch);
-          this.size += batch.length;
-        } catch (err) {
-          this.opts.log?.error({ err, events: batch.toString().split('\n').length - 1 }, 'audit log write failed');
+        let i = 0;
+        while (i < events.length) {
+          const room = this.maxFileBytes - this.size;
+          let bytes = 0;
+          let j = i;
+          while (j < events.length) {
+            const n = Buffer.byteLength(events[j]!);
+            if (bytes + n > room && !(j === i && this.size === 0)) break;
+            bytes += n;
+            j++;
+          }
+          if (j === i) {
+            try {
+              await this.rotate();
+              continue;
+            } catch (err) {
+              this.opts.log?.error({ err }, 'audit log rotation failed; appending to the current file');
+              j = i + 1;
+            }
+          }
+          const chunk = Buffer.from(events.slice(i, j).join(''));
+          try {
+            await writeAll(this.handle, chunk);
+            this.size += chunk.length;
+          } catch (err) {
+            this.opts.log?.error({ err, events: j - i }, 'audit log write failed');
+          }
+          i = j;
         }
       }
     })().finally(() => {
@@ -162,19 +189,16 @@ export class AuditLog implements AuditSink {
 
   /** kms.log → kms.log.1 → kms.log.2 …; the files from index maxFiles - 1 on are deleted first (the oldest). */
   private async rotate(): Promise<void> {
+    const present: number[] = [];
     for (const name of await readdir(this.dir)) {
       const m = /^kms\.log\.(\d+)$/.exec(name);
-      if (m && Number(m[1]) >= this.maxFiles - 1) await unlink(join(this.dir, name));
+      if (!m) continue;
+      if (Number(m[1]) >= this.maxFiles - 1) await unlink(join(this.dir, name));
+      else present.push(Number(m[1]));
     }
     // Renames go oldest first, so a reader walking newest first meets each file once
     // (log-files.ts skips a file it has already seen under another index).
-    for (let i = this.maxFiles - 2; i >= 0; i--) {
-      try {
-        await rename(logFileName(this.dir, i), logFileName(this.dir, i + 1));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
-    }
+    for (const i of [...present.sort((x, y) => y - x), 0]) await rename(logFileName(this.dir, i), logFileName(this.dir, i + 1));
     const old = this.handle;
     this.handle = await open(this.path, 'a', 0o600);
     this.size = 0;
