@@ -24,12 +24,13 @@ function cliQuery(o: Record<string, string | undefined>, now = Date.now()): Audi
   try {
     return parseAuditQuery((name) => o[name], now);
   } catch (e) {
-    if (e instanceof AuditQueryError) {
-      const flag = e.param === 'nextToken' ? 'next-token' : e.param;
-      throw new CliError(`invalid --${flag}: ${e.value}`, e.hint);
-    }
-    throw e;
+    throw asCliError(e);
   }
+}
+
+function asCliError(e: unknown): unknown {
+  if (!(e instanceof AuditQueryError)) return e;
+  return new CliError(`invalid --${e.param === 'nextToken' ? 'next-token' : e.param}: ${e.value}`, e.hint);
 }
 
 /** The newest `n` events matching `q` (every match when n is undefined), oldest first, and the token of the page after them. */
@@ -37,7 +38,9 @@ async function newest(dir: string, q: AuditPageRequest, n: number | undefined): 
   const out: CloudTrailEvent[] = [];
   let token = q.nextToken;
   for (;;) {
-    const page = await queryAudit(dir, { ...q, limit: n === undefined ? MAX_PAGE : n, nextToken: token });
+    const page = await queryAudit(dir, { ...q, limit: n === undefined ? MAX_PAGE : n, nextToken: token }).catch((e: unknown) => {
+      throw asCliError(e); // a bad --next-token
+    });
     out.push(...page.events);
     token = page.nextToken;
     if (n !== undefined || !token) break;
