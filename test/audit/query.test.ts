@@ -10,6 +10,9 @@ import { CreateKeyCommand, EncryptCommand, DecryptCommand } from '@aws-sdk/clien
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { adminCall } from '../helpers/admin.js';
 import { auditEvents, kmsOn, refusal, s3On, userFactory, type TestUser } from '../helpers/sse-principals.js';
+import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
+import { iamClient, policy, stsClient } from '../iam/iam-helpers.js';
 import type { CloudTrailEvent } from '../../src/audit/audit-log.js';
 
 let srv: TestServer;
@@ -173,4 +176,29 @@ test('authorization: cloudtrail:LookupEvents is needed; the root may', async () 
   assert.deepEqual((allowed.body.events as CloudTrailEvent[]).map((e) => e.eventID), all.filter((e) => e.userIdentity.arn === alice.arn).slice(-3).reverse().map((e) => e.eventID));
   await carol.put('audit', { Effect: 'Allow', Action: 'cloudtrail:LookupEvents', Resource: '*' }, { Effect: 'Deny', Action: 'cloudtrail:*', Resource: '*' });
   assert.equal((await adminCall(srv, 'GET', 'audit/events', { credentials: carol.credentials })).status, 403, 'an explicit deny wins');
+});
+
+test('principal: a role session by session name, role/session, role name and role ARN', async () => {
+  const acct = srv.coffer.root.accountId;
+  const iam = iamClient(srv);
+  try {
+    await iam.send(new CreateRoleCommand({ RoleName: 'Auditor', AssumeRolePolicyDocument: policy([{ Effect: 'Allow', Principal: { AWS: alice.arn }, Action: 'sts:AssumeRole' }]) }));
+    await iam.send(new PutRolePolicyCommand({ RoleName: 'Auditor', PolicyName: 'enc', PolicyDocument: policy([{ Effect: 'Allow', Action: 'kms:Encrypt', Resource: keyA.arn }]) }));
+    const sts = stsClient(srv, alice.credentials);
+    const r = await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${acct}:role/Auditor`, RoleSessionName: 'nightly' }));
+    const session = srv.kmsClient({ credentials: { accessKeyId: r.Credentials!.AccessKeyId!, secretAccessKey: r.Credentials!.SecretAccessKey!, sessionToken: r.Credentials!.SessionToken! } });
+    await session.send(new EncryptCommand({ KeyId: keyA.id, Plaintext: Buffer.from(SECRET) }));
+    await refusal(session.send(new EncryptCommand({ KeyId: keyB.id, Plaintext: Buffer.from(SECRET) })));
+    session.destroy();
+    sts.destroy();
+    const sessionArn = `arn:aws:sts::${acct}:assumed-role/Auditor/nightly`;
+    const expected = (await auditEvents(srv)).filter((e) => e.userIdentity.arn === sessionArn).reverse().map((e) => e.eventID);
+    assert.equal(expected.length, 2);
+    for (const principal of ['nightly', 'Auditor/nightly', 'Auditor', `arn:aws:iam::${acct}:role/Auditor`, sessionArn]) {
+      assert.deepEqual((await query({ principal })).map((e) => e.eventID), expected, principal);
+    }
+    assert.deepEqual(await query({ principal: 'Auditor/other' }), []);
+  } finally {
+    iam.destroy();
+  }
 });
