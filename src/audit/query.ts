@@ -58,6 +58,30 @@ export function matches(ev: CloudTrailEvent, f: AuditFilter): boolean {
   return true;
 }
 
+/**
+ * Substrings every line of a matching event contains: a line without them is skipped
+ * without parsing it (JSON.parse is most of a scan's cost). A superset test only —
+ * matches() decides.
+ */
+function needles(f: AuditFilter): string[] {
+  const inJson = (v: string) => JSON.stringify(v).slice(1, -1);
+  const out: string[] = [];
+  if (f.eventName !== undefined) out.push(`"eventName":${JSON.stringify(f.eventName)}`);
+  if (f.error !== undefined && f.error !== 'none') out.push(f.error === 'any' ? '"errorCode":' : `"errorCode":${JSON.stringify(f.error)}`);
+  if (f.principal !== undefined) out.push(inJson(f.principal));
+  if (f.key !== undefined) out.push(inJson(f.key));
+  if (f.bucket !== undefined) out.push(`arn:aws:s3:::${f.bucket}`);
+  return out;
+}
+
+const EVENT_TIME = '"eventTime":"';
+
+/** The eventTime of a serialized event without parsing it (NaN if absent). */
+function eventTimeOf(line: string): number {
+  const i = line.indexOf(EVENT_TIME);
+  return i < 0 ? NaN : Date.parse(line.slice(i + EVENT_TIME.length, line.indexOf('"', i + EVENT_TIME.length)));
+}
+
 function principalMatches(ev: CloudTrailEvent, p: string): boolean {
   const u = ev.userIdentity;
   if (u.arn === p || u.userName === p || u.principalId === p) return true;
@@ -199,6 +223,7 @@ export async function queryAudit(dir: string, req: AuditPageRequest): Promise<Au
     filter.until = resume.u === undefined ? undefined : new Date(resume.u);
   }
   const since = filter.since?.getTime();
+  const required = needles(filter);
   const events: CloudTrailEvent[] = [];
   try {
     for await (const f of filesNewestFirst(dir)) {
@@ -210,6 +235,10 @@ export async function queryAudit(dir: string, req: AuditPageRequest): Promise<Au
         resume = undefined;
       }
       for await (const line of linesBackward(f, before)) {
+        if (!required.every((n) => line.text.includes(n))) {
+          if (since !== undefined && eventTimeOf(line.text) < since) return { events };
+          continue;
+        }
         let ev: CloudTrailEvent;
         try {
           ev = JSON.parse(line.text) as CloudTrailEvent;
