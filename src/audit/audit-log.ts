@@ -38,6 +38,10 @@ const DATA_PLANE = new Set(['Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey'
 export class AuditLog implements AuditSink {
   private pending: string[] = [];
   private draining: Promise<void> | undefined;
+  /** Events recorded and events handed to the OS (or given up on), for flush(). */
+  private recorded = 0;
+  private written = 0;
+  private waiters: { upTo: number; resolve: () => void }[] = [];
   private closed = false;
   private readonly maxFileBytes: number;
   private readonly maxFiles: number;
@@ -134,6 +138,7 @@ export class AuditLog implements AuditSink {
   private write(event: CloudTrailEvent): void {
     if (this.closed) return;
     this.pending.push(JSON.stringify(event) + '\n');
+    this.recorded++;
     this.drain();
   }
 
@@ -178,6 +183,8 @@ export class AuditLog implements AuditSink {
           } catch (err) {
             this.opts.log?.error({ err, events: j - i }, 'audit log write failed');
           }
+          this.written += j - i;
+          this.waiters = this.waiters.filter((w) => (w.upTo <= this.written ? (w.resolve(), false) : true));
           i = j;
         }
       }
@@ -205,14 +212,16 @@ export class AuditLog implements AuditSink {
     await old.close();
   }
 
-  /** Waits until every recorded event is handed to the OS. */
+  /** Waits until every event recorded so far is handed to the OS (not for later ones: a busy log still answers). */
   async flush(): Promise<void> {
-    while (this.draining) await this.draining;
+    if (this.written >= this.recorded) return;
+    await new Promise<void>((resolve) => this.waiters.push({ upTo: this.recorded, resolve }));
   }
 
   async close(): Promise<void> {
     await this.flush();
     this.closed = true;
+    await this.draining;
     await this.handle.close();
   }
 }
