@@ -77,29 +77,37 @@ export function registerAuditCommands(program: Command): void {
       // The newest event shown; new ones are those above it (the directory is watched, so rotation is seen too).
       let last = first.at(-1)?.eventID ?? (await queryAudit(dir, { limit: 1 })).events[0]?.eventID;
       let busy = false;
-      watch(dir, async () => {
-        if (busy) return;
+      let again = false;
+      const show = async (): Promise<void> => {
+        if (busy) {
+          again = true; // a change while reading: read once more afterwards
+          return;
+        }
         busy = true;
         try {
-          const fresh: CloudTrailEvent[] = [];
-          let token: string | undefined;
-          scan: for (;;) {
-            const page = await queryAudit(dir, { limit: MAX_PAGE, nextToken: token });
-            for (const e of page.events) {
-              if (e.eventID === last) break scan;
-              fresh.push(e);
+          do {
+            again = false;
+            const fresh: CloudTrailEvent[] = [];
+            let token: string | undefined;
+            scan: for (;;) {
+              const page = await queryAudit(dir, { limit: MAX_PAGE, nextToken: token });
+              for (const e of page.events) {
+                if (e.eventID === last) break scan;
+                fresh.push(e);
+              }
+              token = page.nextToken;
+              if (!token || last === undefined) break;
             }
-            token = page.nextToken;
-            if (!token || last === undefined) break;
-          }
-          if (fresh.length > 0) {
-            last = fresh[0]!.eventID;
-            process.stdout.write(render(fresh.reverse(), true));
-          }
+            if (fresh.length > 0) {
+              last = fresh[0]!.eventID;
+              process.stdout.write(render(fresh.reverse(), true));
+            }
+          } while (again);
         } finally {
           busy = false;
         }
-      });
+      };
+      watch(dir, () => void show());
       await new Promise(() => undefined);
     });
   audit.command('query').description('find events by principal, key, bucket, event name, error and time, newest last')

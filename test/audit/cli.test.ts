@@ -5,14 +5,14 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateKeyCommand, EncryptCommand, GenerateRandomCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { auditEvents, kmsOn, refusal, s3On, userFactory, type TestUser } from '../helpers/sse-principals.js';
-import { CLI_MAIN } from '../interop/support.js';
+import { CLI_MAIN, waitFor } from '../interop/support.js';
 import type { CloudTrailEvent } from '../../src/audit/audit-log.js';
 
 let srv: TestServer;
@@ -122,5 +122,25 @@ test('bad options exit 2 with the option and a hint', async () => {
     assert.equal(r.stdout, '');
     assert.match(r.stderr, message);
     assert.match(r.stderr, new RegExp(`^coffer: hint: .*${hint.source}`, 'm'));
+  }
+});
+
+test('tail -f prints each new event once, in order, across rotations', async () => {
+  const child = spawn(process.execPath, [CLI_MAIN, 'audit', 'tail', '-f', '-n', '0', '--json', '--data-dir', srv.dataDir], { env: { PATH: process.env.PATH } });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    await new Promise((r) => setTimeout(r, 700)); // the CLI starts and watches
+    const ids: string[] = [];
+    for (let i = 0; i < 15; i++) {
+      ids.push((await srv.kms.send(new GenerateRandomCommand({ NumberOfBytes: 8 }))).$metadata.requestId!);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    const seen = () => out.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as CloudTrailEvent).requestID);
+    assert.ok(await waitFor(async () => seen().length >= ids.length, 5000), `saw ${seen().length} of ${ids.length}`);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(seen(), ids);
+  } finally {
+    child.kill();
   }
 });
