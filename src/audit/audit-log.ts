@@ -5,10 +5,10 @@
 //
 // Writing never waits on the disk: record() queues the line, and the events of one turn
 // of the event loop go out in one append. Between two appends the file may be rotated
-// (docs/spec/audit-log.md): when the next batch would take kms.log past maxFileBytes,
-// kms.log becomes kms.log.1 (kms.log.1 becomes kms.log.2, …), the oldest file beyond
-// maxFiles is deleted, and the batch starts a new kms.log. A batch is never split, so
-// an event is in exactly one file, and the newest events are always in kms.log.
+// (docs/spec/audit-log.md): when the next event would take kms.log past maxFileBytes,
+// kms.log becomes kms.log.1 (kms.log.1 becomes kms.log.2, …), the files beyond maxFiles
+// are deleted (the oldest), and the rest of the batch starts a new kms.log. Events are
+// never split, so each is in exactly one file, and the newest are always in kms.log.
 
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';

@@ -17,7 +17,8 @@ import { CreateKeyCommand, EncryptCommand, GenerateRandomCommand, KMSClient } fr
 import { startCoffer, type RunningCoffer } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { readAudit, type CloudTrailEvent } from '../../src/audit/audit-log.js';
-import { ROOT_KEY_ID, ROOT_SECRET, uniqueBucket } from '../helpers/server.js';
+import { ROOT_KEY_ID, ROOT_SECRET, startTestServer, uniqueBucket } from '../helpers/server.js';
+import { makeTestCertificate } from '../helpers/tls.js';
 import { waitFor } from '../interop/support.js';
 
 const bucket = uniqueBucket('trail');
@@ -128,4 +129,25 @@ test('across a restart every event is delivered exactly once', async () => {
   const ids = (await delivered()).flatMap((o) => o.records.map((r) => r.eventID));
   assert.equal(new Set(ids).size, ids.length, 'no event delivered twice');
   assert.deepEqual([...ids].sort(), [...logged].sort(), 'every logged event delivered');
+});
+
+test('over HTTPS the server delivers to itself, trusting its own certificate', async () => {
+  const cert = makeTestCertificate();
+  const trail = uniqueBucket('tls-trail');
+  const srv = await startTestServer({ COFFER_TLS_CERT: cert.certPath, COFFER_TLS_KEY: cert.keyPath, COFFER_AUDIT_BUCKET: trail, COFFER_AUDIT_DELIVERY_SECONDS: '3600' });
+  try {
+    assert.match(srv.url, /^https:/);
+    await srv.s3.send(new CreateBucketCommand({ Bucket: trail }));
+    await srv.kms.send(new GenerateRandomCommand({ NumberOfBytes: 8 }));
+    assert.ok((await srv.coffer.auditDelivery!.deliver()) >= 1);
+    const list = await srv.s3.send(new ListObjectsV2Command({ Bucket: trail, Prefix: 'AWSLogs/' }));
+    assert.equal(list.Contents?.length, 1);
+    const got = await srv.s3.send(new GetObjectCommand({ Bucket: trail, Key: list.Contents![0]!.Key! }));
+    assert.equal(got.ServerSideEncryption, 'AES256', 'SSE-S3, the default of a bucket without a configuration');
+    const doc = JSON.parse(gunzipSync(Buffer.from(await got.Body!.transformToByteArray())).toString('utf8')) as { Records: CloudTrailEvent[] };
+    assert.ok(doc.Records.some((r) => r.eventName === 'GenerateRandom'));
+  } finally {
+    await srv.stop();
+    await rm(cert.dir, { recursive: true, force: true });
+  }
 });
