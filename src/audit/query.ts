@@ -223,6 +223,7 @@ export async function queryAudit(dir: string, req: AuditPageRequest): Promise<Au
     filter.until = resume.u === undefined ? undefined : new Date(resume.u);
   }
   const since = filter.since?.getTime();
+  const until = filter.until?.getTime();
   const required = needles(filter);
   const events: CloudTrailEvent[] = [];
   try {
@@ -235,6 +236,8 @@ export async function queryAudit(dir: string, req: AuditPageRequest): Promise<Au
         resume = undefined;
       }
       for await (const line of linesBackward(f, before)) {
+        // Cheap tests first: events newer than `until`, lines without the filters' substrings.
+        if (until !== undefined && eventTimeOf(line.text) > until) continue;
         if (!required.every((n) => line.text.includes(n))) {
           if (since !== undefined && eventTimeOf(line.text) < since) return { events };
           continue;

@@ -126,17 +126,20 @@ test('bad options exit 2 with the option and a hint', async () => {
 });
 
 test('tail -f prints each new event once, in order, across rotations', async () => {
-  const child = spawn(process.execPath, [CLI_MAIN, 'audit', 'tail', '-f', '-n', '0', '--json', '--data-dir', srv.dataDir], { env: { PATH: process.env.PATH } });
+  const child = spawn(process.execPath, [CLI_MAIN, 'audit', 'tail', '-f', '-n', '1', '--json', '--data-dir', srv.dataDir], { env: { PATH: process.env.PATH } });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const seen = () => out.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as CloudTrailEvent).requestID);
   try {
-    await new Promise((r) => setTimeout(r, 700)); // the CLI starts and watches
-    const ids: string[] = [];
+    await srv.coffer.audit.flush();
+    const newest = (await auditEvents(srv)).at(-1)!.requestID;
+    // The newest event is printed first, then the CLI watches.
+    assert.ok(await waitFor(async () => seen().length === 1, 10_000), 'tail prints the newest event');
+    const ids: string[] = [newest];
     for (let i = 0; i < 15; i++) {
       ids.push((await srv.kms.send(new GenerateRandomCommand({ NumberOfBytes: 8 }))).$metadata.requestId!);
       await new Promise((r) => setTimeout(r, 30));
     }
-    const seen = () => out.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as CloudTrailEvent).requestID);
     assert.ok(await waitFor(async () => seen().length >= ids.length, 5000), `saw ${seen().length} of ${ids.length}`);
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(seen(), ids);
