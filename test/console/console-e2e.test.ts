@@ -332,6 +332,15 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.waitForURL(/event=DisableKey/);
       await page.locator('[data-testid=audit-table] tbody tr').first().waitFor();
       for (const row of await page.locator('[data-testid=audit-table] tbody tr').allTextContents()) assert.match(row, /DisableKey/);
+      // Failures only: the refused download's Decrypt is among them, made by S3 for root.
+      await page.fill('[name=event]', '');
+      await page.fill('[name=error]', 'any');
+      await page.click('text=Apply');
+      await page.waitForURL(/error=any/);
+      await page.locator('[data-testid=audit-table] tbody tr').first().waitFor();
+      const failures = await page.locator('[data-testid=audit-table] tbody tr').allTextContents();
+      for (const row of failures) assert.doesNotMatch(row, /\bOK\b/);
+      assert.ok(failures.some((row) => /Decrypt.*via s3\.amazonaws\.com.*DisabledException/.test(row)), failures.join('\n'));
       await shot('audit-filtered');
     });
 

@@ -4,7 +4,7 @@
 import { ApiError, admin } from '../api.js';
 import type { Route } from '../app.js';
 import { type KeyRow, loadKeys } from './keys.js';
-import { badge, button, clear, errorBanner, field, formatTime, h, infoBanner, input, pageHeader, panel, select, table } from '../ui.js';
+import { badge, button, clear, errorBanner, field, formatTime, h, infoBanner, input, pageHeader, panel, table } from '../ui.js';
 
 export interface CloudTrailEvent {
   eventTime: string;
@@ -35,7 +35,8 @@ export async function renderAudit(main: HTMLElement, route: Route): Promise<void
     field('Key', input('key', { value: q.get('key') ?? '', placeholder: 'key id or ARN' })),
     field('Bucket', input('bucket', { value: q.get('bucket') ?? '' })),
     field('Event', input('event', { value: q.get('event') ?? '', placeholder: 'e.g. Decrypt' })),
-    field('Errors', select('error', [['', 'All events'], ['any', 'Only errors'], ['none', 'Only successes']], q.get('error') ?? '')),
+    field('Result', input('error', { value: q.get('error') ?? '', list: 'audit-error-kinds', placeholder: 'any, none or an error code' })),
+    h('datalist', { id: 'audit-error-kinds' }, h('option', { value: 'any' }, 'only failures'), h('option', { value: 'none' }, 'only successes'), h('option', { value: 'AccessDeniedException' }), h('option', { value: 'DisabledException' })),
     field('Since', input('since', { value: q.get('since') ?? '', placeholder: '24h, 7d or ISO time' })),
     field('Until', input('until', { value: q.get('until') ?? '', placeholder: 'ISO time' })),
     h('div', { class: 'filter-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Apply'), h('a', { href: '#/audit', class: 'btn btn-plain' }, 'Reset')),
