@@ -30,6 +30,7 @@ import { BUCKET_POLICY_ITEM } from './s3/bucket-policy.js';
 import { handleQueryApi, type IamHandlerOptions } from './iam/api/handler.js';
 import { handleAdminApi, whoamiRoute, type AdminRoute } from './http/admin-api.js';
 import type { PageHandler } from './http/pages.js';
+import { rewrapRoute } from './s3/rewrap/rewrap-route.js';
 
 export interface RunningCoffer {
   server: Server;
@@ -135,6 +136,10 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   // Coffer's administration API (http/admin-api.ts) and its unsigned pages (console, metrics).
   const adminRoutes: AdminRoute[] = [whoamiRoute];
   const pages: PageHandler[] = [];
+  // coffer rekey: re-wrap objects' keys under another KMS key (s3/rewrap/).
+  adminRoutes.push(rewrapRoute({
+    meta, kms, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
+  }));
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy }, req, res, requestId),
     kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential }, req, res, requestId),
