@@ -99,6 +99,19 @@ export async function rewrapObject(deps: RewrapDeps, caller: Caller, req: Rewrap
   return { status: 'rewrapped', keyId: out.KeyId as string, previousKeyId: env.keyId, size };
 }
 
+/**
+ * A re-key's preflight: the target (and source filter) resolved to key ARNs, and the
+ * target usable, so a run fails once with KMS's message (NotFoundException,
+ * DisabledException, KMSInvalidStateException) instead of once per object.
+ */
+export async function resolveRewrapKeys(deps: RewrapDeps, toKeyId: string, fromKeyId?: string): Promise<{ toKeyId: string; fromKeyId?: string }> {
+  const target = await deps.kms.resolveKey(toKeyId, { allowAlias: true, field: 'toKeyId' });
+  deps.kms.checkState(target, 'crypto');
+  if (fromKeyId === undefined) return { toKeyId: target.arn };
+  const from = await deps.kms.resolveKey(fromKeyId, { allowAlias: true, field: 'fromKeyId' });
+  return { toKeyId: target.arn, fromKeyId: from.arn };
+}
+
 function envelope(deps: RewrapDeps, sse: StoredSse, req: RewrapRequest): ObjectEnvelope {
   try {
     return decodeEnvelope(Buffer.from(sse.env, 'base64'));

@@ -7,12 +7,14 @@
 //   request   {"bucket": B, "key": K, "toKeyId": T, "fromKeyId"?: F, "expectedETag"?: E}
 //   response  {"status": "rewrapped" | "unchanged" | "skipped" | "changed", "size": n,
 //              "keyId"?: ARN, "previousKeyId"?: ARN, "reason"?: "unencrypted" | "sse-s3" | "sse-c" | "other-source-key"}
+//   preflight {"check": true, "toKeyId": T, "fromKeyId"?: F} → {"toKeyId": ARN, "fromKeyId"?: ARN}:
+//             the keys resolved and the target usable (see resolveRewrapKeys)
 //   errors    {"__type": code, "message": text}: KMS's codes as KMS answers them
 //             (AccessDeniedException naming the kms action, NotFoundException, DisabledException ...),
 //             S3's AccessDenied, NoSuchBucket, NoSuchKey; ValidationException for a bad body
 
 import { adminError, jsonBody, type AdminRoute } from '../../http/admin-api.js';
-import { rewrapObject, type RewrapDeps, type RewrapRequest } from './rewrap-object.js';
+import { resolveRewrapKeys, rewrapObject, type RewrapDeps, type RewrapRequest } from './rewrap-object.js';
 
 export const REWRAP_ROUTE_PATH = 'objects/rewrap';
 
@@ -22,7 +24,12 @@ export function rewrapRoute(deps: RewrapDeps): AdminRoute {
     path: REWRAP_ROUTE_PATH,
     action: null,
     async run(r) {
-      return rewrapObject(deps, r.caller, parseRequest(jsonBody(r)));
+      const body = jsonBody(r);
+      if (body.check === true) {
+        const req = parseRequest({ ...body, bucket: '-', key: '-' });
+        return resolveRewrapKeys(deps, req.toKeyId, req.fromKeyId);
+      }
+      return rewrapObject(deps, r.caller, parseRequest(body));
     },
   };
 }
