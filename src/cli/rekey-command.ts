@@ -227,6 +227,7 @@ class RekeyRunner {
       await this.save(true);
       throw this.fatal;
     }
+    if (this.stop) this.summary.stopped = this.stop;
     this.summary.complete = this.stop === undefined;
     if (this.summary.complete && this.summary.objects.failed === 0) await removeState(this.opts.stateFile);
     else await this.save(true);
