@@ -211,12 +211,14 @@ describe('a bucket of mixed objects moved from key A to key B', () => {
 
   test('a rerun changes nothing', async () => {
     const before = (await auditEvents(srv)).length;
-    const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', 'alias/rekey-new');
+    const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', 'alias/rekey-new', '--progress', 'bar');
     assert.equal(r.code, 0, r.stderr);
     // other/obj (key C) moves now: no --from-key.
     assert.deepEqual(s.objects, { rewrapped: 1, unchanged: 9, skipped: 3, changed: 0, failed: 0 });
+    assert.match(r.stderr, /\r\[#{24}\] 100% {2}13\/13 objects {2}[0-9.]+ MiB {2}[0-9.]+ objects\/s {2}ETA 0:00/, 'the bar, redrawn in place');
     const again = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', 'alias/rekey-new');
     assert.deepEqual(again.s.objects, { rewrapped: 0, unchanged: 10, skipped: 3, changed: 0, failed: 0 });
+    assert.match(again.r.stderr, /^coffer: progress: 13\/13 objects {2}[0-9.]+ MiB {2}[0-9.]+ objects\/s {2}ETA 0:00$/m, 'not a terminal: plain lines');
     const reencrypts = (await auditEvents(srv)).slice(before).filter((e) => e.eventName === 'ReEncrypt');
     assert.equal(reencrypts.length, 1, 'objects already under the target key cost no KMS call');
   });
