@@ -138,7 +138,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   const pages: PageHandler[] = [];
   // coffer rekey: re-wrap objects' keys under another KMS key (s3/rewrap/).
   adminRoutes.push(rewrapRoute({
-    meta, kms, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
+    meta, kms, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
   }));
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy }, req, res, requestId),

@@ -29,10 +29,12 @@ export interface RekeyOptions {
   restart: boolean;
   maxObjects?: number;
   json: boolean;
+  /** Also convert SSE-S3 objects to SSE-KMS under the target key. */
+  includeSseS3: boolean;
   progress: 'auto' | 'bar' | 'lines' | 'off';
 }
 
-type Status = 'rewrapped' | 'unchanged' | 'skipped' | 'changed' | 'failed';
+type Status = 'rewrapped' | 'converted' | 'unchanged' | 'skipped' | 'changed' | 'failed';
 
 export interface RekeySummary {
   endpoint: string;
@@ -83,11 +85,21 @@ export function registerRekeyCommand(program: Command): void {
     .option('--restart', 'discard the checkpoint of an earlier run and start from the first key')
     .option('--max-objects <n>', 'stop after this many objects (the checkpoint lets the next run continue)')
     .option('--progress <mode>', 'auto (a bar on a terminal, lines otherwise), bar, lines or off', 'auto')
+    .option('--include-sse-s3', 'also convert SSE-S3 objects to SSE-KMS under the target key (needs kms:Encrypt on it)')
     .option('--json', 'print the summary as JSON')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const opts = rekeyOptions(o, process.env);
-      const summary = await runRekey(opts);
-      process.stdout.write(opts.json ? JSON.stringify(summary, null, 2) + '\n' : formatSummary(summary, opts.stateFile));
+      const print = (summary: RekeySummary) =>
+        process.stdout.write(opts.json ? JSON.stringify(summary, null, 2) + '\n' : formatSummary(summary, opts.stateFile));
+      let summary: RekeySummary;
+      try {
+        summary = await runRekey(opts);
+      } catch (e) {
+        // What was done before the stop is kept (and checkpointed): say so, then the error.
+        if (e instanceof RekeyStopped && e.summary) print(e.summary);
+        throw e;
+      }
+      print(summary);
       process.exitCode = summary.stopped === 'interrupted' ? 130 : summary.objects.failed > 0 ? 1 : 0;
     });
 }
@@ -117,6 +129,7 @@ function rekeyOptions(o: Record<string, string | boolean | undefined>, env: Node
     restart: o.restart === true,
     ...(maxObjects !== undefined ? { maxObjects } : {}),
     json: o.json === true,
+    includeSseS3: o.includeSseS3 === true,
     progress: progress as RekeyOptions['progress'],
   };
 }
@@ -152,19 +165,29 @@ async function preflight(client: SignedClient, opts: RekeyOptions): Promise<{ to
   return { toKeyArn: keys.toKeyId, ...(keys.fromKeyId ? { fromKeyArn: keys.fromKeyId } : {}) };
 }
 
+/** A run that had to stop: the error, and what was done before it (if anything). */
+export class RekeyStopped extends CliError {
+  constructor(cause: Error, readonly summary: RekeySummary | undefined) {
+    super(cause.message, (cause as CliError).hint);
+  }
+}
+
 export async function runRekey(opts: RekeyOptions): Promise<RekeySummary> {
   const client = new SignedClient({ endpoint: opts.endpoint, region: opts.region, credentials: credentialsFromEnv(process.env) });
   const started = Date.now();
   try {
     const keys = await preflight(client, opts);
-    const run: RekeyRun = { endpoint: client.endpoint, bucket: opts.bucket, prefix: opts.prefix, toKeyArn: keys.toKeyArn, ...(keys.fromKeyArn ? { fromKeyArn: keys.fromKeyArn } : {}) };
+    const run: RekeyRun = {
+      endpoint: client.endpoint, bucket: opts.bucket, prefix: opts.prefix, toKeyArn: keys.toKeyArn,
+      ...(keys.fromKeyArn ? { fromKeyArn: keys.fromKeyArn } : {}), ...(opts.includeSseS3 ? { convertSseS3: true as const } : {}),
+    };
     if (opts.restart) await removeState(opts.stateFile);
     const saved = await loadState(opts.stateFile, run);
     const summary: RekeySummary = {
       endpoint: run.endpoint, bucket: opts.bucket, prefix: opts.prefix, toKeyId: keys.toKeyArn, ...(keys.fromKeyArn ? { fromKeyId: keys.fromKeyArn } : {}),
       complete: false, coveredEarlier: saved?.covered ?? 0, ...(saved?.after !== undefined ? { resumedAfter: saved.after } : {}),
-      objects: { rewrapped: 0, unchanged: 0, skipped: 0, changed: 0, failed: 0 },
-      bytes: { rewrapped: 0, unchanged: 0, skipped: 0, changed: 0, failed: 0 },
+      objects: { rewrapped: 0, converted: 0, unchanged: 0, skipped: 0, changed: 0, failed: 0 },
+      bytes: { rewrapped: 0, converted: 0, unchanged: 0, skipped: 0, changed: 0, failed: 0 },
       skippedBy: {}, failures: [], seconds: 0,
     };
     if (saved?.after !== undefined && !opts.json) process.stderr.write(`coffer: resuming after "${saved.after}" (${saved.covered} objects done by earlier runs)\n`);
@@ -215,6 +238,8 @@ class RekeyRunner {
     progress?.start();
     try {
       await this.work();
+    } catch (e) {
+      this.fatal ??= e as Error;
     } finally {
       await Promise.all(this.inFlight);
       progress?.stop();
@@ -225,7 +250,8 @@ class RekeyRunner {
     }
     if (this.fatal) {
       await this.save(true);
-      throw this.fatal;
+      this.summary.stopped = 'fatal';
+      throw new RekeyStopped(this.fatal, this.done > 0 ? this.summary : undefined);
     }
     if (this.stop) this.summary.stopped = this.stop;
     this.summary.complete = this.stop === undefined;
@@ -268,6 +294,7 @@ class RekeyRunner {
       const reply = await this.client.admin('POST', 'objects/rewrap', {
         bucket: this.opts.bucket, key: obj.key, toKeyId: this.runInfo.toKeyArn, expectedETag: obj.etag,
         ...(this.runInfo.fromKeyArn ? { fromKeyId: this.runInfo.fromKeyArn } : {}),
+        ...(this.runInfo.convertSseS3 ? { convertSseS3: true } : {}),
       });
       if (reply.status === 200) {
         const out = JSON.parse(reply.body) as { status: Exclude<Status, 'failed'>; reason?: string };
@@ -319,6 +346,7 @@ export function formatSummary(s: RekeySummary, stateFile: string): string {
   const row = (label: string, st: Status, note = ''): string[] => [label, String(s.objects[st]), s.objects[st] ? formatBytes(s.bytes[st]) : '', note];
   lines.push(table([
     row('rewrapped', 'rewrapped', 'now under the target key'),
+    ...(s.objects.converted ? [row('converted', 'converted', 'SSE-S3 objects now SSE-KMS under the target key')] : []),
     row('unchanged', 'unchanged', 'already under the target key'),
     row('skipped', 'skipped', skipped),
     row('changed', 'changed', 'overwritten or deleted during the run: left as they are'),
@@ -329,7 +357,8 @@ export function formatSummary(s: RekeySummary, stateFile: string): string {
   if (s.failures.length > 20) lines.push(`... and ${s.failures.length - 20} more failures`);
   if (s.stopped === 'max-objects') lines.push(`stopped after --max-objects; run the same command again to continue (checkpoint: ${stateFile})`);
   if (s.stopped === 'interrupted') lines.push(`interrupted; run the same command again to resume (checkpoint: ${stateFile})`);
+  if (s.stopped === 'fatal') lines.push(`stopped by the error below; run the same command again to resume (checkpoint: ${stateFile})`);
   if (s.complete && s.objects.failed > 0) lines.push(`fix the failures and run the same command again to retry them (checkpoint: ${stateFile})`);
-  lines.push(`${s.seconds}s`);
+  lines.push(`took ${s.seconds}s`);
   return lines.join('\n') + '\n';
 }

@@ -19,6 +19,8 @@ export interface RekeyRun {
   /** The target key's ARN (resolved, so an alias moved between runs is noticed). */
   toKeyArn: string;
   fromKeyArn?: string;
+  /** SSE-S3 objects are converted too (--include-sse-s3). */
+  convertSseS3?: true;
 }
 
 export interface RekeyState extends RekeyRun {
@@ -51,10 +53,10 @@ export async function loadState(file: string, run: RekeyRun): Promise<RekeyState
     throw new CliError(`the state file ${file} is not a coffer rekey state file`, 'remove it, or pass another --state-file');
   }
   const same = state.endpoint === run.endpoint && state.bucket === run.bucket && state.prefix === run.prefix
-    && state.toKeyArn === run.toKeyArn && (state.fromKeyArn ?? '') === (run.fromKeyArn ?? '');
+    && state.toKeyArn === run.toKeyArn && (state.fromKeyArn ?? '') === (run.fromKeyArn ?? '') && state.convertSseS3 === run.convertSseS3;
   if (!same) {
     throw new CliError(
-      `the state file ${file} belongs to another re-key (s3://${state.bucket}/${state.prefix} to ${state.toKeyArn}${state.fromKeyArn ? ` from ${state.fromKeyArn}` : ''} at ${state.endpoint})`,
+      `the state file ${file} belongs to another re-key (s3://${state.bucket}/${state.prefix} to ${state.toKeyArn}${state.fromKeyArn ? ` from ${state.fromKeyArn}` : ''}${state.convertSseS3 ? ' with SSE-S3 objects' : ''} at ${state.endpoint})`,
       'rerun that re-key to finish it, pass --restart to discard its progress, or use another --state-file',
     );
   }

@@ -19,7 +19,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand, EnableKeyCommand } from '@aws-sdk/client-kms';
-import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
+import { ROOT_KEY_ID, ROOT_SECRET, startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { auditEvents, s3On, kmsOn, userFactory, type TestUser } from '../helpers/sse-principals.js';
 import { customerKey, getBody, ssec } from '../helpers/sse.js';
 import { CLI_MAIN, filesUnder, patternBytes } from '../interop/support.js';
@@ -36,7 +36,7 @@ interface Summary {
   toKeyId: string;
   coveredEarlier: number;
   resumedAfter?: string;
-  objects: Record<'rewrapped' | 'unchanged' | 'skipped' | 'changed' | 'failed', number>;
+  objects: Record<'rewrapped' | 'converted' | 'unchanged' | 'skipped' | 'changed' | 'failed', number>;
   skippedBy: Record<string, number>;
   failures: { key: string; code: string; message: string }[];
 }
@@ -105,7 +105,7 @@ before(async () => {
   // The default key policies delegate to IAM: the user's identity policy decides.
   rekeyer = await users.create('rekeyer', {
     s3: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }],
-    kms: [kmsOn(['kms:ReEncryptFrom'], keyA, keyC), kmsOn(['kms:ReEncryptTo'], keyB)],
+    kms: [kmsOn(['kms:ReEncryptFrom'], keyA, keyC), kmsOn(['kms:ReEncryptTo', 'kms:Encrypt'], keyB)],
   });
 });
 
@@ -168,7 +168,7 @@ describe('a bucket of mixed objects moved from key A to key B', () => {
     assert.equal(second.s.complete, true);
     assert.equal(second.s.resumedAfter, 'plain/02');
     assert.equal(second.s.coveredEarlier, 2);
-    assert.deepEqual(second.s.objects, { rewrapped: 4, unchanged: 0, skipped: 1, changed: 0, failed: 0 }, 'plain/03..06 and the SSE-S3 one; not 01, 02 again');
+    assert.deepEqual(second.s.objects, { rewrapped: 4, converted: 0, unchanged: 0, skipped: 1, changed: 0, failed: 0 }, 'plain/03..06 and the SSE-S3 one; not 01, 02 again');
     assert.deepEqual(second.s.skippedBy, { 'sse-s3': 1 });
     await assert.rejects(fs.stat(path.join(work, `.coffer-rekey-${bucket}.json`)), 'a finished run removes its checkpoint');
   });
@@ -176,7 +176,7 @@ describe('a bucket of mixed objects moved from key A to key B', () => {
   test('--from-key leaves objects under other keys; every kind of KMS object moves, the rest is skipped with a reason', async () => {
     const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', keyB, '--from-key', 'alias/rekey-old');
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(s.objects, { rewrapped: 3, unchanged: 0, skipped: 10, changed: 0, failed: 0 }, JSON.stringify(s));
+    assert.deepEqual(s.objects, { rewrapped: 3, converted: 0, unchanged: 0, skipped: 10, changed: 0, failed: 0 }, JSON.stringify(s));
     // plain/* are under B now, so not under the --from-key: skipped as other-source-key, like other/obj.
     assert.deepEqual(s.skippedBy, { 'other-source-key': 7, 'sse-c': 1, 'sse-s3': 2 });
     assert.equal((await head(srv.s3, bucket, 'other/obj')).SSEKMSKeyId, keyC);
@@ -214,13 +214,31 @@ describe('a bucket of mixed objects moved from key A to key B', () => {
     const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', 'alias/rekey-new', '--progress', 'bar');
     assert.equal(r.code, 0, r.stderr);
     // other/obj (key C) moves now: no --from-key.
-    assert.deepEqual(s.objects, { rewrapped: 1, unchanged: 9, skipped: 3, changed: 0, failed: 0 });
+    assert.deepEqual(s.objects, { rewrapped: 1, converted: 0, unchanged: 9, skipped: 3, changed: 0, failed: 0 });
     assert.match(r.stderr, /\r\[#{24}\] 100% {2}13\/13 objects {2}[0-9.]+ MiB {2}[0-9.]+ objects\/s {2}ETA 0:00/, 'the bar, redrawn in place');
     const again = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', 'alias/rekey-new');
-    assert.deepEqual(again.s.objects, { rewrapped: 0, unchanged: 10, skipped: 3, changed: 0, failed: 0 });
+    assert.deepEqual(again.s.objects, { rewrapped: 0, converted: 0, unchanged: 10, skipped: 3, changed: 0, failed: 0 });
     assert.match(again.r.stderr, /^coffer: progress: 13\/13 objects {2}[0-9.]+ MiB {2}[0-9.]+ objects\/s {2}ETA 0:00$/m, 'not a terminal: plain lines');
     const reencrypts = (await auditEvents(srv)).slice(before).filter((e) => e.eventName === 'ReEncrypt');
     assert.equal(reencrypts.length, 1, 'objects already under the target key cost no KMS call');
+  });
+
+  test('--include-sse-s3 converts SSE-S3 objects to SSE-KMS under the target key, bytes untouched', async () => {
+    const before = (await auditEvents(srv)).length;
+    const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', 'alias/rekey-new', '--include-sse-s3');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(s.objects, { rewrapped: 0, converted: 2, unchanged: 10, skipped: 1, changed: 0, failed: 0 });
+    assert.deepEqual(s.skippedBy, { 'sse-c': 1 });
+    for (const key of ['sse-s3/obj', 'plain/default']) {
+      const h = await head(srv.s3, bucket, key);
+      assert.deepEqual([h.ServerSideEncryption, h.SSEKMSKeyId], ['aws:kms', keyB], key);
+      assert.equal(sha(await getBody(srv.s3, { Bucket: bucket, Key: key })), sha(bodies.get(key)!), key);
+    }
+    assert.deepEqual(await blobFiles(), blobsBefore);
+    const encrypts = (await auditEvents(srv)).slice(before).filter((e) => e.eventName === 'Encrypt');
+    assert.deepEqual(encrypts.map((e) => [e.userIdentity.arn, e.resources[0]?.ARN, e.errorCode]), [[rekeyer.arn, keyB, undefined], [rekeyer.arn, keyB, undefined]]);
+    const again = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', 'alias/rekey-new', '--include-sse-s3');
+    assert.deepEqual(again.s.objects, { rewrapped: 0, converted: 0, unchanged: 12, skipped: 1, changed: 0, failed: 0 });
   });
 
   test('with key A disabled every object still reads: A is no longer needed', async () => {
@@ -247,7 +265,7 @@ describe('refusals', () => {
     const noTo = await users.create('rekey-no-to', { s3: [s3On(bucket)], kms: [kmsOn(['kms:ReEncryptFrom'], keyA)] });
     const { r, s } = await rekey(noTo.credentials, '--bucket', bucket, '--to-key', keyB, '--state-file', 'no-to.json');
     assert.equal(r.code, 1, 'failures make the exit code non-zero');
-    assert.deepEqual(s.objects, { rewrapped: 0, unchanged: 0, skipped: 0, changed: 0, failed: 3 });
+    assert.deepEqual(s.objects, { rewrapped: 0, converted: 0, unchanged: 0, skipped: 0, changed: 0, failed: 3 });
     for (const f of s.failures) {
       assert.equal(f.code, 'AccessDeniedException');
       assert.match(f.message, new RegExp(`${noTo.arn} is not authorized to perform: kms:ReEncryptTo on resource: ${keyB}`));
@@ -335,6 +353,36 @@ describe('a killed run', () => {
       assert.equal((await head(srv.s3, bucket, `k/${String(i).padStart(4, '0')}`)).SSEKMSKeyId, keyB);
     }
     const final = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', keyB, '--state-file', stateFile);
-    assert.deepEqual(final.s.objects, { rewrapped: 0, unchanged: count, skipped: 0, changed: 0, failed: 0 });
+    assert.deepEqual(final.s.objects, { rewrapped: 0, converted: 0, unchanged: count, skipped: 0, changed: 0, failed: 0 });
+  });
+
+  test('^C finishes the re-wraps in flight, saves the checkpoint, prints the summary and exits 130', async () => {
+    const stateFile = path.join(work, 'interrupted.json');
+    const child = spawn(process.execPath, [CLI_MAIN, 'rekey', '--endpoint', srv.url, '--bucket', bucket, '--to-key', keyA, '--state-file', stateFile, '--concurrency', '2', '--json'], {
+      env: { PATH: process.env.PATH ?? '', AWS_ACCESS_KEY_ID: ROOT_KEY_ID, AWS_SECRET_ACCESS_KEY: ROOT_SECRET },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    while (!(await fs.stat(stateFile).then(() => true, () => false))) {
+      assert.ok(Date.now() < deadline && child.exitCode === null, `the run checkpointed before it ended\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /coffer: interrupted: finishing the re-wraps in flight and saving the checkpoint/);
+    const s = JSON.parse(stdout) as Summary;
+    assert.equal(s.stopped, 'interrupted');
+    assert.equal(s.complete, false);
+    const state = JSON.parse(await fs.readFile(stateFile, 'utf8')) as { after: string; covered: number };
+    assert.equal(state.covered, s.objects.rewrapped, 'the checkpoint covers exactly what this run did');
+    assert.ok(state.covered < count);
+    const rest = await rekey({ accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET }, '--bucket', bucket, '--to-key', keyA, '--state-file', stateFile);
+    assert.equal(rest.s.resumedAfter, state.after);
+    assert.deepEqual(rest.s.objects, { rewrapped: count - state.covered, converted: 0, unchanged: 0, skipped: 0, changed: 0, failed: 0 });
   });
 });

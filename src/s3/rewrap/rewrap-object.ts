@@ -14,11 +14,17 @@
 // key flag and its derivation); DSSE-KMS wraps both layer keys in one KMS blob. SSE-S3,
 // SSE-C and unencrypted objects have no KMS key to change and are skipped with a reason.
 // An object already under the target key is left alone (idempotent), without a KMS call.
+//
+// On request (convertSseS3) an SSE-S3 object becomes SSE-KMS the same way: its object key
+// is unwrapped with the root key and sealed with KMS Encrypt (as the signer, via S3, so
+// kms:Encrypt on the target), with the envelope's own context (aws:s3:arn = the object),
+// which is the context SSE-KMS uses for new objects. Object key and object id stay.
 
-import { decodeEnvelope, encodeEnvelope, type ObjectEnvelope } from '../../crypto/index.js';
+import { decodeEnvelope, encodeEnvelope, sealedKeyAad, type ObjectEnvelope } from '../../crypto/index.js';
+import type { RootKeyProvider } from '../../kms/custody/root-key.js';
 import { callKms } from '../../kms/dispatch.js';
 import type { Caller, KmsService } from '../../kms/service.js';
-import type { MetadataStore } from '../../storage/types.js';
+import type { MetadataStore, ObjectRecord } from '../../storage/types.js';
 import { ServiceError } from '../../errors.js';
 import { sseOf, type StoredSse } from '../sse/object-keys.js';
 import { authorizeObjectActions, type ObjectAccessDeps } from './authorize.js';
@@ -27,6 +33,8 @@ import type { Logger } from 'pino';
 export interface RewrapDeps extends ObjectAccessDeps {
   meta: MetadataStore;
   kms: KmsService;
+  /** The root key that wraps SSE-S3 object keys (for convertSseS3). */
+  rootKey?: RootKeyProvider;
   region: string;
   log: Logger;
 }
@@ -40,12 +48,15 @@ export interface RewrapRequest {
   fromKeyId?: string;
   /** Only this version of the object (its ETag, quoted or not); another one is `changed`. */
   expectedETag?: string;
+  /** Also move SSE-S3 objects to SSE-KMS under the target key (otherwise skipped as sse-s3). */
+  convertSseS3?: boolean;
 }
 
 export type SkipReason = 'unencrypted' | 'sse-s3' | 'sse-c' | 'other-source-key';
 
 export type RewrapOutcome =
   | { status: 'rewrapped'; keyId: string; previousKeyId: string; size: number }
+  | { status: 'converted'; keyId: string; size: number }
   | { status: 'unchanged'; keyId: string; size: number }
   | { status: 'skipped'; reason: SkipReason; size: number; keyId?: string }
   /** The object was overwritten, deleted or re-wrapped by someone else meanwhile: their version stands. */
@@ -73,15 +84,17 @@ export async function rewrapObject(deps: RewrapDeps, caller: Caller, req: Rewrap
   const size = rec.size;
   if (req.expectedETag !== undefined && unquote(req.expectedETag) !== unquote(rec.etag)) return { status: 'changed', size };
   if (!sse) return { status: 'skipped', reason: 'unencrypted', size };
-  if (sse.alg === 'AES256') return { status: 'skipped', reason: 'sse-s3', size };
+  if (sse.alg === 'AES256' && !req.convertSseS3) return { status: 'skipped', reason: 'sse-s3', size };
   if (sse.alg === 'SSE-C') return { status: 'skipped', reason: 'sse-c', size };
   const env = envelope(deps, sse, req);
 
   const target = await deps.kms.resolveKey(req.toKeyId, { allowAlias: true, field: 'toKeyId' });
   if (req.fromKeyId !== undefined) {
     const from = await deps.kms.resolveKey(req.fromKeyId, { allowAlias: true, field: 'fromKeyId' });
+    if (env.kind === 'sse-s3') return { status: 'skipped', reason: 'sse-s3', size };
     if (from.arn !== env.keyId) return { status: 'skipped', reason: 'other-source-key', size, keyId: env.keyId };
   }
+  if (env.kind === 'sse-s3') return convertSseS3(deps, caller, req, rec, sse, env, target.arn);
   if (env.keyId === target.arn) return { status: 'unchanged', keyId: target.arn, size };
 
   // As S3 calls KMS for the caller (s3/sse/kms-bridge.ts): the key policies see kms:ViaService,
@@ -97,6 +110,31 @@ export async function rewrapObject(deps: RewrapDeps, caller: Caller, req: Rewrap
   const next: StoredSse = { ...sse, env: rewrapped.toString('base64') };
   if (!(await deps.meta.replaceObjectSys(req.bucket, req.key, rec, { ...rec.sys, sse: next }))) return { status: 'changed', size };
   return { status: 'rewrapped', keyId: out.KeyId as string, previousKeyId: env.keyId, size };
+}
+
+async function convertSseS3(
+  deps: RewrapDeps, caller: Caller, req: RewrapRequest, rec: ObjectRecord, sse: StoredSse, env: ObjectEnvelope, targetArn: string,
+): Promise<RewrapOutcome> {
+  if (!deps.rootKey) throw new Error('SSE-S3 needs the root key');
+  let objectKey: Buffer;
+  try {
+    objectKey = await deps.rootKey.unwrap(env.wrappedKey, sealedKeyAad(env));
+  } catch (e) {
+    deps.log.error({ err: e, bucket: req.bucket, key: req.key }, 'stored object failed authentication: its encryption metadata was changed or damaged');
+    throw new ServiceError('InternalError', 'The object could not be re-wrapped: its stored encryption metadata failed an integrity check.', 500);
+  }
+  let out;
+  try {
+    out = await callKms(deps.kms, { ...caller, viaService: `s3.${deps.region}.amazonaws.com` }, 'Encrypt', {
+      KeyId: targetArn, Plaintext: objectKey, EncryptionContext: { ...env.context },
+    });
+  } finally {
+    objectKey.fill(0);
+  }
+  const sealed = encodeEnvelope({ objectId: env.objectId, kind: 'sse-kms', keyId: out.KeyId as string, context: env.context, wrappedKey: out.CiphertextBlob as Buffer });
+  const next: StoredSse = { ...sse, alg: 'aws:kms', env: sealed.toString('base64') };
+  if (!(await deps.meta.replaceObjectSys(req.bucket, req.key, rec, { ...rec.sys, sse: next }))) return { status: 'changed', size: rec.size };
+  return { status: 'converted', keyId: out.KeyId as string, size: rec.size };
 }
 
 /**

@@ -4,8 +4,8 @@
 // object) and as KMS (kms:ReEncryptFrom on the current key, kms:ReEncryptTo on the
 // target, via S3), for the signer, and KMS audits the ReEncrypt under the signer.
 //
-//   request   {"bucket": B, "key": K, "toKeyId": T, "fromKeyId"?: F, "expectedETag"?: E}
-//   response  {"status": "rewrapped" | "unchanged" | "skipped" | "changed", "size": n,
+//   request   {"bucket": B, "key": K, "toKeyId": T, "fromKeyId"?: F, "expectedETag"?: E, "convertSseS3"?: bool}
+//   response  {"status": "rewrapped" | "converted" | "unchanged" | "skipped" | "changed", "size": n,
 //              "keyId"?: ARN, "previousKeyId"?: ARN, "reason"?: "unencrypted" | "sse-s3" | "sse-c" | "other-source-key"}
 //   preflight {"check": true, "toKeyId": T, "fromKeyId"?: F} → {"toKeyId": ARN, "fromKeyId"?: ARN}:
 //             the keys resolved and the target usable (see resolveRewrapKeys)
@@ -49,5 +49,9 @@ function parseRequest(body: Record<string, unknown>): RewrapRequest {
   if (from !== undefined) req.fromKeyId = from;
   const etag = str('expectedETag', false);
   if (etag !== undefined) req.expectedETag = etag;
+  if (body.convertSseS3 !== undefined) {
+    if (typeof body.convertSseS3 !== 'boolean') throw adminError('ValidationException', 'convertSseS3 must be true or false.');
+    req.convertSseS3 = body.convertSseS3;
+  }
   return req;
 }
