@@ -93,7 +93,9 @@ export class Checkpoint {
     return this.seq++;
   }
 
+  /** Records one object's outcome; true when the checkpoint moved. */
   finish(ticket: number, key: string, ok: boolean): boolean {
+    if (this.blocked) return false; // nothing after a failure can move it: keep no results
     this.results.set(ticket, { key, ok });
     const before = this.after;
     while (!this.blocked) {
