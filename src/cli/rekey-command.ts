@@ -232,9 +232,8 @@ class RekeyRunner {
     const progress = this.opts.progress === 'off' ? undefined : new ProgressReporter(process.stderr, () => ({
       done: this.done, bytes: this.bytes, total: this.counted.objects, counting: this.counted.counting,
     }), { tty });
-    const counting = this.count().catch(() => {
-      // The work pass reports listing errors; the bar just has no total.
-    });
+    // The work pass reports listing errors; without a count the bar just has no total.
+    const counting = this.count().catch(() => undefined);
     progress?.start();
     try {
       await this.work();
@@ -242,11 +241,11 @@ class RekeyRunner {
       this.fatal ??= e as Error;
     } finally {
       await Promise.all(this.inFlight);
+      if (!this.stop && !this.fatal) await counting; // it stops by itself at the next page otherwise
       progress?.stop();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       this.counted.counting = false;
-      void counting;
     }
     if (this.fatal) {
       await this.save(true);

@@ -9,6 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand } from '@aws-sdk/client-kms';
+import { auditEvents, s3On, kmsOn, userFactory } from '../helpers/sse-principals.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { adminCall } from '../helpers/admin.js';
 import { decodeEnvelope } from '../../src/crypto/index.js';
@@ -116,6 +117,24 @@ test('a bucket policy that pins the KMS key of writes refuses a re-wrap to anoth
   assert.equal(r.status, 403);
   assert.equal(r.body.__type, 'AccessDenied');
   assert.match(String(r.body.message), /s3:PutObject .*explicit deny in a resource-based policy/);
+});
+
+test('an object under the AWS managed aws/s3 key moves with no KMS permission on aws/s3: its key policy allows use via S3', async () => {
+  const users = userFactory(srv);
+  try {
+    await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'managed', Body: 'default key', ServerSideEncryption: 'aws:kms' }));
+    const managed = (await srv.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'managed' }))).SSEKMSKeyId!;
+    assert.notEqual(managed, keyA);
+    const u = await users.create('rewrap-managed', { s3: [s3On(bucket)], kms: [kmsOn('kms:ReEncryptTo', keyB)] });
+    const r = await adminCall(srv, 'POST', 'objects/rewrap', { body: { bucket, key: 'managed', toKeyId: keyB }, credentials: u.credentials });
+    assert.deepEqual(r.body, { status: 'rewrapped', keyId: keyB, previousKeyId: managed, size: 11 });
+    assert.equal(await text('managed'), 'default key');
+    // Nothing in the user's policies names aws/s3: only its key policy's "via S3" statement allowed kms:ReEncryptFrom.
+    const from = (await auditEvents(srv)).filter((e) => e.eventName === 'ReEncrypt' && e.userIdentity.arn === u.arn);
+    assert.deepEqual(from.map((e) => [e.userIdentity.invokedBy, e.errorCode]), [['s3.amazonaws.com', undefined]]);
+  } finally {
+    users.destroy();
+  }
 });
 
 test('preflight, missing objects and bad bodies', async () => {
