@@ -23,6 +23,10 @@ import { KmsService } from './kms/service.js';
 import { handleKms } from './kms/handler.js';
 import { KmsScheduler } from './kms/scheduler.js';
 import { AuditLog } from './audit/audit-log.js';
+import { AUDIT_DIR } from './audit/log-files.js';
+import { auditEventsRoute } from './audit/events-route.js';
+import { AuditDelivery } from './audit/delivery.js';
+import { putOwnObject } from './audit/self-s3.js';
 import { SqliteIamStore } from './iam/store/sqlite-iam-store.js';
 import { CredentialDirectory } from './iam/credentials.js';
 import { BucketKeyCache } from './s3/sse/kms-bridge.js';
@@ -40,6 +44,8 @@ export interface RunningCoffer {
   log: Logger;
   kms: KmsService;
   audit: AuditLog;
+  /** Delivery of the audit log to COFFER_AUDIT_BUCKET, when configured. */
+  auditDelivery?: AuditDelivery;
   iam: SqliteIamStore;
   rootKey: RootKeyProvider;
   close(): Promise<void>;
@@ -89,7 +95,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
       return undefined;
     },
   };
-  const audit = await AuditLog.open(config.dataDir, config.region);
+  const audit = await AuditLog.open(config.dataDir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log });
   const kms = new KmsService({
     store: kmsStore,
     rootKey: rootKey.provider,
@@ -136,6 +142,8 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   // Coffer's administration API (http/admin-api.ts) and its unsigned pages (console, metrics).
   const adminRoutes: AdminRoute[] = [whoamiRoute];
   const pages: PageHandler[] = [];
+  // The audit log for the console (GET audit/events); events recorded so far are flushed before a read.
+  adminRoutes.push(auditEventsRoute(join(config.dataDir, AUDIT_DIR), () => audit.flush()));
   // coffer rekey: re-wrap objects' keys under another KMS key (s3/rewrap/).
   adminRoutes.push(rewrapRoute({
     meta, kms, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
@@ -161,6 +169,17 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.address.includes(':') ? `[${config.address}]` : config.address;
+  // Delivery of the audit log to a bucket, through this server's own S3 API as the root (audit/delivery.ts).
+  let auditDelivery: AuditDelivery | undefined;
+  if (config.auditBucket) {
+    const target = { url: `${tls ? 'https' : 'http'}://${host}:${port}`, region: config.region, accessKeyId: root.credential.accessKeyId, secretAccessKey: root.credential.secretAccessKey, ca: tls?.cert };
+    auditDelivery = new AuditDelivery({
+      dir: join(config.dataDir, AUDIT_DIR), bucket: config.auditBucket, prefix: config.auditPrefix, accountId: root.accountId, region: config.region,
+      intervalSeconds: config.auditDeliverySeconds, put: (bucket, key, body) => putOwnObject(target, bucket, key, body, { 'content-type': 'application/json', 'content-encoding': 'gzip' }),
+      beforeRead: () => audit.flush(), log,
+    });
+    auditDelivery.start();
+  }
   return {
     server,
     url: `${tls ? 'https' : 'http'}://${host}:${port}`,
@@ -169,10 +188,12 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     log,
     kms,
     audit,
+    auditDelivery,
     iam,
     rootKey: rootKey.provider,
     async close() {
       scheduler.stop();
+      await auditDelivery?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -2,64 +2,69 @@
 // <data-dir>/audit/kms.log. Every KMS use is recorded — API calls and the calls S3
 // makes on a user's behalf — with the principal, the key and the encryption context,
 // never plaintext or key material (operations hand over sanitized parameters only).
+//
+// Writing never waits on the disk: record() queues the line, and the events of one turn
+// of the event loop go out in one append. Between two appends the file may be rotated
+// (docs/spec/audit-log.md): when the next event would take kms.log past maxFileBytes,
+// kms.log becomes kms.log.1 (kms.log.1 becomes kms.log.2, …), the files beyond maxFiles
+// are deleted (the oldest), and the rest of the batch starts a new kms.log. Events are
+// never split, so each is in exactly one file, and the newest are always in kms.log.
 
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { AuditEvent, AuditSink } from '../kms/service.js';
+import type { CloudTrailEvent } from './event.js';
+import { AUDIT_DIR, AUDIT_FILE, filesOldestFirst, linesForward, logFileName } from './log-files.js';
+import { matches, type AuditFilter } from './query.js';
 
-export interface CloudTrailEvent {
-  eventVersion: '1.08';
-  /** Service events (scheduled deletion, automatic rotation) carry only accountId and invokedBy, as CloudTrail's do. */
-  userIdentity: {
-    type?: 'Root' | 'IAMUser' | 'AssumedRole';
-    principalId?: string;
-    arn?: string;
-    accountId: string;
-    userName?: string;
-    invokedBy?: string;
-    /** Temporary credentials: the session's access key id. */
-    accessKeyId?: string;
-    /** Role sessions: the role that issued the session, as CloudTrail's sessionContext. */
-    sessionContext?: { sessionIssuer: { type: 'Role'; principalId: string; arn: string; accountId: string; userName: string } };
-  };
-  eventTime: string;
-  eventSource: 'kms.amazonaws.com';
-  eventName: string;
-  awsRegion: string;
-  sourceIPAddress: string;
-  userAgent?: string;
-  requestParameters: Record<string, unknown> | null;
-  responseElements: null;
-  additionalEventData?: Record<string, unknown>;
-  requestID: string;
-  eventID: string;
-  readOnly: boolean;
-  resources: { ARN: string; accountId: string; type: string }[];
-  eventType: 'AwsApiCall' | 'AwsServiceEvent';
-  managementEvent: boolean;
-  recipientAccountId: string;
-  eventCategory: 'Management';
-  errorCode?: string;
-  errorMessage?: string;
+export type { CloudTrailEvent } from './event.js';
+export { AUDIT_DIR, AUDIT_FILE } from './log-files.js';
+
+/** Where rotation starts and how many files are kept (config: COFFER_AUDIT_MAX_FILE_MB, COFFER_AUDIT_MAX_FILES). */
+export interface AuditLogOptions {
+  /** kms.log is rotated before an append would take it past this size. Default 64 MiB. */
+  maxFileBytes?: number;
+  /** Files kept, kms.log included (at least 2). Default 10. */
+  maxFiles?: number;
+  /** Where write failures are reported. */
+  log?: Logger;
 }
 
 const READ_ONLY = new Set(['DescribeKey', 'ListKeys', 'ListAliases', 'GetKeyPolicy', 'ListKeyPolicies', 'GetKeyRotationStatus', 'ListKeyRotations', 'ListResourceTags', 'ListGrants', 'ListRetirableGrants', 'GenerateRandom']);
 const DATA_PLANE = new Set(['Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateRandom']);
 
-export const AUDIT_DIR = 'audit';
-export const AUDIT_FILE = 'kms.log';
-
 export class AuditLog implements AuditSink {
-  private constructor(private readonly stream: WriteStream, readonly path: string, private readonly region: string) {}
+  private pending: string[] = [];
+  private draining: Promise<void> | undefined;
+  /** Events recorded and events handed to the OS (or given up on), for flush(). */
+  private recorded = 0;
+  private written = 0;
+  private waiters: { upTo: number; resolve: () => void }[] = [];
+  private closed = false;
+  private readonly maxFileBytes: number;
+  private readonly maxFiles: number;
 
-  static async open(dataDir: string, region: string): Promise<AuditLog> {
+  private constructor(
+    private handle: FileHandle,
+    private size: number,
+    readonly dir: string,
+    readonly path: string,
+    private readonly region: string,
+    private readonly opts: AuditLogOptions,
+  ) {
+    this.maxFileBytes = opts.maxFileBytes ?? 64 * 1024 * 1024;
+    this.maxFiles = Math.max(2, opts.maxFiles ?? 10);
+  }
+
+  static async open(dataDir: string, region: string, opts: AuditLogOptions = {}): Promise<AuditLog> {
     const dir = join(dataDir, AUDIT_DIR);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, AUDIT_FILE);
-    const stream = createWriteStream(path, { flags: 'a', mode: 0o600 });
-    return new AuditLog(stream, path, region);
+    const handle = await open(path, 'a', 0o600);
+    const { size } = await handle.stat();
+    return new AuditLog(handle, size, dir, path, region, opts);
   }
 
   record(e: AuditEvent): void {
@@ -131,63 +136,135 @@ export class AuditLog implements AuditSink {
   }
 
   private write(event: CloudTrailEvent): void {
-    // Events of one turn of the event loop go out in one write (cork until the next tick).
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.stream.uncork();
-      });
-    }
-    this.stream.write(JSON.stringify(event) + '\n');
+    if (this.closed) return;
+    this.pending.push(JSON.stringify(event) + '\n');
+    this.recorded++;
+    this.drain();
   }
-  private corked = false;
 
-  /** Waits until every recorded event is handed to the OS. */
+  /**
+   * Appends the queued events, one batch per turn of the event loop. A batch that would
+   * take kms.log past maxFileBytes is cut between events: what fits is appended, the file
+   * is rotated, and the rest starts the new kms.log (an event larger than the limit gets a
+   * file of its own).
+   */
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = (async () => {
+      // Let the rest of this turn's events join the batch.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      while (this.pending.length > 0) {
+        const events = this.pending;
+        this.pending = [];
+        let i = 0;
+        while (i < events.length) {
+          const room = this.maxFileBytes - this.size;
+          let bytes = 0;
+          let j = i;
+          while (j < events.length) {
+            const n = Buffer.byteLength(events[j]!);
+            if (bytes + n > room && !(j === i && this.size === 0)) break;
+            bytes += n;
+            j++;
+          }
+          if (j === i) {
+            try {
+              await this.rotate();
+              continue;
+            } catch (err) {
+              this.opts.log?.error({ err }, 'audit log rotation failed; appending to the current file');
+              j = i + 1;
+            }
+          }
+          const chunk = Buffer.from(events.slice(i, j).join(''));
+          try {
+            await writeAll(this.handle, chunk);
+            this.size += chunk.length;
+          } catch (err) {
+            this.opts.log?.error({ err, events: j - i }, 'audit log write failed');
+          }
+          this.written += j - i;
+          this.waiters = this.waiters.filter((w) => (w.upTo <= this.written ? (w.resolve(), false) : true));
+          i = j;
+        }
+      }
+    })().finally(() => {
+      this.draining = undefined;
+      if (this.pending.length > 0) this.drain();
+    });
+  }
+
+  /** kms.log → kms.log.1 → kms.log.2 …; the files from index maxFiles - 1 on are deleted first (the oldest). */
+  private async rotate(): Promise<void> {
+    const present: number[] = [];
+    for (const name of await readdir(this.dir)) {
+      const m = /^kms\.log\.(\d+)$/.exec(name);
+      if (!m) continue;
+      if (Number(m[1]) >= this.maxFiles - 1) await unlink(join(this.dir, name));
+      else present.push(Number(m[1]));
+    }
+    // Renames go oldest first, so a reader walking newest first meets each file once
+    // (log-files.ts skips a file it has already seen under another index).
+    for (const i of [...present.sort((x, y) => y - x), 0]) await rename(logFileName(this.dir, i), logFileName(this.dir, i + 1));
+    const old = this.handle;
+    this.handle = await open(this.path, 'a', 0o600);
+    this.size = 0;
+    await old.close();
+  }
+
+  /** Waits until every event recorded so far is handed to the OS (not for later ones: a busy log still answers). */
   async flush(): Promise<void> {
-    if (this.stream.writableLength === 0) return;
-    // 'drain' only fires after a write that hit the high-water mark; an empty write's
-    // callback runs once everything queued before it has been written.
-    await new Promise<void>((resolve, reject) => this.stream.write('', (err) => (err ? reject(err) : resolve())));
+    if (this.written >= this.recorded) return;
+    await new Promise<void>((resolve) => this.waiters.push({ upTo: this.recorded, resolve }));
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.stream.end(() => resolve()));
+    await this.flush();
+    this.closed = true;
+    await this.draining;
+    await this.handle.close();
   }
 }
 
-export interface AuditQuery {
-  principal?: string;
-  key?: string;
-  eventName?: string;
-  since?: Date;
+async function writeAll(h: FileHandle, buf: Buffer): Promise<void> {
+  let done = 0;
+  while (done < buf.length) done += (await h.write(buf, done, buf.length - done)).bytesWritten;
+}
+
+export interface AuditQuery extends AuditFilter {
+  /** Only the newest N matches. */
   limit?: number;
 }
 
-/** Reads events back, newest last, filtered. */
+/**
+ * Reads events back, newest last, filtered, across the rotated files (for tests and
+ * small logs: it holds every match in memory; paged reads use query.ts's queryAudit).
+ * `path` is the audit directory or its kms.log.
+ */
 export async function readAudit(path: string, q: AuditQuery = {}): Promise<CloudTrailEvent[]> {
-  let text: string;
+  const dir = path.endsWith(AUDIT_FILE) ? path.slice(0, -AUDIT_FILE.length - 1) : path;
+  let files;
   try {
-    text = await readFile(path, 'utf8');
+    files = await filesOldestFirst(dir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
   const out: CloudTrailEvent[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    let ev: CloudTrailEvent;
-    try {
-      ev = JSON.parse(line) as CloudTrailEvent;
-    } catch {
-      continue; // a torn last line from a crash
+  try {
+    for (const f of files) {
+      for await (const line of linesForward(f)) {
+        let ev: CloudTrailEvent;
+        try {
+          ev = JSON.parse(line.text) as CloudTrailEvent;
+        } catch {
+          continue; // a line torn by a crash
+        }
+        if (matches(ev, q)) out.push(ev);
+      }
     }
-    if (q.principal && ev.userIdentity.arn !== q.principal && ev.userIdentity.userName !== q.principal) continue;
-    if (q.key && !ev.resources.some((r) => r.ARN === q.key || r.ARN.endsWith('/' + q.key))) continue;
-    if (q.eventName && ev.eventName !== q.eventName) continue;
-    if (q.since && Date.parse(ev.eventTime) < q.since.getTime()) continue;
-    out.push(ev);
+  } finally {
+    for (const f of files) await f.handle.close();
   }
   return q.limit ? out.slice(-q.limit) : out;
 }

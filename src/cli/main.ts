@@ -7,6 +7,7 @@ import { ConfigError } from '../config/config.js';
 import { registerServerCommand } from './server-command.js';
 import { registerUserCommands } from './user-command.js';
 import { registerAuditCommands } from './audit-command.js';
+import { registerHadoopCommands } from './hadoop-command.js';
 import { registerRekeyCommand } from './rekey-command.js';
 import { CliError, fail } from './output.js';
 
@@ -15,6 +16,7 @@ program.name('coffer').description('S3-compatible object storage with a built-in
 registerServerCommand(program);
 registerUserCommands(program);
 registerAuditCommands(program);
+registerHadoopCommands(program);
 registerRekeyCommand(program);
 
 try {

@@ -36,6 +36,17 @@ export interface CofferConfig {
    * ones (for a trusted network, or TLS terminated by a proxy). AWS refuses them.
    */
   allowSseOverHttp: boolean;
+  // Audit log (src/audit/): size-bounded rotation and the optional copy delivered to a bucket.
+  /** kms.log is rotated before it would grow past this many bytes (COFFER_AUDIT_MAX_FILE_MB, default 64). */
+  auditMaxFileBytes: number;
+  /** Audit files kept, kms.log included (COFFER_AUDIT_MAX_FILES, default 10): at most about maxFiles × maxFileBytes on disk. */
+  auditMaxFiles: number;
+  /** Deliver the audit events as CloudTrail log files to this bucket (COFFER_AUDIT_BUCKET=bucket[/prefix]). */
+  auditBucket?: string;
+  /** The key prefix before AWSLogs/ (no leading or trailing slash). */
+  auditPrefix?: string;
+  /** How often new events are delivered (COFFER_AUDIT_DELIVERY_SECONDS, default 300). */
+  auditDeliverySeconds: number;
 }
 
 export { ConfigError };
@@ -59,6 +70,11 @@ const schema = z.object({
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   allowSseOverHttp: z.boolean(),
+  auditMaxFileBytes: z.number().int().min(1024).max(4096 * 1024 * 1024),
+  auditMaxFiles: z.number().int().min(2).max(10000),
+  auditBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).optional(),
+  auditPrefix: z.string().regex(/^[^/](.*[^/])?$/).max(512).optional(),
+  auditDeliverySeconds: z.number().int().min(1).max(86400),
 });
 
 const HINTS: Record<string, string> = {
@@ -75,6 +91,11 @@ const HINTS: Record<string, string> = {
   encryptionAtRest: 'COFFER_ENCRYPTION_AT_REST must be on or off (off is for benchmarks only: objects without SSE headers are then stored in the clear)',
   defaultKmsKeyId: 'use COFFER_DEFAULT_KMS_KEY_ID with a KMS key id, key ARN or alias (alias/name)',
   bucketKeyTtlSeconds: 'COFFER_BUCKET_KEY_TTL_SECONDS must be a whole number of seconds from 1 to 86400 (default 300)',
+  auditMaxFileBytes: 'COFFER_AUDIT_MAX_FILE_MB must be a whole number of MiB from 1 to 4096 (default 64); COFFER_AUDIT_MAX_FILE_BYTES, for tests, a number of bytes of at least 1024',
+  auditMaxFiles: 'COFFER_AUDIT_MAX_FILES must be a whole number from 2 to 10000 (default 10): kms.log and the rotated files kept',
+  auditBucket: 'COFFER_AUDIT_BUCKET must be a bucket name, optionally followed by /prefix, such as audit-logs/coffer',
+  auditPrefix: 'COFFER_AUDIT_BUCKET\'s prefix (after the bucket name and a slash) must not start or end with a slash, and be at most 512 characters',
+  auditDeliverySeconds: 'COFFER_AUDIT_DELIVERY_SECONDS must be a whole number of seconds from 1 to 86400 (default 300)',
 };
 
 export interface ConfigFlags {
@@ -118,6 +139,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     tlsCert: flags.tlsCert ?? (env.COFFER_TLS_CERT || undefined),
     tlsKey: flags.tlsKey ?? (env.COFFER_TLS_KEY || undefined),
     allowSseOverHttp: flags.allowSseOverHttp ?? envSwitch(env.COFFER_ALLOW_SSE_OVER_HTTP, false),
+    ...auditSettings(env),
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
@@ -137,4 +159,18 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
   }
   if (raw.tlsCert !== undefined && raw.tlsKey !== undefined) loadTlsMaterial(raw.tlsCert, raw.tlsKey);
   return parsed.data as CofferConfig;
+}
+
+/** The audit log's settings from COFFER_AUDIT_* (validated by the schema above). */
+function auditSettings(env: NodeJS.ProcessEnv) {
+  const num = (v: string | undefined, fallback: number): number => (v === undefined || v === '' ? fallback : /^\d+$/.test(v.trim()) ? Number(v) : NaN);
+  const target = env.COFFER_AUDIT_BUCKET || undefined;
+  const slash = target === undefined ? -1 : target.indexOf('/');
+  return {
+    auditMaxFileBytes: env.COFFER_AUDIT_MAX_FILE_BYTES ? num(env.COFFER_AUDIT_MAX_FILE_BYTES, 0) : num(env.COFFER_AUDIT_MAX_FILE_MB, 64) * 1024 * 1024,
+    auditMaxFiles: num(env.COFFER_AUDIT_MAX_FILES, 10),
+    auditBucket: slash < 0 ? target : target!.slice(0, slash),
+    auditPrefix: slash < 0 ? undefined : target!.slice(slash + 1),
+    auditDeliverySeconds: num(env.COFFER_AUDIT_DELIVERY_SECONDS, 300),
+  };
 }

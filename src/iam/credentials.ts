@@ -114,7 +114,7 @@ export class CredentialDirectory {
     if (!accessKeyId || accessKeyId === this.root.credential.accessKeyId) return;
     if (accessKeyId.startsWith('ASIA')) return this.prepareSession(accessKeyId);
     // Unchanged store: the key, its user and its secret are what they were at the last request.
-    const version = this.iam.version?.();
+    const version = this.storeVersion();
     if (version !== undefined && this.preparedAt.get(accessKeyId) === version && this.prepared.has(accessKeyId)) {
       if (service !== undefined) await this.noteUse(accessKeyId, service);
       return;
@@ -133,7 +133,7 @@ export class CredentialDirectory {
     const secret = await this.secretOf(key);
     const principal: Principal = { arn: user.arn, accountId: this.root.accountId, userName: user.userName, userId: user.userId, kind: 'user' };
     this.remember({ accessKeyId, secretAccessKey: secret, principal });
-    const after = this.iam.version?.();
+    const after = this.storeVersion(true);
     if (after !== undefined) {
       if (this.preparedAt.size > 10_000) this.preparedAt.clear();
       this.preparedAt.set(accessKeyId, after);
@@ -239,18 +239,40 @@ export class CredentialDirectory {
     return doc;
   }
 
+  /**
+   * The IAM store's version (iam.version()): a SQLite query, so a reading less than a
+   * millisecond old is reused — one request reads it when its credential is prepared and
+   * again when it is authorized. Writes made through this process's IAM and STS API call
+   * changed() (http handler), so they apply on the very next request; commits of other
+   * processes (`coffer user`) show within that millisecond.
+   */
+  private storeVersion(fresh = false): string | undefined {
+    if (!this.iam.version) return undefined;
+    const now = performance.now();
+    if (!fresh && this.seen !== undefined && now - this.seen.at < 1) return this.seen.version;
+    const version = this.iam.version();
+    this.seen = { version, at: now };
+    return version;
+  }
+  private seen: { version: string; at: number } | undefined;
+
+  /** Forget the last version reading: the IAM store was just written by this process. */
+  changed(): void {
+    this.seen = undefined;
+  }
+
   /** A principal's identity-based policies (see policySources). */
   readonly identityPolicies = async (principal: Principal): Promise<NamedPolicy[]> => {
     if (principal.kind === 'root') return [];
     // Cached per principal while the store is unchanged (any IAM write or CLI commit moves its version).
     const id = principal.kind === 'assumed-role' ? `role:${principal.roleName}` : `user:${principal.userName}`;
-    const version = this.iam.version?.();
+    const version = this.storeVersion();
     const hit = this.policiesOf.get(id);
     if (version !== undefined && hit?.version === version) return hit.policies;
     const policies = (await this.policySources(principal)).map((s) => ({ name: s.name, document: this.parsed(s.document) }));
     if (version !== undefined) {
       if (this.policiesOf.size > 10_000) this.policiesOf.clear();
-      this.policiesOf.set(id, { version: this.iam.version!(), policies });
+      this.policiesOf.set(id, { version: this.storeVersion(true)!, policies });
     }
     return policies;
   };

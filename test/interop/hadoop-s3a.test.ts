@@ -20,6 +20,9 @@ import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand } from '@aws-s
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { createUserWithKey } from '../../src/cli/user-command.js';
 import { REPO_ROOT, ROOT_KEY_ID, ROOT_SECRET, patternBytes, sha256hex } from './support.js';
+import { CONF_DIR, ROOT_ENV, fillTemplate, hadoopConfig } from '../hadoop/s3a-conf.js';
+import { CofferView } from '../../src/hadoop/coffer-view.js';
+import { checkCoreSite, type BucketReport } from '../../src/hadoop/check.js';
 
 const PROJECT = path.join(REPO_ROOT, 'interop', 'hadoop-s3a');
 const MAIN_CLASS = 'dev.coffer.interop.S3aInterop';
@@ -29,13 +32,24 @@ interface Credentials {
   secretAccessKey: string;
 }
 
+/**
+ * Where a scenario's core-site.xml comes from: `coffer hadoop config` (these arguments besides
+ * --data-dir, --bucket and --endpoint; `env` for --access-key-id's secret), a template in
+ * interop/hadoop-s3a/conf/ (endpoint, region, bucket and the access key filled in), or another
+ * scenario's file.
+ */
+type Site =
+  | { generate: string[]; env?: Record<string, string> }
+  | { template: string; values?: Record<string, string>; credentials?: Credentials }
+  | { sameAs: string };
+
 /** One S3A run: its own bucket and core-site.xml, and what the S3A XAttrs must say. */
 interface Scenario {
   name: string;
   bucket: string;
-  /** The scenario's own S3A properties, on top of the endpoint/credential/multipart ones. */
-  props: Record<string, string>;
-  credentials?: Credentials;
+  site: Site;
+  /** Files of interop/hadoop-s3a/conf/ layered over the site file (after test-tuning.xml). */
+  layers?: string[];
   mode?: 'roundtrip' | 'denied';
   sizes?: number[];
   /** header.x-amz-server-side-encryption: a value, 'absent' or 'any'. */
@@ -74,6 +88,8 @@ let classpath: string;
 let acct: string;
 let mainRun: Run;
 const scenarios: Scenario[] = [];
+/** The core-site.xml each scenario ran with. */
+const siteFiles = new Map<string, string>();
 const keys: Record<string, string> = {};
 const users: Record<string, { arn: string } & Credentials> = {};
 const setupErrors = new Map<string, string>();
@@ -146,36 +162,41 @@ async function runScenarios(files: string[]): Promise<Run> {
 
 // ---- scenario files -----------------------------------------------------------------------
 
-const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** Root credentials for `coffer hadoop config --access-key-id` (the secret comes from the environment). */
+const AS_ROOT = ['--access-key-id', ROOT_KEY_ID];
+const ROOT_SECRET_ENV = { AWS_SECRET_ACCESS_KEY: ROOT_SECRET };
 
-function coreSite(props: Record<string, string>): string {
-  const lines = Object.entries(props).map(([k, v]) => `  <property><name>${xmlEscape(k)}</name><value>${xmlEscape(v)}</value></property>`);
-  return `<?xml version="1.0"?>\n<configuration>\n${lines.join('\n')}\n</configuration>\n`;
+async function writeSite(s: Scenario): Promise<string> {
+  const out = path.join(work, `${s.name}.core-site.xml`);
+  const site = s.site;
+  if ('sameAs' in site) {
+    const other = siteFiles.get(site.sameAs);
+    assert.ok(other, `scenario ${s.name}: ${site.sameAs} must be written first`);
+    return other;
+  }
+  if ('generate' in site) {
+    const r = await hadoopConfig(srv.dataDir, ['--bucket', s.bucket, '--endpoint', srv.url, ...site.generate], out, site.env);
+    if (r.stderr) process.stderr.write(`[coffer hadoop config for ${s.name}] ${r.stderr}`);
+    return r.file;
+  }
+  const creds = site.credentials ?? { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET };
+  return fillTemplate(site.template, {
+    ENDPOINT: srv.url,
+    REGION: 'us-east-1',
+    BUCKET: s.bucket,
+    ACCESS_KEY: creds.accessKeyId,
+    SECRET_KEY: creds.secretAccessKey,
+    ...site.values,
+  }, out);
 }
 
 async function writeScenario(s: Scenario): Promise<string> {
-  const creds = s.credentials ?? { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET };
-  const props = {
-    'fs.s3a.endpoint': srv.url,
-    'fs.s3a.endpoint.region': 'us-east-1',
-    'fs.s3a.path.style.access': 'true',
-    'fs.s3a.connection.ssl.enabled': 'false',
-    'fs.s3a.aws.credentials.provider': 'org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider',
-    'fs.s3a.access.key': creds.accessKeyId,
-    'fs.s3a.secret.key': creds.secretAccessKey,
-    // 5 MiB parts (S3A's minimum), so the 12 MiB file is a 3-part upload.
-    'fs.s3a.multipart.size': '5M',
-    'fs.s3a.multipart.threshold': '5M',
-    // Fail fast: a refused request is an answer here, not something to wait out.
-    'fs.s3a.retry.limit': '1',
-    'fs.s3a.attempts.maximum': '1',
-    ...s.props,
-  };
-  const conf = path.join(work, `${s.name}.core-site.xml`);
-  await fs.writeFile(conf, coreSite(props));
+  const site = await writeSite(s);
+  siteFiles.set(s.name, site);
+  const conf = [site, path.join(CONF_DIR, 'test-tuning.xml'), ...(s.layers ?? []).map((f) => path.join(CONF_DIR, f))];
   const lines = [
     `name=${s.name}`,
-    `conf=${conf}`,
+    `conf=${conf.join(',')}`,
     `dir=s3a://${s.bucket}/${s.name}`,
     `mode=${s.mode ?? 'roundtrip'}`,
     `expect.sse=${s.sse}`,
@@ -220,6 +241,7 @@ before(async () => {
   await srv.kms.send(new CreateAliasCommand({ AliasName: 'alias/hadoop-s3a', TargetKeyId: keys.aliased }));
   keys.global = await newKey('hadoop s3a: global key overridden per bucket');
   keys.perBucket = await newKey('hadoop s3a: per-bucket key');
+  keys.later = await newKey('hadoop s3a: the later of two key property names');
   keys.context = await newKey('hadoop s3a: encryption context');
   keys.dsse = await newKey('hadoop s3a: DSSE-KMS');
   keys.cse = await newKey('hadoop s3a: CSE-KMS');
@@ -240,32 +262,33 @@ before(async () => {
   ));
 
   const keyArnPrefix = `arn:aws:kms:us-east-1:${acct}:key/`;
-  addScenario({ name: 'plain', bucket: uniqueBucket('s3a-plain'), props: {}, sse: 'AES256', kmsKeyId: 'absent' });
+  addScenario({ name: 'plain', bucket: uniqueBucket('s3a-plain'), site: { generate: [...AS_ROOT, '--algorithm', 'none'], env: ROOT_SECRET_ENV }, sse: 'AES256', kmsKeyId: 'absent' });
   addScenario({
     name: 'seed-properties',
     bucket: uniqueBucket('s3a-seed'),
-    props: { 'fs.s3a.server-side-encryption-algorithm': 'SSE-KMS', 'fs.s3a.server-side-encryption.key': keys.seed },
+    // The seed's property names, written by `coffer hadoop config --legacy-names`.
+    site: { generate: [...AS_ROOT, '--legacy-names', '--key', keys.seed!], env: ROOT_SECRET_ENV },
     sse: 'aws:kms',
     kmsKeyId: keys.seed,
   });
   addScenario({
     name: 'current-names-arn',
     bucket: uniqueBucket('s3a-arn'),
-    props: { 'fs.s3a.encryption.algorithm': 'SSE-KMS', 'fs.s3a.encryption.key': keys.current },
+    site: { generate: [...AS_ROOT, '--key', keys.current!], env: ROOT_SECRET_ENV },
     sse: 'aws:kms',
     kmsKeyId: keys.current,
   });
   addScenario({
     name: 'current-names-alias',
     bucket: uniqueBucket('s3a-alias'),
-    props: { 'fs.s3a.encryption.algorithm': 'SSE-KMS', 'fs.s3a.encryption.key': 'alias/hadoop-s3a' },
+    site: { generate: [...AS_ROOT, '--key', 'alias/hadoop-s3a'], env: ROOT_SECRET_ENV },
     sse: 'aws:kms',
     kmsKeyId: keys.aliased,
   });
   addScenario({
     name: 'default-key',
     bucket: uniqueBucket('s3a-default'),
-    props: { 'fs.s3a.encryption.algorithm': 'SSE-KMS' },
+    site: { generate: [...AS_ROOT], env: ROOT_SECRET_ENV },
     sse: 'aws:kms',
     kmsKeyId: `prefix:${keyArnPrefix}`,
   });
@@ -273,40 +296,43 @@ before(async () => {
   addScenario({
     name: 'per-bucket-key',
     bucket: perBucket,
-    props: {
-      'fs.s3a.encryption.algorithm': 'SSE-KMS',
-      'fs.s3a.encryption.key': keys.global,
-      [`fs.s3a.bucket.${perBucket}.encryption.key`]: keys.perBucket,
-    },
+    site: { template: 'per-bucket-key.xml', values: { KEY: keys.global!, OTHER_KEY: keys.perBucket! } },
     sse: 'aws:kms',
     kmsKeyId: keys.perBucket,
   });
   addScenario({
+    name: 'legacy-and-current-names',
+    bucket: uniqueBucket('s3a-bothnames'),
+    // fs.s3a.encryption.key, then fs.s3a.server-side-encryption.key: the later definition wins.
+    site: { template: 'legacy-and-current-names.xml', values: { KEY: keys.global!, OTHER_KEY: keys.later! } },
+    sse: 'aws:kms',
+    kmsKeyId: keys.later!,
+  });
+  addScenario({
     name: 'encryption-context',
     bucket: uniqueBucket('s3a-context'),
-    credentials: users.context,
-    props: { 'fs.s3a.encryption.algorithm': 'SSE-KMS', 'fs.s3a.encryption.key': keys.context, 'fs.s3a.encryption.context': 'project=hadoop, component=fs/s3' },
+    site: { template: 'encryption-context.xml', values: { KEY: keys.context! }, credentials: users.context },
     sse: 'aws:kms',
     kmsKeyId: keys.context,
   });
   addScenario({
     name: 'dsse-kms',
     bucket: uniqueBucket('s3a-dsse'),
-    props: { 'fs.s3a.encryption.algorithm': 'DSSE-KMS', 'fs.s3a.encryption.key': keys.dsse },
+    site: { generate: [...AS_ROOT, '--algorithm', 'DSSE-KMS', '--key', keys.dsse!], env: ROOT_SECRET_ENV },
     sse: 'aws:kms:dsse',
     kmsKeyId: keys.dsse,
   });
   addScenario({
     name: 'sse-s3',
     bucket: uniqueBucket('s3a-sses3'),
-    props: { 'fs.s3a.encryption.algorithm': 'AES256' },
+    site: { template: 'sse-s3.xml' },
     sse: 'AES256',
     kmsKeyId: 'absent',
   });
   addScenario({
     name: 'sse-c',
     bucket: uniqueBucket('s3a-ssec'),
-    props: { 'fs.s3a.encryption.algorithm': 'SSE-C', 'fs.s3a.encryption.key': ssecKey.toString('base64') },
+    site: { template: 'sse-c.xml', values: { SSEC_KEY: ssecKey.toString('base64') } },
     // SSE-C objects answer with the customer-algorithm headers, not x-amz-server-side-encryption.
     sse: 'absent',
     kmsKeyId: 'absent',
@@ -315,7 +341,7 @@ before(async () => {
     name: 'cse-kms',
     bucket: uniqueBucket('s3a-cse'),
     // The S3 Encryption Client calls KMS itself; AWS_ENDPOINT_URL_KMS (jvmEnv) points it at Coffer.
-    props: { 'fs.s3a.encryption.algorithm': 'CSE-KMS', 'fs.s3a.encryption.key': keys.cse },
+    site: { template: 'cse-kms.xml', values: { KEY: keys.cse! } },
     // Client-side encrypted bytes are stored under the bucket default: SSE-S3, as on AWS.
     sse: 'AES256',
     kmsKeyId: 'absent',
@@ -327,9 +353,9 @@ before(async () => {
     addScenario({
       name: 'no-kms-decrypt',
       bucket: deniedBucket,
-      credentials: users.noDecrypt,
+      // `coffer hadoop config --user` makes the user a new access key for the file.
+      site: { generate: ['--user', 'hadoop-no-decrypt', '--key', keys.denied!] },
       mode: 'denied',
-      props: { 'fs.s3a.encryption.algorithm': 'SSE-KMS', 'fs.s3a.encryption.key': keys.denied },
       sse: 'aws:kms',
       kmsKeyId: keys.denied,
       deniedExisting: ['written-by-root-small.bin', 'written-by-root-large.bin'],
@@ -338,9 +364,9 @@ before(async () => {
     addScenario({
       name: 'no-kms-decrypt-classic-stream',
       bucket: deniedBucket,
-      credentials: users.noDecrypt,
+      site: { sameAs: 'no-kms-decrypt' },
+      layers: ['classic-stream.xml'],
       mode: 'denied',
-      props: { 'fs.s3a.encryption.algorithm': 'SSE-KMS', 'fs.s3a.encryption.key': keys.denied, 'fs.s3a.input.stream.type': 'classic' },
       sse: 'aws:kms',
       kmsKeyId: keys.denied,
       deniedExisting: ['written-by-root-small.bin', 'written-by-root-large.bin'],
@@ -443,7 +469,7 @@ test('control: the runner reports a wrong key expectation as a failure and exits
   const bucket = uniqueBucket('s3a-control');
   await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
   const wrong = `arn:aws:kms:us-east-1:${acct}:key/00000000-0000-4000-8000-000000000000`;
-  const file = await writeScenario({ name: 'control-wrong-key', bucket, props: {}, sizes: [1000], sse: 'any', kmsKeyId: wrong });
+  const file = await writeScenario({ name: 'control-wrong-key', bucket, site: { generate: [...AS_ROOT, '--algorithm', 'none'], env: ROOT_SECRET_ENV }, sizes: [1000], sse: 'any', kmsKeyId: wrong });
   const r = await runScenarios([file]);
   assert.equal(r.code, 1, r.stderr);
   const res = r.results.get('control-wrong-key');
@@ -556,11 +582,13 @@ for (const [name, how] of [
   ['no-kms-decrypt', "S3A's default (analytics) input stream: the SDK's 403 AccessDenied"],
   ['no-kms-decrypt-classic-stream', "the classic input stream: S3A's java.nio.file.AccessDeniedException"],
 ] as const) {
-  test(`a principal without kms:Decrypt lists and stats SSE-KMS files but reading them is access-denied (${how})`, async () => {
+  test(`a principal without kms:Decrypt lists and stats SSE-KMS files but reading or renaming them is access-denied (${how})`, async () => {
     const r = scenarioResult(name);
     assert.deepEqual(r.kmsKeyIds, [keys.denied]);
-    // Two files written by the root, one by the user itself (PutObject needs only kms:GenerateDataKey).
-    assert.equal(r.notes.length, 3, `three reads denied: ${JSON.stringify(r.notes)}`);
+    // Two files written by the root, one by the user itself (PutObject needs only kms:GenerateDataKey),
+    // and the rename of that one (a copy decrypts its source).
+    assert.equal(r.notes.length, 4, `three reads and a rename denied: ${JSON.stringify(r.notes)}`);
+    assert.ok(r.notes.some((n) => n.startsWith('rename ')), `the rename is among the denials: ${JSON.stringify(r.notes)}`);
     const message = `User: ${users.noDecrypt!.arn} is not authorized to perform: kms:Decrypt on resource: ${keys.denied}`;
     for (const note of r.notes) {
       if (name.endsWith('classic-stream')) assert.match(note, / denied: java\.nio\.file\.AccessDeniedException: /);
@@ -574,4 +602,39 @@ test('the denied reads and the denied user\'s own write are in the audit log und
   const events = (await auditEvents()).filter((e) => e.userIdentity.userName === 'hadoop-no-decrypt' && onKey(e, keys.denied));
   assert.ok(events.some((e) => e.eventName === 'Decrypt' && e.errorCode), `a refused Decrypt by hadoop-no-decrypt: ${JSON.stringify(events.map((e) => [e.eventName, e.errorCode]))}`);
   assert.ok(events.some((e) => e.eventName === 'GenerateDataKey' && !e.errorCode), 'its own write used GenerateDataKey');
+});
+
+test('legacy and current names in one file (interop/hadoop-s3a/conf/legacy-and-current-names.xml): the later definition wins', async () => {
+  // Hadoop stores fs.s3a.server-side-encryption.key under fs.s3a.encryption.key, so the two
+  // names are one property; coffer hadoop check models the same (test below).
+  const r = scenarioResult('legacy-and-current-names');
+  assert.deepEqual(r.kmsKeyIds, [keys.later]);
+  await checkKeptWithSdk(r, 'aws:kms', keys.later);
+});
+
+test('coffer hadoop check on every scenario\'s core-site.xml predicts what S3A did: the key its objects name, and refusals', async () => {
+  const view = await CofferView.open({ dataDir: srv.dataDir, env: { ...process.env, ...ROOT_ENV } });
+  try {
+    for (const s of scenarios) {
+      const r = scenarioResult(s.name);
+      const xml = await fs.readFile(siteFiles.get(s.name)!, 'utf8');
+      const report: BucketReport = (await checkCoreSite(view, `${s.name}.core-site.xml`, xml, [s.bucket])).buckets[0]!;
+      const shown = JSON.stringify(report.findings, null, 1);
+      if (s.mode === 'denied') {
+        assert.equal(report.ok, false, `${s.name}: S3A's reads were refused, so check must report a problem: ${shown}`);
+        const decrypt = report.findings.find((f) => f.check === 'kms:Decrypt');
+        assert.equal(decrypt?.status, 'problem', shown);
+        assert.ok(decrypt!.message.includes(`User: ${users.noDecrypt!.arn} is not authorized to perform: kms:Decrypt on resource: ${keys.denied}`), decrypt!.message);
+        assert.equal(report.findings.find((f) => f.check === 'kms:GenerateDataKey')?.status, 'ok', `its writes worked: ${shown}`);
+      } else {
+        assert.ok(report.ok, `${s.name}: S3A succeeded, so check must find no problem: ${shown}`);
+      }
+      if (s.sse.startsWith('aws:kms')) {
+        assert.equal(r.kmsKeyIds.length, 1, s.name);
+        assert.equal(report.key?.arn, r.kmsKeyIds[0], `${s.name}: the key check names the key S3A's objects carry`);
+      }
+    }
+  } finally {
+    await view.close();
+  }
 });

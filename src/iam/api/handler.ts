@@ -69,7 +69,12 @@ export async function handleQueryApi(service: 'iam' | 'sts', opts: IamHandlerOpt
       now: Date.now(),
     };
     if (service === 'iam') await authorizeIam(c, op, params);
-    const result = await op.run(c, params);
+    let result;
+    try {
+      result = await op.run(c, params);
+    } finally {
+      opts.directory.changed(); // its writes apply to the next request at once
+    }
     send(res, 200, resultXml(svc.namespace, action, result, requestId));
   } catch (e) {
     let err: ServiceError;

@@ -96,6 +96,7 @@ export function partsToString(parts: Part[]): string {
 export type MatchMode = 'plain' | 'resource' | 'arn';
 
 const cache = new Map<string, RegExp>();
+const plainCache = new Map<string, RegExp>();
 const CACHE_LIMIT = 4096;
 
 function escapeRe(s: string): string {
@@ -141,6 +142,20 @@ export function matchPattern(
   lookup: VariableLookup | undefined,
 ): boolean {
   if (pattern === '*') return true;
+  // Most patterns have no policy variables: their RegExp is cached by the pattern text
+  // itself (building compile()'s key from the parts cost more than the match).
+  if (!pattern.includes('${')) {
+    const key = `${mode}${ignoreCase ? 'i' : '-'}${pattern}`;
+    let re = plainCache.get(key);
+    if (re === undefined) {
+      const parts = toParts(pattern, undefined);
+      if (!parts) return false;
+      re = compile(parts, mode, ignoreCase);
+      if (plainCache.size >= CACHE_LIMIT) plainCache.clear();
+      plainCache.set(key, re);
+    }
+    return re.test(value);
+  }
   const parts = toParts(pattern, lookup);
   if (!parts) return false;
   return compile(parts, mode, ignoreCase).test(value);

@@ -6,7 +6,7 @@
 //
 // A scenario file names a core-site.xml, an s3a:// directory, a mode and what to expect:
 //   name=seed-properties
-//   conf=/abs/path/core-site.xml
+//   conf=/abs/path/core-site.xml[,/abs/path/more.xml]   (Hadoop resources, later ones win)
 //   dir=s3a://bucket/some/dir
 //   mode=roundtrip | denied
 //   sizes=0,1000,100000,12582912          (roundtrip: the files written)
@@ -81,7 +81,11 @@ public final class S3aInterop {
     this.p = p;
     this.name = required("name");
     this.conf = new Configuration();
-    this.conf.addResource(new Path(new java.io.File(required("conf")).toURI()));
+    // Several files, as Hadoop layers core-site.xml over core-default.xml: later ones win
+    // (unless an earlier property is final).
+    for (String file : required("conf").split(",")) {
+      this.conf.addResource(new Path(new java.io.File(file.trim()).toURI()));
+    }
     this.dir = new Path(required("dir"));
   }
 
@@ -222,7 +226,7 @@ public final class S3aInterop {
     check(!fs.exists(dst), "after delete -r, " + dst + " still exists");
   }
 
-  // ---- denied: listing and HEAD work, reads fail for lack of kms:Decrypt -----------------
+  // ---- denied: listing and HEAD work, reads and renames fail for lack of kms:Decrypt -------
 
   private void denied(FileSystem fs) throws IOException {
     List<String> existing = Arrays.asList(required("denied.existing").split(","));
@@ -258,6 +262,10 @@ public final class S3aInterop {
         in.read(new byte[1000]);
       }
     });
+    // A rename is a copy, and copying an SSE-KMS object decrypts it: denied too (coffer hadoop check says so).
+    Path renamed = new Path(dir, "renamed-by-denied-user.bin");
+    expectDenied("rename " + mine, () -> fs.rename(mine, renamed));
+    check(fs.exists(mine) && !fs.exists(renamed), "after the denied rename " + mine + " must still be there, alone");
     check(fs.delete(mine, false), "delete " + mine + " returned false");
   }
 

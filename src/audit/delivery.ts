@@ -1,0 +1,197 @@
+// Delivery of the audit log to a bucket, as CloudTrail delivers to S3: every interval the
+// events recorded since the last delivery become one gzipped JSON object
+// {"Records": [...]} at
+//   <prefix>/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<16 chars>.json.gz
+// (docs/spec/audit-log.md). The object is written through Coffer's own S3 API
+// (self-s3.ts), so it gets the bucket's default encryption like any upload.
+//
+// The delivered position — the file (by inode) and byte offset just after the last
+// delivered line — is kept in <data-dir>/audit/delivery.json, written (atomically) only
+// after the object is stored: a crash between the two delivers those events again on the
+// next start (at-least-once; each record keeps its eventID, so duplicates are
+// recognizable), and nothing is skipped. Events rotated away before they were delivered
+// (the server was down or the bucket missing for longer than the log retains) are
+// reported as a warning.
+
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { Logger } from 'pino';
+import { filesOldestFirst, linesForward } from './log-files.js';
+
+export const DELIVERY_STATE = 'delivery.json';
+/** Records per delivered object at most; more make several objects in one round. */
+const MAX_RECORDS = 10_000;
+/** Uncompressed bytes per object at most. */
+const MAX_BYTES = 32 * 1024 * 1024;
+
+export interface DeliveryOptions {
+  /** The audit directory, <data-dir>/audit. */
+  dir: string;
+  bucket: string;
+  prefix?: string;
+  accountId: string;
+  region: string;
+  intervalSeconds: number;
+  /** Stores one object in the bucket (self-s3.ts's putOwnObject). */
+  put(bucket: string, key: string, body: Buffer): Promise<void>;
+  /** Called before each round so the events recorded so far are on disk. */
+  beforeRead?: () => Promise<void>;
+  log: Logger;
+}
+
+interface DeliveryState {
+  v: 1;
+  /** Inode of the file holding the last delivered event. */
+  ino: string;
+  /** Byte offset just after that event's line. */
+  offset: number;
+}
+
+/** The object key of a log file delivered at `at` (CloudTrail's naming). */
+export function deliveryKey(o: { prefix?: string; accountId: string; region: string }, at: Date, unique: string): string {
+  const iso = at.toISOString();
+  const [y, m, d] = [iso.slice(0, 4), iso.slice(5, 7), iso.slice(8, 10)];
+  const stamp = `${y}${m}${d}T${iso.slice(11, 13)}${iso.slice(14, 16)}Z`;
+  const name = `${o.accountId}_CloudTrail_${o.region}_${stamp}_${unique}.json.gz`;
+  return `${o.prefix ? o.prefix + '/' : ''}AWSLogs/${o.accountId}/CloudTrail/${o.region}/${y}/${m}/${d}/${name}`;
+}
+
+const ALPHANUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+function uniqueString(): string {
+  return [...randomBytes(16)].map((b) => ALPHANUM[b % ALPHANUM.length]).join('');
+}
+
+export class AuditDelivery {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private warnedMissing = false;
+
+  constructor(private readonly o: DeliveryOptions) {}
+
+  start(): void {
+    const tick = (): void => {
+      this.timer = setTimeout(() => {
+        void this.deliver().finally(() => {
+          if (this.timer) tick();
+        });
+      }, this.o.intervalSeconds * 1000);
+      this.timer.unref();
+    };
+    tick();
+  }
+
+  /** Stops the timer and waits for a round in progress. */
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One round now: the number of records delivered (0 when nothing was new or the bucket refused). */
+  deliver(): Promise<number> {
+    if (!this.running) {
+      this.running = this.round()
+        .catch((err: unknown) => {
+          this.o.log.warn({ err, bucket: this.o.bucket }, 'audit log delivery failed; retrying at the next interval');
+          return 0;
+        })
+        .finally(() => {
+          this.running = undefined;
+        });
+    }
+    return this.running;
+  }
+
+  private async round(): Promise<number> {
+    await this.o.beforeRead?.();
+    const state = await this.readState();
+    const files = await filesOldestFirst(this.o.dir);
+    let delivered = 0;
+    try {
+      let at = 0;
+      let offset = 0;
+      if (state) {
+        const i = files.findIndex((f) => f.ino === state.ino);
+        if (i >= 0 && state.offset <= files[i]!.size) {
+          at = i;
+          offset = state.offset;
+        } else if (files.length > 0) {
+          this.o.log.warn({ bucket: this.o.bucket }, 'audit events were rotated out of the log before they could be delivered; delivering from the oldest event kept');
+        }
+      }
+      // Records of one object, and the position after the last one.
+      let records: string[] = [];
+      let bytes = 0;
+      let end: DeliveryState | undefined;
+      const flush = async (): Promise<boolean> => {
+        if (records.length === 0) return true;
+        const body = gzipSync(Buffer.from(`{"Records":[${records.join(',')}]}`));
+        const key = deliveryKey(this.o, new Date(), uniqueString());
+        try {
+          await this.o.put(this.o.bucket, key, body);
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          if (code === 'NoSuchBucket') {
+            if (!this.warnedMissing) this.o.log.warn({ bucket: this.o.bucket }, `the audit delivery bucket ${this.o.bucket} does not exist; create it (with default encryption) or change COFFER_AUDIT_BUCKET — retrying at the next interval`);
+            this.warnedMissing = true;
+          } else {
+            this.o.log.warn({ err, bucket: this.o.bucket, key }, 'audit log delivery failed; retrying at the next interval');
+          }
+          return false;
+        }
+        this.warnedMissing = false;
+        await this.writeState(end!);
+        delivered += records.length;
+        records = [];
+        bytes = 0;
+        return true;
+      };
+      for (let i = at; i < files.length; i++) {
+        const f = files[i]!;
+        for await (const line of linesForward(f, i === at ? offset : 0)) {
+          try {
+            JSON.parse(line.text);
+          } catch {
+            continue; // a line torn by a crash
+          }
+          records.push(line.text);
+          bytes += line.text.length + 1;
+          end = { v: 1, ino: f.ino, offset: line.end };
+          if ((records.length >= MAX_RECORDS || bytes >= MAX_BYTES) && !(await flush())) return delivered;
+        }
+      }
+      await flush();
+      return delivered;
+    } finally {
+      for (const f of files) await f.handle.close();
+    }
+  }
+
+  private async readState(): Promise<DeliveryState | undefined> {
+    let text: string;
+    try {
+      text = await readFile(join(this.o.dir, DELIVERY_STATE), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    const s = JSON.parse(text) as DeliveryState;
+    if (s.v !== 1 || typeof s.ino !== 'string' || !Number.isSafeInteger(s.offset)) throw new Error(`${DELIVERY_STATE} is not a delivery state of version 1`);
+    return s;
+  }
+
+  private async writeState(s: DeliveryState): Promise<void> {
+    const path = join(this.o.dir, DELIVERY_STATE);
+    const tmp = `${path}.tmp`;
+    const h = await open(tmp, 'w', 0o600);
+    try {
+      await h.writeFile(JSON.stringify(s) + '\n');
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await rename(tmp, path);
+  }
+}
