@@ -89,13 +89,14 @@ export async function rewrapObject(deps: RewrapDeps, caller: Caller, req: Rewrap
   const env = envelope(deps, sse, req);
 
   const target = await deps.kms.resolveKey(req.toKeyId, { allowAlias: true, field: 'toKeyId' });
+  // Already where it should be: the same answer with or without --from-key, so reruns read as no-ops.
+  if (env.keyId === target.arn) return { status: 'unchanged', keyId: target.arn, size };
   if (req.fromKeyId !== undefined) {
     const from = await deps.kms.resolveKey(req.fromKeyId, { allowAlias: true, field: 'fromKeyId' });
     if (env.kind === 'sse-s3') return { status: 'skipped', reason: 'sse-s3', size };
     if (from.arn !== env.keyId) return { status: 'skipped', reason: 'other-source-key', size, keyId: env.keyId };
   }
   if (env.kind === 'sse-s3') return convertSseS3(deps, caller, req, rec, sse, env, target.arn);
-  if (env.keyId === target.arn) return { status: 'unchanged', keyId: target.arn, size };
 
   // As S3 calls KMS for the caller (s3/sse/kms-bridge.ts): the key policies see kms:ViaService,
   // so the AWS managed aws/s3 key, which allows only use through S3, can be re-wrapped away from.
