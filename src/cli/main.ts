@@ -7,6 +7,7 @@ import { ConfigError } from '../config/config.js';
 import { registerServerCommand } from './server-command.js';
 import { registerUserCommands } from './user-command.js';
 import { registerAuditCommands } from './audit-command.js';
+import { registerUsageCommand } from './usage-command.js';
 import { CliError, fail } from './output.js';
 
 const program = new Command();
@@ -14,6 +15,7 @@ program.name('coffer').description('S3-compatible object storage with a built-in
 registerServerCommand(program);
 registerUserCommands(program);
 registerAuditCommands(program);
+registerUsageCommand(program);
 
 try {
   await program.parseAsync(process.argv);

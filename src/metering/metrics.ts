@@ -1,0 +1,173 @@
+// Prometheus metrics at GET /metrics (text exposition, unsigned like AWS's own health
+// endpoints are not — keep the port private or scrape over loopback). Each server has
+// its own prom-client Registry, never the global one, so several servers in one process
+// (tests) keep their numbers apart. Names and labels are listed in docs/OPERATIONS.md
+// ("Metrics") and README.md; a test scrapes them.
+//
+// Cost per S3 request: one 'close' listener, a histogram observation and three counter
+// increments on label children cached per operation (no label hashing on the hot path).
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PageHandler } from '../http/pages.js';
+import type { AuditEvent } from '../kms/service.js';
+import type { KmsStore } from '../kms/store/types.js';
+import type { MeterObserver } from './meter.js';
+
+/** Where the bucket-key cache counts its hits and misses (s3/sse/kms-bridge.ts BucketKeyCache.stats). */
+export interface BucketKeyStats {
+  generated: number;
+  reusedForWrite: number;
+  decrypted: number;
+  reusedForRead: number;
+}
+
+export interface MetricsOptions {
+  kmsStore: KmsStore;
+  bucketKeyStats?: () => BucketKeyStats;
+  /** Metering's counts waiting for the next flush (absent when metering is off). */
+  pendingRows?: () => number;
+}
+
+/** What the S3 handler fills in while it serves one request (s3/handler.ts). */
+export interface S3Probe {
+  op: string;
+}
+
+interface OpChildren {
+  duration: ReturnType<Histogram<'operation'>['labels']>;
+  received: ReturnType<Counter<'operation'>['labels']>;
+  sent: ReturnType<Counter<'operation'>['labels']>;
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export class CofferMetrics implements MeterObserver {
+  readonly registry = new Registry();
+  private readonly s3Requests: Counter<'operation' | 'status'>;
+  private readonly s3Duration: Histogram<'operation'>;
+  private readonly s3Received: Counter<'operation'>;
+  private readonly s3Sent: Counter<'operation'>;
+  private readonly kmsRequests: Counter<'operation' | 'key_state' | 'via'>;
+  private readonly kmsErrors: Counter<'operation' | 'key_state' | 'code'>;
+  private readonly avoidedTotal: Counter<'operation'>;
+  private readonly flushes: Counter<'result'>;
+  private readonly flushedRows: Counter;
+  private readonly flushSeconds: Histogram;
+  private readonly byOp = new Map<string, OpChildren>();
+  private readonly byStatus = new Map<string, ReturnType<Counter<'operation' | 'status'>['labels']>>();
+
+  constructor(private readonly opts: MetricsOptions) {
+    const registers = [this.registry];
+    this.s3Requests = new Counter({ name: 'coffer_s3_requests_total', help: 'S3 requests answered, by operation and HTTP status', labelNames: ['operation', 'status'], registers });
+    this.s3Duration = new Histogram({ name: 'coffer_s3_request_duration_seconds', help: 'Time from the request to the end of the response, by S3 operation', labelNames: ['operation'], buckets: LATENCY_BUCKETS, registers });
+    this.s3Received = new Counter({ name: 'coffer_s3_received_bytes_total', help: 'Request body bytes (Content-Length) received, by S3 operation', labelNames: ['operation'], registers });
+    this.s3Sent = new Counter({ name: 'coffer_s3_sent_bytes_total', help: 'Response body bytes (Content-Length) sent, by S3 operation', labelNames: ['operation'], registers });
+    this.kmsRequests = new Counter({ name: 'coffer_kms_requests_total', help: 'KMS requests (API calls and S3 calls on a caller\'s behalf), by operation, state of the key and caller path', labelNames: ['operation', 'key_state', 'via'], registers });
+    this.kmsErrors = new Counter({ name: 'coffer_kms_errors_total', help: 'KMS requests that failed, by operation, state of the key and error code', labelNames: ['operation', 'key_state', 'code'], registers });
+    const stats = opts.bucketKeyStats;
+    const seen = { hitWrite: 0, hitRead: 0, missWrite: 0, missRead: 0 };
+    new Counter({
+      name: 'coffer_bucket_key_cache_hits_total', help: 'Object data keys derived from a cached bucket key (no KMS request), by use', labelNames: ['use'], registers,
+      collect() {
+        if (!stats) return;
+        const s = stats();
+        this.inc({ use: 'write' }, s.reusedForWrite - seen.hitWrite);
+        this.inc({ use: 'read' }, s.reusedForRead - seen.hitRead);
+        seen.hitWrite = s.reusedForWrite;
+        seen.hitRead = s.reusedForRead;
+      },
+    });
+    new Counter({
+      name: 'coffer_bucket_key_cache_misses_total', help: 'Bucket keys fetched from KMS (GenerateDataKey for writes, Decrypt for reads), by use', labelNames: ['use'], registers,
+      collect() {
+        if (!stats) return;
+        const s = stats();
+        this.inc({ use: 'write' }, s.generated - seen.missWrite);
+        this.inc({ use: 'read' }, s.decrypted - seen.missRead);
+        seen.missWrite = s.generated;
+        seen.missRead = s.decrypted;
+      },
+    });
+    this.avoidedTotal = new Counter({ name: 'coffer_metering_requests_avoided_total', help: 'KMS requests saved by bucket keys, as metering counts them, by the operation avoided', labelNames: ['operation'], registers });
+    this.flushes = new Counter({ name: 'coffer_metering_flushes_total', help: 'Writes of usage counts to usage.sqlite, by result', labelNames: ['result'], registers });
+    this.flushedRows = new Counter({ name: 'coffer_metering_flushed_rows_total', help: 'Usage rows (hour, principal, key, bucket, operation) written to usage.sqlite', registers });
+    this.flushSeconds = new Histogram({ name: 'coffer_metering_flush_duration_seconds', help: 'Time one flush of usage counts takes', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers });
+    const pending = opts.pendingRows;
+    new Gauge({
+      name: 'coffer_metering_pending_rows', help: 'Usage rows counted in memory, not yet flushed', registers,
+      collect() {
+        this.set(pending ? pending() : 0);
+      },
+    });
+  }
+
+  /** Starts observing one S3 request; the handler sets probe.op once the request is routed. */
+  begin(req: IncomingMessage, res: ServerResponse): S3Probe {
+    const t0 = performance.now();
+    const probe: S3Probe = { op: 'Unrouted' };
+    res.once('close', () => {
+      const c = this.children(probe.op);
+      c.duration.observe((performance.now() - t0) / 1000);
+      const inLen = Number(req.headers['content-length']);
+      if (inLen > 0) c.received.inc(inLen);
+      const outLen = Number(res.getHeader('content-length'));
+      if (outLen > 0 && req.method !== 'HEAD' && res.writableFinished) c.sent.inc(outLen);
+      const status = res.writableFinished ? res.statusCode : 0; // 0: the connection closed before the response ended
+      const id = `${probe.op} ${status}`;
+      let s = this.byStatus.get(id);
+      if (s === undefined) {
+        s = this.s3Requests.labels(probe.op, String(status));
+        this.byStatus.set(id, s);
+      }
+      s.inc();
+    });
+    return probe;
+  }
+
+  private children(op: string): OpChildren {
+    let c = this.byOp.get(op);
+    if (c === undefined) {
+      c = { duration: this.s3Duration.labels(op), received: this.s3Received.labels(op), sent: this.s3Sent.labels(op) };
+      this.byOp.set(op, c);
+    }
+    return c;
+  }
+
+  kmsRequest(e: AuditEvent, keyArn: string): void {
+    const via = e.caller.viaService ? 's3' : 'api';
+    const count = (state: string) => {
+      this.kmsRequests.inc({ operation: e.eventName, key_state: state, via });
+      if (e.errorCode !== undefined) this.kmsErrors.inc({ operation: e.eventName, key_state: state, code: e.errorCode });
+    };
+    if (keyArn === '') {
+      count('None');
+      return;
+    }
+    // The key record is cached in memory by the store; its state is the one after the request.
+    this.opts.kmsStore.getKey(keyArn.slice(keyArn.lastIndexOf('/') + 1)).then(
+      (k) => count(k?.state ?? 'Deleted'),
+      () => count('Unknown'),
+    );
+  }
+
+  avoided(operation: string): void {
+    this.avoidedTotal.inc({ operation });
+  }
+
+  flushed(rows: number, seconds: number, failed: boolean): void {
+    this.flushes.inc({ result: failed ? 'error' : 'ok' });
+    if (rows > 0) this.flushedRows.inc(rows);
+    this.flushSeconds.observe(seconds);
+  }
+
+  /** GET/HEAD /metrics: the text exposition format. */
+  readonly page: PageHandler = async (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/metrics') return false;
+    const body = await this.registry.metrics();
+    res.writeHead(200, { 'content-type': this.registry.contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return true;
+  };
+}
