@@ -157,7 +157,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   // Coffer's administration API (http/admin-api.ts) and its unsigned pages (console, metrics).
   const adminRoutes: AdminRoute[] = [whoamiRoute];
   const pages: PageHandler[] = [];
-  adminRoutes.push(usageRoute({ store: usage, prices: config.metering.prices, flush: () => meter?.flush() }));
+  adminRoutes.push(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
   if (metrics) pages.push(metrics.page);
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy, metrics }, req, res, requestId),

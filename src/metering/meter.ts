@@ -132,6 +132,13 @@ export class Meter implements AuditSink {
     }
   }
 
+  /** Brings usage.sqlite up to date: a due key sample taken, the counts so far written (the usage route reads after this). */
+  async sync(): Promise<void> {
+    if (this.sampling) await this.sampling;
+    if (this.sampleAgain) await this.sampleKeys();
+    this.flush();
+  }
+
   private tick(): void {
     this.flush();
     if (this.sampleAgain) void this.sampleKeys();

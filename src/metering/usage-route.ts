@@ -8,7 +8,7 @@ import type { PriceTable } from './prices.js';
 import { parseUsageQuery, usageReport, UsageQueryError } from './report.js';
 import type { UsageStore } from './usage-store.js';
 
-export function usageRoute(deps: { store: UsageStore; prices: PriceTable; flush?: () => void }): AdminRoute {
+export function usageRoute(deps: { store: UsageStore; prices: PriceTable; sync?: () => Promise<void> }): AdminRoute {
   return {
     method: 'GET',
     path: 'usage',
@@ -21,8 +21,8 @@ export function usageRoute(deps: { store: UsageStore; prices: PriceTable; flush?
         if (e instanceof UsageQueryError) throw adminError('ValidationException', `${e.message} (${e.hint})`);
         throw e;
       }
-      // The counts of the last second are still in memory: write them so the answer includes them.
-      deps.flush?.();
+      // The counts of the last second are still in memory: write them (and a due key sample) so the answer includes them.
+      await deps.sync?.();
       return usageReport(deps.store, q, deps.prices);
     },
   };
