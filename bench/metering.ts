@@ -1,0 +1,144 @@
+// The metering section of `npm run bench` (`--only metering`): what metering, the audit
+// log and the Prometheus hooks cost on the data path. Two servers side by side:
+//
+//   on   — the defaults: metering, audit log and /metrics on
+//   off  — COFFER_METERING=off, COFFER_AUDIT=off (a benchmark-only switch) and COFFER_METRICS=off
+//
+// Each PUTs 4 KiB objects into a bucket whose default is SSE-KMS with a customer key and
+// bucket keys off, so every PUT is one KMS GenerateDataKey — one audit event and one
+// metering count. The PUTs are split into ROUNDS interleaved batches (the variants take
+// turns, so drift on the machine falls on both); a variant's rate is its total over its
+// batches' time. Afterwards the on server must have audited and counted every PUT, and
+// the off server none.
+//
+// Target (issue 6): the small-object SSE-KMS PUT rate with metering and audit on is at
+// least 0.95× the rate with both off (it drops by less than 5%).
+
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { measure, percentile, runOps, type Measured } from './measure.js';
+import { RawS3Client, payloadHash } from './raw-client.js';
+import { fmtInt, fmtSize, type Row } from './report.js';
+import { errorRow, usage, type Sizes } from './scenarios.js';
+import { ROOT_KEY_ID, ROOT_SECRET, type ServerOptions, type ServerProcess } from './server-process.js';
+import { prepareBucket } from './sse.js';
+
+const CREDS = { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET };
+export const METERING_ON = 'metering + audit on';
+export const METERING_OFF = 'metering + audit off';
+const MIN_RATIO = 0.95;
+const ROUNDS = Math.max(1, Math.round(Number(process.env.BENCH_METERING_ROUNDS) || 6));
+const BUCKET = 'metering';
+const OFF_ENV = { COFFER_METERING: 'off', COFFER_AUDIT: 'off', COFFER_METRICS: 'off' };
+
+export interface MeteringBenchOptions {
+  sizes: Sizes;
+  fsync: boolean;
+  start(opts: ServerOptions): Promise<ServerProcess>;
+}
+
+interface Side {
+  variant: string;
+  server: ServerProcess;
+  client: RawS3Client;
+  parts: Measured<Float64Array>[];
+}
+
+export async function benchMetering(opts: MeteringBenchOptions): Promise<Row[]> {
+  const { smallOps: n, smallSize, smallConcurrency: c } = opts.sizes;
+  const scenario = `Metering: SSE-KMS PUT ${fmtSize(smallSize)} ×${fmtInt(n)}, ${c} in flight, bucket keys off (${ROUNDS} interleaved batches)`;
+  const sides: Side[] = [];
+  try {
+    process.stderr.write('bench: metering: starting a server with metering, audit and metrics on, and one with all three off\n');
+    for (const [variant, env] of [[METERING_ON, {}], [METERING_OFF, OFF_ENV]] as const) {
+      const server = await opts.start({ fsync: opts.fsync, env });
+      const client = new RawS3Client(server.url, CREDS);
+      sides.push({ variant, server, client, parts: [] });
+      await prepareBucket(client, server.url, BUCKET, 'kms');
+    }
+    const body = randomBytes(smallSize);
+    const hash = payloadHash(body);
+    const warm = Math.min(500, n);
+    for (const s of sides) await runOps(warm, c, (i) => s.client.putSmall(BUCKET, `warm/${i}`, body, hash));
+    for (let b = 0; b < ROUNDS; b++) {
+      const from = Math.floor((b * n) / ROUNDS);
+      const to = Math.floor(((b + 1) * n) / ROUNDS);
+      // Alternate which side goes first, so neither always runs right after the other's burst.
+      const order = b % 2 === 0 ? sides : [...sides].reverse();
+      for (const s of order) s.parts.push(await measure(s.server.pid, () => runOps(to - from, c, (i) => s.client.putSmall(BUCKET, `small/${from + i}`, body, hash))));
+    }
+    const checks = await check(sides, warm + n);
+    const measured = sides.map((s) => combine(s.parts));
+    const rows = sides.map((s, i) => opsRow(scenario, s.variant, measured[i]!));
+    const ratio = rows[0]!.value! / rows[1]!.value!;
+    const change = ratio <= 1 ? `${((1 - ratio) * 100).toFixed(1)}% slower` : `${((ratio - 1) * 100).toFixed(1)}% faster`;
+    // Server CPU per PUT is steadier than the rate on a shared machine: it says what the hooks cost.
+    const cpuRatio = cpuPerOp(measured[0]!) / cpuPerOp(measured[1]!);
+    rows.push({
+      scenario,
+      variant: `${METERING_ON} ÷ ${METERING_OFF}`,
+      result: `${ratio.toFixed(3)}× (${change}); server CPU per PUT ${cpuRatio.toFixed(3)}×; ${checks}`,
+      target: `≥ ${MIN_RATIO.toFixed(2)}× (drop < 5%)`,
+      met: ratio >= MIN_RATIO,
+    });
+    for (const r of rows) process.stderr.write(`bench:     ${r.variant}: ${r.result}\n`);
+    return rows;
+  } catch (e) {
+    return [errorRow({ variant: 'setup' }, scenario, `≥ ${MIN_RATIO.toFixed(2)}×`, e)];
+  } finally {
+    for (const s of sides) {
+      s.client.close();
+      await s.server.stop();
+    }
+  }
+}
+
+/** The on server audited and metered every PUT's GenerateDataKey; the off server did neither. */
+async function check(sides: Side[], puts: number): Promise<string> {
+  const [on, off] = sides as [Side, Side];
+  const lines = async (s: Side) => (await readFile(join(s.server.dataDir, 'audit', 'kms.log'), 'utf8').catch(() => '')).split('\n').filter((l) => l.includes('"GenerateDataKey"')).length;
+  const metric = async (s: Side) => {
+    const res = await fetch(new URL('/metrics', s.server.url));
+    const text = await res.text();
+    if (res.status !== 200) return undefined;
+    const m = /^coffer_kms_requests_total\{operation="GenerateDataKey",key_state="Enabled",via="s3"\} (\d+)$/m.exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  // The audit log's stream may still hold the last events for a moment.
+  await new Promise((r) => setTimeout(r, 300));
+  const [onAudit, offAudit, onMetric, offMetric] = [await lines(on), await lines(off), await metric(on), await metric(off)];
+  if (onAudit < puts || onMetric !== puts) throw new Error(`the on server audited ${onAudit} and counted ${onMetric} GenerateDataKey calls for ${puts} PUTs`);
+  if (offAudit !== 0 || offMetric !== undefined) throw new Error(`the off server audited ${offAudit} calls and served /metrics: ${offMetric !== undefined}`);
+  return `checked: on audited and counted all ${fmtInt(puts)} GenerateDataKey calls, off none`;
+}
+
+/** Server CPU microseconds per operation. */
+function cpuPerOp(m: Measured<Float64Array>): number {
+  return (m.serverCpu * m.seconds * 1e6) / m.value.length;
+}
+
+function opsRow(scenario: string, variant: string, m: Measured<Float64Array>): Row {
+  const sorted = Float64Array.from(m.value).sort();
+  const ops = m.value.length / m.seconds;
+  return {
+    scenario,
+    variant,
+    result: `${fmtInt(ops)} ops/s, p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, server ${fmtInt(cpuPerOp(m))} µs CPU/PUT (${usage(m)})`,
+    target: '—',
+    value: ops,
+  };
+}
+
+/** Batches measured apart, as one: times add up, CPU is time-weighted, the peak is the largest. */
+function combine(parts: Measured<Float64Array>[]): Measured<Float64Array> {
+  const seconds = parts.reduce((a, m) => a + m.seconds, 0);
+  const weighted = (f: (m: Measured<Float64Array>) => number) => parts.reduce((a, m) => a + f(m) * m.seconds, 0) / seconds;
+  const value = new Float64Array(parts.reduce((a, m) => a + m.value.length, 0));
+  let at = 0;
+  for (const m of parts) {
+    value.set(m.value, at);
+    at += m.value.length;
+  }
+  return { value, seconds, serverPeakRss: Math.max(...parts.map((m) => m.serverPeakRss)), serverCpu: weighted((m) => m.serverCpu), clientCpu: weighted((m) => m.clientCpu) };
+}
