@@ -1,6 +1,6 @@
 // Metering: counts every KMS request — API calls and the calls S3 makes on a caller's
 // behalf — by UTC hour, principal, key, bucket and operation, and the key-hours of
-// customer managed keys (docs/OPERATIONS.md, "Metering").
+// customer managed keys (docs/METERING.md).
 //
 // The Meter is an AuditSink placed in front of the audit log (app.ts): every KMS use
 // already reaches AuditSink.record (kms/dispatch.ts, and the refusals of bucket-key

@@ -1,8 +1,8 @@
-// Prometheus metrics at GET /metrics (text exposition, unsigned like AWS's own health
-// endpoints are not — keep the port private or scrape over loopback). Each server has
-// its own prom-client Registry, never the global one, so several servers in one process
-// (tests) keep their numbers apart. Names and labels are listed in docs/OPERATIONS.md
-// ("Metrics") and README.md; a test scrapes them.
+// Prometheus metrics at GET /metrics (text exposition, unsigned like the console's
+// pages: keep the port private or scrape over loopback). Each server has its own
+// prom-client Registry, never the global one, so several servers in one process (tests)
+// keep their numbers apart. Names and labels are listed in docs/METERING.md and
+// README.md; a test scrapes them.
 //
 // Cost per S3 request: one 'close' listener, a histogram observation and three counter
 // increments on label children cached per operation (no label hashing on the hot path).

@@ -1,4 +1,4 @@
-// <data-dir>/usage.sqlite: the durable side of metering (docs/OPERATIONS.md, "Metering").
+// <data-dir>/usage.sqlite: the durable side of metering (docs/METERING.md).
 // The server is its only writer (meter.ts flushes counters into it about once a second);
 // `coffer usage` and the usage route read it. WAL lets a reader run beside the server.
 //
