@@ -65,9 +65,11 @@ export class Meter implements AuditSink {
   record(e: AuditEvent): void {
     try {
       this.count(e);
-    } finally {
-      this.opts.next.record(e);
+    } catch (err) {
+      // Metering must never fail a KMS request, nor keep its event from the audit log.
+      this.opts.onError?.(err, 'counting a KMS request');
     }
+    this.opts.next.record(e);
   }
 
   private count(e: AuditEvent): void {
