@@ -4,8 +4,10 @@
 // keep their numbers apart. Names and labels are listed in docs/METERING.md and
 // README.md; a test scrapes them.
 //
-// Cost per S3 request: one 'close' listener, a histogram observation and three counter
-// increments on label children cached per operation (no label hashing on the hot path).
+// Cost per S3 request: one 'close' listener and a few additions to plain numbers kept
+// per operation (S3Tally); they become Prometheus series only when /metrics is scraped.
+// prom-client's own metrics hash their labels on every increment, which is fine for the
+// KMS counters (a KMS request costs far more) but not for every S3 request.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -34,35 +36,68 @@ export interface S3Probe {
   op: string;
 }
 
-interface OpChildren {
-  duration: ReturnType<Histogram<'operation'>['labels']>;
-  received: ReturnType<Counter<'operation'>['labels']>;
-  sent: ReturnType<Counter<'operation'>['labels']>;
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** What one S3 operation has done so far, in plain numbers. */
+interface OpTally {
+  /** Requests by HTTP status. */
+  statuses: Map<number, number>;
+  /** Non-cumulative counts per LATENCY_BUCKETS entry, the last one for +Inf. */
+  buckets: Float64Array;
+  seconds: number;
+  count: number;
+  received: number;
+  sent: number;
 }
 
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+type Sample = { metricName?: string; labels: Record<string, string | number>; value: number };
+
+/** A metric of the S3 tallies in the shape prom-client's Registry formats (registerMetric). */
+function tallyMetric(name: string, help: string, type: 'counter' | 'histogram', values: () => Sample[]) {
+  return {
+    name,
+    help,
+    type,
+    aggregator: 'sum' as const,
+    async get() {
+      return { name, help, type, aggregator: 'sum' as const, values: values() };
+    },
+    reset() {},
+  };
+}
 
 export class CofferMetrics implements MeterObserver {
   readonly registry = new Registry();
-  private readonly s3Requests: Counter<'operation' | 'status'>;
-  private readonly s3Duration: Histogram<'operation'>;
-  private readonly s3Received: Counter<'operation'>;
-  private readonly s3Sent: Counter<'operation'>;
+  private readonly ops = new Map<string, OpTally>();
   private readonly kmsRequests: Counter<'operation' | 'key_state' | 'via'>;
   private readonly kmsErrors: Counter<'operation' | 'key_state' | 'code'>;
   private readonly avoidedTotal: Counter<'operation'>;
   private readonly flushes: Counter<'result'>;
   private readonly flushedRows: Counter;
   private readonly flushSeconds: Histogram;
-  private readonly byOp = new Map<string, OpChildren>();
-  private readonly byStatus = new Map<string, ReturnType<Counter<'operation' | 'status'>['labels']>>();
 
   constructor(private readonly opts: MetricsOptions) {
     const registers = [this.registry];
-    this.s3Requests = new Counter({ name: 'coffer_s3_requests_total', help: 'S3 requests answered, by operation and HTTP status', labelNames: ['operation', 'status'], registers });
-    this.s3Duration = new Histogram({ name: 'coffer_s3_request_duration_seconds', help: 'Time from the request to the end of the response, by S3 operation', labelNames: ['operation'], buckets: LATENCY_BUCKETS, registers });
-    this.s3Received = new Counter({ name: 'coffer_s3_received_bytes_total', help: 'Request body bytes (Content-Length) received, by S3 operation', labelNames: ['operation'], registers });
-    this.s3Sent = new Counter({ name: 'coffer_s3_sent_bytes_total', help: 'Response body bytes (Content-Length) sent, by S3 operation', labelNames: ['operation'], registers });
+    const ops = this.ops;
+    const each = <T>(f: (op: string, t: OpTally) => T[]) => [...ops].flatMap(([op, t]) => f(op, t));
+    this.registry.registerMetric(tallyMetric('coffer_s3_requests_total', 'S3 requests answered, by operation and HTTP status', 'counter',
+      () => each((operation, t) => [...t.statuses].map(([status, value]) => ({ labels: { operation, status }, value })))) as never);
+    this.registry.registerMetric(tallyMetric('coffer_s3_request_duration_seconds', 'Time from the request to the end of the response, by S3 operation', 'histogram',
+      () => each((operation, t) => {
+        const out: Sample[] = [];
+        let acc = 0;
+        for (let i = 0; i <= LATENCY_BUCKETS.length; i++) {
+          acc += t.buckets[i]!;
+          out.push({ metricName: 'coffer_s3_request_duration_seconds_bucket', labels: { le: i < LATENCY_BUCKETS.length ? LATENCY_BUCKETS[i]! : '+Inf', operation }, value: acc });
+        }
+        out.push({ metricName: 'coffer_s3_request_duration_seconds_sum', labels: { operation }, value: t.seconds });
+        out.push({ metricName: 'coffer_s3_request_duration_seconds_count', labels: { operation }, value: t.count });
+        return out;
+      })) as never);
+    this.registry.registerMetric(tallyMetric('coffer_s3_received_bytes_total', 'Request body bytes (Content-Length) received, by S3 operation', 'counter',
+      () => each((operation, t) => [{ labels: { operation }, value: t.received }])) as never);
+    this.registry.registerMetric(tallyMetric('coffer_s3_sent_bytes_total', 'Response body bytes (Content-Length) sent, by S3 operation', 'counter',
+      () => each((operation, t) => [{ labels: { operation }, value: t.sent }])) as never);
     this.kmsRequests = new Counter({ name: 'coffer_kms_requests_total', help: 'KMS requests (API calls and S3 calls on a caller\'s behalf), by operation, state of the key and caller path', labelNames: ['operation', 'key_state', 'via'], registers });
     this.kmsErrors = new Counter({ name: 'coffer_kms_errors_total', help: 'KMS requests that failed, by operation, state of the key and error code', labelNames: ['operation', 'key_state', 'code'], registers });
     const stats = opts.bucketKeyStats;
@@ -107,31 +142,33 @@ export class CofferMetrics implements MeterObserver {
     const t0 = performance.now();
     const probe: S3Probe = { op: 'Unrouted' };
     res.once('close', () => {
-      const c = this.children(probe.op);
-      c.duration.observe((performance.now() - t0) / 1000);
+      const t = this.tally(probe.op);
+      const seconds = (performance.now() - t0) / 1000;
+      let i = 0;
+      while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
+      t.buckets[i]!++;
+      t.seconds += seconds;
+      t.count++;
       const inLen = Number(req.headers['content-length']);
-      if (inLen > 0) c.received.inc(inLen);
-      const outLen = Number(res.getHeader('content-length'));
-      if (outLen > 0 && req.method !== 'HEAD' && res.writableFinished) c.sent.inc(outLen);
-      const status = res.writableFinished ? res.statusCode : 0; // 0: the connection closed before the response ended
-      const id = `${probe.op} ${status}`;
-      let s = this.byStatus.get(id);
-      if (s === undefined) {
-        s = this.s3Requests.labels(probe.op, String(status));
-        this.byStatus.set(id, s);
+      if (inLen > 0) t.received += inLen;
+      const finished = res.writableFinished;
+      if (finished && req.method !== 'HEAD') {
+        const outLen = Number(res.getHeader('content-length'));
+        if (outLen > 0) t.sent += outLen;
       }
-      s.inc();
+      const status = finished ? res.statusCode : 0; // 0: the connection closed before the response ended
+      t.statuses.set(status, (t.statuses.get(status) ?? 0) + 1);
     });
     return probe;
   }
 
-  private children(op: string): OpChildren {
-    let c = this.byOp.get(op);
-    if (c === undefined) {
-      c = { duration: this.s3Duration.labels(op), received: this.s3Received.labels(op), sent: this.s3Sent.labels(op) };
-      this.byOp.set(op, c);
+  private tally(op: string): OpTally {
+    let t = this.ops.get(op);
+    if (t === undefined) {
+      t = { statuses: new Map(), buckets: new Float64Array(LATENCY_BUCKETS.length + 1), seconds: 0, count: 0, received: 0, sent: 0 };
+      this.ops.set(op, t);
     }
-    return c;
+    return t;
   }
 
   kmsRequest(e: AuditEvent, keyArn: string): void {

@@ -185,6 +185,9 @@ test('/metrics: the documented names with values that match the traffic', async 
   assert.equal(value('coffer_s3_requests_total{operation="PutObject",status="200"}'), PUTS + BK_OBJECTS);
   assert.equal(value('coffer_s3_requests_total{operation="GetObject",status="200"}'), GETS + BK_OBJECTS);
   assert.equal(value('coffer_s3_request_duration_seconds_count{operation="PutObject"}'), PUTS + BK_OBJECTS);
+  assert.equal(value('coffer_s3_request_duration_seconds_bucket{le="+Inf",operation="PutObject"}'), PUTS + BK_OBJECTS);
+  assert.ok(value('coffer_s3_request_duration_seconds_bucket{le="0.0005",operation="PutObject"}') <= value('coffer_s3_request_duration_seconds_bucket{le="60",operation="PutObject"}'), 'buckets are cumulative');
+  assert.ok(value('coffer_s3_request_duration_seconds_sum{operation="PutObject"}') > 0);
   assert.ok(value('coffer_s3_received_bytes_total{operation="PutObject"}') >= PUTS * 'object 0'.length);
   assert.ok(value('coffer_s3_sent_bytes_total{operation="GetObject"}') >= GETS * 'object 0'.length);
   assert.equal(value('coffer_kms_requests_total{operation="GenerateDataKey",key_state="Enabled",via="s3"}'), PUTS + 1);
