@@ -96,7 +96,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     },
   };
   const audit = await AuditLog.open(config.dataDir, config.region);
-  // ---- Metering, Prometheus metrics and the audit switch (src/metering/, docs/OPERATIONS.md) ----
+  // ---- Metering, Prometheus metrics and the audit switch (src/metering/, docs/METERING.md) ----
   // The meter sits in front of the audit log: every KMS use reaches it, it counts, then forwards.
   if (!config.metering.audit) log.warn('COFFER_AUDIT=off: KMS use is NOT written to the audit log. This switch is for benchmarks only; never run a real deployment with it.');
   const auditSink: AuditSink = config.metering.audit ? audit : { record() {} };
