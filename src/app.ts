@@ -32,7 +32,7 @@ import { handleAdminApi, whoamiRoute, type AdminRoute } from './http/admin-api.j
 import type { PageHandler } from './http/pages.js';
 import type { AuditSink } from './kms/service.js';
 import { Meter } from './metering/meter.js';
-import { CofferMetrics } from './metering/metrics.js';
+import { CofferMetrics, observeKms } from './metering/metrics.js';
 import { USAGE_FILE, UsageStore } from './metering/usage-store.js';
 import { usageRoute } from './metering/usage-route.js';
 
@@ -109,7 +109,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   if (config.metering.enabled) {
     meter = new Meter({ store: usage, next: auditSink, keys: kmsStore, observer: metrics, onError: (err, what) => log.warn({ err }, `metering: ${what} failed`) });
   }
-  const kmsAudit: AuditSink = meter ?? auditSink;
+  const kmsAudit: AuditSink = meter ?? (metrics ? observeKms(auditSink, metrics) : auditSink);
   // ---- end of metering ----
   const kms = new KmsService({
     store: kmsStore,

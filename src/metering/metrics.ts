@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PageHandler } from '../http/pages.js';
-import type { AuditEvent } from '../kms/service.js';
+import type { AuditEvent, AuditSink } from '../kms/service.js';
 import type { KmsStore } from '../kms/store/types.js';
 import type { MeterObserver } from './meter.js';
 
@@ -206,5 +206,15 @@ export class CofferMetrics implements MeterObserver {
     res.writeHead(200, { 'content-type': this.registry.contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
     res.end(req.method === 'HEAD' ? undefined : body);
     return true;
+  };
+}
+
+/** With metering off, KMS requests still reach the metrics: counts them, then hands the event on. */
+export function observeKms(next: AuditSink, metrics: CofferMetrics): AuditSink {
+  return {
+    record(e) {
+      if (e.eventType !== 'AwsServiceEvent') metrics.kmsRequest(e, e.resources[0]?.ARN ?? '');
+      next.record(e);
+    },
   };
 }

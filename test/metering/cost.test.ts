@@ -119,7 +119,7 @@ test('prices come from COFFER_PRICE_* and COFFER_FREE_REQUESTS_PER_MONTH; bad va
   }
 });
 
-test('a server with overridden prices estimates with them; with metering and metrics off it counts nothing and /metrics is not served', async () => {
+test('a server with overridden prices estimates with them; with metering and metrics off it counts nothing and /metrics is not served; metrics without metering still count KMS requests', async () => {
   const priced = await startTestServer({ COFFER_PRICE_KEY_MONTH: '730', COFFER_PRICE_PER_10K_REQUESTS: '10000', COFFER_FREE_REQUESTS_PER_MONTH: '1' });
   try {
     const key = (await priced.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
@@ -146,5 +146,15 @@ test('a server with overridden prices estimates with them; with metering and met
     await m.arrayBuffer();
   } finally {
     await off.stop();
+  }
+  const unmetered = await startTestServer({ COFFER_METERING: 'off' });
+  try {
+    const key = (await unmetered.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+    await unmetered.kms.send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('a') }));
+    const text = await (await fetch(`${unmetered.url}/metrics`)).text();
+    assert.match(text, /^coffer_kms_requests_total\{operation="Encrypt",key_state="Enabled",via="api"\} 1$/m, 'KMS metrics without metering');
+    assert.match(text, /^coffer_metering_pending_rows 0$/m);
+  } finally {
+    await unmetered.stop();
   }
 });
