@@ -24,6 +24,7 @@ const KEY_CHANGES = new Set(['CreateKey', 'CancelKeyDeletion', 'RotateKeyOnDeman
 /** Hooks for Prometheus (metrics.ts); absent when metrics are off. */
 export interface MeterObserver {
   kmsRequest(e: AuditEvent, keyArn: string): void;
+  forgetKey(keyArn: string): void;
   avoided(operation: string): void;
   flushed(rows: number, seconds: number, failed: boolean): void;
 }
@@ -76,6 +77,7 @@ export class Meter implements AuditSink {
     // What KMS does by itself (scheduled deletion, automatic rotation) is not a request anyone makes or pays for.
     if (e.eventType === 'AwsServiceEvent') {
       if (e.eventName === 'DeleteKey' || e.eventName === 'RotateKey') this.sampleAgain = true;
+      if (e.eventName === 'DeleteKey') for (const r of e.resources) this.opts.observer?.forgetKey(r.ARN);
       return;
     }
     const keyArn = e.resources[0]?.ARN ?? '';

@@ -36,6 +36,9 @@ export interface S3Probe {
   op: string;
 }
 
+/** Operations after which a key's state may differ from the one remembered. */
+const STATE_CHANGES = new Set(['CreateKey', 'EnableKey', 'DisableKey', 'ScheduleKeyDeletion', 'CancelKeyDeletion']);
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /** What one S3 operation has done so far, in plain numbers. */
@@ -69,8 +72,11 @@ function tallyMetric(name: string, help: string, type: 'counter' | 'histogram', 
 export class CofferMetrics implements MeterObserver {
   readonly registry = new Registry();
   private readonly ops = new Map<string, OpTally>();
-  private readonly kmsRequests: Counter<'operation' | 'key_state' | 'via'>;
-  private readonly kmsErrors: Counter<'operation' | 'key_state' | 'code'>;
+  /** KMS series by a caller-built id: labels kept once, the value a plain number. */
+  private readonly kmsRequests = new Map<string, Sample>();
+  private readonly kmsErrors = new Map<string, Sample>();
+  /** Key ARN -> state, looked up once and again after any request that may change it. */
+  private readonly keyStates = new Map<string, string>();
   private readonly avoidedTotal: Counter<'operation'>;
   private readonly flushes: Counter<'result'>;
   private readonly flushedRows: Counter;
@@ -98,8 +104,12 @@ export class CofferMetrics implements MeterObserver {
       () => each((operation, t) => [{ labels: { operation }, value: t.received }])) as never);
     this.registry.registerMetric(tallyMetric('coffer_s3_sent_bytes_total', 'Response body bytes (Content-Length) sent, by S3 operation', 'counter',
       () => each((operation, t) => [{ labels: { operation }, value: t.sent }])) as never);
-    this.kmsRequests = new Counter({ name: 'coffer_kms_requests_total', help: 'KMS requests (API calls and S3 calls on a caller\'s behalf), by operation, state of the key and caller path', labelNames: ['operation', 'key_state', 'via'], registers });
-    this.kmsErrors = new Counter({ name: 'coffer_kms_errors_total', help: 'KMS requests that failed, by operation, state of the key and error code', labelNames: ['operation', 'key_state', 'code'], registers });
+    const kmsRequests = this.kmsRequests;
+    const kmsErrors = this.kmsErrors;
+    this.registry.registerMetric(tallyMetric('coffer_kms_requests_total', 'KMS requests (API calls and S3 calls on a caller\'s behalf), by operation, state of the key and caller path', 'counter',
+      () => [...kmsRequests.values()].map((x) => ({ ...x }))) as never);
+    this.registry.registerMetric(tallyMetric('coffer_kms_errors_total', 'KMS requests that failed, by operation, state of the key and error code', 'counter',
+      () => [...kmsErrors.values()].map((x) => ({ ...x }))) as never);
     const stats = opts.bucketKeyStats;
     const seen = { hitWrite: 0, hitRead: 0, missWrite: 0, missRead: 0 };
     new Counter({
@@ -172,20 +182,40 @@ export class CofferMetrics implements MeterObserver {
   }
 
   kmsRequest(e: AuditEvent, keyArn: string): void {
-    const via = e.caller.viaService ? 's3' : 'api';
-    const count = (state: string) => {
-      this.kmsRequests.inc({ operation: e.eventName, key_state: state, via });
-      if (e.errorCode !== undefined) this.kmsErrors.inc({ operation: e.eventName, key_state: state, code: e.errorCode });
-    };
-    if (keyArn === '') {
-      count('None');
+    const known = keyArn === '' ? 'None' : this.keyStates.get(keyArn);
+    // The common case (a known key, an operation that leaves its state alone) is counted at once.
+    if (known !== undefined && !STATE_CHANGES.has(e.eventName)) {
+      this.countKms(e, known);
       return;
     }
-    // The key record is cached in memory by the store; its state is the one after the request.
+    // Otherwise the state after the request, from the store (which caches key records in memory).
     this.opts.kmsStore.getKey(keyArn.slice(keyArn.lastIndexOf('/') + 1)).then(
-      (k) => count(k?.state ?? 'Deleted'),
-      () => count('Unknown'),
+      (k) => {
+        const state = k?.state ?? 'Deleted';
+        if (k) this.keyStates.set(keyArn, state);
+        else this.keyStates.delete(keyArn);
+        this.countKms(e, state);
+      },
+      () => this.countKms(e, 'Unknown'),
     );
+  }
+
+  private countKms(e: AuditEvent, state: string): void {
+    const via = e.caller.viaService ? 's3' : 'api';
+    const id = `${e.eventName}\u0000${state}\u0000${via}`;
+    const r = this.kmsRequests.get(id);
+    if (r) r.value++;
+    else this.kmsRequests.set(id, { labels: { operation: e.eventName, key_state: state, via }, value: 1 });
+    if (e.errorCode === undefined) return;
+    const eid = `${e.eventName}\u0000${state}\u0000${e.errorCode}`;
+    const x = this.kmsErrors.get(eid);
+    if (x) x.value++;
+    else this.kmsErrors.set(eid, { labels: { operation: e.eventName, key_state: state, code: e.errorCode }, value: 1 });
+  }
+
+  /** A key deleted by the scheduler (no request): its state must be looked up again. */
+  forgetKey(keyArn: string): void {
+    this.keyStates.delete(keyArn);
   }
 
   avoided(operation: string): void {
@@ -214,6 +244,7 @@ export function observeKms(next: AuditSink, metrics: CofferMetrics): AuditSink {
   return {
     record(e) {
       if (e.eventType !== 'AwsServiceEvent') metrics.kmsRequest(e, e.resources[0]?.ARN ?? '');
+      else if (e.eventName === 'DeleteKey') for (const r of e.resources) metrics.forgetKey(r.ARN);
       next.record(e);
     },
   };

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { UsageStore, HOUR_MS, type UsageCount } from '../../src/metering/usage-store.js';
 import { usageReport, parseUsageQuery, UsageQueryError } from '../../src/metering/report.js';
 import { AWS_LIST_PRICES } from '../../src/metering/prices.js';
@@ -151,8 +151,16 @@ test('a server with overridden prices estimates with them; with metering and met
   try {
     const key = (await unmetered.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
     await unmetered.kms.send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('a') }));
+    // The state label follows the key: after DisableKey, requests count under Disabled.
+    await unmetered.kms.send(new DisableKeyCommand({ KeyId: key }));
+    await assert.rejects(unmetered.kms.send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('b') })), { name: 'DisabledException' });
+    await unmetered.kms.send(new EnableKeyCommand({ KeyId: key }));
+    await unmetered.kms.send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('c') }));
     const text = await (await fetch(`${unmetered.url}/metrics`)).text();
-    assert.match(text, /^coffer_kms_requests_total\{operation="Encrypt",key_state="Enabled",via="api"\} 1$/m, 'KMS metrics without metering');
+    assert.match(text, /^coffer_kms_requests_total\{operation="Encrypt",key_state="Enabled",via="api"\} 2$/m, 'KMS metrics without metering');
+    assert.match(text, /^coffer_kms_requests_total\{operation="DisableKey",key_state="Disabled",via="api"\} 1$/m);
+    assert.match(text, /^coffer_kms_requests_total\{operation="Encrypt",key_state="Disabled",via="api"\} 1$/m);
+    assert.match(text, /^coffer_kms_errors_total\{operation="Encrypt",key_state="Disabled",code="DisabledException"\} 1$/m);
     assert.match(text, /^coffer_metering_pending_rows 0$/m);
   } finally {
     await unmetered.stop();
