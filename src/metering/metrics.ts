@@ -55,7 +55,11 @@ interface OpTally {
 
 type Sample = { metricName?: string; labels: Record<string, string | number>; value: number };
 
-/** A metric of the S3 tallies in the shape prom-client's Registry formats (registerMetric). */
+/**
+ * A metric of plain tallies in the shape prom-client's Registry formats. Its types want one
+ * of prom-client's metric classes (hence `as never` at registerMetric); the Registry only
+ * reads name, help, type, get() and calls reset().
+ */
 function tallyMetric(name: string, help: string, type: 'counter' | 'histogram', values: () => Sample[]) {
   return {
     name,
