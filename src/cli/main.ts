@@ -9,6 +9,7 @@ import { registerUserCommands } from './user-command.js';
 import { registerAuditCommands } from './audit-command.js';
 import { registerHadoopCommands } from './hadoop-command.js';
 import { registerRekeyCommand } from './rekey-command.js';
+import { registerUsageCommand } from './usage-command.js';
 import { CliError, fail } from './output.js';
 
 const program = new Command();
@@ -18,6 +19,7 @@ registerUserCommands(program);
 registerAuditCommands(program);
 registerHadoopCommands(program);
 registerRekeyCommand(program);
+registerUsageCommand(program);
 
 try {
   await program.parseAsync(process.argv);
