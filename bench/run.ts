@@ -9,6 +9,7 @@
 //                                      (bench/sse.ts: off / SSE-S3 / SSE-KMS side by side), or the
 //                                      policy-evaluation micro-benchmark (bench/authz.ts) with the
 //                                      small-object rates as a user with policies vs the root (bench/authz-server.ts)
+//   npm run bench -- --only metering   small SSE-KMS PUT rate with metering + audit + /metrics on vs all off (bench/metering.ts)
 //   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small):
 //                                      its top self-time functions and their callers
 //   npm run bench -- --profile put --sse kms   ... with the bucket default SSE-KMS (or s3, or off:
@@ -33,6 +34,7 @@ import { RawS3Client, payloadHash } from './raw-client.js';
 import { runOps } from './measure.js';
 import { loadLine, machineLine, table, fmtSize, type Row } from './report.js';
 import { benchSse, prepareBucket, sseEnv, type SseMode } from './sse.js';
+import { benchMetering } from './metering.js';
 import { peakMemory, parallelStreams, sdkDefaultPut, singleStream, smallObjects, type Ctx, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerOptions, type ServerProcess } from './server-process.js';
 import { checkAgainstSmithy } from './sigv4.js';
@@ -186,8 +188,8 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: error: unknown variant ${JSON.stringify(values.variant)}\nbench: hint: use one of ${VARIANTS.map((v) => v.name).join(', ')}\n`);
     process.exit(2);
   }
-  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz'].includes(values.only)) {
-    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz\n`);
+  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz', 'metering'].includes(values.only)) {
+    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz, metering\n`);
     process.exit(2);
   }
   const SSE_MODES: SseMode[] = ['off', 's3', 'kms'];
@@ -218,6 +220,7 @@ async function main(): Promise<void> {
   const sseRows: Row[] = only('sse') ? await benchSse({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const authzRows: Row[] = only('authz') ? benchAuthz({ quick: values.quick ?? false }) : [];
   const authzServerRows: Row[] = only('authz') ? await benchAuthzServer({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
+  const meteringRows: Row[] = only('metering') ? await benchMetering({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const minutes = (performance.now() - started) / 60_000;
 
   console.log(machineLine());
@@ -231,7 +234,8 @@ async function main(): Promise<void> {
   if (sseRows.length) console.log('\n' + table(sseRows));
   if (authzRows.length) console.log('\n' + table(authzRows));
   if (authzServerRows.length) console.log('\n' + table(authzServerRows, [ROOT_VARIANT, USER_VARIANT]));
-  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows].filter((r) => r.met === false).length;
+  if (meteringRows.length) console.log('\n' + table(meteringRows));
+  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows, ...meteringRows].filter((r) => r.met === false).length;
   console.log(`\n${missed === 0 ? 'All targets met.' : `${missed} target(s) missed (marked **NO**).`} MB = 10^6 bytes; peak RSS is the larger of 50 ms samples of VmRSS and VmHWM reset per scenario.`);
 }
 

@@ -35,6 +35,12 @@ import { handleQueryApi, type IamHandlerOptions } from './iam/api/handler.js';
 import { handleAdminApi, whoamiRoute, type AdminRoute } from './http/admin-api.js';
 import type { PageHandler } from './http/pages.js';
 import { consolePages } from './console/serve.js';
+import { rewrapRoute } from './s3/rewrap/rewrap-route.js';
+import type { AuditSink } from './kms/service.js';
+import { Meter } from './metering/meter.js';
+import { CofferMetrics, observeKms } from './metering/metrics.js';
+import { USAGE_FILE, UsageStore } from './metering/usage-store.js';
+import { usageRoute } from './metering/usage-route.js';
 
 export interface RunningCoffer {
   server: Server;
@@ -48,6 +54,8 @@ export interface RunningCoffer {
   auditDelivery?: AuditDelivery;
   iam: SqliteIamStore;
   rootKey: RootKeyProvider;
+  /** KMS request metering (absent with COFFER_METERING=off). */
+  meter?: Meter;
   close(): Promise<void>;
 }
 
@@ -96,6 +104,21 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     },
   };
   const audit = await AuditLog.open(config.dataDir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log });
+  // ---- Metering, Prometheus metrics and the audit switch (src/metering/, docs/METERING.md) ----
+  // The meter sits in front of the audit log: every KMS use reaches it, it counts, then forwards.
+  if (!config.metering.audit) log.warn('COFFER_AUDIT=off: KMS use is NOT written to the audit log. This switch is for benchmarks only; never run a real deployment with it.');
+  const auditSink: AuditSink = config.metering.audit ? audit : { record() {} };
+  const usage = UsageStore.open(join(config.dataDir, USAGE_FILE));
+  let meter: Meter | undefined;
+  const bucketKeys = new BucketKeyCache(config.bucketKeyTtlSeconds * 1000, (principal, keyArn, context, avoided) => meter?.avoided(principal, keyArn, context, avoided));
+  const metrics = config.metering.metrics
+    ? new CofferMetrics({ kmsStore, bucketKeyStats: () => bucketKeys.stats, pendingRows: () => meter?.pendingRows ?? 0 })
+    : undefined;
+  if (config.metering.enabled) {
+    meter = new Meter({ store: usage, next: auditSink, keys: kmsStore, observer: metrics, onError: (err, what) => log.warn({ err }, `metering: ${what} failed`) });
+  }
+  const kmsAudit: AuditSink = meter ?? (metrics ? observeKms(auditSink, metrics) : auditSink);
+  // ---- end of metering ----
   const kms = new KmsService({
     store: kmsStore,
     rootKey: rootKey.provider,
@@ -103,7 +126,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     region: config.region,
     identityPolicies: directory.identityPolicies,
     sessionPolicy: directory.sessionPolicy,
-    audit,
+    audit: kmsAudit,
     log,
   });
   const scheduler = new KmsScheduler(kms);
@@ -120,7 +143,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     prepareCredential,
     kms,
     rootKey: rootKey.provider,
-    bucketKeys: new BucketKeyCache(config.bucketKeyTtlSeconds * 1000),
+    bucketKeys,
     collectGarbage() {
       if (gcRunning) {
         gcAgain = true;
@@ -145,8 +168,14 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   pages.push(consolePages());
   // The audit log for the console (GET audit/events); events recorded so far are flushed before a read.
   adminRoutes.push(auditEventsRoute(join(config.dataDir, AUDIT_DIR), () => audit.flush()));
+  // coffer rekey: re-wrap objects' keys under another KMS key (s3/rewrap/).
+  adminRoutes.push(rewrapRoute({
+    meta, kms, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
+  }));
+  adminRoutes.push(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
+  if (metrics) pages.push(metrics.page);
   const server = createCofferServer({
-    s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy }, req, res, requestId),
+    s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy, metrics }, req, res, requestId),
     kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential }, req, res, requestId),
     iam: (req, res, requestId) => handleQueryApi('iam', iamApi, req, res, requestId),
     sts: (req, res, requestId) => handleQueryApi('sts', iamApi, req, res, requestId),
@@ -188,6 +217,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     auditDelivery,
     iam,
     rootKey: rootKey.provider,
+    meter,
     async close() {
       scheduler.stop();
       await auditDelivery?.stop();
@@ -195,6 +225,8 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await meter?.close();
+      usage.close();
       await blobs.close();
       await meta.close();
       await kmsStore.close();

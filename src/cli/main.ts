@@ -8,6 +8,8 @@ import { registerServerCommand } from './server-command.js';
 import { registerUserCommands } from './user-command.js';
 import { registerAuditCommands } from './audit-command.js';
 import { registerHadoopCommands } from './hadoop-command.js';
+import { registerRekeyCommand } from './rekey-command.js';
+import { registerUsageCommand } from './usage-command.js';
 import { CliError, fail } from './output.js';
 
 const program = new Command();
@@ -16,6 +18,8 @@ registerServerCommand(program);
 registerUserCommands(program);
 registerAuditCommands(program);
 registerHadoopCommands(program);
+registerRekeyCommand(program);
+registerUsageCommand(program);
 
 try {
   await program.parseAsync(process.argv);

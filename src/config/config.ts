@@ -47,6 +47,8 @@ export interface CofferConfig {
   auditPrefix?: string;
   /** How often new events are delivered (COFFER_AUDIT_DELIVERY_SECONDS, default 300). */
   auditDeliverySeconds: number;
+  /** Metering, Prometheus metrics, the audit switch and the price table (see the end of this file). */
+  metering: MeteringConfig;
 }
 
 export { ConfigError };
@@ -158,7 +160,63 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     throw new ConfigError('a TLS private key is given but no certificate', 'give the certificate with --tls-cert (or COFFER_TLS_CERT), or drop --tls-key to serve plain HTTP');
   }
   if (raw.tlsCert !== undefined && raw.tlsKey !== undefined) loadTlsMaterial(raw.tlsCert, raw.tlsKey);
-  return parsed.data as CofferConfig;
+  return { ...(parsed.data as Omit<CofferConfig, 'metering'>), metering: loadMeteringConfig(env) };
+}
+
+// ---- Metering, metrics and prices (src/metering/) ----
+
+export interface MeteringConfig {
+  /** Count KMS requests and key-hours into usage.sqlite (COFFER_METERING, default on). */
+  enabled: boolean;
+  /** Serve Prometheus metrics at /metrics (COFFER_METRICS, default on). */
+  metrics: boolean;
+  /** Write the KMS audit log (COFFER_AUDIT, default on; off is for benchmarks only). */
+  audit: boolean;
+  /** The price table cost estimates use; AWS list prices unless overridden. */
+  prices: { keyMonth: number; per10kRequests: number; freeRequestsPerMonth: number };
+}
+
+const METERING_HINTS: Record<string, string> = {
+  enabled: 'COFFER_METERING must be on or off',
+  metrics: 'COFFER_METRICS must be on or off',
+  audit: 'COFFER_AUDIT must be on or off (off is for benchmarks only: KMS use is then not audited)',
+  keyMonth: 'COFFER_PRICE_KEY_MONTH must be a number of US dollars of 0 or more per key-month (default 1)',
+  per10kRequests: 'COFFER_PRICE_PER_10K_REQUESTS must be a number of US dollars of 0 or more per 10,000 requests (default 0.03)',
+  freeRequestsPerMonth: 'COFFER_FREE_REQUESTS_PER_MONTH must be a whole number of 0 or more (default 20000)',
+};
+
+const ENV_NAME: Record<string, string> = {
+  enabled: 'COFFER_METERING', metrics: 'COFFER_METRICS', audit: 'COFFER_AUDIT',
+  keyMonth: 'COFFER_PRICE_KEY_MONTH', per10kRequests: 'COFFER_PRICE_PER_10K_REQUESTS', freeRequestsPerMonth: 'COFFER_FREE_REQUESTS_PER_MONTH',
+};
+
+const meteringSchema = z.object({
+  enabled: z.boolean(),
+  metrics: z.boolean(),
+  audit: z.boolean(),
+  keyMonth: z.number().finite().min(0),
+  per10kRequests: z.number().finite().min(0),
+  freeRequestsPerMonth: z.number().int().min(0),
+});
+
+/** The metering block of the config, from COFFER_METERING, COFFER_METRICS, COFFER_AUDIT and COFFER_PRICE_*. */
+export function loadMeteringConfig(env: NodeJS.ProcessEnv = process.env): MeteringConfig {
+  const num = (v: string | undefined, fallback: number) => (v === undefined || v.trim() === '' ? fallback : Number(v));
+  const raw = {
+    enabled: envSwitch(env.COFFER_METERING, true),
+    metrics: envSwitch(env.COFFER_METRICS, true),
+    audit: envSwitch(env.COFFER_AUDIT, true),
+    keyMonth: num(env.COFFER_PRICE_KEY_MONTH, 1),
+    per10kRequests: num(env.COFFER_PRICE_PER_10K_REQUESTS, 0.03),
+    freeRequestsPerMonth: num(env.COFFER_FREE_REQUESTS_PER_MONTH, 20_000),
+  };
+  const parsed = meteringSchema.safeParse(raw);
+  if (!parsed.success) {
+    const field = String(parsed.error.issues[0]!.path[0] ?? '');
+    throw new ConfigError(`invalid ${ENV_NAME[field] ?? field}: ${JSON.stringify(env[ENV_NAME[field] ?? ''] ?? (raw as Record<string, unknown>)[field])}`, METERING_HINTS[field]);
+  }
+  const m = parsed.data;
+  return { enabled: m.enabled, metrics: m.metrics, audit: m.audit, prices: { keyMonth: m.keyMonth, per10kRequests: m.per10kRequests, freeRequestsPerMonth: m.freeRequestsPerMonth } };
 }
 
 /** The audit log's settings from COFFER_AUDIT_* (validated by the schema above). */

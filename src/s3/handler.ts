@@ -37,10 +37,13 @@ export interface S3HandlerOptions {
   identityPolicies?: (principal: Principal) => Promise<NamedPolicy[]>;
   /** The session policy limiting a temporary principal, if any. */
   sessionPolicy?: (principal: Principal) => NamedPolicy | undefined;
+  /** Prometheus (metering/metrics.ts): observes the request when it ends; the handler names its operation once routed. */
+  metrics?: { begin(req: IncomingMessage, res: ServerResponse): { op: string } };
 }
 
 export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   const { services } = opts;
+  const probe = opts.metrics?.begin(req, res);
   const rawUrl = req.url ?? '/';
   const qi = rawUrl.indexOf('?');
   const rawPath = qi < 0 ? rawUrl : rawUrl.slice(0, qi);
@@ -54,6 +57,7 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
   let endpoint: Endpoint | undefined;
   try {
     endpoint = route({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
+    if (probe) probe.op = endpoint.op;
     await opts.prepareCredential?.(accessKeyIdOf(req.headers.authorization, rawUrl));
     const auth = authenticate(
       { method: req.method ?? 'GET', rawUrl, headers: req.headers },

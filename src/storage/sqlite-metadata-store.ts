@@ -169,6 +169,14 @@ export class SqliteMetadataStore implements MetadataStore {
     return r.changes > 0;
   }
 
+  async replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag'>, sys: Record<string, unknown>): Promise<boolean> {
+    // sys is stored as JSON.stringify(rec.sys) and read back with JSON.parse, so the text of
+    // what a caller read compares equal to the stored text, in one statement (atomic).
+    const r = this.s.replaceObjectSys.run(JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag);
+    this.committed();
+    return r.changes > 0;
+  }
+
   async deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
     return this.tx(() => {
       const row = this.s.getObject.get(bucket, key) as ObjectRow | undefined;

@@ -86,6 +86,7 @@ export function prepareStatements(db: Database.Database) {
          sys = COALESCE(?, sys), last_modified = COALESCE(?, last_modified), etag = COALESCE(?, etag)
        WHERE bucket = ? AND key = ?`,
     ),
+    replaceObjectSys: p('UPDATE objects SET sys = ? WHERE bucket = ? AND key = ? AND sys = ? AND etag = ?'),
     deleteObject: p('DELETE FROM objects WHERE bucket = ? AND key = ?'),
 
     insertUpload: p(`INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),

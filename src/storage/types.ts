@@ -140,6 +140,12 @@ export interface MetadataStore {
   putObject(rec: ObjectRecord, cond?: WriteCondition): Promise<ObjectRecord | undefined>;
   /** Updates only tags / headers / userMetadata / sys of an existing object, no blob change. Returns false if absent. */
   updateObject(bucket: string, key: string, patch: Partial<Pick<ObjectRecord, 'tags' | 'headers' | 'userMetadata' | 'sys' | 'lastModified' | 'etag'>>): Promise<boolean>;
+  /**
+   * Replaces the `sys` of an object only if its current `sys` and ETag are exactly `expected`'s
+   * (the version a caller read: a concurrent overwrite, delete or sys change wins). No blob
+   * change. Returns false when the object is absent or no longer matches.
+   */
+  replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag'>, sys: Record<string, unknown>): Promise<boolean>;
   /** Removes the object and moves its blobs to garbage. Returns the removed record. */
   deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
   /** Objects with key starting with prefix and > after, ascending, at most limit. */

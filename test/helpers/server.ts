@@ -31,8 +31,9 @@ export interface TestServer {
  * With COFFER_TLS_CERT and COFFER_TLS_KEY in `env` the server speaks HTTPS, and the
  * clients trust that certificate (a self-signed one is its own CA).
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'coffer-test-'));
+export async function startTestServer(env: Record<string, string> = {}, opts: { dataDir?: string } = {}): Promise<TestServer> {
+  // opts.dataDir: start on an existing data directory (a restart); the caller removes it.
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'coffer-test-')));
   const config = loadConfig(
     { port: 0, dataDir, fsync: false },
     { COFFER_ROOT_ACCESS_KEY_ID: ROOT_KEY_ID, COFFER_ROOT_SECRET_ACCESS_KEY: ROOT_SECRET, ...env },
@@ -72,7 +73,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       s3.destroy();
       kms.destroy();
       await coffer.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (opts.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

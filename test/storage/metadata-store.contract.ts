@@ -234,6 +234,23 @@ export function runMetadataStoreContract(
           assert.deepEqual(await s.takeGarbage(false), []);
         }));
 
+      it('replaces sys only while the object is still the version that was read', () =>
+        withStore(async (s) => {
+          const v1 = objectRec('b1', 'k', [blobId()], { sys: { sse: { alg: 'aws:kms', env: 'AAA' } } });
+          await s.putObject(v1);
+          const read = (await s.getObject('b1', 'k'))!;
+          assert.equal(await s.replaceObjectSys('b1', 'k', read, { sse: { alg: 'aws:kms', env: 'BBB' } }), true);
+          assert.deepEqual(await s.getObject('b1', 'k'), { ...v1, sys: { sse: { alg: 'aws:kms', env: 'BBB' } } });
+          // The record read before that change no longer matches: the first writer won.
+          assert.equal(await s.replaceObjectSys('b1', 'k', read, { sse: { alg: 'aws:kms', env: 'CCC' } }), false);
+          const v2 = objectRec('b1', 'k', [blobId()], { sys: { sse: { alg: 'aws:kms', env: 'BBB' } }, etag: '"other"' });
+          await s.putObject(v2);
+          // Same sys, other ETag: another version, refused.
+          assert.equal(await s.replaceObjectSys('b1', 'k', { ...read, sys: { sse: { alg: 'aws:kms', env: 'BBB' } } }, { x: 1 }), false);
+          assert.deepEqual((await s.getObject('b1', 'k'))!.sys, v2.sys);
+          assert.equal(await s.replaceObjectSys('b1', 'absent', read, {}), false);
+        }));
+
       it('deletes an object, returning it and garbaging its blobs', () =>
         withStore(async (s) => {
           const v1 = objectRec('b1', 'k', [blobId(), blobId()]);

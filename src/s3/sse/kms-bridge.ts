@@ -127,7 +127,11 @@ export class BucketKeyCache {
   /** Bucket keys fetched from KMS, and objects that reused one (for tests and metering). */
   readonly stats = { generated: 0, reusedForWrite: 0, decrypted: 0, reusedForRead: 0 };
 
-  constructor(private readonly ttlMs: number) {}
+  /** onReuse: told of each object key derived from a cached bucket key — a KMS request avoided (metering). */
+  constructor(
+    private readonly ttlMs: number,
+    private readonly onReuse?: (principal: string, keyArn: string, context: Record<string, string>, avoided: 'GenerateDataKey' | 'Decrypt') => void,
+  ) {}
 
   async forWriting(ctx: S3Context, keyRef: string, context: Record<string, string>): Promise<DataKey> {
     const id = `${keyRef}\u0000${canonicalContext(context)}`;
@@ -137,6 +141,7 @@ export class BucketKeyCache {
       const arn = await authorizeUse(ctx, hit.keyArn, 'kms:GenerateDataKey', context);
       if (arn === hit.keyArn) {
         this.stats.reusedForWrite++;
+        this.onReuse?.(ctx.principal.arn, hit.keyArn, context, 'GenerateDataKey');
         return hit;
       }
     }
@@ -155,6 +160,7 @@ export class BucketKeyCache {
     if (hit && hit.expires > now && hit.keyArn === keyArn) {
       await authorizeUse(ctx, keyArn, 'kms:Decrypt', context);
       this.stats.reusedForRead++;
+      this.onReuse?.(ctx.principal.arn, keyArn, context, 'Decrypt');
       return hit.plaintext;
     }
     const plaintext = await decryptDataKey(ctx, keyArn, blob, context);

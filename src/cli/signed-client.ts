@@ -1,0 +1,117 @@
+// A small SigV4-signing HTTP client for CLI commands that talk to a running Coffer
+// server (coffer rekey): S3 calls (service "s3") and the administration API (service
+// "coffer", JSON). It signs with Coffer's own signer (auth/sign.ts), so the product
+// does not depend on the AWS SDK, and keeps connections alive across calls.
+
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import { uriEncode } from '../auth/canonical.js';
+import { signRequest } from '../auth/sign.js';
+import { CliError } from './output.js';
+
+export interface ClientCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface ClientOptions {
+  endpoint: string;
+  region: string;
+  credentials: ClientCredentials;
+}
+
+export interface HttpReply {
+  status: number;
+  body: string;
+}
+
+/** A call that never reached the server (refused, reset, DNS): not the object's fault. */
+export class UnreachableError extends CliError {}
+
+/** The credentials of the environment, as the AWS CLI and SDKs read them. */
+export function credentialsFromEnv(env: NodeJS.ProcessEnv): ClientCredentials {
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) {
+    throw new CliError(
+      'no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set',
+      'export the access key of the principal the re-wraps should run as (and AWS_SESSION_TOKEN for temporary credentials); profiles are not read',
+    );
+  }
+  return { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
+}
+
+export class SignedClient {
+  private readonly base: URL;
+  private readonly agent: http.Agent;
+
+  constructor(private readonly opts: ClientOptions) {
+    try {
+      this.base = new URL(opts.endpoint);
+    } catch {
+      throw new CliError(`invalid endpoint "${opts.endpoint}"`, 'give a URL such as http://127.0.0.1:9000 (--endpoint or COFFER_ENDPOINT)');
+    }
+    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
+      throw new CliError(`invalid endpoint "${opts.endpoint}": only http and https are supported`, 'give a URL such as http://127.0.0.1:9000');
+    }
+    this.agent = this.base.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+  }
+
+  get endpoint(): string {
+    return this.base.origin;
+  }
+
+  /** An S3 call, path-style: `path` segments are percent-encoded here. */
+  s3(method: string, segments: string[], query: Record<string, string | undefined>): Promise<HttpReply> {
+    const path = '/' + segments.map((s) => uriEncode(s)).join('/');
+    return this.send('s3', method, path + queryString(query), undefined);
+  }
+
+  /** A JSON call of the administration API (/_coffer/api/<route>). */
+  admin(method: string, route: string, body?: unknown): Promise<HttpReply> {
+    return this.send('coffer', method, `/_coffer/api/${route}`, body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private send(service: string, method: string, target: string, body: Buffer | undefined): Promise<HttpReply> {
+    const rawUrl = this.base.pathname.replace(/\/$/, '') + target;
+    const payloadHash = createHash('sha256').update(body ?? Buffer.alloc(0)).digest('hex');
+    const headers: Record<string, string> = { host: this.base.host };
+    if (body) headers['content-type'] = 'application/json';
+    const signed = signRequest({
+      method, rawUrl, headers, region: this.opts.region, service, now: new Date(), payloadHash,
+      accessKeyId: this.opts.credentials.accessKeyId, secretAccessKey: this.opts.credentials.secretAccessKey,
+      ...(this.opts.credentials.sessionToken ? { sessionToken: this.opts.credentials.sessionToken } : {}),
+    });
+    const lib = this.base.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = lib.request({
+        host: this.base.hostname.replace(/^\[|\]$/g, ''),
+        port: this.base.port || (this.base.protocol === 'https:' ? 443 : 80),
+        method,
+        path: rawUrl,
+        headers: { ...signed.headers, 'content-length': String(body?.length ?? 0) },
+        agent: this.agent,
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        reject(new UnreachableError(`cannot reach ${this.base.origin}: ${e.code ?? e.message}`, 'is `coffer server` running there? set --endpoint or COFFER_ENDPOINT'));
+      });
+      req.end(body);
+    });
+  }
+}
+
+function queryString(q: Record<string, string | undefined>): string {
+  const parts = Object.entries(q).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => `${uriEncode(k)}=${uriEncode(v)}`);
+  return parts.length ? `?${parts.join('&')}` : '';
+}

@@ -1,0 +1,208 @@
+// Metering: counts every KMS request — API calls and the calls S3 makes on a caller's
+// behalf — by UTC hour, principal, key, bucket and operation, and the key-hours of
+// customer managed keys (docs/METERING.md).
+//
+// The Meter is an AuditSink placed in front of the audit log (app.ts): every KMS use
+// already reaches AuditSink.record (kms/dispatch.ts, and the refusals of bucket-key
+// cache hits in s3/sse/kms-bridge.ts), so nothing is missed and nothing is counted
+// twice. The hot path only increments a counter in a Map; a timer flushes the Map to
+// usage.sqlite about once a second and close() flushes the rest, so a crash loses at
+// most the last second of counts.
+
+import type { AuditEvent, AuditSink } from '../kms/service.js';
+import type { KmsStore } from '../kms/store/types.js';
+import { HOUR_MS, type UsageCount, type UsageStore } from './usage-store.js';
+
+export const FLUSH_INTERVAL_MS = 1000;
+
+/** What a request's bucket is taken from: S3's encryption context names the bucket or object. */
+const S3_ARN = /^arn:aws:s3:::([^/]*)/;
+
+/** Lifecycle operations after which the keys held are sampled again (a key created mid-hour counts for that hour). */
+const KEY_CHANGES = new Set(['CreateKey', 'CancelKeyDeletion', 'RotateKeyOnDemand', 'ScheduleKeyDeletion', 'DeleteKey']);
+
+/** Hooks for Prometheus (metrics.ts); absent when metrics are off. */
+export interface MeterObserver {
+  kmsRequest(e: AuditEvent, keyArn: string): void;
+  forgetKey(keyArn: string): void;
+  avoided(operation: string): void;
+  flushed(rows: number, seconds: number, failed: boolean): void;
+}
+
+export interface MeterOptions {
+  store: UsageStore;
+  /** The sink events go on to (the audit log). */
+  next: AuditSink;
+  /** Keys to sample for key-hours. */
+  keys: KmsStore;
+  observer?: MeterObserver;
+  onError?: (err: unknown, what: string) => void;
+  now?: () => number;
+}
+
+/** Billable key units of a key: 1, plus 1 for each of its first two rotations (AWS since May 2024); none while pending deletion or AWS managed. */
+export function keyUnits(k: { keyManager: string; state: string; currentVersion: number }): number {
+  if (k.keyManager !== 'CUSTOMER' || k.state === 'PendingDeletion') return 0;
+  return 1 + Math.min(Math.max(0, k.currentVersion - 1), 2);
+}
+
+export class Meter implements AuditSink {
+  private pending = new Map<string, UsageCount>();
+  private readonly timer: NodeJS.Timeout;
+  private hourTimer: NodeJS.Timeout | undefined;
+  private sampleAgain = true;
+  private sampling: Promise<void> | undefined;
+  private closed = false;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: MeterOptions) {
+    this.now = opts.now ?? Date.now;
+    this.timer = setInterval(() => this.tick(), FLUSH_INTERVAL_MS);
+    this.timer.unref();
+    this.scheduleHourly();
+  }
+
+  /** The hot path: one Map update, then the event goes on. */
+  record(e: AuditEvent): void {
+    try {
+      this.count(e);
+    } catch (err) {
+      // Metering must never fail a KMS request, nor keep its event from the audit log.
+      this.opts.onError?.(err, 'counting a KMS request');
+    }
+    this.opts.next.record(e);
+  }
+
+  private count(e: AuditEvent): void {
+    // What KMS does by itself (scheduled deletion, automatic rotation) is not a request anyone makes or pays for.
+    if (e.eventType === 'AwsServiceEvent') {
+      if (e.eventName === 'DeleteKey' || e.eventName === 'RotateKey') this.sampleAgain = true;
+      if (e.eventName === 'DeleteKey') for (const r of e.resources) this.opts.observer?.forgetKey(r.ARN);
+      return;
+    }
+    const keyArn = e.resources[0]?.ARN ?? '';
+    const bucket = e.caller.viaService ? bucketOf(e.requestParameters.encryptionContext) : '';
+    const c = this.counter(e.caller.principal.arn, keyArn, bucket, e.eventName);
+    c.requests++;
+    if (e.errorCode !== undefined) c.errors++;
+    else if (KEY_CHANGES.has(e.eventName)) this.sampleAgain = true;
+    this.opts.observer?.kmsRequest(e, keyArn);
+  }
+
+  /**
+   * An object data key derived from a cached bucket key: the KMS request `operation`
+   * (GenerateDataKey or Decrypt) that bucket keys saved.
+   */
+  avoided(principal: string, keyArn: string, context: Record<string, string>, operation: string): void {
+    this.counter(principal, keyArn, bucketOf(context), operation).avoided++;
+    this.opts.observer?.avoided(operation);
+  }
+
+  private counter(principal: string, keyArn: string, bucket: string, operation: string): UsageCount {
+    const hour = Math.floor(this.now() / HOUR_MS) * HOUR_MS;
+    const id = `${hour}\u0000${principal}\u0000${keyArn}\u0000${bucket}\u0000${operation}`;
+    let c = this.pending.get(id);
+    if (c === undefined) {
+      c = { hour, principal, keyArn, bucket, operation, requests: 0, errors: 0, avoided: 0 };
+      this.pending.set(id, c);
+    }
+    return c;
+  }
+
+  /** Counts not yet written. */
+  get pendingRows(): number {
+    return this.pending.size;
+  }
+
+  /** Writes the counts gathered so far to usage.sqlite (synchronous, one transaction). */
+  flush(): void {
+    if (this.pending.size === 0) return;
+    const rows = [...this.pending.values()];
+    this.pending = new Map();
+    const t0 = performance.now();
+    try {
+      this.opts.store.add(rows);
+      this.opts.observer?.flushed(rows.length, (performance.now() - t0) / 1000, false);
+    } catch (err) {
+      // Keep the counts for the next attempt rather than lose them (e.g. SQLITE_BUSY from a long reader).
+      for (const r of rows) {
+        const c = this.counter(r.principal, r.keyArn, r.bucket, r.operation);
+        c.requests += r.requests;
+        c.errors += r.errors;
+        c.avoided += r.avoided;
+      }
+      this.opts.observer?.flushed(0, (performance.now() - t0) / 1000, true);
+      this.opts.onError?.(err, 'writing usage counts');
+    }
+  }
+
+  /** Brings usage.sqlite up to date: a due key sample taken, the counts so far written (the usage route reads after this). */
+  async sync(): Promise<void> {
+    if (this.sampling) await this.sampling;
+    if (this.sampleAgain) await this.sampleKeys();
+    this.flush();
+  }
+
+  private tick(): void {
+    this.flush();
+    if (this.sampleAgain) void this.sampleKeys();
+  }
+
+  private scheduleHourly(): void {
+    const now = this.now();
+    const next = Math.floor(now / HOUR_MS) * HOUR_MS + HOUR_MS;
+    this.hourTimer = setTimeout(() => {
+      this.sampleAgain = true;
+      this.tick();
+      if (!this.closed) this.scheduleHourly();
+    }, next - now + 50);
+    this.hourTimer.unref();
+  }
+
+  /** Records the key units held in the current hour (every customer managed key not pending deletion). */
+  sampleKeys(): Promise<void> {
+    if (this.sampling) return this.sampling;
+    this.sampleAgain = false;
+    this.sampling = (async () => {
+      try {
+        const hour = Math.floor(this.now() / HOUR_MS) * HOUR_MS;
+        const held: { keyArn: string; units: number }[] = [];
+        let after: Parameters<KmsStore['listKeys']>[0];
+        for (;;) {
+          const page = await this.opts.keys.listKeys(after, 1000);
+          for (const k of page) {
+            const units = keyUnits(k);
+            if (units > 0) held.push({ keyArn: k.arn, units });
+          }
+          if (page.length < 1000) break;
+          const last = page[page.length - 1]!;
+          after = { creationDate: last.creationDate, keyId: last.keyId };
+        }
+        if (!this.closed) this.opts.store.recordKeyHours(hour, held);
+      } catch (err) {
+        this.sampleAgain = true;
+        this.opts.onError?.(err, 'sampling the keys held');
+      } finally {
+        this.sampling = undefined;
+      }
+    })();
+    return this.sampling;
+  }
+
+  /** Flushes what is left; the store stays open (its owner closes it). */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    if (this.hourTimer) clearTimeout(this.hourTimer);
+    if (this.sampling) await this.sampling;
+    if (this.sampleAgain) await this.sampleKeys();
+    this.closed = true;
+    this.flush();
+  }
+}
+
+function bucketOf(context: unknown): string {
+  if (typeof context !== 'object' || context === null) return '';
+  const arn = (context as Record<string, unknown>)['aws:s3:arn'];
+  if (typeof arn !== 'string') return '';
+  return S3_ARN.exec(arn)?.[1] ?? '';
+}

@@ -1,0 +1,165 @@
+// Re-wrapping one object's key under another KMS key, without touching its body: the
+// object key (and so every part key, the part-list tag and the stored bytes) stays; only
+// the KMS ciphertext in the envelope and the envelope's key id change.
+//
+//   rec      := the current object record (its sys.sse envelope, its ETag)
+//   S3       := s3:GetObject and s3:PutObject on the object, for the signer
+//   blob'    := KMS ReEncrypt(blob, source = env.keyId, context = env.context,
+//                             destination = target, same context)   as the signer, via S3
+//   env'     := env with key_id = target ARN, wrapped_key = blob'
+//   commit   := replace sys.sse.env only if the record is still rec (sys and ETag)
+//
+// By kind: SSE-KMS wraps the object key; SSE-KMS with a bucket key wraps the bucket key
+// the object key is derived from (re-wrapped per object, so the object keeps its bucket
+// key flag and its derivation); DSSE-KMS wraps both layer keys in one KMS blob. SSE-S3,
+// SSE-C and unencrypted objects have no KMS key to change and are skipped with a reason.
+// An object already under the target key is left alone (idempotent), without a KMS call.
+//
+// On request (convertSseS3) an SSE-S3 object becomes SSE-KMS the same way: its object key
+// is unwrapped with the root key and sealed with KMS Encrypt (as the signer, via S3, so
+// kms:Encrypt on the target), with the envelope's own context (aws:s3:arn = the object),
+// which is the context SSE-KMS uses for new objects. Object key and object id stay.
+
+import { decodeEnvelope, encodeEnvelope, sealedKeyAad, type ObjectEnvelope } from '../../crypto/index.js';
+import type { RootKeyProvider } from '../../kms/custody/root-key.js';
+import { callKms } from '../../kms/dispatch.js';
+import type { Caller, KmsService } from '../../kms/service.js';
+import type { MetadataStore, ObjectRecord } from '../../storage/types.js';
+import { ServiceError } from '../../errors.js';
+import { sseOf, type StoredSse } from '../sse/object-keys.js';
+import { authorizeObjectActions, type ObjectAccessDeps } from './authorize.js';
+import type { Logger } from 'pino';
+
+export interface RewrapDeps extends ObjectAccessDeps {
+  meta: MetadataStore;
+  kms: KmsService;
+  /** The root key that wraps SSE-S3 object keys (for convertSseS3). */
+  rootKey?: RootKeyProvider;
+  region: string;
+  log: Logger;
+}
+
+export interface RewrapRequest {
+  bucket: string;
+  key: string;
+  /** The target KMS key: id, ARN, alias name or alias ARN. */
+  toKeyId: string;
+  /** Only objects currently under this key (id, ARN or alias, resolved to the key). */
+  fromKeyId?: string;
+  /** Only this version of the object (its ETag, quoted or not); another one is `changed`. */
+  expectedETag?: string;
+  /** Also move SSE-S3 objects to SSE-KMS under the target key (otherwise skipped as sse-s3). */
+  convertSseS3?: boolean;
+}
+
+export type SkipReason = 'unencrypted' | 'sse-s3' | 'sse-c' | 'other-source-key';
+
+export type RewrapOutcome =
+  | { status: 'rewrapped'; keyId: string; previousKeyId: string; size: number }
+  | { status: 'converted'; keyId: string; size: number }
+  | { status: 'unchanged'; keyId: string; size: number }
+  | { status: 'skipped'; reason: SkipReason; size: number; keyId?: string }
+  /** The object was overwritten, deleted or re-wrapped by someone else meanwhile: their version stands. */
+  | { status: 'changed'; size: number };
+
+export async function rewrapObject(deps: RewrapDeps, caller: Caller, req: RewrapRequest): Promise<RewrapOutcome> {
+  const bucket = await deps.meta.getBucket(req.bucket);
+  if (!bucket) throw new ServiceError('NoSuchBucket', 'The specified bucket does not exist', 404, { BucketName: req.bucket });
+  const rec = await deps.meta.getObject(req.bucket, req.key);
+  const sse = rec ? sseOf(rec.sys) : undefined;
+  // Authorized before anything about the object is revealed (as S3 does: AccessDenied before NoSuchKey).
+  const existingTags: Record<string, string> = {};
+  for (const [k, v] of Object.entries(rec?.tags ?? {})) existingTags[`s3:ExistingObjectTag/${k}`] = v;
+  await authorizeObjectActions(deps, caller, bucket, req.key, [
+    { action: 's3:GetObject', conditions: existingTags },
+    {
+      action: 's3:PutObject',
+      conditions: {
+        's3:x-amz-server-side-encryption': sse?.alg === 'aws:kms:dsse' ? 'aws:kms:dsse' : 'aws:kms',
+        's3:x-amz-server-side-encryption-aws-kms-key-id': req.toKeyId,
+      },
+    },
+  ]);
+  if (!rec) throw new ServiceError('NoSuchKey', 'The specified key does not exist.', 404, { Key: req.key });
+  const size = rec.size;
+  if (req.expectedETag !== undefined && unquote(req.expectedETag) !== unquote(rec.etag)) return { status: 'changed', size };
+  if (!sse) return { status: 'skipped', reason: 'unencrypted', size };
+  if (sse.alg === 'AES256' && !req.convertSseS3) return { status: 'skipped', reason: 'sse-s3', size };
+  if (sse.alg === 'SSE-C') return { status: 'skipped', reason: 'sse-c', size };
+  const env = envelope(deps, sse, req);
+
+  const target = await deps.kms.resolveKey(req.toKeyId, { allowAlias: true, field: 'toKeyId' });
+  // Already where it should be: the same answer with or without --from-key, so reruns read as no-ops.
+  if (env.keyId === target.arn) return { status: 'unchanged', keyId: target.arn, size };
+  if (req.fromKeyId !== undefined) {
+    const from = await deps.kms.resolveKey(req.fromKeyId, { allowAlias: true, field: 'fromKeyId' });
+    if (env.kind === 'sse-s3') return { status: 'skipped', reason: 'sse-s3', size };
+    if (from.arn !== env.keyId) return { status: 'skipped', reason: 'other-source-key', size, keyId: env.keyId };
+  }
+  if (env.kind === 'sse-s3') return convertSseS3(deps, caller, req, rec, sse, env, target.arn);
+
+  // As S3 calls KMS for the caller (s3/sse/kms-bridge.ts): the key policies see kms:ViaService,
+  // so the AWS managed aws/s3 key, which allows only use through S3, can be re-wrapped away from.
+  const out = await callKms(deps.kms, { ...caller, viaService: `s3.${deps.region}.amazonaws.com` }, 'ReEncrypt', {
+    CiphertextBlob: env.wrappedKey,
+    SourceKeyId: env.keyId,
+    SourceEncryptionContext: { ...env.context },
+    DestinationKeyId: target.arn,
+    DestinationEncryptionContext: { ...env.context },
+  });
+  const rewrapped = encodeEnvelope({ objectId: env.objectId, kind: env.kind, keyId: out.KeyId as string, context: env.context, wrappedKey: out.CiphertextBlob as Buffer });
+  const next: StoredSse = { ...sse, env: rewrapped.toString('base64') };
+  if (!(await deps.meta.replaceObjectSys(req.bucket, req.key, rec, { ...rec.sys, sse: next }))) return { status: 'changed', size };
+  return { status: 'rewrapped', keyId: out.KeyId as string, previousKeyId: env.keyId, size };
+}
+
+async function convertSseS3(
+  deps: RewrapDeps, caller: Caller, req: RewrapRequest, rec: ObjectRecord, sse: StoredSse, env: ObjectEnvelope, targetArn: string,
+): Promise<RewrapOutcome> {
+  if (!deps.rootKey) throw new Error('SSE-S3 needs the root key');
+  let objectKey: Buffer;
+  try {
+    objectKey = await deps.rootKey.unwrap(env.wrappedKey, sealedKeyAad(env));
+  } catch (e) {
+    deps.log.error({ err: e, bucket: req.bucket, key: req.key }, 'stored object failed authentication: its encryption metadata was changed or damaged');
+    throw new ServiceError('InternalError', 'The object could not be re-wrapped: its stored encryption metadata failed an integrity check.', 500);
+  }
+  let out;
+  try {
+    out = await callKms(deps.kms, { ...caller, viaService: `s3.${deps.region}.amazonaws.com` }, 'Encrypt', {
+      KeyId: targetArn, Plaintext: objectKey, EncryptionContext: { ...env.context },
+    });
+  } finally {
+    objectKey.fill(0);
+  }
+  const sealed = encodeEnvelope({ objectId: env.objectId, kind: 'sse-kms', keyId: out.KeyId as string, context: env.context, wrappedKey: out.CiphertextBlob as Buffer });
+  const next: StoredSse = { ...sse, alg: 'aws:kms', env: sealed.toString('base64') };
+  if (!(await deps.meta.replaceObjectSys(req.bucket, req.key, rec, { ...rec.sys, sse: next }))) return { status: 'changed', size: rec.size };
+  return { status: 'converted', keyId: out.KeyId as string, size: rec.size };
+}
+
+/**
+ * A re-key's preflight: the target (and source filter) resolved to key ARNs, and the
+ * target usable, so a run fails once with KMS's message (NotFoundException,
+ * DisabledException, KMSInvalidStateException) instead of once per object.
+ */
+export async function resolveRewrapKeys(deps: RewrapDeps, toKeyId: string, fromKeyId?: string): Promise<{ toKeyId: string; fromKeyId?: string }> {
+  const target = await deps.kms.resolveKey(toKeyId, { allowAlias: true, field: 'toKeyId' });
+  deps.kms.checkState(target, 'crypto');
+  if (fromKeyId === undefined) return { toKeyId: target.arn };
+  const from = await deps.kms.resolveKey(fromKeyId, { allowAlias: true, field: 'fromKeyId' });
+  return { toKeyId: target.arn, fromKeyId: from.arn };
+}
+
+function envelope(deps: RewrapDeps, sse: StoredSse, req: RewrapRequest): ObjectEnvelope {
+  try {
+    return decodeEnvelope(Buffer.from(sse.env, 'base64'));
+  } catch (e) {
+    deps.log.error({ err: e, bucket: req.bucket, key: req.key }, 'stored object failed authentication: its encryption metadata was changed or damaged');
+    throw new ServiceError('InternalError', 'The object could not be re-wrapped: its stored encryption metadata failed an integrity check.', 500);
+  }
+}
+
+function unquote(etag: string): string {
+  return etag.replace(/^"|"$/g, '');
+}

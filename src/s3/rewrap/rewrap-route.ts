@@ -1,0 +1,57 @@
+// POST /_coffer/api/objects/rewrap: re-wraps one object's key under another KMS key
+// (rewrap-object.ts), for `coffer rekey`. The route needs no administration action of
+// its own: what it does is authorized as S3 (s3:GetObject and s3:PutObject on the
+// object) and as KMS (kms:ReEncryptFrom on the current key, kms:ReEncryptTo on the
+// target, via S3), for the signer, and KMS audits the ReEncrypt under the signer.
+//
+//   request   {"bucket": B, "key": K, "toKeyId": T, "fromKeyId"?: F, "expectedETag"?: E, "convertSseS3"?: bool}
+//   response  {"status": "rewrapped" | "converted" | "unchanged" | "skipped" | "changed", "size": n,
+//              "keyId"?: ARN, "previousKeyId"?: ARN, "reason"?: "unencrypted" | "sse-s3" | "sse-c" | "other-source-key"}
+//   preflight {"check": true, "toKeyId": T, "fromKeyId"?: F} → {"toKeyId": ARN, "fromKeyId"?: ARN}:
+//             the keys resolved and the target usable (see resolveRewrapKeys)
+//   errors    {"__type": code, "message": text}: KMS's codes as KMS answers them
+//             (AccessDeniedException naming the kms action, NotFoundException, DisabledException ...),
+//             S3's AccessDenied, NoSuchBucket, NoSuchKey; ValidationException for a bad body
+
+import { adminError, jsonBody, type AdminRoute } from '../../http/admin-api.js';
+import { resolveRewrapKeys, rewrapObject, type RewrapDeps, type RewrapRequest } from './rewrap-object.js';
+
+export const REWRAP_ROUTE_PATH = 'objects/rewrap';
+
+export function rewrapRoute(deps: RewrapDeps): AdminRoute {
+  return {
+    method: 'POST',
+    path: REWRAP_ROUTE_PATH,
+    action: null,
+    async run(r) {
+      const body = jsonBody(r);
+      if (body.check === true) {
+        const req = parseRequest({ ...body, bucket: '-', key: '-' });
+        return resolveRewrapKeys(deps, req.toKeyId, req.fromKeyId);
+      }
+      return rewrapObject(deps, r.caller, parseRequest(body));
+    },
+  };
+}
+
+function parseRequest(body: Record<string, unknown>): RewrapRequest {
+  const str = (name: string, required: boolean): string | undefined => {
+    const v = body[name];
+    if (v === undefined || v === null) {
+      if (required) throw adminError('ValidationException', `${name} is required.`);
+      return undefined;
+    }
+    if (typeof v !== 'string' || v.length === 0) throw adminError('ValidationException', `${name} must be a non-empty string.`);
+    return v;
+  };
+  const req: RewrapRequest = { bucket: str('bucket', true)!, key: str('key', true)!, toKeyId: str('toKeyId', true)! };
+  const from = str('fromKeyId', false);
+  if (from !== undefined) req.fromKeyId = from;
+  const etag = str('expectedETag', false);
+  if (etag !== undefined) req.expectedETag = etag;
+  if (body.convertSseS3 !== undefined) {
+    if (typeof body.convertSseS3 !== 'boolean') throw adminError('ValidationException', 'convertSseS3 must be true or false.');
+    req.convertSseS3 = body.convertSseS3;
+  }
+  return req;
+}

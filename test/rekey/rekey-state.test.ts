@@ -1,0 +1,50 @@
+// The checkpoint of `coffer rekey` (cli/rekey-state.ts): it moves only over a prefix of
+// the listing that is entirely done, never past a failure, and a state file is only
+// resumed by the same re-key.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Checkpoint, loadState, saveState, STATE_FORMAT, type RekeyRun } from '../../src/cli/rekey-state.js';
+import { CliError } from '../../src/cli/output.js';
+
+test('objects finishing out of order move the checkpoint only over a finished prefix', () => {
+  const c = new Checkpoint('start');
+  const [a, b, d] = [c.take(), c.take(), c.take()];
+  assert.equal(c.finish(b, 'b', true), false, 'b is done but a is not');
+  assert.equal(c.after, 'start');
+  assert.equal(c.finish(a, 'a', true), true);
+  assert.equal(c.after, 'b', 'a and b are both done');
+  assert.equal(c.finish(d, 'd', true), true);
+  assert.deepEqual([c.after, c.advanced], ['d', 3]);
+});
+
+test('a failed object holds the checkpoint for the rest of the run, so a rerun retries it', () => {
+  const c = new Checkpoint(undefined);
+  const t = [c.take(), c.take(), c.take(), c.take()];
+  c.finish(t[0]!, 'a', true);
+  c.finish(t[2]!, 'c', true);
+  c.finish(t[1]!, 'b', false);
+  c.finish(t[3]!, 'd', true);
+  assert.deepEqual([c.after, c.advanced], ['a', 1]);
+});
+
+test('a state file resumes only the same re-key', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-rekey-state-'));
+  try {
+    const file = path.join(dir, 'state.json');
+    const run: RekeyRun = { endpoint: 'http://127.0.0.1:9000', bucket: 'b', prefix: 'p/', toKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/new' };
+    assert.equal(await loadState(file, run), undefined, 'no file: from the start');
+    await saveState(file, { format: STATE_FORMAT, ...run, after: 'p/7', covered: 8, updatedAt: new Date().toISOString() });
+    assert.equal((await loadState(file, run))?.after, 'p/7');
+    for (const other of [{ ...run, prefix: 'q/' }, { ...run, toKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/other' }, { ...run, convertSseS3: true as const }]) {
+      await assert.rejects(loadState(file, other), (e: unknown) => e instanceof CliError && /belongs to another re-key/.test(e.message) && /--restart/.test(e.hint ?? ''));
+    }
+    await fs.writeFile(file, '{"not": "a state"}');
+    await assert.rejects(loadState(file, run), /is not a coffer rekey state file/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

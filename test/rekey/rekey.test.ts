@@ -1,0 +1,388 @@
+// `coffer rekey` end to end: the built CLI as a child process, signed as an IAM user,
+// against the real server; objects written with the AWS SDK under key A (SSE-KMS plain,
+// with a bucket key, multipart, DSSE-KMS) next to SSE-S3 and SSE-C ones.
+// After the re-key: HEAD names key B, GET returns the same bytes, no blob file changed,
+// key A can be disabled without breaking a read, the audit log has the ReEncrypt calls
+// under the user; a rerun changes nothing; --max-objects and a killed run resume from
+// the checkpoint; --prefix and --from-key filter; a user without kms:ReEncryptTo gets
+// failures naming it and the objects stay as they were.
+
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand, EnableKeyCommand } from '@aws-sdk/client-kms';
+import { ROOT_KEY_ID, ROOT_SECRET, startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
+import { auditEvents, s3On, kmsOn, userFactory, type TestUser } from '../helpers/sse-principals.js';
+import { customerKey, getBody, ssec } from '../helpers/sse.js';
+import { CLI_MAIN, filesUnder, patternBytes } from '../interop/support.js';
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+interface Summary {
+  complete: boolean;
+  stopped?: string;
+  toKeyId: string;
+  coveredEarlier: number;
+  resumedAfter?: string;
+  objects: Record<'rewrapped' | 'converted' | 'unchanged' | 'skipped' | 'changed' | 'failed', number>;
+  skippedBy: Record<string, number>;
+  failures: { key: string; code: string; message: string }[];
+}
+
+let srv: TestServer;
+let users: ReturnType<typeof userFactory>;
+let work: string;
+let keyA: string;
+let keyB: string;
+let keyC: string;
+let rekeyer: TestUser;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+function cli(creds: { accessKeyId: string; secretAccessKey: string } | undefined, ...args: string[]): Promise<CliResult> {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', HOME: work };
+  if (creds) Object.assign(env, { AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey });
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [CLI_MAIN, 'rekey', ...args], { env, cwd: work, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') return reject(err);
+      resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function rekey(creds: { accessKeyId: string; secretAccessKey: string }, ...args: string[]): Promise<{ r: CliResult; s: Summary }> {
+  const r = await cli(creds, '--endpoint', srv.url, '--json', ...args);
+  let s: Summary;
+  try {
+    s = JSON.parse(r.stdout) as Summary;
+  } catch {
+    assert.fail(`coffer rekey ${args.join(' ')} exited ${r.code} without a JSON summary\nstderr: ${r.stderr}\nstdout: ${r.stdout}`);
+  }
+  return { r, s };
+}
+
+async function newKey(alias?: string): Promise<string> {
+  const k = await srv.kms.send(new CreateKeyCommand({}));
+  if (alias) await srv.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: k.KeyMetadata!.KeyId! }));
+  return k.KeyMetadata!.Arn!;
+}
+
+async function head(s3: S3Client, bucket: string, key: string) {
+  return s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+}
+
+/** sha256 and mtime of every committed blob file: a re-wrap must not touch one. */
+async function blobFiles(): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const dir = path.join(srv.dataDir, 'blobs');
+  for (const rel of await filesUnder(dir)) {
+    if (rel.startsWith('tmp/')) continue;
+    const f = path.join(dir, rel);
+    const st = await fs.stat(f);
+    out.set(rel, `${sha(await fs.readFile(f))} ${st.mtimeMs}`);
+  }
+  return out;
+}
+
+before(async () => {
+  srv = await startTestServer();
+  users = userFactory(srv);
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-rekey-'));
+  keyA = await newKey('alias/rekey-old');
+  keyB = await newKey('alias/rekey-new');
+  keyC = await newKey();
+  // The default key policies delegate to IAM: the user's identity policy decides.
+  rekeyer = await users.create('rekeyer', {
+    s3: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }],
+    kms: [kmsOn(['kms:ReEncryptFrom'], keyA, keyC), kmsOn(['kms:ReEncryptTo', 'kms:Encrypt'], keyB)],
+  });
+});
+
+after(async () => {
+  users.destroy();
+  await srv.stop();
+  await fs.rm(work, { recursive: true, force: true });
+});
+
+describe('a bucket of mixed objects moved from key A to key B', () => {
+  const bucket = uniqueBucket('rekey');
+  const bodies = new Map<string, Buffer>();
+  const underA = ['plain/01', 'plain/02', 'plain/03', 'plain/04', 'plain/05', 'plain/06', 'bk/obj', 'mp/obj', 'dsse/obj'];
+  const cust = customerKey();
+  let blobsBefore: Map<string, string>;
+
+  before(async () => {
+    await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const put = async (key: string, size: number, extra: Record<string, unknown>) => {
+      const body = patternBytes(size, bodies.size + 1);
+      bodies.set(key, body);
+      await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...extra }));
+    };
+    for (const [i, k] of ['plain/01', 'plain/02', 'plain/03', 'plain/04', 'plain/05', 'plain/06'].entries()) {
+      await put(k, 70_000 + i * 1000, { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA });
+    }
+    await put('bk/obj', 150_000, { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'alias/rekey-old', BucketKeyEnabled: true });
+    await put('dsse/obj', 100_000, { ServerSideEncryption: 'aws:kms:dsse', SSEKMSKeyId: keyA });
+    await put('other/obj', 80_000, { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyC });
+    await put('sse-s3/obj', 90_000, { ServerSideEncryption: 'AES256' });
+    await put('sse-c/obj', 90_000, ssec(cust));
+    await put('plain/default', 90_000, {}); // Coffer, like S3, encrypts it with SSE-S3 by default
+    // Multipart: two parts, the part-list tag must still verify after the re-wrap.
+    const mp = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp/obj', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA }));
+    const p1 = patternBytes(5 * 1024 * 1024, 91);
+    const p2 = patternBytes(123_456, 92);
+    const e1 = await srv.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp/obj', UploadId: mp.UploadId, PartNumber: 1, Body: p1 }));
+    const e2 = await srv.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp/obj', UploadId: mp.UploadId, PartNumber: 2, Body: p2 }));
+    await srv.s3.send(new CompleteMultipartUploadCommand({
+      Bucket: bucket, Key: 'mp/obj', UploadId: mp.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: e1.ETag }, { PartNumber: 2, ETag: e2.ETag }] },
+    }));
+    bodies.set('mp/obj', Buffer.concat([p1, p2]));
+    blobsBefore = await blobFiles();
+    assert.ok(blobsBefore.size >= 12, 'the objects live in blob files');
+  });
+
+  test('--max-objects stops early with a checkpoint, and the rerun resumes after it', async () => {
+    const first = await rekey(rekeyer.credentials, '--bucket', bucket, '--prefix', 'plain/', '--to-key', 'alias/rekey-new', '--max-objects', '2');
+    assert.equal(first.r.code, 0, first.r.stderr);
+    assert.equal(first.s.stopped, 'max-objects');
+    assert.equal(first.s.objects.rewrapped, 2);
+    assert.equal(first.s.toKeyId, keyB, 'the alias is resolved once, to the key');
+    const state = JSON.parse(await fs.readFile(path.join(work, `.coffer-rekey-${bucket}.json`), 'utf8')) as { after: string; covered: number };
+    assert.deepEqual([state.after, state.covered], ['plain/02', 2]);
+    assert.equal((await head(srv.s3, bucket, 'plain/02')).SSEKMSKeyId, keyB);
+    assert.equal((await head(srv.s3, bucket, 'plain/03')).SSEKMSKeyId, keyA, 'nothing after the stop was touched');
+
+    const second = await rekey(rekeyer.credentials, '--bucket', bucket, '--prefix', 'plain/', '--to-key', 'alias/rekey-new');
+    assert.equal(second.r.code, 0, second.r.stderr);
+    assert.equal(second.s.complete, true);
+    assert.equal(second.s.resumedAfter, 'plain/02');
+    assert.equal(second.s.coveredEarlier, 2);
+    assert.deepEqual(second.s.objects, { rewrapped: 4, converted: 0, unchanged: 0, skipped: 1, changed: 0, failed: 0 }, 'plain/03..06 and the SSE-S3 one; not 01, 02 again');
+    assert.deepEqual(second.s.skippedBy, { 'sse-s3': 1 });
+    await assert.rejects(fs.stat(path.join(work, `.coffer-rekey-${bucket}.json`)), 'a finished run removes its checkpoint');
+  });
+
+  test('--from-key leaves objects under other keys; every kind of KMS object moves, the rest is skipped with a reason', async () => {
+    const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', keyB, '--from-key', 'alias/rekey-old');
+    assert.equal(r.code, 0, r.stderr);
+    // plain/01..06 are under B already: unchanged. other/obj (key C) is not under the --from-key.
+    assert.deepEqual(s.objects, { rewrapped: 3, converted: 0, unchanged: 6, skipped: 4, changed: 0, failed: 0 }, JSON.stringify(s));
+    assert.deepEqual(s.skippedBy, { 'other-source-key': 1, 'sse-c': 1, 'sse-s3': 2 });
+    assert.equal((await head(srv.s3, bucket, 'other/obj')).SSEKMSKeyId, keyC);
+  });
+
+  test('HEAD names key B, GET returns the same bytes, and no blob file was rewritten', async () => {
+    for (const key of underA) {
+      const h = await head(srv.s3, bucket, key);
+      assert.equal(h.SSEKMSKeyId, keyB, key);
+      assert.equal(h.ServerSideEncryption, key === 'dsse/obj' ? 'aws:kms:dsse' : 'aws:kms', key);
+      if (key === 'bk/obj') assert.equal(h.BucketKeyEnabled, true, 'a bucket-key object keeps its bucket key');
+      assert.equal(sha(await getBody(srv.s3, { Bucket: bucket, Key: key })), sha(bodies.get(key)!), key);
+    }
+    const ranged = await getBody(srv.s3, { Bucket: bucket, Key: 'mp/obj', Range: 'bytes=5242800-5242999' });
+    assert.deepEqual(ranged, bodies.get('mp/obj')!.subarray(5242800, 5243000), 'a range across the part boundary');
+    assert.deepEqual(await blobFiles(), blobsBefore, 'blob files: same names, bytes and mtimes');
+    assert.equal(sha(await getBody(srv.s3, { Bucket: bucket, Key: 'sse-c/obj', ...ssec(cust) })), sha(bodies.get('sse-c/obj')!));
+  });
+
+  test('the audit log has one ReEncrypt per re-wrapped object, as the user, via S3', async () => {
+    const events = (await auditEvents(srv)).filter((e) => e.eventName === 'ReEncrypt' && !e.errorCode);
+    const mine = events.filter((e) => e.userIdentity.arn === rekeyer.arn);
+    assert.equal(mine.length, events.length, 'every ReEncrypt ran as the invoking user');
+    assert.equal(mine.length, underA.length);
+    for (const e of mine) {
+      assert.equal(e.userIdentity.invokedBy, 's3.amazonaws.com');
+      assert.deepEqual(e.resources.map((x) => x.ARN).sort(), [keyA, keyB].sort());
+      const ctx = (e.requestParameters?.sourceEncryptionContext ?? {}) as Record<string, string>;
+      assert.match(ctx['aws:s3:arn'] ?? '', new RegExp(`^arn:aws:s3:::${bucket}`));
+    }
+  });
+
+  test('a rerun changes nothing', async () => {
+    const before = (await auditEvents(srv)).length;
+    const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', 'alias/rekey-new', '--progress', 'bar');
+    assert.equal(r.code, 0, r.stderr);
+    // other/obj (key C) moves now: no --from-key.
+    assert.deepEqual(s.objects, { rewrapped: 1, converted: 0, unchanged: 9, skipped: 3, changed: 0, failed: 0 });
+    assert.match(r.stderr, /\r\[#{24}\] 100% {2}13\/13 objects {2}[0-9.]+ MiB {2}[0-9.]+ objects\/s {2}ETA 0:00/, 'the bar, redrawn in place');
+    const again = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', 'alias/rekey-new');
+    assert.deepEqual(again.s.objects, { rewrapped: 0, converted: 0, unchanged: 10, skipped: 3, changed: 0, failed: 0 });
+    assert.match(again.r.stderr, /^coffer: progress: 13\/13 objects {2}[0-9.]+ MiB {2}[0-9.]+ objects\/s {2}ETA 0:00$/m, 'not a terminal: plain lines');
+    const reencrypts = (await auditEvents(srv)).slice(before).filter((e) => e.eventName === 'ReEncrypt');
+    assert.equal(reencrypts.length, 1, 'objects already under the target key cost no KMS call');
+  });
+
+  test('--include-sse-s3 converts SSE-S3 objects to SSE-KMS under the target key, bytes untouched', async () => {
+    const before = (await auditEvents(srv)).length;
+    const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', 'alias/rekey-new', '--include-sse-s3');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(s.objects, { rewrapped: 0, converted: 2, unchanged: 10, skipped: 1, changed: 0, failed: 0 });
+    assert.deepEqual(s.skippedBy, { 'sse-c': 1 });
+    for (const key of ['sse-s3/obj', 'plain/default']) {
+      const h = await head(srv.s3, bucket, key);
+      assert.deepEqual([h.ServerSideEncryption, h.SSEKMSKeyId], ['aws:kms', keyB], key);
+      assert.equal(sha(await getBody(srv.s3, { Bucket: bucket, Key: key })), sha(bodies.get(key)!), key);
+    }
+    assert.deepEqual(await blobFiles(), blobsBefore);
+    const encrypts = (await auditEvents(srv)).slice(before).filter((e) => e.eventName === 'Encrypt');
+    assert.deepEqual(encrypts.map((e) => [e.userIdentity.arn, e.resources[0]?.ARN, e.errorCode]), [[rekeyer.arn, keyB, undefined], [rekeyer.arn, keyB, undefined]]);
+    const again = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', 'alias/rekey-new', '--include-sse-s3');
+    assert.deepEqual(again.s.objects, { rewrapped: 0, converted: 0, unchanged: 12, skipped: 1, changed: 0, failed: 0 });
+  });
+
+  test('with key A disabled every object still reads: A is no longer needed', async () => {
+    await srv.kms.send(new DisableKeyCommand({ KeyId: keyA }));
+    try {
+      for (const key of underA) assert.equal(sha(await getBody(srv.s3, { Bucket: bucket, Key: key })), sha(bodies.get(key)!), key);
+    } finally {
+      await srv.kms.send(new EnableKeyCommand({ KeyId: keyA }));
+    }
+  });
+});
+
+describe('refusals', () => {
+  const bucket = uniqueBucket('rekey-deny');
+
+  before(async () => {
+    await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    for (const k of ['a', 'b', 'c']) {
+      await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: patternBytes(1000, 7), ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA }));
+    }
+  });
+
+  test('a user without kms:ReEncryptTo gets failures naming it, and the objects stay under A', async () => {
+    const noTo = await users.create('rekey-no-to', { s3: [s3On(bucket)], kms: [kmsOn(['kms:ReEncryptFrom'], keyA)] });
+    const { r, s } = await rekey(noTo.credentials, '--bucket', bucket, '--to-key', keyB, '--state-file', 'no-to.json');
+    assert.equal(r.code, 1, 'failures make the exit code non-zero');
+    assert.deepEqual(s.objects, { rewrapped: 0, converted: 0, unchanged: 0, skipped: 0, changed: 0, failed: 3 });
+    for (const f of s.failures) {
+      assert.equal(f.code, 'AccessDeniedException');
+      assert.match(f.message, new RegExp(`${noTo.arn} is not authorized to perform: kms:ReEncryptTo on resource: ${keyB}`));
+    }
+    for (const k of ['a', 'b', 'c']) assert.equal((await head(srv.s3, bucket, k)).SSEKMSKeyId, keyA);
+    const human = await cli(noTo.credentials, '--endpoint', srv.url, '--bucket', bucket, '--to-key', keyB, '--state-file', 'no-to.json', '--progress', 'off');
+    assert.equal(human.code, 1);
+    assert.match(human.stdout, /failed +3/);
+    assert.match(human.stdout, /failed: a: AccessDeniedException: .*kms:ReEncryptTo/);
+  });
+
+  test('a user without s3:PutObject on the objects is refused by S3 before any KMS call', async () => {
+    const readOnly = await users.create('rekey-read-only', {
+      s3: [{ Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetObject'], Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] }],
+      kms: [kmsOn(['kms:ReEncryptFrom'], keyA), kmsOn(['kms:ReEncryptTo'], keyB)],
+    });
+    const before = (await auditEvents(srv)).length;
+    const { r, s } = await rekey(readOnly.credentials, '--bucket', bucket, '--to-key', keyB, '--state-file', 'read-only.json');
+    assert.equal(r.code, 1);
+    assert.equal(s.objects.failed, 3);
+    assert.match(s.failures[0]!.message, /is not authorized to perform: s3:PutObject on resource: "arn:aws:s3:::rekey-deny/);
+    assert.equal((await auditEvents(srv)).slice(before).filter((e) => e.eventName === 'ReEncrypt').length, 0);
+  });
+
+  test('a missing target key, missing credentials and an unreachable server fail once, with a hint', async () => {
+    const missing = await cli(rekeyer.credentials, '--endpoint', srv.url, '--bucket', bucket, '--to-key', 'alias/no-such-key');
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /coffer: error: cannot use the key: NotFoundException: .*alias\/no-such-key/);
+    assert.match(missing.stderr, /coffer: hint: check --to-key/);
+    const anonymous = await cli(undefined, '--endpoint', srv.url, '--bucket', bucket, '--to-key', keyB);
+    assert.equal(anonymous.code, 2);
+    assert.match(anonymous.stderr, /coffer: error: no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set/);
+    const down = await cli(rekeyer.credentials, '--endpoint', 'http://127.0.0.1:1', '--bucket', bucket, '--to-key', keyB);
+    assert.equal(down.code, 2);
+    assert.match(down.stderr, /coffer: error: cannot reach http:\/\/127\.0\.0\.1:1: ECONNREFUSED/);
+    assert.match(down.stderr, /coffer: hint: is `coffer server` running there\?/);
+    const noBucket = await cli(rekeyer.credentials, '--endpoint', srv.url, '--bucket', 'no-such-bucket-rekey', '--to-key', keyB);
+    assert.equal(noBucket.code, 2);
+    assert.match(noBucket.stderr, /cannot list s3:\/\/no-such-bucket-rekey: NoSuchBucket/);
+  });
+});
+
+describe('a killed run', () => {
+  const bucket = uniqueBucket('rekey-kill');
+  const count = 300;
+
+  before(async () => {
+    await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    for (let i = 0; i < count; i++) {
+      await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `k/${String(i).padStart(4, '0')}`, Body: `object ${i}`, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA }));
+    }
+  });
+
+  test('resumes from its checkpoint and ends with every object under key B', async () => {
+    const stateFile = path.join(work, 'killed.json');
+    const child = spawn(process.execPath, [CLI_MAIN, 'rekey', '--endpoint', srv.url, '--bucket', bucket, '--to-key', keyB, '--state-file', stateFile, '--concurrency', '1', '--progress', 'lines'], {
+      env: { PATH: process.env.PATH ?? '', AWS_ACCESS_KEY_ID: rekeyer.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: rekeyer.credentials.secretAccessKey },
+      stdio: 'ignore',
+    });
+    let running = true;
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
+      running = false;
+      resolve(code);
+    }));
+    // Kill it once the checkpoint shows some progress, well before the end.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const state = await fs.readFile(stateFile, 'utf8').then((t) => JSON.parse(t) as { covered: number }, () => undefined);
+      if (state && state.covered >= 1) break;
+      assert.ok(running, 'the run was still going when its checkpoint first showed progress');
+      assert.ok(Date.now() < deadline, 'the checkpoint showed progress within 30 s');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill('SIGKILL');
+    assert.equal(await exited, null, 'killed, not finished');
+    const state = JSON.parse(await fs.readFile(stateFile, 'utf8')) as { after: string; covered: number };
+    assert.ok(state.covered < count, `killed mid-way (${state.covered} of ${count} checkpointed)`);
+
+    const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', keyB, '--state-file', stateFile);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(s.resumedAfter, state.after);
+    assert.equal(s.coveredEarlier, state.covered);
+    assert.equal(s.objects.rewrapped + s.objects.unchanged, count - state.covered, 'the rerun lists only what the checkpoint does not cover');
+    for (let i = 0; i < count; i += 37) {
+      assert.equal((await head(srv.s3, bucket, `k/${String(i).padStart(4, '0')}`)).SSEKMSKeyId, keyB);
+    }
+    const final = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', keyB, '--state-file', stateFile);
+    assert.deepEqual(final.s.objects, { rewrapped: 0, converted: 0, unchanged: count, skipped: 0, changed: 0, failed: 0 });
+  });
+
+  test('^C finishes the re-wraps in flight, saves the checkpoint, prints the summary and exits 130', async () => {
+    const stateFile = path.join(work, 'interrupted.json');
+    const child = spawn(process.execPath, [CLI_MAIN, 'rekey', '--endpoint', srv.url, '--bucket', bucket, '--to-key', keyA, '--state-file', stateFile, '--concurrency', '2', '--json'], {
+      env: { PATH: process.env.PATH ?? '', AWS_ACCESS_KEY_ID: ROOT_KEY_ID, AWS_SECRET_ACCESS_KEY: ROOT_SECRET },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const deadline = Date.now() + 30_000;
+    while (!(await fs.stat(stateFile).then(() => true, () => false))) {
+      assert.ok(Date.now() < deadline && child.exitCode === null, `the run checkpointed before it ended\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /coffer: interrupted: finishing the re-wraps in flight and saving the checkpoint/);
+    const s = JSON.parse(stdout) as Summary;
+    assert.equal(s.stopped, 'interrupted');
+    assert.equal(s.complete, false);
+    const state = JSON.parse(await fs.readFile(stateFile, 'utf8')) as { after: string; covered: number };
+    assert.equal(state.covered, s.objects.rewrapped, 'the checkpoint covers exactly what this run did');
+    assert.ok(state.covered < count);
+    const rest = await rekey({ accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET }, '--bucket', bucket, '--to-key', keyA, '--state-file', stateFile);
+    assert.equal(rest.s.resumedAfter, state.after);
+    assert.deepEqual(rest.s.objects, { rewrapped: count - state.covered, converted: 0, unchanged: 0, skipped: 0, changed: 0, failed: 0 });
+  });
+});

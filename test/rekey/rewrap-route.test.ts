@@ -1,0 +1,156 @@
+// POST /_coffer/api/objects/rewrap, one object at a time, against the real server: the
+// envelope's key id and KMS blob change and nothing else in the record does; a version
+// other than the one the caller listed (expectedETag) or an overwrite that lands
+// between the route's read and its commit wins and is reported as `changed`; a bucket
+// policy that pins the KMS key of writes also pins re-wraps; bad bodies and the
+// preflight (check: true).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand } from '@aws-sdk/client-kms';
+import { auditEvents, s3On, kmsOn, userFactory } from '../helpers/sse-principals.js';
+import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
+import { adminCall } from '../helpers/admin.js';
+import { decodeEnvelope } from '../../src/crypto/index.js';
+import { rewrapObject, type RewrapDeps } from '../../src/s3/rewrap/rewrap-object.js';
+import type { Caller } from '../../src/kms/service.js';
+import type { MetadataStore } from '../../src/storage/types.js';
+import { SqliteMetadataStore } from '../../src/storage/sqlite-metadata-store.js';
+import { join } from 'node:path';
+import type { StoredSse } from '../../src/s3/sse/object-keys.js';
+
+let srv: TestServer;
+/** A second connection to the server's metadata database (the server's own is not exposed). */
+let meta: SqliteMetadataStore;
+let keyA: string;
+let keyB: string;
+const bucket = uniqueBucket('rewrap');
+
+async function put(key: string, body: string, keyId = keyA) {
+  return srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId }));
+}
+
+async function text(key: string): Promise<string> {
+  return (await srv.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
+}
+
+const rewrap = (body: Record<string, unknown>) => adminCall(srv, 'POST', 'objects/rewrap', { body });
+
+before(async () => {
+  srv = await startTestServer();
+  keyA = (await srv.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+  keyB = (await srv.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+  await srv.kms.send(new CreateAliasCommand({ AliasName: 'alias/route-b', TargetKeyId: keyB }));
+  await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  meta = SqliteMetadataStore.open(join(srv.dataDir, 'metadata.sqlite'));
+});
+
+after(async () => {
+  await meta.close();
+  await srv.stop();
+});
+
+test('only the key id and the KMS blob of the envelope change; the record is otherwise the same', async () => {
+  await put('one', 'hello rewrap');
+  const before = (await meta.getObject(bucket, 'one'))!;
+  const r = await rewrap({ bucket, key: 'one', toKeyId: 'alias/route-b' });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body, { status: 'rewrapped', keyId: keyB, previousKeyId: keyA, size: 12 });
+  const afterRec = (await meta.getObject(bucket, 'one'))!;
+  const [e1, e2] = [before, afterRec].map((rec) => decodeEnvelope(Buffer.from((rec.sys.sse as StoredSse).env, 'base64')));
+  assert.equal(e2!.keyId, keyB);
+  assert.deepEqual(e2!.objectId, e1!.objectId, 'same object id: same object key derivation');
+  assert.deepEqual(e2!.context, e1!.context);
+  assert.notDeepEqual(e2!.wrappedKey, e1!.wrappedKey);
+  assert.deepEqual({ ...afterRec, sys: {} }, { ...before, sys: {} }, 'ETag, size, parts, last-modified and metadata unchanged');
+  assert.equal(await text('one'), 'hello rewrap');
+  assert.deepEqual((await rewrap({ bucket, key: 'one', toKeyId: keyB })).body, { status: 'unchanged', keyId: keyB, size: 12 });
+});
+
+test('a version other than the one listed is left alone: changed', async () => {
+  const v1 = await put('etag', 'first');
+  await put('etag', 'second');
+  const r = await rewrap({ bucket, key: 'etag', toKeyId: keyB, expectedETag: v1.ETag });
+  assert.deepEqual(r.body, { status: 'changed', size: 6 });
+  assert.equal((await srv.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'etag' }))).SSEKMSKeyId, keyA);
+});
+
+test('an overwrite between the read and the commit wins over the re-wrap', async () => {
+  await put('race', 'old version');
+  // The real store, with a PUT of a new version landing right after the re-wrap read the record.
+  const racing: MetadataStore = Object.create(meta, {
+    getObject: {
+      value: async (b: string, k: string) => {
+        const rec = await meta.getObject(b, k);
+        await put('race', 'new version');
+        return rec;
+      },
+    },
+  });
+  const deps: RewrapDeps = {
+    meta: racing, kms: srv.coffer.kms, region: 'us-east-1', log: srv.coffer.log, accountId: srv.coffer.root.accountId,
+    identityPolicies: async () => [], sessionPolicy: () => undefined,
+  };
+  const root = { kind: 'root', arn: `arn:aws:iam::${srv.coffer.root.accountId}:root`, accountId: srv.coffer.root.accountId, userName: 'root' } as const;
+  const caller: Caller = { principal: root, requestId: 'test-race', secureTransport: false };
+  assert.deepEqual(await rewrapObject(deps, caller, { bucket, key: 'race', toKeyId: keyB }), { status: 'changed', size: 11 });
+  assert.equal(await text('race'), 'new version');
+  assert.equal((await srv.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'race' }))).SSEKMSKeyId, keyA, 'the new version keeps the key it was written with');
+});
+
+test('a bucket policy that pins the KMS key of writes refuses a re-wrap to another key', async () => {
+  const pinned = uniqueBucket('rewrap-pinned');
+  await srv.s3.send(new CreateBucketCommand({ Bucket: pinned }));
+  await srv.s3.send(new PutObjectCommand({ Bucket: pinned, Key: 'k', Body: 'x', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA }));
+  await srv.s3.send(new PutBucketPolicyCommand({
+    Bucket: pinned,
+    Policy: JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{
+        Effect: 'Deny', Principal: '*', Action: 's3:PutObject', Resource: `arn:aws:s3:::${pinned}/*`,
+        Condition: { StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': keyA } },
+      }],
+    }),
+  }));
+  const r = await adminCall(srv, 'POST', 'objects/rewrap', { body: { bucket: pinned, key: 'k', toKeyId: keyB } });
+  assert.equal(r.status, 403);
+  assert.equal(r.body.__type, 'AccessDenied');
+  assert.match(String(r.body.message), /s3:PutObject .*explicit deny in a resource-based policy/);
+});
+
+test('an object under the AWS managed aws/s3 key moves with no KMS permission on aws/s3: its key policy allows use via S3', async () => {
+  const users = userFactory(srv);
+  try {
+    await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'managed', Body: 'default key', ServerSideEncryption: 'aws:kms' }));
+    const managed = (await srv.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'managed' }))).SSEKMSKeyId!;
+    assert.notEqual(managed, keyA);
+    const u = await users.create('rewrap-managed', { s3: [s3On(bucket)], kms: [kmsOn('kms:ReEncryptTo', keyB)] });
+    const r = await adminCall(srv, 'POST', 'objects/rewrap', { body: { bucket, key: 'managed', toKeyId: keyB }, credentials: u.credentials });
+    assert.deepEqual(r.body, { status: 'rewrapped', keyId: keyB, previousKeyId: managed, size: 11 });
+    assert.equal(await text('managed'), 'default key');
+    // Nothing in the user's policies names aws/s3: only its key policy's "via S3" statement allowed kms:ReEncryptFrom.
+    const from = (await auditEvents(srv)).filter((e) => e.eventName === 'ReEncrypt' && e.userIdentity.arn === u.arn);
+    assert.deepEqual(from.map((e) => [e.userIdentity.invokedBy, e.errorCode]), [['s3.amazonaws.com', undefined]]);
+  } finally {
+    users.destroy();
+  }
+});
+
+test('preflight, missing objects and bad bodies', async () => {
+  assert.deepEqual((await rewrap({ check: true, toKeyId: 'alias/route-b' })).body, { toKeyId: keyB });
+  assert.deepEqual((await rewrap({ check: true, toKeyId: 'alias/route-b', fromKeyId: keyA })).body, { toKeyId: keyB, fromKeyId: keyA });
+  const missing = await rewrap({ check: true, toKeyId: 'alias/none' });
+  assert.equal(missing.body.__type, 'NotFoundException');
+  const disabled = (await srv.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+  await srv.kms.send(new DisableKeyCommand({ KeyId: disabled }));
+  assert.equal((await rewrap({ check: true, toKeyId: disabled })).body.__type, 'DisabledException');
+  const noKey = await rewrap({ bucket, key: 'absent', toKeyId: keyB });
+  assert.deepEqual([noKey.status, noKey.body.__type], [404, 'NoSuchKey']);
+  const noBucket = await rewrap({ bucket: 'absent-bucket-rewrap', key: 'k', toKeyId: keyB });
+  assert.deepEqual([noBucket.status, noBucket.body.__type], [404, 'NoSuchBucket']);
+  const bad = await rewrap({ bucket, toKeyId: keyB });
+  assert.deepEqual([bad.status, bad.body.__type, bad.body.message], [400, 'ValidationException', 'key is required.']);
+  const wrongType = await rewrap({ bucket, key: 'one', toKeyId: 42 });
+  assert.deepEqual([wrongType.status, wrongType.body.message], [400, 'toKeyId must be a non-empty string.']);
+});
