@@ -65,6 +65,7 @@ export function stackedBars(points: Point[], opts: { label?: (g: string) => stri
   const slot = times.length ? plotW / times.length : plotW;
   const barW = Math.max(2, Math.min(40, slot * 0.7));
   const labelEvery = Math.max(1, Math.ceil(times.length / 8));
+  let labelEnd = -Infinity;
   times.forEach((t, i) => {
     const x = L + i * slot + (slot - barW) / 2;
     let y = T + plotH;
@@ -77,10 +78,16 @@ export function stackedBars(points: Point[], opts: { label?: (g: string) => stri
       root.append(svg('rect', { x, y, width: barW, height: Math.max(hgt, 0.5), fill: PALETTE[gi % PALETTE.length]!, class: 'bar', 'data-group': g }, svg('title', {}, `${shortTime(t)} \u2014 ${name}: ${n} request${n === 1 ? '' : 's'}`)));
     });
     if (i % labelEvery === 0) {
-      // Labels near the edges are anchored inside the plot so they are not cut off.
+      // Labels near the edges are anchored inside the plot so they are not cut off, and a
+      // label that would overlap the previous one is left out.
+      const text = shortTime(t);
+      const width = text.length * 6.6;
       const cx = L + i * slot + slot / 2;
-      const anchor = cx > W - R - 40 ? 'end' : cx < L + 40 ? 'start' : 'middle';
-      root.append(svg('text', { x: anchor === 'end' ? W - R : anchor === 'start' ? L : cx, y: H - B + 16, 'text-anchor': anchor, class: 'axis' }, shortTime(t)));
+      const x0 = Math.min(Math.max(cx - width / 2, L), W - R - width);
+      if (x0 >= labelEnd + 8) {
+        root.append(svg('text', { x: x0, y: H - B + 16, 'text-anchor': 'start', class: 'axis' }, text));
+        labelEnd = x0 + width;
+      }
     }
   });
   root.append(svg('line', { x1: L, x2: W - R, y1: T + plotH, y2: T + plotH, class: 'axis-line' }));
