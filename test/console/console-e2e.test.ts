@@ -228,7 +228,9 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       assert.match(await page.locator('textarea[name=policy]').inputValue(), /"Sid": "AliceReads"/);
       await shot('bucket-policy');
       await page.goto(`${srv.url}/console#/buckets`);
-      await page.locator('[data-testid=buckets-table] tr', { hasText: 'SSE-KMS' }).waitFor();
+      const listed = page.locator('[data-testid=buckets-table] tr', { hasText: 'SSE-KMS' });
+      await listed.waitFor();
+      assert.match(await listed.textContent() ?? '', new RegExp(ALIAS), 'the default key by its alias');
       await shot('buckets');
     });
 

@@ -6,7 +6,7 @@ import { ApiError, children, s3, s3Path, s3Xml, signUpload, textOf, xmlError } f
 import type { Route } from '../app.js';
 import { act, badge, button, clear, confirmDialog, errorBanner, field, formatBytes, formatTime, h, infoBanner, mapLimit, pageHeader, prettyJson, select, table, textarea, toast } from '../ui.js';
 import { type DefaultEncryption, encryptionBadge, getEncryption, putEncryption } from './buckets.js';
-import { type KeyRow, keyLabel, loadKeys } from './keys.js';
+import { type KeyRow, keyLabel, keyNamer, loadKeys } from './keys.js';
 
 interface ObjectRow {
   key: string;
@@ -16,14 +16,6 @@ interface ObjectRow {
   kmsKey?: string;
   bucketKey?: boolean;
   headError?: string;
-}
-
-/** A key ARN or id → "alias/x (1234abcd…)" when this principal can list keys. */
-function keyNamer(keys: KeyRow[]): (id: string) => string {
-  return (id) => {
-    const k = keys.find((x) => x.meta.Arn === id || x.meta.KeyId === id || x.aliases.includes(id));
-    return k ? keyLabel(k) : id;
-  };
 }
 
 export async function renderBucket(main: HTMLElement, route: Route): Promise<void> {

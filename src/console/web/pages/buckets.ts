@@ -3,6 +3,7 @@
 
 import { ApiError, child, children, s3, s3Path, s3Xml, textOf } from '../api.js';
 import type { Route } from '../app.js';
+import { type KeyRow, keyNamer, loadKeys } from './keys.js';
 import { badge, button, dialog, errorBanner, field, formatTime, h, input, mapLimit, pageHeader, table, clear } from '../ui.js';
 
 export interface DefaultEncryption {
@@ -44,14 +45,15 @@ export async function renderBuckets(main: HTMLElement, _route: Route): Promise<v
     } catch (e) {
       return clear(body, errorBanner(e));
     }
-    const enc = await mapLimit(buckets, 6, (b) => getEncryption(b.name).catch((e: unknown) => (e instanceof ApiError ? e : undefined)));
+    const [enc, keys] = await Promise.all([mapLimit(buckets, 6, (b) => getEncryption(b.name).catch((e: unknown) => (e instanceof ApiError ? e : undefined))), loadKeys().catch(() => [] as KeyRow[])]);
+    const named = keyNamer(keys);
     clear(
       body,
       table(
         buckets.map((b, i) => ({ ...b, enc: enc[i] })),
         [
           { title: 'Bucket', cell: (b) => h('a', { href: `#/buckets/${encodeURIComponent(b.name)}`, class: 'link strong' }, b.name) },
-          { title: 'Default encryption', cell: (b) => encryptionBadge(b.enc) },
+          { title: 'Default encryption', cell: (b) => encryptionBadge(b.enc, named) },
           { title: 'Created', cell: (b) => h('span', { class: 'nowrap' }, formatTime(b.created)) },
         ],
         'No buckets yet.',

@@ -65,6 +65,14 @@ export function keyLabel(k: KeyRow): string {
   return k.aliases[0] ? `${k.aliases[0]} (${k.meta.KeyId.slice(0, 8)}\u2026)` : k.meta.KeyId;
 }
 
+/** A key ARN or id → "alias/x (1234abcd…)" when this principal can list keys. */
+export function keyNamer(keys: KeyRow[]): (id: string) => string {
+  return (id) => {
+    const k = keys.find((x) => x.meta.Arn === id || x.meta.KeyId === id || x.aliases.includes(id));
+    return k ? keyLabel(k) : id;
+  };
+}
+
 export async function renderKeys(main: HTMLElement, _route: Route): Promise<void> {
   const errors = h('div', { class: 'errors' });
   const body = h('div', {});
