@@ -68,3 +68,16 @@ export function percentile(sorted: Float64Array, p: number): number {
   const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[idx]!;
 }
+
+/** Measurements of batches taken apart, as one: times add up, CPU is time-weighted, the peak is the largest. */
+export function combine(parts: Measured<Float64Array>[]): Measured<Float64Array> {
+  const seconds = parts.reduce((a, m) => a + m.seconds, 0);
+  const weighted = (f: (m: Measured<Float64Array>) => number) => parts.reduce((a, m) => a + f(m) * m.seconds, 0) / seconds;
+  const value = new Float64Array(parts.reduce((a, m) => a + m.value.length, 0));
+  let at = 0;
+  for (const m of parts) {
+    value.set(m.value, at);
+    at += m.value.length;
+  }
+  return { value, seconds, serverPeakRss: Math.max(...parts.map((m) => m.serverPeakRss)), serverCpu: weighted((m) => m.serverCpu), clientCpu: weighted((m) => m.clientCpu) };
+}

@@ -34,7 +34,7 @@ import type { KmsStore } from '../src/kms/store/types.js';
 import { Meter } from '../src/metering/meter.js';
 import { CofferMetrics } from '../src/metering/metrics.js';
 import { UsageStore } from '../src/metering/usage-store.js';
-import { measure, percentile, runOps, type Measured } from './measure.js';
+import { combine, measure, percentile, runOps, type Measured } from './measure.js';
 import { RawS3Client, payloadHash } from './raw-client.js';
 import { fmtInt, fmtSize, type Row } from './report.js';
 import { errorRow, usage, type Sizes } from './scenarios.js';
@@ -223,15 +223,3 @@ function opsRow(scenario: string, variant: string, m: Measured<Float64Array>): R
   };
 }
 
-/** Batches measured apart, as one: times add up, CPU is time-weighted, the peak is the largest. */
-function combine(parts: Measured<Float64Array>[]): Measured<Float64Array> {
-  const seconds = parts.reduce((a, m) => a + m.seconds, 0);
-  const weighted = (f: (m: Measured<Float64Array>) => number) => parts.reduce((a, m) => a + f(m) * m.seconds, 0) / seconds;
-  const value = new Float64Array(parts.reduce((a, m) => a + m.value.length, 0));
-  let at = 0;
-  for (const m of parts) {
-    value.set(m.value, at);
-    at += m.value.length;
-  }
-  return { value, seconds, serverPeakRss: Math.max(...parts.map((m) => m.serverPeakRss)), serverCpu: weighted((m) => m.serverCpu), clientCpu: weighted((m) => m.clientCpu) };
-}

@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { pino } from 'pino';
 import { MiB, SOURCE } from './body.js';
-import { measure, percentile, runOps, type Measured } from './measure.js';
+import { combine, measure, percentile, runOps, type Measured } from './measure.js';
 import { RawS3Client, payloadHash } from './raw-client.js';
 import { fmtInt, fmtSize, type Row } from './report.js';
 import { errorRow, usage, type Sizes } from './scenarios.js';
@@ -238,18 +238,6 @@ function opsRow(scenario: string, t: Target, m: Measured<Float64Array>): Row {
   };
 }
 
-/** Measurements of batches taken apart, as one: times add up, CPU is time-weighted, the peak is the largest. */
-function combine(parts: Measured<Float64Array>[]): Measured<Float64Array> {
-  const seconds = parts.reduce((a, m) => a + m.seconds, 0);
-  const weighted = (f: (m: Measured<Float64Array>) => number) => parts.reduce((a, m) => a + f(m) * m.seconds, 0) / seconds;
-  const value = new Float64Array(parts.reduce((a, m) => a + m.value.length, 0));
-  let at = 0;
-  for (const m of parts) {
-    value.set(m.value, at);
-    at += m.value.length;
-  }
-  return { value, seconds, serverPeakRss: Math.max(...parts.map((m) => m.serverPeakRss)), serverCpu: weighted((m) => m.serverCpu), clientCpu: weighted((m) => m.clientCpu) };
-}
 
 /**
  * Small PUTs, then GETs of the same keys: `smallOps` of each per variant, in ROUNDS
