@@ -82,6 +82,8 @@ export function registerServerCommand(program: Command): void {
         );
       }
       const scheme = config.tlsCert ? 'HTTPS' : 'plain HTTP';
+      // The console line comes first: the listening line is the readiness signal (see above).
+      process.stdout.write(`Console: ${running.url}/console (sign in with an access key, or the root credentials)\n`);
       process.stdout.write(`Coffer listening on ${running.url} (${scheme}, region ${config.region}, data in ${config.dataDir})\n`);
     });
 }

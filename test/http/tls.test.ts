@@ -204,6 +204,7 @@ test('coffer server --tls-cert/--tls-key: the banner shows https and HTTPS, and 
   });
   try {
     assert.match(child.stdout(), /Coffer listening on https:\/\/127\.0\.0\.1:\d+ \(HTTPS, region us-east-1/);
+    assert.match(child.stdout(), /Console: https:\/\/127\.0\.0\.1:\d+\/console /);
     const r = await s3.send(new ListBucketsCommand({}));
     assert.deepEqual(r.Buckets ?? [], []);
   } finally {
