@@ -49,6 +49,8 @@ const NO_POLICIES: NamedPolicy[] = [];
  */
 export interface LateConditions {
   conditions: Record<string, ContextValue>;
+  /** The request's own SSE and tagging headers do not count (PostObject: its form fields do). */
+  ignoreHeaders?: boolean;
 }
 
 /** Operations that authorize themselves once their body is read (see LateConditions). */
@@ -73,7 +75,7 @@ export async function authorizeRequest(ctx: S3Context, deps: AuthorizationDeps, 
   const identity = anonymous || root ? NO_POLICIES : ((await deps.identityPolicies?.(ctx.principal)) ?? NO_POLICIES);
   const key = 'key' in ep ? ep.key : undefined;
   const resource = bucket === undefined ? '*' : key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
-  const conditions = requestConditions(ctx, ep.op);
+  const conditions = requestConditions(ctx, ep.op, late?.ignoreHeaders !== true);
   if (late) Object.assign(conditions, late.conditions);
   if (bucket !== undefined && key !== undefined && EXISTING_TAG_OPS.has(ep.op) && wantsExistingTags(policy, identity, session)) {
     const obj = await ctx.services.meta.getObject(bucket, key);
@@ -114,7 +116,7 @@ function requestPrincipal(ctx: S3Context): RequestPrincipal {
   return rp;
 }
 
-function requestConditions(ctx: S3Context, op: Operation): Record<string, ContextValue> {
+function requestConditions(ctx: S3Context, op: Operation, fromHeaders = true): Record<string, ContextValue> {
   const now = new Date();
   const ip = ctx.req.socket.remoteAddress;
   const c: Record<string, ContextValue> = {
@@ -129,7 +131,7 @@ function requestConditions(ctx: S3Context, op: Operation): Record<string, Contex
     c['s3:delimiter'] = ctx.query.get('delimiter') ?? undefined;
     c['s3:max-keys'] = ctx.query.get(op === 'ListMultipartUploads' ? 'max-uploads' : 'max-keys') ?? undefined;
   }
-  if (SSE_OPS.has(op)) {
+  if (SSE_OPS.has(op) && fromHeaders) {
     c['s3:x-amz-server-side-encryption'] = header(ctx, 'x-amz-server-side-encryption');
     c['s3:x-amz-server-side-encryption-aws-kms-key-id'] = header(ctx, 'x-amz-server-side-encryption-aws-kms-key-id');
     c['s3:x-amz-server-side-encryption-customer-algorithm'] = header(ctx, 'x-amz-server-side-encryption-customer-algorithm');

@@ -73,6 +73,15 @@ describe('PostObject authorization', () => {
     assert.equal(plain.status, 403, await plain.text());
     const untagged = await form('untagged.txt', { 'x-amz-server-side-encryption': 'aws:kms' });
     assert.equal(untagged.status, 403, await untagged.text());
+    // The POST's own headers are not the form: an x-amz-tagging header does not satisfy the tag condition.
+    const { url: hUrl, fields: hFields } = await createPresignedPost(srv.s3, {
+      Bucket: b, Key: 'header.txt', Fields: { 'x-amz-server-side-encryption': 'aws:kms' }, Conditions: [{ 'x-amz-server-side-encryption': 'aws:kms' }],
+    });
+    const fd = new FormData();
+    for (const [k, v] of Object.entries(hFields)) fd.append(k, v);
+    fd.append('file', new Blob(['form body']), 'f.txt');
+    const viaHeader = await fetch(hUrl, { method: 'POST', body: fd, headers: { 'x-amz-tagging': 'project=apollo', 'x-amz-server-side-encryption': 'aws:kms' } });
+    assert.equal(viaHeader.status, 403, await viaHeader.text());
     const ok = await form('ok.txt', { 'x-amz-server-side-encryption': 'aws:kms', tagging });
     assert.equal(ok.status, 204, await ok.text());
     const got = await srv.s3.send(new GetObjectCommand({ Bucket: b, Key: 'ok.txt' }));

@@ -69,7 +69,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   await authorizeRequest(
     { ...ctx, endpoint: { op: 'PutObject', bucket, key }, auth: { anonymous: false, credential, payload: ctx.auth.payload, presigned: false } },
     ctx.authz ?? {},
-    { conditions: { ...sseConditions(fields), ...(fields['tagging'] !== undefined ? requestTagConditions(tags) : {}) } },
+    { conditions: { ...sseConditions(fields), ...(fields['tagging'] !== undefined ? requestTagConditions(tags) : {}) }, ignoreHeaders: true },
   );
   const b = await requireBucket(ctx, bucket);
   checkPostPolicyConditions(policy, fields, bucket, key);
