@@ -10,6 +10,7 @@ import type { CofferConfig } from './config/config.js';
 import { createCofferServer } from './http/server.js';
 import { loadTlsMaterial } from './config/tls-files.js';
 import { handleS3 } from './s3/handler.js';
+import { virtualHostBucket } from './s3/router.js';
 import type { S3Services } from './s3/context.js';
 import { SqliteMetadataStore } from './storage/sqlite-metadata-store.js';
 import { TieredBlobStore } from './storage/tiered-blob-store.js';
@@ -188,7 +189,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
       return false;
     },
     fail: (err, requestId) => log.error({ err, requestId }, 'unhandled error'),
-  }, tls);
+  }, tls, { isBucketHost: (host) => virtualHostBucket(host, config.domain) !== undefined });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.address, () => resolve());

@@ -75,7 +75,12 @@ export async function handleAdminApi(opts: AdminApiOptions, req: IncomingMessage
   try {
     const rawUrl = req.url ?? '/';
     const qi = rawUrl.indexOf('?');
-    const path = decodeURIComponent((qi < 0 ? rawUrl : rawUrl.slice(0, qi)).slice(ADMIN_PREFIX.length));
+    let path: string;
+    try {
+      path = decodeURIComponent((qi < 0 ? rawUrl : rawUrl.slice(0, qi)).slice(ADMIN_PREFIX.length));
+    } catch {
+      throw adminError('ValidationException', 'The request path is not valid percent-encoding.');
+    }
     const query = new URLSearchParams(qi < 0 ? '' : rawUrl.slice(qi + 1));
     const body = await readBody(req);
     await opts.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl));

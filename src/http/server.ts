@@ -75,7 +75,7 @@ export interface TlsOptions {
   key: Buffer;
 }
 
-export function createCofferServer(handlers: ServiceHandlers, tls?: TlsOptions): Server {
+export function createCofferServer(handlers: ServiceHandlers, tls?: TlsOptions, opts: { isBucketHost?: (host: string | undefined) => boolean } = {}): Server {
   const listener: RequestListener = (req, res) => {
     const requestId = newRequestId();
     res.setHeader('x-amz-request-id', requestId);
@@ -83,11 +83,14 @@ export function createCofferServer(handlers: ServiceHandlers, tls?: TlsOptions):
     res.setHeader('server', 'Coffer');
     const target = req.headers['x-amz-target'];
     const url = req.url ?? '/';
-    if (url.startsWith('/_coffer/') && handlers.admin) {
+    // Coffer's own paths exist on the server's own host only: on a virtual-hosted bucket's
+    // host (bucket.<domain>) the same paths are object keys.
+    const own = !opts.isBucketHost?.(req.headers.host);
+    if (own && url.startsWith('/_coffer/') && handlers.admin) {
       handlers.admin(req, res, requestId).catch((err) => failed(err, requestId, res));
       return;
     }
-    if (handlers.pages && (req.method === 'GET' || req.method === 'HEAD') && req.headers.authorization === undefined && !url.includes('X-Amz-Credential=') && isPagePath(url)) {
+    if (own && handlers.pages && (req.method === 'GET' || req.method === 'HEAD') && req.headers.authorization === undefined && !url.includes('X-Amz-Credential=') && isPagePath(url)) {
       handlers.pages(req, res, requestId).then(
         (served) => {
           if (!served) handlers.s3(req, res, requestId).catch((err) => failed(err, requestId, res));

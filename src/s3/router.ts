@@ -79,11 +79,17 @@ const OBJECT_SUBRESOURCES: Record<string, string> = {
 
 const METHOD_VERB: Record<string, string> = { GET: 'Get', PUT: 'Put', DELETE: 'Delete', POST: 'Post', HEAD: 'Head' };
 
+/** The bucket a virtual-hosted-style Host header names (bucket.<domain>), if it names one. */
+export function virtualHostBucket(hostHeader: string | undefined, domain: string | undefined): string | undefined {
+  if (!domain) return undefined;
+  const host = (hostHeader ?? '').toLowerCase().replace(/:\d+$/, '');
+  const d = domain.toLowerCase();
+  return host !== d && host.endsWith('.' + d) ? host.slice(0, -(d.length + 1)) : undefined;
+}
+
 export function splitAddress(input: RouteInput, opts: RouterOptions): { bucket?: string; key?: string } {
-  const host = (input.host ?? '').toLowerCase().replace(/:\d+$/, '');
-  const domain = opts.domain?.toLowerCase();
-  if (domain && host !== domain && host.endsWith('.' + domain)) {
-    const bucket = host.slice(0, -(domain.length + 1));
+  const bucket = virtualHostBucket(input.host, opts.domain);
+  if (bucket !== undefined) {
     const key = input.path.length > 1 ? input.path.slice(1) : undefined;
     return { bucket, key };
   }

@@ -3,7 +3,9 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { request as httpRequest } from 'node:http';
+import { CreateBucketCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { adminCall } from '../helpers/admin.js';
 import { userFactory } from '../helpers/sse-principals.js';
 
@@ -45,4 +47,46 @@ test('unsigned, badly signed and unknown requests get JSON errors', async () => 
 test('a bucket can never be named like the API prefix, so S3 keeps every real bucket', async () => {
   const r = await fetch(new URL('/_coffer', srv.url));
   assert.notEqual(r.status, 200);
+});
+
+test('a path that is not valid percent-encoding is a 400 ValidationException, not a server error', async () => {
+  const r = await adminCall(srv, 'GET', '%E0%A4%A');
+  assert.equal(r.status, 400);
+  assert.equal(r.body['__type'], 'ValidationException');
+});
+
+test("on a virtual-hosted bucket's host, /metrics and /_coffer/... are object keys, not Coffer's pages", async () => {
+  const vh = await startTestServer({ COFFER_DOMAIN: 's3.coffer.test' });
+  try {
+    const b = uniqueBucket('vh-pages');
+    await vh.s3.send(new CreateBucketCommand({ Bucket: b }));
+    await vh.s3.send(new PutBucketPolicyCommand({
+      Bucket: b,
+      Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${b}/*` }] }),
+    }));
+    for (const key of ['metrics', '_coffer/api/whoami', 'console/index.html']) await vh.s3.send(new PutObjectCommand({ Bucket: b, Key: key, Body: `object ${key}` }));
+    const port = new URL(vh.url).port;
+    const get = (host: string, path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path, method: 'GET', headers: { host } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const key of ['metrics', '_coffer/api/whoami', 'console/index.html']) {
+      const r = await get(`${b}.s3.coffer.test:${port}`, `/${key}`);
+      assert.equal(r.status, 200, `${key}: ${r.body}`);
+      assert.equal(r.body, `object ${key}`);
+    }
+    // On the server's own host they are Coffer's.
+    const own = await get(`127.0.0.1:${port}`, '/metrics');
+    assert.equal(own.status, 200);
+    assert.match(own.body, /coffer_s3_requests_total/);
+  } finally {
+    await vh.stop();
+  }
 });
