@@ -94,3 +94,31 @@ test('a signed GET of /console is not the console: it goes to S3 (a bucket named
   const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
   await assert.rejects(srv.s3.send(new ListObjectsV2Command({ Bucket: 'console' })), { name: 'NoSuchBucket' });
 });
+
+test("objects a browser would run (HTML, SVG, XML) are sandboxed away from the console's origin; others are not", async () => {
+  const { CreateBucketCommand, GetObjectCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
+  const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
+  const b = `console-sandbox-${Date.now()}`;
+  await srv.s3.send(new CreateBucketCommand({ Bucket: b }));
+  const cases: [string, string, boolean][] = [
+    ['page.html', 'text/html; charset=utf-8', true],
+    ['pic.svg', 'image/svg+xml', true],
+    ['doc.xhtml', 'application/xhtml+xml', true],
+    ['data.json', 'application/json', false],
+    ['blob.bin', 'application/octet-stream', false],
+  ];
+  for (const [key, type, sandboxed] of cases) {
+    await srv.s3.send(new PutObjectCommand({ Bucket: b, Key: key, Body: '<script>sessionStorage</script>', ContentType: type }));
+    const url = new URL(await getSignedUrl(srv.s3, new GetObjectCommand({ Bucket: b, Key: key }), { expiresIn: 60 }));
+    const r = await raw('GET', url.pathname + url.search);
+    assert.equal(r.status, 200, key);
+    const csp = r.headers['content-security-policy'];
+    if (sandboxed) assert.match(String(csp), /^sandbox /, key);
+    else assert.equal(csp, undefined, key);
+  }
+  // A response-content-type override that turns a binary into HTML is sandboxed too.
+  const over = new URL(await getSignedUrl(srv.s3, new GetObjectCommand({ Bucket: b, Key: 'blob.bin', ResponseContentType: 'text/html' }), { expiresIn: 60 }));
+  const r = await raw('GET', over.pathname + over.search);
+  assert.equal(r.headers['content-type'], 'text/html');
+  assert.match(String(r.headers['content-security-policy']), /^sandbox /);
+});

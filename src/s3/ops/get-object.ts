@@ -70,6 +70,7 @@ async function serve(ctx: S3Context, bucket: string, key: string, withBody: bool
     const v = ctx.query.get(param);
     if (v !== null) headers[name] = v;
   }
+  sandboxActiveContent(headers);
   let status = 200;
   if (range) {
     status = 206;
@@ -161,4 +162,17 @@ export function parseRange(v: string, size: number): { start: number; end: numbe
 
 function invalidRange(v: string, size: number) {
   return s3Error('InvalidRange', { RangeRequested: v, ActualObjectSize: String(size) });
+}
+
+// Documents a browser would run (HTML, SVG, XML) share the server's origin with the web
+// console (/console) when read path-style; their scripts could read the console's signed-in
+// session. Served with a CSP sandbox they get an opaque origin of their own: they still
+// render and run, but see nothing of the console. Other clients ignore the header.
+const ACTIVE_CONTENT = /^\s*(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml|text\/xsl)\b/i;
+
+function sandboxActiveContent(headers: Record<string, string>): void {
+  const type = headers['content-type'];
+  if (type !== undefined && ACTIVE_CONTENT.test(type)) {
+    headers['content-security-policy'] = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads';
+  }
 }
