@@ -159,7 +159,10 @@ async function preflight(client: SignedClient, opts: RekeyOptions): Promise<{ to
   const check = await client.admin('POST', 'objects/rewrap', { check: true, toKeyId: opts.toKey, ...(opts.fromKey ? { fromKeyId: opts.fromKey } : {}) });
   if (check.status !== 200) {
     const e = apiError(check);
-    throw new CliError(`cannot use the key: ${e.code}: ${e.message}`, ERROR_HINTS[e.code]);
+    // The preflight is authorized as kms:DescribeKey on each key (see resolveRewrapKeys); a run
+    // without it would fail or skip object by object, so it stops here with what to allow.
+    const hint = e.code === 'AccessDeniedException' ? 'coffer rekey checks --to-key and --from-key first as kms:DescribeKey: allow it to this principal on those keys' : ERROR_HINTS[e.code];
+    throw new CliError(`cannot use the key: ${e.code}: ${e.message}`, hint);
   }
   const keys = JSON.parse(check.body) as { toKeyId: string; fromKeyId?: string };
   return { toKeyArn: keys.toKeyId, ...(keys.fromKeyId ? { fromKeyArn: keys.fromKeyId } : {}) };

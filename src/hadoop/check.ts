@@ -58,10 +58,23 @@ export async function checkCoreSite(view: CofferView, file: string, xml: string,
 
 const SECRET_SETTINGS = new Set(['secret key', 'session token']);
 
+/** The methods whose fs.s3a.encryption.key names a KMS key (an id, ARN or alias: not a secret). */
+const KMS_METHODS: ReadonlySet<string> = new Set(['SSE-KMS', 'DSSE-KMS', 'CSE-KMS']);
+
+/**
+ * What the report shows for fs.s3a.encryption.key. A KMS key reference is shown as written;
+ * under any other method the value is, or may be, key material — for SSE-C the customer key
+ * itself, and with no, an unknown or a non-KMS algorithm a misplaced one — so only its size is.
+ */
+export function shownKey(s: S3aSettings, key: Found): string {
+  if (typeof s.method === 'string' && KMS_METHODS.has(s.method)) return key.value;
+  return `(set, ${Buffer.from(key.value, 'base64').length} bytes)`;
+}
+
 function rows(s: S3aSettings): SettingRow[] {
   const out: SettingRow[] = [];
   const add = (setting: string, f: Found | undefined, dflt?: string): void => {
-    if (f) out.push({ setting, value: SECRET_SETTINGS.has(setting) ? '(set)' : f.value, from: f.from });
+    if (f) out.push({ setting, value: SECRET_SETTINGS.has(setting) ? '(set)' : setting === 'key' ? shownKey(s, f) : f.value, from: f.from });
     else if (dflt !== undefined) out.push({ setting, value: dflt, from: '(S3A default)' });
   };
   add('endpoint', s.endpoint, '(AWS)');

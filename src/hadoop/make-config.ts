@@ -49,6 +49,9 @@ export async function makeConfig(view: CofferView, o: MakeConfigOptions): Promis
   if (o.key !== undefined && o.algorithm !== 'none') {
     const k = await view.key(o.key);
     if (!k.ok) {
+      // A customer key (SSE-C) given as --key: refuse without repeating it, since the file and
+      // the warning would both carry key material; this command writes KMS-managed encryption only.
+      if (/^[A-Za-z0-9+/]{43}=$/.test(o.key)) throw new CliError('--key looks like a base64 256-bit customer key (SSE-C), not a KMS key', 'coffer hadoop config writes SSE-KMS or DSSE-KMS: give a KMS key id, ARN or alias/NAME');
       warnings.push(`key ${o.key} does not resolve in this Coffer (${k.problem}); writing it as given`);
       key = { value: o.key, description: 'The KMS key (not found when this file was generated).' };
     } else {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, PutBucketEncryptionCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
@@ -199,4 +200,38 @@ test('a credentials provider that ignores fs.s3a.access.key, and ${variables}: w
   const r = (await check(file)).buckets[0]!;
   assert.match(finding(r, 'aws-credentials-provider')!.message, /EnvironmentVariableCredentialsProvider, none of which reads fs\.s3a\.access\.key/);
   assert.match(finding(r, 'variables')!.message, new RegExp(`fs\\.s3a\\.bucket\\.${bucket}\\.encryption\\.key uses Hadoop variable substitution`));
+});
+
+test('an SSE-C customer key is never printed: text, --json and the report show its size only; KMS key references stay visible', async () => {
+  const customerKey = randomBytes(32).toString('base64');
+  const file = await template('sse-c.xml', { SSEC_KEY: customerKey });
+  const r = (await check(file)).buckets[0]!;
+  assert.equal(finding(r, 'algorithm')?.status, 'ok', show(r));
+  assert.deepEqual(r.settings.find((s) => s.setting === 'key'), { setting: 'key', value: '(set, 32 bytes)', from: 'fs.s3a.encryption.key' });
+  assert.ok(!JSON.stringify(r).includes(customerKey), 'not in the report');
+  for (const args of [[], ['--json']]) {
+    const cli = await coffer(['hadoop', 'check', file, '--bucket', bucket, ...args, '--data-dir', srv.dataDir], ROOT_ENV);
+    assert.equal(cli.code, 0, cli.stdout + cli.stderr);
+    assert.match(cli.stdout, /\(set, 32 bytes\)/);
+    for (const out of [cli.stdout, cli.stderr]) assert.ok(!out.includes(customerKey) && !out.includes(customerKey.slice(0, 24)), `coffer hadoop check ${args.join(' ')} printed the customer key`);
+  }
+  // The same key under a per-bucket override, and with the algorithm misspelt or missing: still key material.
+  const text = await fs.readFile(file, 'utf8');
+  for (const algorithm of ['SSE-C ', 'SSEC', '']) {
+    const variant = path.join(work, `sse-c-variant-${algorithm.trim() || 'none'}.xml`);
+    await fs.writeFile(variant, text.replace('<value>SSE-C</value>', `<value>${algorithm}</value>`).replace(/fs\.s3a\.encryption\./g, `fs.s3a.bucket.${bucket}.encryption.`));
+    const cli = await coffer(['hadoop', 'check', variant, '--json', '--data-dir', srv.dataDir], ROOT_ENV);
+    assert.ok(!cli.stdout.includes(customerKey) && !cli.stderr.includes(customerKey), `algorithm ${JSON.stringify(algorithm)}: printed the customer key`);
+  }
+  // A KMS key is shown as written (an alias, an ARN): it names a key, it is not one.
+  const kms = (await check(await template('cse-kms.xml', { KEY: 'alias/hadoop-org' }))).buckets[0]!;
+  assert.equal(kms.settings.find((s) => s.setting === 'key')?.value, 'alias/hadoop-org');
+});
+
+test('coffer hadoop config refuses a customer key given as --key without repeating it', async () => {
+  const customerKey = randomBytes(32).toString('base64');
+  const cli = await coffer(['hadoop', 'config', '--data-dir', srv.dataDir, '--bucket', bucket, '--endpoint', srv.url, '--no-credentials', '--key', customerKey], ROOT_ENV);
+  assert.notEqual(cli.code, 0, cli.stdout);
+  assert.match(cli.stderr, /customer key \(SSE-C\), not a KMS key/);
+  assert.ok(!cli.stdout.includes(customerKey) && !cli.stderr.includes(customerKey), 'coffer hadoop config printed the customer key');
 });

@@ -105,7 +105,9 @@ before(async () => {
   // The default key policies delegate to IAM: the user's identity policy decides.
   rekeyer = await users.create('rekeyer', {
     s3: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }],
-    kms: [kmsOn(['kms:ReEncryptFrom'], keyA, keyC), kmsOn(['kms:ReEncryptTo', 'kms:Encrypt'], keyB)],
+    // kms:DescribeKey on every key: the preflight's check of --to-key / --from-key (and a
+    // NotFoundException for an alias that does not exist) needs it.
+    kms: [kmsOn(['kms:ReEncryptFrom'], keyA, keyC), kmsOn(['kms:ReEncryptTo', 'kms:Encrypt'], keyB), kmsOn('kms:DescribeKey')],
   });
 });
 
@@ -262,7 +264,7 @@ describe('refusals', () => {
   });
 
   test('a user without kms:ReEncryptTo gets failures naming it, and the objects stay under A', async () => {
-    const noTo = await users.create('rekey-no-to', { s3: [s3On(bucket)], kms: [kmsOn(['kms:ReEncryptFrom'], keyA)] });
+    const noTo = await users.create('rekey-no-to', { s3: [s3On(bucket)], kms: [kmsOn(['kms:ReEncryptFrom'], keyA), kmsOn('kms:DescribeKey', keyB)] });
     const { r, s } = await rekey(noTo.credentials, '--bucket', bucket, '--to-key', keyB, '--state-file', 'no-to.json');
     assert.equal(r.code, 1, 'failures make the exit code non-zero');
     assert.deepEqual(s.objects, { rewrapped: 0, converted: 0, unchanged: 0, skipped: 0, changed: 0, failed: 3 });
@@ -280,7 +282,7 @@ describe('refusals', () => {
   test('a user without s3:PutObject on the objects is refused by S3 before any KMS call', async () => {
     const readOnly = await users.create('rekey-read-only', {
       s3: [{ Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetObject'], Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] }],
-      kms: [kmsOn(['kms:ReEncryptFrom'], keyA), kmsOn(['kms:ReEncryptTo'], keyB)],
+      kms: [kmsOn(['kms:ReEncryptFrom'], keyA), kmsOn(['kms:ReEncryptTo', 'kms:DescribeKey'], keyB)],
     });
     const before = (await auditEvents(srv)).length;
     const { r, s } = await rekey(readOnly.credentials, '--bucket', bucket, '--to-key', keyB, '--state-file', 'read-only.json');
@@ -288,6 +290,19 @@ describe('refusals', () => {
     assert.equal(s.objects.failed, 3);
     assert.match(s.failures[0]!.message, /is not authorized to perform: s3:PutObject on resource: "arn:aws:s3:::rekey-deny/);
     assert.equal((await auditEvents(srv)).slice(before).filter((e) => e.eventName === 'ReEncrypt').length, 0);
+  });
+
+  test('a user without kms:DescribeKey on the target is stopped by the preflight, before any object, with a hint', async () => {
+    const noDescribe = await users.create('rekey-no-describe', { s3: [s3On(bucket)], kms: [kmsOn(['kms:ReEncryptFrom'], keyA), kmsOn(['kms:ReEncryptTo'], keyB)] });
+    const before = (await auditEvents(srv)).length;
+    for (const toKey of ['alias/rekey-new', 'alias/no-such-key']) {
+      const r = await cli(noDescribe.credentials, '--endpoint', srv.url, '--bucket', bucket, '--to-key', toKey, '--state-file', path.join(work, 'no-describe.json'));
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.equal(r.stderr.split('\n')[0], `coffer: error: cannot use the key: AccessDeniedException: User: ${noDescribe.arn} is not authorized to perform: kms:DescribeKey on ${toKey}`);
+      assert.match(r.stderr, /coffer: hint: coffer rekey checks --to-key and --from-key first as kms:DescribeKey/);
+    }
+    assert.equal((await auditEvents(srv)).slice(before).filter((e) => e.eventName === 'ReEncrypt').length, 0);
+    for (const k of ['a', 'b', 'c']) assert.equal((await head(srv.s3, bucket, k)).SSEKMSKeyId, keyA);
   });
 
   test('a missing target key, missing credentials and an unreachable server fail once, with a hint', async () => {

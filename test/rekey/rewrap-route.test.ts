@@ -154,3 +154,44 @@ test('preflight, missing objects and bad bodies', async () => {
   const wrongType = await rewrap({ bucket, key: 'one', toKeyId: 42 });
   assert.deepEqual([wrongType.status, wrongType.body.message], [400, 'toKeyId must be a non-empty string.']);
 });
+
+test('preflight is authorized as kms:DescribeKey: without it, a missing alias and an existing key answer alike', async () => {
+  const users = userFactory(srv);
+  try {
+    const disabled = (await srv.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+    await srv.kms.send(new DisableKeyCommand({ KeyId: disabled }));
+    const absentKey = `arn:aws:kms:us-east-1:${srv.coffer.root.accountId}:key/00000000-0000-4000-8000-000000000000`;
+    // May re-wrap (ReEncrypt, Encrypt) with every key, but not describe any.
+    const blind = await users.create('rewrap-blind', { s3: [s3On(bucket)], kms: [kmsOn(['kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:Encrypt'])] });
+    const check = (who: { accessKeyId: string; secretAccessKey: string }, toKeyId: string, fromKeyId?: string) =>
+      adminCall(srv, 'POST', 'objects/rewrap', { body: { check: true, toKeyId, ...(fromKeyId ? { fromKeyId } : {}) }, credentials: who });
+    const answers = [];
+    for (const ref of ['alias/route-b', 'alias/none', keyB, absentKey, disabled]) {
+      const r = await check(blind.credentials, ref);
+      answers.push({ status: r.status, type: r.body.__type, message: String(r.body.message).replace(ref, 'REF') });
+    }
+    for (const a of answers) assert.deepEqual(a, { status: 400, type: 'AccessDeniedException', message: `User: ${blind.arn} is not authorized to perform: kms:DescribeKey on REF` });
+    assert.ok(!answers.some((a) => a.message.includes(keyB)), 'the key an alias points at is not named');
+    // The source key is checked the same way.
+    const from = await check(blind.credentials, keyB, 'alias/none');
+    assert.equal(from.body.__type, 'AccessDeniedException');
+
+    // DescribeKey on key B only: B answers (by alias too); a missing alias could be any key, so it stays a denial.
+    const narrow = await users.create('rewrap-describe-b', { kms: [kmsOn('kms:DescribeKey', keyB)] });
+    assert.deepEqual((await check(narrow.credentials, 'alias/route-b')).body, { toKeyId: keyB });
+    assert.equal((await check(narrow.credentials, 'alias/none')).body.__type, 'AccessDeniedException');
+    assert.equal((await check(narrow.credentials, keyB, keyA)).body.__type, 'AccessDeniedException');
+    // DescribeKey on every key: the full answers, as for the root.
+    const wide = await users.create('rewrap-describe-all', { kms: [kmsOn('kms:DescribeKey')] });
+    assert.equal((await check(wide.credentials, 'alias/none')).body.__type, 'NotFoundException');
+    assert.equal((await check(wide.credentials, disabled)).body.__type, 'DisabledException');
+    assert.deepEqual((await check(wide.credentials, 'alias/route-b', keyA)).body, { toKeyId: keyB, fromKeyId: keyA });
+
+    // Each check is a DescribeKey in the audit log under the caller, via S3.
+    const described = (await auditEvents(srv)).filter((e) => e.eventName === 'DescribeKey' && e.userIdentity.arn === blind.arn);
+    assert.ok(described.length >= 5, JSON.stringify(described.length));
+    assert.ok(described.every((e) => e.userIdentity.invokedBy === 's3.amazonaws.com'));
+  } finally {
+    users.destroy();
+  }
+});

@@ -25,7 +25,10 @@ import type { RootKeyProvider } from '../../kms/custody/root-key.js';
 import { callKms } from '../../kms/dispatch.js';
 import type { Caller, KmsService } from '../../kms/service.js';
 import type { MetadataStore, ObjectRecord } from '../../storage/types.js';
-import { ServiceError } from '../../errors.js';
+import { ServiceError, isServiceError } from '../../errors.js';
+import { kmsError } from '../../kms/errors.js';
+import { isKeyId } from '../../kms/custody/key-id.js';
+import type { KmsKeyRecord } from '../../kms/store/types.js';
 import { sseOf, type StoredSse } from '../sse/object-keys.js';
 import { authorizeObjectActions, type ObjectAccessDeps } from './authorize.js';
 import type { Logger } from 'pino';
@@ -142,13 +145,49 @@ async function convertSseS3(
  * A re-key's preflight: the target (and source filter) resolved to key ARNs, and the
  * target usable, so a run fails once with KMS's message (NotFoundException,
  * DisabledException, KMSInvalidStateException) instead of once per object.
+ *
+ * What it tells is what DescribeKey tells, so it is authorized as DescribeKey: each key is
+ * described through KMS as the caller, via S3 like the re-wraps (audited under the caller).
+ * A caller who may not describe a key learns nothing about it — not its state, not the key
+ * an alias points at, and not whether it exists: a reference that does not resolve is
+ * reported as not found only to a caller allowed kms:DescribeKey on whatever it could name
+ * (that key for a key id or ARN; every key of the account for an alias, which may point at
+ * any), and every refusal has the same wording.
  */
-export async function resolveRewrapKeys(deps: RewrapDeps, toKeyId: string, fromKeyId?: string): Promise<{ toKeyId: string; fromKeyId?: string }> {
-  const target = await deps.kms.resolveKey(toKeyId, { allowAlias: true, field: 'toKeyId' });
+export async function resolveRewrapKeys(deps: RewrapDeps, caller: Caller, toKeyId: string, fromKeyId?: string): Promise<{ toKeyId: string; fromKeyId?: string }> {
+  const target = await describeAsCaller(deps, caller, toKeyId);
   deps.kms.checkState(target, 'crypto');
   if (fromKeyId === undefined) return { toKeyId: target.arn };
-  const from = await deps.kms.resolveKey(fromKeyId, { allowAlias: true, field: 'fromKeyId' });
+  const from = await describeAsCaller(deps, caller, fromKeyId);
   return { toKeyId: target.arn, fromKeyId: from.arn };
+}
+
+async function describeAsCaller(deps: RewrapDeps, caller: Caller, ref: string): Promise<KmsKeyRecord> {
+  const via: Caller = { ...caller, viaService: `s3.${deps.region}.amazonaws.com` };
+  const denied = (): ServiceError => kmsError('AccessDeniedException', `User: ${caller.principal.arn} is not authorized to perform: kms:DescribeKey on ${ref}`);
+  try {
+    await callKms(deps.kms, via, 'DescribeKey', { KeyId: ref });
+  } catch (e) {
+    if (!isServiceError(e)) throw e;
+    if (e.code === 'AccessDeniedException') throw denied();
+    if (e.code === 'NotFoundException') {
+      try {
+        await deps.kms.authorizeIdentity(via, 'kms:DescribeKey', namedKeys(deps, ref));
+      } catch (inner) {
+        if (isServiceError(inner) && inner.code === 'AccessDeniedException') throw denied();
+        throw inner;
+      }
+    }
+    throw e;
+  }
+  return deps.kms.resolveKey(ref, { allowAlias: true });
+}
+
+/** The keys a reference may name: the key of a key id or key ARN; any key of the account for an alias (or anything else). */
+function namedKeys(deps: RewrapDeps, ref: string): string {
+  if (isKeyId(ref)) return deps.kms.keyArn(ref);
+  if (/^arn:aws:kms:[^:]*:\d{12}:key\/[^/]+$/.test(ref)) return ref;
+  return deps.kms.keyArn('*');
 }
 
 function envelope(deps: RewrapDeps, sse: StoredSse, req: RewrapRequest): ObjectEnvelope {

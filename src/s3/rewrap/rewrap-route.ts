@@ -8,7 +8,9 @@
 //   response  {"status": "rewrapped" | "converted" | "unchanged" | "skipped" | "changed", "size": n,
 //              "keyId"?: ARN, "previousKeyId"?: ARN, "reason"?: "unencrypted" | "sse-s3" | "sse-c" | "other-source-key"}
 //   preflight {"check": true, "toKeyId": T, "fromKeyId"?: F} → {"toKeyId": ARN, "fromKeyId"?: ARN}:
-//             the keys resolved and the target usable (see resolveRewrapKeys)
+//             the keys resolved and the target usable, authorized as kms:DescribeKey on each
+//             key for the signer (see resolveRewrapKeys): without it, AccessDeniedException
+//             whether or not the key exists
 //   errors    {"__type": code, "message": text}: KMS's codes as KMS answers them
 //             (AccessDeniedException naming the kms action, NotFoundException, DisabledException ...),
 //             S3's AccessDenied, NoSuchBucket, NoSuchKey; ValidationException for a bad body
@@ -27,7 +29,7 @@ export function rewrapRoute(deps: RewrapDeps): AdminRoute {
       const body = jsonBody(r);
       if (body.check === true) {
         const req = parseRequest({ ...body, bucket: '-', key: '-' });
-        return resolveRewrapKeys(deps, req.toKeyId, req.fromKeyId);
+        return resolveRewrapKeys(deps, r.caller, req.toKeyId, req.fromKeyId);
       }
       return rewrapObject(deps, r.caller, parseRequest(body));
     },
