@@ -5,20 +5,23 @@
 // (docs/spec/audit-log.md). The object is written through Coffer's own S3 API
 // (self-s3.ts), so it gets the bucket's default encryption like any upload.
 //
-// The delivered position — the file (by inode) and byte offset just after the last
-// delivered line — is kept in <data-dir>/audit/delivery.json, written (atomically) only
-// after the object is stored: a crash between the two delivers those events again on the
-// next start (at-least-once; each record keeps its eventID, so duplicates are
-// recognizable), and nothing is skipped. Events rotated away before they were delivered
-// (the server was down or the bucket missing for longer than the log retains) are
-// reported as a warning.
+// The delivered position — the file (by inode), the byte offsets of the last delivered
+// line and its eventID — is kept in <data-dir>/audit/delivery.json, written (atomically)
+// only after the object is stored: a crash between the two delivers those events again on
+// the next start (at-least-once; each record keeps its eventID, so duplicates are
+// recognizable), and nothing is skipped. An inode alone does not name a file for good:
+// rotation deletes the oldest file and creates a new kms.log, which may get the freed
+// inode. So a round resumes only where the line at the saved offset is the saved event;
+// otherwise the position's file was rotated away before it was delivered (the server was
+// down or the bucket missing for longer than the log retains): that is a warning, and the
+// round starts at the oldest event kept.
 
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
-import { filesOldestFirst, linesForward } from './log-files.js';
+import { filesOldestFirst, linesForward, type OpenLogFile } from './log-files.js';
 
 export const DELIVERY_STATE = 'delivery.json';
 /** Records per delivered object at most; more make several objects in one round. */
@@ -42,10 +45,21 @@ export interface DeliveryOptions {
 }
 
 interface DeliveryState {
-  v: 1;
+  v: 2;
   /** Inode of the file holding the last delivered event. */
   ino: string;
-  /** Byte offset just after that event's line. */
+  /** Byte offset of that event's line. */
+  start: number;
+  /** Byte offset just after that line. */
+  offset: number;
+  /** The event's eventID: the line at `start` must still be this event (the inode may have been reused). */
+  eventID: string;
+}
+
+/** Version 1 (ino, offset) named the file by inode alone; it cannot be verified and is read as "start from the oldest event kept". */
+interface DeliveryStateV1 {
+  v: 1;
+  ino: string;
   offset: number;
 }
 
@@ -67,6 +81,7 @@ export class AuditDelivery {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private warnedMissing = false;
+  private warnedLost = false;
 
   constructor(private readonly o: DeliveryOptions) {}
 
@@ -110,17 +125,7 @@ export class AuditDelivery {
     const files = await filesOldestFirst(this.o.dir);
     let delivered = 0;
     try {
-      let at = 0;
-      let offset = 0;
-      if (state) {
-        const i = files.findIndex((f) => f.ino === state.ino);
-        if (i >= 0 && state.offset <= files[i]!.size) {
-          at = i;
-          offset = state.offset;
-        } else if (files.length > 0) {
-          this.o.log.warn({ bucket: this.o.bucket }, 'audit events were rotated out of the log before they could be delivered; delivering from the oldest event kept');
-        }
-      }
+      const { at, offset } = await this.resumeAt(files, state);
       // Records of one object, and the position after the last one.
       let records: string[] = [];
       let bytes = 0;
@@ -142,6 +147,7 @@ export class AuditDelivery {
           return false;
         }
         this.warnedMissing = false;
+        this.warnedLost = false;
         await this.writeState(end!);
         delivered += records.length;
         records = [];
@@ -151,14 +157,15 @@ export class AuditDelivery {
       for (let i = at; i < files.length; i++) {
         const f = files[i]!;
         for await (const line of linesForward(f, i === at ? offset : 0)) {
+          let eventID: unknown;
           try {
-            JSON.parse(line.text);
+            eventID = (JSON.parse(line.text) as { eventID?: unknown }).eventID;
           } catch {
             continue; // a line torn by a crash
           }
           records.push(line.text);
           bytes += line.text.length + 1;
-          end = { v: 1, ino: f.ino, offset: line.end };
+          end = { v: 2, ino: f.ino, start: line.start, offset: line.end, eventID: typeof eventID === 'string' ? eventID : '' };
           if ((records.length >= MAX_RECORDS || bytes >= MAX_BYTES) && !(await flush())) return delivered;
         }
       }
@@ -169,7 +176,30 @@ export class AuditDelivery {
     }
   }
 
-  private async readState(): Promise<DeliveryState | undefined> {
+  /**
+   * Where this round starts: just after the last delivered event when it is still where
+   * the state says; otherwise at the oldest event kept (files[0], offset 0), with a
+   * warning — every event still in the log is delivered, none skipped.
+   */
+  private async resumeAt(files: OpenLogFile[], state: DeliveryState | DeliveryStateV1 | undefined): Promise<{ at: number; offset: number }> {
+    if (!state) return { at: 0, offset: 0 };
+    const i = files.findIndex((f) => f.ino === state.ino);
+    if (state.v === 2 && i >= 0 && (await lineIsEvent(files[i]!, state))) return { at: i, offset: state.offset };
+    if (files.length > 0 && !this.warnedLost) {
+      this.o.log.warn(
+        { bucket: this.o.bucket },
+        state.v === 1
+          ? `${DELIVERY_STATE} is of version 1, which cannot be verified; delivering every event still in the log again (duplicates keep their eventID)`
+          : // The file holding the last delivered event is gone (no file has its inode, or the
+            // inode now names a newer file): rotation deleted it, and maybe undelivered events with it.
+            'audit events may have been rotated out of the log before they could be delivered; delivering from the oldest event kept',
+      );
+      this.warnedLost = true; // once until a delivery succeeds (a missing bucket retries every interval)
+    }
+    return { at: 0, offset: 0 };
+  }
+
+  private async readState(): Promise<DeliveryState | DeliveryStateV1 | undefined> {
     let text: string;
     try {
       text = await readFile(join(this.o.dir, DELIVERY_STATE), 'utf8');
@@ -177,8 +207,10 @@ export class AuditDelivery {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
-    const s = JSON.parse(text) as DeliveryState;
-    if (s.v !== 1 || typeof s.ino !== 'string' || !Number.isSafeInteger(s.offset)) throw new Error(`${DELIVERY_STATE} is not a delivery state of version 1`);
+    const s = JSON.parse(text) as DeliveryState | DeliveryStateV1;
+    const valid = typeof s.ino === 'string' && Number.isSafeInteger(s.offset) &&
+      (s.v === 1 || (s.v === 2 && Number.isSafeInteger(s.start) && s.start < s.offset && typeof s.eventID === 'string'));
+    if (!valid) throw new Error(`${DELIVERY_STATE} is not a delivery state of version 1 or 2`);
     return s;
   }
 
@@ -194,4 +226,13 @@ export class AuditDelivery {
     }
     await rename(tmp, path);
   }
+}
+
+/** Whether the line at `s.start` of `f` is the event `s.eventID` and ends at `s.offset` (query.ts checks page tokens alike). */
+async function lineIsEvent(f: OpenLogFile, s: DeliveryState): Promise<boolean> {
+  if (s.offset > f.size) return false;
+  for await (const line of linesForward(f, s.start)) {
+    return line.start === s.start && line.end === s.offset && line.text.includes(`"eventID":"${s.eventID}"`);
+  }
+  return false;
 }

@@ -98,8 +98,8 @@ export class Meter implements AuditSink {
     this.opts.observer?.avoided(operation);
   }
 
-  private counter(principal: string, keyArn: string, bucket: string, operation: string): UsageCount {
-    const hour = Math.floor(this.now() / HOUR_MS) * HOUR_MS;
+  /** The pending count of one group; `hour` defaults to the current UTC hour. */
+  private counter(principal: string, keyArn: string, bucket: string, operation: string, hour = Math.floor(this.now() / HOUR_MS) * HOUR_MS): UsageCount {
     const id = `${hour}\u0000${principal}\u0000${keyArn}\u0000${bucket}\u0000${operation}`;
     let c = this.pending.get(id);
     if (c === undefined) {
@@ -124,9 +124,10 @@ export class Meter implements AuditSink {
       this.opts.store.add(rows);
       this.opts.observer?.flushed(rows.length, (performance.now() - t0) / 1000, false);
     } catch (err) {
-      // Keep the counts for the next attempt rather than lose them (e.g. SQLITE_BUSY from a long reader).
+      // Keep the counts for the next attempt rather than lose them (e.g. SQLITE_BUSY from a long reader),
+      // each under its own hour: the retry may come after the hour has turned.
       for (const r of rows) {
-        const c = this.counter(r.principal, r.keyArn, r.bucket, r.operation);
+        const c = this.counter(r.principal, r.keyArn, r.bucket, r.operation, r.hour);
         c.requests += r.requests;
         c.errors += r.errors;
         c.avoided += r.avoided;
