@@ -3,8 +3,8 @@
 // makes on a user's behalf — with the principal, the key and the encryption context,
 // never plaintext or key material (operations hand over sanitized parameters only).
 //
-// Writing never waits on the disk: record() queues the line, and the events of one turn
-// of the event loop go out in one append. Between two appends the file may be rotated
+// Writing never waits on the disk: record() queues the line, and the events of the next
+// 2 ms (or of the time the previous append takes) go out in one append. Between two appends the file may be rotated
 // (docs/spec/audit-log.md): when the next event would take kms.log past maxFileBytes,
 // kms.log becomes kms.log.1 (kms.log.1 becomes kms.log.2, …), the files beyond maxFiles
 // are deleted (the oldest), and the rest of the batch starts a new kms.log. Events are
@@ -21,6 +21,9 @@ import { matches, type AuditFilter } from './query.js';
 
 export type { CloudTrailEvent } from './event.js';
 export { AUDIT_DIR, AUDIT_FILE } from './log-files.js';
+
+/** How long the first event of a batch waits for others before the batch is appended. */
+const BATCH_MS = 2;
 
 /** Where rotation starts and how many files are kept (config: COFFER_AUDIT_MAX_FILE_MB, COFFER_AUDIT_MAX_FILES). */
 export interface AuditLogOptions {
@@ -143,7 +146,7 @@ export class AuditLog implements AuditSink {
   }
 
   /**
-   * Appends the queued events, one batch per turn of the event loop. A batch that would
+   * Appends the queued events, one batch per 2 ms (BATCH_MS). A batch that would
    * take kms.log past maxFileBytes is cut between events: what fits is appended, the file
    * is rotated, and the rest starts the new kms.log (an event larger than the limit gets a
    * file of its own).
@@ -151,8 +154,9 @@ export class AuditLog implements AuditSink {
   private drain(): void {
     if (this.draining) return;
     this.draining = (async () => {
-      // Let the rest of this turn's events join the batch.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // Let the events of the next couple of milliseconds join the batch: under load one
+      // write carries many events instead of one (a write per event cost the data path ~5%).
+      await new Promise<void>((resolve) => setTimeout(resolve, BATCH_MS));
       while (this.pending.length > 0) {
         const events = this.pending;
         this.pending = [];
