@@ -11,21 +11,18 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { pino } from 'pino';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { GenerateRandomCommand, KMSClient } from '@aws-sdk/client-kms';
-import { startCoffer, type RunningCoffer } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
+import type { RunningCoffer } from '../../src/app.js';
+import { startDeliveryServer, stopDeliveryServer } from './delivery-server.js';
 import { readAudit, type CloudTrailEvent } from '../../src/audit/audit-log.js';
-import { ROOT_KEY_ID, ROOT_SECRET, uniqueBucket } from '../helpers/server.js';
+import { uniqueBucket } from '../helpers/server.js';
 
 const bucket = uniqueBucket('trail-rot');
-const credentials = { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET };
 let dataDir: string;
 let coffer: RunningCoffer;
 let s3: S3Client;
@@ -33,18 +30,11 @@ let kms: KMSClient;
 const logLines: string[] = [];
 
 async function start(): Promise<void> {
-  const config = loadConfig({ port: 0, dataDir, fsync: false }, {
-    COFFER_ROOT_ACCESS_KEY_ID: ROOT_KEY_ID, COFFER_ROOT_SECRET_ACCESS_KEY: ROOT_SECRET,
+  ({ coffer, s3, kms } = await startDeliveryServer(dataDir, {
     // Rounds only when the test asks (deliver()): between them, delivery falls behind.
     COFFER_AUDIT_BUCKET: bucket, COFFER_AUDIT_DELIVERY_SECONDS: '3600',
     COFFER_AUDIT_MAX_FILE_BYTES: '2048', COFFER_AUDIT_MAX_FILES: '3',
-  });
-  const sink = new Writable({ write(chunk: Buffer, _enc, cb) { logLines.push(...chunk.toString().split('\n').filter(Boolean)); cb(); } });
-  coffer = await startCoffer(config, pino({ level: 'warn' }, sink));
-  s3?.destroy();
-  kms?.destroy();
-  s3 = new S3Client({ endpoint: coffer.url, region: 'us-east-1', forcePathStyle: true, credentials });
-  kms = new KMSClient({ endpoint: coffer.url, region: 'us-east-1', credentials });
+  }, logLines, { s3, kms }));
 }
 
 before(async () => {
@@ -52,12 +42,7 @@ before(async () => {
   await start();
 });
 
-after(async () => {
-  s3.destroy();
-  kms.destroy();
-  await coffer.close();
-  await rm(dataDir, { recursive: true, force: true });
-});
+after(() => stopDeliveryServer({ coffer, s3, kms }, dataDir));
 
 const auditDir = () => join(dataDir, 'audit');
 const inodeOf = async (name: string) => (await stat(join(auditDir(), name), { bigint: true })).ino.toString();

@@ -9,21 +9,18 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { pino } from 'pino';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateKeyCommand, EncryptCommand, GenerateRandomCommand, KMSClient } from '@aws-sdk/client-kms';
-import { startCoffer, type RunningCoffer } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
+import type { RunningCoffer } from '../../src/app.js';
+import { startDeliveryServer, stopDeliveryServer } from './delivery-server.js';
 import { readAudit, type CloudTrailEvent } from '../../src/audit/audit-log.js';
-import { ROOT_KEY_ID, ROOT_SECRET, startTestServer, uniqueBucket } from '../helpers/server.js';
+import { startTestServer, uniqueBucket } from '../helpers/server.js';
 import { makeTestCertificate } from '../helpers/tls.js';
 import { waitFor } from '../interop/support.js';
 
 const bucket = uniqueBucket('trail');
 const PREFIX = 'coffer/trail';
-const credentials = { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET };
 let dataDir: string;
 let coffer: RunningCoffer;
 let s3: S3Client;
@@ -32,16 +29,7 @@ const logLines: string[] = [];
 let keyArn: string;
 
 async function start(): Promise<void> {
-  const config = loadConfig({ port: 0, dataDir, fsync: false }, {
-    COFFER_ROOT_ACCESS_KEY_ID: ROOT_KEY_ID, COFFER_ROOT_SECRET_ACCESS_KEY: ROOT_SECRET,
-    COFFER_AUDIT_BUCKET: `${bucket}/${PREFIX}`, COFFER_AUDIT_DELIVERY_SECONDS: '1',
-  });
-  const sink = new Writable({ write(chunk: Buffer, _enc, cb) { logLines.push(...chunk.toString().split('\n').filter(Boolean)); cb(); } });
-  coffer = await startCoffer(config, pino({ level: 'warn' }, sink));
-  s3?.destroy();
-  kms?.destroy();
-  s3 = new S3Client({ endpoint: coffer.url, region: 'us-east-1', forcePathStyle: true, credentials });
-  kms = new KMSClient({ endpoint: coffer.url, region: 'us-east-1', credentials });
+  ({ coffer, s3, kms } = await startDeliveryServer(dataDir, { COFFER_AUDIT_BUCKET: `${bucket}/${PREFIX}`, COFFER_AUDIT_DELIVERY_SECONDS: '1' }, logLines, { s3, kms }));
 }
 
 before(async () => {
@@ -49,12 +37,7 @@ before(async () => {
   await start();
 });
 
-after(async () => {
-  s3.destroy();
-  kms.destroy();
-  await coffer.close();
-  await rm(dataDir, { recursive: true, force: true });
-});
+after(() => stopDeliveryServer({ coffer, s3, kms }, dataDir));
 
 async function delivered(): Promise<{ key: string; records: CloudTrailEvent[] }[]> {
   const out: { key: string; records: CloudTrailEvent[] }[] = [];
