@@ -130,6 +130,8 @@ test('s3:RequestObjectTag on PutObjectTagging: the tag set in the body is what t
   const tag = (TagSet: { Key: string; Value: string }[]) => srv.s3.send(new PutObjectTaggingCommand({ Bucket: b, Key: 'k', Tagging: { TagSet } }));
   await assertDenied(tag([{ Key: 'project', Value: 'gemini' }]), /s3:PutObjectTagging on resource: .* with an explicit deny in a resource-based policy$/);
   await assertDenied(tag([]));
+  const kept = await srv.s3.send(new GetObjectTaggingCommand({ Bucket: b, Key: 'k' }));
+  assert.deepEqual(kept.TagSet?.map((t) => `${t.Key}=${t.Value}`), ['project=apollo'], 'a refused PutObjectTagging changes nothing');
   await tag([{ Key: 'project', Value: 'apollo' }, { Key: 'stage', Value: 'two' }]);
   const got = await srv.s3.send(new GetObjectTaggingCommand({ Bucket: b, Key: 'k' }));
   assert.deepEqual(got.TagSet?.map((t) => `${t.Key}=${t.Value}`).sort(), ['project=apollo', 'stage=two']);
