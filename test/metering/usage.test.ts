@@ -289,7 +289,7 @@ test('/metrics exposes exactly the metrics docs/METERING.md documents, with thei
   for (const name of exposed.keys()) assert.ok(documented.has(name), `exposed ${name} is documented in docs/METERING.md`);
 });
 
-// Last: restarts the server on the same data directory.
+// Last: restarts the server on the same data directory (a clean stop; a SIGKILL: usage-crash.test.ts).
 test('the counts survive a restart on the same data directory', async () => {
   const beforeRestart = await usage({ by: 'principal' });
   // One more request just before the stop: only the flush on close can keep it (the timer runs once a second).
