@@ -21,7 +21,7 @@ async function lines(dir: string): Promise<string[]> {
   return (await readFile(join(dir, 'audit', 'kms.log'), 'utf8')).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { requestID: string }).requestID);
 }
 
-test('flush() resolves under a steady stream of new events, with the earlier ones on disk', { timeout: 10_000 }, async () => {
+test('flush() resolves under a steady stream of new events, with the earlier ones on disk', { timeout: 20_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-audit-writer-'));
   try {
     const log = await AuditLog.open(dir, 'us-east-1');
@@ -40,7 +40,9 @@ test('flush() resolves under a steady stream of new events, with the earlier one
     const waited = Date.now() - t0;
     const onDisk = await lines(dir);
     running = false;
-    assert.ok(waited < 1000, `flush waited ${waited} ms`);
+    // The property is that flush() returns while events keep coming (a writer that waited
+    // for the queue to drain would never return), not its speed: 5 s leaves room for a loaded CI machine.
+    assert.ok(waited < 5000, `flush waited ${waited} ms`);
     assert.ok(onDisk.length >= before, `${onDisk.length} of the ${before} events recorded before flush are on disk`);
     assert.deepEqual(onDisk, Array.from({ length: onDisk.length }, (_, i) => `r${i}`), 'in order');
     await log.close();

@@ -221,6 +221,11 @@ test('an SSE-C customer key is never printed: text, --json and the report show i
     const variant = path.join(work, `sse-c-variant-${algorithm.trim() || 'none'}.xml`);
     await fs.writeFile(variant, text.replace('<value>SSE-C</value>', `<value>${algorithm}</value>`).replace(/fs\.s3a\.encryption\./g, `fs.s3a.bucket.${bucket}.encryption.`));
     const cli = await coffer(['hadoop', 'check', variant, '--json', '--data-dir', srv.dataDir], ROOT_ENV);
+    // A crash with no output would print no key either: the check must have run (0: no
+    // problem, 1: findings) and shown the key in its masked form.
+    assert.ok(cli.code === 0 || cli.code === 1, `algorithm ${JSON.stringify(algorithm)}: exit ${cli.code}: ${cli.stdout}${cli.stderr}`);
+    const report = JSON.parse(cli.stdout) as { buckets: { settings: { setting: string; value: string }[] }[] };
+    assert.equal(report.buckets[0]?.settings.find((s) => s.setting === 'key')?.value, '(set, 32 bytes)', `algorithm ${JSON.stringify(algorithm)}: ${cli.stdout}`);
     assert.ok(!cli.stdout.includes(customerKey) && !cli.stderr.includes(customerKey), `algorithm ${JSON.stringify(algorithm)}: printed the customer key`);
   }
   // A KMS key is shown as written (an alias, an ARN): it names a key, it is not one.

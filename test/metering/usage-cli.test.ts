@@ -15,6 +15,7 @@ import { CreateKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { adminCall } from '../helpers/admin.js';
 import { CLI_MAIN } from '../interop/support.js';
+import { keyHours, keyMonths } from './key-hours.js';
 
 let srv: TestServer;
 let keyArn: string;
@@ -46,6 +47,8 @@ after(async () => {
 });
 
 test('coffer usage prints a table by key with requests, key-months and the estimated cost, beside the running server', async () => {
+  const held = () => keyHours(srv.dataDir).filter((x) => x.keyArn === keyArn);
+  const heldBefore = held();
   const r = await coffer(['usage', '--data-dir', srv.dataDir]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
@@ -53,10 +56,19 @@ test('coffer usage prints a table by key with requests, key-months and the estim
   assert.match(r.stdout, /^KEY\s+REQUESTS\s+ERRORS\s+AVOIDED\s+KEY-MONTHS\s+EST\. COST$/m);
   const keyLine = lines.find((l) => l.startsWith(keyArn));
   assert.ok(keyLine, r.stdout);
-  // CreateKey, 3 GenerateDataKey, 1 Decrypt, 1 Encrypt; one key for one hour.
-  assert.deepEqual(keyLine.split(/\s+/).slice(1, 5), ['6', '0', '0', '0.00137']);
+  // The one key, for each hour the server's sampler recorded it: one hour (0.00137
+  // key-months), or two if the UTC hour turned during the run (read before and after the
+  // CLI: the hourly sample may land while it runs).
+  const heldAfter = held();
+  assert.ok(heldAfter.length === 1 || heldAfter.length === 2, JSON.stringify(heldAfter));
+  assert.ok(heldAfter.every((x) => x.units === 1));
+  const printed = Number(keyLine.split(/\s+/)[4]);
+  assert.ok([heldBefore.length, heldAfter.length].map(keyMonths).includes(printed), `${printed} key-months for ${JSON.stringify(heldAfter)}`);
+  const months = printed;
+  // CreateKey, 3 GenerateDataKey, 1 Decrypt, 1 Encrypt.
+  assert.deepEqual(keyLine.split(/\s+/).slice(1, 5), ['6', '0', '0', String(months)]);
   assert.match(r.stdout, /^requests: 6 \(0 failed\), 6 in the free tier, 0 billable: \$0\.00$/m);
-  assert.match(r.stdout, /^keys: 0\.00137 key-months: \$0\.001370$/m);
+  assert.ok(r.stdout.split('\n').includes(`keys: ${months} key-months: $${months.toFixed(6)}`), r.stdout);
   assert.match(r.stdout, /^bucket keys saved 0 requests: \$0\.00$/m);
   assert.match(r.stdout, /^prices: \$1 per key-month, \$0\.03 per 10,000 requests, 20,000 free requests a month/m);
   assert.equal(r.stderr, '');

@@ -4,14 +4,17 @@
 // After the re-key: HEAD names key B, GET returns the same bytes, no blob file changed,
 // key A can be disabled without breaking a read, the audit log has the ReEncrypt calls
 // under the user; a rerun changes nothing; --max-objects and a killed run resume from
-// the checkpoint; --prefix and --from-key filter; a user without kms:ReEncryptTo gets
-// failures naming it and the objects stay as they were.
+// the checkpoint; --prefix and --from-key filter; a user without kms:ReEncryptTo (or
+// kms:ReEncryptFrom on the source key) gets failures naming it and the objects stay as
+// they were; ^C exits 130 with the checkpoint saved.
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -279,6 +282,29 @@ describe('refusals', () => {
     assert.match(human.stdout, /failed: a: AccessDeniedException: .*kms:ReEncryptTo/);
   });
 
+  test('a user allowed everything but kms:ReEncryptFrom on key A gets failures naming it, refused ReEncrypts in the audit log, and the objects stay under A', async () => {
+    const noFrom = await users.create('rekey-no-from', {
+      s3: [s3On(bucket)],
+      kms: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }, { Effect: 'Deny', Action: 'kms:ReEncryptFrom', Resource: keyA }],
+    });
+    const before = (await auditEvents(srv)).length;
+    const { r, s } = await rekey(noFrom.credentials, '--bucket', bucket, '--to-key', keyB, '--state-file', 'no-from.json');
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(s.objects, { rewrapped: 0, converted: 0, unchanged: 0, skipped: 0, changed: 0, failed: 3 });
+    for (const f of s.failures) {
+      assert.equal(f.code, 'AccessDeniedException');
+      assert.match(f.message, new RegExp(`${noFrom.arn} is not authorized to perform: kms:ReEncryptFrom on resource: ${keyA}`));
+    }
+    for (const k of ['a', 'b', 'c']) assert.equal((await head(srv.s3, bucket, k)).SSEKMSKeyId, keyA, k);
+    const reencrypts = (await auditEvents(srv)).slice(before).filter((e) => e.eventName === 'ReEncrypt');
+    assert.equal(reencrypts.length, 3, 'one refused ReEncrypt per object');
+    for (const e of reencrypts) {
+      assert.equal(e.errorCode, 'AccessDeniedException');
+      assert.equal(e.userIdentity.arn, noFrom.arn);
+      assert.equal(e.userIdentity.invokedBy, 's3.amazonaws.com');
+    }
+  });
+
   test('a user without s3:PutObject on the objects is refused by S3 before any KMS call', async () => {
     const readOnly = await users.create('rekey-read-only', {
       s3: [{ Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetObject'], Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] }],
@@ -373,7 +399,11 @@ describe('a killed run', () => {
 
   test('^C finishes the re-wraps in flight, saves the checkpoint, prints the summary and exits 130', async () => {
     const stateFile = path.join(work, 'interrupted.json');
-    const child = spawn(process.execPath, [CLI_MAIN, 'rekey', '--endpoint', srv.url, '--bucket', bucket, '--to-key', keyA, '--state-file', stateFile, '--concurrency', '2', '--json'], {
+    // The CLI talks to the server through a relay that holds every answer once the first
+    // checkpoint exists, until the CLI has taken the ^C: however fast the machine, the
+    // run cannot finish (exit 0) before the interrupt lands.
+    const relay = await holdingRelay(new URL(srv.url), () => existsSync(stateFile));
+    const child = spawn(process.execPath, [CLI_MAIN, 'rekey', '--endpoint', relay.url, '--bucket', bucket, '--to-key', keyA, '--state-file', stateFile, '--concurrency', '1', '--json'], {
       env: { PATH: process.env.PATH ?? '', AWS_ACCESS_KEY_ID: ROOT_KEY_ID, AWS_SECRET_ACCESS_KEY: ROOT_SECRET },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -388,6 +418,12 @@ describe('a killed run', () => {
       await new Promise((r) => setTimeout(r, 5));
     }
     child.kill('SIGINT');
+    const taken = Date.now() + 30_000;
+    while (!stderr.includes('coffer: interrupted')) {
+      assert.ok(Date.now() < taken && child.exitCode === null, `the run took the ^C\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    relay.release();
     assert.equal(await exited, 130, stderr);
     assert.match(stderr, /coffer: interrupted: finishing the re-wraps in flight and saving the checkpoint/);
     const s = JSON.parse(stdout) as Summary;
@@ -396,8 +432,53 @@ describe('a killed run', () => {
     const state = JSON.parse(await fs.readFile(stateFile, 'utf8')) as { after: string; covered: number };
     assert.equal(state.covered, s.objects.rewrapped, 'the checkpoint covers exactly what this run did');
     assert.ok(state.covered < count);
-    const rest = await rekey({ accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET }, '--bucket', bucket, '--to-key', keyA, '--state-file', stateFile);
-    assert.equal(rest.s.resumedAfter, state.after);
-    assert.deepEqual(rest.s.objects, { rewrapped: count - state.covered, converted: 0, unchanged: 0, skipped: 0, changed: 0, failed: 0 });
+    // The checkpoint names the endpoint it ran against: the rest goes through the (released) relay too.
+    const rest = await cli({ accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET }, '--endpoint', relay.url, '--json', '--bucket', bucket, '--to-key', keyA, '--state-file', stateFile);
+    await relay.close();
+    assert.equal(rest.code, 0, rest.stderr);
+    const restSummary = JSON.parse(rest.stdout) as Summary;
+    assert.equal(restSummary.resumedAfter, state.after);
+    assert.deepEqual(restSummary.objects, { rewrapped: count - state.covered, converted: 0, unchanged: 0, skipped: 0, changed: 0, failed: 0 });
   });
 });
+
+/**
+ * A TCP relay to `target` that forwards requests freely but, once `hold()` is true, keeps
+ * the server's answers (and new connections) back until `release()`.
+ */
+async function holdingRelay(target: URL, hold: () => boolean): Promise<{ url: string; release(): void; close(): Promise<void> }> {
+  let released = false;
+  const waiting: (() => void)[] = [];
+  const sockets = new Set<net.Socket>();
+  const gate = (go: () => void) => (released || !hold() ? go() : waiting.push(go));
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.pause();
+    gate(() => {
+      const upstream = net.connect(Number(target.port), target.hostname, () => client.resume());
+      sockets.add(upstream);
+      client.on('data', (c: Buffer) => upstream.write(c));
+      // Each chunk of an answer waits at the gate, in order.
+      let chain = Promise.resolve();
+      upstream.on('data', (c: Buffer) => {
+        chain = chain.then(() => new Promise<void>((go) => gate(go))).then(() => void client.write(c));
+      });
+      upstream.on('end', () => void chain.then(() => client.end()));
+      client.on('end', () => upstream.end());
+      for (const [a, b] of [[client, upstream], [upstream, client]] as const) a.on('error', () => b.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    release() {
+      released = true;
+      for (const go of waiting.splice(0)) go();
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
