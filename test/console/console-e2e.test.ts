@@ -85,8 +85,12 @@ async function describeRefusal(res: Response, step: string): Promise<Refusal> {
 
 test('the console in Chromium: keys, users, grants, buckets, upload, disable, audit, usage', { skip: NO_BROWSER, timeout: 180_000 }, async (t) => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  const srv = await startTestServer();
+  // The browser first: if it cannot start, no server is left running.
   const browser: Browser = await launch();
+  const srv = await startTestServer().catch(async (e: unknown) => {
+    await browser.close();
+    throw e;
+  });
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
@@ -504,8 +508,11 @@ async function signIn(page: Page, id: string, secret: string): Promise<void> {
 
 
 test("the console finds the server's region at sign-in and signs every service with it", { skip: NO_BROWSER, timeout: 60_000 }, async () => {
-  const srv = await startTestServer({ COFFER_REGION: 'eu-central-1' });
   const browser = await launch();
+  const srv = await startTestServer({ COFFER_REGION: 'eu-central-1' }).catch(async (e: unknown) => {
+    await browser.close();
+    throw e;
+  });
   const page = await (await browser.newContext()).newPage();
   page.setDefaultTimeout(10_000);
   const errors: string[] = [];
