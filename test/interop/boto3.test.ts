@@ -2,31 +2,18 @@
 // addressing only) against the real server. The flow lives in fixtures/boto3_flow.py
 // and reports each step; each step is one assertion here so a failure names it.
 
-import { test, before, after } from 'node:test';
-import assert from 'node:assert/strict';
+import { before, after } from 'node:test';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
-import { ROOT_KEY_ID, ROOT_SECRET, runPythonFlow, type PythonFlowRun } from './support.js';
-
-interface Step {
-  ok: boolean;
-  error?: string;
-  trace?: string;
-  [k: string]: unknown;
-}
+import { ROOT_KEY_ID, ROOT_SECRET, flowStepTests, runPythonFlow, type FlowStep, type PythonFlowRun } from './support.js';
 
 let srv: TestServer;
-let run: PythonFlowRun<Step>;
+let run: PythonFlowRun<FlowStep>;
 
 before(async () => {
   srv = await startTestServer();
-  run = await runPythonFlow<Step>('boto3_flow.py', [srv.url, ROOT_KEY_ID, ROOT_SECRET, uniqueBucket('boto3')], 90_000);
+  run = await runPythonFlow<FlowStep>('boto3_flow.py', [srv.url, ROOT_KEY_ID, ROOT_SECRET, uniqueBucket('boto3')], 90_000);
 });
 after(async () => srv?.stop());
-
-test('the boto3 flow runs to the end and prints its summary', () => {
-  assert.equal(run.code, 0, run.stderr);
-  assert.ok(Object.keys(run.steps).length > 0, `no JSON summary; stderr: ${run.stderr}`);
-});
 
 const STEPS: [string, string][] = [
   ['create_bucket', 'create_bucket, then list_buckets shows it'],
@@ -50,10 +37,4 @@ const STEPS: [string, string][] = [
   ['cleanup', 'emptying and deleting the bucket works'],
 ];
 
-for (const [name, behaviour] of STEPS) {
-  test(`boto3: ${behaviour}`, () => {
-    const s = run.steps[name];
-    assert.ok(s, `step ${name} did not run`);
-    assert.ok(s.ok, `step ${name} failed: ${s.error}\n${s.trace ?? ''}`);
-  });
-}
+flowStepTests('boto3 flow', () => run, STEPS);

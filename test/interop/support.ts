@@ -9,6 +9,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '../helpers/sha256.js';
 import { ROOT_KEY_ID, ROOT_SECRET } from '../helpers/server.js';
@@ -260,4 +262,31 @@ export function runPythonFlow<Step>(script: string, args: string[], timeoutMs: n
       resolve({ code: err ? (err.code as unknown as number) : 0, stderr, steps });
     });
   });
+}
+
+/** A step a pass/fail flow (boto3_flow.py, boto3_sse_flow.py) reports. */
+export interface FlowStep {
+  ok: boolean;
+  error?: string;
+  trace?: string;
+  [k: string]: unknown;
+}
+
+/**
+ * The tests of a pass/fail flow: one that it ran to the end and printed its summary, then
+ * one per step (name, behaviour), so a failure names the behaviour. `run` is read when the
+ * tests run (the flow starts in a before hook).
+ */
+export function flowStepTests(flow: string, run: () => PythonFlowRun<FlowStep>, steps: readonly (readonly [string, string])[]): void {
+  test(`the ${flow} runs to the end and prints its summary`, () => {
+    assert.equal(run().code, 0, run().stderr);
+    assert.ok(Object.keys(run().steps).length > 0, `no JSON summary; stderr: ${run().stderr}`);
+  });
+  for (const [name, behaviour] of steps) {
+    test(`boto3: ${behaviour}`, () => {
+      const s = run().steps[name];
+      assert.ok(s, `step ${name} did not run`);
+      assert.ok(s.ok, `step ${name} failed: ${s.error}\n${s.trace ?? ''}`);
+    });
+  }
 }
