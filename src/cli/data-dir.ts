@@ -5,8 +5,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../config/config.js';
 import { readAccountId } from '../iam/root-credentials.js';
-import { selectRootKey } from '../kms/custody/select-root-key.js';
-import type { RootKeyProvider } from '../kms/custody/root-key.js';
+import { selectRootKey } from '../custody/select-root-key.js';
+import type { RootKeyProvider } from '../custody/root-key.js';
 import { SqliteIamStore } from '../iam/store/sqlite-iam-store.js';
 import { CliError } from './output.js';
 

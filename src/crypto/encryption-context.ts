@@ -1,7 +1,9 @@
-// The canonical byte encoding of an encryption context inside the envelope — the same
-// encoding as the KMS ciphertext (docs/spec/kms-ciphertext.md, "Canonical encryption
-// context"), so the pairs the S3 layer sends to KMS are stored exactly as KMS binds them.
-// Written out here because crypto/ may not import kms/ (dependencies point inward).
+// The canonical byte encoding of an encryption context: the AES-GCM AAD of the KMS
+// ciphertext (docs/spec/kms-ciphertext.md, "Canonical encryption context") and the
+// context stored in an object's envelope, so the pairs the S3 layer sends to KMS are
+// stored exactly as KMS binds them. One encoder for both, in the lower layer. Pair order
+// never matters and every key and value is length-prefixed, so no two different contexts
+// encode alike: {"ab":"c"} and {"a":"bc"} differ, which bare concatenation would not.
 //
 //   canon(context) = u32be(count) || for each pair, by ascending UTF-8 key bytes:
 //                    u32be(len key) || key || u32be(len value) || value
@@ -14,19 +16,26 @@ import { EnvelopeParseError } from './errors.js';
 
 export type EncryptionContext = Readonly<Record<string, string>>;
 
-function utf8(s: unknown, what: string): Buffer {
-  if (typeof s !== 'string') throw new RangeError(`encryption context ${what}s must be strings`);
+/** The context is not a map of well-formed strings (a lone UTF-16 surrogate has no UTF-8 form). */
+export class EncryptionContextError extends RangeError {
+  override readonly name = 'EncryptionContextError';
+}
+
+function utf8(s: unknown, what: 'key' | 'value'): Buffer {
+  if (typeof s !== 'string') throw new EncryptionContextError(`encryption context ${what}s must be strings`);
   const b = Buffer.from(s, 'utf8');
   // A lone surrogate becomes U+FFFD, so two different strings could encode alike; refuse.
-  if (b.toString('utf8') !== s) throw new RangeError(`encryption context ${what}s must be well-formed Unicode`);
+  if (b.toString('utf8') !== s) throw new EncryptionContextError(`encryption context ${what}s must be well-formed Unicode`);
   return b;
 }
 
 export function encodeEncryptionContext(context: EncryptionContext): Buffer {
   if (context === null || typeof context !== 'object' || Array.isArray(context)) {
-    throw new RangeError('encryption context must be an object of string keys and values');
+    throw new EncryptionContextError('encryption context must be an object of string keys and values');
   }
   const pairs = Object.entries(context).map(([k, v]) => [utf8(k, 'key'), utf8(v, 'value')] as const);
+  // UTF-8 byte order, not JavaScript's UTF-16 order: they differ for U+E000..U+FFFF
+  // against characters beyond U+FFFF, and other implementations sort bytes.
   pairs.sort((a, b) => Buffer.compare(a[0], b[0]));
   let size = 4;
   for (const [k, v] of pairs) size += 8 + k.length + v.length;

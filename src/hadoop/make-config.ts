@@ -7,7 +7,7 @@
 import { newAccessKeyId, newSecretAccessKey } from '../iam/root-credentials.js';
 import { sealSecret } from '../iam/credentials.js';
 import { IamStoreConflict } from '../iam/store/types.js';
-import { isKeyId } from '../kms/custody/key-id.js';
+import { isKeyId } from '../kms/format/key-id.js';
 import { CliError } from '../cli/output.js';
 import { checkCoreSite } from './check.js';
 import type { CofferView } from './coffer-view.js';

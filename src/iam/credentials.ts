@@ -17,7 +17,7 @@
 
 import { createHash } from 'node:crypto';
 import type { CredentialLookup, CredentialRecord, Principal } from '../auth/types.js';
-import type { RootKeyProvider } from '../kms/custody/root-key.js';
+import type { RootKeyProvider } from '../custody/root-key.js';
 import { parsePolicyDocument, type NamedPolicy, type PolicyDocument } from './policy/index.js';
 import type { RootAccount } from './root-credentials.js';
 import type { AccessKeyRecord, IamStore } from './store/types.js';

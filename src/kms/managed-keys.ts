@@ -6,7 +6,7 @@
 // rotated yearly like AWS's, never deletable or editable (refuseAwsManaged in ops/common.ts).
 
 import { randomUUID } from 'node:crypto';
-import { newSealedMaterial } from './custody/key-material.js';
+import { newSealedMaterial } from './format/key-material.js';
 import type { KmsService } from './service.js';
 import type { KmsKeyRecord } from './store/types.js';
 

@@ -6,9 +6,9 @@
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/types.js';
 import { authorize, accessDeniedMessage, parsePolicyDocument, type NamedPolicy, type PolicyDocument, type RequestContext } from '../iam/policy/index.js';
-import type { RootKeyProvider } from './custody/root-key.js';
-import { openKeyMaterial, type KeyMaterial } from './custody/key-material.js';
-import { isKeyId } from './custody/key-id.js';
+import type { RootKeyProvider } from '../custody/root-key.js';
+import { openKeyMaterial, type KeyMaterial } from './format/key-material.js';
+import { isKeyId } from './format/key-id.js';
 import type { GrantRecord, KmsKeyRecord, KmsStore } from './store/types.js';
 import { kmsError } from './errors.js';
 import { requestPrincipal } from '../iam/principal.js';

@@ -9,7 +9,7 @@ import type { BlobStore, MetadataStore } from '../storage/types.js';
 import type { AuthResult, CredentialLookup, Principal } from '../auth/types.js';
 import type { Endpoint } from './router.js';
 import type { KmsService } from '../kms/service.js';
-import type { RootKeyProvider } from '../kms/custody/root-key.js';
+import type { RootKeyProvider } from '../custody/root-key.js';
 import type { BucketKeyCache } from './sse/kms-bridge.js';
 
 export interface S3Services {

@@ -14,8 +14,8 @@ import type { AssumedRolePrincipal } from '../../src/auth/types.js';
 import { CredentialDirectory, SESSION_SEAL_LABEL, encodeSessionPrincipal, sealSession } from '../../src/iam/credentials.js';
 import { rootPrincipal } from '../../src/iam/root-credentials.js';
 import { SqliteIamStore } from '../../src/iam/store/sqlite-iam-store.js';
-import { SoftwareRootKey, WRAP_LABEL } from '../../src/kms/custody/software-root-key.js';
-import { SealedKeyAuthError } from '../../src/kms/custody/errors.js';
+import { SoftwareRootKey, WRAP_LABEL } from '../../src/custody/software-root-key.js';
+import { SealedKeyAuthError } from '../../src/custody/errors.js';
 
 const ROOT_KEY = Buffer.alloc(32, 0x11);
 const NONCE = Buffer.alloc(12, 0x22);

@@ -21,7 +21,7 @@ import { Sha256 } from '../helpers/sha256.js';
 import { createTestAlias, createTestKey, setKeyPolicy, setKeyState } from './fixture-key.js';
 import { callKms } from '../../src/kms/dispatch.js';
 import type { Caller } from '../../src/kms/service.js';
-import { CiphertextAuthError, CiphertextParseError } from '../../src/kms/custody/errors.js';
+import { CiphertextAuthError, CiphertextParseError } from '../../src/custody/errors.js';
 import { rotateKeyMaterial } from '../../src/kms/ops/rotation.js';
 import { readAudit } from '../../src/audit/audit-log.js';
 import type { KmsKeyRecord } from '../../src/kms/store/types.js';

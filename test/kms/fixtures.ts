@@ -9,8 +9,8 @@ import type { Principal } from '../../src/auth/types.js';
 import { KmsService, type Caller } from '../../src/kms/service.js';
 import type { RunningCoffer } from '../../src/app.js';
 import type { KmsKeyRecord, Tag } from '../../src/kms/store/types.js';
-import { generateKeyMaterial, sealKeyMaterial } from '../../src/kms/custody/key-material.js';
-import { encodeCiphertext } from '../../src/kms/custody/ciphertext.js';
+import { generateKeyMaterial, sealKeyMaterial } from '../../src/kms/format/key-material.js';
+import { encodeCiphertext } from '../../src/kms/format/ciphertext.js';
 import { defaultKeyPolicyText, parsePolicyObject } from '../../src/iam/policy/index.js';
 
 export type KeyOverrides = Partial<Omit<KmsKeyRecord, 'keyId' | 'arn' | 'accountId' | 'region'>> & { tags?: Tag[] };

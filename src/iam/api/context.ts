@@ -2,7 +2,7 @@
 // account, the authenticated caller; and the shape of one operation in the tables.
 
 import type { Principal } from '../../auth/types.js';
-import type { RootKeyProvider } from '../../kms/custody/root-key.js';
+import type { RootKeyProvider } from '../../custody/root-key.js';
 import type { CredentialDirectory } from '../credentials.js';
 import type { IamStore } from '../store/types.js';
 import type { Params, XmlValue } from './query.js';

@@ -32,9 +32,9 @@ import type { AuditNote, KmsInput, KmsOperation } from '../operation.js';
 import type { Caller, KmsService } from '../service.js';
 import type { KmsKeyRecord } from '../store/types.js';
 import { dryRunSucceeded, kmsError } from '../errors.js';
-import { decryptCiphertext, encodeCiphertext, MAX_PLAINTEXT, parseCiphertextHeader, type CiphertextHeader } from '../custody/ciphertext.js';
-import { EncryptionContextError, type EncryptionContext } from '../custody/encryption-context.js';
-import { CiphertextAuthError, CiphertextParseError } from '../custody/errors.js';
+import { decryptCiphertext, encodeCiphertext, MAX_PLAINTEXT, parseCiphertextHeader, type CiphertextHeader } from '../format/ciphertext.js';
+import { EncryptionContextError, type EncryptionContext } from '../../crypto/encryption-context.js';
+import { CiphertextAuthError, CiphertextParseError } from '../../custody/errors.js';
 import { validateGrantTokens } from './grants.js';
 
 /** The model's EncryptionAlgorithmSpec enum, in its order (used in validation messages). */

@@ -15,7 +15,7 @@ import type { KmsOperation } from '../operation.js';
 import type { KmsService } from '../service.js';
 import type { KmsKeyRecord, KeyMaterialRecord } from '../store/types.js';
 import { KmsStoreConflict } from '../store/types.js';
-import { generateKeyMaterial, sealKeyMaterial } from '../custody/key-material.js';
+import { generateKeyMaterial, sealKeyMaterial } from '../format/key-material.js';
 import { kmsError, validationError } from '../errors.js';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;

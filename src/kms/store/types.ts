@@ -1,7 +1,7 @@
 // The KMS's persistent state behind one interface: keys, their versioned (sealed)
 // material, aliases, grants and tags. The embedded implementation is SQLite
 // (sqlite-kms-store.ts); sealed material is opaque here — it is encrypted under the
-// root key before it reaches the store (src/kms/custody/key-material.ts).
+// root key before it reaches the store (src/kms/format/key-material.ts).
 
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
 export type KeyManager = 'CUSTOMER' | 'AWS';

@@ -21,13 +21,13 @@
 // which is the context SSE-KMS uses for new objects. Object key and object id stay.
 
 import { decodeEnvelope, encodeEnvelope, sealedKeyAad, type ObjectEnvelope } from '../../crypto/index.js';
-import type { RootKeyProvider } from '../../kms/custody/root-key.js';
+import type { RootKeyProvider } from '../../custody/root-key.js';
 import { callKms } from '../../kms/dispatch.js';
 import type { Caller, KmsService } from '../../kms/service.js';
 import type { MetadataStore, ObjectRecord } from '../../storage/types.js';
 import { ServiceError, isServiceError } from '../../errors.js';
 import { kmsError } from '../../kms/errors.js';
-import { isKeyId } from '../../kms/custody/key-id.js';
+import { isKeyId } from '../../kms/format/key-id.js';
 import type { KmsKeyRecord } from '../../kms/store/types.js';
 import { sseOf, type StoredSse } from '../sse/object-keys.js';
 import { authorizeObjectActions, type ObjectAccessDeps } from './authorize.js';

@@ -16,7 +16,7 @@ import {
   sealedKeyAad, sealUnderCustomerKey, splitDsseDataKey, DSSE_DATA_KEY_LENGTH, ObjectCryptoError, PartListAuthError, partListTag, verifyPartListTag,
   type EnvelopeFields, type ObjectEnvelope, type ObjectId, type ObjectKey,
 } from '../../crypto/index.js';
-import { CustodyError } from '../../kms/custody/errors.js';
+import { CustodyError } from '../../custody/errors.js';
 import type { S3Context } from '../context.js';
 import { s3Error } from '../errors.js';
 import { decryptDataKey, defaultKeyRef, generateDataKey } from './kms-bridge.js';

@@ -8,11 +8,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
-import { decryptCiphertext, encodeCiphertext } from '../../../src/kms/custody/ciphertext.js';
-import { EnvRootKeyProvider } from '../../../src/kms/custody/env-root-key.js';
-import { FileRootKeyProvider } from '../../../src/kms/custody/file-root-key.js';
-import { asKeyMaterial, openKeyMaterial, sealKeyMaterial } from '../../../src/kms/custody/key-material.js';
-import { PassphraseRootKeyProvider } from '../../../src/kms/custody/passphrase-root-key.js';
+import { decryptCiphertext, encodeCiphertext } from '../../src/kms/format/ciphertext.js';
+import { EnvRootKeyProvider } from '../../src/custody/env-root-key.js';
+import { FileRootKeyProvider } from '../../src/custody/file-root-key.js';
+import { asKeyMaterial, openKeyMaterial, sealKeyMaterial } from '../../src/kms/format/key-material.js';
+import { PassphraseRootKeyProvider } from '../../src/custody/passphrase-root-key.js';
 import { tempDirs } from './tmp-dirs.js';
 
 const fresh = tempDirs('no-secrets');

@@ -7,9 +7,9 @@
 //   sealed = header || rootKey.wrap(material, aad = SEAL_LABEL || header)
 
 import { randomBytes } from 'node:crypto';
-import { SealedKeyAuthError, SealedKeyParseError } from './errors.js';
+import { SealedKeyAuthError, SealedKeyParseError } from '../../custody/errors.js';
 import { isKeyId, isMaterialVersion, KEY_ID_LENGTH, keyIdBytes } from './key-id.js';
-import type { RootKeyProvider } from './root-key.js';
+import type { RootKeyProvider } from '../../custody/root-key.js';
 
 // Layout of sealed key material v1. Changing any of these breaks every stored key.
 export const SEALED_MATERIAL_VERSION = 0x01;

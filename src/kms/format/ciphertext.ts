@@ -12,8 +12,8 @@
 // encrypt far more than that. Only a repeated 256-bit salt would repeat a key and nonce.
 
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import { encodeEncryptionContext, type EncryptionContext } from './encryption-context.js';
-import { CiphertextAuthError, CiphertextParseError } from './errors.js';
+import { encodeEncryptionContext, type EncryptionContext } from '../../crypto/encryption-context.js';
+import { CiphertextAuthError, CiphertextParseError } from '../../custody/errors.js';
 import { isKeyId, isMaterialVersion, KEY_ID_LENGTH, keyIdBytes } from './key-id.js';
 import { asKeyMaterial, type KeyMaterial } from './key-material.js';
 

@@ -1,7 +1,7 @@
 // Writes the KMS ciphertext vectors to test/vectors/kms-ciphertext/, one scenario per
 // file, removing files no scenario produces. Deterministic: rerunning changes nothing
 // unless the format (or a scenario) changed.
-//   npx tsc -p tsconfig.json && node dist/test/kms/custody/generate-vectors.js
+//   npx tsc -p tsconfig.json && node dist/test/kms/format/generate-vectors.js
 
 import { fileURLToPath } from 'node:url';
 import { buildVectors } from './vector-scenarios.js';

@@ -4,9 +4,9 @@
 // checks the files still match this builder (pinning the encoder) and runs each one.
 
 import { createHash } from 'node:crypto';
-import { encodeCiphertext } from '../../../src/kms/custody/ciphertext.js';
-import type { EncryptionContext } from '../../../src/kms/custody/encryption-context.js';
-import { asKeyMaterial } from '../../../src/kms/custody/key-material.js';
+import { encodeCiphertext } from '../../../src/kms/format/ciphertext.js';
+import type { EncryptionContext } from '../../../src/crypto/encryption-context.js';
+import { asKeyMaterial } from '../../../src/kms/format/key-material.js';
 
 export interface Vector {
   expect: 'success' | 'auth failure' | 'parse failure';

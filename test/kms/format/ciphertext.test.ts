@@ -10,10 +10,10 @@ import {
   encodeCiphertext,
   MAX_PLAINTEXT,
   parseCiphertextHeader,
-} from '../../../src/kms/custody/ciphertext.js';
-import { encodeEncryptionContext, EncryptionContextError } from '../../../src/kms/custody/encryption-context.js';
-import { CiphertextAuthError, CiphertextParseError } from '../../../src/kms/custody/errors.js';
-import { generateKeyMaterial } from '../../../src/kms/custody/key-material.js';
+} from '../../../src/kms/format/ciphertext.js';
+import { encodeEncryptionContext, EncryptionContextError } from '../../../src/crypto/encryption-context.js';
+import { CiphertextAuthError, CiphertextParseError } from '../../../src/custody/errors.js';
+import { generateKeyMaterial } from '../../../src/kms/format/key-material.js';
 
 const keyId = '1234abcd-12ab-34cd-56ef-1234567890ab';
 const material = generateKeyMaterial();

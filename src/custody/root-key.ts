@@ -1,7 +1,7 @@
 // The root key: the one secret that every piece of KMS key material at rest is wrapped
 // under. Providers differ only in where the root key comes from (a file, COFFER_ROOT_KEY,
 // a passphrase, later a PKCS#11 token); all of them implement this interface, and
-// test/kms/custody/root-key.contract.ts holds each one to the same behaviour.
+// test/custody/root-key.contract.ts holds each one to the same behaviour.
 // The wrapped-key format is specified in docs/spec/kms-key-material.md.
 
 /**

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { decryptCiphertext, parseCiphertextHeader } from '../../../src/kms/custody/ciphertext.js';
-import { CiphertextAuthError, CiphertextParseError } from '../../../src/kms/custody/errors.js';
-import { asKeyMaterial } from '../../../src/kms/custody/key-material.js';
+import { decryptCiphertext, parseCiphertextHeader } from '../../../src/kms/format/ciphertext.js';
+import { CiphertextAuthError, CiphertextParseError } from '../../../src/custody/errors.js';
+import { asKeyMaterial } from '../../../src/kms/format/key-material.js';
 import { VECTOR_DIR, vectorFileText } from './generate-vectors.js';
 import { buildVectors, type Vector } from './vector-scenarios.js';
 

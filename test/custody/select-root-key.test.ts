@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { RootKeyConfigError } from '../../../src/kms/custody/errors.js';
-import { selectRootKey } from '../../../src/kms/custody/select-root-key.js';
+import { RootKeyConfigError } from '../../src/custody/errors.js';
+import { selectRootKey } from '../../src/custody/select-root-key.js';
 import { tempDirs } from './tmp-dirs.js';
 
 const fresh = tempDirs('select-root-key');

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { EnvRootKeyProvider } from '../../../src/kms/custody/env-root-key.js';
-import { RootKeyConfigError } from '../../../src/kms/custody/errors.js';
+import { EnvRootKeyProvider } from '../../src/custody/env-root-key.js';
+import { RootKeyConfigError } from '../../src/custody/errors.js';
 import { runRootKeyContract } from './root-key.contract.js';
 
 runRootKeyContract('EnvRootKeyProvider', async () => EnvRootKeyProvider.fromBase64(randomBytes(32).toString('base64')));

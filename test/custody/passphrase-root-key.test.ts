@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { RootKeyConfigError } from '../../../src/kms/custody/errors.js';
-import { PassphraseRootKeyProvider } from '../../../src/kms/custody/passphrase-root-key.js';
+import { RootKeyConfigError } from '../../src/custody/errors.js';
+import { PassphraseRootKeyProvider } from '../../src/custody/passphrase-root-key.js';
 import { runRootKeyContract } from './root-key.contract.js';
 import { tempDirs } from './tmp-dirs.js';
 

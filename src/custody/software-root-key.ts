@@ -7,7 +7,7 @@
 //             plaintextKey, aad = WRAP_LABEL || wrapped[0..22] || callerAad) || tag(16)
 
 import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
-import { pooledRandomBytes } from '../../crypto/keys.js';
+import { pooledRandomBytes } from '../crypto/keys.js';
 import { SealedKeyAuthError, SealedKeyParseError, WrongRootKeyError } from './errors.js';
 import type { RootKeyProvider } from './root-key.js';
 

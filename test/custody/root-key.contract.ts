@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { CustodyError, type OpenFailure } from '../../../src/kms/custody/errors.js';
-import type { RootKeyProvider } from '../../../src/kms/custody/root-key.js';
+import { CustodyError, type OpenFailure } from '../../src/custody/errors.js';
+import type { RootKeyProvider } from '../../src/custody/root-key.js';
 
 /** Asserts that `p` rejects with a CustodyError, of `kind` if given. */
 export async function rejectsWith(p: Promise<unknown>, kind?: OpenFailure, what = ''): Promise<void> {

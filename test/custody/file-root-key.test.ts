@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { EnvRootKeyProvider } from '../../../src/kms/custody/env-root-key.js';
-import { RootKeyConfigError } from '../../../src/kms/custody/errors.js';
-import { FileRootKeyProvider } from '../../../src/kms/custody/file-root-key.js';
+import { EnvRootKeyProvider } from '../../src/custody/env-root-key.js';
+import { RootKeyConfigError } from '../../src/custody/errors.js';
+import { FileRootKeyProvider } from '../../src/custody/file-root-key.js';
 import { runRootKeyContract } from './root-key.contract.js';
 import { tempDirs } from './tmp-dirs.js';
 

@@ -4,18 +4,18 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { EnvRootKeyProvider } from '../../../src/kms/custody/env-root-key.js';
-import { SealedKeyAuthError } from '../../../src/kms/custody/errors.js';
+import { EnvRootKeyProvider } from '../../../src/custody/env-root-key.js';
+import { SealedKeyAuthError } from '../../../src/custody/errors.js';
 import {
   asKeyMaterial,
   generateKeyMaterial,
   openKeyMaterial,
   SEAL_LABEL,
   sealKeyMaterial,
-} from '../../../src/kms/custody/key-material.js';
-import { PassphraseRootKeyProvider } from '../../../src/kms/custody/passphrase-root-key.js';
-import { rejectsWith } from './root-key.contract.js';
-import { tempDirs } from './tmp-dirs.js';
+} from '../../../src/kms/format/key-material.js';
+import { PassphraseRootKeyProvider } from '../../../src/custody/passphrase-root-key.js';
+import { rejectsWith } from '../../custody/root-key.contract.js';
+import { tempDirs } from '../../custody/tmp-dirs.js';
 
 const fresh = tempDirs('key-material');
 const root = () => EnvRootKeyProvider.fromBase64(randomBytes(32).toString('base64'));
