@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AuditLog, readAudit } from '../src/audit/audit-log.js';
 import { queryAudit } from '../src/audit/query.js';
-import type { AuditEvent } from '../src/kms/service.js';
+import type { AuditEvent } from '../src/audit/sink.js';
 import { loadLine, machineLine, table, type Row } from './report.js';
 
 const N = Number(process.argv[2] ?? 200_000);
@@ -26,7 +26,7 @@ function event(i: number): AuditEvent {
   const arn = `arn:aws:iam::${ACCOUNT}:user/${user}`;
   return {
     eventName: i % 2 ? 'Decrypt' : 'GenerateDataKey',
-    caller: { principal: { kind: 'user', accountId: ACCOUNT, arn, userName: user, userId: `AIDA${i % 7}` } as never, requestId: `req-${i}`, secureTransport: true, viaService: 's3.us-east-1.amazonaws.com' },
+    caller: { principal: { kind: 'user', accountId: ACCOUNT, arn, userName: user, userId: `AIDA${i % 7}` } as never, requestId: `req-${i}`, viaService: 's3.us-east-1.amazonaws.com' },
     requestParameters: { keyId: `arn:aws:kms:us-east-1:${ACCOUNT}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0`, encryptionAlgorithm: 'SYMMETRIC_DEFAULT', encryptionContext: { 'aws:s3:arn': `arn:aws:s3:::bucket-${i % 3}/object-${i}` } },
     resources: [{ ARN: `arn:aws:kms:us-east-1:${ACCOUNT}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0`, accountId: ACCOUNT, type: 'AWS::KMS::Key' }],
   };

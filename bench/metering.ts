@@ -29,7 +29,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog } from '../src/audit/audit-log.js';
-import type { AuditEvent, AuditSink } from '../src/kms/service.js';
+import type { AuditEvent, AuditSink } from '../src/audit/sink.js';
 import type { KmsStore } from '../src/kms/store/types.js';
 import { Meter } from '../src/metering/meter.js';
 import { CofferMetrics } from '../src/metering/metrics.js';
@@ -138,7 +138,7 @@ function sampleEvent(i: number): AuditEvent {
   const key = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
   return {
     eventName: 'GenerateDataKey',
-    caller: { principal: { arn: 'arn:aws:iam::111122223333:user/bench', accountId: '111122223333', userName: 'bench', kind: 'user' }, requestId: `req-${i}`, sourceIp: '127.0.0.1', secureTransport: false, viaService: 's3.us-east-1.amazonaws.com' },
+    caller: { principal: { arn: 'arn:aws:iam::111122223333:user/bench', accountId: '111122223333', userName: 'bench', kind: 'user' }, requestId: `req-${i}`, sourceIp: '127.0.0.1', viaService: 's3.us-east-1.amazonaws.com' },
     requestParameters: { keyId: key, encryptionContext: { 'aws:s3:arn': `arn:aws:s3:::bench/small/obj-${i}` }, numberOfBytes: 32 },
     resources: [{ ARN: key, accountId: '111122223333', type: 'AWS::KMS::Key' }],
   };

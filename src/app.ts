@@ -37,7 +37,7 @@ import { handleAdminApi, whoamiRoute, type AdminRoute } from './http/admin-api.j
 import type { PageHandler } from './http/pages.js';
 import { consolePages } from './console/serve.js';
 import { rewrapRoute } from './s3/rewrap/rewrap-route.js';
-import type { AuditSink } from './kms/service.js';
+import type { AuditSink } from './audit/sink.js';
 import { Meter } from './metering/meter.js';
 import { CofferMetrics, observeKms } from './metering/metrics.js';
 import { USAGE_FILE, UsageStore } from './metering/usage-store.js';

@@ -14,7 +14,7 @@ import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/p
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { AuditEvent, AuditSink } from '../kms/service.js';
+import type { AuditEvent, AuditSink } from './sink.js';
 import type { CloudTrailEvent } from './event.js';
 import { AUDIT_DIR, AUDIT_FILE, filesOldestFirst, linesForward, logFileName } from './log-files.js';
 import { matches, type AuditFilter } from './query.js';

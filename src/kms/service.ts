@@ -12,43 +12,21 @@ import { isKeyId } from './format/key-id.js';
 import type { GrantRecord, KmsKeyRecord, KmsStore } from './store/types.js';
 import { kmsError } from './errors.js';
 import { requestPrincipal } from '../iam/principal.js';
+import type { AuditCaller, AuditEvent, AuditSink } from '../audit/sink.js';
 
 export { requestPrincipal };
 
 /** Who is calling, and how: the principal, where from, and whether via another service (S3). */
-export interface Caller {
-  principal: Principal;
-  requestId: string;
-  sourceIp?: string;
+export interface Caller extends AuditCaller {
   secureTransport: boolean;
-  userAgent?: string;
-  /** 's3.<region>.amazonaws.com' when S3 uses a key on the caller's behalf. */
-  viaService?: string;
   /** A session policy that limits the caller (assumed roles), when there is one. */
   sessionPolicy?: NamedPolicy;
-}
-
-export interface AuditEvent {
-  eventName: string;
-  caller: Caller;
-  requestParameters: Record<string, unknown>;
-  resources: { ARN: string; accountId: string; type: 'AWS::KMS::Key' }[];
-  errorCode?: string;
-  errorMessage?: string;
-  /** 'AwsServiceEvent' for what KMS does by itself (scheduled deletion, automatic rotation); default 'AwsApiCall'. */
-  eventType?: 'AwsApiCall' | 'AwsServiceEvent';
-  /** CloudTrail's additionalEventData (service events: keyId, rotationType, keyMaterialId). */
-  additionalEventData?: Record<string, unknown>;
 }
 
 /** Narrows which of the caller's grants may allow a request (e.g. CreateGrant through a grant). */
 export interface AuthorizeOptions {
   /** Replaces the default test (operation listed, constraints met by the encryption context). */
   grantMatch?: (g: GrantRecord) => boolean;
-}
-
-export interface AuditSink {
-  record(event: AuditEvent): void;
 }
 
 export interface KmsServiceDeps {

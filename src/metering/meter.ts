@@ -9,7 +9,7 @@
 // usage.sqlite about once a second and close() flushes the rest, so a crash loses at
 // most the last second of counts.
 
-import type { AuditEvent, AuditSink } from '../kms/service.js';
+import type { AuditEvent, AuditSink } from '../audit/sink.js';
 import type { KmsStore } from '../kms/store/types.js';
 import { HOUR_MS, type UsageCount, type UsageStore } from './usage-store.js';
 

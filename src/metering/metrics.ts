@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PageHandler } from '../http/pages.js';
-import type { AuditEvent, AuditSink } from '../kms/service.js';
+import type { AuditEvent, AuditSink } from '../audit/sink.js';
 import type { KmsStore } from '../kms/store/types.js';
 import type { MeterObserver } from './meter.js';
 

@@ -8,11 +8,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog } from '../../src/audit/audit-log.js';
-import type { AuditEvent } from '../../src/kms/service.js';
+import type { AuditEvent } from '../../src/audit/sink.js';
 
 const event = (requestId: string): AuditEvent => ({
   eventName: 'GenerateRandom',
-  caller: { principal: { kind: 'root', accountId: '123456789012', arn: 'arn:aws:iam::123456789012:root' } as never, requestId, secureTransport: true },
+  caller: { principal: { kind: 'root', accountId: '123456789012', arn: 'arn:aws:iam::123456789012:root' } as never, requestId },
   requestParameters: { numberOfBytes: 8 },
   resources: [],
 });

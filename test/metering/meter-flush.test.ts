@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Meter } from '../../src/metering/meter.js';
 import { HOUR_MS, UsageStore, type UsageCount } from '../../src/metering/usage-store.js';
-import type { AuditEvent } from '../../src/kms/service.js';
+import type { AuditEvent } from '../../src/audit/sink.js';
 import type { KmsStore } from '../../src/kms/store/types.js';
 
 const KEY = 'arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555';
@@ -19,7 +19,7 @@ const KEY = 'arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-5555
 function event(eventName: string): AuditEvent {
   return {
     eventName,
-    caller: { principal: { kind: 'root', arn: 'arn:aws:iam::000000000000:root', accountId: '000000000000', userName: 'root' }, requestId: 'r', secureTransport: false },
+    caller: { principal: { kind: 'root', arn: 'arn:aws:iam::000000000000:root', accountId: '000000000000', userName: 'root' }, requestId: 'r' },
     requestParameters: {},
     resources: [{ ARN: KEY, accountId: '000000000000', type: 'AWS::KMS::Key' }],
   };
