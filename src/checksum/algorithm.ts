@@ -6,8 +6,10 @@ import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
 import { ServiceError } from '../errors.js';
-import type { ChecksumAlgorithm } from '../storage/types.js';
 import { Crc64Nvme } from './crc64-nvme.js';
+
+/** The S3 flexible-checksum algorithms (x-amz-checksum-algorithm). */
+export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
 
 export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
 

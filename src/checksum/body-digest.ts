@@ -4,7 +4,7 @@
 // same hash serves both, so the body is never hashed twice with one algorithm.
 
 import { createHash, type Hash } from 'node:crypto';
-import type { ChecksumAlgorithm } from '../storage/types.js';
+import type { ChecksumAlgorithm } from './algorithm.js';
 import { createHasher, type Hasher } from './algorithm.js';
 
 export interface BodyDigestOptions {

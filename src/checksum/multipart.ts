@@ -5,7 +5,7 @@
 // COMPOSITE: S3's checksum-of-checksums, H(digest1 ‖ digest2 ‖ …) in base64 with
 // "-N" appended, N being the number of parts (as for multipart ETags).
 
-import type { ChecksumAlgorithm } from '../storage/types.js';
+import type { ChecksumAlgorithm } from './algorithm.js';
 import { checksumOf, digestLength, type CrcAlgorithm } from './algorithm.js';
 import { combineHalves, type CrcSpec } from './crc-combine.js';
 import { CRC64_NVME_POLY_HI, CRC64_NVME_POLY_LO } from './crc64-nvme.js';

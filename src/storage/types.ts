@@ -18,8 +18,10 @@
 // blob store's temporary area is emptied.
 
 import type { Readable } from 'node:stream';
+import type { ChecksumAlgorithm } from '../checksum/algorithm.js';
 
-export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
+export type { ChecksumAlgorithm };
+
 export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';
 
 /** One stored checksum: the algorithm, its type and the base64 value as S3 returns it (composite values end in "-N"). */

@@ -10,12 +10,8 @@ import { renderBuckets } from './pages/buckets.js';
 import { renderBucket } from './pages/bucket.js';
 import { renderAudit } from './pages/audit.js';
 import { renderUsage } from './pages/usage.js';
+import type { Route } from './route.js';
 
-export interface Route {
-  /** Path segments after "#/", decoded. */
-  parts: string[];
-  params: URLSearchParams;
-}
 
 type Page = (main: HTMLElement, route: Route) => Promise<void>;
 

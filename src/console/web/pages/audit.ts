@@ -2,7 +2,7 @@
 // the administration API's audit/events route (cloudtrail:LookupEvents).
 
 import { ApiError, admin } from '../api.js';
-import type { Route } from '../app.js';
+import type { Route } from '../route.js';
 import { type KeyRow, loadKeys } from './keys.js';
 import { badge, button, clear, errorBanner, field, formatTime, h, infoBanner, input, pageHeader, panel, table } from '../ui.js';
 

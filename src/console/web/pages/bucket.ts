@@ -3,7 +3,7 @@
 // encryption and its bucket policy.
 
 import { ApiError, children, s3, s3Path, s3Xml, signUpload, textOf, xmlError } from '../api.js';
-import type { Route } from '../app.js';
+import type { Route } from '../route.js';
 import { act, badge, button, clear, confirmDialog, errorBanner, field, formatBytes, formatTime, h, infoBanner, mapLimit, pageHeader, prettyJson, select, table, textarea, toast } from '../ui.js';
 import { type DefaultEncryption, encryptionBadge, getEncryption, putEncryption } from './buckets.js';
 import { type KeyRow, keyLabel, keyNamer, loadKeys } from './keys.js';

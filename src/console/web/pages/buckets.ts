@@ -2,7 +2,7 @@
 // the default-encryption helpers the bucket page shares. Through S3's REST API.
 
 import { ApiError, child, children, s3, s3Path, s3Xml, textOf } from '../api.js';
-import type { Route } from '../app.js';
+import type { Route } from '../route.js';
 import { type KeyRow, keyNamer, loadKeys } from './keys.js';
 import { badge, button, dialog, errorBanner, field, formatTime, h, input, mapLimit, pageHeader, table, clear } from '../ui.js';
 

@@ -2,7 +2,7 @@
 // operations and encryption-context constraints, revoke), through KMS's grant API.
 
 import { kms } from '../api.js';
-import type { Route } from '../app.js';
+import type { Route } from '../route.js';
 import { button, clear, confirmDialog, dialog, errorBanner, field, formatTime, h, input, mono, pageHeader, select, table, textarea } from '../ui.js';
 import { keyLabel, loadKeys } from './keys.js';
 

@@ -3,7 +3,7 @@
 // trust policies, customer managed policies. Through the IAM Query API.
 
 import { child, iam, members, record, textOf } from '../api.js';
-import type { Route } from '../app.js';
+import type { Route } from '../route.js';
 import { act, badge, button, clear, confirmDialog, dialog, errorBanner, field, formatTime, h, input, mono, pageHeader, panel, prettyJson, select, table, textarea } from '../ui.js';
 
 type Kind = 'User' | 'Group' | 'Role';

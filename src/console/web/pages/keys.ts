@@ -3,7 +3,7 @@
 // scheduling and the key policy editor. All through KMS's own API.
 
 import { kms } from '../api.js';
-import type { Route } from '../app.js';
+import type { Route } from '../route.js';
 import { act, badge, button, clear, dialog, errorBanner, field, formatTime, h, input, mapLimit, mono, pageHeader, panel, prettyJson, select, table, textarea } from '../ui.js';
 
 export interface KeyMetadata {

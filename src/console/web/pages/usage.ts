@@ -3,7 +3,7 @@
 // the administration API's usage route.
 
 import { admin } from '../api.js';
-import type { Route } from '../app.js';
+import type { Route } from '../route.js';
 import { stackedBars } from '../chart.js';
 import { clear, errorBanner, field, h, mono, pageHeader, select, table } from '../ui.js';
 import { notAvailable } from './audit.js';
