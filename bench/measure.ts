@@ -81,3 +81,20 @@ export function combine(parts: Measured<Float64Array>[]): Measured<Float64Array>
   }
   return { value, seconds, serverPeakRss: Math.max(...parts.map((m) => m.serverPeakRss)), serverCpu: weighted((m) => m.serverCpu), clientCpu: weighted((m) => m.clientCpu) };
 }
+
+/** Server CPU microseconds per operation. */
+export function cpuPerOp(m: Measured<Float64Array>): number {
+  return (m.serverCpu * m.seconds * 1e6) / m.value.length;
+}
+
+/**
+ * Two variants' batches taken in turns, round by round: the rate ratio a ÷ b of each round
+ * (its two batches ran back to back, under about the same load), sorted, and their median.
+ */
+export function pairedRatios(a: Measured<Float64Array>[], b: Measured<Float64Array>[]): { median: number; sorted: number[] } {
+  const rate = (m: Measured<Float64Array>) => m.value.length / m.seconds;
+  const sorted = a.map((m, i) => rate(m) / rate(b[i]!)).sort((x, y) => x - y);
+  const mid = sorted.length / 2;
+  const median = sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, sorted };
+}

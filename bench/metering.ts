@@ -34,10 +34,10 @@ import type { KmsStore } from '../src/kms/store/types.js';
 import { Meter } from '../src/metering/meter.js';
 import { CofferMetrics } from '../src/metering/metrics.js';
 import { UsageStore } from '../src/metering/usage-store.js';
-import { combine, measure, percentile, runOps, type Measured } from './measure.js';
+import { combine, cpuPerOp, measure, pairedRatios, runOps, type Measured } from './measure.js';
 import { RawS3Client, payloadHash } from './raw-client.js';
 import { fmtInt, fmtSize, type Row } from './report.js';
-import { errorRow, usage, type Sizes } from './scenarios.js';
+import { cpuOpsRow, errorRow, usage, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, type ServerOptions, type ServerProcess } from './server-process.js';
 import { prepareBucket } from './sse.js';
 
@@ -87,10 +87,8 @@ export async function benchMetering(opts: MeteringBenchOptions): Promise<Row[]> 
     }
     const checks = await check(sides, warm + n);
     const measured = sides.map((s) => combine(s.parts));
-    const rows = sides.map((s, i) => opsRow(scenario, s.variant, measured[i]!));
-    const rate = (m: Measured<Float64Array>) => m.value.length / m.seconds;
-    const perRound = sides[0]!.parts.map((m, i) => rate(m) / rate(sides[1]!.parts[i]!)).sort((a, b) => a - b);
-    const ratio = perRound.length % 2 ? perRound[(perRound.length - 1) / 2]! : (perRound[perRound.length / 2 - 1]! + perRound[perRound.length / 2]!) / 2;
+    const rows: Row[] = sides.map((s, i) => cpuOpsRow(scenario, s.variant, measured[i]!, 'PUT'));
+    const { median: ratio, sorted: perRound } = pairedRatios(sides[0]!.parts, sides[1]!.parts);
     const totalRatio = rows[0]!.value! / rows[1]!.value!;
     const change = ratio <= 1 ? `${((1 - ratio) * 100).toFixed(1)}% slower` : `${((ratio - 1) * 100).toFixed(1)}% faster`;
     const cpuRatio = cpuPerOp(measured[0]!) / cpuPerOp(measured[1]!);
@@ -205,21 +203,3 @@ async function microCosts(scenario: string, offCpuPerPut: number): Promise<Row> 
     await rm(dir, { recursive: true, force: true });
   }
 }
-
-/** Server CPU microseconds per operation. */
-function cpuPerOp(m: Measured<Float64Array>): number {
-  return (m.serverCpu * m.seconds * 1e6) / m.value.length;
-}
-
-function opsRow(scenario: string, variant: string, m: Measured<Float64Array>): Row {
-  const sorted = Float64Array.from(m.value).sort();
-  const ops = m.value.length / m.seconds;
-  return {
-    scenario,
-    variant,
-    result: `${fmtInt(ops)} ops/s, p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, server ${fmtInt(cpuPerOp(m))} µs CPU/PUT (${usage(m)})`,
-    target: '—',
-    value: ops,
-  };
-}
-

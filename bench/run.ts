@@ -10,6 +10,9 @@
 //                                      policy-evaluation micro-benchmark (bench/authz.ts) with the
 //                                      small-object rates as a user with policies vs the root (bench/authz-server.ts)
 //   npm run bench -- --only metering   small SSE-KMS PUT rate with metering + audit + /metrics on vs all off (bench/metering.ts)
+//   npm run bench -- --only builds --baseline <other checkout>/dist/src/cli/main.js
+//                                      this build against another, side by side in one run: small
+//                                      SSE-S3 and SSE-KMS PUT/GET and an SSE-KMS stream (bench/builds.ts)
 //   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small):
 //                                      its top self-time functions and their callers
 //   npm run bench -- --profile put --sse kms   ... with the bucket default SSE-KMS (or s3, or off:
@@ -35,6 +38,7 @@ import { runOps } from './measure.js';
 import { loadLine, machineLine, table, fmtSize, type Row } from './report.js';
 import { benchSse, prepareBucket, sseEnv, type SseMode } from './sse.js';
 import { benchMetering } from './metering.js';
+import { BASELINE, THIS_BUILD, benchBuilds } from './builds.js';
 import { peakMemory, parallelStreams, sdkDefaultPut, singleStream, smallObjects, type Ctx, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerOptions, type ServerProcess } from './server-process.js';
 import { checkAgainstSmithy } from './sigv4.js';
@@ -179,6 +183,7 @@ async function main(): Promise<void> {
       server: { type: 'string' },
       only: { type: 'string' },
       sse: { type: 'string' },
+      baseline: { type: 'string' },
     },
   });
   serverMain = values.server === undefined ? undefined : resolve(values.server);
@@ -188,8 +193,12 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: error: unknown variant ${JSON.stringify(values.variant)}\nbench: hint: use one of ${VARIANTS.map((v) => v.name).join(', ')}\n`);
     process.exit(2);
   }
-  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz', 'metering'].includes(values.only)) {
-    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz, metering\n`);
+  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz', 'metering', 'builds'].includes(values.only)) {
+    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz, metering, builds\n`);
+    process.exit(2);
+  }
+  if ((values.only === 'builds') !== (values.baseline !== undefined)) {
+    process.stderr.write('bench: error: --only builds and --baseline go together\nbench: hint: npm run bench -- --only builds --baseline <other checkout>/dist/src/cli/main.js (build that checkout first)\n');
     process.exit(2);
   }
   const SSE_MODES: SseMode[] = ['off', 's3', 'kms'];
@@ -213,7 +222,8 @@ async function main(): Promise<void> {
   const loadBefore = loadLine('before the run');
   const started = performance.now();
   const rows: Row[] = [];
-  const only = (part: string) => values.only === undefined || values.only === part;
+  // The build comparison runs only when asked for: it needs a second build.
+  const only = (part: string) => (values.only === undefined && part !== 'builds') || values.only === part;
   if (only('s3')) for (const v of variants) rows.push(...(await runVariant(v, sz)));
   const kmsRows: Row[] = only('kms') ? await benchKms({ quick: values.quick ?? false }) : [];
   // With --variant no-fsync the SSE servers run without fsync too; by default with it (the server default).
@@ -221,6 +231,7 @@ async function main(): Promise<void> {
   const authzRows: Row[] = only('authz') ? benchAuthz({ quick: values.quick ?? false }) : [];
   const authzServerRows: Row[] = only('authz') ? await benchAuthzServer({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const meteringRows: Row[] = only('metering') ? await benchMetering({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
+  const buildRows: Row[] = only('builds') ? await benchBuilds({ sizes: sz, fsync: variants[0]!.fsync, baseline: resolve(values.baseline!), start }) : [];
   const minutes = (performance.now() - started) / 60_000;
 
   console.log(machineLine());
@@ -235,7 +246,8 @@ async function main(): Promise<void> {
   if (authzRows.length) console.log('\n' + table(authzRows));
   if (authzServerRows.length) console.log('\n' + table(authzServerRows, [ROOT_VARIANT, USER_VARIANT]));
   if (meteringRows.length) console.log('\n' + table(meteringRows));
-  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows, ...meteringRows].filter((r) => r.met === false).length;
+  if (buildRows.length) console.log(`\nBuilds: ${THIS_BUILD} ÷ ${BASELINE} (${resolve(values.baseline!)})\n\n` + table(buildRows));
+  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows, ...meteringRows, ...buildRows].filter((r) => r.met === false).length;
   console.log(`\n${missed === 0 ? 'All targets met.' : `${missed} target(s) missed (marked **NO**).`} MB = 10^6 bytes; peak RSS is the larger of 50 ms samples of VmRSS and VmHWM reset per scenario.`);
 }
 

@@ -6,7 +6,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { repeatedStream, MiB } from './body.js';
-import { measure, percentile, runOps, type Measured } from './measure.js';
+import { cpuPerOp, measure, percentile, runOps, type Measured } from './measure.js';
 import { RawS3Client, payloadHash } from './raw-client.js';
 import { fmtInt, fmtMB, fmtSize, type Row } from './report.js';
 import { ROOT_KEY_ID, ROOT_SECRET } from './server-process.js';
@@ -210,4 +210,17 @@ export async function peakMemory(ctx: Ctx, idleRss: number): Promise<Row[]> {
       await ctx.client.delete(ctx.bucket, key).catch(() => undefined);
     }
   });
+}
+
+/** One variant's small-operation row: rate, latency percentiles and server CPU per operation. */
+export function cpuOpsRow(scenario: string, variant: string, m: Measured<Float64Array>, unit = 'op'): Row {
+  const sorted = Float64Array.from(m.value).sort();
+  const ops = m.value.length / m.seconds;
+  return {
+    scenario,
+    variant,
+    result: `${fmtInt(ops)} ops/s, p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, server ${fmtInt(cpuPerOp(m))} µs CPU/${unit} (${usage(m)})`,
+    target: '—',
+    value: ops,
+  };
 }

@@ -1,0 +1,153 @@
+// The build comparison of `npm run bench` (`--only builds --baseline <other>/dist/src/cli/main.js`):
+// this build and another (say, main before a refactoring) side by side in one run, on
+// the data path a change is most likely to slow down:
+//
+//   small PUT and GET (4 KiB, `smallConcurrency` in flight) into a bucket with the server
+//   default (SSE-S3) and into one whose default is SSE-KMS with a customer key, bucket
+//   keys off (one KMS GenerateDataKey per PUT, one Decrypt per GET);
+//   one stream PUT and GET of `sizes.stream` bytes under SSE-KMS.
+//
+// Both servers run at once and take turns, each going first in every other round, so drift
+// on the machine falls on both. The small operations are split into ROUNDS batches; as in
+// the metering section, the headline is the median of the per-round ratios (each round's
+// two batches run back to back, under about the same load), with the ratio of the totals
+// and of server CPU per operation beside it. Streams: best round of each build.
+//
+// Target: no measurable slowdown — each ratio this build ÷ baseline ≥ 0.95.
+
+import { randomBytes } from 'node:crypto';
+import { MiB } from './body.js';
+import { combine, cpuPerOp, measure, pairedRatios, runOps, type Measured } from './measure.js';
+import { RawS3Client, payloadHash } from './raw-client.js';
+import { fmtInt, fmtSize, type Row } from './report.js';
+import { cpuOpsRow, errorRow, usage, type Sizes } from './scenarios.js';
+import { ROOT_KEY_ID, ROOT_SECRET, type ServerOptions, type ServerProcess } from './server-process.js';
+import { prepareBucket } from './sse.js';
+
+const CREDS = { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET };
+export const THIS_BUILD = 'this build';
+export const BASELINE = 'baseline';
+const MIN_RATIO = 0.95;
+const ROUNDS = Math.max(2, Math.round(Number(process.env.BENCH_BUILD_ROUNDS) || 6));
+
+export interface BuildsBenchOptions {
+  sizes: Sizes;
+  fsync: boolean;
+  /** The other build's dist/src/cli/main.js. */
+  baseline: string;
+  start(opts: ServerOptions): Promise<ServerProcess>;
+}
+
+interface Side {
+  variant: string;
+  server: ServerProcess;
+  client: RawS3Client;
+}
+
+type Workload = { name: string; bucket: string; op: 'put' | 'get' };
+
+const WORKLOADS: Workload[] = [
+  { name: 'PUT', bucket: 'sse-s3', op: 'put' },
+  { name: 'GET', bucket: 'sse-s3', op: 'get' },
+  { name: 'PUT', bucket: 'sse-kms', op: 'put' },
+  { name: 'GET', bucket: 'sse-kms', op: 'get' },
+];
+
+export async function benchBuilds(opts: BuildsBenchOptions): Promise<Row[]> {
+  const sides: Side[] = [];
+  const rows: Row[] = [];
+  try {
+    process.stderr.write(`bench: builds: starting this build and ${opts.baseline}\n`);
+    for (const [variant, main] of [[THIS_BUILD, undefined], [BASELINE, opts.baseline]] as const) {
+      const server = await opts.start({ fsync: opts.fsync, main });
+      const client = new RawS3Client(server.url, CREDS);
+      sides.push({ variant, server, client });
+      await prepareBucket(client, server.url, 'sse-s3', 's3');
+      await prepareBucket(client, server.url, 'sse-kms', 'kms');
+    }
+    rows.push(...(await smallObjects(sides, opts.sizes)));
+    rows.push(...(await streams(sides, opts.sizes)));
+  } catch (e) {
+    rows.push(errorRow({ variant: 'setup' }, 'Builds', '—', e));
+  } finally {
+    for (const s of sides) {
+      s.client.close();
+      await s.server.stop();
+    }
+  }
+  for (const r of rows) process.stderr.write(`bench:     ${r.scenario} [${r.variant}]: ${r.result}\n`);
+  return rows;
+}
+
+const label = (w: Workload) => (w.bucket === 'sse-kms' ? 'SSE-KMS' : 'SSE-S3');
+
+async function smallObjects(sides: Side[], sz: Sizes): Promise<Row[]> {
+  const { smallOps: n, smallSize, smallConcurrency: c } = sz;
+  const body = randomBytes(smallSize);
+  const hash = payloadHash(body);
+  const warm = Math.min(500, n);
+  for (const s of sides) {
+    for (const bucket of ['sse-s3', 'sse-kms']) await runOps(warm, c, (i) => s.client.putSmall(bucket, `warm/${i}`, body, hash));
+  }
+  const parts = new Map<string, Measured<Float64Array>[]>();
+  const key = (w: Workload, s: Side) => `${w.name} ${w.bucket} ${s.variant}`;
+  for (let b = 0; b < ROUNDS; b++) {
+    const from = Math.floor((b * n) / ROUNDS);
+    const to = Math.floor(((b + 1) * n) / ROUNDS);
+    const order = b % 2 === 0 ? sides : [...sides].reverse();
+    for (const w of WORKLOADS) {
+      for (const s of order) {
+        const run = w.op === 'put'
+          ? () => runOps(to - from, c, (i) => s.client.putSmall(w.bucket, `small/${from + i}`, body, hash))
+          : () => runOps(to - from, c, (i) => s.client.get(w.bucket, `small/${from + i}`, smallSize).then(() => undefined));
+        const m = await measure(s.server.pid, run);
+        parts.set(key(w, s), [...(parts.get(key(w, s)) ?? []), m]);
+      }
+    }
+  }
+  const rows: Row[] = [];
+  for (const w of WORKLOADS) {
+    const scenario = `Builds: ${w.name} ${fmtSize(smallSize)} ×${fmtInt(n)} ${label(w)}, ${c} in flight (${ROUNDS} interleaved batches)`;
+    const [mine, base] = sides.map((s) => parts.get(key(w, s))!) as [Measured<Float64Array>[], Measured<Float64Array>[]];
+    const [a, b] = [combine(mine), combine(base)];
+    rows.push(cpuOpsRow(scenario, THIS_BUILD, a), cpuOpsRow(scenario, BASELINE, b));
+    const rate = (m: Measured<Float64Array>) => m.value.length / m.seconds;
+    const { median, sorted: perRound } = pairedRatios(mine, base);
+    rows.push({
+      scenario,
+      variant: `${THIS_BUILD} ÷ ${BASELINE}`,
+      result: `${median.toFixed(3)}× median of ${ROUNDS} rounds (rounds ${perRound[0]!.toFixed(2)}–${perRound[perRound.length - 1]!.toFixed(2)}×); totals ${(rate(a) / rate(b)).toFixed(3)}×; server CPU per op ${(cpuPerOp(a) / cpuPerOp(b)).toFixed(3)}× (lower is better)`,
+      target: `≥ ${MIN_RATIO.toFixed(2)}×`,
+      met: median >= MIN_RATIO,
+    });
+  }
+  return rows;
+}
+
+async function streams(sides: Side[], sz: Sizes): Promise<Row[]> {
+  const size = sz.stream;
+  const rounds = Math.min(ROUNDS, 3);
+  const best = new Map<string, Measured<unknown>>();
+  const keep = (id: string, m: Measured<unknown>) => {
+    const b = best.get(id);
+    if (!b || m.seconds < b.seconds) best.set(id, m);
+  };
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? sides : [...sides].reverse();
+    for (const s of order) keep(`put ${s.variant}`, await measure(s.server.pid, () => s.client.putStream('sse-kms', 'stream', size)));
+    for (const s of order) keep(`get ${s.variant}`, await measure(s.server.pid, () => s.client.get('sse-kms', 'stream', size)));
+  }
+  const rows: Row[] = [];
+  for (const op of ['put', 'get'] as const) {
+    const scenario = `Builds: ${op.toUpperCase()} ${fmtSize(size)} SSE-KMS, 1 stream (best of ${rounds})`;
+    const values = sides.map((s) => {
+      const m = best.get(`${op} ${s.variant}`)!;
+      const mibs = size / MiB / m.seconds;
+      rows.push({ scenario, variant: s.variant, result: `${fmtInt(mibs)} MiB/s (${m.seconds.toFixed(1)} s; ${usage(m)})`, target: '—', value: mibs });
+      return mibs;
+    });
+    const ratio = values[0]! / values[1]!;
+    rows.push({ scenario, variant: `${THIS_BUILD} ÷ ${BASELINE}`, result: `${ratio.toFixed(3)}×`, target: `≥ ${MIN_RATIO.toFixed(2)}×`, met: ratio >= MIN_RATIO });
+  }
+  return rows;
+}
