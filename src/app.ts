@@ -33,7 +33,9 @@ import { CredentialDirectory } from './iam/credentials.js';
 import { BucketKeyCache } from './s3/sse/kms-bridge.js';
 import { BUCKET_POLICY_ITEM } from './s3/bucket-policy.js';
 import { handleQueryApi, type IamHandlerOptions } from './iam/api/handler.js';
-import { handleAdminApi, whoamiRoute, type AdminRoute } from './http/admin-api.js';
+import { handleAdminApi } from './admin/handler.js';
+import { AdminRoutes } from './admin/routes.js';
+import { whoamiRoute } from './admin/whoami-route.js';
 import type { PageHandler } from './http/pages.js';
 import { consolePages } from './console/serve.js';
 import { rewrapRoute } from './s3/rewrap/rewrap-route.js';
@@ -163,17 +165,17 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
       run();
     },
   };
-  // Coffer's administration API (http/admin-api.ts) and its unsigned pages (console, metrics).
-  const adminRoutes: AdminRoute[] = [whoamiRoute];
+  // Coffer's administration API (src/admin/), each route from the module it serves, and the unsigned pages (console, metrics).
+  const adminRoutes = new AdminRoutes().add(whoamiRoute);
   const pages: PageHandler[] = [];
   pages.push(consolePages());
   // The audit log for the console (GET audit/events); events recorded so far are flushed before a read.
-  adminRoutes.push(auditEventsRoute(join(config.dataDir, AUDIT_DIR), () => audit.flush()));
+  adminRoutes.add(auditEventsRoute(join(config.dataDir, AUDIT_DIR), () => audit.flush()));
   // coffer rekey: re-wrap objects' keys under another KMS key (s3/rewrap/).
-  adminRoutes.push(rewrapRoute({
+  adminRoutes.add(rewrapRoute({
     meta, kms, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
   }));
-  adminRoutes.push(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
+  adminRoutes.add(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
   if (metrics) pages.push(metrics.page);
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy, metrics }, req, res, requestId),
