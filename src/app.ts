@@ -30,6 +30,7 @@ import { AuditDelivery } from './audit/delivery.js';
 import { putOwnObject } from './audit/self-s3.js';
 import { SqliteIamStore } from './iam/store/sqlite-iam-store.js';
 import { CredentialDirectory } from './iam/credentials.js';
+import { resourcePolicyLookup } from './iam/resource-policies.js';
 import { BucketKeyCache } from './s3/sse/kms-bridge.js';
 import { BUCKET_POLICY_ITEM } from './s3/bucket-policy.js';
 import { handleQueryApi, type IamHandlerOptions } from './iam/api/handler.js';
@@ -90,21 +91,11 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     lookup,
     prepareCredential: (id, service) => directory.prepare(id, service),
     log,
-    // SimulatePrincipalPolicy consults a key's key policy or a bucket's policy (kms is set below).
-    async resourcePolicyOf(arn) {
-      const key = /^arn:aws:kms:[^:]*:\d{12}:key\/(.+)$/.exec(arn);
-      if (key) {
-        const k = await kmsStore.getKey(key[1]!);
-        return k ? { text: k.policy, mode: 'kms' } : undefined;
-      }
-      const bucket = /^arn:aws:s3:::([^/]+)/.exec(arn);
-      if (bucket) {
-        const b = await meta.getBucket(bucket[1]!);
-        const text = b?.config[BUCKET_POLICY_ITEM];
-        return text === undefined ? undefined : { text, mode: 's3' };
-      }
-      return undefined;
-    },
+    // SimulatePrincipalPolicy consults a key's key policy or a bucket's policy.
+    resourcePolicyOf: resourcePolicyLookup({
+      keyPolicy: async (keyId) => (await kmsStore.getKey(keyId))?.policy,
+      bucketPolicy: async (bucket) => (await meta.getBucket(bucket))?.config[BUCKET_POLICY_ITEM],
+    }),
   };
   const audit = await AuditLog.open(config.dataDir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log });
   // ---- Metering, Prometheus metrics and the audit switch (src/metering/, docs/METERING.md) ----
