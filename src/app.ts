@@ -15,6 +15,7 @@ import type { S3Services } from './s3/context.js';
 import { SqliteMetadataStore } from './storage/sqlite-metadata-store.js';
 import { TieredBlobStore } from './storage/tiered-blob-store.js';
 import { collectGarbage, recoverStorage } from './storage/recovery.js';
+import { garbageCollector } from './storage/garbage-collector.js';
 import { loadRootAccount, type RootAccount } from './iam/root-credentials.js';
 import type { CredentialLookup } from './auth/types.js';
 import { selectRootKey } from './custody/select-root-key.js';
@@ -125,8 +126,6 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   });
   const scheduler = new KmsScheduler(kms);
   scheduler.start();
-  let gcRunning = false;
-  let gcAgain = false;
   const services: S3Services = {
     config,
     meta,
@@ -138,23 +137,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     kms,
     rootKey: rootKey.provider,
     bucketKeys,
-    collectGarbage() {
-      if (gcRunning) {
-        gcAgain = true;
-        return;
-      }
-      gcRunning = true;
-      const run = (): void => {
-        gcAgain = false;
-        collectGarbage(meta, blobs)
-          .catch((err) => log.warn({ err }, 'garbage collection failed'))
-          .finally(() => {
-            if (gcAgain) run();
-            else gcRunning = false;
-          });
-      };
-      run();
-    },
+    collectGarbage: garbageCollector(() => collectGarbage(meta, blobs), (err) => log.warn({ err }, 'garbage collection failed')),
   };
   // Coffer's administration API (src/admin/), each route from the module it serves, and the unsigned pages (console, metrics).
   const adminRoutes = new AdminRoutes().add(whoamiRoute);
