@@ -35,10 +35,10 @@ import { resourcePolicyLookup } from './iam/resource-policies.js';
 import { BucketKeyCache } from './s3/sse/kms-bridge.js';
 import { BUCKET_POLICY_ITEM } from './s3/bucket-policy.js';
 import { handleQueryApi, type IamHandlerOptions } from './iam/api/handler.js';
-import { handleAdminApi } from './admin/handler.js';
+import { handleAdminApi, type AdminApiOptions } from './admin/handler.js';
 import { AdminRoutes } from './admin/routes.js';
 import { whoamiRoute } from './admin/whoami-route.js';
-import type { PageHandler } from './http/pages.js';
+import { firstPage } from './http/pages.js';
 import { consolePages } from './console/serve.js';
 import { rewrapRoute } from './s3/rewrap/rewrap-route.js';
 import type { AuditSink } from './audit/sink.js';
@@ -139,10 +139,8 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     bucketKeys,
     collectGarbage: garbageCollector(() => collectGarbage(meta, blobs), (err) => log.warn({ err }, 'garbage collection failed')),
   };
-  // Coffer's administration API (src/admin/), each route from the module it serves, and the unsigned pages (console, metrics).
+  // Coffer's administration API (src/admin/): each route comes from the module it serves.
   const adminRoutes = new AdminRoutes().add(whoamiRoute);
-  const pages: PageHandler[] = [];
-  pages.push(consolePages());
   // The audit log for the console (GET audit/events); events recorded so far are flushed before a read.
   adminRoutes.add(auditEventsRoute(join(config.dataDir, AUDIT_DIR), () => audit.flush()));
   // coffer rekey: re-wrap objects' keys under another KMS key (s3/rewrap/).
@@ -150,20 +148,19 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     meta, kms, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
   }));
   adminRoutes.add(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
-  if (metrics) pages.push(metrics.page);
+  const adminApi: AdminApiOptions = {
+    routes: adminRoutes, lookup, prepareCredential: (id) => directory.prepare(id, 'coffer'), identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
+    region: config.region, accountId: root.accountId, log,
+  };
+  // The unsigned pages: the console, and the Prometheus metrics unless COFFER_METRICS=off.
+  const pages = firstPage(metrics ? [consolePages(), metrics.page] : [consolePages()]);
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy, metrics }, req, res, requestId),
     kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential }, req, res, requestId),
     iam: (req, res, requestId) => handleQueryApi('iam', iamApi, req, res, requestId),
     sts: (req, res, requestId) => handleQueryApi('sts', iamApi, req, res, requestId),
-    admin: (req, res, requestId) => handleAdminApi({
-      routes: adminRoutes, lookup, prepareCredential: (id) => directory.prepare(id, 'coffer'), identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
-      region: config.region, accountId: root.accountId, log,
-    }, req, res, requestId),
-    async pages(req, res) {
-      for (const page of pages) if (await page(req, res)) return true;
-      return false;
-    },
+    admin: (req, res, requestId) => handleAdminApi(adminApi, req, res, requestId),
+    pages,
     fail: (err, requestId) => log.error({ err, requestId }, 'unhandled error'),
   }, tls, { isBucketHost: (host) => virtualHostBucket(host, config.domain) !== undefined });
   await new Promise<void>((resolve, reject) => {
