@@ -15,6 +15,7 @@ import type { S3Services } from './s3/context.js';
 import { SqliteMetadataStore } from './storage/sqlite-metadata-store.js';
 import { TieredBlobStore } from './storage/tiered-blob-store.js';
 import { collectGarbage, recoverStorage } from './storage/recovery.js';
+import { garbageCollector } from './storage/garbage-collector.js';
 import { loadRootAccount, type RootAccount } from './iam/root-credentials.js';
 import type { CredentialLookup } from './auth/types.js';
 import { selectRootKey } from './custody/select-root-key.js';
@@ -30,11 +31,14 @@ import { AuditDelivery } from './audit/delivery.js';
 import { putOwnObject } from './audit/self-s3.js';
 import { SqliteIamStore } from './iam/store/sqlite-iam-store.js';
 import { CredentialDirectory } from './iam/credentials.js';
+import { resourcePolicyLookup } from './iam/resource-policies.js';
 import { BucketKeyCache } from './s3/sse/kms-bridge.js';
 import { BUCKET_POLICY_ITEM } from './s3/bucket-policy.js';
 import { handleQueryApi, type IamHandlerOptions } from './iam/api/handler.js';
-import { handleAdminApi, whoamiRoute, type AdminRoute } from './http/admin-api.js';
-import type { PageHandler } from './http/pages.js';
+import { handleAdminApi, type AdminApiOptions } from './admin/handler.js';
+import { AdminRoutes } from './admin/routes.js';
+import { whoamiRoute } from './admin/whoami-route.js';
+import { firstPage } from './http/pages.js';
 import { consolePages } from './console/serve.js';
 import { rewrapRoute } from './s3/rewrap/rewrap-route.js';
 import type { AuditSink } from './audit/sink.js';
@@ -88,21 +92,11 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     lookup,
     prepareCredential: (id, service) => directory.prepare(id, service),
     log,
-    // SimulatePrincipalPolicy consults a key's key policy or a bucket's policy (kms is set below).
-    async resourcePolicyOf(arn) {
-      const key = /^arn:aws:kms:[^:]*:\d{12}:key\/(.+)$/.exec(arn);
-      if (key) {
-        const k = await kmsStore.getKey(key[1]!);
-        return k ? { text: k.policy, mode: 'kms' } : undefined;
-      }
-      const bucket = /^arn:aws:s3:::([^/]+)/.exec(arn);
-      if (bucket) {
-        const b = await meta.getBucket(bucket[1]!);
-        const text = b?.config[BUCKET_POLICY_ITEM];
-        return text === undefined ? undefined : { text, mode: 's3' };
-      }
-      return undefined;
-    },
+    // SimulatePrincipalPolicy consults a key's key policy or a bucket's policy.
+    resourcePolicyOf: resourcePolicyLookup({
+      keyPolicy: async (keyId) => (await kmsStore.getKey(keyId))?.policy,
+      bucketPolicy: async (bucket) => (await meta.getBucket(bucket))?.config[BUCKET_POLICY_ITEM],
+    }),
   };
   const audit = await AuditLog.open(config.dataDir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log });
   // ---- Metering, Prometheus metrics and the audit switch (src/metering/, docs/METERING.md) ----
@@ -132,8 +126,6 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   });
   const scheduler = new KmsScheduler(kms);
   scheduler.start();
-  let gcRunning = false;
-  let gcAgain = false;
   const services: S3Services = {
     config,
     meta,
@@ -145,49 +137,30 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     kms,
     rootKey: rootKey.provider,
     bucketKeys,
-    collectGarbage() {
-      if (gcRunning) {
-        gcAgain = true;
-        return;
-      }
-      gcRunning = true;
-      const run = (): void => {
-        gcAgain = false;
-        collectGarbage(meta, blobs)
-          .catch((err) => log.warn({ err }, 'garbage collection failed'))
-          .finally(() => {
-            if (gcAgain) run();
-            else gcRunning = false;
-          });
-      };
-      run();
-    },
+    collectGarbage: garbageCollector(() => collectGarbage(meta, blobs), (err) => log.warn({ err }, 'garbage collection failed')),
   };
-  // Coffer's administration API (http/admin-api.ts) and its unsigned pages (console, metrics).
-  const adminRoutes: AdminRoute[] = [whoamiRoute];
-  const pages: PageHandler[] = [];
-  pages.push(consolePages());
+  // Coffer's administration API (src/admin/): each route comes from the module it serves.
+  const adminRoutes = new AdminRoutes().add(whoamiRoute);
   // The audit log for the console (GET audit/events); events recorded so far are flushed before a read.
-  adminRoutes.push(auditEventsRoute(join(config.dataDir, AUDIT_DIR), () => audit.flush()));
+  adminRoutes.add(auditEventsRoute(join(config.dataDir, AUDIT_DIR), () => audit.flush()));
   // coffer rekey: re-wrap objects' keys under another KMS key (s3/rewrap/).
-  adminRoutes.push(rewrapRoute({
+  adminRoutes.add(rewrapRoute({
     meta, kms, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
   }));
-  adminRoutes.push(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
-  if (metrics) pages.push(metrics.page);
+  adminRoutes.add(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
+  const adminApi: AdminApiOptions = {
+    routes: adminRoutes, lookup, prepareCredential: (id) => directory.prepare(id, 'coffer'), identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
+    region: config.region, accountId: root.accountId, log,
+  };
+  // The unsigned pages: the console, and the Prometheus metrics unless COFFER_METRICS=off.
+  const pages = firstPage(metrics ? [consolePages(), metrics.page] : [consolePages()]);
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy, metrics }, req, res, requestId),
     kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential }, req, res, requestId),
     iam: (req, res, requestId) => handleQueryApi('iam', iamApi, req, res, requestId),
     sts: (req, res, requestId) => handleQueryApi('sts', iamApi, req, res, requestId),
-    admin: (req, res, requestId) => handleAdminApi({
-      routes: adminRoutes, lookup, prepareCredential: (id) => directory.prepare(id, 'coffer'), identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
-      region: config.region, accountId: root.accountId, log,
-    }, req, res, requestId),
-    async pages(req, res) {
-      for (const page of pages) if (await page(req, res)) return true;
-      return false;
-    },
+    admin: (req, res, requestId) => handleAdminApi(adminApi, req, res, requestId),
+    pages,
     fail: (err, requestId) => log.error({ err, requestId }, 'unhandled error'),
   }, tls, { isBucketHost: (host) => virtualHostBucket(host, config.domain) !== undefined });
   await new Promise<void>((resolve, reject) => {

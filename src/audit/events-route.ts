@@ -6,7 +6,7 @@
 // The answer is {"events": [CloudTrailEvent…], "nextToken"?: string}; a bad parameter
 // is a 400 ValidationException naming it.
 
-import type { AdminRoute } from '../http/admin-api.js';
+import type { AdminRoute } from '../admin/route.js';
 import { parseAuditQuery, queryAudit } from './query.js';
 
 /** The route reading the audit directory `dir` (<data-dir>/audit). */

@@ -4,6 +4,7 @@
 
 import { Command } from 'commander';
 import { ConfigError } from '../config/config.js';
+import { MakeConfigError } from '../hadoop/make-config.js';
 import { registerServerCommand } from './server-command.js';
 import { registerUserCommands } from './user-command.js';
 import { registerAuditCommands } from './audit-command.js';
@@ -24,7 +25,7 @@ registerUsageCommand(program);
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  if (e instanceof CliError || e instanceof ConfigError) fail(e.message, e.hint);
+  if (e instanceof CliError || e instanceof ConfigError || e instanceof MakeConfigError) fail(e.message, e.hint);
   const err = e as Error & { hint?: string };
   fail(err.message, err.hint);
 }

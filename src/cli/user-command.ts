@@ -8,7 +8,7 @@ import { sealSecret } from '../iam/credentials.js';
 import { newUserId, userArn } from '../iam/store/ids.js';
 import { IamStoreConflict } from '../iam/store/types.js';
 import { parsePolicyDocument, PolicyDocumentError } from '../iam/policy/index.js';
-import { openDataDir, type AdminContext } from './data-dir.js';
+import { openDataDir, type AdminContext } from '../data-dir.js';
 import { CliError, table } from './output.js';
 
 const USER_NAME = /^[\w+=,.@-]{1,64}$/;

@@ -24,7 +24,7 @@ import { isServiceError } from '../errors.js';
 import { SqliteMetadataStore } from '../storage/sqlite-metadata-store.js';
 import type { BucketRecord } from '../storage/types.js';
 import { bucketPolicyOf } from '../s3/bucket-policy.js';
-import { openDataDir, type AdminContext } from '../cli/data-dir.js';
+import { openDataDir, type AdminContext } from '../data-dir.js';
 
 export interface ViewOptions {
   dataDir?: string;

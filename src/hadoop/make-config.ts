@@ -8,10 +8,16 @@ import { newAccessKeyId, newSecretAccessKey } from '../iam/root-credentials.js';
 import { sealSecret } from '../iam/credentials.js';
 import { IamStoreConflict } from '../iam/store/types.js';
 import { isKeyId } from '../kms/format/key-id.js';
-import { CliError } from '../cli/output.js';
 import { checkCoreSite } from './check.js';
 import type { CofferView } from './coffer-view.js';
 import { renderSnippet, type SnippetCredentials, type SnippetInput } from './config-snippet.js';
+
+/** A snippet that cannot be written as asked: what is wrong, and a hint how to fix it (the CLI prints both). */
+export class MakeConfigError extends Error {
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+  }
+}
 
 export interface MakeConfigOptions {
   bucket: string;
@@ -41,7 +47,7 @@ export interface MadeConfig {
 export async function makeConfig(view: CofferView, o: MakeConfigOptions): Promise<MadeConfig> {
   const warnings: string[] = [];
   const endpoint = o.endpoint ?? defaultEndpoint(view, warnings);
-  if (!/^https?:\/\/[^/]+\/?$/.test(endpoint)) throw new CliError(`invalid endpoint ${JSON.stringify(endpoint)}`, 'give --endpoint as http://HOST:PORT or https://HOST:PORT');
+  if (!/^https?:\/\/[^/]+\/?$/.test(endpoint)) throw new MakeConfigError(`invalid endpoint ${JSON.stringify(endpoint)}`, 'give --endpoint as http://HOST:PORT or https://HOST:PORT');
 
   if (!(await view.bucket(o.bucket))) warnings.push(`bucket ${o.bucket} does not exist yet; create it (e.g. \`aws s3 mb s3://${o.bucket}\`) before S3A uses it`);
 
@@ -51,7 +57,7 @@ export async function makeConfig(view: CofferView, o: MakeConfigOptions): Promis
     if (!k.ok) {
       // A customer key (SSE-C) given as --key: refuse without repeating it, since the file and
       // the warning would both carry key material; this command writes KMS-managed encryption only.
-      if (/^[A-Za-z0-9+/]{43}=$/.test(o.key)) throw new CliError('--key looks like a base64 256-bit customer key (SSE-C), not a KMS key', 'coffer hadoop config writes SSE-KMS or DSSE-KMS: give a KMS key id, ARN or alias/NAME');
+      if (/^[A-Za-z0-9+/]{43}=$/.test(o.key)) throw new MakeConfigError('--key looks like a base64 256-bit customer key (SSE-C), not a KMS key', 'coffer hadoop config writes SSE-KMS or DSSE-KMS: give a KMS key id, ARN or alias/NAME');
       warnings.push(`key ${o.key} does not resolve in this Coffer (${k.problem}); writing it as given`);
       key = { value: o.key, description: 'The KMS key (not found when this file was generated).' };
     } else {
@@ -68,15 +74,15 @@ export async function makeConfig(view: CofferView, o: MakeConfigOptions): Promis
   let createdAccessKey: MadeConfig['createdAccessKey'];
   if (o.credentials) {
     if (o.accessKeyId !== undefined) {
-      if (o.secretAccessKey === undefined) throw new CliError(`no secret for access key ${o.accessKeyId}`, 'put it in AWS_SECRET_ACCESS_KEY (and a session token in AWS_SESSION_TOKEN): secrets are not read back from Coffer');
+      if (o.secretAccessKey === undefined) throw new MakeConfigError(`no secret for access key ${o.accessKeyId}`, 'put it in AWS_SECRET_ACCESS_KEY (and a session token in AWS_SESSION_TOKEN): secrets are not read back from Coffer');
       const p = await view.principal(o.accessKeyId, o.secretAccessKey, o.sessionToken);
-      if (!p.ok) throw new CliError(p.problem);
-      if (o.user !== undefined && (p.principal.kind !== 'user' || p.principal.userName !== o.user)) throw new CliError(`access key ${o.accessKeyId} belongs to ${p.principal.arn}, not to user ${o.user}`);
+      if (!p.ok) throw new MakeConfigError(p.problem);
+      if (o.user !== undefined && (p.principal.kind !== 'user' || p.principal.userName !== o.user)) throw new MakeConfigError(`access key ${o.accessKeyId} belongs to ${p.principal.arn}, not to user ${o.user}`);
       if (p.note) warnings.push(p.note);
       credentials = { accessKeyId: o.accessKeyId, secretAccessKey: o.secretAccessKey, principal: p.principal.arn, ...(o.sessionToken ? { sessionToken: o.sessionToken } : {}) };
     } else if (o.user !== undefined) {
       const user = await view.admin.iam.getUser(o.user);
-      if (!user) throw new CliError(`no user named ${o.user}`, 'create it with `coffer user create NAME`, or list users with `coffer user list`');
+      if (!user) throw new MakeConfigError(`no user named ${o.user}`, 'create it with `coffer user create NAME`, or list users with `coffer user list`');
       const created = await createAccessKey(view, o.user);
       createdAccessKey = { userName: o.user, accessKeyId: created.accessKeyId };
       credentials = { ...created, principal: user.arn };
@@ -130,7 +136,7 @@ async function createAccessKey(view: CofferView, userName: string): Promise<{ ac
     );
   } catch (e) {
     if (e instanceof IamStoreConflict && e.kind === 'LimitExceeded') {
-      throw new CliError(`user ${userName} already has the most access keys allowed (2)`, `remove one with \`coffer user remove-key ${userName} ID\`, or pass --access-key-id ID with its secret in AWS_SECRET_ACCESS_KEY`);
+      throw new MakeConfigError(`user ${userName} already has the most access keys allowed (2)`, `remove one with \`coffer user remove-key ${userName} ID\`, or pass --access-key-id ID with its secret in AWS_SECRET_ACCESS_KEY`);
     }
     throw e;
   }

@@ -6,3 +6,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Serves the request and answers true, or answers false to leave it to S3. */
 export type PageHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+/** Several handlers as one: the first that serves the request answers true. */
+export function firstPage(handlers: readonly PageHandler[]): PageHandler {
+  return async (req, res) => {
+    for (const page of handlers) if (await page(req, res)) return true;
+    return false;
+  };
+}

@@ -12,7 +12,7 @@ export interface ServiceHandlers {
   kms?(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
   iam?(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
   sts?(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
-  /** Coffer's administration API: any request under /_coffer/api/ (http/admin-api.ts). */
+  /** Coffer's administration API: any request under /_coffer/api/ (src/admin/). */
   admin?(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
   /**
    * Unsigned GETs of Coffer's own pages: the console (/console, /console/...) and the

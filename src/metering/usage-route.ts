@@ -3,7 +3,7 @@
 // (principal|key|bucket|operation, default key), granularity (hour|day, default hour).
 // IAM action coffer:GetUsage (no AWS API reports KMS usage per principal and bucket).
 
-import { adminError, type AdminRoute } from '../http/admin-api.js';
+import { adminError, type AdminRoute } from '../admin/route.js';
 import type { PriceTable } from './prices.js';
 import { parseUsageQuery, usageReport, UsageQueryError } from './report.js';
 import type { UsageStore } from './usage-store.js';

@@ -183,6 +183,15 @@ test('coffer user create with an invalid name exits 2 with an error and a hint l
   assert.doesNotMatch(list, /bad name/);
 });
 
+test('coffer user and coffer hadoop on a directory that is not a data directory exit 2 with an error and a hint', async () => {
+  for (const args of [['user', 'list'], ['hadoop', 'config', '--bucket', 'b']]) {
+    const r = await coffer(...args, '--data-dir', work);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, `coffer: error: ${work} is not a Coffer data directory\ncoffer: hint: start the server once with \`coffer server --data-dir DIR\`, or pass --data-dir / COFFER_DATA_DIR\n`);
+  }
+});
+
 test('with no identity policy, alice\'s S3 ListBuckets is AccessDenied with AWS\'s message', async () => {
   const e = await rejection(s3As(key1).send(new ListBucketsCommand({})));
   assert.equal(e.name, 'AccessDenied');

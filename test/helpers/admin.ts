@@ -1,4 +1,4 @@
-// Calls Coffer's administration API (/_coffer/api/<route>, http/admin-api.ts) the way the
+// Calls Coffer's administration API (/_coffer/api/<route>, src/admin/) the way the
 // console and the CLI do: SigV4-signed with credential scope service "coffer".
 
 import { SignatureV4 } from '@smithy/signature-v4';

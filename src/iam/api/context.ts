@@ -4,6 +4,7 @@
 import type { Principal } from '../../auth/types.js';
 import type { RootKeyProvider } from '../../custody/root-key.js';
 import type { CredentialDirectory } from '../credentials.js';
+import type { ResourcePolicy } from '../resource-policies.js';
 import type { IamStore } from '../store/types.js';
 import type { Params, XmlValue } from './query.js';
 
@@ -16,9 +17,9 @@ export interface IamApiServices {
   region: string;
   /**
    * The resource's own policy, for SimulatePrincipalPolicy without a ResourcePolicy: a KMS
-   * key's key policy (evaluated as KMS does) or a bucket's policy. Wired by app.ts.
+   * key's key policy (evaluated as KMS does) or a bucket's policy (resource-policies.ts).
    */
-  resourcePolicyOf?(arn: string): Promise<{ text: string; mode: 'kms' | 's3' } | undefined>;
+  resourcePolicyOf(arn: string): Promise<ResourcePolicy | undefined>;
 }
 
 export interface ApiContext extends IamApiServices {

@@ -83,7 +83,7 @@ export const SIMULATE_OPERATIONS: Record<string, QueryOperation> = {
       // a key policy, evaluated as KMS does (it must allow, or delegate to IAM), or a bucket policy.
       const resourcePolicyFor = async (resource: string): Promise<{ policies: NamedPolicy[]; mode: 'kms' | 's3' }> => {
         if (given !== undefined) return { policies: parseResource(given), mode: 's3' };
-        const own = resource === '*' ? undefined : await c.resourcePolicyOf?.(resource);
+        const own = resource === '*' ? undefined : await c.resourcePolicyOf(resource);
         return own ? { policies: parseResource(own.text), mode: own.mode } : { policies: [], mode: 's3' };
       };
       const statementRef = (ref: { policy: string }): XmlValue => {

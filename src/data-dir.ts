@@ -1,14 +1,14 @@
-// Opens what admin commands need from a data directory — the account, the root key,
-// the IAM store — without starting the server (SQLite's WAL lets both run at once).
+// Opens what the offline commands (`coffer user`, `coffer hadoop`) need from a data
+// directory — the account, the root key, the IAM store — without starting the server
+// (SQLite's WAL lets both run at once).
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../config/config.js';
-import { readAccountId } from '../iam/root-credentials.js';
-import { selectRootKey } from '../custody/select-root-key.js';
-import type { RootKeyProvider } from '../custody/root-key.js';
-import { SqliteIamStore } from '../iam/store/sqlite-iam-store.js';
-import { CliError } from './output.js';
+import { ConfigError, loadConfig } from './config/config.js';
+import { readAccountId } from './iam/root-credentials.js';
+import { selectRootKey } from './custody/select-root-key.js';
+import type { RootKeyProvider } from './custody/root-key.js';
+import { SqliteIamStore } from './iam/store/sqlite-iam-store.js';
 
 export interface AdminContext {
   dataDir: string;
@@ -21,7 +21,7 @@ export interface AdminContext {
 export async function openDataDir(flagDir: string | undefined): Promise<AdminContext> {
   const config = loadConfig({ dataDir: flagDir });
   if (!existsSync(join(config.dataDir, 'root-credentials.json'))) {
-    throw new CliError(`${config.dataDir} is not a Coffer data directory`, 'start the server once with `coffer server --data-dir DIR`, or pass --data-dir / COFFER_DATA_DIR');
+    throw new ConfigError(`${config.dataDir} is not a Coffer data directory`, 'start the server once with `coffer server --data-dir DIR`, or pass --data-dir / COFFER_DATA_DIR');
   }
   const accountId = await readAccountId(config.dataDir);
   const rootKey = await selectRootKey({ dataDir: config.dataDir, env: process.env });

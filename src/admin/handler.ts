@@ -1,12 +1,12 @@
 // Coffer's own administration API, for the console and the CLI: JSON over HTTP under
-// /_coffer/api/<route> (bucket names cannot start with "_", so the prefix never hides a
-// bucket). Requests are signed with SigV4 like every other call (credential scope
-// service "coffer", the server's region), and each route is authorized as one IAM
+// /_coffer/api/<route>. Requests are signed with SigV4 like every other call (credential
+// scope service "coffer", the server's region), and each route is authorized as one IAM
 // action of the signer (the AWS action of the nearest AWS API where there is one, e.g.
 // cloudtrail:LookupEvents for audit queries): identity policies and the session policy,
 // the root may do anything. Errors answer {"__type": code, "message": text}, as KMS's.
 //
-// Routes register themselves in ADMIN_ROUTES (one file per route, wired in app.ts).
+// The routes (route.ts) live beside the module they serve; app.ts adds them to the
+// AdminRoutes (routes.ts) this handler is given.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../auth/sigv4.js';
@@ -16,37 +16,14 @@ import { accessKeyIdOf } from '../iam/credentials.js';
 import type { NamedPolicy } from '../iam/policy/index.js';
 import { accessDeniedMessage, authorize } from '../iam/policy/index.js';
 import { requestPrincipal } from '../iam/principal.js';
-import type { Caller } from '../kms/service.js';
+import { ADMIN_PREFIX, adminError, type AdminRequest, type AdminRoute } from './route.js';
+import type { AdminRoutes } from './routes.js';
 import type { Logger } from 'pino';
 
-export const ADMIN_PREFIX = '/_coffer/api/';
 const MAX_BODY = 1024 * 1024;
 
-export interface AdminRequest {
-  principal: Principal;
-  /** The query string of the request. */
-  query: URLSearchParams;
-  /** The request body (at most 1 MiB); JSON routes parse it with jsonBody(). */
-  body: Buffer;
-  requestId: string;
-  /** The caller as KMS sees it, for routes that call KMS on the signer's behalf. */
-  caller: Caller;
-}
-
-export interface AdminRoute {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  /** The path after /_coffer/api/, e.g. "audit/events". */
-  path: string;
-  /** The IAM action the signer needs, e.g. "cloudtrail:LookupEvents"; null: any signed caller (like sts:GetCallerIdentity). */
-  action: string | null;
-  /** The resource ARN the action is authorized on ("*" when none). */
-  resource?: (r: AdminRequest) => string;
-  /** The JSON-serializable result (status 200), or a ServiceError thrown. */
-  run(r: AdminRequest): Promise<unknown>;
-}
-
 export interface AdminApiOptions {
-  routes: readonly AdminRoute[];
+  routes: AdminRoutes;
   lookup: CredentialLookup;
   prepareCredential: (accessKeyId: string | undefined) => Promise<void>;
   identityPolicies: (p: Principal) => Promise<NamedPolicy[]>;
@@ -56,14 +33,10 @@ export interface AdminApiOptions {
   log: Logger;
 }
 
-export function adminError(code: string, message: string, status = 400): ServiceError {
-  return new ServiceError(code, message, status);
-}
-
 /** The body of a JSON route, or a 400 ValidationException. */
-export function jsonBody(r: AdminRequest): Record<string, unknown> {
+function jsonObject(body: Buffer): Record<string, unknown> {
   try {
-    const v = JSON.parse(r.body.length === 0 ? '{}' : r.body.toString('utf8')) as unknown;
+    const v = JSON.parse(body.length === 0 ? '{}' : body.toString('utf8')) as unknown;
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
   } catch {
     /* fall through */
@@ -92,18 +65,13 @@ export async function handleAdminApi(opts: AdminApiOptions, req: IncomingMessage
       throw e;
     }
     if (auth.anonymous) throw adminError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
-    const route = opts.routes.find((r) => r.path === path && r.method === req.method);
-    if (!route) {
-      const other = opts.routes.some((r) => r.path === path);
-      throw other
-        ? adminError('MethodNotAllowed', `${req.method} is not allowed on ${ADMIN_PREFIX}${path}.`, 405)
-        : adminError('UnknownOperation', `Coffer has no administration route ${ADMIN_PREFIX}${path}.`, 404);
-    }
+    const route = opts.routes.match(req.method, path);
     const principal = auth.credential.principal;
     const r: AdminRequest = {
       principal,
       query,
       body,
+      json: () => jsonObject(body),
       requestId,
       caller: {
         principal,
@@ -153,17 +121,6 @@ async function authorizeAdmin(opts: AdminApiOptions, route: AdminRoute, r: Admin
   });
   if (decision.effect !== 'Allow') throw adminError('AccessDeniedException', accessDeniedMessage(ctx, decision), 403);
 }
-
-/** GET whoami: the signer, as the console shows it after sign-in. */
-export const whoamiRoute: AdminRoute = {
-  method: 'GET',
-  path: 'whoami',
-  action: null,
-  async run(r) {
-    const p = r.principal;
-    return { arn: p.arn, accountId: p.accountId, kind: p.kind, ...(p.kind === 'user' ? { userName: p.userName } : {}), temporary: p.temporary !== undefined };
-  },
-};
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -1,4 +1,4 @@
-// The administration API's frame (http/admin-api.ts) against the real server: SigV4 with
+// The administration API's frame (src/admin/) against the real server: SigV4 with
 // service "coffer", JSON errors, unknown routes, and the route table's authorization.
 
 import { after, before, test } from 'node:test';
