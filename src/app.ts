@@ -21,6 +21,7 @@ import { selectRootKey } from './custody/select-root-key.js';
 import type { RootKeyProvider } from './custody/root-key.js';
 import { SqliteKmsStore } from './kms/store/sqlite-kms-store.js';
 import { KmsService } from './kms/service.js';
+import { InProcessKms } from './kms/port.js';
 import { handleKms } from './kms/handler.js';
 import { KmsScheduler } from './kms/scheduler.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -30,7 +31,7 @@ import { AuditDelivery } from './audit/delivery.js';
 import { putOwnObject } from './audit/self-s3.js';
 import { SqliteIamStore } from './iam/store/sqlite-iam-store.js';
 import { CredentialDirectory } from './iam/credentials.js';
-import { BucketKeyCache } from './s3/sse/kms-bridge.js';
+import { BucketKeyCache } from './s3/sse/bucket-keys.js';
 import { BUCKET_POLICY_ITEM } from './s3/bucket-policy.js';
 import { handleQueryApi, type IamHandlerOptions } from './iam/api/handler.js';
 import { handleAdminApi, whoamiRoute, type AdminRoute } from './http/admin-api.js';
@@ -130,6 +131,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     audit: kmsAudit,
     log,
   });
+  const kmsPort = new InProcessKms(kms);
   const scheduler = new KmsScheduler(kms);
   scheduler.start();
   let gcRunning = false;
@@ -142,7 +144,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     log,
     lookup,
     prepareCredential,
-    kms,
+    kms: kmsPort,
     rootKey: rootKey.provider,
     bucketKeys,
     collectGarbage() {
@@ -171,7 +173,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   adminRoutes.push(auditEventsRoute(join(config.dataDir, AUDIT_DIR), () => audit.flush()));
   // coffer rekey: re-wrap objects' keys under another KMS key (s3/rewrap/).
   adminRoutes.push(rewrapRoute({
-    meta, kms, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
+    meta, kms: kmsPort, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
   }));
   adminRoutes.push(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
   if (metrics) pages.push(metrics.page);
