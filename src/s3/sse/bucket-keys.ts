@@ -27,11 +27,15 @@ export class BucketKeyCache {
   /** Bucket keys fetched from KMS, and objects that reused one (for tests and metering). */
   readonly stats = { generated: 0, reusedForWrite: 0, decrypted: 0, reusedForRead: 0 };
 
-  /** onReuse: told of each object key derived from a cached bucket key — a KMS request avoided (metering). */
+  /**
+   * onReuse: told of each object key derived from a cached bucket key — a KMS request
+   * avoided (metering). now: the clock; by default Date.now looked up at each call, so a
+   * test that mocks Date (node:test mock.timers) moves a running server's clock too.
+   */
   constructor(
-    readonly ttlMs: number,
+    private readonly ttlMs: number,
     private readonly onReuse?: ReuseHook,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => Date.now(),
   ) {}
 
   /** The bucket key to derive a new object's key from: cached, or a new one from GenerateDataKey. */
