@@ -44,7 +44,6 @@ export interface KmsServiceDeps {
   now?: () => number;
 }
 
-
 export class KmsService {
   readonly store: KmsStore;
   readonly accountId: string;
