@@ -22,6 +22,7 @@ import { selectRootKey } from './custody/select-root-key.js';
 import type { RootKeyProvider } from './custody/root-key.js';
 import { SqliteKmsStore } from './kms/store/sqlite-kms-store.js';
 import { KmsService } from './kms/service.js';
+import { InProcessKms } from './kms/port.js';
 import { handleKms } from './kms/handler.js';
 import { KmsScheduler } from './kms/scheduler.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -32,7 +33,7 @@ import { putOwnObject } from './audit/self-s3.js';
 import { SqliteIamStore } from './iam/store/sqlite-iam-store.js';
 import { CredentialDirectory } from './iam/credentials.js';
 import { resourcePolicyLookup } from './iam/resource-policies.js';
-import { BucketKeyCache } from './s3/sse/kms-bridge.js';
+import { BucketKeyCache } from './s3/sse/bucket-keys.js';
 import { BUCKET_POLICY_ITEM } from './s3/bucket-policy.js';
 import { handleQueryApi, type IamHandlerOptions } from './iam/api/handler.js';
 import { handleAdminApi, type AdminApiOptions } from './admin/handler.js';
@@ -124,6 +125,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     audit: kmsAudit,
     log,
   });
+  const kmsPort = new InProcessKms(kms);
   const scheduler = new KmsScheduler(kms);
   scheduler.start();
   const services: S3Services = {
@@ -134,7 +136,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     log,
     lookup,
     prepareCredential,
-    kms,
+    kms: kmsPort,
     rootKey: rootKey.provider,
     bucketKeys,
     collectGarbage: garbageCollector(() => collectGarbage(meta, blobs), (err) => log.warn({ err }, 'garbage collection failed')),
@@ -145,7 +147,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   adminRoutes.add(auditEventsRoute(join(config.dataDir, AUDIT_DIR), () => audit.flush()));
   // coffer rekey: re-wrap objects' keys under another KMS key (s3/rewrap/).
   adminRoutes.add(rewrapRoute({
-    meta, kms, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
+    meta, kms: kmsPort, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
   }));
   adminRoutes.add(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
   const adminApi: AdminApiOptions = {

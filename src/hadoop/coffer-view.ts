@@ -1,9 +1,9 @@
 // What `coffer hadoop` needs to know about a Coffer installation, read in-process from
 // its data directory (like `coffer user`; SQLite's WAL lets this run beside the server):
 // buckets, KMS keys and aliases, IAM users and their access keys, and the authorization
-// decisions KMS and S3 would make. The KMS decision is KmsService.authorize itself — the
-// function every KMS use goes through — on a KmsService built over the same stores with
-// an audit sink that records nothing (a simulation is not a use of the key). Server
+// decisions KMS and S3 would make. The KMS decision is the KMS port's authorizeOnly — the
+// authorization every KMS use goes through, recording nothing (a simulation is not a use
+// of the key) — on a KmsService built over the same stores, whose audit sink is empty. Server
 // settings that live outside the data directory (region, the organization default key,
 // root credentials from the environment) come from the same COFFER_* variables and flags
 // the server reads.
@@ -17,6 +17,7 @@ import { CredentialDirectory } from '../iam/credentials.js';
 import { loadRootAccount, rootPrincipal, type RootAccount } from '../iam/root-credentials.js';
 import { authorize, accessDeniedMessage, type RequestContext } from '../iam/policy/index.js';
 import { KmsService, requestPrincipal, type Caller } from '../kms/service.js';
+import { InProcessKms, type KmsPort } from '../kms/port.js';
 import { SqliteKmsStore } from '../kms/store/sqlite-kms-store.js';
 import type { KmsKeyRecord } from '../kms/store/types.js';
 import { AWS_S3_ALIAS, awsManagedKeyPolicy } from '../kms/managed-keys.js';
@@ -55,7 +56,7 @@ export class CofferView {
     readonly admin: AdminContext,
     readonly config: CofferConfig,
     readonly root: RootAccount | undefined,
-    readonly kms: KmsService,
+    readonly kms: KmsPort,
     private readonly kmsStore: SqliteKmsStore,
     private readonly meta: SqliteMetadataStore,
     private readonly directory: CredentialDirectory,
@@ -75,7 +76,7 @@ export class CofferView {
     const meta = SqliteMetadataStore.open(join(admin.dataDir, 'metadata.sqlite'), { backgroundCheckpoint: false });
     const account: RootAccount = root ?? { accountId: admin.accountId, generated: false, credential: { accessKeyId: '', secretAccessKey: '', principal: rootPrincipal(admin.accountId) } };
     const directory = new CredentialDirectory(admin.iam, admin.rootKey, account, config.region);
-    const kms = new KmsService({
+    const kms = new InProcessKms(new KmsService({
       store: kmsStore,
       rootKey: admin.rootKey,
       accountId: admin.accountId,
@@ -84,7 +85,7 @@ export class CofferView {
       sessionPolicy: directory.sessionPolicy,
       audit: { record() {} },
       log: pino({ level: 'silent' }),
-    });
+    }));
     return new CofferView(admin, config, root, kms, kmsStore, meta, directory);
   }
 
@@ -165,7 +166,7 @@ export class CofferView {
       return { ok: true, key: virtual, notCreated: true, meaning: 'unset: the AWS managed key aws/s3, as on AWS (S3 creates it on first use)' };
     }
     try {
-      return { ok: true, key: await this.kms.resolveKey(target, { allowAlias: true }), meaning };
+      return { ok: true, key: await this.kms.findKey(target), meaning };
     } catch (e) {
       if (isServiceError(e)) return { ok: false, problem: `${e.code}: ${e.message}`, meaning };
       throw e;
@@ -177,7 +178,7 @@ export class CofferView {
     const caller: Caller = { principal, requestId: 'coffer-hadoop-check', secureTransport: o.tls };
     if (o.viaS3) caller.viaService = `s3.${this.region}.amazonaws.com`;
     try {
-      await this.kms.authorize(caller, key, action, {}, o.context);
+      await this.kms.authorizeOnly({ caller, key, action, encryptionContext: o.context });
       return { allowed: true, reason: 'allowed' };
     } catch (e) {
       if (isServiceError(e)) return { allowed: false, reason: e.message };

@@ -5,21 +5,41 @@
 // test_describe_with_alias_arn).
 
 import type { KmsService } from './service.js';
-import type { KmsKeyRecord } from './store/types.js';
+import type { KeyState, KmsKeyRecord } from './store/types.js';
 
 /** JSON timestamps are epoch seconds (with a fraction); the store keeps epoch milliseconds. */
 export function epochSeconds(ms: number): number {
   return ms / 1000;
 }
 
+/** DescribeKey's KeyMetadata, members in AWS's order. */
+export type KeyMetadata = {
+  AWSAccountId: string;
+  KeyId: string;
+  Arn: string;
+  CreationDate: number;
+  Enabled: boolean;
+  Description: string;
+  KeyUsage: string;
+  KeyState: KeyState;
+  DeletionDate?: number;
+  Origin: string;
+  KeyManager: string;
+  CustomerMasterKeySpec: string;
+  KeySpec: string;
+  EncryptionAlgorithms: string[];
+  MultiRegion: boolean;
+  CurrentKeyMaterialId?: string;
+};
+
 /**
  * The KeyMetadata structure. DeletionDate appears only while PendingDeletion.
  * PendingDeletionWindowInDays is never shown: AWS reports it only for a multi-Region
  * primary key in PendingReplicaDeletion, which Coffer does not have.
  */
-export async function keyMetadata(svc: KmsService, key: KmsKeyRecord): Promise<Record<string, unknown>> {
+export async function keyMetadata(svc: KmsService, key: KmsKeyRecord): Promise<KeyMetadata> {
   const material = await svc.store.getMaterial(key.keyId, key.currentVersion);
-  const md: Record<string, unknown> = {
+  return {
     AWSAccountId: key.accountId,
     KeyId: key.keyId,
     Arn: key.arn,
@@ -28,14 +48,13 @@ export async function keyMetadata(svc: KmsService, key: KmsKeyRecord): Promise<R
     Description: key.description,
     KeyUsage: key.keyUsage,
     KeyState: key.state,
+    ...(key.state === 'PendingDeletion' && key.deletionDate !== undefined ? { DeletionDate: epochSeconds(key.deletionDate) } : {}),
+    Origin: key.origin,
+    KeyManager: key.keyManager,
+    CustomerMasterKeySpec: key.keySpec,
+    KeySpec: key.keySpec,
+    EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    MultiRegion: false,
+    ...(material ? { CurrentKeyMaterialId: material.materialId } : {}),
   };
-  if (key.state === 'PendingDeletion' && key.deletionDate !== undefined) md.DeletionDate = epochSeconds(key.deletionDate);
-  md.Origin = key.origin;
-  md.KeyManager = key.keyManager;
-  md.CustomerMasterKeySpec = key.keySpec;
-  md.KeySpec = key.keySpec;
-  md.EncryptionAlgorithms = ['SYMMETRIC_DEFAULT'];
-  md.MultiRegion = false;
-  if (material) md.CurrentKeyMaterialId = material.materialId;
-  return md;
 }

@@ -11,6 +11,7 @@ import { openKeyMaterial, type KeyMaterial } from './format/key-material.js';
 import { isKeyId } from './format/key-id.js';
 import type { GrantRecord, KmsKeyRecord, KmsStore } from './store/types.js';
 import { kmsError } from './errors.js';
+import { checkKeyState, type KeyUse } from './key-state.js';
 import { requestPrincipal } from '../iam/principal.js';
 import type { AuditCaller, AuditEvent, AuditSink } from '../audit/sink.js';
 
@@ -42,9 +43,6 @@ export interface KmsServiceDeps {
   log: Logger;
   now?: () => number;
 }
-
-/** What an operation may do to a key in each state. */
-export type KeyUse = 'crypto' | 'manage' | 'read';
 
 export class KmsService {
   readonly store: KmsStore;
@@ -119,11 +117,9 @@ export class KmsService {
     return alias.keyId;
   }
 
-  /** Key-state rules: crypto needs Enabled; management refuses PendingDeletion; reads work in every state. */
+  /** Key-state rules (key-state.ts): crypto needs Enabled; management refuses PendingDeletion; reads work in every state. */
   checkState(key: KmsKeyRecord, use: KeyUse): void {
-    if (use === 'read') return;
-    if (key.state === 'PendingDeletion') throw kmsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
-    if (use === 'crypto' && key.state === 'Disabled') throw kmsError('DisabledException', `${key.arn} is disabled.`);
+    checkKeyState(key, use);
   }
 
   /**

@@ -3,9 +3,9 @@
 // customer managed keys (docs/METERING.md).
 //
 // The Meter is an AuditSink placed in front of the audit log (app.ts): every KMS use
-// already reaches AuditSink.record (kms/dispatch.ts, and the refusals of bucket-key
-// cache hits in s3/sse/kms-bridge.ts), so nothing is missed and nothing is counted
-// twice. The hot path only increments a counter in a Map; a timer flushes the Map to
+// already reaches AuditSink.record (kms/audited.ts: the one path of API calls, of S3's
+// calls through the KMS port and of refused bucket-key cache hits), so nothing is missed
+// and nothing is counted twice. The hot path only increments a counter in a Map; a timer flushes the Map to
 // usage.sqlite about once a second and close() flushes the rest, so a crash loses at
 // most the last second of counts.
 

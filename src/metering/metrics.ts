@@ -16,7 +16,7 @@ import type { AuditEvent, AuditSink } from '../audit/sink.js';
 import type { KmsStore } from '../kms/store/types.js';
 import type { MeterObserver } from './meter.js';
 
-/** Where the bucket-key cache counts its hits and misses (s3/sse/kms-bridge.ts BucketKeyCache.stats). */
+/** Where the bucket-key cache counts its hits and misses (s3/sse/bucket-keys.ts BucketKeyCache.stats). */
 export interface BucketKeyStats {
   generated: number;
   reusedForWrite: number;

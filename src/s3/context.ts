@@ -8,9 +8,9 @@ import type { CofferConfig } from '../config/config.js';
 import type { BlobStore, MetadataStore } from '../storage/types.js';
 import type { AuthResult, CredentialLookup, Principal } from '../auth/types.js';
 import type { Endpoint } from './router.js';
-import type { KmsService } from '../kms/service.js';
+import type { KmsPort } from '../kms/port.js';
 import type { RootKeyProvider } from '../custody/root-key.js';
-import type { BucketKeyCache } from './sse/kms-bridge.js';
+import type { BucketKeyCache } from './sse/bucket-keys.js';
 
 export interface S3Services {
   config: CofferConfig;
@@ -24,12 +24,12 @@ export interface S3Services {
   lookup?: CredentialLookup;
   /** Loads a user's credential before a synchronous lookup (see iam/credentials.ts). */
   prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
-  /** The KMS that SSE-KMS uses as the caller (absent: SSE-KMS requests fail). */
-  kms?: KmsService;
+  /** The KMS that SSE-KMS uses as the caller. */
+  kms: KmsPort;
   /** The root key that wraps SSE-S3 object keys. */
-  rootKey?: RootKeyProvider;
+  rootKey: RootKeyProvider;
   /** S3 Bucket Keys in use. */
-  bucketKeys?: BucketKeyCache;
+  bucketKeys: BucketKeyCache;
 }
 
 export interface Owner {

@@ -15,6 +15,7 @@ import { adminCall } from '../helpers/admin.js';
 import { decodeEnvelope } from '../../src/crypto/index.js';
 import { rewrapObject, type RewrapDeps } from '../../src/s3/rewrap/rewrap-object.js';
 import type { Caller } from '../../src/kms/service.js';
+import { InProcessKms } from '../../src/kms/port.js';
 import type { MetadataStore } from '../../src/storage/types.js';
 import { SqliteMetadataStore } from '../../src/storage/sqlite-metadata-store.js';
 import { join } from 'node:path';
@@ -89,7 +90,7 @@ test('an overwrite between the read and the commit wins over the re-wrap', async
     },
   });
   const deps: RewrapDeps = {
-    meta: racing, kms: srv.coffer.kms, region: 'us-east-1', log: srv.coffer.log, accountId: srv.coffer.root.accountId,
+    meta: racing, kms: new InProcessKms(srv.coffer.kms), rootKey: srv.coffer.rootKey, region: 'us-east-1', log: srv.coffer.log, accountId: srv.coffer.root.accountId,
     identityPolicies: async () => [], sessionPolicy: () => undefined,
   };
   const root = { kind: 'root', arn: `arn:aws:iam::${srv.coffer.root.accountId}:root`, accountId: srv.coffer.root.accountId, userName: 'root' } as const;

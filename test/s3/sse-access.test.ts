@@ -24,7 +24,7 @@ import { startTestServer, uniqueBucket, type TestServer } from '../helpers/serve
 import {
   NO_IDENTITY_ALLOW, assertKmsCalls, assertKmsDenied, keyPolicyWith, kmsEventsOf, kmsOn, refusal, s3On, userFactory, type TestUser,
 } from '../helpers/sse-principals.js';
-import { callKms } from '../../src/kms/dispatch.js';
+import { InProcessKms } from '../../src/kms/port.js';
 
 const VIA_S3 = 's3.us-east-1.amazonaws.com';
 let srv: TestServer;
@@ -343,11 +343,14 @@ test('the aws/s3 key serves a user with only S3 permissions, who cannot use it t
   assert.equal(gdk.name, 'AccessDeniedException', gdk.message);
   // A data key S3 would have made (the KMS as S3 calls it, in process) is not decryptable directly either.
   const context = { 'aws:s3:arn': objArn('managed/a.txt') };
-  const viaS3 = await callKms(srv.coffer.kms, {
-    principal: { kind: 'root', accountId: acct, arn: `arn:aws:iam::${acct}:root`, userName: 'root' },
-    requestId: 'sse-access-test', sourceIp: '127.0.0.1', secureTransport: true, viaService: VIA_S3,
-  }, 'GenerateDataKey', { KeyId: 'alias/aws/s3', NumberOfBytes: 32, EncryptionContext: context });
-  const dec = await refusal(u.kms.send(new DecryptCommand({ CiphertextBlob: viaS3.CiphertextBlob as Buffer, EncryptionContext: context })));
+  const viaS3 = await new InProcessKms(srv.coffer.kms).generateDataKey({
+    caller: {
+      principal: { kind: 'root', accountId: acct, arn: `arn:aws:iam::${acct}:root`, userName: 'root' },
+      requestId: 'sse-access-test', sourceIp: '127.0.0.1', secureTransport: true, viaService: VIA_S3,
+    },
+    keyId: 'alias/aws/s3', numberOfBytes: 32, encryptionContext: context,
+  });
+  const dec = await refusal(u.kms.send(new DecryptCommand({ CiphertextBlob: viaS3.ciphertextBlob, EncryptionContext: context })));
   assert.equal(dec.name, 'AccessDeniedException', dec.message);
   assert.match(dec.message, new RegExp(`^User: ${u.arn} is not authorized to perform: kms:Decrypt on resource: ${md.Arn}`));
   // And S3 on the user's behalf still works.

@@ -5,7 +5,8 @@
 // size), and reading them back after a restart (cold caches) makes at most 1% as many
 // Decrypt calls. Objects under one bucket key still get their own keys: distinct object
 // ids, hence distinct derived keys. The bucket key is reused for a bounded time only
-// (COFFER_BUCKET_KEY_TTL_SECONDS).
+// (COFFER_BUCKET_KEY_TTL_SECONDS): the cache on a clock the test moves, and the server
+// with its Date mocked, so no test sleeps.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,6 +24,9 @@ import { readAudit, type CloudTrailEvent } from '../../src/audit/audit-log.js';
 import { SqliteMetadataStore } from '../../src/storage/sqlite-metadata-store.js';
 import { decodeEnvelope, deriveObjectKeyFromBucketKey, type ObjectEnvelope } from '../../src/crypto/index.js';
 import { ROOT_KEY_ID, ROOT_SECRET, uniqueBucket } from '../helpers/server.js';
+import { BucketKeyCache } from '../../src/s3/sse/bucket-keys.js';
+import { InProcessKms } from '../../src/kms/port.js';
+import type { Caller } from '../../src/kms/service.js';
 
 const N = Number(process.env.COFFER_TEST_BUCKET_KEY_OBJECTS ?? 1000);
 const IN_FLIGHT = 16;
@@ -208,16 +212,49 @@ test('the request header BucketKeyEnabled turns bucket keys on for a bucket with
   assert.equal(callsFor(await n.audit(), 'GenerateDataKey', key, on).length, 5);
 });
 
-test('a bucket key is reused for a bounded time only (COFFER_BUCKET_KEY_TTL_SECONDS), and objects of both periods stay readable', async () => {
+test('the bucket-key cache reuses a bucket key until its TTL has passed, for writes and reads, and then asks KMS again (clock moved, real KMS)', async () => {
+  const n = await node();
+  const key = (await n.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+  const bucket = uniqueBucket('bk-clock');
+  const context = { 'aws:s3:arn': `arn:aws:s3:::${bucket}` };
+  const caller: Caller = { principal: n.coffer.root.credential.principal, requestId: 'bk-clock', secureTransport: false, viaService: 's3.us-east-1.amazonaws.com' };
+  const kms = new InProcessKms(n.coffer.kms);
+  let now = 1_700_000_000_000;
+  const cache = new BucketKeyCache(5_000, undefined, () => now);
+
+  const first = await cache.forWriting(kms, caller, key, context);
+  now += 4_999;
+  const again = await cache.forWriting(kms, caller, key, context);
+  assert.ok(again.ciphertextBlob.equals(first.ciphertextBlob), 'within the TTL: the same bucket key');
+  now += 1;
+  const next = await cache.forWriting(kms, caller, key, context);
+  assert.ok(!next.ciphertextBlob.equals(first.ciphertextBlob), 'at the TTL: a new bucket key');
+  assert.deepEqual(cache.stats, { generated: 2, reusedForWrite: 1, decrypted: 0, reusedForRead: 0 });
+
+  // The new key's blob is remembered for reading until the same expiry.
+  now += 4_999;
+  assert.ok((await cache.forReading(kms, caller, key, next.ciphertextBlob, context)).equals(next.plaintext));
+  now += 1;
+  assert.ok((await cache.forReading(kms, caller, key, next.ciphertextBlob, context)).equals(next.plaintext));
+  assert.deepEqual(cache.stats, { generated: 2, reusedForWrite: 1, decrypted: 1, reusedForRead: 1 });
+  const events = await n.audit();
+  assert.equal(callsFor(events, 'GenerateDataKey', key, bucket).length, 2);
+  assert.equal(callsFor(events, 'Decrypt', key, bucket).length, 1);
+});
+
+test('COFFER_BUCKET_KEY_TTL_SECONDS sets the server\'s bucket-key period (its clock moved, no sleep), and objects of both periods stay readable', async (t) => {
   const n = await node({ COFFER_BUCKET_KEY_TTL_SECONDS: '2' });
   const key = (await n.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
   const bucket = uniqueBucket('bk-ttl');
   await n.s3.send(new CreateBucketCommand({ Bucket: bucket }));
   const put = (k: string) => n.s3.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: k, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: key, BucketKeyEnabled: true }));
+  // Date stands still unless ticked: the server, the SDK's signatures and the audit log all see the moved time.
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
   await put('a');
+  t.mock.timers.tick(1_999);
   await put('b');
   assert.equal(callsFor(await n.audit(), 'GenerateDataKey', key, bucket).length, 1, 'within the period: one bucket key');
-  await new Promise((r) => setTimeout(r, 2200));
+  t.mock.timers.tick(1);
   await put('c');
   assert.equal(callsFor(await n.audit(), 'GenerateDataKey', key, bucket).length, 2, 'after the period: a new bucket key');
   for (const k of ['a', 'b', 'c']) {

@@ -28,7 +28,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { ServiceError } from '../../errors.js';
-import type { AuditNote, KmsInput, KmsOperation } from '../operation.js';
+import type { AuditNote, KmsOperation, Operation } from '../operation.js';
 import type { Caller, KmsService } from '../service.js';
 import type { KmsKeyRecord } from '../store/types.js';
 import { dryRunSucceeded, kmsError } from '../errors.js';
@@ -47,6 +47,72 @@ const DATA_KEY_SPECS: Record<string, number> = { AES_256: 32, AES_128: 16 };
 const DRY_RUN_MODIFIERS = ['IGNORE_CIPHERTEXT'];
 const EITHER_BYTES_OR_SPEC = 'Please specify either number of bytes or key spec.';
 const INCORRECT_KEY = 'The key ID in the request does not identify a CMK that can perform this operation.';
+
+// ---- requests and results ----
+//
+// A request holds the members as received, unchecked (the JSON handler's decoded body, or
+// what the port builds from typed arguments): each operation validates them in AWS's order,
+// so both callers get the same errors. Results are typed; the wire encodes their Buffers.
+
+export interface EncryptRequest {
+  KeyId?: unknown;
+  Plaintext?: unknown;
+  EncryptionContext?: unknown;
+  EncryptionAlgorithm?: unknown;
+  GrantTokens?: unknown;
+  DryRun?: unknown;
+}
+
+export type EncryptResult = { CiphertextBlob: Buffer; KeyId: string; EncryptionAlgorithm: string };
+
+export interface DecryptRequest {
+  KeyId?: unknown;
+  CiphertextBlob?: unknown;
+  EncryptionContext?: unknown;
+  EncryptionAlgorithm?: unknown;
+  GrantTokens?: unknown;
+  DryRun?: unknown;
+  DryRunModifiers?: unknown;
+  Recipient?: unknown;
+}
+
+export type DecryptResult = { KeyId: string; Plaintext: Buffer; EncryptionAlgorithm: string; KeyMaterialId?: string };
+
+export interface ReEncryptRequest {
+  CiphertextBlob?: unknown;
+  SourceKeyId?: unknown;
+  SourceEncryptionContext?: unknown;
+  DestinationKeyId?: unknown;
+  DestinationEncryptionContext?: unknown;
+  SourceEncryptionAlgorithm?: unknown;
+  DestinationEncryptionAlgorithm?: unknown;
+  GrantTokens?: unknown;
+  DryRun?: unknown;
+  DryRunModifiers?: unknown;
+}
+
+export type ReEncryptResult = {
+  CiphertextBlob: Buffer;
+  SourceKeyId: string;
+  KeyId: string;
+  SourceEncryptionAlgorithm: string;
+  DestinationEncryptionAlgorithm: string;
+  SourceKeyMaterialId?: string;
+  DestinationKeyMaterialId?: string;
+};
+
+export interface DataKeyRequest {
+  KeyId?: unknown;
+  NumberOfBytes?: unknown;
+  KeySpec?: unknown;
+  EncryptionContext?: unknown;
+  GrantTokens?: unknown;
+  DryRun?: unknown;
+  Recipient?: unknown;
+}
+
+export type DataKeyResult = { CiphertextBlob: Buffer; Plaintext: Buffer; KeyId: string; KeyMaterialId?: string };
+export type DataKeyWithoutPlaintextResult = { CiphertextBlob: Buffer; KeyId: string; KeyMaterialId?: string };
 
 // ---- validation ----
 
@@ -139,7 +205,7 @@ function ignoreCiphertext(v: Violations, value: unknown): boolean {
  * its attestation document. Coffer cannot verify attestation documents, so it refuses
  * the member instead of answering in the clear.
  */
-function refuseRecipient(input: KmsInput): void {
+function refuseRecipient(input: { Recipient?: unknown }): void {
   if (!absent(input.Recipient)) {
     throw kmsError('UnsupportedOperationException', 'Recipient (AWS Nitro Enclaves attestation) is not supported by Coffer\'s KMS.');
   }
@@ -254,7 +320,7 @@ function ciphertextKey(svc: KmsService, header: CiphertextHeader): Promise<KmsKe
 
 // ---- Encrypt ----
 
-export const encrypt: KmsOperation = async (svc, caller, input, note) => {
+export const encrypt: Operation<EncryptRequest, EncryptResult> = async (svc, caller, input, note) => {
   const v = new Violations();
   const keyRef = keyIdMember(v, 'keyId', input.KeyId, true);
   const plaintext = blobMember(v, 'plaintext', input.Plaintext, MAX_PLAINTEXT);
@@ -277,7 +343,7 @@ export const encrypt: KmsOperation = async (svc, caller, input, note) => {
 
 // ---- Decrypt ----
 
-export const decrypt: KmsOperation = async (svc, caller, input, note) => {
+export const decrypt: Operation<DecryptRequest, DecryptResult> = async (svc, caller, input, note) => {
   const v = new Violations();
   // CiphertextBlob is required "in all cases except when DryRun is true and
   // DryRunModifiers is set to IGNORE_CIPHERTEXT" (the model's documentation).
@@ -315,7 +381,7 @@ export const decrypt: KmsOperation = async (svc, caller, input, note) => {
     plaintext.fill(0);
     throw dryRunSucceeded();
   }
-  const out: Record<string, unknown> = { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: SYMMETRIC_DEFAULT };
+  const out: DecryptResult = { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: SYMMETRIC_DEFAULT };
   const mid = await materialId(svc, key, header.materialVersion);
   if (mid !== undefined) out.KeyMaterialId = mid;
   return out;
@@ -323,7 +389,7 @@ export const decrypt: KmsOperation = async (svc, caller, input, note) => {
 
 // ---- ReEncrypt ----
 
-export const reEncrypt: KmsOperation = async (svc, caller, input, note) => {
+export const reEncrypt: Operation<ReEncryptRequest, ReEncryptResult> = async (svc, caller, input, note) => {
   const v = new Violations();
   const skipCiphertext = ignoreCiphertext(v, input.DryRunModifiers) && input.DryRun === true;
   const blob = blobMember(v, 'ciphertextBlob', input.CiphertextBlob, MAX_CIPHERTEXT_MEMBER, !skipCiphertext);
@@ -373,7 +439,7 @@ export const reEncrypt: KmsOperation = async (svc, caller, input, note) => {
   const plaintext = await open(svc, source, header, blob!, sourceContext);
   try {
     if (input.DryRun === true) throw dryRunSucceeded();
-    const out: Record<string, unknown> = {
+    const out: ReEncryptResult = {
       CiphertextBlob: await seal(svc, dest, plaintext, destContext, 'destinationEncryptionContext'),
       SourceKeyId: source.arn,
       KeyId: dest.arn,
@@ -391,7 +457,9 @@ export const reEncrypt: KmsOperation = async (svc, caller, input, note) => {
 
 // ---- GenerateDataKey, GenerateDataKeyWithoutPlaintext ----
 
-async function dataKey(svc: KmsService, caller: Caller, input: KmsInput, note: AuditNote, withPlaintext: boolean): Promise<Record<string, unknown>> {
+async function dataKey(svc: KmsService, caller: Caller, input: DataKeyRequest, note: AuditNote, withPlaintext: true): Promise<DataKeyResult>;
+async function dataKey(svc: KmsService, caller: Caller, input: DataKeyRequest, note: AuditNote, withPlaintext: false): Promise<DataKeyWithoutPlaintextResult>;
+async function dataKey(svc: KmsService, caller: Caller, input: DataKeyRequest, note: AuditNote, withPlaintext: boolean): Promise<DataKeyResult | DataKeyWithoutPlaintextResult> {
   const v = new Violations();
   const keyRef = keyIdMember(v, 'keyId', input.KeyId, true);
   const numberOfBytes = bytesMember(v, 'numberOfBytes', input.NumberOfBytes);
@@ -417,14 +485,14 @@ async function dataKey(svc: KmsService, caller: Caller, input: KmsInput, note: A
   } finally {
     if (!withPlaintext) plaintext.fill(0);
   }
-  const out: Record<string, unknown> = withPlaintext ? { CiphertextBlob: blob, Plaintext: plaintext, KeyId: key.arn } : { CiphertextBlob: blob, KeyId: key.arn };
+  const out: DataKeyResult | DataKeyWithoutPlaintextResult = withPlaintext ? { CiphertextBlob: blob, Plaintext: plaintext, KeyId: key.arn } : { CiphertextBlob: blob, KeyId: key.arn };
   const mid = await materialId(svc, key, key.currentVersion);
   if (mid !== undefined) out.KeyMaterialId = mid;
   return out;
 }
 
-export const generateDataKey: KmsOperation = (svc, caller, input, note) => dataKey(svc, caller, input, note, true);
-export const generateDataKeyWithoutPlaintext: KmsOperation = (svc, caller, input, note) => dataKey(svc, caller, input, note, false);
+export const generateDataKey: Operation<DataKeyRequest, DataKeyResult> = (svc, caller, input, note) => dataKey(svc, caller, input, note, true);
+export const generateDataKeyWithoutPlaintext: Operation<DataKeyRequest, DataKeyWithoutPlaintextResult> = (svc, caller, input, note) => dataKey(svc, caller, input, note, false);
 
 // ---- GenerateRandom ----
 

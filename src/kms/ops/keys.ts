@@ -11,7 +11,7 @@
 //     store.createKey(key, material, tags)   -- one transaction
 
 import { randomUUID } from 'node:crypto';
-import type { KmsInput, KmsOperation } from '../operation.js';
+import type { KmsInput, KmsOperation, Operation } from '../operation.js';
 import type { KmsService } from '../service.js';
 import type { KmsKeyRecord, KeyListCursor } from '../store/types.js';
 import { KmsStoreConflict } from '../store/types.js';
@@ -19,7 +19,7 @@ import { newSealedMaterial } from '../format/key-material.js';
 import { isKeyId } from '../format/key-id.js';
 import { defaultKeyPolicyText } from '../../iam/policy/index.js';
 import { kmsError } from '../errors.js';
-import { keyMetadata } from '../key-metadata.js';
+import { keyMetadata, type KeyMetadata } from '../key-metadata.js';
 import { booleanMember, currentKey, decodeMarker, encodeMarker, enumMember, invalidMarker, listLimit, refuseAwsManaged, stringMember } from './common.js';
 import { parseTags } from './tags.js';
 import { checkNewKeyPolicy, policyMember } from './policies.js';
@@ -110,7 +110,11 @@ export const createKey: KmsOperation = async (svc, caller, input, note) => {
   return { KeyMetadata: await keyMetadata(svc, key) };
 };
 
-export const describeKey: KmsOperation = async (svc, caller, input, note) => {
+export interface DescribeKeyRequest {
+  KeyId?: unknown;
+}
+
+export const describeKey: Operation<DescribeKeyRequest, { KeyMetadata: KeyMetadata }> = async (svc, caller, input, note) => {
   const key = await svc.resolveKey(input.KeyId, { allowAlias: true });
   note.keys.push(key);
   await svc.authorize(caller, key, 'kms:DescribeKey');

@@ -22,22 +22,23 @@
 
 import { decodeEnvelope, encodeEnvelope, sealedKeyAad, type ObjectEnvelope } from '../../crypto/index.js';
 import type { RootKeyProvider } from '../../custody/root-key.js';
-import { callKms } from '../../kms/dispatch.js';
-import type { Caller, KmsService } from '../../kms/service.js';
+import type { KmsPort } from '../../kms/port.js';
+import type { KeyMetadata } from '../../kms/key-metadata.js';
+import type { Caller } from '../../kms/service.js';
+import { checkKeyState } from '../../kms/key-state.js';
 import type { MetadataStore, ObjectRecord } from '../../storage/types.js';
 import { ServiceError, isServiceError } from '../../errors.js';
 import { kmsError } from '../../kms/errors.js';
 import { isKeyId } from '../../kms/format/key-id.js';
-import type { KmsKeyRecord } from '../../kms/store/types.js';
 import { sseOf, type StoredSse } from '../sse/object-keys.js';
 import { authorizeObjectActions, type ObjectAccessDeps } from './authorize.js';
 import type { Logger } from 'pino';
 
 export interface RewrapDeps extends ObjectAccessDeps {
   meta: MetadataStore;
-  kms: KmsService;
+  kms: KmsPort;
   /** The root key that wraps SSE-S3 object keys (for convertSseS3). */
-  rootKey?: RootKeyProvider;
+  rootKey: RootKeyProvider;
   region: string;
   log: Logger;
 }
@@ -91,11 +92,11 @@ export async function rewrapObject(deps: RewrapDeps, caller: Caller, req: Rewrap
   if (sse.alg === 'SSE-C') return { status: 'skipped', reason: 'sse-c', size };
   const env = envelope(deps, sse, req);
 
-  const target = await deps.kms.resolveKey(req.toKeyId, { allowAlias: true, field: 'toKeyId' });
+  const target = await deps.kms.findKey(req.toKeyId, 'toKeyId');
   // Already where it should be: the same answer with or without --from-key, so reruns read as no-ops.
   if (env.keyId === target.arn) return { status: 'unchanged', keyId: target.arn, size };
   if (req.fromKeyId !== undefined) {
-    const from = await deps.kms.resolveKey(req.fromKeyId, { allowAlias: true, field: 'fromKeyId' });
+    const from = await deps.kms.findKey(req.fromKeyId, 'fromKeyId');
     if (env.kind === 'sse-s3') return { status: 'skipped', reason: 'sse-s3', size };
     if (from.arn !== env.keyId) return { status: 'skipped', reason: 'other-source-key', size, keyId: env.keyId };
   }
@@ -103,23 +104,23 @@ export async function rewrapObject(deps: RewrapDeps, caller: Caller, req: Rewrap
 
   // As S3 calls KMS for the caller (s3/sse/kms-bridge.ts): the key policies see kms:ViaService,
   // so the AWS managed aws/s3 key, which allows only use through S3, can be re-wrapped away from.
-  const out = await callKms(deps.kms, { ...caller, viaService: `s3.${deps.region}.amazonaws.com` }, 'ReEncrypt', {
-    CiphertextBlob: env.wrappedKey,
-    SourceKeyId: env.keyId,
-    SourceEncryptionContext: { ...env.context },
-    DestinationKeyId: target.arn,
-    DestinationEncryptionContext: { ...env.context },
+  const out = await deps.kms.reEncrypt({
+    caller: viaS3(deps, caller),
+    ciphertextBlob: env.wrappedKey,
+    sourceKeyId: env.keyId,
+    sourceEncryptionContext: { ...env.context },
+    destinationKeyId: target.arn,
+    destinationEncryptionContext: { ...env.context },
   });
-  const rewrapped = encodeEnvelope({ objectId: env.objectId, kind: env.kind, keyId: out.KeyId as string, context: env.context, wrappedKey: out.CiphertextBlob as Buffer });
+  const rewrapped = encodeEnvelope({ objectId: env.objectId, kind: env.kind, keyId: out.keyArn, context: env.context, wrappedKey: out.ciphertextBlob });
   const next: StoredSse = { ...sse, env: rewrapped.toString('base64') };
   if (!(await deps.meta.replaceObjectSys(req.bucket, req.key, rec, { ...rec.sys, sse: next }))) return { status: 'changed', size };
-  return { status: 'rewrapped', keyId: out.KeyId as string, previousKeyId: env.keyId, size };
+  return { status: 'rewrapped', keyId: out.keyArn, previousKeyId: env.keyId, size };
 }
 
 async function convertSseS3(
   deps: RewrapDeps, caller: Caller, req: RewrapRequest, rec: ObjectRecord, sse: StoredSse, env: ObjectEnvelope, targetArn: string,
 ): Promise<RewrapOutcome> {
-  if (!deps.rootKey) throw new Error('SSE-S3 needs the root key');
   let objectKey: Buffer;
   try {
     objectKey = await deps.rootKey.unwrap(env.wrappedKey, sealedKeyAad(env));
@@ -129,16 +130,14 @@ async function convertSseS3(
   }
   let out;
   try {
-    out = await callKms(deps.kms, { ...caller, viaService: `s3.${deps.region}.amazonaws.com` }, 'Encrypt', {
-      KeyId: targetArn, Plaintext: objectKey, EncryptionContext: { ...env.context },
-    });
+    out = await deps.kms.encrypt({ caller: viaS3(deps, caller), keyId: targetArn, plaintext: objectKey, encryptionContext: { ...env.context } });
   } finally {
     objectKey.fill(0);
   }
-  const sealed = encodeEnvelope({ objectId: env.objectId, kind: 'sse-kms', keyId: out.KeyId as string, context: env.context, wrappedKey: out.CiphertextBlob as Buffer });
+  const sealed = encodeEnvelope({ objectId: env.objectId, kind: 'sse-kms', keyId: out.keyArn, context: env.context, wrappedKey: out.ciphertextBlob });
   const next: StoredSse = { ...sse, alg: 'aws:kms', env: sealed.toString('base64') };
   if (!(await deps.meta.replaceObjectSys(req.bucket, req.key, rec, { ...rec.sys, sse: next }))) return { status: 'changed', size: rec.size };
-  return { status: 'converted', keyId: out.KeyId as string, size: rec.size };
+  return { status: 'converted', keyId: out.keyArn, size: rec.size };
 }
 
 /**
@@ -156,23 +155,23 @@ async function convertSseS3(
  */
 export async function resolveRewrapKeys(deps: RewrapDeps, caller: Caller, toKeyId: string, fromKeyId?: string): Promise<{ toKeyId: string; fromKeyId?: string }> {
   const target = await describeAsCaller(deps, caller, toKeyId);
-  deps.kms.checkState(target, 'crypto');
-  if (fromKeyId === undefined) return { toKeyId: target.arn };
+  checkKeyState({ arn: target.Arn, state: target.KeyState }, 'crypto');
+  if (fromKeyId === undefined) return { toKeyId: target.Arn };
   const from = await describeAsCaller(deps, caller, fromKeyId);
-  return { toKeyId: target.arn, fromKeyId: from.arn };
+  return { toKeyId: target.Arn, fromKeyId: from.Arn };
 }
 
-async function describeAsCaller(deps: RewrapDeps, caller: Caller, ref: string): Promise<KmsKeyRecord> {
-  const via: Caller = { ...caller, viaService: `s3.${deps.region}.amazonaws.com` };
+async function describeAsCaller(deps: RewrapDeps, caller: Caller, ref: string): Promise<KeyMetadata> {
+  const via = viaS3(deps, caller);
   const denied = (): ServiceError => kmsError('AccessDeniedException', `User: ${caller.principal.arn} is not authorized to perform: kms:DescribeKey on ${ref}`);
   try {
-    await callKms(deps.kms, via, 'DescribeKey', { KeyId: ref });
+    return await deps.kms.describeKey({ caller: via, keyId: ref });
   } catch (e) {
     if (!isServiceError(e)) throw e;
     if (e.code === 'AccessDeniedException') throw denied();
     if (e.code === 'NotFoundException') {
       try {
-        await deps.kms.authorizeIdentity(via, 'kms:DescribeKey', namedKeys(deps, ref));
+        await deps.kms.authorizeIdentity({ caller: via, action: 'kms:DescribeKey', resource: namedKeys(deps, ref) });
       } catch (inner) {
         if (isServiceError(inner) && inner.code === 'AccessDeniedException') throw denied();
         throw inner;
@@ -180,7 +179,11 @@ async function describeAsCaller(deps: RewrapDeps, caller: Caller, ref: string): 
     }
     throw e;
   }
-  return deps.kms.resolveKey(ref, { allowAlias: true });
+}
+
+/** The signer as S3 calls KMS for it (s3/sse/kms-bridge.ts): key policies see kms:ViaService. */
+function viaS3(deps: RewrapDeps, caller: Caller): Caller {
+  return { ...caller, viaService: `s3.${deps.region}.amazonaws.com` };
 }
 
 /** The keys a reference may name: the key of a key id or key ARN; any key of the account for an alias (or anything else). */

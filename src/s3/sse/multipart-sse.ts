@@ -28,7 +28,7 @@ export async function sealUpload(ctx: S3Context, settings: SseSettings, bucket: 
     if (sealed.sse.alg !== 'SSE-C') return sealed.sse;
     const kl = partListKey(sealed.keys.inner, sealed.keys.objectId);
     try {
-      const plk = await ctx.services.rootKey!.wrap(kl, partListKeyAad(ctx, sealed.sse));
+      const plk = await ctx.services.rootKey.wrap(kl, partListKeyAad(ctx, sealed.sse));
       return { ...sealed.sse, plk: plk.toString('base64') };
     } finally {
       kl.fill(0);
@@ -59,7 +59,7 @@ export async function completedSse(ctx: S3Context, upload: MultipartUploadRecord
   const entries = parts.map((p) => ({ partNumber: p.partNumber, plaintextSize: p.size }));
   if (sse.alg === 'SSE-C') {
     const { plk, ...rest } = sse;
-    const kl = await ctx.services.rootKey!.unwrap(Buffer.from(plk ?? '', 'base64'), partListKeyAad(ctx, sse));
+    const kl = await ctx.services.rootKey.unwrap(Buffer.from(plk ?? '', 'base64'), partListKeyAad(ctx, sse));
     try {
       return { ...rest, plt: partListTagWithKey(kl, entries).toString('base64') };
     } finally {

@@ -19,7 +19,7 @@ import {
 import { CustodyError } from '../../custody/errors.js';
 import type { S3Context } from '../context.js';
 import { s3Error } from '../errors.js';
-import { decryptDataKey, defaultKeyRef, generateDataKey } from './kms-bridge.js';
+import { bucketKeyForReading, bucketKeyForWriting, decryptDataKey, defaultKeyRef, generateDataKey } from './kms-bridge.js';
 import type { CustomerKey } from './request.js';
 import { kmsContext, type SseSettings } from './settings.js';
 
@@ -71,10 +71,8 @@ export async function sealObject(ctx: S3Context, settings: SseSettings, bucket: 
   const place = { 'aws:s3:arn': `arn:aws:s3:::${bucket}/${key}` };
   if (settings.kind === 'sse-s3') {
     const inner = newObjectKey();
-    const root = ctx.services.rootKey;
-    if (!root) throw new Error('SSE-S3 needs the root key');
     const fields: EnvelopeFields = { objectId, kind: 'sse-s3', keyId: '', context: place, wrappedKey: Buffer.alloc(0) };
-    const wrappedKey = await root.wrap(inner, sealedKeyAad(fields));
+    const wrappedKey = await ctx.services.rootKey.wrap(inner, sealedKeyAad(fields));
     return { sse: { alg: 'AES256', env: encodeEnvelope({ ...fields, wrappedKey }).toString('base64') }, keys: { objectId, inner } };
   }
   if (settings.kind === 'sse-c') {
@@ -87,13 +85,13 @@ export async function sealObject(ctx: S3Context, settings: SseSettings, bucket: 
   const keyRef = settings.keyRef ?? (await defaultKeyRef(ctx));
   const uctx = settings.userContext ? Buffer.from(JSON.stringify(settings.userContext)).toString('base64') : undefined;
   if (settings.bucketKey) {
-    const bk = await ctx.services.bucketKeys!.forWriting(ctx, keyRef, context);
+    const bk = await bucketKeyForWriting(ctx, keyRef, context);
     const inner = deriveObjectKeyFromBucketKey(bk.plaintext, objectId);
-    const env = encodeEnvelope({ objectId, kind: 'sse-kms-bucket-key', keyId: bk.keyArn, context, wrappedKey: bk.blob });
+    const env = encodeEnvelope({ objectId, kind: 'sse-kms-bucket-key', keyId: bk.keyArn, context, wrappedKey: bk.ciphertextBlob });
     return { sse: { alg: 'aws:kms', env: env.toString('base64'), bk: true, uctx }, keys: { objectId, inner }, keyArn: bk.keyArn };
   }
   const dk = await generateDataKey(ctx, keyRef, context, settings.dsse ? DSSE_DATA_KEY_LENGTH : 32);
-  const env = encodeEnvelope({ objectId, kind: settings.dsse ? 'dsse-kms' : 'sse-kms', keyId: dk.keyArn, context, wrappedKey: dk.blob });
+  const env = encodeEnvelope({ objectId, kind: settings.dsse ? 'dsse-kms' : 'sse-kms', keyId: dk.keyArn, context, wrappedKey: dk.ciphertextBlob });
   let keys: ObjectKeys;
   if (settings.dsse) {
     const [inner, outer] = splitDsseDataKey(dk.plaintext);
@@ -141,11 +139,8 @@ export async function openObject(ctx: S3Context, sse: StoredSse, customer?: Cust
   const { objectId } = env;
   try {
     switch (env.kind) {
-      case 'sse-s3': {
-        const root = ctx.services.rootKey;
-        if (!root) throw new Error('SSE-S3 needs the root key');
-        return { objectId, inner: asObjectKey(await root.unwrap(env.wrappedKey, sealedKeyAad(env))) };
-      }
+      case 'sse-s3':
+        return { objectId, inner: asObjectKey(await ctx.services.rootKey.unwrap(env.wrappedKey, sealedKeyAad(env))) };
       case 'sse-c':
         try {
           return { objectId, inner: openUnderCustomerKey(env.wrappedKey, customer!.key, objectId, sealedKeyAad(env)) };
@@ -155,7 +150,7 @@ export async function openObject(ctx: S3Context, sse: StoredSse, customer?: Cust
       case 'sse-kms':
         return { objectId, inner: asObjectKey(await decryptDataKey(ctx, env.keyId, env.wrappedKey, { ...env.context })) };
       case 'sse-kms-bucket-key': {
-        const bk = await ctx.services.bucketKeys!.forReading(ctx, env.keyId, env.wrappedKey, { ...env.context });
+        const bk = await bucketKeyForReading(ctx, env.keyId, env.wrappedKey, { ...env.context });
         return { objectId, inner: deriveObjectKeyFromBucketKey(bk, objectId) };
       }
       case 'dsse-kms': {

@@ -1,0 +1,164 @@
+// The KMS for in-process callers — S3's SSE-KMS, re-wrapping objects, `coffer hadoop
+// check` — as one typed interface: Buffers in and out, never base64 or an operation
+// name with an untyped bag. Each use of a key runs the same operation the JSON API runs
+// (ops/), through the same audited path (audited.ts), so key resolution, key state,
+// authorization, errors and the audit event are those of the wire call.
+//
+// Besides the KMS calls, two things that are not calls:
+//   authorizeUse  the access check of GenerateDataKey or Decrypt without the call (a
+//                 bucket-key cache hit): resolve, authorize, key state; a refusal is
+//                 audited as the call it stands for, an allowed check is no request.
+//   lookups       findKey, authorizeOnly, authorizeIdentity answer what KMS would decide,
+//                 record nothing and use no key material: filters and simulations.
+
+import type { Caller, KmsService } from './service.js';
+import type { KmsKeyRecord } from './store/types.js';
+import type { KeyMetadata } from './key-metadata.js';
+import type { AuditNote } from './operation.js';
+import { audited } from './audited.js';
+import * as crypto from './ops/crypto.js';
+import { describeKey } from './ops/keys.js';
+import { awsManagedKey } from './managed-keys.js';
+
+type Context = Readonly<Record<string, string>>;
+
+export interface GenerateDataKeyArgs {
+  caller: Caller;
+  keyId: string;
+  numberOfBytes: number;
+  encryptionContext: Context;
+}
+
+export interface DataKey {
+  plaintext: Buffer;
+  ciphertextBlob: Buffer;
+  keyArn: string;
+}
+
+export interface DecryptArgs {
+  caller: Caller;
+  /** The key the ciphertext must name (IncorrectKeyException otherwise). */
+  keyId?: string;
+  ciphertextBlob: Buffer;
+  encryptionContext: Context;
+}
+
+export interface EncryptArgs {
+  caller: Caller;
+  keyId: string;
+  plaintext: Buffer;
+  encryptionContext: Context;
+}
+
+export interface ReEncryptArgs {
+  caller: Caller;
+  ciphertextBlob: Buffer;
+  sourceKeyId?: string;
+  sourceEncryptionContext: Context;
+  destinationKeyId: string;
+  destinationEncryptionContext: Context;
+}
+
+/** The data-plane actions a bucket-key cache hit stands in for. */
+export type UseAction = 'kms:GenerateDataKey' | 'kms:Decrypt';
+
+export interface AuthorizeUseArgs {
+  caller: Caller;
+  keyId: string;
+  action: UseAction;
+  encryptionContext: Context;
+}
+
+export interface KmsPort {
+  generateDataKey(a: GenerateDataKeyArgs): Promise<DataKey>;
+  decrypt(a: DecryptArgs): Promise<{ plaintext: Buffer; keyArn: string }>;
+  encrypt(a: EncryptArgs): Promise<{ ciphertextBlob: Buffer; keyArn: string }>;
+  reEncrypt(a: ReEncryptArgs): Promise<{ ciphertextBlob: Buffer; keyArn: string; sourceKeyArn: string }>;
+  describeKey(a: { caller: Caller; keyId: string }): Promise<KeyMetadata>;
+  /** The access check of `action` without the call; the key's ARN when allowed. */
+  authorizeUse(a: AuthorizeUseArgs): Promise<string>;
+  /** The AWS managed aws/s3 key's ARN (the key SSE-KMS uses when none is named), created on first use. */
+  awsManagedKeyArn(): Promise<string>;
+  /** The key a reference (id, ARN, alias) names, with NotFoundException as every operation words it; `field` names the member in validation messages. */
+  findKey(keyId: string, field?: string): Promise<KmsKeyRecord>;
+  /** KMS's authorization decision alone (key policy, identity policies, grants): throws AccessDeniedException, records nothing. */
+  authorizeOnly(a: { caller: Caller; key: KmsKeyRecord; action: string; encryptionContext?: Context }): Promise<void>;
+  /** The decision of the caller's identity policies alone on `resource`: throws AccessDeniedException, records nothing. */
+  authorizeIdentity(a: { caller: Caller; action: string; resource: string }): Promise<void>;
+  /** The ARN of a key id in this KMS's account and region. */
+  keyArn(keyId: string): string;
+}
+
+/** The port over a KmsService in this process. */
+export class InProcessKms implements KmsPort {
+  constructor(private readonly svc: KmsService) {}
+
+  async generateDataKey(a: GenerateDataKeyArgs): Promise<DataKey> {
+    const input = { KeyId: a.keyId, NumberOfBytes: a.numberOfBytes, EncryptionContext: a.encryptionContext };
+    const out = await audited(this.svc, a.caller, 'GenerateDataKey', crypto.generateDataKey, input);
+    return { plaintext: out.Plaintext, ciphertextBlob: out.CiphertextBlob, keyArn: out.KeyId };
+  }
+
+  async decrypt(a: DecryptArgs): Promise<{ plaintext: Buffer; keyArn: string }> {
+    const input = a.keyId === undefined
+      ? { CiphertextBlob: a.ciphertextBlob, EncryptionContext: a.encryptionContext }
+      : { KeyId: a.keyId, CiphertextBlob: a.ciphertextBlob, EncryptionContext: a.encryptionContext };
+    const out = await audited(this.svc, a.caller, 'Decrypt', crypto.decrypt, input);
+    return { plaintext: out.Plaintext, keyArn: out.KeyId };
+  }
+
+  async encrypt(a: EncryptArgs): Promise<{ ciphertextBlob: Buffer; keyArn: string }> {
+    const input = { KeyId: a.keyId, Plaintext: a.plaintext, EncryptionContext: a.encryptionContext };
+    const out = await audited(this.svc, a.caller, 'Encrypt', crypto.encrypt, input);
+    return { ciphertextBlob: out.CiphertextBlob, keyArn: out.KeyId };
+  }
+
+  async reEncrypt(a: ReEncryptArgs): Promise<{ ciphertextBlob: Buffer; keyArn: string; sourceKeyArn: string }> {
+    const input = {
+      CiphertextBlob: a.ciphertextBlob,
+      ...(a.sourceKeyId === undefined ? {} : { SourceKeyId: a.sourceKeyId }),
+      SourceEncryptionContext: a.sourceEncryptionContext,
+      DestinationKeyId: a.destinationKeyId,
+      DestinationEncryptionContext: a.destinationEncryptionContext,
+    };
+    const out = await audited(this.svc, a.caller, 'ReEncrypt', crypto.reEncrypt, input);
+    return { ciphertextBlob: out.CiphertextBlob, keyArn: out.KeyId, sourceKeyArn: out.SourceKeyId };
+  }
+
+  async describeKey(a: { caller: Caller; keyId: string }): Promise<KeyMetadata> {
+    return (await audited(this.svc, a.caller, 'DescribeKey', describeKey, { KeyId: a.keyId })).KeyMetadata;
+  }
+
+  async authorizeUse(a: AuthorizeUseArgs): Promise<string> {
+    // Resolved first, as the call would be; a key that does not resolve is refused unaudited.
+    const key = await this.svc.resolveKey(a.keyId, { allowAlias: true });
+    const check = async (svc: KmsService, caller: Caller, _input: object, note: AuditNote): Promise<string> => {
+      note.keys.push(key);
+      await svc.authorize(caller, key, a.action, {}, a.encryptionContext);
+      svc.checkState(key, 'crypto');
+      return key.arn;
+    };
+    const input = { KeyId: key.arn, EncryptionContext: a.encryptionContext };
+    return audited(this.svc, a.caller, a.action.slice('kms:'.length), check, input, { recordSuccess: false });
+  }
+
+  async awsManagedKeyArn(): Promise<string> {
+    return (await awsManagedKey(this.svc)).arn;
+  }
+
+  findKey(keyId: string, field?: string): Promise<KmsKeyRecord> {
+    return this.svc.resolveKey(keyId, field === undefined ? { allowAlias: true } : { allowAlias: true, field });
+  }
+
+  authorizeOnly(a: { caller: Caller; key: KmsKeyRecord; action: string; encryptionContext?: Context }): Promise<void> {
+    return this.svc.authorize(a.caller, a.key, a.action, {}, a.encryptionContext);
+  }
+
+  authorizeIdentity(a: { caller: Caller; action: string; resource: string }): Promise<void> {
+    return this.svc.authorizeIdentity(a.caller, a.action, a.resource);
+  }
+
+  keyArn(keyId: string): string {
+    return this.svc.keyArn(keyId);
+  }
+}

@@ -1,0 +1,95 @@
+// S3 Bucket Keys: a data key from KMS for (bucket, KMS key, context), reused for a bounded
+// time to derive per-object keys (GenerateDataKey once per TTL, not per object), and on
+// reads the unwrapped bucket key is remembered for the same TTL. A cache hit never skips
+// the access check: the KMS port's authorizeUse resolves the key, checks its state and
+// authorizes the caller for the same action exactly as the KMS call would; only the
+// cryptography and the billed request are saved.
+//
+// The cache speaks to the KMS port as the caller it is given and answers KMS's errors;
+// S3 maps them (kms-bridge.ts). Time comes from an injected clock, so tests move it.
+
+import { createHash } from 'node:crypto';
+import type { DataKey, KmsPort } from '../../kms/port.js';
+import type { Caller } from '../../kms/service.js';
+
+interface CachedKey extends DataKey {
+  expires: number;
+}
+
+const MAX_CACHED = 1024;
+
+export type ReuseHook = (principal: string, keyArn: string, context: Record<string, string>, avoided: 'GenerateDataKey' | 'Decrypt') => void;
+
+/** Bucket keys of one server: for writes by (bucket, key reference, context), for reads by wrapped blob. */
+export class BucketKeyCache {
+  private readonly forWrite = new Map<string, CachedKey>();
+  private readonly forRead = new Map<string, CachedKey>();
+  /** Bucket keys fetched from KMS, and objects that reused one (for tests and metering). */
+  readonly stats = { generated: 0, reusedForWrite: 0, decrypted: 0, reusedForRead: 0 };
+
+  /**
+   * onReuse: told of each object key derived from a cached bucket key — a KMS request
+   * avoided (metering). now: the clock; by default Date.now looked up at each call, so a
+   * test that mocks Date (node:test mock.timers) moves a running server's clock too.
+   */
+  constructor(
+    private readonly ttlMs: number,
+    private readonly onReuse?: ReuseHook,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  /** The bucket key to derive a new object's key from: cached, or a new one from GenerateDataKey. */
+  async forWriting(kms: KmsPort, caller: Caller, keyRef: string, context: Record<string, string>): Promise<DataKey> {
+    const id = `${keyRef}\u0000${canonicalContext(context)}`;
+    const now = this.now();
+    const hit = this.forWrite.get(id);
+    if (hit && hit.expires > now) {
+      const arn = await kms.authorizeUse({ caller, keyId: hit.keyArn, action: 'kms:GenerateDataKey', encryptionContext: context });
+      if (arn === hit.keyArn) {
+        this.stats.reusedForWrite++;
+        this.onReuse?.(caller.principal.arn, hit.keyArn, context, 'GenerateDataKey');
+        return hit;
+      }
+    }
+    const dk = await kms.generateDataKey({ caller, keyId: keyRef, numberOfBytes: 32, encryptionContext: context });
+    this.stats.generated++;
+    const entry = { ...dk, expires: now + this.ttlMs };
+    this.remember(this.forWrite, id, entry);
+    this.remember(this.forRead, readId(dk.ciphertextBlob), entry);
+    return dk;
+  }
+
+  /** The plaintext bucket key of a stored object: cached, or unwrapped with Decrypt naming `keyArn`. */
+  async forReading(kms: KmsPort, caller: Caller, keyArn: string, blob: Buffer, context: Record<string, string>): Promise<Buffer> {
+    const id = readId(blob);
+    const now = this.now();
+    const hit = this.forRead.get(id);
+    if (hit && hit.expires > now && hit.keyArn === keyArn) {
+      await kms.authorizeUse({ caller, keyId: keyArn, action: 'kms:Decrypt', encryptionContext: context });
+      this.stats.reusedForRead++;
+      this.onReuse?.(caller.principal.arn, keyArn, context, 'Decrypt');
+      return hit.plaintext;
+    }
+    const { plaintext } = await kms.decrypt({ caller, keyId: keyArn, ciphertextBlob: blob, encryptionContext: context });
+    this.stats.decrypted++;
+    this.remember(this.forRead, id, { plaintext, ciphertextBlob: blob, keyArn, expires: now + this.ttlMs });
+    return plaintext;
+  }
+
+  private remember(map: Map<string, CachedKey>, id: string, entry: CachedKey): void {
+    if (map.size >= MAX_CACHED) {
+      const now = this.now();
+      for (const [k, v] of map) if (v.expires <= now) map.delete(k);
+      if (map.size >= MAX_CACHED) map.delete(map.keys().next().value!);
+    }
+    map.set(id, entry);
+  }
+}
+
+function readId(blob: Buffer): string {
+  return createHash('sha256').update(blob).digest('base64');
+}
+
+function canonicalContext(c: Record<string, string>): string {
+  return JSON.stringify(Object.keys(c).sort().map((k) => [k, c[k]]));
+}
