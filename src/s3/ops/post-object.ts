@@ -11,7 +11,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { checkContentLengthRange, checkPostPolicyConditions, verifyPostPolicy } from '../../auth/post-policy.js';
-import { parseFormUpload } from '../../http/multipart-form.js';
+import { parseFormUpload } from '../multipart-form.js';
 import type { ObjectRecord } from '../../storage/types.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
 import { requireBucket } from '../bucket-access.js';
