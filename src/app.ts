@@ -142,6 +142,8 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     log,
     lookup,
     prepareCredential,
+    identityPolicies: directory.identityPolicies,
+    sessionPolicy: directory.sessionPolicy,
     kms,
     rootKey: rootKey.provider,
     bucketKeys,
@@ -176,7 +178,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   adminRoutes.push(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
   if (metrics) pages.push(metrics.page);
   const server = createCofferServer({
-    s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy, metrics }, req, res, requestId),
+    s3: (req, res, requestId) => handleS3({ services, metrics }, req, res, requestId),
     kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential }, req, res, requestId),
     iam: (req, res, requestId) => handleQueryApi('iam', iamApi, req, res, requestId),
     sts: (req, res, requestId) => handleQueryApi('sts', iamApi, req, res, requestId),

@@ -26,13 +26,6 @@ import { header, type S3Context } from './context.js';
 import { s3Error } from './errors.js';
 import type { Operation } from './router.js';
 
-export interface AuthorizationDeps {
-  /** The caller's identity-based policies (IAM users, their groups, roles); the root needs none. */
-  identityPolicies?: (principal: Principal) => Promise<NamedPolicy[]>;
-  /** The session policy that limits an assumed-role or federated session, if any. */
-  sessionPolicy?: (principal: Principal) => NamedPolicy | undefined;
-}
-
 /** Principal fields later principal kinds may carry (assumed roles, tagged users). */
 type RichPrincipal = Principal & { userId?: string; tags?: Record<string, string>; roleArn?: string };
 
@@ -56,7 +49,7 @@ export interface LateConditions {
 /** Operations that authorize themselves once their body is read (see LateConditions). */
 const AUTHORIZED_BY_OPERATION: ReadonlySet<Operation> = new Set(['PostObject', 'PutObjectTagging']);
 
-export async function authorizeRequest(ctx: S3Context, deps: AuthorizationDeps, late?: LateConditions): Promise<void> {
+export async function authorizeRequest(ctx: S3Context, late?: LateConditions): Promise<void> {
   const ep = ctx.endpoint;
   const anonymous = ctx.auth.anonymous;
   // PostObject authorizes the signer of its form policy itself; PutObjectTagging after reading its tag set.
@@ -69,10 +62,10 @@ export async function authorizeRequest(ctx: S3Context, deps: AuthorizationDeps, 
 
   const record = bucket === undefined ? undefined : await ctx.services.meta.getBucket(bucket);
   const policy = record ? bucketPolicyOf(record) : undefined;
-  const session = anonymous ? undefined : deps.sessionPolicy?.(ctx.principal);
+  const session = anonymous ? undefined : ctx.services.sessionPolicy(ctx.principal);
   if (root && !policy && !session) return; // nothing can deny the root
 
-  const identity = anonymous || root ? NO_POLICIES : ((await deps.identityPolicies?.(ctx.principal)) ?? NO_POLICIES);
+  const identity = anonymous || root ? NO_POLICIES : await ctx.services.identityPolicies(ctx.principal);
   const key = 'key' in ep ? ep.key : undefined;
   const resource = bucket === undefined ? '*' : key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
   const conditions = requestConditions(ctx, ep.op, late?.ignoreHeaders !== true);

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { CofferConfig } from '../config/config.js';
 import type { BlobStore, MetadataStore } from '../storage/types.js';
 import type { AuthResult, CredentialLookup, Principal } from '../auth/types.js';
+import type { NamedPolicy } from '../iam/policy/index.js';
 import type { Endpoint } from './router.js';
 import type { KmsService } from '../kms/service.js';
 import type { RootKeyProvider } from '../custody/root-key.js';
@@ -20,10 +21,14 @@ export interface S3Services {
   log: Logger;
   /** Deletes garbage blobs after a commit; never throws. */
   collectGarbage(): void;
-  /** Access keys, for operations that authenticate inside the request (PostObject's signed policy). */
-  lookup?: CredentialLookup;
-  /** Loads a user's credential before a synchronous lookup (see iam/credentials.ts). */
-  prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
+  /** Access keys: SigV4 of every request, and PostObject's signed form policy. */
+  lookup: CredentialLookup;
+  /** Loads the credential of the access key a request names, before the synchronous lookup (see iam/credentials.ts). */
+  prepareCredential(accessKeyId: string | undefined): Promise<void>;
+  /** The caller's identity-based policies (IAM users, their groups, roles); the account root needs none. */
+  identityPolicies(principal: Principal): Promise<NamedPolicy[]>;
+  /** The session policy limiting a temporary principal, if any. */
+  sessionPolicy(principal: Principal): NamedPolicy | undefined;
   /** The KMS that SSE-KMS uses as the caller (absent: SSE-KMS requests fail). */
   kms?: KmsService;
   /** The root key that wraps SSE-S3 object keys. */
@@ -48,8 +53,6 @@ export interface S3Context {
   path: string;
   auth: AuthResult;
   principal: Principal;
-  /** What authorization needs (identity and session policies); operations that authorize inside the request use it (PostObject). */
-  authz?: import('./authorization.js').AuthorizationDeps;
   owner: Owner;
 }
 

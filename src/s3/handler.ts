@@ -4,8 +4,6 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../auth/sigv4.js';
-import type { CredentialLookup, Principal } from '../auth/types.js';
-import type { NamedPolicy } from '../iam/policy/index.js';
 import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
 import { authorizeRequest } from './authorization.js';
@@ -30,13 +28,6 @@ import * as bucketPolicy from './ops/bucket-policy.js';
 
 export interface S3HandlerOptions {
   services: S3Services;
-  lookup: CredentialLookup;
-  /** Loads the credential of the access key a request names, before the synchronous SigV4 check. */
-  prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
-  /** The caller's identity-based policies (IAM users); the account root needs none. */
-  identityPolicies?: (principal: Principal) => Promise<NamedPolicy[]>;
-  /** The session policy limiting a temporary principal, if any. */
-  sessionPolicy?: (principal: Principal) => NamedPolicy | undefined;
   /** Prometheus (metering/metrics.ts): observes the request when it ends; the handler names its operation once routed. */
   metrics?: { begin(req: IncomingMessage, res: ServerResponse): { op: string } };
 }
@@ -58,16 +49,16 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
   try {
     endpoint = route({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
     if (probe) probe.op = endpoint.op;
-    await opts.prepareCredential?.(accessKeyIdOf(req.headers.authorization, rawUrl));
+    await services.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl));
     const auth = authenticate(
       { method: req.method ?? 'GET', rawUrl, headers: req.headers },
-      { region: services.config.region, service: 's3', lookup: opts.lookup },
+      { region: services.config.region, service: 's3', lookup: services.lookup },
     );
     const principal = auth.anonymous
       ? { arn: '*', accountId: '', userName: 'anonymous', kind: 'user' as const }
       : auth.credential.principal;
-    const ctx: S3Context = { services, req, res, requestId, endpoint, query, path, auth, principal, owner: ownerFor(services.accountId), authz: opts };
-    await authorizeRequest(ctx, opts); // anonymous requests too: a public bucket policy may allow them
+    const ctx: S3Context = { services, req, res, requestId, endpoint, query, path, auth, principal, owner: ownerFor(services.accountId) };
+    await authorizeRequest(ctx); // anonymous requests too: a public bucket policy may allow them
     await dispatch(ctx, endpoint);
   } catch (e) {
     sendError(services, req, res, requestId, path, e);

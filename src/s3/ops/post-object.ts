@@ -58,8 +58,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   checkKey(key);
 
   const services = ctx.services;
-  if (!services.lookup) throw s3Error('AccessDenied');
-  await services.prepareCredential?.(fields['x-amz-credential']?.split('/')[0]);
+  await services.prepareCredential(fields['x-amz-credential']?.split('/')[0]);
   const { policy, credential } = await verifyPostPolicy(fields, { region: services.config.region, lookup: services.lookup, bucket });
   // The policy's signer is the principal: it needs s3:PutObject on the key (identity and
   // bucket policies, as a PUT would), and S3 uses KMS on its behalf.
@@ -68,7 +67,6 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   const tags = fields['tagging'] !== undefined ? parseTaggingXml(parseXmlRoot(Buffer.from(fields['tagging'], 'utf8'), 'Tagging')) : {};
   await authorizeRequest(
     { ...ctx, endpoint: { op: 'PutObject', bucket, key }, auth: { anonymous: false, credential, payload: ctx.auth.payload, presigned: false } },
-    ctx.authz ?? {},
     { conditions: { ...sseConditions(fields), ...(fields['tagging'] !== undefined ? requestTagConditions(tags) : {}) }, ignoreHeaders: true },
   );
   const b = await requireBucket(ctx, bucket);
