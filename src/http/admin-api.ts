@@ -12,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../auth/sigv4.js';
 import type { CredentialLookup, Principal } from '../auth/types.js';
 import { ServiceError, isServiceError } from '../errors.js';
+import { transportOf } from './transport.js';
 import { accessKeyIdOf } from '../iam/credentials.js';
 import type { NamedPolicy } from '../iam/policy/index.js';
 import { accessDeniedMessage, authorize } from '../iam/policy/index.js';
@@ -109,7 +110,7 @@ export async function handleAdminApi(opts: AdminApiOptions, req: IncomingMessage
         principal,
         requestId,
         sourceIp: req.socket.remoteAddress,
-        secureTransport: 'encrypted' in req.socket && Boolean((req.socket as { encrypted?: boolean }).encrypted),
+        secureTransport: transportOf(req).secure,
         userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
       },
     };

@@ -16,7 +16,6 @@
 // the global ones (aws:SecureTransport, aws:SourceIp, aws:CurrentTime, principal keys).
 
 import type { Principal } from '../auth/types.js';
-import { isTlsRequest } from '../http/transport.js';
 import {
   authorize as evaluate, type ContextValue, type Decision, type NamedPolicy, type PolicyDocument, type RequestContext, type RequestPrincipal,
 } from '../iam/policy/index.js';
@@ -111,9 +110,9 @@ function requestPrincipal(ctx: S3Context): RequestPrincipal {
 
 function requestConditions(ctx: S3Context, op: Operation, fromHeaders = true): Record<string, ContextValue> {
   const now = new Date();
-  const ip = ctx.req.socket.remoteAddress;
+  const ip = ctx.transport.sourceIp;
   const c: Record<string, ContextValue> = {
-    'aws:SecureTransport': isTlsRequest(ctx.req) ? 'true' : 'false',
+    'aws:SecureTransport': ctx.transport.secure ? 'true' : 'false',
     'aws:SourceIp': ip?.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip,
     'aws:CurrentTime': now.toISOString(),
     'aws:EpochTime': Math.floor(now.getTime() / 1000),

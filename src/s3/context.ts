@@ -8,6 +8,7 @@ import type { CofferConfig } from '../config/config.js';
 import type { BlobStore, MetadataStore } from '../storage/types.js';
 import type { AuthResult, CredentialLookup, Principal } from '../auth/types.js';
 import type { NamedPolicy } from '../iam/policy/index.js';
+import type { Transport } from '../http/transport.js';
 import type { Endpoint } from './router.js';
 import type { KmsService } from '../kms/service.js';
 import type { RootKeyProvider } from '../custody/root-key.js';
@@ -47,6 +48,8 @@ export interface S3Context {
   req: IncomingMessage;
   res: ServerResponse;
   requestId: string;
+  /** TLS or not, loopback or not, the peer address: decided once, read by every rule that depends on them. */
+  transport: Transport;
   endpoint: Endpoint;
   query: URLSearchParams;
   /** The decoded request path, for error <Resource> elements. */

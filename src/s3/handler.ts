@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../auth/sigv4.js';
 import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
+import { transportOf } from '../http/transport.js';
 import { authorizeRequest } from './authorization.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
 import { notImplemented, s3Error } from './errors.js';
@@ -57,7 +58,7 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
     const principal = auth.anonymous
       ? { arn: '*', accountId: '', userName: 'anonymous', kind: 'user' as const }
       : auth.credential.principal;
-    const ctx: S3Context = { services, req, res, requestId, endpoint, query, path, auth, principal, owner: ownerFor(services.accountId) };
+    const ctx: S3Context = { services, req, res, requestId, transport: transportOf(req), endpoint, query, path, auth, principal, owner: ownerFor(services.accountId) };
     await authorizeRequest(ctx); // anonymous requests too: a public bucket policy may allow them
     await dispatch(ctx, endpoint);
   } catch (e) {

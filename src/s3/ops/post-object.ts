@@ -177,7 +177,7 @@ function respond(ctx: S3Context, rec: ObjectRecord, fields: Record<string, strin
 /** The object's URL as the client addressed the bucket (virtual-hosted or path style). */
 function objectUrl(ctx: S3Context, bucket: string, key: string): string {
   const host = header(ctx, 'host') ?? 'localhost';
-  const proto = 'encrypted' in ctx.req.socket && ctx.req.socket.encrypted ? 'https' : 'http';
+  const proto = ctx.transport.secure ? 'https' : 'http';
   const encodedKey = key.split('/').map(encodeURIComponent).join('/');
   const domain = ctx.services.config.domain;
   const virtual = domain !== undefined && host.toLowerCase().replace(/:\d+$/, '') === `${bucket}.${domain.toLowerCase()}`;
