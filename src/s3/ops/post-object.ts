@@ -20,7 +20,8 @@ import { invalidArgument, s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
 import { checkAclHeaders, quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
 import { parseSseHeaders } from '../sse/request.js';
-import { authorizeRequest, requestTagConditions, sseConditions } from '../authorization.js';
+import { authorizeS3, requestTagConditions, sseConditions } from '../authorization.js';
+import { S3_ACTIONS } from '../actions.js';
 import { resolveSse } from '../sse/settings.js';
 import { etagHex, sealObject, sseResponseHeaders, sseOf, wipe } from '../sse/object-keys.js';
 import { BodyEncryptor } from '../sse/body-cipher.js';
@@ -65,10 +66,13 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   ctx.principal = credential.principal;
   // Its SSE and tagging condition keys come from the form's fields, as a PUT's come from headers.
   const tags = fields['tagging'] !== undefined ? parseTaggingXml(parseXmlRoot(Buffer.from(fields['tagging'], 'utf8'), 'Tagging')) : {};
-  await authorizeRequest(
-    { ...ctx, endpoint: { op: 'PutObject', bucket, key }, auth: { anonymous: false, credential, payload: ctx.auth.payload, presigned: false } },
-    { conditions: { ...sseConditions(fields), ...(fields['tagging'] !== undefined ? requestTagConditions(tags) : {}) }, ignoreHeaders: true },
-  );
+  await authorizeS3(services, {
+    principal: credential.principal,
+    bucket,
+    key,
+    transport: ctx.transport,
+    checks: [{ action: S3_ACTIONS.PostObject, conditions: { ...sseConditions(fields), ...(fields['tagging'] !== undefined ? requestTagConditions(tags) : {}) } }],
+  });
   const b = await requireBucket(ctx, bucket);
   checkPostPolicyConditions(policy, fields, bucket, key);
 
