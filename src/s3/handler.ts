@@ -107,6 +107,11 @@ async function dispatch(ctx: S3Context, ep: Endpoint): Promise<void> {
     case 'AbortMultipartUpload': return multipart.abortMultipartUpload(ctx, ep.bucket, ep.key, ep.uploadId);
     case 'ListParts': return multipart.listParts(ctx, ep.bucket, ep.key, ep.uploadId);
     case 'NotImplemented': throw notImplemented(ep.name);
+    default: {
+      // An Endpoint op without its case above is not `never` here: a compile error, not a request left unanswered.
+      const unhandled: never = ep;
+      throw new Error(`no dispatch for ${JSON.stringify(unhandled)}`);
+    }
   }
 }
 
