@@ -75,6 +75,7 @@ export async function authorizeS3(sources: S3PolicySources, access: S3Access): P
   const identity = !principal || root ? NO_POLICIES : await sources.identityPolicies(principal);
   const resource = bucket === undefined ? '*' : key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
   const global = globalConditions(access.transport);
+  const requester = s3RequestPrincipal(principal);
   let existingTags: Record<string, ContextValue> | undefined;
   for (const check of access.checks) {
     const conditions = { ...global, ...check.conditions };
@@ -82,7 +83,7 @@ export async function authorizeS3(sources: S3PolicySources, access: S3Access): P
       existingTags ??= await existingTagConditions(sources, bucket, key);
       Object.assign(conditions, existingTags);
     }
-    const rc: RequestContext = { principal: s3RequestPrincipal(principal), action: check.action, resource, conditions };
+    const rc: RequestContext = { principal: requester, action: check.action, resource, conditions };
     const decision = evaluate({
       identityPolicies: identity,
       resourcePolicies: policy ? [{ name: 'bucket-policy', document: policy }] : NO_POLICIES,
@@ -104,8 +105,9 @@ const EXISTING_TAG_OPS: ReadonlySet<Operation> = new Set([
 const AUTHORIZED_BY_OPERATION: ReadonlySet<Operation> = new Set(['PostObject', 'PutObjectTagging']);
 
 /**
- * A request's authorization, for the action its endpoint needs. An operation that
- * authorizes itself calls it again with the condition keys only its body could tell.
+ * A request's authorization, for the action its endpoint needs. PutObjectTagging calls it
+ * again with the condition keys of the tag set it has read; PostObject, whose signer only
+ * its form names, calls authorizeS3 itself.
  */
 export async function authorizeRequest(ctx: S3Context, late?: Record<string, ContextValue>): Promise<void> {
   const ep = ctx.endpoint;
