@@ -136,6 +136,8 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     log,
     lookup,
     prepareCredential,
+    identityPolicies: directory.identityPolicies,
+    sessionPolicy: directory.sessionPolicy,
     kms: kmsPort,
     rootKey: rootKey.provider,
     bucketKeys,
@@ -157,7 +159,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   // The unsigned pages: the console, and the Prometheus metrics unless COFFER_METRICS=off.
   const pages = firstPage(metrics ? [consolePages(), metrics.page] : [consolePages()]);
   const server = createCofferServer({
-    s3: (req, res, requestId) => handleS3({ services, lookup, prepareCredential, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy, metrics }, req, res, requestId),
+    s3: (req, res, requestId) => handleS3({ services, metrics }, req, res, requestId),
     kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential }, req, res, requestId),
     iam: (req, res, requestId) => handleQueryApi('iam', iamApi, req, res, requestId),
     sts: (req, res, requestId) => handleQueryApi('sts', iamApi, req, res, requestId),

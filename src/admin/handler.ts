@@ -12,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../auth/sigv4.js';
 import type { CredentialLookup, Principal } from '../auth/types.js';
 import { ServiceError, isServiceError } from '../errors.js';
+import { transportOf } from '../http/transport.js';
 import { accessKeyIdOf } from '../iam/credentials.js';
 import type { NamedPolicy } from '../iam/policy/index.js';
 import { accessDeniedMessage, authorize } from '../iam/policy/index.js';
@@ -67,6 +68,7 @@ export async function handleAdminApi(opts: AdminApiOptions, req: IncomingMessage
     if (auth.anonymous) throw adminError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
     const route = opts.routes.match(req.method, path);
     const principal = auth.credential.principal;
+    const transport = transportOf(req);
     const r: AdminRequest = {
       principal,
       query,
@@ -76,8 +78,8 @@ export async function handleAdminApi(opts: AdminApiOptions, req: IncomingMessage
       caller: {
         principal,
         requestId,
-        sourceIp: req.socket.remoteAddress,
-        secureTransport: 'encrypted' in req.socket && Boolean((req.socket as { encrypted?: boolean }).encrypted),
+        sourceIp: transport.sourceIp,
+        secureTransport: transport.secure,
         userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
       },
     };

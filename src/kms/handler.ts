@@ -12,6 +12,7 @@ import type { Caller, KmsService } from './service.js';
 import { callKms } from './dispatch.js';
 import { kmsError } from './errors.js';
 import { BLOB_INPUTS, type KmsInput } from './operation.js';
+import { transportOf } from '../http/transport.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -40,11 +41,12 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
     }
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw kmsError('SerializationException', 'Start of structure or map found where not expected.');
     decodeBlobs(input);
+    const transport = transportOf(req);
     const caller: Caller = {
       principal: auth.principal,
       requestId,
-      sourceIp: req.socket.remoteAddress,
-      secureTransport: 'encrypted' in req.socket && Boolean((req.socket as { encrypted?: boolean }).encrypted),
+      sourceIp: transport.sourceIp,
+      secureTransport: transport.secure,
       userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
     };
     const out = await callKms(opts.service, caller, operation, input);

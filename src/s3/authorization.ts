@@ -1,5 +1,5 @@
-// The one authorization decision of an S3 request, made first, from the action table
-// (actions.ts), after AWS's policy evaluation logic for requests within one account:
+// The one S3 authorization decision (authorizeS3), after AWS's policy evaluation logic
+// for requests within one account:
 //
 //   1. An explicit Deny in an identity policy, the bucket policy or the session policy
 //      refuses — the account root included, except that the root may always get, put
@@ -10,88 +10,121 @@
 //   3. A session policy, when the principal carries one, must allow too.
 //   Anonymous callers have no identity: only a bucket policy naming "*" allows them.
 //
-// The request context carries the S3 condition keys (SSE headers as sent — bucket
-// policies are evaluated before any bucket default applies —, list parameters, the
-// x-amz-tagging header, the existing object's tags when a policy asks for them) and
-// the global ones (aws:SecureTransport, aws:SourceIp, aws:CurrentTime, principal keys).
+// Every S3 entry decides here: each request, first, from the action table (actions.ts,
+// authorizeRequest); PostObject once its form is read and PutObjectTagging once its tag
+// set is read; a re-wrap (rewrap/authorize.ts) for the two actions it stands for.
+//
+// The context carries the global condition keys (aws:SecureTransport, aws:SourceIp from
+// the request's transport, aws:CurrentTime, principal keys), the existing object's tags
+// when a policy asks for them, and each action's own S3 keys: for a request, the SSE
+// headers as sent (bucket policies are evaluated before any bucket default applies), list
+// parameters, the x-amz-tagging header.
 
 import type { Principal } from '../auth/types.js';
-import { isTlsRequest } from '../http/transport.js';
+import type { Transport } from '../http/transport.js';
 import {
   authorize as evaluate, type ContextValue, type Decision, type NamedPolicy, type PolicyDocument, type RequestContext, type RequestPrincipal,
 } from '../iam/policy/index.js';
+import { requestPrincipal } from '../iam/principal.js';
 import { S3_ACTIONS } from './actions.js';
 import { bucketPolicyOf, usesExistingObjectTags } from './bucket-policy.js';
-import { header, type S3Context } from './context.js';
+import { header, type S3Context, type S3Services } from './context.js';
 import { s3Error } from './errors.js';
 import type { Operation } from './router.js';
 
-export interface AuthorizationDeps {
-  /** The caller's identity-based policies (IAM users, their groups, roles); the root needs none. */
-  identityPolicies?: (principal: Principal) => Promise<NamedPolicy[]>;
-  /** The session policy that limits an assumed-role or federated session, if any. */
-  sessionPolicy?: (principal: Principal) => NamedPolicy | undefined;
+/** Where the policies of a decision come from: the bucket's record, the principal's identity and session policies. */
+export type S3PolicySources = Pick<S3Services, 'meta' | 'accountId' | 'identityPolicies' | 'sessionPolicy'>;
+
+export interface S3Access {
+  /** Undefined for an anonymous request. */
+  principal: Principal | undefined;
+  /** The bucket acted on (its policy applies); absent for ListBuckets. */
+  bucket?: string | undefined;
+  /** The object acted on, for object actions. */
+  key?: string | undefined;
+  transport: Pick<Transport, 'secure' | 'sourceIp'>;
+  /** Each action with the condition keys only it carries; every one must be allowed. */
+  checks: readonly S3ActionCheck[];
+  /** Getting, putting or deleting the bucket policy, which the root may always do. */
+  rootMayAlways?: boolean;
 }
 
-/** Principal fields later principal kinds may carry (assumed roles, tagged users). */
-type RichPrincipal = Principal & { userId?: string; tags?: Record<string, string>; roleArn?: string };
+export interface S3ActionCheck {
+  action: string;
+  conditions?: Record<string, ContextValue>;
+  /** The action touches the existing object: its tags are s3:ExistingObjectTag/<k> (read only when a policy tests them). */
+  existingObjectTags?: boolean;
+}
+
+const NO_POLICIES: NamedPolicy[] = [];
+
+/**
+ * Throws AccessDenied unless every check is allowed; to a signed caller its message names
+ * the action, the resource and the reason, as S3's does (accessDeniedMessage).
+ */
+export async function authorizeS3(sources: S3PolicySources, access: S3Access): Promise<void> {
+  const { principal, bucket, key } = access;
+  const root = principal?.kind === 'root';
+  if (root && (bucket === undefined || access.rootMayAlways)) return;
+
+  const record = bucket === undefined ? undefined : await sources.meta.getBucket(bucket);
+  const policy = record ? bucketPolicyOf(record) : undefined;
+  const session = principal && sources.sessionPolicy(principal);
+  if (root && !policy && !session) return; // nothing can deny the root
+
+  const identity = !principal || root ? NO_POLICIES : await sources.identityPolicies(principal);
+  const resource = bucket === undefined ? '*' : key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
+  const global = globalConditions(access.transport);
+  const requester = s3RequestPrincipal(principal);
+  let existingTags: Record<string, ContextValue> | undefined;
+  for (const check of access.checks) {
+    const conditions = { ...global, ...check.conditions };
+    if (check.existingObjectTags && bucket !== undefined && key !== undefined && wantsExistingTags(policy, identity, session)) {
+      existingTags ??= await existingTagConditions(sources, bucket, key);
+      Object.assign(conditions, existingTags);
+    }
+    const rc: RequestContext = { principal: requester, action: check.action, resource, conditions };
+    const decision = evaluate({
+      identityPolicies: identity,
+      resourcePolicies: policy ? [{ name: 'bucket-policy', document: policy }] : NO_POLICIES,
+      ...(session ? { sessionPolicy: session } : {}),
+      ctx: rc,
+      resourceAccountId: sources.accountId,
+      resourcePolicyMode: 's3',
+    });
+    if (decision.effect !== 'Allow') throw s3Error('AccessDenied', {}, principal ? accessDeniedMessage(rc, decision) : undefined);
+  }
+}
 
 const ROOT_MAY_ALWAYS: ReadonlySet<Operation> = new Set(['GetBucketPolicy', 'PutBucketPolicy', 'DeleteBucketPolicy']);
 const SSE_OPS: ReadonlySet<Operation> = new Set(['PutObject', 'CopyObject', 'CreateMultipartUpload']);
 const EXISTING_TAG_OPS: ReadonlySet<Operation> = new Set([
   'GetObject', 'HeadObject', 'GetObjectTagging', 'PutObjectTagging', 'DeleteObjectTagging', 'GetObjectAcl', 'PutObjectAcl', 'GetObjectAttributes',
 ]);
-const NO_POLICIES: NamedPolicy[] = [];
-
-/**
- * Conditions only the operation can know (it has to read the body first): PutObjectTagging's
- * tag set, PostObject's form fields. An operation that defers its authorization passes them.
- */
-export interface LateConditions {
-  conditions: Record<string, ContextValue>;
-  /** The request's own SSE and tagging headers do not count (PostObject: its form fields do). */
-  ignoreHeaders?: boolean;
-}
-
-/** Operations that authorize themselves once their body is read (see LateConditions). */
+/** Operations that authorize themselves once their body is read: PostObject (its form), PutObjectTagging (its tag set). */
 const AUTHORIZED_BY_OPERATION: ReadonlySet<Operation> = new Set(['PostObject', 'PutObjectTagging']);
 
-export async function authorizeRequest(ctx: S3Context, deps: AuthorizationDeps, late?: LateConditions): Promise<void> {
+/**
+ * A request's authorization, for the action its endpoint needs. PutObjectTagging calls it
+ * again with the condition keys of the tag set it has read; PostObject, whose signer only
+ * its form names, calls authorizeS3 itself.
+ */
+export async function authorizeRequest(ctx: S3Context, late?: Record<string, ContextValue>): Promise<void> {
   const ep = ctx.endpoint;
   const anonymous = ctx.auth.anonymous;
-  // PostObject authorizes the signer of its form policy itself; PutObjectTagging after reading its tag set.
   if ((AUTHORIZED_BY_OPERATION.has(ep.op) && !late) || (ep.op === 'NotImplemented' && !anonymous)) return;
   const action = S3_ACTIONS[ep.op];
   if (!action) throw s3Error('AccessDenied');
-  const root = !anonymous && ctx.principal.kind === 'root';
-  const bucket = 'bucket' in ep ? ep.bucket : undefined;
-  if (root && (bucket === undefined || ROOT_MAY_ALWAYS.has(ep.op))) return;
-
-  const record = bucket === undefined ? undefined : await ctx.services.meta.getBucket(bucket);
-  const policy = record ? bucketPolicyOf(record) : undefined;
-  const session = anonymous ? undefined : deps.sessionPolicy?.(ctx.principal);
-  if (root && !policy && !session) return; // nothing can deny the root
-
-  const identity = anonymous || root ? NO_POLICIES : ((await deps.identityPolicies?.(ctx.principal)) ?? NO_POLICIES);
-  const key = 'key' in ep ? ep.key : undefined;
-  const resource = bucket === undefined ? '*' : key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
-  const conditions = requestConditions(ctx, ep.op, late?.ignoreHeaders !== true);
-  if (late) Object.assign(conditions, late.conditions);
-  if (bucket !== undefined && key !== undefined && EXISTING_TAG_OPS.has(ep.op) && wantsExistingTags(policy, identity, session)) {
-    const obj = await ctx.services.meta.getObject(bucket, key);
-    if (obj) for (const [k, v] of Object.entries(obj.tags)) conditions[`s3:ExistingObjectTag/${k}`] = v;
-  }
-  const rc: RequestContext = { principal: requestPrincipal(ctx), action, resource, conditions };
-  const decision = evaluate({
-    identityPolicies: identity,
-    resourcePolicies: policy ? [{ name: 'bucket-policy', document: policy }] : NO_POLICIES,
-    ...(session ? { sessionPolicy: session } : {}),
-    ctx: rc,
-    resourceAccountId: ctx.services.accountId,
-    resourcePolicyMode: 's3',
+  const conditions = requestConditions(ctx, ep.op);
+  if (late) Object.assign(conditions, late);
+  await authorizeS3(ctx.services, {
+    principal: anonymous ? undefined : ctx.principal,
+    bucket: 'bucket' in ep ? ep.bucket : undefined,
+    key: 'key' in ep ? ep.key : undefined,
+    transport: ctx.transport,
+    checks: [{ action, conditions, existingObjectTags: EXISTING_TAG_OPS.has(ep.op) }],
+    rootMayAlways: ROOT_MAY_ALWAYS.has(ep.op),
   });
-  if (decision.effect === 'Allow') return;
-  throw s3Error('AccessDenied', {}, anonymous ? undefined : accessDeniedMessage(rc, decision));
 }
 
 /**
@@ -103,35 +136,36 @@ export function accessDeniedMessage(rc: RequestContext, decision: Decision): str
   return `User: ${rc.principal.arn} is not authorized to perform: ${rc.action} on resource: ${on} ${decision.reason}`;
 }
 
-function requestPrincipal(ctx: S3Context): RequestPrincipal {
-  if (ctx.auth.anonymous) return { arn: '*', accountId: '', anonymous: true };
-  const p = ctx.principal as RichPrincipal;
-  const rp: RequestPrincipal = { arn: p.arn, accountId: p.accountId };
-  if (p.kind === 'user') rp.userName = p.userName;
-  // aws:userid is the account id for the root, the unique id (AIDA...) for a user.
-  const userId = p.userId ?? (p.kind === 'root' ? p.accountId : undefined);
-  if (userId !== undefined) rp.userId = userId;
+/** The policy engine's principal, with S3's aws:userid for the root (the account id) and the principal's tags. */
+function s3RequestPrincipal(p: Principal | undefined): RequestPrincipal {
+  if (!p) return { arn: '*', accountId: '', anonymous: true };
+  const rp = requestPrincipal(p);
+  if (rp.userId === undefined && p.kind === 'root') rp.userId = p.accountId;
   if (p.tags) rp.tags = p.tags;
-  if (p.roleArn) rp.roleArn = p.roleArn;
   return rp;
 }
 
-function requestConditions(ctx: S3Context, op: Operation, fromHeaders = true): Record<string, ContextValue> {
+function globalConditions(transport: S3Access['transport']): Record<string, ContextValue> {
   const now = new Date();
-  const ip = ctx.req.socket.remoteAddress;
-  const c: Record<string, ContextValue> = {
-    'aws:SecureTransport': isTlsRequest(ctx.req) ? 'true' : 'false',
+  const ip = transport.sourceIp;
+  return {
+    'aws:SecureTransport': transport.secure ? 'true' : 'false',
+    // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d; policies name a.b.c.d.
     'aws:SourceIp': ip?.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip,
     'aws:CurrentTime': now.toISOString(),
     'aws:EpochTime': Math.floor(now.getTime() / 1000),
   };
+}
+
+function requestConditions(ctx: S3Context, op: Operation): Record<string, ContextValue> {
+  const c: Record<string, ContextValue> = {};
   if (op === 'ListObjects' || op === 'ListObjectsV2' || op === 'ListMultipartUploads') {
     // AWS's s3:prefix is "" when a listing names none.
     c['s3:prefix'] = ctx.query.get('prefix') ?? '';
     c['s3:delimiter'] = ctx.query.get('delimiter') ?? undefined;
     c['s3:max-keys'] = ctx.query.get(op === 'ListMultipartUploads' ? 'max-uploads' : 'max-keys') ?? undefined;
   }
-  if (SSE_OPS.has(op) && fromHeaders) {
+  if (SSE_OPS.has(op)) {
     c['s3:x-amz-server-side-encryption'] = header(ctx, 'x-amz-server-side-encryption');
     c['s3:x-amz-server-side-encryption-aws-kms-key-id'] = header(ctx, 'x-amz-server-side-encryption-aws-kms-key-id');
     c['s3:x-amz-server-side-encryption-customer-algorithm'] = header(ctx, 'x-amz-server-side-encryption-customer-algorithm');
@@ -158,6 +192,13 @@ export function sseConditions(h: Record<string, string | undefined>): Record<str
     's3:x-amz-server-side-encryption-aws-kms-key-id': h['x-amz-server-side-encryption-aws-kms-key-id'],
     's3:x-amz-server-side-encryption-customer-algorithm': h['x-amz-server-side-encryption-customer-algorithm'],
   };
+}
+
+async function existingTagConditions(sources: S3PolicySources, bucket: string, key: string): Promise<Record<string, ContextValue>> {
+  const c: Record<string, ContextValue> = {};
+  const obj = await sources.meta.getObject(bucket, key);
+  if (obj) for (const [k, v] of Object.entries(obj.tags)) c[`s3:ExistingObjectTag/${k}`] = v;
+  return c;
 }
 
 function wantsExistingTags(policy: PolicyDocument | undefined, identity: NamedPolicy[], session: NamedPolicy | undefined): boolean {

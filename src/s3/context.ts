@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import type { CofferConfig } from '../config/config.js';
 import type { BlobStore, MetadataStore } from '../storage/types.js';
 import type { AuthResult, CredentialLookup, Principal } from '../auth/types.js';
+import type { NamedPolicy } from '../iam/policy/index.js';
+import type { Transport } from '../http/transport.js';
 import type { Endpoint } from './router.js';
 import type { KmsPort } from '../kms/port.js';
 import type { RootKeyProvider } from '../custody/root-key.js';
@@ -20,10 +22,14 @@ export interface S3Services {
   log: Logger;
   /** Deletes garbage blobs after a commit; never throws. */
   collectGarbage(): void;
-  /** Access keys, for operations that authenticate inside the request (PostObject's signed policy). */
-  lookup?: CredentialLookup;
-  /** Loads a user's credential before a synchronous lookup (see iam/credentials.ts). */
-  prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
+  /** Access keys: SigV4 of every request, and PostObject's signed form policy. */
+  lookup: CredentialLookup;
+  /** Loads the credential of the access key a request names, before the synchronous lookup (see iam/credentials.ts). */
+  prepareCredential(accessKeyId: string | undefined): Promise<void>;
+  /** The caller's identity-based policies (IAM users, their groups, roles); the account root needs none. */
+  identityPolicies(principal: Principal): Promise<NamedPolicy[]>;
+  /** The session policy limiting a temporary principal, if any. */
+  sessionPolicy(principal: Principal): NamedPolicy | undefined;
   /** The KMS that SSE-KMS uses as the caller. */
   kms: KmsPort;
   /** The root key that wraps SSE-S3 object keys. */
@@ -42,14 +48,14 @@ export interface S3Context {
   req: IncomingMessage;
   res: ServerResponse;
   requestId: string;
+  /** TLS or not, loopback or not, the peer address: decided once, read by every rule that depends on them. */
+  transport: Transport;
   endpoint: Endpoint;
   query: URLSearchParams;
   /** The decoded request path, for error <Resource> elements. */
   path: string;
   auth: AuthResult;
   principal: Principal;
-  /** What authorization needs (identity and session policies); operations that authorize inside the request use it (PostObject). */
-  authz?: import('./authorization.js').AuthorizationDeps;
   owner: Owner;
 }
 

@@ -4,10 +4,9 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../auth/sigv4.js';
-import type { CredentialLookup, Principal } from '../auth/types.js';
-import type { NamedPolicy } from '../iam/policy/index.js';
 import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
+import { transportOf } from '../http/transport.js';
 import { authorizeRequest } from './authorization.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
 import { notImplemented, s3Error } from './errors.js';
@@ -30,13 +29,6 @@ import * as bucketPolicy from './ops/bucket-policy.js';
 
 export interface S3HandlerOptions {
   services: S3Services;
-  lookup: CredentialLookup;
-  /** Loads the credential of the access key a request names, before the synchronous SigV4 check. */
-  prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
-  /** The caller's identity-based policies (IAM users); the account root needs none. */
-  identityPolicies?: (principal: Principal) => Promise<NamedPolicy[]>;
-  /** The session policy limiting a temporary principal, if any. */
-  sessionPolicy?: (principal: Principal) => NamedPolicy | undefined;
   /** Prometheus (metering/metrics.ts): observes the request when it ends; the handler names its operation once routed. */
   metrics?: { begin(req: IncomingMessage, res: ServerResponse): { op: string } };
 }
@@ -58,16 +50,16 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
   try {
     endpoint = route({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
     if (probe) probe.op = endpoint.op;
-    await opts.prepareCredential?.(accessKeyIdOf(req.headers.authorization, rawUrl));
+    await services.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl));
     const auth = authenticate(
       { method: req.method ?? 'GET', rawUrl, headers: req.headers },
-      { region: services.config.region, service: 's3', lookup: opts.lookup },
+      { region: services.config.region, service: 's3', lookup: services.lookup },
     );
     const principal = auth.anonymous
       ? { arn: '*', accountId: '', userName: 'anonymous', kind: 'user' as const }
       : auth.credential.principal;
-    const ctx: S3Context = { services, req, res, requestId, endpoint, query, path, auth, principal, owner: ownerFor(services.accountId), authz: opts };
-    await authorizeRequest(ctx, opts); // anonymous requests too: a public bucket policy may allow them
+    const ctx: S3Context = { services, req, res, requestId, transport: transportOf(req), endpoint, query, path, auth, principal, owner: ownerFor(services.accountId) };
+    await authorizeRequest(ctx); // anonymous requests too: a public bucket policy may allow them
     await dispatch(ctx, endpoint);
   } catch (e) {
     sendError(services, req, res, requestId, path, e);
@@ -115,6 +107,11 @@ async function dispatch(ctx: S3Context, ep: Endpoint): Promise<void> {
     case 'AbortMultipartUpload': return multipart.abortMultipartUpload(ctx, ep.bucket, ep.key, ep.uploadId);
     case 'ListParts': return multipart.listParts(ctx, ep.bucket, ep.key, ep.uploadId);
     case 'NotImplemented': throw notImplemented(ep.name);
+    default: {
+      // An Endpoint op without its case above is not `never` here: a compile error, not a request left unanswered.
+      const unhandled: never = ep;
+      throw new Error(`no dispatch for ${JSON.stringify(unhandled)}`);
+    }
   }
 }
 

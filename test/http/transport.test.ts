@@ -1,5 +1,5 @@
-// isSecureTransport / isTlsRequest / isLoopbackAddress: which requests may carry SSE-KMS
-// and SSE-C secrets. A table of peer addresses (IPv4, IPv6, IPv4-mapped IPv6, junk),
+// transportOf / isSecureTransport / isTlsRequest / isLoopbackAddress: how a request reached
+// us, and which requests may carry SSE-KMS and SSE-C secrets. A table of peer addresses (IPv4, IPv6, IPv4-mapped IPv6, junk),
 // then the same functions on real sockets: plain HTTP and HTTPS on loopback, an
 // IPv4 client of a dual-stack listener (seen as ::ffff:127.0.0.1), and a client on a
 // non-loopback interface when the machine has one.
@@ -11,7 +11,7 @@ import https from 'node:https';
 import { networkInterfaces } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
-import { isLoopbackAddress, isSecureTransport, isTlsRequest } from '../../src/http/transport.js';
+import { isLoopbackAddress, isSecureTransport, isTlsRequest, transportOf } from '../../src/http/transport.js';
 import { makeTestCertificate, type TestCertificate } from '../helpers/tls.js';
 
 function fakeRequest(remoteAddress: string | undefined, encrypted?: boolean): IncomingMessage {
@@ -38,14 +38,27 @@ test('every other peer address (private, link-local, mapped non-loopback, names,
 });
 
 test('isSecureTransport: TLS from anywhere, plain HTTP only from loopback unless allowed', () => {
-  assert.equal(isSecureTransport(fakeRequest('203.0.113.7', true), false), true, 'TLS from a remote peer');
-  assert.equal(isSecureTransport(fakeRequest('203.0.113.7', false), false), false, 'plain HTTP from a remote peer');
-  assert.equal(isSecureTransport(fakeRequest('203.0.113.7'), false), false, 'a socket without an encrypted flag');
-  assert.equal(isSecureTransport(fakeRequest('::ffff:203.0.113.7'), false), false, 'mapped remote peer');
-  assert.equal(isSecureTransport(fakeRequest('203.0.113.7'), true), true, 'plain HTTP allowed by the operator');
-  for (const a of LOOPBACK) assert.equal(isSecureTransport(fakeRequest(a), false), true, `plain HTTP from ${a}`);
+  const secure = (req: IncomingMessage, allow: boolean) => isSecureTransport(transportOf(req), allow);
+  assert.equal(secure(fakeRequest('203.0.113.7', true), false), true, 'TLS from a remote peer');
+  assert.equal(secure(fakeRequest('203.0.113.7', false), false), false, 'plain HTTP from a remote peer');
+  assert.equal(secure(fakeRequest('203.0.113.7'), false), false, 'a socket without an encrypted flag');
+  assert.equal(secure(fakeRequest('::ffff:203.0.113.7'), false), false, 'mapped remote peer');
+  assert.equal(secure(fakeRequest('203.0.113.7'), true), true, 'plain HTTP allowed by the operator');
+  for (const a of LOOPBACK) assert.equal(secure(fakeRequest(a), false), true, `plain HTTP from ${a}`);
   // A destroyed socket has no remote address: refuse rather than guess.
-  assert.equal(isSecureTransport(fakeRequest(undefined), false), false);
+  assert.equal(secure(fakeRequest(undefined), false), false);
+});
+
+test('transportOf: TLS, loopback and the peer address as the socket reports them, decided once per connection', () => {
+  const req = fakeRequest('::ffff:127.0.0.1', true);
+  assert.deepEqual(transportOf(req), { secure: true, loopback: true, sourceIp: '::ffff:127.0.0.1' });
+  assert.deepEqual(transportOf(fakeRequest('203.0.113.7')), { secure: false, loopback: false, sourceIp: '203.0.113.7' });
+  // A second request on the same connection gets the same answer, even once the socket has let go of its peer.
+  const next = { socket: req.socket } as IncomingMessage;
+  (req.socket as { remoteAddress?: string }).remoteAddress = undefined;
+  assert.equal(transportOf(next), transportOf(req));
+  assert.equal(transportOf(next).loopback, true);
+  assert.deepEqual(transportOf({ socket: null } as unknown as IncomingMessage), { secure: false, loopback: false, sourceIp: undefined });
 });
 
 test('isTlsRequest is about the socket only, not the peer or the allow flag', () => {
@@ -77,7 +90,7 @@ after(async () => {
 /** A server that answers each request with what the transport functions say about it. */
 async function listen(kind: 'http' | 'https', host: string): Promise<number> {
   const handler = (req: IncomingMessage, res: http.ServerResponse) => {
-    const seen: Seen = { remoteAddress: req.socket.remoteAddress, tls: isTlsRequest(req), secure: isSecureTransport(req, false) };
+    const seen: Seen = { remoteAddress: req.socket.remoteAddress, tls: isTlsRequest(req), secure: isSecureTransport(transportOf(req), false) };
     res.setHeader('connection', 'close');
     res.end(JSON.stringify(seen));
   };

@@ -2,7 +2,8 @@
 // envelope's key id and KMS blob change and nothing else in the record does; a version
 // other than the one the caller listed (expectedETag) or an overwrite that lands
 // between the route's read and its commit wins and is reported as `changed`; a bucket
-// policy that pins the KMS key of writes also pins re-wraps; bad bodies and the
+// policy that pins the KMS key of writes also pins re-wraps, one that denies reading
+// objects by their tags refuses re-wrapping them; bad bodies and the
 // preflight (check: true).
 
 import { test, before, after } from 'node:test';
@@ -118,6 +119,29 @@ test('a bucket policy that pins the KMS key of writes refuses a re-wrap to anoth
   assert.equal(r.status, 403);
   assert.equal(r.body.__type, 'AccessDenied');
   assert.match(String(r.body.message), /s3:PutObject .*explicit deny in a resource-based policy/);
+});
+
+test('a re-wrap reads the object as s3:GetObject does: a deny on its existing tags refuses it, and only for the tagged object', async () => {
+  const held = uniqueBucket('rewrap-held');
+  await srv.s3.send(new CreateBucketCommand({ Bucket: held }));
+  for (const [k, tagging] of [['held', 'hold=yes'], ['free', 'hold=no']]) {
+    await srv.s3.send(new PutObjectCommand({ Bucket: held, Key: k, Body: 'x', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA, Tagging: tagging }));
+  }
+  await srv.s3.send(new PutBucketPolicyCommand({
+    Bucket: held,
+    Policy: JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{
+        Effect: 'Deny', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${held}/*`,
+        Condition: { StringEquals: { 's3:ExistingObjectTag/hold': 'yes' } },
+      }],
+    }),
+  }));
+  const refused = await adminCall(srv, 'POST', 'objects/rewrap', { body: { bucket: held, key: 'held', toKeyId: keyB } });
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.message, `User: arn:aws:iam::${srv.coffer.root.accountId}:root is not authorized to perform: s3:GetObject on resource: "arn:aws:s3:::${held}/held" with an explicit deny in a resource-based policy`);
+  const allowed = await adminCall(srv, 'POST', 'objects/rewrap', { body: { bucket: held, key: 'free', toKeyId: keyB } });
+  assert.deepEqual(allowed.body, { status: 'rewrapped', keyId: keyB, previousKeyId: keyA, size: 1 });
 });
 
 test('an object under the AWS managed aws/s3 key moves with no KMS permission on aws/s3: its key policy allows use via S3', async () => {

@@ -17,6 +17,7 @@ import { IAM_API_OPERATIONS, STS_API_OPERATIONS } from './aws-operations.js';
 import type { ApiContext, IamApiServices, QueryOperation } from './context.js';
 import { IAM_OPERATIONS, STS_OPERATIONS } from './operations.js';
 import { Params, errorXml, queryError, resultXml } from './query.js';
+import { transportOf } from '../../http/transport.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -60,12 +61,13 @@ export async function handleQueryApi(service: 'iam' | 'sts', opts: IamHandlerOpt
       if (action !== 'AssumeRole' && action !== 'GetCallerIdentity') throw queryError('AccessDenied', `Cannot call ${action} with session credentials`);
     }
     const params = new Params(form);
+    const transport = transportOf(req);
     const c: ApiContext = {
       ...opts,
       principal,
       requestId,
-      sourceIp: req.socket.remoteAddress,
-      secureTransport: 'encrypted' in req.socket && Boolean((req.socket as { encrypted?: boolean }).encrypted),
+      sourceIp: transport.sourceIp,
+      secureTransport: transport.secure,
       now: Date.now(),
     };
     if (service === 'iam') await authorizeIam(c, op, params);

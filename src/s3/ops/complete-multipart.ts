@@ -3,7 +3,6 @@
 // parts are the chosen parts' blobs, in order. The ETag is S3's MD5-of-MD5s "-N"; the
 // checksum is COMPOSITE or FULL_OBJECT as the upload declared (multipart-checksum.ts).
 
-import type { TLSSocket } from 'node:tls';
 import { createHash } from 'node:crypto';
 import { decodePayload } from '../../auth/chunked.js';
 import type { ObjectRecord, PartRecord } from '../../storage/types.js';
@@ -137,7 +136,7 @@ function invalidPart(uploadId: string, r: RequestedPart): Error {
 
 /** The object's URL as S3 reports it: virtual-hosted when the request was, path style otherwise. */
 function location(ctx: S3Context, bucket: string, key: string): string {
-  const scheme = (ctx.req.socket as TLSSocket).encrypted ? 'https' : 'http';
+  const scheme = ctx.transport.secure ? 'https' : 'http';
   const host = ctx.req.headers.host ?? 'localhost';
   const domain = ctx.services.config.domain?.toLowerCase();
   const virtual = domain !== undefined && host.toLowerCase().replace(/:\d+$/, '') === `${bucket}.${domain}`;

@@ -11,7 +11,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { checkContentLengthRange, checkPostPolicyConditions, verifyPostPolicy } from '../../auth/post-policy.js';
-import { parseFormUpload } from '../../http/multipart-form.js';
+import { parseFormUpload } from '../multipart-form.js';
 import type { ObjectRecord } from '../../storage/types.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
 import { requireBucket } from '../bucket-access.js';
@@ -20,7 +20,8 @@ import { invalidArgument, s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
 import { checkAclHeaders, quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
 import { parseSseHeaders } from '../sse/request.js';
-import { authorizeRequest, requestTagConditions, sseConditions } from '../authorization.js';
+import { authorizeS3, requestTagConditions, sseConditions } from '../authorization.js';
+import { S3_ACTIONS } from '../actions.js';
 import { resolveSse } from '../sse/settings.js';
 import { etagHex, sealObject, sseResponseHeaders, sseOf, wipe } from '../sse/object-keys.js';
 import { BodyEncryptor } from '../sse/body-cipher.js';
@@ -58,19 +59,20 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   checkKey(key);
 
   const services = ctx.services;
-  if (!services.lookup) throw s3Error('AccessDenied');
-  await services.prepareCredential?.(fields['x-amz-credential']?.split('/')[0]);
+  await services.prepareCredential(fields['x-amz-credential']?.split('/')[0]);
   const { policy, credential } = await verifyPostPolicy(fields, { region: services.config.region, lookup: services.lookup, bucket });
   // The policy's signer is the principal: it needs s3:PutObject on the key (identity and
   // bucket policies, as a PUT would), and S3 uses KMS on its behalf.
   ctx.principal = credential.principal;
   // Its SSE and tagging condition keys come from the form's fields, as a PUT's come from headers.
   const tags = fields['tagging'] !== undefined ? parseTaggingXml(parseXmlRoot(Buffer.from(fields['tagging'], 'utf8'), 'Tagging')) : {};
-  await authorizeRequest(
-    { ...ctx, endpoint: { op: 'PutObject', bucket, key }, auth: { anonymous: false, credential, payload: ctx.auth.payload, presigned: false } },
-    ctx.authz ?? {},
-    { conditions: { ...sseConditions(fields), ...(fields['tagging'] !== undefined ? requestTagConditions(tags) : {}) }, ignoreHeaders: true },
-  );
+  await authorizeS3(services, {
+    principal: credential.principal,
+    bucket,
+    key,
+    transport: ctx.transport,
+    checks: [{ action: S3_ACTIONS.PostObject, conditions: { ...sseConditions(fields), ...(fields['tagging'] !== undefined ? requestTagConditions(tags) : {}) } }],
+  });
   const b = await requireBucket(ctx, bucket);
   checkPostPolicyConditions(policy, fields, bucket, key);
 
@@ -179,7 +181,7 @@ function respond(ctx: S3Context, rec: ObjectRecord, fields: Record<string, strin
 /** The object's URL as the client addressed the bucket (virtual-hosted or path style). */
 function objectUrl(ctx: S3Context, bucket: string, key: string): string {
   const host = header(ctx, 'host') ?? 'localhost';
-  const proto = 'encrypted' in ctx.req.socket && ctx.req.socket.encrypted ? 'https' : 'http';
+  const proto = ctx.transport.secure ? 'https' : 'http';
   const encodedKey = key.split('/').map(encodeURIComponent).join('/');
   const domain = ctx.services.config.domain;
   const virtual = domain !== undefined && host.toLowerCase().replace(/:\d+$/, '') === `${bucket}.${domain.toLowerCase()}`;

@@ -24,7 +24,7 @@ export async function putObjectTagging(ctx: S3Context, bucket: string, key: stri
   await requireBucket(ctx, bucket);
   const body = await readXmlBody(ctx);
   const tags = parseTaggingXml(parseXmlRoot(body, 'Tagging'));
-  await authorizeRequest(ctx, ctx.authz ?? {}, { conditions: requestTagConditions(tags) });
+  await authorizeRequest(ctx, requestTagConditions(tags));
   if (!(await ctx.services.meta.updateObject(bucket, key, { tags }))) throw s3Error('NoSuchKey', { Key: key });
   sendEmpty(ctx, 200);
 }

@@ -26,16 +26,16 @@ import type { KmsPort } from '../../kms/port.js';
 import type { KeyMetadata } from '../../kms/key-metadata.js';
 import type { Caller } from '../../kms/service.js';
 import { checkKeyState } from '../../kms/key-state.js';
-import type { MetadataStore, ObjectRecord } from '../../storage/types.js';
+import type { ObjectRecord } from '../../storage/types.js';
 import { ServiceError, isServiceError } from '../../errors.js';
 import { kmsError } from '../../kms/errors.js';
 import { isKeyId } from '../../kms/format/key-id.js';
 import { sseOf, type StoredSse } from '../sse/object-keys.js';
-import { authorizeObjectActions, type ObjectAccessDeps } from './authorize.js';
+import type { S3PolicySources } from '../authorization.js';
+import { authorizeRewrap } from './authorize.js';
 import type { Logger } from 'pino';
 
-export interface RewrapDeps extends ObjectAccessDeps {
-  meta: MetadataStore;
+export interface RewrapDeps extends S3PolicySources {
   kms: KmsPort;
   /** The root key that wraps SSE-S3 object keys (for convertSseS3). */
   rootKey: RootKeyProvider;
@@ -67,23 +67,11 @@ export type RewrapOutcome =
   | { status: 'changed'; size: number };
 
 export async function rewrapObject(deps: RewrapDeps, caller: Caller, req: RewrapRequest): Promise<RewrapOutcome> {
-  const bucket = await deps.meta.getBucket(req.bucket);
-  if (!bucket) throw new ServiceError('NoSuchBucket', 'The specified bucket does not exist', 404, { BucketName: req.bucket });
+  if (!(await deps.meta.getBucket(req.bucket))) throw new ServiceError('NoSuchBucket', 'The specified bucket does not exist', 404, { BucketName: req.bucket });
   const rec = await deps.meta.getObject(req.bucket, req.key);
   const sse = rec ? sseOf(rec.sys) : undefined;
   // Authorized before anything about the object is revealed (as S3 does: AccessDenied before NoSuchKey).
-  const existingTags: Record<string, string> = {};
-  for (const [k, v] of Object.entries(rec?.tags ?? {})) existingTags[`s3:ExistingObjectTag/${k}`] = v;
-  await authorizeObjectActions(deps, caller, bucket, req.key, [
-    { action: 's3:GetObject', conditions: existingTags },
-    {
-      action: 's3:PutObject',
-      conditions: {
-        's3:x-amz-server-side-encryption': sse?.alg === 'aws:kms:dsse' ? 'aws:kms:dsse' : 'aws:kms',
-        's3:x-amz-server-side-encryption-aws-kms-key-id': req.toKeyId,
-      },
-    },
-  ]);
+  await authorizeRewrap(deps, caller, req, sse);
   if (!rec) throw new ServiceError('NoSuchKey', 'The specified key does not exist.', 404, { Key: req.key });
   const size = rec.size;
   if (req.expectedETag !== undefined && unquote(req.expectedETag) !== unquote(rec.etag)) return { status: 'changed', size };

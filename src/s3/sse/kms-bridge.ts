@@ -6,7 +6,6 @@
 // problems. Bucket keys (bucket-keys.ts) go through the same port and the same mapping.
 
 import { ServiceError, isServiceError } from '../../errors.js';
-import { isTlsRequest } from '../../http/transport.js';
 import type { DataKey } from '../../kms/port.js';
 import type { Caller } from '../../kms/service.js';
 import type { S3Context } from '../context.js';
@@ -15,12 +14,11 @@ import { s3Error } from '../errors.js';
 export type { DataKey };
 
 export function kmsCaller(ctx: S3Context): Caller {
-  const socket = ctx.req.socket;
   return {
     principal: ctx.principal,
     requestId: ctx.requestId,
-    sourceIp: socket.remoteAddress,
-    secureTransport: isTlsRequest(ctx.req),
+    sourceIp: ctx.transport.sourceIp,
+    secureTransport: ctx.transport.secure,
     userAgent: typeof ctx.req.headers['user-agent'] === 'string' ? ctx.req.headers['user-agent'] : undefined,
     viaService: `s3.${ctx.services.config.region}.amazonaws.com`,
   };

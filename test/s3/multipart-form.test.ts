@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { ServiceError } from '../../src/errors.js';
-import { formBoundary, parseFormUpload } from '../../src/http/multipart-form.js';
+import { formBoundary, parseFormUpload } from '../../src/s3/multipart-form.js';
 
 const B = 'XyZBoundary123';
 const CT = `multipart/form-data; boundary=${B}`;
