@@ -67,7 +67,7 @@ test('iam/ imports nothing from kms/ or s3/, kms/ nothing from s3/, hadoop/ noth
   assert.deepEqual(bad, []);
 });
 
-test('the KMS wire dispatch and its audited runner are the KMS's own: others use the typed port (kms/port.ts)', () => {
+test('the KMS wire dispatch and its audited runner are used inside kms/ only: others use the typed port (kms/port.ts)', () => {
   const inner = new Set(['kms/dispatch.ts', 'kms/audited.ts']);
   const bad = [...GRAPH].flatMap(([f, deps]) => (layerOf(f) === 'kms' ? [] : deps.filter((d) => inner.has(d)).map((d) => `${f} imports ${d}`)));
   assert.deepEqual(bad, []);
