@@ -4,8 +4,8 @@
 //
 //   http        — JSON 1.1 over keep-alive node:http with SigV4 (bench/sigv4.ts) against
 //                 the server process (its CPU is reported; the client shares the cores)
-//   in-process  — callKms(svc, caller, ...) on a KmsService in this process, the path
-//                 S3 uses; no HTTP, no JSON, no base64
+//   in-process  — the typed KMS port (kms/port.ts) on a KmsService in this process, the
+//                 path S3 uses; no HTTP, no JSON, no base64
 //
 // Rows report requests per second (two requests per operation) and the ratio
 // in-process ÷ http. Targets: http ≥ 10,000 req/s; in-process ≥ 10× http.
@@ -20,9 +20,10 @@ import { measure, percentile, runOps, type Measured } from './measure.js';
 import { fmtInt, fmtMB, type Row } from './report.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer } from './server-process.js';
 import { SigV4Signer } from './sigv4.js';
+import { createKmsKey } from './sse.js';
 import { startCoffer } from '../src/app.js';
 import { loadConfig } from '../src/config/config.js';
-import { callKms } from '../src/kms/dispatch.js';
+import { InProcessKms } from '../src/kms/port.js';
 import type { Caller } from '../src/kms/service.js';
 
 export interface KmsBenchOptions {
@@ -88,13 +89,13 @@ class RawKmsClient {
   }
 }
 
-/** One SSE-KMS-like operation: a data key for an object, then its Decrypt; checks the round trip. */
-function pairOp(call: KmsCall, keyId: string, encode: (b: unknown) => unknown, same: (a: unknown, b: unknown) => boolean) {
+/** One SSE-KMS-like operation over the JSON API: a data key for an object, then its Decrypt (blobs stay base64); checks the round trip. */
+function pairOp(call: KmsCall, keyId: string) {
   return async (i: number): Promise<void> => {
     const EncryptionContext = { 'aws:s3:arn': `arn:aws:s3:::bench-bucket/object-${i}` };
     const gdk = await call('GenerateDataKey', { KeyId: keyId, KeySpec: 'AES_256', EncryptionContext });
-    const dec = await call('Decrypt', { CiphertextBlob: encode(gdk.CiphertextBlob), EncryptionContext });
-    if (!same(dec.Plaintext, gdk.Plaintext)) throw new Error(`Decrypt ${i} returned another data key`);
+    const dec = await call('Decrypt', { CiphertextBlob: gdk.CiphertextBlob, EncryptionContext });
+    if (dec.Plaintext !== gdk.Plaintext) throw new Error(`Decrypt ${i} returned another data key`);
   };
 }
 
@@ -116,7 +117,7 @@ function latency(l: Float64Array): string {
 
 /**
  * Benchmarks GenerateDataKey+Decrypt over HTTP (against opts.server or a server it
- * starts) and in-process (callKms on a KmsService it starts in this process). Returns
+ * starts) and in-process (the KMS port on a KmsService it starts in this process). Returns
  * two rows for one scenario, variants `http` and `in-process` (prefixed with opts.label).
  */
 export async function benchKms(opts: KmsBenchOptions = {}): Promise<Row[]> {
@@ -133,7 +134,7 @@ export async function benchKms(opts: KmsBenchOptions = {}): Promise<Row[]> {
   try {
     const created = await client.call('CreateKey', { Description: 'bench: SSE-KMS data keys' });
     const keyId = (created.KeyMetadata as { Arn: string }).Arn;
-    const r = await run(server.pid, pairs, concurrency, pairOp(client.call, keyId, (b) => b, (a, b) => a === b));
+    const r = await run(server.pid, pairs, concurrency, pairOp(client.call, keyId));
     httpRate = r.reqPerSec;
     rows.push({
       scenario: SCENARIO,
@@ -158,10 +159,14 @@ export async function benchKms(opts: KmsBenchOptions = {}): Promise<Row[]> {
     const coffer = await startCoffer(config, pino({ level: 'warn' }));
     try {
       const caller: Caller = { principal: coffer.root.credential.principal, requestId: 'bench', secureTransport: false, viaService: 's3.us-east-1.amazonaws.com' };
-      const call: KmsCall = (operation, input) => callKms(coffer.kms, caller, operation, input);
-      const created = await call('CreateKey', { Description: 'bench: in-process data keys' });
-      const keyId = (created.KeyMetadata as { Arn: string }).Arn;
-      const r = await run(process.pid, pairs, concurrency, pairOp(call, keyId, (b) => b, (a, b) => Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b)));
+      const port = new InProcessKms(coffer.kms);
+      const keyId = await createKmsKey(new URL(coffer.url));
+      const r = await run(process.pid, pairs, concurrency, async (i) => {
+        const encryptionContext = { 'aws:s3:arn': `arn:aws:s3:::bench-bucket/object-${i}` };
+        const dk = await port.generateDataKey({ caller, keyId, numberOfBytes: 32, encryptionContext });
+        const dec = await port.decrypt({ caller, ciphertextBlob: dk.ciphertextBlob, encryptionContext });
+        if (!dec.plaintext.equals(dk.plaintext)) throw new Error(`Decrypt ${i} returned another data key`);
+      });
       rows.push({
         scenario: SCENARIO,
         variant: `${label}in-process`,
