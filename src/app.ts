@@ -66,7 +66,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   await chmod(config.dataDir, 0o700);
   const meta = SqliteMetadataStore.open(join(config.dataDir, 'metadata.sqlite'));
   // Small blobs go into metadata.sqlite itself (opened and migrated just above), larger ones to files.
-  const blobs = await TieredBlobStore.open({ dir: join(config.dataDir, 'blobs'), database: join(config.dataDir, 'metadata.sqlite'), connection: meta.connection, fsync: config.fsync });
+  const blobs = await TieredBlobStore.open({ dir: join(config.dataDir, 'blobs'), meta, fsync: config.fsync });
   const recovered = await recoverStorage(meta, blobs);
   if (recovered.removedBlobs > 0) log.info({ removedBlobs: recovered.removedBlobs }, 'removed leftovers of interrupted writes');
   const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
