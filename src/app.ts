@@ -40,7 +40,7 @@ import { rewrapRoute } from './s3/rewrap/rewrap-route.js';
 import type { AuditSink } from './audit/sink.js';
 import { Meter } from './metering/meter.js';
 import { CofferMetrics, observeKms } from './metering/metrics.js';
-import { USAGE_FILE, UsageStore } from './metering/usage-store.js';
+import { USAGE_FILE, SqliteUsageStore } from './metering/sqlite-usage-store.js';
 import { usageRoute } from './metering/usage-route.js';
 
 export interface RunningCoffer {
@@ -109,7 +109,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   // The meter sits in front of the audit log: every KMS use reaches it, it counts, then forwards.
   if (!config.metering.audit) log.warn('COFFER_AUDIT=off: KMS use is NOT written to the audit log. This switch is for benchmarks only; never run a real deployment with it.');
   const auditSink: AuditSink = config.metering.audit ? audit : { record() {} };
-  const usage = UsageStore.open(join(config.dataDir, USAGE_FILE));
+  const usage = SqliteUsageStore.open(join(config.dataDir, USAGE_FILE));
   let meter: Meter | undefined;
   const bucketKeys = new BucketKeyCache(config.bucketKeyTtlSeconds * 1000, (principal, keyArn, context, avoided) => meter?.avoided(principal, keyArn, context, avoided));
   const metrics = config.metering.metrics
@@ -227,7 +227,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
         server.closeAllConnections();
       });
       await meter?.close();
-      usage.close();
+      await usage.close();
       await blobs.close();
       await meta.close();
       await kmsStore.close();
