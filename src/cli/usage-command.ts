@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
-import { USAGE_FILE, SqliteUsageStore } from '../metering/sqlite-usage-store.js';
+import { USAGE_FILE } from '../metering/sqlite-usage-store.js';
+import { openStoresBesideServer } from '../backend/open-backend.js';
 import { parseUsageQuery, usageReport, UsageQueryError, type UsageReport } from '../metering/report.js';
 import { CliError, table } from './output.js';
 
@@ -61,12 +62,12 @@ export function registerUsageCommand(program: Command): void {
         if (e instanceof UsageQueryError) throw new CliError(e.message.replace(/^invalid (\w+)/, 'invalid --$1'), e.hint);
         throw e;
       }
-      const store = SqliteUsageStore.open(path);
+      const stores = openStoresBesideServer(config.dataDir, ['usage']);
       try {
-        const report = await usageReport(store, q, config.metering.prices);
+        const report = await usageReport(stores.usage, q, config.metering.prices);
         process.stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : renderUsage(report));
       } finally {
-        await store.close();
+        await stores.close();
       }
     });
 }

@@ -88,7 +88,7 @@ const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 async function auditedContexts(eventName: string, key: string): Promise<Record<string, string>[]> {
   let found: Record<string, string>[] = [];
   for (let i = 0; i < 50; i++) {
-    const events = await readAudit(srv.coffer.audit.path, { key: keyArn, eventName });
+    const events = await readAudit(`${srv.dataDir}/audit`, { key: keyArn, eventName });
     found = events.map((e) => (e.requestParameters?.encryptionContext ?? {}) as Record<string, string>)
       .filter((c) => c['aws:s3:arn'] === `arn:aws:s3:::${bucket}/${key}`);
     if (found.length) break;
