@@ -1,5 +1,5 @@
-// Assembles a running Coffer from a validated config: storage (recovered first),
-// credentials, the HTTP listener. Backends are chosen here and nowhere else.
+// Assembles a running Coffer from a validated config: the stores (backend/open-backend.ts
+// chooses and recovers them), credentials, the HTTP listener.
 
 import { mkdir, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
