@@ -100,15 +100,14 @@ const SIDE_OPENERS: { [K in keyof SideStores]: (dir: string) => SideStores[K] } 
  */
 export function openStoresBesideServer<K extends keyof SideStores>(dataDir: string, kinds: readonly K[]): Pick<SideStores, K> & { close(): Promise<void> } {
   const opened: Partial<SideStores> = {};
+  const close = async () => {
+    for (const s of Object.values(opened)) await s.close();
+  };
   try {
-    for (const k of kinds) (opened as Record<K, SideStores[K]>)[k] = SIDE_OPENERS[k](dataDir) as SideStores[K];
+    for (const k of kinds) Object.assign(opened, { [k]: SIDE_OPENERS[k](dataDir) });
   } catch (e) {
-    void closeAll(opened);
+    void close();
     throw e;
   }
-  return { ...(opened as Pick<SideStores, K>), close: () => closeAll(opened) };
-}
-
-async function closeAll(stores: Partial<SideStores>): Promise<void> {
-  for (const s of Object.values(stores)) await s.close();
+  return { ...(opened as Pick<SideStores, K>), close };
 }

@@ -116,10 +116,11 @@ export class Meter implements AuditSink {
     return this.pending.size;
   }
 
-  /** Writes the counts gathered so far to the usage store (all or none); never rejects. */
+  /** Writes the counts gathered so far to the usage store (all or none); a failed write keeps them for the next. */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.write());
-    return this.flushing;
+    const run = this.flushing.then(() => this.write());
+    this.flushing = run.catch(() => undefined); // a throwing onError must not stop later flushes
+    return run;
   }
 
   private async write(): Promise<void> {
