@@ -33,7 +33,7 @@ import type { AuditEvent, AuditSink } from '../src/audit/sink.js';
 import type { KmsStore } from '../src/kms/store/types.js';
 import { Meter } from '../src/metering/meter.js';
 import { CofferMetrics } from '../src/metering/metrics.js';
-import { UsageStore } from '../src/metering/usage-store.js';
+import { SqliteUsageStore } from '../src/metering/sqlite-usage-store.js';
 import { combine, cpuPerOp, measure, pairedRatios, runOps, type Measured } from './measure.js';
 import { RawS3Client, payloadHash } from './raw-client.js';
 import { fmtInt, fmtSize, type Row } from './report.js';
@@ -166,7 +166,7 @@ async function microCosts(scenario: string, offCpuPerPut: number): Promise<Row> 
   const kmsStore = { getKey: async () => ({ ...record }) } as unknown as KmsStore;
   const noKeys = { listKeys: async () => [] } as unknown as KmsStore;
   const none: AuditSink = { record() {} };
-  const store = UsageStore.open(join(dir, 'usage.sqlite'));
+  const store = SqliteUsageStore.open(join(dir, 'usage.sqlite'));
   const audit = await AuditLog.open(dir, 'us-east-1');
   const metrics = new CofferMetrics({ kmsStore });
   const meter = new Meter({ store, next: none, keys: noKeys });
@@ -199,7 +199,7 @@ async function microCosts(scenario: string, offCpuPerPut: number): Promise<Row> 
     await meter.close();
     await metered.close();
     await audit.close();
-    store.close();
+    await store.close();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,5 @@
-// Assembles a running Coffer from a validated config: storage (recovered first),
-// credentials, the HTTP listener. Backends are chosen here and nowhere else.
+// Assembles a running Coffer from a validated config: the stores (backend/open-backend.ts
+// chooses and recovers them), credentials, the HTTP listener.
 
 import { mkdir, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,25 +12,22 @@ import { loadTlsMaterial } from './config/tls-files.js';
 import { handleS3 } from './s3/handler.js';
 import { virtualHostBucket } from './s3/router.js';
 import type { S3Services } from './s3/context.js';
-import { SqliteMetadataStore } from './storage/sqlite-metadata-store.js';
-import { TieredBlobStore } from './storage/tiered-blob-store.js';
-import { collectGarbage, recoverStorage } from './storage/recovery.js';
-import { garbageCollector } from './storage/garbage-collector.js';
+import { collectGarbage } from './storage/recovery.js';
+import { openBackend } from './backend/open-backend.js';
 import { loadRootAccount, type RootAccount } from './iam/root-credentials.js';
 import type { CredentialLookup } from './auth/types.js';
 import { selectRootKey } from './custody/select-root-key.js';
 import type { RootKeyProvider } from './custody/root-key.js';
-import { SqliteKmsStore } from './kms/store/sqlite-kms-store.js';
 import { KmsService } from './kms/service.js';
 import { InProcessKms } from './kms/port.js';
 import { handleKms } from './kms/handler.js';
 import { KmsScheduler } from './kms/scheduler.js';
-import { AuditLog } from './audit/audit-log.js';
+import type { AuditStore } from './audit/audit-store.js';
 import { AUDIT_DIR } from './audit/log-files.js';
 import { auditEventsRoute } from './audit/events-route.js';
 import { AuditDelivery } from './audit/delivery.js';
 import { putOwnObject } from './audit/self-s3.js';
-import { SqliteIamStore } from './iam/store/sqlite-iam-store.js';
+import type { IamStore } from './iam/store/types.js';
 import { CredentialDirectory } from './iam/credentials.js';
 import { resourcePolicyLookup } from './iam/resource-policies.js';
 import { BucketKeyCache } from './s3/sse/bucket-keys.js';
@@ -45,7 +42,6 @@ import { rewrapRoute } from './s3/rewrap/rewrap-route.js';
 import type { AuditSink } from './audit/sink.js';
 import { Meter } from './metering/meter.js';
 import { CofferMetrics, observeKms } from './metering/metrics.js';
-import { USAGE_FILE, UsageStore } from './metering/usage-store.js';
 import { usageRoute } from './metering/usage-route.js';
 
 export interface RunningCoffer {
@@ -55,10 +51,10 @@ export interface RunningCoffer {
   root: RootAccount;
   log: Logger;
   kms: KmsService;
-  audit: AuditLog;
+  audit: AuditStore;
   /** Delivery of the audit log to COFFER_AUDIT_BUCKET, when configured. */
   auditDelivery?: AuditDelivery;
-  iam: SqliteIamStore;
+  iam: IamStore;
   rootKey: RootKeyProvider;
   /** KMS request metering (absent with COFFER_METERING=off). */
   meter?: Meter;
@@ -69,21 +65,17 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   const tls = config.tlsCert && config.tlsKey ? loadTlsMaterial(config.tlsCert, config.tlsKey) : undefined;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await chmod(config.dataDir, 0o700);
-  const meta = SqliteMetadataStore.open(join(config.dataDir, 'metadata.sqlite'));
-  // Small blobs go into metadata.sqlite itself (opened and migrated just above), larger ones to files.
-  const blobs = await TieredBlobStore.open({ dir: join(config.dataDir, 'blobs'), database: join(config.dataDir, 'metadata.sqlite'), connection: meta.connection, fsync: config.fsync });
-  const recovered = await recoverStorage(meta, blobs);
+  const backend = await openBackend(config, log);
+  const { meta, blobs, iam, kms: kmsStore, audit, usage, recovered } = backend;
   if (recovered.removedBlobs > 0) log.info({ removedBlobs: recovered.removedBlobs }, 'removed leftovers of interrupted writes');
   const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
 
   const rootKey = await selectRootKey({ dataDir: config.dataDir, env: process.env });
   for (const w of rootKey.warnings) log.warn(w);
-  const iam = SqliteIamStore.open(join(config.dataDir, 'iam.sqlite'));
   const directory = new CredentialDirectory(iam, rootKey.provider, root, config.region);
   const lookup: CredentialLookup = directory.lookup;
   const prepareCredential = (id: string | undefined) => directory.prepare(id, 's3');
   const prepareKmsCredential = (id: string | undefined) => directory.prepare(id, 'kms');
-  const kmsStore = SqliteKmsStore.open(join(config.dataDir, 'kms.sqlite'));
   const iamApi: IamHandlerOptions = {
     iam,
     directory,
@@ -99,12 +91,10 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
       bucketPolicy: async (bucket) => (await meta.getBucket(bucket))?.config[BUCKET_POLICY_ITEM],
     }),
   };
-  const audit = await AuditLog.open(config.dataDir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log });
   // ---- Metering, Prometheus metrics and the audit switch (src/metering/, docs/METERING.md) ----
   // The meter sits in front of the audit log: every KMS use reaches it, it counts, then forwards.
   if (!config.metering.audit) log.warn('COFFER_AUDIT=off: KMS use is NOT written to the audit log. This switch is for benchmarks only; never run a real deployment with it.');
   const auditSink: AuditSink = config.metering.audit ? audit : { record() {} };
-  const usage = UsageStore.open(join(config.dataDir, USAGE_FILE));
   let meter: Meter | undefined;
   const bucketKeys = new BucketKeyCache(config.bucketKeyTtlSeconds * 1000, (principal, keyArn, context, avoided) => meter?.avoided(principal, keyArn, context, avoided));
   const metrics = config.metering.metrics
@@ -141,7 +131,8 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     kms: kmsPort,
     rootKey: rootKey.provider,
     bucketKeys,
-    collectGarbage: garbageCollector(() => collectGarbage(meta, blobs), (err) => log.warn({ err }, 'garbage collection failed')),
+    // Off the request path: overlapping calls share one collection (storage/recovery.ts).
+    collectGarbage: () => void collectGarbage(meta, blobs).catch((err: unknown) => log.warn({ err }, 'garbage collection failed')),
   };
   // Coffer's administration API (src/admin/): each route comes from the module it serves.
   const adminRoutes = new AdminRoutes().add(whoamiRoute);
@@ -204,12 +195,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
         server.closeAllConnections();
       });
       await meter?.close();
-      usage.close();
-      await blobs.close();
-      await meta.close();
-      await kmsStore.close();
-      await iam.close();
-      await audit.close();
+      await backend.close();
     },
   };
 }

@@ -8,13 +8,14 @@ import { ConfigError, loadConfig } from './config/config.js';
 import { readAccountId } from './iam/root-credentials.js';
 import { selectRootKey } from './custody/select-root-key.js';
 import type { RootKeyProvider } from './custody/root-key.js';
-import { SqliteIamStore } from './iam/store/sqlite-iam-store.js';
+import type { IamStore } from './iam/store/types.js';
+import { openStoresBesideServer } from './backend/open-backend.js';
 
 export interface AdminContext {
   dataDir: string;
   accountId: string;
   rootKey: RootKeyProvider;
-  iam: SqliteIamStore;
+  iam: IamStore;
   close(): Promise<void>;
 }
 
@@ -25,6 +26,6 @@ export async function openDataDir(flagDir: string | undefined): Promise<AdminCon
   }
   const accountId = await readAccountId(config.dataDir);
   const rootKey = await selectRootKey({ dataDir: config.dataDir, env: process.env });
-  const iam = SqliteIamStore.open(join(config.dataDir, 'iam.sqlite'));
-  return { dataDir: config.dataDir, accountId, rootKey: rootKey.provider, iam, close: () => iam.close() };
+  const stores = openStoresBesideServer(config.dataDir, ['iam']);
+  return { dataDir: config.dataDir, accountId, rootKey: rootKey.provider, iam: stores.iam, close: () => stores.close() };
 }

@@ -14,10 +14,11 @@ import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/p
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { AuditEvent, AuditSink } from './sink.js';
+import type { AuditEvent } from './sink.js';
+import type { AuditStore } from './audit-store.js';
 import type { CloudTrailEvent } from './event.js';
 import { AUDIT_DIR, AUDIT_FILE, filesOldestFirst, linesForward, logFileName } from './log-files.js';
-import { matches, type AuditFilter } from './query.js';
+import { matches, queryAudit, type AuditFilter, type AuditPage, type AuditPageRequest } from './query.js';
 
 export type { CloudTrailEvent } from './event.js';
 export { AUDIT_DIR, AUDIT_FILE } from './log-files.js';
@@ -38,7 +39,7 @@ export interface AuditLogOptions {
 const READ_ONLY = new Set(['DescribeKey', 'ListKeys', 'ListAliases', 'GetKeyPolicy', 'ListKeyPolicies', 'GetKeyRotationStatus', 'ListKeyRotations', 'ListResourceTags', 'ListGrants', 'ListRetirableGrants', 'GenerateRandom']);
 const DATA_PLANE = new Set(['Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateRandom']);
 
-export class AuditLog implements AuditSink {
+export class AuditLog implements AuditStore {
   private pending: string[] = [];
   private draining: Promise<void> | undefined;
   /** Events recorded and events handed to the OS (or given up on), for flush(). */
@@ -220,6 +221,11 @@ export class AuditLog implements AuditSink {
   async flush(): Promise<void> {
     if (this.written >= this.recorded) return;
     await new Promise<void>((resolve) => this.waiters.push({ upTo: this.recorded, resolve }));
+  }
+
+  /** A page read straight from the files (query.ts); call flush() first to include what is still queued. */
+  query(request: AuditPageRequest): Promise<AuditPage> {
+    return queryAudit(this.dir, request);
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
-import { USAGE_FILE, UsageStore } from '../metering/usage-store.js';
+import { USAGE_FILE } from '../metering/sqlite-usage-store.js';
+import { openStoresBesideServer } from '../backend/open-backend.js';
 import { parseUsageQuery, usageReport, UsageQueryError, type UsageReport } from '../metering/report.js';
 import { CliError, table } from './output.js';
 
@@ -49,7 +50,7 @@ export function registerUsageCommand(program: Command): void {
     .option('--by <group>', 'principal, key, bucket or operation (default key)')
     .option('--json', 'print the report as JSON (the same as GET /_coffer/api/usage)')
     .option('--data-dir <dir>', 'data directory (default ./data, env COFFER_DATA_DIR)')
-    .action((o: UsageOptions) => {
+    .action(async (o: UsageOptions) => {
       const config = loadConfig({ dataDir: o.dataDir });
       const path = join(config.dataDir, USAGE_FILE);
       if (!existsSync(config.dataDir)) throw new CliError(`no data directory at ${config.dataDir}`, 'give the server\'s data directory with --data-dir (or COFFER_DATA_DIR)');
@@ -61,12 +62,12 @@ export function registerUsageCommand(program: Command): void {
         if (e instanceof UsageQueryError) throw new CliError(e.message.replace(/^invalid (\w+)/, 'invalid --$1'), e.hint);
         throw e;
       }
-      const store = UsageStore.open(path);
+      const stores = openStoresBesideServer(config.dataDir, ['usage']);
       try {
-        const report = usageReport(store, q, config.metering.prices);
+        const report = await usageReport(stores.usage, q, config.metering.prices);
         process.stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : renderUsage(report));
       } finally {
-        store.close();
+        await stores.close();
       }
     });
 }

@@ -8,7 +8,6 @@
 // root credentials from the environment) come from the same COFFER_* variables and flags
 // the server reads.
 
-import { join } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import { pino } from 'pino';
 import type { Principal } from '../auth/types.js';
@@ -18,12 +17,11 @@ import { loadRootAccount, rootPrincipal, type RootAccount } from '../iam/root-cr
 import { authorize, accessDeniedMessage, type RequestContext } from '../iam/policy/index.js';
 import { KmsService, requestPrincipal, type Caller } from '../kms/service.js';
 import { InProcessKms, type KmsPort } from '../kms/port.js';
-import { SqliteKmsStore } from '../kms/store/sqlite-kms-store.js';
-import type { KmsKeyRecord } from '../kms/store/types.js';
+import type { KmsKeyRecord, KmsStore } from '../kms/store/types.js';
 import { AWS_S3_ALIAS, awsManagedKeyPolicy } from '../kms/managed-keys.js';
 import { isServiceError } from '../errors.js';
-import { SqliteMetadataStore } from '../storage/sqlite-metadata-store.js';
-import type { BucketRecord } from '../storage/types.js';
+import { openStoresBesideServer } from '../backend/open-backend.js';
+import type { BucketRecord, MetadataStore } from '../storage/types.js';
 import { bucketPolicyOf } from '../s3/bucket-policy.js';
 import { openDataDir, type AdminContext } from '../data-dir.js';
 
@@ -57,9 +55,10 @@ export class CofferView {
     readonly config: CofferConfig,
     readonly root: RootAccount | undefined,
     readonly kms: KmsPort,
-    private readonly kmsStore: SqliteKmsStore,
-    private readonly meta: SqliteMetadataStore,
+    private readonly kmsStore: KmsStore,
+    private readonly meta: MetadataStore,
     private readonly directory: CredentialDirectory,
+    private readonly closeStores: () => Promise<void>,
   ) {}
 
   static async open(o: ViewOptions = {}): Promise<CofferView> {
@@ -72,8 +71,7 @@ export class CofferView {
     } catch {
       root = undefined; // started with root credentials from the environment, which this process does not have
     }
-    const kmsStore = SqliteKmsStore.open(join(admin.dataDir, 'kms.sqlite'));
-    const meta = SqliteMetadataStore.open(join(admin.dataDir, 'metadata.sqlite'), { backgroundCheckpoint: false });
+    const { kms: kmsStore, meta, close: closeStores } = openStoresBesideServer(admin.dataDir, ['kms', 'meta']);
     const account: RootAccount = root ?? { accountId: admin.accountId, generated: false, credential: { accessKeyId: '', secretAccessKey: '', principal: rootPrincipal(admin.accountId) } };
     const directory = new CredentialDirectory(admin.iam, admin.rootKey, account, config.region);
     const kms = new InProcessKms(new KmsService({
@@ -86,12 +84,11 @@ export class CofferView {
       audit: { record() {} },
       log: pino({ level: 'silent' }),
     }));
-    return new CofferView(admin, config, root, kms, kmsStore, meta, directory);
+    return new CofferView(admin, config, root, kms, kmsStore, meta, directory, closeStores);
   }
 
   async close(): Promise<void> {
-    await this.meta.close();
-    await this.kmsStore.close();
+    await this.closeStores();
     await this.admin.close();
   }
 

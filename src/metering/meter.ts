@@ -5,8 +5,8 @@
 // The Meter is an AuditSink placed in front of the audit log (app.ts): every KMS use
 // already reaches AuditSink.record (kms/audited.ts: the one path of API calls, of S3's
 // calls through the KMS port and of refused bucket-key cache hits), so nothing is missed
-// and nothing is counted twice. The hot path only increments a counter in a Map; a timer flushes the Map to
-// usage.sqlite about once a second and close() flushes the rest, so a crash loses at
+// and nothing is counted twice. The hot path only increments a counter in a Map; a timer
+// flushes the Map to the usage store about once a second and close() flushes the rest, so a crash loses at
 // most the last second of counts.
 
 import type { AuditEvent, AuditSink } from '../audit/sink.js';
@@ -52,6 +52,8 @@ export class Meter implements AuditSink {
   private hourTimer: NodeJS.Timeout | undefined;
   private sampleAgain = true;
   private sampling: Promise<void> | undefined;
+  /** The flushes queued so far: one write to the store at a time, and close() waits for the last. */
+  private flushing: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly now: () => number;
 
@@ -114,14 +116,20 @@ export class Meter implements AuditSink {
     return this.pending.size;
   }
 
-  /** Writes the counts gathered so far to usage.sqlite (synchronous, one transaction). */
-  flush(): void {
+  /** Writes the counts gathered so far to the usage store (all or none); a failed write keeps them for the next. */
+  flush(): Promise<void> {
+    const run = this.flushing.then(() => this.write());
+    this.flushing = run.catch(() => undefined); // a throwing onError must not stop later flushes
+    return run;
+  }
+
+  private async write(): Promise<void> {
     if (this.pending.size === 0) return;
     const rows = [...this.pending.values()];
     this.pending = new Map();
     const t0 = performance.now();
     try {
-      this.opts.store.add(rows);
+      await this.opts.store.add(rows);
       this.opts.observer?.flushed(rows.length, (performance.now() - t0) / 1000, false);
     } catch (err) {
       // Keep the counts for the next attempt rather than lose them (e.g. SQLITE_BUSY from a long reader),
@@ -137,15 +145,15 @@ export class Meter implements AuditSink {
     }
   }
 
-  /** Brings usage.sqlite up to date: a due key sample taken, the counts so far written (the usage route reads after this). */
+  /** Brings the usage store up to date: a due key sample taken, the counts so far written (the usage route reads after this). */
   async sync(): Promise<void> {
     if (this.sampling) await this.sampling;
     if (this.sampleAgain) await this.sampleKeys();
-    this.flush();
+    await this.flush();
   }
 
   private tick(): void {
-    this.flush();
+    void this.flush();
     if (this.sampleAgain) void this.sampleKeys();
   }
 
@@ -179,7 +187,7 @@ export class Meter implements AuditSink {
           const last = page[page.length - 1]!;
           after = { creationDate: last.creationDate, keyId: last.keyId };
         }
-        if (!this.closed) this.opts.store.recordKeyHours(hour, held);
+        if (!this.closed) await this.opts.store.recordKeyHours(hour, held);
       } catch (err) {
         this.sampleAgain = true;
         this.opts.onError?.(err, 'sampling the keys held');
@@ -197,7 +205,7 @@ export class Meter implements AuditSink {
     if (this.sampling) await this.sampling;
     if (this.sampleAgain) await this.sampleKeys();
     this.closed = true;
-    this.flush();
+    await this.flush();
   }
 }
 

@@ -77,7 +77,7 @@ function nextMonth(t: number): number {
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
 }
 
-export function usageReport(store: UsageStore, q: UsageQuery, prices: PriceTable): UsageReport {
+export async function usageReport(store: UsageStore, q: UsageQuery, prices: PriceTable): Promise<UsageReport> {
   const from = Math.floor(q.since.getTime() / HOUR_MS) * HOUR_MS;
   const to = q.until.getTime();
   // Per calendar month: billable requests as they are, and as they would be had bucket keys not saved any.
@@ -89,8 +89,8 @@ export function usageReport(store: UsageStore, q: UsageQuery, prices: PriceTable
   for (let m = monthStart(from); m < to; m = nextMonth(m)) {
     const lo = Math.max(m, from);
     const hi = Math.min(nextMonth(m), to);
-    const before = store.totals(m, lo);
-    const inRange = store.totals(lo, hi);
+    const before = await store.totals(m, lo);
+    const inRange = await store.totals(lo, hi);
     total += inRange.requests;
     errors += inRange.errors;
     avoided += inRange.avoided;
@@ -98,12 +98,12 @@ export function usageReport(store: UsageStore, q: UsageQuery, prices: PriceTable
     billableWithout += billableInMonth({ before: before.requests + before.avoided, inRange: inRange.requests + inRange.avoided }, prices);
   }
   const requestsCost = requestCost(billable, prices);
-  const keyHours = store.keyHoursBy(from, to);
+  const keyHours = await store.keyHoursBy(from, to);
   const keyUnits = new Map(keyHours.map((k) => [k.keyArn, k.units]));
   const allKeyHours = keyHours.reduce((a, k) => a + k.units, 0);
   const keysCost = keyCost(allKeyHours, prices);
 
-  const groups = store.totalsBy(q.by, from, to);
+  const groups = await store.totalsBy(q.by, from, to);
   const rows: UsageReport['rows'] = groups.map((g) => {
     // The request cost is shared in proportion to requests (the free tier too); a key's row also carries its key-months.
     const share = total > 0 ? (g.requests / total) * requestsCost : 0;
@@ -117,7 +117,7 @@ export function usageReport(store: UsageStore, q: UsageQuery, prices: PriceTable
     for (const [arn, units] of keyUnits) rows.push({ group: arn, requests: 0, errors: 0, estimatedCost: usd(keyCost(units, prices)), requestsAvoided: 0, keyMonths: round(units / HOURS_PER_MONTH) });
   }
   const bucketMs = q.granularity === 'day' ? DAY_MS : HOUR_MS;
-  const series = store.series(q.by, from, to, bucketMs).map((s) => ({ time: new Date(s.time).toISOString(), group: s.group || NONE, requests: s.requests }));
+  const series = (await store.series(q.by, from, to, bucketMs)).map((s) => ({ time: new Date(s.time).toISOString(), group: s.group || NONE, requests: s.requests }));
   return {
     since: q.since.toISOString(),
     until: q.until.toISOString(),

@@ -1,4 +1,5 @@
-// The embedded metadata store: one SQLite database (better-sqlite3) in WAL mode.
+// The embedded metadata store: one SQLite database (better-sqlite3) in WAL mode, which
+// also holds the inline blob tier (sqlite-inline-blobs.ts, on the same connection).
 //
 // Durability: synchronous=NORMAL (the default here) survives a crash of the process at
 // any point; a power loss or kernel crash may lose the last few commits (never tears
@@ -43,6 +44,7 @@ import {
 } from './sqlite-rows.js';
 import type { BucketRow, ObjectRow, PartRow, Stmt, UploadRow } from './sqlite-rows.js';
 import { migrate } from './sqlite-schema.js';
+import { SqliteInlineBlobs } from './sqlite-inline-blobs.js';
 
 export interface SqliteMetadataStoreOptions {
   /** 'NORMAL' (default): survives a process crash. 'FULL': also survives power loss, at an fsync per commit. */
@@ -71,14 +73,12 @@ export class SqliteMetadataStore implements MetadataStore {
   /** Existing buckets by name; cleared by createBucket, deleteBucket and setBucketConfig. */
   private readonly buckets = new Map<string, BucketRecord>();
 
-  /** @internal The connection, for a store that keeps its rows in the same database (the inline blob tier). */
-  get connection(): Database.Database {
-    return this.db;
-  }
+  readonly inlineBlobs: SqliteInlineBlobs;
 
   private constructor(private readonly db: Database.Database) {
     this.s = prepareStatements(db);
     this.txRunner = db.transaction((fn: () => unknown) => fn());
+    this.inlineBlobs = new SqliteInlineBlobs(db, (fn) => this.tx(fn));
   }
 
   static open(path: string, opts: SqliteMetadataStoreOptions = {}): SqliteMetadataStore {

@@ -70,7 +70,7 @@ CREATE TABLE pending_blobs (blob_id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE garbage_blobs (blob_id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID;
 `;
 
-// Small blobs kept in this database by TieredBlobStore (tiered-blob-store.ts). A rowid
+// The inline blob tier (sqlite-inline-blobs.ts; TieredBlobStore puts small blobs there). A rowid
 // table on purpose: rows of up to 64 KiB are far past the size where WITHOUT ROWID pays.
 // The version bump also keeps an older Coffer, which cannot read these blobs, from
 // opening the database.

@@ -1,124 +1,62 @@
-// The embedded blob store as the server uses it: blobs of up to INLINE_MAX_BYTES live as
-// rows of the metadata database (inline_blobs in metadata.sqlite), larger ones as files
-// (file-blob-store.ts). A 4 KiB object then costs one SQLite insert instead of a file's
-// open, write, fdatasync, close, rename and directory fsync, and a GET one indexed read.
+// The embedded blob store as the server uses it: blobs of up to INLINE_MAX_BYTES live in
+// the metadata store's inline tier (MetadataStore.inlineBlobs: rows of metadata.sqlite in
+// the embedded backend), larger ones as files (file-blob-store.ts). A 4 KiB object then
+// costs one database insert instead of a file's open, write, fdatasync, close, rename and
+// directory fsync, and a GET one indexed read.
 //
-// Why a crash cannot leave metadata pointing at a missing inline blob: the row is inserted
-// by commit(), in its own transaction, before the caller's metadata transaction that
-// references the blob (step 2 before step 3 of the protocol in types.ts). Both are commits
-// to the same database, and SQLite's WAL keeps commits in order: after any crash the
-// database holds a prefix of them, so if the metadata commit survived, the insert before
-// it did too. The pending mark (step 1) is an earlier commit still, so an insert whose
-// metadata commit was lost is deleted by recoverStorage like any pending blob.
+// Why a crash cannot leave metadata pointing at a missing inline blob: the blob is stored
+// by commit(), in its own commit, before the caller's metadata transaction that references
+// it (step 2 before step 3 of the protocol in types.ts), and the inline tier promises that
+// a commit survives whenever a later commit of the same store does. That same commit marks
+// the blob pending, so one whose metadata commit was lost is deleted by recoverStorage like
+// any pending blob.
 //
 // Durability: an inline blob is exactly as durable as the metadata commit that publishes
-// it, i.e. what the database's synchronous setting gives (NORMAL: survives a process
-// crash; a power loss may lose the last few commits, and with them the object, never
-// leaving it torn). The fsync option governs the file tier only.
+// it (embedded: SQLite's synchronous setting; NORMAL survives a process crash, and a power
+// loss may lose the last few commits, and with them the object, never leaving it torn).
+// The fsync option governs the file tier only.
 //
 // Ids: "i" + 32 random hex digits for every blob written here. A writer cannot know when it
 // starts whether its blob will fit (the id is marked pending before the first byte), so
 // it buffers up to INLINE_MAX_BYTES in memory and, if the data grows past that, spills to
 // a file writer for the same hex digits and keeps streaming (memory stays bounded). So an
-// "i" id is an inline row if one exists, else the file of its hex digits; a plain hex id
+// "i" id is an inline blob if one exists, else the file of its hex digits; a plain hex id
 // (a blob written before this tier existed) is always a file.
 
-import { retainSqlite } from './sqlite-database.js';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import Database from 'better-sqlite3';
 import { FileBlobStore, type FileBlobStoreOptions } from './file-blob-store.js';
-import type { BlobStore, BlobWriter } from './types.js';
+import type { BlobStore, BlobWriter, ByteRange, MetadataStore } from './types.js';
 
 /**
- * Largest blob kept in the database. Larger blobs stream to files. Changing it affects only
- * new writes: existing inline rows and files stay readable whatever it is.
+ * Largest blob kept inline. Larger blobs stream to files. Changing it affects only new
+ * writes: existing inline blobs and files stay readable whatever it is.
  */
 export const INLINE_MAX_BYTES = 64 * 1024;
 
 const INLINE_PREFIX = 'i';
 /** Random bytes drawn at once for ids: one CSPRNG call per 256 blobs instead of one per blob. */
 const ID_POOL_BYTES = 16 * 256;
-/**
- * WAL pages after which this connection checkpoints by itself. The metadata store's worker
- * checkpoints in the background; like the metadata connection, this one only bounds the
- * WAL if that worker falls behind, so no PUT pays for a checkpoint on the event loop.
- */
-const FALLBACK_AUTOCHECKPOINT_PAGES = 10_000;
 
 export interface TieredBlobStoreOptions extends FileBlobStoreOptions {
   /** Directory of the file tier. */
   dir: string;
-  /** The metadata database (already opened, and so migrated, by SqliteMetadataStore). */
-  database: string;
-  /**
-   * The metadata store's setting (default NORMAL). A stronger one here would buy nothing: an
-   * inline blob is only reachable through the later metadata commit, which a crash keeps
-   * only together with every commit before it.
-   */
-  synchronous?: 'NORMAL' | 'FULL';
-  busyTimeoutMs?: number;
-  /**
-   * The metadata store's own connection to that database, to share instead of opening a
-   * second one: commits that alternate between two connections each pay to re-read the
-   * other's WAL index (about 25 µs per 4 KiB PUT here). Not closed by close().
-   */
-  connection?: Database.Database;
+  /** The metadata store: its inline tier holds the small blobs, its pending list the files a writer spills to. */
+  meta: Pick<MetadataStore, 'inlineBlobs' | 'markPending'>;
 }
 
-type Range = { start: number; end: number };
-
 export class TieredBlobStore implements BlobStore {
-  private readonly insertRow: Database.Statement;
-  private readonly selectRow: Database.Statement;
-  private readonly selectRange: Database.Statement;
-  private readonly deleteRow: Database.Statement;
-  private readonly markPendingRow: Database.Statement;
-  private readonly insertPending: Database.Transaction<(blobId: string, data: Buffer) => void>;
   private idPool = Buffer.alloc(0);
   private idOffset = 0;
   private closed = false;
 
   private constructor(
     readonly files: FileBlobStore,
-    private readonly db: Database.Database,
-    private readonly ownsConnection: boolean,
-  ) {
-    this.insertRow = db.prepare('INSERT INTO inline_blobs (blob_id, data) VALUES (?, ?)');
-    this.selectRow = db.prepare('SELECT data FROM inline_blobs WHERE blob_id = ?').pluck();
-    // substr() on a BLOB counts bytes, 1-based, and stops at the end of the data.
-    this.selectRange = db.prepare('SELECT substr(data, ?, ?) FROM inline_blobs WHERE blob_id = ?').pluck();
-    this.deleteRow = db.prepare('DELETE FROM inline_blobs WHERE blob_id = ?');
-    // The metadata store's pending list lives in the same database: a writer marks its blob
-    // pending in the very transaction that makes the first byte durable (the inline row),
-    // or just before it creates the file it spills to — the protocol of types.ts, one commit less.
-    this.markPendingRow = db.prepare('INSERT OR IGNORE INTO pending_blobs (blob_id) VALUES (?)');
-    this.insertPending = db.transaction((blobId: string, data: Buffer) => {
-      this.markPendingRow.run(blobId);
-      this.insertRow.run(blobId, data);
-    });
-  }
+    readonly meta: TieredBlobStoreOptions['meta'],
+  ) {}
 
   static async open(opts: TieredBlobStoreOptions): Promise<TieredBlobStore> {
-    const files = await FileBlobStore.open(opts.dir, { fsync: opts.fsync });
-    if (opts.connection) {
-      const table = opts.connection.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'inline_blobs'`).get();
-      if (table === undefined) throw new Error(`${opts.database} has no inline_blobs table: open the metadata store (which migrates it) first`);
-      return new TieredBlobStore(files, opts.connection, false);
-    }
-    const db = retainSqlite(new Database(opts.database, { fileMustExist: true }));
-    try {
-      // Per connection, and SQLite's default is FULL: an fsync of the WAL per inline blob.
-      db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
-      db.pragma(`busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
-      db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
-      const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'inline_blobs'`).get();
-      if (table === undefined) throw new Error(`${opts.database} has no inline_blobs table: open the metadata store (which migrates it) first`);
-      return new TieredBlobStore(files, db, true);
-    } catch (e) {
-      db.close();
-      throw e;
-    }
+    return new TieredBlobStore(await FileBlobStore.open(opts.dir, { fsync: opts.fsync }), opts.meta);
   }
 
   async create(): Promise<BlobWriter> {
@@ -131,35 +69,34 @@ export class TieredBlobStore implements BlobStore {
     return new TieredBlobWriter(this, INLINE_PREFIX + hex);
   }
 
-  read(blobId: string, range?: Range): Readable {
+  read(blobId: string, range?: ByteRange): Readable {
     if (!blobId.startsWith(INLINE_PREFIX)) return this.files.read(blobId, range);
     if (range !== undefined && !validRange(range)) return failed(new RangeError(`invalid blob range ${range.start}-${range.end}`));
-    const data = this.readSmall(blobId, range);
-    // No row: the blob spilled to a file (or does not exist, and the file read says so).
-    if (data === undefined) return this.files.read(blobId.slice(INLINE_PREFIX.length), range);
-    return new Readable({
-      read() {
-        if (data.length > 0) this.push(data);
-        this.push(null);
-      },
-    });
+    const { inlineBlobs } = this.meta;
+    const files = this.files;
+    return Readable.from((async function* () {
+      const data = await inlineBlobs.get(blobId, range);
+      // No inline blob: it spilled to a file (or does not exist, and the file read says so).
+      if (data === undefined) yield* files.read(blobId.slice(INLINE_PREFIX.length), range);
+      else if (data.length > 0) yield data;
+    })(), { objectMode: false });
   }
 
   /**
    * The bytes of an inline blob (or of a range of it) at once, for a response that can be
-   * sent in one write; undefined when the blob is not inline (then use read()).
+   * sent in one write; undefined when the blob is not inline or the metadata store cannot
+   * read without a round trip (then use read()).
    */
-  readSmall(blobId: string, range?: Range): Buffer | undefined {
+  readSmall(blobId: string, range?: ByteRange): Buffer | undefined {
     if (!blobId.startsWith(INLINE_PREFIX)) return undefined;
-    if (range === undefined) return this.selectRow.get(blobId) as Buffer | undefined;
-    if (!validRange(range)) return undefined;
-    return this.selectRange.get(range.start + 1, range.end - range.start + 1, blobId) as Buffer | undefined;
+    if (range !== undefined && !validRange(range)) return undefined;
+    return this.meta.inlineBlobs.getNow?.(blobId, range);
   }
 
   async delete(blobId: string): Promise<void> {
     if (!blobId.startsWith(INLINE_PREFIX)) return this.files.delete(blobId);
-    // A writer ends either as a row or as a file, never both.
-    if (this.deleteRow.run(blobId).changes === 0) await this.files.delete(blobId.slice(INLINE_PREFIX.length));
+    // A writer ends either inline or as a file, never both.
+    if (!(await this.meta.inlineBlobs.delete(blobId))) await this.files.delete(blobId.slice(INLINE_PREFIX.length));
   }
 
   async cleanTemporary(): Promise<void> {
@@ -167,21 +104,11 @@ export class TieredBlobStore implements BlobStore {
     await this.files.cleanTemporary();
   }
 
+  /** Closes the file tier; the metadata store (and with it the inline tier) is its owner's to close. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.ownsConnection) this.db.close();
     await this.files.close();
-  }
-
-  /** @internal Stores an inline blob and its pending mark in one transaction. */
-  insert(blobId: string, data: Buffer): void {
-    this.insertPending(blobId, data);
-  }
-
-  /** @internal Marks a blob pending before its file is created. */
-  markPending(blobId: string): void {
-    this.markPendingRow.run(blobId);
   }
 }
 
@@ -216,7 +143,7 @@ class TieredBlobWriter implements BlobWriter {
       this.assertOpen();
       try {
         if (this.file !== undefined) await this.file.commit();
-        else this.store.insert(this.blobId, this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size));
+        else await this.store.meta.inlineBlobs.putPending(this.blobId, this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size));
       } catch (e) {
         await this.abort();
         throw e;
@@ -236,7 +163,7 @@ class TieredBlobWriter implements BlobWriter {
   }
 
   private async spill(): Promise<void> {
-    this.store.markPending(this.blobId);
+    await this.store.meta.markPending(this.blobId);
     const file = await this.store.files.createAt(this.blobId.slice(INLINE_PREFIX.length));
     if (this.state !== 'open') {
       // Aborted while the file was being opened.
@@ -259,7 +186,7 @@ class TieredBlobWriter implements BlobWriter {
   }
 }
 
-function validRange(r: Range): boolean {
+function validRange(r: ByteRange): boolean {
   return Number.isSafeInteger(r.start) && Number.isSafeInteger(r.end) && r.start >= 0 && r.end >= r.start;
 }
 

@@ -8,8 +8,8 @@
 //   1. blobs.create() reserves an id; the metadata store records it as *pending*
 //      (markPending) before any byte is written.
 //   2. the writer streams into the blob and commit()s it: bytes are fsync'd and the
-//      blob is renamed into place (a small blob is instead inserted into the metadata
-//      database, ahead of step 3's commit: tiered-blob-store.ts).
+//      blob is renamed into place (a small blob is instead stored by the metadata store
+//      itself, MetadataStore.inlineBlobs, in a commit ahead of step 3's: tiered-blob-store.ts).
 //   3. one metadata transaction (putObject / completeMultipartUpload / putPart) makes
 //      the new record visible, clears the pending marks of the blobs it references,
 //      and moves the blobs of whatever it replaced to the *garbage* list.
@@ -121,6 +121,37 @@ export type WriteCondition =
   | { kind: 'ifNoneMatchStar' }
   | { kind: 'ifMatch'; etag: string };
 
+/** Bytes start to end of a blob, both inclusive. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Blobs small enough to live beside the metadata (the inline tier: tiered-blob-store.ts
+ * keeps every blob of up to 64 KiB here). It is part of the metadata store because of
+ * step 2 of the protocol above: the bytes must be durable before the metadata commit that
+ * publishes them, and a store that commits both in order gets that for free.
+ */
+export interface InlineBlobStore {
+  /**
+   * Stores the bytes and marks the blob pending (as markPending does), in one commit that
+   * is ordered before every later commit of this store: whatever survives a crash with a
+   * later commit (the putObject naming the blob) survives with this one. A blob still
+   * pending at start-up is deleted by recovery like any other.
+   */
+  putPending(blobId: string, data: Buffer): Promise<void>;
+  /** The bytes [start, end] of an inline blob (whole when range is omitted; clipped at its end); undefined if there is none. */
+  get(blobId: string, range?: ByteRange): Promise<Buffer | undefined>;
+  /**
+   * The same, at once: only a store that reads without a round trip (the embedded one)
+   * offers it, for the GET fast path (BlobStore.readSmall); others serve reads through get.
+   */
+  getNow?(blobId: string, range?: ByteRange): Buffer | undefined;
+  /** Deletes an inline blob; false if there was none. */
+  delete(blobId: string): Promise<boolean>;
+}
+
 export interface MetadataStore {
   // Buckets. Keys are compared as UTF-8 bytes everywhere (S3's lexicographic order).
   createBucket(b: BucketRecord): Promise<void>; // StorageConflictError('BucketExists')
@@ -178,6 +209,9 @@ export interface MetadataStore {
   /** Forget garbage ids once their blobs are deleted. */
   forgetGarbage(blobIds: string[]): Promise<void>;
 
+  /** The small blobs kept with the metadata (see InlineBlobStore). */
+  readonly inlineBlobs: InlineBlobStore;
+
   close(): Promise<void>;
 }
 
@@ -202,13 +236,13 @@ export interface BlobStore {
   /** Reserves a fresh blob id and opens a writer for it. */
   create(): Promise<BlobWriter>;
   /** Streams bytes [start, end] inclusive (whole blob when omitted). Errors if the blob is missing. */
-  read(blobId: string, range?: { start: number; end: number }): Readable;
+  read(blobId: string, range?: ByteRange): Readable;
   /**
    * Optional fast path for small blobs: the bytes [start, end] of a blob the store holds in
    * memory-speed storage (the inline tier of tiered-blob-store.ts), at once; undefined when
    * it does not (then use read()).
    */
-  readSmall?(blobId: string, range?: { start: number; end: number }): Buffer | undefined;
+  readSmall?(blobId: string, range?: ByteRange): Buffer | undefined;
   /** Deletes a committed blob; deleting a missing blob is not an error. */
   delete(blobId: string): Promise<void>;
   /** Removes leftovers of writes that never committed (temporary files). */

@@ -85,7 +85,7 @@ test('log files are named as CloudTrail names them and hold the events', async (
     assert.ok(o.records.length > 0);
   }
   const records = objects.flatMap((o) => o.records);
-  const events = await readAudit(coffer.audit.path);
+  const events = await readAudit(join(dataDir, 'audit'));
   const byId = new Map(events.map((e) => [e.eventID, e]));
   for (const r of records) assert.deepEqual(r, byId.get(r.eventID), 'a record is the logged event unchanged');
   for (const name of ['GenerateRandom', 'CreateKey', 'Encrypt']) assert.ok(records.some((r) => r.eventName === name), `${name} delivered`);
@@ -108,7 +108,7 @@ test('across a restart every event is delivered exactly once', async () => {
   await settle();
   // Before reading the objects back: their GETs make KMS events of their own.
   await coffer.audit.flush();
-  const logged = (await readAudit(coffer.audit.path)).map((e) => e.eventID);
+  const logged = (await readAudit(join(dataDir, 'audit'))).map((e) => e.eventID);
   const ids = (await delivered()).flatMap((o) => o.records.map((r) => r.eventID));
   assert.equal(new Set(ids).size, ids.length, 'no event delivered twice');
   assert.deepEqual([...ids].sort(), [...logged].sort(), 'every logged event delivered');

@@ -175,7 +175,7 @@ test('denials are audited with the principal, the key and the AccessDenied messa
   await denied('kim', key, NO_IDENTITY);
   let events: Awaited<ReturnType<typeof readAudit>> = [];
   for (let i = 0; i < 50 && !events.length; i++) {
-    events = await readAudit(srv.coffer.audit.path, { key: key.arn, eventName: 'Decrypt', principal: arnOf('kim') });
+    events = await readAudit(`${srv.dataDir}/audit`, { key: key.arn, eventName: 'Decrypt', principal: arnOf('kim') });
     if (!events.length) await new Promise((r) => setTimeout(r, 20));
   }
   assert.equal(events.length, 1);

@@ -474,7 +474,7 @@ describe('audit', () => {
     const gdk = await kms.send(new GenerateDataKeyCommand({ KeyId: ALIAS, KeySpec: 'AES_128', EncryptionContext: { marker } }));
     await rejects(() => kms.send(new DecryptCommand({ CiphertextBlob: blob })), 'InvalidCiphertextException');
     await srv.coffer.audit.flush();
-    const all = await readAudit(srv.coffer.audit.path);
+    const all = await readAudit(`${srv.dataDir}/audit`);
     const events = all.filter((e) => JSON.stringify(e.requestParameters ?? {}).includes(marker));
     const byName = (n: string) => events.filter((e) => e.eventName === n && e.errorCode === undefined);
     assert.deepEqual(byName('Encrypt')[0]!.requestParameters, { keyId: key.keyId, encryptionContext: { marker }, encryptionAlgorithm: 'SYMMETRIC_DEFAULT' });

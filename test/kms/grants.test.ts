@@ -334,7 +334,7 @@ test('grant operations are audited with their key and without grant tokens', asy
   await srv.kms.send(new RetireGrantCommand({ GrantToken }));
   let events: Awaited<ReturnType<typeof readAudit>> = [];
   for (let i = 0; i < 50 && events.length < 2; i++) {
-    events = (await readAudit(srv.coffer.audit.path, { key: key.arn })).filter((e) => e.eventName === 'CreateGrant' || e.eventName === 'RetireGrant');
+    events = (await readAudit(`${srv.dataDir}/audit`, { key: key.arn })).filter((e) => e.eventName === 'CreateGrant' || e.eventName === 'RetireGrant');
     if (events.length < 2) await new Promise((r) => setTimeout(r, 20));
   }
   assert.deepEqual(events.map((e) => e.eventName), ['CreateGrant', 'RetireGrant']);

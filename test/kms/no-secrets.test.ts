@@ -129,7 +129,7 @@ describe('no secrets at rest or in logs', () => {
     for (const k of [key, second]) keep(`key material of ${k.keyId}`, Buffer.from(await coffer.kms.material((await coffer.kms.store.getKey(k.keyId))!)));
 
     await coffer.audit.flush();
-    const audit = await readFile(coffer.audit.path, 'utf8');
+    const audit = await readFile(join(dataDir, 'audit', 'kms.log'), 'utf8');
     assert.match(audit, /"eventName":"GenerateDataKey"/, 'the audit log recorded the batch');
     assert.ok((await readFile(logPath)).length > 0, 'the trace log has content');
 

@@ -269,7 +269,7 @@ test('ciphertexts from every earlier material version still decrypt after rotati
 
 async function waitForAudit(keyArn: string, eventName: string) {
   for (let i = 0; i < 50; i++) {
-    const events = await readAudit(srv.coffer.audit.path, { key: keyArn, eventName });
+    const events = await readAudit(`${srv.dataDir}/audit`, { key: keyArn, eventName });
     if (events.length) return events;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -36,7 +36,7 @@ function serviceAt(now: number, store: KmsStore = srv.coffer.kms.store, log = sr
 
 async function auditEvents(keyArn: string, eventName: string) {
   for (let i = 0; i < 50; i++) {
-    const ev = await readAudit(srv.coffer.audit.path, { key: keyArn, eventName });
+    const ev = await readAudit(`${srv.dataDir}/audit`, { key: keyArn, eventName });
     if (ev.length) return ev;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -10,7 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
-import { UsageStore, HOUR_MS, type UsageCount } from '../../src/metering/usage-store.js';
+import { HOUR_MS, type UsageCount, type UsageStore } from '../../src/metering/usage-store.js';
+import { SqliteUsageStore } from '../../src/metering/sqlite-usage-store.js';
 import { usageReport, parseUsageQuery, UsageQueryError } from '../../src/metering/report.js';
 import { AWS_LIST_PRICES } from '../../src/metering/prices.js';
 import { keyUnits } from '../../src/metering/meter.js';
@@ -26,7 +27,7 @@ after(async () => {
 async function store(): Promise<UsageStore> {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-cost-'));
   dirs.push(dir);
-  return UsageStore.open(join(dir, 'usage.sqlite'));
+  return SqliteUsageStore.open(join(dir, 'usage.sqlite'));
 }
 
 const at = (iso: string) => Date.parse(iso);
@@ -35,25 +36,25 @@ const count = (hour: string, requests: number, extra: Partial<UsageCount> = {}):
 
 test('the free tier: requests before the range in the same month use it up first; requests are priced per request', async () => {
   const s = await store();
-  s.add([count('2026-11-01T03:00:00Z', 15_000), count('2026-11-10T05:00:00Z', 30_000, { errors: 7 })]);
+  await s.add([count('2026-11-01T03:00:00Z', 15_000), count('2026-11-10T05:00:00Z', 30_000, { errors: 7 })]);
   const q = parseUsageQuery({ since: '2026-11-05T00:00:00Z', until: '2026-11-20T00:00:00Z' });
-  const r = usageReport(s, q, AWS_LIST_PRICES);
+  const r = await usageReport(s, q, AWS_LIST_PRICES);
   assert.equal(r.requests.total, 30_000);
   assert.equal(r.requests.errors, 7);
   assert.equal(r.requests.free, 5_000, '20,000 free a month, 15,000 used before the range');
   assert.equal(r.requests.billable, 25_000);
   assert.equal(r.requests.estimatedCost, 0.075);
   // The whole month: 45,000 requests, 20,000 free.
-  const month = usageReport(s, parseUsageQuery({ since: '2026-11-01T00:00:00Z', until: '2026-12-01T00:00:00Z' }), AWS_LIST_PRICES);
+  const month = await usageReport(s, parseUsageQuery({ since: '2026-11-01T00:00:00Z', until: '2026-12-01T00:00:00Z' }), AWS_LIST_PRICES);
   assert.equal(month.requests.billable, 25_000);
   assert.equal(month.requests.free, 20_000);
-  s.close();
+  await s.close();
 });
 
 test('the free tier applies per calendar month across a range of two months', async () => {
   const s = await store();
-  s.add([count('2026-10-31T23:00:00Z', 21_000), count('2026-11-01T00:00:00Z', 19_000)]);
-  const r = usageReport(s, parseUsageQuery({ since: '2026-10-01T00:00:00Z', until: '2026-12-01T00:00:00Z' }), AWS_LIST_PRICES);
+  await s.add([count('2026-10-31T23:00:00Z', 21_000), count('2026-11-01T00:00:00Z', 19_000)]);
+  const r = await usageReport(s, parseUsageQuery({ since: '2026-10-01T00:00:00Z', until: '2026-12-01T00:00:00Z' }), AWS_LIST_PRICES);
   assert.equal(r.requests.total, 40_000);
   assert.equal(r.requests.billable, 1_000, 'October: 1,000 past the tier; November: within it');
   assert.equal(r.requests.estimatedCost, 0.003);
@@ -62,9 +63,9 @@ test('the free tier applies per calendar month across a range of two months', as
 test('key-months are key-hours / 730; rotations add a unit for the first two; a key pending deletion or AWS managed costs nothing', async () => {
   const s = await store();
   const hour0 = at('2026-11-02T00:00:00Z');
-  for (let h = 0; h < 730; h++) s.recordKeyHours(hour0 + h * HOUR_MS, [{ keyArn: 'k1', units: 1 }, { keyArn: 'k2', units: 2 }]);
-  s.recordKeyHours(hour0, [{ keyArn: 'k1', units: 1 }]); // sampled twice in one hour: counted once
-  const r = usageReport(s, parseUsageQuery({ since: '2026-11-01T00:00:00Z', until: '2026-12-31T00:00:00Z', by: 'key' }), AWS_LIST_PRICES);
+  for (let h = 0; h < 730; h++) await s.recordKeyHours(hour0 + h * HOUR_MS, [{ keyArn: 'k1', units: 1 }, { keyArn: 'k2', units: 2 }]);
+  await s.recordKeyHours(hour0, [{ keyArn: 'k1', units: 1 }]); // sampled twice in one hour: counted once
+  const r = await usageReport(s, parseUsageQuery({ since: '2026-11-01T00:00:00Z', until: '2026-12-31T00:00:00Z', by: 'key' }), AWS_LIST_PRICES);
   assert.equal(r.keys.keyMonths, 3);
   assert.equal(r.keys.estimatedCost, 3);
   assert.deepEqual(r.rows.map((x) => [x.group, x.keyMonths, x.estimatedCost]), [['k1', 1, 1], ['k2', 2, 2]]);
@@ -78,8 +79,8 @@ test('key-months are key-hours / 730; rotations add a unit for the first two; a 
 
 test('bucket-key savings are what the avoided requests would have cost past the free tier; rows share the request cost', async () => {
   const s = await store();
-  s.add([count('2026-11-03T00:00:00Z', 30_000, { avoided: 10_000, bucket: 'b1' }), count('2026-11-03T00:00:00Z', 10_000, { principal: 'p2', bucket: 'b2' })]);
-  const r = usageReport(s, parseUsageQuery({ since: '2026-11-01T00:00:00Z', until: '2026-11-30T00:00:00Z', by: 'bucket' }), AWS_LIST_PRICES);
+  await s.add([count('2026-11-03T00:00:00Z', 30_000, { avoided: 10_000, bucket: 'b1' }), count('2026-11-03T00:00:00Z', 10_000, { principal: 'p2', bucket: 'b2' })]);
+  const r = await usageReport(s, parseUsageQuery({ since: '2026-11-01T00:00:00Z', until: '2026-11-30T00:00:00Z', by: 'bucket' }), AWS_LIST_PRICES);
   assert.equal(r.requests.billable, 20_000);
   assert.equal(r.requests.estimatedCost, 0.06);
   assert.equal(r.bucketKeys.requestsAvoided, 10_000);
@@ -92,7 +93,7 @@ test('bucket-key savings are what the avoided requests would have cost past the 
     { time: '2026-11-03T00:00:00.000Z', group: 'b1', requests: 30_000 },
     { time: '2026-11-03T00:00:00.000Z', group: 'b2', requests: 10_000 },
   ]);
-  const overridden = usageReport(s, parseUsageQuery({ since: '2026-11-01T00:00:00Z', until: '2026-11-30T00:00:00Z' }), { keyMonth: 2, per10kRequests: 0.05, freeRequestsPerMonth: 0 });
+  const overridden = await usageReport(s, parseUsageQuery({ since: '2026-11-01T00:00:00Z', until: '2026-11-30T00:00:00Z' }), { keyMonth: 2, per10kRequests: 0.05, freeRequestsPerMonth: 0 });
   assert.equal(overridden.requests.billable, 40_000);
   assert.equal(overridden.requests.estimatedCost, 0.2);
   assert.equal(overridden.bucketKeys.estimatedSavings, 0.05);

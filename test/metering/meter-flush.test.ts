@@ -10,7 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Meter } from '../../src/metering/meter.js';
-import { HOUR_MS, UsageStore, type UsageCount } from '../../src/metering/usage-store.js';
+import { HOUR_MS, type UsageCount, type UsageStore } from '../../src/metering/usage-store.js';
+import { SqliteUsageStore } from '../../src/metering/sqlite-usage-store.js';
 import type { AuditEvent } from '../../src/audit/sink.js';
 import type { KmsStore } from '../../src/kms/store/types.js';
 
@@ -27,17 +28,17 @@ function event(eventName: string): AuditEvent {
 
 test('counts kept after a failed flush are written under their own hour, not the retry\'s', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-meter-flush-'));
-  const store = UsageStore.open(join(dir, 'usage.sqlite'));
+  const store = SqliteUsageStore.open(join(dir, 'usage.sqlite'));
   const errors: string[] = [];
   let failNext = true;
   // The real store, refusing its first write (as SQLITE_BUSY would).
   const failingOnce = Object.assign(Object.create(store) as UsageStore, {
-    add(rows: UsageCount[]): void {
+    async add(rows: UsageCount[]): Promise<void> {
       if (failNext) {
         failNext = false;
         throw new Error('database is locked');
       }
-      store.add(rows);
+      await store.add(rows);
     },
   });
   const hour = Date.UTC(2026, 10, 30, 23); // the last hour of November
@@ -48,19 +49,19 @@ test('counts kept after a failed flush are written under their own hour, not the
     meter.record(event('Decrypt'));
     meter.record(event('Decrypt'));
     now = hour + HOUR_MS + 1000; // the next hour (and month) has begun before the flush
-    meter.flush();
+    await meter.flush();
     assert.deepEqual(errors, ['writing usage counts'], 'the first write failed');
     assert.equal(meter.pendingRows, 1, 'the counts are kept');
 
     meter.record(event('Decrypt'));
-    meter.flush();
+    await meter.flush();
     assert.equal(meter.pendingRows, 0);
 
-    assert.deepEqual(store.totals(hour, hour + HOUR_MS), { requests: 2, errors: 0, avoided: 0 }, 'the failed hour keeps its requests');
-    assert.deepEqual(store.totals(hour + HOUR_MS, hour + 2 * HOUR_MS), { requests: 1, errors: 0, avoided: 0 }, 'the new hour has only its own');
+    assert.deepEqual(await store.totals(hour, hour + HOUR_MS), { requests: 2, errors: 0, avoided: 0 }, 'the failed hour keeps its requests');
+    assert.deepEqual(await store.totals(hour + HOUR_MS, hour + 2 * HOUR_MS), { requests: 1, errors: 0, avoided: 0 }, 'the new hour has only its own');
   } finally {
     await meter.close();
-    store.close();
+    await store.close();
     await rm(dir, { recursive: true, force: true });
   }
 });

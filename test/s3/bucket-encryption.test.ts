@@ -205,7 +205,7 @@ test('request-level aws:kms inherits the bucket\'s BucketKeyEnabled; the request
 
 async function auditCount(eventName: string, keyArn: string): Promise<number> {
   await new Promise((r) => setTimeout(r, 100));
-  return (await readAudit(srv.coffer.audit.path, { key: keyArn, eventName })).length;
+  return (await readAudit(`${srv.dataDir}/audit`, { key: keyArn, eventName })).length;
 }
 
 test('bucket keys: 100 objects under one KMS key take a handful of GenerateDataKey calls, carry the bucket-key header, and round-trip', async () => {

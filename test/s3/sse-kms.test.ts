@@ -88,7 +88,7 @@ const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 async function auditedContexts(eventName: string, key: string): Promise<Record<string, string>[]> {
   // Events are batched before they are appended: flush what the server has recorded so far.
   await srv.coffer.audit.flush();
-  const events = await readAudit(srv.coffer.audit.path, { key: keyArn, eventName });
+  const events = await readAudit(`${srv.dataDir}/audit`, { key: keyArn, eventName });
   return events.map((e) => (e.requestParameters?.encryptionContext ?? {}) as Record<string, string>)
     .filter((c) => c['aws:s3:arn'] === `arn:aws:s3:::${bucket}/${key}`);
 }

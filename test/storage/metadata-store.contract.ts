@@ -12,6 +12,7 @@ import type {
   PartRecord,
 } from '../../src/storage/types.js';
 import { StorageConflictError } from '../../src/storage/types.js';
+import { runInlineBlobContract } from './inline-blobs.contract.js';
 
 export interface MetadataStoreContractOptions {
   /** Closes `store` and opens the same database again, as a restarted server would. */
@@ -491,5 +492,7 @@ export function runMetadataStoreContract(
           return s;
         }));
     });
+
+    runInlineBlobContract({ withStore, objectRec, reopen: opts.reopen });
   });
 }

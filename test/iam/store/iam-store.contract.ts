@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { newUserId, userArn } from '../../../src/iam/store/ids.js';
-import type { AccessKeyRecord, IamStore, UserRecord } from '../../../src/iam/store/types.js';
+import type { AccessKeyRecord, IamStore, SessionRecord, UserRecord } from '../../../src/iam/store/types.js';
 import { IamStoreConflict } from '../../../src/iam/store/types.js';
 import { newAccessKeyId } from '../../../src/iam/root-credentials.js';
 
@@ -25,6 +25,17 @@ export function userRec(userName: string, over: Partial<UserRecord> = {}): UserR
 
 export function accessKeyRec(userName: string, over: Partial<AccessKeyRecord> = {}): AccessKeyRecord {
   return { accessKeyId: newAccessKeyId(), userName, status: 'Active', createDate: T0, sealedSecret: randomBytes(70), ...over };
+}
+
+export function sessionRec(over: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    accessKeyId: newAccessKeyId('ASIA'),
+    sealedSecret: randomBytes(120),
+    principal: `{"kind":"assumed-role","roleName":"r","sessionName":"s","accountId":"${ACCOUNT}"}`,
+    createDate: T0,
+    expiresAt: T0 + 3_600_000,
+    ...over,
+  };
 }
 
 export async function rejectsWith(p: Promise<unknown>, kind: IamStoreConflict['kind']): Promise<void> {
@@ -219,6 +230,36 @@ export function runIamStoreContract(name: string, make: () => Promise<IamStore>,
       }));
     });
 
+    describe('STS sessions', () => {
+      it('create stores every field; get finds a session by access key id, exactly', withStore(async (s) => {
+        const a = sessionRec({ expiresAt: T0 + 3_600_000 });
+        const b = sessionRec({ principal: '{"kind":"user","userName":"bob"}' });
+        await s.sessions.create(a);
+        await s.sessions.create(b);
+        assert.deepEqual(await s.sessions.get(a.accessKeyId), a);
+        assert.deepEqual(await s.sessions.get(b.accessKeyId), b);
+        assert.equal(await s.sessions.get(a.accessKeyId.toLowerCase()), undefined, 'access key ids compare exactly');
+        assert.equal(await s.sessions.get(newAccessKeyId('ASIA')), undefined);
+      }));
+
+      it('deleteExpired removes the sessions that expired before the given time, counts them, and keeps the rest', withStore(async (s) => {
+        const old = sessionRec({ expiresAt: T0 - 1 });
+        const older = sessionRec({ expiresAt: T0 - 3_600_000 });
+        const atCutoff = sessionRec({ expiresAt: T0 });
+        const live = sessionRec({ expiresAt: T0 + 900_000 });
+        for (const r of [old, older, atCutoff, live]) await s.sessions.create(r);
+        assert.equal(await s.sessions.deleteExpired(T0), 2);
+        assert.equal(await s.sessions.get(old.accessKeyId), undefined);
+        assert.equal(await s.sessions.get(older.accessKeyId), undefined);
+        assert.deepEqual(await s.sessions.get(atCutoff.accessKeyId), atCutoff, 'a session expiring at the cutoff is kept');
+        assert.deepEqual(await s.sessions.get(live.accessKeyId), live);
+        assert.equal(await s.sessions.deleteExpired(T0), 0);
+        assert.equal(await s.sessions.deleteExpired(T0 + 900_001), 2);
+        assert.equal(await s.sessions.get(live.accessKeyId), undefined);
+      }));
+
+    });
+
     if (opts.reopen) {
       const reopen = opts.reopen;
       it('everything survives a close and reopen', withStore(async (s0) => {
@@ -228,7 +269,10 @@ export function runIamStoreContract(name: string, make: () => Promise<IamStore>,
         await s0.createAccessKey(k);
         await s0.markAccessKeyUsed(k.accessKeyId, { date: T0 + 5, service: 'sts', region: 'us-east-1' });
         await s0.putUserPolicy('alice', 'p', POLICY);
+        const session = sessionRec();
+        await s0.sessions.create(session);
         const s = await reopen(s0);
+        assert.deepEqual(await s.sessions.get(session.accessKeyId), session);
         assert.deepEqual(await s.getUser('alice'), u);
         assert.deepEqual(await s.getAccessKey(k.accessKeyId), { ...k, lastUsed: { date: T0 + 5, service: 'sts', region: 'us-east-1' } });
         assert.deepEqual(await s.getUserPolicy('alice', 'p'), { userName: 'alice', policyName: 'p', document: POLICY });

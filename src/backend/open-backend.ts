@@ -1,0 +1,113 @@
+// The one place that picks the storage backend and builds every store from the config:
+// the layers above get each store typed by its interface (storage/types.ts,
+// kms/store/types.ts, iam/store/types.ts, metering/usage-store.ts, audit/audit-store.ts)
+// and never name an implementation. A second backend (PostgreSQL for every store, files or
+// an S3-compatible service for the blobs) is chosen here and passes the same contract suites.
+//
+// The embedded backend, in the data directory (docs/ARCHITECTURE.md, "Data directory"):
+//   metadata.sqlite   metadata, pending/garbage blob ids, and the inline blob tier
+//   blobs/            blobs over 64 KiB, one file each (tiered-blob-store.ts)
+//   kms.sqlite, iam.sqlite (STS sessions included), usage.sqlite
+//   audit/kms.log     the audit log and its rotated files
+//
+// Two ways in: openBackend for the server (every store, recovered before any request),
+// and openStoresBesideServer for admin commands that run beside a live server on the same
+// data directory (only the stores they ask for; no recovery, no background work).
+
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { CofferConfig } from '../config/config.js';
+import { SqliteMetadataStore } from '../storage/sqlite-metadata-store.js';
+import { TieredBlobStore } from '../storage/tiered-blob-store.js';
+import { recoverStorage } from '../storage/recovery.js';
+import type { BlobStore, MetadataStore } from '../storage/types.js';
+import { SqliteKmsStore } from '../kms/store/sqlite-kms-store.js';
+import type { KmsStore } from '../kms/store/types.js';
+import { SqliteIamStore } from '../iam/store/sqlite-iam-store.js';
+import type { IamStore } from '../iam/store/types.js';
+import { SqliteUsageStore, USAGE_FILE } from '../metering/sqlite-usage-store.js';
+import type { UsageStore } from '../metering/usage-store.js';
+import { AuditLog } from '../audit/audit-log.js';
+import type { AuditStore } from '../audit/audit-store.js';
+
+const METADATA_FILE = 'metadata.sqlite';
+const BLOBS_DIR = 'blobs';
+const KMS_FILE = 'kms.sqlite';
+const IAM_FILE = 'iam.sqlite';
+
+export type BackendConfig = Pick<CofferConfig, 'dataDir' | 'fsync' | 'region' | 'auditMaxFileBytes' | 'auditMaxFiles'>;
+
+/** Every store of a running server. close() closes them all (the audit log last). */
+export interface Backend {
+  meta: MetadataStore;
+  blobs: BlobStore;
+  kms: KmsStore;
+  /** Users, access keys, groups, roles, managed policies and STS sessions. */
+  iam: IamStore;
+  usage: UsageStore;
+  audit: AuditStore;
+  /** What start-up recovery removed: blobs of writes a crash interrupted. */
+  recovered: { removedBlobs: number };
+  close(): Promise<void>;
+}
+
+/**
+ * Opens (creating and migrating as needed) every store of `config.dataDir` and recovers
+ * storage, before the server takes its first request. `log` receives audit write failures.
+ */
+export async function openBackend(config: BackendConfig, log?: Logger): Promise<Backend> {
+  const dir = config.dataDir;
+  const meta = SqliteMetadataStore.open(join(dir, METADATA_FILE));
+  // Small blobs go into the metadata store's inline tier, larger ones to files.
+  const blobs = await TieredBlobStore.open({ dir: join(dir, BLOBS_DIR), meta, fsync: config.fsync });
+  const recovered = await recoverStorage(meta, blobs);
+  const iam = SqliteIamStore.open(join(dir, IAM_FILE));
+  const kms = SqliteKmsStore.open(join(dir, KMS_FILE));
+  const audit = await AuditLog.open(dir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log });
+  const usage = SqliteUsageStore.open(join(dir, USAGE_FILE));
+  return {
+    meta, blobs, kms, iam, usage, audit, recovered,
+    async close() {
+      await usage.close();
+      await blobs.close();
+      await meta.close();
+      await kms.close();
+      await iam.close();
+      await audit.close();
+    },
+  };
+}
+
+/** The stores an admin command may open beside a running server. */
+export interface SideStores {
+  meta: MetadataStore;
+  kms: KmsStore;
+  iam: IamStore;
+  usage: UsageStore;
+}
+
+const SIDE_OPENERS: { [K in keyof SideStores]: (dir: string) => SideStores[K] } = {
+  // The server's checkpointer keeps the WAL short; a second one here would only compete.
+  meta: (dir) => SqliteMetadataStore.open(join(dir, METADATA_FILE), { backgroundCheckpoint: false }),
+  kms: (dir) => SqliteKmsStore.open(join(dir, KMS_FILE)),
+  iam: (dir) => SqliteIamStore.open(join(dir, IAM_FILE)),
+  usage: (dir) => SqliteUsageStore.open(join(dir, USAGE_FILE)),
+};
+
+/**
+ * Opens the named stores of `dataDir` for an admin command, safely beside a running
+ * server (SQLite's WAL lets both use the databases at once): nothing is recovered.
+ */
+export function openStoresBesideServer<K extends keyof SideStores>(dataDir: string, kinds: readonly K[]): Pick<SideStores, K> & { close(): Promise<void> } {
+  const opened: Partial<SideStores> = {};
+  const close = async () => {
+    for (const s of Object.values(opened)) await s.close();
+  };
+  try {
+    for (const k of kinds) Object.assign(opened, { [k]: SIDE_OPENERS[k](dataDir) });
+  } catch (e) {
+    void close();
+    throw e;
+  }
+  return { ...(opened as Pick<SideStores, K>), close };
+}
