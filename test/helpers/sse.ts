@@ -1,44 +1,11 @@
 // Shared helpers of the server-side encryption tests (test/s3/sse-*.test.ts,
-// bucket-encryption.test.ts): the S3 error a request fails with, raw header edits the
-// SDK would not make (SSE headers on GET, a wrong SSE-C key MD5), bodies, and SSE-C keys.
-import assert from 'node:assert/strict';
+// bucket-encryption.test.ts): raw header edits the SDK would not make (SSE headers on GET,
+// a wrong SSE-C key MD5), bodies, and SSE-C keys. The S3 error a request fails with is
+// failure.ts's, re-exported for these tests.
 import { createHash, randomBytes } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
-export interface Failure {
-  name: string;
-  status: number | undefined;
-  message: string;
-  /** The error document's extra fields (ArgumentName, ArgumentValue, BucketName...). */
-  fields: Record<string, unknown>;
-}
-
-/** The error an S3 (or KMS) call fails with. */
-export async function failure(p: Promise<unknown>): Promise<Failure> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message, fields: e as Record<string, unknown> };
-  }
-  assert.fail('expected the request to fail');
-}
-
-/** Asserts a failure's status, code and (when given) message and extra fields. */
-export async function assertFails(
-  p: Promise<unknown>,
-  status: number,
-  code: string,
-  message?: string,
-  fields: Record<string, string> = {},
-): Promise<Failure> {
-  const f = await failure(p);
-  assert.equal(f.name, code, `code (message: ${f.message})`);
-  assert.equal(f.status, status, `status of ${code}`);
-  if (message !== undefined) assert.equal(f.message, message);
-  for (const [k, v] of Object.entries(fields)) assert.equal(f.fields[k], v, `error field ${k}`);
-  return f;
-}
+export { assertFails, failure, type Failure } from './failure.js';
 
 type WithStack = { middlewareStack: { add(mw: unknown, opts: { step: 'build'; name?: string; priority?: 'low' }): void } };
 

@@ -16,7 +16,8 @@ import {
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
-import { failsWith, iamClient, policy } from './iam-helpers.js';
+import { assertFails } from '../helpers/failure.js';
+import { iamClient, policy } from './iam-helpers.js';
 
 let srv: TestServer;
 let iam: IAMClient;
@@ -39,20 +40,20 @@ test('inline user policies: put, get (URL-encoded as IAM sends it), list, delete
   const got = await iam.send(new GetUserPolicyCommand({ UserName: 'ivan', PolicyName: 'read' }));
   assert.equal(decodeURIComponent(got.PolicyDocument!), doc);
   assert.deepEqual((await iam.send(new ListUserPoliciesCommand({ UserName: 'ivan' }))).PolicyNames, ['read']);
-  await failsWith(iam.send(new PutUserPolicyCommand({ UserName: 'ivan', PolicyName: 'bad', PolicyDocument: '{"Statement":[{"Effect":"Maybe"}]}' })), 'MalformedPolicyDocumentException', 400, /Effect/);
-  await failsWith(iam.send(new PutUserPolicyCommand({ UserName: 'ivan', PolicyName: 'bad', PolicyDocument: 'not json' })), 'MalformedPolicyDocumentException', 400);
-  await failsWith(iam.send(new PutUserPolicyCommand({ UserName: 'ghost', PolicyName: 'p', PolicyDocument: doc })), 'NoSuchEntityException', 404);
-  await failsWith(iam.send(new GetUserPolicyCommand({ UserName: 'ivan', PolicyName: 'nope' })), 'NoSuchEntityException', 404, /The user policy with name nope cannot be found/);
+  await assertFails(iam.send(new PutUserPolicyCommand({ UserName: 'ivan', PolicyName: 'bad', PolicyDocument: '{"Statement":[{"Effect":"Maybe"}]}' })), 400, 'MalformedPolicyDocumentException', /Effect/);
+  await assertFails(iam.send(new PutUserPolicyCommand({ UserName: 'ivan', PolicyName: 'bad', PolicyDocument: 'not json' })), 400, 'MalformedPolicyDocumentException');
+  await assertFails(iam.send(new PutUserPolicyCommand({ UserName: 'ghost', PolicyName: 'p', PolicyDocument: doc })), 404, 'NoSuchEntityException');
+  await assertFails(iam.send(new GetUserPolicyCommand({ UserName: 'ivan', PolicyName: 'nope' })), 404, 'NoSuchEntityException', /The user policy with name nope cannot be found/);
 });
 
 test('groups: create, get with members, list, membership both ways, DeleteConflict, delete', async () => {
   const g = await iam.send(new CreateGroupCommand({ GroupName: 'readers', Path: '/teams/' }));
   assert.equal(g.Group?.Arn, `arn:aws:iam::${acct}:group/teams/readers`);
   assert.match(g.Group?.GroupId ?? '', /^AGPA/);
-  await failsWith(iam.send(new CreateGroupCommand({ GroupName: 'Readers' })), 'EntityAlreadyExistsException', 409);
+  await assertFails(iam.send(new CreateGroupCommand({ GroupName: 'Readers' })), 409, 'EntityAlreadyExistsException');
   await iam.send(new CreateUserCommand({ UserName: 'gina' }));
   await iam.send(new AddUserToGroupCommand({ GroupName: 'readers', UserName: 'gina' }));
-  await failsWith(iam.send(new AddUserToGroupCommand({ GroupName: 'readers', UserName: 'ghost' })), 'NoSuchEntityException', 404);
+  await assertFails(iam.send(new AddUserToGroupCommand({ GroupName: 'readers', UserName: 'ghost' })), 404, 'NoSuchEntityException');
   const got = await iam.send(new GetGroupCommand({ GroupName: 'readers' }));
   assert.deepEqual(got.Users?.map((u) => u.UserName), ['gina']);
   assert.deepEqual((await iam.send(new ListGroupsForUserCommand({ UserName: 'gina' }))).Groups?.map((x) => x.GroupName), ['readers']);
@@ -60,14 +61,14 @@ test('groups: create, get with members, list, membership both ways, DeleteConfli
   await iam.send(new PutGroupPolicyCommand({ GroupName: 'readers', PolicyName: 'gp', PolicyDocument: policy([{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]) }));
   assert.deepEqual((await iam.send(new ListGroupPoliciesCommand({ GroupName: 'readers' }))).PolicyNames, ['gp']);
   assert.ok((await iam.send(new GetGroupPolicyCommand({ GroupName: 'readers', PolicyName: 'gp' }))).PolicyDocument);
-  await failsWith(iam.send(new DeleteUserCommand({ UserName: 'gina' })), 'DeleteConflictException', 409, /groups/);
-  await failsWith(iam.send(new DeleteGroupCommand({ GroupName: 'readers' })), 'DeleteConflictException', 409, /remove users from group first/);
+  await assertFails(iam.send(new DeleteUserCommand({ UserName: 'gina' })), 409, 'DeleteConflictException', /groups/);
+  await assertFails(iam.send(new DeleteGroupCommand({ GroupName: 'readers' })), 409, 'DeleteConflictException', /remove users from group first/);
   await iam.send(new RemoveUserFromGroupCommand({ GroupName: 'readers', UserName: 'gina' }));
-  await failsWith(iam.send(new RemoveUserFromGroupCommand({ GroupName: 'readers', UserName: 'gina' })), 'NoSuchEntityException', 404);
-  await failsWith(iam.send(new DeleteGroupCommand({ GroupName: 'readers' })), 'DeleteConflictException', 409, /policies/);
+  await assertFails(iam.send(new RemoveUserFromGroupCommand({ GroupName: 'readers', UserName: 'gina' })), 404, 'NoSuchEntityException');
+  await assertFails(iam.send(new DeleteGroupCommand({ GroupName: 'readers' })), 409, 'DeleteConflictException', /policies/);
   await iam.send(new DeleteGroupPolicyCommand({ GroupName: 'readers', PolicyName: 'gp' }));
   await iam.send(new DeleteGroupCommand({ GroupName: 'readers' }));
-  await failsWith(iam.send(new GetGroupCommand({ GroupName: 'readers' })), 'NoSuchEntityException', 404, /The group with name readers cannot be found/);
+  await assertFails(iam.send(new GetGroupCommand({ GroupName: 'readers' })), 404, 'NoSuchEntityException', /The group with name readers cannot be found/);
   await iam.send(new DeleteUserCommand({ UserName: 'gina' }));
 });
 
@@ -77,8 +78,8 @@ test('managed policies: create, get, versions (limit 5), list, attach/detach, De
   assert.equal(p.Arn, `arn:aws:iam::${acct}:policy/Lister`);
   assert.equal(p.DefaultVersionId, 'v1');
   assert.equal(p.AttachmentCount, 0);
-  await failsWith(iam.send(new CreatePolicyCommand({ PolicyName: 'Lister', PolicyDocument: v1 })), 'EntityAlreadyExistsException', 409);
-  await failsWith(iam.send(new CreatePolicyCommand({ PolicyName: 'Bad', PolicyDocument: '{"Version":"2012-10-17"}' })), 'MalformedPolicyDocumentException', 400);
+  await assertFails(iam.send(new CreatePolicyCommand({ PolicyName: 'Lister', PolicyDocument: v1 })), 409, 'EntityAlreadyExistsException');
+  await assertFails(iam.send(new CreatePolicyCommand({ PolicyName: 'Bad', PolicyDocument: '{"Version":"2012-10-17"}' })), 400, 'MalformedPolicyDocumentException');
   const v2 = await iam.send(new CreatePolicyVersionCommand({ PolicyArn: p.Arn, PolicyDocument: v1, SetAsDefault: true }));
   assert.equal(v2.PolicyVersion?.VersionId, 'v2');
   assert.equal((await iam.send(new GetPolicyCommand({ PolicyArn: p.Arn }))).Policy?.DefaultVersionId, 'v2');
@@ -86,24 +87,24 @@ test('managed policies: create, get, versions (limit 5), list, attach/detach, De
   assert.equal(decodeURIComponent(got.PolicyVersion!.Document!), v1);
   assert.equal(got.PolicyVersion?.IsDefaultVersion, false);
   for (let i = 0; i < 3; i++) await iam.send(new CreatePolicyVersionCommand({ PolicyArn: p.Arn, PolicyDocument: v1 }));
-  await failsWith(iam.send(new CreatePolicyVersionCommand({ PolicyArn: p.Arn, PolicyDocument: v1 })), 'LimitExceededException', 409, /up to 5 versions/);
-  await failsWith(iam.send(new GetPolicyVersionCommand({ PolicyArn: p.Arn, VersionId: 'v9' })), 'NoSuchEntityException', 404);
-  await failsWith(iam.send(new GetPolicyCommand({ PolicyArn: `arn:aws:iam::${acct}:policy/Nope` })), 'NoSuchEntityException', 404, /does not exist or is not attachable/);
+  await assertFails(iam.send(new CreatePolicyVersionCommand({ PolicyArn: p.Arn, PolicyDocument: v1 })), 409, 'LimitExceededException', /up to 5 versions/);
+  await assertFails(iam.send(new GetPolicyVersionCommand({ PolicyArn: p.Arn, VersionId: 'v9' })), 404, 'NoSuchEntityException');
+  await assertFails(iam.send(new GetPolicyCommand({ PolicyArn: `arn:aws:iam::${acct}:policy/Nope` })), 404, 'NoSuchEntityException', /does not exist or is not attachable/);
 
   await iam.send(new CreateUserCommand({ UserName: 'mia' }));
   await iam.send(new AttachUserPolicyCommand({ UserName: 'mia', PolicyArn: p.Arn }));
   assert.deepEqual((await iam.send(new ListAttachedUserPoliciesCommand({ UserName: 'mia' }))).AttachedPolicies, [{ PolicyName: 'Lister', PolicyArn: p.Arn }]);
   assert.equal((await iam.send(new GetPolicyCommand({ PolicyArn: p.Arn }))).Policy?.AttachmentCount, 1);
   assert.deepEqual((await iam.send(new ListPoliciesCommand({ Scope: 'Local', OnlyAttached: true }))).Policies?.map((x) => x.PolicyName), ['Lister']);
-  await failsWith(iam.send(new DeleteUserCommand({ UserName: 'mia' })), 'DeleteConflictException', 409, /detach all policies/);
-  await failsWith(iam.send(new DeletePolicyCommand({ PolicyArn: p.Arn })), 'DeleteConflictException', 409, /attached/);
+  await assertFails(iam.send(new DeleteUserCommand({ UserName: 'mia' })), 409, 'DeleteConflictException', /detach all policies/);
+  await assertFails(iam.send(new DeletePolicyCommand({ PolicyArn: p.Arn })), 409, 'DeleteConflictException', /attached/);
   await iam.send(new DetachUserPolicyCommand({ UserName: 'mia', PolicyArn: p.Arn }));
-  await failsWith(iam.send(new DetachUserPolicyCommand({ UserName: 'mia', PolicyArn: p.Arn })), 'NoSuchEntityException', 404);
-  await failsWith(iam.send(new DeletePolicyCommand({ PolicyArn: p.Arn })), 'DeleteConflictException', 409, /versions/);
+  await assertFails(iam.send(new DetachUserPolicyCommand({ UserName: 'mia', PolicyArn: p.Arn })), 404, 'NoSuchEntityException');
+  await assertFails(iam.send(new DeletePolicyCommand({ PolicyArn: p.Arn })), 409, 'DeleteConflictException', /versions/);
   for (const v of ['v1', 'v3', 'v4', 'v5']) await iam.send(new DeletePolicyVersionCommand({ PolicyArn: p.Arn, VersionId: v }));
-  await failsWith(iam.send(new DeletePolicyVersionCommand({ PolicyArn: p.Arn, VersionId: 'v2' })), 'DeleteConflictException', 409);
+  await assertFails(iam.send(new DeletePolicyVersionCommand({ PolicyArn: p.Arn, VersionId: 'v2' })), 409, 'DeleteConflictException');
   await iam.send(new DeletePolicyCommand({ PolicyArn: p.Arn }));
-  await failsWith(iam.send(new GetPolicyCommand({ PolicyArn: p.Arn })), 'NoSuchEntityException', 404);
+  await assertFails(iam.send(new GetPolicyCommand({ PolicyArn: p.Arn })), 404, 'NoSuchEntityException');
 });
 
 test('end to end: the group analysts grants S3 and KMS; out of the group, access is gone; SimulatePrincipalPolicy says why', async () => {
@@ -116,7 +117,7 @@ test('end to end: the group analysts grants S3 and KMS; out of the group, access
   const s3 = srv.client({ credentials: creds });
   const kms = srv.kmsClient({ credentials: creds });
 
-  await failsWith(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'a', Body: 'x' })), 'AccessDenied', 403);
+  await assertFails(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'a', Body: 'x' })), 403, 'AccessDenied');
   await iam.send(new CreateGroupCommand({ GroupName: 'analysts' }));
   await iam.send(new PutGroupPolicyCommand({ GroupName: 'analysts', PolicyName: 's3', PolicyDocument: policy([{ Effect: 'Allow', Action: 's3:*', Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] }]) }));
   const kmsPolicy = (await iam.send(new CreatePolicyCommand({ PolicyName: 'UseKey', PolicyDocument: policy([{ Effect: 'Allow', Action: ['kms:Encrypt', 'kms:Decrypt'], Resource: key.Arn }]) }))).Policy!;
@@ -135,13 +136,13 @@ test('end to end: the group analysts grants S3 and KMS; out of the group, access
   assert.deepEqual(sim.EvaluationResults?.[0]?.MatchedStatements?.map((m) => [m.SourcePolicyId, m.SourcePolicyType]), [['ResourcePolicy', 'resource'], [kmsPolicy.Arn, 'user-managed']]);
 
   await iam.send(new DetachGroupPolicyCommand({ GroupName: 'analysts', PolicyArn: kmsPolicy.Arn }));
-  await failsWith(kms.send(new DecryptCommand({ CiphertextBlob: ct })), 'AccessDeniedException', 400, /kms:Decrypt/);
+  await assertFails(kms.send(new DecryptCommand({ CiphertextBlob: ct })), 400, 'AccessDeniedException', /kms:Decrypt/);
   await iam.send(new AttachGroupPolicyCommand({ GroupName: 'analysts', PolicyArn: kmsPolicy.Arn }));
   await kms.send(new DecryptCommand({ CiphertextBlob: ct }));
 
   await iam.send(new RemoveUserFromGroupCommand({ GroupName: 'analysts', UserName: 'alice' }));
-  await failsWith(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'a' })), 'AccessDenied', 403);
-  await failsWith(kms.send(new DecryptCommand({ CiphertextBlob: ct })), 'AccessDeniedException', 400, /is not authorized to perform: kms:Decrypt/);
+  await assertFails(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'a' })), 403, 'AccessDenied');
+  await assertFails(kms.send(new DecryptCommand({ CiphertextBlob: ct })), 400, 'AccessDeniedException', /is not authorized to perform: kms:Decrypt/);
   const after2 = await iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: `arn:aws:iam::${acct}:user/alice`, ActionNames: ['kms:Decrypt'], ResourceArns: [key.Arn!] }));
   assert.equal(after2.EvaluationResults?.[0]?.EvalDecision, 'implicitDeny');
   s3.destroy();

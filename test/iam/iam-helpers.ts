@@ -20,18 +20,4 @@ export function stsClient(srv: TestServer, credentials: Creds = ROOT): STSClient
   return new STSClient({ endpoint: srv.url, region: 'us-east-1', credentials, maxAttempts: 1 });
 }
 
-/** Awaits a promise that must reject with this error name (and HTTP status, if given). */
-export async function failsWith(p: Promise<unknown>, name: string, status?: number, message?: RegExp): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as Error & { $metadata?: { httpStatusCode?: number } };
-    if (err.name !== name) throw new Error(`expected ${name}, got ${err.name}: ${err.message}`);
-    if (status !== undefined && err.$metadata?.httpStatusCode !== status) throw new Error(`expected status ${status}, got ${err.$metadata?.httpStatusCode}`);
-    if (message && !message.test(err.message)) throw new Error(`message ${JSON.stringify(err.message)} does not match ${message}`);
-    return err;
-  }
-  throw new Error(`expected ${name}, but it succeeded`);
-}
-
 export const policy = (statements: object[]): string => JSON.stringify({ Version: '2012-10-17', Statement: statements });

@@ -11,7 +11,8 @@ import {
 import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { ListKeysCommand } from '@aws-sdk/client-kms';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { failsWith, iamClient, policy } from './iam-helpers.js';
+import { assertFails } from '../helpers/failure.js';
+import { iamClient, policy } from './iam-helpers.js';
 
 let srv: TestServer;
 let iam: IAMClient;
@@ -35,7 +36,7 @@ test('CreateUser, GetUser, ListUsers: the user as IAM shows it; names unique wit
   const g = await iam.send(new GetUserCommand({ UserName: 'alice' }));
   assert.equal(g.User?.UserId, r.User?.UserId);
   assert.deepEqual(g.User?.Tags, [{ Key: 'team', Value: 'data' }]);
-  await failsWith(iam.send(new CreateUserCommand({ UserName: 'ALICE' })), 'EntityAlreadyExistsException', 409, /User with name alice already exists/);
+  await assertFails(iam.send(new CreateUserCommand({ UserName: 'ALICE' })), 409, 'EntityAlreadyExistsException', /User with name alice already exists/);
   await iam.send(new CreateUserCommand({ UserName: 'bob' }));
   const list = await iam.send(new ListUsersCommand({}));
   assert.deepEqual(list.Users?.map((u) => u.UserName), ['alice', 'bob']);
@@ -48,21 +49,21 @@ test('CreateUser, GetUser, ListUsers: the user as IAM shows it; names unique wit
 });
 
 test('GetUser of an unknown user is NoSuchEntity (404); a bad name is ValidationError', async () => {
-  await failsWith(iam.send(new GetUserCommand({ UserName: 'nobody' })), 'NoSuchEntityException', 404, /The user with name nobody cannot be found/);
-  await failsWith(iam.send(new CreateUserCommand({ UserName: 'bad name!' })), 'ValidationError', 400, /regular expression pattern/);
+  await assertFails(iam.send(new GetUserCommand({ UserName: 'nobody' })), 404, 'NoSuchEntityException', /The user with name nobody cannot be found/);
+  await assertFails(iam.send(new CreateUserCommand({ UserName: 'bad name!' })), 400, 'ValidationError', /regular expression pattern/);
 });
 
 test('UpdateUser renames and moves a user; its keys follow', async () => {
   await iam.send(new CreateUserCommand({ UserName: 'carol' }));
   const k = await iam.send(new CreateAccessKeyCommand({ UserName: 'carol' }));
   await iam.send(new UpdateUserCommand({ UserName: 'carol', NewUserName: 'carol2', NewPath: '/x/' }));
-  await failsWith(iam.send(new GetUserCommand({ UserName: 'carol' })), 'NoSuchEntityException');
+  await assertFails(iam.send(new GetUserCommand({ UserName: 'carol' })), 404, 'NoSuchEntityException');
   const u = await iam.send(new GetUserCommand({ UserName: 'carol2' }));
   assert.equal(u.User?.Arn, `arn:aws:iam::${srv.coffer.root.accountId}:user/x/carol2`);
   const keys = await iam.send(new ListAccessKeysCommand({ UserName: 'carol2' }));
   assert.deepEqual(keys.AccessKeyMetadata?.map((m) => m.AccessKeyId), [k.AccessKey?.AccessKeyId]);
-  await failsWith(iam.send(new UpdateUserCommand({ UserName: 'carol2', NewUserName: 'alice' })), 'EntityAlreadyExistsException', 409);
-  await failsWith(iam.send(new UpdateUserCommand({ UserName: 'ghost', NewUserName: 'x' })), 'NoSuchEntityException', 404);
+  await assertFails(iam.send(new UpdateUserCommand({ UserName: 'carol2', NewUserName: 'alice' })), 409, 'EntityAlreadyExistsException');
+  await assertFails(iam.send(new UpdateUserCommand({ UserName: 'ghost', NewUserName: 'x' })), 404, 'NoSuchEntityException');
 });
 
 test('TagUser, UntagUser, ListUserTags', async () => {
@@ -74,7 +75,7 @@ test('TagUser, UntagUser, ListUserTags', async () => {
   await iam.send(new UntagUserCommand({ UserName: 'tagged', TagKeys: ['b'] }));
   t = await iam.send(new ListUserTagsCommand({ UserName: 'tagged' }));
   assert.deepEqual(t.Tags, [{ Key: 'A', Value: '3' }]);
-  await failsWith(iam.send(new ListUserTagsCommand({ UserName: 'ghost' })), 'NoSuchEntityException', 404);
+  await assertFails(iam.send(new ListUserTagsCommand({ UserName: 'ghost' })), 404, 'NoSuchEntityException');
 });
 
 test('access keys: create (limit 2), list, Inactive stops working at once on S3 and KMS, delete, last used', async () => {
@@ -85,7 +86,7 @@ test('access keys: create (limit 2), list, Inactive stops working at once on S3 
   assert.equal(k.Status, 'Active');
   assert.ok(k.SecretAccessKey);
   const k2 = (await iam.send(new CreateAccessKeyCommand({ UserName: 'keyed' }))).AccessKey!;
-  await failsWith(iam.send(new CreateAccessKeyCommand({ UserName: 'keyed' })), 'LimitExceededException', 409, /AccessKeysPerUser: 2/);
+  await assertFails(iam.send(new CreateAccessKeyCommand({ UserName: 'keyed' })), 409, 'LimitExceededException', /AccessKeysPerUser: 2/);
   const listed = await iam.send(new ListAccessKeysCommand({ UserName: 'keyed' }));
   assert.deepEqual(listed.AccessKeyMetadata?.map((m) => [m.AccessKeyId, m.Status]), [[k.AccessKeyId, 'Active'], [k2.AccessKeyId, 'Active']]);
 
@@ -102,21 +103,21 @@ test('access keys: create (limit 2), list, Inactive stops working at once on S3 
   assert.equal(unused.AccessKeyLastUsed?.ServiceName, 'N/A');
 
   await iam.send(new UpdateAccessKeyCommand({ UserName: 'keyed', AccessKeyId: k.AccessKeyId, Status: 'Inactive' }));
-  await failsWith(s3.send(new ListBucketsCommand({})), 'InvalidAccessKeyId', 403);
-  await failsWith(kms.send(new ListKeysCommand({})), 'UnrecognizedClientException', 400);
+  await assertFails(s3.send(new ListBucketsCommand({})), 403, 'InvalidAccessKeyId');
+  await assertFails(kms.send(new ListKeysCommand({})), 400, 'UnrecognizedClientException');
   await iam.send(new UpdateAccessKeyCommand({ UserName: 'keyed', AccessKeyId: k.AccessKeyId, Status: 'Active' }));
   await s3.send(new ListBucketsCommand({}));
-  await failsWith(iam.send(new UpdateAccessKeyCommand({ UserName: 'keyed', AccessKeyId: 'AKIANOSUCHKEY0000000', Status: 'Inactive' })), 'NoSuchEntityException', 404);
+  await assertFails(iam.send(new UpdateAccessKeyCommand({ UserName: 'keyed', AccessKeyId: 'AKIANOSUCHKEY0000000', Status: 'Inactive' })), 404, 'NoSuchEntityException');
 
-  await failsWith(iam.send(new DeleteUserCommand({ UserName: 'keyed' })), 'DeleteConflictException', 409, /must delete access keys first/);
+  await assertFails(iam.send(new DeleteUserCommand({ UserName: 'keyed' })), 409, 'DeleteConflictException', /must delete access keys first/);
   await iam.send(new DeleteAccessKeyCommand({ UserName: 'keyed', AccessKeyId: k.AccessKeyId }));
   await iam.send(new DeleteAccessKeyCommand({ UserName: 'keyed', AccessKeyId: k2.AccessKeyId }));
-  await failsWith(s3.send(new ListBucketsCommand({})), 'InvalidAccessKeyId', 403);
-  await failsWith(iam.send(new DeleteAccessKeyCommand({ UserName: 'keyed', AccessKeyId: k.AccessKeyId })), 'NoSuchEntityException', 404);
-  await failsWith(iam.send(new DeleteUserCommand({ UserName: 'keyed' })), 'DeleteConflictException', 409, /must delete policies first/);
+  await assertFails(s3.send(new ListBucketsCommand({})), 403, 'InvalidAccessKeyId');
+  await assertFails(iam.send(new DeleteAccessKeyCommand({ UserName: 'keyed', AccessKeyId: k.AccessKeyId })), 404, 'NoSuchEntityException');
+  await assertFails(iam.send(new DeleteUserCommand({ UserName: 'keyed' })), 409, 'DeleteConflictException', /must delete policies first/);
   await iam.send(new DeleteUserPolicyCommand({ UserName: 'keyed', PolicyName: 'all' }));
   await iam.send(new DeleteUserCommand({ UserName: 'keyed' }));
-  await failsWith(iam.send(new DeleteUserCommand({ UserName: 'keyed' })), 'NoSuchEntityException', 404);
+  await assertFails(iam.send(new DeleteUserCommand({ UserName: 'keyed' })), 404, 'NoSuchEntityException');
   s3.destroy();
   kms.destroy();
 });
@@ -129,8 +130,8 @@ test('an IAM user needs iam:<Action> on the resource ARN; AccessDenied says so i
   const self = await as.send(new GetUserCommand({}));
   assert.equal(self.User?.UserName, 'admin1');
   await as.send(new GetUserCommand({ UserName: 'admin1' }));
-  await failsWith(as.send(new GetUserCommand({ UserName: 'bob' })), 'AccessDenied', 403,
+  await assertFails(as.send(new GetUserCommand({ UserName: 'bob' })), 403, 'AccessDenied',
     new RegExp(`^User: arn:aws:iam::${srv.coffer.root.accountId}:user/admin1 is not authorized to perform: iam:GetUser on resource: arn:aws:iam::${srv.coffer.root.accountId}:user/bob because no identity-based policy allows the iam:GetUser action$`));
-  await failsWith(as.send(new CreateUserCommand({ UserName: 'mallory' })), 'AccessDenied', 403, /iam:CreateUser/);
+  await assertFails(as.send(new CreateUserCommand({ UserName: 'mallory' })), 403, 'AccessDenied', /iam:CreateUser/);
   as.destroy();
 });

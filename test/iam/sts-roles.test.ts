@@ -18,7 +18,8 @@ import { AssumeRoleCommand, GetCallerIdentityCommand, GetFederationTokenCommand,
 import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, ListKeysCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
-import { failsWith, iamClient, policy, stsClient, type Creds } from './iam-helpers.js';
+import { assertFails } from '../helpers/failure.js';
+import { iamClient, policy, stsClient, type Creds } from './iam-helpers.js';
 
 let srv: TestServer;
 let iam: IAMClient;
@@ -48,9 +49,9 @@ test('roles: create with a trust policy, get, list, update the trust policy, inl
   assert.match(r.RoleId!, /^AROA/);
   assert.equal(r.MaxSessionDuration, 7200);
   assert.equal(decodeURIComponent(r.AssumeRolePolicyDocument!), trust(`arn:aws:iam::${acct}:root`));
-  await failsWith(iam.send(new CreateRoleCommand({ RoleName: 'ops', AssumeRolePolicyDocument: trust('*') })), 'EntityAlreadyExistsException', 409);
-  await failsWith(iam.send(new CreateRoleCommand({ RoleName: 'NoPrincipal', AssumeRolePolicyDocument: policy([{ Effect: 'Allow', Action: 'sts:AssumeRole' }]) })), 'MalformedPolicyDocumentException', 400, /Principal/);
-  await failsWith(iam.send(new CreateRoleCommand({ RoleName: 'Long', AssumeRolePolicyDocument: trust('*'), MaxSessionDuration: 50000 })), 'ValidationError', 400);
+  await assertFails(iam.send(new CreateRoleCommand({ RoleName: 'ops', AssumeRolePolicyDocument: trust('*') })), 409, 'EntityAlreadyExistsException');
+  await assertFails(iam.send(new CreateRoleCommand({ RoleName: 'NoPrincipal', AssumeRolePolicyDocument: policy([{ Effect: 'Allow', Action: 'sts:AssumeRole' }]) })), 400, 'MalformedPolicyDocumentException', /Principal/);
+  await assertFails(iam.send(new CreateRoleCommand({ RoleName: 'Long', AssumeRolePolicyDocument: trust('*'), MaxSessionDuration: 50000 })), 400, 'ValidationError');
   assert.equal((await iam.send(new GetRoleCommand({ RoleName: 'ops' }))).Role?.RoleName, 'Ops');
   assert.ok((await iam.send(new ListRolesCommand({}))).Roles?.some((x) => x.RoleName === 'Ops'));
   await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: 'Ops', PolicyDocument: trust(`arn:aws:iam::${acct}:user/bob`) }));
@@ -61,11 +62,11 @@ test('roles: create with a trust policy, get, list, update the trust policy, inl
   const mp = (await iam.send(new CreatePolicyCommand({ PolicyName: 'OpsManaged', PolicyDocument: policy([{ Effect: 'Allow', Action: 's3:ListBucket', Resource: '*' }]) }))).Policy!;
   await iam.send(new AttachRolePolicyCommand({ RoleName: 'Ops', PolicyArn: mp.Arn }));
   assert.deepEqual((await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: 'Ops' }))).AttachedPolicies?.map((x) => x.PolicyArn), [mp.Arn]);
-  await failsWith(iam.send(new DeleteRoleCommand({ RoleName: 'Ops' })), 'DeleteConflictException', 409);
+  await assertFails(iam.send(new DeleteRoleCommand({ RoleName: 'Ops' })), 409, 'DeleteConflictException');
   await iam.send(new DeleteRolePolicyCommand({ RoleName: 'Ops', PolicyName: 'p' }));
   await iam.send(new DetachRolePolicyCommand({ RoleName: 'Ops', PolicyArn: mp.Arn }));
   await iam.send(new DeleteRoleCommand({ RoleName: 'Ops' }));
-  await failsWith(iam.send(new GetRoleCommand({ RoleName: 'Ops' })), 'NoSuchEntityException', 404, /The role with name Ops cannot be found/);
+  await assertFails(iam.send(new GetRoleCommand({ RoleName: 'Ops' })), 404, 'NoSuchEntityException', /The role with name Ops cannot be found/);
 });
 
 test('GetCallerIdentity for the root and a user', async () => {
@@ -74,7 +75,7 @@ test('GetCallerIdentity for the root and a user', async () => {
   const u = await stsClient(srv, bob).send(new GetCallerIdentityCommand({}));
   assert.equal(u.Arn, `arn:aws:iam::${acct}:user/bob`);
   assert.match(u.UserId!, /^AIDA/);
-  await failsWith(stsClient(srv).send(new GetFederationTokenCommand({ Name: 'x' })), 'NotImplemented', 501, /GetFederationToken/);
+  await assertFails(stsClient(srv).send(new GetFederationTokenCommand({ Name: 'x' })), 501, 'NotImplemented', /GetFederationToken/);
 });
 
 test('AssumeRole: trust policy decides; the session reads S3 and KMS as the role; the session policy narrows; expired fails', async () => {
@@ -91,10 +92,10 @@ test('AssumeRole: trust policy decides; the session reads S3 and KMS as the role
   ]) }));
 
   const sts = stsClient(srv, bob);
-  await failsWith(stsClient(srv).send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'ss' })), 'AccessDenied', 403, /Roles may not be assumed by root accounts/);
-  await failsWith(sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${acct}:role/Nope`, RoleSessionName: 's1' })), 'AccessDenied', 403, /not authorized to perform: sts:AssumeRole on resource/);
-  await failsWith(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 's1', DurationSeconds: 7200 })), 'ValidationError', 400, /MaxSessionDuration/);
-  await failsWith(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 's1', DurationSeconds: 100 })), 'ValidationError', 400, /greater than or equal to 900/);
+  await assertFails(stsClient(srv).send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'ss' })), 403, 'AccessDenied', /Roles may not be assumed by root accounts/);
+  await assertFails(sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${acct}:role/Nope`, RoleSessionName: 's1' })), 403, 'AccessDenied', /not authorized to perform: sts:AssumeRole on resource/);
+  await assertFails(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 's1', DurationSeconds: 7200 })), 400, 'ValidationError', /MaxSessionDuration/);
+  await assertFails(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 's1', DurationSeconds: 100 })), 400, 'ValidationError', /greater than or equal to 900/);
 
   const r = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'bob-session', DurationSeconds: 900 }));
   assert.match(r.Credentials!.AccessKeyId!, /^ASIA/);
@@ -110,12 +111,12 @@ test('AssumeRole: trust policy decides; the session reads S3 and KMS as the role
   const kms = srv.kmsClient({ credentials: session });
   assert.equal(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }))).Body?.transformToString(), 'data');
   assert.equal(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: ct }))).Plaintext!).toString(), 'pt');
-  await failsWith(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'w', Body: 'x' })), 'AccessDenied', 403);
-  await failsWith(kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('x') })), 'AccessDeniedException', 400,
+  await assertFails(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'w', Body: 'x' })), 403, 'AccessDenied');
+  await assertFails(kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('x') })), 400, 'AccessDeniedException',
     new RegExp(`User: ${sessionArn} is not authorized to perform: kms:Encrypt`));
-  await failsWith(iamClient(srv, session).send(new ListUsersCommand({})), 'AccessDenied', 403, new RegExp(`User: ${sessionArn} is not authorized to perform: iam:ListUsers`));
+  await assertFails(iamClient(srv, session).send(new ListUsersCommand({})), 403, 'AccessDenied', new RegExp(`User: ${sessionArn} is not authorized to perform: iam:ListUsers`));
   // A wrong token is refused everywhere.
-  await failsWith(srv.client({ credentials: { ...session, sessionToken: 'forged' } }).send(new ListBucketsCommand({})), 'InvalidToken', 400);
+  await assertFails(srv.client({ credentials: { ...session, sessionToken: 'forged' } }).send(new ListBucketsCommand({})), 400, 'InvalidToken');
 
   // The audit log names the assumed role.
   const log = (await readFile(join(srv.dataDir, 'audit', 'kms.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
@@ -129,18 +130,18 @@ test('AssumeRole: trust policy decides; the session reads S3 and KMS as the role
   assert.ok((narrow.PackedPolicySize ?? 0) > 0);
   const nkms = srv.kmsClient({ credentials: asCreds(narrow.Credentials!) });
   await nkms.send(new ListKeysCommand({}));
-  await failsWith(nkms.send(new DecryptCommand({ CiphertextBlob: ct })), 'AccessDeniedException', 400, /because no session policy allows the kms:Decrypt action/);
-  await failsWith(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'bad', Policy: '{"nope": 1}' })), 'MalformedPolicyDocumentException', 400);
+  await assertFails(nkms.send(new DecryptCommand({ CiphertextBlob: ct })), 400, 'AccessDeniedException', /because no session policy allows the kms:Decrypt action/);
+  await assertFails(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'bad', Policy: '{"nope": 1}' })), 400, 'MalformedPolicyDocumentException');
 
   // Expiry: the stored session's expiry is moved into the past (the server reads it on
   // every request); every service answers ExpiredToken.
   const db = new Database(join(srv.dataDir, 'iam.sqlite'));
   db.prepare('UPDATE sessions SET expires_at = ? WHERE access_key_id = ?').run(Date.now() - 1000, session.accessKeyId);
   db.close();
-  await failsWith(s3.send(new ListBucketsCommand({})), 'ExpiredToken', 400, /The provided token has expired/);
-  await failsWith(kms.send(new ListKeysCommand({})), 'ExpiredTokenException', 400);
-  await failsWith(stsClient(srv, session).send(new GetCallerIdentityCommand({})), 'ExpiredToken', 403);
-  await failsWith(iamClient(srv, session).send(new ListUsersCommand({})), 'ExpiredToken', 403);
+  await assertFails(s3.send(new ListBucketsCommand({})), 400, 'ExpiredToken', /The provided token has expired/);
+  await assertFails(kms.send(new ListKeysCommand({})), 400, 'ExpiredTokenException');
+  await assertFails(stsClient(srv, session).send(new GetCallerIdentityCommand({})), 403, 'ExpiredToken');
+  await assertFails(iamClient(srv, session).send(new ListUsersCommand({})), 403, 'ExpiredToken');
   for (const c of [s3, kms, nkms, sts]) c.destroy();
 });
 
@@ -151,8 +152,8 @@ test('GetSessionToken: temporary credentials of the user work on S3; not on IAM;
   assert.match(tmp.accessKeyId, /^ASIA/);
   assert.equal((await stsClient(srv, tmp).send(new GetCallerIdentityCommand({}))).Arn, `arn:aws:iam::${acct}:user/bob`);
   await srv.client({ credentials: tmp }).send(new ListBucketsCommand({}));
-  await failsWith(srv.client({ credentials: { accessKeyId: tmp.accessKeyId, secretAccessKey: tmp.secretAccessKey } }).send(new ListBucketsCommand({})), 'InvalidToken', 400);
-  await failsWith(iamClient(srv, tmp).send(new ListUsersCommand({})), 'InvalidClientTokenId', 403);
-  await failsWith(stsClient(srv, tmp).send(new GetSessionTokenCommand({})), 'AccessDenied', 403, /Cannot call GetSessionToken with session credentials/);
-  await failsWith(stsClient(srv, bob).send(new GetSessionTokenCommand({ DurationSeconds: 200000 })), 'ValidationError', 400);
+  await assertFails(srv.client({ credentials: { accessKeyId: tmp.accessKeyId, secretAccessKey: tmp.secretAccessKey } }).send(new ListBucketsCommand({})), 400, 'InvalidToken');
+  await assertFails(iamClient(srv, tmp).send(new ListUsersCommand({})), 403, 'InvalidClientTokenId');
+  await assertFails(stsClient(srv, tmp).send(new GetSessionTokenCommand({})), 403, 'AccessDenied', /Cannot call GetSessionToken with session credentials/);
+  await assertFails(stsClient(srv, bob).send(new GetSessionTokenCommand({ DurationSeconds: 200000 })), 400, 'ValidationError');
 });

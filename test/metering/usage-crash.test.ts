@@ -1,6 +1,6 @@
 // "A crash loses at most the last second" (docs/METERING.md): the built server as a
-// child process counts KMS requests, is SIGKILLed after more than one flush interval
-// (no clean stop, no close() flush, no usage route asking for a sync), and a server
+// child process counts KMS requests, is SIGKILLed once its periodic flush has written
+// them (no clean stop, no close() flush, no usage route asking for a sync), and a server
 // restarted on the same data directory still reports every one of them.
 
 import { test } from 'node:test';
@@ -8,12 +8,23 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { CreateKeyCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { adminCall } from '../helpers/admin.js';
-import { ROOT_KEY_ID, ROOT_SECRET, sleep, startChildServer, type ChildServer } from '../interop/support.js';
-import { FLUSH_INTERVAL_MS } from '../../src/metering/meter.js';
+import { ROOT_KEY_ID, ROOT_SECRET, startChildServer, waitFor, type ChildServer } from '../interop/support.js';
+import { USAGE_FILE } from '../../src/metering/sqlite-usage-store.js';
 
 interface Row { group: string; requests: number; errors: number }
+
+/** The requests of `operation` in the server's usage file, as flushed so far (a reader beside the running server: WAL). */
+function flushedCount(dataDir: string, operation: string): number {
+  const db = new Database(join(dataDir, USAGE_FILE), { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT coalesce(sum(requests), 0) AS n FROM requests WHERE operation = ?').get(operation) as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
 
 test('counts written by the once-a-second flush survive a SIGKILL and a restart', { timeout: 60_000 }, async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'coffer-meter-crash-'));
@@ -25,8 +36,9 @@ test('counts written by the once-a-second flush survive a SIGKILL and a restart'
     const ENCRYPTS = 5;
     for (let i = 0; i < ENCRYPTS; i++) await kms.send(new EncryptCommand({ KeyId: keyArn, Plaintext: Buffer.from(`p${i}`) }));
     kms.destroy();
-    // More than one flush interval (with room for a loaded machine), then no chance to flush again.
-    await sleep(FLUSH_INTERVAL_MS * 2.5);
+    // Until the once-a-second flush has written every count (read from the file, not
+    // through the usage route, which would flush), then no chance to flush again.
+    assert.ok(await waitFor(async () => flushedCount(dataDir, 'Encrypt') === ENCRYPTS && flushedCount(dataDir, 'CreateKey') === 1, 10_000), 'the flush wrote the counts');
     await child.kill();
     assert.equal(child.proc.signalCode, 'SIGKILL', 'killed, not stopped');
 

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
+import { assertFails } from '../helpers/failure.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
@@ -26,17 +27,6 @@ before(async () => {
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
 });
 after(async () => srv?.stop());
-
-type Failure = { name: string; status?: number; message: string; fields: Record<string, unknown> };
-async function failure(p: Promise<unknown>): Promise<Failure> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message, fields: e as Record<string, unknown> };
-  }
-  assert.fail('expected the request to fail');
-}
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest();
 const crc32Digest = (b: Buffer) => { const d = Buffer.alloc(4); d.writeUInt32BE(crc32(b) >>> 0); return d; };
@@ -105,24 +95,21 @@ test('NoSuchUpload on UploadPart, ListParts, CompleteMultipartUpload and AbortMu
     () => s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId })),
   ];
   for (const c of cases) {
-    const f = await failure(c());
-    assert.deepEqual([f.name, f.status], ['NoSuchUpload', 404]);
+    const f = await assertFails(c(), 404, 'NoSuchUpload');
     assert.equal(f.fields.UploadId, UploadId);
   }
   // An upload id of another key is no upload of this key.
   const other = await create('other-key');
-  assert.equal((await failure(s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: other })))).name, 'NoSuchUpload');
+  await assertFails(s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: other })), 404, 'NoSuchUpload');
   // NoSuchBucket comes first.
-  assert.equal((await failure(s3.send(new ListPartsCommand({ Bucket: uniqueBucket('gone'), Key: key, UploadId: other })))).name, 'NoSuchBucket');
+  await assertFails(s3.send(new ListPartsCommand({ Bucket: uniqueBucket('gone'), Key: key, UploadId: other })), 404, 'NoSuchBucket');
 });
 
 test('part numbers outside 1..10000 are InvalidArgument', async () => {
   const key = 'bad-part-number';
   const id = await create(key);
   for (const n of [0, 10001]) {
-    const f = await failure(part(key, id, n, Buffer.from('x')));
-    assert.deepEqual([f.name, f.status], ['InvalidArgument', 400]);
-    assert.equal(f.message, 'Part number must be an integer between 1 and 10000, inclusive');
+    const f = await assertFails(part(key, id, n, Buffer.from('x')), 400, 'InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive');
     assert.equal(f.fields.ArgumentName, 'partNumber');
   }
 });
@@ -133,21 +120,15 @@ test('Complete refuses an empty list, a descending list, unknown parts, wrong ET
   const p1 = await part(key, id, 1, Buffer.from('first'));
   const p2 = await part(key, id, 2, Buffer.from('second'));
 
-  const empty = await failure(complete(key, id, []));
-  assert.deepEqual([empty.name, empty.status], ['MalformedXML', 400]);
-  assert.equal(empty.message, 'The XML you provided was not well-formed or did not validate against our published schema');
+  await assertFails(complete(key, id, []), 400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
 
-  const order = await failure(complete(key, id, [{ PartNumber: 2, ETag: p2.ETag }, { PartNumber: 1, ETag: p1.ETag }]));
-  assert.deepEqual([order.name, order.status], ['InvalidPartOrder', 400]);
+  await assertFails(complete(key, id, [{ PartNumber: 2, ETag: p2.ETag }, { PartNumber: 1, ETag: p1.ETag }]), 400, 'InvalidPartOrder');
 
-  const unknown = await failure(complete(key, id, [{ PartNumber: 3, ETag: p2.ETag }]));
-  assert.deepEqual([unknown.name, unknown.status], ['InvalidPart', 400]);
-  const wrongEtag = await failure(complete(key, id, [{ PartNumber: 1, ETag: p2.ETag }]));
-  assert.deepEqual([wrongEtag.name, wrongEtag.status], ['InvalidPart', 400]);
+  await assertFails(complete(key, id, [{ PartNumber: 3, ETag: p2.ETag }]), 400, 'InvalidPart');
+  const wrongEtag = await assertFails(complete(key, id, [{ PartNumber: 1, ETag: p2.ETag }]), 400, 'InvalidPart');
   assert.equal(wrongEtag.fields.PartNumber, '1');
 
-  const small = await failure(complete(key, id, [{ PartNumber: 1, ETag: p1.ETag }, { PartNumber: 2, ETag: p2.ETag }]));
-  assert.deepEqual([small.name, small.status], ['EntityTooSmall', 400]);
+  const small = await assertFails(complete(key, id, [{ PartNumber: 1, ETag: p1.ETag }, { PartNumber: 2, ETag: p2.ETag }]), 400, 'EntityTooSmall');
   assert.equal(small.fields.ProposedSize, '5');
   assert.equal(small.fields.MinSizeAllowed, String(5 * MiB));
   assert.equal(small.fields.PartNumber, '1');
@@ -157,7 +138,7 @@ test('Complete refuses an empty list, a descending list, unknown parts, wrong ET
   const done = await complete(key, id, [{ PartNumber: 2, ETag: p2.ETag!.replace(/"/g, '') }]);
   assert.equal(done.ETag, multipartEtag([Buffer.from('second')]));
   assert.equal((await body(key)).toString(), 'second');
-  assert.equal((await failure(s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: id })))).name, 'NoSuchUpload');
+  await assertFails(s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: id })), 404, 'NoSuchUpload');
 });
 
 test('UploadPartCopy copies ranges of an object into parts, with copy-source conditions and errors', async () => {
@@ -174,14 +155,10 @@ test('UploadPartCopy copies ranges of an object into parts, with copy-source con
     CopySourceRange: `bytes=${5 * MiB}-${src.length - 1}`, CopySourceIfMatch: put.ETag,
   }));
 
-  const badRange = await failure(s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 3, CopySource: source, CopySourceRange: 'bytes=5-' })));
-  assert.deepEqual([badRange.name, badRange.status], ['InvalidArgument', 400]);
-  const pastEnd = await failure(s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 3, CopySource: source, CopySourceRange: `bytes=0-${src.length}` })));
-  assert.deepEqual([pastEnd.name, pastEnd.message], ['InvalidArgument', `Range specified is not valid for source object of size: ${src.length}`]);
-  const cond = await failure(s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 3, CopySource: source, CopySourceIfMatch: '"0123"' })));
-  assert.deepEqual([cond.name, cond.status], ['PreconditionFailed', 412]);
-  const noKey = await failure(s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 3, CopySource: `${bucket}/copy/nothing` })));
-  assert.deepEqual([noKey.name, noKey.status], ['NoSuchKey', 404]);
+  await assertFails(s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 3, CopySource: source, CopySourceRange: 'bytes=5-' })), 400, 'InvalidArgument');
+  await assertFails(s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 3, CopySource: source, CopySourceRange: `bytes=0-${src.length}` })), 400, 'InvalidArgument', `Range specified is not valid for source object of size: ${src.length}`);
+  await assertFails(s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 3, CopySource: source, CopySourceIfMatch: '"0123"' })), 412, 'PreconditionFailed');
+  await assertFails(s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: key, UploadId: id, PartNumber: 3, CopySource: `${bucket}/copy/nothing` })), 404, 'NoSuchKey');
 
   await complete(key, id, [{ PartNumber: 1, ETag: first.CopyPartResult!.ETag }, { PartNumber: 2, ETag: second.CopyPartResult!.ETag }]);
   assert.ok((await body(key)).equals(src));
@@ -213,7 +190,7 @@ test('ListParts pages with max-parts and part-number-marker', async () => {
   assert.deepEqual(p2.Parts?.map((p) => p.PartNumber), [3]);
 
   await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id }));
-  assert.equal((await failure(s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: id })))).name, 'NoSuchUpload');
+  await assertFails(s3.send(new ListPartsCommand({ Bucket: bucket, Key: key, UploadId: id })), 404, 'NoSuchUpload');
 });
 
 test('ListMultipartUploads with prefix, delimiter, key and upload-id markers', async () => {
@@ -281,13 +258,10 @@ test('CRC32 COMPOSITE: part checksums echoed, composite object checksum, missing
   assert.equal(p1.ChecksumCRC32, crc32Digest(d1).toString('base64'));
   assert.equal(p2.ChecksumCRC32, crc32Digest(d2).toString('base64'));
 
-  const other = await failure(part(key, id, 3, d2, { ChecksumAlgorithm: 'SHA256' }));
-  assert.deepEqual([other.name, other.message], ['InvalidRequest', 'Checksum Type mismatch occurred, expected checksum Type: crc32, actual checksum Type: sha256']);
+  await assertFails(part(key, id, 3, d2, { ChecksumAlgorithm: 'SHA256' }), 400, 'InvalidRequest', 'Checksum Type mismatch occurred, expected checksum Type: crc32, actual checksum Type: sha256');
 
-  const missing = await failure(complete(key, id, [{ PartNumber: 1, ETag: p1.ETag, ChecksumCRC32: p1.ChecksumCRC32 }, { PartNumber: 2, ETag: p2.ETag }]));
-  assert.deepEqual([missing.name, missing.message], ['InvalidRequest', 'The upload was created using a crc32 checksum. The complete request must include the checksum for each part. It was missing for part 2 in the request.']);
-  const wrong = await failure(complete(key, id, [{ PartNumber: 1, ETag: p1.ETag, ChecksumCRC32: p2.ChecksumCRC32 }, { PartNumber: 2, ETag: p2.ETag, ChecksumCRC32: p2.ChecksumCRC32 }]));
-  assert.equal(wrong.name, 'InvalidPart');
+  await assertFails(complete(key, id, [{ PartNumber: 1, ETag: p1.ETag, ChecksumCRC32: p1.ChecksumCRC32 }, { PartNumber: 2, ETag: p2.ETag }]), 400, 'InvalidRequest', 'The upload was created using a crc32 checksum. The complete request must include the checksum for each part. It was missing for part 2 in the request.');
+  await assertFails(complete(key, id, [{ PartNumber: 1, ETag: p1.ETag, ChecksumCRC32: p2.ChecksumCRC32 }, { PartNumber: 2, ETag: p2.ETag, ChecksumCRC32: p2.ChecksumCRC32 }]), 400, 'InvalidPart');
 
   const done = await complete(key, id, [{ PartNumber: 1, ETag: p1.ETag, ChecksumCRC32: p1.ChecksumCRC32 }, { PartNumber: 2, ETag: p2.ETag, ChecksumCRC32: p2.ChecksumCRC32 }]);
   const expected = `${crc32Digest(Buffer.concat([crc32Digest(d1), crc32Digest(d2)])).toString('base64')}-2`;
@@ -297,8 +271,7 @@ test('CRC32 COMPOSITE: part checksums echoed, composite object checksum, missing
 });
 
 test('CRC64NVME FULL_OBJECT: the object checksum is the CRC of all bytes, a wrong full checksum is BadDigest', async () => {
-  const bad = await failure(s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'sum/x', ChecksumAlgorithm: 'SHA256', ChecksumType: 'FULL_OBJECT' })));
-  assert.deepEqual([bad.name, bad.message], ['InvalidRequest', 'The FULL_OBJECT checksum type cannot be used with the sha256 checksum algorithm.']);
+  await assertFails(s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'sum/x', ChecksumAlgorithm: 'SHA256', ChecksumType: 'FULL_OBJECT' })), 400, 'InvalidRequest', 'The FULL_OBJECT checksum type cannot be used with the sha256 checksum algorithm.');
 
   const key = 'sum/crc64';
   const r = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ChecksumAlgorithm: 'CRC64NVME', ChecksumType: 'FULL_OBJECT' }));
@@ -312,8 +285,7 @@ test('CRC64NVME FULL_OBJECT: the object checksum is the CRC of all bytes, a wron
   const full = await crc64nvme(Buffer.concat([d1, d2]));
   const parts = [{ PartNumber: 1, ETag: p1.ETag }, { PartNumber: 2, ETag: p2.ETag }];
 
-  const wrong = await failure(complete(key, id, parts, { ChecksumCRC64NVME: await crc64nvme(d2), ChecksumType: 'FULL_OBJECT' }));
-  assert.deepEqual([wrong.name, wrong.status], ['BadDigest', 400]);
+  await assertFails(complete(key, id, parts, { ChecksumCRC64NVME: await crc64nvme(d2), ChecksumType: 'FULL_OBJECT' }), 400, 'BadDigest');
 
   const done = await complete(key, id, parts, { ChecksumCRC64NVME: full, ChecksumType: 'FULL_OBJECT' });
   assert.equal(done.ChecksumCRC64NVME, full);
@@ -328,8 +300,7 @@ test('If-None-Match: * on Complete against an existing key is 412 and keeps the 
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'existing' }));
   const id = await create(key);
   const p = await part(key, id, 1, Buffer.from('new'));
-  const f = await failure(complete(key, id, [{ PartNumber: 1, ETag: p.ETag }], { IfNoneMatch: '*' }));
-  assert.deepEqual([f.name, f.status], ['PreconditionFailed', 412]);
+  await assertFails(complete(key, id, [{ PartNumber: 1, ETag: p.ETag }], { IfNoneMatch: '*' }), 412, 'PreconditionFailed');
   assert.equal((await body(key)).toString(), 'existing');
   await complete(key, id, [{ PartNumber: 1, ETag: p.ETag }]);
   assert.equal((await body(key)).toString(), 'new');

@@ -9,6 +9,7 @@ import {
   GetObjectAclCommand, GetObjectAttributesCommand, GetObjectTaggingCommand, HeadObjectCommand, ListBucketsCommand, PutBucketAclCommand,
   PutObjectAclCommand, PutObjectCommand, PutObjectTaggingCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
+import { assertFails } from '../helpers/failure.js';
 import { startTestServer, uniqueBucket, ROOT_KEY_ID, ROOT_SECRET, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
@@ -21,17 +22,6 @@ before(async () => {
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
 });
 after(async () => srv?.stop());
-
-type Failure = { name: string; status?: number; message: string };
-async function failure(p: Promise<unknown>): Promise<Failure> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message };
-  }
-  assert.fail('expected the request to fail');
-}
 
 /** A SigV4-signed request sent with fetch, for checks on the raw response. */
 async function signedFetch(method: string, path: string, query: Record<string, string>, headers: Record<string, string> = {}, body = ''): Promise<Response> {
@@ -87,16 +77,11 @@ test('the raw GetObjectTagging document has AWS shape', async () => {
 test('invalid tag sets are refused with AWS codes and messages', async () => {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 't3', Body: 'x' }));
   const put = (TagSet: { Key: string; Value: string }[]) => s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 't3', Tagging: { TagSet } }));
-  const dup = await failure(put([{ Key: 'a', Value: '1' }, { Key: 'a', Value: '2' }]));
-  assert.deepEqual([dup.name, dup.status, dup.message], ['InvalidTag', 400, 'Cannot provide multiple Tags with the same key']);
-  const many = await failure(put(Array.from({ length: 11 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }))));
-  assert.deepEqual([many.name, many.status, many.message], ['BadRequest', 400, 'Object tags cannot be greater than 10']);
-  const longKey = await failure(put([{ Key: 'k'.repeat(129), Value: 'v' }]));
-  assert.deepEqual([longKey.name, longKey.message], ['InvalidTag', 'The TagKey you have provided is invalid']);
-  const longValue = await failure(put([{ Key: 'k', Value: 'v'.repeat(257) }]));
-  assert.deepEqual([longValue.name, longValue.message], ['InvalidTag', 'The TagValue you have provided is invalid']);
-  const aws = await failure(put([{ Key: 'aws:reserved', Value: 'v' }]));
-  assert.deepEqual([aws.name, aws.message], ['InvalidTag', 'Your TagKey cannot be prefixed with aws:']);
+  await assertFails(put([{ Key: 'a', Value: '1' }, { Key: 'a', Value: '2' }]), 400, 'InvalidTag', 'Cannot provide multiple Tags with the same key');
+  await assertFails(put(Array.from({ length: 11 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }))), 400, 'BadRequest', 'Object tags cannot be greater than 10');
+  await assertFails(put([{ Key: 'k'.repeat(129), Value: 'v' }]), 400, 'InvalidTag', 'The TagKey you have provided is invalid');
+  await assertFails(put([{ Key: 'k', Value: 'v'.repeat(257) }]), 400, 'InvalidTag', 'The TagValue you have provided is invalid');
+  await assertFails(put([{ Key: 'aws:reserved', Value: 'v' }]), 400, 'InvalidTag', 'Your TagKey cannot be prefixed with aws:');
   // Ten tags are fine, and nothing of the refused sets was stored.
   assert.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 't3' }))).TagSet, []);
   await put(Array.from({ length: 10 }, (_, i) => ({ Key: `k${i}`, Value: 'v' })));
@@ -104,10 +89,8 @@ test('invalid tag sets are refused with AWS codes and messages', async () => {
 });
 
 test('x-amz-tagging with a duplicate key or more than 10 tags fails PutObject', async () => {
-  const dup = await failure(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 't4', Body: 'x', Tagging: 'a=1&a=2' })));
-  assert.deepEqual([dup.name, dup.message], ['InvalidTag', 'Cannot provide multiple Tags with the same key']);
-  const many = await failure(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 't4', Body: 'x', Tagging: Array.from({ length: 11 }, (_, i) => `k${i}=v`).join('&') })));
-  assert.equal(many.name, 'BadRequest');
+  await assertFails(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 't4', Body: 'x', Tagging: 'a=1&a=2' })), 400, 'InvalidTag', 'Cannot provide multiple Tags with the same key');
+  await assertFails(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 't4', Body: 'x', Tagging: Array.from({ length: 11 }, (_, i) => `k${i}=v`).join('&') })), 400, 'BadRequest');
 });
 
 test('a malformed Tagging document is MalformedXML', async () => {
@@ -121,14 +104,10 @@ test('a malformed Tagging document is MalformedXML', async () => {
 });
 
 test('tagging a missing object is NoSuchKey, in a missing bucket NoSuchBucket', async () => {
-  const g = await failure(s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'nope' })));
-  assert.deepEqual([g.name, g.status], ['NoSuchKey', 404]);
-  const p = await failure(s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'nope', Tagging: { TagSet: [] } })));
-  assert.equal(p.name, 'NoSuchKey');
-  const d = await failure(s3.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: 'nope' })));
-  assert.equal(d.name, 'NoSuchKey');
-  const b = await failure(s3.send(new GetObjectTaggingCommand({ Bucket: 'no-such-bucket-coffer', Key: 'nope' })));
-  assert.equal(b.name, 'NoSuchBucket');
+  await assertFails(s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'nope' })), 404, 'NoSuchKey');
+  await assertFails(s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'nope', Tagging: { TagSet: [] } })), 404, 'NoSuchKey');
+  await assertFails(s3.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: 'nope' })), 404, 'NoSuchKey');
+  await assertFails(s3.send(new GetObjectTaggingCommand({ Bucket: 'no-such-bucket-coffer', Key: 'nope' })), 404, 'NoSuchBucket');
 });
 
 test('GetBucketAcl and GetObjectAcl answer the owner with FULL_CONTROL', async () => {
@@ -154,9 +133,9 @@ test('the raw ACL document declares the xsi namespace on the Grantee', async () 
 });
 
 test('ACL reads on a missing object or bucket are NoSuchKey / NoSuchBucket', async () => {
-  assert.equal((await failure(s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'nope' })))).name, 'NoSuchKey');
-  assert.equal((await failure(s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'nope', ACL: 'private' })))).name, 'NoSuchKey');
-  assert.equal((await failure(s3.send(new GetBucketAclCommand({ Bucket: 'no-such-bucket-coffer' })))).name, 'NoSuchBucket');
+  await assertFails(s3.send(new GetObjectAclCommand({ Bucket: bucket, Key: 'nope' })), 404, 'NoSuchKey');
+  await assertFails(s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'nope', ACL: 'private' })), 404, 'NoSuchKey');
+  await assertFails(s3.send(new GetBucketAclCommand({ Bucket: 'no-such-bucket-coffer' })), 404, 'NoSuchBucket');
 });
 
 test('ACL writes that grant only the owner succeed and change nothing', async () => {
@@ -176,14 +155,14 @@ test('ACL writes that grant only the owner succeed and change nothing', async ()
 
 test('public-read and other grants are AccessControlListNotSupported', async () => {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'acl-no', Body: 'x' }));
-  const expect = (f: Failure) => assert.deepEqual([f.name, f.status, f.message], ['AccessControlListNotSupported', 400, 'The bucket does not allow ACLs']);
-  expect(await failure(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'acl-pub', Body: 'x', ACL: 'public-read' }))));
-  await failure(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'acl-pub' })));
-  expect(await failure(s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'acl-no', ACL: 'public-read' }))));
-  expect(await failure(s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read' }))));
-  expect(await failure(s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'acl-no', GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' }))));
+  const refused = (p: Promise<unknown>) => assertFails(p, 400, 'AccessControlListNotSupported', 'The bucket does not allow ACLs');
+  await refused(s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'acl-pub', Body: 'x', ACL: 'public-read' })));
+  await assertFails(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'acl-pub' })), 404, 'NotFound'); // the refused PUT stored nothing
+  await refused(s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'acl-no', ACL: 'public-read' })));
+  await refused(s3.send(new PutBucketAclCommand({ Bucket: bucket, ACL: 'public-read' })));
+  await refused(s3.send(new PutObjectAclCommand({ Bucket: bucket, Key: 'acl-no', GrantRead: 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' })));
   const owner = (await s3.send(new ListBucketsCommand({}))).Owner!;
-  expect(await failure(s3.send(new PutBucketAclCommand({
+  await refused(s3.send(new PutBucketAclCommand({
     Bucket: bucket,
     AccessControlPolicy: {
       Owner: owner,
@@ -192,7 +171,7 @@ test('public-read and other grants are AccessControlListNotSupported', async () 
         { Grantee: { Type: 'Group', URI: 'http://acs.amazonaws.com/groups/global/AllUsers' }, Permission: 'READ' },
       ],
     },
-  }))));
+  })));
 });
 
 test('GetObjectAttributes answers the requested attributes of a single-part object', async () => {
@@ -240,11 +219,9 @@ test('GetObjectAttributes lists the parts of a composite-checksum multipart obje
 
 test('GetObjectAttributes refuses a missing or unknown attribute and a missing key', async () => {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'attrs2', Body: 'x' }));
-  const bad = await failure(s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'attrs2', ObjectAttributes: ['Bogus' as 'ETag'] })));
-  assert.deepEqual([bad.name, bad.status, bad.message], ['InvalidArgument', 400, 'Invalid attribute name specified.']);
+  await assertFails(s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'attrs2', ObjectAttributes: ['Bogus' as 'ETag'] })), 400, 'InvalidArgument', 'Invalid attribute name specified.');
   const none = await signedFetch('GET', `/${bucket}/attrs2`, { attributes: '' });
   assert.equal(none.status, 400);
   assert.match(await none.text(), /<Code>InvalidRequest<\/Code><Message>The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty<\/Message>/);
-  const missing = await failure(s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'nope', ObjectAttributes: ['ETag'] })));
-  assert.deepEqual([missing.name, missing.status], ['NoSuchKey', 404]);
+  await assertFails(s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'nope', ObjectAttributes: ['ETag'] })), 404, 'NoSuchKey');
 });
