@@ -1,11 +1,8 @@
 // Shared helpers of the server-side encryption tests (test/s3/sse-*.test.ts,
 // bucket-encryption.test.ts): raw header edits the SDK would not make (SSE headers on GET,
-// a wrong SSE-C key MD5), bodies, and SSE-C keys. The S3 error a request fails with is
-// failure.ts's, re-exported for these tests.
+// a wrong SSE-C key MD5), bodies, and SSE-C keys. Expected errors: helpers/failure.ts.
 import { createHash, randomBytes } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-
-export { assertFails, failure, type Failure } from './failure.js';
 
 type WithStack = { middlewareStack: { add(mw: unknown, opts: { step: 'build'; name?: string; priority?: 'low' }): void } };
 

@@ -11,7 +11,8 @@ import { networkInterfaces } from 'node:os';
 import { rmSync } from 'node:fs';
 import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
-import { assertFails, customerKey, getBody, ssec } from '../helpers/sse.js';
+import { assertFails } from '../helpers/failure.js';
+import { customerKey, getBody, ssec } from '../helpers/sse.js';
 import { makeTestCertificate, type TestCertificate } from '../helpers/tls.js';
 
 const external = Object.values(networkInterfaces())

@@ -25,6 +25,7 @@ import { CiphertextAuthError, CiphertextParseError } from '../../src/custody/err
 import { rotateKeyMaterial } from '../../src/kms/ops/rotation.js';
 import { readAudit } from '../../src/audit/audit-log.js';
 import type { KmsKeyRecord } from '../../src/kms/store/types.js';
+import { assertFails } from '../helpers/failure.js';
 
 let srv: TestServer;
 let kms: KMSClient;
@@ -46,21 +47,10 @@ after(async () => {
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array | undefined) => Buffer.from(b ?? []).toString('utf8');
 
-/** Runs `fn`, expects a KMS error with this code (and message, when given; '' means empty). */
+/** Runs `fn`, expects a KMS error (HTTP 400) with this code (and message, when given; '' means empty). */
 async function rejects(fn: () => Promise<unknown>, code: string, message?: string | RegExp): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    const err = e as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-    assert.equal(err.name, code, `expected ${code}, got ${err.name}: ${err.message}`);
-    assert.equal(err.$metadata?.httpStatusCode, 400);
-    // An empty wire message reaches SDK users as 'UnknownError' (the raw-HTTP test pins the wire).
-    if (message === '') assert.equal(err.message, 'UnknownError');
-    else if (typeof message === 'string') assert.equal(err.message, message);
-    else if (message) assert.match(err.message ?? '', message);
-    return;
-  }
-  assert.fail(`expected ${code}, but the call succeeded`);
+  // An empty wire message reaches SDK users as 'UnknownError' (the raw-HTTP test pins the wire).
+  await assertFails(fn(), 400, code, message === '' ? 'UnknownError' : message);
 }
 
 async function encrypt(plaintext: string, context?: Record<string, string>, keyId = key.keyId): Promise<Uint8Array> {

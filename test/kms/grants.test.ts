@@ -21,6 +21,7 @@ import { callKms } from '../../src/kms/dispatch.js';
 import type { KmsService } from '../../src/kms/service.js';
 import { validateGrantTokens, GRANT_OPERATIONS } from '../../src/kms/ops/grants.js';
 import { callerFor, createTestKey, keyPolicy, serviceWithIdentityPolicies, userPrincipal } from './fixtures.js';
+import { rejects } from './harness.js';
 
 let srv: TestServer;
 let acct: string;
@@ -40,15 +41,6 @@ before(async () => {
 after(async () => {
   await srv?.stop();
 });
-
-async function rejects(p: Promise<unknown>, name: string, message?: string | RegExp): Promise<void> {
-  await assert.rejects(p, (e: Error) => {
-    assert.equal(e.name, name, `${e.name}: ${e.message}`);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else if (message) assert.match(e.message, message);
-    return true;
-  });
-}
 
 const asUser = (name: string, op: string, input: Record<string, unknown>) => callKms(users, callerFor(user(name)), op, input);
 

@@ -18,6 +18,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { readAudit } from '../../src/audit/audit-log.js';
 import { callKms } from '../../src/kms/dispatch.js';
 import { createTestKey, encryptWithKey, callerFor, userPrincipal } from './fixtures.js';
+import { rejects } from './harness.js';
 
 let srv: TestServer;
 before(async () => {
@@ -28,15 +29,6 @@ after(async () => {
 });
 
 const DAY_S = 24 * 60 * 60;
-
-async function rejects(p: Promise<unknown>, name: string, message?: string | RegExp): Promise<void> {
-  await assert.rejects(p, (e: Error) => {
-    assert.equal(e.name, name, `${e.name}: ${e.message}`);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else if (message) assert.match(e.message, message);
-    return true;
-  });
-}
 
 test('EnableKeyRotation without a period: 365 days, NextRotationDate a year out, KeyId as the key id', async () => {
   const key = await createTestKey(srv.coffer.kms);

@@ -14,7 +14,8 @@ import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { readAudit } from '../../src/audit/audit-log.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { createKeyVia } from '../kms/harness.js';
-import { assertFails, getBody } from '../helpers/sse.js';
+import { assertFails } from '../helpers/failure.js';
+import { getBody } from '../helpers/sse.js';
 
 let srv: TestServer;
 let s3: S3Client;
@@ -204,7 +205,7 @@ test('request-level aws:kms inherits the bucket\'s BucketKeyEnabled; the request
 });
 
 async function auditCount(eventName: string, keyArn: string): Promise<number> {
-  await new Promise((r) => setTimeout(r, 100));
+  await srv.coffer.audit.flush(); // the writer batches events; count all recorded so far
   return (await readAudit(`${srv.dataDir}/audit`, { key: keyArn, eventName })).length;
 }
 

@@ -15,7 +15,8 @@ import {
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { createKeyVia } from '../kms/harness.js';
-import { assertFails, customerKey, failure, getBody, md5b64, ssec, withHeaders } from '../helpers/sse.js';
+import { assertFails, failure } from '../helpers/failure.js';
+import { customerKey, getBody, md5b64, ssec, withHeaders } from '../helpers/sse.js';
 
 const MiB = 1024 * 1024;
 let srv: TestServer;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { CreateBucketCommand, GetObjectCommand, PutBucketEncryptionCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, ListAliasesCommand } from '@aws-sdk/client-kms';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { assertFails } from '../helpers/sse.js';
+import { assertFails } from '../helpers/failure.js';
 
 describe('the organization default KMS key', () => {
   let srv: TestServer;

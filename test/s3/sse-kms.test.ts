@@ -18,7 +18,8 @@ import {
 import { readAudit } from '../../src/audit/audit-log.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { createKeyVia } from '../kms/harness.js';
-import { assertFails, failure, getBody, md5hex, withHeaders } from '../helpers/sse.js';
+import { assertFails, failure } from '../helpers/failure.js';
+import { getBody, md5hex, withHeaders } from '../helpers/sse.js';
 
 let srv: TestServer;
 let s3: S3Client;
