@@ -37,7 +37,7 @@ import { SqliteUsageStore } from '../src/metering/sqlite-usage-store.js';
 import { combine, cpuPerOp, measure, pairedRatios, runOps, type Measured } from './measure.js';
 import { RawS3Client, payloadHash } from './raw-client.js';
 import { fmtInt, fmtSize, type Row } from './report.js';
-import { cpuOpsRow, errorRow, usage, type Sizes } from './scenarios.js';
+import { cpuOpsRow, errorRow, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, type ServerOptions, type ServerProcess } from './server-process.js';
 import { prepareBucket } from './sse.js';
 

@@ -14,15 +14,14 @@ import type { Principal } from '../auth/types.js';
 import { loadConfig, type CofferConfig } from '../config/config.js';
 import { CredentialDirectory } from '../iam/credentials.js';
 import { loadRootAccount, rootPrincipal, type RootAccount } from '../iam/root-credentials.js';
-import { authorize, accessDeniedMessage, type RequestContext } from '../iam/policy/index.js';
-import { KmsService, requestPrincipal, type Caller } from '../kms/service.js';
+import { KmsService, type Caller } from '../kms/service.js';
 import { InProcessKms, type KmsPort } from '../kms/port.js';
 import type { KmsKeyRecord, KmsStore } from '../kms/store/types.js';
 import { AWS_S3_ALIAS, awsManagedKeyPolicy } from '../kms/managed-keys.js';
 import { isServiceError } from '../errors.js';
 import { openStoresBesideServer } from '../backend/open-backend.js';
 import type { BucketRecord, MetadataStore } from '../storage/types.js';
-import { bucketPolicyOf } from '../s3/bucket-policy.js';
+import { decideS3 } from '../s3/authorization.js';
 import { openDataDir, type AdminContext } from '../data-dir.js';
 
 export interface ViewOptions {
@@ -184,30 +183,15 @@ export class CofferView {
   }
 
   /**
-   * S3's decision for an object action (s3/authorization.ts's evaluation: identity policies
-   * and the bucket policy; nothing but an explicit deny refuses the root).
+   * S3's decision for an object action: s3/authorization.ts's own (identity, bucket and
+   * session policies; nothing but an explicit deny refuses the root).
    */
   async s3Decision(principal: Principal, bucket: BucketRecord, action: string, objectKey: string, conditions: Record<string, string | undefined>, tls: boolean): Promise<Verdict> {
-    const policy = bucketPolicyOf(bucket);
-    const ctx: RequestContext = {
-      principal: { ...requestPrincipal(principal), ...(principal.kind === 'root' ? { userId: principal.accountId } : {}) },
-      action,
-      resource: `arn:aws:s3:::${bucket.name}/${objectKey}`,
-      conditions: { 'aws:SecureTransport': tls ? 'true' : 'false', 'aws:CurrentTime': new Date().toISOString(), 'aws:EpochTime': Math.floor(Date.now() / 1000), ...conditions },
-    };
-    const identity = principal.kind === 'root' ? [] : await this.directory.identityPolicies(principal);
-    const session = this.directory.sessionPolicy(principal);
-    const d = authorize({
-      identityPolicies: identity,
-      resourcePolicies: policy ? [{ name: 'bucket-policy', document: policy }] : [],
-      ...(session ? { sessionPolicy: session } : {}),
-      ctx,
-      resourceAccountId: this.accountId,
-      resourcePolicyMode: 's3',
-    });
-    if (d.effect === 'Allow') return { allowed: true, reason: d.reason };
-    return { allowed: false, reason: accessDeniedMessage(ctx, d) };
+    const sources = { meta: this.meta, accountId: this.accountId, identityPolicies: this.directory.identityPolicies, sessionPolicy: this.directory.sessionPolicy };
+    const v = await decideS3(sources, { principal, bucket: bucket.name, key: objectKey, transport: { secure: tls, sourceIp: undefined }, checks: [{ action, conditions }] });
+    return v.allowed ? { allowed: true, reason: v.reason } : { allowed: false, reason: v.message };
   }
+
 }
 
 function same(a: string, b: string): boolean {

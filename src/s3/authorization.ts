@@ -58,25 +58,40 @@ export interface S3ActionCheck {
 
 const NO_POLICIES: NamedPolicy[] = [];
 
+/** S3's verdict on an access: allowed, and why; or refused, with S3's AccessDenied message. */
+export type S3Verdict = { allowed: true; reason: string } | { allowed: false; message: string };
+
+const ROOT_ALLOWED: S3Verdict = { allowed: true, reason: 'allowed: the account root user has every identity-based permission' };
+
 /**
  * Throws AccessDenied unless every check is allowed; to a signed caller its message names
  * the action, the resource and the reason, as S3's does (accessDeniedMessage).
  */
 export async function authorizeS3(sources: S3PolicySources, access: S3Access): Promise<void> {
+  const verdict = await decideS3(sources, access);
+  if (!verdict.allowed) throw s3Error('AccessDenied', {}, access.principal ? verdict.message : undefined);
+}
+
+/**
+ * The decision itself, for callers that report it rather than refuse (coffer hadoop check):
+ * the first check refused, or the reason the last one was allowed.
+ */
+export async function decideS3(sources: S3PolicySources, access: S3Access): Promise<S3Verdict> {
   const { principal, bucket, key } = access;
   const root = principal?.kind === 'root';
-  if (root && (bucket === undefined || access.rootMayAlways)) return;
+  if (root && (bucket === undefined || access.rootMayAlways)) return ROOT_ALLOWED;
 
   const record = bucket === undefined ? undefined : await sources.meta.getBucket(bucket);
   const policy = record ? bucketPolicyOf(record) : undefined;
   const session = principal && sources.sessionPolicy(principal);
-  if (root && !policy && !session) return; // nothing can deny the root
+  if (root && !policy && !session) return ROOT_ALLOWED; // nothing can deny the root
 
   const identity = !principal || root ? NO_POLICIES : await sources.identityPolicies(principal);
   const resource = bucket === undefined ? '*' : key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
   const global = globalConditions(access.transport);
   const requester = s3RequestPrincipal(principal);
   let existingTags: Record<string, ContextValue> | undefined;
+  let verdict: S3Verdict = ROOT_ALLOWED;
   for (const check of access.checks) {
     const conditions = { ...global, ...check.conditions };
     if (check.existingObjectTags && bucket !== undefined && key !== undefined && wantsExistingTags(policy, identity, session)) {
@@ -92,8 +107,10 @@ export async function authorizeS3(sources: S3PolicySources, access: S3Access): P
       resourceAccountId: sources.accountId,
       resourcePolicyMode: 's3',
     });
-    if (decision.effect !== 'Allow') throw s3Error('AccessDenied', {}, principal ? accessDeniedMessage(rc, decision) : undefined);
+    if (decision.effect !== 'Allow') return { allowed: false, message: accessDeniedMessage(rc, decision) };
+    verdict = { allowed: true, reason: decision.reason };
   }
+  return verdict;
 }
 
 const ROOT_MAY_ALWAYS: ReadonlySet<Operation> = new Set(['GetBucketPolicy', 'PutBucketPolicy', 'DeleteBucketPolicy']);
