@@ -17,7 +17,6 @@ import { retainSqlite } from '../../src/storage/sqlite-database.js';
 import { cipherStats } from '../../src/s3/sse/body-cipher.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { createKeyVia } from '../kms/harness.js';
-import { failure } from '../helpers/failure.js';
 import { customerKey, getBody, markedBody, ssec } from '../helpers/sse.js';
 
 const MiB = 1024 * 1024;
