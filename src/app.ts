@@ -137,7 +137,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   // Coffer's administration API (src/admin/): each route comes from the module it serves.
   const adminRoutes = new AdminRoutes().add(whoamiRoute);
   // The audit log for the console (GET audit/events); events recorded so far are flushed before a read.
-  adminRoutes.add(auditEventsRoute(join(config.dataDir, AUDIT_DIR), () => audit.flush()));
+  adminRoutes.add(auditEventsRoute(audit));
   // coffer rekey: re-wrap objects' keys under another KMS key (s3/rewrap/).
   adminRoutes.add(rewrapRoute({
     meta, kms: kmsPort, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,

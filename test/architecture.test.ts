@@ -42,6 +42,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   auth: ['errors.ts', 'checksum'],
   http: ['errors.ts', 'auth'],
   audit: ['errors.ts', 'auth', 'http', 'admin'],
+  admin: ['errors.ts', 'auth', 'http', 'iam', 'audit'],
   // Their wire handlers read the connection's transport facts from http/transport.ts.
   iam: ['errors.ts', 'auth', 'http', 'custody', 'crypto', 'storage', 'audit'],
   kms: ['errors.ts', 'auth', 'http', 'custody', 'crypto', 'storage', 'iam', 'audit'],

@@ -5,7 +5,7 @@
 
 import type { Principal } from '../auth/types.js';
 import { ServiceError } from '../errors.js';
-import type { Caller } from '../kms/service.js';
+import type { AuditCaller } from '../audit/sink.js';
 
 /** Bucket names cannot start with "_", so this prefix never hides a bucket. */
 export const ADMIN_PREFIX = '/_coffer/api/';
@@ -19,8 +19,8 @@ export interface AdminRequest {
   /** The body as a JSON object, or a 400 ValidationException. */
   json(): Record<string, unknown>;
   requestId: string;
-  /** The caller as KMS sees it, for routes that call KMS on the signer's behalf. */
-  caller: Caller;
+  /** The caller as the services see it (KMS's Caller), for routes that act on the signer's behalf. */
+  caller: AuditCaller & { secureTransport: boolean };
 }
 
 export interface AdminRoute {

@@ -7,19 +7,20 @@
 // is a 400 ValidationException naming it.
 
 import type { AdminRoute } from '../admin/route.js';
-import { parseAuditQuery, queryAudit } from './query.js';
+import type { AuditStore } from './audit-store.js';
+import { parseAuditQuery } from './query.js';
 
-/** The route reading the audit directory `dir` (<data-dir>/audit). */
-export function auditEventsRoute(dir: string, beforeRead: () => Promise<void> = async () => {}): AdminRoute {
+/** The route paging through the server's audit store. */
+export function auditEventsRoute(audit: Pick<AuditStore, 'flush' | 'query'>): AdminRoute {
   return {
     method: 'GET',
     path: 'audit/events',
     action: 'cloudtrail:LookupEvents',
     async run(r) {
       const q = parseAuditQuery((name) => r.query.get(name) ?? undefined);
-      // Events recorded before this request are on disk before it reads.
-      await beforeRead();
-      return queryAudit(dir, q);
+      // Events recorded before this request are stored before it reads.
+      await audit.flush();
+      return audit.query(q);
     },
   };
 }
