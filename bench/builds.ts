@@ -29,6 +29,8 @@ export const THIS_BUILD = 'this build';
 export const BASELINE = 'baseline';
 const MIN_RATIO = 0.95;
 const ROUNDS = Math.max(2, Math.round(Number(process.env.BENCH_BUILD_ROUNDS) || 6));
+/** Stream turns per build (BENCH_BUILD_STREAM_ROUNDS): a single stream swings more than a batch of small ones. */
+const STREAM_ROUNDS = Math.max(1, Math.round(Number(process.env.BENCH_BUILD_STREAM_ROUNDS) || 5));
 
 export interface BuildsBenchOptions {
   sizes: Sizes;
@@ -126,7 +128,7 @@ async function smallObjects(sides: Side[], sz: Sizes): Promise<Row[]> {
 
 async function streams(sides: Side[], sz: Sizes): Promise<Row[]> {
   const size = sz.stream;
-  const rounds = Math.min(ROUNDS, 3);
+  const rounds = STREAM_ROUNDS;
   const best = new Map<string, Measured<unknown>>();
   const keep = (id: string, m: Measured<unknown>) => {
     const b = best.get(id);

@@ -24,7 +24,7 @@
 // (a blob written before this tier existed) is always a file.
 
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, pipeline, Readable } from 'node:stream';
 import { FileBlobStore, type FileBlobStoreOptions } from './file-blob-store.js';
 import type { BlobStore, BlobWriter, ByteRange, MetadataStore } from './types.js';
 
@@ -73,13 +73,21 @@ export class TieredBlobStore implements BlobStore {
     if (!blobId.startsWith(INLINE_PREFIX)) return this.files.read(blobId, range);
     if (range !== undefined && !validRange(range)) return failed(new RangeError(`invalid blob range ${range.start}-${range.end}`));
     const { inlineBlobs } = this.meta;
-    const files = this.files;
-    return Readable.from((async function* () {
-      const data = await inlineBlobs.get(blobId, range);
-      // No inline blob: it spilled to a file (or does not exist, and the file read says so).
-      if (data === undefined) yield* files.read(blobId.slice(INLINE_PREFIX.length), range);
-      else if (data.length > 0) yield data;
-    })(), { objectMode: false });
+    const fileId = blobId.slice(INLINE_PREFIX.length);
+    // No inline blob: it spilled to a file (or does not exist, and the file read says so).
+    if (inlineBlobs.getNow) {
+      // A tier that answers at once: a spilled blob is the file's own stream, with nothing
+      // between it and the response (a large GET is one of these).
+      const data = inlineBlobs.getNow(blobId, range);
+      return data === undefined ? this.files.read(fileId, range) : bytesStream(data);
+    }
+    // A tier behind a round trip: the answer decides which stream feeds this one.
+    const out = new PassThrough();
+    inlineBlobs.get(blobId, range).then(
+      (data) => (data === undefined ? pipeline(this.files.read(fileId, range), out, () => {}) : out.end(data)),
+      (err: unknown) => out.destroy(err as Error),
+    );
+    return out;
   }
 
   /**
@@ -196,4 +204,8 @@ function failed(err: Error): Readable {
       this.destroy(err);
     },
   });
+}
+
+function bytesStream(data: Buffer): Readable {
+  return Readable.from(data.length > 0 ? [data] : [], { objectMode: false });
 }
