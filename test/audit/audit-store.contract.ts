@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AuditStore } from '../../src/audit/audit-store.js';
 import type { AuditEvent } from '../../src/audit/sink.js';
+import { scoped } from '../helpers/store-files.js';
 
 export interface AuditStoreContractOptions {
   /** Closes `store` and opens the same log again, as a restarted server would. */
@@ -31,14 +32,7 @@ export function auditEvent(requestId: string, over: Partial<AuditEvent> = {}): A
 const ids = (page: { events: { requestID: string }[] }) => page.events.map((e) => e.requestID);
 
 export function runAuditStoreContract(name: string, make: () => Promise<AuditStore>, opts: AuditStoreContractOptions = {}): void {
-  const withStore = (fn: (s: AuditStore) => Promise<AuditStore | void>) => async () => {
-    let s = await make();
-    try {
-      s = (await fn(s)) ?? s;
-    } finally {
-      await s.close();
-    }
-  };
+  const withStore = scoped(make);
 
   describe(`AuditStore contract: ${name}`, () => {
     it('record returns at once; after flush, query answers the events newest first as CloudTrail records', withStore(async (s) => {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HOUR_MS, type UsageCount, type UsageStore } from '../../src/metering/usage-store.js';
+import { scoped } from '../helpers/store-files.js';
 
 export interface UsageStoreContractOptions {
   /** Closes `store` and opens the same database again, as a restarted server would. */
@@ -26,14 +27,7 @@ export function usageCount(over: Partial<UsageCount> = {}): UsageCount {
 const ZERO = { requests: 0, errors: 0, avoided: 0 };
 
 export function runUsageStoreContract(name: string, make: () => Promise<UsageStore>, opts: UsageStoreContractOptions = {}): void {
-  const withStore = (fn: (s: UsageStore) => Promise<UsageStore | void>) => async () => {
-    let s = await make();
-    try {
-      s = (await fn(s)) ?? s;
-    } finally {
-      await s.close();
-    }
-  };
+  const withStore = scoped(make);
 
   describe(`UsageStore contract: ${name}`, () => {
     it('add merges counts of the same hour, principal, key, bucket and operation, also within one call', withStore(async (s) => {

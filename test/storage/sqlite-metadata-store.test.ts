@@ -2,49 +2,23 @@
 // the schema version marker and pragmas.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { retainSqlite } from '../../src/storage/sqlite-database.js';
 import { SqliteMetadataStore } from '../../src/storage/sqlite-metadata-store.js';
 import { SCHEMA_VERSION } from '../../src/storage/sqlite-schema.js';
 import type { MetadataStore } from '../../src/storage/types.js';
 import { objectRec, bucketRec, runMetadataStoreContract } from './metadata-store.contract.js';
+import { storeFiles } from '../helpers/store-files.js';
 
-let root = '';
-let n = 0;
-const paths = new WeakMap<MetadataStore, string>();
+const files = storeFiles<MetadataStore>('coffer-sqlite-', '.db', (file) => SqliteMetadataStore.open(file));
 
-before(async () => {
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-sqlite-'));
-});
-after(async () => {
-  await fs.rm(root, { recursive: true, force: true });
-});
-
-const open = (file: string) => {
-  const s = SqliteMetadataStore.open(file);
-  paths.set(s, file);
-  return s;
-};
-
-runMetadataStoreContract(
-  'SqliteMetadataStore',
-  async () => open(path.join(root, `meta-${++n}.db`)),
-  {
-    reopen: async (s) => {
-      await s.close();
-      return open(paths.get(s)!);
-    },
-  },
-);
+runMetadataStoreContract('SqliteMetadataStore', files.make, { reopen: files.reopen });
 
 describe('SqliteMetadataStore specifics', () => {
   it('records the schema version and runs in WAL mode with foreign keys', async () => {
-    const file = path.join(root, `meta-${++n}.db`);
-    const s = open(file);
+    const file = files.next();
+    const s = SqliteMetadataStore.open(file);
     await s.close();
     const db = retainSqlite(new Database(file, { readonly: true }));
     try {
@@ -53,13 +27,13 @@ describe('SqliteMetadataStore specifics', () => {
     } finally {
       db.close();
     }
-    const again = open(file); // reopening an up-to-date database migrates nothing
+    const again = SqliteMetadataStore.open(file); // reopening an up-to-date database migrates nothing
     await again.close();
   });
 
   it('refuses a database from a newer schema version', async () => {
-    const file = path.join(root, `meta-${++n}.db`);
-    await open(file).close();
+    const file = files.next();
+    await SqliteMetadataStore.open(file).close();
     const db = retainSqlite(new Database(file));
     db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION + 1);
     db.close();
@@ -67,8 +41,8 @@ describe('SqliteMetadataStore specifics', () => {
   });
 
   it('lists one page of a 100k-key bucket quickly, from any starting point', async () => {
-    const file = path.join(root, `meta-${++n}.db`);
-    const s = open(file);
+    const file = files.next();
+    const s = SqliteMetadataStore.open(file);
     try {
       await s.createBucket(bucketRec('big'));
       const db = retainSqlite(new Database(file));
@@ -101,7 +75,7 @@ describe('SqliteMetadataStore specifics', () => {
 
 describe('SqliteMetadataStore bucket cache', () => {
   it('a cached bucket record follows setBucketConfig, deleteBucket and createBucket, and callers cannot edit it', async () => {
-    const s = open(path.join(root, `meta-${++n}.db`));
+    const s = SqliteMetadataStore.open(files.next());
     try {
       await s.createBucket(bucketRec('b1'));
       const first = await s.getBucket('b1'); // now cached

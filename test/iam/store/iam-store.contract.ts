@@ -8,6 +8,7 @@ import { newUserId, userArn } from '../../../src/iam/store/ids.js';
 import type { AccessKeyRecord, IamStore, SessionRecord, UserRecord } from '../../../src/iam/store/types.js';
 import { IamStoreConflict } from '../../../src/iam/store/types.js';
 import { newAccessKeyId } from '../../../src/iam/root-credentials.js';
+import { scoped } from '../../helpers/store-files.js';
 
 export interface IamStoreContractOptions {
   /** Closes `store` and opens the same database again, as a restarted server would. */
@@ -47,14 +48,7 @@ export async function rejectsWith(p: Promise<unknown>, kind: IamStoreConflict['k
 }
 
 export function runIamStoreContract(name: string, make: () => Promise<IamStore>, opts: IamStoreContractOptions = {}): void {
-  const withStore = (fn: (s: IamStore) => Promise<IamStore | void>) => async () => {
-    let s = await make();
-    try {
-      s = (await fn(s)) ?? s;
-    } finally {
-      await s.close();
-    }
-  };
+  const withStore = scoped(make);
 
   describe(`IamStore contract: ${name}`, () => {
     describe('users', () => {

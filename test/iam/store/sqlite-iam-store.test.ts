@@ -2,10 +2,7 @@
 // version marker, WAL, index-backed lookups), and the user id / ARN helpers.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { retainSqlite } from '../../../src/storage/sqlite-database.js';
 import { isUserId, newUserId, userArn } from '../../../src/iam/store/ids.js';
@@ -13,35 +10,16 @@ import { IAM_SCHEMA_VERSION } from '../../../src/iam/store/sqlite-iam-schema.js'
 import { IAM_SQL, SqliteIamStore } from '../../../src/iam/store/sqlite-iam-store.js';
 import type { IamStore } from '../../../src/iam/store/types.js';
 import { runIamStoreContract } from './iam-store.contract.js';
+import { storeFiles } from '../../helpers/store-files.js';
 
-let root = '';
-let n = 0;
-const paths = new WeakMap<IamStore, string>();
+const files = storeFiles<IamStore>('coffer-iam-sqlite-', '.sqlite', (file) => SqliteIamStore.open(file));
 
-before(async () => {
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-iam-sqlite-'));
-});
-after(async () => {
-  await fs.rm(root, { recursive: true, force: true });
-});
-
-const open = (file: string) => {
-  const s = SqliteIamStore.open(file);
-  paths.set(s, file);
-  return s;
-};
-
-runIamStoreContract('SqliteIamStore', async () => open(path.join(root, `iam-${++n}.sqlite`)), {
-  reopen: async (s) => {
-    await s.close();
-    return open(paths.get(s)!);
-  },
-});
+runIamStoreContract('SqliteIamStore', files.make, { reopen: files.reopen });
 
 describe('SqliteIamStore specifics', () => {
   it('records the schema version and runs in WAL mode', async () => {
-    const file = path.join(root, `iam-${++n}.sqlite`);
-    await open(file).close();
+    const file = files.next();
+    await SqliteIamStore.open(file).close();
     const db = retainSqlite(new Database(file, { readonly: true }));
     try {
       assert.deepEqual(db.prepare('SELECT version FROM schema_version').all(), [{ version: IAM_SCHEMA_VERSION }]);
@@ -49,12 +27,12 @@ describe('SqliteIamStore specifics', () => {
     } finally {
       db.close();
     }
-    await open(file).close(); // reopening an up-to-date database migrates nothing
+    await SqliteIamStore.open(file).close(); // reopening an up-to-date database migrates nothing
   });
 
   it('refuses a database from a newer schema version', async () => {
-    const file = path.join(root, `iam-${++n}.sqlite`);
-    await open(file).close();
+    const file = files.next();
+    await SqliteIamStore.open(file).close();
     const db = retainSqlite(new Database(file));
     db.prepare('UPDATE schema_version SET version = ?').run(IAM_SCHEMA_VERSION + 1);
     db.close();
@@ -62,8 +40,8 @@ describe('SqliteIamStore specifics', () => {
   });
 
   it('the lookups the store runs seek an index, never scan a table or sort', async () => {
-    const file = path.join(root, `iam-${++n}.sqlite`);
-    await open(file).close();
+    const file = files.next();
+    await SqliteIamStore.open(file).close();
     const db = retainSqlite(new Database(file, { readonly: true }));
     try {
       const cases: [keyof typeof IAM_SQL, RegExp, unknown[]][] = [

@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { AliasRecord, GrantRecord, KeyMaterialRecord, KmsKeyRecord, KmsStore } from '../../../src/kms/store/types.js';
 import { KmsStoreConflict } from '../../../src/kms/store/types.js';
+import { scoped } from '../../helpers/store-files.js';
 
 export interface KmsStoreContractOptions {
   /** Closes `store` and opens the same database again, as a restarted server would. */
@@ -74,14 +75,7 @@ async function newKey(s: KmsStore, over: Partial<KmsKeyRecord> = {}) {
 }
 
 export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>, opts: KmsStoreContractOptions = {}): void {
-  const withStore = (fn: (s: KmsStore) => Promise<KmsStore | void>) => async () => {
-    let s = await make();
-    try {
-      s = (await fn(s)) ?? s;
-    } finally {
-      await s.close();
-    }
-  };
+  const withStore = scoped(make);
 
   describe(`KmsStore contract: ${name}`, () => {
     describe('keys', () => {

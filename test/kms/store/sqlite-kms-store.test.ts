@@ -2,10 +2,7 @@
 // schema version marker, WAL, and that the sweeps and lookups are index-backed.
 
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { retainSqlite } from '../../../src/storage/sqlite-database.js';
 import { SqliteKmsStore } from '../../../src/kms/store/sqlite-kms-store.js';
@@ -13,30 +10,11 @@ import { KMS_SQL } from '../../../src/kms/store/sqlite-kms-rows.js';
 import { KMS_SCHEMA_VERSION } from '../../../src/kms/store/sqlite-kms-schema.js';
 import type { KmsStore } from '../../../src/kms/store/types.js';
 import { keyRec, materialRec, runKmsStoreContract } from './kms-store.contract.js';
+import { storeFiles } from '../../helpers/store-files.js';
 
-let root = '';
-let n = 0;
-const paths = new WeakMap<KmsStore, string>();
+const files = storeFiles<KmsStore>('coffer-kms-sqlite-', '.sqlite', (file) => SqliteKmsStore.open(file));
 
-before(async () => {
-  root = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-kms-sqlite-'));
-});
-after(async () => {
-  await fs.rm(root, { recursive: true, force: true });
-});
-
-const open = (file: string) => {
-  const s = SqliteKmsStore.open(file);
-  paths.set(s, file);
-  return s;
-};
-
-runKmsStoreContract('SqliteKmsStore', async () => open(path.join(root, `kms-${++n}.sqlite`)), {
-  reopen: async (s) => {
-    await s.close();
-    return open(paths.get(s)!);
-  },
-});
+runKmsStoreContract('SqliteKmsStore', files.make, { reopen: files.reopen });
 
 /** The query plan's detail lines for sql with placeholder params. */
 function plan(db: Database.Database, sql: string, ...params: unknown[]): string {
@@ -45,8 +23,8 @@ function plan(db: Database.Database, sql: string, ...params: unknown[]): string 
 
 describe('SqliteKmsStore specifics', () => {
   it('records the schema version and runs in WAL mode', async () => {
-    const file = path.join(root, `kms-${++n}.sqlite`);
-    await open(file).close();
+    const file = files.next();
+    await SqliteKmsStore.open(file).close();
     const db = retainSqlite(new Database(file, { readonly: true }));
     try {
       assert.deepEqual(db.prepare('SELECT version FROM schema_version').all(), [{ version: KMS_SCHEMA_VERSION }]);
@@ -54,12 +32,12 @@ describe('SqliteKmsStore specifics', () => {
     } finally {
       db.close();
     }
-    await open(file).close(); // reopening an up-to-date database migrates nothing
+    await SqliteKmsStore.open(file).close(); // reopening an up-to-date database migrates nothing
   });
 
   it('refuses a database from a newer schema version', async () => {
-    const file = path.join(root, `kms-${++n}.sqlite`);
-    await open(file).close();
+    const file = files.next();
+    await SqliteKmsStore.open(file).close();
     const db = retainSqlite(new Database(file));
     db.prepare('UPDATE schema_version SET version = ?').run(KMS_SCHEMA_VERSION + 1);
     db.close();
@@ -67,8 +45,8 @@ describe('SqliteKmsStore specifics', () => {
   });
 
   it('the sweeps, key listing and grant/alias lookups the store runs seek an index, never scan a table or sort', async () => {
-    const file = path.join(root, `kms-${++n}.sqlite`);
-    await open(file).close();
+    const file = files.next();
+    await SqliteKmsStore.open(file).close();
     const db = retainSqlite(new Database(file, { readonly: true }));
     try {
       const cases: [keyof typeof KMS_SQL, string, unknown[]][] = [
@@ -94,8 +72,8 @@ describe('SqliteKmsStore specifics', () => {
   });
 
   it('a write that fails half-way leaves nothing behind', async () => {
-    const file = path.join(root, `kms-${++n}.sqlite`);
-    const s = open(file);
+    const file = files.next();
+    const s = SqliteKmsStore.open(file);
     try {
       const db = retainSqlite(new Database(file));
       // A trigger makes the tag insert fail after the key and material rows went in.
