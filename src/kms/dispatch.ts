@@ -19,7 +19,9 @@ export const UNSUPPORTED_OPERATIONS = new Set([
 ]);
 
 export async function callKms(svc: KmsService, caller: Caller, operation: string, input: KmsInput): Promise<KmsOutput> {
-  const op = KMS_OPERATIONS[operation];
+  // Own properties only: the wire names the operation, and "constructor" or "toString"
+  // must not reach what every object inherits.
+  const op = Object.hasOwn(KMS_OPERATIONS, operation) ? KMS_OPERATIONS[operation] : undefined;
   if (!op) {
     if (UNSUPPORTED_OPERATIONS.has(operation)) throw kmsError('UnsupportedOperationException', `${operation} is not supported by Coffer's KMS (symmetric keys only).`);
     throw kmsError('UnknownOperationException');

@@ -480,3 +480,13 @@ describe('audit', () => {
     assert.ok(!logged.includes(Buffer.from(gdk.Plaintext!).toString('base64')) && !logged.includes(Buffer.from(gdk.Plaintext!).toString('hex')));
   });
 });
+
+describe('the operation table', () => {
+  it('an operation named like a property every JavaScript object has is UnknownOperationException, never run or answered', async () => {
+    for (const operation of ['constructor', 'toString', 'hasOwnProperty', 'valueOf', '__proto__', '__defineGetter__', 'isPrototypeOf']) {
+      const r = await rawKms(operation, {});
+      assert.equal(r.status, 400, `TrentService.${operation}`);
+      assert.equal(r.body.__type, 'UnknownOperationException', `TrentService.${operation}: ${JSON.stringify(r.body).slice(0, 200)}`);
+    }
+  });
+});
