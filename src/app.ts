@@ -14,6 +14,7 @@ import { virtualHostBucket } from './s3/router.js';
 import type { S3Services } from './s3/context.js';
 import { collectGarbage } from './storage/recovery.js';
 import { openBackend } from './backend/open-backend.js';
+import { lockDataDir } from './backend/data-dir-lock.js';
 import { loadRootAccount, type RootAccount } from './iam/root-credentials.js';
 import type { CredentialLookup } from './auth/types.js';
 import { selectRootKey } from './custody/select-root-key.js';
@@ -62,9 +63,21 @@ export interface RunningCoffer {
 }
 
 export async function startCoffer(config: CofferConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningCoffer> {
-  const tls = config.tlsCert && config.tlsKey ? loadTlsMaterial(config.tlsCert, config.tlsKey) : undefined;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await chmod(config.dataDir, 0o700);
+  // Before any store is opened: recovery must never run beside another server's writes.
+  const lock = lockDataDir(config.dataDir);
+  if (lock.tookOver) log.warn({ previous: lock.tookOver }, `took over the lock ${lock.path} left by a server that is no longer running`);
+  try {
+    return await startOnLockedDir(config, log, lock.release);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: () => void): Promise<RunningCoffer> {
+  const tls = config.tlsCert && config.tlsKey ? loadTlsMaterial(config.tlsCert, config.tlsKey) : undefined;
   const backend = await openBackend(config, log);
   const { meta, blobs, iam, kms: kmsStore, audit, usage, recovered } = backend;
   if (recovered.removedBlobs > 0) log.info({ removedBlobs: recovered.removedBlobs }, 'removed leftovers of interrupted writes');
@@ -196,6 +209,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
       });
       await meter?.close();
       await backend.close();
+      releaseLock();
     },
   };
 }
