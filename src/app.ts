@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
 import type { CofferConfig } from './config/config.js';
 import { createCofferServer } from './http/server.js';
+import { drainServer } from './http/drain.js';
 import { loadTlsMaterial } from './config/tls-files.js';
 import { handleS3 } from './s3/handler.js';
 import { virtualHostBucket } from './s3/router.js';
@@ -59,7 +60,11 @@ export interface RunningCoffer {
   rootKey: RootKeyProvider;
   /** KMS request metering (absent with COFFER_METERING=off). */
   meter?: Meter;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets requests in flight finish for up to `graceMs` (0:
+   * close them at once), then closes every store and releases the data directory.
+   */
+  close(graceMs?: number): Promise<{ forced: boolean }>;
 }
 
 export async function startCoffer(config: CofferConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningCoffer> {
@@ -200,16 +205,14 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     iam,
     rootKey: rootKey.provider,
     meter,
-    async close() {
+    async close(graceMs = 0) {
       scheduler.stop();
       await auditDelivery?.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      const drained = await drainServer(server, graceMs);
       await meter?.close();
       await backend.close();
       releaseLock();
+      return drained;
     },
   };
 }
