@@ -4,14 +4,17 @@
 // The offline commands (`coffer user`, `audit`, `usage`, `hadoop`) do not take it: they
 // are built to run beside a live server (backend/open-backend.ts, openStoresBesideServer).
 //
-// Node has no flock(2), so the lock is a file created with O_EXCL that names its holder:
-//   <data-dir>/coffer.lock   {"pid": 1234, "hostname": "box", "started": "2026-…Z"}
-// and is removed on a clean exit. A lock left by a process that died is taken over: on
+// Node has no flock(2), so the lock is a symbolic link whose target names its holder, as
+// Emacs's lock files do:
+//   <data-dir>/coffer.lock -> 1234@box:1796544000   (pid @ host name : start, Unix seconds)
+// Creating a link is atomic (EEXIST when it is there) and a short target lives in the inode,
+// so the lock is taken on a full disk too, where writing a lock file's contents would fail
+// (ENOSPC) and a server could not start to let space be reclaimed. It is removed on a clean exit. A lock left by a process that died is taken over: on
 // this host a pid that no longer runs (process.kill(pid, 0) fails with ESRCH), or our own
 // pid when this process does not hold it (a container restarted as pid 1 again). A lock
 // naming another host cannot be checked from here, so it refuses like a live one.
 
-import { openSync, writeSync, closeSync, readFileSync, unlinkSync } from 'node:fs';
+import { readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -43,20 +46,18 @@ export interface DataDirLock {
 const held = new Set<string>();
 
 function readHolder(path: string): LockHolder | undefined {
-  let text: string;
+  let target: string;
   try {
-    text = readFileSync(path, 'utf8');
+    target = readlinkSync(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // EINVAL: a plain file in its place, not a lock this code wrote; it names no live holder.
+    if ((e as NodeJS.ErrnoException).code === 'EINVAL') return { pid: 0, hostname: hostname(), started: '' };
     throw e;
   }
-  try {
-    const v = JSON.parse(text) as Partial<LockHolder>;
-    if (typeof v.pid === 'number' && typeof v.hostname === 'string') return { pid: v.pid, hostname: v.hostname, started: String(v.started ?? '') };
-  } catch {
-    // A half-written lock (the holder died between create and write) is treated as stale below.
-  }
-  return { pid: 0, hostname: hostname(), started: '' };
+  const m = /^(\d+)@(.*):(\d+)$/.exec(target);
+  if (m === null) return { pid: 0, hostname: hostname(), started: '' };
+  return { pid: Number(m[1]), hostname: m[2]!, started: new Date(Number(m[3]) * 1000).toISOString() };
 }
 
 function isAlive(holder: LockHolder, path: string): boolean {
@@ -84,12 +85,7 @@ export function lockDataDir(dataDir: string): DataDirLock {
   // to the free name in between is found live on the next round.
   for (let round = 0; ; round++) {
     try {
-      const fd = openSync(path, 'wx', 0o600);
-      try {
-        writeSync(fd, JSON.stringify(me) + '\n');
-      } finally {
-        closeSync(fd);
-      }
+      symlinkSync(`${me.pid}@${me.hostname}:${Math.floor(Date.parse(me.started) / 1000)}`, path);
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || round >= 2) throw e;
