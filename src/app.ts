@@ -8,12 +8,14 @@ import type { Server } from 'node:http';
 import { pino, type Logger } from 'pino';
 import type { CofferConfig } from './config/config.js';
 import { createCofferServer } from './http/server.js';
+import { drainServer } from './http/drain.js';
 import { loadTlsMaterial } from './config/tls-files.js';
 import { handleS3 } from './s3/handler.js';
 import { virtualHostBucket } from './s3/router.js';
 import type { S3Services } from './s3/context.js';
 import { collectGarbage } from './storage/recovery.js';
 import { openBackend } from './backend/open-backend.js';
+import { lockDataDir } from './backend/data-dir-lock.js';
 import { loadRootAccount, type RootAccount } from './iam/root-credentials.js';
 import type { CredentialLookup } from './auth/types.js';
 import { selectRootKey } from './custody/select-root-key.js';
@@ -58,13 +60,29 @@ export interface RunningCoffer {
   rootKey: RootKeyProvider;
   /** KMS request metering (absent with COFFER_METERING=off). */
   meter?: Meter;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets requests in flight finish for up to `graceMs` (0:
+   * close them at once), then closes every store and releases the data directory.
+   */
+  close(graceMs?: number): Promise<{ forced: boolean }>;
 }
 
 export async function startCoffer(config: CofferConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningCoffer> {
-  const tls = config.tlsCert && config.tlsKey ? loadTlsMaterial(config.tlsCert, config.tlsKey) : undefined;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await chmod(config.dataDir, 0o700);
+  // Before any store is opened: recovery must never run beside another server's writes.
+  const lock = lockDataDir(config.dataDir);
+  if (lock.tookOver) log.warn({ previous: lock.tookOver }, `took over the lock ${lock.path} left by a server that is no longer running`);
+  try {
+    return await startOnLockedDir(config, log, lock.release);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: () => void): Promise<RunningCoffer> {
+  const tls = config.tlsCert && config.tlsKey ? loadTlsMaterial(config.tlsCert, config.tlsKey) : undefined;
   const backend = await openBackend(config, log);
   const { meta, blobs, iam, kms: kmsStore, audit, usage, recovered } = backend;
   if (recovered.removedBlobs > 0) log.info({ removedBlobs: recovered.removedBlobs }, 'removed leftovers of interrupted writes');
@@ -187,15 +205,14 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     iam,
     rootKey: rootKey.provider,
     meter,
-    async close() {
+    async close(graceMs = 0) {
       scheduler.stop();
       await auditDelivery?.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      const drained = await drainServer(server, graceMs);
       await meter?.close();
       await backend.close();
+      releaseLock();
+      return drained;
     },
   };
 }

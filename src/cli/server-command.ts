@@ -70,11 +70,19 @@ export function registerServerCommand(program: Command): void {
       // Everything before the listening line: it is the readiness signal, and a
       // supervisor may send SIGTERM the moment it sees it.
       if (!config.encryptionAtRest) process.stderr.write('coffer: warning: at-rest encryption is off: objects stored without SSE headers are kept in the clear (use only for benchmarks)\n');
-      const stop = () => {
-        running.close().then(() => process.exit(0), () => process.exit(1));
+      // Requests in flight may finish within the grace period; a second signal, with the
+      // handlers gone, ends the process at once (the lock it leaves is taken over on start).
+      const stop = (signal: NodeJS.Signals) => {
+        process.removeListener('SIGINT', stop);
+        process.removeListener('SIGTERM', stop);
+        process.stderr.write(`coffer: ${signal}: no longer accepting connections; waiting up to ${config.shutdownGraceSeconds} s for requests in flight\n`);
+        running.close(config.shutdownGraceSeconds * 1000).then(({ forced }) => {
+          if (forced) process.stderr.write(`coffer: warning: requests still in flight after ${config.shutdownGraceSeconds} s were cut off (COFFER_SHUTDOWN_GRACE_SECONDS)\n`);
+          process.exit(0);
+        }, () => process.exit(1));
       };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
       if (!config.tlsCert && !config.allowSseOverHttp && !isLoopbackAddress(config.address)) {
         process.stderr.write(
           `coffer: warning: plain HTTP on ${config.address}: SSE-KMS and SSE-C requests from other hosts will be refused, as AWS refuses them\n` +

@@ -47,6 +47,8 @@ export interface CofferConfig {
   auditPrefix?: string;
   /** How often new events are delivered (COFFER_AUDIT_DELIVERY_SECONDS, default 300). */
   auditDeliverySeconds: number;
+  /** On SIGTERM, how long requests in flight may take to finish before they are cut (COFFER_SHUTDOWN_GRACE_SECONDS, default 30). */
+  shutdownGraceSeconds: number;
   /** Metering, Prometheus metrics, the audit switch and the price table (see the end of this file). */
   metering: MeteringConfig;
 }
@@ -77,6 +79,7 @@ const schema = z.object({
   auditBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).optional(),
   auditPrefix: z.string().regex(/^[^/](.*[^/])?$/).max(512).optional(),
   auditDeliverySeconds: z.number().int().min(1).max(86400),
+  shutdownGraceSeconds: z.number().int().min(0).max(3600),
 });
 
 const HINTS: Record<string, string> = {
@@ -98,6 +101,7 @@ const HINTS: Record<string, string> = {
   auditBucket: 'COFFER_AUDIT_BUCKET must be a bucket name, optionally followed by /prefix, such as audit-logs/coffer',
   auditPrefix: 'COFFER_AUDIT_BUCKET\'s prefix (after the bucket name and a slash) must not start or end with a slash, and be at most 512 characters',
   auditDeliverySeconds: 'COFFER_AUDIT_DELIVERY_SECONDS must be a whole number of seconds from 1 to 86400 (default 300)',
+  shutdownGraceSeconds: 'COFFER_SHUTDOWN_GRACE_SECONDS must be a whole number of seconds from 0 to 3600 (default 30; 0 cuts requests in flight at once)',
 };
 
 export interface ConfigFlags {
@@ -142,6 +146,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     tlsKey: flags.tlsKey ?? (env.COFFER_TLS_KEY || undefined),
     allowSseOverHttp: flags.allowSseOverHttp ?? envSwitch(env.COFFER_ALLOW_SSE_OVER_HTTP, false),
     ...auditSettings(env),
+    shutdownGraceSeconds: env.COFFER_SHUTDOWN_GRACE_SECONDS === undefined || env.COFFER_SHUTDOWN_GRACE_SECONDS === '' ? 30 : Number(env.COFFER_SHUTDOWN_GRACE_SECONDS),
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

@@ -8,6 +8,7 @@ import { authenticate } from '../auth/sigv4.js';
 import type { CredentialLookup } from '../auth/types.js';
 import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
+import { isStorageFull } from '../storage/storage-full.js';
 import type { Caller, KmsService } from './service.js';
 import { callKms } from './dispatch.js';
 import { kmsError } from './errors.js';
@@ -54,7 +55,11 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
   } catch (e) {
     let err: ServiceError;
     if (isServiceError(e)) err = e;
-    else {
+    else if (isStorageFull(e)) {
+      // AWS KMS has no such error; 507 keeps SDKs from retrying into the full disk (docs/COMPATIBILITY.md).
+      opts.service.log.error({ err: e, requestId, operation }, 'out of disk space');
+      err = new ServiceError('KMSInternalException', 'The key store has no space left on its disk. Free disk space on the server, then try again.', 507);
+    } else {
       opts.service.log.error({ err: e, requestId, operation }, 'internal error');
       err = kmsError('KMSInternalException', 'An internal error occurred.');
     }

@@ -15,6 +15,9 @@ const TABLE = {
   EntityTooLarge: [400, 'Your proposed upload exceeds the maximum allowed size'],
   EntityTooSmall: [400, 'Your proposed upload is smaller than the minimum allowed size'],
   IllegalLocationConstraintException: [400, 'The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.'],
+  // Not an AWS code (S3 never runs out of space): 507 like MinIO's XMinioStorageFull, which
+  // SDKs do not retry (they retry 500 and 503). docs/COMPATIBILITY.md.
+  InsufficientStorage: [507, 'There is not enough free space on the server to store this request. Delete objects or free disk space, then try again.'],
   IncompleteBody: [400, 'You did not provide the number of bytes specified by the Content-Length HTTP header'],
   InternalError: [500, 'We encountered an internal error. Please try again.'],
   InvalidArgument: [400, 'Invalid Argument'],

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../auth/sigv4.js';
 import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
+import { isStorageFull } from '../storage/storage-full.js';
 import { transportOf } from '../http/transport.js';
 import { authorizeRequest } from './authorization.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
@@ -119,6 +120,9 @@ export function sendError(services: S3Services, req: IncomingMessage, res: Serve
   let err: ServiceError;
   if (isServiceError(e)) {
     err = e;
+  } else if (isStorageFull(e)) {
+    services.log.error({ err: e, requestId }, 'out of disk space');
+    err = s3Error('InsufficientStorage');
   } else {
     services.log.error({ err: e, requestId }, 'internal error');
     err = s3Error('InternalError');

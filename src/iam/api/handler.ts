@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { authenticate } from '../../auth/sigv4.js';
 import type { CredentialLookup, Principal } from '../../auth/types.js';
 import { ServiceError, isServiceError } from '../../errors.js';
+import { isStorageFull } from '../../storage/storage-full.js';
 import { accessKeyIdOf } from '../credentials.js';
 import { requestPrincipal } from '../principal.js';
 import { accessDeniedMessage, authorize } from '../policy/index.js';
@@ -81,7 +82,11 @@ export async function handleQueryApi(service: 'iam' | 'sts', opts: IamHandlerOpt
   } catch (e) {
     let err: ServiceError;
     if (isServiceError(e)) err = e;
-    else {
+    else if (isStorageFull(e)) {
+      // IAM's own code for a failure on its side, with 507 so that SDKs do not retry into the full disk (docs/COMPATIBILITY.md).
+      opts.log.error({ err: e, requestId, action }, 'out of disk space');
+      err = new ServiceError('ServiceFailure', 'The IAM store has no space left on its disk. Free disk space on the server, then try again.', 507);
+    } else {
       opts.log.error({ err: e, requestId, action }, 'internal error');
       err = new ServiceError('ServiceFailure', 'The request processing has failed because of an unknown error, exception or failure.', 500);
     }

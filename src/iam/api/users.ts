@@ -5,6 +5,7 @@ import { iamArn, newUserId } from '../store/ids.js';
 import type { QueryOperation } from './context.js';
 import { mapConflict, mergeTags, noUser, page, paging, tagsParam, tagsXml, userNameOrCaller, userResource, userXml } from './common.js';
 import { queryError } from './query.js';
+import { IamStoreConflict } from '../store/types.js';
 
 const listResource = (accountId: string) => iamArn(accountId, 'user', '');
 
@@ -20,7 +21,9 @@ export const USER_OPERATIONS: Record<string, QueryOperation> = {
       const u = { userName, userId: newUserId(), arn: iamArn(c.accountId, 'user', userName, path), path, createDate: c.now, tags };
       try {
         await c.iam.createUser(u);
-      } catch {
+      } catch (e) {
+        // Only a taken name is EntityAlreadyExists; a failed write (a full disk) stays what it is.
+        if (!(e instanceof IamStoreConflict && e.kind === 'EntityAlreadyExists')) throw e;
         const taken = await c.iam.getUser(userName);
         if (taken) throw queryError('EntityAlreadyExists', `User with name ${taken.userName} already exists.`);
         throw queryError('EntityAlreadyExists', `User with name ${userName} already exists.`);
