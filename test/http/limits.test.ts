@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, CreateMultipartUploadCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { rawConnection, requestHead, statusOf, within, xmlText, type RawConnection } from './raw-socket.js';
 
 let srv: TestServer;
@@ -108,3 +109,12 @@ for (const [name, service, path, headers, code] of [
     assert.match(text, new RegExp(code), text);
   });
 }
+
+test('connection settings are validated with messages that say how to fix them', () => {
+  const dataDir = '/tmp/unused';
+  const config = loadConfig({ dataDir }, {});
+  assert.deepEqual([config.maxConnections, config.maxConnectionsPerClient, config.connectionReserve, config.headersTimeoutSeconds, config.bodyIdleTimeoutSeconds], [900, 200, 32, 60, 20]);
+  assert.throws(() => loadConfig({ dataDir }, { COFFER_MAX_CONNECTIONS: '100', COFFER_MAX_CONNECTIONS_PER_CLIENT: '200' }), (e: ConfigError) => /COFFER_MAX_CONNECTIONS_PER_CLIENT/.test(e.message) && /reverse proxy/.test(e.hint ?? ''));
+  assert.throws(() => loadConfig({ dataDir }, { COFFER_BODY_IDLE_TIMEOUT_SECONDS: 'soon' }), (e: ConfigError) => /COFFER_BODY_IDLE_TIMEOUT_SECONDS/.test(e.hint ?? ''));
+  assert.throws(() => loadConfig({ dataDir }, { COFFER_MAX_CONNECTIONS: '0' }), (e: ConfigError) => /ulimit/.test(e.hint ?? ''));
+});
