@@ -175,7 +175,14 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     admin: (req, res, requestId) => handleAdminApi(adminApi, req, res, requestId),
     pages,
     fail: (err, requestId) => log.error({ err, requestId }, 'unhandled error'),
-  }, tls, { isBucketHost: (host) => virtualHostBucket(host, config.domain) !== undefined });
+  }, tls, {
+    isBucketHost: (host) => virtualHostBucket(host, config.domain) !== undefined,
+    limits: {
+      headersTimeoutMs: config.headersTimeoutSeconds * 1000,
+      bodyIdleTimeoutMs: config.bodyIdleTimeoutSeconds * 1000,
+      connections: { total: config.maxConnections, perClient: config.maxConnectionsPerClient, reserve: config.connectionReserve },
+    },
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.address, () => resolve());

@@ -13,6 +13,7 @@ import { authenticate } from '../auth/sigv4.js';
 import type { CredentialLookup, Principal } from '../auth/types.js';
 import { ServiceError, isServiceError } from '../errors.js';
 import { transportOf } from '../http/transport.js';
+import { readBoundedBody } from '../http/bounded-body.js';
 import { accessKeyIdOf } from '../iam/credentials.js';
 import type { NamedPolicy } from '../iam/policy/index.js';
 import { accessDeniedMessage, authorize } from '../iam/policy/index.js';
@@ -56,7 +57,7 @@ export async function handleAdminApi(opts: AdminApiOptions, req: IncomingMessage
       throw adminError('ValidationException', 'The request path is not valid percent-encoding.');
     }
     const query = new URLSearchParams(qi < 0 ? '' : rawUrl.slice(qi + 1));
-    const body = await readBody(req);
+    const body = await readBody(req, res);
     await opts.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl));
     let auth;
     try {
@@ -124,22 +125,8 @@ async function authorizeAdmin(opts: AdminApiOptions, route: AdminRoute, r: Admin
   if (decision.effect !== 'Allow') throw adminError('AccessDeniedException', accessDeniedMessage(ctx, decision), 403);
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(adminError('ValidationException', 'The request body is larger than 1 MiB.', 413));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
+function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer> {
+  return readBoundedBody(req, res, MAX_BODY, () => adminError('ValidationException', 'The request body is larger than 1 MiB.', 413));
 }
 
 function send(res: ServerResponse, status: number, value: unknown): void {

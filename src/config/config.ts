@@ -51,6 +51,17 @@ export interface CofferConfig {
   shutdownGraceSeconds: number;
   /** Metering, Prometheus metrics, the audit switch and the price table (see the end of this file). */
   metering: MeteringConfig;
+  // Slow and greedy clients (src/http/): the defaults fit a default `ulimit -n` of 1024.
+  /** A request's headers must arrive within this (COFFER_HEADERS_TIMEOUT_SECONDS, default 60). */
+  headersTimeoutSeconds: number;
+  /** A request body that sends nothing for this long is cut with RequestTimeout (COFFER_BODY_IDLE_TIMEOUT_SECONDS, default 20, as S3). */
+  bodyIdleTimeoutSeconds: number;
+  /** Open connections in total before only clients with none open are accepted (COFFER_MAX_CONNECTIONS, default 900). */
+  maxConnections: number;
+  /** Open connections from one client address (COFFER_MAX_CONNECTIONS_PER_CLIENT, default 200). */
+  maxConnectionsPerClient: number;
+  /** Connections past maxConnections kept for clients with none open (COFFER_CONNECTION_RESERVE, default 32). */
+  connectionReserve: number;
 }
 
 export { ConfigError };
@@ -80,6 +91,11 @@ const schema = z.object({
   auditPrefix: z.string().regex(/^[^/](.*[^/])?$/).max(512).optional(),
   auditDeliverySeconds: z.number().int().min(1).max(86400),
   shutdownGraceSeconds: z.number().int().min(0).max(3600),
+  headersTimeoutSeconds: z.number().min(0.05).max(3600),
+  bodyIdleTimeoutSeconds: z.number().min(0.05).max(3600),
+  maxConnections: z.number().int().min(1).max(1_000_000),
+  maxConnectionsPerClient: z.number().int().min(1).max(1_000_000),
+  connectionReserve: z.number().int().min(0).max(1_000_000),
 });
 
 const HINTS: Record<string, string> = {
@@ -102,6 +118,11 @@ const HINTS: Record<string, string> = {
   auditPrefix: 'COFFER_AUDIT_BUCKET\'s prefix (after the bucket name and a slash) must not start or end with a slash, and be at most 512 characters',
   auditDeliverySeconds: 'COFFER_AUDIT_DELIVERY_SECONDS must be a whole number of seconds from 1 to 86400 (default 300)',
   shutdownGraceSeconds: 'COFFER_SHUTDOWN_GRACE_SECONDS must be a whole number of seconds from 0 to 3600 (default 30; 0 cuts requests in flight at once)',
+  headersTimeoutSeconds: 'COFFER_HEADERS_TIMEOUT_SECONDS must be a number of seconds from 0.05 to 3600 (default 60)',
+  bodyIdleTimeoutSeconds: 'COFFER_BODY_IDLE_TIMEOUT_SECONDS must be a number of seconds from 0.05 to 3600 (default 20)',
+  maxConnections: 'COFFER_MAX_CONNECTIONS must be a whole number of at least 1 (default 900; keep it and COFFER_CONNECTION_RESERVE under `ulimit -n`)',
+  maxConnectionsPerClient: 'COFFER_MAX_CONNECTIONS_PER_CLIENT must be a whole number from 1 to COFFER_MAX_CONNECTIONS (default 200; raise it behind a reverse proxy, where every client has the proxy\'s address)',
+  connectionReserve: 'COFFER_CONNECTION_RESERVE must be a whole number of 0 or more (default 32)',
 };
 
 export interface ConfigFlags {
@@ -147,6 +168,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     allowSseOverHttp: flags.allowSseOverHttp ?? envSwitch(env.COFFER_ALLOW_SSE_OVER_HTTP, false),
     ...auditSettings(env),
     shutdownGraceSeconds: env.COFFER_SHUTDOWN_GRACE_SECONDS === undefined || env.COFFER_SHUTDOWN_GRACE_SECONDS === '' ? 30 : Number(env.COFFER_SHUTDOWN_GRACE_SECONDS),
+    ...listenerSettings(env),
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
@@ -157,6 +179,9 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
   }
   if ((raw.rootAccessKeyId === undefined) !== (raw.rootSecretAccessKey === undefined)) {
     throw new ConfigError('only one of COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY is set', 'set both, or neither to use the generated root credentials');
+  }
+  if (raw.maxConnectionsPerClient > raw.maxConnections) {
+    throw new ConfigError(`COFFER_MAX_CONNECTIONS_PER_CLIENT (${raw.maxConnectionsPerClient}) is larger than COFFER_MAX_CONNECTIONS (${raw.maxConnections})`, HINTS.maxConnectionsPerClient);
   }
   if (raw.tlsCert !== undefined && raw.tlsKey === undefined) {
     throw new ConfigError('a TLS certificate is given but no private key', 'give the certificate\'s private key with --tls-key (or COFFER_TLS_KEY), or drop --tls-cert to serve plain HTTP');
@@ -235,5 +260,17 @@ function auditSettings(env: NodeJS.ProcessEnv) {
     auditBucket: slash < 0 ? target : target!.slice(0, slash),
     auditPrefix: slash < 0 ? undefined : target!.slice(slash + 1),
     auditDeliverySeconds: num(env.COFFER_AUDIT_DELIVERY_SECONDS, 300),
+  };
+}
+
+/** The listener's timeouts and connection caps from COFFER_* (validated by the schema above). */
+function listenerSettings(env: NodeJS.ProcessEnv) {
+  const num = (v: string | undefined, fallback: number): number => (v === undefined || v.trim() === '' ? fallback : Number(v));
+  return {
+    headersTimeoutSeconds: num(env.COFFER_HEADERS_TIMEOUT_SECONDS, 60),
+    bodyIdleTimeoutSeconds: num(env.COFFER_BODY_IDLE_TIMEOUT_SECONDS, 20),
+    maxConnections: num(env.COFFER_MAX_CONNECTIONS, 900),
+    maxConnectionsPerClient: num(env.COFFER_MAX_CONNECTIONS_PER_CLIENT, 200),
+    connectionReserve: num(env.COFFER_CONNECTION_RESERVE, 32),
   };
 }

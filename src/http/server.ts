@@ -1,11 +1,15 @@
 // The Node listener — HTTP, or HTTPS when given a certificate. Every request gets a
 // request id, then is handed to the service it is for: KMS (X-Amz-Target:
 // TrentService.*), IAM and STS (the SigV4 credential scope names service iam or sts),
-// and S3 for everything else.
+// and S3 for everything else. Slow and greedy clients are held to the listener's limits
+// (ListenerLimits): headers and body idle timeouts, connection caps.
 
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer, maxHeaderSize, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { capConnections, type ConnectionCaps } from './connection-caps.js';
+import { answeredByTransport, clientErrorResponse, watchBodyIdle, type WireFormat } from './slow-clients.js';
 
 export interface ServiceHandlers {
   s3(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
@@ -75,7 +79,19 @@ export interface TlsOptions {
   key: Buffer;
 }
 
-export function createCofferServer(handlers: ServiceHandlers, tls?: TlsOptions, opts: { isBucketHost?: (host: string | undefined) => boolean } = {}): Server {
+/** How long a slow client may take, and how many connections clients may hold (config: COFFER_*). */
+export interface ListenerLimits {
+  headersTimeoutMs: number;
+  bodyIdleTimeoutMs: number;
+  connections: ConnectionCaps;
+}
+
+export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | undefined, opts: { isBucketHost?: (host: string | undefined) => boolean; limits: ListenerLimits }): Server {
+  const { limits } = opts;
+  const run = (format: WireFormat, handler: (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>, req: IncomingMessage, res: ServerResponse, requestId: string): void => {
+    watchBodyIdle(req, res, limits.bodyIdleTimeoutMs, format, requestId);
+    handler(req, res, requestId).catch((err) => failed(err, requestId, res));
+  };
   const listener: RequestListener = (req, res) => {
     const requestId = newRequestId();
     res.setHeader('x-amz-request-id', requestId);
@@ -87,29 +103,26 @@ export function createCofferServer(handlers: ServiceHandlers, tls?: TlsOptions, 
     // host (bucket.<domain>) the same paths are object keys.
     const own = !opts.isBucketHost?.(req.headers.host);
     if (own && url.startsWith('/_coffer/') && handlers.admin) {
-      handlers.admin(req, res, requestId).catch((err) => failed(err, requestId, res));
+      run('admin', handlers.admin, req, res, requestId);
       return;
     }
     if (own && handlers.pages && (req.method === 'GET' || req.method === 'HEAD') && req.headers.authorization === undefined && !url.includes('X-Amz-Credential=') && isPagePath(url)) {
       handlers.pages(req, res, requestId).then(
         (served) => {
-          if (!served) handlers.s3(req, res, requestId).catch((err) => failed(err, requestId, res));
+          if (!served) run('s3', handlers.s3, req, res, requestId);
         },
         (err) => failed(err, requestId, res),
       );
       return;
     }
-    let handler = handlers.s3;
-    if (typeof target === 'string' && target.startsWith('TrentService.') && handlers.kms) handler = handlers.kms;
-    else {
-      const service = scopeService(req.headers.authorization, req.url);
-      if (service === 'iam' && handlers.iam) handler = handlers.iam;
-      else if (service === 'sts' && handlers.sts) handler = handlers.sts;
-    }
-    handler(req, res, requestId).catch((err) => failed(err, requestId, res));
+    if (typeof target === 'string' && target.startsWith('TrentService.') && handlers.kms) return run('kms', handlers.kms, req, res, requestId);
+    const service = scopeService(req.headers.authorization, req.url);
+    if (service === 'iam' && handlers.iam) return run('iam', handlers.iam, req, res, requestId);
+    if (service === 'sts' && handlers.sts) return run('sts', handlers.sts, req, res, requestId);
+    run('s3', handlers.s3, req, res, requestId);
   };
   const failed = (err: unknown, requestId: string, res: ServerResponse): void => {
-    handlers.fail(err, requestId);
+    if (!answeredByTransport(res)) handlers.fail(err, requestId);
     if (!res.headersSent) {
       res.writeHead(500, { 'content-length': '0' });
       res.end();
@@ -117,9 +130,28 @@ export function createCofferServer(handlers: ServiceHandlers, tls?: TlsOptions, 
       res.destroy();
     }
   };
-  const options = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 };
-  if (!tls) return createServer(options, listener);
+  // requestTimeout stays 0: a 5 GiB upload may rightly take hours; a stalled one is cut by
+  // the body idle timeout instead. Node checks the headers timeout every
+  // connectionsCheckingInterval, so that runs often enough for the timeout to mean it.
+  const options = {
+    keepAliveTimeout: 65_000,
+    requestTimeout: 0,
+    headersTimeout: limits.headersTimeoutMs,
+    connectionsCheckingInterval: Math.min(5_000, Math.ceil(limits.headersTimeoutMs / 4)),
+  };
   // HTTP/1.1 only (no ALPN h2), as S3 clients expect. A client that speaks plain HTTP to
   // this port fails its TLS handshake and is disconnected.
-  return createHttpsServer({ ...options, cert: tls.cert, key: tls.key }, listener);
+  const server = tls ? createHttpsServer({ ...options, cert: tls.cert, key: tls.key }, listener) : createServer(options, listener);
+  capConnections(server, limits.connections);
+  // A client Node's parser gave up on (headers too large or too slow, bad syntax) gets S3's
+  // error document instead of Node's bare status line, then the connection is closed.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const requestId = newRequestId();
+    const response = socket.writable && socket.bytesWritten === 0
+      ? clientErrorResponse(err.code, socket.bytesRead, requestId, extendedRequestId(requestId), maxHeaderSize)
+      : undefined;
+    if (response === undefined) socket.destroy();
+    else socket.end(response, () => socket.destroy());
+  });
+  return server;
 }

@@ -14,6 +14,7 @@ import { callKms } from './dispatch.js';
 import { kmsError } from './errors.js';
 import { BLOB_INPUTS, type KmsInput } from './operation.js';
 import { transportOf } from '../http/transport.js';
+import { readBoundedBody } from '../http/bounded-body.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -31,7 +32,7 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
     const target = String(req.headers['x-amz-target'] ?? '');
     operation = target.slice('TrentService.'.length);
     if (req.method !== 'POST') throw kmsError('UnknownOperationException');
-    const body = await readBody(req);
+    const body = await readBody(req, res);
     await opts.prepareCredential?.(accessKeyIdOf(req.headers.authorization, req.url ?? '/'));
     const auth = authenticateKms(opts, req, body);
     let input: KmsInput;
@@ -105,15 +106,8 @@ function translateAuthError(e: unknown): unknown {
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_BODY) throw kmsError('ValidationException', 'Request body too large');
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks, size);
+function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer> {
+  return readBoundedBody(req, res, MAX_BODY, () => kmsError('ValidationException', 'Request body too large'));
 }
 
 function decodeBlobs(input: KmsInput): void {

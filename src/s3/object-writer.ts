@@ -5,7 +5,7 @@
 // discarded, so an interrupted write leaves nothing behind.
 
 import type { Readable } from 'node:stream';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { checksumHeader, createDigest, parseAlgorithm } from '../checksum/index.js';
 import { isServiceError } from '../errors.js';
 import type { ChecksumAlgorithm } from '../storage/types.js';
@@ -101,6 +101,18 @@ export function announcedSize(headers: IncomingHttpHeaders): number | undefined 
   const v = headers['x-amz-decoded-content-length'] ?? headers['content-length'];
   const n = Number(v);
   return typeof v === 'string' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * EntityTooLarge for a body announced over `maxSize`, before a byte of it is read, with
+ * Connection: close: the rest of the body is not read, so the connection cannot carry
+ * another request.
+ */
+export function refuseAnnouncedOversize(headers: IncomingHttpHeaders, res: ServerResponse, maxSize: number): void {
+  const size = announcedSize(headers);
+  if (size === undefined || size <= maxSize) return;
+  res.setHeader('connection', 'close');
+  throw s3Error('EntityTooLarge', { ProposedSize: String(size), MaxSizeAllowed: String(maxSize) });
 }
 
 export async function writeBlob(services: S3Services, body: Readable, opts: WriteBlobOptions): Promise<WrittenBlob> {

@@ -19,6 +19,7 @@ import type { ApiContext, IamApiServices, QueryOperation } from './context.js';
 import { IAM_OPERATIONS, STS_OPERATIONS } from './operations.js';
 import { Params, errorXml, queryError, resultXml } from './query.js';
 import { transportOf } from '../../http/transport.js';
+import { readBoundedBody } from '../../http/bounded-body.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -37,7 +38,7 @@ export async function handleQueryApi(service: 'iam' | 'sts', opts: IamHandlerOpt
   const svc = SERVICES[service];
   let action = '';
   try {
-    const body = await readBody(req);
+    const body = await readBody(req, res);
     const rawUrl = req.url ?? '/';
     const qi = rawUrl.indexOf('?');
     const form = new URLSearchParams(qi < 0 ? '' : rawUrl.slice(qi + 1));
@@ -156,15 +157,8 @@ function translateAuthError(e: unknown): unknown {
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_BODY) throw queryError('ValidationError', 'Request body too large');
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks, size);
+function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer> {
+  return readBoundedBody(req, res, MAX_BODY, () => queryError('ValidationError', 'Request body too large'));
 }
 
 function send(res: ServerResponse, status: number, xml: string): void {

@@ -18,7 +18,7 @@ import { checkCustomerKey, etagHex, openObject, sseOf, sseResponseHeaders, verif
 import { partKeys, sealUpload } from '../sse/multipart-sse.js';
 import { BodyEncryptor } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
-import { announcedSize, parseIntegrity, writeBlob, type WrittenBlob } from '../object-writer.js';
+import { announcedSize, parseIntegrity, refuseAnnouncedOversize, writeBlob, type WrittenBlob } from '../object-writer.js';
 import { checksumElement, copyPartAlgorithm, parseUploadChecksum, planPartChecksum } from '../multipart-checksum.js';
 import { copySourceStream, parseCopySourceRange } from '../multipart-copy-source.js';
 import { listPartsDocument, listUploadsDocument, pageUploads, parseListUploadsQuery } from '../multipart-listing.js';
@@ -79,6 +79,7 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
   if (h['content-length'] === undefined && h['x-amz-decoded-content-length'] === undefined && h['transfer-encoding'] === undefined) {
     throw s3Error('MissingContentLength');
   }
+  refuseAnnouncedOversize(h, ctx.res, MAX_PART_SIZE);
   refuseSseHeaders(h);
   const customer = parseCustomerKey(h, '');
   const integrity = parseIntegrity(h);

@@ -15,7 +15,7 @@ import { etagHex, sealObject, sseResponseHeaders, wipe } from '../sse/object-key
 import { BodyEncryptor } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
-import { announcedSize, parseIntegrity, writeBlob } from '../object-writer.js';
+import { announcedSize, parseIntegrity, refuseAnnouncedOversize, writeBlob } from '../object-writer.js';
 
 export async function putObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
   const h = ctx.req.headers;
@@ -23,6 +23,7 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
   if (h['content-length'] === undefined && h['x-amz-decoded-content-length'] === undefined && h['transfer-encoding'] === undefined) {
     throw s3Error('MissingContentLength');
   }
+  refuseAnnouncedOversize(h, ctx.res, ctx.services.config.maxObjectSize);
   const sseRequest = parseSseHeaders(h);
   checkAclHeaders(h);
   const cond = writeCondition(h);
