@@ -5,6 +5,8 @@
 // log (and metering, which sits in front of it) seeing it.
 
 import { isServiceError } from '../errors.js';
+import { AuditUnavailableError } from '../audit/sink.js';
+import { kmsError } from './errors.js';
 import type { Caller, KmsService } from './service.js';
 import { INPUT_MEMBERS, type AuditNote, type Operation } from './operation.js';
 
@@ -49,20 +51,41 @@ function boundParam(v: unknown, depth = 1): unknown {
   return out;
 }
 
-/** Runs `op` as `caller` and records it under `eventName`; errors are rethrown unchanged. */
+/**
+ * Runs `op` as `caller` and records it under `eventName`; errors are rethrown unchanged.
+ * Fail closed: while the audit log cannot be written nothing runs, and nothing is answered
+ * (success or refusal) before its event is durable.
+ */
 export async function audited<I extends object, O>(
   svc: KmsService, caller: Caller, eventName: string, op: Operation<I, O>, input: I, opts: AuditedOptions = {},
 ): Promise<O> {
+  if (opts.recordSuccess !== false) durably(() => svc.checkAuditWritable(), caller, eventName, svc);
   const note: AuditNote = { keys: [], params: defaultParams(eventName, input) };
+  let out: O;
   try {
-    const out = await op(svc, caller, input, note);
-    if (opts.recordSuccess !== false) svc.audit({ eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note) });
-    return out;
+    out = await op(svc, caller, input, note);
   } catch (e) {
     const code = isServiceError(e) ? e.code : 'KMSInternalException';
     const message = isServiceError(e) ? e.message : 'internal error';
-    svc.audit({ eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note), errorCode: code, errorMessage: message });
+    await durably(() => svc.audit({ eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note), errorCode: code, errorMessage: message }), caller, eventName, svc);
     throw e;
+  }
+  if (opts.recordSuccess !== false) await durably(() => svc.audit({ eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note) }), caller, eventName, svc);
+  return out;
+}
+
+/** Runs an audit step; a log that cannot be written becomes KMSInternalException, with the reason in the server log. */
+function durably<T>(step: () => T, caller: Caller, eventName: string, svc: KmsService): T {
+  const refuse = (e: unknown): never => {
+    if (!(e instanceof AuditUnavailableError)) throw e;
+    svc.log.warn({ requestId: caller.requestId, operation: eventName }, 'KMS request refused: the audit log cannot be written');
+    throw kmsError('KMSInternalException', 'The request was refused because the audit log cannot be written.');
+  };
+  try {
+    const r = step();
+    return (r instanceof Promise ? r.catch(refuse) : r) as T;
+  } catch (e) {
+    return refuse(e);
   }
 }
 
