@@ -79,7 +79,8 @@ function durably<T>(step: () => T, caller: Caller, eventName: string, svc: KmsSe
   const refuse = (e: unknown): never => {
     if (!(e instanceof AuditUnavailableError)) throw e;
     svc.log.warn({ requestId: caller.requestId, operation: eventName }, 'KMS request refused: the audit log cannot be written');
-    throw kmsError('KMSInternalException', 'The request was refused because the audit log cannot be written.');
+    // The cause lets S3 answer 503 ServiceUnavailable rather than 500 (s3/sse/kms-bridge.ts).
+    throw Object.assign(kmsError('KMSInternalException', 'The request was refused because the audit log cannot be written.'), { cause: e });
   };
   try {
     const r = step();
