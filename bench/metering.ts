@@ -29,7 +29,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog } from '../src/audit/audit-log.js';
-import type { AuditEvent, AuditSink } from '../src/audit/sink.js';
+import { DISCARD_AUDIT, type AuditEvent, type AuditSink } from '../src/audit/sink.js';
 import type { KmsStore } from '../src/kms/store/types.js';
 import { Meter } from '../src/metering/meter.js';
 import { CofferMetrics } from '../src/metering/metrics.js';
@@ -165,7 +165,7 @@ async function microCosts(scenario: string, offCpuPerPut: number): Promise<Row> 
   const record = { state: 'Enabled' };
   const kmsStore = { getKey: async () => ({ ...record }) } as unknown as KmsStore;
   const noKeys = { listKeys: async () => [] } as unknown as KmsStore;
-  const none: AuditSink = { record() {} };
+  const none: AuditSink = DISCARD_AUDIT;
   const store = SqliteUsageStore.open(join(dir, 'usage.sqlite'));
   const audit = await AuditLog.open(dir, 'us-east-1');
   const metrics = new CofferMetrics({ kmsStore });

@@ -41,7 +41,7 @@ import { whoamiRoute } from './admin/whoami-route.js';
 import { firstPage } from './http/pages.js';
 import { consolePages } from './console/serve.js';
 import { rewrapRoute } from './s3/rewrap/rewrap-route.js';
-import type { AuditSink } from './audit/sink.js';
+import { DISCARD_AUDIT, type AuditSink } from './audit/sink.js';
 import { Meter } from './metering/meter.js';
 import { CofferMetrics, observeKms } from './metering/metrics.js';
 import { usageRoute } from './metering/usage-route.js';
@@ -112,7 +112,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   // ---- Metering, Prometheus metrics and the audit switch (src/metering/, docs/METERING.md) ----
   // The meter sits in front of the audit log: every KMS use reaches it, it counts, then forwards.
   if (!config.metering.audit) log.warn('COFFER_AUDIT=off: KMS use is NOT written to the audit log. This switch is for benchmarks only; never run a real deployment with it.');
-  const auditSink: AuditSink = config.metering.audit ? audit : { record() {} };
+  const auditSink: AuditSink = config.metering.audit ? audit : DISCARD_AUDIT;
   let meter: Meter | undefined;
   const bucketKeys = new BucketKeyCache(config.bucketKeyTtlSeconds * 1000, (principal, keyArn, context, avoided) => meter?.avoided(principal, keyArn, context, avoided));
   const metrics = config.metering.metrics

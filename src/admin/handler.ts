@@ -20,6 +20,7 @@ import { accessDeniedMessage, authorize } from '../iam/policy/index.js';
 import { requestPrincipal } from '../iam/principal.js';
 import { ADMIN_PREFIX, adminError, type AdminRequest, type AdminRoute } from './route.js';
 import type { AdminRoutes } from './routes.js';
+import { MAX_JSON_DEPTH, MAX_JSON_STRING, parseBoundedJson } from '../http/json-body.js';
 import type { Logger } from 'pino';
 
 const MAX_BODY = 1024 * 1024;
@@ -35,13 +36,16 @@ export interface AdminApiOptions {
   log: Logger;
 }
 
-/** The body of a JSON route, or a 400 ValidationException. */
+/** The body of a JSON route, parsed under bounds (http/json-body.ts), or a 400 ValidationException. */
 function jsonObject(body: Buffer): Record<string, unknown> {
-  try {
-    const v = JSON.parse(body.length === 0 ? '{}' : body.toString('utf8')) as unknown;
+  const r = parseBoundedJson(body.length === 0 ? '{}' : body.toString('utf8'));
+  if (r.ok) {
+    const v = r.value;
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
-  } catch {
-    /* fall through */
+  } else if (r.failure.kind === 'depth') {
+    throw adminError('ValidationException', `The request body is nested more than ${MAX_JSON_DEPTH} levels deep.`);
+  } else if (r.failure.kind === 'string') {
+    throw adminError('ValidationException', `1 validation error detected: Value at '${r.failure.path}' failed to satisfy constraint: Member must have length less than or equal to ${MAX_JSON_STRING}`);
   }
   throw adminError('ValidationException', 'The request body must be a JSON object.');
 }

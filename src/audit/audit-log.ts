@@ -3,18 +3,25 @@
 // makes on a user's behalf — with the principal, the key and the encryption context,
 // never plaintext or key material (operations hand over sanitized parameters only).
 //
-// Writing never waits on the disk: record() queues the line, and the events of the next
-// 2 ms (or of the time the previous append takes) go out in one append. Between two appends the file may be rotated
-// (docs/spec/audit-log.md): when the next event would take kms.log past maxFileBytes,
-// kms.log becomes kms.log.1 (kms.log.1 becomes kms.log.2, …), the files beyond maxFiles
-// are deleted (the oldest), and the rest of the batch starts a new kms.log. Events are
-// never split, so each is in exactly one file, and the newest are always in kms.log.
+// No request is answered before its event is durable: record() resolves once the line is
+// appended and fdatasync'd. Writes are group-committed: the events queued while one batch
+// is written and synced go out together in the next, so concurrent requests share one
+// fsync. Between two appends the file may be rotated (docs/spec/audit-log.md): when the
+// next event would take kms.log past maxFileBytes, kms.log becomes kms.log.1 (kms.log.1
+// becomes kms.log.2, …), the files beyond maxFiles are deleted (the oldest), and the rest
+// of the batch starts a new kms.log. Events are never split, so each is in exactly one
+// file, and the newest are always in kms.log.
+//
+// Fail closed: when a write or sync fails (disk full, I/O error) the log refuses new
+// requests (checkWritable) and retries every second; the events it could not write are
+// held and written first when it recovers. audit/reserve holds disk space that a full
+// disk gets back, so the records of requests already acting still land.
 
-import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { AuditEvent } from './sink.js';
+import { AuditUnavailableError, type AuditEvent } from './sink.js';
 import type { AuditStore } from './audit-store.js';
 import type { CloudTrailEvent } from './event.js';
 import { AUDIT_DIR, AUDIT_FILE, filesOldestFirst, linesForward, logFileName } from './log-files.js';
@@ -23,8 +30,13 @@ import { matches, queryAudit, type AuditFilter, type AuditPage, type AuditPageRe
 export type { CloudTrailEvent } from './event.js';
 export { AUDIT_DIR, AUDIT_FILE } from './log-files.js';
 
-/** How long the first event of a batch waits for others before the batch is appended. */
-const BATCH_MS = 2;
+/** The file in the audit directory that holds disk space for a full disk. */
+export const RESERVE_FILE = 'reserve';
+
+/** How often a log that cannot be written tries again. */
+const RETRY_MS = 1000;
+/** Disk space held in audit/reserve and given back when the disk fills (RESERVE_FILE). */
+const RESERVE_BYTES = 1024 * 1024;
 
 /** Where rotation starts and how many files are kept (config: COFFER_AUDIT_MAX_FILE_MB, COFFER_AUDIT_MAX_FILES). */
 export interface AuditLogOptions {
@@ -34,15 +46,28 @@ export interface AuditLogOptions {
   maxFiles?: number;
   /** Where write failures are reported. */
   log?: Logger;
+  /** fdatasync each batch before its events resolve (config fsync). Default true; off, a record survives a crash of the process but not of the machine. */
+  fsync?: boolean;
+  /** Bytes held in audit/reserve for a full disk. Default 1 MiB. */
+  reserveBytes?: number;
 }
 
 const READ_ONLY = new Set(['DescribeKey', 'ListKeys', 'ListAliases', 'GetKeyPolicy', 'ListKeyPolicies', 'GetKeyRotationStatus', 'ListKeyRotations', 'ListResourceTags', 'ListGrants', 'ListRetirableGrants', 'GenerateRandom']);
 const DATA_PLANE = new Set(['Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateRandom']);
 
 export class AuditLog implements AuditStore {
-  private pending: string[] = [];
+  private queue: { line: string; resolve: () => void; reject: (err: Error) => void }[] = [];
   private draining: Promise<void> | undefined;
-  /** Events recorded and events handed to the OS (or given up on), for flush(). */
+  /** Set while the log cannot be written; requests are refused (checkWritable) until recover() succeeds. */
+  private failure: unknown;
+  /** Events that could not be written, in order: written first when the log recovers. */
+  private held: string[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  private recovering = false;
+  private reserved = false;
+  private readonly fsync: boolean;
+  private readonly reserveBytes: number;
+  /** Events recorded and events stored or held, for flush(). */
   private recorded = 0;
   private written = 0;
   private waiters: { upTo: number; resolve: () => void }[] = [];
@@ -60,6 +85,8 @@ export class AuditLog implements AuditStore {
   ) {
     this.maxFileBytes = opts.maxFileBytes ?? 64 * 1024 * 1024;
     this.maxFiles = Math.max(2, opts.maxFiles ?? 10);
+    this.fsync = opts.fsync ?? true;
+    this.reserveBytes = opts.reserveBytes ?? RESERVE_BYTES;
   }
 
   static async open(dataDir: string, region: string, opts: AuditLogOptions = {}): Promise<AuditLog> {
@@ -68,14 +95,14 @@ export class AuditLog implements AuditStore {
     const path = join(dir, AUDIT_FILE);
     const handle = await open(path, 'a', 0o600);
     const { size } = await handle.stat();
-    return new AuditLog(handle, size, dir, path, region, opts);
+    const log = new AuditLog(handle, size, dir, path, region, opts);
+    // A disk already full at start: the log starts failing and recovers when there is room.
+    await log.takeReserve().catch((err: unknown) => log.enterFailure(err));
+    return log;
   }
 
-  record(e: AuditEvent): void {
-    if (e.eventType === 'AwsServiceEvent') {
-      this.write(this.serviceEvent(e));
-      return;
-    }
+  record(e: AuditEvent): Promise<void> {
+    if (e.eventType === 'AwsServiceEvent') return this.write(this.serviceEvent(e));
     const p = e.caller.principal;
     const event: CloudTrailEvent = {
       eventVersion: '1.08',
@@ -109,7 +136,7 @@ export class AuditLog implements AuditStore {
       eventCategory: 'Management',
       ...(e.errorCode ? { errorCode: e.errorCode, errorMessage: e.errorMessage } : {}),
     };
-    this.write(event);
+    return this.write(event);
   }
 
   /** What KMS does by itself, shaped as CloudTrail's AwsServiceEvent (invokedBy kms.amazonaws.com). */
@@ -139,64 +166,179 @@ export class AuditLog implements AuditStore {
     };
   }
 
-  private write(event: CloudTrailEvent): void {
-    if (this.closed) return;
-    this.pending.push(JSON.stringify(event) + '\n');
+  private write(event: CloudTrailEvent): Promise<void> {
+    if (this.closed) return Promise.reject(new AuditUnavailableError());
+    const line = JSON.stringify(event) + '\n';
     this.recorded++;
-    this.drain();
+    if (this.failure !== undefined) {
+      // Recorded by a request that was already acting when the log failed: kept for the recovery.
+      this.held.push(line);
+      this.settled(1);
+      return Promise.reject(new AuditUnavailableError());
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ line, resolve, reject });
+      this.drain();
+    });
+  }
+
+  /** Throws while the log cannot be written: requests that need a record are refused before they act. */
+  checkWritable(): void {
+    if (this.closed || this.failure !== undefined) throw new AuditUnavailableError();
   }
 
   /**
-   * Appends the queued events, one batch per 2 ms (BATCH_MS). A batch that would
-   * take kms.log past maxFileBytes is cut between events: what fits is appended, the file
-   * is rotated, and the rest starts the new kms.log (an event larger than the limit gets a
-   * file of its own).
+   * Group commit: everything queued is appended and synced as one batch, and the events
+   * recorded meanwhile wait for the next one, so concurrent requests share one fsync.
    */
   private drain(): void {
     if (this.draining) return;
     this.draining = (async () => {
-      // Let the events of the next couple of milliseconds join the batch: under load one
-      // write carries many events instead of one (a write per event cost the data path ~5%).
-      await new Promise<void>((resolve) => setTimeout(resolve, BATCH_MS));
-      while (this.pending.length > 0) {
-        const events = this.pending;
-        this.pending = [];
-        let i = 0;
-        while (i < events.length) {
-          const room = this.maxFileBytes - this.size;
-          let bytes = 0;
-          let j = i;
-          while (j < events.length) {
-            const n = Buffer.byteLength(events[j]!);
-            if (bytes + n > room && !(j === i && this.size === 0)) break;
-            bytes += n;
-            j++;
-          }
-          if (j === i) {
-            try {
-              await this.rotate();
-              continue;
-            } catch (err) {
-              this.opts.log?.error({ err }, 'audit log rotation failed; appending to the current file');
-              j = i + 1;
-            }
-          }
-          const chunk = Buffer.from(events.slice(i, j).join(''));
-          try {
-            await writeAll(this.handle, chunk);
-            this.size += chunk.length;
-          } catch (err) {
-            this.opts.log?.error({ err, events: j - i }, 'audit log write failed');
-          }
-          this.written += j - i;
-          this.waiters = this.waiters.filter((w) => (w.upTo <= this.written ? (w.resolve(), false) : true));
-          i = j;
+      while (this.queue.length > 0 && this.failure === undefined) {
+        const batch = this.queue;
+        this.queue = [];
+        const lines = batch.map((e) => e.line);
+        try {
+          await this.append(lines);
+          for (const e of batch) e.resolve();
+        } catch (err) {
+          this.held.push(...lines); // the lines not yet durable
+          this.enterFailure(err);
+          for (const e of batch) e.reject(new AuditUnavailableError());
         }
+        this.settled(batch.length);
+      }
+      if (this.failure !== undefined && this.queue.length > 0) {
+        const rest = this.queue;
+        this.queue = [];
+        this.held.push(...rest.map((e) => e.line));
+        for (const e of rest) e.reject(new AuditUnavailableError());
+        this.settled(rest.length);
       }
     })().finally(() => {
       this.draining = undefined;
-      if (this.pending.length > 0) this.drain();
+      if (this.queue.length > 0) this.drain();
     });
+  }
+
+  /**
+   * Appends `lines` durably. On a full disk the reserve is given back and the batch tried
+   * once more — these are the records of requests that already acted — and the log is
+   * marked failing, so new requests are refused until the disk has room again.
+   */
+  private async append(lines: string[]): Promise<void> {
+    try {
+      await this.appendOnce(lines);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC' || !(await this.releaseReserve())) throw err;
+      this.enterFailure(err);
+      await this.appendOnce(lines);
+    }
+  }
+
+  /**
+   * Writes `lines` in order, rotating between events when kms.log would pass
+   * maxFileBytes (an event larger than the limit gets a file of its own), then syncs.
+   * Lines are removed from `lines` once synced. On failure kms.log is cut back to its last
+   * synced event, so a retry never glues a line onto a torn one nor writes one twice.
+   */
+  private async appendOnce(lines: string[]): Promise<void> {
+    let synced = this.size;
+    let unsynced = 0;
+    try {
+      while (unsynced < lines.length) {
+        const room = this.maxFileBytes - this.size;
+        let bytes = 0;
+        let j = unsynced;
+        while (j < lines.length) {
+          const n = Buffer.byteLength(lines[j]!);
+          if (bytes + n > room && !(j === unsynced && this.size === 0)) break;
+          bytes += n;
+          j++;
+        }
+        if (j === unsynced) {
+          // What went into this file is made durable before it is renamed away.
+          await this.sync();
+          lines.splice(0, unsynced);
+          unsynced = 0;
+          synced = this.size;
+          try {
+            await this.rotate();
+            synced = 0;
+            continue;
+          } catch (err) {
+            this.opts.log?.error({ err }, 'audit log rotation failed; appending to the current file');
+            j = 1;
+          }
+        }
+        const chunk = Buffer.from(lines.slice(unsynced, j).join(''));
+        await writeAll(this.handle, chunk);
+        this.size += chunk.length;
+        unsynced = j;
+      }
+      await this.sync();
+      lines.length = 0;
+    } catch (err) {
+      await this.handle.truncate(synced).catch(() => undefined);
+      this.size = synced;
+      throw err;
+    }
+  }
+
+  private async sync(): Promise<void> {
+    if (this.fsync) await this.handle.datasync();
+  }
+
+  /** Notes failure (logged once per episode) and starts retrying. */
+  private enterFailure(err: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    this.opts.log?.error({ err }, 'audit log cannot be written: KMS requests are refused until it can (retrying every second)');
+    this.retryTimer = setInterval(() => void this.recover(), RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  /** Takes the reserve back and writes the held events; on success the log accepts requests again. */
+  private async recover(): Promise<void> {
+    if (this.recovering || this.draining || this.closed) return;
+    this.recovering = true;
+    try {
+      await this.takeReserve();
+      await this.appendOnce(this.held);
+      this.failure = undefined;
+      clearInterval(this.retryTimer);
+      this.opts.log?.warn('audit log writable again: KMS requests are accepted');
+      this.drain();
+    } catch {
+      // Still failing: the next tick tries again.
+    } finally {
+      this.recovering = false;
+    }
+  }
+
+  /** Holds RESERVE_BYTES of disk in audit/reserve (once), so a full disk still takes the records of requests in flight. */
+  private async takeReserve(): Promise<void> {
+    if (this.reserved) return;
+    const path = join(this.dir, RESERVE_FILE);
+    try {
+      await writeFile(path, Buffer.alloc(this.reserveBytes), { mode: 0o600 });
+    } catch (err) {
+      await unlink(path).catch(() => undefined);
+      throw err;
+    }
+    this.reserved = true;
+  }
+
+  private async releaseReserve(): Promise<boolean> {
+    if (!this.reserved) return false;
+    this.reserved = false;
+    await unlink(join(this.dir, RESERVE_FILE)).catch(() => undefined);
+    return true;
+  }
+
+  private settled(n: number): void {
+    this.written += n;
+    this.waiters = this.waiters.filter((w) => (w.upTo <= this.written ? (w.resolve(), false) : true));
   }
 
   /** kms.log → kms.log.1 → kms.log.2 …; the files from index maxFiles - 1 on are deleted first (the oldest). */
@@ -217,7 +359,7 @@ export class AuditLog implements AuditStore {
     await old.close();
   }
 
-  /** Waits until every event recorded so far is handed to the OS (not for later ones: a busy log still answers). */
+  /** Waits until every event recorded so far is stored or held (not for later ones: a busy log still answers). */
   async flush(): Promise<void> {
     if (this.written >= this.recorded) return;
     await new Promise<void>((resolve) => this.waiters.push({ upTo: this.recorded, resolve }));
@@ -232,6 +374,8 @@ export class AuditLog implements AuditStore {
     await this.flush();
     this.closed = true;
     await this.draining;
+    clearInterval(this.retryTimer);
+    if (this.held.length > 0) this.opts.log?.error({ events: this.held.length }, 'audit log closed with events it could not write');
     await this.handle.close();
   }
 }

@@ -8,8 +8,12 @@ import type { AuditPage, AuditPageRequest } from './query.js';
 import type { AuditEvent, AuditSink } from './sink.js';
 
 export interface AuditStore extends AuditSink {
-  /** Queues one event as a CloudTrail record and returns at once: it never waits on storage. Ignored after close(). */
-  record(event: AuditEvent): void;
+  /**
+   * Stores one event as a CloudTrail record. Resolves once it is durable: concurrent events
+   * share one append and one fsync (group commit). Rejects with AuditUnavailableError when
+   * the log cannot be written; the event is kept and written when the log recovers. Rejects after close().
+   */
+  record(event: AuditEvent): Promise<void>;
   /** Resolves once every event recorded before the call is stored; events recorded later are not waited for. */
   flush(): Promise<void>;
   /**

@@ -28,6 +28,28 @@ export interface AuditEvent {
   additionalEventData?: Record<string, unknown>;
 }
 
+/**
+ * Where events go. A request that needs a record asks checkWritable() before it acts and
+ * answers only once record() has resolved: so no key is used or changed while the log
+ * cannot be written, and nothing acknowledged is missing from it after a crash.
+ */
 export interface AuditSink {
-  record(event: AuditEvent): void;
+  /** Resolves once the event is durable (appended, and fsynced when fsync is on); rejects with AuditUnavailableError when it cannot be stored. */
+  record(event: AuditEvent): Promise<void>;
+  /** Throws AuditUnavailableError while the log cannot be written (disk full, I/O error), so a request is refused before it acts. */
+  checkWritable(): void;
 }
+
+/** The audit log cannot be written: the request that needs a record is refused (fail closed). The cause is in the server log. */
+export class AuditUnavailableError extends Error {
+  override readonly name = 'AuditUnavailableError';
+  constructor() {
+    super('The audit log cannot be written.');
+  }
+}
+
+/** A sink that records nothing: for views that must not write (coffer hadoop check) and the benchmark-only COFFER_AUDIT=off. */
+export const DISCARD_AUDIT: AuditSink = {
+  record: () => Promise.resolve(),
+  checkWritable() {},
+};

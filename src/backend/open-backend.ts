@@ -63,7 +63,7 @@ export async function openBackend(config: BackendConfig, log?: Logger): Promise<
   const recovered = await recoverStorage(meta, blobs);
   const iam = SqliteIamStore.open(join(dir, IAM_FILE));
   const kms = SqliteKmsStore.open(join(dir, KMS_FILE));
-  const audit = await AuditLog.open(dir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log });
+  const audit = await AuditLog.open(dir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log, fsync: config.fsync });
   const usage = SqliteUsageStore.open(join(dir, USAGE_FILE));
   return {
     meta, blobs, kms, iam, usage, audit, recovered,

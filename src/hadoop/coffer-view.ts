@@ -19,6 +19,7 @@ import { InProcessKms, type KmsPort } from '../kms/port.js';
 import type { KmsKeyRecord, KmsStore } from '../kms/store/types.js';
 import { AWS_S3_ALIAS, awsManagedKeyPolicy } from '../kms/managed-keys.js';
 import { isServiceError } from '../errors.js';
+import { DISCARD_AUDIT } from '../audit/sink.js';
 import { openStoresBesideServer } from '../backend/open-backend.js';
 import type { BucketRecord, MetadataStore } from '../storage/types.js';
 import { decideS3 } from '../s3/authorization.js';
@@ -80,7 +81,7 @@ export class CofferView {
       region: config.region,
       identityPolicies: directory.identityPolicies,
       sessionPolicy: directory.sessionPolicy,
-      audit: { record() {} },
+      audit: DISCARD_AUDIT,
       log: pino({ level: 'silent' }),
     }));
     return new CofferView(admin, config, root, kms, kmsStore, meta, directory, closeStores);

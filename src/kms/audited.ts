@@ -5,8 +5,10 @@
 // log (and metering, which sits in front of it) seeing it.
 
 import { isServiceError } from '../errors.js';
+import { AuditUnavailableError } from '../audit/sink.js';
+import { kmsError } from './errors.js';
 import type { Caller, KmsService } from './service.js';
-import type { AuditNote, Operation } from './operation.js';
+import { INPUT_MEMBERS, type AuditNote, type Operation } from './operation.js';
 
 export interface AuditedOptions {
   /**
@@ -20,30 +22,71 @@ export interface AuditedOptions {
 // Members never shown in requestParameters, whatever an operation notes.
 const SECRET_PARAMS = new Set(['Plaintext', 'CiphertextBlob', 'GrantTokens', 'Policy']);
 
-/** requestParameters until the operation has checked its input: the members by their CloudTrail names, secrets left out. */
-function defaultParams(input: object): Record<string, unknown> {
+/** requestParameters until the operation has checked its input: the operation's own members (INPUT_MEMBERS) by their CloudTrail names, secrets left out. */
+function defaultParams(eventName: string, input: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(input)) {
-    if (SECRET_PARAMS.has(k) || Buffer.isBuffer(v)) continue;
+  const members = INPUT_MEMBERS[eventName] ?? [];
+  for (const k of members) {
+    const v = (input as Record<string, unknown>)[k];
+    if (v === undefined || SECRET_PARAMS.has(k) || Buffer.isBuffer(v)) continue;
     out[k[0]!.toLowerCase() + k.slice(1)] = v;
   }
   return out;
 }
 
-/** Runs `op` as `caller` and records it under `eventName`; errors are rethrown unchanged. */
+// Bounds of a recorded parameter value: the record stays small and serializable whatever
+// a caller sent (an in-process caller skips the wire's parser bounds).
+const PARAM_STRING = 4096;
+const PARAM_ENTRIES = 64;
+const PARAM_DEPTH = 4;
+
+/** `v` cut to the bounds above: long strings end in "...", deep or long collections are cut. */
+function boundParam(v: unknown, depth = 1): unknown {
+  if (typeof v === 'string') return v.length > PARAM_STRING ? v.slice(0, PARAM_STRING) + '...' : v;
+  if (typeof v !== 'object' || v === null) return typeof v === 'number' || typeof v === 'boolean' || v == null ? v : String(v);
+  if (depth > PARAM_DEPTH || Buffer.isBuffer(v)) return '...';
+  if (Array.isArray(v)) return v.slice(0, PARAM_ENTRIES).map((x) => boundParam(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v).slice(0, PARAM_ENTRIES)) out[boundParam(k) as string] = boundParam((v as Record<string, unknown>)[k], depth + 1);
+  return out;
+}
+
+/**
+ * Runs `op` as `caller` and records it under `eventName`; errors are rethrown unchanged.
+ * Fail closed: while the audit log cannot be written nothing runs, and nothing is answered
+ * (success or refusal) before its event is durable.
+ */
 export async function audited<I extends object, O>(
   svc: KmsService, caller: Caller, eventName: string, op: Operation<I, O>, input: I, opts: AuditedOptions = {},
 ): Promise<O> {
-  const note: AuditNote = { keys: [], params: defaultParams(input) };
+  if (opts.recordSuccess !== false) durably(() => svc.checkAuditWritable(), caller, eventName, svc);
+  const note: AuditNote = { keys: [], params: defaultParams(eventName, input) };
+  let out: O;
   try {
-    const out = await op(svc, caller, input, note);
-    if (opts.recordSuccess !== false) svc.audit({ eventName, caller, requestParameters: note.params, resources: resources(note) });
-    return out;
+    out = await op(svc, caller, input, note);
   } catch (e) {
     const code = isServiceError(e) ? e.code : 'KMSInternalException';
     const message = isServiceError(e) ? e.message : 'internal error';
-    svc.audit({ eventName, caller, requestParameters: note.params, resources: resources(note), errorCode: code, errorMessage: message });
+    await durably(() => svc.audit({ eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note), errorCode: code, errorMessage: message }), caller, eventName, svc);
     throw e;
+  }
+  if (opts.recordSuccess !== false) await durably(() => svc.audit({ eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note) }), caller, eventName, svc);
+  return out;
+}
+
+/** Runs an audit step; a log that cannot be written becomes KMSInternalException, with the reason in the server log. */
+function durably<T>(step: () => T, caller: Caller, eventName: string, svc: KmsService): T {
+  const refuse = (e: unknown): never => {
+    if (!(e instanceof AuditUnavailableError)) throw e;
+    svc.log.warn({ requestId: caller.requestId, operation: eventName }, 'KMS request refused: the audit log cannot be written');
+    // The cause lets S3 answer 503 ServiceUnavailable rather than 500 (s3/sse/kms-bridge.ts).
+    throw Object.assign(kmsError('KMSInternalException', 'The request was refused because the audit log cannot be written.'), { cause: e });
+  };
+  try {
+    const r = step();
+    return (r instanceof Promise ? r.catch(refuse) : r) as T;
+  } catch (e) {
+    return refuse(e);
   }
 }
 

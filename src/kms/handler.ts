@@ -15,6 +15,7 @@ import { kmsError } from './errors.js';
 import { BLOB_INPUTS, type KmsInput } from './operation.js';
 import { transportOf } from '../http/transport.js';
 import { readBoundedBody } from '../http/bounded-body.js';
+import { MAX_JSON_DEPTH, MAX_JSON_STRING, parseBoundedJson } from '../http/json-body.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -35,12 +36,7 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
     const body = await readBody(req, res);
     await opts.prepareCredential?.(accessKeyIdOf(req.headers.authorization, req.url ?? '/'));
     const auth = authenticateKms(opts, req, body);
-    let input: KmsInput;
-    try {
-      input = body.length === 0 ? {} : (JSON.parse(body.toString('utf8')) as KmsInput);
-    } catch {
-      throw kmsError('SerializationException', 'Start of structure or map found where not expected.');
-    }
+    const input = body.length === 0 ? {} : parseInput(body);
     if (typeof input !== 'object' || input === null || Array.isArray(input)) throw kmsError('SerializationException', 'Start of structure or map found where not expected.');
     decodeBlobs(input);
     const transport = transportOf(req);
@@ -108,6 +104,20 @@ function translateAuthError(e: unknown): unknown {
 
 function readBody(req: IncomingMessage, res: ServerResponse): Promise<Buffer> {
   return readBoundedBody(req, res, MAX_BODY, () => kmsError('ValidationException', 'Request body too large'));
+}
+
+/** The body under bounds (http/json-body.ts): refused before any operation runs, so nothing changes. */
+function parseInput(body: Buffer): KmsInput {
+  const r = parseBoundedJson(body.toString('utf8'));
+  if (r.ok) return r.value as KmsInput;
+  switch (r.failure.kind) {
+    case 'syntax':
+      throw kmsError('SerializationException', 'Start of structure or map found where not expected.');
+    case 'depth':
+      throw kmsError('SerializationException', `The request body is nested more than ${MAX_JSON_DEPTH} levels deep.`);
+    case 'string':
+      throw kmsError('ValidationException', `1 validation error detected: Value at '${r.failure.path}' failed to satisfy constraint: Member must have length less than or equal to ${MAX_JSON_STRING}`);
+  }
 }
 
 function decodeBlobs(input: KmsInput): void {

@@ -28,3 +28,45 @@ export type KmsOperation = Operation<KmsInput, KmsOutput>;
 
 /** Input members carrying binary data (base64 on the wire). */
 export const BLOB_INPUTS = ['Plaintext', 'CiphertextBlob', 'Message', 'Signature', 'Mac', 'PublicKey', 'ImportToken', 'EncryptedKeyMaterial'] as const;
+
+/**
+ * The input members of each operation, from the KMS API model (botocore's kms
+ * service-2.json). The audit record's default requestParameters come from these only: a
+ * member the API does not define is ignored by the operation and never reaches the log.
+ */
+export const INPUT_MEMBERS: Readonly<Record<string, readonly string[]>> = {
+  Encrypt: ['KeyId', 'Plaintext', 'EncryptionContext', 'GrantTokens', 'EncryptionAlgorithm', 'DryRun'],
+  Decrypt: ['CiphertextBlob', 'EncryptionContext', 'GrantTokens', 'KeyId', 'EncryptionAlgorithm', 'Recipient', 'DryRun', 'DryRunModifiers'],
+  ReEncrypt: ['CiphertextBlob', 'SourceEncryptionContext', 'SourceKeyId', 'DestinationKeyId', 'DestinationEncryptionContext', 'SourceEncryptionAlgorithm', 'DestinationEncryptionAlgorithm', 'GrantTokens', 'DryRun', 'DryRunModifiers'],
+  GenerateDataKey: ['KeyId', 'EncryptionContext', 'NumberOfBytes', 'KeySpec', 'GrantTokens', 'Recipient', 'DryRun'],
+  GenerateDataKeyWithoutPlaintext: ['KeyId', 'EncryptionContext', 'KeySpec', 'NumberOfBytes', 'GrantTokens', 'DryRun'],
+  GenerateRandom: ['NumberOfBytes', 'CustomKeyStoreId', 'Recipient'],
+  CreateKey: ['Policy', 'Description', 'KeyUsage', 'CustomerMasterKeySpec', 'KeySpec', 'Origin', 'CustomKeyStoreId', 'BypassPolicyLockoutSafetyCheck', 'Tags', 'MultiRegion', 'XksKeyId'],
+  DescribeKey: ['KeyId', 'GrantTokens'],
+  ListKeys: ['Limit', 'Marker'],
+  EnableKey: ['KeyId'],
+  DisableKey: ['KeyId'],
+  UpdateKeyDescription: ['KeyId', 'Description'],
+  ScheduleKeyDeletion: ['KeyId', 'PendingWindowInDays'],
+  CancelKeyDeletion: ['KeyId'],
+  CreateAlias: ['AliasName', 'TargetKeyId'],
+  UpdateAlias: ['AliasName', 'TargetKeyId'],
+  DeleteAlias: ['AliasName'],
+  ListAliases: ['KeyId', 'Limit', 'Marker'],
+  EnableKeyRotation: ['KeyId', 'RotationPeriodInDays'],
+  DisableKeyRotation: ['KeyId'],
+  GetKeyRotationStatus: ['KeyId'],
+  RotateKeyOnDemand: ['KeyId'],
+  ListKeyRotations: ['KeyId', 'IncludeKeyMaterial', 'Limit', 'Marker'],
+  TagResource: ['KeyId', 'Tags'],
+  UntagResource: ['KeyId', 'TagKeys'],
+  ListResourceTags: ['KeyId', 'Limit', 'Marker'],
+  GetKeyPolicy: ['KeyId', 'PolicyName'],
+  PutKeyPolicy: ['KeyId', 'PolicyName', 'Policy', 'BypassPolicyLockoutSafetyCheck'],
+  ListKeyPolicies: ['KeyId', 'Limit', 'Marker'],
+  CreateGrant: ['KeyId', 'GranteePrincipal', 'RetiringPrincipal', 'Operations', 'Constraints', 'GrantTokens', 'Name', 'DryRun'],
+  ListGrants: ['Limit', 'Marker', 'KeyId', 'GrantId', 'GranteePrincipal'],
+  ListRetirableGrants: ['Limit', 'Marker', 'RetiringPrincipal'],
+  RetireGrant: ['GrantToken', 'KeyId', 'GrantId', 'DryRun'],
+  RevokeGrant: ['KeyId', 'GrantId', 'DryRun'],
+};

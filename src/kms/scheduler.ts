@@ -88,15 +88,17 @@ export class KmsScheduler {
   }
 
   private async deleteKey(key: KmsKeyRecord, result: SweepResult): Promise<void> {
+    this.svc.checkAuditWritable(); // no action without its record: a failing log postpones it to a later sweep
     const deleted = await this.svc.store.deleteKey(key.keyId);
     this.svc.forget(key.keyId);
     if (!deleted) return; // gone already (another sweep, or a concurrent delete)
     result.deleted.push(key.keyId);
-    this.audit('DeleteKey', key, { keyId: key.arn });
+    await this.audit('DeleteKey', key, { keyId: key.arn });
     this.svc.log.info({ keyId: key.keyId }, 'deleted KMS key at the end of its waiting period');
   }
 
   private async rotateKey(key: KmsKeyRecord, now: number, result: SweepResult): Promise<void> {
+    this.svc.checkAuditWritable();
     const period = (key.rotationPeriodInDays ?? DEFAULT_ROTATION_PERIOD_DAYS) * DAY_MS;
     const { material } = await rotateKeyMaterial(this.svc, key, 'AUTOMATIC', now, (k) => {
       // The schedule keeps its rhythm; after a long outage (or a disabled spell) the next
@@ -106,11 +108,11 @@ export class KmsScheduler {
       return { nextRotationDate: next };
     });
     result.rotated.push(key.keyId);
-    this.audit('RotateKey', key, { keyId: key.arn, rotationType: 'AUTOMATIC', keyMaterialId: material.materialId });
+    await this.audit('RotateKey', key, { keyId: key.arn, rotationType: 'AUTOMATIC', keyMaterialId: material.materialId });
   }
 
-  private audit(eventName: string, key: KmsKeyRecord, additionalEventData: Record<string, unknown>): void {
-    this.svc.audit({
+  private audit(eventName: string, key: KmsKeyRecord, additionalEventData: Record<string, unknown>): Promise<void> {
+    return this.svc.audit({
       eventName,
       eventType: 'AwsServiceEvent',
       caller: systemCaller(this.svc),

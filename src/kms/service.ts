@@ -229,8 +229,14 @@ export class KmsService {
     this.policies.delete(keyId);
   }
 
-  audit(event: AuditEvent): void {
-    this.deps.audit.record(event);
+  /** Resolves once the event is durable; rejects with AuditUnavailableError when it cannot be stored. */
+  audit(event: AuditEvent): Promise<void> {
+    return this.deps.audit.record(event);
+  }
+
+  /** Throws AuditUnavailableError while the audit log cannot be written: check before acting. */
+  checkAuditWritable(): void {
+    this.deps.audit.checkWritable();
   }
 }
 

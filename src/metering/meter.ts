@@ -65,14 +65,18 @@ export class Meter implements AuditSink {
   }
 
   /** The hot path: one Map update, then the event goes on. */
-  record(e: AuditEvent): void {
+  record(e: AuditEvent): Promise<void> {
     try {
       this.count(e);
     } catch (err) {
       // Metering must never fail a KMS request, nor keep its event from the audit log.
       this.opts.onError?.(err, 'counting a KMS request');
     }
-    this.opts.next.record(e);
+    return this.opts.next.record(e);
+  }
+
+  checkWritable(): void {
+    this.opts.next.checkWritable();
   }
 
   private count(e: AuditEvent): void {

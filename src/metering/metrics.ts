@@ -249,7 +249,8 @@ export function observeKms(next: AuditSink, metrics: CofferMetrics): AuditSink {
     record(e) {
       if (e.eventType !== 'AwsServiceEvent') metrics.kmsRequest(e, e.resources[0]?.ARN ?? '');
       else if (e.eventName === 'DeleteKey') for (const r of e.resources) metrics.forgetKey(r.ARN);
-      next.record(e);
+      return next.record(e);
     },
+    checkWritable: () => next.checkWritable(),
   };
 }

@@ -90,3 +90,16 @@ test("on a virtual-hosted bucket's host, /metrics and /_coffer/... are object ke
     await vh.stop();
   }
 });
+
+test('a JSON body nested deeper than 64 levels or holding a 200 KiB string is a 400 ValidationException before the route runs', async () => {
+  let deep: Record<string, unknown> = { leaf: 1 };
+  for (let i = 0; i < 1000; i++) deep = { a: deep };
+  const nested = await adminCall(srv, 'POST', 'objects/rewrap', { body: { bucket: 'none', key: 'k', check: true, extra: deep } });
+  assert.equal(nested.status, 400);
+  assert.equal(nested.body['__type'], 'ValidationException');
+  assert.match(String(nested.body['message']), /nested more than 64 levels/);
+  const huge = await adminCall(srv, 'POST', 'objects/rewrap', { body: { bucket: 'none', key: 'k', check: true, extra: 'x'.repeat(200 * 1024) } });
+  assert.equal(huge.status, 400);
+  assert.equal(huge.body['__type'], 'ValidationException');
+  assert.match(String(huge.body['message']), /'extra' failed to satisfy constraint: Member must have length less than or equal to 65536/);
+});

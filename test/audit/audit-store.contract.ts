@@ -1,13 +1,13 @@
 // The AuditStore contract: every implementation (the file log now, a database later)
 // runs this suite through runAuditStoreContract from its own *.test.ts file. It pins
-// what the server relies on: record() never waits, flush() makes what came before it
-// readable, query() answers newest first with CloudTrail's shape, filters and a page
+// what the server relies on: record() resolves once the event is stored (and rejects
+// after close), flush() makes what came before it readable, query() answers newest first with CloudTrail's shape, filters and a page
 // token that later events do not shift, and close() keeps what was queued.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AuditStore } from '../../src/audit/audit-store.js';
-import type { AuditEvent } from '../../src/audit/sink.js';
+import { AuditUnavailableError, type AuditEvent } from '../../src/audit/sink.js';
 import { scoped } from '../helpers/store-files.js';
 
 export interface AuditStoreContractOptions {
@@ -53,6 +53,12 @@ export function runAuditStoreContract(name: string, make: () => Promise<AuditSto
       assert.equal(new Set(page.events.map((x) => x.eventID)).size, 3, 'each event has its own id');
     }));
 
+    it('record resolves once the event is stored: a query right after it sees the event, with no flush', withStore(async (s) => {
+      s.checkWritable();
+      await Promise.all(['c1', 'c2', 'c3'].map((id) => s.record(auditEvent(id))));
+      assert.deepEqual(ids(await s.query({ limit: 10 })).sort(), ['c1', 'c2', 'c3']);
+    }));
+
     it('records what KMS does by itself as an AwsServiceEvent', withStore(async (s) => {
       s.record(auditEvent('svc', { eventName: 'RotateKey', eventType: 'AwsServiceEvent', requestParameters: {}, additionalEventData: { rotationType: 'AUTOMATIC' } }));
       await s.flush();
@@ -95,9 +101,11 @@ export function runAuditStoreContract(name: string, make: () => Promise<AuditSto
 
     it('close stores what was still queued, and nothing is recorded after it', async () => {
       const s = await make();
-      s.record(auditEvent('queued'));
+      const queued = s.record(auditEvent('queued'));
       await s.close();
-      s.record(auditEvent('after-close'));
+      await queued;
+      await assert.rejects(s.record(auditEvent('after-close')), AuditUnavailableError);
+      assert.throws(() => s.checkWritable(), AuditUnavailableError);
       if (!opts.reopen) return;
       const again = await opts.reopen(s);
       try {

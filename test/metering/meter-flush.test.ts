@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Meter } from '../../src/metering/meter.js';
 import { HOUR_MS, type UsageCount, type UsageStore } from '../../src/metering/usage-store.js';
 import { SqliteUsageStore } from '../../src/metering/sqlite-usage-store.js';
-import type { AuditEvent } from '../../src/audit/sink.js';
+import { DISCARD_AUDIT, type AuditEvent } from '../../src/audit/sink.js';
 import type { KmsStore } from '../../src/kms/store/types.js';
 
 const KEY = 'arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555';
@@ -44,7 +44,7 @@ test('counts kept after a failed flush are written under their own hour, not the
   const hour = Date.UTC(2026, 10, 30, 23); // the last hour of November
   let now = hour + HOUR_MS - 1000;
   const keys = { listKeys: async () => [] } as unknown as KmsStore;
-  const meter = new Meter({ store: failingOnce, next: { record() {} }, keys, now: () => now, onError: (_err, what) => errors.push(what) });
+  const meter = new Meter({ store: failingOnce, next: DISCARD_AUDIT, keys, now: () => now, onError: (_err, what) => errors.push(what) });
   try {
     meter.record(event('Decrypt'));
     meter.record(event('Decrypt'));

@@ -10,6 +10,7 @@ import type { DataKey } from '../../kms/port.js';
 import type { Caller } from '../../kms/service.js';
 import type { S3Context } from '../context.js';
 import { s3Error } from '../errors.js';
+import { AuditUnavailableError } from '../../audit/sink.js';
 
 export type { DataKey };
 
@@ -28,7 +29,8 @@ export function kmsCaller(ctx: S3Context): Caller {
 export function s3ErrorFromKms(e: unknown): unknown {
   if (!isServiceError(e)) return e;
   if (e.code === 'AccessDeniedException') return s3Error('AccessDenied', {}, e.message);
-  if (e.code === 'KMSInternalException') return s3Error('InternalError');
+  // A KMS that cannot write its audit log refuses for now: S3 says so with 503, which clients retry.
+  if (e.code === 'KMSInternalException') return s3Error(e.cause instanceof AuditUnavailableError ? 'ServiceUnavailable' : 'InternalError');
   return new ServiceError(`KMS.${e.code}`, e.message, 400);
 }
 
