@@ -242,6 +242,26 @@ test('the bucket-key cache reuses a bucket key until its TTL has passed, for wri
   assert.equal(callsFor(events, 'Decrypt', key, bucket).length, 1);
 });
 
+test('concurrent misses share one KMS call: 16 writers get one GenerateDataKey, 16 readers one Decrypt, each still authorized (real KMS)', async () => {
+  const n = await node();
+  const key = (await n.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+  const bucket = uniqueBucket('bk-flight');
+  const context = { 'aws:s3:arn': `arn:aws:s3:::${bucket}` };
+  const caller: Caller = { principal: n.coffer.root.credential.principal, requestId: 'bk-flight', secureTransport: false, viaService: 's3.us-east-1.amazonaws.com' };
+  const kms = new InProcessKms(n.coffer.kms);
+  const writers = new BucketKeyCache(60_000);
+  const written = await Promise.all(Array.from({ length: 16 }, () => writers.forWriting(kms, caller, key, context)));
+  assert.ok(written.every((k) => k.ciphertextBlob.equals(written[0]!.ciphertextBlob)), 'one bucket key for all');
+  assert.deepEqual(writers.stats, { generated: 1, reusedForWrite: 15, decrypted: 0, reusedForRead: 0 });
+  const readers = new BucketKeyCache(60_000);
+  const read = await Promise.all(Array.from({ length: 16 }, () => readers.forReading(kms, caller, key, written[0]!.ciphertextBlob, context)));
+  assert.ok(read.every((p) => p.equals(written[0]!.plaintext)));
+  assert.deepEqual(readers.stats, { generated: 0, reusedForWrite: 0, decrypted: 1, reusedForRead: 15 });
+  const events = await n.audit();
+  assert.equal(callsFor(events, 'GenerateDataKey', key, bucket).length, 1);
+  assert.equal(callsFor(events, 'Decrypt', key, bucket).length, 1);
+});
+
 test('COFFER_BUCKET_KEY_TTL_SECONDS sets the server\'s bucket-key period (its clock moved, no sleep), and objects of both periods stay readable', async (t) => {
   const n = await node({ COFFER_BUCKET_KEY_TTL_SECONDS: '2' });
   const key = (await n.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;

@@ -7,6 +7,11 @@
 //
 // The cache speaks to the KMS port as the caller it is given and answers KMS's errors;
 // S3 maps them (kms-bridge.ts). Time comes from an injected clock, so tests move it.
+//
+// Concurrent misses share one KMS call: while a GenerateDataKey (or Decrypt) for an entry
+// is in flight — it waits for its durable audit record — the other requests for the same
+// entry wait for it and then pass the same access check as a cache hit, instead of each
+// asking KMS for a bucket key of its own.
 
 import { createHash } from 'node:crypto';
 import type { DataKey, KmsPort } from '../../kms/port.js';
@@ -24,6 +29,9 @@ export type ReuseHook = (principal: string, keyArn: string, context: Record<stri
 export class BucketKeyCache {
   private readonly forWrite = new Map<string, CachedKey>();
   private readonly forRead = new Map<string, CachedKey>();
+  /** KMS calls in flight, by the id their entry will have in forWrite / forRead. */
+  private readonly fetchingWrite = new Map<string, Promise<CachedKey>>();
+  private readonly fetchingRead = new Map<string, Promise<CachedKey>>();
   /** Bucket keys fetched from KMS, and objects that reused one (for tests and metering). */
   readonly stats = { generated: 0, reusedForWrite: 0, decrypted: 0, reusedForRead: 0 };
 
@@ -41,9 +49,9 @@ export class BucketKeyCache {
   /** The bucket key to derive a new object's key from: cached, or a new one from GenerateDataKey. */
   async forWriting(kms: KmsPort, caller: Caller, keyRef: string, context: Record<string, string>): Promise<DataKey> {
     const id = `${keyRef}\u0000${canonicalContext(context)}`;
-    const now = this.now();
-    const hit = this.forWrite.get(id);
-    if (hit && hit.expires > now) {
+    const known = this.known(this.forWrite, this.fetchingWrite, id);
+    const hit = known && (await known);
+    if (hit) {
       const arn = await kms.authorizeUse({ caller, keyId: hit.keyArn, action: 'kms:GenerateDataKey', encryptionContext: context });
       if (arn === hit.keyArn) {
         this.stats.reusedForWrite++;
@@ -51,29 +59,57 @@ export class BucketKeyCache {
         return hit;
       }
     }
-    const dk = await kms.generateDataKey({ caller, keyId: keyRef, numberOfBytes: 32, encryptionContext: context });
-    this.stats.generated++;
-    const entry = { ...dk, expires: now + this.ttlMs };
-    this.remember(this.forWrite, id, entry);
-    this.remember(this.forRead, readId(dk.ciphertextBlob), entry);
-    return dk;
+    return this.fetch(this.fetchingWrite, id, async () => {
+      const dk = await kms.generateDataKey({ caller, keyId: keyRef, numberOfBytes: 32, encryptionContext: context });
+      this.stats.generated++;
+      const entry = { ...dk, expires: this.now() + this.ttlMs };
+      this.remember(this.forWrite, id, entry);
+      this.remember(this.forRead, readId(dk.ciphertextBlob), entry);
+      return entry;
+    });
   }
 
   /** The plaintext bucket key of a stored object: cached, or unwrapped with Decrypt naming `keyArn`. */
   async forReading(kms: KmsPort, caller: Caller, keyArn: string, blob: Buffer, context: Record<string, string>): Promise<Buffer> {
     const id = readId(blob);
-    const now = this.now();
-    const hit = this.forRead.get(id);
-    if (hit && hit.expires > now && hit.keyArn === keyArn) {
+    const known = this.known(this.forRead, this.fetchingRead, id);
+    const hit = known && (await known);
+    if (hit && hit.keyArn === keyArn) {
       await kms.authorizeUse({ caller, keyId: keyArn, action: 'kms:Decrypt', encryptionContext: context });
       this.stats.reusedForRead++;
       this.onReuse?.(caller.principal.arn, keyArn, context, 'Decrypt');
       return hit.plaintext;
     }
-    const { plaintext } = await kms.decrypt({ caller, keyId: keyArn, ciphertextBlob: blob, encryptionContext: context });
-    this.stats.decrypted++;
-    this.remember(this.forRead, id, { plaintext, ciphertextBlob: blob, keyArn, expires: now + this.ttlMs });
-    return plaintext;
+    const entry = await this.fetch(this.fetchingRead, id, async () => {
+      const { plaintext } = await kms.decrypt({ caller, keyId: keyArn, ciphertextBlob: blob, encryptionContext: context });
+      this.stats.decrypted++;
+      const fresh = { plaintext, ciphertextBlob: blob, keyArn, expires: this.now() + this.ttlMs };
+      this.remember(this.forRead, id, fresh);
+      return fresh;
+    });
+    return entry.plaintext;
+  }
+
+  /**
+   * An unexpired entry, or the one a KMS call in flight is about to store (undefined if that
+   * call fails); undefined at once when there is neither. Synchronous up to that answer, so a
+   * miss registers its own call (fetch) before any other request can look.
+   */
+  private known(cache: Map<string, CachedKey>, fetching: Map<string, Promise<CachedKey>>, id: string): Promise<CachedKey | undefined> | undefined {
+    const hit = cache.get(id);
+    if (hit && hit.expires > this.now()) return Promise.resolve(hit);
+    return fetching.get(id)?.catch(() => undefined);
+  }
+
+  /** Runs `call` as the one KMS call in flight for `id`; its failure is the caller's alone. */
+  private async fetch(fetching: Map<string, Promise<CachedKey>>, id: string, call: () => Promise<CachedKey>): Promise<CachedKey> {
+    const p = call();
+    fetching.set(id, p);
+    try {
+      return await p;
+    } finally {
+      if (fetching.get(id) === p) fetching.delete(id);
+    }
   }
 
   private remember(map: Map<string, CachedKey>, id: string, entry: CachedKey): void {
