@@ -1,6 +1,10 @@
 // DeleteObject and DeleteObjects (quiet mode). Deleting a missing key succeeds, as S3 does.
+// DeleteObjects is authorized key by key, each as a DeleteObject of that key: a refused key
+// is an <Error> entry of a 200 result, as in AWS, and the others are deleted.
 
 import { createHash } from 'node:crypto';
+import { S3_ACTIONS } from '../actions.js';
+import { s3Decider } from '../authorization.js';
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
 import { s3Error } from '../errors.js';
@@ -28,6 +32,12 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
   const objects = childArray(doc, 'Object');
   if (objects.length === 0) throw s3Error('MalformedXML');
   if (objects.length > 1000) throw s3Error('MalformedXML', {}, 'The XML you provided was not well-formed or did not validate against our published schema');
+  const decide = await s3Decider(ctx.services, {
+    principal: ctx.auth.anonymous ? undefined : ctx.principal,
+    bucket,
+    transport: ctx.transport,
+    checks: [{ action: S3_ACTIONS.DeleteObjects }],
+  });
   const results: string[] = [];
   for (const o of objects) {
     const key = childText(o, 'Key');
@@ -39,6 +49,10 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
     }
     if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
       results.push(el('Error', text('Key', key), text('Code', 'KeyTooLongError'), text('Message', 'Your key is too long')));
+      continue;
+    }
+    if (!(await decide(key)).allowed) {
+      results.push(el('Error', text('Key', key), text('Code', 'AccessDenied'), text('Message', 'Access Denied')));
       continue;
     }
     try {
