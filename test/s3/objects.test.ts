@@ -268,3 +268,26 @@ test('DeleteObjects requires Content-MD5 or a checksum header, and a wrong one d
   assert.equal(byMd5.status, 200, byMd5.text);
   assert.equal(await stored(), false);
 });
+
+test('a key that is not valid UTF-8 once percent-decoded, or a malformed escape, is 400 InvalidURI and stores nothing', async () => {
+  const { SignatureV4 } = await import('@smithy/signature-v4');
+  const { Sha256 } = await import('../helpers/sha256.js');
+  const signer = new SignatureV4({ service: 's3', region: 'us-east-1', sha256: Sha256, credentials: { accessKeyId: 'AKIACOFFERTESTROOT01', secretAccessKey: 'coffer-test-root-secret-key-0123456789' }, uriEscapePath: false });
+  // The key whose name is the escape's own text: the bad requests must not land on it.
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad%FF', Body: 'real' }));
+  for (const rawKey of ['bad%FF', 'bad%ZZ', 'bad%E2%82', 'bad%']) {
+    const url = new URL(`${srv.url}/${bucket}/${rawKey}`);
+    const signed = await signer.sign({
+      method: 'PUT', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: `/${bucket}/${rawKey}`, query: {},
+      headers: { host: url.host, 'x-amz-content-sha256': createHash('sha256').update('evil').digest('hex'), 'content-length': '4' }, body: 'evil',
+    });
+    const r = await fetch(`${srv.url}/${bucket}/${rawKey}`, { method: 'PUT', headers: signed.headers as Record<string, string>, body: 'evil' });
+    const text = await r.text();
+    assert.equal(r.status, 400, `${rawKey}: ${text}`);
+    assert.match(text, /<Code>InvalidURI<\/Code><Message>Couldn(&apos;|')t parse the specified URI\.<\/Message>/, rawKey);
+  }
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'bad%FF' }));
+  assert.equal(await got.Body!.transformToString(), 'real');
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'bad' }));
+  assert.deepEqual(listed.Contents?.map((o) => o.Key), ['bad%FF']);
+});
