@@ -85,6 +85,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
     lookup,
     prepareCredential: (id, service) => directory.prepare(id, service),
     log,
+    allowSecretsOverHttp: config.allowSecretsOverHttp,
     // SimulatePrincipalPolicy consults a key's key policy or a bucket's policy.
     resourcePolicyOf: resourcePolicyLookup({
       keyPolicy: async (keyId) => (await kmsStore.getKey(keyId))?.policy,
@@ -151,7 +152,7 @@ export async function startCoffer(config: CofferConfig, log: Logger = pino({ lev
   const pages = firstPage(metrics ? [consolePages(), metrics.page] : [consolePages()]);
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, metrics }, req, res, requestId),
-    kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential }, req, res, requestId),
+    kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential, allowSecretsOverHttp: config.allowSecretsOverHttp }, req, res, requestId),
     iam: (req, res, requestId) => handleQueryApi('iam', iamApi, req, res, requestId),
     sts: (req, res, requestId) => handleQueryApi('sts', iamApi, req, res, requestId),
     admin: (req, res, requestId) => handleAdminApi(adminApi, req, res, requestId),

@@ -12,7 +12,7 @@ import type { Caller, KmsService } from './service.js';
 import { callKms } from './dispatch.js';
 import { kmsError } from './errors.js';
 import { BLOB_INPUTS, type KmsInput } from './operation.js';
-import { transportOf } from '../http/transport.js';
+import { secretsOverHttpRefusal, transportOf } from '../http/transport.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -22,7 +22,12 @@ export interface KmsHandlerOptions {
   region: string;
   /** Loads the credential of the access key a request names, before the synchronous SigV4 check. */
   prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
+  /** Send plaintext over plain HTTP to non-loopback clients too (config allowSecretsOverHttp). */
+  allowSecretsOverHttp: boolean;
 }
+
+/** The operations whose response carries plaintext: refused over plain HTTP from afar (http/transport.ts). */
+const PLAINTEXT_OPERATIONS: ReadonlySet<string> = new Set(['Decrypt', 'GenerateDataKey', 'GenerateRandom']);
 
 export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   let operation = '';
@@ -30,6 +35,10 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
     const target = String(req.headers['x-amz-target'] ?? '');
     operation = target.slice('TrentService.'.length);
     if (req.method !== 'POST') throw kmsError('UnknownOperationException');
+    if (PLAINTEXT_OPERATIONS.has(operation)) {
+      const refusal = secretsOverHttpRefusal(transportOf(req), opts.allowSecretsOverHttp, operation, 'plaintext');
+      if (refusal) throw kmsError('AccessDeniedException', refusal);
+    }
     const body = await readBody(req);
     await opts.prepareCredential?.(accessKeyIdOf(req.headers.authorization, req.url ?? '/'));
     const auth = authenticateKms(opts, req, body);
