@@ -103,6 +103,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     lookup,
     prepareCredential: (id, service) => directory.prepare(id, service),
     log,
+    allowSecretsOverHttp: config.allowSecretsOverHttp,
     // SimulatePrincipalPolicy consults a key's key policy or a bucket's policy.
     resourcePolicyOf: resourcePolicyLookup({
       keyPolicy: async (keyId) => (await kmsStore.getKey(keyId))?.policy,
@@ -169,7 +170,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const pages = firstPage(metrics ? [consolePages(), metrics.page] : [consolePages()]);
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, metrics }, req, res, requestId),
-    kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential }, req, res, requestId),
+    kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential, allowSecretsOverHttp: config.allowSecretsOverHttp }, req, res, requestId),
     iam: (req, res, requestId) => handleQueryApi('iam', iamApi, req, res, requestId),
     sts: (req, res, requestId) => handleQueryApi('sts', iamApi, req, res, requestId),
     admin: (req, res, requestId) => handleAdminApi(adminApi, req, res, requestId),

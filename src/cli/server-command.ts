@@ -16,6 +16,7 @@ interface ServerOptions {
   fsync: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  allowSecretsOverHttp?: boolean;
   allowSseOverHttp?: boolean;
   defaultKmsKey?: string;
   encryptionAtRest: boolean;
@@ -35,15 +36,16 @@ export function registerServerCommand(program: Command): void {
     .option('--no-encryption-at-rest', 'store objects that ask for no encryption in the clear (benchmarks only; env COFFER_ENCRYPTION_AT_REST=off)')
     .option('--tls-cert <pem>', 'serve HTTPS with this certificate (chain) PEM file (env COFFER_TLS_CERT; needs --tls-key)')
     .option('--tls-key <pem>', 'the unencrypted private key PEM file of --tls-cert (env COFFER_TLS_KEY)')
-    .option('--allow-sse-over-http', 'accept SSE-KMS and SSE-C over plain HTTP from any client, not only loopback (trusted networks only; env COFFER_ALLOW_SSE_OVER_HTTP=1)')
+    .option('--allow-secrets-over-http', 'accept SSE-KMS, SSE-C, KMS plaintext, IAM access keys and STS credentials over plain HTTP from any client, not only loopback (trusted networks only; env COFFER_ALLOW_SECRETS_OVER_HTTP=1)')
+    .option('--allow-sse-over-http', 'the older name of --allow-secrets-over-http (env COFFER_ALLOW_SSE_OVER_HTTP=1)')
     .action(async (opts: ServerOptions) => {
       let config;
       try {
-        const { defaultKmsKey, encryptionAtRest, ...rest } = opts;
+        const { defaultKmsKey, encryptionAtRest, allowSseOverHttp, allowSecretsOverHttp, ...rest } = opts;
         config = loadConfig({
           ...rest,
           fsync: opts.fsync === false ? false : undefined,
-          allowSseOverHttp: opts.allowSseOverHttp === true ? true : undefined,
+          allowSecretsOverHttp: allowSecretsOverHttp === true || allowSseOverHttp === true ? true : undefined,
           defaultKmsKeyId: defaultKmsKey,
           encryptionAtRest: encryptionAtRest === false ? false : undefined,
         });
@@ -83,10 +85,10 @@ export function registerServerCommand(program: Command): void {
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
-      if (!config.tlsCert && !config.allowSseOverHttp && !isLoopbackAddress(config.address)) {
+      if (!config.tlsCert && !config.allowSecretsOverHttp && !isLoopbackAddress(config.address)) {
         process.stderr.write(
-          `coffer: warning: plain HTTP on ${config.address}: SSE-KMS and SSE-C requests from other hosts will be refused, as AWS refuses them\n` +
-            'coffer: hint: serve HTTPS with --tls-cert and --tls-key, or on a trusted network allow them with --allow-sse-over-http\n',
+          `coffer: warning: plain HTTP on ${config.address}: SSE-KMS and SSE-C requests, KMS plaintext, IAM access keys and STS credentials from other hosts will be refused\n` +
+            'coffer: hint: serve HTTPS with --tls-cert and --tls-key, or on a trusted network allow them with --allow-secrets-over-http\n',
         );
       }
       const scheme = config.tlsCert ? 'HTTPS' : 'plain HTTP';

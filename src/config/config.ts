@@ -32,10 +32,11 @@ export interface CofferConfig {
   /** PEM file of the certificate's unencrypted private key. */
   tlsKey?: string;
   /**
-   * Accept SSE-KMS and SSE-C requests over plain HTTP from any client, not only loopback
-   * ones (for a trusted network, or TLS terminated by a proxy). AWS refuses them.
+   * Accept requests that carry or return secrets over plain HTTP from any client, not only
+   * loopback ones (for a trusted network, or TLS terminated by a proxy): SSE-KMS and SSE-C,
+   * KMS plaintext, IAM access keys, STS credentials (http/transport.ts). AWS refuses them.
    */
-  allowSseOverHttp: boolean;
+  allowSecretsOverHttp: boolean;
   // Audit log (src/audit/): size-bounded rotation and the optional copy delivered to a bucket.
   /** kms.log is rotated before it would grow past this many bytes (COFFER_AUDIT_MAX_FILE_MB, default 64). */
   auditMaxFileBytes: number;
@@ -84,7 +85,7 @@ const schema = z.object({
   bucketKeyTtlSeconds: z.number().int().min(1).max(86400),
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
-  allowSseOverHttp: z.boolean(),
+  allowSecretsOverHttp: z.boolean(),
   auditMaxFileBytes: z.number().int().min(1024).max(4096 * 1024 * 1024),
   auditMaxFiles: z.number().int().min(2).max(10000),
   auditBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).optional(),
@@ -107,7 +108,7 @@ const HINTS: Record<string, string> = {
   rootSecretAccessKey: 'COFFER_ROOT_SECRET_ACCESS_KEY must be 16 to 128 characters',
   dataDir: 'use --data-dir or COFFER_DATA_DIR with a directory path',
   address: 'use --address with an IP address such as 127.0.0.1',
-  allowSseOverHttp: 'use --allow-sse-over-http, or COFFER_ALLOW_SSE_OVER_HTTP with 1 or 0',
+  allowSecretsOverHttp: 'use --allow-secrets-over-http, or COFFER_ALLOW_SECRETS_OVER_HTTP (formerly COFFER_ALLOW_SSE_OVER_HTTP) with 1 or 0',
   maxObjectSize: 'COFFER_MAX_OBJECT_SIZE must be a positive number of bytes (default 5368709120, S3\'s limit)',
   encryptionAtRest: 'COFFER_ENCRYPTION_AT_REST must be on or off (off is for benchmarks only: objects without SSE headers are then stored in the clear)',
   defaultKmsKeyId: 'use COFFER_DEFAULT_KMS_KEY_ID with a KMS key id, key ARN or alias (alias/name)',
@@ -136,7 +137,7 @@ export interface ConfigFlags {
   defaultKmsKeyId?: string;
   tlsCert?: string;
   tlsKey?: string;
-  allowSseOverHttp?: boolean;
+  allowSecretsOverHttp?: boolean;
 }
 
 /** An on/off environment variable: unset is `fallback`; anything unrecognised stays a string, which the schema rejects. */
@@ -165,7 +166,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     bucketKeyTtlSeconds: env.COFFER_BUCKET_KEY_TTL_SECONDS === undefined ? 300 : Number(env.COFFER_BUCKET_KEY_TTL_SECONDS),
     tlsCert: flags.tlsCert ?? (env.COFFER_TLS_CERT || undefined),
     tlsKey: flags.tlsKey ?? (env.COFFER_TLS_KEY || undefined),
-    allowSseOverHttp: flags.allowSseOverHttp ?? envSwitch(env.COFFER_ALLOW_SSE_OVER_HTTP, false),
+    // COFFER_ALLOW_SSE_OVER_HTTP is the older name, from when the rule covered only SSE.
+    allowSecretsOverHttp: flags.allowSecretsOverHttp ?? envSwitch(env.COFFER_ALLOW_SECRETS_OVER_HTTP || env.COFFER_ALLOW_SSE_OVER_HTTP, false),
     ...auditSettings(env),
     shutdownGraceSeconds: env.COFFER_SHUTDOWN_GRACE_SECONDS === undefined || env.COFFER_SHUTDOWN_GRACE_SECONDS === '' ? 30 : Number(env.COFFER_SHUTDOWN_GRACE_SECONDS),
     ...listenerSettings(env),

@@ -106,7 +106,7 @@ async function checkBucket(view: CofferView, site: CoreSite, bucket: string | un
   else if (s.region.value !== view.region) add('warn', 'region', `fs.s3a.endpoint.region is ${s.region.value} but this Coffer runs in ${view.region}: KMS key ARNs and kms:ViaService name ${view.region}`);
   const endpointHost = s.endpoint ? hostOf(s.endpoint.value) : undefined;
   if (!tls && endpointHost !== undefined && !isLoopback(endpointHost) && needsTls(s)) {
-    add('warn', 'transport', 'plain HTTP to a non-loopback endpoint: Coffer refuses SSE-KMS and SSE-C requests without TLS unless the server runs with --allow-sse-over-http');
+    add('warn', 'transport', 'plain HTTP to a non-loopback endpoint: Coffer refuses SSE-KMS and SSE-C requests without TLS unless the server runs with --allow-secrets-over-http');
   }
 
   // The bucket.

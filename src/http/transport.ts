@@ -1,7 +1,9 @@
 // How a request reached us, for the rules that depend on it: AWS refuses SSE-KMS and
-// SSE-C requests that do not arrive over TLS, and policies may test aws:SecureTransport
-// and aws:SourceIp. Coffer also trusts loopback clients, so local development and tests
-// need no certificates, and an operator may trust the whole network (--allow-sse-over-http).
+// SSE-C requests that do not arrive over TLS, Coffer also refuses to send secrets (KMS
+// plaintext, IAM access keys, STS credentials) over plain HTTP, and policies may test
+// aws:SecureTransport and aws:SourceIp. Coffer trusts loopback clients, so local
+// development and tests need no certificates, and an operator may trust the whole
+// network (--allow-secrets-over-http).
 //
 // These are facts of the connection, so they are decided once per socket (transportOf)
 // and carried with each request; every rule reads the same answer.
@@ -60,10 +62,19 @@ export function isLoopbackAddress(address: string | undefined): boolean {
 }
 
 /**
- * May this request carry secrets that AWS only accepts over TLS (SSE-KMS, SSE-C)?
+ * May this request carry or receive secrets (SSE-KMS, SSE-C, KMS plaintext, access keys)?
  * Yes over TLS, from a loopback peer, or anywhere when the operator allowed plain
- * HTTP (`allowSseOverHttp` in the config).
+ * HTTP (`allowSecretsOverHttp` in the config).
  */
-export function isSecureTransport(t: Transport, allowSseOverHttp: boolean): boolean {
-  return allowSseOverHttp || t.secure || t.loopback;
+export function isSecureTransport(t: Transport, allowSecretsOverHttp: boolean): boolean {
+  return allowSecretsOverHttp || t.secure || t.loopback;
+}
+
+/**
+ * The refusal of an operation whose response carries a secret, over plain HTTP from afar
+ * (in S3's wording for SSE over HTTP): undefined when the request may have it.
+ */
+export function secretsOverHttpRefusal(t: Transport, allowSecretsOverHttp: boolean, operation: string, secret: string): string | undefined {
+  if (isSecureTransport(t, allowSecretsOverHttp)) return undefined;
+  return `Requests for ${operation}, whose response carries ${secret}, must be made over a secure connection.`;
 }

@@ -13,7 +13,7 @@ import type { Caller, KmsService } from './service.js';
 import { callKms } from './dispatch.js';
 import { kmsError } from './errors.js';
 import { BLOB_INPUTS, type KmsInput } from './operation.js';
-import { transportOf } from '../http/transport.js';
+import { secretsOverHttpRefusal, transportOf } from '../http/transport.js';
 import { readBoundedBody } from '../http/bounded-body.js';
 import { MAX_JSON_DEPTH, MAX_JSON_STRING, parseBoundedJson } from '../http/json-body.js';
 
@@ -25,7 +25,12 @@ export interface KmsHandlerOptions {
   region: string;
   /** Loads the credential of the access key a request names, before the synchronous SigV4 check. */
   prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
+  /** Send plaintext over plain HTTP to non-loopback clients too (config allowSecretsOverHttp). */
+  allowSecretsOverHttp: boolean;
 }
+
+/** The operations whose response carries plaintext: refused over plain HTTP from afar (http/transport.ts). */
+const PLAINTEXT_OPERATIONS: ReadonlySet<string> = new Set(['Decrypt', 'GenerateDataKey', 'GenerateRandom']);
 
 export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   let operation = '';
@@ -33,6 +38,10 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
     const target = String(req.headers['x-amz-target'] ?? '');
     operation = target.slice('TrentService.'.length);
     if (req.method !== 'POST') throw kmsError('UnknownOperationException');
+    if (PLAINTEXT_OPERATIONS.has(operation)) {
+      const refusal = secretsOverHttpRefusal(transportOf(req), opts.allowSecretsOverHttp, operation, 'plaintext');
+      if (refusal) throw kmsError('AccessDeniedException', refusal);
+    }
     const body = await readBody(req, res);
     await opts.prepareCredential?.(accessKeyIdOf(req.headers.authorization, req.url ?? '/'));
     const auth = authenticateKms(opts, req, body);

@@ -1,5 +1,7 @@
 // The IAM action each S3 endpoint needs, in one table. Handlers never decide this
-// themselves: the dispatcher authorizes once, first, from here.
+// themselves: the dispatcher authorizes once, first, from here — except the operations
+// whose body names what they act on (AUTHORIZED_BY_OPERATION in authorization.ts), which
+// authorize from here once it is read: DeleteObjects needs s3:DeleteObject on each key.
 
 import type { Operation } from './router.js';
 

@@ -11,8 +11,9 @@
 //   Anonymous callers have no identity: only a bucket policy naming "*" allows them.
 //
 // Every S3 entry decides here: each request, first, from the action table (actions.ts,
-// authorizeRequest); PostObject once its form is read and PutObjectTagging once its tag
-// set is read; a re-wrap (rewrap/authorize.ts) for the two actions it stands for.
+// authorizeRequest); PostObject once its form is read, PutObjectTagging once its tag set
+// is read, DeleteObjects for each key it lists (s3Decider); a re-wrap (rewrap/authorize.ts)
+// for the two actions it stands for.
 //
 // The context carries the global condition keys (aws:SecureTransport, aws:SourceIp from
 // the request's transport, aws:CurrentTime, principal keys), the existing object's tags
@@ -77,40 +78,52 @@ export async function authorizeS3(sources: S3PolicySources, access: S3Access): P
  * the first check refused, or the reason the last one was allowed.
  */
 export async function decideS3(sources: S3PolicySources, access: S3Access): Promise<S3Verdict> {
-  const { principal, bucket, key } = access;
+  return (await s3Decider(sources, access))(access.key);
+}
+
+/**
+ * Reads the policies an access depends on once and returns its decision for one key (or for
+ * the bucket, given none): DeleteObjects decides each of up to 1,000 keys as its own object.
+ */
+export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access, 'key'>): Promise<(key: string | undefined) => Promise<S3Verdict>> {
+  const { principal, bucket } = access;
   const root = principal?.kind === 'root';
-  if (root && (bucket === undefined || access.rootMayAlways)) return ROOT_ALLOWED;
+  if (root && (bucket === undefined || access.rootMayAlways)) return async () => ROOT_ALLOWED;
 
   const record = bucket === undefined ? undefined : await sources.meta.getBucket(bucket);
   const policy = record ? bucketPolicyOf(record) : undefined;
   const session = principal && sources.sessionPolicy(principal);
-  if (root && !policy && !session) return ROOT_ALLOWED; // nothing can deny the root
+  if (root && !policy && !session) return async () => ROOT_ALLOWED; // nothing can deny the root
 
   const identity = !principal || root ? NO_POLICIES : await sources.identityPolicies(principal);
-  const resource = bucket === undefined ? '*' : key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
   const global = globalConditions(access.transport);
   const requester = s3RequestPrincipal(principal);
-  let existingTags: Record<string, ContextValue> | undefined;
-  let verdict: S3Verdict = ROOT_ALLOWED;
-  for (const check of access.checks) {
-    const conditions = { ...global, ...check.conditions };
-    if (check.existingObjectTags && bucket !== undefined && key !== undefined && wantsExistingTags(policy, identity, session)) {
-      existingTags ??= await existingTagConditions(sources, bucket, key);
-      Object.assign(conditions, existingTags);
+  const resourcePolicies = policy ? [{ name: 'bucket-policy', document: policy }] : NO_POLICIES;
+  const tagsWanted = wantsExistingTags(policy, identity, session);
+  return async (key) => {
+    const resource = bucket === undefined ? '*' : key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
+    let existingTags: Record<string, ContextValue> | undefined;
+    let verdict: S3Verdict = ROOT_ALLOWED;
+    for (const check of access.checks) {
+      const conditions = { ...global, ...check.conditions };
+      if (check.existingObjectTags && bucket !== undefined && key !== undefined && tagsWanted) {
+        existingTags ??= await existingTagConditions(sources, bucket, key);
+        Object.assign(conditions, existingTags);
+      }
+      const rc: RequestContext = { principal: requester, action: check.action, resource, conditions };
+      const decision = evaluate({
+        identityPolicies: identity,
+        resourcePolicies,
+        ...(session ? { sessionPolicy: session } : {}),
+        ctx: rc,
+        resourceAccountId: sources.accountId,
+        resourcePolicyMode: 's3',
+      });
+      if (decision.effect !== 'Allow') return { allowed: false, message: accessDeniedMessage(rc, decision) };
+      verdict = { allowed: true, reason: decision.reason };
     }
-    const rc: RequestContext = { principal: requester, action: check.action, resource, conditions };
-    const decision = evaluate({
-      identityPolicies: identity,
-      resourcePolicies: policy ? [{ name: 'bucket-policy', document: policy }] : NO_POLICIES,
-      ...(session ? { sessionPolicy: session } : {}),
-      ctx: rc,
-      resourceAccountId: sources.accountId,
-      resourcePolicyMode: 's3',
-    });
-    if (decision.effect !== 'Allow') return { allowed: false, message: accessDeniedMessage(rc, decision) };
-    verdict = { allowed: true, reason: decision.reason };
-  }
-  return verdict;
+    return verdict;
+  };
 }
 
 const ROOT_MAY_ALWAYS: ReadonlySet<Operation> = new Set(['GetBucketPolicy', 'PutBucketPolicy', 'DeleteBucketPolicy']);
@@ -118,8 +131,12 @@ const SSE_OPS: ReadonlySet<Operation> = new Set(['PutObject', 'CopyObject', 'Cre
 const EXISTING_TAG_OPS: ReadonlySet<Operation> = new Set([
   'GetObject', 'HeadObject', 'GetObjectTagging', 'PutObjectTagging', 'DeleteObjectTagging', 'GetObjectAcl', 'PutObjectAcl', 'GetObjectAttributes',
 ]);
-/** Operations that authorize themselves once their body is read: PostObject (its form), PutObjectTagging (its tag set). */
-const AUTHORIZED_BY_OPERATION: ReadonlySet<Operation> = new Set(['PostObject', 'PutObjectTagging']);
+/**
+ * Operations that authorize themselves once their body is read: PostObject (its form),
+ * PutObjectTagging (its tag set), DeleteObjects (each key it lists, refused keys reported in
+ * its result as AWS does, the request itself needing no permission).
+ */
+const AUTHORIZED_BY_OPERATION: ReadonlySet<Operation> = new Set(['PostObject', 'PutObjectTagging', 'DeleteObjects']);
 
 /**
  * A request's authorization, for the action its endpoint needs. PutObjectTagging calls it

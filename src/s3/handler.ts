@@ -40,15 +40,11 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
   const rawUrl = req.url ?? '/';
   const qi = rawUrl.indexOf('?');
   const rawPath = qi < 0 ? rawUrl : rawUrl.slice(0, qi);
-  let path: string;
-  try {
-    path = decodeURIComponent(rawPath);
-  } catch {
-    path = rawPath;
-  }
+  let path = rawPath;
   const query = new URLSearchParams(qi < 0 ? '' : rawUrl.slice(qi + 1));
   let endpoint: Endpoint | undefined;
   try {
+    path = decodePath(rawPath);
     endpoint = route({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
     if (probe) probe.op = endpoint.op;
     await services.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl));
@@ -64,6 +60,19 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
     await dispatch(ctx, endpoint);
   } catch (e) {
     sendError(services, req, res, requestId, path, e);
+  }
+}
+
+/**
+ * The request path, percent-decoded. A malformed escape (%ZZ) or bytes that are not UTF-8
+ * (%FF) are AWS's InvalidURI: keeping the escape text as the key would write over the
+ * object really named "bad%FF".
+ */
+function decodePath(rawPath: string): string {
+  try {
+    return decodeURIComponent(rawPath);
+  } catch {
+    throw s3Error('InvalidURI');
   }
 }
 

@@ -173,12 +173,16 @@ test('config: a certificate with another certificate\'s key is a mismatch', () =
   configFails({ tlsCert: cert.certPath, tlsKey: other.keyPath }, {}, /do not match/, /the key the certificate was issued for/);
 });
 
-test('config: --allow-sse-over-http / COFFER_ALLOW_SSE_OVER_HTTP, off by default, typos rejected', () => {
-  assert.equal(loadConfig({}, {}).allowSseOverHttp, false);
-  assert.equal(loadConfig({ allowSseOverHttp: true }, {}).allowSseOverHttp, true);
-  for (const v of ['1', 'true', 'on', 'YES']) assert.equal(loadConfig({}, { COFFER_ALLOW_SSE_OVER_HTTP: v }).allowSseOverHttp, true, v);
-  for (const v of ['0', 'false', 'off', 'no', '']) assert.equal(loadConfig({}, { COFFER_ALLOW_SSE_OVER_HTTP: v }).allowSseOverHttp, false, v);
-  configFails({}, { COFFER_ALLOW_SSE_OVER_HTTP: 'maybe' }, /allowSseOverHttp: "maybe"/, /COFFER_ALLOW_SSE_OVER_HTTP with 1 or 0/);
+test('config: --allow-secrets-over-http / COFFER_ALLOW_SECRETS_OVER_HTTP (formerly COFFER_ALLOW_SSE_OVER_HTTP), off by default, typos rejected', () => {
+  assert.equal(loadConfig({}, {}).allowSecretsOverHttp, false);
+  assert.equal(loadConfig({ allowSecretsOverHttp: true }, {}).allowSecretsOverHttp, true);
+  for (const name of ['COFFER_ALLOW_SECRETS_OVER_HTTP', 'COFFER_ALLOW_SSE_OVER_HTTP']) {
+    for (const v of ['1', 'true', 'on', 'YES']) assert.equal(loadConfig({}, { [name]: v }).allowSecretsOverHttp, true, `${name}=${v}`);
+    for (const v of ['0', 'false', 'off', 'no', '']) assert.equal(loadConfig({}, { [name]: v }).allowSecretsOverHttp, false, `${name}=${v}`);
+    configFails({}, { [name]: 'maybe' }, /allowSecretsOverHttp: "maybe"/, /COFFER_ALLOW_SECRETS_OVER_HTTP \(formerly COFFER_ALLOW_SSE_OVER_HTTP\) with 1 or 0/);
+  }
+  // The new name decides when both are set.
+  assert.equal(loadConfig({}, { COFFER_ALLOW_SECRETS_OVER_HTTP: '0', COFFER_ALLOW_SSE_OVER_HTTP: '1' }).allowSecretsOverHttp, false);
 });
 
 // --- the `coffer server` command ---------------------------------------------------
@@ -222,17 +226,20 @@ async function stopAndDrain(child: ChildServer): Promise<void> {
   await closed;
 }
 
-test('coffer server on a non-loopback address without TLS warns that SSE requests from other hosts will be refused', async () => {
+test('coffer server on a non-loopback address without TLS warns that SSE requests and secrets from other hosts will be refused', async () => {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-tls-cli-'));
   try {
     const plain = await startChildServer(dataDir, {}, ['--address', '0.0.0.0']);
     await stopAndDrain(plain);
     assert.match(plain.stdout(), /Coffer listening on http:\/\/0\.0\.0\.0:\d+ \(plain HTTP,/);
-    assert.match(plain.stderr(), /coffer: warning: plain HTTP on 0\.0\.0\.0: SSE-KMS and SSE-C requests from other hosts will be refused/);
-    assert.match(plain.stderr(), /coffer: hint: .*--tls-cert and --tls-key.*--allow-sse-over-http/);
-    const allowed = await startChildServer(dataDir, { COFFER_ALLOW_SSE_OVER_HTTP: '1' }, ['--address', '0.0.0.0']);
-    await stopAndDrain(allowed);
-    assert.doesNotMatch(allowed.stderr(), /warning/);
+    assert.match(plain.stderr(), /coffer: warning: plain HTTP on 0\.0\.0\.0: SSE-KMS and SSE-C requests, KMS plaintext, IAM access keys and STS credentials from other hosts will be refused/);
+    assert.match(plain.stderr(), /coffer: hint: .*--tls-cert and --tls-key.*--allow-secrets-over-http/);
+    // The flag, its older name, and the older environment variable all allow them.
+    for (const [env, flags] of [[{}, ['--allow-secrets-over-http']], [{}, ['--allow-sse-over-http']], [{ COFFER_ALLOW_SSE_OVER_HTTP: '1' }, []]] as const) {
+      const allowed = await startChildServer(dataDir, env, ['--address', '0.0.0.0', ...flags]);
+      await stopAndDrain(allowed);
+      assert.doesNotMatch(allowed.stderr(), /warning/, JSON.stringify([env, flags]));
+    }
   } finally {
     await fs.rm(dataDir, { recursive: true, force: true });
   }

@@ -236,3 +236,58 @@ test('an unimplemented operation answers 501 NotImplemented', async () => {
   const { GetBucketWebsiteCommand } = await import('@aws-sdk/client-s3');
   await assertFails(s3.send(new GetBucketWebsiteCommand({ Bucket: bucket })), 501, 'NotImplemented');
 });
+
+test('DeleteObjects requires Content-MD5 or a checksum header, and a wrong one deletes nothing', async () => {
+  const { SignatureV4 } = await import('@smithy/signature-v4');
+  const { Sha256 } = await import('../helpers/sha256.js');
+  const signer = new SignatureV4({ service: 's3', region: 'us-east-1', sha256: Sha256, credentials: { accessKeyId: 'AKIACOFFERTESTROOT01', secretAccessKey: 'coffer-test-root-secret-key-0123456789' }, uriEscapePath: false });
+  const url = new URL(`${srv.url}/${bucket}?delete`);
+  const body = '<Delete><Object><Key>integrity/k</Key></Object></Delete>';
+  const post = async (integrity: Record<string, string>) => {
+    const headers = { host: url.host, 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'), 'content-length': String(body.length), ...integrity };
+    const signed = await signer.sign({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query: { delete: '' }, headers, body });
+    const r = await fetch(url, { method: 'POST', headers: signed.headers as Record<string, string>, body });
+    return { status: r.status, text: await r.text() };
+  };
+  const stored = () => s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'integrity/k' })).then(() => true, () => false);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'integrity/k', Body: 'x' }));
+
+  const bare = await post({});
+  assert.equal(bare.status, 400);
+  assert.match(bare.text, /<Code>InvalidRequest<\/Code><Message>Missing required header for this request: Content-MD5<\/Message>/);
+  const wrongChecksum = await post({ 'x-amz-checksum-sha256': createHash('sha256').update('other').digest('base64') });
+  assert.equal(wrongChecksum.status, 400);
+  assert.match(wrongChecksum.text, /<Code>BadDigest<\/Code>/);
+  assert.equal(await stored(), true, 'a refused request deletes nothing');
+
+  const byChecksum = await post({ 'x-amz-checksum-sha256': createHash('sha256').update(body).digest('base64') });
+  assert.equal(byChecksum.status, 200, byChecksum.text);
+  assert.equal(await stored(), false);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'integrity/k', Body: 'x' }));
+  const byMd5 = await post({ 'content-md5': createHash('md5').update(body).digest('base64') });
+  assert.equal(byMd5.status, 200, byMd5.text);
+  assert.equal(await stored(), false);
+});
+
+test('a key that is not valid UTF-8 once percent-decoded, or a malformed escape, is 400 InvalidURI and stores nothing', async () => {
+  const { SignatureV4 } = await import('@smithy/signature-v4');
+  const { Sha256 } = await import('../helpers/sha256.js');
+  const signer = new SignatureV4({ service: 's3', region: 'us-east-1', sha256: Sha256, credentials: { accessKeyId: 'AKIACOFFERTESTROOT01', secretAccessKey: 'coffer-test-root-secret-key-0123456789' }, uriEscapePath: false });
+  // The key whose name is the escape's own text: the bad requests must not land on it.
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad%FF', Body: 'real' }));
+  for (const rawKey of ['bad%FF', 'bad%ZZ', 'bad%E2%82', 'bad%']) {
+    const url = new URL(`${srv.url}/${bucket}/${rawKey}`);
+    const signed = await signer.sign({
+      method: 'PUT', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: `/${bucket}/${rawKey}`, query: {},
+      headers: { host: url.host, 'x-amz-content-sha256': createHash('sha256').update('evil').digest('hex'), 'content-length': '4' }, body: 'evil',
+    });
+    const r = await fetch(`${srv.url}/${bucket}/${rawKey}`, { method: 'PUT', headers: signed.headers as Record<string, string>, body: 'evil' });
+    const text = await r.text();
+    assert.equal(r.status, 400, `${rawKey}: ${text}`);
+    assert.match(text, /<Code>InvalidURI<\/Code><Message>Couldn(&apos;|')t parse the specified URI\.<\/Message>/, rawKey);
+  }
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'bad%FF' }));
+  assert.equal(await got.Body!.transformToString(), 'real');
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'bad' }));
+  assert.deepEqual(listed.Contents?.map((o) => o.Key), ['bad%FF']);
+});

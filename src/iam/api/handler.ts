@@ -18,7 +18,7 @@ import { IAM_API_OPERATIONS, STS_API_OPERATIONS } from './aws-operations.js';
 import type { ApiContext, IamApiServices, QueryOperation } from './context.js';
 import { IAM_OPERATIONS, STS_OPERATIONS } from './operations.js';
 import { Params, errorXml, queryError, resultXml } from './query.js';
-import { transportOf } from '../../http/transport.js';
+import { secretsOverHttpRefusal, transportOf } from '../../http/transport.js';
 import { readBoundedBody } from '../../http/bounded-body.js';
 
 const MAX_BODY = 1024 * 1024;
@@ -32,7 +32,15 @@ export interface IamHandlerOptions extends IamApiServices {
   lookup: CredentialLookup;
   prepareCredential(accessKeyId: string | undefined, service: string): Promise<void>;
   log: Logger;
+  /** Send access keys and credentials over plain HTTP to non-loopback clients too (config allowSecretsOverHttp). */
+  allowSecretsOverHttp: boolean;
 }
+
+/** The operations whose response carries a secret, and what it is: refused over plain HTTP from afar (http/transport.ts). */
+const SECRET_RESPONSES: Record<'iam' | 'sts', ReadonlyMap<string, string>> = {
+  iam: new Map([['CreateAccessKey', 'a secret access key']]),
+  sts: new Map([['AssumeRole', 'temporary credentials'], ['GetSessionToken', 'temporary credentials']]),
+};
 
 export async function handleQueryApi(service: 'iam' | 'sts', opts: IamHandlerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   const svc = SERVICES[service];
@@ -47,6 +55,9 @@ export async function handleQueryApi(service: 'iam' | 'sts', opts: IamHandlerOpt
 
     await opts.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl), service);
     const principal = authenticateQuery(service, opts, req, body);
+    const secret = SECRET_RESPONSES[service].get(action);
+    const refusal = secret && secretsOverHttpRefusal(transportOf(req), opts.allowSecretsOverHttp, action, secret);
+    if (refusal) throw queryError('AccessDenied', refusal);
 
     const version = form.get('Version');
     const op: QueryOperation | undefined = Object.hasOwn(svc.ops, action) ? svc.ops[action] : undefined;

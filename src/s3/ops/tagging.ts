@@ -62,11 +62,11 @@ export function parseTaggingXml(doc: XmlObject): Record<string, string> {
  * Reads a small XML request body through the payload decoder (which checks the signed payload
  * hash) and verifies Content-MD5 and a flexible checksum when the request carries them.
  */
-export async function readXmlBody(ctx: S3Context): Promise<Buffer> {
+export async function readXmlBody(ctx: S3Context, limit?: number): Promise<Buffer> {
   const h = ctx.req.headers;
   const integrity = parseIntegrity(h);
   const decoded = decodePayload(ctx.req, h, ctx.auth.payload);
-  const body = await readSmallBody(decoded.body);
+  const body = await readSmallBody(decoded.body, limit);
   if (integrity.contentMd5 && !integrity.contentMd5.equals(createHash('md5').update(body).digest())) throw s3Error('BadDigest');
   if (integrity.algorithm) {
     const name = checksumHeader(integrity.algorithm);
