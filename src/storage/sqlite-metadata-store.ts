@@ -55,7 +55,7 @@ import { migrate } from './sqlite-schema.js';
 import { SqliteInlineBlobs } from './sqlite-inline-blobs.js';
 
 export interface SqliteMetadataStoreOptions {
-  /** 'NORMAL' (default): survives a process crash. 'FULL': also survives power loss, at an fsync per commit. */
+  /** 'NORMAL' (default): survives a process crash. 'FULL': also survives power loss, at an fsync per (group) commit. */
   synchronous?: 'NORMAL' | 'FULL';
   /** How long a writer waits for another process's lock before failing, in ms (default 5000). */
   busyTimeoutMs?: number;
