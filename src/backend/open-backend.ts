@@ -57,7 +57,9 @@ export interface Backend {
  */
 export async function openBackend(config: BackendConfig, log?: Logger): Promise<Backend> {
   const dir = config.dataDir;
-  const meta = SqliteMetadataStore.open(join(dir, METADATA_FILE));
+  // fsync on: every commit (the inline tier's small blobs included) is durable before it is
+  // visible; writers that arrive together share one commit and its fsync (group commit).
+  const meta = SqliteMetadataStore.open(join(dir, METADATA_FILE), { synchronous: config.fsync ? 'FULL' : 'NORMAL' });
   // Small blobs go into the metadata store's inline tier, larger ones to files.
   const blobs = await TieredBlobStore.open({ dir: join(dir, BLOBS_DIR), meta, fsync: config.fsync });
   const recovered = await recoverStorage(meta, blobs);

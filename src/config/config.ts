@@ -11,7 +11,7 @@ export interface CofferConfig {
   dataDir: string;
   region: string;
   domain?: string;
-  /** fsync blobs and directories before an object becomes visible (power-loss durability). */
+  /** fsync blobs, directories and metadata commits before a write is visible or answered (power-loss durability). */
   fsync: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   rootAccessKeyId?: string;

@@ -1,7 +1,9 @@
 // Start-up recovery and after-commit garbage collection (steps 4 and "on start" of the
 // atomicity protocol in types.ts). Ids leave the garbage list only after their blobs
-// are deleted, so a crash at any point here just leaves the work to the next run.
+// are deleted, so a crash at any point here just leaves the work to the next run. A blob
+// that an open read still needs (blob-readers.ts) stays on the list until it ends.
 
+import { readersOf } from './blob-readers.js';
 import type { BlobStore, MetadataStore } from './types.js';
 
 /** Blob deletions in flight at once. */
@@ -24,7 +26,8 @@ const running = new WeakMap<MetadataStore, { done: Promise<{ removedBlobs: numbe
 
 /**
  * Deletes the blobs on the garbage list (pending blobs are left alone: their writes may
- * still be running). Call after a commit that may have produced garbage; cheap when the
+ * still be running; blobs open readers still need are left until the last of them ends,
+ * and collected then). Call after a commit that may have produced garbage; cheap when the
  * list is empty. Calls that arrive while a collection runs share it, and it runs once
  * more at its end to pick up what they added.
  */
@@ -40,7 +43,14 @@ export function collectGarbage(meta: MetadataStore, blobs: BlobStore): Promise<{
     try {
       do {
         state.again = false;
-        const ids = await meta.takeGarbage(false);
+        const garbage = await meta.takeGarbage(false);
+        const readers = readersOf(blobs);
+        const ids = garbage.filter((id) => !readers.busy(id));
+        if (ids.length < garbage.length) {
+          const busy = garbage.filter((id) => readers.busy(id));
+          // A failed retry leaves the ids listed: the next collection or start deletes them.
+          readers.defer(busy, () => void collectGarbage(meta, blobs).catch(() => undefined));
+        }
         if (ids.length === 0) break;
         await deleteBlobs(blobs, ids);
         await meta.forgetGarbage(ids);

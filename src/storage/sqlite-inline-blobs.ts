@@ -16,8 +16,8 @@ export class SqliteInlineBlobs implements InlineBlobStore {
   private readonly selectRange: Database.Statement;
   private readonly deleteRow: Database.Statement;
 
-  /** `tx` is the metadata store's write transaction (BEGIN IMMEDIATE, counted for checkpoints). */
-  constructor(db: Database.Database, private readonly tx: <T>(fn: () => T) => T) {
+  /** `write` runs a write transaction of the metadata store and settles once it has committed (group commit included). */
+  constructor(db: Database.Database, private readonly write: <T>(fn: () => T) => Promise<T>) {
     this.insertRow = db.prepare('INSERT INTO inline_blobs (blob_id, data) VALUES (?, ?)');
     this.markPending = db.prepare('INSERT OR IGNORE INTO pending_blobs (blob_id) VALUES (?)');
     this.selectRow = db.prepare('SELECT data FROM inline_blobs WHERE blob_id = ?').pluck();
@@ -27,7 +27,7 @@ export class SqliteInlineBlobs implements InlineBlobStore {
   }
 
   async putPending(blobId: string, data: Buffer): Promise<void> {
-    this.tx(() => {
+    await this.write(() => {
       this.markPending.run(blobId);
       this.insertRow.run(blobId, data);
     });
@@ -43,6 +43,6 @@ export class SqliteInlineBlobs implements InlineBlobStore {
   }
 
   async delete(blobId: string): Promise<boolean> {
-    return this.deleteRow.run(blobId).changes > 0;
+    return this.write(() => this.deleteRow.run(blobId).changes > 0);
   }
 }

@@ -3,7 +3,15 @@
 //
 // Durability: synchronous=NORMAL (the default here) survives a crash of the process at
 // any point; a power loss or kernel crash may lose the last few commits (never tears
-// one). Pass { synchronous: 'FULL' } to make every commit survive power loss too.
+// one). Pass { synchronous: 'FULL' } (the server does when fsync is on) to make every
+// commit survive power loss too: SQLite fsyncs the WAL before the commit returns, so a
+// write is durable before anyone can see it.
+//
+// Group commit (with FULL): an fsync per write would cap small PUTs at the disk's sync
+// rate, so writes are queued and every write queued in one turn of the event loop runs in
+// one transaction, each in its own savepoint (a write that fails rolls back alone and
+// rejects alone), under one COMMIT and so one fsync. Each write's promise settles after
+// that COMMIT; if the COMMIT fails, every write of the batch fails and none is visible.
 //
 // WAL checkpoints run on a second connection in a worker thread (sqlite-checkpointer.ts),
 // nudged every CHECKPOINT_EVERY commits; the writing connection keeps a high
@@ -47,7 +55,7 @@ import { migrate } from './sqlite-schema.js';
 import { SqliteInlineBlobs } from './sqlite-inline-blobs.js';
 
 export interface SqliteMetadataStoreOptions {
-  /** 'NORMAL' (default): survives a process crash. 'FULL': also survives power loss, at an fsync per commit. */
+  /** 'NORMAL' (default): survives a process crash. 'FULL': also survives power loss, at an fsync per (group) commit. */
   synchronous?: 'NORMAL' | 'FULL';
   /** How long a writer waits for another process's lock before failing, in ms (default 5000). */
   busyTimeoutMs?: number;
@@ -55,7 +63,13 @@ export interface SqliteMetadataStoreOptions {
   backgroundCheckpoint?: boolean;
 }
 
-/** Commits between nudges to the checkpointer worker. */
+interface QueuedWrite {
+  fn: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Writes between nudges to the checkpointer worker. */
 const CHECKPOINT_EVERY = 512;
 /** WAL pages after which the writing connection checkpoints by itself: the fallback when a worker runs, else SQLite's default. */
 const FALLBACK_AUTOCHECKPOINT_PAGES = 10_000;
@@ -67,6 +81,8 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly s: ReturnType<typeof prepareStatements>;
   /** One transaction wrapper for every write; the callback is its argument. */
   private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
+  /** Writes waiting for the next group commit (only with synchronous=FULL). */
+  private queued: QueuedWrite[] = [];
   private closed = false;
   private checkpointer: Worker | undefined;
   private commits = 0;
@@ -75,10 +91,13 @@ export class SqliteMetadataStore implements MetadataStore {
 
   readonly inlineBlobs: SqliteInlineBlobs;
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly groupCommit: boolean,
+  ) {
     this.s = prepareStatements(db);
     this.txRunner = db.transaction((fn: () => unknown) => fn());
-    this.inlineBlobs = new SqliteInlineBlobs(db, (fn) => this.tx(fn));
+    this.inlineBlobs = new SqliteInlineBlobs(db, (fn) => this.write(fn));
   }
 
   static open(path: string, opts: SqliteMetadataStoreOptions = {}): SqliteMetadataStore {
@@ -86,7 +105,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const db = openSqlite(path, opts, migrate);
     let store: SqliteMetadataStore;
     try {
-      store = new SqliteMetadataStore(db);
+      store = new SqliteMetadataStore(db, synchronous === 'FULL');
     } catch (e) {
       db.close();
       throw e;
@@ -95,11 +114,16 @@ export class SqliteMetadataStore implements MetadataStore {
     return store;
   }
 
+  /** The live connection's synchronous level: FULL fsyncs the WAL at every commit. */
+  get synchronous(): 'NORMAL' | 'FULL' {
+    return this.db.pragma('synchronous', { simple: true }) === 2 ? 'FULL' : 'NORMAL';
+  }
+
   // ---- buckets ----
 
   async createBucket(b: BucketRecord): Promise<void> {
-    this.buckets.clear();
-    this.tx(() => {
+    await this.write(() => {
+      this.buckets.clear();
       if (this.s.bucketExists.get(b.name) !== undefined) throw new StorageConflictError('BucketExists');
       this.s.insertBucket.run(b.name, b.region, b.createdAt, b.owner, JSON.stringify(b.config));
     });
@@ -122,8 +146,8 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async deleteBucket(name: string): Promise<void> {
-    this.buckets.clear();
-    this.tx(() => {
+    await this.write(() => {
+      this.buckets.clear();
       if (this.s.bucketExists.get(name) === undefined) throw new StorageConflictError('NoSuchBucket');
       if (this.s.bucketHasObject.get(name) !== undefined || this.s.bucketHasUpload.get(name) !== undefined) {
         throw new StorageConflictError('BucketNotEmpty');
@@ -133,8 +157,8 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async setBucketConfig(name: string, item: string, value: string | undefined): Promise<void> {
-    this.buckets.clear();
-    this.tx(() => {
+    await this.write(() => {
+      this.buckets.clear();
       const row = this.s.getBucket.get(name) as BucketRow | undefined;
       if (row === undefined) throw new StorageConflictError('NoSuchBucket');
       const config = JSON.parse(row.config) as Record<string, string>;
@@ -152,7 +176,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
-    return this.tx(() => this.writeObject(rec, cond));
+    return this.write(() => this.writeObject(rec, cond));
   }
 
   async updateObject(
@@ -161,24 +185,20 @@ export class SqliteMetadataStore implements MetadataStore {
     patch: Partial<Pick<ObjectRecord, 'tags' | 'headers' | 'userMetadata' | 'sys' | 'lastModified' | 'etag'>>,
   ): Promise<boolean> {
     const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
-    const r = this.s.updateObject.run(
+    return this.write(() => this.s.updateObject.run(
       json(patch.tags), json(patch.headers), json(patch.userMetadata), json(patch.sys),
       patch.lastModified ?? null, patch.etag ?? null, bucket, key,
-    );
-    this.committed();
-    return r.changes > 0;
+    ).changes > 0);
   }
 
   async replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag'>, sys: Record<string, unknown>): Promise<boolean> {
     // sys is stored as JSON.stringify(rec.sys) and read back with JSON.parse, so the text of
     // what a caller read compares equal to the stored text, in one statement (atomic).
-    const r = this.s.replaceObjectSys.run(JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag);
-    this.committed();
-    return r.changes > 0;
+    return this.write(() => this.s.replaceObjectSys.run(JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag).changes > 0);
   }
 
   async deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
-    return this.tx(() => {
+    return this.write(() => {
       const row = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
       if (row === undefined) return undefined;
       const old = toObject(row);
@@ -206,7 +226,7 @@ export class SqliteMetadataStore implements MetadataStore {
   // ---- multipart uploads ----
 
   async createUpload(u: MultipartUploadRecord): Promise<void> {
-    this.tx(() => {
+    await this.write(() => {
       if (this.s.bucketExists.get(u.bucket) === undefined) throw new StorageConflictError('NoSuchBucket');
       this.s.insertUpload.run(
         u.uploadId, u.bucket, u.key, u.initiated, u.owner, u.storageClass,
@@ -255,7 +275,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async putPart(p: PartRecord): Promise<void> {
-    this.tx(() => {
+    await this.write(() => {
       if (this.s.getUpload.get(p.uploadId) === undefined) throw new StorageConflictError('NoSuchUpload');
       const old = this.s.getPartBlob.get(p.uploadId, p.partNumber) as { blob_id: string } | undefined;
       if (old !== undefined && old.blob_id !== p.blobId) this.s.addGarbage.run(old.blob_id);
@@ -270,7 +290,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async completeUpload(uploadId: string, rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
-    return this.tx(() => {
+    return this.write(() => {
       const up = this.s.getUpload.get(uploadId) as UploadRow | undefined;
       if (up === undefined || up.bucket !== rec.bucket || up.key !== rec.key) throw new StorageConflictError('NoSuchUpload');
       const old = this.writeObject(rec, cond);
@@ -285,7 +305,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async abortUpload(bucket: string, key: string, uploadId: string): Promise<boolean> {
-    return this.tx(() => {
+    return this.write(() => {
       const up = this.s.getUpload.get(uploadId) as UploadRow | undefined;
       if (up === undefined || up.bucket !== bucket || up.key !== key) return false;
       for (const { blob_id } of this.s.listPartBlobs.all(uploadId) as { blob_id: string }[]) this.s.addGarbage.run(blob_id);
@@ -298,12 +318,11 @@ export class SqliteMetadataStore implements MetadataStore {
   // ---- blob bookkeeping ----
 
   async markPending(blobId: string): Promise<void> {
-    this.s.addPending.run(blobId);
-    this.committed();
+    await this.write(() => this.s.addPending.run(blobId));
   }
 
   async discardPending(blobId: string): Promise<void> {
-    this.tx(() => {
+    await this.write(() => {
       this.s.clearPending.run(blobId);
       this.s.addGarbage.run(blobId);
     });
@@ -313,7 +332,7 @@ export class SqliteMetadataStore implements MetadataStore {
     if (includePending) {
       // Pending ids become garbage, so forgetGarbage() is the one way any id is dropped and a
       // crash between here and the deletes leaves them to the next start.
-      this.tx(() => {
+      await this.write(() => {
         this.s.pendingToGarbage.run();
         this.s.clearAllPending.run();
       });
@@ -323,7 +342,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async forgetGarbage(blobIds: string[]): Promise<void> {
     if (blobIds.length === 0) return;
-    this.tx(() => {
+    await this.write(() => {
       for (const id of blobIds) this.s.forgetGarbage.run(id);
     });
   }
@@ -331,6 +350,7 @@ export class SqliteMetadataStore implements MetadataStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.flush(); // writes already queued commit before the connection closes
     const worker = this.checkpointer;
     this.checkpointer = undefined;
     if (worker !== undefined) {
@@ -344,15 +364,65 @@ export class SqliteMetadataStore implements MetadataStore {
 
   // ---- internals ----
 
+  /**
+   * Runs fn in a write transaction and settles once that transaction has committed: at
+   * once with NORMAL, at the next group commit with FULL (see the header).
+   */
+  private write<T>(fn: () => T): Promise<T> {
+    if (!this.groupCommit) {
+      try {
+        return Promise.resolve(this.tx(fn));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return new Promise<T>((resolve, reject) => {
+      if (this.queued.length === 0) setImmediate(() => this.flush());
+      this.queued.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+    });
+  }
+
+  /** One group commit: every queued write, each in a savepoint, under one COMMIT. */
+  private flush(): void {
+    const batch = this.queued;
+    if (batch.length === 0) return;
+    this.queued = [];
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.tx(() => {
+        for (const w of batch) {
+          try {
+            // Called inside a transaction, better-sqlite3's wrapper is a savepoint.
+            outcomes.push({ ok: true, value: this.txRunner(w.fn) });
+          } catch (error) {
+            // An error SQLite answers by rolling back the whole transaction (a full disk, an
+            // I/O error) must fail the batch: later writes would otherwise autocommit alone.
+            if (!this.db.inTransaction) throw error;
+            outcomes.push({ ok: false, error });
+          }
+        }
+      }, batch.length);
+    } catch (error) {
+      for (const w of batch) w.reject(error);
+      return;
+    }
+    batch.forEach((w, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) w.resolve(o.value);
+      else w.reject(o.error);
+    });
+  }
+
   /** Runs fn in one write transaction (BEGIN IMMEDIATE: takes the write lock up front, so another process can't make it fail half-way with SQLITE_BUSY). */
-  private tx<T>(fn: () => T): T {
+  private tx<T>(fn: () => T, writes = 1): T {
     const result = this.txRunner.immediate(fn) as T;
-    this.committed();
+    this.committed(writes);
     return result;
   }
 
-  private committed(): void {
-    if (++this.commits < CHECKPOINT_EVERY) return;
+  /** Counts writes, not commits: the worker is nudged every CHECKPOINT_EVERY writes however they were grouped. */
+  private committed(writes: number): void {
+    if ((this.commits += writes) < CHECKPOINT_EVERY) return;
     this.commits = 0;
     this.checkpointer?.postMessage('checkpoint');
   }

@@ -12,9 +12,10 @@
 // any pending blob.
 //
 // Durability: an inline blob is exactly as durable as the metadata commit that publishes
-// it (embedded: SQLite's synchronous setting; NORMAL survives a process crash, and a power
-// loss may lose the last few commits, and with them the object, never leaving it torn).
-// The fsync option governs the file tier only.
+// it (embedded: SQLite's synchronous setting, which the server sets from the fsync option:
+// FULL makes every commit durable before it returns; NORMAL survives a process crash, and a
+// power loss may lose the last few commits, and with them the object, never leaving it
+// torn). The fsync option given here governs the file tier.
 //
 // Ids: "i" + 32 random hex digits for every blob written here. A writer cannot know when it
 // starts whether its blob will fit (the id is marked pending before the first byte), so

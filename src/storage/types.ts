@@ -13,7 +13,8 @@
 //   3. one metadata transaction (putObject / completeMultipartUpload / putPart) makes
 //      the new record visible, clears the pending marks of the blobs it references,
 //      and moves the blobs of whatever it replaced to the *garbage* list.
-//   4. garbage blobs are deleted after the commit (and again on start).
+//   4. garbage blobs are deleted after the commit (and again on start); one that an open
+//      read still needs stays listed until that read ends (blob-readers.ts).
 // On start, recover(): every pending blob and every garbage blob is deleted, and the
 // blob store's temporary area is emptied.
 

@@ -1,4 +1,5 @@
-// Runs the MetadataStore contract against SqliteMetadataStore, plus what only SQLite has:
+// Runs the MetadataStore contract against SqliteMetadataStore (NORMAL, and FULL with its
+// group commit), plus what only SQLite has:
 // the schema version marker and pragmas.
 
 import assert from 'node:assert/strict';
@@ -14,6 +15,9 @@ import { storeFiles } from '../helpers/store-files.js';
 const files = storeFiles<MetadataStore>('coffer-sqlite-', '.db', (file) => SqliteMetadataStore.open(file));
 
 runMetadataStoreContract('SqliteMetadataStore', files.make, { reopen: files.reopen });
+// With synchronous=FULL (the server's setting when fsync is on) every write goes through the group commit.
+const fullFiles = storeFiles<MetadataStore>('coffer-sqlite-full-', '.db', (file) => SqliteMetadataStore.open(file, { synchronous: 'FULL' }));
+runMetadataStoreContract('SqliteMetadataStore (synchronous=FULL, group commit)', fullFiles.make, { reopen: fullFiles.reopen });
 
 describe('SqliteMetadataStore specifics', () => {
   it('records the schema version and runs in WAL mode with foreign keys', async () => {

@@ -2,6 +2,7 @@
 // overrides, checksum mode, then the body streamed from the blobs that overlap.
 
 import { pipeline } from 'node:stream/promises';
+import { readersOf } from '../../storage/blob-readers.js';
 import type { ObjectRecord } from '../../storage/types.js';
 import { requireBucket } from '../bucket-access.js';
 import { GET_CONDITIONS, checkReadConditions } from '../conditions.js';
@@ -41,7 +42,21 @@ export async function loadObject(ctx: S3Context, bucket: string, key: string): P
 async function serve(ctx: S3Context, bucket: string, key: string, withBody: boolean): Promise<void> {
   refuseSseHeaders(ctx.req.headers);
   const customer = parseCustomerKey(ctx.req.headers, '');
-  const rec = await loadObject(ctx, bucket, key);
+  if (!withBody) return respond(ctx, await loadObject(ctx, bucket, key), customer, false);
+  // The blobs of the record read here stay until the response ends, whatever a concurrent
+  // overwrite or delete commits meanwhile (storage/blob-readers.ts): the claim starts before
+  // the read so no collection can slip between reading the record and holding its blobs.
+  const claim = readersOf(ctx.services.blobs).begin();
+  try {
+    const rec = await loadObject(ctx, bucket, key);
+    claim.hold(rec.parts.map((p) => p.blobId));
+    await respond(ctx, rec, customer, true);
+  } finally {
+    claim.release();
+  }
+}
+
+async function respond(ctx: S3Context, rec: ObjectRecord, customer: ReturnType<typeof parseCustomerKey>, withBody: boolean): Promise<void> {
   const sse = sseOf(rec.sys);
   checkCustomerKey(sse, customer);
   if (sse && sse.alg !== 'AES256') requireSecureTransport(ctx, { kind: sse.alg === 'SSE-C' ? 'sse-c' : 'sse-kms' });
