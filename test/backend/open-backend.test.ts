@@ -39,7 +39,7 @@ test('openBackend lays out the data directory and every store works through its 
     await b.close();
   }
   assert.deepEqual((await readdir(c.dataDir)).filter((n) => !/-(wal|shm)$/.test(n)).sort(), ['audit', 'blobs', 'iam.sqlite', 'kms.sqlite', 'metadata.sqlite', 'usage.sqlite']);
-  assert.deepEqual(await readdir(join(c.dataDir, 'audit')), ['kms.log']);
+  assert.deepEqual(await readdir(join(c.dataDir, 'audit')), ['kms.log', 'reserve']);
 });
 
 test('openBackend recovers storage: a blob left pending by an interrupted write is deleted, published ones stay', async () => {
