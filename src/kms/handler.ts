@@ -33,14 +33,7 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
     const body = await readBody(req);
     await opts.prepareCredential?.(accessKeyIdOf(req.headers.authorization, req.url ?? '/'));
     const auth = authenticateKms(opts, req, body);
-    let input: KmsInput;
-    try {
-      input = body.length === 0 ? {} : (JSON.parse(body.toString('utf8')) as KmsInput);
-    } catch {
-      throw kmsError('SerializationException', 'Start of structure or map found where not expected.');
-    }
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw kmsError('SerializationException', 'Start of structure or map found where not expected.');
-    decodeBlobs(input);
+    const input = decodeKmsInput(body);
     const transport = transportOf(req);
     const caller: Caller = {
       principal: auth.principal,
@@ -109,6 +102,19 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks, size);
+}
+
+/** A request body as the operations take it: a JSON object (empty body: {}) whose blob members are Buffers; SerializationException otherwise. */
+export function decodeKmsInput(body: Buffer): KmsInput {
+  let input: unknown;
+  try {
+    input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+  } catch {
+    throw kmsError('SerializationException', 'Start of structure or map found where not expected.');
+  }
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw kmsError('SerializationException', 'Start of structure or map found where not expected.');
+  decodeBlobs(input as KmsInput);
+  return input as KmsInput;
 }
 
 function decodeBlobs(input: KmsInput): void {

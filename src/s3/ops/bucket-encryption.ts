@@ -13,6 +13,13 @@ import { BUCKET_ENCRYPTION_ITEM, type BucketEncryption, bucketEncryptionOf } fro
 export async function putBucketEncryption(ctx: S3Context, bucket: string): Promise<void> {
   await requireBucket(ctx, bucket);
   const body = await readXmlBody(ctx);
+  const cfg = parseEncryptionConfiguration(body);
+  await ctx.services.meta.setBucketConfig(bucket, BUCKET_ENCRYPTION_ITEM, JSON.stringify(cfg));
+  sendEmpty(ctx, 200);
+}
+
+/** PutBucketEncryption's body: exactly one rule with a known algorithm; MalformedXML or InvalidArgument otherwise. */
+export function parseEncryptionConfiguration(body: Buffer): BucketEncryption {
   const doc = parseXmlRoot(body, 'ServerSideEncryptionConfiguration');
   const rules = childArray(doc, 'Rule');
   if (rules.length !== 1) throw s3Error('MalformedXML');
@@ -33,8 +40,7 @@ export async function putBucketEncryption(ctx: S3Context, bucket: string): Promi
   const cfg: BucketEncryption = { algorithm, bucketKeyEnabled: bk === 'true' };
   if (keyId !== undefined && keyId !== '') cfg.keyId = keyId;
   if (blockedTypes.length) cfg.blockedEncryptionTypes = blockedTypes;
-  await ctx.services.meta.setBucketConfig(bucket, BUCKET_ENCRYPTION_ITEM, JSON.stringify(cfg));
-  sendEmpty(ctx, 200);
+  return cfg;
 }
 
 export async function getBucketEncryption(ctx: S3Context, bucket: string): Promise<void> {

@@ -23,16 +23,9 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
   const body = await readSmallBody(decoded.body, 2 * 1024 * 1024);
   const md5 = header(ctx, 'content-md5');
   if (md5 !== undefined && createHash('md5').update(body).digest('base64') !== md5) throw s3Error('BadDigest');
-  const doc = parseXmlRoot(body, 'Delete');
-  const quiet = childText(doc, 'Quiet') === 'true';
-  const objects = childArray(doc, 'Object');
-  if (objects.length === 0) throw s3Error('MalformedXML');
-  if (objects.length > 1000) throw s3Error('MalformedXML', {}, 'The XML you provided was not well-formed or did not validate against our published schema');
+  const { quiet, objects } = parseDeleteRequest(body);
   const results: string[] = [];
-  for (const o of objects) {
-    const key = childText(o, 'Key');
-    if (key === undefined) throw s3Error('MalformedXML');
-    const versionId = childText(o, 'VersionId');
+  for (const { key, versionId } of objects) {
     if (versionId !== undefined && versionId !== 'null') {
       results.push(el('Error', text('Key', key), text('VersionId', versionId), text('Code', 'NotImplemented'), text('Message', 'Object versions are not implemented by Coffer')));
       continue;
@@ -51,4 +44,25 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
   }
   ctx.services.collectGarbage();
   sendXml(ctx, 200, xmlDocument('DeleteResult', results.join('')));
+}
+
+export interface DeleteRequest {
+  quiet: boolean;
+  objects: { key: string; versionId?: string }[];
+}
+
+/** DeleteObjects' body: 1 to 1000 <Object> entries, each with a <Key>; MalformedXML otherwise. */
+export function parseDeleteRequest(body: Buffer): DeleteRequest {
+  const doc = parseXmlRoot(body, 'Delete');
+  const quiet = childText(doc, 'Quiet') === 'true';
+  const entries = childArray(doc, 'Object');
+  if (entries.length === 0) throw s3Error('MalformedXML');
+  if (entries.length > 1000) throw s3Error('MalformedXML', {}, 'The XML you provided was not well-formed or did not validate against our published schema');
+  const objects = entries.map((o) => {
+    const key = childText(o, 'Key');
+    if (key === undefined) throw s3Error('MalformedXML');
+    const versionId = childText(o, 'VersionId');
+    return versionId === undefined ? { key } : { key, versionId };
+  });
+  return { quiet, objects };
 }
