@@ -9,6 +9,7 @@
 //   mutate   1–4 stacked edits of a corpus entry: bit flips, interesting bytes, deleting,
 //            duplicating or repeating a range, inserting or overwriting a dictionary token
 //            (the target's grammar words), splicing in part of another entry, numbers
+//            and, for JSON and XML targets, edits of the parsed tree (structured.ts)
 //   guide    each run returns an outcome label (the error code and the shape of its
 //            message, or "ok:..."); an input that produces a label never seen before joins
 //            the corpus, so inputs that get further through the parser are mutated further
@@ -28,6 +29,8 @@ export interface FuzzTarget {
   dictionary: string[];
   /** Longest input the mutator produces. */
   maxLen: number;
+  /** A structure-aware mutation (JSON, XML), tried for half the runs; undefined: use the byte mutator. */
+  mutate?(rng: Rng, input: Buffer): Buffer | undefined;
   /** Seeds computed at start (e.g. requests signed with the target's key), besides the corpus files. */
   seeds?(): Buffer[];
   setup?(): Promise<void>;
@@ -221,7 +224,7 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
   try {
     for (let i = 0; i < opts.runs; i++) {
       // The seeds run first, unmutated; then mutations of the corpus.
-      const input = i < report.corpusStart ? corpus[i]! : mutate(rng, rng.pick(corpus), rng.pick(corpus), dictionary, target.maxLen);
+      const input = i < report.corpusStart ? corpus[i]! : next(rng, target, corpus, dictionary);
       let label: string;
       try {
         const r = await runOnce(target, input, opts.hangMs);
@@ -256,6 +259,13 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
   report.seconds = (performance.now() - started) / 1000;
   report.corpusEnd = corpus.length;
   return report;
+}
+
+function next(rng: Rng, target: FuzzTarget, corpus: Buffer[], dictionary: readonly Buffer[]): Buffer {
+  const base = rng.pick(corpus);
+  const structured = target.mutate && rng.below(2) === 0 ? target.mutate(rng, base) : undefined;
+  if (structured !== undefined) return structured.length > target.maxLen ? structured.subarray(0, target.maxLen) : structured;
+  return mutate(rng, base, rng.pick(corpus), dictionary, target.maxLen);
 }
 
 async function saveCrash(dir: string, target: string, input: Buffer, e: unknown): Promise<NonNullable<FuzzReport['crash']>> {

@@ -23,6 +23,7 @@ import { KmsService, type Caller } from '../../src/kms/service.js';
 import { SqliteKmsStore } from '../../src/kms/store/sqlite-kms-store.js';
 import type { FuzzTarget } from '../engine.js';
 import { typedOutcome } from '../typed.js';
+import { mutateJson } from '../structured.js';
 
 const ACCOUNT = '123456789012';
 const CALLER: Caller = {
@@ -47,6 +48,15 @@ async function call(operation: string, input: Record<string, unknown>): Promise<
   return callKms(state!.svc, CALLER, operation, input);
 }
 
+const KEYS = [
+  'KeyId', 'CiphertextBlob', 'Plaintext', 'EncryptionContext', 'GrantTokens', 'KeySpec', 'NumberOfBytes', 'EncryptionAlgorithm', 'DestinationKeyId',
+  'SourceKeyId', 'SourceEncryptionContext', 'DestinationEncryptionContext', 'AliasName', 'TargetKeyId', 'Limit', 'Marker', 'Tags', 'TagKey', 'TagValue',
+  'TagKeys', 'PolicyName', 'Policy', 'GranteePrincipal', 'RetiringPrincipal', 'Operations', 'Constraints', 'EncryptionContextSubset',
+  'EncryptionContextEquals', 'GrantId', 'GrantToken', 'Name', 'PendingWindowInDays', 'KeyUsage', 'Origin', 'MultiRegion', 'Description',
+  'RotationPeriodInDays', 'BypassPolicyLockoutSafetyCheck', 'DryRun', '@KEY@', '@ARN@', '@CT@', 'alias/fuzz', 'AES_256', 'AES_128', 'SYMMETRIC_DEFAULT',
+  'RSAES_OAEP_SHA_256', 'Decrypt', 'Encrypt', 'GenerateDataKey', 'CreateGrant', 'RetireGrant', 'aGVsbG8=', 'AA==',
+];
+
 export const target: FuzzTarget = {
   name: 'kms',
   maxLen: 4096,
@@ -60,6 +70,13 @@ export const target: FuzzTarget = {
     '"__proto__"', '"constructor"', 'Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'CreateKey', 'CreateGrant', 'PutKeyPolicy', 'TagResource', 'CreateAlias',
     'ListGrants', 'ScheduleKeyDeletion', 'RotateKeyOnDemand', 'UpdateAlias', 'RetireGrant',
   ],
+  mutate(rng, input) {
+    const text = input.toString('utf8');
+    const nl = text.indexOf('\n');
+    if (nl < 0) return undefined;
+    const body = mutateJson(rng, text.slice(nl + 1), KEYS);
+    return body === undefined ? undefined : Buffer.from(`${text.slice(0, nl)}\n${body}`, 'utf8');
+  },
   async setup() {
     const dir = await mkdtemp(join(tmpdir(), 'coffer-fuzz-kms-'));
     const store = SqliteKmsStore.open(join(dir, 'kms.sqlite'));

@@ -10,6 +10,7 @@ import { parseTaggingXml } from '../../src/s3/ops/tagging.js';
 import { childText, parseXmlRoot } from '../../src/s3/xml.js';
 import type { FuzzTarget } from '../engine.js';
 import { typedOutcome } from '../typed.js';
+import { mutateXml } from '../structured.js';
 
 const PARSERS: [string, (body: Buffer) => number][] = [
   ['complete-multipart', (b) => parsePartList(b).length],
@@ -17,6 +18,12 @@ const PARSERS: [string, (body: Buffer) => number][] = [
   ['bucket-encryption', (b) => (parseEncryptionConfiguration(b).keyId === undefined ? 0 : 1)],
   ['tagging', (b) => Object.keys(parseTaggingXml(parseXmlRoot(b, 'Tagging'))).length],
   ['create-bucket', (b) => (childText(parseXmlRoot(b, 'CreateBucketConfiguration'), 'LocationConstraint') ?? '').length],
+];
+
+const WORDS = [
+  'Part', 'PartNumber', 'ETag', 'ChecksumCRC32', 'ChecksumCRC32C', 'ChecksumSHA1', 'ChecksumSHA256', 'ChecksumCRC64NVME', 'Object', 'Key', 'VersionId', 'Quiet',
+  'Rule', 'ApplyServerSideEncryptionByDefault', 'SSEAlgorithm', 'KMSMasterKeyID', 'BucketKeyEnabled', 'BlockedEncryptionTypes', 'EncryptionType', 'TagSet',
+  'Tag', 'Value', 'LocationConstraint', 'AES256', 'aws:kms', 'aws:kms:dsse', 'SSE-C', 'NONE', 'true', 'false', '10001', '0', '"etag"', 'EU', 'us-east-1',
 ];
 
 export const target: FuzzTarget = {
@@ -31,6 +38,11 @@ export const target: FuzzTarget = {
     '<CreateBucketConfiguration>', '<LocationConstraint>', '</LocationConstraint>', '<![CDATA[', ']]>', '<!--', '-->', '<!DOCTYPE a [<!ENTITY e "xxxxxxxxxx">]>',
     '&e;', '&amp;', '&lt;', '&#0;', '&#x10FFFF;', '&#xD800;', '<a:', 'xmlns:a="x"', '/>', '<', '>', '</', '"', "'", '=', '__proto__', 'constructor', '#text', '<?pi?>',
   ],
+  mutate(rng, input) {
+    if (input.length === 0) return undefined;
+    const doc = mutateXml(rng, input.subarray(1).toString('utf8'), WORDS);
+    return doc === undefined ? undefined : Buffer.concat([input.subarray(0, 1), Buffer.from(doc, 'utf8')]);
+  },
   run(data) {
     if (data.length === 0) return 'empty input';
     const [name, parse] = PARSERS[(data[0]! + 2) % PARSERS.length]!;
