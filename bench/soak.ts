@@ -161,8 +161,9 @@ export async function benchSoak(opts: SoakOptions): Promise<Row[]> {
   const large = largeSize();
   const durationS = minutes * 60;
   const warmupS = Math.min(durationS / 5, 300);
-  const scenario = `Soak: ${minutes} min mixed load (${SMALL_WORKERS} small PUT/GET loops over SSE-S3, SSE-KMS, bucket keys, SSE-C; ${fmtSize(large)} streams; multipart; ${SLOW_WORKERS} slow clients)`;
-  process.stderr.write(`bench: ${scenario}\n`);
+  const scenario = `Soak, ${minutes} min of mixed load`;
+  const mix = `${SMALL_WORKERS} small PUT/GET loops over SSE-S3, SSE-KMS, bucket keys, SSE-C; ${fmtSize(large)} streams; multipart; ${SLOW_WORKERS} slow clients`;
+  process.stderr.write(`bench: ${scenario}: ${mix}\n`);
   const server = await opts.start({ fsync: opts.fsync });
   const raw = new RawS3Client(server.url, CREDS);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
@@ -261,7 +262,7 @@ export async function benchSoak(opts: SoakOptions): Promise<Row[]> {
     ]);
     clearInterval(sampler);
     sample();
-    return rows(scenario, tally, samples, warmupS, elapsed());
+    return rows(scenario, mix, tally, samples, warmupS, elapsed());
   } finally {
     clearInterval(sampler);
     raw.close();
@@ -272,7 +273,7 @@ export async function benchSoak(opts: SoakOptions): Promise<Row[]> {
   }
 }
 
-function rows(scenario: string, tally: Tally, samples: Sample[], warmupS: number, totalS: number): Row[] {
+function rows(scenario: string, mix: string, tally: Tally, samples: Sample[], warmupS: number, totalS: number): Row[] {
   const ops = [...tally.ops].map(([k, n]) => `${k} ${fmtInt(n)}`).join(', ');
   const errors = [...tally.errors].map(([code, n]) => `${code} ×${n}`).join(', ');
   const after = samples.filter((s) => s.t >= warmupS);
@@ -286,7 +287,7 @@ function rows(scenario: string, tally: Tally, samples: Sample[], warmupS: number
   const step = Math.max(1, Math.floor(samples.length / 10));
   const overTime = samples.filter((_, i) => i % step === 0 || i === samples.length - 1).map((s) => `${clock(s.t)} ${fmtMB(s.rss)}`).join(', ');
   return [
-    { scenario, variant: 'operations', result: `${fmtInt(tally.total)} in ${clock(totalS)} (${ops}); ${(tally.total / totalS).toFixed(1)} ops/s`, target: '—' },
+    { scenario, variant: 'operations', result: `${mix}: ${fmtInt(tally.total)} in ${clock(totalS)} (${ops}); ${(tally.total / totalS).toFixed(1)} ops/s`, target: '—' },
     { scenario, variant: 'errors', result: tally.errorCount === 0 ? '0' : `${fmtInt(tally.errorCount)} (${errors}); first: ${tally.firstErrors[0] ?? ''}`, target: '0', met: tally.errorCount === 0 },
     {
       scenario,
