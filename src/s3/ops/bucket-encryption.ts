@@ -6,7 +6,7 @@
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import { invalidArgument, s3Error } from '../errors.js';
-import { childArray, childObject, childText, el, parseXmlRoot, text, xmlDocument } from '../xml.js';
+import { childArray, childObject, childText, childTexts, el, parseXmlRoot, text, xmlDocument } from '../xml.js';
 import { readXmlBody } from './tagging.js';
 import { BUCKET_ENCRYPTION_ITEM, type BucketEncryption, bucketEncryptionOf } from '../sse/bucket-default.js';
 
@@ -35,7 +35,7 @@ export function parseEncryptionConfiguration(body: Buffer): BucketEncryption {
   const bk = childText(rule, 'BucketKeyEnabled');
   if (bk !== undefined && bk !== 'true' && bk !== 'false') throw s3Error('MalformedXML');
   const blocked = childObject(rule, 'BlockedEncryptionTypes');
-  const blockedTypes = blocked ? childArray(blocked, 'EncryptionType').map(String) : [];
+  const blockedTypes = blocked ? childTexts(blocked, 'EncryptionType') : [];
   for (const t of blockedTypes) if (t !== 'NONE' && t !== 'SSE-C') throw s3Error('MalformedXML');
   const cfg: BucketEncryption = { algorithm, bucketKeyEnabled: bk === 'true' };
   if (keyId !== undefined && keyId !== '') cfg.keyId = keyId;
