@@ -17,7 +17,9 @@
 //            longer than hangMs (a hang); RSS above maxRssMb (unbounded memory)
 //
 // A seed makes a run reproducible; a crash's input is written to fuzz/crashes/<target>/
-// and can be replayed alone with --input.
+// and can be replayed alone with --input. The engine runs in a worker thread
+// (worker.ts) watched by scripts/fuzz.mjs, which saves the input of a run that never
+// returns, exhausts the heap or throws from a stray callback after its run ended.
 
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
@@ -52,6 +54,8 @@ export interface FuzzOptions {
   /** The process's RSS above this is reported as unbounded memory. */
   maxRssMb: number;
   log(line: string): void;
+  /** Called with each input before it runs, so a watchdog outside can save the one that hangs or kills the process. */
+  onInput?(input: Buffer): void;
 }
 
 export interface FuzzReport {
@@ -225,6 +229,7 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
     for (let i = 0; i < opts.runs; i++) {
       // The seeds run first, unmutated; then mutations of the corpus.
       const input = i < report.corpusStart ? corpus[i]! : next(rng, target, corpus, dictionary);
+      opts.onInput?.(input);
       let label: string;
       try {
         const r = await runOnce(target, input, opts.hangMs);
@@ -239,6 +244,8 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
       report.outcomes.set(label, (seen ?? 0) + 1);
       if (seen === undefined && i >= report.corpusStart && corpus.length < CORPUS_CAP) corpus.push(input);
       if ((i & 1023) === 0) {
+        // Let timers and I/O run, so an error a run left behind surfaces near that run.
+        await new Promise((resolve) => setImmediate(resolve));
         const rss = process.memoryUsage.rss() / 1e6;
         if (rss > report.peakRssMb) report.peakRssMb = rss;
         if (rss > opts.maxRssMb) {
@@ -268,7 +275,8 @@ function next(rng: Rng, target: FuzzTarget, corpus: Buffer[], dictionary: readon
   return mutate(rng, base, rng.pick(corpus), dictionary, target.maxLen);
 }
 
-async function saveCrash(dir: string, target: string, input: Buffer, e: unknown): Promise<NonNullable<FuzzReport['crash']>> {
+/** Writes a crashing input to dir/<target>/crash-<sha1>; returns it with the reason. */
+export async function saveCrash(dir: string, target: string, input: Buffer, e: unknown): Promise<NonNullable<FuzzReport['crash']>> {
   const reason = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
   const where = join(dir, target);
   await mkdir(where, { recursive: true });
