@@ -366,6 +366,18 @@ describe('GenerateDataKey and GenerateDataKeyWithoutPlaintext', () => {
       "1 validation error detected: Value 'AES-256' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]",
     );
   });
+
+  it('refuses a KeySpec naming an inherited property (toString, constructor, __proto__) as ValidationException (found by the kms fuzz target: it was KMSInternalException)', async () => {
+    for (const spec of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      for (const Command of [GenerateDataKeyCommand, GenerateDataKeyWithoutPlaintextCommand]) {
+        await rejects(
+          () => kms.send(new Command({ KeyId: key.keyId, KeySpec: spec as never })),
+          'ValidationException',
+          `1 validation error detected: Value '${spec}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]`,
+        );
+      }
+    }
+  });
 });
 
 describe('GenerateRandom', () => {
