@@ -173,11 +173,13 @@ export function mutate(rng: Rng, input: Buffer, other: Buffer, dictionary: reado
 }
 
 /**
- * An error's label for guidance: its code and the fixed part of its message. Messages
- * quote the input after a quote mark, so the label stops there; numbers are blanked.
+ * An error's label for guidance: its code and the fixed words of its message. Messages
+ * repeat parts of the input (after a quote mark, or as ARNs, ids, numbers), so the label
+ * stops at the first quote and keeps only plain words; anything else becomes "_".
  */
 export function outcomeLabel(code: string, message: string): string {
-  return `${code}: ${message.split(/["']/, 1)[0]!.replace(/\d+/g, '_').slice(0, 80)}`;
+  const words = message.split(/["']/, 1)[0]!.split(/\s+/).map((w) => (/^[A-Za-z-]{1,16}[.,:;]?$/.test(w) ? w : '_'));
+  return `${code}: ${words.join(' ').slice(0, 100)}`;
 }
 
 async function loadCorpus(dir: string): Promise<Buffer[]> {
