@@ -112,6 +112,8 @@ const report = await runWatched();
 const rate = Math.round(report.executions / Math.max(report.seconds, 1e-3));
 console.log(`fuzz ${name}: seed ${seed}; ${report.executions.toLocaleString('en-US')} executions in ${report.seconds.toFixed(1)} s (${rate.toLocaleString('en-US')}/s)`);
 console.log(`fuzz ${name}: corpus ${report.corpusStart} -> ${report.corpusEnd}; ${report.outcomes.size} distinct outcomes; slowest run ${report.slowestMs.toFixed(1)} ms; peak RSS ${report.peakRssMb.toFixed(0)} MB`);
+const accepted = [...report.outcomes].filter(([label]) => label.startsWith('ok:')).reduce((n, [, count]) => n + count, 0);
+console.log(`fuzz ${name}: ${accepted.toLocaleString('en-US')} runs (${((accepted / Math.max(report.executions, 1)) * 100).toFixed(1)}%) accepted by the code under test; the most frequent outcomes:`);
 const top = [...report.outcomes].sort((a, b) => b[1] - a[1]).slice(0, 12);
 for (const [label, n] of top) console.log(`  ${String(n).padStart(9)}  ${label}`);
 if (report.crash) {
