@@ -24,7 +24,8 @@ const SECRET_PARAMS = new Set(['Plaintext', 'CiphertextBlob', 'GrantTokens', 'Po
 function defaultParams(input: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(input)) {
-    if (SECRET_PARAMS.has(k) || Buffer.isBuffer(v)) continue;
+    // An empty name is no member of any operation (and has no first letter to lower).
+    if (k === '' || SECRET_PARAMS.has(k) || Buffer.isBuffer(v)) continue;
     out[k[0]!.toLowerCase() + k.slice(1)] = v;
   }
   return out;
