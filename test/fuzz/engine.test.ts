@@ -34,6 +34,7 @@ describe('fuzz engine', () => {
   it('labels an error by its code and the plain words of its message, not the input it echoes', () => {
     assert.equal(outcomeLabel('NotFoundException', 'Invalid arn arn:aws:kms:us-east-1:1:key/x'), 'NotFoundException: Invalid arn _');
     assert.equal(outcomeLabel('InvalidRequest', 'invalid chunk size line "zz;x"'), 'InvalidRequest: invalid chunk size line _');
+    assert.equal(outcomeLabel('NotFoundException', 'Invalid arn a:1 b:2 c:3'), 'NotFoundException: Invalid arn _');
   });
 
   it('reports an untyped error as a crash and saves the input that caused it', async () => {
