@@ -174,11 +174,15 @@ export function mutate(rng: Rng, input: Buffer, other: Buffer, dictionary: reado
 
 /**
  * An error's label for guidance: its code and the fixed words of its message. Messages
- * repeat parts of the input (after a quote mark, or as ARNs, ids, numbers), so the label
- * stops at the first quote and keeps only plain words; anything else (a run of it) becomes "_".
+ * repeat parts of the input (after a quote mark, or as ARNs, ids, aliases, numbers), so the
+ * label stops at the first quote and keeps only plain words that the input does not
+ * contain; anything else (a run of it) becomes "_".
  */
-export function outcomeLabel(code: string, message: string): string {
-  const words = message.split(/["']/, 1)[0]!.split(/\s+/).map((w) => (/^[A-Za-z-]{1,16}[.,:;]?$/.test(w) ? w : '_'));
+export function outcomeLabel(code: string, message: string, input = ''): string {
+  const words = message
+    .split(/["']/, 1)[0]!
+    .split(/\s+/)
+    .map((w) => (/^[A-Za-z-]{1,16}[.,:;]?$/.test(w) && !(w.length >= 4 && input.includes(w.replace(/[.,:;]$/, ''))) ? w : '_'));
   return `${code}: ${words.join(' ').replace(/_( _)+/g, '_').slice(0, 100)}`;
 }
 

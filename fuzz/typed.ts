@@ -4,8 +4,8 @@
 import { ServiceError } from '../src/errors.js';
 import { outcomeLabel } from './engine.js';
 
-/** The outcome label of a typed 4xx error; rethrows anything else (a crash). */
-export function typedOutcome(e: unknown): string {
-  if (e instanceof ServiceError && e.status < 500) return outcomeLabel(e.code, e.message);
+/** The outcome label of a typed 4xx error (words echoed from `input` left out); rethrows anything else (a crash). */
+export function typedOutcome(e: unknown, input = ''): string {
+  if (e instanceof ServiceError && e.status < 500) return outcomeLabel(e.code, e.message, input);
   throw e;
 }

@@ -91,7 +91,7 @@ export const target: FuzzTarget = {
       for await (const c of decoded.body) bytes += (c as Buffer).length;
       return `ok: ${Object.keys(decoded.trailers()).length} trailers${bytes === 0 ? ', empty' : ''}`;
     } catch (e) {
-      return typedOutcome(e);
+      return typedOutcome(e, data.toString('latin1'));
     }
   },
 };

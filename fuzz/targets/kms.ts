@@ -117,7 +117,7 @@ export const target: FuzzTarget = {
       }
       return `ok: ${operation} ${Object.keys(out).sort().join(',')}`;
     } catch (e) {
-      return `${Object.hasOwn(KMS_OPERATIONS, operation) ? operation : 'other'} ${typedOutcome(e)}`;
+      return `${Object.hasOwn(KMS_OPERATIONS, operation) ? operation : 'other'} ${typedOutcome(e, body)}`;
     }
   },
 };

@@ -56,7 +56,7 @@ export const target: FuzzTarget = {
       const doc = parsePolicyDocument(data.subarray(1).toString('utf8'), { kind, requireUniqueSids: (data[0]! & 2) !== 0 });
       return `ok: ${kind} ${evaluatePolicy(doc, CONTEXT, { kind }).result}`;
     } catch (e) {
-      if (e instanceof PolicyDocumentError) return outcomeLabel(`${kind} ${e.name}`, e.message);
+      if (e instanceof PolicyDocumentError) return outcomeLabel(`${kind} ${e.name}`, e.message, data.toString('utf8'));
       throw e;
     }
   },

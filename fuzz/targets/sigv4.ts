@@ -89,7 +89,7 @@ export const target: FuzzTarget = {
       const out = authenticate({ method: r.method, rawUrl: r.rawUrl, headers: r.headers, body: r.body }, { region: REGION, service: r.service, lookup: (id) => (id === KEY ? RECORD : undefined), now: NOW });
       return `ok: ${out.anonymous ? 'anonymous' : out.presigned ? 'presigned' : 'header'} ${out.payload.kind}`;
     } catch (e) {
-      return typedOutcome(e);
+      return typedOutcome(e, data.toString('latin1'));
     }
   },
 };

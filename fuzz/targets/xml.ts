@@ -49,7 +49,7 @@ export const target: FuzzTarget = {
     try {
       return `ok: ${name} ${Math.min(parse(data.subarray(1)), 3)}`;
     } catch (e) {
-      return `${name} ${typedOutcome(e)}`;
+      return `${name} ${typedOutcome(e, data.toString('latin1'))}`;
     }
   },
 };
