@@ -1,9 +1,9 @@
 // The fuzzing engine behind `npm run fuzz`: a seeded, outcome-guided mutational fuzzer.
 //
 // Why not a coverage-guided engine: @jazzer.js/core 4.0.0 ships its libFuzzer addon
-// prebuilt against glibc 2.38 and does not load on this Debian 12 (glibc 2.36) host, and
-// building it from source needs a libFuzzer toolchain CI does not have. So the engine is
-// ours and needs no dependency:
+// prebuilt against glibc 2.38, which does not load on our Debian 12 (glibc 2.36) build
+// machine; building it from source takes a clang and libFuzzer toolchain we do not
+// install. So the engine is ours and needs no dependency:
 //
 //   corpus   the seed files of fuzz/corpus/<target>/ (small, from the test vectors)
 //   mutate   1–4 stacked edits of a corpus entry: bit flips, interesting bytes, deleting,
