@@ -17,12 +17,12 @@
 // after warm-up (the first fifth of the run, at most 5 minutes): the line fitted through the
 // samples after warm-up grows by less than 5% from its start to its end.
 
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, PutBucketEncryptionCommand, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { MiB } from './body.js';
-import { readStatus } from './memory.js';
 import { RawS3Client, S3Failure, objectPath, payloadHash } from './raw-client.js';
 import { fmtInt, fmtMB, fmtSize, type Row } from './report.js';
 import { ROOT_KEY_ID, ROOT_SECRET, type ServerOptions, type ServerProcess } from './server-process.js';
@@ -53,6 +53,15 @@ interface Sample {
   /** Seconds since the load started. */
   t: number;
   rss: number;
+  /** RssAnon (heaps: V8's and native allocations) and RssFile (mapped files), to tell where growth is. */
+  anon: number;
+  file: number;
+}
+
+function readSample(pid: number, t: number): Sample {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024;
+  return { t, rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
 }
 
 class Tally {
@@ -185,7 +194,7 @@ export async function benchSoak(opts: SoakOptions): Promise<Row[]> {
     const started = performance.now();
     const elapsed = () => (performance.now() - started) / 1000;
     const running = () => elapsed() < durationS;
-    const sample = () => samples.push({ t: elapsed(), rss: readStatus(server.pid).rss });
+    const sample = () => samples.push(readSample(server.pid, elapsed()));
     sample();
     sampler = setInterval(sample, SAMPLE_MS);
     let lastReport = 0;
@@ -281,8 +290,10 @@ function rows(scenario: string, mix: string, tally: Tally, samples: Sample[], wa
   const startT = after[0]?.t ?? 0;
   const endT = samples[samples.length - 1]!.t;
   const growth = line.at(endT) / line.at(startT) - 1;
-  const atWarmup = after[0]?.rss ?? samples[0]!.rss;
-  const atEnd = samples[samples.length - 1]!.rss;
+  const first = after[0] ?? samples[0]!;
+  const last = samples[samples.length - 1]!;
+  const atWarmup = first.rss;
+  const atEnd = last.rss;
   const peak = Math.max(...samples.map((s) => s.rss));
   const step = Math.max(1, Math.floor(samples.length / 10));
   const overTime = samples.filter((_, i) => i % step === 0 || i === samples.length - 1).map((s) => `${clock(s.t)} ${fmtMB(s.rss)}`).join(', ');
@@ -292,7 +303,9 @@ function rows(scenario: string, mix: string, tally: Tally, samples: Sample[], wa
     {
       scenario,
       variant: 'server RSS',
-      result: `${fmtMB(atWarmup)} at warm-up end (${clock(warmupS)}) → ${fmtMB(atEnd)} at the end, peak ${fmtMB(peak)}; fitted slope ${((line.slope * 60) / 1e6).toFixed(2)} MB/min, ${(growth * 100).toFixed(1)}% over the run after warm-up (${after.length} samples)`,
+      result:
+        `${fmtMB(atWarmup)} at warm-up end (${clock(warmupS)}) → ${fmtMB(atEnd)} at the end, peak ${fmtMB(peak)}; fitted slope ${((line.slope * 60) / 1e6).toFixed(2)} MB/min, ` +
+        `${(growth * 100).toFixed(1)}% over the run after warm-up (${after.length} samples); of which anonymous ${fmtMB(first.anon)} → ${fmtMB(last.anon)}, file-backed ${fmtMB(first.file)} → ${fmtMB(last.file)}`,
       target: `flat after warm-up (< ${MAX_GROWTH * 100}% growth)`,
       met: after.length >= 2 && growth < MAX_GROWTH,
     },
