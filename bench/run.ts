@@ -13,6 +13,8 @@
 //   npm run bench -- --only builds --baseline <other checkout>/dist/src/cli/main.js
 //                                      this build against another, side by side in one run: small
 //                                      SSE-S3 and SSE-KMS PUT/GET and an SSE-KMS stream (bench/builds.ts)
+//   npm run bench -- --only soak       BENCH_SOAK_MINUTES (30) of mixed load on one server: errors by code and
+//                                      the server's RSS over time (bench/soak.ts)
 //   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small):
 //                                      its top self-time functions and their callers
 //   npm run bench -- --profile put --sse kms   ... with the bucket default SSE-KMS (or s3, or off:
@@ -39,6 +41,7 @@ import { loadLine, machineLine, table, fmtSize, type Row } from './report.js';
 import { benchSse, prepareBucket, sseEnv, type SseMode } from './sse.js';
 import { benchMetering } from './metering.js';
 import { BASELINE, THIS_BUILD, benchBuilds } from './builds.js';
+import { benchSoak } from './soak.js';
 import { peakMemory, parallelStreams, sdkDefaultPut, singleStream, smallObjects, type Ctx, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerOptions, type ServerProcess } from './server-process.js';
 import { checkAgainstSmithy } from './sigv4.js';
@@ -193,8 +196,8 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: error: unknown variant ${JSON.stringify(values.variant)}\nbench: hint: use one of ${VARIANTS.map((v) => v.name).join(', ')}\n`);
     process.exit(2);
   }
-  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz', 'metering', 'builds'].includes(values.only)) {
-    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz, metering, builds\n`);
+  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz', 'metering', 'builds', 'soak'].includes(values.only)) {
+    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz, metering, builds, soak\n`);
     process.exit(2);
   }
   if ((values.only === 'builds') !== (values.baseline !== undefined)) {
@@ -222,8 +225,8 @@ async function main(): Promise<void> {
   const loadBefore = loadLine('before the run');
   const started = performance.now();
   const rows: Row[] = [];
-  // The build comparison runs only when asked for: it needs a second build.
-  const only = (part: string) => (values.only === undefined && part !== 'builds') || values.only === part;
+  // The build comparison (it needs a second build) and the soak (30 minutes) run only when asked for.
+  const only = (part: string) => (values.only === undefined && part !== 'builds' && part !== 'soak') || values.only === part;
   if (only('s3')) for (const v of variants) rows.push(...(await runVariant(v, sz)));
   const kmsRows: Row[] = only('kms') ? await benchKms({ quick: values.quick ?? false }) : [];
   // With --variant no-fsync the SSE servers run without fsync too; by default with it (the server default).
@@ -232,6 +235,7 @@ async function main(): Promise<void> {
   const authzServerRows: Row[] = only('authz') ? await benchAuthzServer({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const meteringRows: Row[] = only('metering') ? await benchMetering({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const buildRows: Row[] = only('builds') ? await benchBuilds({ sizes: sz, fsync: variants[0]!.fsync, baseline: resolve(values.baseline!), start }) : [];
+  const soakRows: Row[] = only('soak') ? await benchSoak({ fsync: variants[0]!.fsync, start }) : [];
   const minutes = (performance.now() - started) / 60_000;
 
   console.log(machineLine());
@@ -247,7 +251,8 @@ async function main(): Promise<void> {
   if (authzServerRows.length) console.log('\n' + table(authzServerRows, [ROOT_VARIANT, USER_VARIANT]));
   if (meteringRows.length) console.log('\n' + table(meteringRows));
   if (buildRows.length) console.log(`\nBuilds: ${THIS_BUILD} ÷ ${BASELINE} (${resolve(values.baseline!)})\n\n` + table(buildRows));
-  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows, ...meteringRows, ...buildRows].filter((r) => r.met === false).length;
+  if (soakRows.length) console.log('\n' + table(soakRows));
+  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows, ...meteringRows, ...buildRows, ...soakRows].filter((r) => r.met === false).length;
   console.log(`\n${missed === 0 ? 'All targets met.' : `${missed} target(s) missed (marked **NO**).`} MB = 10^6 bytes; peak RSS is the larger of 50 ms samples of VmRSS and VmHWM reset per scenario.`);
 }
 

@@ -45,9 +45,7 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
     const body = await readBody(req, res);
     await opts.prepareCredential?.(accessKeyIdOf(req.headers.authorization, req.url ?? '/'));
     const auth = authenticateKms(opts, req, body);
-    const input = body.length === 0 ? {} : parseInput(body);
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw kmsError('SerializationException', 'Start of structure or map found where not expected.');
-    decodeBlobs(input);
+    const input = decodeKmsInput(body);
     const transport = transportOf(req);
     const caller: Caller = {
       principal: auth.principal,
@@ -127,6 +125,14 @@ function parseInput(body: Buffer): KmsInput {
     case 'string':
       throw kmsError('ValidationException', `1 validation error detected: Value at '${r.failure.path}' failed to satisfy constraint: Member must have length less than or equal to ${MAX_JSON_STRING}`);
   }
+}
+
+/** A request body as the operations take it: a JSON object (empty body: {}) whose blob members are Buffers; SerializationException otherwise. */
+export function decodeKmsInput(body: Buffer): KmsInput {
+  const input: unknown = body.length === 0 ? {} : parseInput(body);
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw kmsError('SerializationException', 'Start of structure or map found where not expected.');
+  decodeBlobs(input as KmsInput);
+  return input as KmsInput;
 }
 
 function decodeBlobs(input: KmsInput): void {

@@ -121,6 +121,13 @@ export function childArray(o: XmlObject, name: string): XmlObject[] {
   return arr.map((x) => (typeof x === 'object' && x !== null ? (x as XmlObject) : {}));
 }
 
+/** The texts of a repeated text element (<A>x</A><A>y</A>); MalformedXML when one holds elements. */
+export function childTexts(o: XmlObject, name: string): string[] {
+  const v = o[name];
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).map((x) => childText({ [name]: x }, name) ?? '');
+}
+
 export function childObject(o: XmlObject, name: string): XmlObject | undefined {
   const v = o[name];
   if (v === undefined) return undefined;

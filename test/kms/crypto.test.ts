@@ -366,6 +366,18 @@ describe('GenerateDataKey and GenerateDataKeyWithoutPlaintext', () => {
       "1 validation error detected: Value 'AES-256' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]",
     );
   });
+
+  it('refuses a KeySpec naming an inherited property (toString, constructor, __proto__) as ValidationException (found by the kms fuzz target: it was KMSInternalException)', async () => {
+    for (const spec of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      for (const Command of [GenerateDataKeyCommand, GenerateDataKeyWithoutPlaintextCommand]) {
+        await rejects(
+          () => kms.send(new Command({ KeyId: key.keyId, KeySpec: spec as never })),
+          'ValidationException',
+          `1 validation error detected: Value '${spec}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]`,
+        );
+      }
+    }
+  });
 });
 
 describe('GenerateRandom', () => {
@@ -478,6 +490,15 @@ describe('audit', () => {
     const logged = JSON.stringify(all);
     assert.ok(!logged.includes(plaintext) && !logged.includes(Buffer.from(plaintext).toString('base64')));
     assert.ok(!logged.includes(Buffer.from(gdk.Plaintext!).toString('base64')) && !logged.includes(Buffer.from(gdk.Plaintext!).toString('hex')));
+  });
+});
+
+describe('request members', () => {
+  it('a member with an empty name is ignored like any unknown member (found by the kms fuzz target: the audit record turned it into KMSInternalException)', async () => {
+    for (const [operation, body] of [['ListKeys', { '': 1 }], ['GenerateRandom', { NumberOfBytes: 8, '': 'x' }], ['DescribeKey', { KeyId: key.keyId, '': {} }]] as const) {
+      const r = await rawKms(operation, body);
+      assert.equal(r.status, 200, `${operation}: ${JSON.stringify(r.body).slice(0, 200)}`);
+    }
   });
 });
 

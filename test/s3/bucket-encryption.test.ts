@@ -133,6 +133,17 @@ test('zero or two rules are 400 MalformedXML', async () => {
   assert.deepEqual(await rulesOf(b), [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: false }], 'the configuration is unchanged');
 });
 
+test('BlockedEncryptionTypes SSE-C is stored, returned, and refuses SSE-C writes (found by the xml fuzz target: it used to be 400 MalformedXML)', async () => {
+  const b = await freshBucket({ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BlockedEncryptionTypes: { EncryptionType: ['SSE-C'] } });
+  assert.deepEqual(await rulesOf(b), [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' }, BucketKeyEnabled: false, BlockedEncryptionTypes: { EncryptionType: ['SSE-C'] } }]);
+  const key = randomBytes(32);
+  await assertFails(
+    s3.send(new PutObjectCommand({ Bucket: b, Key: 'ssec', Body: 'x', SSECustomerAlgorithm: 'AES256', SSECustomerKey: key.toString('base64') })),
+    403, 'AccessDenied', "Requests specifying Server Side Encryption with Customer provided keys are blocked by this bucket's encryption configuration.",
+  );
+  assert.equal((await putPlain(b, 'plain')).ServerSideEncryption, 'AES256', 'other writes still take the default');
+});
+
 test('AES256 with a KMSMasterKeyID is 400 InvalidArgument naming ApplyServerSideEncryptionByDefault', async () => {
   const b = await freshBucket();
   await assertFails(

@@ -464,7 +464,7 @@ async function dataKey(svc: KmsService, caller: Caller, input: DataKeyRequest, n
   const keyRef = keyIdMember(v, 'keyId', input.KeyId, true);
   const numberOfBytes = bytesMember(v, 'numberOfBytes', input.NumberOfBytes);
   const keySpec = absent(input.KeySpec) ? undefined : String(input.KeySpec);
-  if (keySpec !== undefined && !(keySpec in DATA_KEY_SPECS)) v.add('keySpec', 'Member must satisfy enum value set: [AES_256, AES_128]', keySpec);
+  if (keySpec !== undefined && !Object.hasOwn(DATA_KEY_SPECS, keySpec)) v.add('keySpec', 'Member must satisfy enum value set: [AES_256, AES_128]', keySpec);
   v.throwIfAny();
   if ((keySpec === undefined) === (numberOfBytes === undefined)) throw kmsError('ValidationException', EITHER_BYTES_OR_SPEC);
   validateGrantTokens(svc, input.GrantTokens);

@@ -6,13 +6,20 @@
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import { invalidArgument, s3Error } from '../errors.js';
-import { childArray, childObject, childText, el, parseXmlRoot, text, xmlDocument } from '../xml.js';
+import { childArray, childObject, childText, childTexts, el, parseXmlRoot, text, xmlDocument } from '../xml.js';
 import { readXmlBody } from './tagging.js';
 import { BUCKET_ENCRYPTION_ITEM, type BucketEncryption, bucketEncryptionOf } from '../sse/bucket-default.js';
 
 export async function putBucketEncryption(ctx: S3Context, bucket: string): Promise<void> {
   await requireBucket(ctx, bucket);
   const body = await readXmlBody(ctx);
+  const cfg = parseEncryptionConfiguration(body);
+  await ctx.services.meta.setBucketConfig(bucket, BUCKET_ENCRYPTION_ITEM, JSON.stringify(cfg));
+  sendEmpty(ctx, 200);
+}
+
+/** PutBucketEncryption's body: exactly one rule with a known algorithm; MalformedXML or InvalidArgument otherwise. */
+export function parseEncryptionConfiguration(body: Buffer): BucketEncryption {
   const doc = parseXmlRoot(body, 'ServerSideEncryptionConfiguration');
   const rules = childArray(doc, 'Rule');
   if (rules.length !== 1) throw s3Error('MalformedXML');
@@ -28,13 +35,12 @@ export async function putBucketEncryption(ctx: S3Context, bucket: string): Promi
   const bk = childText(rule, 'BucketKeyEnabled');
   if (bk !== undefined && bk !== 'true' && bk !== 'false') throw s3Error('MalformedXML');
   const blocked = childObject(rule, 'BlockedEncryptionTypes');
-  const blockedTypes = blocked ? childArray(blocked, 'EncryptionType').map(String) : [];
+  const blockedTypes = blocked ? childTexts(blocked, 'EncryptionType') : [];
   for (const t of blockedTypes) if (t !== 'NONE' && t !== 'SSE-C') throw s3Error('MalformedXML');
   const cfg: BucketEncryption = { algorithm, bucketKeyEnabled: bk === 'true' };
   if (keyId !== undefined && keyId !== '') cfg.keyId = keyId;
   if (blockedTypes.length) cfg.blockedEncryptionTypes = blockedTypes;
-  await ctx.services.meta.setBucketConfig(bucket, BUCKET_ENCRYPTION_ITEM, JSON.stringify(cfg));
-  sendEmpty(ctx, 200);
+  return cfg;
 }
 
 export async function getBucketEncryption(ctx: S3Context, bucket: string): Promise<void> {

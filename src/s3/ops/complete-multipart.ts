@@ -110,7 +110,8 @@ function isNoSuchUpload(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'NoSuchUpload';
 }
 
-function parsePartList(body: Buffer): RequestedPart[] {
+/** CompleteMultipartUpload's body: the requested parts in ascending order; MalformedXML, InvalidArgument or InvalidPartOrder otherwise. */
+export function parsePartList(body: Buffer): RequestedPart[] {
   const root = parseXmlRoot(body, 'CompleteMultipartUpload');
   const parts = childArray(root, 'Part');
   if (parts.length === 0) throw s3Error('MalformedXML');

@@ -30,11 +30,7 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
   }
   // 1,000 keys of up to 1,024 bytes each, with their markup.
   const body = await readXmlBody(ctx, 2 * 1024 * 1024);
-  const doc = parseXmlRoot(body, 'Delete');
-  const quiet = childText(doc, 'Quiet') === 'true';
-  const objects = childArray(doc, 'Object');
-  if (objects.length === 0) throw s3Error('MalformedXML');
-  if (objects.length > 1000) throw s3Error('MalformedXML', {}, 'The XML you provided was not well-formed or did not validate against our published schema');
+  const { quiet, objects } = parseDeleteRequest(body);
   const decide = await s3Decider(ctx.services, {
     principal: ctx.auth.anonymous ? undefined : ctx.principal,
     bucket,
@@ -42,10 +38,7 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
     checks: [{ action: S3_ACTIONS.DeleteObjects }],
   });
   const results: string[] = [];
-  for (const o of objects) {
-    const key = childText(o, 'Key');
-    if (key === undefined) throw s3Error('MalformedXML');
-    const versionId = childText(o, 'VersionId');
+  for (const { key, versionId } of objects) {
     if (versionId !== undefined && versionId !== 'null') {
       results.push(el('Error', text('Key', key), text('VersionId', versionId), text('Code', 'NotImplemented'), text('Message', 'Object versions are not implemented by Coffer')));
       continue;
@@ -68,4 +61,25 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
   }
   ctx.services.collectGarbage();
   sendXml(ctx, 200, xmlDocument('DeleteResult', results.join('')));
+}
+
+export interface DeleteRequest {
+  quiet: boolean;
+  objects: { key: string; versionId?: string }[];
+}
+
+/** DeleteObjects' body: 1 to 1000 <Object> entries, each with a <Key>; MalformedXML otherwise. */
+export function parseDeleteRequest(body: Buffer): DeleteRequest {
+  const doc = parseXmlRoot(body, 'Delete');
+  const quiet = childText(doc, 'Quiet') === 'true';
+  const entries = childArray(doc, 'Object');
+  if (entries.length === 0) throw s3Error('MalformedXML');
+  if (entries.length > 1000) throw s3Error('MalformedXML', {}, 'The XML you provided was not well-formed or did not validate against our published schema');
+  const objects = entries.map((o) => {
+    const key = childText(o, 'Key');
+    if (key === undefined) throw s3Error('MalformedXML');
+    const versionId = childText(o, 'VersionId');
+    return versionId === undefined ? { key } : { key, versionId };
+  });
+  return { quiet, objects };
 }
