@@ -59,14 +59,16 @@ export async function openBackend(config: BackendConfig, log?: Logger): Promise<
   const dir = config.dataDir;
   // fsync on: every commit (the inline tier's small blobs included) is durable before it is
   // visible; writers that arrive together share one commit and its fsync (group commit).
-  const meta = SqliteMetadataStore.open(join(dir, METADATA_FILE), { synchronous: config.fsync ? 'FULL' : 'NORMAL' });
+  // With fsync on, every commit is durable before it is answered: FULL fsyncs the WAL at each.
+  const synchronous = config.fsync ? 'FULL' : 'NORMAL';
+  const meta = SqliteMetadataStore.open(join(dir, METADATA_FILE), { synchronous });
   // Small blobs go into the metadata store's inline tier, larger ones to files.
   const blobs = await TieredBlobStore.open({ dir: join(dir, BLOBS_DIR), meta, fsync: config.fsync });
   const recovered = await recoverStorage(meta, blobs);
-  const iam = SqliteIamStore.open(join(dir, IAM_FILE));
-  const kms = SqliteKmsStore.open(join(dir, KMS_FILE));
+  const iam = SqliteIamStore.open(join(dir, IAM_FILE), { synchronous });
+  const kms = SqliteKmsStore.open(join(dir, KMS_FILE), { synchronous });
   const audit = await AuditLog.open(dir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log, fsync: config.fsync });
-  const usage = SqliteUsageStore.open(join(dir, USAGE_FILE));
+  const usage = SqliteUsageStore.open(join(dir, USAGE_FILE), { synchronous });
   return {
     meta, blobs, kms, iam, usage, audit, recovered,
     async close() {

@@ -9,7 +9,7 @@
 // Promise; the interface is async so a networked store can implement it.
 
 import type Database from 'better-sqlite3';
-import { openSqlite, runMigrations } from '../storage/sqlite-database.js';
+import { openSqlite, runMigrations, synchronousLevel } from '../storage/sqlite-database.js';
 import type { GroupBy, GroupTotals, KeyUnits, UsageCount, UsageStore } from './usage-store.js';
 
 const V1 = `
@@ -57,8 +57,14 @@ export class SqliteUsageStore implements UsageStore {
     });
   }
 
-  static open(path: string): SqliteUsageStore {
-    return new SqliteUsageStore(openSqlite(path, {}, (db) => runMigrations(db, MIGRATIONS, 'usage database')));
+  /** synchronous: 'FULL' when the server runs with fsync on (a flush then survives a power loss). */
+  static open(path: string, opts: { synchronous?: 'NORMAL' | 'FULL' } = {}): SqliteUsageStore {
+    return new SqliteUsageStore(openSqlite(path, opts, (db) => runMigrations(db, MIGRATIONS, 'usage database')));
+  }
+
+  /** The connection's synchronous level (FULL when the server runs with fsync on). */
+  get synchronous(): 'NORMAL' | 'FULL' {
+    return synchronousLevel(this.db);
   }
 
   async add(rows: UsageCount[]): Promise<void> {

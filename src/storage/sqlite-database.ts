@@ -85,3 +85,8 @@ export function runMigrations(db: Database.Database, migrations: ReadonlyArray<M
     db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(target);
   }).immediate();
 }
+
+/** A connection's synchronous level: FULL fsyncs the WAL at every commit (power-loss durable), NORMAL at checkpoints. */
+export function synchronousLevel(db: Database.Database): 'NORMAL' | 'FULL' {
+  return db.pragma('synchronous', { simple: true }) === 2 ? 'FULL' : 'NORMAL';
+}

@@ -25,7 +25,7 @@
 // transaction when it takes more than one statement) and returns a settled Promise. The
 // interface is async so a networked store (PostgreSQL) can implement it later.
 
-import { openSqlite } from './sqlite-database.js';
+import { openSqlite, synchronousLevel } from './sqlite-database.js';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type {
@@ -116,7 +116,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   /** The live connection's synchronous level: FULL fsyncs the WAL at every commit. */
   get synchronous(): 'NORMAL' | 'FULL' {
-    return this.db.pragma('synchronous', { simple: true }) === 2 ? 'FULL' : 'NORMAL';
+    return synchronousLevel(this.db);
   }
 
   // ---- buckets ----

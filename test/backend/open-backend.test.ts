@@ -80,3 +80,17 @@ test('openStoresBesideServer opens only the stores it is asked for', async () =>
   }
   assert.deepEqual((await readdir(c.dataDir)).filter((n) => !/-(wal|shm)$/.test(n)).sort(), ['iam.sqlite', 'usage.sqlite']);
 });
+
+test('with fsync on every SQLite store commits with synchronous=FULL (KMS keys, IAM users and usage counts survive a power loss too); with it off, NORMAL', async () => {
+  for (const fsync of [true, false]) {
+    const c = { ...(await config()), fsync };
+    const b = await openBackend(c);
+    try {
+      const level = (s: unknown) => (s as { synchronous: 'NORMAL' | 'FULL' }).synchronous;
+      const want = fsync ? 'FULL' : 'NORMAL';
+      assert.deepEqual([b.meta, b.kms, b.iam, b.usage].map(level), [want, want, want, want], `fsync ${fsync}`);
+    } finally {
+      await b.close();
+    }
+  }
+});

@@ -10,7 +10,7 @@
 // was created, whatever case the caller used. Sealed secrets never appear in an error
 // message or a log line from here.
 
-import { openSqlite } from '../../storage/sqlite-database.js';
+import { openSqlite, synchronousLevel } from '../../storage/sqlite-database.js';
 import Database from 'better-sqlite3';
 import { IamStoreConflict } from './types.js';
 import type {
@@ -115,6 +115,11 @@ export class SqliteIamStore implements IamStore {
 
   static open(path: string, opts: SqliteIamStoreOptions = {}): SqliteIamStore {
     return new SqliteIamStore(openSqlite(path, opts, migrateIam));
+  }
+
+  /** The connection's synchronous level (FULL when the server runs with fsync on). */
+  get synchronous(): 'NORMAL' | 'FULL' {
+    return synchronousLevel(this.db);
   }
 
   // ---- users ----

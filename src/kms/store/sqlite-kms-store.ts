@@ -15,7 +15,7 @@
 // because this process is the only writer of kms.sqlite (admin commands write only the
 // IAM store); callers get copies, so mutating a returned record changes nothing.
 
-import { openSqlite } from '../../storage/sqlite-database.js';
+import { openSqlite, synchronousLevel } from '../../storage/sqlite-database.js';
 import Database from 'better-sqlite3';
 import { KmsStoreConflict } from './types.js';
 import type {
@@ -64,6 +64,11 @@ export class SqliteKmsStore implements KmsStore {
 
   static open(path: string, opts: SqliteKmsStoreOptions = {}): SqliteKmsStore {
     return new SqliteKmsStore(openSqlite(path, opts, migrateKms));
+  }
+
+  /** The connection's synchronous level (FULL when the server runs with fsync on). */
+  get synchronous(): 'NORMAL' | 'FULL' {
+    return synchronousLevel(this.db);
   }
 
   // ---- keys ----
