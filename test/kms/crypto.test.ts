@@ -15,9 +15,7 @@ import {
   ReEncryptCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { ROOT_KEY_ID, ROOT_SECRET, startTestServer, type TestServer } from '../helpers/server.js';
-import { Sha256 } from '../helpers/sha256.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createTestAlias, createTestKey, setKeyPolicy, setKeyState } from './fixture-key.js';
 import { callKms } from '../../src/kms/dispatch.js';
 import type { Caller } from '../../src/kms/service.js';
@@ -26,6 +24,7 @@ import { rotateKeyMaterial } from '../../src/kms/ops/rotation.js';
 import { readAudit } from '../../src/audit/audit-log.js';
 import type { KmsKeyRecord } from '../../src/kms/store/types.js';
 import { assertFails } from '../helpers/failure.js';
+import { rawKms as rawKmsRequest } from './harness.js';
 
 let srv: TestServer;
 let kms: KMSClient;
@@ -59,23 +58,7 @@ async function encrypt(plaintext: string, context?: Record<string, string>, keyI
 }
 
 /** One KMS JSON request signed by hand, to see the exact wire answer (status and body). */
-async function rawKms(operation: string, body: Record<string, unknown>): Promise<{ status: number; body: Record<string, unknown> }> {
-  const url = new URL(srv.url);
-  const payload = JSON.stringify(body);
-  const signer = new SignatureV4({ credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET }, region: 'us-east-1', service: 'kms', sha256: Sha256 });
-  const signed = await signer.sign({
-    method: 'POST',
-    protocol: 'http:',
-    hostname: url.hostname,
-    port: Number(url.port),
-    path: '/',
-    query: {},
-    headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `TrentService.${operation}` },
-    body: payload,
-  });
-  const res = await fetch(`${srv.url}/`, { method: 'POST', headers: signed.headers, body: payload });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const rawKms = (operation: string, body: Record<string, unknown>) => rawKmsRequest(srv.url, operation, JSON.stringify(body));
 
 function rootCaller(): Caller {
   return { principal: srv.coffer.root.credential.principal, requestId: 'test', secureTransport: false };

@@ -6,15 +6,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DescribeKeyCommand, GetKeyPolicyCommand, ListAliasesCommand } from '@aws-sdk/client-kms';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { ROOT_KEY_ID, ROOT_SECRET, startTestServer, type TestServer } from '../helpers/server.js';
-import { Sha256 } from '../helpers/sha256.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createTestKey } from './fixture-key.js';
 import { callKms } from '../../src/kms/dispatch.js';
 import { KMS_OPERATIONS } from '../../src/kms/operations.js';
 import { INPUT_MEMBERS } from '../../src/kms/operation.js';
 import { readAudit } from '../../src/audit/audit-log.js';
 import type { KmsKeyRecord } from '../../src/kms/store/types.js';
+import { rawKms as rawKmsRequest } from './harness.js';
 
 let srv: TestServer;
 let key: KmsKeyRecord;
@@ -28,22 +27,7 @@ after(async () => {
 });
 
 /** One KMS request with this exact body text, signed by hand. */
-async function rawKms(operation: string, payload: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const url = new URL(srv.url);
-  const signer = new SignatureV4({ credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET }, region: 'us-east-1', service: 'kms', sha256: Sha256 });
-  const signed = await signer.sign({
-    method: 'POST',
-    protocol: 'http:',
-    hostname: url.hostname,
-    port: Number(url.port),
-    path: '/',
-    query: {},
-    headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `TrentService.${operation}` },
-    body: payload,
-  });
-  const res = await fetch(`${srv.url}/`, { method: 'POST', headers: signed.headers, body: payload });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const rawKms = (operation: string, payload: string) => rawKmsRequest(srv.url, operation, payload);
 
 /** `{"a":{"a":…}}` nested `depth` levels, as text (JSON.stringify itself would overflow on it). */
 const deepText = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
