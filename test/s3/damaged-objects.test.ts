@@ -11,7 +11,9 @@ import { get } from 'node:http';
 import { readdir, truncate, unlink, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand, UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { SqliteMetadataStore } from '../../src/storage/sqlite-metadata-store.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
@@ -147,4 +149,28 @@ test('a ranged GET whose first segment was altered answers 500 before any header
   const ok = await rawGet('large-range-flipped', 'bytes=0-1000');
   assert.equal(ok.status, 206);
   assert.ok(ok.complete);
+});
+
+test('a multipart object whose first part blob is gone answers 500 before any header', async () => {
+  const key = 'multipart-missing';
+  const parts = [randomBytes(5 * 1024 * 1024), randomBytes(1024 * 1024)];
+  const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const done = [];
+  for (const [i, body] of parts.entries()) {
+    const r = await srv.s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: body }));
+    done.push({ PartNumber: i + 1, ETag: r.ETag });
+  }
+  await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: done } }));
+  const rec = (await meta.getObject(bucket, key))!;
+  await unlink(await blobFile(rec.parts[0]!.blobId));
+  await assertFailsUpFront(key);
+});
+
+test('an undamaged large object still streams whole and ranged, byte for byte (the opened first chunk is not lost or sent twice)', async () => {
+  const data = randomBytes(3 * 1024 * 1024 + 123);
+  await put('large-intact', data);
+  const whole = await srv.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'large-intact' }));
+  assert.deepEqual(Buffer.from(await whole.Body!.transformToByteArray()), data);
+  const ranged = await srv.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'large-intact', Range: 'bytes=70000-2000000' }));
+  assert.deepEqual(Buffer.from(await ranged.Body!.transformToByteArray()), data.subarray(70000, 2000001));
 });
