@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { S3Client } from '@aws-sdk/client-s3';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { startCoffer, type RunningCoffer } from '../../src/app.js';
@@ -31,14 +31,15 @@ export interface TestServer {
  * With COFFER_TLS_CERT and COFFER_TLS_KEY in `env` the server speaks HTTPS, and the
  * clients trust that certificate (a self-signed one is its own CA).
  */
-export async function startTestServer(env: Record<string, string> = {}, opts: { dataDir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, opts: { dataDir?: string; log?: Logger } = {}): Promise<TestServer> {
   // opts.dataDir: start on an existing data directory (a restart); the caller removes it.
+  // opts.log: the server's logger (silent otherwise), for tests that check what it logs.
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'coffer-test-')));
   const config = loadConfig(
     { port: 0, dataDir, fsync: false },
     { COFFER_ROOT_ACCESS_KEY_ID: ROOT_KEY_ID, COFFER_ROOT_SECRET_ACCESS_KEY: ROOT_SECRET, ...env },
   );
-  const coffer = await startCoffer(config, pino({ level: 'silent' }));
+  const coffer = await startCoffer(config, opts.log ?? pino({ level: 'silent' }));
   const ca = config.tlsCert ? await readFile(config.tlsCert) : undefined;
   // A fresh agent per client: destroying a client destroys its agent.
   const tls = () => (ca ? { requestHandler: { httpsAgent: new Agent({ ca, keepAlive: true }) } } : {});

@@ -1,7 +1,9 @@
 // GetObject and HeadObject: preconditions, Range and partNumber, response-* header
 // overrides, checksum mode, then the body streamed from the blobs that overlap.
 
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ObjectCryptoError } from '../../crypto/index.js';
 import { readersOf } from '../../storage/blob-readers.js';
 import type { ObjectRecord } from '../../storage/types.js';
 import { requireBucket } from '../bucket-access.js';
@@ -125,22 +127,72 @@ async function sendBody(ctx: S3Context, rec: ObjectRecord, status: number, heade
   try {
     small = keys ? readDecryptedSmall(ctx.services.blobs, rec.parts, rec.size, keys, range) : readObjectSmall(ctx.services.blobs, rec, range);
   } catch (e) {
-    throw integrityFailure(ctx, e);
+    throw unreadable(ctx, rec, e);
   }
   if (small !== undefined) {
     ctx.res.writeHead(status, headers);
     ctx.res.end(small);
     return;
   }
-  ctx.res.writeHead(status, headers);
+  // Once the head is written the only signal left for a failed read is a cut connection,
+  // which clients take for a network error. So the body is opened before the head: its first
+  // chunk means the first blob opened and (encrypted) the first segment of the range
+  // authenticated. Damage past it still cuts the connection; that needs the whole read.
   const body = keys ? readDecrypted(ctx.services.blobs, rec.parts, rec.size, keys, range) : readObject(ctx.services.blobs, rec, range);
+  let first: Buffer | null;
+  try {
+    first = await firstChunk(body);
+  } catch (e) {
+    body.destroy();
+    throw unreadable(ctx, rec, e);
+  }
+  ctx.res.writeHead(status, headers);
+  if (first !== null) body.unshift(first);
   try {
     await pipeline(body, ctx.res);
   } catch (e) {
     // Headers are gone; a client that disconnected is not an error of ours.
-    if (!ctx.res.destroyed) ctx.services.log.error({ err: e, requestId: ctx.requestId }, 'object read failed');
+    if (!ctx.res.destroyed) ctx.services.log.error({ err: e, requestId: ctx.requestId, bucket: rec.bucket, key: rec.key }, 'object read failed after its headers were sent');
     ctx.res.destroy();
   }
+}
+
+/**
+ * Waits for a stream's first chunk (null: it ended empty) and leaves the stream paused with
+ * nothing consumed but that chunk, which the caller hands back with unshift(). Rejects with
+ * the stream's error when it fails first.
+ */
+function firstChunk(s: Readable): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const settle = (): void => {
+      s.off('data', onData);
+      s.off('end', onEnd);
+      s.off('error', onError);
+    };
+    const onData = (chunk: Buffer): void => {
+      s.pause();
+      settle();
+      resolve(chunk);
+    };
+    const onEnd = (): void => {
+      settle();
+      resolve(null);
+    };
+    const onError = (e: Error): void => {
+      settle();
+      reject(e);
+    };
+    s.on('data', onData);
+    s.once('end', onEnd);
+    s.once('error', onError);
+  });
+}
+
+/** The body of `rec` cannot be read: logged with the object it belongs to, InternalError to the client. */
+function unreadable(ctx: S3Context, rec: ObjectRecord, e: unknown): Error {
+  if (e instanceof ObjectCryptoError) return integrityFailure(ctx, e, rec);
+  ctx.services.log.error({ err: e, requestId: ctx.requestId, bucket: rec.bucket, key: rec.key }, 'stored object could not be read: its blob is missing or unreadable');
+  return s3Error('InternalError', {}, 'The object could not be read: its stored data is missing or unreadable.');
 }
 
 function partRange(rec: ObjectRecord, n: number): { start: number; end: number } {

@@ -167,8 +167,9 @@ export async function openObject(ctx: S3Context, sse: StoredSse, customer?: Cust
 }
 
 /** Stored encryption data that fails to parse or authenticate: logged for the operator, a plain error to the client. */
-export function integrityFailure(ctx: S3Context, e: unknown): Error {
-  ctx.services.log.error({ err: e, requestId: ctx.requestId }, 'stored object failed authentication: its data or encryption metadata was changed or damaged');
+export function integrityFailure(ctx: S3Context, e: unknown, object?: { bucket: string; key: string }): Error {
+  const named = object ? { bucket: object.bucket, key: object.key } : {};
+  ctx.services.log.error({ err: e, requestId: ctx.requestId, ...named }, 'stored object failed authentication: its data or encryption metadata was changed or damaged');
   return s3Error('InternalError', {}, 'The object could not be read: its stored data failed an integrity check.');
 }
 
