@@ -154,3 +154,32 @@ test('with the audit log unwritable, a mutating IAM call is refused before it ac
     await s.stop().catch(() => undefined); // the audit log is closed already
   }
 });
+
+test('the query filters apply to IAM and STS events: event, principal and error match them, a key filter does not', async () => {
+  const q = (f: Record<string, string>) => srv.coffer.audit.query({ limit: 1000, ...f });
+  const created = (await q({ eventName: 'CreateUser' })).events;
+  assert.deepEqual(created.map((e) => e.requestParameters?.userName).sort(), ['carol', 'dave', 'mallory']);
+  const byDave = (await q({ principal: 'dave' })).events;
+  assert.deepEqual(byDave.map((e) => `${e.eventSource} ${e.eventName} ${e.errorCode ?? ''}`).sort(), ['iam.amazonaws.com CreateUser AccessDenied', 'sts.amazonaws.com GetSessionToken ']);
+  assert.deepEqual((await q({ error: 'AccessDenied' })).events.map((e) => e.eventName), ['CreateUser']);
+  assert.deepEqual((await q({ key: 'carol' })).events, [], 'a user is no key');
+});
+
+test('the answer waits for the record: while the log holds a write back, the CreateUser answer does not arrive', async () => {
+  const log = srv.coffer.audit;
+  const original = log.record;
+  let durableAt = 0;
+  // The real log, made slow: each record becomes durable 300 ms late.
+  log.record = async (e) => {
+    await new Promise((r) => setTimeout(r, 300));
+    await original.call(log, e);
+    durableAt = Date.now();
+  };
+  try {
+    await iam.send(new CreateUserCommand({ UserName: 'slow' }));
+    const answeredAt = Date.now();
+    assert.ok(durableAt > 0 && durableAt <= answeredAt, `answered ${answeredAt - durableAt} ms after the record was durable`);
+  } finally {
+    delete (log as Partial<typeof log>).record;
+  }
+});
