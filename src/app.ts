@@ -94,25 +94,9 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const lookup: CredentialLookup = directory.lookup;
   const prepareCredential = (id: string | undefined) => directory.prepare(id, 's3');
   const prepareKmsCredential = (id: string | undefined) => directory.prepare(id, 'kms');
-  const iamApi: IamHandlerOptions = {
-    iam,
-    directory,
-    rootKey: rootKey.provider,
-    accountId: root.accountId,
-    region: config.region,
-    lookup,
-    prepareCredential: (id, service) => directory.prepare(id, service),
-    log,
-    allowSecretsOverHttp: config.allowSecretsOverHttp,
-    // SimulatePrincipalPolicy consults a key's key policy or a bucket's policy.
-    resourcePolicyOf: resourcePolicyLookup({
-      keyPolicy: async (keyId) => (await kmsStore.getKey(keyId))?.policy,
-      bucketPolicy: async (bucket) => (await meta.getBucket(bucket))?.config[BUCKET_POLICY_ITEM],
-    }),
-  };
   // ---- Metering, Prometheus metrics and the audit switch (src/metering/, docs/METERING.md) ----
   // The meter sits in front of the audit log: every KMS use reaches it, it counts, then forwards.
-  if (!config.metering.audit) log.warn('COFFER_AUDIT=off: KMS use is NOT written to the audit log. This switch is for benchmarks only; never run a real deployment with it.');
+  if (!config.metering.audit) log.warn('COFFER_AUDIT=off: KMS use and IAM and STS changes are NOT written to the audit log. This switch is for benchmarks only; never run a real deployment with it.');
   const auditSink: AuditSink = config.metering.audit ? audit : DISCARD_AUDIT;
   let meter: Meter | undefined;
   const bucketKeys = new BucketKeyCache(config.bucketKeyTtlSeconds * 1000, (principal, keyArn, context, avoided) => meter?.avoided(principal, keyArn, context, avoided));
@@ -124,6 +108,24 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   }
   const kmsAudit: AuditSink = meter ?? (metrics ? observeKms(auditSink, metrics) : auditSink);
   // ---- end of metering ----
+  const iamApi: IamHandlerOptions = {
+    iam,
+    directory,
+    rootKey: rootKey.provider,
+    accountId: root.accountId,
+    region: config.region,
+    lookup,
+    prepareCredential: (id, service) => directory.prepare(id, service),
+    log,
+    // IAM and STS management events take the KMS's chain to the audit log; the meter and metrics count KMS events only.
+    audit: kmsAudit,
+    allowSecretsOverHttp: config.allowSecretsOverHttp,
+    // SimulatePrincipalPolicy consults a key's key policy or a bucket's policy.
+    resourcePolicyOf: resourcePolicyLookup({
+      keyPolicy: async (keyId) => (await kmsStore.getKey(keyId))?.policy,
+      bucketPolicy: async (bucket) => (await meta.getBucket(bucket))?.config[BUCKET_POLICY_ITEM],
+    }),
+  };
   const kms = new KmsService({
     store: kmsStore,
     rootKey: rootKey.provider,

@@ -21,7 +21,7 @@ import { mkdir, open, readdir, rename, unlink, writeFile, type FileHandle } from
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { AuditUnavailableError, type AuditEvent } from './sink.js';
+import { AuditUnavailableError, eventSourceOf, type AuditEvent } from './sink.js';
 import type { AuditStore } from './audit-store.js';
 import type { CloudTrailEvent } from './event.js';
 import { AUDIT_DIR, AUDIT_FILE, filesOldestFirst, linesForward, logFileName } from './log-files.js';
@@ -119,7 +119,7 @@ export class AuditLog implements AuditStore {
         ...(e.caller.viaService ? { invokedBy: 's3.amazonaws.com' } : {}),
       },
       eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      eventSource: 'kms.amazonaws.com',
+      eventSource: eventSourceOf(e),
       eventName: e.eventName,
       awsRegion: this.region,
       sourceIPAddress: e.caller.viaService ? 's3.amazonaws.com' : (e.caller.sourceIp ?? 'unknown'),

@@ -1,6 +1,8 @@
 // One audit event as CloudTrail writes it (eventVersion 1.08), as stored in the log,
 // answered by the query route and delivered to a bucket.
 
+import type { AuditEventSource } from './sink.js';
+
 export interface CloudTrailEvent {
   eventVersion: '1.08';
   /** Service events (scheduled deletion, automatic rotation) carry only accountId and invokedBy, as CloudTrail's do. */
@@ -17,7 +19,7 @@ export interface CloudTrailEvent {
     sessionContext?: { sessionIssuer: { type: 'Role'; principalId: string; arn: string; accountId: string; userName: string } };
   };
   eventTime: string;
-  eventSource: 'kms.amazonaws.com';
+  eventSource: AuditEventSource;
   eventName: string;
   awsRegion: string;
   sourceIPAddress: string;

@@ -1,5 +1,5 @@
-// What the services hand to the audit trail. The KMS (and, as they start auditing, IAM,
-// STS and S3) emit an AuditEvent into an AuditSink; the audit log, the meter and the
+// What the services hand to the audit trail. The KMS, IAM and STS (and, should S3 data
+// events come, S3) emit an AuditEvent into an AuditSink; the audit log, the meter and the
 // metrics are sinks. Defined here, below the services, so audit/ and metering/ never
 // import the services to receive their events.
 
@@ -15,10 +15,19 @@ export interface AuditCaller {
   viaService?: string;
 }
 
+/** The service an event is of: KMS (the default), or IAM and STS management events. */
+export type AuditEventSource = 'kms.amazonaws.com' | 'iam.amazonaws.com' | 'sts.amazonaws.com';
+
+/** The service of an event, KMS when it names none. */
+export const eventSourceOf = (e: AuditEvent): AuditEventSource => e.eventSource ?? 'kms.amazonaws.com';
+
 export interface AuditEvent {
+  /** Default 'kms.amazonaws.com' (left out by the KMS, so its records stay as they were). */
+  eventSource?: AuditEventSource;
   eventName: string;
   caller: AuditCaller;
   requestParameters: Record<string, unknown>;
+  /** The keys a KMS event used; IAM and STS events name none (as CloudTrail's management events of IAM). */
   resources: { ARN: string; accountId: string; type: 'AWS::KMS::Key' }[];
   errorCode?: string;
   errorMessage?: string;

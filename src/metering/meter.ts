@@ -9,7 +9,7 @@
 // flushes the Map to the usage store about once a second and close() flushes the rest, so a crash loses at
 // most the last second of counts.
 
-import type { AuditEvent, AuditSink } from '../audit/sink.js';
+import { eventSourceOf, type AuditEvent, type AuditSink } from '../audit/sink.js';
 import type { KmsStore } from '../kms/store/types.js';
 import { HOUR_MS, type UsageCount, type UsageStore } from './usage-store.js';
 
@@ -80,6 +80,8 @@ export class Meter implements AuditSink {
   }
 
   private count(e: AuditEvent): void {
+    // IAM and STS management events share the sink chain to the audit log; they are no KMS requests.
+    if (eventSourceOf(e) !== 'kms.amazonaws.com') return;
     // What KMS does by itself (scheduled deletion, automatic rotation) is not a request anyone makes or pays for.
     if (e.eventType === 'AwsServiceEvent') {
       if (e.eventName === 'DeleteKey' || e.eventName === 'RotateKey') this.sampleAgain = true;

@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PageHandler } from '../http/pages.js';
-import type { AuditEvent, AuditSink } from '../audit/sink.js';
+import { eventSourceOf, type AuditEvent, type AuditSink } from '../audit/sink.js';
 import type { KmsStore } from '../kms/store/types.js';
 import type { MeterObserver } from './meter.js';
 
@@ -247,6 +247,7 @@ export class CofferMetrics implements MeterObserver {
 export function observeKms(next: AuditSink, metrics: CofferMetrics): AuditSink {
   return {
     record(e) {
+      if (eventSourceOf(e) !== 'kms.amazonaws.com') return next.record(e); // IAM and STS events are not KMS requests
       if (e.eventType !== 'AwsServiceEvent') metrics.kmsRequest(e, e.resources[0]?.ARN ?? '');
       else if (e.eventName === 'DeleteKey') for (const r of e.resources) metrics.forgetKey(r.ARN);
       return next.record(e);

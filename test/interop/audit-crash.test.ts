@@ -1,7 +1,8 @@
 // "A KMS must never act without a record": the real `coffer server` runs as a child
 // process, answers N key changes (DisableKey/EnableKey, RevokeGrant), is SIGKILLed the
 // moment the last answer arrives, and is restarted on the same data directory: the audit
-// log holds a record of every acknowledged call.
+// log holds a record of every acknowledged call. The same for IAM: every acknowledged
+// CreateUser (and AttachUserPolicy) has its record.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateGrantCommand, CreateKeyCommand, DisableKeyCommand, EnableKeyCommand, KMSClient, RevokeGrantCommand } from '@aws-sdk/client-kms';
+import { AttachUserPolicyCommand, CreatePolicyCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import { readAudit } from '../../src/audit/audit-log.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startChildServer, type ChildServer } from './support.js';
 
@@ -55,5 +57,34 @@ describe('audit records survive a SIGKILL right after the answers', () => {
     const recorded = new Set((await readAudit(path.join(dataDir, 'audit'))).map((e) => e.requestID));
     const missing = acknowledged.filter((id) => !recorded.has(id));
     assert.deepEqual(missing, [], `${missing.length} of ${acknowledged.length} acknowledged calls have no audit record`);
+  });
+});
+
+describe('IAM management events survive a SIGKILL right after the answers', () => {
+  it('every acknowledged CreateUser and AttachUserPolicy has its record after a restart', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-audit-crash-iam-'));
+    let iamServer: ChildServer | undefined;
+    try {
+      iamServer = await startChildServer(dir, { COFFER_FSYNC: 'false' });
+      const iam = new IAMClient({ endpoint: iamServer.url, region: 'us-east-1', credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET }, maxAttempts: 1 });
+      const policyArn = (await iam.send(new CreatePolicyCommand({ PolicyName: 'p', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }) }))).Policy!.Arn!;
+      const acknowledged: string[] = [];
+      for (let i = 0; i < 6; i++) acknowledged.push((await iam.send(new CreateUserCommand({ UserName: `seq${i}` }))).$metadata.requestId!);
+      const concurrent = await Promise.all(Array.from({ length: 6 }, (_, i) => iam.send(new CreateUserCommand({ UserName: `par${i}` }))));
+      acknowledged.push(...concurrent.map((r) => r.$metadata.requestId!));
+      acknowledged.push((await iam.send(new AttachUserPolicyCommand({ UserName: 'seq0', PolicyArn: policyArn }))).$metadata.requestId!);
+      await iamServer.kill();
+      iam.destroy();
+
+      iamServer = await startChildServer(dir, { COFFER_FSYNC: 'false' });
+      await iamServer.stop();
+      const recorded = new Map((await readAudit(path.join(dir, 'audit'))).map((e) => [e.requestID, e]));
+      const missing = acknowledged.filter((id) => !recorded.has(id));
+      assert.deepEqual(missing, [], `${missing.length} of ${acknowledged.length} acknowledged IAM calls have no audit record`);
+      assert.ok(acknowledged.every((id) => recorded.get(id)!.eventSource === 'iam.amazonaws.com'));
+    } finally {
+      await iamServer?.kill();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });

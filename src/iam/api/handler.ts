@@ -4,6 +4,11 @@
 // the server's), authorizes once from the operation table (the root may do anything;
 // other callers need an identity policy allowing iam:<Action> on the resource ARN,
 // within any session policy), runs the operation and answers XML.
+//
+// Management writes (audit.ts: IAM's mutating calls, STS AssumeRole and GetSessionToken)
+// are audited as the KMS's calls are: the log is asked whether it can be written before
+// the call is authorized or runs (refused if not: nothing changes), and the answer —
+// success or refusal — goes out only once the call's event is durable.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -20,6 +25,8 @@ import { IAM_OPERATIONS, STS_OPERATIONS } from './operations.js';
 import { Params, errorXml, queryError, resultXml } from './query.js';
 import { secretsOverHttpRefusal, transportOf } from '../../http/transport.js';
 import { readBoundedBody } from '../../http/bounded-body.js';
+import { AuditUnavailableError, type AuditSink } from '../../audit/sink.js';
+import { callEvent, recordedSource, safeParameters, type CallRecord } from './audit.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -32,6 +39,8 @@ export interface IamHandlerOptions extends IamApiServices {
   lookup: CredentialLookup;
   prepareCredential(accessKeyId: string | undefined, service: string): Promise<void>;
   log: Logger;
+  /** The audit log (through the meter, which counts only KMS events): management writes are recorded here. */
+  audit: AuditSink;
   /** Send access keys and credentials over plain HTTP to non-loopback clients too (config allowSecretsOverHttp). */
   allowSecretsOverHttp: boolean;
 }
@@ -67,29 +76,45 @@ export async function handleQueryApi(service: 'iam' | 'sts', opts: IamHandlerOpt
       }
       throw queryError('InvalidAction', `Could not find operation ${action} for version ${version ?? svc.version}`);
     }
-    // GetSessionToken credentials (no MFA here) may not call IAM, and on STS only
-    // AssumeRole and GetCallerIdentity, as in AWS.
-    if (principal.temporary && principal.kind !== 'assumed-role') {
-      if (service === 'iam') throw queryError('InvalidClientTokenId', 'The security token included in the request is invalid');
-      if (action !== 'AssumeRole' && action !== 'GetCallerIdentity') throw queryError('AccessDenied', `Cannot call ${action} with session credentials`);
-    }
-    const params = new Params(form);
     const transport = transportOf(req);
-    const c: ApiContext = {
-      ...opts,
-      principal,
-      requestId,
-      sourceIp: transport.sourceIp,
-      secureTransport: transport.secure,
-      now: Date.now(),
+    const source = recordedSource(service, action);
+    const record: CallRecord | undefined = source && {
+      source, action, principal, requestId, sourceIp: transport.sourceIp,
+      userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
+      params: safeParameters(form),
     };
-    if (service === 'iam') await authorizeIam(c, op, params);
+    if (record) await durably(service, opts, record, () => opts.audit.checkWritable());
     let result;
     try {
-      result = await op.run(c, params);
-    } finally {
-      opts.directory.changed(); // its writes apply to the next request at once
+      // GetSessionToken credentials (no MFA here) may not call IAM, and on STS only
+      // AssumeRole and GetCallerIdentity, as in AWS.
+      if (principal.temporary && principal.kind !== 'assumed-role') {
+        if (service === 'iam') throw queryError('InvalidClientTokenId', 'The security token included in the request is invalid');
+        if (action !== 'AssumeRole' && action !== 'GetCallerIdentity') throw queryError('AccessDenied', `Cannot call ${action} with session credentials`);
+      }
+      const params = new Params(form);
+      const c: ApiContext = {
+        ...opts,
+        principal,
+        requestId,
+        sourceIp: transport.sourceIp,
+        secureTransport: transport.secure,
+        now: Date.now(),
+      };
+      if (service === 'iam') await authorizeIam(c, op, params);
+      try {
+        result = await op.run(c, params);
+      } finally {
+        opts.directory.changed(); // its writes apply to the next request at once
+      }
+    } catch (e) {
+      if (record) {
+        const err = isServiceError(e) ? e : { code: 'ServiceFailure', message: 'The request processing has failed because of an unknown error, exception or failure.' };
+        await durably(service, opts, record, () => opts.audit.record(callEvent(record, { code: err.code, message: err.message })));
+      }
+      throw e;
     }
+    if (record) await durably(service, opts, record, () => opts.audit.record(callEvent(record)));
     send(res, 200, resultXml(svc.namespace, action, result, requestId));
   } catch (e) {
     let err: ServiceError;
@@ -107,6 +132,21 @@ export async function handleQueryApi(service: 'iam' | 'sts', opts: IamHandlerOpt
       return;
     }
     send(res, err.status, errorXml(svc.namespace, err, requestId));
+  }
+}
+
+/**
+ * Runs an audit step; a log that cannot be written refuses the call (fail closed): IAM's
+ * ServiceFailure (500), STS's ServiceUnavailable (503), the reason in the server log.
+ */
+async function durably(service: 'iam' | 'sts', opts: IamHandlerOptions, r: CallRecord, step: () => void | Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (e) {
+    if (!(e instanceof AuditUnavailableError)) throw e;
+    opts.log.warn({ requestId: r.requestId, action: r.action }, `${service.toUpperCase()} request refused: the audit log cannot be written`);
+    const message = 'The request was refused because the audit log cannot be written.';
+    throw service === 'iam' ? new ServiceError('ServiceFailure', message, 500) : new ServiceError('ServiceUnavailable', message, 503);
   }
 }
 
