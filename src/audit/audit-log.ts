@@ -174,7 +174,7 @@ export class AuditLog implements AuditStore {
       // Recorded by a request that was already acting when the log failed: kept for the recovery.
       this.held.push(line);
       this.settled(1);
-      return Promise.reject(new AuditUnavailableError());
+      return Promise.reject(new AuditUnavailableError(this.failure));
     }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ line, resolve, reject });
@@ -184,7 +184,7 @@ export class AuditLog implements AuditStore {
 
   /** Throws while the log cannot be written: requests that need a record are refused before they act. */
   checkWritable(): void {
-    if (this.closed || this.failure !== undefined) throw new AuditUnavailableError();
+    if (this.closed || this.failure !== undefined) throw new AuditUnavailableError(this.failure);
   }
 
   /**
@@ -204,7 +204,7 @@ export class AuditLog implements AuditStore {
         } catch (err) {
           this.held.push(...lines); // the lines not yet durable
           this.enterFailure(err);
-          for (const e of batch) e.reject(new AuditUnavailableError());
+          for (const e of batch) e.reject(new AuditUnavailableError(err));
         }
         this.settled(batch.length);
       }
@@ -212,7 +212,7 @@ export class AuditLog implements AuditStore {
         const rest = this.queue;
         this.queue = [];
         this.held.push(...rest.map((e) => e.line));
-        for (const e of rest) e.reject(new AuditUnavailableError());
+        for (const e of rest) e.reject(new AuditUnavailableError(this.failure));
         this.settled(rest.length);
       }
     })().finally(() => {

@@ -49,11 +49,15 @@ export interface AuditSink {
   checkWritable(): void;
 }
 
-/** The audit log cannot be written: the request that needs a record is refused (fail closed). The cause is in the server log. */
+/**
+ * The audit log cannot be written: the request that needs a record is refused (fail closed).
+ * `cause` is the write failure when there is one, so a full disk (ENOSPC) is told apart
+ * from other failures (storage/storage-full.ts) and answered as one.
+ */
 export class AuditUnavailableError extends Error {
   override readonly name = 'AuditUnavailableError';
-  constructor() {
-    super('The audit log cannot be written.');
+  constructor(cause?: unknown) {
+    super('The audit log cannot be written.', cause === undefined ? undefined : { cause });
   }
 }
 

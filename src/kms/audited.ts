@@ -4,11 +4,12 @@
 // parameters and keys the operation noted, so no caller can use a key without the audit
 // log (and metering, which sits in front of it) seeing it.
 
-import { isServiceError } from '../errors.js';
+import { ServiceError, isServiceError } from '../errors.js';
 import { AuditUnavailableError } from '../audit/sink.js';
 import { kmsError } from './errors.js';
 import type { Caller, KmsService } from './service.js';
 import { INPUT_MEMBERS, type AuditNote, type Operation } from './operation.js';
+import { isStorageFull } from '../storage/storage-full.js';
 
 export interface AuditedOptions {
   /**
@@ -80,7 +81,11 @@ function durably<T>(step: () => T, caller: Caller, eventName: string, svc: KmsSe
     if (!(e instanceof AuditUnavailableError)) throw e;
     svc.log.warn({ requestId: caller.requestId, operation: eventName }, 'KMS request refused: the audit log cannot be written');
     // The cause lets S3 answer 503 ServiceUnavailable rather than 500 (s3/sse/kms-bridge.ts).
-    throw Object.assign(kmsError('KMSInternalException', 'The request was refused because the audit log cannot be written.'), { cause: e });
+    // A full disk is answered as everywhere else (507, which SDKs do not retry into it).
+    const refusal = isStorageFull(e)
+      ? new ServiceError('KMSInternalException', 'The request was refused because the audit log has no space left on its disk. Free disk space on the server, then try again.', 507)
+      : kmsError('KMSInternalException', 'The request was refused because the audit log cannot be written.');
+    throw Object.assign(refusal, { cause: e });
   };
   try {
     const r = step();

@@ -1,6 +1,6 @@
 // Fail closed on a full disk: the audit directory is a small tmpfs, filled with filler
-// while the server runs. Key changes and key uses are then refused (KMSInternalException,
-// and 503 ServiceUnavailable for an SSE-KMS PUT), no success goes unrecorded, the server
+// while the server runs. Key changes and key uses are then refused (507 KMSInternalException,
+// and 507 InsufficientStorage for an SSE-KMS PUT, as for any full disk), no success goes unrecorded, the server
 // log says why, and once the filler is removed the server accepts requests again by itself.
 
 import assert from 'node:assert/strict';
@@ -77,15 +77,17 @@ describe('a full disk under the audit log', () => {
           const r = await kms.send(new TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: `t${i}`, TagValue: 'v' }] }));
           ok.push(`t${i}:${r.$metadata.requestId}`);
         } catch (e) {
+          // A full disk is 507 in every service: the SDKs do not retry it into the full disk.
           assert.equal((e as Error).name, 'KMSInternalException', String(e));
-          assert.equal((e as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode, 500);
+          assert.equal((e as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode, 507);
+          assert.match((e as Error).message, /no space left/);
           refused.push(`t${i}`);
         }
       }
       assert.ok(refused.length >= 15, `refused ${refused.length} of 20 with the disk full`);
       const put = await s3.send(new PutObjectCommand({ Bucket: 'full-disk', Key: 'o', Body: 'x', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId })).catch((e: unknown) => e);
-      assert.equal((put as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode, 503);
-      assert.equal((put as Error).name, 'ServiceUnavailable');
+      assert.equal((put as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode, 507);
+      assert.equal((put as Error).name, 'InsufficientStorage');
       assert.match(await readFile(logPath, 'utf8'), /audit log cannot be written/);
 
       // A refused change did not happen.

@@ -145,6 +145,8 @@ async function durably(service: 'iam' | 'sts', opts: IamHandlerOptions, r: CallR
   } catch (e) {
     if (!(e instanceof AuditUnavailableError)) throw e;
     opts.log.warn({ requestId: r.requestId, action: r.action }, `${service.toUpperCase()} request refused: the audit log cannot be written`);
+    // A full disk is answered as everywhere else (507, which SDKs do not retry into it).
+    if (isStorageFull(e)) throw new ServiceError('ServiceFailure', 'The request was refused because the audit log has no space left on its disk. Free disk space on the server, then try again.', 507);
     const message = 'The request was refused because the audit log cannot be written.';
     throw service === 'iam' ? new ServiceError('ServiceFailure', message, 500) : new ServiceError('ServiceUnavailable', message, 503);
   }

@@ -11,6 +11,7 @@ import type { Caller } from '../../kms/service.js';
 import type { S3Context } from '../context.js';
 import { s3Error } from '../errors.js';
 import { AuditUnavailableError } from '../../audit/sink.js';
+import { isStorageFull } from '../../storage/storage-full.js';
 
 export type { DataKey };
 
@@ -30,7 +31,10 @@ export function s3ErrorFromKms(e: unknown): unknown {
   if (!isServiceError(e)) return e;
   if (e.code === 'AccessDeniedException') return s3Error('AccessDenied', {}, e.message);
   // A KMS that cannot write its audit log refuses for now: S3 says so with 503, which clients retry.
-  if (e.code === 'KMSInternalException') return s3Error(e.cause instanceof AuditUnavailableError ? 'ServiceUnavailable' : 'InternalError');
+  if (e.code === 'KMSInternalException') {
+    if (!(e.cause instanceof AuditUnavailableError)) return s3Error('InternalError');
+    return s3Error(isStorageFull(e.cause) ? 'InsufficientStorage' : 'ServiceUnavailable');
+  }
   return new ServiceError(`KMS.${e.code}`, e.message, 400);
 }
 
