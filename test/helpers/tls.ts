@@ -4,7 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface TestCertificate {
@@ -36,4 +36,11 @@ export function makeTestCertificate(cn = 'localhost'): TestCertificate {
 export function encryptKey(keyPath: string, outPath: string): string {
   openssl('pkey', '-in', keyPath, '-aes256', '-passout', 'pass:coffer-test', '-out', outPath);
   return outPath;
+}
+
+/** This machine's first non-loopback IPv4 address, for tests of what a client on the network sees; undefined when there is none. */
+export function nonLoopbackIPv4(): string | undefined {
+  return Object.values(networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .find((i) => i.family === 'IPv4' && !i.internal)?.address;
 }

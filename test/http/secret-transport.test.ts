@@ -9,18 +9,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent } from 'node:https';
-import { networkInterfaces } from 'node:os';
 import { rmSync } from 'node:fs';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, GenerateRandomCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient, ListUsersCommand } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand, STSClient } from '@aws-sdk/client-sts';
 import { ROOT_KEY_ID, ROOT_SECRET, startTestServer, type TestServer } from '../helpers/server.js';
 import { assertFails } from '../helpers/failure.js';
-import { makeTestCertificate, type TestCertificate } from '../helpers/tls.js';
+import { makeTestCertificate, type TestCertificate, nonLoopbackIPv4 } from '../helpers/tls.js';
 
-const external = Object.values(networkInterfaces())
-  .flatMap((list) => list ?? [])
-  .find((i) => i.family === 'IPv4' && !i.internal)?.address;
+const external = nonLoopbackIPv4();
 const skip = !external && 'no non-loopback IPv4 interface here';
 
 const overHttp = (what: string) => new RegExp(`^Requests for ${what}, whose response carries (plaintext|a secret access key|temporary credentials), must be made over a secure connection\\.$`);

@@ -7,17 +7,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent } from 'node:https';
-import { networkInterfaces } from 'node:os';
 import { rmSync } from 'node:fs';
 import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { assertFails } from '../helpers/failure.js';
 import { customerKey, getBody, ssec } from '../helpers/sse.js';
-import { makeTestCertificate, type TestCertificate } from '../helpers/tls.js';
+import { makeTestCertificate, type TestCertificate, nonLoopbackIPv4 } from '../helpers/tls.js';
 
-const external = Object.values(networkInterfaces())
-  .flatMap((list) => list ?? [])
-  .find((i) => i.family === 'IPv4' && !i.internal)?.address;
+const external = nonLoopbackIPv4();
 const skip = !external && 'no non-loopback IPv4 interface here';
 
 const KMS_OVER_HTTP = 'Requests specifying Server Side Encryption with AWS KMS managed keys must be made over a secure connection.';

@@ -12,7 +12,7 @@ import { networkInterfaces } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
 import { isLoopbackAddress, isSecureTransport, isTlsRequest, transportOf } from '../../src/http/transport.js';
-import { makeTestCertificate, type TestCertificate } from '../helpers/tls.js';
+import { makeTestCertificate, type TestCertificate, nonLoopbackIPv4 } from '../helpers/tls.js';
 
 function fakeRequest(remoteAddress: string | undefined, encrypted?: boolean): IncomingMessage {
   return { socket: { remoteAddress, ...(encrypted === undefined ? {} : { encrypted }) } } as unknown as IncomingMessage;
@@ -141,9 +141,7 @@ test('plain HTTP from ::1: loopback', { skip: !ipv6Works() && 'no IPv6 loopback 
   assert.deepEqual(await get('http', '::1', port), { remoteAddress: '::1', tls: false, secure: true });
 });
 
-const external = Object.values(networkInterfaces())
-  .flatMap((list) => list ?? [])
-  .find((i) => i.family === 'IPv4' && !i.internal)?.address;
+const external = nonLoopbackIPv4();
 
 test('plain HTTP from a non-loopback interface is refused; HTTPS from it is accepted', { skip: !external && 'no non-loopback IPv4 interface here' }, async () => {
   const plain = await listen('http', external!);
