@@ -121,7 +121,8 @@ export async function listObjectsV2(ctx: S3Context, bucket: string): Promise<voi
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
   const startAfter = q.get('start-after') ?? undefined;
-  const token = q.get('continuation-token') ?? undefined;
+  // An empty continuation-token is no token (AWS lists from the start; tools send "continuation-token=").
+  const token = q.get('continuation-token') || undefined;
   let after = startAfter;
   if (token !== undefined) {
     const decoded = decodeToken(token);
