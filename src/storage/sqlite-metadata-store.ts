@@ -199,9 +199,10 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.write(() => this.s.replaceObjectSys.run(JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag).changes > 0);
   }
 
-  async deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+  async deleteObject(bucket: string, key: string, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
     return this.write(() => {
       const row = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
+      checkCondition(cond, row);
       if (row === undefined) return undefined;
       const old = toObject(row);
       this.s.deleteObject.run(bucket, key);

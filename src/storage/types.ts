@@ -199,8 +199,12 @@ export interface MetadataStore {
    * change. Returns false when the object is absent or no longer matches.
    */
   replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag'>, sys: Record<string, unknown>): Promise<boolean>;
-  /** Removes the object and moves its blobs to garbage. Returns the removed record. */
-  deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
+  /**
+   * Removes the object and moves its blobs to garbage. Returns the removed record. With an
+   * ifMatch `cond` (S3's conditional delete) it first checks, in the same transaction, that the
+   * object exists and its ETag matches (any ETag for "*"): StorageConflictError('PreconditionFailed') otherwise.
+   */
+  deleteObject(bucket: string, key: string, cond?: WriteCondition): Promise<ObjectRecord | undefined>;
   /** Objects with key starting with prefix and > after, ascending, at most limit. */
   listObjects(bucket: string, q: ListObjectsQuery): Promise<ObjectRecord[]>;
 

@@ -261,6 +261,21 @@ export function runMetadataStoreContract(
           assert.deepEqual(sorted(await s.takeGarbage(false)), sorted(v1.parts.map((p) => p.blobId)));
           assert.equal(await s.deleteObject('b1', 'k'), undefined);
         }));
+      it('deletes conditionally: ifMatch needs the object and its ETag (or any for *), checked in the same transaction', () =>
+        withStore(async (s) => {
+          const rec = objectRec('b1', 'c');
+          await s.putObject(rec);
+          await rejectsWith(s.deleteObject('b1', 'c', { kind: 'ifMatch', etag: '"other"' }), 'PreconditionFailed');
+          assert.deepEqual(await s.getObject('b1', 'c'), rec);
+          assert.deepEqual(await s.takeGarbage(false), []);
+          assert.deepEqual(await s.deleteObject('b1', 'c', { kind: 'ifMatch', etag: rec.etag.replace(/"/g, '') }), rec);
+          assert.equal(await s.getObject('b1', 'c'), undefined);
+          await rejectsWith(s.deleteObject('b1', 'c', { kind: 'ifMatch', etag: '*' }), 'PreconditionFailed');
+          const again = objectRec('b1', 'c');
+          await s.putObject(again);
+          assert.deepEqual(await s.deleteObject('b1', 'c', { kind: 'ifMatch', etag: '*' }), again);
+          assert.equal(await s.deleteObject('b1', 'c', { kind: 'none' }), undefined);
+        }));
     });
 
     describe('listing objects', () => {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { decodePayload } from '../../auth/chunked.js';
 import { COMPLETED_UPLOAD_RETENTION_MS, type ObjectRecord, type PartRecord } from '../../storage/types.js';
-import { writeCondition } from '../conditions.js';
+import { checkWriteCondition, writeCondition } from '../conditions.js';
 import { type S3Context, header, sendXml } from '../context.js';
 import { refuseSseHeaders } from '../sse/request.js';
 import { completedSse } from '../sse/multipart-sse.js';
@@ -43,6 +43,8 @@ export async function completeMultipartUpload(ctx: S3Context, bucket: string, ke
     await requireUpload(ctx, bucket, key, uploadId);
     throw noSuchUpload(uploadId);
   }
+
+  if (cond.kind !== 'none') checkWriteCondition(cond, await ctx.services.meta.getObject(bucket, key), key);
 
   const stored = new Map<number, PartRecord>();
   for (const p of await ctx.services.meta.listParts(uploadId, 0, MAX_PART_NUMBER)) stored.set(p.partNumber, p);
