@@ -78,3 +78,25 @@ test('an UploadPart whose flexible checksum does not match the body is BadDigest
   assert.equal(r.status, 400, r.body);
   assert.match(r.body, /<Code>BadDigest<\/Code><Message>The CRC32 you specified did not match the calculated checksum.<\/Message>/);
 });
+
+test('UploadPartCopy into an SSE-C upload without the customer key is refused as UploadPart is; with it the part is copied', async () => {
+  const { CreateMultipartUploadCommand, UploadPartCopyCommand, ListPartsCommand } = await import('@aws-sdk/client-s3');
+  const { customerKey, ssec } = await import('../helpers/sse.js');
+  const k = customerKey();
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'upc-src', Body: 'copied bytes' }));
+  const c = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'upc-ssec', ...ssec(k) }));
+  const base = { Bucket: bucket, Key: 'upc-ssec', UploadId: c.UploadId, PartNumber: 1, CopySource: `${bucket}/upc-src` };
+  await assertFails(s3.send(new UploadPartCopyCommand(base)), 400, 'InvalidRequest',
+    'The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters.');
+  assert.equal((await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'upc-ssec', UploadId: c.UploadId }))).Parts, undefined);
+  const ok = await s3.send(new UploadPartCopyCommand({ ...base, ...ssec(k) }));
+  assert.ok(ok.CopyPartResult?.ETag);
+});
+
+test('GetObjectTagging returns the tags in the order the client gave them', async () => {
+  const TagSet = [{ Key: 'zeta', Value: '1' }, { Key: 'alpha', Value: '2' }, { Key: 'Mid', Value: '3' }];
+  await s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'b', Tagging: { TagSet } }));
+  assert.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'b' }))).TagSet, TagSet);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'tagged', Body: 'x', Tagging: 'zeta=1&alpha=2&Mid=3' }));
+  assert.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'tagged' }))).TagSet, TagSet);
+});
