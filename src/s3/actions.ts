@@ -25,6 +25,7 @@ export const S3_ACTIONS: Record<Operation, string> = {
   ListObjects: 's3:ListBucket',
   ListObjectsV2: 's3:ListBucket',
   ListMultipartUploads: 's3:ListBucketMultipartUploads',
+  ListObjectVersions: 's3:ListBucketVersions',
   DeleteObjects: 's3:DeleteObject',
   PostObject: 's3:PutObject',
   PutObject: 's3:PutObject',

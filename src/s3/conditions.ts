@@ -75,6 +75,29 @@ export function writeCondition(h: IncomingHttpHeaders): WriteCondition {
   return { kind: 'none' };
 }
 
+/**
+ * The write condition checked against the current object before the body is read, as AWS
+ * checks it on arrival: If-None-Match: * over an object, or If-Match naming another ETag, is
+ * 412 PreconditionFailed; If-Match on a missing key is 404 NoSuchKey. The committing
+ * transaction checks again; failing there means another write landed in between, which
+ * mapWriteConflict answers 409 ConditionalRequestConflict (the client should retry).
+ */
+export function checkWriteCondition(cond: WriteCondition, current: ObjectRecord | undefined, key: string): void {
+  if (cond.kind === 'none') return;
+  if (cond.kind === 'ifNoneMatchStar') {
+    if (current) throw writeConditionFailed(cond);
+    return;
+  }
+  if (!current) throw s3Error('NoSuchKey', { Key: key });
+  if (!sameEtag(cond.etag, current.etag)) throw writeConditionFailed(cond);
+}
+
+/** ETags compare without their quotes: clients send If-Match both ways. */
+export function sameEtag(a: string, b: string): boolean {
+  const bare = (e: string) => e.trim().replace(/^"(.*)"$/, '$1');
+  return bare(a) === bare(b);
+}
+
 /** The error a failed write condition answers with. */
 export function writeConditionFailed(cond: WriteCondition): Error {
   return s3Error('PreconditionFailed', { Condition: cond.kind === 'ifMatch' ? 'If-Match' : 'If-None-Match' });

@@ -27,6 +27,7 @@ import * as post from './ops/post-object.js';
 import * as attributes from './ops/object-attributes.js';
 import * as encryption from './ops/bucket-encryption.js';
 import * as bucketPolicy from './ops/bucket-policy.js';
+import * as versions from './ops/list-object-versions.js';
 
 export interface S3HandlerOptions {
   services: S3Services;
@@ -97,6 +98,7 @@ async function dispatch(ctx: S3Context, ep: Endpoint): Promise<void> {
     case 'ListObjects': return list.listObjects(ctx, ep.bucket);
     case 'ListObjectsV2': return list.listObjectsV2(ctx, ep.bucket);
     case 'ListMultipartUploads': return multipart.listMultipartUploads(ctx, ep.bucket);
+    case 'ListObjectVersions': return versions.listObjectVersions(ctx, ep.bucket);
     case 'DeleteObjects': return del.deleteObjects(ctx, ep.bucket);
     case 'PostObject': return post.postObject(ctx, ep.bucket);
     case 'PutObject': return put.putObject(ctx, ep.bucket, ep.key);

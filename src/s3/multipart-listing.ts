@@ -6,6 +6,7 @@ import { MAX_LIST_ENTRIES, intParam, storedInitiator, type Initiator } from './m
 import type { MetadataStore, MultipartUploadRecord, PartRecord } from '../storage/types.js';
 import type { S3Context } from './context.js';
 import { invalidArgument } from './errors.js';
+import { s3UrlEncode } from './url-encoding.js';
 import { el, text, xmlDocument } from './xml.js';
 
 function iso(t: string): string {
@@ -137,13 +138,9 @@ export async function pageUploads(meta: MetadataStore, bucket: string, q: ListUp
   return { entries: entries.slice(0, q.maxUploads), truncated };
 }
 
-/** S3's encoding-type=url, as ListObjects writes it: form-style percent-encoding with "/" left readable. */
-function urlEncode(s: string): string {
-  return encodeURIComponent(s).replace(/%20/g, '+').replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
-}
 
 export function listUploadsDocument(ctx: S3Context, bucket: string, q: ListUploadsQuery, page: UploadsPage): string {
-  const enc = (s: string | undefined) => (s === undefined || q.encodingType !== 'url' ? s : urlEncode(s));
+  const enc = (s: string | undefined) => (s === undefined || q.encodingType !== 'url' ? s : s3UrlEncode(s));
   const last = page.entries[page.entries.length - 1];
   const uploads = page.entries
     .filter((e) => e.upload)

@@ -24,6 +24,7 @@ export type Endpoint =
   | { op: 'ListObjects'; bucket: string }
   | { op: 'ListObjectsV2'; bucket: string }
   | { op: 'ListMultipartUploads'; bucket: string }
+  | { op: 'ListObjectVersions'; bucket: string }
   | { op: 'DeleteObjects'; bucket: string }
   | { op: 'PostObject'; bucket: string }
   | { op: 'PutObject'; bucket: string; key: string }
@@ -123,6 +124,7 @@ export function route(input: RouteInput, opts: RouterOptions = {}): Endpoint {
       if (sub === 'policy' && m === 'GET') return { op: 'GetBucketPolicy', bucket };
       if (sub === 'policy' && m === 'DELETE') return { op: 'DeleteBucketPolicy', bucket };
       if (sub === 'policyStatus' && m === 'GET') return { op: 'GetBucketPolicyStatus', bucket };
+      if (sub === 'versions' && m === 'GET') return { op: 'ListObjectVersions', bucket };
       return { op: 'NotImplemented', name: `${METHOD_VERB[m] ?? m}${BUCKET_SUBRESOURCES[sub]}`, bucket };
     }
     switch (m) {

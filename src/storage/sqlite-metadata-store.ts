@@ -30,6 +30,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type {
   BucketRecord,
+  CompletedUploadRecord,
   ListObjectsQuery,
   ListUploadsQuery,
   MetadataStore,
@@ -38,7 +39,7 @@ import type {
   PartRecord,
   WriteCondition,
 } from './types.js';
-import { StorageConflictError } from './types.js';
+import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError } from './types.js';
 import { compareUtf8, prefixUpperBound } from './key-order.js';
 import type { CheckpointerData } from './sqlite-checkpointer.js';
 import {
@@ -152,6 +153,7 @@ export class SqliteMetadataStore implements MetadataStore {
       if (this.s.bucketHasObject.get(name) !== undefined || this.s.bucketHasUpload.get(name) !== undefined) {
         throw new StorageConflictError('BucketNotEmpty');
       }
+      this.s.deleteBucketCompleted.run(name);
       this.s.deleteBucket.run(name);
     });
   }
@@ -197,9 +199,10 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.write(() => this.s.replaceObjectSys.run(JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag).changes > 0);
   }
 
-  async deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+  async deleteObject(bucket: string, key: string, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
     return this.write(() => {
       const row = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
+      checkCondition(cond, row);
       if (row === undefined) return undefined;
       const old = toObject(row);
       this.s.deleteObject.run(bucket, key);
@@ -289,7 +292,12 @@ export class SqliteMetadataStore implements MetadataStore {
     return (this.s.listParts.all(uploadId, afterPart, limit) as PartRow[]).map(toPart);
   }
 
-  async completeUpload(uploadId: string, rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
+  async completeUpload(
+    uploadId: string,
+    rec: ObjectRecord,
+    cond: WriteCondition = { kind: 'none' },
+    completedAt: string = new Date().toISOString(),
+  ): Promise<ObjectRecord | undefined> {
     return this.write(() => {
       const up = this.s.getUpload.get(uploadId) as UploadRow | undefined;
       if (up === undefined || up.bucket !== rec.bucket || up.key !== rec.key) throw new StorageConflictError('NoSuchUpload');
@@ -300,8 +308,18 @@ export class SqliteMetadataStore implements MetadataStore {
       }
       this.s.deleteParts.run(uploadId);
       this.s.deleteUpload.run(uploadId);
+      this.s.pruneCompleted.run(new Date(Date.parse(completedAt) - COMPLETED_UPLOAD_RETENTION_MS).toISOString());
+      this.s.insertCompleted.run(uploadId, rec.bucket, rec.key, completedAt, rec.etag, rec.parts[0]?.blobId ?? '');
       return old;
     });
+  }
+
+  async getCompletedUpload(bucket: string, key: string, uploadId: string, notBefore: string): Promise<CompletedUploadRecord | undefined> {
+    const row = this.s.getCompleted.get(uploadId) as
+      | { upload_id: string; bucket: string; key: string; completed_at: string; etag: string; blob_id: string }
+      | undefined;
+    if (row === undefined || row.bucket !== bucket || row.key !== key || row.completed_at < notBefore) return undefined;
+    return { uploadId: row.upload_id, bucket: row.bucket, key: row.key, completedAt: row.completed_at, etag: row.etag, blobId: row.blob_id };
   }
 
   async abortUpload(bucket: string, key: string, uploadId: string): Promise<boolean> {

@@ -106,6 +106,11 @@ export function prepareStatements(db: Database.Database) {
     listPartBlobs: p('SELECT blob_id FROM parts WHERE upload_id = ?'),
     deleteParts: p('DELETE FROM parts WHERE upload_id = ?'),
 
+    insertCompleted: p('INSERT OR REPLACE INTO completed_uploads (upload_id, bucket, key, completed_at, etag, blob_id) VALUES (?, ?, ?, ?, ?, ?)'),
+    getCompleted: p('SELECT upload_id, bucket, key, completed_at, etag, blob_id FROM completed_uploads WHERE upload_id = ?'),
+    pruneCompleted: p('DELETE FROM completed_uploads WHERE completed_at < ?'),
+    deleteBucketCompleted: p('DELETE FROM completed_uploads WHERE bucket = ?'),
+
     addPending: p('INSERT OR IGNORE INTO pending_blobs (blob_id) VALUES (?)'),
     clearPending: p('DELETE FROM pending_blobs WHERE blob_id = ?'),
     clearAllPending: p('DELETE FROM pending_blobs'),

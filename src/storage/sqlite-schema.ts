@@ -81,10 +81,25 @@ CREATE TABLE inline_blobs (
 );
 `;
 
+// Completed multipart uploads, remembered for a day so a repeated CompleteMultipartUpload
+// answers as the first did (types.ts CompletedUploadRecord). Pruned by completed_at.
+const V3 = `
+CREATE TABLE completed_uploads (
+  upload_id    TEXT NOT NULL PRIMARY KEY,
+  bucket       TEXT NOT NULL COLLATE BINARY,
+  key          TEXT NOT NULL COLLATE BINARY,
+  completed_at TEXT NOT NULL,
+  etag         TEXT NOT NULL,
+  blob_id      TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX completed_uploads_by_time ON completed_uploads (completed_at);
+`;
+
 /** MIGRATIONS[n] takes a database from version n to n + 1. Append only; never edit a shipped step. */
 const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   (db) => db.exec(V1),
   (db) => db.exec(V2),
+  (db) => db.exec(V3),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -95,6 +95,25 @@ export interface PartRecord extends ObjectPart {
   lastModified: string;
 }
 
+/**
+ * What a completed multipart upload made, kept for COMPLETED_UPLOAD_RETENTION_MS so that a
+ * repeated CompleteMultipartUpload (an SDK retrying after a lost response) answers as the
+ * first did. The ETag and first blob id identify the object the upload made: once the key
+ * is overwritten or deleted they no longer match the current object, and the record is moot.
+ */
+export interface CompletedUploadRecord {
+  uploadId: string;
+  bucket: string;
+  key: string;
+  /** ISO 8601 with milliseconds: when the upload completed. */
+  completedAt: string;
+  etag: string;
+  blobId: string;
+}
+
+/** How long completed uploads are remembered (24 h): older records are pruned by later completions and never returned. */
+export const COMPLETED_UPLOAD_RETENTION_MS = 24 * 60 * 60 * 1000;
+
 export interface ListObjectsQuery {
   prefix: string;
   /** Return keys strictly greater than this (UTF-8 binary order). */
@@ -180,8 +199,12 @@ export interface MetadataStore {
    * change. Returns false when the object is absent or no longer matches.
    */
   replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag'>, sys: Record<string, unknown>): Promise<boolean>;
-  /** Removes the object and moves its blobs to garbage. Returns the removed record. */
-  deleteObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
+  /**
+   * Removes the object and moves its blobs to garbage. Returns the removed record. With an
+   * ifMatch `cond` (S3's conditional delete) it first checks, in the same transaction, that the
+   * object exists and its ETag matches (any ETag for "*"): StorageConflictError('PreconditionFailed') otherwise.
+   */
+  deleteObject(bucket: string, key: string, cond?: WriteCondition): Promise<ObjectRecord | undefined>;
   /** Objects with key starting with prefix and > after, ascending, at most limit. */
   listObjects(bucket: string, q: ListObjectsQuery): Promise<ObjectRecord[]>;
 
@@ -197,7 +220,13 @@ export interface MetadataStore {
    * In one transaction: checks the upload exists ('NoSuchUpload'), checks cond, writes `rec` as the object
    * (as putObject), deletes the upload and its parts, moving blobs of parts not used by rec to garbage.
    */
-  completeUpload(uploadId: string, rec: ObjectRecord, cond?: WriteCondition): Promise<ObjectRecord | undefined>;
+  completeUpload(uploadId: string, rec: ObjectRecord, cond?: WriteCondition, completedAt?: string): Promise<ObjectRecord | undefined>;
+  /**
+   * (Part of completeUpload's transaction: it also records a CompletedUploadRecord dated `completedAt`,
+   * default now, and forgets those completed more than COMPLETED_UPLOAD_RETENTION_MS before it.)
+   * The completion record of an upload of this bucket and key completed at or after `notBefore`; undefined otherwise.
+   */
+  getCompletedUpload(bucket: string, key: string, uploadId: string, notBefore: string): Promise<CompletedUploadRecord | undefined>;
   /** Deletes the upload and moves all its part blobs to garbage. Returns false if absent. */
   abortUpload(bucket: string, key: string, uploadId: string): Promise<boolean>;
 

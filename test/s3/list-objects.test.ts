@@ -68,9 +68,9 @@ test('ListObjects v1 with marker, NextMarker and max-keys', async () => {
   assert.ok(first.Contents?.[0]?.Owner?.ID, 'v1 always lists the owner');
 });
 
-test('encoding-type=url encodes keys and prefixes', async () => {
+test('encoding-type=url encodes keys and prefixes, a space as %20 as AWS does (not +)', async () => {
   const r = await fetchList();
-  assert.match(r, /<Key>space\+key<\/Key>/);
+  assert.match(r, /<Key>space%20key<\/Key>/);
   assert.match(r, /<EncodingType>url<\/EncodingType>/);
 });
 

@@ -11,7 +11,7 @@ import type {
   ObjectRecord,
   PartRecord,
 } from '../../src/storage/types.js';
-import { StorageConflictError } from '../../src/storage/types.js';
+import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError } from '../../src/storage/types.js';
 import { runInlineBlobContract } from './inline-blobs.contract.js';
 
 export interface MetadataStoreContractOptions {
@@ -261,6 +261,21 @@ export function runMetadataStoreContract(
           assert.deepEqual(sorted(await s.takeGarbage(false)), sorted(v1.parts.map((p) => p.blobId)));
           assert.equal(await s.deleteObject('b1', 'k'), undefined);
         }));
+      it('deletes conditionally: ifMatch needs the object and its ETag (or any for *), checked in the same transaction', () =>
+        withStore(async (s) => {
+          const rec = objectRec('b1', 'c');
+          await s.putObject(rec);
+          await rejectsWith(s.deleteObject('b1', 'c', { kind: 'ifMatch', etag: '"other"' }), 'PreconditionFailed');
+          assert.deepEqual(await s.getObject('b1', 'c'), rec);
+          assert.deepEqual(await s.takeGarbage(false), []);
+          assert.deepEqual(await s.deleteObject('b1', 'c', { kind: 'ifMatch', etag: rec.etag.replace(/"/g, '') }), rec);
+          assert.equal(await s.getObject('b1', 'c'), undefined);
+          await rejectsWith(s.deleteObject('b1', 'c', { kind: 'ifMatch', etag: '*' }), 'PreconditionFailed');
+          const again = objectRec('b1', 'c');
+          await s.putObject(again);
+          assert.deepEqual(await s.deleteObject('b1', 'c', { kind: 'ifMatch', etag: '*' }), again);
+          assert.equal(await s.deleteObject('b1', 'c', { kind: 'none' }), undefined);
+        }));
     });
 
     describe('listing objects', () => {
@@ -414,6 +429,40 @@ export function runMetadataStoreContract(
           assert.deepEqual(sorted(await s.takeGarbage(false)), sorted([parts[1]!.blobId, old.parts[0]!.blobId]));
           await rejectsWith(s.completeUpload(u.uploadId, rec), 'NoSuchUpload');
           await rejectsWith(s.putPart(partRec(u.uploadId, 4)), 'NoSuchUpload');
+        }));
+
+      it('remembers a completed upload for its bucket and key, for COMPLETED_UPLOAD_RETENTION_MS', () =>
+        withStore(async (s) => {
+          const u = uploadRec('b1', 'k');
+          await s.createUpload(u);
+          const p = partRec(u.uploadId, 1);
+          await s.putPart(p);
+          const rec = objectRec('b1', 'k', [p.blobId]);
+          const at = '2024-05-02T10:00:00.000Z';
+          assert.equal(await s.getCompletedUpload('b1', 'k', u.uploadId, T0), undefined);
+          await s.completeUpload(u.uploadId, rec, { kind: 'none' }, at);
+          const done = { uploadId: u.uploadId, bucket: 'b1', key: 'k', completedAt: at, etag: rec.etag, blobId: p.blobId };
+          assert.deepEqual(await s.getCompletedUpload('b1', 'k', u.uploadId, T0), done);
+          assert.deepEqual(await s.getCompletedUpload('b1', 'k', u.uploadId, at), done, 'notBefore is inclusive');
+          assert.equal(await s.getCompletedUpload('b1', 'k', u.uploadId, '2024-05-02T10:00:00.001Z'), undefined, 'older than notBefore');
+          assert.equal(await s.getCompletedUpload('b1', 'other', u.uploadId, T0), undefined);
+          assert.equal(await s.getCompletedUpload('b2', 'k', u.uploadId, T0), undefined);
+          // A failed completion records nothing.
+          const failed = uploadRec('b1', 'k');
+          await s.createUpload(failed);
+          const fp = partRec(failed.uploadId, 1);
+          await s.putPart(fp);
+          await rejectsWith(s.completeUpload(failed.uploadId, objectRec('b1', 'k', [fp.blobId]), { kind: 'ifNoneMatchStar' }, at), 'PreconditionFailed');
+          assert.equal(await s.getCompletedUpload('b1', 'k', failed.uploadId, T0), undefined);
+          // A completion a day and more later prunes the first record.
+          const later = uploadRec('b1', 'k2');
+          await s.createUpload(later);
+          const lp = partRec(later.uploadId, 1);
+          await s.putPart(lp);
+          const laterAt = new Date(Date.parse(at) + COMPLETED_UPLOAD_RETENTION_MS + 1).toISOString();
+          await s.completeUpload(later.uploadId, objectRec('b1', 'k2', [lp.blobId]), { kind: 'none' }, laterAt);
+          assert.equal(await s.getCompletedUpload('b1', 'k', u.uploadId, T0), undefined, 'pruned');
+          assert.equal((await s.getCompletedUpload('b1', 'k2', later.uploadId, T0))?.completedAt, laterAt);
         }));
 
       it('a completion whose condition fails changes nothing', () =>

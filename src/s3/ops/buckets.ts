@@ -4,7 +4,7 @@
 import { StorageConflictError } from '../../storage/types.js';
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
-import { s3Error } from '../errors.js';
+import { notImplemented, s3Error } from '../errors.js';
 import { checkBucketName } from '../names.js';
 import { checkAclHeaders } from '../object-headers.js';
 import { childText, el, parseXmlRoot, readSmallBody, text, xmlDocument } from '../xml.js';
@@ -43,6 +43,9 @@ export async function createBucket(ctx: S3Context, bucket: string): Promise<void
     }
     if (location === region && region === 'us-east-1') throw s3Error('InvalidLocationConstraint', { LocationConstraint: location });
   }
+  // Object lock is not implemented: a bucket that promises it would be a silent success.
+  const objectLock = ctx.req.headers['x-amz-bucket-object-lock-enabled'];
+  if (typeof objectLock === 'string' && objectLock.trim().toLowerCase() === 'true') throw notImplemented('Object lock (x-amz-bucket-object-lock-enabled)');
   const ownership = ctx.req.headers['x-amz-object-ownership'];
   if (typeof ownership === 'string' && ownership !== 'BucketOwnerEnforced') {
     throw s3Error('InvalidRequest', {}, 'Coffer supports only the BucketOwnerEnforced object ownership setting');

@@ -5,12 +5,12 @@
 
 import { createHash } from 'node:crypto';
 import { decodePayload } from '../../auth/chunked.js';
-import type { ObjectRecord, PartRecord } from '../../storage/types.js';
-import { writeCondition } from '../conditions.js';
+import { COMPLETED_UPLOAD_RETENTION_MS, type ObjectRecord, type PartRecord } from '../../storage/types.js';
+import { checkWriteCondition, writeCondition } from '../conditions.js';
 import { type S3Context, header, sendXml } from '../context.js';
 import { refuseSseHeaders } from '../sse/request.js';
 import { completedSse } from '../sse/multipart-sse.js';
-import { sseResponseHeaders } from '../sse/object-keys.js';
+import { sseOf, sseResponseHeaders } from '../sse/object-keys.js';
 import { invalidArgument, s3Error } from '../errors.js';
 import {
   checkCompleteChecksumHeaders,
@@ -37,7 +37,14 @@ export async function completeMultipartUpload(ctx: S3Context, bucket: string, ke
   refuseSseHeaders(h);
   const decoded = decodePayload(ctx.req, h, ctx.auth.payload);
   const requested = parsePartList(await readSmallBody(decoded.body));
-  const upload = await requireUpload(ctx, bucket, key, uploadId);
+  const upload = await ctx.services.meta.getUpload(bucket, key, uploadId);
+  if (!upload) {
+    if (await answerRepeat(ctx, bucket, key, uploadId)) return;
+    await requireUpload(ctx, bucket, key, uploadId);
+    throw noSuchUpload(uploadId);
+  }
+
+  if (cond.kind !== 'none') checkWriteCondition(cond, await ctx.services.meta.getObject(bucket, key), key);
 
   const stored = new Map<number, PartRecord>();
   for (const p of await ctx.services.meta.listParts(uploadId, 0, MAX_PART_NUMBER)) stored.set(p.partNumber, p);
@@ -90,20 +97,42 @@ export async function completeMultipartUpload(ctx: S3Context, bucket: string, ke
   const sse = await completedSse(ctx, upload, chosen);
   if (sse) rec.sys = { ...rec.sys, sse };
   try {
-    await ctx.services.meta.completeUpload(uploadId, rec, cond);
+    await ctx.services.meta.completeUpload(uploadId, rec, cond, new Date().toISOString());
   } catch (e) {
     const mapped = await mapWriteConflict(ctx, e, bucket, key, cond);
+    // A concurrent request completed the same upload first: answer as it did.
+    if (isNoSuchUpload(mapped) && (await answerRepeat(ctx, bucket, key, uploadId))) return;
     throw isNoSuchUpload(mapped) ? noSuchUpload(uploadId) : mapped;
   }
   ctx.services.collectGarbage();
+  sendResult(ctx, rec);
+}
 
+function sendResult(ctx: S3Context, rec: ObjectRecord): void {
+  const { checksum } = rec;
   const inner =
-    text('Location', location(ctx, bucket, key)) +
-    text('Bucket', bucket) +
-    text('Key', key) +
+    text('Location', location(ctx, rec.bucket, rec.key)) +
+    text('Bucket', rec.bucket) +
+    text('Key', rec.key) +
     text('ETag', rec.etag) +
     (checksum ? text(checksumElement(checksum.algorithm), checksum.value) + text('ChecksumType', checksum.type) : '');
-  sendXml(ctx, 200, xmlDocument('CompleteMultipartUploadResult', inner), sseResponseHeaders(ctx, sse));
+  sendXml(ctx, 200, xmlDocument('CompleteMultipartUploadResult', inner), sseResponseHeaders(ctx, sseOf(rec.sys)));
+}
+
+/**
+ * A repeated CompleteMultipartUpload of an upload that already completed (an SDK retrying
+ * after a lost response): AWS answers 200 with the first result. Coffer does so for a day
+ * (COMPLETED_UPLOAD_RETENTION_MS) while the key still holds the object that upload made,
+ * whatever part list the repeat names; false (so NoSuchUpload) otherwise.
+ */
+async function answerRepeat(ctx: S3Context, bucket: string, key: string, uploadId: string): Promise<boolean> {
+  const notBefore = new Date(Date.now() - COMPLETED_UPLOAD_RETENTION_MS).toISOString();
+  const done = await ctx.services.meta.getCompletedUpload(bucket, key, uploadId, notBefore);
+  if (!done) return false;
+  const current = await ctx.services.meta.getObject(bucket, key);
+  if (!current || current.etag !== done.etag || current.parts[0]?.blobId !== done.blobId) return false;
+  sendResult(ctx, current);
+  return true;
 }
 
 function isNoSuchUpload(e: unknown): boolean {

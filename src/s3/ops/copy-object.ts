@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { checksumHeader, parseAlgorithm } from '../../checksum/index.js';
 import { StorageConflictError, type ChecksumAlgorithm, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
 import { requireBucket } from '../bucket-access.js';
-import { COPY_SOURCE_CONDITIONS, checkReadConditions, writeCondition } from '../conditions.js';
+import { COPY_SOURCE_CONDITIONS, checkReadConditions, checkWriteCondition, writeCondition } from '../conditions.js';
 import { type S3Context, header, sendXml } from '../context.js';
 import { invalidArgument, notImplemented, s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
@@ -92,6 +92,7 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
   const cond = writeCondition(h);
 
   const settings = resolveSse(ctx, await requireBucket(ctx, bucket), sseRequest);
+  if (cond.kind !== 'none') checkWriteCondition(cond, await ctx.services.meta.getObject(bucket, key), key);
   requireSecureTransport(ctx, settings);
   if (sourceCustomer) requireSecureTransport(ctx, { kind: 'sse-c' });
   // A copy onto itself can race with a writer of that key; its in-place record is then retried on the new source.

@@ -1,4 +1,5 @@
-// DeleteObject and DeleteObjects (quiet mode). Deleting a missing key succeeds, as S3 does.
+// DeleteObject and DeleteObjects (quiet mode). Deleting a missing key succeeds, as S3 does,
+// unless the request is conditional (If-Match, or an <ETag> per DeleteObjects entry).
 // DeleteObjects is authorized key by key, each as a DeleteObject of that key: a refused key
 // is an <Error> entry of a 200 result, as in AWS, and the others are deleted.
 
@@ -6,17 +7,22 @@ import { S3_ACTIONS } from '../actions.js';
 import { s3Decider } from '../authorization.js';
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
-import { s3Error } from '../errors.js';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ServiceError } from '../../errors.js';
+import { StorageConflictError, type WriteCondition } from '../../storage/types.js';
+import { notImplemented, s3Error } from '../errors.js';
 import { parseIntegrity } from '../object-writer.js';
 import { childArray, childText, el, parseXmlRoot, text, xmlDocument } from '../xml.js';
 import { readXmlBody } from './tagging.js';
 import { MAX_KEY_BYTES } from '../names.js';
 
 export async function deleteObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  const cond = deleteCondition(ctx.req.headers);
   await requireBucket(ctx, bucket);
   const versionId = ctx.query.get('versionId');
   if (versionId !== null && versionId !== 'null') throw s3Error('NotImplemented', {}, 'Object versions are not implemented by Coffer');
-  await ctx.services.meta.deleteObject(bucket, key);
+  const failed = await conditionalDelete(ctx, bucket, key, cond);
+  if (failed) throw failed;
   ctx.services.collectGarbage();
   sendEmpty(ctx, 204);
 }
@@ -38,7 +44,7 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
     checks: [{ action: S3_ACTIONS.DeleteObjects }],
   });
   const results: string[] = [];
-  for (const { key, versionId } of objects) {
+  for (const { key, versionId, etag } of objects) {
     if (versionId !== undefined && versionId !== 'null') {
       results.push(el('Error', text('Key', key), text('VersionId', versionId), text('Code', 'NotImplemented'), text('Message', 'Object versions are not implemented by Coffer')));
       continue;
@@ -52,8 +58,9 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
       continue;
     }
     try {
-      await ctx.services.meta.deleteObject(bucket, key);
-      if (!quiet) results.push(el('Deleted', text('Key', key)));
+      const failed = await conditionalDelete(ctx, bucket, key, etag === undefined ? { kind: 'none' } : { kind: 'ifMatch', etag });
+      if (failed) results.push(el('Error', text('Key', key), text('Code', failed.code), text('Message', failed.message)));
+      else if (!quiet) results.push(el('Deleted', text('Key', key)));
     } catch (e) {
       ctx.services.log.error({ err: e, requestId: ctx.requestId }, 'delete failed');
       results.push(el('Error', text('Key', key), text('Code', 'InternalError'), text('Message', 'We encountered an internal error. Please try again.')));
@@ -63,9 +70,39 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
   sendXml(ctx, 200, xmlDocument('DeleteResult', results.join('')));
 }
 
+/**
+ * Deletes the key, under an If-Match condition when given (checked in the delete's own
+ * transaction: a concurrent writer cannot slip between). Returns the error a failed condition
+ * answers: 404 NoSuchKey when there is no object, 412 PreconditionFailed when its ETag differs.
+ */
+async function conditionalDelete(ctx: S3Context, bucket: string, key: string, cond: WriteCondition): Promise<ServiceError | undefined> {
+  try {
+    await ctx.services.meta.deleteObject(bucket, key, cond);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof StorageConflictError && e.kind === 'PreconditionFailed')) throw e;
+    const current = await ctx.services.meta.getObject(bucket, key);
+    return current ? s3Error('PreconditionFailed', { Condition: 'If-Match' }) : s3Error('NoSuchKey', { Key: key });
+  }
+}
+
+/**
+ * DeleteObject's conditions on a general purpose bucket: If-Match with one ETag or "*". The size
+ * and last-modified conditions are directory-bucket features in AWS; Coffer refuses them rather than ignore them.
+ */
+function deleteCondition(h: IncomingHttpHeaders): WriteCondition {
+  if (h['x-amz-if-match-size'] !== undefined) throw notImplemented('The x-amz-if-match-size condition (directory buckets only in AWS)');
+  if (h['x-amz-if-match-last-modified-time'] !== undefined) throw notImplemented('The x-amz-if-match-last-modified-time condition (directory buckets only in AWS)');
+  const ifMatch = h['if-match'];
+  if (typeof ifMatch !== 'string') return { kind: 'none' };
+  const list = ifMatch.split(',').map((e) => e.trim()).filter(Boolean);
+  if (list.length !== 1) throw notImplemented('If-Match with more than one ETag');
+  return { kind: 'ifMatch', etag: list[0]! };
+}
+
 export interface DeleteRequest {
   quiet: boolean;
-  objects: { key: string; versionId?: string }[];
+  objects: { key: string; versionId?: string; etag?: string }[];
 }
 
 /** DeleteObjects' body: 1 to 1000 <Object> entries, each with a <Key>; MalformedXML otherwise. */
@@ -79,7 +116,11 @@ export function parseDeleteRequest(body: Buffer): DeleteRequest {
     const key = childText(o, 'Key');
     if (key === undefined) throw s3Error('MalformedXML');
     const versionId = childText(o, 'VersionId');
-    return versionId === undefined ? { key } : { key, versionId };
+    const etag = childText(o, 'ETag');
+    if (childText(o, 'Size') !== undefined || childText(o, 'LastModifiedTime') !== undefined) {
+      throw notImplemented('Size and LastModifiedTime delete conditions (directory buckets only in AWS)');
+    }
+    return { key, ...(versionId === undefined ? {} : { versionId }), ...(etag === undefined ? {} : { etag }) };
   });
   return { quiet, objects };
 }

@@ -8,6 +8,7 @@ import { requireBucket } from '../bucket-access.js';
 import type { S3Context } from '../context.js';
 import { sendXml } from '../context.js';
 import { s3Error } from '../errors.js';
+import { s3UrlEncode } from '../url-encoding.js';
 import { el, text, xmlDocument } from '../xml.js';
 
 interface ListPage {
@@ -59,7 +60,7 @@ export async function walk(ctx: S3Context, bucket: string, prefix: string, delim
   }
 }
 
-function maxKeysOf(ctx: S3Context): number {
+export function maxKeysOf(ctx: S3Context): number {
   const v = ctx.query.get('max-keys');
   if (v === null) return 1000;
   if (!/^-?\d+$/.test(v) || Number(v) < 0 || Number(v) > 2147483647) {
@@ -68,14 +69,14 @@ function maxKeysOf(ctx: S3Context): number {
   return Math.min(Number(v), 1000);
 }
 
-function encoderOf(ctx: S3Context): (s: string) => string {
+export function encoderOf(ctx: S3Context): (s: string) => string {
   const t = ctx.query.get('encoding-type');
   if (t === null) return (s) => s;
   if (t.toLowerCase() !== 'url') throw s3Error('InvalidArgument', { ArgumentName: 'encoding-type', ArgumentValue: t }, 'Invalid Encoding Method specified in Request');
-  return (s) => encodeURIComponent(s).replace(/%20/g, '+').replace(/%2F/g, '/').replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  return s3UrlEncode;
 }
 
-function contentsXml(recs: ObjectRecord[], enc: (s: string) => string, withOwner: boolean, ctx: S3Context): string[] {
+export function contentsXml(recs: ObjectRecord[], enc: (s: string) => string, withOwner: boolean, ctx: S3Context): string[] {
   return recs.map((r) =>
     el(
       'Contents',
@@ -120,7 +121,8 @@ export async function listObjectsV2(ctx: S3Context, bucket: string): Promise<voi
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';
   const startAfter = q.get('start-after') ?? undefined;
-  const token = q.get('continuation-token') ?? undefined;
+  // An empty continuation-token is no token (AWS lists from the start; tools send "continuation-token=").
+  const token = q.get('continuation-token') || undefined;
   let after = startAfter;
   if (token !== undefined) {
     const decoded = decodeToken(token);

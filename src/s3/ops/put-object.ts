@@ -4,7 +4,7 @@
 import { decodePayload } from '../../auth/chunked.js';
 import { StorageConflictError, type ObjectRecord } from '../../storage/types.js';
 import { requireBucket } from '../bucket-access.js';
-import { writeCondition, writeConditionFailed } from '../conditions.js';
+import { checkWriteCondition, writeCondition } from '../conditions.js';
 import { type S3Context, header, sendEmpty } from '../context.js';
 import { s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
@@ -35,6 +35,7 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
     storageClass: storageClass(h),
   };
   const b = await requireBucket(ctx, bucket);
+  if (cond.kind !== 'none') checkWriteCondition(cond, await ctx.services.meta.getObject(bucket, key), key);
   const settings = resolveSse(ctx, b, sseRequest);
   requireSecureTransport(ctx, settings);
   const sealed = await sealObject(ctx, settings, bucket, key);
@@ -84,11 +85,9 @@ export async function commitObject(ctx: S3Context, rec: ObjectRecord, cond: Retu
 export async function mapWriteConflict(ctx: S3Context, e: unknown, bucket: string, key: string, cond: ReturnType<typeof writeCondition>): Promise<unknown> {
   if (!(e instanceof StorageConflictError)) return e;
   if (e.kind === 'NoSuchBucket') return s3Error('NoSuchBucket', { BucketName: bucket });
-  if (e.kind === 'PreconditionFailed') {
-    // If-Match on a key that does not exist is NoSuchKey, not 412.
-    if (cond.kind === 'ifMatch' && !(await ctx.services.meta.getObject(bucket, key))) return s3Error('NoSuchKey', { Key: key });
-    return writeConditionFailed(cond);
-  }
+  // Every conditional writer checked its condition on arrival (checkWriteCondition): failing at
+  // the commit means a concurrent write changed the key since, which AWS answers 409.
+  if (e.kind === 'PreconditionFailed') return cond.kind === 'none' ? e : s3Error('ConditionalRequestConflict');
   if (e.kind === 'NoSuchUpload') return s3Error('NoSuchUpload');
   return e;
 }
