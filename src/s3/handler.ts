@@ -51,8 +51,10 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
     // CORS (cors.ts): a preflight is answered from the bucket's CORS rules alone, unsigned;
     // any other request with an Origin gets the matching rule's headers, errors included.
     const address = splitAddress({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
-    if (req.method === 'OPTIONS' && probe) probe.op = 'OptionsObject';
-    if (req.method === 'OPTIONS') return await preflight(services.meta, req, res, address.bucket, address.key);
+    if (req.method === 'OPTIONS') {
+      if (probe) probe.op = 'OptionsObject';
+      return await preflight(services.meta, req, res, address.bucket, address.key);
+    }
     await applyCors(services.meta, req, res, address.bucket);
     endpoint = route({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
     if (probe) probe.op = endpoint.op;
