@@ -29,6 +29,7 @@ import {
 import { requestPrincipal } from '../iam/principal.js';
 import { S3_ACTIONS } from './actions.js';
 import { bucketPolicyOf, usesExistingObjectTags } from './bucket-policy.js';
+import { bucketTagsOf } from './bucket-tags.js';
 import { header, type S3Context, type S3Services } from './context.js';
 import { s3Error } from './errors.js';
 import type { Operation } from './router.js';
@@ -96,7 +97,7 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
   if (root && !policy && !session) return async () => ROOT_ALLOWED; // nothing can deny the root
 
   const identity = !principal || root ? NO_POLICIES : await sources.identityPolicies(principal);
-  const global = globalConditions(access.transport);
+  const global = { ...globalConditions(access.transport), ...bucketTagConditions(record?.config) };
   const requester = s3RequestPrincipal(principal);
   const resourcePolicies = policy ? [{ name: 'bucket-policy', document: policy }] : NO_POLICIES;
   const tagsWanted = wantsExistingTags(policy, identity, session);
@@ -208,6 +209,14 @@ function requestConditions(ctx: S3Context, op: Operation): Record<string, Contex
   }
   if (op === 'CopyObject' || op === 'UploadPartCopy') c['s3:x-amz-copy-source'] = header(ctx, 'x-amz-copy-source');
   if (op === 'CopyObject') c['s3:x-amz-metadata-directive'] = header(ctx, 'x-amz-metadata-directive');
+  return c;
+}
+
+/** aws:ResourceTag/<k> of the bucket acted on (its own actions and its objects'), from its tags. */
+function bucketTagConditions(config: Record<string, string> | undefined): Record<string, ContextValue> {
+  const c: Record<string, ContextValue> = {};
+  const tags = config && bucketTagsOf(config);
+  if (tags) for (const [k, v] of tags) c[`aws:ResourceTag/${k}`] = v;
   return c;
 }
 

@@ -11,7 +11,7 @@ import { transportOf } from '../http/transport.js';
 import { authorizeRequest } from './authorization.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
 import { notImplemented, s3Error } from './errors.js';
-import { route, type Endpoint } from './router.js';
+import { route, splitAddress, type Endpoint } from './router.js';
 import { errorDocument } from './xml.js';
 import * as buckets from './ops/buckets.js';
 import * as list from './ops/list-objects.js';
@@ -28,6 +28,9 @@ import * as attributes from './ops/object-attributes.js';
 import * as encryption from './ops/bucket-encryption.js';
 import * as bucketPolicy from './ops/bucket-policy.js';
 import * as versions from './ops/list-object-versions.js';
+import * as bucketCors from './ops/bucket-cors.js';
+import * as bucketTagging from './ops/bucket-tagging.js';
+import { applyCors, preflight } from './cors.js';
 
 export interface S3HandlerOptions {
   services: S3Services;
@@ -46,6 +49,14 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
   let endpoint: Endpoint | undefined;
   try {
     path = decodePath(rawPath);
+    // CORS (cors.ts): a preflight is answered from the bucket's CORS rules alone, unsigned;
+    // any other request with an Origin gets the matching rule's headers, errors included.
+    const address = splitAddress({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
+    if (req.method === 'OPTIONS') {
+      if (probe) probe.op = 'OptionsObject';
+      return await preflight(services.meta, req, res, address.bucket, address.key);
+    }
+    await applyCors(services.meta, req, res, address.bucket);
     endpoint = route({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
     if (probe) probe.op = endpoint.op;
     await services.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl));
@@ -93,6 +104,12 @@ async function dispatch(ctx: S3Context, ep: Endpoint): Promise<void> {
     case 'GetBucketPolicy': return bucketPolicy.getBucketPolicy(ctx, ep.bucket);
     case 'DeleteBucketPolicy': return bucketPolicy.deleteBucketPolicy(ctx, ep.bucket);
     case 'GetBucketPolicyStatus': return bucketPolicy.getBucketPolicyStatus(ctx, ep.bucket);
+    case 'PutBucketCors': return bucketCors.putBucketCors(ctx, ep.bucket);
+    case 'GetBucketCors': return bucketCors.getBucketCors(ctx, ep.bucket);
+    case 'DeleteBucketCors': return bucketCors.deleteBucketCors(ctx, ep.bucket);
+    case 'PutBucketTagging': return bucketTagging.putBucketTagging(ctx, ep.bucket);
+    case 'GetBucketTagging': return bucketTagging.getBucketTagging(ctx, ep.bucket);
+    case 'DeleteBucketTagging': return bucketTagging.deleteBucketTagging(ctx, ep.bucket);
     case 'GetBucketAcl': return acl.getBucketAcl(ctx, ep.bucket);
     case 'PutBucketAcl': return acl.putBucketAcl(ctx, ep.bucket);
     case 'ListObjects': return list.listObjects(ctx, ep.bucket);

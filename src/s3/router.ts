@@ -21,6 +21,12 @@ export type Endpoint =
   | { op: 'GetBucketPolicy'; bucket: string }
   | { op: 'DeleteBucketPolicy'; bucket: string }
   | { op: 'GetBucketPolicyStatus'; bucket: string }
+  | { op: 'PutBucketCors'; bucket: string }
+  | { op: 'GetBucketCors'; bucket: string }
+  | { op: 'DeleteBucketCors'; bucket: string }
+  | { op: 'PutBucketTagging'; bucket: string }
+  | { op: 'GetBucketTagging'; bucket: string }
+  | { op: 'DeleteBucketTagging'; bucket: string }
   | { op: 'ListObjects'; bucket: string }
   | { op: 'ListObjectsV2'; bucket: string }
   | { op: 'ListMultipartUploads'; bucket: string }
@@ -125,6 +131,12 @@ export function route(input: RouteInput, opts: RouterOptions = {}): Endpoint {
       if (sub === 'policy' && m === 'DELETE') return { op: 'DeleteBucketPolicy', bucket };
       if (sub === 'policyStatus' && m === 'GET') return { op: 'GetBucketPolicyStatus', bucket };
       if (sub === 'versions' && m === 'GET') return { op: 'ListObjectVersions', bucket };
+      if (sub === 'cors' && m === 'PUT') return { op: 'PutBucketCors', bucket };
+      if (sub === 'cors' && m === 'GET') return { op: 'GetBucketCors', bucket };
+      if (sub === 'cors' && m === 'DELETE') return { op: 'DeleteBucketCors', bucket };
+      if (sub === 'tagging' && m === 'PUT') return { op: 'PutBucketTagging', bucket };
+      if (sub === 'tagging' && m === 'GET') return { op: 'GetBucketTagging', bucket };
+      if (sub === 'tagging' && m === 'DELETE') return { op: 'DeleteBucketTagging', bucket };
       return { op: 'NotImplemented', name: `${METHOD_VERB[m] ?? m}${BUCKET_SUBRESOURCES[sub]}`, bucket };
     }
     switch (m) {

@@ -71,6 +71,7 @@ const ARRAY_PATHS = new Set([
   'Tagging.TagSet.Tag',
   'ServerSideEncryptionConfiguration.Rule',
   'AccessControlPolicy.AccessControlList.Grant',
+  'CORSConfiguration.CORSRule',
 ]);
 
 export type XmlObject = { [k: string]: unknown };
