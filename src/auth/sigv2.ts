@@ -167,8 +167,11 @@ function queryAuth(req: SigV2Request, opts: SigV2Options, rawPath: string, rawQu
 
 /** Tries each form (and each with the extended sub-resources when the query has one); the first form is reported on failure. */
 function verify(cred: CredentialRecord, provided: string, rawPath: string, rawQuery: string, virtualBucket: string | undefined, forms: Array<Omit<StringToSignV2Parts, 'resource'>>): void {
-  const resources = [canonicalResourceV2(rawPath, rawQuery, virtualBucket, false)];
-  if (hasExtendedSubresource(rawQuery)) resources.push(canonicalResourceV2(rawPath, rawQuery, virtualBucket, true));
+  // A path-style request for a bucket alone (/bucket) signs as /bucket or, as botocore
+  // signs it, /bucket/ — the same resource either way.
+  const paths = virtualBucket === undefined && /^\/[^/]+$/.test(rawPath) ? [rawPath, rawPath + '/'] : [rawPath];
+  const resources = paths.map((p) => canonicalResourceV2(p, rawQuery, virtualBucket, false));
+  if (hasExtendedSubresource(rawQuery)) resources.push(...paths.map((p) => canonicalResourceV2(p, rawQuery, virtualBucket, true)));
   let first: string | undefined;
   let matched = false;
   for (const resource of resources) {
