@@ -15,6 +15,7 @@ import { startChildServer } from '../interop/support.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { nonLoopbackIPv4 } from '../helpers/tls.js';
 
 const sign = (toSign: string, secret = ROOT_SECRET) => createHmac('sha1', secret).update(toSign, 'utf8').digest('base64');
 
@@ -135,6 +136,28 @@ describe('SigV2 on the real server', () => {
     }, Buffer.from('{}'));
     assert.equal(r.status, 400, r.body);
     assert.equal((JSON.parse(r.body) as { __type: string }).__type, 'IncompleteSignatureException');
+  });
+});
+
+describe('SigV2 and the TLS rule for SSE-KMS and SSE-C', () => {
+  const external = nonLoopbackIPv4();
+  let srv: TestServer;
+  const bucket = uniqueBucket('v2tls');
+  before(async () => {
+    srv = await startTestServer({ COFFER_ADDRESS: '0.0.0.0' });
+  });
+  after(async () => srv?.stop());
+
+  test('a SigV2 SSE-KMS PUT over plain HTTP is refused from a non-loopback client and accepted from loopback', { skip: !external && 'no non-loopback IPv4 interface here' }, async () => {
+    const local = `http://127.0.0.1:${srv.coffer.port}`;
+    const remote = `http://${external}:${srv.coffer.port}`;
+    assert.equal((await v2(local, 'PUT', `/${bucket}`)).status, 200);
+    const headers = { 'x-amz-server-side-encryption': 'aws:kms' };
+    const far = await v2(remote, 'PUT', `/${bucket}/kms`, { body: Buffer.from('secret'), headers });
+    assert.equal(far.status, 400, far.body);
+    assert.equal(code(far.body), 'InvalidRequest');
+    assert.equal(message(far.body), 'Requests specifying Server Side Encryption with AWS KMS managed keys must be made over a secure connection.');
+    assert.equal((await v2(local, 'PUT', `/${bucket}/kms`, { body: Buffer.from('secret'), headers })).status, 200);
   });
 });
 
