@@ -105,3 +105,27 @@ function hexBytes(s: string): string {
   for (let i = 0; i < b.length; i++) out += (i ? ' ' : '') + b[i]!.toString(16).padStart(2, '0');
   return out;
 }
+
+// ---- SigV2 (sigv2.ts, post-policy-v2.ts) ----------------------------------------
+
+/** A SigV2 mismatch: AWS returns the string it signed, its bytes and the signature given (no canonical request in V2). */
+export function signatureDoesNotMatchV2(accessKeyId: string, stringToSign: string, provided: string): ServiceError {
+  return new ServiceError('SignatureDoesNotMatch', SIGNATURE_MISMATCH, 403, {
+    AWSAccessKeyId: accessKeyId,
+    StringToSign: stringToSign,
+    SignatureProvided: provided,
+    StringToSignBytes: hexBytes(stringToSign),
+  });
+}
+
+export function sigV2HeaderMalformed(authorization: string): ServiceError {
+  return invalidArgument('AWS authorization header is invalid.  Expected AwsAccessKeyId:signature', 'Authorization', authorization);
+}
+
+export function sigV2QueryIncomplete(): ServiceError {
+  return accessDenied('Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters');
+}
+
+export function sigV2InvalidExpires(expires: string): ServiceError {
+  return accessDenied(`Invalid date (should be seconds since epoch): ${expires}`);
+}

@@ -20,6 +20,7 @@ interface ServerOptions {
   allowSseOverHttp?: boolean;
   defaultKmsKey?: string;
   encryptionAtRest: boolean;
+  sigv2: boolean;
 }
 
 export function registerServerCommand(program: Command): void {
@@ -38,16 +39,18 @@ export function registerServerCommand(program: Command): void {
     .option('--tls-key <pem>', 'the unencrypted private key PEM file of --tls-cert (env COFFER_TLS_KEY)')
     .option('--allow-secrets-over-http', 'accept SSE-KMS, SSE-C, KMS plaintext, IAM access keys and STS credentials over plain HTTP from any client, not only loopback (trusted networks only; env COFFER_ALLOW_SECRETS_OVER_HTTP=1)')
     .option('--allow-sse-over-http', 'the older name of --allow-secrets-over-http (env COFFER_ALLOW_SSE_OVER_HTTP=1)')
+    .option('--no-sigv2', 'refuse AWS Signature Version 2 (S3 requests, presigned URLs and POST forms) as AWS does for SigV4-only regions (env COFFER_SIGV2=off)')
     .action(async (opts: ServerOptions) => {
       let config;
       try {
-        const { defaultKmsKey, encryptionAtRest, allowSseOverHttp, allowSecretsOverHttp, ...rest } = opts;
+        const { defaultKmsKey, encryptionAtRest, allowSseOverHttp, allowSecretsOverHttp, sigv2, ...rest } = opts;
         config = loadConfig({
           ...rest,
           fsync: opts.fsync === false ? false : undefined,
           allowSecretsOverHttp: allowSecretsOverHttp === true || allowSseOverHttp === true ? true : undefined,
           defaultKmsKeyId: defaultKmsKey,
           encryptionAtRest: encryptionAtRest === false ? false : undefined,
+          sigv2: sigv2 === false ? false : undefined,
         });
       } catch (e) {
         if (e instanceof ConfigError) fail(e.message, e.hint);

@@ -63,6 +63,8 @@ export interface CofferConfig {
   maxConnectionsPerClient: number;
   /** Connections past maxConnections kept for clients with none open (COFFER_CONNECTION_RESERVE, default 32). */
   connectionReserve: number;
+  /** Accept AWS Signature Version 2 on the S3 API (COFFER_SIGV2, default on; --no-sigv2 turns it off). */
+  sigv2: boolean;
 }
 
 export { ConfigError };
@@ -97,6 +99,7 @@ const schema = z.object({
   maxConnections: z.number().int().min(1).max(1_000_000),
   maxConnectionsPerClient: z.number().int().min(1).max(1_000_000),
   connectionReserve: z.number().int().min(0).max(1_000_000),
+  sigv2: z.boolean(),
 });
 
 const HINTS: Record<string, string> = {
@@ -124,6 +127,7 @@ const HINTS: Record<string, string> = {
   maxConnections: 'COFFER_MAX_CONNECTIONS must be a whole number of at least 1 (default 900; keep it and COFFER_CONNECTION_RESERVE under `ulimit -n`)',
   maxConnectionsPerClient: 'COFFER_MAX_CONNECTIONS_PER_CLIENT must be a whole number from 1 to COFFER_MAX_CONNECTIONS (default 200; raise it behind a reverse proxy, where every client has the proxy\'s address)',
   connectionReserve: 'COFFER_CONNECTION_RESERVE must be a whole number of 0 or more (default 32)',
+  sigv2: 'use --no-sigv2, or COFFER_SIGV2 with on or off (default on)',
 };
 
 export interface ConfigFlags {
@@ -138,6 +142,7 @@ export interface ConfigFlags {
   tlsCert?: string;
   tlsKey?: string;
   allowSecretsOverHttp?: boolean;
+  sigv2?: boolean;
 }
 
 /** An on/off environment variable: unset is `fallback`; anything unrecognised stays a string, which the schema rejects. */
@@ -171,6 +176,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     ...auditSettings(env),
     shutdownGraceSeconds: env.COFFER_SHUTDOWN_GRACE_SECONDS === undefined || env.COFFER_SHUTDOWN_GRACE_SECONDS === '' ? 30 : Number(env.COFFER_SHUTDOWN_GRACE_SECONDS),
     ...listenerSettings(env),
+    sigv2: flags.sigv2 ?? envSwitch(env.COFFER_SIGV2, true),
   };
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {

@@ -106,7 +106,7 @@ export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | 
       run('admin', handlers.admin, req, res, requestId);
       return;
     }
-    if (own && handlers.pages && (req.method === 'GET' || req.method === 'HEAD') && req.headers.authorization === undefined && !url.includes('X-Amz-Credential=') && isPagePath(url)) {
+    if (own && handlers.pages && (req.method === 'GET' || req.method === 'HEAD') && req.headers.authorization === undefined && !url.includes('X-Amz-Credential=') && !url.includes('AWSAccessKeyId=') && isPagePath(url)) {
       handlers.pages(req, res, requestId).then(
         (served) => {
           if (!served) run('s3', handlers.s3, req, res, requestId);

@@ -4,6 +4,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../auth/sigv4.js';
+import { authenticateV2, isSigV2Request, sigV2AccessKeyId } from '../auth/sigv2.js';
 import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
 import { isStorageFull } from '../storage/storage-full.js';
@@ -11,7 +12,7 @@ import { transportOf } from '../http/transport.js';
 import { authorizeRequest } from './authorization.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
 import { notImplemented, s3Error } from './errors.js';
-import { route, splitAddress, type Endpoint } from './router.js';
+import { route, splitAddress, virtualHostBucket, type Endpoint } from './router.js';
 import { errorDocument } from './xml.js';
 import * as buckets from './ops/buckets.js';
 import * as list from './ops/list-objects.js';
@@ -59,11 +60,18 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
     await applyCors(services.meta, req, res, address.bucket);
     endpoint = route({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
     if (probe) probe.op = endpoint.op;
-    await services.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl));
-    const auth = authenticate(
-      { method: req.method ?? 'GET', rawUrl, headers: req.headers },
-      { region: services.config.region, service: 's3', lookup: services.lookup },
-    );
+    // SigV2 (unless --no-sigv2; then SigV4's authenticate refuses it as AWS does).
+    const v2 = services.config.sigv2 && isSigV2Request(req.headers.authorization, rawUrl);
+    await services.prepareCredential(v2 ? sigV2AccessKeyId(req.headers.authorization, rawUrl) : accessKeyIdOf(req.headers.authorization, rawUrl));
+    const auth = v2
+      ? authenticateV2(
+        { method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct },
+        { lookup: services.lookup, virtualBucket: virtualHostBucket(req.headers.host, services.config.domain) },
+      )
+      : authenticate(
+        { method: req.method ?? 'GET', rawUrl, headers: req.headers },
+        { region: services.config.region, service: 's3', lookup: services.lookup },
+      );
     const principal = auth.anonymous
       ? { arn: '*', accountId: '', userName: 'anonymous', kind: 'user' as const }
       : auth.credential.principal;

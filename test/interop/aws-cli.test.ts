@@ -73,7 +73,7 @@ before(async () => {
       '    max_concurrent_requests = 4',
       '    multipart_threshold = 8MB',
       '    multipart_chunksize = 8MB',
-      // CLI v1 presigns with SigV2 unless told otherwise; Coffer speaks SigV4 only.
+      // CLI v1 presigns with SigV2 unless told otherwise (aws-cli-sigv2.test.ts); this file pins SigV4.
       '    signature_version = s3v4',
       '',
     ].join('\n'),

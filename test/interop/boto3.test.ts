@@ -25,7 +25,7 @@ const STEPS: [string, string][] = [
   ['head_object', 'head_object returns Content-Type, length and user metadata'],
   ['list_objects_v2_paginator', 'the list_objects_v2 paginator walks pages of 3 in key order'],
   ['presigned_url_get', 'a generate_presigned_url (s3v4) GET works from urllib'],
-  ['presigned_url_default_sigv2_refused', "boto3's default (SigV2) presigned URL gets a clear 400 InvalidRequest naming AWS4-HMAC-SHA256"],
+  ['presigned_url_default', "boto3's default presigned URL (SigV2 for a custom endpoint) GET works from urllib"],
   ['presigned_post', 'a generate_presigned_post (s3v4) form POST stores the object (204)'],
   ['copy_object', 'copy_object copies bytes and metadata'],
   ['tagging', 'put_object_tagging / get_object_tagging round-trip, including spaces and slashes'],

@@ -11,6 +11,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { checkContentLengthRange, checkPostPolicyConditions, verifyPostPolicy } from '../../auth/post-policy.js';
+import { isSigV2Form, verifyPostPolicyV2, withoutSigV2Fields } from '../../auth/post-policy-v2.js';
 import { parseFormUpload } from '../multipart-form.js';
 import type { ObjectRecord } from '../../storage/types.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
@@ -59,8 +60,11 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   checkKey(key);
 
   const services = ctx.services;
-  await services.prepareCredential(fields['x-amz-credential']?.split('/')[0]);
-  const { policy, credential } = await verifyPostPolicy(fields, { region: services.config.region, lookup: services.lookup, bucket });
+  const v2 = services.config.sigv2 && isSigV2Form(fields);
+  await services.prepareCredential(v2 ? fields['awsaccesskeyid'] : fields['x-amz-credential']?.split('/')[0]);
+  const { policy, credential } = v2
+    ? verifyPostPolicyV2(fields, { lookup: services.lookup })
+    : await verifyPostPolicy(fields, { region: services.config.region, lookup: services.lookup, bucket });
   // The policy's signer is the principal: it needs s3:PutObject on the key (identity and
   // bucket policies, as a PUT would), and S3 uses KMS on its behalf.
   ctx.principal = credential.principal;
@@ -74,7 +78,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
     checks: [{ action: S3_ACTIONS.PostObject, conditions: { ...sseConditions(fields), ...(fields['tagging'] !== undefined ? requestTagConditions(tags) : {}) } }],
   });
   const b = await requireBucket(ctx, bucket);
-  checkPostPolicyConditions(policy, fields, bucket, key);
+  checkPostPolicyConditions(policy, v2 ? withoutSigV2Fields(fields) : fields, bucket, key);
 
   const h = fieldHeaders(fields);
   const settings = resolveSse(ctx, b, parseSseHeaders(h));
