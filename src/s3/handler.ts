@@ -27,6 +27,8 @@ import * as post from './ops/post-object.js';
 import * as attributes from './ops/object-attributes.js';
 import * as encryption from './ops/bucket-encryption.js';
 import * as bucketPolicy from './ops/bucket-policy.js';
+import * as ownership from './ops/ownership-controls.js';
+import * as publicAccess from './ops/public-access-block.js';
 
 export interface S3HandlerOptions {
   services: S3Services;
@@ -84,7 +86,12 @@ async function dispatch(ctx: S3Context, ep: Endpoint): Promise<void> {
     case 'DeleteBucket': return buckets.deleteBucket(ctx, ep.bucket);
     case 'GetBucketLocation': return buckets.getBucketLocation(ctx, ep.bucket);
     case 'GetBucketVersioning': return buckets.getBucketVersioning(ctx, ep.bucket);
-    case 'GetBucketOwnershipControls': return buckets.getBucketOwnershipControls(ctx, ep.bucket);
+    case 'GetBucketOwnershipControls': return ownership.getBucketOwnershipControls(ctx, ep.bucket);
+    case 'PutBucketOwnershipControls': return ownership.putBucketOwnershipControls(ctx, ep.bucket);
+    case 'DeleteBucketOwnershipControls': return ownership.deleteBucketOwnershipControls(ctx, ep.bucket);
+    case 'PutPublicAccessBlock': return publicAccess.putPublicAccessBlock(ctx, ep.bucket);
+    case 'GetPublicAccessBlock': return publicAccess.getPublicAccessBlock(ctx, ep.bucket);
+    case 'DeletePublicAccessBlock': return publicAccess.deletePublicAccessBlock(ctx, ep.bucket);
     case 'PutBucketEncryption': return encryption.putBucketEncryption(ctx, ep.bucket);
     case 'GetBucketEncryption': return encryption.getBucketEncryption(ctx, ep.bucket);
     case 'DeleteBucketEncryption': return encryption.deleteBucketEncryption(ctx, ep.bucket);
