@@ -35,9 +35,13 @@ export async function getObjectAcl(ctx: S3Context, bucket: string, key: string):
 
 export async function putObjectAcl(ctx: S3Context, bucket: string, key: string): Promise<void> {
   const b = await requireBucket(ctx, bucket);
-  const obj = await requireObject(ctx, bucket, key);
+  let obj = await requireObject(ctx, bucket, key);
   const grants = admitAcl(b, await requestedAcl(ctx), ctx.owner.id);
-  if (grants && !(await ctx.services.meta.updateObject(bucket, key, { sys: sysWithAcl(obj.sys, grants) }))) throw s3Error('NoSuchKey', { Key: key });
+  // Compare-and-set on the record read: a concurrent overwrite keeps its own sys (its encryption envelope).
+  for (let attempt = 0; grants && !(await ctx.services.meta.replaceObjectSys(bucket, key, obj, sysWithAcl(obj.sys, grants))); attempt++) {
+    if (attempt >= 3) throw s3Error('ConditionalRequestConflict');
+    obj = await requireObject(ctx, bucket, key);
+  }
   sendEmpty(ctx, 200);
 }
 
