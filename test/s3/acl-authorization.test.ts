@@ -89,6 +89,18 @@ test('a public-read object is readable by a plain unsigned fetch only while the 
   assert.equal((await anonymousGet(b, 'open')).status, 200, 'BlockPublicAcls does not affect existing ACLs');
 });
 
+test('public-read-write on the bucket lets anonymous callers list and write its objects, not read them', async () => {
+  const b = await aclBucket('public-rw');
+  await srv.s3.send(new PutBucketAclCommand({ Bucket: b, ACL: 'public-read-write' }));
+  const put = await fetch(`${srv.url}/${b}/dropped`, { method: 'PUT', body: 'anonymous bytes' });
+  assert.equal(put.status, 200);
+  const list = await fetch(`${srv.url}/${b}?list-type=2`);
+  assert.equal(list.status, 200);
+  assert.match(await list.text(), /<Key>dropped<\/Key>/);
+  assert.equal((await anonymousGet(b, 'dropped')).status, 403, 'the object ACL (private) decides reads');
+  assert.equal(await body(await srv.s3.send(new GetObjectCommand({ Bucket: b, Key: 'dropped' }))), 'anonymous bytes');
+});
+
 test('authenticated-read lets any signed principal read, not anonymous callers', async () => {
   const b = await aclBucket('auth-read');
   await srv.s3.send(new PutObjectCommand({ Bucket: b, Key: 'o', Body: 'signed only', ACL: 'authenticated-read' }));
