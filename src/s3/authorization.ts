@@ -9,6 +9,9 @@
 //      statement naming only the account root delegates to identity policies.
 //   3. A session policy, when the principal carries one, must allow too.
 //   Anonymous callers have no identity: only a bucket policy naming "*" allows them.
+//   4. Where no policy allows and none denies, an ACL grant may allow (acl-grants.ts), on
+//      buckets whose Object Ownership keeps ACLs on. RestrictPublicBuckets keeps a public
+//      bucket policy from allowing anonymous callers (public-access-block.ts).
 //
 // Every S3 entry decides here: each request, first, from the action table (actions.ts,
 // authorizeRequest); PostObject once its form is read, PutObjectTagging once its tag set
@@ -30,6 +33,8 @@ import { requestPrincipal } from '../iam/principal.js';
 import { S3_ACTIONS } from './actions.js';
 import { bucketPolicyOf, usesExistingObjectTags } from './bucket-policy.js';
 import { bucketTagsOf } from './bucket-tags.js';
+import { aclAllows } from './acl-grants.js';
+import { policyForAnonymous } from './public-access-block.js';
 import { header, type S3Context, type S3Services } from './context.js';
 import { s3Error } from './errors.js';
 import type { Operation } from './router.js';
@@ -92,7 +97,7 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
   if (root && (bucket === undefined || access.rootMayAlways)) return async () => ROOT_ALLOWED;
 
   const record = bucket === undefined ? undefined : await sources.meta.getBucket(bucket);
-  const policy = record ? bucketPolicyOf(record) : undefined;
+  const policy = record && (principal ? bucketPolicyOf(record) : policyForAnonymous(record, bucketPolicyOf(record)));
   const session = principal && sources.sessionPolicy(principal);
   if (root && !policy && !session) return async () => ROOT_ALLOWED; // nothing can deny the root
 
@@ -120,6 +125,14 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
         resourceAccountId: sources.accountId,
         resourcePolicyMode: 's3',
       });
+      if (decision.effect === 'ImplicitDeny' && record) {
+        // An ACL grant allows what no policy allowed; an explicit deny has already refused.
+        const byAcl = await aclAllows(sources.meta, record, principal, check.action, key);
+        if (byAcl) {
+          verdict = { allowed: true, reason: byAcl };
+          continue;
+        }
+      }
       if (decision.effect !== 'Allow') return { allowed: false, message: accessDeniedMessage(rc, decision) };
       verdict = { allowed: true, reason: decision.reason };
     }

@@ -41,6 +41,7 @@ const BUCKET_ACTIONS = new Set([
   'listbucket', 'listbucketmultipartuploads', 'getbucketpolicy', 'putbucketpolicy', 'deletebucketpolicy', 'getbucketpolicystatus',
   'getbucketlocation', 'getbucketacl', 'putbucketacl', 'getencryptionconfiguration', 'putencryptionconfiguration', 'deletebucket',
   'getbucketversioning', 'getbucketownershipcontrols',
+  'putbucketownershipcontrols', 'getbucketpublicaccessblock', 'putbucketpublicaccessblock',
 ]);
 
 /**

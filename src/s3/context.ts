@@ -2,7 +2,6 @@
 // helpers to answer. Handlers never parse the URL or authenticate themselves.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CofferConfig } from '../config/config.js';
 import type { BlobStore, MetadataStore } from '../storage/types.js';
@@ -13,6 +12,7 @@ import type { Endpoint } from './router.js';
 import type { KmsPort } from '../kms/port.js';
 import type { RootKeyProvider } from '../custody/root-key.js';
 import type { BucketKeyCache } from './sse/bucket-keys.js';
+import { accountCanonicalId } from '../iam/canonical-user.js';
 
 export interface S3Services {
   config: CofferConfig;
@@ -67,7 +67,7 @@ export function header(ctx: S3Context, name: string): string | undefined {
 
 /** S3's canonical user id for an account: 64 hex characters, stable per account. */
 export function canonicalUserId(accountId: string): string {
-  return createHash('sha256').update(`coffer-canonical-user:${accountId}`).digest('hex');
+  return accountCanonicalId(accountId);
 }
 
 export function ownerFor(accountId: string): Owner {

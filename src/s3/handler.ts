@@ -32,6 +32,8 @@ import * as versions from './ops/list-object-versions.js';
 import * as bucketCors from './ops/bucket-cors.js';
 import * as bucketTagging from './ops/bucket-tagging.js';
 import { applyCors, preflight } from './cors.js';
+import * as ownership from './ops/ownership-controls.js';
+import * as publicAccess from './ops/public-access-block.js';
 
 export interface S3HandlerOptions {
   services: S3Services;
@@ -104,7 +106,12 @@ async function dispatch(ctx: S3Context, ep: Endpoint): Promise<void> {
     case 'DeleteBucket': return buckets.deleteBucket(ctx, ep.bucket);
     case 'GetBucketLocation': return buckets.getBucketLocation(ctx, ep.bucket);
     case 'GetBucketVersioning': return buckets.getBucketVersioning(ctx, ep.bucket);
-    case 'GetBucketOwnershipControls': return buckets.getBucketOwnershipControls(ctx, ep.bucket);
+    case 'GetBucketOwnershipControls': return ownership.getBucketOwnershipControls(ctx, ep.bucket);
+    case 'PutBucketOwnershipControls': return ownership.putBucketOwnershipControls(ctx, ep.bucket);
+    case 'DeleteBucketOwnershipControls': return ownership.deleteBucketOwnershipControls(ctx, ep.bucket);
+    case 'PutPublicAccessBlock': return publicAccess.putPublicAccessBlock(ctx, ep.bucket);
+    case 'GetPublicAccessBlock': return publicAccess.getPublicAccessBlock(ctx, ep.bucket);
+    case 'DeletePublicAccessBlock': return publicAccess.deletePublicAccessBlock(ctx, ep.bucket);
     case 'PutBucketEncryption': return encryption.putBucketEncryption(ctx, ep.bucket);
     case 'GetBucketEncryption': return encryption.getBucketEncryption(ctx, ep.bucket);
     case 'DeleteBucketEncryption': return encryption.deleteBucketEncryption(ctx, ep.bucket);

@@ -1,5 +1,5 @@
 // The headers an object carries: which request headers are stored, user metadata,
-// the x-amz-tagging header, ACL headers (bucket owner enforced), storage class, and the
+// the x-amz-tagging header, storage class, and the
 // response headers GET/HEAD write back from a stored record.
 
 import type { IncomingHttpHeaders } from 'node:http';
@@ -63,16 +63,6 @@ export function validateTags(tags: Record<string, string>): void {
     if ([...tags[k]!].length > 256) throw s3Error('InvalidTag', {}, 'The TagValue you have provided is invalid');
     if (k.startsWith('aws:')) throw s3Error('InvalidTag', {}, 'Your TagKey cannot be prefixed with aws:');
   }
-}
-
-const CANNED_OK = new Set(['private', 'bucket-owner-full-control']);
-const GRANT_HEADERS = ['x-amz-grant-full-control', 'x-amz-grant-read', 'x-amz-grant-read-acp', 'x-amz-grant-write', 'x-amz-grant-write-acp'];
-
-/** Object Ownership "bucket owner enforced": only ACLs that change nothing are accepted. */
-export function checkAclHeaders(h: IncomingHttpHeaders): void {
-  const acl = h['x-amz-acl'];
-  if (typeof acl === 'string' && !CANNED_OK.has(acl)) throw s3Error('AccessControlListNotSupported');
-  for (const g of GRANT_HEADERS) if (h[g] !== undefined) throw s3Error('AccessControlListNotSupported');
 }
 
 const READABLE_CLASSES = new Set(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR', 'EXPRESS_ONEZONE']);

@@ -13,6 +13,11 @@ export type Endpoint =
   | { op: 'GetBucketAcl'; bucket: string }
   | { op: 'PutBucketAcl'; bucket: string }
   | { op: 'GetBucketOwnershipControls'; bucket: string }
+  | { op: 'PutBucketOwnershipControls'; bucket: string }
+  | { op: 'DeleteBucketOwnershipControls'; bucket: string }
+  | { op: 'PutPublicAccessBlock'; bucket: string }
+  | { op: 'GetPublicAccessBlock'; bucket: string }
+  | { op: 'DeletePublicAccessBlock'; bucket: string }
   | { op: 'GetBucketVersioning'; bucket: string }
   | { op: 'PutBucketEncryption'; bucket: string }
   | { op: 'GetBucketEncryption'; bucket: string }
@@ -123,6 +128,11 @@ export function route(input: RouteInput, opts: RouterOptions = {}): Endpoint {
       if (!q.has(sub)) continue;
       if (sub === 'versioning' && m === 'GET') return { op: 'GetBucketVersioning', bucket };
       if (sub === 'ownershipControls' && m === 'GET') return { op: 'GetBucketOwnershipControls', bucket };
+      if (sub === 'ownershipControls' && m === 'PUT') return { op: 'PutBucketOwnershipControls', bucket };
+      if (sub === 'ownershipControls' && m === 'DELETE') return { op: 'DeleteBucketOwnershipControls', bucket };
+      if (sub === 'publicAccessBlock' && m === 'PUT') return { op: 'PutPublicAccessBlock', bucket };
+      if (sub === 'publicAccessBlock' && m === 'GET') return { op: 'GetPublicAccessBlock', bucket };
+      if (sub === 'publicAccessBlock' && m === 'DELETE') return { op: 'DeletePublicAccessBlock', bucket };
       if (sub === 'encryption' && m === 'PUT') return { op: 'PutBucketEncryption', bucket };
       if (sub === 'encryption' && m === 'GET') return { op: 'GetBucketEncryption', bucket };
       if (sub === 'encryption' && m === 'DELETE') return { op: 'DeleteBucketEncryption', bucket };

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { CreateBucketCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeletePublicAccessBlockCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { adminCall } from '../helpers/admin.js';
 import { userFactory } from '../helpers/sse-principals.js';
@@ -60,6 +60,7 @@ test("on a virtual-hosted bucket's host, /metrics and /_coffer/... are object ke
   try {
     const b = uniqueBucket('vh-pages');
     await vh.s3.send(new CreateBucketCommand({ Bucket: b }));
+    await vh.s3.send(new DeletePublicAccessBlockCommand({ Bucket: b })); // new buckets block public policies
     await vh.s3.send(new PutBucketPolicyCommand({
       Bucket: b,
       Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${b}/*` }] }),

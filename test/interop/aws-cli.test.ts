@@ -300,6 +300,7 @@ test('head-object of a missing key exits 255 with a 404 Not Found', async () => 
 test('aws s3api put-bucket-policy / get-bucket-policy / get-bucket-policy-status / delete-bucket-policy; a malformed policy is MalformedPolicy', async () => {
   const b = `${bucket}-policy`;
   await ok('s3', 'mb', `s3://${b}`);
+  await ok('s3api', 'delete-public-access-block', '--bucket', b); // new buckets block public policies, as in AWS
   const policy = JSON.stringify({
     Version: '2012-10-17',
     Statement: [{ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${b}/*` }],

@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CreateBucketCommand, DeleteBucketPolicyCommand, DeleteObjectCommand, GetBucketPolicyCommand, GetBucketPolicyStatusCommand, GetObjectCommand,
+  CreateBucketCommand, DeleteBucketPolicyCommand, DeleteObjectCommand, DeletePublicAccessBlockCommand, GetBucketPolicyCommand, GetBucketPolicyStatusCommand, GetObjectCommand,
   ListObjectsV2Command, PutBucketPolicyCommand, PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
@@ -32,6 +32,13 @@ after(async () => {
 async function newBucket(prefix: string): Promise<string> {
   const b = uniqueBucket(prefix);
   await srv.s3.send(new CreateBucketCommand({ Bucket: b }));
+  return b;
+}
+
+/** A new bucket without its Block Public Access settings, so that public policies may be put (acl-ownership.test.ts tests the block). */
+async function openBucket(prefix: string): Promise<string> {
+  const b = await newBucket(prefix);
+  await srv.s3.send(new DeletePublicAccessBlockCommand({ Bucket: b }));
   return b;
 }
 
@@ -78,7 +85,7 @@ test('PutBucketPolicy stores the document as given; GetBucketPolicy returns it; 
 });
 
 test('GetBucketPolicyStatus: Principal "*" without a restricting condition is public; with aws:SourceIp or a fixed aws:SourceAccount it is not; a Deny never is', async () => {
-  const b = await newBucket('bpol-status');
+  const b = await openBucket('bpol-status');
   const isPublic = async (...statements: object[]) => {
     await putPolicy(b, policyDoc(...statements));
     return (await srv.s3.send(new GetBucketPolicyStatusCommand({ Bucket: b }))).PolicyStatus?.IsPublic;
@@ -94,7 +101,7 @@ test('GetBucketPolicyStatus: Principal "*" without a restricting condition is pu
 });
 
 test('MalformedPolicy with AWS\'s messages for documents S3 refuses', async () => {
-  const b = await newBucket('bpol-bad');
+  const b = await openBucket('bpol-bad');
   const st = { Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${b}/*` };
   const bad = (policy: string, message: string) => assertError(putPolicy(b, policy), 400, 'MalformedPolicy', message);
   await bad('not json', "Policies must be valid JSON and the first byte must be '{'");
@@ -182,7 +189,7 @@ test('the bucket-policy operations need s3:PutBucketPolicy, s3:GetBucketPolicy, 
 });
 
 test('anonymous: a public bucket policy allows an unsigned GET of an object; listing, writes and other buckets stay denied', async () => {
-  const b = await newBucket('bpol-public');
+  const b = await openBucket('bpol-public');
   await srv.s3.send(new PutObjectCommand({ Bucket: b, Key: 'site/index.html', Body: '<h1>hello</h1>' }));
   const anon = (path: string, init: RequestInit = {}) => fetch(`${srv.url}/${b}/${path}`, init);
   assert.equal((await anon('site/index.html')).status, 403, 'no policy: anonymous denied');

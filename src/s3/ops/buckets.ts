@@ -1,12 +1,12 @@
 // Bucket lifecycle: ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
-// GetBucketLocation, and the read-only answers for versioning and ownership controls.
+// GetBucketLocation, and the read-only answer for versioning.
 
 import { StorageConflictError } from '../../storage/types.js';
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import { notImplemented, s3Error } from '../errors.js';
 import { checkBucketName } from '../names.js';
-import { checkAclHeaders } from '../object-headers.js';
+import { newBucketConfig } from '../new-bucket.js';
 import { childText, el, parseXmlRoot, readSmallBody, text, xmlDocument } from '../xml.js';
 
 export async function listBuckets(ctx: S3Context): Promise<void> {
@@ -31,7 +31,7 @@ export async function listBuckets(ctx: S3Context): Promise<void> {
 
 export async function createBucket(ctx: S3Context, bucket: string): Promise<void> {
   checkBucketName(bucket);
-  checkAclHeaders(ctx.req.headers);
+  const config = newBucketConfig(ctx.req.headers, ctx.owner.id);
   const region = ctx.services.config.region;
   const body = await readSmallBody(ctx.req);
   if (body.length > 0) {
@@ -46,12 +46,8 @@ export async function createBucket(ctx: S3Context, bucket: string): Promise<void
   // Object lock is not implemented: a bucket that promises it would be a silent success.
   const objectLock = ctx.req.headers['x-amz-bucket-object-lock-enabled'];
   if (typeof objectLock === 'string' && objectLock.trim().toLowerCase() === 'true') throw notImplemented('Object lock (x-amz-bucket-object-lock-enabled)');
-  const ownership = ctx.req.headers['x-amz-object-ownership'];
-  if (typeof ownership === 'string' && ownership !== 'BucketOwnerEnforced') {
-    throw s3Error('InvalidRequest', {}, 'Coffer supports only the BucketOwnerEnforced object ownership setting');
-  }
   try {
-    await ctx.services.meta.createBucket({ name: bucket, region, createdAt: new Date().toISOString(), owner: ctx.owner.id, config: {} });
+    await ctx.services.meta.createBucket({ name: bucket, region, createdAt: new Date().toISOString(), owner: ctx.owner.id, config });
   } catch (e) {
     if (e instanceof StorageConflictError && e.kind === 'BucketExists') {
       // One account owns every bucket here; us-east-1 answers 200 for a re-create by the owner, as AWS does.
@@ -95,9 +91,4 @@ export async function getBucketVersioning(ctx: S3Context, bucket: string): Promi
   await requireBucket(ctx, bucket);
   // Versioning has never been enabled on a Coffer bucket: S3 answers an empty configuration.
   sendXml(ctx, 200, xmlDocument('VersioningConfiguration', ''));
-}
-
-export async function getBucketOwnershipControls(ctx: S3Context, bucket: string): Promise<void> {
-  await requireBucket(ctx, bucket);
-  sendXml(ctx, 200, xmlDocument('OwnershipControls', el('Rule', text('ObjectOwnership', 'BucketOwnerEnforced'))));
 }

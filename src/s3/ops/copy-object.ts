@@ -9,12 +9,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { checksumHeader, parseAlgorithm } from '../../checksum/index.js';
 import { StorageConflictError, type ChecksumAlgorithm, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
 import { requireBucket } from '../bucket-access.js';
+import { newObjectAcl, sysWithAcl } from '../acl-request.js';
 import { COPY_SOURCE_CONDITIONS, checkReadConditions, checkWriteCondition, writeCondition } from '../conditions.js';
 import { type S3Context, header, sendXml } from '../context.js';
 import { invalidArgument, notImplemented, s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
 import {
-  checkAclHeaders, checkTaggingDirective, parseTaggingHeader, quoteEtag, storageClass, storedHeaders, userMetadata,
+  checkTaggingDirective, parseTaggingHeader, quoteEtag, storageClass, storedHeaders, userMetadata,
 } from '../object-headers.js';
 import { parseCopySourceCustomerKey, parseSseHeaders } from '../sse/request.js';
 import { resolveSse, type SseSettings } from '../sse/settings.js';
@@ -82,7 +83,6 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
   const source = parseCopySource(header(ctx, 'x-amz-copy-source'));
   const sseRequest = parseSseHeaders(h);
   const sourceCustomer = parseCopySourceCustomerKey(h);
-  checkAclHeaders(h);
   const metaDirective = metadataDirective(header(ctx, 'x-amz-metadata-directive'));
   const tagDirective = checkTaggingDirective(header(ctx, 'x-amz-tagging-directive'));
   const replacedTags = tagDirective === 'REPLACE' ? parseTaggingHeader(header(ctx, 'x-amz-tagging')) : undefined;
@@ -91,7 +91,9 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
   const algorithm = parseAlgorithm(header(ctx, 'x-amz-checksum-algorithm'));
   const cond = writeCondition(h);
 
-  const settings = resolveSse(ctx, await requireBucket(ctx, bucket), sseRequest);
+  const dest = await requireBucket(ctx, bucket);
+  const acl = newObjectAcl(h, dest, ctx.owner.id); // a copy gets the ACL of its request, never its source's
+  const settings = resolveSse(ctx, dest, sseRequest);
   if (cond.kind !== 'none') checkWriteCondition(cond, await ctx.services.meta.getObject(bucket, key), key);
   requireSecureTransport(ctx, settings);
   if (sourceCustomer) requireSecureTransport(ctx, { kind: 'sse-c' });
@@ -121,7 +123,7 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
       tags: replacedTags ?? { ...src.tags },
       checksum: src.checksum,
       parts: src.parts,
-      sys: { ...src.sys },
+      sys: sysWithAcl({ ...src.sys }, acl),
       owner: ctx.owner.id,
       storageClass: requestedClass ?? 'STANDARD',
     };
@@ -157,7 +159,7 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
       wipe(srcKeys);
       wipe(sealed?.keys);
     }
-    rec.sys = sealed ? { sse: sealed.sse } : {};
+    rec.sys = sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl);
     const etag = quoteEtag(etagHex(sealed?.sse, blob.md5));
     rec.size = blob.size;
     rec.etag = etag;

@@ -7,11 +7,12 @@ import { decodePayload } from '../../auth/chunked.js';
 import { checksumHeader } from '../../checksum/index.js';
 import type { MultipartUploadRecord, PartRecord } from '../../storage/types.js';
 import { requireBucket } from '../bucket-access.js';
+import { newObjectAcl, sysWithAcl } from '../acl-request.js';
 import { COPY_SOURCE_CONDITIONS, checkReadConditions } from '../conditions.js';
 import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
 import { s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
-import { checkAclHeaders, parseTaggingHeader, quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
+import { parseTaggingHeader, quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
 import { parseCopySourceCustomerKey, parseCustomerKey, parseSseHeaders, refuseSseHeaders } from '../sse/request.js';
 import { resolveSse } from '../sse/settings.js';
 import { checkCustomerKey, etagHex, openObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type ObjectKeys } from '../sse/object-keys.js';
@@ -41,9 +42,10 @@ export async function createMultipartUpload(ctx: S3Context, bucket: string, key:
   const h = ctx.req.headers;
   checkKey(key);
   const sseRequest = parseSseHeaders(h);
-  checkAclHeaders(h);
   const checksum = parseUploadChecksum(h);
-  const settings = resolveSse(ctx, await requireBucket(ctx, bucket), sseRequest);
+  const b = await requireBucket(ctx, bucket);
+  const acl = newObjectAcl(h, b, ctx.owner.id);
+  const settings = resolveSse(ctx, b, sseRequest);
   requireSecureTransport(ctx, settings);
   const sse = await sealUpload(ctx, settings, bucket, key);
   const upload: MultipartUploadRecord = {
@@ -57,7 +59,7 @@ export async function createMultipartUpload(ctx: S3Context, bucket: string, key:
     tags: parseTaggingHeader(header(ctx, 'x-amz-tagging')),
     checksumAlgorithm: checksum.algorithm,
     checksumType: checksum.type,
-    sys: sse ? { [INITIATOR_SYS_KEY]: initiatorOf(ctx), sse } : { [INITIATOR_SYS_KEY]: initiatorOf(ctx) },
+    sys: sysWithAcl(sse ? { [INITIATOR_SYS_KEY]: initiatorOf(ctx), sse } : { [INITIATOR_SYS_KEY]: initiatorOf(ctx) }, acl),
     storageClass: storageClass(h),
   };
   try {

@@ -16,10 +16,11 @@ import { parseFormUpload } from '../multipart-form.js';
 import type { ObjectRecord } from '../../storage/types.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
 import { requireBucket } from '../bucket-access.js';
+import { newObjectAcl, sysWithAcl } from '../acl-request.js';
 import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
 import { invalidArgument, s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
-import { checkAclHeaders, quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
+import { quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
 import { parseSseHeaders } from '../sse/request.js';
 import { authorizeS3, requestTagConditions, sseConditions } from '../authorization.js';
 import { S3_ACTIONS } from '../actions.js';
@@ -83,7 +84,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   const h = fieldHeaders(fields);
   const settings = resolveSse(ctx, b, parseSseHeaders(h));
   requireSecureTransport(ctx, settings);
-  checkAclHeaders(h);
+  const acl = newObjectAcl(h, b, ctx.owner.id);
   const integrity = parseIntegrity(integrityHeaders(fields));
   const partial = {
     headers: storedHeaders(h),
@@ -117,7 +118,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
     ...partial,
     checksum: storedChecksumOf(blob),
     parts: [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag, checksum: blob.checksum?.digest.toString('base64') }],
-    sys: sealed ? { sse: sealed.sse } : {},
+    sys: sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl),
     owner: ctx.owner.id,
   };
   await commitObject(ctx, rec, { kind: 'none' });

@@ -4,11 +4,12 @@
 import { decodePayload } from '../../auth/chunked.js';
 import { StorageConflictError, type ObjectRecord } from '../../storage/types.js';
 import { requireBucket } from '../bucket-access.js';
+import { newObjectAcl, sysWithAcl } from '../acl-request.js';
 import { checkWriteCondition, writeCondition } from '../conditions.js';
 import { type S3Context, header, sendEmpty } from '../context.js';
 import { s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
-import { checkAclHeaders, parseTaggingHeader, quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
+import { parseTaggingHeader, quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
 import { parseSseHeaders } from '../sse/request.js';
 import { resolveSse } from '../sse/settings.js';
 import { etagHex, sealObject, sseResponseHeaders, wipe } from '../sse/object-keys.js';
@@ -25,7 +26,6 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
   }
   refuseAnnouncedOversize(h, ctx.res, ctx.services.config.maxObjectSize);
   const sseRequest = parseSseHeaders(h);
-  checkAclHeaders(h);
   const cond = writeCondition(h);
   const integrity = parseIntegrity(h);
   const partial = {
@@ -36,6 +36,7 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
   };
   const b = await requireBucket(ctx, bucket);
   if (cond.kind !== 'none') checkWriteCondition(cond, await ctx.services.meta.getObject(bucket, key), key);
+  const acl = newObjectAcl(h, b, ctx.owner.id);
   const settings = resolveSse(ctx, b, sseRequest);
   requireSecureTransport(ctx, settings);
   const sealed = await sealObject(ctx, settings, bucket, key);
@@ -63,7 +64,7 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
     ...partial,
     checksum: storedChecksumOf(blob),
     parts: [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag, checksum: blob.checksum?.digest.toString('base64') }],
-    sys: sealed ? { sse: sealed.sse } : {},
+    sys: sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl),
     owner: ctx.owner.id,
   };
   await commitObject(ctx, rec, cond);
