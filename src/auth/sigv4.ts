@@ -16,6 +16,7 @@ import {
   ALGORITHM,
   EMPTY_SHA256,
   canonicalHeaderValue,
+  canonicalHeadersFromRaw,
   canonicalQuery,
   canonicalRequest,
   canonicalUri,
@@ -308,7 +309,9 @@ function verify(req: SignedRequest, opts: AuthOptions, rawPath: string, params: 
     method: req.method.toUpperCase(),
     uri: canonicalUri(rawPath, opts.service),
     query: canonicalQuery(params, v.excludeParam),
-    headers: v.signedHeaders.map((h) => [h, canonicalHeaderValue(req.headers[h])]),
+    headers: req.rawHeaders
+      ? canonicalHeadersFromRaw(req.rawHeaders, v.signedHeaders)
+      : v.signedHeaders.map((h) => [h, canonicalHeaderValue(req.headers[h])]),
     signedHeaders: v.signedHeaders.join(';'),
     payloadHash: v.payloadHash,
   });

@@ -49,7 +49,7 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
     if (probe) probe.op = endpoint.op;
     await services.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl));
     const auth = authenticate(
-      { method: req.method ?? 'GET', rawUrl, headers: req.headers },
+      { method: req.method ?? 'GET', rawUrl, headers: req.headers, rawHeaders: req.rawHeaders },
       { region: services.config.region, service: 's3', lookup: services.lookup },
     );
     const principal = auth.anonymous

@@ -184,7 +184,7 @@ function authenticateQuery(service: 'iam' | 'sts', opts: IamHandlerOptions, req:
   const region = scopeRegion === 'us-east-1' || scopeRegion === opts.region ? scopeRegion : opts.region;
   let auth;
   try {
-    auth = authenticate({ method: req.method ?? 'POST', rawUrl: req.url ?? '/', headers: req.headers, body }, { region, service, lookup: opts.lookup });
+    auth = authenticate({ method: req.method ?? 'POST', rawUrl: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders, body }, { region, service, lookup: opts.lookup });
   } catch (e) {
     throw translateAuthError(e);
   }
