@@ -9,6 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { capConnections, type ConnectionCaps } from './connection-caps.js';
+import { holdBody, releaseBody } from './continue.js';
 import { answeredByTransport, clientErrorResponse, watchBodyIdle, type WireFormat } from './slow-clients.js';
 
 export interface ServiceHandlers {
@@ -90,6 +91,8 @@ export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | 
   const { limits } = opts;
   const run = (format: WireFormat, handler: (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>, req: IncomingMessage, res: ServerResponse, requestId: string): void => {
     watchBodyIdle(req, res, limits.bodyIdleTimeoutMs, format, requestId);
+    // S3 authenticates from the headers and sends 100 Continue itself (s3/handler.ts).
+    if (format !== 's3') releaseBody(res);
     handler(req, res, requestId).catch((err) => failed(err, requestId, res));
   };
   const listener: RequestListener = (req, res) => {
@@ -143,6 +146,11 @@ export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | 
   // this port fails its TLS handshake and is disconnected.
   const server = tls ? createHttpsServer({ ...options, cert: tls.cert, key: tls.key }, listener) : createServer(options, listener);
   capConnections(server, limits.connections);
+  // Expect: 100-continue — the handler decides when to ask for the body (http/continue.ts).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    holdBody(res);
+    listener(req, res);
+  });
   // A client Node's parser gave up on (headers too large or too slow, bad syntax) gets S3's
   // error document instead of Node's bare status line, then the connection is closed.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {

@@ -8,6 +8,7 @@ import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
 import { isStorageFull } from '../storage/storage-full.js';
 import { transportOf } from '../http/transport.js';
+import { releaseBody } from '../http/continue.js';
 import { authorizeRequest } from './authorization.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
 import { notImplemented, s3Error } from './errors.js';
@@ -57,6 +58,7 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
       : auth.credential.principal;
     const ctx: S3Context = { services, req, res, requestId, transport: transportOf(req), endpoint, query, path, auth, principal, owner: ownerFor(services.accountId) };
     await authorizeRequest(ctx); // anonymous requests too: a public bucket policy may allow them
+    releaseBody(res); // Expect: 100-continue — only an authenticated, authorized request gets to send its body
     await dispatch(ctx, endpoint);
   } catch (e) {
     sendError(services, req, res, requestId, path, e);
