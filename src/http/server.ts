@@ -74,6 +74,15 @@ function isPagePath(url: string): boolean {
   return path === '/console' || path.startsWith('/console/') || path === '/metrics';
 }
 
+/** POST / with a form body, or / with an Action parameter: the AWS Query protocol (IAM, STS), never an S3 request. */
+function isQueryApiCall(req: IncomingMessage): boolean {
+  const url = req.url ?? '/';
+  const qi = url.indexOf('?');
+  if ((qi < 0 ? url : url.slice(0, qi)) !== '/') return false;
+  if (qi >= 0 && /(?:^|&)Action=/.test(url.slice(qi + 1))) return true;
+  return req.method === 'POST' && /^application\/x-www-form-urlencoded\b/i.test(String(req.headers['content-type'] ?? ''));
+}
+
 /** PEM certificate (chain) and unencrypted private key; see config/tls-files.ts. */
 export interface TlsOptions {
   cert: Buffer;
@@ -122,6 +131,10 @@ export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | 
     const service = scopeService(req.headers.authorization, req.url);
     if (service === 'iam' && handlers.iam) return run('iam', handlers.iam, req, res, requestId);
     if (service === 'sts' && handlers.sts) return run('sts', handlers.sts, req, res, requestId);
+    // An IAM or STS Query call whose credential scope cannot be read (malformed, or none):
+    // not S3's (S3 has no form POST to /), so STS's handler answers it in the Query API's
+    // error shape, handing it to IAM when its Action is IAM's (iam/api/handler.ts).
+    if (own && service === undefined && handlers.sts && isQueryApiCall(req)) return run('sts', handlers.sts, req, res, requestId);
     run('s3', handlers.s3, req, res, requestId);
   };
   const failed = (err: unknown, requestId: string, res: ServerResponse): void => {
