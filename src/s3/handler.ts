@@ -9,6 +9,7 @@ import { ServiceError, isServiceError } from '../errors.js';
 import { isStorageFull } from '../storage/storage-full.js';
 import { transportOf } from '../http/transport.js';
 import { releaseBody } from '../http/continue.js';
+import { refuseMisroutedVirtualHost } from './misrouted-host.js';
 import { authorizeRequest } from './authorization.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
 import { notImplemented, s3Error } from './errors.js';
@@ -53,6 +54,7 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
       { method: req.method ?? 'GET', rawUrl, headers: req.headers, rawHeaders: req.rawHeaders },
       { region: services.config.region, service: 's3', lookup: services.lookup },
     );
+    await refuseMisroutedVirtualHost(req.headers.host, services.config.domain, async (b) => (await services.meta.getBucket(b)) !== undefined);
     const principal = auth.anonymous
       ? { arn: '*', accountId: '', userName: 'anonymous', kind: 'user' as const }
       : auth.credential.principal;
