@@ -65,7 +65,7 @@ export async function handleAdminApi(opts: AdminApiOptions, req: IncomingMessage
     await opts.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl));
     let auth;
     try {
-      auth = authenticate({ method: req.method ?? 'GET', rawUrl, headers: req.headers, body }, { region: opts.region, service: 'coffer', lookup: opts.lookup });
+      auth = authenticate({ method: req.method ?? 'GET', rawUrl, headers: req.headers, rawHeaders: req.rawHeaders, body }, { region: opts.region, service: 'coffer', lookup: opts.lookup });
     } catch (e) {
       if (isServiceError(e)) throw adminError(e.code, e.message, e.status);
       throw e;

@@ -131,6 +131,34 @@ export function canonicalHeaderValue(value: string | string[] | undefined): stri
   return t.indexOf('  ') < 0 && t.indexOf('\t') < 0 ? t : t.replace(/[ \t]+/g, ' ');
 }
 
+/**
+ * A header line's value as it was on the wire, for signing. Node hands header bytes over
+ * as latin1 (one code unit per byte); AWS signs the bytes the client sent, and SDKs send
+ * and sign text as UTF-8, so bytes that are valid UTF-8 are read as UTF-8 (canonicalRequest
+ * hashes it back to the same bytes). Other bytes keep their latin1 reading: the code points
+ * a client that sends latin1 (Python's http.client, some proxies) signed.
+ */
+export function wireHeaderText(latin1: string): string {
+  if (!/[\x80-\xff]/.test(latin1)) return latin1;
+  const bytes = Buffer.from(latin1, 'latin1');
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) ? text : latin1;
+}
+
+/**
+ * Canonical values of the named headers from Node's `rawHeaders` (name, value, name, value …
+ * in the order received): each line's value trimmed with inner runs of spaces collapsed, the
+ * lines of one name joined by ',' in order — not by ', ' as `req.headers` joins them.
+ */
+export function canonicalHeadersFromRaw(rawHeaders: readonly string[], names: readonly string[]): Array<[string, string]> {
+  const wanted = new Map<string, string[]>(names.map((n) => [n, []]));
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const lines = wanted.get(rawHeaders[i]!.toLowerCase());
+    if (lines) lines.push(canonicalHeaderValue(wireHeaderText(rawHeaders[i + 1]!)));
+  }
+  return names.map((n) => [n, wanted.get(n)!.join(',')]);
+}
+
 export interface CanonicalRequestParts {
   method: string;
   /** canonical URI (see canonicalUri) */

@@ -69,8 +69,8 @@ export function signRequest(input: SigningInput): SignedHeaders {
   return { headers, signature, signingKey, scope, amzDate };
 }
 
-/** A presigned request target (path + query with X-Amz-Signature) valid for `expires` seconds. */
-export function presignUrl(input: Omit<SigningInput, 'payloadHash'> & { expires: number }): string {
+/** A presigned request target (path + query with X-Amz-Signature) valid for `expires` seconds; `contentSha256` goes in the query and is signed as the payload hash. */
+export function presignUrl(input: Omit<SigningInput, 'payloadHash'> & { expires: number; contentSha256?: string }): string {
   const amzDate = formatAmzDate(input.now);
   const date = amzDate.slice(0, 8);
   const scope = `${date}/${input.region}/${input.service}/aws4_request`;
@@ -85,6 +85,7 @@ export function presignUrl(input: Omit<SigningInput, 'payloadHash'> & { expires:
   add('X-Amz-Credential', `${input.accessKeyId}/${scope}`);
   add('X-Amz-Date', amzDate);
   add('X-Amz-Expires', String(input.expires));
+  if (input.contentSha256 !== undefined) add('X-Amz-Content-Sha256', input.contentSha256);
   if (input.sessionToken !== undefined) add('X-Amz-Security-Token', input.sessionToken);
   add('X-Amz-SignedHeaders', names.join(';'));
   const canonical = canonicalRequest({
@@ -93,7 +94,7 @@ export function presignUrl(input: Omit<SigningInput, 'payloadHash'> & { expires:
     query: canonicalQuery(parseQuery(query)),
     headers: names.map((n) => [n, canonicalHeaderValue(headers[n])]),
     signedHeaders: names.join(';'),
-    payloadHash: input.service === 's3' ? 'UNSIGNED-PAYLOAD' : EMPTY_SHA256,
+    payloadHash: input.contentSha256 ?? (input.service === 's3' ? 'UNSIGNED-PAYLOAD' : EMPTY_SHA256),
   });
   const signingKey = deriveSigningKey(input.secretAccessKey, date, input.region, input.service);
   add('X-Amz-Signature', signatureHex(signingKey, stringToSign(amzDate, scope, canonical)));

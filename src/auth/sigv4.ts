@@ -16,6 +16,7 @@ import {
   ALGORITHM,
   EMPTY_SHA256,
   canonicalHeaderValue,
+  canonicalHeadersFromRaw,
   canonicalQuery,
   canonicalRequest,
   canonicalUri,
@@ -234,13 +235,21 @@ function queryAuth(req: SignedRequest, opts: AuthOptions, rawPath: string, param
   const declared = get('X-Amz-Content-Sha256');
   let payloadHash = UNSIGNED_PAYLOAD;
   let payload: PayloadMode = { kind: 'unsigned' };
-  if (declared !== undefined) {
+  if (opts.service === 's3') {
+    // S3 refuses a payload declaration (query or header) that is neither a SHA-256 nor a known sentinel.
+    const stated = declared ?? single(req.headers['x-amz-content-sha256']);
+    if (stated !== undefined) payload = payloadFromContentSha(stated);
+    if (declared !== undefined) payloadHash = declared;
+  } else if (declared !== undefined) {
     payloadHash = declared;
     if (SHA256_HEX.test(declared)) payload = { kind: 'sha256', expected: declared.toLowerCase() };
-  } else if (opts.service !== 's3') {
+  } else {
     payloadHash = req.body ? sha256Hex(req.body) : EMPTY_SHA256;
   }
-  verify(req, opts, rawPath, params, cred, { scope, amzDate: date, signedHeaders: signed, signature, payloadHash, excludeParam: 'X-Amz-Signature' });
+  const signingKey = verify(req, opts, rawPath, params, cred, { scope, amzDate: date, signedHeaders: signed, signature, payloadHash, excludeParam: 'X-Amz-Signature' });
+  if (payload.kind === 'chunked-signed') {
+    payload = { ...payload, seedSignature: signature, signingKey, scope: scopeString(scope), amzDate: date };
+  }
   return { anonymous: false, credential: cred, payload, presigned: true };
 }
 
@@ -308,7 +317,9 @@ function verify(req: SignedRequest, opts: AuthOptions, rawPath: string, params: 
     method: req.method.toUpperCase(),
     uri: canonicalUri(rawPath, opts.service),
     query: canonicalQuery(params, v.excludeParam),
-    headers: v.signedHeaders.map((h) => [h, canonicalHeaderValue(req.headers[h])]),
+    headers: req.rawHeaders
+      ? canonicalHeadersFromRaw(req.rawHeaders, v.signedHeaders)
+      : v.signedHeaders.map((h) => [h, canonicalHeaderValue(req.headers[h])]),
     signedHeaders: v.signedHeaders.join(';'),
     payloadHash: v.payloadHash,
   });

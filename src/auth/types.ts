@@ -59,6 +59,11 @@ export interface SignedRequest {
   rawUrl: string;
   headers: IncomingHttpHeaders;
   /**
+   * Node's `req.rawHeaders`: when given, signed header values are canonicalized from the
+   * lines and bytes as received (repeated lines, non-ASCII values) instead of `headers`.
+   */
+  rawHeaders?: readonly string[];
+  /**
    * The whole body, for services whose clients sign it without sending
    * x-amz-content-sha256 (KMS, IAM, STS read their small JSON/form bodies first).
    * S3 never passes it: S3 bodies are verified while streaming (see PayloadMode).

@@ -9,6 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { capConnections, type ConnectionCaps } from './connection-caps.js';
+import { holdBody, releaseBody } from './continue.js';
 import { answeredByTransport, clientErrorResponse, watchBodyIdle, type WireFormat } from './slow-clients.js';
 
 export interface ServiceHandlers {
@@ -73,6 +74,15 @@ function isPagePath(url: string): boolean {
   return path === '/console' || path.startsWith('/console/') || path === '/metrics';
 }
 
+/** POST / with a form body, or / with an Action parameter: the AWS Query protocol (IAM, STS), never an S3 request. */
+function isQueryApiCall(req: IncomingMessage): boolean {
+  const url = req.url ?? '/';
+  const qi = url.indexOf('?');
+  if ((qi < 0 ? url : url.slice(0, qi)) !== '/') return false;
+  if (qi >= 0 && /(?:^|&)Action=/.test(url.slice(qi + 1))) return true;
+  return req.method === 'POST' && /^application\/x-www-form-urlencoded\b/i.test(String(req.headers['content-type'] ?? ''));
+}
+
 /** PEM certificate (chain) and unencrypted private key; see config/tls-files.ts. */
 export interface TlsOptions {
   cert: Buffer;
@@ -90,6 +100,8 @@ export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | 
   const { limits } = opts;
   const run = (format: WireFormat, handler: (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>, req: IncomingMessage, res: ServerResponse, requestId: string): void => {
     watchBodyIdle(req, res, limits.bodyIdleTimeoutMs, format, requestId);
+    // S3 authenticates from the headers and sends 100 Continue itself (s3/handler.ts).
+    if (format !== 's3') releaseBody(res);
     handler(req, res, requestId).catch((err) => failed(err, requestId, res));
   };
   const listener: RequestListener = (req, res) => {
@@ -119,6 +131,10 @@ export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | 
     const service = scopeService(req.headers.authorization, req.url);
     if (service === 'iam' && handlers.iam) return run('iam', handlers.iam, req, res, requestId);
     if (service === 'sts' && handlers.sts) return run('sts', handlers.sts, req, res, requestId);
+    // An IAM or STS Query call whose credential scope cannot be read (malformed, or none):
+    // not S3's (S3 has no form POST to /), so STS's handler answers it in the Query API's
+    // error shape, handing it to IAM when its Action is IAM's (iam/api/handler.ts).
+    if (own && service === undefined && handlers.sts && isQueryApiCall(req)) return run('sts', handlers.sts, req, res, requestId);
     run('s3', handlers.s3, req, res, requestId);
   };
   const failed = (err: unknown, requestId: string, res: ServerResponse): void => {
@@ -143,6 +159,11 @@ export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | 
   // this port fails its TLS handshake and is disconnected.
   const server = tls ? createHttpsServer({ ...options, cert: tls.cert, key: tls.key }, listener) : createServer(options, listener);
   capConnections(server, limits.connections);
+  // Expect: 100-continue — the handler decides when to ask for the body (http/continue.ts).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    holdBody(res);
+    listener(req, res);
+  });
   // A client Node's parser gave up on (headers too large or too slow, bad syntax) gets S3's
   // error document instead of Node's bare status line, then the connection is closed.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {

@@ -78,7 +78,7 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
 function authenticateKms(opts: KmsHandlerOptions, req: IncomingMessage, body: Buffer) {
   let auth;
   try {
-    auth = authenticate({ method: req.method ?? 'POST', rawUrl: req.url ?? '/', headers: req.headers, body }, { region: opts.region, service: 'kms', lookup: opts.lookup });
+    auth = authenticate({ method: req.method ?? 'POST', rawUrl: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders, body }, { region: opts.region, service: 'kms', lookup: opts.lookup });
   } catch (e) {
     throw translateAuthError(e);
   }

@@ -9,6 +9,8 @@ import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
 import { isStorageFull } from '../storage/storage-full.js';
 import { transportOf } from '../http/transport.js';
+import { releaseBody } from '../http/continue.js';
+import { refuseMisroutedVirtualHost } from './misrouted-host.js';
 import { authorizeRequest } from './authorization.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
 import { notImplemented, s3Error } from './errors.js';
@@ -71,14 +73,16 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
         { lookup: services.lookup, virtualBucket: virtualHostBucket(req.headers.host, services.config.domain) },
       )
       : authenticate(
-        { method: req.method ?? 'GET', rawUrl, headers: req.headers },
+        { method: req.method ?? 'GET', rawUrl, headers: req.headers, rawHeaders: req.rawHeaders },
         { region: services.config.region, service: 's3', lookup: services.lookup },
       );
+    await refuseMisroutedVirtualHost(req.headers.host, services.config.domain, async (b) => (await services.meta.getBucket(b)) !== undefined);
     const principal = auth.anonymous
       ? { arn: '*', accountId: '', userName: 'anonymous', kind: 'user' as const }
       : auth.credential.principal;
     const ctx: S3Context = { services, req, res, requestId, transport: transportOf(req), endpoint, query, path, auth, principal, owner: ownerFor(services.accountId) };
     await authorizeRequest(ctx); // anonymous requests too: a public bucket policy may allow them
+    releaseBody(res); // Expect: 100-continue — only an authenticated, authorized request gets to send its body
     await dispatch(ctx, endpoint);
   } catch (e) {
     sendError(services, req, res, requestId, path, e);

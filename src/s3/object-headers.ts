@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { checksumHeader } from '../checksum/index.js';
 import type { ObjectRecord } from '../storage/types.js';
 import { invalidArgument, notImplemented, s3Error } from './errors.js';
+import { metadataFromWire, metadataToWire } from './metadata-text.js';
 
 /** Standard headers S3 stores with an object and returns on GET/HEAD. */
 export const STORED_HEADERS = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires', 'x-amz-website-redirect-location'] as const;
@@ -35,7 +36,7 @@ export function userMetadata(h: IncomingHttpHeaders): Record<string, string> {
   for (const [name, value] of Object.entries(h)) {
     if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
     const k = name.slice('x-amz-meta-'.length);
-    const v = Array.isArray(value) ? value.join(',') : value;
+    const v = metadataFromWire(Array.isArray(value) ? value.join(',') : value);
     out[k] = v;
     size += Buffer.byteLength(k) + Buffer.byteLength(v);
   }
@@ -98,7 +99,7 @@ export function objectResponseHeaders(rec: ObjectRecord, opts: { checksumMode: b
     'accept-ranges': 'bytes',
   };
   for (const [k, v] of Object.entries(rec.headers)) out[k] = v;
-  for (const [k, v] of Object.entries(rec.userMetadata)) out[`x-amz-meta-${k}`] = v;
+  for (const [k, v] of Object.entries(rec.userMetadata)) out[`x-amz-meta-${k}`] = metadataToWire(v);
   const tagCount = Object.keys(rec.tags).length;
   if (tagCount > 0) out['x-amz-tagging-count'] = String(tagCount);
   if (rec.storageClass !== 'STANDARD') out['x-amz-storage-class'] = rec.storageClass;

@@ -1,11 +1,13 @@
 // XML in and out for S3. Responses are written by a tiny string builder (fast, no
 // intermediate tree); request bodies are parsed by fast-xml-parser and read with a
-// size limit. Malformed input becomes MalformedXML.
+// size limit. Malformed input becomes MalformedXML. Entity and character references in
+// text are decoded strictly by xml-entities.ts; a DOCTYPE is refused.
 
 import type { Readable } from 'node:stream';
 import { XMLParser } from 'fast-xml-parser';
 import { ServiceError } from '../errors.js';
 import { s3Error } from './errors.js';
+import { strictXmlEntities } from './xml-entities.js';
 
 export const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 const XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n';
@@ -61,6 +63,7 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
+  entityDecoder: strictXmlEntities,
   isArray: (_name, jpath) => ARRAY_PATHS.has(String(jpath)),
 });
 
@@ -93,6 +96,8 @@ export async function readSmallBody(body: Readable, limit = 1024 * 1024): Promis
 export function parseXmlRoot(buf: Buffer, root: string): XmlObject {
   const s = buf.toString('utf8').trim();
   if (!s) throw s3Error('MalformedXML');
+  // No DTD: entity declarations are the way into expansion attacks, and S3 documents have none.
+  if (s.includes('<!DOCTYPE')) throw s3Error('MalformedXML');
   let doc: XmlObject;
   try {
     doc = parser.parse(s, true) as XmlObject;

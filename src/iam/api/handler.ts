@@ -25,6 +25,7 @@ import { IAM_OPERATIONS, STS_OPERATIONS } from './operations.js';
 import { Params, errorXml, queryError, resultXml } from './query.js';
 import { secretsOverHttpRefusal, transportOf } from '../../http/transport.js';
 import { readBoundedBody } from '../../http/bounded-body.js';
+import { scopeService } from '../../http/server.js';
 import { AuditUnavailableError, type AuditSink } from '../../audit/sink.js';
 import { callEvent, recordedSource, safeParameters, type CallRecord } from './audit.js';
 
@@ -51,8 +52,9 @@ const SECRET_RESPONSES: Record<'iam' | 'sts', ReadonlyMap<string, string>> = {
   sts: new Map([['AssumeRole', 'temporary credentials'], ['GetSessionToken', 'temporary credentials']]),
 };
 
-export async function handleQueryApi(service: 'iam' | 'sts', opts: IamHandlerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-  const svc = SERVICES[service];
+export async function handleQueryApi(routed: 'iam' | 'sts', opts: IamHandlerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  let service = routed;
+  let svc: (typeof SERVICES)[typeof service] = SERVICES[service];
   let action = '';
   try {
     const body = await readBody(req, res);
@@ -61,6 +63,12 @@ export async function handleQueryApi(service: 'iam' | 'sts', opts: IamHandlerOpt
     const form = new URLSearchParams(qi < 0 ? '' : rawUrl.slice(qi + 1));
     for (const [k, v] of new URLSearchParams(body.toString('utf8'))) form.append(k, v);
     action = form.get('Action') ?? '';
+    // A call whose credential scope cannot be read (http/server.ts sends it here) belongs
+    // to the service of its Action, which answers in its own words (IncompleteSignature …).
+    if (scopeService(req.headers.authorization, rawUrl) === undefined && IAM_API_OPERATIONS.has(action)) {
+      service = 'iam';
+      svc = SERVICES.iam;
+    }
 
     await opts.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl), service);
     const principal = authenticateQuery(service, opts, req, body);
@@ -184,7 +192,7 @@ function authenticateQuery(service: 'iam' | 'sts', opts: IamHandlerOptions, req:
   const region = scopeRegion === 'us-east-1' || scopeRegion === opts.region ? scopeRegion : opts.region;
   let auth;
   try {
-    auth = authenticate({ method: req.method ?? 'POST', rawUrl: req.url ?? '/', headers: req.headers, body }, { region, service, lookup: opts.lookup });
+    auth = authenticate({ method: req.method ?? 'POST', rawUrl: req.url ?? '/', headers: req.headers, rawHeaders: req.rawHeaders, body }, { region, service, lookup: opts.lookup });
   } catch (e) {
     throw translateAuthError(e);
   }

@@ -21,6 +21,19 @@ import { checkPolicy } from './common.js';
 import { parseTrustPolicy } from './roles.js';
 import { queryError, validationError } from './query.js';
 
+// AssumeRole's RoleArn constraint (the STS API reference): length 20–2048, and this pattern.
+const ROLE_ARN_MIN = 20;
+const ROLE_ARN_MAX = 2048;
+const ROLE_ARN_CHARS = /^[\t\n\r\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]+$/u;
+const ROLE_ARN_PATTERN_TEXT = '[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+';
+
+/** ValidationError only where AWS's declared constraint on RoleArn fails. */
+function checkRoleArnConstraint(roleArn: string): void {
+  if (roleArn.length < ROLE_ARN_MIN) throw validationError('roleArn', roleArn, `Member must have length greater than or equal to ${ROLE_ARN_MIN}`);
+  if (roleArn.length > ROLE_ARN_MAX) throw validationError('roleArn', roleArn, `Member must have length less than or equal to ${ROLE_ARN_MAX}`);
+  if (!ROLE_ARN_CHARS.test(roleArn)) throw validationError('roleArn', roleArn, `Member must satisfy regular expression pattern: ${ROLE_ARN_PATTERN_TEXT}`);
+}
+
 /** Expired sessions are kept this long, so their use answers ExpiredToken rather than an unknown key. */
 const KEEP_EXPIRED_MS = 24 * 3600 * 1000;
 /** A role chain (a session assuming a role) lasts at most one hour, as in AWS. */
@@ -93,11 +106,13 @@ export const STS_OPERATIONS: Record<string, QueryOperation> = {
         if (sessionPolicy.length > SESSION_POLICY_MAX) throw queryError('PackedPolicyTooLarge', 'Packed policy consumes more than 100 percent of the allotted size.');
         checkPolicy(sessionPolicy, SESSION_POLICY_MAX, 'identity');
       }
-      const m = /^arn:aws:iam::(\d{12}):role\/(?:.*\/)?([\w+=,.@-]+)$/.exec(roleArn);
-      if (!m) throw validationError('roleArn', roleArn, 'Member must be a role ARN');
+      checkRoleArnConstraint(roleArn);
       const caller = c.principal;
       if (caller.kind === 'root') throw queryError('AccessDenied', 'Roles may not be assumed by root accounts.');
-      const role = m[1] === c.accountId ? await c.iam.roles.get(m[2]!) : undefined;
+      // Anything within the constraint that names no role of this account (another account,
+      // a 13-digit account id, not a role ARN at all) is AWS's AccessDenied, not a validation error.
+      const m = /^arn:aws:iam::(\d{12}):role\/(?:.*\/)?([\w+=,.@-]+)$/.exec(roleArn);
+      const role = m && m[1] === c.accountId ? await c.iam.roles.get(m[2]!) : undefined;
       const deny = (reason: string) => queryError('AccessDenied', `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}${reason}`);
       if (!role || role.arn !== roleArn) throw deny('');
 
