@@ -14,6 +14,7 @@ import { checkContentLengthRange, checkPostPolicyConditions, verifyPostPolicy } 
 import { parseFormUpload } from '../multipart-form.js';
 import type { ObjectRecord } from '../../storage/types.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
+import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
 import { invalidArgument, s3Error } from '../errors.js';
@@ -92,7 +93,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   const sealed = await sealObject(ctx, settings, bucket, key);
   let blob;
   try {
-    blob = await writeBlob(services, form.file, { integrity, maxSize, encryptor: sealed && new BodyEncryptor(sealed.keys, 0) });
+    blob = await writeBlob(services, form.file, { integrity, maxSize, defaultAlgorithm: DEFAULT_ALGORITHM, encryptor: sealed && new BodyEncryptor(sealed.keys, 0) });
   } finally {
     wipe(sealed?.keys);
   }
