@@ -86,7 +86,7 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
   const customer = parseCustomerKey(h, '');
   const integrity = parseIntegrity(h);
   const upload = await requireUpload(ctx, bucket, key, uploadId);
-  const plan = planPartChecksum(upload, integrity);
+  const plan = planPartChecksum(upload, integrity, { customerKey: sseOf(upload.sys)?.alg === 'SSE-C' });
   const keys = await partKeys(ctx, upload, customer);
 
   const decoded = decodePayload(ctx.req, h, ctx.auth.payload);
@@ -97,15 +97,17 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
       maxSize: MAX_PART_SIZE,
       trailers: decoded.trailers,
       defaultAlgorithm: plan.defaultAlgorithm,
+      extraAlgorithm: plan.extraAlgorithm,
       announcedSize: announcedSize(h),
       encryptor: keys && new BodyEncryptor(keys, n),
     });
   } finally {
     wipe(keys);
   }
-  const part = await commitPart(ctx, upload, n, blob);
+  // The part keeps the checksum Complete combines (the extra one when computed); the client's is echoed.
+  const part = await commitPart(ctx, upload, n, { ...blob, checksum: blob.extra ?? blob.checksum });
   const headers: Record<string, string> = { etag: part.etag, ...sseResponseHeaders(ctx, sseOf(upload.sys)) };
-  if (plan.echo && blob.checksum) headers[checksumHeader(blob.checksum.algorithm)] = part.checksum!;
+  if (plan.echo && blob.checksum) headers[checksumHeader(blob.checksum.algorithm)] = blob.checksum.digest.toString('base64');
   sendEmpty(ctx, 200, headers);
 }
 

@@ -15,6 +15,7 @@ import { isSigV2Form, verifyPostPolicyV2, withoutSigV2Fields } from '../../auth/
 import { parseFormUpload } from '../multipart-form.js';
 import type { ObjectRecord } from '../../storage/types.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
+import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
 import { requireBucket } from '../bucket-access.js';
 import { newObjectAcl, sysWithAcl } from '../acl-request.js';
 import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
@@ -97,7 +98,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   const sealed = await sealObject(ctx, settings, bucket, key);
   let blob;
   try {
-    blob = await writeBlob(services, form.file, { integrity, maxSize, encryptor: sealed && new BodyEncryptor(sealed.keys, 0) });
+    blob = await writeBlob(services, form.file, { integrity, maxSize, defaultAlgorithm: DEFAULT_ALGORITHM, encryptor: sealed && new BodyEncryptor(sealed.keys, 0) });
   } finally {
     wipe(sealed?.keys);
   }
