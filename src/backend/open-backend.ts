@@ -20,6 +20,8 @@ import type { CofferConfig } from '../config/config.js';
 import { SqliteMetadataStore } from '../storage/sqlite-metadata-store.js';
 import { TieredBlobStore } from '../storage/tiered-blob-store.js';
 import { recoverStorage } from '../storage/recovery.js';
+import { DiskReserve } from '../storage/disk-reserve.js';
+import { isStorageFull } from '../storage/storage-full.js';
 import type { BlobStore, MetadataStore } from '../storage/types.js';
 import { SqliteKmsStore } from '../kms/store/sqlite-kms-store.js';
 import type { KmsStore } from '../kms/store/types.js';
@@ -61,17 +63,31 @@ export async function openBackend(config: BackendConfig, log?: Logger): Promise<
   // visible; writers that arrive together share one commit and its fsync (group commit).
   // With fsync on, every commit is durable before it is answered: FULL fsyncs the WAL at each.
   const synchronous = config.fsync ? 'FULL' : 'NORMAL';
-  const meta = SqliteMetadataStore.open(join(dir, METADATA_FILE), { synchronous });
+  // data/reserve is given back before any database opens, so a server stopped on a full
+  // disk starts again on it (SQLite needs room for its WAL index), and taken again below
+  // once the disk has room; deletes release it when they need space (storage/disk-reserve.ts).
+  const reserve = new DiskReserve(dir, { warn: (m) => log?.warn(m) });
+  reserve.release();
+  const meta = SqliteMetadataStore.open(join(dir, METADATA_FILE), { synchronous, reserve });
   // Small blobs go into the metadata store's inline tier, larger ones to files.
   const blobs = await TieredBlobStore.open({ dir: join(dir, BLOBS_DIR), meta, fsync: config.fsync });
-  const recovered = await recoverStorage(meta, blobs);
+  let recovered = { removedBlobs: 0 };
+  try {
+    recovered = await recoverStorage(meta, blobs);
+  } catch (e) {
+    // Leftovers of interrupted writes only take space; the next start removes them.
+    if (!isStorageFull(e)) throw e;
+    log?.warn({ err: e }, 'start-up cleanup skipped: the disk is full (it runs at the next start); delete objects to free space');
+  }
   const iam = SqliteIamStore.open(join(dir, IAM_FILE), { synchronous });
   const kms = SqliteKmsStore.open(join(dir, KMS_FILE), { synchronous });
   const audit = await AuditLog.open(dir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log, fsync: config.fsync });
   const usage = SqliteUsageStore.open(join(dir, USAGE_FILE), { synchronous });
+  reserve.take();
   return {
     meta, blobs, kms, iam, usage, audit, recovered,
     async close() {
+      reserve.close();
       await usage.close();
       await blobs.close();
       await meta.close();
