@@ -14,6 +14,7 @@
 // and openStoresBesideServer for admin commands that run beside a live server on the same
 // data directory (only the stores they ask for; no recovery, no background work).
 
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CofferConfig } from '../config/config.js';
@@ -22,6 +23,7 @@ import { TieredBlobStore } from '../storage/tiered-blob-store.js';
 import { recoverStorage } from '../storage/recovery.js';
 import { DiskReserve } from '../storage/disk-reserve.js';
 import { isStorageFull } from '../storage/storage-full.js';
+import { checkSqliteIntegrity } from '../storage/sqlite-integrity.js';
 import type { BlobStore, MetadataStore } from '../storage/types.js';
 import { SqliteKmsStore } from '../kms/store/sqlite-kms-store.js';
 import type { KmsStore } from '../kms/store/types.js';
@@ -68,6 +70,7 @@ export async function openBackend(config: BackendConfig, log?: Logger): Promise<
   // once the disk has room; deletes release it when they need space (storage/disk-reserve.ts).
   const reserve = new DiskReserve(dir, { warn: (m) => log?.warn(m) });
   reserve.release();
+  refuseDamagedDatabase(join(dir, METADATA_FILE), dir);
   const meta = SqliteMetadataStore.open(join(dir, METADATA_FILE), { synchronous, reserve });
   // Small blobs go into the metadata store's inline tier, larger ones to files.
   const blobs = await TieredBlobStore.open({ dir: join(dir, BLOBS_DIR), meta, fsync: config.fsync });
@@ -96,6 +99,19 @@ export async function openBackend(config: BackendConfig, log?: Logger): Promise<
       await audit.close();
     },
   };
+}
+
+/**
+ * SQLite's quick_check on the metadata database before the server opens it: a damaged
+ * database is not served (reads would fail here and there, writes could spread the damage).
+ */
+function refuseDamagedDatabase(path: string, dir: string): void {
+  if (!existsSync(path)) return;
+  const r = checkSqliteIntegrity(path, 'quick');
+  if (r.ok) return;
+  throw Object.assign(new Error(`the metadata database ${path} is damaged (SQLite quick_check: ${r.problems[0] ?? 'failed'}); the server does not start on it`), {
+    hint: `run \`coffer check --data-dir ${dir}\` for a full report, then restore the data directory from a backup`,
+  });
 }
 
 /** The stores an admin command may open beside a running server. */
