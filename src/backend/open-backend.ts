@@ -60,6 +60,18 @@ export interface Backend {
  * storage, before the server takes its first request. `log` receives audit write failures.
  */
 export async function openBackend(config: BackendConfig, log?: Logger): Promise<Backend> {
+  try {
+    return await openEmbedded(config, log);
+  } catch (e) {
+    // Only without a reserve (never taken, or spent and not taken again) does a full disk stop the start.
+    if (isStorageFull(e) && !(e as { hint?: string }).hint) {
+      throw Object.assign(e as Error, { hint: 'the disk under the data directory is full: free some space outside the data directory (never delete files inside it), then start again' });
+    }
+    throw e;
+  }
+}
+
+async function openEmbedded(config: BackendConfig, log?: Logger): Promise<Backend> {
   const dir = config.dataDir;
   // fsync on: every commit (the inline tier's small blobs included) is durable before it is
   // visible; writers that arrive together share one commit and its fsync (group commit).
