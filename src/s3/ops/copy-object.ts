@@ -22,6 +22,7 @@ import { resolveSse, type SseSettings } from '../sse/settings.js';
 import { checkCustomerKey, etagHex, openObject, sealObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type StoredSse } from '../sse/object-keys.js';
 import { BodyEncryptor } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
+import { readersOf, type ReadClaim } from '../../storage/blob-readers.js';
 import { copySourceStream } from '../multipart-copy-source.js';
 import { storedChecksumOf } from '../checksums.js';
 import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
@@ -80,6 +81,17 @@ function copiedHeaders(src: ObjectRecord, h: IncomingHttpHeaders): Record<string
 }
 
 export async function copyObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  // The source's blobs stay until the copy ends, whatever an overwrite or delete of the
+  // source commits meanwhile (storage/blob-readers.ts), as for a GET.
+  const claim = readersOf(ctx.services.blobs).begin();
+  try {
+    await copyClaimed(ctx, bucket, key, claim);
+  } finally {
+    claim.release();
+  }
+}
+
+async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: ReadClaim): Promise<void> {
   const h = ctx.req.headers;
   checkKey(key);
   const source = parseCopySource(header(ctx, 'x-amz-copy-source'));
@@ -110,6 +122,7 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
       if (source.bucket === bucket || (await ctx.services.meta.getBucket(source.bucket))) throw s3Error('NoSuchKey', { Key: source.key });
       throw s3Error('NoSuchBucket', { BucketName: source.bucket });
     }
+    claim.hold(src.parts.map((p) => p.blobId)); // once: a retry only commits in place, reading no bytes
     const srcSse = sseOf(src.sys);
     checkCustomerKey(srcSse, sourceCustomer);
     checkReadConditions(h, src, COPY_SOURCE_CONDITIONS, false);

@@ -21,6 +21,7 @@ import { BodyEncryptor } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
 import { announcedSize, parseIntegrity, refuseAnnouncedOversize, writeBlob, type WrittenBlob } from '../object-writer.js';
 import { checksumElement, copyPartAlgorithm, parseUploadChecksum, planPartChecksum } from '../multipart-checksum.js';
+import { readersOf, type ReadClaim } from '../../storage/blob-readers.js';
 import { copySourceStream, parseCopySourceRange } from '../multipart-copy-source.js';
 import { listPartsDocument, listUploadsDocument, pageUploads, parseListUploadsQuery } from '../multipart-listing.js';
 import {
@@ -112,6 +113,16 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
 }
 
 export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string, uploadId: string, partNumber: string): Promise<void> {
+  // The source's blobs stay until the copy ends (storage/blob-readers.ts), as for a GET.
+  const claim = readersOf(ctx.services.blobs).begin();
+  try {
+    await uploadPartCopyClaimed(ctx, bucket, key, uploadId, partNumber, claim);
+  } finally {
+    claim.release();
+  }
+}
+
+async function uploadPartCopyClaimed(ctx: S3Context, bucket: string, key: string, uploadId: string, partNumber: string, claim: ReadClaim): Promise<void> {
   const h = ctx.req.headers;
   const n = parsePartNumber(partNumber);
   refuseSseHeaders(h);
@@ -125,6 +136,7 @@ export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string
     await requireBucket(ctx, source.bucket);
     throw s3Error('NoSuchKey', { Key: source.key });
   }
+  claim.hold(src.parts.map((p) => p.blobId));
   const srcSse = sseOf(src.sys);
   checkCustomerKey(srcSse, sourceCustomer);
   checkReadConditions(h, src, COPY_SOURCE_CONDITIONS, false);
