@@ -38,7 +38,7 @@ import { CiphertextAuthError, CiphertextParseError } from '../../custody/errors.
 import { validateGrantTokens } from './grants.js';
 import { absent, auditParams, blobMember, contextMember, invalidCiphertext, keyIdMember, Violations } from './members.js';
 import { SPECS } from '../key-specs.js';
-import { usableFor } from './key-usage.js';
+import { symmetricOnly, usableFor } from './key-usage.js';
 import { decryptAsymmetric, encryptAsymmetric } from './asymmetric-encryption.js';
 
 /** The model's EncryptionAlgorithmSpec enum, in its order (used in validation messages). */
@@ -169,11 +169,6 @@ function usableAlgorithm(key: KmsKeyRecord, algorithm: string, operation: string
   if (!SPECS[key.keySpec].encryption!.includes(algorithm)) throw kmsError('InvalidKeyUsageException', `Algorithm ${algorithm} is incompatible with key spec ${key.keySpec}.`);
 }
 
-/** Data keys and ReEncrypt are made under symmetric encryption keys only. */
-function symmetricOnly(key: KmsKeyRecord, operation: string): void {
-  usableFor(key, 'ENCRYPT_DECRYPT', operation);
-  if (key.keySpec !== SYMMETRIC_DEFAULT) throw kmsError('InvalidKeyUsageException', `${key.arn} key spec is ${key.keySpec} which is not valid for ${operation}.`);
-}
 
 function parseHeader(blob: Buffer): CiphertextHeader {
   try {

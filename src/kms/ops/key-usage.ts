@@ -15,3 +15,9 @@ export function usableFor(key: KmsKeyRecord, usage: KeyUsage, operation: string)
 export function algorithmAllowed(key: KmsKeyRecord, algorithm: string, allowed: readonly string[] | undefined): void {
   if (!allowed?.includes(algorithm)) throw kmsError('InvalidKeyUsageException', `Algorithm ${algorithm} is incompatible with key spec ${key.keySpec}.`);
 }
+
+/** Data keys and data key pairs are made under symmetric encryption keys only. */
+export function symmetricOnly(key: KmsKeyRecord, operation: string): void {
+  usableFor(key, 'ENCRYPT_DECRYPT', operation);
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('InvalidKeyUsageException', `${key.arn} key spec is ${key.keySpec} which is not valid for ${operation}.`);
+}

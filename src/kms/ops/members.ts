@@ -75,3 +75,16 @@ export function auditParams(note: AuditNote, params: Record<string, unknown>): v
   note.params = out;
 }
 
+
+/** An enum member: the value when allowed, otherwise a violation listing the model's set (AWS's order). */
+export function enumValue(v: Violations, field: string, value: unknown, allowed: readonly string[], required: boolean): string | undefined {
+  if (absent(value)) {
+    if (required) v.missing(field);
+    return undefined;
+  }
+  if (typeof value !== 'string' || !allowed.includes(value)) {
+    v.add(field, `Member must satisfy enum value set: [${allowed.join(', ')}]`, String(value));
+    return undefined;
+  }
+  return value;
+}
