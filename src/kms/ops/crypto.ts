@@ -170,6 +170,15 @@ function usableAlgorithm(key: KmsKeyRecord, algorithm: string, operation: string
 }
 
 
+function isCofferBlob(blob: Buffer): boolean {
+  try {
+    parseCiphertextHeader(blob);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function parseHeader(blob: Buffer): CiphertextHeader {
   try {
     return parseCiphertextHeader(blob);
@@ -308,8 +317,11 @@ export const decrypt: Operation<DecryptRequest, DecryptResult> = async (svc, cal
     usableAlgorithm(key, algorithm, 'Decrypt');
     throw dryRunSucceeded();
   }
-  // An RSA ciphertext is raw OAEP and names no key: KeyId and the algorithm say how to open it.
-  if (algorithm !== SYMMETRIC_DEFAULT) return decryptAsymmetric(svc, caller, keyRef, algorithm, blob!, context, note, input.DryRun === true);
+  // An RSA ciphertext is raw OAEP and names no key: KeyId and the algorithm say how to open
+  // it. A Coffer blob or a symmetric KeyId with an RSA algorithm goes on to be refused below.
+  if (algorithm !== SYMMETRIC_DEFAULT && (keyRef === undefined ? !isCofferBlob(blob!) : (await svc.resolveKey(keyRef, { allowAlias: true })).keySpec !== SYMMETRIC_DEFAULT)) {
+    return decryptAsymmetric(svc, caller, keyRef, algorithm, blob!, context, note, input.DryRun === true);
+  }
 
   const header = parseHeader(blob!);
   await checkNamedKey(svc, keyRef, header);
