@@ -16,7 +16,7 @@ import path from 'node:path';
 import {
   CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, EnableKeyRotationCommand, GenerateDataKeyCommand,
   GenerateDataKeyPairCommand, GenerateDataKeyPairWithoutPlaintextCommand, GenerateMacCommand, GetPublicKeyCommand, PutKeyPolicyCommand,
-  ReplicateKeyCommand, RotateKeyOnDemandCommand, SignCommand, VerifyCommand, VerifyMacCommand, type KeySpec, type KeyUsageType,
+  ReEncryptCommand, ReplicateKeyCommand, RotateKeyOnDemandCommand, SignCommand, VerifyCommand, VerifyMacCommand, type KeySpec, type KeyUsageType,
   type KMSClient, type MacAlgorithmSpec, type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -275,6 +275,23 @@ describe('RSA Encrypt and Decrypt', () => {
     await rejects(kms.send(new DecryptCommand({ KeyId: id, CiphertextBlob: e.CiphertextBlob, EncryptionAlgorithm: 'RSAES_OAEP_SHA_1' })), 'InvalidCiphertextException', '');
     await rejects(kms.send(new EncryptCommand({ KeyId: id, Plaintext: Buffer.from('x') })), 'InvalidKeyUsageException', 'Algorithm SYMMETRIC_DEFAULT is incompatible with key spec RSA_2048.');
     await rejects(kms.send(new GenerateDataKeyCommand({ KeyId: id, KeySpec: 'AES_256' })), 'InvalidKeyUsageException', /key spec is RSA_2048 which is not valid for GenerateDataKey/);
+  });
+
+  it('ReEncrypt moves data between RSA keys and symmetric keys (recorded: test_re_encrypt[RSA_2048-RSAES_OAEP_SHA_256])', async () => {
+    const rsa = await keyFor('RSA_2048', 'ENCRYPT_DECRYPT');
+    const rsa2 = await newKey('RSA_2048', 'ENCRYPT_DECRYPT');
+    const sym = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const plaintext = randomBytes(64);
+    const e = await kms.send(new EncryptCommand({ KeyId: rsa, Plaintext: plaintext, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }));
+    const r = await kms.send(new ReEncryptCommand({ CiphertextBlob: e.CiphertextBlob, SourceKeyId: rsa, SourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', DestinationKeyId: rsa2, DestinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }));
+    assert.equal(r.SourceEncryptionAlgorithm, 'RSAES_OAEP_SHA_256');
+    assert.equal(r.DestinationEncryptionAlgorithm, 'RSAES_OAEP_SHA_256');
+    assert.deepEqual(Buffer.from((await kms.send(new DecryptCommand({ KeyId: rsa2, CiphertextBlob: r.CiphertextBlob, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }))).Plaintext!), plaintext);
+    const toSym = await kms.send(new ReEncryptCommand({ CiphertextBlob: r.CiphertextBlob, SourceKeyId: rsa2, SourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', DestinationKeyId: sym, DestinationEncryptionContext: { k: 'v' } }));
+    assert.equal(toSym.DestinationEncryptionAlgorithm, 'SYMMETRIC_DEFAULT');
+    const back = await kms.send(new ReEncryptCommand({ CiphertextBlob: toSym.CiphertextBlob, SourceEncryptionContext: { k: 'v' }, DestinationKeyId: rsa, DestinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_1' }));
+    assert.deepEqual(Buffer.from((await kms.send(new DecryptCommand({ KeyId: rsa, CiphertextBlob: back.CiphertextBlob, EncryptionAlgorithm: 'RSAES_OAEP_SHA_1' }))).Plaintext!), plaintext);
+    await rejects(kms.send(new ReEncryptCommand({ CiphertextBlob: e.CiphertextBlob, SourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', DestinationKeyId: sym })), 'ValidationException', /SourceKeyId is required/);
   });
 
   it('SSE-KMS refuses an asymmetric key as S3 does: 400 KMS.InvalidKeyUsageException, nothing stored', async () => {

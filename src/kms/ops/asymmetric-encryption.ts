@@ -1,4 +1,4 @@
-// Encrypt and Decrypt with an RSA key (RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256). The
+// Encrypt, Decrypt and ReEncrypt with an RSA key (RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256). The
 // ciphertext is the raw OAEP ciphertext, exactly as AWS returns it, so data encrypted
 // offline with the public key (GetPublicKey) decrypts through Decrypt, and Coffer's
 // ciphertexts decrypt wherever the private key would. It names no key: Decrypt needs
@@ -37,16 +37,36 @@ export function oaepOptions(key: KeyObject, algorithm: string) {
   return { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: OAEP_HASH[algorithm]!.hash };
 }
 
+type Secret = Awaited<ReturnType<KmsService['secret']>>;
+
+/** RSA OAEP encryption with a key whose usage and algorithm the caller has checked; AWS's size limit and no context. */
+export function sealRsa(secret: Secret, key: KmsKeyRecord, algorithm: string, plaintext: Buffer, context: EncryptionContext): Buffer {
+  refuseContext(context);
+  const max = maxOaepPlaintext(key.keySpec, algorithm);
+  if (plaintext.length > max) throw kmsError('ValidationException', `Algorithm ${algorithm} and key spec ${key.keySpec} cannot encrypt data larger than ${max} bytes.`);
+  if (!('privateKey' in secret)) throw kmsError('KMSInternalException', 'KMS cannot use the key material of this key.');
+  return publicEncrypt(oaepOptions(createPublicKey(secret.privateKey), algorithm), plaintext);
+}
+
+/** RSA OAEP decryption with a key whose usage and algorithm the caller has checked; any failure is InvalidCiphertextException. */
+export async function openRsa(svc: KmsService, key: KmsKeyRecord, algorithm: string, blob: Buffer, context: EncryptionContext): Promise<Buffer> {
+  refuseContext(context);
+  const secret = await svc.secret(key);
+  if (!('privateKey' in secret)) throw kmsError('KMSInternalException', 'KMS cannot use the key material of this key.');
+  try {
+    return privateDecrypt(oaepOptions(secret.privateKey, algorithm), blob);
+  } catch {
+    throw invalidCiphertext(new Error('OAEP decryption failed'));
+  }
+}
+
 /** The caller has checked usage and algorithm (RSAES_* on an ENCRYPT_DECRYPT RSA key). */
 export async function encryptAsymmetric(svc: KmsService, key: KmsKeyRecord, plaintext: Buffer, algorithm: string, context: EncryptionContext, dryRun: boolean) {
   refuseContext(context);
   const max = maxOaepPlaintext(key.keySpec, algorithm);
   if (plaintext.length > max) throw kmsError('ValidationException', `Algorithm ${algorithm} and key spec ${key.keySpec} cannot encrypt data larger than ${max} bytes.`);
   if (dryRun) throw dryRunSucceeded();
-  const secret = await svc.secret(key);
-  if (!('privateKey' in secret)) throw kmsError('KMSInternalException', 'KMS cannot use the key material of this key.');
-  const blob = publicEncrypt(oaepOptions(createPublicKey(secret.privateKey), algorithm), plaintext);
-  return { CiphertextBlob: blob, KeyId: key.arn, EncryptionAlgorithm: algorithm };
+  return { CiphertextBlob: sealRsa(await svc.secret(key), key, algorithm, plaintext, context), KeyId: key.arn, EncryptionAlgorithm: algorithm };
 }
 
 export async function decryptAsymmetric(
@@ -59,15 +79,7 @@ export async function decryptAsymmetric(
   svc.checkState(key, 'crypto');
   usableFor(key, 'ENCRYPT_DECRYPT', 'Decrypt');
   algorithmAllowed(key, algorithm, SPECS[key.keySpec].encryption);
-  refuseContext(context);
-  const secret = await svc.secret(key);
-  if (!('privateKey' in secret)) throw kmsError('KMSInternalException', 'KMS cannot use the key material of this key.');
-  let plaintext: Buffer;
-  try {
-    plaintext = privateDecrypt(oaepOptions(secret.privateKey, algorithm), blob);
-  } catch {
-    throw invalidCiphertext(new Error('OAEP decryption failed'));
-  }
+  const plaintext = await openRsa(svc, key, algorithm, blob, context);
   if (dryRun) {
     plaintext.fill(0);
     throw dryRunSucceeded();

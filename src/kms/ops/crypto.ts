@@ -39,7 +39,7 @@ import { validateGrantTokens } from './grants.js';
 import { absent, auditParams, blobMember, contextMember, invalidCiphertext, keyIdMember, Violations } from './members.js';
 import { SPECS } from '../key-specs.js';
 import { symmetricOnly, usableFor } from './key-usage.js';
-import { decryptAsymmetric, encryptAsymmetric } from './asymmetric-encryption.js';
+import { decryptAsymmetric, encryptAsymmetric, openRsa, sealRsa } from './asymmetric-encryption.js';
 
 /** The model's EncryptionAlgorithmSpec enum, in its order (used in validation messages). */
 const ALGORITHMS = ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] as const;
@@ -368,8 +368,13 @@ export const reEncrypt: Operation<ReEncryptRequest, ReEncryptResult> = async (sv
 
   let source: KmsKeyRecord;
   let header: CiphertextHeader | undefined;
-  if (skipCiphertext) {
-    if (sourceRef === undefined) throw kmsError('ValidationException', 'SourceKeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.');
+  // An RSA source ciphertext names no key: SourceKeyId and SourceEncryptionAlgorithm say how to open it.
+  const rsaSource = !skipCiphertext && sourceAlgorithm !== SYMMETRIC_DEFAULT
+    && (sourceRef === undefined ? !isCofferBlob(blob!) : (await svc.resolveKey(sourceRef, { allowAlias: true })).keySpec !== SYMMETRIC_DEFAULT);
+  if (skipCiphertext || rsaSource) {
+    if (sourceRef === undefined) {
+      throw kmsError('ValidationException', skipCiphertext ? 'SourceKeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.' : `SourceKeyId is required to decrypt with ${sourceAlgorithm}: a ciphertext made with an asymmetric KMS key does not name its key.`);
+    }
     source = await svc.resolveKey(sourceRef, { allowAlias: true });
   } else {
     header = parseHeader(blob!);
@@ -389,22 +394,23 @@ export const reEncrypt: Operation<ReEncryptRequest, ReEncryptResult> = async (sv
   svc.checkState(dest, 'crypto');
   usableAlgorithm(source, sourceAlgorithm, 'ReEncrypt');
   usableAlgorithm(dest, destAlgorithm, 'ReEncrypt');
-  if (source.keySpec !== SYMMETRIC_DEFAULT || dest.keySpec !== SYMMETRIC_DEFAULT) {
-    throw kmsError('UnsupportedOperationException', "ReEncrypt with an asymmetric KMS key is not supported by Coffer's KMS.");
-  }
-  if (header === undefined) throw dryRunSucceeded();
+  if (skipCiphertext) throw dryRunSucceeded();
 
-  const plaintext = await open(svc, source, header, blob!, sourceContext);
+  const plaintext = rsaSource ? await openRsa(svc, source, sourceAlgorithm, blob!, sourceContext) : await open(svc, source, header!, blob!, sourceContext);
   try {
+    const destBlob = dest.keySpec === SYMMETRIC_DEFAULT ? undefined : sealRsa(await svc.secret(dest), dest, destAlgorithm, plaintext, destContext);
     if (input.DryRun === true) throw dryRunSucceeded();
     const out: ReEncryptResult = {
-      CiphertextBlob: await seal(svc, dest, plaintext, destContext, 'destinationEncryptionContext'),
+      CiphertextBlob: destBlob ?? (await seal(svc, dest, plaintext, destContext, 'destinationEncryptionContext')),
       SourceKeyId: source.arn,
       KeyId: dest.arn,
-      SourceEncryptionAlgorithm: SYMMETRIC_DEFAULT,
-      DestinationEncryptionAlgorithm: SYMMETRIC_DEFAULT,
+      SourceEncryptionAlgorithm: sourceAlgorithm,
+      DestinationEncryptionAlgorithm: destAlgorithm,
     };
-    const [sourceMid, destMid] = await Promise.all([materialId(svc, source, header.materialVersion), materialId(svc, dest, dest.currentVersion)]);
+    const [sourceMid, destMid] = await Promise.all([
+      header ? materialId(svc, source, header.materialVersion) : undefined,
+      destBlob ? undefined : materialId(svc, dest, dest.currentVersion),
+    ]);
     if (sourceMid !== undefined) out.SourceKeyMaterialId = sourceMid;
     if (destMid !== undefined) out.DestinationKeyMaterialId = destMid;
     return out;
