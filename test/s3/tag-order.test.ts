@@ -1,13 +1,14 @@
 // Object tags come back in the order the client gave them, integer-like keys ("10", "2")
 // included: through PutObjectTagging, x-amz-tagging on PutObject and on
-// CreateMultipartUpload, and CopyObject (REPLACE takes the header's order, COPY keeps the
-// source's).
+// CreateMultipartUpload, CopyObject (REPLACE takes the header's order, COPY keeps the
+// source's) and PostObject's tagging field.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectTaggingCommand,
   HeadObjectCommand, PutObjectCommand, PutObjectTaggingCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
@@ -55,4 +56,15 @@ test('CopyObject: REPLACE takes the order of x-amz-tagging, COPY keeps the sourc
   assert.deepEqual(await tagsOf('copy-rep'), TagSet);
   await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy-copy', CopySource: `${bucket}/copy-rep` }));
   assert.deepEqual(await tagsOf('copy-copy'), TagSet);
+});
+
+test("PostObject's tagging field keeps the order of its tags", async () => {
+  const tagging = `<Tagging><TagSet>${TagSet.map((t) => `<Tag><Key>${t.Key}</Key><Value>${t.Value}</Value></Tag>`).join('')}</TagSet></Tagging>`;
+  const { url, fields } = await createPresignedPost(s3, { Bucket: bucket, Key: 'posted', Fields: { tagging } });
+  const fd = new FormData();
+  for (const [k, v] of Object.entries(fields)) fd.append(k, v);
+  fd.append('file', new Blob(['form body']), 'f.txt');
+  const r = await fetch(url, { method: 'POST', body: fd });
+  assert.equal(r.status, 204, await r.clone().text());
+  assert.deepEqual(await tagsOf('posted'), TagSet);
 });
