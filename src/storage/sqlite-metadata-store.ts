@@ -41,6 +41,7 @@ import type {
 } from './types.js';
 import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError } from './types.js';
 import { compareUtf8, prefixUpperBound } from './key-order.js';
+import { encodeObjectTags } from './object-tags.js';
 import type { CheckpointerData } from './sqlite-checkpointer.js';
 import {
   OBJECT_COLUMNS,
@@ -197,7 +198,7 @@ export class SqliteMetadataStore implements MetadataStore {
   ): Promise<boolean> {
     const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
     return this.write(() => this.s.updateObject.run(
-      json(patch.tags), json(patch.headers), json(patch.userMetadata), json(patch.sys),
+      patch.tags === undefined ? null : encodeObjectTags(patch.tags), json(patch.headers), json(patch.userMetadata), json(patch.sys),
       patch.lastModified ?? null, patch.etag ?? null, bucket, key,
     ).changes > 0);
   }
@@ -242,7 +243,7 @@ export class SqliteMetadataStore implements MetadataStore {
       if (this.s.bucketExists.get(u.bucket) === undefined) throw new StorageConflictError('NoSuchBucket');
       this.s.insertUpload.run(
         u.uploadId, u.bucket, u.key, u.initiated, u.owner, u.storageClass,
-        JSON.stringify(u.headers), JSON.stringify(u.userMetadata), JSON.stringify(u.tags),
+        JSON.stringify(u.headers), JSON.stringify(u.userMetadata), encodeObjectTags(u.tags),
         u.checksumAlgorithm ?? null, u.checksumType ?? null, JSON.stringify(u.sys),
       );
     });
@@ -504,7 +505,7 @@ export class SqliteMetadataStore implements MetadataStore {
     checkCondition(cond, row);
     this.s.upsertObject.run(
       rec.bucket, rec.key, rec.size, rec.etag, rec.lastModified, rec.owner, rec.storageClass,
-      JSON.stringify(rec.headers), JSON.stringify(rec.userMetadata), JSON.stringify(rec.tags),
+      JSON.stringify(rec.headers), JSON.stringify(rec.userMetadata), encodeObjectTags(rec.tags),
       rec.checksum === undefined ? null : JSON.stringify(rec.checksum), JSON.stringify(rec.parts), JSON.stringify(rec.sys),
     );
     for (const p of rec.parts) this.s.clearPending.run(p.blobId);

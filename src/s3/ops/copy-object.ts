@@ -138,7 +138,7 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
       lastModified: new Date().toISOString(),
       headers: replaced ? replaced.headers : copiedHeaders(src, h),
       userMetadata: replaced ? replaced.userMetadata : { ...src.userMetadata },
-      tags: replacedTags ?? { ...src.tags },
+      tags: replacedTags ?? src.tags,
       checksum: src.checksum,
       parts: src.parts,
       sys: sysWithAcl({ ...src.sys }, acl),

@@ -33,6 +33,7 @@ import { parseIntegrity, writeBlob } from '../object-writer.js';
 import { parseXmlRoot, text, xmlDocument } from '../xml.js';
 import { commitObject } from './put-object.js';
 import { parseTaggingXml } from './tagging.js';
+import { NO_TAGS } from '../../storage/object-tags.js';
 
 const INTEGRITY_FIELDS = ['content-md5', 'x-amz-checksum-crc32', 'x-amz-checksum-crc32c', 'x-amz-checksum-crc64nvme', 'x-amz-checksum-sha1', 'x-amz-checksum-sha256', 'x-amz-checksum-algorithm'];
 
@@ -71,7 +72,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   // bucket policies, as a PUT would), and S3 uses KMS on its behalf.
   ctx.principal = credential.principal;
   // Its SSE and tagging condition keys come from the form's fields, as a PUT's come from headers.
-  const tags = fields['tagging'] !== undefined ? parseTaggingXml(parseXmlRoot(Buffer.from(fields['tagging'], 'utf8'), 'Tagging')) : {};
+  const tags = fields['tagging'] !== undefined ? parseTaggingXml(parseXmlRoot(Buffer.from(fields['tagging'], 'utf8'), 'Tagging')) : NO_TAGS;
   await authorizeS3(services, {
     principal: credential.principal,
     bucket,
