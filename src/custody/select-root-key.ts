@@ -8,7 +8,14 @@ import { FILE_ROOT_KEY_WARNING, FileRootKeyProvider, ROOT_KEY_FILE } from './fil
 import { PassphraseRootKeyProvider, ROOT_PASSPHRASE_ENV } from './passphrase-root-key.js';
 import type { RootKeyProvider } from './root-key.js';
 
-export type RootKeySource = 'env' | 'passphrase' | 'file';
+export type RootKeySource = 'env' | 'passphrase' | 'file' | 'pkcs11';
+
+/** Which provider `env` configures, without opening it. */
+export function configuredSource(env: Record<string, string | undefined>): RootKeySource {
+  if (env[ROOT_KEY_ENV] !== undefined) return 'env';
+  if (env[ROOT_PASSPHRASE_ENV] !== undefined) return 'passphrase';
+  return 'file';
+}
 
 export interface SelectedRootKey {
   provider: RootKeyProvider;
@@ -23,8 +30,10 @@ export interface SelectedRootKey {
  * Picks and opens the root-key provider. Throws RootKeyConfigError (with a hint) for a
  * malformed COFFER_ROOT_KEY, an empty or wrong passphrase, or an unsafe root.key.
  */
-export async function selectRootKey(opts: { dataDir: string; env: Record<string, string | undefined> }): Promise<SelectedRootKey> {
+export async function selectRootKey(opts: { dataDir: string; env: Record<string, string | undefined>; create?: boolean }): Promise<SelectedRootKey> {
   const { dataDir, env } = opts;
+  // create: false (open-custody.ts, once a data directory has a root key) never makes a root.key or root.salt.
+  const create = opts.create ?? true;
   const warnings: string[] = [];
   const key = env[ROOT_KEY_ENV];
   const passphrase = env[ROOT_PASSPHRASE_ENV];
@@ -39,11 +48,11 @@ export async function selectRootKey(opts: { dataDir: string; env: Record<string,
     return { provider, source: 'env', created: false, warnings };
   }
   if (passphrase !== undefined) {
-    const { provider, created } = await PassphraseRootKeyProvider.open(dataDir, passphrase);
+    const { provider, created } = await PassphraseRootKeyProvider.open(dataDir, passphrase, create);
     unusedFile(ROOT_PASSPHRASE_ENV);
     return { provider, source: 'passphrase', created, warnings };
   }
-  const { provider, created } = await FileRootKeyProvider.open(dataDir);
+  const { provider, created } = await FileRootKeyProvider.open(dataDir, create);
   warnings.push(FILE_ROOT_KEY_WARNING);
   return { provider, source: 'file', created, warnings };
 }
