@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import { capConnections, type ConnectionCaps } from './connection-caps.js';
 import { holdBody, releaseBody } from './continue.js';
 import { answeredByTransport, clientErrorResponse, watchBodyIdle, type WireFormat } from './slow-clients.js';
+import { isHealthPath } from './health.js';
 
 export interface ServiceHandlers {
   s3(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
@@ -68,10 +69,10 @@ export function scopeService(authorization: string | string[] | undefined, url: 
   return cred.split('/')[3];
 }
 
-/** /console, /console/..., /metrics (with or without a query string). */
+/** /console, /console/..., /metrics, the health endpoints (with or without a query string). */
 function isPagePath(url: string): boolean {
   const path = url.split('?', 1)[0]!;
-  return path === '/console' || path.startsWith('/console/') || path === '/metrics';
+  return path === '/console' || path.startsWith('/console/') || path === '/metrics' || isHealthPath(path);
 }
 
 /** POST / with a form body, or / with an Action parameter: the AWS Query protocol (IAM, STS), never an S3 request. */
