@@ -11,16 +11,20 @@ import { registerAuditCommands } from './audit-command.js';
 import { registerHadoopCommands } from './hadoop-command.js';
 import { registerRekeyCommand } from './rekey-command.js';
 import { registerUsageCommand } from './usage-command.js';
+import { registerConfigCommands } from './config-command.js';
+import { cofferVersion } from '../version.js';
 import { CliError, fail } from './output.js';
 
 const program = new Command();
 program.name('coffer').description('S3-compatible object storage with a built-in AWS-KMS-compatible key service');
+program.version(cofferVersion(), '-V, --version', 'print the version of coffer');
 registerServerCommand(program);
 registerUserCommands(program);
 registerAuditCommands(program);
 registerHadoopCommands(program);
 registerRekeyCommand(program);
 registerUsageCommand(program);
+registerConfigCommands(program);
 
 try {
   await program.parseAsync(process.argv);
