@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { createLogger } from './logger.js';
 import { cofferVersion } from './version.js';
 import { healthPages, type ReadinessCheck } from './http/health.js';
-import type { CofferConfig } from './config/config.js';
+import { rootKeyEnv, type CofferConfig } from './config/config.js';
 import { createCofferServer } from './http/server.js';
 import { drainServer } from './http/drain.js';
 import { loadTlsMaterial } from './config/tls-files.js';
@@ -92,11 +92,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   if (recovered.removedBlobs > 0) log.info({ removedBlobs: recovered.removedBlobs }, 'removed leftovers of interrupted writes');
   const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
 
-  // The root key's settings as config.ts resolved them (COFFER_ROOT_KEY_FILE, the config file) over the environment.
-  const rootKeyEnv = { ...process.env };
-  if (config.rootKey !== undefined) rootKeyEnv.COFFER_ROOT_KEY = config.rootKey;
-  if (config.rootPassphrase !== undefined) rootKeyEnv.COFFER_ROOT_PASSPHRASE = config.rootPassphrase;
-  const rootKey = await selectRootKey({ dataDir: config.dataDir, env: rootKeyEnv });
+  const rootKey = await selectRootKey({ dataDir: config.dataDir, env: rootKeyEnv(config) });
   for (const w of rootKey.warnings) log.warn(w);
   const directory = new CredentialDirectory(iam, rootKey.provider, root, config.region);
   const lookup: CredentialLookup = directory.lookup;

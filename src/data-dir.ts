@@ -4,7 +4,7 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from './config/config.js';
+import { ConfigError, loadConfig, rootKeyEnv } from './config/config.js';
 import { readAccountId } from './iam/root-credentials.js';
 import { selectRootKey } from './custody/select-root-key.js';
 import type { RootKeyProvider } from './custody/root-key.js';
@@ -25,7 +25,7 @@ export async function openDataDir(flagDir: string | undefined): Promise<AdminCon
     throw new ConfigError(`${config.dataDir} is not a Coffer data directory`, 'start the server once with `coffer server --data-dir DIR`, or pass --data-dir / COFFER_DATA_DIR');
   }
   const accountId = await readAccountId(config.dataDir);
-  const rootKey = await selectRootKey({ dataDir: config.dataDir, env: process.env });
+  const rootKey = await selectRootKey({ dataDir: config.dataDir, env: rootKeyEnv(config) });
   const stores = openStoresBesideServer(config.dataDir, ['iam']);
   return { dataDir: config.dataDir, accountId, rootKey: rootKey.provider, iam: stores.iam, close: () => stores.close() };
 }

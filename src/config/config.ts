@@ -266,6 +266,17 @@ function validate(flags: ConfigFlags, env: NodeJS.ProcessEnv): CofferConfig {
   return { ...(parsed.data as Omit<CofferConfig, 'metering'>), metering: loadMeteringConfig(env) };
 }
 
+/**
+ * The environment custody/select-root-key.ts reads, with the root key or passphrase as
+ * this config resolved them (COFFER_ROOT_KEY_FILE, the configuration file) over it.
+ */
+export function rootKeyEnv(config: Pick<CofferConfig, 'rootKey' | 'rootPassphrase'>, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = { ...env };
+  if (config.rootKey !== undefined) out.COFFER_ROOT_KEY = config.rootKey;
+  if (config.rootPassphrase !== undefined) out.COFFER_ROOT_PASSPHRASE = config.rootPassphrase;
+  return out;
+}
+
 // ---- Metering, metrics and prices (src/metering/) ----
 
 export interface MeteringConfig {

@@ -127,10 +127,11 @@ describe('the coffer command', () => {
     });
   });
 
-  it('coffer server --config starts with the file\'s settings', async () => {
+  it('coffer server --config starts with the file\'s settings, the root key from COFFER_ROOT_KEY_FILE', async () => {
     const data = path.join(dir, 'server-data');
     const f = await file('server.json', JSON.stringify({ 'data-dir': data, port: 0, region: 'eu-north-1', 'root-access-key-id': 'AKIAFILETEST0000001', 'root-secret-access-key': SECRET }));
-    const child = execFile(process.execPath, [CLI_MAIN, 'server', '--config', f], { env: { PATH: process.env.PATH, COFFER_LOG_LEVEL: 'warn' } });
+    const rootKey = await file('server-root-key', `${Buffer.alloc(32, 9).toString('base64')}\n`);
+    const child = execFile(process.execPath, [CLI_MAIN, 'server', '--config', f], { env: { PATH: process.env.PATH, COFFER_LOG_LEVEL: 'warn', COFFER_ROOT_KEY_FILE: rootKey } });
     try {
       const line = await new Promise<string>((resolve, reject) => {
         let out = '';
@@ -142,6 +143,8 @@ describe('the coffer command', () => {
         child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
       });
       assert.match(line, /region eu-north-1, data in .*server-data/);
+      // The root key came from the file: no root.key was generated in the data directory.
+      assert.deepEqual((await fs.readdir(data)).filter((n) => n.startsWith('root.')), []);
     } finally {
       child.kill('SIGKILL');
     }
