@@ -19,7 +19,7 @@ export interface HealthOptions {
   timeoutMs?: number;
 }
 
-const COFFER_PATHS: Record<string, 'live' | 'ready'> = { '/health/live': 'live', '/health/ready': 'ready' };
+const OWN_PATHS: Record<string, 'live' | 'ready'> = { '/health/live': 'live', '/health/ready': 'ready' };
 const MINIO_PATHS: Record<string, 'live' | 'ready'> = {
   '/minio/health/live': 'live',
   '/minio/health/ready': 'ready',
@@ -29,7 +29,7 @@ const MINIO_PATHS: Record<string, 'live' | 'ready'> = {
 
 /** Whether a path is one of the health endpoints (http/server.ts routes unsigned GET/HEAD of these here). */
 export function isHealthPath(path: string): boolean {
-  return path in COFFER_PATHS || path in MINIO_PATHS;
+  return path in OWN_PATHS || path in MINIO_PATHS;
 }
 
 type PartResult = { status: 'ok' } | { status: 'failed'; error: string };
@@ -61,7 +61,7 @@ export async function readiness(checks: readonly ReadinessCheck[], timeoutMs = 5
 export function healthPages(opts: HealthOptions): PageHandler {
   return async (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
-    const kind = COFFER_PATHS[path] ?? MINIO_PATHS[path];
+    const kind = OWN_PATHS[path] ?? MINIO_PATHS[path];
     if (kind === undefined) return false;
     let status = 200;
     let doc: Record<string, unknown> = { status: 'ok', version: opts.version };
