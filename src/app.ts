@@ -209,7 +209,8 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     fail: (err, requestId) => log.error({ err, requestId }, 'unhandled error'),
   }, tls, {
     isBucketHost: (host) => virtualHostBucket(host, config.domain) !== undefined,
-    accessLog: config.accessLog ? log : undefined,
+    // Off, or below the log level (info; health probes at debug): no per-request bookkeeping at all.
+    accessLog: config.accessLog && log.isLevelEnabled('info') ? log : undefined,
     serverHeader: `Coffer/${cofferVersion()}`,
     limits: {
       headersTimeoutMs: config.headersTimeoutSeconds * 1000,
