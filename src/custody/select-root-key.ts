@@ -1,12 +1,16 @@
-// The one place the root-key provider is chosen: COFFER_ROOT_KEY, else
-// COFFER_ROOT_PASSPHRASE, else <dataDir>/root.key (created on first start).
+// The one place the root-key provider is chosen: COFFER_ROOT_KEY, else the file named by
+// COFFER_ROOT_KEY_FILE (the same base64 text; a systemd credential or a mounted secret),
+// else COFFER_ROOT_PASSPHRASE, else <dataDir>/root.key (created on first start).
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EnvRootKeyProvider, ROOT_KEY_ENV } from './env-root-key.js';
 import { FILE_ROOT_KEY_WARNING, FileRootKeyProvider, ROOT_KEY_FILE } from './file-root-key.js';
 import { PassphraseRootKeyProvider, ROOT_PASSPHRASE_ENV } from './passphrase-root-key.js';
 import type { RootKeyProvider } from './root-key.js';
+import { RootKeyConfigError } from './errors.js';
+
+export const ROOT_KEY_FILE_ENV = 'COFFER_ROOT_KEY_FILE';
 
 export type RootKeySource = 'env' | 'passphrase' | 'file';
 
@@ -38,6 +42,13 @@ export async function selectRootKey(opts: { dataDir: string; env: Record<string,
     unusedFile(ROOT_KEY_ENV);
     return { provider, source: 'env', created: false, warnings };
   }
+  const keyFile = env[ROOT_KEY_FILE_ENV];
+  if (keyFile !== undefined && keyFile !== '') {
+    if (passphrase !== undefined) warnings.push(`${ROOT_PASSPHRASE_ENV} is ignored because ${ROOT_KEY_FILE_ENV} is set`);
+    const provider = EnvRootKeyProvider.fromBase64(readKeyFile(keyFile), `${ROOT_KEY_FILE_ENV} (${keyFile})`);
+    unusedFile(ROOT_KEY_FILE_ENV);
+    return { provider, source: 'env', created: false, warnings };
+  }
   if (passphrase !== undefined) {
     const { provider, created } = await PassphraseRootKeyProvider.open(dataDir, passphrase);
     unusedFile(ROOT_PASSPHRASE_ENV);
@@ -46,4 +57,18 @@ export async function selectRootKey(opts: { dataDir: string; env: Record<string,
   const { provider, created } = await FileRootKeyProvider.open(dataDir);
   warnings.push(FILE_ROOT_KEY_WARNING);
   return { provider, source: 'file', created, warnings };
+}
+
+function readKeyFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new RootKeyConfigError(
+      `${ROOT_KEY_FILE_ENV} names ${file}, which cannot be read (${code})`,
+      code === 'ENOENT'
+        ? `create it with: openssl rand -base64 32 > ${file} && chmod 600 ${file}`
+        : `make it readable by the user running coffer (under systemd, LoadCredential= gives the service its own copy)`,
+    );
+  }
 }
