@@ -46,6 +46,9 @@ function blocks(text: string): Block[] {
   return out;
 }
 
+const work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-readme-'));
+after(() => fs.rm(work, { recursive: true, force: true }));
+
 const all = blocks(readme);
 const runnable = all.filter((b) => b.marker === 'walkthrough');
 
@@ -72,9 +75,6 @@ test('every COFFER_* variable the code reads is documented in the README', async
   const missing = [...names].filter((n) => !readme.includes(n)).sort();
   assert.deepEqual(missing, []);
 });
-
-const work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-readme-'));
-after(() => fs.rm(work, { recursive: true, force: true }));
 
 test('the README walkthrough runs as written against a fresh server', { timeout: 240_000 }, async () => {
   // A clean environment: nothing from the developer's AWS or Coffer settings leaks in.
