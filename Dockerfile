@@ -4,10 +4,9 @@
 
 ARG NODE_IMAGE=node:22-bookworm-slim
 
-# Production dependencies only. better-sqlite3 downloads a prebuilt binary for this Node
-# and falls back to compiling SQLite, hence the compiler.
+# Production dependencies only. Nothing compiles: better-sqlite3 13 ships prebuilt N-API
+# binaries (glibc and musl, x64 and arm64) in its npm package.
 FROM ${NODE_IMAGE} AS deps
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
@@ -23,7 +22,7 @@ COPY bench/ bench/
 COPY fuzz/ fuzz/
 RUN npm run build --silent
 
-# The runtime: Node, production node_modules, the compiled server and console. No compiler.
+# The runtime: Node, production node_modules, the compiled server and console.
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     COFFER_ADDRESS=0.0.0.0 \
