@@ -18,7 +18,8 @@ import { lockDataDir } from './backend/data-dir-lock.js';
 import { prepareDataDir } from './backend/data-dir-setup.js';
 import { loadRootAccount, type RootAccount } from './iam/root-credentials.js';
 import type { CredentialLookup } from './auth/types.js';
-import { selectRootKey } from './custody/select-root-key.js';
+import { openCustody } from './custody/open-custody.js';
+import { findSealedSample } from './backend/custody-probe.js';
 import type { RootKeyProvider } from './custody/root-key.js';
 import { KmsService } from './kms/service.js';
 import { InProcessKms } from './kms/port.js';
@@ -87,7 +88,11 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   if (recovered.removedBlobs > 0) log.info({ removedBlobs: recovered.removedBlobs }, 'removed leftovers of interrupted writes');
   const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
 
-  const rootKey = await selectRootKey({ dataDir: config.dataDir, env: process.env });
+  // Refuses a root key other than the one that sealed this data directory (custody/open-custody.ts).
+  const rootKey = await openCustody({ dataDir: config.dataDir, env: config.custodyEnv, findSealed: () => findSealedSample({ kms: kmsStore, iam, meta }) }).catch(async (e: unknown) => {
+    await backend.close();
+    throw e;
+  });
   for (const w of rootKey.warnings) log.warn(w);
   const directory = new CredentialDirectory(iam, rootKey.provider, root, config.region);
   const lookup: CredentialLookup = directory.lookup;

@@ -16,7 +16,7 @@ const PARSERS: [string, (body: Buffer) => number][] = [
   ['complete-multipart', (b) => parsePartList(b).length],
   ['delete-objects', (b) => parseDeleteRequest(b).objects.length],
   ['bucket-encryption', (b) => (parseEncryptionConfiguration(b).keyId === undefined ? 0 : 1)],
-  ['tagging', (b) => Object.keys(parseTaggingXml(parseXmlRoot(b, 'Tagging'))).length],
+  ['tagging', (b) => parseTaggingXml(parseXmlRoot(b, 'Tagging')).length],
   ['create-bucket', (b) => (childText(parseXmlRoot(b, 'CreateBucketConfiguration'), 'LocationConstraint') ?? '').length],
 ];
 

@@ -3,7 +3,7 @@
 // given as the directory, a parent that is a file, a directory this user may not create,
 // one owned by another user (chmod fails), or one it cannot write.
 
-import { constants } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { access, chmod, mkdir, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
@@ -81,5 +81,19 @@ export async function prepareDataDir(dir: string): Promise<void> {
     await access(dir, constants.R_OK | constants.W_OK | constants.X_OK);
   } catch {
     throw new DataDirError(`cannot write to the data directory ${dir}: permission denied`, `give ${whoami()} read and write access (chmod 700), ${CHOOSE}`);
+  }
+}
+
+/** A store file in the data directory this user may not read and write (another owner, mode 0600). */
+export function refuseUnwritableStoreFile(file: string, dir: string): void {
+  try {
+    accessSync(file, constants.R_OK | constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    throw new DataDirError(
+      `cannot use ${file}: permission denied for ${whoami()}`,
+      `give the user running coffer the data directory and every file in it (sudo chown -R ${userName()} ${path.resolve(dir)})`,
+    );
   }
 }

@@ -14,12 +14,17 @@
 // and openStoresBesideServer for admin commands that run beside a live server on the same
 // data directory (only the stores they ask for; no recovery, no background work).
 
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { CofferConfig } from '../config/config.js';
 import { SqliteMetadataStore } from '../storage/sqlite-metadata-store.js';
 import { TieredBlobStore } from '../storage/tiered-blob-store.js';
 import { recoverStorage } from '../storage/recovery.js';
+import { DiskReserve } from '../storage/disk-reserve.js';
+import { isStorageFull } from '../storage/storage-full.js';
+import { checkSqliteIntegrity } from '../storage/sqlite-integrity.js';
+import { refuseUnwritableStoreFile } from './data-dir-setup.js';
 import type { BlobStore, MetadataStore } from '../storage/types.js';
 import { SqliteKmsStore } from '../kms/store/sqlite-kms-store.js';
 import type { KmsStore } from '../kms/store/types.js';
@@ -56,22 +61,49 @@ export interface Backend {
  * storage, before the server takes its first request. `log` receives audit write failures.
  */
 export async function openBackend(config: BackendConfig, log?: Logger): Promise<Backend> {
+  try {
+    return await openEmbedded(config, log);
+  } catch (e) {
+    // Only without a reserve (never taken, or spent and not taken again) does a full disk stop the start.
+    if (isStorageFull(e) && !(e as { hint?: string }).hint) {
+      throw Object.assign(e as Error, { hint: 'the disk under the data directory is full: free some space outside the data directory (never delete files inside it), then start again' });
+    }
+    throw e;
+  }
+}
+
+async function openEmbedded(config: BackendConfig, log?: Logger): Promise<Backend> {
   const dir = config.dataDir;
   // fsync on: every commit (the inline tier's small blobs included) is durable before it is
   // visible; writers that arrive together share one commit and its fsync (group commit).
   // With fsync on, every commit is durable before it is answered: FULL fsyncs the WAL at each.
   const synchronous = config.fsync ? 'FULL' : 'NORMAL';
-  const meta = SqliteMetadataStore.open(join(dir, METADATA_FILE), { synchronous });
+  // data/reserve is given back before any database opens, so a server stopped on a full
+  // disk starts again on it (SQLite needs room for its WAL index), and taken again below
+  // once the disk has room; deletes release it when they need space (storage/disk-reserve.ts).
+  const reserve = new DiskReserve(dir, { warn: (m) => log?.warn(m) });
+  reserve.release();
+  refuseDamagedDatabase(join(dir, METADATA_FILE), dir);
+  const meta = SqliteMetadataStore.open(join(dir, METADATA_FILE), { synchronous, reserve });
   // Small blobs go into the metadata store's inline tier, larger ones to files.
   const blobs = await TieredBlobStore.open({ dir: join(dir, BLOBS_DIR), meta, fsync: config.fsync });
-  const recovered = await recoverStorage(meta, blobs);
+  let recovered = { removedBlobs: 0 };
+  try {
+    recovered = await recoverStorage(meta, blobs);
+  } catch (e) {
+    // Leftovers of interrupted writes only take space; the next start removes them.
+    if (!isStorageFull(e)) throw e;
+    log?.warn({ err: e }, 'start-up cleanup skipped: the disk is full (it runs at the next start); delete objects to free space');
+  }
   const iam = SqliteIamStore.open(join(dir, IAM_FILE), { synchronous });
   const kms = SqliteKmsStore.open(join(dir, KMS_FILE), { synchronous });
   const audit = await AuditLog.open(dir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log, fsync: config.fsync });
   const usage = SqliteUsageStore.open(join(dir, USAGE_FILE), { synchronous });
+  reserve.take();
   return {
     meta, blobs, kms, iam, usage, audit, recovered,
     async close() {
+      reserve.close();
       await usage.close();
       await blobs.close();
       await meta.close();
@@ -80,6 +112,20 @@ export async function openBackend(config: BackendConfig, log?: Logger): Promise<
       await audit.close();
     },
   };
+}
+
+/**
+ * SQLite's quick_check on the metadata database before the server opens it: a damaged
+ * database is not served (reads would fail here and there, writes could spread the damage).
+ */
+function refuseDamagedDatabase(path: string, dir: string): void {
+  if (!existsSync(path)) return;
+  refuseUnwritableStoreFile(path, dir); // a permission problem, not damage
+  const r = checkSqliteIntegrity(path, 'quick');
+  if (r.ok) return;
+  throw Object.assign(new Error(`the metadata database ${path} is damaged (SQLite quick_check: ${r.problems[0] ?? 'failed'}); the server does not start on it`), {
+    hint: `run \`coffer check --data-dir ${dir}\` for a full report, then restore the data directory from a backup`,
+  });
 }
 
 /** The stores an admin command may open beside a running server. */

@@ -10,6 +10,8 @@ import { createHasher, type Hasher } from './algorithm.js';
 export interface BodyDigestOptions {
   md5?: boolean;
   checksum?: ChecksumAlgorithm;
+  /** A second checksum over the same bytes (S3's default CRC64NVME beside the one the client chose). */
+  extra?: ChecksumAlgorithm;
   sha256?: boolean;
 }
 
@@ -17,6 +19,7 @@ export interface BodyDigestResult {
   size: number;
   md5?: Buffer;
   checksum?: Buffer;
+  extra?: Buffer;
   sha256?: Buffer;
 }
 
@@ -24,6 +27,7 @@ export class BodyDigest {
   private size = 0;
   private readonly md5: Hash | undefined;
   private readonly checksum: Hasher | undefined;
+  private readonly extra: Hasher | undefined;
   private readonly sha256: Hash | undefined;
   private readonly checksumIsSha256: boolean;
   private readonly wantSha256: boolean;
@@ -35,6 +39,7 @@ export class BodyDigest {
     this.sha256 = opts.sha256 || this.checksumIsSha256 ? createHash('sha256') : undefined;
     this.checksum = opts.checksum && !this.checksumIsSha256 ? createHasher(opts.checksum) : undefined;
     this.wantSha256 = opts.sha256 === true;
+    this.extra = opts.extra && opts.extra !== opts.checksum ? createHasher(opts.extra) : undefined;
   }
 
   update(chunk: Buffer): void {
@@ -42,6 +47,7 @@ export class BodyDigest {
     this.size += chunk.length;
     this.md5?.update(chunk);
     this.checksum?.update(chunk);
+    this.extra?.update(chunk);
     this.sha256?.update(chunk);
   }
 
@@ -54,6 +60,7 @@ export class BodyDigest {
     if (this.checksum) result.checksum = this.checksum.digest();
     else if (this.checksumIsSha256) result.checksum = sha;
     if (this.wantSha256) result.sha256 = sha;
+    if (this.extra) result.extra = this.extra.digest();
     return result;
   }
 }

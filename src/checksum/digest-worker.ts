@@ -12,7 +12,7 @@ export type DigestRequest =
 
 export type DigestReply =
   | { op: 'ack'; job: number; buf: ArrayBuffer }
-  | { op: 'done'; job: number; size: number; md5?: Uint8Array; checksum?: Uint8Array; sha256?: Uint8Array }
+  | { op: 'done'; job: number; size: number; md5?: Uint8Array; checksum?: Uint8Array; extra?: Uint8Array; sha256?: Uint8Array }
   | { op: 'failed'; job: number; message: string };
 
 const jobs = new Map<number, BodyDigest>();
@@ -33,7 +33,7 @@ parentPort?.on('message', (m: DigestRequest) => {
         jobs.delete(m.job);
         if (!d) throw new Error(`unknown digest job ${m.job}`);
         const r = d.finish();
-        parentPort!.postMessage({ op: 'done', job: m.job, size: r.size, md5: r.md5, checksum: r.checksum, sha256: r.sha256 } satisfies DigestReply);
+        parentPort!.postMessage({ op: 'done', job: m.job, size: r.size, md5: r.md5, checksum: r.checksum, extra: r.extra, sha256: r.sha256 } satisfies DigestReply);
         break;
       }
       case 'cancel':

@@ -84,7 +84,7 @@ class DigestPool {
     } else if (m.op === 'done') {
       this.jobs.delete(m.job);
       this.track();
-      p?.done?.({ size: m.size, md5: buf(m.md5), checksum: buf(m.checksum), sha256: buf(m.sha256) });
+      p?.done?.({ size: m.size, md5: buf(m.md5), checksum: buf(m.checksum), extra: buf(m.extra), sha256: buf(m.sha256) });
     } else {
       this.jobs.delete(m.job);
       this.track();

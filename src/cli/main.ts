@@ -11,6 +11,8 @@ import { registerAuditCommands } from './audit-command.js';
 import { registerHadoopCommands } from './hadoop-command.js';
 import { registerRekeyCommand } from './rekey-command.js';
 import { registerUsageCommand } from './usage-command.js';
+import { registerCheckCommand } from './check-command.js';
+import { registerCustodyCommands } from './custody-command.js';
 import { CliError, fail } from './output.js';
 
 const program = new Command();
@@ -21,6 +23,8 @@ registerAuditCommands(program);
 registerHadoopCommands(program);
 registerRekeyCommand(program);
 registerUsageCommand(program);
+registerCheckCommand(program);
+registerCustodyCommands(program);
 
 try {
   await program.parseAsync(process.argv);

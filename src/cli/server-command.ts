@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from '../config/config.js';
 import { startCoffer } from '../app.js';
 import { isLoopbackAddress } from '../http/transport.js';
 import { fail } from './output.js';
+import { addPkcs11Options } from './custody-command.js';
 
 interface ServerOptions {
   address?: string;
@@ -21,11 +22,16 @@ interface ServerOptions {
   defaultKmsKey?: string;
   encryptionAtRest: boolean;
   sigv2: boolean;
+  pkcs11Module?: string;
+  pkcs11Token?: string;
+  pkcs11Slot?: string;
+  pkcs11KeyLabel?: string;
+  pkcs11PinFile?: string;
 }
 
 export function registerServerCommand(program: Command): void {
-  program
-    .command('server')
+  addPkcs11Options(program
+    .command('server'))
     .description('start the S3 and KMS endpoint')
     .option('--address <ip>', 'address to listen on (default 127.0.0.1, env COFFER_ADDRESS)')
     .option('--port <n>', 'port to listen on (default 9000, env COFFER_PORT)')

@@ -65,6 +65,12 @@ export interface CofferConfig {
   connectionReserve: number;
   /** Accept AWS Signature Version 2 on the S3 API (COFFER_SIGV2, default on; --no-sigv2 turns it off). */
   sigv2: boolean;
+  /**
+   * The root-key provider's settings, validated by custody/ when it opens the key:
+   * COFFER_ROOT_KEY, COFFER_ROOT_PASSPHRASE and COFFER_PKCS11_* (the --pkcs11-* flags win).
+   * Holds secrets: never log it.
+   */
+  custodyEnv: Record<string, string | undefined>;
 }
 
 export { ConfigError };
@@ -143,6 +149,20 @@ export interface ConfigFlags {
   tlsKey?: string;
   allowSecretsOverHttp?: boolean;
   sigv2?: boolean;
+  pkcs11Module?: string;
+  pkcs11Token?: string;
+  pkcs11Slot?: string;
+  pkcs11KeyLabel?: string;
+  pkcs11PinFile?: string;
+}
+
+/** The root-key provider's environment (see CofferConfig.custodyEnv), with the --pkcs11-* flags over COFFER_PKCS11_*. */
+function custodyEnvOf(flags: ConfigFlags, env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env)) if (k === 'COFFER_ROOT_KEY' || k === 'COFFER_ROOT_PASSPHRASE' || k.startsWith('COFFER_PKCS11_')) out[k] = v;
+  const fromFlags = { COFFER_PKCS11_MODULE: flags.pkcs11Module, COFFER_PKCS11_TOKEN: flags.pkcs11Token, COFFER_PKCS11_SLOT: flags.pkcs11Slot, COFFER_PKCS11_KEY_LABEL: flags.pkcs11KeyLabel, COFFER_PKCS11_PIN_FILE: flags.pkcs11PinFile };
+  for (const [k, v] of Object.entries(fromFlags)) if (v !== undefined) out[k] = v;
+  return out;
 }
 
 /** An on/off environment variable: unset is `fallback`; anything unrecognised stays a string, which the schema rejects. */
@@ -198,7 +218,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     throw new ConfigError('a TLS private key is given but no certificate', 'give the certificate with --tls-cert (or COFFER_TLS_CERT), or drop --tls-key to serve plain HTTP');
   }
   if (raw.tlsCert !== undefined && raw.tlsKey !== undefined) loadTlsMaterial(raw.tlsCert, raw.tlsKey);
-  return { ...(parsed.data as Omit<CofferConfig, 'metering'>), metering: loadMeteringConfig(env) };
+  return { ...(parsed.data as Omit<CofferConfig, 'metering' | 'custodyEnv'>), metering: loadMeteringConfig(env), custodyEnv: custodyEnvOf(flags, env) };
 }
 
 // ---- Metering, metrics and prices (src/metering/) ----

@@ -9,21 +9,29 @@ import { audited } from './audited.js';
 import { kmsError } from './errors.js';
 import { KMS_OPERATIONS } from './operations.js';
 
-// Operations of the KMS API that Coffer does not offer (asymmetric, HMAC, import,
+// Operations of the KMS API that Coffer does not offer (key agreement, import,
 // multi-Region, custom key stores): a clear UnsupportedOperationException, never a silent success.
 export const UNSUPPORTED_OPERATIONS = new Set([
-  'Sign', 'Verify', 'GetPublicKey', 'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext', 'GenerateMac', 'VerifyMac',
   'DeriveSharedSecret', 'GetParametersForImport', 'ImportKeyMaterial', 'DeleteImportedKeyMaterial', 'ReplicateKey',
   'UpdatePrimaryRegion', 'CreateCustomKeyStore', 'DescribeCustomKeyStores', 'UpdateCustomKeyStore', 'DeleteCustomKeyStore',
   'ConnectCustomKeyStore', 'DisconnectCustomKeyStore', 'GetKeyLastUsage',
 ]);
+
+/** The feature each unsupported operation belongs to, named in its refusal. */
+const FEATURE: Record<string, string> = {
+  DeriveSharedSecret: 'key agreement',
+  GetParametersForImport: 'imported key material', ImportKeyMaterial: 'imported key material', DeleteImportedKeyMaterial: 'imported key material',
+  ReplicateKey: 'multi-Region keys', UpdatePrimaryRegion: 'multi-Region keys',
+  CreateCustomKeyStore: 'custom key stores', DescribeCustomKeyStores: 'custom key stores', UpdateCustomKeyStore: 'custom key stores',
+  DeleteCustomKeyStore: 'custom key stores', ConnectCustomKeyStore: 'custom key stores', DisconnectCustomKeyStore: 'custom key stores',
+};
 
 export async function callKms(svc: KmsService, caller: Caller, operation: string, input: KmsInput): Promise<KmsOutput> {
   // Own properties only: the wire names the operation, and "constructor" or "toString"
   // must not reach what every object inherits.
   const op = Object.hasOwn(KMS_OPERATIONS, operation) ? KMS_OPERATIONS[operation] : undefined;
   if (!op) {
-    if (UNSUPPORTED_OPERATIONS.has(operation)) throw kmsError('UnsupportedOperationException', `${operation} is not supported by Coffer's KMS (symmetric keys only).`);
+    if (UNSUPPORTED_OPERATIONS.has(operation)) throw kmsError('UnsupportedOperationException', `${operation} is not supported by Coffer's KMS${FEATURE[operation] ? ` (${FEATURE[operation]})` : ''}.`);
     throw kmsError('UnknownOperationException');
   }
   return audited(svc, caller, operation, op, input);

@@ -21,6 +21,8 @@ export type KmsErrorCode =
   | 'InvalidMarkerException'
   | 'InvalidSignatureException'
   | 'KMSInternalException'
+  | 'KMSInvalidMacException'
+  | 'KMSInvalidSignatureException'
   | 'KMSInvalidStateException'
   | 'LimitExceededException'
   | 'MalformedPolicyDocumentException'

@@ -30,7 +30,7 @@ export interface KmsHandlerOptions {
 }
 
 /** The operations whose response carries plaintext: refused over plain HTTP from afar (http/transport.ts). */
-const PLAINTEXT_OPERATIONS: ReadonlySet<string> = new Set(['Decrypt', 'GenerateDataKey', 'GenerateRandom']);
+const PLAINTEXT_OPERATIONS: ReadonlySet<string> = new Set(['Decrypt', 'GenerateDataKey', 'GenerateDataKeyPair', 'GenerateRandom']);
 
 export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
   let operation = '';

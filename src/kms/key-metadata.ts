@@ -6,6 +6,7 @@
 
 import type { KmsService } from './service.js';
 import type { KeyState, KmsKeyRecord } from './store/types.js';
+import { algorithmMembers } from './key-specs.js';
 
 /** JSON timestamps are epoch seconds (with a fraction); the store keeps epoch milliseconds. */
 export function epochSeconds(ms: number): number {
@@ -27,7 +28,10 @@ export type KeyMetadata = {
   KeyManager: string;
   CustomerMasterKeySpec: string;
   KeySpec: string;
-  EncryptionAlgorithms: string[];
+  EncryptionAlgorithms?: string[];
+  SigningAlgorithms?: string[];
+  MacAlgorithms?: string[];
+  KeyAgreementAlgorithms?: string[];
   MultiRegion: boolean;
   CurrentKeyMaterialId?: string;
 };
@@ -53,8 +57,9 @@ export async function keyMetadata(svc: KmsService, key: KmsKeyRecord): Promise<K
     KeyManager: key.keyManager,
     CustomerMasterKeySpec: key.keySpec,
     KeySpec: key.keySpec,
-    EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    ...algorithmMembers(key.keySpec, key.keyUsage),
     MultiRegion: false,
-    ...(material ? { CurrentKeyMaterialId: material.materialId } : {}),
+    // AWS shows CurrentKeyMaterialId for symmetric keys only (recorded: test_hmac_create_key).
+    ...(material && key.keySpec === 'SYMMETRIC_DEFAULT' ? { CurrentKeyMaterialId: material.materialId } : {}),
   };
 }

@@ -9,6 +9,10 @@ import * as rotation from './ops/rotation.js';
 import * as tags from './ops/tags.js';
 import * as policies from './ops/policies.js';
 import * as grants from './ops/grants.js';
+import * as sign from './ops/sign.js';
+import * as publicKey from './ops/public-key.js';
+import * as mac from './ops/mac.js';
+import * as dataKeyPair from './ops/data-key-pair.js';
 
 export const KMS_OPERATIONS: Record<string, KmsOperation> = {
   Encrypt: crypto.encrypt,
@@ -17,6 +21,13 @@ export const KMS_OPERATIONS: Record<string, KmsOperation> = {
   GenerateDataKey: crypto.generateDataKey,
   GenerateDataKeyWithoutPlaintext: crypto.generateDataKeyWithoutPlaintext,
   GenerateRandom: crypto.generateRandom,
+  Sign: sign.sign as KmsOperation,
+  Verify: sign.verify as KmsOperation,
+  GetPublicKey: publicKey.getPublicKey,
+  GenerateMac: mac.generateMac as KmsOperation,
+  VerifyMac: mac.verifyMac as KmsOperation,
+  GenerateDataKeyPair: dataKeyPair.generateDataKeyPair as KmsOperation,
+  GenerateDataKeyPairWithoutPlaintext: dataKeyPair.generateDataKeyPairWithoutPlaintext as KmsOperation,
   CreateKey: keys.createKey,
   DescribeKey: keys.describeKey,
   ListKeys: keys.listKeys,

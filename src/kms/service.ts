@@ -7,7 +7,9 @@ import type { Logger } from 'pino';
 import type { Principal } from '../auth/types.js';
 import { authorize, accessDeniedMessage, parsePolicyDocument, type NamedPolicy, type PolicyDocument, type RequestContext } from '../iam/policy/index.js';
 import type { RootKeyProvider } from '../custody/root-key.js';
-import { openKeyMaterial, type KeyMaterial } from './format/key-material.js';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { openKeyMaterial, openSecret, type KeyMaterial } from './format/key-material.js';
+import { secretKind } from './key-specs.js';
 import { isKeyId } from './format/key-id.js';
 import type { GrantRecord, KmsKeyRecord, KmsStore } from './store/types.js';
 import { kmsError } from './errors.js';
@@ -50,6 +52,7 @@ export class KmsService {
   readonly region: string;
   private readonly deps: KmsServiceDeps;
   private readonly materials = new Map<string, KeyMaterial>();
+  private readonly secrets = new Map<string, { privateKey: KeyObject } | { hmacKey: Buffer }>();
   private readonly policies = new Map<string, { text: string; doc: PolicyDocument }>();
 
   constructor(deps: KmsServiceDeps) {
@@ -139,6 +142,9 @@ export class KmsService {
         'aws:SourceIp': caller.sourceIp,
         'aws:CurrentTime': new Date(this.now()).toISOString(),
         'aws:PrincipalArn': caller.principal.arn,
+        'kms:KeySpec': key.keySpec,
+        'kms:KeyUsage': key.keyUsage,
+        'kms:KeyOrigin': key.origin,
         ...contextConditions(encryptionContext),
         ...conditions,
       } as RequestContext['conditions'],
@@ -186,12 +192,12 @@ export class KmsService {
    * alias/NAME): the caller's identity policies alone; the account root has every
    * identity permission.
    */
-  async authorizeIdentity(caller: Caller, action: string, resource = '*'): Promise<void> {
+  async authorizeIdentity(caller: Caller, action: string, resource = '*', conditions: Record<string, string> = {}): Promise<void> {
     const ctx: RequestContext = {
       principal: requestPrincipal(caller.principal),
       action,
       resource,
-      conditions: { 'kms:CallerAccount': caller.principal.accountId, 'aws:SecureTransport': caller.secureTransport ? 'true' : 'false', 'aws:SourceIp': caller.sourceIp, 'aws:PrincipalArn': caller.principal.arn } as RequestContext['conditions'],
+      conditions: { 'kms:CallerAccount': caller.principal.accountId, 'aws:SecureTransport': caller.secureTransport ? 'true' : 'false', 'aws:SourceIp': caller.sourceIp, 'aws:PrincipalArn': caller.principal.arn, ...conditions } as RequestContext['conditions'],
     };
     const decision = authorize({
       identityPolicies: await this.deps.identityPolicies(caller.principal),
@@ -223,9 +229,42 @@ export class KmsService {
     return material;
   }
 
+  /**
+   * The unsealed secret of an asymmetric or HMAC key (current version): its private key as a
+   * KeyObject, or its HMAC key bytes, cached in memory. The key's spec names the kind its
+   * record must hold; anything else fails as the material of a symmetric key does.
+   */
+  async secret(key: KmsKeyRecord): Promise<{ privateKey: KeyObject } | { hmacKey: Buffer }> {
+    const cacheKey = `${key.keyId}/${key.currentVersion}`;
+    const hit = this.secrets.get(cacheKey);
+    if (hit) return hit;
+    const kind = secretKind(key.keySpec);
+    const rec = await this.store.getMaterial(key.keyId, key.currentVersion);
+    if (!rec || kind === undefined) throw kmsError('KMSInternalException', 'The key material of this key is not available.');
+    let out: { privateKey: KeyObject } | { hmacKey: Buffer };
+    try {
+      const bytes = await openSecret(this.deps.rootKey, key.keyId, key.currentVersion, kind, rec.sealed);
+      if (kind === 'hmac') out = { hmacKey: bytes };
+      else {
+        try {
+          out = { privateKey: createPrivateKey({ key: bytes, format: 'der', type: 'pkcs8' }) };
+        } finally {
+          bytes.fill(0);
+        }
+      }
+    } catch (e) {
+      this.deps.log.error({ keyId: key.keyId, version: key.currentVersion, kind: (e as { kind?: string }).kind }, 'cannot open key material');
+      throw kmsError('KMSInternalException', 'KMS cannot use the key material of this key.');
+    }
+    if (this.secrets.size > 10_000) this.secrets.clear();
+    this.secrets.set(cacheKey, out);
+    return out;
+  }
+
   /** Forgets cached material of a deleted key. */
   forget(keyId: string): void {
     for (const k of this.materials.keys()) if (k.startsWith(keyId + '/')) this.materials.delete(k);
+    for (const k of this.secrets.keys()) if (k.startsWith(keyId + '/')) this.secrets.delete(k);
     this.policies.delete(keyId);
   }
 

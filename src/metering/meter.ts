@@ -12,6 +12,12 @@
 import { eventSourceOf, type AuditEvent, type AuditSink } from '../audit/sink.js';
 import type { KmsStore } from '../kms/store/types.js';
 import { HOUR_MS, type UsageCount, type UsageStore } from './usage-store.js';
+import { KEY_PAIR_OPERATIONS, PRICED_BY_KEY, priceClassOf, type PriceClass } from './prices.js';
+
+/** A count whose price class is decided when it is written, from its key's spec. */
+const BY_KEY = 'by-key';
+type PendingClass = PriceClass | typeof BY_KEY;
+type PendingCount = Omit<UsageCount, 'priceClass'> & { priceClass: PendingClass };
 
 export const FLUSH_INTERVAL_MS = 1000;
 
@@ -47,7 +53,9 @@ export function keyUnits(k: { keyManager: string; state: string; currentVersion:
 }
 
 export class Meter implements AuditSink {
-  private pending = new Map<string, UsageCount>();
+  private pending = new Map<string, PendingCount>();
+  /** Key specs by key ARN (they never change), for the price class of requests priced by their key. */
+  private readonly specs = new Map<string, string>();
   private readonly timer: NodeJS.Timeout;
   private hourTimer: NodeJS.Timeout | undefined;
   private sampleAgain = true;
@@ -90,7 +98,12 @@ export class Meter implements AuditSink {
     }
     const keyArn = e.resources[0]?.ARN ?? '';
     const bucket = e.caller.viaService ? bucketOf(e.requestParameters.encryptionContext) : '';
-    const c = this.counter(e.caller.principal.arn, keyArn, bucket, e.eventName);
+    // The price class: a data key pair's from its spec now; a request priced by its key's
+    // spec when it is written (write(): the spec is one store read per key, then cached).
+    const priceClass: PendingClass = KEY_PAIR_OPERATIONS.has(e.eventName)
+      ? priceClassOf(e.eventName, undefined, e.requestParameters.keyPairSpec)
+      : PRICED_BY_KEY.has(e.eventName) && keyArn !== '' ? BY_KEY : 'symmetric';
+    const c = this.counter(e.caller.principal.arn, keyArn, bucket, e.eventName, undefined, priceClass);
     c.requests++;
     if (e.errorCode !== undefined) c.errors++;
     else if (KEY_CHANGES.has(e.eventName)) this.sampleAgain = true;
@@ -107,11 +120,11 @@ export class Meter implements AuditSink {
   }
 
   /** The pending count of one group; `hour` defaults to the current UTC hour. */
-  private counter(principal: string, keyArn: string, bucket: string, operation: string, hour = Math.floor(this.now() / HOUR_MS) * HOUR_MS): UsageCount {
-    const id = `${hour}\u0000${principal}\u0000${keyArn}\u0000${bucket}\u0000${operation}`;
+  private counter(principal: string, keyArn: string, bucket: string, operation: string, hour = Math.floor(this.now() / HOUR_MS) * HOUR_MS, priceClass: PendingClass = 'symmetric'): PendingCount {
+    const id = `${hour}\u0000${principal}\u0000${keyArn}\u0000${bucket}\u0000${operation}\u0000${priceClass}`;
     let c = this.pending.get(id);
     if (c === undefined) {
-      c = { hour, principal, keyArn, bucket, operation, requests: 0, errors: 0, avoided: 0 };
+      c = { hour, principal, keyArn, bucket, operation, requests: 0, errors: 0, avoided: 0, priceClass };
       this.pending.set(id, c);
     }
     return c;
@@ -135,13 +148,13 @@ export class Meter implements AuditSink {
     this.pending = new Map();
     const t0 = performance.now();
     try {
-      await this.opts.store.add(rows);
+      await this.opts.store.add(await Promise.all(rows.map((r) => this.priced(r))));
       this.opts.observer?.flushed(rows.length, (performance.now() - t0) / 1000, false);
     } catch (err) {
       // Keep the counts for the next attempt rather than lose them (e.g. SQLITE_BUSY from a long reader),
       // each under its own hour: the retry may come after the hour has turned.
       for (const r of rows) {
-        const c = this.counter(r.principal, r.keyArn, r.bucket, r.operation, r.hour);
+        const c = this.counter(r.principal, r.keyArn, r.bucket, r.operation, r.hour, r.priceClass);
         c.requests += r.requests;
         c.errors += r.errors;
         c.avoided += r.avoided;
@@ -149,6 +162,27 @@ export class Meter implements AuditSink {
       this.opts.observer?.flushed(0, (performance.now() - t0) / 1000, true);
       this.opts.onError?.(err, 'writing usage counts');
     }
+  }
+
+  /** The row with its price class; a request priced by its key looks the key's spec up (a deleted key's requests stay symmetric). */
+  private async priced(r: PendingCount): Promise<UsageCount> {
+    if (r.priceClass !== BY_KEY) return r as UsageCount;
+    let spec = this.specs.get(r.keyArn);
+    if (spec === undefined) {
+      // A key store that cannot answer must not cost the counts: the request is then priced as symmetric.
+      const key = await Promise.resolve()
+        .then(() => this.opts.keys.getKey(r.keyArn.slice(r.keyArn.lastIndexOf('/') + 1)))
+        .catch((err: unknown) => {
+          this.opts.onError?.(err, 'looking up a key spec for pricing');
+          return undefined;
+        });
+      if (key) {
+        spec = key.keySpec;
+        if (this.specs.size > 100_000) this.specs.clear();
+        this.specs.set(r.keyArn, spec);
+      }
+    }
+    return { ...r, priceClass: priceClassOf(r.operation, spec) };
   }
 
   /** Brings the usage store up to date: a due key sample taken, the counts so far written (the usage route reads after this). */

@@ -15,6 +15,48 @@ export interface PriceTable {
 
 export const AWS_LIST_PRICES: Readonly<PriceTable> = Object.freeze({ keyMonth: 1, per10kRequests: 0.03, freeRequestsPerMonth: 20_000 });
 
+/**
+ * How AWS prices a KMS request (aws.amazon.com/kms/pricing, us-east-1, read 2026-12):
+ * symmetric-key requests (HMAC requests and key management included) share the free tier
+ * and `per10kRequests`. "Requests to the GenerateDataKeyPair and
+ * GenerateDataKeyPairWithoutPlaintext APIs and requests to APIs such as Sign, Verify,
+ * Encrypt, Decrypt, and GetPublicKey that reference asymmetric keys are excluded from the
+ * free tier", and are priced per 10,000: $0.03 involving RSA 2048 keys, $0.15 other
+ * asymmetric keys, $0.10 ECC GenerateDataKeyPair, $12.00 RSA GenerateDataKeyPair.
+ */
+export type PriceClass = 'symmetric' | 'rsa-2048' | 'asymmetric' | 'ecc-key-pair' | 'rsa-key-pair';
+
+/** USD per 10,000 requests of the classes outside the free tier (AWS list prices; not configurable). */
+export const ASYMMETRIC_PRICES_PER_10K: Readonly<Record<Exclude<PriceClass, 'symmetric'>, number>> = Object.freeze({
+  'rsa-2048': 0.03,
+  asymmetric: 0.15,
+  'ecc-key-pair': 0.1,
+  'rsa-key-pair': 12,
+});
+
+/** The operations priced by the key they use when it is asymmetric. */
+export const PRICED_BY_KEY: ReadonlySet<string> = new Set(['Sign', 'Verify', 'Encrypt', 'Decrypt', 'GetPublicKey', 'ReEncrypt']);
+export const KEY_PAIR_OPERATIONS: ReadonlySet<string> = new Set(['GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext']);
+
+/** A request's class from its operation, the key spec of the key it used, and (data key pairs) the pair's spec. */
+export function priceClassOf(operation: string, keySpec: string | undefined, keyPairSpec?: unknown): PriceClass {
+  if (KEY_PAIR_OPERATIONS.has(operation)) {
+    if (typeof keyPairSpec === 'string' && keyPairSpec.startsWith('RSA_')) return 'rsa-key-pair';
+    if (typeof keyPairSpec === 'string' && (keyPairSpec.startsWith('ECC_') || keyPairSpec === 'SM2')) return 'ecc-key-pair';
+    return 'symmetric';
+  }
+  if (PRICED_BY_KEY.has(operation) && keySpec !== undefined) {
+    if (keySpec === 'RSA_2048') return 'rsa-2048';
+    if (keySpec.startsWith('RSA_') || keySpec.startsWith('ECC_') || keySpec === 'SM2' || keySpec.startsWith('ML_DSA')) return 'asymmetric';
+  }
+  return 'symmetric';
+}
+
+/** The cost of `requests` of a class outside the free tier. */
+export function classCost(priceClass: Exclude<PriceClass, 'symmetric'>, requests: number): number {
+  return (requests / 10_000) * ASYMMETRIC_PRICES_PER_10K[priceClass];
+}
+
 /** AWS prorates key storage hourly against a 730-hour month. */
 export const HOURS_PER_MONTH = 730;
 

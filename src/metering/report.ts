@@ -4,10 +4,12 @@
 //
 // Ranges are whole UTC hours (the unit counts are kept in): an hour counts when its
 // start is in [since rounded down to the hour, until). The free tier applies per
-// calendar month (UTC): requests of that month before the range use it up first.
+// calendar month (UTC): requests of that month before the range use it up first. It covers
+// symmetric-class requests only; asymmetric requests and data key pairs are priced apart
+// (prices.ts, PriceClass).
 
 import { HOUR_MS, type GroupBy, type UsageStore } from './usage-store.js';
-import { HOURS_PER_MONTH, billableInMonth, keyCost, requestCost, usd, type PriceTable } from './prices.js';
+import { HOURS_PER_MONTH, billableInMonth, classCost, keyCost, requestCost, usd, type PriceClass, type PriceTable } from './prices.js';
 
 export const GROUPS: readonly GroupBy[] = ['principal', 'key', 'bucket', 'operation'];
 export type Granularity = 'hour' | 'day';
@@ -77,36 +79,65 @@ function nextMonth(t: number): number {
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
 }
 
+/** Requests of the symmetric class and of each class outside the free tier, from classTotals rows. */
+function splitClasses(rows: { priceClass: PriceClass; requests: number; avoided: number }[]) {
+  let symmetric = 0;
+  let avoided = 0;
+  const others = new Map<Exclude<PriceClass, 'symmetric'>, number>();
+  for (const r of rows) {
+    avoided += r.avoided;
+    if (r.priceClass === 'symmetric') symmetric += r.requests;
+    else others.set(r.priceClass, (others.get(r.priceClass) ?? 0) + r.requests);
+  }
+  return { symmetric, avoided, others };
+}
+
 export async function usageReport(store: UsageStore, q: UsageQuery, prices: PriceTable): Promise<UsageReport> {
   const from = Math.floor(q.since.getTime() / HOUR_MS) * HOUR_MS;
   const to = q.until.getTime();
-  // Per calendar month: billable requests as they are, and as they would be had bucket keys not saved any.
+  // Per calendar month: billable symmetric-class requests as they are, and as they would be
+  // had bucket keys not saved any. The other classes are outside the free tier (prices.ts).
   let total = 0;
   let errors = 0;
   let avoided = 0;
   let billable = 0;
   let billableWithout = 0;
+  let symmetricInRange = 0;
+  const otherRequests = new Map<Exclude<PriceClass, 'symmetric'>, number>();
   for (let m = monthStart(from); m < to; m = nextMonth(m)) {
     const lo = Math.max(m, from);
     const hi = Math.min(nextMonth(m), to);
-    const before = await store.totals(m, lo);
-    const inRange = await store.totals(lo, hi);
-    total += inRange.requests;
-    errors += inRange.errors;
+    const before = splitClasses(await store.classTotals(m, lo));
+    const inRange = splitClasses(await store.classTotals(lo, hi));
+    const counts = await store.totals(lo, hi);
+    total += counts.requests;
+    errors += counts.errors;
     avoided += inRange.avoided;
-    billable += billableInMonth({ before: before.requests, inRange: inRange.requests }, prices);
-    billableWithout += billableInMonth({ before: before.requests + before.avoided, inRange: inRange.requests + inRange.avoided }, prices);
+    symmetricInRange += inRange.symmetric;
+    billable += billableInMonth({ before: before.symmetric, inRange: inRange.symmetric }, prices);
+    billableWithout += billableInMonth({ before: before.symmetric + before.avoided, inRange: inRange.symmetric + inRange.avoided }, prices);
+    for (const [c, n] of inRange.others) otherRequests.set(c, (otherRequests.get(c) ?? 0) + n);
   }
-  const requestsCost = requestCost(billable, prices);
+  const symmetricCost = requestCost(billable, prices);
+  const classCosts = new Map([...otherRequests].map(([c, n]) => [c, classCost(c, n)]));
+  const otherBillable = [...otherRequests.values()].reduce((a, n) => a + n, 0);
+  const requestsCost = symmetricCost + [...classCosts.values()].reduce((a, n) => a + n, 0);
   const keyHours = await store.keyHoursBy(from, to);
   const keyUnits = new Map(keyHours.map((k) => [k.keyArn, k.units]));
   const allKeyHours = keyHours.reduce((a, k) => a + k.units, 0);
   const keysCost = keyCost(allKeyHours, prices);
 
+  // A group's request cost: its share of each class's cost, in proportion to its requests of that class (the free tier too).
+  const groupCost = new Map<string, number>();
+  for (const r of await store.classTotalsBy(q.by, from, to)) {
+    const cost = r.priceClass === 'symmetric'
+      ? (symmetricInRange > 0 ? (r.requests / symmetricInRange) * symmetricCost : 0)
+      : ((otherRequests.get(r.priceClass) ?? 0) > 0 ? (r.requests / otherRequests.get(r.priceClass)!) * classCosts.get(r.priceClass)! : 0);
+    groupCost.set(r.group, (groupCost.get(r.group) ?? 0) + cost);
+  }
   const groups = await store.totalsBy(q.by, from, to);
   const rows: UsageReport['rows'] = groups.map((g) => {
-    // The request cost is shared in proportion to requests (the free tier too); a key's row also carries its key-months.
-    const share = total > 0 ? (g.requests / total) * requestsCost : 0;
+    const share = groupCost.get(g.group) ?? 0;
     const units = q.by === 'key' ? keyUnits.get(g.group) ?? 0 : 0;
     keyUnits.delete(g.group);
     const row: UsageReport['rows'][number] = { group: g.group || NONE, requests: g.requests, errors: g.errors, estimatedCost: usd(share + keyCost(units, prices)), requestsAvoided: g.avoided };
@@ -125,7 +156,7 @@ export async function usageReport(store: UsageStore, q: UsageQuery, prices: Pric
     granularity: q.granularity,
     currency: 'USD',
     prices: { ...prices },
-    requests: { total, errors, free: total - billable, billable, estimatedCost: usd(requestsCost) },
+    requests: { total, errors, free: total - billable - otherBillable, billable: billable + otherBillable, estimatedCost: usd(requestsCost) },
     keys: { keyMonths: round(allKeyHours / HOURS_PER_MONTH), estimatedCost: usd(keysCost) },
     estimatedCost: usd(requestsCost + keysCost),
     bucketKeys: { requestsAvoided: avoided, estimatedSavings: usd(requestCost(billableWithout - billable, prices)) },

@@ -1,7 +1,7 @@
 // The embedded UsageStore: <data-dir>/usage.sqlite (docs/spec/usage-database.md), in WAL
 // mode so `coffer usage` can read beside the server.
 //
-//   requests   (hour, principal, key_arn, bucket, operation) -> requests, errors, avoided
+//   requests   (hour, principal, key_arn, bucket, operation, price_class) -> requests, errors, avoided
 //              hour: epoch ms of the start of the UTC hour; '' for "no key" / "not via S3"
 //   key_hours  (hour, key_arn) -> units
 //
@@ -10,7 +10,7 @@
 
 import type Database from 'better-sqlite3';
 import { openSqlite, runMigrations, synchronousLevel } from '../storage/sqlite-database.js';
-import type { GroupBy, GroupTotals, KeyUnits, UsageCount, UsageStore } from './usage-store.js';
+import type { ClassTotals, GroupBy, GroupTotals, KeyUnits, UsageCount, UsageStore } from './usage-store.js';
 
 const V1 = `
 CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -33,7 +33,28 @@ CREATE TABLE key_hours (
 ) WITHOUT ROWID;
 `;
 
-const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [(db) => db.exec(V1)];
+// Version 2: each request row also names its price class (asymmetric and HMAC support);
+// the class is part of the key, so a key's GenerateDataKeyPair rows of RSA and ECC pairs
+// stay apart. Existing rows are symmetric-key requests (all Coffer had before).
+const V2 = `
+CREATE TABLE requests_v2 (
+  hour        INTEGER NOT NULL,
+  principal   TEXT NOT NULL,
+  key_arn     TEXT NOT NULL,
+  bucket      TEXT NOT NULL,
+  operation   TEXT NOT NULL,
+  price_class TEXT NOT NULL,
+  requests    INTEGER NOT NULL,
+  errors      INTEGER NOT NULL,
+  avoided     INTEGER NOT NULL,
+  PRIMARY KEY (hour, principal, key_arn, bucket, operation, price_class)
+) WITHOUT ROWID;
+INSERT INTO requests_v2 SELECT hour, principal, key_arn, bucket, operation, 'symmetric', requests, errors, avoided FROM requests;
+DROP TABLE requests;
+ALTER TABLE requests_v2 RENAME TO requests;
+`;
+
+const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [(db) => db.exec(V1), (db) => db.exec(V2)];
 
 export const USAGE_FILE = 'usage.sqlite';
 
@@ -45,15 +66,15 @@ export class SqliteUsageStore implements UsageStore {
   private readonly addAll: Database.Transaction<(rows: UsageCount[]) => void>;
 
   private constructor(private readonly db: Database.Database) {
-    this.upsert = db.prepare(`INSERT INTO requests (hour, principal, key_arn, bucket, operation, requests, errors, avoided)
-      VALUES (@hour, @principal, @keyArn, @bucket, @operation, @requests, @errors, @avoided)
-      ON CONFLICT (hour, principal, key_arn, bucket, operation) DO UPDATE SET
+    this.upsert = db.prepare(`INSERT INTO requests (hour, principal, key_arn, bucket, operation, price_class, requests, errors, avoided)
+      VALUES (@hour, @principal, @keyArn, @bucket, @operation, @priceClass, @requests, @errors, @avoided)
+      ON CONFLICT (hour, principal, key_arn, bucket, operation, price_class) DO UPDATE SET
         requests = requests + excluded.requests, errors = errors + excluded.errors, avoided = avoided + excluded.avoided`);
     // A key sampled twice in one hour (restart, a key created mid-hour) keeps the larger count: never counted twice.
     this.keyHour = db.prepare(`INSERT INTO key_hours (hour, key_arn, units) VALUES (?, ?, ?)
       ON CONFLICT (hour, key_arn) DO UPDATE SET units = max(units, excluded.units)`);
     this.addAll = db.transaction((rows: UsageCount[]) => {
-      for (const r of rows) this.upsert.run(r);
+      for (const r of rows) this.upsert.run({ ...r, priceClass: r.priceClass ?? 'symmetric' });
     });
   }
 
@@ -91,6 +112,17 @@ export class SqliteUsageStore implements UsageStore {
     const col = COLUMN[by];
     return this.db.prepare(`SELECT (hour / ${bucketMs}) * ${bucketMs} AS time, ${col} AS "group", sum(requests) AS requests
       FROM requests WHERE hour >= ? AND hour < ? AND requests > 0 GROUP BY time, ${col} ORDER BY time, ${col}`).all(from, to) as { time: number; group: string; requests: number }[];
+  }
+
+  async classTotals(from: number, to: number): Promise<ClassTotals[]> {
+    return this.db.prepare(`SELECT '' AS "group", price_class AS priceClass, sum(requests) AS requests, sum(avoided) AS avoided
+      FROM requests WHERE hour >= ? AND hour < ? GROUP BY price_class ORDER BY price_class`).all(from, to) as ClassTotals[];
+  }
+
+  async classTotalsBy(by: GroupBy, from: number, to: number): Promise<ClassTotals[]> {
+    const col = COLUMN[by];
+    return this.db.prepare(`SELECT ${col} AS "group", price_class AS priceClass, sum(requests) AS requests, sum(avoided) AS avoided
+      FROM requests WHERE hour >= ? AND hour < ? GROUP BY ${col}, price_class ORDER BY ${col}, price_class`).all(from, to) as ClassTotals[];
   }
 
   async keyHoursBy(from: number, to: number): Promise<KeyUnits[]> {

@@ -5,6 +5,8 @@
 // SQLite (sqlite-usage-store.ts, <data-dir>/usage.sqlite); every implementation passes
 // test/metering/usage-store.contract.ts.
 
+import type { PriceClass } from './prices.js';
+
 export const HOUR_MS = 3_600_000;
 
 /** The counts of one group in one hour. */
@@ -20,6 +22,16 @@ export interface UsageCount {
   requests: number;
   errors: number;
   /** Object data keys derived from a cached bucket key instead of a KMS request (operation is the request avoided). */
+  avoided: number;
+  /** How AWS prices the request (prices.ts); 'symmetric' when absent. */
+  priceClass?: PriceClass;
+}
+
+/** Requests of one price class (and group, for classTotalsBy). */
+export interface ClassTotals {
+  group: string;
+  priceClass: PriceClass;
+  requests: number;
   avoided: number;
 }
 
@@ -52,6 +64,10 @@ export interface UsageStore {
    * and group in [from, to), ordered by time then group; groups without requests are left out.
    */
   series(by: GroupBy, from: number, to: number, bucketMs: number): Promise<{ time: number; group: string; requests: number }[]>;
+  /** Requests and avoided requests of the hours in [from, to) per price class; group is ''. */
+  classTotals(from: number, to: number): Promise<ClassTotals[]>;
+  /** Requests of the hours in [from, to) per group and price class, ordered by group then class. */
+  classTotalsBy(by: GroupBy, from: number, to: number): Promise<ClassTotals[]>;
   /** Key units held in [from, to), summed per key, ordered by key ARN. */
   keyHoursBy(from: number, to: number): Promise<KeyUnits[]>;
   close(): Promise<void>;

@@ -26,6 +26,7 @@
 
 import type { Principal } from '../auth/types.js';
 import type { Transport } from '../http/transport.js';
+import type { ObjectTags } from '../storage/object-tags.js';
 import {
   authorize as evaluate, type ContextValue, type Decision, type NamedPolicy, type PolicyDocument, type RequestContext, type RequestPrincipal,
 } from '../iam/policy/index.js';
@@ -218,7 +219,7 @@ function requestConditions(ctx: S3Context, op: Operation): Record<string, Contex
     c['s3:x-amz-server-side-encryption-aws-kms-key-id'] = header(ctx, 'x-amz-server-side-encryption-aws-kms-key-id');
     c['s3:x-amz-server-side-encryption-customer-algorithm'] = header(ctx, 'x-amz-server-side-encryption-customer-algorithm');
     const tagging = header(ctx, 'x-amz-tagging');
-    if (tagging !== undefined) Object.assign(c, requestTagConditions(Object.fromEntries(new URLSearchParams(tagging))));
+    if (tagging !== undefined) Object.assign(c, requestTagConditions([...new Map(new URLSearchParams(tagging))]));
   }
   if (op === 'CopyObject' || op === 'UploadPartCopy') c['s3:x-amz-copy-source'] = header(ctx, 'x-amz-copy-source');
   if (op === 'CopyObject') c['s3:x-amz-metadata-directive'] = header(ctx, 'x-amz-metadata-directive');
@@ -234,10 +235,10 @@ function bucketTagConditions(config: Record<string, string> | undefined): Record
 }
 
 /** s3:RequestObjectTag/<k> and s3:RequestObjectTagKeys of a tag set a request sets. */
-export function requestTagConditions(tags: Record<string, string>): Record<string, ContextValue> {
+export function requestTagConditions(tags: ObjectTags): Record<string, ContextValue> {
   const c: Record<string, ContextValue> = {};
-  for (const [k, v] of Object.entries(tags)) c[`s3:RequestObjectTag/${k}`] = v;
-  c['s3:RequestObjectTagKeys'] = Object.keys(tags);
+  for (const [k, v] of tags) c[`s3:RequestObjectTag/${k}`] = v;
+  c['s3:RequestObjectTagKeys'] = tags.map(([k]) => k);
   return c;
 }
 
@@ -253,7 +254,7 @@ export function sseConditions(h: Record<string, string | undefined>): Record<str
 async function existingTagConditions(sources: S3PolicySources, bucket: string, key: string): Promise<Record<string, ContextValue>> {
   const c: Record<string, ContextValue> = {};
   const obj = await sources.meta.getObject(bucket, key);
-  if (obj) for (const [k, v] of Object.entries(obj.tags)) c[`s3:ExistingObjectTag/${k}`] = v;
+  if (obj) for (const [k, v] of obj.tags) c[`s3:ExistingObjectTag/${k}`] = v;
   return c;
 }
 

@@ -187,7 +187,8 @@ export function sendError(services: S3Services, req: IncomingMessage, res: Serve
     res.end();
     return;
   }
-  const body = Buffer.from(errorDocument(err, path, requestId, res.getHeader('x-amz-id-2') as string), 'utf8');
+  // No <Resource>: AWS's S3 error documents carry none (aws-recordings/s3-encryption.json).
+  const body = Buffer.from(errorDocument(err, undefined, requestId, res.getHeader('x-amz-id-2') as string), 'utf8');
   res.writeHead(err.status, { ...headers, 'content-type': 'application/xml', 'content-length': String(body.length) });
   res.end(body);
 }

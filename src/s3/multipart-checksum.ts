@@ -73,19 +73,27 @@ export function parseUploadChecksum(h: IncomingHttpHeaders): { algorithm?: Check
 export interface PartChecksumPlan {
   integrity: IntegrityRequest;
   defaultAlgorithm?: ChecksumAlgorithm;
+  /** Computed beside the client's checksum and stored as the part's, so Complete can combine the default. */
+  extraAlgorithm?: ChecksumAlgorithm;
   /** Return the part's checksum in the response (the client sent or the upload declared one). */
   echo: boolean;
 }
 
 /** How a part's checksum is computed and verified, given what the upload declared. */
-export function planPartChecksum(upload: MultipartUploadRecord, integrity: IntegrityRequest): PartChecksumPlan {
+export function planPartChecksum(upload: MultipartUploadRecord, integrity: IntegrityRequest, opts: { customerKey?: boolean } = {}): PartChecksumPlan {
   const declared = upload.checksumAlgorithm;
   if (declared) {
     if (integrity.algorithm && integrity.algorithm !== declared) throw typeMismatch(declared, integrity.algorithm);
     // A part sent without a checksum is hashed with the upload's algorithm, so Complete can combine it.
     return { integrity: { ...integrity, algorithm: declared }, echo: true };
   }
-  if (integrity.algorithm) return { integrity, echo: true };
+  if (integrity.algorithm) {
+    // The client's own checksum of a part (an SDK's default CRC32) does not replace S3's default
+    // for the object: AWS still gives it a full-object CRC64NVME, except under a customer key,
+    // where it gives none (aws-recordings: test_s3_multipart_upload_sse, test_multipart_upload_sse_c).
+    const extra = opts.customerKey || integrity.algorithm === DEFAULT_ALGORITHM ? undefined : DEFAULT_ALGORITHM;
+    return { integrity, extraAlgorithm: extra, echo: true };
+  }
   return { integrity, defaultAlgorithm: DEFAULT_ALGORITHM, echo: false };
 }
 

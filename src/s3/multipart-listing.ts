@@ -46,7 +46,8 @@ export function listPartsDocument(p: ListPartsPage): string {
     text('Key', upload.key) +
     text('UploadId', upload.uploadId) +
     person('Initiator', storedInitiator(upload, owner)) +
-    person('Owner', owner) +
+    // AWS no longer sends the owner's DisplayName (2025); the initiator keeps its own (aws-recordings: list-parts).
+    el('Owner', text('ID', owner.id)) +
     text('StorageClass', upload.storageClass) +
     text('PartNumberMarker', p.marker) +
     text('NextPartNumberMarker', last ? last.partNumber : p.marker) +

@@ -4,6 +4,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { checksumHeader } from '../checksum/index.js';
+import { NO_TAGS, type ObjectTags } from '../storage/object-tags.js';
 import type { ObjectRecord } from '../storage/types.js';
 import { invalidArgument, notImplemented, s3Error } from './errors.js';
 import { metadataFromWire, metadataToWire } from './metadata-text.js';
@@ -44,26 +45,32 @@ export function userMetadata(h: IncomingHttpHeaders): Record<string, string> {
   return out;
 }
 
-/** Parses the URL-query-encoded x-amz-tagging header. */
-export function parseTaggingHeader(v: string | undefined): Record<string, string> {
-  if (v === undefined) return {};
-  const tags: Record<string, string> = {};
-  for (const [k, val] of new URLSearchParams(v)) {
-    if (k in tags) throw s3Error('InvalidTag', {}, 'Cannot provide multiple Tags with the same key');
-    tags[k] = val;
-  }
-  validateTags(tags);
-  return tags;
+/** Parses the URL-query-encoded x-amz-tagging header, keeping the order of its keys. */
+export function parseTaggingHeader(v: string | undefined): ObjectTags {
+  if (v === undefined) return NO_TAGS;
+  return objectTags(new URLSearchParams(v));
 }
 
-export function validateTags(tags: Record<string, string>): void {
-  const keys = Object.keys(tags);
-  if (keys.length > 10) throw s3Error('BadRequest', {}, 'Object tags cannot be greater than 10');
-  for (const k of keys) {
+/**
+ * An object's tag set from the [key, value] pairs a request gives, in its order: a repeated
+ * key is InvalidTag as soon as it is met (pairs may be produced lazily, so a malformed pair
+ * after it is not reached), then the count and each key and value are checked.
+ */
+export function objectTags(pairs: Iterable<readonly [string, string]>): ObjectTags {
+  const tags: Array<readonly [string, string]> = [];
+  const seen = new Set<string>();
+  for (const [k, v] of pairs) {
+    if (seen.has(k)) throw s3Error('InvalidTag', {}, 'Cannot provide multiple Tags with the same key');
+    seen.add(k);
+    tags.push([k, v]);
+  }
+  if (tags.length > 10) throw s3Error('BadRequest', {}, 'Object tags cannot be greater than 10');
+  for (const [k, v] of tags) {
     if (k.length === 0 || [...k].length > 128) throw s3Error('InvalidTag', {}, 'The TagKey you have provided is invalid');
-    if ([...tags[k]!].length > 256) throw s3Error('InvalidTag', {}, 'The TagValue you have provided is invalid');
+    if ([...v].length > 256) throw s3Error('InvalidTag', {}, 'The TagValue you have provided is invalid');
     if (k.startsWith('aws:')) throw s3Error('InvalidTag', {}, 'Your TagKey cannot be prefixed with aws:');
   }
+  return tags;
 }
 
 const READABLE_CLASSES = new Set(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR', 'EXPRESS_ONEZONE']);
@@ -100,8 +107,7 @@ export function objectResponseHeaders(rec: ObjectRecord, opts: { checksumMode: b
   };
   for (const [k, v] of Object.entries(rec.headers)) out[k] = v;
   for (const [k, v] of Object.entries(rec.userMetadata)) out[`x-amz-meta-${k}`] = metadataToWire(v);
-  const tagCount = Object.keys(rec.tags).length;
-  if (tagCount > 0) out['x-amz-tagging-count'] = String(tagCount);
+  if (rec.tags.length > 0) out['x-amz-tagging-count'] = String(rec.tags.length);
   if (rec.storageClass !== 'STANDARD') out['x-amz-storage-class'] = rec.storageClass;
   if (rec.parts.length > 1 || rec.parts[0]?.partNumber) {
     if (opts.partNumber !== undefined) out['x-amz-mp-parts-count'] = String(rec.parts.length);

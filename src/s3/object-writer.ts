@@ -80,6 +80,8 @@ export interface WrittenBlob {
   size: number;
   md5: Buffer;
   checksum?: { algorithm: ChecksumAlgorithm; digest: Buffer };
+  /** The second checksum asked for by extraAlgorithm. */
+  extra?: { algorithm: ChecksumAlgorithm; digest: Buffer };
 }
 
 export interface WriteBlobOptions {
@@ -90,6 +92,8 @@ export interface WriteBlobOptions {
   trailers?: () => Record<string, string>;
   /** Compute this checksum when the request names none (S3's default CRC64NVME for new objects). */
   defaultAlgorithm?: ChecksumAlgorithm;
+  /** Also compute this checksum, unverified (S3's default beside the client's own). */
+  extraAlgorithm?: ChecksumAlgorithm;
   /** The body's size when the request announces it: large bodies are hashed on another core. */
   announcedSize?: number;
   /** Seals the body as it is written (server-side encryption); digests stay over the plaintext. */
@@ -118,7 +122,8 @@ export function refuseAnnouncedOversize(headers: IncomingHttpHeaders, res: Serve
 export async function writeBlob(services: S3Services, body: Readable, opts: WriteBlobOptions): Promise<WrittenBlob> {
   const { integrity } = opts;
   const algorithm = integrity.algorithm ?? opts.defaultAlgorithm;
-  const digest = createDigest({ md5: true, checksum: algorithm }, opts.announcedSize);
+  const extra = opts.extraAlgorithm !== algorithm ? opts.extraAlgorithm : undefined;
+  const digest = createDigest({ md5: true, checksum: algorithm, extra }, opts.announcedSize);
   // A body that fails verification while we wait for the blob must reject our read
   // below, not surface as an unhandled 'error' event: the read loop still sees the
   // error, since a stream remembers it.
@@ -163,7 +168,13 @@ export async function writeBlob(services: S3Services, body: Readable, opts: Writ
     } catch (e) {
       throw new BlobWriteFailure(e);
     }
-    return { blobId: writer.blobId, size, md5: d.md5!, checksum: algorithm ? { algorithm, digest: d.checksum! } : undefined };
+    return {
+      blobId: writer.blobId,
+      size,
+      md5: d.md5!,
+      checksum: algorithm ? { algorithm, digest: d.checksum! } : undefined,
+      extra: extra ? { algorithm: extra, digest: d.extra! } : undefined,
+    };
   } catch (e) {
     digest.cancel();
     enc?.discard();

@@ -41,6 +41,7 @@ import type {
 } from './types.js';
 import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError } from './types.js';
 import { compareUtf8, prefixUpperBound } from './key-order.js';
+import { encodeObjectTags } from './object-tags.js';
 import type { CheckpointerData } from './sqlite-checkpointer.js';
 import {
   OBJECT_COLUMNS,
@@ -54,6 +55,7 @@ import {
 import type { BucketRow, ObjectRow, PartRow, Stmt, UploadRow } from './sqlite-rows.js';
 import { migrate } from './sqlite-schema.js';
 import { SqliteInlineBlobs } from './sqlite-inline-blobs.js';
+import { isStorageFull } from './storage-full.js';
 
 export interface SqliteMetadataStoreOptions {
   /** 'NORMAL' (default): survives a process crash. 'FULL': also survives power loss, at an fsync per (group) commit. */
@@ -62,10 +64,17 @@ export interface SqliteMetadataStoreOptions {
   busyTimeoutMs?: number;
   /** Checkpoint the WAL in a worker thread (default true); false checkpoints on the writing connection. */
   backgroundCheckpoint?: boolean;
+  /**
+   * Space held for a full disk (disk-reserve.ts): a write that frees space (a delete) and
+   * fails for want of it releases the reserve and runs once more.
+   */
+  reserve?: { release(): boolean };
 }
 
 interface QueuedWrite {
   fn: () => unknown;
+  /** A delete: may release the reserve on a full disk (once). */
+  frees: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -95,6 +104,7 @@ export class SqliteMetadataStore implements MetadataStore {
   private constructor(
     private readonly db: Database.Database,
     private readonly groupCommit: boolean,
+    private readonly reserve: { release(): boolean } | undefined,
   ) {
     this.s = prepareStatements(db);
     this.txRunner = db.transaction((fn: () => unknown) => fn());
@@ -106,7 +116,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const db = openSqlite(path, opts, migrate);
     let store: SqliteMetadataStore;
     try {
-      store = new SqliteMetadataStore(db, synchronous === 'FULL');
+      store = new SqliteMetadataStore(db, synchronous === 'FULL', opts.reserve);
     } catch (e) {
       db.close();
       throw e;
@@ -147,7 +157,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async deleteBucket(name: string): Promise<void> {
-    await this.write(() => {
+    await this.freeingWrite(() => {
       this.buckets.clear();
       if (this.s.bucketExists.get(name) === undefined) throw new StorageConflictError('NoSuchBucket');
       if (this.s.bucketHasObject.get(name) !== undefined || this.s.bucketHasUpload.get(name) !== undefined) {
@@ -188,7 +198,7 @@ export class SqliteMetadataStore implements MetadataStore {
   ): Promise<boolean> {
     const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
     return this.write(() => this.s.updateObject.run(
-      json(patch.tags), json(patch.headers), json(patch.userMetadata), json(patch.sys),
+      patch.tags === undefined ? null : encodeObjectTags(patch.tags), json(patch.headers), json(patch.userMetadata), json(patch.sys),
       patch.lastModified ?? null, patch.etag ?? null, bucket, key,
     ).changes > 0);
   }
@@ -200,7 +210,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async deleteObject(bucket: string, key: string, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
-    return this.write(() => {
+    return this.freeingWrite(() => {
       const row = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
       checkCondition(cond, row);
       if (row === undefined) return undefined;
@@ -233,7 +243,7 @@ export class SqliteMetadataStore implements MetadataStore {
       if (this.s.bucketExists.get(u.bucket) === undefined) throw new StorageConflictError('NoSuchBucket');
       this.s.insertUpload.run(
         u.uploadId, u.bucket, u.key, u.initiated, u.owner, u.storageClass,
-        JSON.stringify(u.headers), JSON.stringify(u.userMetadata), JSON.stringify(u.tags),
+        JSON.stringify(u.headers), JSON.stringify(u.userMetadata), encodeObjectTags(u.tags),
         u.checksumAlgorithm ?? null, u.checksumType ?? null, JSON.stringify(u.sys),
       );
     });
@@ -323,7 +333,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async abortUpload(bucket: string, key: string, uploadId: string): Promise<boolean> {
-    return this.write(() => {
+    return this.freeingWrite(() => {
       const up = this.s.getUpload.get(uploadId) as UploadRow | undefined;
       if (up === undefined || up.bucket !== bucket || up.key !== key) return false;
       for (const { blob_id } of this.s.listPartBlobs.all(uploadId) as { blob_id: string }[]) this.s.addGarbage.run(blob_id);
@@ -350,7 +360,7 @@ export class SqliteMetadataStore implements MetadataStore {
     if (includePending) {
       // Pending ids become garbage, so forgetGarbage() is the one way any id is dropped and a
       // crash between here and the deletes leaves them to the next start.
-      await this.write(() => {
+      await this.freeingWrite(() => {
         this.s.pendingToGarbage.run();
         this.s.clearAllPending.run();
       });
@@ -360,7 +370,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async forgetGarbage(blobIds: string[]): Promise<void> {
     if (blobIds.length === 0) return;
-    await this.write(() => {
+    await this.freeingWrite(() => {
       for (const id of blobIds) this.s.forgetGarbage.run(id);
     });
   }
@@ -386,18 +396,33 @@ export class SqliteMetadataStore implements MetadataStore {
    * Runs fn in a write transaction and settles once that transaction has committed: at
    * once with NORMAL, at the next group commit with FULL (see the header).
    */
-  private write<T>(fn: () => T): Promise<T> {
+  private write<T>(fn: () => T, frees = false): Promise<T> {
     if (!this.groupCommit) {
       try {
         return Promise.resolve(this.tx(fn));
       } catch (e) {
+        if (frees && isStorageFull(e) && this.reserve?.release()) return this.write(fn);
         return Promise.reject(e);
       }
     }
-    return new Promise<T>((resolve, reject) => {
-      if (this.queued.length === 0) setImmediate(() => this.flush());
-      this.queued.push({ fn, resolve: resolve as (value: unknown) => void, reject });
-    });
+    return new Promise<T>((resolve, reject) => this.enqueue({ fn, frees, resolve: resolve as (value: unknown) => void, reject }));
+  }
+
+  /** A write that frees space (a delete): on a full disk it may release the reserve and run again. */
+  private freeingWrite<T>(fn: () => T): Promise<T> {
+    return this.write(fn, true);
+  }
+
+  private enqueue(w: QueuedWrite): void {
+    if (this.queued.length === 0) setImmediate(() => this.flush());
+    this.queued.push(w);
+  }
+
+  /** Whether a failed write runs again: a delete on a full disk, once the reserve gave its space back. */
+  private retryOnFull(w: QueuedWrite, error: unknown): boolean {
+    if (!w.frees || !isStorageFull(error) || !this.reserve?.release()) return false;
+    this.enqueue({ ...w, frees: false });
+    return true;
   }
 
   /** One group commit: every queued write, each in a savepoint, under one COMMIT. */
@@ -421,13 +446,18 @@ export class SqliteMetadataStore implements MetadataStore {
         }
       }, batch.length);
     } catch (error) {
-      for (const w of batch) w.reject(error);
+      // Released once for the batch: every delete in it runs again.
+      const released = batch.some((w) => w.frees) && isStorageFull(error) && (this.reserve?.release() ?? false);
+      for (const w of batch) {
+        if (released && w.frees) this.enqueue({ ...w, frees: false });
+        else w.reject(error);
+      }
       return;
     }
     batch.forEach((w, i) => {
       const o = outcomes[i]!;
       if (o.ok) w.resolve(o.value);
-      else w.reject(o.error);
+      else if (!this.retryOnFull(w, o.error)) w.reject(o.error);
     });
   }
 
@@ -475,7 +505,7 @@ export class SqliteMetadataStore implements MetadataStore {
     checkCondition(cond, row);
     this.s.upsertObject.run(
       rec.bucket, rec.key, rec.size, rec.etag, rec.lastModified, rec.owner, rec.storageClass,
-      JSON.stringify(rec.headers), JSON.stringify(rec.userMetadata), JSON.stringify(rec.tags),
+      JSON.stringify(rec.headers), JSON.stringify(rec.userMetadata), encodeObjectTags(rec.tags),
       rec.checksum === undefined ? null : JSON.stringify(rec.checksum), JSON.stringify(rec.parts), JSON.stringify(rec.sys),
     );
     for (const p of rec.parts) this.s.clearPending.run(p.blobId);

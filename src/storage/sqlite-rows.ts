@@ -2,6 +2,7 @@
 // store (sqlite-metadata-store.ts). Statements are prepared once per connection.
 
 import type Database from 'better-sqlite3';
+import { decodeObjectTags } from './object-tags.js';
 import type { BucketRecord, MultipartUploadRecord, ObjectPart, ObjectRecord, PartRecord } from './types.js';
 
 export interface ObjectRow {
@@ -134,7 +135,7 @@ export function toObject(r: ObjectRow): ObjectRecord {
     lastModified: r.last_modified,
     headers: JSON.parse(r.headers),
     userMetadata: JSON.parse(r.user_meta),
-    tags: JSON.parse(r.tags),
+    tags: decodeObjectTags(r.tags),
     parts: JSON.parse(r.parts) as ObjectPart[],
     sys: JSON.parse(r.sys),
     owner: r.owner,
@@ -153,7 +154,7 @@ export function toUpload(r: UploadRow): MultipartUploadRecord {
     owner: r.owner,
     headers: JSON.parse(r.headers),
     userMetadata: JSON.parse(r.user_meta),
-    tags: JSON.parse(r.tags),
+    tags: decodeObjectTags(r.tags),
     sys: JSON.parse(r.sys),
     storageClass: r.storage_class,
   };

@@ -20,8 +20,9 @@
 
 import type { Readable } from 'node:stream';
 import type { ChecksumAlgorithm } from '../checksum/algorithm.js';
+import type { ObjectTags } from './object-tags.js';
 
-export type { ChecksumAlgorithm };
+export type { ChecksumAlgorithm, ObjectTags };
 
 export type ChecksumType = 'COMPOSITE' | 'FULL_OBJECT';
 
@@ -66,7 +67,8 @@ export interface ObjectRecord {
   headers: Record<string, string>;
   /** User metadata without the x-amz-meta- prefix, keys lower-case. */
   userMetadata: Record<string, string>;
-  tags: Record<string, string>;
+  /** In the order the client gave them (object-tags.ts). */
+  tags: ObjectTags;
   checksum?: StoredChecksum;
   parts: ObjectPart[];
   /** Opaque per-object data owned by higher layers (e.g. the encryption envelope, JSON). */
@@ -83,7 +85,8 @@ export interface MultipartUploadRecord {
   owner: string;
   headers: Record<string, string>;
   userMetadata: Record<string, string>;
-  tags: Record<string, string>;
+  /** From x-amz-tagging, in its order (object-tags.ts). */
+  tags: ObjectTags;
   checksumAlgorithm?: ChecksumAlgorithm;
   checksumType?: ChecksumType;
   sys: Record<string, unknown>;

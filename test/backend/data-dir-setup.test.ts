@@ -88,5 +88,7 @@ test('run as another user: a directory it may not create, one owned by someone e
   r = await serverAsNobody(mine);
   assert.equal(r.code, 2);
   assert.doesNotMatch(r.stderr, /port 0/);
-  assert.match(r.stderr, /^coffer: error: cannot use .*: permission denied$/m);
+  assert.match(r.stderr, new RegExp(`^coffer: error: cannot use ${path.join(mine, 'metadata.sqlite')}: permission denied for nobody \\(uid ${NOBODY}\\)$`, 'm'));
+  assert.match(r.stderr, new RegExp(`^coffer: hint: give the user running coffer the data directory and every file in it \\(sudo chown -R nobody ${mine}\\)$`, 'm'));
+  assert.doesNotMatch(r.stderr, /damaged/);
 });

@@ -38,7 +38,7 @@ test('openBackend lays out the data directory and every store works through its 
   } finally {
     await b.close();
   }
-  assert.deepEqual((await readdir(c.dataDir)).filter((n) => !/-(wal|shm)$/.test(n)).sort(), ['audit', 'blobs', 'iam.sqlite', 'kms.sqlite', 'metadata.sqlite', 'usage.sqlite']);
+  assert.deepEqual((await readdir(c.dataDir)).filter((n) => !/-(wal|shm)$/.test(n)).sort(), ['audit', 'blobs', 'iam.sqlite', 'kms.sqlite', 'metadata.sqlite', 'reserve', 'usage.sqlite']);
   assert.deepEqual(await readdir(join(c.dataDir, 'audit')), ['kms.log', 'reserve']);
 });
 

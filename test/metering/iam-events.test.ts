@@ -22,7 +22,7 @@ test('IAM and STS events reach the next sink but are not counted as KMS requests
   const forwarded: string[] = [];
   const next: AuditSink = { record: async (e) => void forwarded.push(e.eventName), checkWritable() {} };
   const now = Date.UTC(2026, 11, 6, 10, 30);
-  const meter = new Meter({ store, next, keys: { listKeys: async () => [] } as unknown as KmsStore, now: () => now });
+  const meter = new Meter({ store, next, keys: { listKeys: async () => [], getKey: async () => undefined } as unknown as KmsStore, now: () => now });
   try {
     const events: AuditEvent[] = [
       { eventName: 'CreateUser', eventSource: 'iam.amazonaws.com', caller, requestParameters: { userName: 'a' }, resources: [] },

@@ -43,7 +43,7 @@ test('counts kept after a failed flush are written under their own hour, not the
   });
   const hour = Date.UTC(2026, 10, 30, 23); // the last hour of November
   let now = hour + HOUR_MS - 1000;
-  const keys = { listKeys: async () => [] } as unknown as KmsStore;
+  const keys = { listKeys: async () => [], getKey: async () => undefined } as unknown as KmsStore;
   const meter = new Meter({ store: failingOnce, next: DISCARD_AUDIT, keys, now: () => now, onError: (_err, what) => errors.push(what) });
   try {
     meter.record(event('Decrypt'));

@@ -30,6 +30,30 @@ export function runUsageStoreContract(name: string, make: () => Promise<UsageSto
   const withStore = scoped(make);
 
   describe(`UsageStore contract: ${name}`, () => {
+    it('keeps price classes apart (absent means symmetric) and totals requests per class and per group and class', withStore(async (s) => {
+      await s.add([
+        usageCount({ requests: 3 }),
+        usageCount({ requests: 2, priceClass: 'symmetric', avoided: 1 }),
+        usageCount({ operation: 'GenerateDataKeyPair', requests: 4, priceClass: 'rsa-key-pair' }),
+        usageCount({ operation: 'GenerateDataKeyPair', requests: 5, priceClass: 'ecc-key-pair' }),
+        usageCount({ operation: 'Sign', keyArn: K2, principal: BOB, requests: 6, priceClass: 'asymmetric' }),
+      ]);
+      assert.deepEqual(await s.classTotals(H0, H0 + HOUR_MS), [
+        { group: '', priceClass: 'asymmetric', requests: 6, avoided: 0 },
+        { group: '', priceClass: 'ecc-key-pair', requests: 5, avoided: 0 },
+        { group: '', priceClass: 'rsa-key-pair', requests: 4, avoided: 0 },
+        { group: '', priceClass: 'symmetric', requests: 5, avoided: 1 },
+      ]);
+      assert.deepEqual(await s.classTotalsBy('principal', H0, H0 + HOUR_MS), [
+        { group: ALICE, priceClass: 'ecc-key-pair', requests: 5, avoided: 0 },
+        { group: ALICE, priceClass: 'rsa-key-pair', requests: 4, avoided: 0 },
+        { group: ALICE, priceClass: 'symmetric', requests: 5, avoided: 1 },
+        { group: BOB, priceClass: 'asymmetric', requests: 6, avoided: 0 },
+      ]);
+      assert.deepEqual(await s.classTotals(H0 + HOUR_MS, H0 + 2 * HOUR_MS), []);
+      assert.deepEqual(await s.totals(H0, H0 + HOUR_MS), { requests: 20, errors: 0, avoided: 1 });
+    }));
+
     it('add merges counts of the same hour, principal, key, bucket and operation, also within one call', withStore(async (s) => {
       await s.add([usageCount({ requests: 3, errors: 1 }), usageCount({ requests: 2, avoided: 4 })]);
       await s.add([usageCount({ requests: 5, errors: 2 })]);

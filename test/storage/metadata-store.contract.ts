@@ -36,7 +36,7 @@ export function objectRec(bucket: string, key: string, blobs: string[] = [blobId
     lastModified: T0,
     headers: { 'content-type': 'text/plain' },
     userMetadata: {},
-    tags: {},
+    tags: [],
     parts: blobs.map((b, i) => ({ blobId: b, size: 10, partNumber: blobs.length === 1 ? 0 : i + 1, etag: `"e${i}"` })),
     sys: {},
     owner: 'owner-1',
@@ -54,7 +54,7 @@ export function uploadRec(bucket: string, key: string, over: Partial<MultipartUp
     owner: 'owner-1',
     headers: {},
     userMetadata: {},
-    tags: {},
+    tags: [],
     sys: {},
     storageClass: 'STANDARD',
     ...over,
@@ -142,7 +142,7 @@ export function runMetadataStoreContract(
             size: 20,
             headers: { 'content-type': 'application/json', 'cache-control': 'no-cache' },
             userMetadata: { colour: 'blue', 'ünï': 'çødé' },
-            tags: { env: 'prod' },
+            tags: [['env', 'prod']],
             checksum: { algorithm: 'CRC32C', type: 'COMPOSITE', value: 'AAAAAA==-2' },
             sys: { sse: { alg: 'AES256', sealed: 'abc' }, n: 3, list: [1, 'two'] },
             storageClass: 'STANDARD_IA',
@@ -224,15 +224,35 @@ export function runMetadataStoreContract(
 
       it('updates tags, headers, metadata, sys, lastModified and etag in place', () =>
         withStore(async (s) => {
-          const v1 = objectRec('b1', 'k', [blobId()], { tags: { a: '1' }, headers: { 'content-type': 'x/y' } });
+          const v1 = objectRec('b1', 'k', [blobId()], { tags: [['a', '1']], headers: { 'content-type': 'x/y' } });
           await s.putObject(v1);
-          assert.equal(await s.updateObject('b1', 'k', { tags: { b: '2' } }), true);
-          assert.deepEqual(await s.getObject('b1', 'k'), { ...v1, tags: { b: '2' } });
+          assert.equal(await s.updateObject('b1', 'k', { tags: [['b', '2']] }), true);
+          assert.deepEqual(await s.getObject('b1', 'k'), { ...v1, tags: [['b', '2']] });
           const patch = { headers: { 'content-type': 'a/b' }, userMetadata: { m: 'v' }, sys: { x: 1 }, lastModified: '2025-01-01T00:00:00.000Z', etag: '"new"' };
           assert.equal(await s.updateObject('b1', 'k', patch), true);
-          assert.deepEqual(await s.getObject('b1', 'k'), { ...v1, tags: { b: '2' }, ...patch });
-          assert.equal(await s.updateObject('b1', 'absent', { tags: {} }), false);
+          assert.deepEqual(await s.getObject('b1', 'k'), { ...v1, tags: [['b', '2']], ...patch });
+          assert.equal(await s.updateObject('b1', 'absent', { tags: [] }), false);
           assert.deepEqual(await s.takeGarbage(false), []);
+        }));
+
+      it('keeps tags in the order given, integer-like keys included, through every write and a restart', () =>
+        withStore(async (s) => {
+          const ordered: Array<[string, string]> = [['10', 'x'], ['2', 'y'], ['b', 'z'], ['a', '']];
+          const reversed = [...ordered].reverse();
+          const rec = objectRec('b1', 'k', [blobId()], { tags: ordered });
+          await s.putObject(rec);
+          assert.deepEqual((await s.getObject('b1', 'k'))?.tags, ordered);
+          assert.deepEqual((await s.listObjects('b1', { prefix: '', limit: 10 }))[0]?.tags, ordered);
+          assert.equal(await s.updateObject('b1', 'k', { tags: reversed }), true);
+          assert.deepEqual((await s.getObject('b1', 'k'))?.tags, reversed);
+          const u = uploadRec('b1', 'up', { tags: ordered });
+          await s.createUpload(u);
+          assert.deepEqual((await s.getUpload('b1', 'up', u.uploadId))?.tags, ordered);
+          if (opts.reopen === undefined) return s;
+          s = await opts.reopen(s);
+          assert.deepEqual((await s.getObject('b1', 'k'))?.tags, reversed);
+          assert.deepEqual((await s.getUpload('b1', 'up', u.uploadId))?.tags, ordered);
+          return s;
         }));
 
       it('replaces sys only while the object is still the version that was read', () =>
@@ -347,7 +367,7 @@ export function runMetadataStoreContract(
           const u = uploadRec('b1', 'big', {
             headers: { 'content-type': 'video/mp4' },
             userMetadata: { a: 'b' },
-            tags: { t: 'v' },
+            tags: [['t', 'v']],
             checksumAlgorithm: 'SHA256',
             checksumType: 'COMPOSITE',
             sys: { sse: 'x' },

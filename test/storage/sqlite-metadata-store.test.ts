@@ -44,6 +44,43 @@ describe('SqliteMetadataStore specifics', () => {
     assert.throws(() => SqliteMetadataStore.open(file), /newer than this build supports/);
   });
 
+  it('reads tags stored as a JSON object (before they kept their order) and writes them back as [key, value] pairs', async () => {
+    const file = files.next();
+    let s = SqliteMetadataStore.open(file);
+    try {
+      await s.createBucket(bucketRec('old'));
+      const rec = objectRec('old', 'tagged');
+      // The text the earlier build wrote: JSON.stringify of a plain object, integer-like keys first.
+      const oldTags = '{"7":"seven","env":"prod","team":""}';
+      const db = retainSqlite(new Database(file));
+      db.prepare(
+        `INSERT INTO objects (bucket, key, size, etag, last_modified, owner, storage_class, headers, user_meta, tags, checksum, parts, sys)
+         VALUES ('old', 'tagged', 10, ?, ?, 'owner-1', 'STANDARD', '{}', '{}', ?, NULL, ?, '{}')`,
+      ).run(rec.etag, rec.lastModified, oldTags, JSON.stringify(rec.parts));
+      db.prepare(
+        `INSERT INTO uploads (upload_id, bucket, key, initiated, owner, storage_class, headers, user_meta, tags, checksum_algorithm, checksum_type, sys)
+         VALUES ('u-old', 'old', 'mpu', ?, 'owner-1', 'STANDARD', '{}', '{}', ?, NULL, NULL, '{}')`,
+      ).run(rec.lastModified, oldTags);
+      const asRead = [['7', 'seven'], ['env', 'prod'], ['team', '']];
+      await s.close();
+      s = SqliteMetadataStore.open(file);
+      assert.deepEqual((await s.getObject('old', 'tagged'))?.tags, asRead);
+      assert.deepEqual((await s.listObjects('old', { prefix: '', limit: 10 }))[0]?.tags, asRead);
+      assert.deepEqual((await s.getUpload('old', 'mpu', 'u-old'))?.tags, asRead);
+      // A write stores the array form.
+      assert.equal(await s.updateObject('old', 'tagged', { tags: [['10', 'a'], ['2', 'b']] }), true);
+      assert.equal((db.prepare(`SELECT tags FROM objects WHERE key = 'tagged'`).get() as { tags: string }).tags, '[["10","a"],["2","b"]]');
+      db.close();
+      // Neither shape is a refusal, not a guess.
+      const bad = retainSqlite(new Database(file));
+      bad.prepare(`UPDATE objects SET tags = '"k=v"' WHERE key = 'tagged'`).run();
+      bad.close();
+      await assert.rejects(s.getObject('old', 'tagged'), /stored object tags/);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('lists one page of a 100k-key bucket quickly, from any starting point', async () => {
     const file = files.next();
     const s = SqliteMetadataStore.open(file);

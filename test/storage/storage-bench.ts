@@ -19,7 +19,7 @@ const report = (what: string, value: string) => {
 function rec(key: string, blobId: string): ObjectRecord {
   return {
     bucket: 'bench', key, size: 4096, etag: `"${randomBytes(16).toString('hex')}"`, lastModified: new Date().toISOString(),
-    headers: { 'content-type': 'application/octet-stream' }, userMetadata: { owner: 'bench' }, tags: {},
+    headers: { 'content-type': 'application/octet-stream' }, userMetadata: { owner: 'bench' }, tags: [],
     checksum: { algorithm: 'CRC32', type: 'FULL_OBJECT', value: 'AAAAAA==' },
     parts: [{ blobId, size: 4096, partNumber: 0, etag: '"x"' }], sys: {}, owner: 'o', storageClass: 'STANDARD',
   };

@@ -23,6 +23,7 @@ import { IAM_API_OPERATIONS, STS_API_OPERATIONS } from './aws-operations.js';
 import type { ApiContext, IamApiServices, QueryOperation } from './context.js';
 import { IAM_OPERATIONS, STS_OPERATIONS } from './operations.js';
 import { Params, errorXml, queryError, resultXml } from './query.js';
+import { parseQueryForm } from './form.js';
 import { secretsOverHttpRefusal, transportOf } from '../../http/transport.js';
 import { readBoundedBody } from '../../http/bounded-body.js';
 import { scopeService } from '../../http/server.js';
@@ -60,8 +61,7 @@ export async function handleQueryApi(routed: 'iam' | 'sts', opts: IamHandlerOpti
     const body = await readBody(req, res);
     const rawUrl = req.url ?? '/';
     const qi = rawUrl.indexOf('?');
-    const form = new URLSearchParams(qi < 0 ? '' : rawUrl.slice(qi + 1));
-    for (const [k, v] of new URLSearchParams(body.toString('utf8'))) form.append(k, v);
+    const form = parseQueryForm(qi < 0 ? '' : rawUrl.slice(qi + 1), body.toString('utf8'));
     action = form.get('Action') ?? '';
     // A call whose credential scope cannot be read (http/server.ts sends it here) belongs
     // to the service of its Action, which answers in its own words (IncompleteSignature …).

@@ -33,9 +33,13 @@ export function queryError(code: string, message: string): ServiceError {
   return new ServiceError(code, message, STATUS[code] ?? 400);
 }
 
+/** Values longer than this are left out of validation messages. */
+const MAX_ECHO = 256;
+
 export function validationError(field: string, value: string | undefined, constraint: string): ServiceError {
-  const shown = value === undefined ? 'null' : `'${value}'`;
-  return queryError('ValidationError', `1 validation error detected: Value ${shown} at '${field}' failed to satisfy constraint: ${constraint}`);
+  // A long value is not echoed back: `Value at '...' failed to satisfy ...`.
+  const shown = value === undefined ? 'null ' : value.length > MAX_ECHO ? '' : `'${value}' `;
+  return queryError('ValidationError', `1 validation error detected: Value ${shown}at '${field}' failed to satisfy constraint: ${constraint}`);
 }
 
 const NAME = /^[\w+=,.@-]+$/;

@@ -36,12 +36,15 @@ import { decryptCiphertext, encodeCiphertext, MAX_PLAINTEXT, parseCiphertextHead
 import { EncryptionContextError, type EncryptionContext } from '../../crypto/encryption-context.js';
 import { CiphertextAuthError, CiphertextParseError } from '../../custody/errors.js';
 import { validateGrantTokens } from './grants.js';
+import { absent, auditParams, blobMember, contextMember, invalidCiphertext, keyIdMember, Violations } from './members.js';
+import { SPECS } from '../key-specs.js';
+import { symmetricOnly, usableFor } from './key-usage.js';
+import { decryptAsymmetric, encryptAsymmetric, openRsa, sealRsa } from './asymmetric-encryption.js';
 
 /** The model's EncryptionAlgorithmSpec enum, in its order (used in validation messages). */
 const ALGORITHMS = ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] as const;
 const SYMMETRIC_DEFAULT = 'SYMMETRIC_DEFAULT';
 const MAX_CIPHERTEXT_MEMBER = 6144;
-const MAX_KEY_ID = 2048;
 const MAX_DATA_KEY_BYTES = 1024;
 const DATA_KEY_SPECS: Record<string, number> = { AES_256: 32, AES_128: 16 };
 const DRY_RUN_MODIFIERS = ['IGNORE_CIPHERTEXT'];
@@ -116,49 +119,6 @@ export type DataKeyWithoutPlaintextResult = { CiphertextBlob: Buffer; KeyId: str
 
 // ---- validation ----
 
-/** Model violations, thrown together as one ValidationException in AWS's words. */
-class Violations {
-  private readonly list: string[] = [];
-  add(field: string, constraint: string, value?: string | number): void {
-    this.list.push(`Value${value === undefined ? '' : ` '${value}'`} at '${field}' failed to satisfy constraint: ${constraint}`);
-  }
-  missing(field: string): void {
-    this.list.push(`Value null at '${field}' failed to satisfy constraint: Member must not be null`);
-  }
-  throwIfAny(): void {
-    const n = this.list.length;
-    if (n === 0) return;
-    throw kmsError('ValidationException', `${n} validation error${n === 1 ? '' : 's'} detected: ${this.list.join('; ')}`);
-  }
-}
-
-const absent = (v: unknown): v is undefined | null => v === undefined || v === null;
-
-/** A key id member (1..2048 characters); returns it when present. Its form is resolveKey's business. */
-function keyIdMember(v: Violations, field: string, value: unknown, required: boolean): string | undefined {
-  if (absent(value)) {
-    if (required) v.missing(field);
-    return undefined;
-  }
-  if (typeof value !== 'string') throw kmsError('SerializationException', `Expected a string at '${field}'.`);
-  if (value.length < 1) v.add(field, 'Member must have length greater than or equal to 1', value);
-  else if (value.length > MAX_KEY_ID) v.add(field, `Member must have length less than or equal to ${MAX_KEY_ID}`, value);
-  return value;
-}
-
-/** A blob member; the value is sensitive, so messages never show it (as AWS's don't). */
-function blobMember(v: Violations, field: string, value: unknown, max: number, required = true): Buffer | undefined {
-  if (absent(value)) {
-    if (required) v.missing(field);
-    return undefined;
-  }
-  if (!(value instanceof Uint8Array)) throw kmsError('SerializationException', `Expected a blob at '${field}'.`);
-  const b = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  if (b.length < 1) v.add(field, 'Member must have length greater than or equal to 1');
-  else if (b.length > max) v.add(field, `Member must have length less than or equal to ${max}`);
-  return b;
-}
-
 function algorithmMember(v: Violations, field: string, value: unknown): string {
   if (absent(value)) return SYMMETRIC_DEFAULT;
   if (typeof value !== 'string' || !(ALGORITHMS as readonly string[]).includes(value)) {
@@ -179,16 +139,6 @@ function bytesMember(v: Violations, field: string, value: unknown): number | und
   if (n < 1) v.add(field, 'Member must have value greater than or equal to 1', n);
   else if (n > MAX_DATA_KEY_BYTES) v.add(field, `Member must have value less than or equal to ${MAX_DATA_KEY_BYTES}`, n);
   return n;
-}
-
-/** A string→string map; {} when absent. Anything else is not JSON KMS can read. */
-function contextMember(field: string, value: unknown): EncryptionContext {
-  if (absent(value)) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw kmsError('SerializationException', `Start of structure or map found where not expected at '${field}'.`);
-  for (const x of Object.values(value)) {
-    if (typeof x !== 'string') throw kmsError('SerializationException', `Expected a string value in '${field}'.`);
-  }
-  return value as EncryptionContext;
 }
 
 function ignoreCiphertext(v: Violations, value: unknown): boolean {
@@ -213,15 +163,20 @@ function refuseRecipient(input: { Recipient?: unknown }): void {
 
 // ---- shared steps ----
 
-function usableAlgorithm(key: KmsKeyRecord, algorithm: string): void {
-  if (algorithm !== SYMMETRIC_DEFAULT) throw kmsError('InvalidKeyUsageException', `Algorithm ${algorithm} is incompatible with key spec ${key.keySpec}.`);
+/** The key encrypts and decrypts, with this algorithm (RSA keys: the RSAES ones, key-specs.ts). */
+function usableAlgorithm(key: KmsKeyRecord, algorithm: string, operation: string): void {
+  usableFor(key, 'ENCRYPT_DECRYPT', operation);
+  if (!SPECS[key.keySpec].encryption!.includes(algorithm)) throw kmsError('InvalidKeyUsageException', `Algorithm ${algorithm} is incompatible with key spec ${key.keySpec}.`);
 }
 
-/** InvalidCiphertextException with AWS's empty message; the custody error's kind stays on `cause`. */
-function invalidCiphertext(cause: Error): ServiceError {
-  const err = kmsError('InvalidCiphertextException', '');
-  Object.defineProperty(err, 'cause', { value: cause, enumerable: false });
-  return err;
+
+function isCofferBlob(blob: Buffer): boolean {
+  try {
+    parseCiphertextHeader(blob);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function parseHeader(blob: Buffer): CiphertextHeader {
@@ -300,12 +255,6 @@ async function materialId(svc: KmsService, key: KmsKeyRecord, version: number): 
   return rec.materialId;
 }
 
-function auditParams(note: AuditNote, params: Record<string, unknown>): void {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(params)) if (v !== undefined) out[k] = v;
-  note.params = out;
-}
-
 /** The key a Decrypt-like request names by KeyId must be the one in the ciphertext header. */
 async function checkNamedKey(svc: KmsService, ref: string | undefined, header: CiphertextHeader): Promise<void> {
   if (ref === undefined) return;
@@ -334,7 +283,8 @@ export const encrypt: Operation<EncryptRequest, EncryptResult> = async (svc, cal
   note.keys.push(key);
   await svc.authorize(caller, key, 'kms:Encrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
   svc.checkState(key, 'crypto');
-  usableAlgorithm(key, algorithm);
+  usableAlgorithm(key, algorithm, 'Encrypt');
+  if (key.keySpec !== SYMMETRIC_DEFAULT) return encryptAsymmetric(svc, key, plaintext!, algorithm, context, input.DryRun === true);
   if (input.DryRun === true) throw dryRunSucceeded();
 
   const blob = await seal(svc, key, plaintext!, context, 'encryptionContext');
@@ -364,8 +314,13 @@ export const decrypt: Operation<DecryptRequest, DecryptResult> = async (svc, cal
     note.keys.push(key);
     await svc.authorize(caller, key, 'kms:Decrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
     svc.checkState(key, 'crypto');
-    usableAlgorithm(key, algorithm);
+    usableAlgorithm(key, algorithm, 'Decrypt');
     throw dryRunSucceeded();
+  }
+  // An RSA ciphertext is raw OAEP and names no key: KeyId and the algorithm say how to open
+  // it. A Coffer blob or a symmetric KeyId with an RSA algorithm goes on to be refused below.
+  if (algorithm !== SYMMETRIC_DEFAULT && (keyRef === undefined ? !isCofferBlob(blob!) : (await svc.resolveKey(keyRef, { allowAlias: true })).keySpec !== SYMMETRIC_DEFAULT)) {
+    return decryptAsymmetric(svc, caller, keyRef, algorithm, blob!, context, note, input.DryRun === true);
   }
 
   const header = parseHeader(blob!);
@@ -374,7 +329,7 @@ export const decrypt: Operation<DecryptRequest, DecryptResult> = async (svc, cal
   note.keys.push(key);
   await svc.authorize(caller, key, 'kms:Decrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
   svc.checkState(key, 'crypto');
-  usableAlgorithm(key, algorithm);
+  usableAlgorithm(key, algorithm, 'Decrypt');
 
   const plaintext = await open(svc, key, header, blob!, context);
   if (input.DryRun === true) {
@@ -413,8 +368,13 @@ export const reEncrypt: Operation<ReEncryptRequest, ReEncryptResult> = async (sv
 
   let source: KmsKeyRecord;
   let header: CiphertextHeader | undefined;
-  if (skipCiphertext) {
-    if (sourceRef === undefined) throw kmsError('ValidationException', 'SourceKeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.');
+  // An RSA source ciphertext names no key: SourceKeyId and SourceEncryptionAlgorithm say how to open it.
+  const rsaSource = !skipCiphertext && sourceAlgorithm !== SYMMETRIC_DEFAULT
+    && (sourceRef === undefined ? !isCofferBlob(blob!) : (await svc.resolveKey(sourceRef, { allowAlias: true })).keySpec !== SYMMETRIC_DEFAULT);
+  if (skipCiphertext || rsaSource) {
+    if (sourceRef === undefined) {
+      throw kmsError('ValidationException', skipCiphertext ? 'SourceKeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.' : `SourceKeyId is required to decrypt with ${sourceAlgorithm}: a ciphertext made with an asymmetric KMS key does not name its key.`);
+    }
     source = await svc.resolveKey(sourceRef, { allowAlias: true });
   } else {
     header = parseHeader(blob!);
@@ -432,21 +392,25 @@ export const reEncrypt: Operation<ReEncryptRequest, ReEncryptResult> = async (sv
   // the point); it must not be disabled. The destination must be usable.
   if (source.state === 'Disabled') svc.checkState(source, 'crypto');
   svc.checkState(dest, 'crypto');
-  usableAlgorithm(source, sourceAlgorithm);
-  usableAlgorithm(dest, destAlgorithm);
-  if (header === undefined) throw dryRunSucceeded();
+  usableAlgorithm(source, sourceAlgorithm, 'ReEncrypt');
+  usableAlgorithm(dest, destAlgorithm, 'ReEncrypt');
+  if (skipCiphertext) throw dryRunSucceeded();
 
-  const plaintext = await open(svc, source, header, blob!, sourceContext);
+  const plaintext = rsaSource ? await openRsa(svc, source, sourceAlgorithm, blob!, sourceContext) : await open(svc, source, header!, blob!, sourceContext);
   try {
+    const destBlob = dest.keySpec === SYMMETRIC_DEFAULT ? undefined : sealRsa(await svc.secret(dest), dest, destAlgorithm, plaintext, destContext);
     if (input.DryRun === true) throw dryRunSucceeded();
     const out: ReEncryptResult = {
-      CiphertextBlob: await seal(svc, dest, plaintext, destContext, 'destinationEncryptionContext'),
+      CiphertextBlob: destBlob ?? (await seal(svc, dest, plaintext, destContext, 'destinationEncryptionContext')),
       SourceKeyId: source.arn,
       KeyId: dest.arn,
-      SourceEncryptionAlgorithm: SYMMETRIC_DEFAULT,
-      DestinationEncryptionAlgorithm: SYMMETRIC_DEFAULT,
+      SourceEncryptionAlgorithm: sourceAlgorithm,
+      DestinationEncryptionAlgorithm: destAlgorithm,
     };
-    const [sourceMid, destMid] = await Promise.all([materialId(svc, source, header.materialVersion), materialId(svc, dest, dest.currentVersion)]);
+    const [sourceMid, destMid] = await Promise.all([
+      header ? materialId(svc, source, header.materialVersion) : undefined,
+      destBlob ? undefined : materialId(svc, dest, dest.currentVersion),
+    ]);
     if (sourceMid !== undefined) out.SourceKeyMaterialId = sourceMid;
     if (destMid !== undefined) out.DestinationKeyMaterialId = destMid;
     return out;
@@ -476,6 +440,7 @@ async function dataKey(svc: KmsService, caller: Caller, input: DataKeyRequest, n
   note.keys.push(key);
   await svc.authorize(caller, key, withPlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext', {}, context);
   svc.checkState(key, 'crypto');
+  symmetricOnly(key, withPlaintext ? 'GenerateDataKey' : 'GenerateDataKeyWithoutPlaintext');
   if (input.DryRun === true) throw dryRunSucceeded();
 
   const plaintext = pooledRandom(numberOfBytes ?? DATA_KEY_SPECS[keySpec!]!);

@@ -1,21 +1,22 @@
 // Key lifecycle: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey,
-// UpdateKeyDescription. Coffer's keys are symmetric (SYMMETRIC_DEFAULT,
-// ENCRYPT_DECRYPT) with KMS-generated material; every other KeySpec, KeyUsage, Origin,
-// multi-Region and custom-key-store request is a clear UnsupportedOperationException.
+// UpdateKeyDescription. Coffer creates symmetric, RSA, ECC and HMAC keys with
+// KMS-generated material (key-specs.ts); SM2, Ed25519, ML-DSA, imported material,
+// multi-Region keys and custom key stores are a clear UnsupportedOperationException.
 //
 //   createKey:
 //     check members (AWS's model constraints, then Coffer's symmetric-only rule)
 //     authorize kms:CreateKey against the caller's identity policies (no key exists yet)
 //     check the policy (parse, lockout) and the tags
-//     keyId = random UUID; material v1 = 256 random bits sealed under the root key for (keyId, 1)
+//     keyId = random UUID; material v1 = 256 random bits, or a private key / HMAC key, sealed under the root key for (keyId, 1)
 //     store.createKey(key, material, tags)   -- one transaction
 
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { KmsInput, KmsOperation, Operation } from '../operation.js';
 import type { KmsService } from '../service.js';
-import type { KmsKeyRecord, KeyListCursor } from '../store/types.js';
+import type { KeyMaterialRecord, KmsKeyRecord, KeyListCursor } from '../store/types.js';
 import { KmsStoreConflict } from '../store/types.js';
-import { newSealedMaterial } from '../format/key-material.js';
+import { newSealedMaterial, sealSecret } from '../format/key-material.js';
+import { CREATABLE_SPECS, generateSecret, secretKind, SPECS, type KeySpec, type KeyUsage } from '../key-specs.js';
 import { isKeyId } from '../format/key-id.js';
 import { defaultKeyPolicyText } from '../../iam/policy/index.js';
 import { kmsError } from '../errors.js';
@@ -35,10 +36,8 @@ const CUSTOMER_MASTER_KEY_SPECS = KEY_SPECS.slice(0, 13);
 const ORIGINS = ['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE'] as const;
 const DESCRIPTION_MAX = 8192;
 
-const SYMMETRIC_ONLY = "Coffer's KMS supports symmetric encryption keys only (KeySpec SYMMETRIC_DEFAULT, KeyUsage ENCRYPT_DECRYPT, Origin AWS_KMS, single-Region)";
-
 function unsupported(what: string) {
-  return kmsError('UnsupportedOperationException', `${what} is not supported. ${SYMMETRIC_ONLY}.`);
+  return kmsError('UnsupportedOperationException', `${what} is not supported by Coffer's KMS.`);
 }
 
 interface CreateKeyRequest {
@@ -46,9 +45,11 @@ interface CreateKeyRequest {
   policy?: string;
   bypass: boolean;
   tagsRaw: unknown;
+  spec: KeySpec;
+  usage: KeyUsage;
 }
 
-/** CreateKey's members, checked in AWS's order: model constraints, then what Coffer can create. */
+/** CreateKey's members, checked in AWS's order: model constraints, then the spec and usage rules, then what Coffer can create. */
 function parseCreateKey(input: KmsInput): CreateKeyRequest {
   const description = stringMember(input, 'Description', 'description', { max: DESCRIPTION_MAX }) ?? '';
   const policy = policyMember(input, false);
@@ -68,19 +69,35 @@ function parseCreateKey(input: KmsInput): CreateKeyRequest {
   if (effectiveSpec !== 'SYMMETRIC_DEFAULT' && usage === undefined) {
     throw kmsError('ValidationException', 'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.');
   }
-  if (effectiveSpec !== 'SYMMETRIC_DEFAULT') throw unsupported(`KeySpec ${effectiveSpec}`);
-  if (usage !== undefined && usage !== 'ENCRYPT_DECRYPT') throw unsupported(`KeyUsage ${usage}`);
-  if (origin !== undefined && origin !== 'AWS_KMS') throw unsupported(`Origin ${origin}`);
-  if (multiRegion) throw unsupported('A multi-Region key');
+  if (!(CREATABLE_SPECS as readonly string[]).includes(effectiveSpec)) {
+    throw unsupported(`KeySpec ${effectiveSpec} (SM2, Ed25519 and ML-DSA keys)`);
+  }
+  const keySpec = effectiveSpec as KeySpec;
+  const keyUsage = usage ?? 'ENCRYPT_DECRYPT';
+  if (!SPECS[keySpec].usages.includes(keyUsage)) throw kmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`);
+  if (origin !== undefined && origin !== 'AWS_KMS') throw unsupported(`Origin ${origin} (imported key material and custom key stores)`);
+  if (multiRegion) throw unsupported('MultiRegion (multi-Region keys)');
   if (customKeyStoreId !== undefined || xksKeyId !== undefined) throw unsupported('A key in a custom key store');
-  return { description, policy, bypass, tagsRaw: input.Tags };
+  return { description, policy, bypass, tagsRaw: input.Tags, spec: keySpec, usage: keyUsage };
+}
+
+/** Version 1 of a new key's material, sealed: 256 random bits (v1 record), or a private key or HMAC key (v2 record). */
+async function firstMaterial(svc: KmsService, keyId: string, spec: KeySpec, now: number): Promise<KeyMaterialRecord> {
+  const kind = secretKind(spec);
+  if (kind === undefined) return newSealedMaterial(svc.rootKey, keyId, now);
+  const secret = await generateSecret(spec);
+  try {
+    return { keyId, version: 1, materialId: randomBytes(32).toString('hex'), sealed: await sealSecret(svc.rootKey, keyId, 1, kind, secret), createdAt: now };
+  } finally {
+    secret.fill(0);
+  }
 }
 
 export const createKey: KmsOperation = async (svc, caller, input, note) => {
   const req = parseCreateKey(input);
   const tags = parseTags(req.tagsRaw);
-  note.params = { ...note.params, keyUsage: 'ENCRYPT_DECRYPT', keySpec: 'SYMMETRIC_DEFAULT', origin: 'AWS_KMS' };
-  await svc.authorizeIdentity(caller, 'kms:CreateKey');
+  note.params = { ...note.params, keyUsage: req.usage, keySpec: req.spec, origin: 'AWS_KMS' };
+  await svc.authorizeIdentity(caller, 'kms:CreateKey', '*', { 'kms:KeySpec': req.spec, 'kms:KeyUsage': req.usage });
   // Tagging at creation needs kms:TagResource too (AWS: "To use the Tags parameter ... kms:TagResource (IAM policy)").
   if (tags.length) await svc.authorizeIdentity(caller, 'kms:TagResource');
 
@@ -94,8 +111,8 @@ export const createKey: KmsOperation = async (svc, caller, input, note) => {
     accountId: svc.accountId,
     region: svc.region,
     description: req.description,
-    keyUsage: 'ENCRYPT_DECRYPT',
-    keySpec: 'SYMMETRIC_DEFAULT',
+    keyUsage: req.usage,
+    keySpec: req.spec,
     origin: 'AWS_KMS',
     keyManager: 'CUSTOMER',
     state: 'Enabled',
@@ -105,7 +122,7 @@ export const createKey: KmsOperation = async (svc, caller, input, note) => {
     onDemandRotations: 0,
     currentVersion: 1,
   };
-  await svc.store.createKey(key, await newSealedMaterial(svc.rootKey, keyId, now), tags);
+  await svc.store.createKey(key, await firstMaterial(svc, keyId, req.spec, now), tags);
   note.keys.push(key);
   return { KeyMetadata: await keyMetadata(svc, key) };
 };

@@ -36,6 +36,15 @@ function refuseAwsManaged(key: KmsKeyRecord): void {
   if (key.keyManager === 'AWS') throw kmsError('UnsupportedOperationException', `${key.arn} key manager is AWS which is not valid for this operation.`);
 }
 
+/**
+ * Only symmetric encryption keys rotate (AWS: UnsupportedOperationException for asymmetric,
+ * HMAC keys). RotateKeyOnDemand answers with AWS's empty message (recorded:
+ * test_rotate_key_on_demand_raises_error_given_non_symmetric_key).
+ */
+function refuseNonSymmetric(key: KmsKeyRecord, message = `${key.arn} key spec is ${key.keySpec} which is not valid for key rotation.`): void {
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('UnsupportedOperationException', message);
+}
+
 async function rotationKey(svc: KmsService, input: Record<string, unknown>): Promise<KmsKeyRecord> {
   return svc.resolveKey(input.KeyId, { allowAlias: false });
 }
@@ -56,6 +65,7 @@ export const enableKeyRotation: KmsOperation = async (svc, caller, input, note) 
   await svc.authorize(caller, key, 'kms:EnableKeyRotation', { 'kms:RotationPeriodInDays': String(period) });
   svc.checkState(key, 'crypto');
   refuseAwsManaged(key);
+  refuseNonSymmetric(key);
   const now = svc.now();
   // A new period on a key that already rotates counts from the same start as the old one
   // (the last rotation, or when rotation was enabled); a first enable counts from now.
@@ -73,6 +83,7 @@ export const disableKeyRotation: KmsOperation = async (svc, caller, input, note)
   await svc.authorize(caller, key, 'kms:DisableKeyRotation');
   svc.checkState(key, 'crypto');
   refuseAwsManaged(key);
+  refuseNonSymmetric(key);
   await svc.store.updateKey({ ...key, rotationEnabled: false, rotationPeriodInDays: undefined, nextRotationDate: undefined });
   return {};
 };
@@ -143,6 +154,7 @@ export const rotateKeyOnDemand: KmsOperation = async (svc, caller, input, note) 
   await svc.authorize(caller, key, 'kms:RotateKeyOnDemand');
   svc.checkState(key, 'crypto');
   refuseAwsManaged(key);
+  refuseNonSymmetric(key, '');
   if (key.onDemandRotations >= ON_DEMAND_ROTATION_LIMIT) {
     throw kmsError('LimitExceededException', `The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: ${key.arn}`);
   }

@@ -3,6 +3,8 @@
 // (sqlite-kms-store.ts); sealed material is opaque here — it is encrypted under the
 // root key before it reaches the store (src/kms/format/key-material.ts).
 
+import type { KeySpec, KeyUsage } from '../key-specs.js';
+
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
 export type KeyManager = 'CUSTOMER' | 'AWS';
 
@@ -12,8 +14,8 @@ export interface KmsKeyRecord {
   accountId: string;
   region: string;
   description: string;
-  keyUsage: 'ENCRYPT_DECRYPT';
-  keySpec: 'SYMMETRIC_DEFAULT';
+  keyUsage: KeyUsage;
+  keySpec: KeySpec;
   origin: 'AWS_KMS';
   keyManager: KeyManager;
   state: KeyState;

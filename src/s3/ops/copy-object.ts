@@ -22,8 +22,11 @@ import { resolveSse, type SseSettings } from '../sse/settings.js';
 import { checkCustomerKey, etagHex, openObject, sealObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type StoredSse } from '../sse/object-keys.js';
 import { BodyEncryptor } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
+import { readersOf, type ReadClaim } from '../../storage/blob-readers.js';
 import { copySourceStream } from '../multipart-copy-source.js';
 import { storedChecksumOf } from '../checksums.js';
+import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
+import { BUCKET_ENCRYPTION_ITEM } from '../sse/bucket-default.js';
 import { writeBlob } from '../object-writer.js';
 import { text, xmlDocument } from '../xml.js';
 import { commitObject, mapWriteConflict } from './put-object.js';
@@ -78,6 +81,17 @@ function copiedHeaders(src: ObjectRecord, h: IncomingHttpHeaders): Record<string
 }
 
 export async function copyObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  // The source's blobs stay until the copy ends, whatever an overwrite or delete of the
+  // source commits meanwhile (storage/blob-readers.ts), as for a GET.
+  const claim = readersOf(ctx.services.blobs).begin();
+  try {
+    await copyClaimed(ctx, bucket, key, claim);
+  } finally {
+    claim.release();
+  }
+}
+
+async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: ReadClaim): Promise<void> {
   const h = ctx.req.headers;
   checkKey(key);
   const source = parseCopySource(header(ctx, 'x-amz-copy-source'));
@@ -95,6 +109,9 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
   const acl = newObjectAcl(h, dest, ctx.owner.id); // a copy gets the ACL of its request, never its source's
   const settings = resolveSse(ctx, dest, sseRequest);
   if (cond.kind !== 'none') checkWriteCondition(cond, await ctx.services.meta.getObject(bucket, key), key);
+  // A bucket with a default encryption configuration of its own re-encrypts an object copied
+  // onto itself, so AWS allows that copy without other changes (aws-recordings: copy in place with bucket encryption).
+  const configuredDefault = dest.config[BUCKET_ENCRYPTION_ITEM] !== undefined;
   requireSecureTransport(ctx, settings);
   if (sourceCustomer) requireSecureTransport(ctx, { kind: 'sse-c' });
   // A copy onto itself can race with a writer of that key; its in-place record is then retried on the new source.
@@ -105,6 +122,7 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
       if (source.bucket === bucket || (await ctx.services.meta.getBucket(source.bucket))) throw s3Error('NoSuchKey', { Key: source.key });
       throw s3Error('NoSuchBucket', { BucketName: source.bucket });
     }
+    claim.hold(src.parts.map((p) => p.blobId)); // once: a retry only commits in place, reading no bytes
     const srcSse = sseOf(src.sys);
     checkCustomerKey(srcSse, sourceCustomer);
     checkReadConditions(h, src, COPY_SOURCE_CONDITIONS, false);
@@ -120,7 +138,7 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
       lastModified: new Date().toISOString(),
       headers: replaced ? replaced.headers : copiedHeaders(src, h),
       userMetadata: replaced ? replaced.userMetadata : { ...src.userMetadata },
-      tags: replacedTags ?? { ...src.tags },
+      tags: replacedTags ?? src.tags,
       checksum: src.checksum,
       parts: src.parts,
       sys: sysWithAcl({ ...src.sys }, acl),
@@ -132,8 +150,9 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
     const newAlgorithm = algorithm !== undefined && algorithm !== src.checksum?.algorithm;
     // Encryption changes when the request names one, or the destination's default differs from the source's.
     const encryptionChange = sseRequest.algorithm !== undefined || sseRequest.customer !== undefined || !sameEncryption(srcSse, settings);
-    if (sameObject && !newAlgorithm && !encryptionChange) {
-      const changes = metaDirective === 'REPLACE' || h[WEBSITE_REDIRECT] !== undefined || (requestedClass !== undefined && requestedClass !== src.storageClass);
+    const changes = metaDirective === 'REPLACE' || h[WEBSITE_REDIRECT] !== undefined || (requestedClass !== undefined && requestedClass !== src.storageClass);
+    // Without other changes, a configured default re-encrypts: the full copy below.
+    if (sameObject && !newAlgorithm && !encryptionChange && (changes || !configuredDefault)) {
       if (!changes) {
         throw s3Error('InvalidRequest', {}, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
       }
@@ -151,6 +170,7 @@ export async function copyObject(ctx: S3Context, bucket: string, key: string): P
       sealed = await sealObject(ctx, settings, bucket, key);
       blob = await writeBlob(ctx.services, copySourceStream(ctx, src, undefined, srcKeys), {
         integrity: { inTrailer: false, algorithm: algorithm ?? src.checksum?.algorithm },
+        defaultAlgorithm: DEFAULT_ALGORITHM,
         maxSize: ctx.services.config.maxObjectSize,
         announcedSize: src.size,
         encryptor: sealed && new BodyEncryptor(sealed.keys, 0),

@@ -12,7 +12,7 @@ import { type S3Context, header } from '../context.js';
 import { s3Error } from '../errors.js';
 import { objectResponseHeaders } from '../object-headers.js';
 import { readObject, readObjectSmall } from '../object-reader.js';
-import { parseCustomerKey, refuseSseHeaders } from '../sse/request.js';
+import { parseReadCustomerKey, refuseSseHeaders, type CustomerKey } from '../sse/request.js';
 import { checkCustomerKey, integrityFailure, openObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type ObjectKeys } from '../sse/object-keys.js';
 import { readDecrypted, readDecryptedSmall } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
@@ -43,7 +43,7 @@ export async function loadObject(ctx: S3Context, bucket: string, key: string): P
 
 async function serve(ctx: S3Context, bucket: string, key: string, withBody: boolean): Promise<void> {
   refuseSseHeaders(ctx.req.headers);
-  const customer = parseCustomerKey(ctx.req.headers, '');
+  const customer = parseReadCustomerKey(ctx.req.headers);
   if (!withBody) return respond(ctx, await loadObject(ctx, bucket, key), customer, false);
   // The blobs of the record read here stay until the response ends, whatever a concurrent
   // overwrite or delete commits meanwhile (storage/blob-readers.ts): the claim starts before
@@ -58,7 +58,7 @@ async function serve(ctx: S3Context, bucket: string, key: string, withBody: bool
   }
 }
 
-async function respond(ctx: S3Context, rec: ObjectRecord, customer: ReturnType<typeof parseCustomerKey>, withBody: boolean): Promise<void> {
+async function respond(ctx: S3Context, rec: ObjectRecord, customer: CustomerKey | undefined, withBody: boolean): Promise<void> {
   const sse = sseOf(rec.sys);
   checkCustomerKey(sse, customer);
   if (sse && sse.alg !== 'AES256') requireSecureTransport(ctx, { kind: sse.alg === 'SSE-C' ? 'sse-c' : 'sse-kms' });

@@ -21,6 +21,7 @@ import { BodyEncryptor } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
 import { announcedSize, parseIntegrity, refuseAnnouncedOversize, writeBlob, type WrittenBlob } from '../object-writer.js';
 import { checksumElement, copyPartAlgorithm, parseUploadChecksum, planPartChecksum } from '../multipart-checksum.js';
+import { readersOf, type ReadClaim } from '../../storage/blob-readers.js';
 import { copySourceStream, parseCopySourceRange } from '../multipart-copy-source.js';
 import { listPartsDocument, listUploadsDocument, pageUploads, parseListUploadsQuery } from '../multipart-listing.js';
 import {
@@ -86,7 +87,7 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
   const customer = parseCustomerKey(h, '');
   const integrity = parseIntegrity(h);
   const upload = await requireUpload(ctx, bucket, key, uploadId);
-  const plan = planPartChecksum(upload, integrity);
+  const plan = planPartChecksum(upload, integrity, { customerKey: sseOf(upload.sys)?.alg === 'SSE-C' });
   const keys = await partKeys(ctx, upload, customer);
 
   const decoded = decodePayload(ctx.req, h, ctx.auth.payload);
@@ -97,19 +98,31 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
       maxSize: MAX_PART_SIZE,
       trailers: decoded.trailers,
       defaultAlgorithm: plan.defaultAlgorithm,
+      extraAlgorithm: plan.extraAlgorithm,
       announcedSize: announcedSize(h),
       encryptor: keys && new BodyEncryptor(keys, n),
     });
   } finally {
     wipe(keys);
   }
-  const part = await commitPart(ctx, upload, n, blob);
+  // The part keeps the checksum Complete combines (the extra one when computed); the client's is echoed.
+  const part = await commitPart(ctx, upload, n, { ...blob, checksum: blob.extra ?? blob.checksum });
   const headers: Record<string, string> = { etag: part.etag, ...sseResponseHeaders(ctx, sseOf(upload.sys)) };
-  if (plan.echo && blob.checksum) headers[checksumHeader(blob.checksum.algorithm)] = part.checksum!;
+  if (plan.echo && blob.checksum) headers[checksumHeader(blob.checksum.algorithm)] = blob.checksum.digest.toString('base64');
   sendEmpty(ctx, 200, headers);
 }
 
 export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string, uploadId: string, partNumber: string): Promise<void> {
+  // The source's blobs stay until the copy ends (storage/blob-readers.ts), as for a GET.
+  const claim = readersOf(ctx.services.blobs).begin();
+  try {
+    await uploadPartCopyClaimed(ctx, bucket, key, uploadId, partNumber, claim);
+  } finally {
+    claim.release();
+  }
+}
+
+async function uploadPartCopyClaimed(ctx: S3Context, bucket: string, key: string, uploadId: string, partNumber: string, claim: ReadClaim): Promise<void> {
   const h = ctx.req.headers;
   const n = parsePartNumber(partNumber);
   refuseSseHeaders(h);
@@ -123,6 +136,7 @@ export async function uploadPartCopy(ctx: S3Context, bucket: string, key: string
     await requireBucket(ctx, source.bucket);
     throw s3Error('NoSuchKey', { Key: source.key });
   }
+  claim.hold(src.parts.map((p) => p.blobId));
   const srcSse = sseOf(src.sys);
   checkCustomerKey(srcSse, sourceCustomer);
   checkReadConditions(h, src, COPY_SOURCE_CONDITIONS, false);

@@ -1,15 +1,20 @@
 // GetObjectAttributes: HeadObject and ListParts in one XML answer, limited to the
 // attributes named in x-amz-object-attributes. As on AWS the ETag is unquoted, a
-// composite checksum is given without its "-N" suffix, and parts are listed (with
-// their checksums) only for objects with a COMPOSITE checksum; other multipart
-// objects report just their part count.
+// composite checksum is given without its "-N" suffix, an SSE-C object needs its key
+// (as GET does), and a multipart object reports its part count; its parts are listed
+// (with their checksums, paged by x-amz-max-parts and x-amz-part-number-marker) only when
+// the upload applied an additional checksum — AWS leaves them out otherwise, and S3's own
+// default (a FULL_OBJECT CRC64NVME) is not one.
 
-import type { ObjectRecord } from '../../storage/types.js';
+import type { ObjectRecord, StoredChecksum } from '../../storage/types.js';
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendXml } from '../context.js';
 import { invalidArgument, s3Error } from '../errors.js';
 import { httpDate } from '../object-headers.js';
 import { el, text, xmlDocument } from '../xml.js';
+import { checkCustomerKey, sseOf } from '../sse/object-keys.js';
+import { parseReadCustomerKey, refuseSseHeaders } from '../sse/request.js';
+import { requireSecureTransport } from '../sse/transport-rule.js';
 import { checksumElement } from './copy-object.js';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
@@ -20,9 +25,14 @@ export async function getObjectAttributes(ctx: S3Context, bucket: string, key: s
   const wanted = parseAttributes(ctx.req.headers['x-amz-object-attributes']);
   const v = ctx.query.get('versionId');
   if (v !== null && v !== 'null') throw s3Error('NotImplemented', {}, 'Object versions are not implemented by Coffer');
+  // Only the SSE-C headers, validated as GET validates them.
+  refuseSseHeaders(ctx.req.headers);
+  const customer = parseReadCustomerKey(ctx.req.headers);
+  if (customer) requireSecureTransport(ctx, { kind: 'sse-c' });
   await requireBucket(ctx, bucket);
   const rec = await ctx.services.meta.getObject(bucket, key);
   if (!rec) throw s3Error('NoSuchKey', { Key: key });
+  checkCustomerKey(sseOf(rec.sys), customer);
 
   let inner = '';
   if (wanted.has('ETag')) inner += text('ETag', rec.etag.replace(/^"|"$/g, ''));
@@ -55,7 +65,7 @@ function isMultipart(rec: ObjectRecord): boolean {
 
 function objectParts(ctx: S3Context, rec: ObjectRecord): string {
   const count = text('PartsCount', rec.parts.length);
-  if (rec.checksum?.type !== 'COMPOSITE') return el('ObjectParts', count);
+  if (!rec.checksum || !hasAdditionalChecksum(rec.checksum)) return el('ObjectParts', count);
   // S3 ignores max-parts and part-number-marker values it cannot read.
   const maxParts = Math.min(intHeader(ctx, 'x-amz-max-parts', DEFAULT_MAX_PARTS), DEFAULT_MAX_PARTS);
   const marker = intHeader(ctx, 'x-amz-part-number-marker', 0);
@@ -63,7 +73,8 @@ function objectParts(ctx: S3Context, rec: ObjectRecord): string {
   const page = after.slice(0, maxParts);
   const truncated = after.length > page.length;
   const element = checksumElement(rec.checksum.algorithm);
-  const parts = page.map((p) => el('Part', text('PartNumber', p.partNumber), text('Size', p.size), text(element, p.checksum)));
+  // Parts without a checksum of the object's algorithm (none stored) are listed without one.
+  const parts = page.map((p) => el('Part', text('PartNumber', p.partNumber), text('Size', p.size), p.checksum === undefined ? '' : text(element, p.checksum)));
   return el(
     'ObjectParts',
     count,
@@ -73,6 +84,15 @@ function objectParts(ctx: S3Context, rec: ObjectRecord): string {
     text('IsTruncated', truncated),
     ...parts,
   );
+}
+
+/**
+ * Whether the upload applied a checksum of the client's choosing. A FULL_OBJECT CRC64NVME is
+ * what S3 computes when none was asked for; an upload that declared it explicitly stores the
+ * same record, so it is taken as the default (and its parts are not listed).
+ */
+function hasAdditionalChecksum(c: StoredChecksum): boolean {
+  return c.type === 'COMPOSITE' || c.algorithm !== 'CRC64NVME';
 }
 
 function intHeader(ctx: S3Context, name: string, fallback: number): number {

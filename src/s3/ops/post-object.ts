@@ -15,6 +15,7 @@ import { isSigV2Form, verifyPostPolicyV2, withoutSigV2Fields } from '../../auth/
 import { parseFormUpload } from '../multipart-form.js';
 import type { ObjectRecord } from '../../storage/types.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
+import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
 import { requireBucket } from '../bucket-access.js';
 import { newObjectAcl, sysWithAcl } from '../acl-request.js';
 import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
@@ -32,6 +33,7 @@ import { parseIntegrity, writeBlob } from '../object-writer.js';
 import { parseXmlRoot, text, xmlDocument } from '../xml.js';
 import { commitObject } from './put-object.js';
 import { parseTaggingXml } from './tagging.js';
+import { NO_TAGS } from '../../storage/object-tags.js';
 
 const INTEGRITY_FIELDS = ['content-md5', 'x-amz-checksum-crc32', 'x-amz-checksum-crc32c', 'x-amz-checksum-crc64nvme', 'x-amz-checksum-sha1', 'x-amz-checksum-sha256', 'x-amz-checksum-algorithm'];
 
@@ -70,7 +72,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   // bucket policies, as a PUT would), and S3 uses KMS on its behalf.
   ctx.principal = credential.principal;
   // Its SSE and tagging condition keys come from the form's fields, as a PUT's come from headers.
-  const tags = fields['tagging'] !== undefined ? parseTaggingXml(parseXmlRoot(Buffer.from(fields['tagging'], 'utf8'), 'Tagging')) : {};
+  const tags = fields['tagging'] !== undefined ? parseTaggingXml(parseXmlRoot(Buffer.from(fields['tagging'], 'utf8'), 'Tagging')) : NO_TAGS;
   await authorizeS3(services, {
     principal: credential.principal,
     bucket,
@@ -97,7 +99,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   const sealed = await sealObject(ctx, settings, bucket, key);
   let blob;
   try {
-    blob = await writeBlob(services, form.file, { integrity, maxSize, encryptor: sealed && new BodyEncryptor(sealed.keys, 0) });
+    blob = await writeBlob(services, form.file, { integrity, maxSize, defaultAlgorithm: DEFAULT_ALGORITHM, encryptor: sealed && new BodyEncryptor(sealed.keys, 0) });
   } finally {
     wipe(sealed?.keys);
   }

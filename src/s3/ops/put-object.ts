@@ -16,6 +16,7 @@ import { etagHex, sealObject, sseResponseHeaders, wipe } from '../sse/object-key
 import { BodyEncryptor } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
+import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
 import { announcedSize, parseIntegrity, refuseAnnouncedOversize, writeBlob } from '../object-writer.js';
 
 export async function putObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
@@ -48,6 +49,7 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
       integrity,
       maxSize: ctx.services.config.maxObjectSize,
       trailers: decoded.trailers,
+      defaultAlgorithm: DEFAULT_ALGORITHM,
       announcedSize: announcedSize(h),
       encryptor: sealed && new BodyEncryptor(sealed.keys, 0),
     });

@@ -9,7 +9,8 @@ import { authorizeRequest, requestTagConditions } from '../authorization.js';
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import { s3Error } from '../errors.js';
-import { validateTags } from '../object-headers.js';
+import { objectTags } from '../object-headers.js';
+import { NO_TAGS, type ObjectTags } from '../../storage/object-tags.js';
 import { parseIntegrity } from '../object-writer.js';
 import { childArray, childObject, childText, el, parseXmlRoot, readSmallBody, text, xmlDocument, type XmlObject } from '../xml.js';
 
@@ -32,30 +33,31 @@ export async function putObjectTagging(ctx: S3Context, bucket: string, key: stri
 export async function deleteObjectTagging(ctx: S3Context, bucket: string, key: string): Promise<void> {
   refuseVersionId(ctx);
   await requireBucket(ctx, bucket);
-  if (!(await ctx.services.meta.updateObject(bucket, key, { tags: {} }))) throw s3Error('NoSuchKey', { Key: key });
+  if (!(await ctx.services.meta.updateObject(bucket, key, { tags: NO_TAGS }))) throw s3Error('NoSuchKey', { Key: key });
   sendEmpty(ctx, 204);
 }
 
 /** <TagSet><Tag><Key/><Value/></Tag>...</TagSet> */
-export function tagSetXml(tags: Record<string, string>): string {
-  const items = Object.entries(tags).map(([k, v]) => el('Tag', text('Key', k), text('Value', v)));
+export function tagSetXml(tags: ObjectTags): string {
+  const items = tags.map(([k, v]) => el('Tag', text('Key', k), text('Value', v)));
   return `<TagSet>${items.join('')}</TagSet>`;
 }
 
 /** The content of a <Tagging> document (PutObjectTagging's body, PostObject's tagging field), validated. */
-export function parseTaggingXml(doc: XmlObject): Record<string, string> {
+export function parseTaggingXml(doc: XmlObject): ObjectTags {
   const tagSet = childObject(doc, 'TagSet');
   if (tagSet === undefined) throw s3Error('MalformedXML');
-  const tags: Record<string, string> = {};
-  for (const t of childArray(tagSet, 'Tag')) {
+  return objectTags(tagPairs(childArray(tagSet, 'Tag')));
+}
+
+/** Each <Tag>'s key and value, in document order; a tag without both is MalformedXML when reached. */
+function* tagPairs(tags: XmlObject[]): Generator<[string, string]> {
+  for (const t of tags) {
     const k = childText(t, 'Key');
     const v = childText(t, 'Value');
     if (k === undefined || v === undefined) throw s3Error('MalformedXML');
-    if (Object.hasOwn(tags, k)) throw s3Error('InvalidTag', {}, 'Cannot provide multiple Tags with the same key');
-    tags[k] = v;
+    yield [k, v];
   }
-  validateTags(tags);
-  return tags;
 }
 
 /**

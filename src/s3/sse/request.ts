@@ -99,7 +99,7 @@ export function parseContextHeader(v: string): Record<string, string> {
  * The SSE-C key headers (prefix '' for the object, 'x-amz-copy-source-' for a copy's
  * source), validated as AWS does; undefined when none of them is present.
  */
-export function parseCustomerKey(h: IncomingHttpHeaders, prefix: '' | typeof COPY_SOURCE_PREFIX): CustomerKey | undefined {
+export function parseCustomerKey(h: IncomingHttpHeaders, prefix: '' | typeof COPY_SOURCE_PREFIX, use: 'write' | 'read' = 'write'): CustomerKey | undefined {
   // x-amz-server-side-encryption-customer-key → x-amz-copy-source-server-side-encryption-customer-key
   const name = (base: string) => (prefix === '' ? base : prefix + base.slice('x-amz-'.length));
   const algorithm = one(h, name(SSE_C_ALGORITHM));
@@ -112,10 +112,18 @@ export function parseCustomerKey(h: IncomingHttpHeaders, prefix: '' | typeof COP
   }
   if (key === undefined) throw invalidArgument('Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key.', SSE);
   const bytes = Buffer.from(key, 'base64');
+  // A read without the key's MD5 names no stored key: AWS answers 403 AccessDenied (the key
+  // does not match) where a write is told its key is invalid. An empty MD5 matches no object.
+  if (md5 === undefined && use === 'read') return { key: bytes, md5: '' };
   if (bytes.length !== 32 || md5 === undefined) throw invalidArgument('The secret key was invalid for the specified algorithm.', SSE);
   const actual = createHash('md5').update(bytes).digest('base64');
   if (actual !== md5.trim()) throw invalidArgument('The calculated MD5 hash of the key did not match the hash that was provided.', SSE);
   return { key: bytes, md5: actual };
+}
+
+/** The SSE-C key headers of a read (GET, HEAD, GetObjectAttributes): a missing MD5 is a key that matches nothing. */
+export function parseReadCustomerKey(h: IncomingHttpHeaders): CustomerKey | undefined {
+  return parseCustomerKey(h, '', 'read');
 }
 
 /** The SSE-C key of a copy's source (x-amz-copy-source-server-side-encryption-customer-*). */

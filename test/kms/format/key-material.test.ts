@@ -98,3 +98,23 @@ describe('key material at rest', () => {
     await sealKeyMaterial(p, K1, 2 ** 32 - 1, generateKeyMaterial());
   });
 });
+
+describe('sealed key material v2 (private keys and HMAC keys)', () => {
+  it('round-trips an RSA 4096 private key (beyond what a root key wraps directly) and is bound to key, version and kind', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { openSecret, sealSecret } = await import('../../../src/kms/format/key-material.js');
+    const p = root();
+    const der = generateKeyPairSync('rsa', { modulusLength: 4096 }).privateKey.export({ type: 'pkcs8', format: 'der' });
+    assert.ok(der.length > 1024);
+    const sealed = await sealSecret(p, K1, 2, 'private-key', der);
+    assert.equal(sealed[0], 0x02);
+    assert.equal(sealed[41], 0x02);
+    assert.deepEqual(await openSecret(p, K1, 2, 'private-key', sealed), der);
+    assert.ok(!sealed.includes(der.subarray(100, 132)), 'no part of the key appears in the record');
+    await rejectsWith(openSecret(p, K2, 2, 'private-key', sealed), 'auth');
+    await rejectsWith(openSecret(p, K1, 3, 'private-key', sealed), 'auth');
+    await rejectsWith(openSecret(p, K1, 2, 'hmac', sealed), 'auth');
+    await rejectsWith(openSecret(root(), K1, 2, 'private-key', sealed), 'wrong-key');
+    await rejectsWith(openKeyMaterial(p, K1, 2, sealed), 'parse');
+  });
+});

@@ -1,0 +1,23 @@
+// Whether a key may be used for an operation, in AWS's words: first its KeyUsage
+// ("<arn> key usage is SIGN_VERIFY which is not valid for Encrypt."), then the algorithm
+// against its KeySpec ("Algorithm HMAC_SHA_256 is incompatible with key spec HMAC_224.").
+// Both are InvalidKeyUsageException (recorded: test_error_messaging_for_invalid_keys,
+// test_invalid_generate_mac).
+
+import { kmsError } from '../errors.js';
+import type { KmsKeyRecord } from '../store/types.js';
+import type { KeyUsage } from '../key-specs.js';
+
+export function usableFor(key: KmsKeyRecord, usage: KeyUsage, operation: string): void {
+  if (key.keyUsage !== usage) throw kmsError('InvalidKeyUsageException', `${key.arn} key usage is ${key.keyUsage} which is not valid for ${operation}.`);
+}
+
+export function algorithmAllowed(key: KmsKeyRecord, algorithm: string, allowed: readonly string[] | undefined): void {
+  if (!allowed?.includes(algorithm)) throw kmsError('InvalidKeyUsageException', `Algorithm ${algorithm} is incompatible with key spec ${key.keySpec}.`);
+}
+
+/** Data keys and data key pairs are made under symmetric encryption keys only. */
+export function symmetricOnly(key: KmsKeyRecord, operation: string): void {
+  usableFor(key, 'ENCRYPT_DECRYPT', operation);
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('InvalidKeyUsageException', `${key.arn} key spec is ${key.keySpec} which is not valid for ${operation}.`);
+}

@@ -1,0 +1,140 @@
+// The signature primitives behind Sign and Verify, over a message (MessageType RAW) or
+// its digest (DIGEST). RAW uses Node's one-shot sign/verify. Node has no API that signs a
+// precomputed digest, so DIGEST is built from primitives that are standard and testable
+// against openssl:
+//
+//   RSASSA-PKCS1-v1_5: privateEncrypt(PKCS#1 type-1 padding, DigestInfo || digest) (RFC 8017 §9.2)
+//   RSASSA-PSS:        EMSA-PSS-ENCODE(digest, sLen = hLen, MGF1 with the same hash) then
+//                      the raw RSA private operation (RFC 8017 §9.1); OpenSSL blinds it
+//   ECDSA:             R = k·G by OpenSSL (ECDH with k as the private key), then
+//                      s = k⁻¹(e + r·d) mod n in BigInt with a random blinding factor
+//                      (SEC 1 §4.1.3); verification is public and done in BigInt
+//
+// Signatures are what AWS returns: RSA as the raw signature, ECDSA as DER (RFC 3279).
+
+import {
+  constants, createHash, privateEncrypt, publicDecrypt, randomBytes, sign as nodeSign, timingSafeEqual,
+  verify as nodeVerify, type KeyObject,
+} from 'node:crypto';
+import { ecdsaSignDigest, ecdsaVerifyDigest } from './ecdsa-digest.js';
+
+export interface SigningAlgorithmInfo {
+  family: 'pss' | 'pkcs1' | 'ecdsa';
+  hash: 'sha256' | 'sha384' | 'sha512';
+  digestLength: number;
+}
+
+export const SIGNING_ALGORITHMS: Readonly<Record<string, SigningAlgorithmInfo>> = {
+  RSASSA_PSS_SHA_256: { family: 'pss', hash: 'sha256', digestLength: 32 },
+  RSASSA_PSS_SHA_384: { family: 'pss', hash: 'sha384', digestLength: 48 },
+  RSASSA_PSS_SHA_512: { family: 'pss', hash: 'sha512', digestLength: 64 },
+  RSASSA_PKCS1_V1_5_SHA_256: { family: 'pkcs1', hash: 'sha256', digestLength: 32 },
+  RSASSA_PKCS1_V1_5_SHA_384: { family: 'pkcs1', hash: 'sha384', digestLength: 48 },
+  RSASSA_PKCS1_V1_5_SHA_512: { family: 'pkcs1', hash: 'sha512', digestLength: 64 },
+  ECDSA_SHA_256: { family: 'ecdsa', hash: 'sha256', digestLength: 32 },
+  ECDSA_SHA_384: { family: 'ecdsa', hash: 'sha384', digestLength: 48 },
+  ECDSA_SHA_512: { family: 'ecdsa', hash: 'sha512', digestLength: 64 },
+};
+
+// DER DigestInfo prefixes (RFC 8017 §9.2, note 1).
+const DIGEST_INFO: Record<string, Buffer> = {
+  sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+  sha384: Buffer.from('3041300d060960864801650304020205000430', 'hex'),
+  sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
+};
+
+function nodeOptions(key: KeyObject, a: SigningAlgorithmInfo) {
+  if (a.family === 'pss') return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: a.digestLength };
+  if (a.family === 'pkcs1') return { key, padding: constants.RSA_PKCS1_PADDING };
+  return { key, dsaEncoding: 'der' as const };
+}
+
+function mgf1(seed: Buffer, length: number, hash: string): Buffer {
+  const out: Buffer[] = [];
+  let have = 0;
+  for (let counter = 0; have < length; counter++) {
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(counter);
+    const block = createHash(hash).update(seed).update(c).digest();
+    out.push(block);
+    have += block.length;
+  }
+  return Buffer.concat(out).subarray(0, length);
+}
+
+const modulusBits = (key: KeyObject) => key.asymmetricKeyDetails!.modulusLength!;
+
+/** EMSA-PSS-ENCODE (RFC 8017 §9.1.1), left-padded to the modulus length. */
+function pssEncode(digest: Buffer, a: SigningAlgorithmInfo, modBits: number): Buffer {
+  const emBits = modBits - 1;
+  const emLen = Math.ceil(emBits / 8);
+  const hLen = a.digestLength;
+  const salt = randomBytes(hLen);
+  const h = createHash(a.hash).update(Buffer.alloc(8)).update(digest).update(salt).digest();
+  const db = Buffer.concat([Buffer.alloc(emLen - 2 * hLen - 2), Buffer.from([0x01]), salt]);
+  const mask = mgf1(h, emLen - hLen - 1, a.hash);
+  for (let i = 0; i < db.length; i++) db[i]! ^= mask[i]!;
+  db[0]! &= 0xff >> (8 * emLen - emBits);
+  const em = Buffer.concat([db, h, Buffer.from([0xbc])]);
+  const k = Math.ceil(modBits / 8);
+  return em.length === k ? em : Buffer.concat([Buffer.alloc(k - em.length), em]);
+}
+
+/** EMSA-PSS-VERIFY (RFC 8017 §9.1.2) with sLen = hLen. */
+function pssVerify(digest: Buffer, em: Buffer, a: SigningAlgorithmInfo, modBits: number): boolean {
+  const emBits = modBits - 1;
+  const emLen = Math.ceil(emBits / 8);
+  const hLen = a.digestLength;
+  if (em.length > emLen) {
+    if (em.subarray(0, em.length - emLen).some((b) => b !== 0)) return false;
+    em = em.subarray(em.length - emLen);
+  }
+  if (em.length !== emLen || em[emLen - 1] !== 0xbc || emLen < 2 * hLen + 2) return false;
+  const db = Buffer.from(em.subarray(0, emLen - hLen - 1));
+  const h = em.subarray(emLen - hLen - 1, emLen - 1);
+  if ((db[0]! & ~(0xff >> (8 * emLen - emBits)) & 0xff) !== 0) return false;
+  const mask = mgf1(h, db.length, a.hash);
+  for (let i = 0; i < db.length; i++) db[i]! ^= mask[i]!;
+  db[0]! &= 0xff >> (8 * emLen - emBits);
+  const psLen = emLen - 2 * hLen - 2;
+  if (db.subarray(0, psLen).some((b) => b !== 0) || db[psLen] !== 0x01) return false;
+  const salt = db.subarray(db.length - hLen);
+  const h2 = createHash(a.hash).update(Buffer.alloc(8)).update(digest).update(salt).digest();
+  return timingSafeEqual(h, h2);
+}
+
+export function signMessage(privateKey: KeyObject, a: SigningAlgorithmInfo, message: Buffer, digest: boolean): Buffer {
+  if (!digest) return nodeSign(a.hash, message, nodeOptions(privateKey, a));
+  switch (a.family) {
+    case 'pkcs1':
+      return privateEncrypt({ key: privateKey, padding: constants.RSA_PKCS1_PADDING }, Buffer.concat([DIGEST_INFO[a.hash]!, message]));
+    case 'pss':
+      return privateEncrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, pssEncode(message, a, modulusBits(privateKey)));
+    case 'ecdsa':
+      return ecdsaSignDigest(privateKey, message);
+  }
+}
+
+export function verifyMessage(publicKey: KeyObject, a: SigningAlgorithmInfo, message: Buffer, digest: boolean, signature: Buffer): boolean {
+  try {
+    if (!digest) return nodeVerify(a.hash, message, nodeOptions(publicKey, a), signature);
+    switch (a.family) {
+      case 'pkcs1': {
+        const expected = Buffer.concat([DIGEST_INFO[a.hash]!, message]);
+        const got = publicDecrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, signature);
+        return got.length === expected.length && timingSafeEqual(got, expected);
+      }
+      case 'pss': {
+        const k = Math.ceil(modulusBits(publicKey) / 8);
+        if (signature.length !== k) return false;
+        return pssVerify(message, publicDecrypt({ key: publicKey, padding: constants.RSA_NO_PADDING }, signature), a, modulusBits(publicKey));
+      }
+      case 'ecdsa':
+        return ecdsaVerifyDigest(publicKey, message, signature);
+    }
+  } catch {
+    // A malformed signature (wrong length, not DER, out of range) is an invalid one.
+    return false;
+  }
+}
+
