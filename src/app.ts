@@ -1,7 +1,7 @@
 // Assembles a running Coffer from a validated config: the stores (backend/open-backend.ts
 // chooses and recovers them), credentials, the HTTP listener.
 
-import { mkdir, chmod, statfs } from 'node:fs/promises';
+import { statfs } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +20,7 @@ import type { S3Services } from './s3/context.js';
 import { collectGarbage } from './storage/recovery.js';
 import { openBackend } from './backend/open-backend.js';
 import { lockDataDir } from './backend/data-dir-lock.js';
+import { prepareDataDir } from './backend/data-dir-setup.js';
 import { loadRootAccount, type RootAccount } from './iam/root-credentials.js';
 import type { CredentialLookup } from './auth/types.js';
 import { openCustody } from './custody/open-custody.js';
@@ -73,8 +74,7 @@ export interface RunningCoffer {
 }
 
 export async function startCoffer(config: CofferConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningCoffer> {
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  await chmod(config.dataDir, 0o700);
+  await prepareDataDir(config.dataDir);
   // Before any store is opened: recovery must never run beside another server's writes.
   const lock = lockDataDir(config.dataDir);
   if (lock.tookOver) log.warn({ previous: lock.tookOver }, `took over the lock ${lock.path} left by a server that is no longer running`);

@@ -74,7 +74,8 @@ export function registerServerCommand(program: Command): void {
       } catch (e) {
         const err = e as NodeJS.ErrnoException & { hint?: string };
         if (err.code === 'EADDRINUSE') fail(`port ${config.port} on ${config.address} is already in use`, 'stop the other process or choose another port with --port');
-        if (err.code === 'EACCES') fail(`cannot use ${config.dataDir} or port ${config.port}: permission denied`, 'check the data directory permissions, or use a port above 1023');
+        if (err.code === 'EACCES' && (err.syscall === 'listen' || err.syscall === 'bind')) fail(`cannot listen on port ${config.port}: permission denied`, 'use a port above 1023 (--port), or grant the process CAP_NET_BIND_SERVICE');
+        if (err.code === 'EACCES' || err.code === 'EPERM') fail(`cannot use ${err.path ?? config.dataDir}: permission denied`, `give the user running coffer its data directory and every file in it (sudo chown -R "$(id -un)" ${config.dataDir})`);
         fail(err.message, err.hint);
       }
       if (running.root.generated) {

@@ -12,6 +12,7 @@ import { transportOf } from '../http/transport.js';
 import { releaseBody } from '../http/continue.js';
 import { noteAccess } from '../http/access-log.js';
 import { refuseMisroutedVirtualHost } from './misrouted-host.js';
+import { refuseMinioAdmin } from './minio-admin.js';
 import { authorizeRequest } from './authorization.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
 import { notImplemented, s3Error } from './errors.js';
@@ -64,6 +65,7 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
       return await preflight(services.meta, req, res, address.bucket, address.key);
     }
     await applyCors(services.meta, req, res, address.bucket);
+    await refuseMinioAdmin(path, virtualHostBucket(req.headers.host, services.config.domain), async (b) => (await services.meta.getBucket(b)) !== undefined);
     endpoint = route({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
     if (probe) probe.op = endpoint.op;
     noteAccess(res, { operation: endpoint.op, bucket: 'bucket' in endpoint ? endpoint.bucket : undefined, key: 'key' in endpoint ? endpoint.key : undefined });
