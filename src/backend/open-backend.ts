@@ -96,7 +96,10 @@ async function openEmbedded(config: BackendConfig, log?: Logger): Promise<Backen
   refuseDamagedDatabase(join(dir, METADATA_FILE), dir);
   const meta = SqliteMetadataStore.open(join(dir, METADATA_FILE), { synchronous, reserve });
   // Small blobs go into the metadata store's inline tier, larger ones to the blob tier.
-  const blobs = await openBlobTier(config, meta);
+  const blobs = await openBlobTier(config, meta).catch(async (e: unknown) => {
+    await meta.close();
+    throw e;
+  });
   let recovered = { removedBlobs: 0 };
   try {
     recovered = await recoverStorage(meta, blobs);
