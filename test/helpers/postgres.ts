@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
+import { openPgPool } from '../../src/storage/postgres/pool.js';
 
 export const PG_BIN = process.env.COFFER_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const SUPERUSER = 'coffer';
@@ -161,4 +162,35 @@ export function describePostgres(name: string, fn: () => void): void {
   } else {
     it(name, { skip: `PostgreSQL is not available: ${missing}` }, () => {});
   }
+}
+
+interface Closable {
+  close(): Promise<void>;
+}
+
+export interface PgStores<S extends Closable> {
+  /** A new store on a fresh database, with a pool of its own that close() ends. */
+  make(): Promise<S>;
+  /** Closes `s` and opens its database again, as a restarted node would. */
+  reopen(s: S): Promise<S>;
+  /** A second store on `s`'s database with its own pool, as another node would open it. */
+  twin(s: S): Promise<S>;
+}
+
+/** Stores of one kind for a contract suite: `open` opens one on a pool it then owns. */
+export function pgStores<S extends Closable>(open: (pool: pg.Pool) => Promise<S>): PgStores<S> {
+  const urls = new WeakMap<S, string>();
+  const openAt = async (url: string): Promise<S> => {
+    const s = await open(openPgPool(url, { max: 4 }));
+    urls.set(s, url);
+    return s;
+  };
+  return {
+    make: async () => openAt(await (await postgresServer()).freshDatabase()),
+    async reopen(s) {
+      await s.close();
+      return openAt(urls.get(s)!);
+    },
+    twin: (s) => openAt(urls.get(s)!),
+  };
 }
