@@ -27,12 +27,21 @@ export function pgErrorCode(e: unknown): string | undefined {
  * returns and rolling back when it throws. fn may run more than once (after a
  * serialization failure): it must do nothing outside the transaction but compute.
  */
-export async function serializable<T>(pool: pg.Pool, fn: (q: Queryable) => Promise<T>): Promise<T> {
+export function serializable<T>(pool: pg.Pool, fn: (q: Queryable) => Promise<T>): Promise<T> {
+  return transaction(pool, 'SERIALIZABLE', fn);
+}
+
+/**
+ * As serializable(), at the isolation level given: READ COMMITTED suits writes that are
+ * single atomic statements (an upsert that adds to a counter), where a deadlock is the
+ * only conflict to retry.
+ */
+export async function transaction<T>(pool: pg.Pool, isolation: 'SERIALIZABLE' | 'READ COMMITTED', fn: (q: Queryable) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let broken = false;
     try {
-      await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+      await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
       const out = await fn(client);
       await client.query('COMMIT');
       return out;
