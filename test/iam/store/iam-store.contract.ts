@@ -13,6 +13,8 @@ import { scoped } from '../../helpers/store-files.js';
 export interface IamStoreContractOptions {
   /** Closes `store` and opens the same database again, as a restarted server would. */
   reopen?: (store: IamStore) => Promise<IamStore>;
+  /** A second store on `store`'s database, open beside it, as another node (or process) would. */
+  twin?: (store: IamStore) => Promise<IamStore>;
 }
 
 const ACCOUNT = '111122223333';
