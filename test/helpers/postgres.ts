@@ -14,7 +14,7 @@
 // in CI (env CI set): `describePostgres` does both.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,15 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { openPgPool } from '../../src/storage/postgres/pool.js';
 
-export const PG_BIN = process.env.COFFER_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+/** Where initdb, pg_ctl and postgres are: COFFER_PG_BIN, else Debian's 15, else Debian's newest. */
+export const PG_BIN = process.env.COFFER_PG_BIN ?? debianBin();
+
+function debianBin(): string {
+  const root = '/usr/lib/postgresql';
+  if (existsSync(join(root, '15', 'bin'))) return join(root, '15', 'bin');
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  return join(root, versions[0] ?? '15', 'bin');
+}
 const SUPERUSER = 'coffer';
 const RUN_AS = 'postgres';
 
@@ -88,7 +96,9 @@ function run(cmd: string, args: string[]): void {
 async function start(): Promise<PgTestServer> {
   const missing = postgresMissing();
   if (missing !== undefined) throw new Error(`PostgreSQL is not available: ${missing}`);
-  const dir = mkdtempSync(join(tmpdir(), 'coffer-pg-'));
+  // As root the server's user must reach the folder: /tmp, not a TMPDIR that may sit under /root.
+  const base = process.env.COFFER_PG_TMP ?? (process.getuid?.() === 0 ? '/tmp' : tmpdir());
+  const dir = mkdtempSync(join(base, 'coffer-pg-'));
   const data = join(dir, 'data');
   const log = join(dir, 'server.log');
   if (process.getuid?.() === 0) {
