@@ -204,3 +204,19 @@ export function pgStores<S extends Closable>(open: (pool: pg.Pool) => Promise<S>
     twin: (s) => openAt(urls.get(s)!),
   };
 }
+
+/**
+ * The plan PostgreSQL makes for `sql` with `values`, as text, with sequential and bitmap
+ * scans and sorts discouraged: on a test's tiny tables a scan and a sort are always
+ * cheapest, so this shows whether an index can serve the query, in its order, at all
+ * (a plan that still scans or sorts has no other way).
+ */
+export async function planOf(pool: pg.Pool, sql: string, values: unknown[]): Promise<string> {
+  const c = await pool.connect();
+  try {
+    await c.query('SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off');
+    return (await c.query(`EXPLAIN ${sql}`, values)).rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
+  } finally {
+    c.release(true);
+  }
+}

@@ -4,13 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { PgKmsStore } from '../../../src/kms/store/pg-kms-store.js';
+import { PG_KMS_SQL, PgKmsStore } from '../../../src/kms/store/pg-kms-store.js';
 import { PG_KMS_MIGRATIONS } from '../../../src/kms/store/pg-kms-schema.js';
 import { openPgPool } from '../../../src/storage/postgres/pool.js';
 import { schemaVersion } from '../../../src/storage/postgres/migrate.js';
 import type { KmsStore } from '../../../src/kms/store/types.js';
 import { keyRec, materialRec, runKmsStoreContract } from './kms-store.contract.js';
-import { describePostgres, pgStores, postgresServer } from '../../helpers/postgres.js';
+import { describePostgres, pgStores, planOf, postgresServer } from '../../helpers/postgres.js';
 
 const stores = pgStores<KmsStore>((pool) => PgKmsStore.open(pool, { closePool: true }));
 
@@ -29,6 +29,30 @@ describePostgres('PgKmsStore', () => {
       assert.equal(await schemaVersion(pool, 'kms'), PG_KMS_MIGRATIONS.length);
       const r = await pool.query('SELECT sealed FROM kms_key_materials WHERE key_id = $1', [key.keyId]);
       assert.ok(Buffer.isBuffer(r.rows[0].sealed) && r.rows[0].sealed.equals(m.sealed));
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('the sweeps, key listing and grant/alias lookups seek an index and never sort', async () => {
+    const pool = openPgPool(await (await postgresServer()).freshDatabase());
+    try {
+      await (await PgKmsStore.open(pool)).close();
+      const cases: [keyof typeof PG_KMS_SQL, string, unknown[]][] = [
+        ['dueForDeletion', 'kms_keys_by_deletion', [1]],
+        ['dueForRotation', 'kms_keys_by_rotation', [1]],
+        ['listKeysFirst', 'kms_keys_by_creation', [10]],
+        ['listKeysAfter', 'kms_keys_by_creation', [1, 'a', 10]],
+        ['listGrants', 'kms_grants_by_key', ['k']],
+        ['listGrantsByRetiring', 'kms_grants_by_retiring_principal', ['p']],
+        ['grantByName', 'kms_grants_by_name', ['k', 'n']],
+        ['listAliasesOfKey', 'kms_aliases_by_key', ['k']],
+      ];
+      for (const [stmt, index, values] of cases) {
+        const plan = await planOf(pool, PG_KMS_SQL[stmt], values);
+        assert.match(plan, new RegExp(`Index (Only )?Scan using ${index} `), `${stmt}:\n${plan}`);
+        assert.doesNotMatch(plan, /Sort/, `${stmt} sorts:\n${plan}`);
+      }
     } finally {
       await pool.end();
     }
