@@ -11,11 +11,13 @@ import { PG_POLICY_SQL } from '../../../src/iam/store/pg-iam-policies.js';
 import { PG_SESSION_SQL } from '../../../src/iam/store/pg-iam-sessions.js';
 import { openPgPool } from '../../../src/storage/postgres/pool.js';
 import { schemaVersion } from '../../../src/storage/postgres/migrate.js';
-import type { IamStore } from '../../../src/iam/store/types.js';
-import { runIamStoreContract, userRec } from './iam-store.contract.js';
+import type { AccessKeyStatus, IamStore } from '../../../src/iam/store/types.js';
+import { accessKeyRec, runIamStoreContract, sessionRec, userRec } from './iam-store.contract.js';
+import { scoped } from '../../helpers/store-files.js';
 import { describePostgres, pgStores, planOf, postgresServer } from '../../helpers/postgres.js';
 
 const stores = pgStores<IamStore>((pool) => PgIamStore.open(pool, { closePool: true }));
+const withStore = scoped(stores.make);
 
 describePostgres('PgIamStore', () => {
   runIamStoreContract('PgIamStore', stores.make, { reopen: stores.reopen, twin: stores.twin });
@@ -47,4 +49,17 @@ describePostgres('PgIamStore', () => {
       await pool.end();
     }
   });
+
+  it('an error PostgreSQL raises over a whole row does not carry the sealed secret', withStore(async (s) => {
+    await s.createUser(userRec('alice'));
+    const key = accessKeyRec('alice', { status: 'Bogus' as AccessKeyStatus }); // a CHECK violation, in a transaction
+    const session = sessionRec({ principal: null as unknown as string }); // a NOT NULL violation, on the pool
+    for (const [write, sealed] of [[s.createAccessKey(key), key.sealedSecret], [s.sessions.create(session), session.sealedSecret]] as const) {
+      const err = await write.then(() => assert.fail('expected a constraint violation'), (e: unknown) => e as Record<string, unknown>);
+      assert.ok(['23514', '23502'].includes(String(err.code)), String(err));
+      const text = JSON.stringify({ ...err, message: err.message, detail: err.detail });
+      assert.match(text, /values withheld/);
+      assert.ok(!text.includes(sealed.toString('hex')), 'the sealed bytes are not in the error');
+    }
+  }));
 });
