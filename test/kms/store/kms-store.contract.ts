@@ -466,6 +466,27 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
           }
         }));
 
+        it('deleteKey while the other store adds an alias, a grant and tags to the key: nothing of the key is left, the adds succeed or are NotFound', withTwins(async (s, t) => {
+          for (let i = 0; i < 5; i++) {
+            const { key } = await newKey(s);
+            const g = grantRec(key.keyId);
+            const adds = await Promise.allSettled([
+              t.createAlias(aliasRec(`alias/doomed-${i}`, key.keyId)),
+              t.createGrant(g),
+              t.setTags(key.keyId, [{ TagKey: 'a', TagValue: 'b' }]),
+              s.deleteKey(key.keyId),
+            ]);
+            for (const r of adds) {
+              if (r.status === 'rejected') assert.ok(r.reason instanceof KmsStoreConflict && r.reason.kind === 'NotFound', String(r.reason));
+            }
+            assert.equal(adds[3]!.status, 'fulfilled');
+            assert.equal(await t.getKey(key.keyId), undefined);
+            assert.equal(await t.getAlias(`alias/doomed-${i}`), undefined);
+            assert.equal(await t.getGrant(g.grantId), undefined);
+            assert.deepEqual(await t.getTags(key.keyId), []);
+          }
+        }));
+
         it('setTags on one key from both at once: both land, each tag key at its own position', withTwins(async (s, t) => {
           const { key } = await newKey(s);
           for (let i = 0; i < 3; i++) {

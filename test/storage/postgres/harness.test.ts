@@ -60,7 +60,8 @@ describePostgres('the harness', () => {
     try {
       const r = spawnSync(process.execPath, ['--test', MIGRATE_TESTS], { env: childEnv({ COFFER_PG_TMP: base }), encoding: 'utf8' });
       assert.equal(r.status, 0, r.stdout + r.stderr);
-      assert.match(r.stdout, /pass 5/, 'the file ran its tests on a server of its own');
+      assert.match(r.stdout, /# pass [1-9]/, 'the file ran its tests on a server of its own');
+      assert.match(r.stdout, /# fail 0/);
       assert.deepEqual(readdirSync(base), [], 'the server folder is removed');
       const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
       assert.deepEqual(ps.split('\n').filter((l) => l.includes(base)), [], 'no process of that server is left');

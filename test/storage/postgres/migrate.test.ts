@@ -9,6 +9,9 @@ import { openPgPool } from '../../../src/storage/postgres/pool.js';
 import { migrate, schemaVersion } from '../../../src/storage/postgres/migrate.js';
 import { serializable } from '../../../src/storage/postgres/transaction.js';
 import { describePostgres, postgresServer } from '../../helpers/postgres.js';
+import { PgKmsStore } from '../../../src/kms/store/pg-kms-store.js';
+import { PgIamStore } from '../../../src/iam/store/pg-iam-store.js';
+import { PgUsageStore } from '../../../src/metering/pg-usage-store.js';
 
 // Each step adds a row to a log table, so a step applied twice shows as a duplicate row.
 const STEPS = [
@@ -35,6 +38,14 @@ describePostgres('PostgreSQL migrations', () => {
     assert.equal(await schemaVersion(b!, 'test'), 3);
     const recorded = await a!.query("SELECT version FROM schema_migrations WHERE component = 'test' ORDER BY version");
     assert.deepEqual(recorded.rows.map((r) => r.version), [1, 2, 3]);
+  }));
+
+  it('two nodes opening every PostgreSQL store at once on a new database both start, on one schema', () => withPools(2, async (pools) => {
+    const open = (p: pg.Pool) => Promise.all([PgKmsStore.open(p), PgIamStore.open(p), PgUsageStore.open(p)]);
+    const nodes = await Promise.all(pools.map(open));
+    const rows = await pools[0]!.query('SELECT component, version FROM schema_migrations ORDER BY component, version');
+    assert.deepEqual(rows.rows.map((r) => `${r.component}:${r.version}`), ['iam:1', 'kms:1', 'usage:1']);
+    for (const stores of nodes) for (const s of stores) await s.close();
   }));
 
   it('a later build applies only the new steps; components are numbered apart', () => withPools(1, async ([p]) => {
