@@ -12,10 +12,14 @@ import { registerHadoopCommands } from './hadoop-command.js';
 import { registerRekeyCommand } from './rekey-command.js';
 import { registerUsageCommand } from './usage-command.js';
 import { registerCheckCommand } from './check-command.js';
+import { registerCustodyCommands } from './custody-command.js';
+import { registerConfigCommands } from './config-command.js';
+import { cofferVersion } from '../version.js';
 import { CliError, fail } from './output.js';
 
 const program = new Command();
 program.name('coffer').description('S3-compatible object storage with a built-in AWS-KMS-compatible key service');
+program.version(cofferVersion(), '-V, --version', 'print the version of coffer');
 registerServerCommand(program);
 registerUserCommands(program);
 registerAuditCommands(program);
@@ -23,6 +27,8 @@ registerHadoopCommands(program);
 registerRekeyCommand(program);
 registerUsageCommand(program);
 registerCheckCommand(program);
+registerCustodyCommands(program);
+registerConfigCommands(program);
 
 try {
   await program.parseAsync(process.argv);

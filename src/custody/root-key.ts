@@ -17,6 +17,8 @@ export interface RootKeyProvider {
    * Never reveals the key: the hex part is a 64-bit HMAC fingerprint.
    */
   readonly id: string;
+  /** Where the key lives, for messages only (e.g. a PKCS#11 token and key label); never secret. */
+  readonly where?: string;
   wrap(plaintextKey: Buffer, aad: Buffer): Promise<Buffer>;
   unwrap(wrapped: Buffer, aad: Buffer): Promise<Buffer>;
 }
