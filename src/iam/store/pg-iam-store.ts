@@ -223,6 +223,11 @@ export class PgIamStore implements IamStore {
     return changed(this.pool, S.deletePolicy, [userName, policyName]);
   }
 
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('the store is closed');
+    await this.pool.query('SELECT 1 FROM iam_users LIMIT 1');
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

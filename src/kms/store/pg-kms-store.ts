@@ -301,6 +301,11 @@ export class PgKmsStore implements KmsStore {
     return (await this.rows<KeyRow>(S.dueForRotation, [now])).map(toKey);
   }
 
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('the store is closed');
+    await this.pool.query('SELECT 1 FROM kms_keys LIMIT 1');
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
