@@ -54,8 +54,9 @@ describePostgres('PgIamStore', () => {
     await s.createUser(userRec('alice'));
     const key = accessKeyRec('alice', { status: 'Bogus' as AccessKeyStatus }); // a CHECK violation, in a transaction
     const session = sessionRec({ principal: null as unknown as string }); // a NOT NULL violation, on the pool
-    for (const [write, sealed] of [[s.createAccessKey(key), key.sealedSecret], [s.sessions.create(session), session.sealedSecret]] as const) {
-      const err = await write.then(() => assert.fail('expected a constraint violation'), (e: unknown) => e as Record<string, unknown>);
+    const writes = [[() => s.createAccessKey(key), key.sealedSecret], [() => s.sessions.create(session), session.sealedSecret]] as const;
+    for (const [write, sealed] of writes) {
+      const err = await write().then(() => assert.fail('expected a constraint violation'), (e: unknown) => e as Record<string, unknown>);
       assert.ok(['23514', '23502'].includes(String(err.code)), String(err));
       const text = JSON.stringify({ ...err, message: err.message, detail: err.detail });
       assert.match(text, /values withheld/);
