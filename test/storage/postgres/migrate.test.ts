@@ -75,7 +75,7 @@ describePostgres('PostgreSQL migrations', () => {
     const bump = (p: pg.Pool) => serializable(p, async (q) => {
       attempts++;
       const n = (await q.query('SELECT n FROM counter')).rows[0].n as number;
-      await new Promise((r) => setTimeout(r, 20)); // both read before either writes
+      await new Promise((r) => setTimeout(r, 100)); // all read before any writes
       await q.query('UPDATE counter SET n = $1', [n + 1]);
     });
     await Promise.all([bump(a!), bump(b!), bump(a!), bump(b!)]);
