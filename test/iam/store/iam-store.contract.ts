@@ -9,10 +9,13 @@ import type { AccessKeyRecord, IamStore, SessionRecord, UserRecord } from '../..
 import { IamStoreConflict } from '../../../src/iam/store/types.js';
 import { newAccessKeyId } from '../../../src/iam/root-credentials.js';
 import { scoped } from '../../helpers/store-files.js';
+import { runIamPrincipalsContract } from './iam-principals.contract.js';
 
 export interface IamStoreContractOptions {
   /** Closes `store` and opens the same database again, as a restarted server would. */
   reopen?: (store: IamStore) => Promise<IamStore>;
+  /** A second store on `store`'s database, open beside it, as another node (or process) would. */
+  twin?: (store: IamStore) => Promise<IamStore>;
 }
 
 const ACCOUNT = '111122223333';
@@ -257,6 +260,8 @@ export function runIamStoreContract(name: string, make: () => Promise<IamStore>,
       }));
 
     });
+
+    runIamPrincipalsContract(withStore, opts.twin);
 
     if (opts.reopen) {
       const reopen = opts.reopen;
