@@ -13,6 +13,7 @@ import { registerRekeyCommand } from './rekey-command.js';
 import { registerUsageCommand } from './usage-command.js';
 import { registerCheckCommand } from './check-command.js';
 import { registerCustodyCommands } from './custody-command.js';
+import { registerRotateCommands } from './custody-rotate-command.js';
 import { CliError, fail } from './output.js';
 
 const program = new Command();
@@ -25,6 +26,7 @@ registerRekeyCommand(program);
 registerUsageCommand(program);
 registerCheckCommand(program);
 registerCustodyCommands(program);
+registerRotateCommands(program.commands.find((c) => c.name() === 'custody')!);
 
 try {
   await program.parseAsync(process.argv);

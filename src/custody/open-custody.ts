@@ -30,7 +30,7 @@ export interface SealedSample {
   open(provider: RootKeyProvider): Promise<void>;
 }
 
-const MIGRATE_HINT = 'keep the provider this data directory was sealed with; moving it to another provider needs `coffer custody migrate`, which is not yet available';
+const MIGRATE_HINT = 'keep the provider this data directory was sealed with, or move it to another provider with `coffer custody migrate --to PROVIDER` (docs/OPERATIONS.md)';
 
 const KIND_TEXT: Record<string, string> = {
   key: `a 256-bit root key (${ROOT_KEY_FILE} in the data directory, or ${ROOT_KEY_ENV})`,
@@ -71,6 +71,12 @@ export async function openCustody(opts: {
   const saltFile = path.join(dataDir, SALT_FILE);
   const record = await readCustodyRecord(dataDir);
 
+  if (record?.rotation) {
+    throw new RootKeyConfigError(
+      `refusing to start: a root-key rotation from ${record.rootKey} to ${record.rotation.to} began at ${record.rotation.startedAt} and has not finished`,
+      'run the same `coffer custody rotate` (or `coffer custody migrate`) command again to finish it; both root keys are needed until it reports completion',
+    );
+  }
   if (record) {
     const refuse = (but: string, hint = `configure that root key again; ${MIGRATE_HINT}`) =>
       new RootKeyConfigError(`refusing to start: ${expects(record)}, but ${but}`, hint);
