@@ -14,6 +14,7 @@ import { registerUsageCommand } from './usage-command.js';
 import { registerCheckCommand } from './check-command.js';
 import { registerCustodyCommands } from './custody-command.js';
 import { registerRotateCommands } from './custody-rotate-command.js';
+import { registerBackupCommands } from './backup-command.js';
 import { CliError, fail } from './output.js';
 
 const program = new Command();
@@ -27,6 +28,7 @@ registerUsageCommand(program);
 registerCheckCommand(program);
 registerCustodyCommands(program);
 registerRotateCommands(program.commands.find((c) => c.name() === 'custody')!);
+registerBackupCommands(program);
 
 try {
   await program.parseAsync(process.argv);
