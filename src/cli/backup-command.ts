@@ -27,8 +27,7 @@ export function registerBackupCommands(program: Command): void {
       const p = progressOn('blobs');
       p.reporter.start();
       try {
-        const m = await backupDataDir({ dataDir: config.dataDir, to: o.to, includeRootKey: o.includeRootKey === true, progress: p.update });
-        p.reporter.stop();
+        const m = await backupDataDir({ dataDir: config.dataDir, to: o.to, includeRootKey: o.includeRootKey === true, progress: p.update }).finally(() => p.reporter.stop());
         const bytes = m.files.reduce((n, f) => n + f.bytes, 0);
         const rows = (db: string, t: string) => m.rows[db]?.[t] ?? 0;
         process.stdout.write(
@@ -42,8 +41,6 @@ export function registerBackupCommands(program: Command): void {
       } catch (e) {
         if (e instanceof BackupError) throw new CliError(e.message, e.hint);
         throw e;
-      } finally {
-        p.reporter.stop();
       }
     });
   program
@@ -56,8 +53,7 @@ export function registerBackupCommands(program: Command): void {
       const p = progressOn('files');
       p.reporter.start();
       try {
-        const { manifest, keyChecked } = await restoreDataDir({ from: o.from, dataDir: config.dataDir, env: config.custodyEnv, externalKms: (s) => new KmsJsonClient(s), progress: p.update });
-        p.reporter.stop();
+        const { manifest, keyChecked } = await restoreDataDir({ from: o.from, dataDir: config.dataDir, env: config.custodyEnv, externalKms: (s) => new KmsJsonClient(s), progress: p.update }).finally(() => p.reporter.stop());
         process.stdout.write(
           `restored ${manifest.files.length} files from ${o.from} into ${config.dataDir} (backup of ${manifest.createdAt})\n` +
             (keyChecked
@@ -67,8 +63,6 @@ export function registerBackupCommands(program: Command): void {
       } catch (e) {
         if (e instanceof BackupError) throw new CliError(e.message, e.hint);
         throw e;
-      } finally {
-        p.reporter.stop();
       }
     });
 }

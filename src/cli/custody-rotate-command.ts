@@ -88,21 +88,23 @@ async function run(o: RotateOptions, command: 'rotate' | 'migrate'): Promise<voi
     const tty = process.stderr.isTTY === true;
     const progress = new ProgressReporter(process.stderr, () => ({ ...snapshot, bytes: 0 }), { tty, intervalMs: tty ? 200 : 1000, unit: 'items' });
     progress.start();
+    let r;
     try {
-      const r = await rotateRootKey({
+      r = await rotateRootKey({
         dataDir, env, to, externalKms: (s) => new KmsJsonClient(s), stores: backend, audit: backend.audit, accountId: await readAccountId(dataDir),
         progress: (done, total, counting) => Object.assign(snapshot, { done, total, counting }),
       });
+    } finally {
       progress.stop();
+      await backend.close();
+    }
+    {
       const c = r.counts;
       process.stdout.write(
         `${r.resumed ? 'finished the rotation' : command === 'rotate' ? 'rotated' : 'migrated'}: root key ${r.from} -> ${r.to}${r.toWhere ? ` (${r.toWhere})` : ''}\n` +
           `  ${r.resealed} items re-sealed now, of ${c.kmsMaterial} KMS key material versions, ${c.accessKeys} access keys, ${c.sessions} STS sessions, ${c.objects} SSE-S3 objects, ${c.uploads} uploads\n` +
           r.notes.map((n) => `  ${n}\n`).join(''),
       );
-    } finally {
-      progress.stop();
-      await backend.close();
     }
   } catch (e) {
     if (e instanceof RootKeyConfigError) throw new CliError(e.message, e.hint);

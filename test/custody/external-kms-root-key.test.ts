@@ -17,7 +17,8 @@ import { externalKmsSettings } from '../../src/custody/external-kms-settings.js'
 import { KmsJsonClient } from '../../src/kms/external/kms-json-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { kmsOn, userFactory } from '../helpers/sse-principals.js';
-import { runRootKeyContract } from './root-key.contract.js';
+import { rejectsWith, runRootKeyContract } from './root-key.contract.js';
+import { SoftwareRootKey } from '../../src/custody/software-root-key.js';
 import { tempDirs } from './tmp-dirs.js';
 
 let external: TestServer;
@@ -56,6 +57,14 @@ runRootKeyContract('ExternalKmsRootKeyProvider (a second Coffer)', async () => {
 });
 
 describe('ExternalKmsRootKeyProvider', () => {
+  it('wraps in the v1 format with kind 0x04 and the usual fingerprint (spec: 32 bytes of 0x11 -> 06dcdceee57fdb8f); a kind-key root of the same bytes refuses it', async () => {
+    const k = new SoftwareRootKey('external-kms', Buffer.alloc(32, 0x11));
+    assert.equal(k.id, 'external-kms:06dcdceee57fdb8f');
+    const w = await k.wrap(Buffer.from('secret'), Buffer.alloc(0));
+    assert.equal(w.subarray(0, 10).toString('hex'), '010406dcdceee57fdb8f');
+    await rejectsWith(new SoftwareRootKey('key', Buffer.alloc(32, 0x11)).unwrap(w, Buffer.alloc(0)), 'wrong-key');
+  });
+
   it('stores only the ciphertext of the data key, bound to a deployment id, and reopens the same key', async () => {
     const d = dir();
     const a = await openProvider(d);

@@ -62,6 +62,9 @@ describe('coffer custody rotate (root.key)', () => {
       const c = (await sts.send(new GetSessionTokenCommand({}))).Credentials!;
       session = { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! };
       sts.destroy();
+      // Offline only: beside the running server the command is refused, and says why.
+      const busy = await run(process.execPath, [CLI_MAIN, 'custody', 'rotate', '--data-dir', dataDir]).then(() => assert.fail('rotate ran beside a live server'), (e: { stderr: string }) => e.stderr);
+      assert.match(busy, /coffer: error: .*\ncoffer: hint: stop the server first: rotate works offline/);
     } finally {
       await s.stop();
     }
