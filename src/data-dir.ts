@@ -4,7 +4,7 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from './config/config.js';
+import { ConfigError, loadConfig, rootKeyEnv } from './config/config.js';
 import { readAccountId } from './iam/root-credentials.js';
 import { openCustody } from './custody/open-custody.js';
 import { findSealedSample } from './backend/custody-probe.js';
@@ -30,7 +30,7 @@ export async function openDataDir(flagDir: string | undefined): Promise<AdminCon
   const stores = openStoresBesideServer(config.dataDir, ['iam']);
   let rootKey;
   try {
-    rootKey = await openCustody({ dataDir: config.dataDir, env: config.custodyEnv, findSealed: () => findSealedSample({ iam: stores.iam }), externalKms: (s) => new KmsJsonClient(s) });
+    rootKey = await openCustody({ dataDir: config.dataDir, env: rootKeyEnv(config, config.custodyEnv), findSealed: () => findSealedSample({ iam: stores.iam }), externalKms: (s) => new KmsJsonClient(s) });
   } catch (e) {
     await stores.close();
     throw e;

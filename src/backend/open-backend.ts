@@ -24,6 +24,7 @@ import { recoverStorage } from '../storage/recovery.js';
 import { DiskReserve } from '../storage/disk-reserve.js';
 import { isStorageFull } from '../storage/storage-full.js';
 import { checkSqliteIntegrity } from '../storage/sqlite-integrity.js';
+import { refuseUnwritableStoreFile } from './data-dir-setup.js';
 import type { BlobStore, MetadataStore } from '../storage/types.js';
 import { SqliteKmsStore } from '../kms/store/sqlite-kms-store.js';
 import type { KmsStore } from '../kms/store/types.js';
@@ -119,6 +120,7 @@ async function openEmbedded(config: BackendConfig, log?: Logger): Promise<Backen
  */
 function refuseDamagedDatabase(path: string, dir: string): void {
   if (!existsSync(path)) return;
+  refuseUnwritableStoreFile(path, dir); // a permission problem, not damage
   const r = checkSqliteIntegrity(path, 'quick');
   if (r.ok) return;
   throw Object.assign(new Error(`the metadata database ${path} is damaged (SQLite quick_check: ${r.problems[0] ?? 'failed'}); the server does not start on it`), {

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { backupDataDir, BackupError, restoreDataDir } from '../backend/backup.js';
-import { loadConfig } from '../config/config.js';
+import { loadConfig, rootKeyEnv } from '../config/config.js';
 import { KmsJsonClient } from '../kms/external/kms-json-client.js';
 import { CliError } from './output.js';
 import { ProgressReporter } from './progress.js';
@@ -53,7 +53,7 @@ export function registerBackupCommands(program: Command): void {
       const p = progressOn('files');
       p.reporter.start();
       try {
-        const { manifest, keyChecked } = await restoreDataDir({ from: o.from, dataDir: config.dataDir, env: config.custodyEnv, externalKms: (s) => new KmsJsonClient(s), progress: p.update }).finally(() => p.reporter.stop());
+        const { manifest, keyChecked } = await restoreDataDir({ from: o.from, dataDir: config.dataDir, env: rootKeyEnv(config, config.custodyEnv), externalKms: (s) => new KmsJsonClient(s), progress: p.update }).finally(() => p.reporter.stop());
         process.stdout.write(
           `restored ${manifest.files.length} files from ${o.from} into ${config.dataDir} (backup of ${manifest.createdAt})\n` +
             (keyChecked

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { openBackend } from '../backend/open-backend.js';
 import { DataDirLockedError, lockDataDir } from '../backend/data-dir-lock.js';
 import { rotateRootKey, type RotationTarget } from '../backend/reseal/root-key-rotation.js';
-import { loadConfig } from '../config/config.js';
+import { loadConfig, rootKeyEnv } from '../config/config.js';
 import { readCustodyRecord } from '../custody/custody-record.js';
 import { RootKeyConfigError } from '../custody/errors.js';
 import { externalKmsSettings } from '../custody/external-kms-settings.js';
@@ -71,7 +71,7 @@ async function run(o: RotateOptions, command: 'rotate' | 'migrate'): Promise<voi
     const record = await readCustodyRecord(dataDir);
     if (!record) throw new CliError(`${dataDir} has no custody.json`, 'start the server once with its current root key (it records the key), then run this command again');
     const recordedKind = record.rootKey.slice(0, record.rootKey.indexOf(':'));
-    let env = config.custodyEnv;
+    let env = rootKeyEnv(config, config.custodyEnv);
     let to: RotationTarget;
     if (command === 'rotate') to = rotateTarget(env, o, record.rotation?.keyLabel);
     else {

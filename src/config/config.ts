@@ -1,9 +1,11 @@
 // The one place configuration is read and validated: command-line flags, then
-// COFFER_* environment variables, then defaults. Every failure says how to fix it.
+// COFFER_* environment variables (and their *_FILE variants for secrets), then a
+// configuration file (sources.ts), then defaults. Every failure says how to fix it.
 
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { loadTlsMaterial } from './tls-files.js';
+import { layerSources, SETTINGS, type Origin } from './sources.js';
 
 export interface CofferConfig {
   address: string;
@@ -14,6 +16,12 @@ export interface CofferConfig {
   /** fsync blobs, directories and metadata commits before a write is visible or answered (power-loss durability). */
   fsync: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** One line per request at info level (COFFER_ACCESS_LOG, default on). */
+  accessLog: boolean;
+  /** The root key (base64 of 32 bytes) from COFFER_ROOT_KEY(_FILE) or the file; else the passphrase or root.key (custody/select-root-key.ts). */
+  rootKey?: string;
+  /** The passphrase the root key is derived from (COFFER_ROOT_PASSPHRASE(_FILE) or the file). */
+  rootPassphrase?: string;
   rootAccessKeyId?: string;
   rootSecretAccessKey?: string;
   /** Largest single PUT body (S3: 5 GiB). */
@@ -85,6 +93,9 @@ const schema = z.object({
   domain: z.string().regex(/^[a-z0-9.-]+$/i).optional(),
   fsync: z.boolean(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  accessLog: z.boolean(),
+  rootKey: z.string().min(1).optional(),
+  rootPassphrase: z.string().min(1).optional(),
   rootAccessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/).optional(),
   rootSecretAccessKey: z.string().min(16).max(128).optional(),
   maxObjectSize: z.number().int().positive(),
@@ -112,7 +123,8 @@ const HINTS: Record<string, string> = {
   port: 'use --port or COFFER_PORT with a number from 0 to 65535 (0 picks a free port)',
   region: 'use --region or COFFER_REGION with an AWS-style region name such as us-east-1',
   domain: 'use --domain with a bare host name such as s3.example.com',
-  logLevel: 'use COFFER_LOG_LEVEL with one of fatal, error, warn, info, debug, trace, silent',
+  logLevel: 'use --log-level or COFFER_LOG_LEVEL with one of fatal, error, warn, info, debug, trace, silent',
+  accessLog: 'COFFER_ACCESS_LOG must be on or off (default on)',
   rootAccessKeyId: 'COFFER_ROOT_ACCESS_KEY_ID must be 16 to 128 upper-case letters and digits',
   rootSecretAccessKey: 'COFFER_ROOT_SECRET_ACCESS_KEY must be 16 to 128 characters',
   dataDir: 'use --data-dir or COFFER_DATA_DIR with a directory path',
@@ -157,6 +169,9 @@ export interface ConfigFlags {
   externalKmsEndpoint?: string;
   externalKmsRegion?: string;
   externalKmsKeyId?: string;
+  logLevel?: string;
+  /** A configuration file (.toml, .yaml, .yml, .json); else COFFER_CONFIG. */
+  config?: string;
 }
 
 /** The root-key provider's environment (see CofferConfig.custodyEnv), with the --pkcs11-* flags over COFFER_PKCS11_*. */
@@ -180,6 +195,53 @@ function envSwitch(value: string | undefined, fallback: boolean): boolean | stri
 }
 
 export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): CofferConfig {
+  return explainConfig(flags, env).config;
+}
+
+/** One setting as `coffer config check` shows it. */
+export interface ConfigRow {
+  env: string;
+  value: string;
+  origin: Origin;
+}
+
+const SECRET_FIELDS = new Set(['rootSecretAccessKey', 'rootKey', 'rootPassphrase']);
+
+/** The effective value of each COFFER_* variable, as config check prints it. */
+const EFFECTIVE: Record<string, (c: CofferConfig) => unknown> = {
+  COFFER_ADDRESS: (c) => c.address, COFFER_PORT: (c) => c.port, COFFER_DATA_DIR: (c) => c.dataDir, COFFER_REGION: (c) => c.region,
+  COFFER_DOMAIN: (c) => c.domain, COFFER_FSYNC: (c) => c.fsync, COFFER_LOG_LEVEL: (c) => c.logLevel, COFFER_ACCESS_LOG: (c) => c.accessLog,
+  COFFER_ROOT_ACCESS_KEY_ID: (c) => c.rootAccessKeyId, COFFER_MAX_OBJECT_SIZE: (c) => c.maxObjectSize, COFFER_ENCRYPTION_AT_REST: (c) => c.encryptionAtRest,
+  COFFER_DEFAULT_KMS_KEY_ID: (c) => c.defaultKmsKeyId, COFFER_BUCKET_KEY_TTL_SECONDS: (c) => c.bucketKeyTtlSeconds, COFFER_TLS_CERT: (c) => c.tlsCert,
+  COFFER_TLS_KEY: (c) => c.tlsKey, COFFER_ALLOW_SECRETS_OVER_HTTP: (c) => c.allowSecretsOverHttp, COFFER_ALLOW_SSE_OVER_HTTP: (c) => c.allowSecretsOverHttp,
+  COFFER_AUDIT_MAX_FILE_MB: (c) => c.auditMaxFileBytes / (1024 * 1024), COFFER_AUDIT_MAX_FILE_BYTES: (c) => c.auditMaxFileBytes, COFFER_AUDIT_MAX_FILES: (c) => c.auditMaxFiles,
+  COFFER_AUDIT_BUCKET: (c) => (c.auditBucket === undefined ? undefined : c.auditPrefix === undefined ? c.auditBucket : `${c.auditBucket}/${c.auditPrefix}`),
+  COFFER_AUDIT_DELIVERY_SECONDS: (c) => c.auditDeliverySeconds, COFFER_SHUTDOWN_GRACE_SECONDS: (c) => c.shutdownGraceSeconds,
+  COFFER_HEADERS_TIMEOUT_SECONDS: (c) => c.headersTimeoutSeconds, COFFER_BODY_IDLE_TIMEOUT_SECONDS: (c) => c.bodyIdleTimeoutSeconds,
+  COFFER_MAX_CONNECTIONS: (c) => c.maxConnections, COFFER_MAX_CONNECTIONS_PER_CLIENT: (c) => c.maxConnectionsPerClient, COFFER_CONNECTION_RESERVE: (c) => c.connectionReserve,
+  COFFER_SIGV2: (c) => c.sigv2, COFFER_METERING: (c) => c.metering.enabled, COFFER_METRICS: (c) => c.metering.metrics, COFFER_AUDIT: (c) => c.metering.audit,
+  COFFER_PRICE_KEY_MONTH: (c) => c.metering.prices.keyMonth, COFFER_PRICE_PER_10K_REQUESTS: (c) => c.metering.prices.per10kRequests,
+  COFFER_FREE_REQUESTS_PER_MONTH: (c) => c.metering.prices.freeRequestsPerMonth,
+};
+
+const shownValue = (v: unknown): string => (v === undefined ? '(not set)' : typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v));
+
+/** The config and, for each COFFER_* variable, its effective value (secrets masked) and where it came from. */
+export function explainConfig(flags: ConfigFlags, processEnv: NodeJS.ProcessEnv = process.env): { config: CofferConfig; file?: string; rows: ConfigRow[] } {
+  const file = flags.config ?? (processEnv.COFFER_CONFIG || undefined);
+  const layers = layerSources(processEnv, file);
+  const env = layers.env;
+  const config = validate(flags, env);
+  const rows = SETTINGS.map((s) => {
+    const flagGiven = s.flag !== undefined && (flags as Record<string, unknown>)[s.flag] !== undefined;
+    const origin = layers.origin(s.env, flagGiven);
+    const value = s.secret ? (env[s.env] ? '****' : '(not set)') : shownValue(EFFECTIVE[s.env]?.(config) ?? env[s.env]);
+    return { env: s.env, value, origin };
+  });
+  return { config, file, rows };
+}
+
+function validate(flags: ConfigFlags, env: NodeJS.ProcessEnv): CofferConfig {
   const rawFsync = env.COFFER_FSYNC;
   const raw = {
     address: flags.address ?? env.COFFER_ADDRESS ?? '127.0.0.1',
@@ -188,7 +250,10 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     region: flags.region ?? env.COFFER_REGION ?? 'us-east-1',
     domain: flags.domain ?? env.COFFER_DOMAIN ?? undefined,
     fsync: flags.fsync ?? (rawFsync === undefined ? true : !/^(0|false|no|off)$/i.test(rawFsync)),
-    logLevel: env.COFFER_LOG_LEVEL ?? 'info',
+    logLevel: flags.logLevel ?? env.COFFER_LOG_LEVEL ?? 'info',
+    accessLog: envSwitch(env.COFFER_ACCESS_LOG, true),
+    rootKey: env.COFFER_ROOT_KEY || undefined,
+    rootPassphrase: env.COFFER_ROOT_PASSPHRASE || undefined,
     rootAccessKeyId: env.COFFER_ROOT_ACCESS_KEY_ID || undefined,
     rootSecretAccessKey: env.COFFER_ROOT_SECRET_ACCESS_KEY || undefined,
     maxObjectSize: env.COFFER_MAX_OBJECT_SIZE === undefined ? 5 * 1024 ** 3 : Number(env.COFFER_MAX_OBJECT_SIZE),
@@ -208,7 +273,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = String(issue.path[0] ?? '');
-    const shown = field === 'rootSecretAccessKey' ? '(hidden)' : JSON.stringify((raw as Record<string, unknown>)[field]);
+    const shown = SECRET_FIELDS.has(field) ? '(hidden)' : JSON.stringify((raw as Record<string, unknown>)[field]);
     throw new ConfigError(`invalid ${field}: ${shown}`, HINTS[field]);
   }
   if ((raw.rootAccessKeyId === undefined) !== (raw.rootSecretAccessKey === undefined)) {
@@ -225,6 +290,17 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
   }
   if (raw.tlsCert !== undefined && raw.tlsKey !== undefined) loadTlsMaterial(raw.tlsCert, raw.tlsKey);
   return { ...(parsed.data as Omit<CofferConfig, 'metering' | 'custodyEnv'>), metering: loadMeteringConfig(env), custodyEnv: custodyEnvOf(flags, env) };
+}
+
+/**
+ * The environment custody/select-root-key.ts reads, with the root key or passphrase as
+ * this config resolved them (COFFER_ROOT_KEY_FILE, the configuration file) over it.
+ */
+export function rootKeyEnv(config: Pick<CofferConfig, 'rootKey' | 'rootPassphrase'>, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = { ...env };
+  if (config.rootKey !== undefined) out.COFFER_ROOT_KEY = config.rootKey;
+  if (config.rootPassphrase !== undefined) out.COFFER_ROOT_PASSPHRASE = config.rootPassphrase;
+  return out;
 }
 
 // ---- Metering, metrics and prices (src/metering/) ----

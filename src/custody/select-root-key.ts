@@ -1,8 +1,9 @@
 // The one place the root-key provider is chosen: a PKCS#11 token (COFFER_PKCS11_MODULE),
-// else an external KMS (COFFER_EXTERNAL_KMS_ENDPOINT), else COFFER_ROOT_KEY, else COFFER_ROOT_PASSPHRASE, else <dataDir>/root.key (created on
-// first start).
+// else an external KMS (COFFER_EXTERNAL_KMS_ENDPOINT), else COFFER_ROOT_KEY, else the file named by
+// COFFER_ROOT_KEY_FILE (the same base64 text; a systemd credential or a mounted secret),
+// else COFFER_ROOT_PASSPHRASE, else <dataDir>/root.key (created on first start).
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EnvRootKeyProvider, ROOT_KEY_ENV } from './env-root-key.js';
 import { FILE_ROOT_KEY_WARNING, FileRootKeyProvider, ROOT_KEY_FILE } from './file-root-key.js';
@@ -14,6 +15,8 @@ import { ExternalKmsRootKeyProvider, type ExternalKmsConnector } from './externa
 import { EXTERNAL_KMS_ENDPOINT_ENV, externalKmsSettings, wantsExternalKms } from './external-kms-settings.js';
 import { RootKeyConfigError } from './errors.js';
 
+export const ROOT_KEY_FILE_ENV = 'COFFER_ROOT_KEY_FILE';
+
 export type RootKeySource = 'env' | 'passphrase' | 'file' | 'pkcs11' | 'external-kms';
 
 /** Which provider `env` configures, without opening it. */
@@ -21,6 +24,7 @@ export function configuredSource(env: Record<string, string | undefined>): RootK
   if (wantsPkcs11(env)) return 'pkcs11';
   if (wantsExternalKms(env)) return 'external-kms';
   if (env[ROOT_KEY_ENV] !== undefined) return 'env';
+  if (env[ROOT_KEY_FILE_ENV]) return 'env';
   if (env[ROOT_PASSPHRASE_ENV] !== undefined) return 'passphrase';
   return 'file';
 }
@@ -56,14 +60,14 @@ export async function selectRootKey(opts: {
     if (existsSync(file)) warnings.push(`${file} is not used because ${used} is set; delete it once no key material depends on it`);
   };
   if (wantsPkcs11(env)) {
-    for (const other of [ROOT_KEY_ENV, ROOT_PASSPHRASE_ENV]) if (env[other] !== undefined) warnings.push(`${other} is ignored because ${PKCS11_MODULE_ENV} is set`);
+    for (const other of [ROOT_KEY_ENV, ROOT_KEY_FILE_ENV, ROOT_PASSPHRASE_ENV]) if (env[other] !== undefined) warnings.push(`${other} is ignored because ${PKCS11_MODULE_ENV} is set`);
     // A token key is never created here: `coffer custody init --pkcs11 --create-key` does that.
     const { provider } = Pkcs11RootKeyProvider.open(pkcs11Settings(env));
     unusedFile(PKCS11_MODULE_ENV);
     return { provider, source: 'pkcs11', created: false, warnings };
   }
   if (wantsExternalKms(env)) {
-    for (const other of [ROOT_KEY_ENV, ROOT_PASSPHRASE_ENV]) if (env[other] !== undefined) warnings.push(`${other} is ignored because ${EXTERNAL_KMS_ENDPOINT_ENV} is set`);
+    for (const other of [ROOT_KEY_ENV, ROOT_KEY_FILE_ENV, ROOT_PASSPHRASE_ENV]) if (env[other] !== undefined) warnings.push(`${other} is ignored because ${EXTERNAL_KMS_ENDPOINT_ENV} is set`);
     const settings = externalKmsSettings(env);
     if (!opts.externalKms) throw new RootKeyConfigError('this command cannot use an external KMS root key', `unset ${EXTERNAL_KMS_ENDPOINT_ENV}`);
     const { provider, created } = await ExternalKmsRootKeyProvider.open(dataDir, settings, opts.externalKms(settings), { create });
@@ -76,6 +80,13 @@ export async function selectRootKey(opts: {
     unusedFile(ROOT_KEY_ENV);
     return { provider, source: 'env', created: false, warnings };
   }
+  const keyFile = env[ROOT_KEY_FILE_ENV];
+  if (keyFile !== undefined && keyFile !== '') {
+    if (passphrase !== undefined) warnings.push(`${ROOT_PASSPHRASE_ENV} is ignored because ${ROOT_KEY_FILE_ENV} is set`);
+    const provider = EnvRootKeyProvider.fromBase64(readKeyFile(keyFile), `${ROOT_KEY_FILE_ENV} (${keyFile})`);
+    unusedFile(ROOT_KEY_FILE_ENV);
+    return { provider, source: 'env', created: false, warnings };
+  }
   if (passphrase !== undefined) {
     const { provider, created } = await PassphraseRootKeyProvider.open(dataDir, passphrase, create);
     unusedFile(ROOT_PASSPHRASE_ENV);
@@ -84,4 +95,18 @@ export async function selectRootKey(opts: {
   const { provider, created } = await FileRootKeyProvider.open(dataDir, create);
   warnings.push(FILE_ROOT_KEY_WARNING);
   return { provider, source: 'file', created, warnings };
+}
+
+function readKeyFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new RootKeyConfigError(
+      `${ROOT_KEY_FILE_ENV} names ${file}, which cannot be read (${code})`,
+      code === 'ENOENT'
+        ? `create it with: openssl rand -base64 32 > ${file} && chmod 600 ${file}`
+        : `make it readable by the user running coffer (under systemd, LoadCredential= gives the service its own copy)`,
+    );
+  }
 }

@@ -10,7 +10,9 @@ import { ServiceError, isServiceError } from '../errors.js';
 import { isStorageFull } from '../storage/storage-full.js';
 import { transportOf } from '../http/transport.js';
 import { releaseBody } from '../http/continue.js';
+import { noteAccess } from '../http/access-log.js';
 import { refuseMisroutedVirtualHost } from './misrouted-host.js';
+import { refuseMinioAdmin } from './minio-admin.js';
 import { authorizeRequest } from './authorization.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
 import { notImplemented, s3Error } from './errors.js';
@@ -59,11 +61,14 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
     const address = splitAddress({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
     if (req.method === 'OPTIONS') {
       if (probe) probe.op = 'OptionsObject';
+      noteAccess(res, { operation: 'OptionsObject', bucket: address.bucket, key: address.key });
       return await preflight(services.meta, req, res, address.bucket, address.key);
     }
     await applyCors(services.meta, req, res, address.bucket);
+    await refuseMinioAdmin(path, virtualHostBucket(req.headers.host, services.config.domain), async (b) => (await services.meta.getBucket(b)) !== undefined);
     endpoint = route({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
     if (probe) probe.op = endpoint.op;
+    noteAccess(res, { operation: endpoint.op, bucket: 'bucket' in endpoint ? endpoint.bucket : undefined, key: 'key' in endpoint ? endpoint.key : undefined });
     // SigV2 (unless --no-sigv2; then SigV4's authenticate refuses it as AWS does).
     const v2 = services.config.sigv2 && isSigV2Request(req.headers.authorization, rawUrl);
     await services.prepareCredential(v2 ? sigV2AccessKeyId(req.headers.authorization, rawUrl) : accessKeyIdOf(req.headers.authorization, rawUrl));
@@ -80,6 +85,7 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
     const principal = auth.anonymous
       ? { arn: '*', accountId: '', userName: 'anonymous', kind: 'user' as const }
       : auth.credential.principal;
+    noteAccess(res, { principal: principal.arn });
     const ctx: S3Context = { services, req, res, requestId, transport: transportOf(req), endpoint, query, path, auth, principal, owner: ownerFor(services.accountId) };
     await authorizeRequest(ctx); // anonymous requests too: a public bucket policy may allow them
     releaseBody(res); // Expect: 100-continue — only an authenticated, authorized request gets to send its body
@@ -174,6 +180,7 @@ export function sendError(services: S3Services, req: IncomingMessage, res: Serve
     services.log.error({ err: e, requestId }, 'internal error');
     err = s3Error('InternalError');
   }
+  noteAccess(res, { errorCode: err.code });
   if (res.headersSent) {
     // The body is already streaming: the only honest signal left is to cut the connection.
     res.destroy();

@@ -105,6 +105,18 @@ export class FileBlobStore implements BlobStore {
     }
   }
 
+  async ping(): Promise<void> {
+    // A real write and read in the directory writers use, so a missing, replaced or
+    // read-only blob directory (or a full disk) fails here.
+    const probe = path.join(this.dir, 'tmp', `ping-${randomBytes(8).toString('hex')}`);
+    try {
+      await fs.writeFile(probe, 'ping', { mode: FILE_MODE, flag: 'wx' });
+      if ((await fs.readFile(probe, 'utf8')) !== 'ping') throw new Error('the blob directory returned other bytes than were written');
+    } finally {
+      await fs.unlink(probe).catch(() => {});
+    }
+  }
+
   async close(): Promise<void> {
     this.pool.length = 0;
   }

@@ -30,6 +30,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type {
   BucketRecord,
+  BucketUsage,
   CompletedUploadRecord,
   ListObjectsQuery,
   ListUploadsQuery,
@@ -377,6 +378,15 @@ export class SqliteMetadataStore implements MetadataStore {
     await this.freeingWrite(() => {
       for (const id of blobIds) this.s.forgetGarbage.run(id);
     });
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('the store is closed');
+    this.db.prepare('SELECT count(*) FROM sqlite_master').get();
+  }
+
+  async bucketUsage(): Promise<BucketUsage[]> {
+    return this.db.prepare('SELECT bucket, objects, bytes FROM bucket_usage ORDER BY bucket').all() as BucketUsage[];
   }
 
   async close(): Promise<void> {

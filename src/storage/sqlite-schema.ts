@@ -95,11 +95,43 @@ CREATE TABLE completed_uploads (
 CREATE INDEX completed_uploads_by_time ON completed_uploads (completed_at);
 `;
 
+// Objects and bytes per bucket, kept by triggers in the same transaction as the object row
+// they count, so a write and its count commit together; the one-time backfill counts the
+// objects already stored when a database is upgraded.
+const V4 = `
+CREATE TABLE bucket_usage (
+  bucket  TEXT NOT NULL COLLATE BINARY PRIMARY KEY,
+  objects INTEGER NOT NULL,
+  bytes   INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO bucket_usage (bucket, objects, bytes) SELECT name, 0, 0 FROM buckets;
+UPDATE bucket_usage SET
+  objects = (SELECT count(*) FROM objects o WHERE o.bucket = bucket_usage.bucket),
+  bytes = (SELECT coalesce(sum(size), 0) FROM objects o WHERE o.bucket = bucket_usage.bucket);
+CREATE TRIGGER bucket_usage_bucket_insert AFTER INSERT ON buckets BEGIN
+  INSERT OR IGNORE INTO bucket_usage (bucket, objects, bytes) VALUES (NEW.name, 0, 0);
+END;
+CREATE TRIGGER bucket_usage_bucket_delete AFTER DELETE ON buckets BEGIN
+  DELETE FROM bucket_usage WHERE bucket = OLD.name;
+END;
+CREATE TRIGGER bucket_usage_object_insert AFTER INSERT ON objects BEGIN
+  UPDATE bucket_usage SET objects = objects + 1, bytes = bytes + NEW.size WHERE bucket = NEW.bucket;
+END;
+CREATE TRIGGER bucket_usage_object_delete AFTER DELETE ON objects BEGIN
+  UPDATE bucket_usage SET objects = objects - 1, bytes = bytes - OLD.size WHERE bucket = OLD.bucket;
+END;
+CREATE TRIGGER bucket_usage_object_update AFTER UPDATE OF bucket, size ON objects BEGIN
+  UPDATE bucket_usage SET objects = objects - 1, bytes = bytes - OLD.size WHERE bucket = OLD.bucket;
+  UPDATE bucket_usage SET objects = objects + 1, bytes = bytes + NEW.size WHERE bucket = NEW.bucket;
+END;
+`;
+
 /** MIGRATIONS[n] takes a database from version n to n + 1. Append only; never edit a shipped step. */
 const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   (db) => db.exec(V1),
   (db) => db.exec(V2),
   (db) => db.exec(V3),
+  (db) => db.exec(V4),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -113,6 +113,11 @@ export class TieredBlobStore implements BlobStore {
     await this.files.cleanTemporary();
   }
 
+  /** The file tier's probe; the inline tier is the metadata store's, which has its own. */
+  async ping(): Promise<void> {
+    await this.files.ping();
+  }
+
   /** Closes the file tier; the metadata store (and with it the inline tier) is its owner's to close. */
   async close(): Promise<void> {
     if (this.closed) return;

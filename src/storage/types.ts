@@ -175,6 +175,13 @@ export interface InlineBlobStore {
   delete(blobId: string): Promise<boolean>;
 }
 
+/** What one bucket holds: its objects and their bytes (metrics: coffer_bucket_objects, coffer_bucket_bytes). */
+export interface BucketUsage {
+  bucket: string;
+  objects: number;
+  bytes: number;
+}
+
 export interface MetadataStore {
   // Buckets. Keys are compared as UTF-8 bytes everywhere (S3's lexicographic order).
   createBucket(b: BucketRecord): Promise<void>; // StorageConflictError('BucketExists')
@@ -250,6 +257,10 @@ export interface MetadataStore {
   /** The small blobs kept with the metadata (see InlineBlobStore). */
   readonly inlineBlobs: InlineBlobStore;
 
+  /** Readiness: resolves when the store answers a query; rejects with the cause. */
+  ping(): Promise<void>;
+  /** Objects and bytes stored per bucket, kept up to date by every object write and delete (not a scan). */
+  bucketUsage(): Promise<BucketUsage[]>;
   close(): Promise<void>;
 }
 
@@ -285,5 +296,7 @@ export interface BlobStore {
   delete(blobId: string): Promise<void>;
   /** Removes leftovers of writes that never committed (temporary files). */
   cleanTemporary(): Promise<void>;
+  /** Readiness: resolves when blobs can be written and read back (a probe file, removed again); rejects with the cause. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -20,6 +20,29 @@ const fullFiles = storeFiles<MetadataStore>('coffer-sqlite-full-', '.db', (file)
 runMetadataStoreContract('SqliteMetadataStore (synchronous=FULL, group commit)', fullFiles.make, { reopen: fullFiles.reopen });
 
 describe('SqliteMetadataStore specifics', () => {
+  it('counts the objects of a database written before per-bucket usage existed, once, on the first open after the upgrade', async () => {
+    const file = files.next();
+    const s = SqliteMetadataStore.open(file);
+    await s.createBucket(bucketRec('old'));
+    await s.putObject(objectRec('old', 'a', undefined, { size: 123 }));
+    await s.putObject(objectRec('old', 'b', undefined, { size: 7 }));
+    await s.close();
+    // Take the database back to the version before the usage table (schema 3).
+    const db = retainSqlite(new Database(file));
+    for (const t of ['bucket_insert', 'bucket_delete', 'object_insert', 'object_delete', 'object_update']) db.exec(`DROP TRIGGER bucket_usage_${t}`);
+    db.exec('DROP TABLE bucket_usage');
+    db.prepare('UPDATE schema_version SET version = 3').run();
+    db.close();
+    const upgraded = SqliteMetadataStore.open(file);
+    try {
+      assert.deepEqual(await upgraded.bucketUsage(), [{ bucket: 'b1', objects: 0, bytes: 0 }, { bucket: 'old', objects: 2, bytes: 130 }].filter((u) => u.bucket === 'old'));
+      await upgraded.putObject(objectRec('old', 'c', undefined, { size: 1 }));
+      assert.deepEqual(await upgraded.bucketUsage(), [{ bucket: 'old', objects: 3, bytes: 131 }]);
+    } finally {
+      await upgraded.close();
+    }
+  });
+
   it('records the schema version and runs in WAL mode with foreign keys', async () => {
     const file = files.next();
     const s = SqliteMetadataStore.open(file);

@@ -267,6 +267,11 @@ export class SqliteIamStore implements IamStore {
     return `${r.t}:${r.d}`;
   }
 
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('the store is closed');
+    this.db.prepare('SELECT count(*) FROM sqlite_master').get();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

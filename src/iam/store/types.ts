@@ -269,5 +269,7 @@ export interface IamStore {
   readonly policies: ManagedPolicyStore;
   readonly sessions: SessionStore;
 
+  /** Readiness: resolves when the store answers a query; rejects with the cause. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

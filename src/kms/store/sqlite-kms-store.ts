@@ -269,6 +269,11 @@ export class SqliteKmsStore implements KmsStore {
     return (this.s.dueForRotation.all(now) as KeyRow[]).map(toKey);
   }
 
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('the store is closed');
+    this.db.prepare('SELECT count(*) FROM sqlite_master').get();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

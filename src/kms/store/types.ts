@@ -176,5 +176,7 @@ export interface KmsStore {
    */
   dueForRotation(now: number): Promise<KmsKeyRecord[]>;
 
+  /** Readiness: resolves when the store answers a query; rejects with the cause. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

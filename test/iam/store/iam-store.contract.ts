@@ -51,6 +51,10 @@ export function runIamStoreContract(name: string, make: () => Promise<IamStore>,
   const withStore = scoped(make);
 
   describe(`IamStore contract: ${name}`, () => {
+    it('ping resolves on an open store', withStore(async (s) => {
+      await s.ping();
+    }));
+
     describe('users', () => {
       it('createUser stores every field; getUser finds the user in any case and returns the original spelling', withStore(async (s) => {
         const u = userRec('Alice', { path: '/eng/', tags: [{ Key: 'team', Value: 'x' }, { Key: 'a', Value: '' }] });

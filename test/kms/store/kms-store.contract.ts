@@ -78,6 +78,10 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
   const withStore = scoped(make);
 
   describe(`KmsStore contract: ${name}`, () => {
+    it('ping resolves on an open store', withStore(async (s) => {
+      await s.ping();
+    }));
+
     describe('keys', () => {
       it('createKey stores the key, its first material and its tags; getKey returns it as written', withStore(async (s) => {
         const key = keyRec({ description: 'd', rotationEnabled: true, rotationPeriodInDays: 365, nextRotationDate: T0 + 365 * DAY });
