@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, GetSessionTokenCommand, STSClient } from '@aws-sdk/client-sts';
 import { createUserWithKey } from '../../src/cli/user-command.js';
+import { readAudit } from '../../src/audit/audit-log.js';
 import { RootKeyConfigError } from '../../src/custody/errors.js';
 import { CLI_MAIN } from '../interop/support.js';
 import { startTestServer } from '../helpers/server.js';
@@ -110,6 +111,10 @@ describe('coffer custody rotate (root.key)', () => {
     const final = JSON.parse(await fs.readFile(path.join(dataDir, 'custody.json'), 'utf8')) as { rootKey: string; rotation?: unknown };
     assert.deepEqual([final.rootKey, final.rotation], [mid.rotation!.to, undefined]);
     assert.deepEqual(await fs.readFile(path.join(dataDir, `root.key.retired-${oldId.slice(4)}`)), oldKey);
+    // The audit log: a start for each run (the killed one and the resume), one completion with the counts.
+    const events = (await readAudit(path.join(dataDir, 'audit', 'kms.log'))).filter((e) => e.eventName.startsWith('CofferRootKeyRotation'));
+    assert.deepEqual(events.map((e) => e.eventName).sort(), ['CofferRootKeyRotationCompleted', 'CofferRootKeyRotationStarted', 'CofferRootKeyRotationStarted']);
+    assert.deepEqual(events.find((e) => e.eventName === 'CofferRootKeyRotationCompleted')!.additionalEventData, { from: oldId, to: mid.rotation!.to, target: 'file', kmsMaterial: 2, accessKeys: USERS, sessions: 1, objects: OBJECTS, uploads: 2, resealed });
 
     // The new key opens everything.
     s = await startTestServer({}, { dataDir });
