@@ -50,6 +50,8 @@ export interface Manifest {
   files: ManifestFile[];
   /** Blobs the snapshot references that were gone when they were copied (objects deleted during the backup). */
   missingBlobs: string[];
+  /** Set when the blob files live outside the data directory (--blobs) and are not in the backup: where they are. */
+  externalBlobs?: string;
 }
 
 export class BackupError extends Error {
@@ -90,7 +92,14 @@ async function copyFile(from: string, to: string): Promise<ManifestFile & { abs:
 }
 
 /** Copies `dataDir` into the empty or new directory `to`. */
-export async function backupDataDir(o: { dataDir: string; to: string; includeRootKey: boolean; progress: Progress }): Promise<Manifest> {
+export async function backupDataDir(o: {
+  dataDir: string;
+  to: string;
+  includeRootKey: boolean;
+  /** Set when blobs live outside the data directory (a shared directory, an S3-compatible service): they are not copied. */
+  externalBlobs?: string;
+  progress: Progress;
+}): Promise<Manifest> {
   const record = await readCustodyRecord(o.dataDir);
   if (!record) throw new BackupError(`${o.dataDir} has no ${CUSTODY_FILE}`, 'start the server once on it (it records the root key), then back it up');
   if (record.rotation) throw new BackupError('a root-key rotation is in progress', 'finish it first (run the same `coffer custody rotate`/`migrate` command again)');
@@ -125,7 +134,7 @@ export async function backupDataDir(o: { dataDir: string; to: string; includeRoo
   // The blobs the snapshot references: files under blobs/<aa>/<id>; an inline id ("i…") is a row unless its bytes moved to a file.
   const missingBlobs: string[] = [];
   const metaCopy = path.join(o.to, 'metadata.sqlite');
-  if (existsSync(metaCopy)) {
+  if (existsSync(metaCopy) && o.externalBlobs === undefined) {
     const db = new Database(metaCopy, { readonly: true, fileMustExist: true });
     try {
       const ids = new Set<string>();
@@ -165,7 +174,7 @@ export async function backupDataDir(o: { dataDir: string; to: string; includeRoo
       add(await copyFile(path.join(auditDir, name), path.join(o.to, AUDIT_DIR, name)));
     }
   }
-  const manifest: Manifest = { version: MANIFEST_VERSION, createdAt: new Date().toISOString(), rootKey: record.rootKey, includesRootKey: o.includeRootKey, rows, files, missingBlobs };
+  const manifest: Manifest = { version: MANIFEST_VERSION, createdAt: new Date().toISOString(), rootKey: record.rootKey, includesRootKey: o.includeRootKey, rows, files, missingBlobs, ...(o.externalBlobs ? { externalBlobs: o.externalBlobs } : {}) };
   const tmp = path.join(o.to, `${MANIFEST_FILE}.tmp`);
   await fs.writeFile(tmp, JSON.stringify(manifest, null, 1) + '\n', { mode: 0o600 });
   await fs.rename(tmp, path.join(o.to, MANIFEST_FILE));

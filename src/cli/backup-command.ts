@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { backupDataDir, BackupError, restoreDataDir } from '../backend/backup.js';
 import { loadConfig, rootKeyEnv } from '../config/config.js';
+import { shownBlobs } from '../config/blobs.js';
 import { KmsJsonClient } from '../kms/external/kms-json-client.js';
 import { CliError } from './output.js';
 import { ProgressReporter } from './progress.js';
@@ -27,7 +28,8 @@ export function registerBackupCommands(program: Command): void {
       const p = progressOn('blobs');
       p.reporter.start();
       try {
-        const m = await backupDataDir({ dataDir: config.dataDir, to: o.to, includeRootKey: o.includeRootKey === true, progress: p.update }).finally(() => p.reporter.stop());
+        const externalBlobs = config.blobs.kind === 'data-dir' ? undefined : shownBlobs(config.blobs);
+        const m = await backupDataDir({ dataDir: config.dataDir, to: o.to, includeRootKey: o.includeRootKey === true, externalBlobs, progress: p.update }).finally(() => p.reporter.stop());
         const bytes = m.files.reduce((n, f) => n + f.bytes, 0);
         const rows = (db: string, t: string) => m.rows[db]?.[t] ?? 0;
         process.stdout.write(
@@ -35,7 +37,8 @@ export function registerBackupCommands(program: Command): void {
             (m.includesRootKey
               ? `  the backup INCLUDES the root key ${m.rootKey} (root.key): anyone with it can read every key and object in it; keep it as safe as the key\n`
               : `  the backup does NOT include the root key ${m.rootKey}: keep the key (root.key, COFFER_ROOT_KEY, passphrase, token or external KMS key) separately; a restore needs it\n`) +
-            '  it holds root-credentials.json (the root secret): keep it private\n',
+            '  it holds root-credentials.json (the root secret): keep it private\n' +
+            (m.externalBlobs ? `  blobs over 64 KiB are NOT in it: they live in ${m.externalBlobs}; back that store up with its own tools\n` : ''),
         );
         if (m.missingBlobs.length) process.stderr.write(`coffer: warning: ${m.missingBlobs.length} blobs were deleted while the backup ran (their objects were deleted): ${m.missingBlobs.slice(0, 5).join(', ')}${m.missingBlobs.length > 5 ? ', …' : ''}\n`);
       } catch (e) {
@@ -58,7 +61,8 @@ export function registerBackupCommands(program: Command): void {
           `restored ${manifest.files.length} files from ${o.from} into ${config.dataDir} (backup of ${manifest.createdAt})\n` +
             (keyChecked
               ? `  root key ${manifest.rootKey} checked: it opens the custody record\n`
-              : `  the backup holds no root key and none is configured: put the root key ${manifest.rootKey} in place (root.key, or COFFER_ROOT_KEY) before starting; the server refuses any other\n`),
+              : `  the backup holds no root key and none is configured: put the root key ${manifest.rootKey} in place (root.key, or COFFER_ROOT_KEY) before starting; the server refuses any other\n`) +
+            (manifest.externalBlobs ? `  blobs over 64 KiB were not in the backup: start the server with --blobs ${manifest.externalBlobs}\n` : ''),
         );
       } catch (e) {
         if (e instanceof BackupError) throw new CliError(e.message, e.hint);

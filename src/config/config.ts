@@ -3,6 +3,7 @@
 // configuration file (sources.ts), then defaults. Every failure says how to fix it.
 
 import { z } from 'zod';
+import { loadBlobsConfig, shownBlobs, type BlobsConfig } from './blobs.js';
 import { ConfigError } from './errors.js';
 import { loadTlsMaterial } from './tls-files.js';
 import { layerSources, SETTINGS, type Origin } from './sources.js';
@@ -15,6 +16,8 @@ export interface CofferConfig {
   domain?: string;
   /** fsync blobs, directories and metadata commits before a write is visible or answered (power-loss durability). */
   fsync: boolean;
+  /** Where object bytes go (--blobs, COFFER_BLOBS): the data directory, a shared directory or an S3-compatible service (blobs.ts). */
+  blobs: BlobsConfig;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** One line per request at info level (COFFER_ACCESS_LOG, default on). */
   accessLog: boolean;
@@ -155,6 +158,8 @@ export interface ConfigFlags {
   region?: string;
   domain?: string;
   fsync?: boolean;
+  /** --blobs: file:///shared/path or s3://bucket/prefix?endpoint=… (config/blobs.ts). */
+  blobs?: string;
   encryptionAtRest?: boolean;
   defaultKmsKeyId?: string;
   tlsCert?: string;
@@ -222,6 +227,7 @@ const EFFECTIVE: Record<string, (c: CofferConfig) => unknown> = {
   COFFER_SIGV2: (c) => c.sigv2, COFFER_METERING: (c) => c.metering.enabled, COFFER_METRICS: (c) => c.metering.metrics, COFFER_AUDIT: (c) => c.metering.audit,
   COFFER_PRICE_KEY_MONTH: (c) => c.metering.prices.keyMonth, COFFER_PRICE_PER_10K_REQUESTS: (c) => c.metering.prices.per10kRequests,
   COFFER_FREE_REQUESTS_PER_MONTH: (c) => c.metering.prices.freeRequestsPerMonth,
+  COFFER_BLOBS: (c) => shownBlobs(c.blobs),
 };
 
 const shownValue = (v: unknown): string => (v === undefined ? '(not set)' : typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v));
@@ -289,7 +295,7 @@ function validate(flags: ConfigFlags, env: NodeJS.ProcessEnv): CofferConfig {
     throw new ConfigError('a TLS private key is given but no certificate', 'give the certificate with --tls-cert (or COFFER_TLS_CERT), or drop --tls-key to serve plain HTTP');
   }
   if (raw.tlsCert !== undefined && raw.tlsKey !== undefined) loadTlsMaterial(raw.tlsCert, raw.tlsKey);
-  return { ...(parsed.data as Omit<CofferConfig, 'metering' | 'custodyEnv'>), metering: loadMeteringConfig(env), custodyEnv: custodyEnvOf(flags, env) };
+  return { ...(parsed.data as Omit<CofferConfig, 'metering' | 'custodyEnv' | 'blobs'>), metering: loadMeteringConfig(env), custodyEnv: custodyEnvOf(flags, env), blobs: loadBlobsConfig(flags.blobs ?? env.COFFER_BLOBS, env) };
 }
 
 /**

@@ -8,6 +8,7 @@ import { authenticateV2, isSigV2Request, sigV2AccessKeyId } from '../auth/sigv2.
 import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
 import { isStorageFull } from '../storage/storage-full.js';
+import { isBlobTierUnavailable } from '../storage/blob-unavailable.js';
 import { transportOf } from '../http/transport.js';
 import { releaseBody } from '../http/continue.js';
 import { noteAccess } from '../http/access-log.js';
@@ -176,6 +177,9 @@ export function sendError(services: S3Services, req: IncomingMessage, res: Serve
   } else if (isStorageFull(e)) {
     services.log.error({ err: e, requestId }, 'out of disk space');
     err = s3Error('InsufficientStorage');
+  } else if (isBlobTierUnavailable(e)) {
+    services.log.error({ err: e, requestId }, 'blob backend unavailable');
+    err = s3Error('ServiceUnavailable');
   } else {
     services.log.error({ err: e, requestId }, 'internal error');
     err = s3Error('InternalError');
