@@ -26,6 +26,7 @@ import type { CredentialLookup } from './auth/types.js';
 import { openCustody } from './custody/open-custody.js';
 import { findSealedSample } from './backend/custody-probe.js';
 import type { RootKeyProvider } from './custody/root-key.js';
+import { KmsJsonClient } from './kms/external/kms-json-client.js';
 import { KmsService } from './kms/service.js';
 import { InProcessKms } from './kms/port.js';
 import { handleKms } from './kms/handler.js';
@@ -94,7 +95,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
 
   // Refuses a root key other than the one that sealed this data directory (custody/open-custody.ts).
-  const rootKey = await openCustody({ dataDir: config.dataDir, env: rootKeyEnv(config, config.custodyEnv), findSealed: () => findSealedSample({ kms: kmsStore, iam, meta }) }).catch(async (e: unknown) => {
+  const rootKey = await openCustody({ dataDir: config.dataDir, env: rootKeyEnv(config, config.custodyEnv), findSealed: () => findSealedSample({ kms: kmsStore, iam, meta }), externalKms: (s) => new KmsJsonClient(s) }).catch(async (e: unknown) => {
     await backend.close();
     throw e;
   });
@@ -258,6 +259,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
       const drained = await drainServer(server, graceMs);
       await meter?.close();
       await backend.close();
+      rootKey.provider.close?.();
       releaseLock();
       return drained;
     },

@@ -9,6 +9,7 @@ import { readAccountId } from './iam/root-credentials.js';
 import { openCustody } from './custody/open-custody.js';
 import { findSealedSample } from './backend/custody-probe.js';
 import type { RootKeyProvider } from './custody/root-key.js';
+import { KmsJsonClient } from './kms/external/kms-json-client.js';
 import type { IamStore } from './iam/store/types.js';
 import { openStoresBesideServer } from './backend/open-backend.js';
 
@@ -29,10 +30,13 @@ export async function openDataDir(flagDir: string | undefined): Promise<AdminCon
   const stores = openStoresBesideServer(config.dataDir, ['iam']);
   let rootKey;
   try {
-    rootKey = await openCustody({ dataDir: config.dataDir, env: rootKeyEnv(config, config.custodyEnv), findSealed: () => findSealedSample({ iam: stores.iam }) });
+    rootKey = await openCustody({ dataDir: config.dataDir, env: rootKeyEnv(config, config.custodyEnv), findSealed: () => findSealedSample({ iam: stores.iam }), externalKms: (s) => new KmsJsonClient(s) });
   } catch (e) {
     await stores.close();
     throw e;
   }
-  return { dataDir: config.dataDir, accountId, rootKey: rootKey.provider, iam: stores.iam, close: () => stores.close() };
+  return { dataDir: config.dataDir, accountId, rootKey: rootKey.provider, iam: stores.iam, close: async () => {
+    rootKey.provider.close?.();
+    await stores.close();
+  } };
 }

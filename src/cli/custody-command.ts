@@ -28,6 +28,14 @@ export function addPkcs11Options(cmd: Command): Command {
     .option('--pkcs11-pin-file <file>', 'a file (mode 0600) holding the user PIN (env COFFER_PKCS11_PIN_FILE, or the PIN in COFFER_PKCS11_PIN)');
 }
 
+/** The --external-kms-* options, shared with `coffer server`; credentials come from the environment only. */
+export function addExternalKmsOptions(cmd: Command): Command {
+  return cmd
+    .option('--external-kms-endpoint <url>', 'root key held by an external AWS-KMS-compatible service at this URL (env COFFER_EXTERNAL_KMS_ENDPOINT; credentials in COFFER_EXTERNAL_KMS_ACCESS_KEY_ID and COFFER_EXTERNAL_KMS_SECRET_ACCESS_KEY_FILE)')
+    .option('--external-kms-region <name>', 'the external KMS\'s region (default us-east-1, env COFFER_EXTERNAL_KMS_REGION)')
+    .option('--external-kms-key-id <key>', 'the wrapping key there: id, ARN or alias (env COFFER_EXTERNAL_KMS_KEY_ID)');
+}
+
 export function registerCustodyCommands(program: Command): void {
   const custody = program.command('custody').description('the root key that protects every key in a data directory');
   addPkcs11Options(

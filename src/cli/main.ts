@@ -13,6 +13,8 @@ import { registerRekeyCommand } from './rekey-command.js';
 import { registerUsageCommand } from './usage-command.js';
 import { registerCheckCommand } from './check-command.js';
 import { registerCustodyCommands } from './custody-command.js';
+import { registerRotateCommands } from './custody-rotate-command.js';
+import { registerBackupCommands } from './backup-command.js';
 import { registerConfigCommands } from './config-command.js';
 import { cofferVersion } from '../version.js';
 import { CliError, fail } from './output.js';
@@ -28,6 +30,8 @@ registerRekeyCommand(program);
 registerUsageCommand(program);
 registerCheckCommand(program);
 registerCustodyCommands(program);
+registerRotateCommands(program.commands.find((c) => c.name() === 'custody')!);
+registerBackupCommands(program);
 registerConfigCommands(program);
 
 try {

@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from '../config/config.js';
 import { startCoffer } from '../app.js';
 import { isLoopbackAddress } from '../http/transport.js';
 import { fail } from './output.js';
-import { addPkcs11Options } from './custody-command.js';
+import { addExternalKmsOptions, addPkcs11Options } from './custody-command.js';
 import { createLogger } from '../logger.js';
 
 interface ServerOptions {
@@ -29,13 +29,16 @@ interface ServerOptions {
   pkcs11Slot?: string;
   pkcs11KeyLabel?: string;
   pkcs11PinFile?: string;
+  externalKmsEndpoint?: string;
+  externalKmsRegion?: string;
+  externalKmsKeyId?: string;
   logLevel?: string;
   config?: string;
 }
 
 export function registerServerCommand(program: Command): void {
-  addPkcs11Options(program
-    .command('server'))
+  addExternalKmsOptions(addPkcs11Options(program
+    .command('server')))
     .description('start the S3 and KMS endpoint')
     .option('--address <ip>', 'address to listen on (default 127.0.0.1, env COFFER_ADDRESS)')
     .option('--port <n>', 'port to listen on (default 9000, env COFFER_PORT)')

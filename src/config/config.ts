@@ -171,6 +171,9 @@ export interface ConfigFlags {
   pkcs11Slot?: string;
   pkcs11KeyLabel?: string;
   pkcs11PinFile?: string;
+  externalKmsEndpoint?: string;
+  externalKmsRegion?: string;
+  externalKmsKeyId?: string;
   logLevel?: string;
   /** A configuration file (.toml, .yaml, .yml, .json); else COFFER_CONFIG. */
   config?: string;
@@ -182,6 +185,9 @@ function custodyEnvOf(flags: ConfigFlags, env: NodeJS.ProcessEnv): Record<string
   for (const [k, v] of Object.entries(env)) if (k === 'COFFER_ROOT_KEY' || k === 'COFFER_ROOT_PASSPHRASE' || k.startsWith('COFFER_PKCS11_')) out[k] = v;
   const fromFlags = { COFFER_PKCS11_MODULE: flags.pkcs11Module, COFFER_PKCS11_TOKEN: flags.pkcs11Token, COFFER_PKCS11_SLOT: flags.pkcs11Slot, COFFER_PKCS11_KEY_LABEL: flags.pkcs11KeyLabel, COFFER_PKCS11_PIN_FILE: flags.pkcs11PinFile };
   for (const [k, v] of Object.entries(fromFlags)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('COFFER_EXTERNAL_KMS_')) out[k] = v;
+  const externalFlags = { COFFER_EXTERNAL_KMS_ENDPOINT: flags.externalKmsEndpoint, COFFER_EXTERNAL_KMS_REGION: flags.externalKmsRegion, COFFER_EXTERNAL_KMS_KEY_ID: flags.externalKmsKeyId };
+  for (const [k, v] of Object.entries(externalFlags)) if (v !== undefined) out[k] = v;
   return out;
 }
 

@@ -29,7 +29,24 @@ export interface CustodyRecord {
   canary: Buffer;
   /** Where the key lives, for messages only (never used to find it): e.g. the PKCS#11 token and key label. */
   where?: string;
+  /** A root-key rotation or migration in progress (`coffer custody rotate|migrate`); the server refuses to start meanwhile. */
+  rotation?: RotationRecord;
 }
+
+/** The progress record of a rotation: which key every item is being moved to, and where that key is. */
+export interface RotationRecord {
+  /** The new root key's provider id. */
+  to: string;
+  /** Where the new key is: `file` (root.key.next), `external-kms` (root.kms.json.next) or `pkcs11` (a key label in the token). */
+  target: 'file' | 'external-kms' | 'pkcs11';
+  /** The new key's label, for a PKCS#11 target. */
+  keyLabel?: string;
+  toWhere?: string;
+  /** ISO 8601, when the rotation began. */
+  startedAt: string;
+}
+
+const TARGETS = ['file', 'external-kms', 'pkcs11'] as const;
 
 const restoreHint = (file: string) => `restore ${file} from a backup, or move it away only if this data directory has never held keys or encrypted objects`;
 
@@ -56,7 +73,51 @@ export async function readCustodyRecord(dataDir: string): Promise<CustodyRecord 
   if (typeof r.rootKey !== 'string' || !/^[a-z0-9-]+:[0-9a-f]{16}$/.test(r.rootKey) || typeof r.canary !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(r.canary)) {
     throw new RootKeyConfigError(`custody record ${file} is damaged (rootKey or canary missing or malformed)`, restoreHint(file));
   }
-  return { version: 1, rootKey: r.rootKey, canary: Buffer.from(r.canary, 'base64'), ...(typeof r.where === 'string' ? { where: r.where } : {}) };
+  let rotation: RotationRecord | undefined;
+  if (r.rotation !== undefined) {
+    const o = r.rotation as Record<string, unknown>;
+    if (typeof o !== 'object' || o === null || typeof o.to !== 'string' || !/^[a-z0-9-]+:[0-9a-f]{16}$/.test(o.to) || !TARGETS.includes(o.target as 'file') || typeof o.startedAt !== 'string') {
+      throw new RootKeyConfigError(`custody record ${file} has a damaged rotation section`, restoreHint(file));
+    }
+    rotation = { to: o.to, target: o.target as RotationRecord['target'], startedAt: o.startedAt, ...(typeof o.keyLabel === 'string' ? { keyLabel: o.keyLabel } : {}), ...(typeof o.toWhere === 'string' ? { toWhere: o.toWhere } : {}) };
+  }
+  return { version: 1, rootKey: r.rootKey, canary: Buffer.from(r.canary, 'base64'), ...(typeof r.where === 'string' ? { where: r.where } : {}), ...(rotation ? { rotation } : {}) };
+}
+
+function serialize(r: CustodyRecord): Buffer {
+  const o = { version: CUSTODY_RECORD_VERSION, rootKey: r.rootKey, canary: r.canary.toString('base64'), ...(r.where ? { where: r.where } : {}), ...(r.rotation ? { rotation: r.rotation } : {}) };
+  return Buffer.from(JSON.stringify(o) + '\n', 'utf8');
+}
+
+/** A record for `provider` with a fresh canary (not written). */
+export async function custodyRecordFor(provider: RootKeyProvider): Promise<CustodyRecord> {
+  const secret = randomBytes(CANARY_SECRET_LENGTH);
+  const canary = await provider.wrap(secret, Buffer.from(CANARY_AAD_LABEL, 'utf8'));
+  secret.fill(0);
+  return { version: 1, rootKey: provider.id, canary, ...(provider.where ? { where: provider.where } : {}) };
+}
+
+/**
+ * Replaces custody.json atomically (temporary file, fsync, rename, fsync of the directory):
+ * only a rotation does this, to record its progress and, at its end, the new root key.
+ */
+export async function replaceCustodyRecord(dataDir: string, record: CustodyRecord): Promise<void> {
+  const file = path.join(dataDir, CUSTODY_FILE);
+  const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
+  const h = await fs.open(tmp, 'wx', 0o600);
+  try {
+    await h.writeFile(serialize(record));
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+  await fs.rename(tmp, file);
+  const d = await fs.open(dataDir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
 }
 
 /**

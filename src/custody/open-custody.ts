@@ -19,6 +19,7 @@ import { ROOT_KEY_ENV } from './env-root-key.js';
 import { ROOT_KEY_FILE } from './file-root-key.js';
 import { ROOT_PASSPHRASE_ENV, SALT_FILE } from './passphrase-root-key.js';
 import type { RootKeyProvider } from './root-key.js';
+import { EXTERNAL_KMS_FILE, type ExternalKmsConnector } from './external-kms-root-key.js';
 import { configuredSource, selectRootKey, type RootKeySource, type SelectedRootKey } from './select-root-key.js';
 
 /** One item sealed under the root key, found by the caller in its stores. */
@@ -29,12 +30,13 @@ export interface SealedSample {
   open(provider: RootKeyProvider): Promise<void>;
 }
 
-const MIGRATE_HINT = 'keep the provider this data directory was sealed with; moving it to another provider needs `coffer custody migrate`, which is not yet available';
+const MIGRATE_HINT = 'keep the provider this data directory was sealed with, or move it to another provider with `coffer custody migrate --to PROVIDER` (docs/OPERATIONS.md)';
 
 const KIND_TEXT: Record<string, string> = {
   key: `a 256-bit root key (${ROOT_KEY_FILE} in the data directory, or ${ROOT_KEY_ENV})`,
   passphrase: `a passphrase (${ROOT_PASSPHRASE_ENV} with ${SALT_FILE})`,
   pkcs11: 'a key in a PKCS#11 token',
+  'external-kms': `a data key from an external KMS (${EXTERNAL_KMS_FILE})`,
 };
 
 const SOURCE_TEXT: Record<RootKeySource, string> = {
@@ -42,6 +44,7 @@ const SOURCE_TEXT: Record<RootKeySource, string> = {
   file: ROOT_KEY_FILE,
   passphrase: ROOT_PASSPHRASE_ENV,
   pkcs11: 'the PKCS#11 provider',
+  'external-kms': 'the external-KMS provider',
 };
 
 const kindOf = (id: string) => id.slice(0, id.indexOf(':'));
@@ -60,13 +63,20 @@ export async function openCustody(opts: {
   dataDir: string;
   env: Record<string, string | undefined>;
   findSealed: () => Promise<SealedSample | undefined>;
+  externalKms?: ExternalKmsConnector;
 }): Promise<SelectedRootKey> {
-  const { dataDir, env } = opts;
+  const { dataDir, env, externalKms } = opts;
   const source = configuredSource(env);
   const keyFile = path.join(dataDir, ROOT_KEY_FILE);
   const saltFile = path.join(dataDir, SALT_FILE);
   const record = await readCustodyRecord(dataDir);
 
+  if (record?.rotation) {
+    throw new RootKeyConfigError(
+      `refusing to start: a root-key rotation from ${record.rootKey} to ${record.rotation.to} began at ${record.rotation.startedAt} and has not finished`,
+      'run the same `coffer custody rotate` (or `coffer custody migrate`) command again to finish it; both root keys are needed until it reports completion',
+    );
+  }
   if (record) {
     const refuse = (but: string, hint = `configure that root key again; ${MIGRATE_HINT}`) =>
       new RootKeyConfigError(`refusing to start: ${expects(record)}, but ${but}`, hint);
@@ -75,7 +85,8 @@ export async function openCustody(opts: {
       throw refuse(`${keyFile} is missing`, `restore ${ROOT_KEY_FILE} from a backup (or give its bytes as ${ROOT_KEY_ENV}); Coffer does not create a new root key for a data directory that has one`);
     }
     if (source === 'passphrase' && !existsSync(saltFile)) throw refuse(`${saltFile} is missing`, `restore ${SALT_FILE} from a backup`);
-    const selected = await selectRootKey({ dataDir, env, create: false });
+    if (source === 'external-kms' && !existsSync(path.join(dataDir, EXTERNAL_KMS_FILE))) throw refuse(`${path.join(dataDir, EXTERNAL_KMS_FILE)} is missing`, `restore ${EXTERNAL_KMS_FILE} from a backup`);
+    const selected = await selectRootKey({ dataDir, env, create: false, externalKms });
     if (selected.provider.id !== record.rootKey) throw refuse(`the configured root key (${SOURCE_TEXT[source]}) is ${selected.provider.id}`);
     if (!(await opensCanary(record, selected.provider))) {
       throw refuse(`the configured root key ${selected.provider.id} does not open the canary in ${CUSTODY_FILE} (same name, other key?)`);
@@ -100,7 +111,13 @@ export async function openCustody(opts: {
       `unset ${ROOT_PASSPHRASE_ENV} and ${MIGRATE_HINT}`,
     );
   }
-  const selected = await selectRootKey({ dataDir, env });
+  if (source === 'external-kms' && !existsSync(path.join(dataDir, EXTERNAL_KMS_FILE)) && (sample || hasKeyFile || hasSalt)) {
+    throw legacy(
+      `an external KMS is configured, but this data directory is already sealed under ${hasKeyFile ? keyFile : hasSalt ? 'a passphrase' : 'another root key'}; a new data key would open none of it`,
+      `unset COFFER_EXTERNAL_KMS_ENDPOINT and ${MIGRATE_HINT}`,
+    );
+  }
+  const selected = await selectRootKey({ dataDir, env, externalKms });
   if (sample) {
     try {
       await sample.open(selected.provider);

@@ -21,4 +21,6 @@ export interface RootKeyProvider {
   readonly where?: string;
   wrap(plaintextKey: Buffer, aad: Buffer): Promise<Buffer>;
   unwrap(wrapped: Buffer, aad: Buffer): Promise<Buffer>;
+  /** Stops background work (an external KMS's health check) and releases sessions; called once when the server closes. */
+  close?(): void;
 }

@@ -1,7 +1,7 @@
 // The one place the root-key provider is chosen: a PKCS#11 token (COFFER_PKCS11_MODULE),
-// else COFFER_ROOT_KEY, else the file named by COFFER_ROOT_KEY_FILE (the same base64 text;
-// a systemd credential or a mounted secret), else COFFER_ROOT_PASSPHRASE, else
-// <dataDir>/root.key (created on first start).
+// else an external KMS (COFFER_EXTERNAL_KMS_ENDPOINT), else COFFER_ROOT_KEY, else the file named by
+// COFFER_ROOT_KEY_FILE (the same base64 text; a systemd credential or a mounted secret),
+// else COFFER_ROOT_PASSPHRASE, else <dataDir>/root.key (created on first start).
 
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,15 +11,18 @@ import { PassphraseRootKeyProvider, ROOT_PASSPHRASE_ENV } from './passphrase-roo
 import type { RootKeyProvider } from './root-key.js';
 import { Pkcs11RootKeyProvider } from './pkcs11-root-key.js';
 import { PKCS11_MODULE_ENV, pkcs11Settings, wantsPkcs11 } from './pkcs11-settings.js';
+import { ExternalKmsRootKeyProvider, type ExternalKmsConnector } from './external-kms-root-key.js';
+import { EXTERNAL_KMS_ENDPOINT_ENV, externalKmsSettings, wantsExternalKms } from './external-kms-settings.js';
 import { RootKeyConfigError } from './errors.js';
 
 export const ROOT_KEY_FILE_ENV = 'COFFER_ROOT_KEY_FILE';
 
-export type RootKeySource = 'env' | 'passphrase' | 'file' | 'pkcs11';
+export type RootKeySource = 'env' | 'passphrase' | 'file' | 'pkcs11' | 'external-kms';
 
 /** Which provider `env` configures, without opening it. */
 export function configuredSource(env: Record<string, string | undefined>): RootKeySource {
   if (wantsPkcs11(env)) return 'pkcs11';
+  if (wantsExternalKms(env)) return 'external-kms';
   if (env[ROOT_KEY_ENV] !== undefined) return 'env';
   if (env[ROOT_KEY_FILE_ENV]) return 'env';
   if (env[ROOT_PASSPHRASE_ENV] !== undefined) return 'passphrase';
@@ -39,7 +42,13 @@ export interface SelectedRootKey {
  * Picks and opens the root-key provider. Throws RootKeyConfigError (with a hint) for a
  * malformed COFFER_ROOT_KEY, an empty or wrong passphrase, or an unsafe root.key.
  */
-export async function selectRootKey(opts: { dataDir: string; env: Record<string, string | undefined>; create?: boolean }): Promise<SelectedRootKey> {
+export async function selectRootKey(opts: {
+  dataDir: string;
+  env: Record<string, string | undefined>;
+  create?: boolean;
+  /** Makes the client of an external KMS (kms/external/kms-json-client.ts); custody/ does not sign requests itself. */
+  externalKms?: ExternalKmsConnector;
+}): Promise<SelectedRootKey> {
   const { dataDir, env } = opts;
   // create: false (open-custody.ts, once a data directory has a root key) never makes a root.key or root.salt.
   const create = opts.create ?? true;
@@ -56,6 +65,14 @@ export async function selectRootKey(opts: { dataDir: string; env: Record<string,
     const { provider } = Pkcs11RootKeyProvider.open(pkcs11Settings(env));
     unusedFile(PKCS11_MODULE_ENV);
     return { provider, source: 'pkcs11', created: false, warnings };
+  }
+  if (wantsExternalKms(env)) {
+    for (const other of [ROOT_KEY_ENV, ROOT_KEY_FILE_ENV, ROOT_PASSPHRASE_ENV]) if (env[other] !== undefined) warnings.push(`${other} is ignored because ${EXTERNAL_KMS_ENDPOINT_ENV} is set`);
+    const settings = externalKmsSettings(env);
+    if (!opts.externalKms) throw new RootKeyConfigError('this command cannot use an external KMS root key', `unset ${EXTERNAL_KMS_ENDPOINT_ENV}`);
+    const { provider, created } = await ExternalKmsRootKeyProvider.open(dataDir, settings, opts.externalKms(settings), { create });
+    unusedFile(EXTERNAL_KMS_ENDPOINT_ENV);
+    return { provider, source: 'external-kms', created, warnings };
   }
   if (key !== undefined) {
     if (passphrase !== undefined) warnings.push(`${ROOT_PASSPHRASE_ENV} is ignored because ${ROOT_KEY_ENV} is set`);

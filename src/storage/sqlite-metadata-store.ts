@@ -210,6 +210,10 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.write(() => this.s.replaceObjectSys.run(JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag).changes > 0);
   }
 
+  async replaceUploadSys(uploadId: string, expected: Record<string, unknown>, sys: Record<string, unknown>): Promise<boolean> {
+    return this.write(() => this.db.prepare('UPDATE uploads SET sys = ? WHERE upload_id = ? AND sys = ?').run(JSON.stringify(sys), uploadId, JSON.stringify(expected)).changes > 0);
+  }
+
   async deleteObject(bucket: string, key: string, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
     return this.freeingWrite(() => {
       const row = this.s.getObject.get(bucket, key) as ObjectRow | undefined;

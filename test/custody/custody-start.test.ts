@@ -145,7 +145,7 @@ describe('custody at start', () => {
     await seal(dataDir);
     await fs.rm(path.join(dataDir, 'custody.json'));
     const e = await refuses(dataDir, { COFFER_ROOT_PASSPHRASE: 'p' }, /COFFER_ROOT_PASSPHRASE is set, but this data directory is sealed under .*root\.key/);
-    assert.match(e.hint ?? '', /coffer custody migrate`, which is not yet available/);
+    assert.match(e.hint ?? '', /coffer custody migrate --to PROVIDER`/);
     assert.equal(await exists(path.join(dataDir, 'root.salt')), false);
   });
 });

@@ -362,6 +362,19 @@ export function runMetadataStoreContract(
     });
 
     describe('multipart uploads', () => {
+      it('replaceUploadSys (root-key rotation) replaces an upload\'s sys only while it is the expected one', () =>
+        withStore(async (s) => {
+          // Optional: a store without it cannot be rotated, and `coffer custody rotate` says so (backend/reseal/reseal-items.ts).
+          if (!(s.replaceUploadSys)) return;
+          const u = uploadRec('b1', 'k', { sys: { sse: { alg: 'AES256', env: 'old' } } });
+          await s.createUpload(u);
+          const sys = { sse: { alg: 'AES256', env: 'new' } };
+          assert.equal(await s.replaceUploadSys(u.uploadId, { sse: { alg: 'AES256', env: 'other' } }, sys), false);
+          assert.equal(await s.replaceUploadSys(u.uploadId, u.sys, sys), true);
+          assert.deepEqual(await s.getUpload('b1', 'k', u.uploadId), { ...u, sys });
+          assert.equal(await s.replaceUploadSys('nope', sys, u.sys), false);
+        }));
+
       it('creates, gets and scopes an upload to its bucket and key', () =>
         withStore(async (s) => {
           const u = uploadRec('b1', 'big', {

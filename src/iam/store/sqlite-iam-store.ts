@@ -225,6 +225,10 @@ export class SqliteIamStore implements IamStore {
     return this.s.updateKeyStatus.run(status, accessKeyId, userName).changes > 0;
   }
 
+  async resealAccessKey(accessKeyId: string, expected: Buffer, sealed: Buffer): Promise<boolean> {
+    return this.shared.db.prepare('UPDATE access_keys SET sealed_secret = ? WHERE access_key_id = ? AND sealed_secret = ?').run(sealed, accessKeyId, expected).changes > 0;
+  }
+
   async deleteAccessKey(userName: string, accessKeyId: string): Promise<boolean> {
     return this.s.deleteKey.run(accessKeyId, userName).changes > 0;
   }

@@ -130,6 +130,12 @@ export interface KmsStore {
    * MaterialExists if the version is taken.
    */
   addMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void>;
+  /**
+   * Root-key rotation (backend/reseal/): replaces one version's sealed bytes only if they
+   * are still `expected` (one statement). False if absent or changed. Optional: a store
+   * without it cannot be rotated (`coffer custody rotate` says so).
+   */
+  resealMaterial?(keyId: string, version: number, expected: Buffer, sealed: Buffer): Promise<boolean>;
 
   /** AliasExists if the name is taken, NotFound if the target key is absent. */
   createAlias(a: AliasRecord): Promise<void>;

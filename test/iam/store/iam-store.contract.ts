@@ -243,6 +243,32 @@ export function runIamStoreContract(name: string, make: () => Promise<IamStore>,
         assert.equal(await s.sessions.get(newAccessKeyId('ASIA')), undefined);
       }));
 
+      it('list pages sessions by access key id; reseal replaces the sealed secret only while it is the expected one (root-key rotation)', withStore(async (s) => {
+        // Optional: a store without it cannot be rotated, and `coffer custody rotate` says so (backend/reseal/reseal-items.ts).
+        if (!(s.sessions.list && s.sessions.reseal)) return;
+        const rs = [sessionRec(), sessionRec(), sessionRec()].sort((a, b) => (a.accessKeyId < b.accessKeyId ? -1 : 1));
+        for (const r of rs) await s.sessions.create(r);
+        assert.deepEqual(await s.sessions.list(undefined, 2), rs.slice(0, 2));
+        assert.deepEqual(await s.sessions.list(rs[1]!.accessKeyId, 2), rs.slice(2));
+        const next = Buffer.from('resealed');
+        assert.equal(await s.sessions.reseal(rs[0]!.accessKeyId, Buffer.from('other'), next), false);
+        assert.equal(await s.sessions.reseal(rs[0]!.accessKeyId, rs[0]!.sealedSecret, next), true);
+        assert.deepEqual(await s.sessions.get(rs[0]!.accessKeyId), { ...rs[0]!, sealedSecret: next });
+      }));
+
+      it('resealAccessKey replaces an access key\'s sealed secret only while it is the expected one (root-key rotation)', withStore(async (s) => {
+        // Optional: a store without it cannot be rotated, and `coffer custody rotate` says so (backend/reseal/reseal-items.ts).
+        if (!(s.resealAccessKey)) return;
+        await s.createUser(userRec('alice'));
+        const k = accessKeyRec('alice');
+        await s.createAccessKey(k);
+        const next = Buffer.from('resealed');
+        assert.equal(await s.resealAccessKey(k.accessKeyId, Buffer.from('other'), next), false);
+        assert.equal(await s.resealAccessKey(k.accessKeyId, k.sealedSecret, next), true);
+        assert.deepEqual((await s.getAccessKey(k.accessKeyId))!.sealedSecret, next);
+        assert.equal(await s.resealAccessKey('AKIANOSUCHKEY0000000', next, k.sealedSecret), false);
+      }));
+
       it('deleteExpired removes the sessions that expired before the given time, counts them, and keeps the rest', withStore(async (s) => {
         const old = sessionRec({ expiresAt: T0 - 1 });
         const older = sessionRec({ expiresAt: T0 - 3_600_000 });

@@ -233,6 +233,20 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
         assert.ok(got!.sealed.equals(sealed));
       }));
 
+      it('resealMaterial (root-key rotation) replaces the sealed bytes only while they are the expected ones', withStore(async (s) => {
+        // Optional: a store without it cannot be rotated, and `coffer custody rotate` says so (backend/reseal/reseal-items.ts).
+        if (!(s.resealMaterial)) return;
+        const key = keyRec();
+        const m = materialRec(key.keyId);
+        await s.createKey(key, m, []);
+        const next = randomBytes(80);
+        assert.equal(await s.resealMaterial(key.keyId, 1, randomBytes(77), next), false, 'other expected bytes: no change');
+        assert.ok((await s.getMaterial(key.keyId, 1))!.sealed.equals(m.sealed));
+        assert.equal(await s.resealMaterial(key.keyId, 1, m.sealed, next), true);
+        assert.deepEqual(await s.getMaterial(key.keyId, 1), { ...m, sealed: next }, 'only the sealed bytes change');
+        assert.equal(await s.resealMaterial(key.keyId, 2, next, m.sealed), false, 'absent version');
+      }));
+
       it('addMaterial refuses a taken version (without touching the key) and an absent key', withStore(async (s) => {
         const { key, material } = await newKey(s);
         const err = await s.addMaterial(materialRec(key.keyId, 1), { ...key, description: 'changed' }).then(
