@@ -32,21 +32,26 @@ import type {
   BucketRecord,
   CompletedUploadRecord,
   ListObjectsQuery,
+  ListVersionsQuery,
+  ObjectVersionRecord,
   ListUploadsQuery,
   MetadataStore,
   MultipartUploadRecord,
+  ObjectPart,
   ObjectRecord,
   PartRecord,
   WriteCondition,
 } from './types.js';
-import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError } from './types.js';
+import { COMPLETED_UPLOAD_RETENTION_MS, NULL_VERSION_ID, StorageConflictError } from './types.js';
 import { compareUtf8, prefixUpperBound } from './key-order.js';
 import { encodeObjectTags } from './object-tags.js';
 import type { CheckpointerData } from './sqlite-checkpointer.js';
 import {
   OBJECT_COLUMNS,
   UPLOAD_COLUMNS,
+  objectParams,
   prepareStatements,
+  rowParams,
   toBucket,
   toObject,
   toPart,
@@ -160,7 +165,7 @@ export class SqliteMetadataStore implements MetadataStore {
     await this.freeingWrite(() => {
       this.buckets.clear();
       if (this.s.bucketExists.get(name) === undefined) throw new StorageConflictError('NoSuchBucket');
-      if (this.s.bucketHasObject.get(name) !== undefined || this.s.bucketHasUpload.get(name) !== undefined) {
+      if (this.s.bucketHasObject.get(name) !== undefined || this.s.bucketHasVersion.get(name) !== undefined || this.s.bucketHasUpload.get(name) !== undefined) {
         throw new StorageConflictError('BucketNotEmpty');
       }
       this.s.deleteBucketCompleted.run(name);
@@ -184,6 +189,11 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
     const row = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
+    return row && row.delete_marker === 0 ? toObject(row) : undefined;
+  }
+
+  async getObjectVersion(bucket: string, key: string, versionId: string | undefined): Promise<ObjectRecord | undefined> {
+    const row = this.versionRow(bucket, key, versionId);
     return row && toObject(row);
   }
 
@@ -195,29 +205,51 @@ export class SqliteMetadataStore implements MetadataStore {
     bucket: string,
     key: string,
     patch: Partial<Pick<ObjectRecord, 'tags' | 'headers' | 'userMetadata' | 'sys' | 'lastModified' | 'etag'>>,
+    versionId?: string,
   ): Promise<boolean> {
     const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
-    return this.write(() => this.s.updateObject.run(
+    const values = [
       patch.tags === undefined ? null : encodeObjectTags(patch.tags), json(patch.headers), json(patch.userMetadata), json(patch.sys),
       patch.lastModified ?? null, patch.etag ?? null, bucket, key,
-    ).changes > 0);
+    ];
+    const id = versionId ?? null;
+    return this.write(() =>
+      this.s.updateObject.run(...values, id, id).changes > 0 ||
+      (versionId !== undefined && this.s.updateVersion.run(...values, versionId).changes > 0));
   }
 
-  async replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag'>, sys: Record<string, unknown>): Promise<boolean> {
+  async replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag' | 'versionId'>, sys: Record<string, unknown>): Promise<boolean> {
     // sys is stored as JSON.stringify(rec.sys) and read back with JSON.parse, so the text of
     // what a caller read compares equal to the stored text, in one statement (atomic).
-    return this.write(() => this.s.replaceObjectSys.run(JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag).changes > 0);
+    const values = [JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag];
+    const id = expected.versionId ?? null;
+    return this.write(() =>
+      this.s.replaceObjectSys.run(...values, id, id).changes > 0 ||
+      (expected.versionId !== undefined && this.s.replaceVersionSys.run(...values, expected.versionId).changes > 0));
   }
 
   async deleteObject(bucket: string, key: string, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
     return this.freeingWrite(() => {
       const row = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
-      checkCondition(cond, row);
+      checkCondition(cond, live(row));
       if (row === undefined) return undefined;
-      const old = toObject(row);
-      this.s.deleteObject.run(bucket, key);
-      for (const p of old.parts) this.s.addGarbage.run(p.blobId);
-      return old;
+      this.removeCurrent(row);
+      return toObject(row);
+    });
+  }
+
+  async deleteObjectVersion(bucket: string, key: string, versionId: string): Promise<ObjectRecord | undefined> {
+    return this.freeingWrite(() => {
+      const current = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
+      if (current !== undefined && current.version_id === versionId) {
+        this.removeCurrent(current);
+        return toObject(current);
+      }
+      const row = this.s.getVersion.get(bucket, key, versionId) as ObjectRow | undefined;
+      if (row === undefined) return undefined;
+      this.s.deleteVersion.run(bucket, key, row.seq);
+      this.releaseBlobs(row, new Set());
+      return toObject(row);
     });
   }
 
@@ -229,11 +261,52 @@ export class SqliteMetadataStore implements MetadataStore {
     const sql =
       `SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key ${useAfter ? '>' : '>='} ?` +
       (upper !== undefined ? ' AND key < ?' : '') +
-      ' ORDER BY key LIMIT ?';
+      ' AND delete_marker = 0 ORDER BY key LIMIT ?';
     const params: unknown[] = [bucket, useAfter ? q.after : q.prefix];
     if (upper !== undefined) params.push(upper);
     params.push(q.limit);
     return (this.cached(sql).all(...params) as ObjectRow[]).map(toObject);
+  }
+
+  async listObjectVersions(bucket: string, q: ListVersionsQuery): Promise<ObjectVersionRecord[]> {
+    if (q.limit <= 0) return [];
+    const out: ObjectVersionRecord[] = [];
+    const markerKey = q.keyMarker;
+    const inPrefix = markerKey !== undefined && markerKey.startsWith(q.prefix);
+    if (inPrefix && q.versionIdMarker !== undefined) {
+      // The rest of the marker key's history: versions older than the marker (never its current one).
+      const marker = this.versionRow(bucket, markerKey, q.versionIdMarker);
+      if (marker !== undefined) {
+        for (const r of this.s.olderVersionsOf.all(bucket, markerKey, marker.seq, q.limit) as ObjectRow[]) out.push(versionOf(r, false));
+      }
+    }
+    if (out.length >= q.limit) return out;
+    const limit = q.limit - out.length;
+    // Then every key after the marker: the current versions (one row each) merged with the
+    // noncurrent ones (newest first per key), two index-ordered reads of at most `limit` rows.
+    const upper = prefixUpperBound(q.prefix);
+    const useAfter = markerKey !== undefined && compareUtf8(markerKey, q.prefix) >= 0;
+    const range = `bucket = ? AND key ${useAfter ? '>' : '>='} ?` + (upper !== undefined ? ' AND key < ?' : '');
+    const params: unknown[] = [bucket, useAfter ? markerKey : q.prefix];
+    if (upper !== undefined) params.push(upper);
+    params.push(limit);
+    const current = this.cached(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE ${range} ORDER BY key LIMIT ?`).all(...params) as ObjectRow[];
+    const older = this.cached(`SELECT ${OBJECT_COLUMNS} FROM object_versions WHERE ${range} ORDER BY key, seq DESC LIMIT ?`).all(...params) as ObjectRow[];
+    let i = 0;
+    let j = 0;
+    while (out.length < q.limit && (i < current.length || j < older.length)) {
+      const c = current[i];
+      const o = older[j];
+      // A key's current version is newer than all of its noncurrent ones: it comes first.
+      if (c !== undefined && (o === undefined || compareUtf8(c.key, o.key) <= 0)) {
+        out.push(versionOf(c, true));
+        i++;
+      } else {
+        out.push(versionOf(o!, false));
+        j++;
+      }
+    }
+    return out;
   }
 
   // ---- multipart uploads ----
@@ -498,24 +571,80 @@ export class SqliteMetadataStore implements MetadataStore {
     return st;
   }
 
+  /** The row of one version, or the current one (delete marker or not) when versionId is undefined. */
+  private versionRow(bucket: string, key: string, versionId: string | undefined): ObjectRow | undefined {
+    const current = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
+    if (versionId === undefined || current?.version_id === versionId) return current;
+    return this.s.getVersion.get(bucket, key, versionId) as ObjectRow | undefined;
+  }
+
   /** The body of putObject, run inside the caller's transaction. */
   private writeObject(rec: ObjectRecord, cond: WriteCondition): ObjectRecord | undefined {
     if (this.s.bucketExists.get(rec.bucket) === undefined) throw new StorageConflictError('NoSuchBucket');
-    const row = this.s.getObject.get(rec.bucket, rec.key) as ObjectRow | undefined;
-    checkCondition(cond, row);
-    this.s.upsertObject.run(
-      rec.bucket, rec.key, rec.size, rec.etag, rec.lastModified, rec.owner, rec.storageClass,
-      JSON.stringify(rec.headers), JSON.stringify(rec.userMetadata), encodeObjectTags(rec.tags),
-      rec.checksum === undefined ? null : JSON.stringify(rec.checksum), JSON.stringify(rec.parts), JSON.stringify(rec.sys),
-    );
-    for (const p of rec.parts) this.s.clearPending.run(p.blobId);
-    if (row === undefined) return undefined;
-    const old = toObject(row);
-    for (const p of old.parts) {
-      if (!rec.parts.some((n) => n.blobId === p.blobId)) this.s.addGarbage.run(p.blobId);
+    const current = this.s.getObject.get(rec.bucket, rec.key) as ObjectRow | undefined;
+    checkCondition(cond, live(current));
+    const versionId = rec.versionId ?? NULL_VERSION_ID;
+    const kept = new Set(rec.parts.map((p) => p.blobId));
+    const removed: ObjectRow[] = [];
+    let shares = false;
+    if (current !== undefined) {
+      if (current.version_id === versionId) {
+        removed.push(current);
+      } else {
+        // The current version becomes noncurrent; a copy onto itself may share its blobs.
+        shares = (JSON.parse(current.parts) as ObjectPart[]).some((p) => kept.has(p.blobId));
+        this.s.insertVersion.run(...rowParams(current, shares || current.shares_blobs === 1 ? 1 : 0));
+      }
     }
-    return old;
+    // The one other version that can carry rec's id: the null version, rewritten.
+    const same = current?.version_id === versionId ? undefined : (this.s.getVersion.get(rec.bucket, rec.key, versionId) as ObjectRow | undefined);
+    if (same !== undefined) {
+      this.s.deleteVersion.run(rec.bucket, rec.key, same.seq);
+      removed.push(same);
+    }
+    const seq = this.s.nextSeq.get() as number;
+    this.s.upsertObject.run(...objectParams(rec, seq, shares || (removed[0]?.shares_blobs === 1 && removed[0].parts !== '[]')));
+    for (const p of rec.parts) this.s.clearPending.run(p.blobId);
+    for (const r of removed) this.releaseBlobs(r, kept);
+    return removed[0] && toObject(removed[0]);
   }
+
+  /** Removes a key's current version; its next newest version, if any, becomes current. */
+  private removeCurrent(row: ObjectRow): void {
+    this.s.deleteObject.run(row.bucket, row.key);
+    const next = this.s.newestVersion.get(row.bucket, row.key) as ObjectRow | undefined;
+    if (next !== undefined) {
+      this.s.deleteVersion.run(next.bucket, next.key, next.seq);
+      this.s.upsertObject.run(...rowParams(next));
+    }
+    this.releaseBlobs(row, new Set());
+  }
+
+  /**
+   * Moves the blobs of a removed version to garbage, except those in `kept` and, when the
+   * version may share its blobs (shares_blobs), those another remaining version of its key uses.
+   */
+  private releaseBlobs(row: ObjectRow, kept: Set<string>): void {
+    const parts = JSON.parse(row.parts) as ObjectPart[];
+    if (parts.length === 0) return;
+    const used = new Set(kept);
+    if (row.shares_blobs === 1) {
+      const current = this.s.getObject.get(row.bucket, row.key) as ObjectRow | undefined;
+      const others = this.s.sharedVersionParts.all(row.bucket, row.key) as string[];
+      if (current !== undefined) others.push(current.parts);
+      for (const text of others) for (const p of JSON.parse(text) as ObjectPart[]) used.add(p.blobId);
+    }
+    for (const p of parts) if (!used.has(p.blobId)) this.s.addGarbage.run(p.blobId);
+  }
+}
+
+/** The row as a write condition sees it: a delete marker is no object. */
+function live(row: ObjectRow | undefined): ObjectRow | undefined {
+  return row !== undefined && row.delete_marker === 0 ? row : undefined;
+}
+
+function versionOf(r: ObjectRow, isLatest: boolean): ObjectVersionRecord {
+  return { ...toObject(r), versionId: r.version_id, isLatest };
 }
 
 function checkCondition(cond: WriteCondition, current: ObjectRow | undefined): void {

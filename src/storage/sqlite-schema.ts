@@ -95,11 +95,55 @@ CREATE TABLE completed_uploads (
 CREATE INDEX completed_uploads_by_time ON completed_uploads (completed_at);
 `;
 
+// Versioning (s3 ListObjectVersions, versionId). `objects` keeps one row per key: its current
+// version, which may be a delete marker (delete_marker = 1; ListObjects skips those), so a
+// GET or a listing of current objects reads one row per key however long its history.
+// Noncurrent versions live in `object_versions`, newest first per key ((bucket, key, seq
+// DESC) is the primary key, so ListObjectVersions reads them in listing order and finding a
+// key's next newest version is one seek); version ids are unique per key (an index).
+// `seq` orders versions by when they were written, whatever their ids: it comes from the
+// one-row `version_clock`. `shares_blobs` marks versions whose blobs another version of the
+// same key may also use (a copy onto itself that kept the old version): only then does
+// removing a version look at the others before freeing its blobs.
+// Every existing object becomes its key's current version with version id "null", seq 0.
+const V4 = `
+ALTER TABLE objects ADD COLUMN version_id TEXT NOT NULL DEFAULT 'null';
+ALTER TABLE objects ADD COLUMN delete_marker INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE objects ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE objects ADD COLUMN shares_blobs INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE object_versions (
+  bucket        TEXT NOT NULL COLLATE BINARY REFERENCES buckets(name),
+  key           TEXT NOT NULL COLLATE BINARY,
+  seq           INTEGER NOT NULL,
+  size          INTEGER NOT NULL,
+  etag          TEXT NOT NULL,
+  last_modified TEXT NOT NULL,
+  owner         TEXT NOT NULL,
+  storage_class TEXT NOT NULL,
+  headers       TEXT NOT NULL,
+  user_meta     TEXT NOT NULL,
+  tags          TEXT NOT NULL,
+  checksum      TEXT,
+  parts         TEXT NOT NULL,
+  sys           TEXT NOT NULL,
+  version_id    TEXT NOT NULL,
+  delete_marker INTEGER NOT NULL,
+  shares_blobs  INTEGER NOT NULL,
+  PRIMARY KEY (bucket, key, seq DESC)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX object_versions_by_id ON object_versions (bucket, key, version_id);
+
+CREATE TABLE version_clock (n INTEGER NOT NULL);
+INSERT INTO version_clock (n) VALUES (0);
+`;
+
 /** MIGRATIONS[n] takes a database from version n to n + 1. Append only; never edit a shipped step. */
 const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   (db) => db.exec(V1),
   (db) => db.exec(V2),
   (db) => db.exec(V3),
+  (db) => db.exec(V4),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -41,6 +41,7 @@ export function objectRec(bucket: string, key: string, blobs: string[] = [blobId
     sys: {},
     owner: 'owner-1',
     storageClass: 'STANDARD',
+    versionId: 'null',
     ...over,
   };
 }
