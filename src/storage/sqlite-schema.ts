@@ -152,3 +152,8 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export function migrate(db: Database.Database): void {
   runMigrations(db, MIGRATIONS, 'metadata database');
 }
+
+/** Brings a new database to an older schema version: for tests of a migration from that version. */
+export function migrateTo(db: Database.Database, version: number): void {
+  runMigrations(db, MIGRATIONS.slice(0, version), 'metadata database');
+}
