@@ -31,7 +31,7 @@ import {
   authorize as evaluate, type ContextValue, type Decision, type NamedPolicy, type PolicyDocument, type RequestContext, type RequestPrincipal,
 } from '../iam/policy/index.js';
 import { requestPrincipal } from '../iam/principal.js';
-import { S3_ACTIONS } from './actions.js';
+import { actionOf } from './actions.js';
 import { bucketPolicyOf, usesExistingObjectTags } from './bucket-policy.js';
 import { bucketTagsOf } from './bucket-tags.js';
 import { aclAllows } from './acl-grants.js';
@@ -50,6 +50,8 @@ export interface S3Access {
   bucket?: string | undefined;
   /** The object acted on, for object actions. */
   key?: string | undefined;
+  /** The version acted on, when the request names one (its ACL grants apply). */
+  versionId?: string | undefined;
   transport: Pick<Transport, 'secure' | 'sourceIp'>;
   /** Each action with the condition keys only it carries; every one must be allowed. */
   checks: readonly S3ActionCheck[];
@@ -128,7 +130,7 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
       });
       if (decision.effect === 'ImplicitDeny' && record) {
         // An ACL grant allows what no policy allowed; an explicit deny has already refused.
-        const byAcl = await aclAllows(sources.meta, record, principal, check.action, key);
+        const byAcl = await aclAllows(sources.meta, record, principal, check.action, key, access.versionId);
         if (byAcl) {
           verdict = { allowed: true, reason: byAcl };
           continue;
@@ -143,6 +145,7 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
 
 const ROOT_MAY_ALWAYS: ReadonlySet<Operation> = new Set(['GetBucketPolicy', 'PutBucketPolicy', 'DeleteBucketPolicy']);
 const SSE_OPS: ReadonlySet<Operation> = new Set(['PutObject', 'CopyObject', 'CreateMultipartUpload']);
+// (With a versionId, s3:ExistingObjectTag/<k> are the current version's tags.)
 const EXISTING_TAG_OPS: ReadonlySet<Operation> = new Set([
   'GetObject', 'HeadObject', 'GetObjectTagging', 'PutObjectTagging', 'DeleteObjectTagging', 'GetObjectAcl', 'PutObjectAcl', 'GetObjectAttributes',
 ]);
@@ -162,7 +165,8 @@ export async function authorizeRequest(ctx: S3Context, late?: Record<string, Con
   const ep = ctx.endpoint;
   const anonymous = ctx.auth.anonymous;
   if ((AUTHORIZED_BY_OPERATION.has(ep.op) && !late) || (ep.op === 'NotImplemented' && !anonymous)) return;
-  const action = S3_ACTIONS[ep.op];
+  const versionId = 'key' in ep ? ctx.query.get('versionId') ?? undefined : undefined;
+  const action = actionOf(ep.op, versionId);
   if (!action) throw s3Error('AccessDenied');
   const conditions = requestConditions(ctx, ep.op);
   if (late) Object.assign(conditions, late);
@@ -170,6 +174,7 @@ export async function authorizeRequest(ctx: S3Context, late?: Record<string, Con
     principal: anonymous ? undefined : ctx.principal,
     bucket: 'bucket' in ep ? ep.bucket : undefined,
     key: 'key' in ep ? ep.key : undefined,
+    versionId,
     transport: ctx.transport,
     checks: [{ action, conditions, existingObjectTags: EXISTING_TAG_OPS.has(ep.op) }],
     rootMayAlways: ROOT_MAY_ALWAYS.has(ep.op),
