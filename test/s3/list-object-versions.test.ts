@@ -1,7 +1,7 @@
-// ListObjectVersions on a bucket that never had versioning (Coffer has none yet): every
-// object is listed once as its only version, VersionId "null", IsLatest — with prefix,
-// delimiter, max-keys, key-marker/version-id-marker paging and encoding-type=url. Also
-// GetBucketVersioning's empty configuration and PutBucketVersioning's NotImplemented.
+// ListObjectVersions on a bucket that never had versioning: every object is listed once
+// as its only version, VersionId "null", IsLatest — with prefix, delimiter, max-keys,
+// key-marker/version-id-marker paging and encoding-type=url. Also GetBucketVersioning's
+// empty configuration. (Versioned buckets: versioning-*.test.ts.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
