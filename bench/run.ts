@@ -10,6 +10,8 @@
 //                                      policy-evaluation micro-benchmark (bench/authz.ts) with the
 //                                      small-object rates as a user with policies vs the root (bench/authz-server.ts)
 //   npm run bench -- --only metering   small SSE-KMS PUT rate with metering + audit + /metrics on vs all off (bench/metering.ts)
+//   npm run bench -- --only versions   GET and PUT on a key with 1 and with 10,000 versions (BENCH_VERSIONS), and
+//                                      ListObjectVersions pages per second (bench/versions.ts)
 //   npm run bench -- --only builds --baseline <other checkout>/dist/src/cli/main.js
 //                                      this build against another, side by side in one run: small
 //                                      SSE-S3 and SSE-KMS PUT/GET and an SSE-KMS stream (bench/builds.ts)
@@ -42,6 +44,7 @@ import { benchSse, prepareBucket, sseEnv, type SseMode } from './sse.js';
 import { benchMetering } from './metering.js';
 import { BASELINE, THIS_BUILD, benchBuilds } from './builds.js';
 import { benchSoak } from './soak.js';
+import { FEW, MANY, benchVersions } from './versions.js';
 import { peakMemory, parallelStreams, sdkDefaultPut, singleStream, smallObjects, type Ctx, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerOptions, type ServerProcess } from './server-process.js';
 import { checkAgainstSmithy } from './sigv4.js';
@@ -196,8 +199,8 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: error: unknown variant ${JSON.stringify(values.variant)}\nbench: hint: use one of ${VARIANTS.map((v) => v.name).join(', ')}\n`);
     process.exit(2);
   }
-  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz', 'metering', 'builds', 'soak'].includes(values.only)) {
-    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz, metering, builds, soak\n`);
+  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz', 'metering', 'builds', 'soak', 'versions'].includes(values.only)) {
+    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz, metering, builds, soak, versions\n`);
     process.exit(2);
   }
   if ((values.only === 'builds') !== (values.baseline !== undefined)) {
@@ -236,6 +239,7 @@ async function main(): Promise<void> {
   const meteringRows: Row[] = only('metering') ? await benchMetering({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const buildRows: Row[] = only('builds') ? await benchBuilds({ sizes: sz, fsync: variants[0]!.fsync, baseline: resolve(values.baseline!), start }) : [];
   const soakRows: Row[] = only('soak') ? await benchSoak({ fsync: variants[0]!.fsync, start }) : [];
+  const versionRows: Row[] = only('versions') ? await benchVersions({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const minutes = (performance.now() - started) / 60_000;
 
   console.log(machineLine());
@@ -252,7 +256,8 @@ async function main(): Promise<void> {
   if (meteringRows.length) console.log('\n' + table(meteringRows));
   if (buildRows.length) console.log(`\nBuilds: ${THIS_BUILD} ÷ ${BASELINE} (${resolve(values.baseline!)})\n\n` + table(buildRows));
   if (soakRows.length) console.log('\n' + table(soakRows));
-  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows, ...meteringRows, ...buildRows, ...soakRows].filter((r) => r.met === false).length;
+  if (versionRows.length) console.log('\n' + table(versionRows, [FEW, MANY]));
+  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows, ...meteringRows, ...buildRows, ...soakRows, ...versionRows].filter((r) => r.met === false).length;
   console.log(`\n${missed === 0 ? 'All targets met.' : `${missed} target(s) missed (marked **NO**).`} MB = 10^6 bytes; peak RSS is the larger of 50 ms samples of VmRSS and VmHWM reset per scenario.`);
 }
 
