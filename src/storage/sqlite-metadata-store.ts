@@ -37,21 +37,18 @@ import type {
   ListUploadsQuery,
   MetadataStore,
   MultipartUploadRecord,
-  ObjectPart,
   ObjectRecord,
   PartRecord,
   WriteCondition,
 } from './types.js';
-import { COMPLETED_UPLOAD_RETENTION_MS, NULL_VERSION_ID, StorageConflictError } from './types.js';
+import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError } from './types.js';
 import { compareUtf8, prefixUpperBound } from './key-order.js';
 import { encodeObjectTags } from './object-tags.js';
 import type { CheckpointerData } from './sqlite-checkpointer.js';
 import {
   OBJECT_COLUMNS,
   UPLOAD_COLUMNS,
-  objectParams,
   prepareStatements,
-  rowParams,
   toBucket,
   toObject,
   toPart,
@@ -59,6 +56,7 @@ import {
 } from './sqlite-rows.js';
 import type { BucketRow, ObjectRow, PartRow, Stmt, UploadRow } from './sqlite-rows.js';
 import { migrate } from './sqlite-schema.js';
+import { SqliteVersions, checkCondition, live } from './sqlite-versions.js';
 import { SqliteInlineBlobs } from './sqlite-inline-blobs.js';
 import { isStorageFull } from './storage-full.js';
 
@@ -94,6 +92,8 @@ export class SqliteMetadataStore implements MetadataStore {
   /** Statements built from a query shape at run time (listings), prepared once per shape. */
   private readonly dynamic = new Map<string, Stmt>();
   private readonly s: ReturnType<typeof prepareStatements>;
+  /** Version bookkeeping (sqlite-versions.ts), on the same statements. */
+  private readonly v: SqliteVersions;
   /** One transaction wrapper for every write; the callback is its argument. */
   private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
   /** Writes waiting for the next group commit (only with synchronous=FULL). */
@@ -112,6 +112,7 @@ export class SqliteMetadataStore implements MetadataStore {
     private readonly reserve: { release(): boolean } | undefined,
   ) {
     this.s = prepareStatements(db);
+    this.v = new SqliteVersions(this.s, (sql) => this.cached(sql));
     this.txRunner = db.transaction((fn: () => unknown) => fn());
     this.inlineBlobs = new SqliteInlineBlobs(db, (fn) => this.write(fn));
   }
@@ -193,12 +194,12 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async getObjectVersion(bucket: string, key: string, versionId: string | undefined): Promise<ObjectRecord | undefined> {
-    const row = this.versionRow(bucket, key, versionId);
+    const row = this.v.versionRow(bucket, key, versionId);
     return row && toObject(row);
   }
 
   async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
-    return this.write(() => this.writeObject(rec, cond));
+    return this.write(() => this.v.writeObject(rec, cond));
   }
 
   async updateObject(
@@ -233,7 +234,7 @@ export class SqliteMetadataStore implements MetadataStore {
       const row = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
       checkCondition(cond, live(row));
       if (row === undefined) return undefined;
-      this.removeCurrent(row);
+      this.v.removeCurrent(row);
       return toObject(row);
     });
   }
@@ -242,13 +243,13 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.freeingWrite(() => {
       const current = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
       if (current !== undefined && current.version_id === versionId) {
-        this.removeCurrent(current);
+        this.v.removeCurrent(current);
         return toObject(current);
       }
       const row = this.s.getVersion.get(bucket, key, versionId) as ObjectRow | undefined;
       if (row === undefined) return undefined;
       this.s.deleteVersion.run(bucket, key, row.seq);
-      this.releaseBlobs(row, new Set());
+      this.v.releaseBlobs(row, new Set());
       return toObject(row);
     });
   }
@@ -269,44 +270,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async listObjectVersions(bucket: string, q: ListVersionsQuery): Promise<ObjectVersionRecord[]> {
-    if (q.limit <= 0) return [];
-    const out: ObjectVersionRecord[] = [];
-    const markerKey = q.keyMarker;
-    const inPrefix = markerKey !== undefined && markerKey.startsWith(q.prefix);
-    if (inPrefix && q.versionIdMarker !== undefined) {
-      // The rest of the marker key's history: versions older than the marker (never its current one).
-      const marker = this.versionRow(bucket, markerKey, q.versionIdMarker);
-      if (marker !== undefined) {
-        for (const r of this.s.olderVersionsOf.all(bucket, markerKey, marker.seq, q.limit) as ObjectRow[]) out.push(versionOf(r, false));
-      }
-    }
-    if (out.length >= q.limit) return out;
-    const limit = q.limit - out.length;
-    // Then every key after the marker: the current versions (one row each) merged with the
-    // noncurrent ones (newest first per key), two index-ordered reads of at most `limit` rows.
-    const upper = prefixUpperBound(q.prefix);
-    const useAfter = markerKey !== undefined && compareUtf8(markerKey, q.prefix) >= 0;
-    const range = `bucket = ? AND key ${useAfter ? '>' : '>='} ?` + (upper !== undefined ? ' AND key < ?' : '');
-    const params: unknown[] = [bucket, useAfter ? markerKey : q.prefix];
-    if (upper !== undefined) params.push(upper);
-    params.push(limit);
-    const current = this.cached(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE ${range} ORDER BY key LIMIT ?`).all(...params) as ObjectRow[];
-    const older = this.cached(`SELECT ${OBJECT_COLUMNS} FROM object_versions WHERE ${range} ORDER BY key, seq DESC LIMIT ?`).all(...params) as ObjectRow[];
-    let i = 0;
-    let j = 0;
-    while (out.length < q.limit && (i < current.length || j < older.length)) {
-      const c = current[i];
-      const o = older[j];
-      // A key's current version is newer than all of its noncurrent ones: it comes first.
-      if (c !== undefined && (o === undefined || compareUtf8(c.key, o.key) <= 0)) {
-        out.push(versionOf(c, true));
-        i++;
-      } else {
-        out.push(versionOf(o!, false));
-        j++;
-      }
-    }
-    return out;
+    return this.v.list(bucket, q);
   }
 
   // ---- multipart uploads ----
@@ -384,7 +348,7 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.write(() => {
       const up = this.s.getUpload.get(uploadId) as UploadRow | undefined;
       if (up === undefined || up.bucket !== rec.bucket || up.key !== rec.key) throw new StorageConflictError('NoSuchUpload');
-      const old = this.writeObject(rec, cond);
+      const old = this.v.writeObject(rec, cond);
       const used = new Set(rec.parts.map((p) => p.blobId));
       for (const { blob_id } of this.s.listPartBlobs.all(uploadId) as { blob_id: string }[]) {
         if (!used.has(blob_id)) this.s.addGarbage.run(blob_id);
@@ -570,100 +534,4 @@ export class SqliteMetadataStore implements MetadataStore {
     }
     return st;
   }
-
-  /** The row of one version, or the current one (delete marker or not) when versionId is undefined. */
-  private versionRow(bucket: string, key: string, versionId: string | undefined): ObjectRow | undefined {
-    const current = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
-    if (versionId === undefined || current?.version_id === versionId) return current;
-    return this.s.getVersion.get(bucket, key, versionId) as ObjectRow | undefined;
-  }
-
-  /** The body of putObject, run inside the caller's transaction. */
-  private writeObject(rec: ObjectRecord, cond: WriteCondition): ObjectRecord | undefined {
-    if (this.s.bucketExists.get(rec.bucket) === undefined) throw new StorageConflictError('NoSuchBucket');
-    const current = this.s.getObject.get(rec.bucket, rec.key) as ObjectRow | undefined;
-    checkCondition(cond, live(current));
-    const versionId = rec.versionId ?? NULL_VERSION_ID;
-    const kept = new Set(rec.parts.map((p) => p.blobId));
-    const removed: ObjectRow[] = [];
-    let shares = false;
-    if (current !== undefined) {
-      if (current.version_id === versionId) {
-        removed.push(current);
-      } else {
-        // The current version becomes noncurrent; a copy onto itself may share its blobs.
-        shares = (JSON.parse(current.parts) as ObjectPart[]).some((p) => kept.has(p.blobId));
-        this.s.insertVersion.run(...rowParams(current, shares || current.shares_blobs === 1 ? 1 : 0));
-      }
-    }
-    // The one other version that can carry rec's id: the null version, rewritten.
-    const same = current?.version_id === versionId ? undefined : (this.s.getVersion.get(rec.bucket, rec.key, versionId) as ObjectRow | undefined);
-    if (same !== undefined) {
-      this.s.deleteVersion.run(rec.bucket, rec.key, same.seq);
-      removed.push(same);
-    }
-    const seq = this.s.nextSeq.get() as number;
-    this.s.upsertObject.run(...objectParams(rec, seq, shares || (removed[0]?.shares_blobs === 1 && removed[0].parts !== '[]')));
-    for (const p of rec.parts) this.s.clearPending.run(p.blobId);
-    for (const r of removed) this.releaseBlobs(r, kept);
-    return removed[0] && toObject(removed[0]);
-  }
-
-  /** Removes a key's current version; its next newest version, if any, becomes current. */
-  private removeCurrent(row: ObjectRow): void {
-    this.s.deleteObject.run(row.bucket, row.key);
-    const next = this.s.newestVersion.get(row.bucket, row.key) as ObjectRow | undefined;
-    if (next !== undefined) {
-      this.s.deleteVersion.run(next.bucket, next.key, next.seq);
-      this.s.upsertObject.run(...rowParams(next));
-    }
-    this.releaseBlobs(row, new Set());
-  }
-
-  /**
-   * Moves the blobs of a removed version to garbage, except those in `kept` and, when the
-   * version may share its blobs (shares_blobs), those another remaining version of its key uses.
-   */
-  private releaseBlobs(row: ObjectRow, kept: Set<string>): void {
-    const parts = JSON.parse(row.parts) as ObjectPart[];
-    if (parts.length === 0) return;
-    const used = new Set(kept);
-    if (row.shares_blobs === 1) {
-      const current = this.s.getObject.get(row.bucket, row.key) as ObjectRow | undefined;
-      const others = this.s.sharedVersionParts.all(row.bucket, row.key) as string[];
-      if (current !== undefined) others.push(current.parts);
-      for (const text of others) for (const p of JSON.parse(text) as ObjectPart[]) used.add(p.blobId);
-    }
-    for (const p of parts) if (!used.has(p.blobId)) this.s.addGarbage.run(p.blobId);
-  }
-}
-
-/** The row as a write condition sees it: a delete marker is no object. */
-function live(row: ObjectRow | undefined): ObjectRow | undefined {
-  return row !== undefined && row.delete_marker === 0 ? row : undefined;
-}
-
-function versionOf(r: ObjectRow, isLatest: boolean): ObjectVersionRecord {
-  return { ...toObject(r), versionId: r.version_id, isLatest };
-}
-
-function checkCondition(cond: WriteCondition, current: ObjectRow | undefined): void {
-  switch (cond.kind) {
-    case 'none':
-      return;
-    case 'ifNoneMatchStar':
-      if (current !== undefined) throw new StorageConflictError('PreconditionFailed');
-      return;
-    case 'ifMatch':
-      if (current === undefined) throw new StorageConflictError('PreconditionFailed');
-      if (cond.etag.trim() === '*') return;
-      if (unquote(cond.etag) !== unquote(current.etag)) throw new StorageConflictError('PreconditionFailed');
-      return;
-  }
-}
-
-/** ETags compare without their quotes: clients send If-Match both ways. */
-function unquote(etag: string): string {
-  const t = etag.trim();
-  return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1) : t;
 }
