@@ -116,7 +116,7 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
     for (const check of access.checks) {
       const conditions = { ...global, ...check.conditions };
       if (check.existingObjectTags && bucket !== undefined && key !== undefined && tagsWanted) {
-        existingTags ??= await existingTagConditions(sources, bucket, key);
+        existingTags ??= await existingTagConditions(sources, bucket, key, access.versionId);
         Object.assign(conditions, existingTags);
       }
       const rc: RequestContext = { principal: requester, action: check.action, resource, conditions };
@@ -145,7 +145,6 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
 
 const ROOT_MAY_ALWAYS: ReadonlySet<Operation> = new Set(['GetBucketPolicy', 'PutBucketPolicy', 'DeleteBucketPolicy']);
 const SSE_OPS: ReadonlySet<Operation> = new Set(['PutObject', 'CopyObject', 'CreateMultipartUpload']);
-// (With a versionId, s3:ExistingObjectTag/<k> are the current version's tags.)
 const EXISTING_TAG_OPS: ReadonlySet<Operation> = new Set([
   'GetObject', 'HeadObject', 'GetObjectTagging', 'PutObjectTagging', 'DeleteObjectTagging', 'GetObjectAcl', 'PutObjectAcl', 'GetObjectAttributes',
 ]);
@@ -256,10 +255,11 @@ export function sseConditions(h: Record<string, string | undefined>): Record<str
   };
 }
 
-async function existingTagConditions(sources: S3PolicySources, bucket: string, key: string): Promise<Record<string, ContextValue>> {
+/** s3:ExistingObjectTag/<k>: the tags of the version the request names, or of the current one. */
+async function existingTagConditions(sources: S3PolicySources, bucket: string, key: string, versionId: string | undefined): Promise<Record<string, ContextValue>> {
   const c: Record<string, ContextValue> = {};
-  const obj = await sources.meta.getObject(bucket, key);
-  if (obj) for (const [k, v] of obj.tags) c[`s3:ExistingObjectTag/${k}`] = v;
+  const obj = versionId === undefined ? await sources.meta.getObject(bucket, key) : await sources.meta.getObjectVersion(bucket, key, versionId);
+  if (obj && !obj.deleteMarker) for (const [k, v] of obj.tags) c[`s3:ExistingObjectTag/${k}`] = v;
   return c;
 }
 

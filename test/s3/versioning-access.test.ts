@@ -66,6 +66,17 @@ test('tagging a named version needs the version tagging actions', async () => {
   assert.deepEqual((await versionTagger.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'k', VersionId: v1 }))).TagSet, [{ Key: 'a', Value: 'b' }]);
 });
 
+test('s3:ExistingObjectTag is the tags of the version named', async () => {
+  const tagged = (await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'era', Body: 'old', Tagging: 'era=old' }))).VersionId!;
+  const plain = (await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'era', Body: 'new' }))).VersionId!;
+  const archivist = await users.create('v-archivist', {
+    p: [{ Effect: 'Allow', Action: 's3:GetObjectVersion', Resource: obj, Condition: { StringEquals: { 's3:ExistingObjectTag/era': 'old' } } }],
+  });
+  const got = await archivist.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'era', VersionId: tagged }));
+  assert.equal(await got.Body!.transformToString(), 'old');
+  await assertFails(archivist.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'era', VersionId: plain })), 403, 'AccessDenied');
+});
+
 test('ListObjectVersions needs s3:ListBucketVersions; the versioning configuration its own two actions', async () => {
   const lister = await users.create('v-lister', { p: [allow('s3:ListBucket', `arn:aws:s3:::${bucket}`)] });
   await assertFails(lister.s3.send(new ListObjectVersionsCommand({ Bucket: bucket })), 403, 'AccessDenied');

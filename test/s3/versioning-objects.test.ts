@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { assertFails } from '../helpers/failure.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
-import { rawRequest } from '../interop/support.js';
+import { committedBlobs, rawRequest, waitFor } from '../interop/support.js';
 
 let srv: TestServer;
 let s3: S3Client;
@@ -36,6 +36,7 @@ test('a never-versioned bucket sends no x-amz-version-id; its objects are the nu
   assert.equal(put.VersionId, undefined);
   const get = await s3.send(new GetObjectCommand({ Bucket: b, Key: 'k' }));
   assert.equal(get.VersionId, undefined);
+  assert.equal(await get.Body!.transformToString(), 'one');
   assert.equal(await body(s3.send(new GetObjectCommand({ Bucket: b, Key: 'k', VersionId: 'null' }))), 'one');
   const del = await s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'k' }));
   assert.equal(del.DeleteMarker, undefined);
@@ -181,4 +182,22 @@ test('a bucket holding only noncurrent versions or delete markers is not empty',
   await s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'k', VersionId: v }));
   await s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'k', VersionId: m }));
   assert.equal((await rawRequest({ method: 'DELETE', url: srv.url, path: `/${b}` })).status, 204);
+});
+
+test('the blob of a removed version is freed; those of kept versions are not', async () => {
+  const b = await bucketWith('Enabled');
+  const big = (n: number) => Buffer.alloc(100 * 1024, n); // over the 64 KiB inline tier: one blob file each
+  const before = (await committedBlobs(srv.dataDir)).length;
+  const v1 = (await s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: big(1) }))).VersionId!;
+  await s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: big(2) }));
+  await s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'k' }));
+  assert.equal((await committedBlobs(srv.dataDir)).length, before + 2, 'a new version and a delete marker free nothing');
+  await s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'k', VersionId: v1 }));
+  assert.ok(await waitFor(async () => (await committedBlobs(srv.dataDir)).length === before + 1), 'v1\'s blob is deleted');
+  await s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Suspended' } }));
+  await s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: big(3) }));
+  await s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: big(4) }));
+  assert.ok(await waitFor(async () => (await committedBlobs(srv.dataDir)).length === before + 2), 'the overwritten null version\'s blob is deleted');
+  const last = await s3.send(new GetObjectCommand({ Bucket: b, Key: 'k' }));
+  assert.deepEqual(Buffer.from(await last.Body!.transformToByteArray()), big(4));
 });

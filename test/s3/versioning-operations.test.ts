@@ -65,6 +65,7 @@ test('a metadata copy onto itself keeps the old version readable, and each survi
   assert.equal(await read('meta', r.VersionId), 'body', 'the shared bytes stay while a version uses them');
   const again = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'meta' }));
   assert.equal(again.Metadata?.n, '2');
+  assert.equal(await again.Body!.transformToString(), 'body');
 });
 
 test('UploadPartCopy reads a named source version; CompleteMultipartUpload answers the new version id', async () => {
