@@ -14,6 +14,8 @@
 //                                      S3 blob tier on a local Coffer backend (bench/blobs.ts)
 //   npm run bench -- --only custody    KMS GenerateDataKey+Decrypt with root.key vs a PKCS#11 token (SoftHSM2):
 //                                      root-key unwraps during the run (none: material is cached) (bench/custody.ts)
+//   npm run bench -- --only versions   GET and PUT on a key with 1 and with 10,000 versions (BENCH_VERSIONS), and
+//                                      ListObjectVersions pages per second (bench/versions.ts)
 //   npm run bench -- --only builds --baseline <other checkout>/dist/src/cli/main.js
 //                                      this build against another, side by side in one run: small
 //                                      SSE-S3 and SSE-KMS PUT/GET and an SSE-KMS stream (bench/builds.ts)
@@ -48,6 +50,7 @@ import { benchMetering } from './metering.js';
 import { BASELINE, THIS_BUILD, benchBuilds } from './builds.js';
 import { benchSoak } from './soak.js';
 import { benchCustody } from './custody.js';
+import { FEW, MANY, benchVersions } from './versions.js';
 import { peakMemory, parallelStreams, sdkDefaultPut, singleStream, smallObjects, type Ctx, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerOptions, type ServerProcess } from './server-process.js';
 import { checkAgainstSmithy } from './sigv4.js';
@@ -202,8 +205,8 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: error: unknown variant ${JSON.stringify(values.variant)}\nbench: hint: use one of ${VARIANTS.map((v) => v.name).join(', ')}\n`);
     process.exit(2);
   }
-  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz', 'metering', 'builds', 'soak', 'custody', 'blobs'].includes(values.only)) {
-    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz, metering, builds, soak, custody, blobs\n`);
+  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz', 'metering', 'builds', 'soak', 'custody', 'blobs', 'versions'].includes(values.only)) {
+    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz, metering, builds, soak, custody, blobs, versions\n`);
     process.exit(2);
   }
   if ((values.only === 'builds') !== (values.baseline !== undefined)) {
@@ -244,6 +247,7 @@ async function main(): Promise<void> {
   const soakRows: Row[] = only('soak') ? await benchSoak({ fsync: variants[0]!.fsync, start }) : [];
   const custodyRows: Row[] = only('custody') ? await benchCustody({ quick: values.quick ?? false }) : [];
   const blobRows: Row[] = only('blobs') ? await benchBlobs({ quick: values.quick ?? false }) : [];
+  const versionRows: Row[] = only('versions') ? await benchVersions({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const minutes = (performance.now() - started) / 60_000;
 
   console.log(machineLine());
@@ -262,7 +266,8 @@ async function main(): Promise<void> {
   if (soakRows.length) console.log('\n' + table(soakRows));
   if (custodyRows.length) console.log('\n' + table(custodyRows));
   if (blobRows.length) console.log('\n' + table(blobRows, [DATA_DIR_VARIANT, S3_VARIANT]));
-  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows, ...meteringRows, ...buildRows, ...soakRows, ...custodyRows, ...blobRows].filter((r) => r.met === false).length;
+  if (versionRows.length) console.log('\n' + table(versionRows, [FEW, MANY]));
+  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows, ...meteringRows, ...buildRows, ...soakRows, ...custodyRows, ...blobRows, ...versionRows].filter((r) => r.met === false).length;
   console.log(`\n${missed === 0 ? 'All targets met.' : `${missed} target(s) missed (marked **NO**).`} MB = 10^6 bytes; peak RSS is the larger of 50 ms samples of VmRSS and VmHWM reset per scenario.`);
 }
 

@@ -117,6 +117,7 @@ async function dispatch(ctx: S3Context, ep: Endpoint): Promise<void> {
     case 'DeleteBucket': return buckets.deleteBucket(ctx, ep.bucket);
     case 'GetBucketLocation': return buckets.getBucketLocation(ctx, ep.bucket);
     case 'GetBucketVersioning': return buckets.getBucketVersioning(ctx, ep.bucket);
+    case 'PutBucketVersioning': return buckets.putBucketVersioning(ctx, ep.bucket);
     case 'GetBucketOwnershipControls': return ownership.getBucketOwnershipControls(ctx, ep.bucket);
     case 'PutBucketOwnershipControls': return ownership.putBucketOwnershipControls(ctx, ep.bucket);
     case 'DeleteBucketOwnershipControls': return ownership.deleteBucketOwnershipControls(ctx, ep.bucket);

@@ -13,6 +13,7 @@ import type {
 } from '../../src/storage/types.js';
 import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError } from '../../src/storage/types.js';
 import { runInlineBlobContract } from './inline-blobs.contract.js';
+import { runObjectVersionsContract } from './object-versions.contract.js';
 
 export interface MetadataStoreContractOptions {
   /** Closes `store` and opens the same database again, as a restarted server would. */
@@ -41,6 +42,7 @@ export function objectRec(bucket: string, key: string, blobs: string[] = [blobId
     sys: {},
     owner: 'owner-1',
     storageClass: 'STANDARD',
+    versionId: 'null',
     ...over,
   };
 }
@@ -608,5 +610,6 @@ export function runMetadataStoreContract(
     });
 
     runInlineBlobContract({ withStore, objectRec, reopen: opts.reopen });
+    runObjectVersionsContract({ withStore, objectRec, blobId });
   });
 }

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { retainSqlite } from '../../src/storage/sqlite-database.js';
 import { SqliteMetadataStore } from '../../src/storage/sqlite-metadata-store.js';
-import { SCHEMA_VERSION } from '../../src/storage/sqlite-schema.js';
+import { SCHEMA_VERSION, migrateTo } from '../../src/storage/sqlite-schema.js';
 import type { MetadataStore } from '../../src/storage/types.js';
 import { objectRec, bucketRec, runMetadataStoreContract } from './metadata-store.contract.js';
 import { storeFiles } from '../helpers/store-files.js';
@@ -56,6 +56,32 @@ describe('SqliteMetadataStore specifics', () => {
     }
     const again = SqliteMetadataStore.open(file); // reopening an up-to-date database migrates nothing
     await again.close();
+  });
+
+  it('migration 4 (versioning) makes every existing object the current null version of its key', async () => {
+    const file = files.next();
+    const db = retainSqlite(new Database(file));
+    migrateTo(db, 3);
+    const rec = objectRec('old', 'photo.jpg');
+    db.prepare("INSERT INTO buckets (name, region, created_at, owner, config) VALUES ('old', 'us-east-1', ?, 'owner-1', '{}')").run(rec.lastModified);
+    db.prepare(
+      `INSERT INTO objects (bucket, key, size, etag, last_modified, owner, storage_class, headers, user_meta, tags, checksum, parts, sys)
+       VALUES ('old', 'photo.jpg', ?, ?, ?, 'owner-1', 'STANDARD', ?, '{}', '[]', NULL, ?, '{}')`,
+    ).run(rec.size, rec.etag, rec.lastModified, JSON.stringify(rec.headers), JSON.stringify(rec.parts));
+    db.close();
+    const s = SqliteMetadataStore.open(file);
+    try {
+      assert.deepEqual(await s.getObject('old', 'photo.jpg'), rec);
+      assert.deepEqual((await s.getObjectVersion('old', 'photo.jpg', 'null'))?.etag, rec.etag);
+      await s.putObject(objectRec('old', 'photo.jpg', undefined, { versionId: 'new1' }));
+      assert.deepEqual(
+        (await s.listObjectVersions('old', { prefix: '', limit: 10 })).map((v) => [v.versionId, v.isLatest]),
+        [['new1', true], ['null', false]],
+        'the migrated object is older than any version written after',
+      );
+    } finally {
+      await s.close();
+    }
   });
 
   it('refuses a database from a newer schema version', async () => {
