@@ -22,24 +22,39 @@ runMetadataStoreContract('SqliteMetadataStore (synchronous=FULL, group commit)',
 describe('SqliteMetadataStore specifics', () => {
   it('counts the objects of a database written before per-bucket usage existed, once, on the first open after the upgrade', async () => {
     const file = files.next();
-    const s = SqliteMetadataStore.open(file);
-    await s.createBucket(bucketRec('old'));
-    await s.putObject(objectRec('old', 'a', undefined, { size: 123 }));
-    await s.putObject(objectRec('old', 'b', undefined, { size: 7 }));
-    await s.close();
-    // Take the database back to the version before the usage table (schema 3).
+    // A database as schema 3 left it: no usage table, no versions.
     const db = retainSqlite(new Database(file));
-    for (const t of ['bucket_insert', 'bucket_delete', 'object_insert', 'object_delete', 'object_update']) db.exec(`DROP TRIGGER bucket_usage_${t}`);
-    db.exec('DROP TABLE bucket_usage');
-    db.prepare('UPDATE schema_version SET version = 3').run();
+    migrateTo(db, 3);
+    const insertObject = db.prepare(
+      `INSERT INTO objects (bucket, key, size, etag, last_modified, owner, storage_class, headers, user_meta, tags, checksum, parts, sys)
+       VALUES ('old', ?, ?, ?, ?, 'owner-1', 'STANDARD', '{}', '{}', '[]', NULL, ?, '{}')`,
+    );
+    const rec = objectRec('old', 'a');
+    db.prepare("INSERT INTO buckets (name, region, created_at, owner, config) VALUES ('old', 'us-east-1', ?, 'owner-1', '{}')").run(rec.lastModified);
+    insertObject.run('a', 123, rec.etag, rec.lastModified, JSON.stringify(rec.parts));
+    insertObject.run('b', 7, rec.etag, rec.lastModified, JSON.stringify(rec.parts));
     db.close();
     const upgraded = SqliteMetadataStore.open(file);
     try {
-      assert.deepEqual(await upgraded.bucketUsage(), [{ bucket: 'b1', objects: 0, bytes: 0 }, { bucket: 'old', objects: 2, bytes: 130 }].filter((u) => u.bucket === 'old'));
+      assert.deepEqual(await upgraded.bucketUsage(), [{ bucket: 'old', objects: 2, bytes: 130 }]);
       await upgraded.putObject(objectRec('old', 'c', undefined, { size: 1 }));
       assert.deepEqual(await upgraded.bucketUsage(), [{ bucket: 'old', objects: 3, bytes: 131 }]);
     } finally {
       await upgraded.close();
+    }
+  });
+
+  it('counts every stored version of an object and its bytes, and no delete marker', async () => {
+    const s = SqliteMetadataStore.open(files.next());
+    try {
+      await s.createBucket(bucketRec('v'));
+      await s.putObject(objectRec('v', 'k', undefined, { size: 10, versionId: 'v1' }));
+      await s.putObject(objectRec('v', 'k', undefined, { size: 5, versionId: 'v2' }));
+      assert.deepEqual(await s.bucketUsage(), [{ bucket: 'v', objects: 2, bytes: 15 }], 'the noncurrent version is stored and counted');
+      await s.deleteObjectVersion('v', 'k', 'v1');
+      assert.deepEqual(await s.bucketUsage(), [{ bucket: 'v', objects: 1, bytes: 5 }]);
+    } finally {
+      await s.close();
     }
   });
 
