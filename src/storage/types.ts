@@ -292,9 +292,9 @@ export interface MetadataStore {
   getCompletedUpload(bucket: string, key: string, uploadId: string, notBefore: string): Promise<CompletedUploadRecord | undefined>;
   /**
    * Root-key rotation (backend/reseal/): replaces an upload's `sys` only if it is still
-   * `expected`. False if absent or changed. Optional: a store without it cannot be rotated.
+   * `expected`. False if absent or changed.
    */
-  replaceUploadSys?(uploadId: string, expected: Record<string, unknown>, sys: Record<string, unknown>): Promise<boolean>;
+  replaceUploadSys(uploadId: string, expected: Record<string, unknown>, sys: Record<string, unknown>): Promise<boolean>;
   /** Deletes the upload and moves all its part blobs to garbage. Returns false if absent. */
   abortUpload(bucket: string, key: string, uploadId: string): Promise<boolean>;
 

@@ -366,8 +366,6 @@ export function runMetadataStoreContract(
     describe('multipart uploads', () => {
       it('replaceUploadSys (root-key rotation) replaces an upload\'s sys only while it is the expected one', () =>
         withStore(async (s) => {
-          // Optional: a store without it cannot be rotated, and `coffer custody rotate` says so (backend/reseal/reseal-items.ts).
-          if (!(s.replaceUploadSys)) return;
           const u = uploadRec('b1', 'k', { sys: { sse: { alg: 'AES256', env: 'old' } } });
           await s.createUpload(u);
           const sys = { sse: { alg: 'AES256', env: 'new' } };

@@ -44,15 +44,6 @@ export interface ResealCounts {
 /** What the walk does with each item; `count` only counts, `reseal` re-seals. */
 type Visit = (item: { what: string; reseal: () => Promise<'done' | 'resealed'> }) => Promise<void>;
 
-/** Names the stores that cannot be rotated (their backend lacks the compare-and-swap writes). */
-export function missingResealSupport(s: ResealStores): string[] {
-  const out: string[] = [];
-  if (!s.kms.resealMaterial) out.push('the KMS store');
-  if (!s.iam.resealAccessKey || !s.iam.sessions.list || !s.iam.sessions.reseal) out.push('the IAM store');
-  if (!s.meta.replaceUploadSys) out.push('the metadata store');
-  return out;
-}
-
 /** Re-seals what `open` opens under `old` with `seal` under `next`; 'done' if `next` opens it already. */
 async function moveItem<T>(old: RootKeyProvider, next: RootKeyProvider, open: (p: RootKeyProvider) => Promise<T>, seal: (p: RootKeyProvider, plain: T) => Promise<void>, wipe: (plain: T) => void): Promise<'done' | 'resealed'> {
   try {
@@ -95,7 +86,7 @@ export async function walkSealed(s: ResealStores, old: RootKeyProvider, next: Ro
               (p) => (v2 ? openSecret(p, m.keyId, m.version, kind ?? 'hmac', m.sealed) : openKeyMaterial(p, m.keyId, m.version, m.sealed)),
               async (p, plain) => {
                 const sealed = v2 ? await sealSecret(p, m.keyId, m.version, kind ?? 'hmac', plain) : await sealKeyMaterial(p, m.keyId, m.version, asKeyMaterial(plain));
-                if (!(await s.kms.resealMaterial!(m.keyId, m.version, m.sealed, sealed))) throw lost(what);
+                if (!(await s.kms.resealMaterial(m.keyId, m.version, m.sealed, sealed))) throw lost(what);
               },
               zero,
             ),
@@ -115,7 +106,7 @@ export async function walkSealed(s: ResealStores, old: RootKeyProvider, next: Ro
           what,
           reseal: () =>
             moveItem(old, next, (p) => unsealSecret(p, k.accessKeyId, k.sealedSecret), async (p, secret) => {
-              if (!(await s.iam.resealAccessKey!(k.accessKeyId, k.sealedSecret, await sealAccessSecret(p, k.accessKeyId, secret)))) throw lost(what);
+              if (!(await s.iam.resealAccessKey(k.accessKeyId, k.sealedSecret, await sealAccessSecret(p, k.accessKeyId, secret)))) throw lost(what);
             }, keep),
         });
       }
@@ -123,7 +114,7 @@ export async function walkSealed(s: ResealStores, old: RootKeyProvider, next: Ro
   }
 
   // STS sessions (expired ones too: they are deleted on their own schedule, and must not be left unreadable meanwhile).
-  for (let after: string | undefined, page; (page = await s.iam.sessions.list!(after, PAGE)).length > 0; ) {
+  for (let after: string | undefined, page; (page = await s.iam.sessions.list(after, PAGE)).length > 0; ) {
     after = page.at(-1)!.accessKeyId;
     for (const r of page) {
       counts.sessions++;
@@ -132,7 +123,7 @@ export async function walkSealed(s: ResealStores, old: RootKeyProvider, next: Ro
         what,
         reseal: () =>
           moveItem(old, next, (p) => unsealSession(p, r.accessKeyId, r.sealedSecret), async (p, v) => {
-            if (!(await s.iam.sessions.reseal!(r.accessKeyId, r.sealedSecret, await sealSession(p, r.accessKeyId, v.secret, v.token)))) throw lost(what);
+            if (!(await s.iam.sessions.reseal(r.accessKeyId, r.sealedSecret, await sealSession(p, r.accessKeyId, v.secret, v.token)))) throw lost(what);
           }, keep),
       });
     }
@@ -182,7 +173,7 @@ export async function walkSealed(s: ResealStores, old: RootKeyProvider, next: Ro
               const rewrapped = await p.wrap(key, aad);
               const value = field === 'env' ? encodeEnvelope({ ...env, wrappedKey: rewrapped }).toString('base64') : rewrapped.toString('base64');
               const sys = { ...up.sys, sse: { ...sse, [field]: value } };
-              if (!(await s.meta.replaceUploadSys!(up.uploadId, up.sys, sys))) throw lost(what);
+              if (!(await s.meta.replaceUploadSys(up.uploadId, up.sys, sys))) throw lost(what);
             }, zero),
         });
       }

@@ -29,7 +29,7 @@ import { Pkcs11RootKeyProvider } from '../../custody/pkcs11-root-key.js';
 import type { Pkcs11Settings } from '../../custody/pkcs11-settings.js';
 import type { RootKeyProvider } from '../../custody/root-key.js';
 import { selectRootKey } from '../../custody/select-root-key.js';
-import { missingResealSupport, walkSealed, type ResealCounts, type ResealStores } from './reseal-items.js';
+import { walkSealed, type ResealCounts, type ResealStores } from './reseal-items.js';
 
 export const NEXT_SUFFIX = '.next';
 export const RETIRED_SUFFIX = '.retired-';
@@ -72,8 +72,6 @@ const fileOf = (target: 'file' | 'external-kms') => (target === 'file' ? ROOT_KE
 export async function rotateRootKey(o: RotationOptions): Promise<RotationResult> {
   const record = await readCustodyRecord(o.dataDir);
   if (!record) throw new RootKeyConfigError(`${o.dataDir} has no custody.json`, 'start the server once with its current root key (it records the key), then run this command again');
-  const missing = missingResealSupport(o.stores);
-  if (missing.length) throw new RootKeyConfigError(`this backend cannot re-seal items yet (${missing.join(', ')})`, 'rotate the root key on the embedded backend');
   if (record.rotation && record.rotation.target !== o.to.target) {
     throw new RootKeyConfigError(
       `a rotation to ${record.rotation.to} (${record.rotation.target}) began at ${record.rotation.startedAt} and has not finished`,

@@ -1,7 +1,8 @@
 // STS sessions in the PostgreSQL IAM store: temporary credentials by access key id.
 
 import type pg from 'pg';
-import { first, rowCount } from '../../storage/postgres/query.js';
+import { changed, first, rowCount, rows } from '../../storage/postgres/query.js';
+import { serializable } from '../../storage/postgres/transaction.js';
 import type { SessionRecord, SessionStore } from './types.js';
 
 interface SessionRow {
@@ -16,7 +17,13 @@ export const PG_SESSION_SQL = {
   insert: 'INSERT INTO iam_sessions (access_key_id, sealed_secret, principal, create_date, expires_at) VALUES ($1, $2, $3, $4, $5)',
   get: 'SELECT access_key_id, sealed_secret, principal, create_date, expires_at FROM iam_sessions WHERE access_key_id = $1',
   deleteExpired: 'DELETE FROM iam_sessions WHERE expires_at < $1',
+  list: 'SELECT access_key_id, sealed_secret, principal, create_date, expires_at FROM iam_sessions WHERE access_key_id > $1 ORDER BY access_key_id LIMIT $2',
+  reseal: 'UPDATE iam_sessions SET sealed_secret = $1 WHERE access_key_id = $2 AND sealed_secret = $3',
 } as const;
+
+const toSession = (r: SessionRow): SessionRecord => ({
+  accessKeyId: r.access_key_id, sealedSecret: r.sealed_secret, principal: r.principal, createDate: r.create_date, expiresAt: r.expires_at,
+});
 
 export class PgSessionStore implements SessionStore {
   constructor(private readonly pool: pg.Pool) {}
@@ -27,7 +34,18 @@ export class PgSessionStore implements SessionStore {
 
   async get(accessKeyId: string): Promise<SessionRecord | undefined> {
     const r = await first<SessionRow>(this.pool, PG_SESSION_SQL.get, [accessKeyId]);
-    return r && { accessKeyId: r.access_key_id, sealedSecret: r.sealed_secret, principal: r.principal, createDate: r.create_date, expiresAt: r.expires_at };
+    return r && toSession(r);
+  }
+
+  /** Root-key rotation: sessions in access key id order (COLLATE "C": byte order, as SQLite). */
+  async list(after: string | undefined, limit: number): Promise<SessionRecord[]> {
+    if (limit <= 0) return [];
+    return (await rows<SessionRow>(this.pool, PG_SESSION_SQL.list, [after ?? '', limit])).map(toSession);
+  }
+
+  /** Root-key rotation: compare-and-swap of the sealed secret, in a SERIALIZABLE transaction. */
+  async reseal(accessKeyId: string, expected: Buffer, sealed: Buffer): Promise<boolean> {
+    return serializable(this.pool, (q) => changed(q, PG_SESSION_SQL.reseal, [sealed, accessKeyId, expected]));
   }
 
   async deleteExpired(before: number): Promise<number> {

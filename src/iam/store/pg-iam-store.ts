@@ -71,6 +71,7 @@ export const PG_IAM_SQL = {
   updateKeyStatus: `UPDATE iam_access_keys SET status = $1 WHERE access_key_id = $2 AND lower(user_name) = ${ci(3)}`,
   deleteKey: `DELETE FROM iam_access_keys WHERE access_key_id = $1 AND lower(user_name) = ${ci(2)}`,
   markKeyUsed: 'UPDATE iam_access_keys SET last_used_date = $1, last_used_service = $2, last_used_region = $3 WHERE access_key_id = $4',
+  resealKey: 'UPDATE iam_access_keys SET sealed_secret = $1 WHERE access_key_id = $2 AND sealed_secret = $3',
 
   upsertPolicy: `INSERT INTO iam_user_policies (user_name, policy_name, document) VALUES ($1, $2, $3)
      ON CONFLICT ((lower(user_name)), (lower(policy_name))) DO UPDATE SET document = excluded.document`,
@@ -191,6 +192,11 @@ export class PgIamStore implements IamStore {
 
   async updateAccessKeyStatus(userName: string, accessKeyId: string, status: AccessKeyStatus): Promise<boolean> {
     return changed(this.pool, S.updateKeyStatus, [status, accessKeyId, userName]);
+  }
+
+  async resealAccessKey(accessKeyId: string, expected: Buffer, sealed: Buffer): Promise<boolean> {
+    // Compare-and-swap in one statement (as sqlite-iam-store.ts), in a SERIALIZABLE transaction.
+    return serializable(this.pool, (q) => changed(q, S.resealKey, [sealed, accessKeyId, expected]));
   }
 
   async deleteAccessKey(userName: string, accessKeyId: string): Promise<boolean> {

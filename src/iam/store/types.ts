@@ -188,10 +188,10 @@ export interface SessionStore {
   get(accessKeyId: string): Promise<SessionRecord | undefined>;
   /** Removes sessions that expired before `before` (epoch ms); returns how many. */
   deleteExpired(before: number): Promise<number>;
-  /** Root-key rotation: sessions by access key id after `after`, at most limit. Optional (see IamStore.resealAccessKey). */
-  list?(after: string | undefined, limit: number): Promise<SessionRecord[]>;
+  /** Root-key rotation: sessions (expired ones too) by access key id, byte order, after `after`, at most limit. */
+  list(after: string | undefined, limit: number): Promise<SessionRecord[]>;
   /** Root-key rotation: replaces the sealed secret only if it is still `expected`. */
-  reseal?(accessKeyId: string, expected: Buffer, sealed: Buffer): Promise<boolean>;
+  reseal(accessKeyId: string, expected: Buffer, sealed: Buffer): Promise<boolean>;
 }
 
 export class IamStoreConflict extends Error {
@@ -250,10 +250,9 @@ export interface IamStore {
   deleteAccessKey(userName: string, accessKeyId: string): Promise<boolean>;
   /**
    * Root-key rotation (backend/reseal/): replaces a key's sealed secret only if it is still
-   * `expected` (one statement). False if absent or changed. Optional: a store without it
-   * cannot be rotated.
+   * `expected` (compare-and-swap). False if absent or changed.
    */
-  resealAccessKey?(accessKeyId: string, expected: Buffer, sealed: Buffer): Promise<boolean>;
+  resealAccessKey(accessKeyId: string, expected: Buffer, sealed: Buffer): Promise<boolean>;
   /** Records the last use of a key; false if the key is absent. */
   markAccessKeyUsed(accessKeyId: string, used: AccessKeyLastUsed): Promise<boolean>;
 

@@ -57,6 +57,7 @@ export const PG_KMS_SQL = {
   materialExists: 'SELECT 1 FROM kms_key_materials WHERE key_id = $1 AND version = $2',
   getMaterial: `SELECT ${MATERIAL_COLUMNS} FROM kms_key_materials WHERE key_id = $1 AND version = $2`,
   listMaterials: `SELECT ${MATERIAL_COLUMNS} FROM kms_key_materials WHERE key_id = $1 ORDER BY version`,
+  resealMaterial: 'UPDATE kms_key_materials SET sealed = $1 WHERE key_id = $2 AND version = $3 AND sealed = $4',
   deleteMaterials: 'DELETE FROM kms_key_materials WHERE key_id = $1',
 
   insertAlias: `INSERT INTO kms_aliases (${ALIAS_COLUMNS}) VALUES ($1, $2, $3, $4)`,
@@ -183,6 +184,12 @@ export class PgKmsStore implements KmsStore {
 
   async listMaterials(keyId: string): Promise<KeyMaterialRecord[]> {
     return (await this.rows<MaterialRow>(S.listMaterials, [keyId])).map(toMaterial);
+  }
+
+  async resealMaterial(keyId: string, version: number, expected: Buffer, sealed: Buffer): Promise<boolean> {
+    // Compare-and-swap in one statement (as sqlite-kms-store.ts), run in the store's
+    // SERIALIZABLE transaction so a rotation racing another node's write retries or loses cleanly.
+    return serializable(this.pool, (q) => this.changed(S.resealMaterial, [sealed, keyId, version, expected], q));
   }
 
   async addMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void> {

@@ -132,10 +132,9 @@ export interface KmsStore {
   addMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void>;
   /**
    * Root-key rotation (backend/reseal/): replaces one version's sealed bytes only if they
-   * are still `expected` (one statement). False if absent or changed. Optional: a store
-   * without it cannot be rotated (`coffer custody rotate` says so).
+   * are still `expected` (compare-and-swap). False if absent or changed.
    */
-  resealMaterial?(keyId: string, version: number, expected: Buffer, sealed: Buffer): Promise<boolean>;
+  resealMaterial(keyId: string, version: number, expected: Buffer, sealed: Buffer): Promise<boolean>;
 
   /** AliasExists if the name is taken, NotFound if the target key is absent. */
   createAlias(a: AliasRecord): Promise<void>;

@@ -244,8 +244,6 @@ export function runIamStoreContract(name: string, make: () => Promise<IamStore>,
       }));
 
       it('list pages sessions by access key id; reseal replaces the sealed secret only while it is the expected one (root-key rotation)', withStore(async (s) => {
-        // Optional: a store without it cannot be rotated, and `coffer custody rotate` says so (backend/reseal/reseal-items.ts).
-        if (!(s.sessions.list && s.sessions.reseal)) return;
         const rs = [sessionRec(), sessionRec(), sessionRec()].sort((a, b) => (a.accessKeyId < b.accessKeyId ? -1 : 1));
         for (const r of rs) await s.sessions.create(r);
         assert.deepEqual(await s.sessions.list(undefined, 2), rs.slice(0, 2));
@@ -257,8 +255,6 @@ export function runIamStoreContract(name: string, make: () => Promise<IamStore>,
       }));
 
       it('resealAccessKey replaces an access key\'s sealed secret only while it is the expected one (root-key rotation)', withStore(async (s) => {
-        // Optional: a store without it cannot be rotated, and `coffer custody rotate` says so (backend/reseal/reseal-items.ts).
-        if (!(s.resealAccessKey)) return;
         await s.createUser(userRec('alice'));
         const k = accessKeyRec('alice');
         await s.createAccessKey(k);

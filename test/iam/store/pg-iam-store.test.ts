@@ -38,6 +38,9 @@ describePostgres('PgIamStore', () => {
         [PG_GROUP_SQL.groupsForUser, 'iam_group_members_by_user', ['alice']],
         [PG_POLICY_SQL.attachedDocuments, 'iam_policy_attachments_by_target', ['user', 'alice']],
         [PG_SESSION_SQL.deleteExpired, 'iam_sessions_by_expiry', [1]],
+        [PG_SESSION_SQL.list, 'iam_sessions_pkey', ['', 10]],
+        [PG_SESSION_SQL.reseal, 'iam_sessions_pkey', [Buffer.from('b'), 'k', Buffer.from('a')]],
+        [PG_IAM_SQL.resealKey, 'iam_access_keys_pkey', [Buffer.from('b'), 'k', Buffer.from('a')]],
       ];
       for (const [sql, index, values] of cases) {
         const plan = await planOf(pool, sql, values);
@@ -45,6 +48,8 @@ describePostgres('PgIamStore', () => {
       }
       const list = await planOf(pool, PG_IAM_SQL.listUsers, ['alice', null, 10]);
       assert.doesNotMatch(list, /Sort/, `listUsers pages in index order:\n${list}`);
+      const sessions = await planOf(pool, PG_SESSION_SQL.list, ['', 10]);
+      assert.doesNotMatch(sessions, /Sort/, `sessions.list pages in index order:\n${sessions}`);
     } finally {
       await pool.end();
     }

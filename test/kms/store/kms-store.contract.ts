@@ -234,8 +234,6 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
       }));
 
       it('resealMaterial (root-key rotation) replaces the sealed bytes only while they are the expected ones', withStore(async (s) => {
-        // Optional: a store without it cannot be rotated, and `coffer custody rotate` says so (backend/reseal/reseal-items.ts).
-        if (!(s.resealMaterial)) return;
         const key = keyRec();
         const m = materialRec(key.keyId);
         await s.createKey(key, m, []);

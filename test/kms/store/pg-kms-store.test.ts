@@ -47,6 +47,7 @@ describePostgres('PgKmsStore', () => {
         ['listGrantsByRetiring', 'kms_grants_by_retiring_principal', ['p']],
         ['grantByName', 'kms_grants_by_name', ['k', 'n']],
         ['listAliasesOfKey', 'kms_aliases_by_key', ['k']],
+        ['resealMaterial', 'kms_key_materials_pkey', [Buffer.from('b'), 'k', 1, Buffer.from('a')]],
       ];
       for (const [stmt, index, values] of cases) {
         const plan = await planOf(pool, PG_KMS_SQL[stmt], values);
