@@ -10,6 +10,7 @@ import { checksumHeader, parseAlgorithm } from '../../checksum/index.js';
 import { StorageConflictError, type BucketRecord, type ChecksumAlgorithm, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
 import { isVersionId, noSuchVersion, versionHeaders, versionIdForWrite } from '../versioning.js';
 import { requireBucket } from '../bucket-access.js';
+import { authorizeS3 } from '../authorization.js';
 import { newObjectAcl, sysWithAcl } from '../acl-request.js';
 import { COPY_SOURCE_CONDITIONS, checkReadConditions, checkWriteCondition, writeCondition } from '../conditions.js';
 import { type S3Context, header, sendXml } from '../context.js';
@@ -75,6 +76,17 @@ export function parseCopySource(raw: string | undefined): CopySource {
  * marker named by id is InvalidRequest, as in S3.
  */
 export async function loadCopySource(ctx: S3Context, source: CopySource): Promise<{ src: ObjectRecord; bucket: BucketRecord }> {
+  // A copy reads its source: s3:GetObject on it (s3:GetObjectVersion for a named version), as
+  // in AWS, decided before its existence is revealed (the request itself was authorized for
+  // the destination only).
+  await authorizeS3(ctx.services, {
+    principal: ctx.auth.anonymous ? undefined : ctx.principal,
+    bucket: source.bucket,
+    key: source.key,
+    versionId: source.versionId,
+    transport: ctx.transport,
+    checks: [{ action: source.versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion', existingObjectTags: true }],
+  });
   const b = await ctx.services.meta.getBucket(source.bucket);
   if (!b) throw s3Error('NoSuchBucket', { BucketName: source.bucket });
   const src = await ctx.services.meta.getObjectVersion(source.bucket, source.key, source.versionId);
