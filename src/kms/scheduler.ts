@@ -43,8 +43,11 @@ export class KmsScheduler {
 
   start(): void {
     if (this.timer) return;
+    // A tick waits for the sweep before it; if stop() came in between, it does nothing.
     const tick = (): void => {
-      void this.runOnce().catch((err) => this.svc.log.error({ err }, 'kms sweep failed'));
+      const run = this.running.then(() => (this.timer ? this.sweep(this.svc.now()) : undefined));
+      this.running = run.catch(() => undefined);
+      void run.catch((err) => this.svc.log.error({ err }, 'kms sweep failed'));
     };
     this.first = setTimeout(tick, Math.min(FIRST_SWEEP_DELAY_MS, this.intervalMs));
     this.first.unref();
