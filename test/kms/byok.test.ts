@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   CreateKeyCommand, DecryptCommand, DeleteImportedKeyMaterialCommand, DeriveSharedSecretCommand, DescribeKeyCommand, EnableKeyRotationCommand, EncryptCommand,
-  GenerateMacCommand, GetParametersForImportCommand, GetPublicKeyCommand, ImportKeyMaterialCommand, ReplicateKeyCommand, RotateKeyOnDemandCommand, SignCommand,
+  GenerateMacCommand, GetParametersForImportCommand, GetPublicKeyCommand, ImportKeyMaterialCommand, ListKeyRotationsCommand, ReplicateKeyCommand, RotateKeyOnDemandCommand, SignCommand,
   UpdatePrimaryRegionCommand, VerifyCommand, type KeySpec, type KeyUsageType,
 } from '@aws-sdk/client-kms';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -211,7 +211,11 @@ test('on-demand rotation of an imported symmetric key: NEW_KEY_MATERIAL waits, R
   assert.notEqual(second.KeyMaterialId, first.KeyMaterialId);
   await rejects(importMaterial(key.KeyId!, randomBytes(32), { ImportType: 'NEW_KEY_MATERIAL' }), 'KMSInvalidStateException', /because another key material \(id: [0-9a-f]{64}\) is pending rotation\.$/);
   assert.equal((await srv.kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata!.CurrentKeyMaterialId, first.KeyMaterialId);
+  const listed = (await srv.kms.send(new ListKeyRotationsCommand({ KeyId: key.KeyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }))).Rotations!;
+  assert.deepEqual(listed.map((r) => [r.KeyMaterialId, r.KeyMaterialState, r.ImportState]), [[first.KeyMaterialId, 'CURRENT', 'IMPORTED'], [second.KeyMaterialId, 'PENDING_ROTATION', 'IMPORTED']]);
+  assert.deepEqual((await srv.kms.send(new ListKeyRotationsCommand({ KeyId: key.KeyId }))).Rotations, [], 'pending material is not a rotation yet');
   assert.equal((await srv.kms.send(new RotateKeyOnDemandCommand({ KeyId: key.KeyId }))).KeyId, key.Arn);
+  assert.deepEqual((await srv.kms.send(new ListKeyRotationsCommand({ KeyId: key.KeyId }))).Rotations!.map((r) => [r.KeyMaterialId, r.KeyMaterialState, r.RotationType]), [[second.KeyMaterialId, 'CURRENT', 'ON_DEMAND']]);
   assert.equal((await srv.kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata!.CurrentKeyMaterialId, second.KeyMaterialId);
   assert.equal(Buffer.from((await srv.kms.send(new DecryptCommand({ CiphertextBlob: ct.CiphertextBlob }))).Plaintext!).toString(), 'before rotation');
   await rejects(srv.kms.send(new EnableKeyRotationCommand({ KeyId: key.KeyId })), 'UnsupportedOperationException', /origin is EXTERNAL which is not valid for this operation\.$/);

@@ -202,7 +202,8 @@ export const listKeyRotations: KmsOperation = async (svc, caller, input, note) =
   refuseAwsManaged(key);
   const materials = await svc.store.listMaterials(key.keyId);
   // The first material is the key's creation, not a rotation.
-  const shown = include === 'ALL_KEY_MATERIAL' ? materials : materials.filter((m) => m.version !== 1 && m.rotationType !== undefined);
+  // Imported material waiting for RotateKeyOnDemand is not a rotation yet (AWS lists it with ALL_KEY_MATERIAL only).
+  const shown = include === 'ALL_KEY_MATERIAL' ? materials : materials.filter((m) => m.version !== 1 && m.rotationType !== undefined && m.version !== key.pendingVersion);
   let start = 0;
   if (input.Marker !== undefined) {
     const after = parseMarker(input.Marker);
@@ -215,8 +216,10 @@ export const listKeyRotations: KmsOperation = async (svc, caller, input, note) =
     const entry: Record<string, unknown> = {
       KeyId: key.keyId,
       KeyMaterialId: m.materialId,
-      KeyMaterialState: m.version === key.currentVersion ? 'CURRENT' : 'NON_CURRENT',
+      KeyMaterialState: m.version === key.currentVersion ? 'CURRENT' : m.version === key.pendingVersion ? 'PENDING_ROTATION' : 'NON_CURRENT',
     };
+    // Imported material: whether it is in (deleted or expired material waits for its re-import).
+    if (key.origin === 'EXTERNAL') entry.ImportState = m.sealed.length ? 'IMPORTED' : 'PENDING_IMPORT';
     if (m.rotationType !== undefined && m.version !== 1) {
       entry.RotationDate = seconds(m.createdAt);
       entry.RotationType = m.rotationType;
