@@ -247,6 +247,28 @@ test('DeriveSharedSecret equals ECDH computed offline with the peer private key,
   await rejects(srv.kms.send(new DeriveSharedSecretCommand({ KeyId: agree.KeyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: peerPub, Recipient: { AttestationDocument: Buffer.from('x'), KeyEncryptionAlgorithm: 'RSAES_OAEP_SHA_256' } })), 'UnsupportedOperationException');
 });
 
+test('audit: the import operations are management events with their parameters and no secret; DeriveSharedSecret is a data event', async () => {
+  const key = await externalKey();
+  await importMaterial(key.KeyId!, randomBytes(32));
+  const agree = (await srv.kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' }))).KeyMetadata!;
+  await srv.kms.send(new DeriveSharedSecretCommand({ KeyId: agree.KeyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'der' }) }));
+  await srv.coffer.audit.flush();
+  const one = async (arn: string, eventName: string) => {
+    const ev = (await readAudit(`${srv.dataDir}/audit`, { key: arn, eventName })) as unknown as Array<Record<string, unknown>>;
+    assert.equal(ev.length, 1, eventName);
+    return ev[0]!;
+  };
+  const gp = await one(key.Arn!, 'GetParametersForImport');
+  assert.deepEqual([gp.managementEvent, gp.readOnly], [true, false]);
+  assert.deepEqual(gp.requestParameters, { keyId: key.KeyId, wrappingAlgorithm: 'RSAES_OAEP_SHA_256', wrappingKeySpec: 'RSA_2048' });
+  const im = await one(key.Arn!, 'ImportKeyMaterial');
+  assert.deepEqual([im.managementEvent, im.readOnly], [true, false]);
+  assert.deepEqual(im.requestParameters, { keyId: key.KeyId, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }, 'no token, no encrypted material');
+  const ds = await one(agree.Arn!, 'DeriveSharedSecret');
+  assert.deepEqual([ds.managementEvent, ds.readOnly], [false, false]);
+  assert.deepEqual(ds.requestParameters, { keyId: agree.KeyId, keyAgreementAlgorithm: 'ECDH' });
+});
+
 test('multi-Region keys stay a clear UnsupportedOperationException naming the feature', async () => {
   await rejects(srv.kms.send(new CreateKeyCommand({ MultiRegion: true })), 'UnsupportedOperationException', /multi-Region keys/);
   const own = (await srv.kms.send(new CreateKeyCommand({}))).KeyMetadata!;
