@@ -103,6 +103,32 @@ export class RawS3Client {
     return r.headers;
   }
 
+  /** PutBucketVersioning Enabled (with the Content-MD5 S3 requires). */
+  async enableVersioning(bucket: string): Promise<void> {
+    const body = Buffer.from('<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>');
+    const headers = { 'content-length': String(body.length), 'content-md5': createHash('md5').update(body).digest('base64') };
+    const r = await this.request('PUT', `/${bucket}`, payloadHash(body), headers, async (req) => void req.end(body), true, 'versioning=');
+    if (r.status !== 200) throw new S3Failure(r.status, r.body ?? '', `PutBucketVersioning ${bucket}`);
+  }
+
+  /** One ListObjectVersions page: its entry count and the markers of the next page (undefined at the end). */
+  async listVersionsPage(bucket: string, maxKeys: number, marker?: { key: string; versionId?: string }): Promise<{ entries: number; next?: { key: string; versionId?: string } }> {
+    const params = [`max-keys=${maxKeys}`, 'versions='];
+    if (marker) params.push(`key-marker=${encodeURIComponent(marker.key)}`);
+    if (marker?.versionId) params.push(`version-id-marker=${encodeURIComponent(marker.versionId)}`);
+    const query = params.sort().join('&');
+    const r = await this.request('GET', `/${bucket}`, EMPTY_SHA256, {}, async (req) => void req.end(), true, query);
+    if (r.status !== 200) throw new S3Failure(r.status, r.body ?? '', `ListObjectVersions ${bucket}`);
+    // Only the first 64 KiB are kept, but the markers and IsTruncated come before the entries;
+    // a truncated page is full, and a last page is counted from what was kept (enough for its tail).
+    const text = r.body ?? '';
+    const truncated = /<IsTruncated>true<\/IsTruncated>/.test(text);
+    const entries = truncated ? maxKeys : (text.match(/<(Version|DeleteMarker)>/g) ?? []).length;
+    const key = /<NextKeyMarker>([^<]*)<\/NextKeyMarker>/.exec(text)?.[1];
+    const versionId = /<NextVersionIdMarker>([^<]*)<\/NextVersionIdMarker>/.exec(text)?.[1];
+    return { entries, ...(truncated && key !== undefined ? { next: { key, ...(versionId ? { versionId } : {}) } } : {}) };
+  }
+
   async delete(bucket: string, key: string): Promise<void> {
     const r = await this.request('DELETE', objectPath(bucket, key), EMPTY_SHA256, {}, async (req) => void req.end(), true);
     if (r.status !== 204 && r.status !== 200) throw new S3Failure(r.status, r.body ?? '', `DeleteObject ${key}`);

@@ -10,6 +10,12 @@
 //                                      policy-evaluation micro-benchmark (bench/authz.ts) with the
 //                                      small-object rates as a user with policies vs the root (bench/authz-server.ts)
 //   npm run bench -- --only metering   small SSE-KMS PUT rate with metering + audit + /metrics on vs all off (bench/metering.ts)
+//   npm run bench -- --only blobs      1 MiB and 64 MiB blob PUT/GET MiB/s: the data directory's files vs the
+//                                      S3 blob tier on a local Coffer backend (bench/blobs.ts)
+//   npm run bench -- --only custody    KMS GenerateDataKey+Decrypt with root.key vs a PKCS#11 token (SoftHSM2):
+//                                      root-key unwraps during the run (none: material is cached) (bench/custody.ts)
+//   npm run bench -- --only versions   GET and PUT on a key with 1 and with 10,000 versions (BENCH_VERSIONS), and
+//                                      ListObjectVersions pages per second (bench/versions.ts)
 //   npm run bench -- --only builds --baseline <other checkout>/dist/src/cli/main.js
 //                                      this build against another, side by side in one run: small
 //                                      SSE-S3 and SSE-KMS PUT/GET and an SSE-KMS stream (bench/builds.ts)
@@ -34,6 +40,7 @@ import { topSelfTime } from './cpu-profile.js';
 import { benchAuthz } from './authz.js';
 import { ROOT_VARIANT, USER_VARIANT, benchAuthzServer } from './authz-server.js';
 import { benchKms } from './kms.js';
+import { benchBlobs, DATA_DIR_VARIANT, S3_VARIANT } from './blobs.js';
 import { readStatus } from './memory.js';
 import { RawS3Client, payloadHash } from './raw-client.js';
 import { runOps } from './measure.js';
@@ -42,6 +49,8 @@ import { benchSse, prepareBucket, sseEnv, type SseMode } from './sse.js';
 import { benchMetering } from './metering.js';
 import { BASELINE, THIS_BUILD, benchBuilds } from './builds.js';
 import { benchSoak } from './soak.js';
+import { benchCustody } from './custody.js';
+import { FEW, MANY, benchVersions } from './versions.js';
 import { peakMemory, parallelStreams, sdkDefaultPut, singleStream, smallObjects, type Ctx, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerOptions, type ServerProcess } from './server-process.js';
 import { checkAgainstSmithy } from './sigv4.js';
@@ -196,8 +205,8 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: error: unknown variant ${JSON.stringify(values.variant)}\nbench: hint: use one of ${VARIANTS.map((v) => v.name).join(', ')}\n`);
     process.exit(2);
   }
-  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz', 'metering', 'builds', 'soak'].includes(values.only)) {
-    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz, metering, builds, soak\n`);
+  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz', 'metering', 'builds', 'soak', 'custody', 'blobs', 'versions'].includes(values.only)) {
+    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz, metering, builds, soak, custody, blobs, versions\n`);
     process.exit(2);
   }
   if ((values.only === 'builds') !== (values.baseline !== undefined)) {
@@ -236,6 +245,9 @@ async function main(): Promise<void> {
   const meteringRows: Row[] = only('metering') ? await benchMetering({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const buildRows: Row[] = only('builds') ? await benchBuilds({ sizes: sz, fsync: variants[0]!.fsync, baseline: resolve(values.baseline!), start }) : [];
   const soakRows: Row[] = only('soak') ? await benchSoak({ fsync: variants[0]!.fsync, start }) : [];
+  const custodyRows: Row[] = only('custody') ? await benchCustody({ quick: values.quick ?? false }) : [];
+  const blobRows: Row[] = only('blobs') ? await benchBlobs({ quick: values.quick ?? false }) : [];
+  const versionRows: Row[] = only('versions') ? await benchVersions({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const minutes = (performance.now() - started) / 60_000;
 
   console.log(machineLine());
@@ -252,7 +264,10 @@ async function main(): Promise<void> {
   if (meteringRows.length) console.log('\n' + table(meteringRows));
   if (buildRows.length) console.log(`\nBuilds: ${THIS_BUILD} ÷ ${BASELINE} (${resolve(values.baseline!)})\n\n` + table(buildRows));
   if (soakRows.length) console.log('\n' + table(soakRows));
-  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows, ...meteringRows, ...buildRows, ...soakRows].filter((r) => r.met === false).length;
+  if (custodyRows.length) console.log('\n' + table(custodyRows));
+  if (blobRows.length) console.log('\n' + table(blobRows, [DATA_DIR_VARIANT, S3_VARIANT]));
+  if (versionRows.length) console.log('\n' + table(versionRows, [FEW, MANY]));
+  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows, ...meteringRows, ...buildRows, ...soakRows, ...custodyRows, ...blobRows, ...versionRows].filter((r) => r.met === false).length;
   console.log(`\n${missed === 0 ? 'All targets met.' : `${missed} target(s) missed (marked **NO**).`} MB = 10^6 bytes; peak RSS is the larger of 50 ms samples of VmRSS and VmHWM reset per scenario.`);
 }
 

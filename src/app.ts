@@ -1,12 +1,16 @@
 // Assembles a running Coffer from a validated config: the stores (backend/open-backend.ts
 // chooses and recovers them), credentials, the HTTP listener.
 
-import { mkdir, chmod } from 'node:fs/promises';
+import { statfs } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { pino, type Logger } from 'pino';
-import type { CofferConfig } from './config/config.js';
+import type { Logger } from 'pino';
+import { createLogger } from './logger.js';
+import { cofferVersion } from './version.js';
+import { healthPages, type ReadinessCheck } from './http/health.js';
+import { rootKeyEnv, type CofferConfig } from './config/config.js';
 import { createCofferServer } from './http/server.js';
 import { drainServer } from './http/drain.js';
 import { loadTlsMaterial } from './config/tls-files.js';
@@ -16,10 +20,13 @@ import type { S3Services } from './s3/context.js';
 import { collectGarbage } from './storage/recovery.js';
 import { openBackend } from './backend/open-backend.js';
 import { lockDataDir } from './backend/data-dir-lock.js';
+import { prepareDataDir } from './backend/data-dir-setup.js';
 import { loadRootAccount, type RootAccount } from './iam/root-credentials.js';
 import type { CredentialLookup } from './auth/types.js';
-import { selectRootKey } from './custody/select-root-key.js';
+import { openCustody } from './custody/open-custody.js';
+import { findSealedSample } from './backend/custody-probe.js';
 import type { RootKeyProvider } from './custody/root-key.js';
+import { KmsJsonClient } from './kms/external/kms-json-client.js';
 import { KmsService } from './kms/service.js';
 import { InProcessKms } from './kms/port.js';
 import { handleKms } from './kms/handler.js';
@@ -67,9 +74,8 @@ export interface RunningCoffer {
   close(graceMs?: number): Promise<{ forced: boolean }>;
 }
 
-export async function startCoffer(config: CofferConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningCoffer> {
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  await chmod(config.dataDir, 0o700);
+export async function startCoffer(config: CofferConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningCoffer> {
+  await prepareDataDir(config.dataDir);
   // Before any store is opened: recovery must never run beside another server's writes.
   const lock = lockDataDir(config.dataDir);
   if (lock.tookOver) log.warn({ previous: lock.tookOver }, `took over the lock ${lock.path} left by a server that is no longer running`);
@@ -88,7 +94,11 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   if (recovered.removedBlobs > 0) log.info({ removedBlobs: recovered.removedBlobs }, 'removed leftovers of interrupted writes');
   const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
 
-  const rootKey = await selectRootKey({ dataDir: config.dataDir, env: process.env });
+  // Refuses a root key other than the one that sealed this data directory (custody/open-custody.ts).
+  const rootKey = await openCustody({ dataDir: config.dataDir, env: rootKeyEnv(config, config.custodyEnv), findSealed: () => findSealedSample({ kms: kmsStore, iam, meta }), externalKms: (s) => new KmsJsonClient(s) }).catch(async (e: unknown) => {
+    await backend.close();
+    throw e;
+  });
   for (const w of rootKey.warnings) log.warn(w);
   const directory = new CredentialDirectory(iam, rootKey.provider, root, config.region);
   const lookup: CredentialLookup = directory.lookup;
@@ -101,7 +111,14 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   let meter: Meter | undefined;
   const bucketKeys = new BucketKeyCache(config.bucketKeyTtlSeconds * 1000, (principal, keyArn, context, avoided) => meter?.avoided(principal, keyArn, context, avoided));
   const metrics = config.metering.metrics
-    ? new CofferMetrics({ kmsStore, bucketKeyStats: () => bucketKeys.stats, pendingRows: () => meter?.pendingRows ?? 0 })
+    ? new CofferMetrics({
+      kmsStore, bucketKeyStats: () => bucketKeys.stats, pendingRows: () => meter?.pendingRows ?? 0,
+      bucketUsage: () => meta.bucketUsage(),
+      volume: async () => {
+        const s = await statfs(config.dataDir);
+        return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+      },
+    })
     : undefined;
   if (config.metering.enabled) {
     meter = new Meter({ store: usage, next: auditSink, keys: kmsStore, observer: metrics, onError: (err, what) => log.warn({ err }, `metering: ${what} failed`) });
@@ -169,7 +186,25 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     region: config.region, accountId: root.accountId, log,
   };
   // The unsigned pages: the console, and the Prometheus metrics unless COFFER_METRICS=off.
-  const pages = firstPage(metrics ? [consolePages(), metrics.page] : [consolePages()]);
+  // Health (http/health.ts): readiness asks each part a cheap question.
+  const probeKey = randomBytes(32);
+  const readinessChecks: ReadinessCheck[] = [
+    { name: 'metadata', check: () => meta.ping() },
+    { name: 'blobs', check: () => blobs.ping() },
+    { name: 'kms', check: () => kmsStore.ping() },
+    { name: 'iam', check: () => iam.ping() },
+    { name: 'audit', check: async () => auditSink.checkWritable() },
+    {
+      name: 'rootKey',
+      check: async () => {
+        const aad = Buffer.from('coffer readiness probe');
+        const back = await rootKey.provider.unwrap(await rootKey.provider.wrap(probeKey, aad), aad);
+        if (!back.equals(probeKey)) throw new Error('the root key provider returned other bytes than it wrapped');
+      },
+    },
+  ];
+  const health = healthPages({ version: cofferVersion(), checks: readinessChecks });
+  const pages = firstPage(metrics ? [health, consolePages(), metrics.page] : [health, consolePages()]);
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, metrics }, req, res, requestId),
     kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential, allowSecretsOverHttp: config.allowSecretsOverHttp }, req, res, requestId),
@@ -180,6 +215,9 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     fail: (err, requestId) => log.error({ err, requestId }, 'unhandled error'),
   }, tls, {
     isBucketHost: (host) => virtualHostBucket(host, config.domain) !== undefined,
+    // Off, or below the log level (info; health probes at debug): no per-request bookkeeping at all.
+    accessLog: config.accessLog && log.isLevelEnabled('info') ? log : undefined,
+    serverHeader: `Coffer/${cofferVersion()}`,
     limits: {
       headersTimeoutMs: config.headersTimeoutSeconds * 1000,
       bodyIdleTimeoutMs: config.bodyIdleTimeoutSeconds * 1000,
@@ -221,6 +259,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
       const drained = await drainServer(server, graceMs);
       await meter?.close();
       await backend.close();
+      rootKey.provider.close?.();
       releaseLock();
       return drained;
     },

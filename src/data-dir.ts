@@ -4,10 +4,12 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from './config/config.js';
+import { ConfigError, loadConfig, rootKeyEnv } from './config/config.js';
 import { readAccountId } from './iam/root-credentials.js';
-import { selectRootKey } from './custody/select-root-key.js';
+import { openCustody } from './custody/open-custody.js';
+import { findSealedSample } from './backend/custody-probe.js';
 import type { RootKeyProvider } from './custody/root-key.js';
+import { KmsJsonClient } from './kms/external/kms-json-client.js';
 import type { IamStore } from './iam/store/types.js';
 import { openStoresBesideServer } from './backend/open-backend.js';
 
@@ -25,7 +27,16 @@ export async function openDataDir(flagDir: string | undefined): Promise<AdminCon
     throw new ConfigError(`${config.dataDir} is not a Coffer data directory`, 'start the server once with `coffer server --data-dir DIR`, or pass --data-dir / COFFER_DATA_DIR');
   }
   const accountId = await readAccountId(config.dataDir);
-  const rootKey = await selectRootKey({ dataDir: config.dataDir, env: process.env });
   const stores = openStoresBesideServer(config.dataDir, ['iam']);
-  return { dataDir: config.dataDir, accountId, rootKey: rootKey.provider, iam: stores.iam, close: () => stores.close() };
+  let rootKey;
+  try {
+    rootKey = await openCustody({ dataDir: config.dataDir, env: rootKeyEnv(config, config.custodyEnv), findSealed: () => findSealedSample({ iam: stores.iam }), externalKms: (s) => new KmsJsonClient(s) });
+  } catch (e) {
+    await stores.close();
+    throw e;
+  }
+  return { dataDir: config.dataDir, accountId, rootKey: rootKey.provider, iam: stores.iam, close: async () => {
+    rootKey.provider.close?.();
+    await stores.close();
+  } };
 }

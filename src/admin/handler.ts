@@ -8,6 +8,7 @@
 // The routes (route.ts) live beside the module they serve; app.ts adds them to the
 // AdminRoutes (routes.ts) this handler is given.
 
+import { noteAccess } from '../http/access-log.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../auth/sigv4.js';
 import type { CredentialLookup, Principal } from '../auth/types.js';
@@ -73,6 +74,7 @@ export async function handleAdminApi(opts: AdminApiOptions, req: IncomingMessage
     if (auth.anonymous) throw adminError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
     const route = opts.routes.match(req.method, path);
     const principal = auth.credential.principal;
+    noteAccess(res, { operation: `${req.method} ${path}`, principal: principal.arn });
     const transport = transportOf(req);
     const r: AdminRequest = {
       principal,
@@ -101,6 +103,7 @@ export async function handleAdminApi(opts: AdminApiOptions, req: IncomingMessage
       res.destroy();
       return;
     }
+    noteAccess(res, { errorCode: err.code });
     send(res, err.status, { __type: err.code, message: err.message });
   }
 }

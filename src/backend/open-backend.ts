@@ -4,6 +4,10 @@
 // and never name an implementation. A second backend (PostgreSQL for every store, files or
 // an S3-compatible service for the blobs) is chosen here and passes the same contract suites.
 //
+// Blobs over 64 KiB go to the data directory unless config.blobs names another tier
+// (config/blobs.ts): a directory several nodes share (file-blob-store.ts, shared mode) or an
+// S3-compatible service (s3-blob-store.ts over s3-client.ts); the inline tier stays.
+//
 // The embedded backend, in the data directory (docs/ARCHITECTURE.md, "Data directory"):
 //   metadata.sqlite   metadata, pending/garbage blob ids, and the inline blob tier
 //   blobs/            blobs over 64 KiB, one file each (tiered-blob-store.ts)
@@ -20,10 +24,15 @@ import type { Logger } from 'pino';
 import type { CofferConfig } from '../config/config.js';
 import { SqliteMetadataStore } from '../storage/sqlite-metadata-store.js';
 import { TieredBlobStore } from '../storage/tiered-blob-store.js';
+import { isBlobTierUnavailable } from '../storage/blob-unavailable.js';
+import type { BlobsConfig } from '../config/blobs.js';
+import { S3BackendClient } from './s3-client.js';
+import { S3BlobStore } from './s3-blob-store.js';
 import { recoverStorage } from '../storage/recovery.js';
 import { DiskReserve } from '../storage/disk-reserve.js';
 import { isStorageFull } from '../storage/storage-full.js';
 import { checkSqliteIntegrity } from '../storage/sqlite-integrity.js';
+import { refuseUnwritableStoreFile } from './data-dir-setup.js';
 import type { BlobStore, MetadataStore } from '../storage/types.js';
 import { SqliteKmsStore } from '../kms/store/sqlite-kms-store.js';
 import type { KmsStore } from '../kms/store/types.js';
@@ -39,7 +48,7 @@ const BLOBS_DIR = 'blobs';
 const KMS_FILE = 'kms.sqlite';
 const IAM_FILE = 'iam.sqlite';
 
-export type BackendConfig = Pick<CofferConfig, 'dataDir' | 'fsync' | 'region' | 'auditMaxFileBytes' | 'auditMaxFiles'>;
+export type BackendConfig = Pick<CofferConfig, 'dataDir' | 'fsync' | 'region' | 'auditMaxFileBytes' | 'auditMaxFiles'> & { blobs?: BlobsConfig };
 
 /** Every store of a running server. close() closes them all (the audit log last). */
 export interface Backend {
@@ -67,6 +76,9 @@ export async function openBackend(config: BackendConfig, log?: Logger): Promise<
     if (isStorageFull(e) && !(e as { hint?: string }).hint) {
       throw Object.assign(e as Error, { hint: 'the disk under the data directory is full: free some space outside the data directory (never delete files inside it), then start again' });
     }
+    if (isBlobTierUnavailable(e) && config.blobs?.kind === 's3') {
+      throw Object.assign(e as Error, { hint: `the blob backend ${config.blobs.endpoint} (bucket ${config.blobs.bucket}) cannot be reached or refuses the credentials: check the endpoint, the bucket and COFFER_BLOB_S3_* (docs/CLUSTER-BLOBS.md), then start again` });
+    }
     throw e;
   }
 }
@@ -84,8 +96,11 @@ async function openEmbedded(config: BackendConfig, log?: Logger): Promise<Backen
   reserve.release();
   refuseDamagedDatabase(join(dir, METADATA_FILE), dir);
   const meta = SqliteMetadataStore.open(join(dir, METADATA_FILE), { synchronous, reserve });
-  // Small blobs go into the metadata store's inline tier, larger ones to files.
-  const blobs = await TieredBlobStore.open({ dir: join(dir, BLOBS_DIR), meta, fsync: config.fsync });
+  // Small blobs go into the metadata store's inline tier, larger ones to the blob tier.
+  const blobs = await openBlobTier(config, meta).catch(async (e: unknown) => {
+    await meta.close();
+    throw e;
+  });
   let recovered = { removedBlobs: 0 };
   try {
     recovered = await recoverStorage(meta, blobs);
@@ -113,12 +128,41 @@ async function openEmbedded(config: BackendConfig, log?: Logger): Promise<Backen
   };
 }
 
+/** The blob store: inline tier in the metadata store, and the configured tier for larger blobs. */
+async function openBlobTier(config: BackendConfig, meta: MetadataStore): Promise<BlobStore> {
+  const tier = config.blobs ?? { kind: 'data-dir' };
+  switch (tier.kind) {
+    case 'data-dir':
+      return TieredBlobStore.open({ dir: join(config.dataDir, BLOBS_DIR), meta, fsync: config.fsync });
+    case 'file':
+      // Node-named temporaries, so one node's start-up cleanup spares another's uploads.
+      return TieredBlobStore.open({ dir: tier.path, meta, fsync: config.fsync, shared: {} });
+    case 's3': {
+      const client = new S3BackendClient({
+        endpoint: new URL(tier.endpoint), bucket: tier.bucket, region: tier.region, forcePathStyle: tier.forcePathStyle,
+        accessKeyId: tier.accessKeyId, secretAccessKey: tier.secretAccessKey, sessionToken: tier.sessionToken,
+      });
+      const store = new S3BlobStore(client, { prefix: tier.prefix, partBytes: tier.partBytes });
+      await store.ping().catch(async (e: unknown) => {
+        await store.close();
+        throw e;
+      });
+      return TieredBlobStore.over(store, meta);
+    }
+    default: {
+      const unknown: never = tier;
+      throw new Error(`no blob tier ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
 /**
  * SQLite's quick_check on the metadata database before the server opens it: a damaged
  * database is not served (reads would fail here and there, writes could spread the damage).
  */
 function refuseDamagedDatabase(path: string, dir: string): void {
   if (!existsSync(path)) return;
+  refuseUnwritableStoreFile(path, dir); // a permission problem, not damage
   const r = checkSqliteIntegrity(path, 'quick');
   if (r.ok) return;
   throw Object.assign(new Error(`the metadata database ${path} is damaged (SQLite quick_check: ${r.problems[0] ?? 'failed'}); the server does not start on it`), {

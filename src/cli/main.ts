@@ -12,10 +12,16 @@ import { registerHadoopCommands } from './hadoop-command.js';
 import { registerRekeyCommand } from './rekey-command.js';
 import { registerUsageCommand } from './usage-command.js';
 import { registerCheckCommand } from './check-command.js';
+import { registerCustodyCommands } from './custody-command.js';
+import { registerRotateCommands } from './custody-rotate-command.js';
+import { registerBackupCommands } from './backup-command.js';
+import { registerConfigCommands } from './config-command.js';
+import { cofferVersion } from '../version.js';
 import { CliError, fail } from './output.js';
 
 const program = new Command();
 program.name('coffer').description('S3-compatible object storage with a built-in AWS-KMS-compatible key service');
+program.version(cofferVersion(), '-V, --version', 'print the version of coffer');
 registerServerCommand(program);
 registerUserCommands(program);
 registerAuditCommands(program);
@@ -23,6 +29,10 @@ registerHadoopCommands(program);
 registerRekeyCommand(program);
 registerUsageCommand(program);
 registerCheckCommand(program);
+registerCustodyCommands(program);
+registerRotateCommands(program.commands.find((c) => c.name() === 'custody')!);
+registerBackupCommands(program);
+registerConfigCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -19,7 +19,7 @@ export class ProgressReporter {
   constructor(
     private readonly out: NodeJS.WriteStream,
     private readonly snapshot: () => ProgressSnapshot,
-    private readonly opts: { tty: boolean; intervalMs?: number },
+    private readonly opts: { tty: boolean; intervalMs?: number; /** What is counted (default objects); bytes are left out for anything else. */ unit?: string },
   ) {}
 
   start(): void {
@@ -42,7 +42,9 @@ export class ProgressReporter {
     const total = s.counting ? `≥${s.total}` : String(s.total);
     const remaining = s.counting ? undefined : Math.max(s.total - s.done, 0);
     const eta = remaining === undefined || rate === 0 ? '--:--' : duration(remaining / rate);
-    const text = `${s.done}/${total} objects  ${formatBytes(s.bytes)}  ${rate.toFixed(rate < 10 ? 1 : 0)} objects/s  ETA ${eta}`;
+    const unit = this.opts.unit ?? 'objects';
+    const bytes = unit === 'objects' ? `  ${formatBytes(s.bytes)}` : '';
+    const text = `${s.done}/${total} ${unit}${bytes}  ${rate.toFixed(rate < 10 ? 1 : 0)} ${unit}/s  ETA ${eta}`;
     if (!this.opts.tty) return text;
     const width = 24;
     const fraction = s.total === 0 ? (s.counting ? 0 : 1) : Math.min(s.done / s.total, 1);

@@ -5,13 +5,15 @@
 // re-wrap is authorized (s3:GetObject, s3:PutObject, kms:ReEncryptFrom/To) and
 // audited (KMS ReEncrypt) as that principal.
 //
+// Every version of every object is re-wrapped (ListObjectVersions; each version has its
+// own envelope), or with --current-only the current objects (ListObjectsV2).
 // The run: a preflight (credentials, server, target key), then the listing in key
 // order with a few re-wraps in flight, a checkpoint file so an interrupted run resumes
 // where it stopped (rekey-state.ts), a progress bar on stderr and a summary on stdout.
 // A second listing pass only counts, to give the bar its total and ETA.
 
 import type { Command } from 'commander';
-import { listObjectPages, type ListedObject } from './object-listing.js';
+import { listObjectPages, listVersionPages, type ListedObject } from './object-listing.js';
 import { CliError, table } from './output.js';
 import { ProgressReporter, formatBytes } from './progress.js';
 import { Checkpoint, defaultStateFile, loadState, removeState, saveState, STATE_FORMAT, type RekeyRun, type RekeyState } from './rekey-state.js';
@@ -31,6 +33,8 @@ export interface RekeyOptions {
   json: boolean;
   /** Also convert SSE-S3 objects to SSE-KMS under the target key. */
   includeSseS3: boolean;
+  /** Only the current version of each object (--current-only); otherwise every version. */
+  currentOnly: boolean;
   progress: 'auto' | 'bar' | 'lines' | 'off';
 }
 
@@ -86,6 +90,7 @@ export function registerRekeyCommand(program: Command): void {
     .option('--max-objects <n>', 'stop after this many objects (the checkpoint lets the next run continue)')
     .option('--progress <mode>', 'auto (a bar on a terminal, lines otherwise), bar, lines or off', 'auto')
     .option('--include-sse-s3', 'also convert SSE-S3 objects to SSE-KMS under the target key (needs kms:Encrypt on it)')
+    .option('--current-only', 're-wrap only the current version of each object (default: every version; each keeps its own envelope)')
     .option('--json', 'print the summary as JSON')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const opts = rekeyOptions(o, process.env);
@@ -130,6 +135,7 @@ function rekeyOptions(o: Record<string, string | boolean | undefined>, env: Node
     ...(maxObjects !== undefined ? { maxObjects } : {}),
     json: o.json === true,
     includeSseS3: o.includeSseS3 === true,
+    currentOnly: o.currentOnly === true,
     progress: progress as RekeyOptions['progress'],
   };
 }
@@ -183,6 +189,7 @@ export async function runRekey(opts: RekeyOptions): Promise<RekeySummary> {
     const run: RekeyRun = {
       endpoint: client.endpoint, bucket: opts.bucket, prefix: opts.prefix, toKeyArn: keys.toKeyArn,
       ...(keys.fromKeyArn ? { fromKeyArn: keys.fromKeyArn } : {}), ...(opts.includeSseS3 ? { convertSseS3: true as const } : {}),
+      ...(opts.currentOnly ? {} : { allVersions: true as const }),
     };
     if (opts.restart) await removeState(opts.stateFile);
     const saved = await loadState(opts.stateFile, run);
@@ -220,7 +227,7 @@ class RekeyRunner {
     private readonly saved: RekeyState | undefined,
     private readonly summary: RekeySummary,
   ) {
-    this.checkpoint = new Checkpoint(saved?.after);
+    this.checkpoint = new Checkpoint(saved?.after, saved?.afterVersionId);
   }
 
   async run(): Promise<void> {
@@ -261,9 +268,17 @@ class RekeyRunner {
     else await this.save(true);
   }
 
+  /** The listing from the checkpoint on: every version (ListObjectVersions) or the current objects (ListObjectsV2). */
+  private pages(): AsyncGenerator<ListedObject[]> {
+    const { bucket, prefix } = this.opts;
+    const after = this.saved?.after;
+    if (!this.runInfo.allVersions) return listObjectPages(this.client, bucket, prefix, after);
+    return listVersionPages(this.client, bucket, prefix, after === undefined ? undefined : { key: after, ...(this.saved?.afterVersionId !== undefined ? { versionId: this.saved.afterVersionId } : {}) });
+  }
+
   /** The counting pass: totals for the progress bar, ahead of the work. */
   private async count(): Promise<void> {
-    for await (const page of listObjectPages(this.client, this.opts.bucket, this.opts.prefix, this.saved?.after)) {
+    for await (const page of this.pages()) {
       if (this.stop || this.fatal) return;
       this.counted.objects += page.length;
       if (this.opts.maxObjects !== undefined && this.counted.objects >= this.opts.maxObjects) {
@@ -276,7 +291,7 @@ class RekeyRunner {
 
   private async work(): Promise<void> {
     let dispatched = 0;
-    for await (const page of listObjectPages(this.client, this.opts.bucket, this.opts.prefix, this.saved?.after)) {
+    for await (const page of this.pages()) {
       for (const obj of page) {
         if (this.opts.maxObjects !== undefined && dispatched >= this.opts.maxObjects) this.stop ??= 'max-objects';
         if (this.stop || this.fatal) return;
@@ -295,6 +310,7 @@ class RekeyRunner {
     try {
       const reply = await this.client.admin('POST', 'objects/rewrap', {
         bucket: this.opts.bucket, key: obj.key, toKeyId: this.runInfo.toKeyArn, expectedETag: obj.etag,
+        ...(obj.versionId !== undefined ? { versionId: obj.versionId } : {}),
         ...(this.runInfo.fromKeyArn ? { fromKeyId: this.runInfo.fromKeyArn } : {}),
         ...(this.runInfo.convertSseS3 ? { convertSseS3: true } : {}),
       });
@@ -304,7 +320,7 @@ class RekeyRunner {
         if (status === 'skipped') this.summary.skippedBy[out.reason ?? 'unknown'] = (this.summary.skippedBy[out.reason ?? 'unknown'] ?? 0) + 1;
       } else {
         const e = apiError(reply);
-        if (e.code === 'NoSuchKey') status = 'changed'; // deleted since it was listed
+        if (e.code === 'NoSuchKey' || e.code === 'NoSuchVersion') status = 'changed'; // deleted since it was listed
         else {
           if (FATAL_CODES.has(e.code)) this.fatal ??= new CliError(`the server refused the re-wrap of "${obj.key}": ${e.code}: ${e.message}`, ERROR_HINTS[e.code]);
           status = 'failed';
@@ -321,7 +337,7 @@ class RekeyRunner {
     this.summary.bytes[status] += obj.size;
     this.done++;
     this.bytes += obj.size;
-    if (this.checkpoint.finish(ticket, obj.key, status !== 'failed')) await this.save(false);
+    if (this.checkpoint.finish(ticket, obj.key, status !== 'failed', obj.versionId)) await this.save(false);
   }
 
   /** Writes the checkpoint, at most twice a second unless `now`. */
@@ -331,6 +347,7 @@ class RekeyRunner {
     const state: RekeyState = {
       format: STATE_FORMAT, ...this.runInfo,
       ...(this.checkpoint.after !== undefined ? { after: this.checkpoint.after } : {}),
+      ...(this.checkpoint.afterVersionId !== undefined ? { afterVersionId: this.checkpoint.afterVersionId } : {}),
       covered: (this.saved?.covered ?? 0) + this.checkpoint.advanced,
       updatedAt: new Date().toISOString(),
     };

@@ -1,6 +1,7 @@
 // The checkpoint of `coffer rekey`: a small JSON file naming the run (endpoint, bucket,
-// prefix, target and source key) and the last key in listing order up to which every
-// object is done, so a rerun after an interruption lists from there. Objects finish out
+// prefix, target and source key, whether every version is re-wrapped) and the last
+// position in listing order (a key, and with every version a version of it) up to which
+// every object is done, so a rerun after an interruption lists from there. Objects finish out
 // of order (several re-wraps run at once), so the checkpoint only moves over a prefix of
 // the listing that is entirely done, and never past a failed object: a rerun retries it.
 // Redoing an object is harmless — the re-wrap of an object already under the target key
@@ -10,7 +11,9 @@
 import fs from 'node:fs/promises';
 import { CliError } from './output.js';
 
-export const STATE_FORMAT = 'coffer-rekey-state/1';
+/** Format 2 added allVersions and afterVersionId; format 1 files (current objects only) are still read. */
+export const STATE_FORMAT = 'coffer-rekey-state/2';
+const STATE_FORMAT_V1 = 'coffer-rekey-state/1';
 
 export interface RekeyRun {
   endpoint: string;
@@ -21,12 +24,16 @@ export interface RekeyRun {
   fromKeyArn?: string;
   /** SSE-S3 objects are converted too (--include-sse-s3). */
   convertSseS3?: true;
+  /** Every version of every object, not only the current ones (the default; --current-only clears it). */
+  allVersions?: true;
 }
 
 export interface RekeyState extends RekeyRun {
   format: typeof STATE_FORMAT;
   /** Every object up to and including this key (listing order) is done. */
   after?: string;
+  /** With allVersions: done up to and including this version of `after` (its older versions come next). */
+  afterVersionId?: string;
   /** Objects done by earlier runs of the same re-key. */
   covered: number;
   updatedAt: string;
@@ -47,16 +54,25 @@ export async function loadState(file: string, run: RekeyRun): Promise<RekeyState
   }
   let state: RekeyState;
   try {
-    state = JSON.parse(text) as RekeyState;
-    if (state.format !== STATE_FORMAT) throw new Error('unknown format');
+    const parsed = JSON.parse(text) as Omit<RekeyState, 'format'> & { format: string };
+    if (parsed.format === STATE_FORMAT_V1) {
+      // A format 1 run re-wrapped current objects only, and has no version position.
+      const { allVersions: _ignored, afterVersionId: _none, ...v1 } = parsed;
+      state = { ...v1, format: STATE_FORMAT };
+    } else if (parsed.format === STATE_FORMAT) {
+      state = parsed as RekeyState;
+    } else {
+      throw new Error('unknown format');
+    }
   } catch {
     throw new CliError(`the state file ${file} is not a coffer rekey state file`, 'remove it, or pass another --state-file');
   }
   const same = state.endpoint === run.endpoint && state.bucket === run.bucket && state.prefix === run.prefix
-    && state.toKeyArn === run.toKeyArn && (state.fromKeyArn ?? '') === (run.fromKeyArn ?? '') && state.convertSseS3 === run.convertSseS3;
+    && state.toKeyArn === run.toKeyArn && (state.fromKeyArn ?? '') === (run.fromKeyArn ?? '') && state.convertSseS3 === run.convertSseS3
+    && state.allVersions === run.allVersions;
   if (!same) {
     throw new CliError(
-      `the state file ${file} belongs to another re-key (s3://${state.bucket}/${state.prefix} to ${state.toKeyArn}${state.fromKeyArn ? ` from ${state.fromKeyArn}` : ''}${state.convertSseS3 ? ' with SSE-S3 objects' : ''} at ${state.endpoint})`,
+      `the state file ${file} belongs to another re-key (s3://${state.bucket}/${state.prefix} to ${state.toKeyArn}${state.fromKeyArn ? ` from ${state.fromKeyArn}` : ''}${state.convertSseS3 ? ' with SSE-S3 objects' : ''}${state.allVersions ? '' : ', current versions only'} at ${state.endpoint})`,
       'rerun that re-key to finish it, pass --restart to discard its progress, or use another --state-file',
     );
   }
@@ -75,17 +91,19 @@ export async function removeState(file: string): Promise<void> {
 
 /** The highest listing position below which every object is done (see the header). */
 export class Checkpoint {
-  private readonly results = new Map<number, { key: string; ok: boolean }>();
+  private readonly results = new Map<number, { key: string; versionId?: string; ok: boolean }>();
   private next = 0;
   private seq = 0;
   /** Set when a failure stops the checkpoint for the rest of the run. */
   private blocked = false;
   after: string | undefined;
+  afterVersionId: string | undefined;
   /** Objects the checkpoint has moved over in this run. */
   advanced = 0;
 
-  constructor(after: string | undefined) {
+  constructor(after: string | undefined, afterVersionId?: string) {
     this.after = after;
+    this.afterVersionId = afterVersionId;
   }
 
   /** A ticket for the next object in listing order. */
@@ -93,11 +111,11 @@ export class Checkpoint {
     return this.seq++;
   }
 
-  /** Records one object's outcome; true when the checkpoint moved. */
-  finish(ticket: number, key: string, ok: boolean): boolean {
+  /** Records one object's (or object version's) outcome; true when the checkpoint moved. */
+  finish(ticket: number, key: string, ok: boolean, versionId?: string): boolean {
     if (this.blocked) return false; // nothing after a failure can move it: keep no results
-    this.results.set(ticket, { key, ok });
-    const before = this.after;
+    this.results.set(ticket, { key, ok, ...(versionId !== undefined ? { versionId } : {}) });
+    const advancedBefore = this.advanced;
     while (!this.blocked) {
       const r = this.results.get(this.next);
       if (!r) break;
@@ -107,9 +125,10 @@ export class Checkpoint {
       }
       this.results.delete(this.next);
       this.after = r.key;
+      this.afterVersionId = r.versionId;
       this.advanced++;
       this.next++;
     }
-    return this.after !== before;
+    return this.advanced !== advancedBefore;
   }
 }

@@ -1,9 +1,12 @@
 // The one place configuration is read and validated: command-line flags, then
-// COFFER_* environment variables, then defaults. Every failure says how to fix it.
+// COFFER_* environment variables (and their *_FILE variants for secrets), then a
+// configuration file (sources.ts), then defaults. Every failure says how to fix it.
 
 import { z } from 'zod';
+import { loadBlobsConfig, shownBlobs, type BlobsConfig } from './blobs.js';
 import { ConfigError } from './errors.js';
 import { loadTlsMaterial } from './tls-files.js';
+import { layerSources, SETTINGS, type Origin } from './sources.js';
 
 export interface CofferConfig {
   address: string;
@@ -13,7 +16,15 @@ export interface CofferConfig {
   domain?: string;
   /** fsync blobs, directories and metadata commits before a write is visible or answered (power-loss durability). */
   fsync: boolean;
+  /** Where object bytes go (--blobs, COFFER_BLOBS): the data directory, a shared directory or an S3-compatible service (blobs.ts). */
+  blobs: BlobsConfig;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** One line per request at info level (COFFER_ACCESS_LOG, default on). */
+  accessLog: boolean;
+  /** The root key (base64 of 32 bytes) from COFFER_ROOT_KEY(_FILE) or the file; else the passphrase or root.key (custody/select-root-key.ts). */
+  rootKey?: string;
+  /** The passphrase the root key is derived from (COFFER_ROOT_PASSPHRASE(_FILE) or the file). */
+  rootPassphrase?: string;
   rootAccessKeyId?: string;
   rootSecretAccessKey?: string;
   /** Largest single PUT body (S3: 5 GiB). */
@@ -65,6 +76,12 @@ export interface CofferConfig {
   connectionReserve: number;
   /** Accept AWS Signature Version 2 on the S3 API (COFFER_SIGV2, default on; --no-sigv2 turns it off). */
   sigv2: boolean;
+  /**
+   * The root-key provider's settings, validated by custody/ when it opens the key:
+   * COFFER_ROOT_KEY, COFFER_ROOT_PASSPHRASE and COFFER_PKCS11_* (the --pkcs11-* flags win).
+   * Holds secrets: never log it.
+   */
+  custodyEnv: Record<string, string | undefined>;
 }
 
 export { ConfigError };
@@ -79,6 +96,9 @@ const schema = z.object({
   domain: z.string().regex(/^[a-z0-9.-]+$/i).optional(),
   fsync: z.boolean(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  accessLog: z.boolean(),
+  rootKey: z.string().min(1).optional(),
+  rootPassphrase: z.string().min(1).optional(),
   rootAccessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/).optional(),
   rootSecretAccessKey: z.string().min(16).max(128).optional(),
   maxObjectSize: z.number().int().positive(),
@@ -106,7 +126,8 @@ const HINTS: Record<string, string> = {
   port: 'use --port or COFFER_PORT with a number from 0 to 65535 (0 picks a free port)',
   region: 'use --region or COFFER_REGION with an AWS-style region name such as us-east-1',
   domain: 'use --domain with a bare host name such as s3.example.com',
-  logLevel: 'use COFFER_LOG_LEVEL with one of fatal, error, warn, info, debug, trace, silent',
+  logLevel: 'use --log-level or COFFER_LOG_LEVEL with one of fatal, error, warn, info, debug, trace, silent',
+  accessLog: 'COFFER_ACCESS_LOG must be on or off (default on)',
   rootAccessKeyId: 'COFFER_ROOT_ACCESS_KEY_ID must be 16 to 128 upper-case letters and digits',
   rootSecretAccessKey: 'COFFER_ROOT_SECRET_ACCESS_KEY must be 16 to 128 characters',
   dataDir: 'use --data-dir or COFFER_DATA_DIR with a directory path',
@@ -137,12 +158,37 @@ export interface ConfigFlags {
   region?: string;
   domain?: string;
   fsync?: boolean;
+  /** --blobs: file:///shared/path or s3://bucket/prefix?endpoint=… (config/blobs.ts). */
+  blobs?: string;
   encryptionAtRest?: boolean;
   defaultKmsKeyId?: string;
   tlsCert?: string;
   tlsKey?: string;
   allowSecretsOverHttp?: boolean;
   sigv2?: boolean;
+  pkcs11Module?: string;
+  pkcs11Token?: string;
+  pkcs11Slot?: string;
+  pkcs11KeyLabel?: string;
+  pkcs11PinFile?: string;
+  externalKmsEndpoint?: string;
+  externalKmsRegion?: string;
+  externalKmsKeyId?: string;
+  logLevel?: string;
+  /** A configuration file (.toml, .yaml, .yml, .json); else COFFER_CONFIG. */
+  config?: string;
+}
+
+/** The root-key provider's environment (see CofferConfig.custodyEnv), with the --pkcs11-* flags over COFFER_PKCS11_*. */
+function custodyEnvOf(flags: ConfigFlags, env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env)) if (k === 'COFFER_ROOT_KEY' || k === 'COFFER_ROOT_PASSPHRASE' || k.startsWith('COFFER_PKCS11_')) out[k] = v;
+  const fromFlags = { COFFER_PKCS11_MODULE: flags.pkcs11Module, COFFER_PKCS11_TOKEN: flags.pkcs11Token, COFFER_PKCS11_SLOT: flags.pkcs11Slot, COFFER_PKCS11_KEY_LABEL: flags.pkcs11KeyLabel, COFFER_PKCS11_PIN_FILE: flags.pkcs11PinFile };
+  for (const [k, v] of Object.entries(fromFlags)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('COFFER_EXTERNAL_KMS_')) out[k] = v;
+  const externalFlags = { COFFER_EXTERNAL_KMS_ENDPOINT: flags.externalKmsEndpoint, COFFER_EXTERNAL_KMS_REGION: flags.externalKmsRegion, COFFER_EXTERNAL_KMS_KEY_ID: flags.externalKmsKeyId };
+  for (const [k, v] of Object.entries(externalFlags)) if (v !== undefined) out[k] = v;
+  return out;
 }
 
 /** An on/off environment variable: unset is `fallback`; anything unrecognised stays a string, which the schema rejects. */
@@ -154,6 +200,54 @@ function envSwitch(value: string | undefined, fallback: boolean): boolean | stri
 }
 
 export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): CofferConfig {
+  return explainConfig(flags, env).config;
+}
+
+/** One setting as `coffer config check` shows it. */
+export interface ConfigRow {
+  env: string;
+  value: string;
+  origin: Origin;
+}
+
+const SECRET_FIELDS = new Set(['rootSecretAccessKey', 'rootKey', 'rootPassphrase']);
+
+/** The effective value of each COFFER_* variable, as config check prints it. */
+const EFFECTIVE: Record<string, (c: CofferConfig) => unknown> = {
+  COFFER_ADDRESS: (c) => c.address, COFFER_PORT: (c) => c.port, COFFER_DATA_DIR: (c) => c.dataDir, COFFER_REGION: (c) => c.region,
+  COFFER_DOMAIN: (c) => c.domain, COFFER_FSYNC: (c) => c.fsync, COFFER_LOG_LEVEL: (c) => c.logLevel, COFFER_ACCESS_LOG: (c) => c.accessLog,
+  COFFER_ROOT_ACCESS_KEY_ID: (c) => c.rootAccessKeyId, COFFER_MAX_OBJECT_SIZE: (c) => c.maxObjectSize, COFFER_ENCRYPTION_AT_REST: (c) => c.encryptionAtRest,
+  COFFER_DEFAULT_KMS_KEY_ID: (c) => c.defaultKmsKeyId, COFFER_BUCKET_KEY_TTL_SECONDS: (c) => c.bucketKeyTtlSeconds, COFFER_TLS_CERT: (c) => c.tlsCert,
+  COFFER_TLS_KEY: (c) => c.tlsKey, COFFER_ALLOW_SECRETS_OVER_HTTP: (c) => c.allowSecretsOverHttp, COFFER_ALLOW_SSE_OVER_HTTP: (c) => c.allowSecretsOverHttp,
+  COFFER_AUDIT_MAX_FILE_MB: (c) => c.auditMaxFileBytes / (1024 * 1024), COFFER_AUDIT_MAX_FILE_BYTES: (c) => c.auditMaxFileBytes, COFFER_AUDIT_MAX_FILES: (c) => c.auditMaxFiles,
+  COFFER_AUDIT_BUCKET: (c) => (c.auditBucket === undefined ? undefined : c.auditPrefix === undefined ? c.auditBucket : `${c.auditBucket}/${c.auditPrefix}`),
+  COFFER_AUDIT_DELIVERY_SECONDS: (c) => c.auditDeliverySeconds, COFFER_SHUTDOWN_GRACE_SECONDS: (c) => c.shutdownGraceSeconds,
+  COFFER_HEADERS_TIMEOUT_SECONDS: (c) => c.headersTimeoutSeconds, COFFER_BODY_IDLE_TIMEOUT_SECONDS: (c) => c.bodyIdleTimeoutSeconds,
+  COFFER_MAX_CONNECTIONS: (c) => c.maxConnections, COFFER_MAX_CONNECTIONS_PER_CLIENT: (c) => c.maxConnectionsPerClient, COFFER_CONNECTION_RESERVE: (c) => c.connectionReserve,
+  COFFER_SIGV2: (c) => c.sigv2, COFFER_METERING: (c) => c.metering.enabled, COFFER_METRICS: (c) => c.metering.metrics, COFFER_AUDIT: (c) => c.metering.audit,
+  COFFER_PRICE_KEY_MONTH: (c) => c.metering.prices.keyMonth, COFFER_PRICE_PER_10K_REQUESTS: (c) => c.metering.prices.per10kRequests,
+  COFFER_FREE_REQUESTS_PER_MONTH: (c) => c.metering.prices.freeRequestsPerMonth,
+  COFFER_BLOBS: (c) => shownBlobs(c.blobs),
+};
+
+const shownValue = (v: unknown): string => (v === undefined ? '(not set)' : typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v));
+
+/** The config and, for each COFFER_* variable, its effective value (secrets masked) and where it came from. */
+export function explainConfig(flags: ConfigFlags, processEnv: NodeJS.ProcessEnv = process.env): { config: CofferConfig; file?: string; rows: ConfigRow[] } {
+  const file = flags.config ?? (processEnv.COFFER_CONFIG || undefined);
+  const layers = layerSources(processEnv, file);
+  const env = layers.env;
+  const config = validate(flags, env);
+  const rows = SETTINGS.map((s) => {
+    const flagGiven = s.flag !== undefined && (flags as Record<string, unknown>)[s.flag] !== undefined;
+    const origin = layers.origin(s.env, flagGiven);
+    const value = s.secret ? (env[s.env] ? '****' : '(not set)') : shownValue(EFFECTIVE[s.env]?.(config) ?? env[s.env]);
+    return { env: s.env, value, origin };
+  });
+  return { config, file, rows };
+}
+
+function validate(flags: ConfigFlags, env: NodeJS.ProcessEnv): CofferConfig {
   const rawFsync = env.COFFER_FSYNC;
   const raw = {
     address: flags.address ?? env.COFFER_ADDRESS ?? '127.0.0.1',
@@ -162,7 +256,10 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     region: flags.region ?? env.COFFER_REGION ?? 'us-east-1',
     domain: flags.domain ?? env.COFFER_DOMAIN ?? undefined,
     fsync: flags.fsync ?? (rawFsync === undefined ? true : !/^(0|false|no|off)$/i.test(rawFsync)),
-    logLevel: env.COFFER_LOG_LEVEL ?? 'info',
+    logLevel: flags.logLevel ?? env.COFFER_LOG_LEVEL ?? 'info',
+    accessLog: envSwitch(env.COFFER_ACCESS_LOG, true),
+    rootKey: env.COFFER_ROOT_KEY || undefined,
+    rootPassphrase: env.COFFER_ROOT_PASSPHRASE || undefined,
     rootAccessKeyId: env.COFFER_ROOT_ACCESS_KEY_ID || undefined,
     rootSecretAccessKey: env.COFFER_ROOT_SECRET_ACCESS_KEY || undefined,
     maxObjectSize: env.COFFER_MAX_OBJECT_SIZE === undefined ? 5 * 1024 ** 3 : Number(env.COFFER_MAX_OBJECT_SIZE),
@@ -182,7 +279,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = String(issue.path[0] ?? '');
-    const shown = field === 'rootSecretAccessKey' ? '(hidden)' : JSON.stringify((raw as Record<string, unknown>)[field]);
+    const shown = SECRET_FIELDS.has(field) ? '(hidden)' : JSON.stringify((raw as Record<string, unknown>)[field]);
     throw new ConfigError(`invalid ${field}: ${shown}`, HINTS[field]);
   }
   if ((raw.rootAccessKeyId === undefined) !== (raw.rootSecretAccessKey === undefined)) {
@@ -198,7 +295,18 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     throw new ConfigError('a TLS private key is given but no certificate', 'give the certificate with --tls-cert (or COFFER_TLS_CERT), or drop --tls-key to serve plain HTTP');
   }
   if (raw.tlsCert !== undefined && raw.tlsKey !== undefined) loadTlsMaterial(raw.tlsCert, raw.tlsKey);
-  return { ...(parsed.data as Omit<CofferConfig, 'metering'>), metering: loadMeteringConfig(env) };
+  return { ...(parsed.data as Omit<CofferConfig, 'metering' | 'custodyEnv' | 'blobs'>), metering: loadMeteringConfig(env), custodyEnv: custodyEnvOf(flags, env), blobs: loadBlobsConfig(flags.blobs ?? env.COFFER_BLOBS, env) };
+}
+
+/**
+ * The environment custody/select-root-key.ts reads, with the root key or passphrase as
+ * this config resolved them (COFFER_ROOT_KEY_FILE, the configuration file) over it.
+ */
+export function rootKeyEnv(config: Pick<CofferConfig, 'rootKey' | 'rootPassphrase'>, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = { ...env };
+  if (config.rootKey !== undefined) out.COFFER_ROOT_KEY = config.rootKey;
+  if (config.rootPassphrase !== undefined) out.COFFER_ROOT_PASSPHRASE = config.rootPassphrase;
+  return out;
 }
 
 // ---- Metering, metrics and prices (src/metering/) ----

@@ -18,17 +18,17 @@ export class EnvRootKeyProvider extends SoftwareRootKey {
    * Decodes the value of COFFER_ROOT_KEY. Throws RootKeyConfigError, whose message never
    * repeats the value, if it is not standard base64 of exactly 32 bytes.
    */
-  static fromBase64(value: string): EnvRootKeyProvider {
+  static fromBase64(value: string, source: string = ROOT_KEY_ENV): EnvRootKeyProvider {
     const text = value.trim();
-    if (text === '') throw new RootKeyConfigError(`${ROOT_KEY_ENV} is set but empty`, GENERATE_HINT);
+    if (text === '') throw new RootKeyConfigError(`${source} is set but empty`, GENERATE_HINT);
     if (!BASE64_32.test(text)) {
       const decoded = Buffer.from(text, 'base64');
       const length = decoded.length;
       decoded.fill(0);
       throw new RootKeyConfigError(
         /^[A-Za-z0-9+/]*={0,2}$/.test(text)
-          ? `${ROOT_KEY_ENV} must be ${ROOT_KEY_LENGTH} bytes in base64, but it decodes to ${length} bytes`
-          : `${ROOT_KEY_ENV} must be ${ROOT_KEY_LENGTH} bytes in standard base64 (A-Z a-z 0-9 + / and = padding)`,
+          ? `${source} must be ${ROOT_KEY_LENGTH} bytes in base64, but it decodes to ${length} bytes`
+          : `${source} must be ${ROOT_KEY_LENGTH} bytes in standard base64 (A-Z a-z 0-9 + / and = padding)`,
         GENERATE_HINT,
       );
     }

@@ -58,3 +58,12 @@ export class RootKeyConfigError extends Error {
     super(message);
   }
 }
+
+/**
+ * The root key's holder (a PKCS#11 token) cannot be reached right now. Not a CustodyError:
+ * the sealed bytes may be fine. The KMS answers KMSInternalException (S3: 500); the
+ * provider reconnects on the next call.
+ */
+export class RootKeyUnavailableError extends Error {
+  override readonly name = 'RootKeyUnavailableError';
+}

@@ -18,13 +18,17 @@ export class FileRootKeyProvider extends SoftwareRootKey {
   }
 
   /**
-   * Opens <dataDir>/root.key, creating it (mode 0600) if it does not exist. Throws
+   * Opens <dataDir>/root.key, creating it (mode 0600) if it does not exist and `create` is true. Throws
    * RootKeyConfigError if the file is readable by group or others, or is not 32 bytes.
    */
-  static async open(dataDir: string): Promise<{ provider: FileRootKeyProvider; created: boolean }> {
-    const file = path.join(dataDir, ROOT_KEY_FILE);
+  static async open(dataDir: string, create = true, name = ROOT_KEY_FILE): Promise<{ provider: FileRootKeyProvider; created: boolean }> {
+    // `name`: another file of the directory, for a rotation's next key (root.key.next) or a retired one.
+    const file = path.join(dataDir, name);
     let existing = await readSecretFile(file, 'root key file');
     let created = false;
+    if (existing === undefined && !create) {
+      throw new RootKeyConfigError(`root key file ${file} is missing`, 'restore it from a backup; Coffer does not create a new root key for a data directory that already has one');
+    }
     if (existing === undefined) {
       const fresh = randomBytes(ROOT_KEY_LENGTH);
       created = await createSecretFile(file, fresh);

@@ -40,16 +40,19 @@ export class PassphraseRootKeyProvider extends SoftwareRootKey {
 
   /**
    * Derives the root key from `passphrase` and <dataDir>/root.salt, creating the salt
-   * file on first use. Throws RootKeyConfigError "wrong passphrase for this data
+   * file on first use (unless `create` is false). Throws RootKeyConfigError "wrong passphrase for this data
    * directory" if the salt file's check value does not match.
    */
-  static async open(dataDir: string, passphrase: string): Promise<{ provider: PassphraseRootKeyProvider; created: boolean }> {
+  static async open(dataDir: string, passphrase: string, create = true): Promise<{ provider: PassphraseRootKeyProvider; created: boolean }> {
     if (passphrase.length === 0) {
       throw new RootKeyConfigError(`${ROOT_PASSPHRASE_ENV} is set but empty`, `set a long passphrase, or unset ${ROOT_PASSPHRASE_ENV}`);
     }
     const file = path.join(dataDir, SALT_FILE);
     let raw = await readSecretFile(file, 'passphrase salt file');
     let created = false;
+    if (raw === undefined && !create) {
+      throw new RootKeyConfigError(`passphrase salt file ${file} is missing`, 'restore root.salt from a backup; without it the passphrase cannot recover this data directory');
+    }
     if (raw === undefined) {
       const salt = randomBytes(SALT_LENGTH);
       const key = await derive(passphrase, { ...DEFAULT_SCRYPT, salt });

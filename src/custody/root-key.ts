@@ -17,6 +17,10 @@ export interface RootKeyProvider {
    * Never reveals the key: the hex part is a 64-bit HMAC fingerprint.
    */
   readonly id: string;
+  /** Where the key lives, for messages only (e.g. a PKCS#11 token and key label); never secret. */
+  readonly where?: string;
   wrap(plaintextKey: Buffer, aad: Buffer): Promise<Buffer>;
   unwrap(wrapped: Buffer, aad: Buffer): Promise<Buffer>;
+  /** Stops background work (an external KMS's health check) and releases sessions; called once when the server closes. */
+  close?(): void;
 }

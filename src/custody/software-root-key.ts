@@ -35,6 +35,8 @@ export const RootKeyKind = {
   passphrase: 0x02,
   /** Reserved for a PKCS#11 provider, which defines its own body after the version and kind bytes. */
   pkcs11: 0x03,
+  /** A data key from an external AWS-KMS-compatible service, held in memory (external-kms-root-key.ts). */
+  'external-kms': 0x04,
 } as const;
 export type RootKeyKindName = keyof typeof RootKeyKind;
 
@@ -53,7 +55,7 @@ export class SoftwareRootKey implements RootKeyProvider {
   readonly #header: Buffer; // version, kind, fingerprint (the nonce is added per wrap)
 
   /** Copies `rootKey`; the caller may zero its own buffer afterwards. */
-  constructor(kind: 'key' | 'passphrase', rootKey: Buffer) {
+  constructor(kind: 'key' | 'passphrase' | 'external-kms', rootKey: Buffer) {
     if (rootKey.length !== ROOT_KEY_LENGTH) throw new RangeError(`a root key is ${ROOT_KEY_LENGTH} bytes, got ${rootKey.length}`);
     this.#key = Buffer.from(rootKey);
     const fingerprint = rootKeyFingerprint(this.#key);

@@ -11,6 +11,9 @@ import type { Socket } from 'node:net';
 import { capConnections, type ConnectionCaps } from './connection-caps.js';
 import { holdBody, releaseBody } from './continue.js';
 import { answeredByTransport, clientErrorResponse, watchBodyIdle, type WireFormat } from './slow-clients.js';
+import { isHealthPath } from './health.js';
+import { beginAccess, noteAccess } from './access-log.js';
+import type { Logger } from 'pino';
 
 export interface ServiceHandlers {
   s3(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void>;
@@ -68,10 +71,10 @@ export function scopeService(authorization: string | string[] | undefined, url: 
   return cred.split('/')[3];
 }
 
-/** /console, /console/..., /metrics (with or without a query string). */
+/** /console, /console/..., /metrics, the health endpoints (with or without a query string). */
 function isPagePath(url: string): boolean {
   const path = url.split('?', 1)[0]!;
-  return path === '/console' || path.startsWith('/console/') || path === '/metrics';
+  return path === '/console' || path.startsWith('/console/') || path === '/metrics' || isHealthPath(path);
 }
 
 /** POST / with a form body, or / with an Action parameter: the AWS Query protocol (IAM, STS), never an S3 request. */
@@ -96,9 +99,10 @@ export interface ListenerLimits {
   connections: ConnectionCaps;
 }
 
-export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | undefined, opts: { isBucketHost?: (host: string | undefined) => boolean; limits: ListenerLimits }): Server {
+export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | undefined, opts: { isBucketHost?: (host: string | undefined) => boolean; limits: ListenerLimits; accessLog?: Logger; serverHeader?: string }): Server {
   const { limits } = opts;
   const run = (format: WireFormat, handler: (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>, req: IncomingMessage, res: ServerResponse, requestId: string): void => {
+    noteAccess(res, { service: format, quiet: false });
     watchBodyIdle(req, res, limits.bodyIdleTimeoutMs, format, requestId);
     // S3 authenticates from the headers and sends 100 Continue itself (s3/handler.ts).
     if (format !== 's3') releaseBody(res);
@@ -108,7 +112,8 @@ export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | 
     const requestId = newRequestId();
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', extendedRequestId(requestId));
-    res.setHeader('server', 'Coffer');
+    res.setHeader('server', opts.serverHeader ?? 'Coffer');
+    if (opts.accessLog) beginAccess(opts.accessLog, req, res, requestId);
     const target = req.headers['x-amz-target'];
     const url = req.url ?? '/';
     // Coffer's own paths exist on the server's own host only: on a virtual-hosted bucket's
@@ -119,6 +124,8 @@ export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | 
       return;
     }
     if (own && handlers.pages && (req.method === 'GET' || req.method === 'HEAD') && req.headers.authorization === undefined && !url.includes('X-Amz-Credential=') && !url.includes('AWSAccessKeyId=') && isPagePath(url)) {
+      const path = url.split('?', 1)[0]!;
+      noteAccess(res, { service: 'page', operation: path, quiet: isHealthPath(path) });
       handlers.pages(req, res, requestId).then(
         (served) => {
           if (!served) run('s3', handlers.s3, req, res, requestId);

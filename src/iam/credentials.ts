@@ -49,7 +49,7 @@ export async function sealSession(rootKey: RootKeyProvider, accessKeyId: string,
   return rootKey.wrap(Buffer.from(JSON.stringify({ v: 1, secret, token }), 'utf8'), sessionAad(accessKeyId));
 }
 
-async function unsealSession(rootKey: RootKeyProvider, accessKeyId: string, sealed: Buffer): Promise<{ secret: string; token: string }> {
+export async function unsealSession(rootKey: RootKeyProvider, accessKeyId: string, sealed: Buffer): Promise<{ secret: string; token: string }> {
   const o = JSON.parse((await rootKey.unwrap(sealed, sessionAad(accessKeyId))).toString('utf8')) as { v: number; secret: string; token: string };
   if (o.v !== 1) throw new Error(`unknown session record version ${o.v}`);
   return { secret: o.secret, token: o.token };

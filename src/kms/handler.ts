@@ -3,6 +3,7 @@
 // members to Buffers, runs the operation through callKms, and answers JSON —
 // errors as {"__type": code, "message": text}.
 
+import { noteAccess } from '../http/access-log.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authenticate } from '../auth/sigv4.js';
 import type { CredentialLookup } from '../auth/types.js';
@@ -37,6 +38,7 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
   try {
     const target = String(req.headers['x-amz-target'] ?? '');
     operation = target.slice('TrentService.'.length);
+    noteAccess(res, { operation });
     if (req.method !== 'POST') throw kmsError('UnknownOperationException');
     if (PLAINTEXT_OPERATIONS.has(operation)) {
       const refusal = secretsOverHttpRefusal(transportOf(req), opts.allowSecretsOverHttp, operation, 'plaintext');
@@ -46,6 +48,7 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
     await opts.prepareCredential?.(accessKeyIdOf(req.headers.authorization, req.url ?? '/'));
     const auth = authenticateKms(opts, req, body);
     const input = decodeKmsInput(body);
+    noteAccess(res, { principal: auth.principal.arn, kmsKeyId: typeof input.KeyId === 'string' ? input.KeyId : undefined });
     const transport = transportOf(req);
     const caller: Caller = {
       principal: auth.principal,
@@ -71,6 +74,7 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
       res.destroy();
       return;
     }
+    noteAccess(res, { errorCode: err.code });
     sendJson(res, err.status, { __type: err.code, message: err.message });
   }
 }

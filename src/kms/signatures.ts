@@ -6,9 +6,7 @@
 //   RSASSA-PKCS1-v1_5: privateEncrypt(PKCS#1 type-1 padding, DigestInfo || digest) (RFC 8017 §9.2)
 //   RSASSA-PSS:        EMSA-PSS-ENCODE(digest, sLen = hLen, MGF1 with the same hash) then
 //                      the raw RSA private operation (RFC 8017 §9.1); OpenSSL blinds it
-//   ECDSA:             R = k·G by OpenSSL (ECDH with k as the private key), then
-//                      s = k⁻¹(e + r·d) mod n in BigInt with a random blinding factor
-//                      (SEC 1 §4.1.3); verification is public and done in BigInt
+//   ECDSA:             @noble/curves (audited) over the digest, prehash off (ecdsa-digest.ts)
 //
 // Signatures are what AWS returns: RSA as the raw signature, ECDSA as DER (RFC 3279).
 

@@ -10,7 +10,7 @@
 // KMS counters (a KMS request costs far more) but not for every S3 request.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PageHandler } from '../http/pages.js';
 import { eventSourceOf, type AuditEvent, type AuditSink } from '../audit/sink.js';
 import type { KmsStore } from '../kms/store/types.js';
@@ -29,6 +29,10 @@ export interface MetricsOptions {
   bucketKeyStats?: () => BucketKeyStats;
   /** Metering's counts waiting for the next flush (absent when metering is off). */
   pendingRows?: () => number;
+  /** Objects and bytes per bucket, from the metadata store's counters (read at scrape time). */
+  bucketUsage?: () => Promise<ReadonlyArray<{ bucket: string; objects: number; bytes: number }>>;
+  /** Free and total bytes of the data directory's file system (statfs at scrape time). */
+  volume?: () => Promise<{ freeBytes: number; totalBytes: number }>;
 }
 
 /** What the S3 handler fills in while it serves one request (s3/handler.ts). */
@@ -149,6 +153,43 @@ export class CofferMetrics implements MeterObserver {
         this.set(pending ? pending() : 0);
       },
     });
+    // Node's process and runtime metrics (CPU, memory, event loop lag, GC, handles), unprefixed as usual.
+    collectDefaultMetrics({ register: this.registry });
+    const usage = opts.bucketUsage;
+    if (usage) {
+      // One read of the counters per scrape serves both gauges.
+      let last: Promise<ReadonlyArray<{ bucket: string; objects: number; bytes: number }>> | undefined;
+      const read = () => (last ??= usage().finally(() => setImmediate(() => (last = undefined))));
+      new Gauge({
+        name: 'coffer_bucket_objects', help: 'Objects stored, by bucket', labelNames: ['bucket'], registers,
+        async collect() {
+          this.reset();
+          for (const u of await read()) this.set({ bucket: u.bucket }, u.objects);
+        },
+      });
+      new Gauge({
+        name: 'coffer_bucket_bytes', help: 'Bytes of object data stored (object sizes, before encryption overhead), by bucket', labelNames: ['bucket'], registers,
+        async collect() {
+          this.reset();
+          for (const u of await read()) this.set({ bucket: u.bucket }, u.bytes);
+        },
+      });
+    }
+    const volume = opts.volume;
+    if (volume) {
+      new Gauge({
+        name: 'coffer_data_volume_free_bytes', help: 'Bytes available to Coffer on the data directory\'s file system', registers,
+        async collect() {
+          this.set((await volume()).freeBytes);
+        },
+      });
+      new Gauge({
+        name: 'coffer_data_volume_total_bytes', help: 'Size of the data directory\'s file system in bytes', registers,
+        async collect() {
+          this.set((await volume()).totalBytes);
+        },
+      });
+    }
   }
 
   /** Starts observing one S3 request; the handler sets probe.op once the request is routed. */

@@ -4,12 +4,13 @@
 // no policy allowed the action and none denied it explicitly (explicit deny wins).
 //
 //   bucket ACL  READ       s3:ListBucket, s3:ListBucketVersions, s3:ListBucketMultipartUploads
-//               WRITE      s3:PutObject, s3:DeleteObject (on the bucket's objects)
+//               WRITE      s3:PutObject, s3:DeleteObject, s3:DeleteObjectVersion (on the bucket's objects)
 //               READ_ACP   s3:GetBucketAcl
 //               WRITE_ACP  s3:PutBucketAcl
-//   object ACL  READ       s3:GetObject
-//               READ_ACP   s3:GetObjectAcl
-//               WRITE_ACP  s3:PutObjectAcl
+//   object ACL  READ       s3:GetObject, s3:GetObjectVersion
+//               READ_ACP   s3:GetObjectAcl, s3:GetObjectVersionAcl
+//               WRITE_ACP  s3:PutObjectAcl, s3:PutObjectVersionAcl
+//   (an object version's own ACL for the version actions)
 //   FULL_CONTROL stands for all four permissions of its ACL.
 //
 // ACLs grant nothing on a BucketOwnerEnforced bucket; under IgnorePublicAcls grants to
@@ -27,16 +28,20 @@ import { publicAccessBlockOf } from './public-access-block.js';
 
 const ON_BUCKET: Record<string, AclPermission> = {
   's3:ListBucket': 'READ', 's3:ListBucketVersions': 'READ', 's3:ListBucketMultipartUploads': 'READ',
-  's3:PutObject': 'WRITE', 's3:DeleteObject': 'WRITE', 's3:GetBucketAcl': 'READ_ACP', 's3:PutBucketAcl': 'WRITE_ACP',
+  's3:PutObject': 'WRITE', 's3:DeleteObject': 'WRITE', 's3:DeleteObjectVersion': 'WRITE', 's3:GetBucketAcl': 'READ_ACP', 's3:PutBucketAcl': 'WRITE_ACP',
 };
-const ON_OBJECT: Record<string, AclPermission> = { 's3:GetObject': 'READ', 's3:GetObjectAcl': 'READ_ACP', 's3:PutObjectAcl': 'WRITE_ACP' };
+const ON_OBJECT: Record<string, AclPermission> = {
+  's3:GetObject': 'READ', 's3:GetObjectAcl': 'READ_ACP', 's3:PutObjectAcl': 'WRITE_ACP',
+  's3:GetObjectVersion': 'READ', 's3:GetObjectVersionAcl': 'READ_ACP', 's3:PutObjectVersionAcl': 'WRITE_ACP',
+};
 
 /**
  * The reason an ACL allows `action` on the bucket (key undefined) or one of its objects,
  * or undefined when none does. Reads the object's record only for object permissions.
  */
 export async function aclAllows(
-  meta: Pick<MetadataStore, 'getObject'>, bucket: BucketRecord, principal: Principal | undefined, action: string, key: string | undefined,
+  meta: Pick<MetadataStore, 'getObjectVersion'>, bucket: BucketRecord, principal: Principal | undefined, action: string, key: string | undefined,
+  versionId?: string,
 ): Promise<string | undefined> {
   if (!aclsEnabled(bucket)) return undefined;
   const onObject = key !== undefined ? ON_OBJECT[action] : undefined;
@@ -44,8 +49,8 @@ export async function aclAllows(
   if (permission === undefined) return undefined;
   let grants: AclGrant[] | undefined;
   if (onObject) {
-    const obj = await meta.getObject(bucket.name, key!);
-    if (!obj) return undefined;
+    const obj = await meta.getObjectVersion(bucket.name, key!, versionId);
+    if (!obj || obj.deleteMarker) return undefined;
     grants = grantsOf(obj.sys[ACL_ITEM]);
   } else {
     grants = grantsOf(bucket.config[ACL_ITEM]);

@@ -2,6 +2,8 @@
 // themselves: the dispatcher authorizes once, first, from here — except the operations
 // whose body names what they act on (AUTHORIZED_BY_OPERATION in authorization.ts), which
 // authorize from here once it is read: DeleteObjects needs s3:DeleteObject on each key.
+// A request naming a version (?versionId=, a <VersionId> of DeleteObjects) needs the
+// version action of VERSION_ACTIONS instead, as in AWS.
 
 import type { Operation } from './router.js';
 
@@ -20,6 +22,7 @@ export const S3_ACTIONS: Record<Operation, string> = {
   GetPublicAccessBlock: 's3:GetBucketPublicAccessBlock',
   DeletePublicAccessBlock: 's3:PutBucketPublicAccessBlock',
   GetBucketVersioning: 's3:GetBucketVersioning',
+  PutBucketVersioning: 's3:PutBucketVersioning',
   PutBucketEncryption: 's3:PutEncryptionConfiguration',
   GetBucketEncryption: 's3:GetEncryptionConfiguration',
   DeleteBucketEncryption: 's3:PutEncryptionConfiguration',
@@ -58,3 +61,22 @@ export const S3_ACTIONS: Record<Operation, string> = {
   ListParts: 's3:ListMultipartUploadParts',
   NotImplemented: '',
 };
+
+/** The action an operation needs when it names one version (versionId), where AWS has a separate one. */
+export const VERSION_ACTIONS: Partial<Record<Operation, string>> = {
+  GetObject: 's3:GetObjectVersion',
+  HeadObject: 's3:GetObjectVersion',
+  DeleteObject: 's3:DeleteObjectVersion',
+  DeleteObjects: 's3:DeleteObjectVersion',
+  GetObjectTagging: 's3:GetObjectVersionTagging',
+  PutObjectTagging: 's3:PutObjectVersionTagging',
+  DeleteObjectTagging: 's3:DeleteObjectVersionTagging',
+  GetObjectAcl: 's3:GetObjectVersionAcl',
+  PutObjectAcl: 's3:PutObjectVersionAcl',
+  GetObjectAttributes: 's3:GetObjectVersionAttributes',
+};
+
+/** The action of a request: its version action when it names a version, else the table's. */
+export function actionOf(op: Operation, versionId: string | undefined): string {
+  return (versionId !== undefined ? VERSION_ACTIONS[op] : undefined) ?? S3_ACTIONS[op];
+}

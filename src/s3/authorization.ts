@@ -31,7 +31,7 @@ import {
   authorize as evaluate, type ContextValue, type Decision, type NamedPolicy, type PolicyDocument, type RequestContext, type RequestPrincipal,
 } from '../iam/policy/index.js';
 import { requestPrincipal } from '../iam/principal.js';
-import { S3_ACTIONS } from './actions.js';
+import { actionOf } from './actions.js';
 import { bucketPolicyOf, usesExistingObjectTags } from './bucket-policy.js';
 import { bucketTagsOf } from './bucket-tags.js';
 import { aclAllows } from './acl-grants.js';
@@ -50,6 +50,8 @@ export interface S3Access {
   bucket?: string | undefined;
   /** The object acted on, for object actions. */
   key?: string | undefined;
+  /** The version acted on, when the request names one (its ACL grants apply). */
+  versionId?: string | undefined;
   transport: Pick<Transport, 'secure' | 'sourceIp'>;
   /** Each action with the condition keys only it carries; every one must be allowed. */
   checks: readonly S3ActionCheck[];
@@ -114,7 +116,7 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
     for (const check of access.checks) {
       const conditions = { ...global, ...check.conditions };
       if (check.existingObjectTags && bucket !== undefined && key !== undefined && tagsWanted) {
-        existingTags ??= await existingTagConditions(sources, bucket, key);
+        existingTags ??= await existingTagConditions(sources, bucket, key, access.versionId);
         Object.assign(conditions, existingTags);
       }
       const rc: RequestContext = { principal: requester, action: check.action, resource, conditions };
@@ -128,7 +130,7 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
       });
       if (decision.effect === 'ImplicitDeny' && record) {
         // An ACL grant allows what no policy allowed; an explicit deny has already refused.
-        const byAcl = await aclAllows(sources.meta, record, principal, check.action, key);
+        const byAcl = await aclAllows(sources.meta, record, principal, check.action, key, access.versionId);
         if (byAcl) {
           verdict = { allowed: true, reason: byAcl };
           continue;
@@ -162,7 +164,8 @@ export async function authorizeRequest(ctx: S3Context, late?: Record<string, Con
   const ep = ctx.endpoint;
   const anonymous = ctx.auth.anonymous;
   if ((AUTHORIZED_BY_OPERATION.has(ep.op) && !late) || (ep.op === 'NotImplemented' && !anonymous)) return;
-  const action = S3_ACTIONS[ep.op];
+  const versionId = 'key' in ep ? ctx.query.get('versionId') ?? undefined : undefined;
+  const action = actionOf(ep.op, versionId);
   if (!action) throw s3Error('AccessDenied');
   const conditions = requestConditions(ctx, ep.op);
   if (late) Object.assign(conditions, late);
@@ -170,6 +173,7 @@ export async function authorizeRequest(ctx: S3Context, late?: Record<string, Con
     principal: anonymous ? undefined : ctx.principal,
     bucket: 'bucket' in ep ? ep.bucket : undefined,
     key: 'key' in ep ? ep.key : undefined,
+    versionId,
     transport: ctx.transport,
     checks: [{ action, conditions, existingObjectTags: EXISTING_TAG_OPS.has(ep.op) }],
     rootMayAlways: ROOT_MAY_ALWAYS.has(ep.op),
@@ -251,10 +255,11 @@ export function sseConditions(h: Record<string, string | undefined>): Record<str
   };
 }
 
-async function existingTagConditions(sources: S3PolicySources, bucket: string, key: string): Promise<Record<string, ContextValue>> {
+/** s3:ExistingObjectTag/<k>: the tags of the version the request names, or of the current one. */
+async function existingTagConditions(sources: S3PolicySources, bucket: string, key: string, versionId: string | undefined): Promise<Record<string, ContextValue>> {
   const c: Record<string, ContextValue> = {};
-  const obj = await sources.meta.getObject(bucket, key);
-  if (obj) for (const [k, v] of obj.tags) c[`s3:ExistingObjectTag/${k}`] = v;
+  const obj = versionId === undefined ? await sources.meta.getObject(bucket, key) : await sources.meta.getObjectVersion(bucket, key, versionId);
+  if (obj && !obj.deleteMarker) for (const [k, v] of obj.tags) c[`s3:ExistingObjectTag/${k}`] = v;
   return c;
 }
 

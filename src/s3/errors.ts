@@ -15,6 +15,7 @@ const TABLE = {
   BucketNotEmpty: [409, 'The bucket you tried to delete is not empty'],
   EntityTooLarge: [400, 'Your proposed upload exceeds the maximum allowed size'],
   EntityTooSmall: [400, 'Your proposed upload is smaller than the minimum allowed size'],
+  IllegalVersioningConfigurationException: [400, 'The Versioning element must be specified'],
   IllegalLocationConstraintException: [400, 'The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.'],
   // Not an AWS code (S3 never runs out of space): 507 like MinIO's XMinioStorageFull, which
   // SDKs do not retry (they retry 500 and 503). docs/COMPATIBILITY.md.
@@ -52,6 +53,7 @@ const TABLE = {
   NoSuchKey: [404, 'The specified key does not exist.'],
   NoSuchPublicAccessBlockConfiguration: [404, 'The public access block configuration was not found'],
   NoSuchTagSet: [404, 'The TagSet does not exist'],
+  NoSuchVersion: [404, 'The specified version does not exist.'],
   NoSuchUpload: [404, 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.'],
   ServiceUnavailable: [503, 'Service is unable to handle request.'],
   NotImplemented: [501, 'A header you provided implies functionality that is not implemented'],

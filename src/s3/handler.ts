@@ -8,9 +8,12 @@ import { authenticateV2, isSigV2Request, sigV2AccessKeyId } from '../auth/sigv2.
 import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
 import { isStorageFull } from '../storage/storage-full.js';
+import { isBlobTierUnavailable } from '../storage/blob-unavailable.js';
 import { transportOf } from '../http/transport.js';
 import { releaseBody } from '../http/continue.js';
+import { noteAccess } from '../http/access-log.js';
 import { refuseMisroutedVirtualHost } from './misrouted-host.js';
+import { refuseMinioAdmin } from './minio-admin.js';
 import { authorizeRequest } from './authorization.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
 import { notImplemented, s3Error } from './errors.js';
@@ -59,11 +62,14 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
     const address = splitAddress({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
     if (req.method === 'OPTIONS') {
       if (probe) probe.op = 'OptionsObject';
+      noteAccess(res, { operation: 'OptionsObject', bucket: address.bucket, key: address.key });
       return await preflight(services.meta, req, res, address.bucket, address.key);
     }
     await applyCors(services.meta, req, res, address.bucket);
+    await refuseMinioAdmin(path, virtualHostBucket(req.headers.host, services.config.domain), async (b) => (await services.meta.getBucket(b)) !== undefined);
     endpoint = route({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
     if (probe) probe.op = endpoint.op;
+    noteAccess(res, { operation: endpoint.op, bucket: 'bucket' in endpoint ? endpoint.bucket : undefined, key: 'key' in endpoint ? endpoint.key : undefined });
     // SigV2 (unless --no-sigv2; then SigV4's authenticate refuses it as AWS does).
     const v2 = services.config.sigv2 && isSigV2Request(req.headers.authorization, rawUrl);
     await services.prepareCredential(v2 ? sigV2AccessKeyId(req.headers.authorization, rawUrl) : accessKeyIdOf(req.headers.authorization, rawUrl));
@@ -80,6 +86,7 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
     const principal = auth.anonymous
       ? { arn: '*', accountId: '', userName: 'anonymous', kind: 'user' as const }
       : auth.credential.principal;
+    noteAccess(res, { principal: principal.arn });
     const ctx: S3Context = { services, req, res, requestId, transport: transportOf(req), endpoint, query, path, auth, principal, owner: ownerFor(services.accountId) };
     await authorizeRequest(ctx); // anonymous requests too: a public bucket policy may allow them
     releaseBody(res); // Expect: 100-continue — only an authenticated, authorized request gets to send its body
@@ -110,6 +117,7 @@ async function dispatch(ctx: S3Context, ep: Endpoint): Promise<void> {
     case 'DeleteBucket': return buckets.deleteBucket(ctx, ep.bucket);
     case 'GetBucketLocation': return buckets.getBucketLocation(ctx, ep.bucket);
     case 'GetBucketVersioning': return buckets.getBucketVersioning(ctx, ep.bucket);
+    case 'PutBucketVersioning': return buckets.putBucketVersioning(ctx, ep.bucket);
     case 'GetBucketOwnershipControls': return ownership.getBucketOwnershipControls(ctx, ep.bucket);
     case 'PutBucketOwnershipControls': return ownership.putBucketOwnershipControls(ctx, ep.bucket);
     case 'DeleteBucketOwnershipControls': return ownership.deleteBucketOwnershipControls(ctx, ep.bucket);
@@ -170,10 +178,14 @@ export function sendError(services: S3Services, req: IncomingMessage, res: Serve
   } else if (isStorageFull(e)) {
     services.log.error({ err: e, requestId }, 'out of disk space');
     err = s3Error('InsufficientStorage');
+  } else if (isBlobTierUnavailable(e)) {
+    services.log.error({ err: e, requestId }, 'blob backend unavailable');
+    err = s3Error('ServiceUnavailable');
   } else {
     services.log.error({ err: e, requestId }, 'internal error');
     err = s3Error('InternalError');
   }
+  noteAccess(res, { errorCode: err.code });
   if (res.headersSent) {
     // The body is already streaming: the only honest signal left is to cut the connection.
     res.destroy();

@@ -19,6 +19,7 @@ export type Endpoint =
   | { op: 'GetPublicAccessBlock'; bucket: string }
   | { op: 'DeletePublicAccessBlock'; bucket: string }
   | { op: 'GetBucketVersioning'; bucket: string }
+  | { op: 'PutBucketVersioning'; bucket: string }
   | { op: 'PutBucketEncryption'; bucket: string }
   | { op: 'GetBucketEncryption'; bucket: string }
   | { op: 'DeleteBucketEncryption'; bucket: string }
@@ -127,6 +128,7 @@ export function route(input: RouteInput, opts: RouterOptions = {}): Endpoint {
     for (const sub of Object.keys(BUCKET_SUBRESOURCES)) {
       if (!q.has(sub)) continue;
       if (sub === 'versioning' && m === 'GET') return { op: 'GetBucketVersioning', bucket };
+      if (sub === 'versioning' && m === 'PUT') return { op: 'PutBucketVersioning', bucket };
       if (sub === 'ownershipControls' && m === 'GET') return { op: 'GetBucketOwnershipControls', bucket };
       if (sub === 'ownershipControls' && m === 'PUT') return { op: 'PutBucketOwnershipControls', bucket };
       if (sub === 'ownershipControls' && m === 'DELETE') return { op: 'DeleteBucketOwnershipControls', bucket };

@@ -1,5 +1,5 @@
 // What the embedded backend holds, for `coffer check`: every blob that metadata.sqlite
-// references (objects' parts and multipart uploads' parts), the blob ids it keeps for
+// references (the parts of objects and of their noncurrent versions, and multipart uploads' parts), the blob ids it keeps for
 // bookkeeping (pending, garbage), and the blobs actually stored — rows of the inline tier
 // and files under blobs/ (tiered-blob-store.ts: an "i" id is an inline row, else the file
 // of its hex digits). Read-only; opens its own connection, safe beside a running server.
@@ -27,19 +27,27 @@ export class EmbeddedInventory {
     this.db = new Database(metadataPath, { fileMustExist: true });
   }
 
+  /** objects: every version of every object (delete markers included), current or not. */
   counts(): { objects: number; uploadParts: number } {
-    const objects = (this.db.prepare('SELECT count(*) FROM objects').pluck().get() as number) ?? 0;
+    const current = (this.db.prepare('SELECT count(*) FROM objects').pluck().get() as number) ?? 0;
+    const noncurrent = this.hasVersions() ? ((this.db.prepare('SELECT count(*) FROM object_versions').pluck().get() as number) ?? 0) : 0;
+    const objects = current + noncurrent;
     const uploadParts = (this.db.prepare('SELECT count(*) FROM parts').pluck().get() as number) ?? 0;
     return { objects, uploadParts };
   }
 
   /** Every referenced blob, one object or upload part at a time (memory does not grow with the store). */
   *references(): Generator<BlobReference> {
-    const objects = this.db.prepare('SELECT bucket, key, parts, sys FROM objects');
-    for (const row of objects.iterate() as Iterable<{ bucket: string; key: string; parts: string; sys: string }>) {
-      const sys = JSON.parse(row.sys) as Record<string, unknown>;
-      for (const p of JSON.parse(row.parts) as { blobId: string; size: number; partNumber: number }[]) {
-        yield { blobId: p.blobId, size: p.size, owner: `${row.bucket}/${row.key}${p.partNumber ? ` part ${p.partNumber}` : ''}`, sys };
+    const tables = this.hasVersions()
+      ? ['SELECT bucket, key, parts, sys, NULL AS version_id FROM objects', 'SELECT bucket, key, parts, sys, version_id FROM object_versions']
+      : ['SELECT bucket, key, parts, sys, NULL AS version_id FROM objects'];
+    for (const sql of tables) {
+      for (const row of this.db.prepare(sql).iterate() as Iterable<{ bucket: string; key: string; parts: string; sys: string; version_id: string | null }>) {
+        const sys = JSON.parse(row.sys) as Record<string, unknown>;
+        const version = row.version_id === null ? '' : ` version ${row.version_id}`;
+        for (const p of JSON.parse(row.parts) as { blobId: string; size: number; partNumber: number }[]) {
+          yield { blobId: p.blobId, size: p.size, owner: `${row.bucket}/${row.key}${version}${p.partNumber ? ` part ${p.partNumber}` : ''}`, sys };
+        }
       }
     }
     const parts = this.db.prepare('SELECT p.blob_id, p.size, p.part_number, u.upload_id, u.bucket, u.key, u.sys FROM parts p JOIN uploads u ON u.upload_id = p.upload_id');
@@ -86,6 +94,11 @@ export class EmbeddedInventory {
 
   close(): void {
     this.db.close();
+  }
+
+  /** Whether the database has noncurrent versions' table (schema 4 and later). */
+  private hasVersions(): boolean {
+    return this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'object_versions'").get() !== undefined;
   }
 
   private async fileSize(fileId: string): Promise<number | undefined> {

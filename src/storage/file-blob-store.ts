@@ -8,6 +8,18 @@
 // are 0700 and files 0600: the data directory holds secrets. commit() is the durability
 // point: fdatasync the file, rename it into place, fsync the directory that now names it.
 //
+// Shared mode (FileBlobStoreOptions.shared: a directory several nodes write at once, on NFS
+// v4, CephFS or any POSIX mount — `--blobs file:///path`) keeps the same commit protocol and
+// changes three things:
+//   <dir>/tmp/<node>.<pid>.<id>   temporaries name their writer (node id and process id)
+//   <dir>/<aa>/<bb>/<id>          two levels of fan-out (65,536 directories, made on first
+//                                 use), so 100 million blobs are ~1,500 per directory
+//   cleanTemporary()              removes a temporary only if it is this node's and its
+//                                 process is gone (or is a stray name), or if nobody has
+//                                 written to it for the grace period: another node's upload
+//                                 in flight is never removed
+// Ids stay 128 random bits, so nodes never collide without coordinating.
+//
 // Writing is double-buffered: a full batch goes to the file while the next one fills, and
 // with fsync on, the bytes already written are flushed to disk in the background every
 // SYNC_EVERY bytes, so the fdatasync at commit has little left to do.
@@ -16,6 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { BlobStore, BlobWriter } from './types.js';
@@ -23,7 +36,21 @@ import type { BlobStore, BlobWriter } from './types.js';
 export interface FileBlobStoreOptions {
   /** fdatasync each blob and fsync its directory on commit (default true). Off only for tests and benchmarks. */
   fsync?: boolean;
+  /** The directory is shared by several nodes (see the header); absent: the single-node layout. */
+  shared?: SharedDirOptions;
 }
+
+export interface SharedDirOptions {
+  /** This node's name in temporary file names (default: the host name). Every node needs its own. */
+  nodeId?: string;
+  /** Another node's temporary is removed once nobody wrote to it for this long (default one hour). */
+  graceMs?: number;
+  /** The clock the grace period is measured with (ms since the epoch). */
+  now?: () => number;
+}
+
+/** A temporary untouched this long belongs to a writer that is gone, whichever node it was. */
+export const SHARED_TEMP_GRACE_MS = 60 * 60 * 1000;
 
 const ID_PATTERN = /^[0-9a-f]{32}$/;
 /** Writes are gathered into buffers of this size before they reach the file. */
@@ -37,18 +64,33 @@ const POOL_MAX = 8;
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
 
+interface SharedDir {
+  node: string;
+  /** `<node>.<pid>.`: the start of this process's temporary names. */
+  tempPrefix: string;
+  graceMs: number;
+  now: () => number;
+}
+
 export class FileBlobStore implements BlobStore {
   private readonly pool: Buffer[] = [];
 
   private constructor(
     readonly dir: string,
     private readonly fsync: boolean,
+    private readonly shared: SharedDir | undefined,
   ) {}
 
   static async open(dir: string, opts: FileBlobStoreOptions = {}): Promise<FileBlobStore> {
     const root = path.resolve(dir);
     const fsync = opts.fsync ?? true;
     await fs.mkdir(path.join(root, 'tmp'), { recursive: true, mode: DIR_MODE });
+    if (opts.shared !== undefined) {
+      // Fan-out directories are made on first use: 65,536 mkdirs at every start would be slow on NFS.
+      const node = nodeName(opts.shared.nodeId ?? os.hostname());
+      const shared = { node, tempPrefix: `${node}.${process.pid}.`, graceMs: opts.shared.graceMs ?? SHARED_TEMP_GRACE_MS, now: opts.shared.now ?? Date.now };
+      return new FileBlobStore(root, fsync, shared);
+    }
     let created = false;
     for (let i = 0; i < 256; i++) {
       const made = await fs.mkdir(path.join(root, i.toString(16).padStart(2, '0')), { mode: DIR_MODE }).then(
@@ -61,7 +103,7 @@ export class FileBlobStore implements BlobStore {
       created ||= made;
     }
     if (created && fsync) await syncDir(root);
-    return new FileBlobStore(root, fsync);
+    return new FileBlobStore(root, fsync, undefined);
   }
 
   async create(): Promise<BlobWriter> {
@@ -75,7 +117,7 @@ export class FileBlobStore implements BlobStore {
    */
   async createAt(blobId: string): Promise<BlobWriter> {
     if (!ID_PATTERN.test(blobId)) throw new Error(`invalid blob id ${JSON.stringify(blobId)}`);
-    const tmp = path.join(this.dir, 'tmp', blobId);
+    const tmp = path.join(this.dir, 'tmp', (this.shared?.tempPrefix ?? '') + blobId);
     const handle = await fs.open(tmp, 'wx', FILE_MODE);
     return new FileBlobWriter(this, blobId, tmp, handle);
   }
@@ -101,7 +143,33 @@ export class FileBlobStore implements BlobStore {
   async cleanTemporary(): Promise<void> {
     const tmp = path.join(this.dir, 'tmp');
     for (const name of await fs.readdir(tmp)) {
+      if (this.shared !== undefined && !(await this.abandoned(path.join(tmp, name), name, this.shared))) continue;
       await fs.rm(path.join(tmp, name), { force: true, recursive: true });
+    }
+  }
+
+  /**
+   * In a shared directory, whether a temporary is garbage: this node's from a process that
+   * is gone (a pid is only meaningful on its own host, hence node ids must differ), or
+   * anyone's once untouched for the grace period (a live writer writes at least every
+   * batch, and the server cuts a body idle for far less).
+   */
+  private async abandoned(file: string, name: string, shared: SharedDir): Promise<boolean> {
+    const [node, pid] = name.split('.', 2);
+    if (node === shared.node && pid !== undefined && /^\d+$/.test(pid) && !processAlive(Number(pid))) return true;
+    const stat = await fs.stat(file).catch(() => undefined);
+    return stat !== undefined && shared.now() - stat.mtimeMs > shared.graceMs;
+  }
+
+  async ping(): Promise<void> {
+    // A real write and read in the directory writers use, so a missing, replaced or
+    // read-only blob directory (or a full disk) fails here.
+    const probe = path.join(this.dir, 'tmp', `${this.shared?.tempPrefix ?? ''}ping-${randomBytes(8).toString('hex')}`);
+    try {
+      await fs.writeFile(probe, 'ping', { mode: FILE_MODE, flag: 'wx' });
+      if ((await fs.readFile(probe, 'utf8')) !== 'ping') throw new Error('the blob directory returned other bytes than were written');
+    } finally {
+      await fs.unlink(probe).catch(() => {});
     }
   }
 
@@ -130,12 +198,30 @@ export class FileBlobStore implements BlobStore {
   async place(blobId: string, tmp: string, handle: FileHandle): Promise<void> {
     if (this.fsync) await handle.datasync();
     await handle.close();
-    const parent = path.join(this.dir, blobId.slice(0, 2));
-    await fs.rename(tmp, path.join(parent, blobId));
+    const final = this.finalPath(blobId);
+    const parent = path.dirname(final);
+    try {
+      await fs.rename(tmp, final);
+    } catch (e) {
+      // Shared layout: the fan-out directory is made on first use (the tmp file exists, we hold it).
+      if (this.shared === undefined || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await this.makeFanOut(parent);
+      await fs.rename(tmp, final);
+    }
     if (this.fsync) await syncDir(parent);
   }
 
+  /** Makes <aa>/<bb> (another node may make it at the same moment), durably when fsync is on. */
+  private async makeFanOut(parent: string): Promise<void> {
+    const top = path.dirname(parent);
+    const madeTop = await fs.mkdir(top, { mode: DIR_MODE }).then(() => true, existing);
+    if (madeTop && this.fsync) await syncDir(this.dir);
+    const made = await fs.mkdir(parent, { mode: DIR_MODE }).then(() => true, existing);
+    if (made && this.fsync) await syncDir(top);
+  }
+
   private finalPath(blobId: string): string {
+    if (this.shared !== undefined) return path.join(this.dir, blobId.slice(0, 2), blobId.slice(2, 4), blobId);
     return path.join(this.dir, blobId.slice(0, 2), blobId);
   }
 }
@@ -255,6 +341,29 @@ async function syncDir(dir: string): Promise<void> {
     await h.sync();
   } finally {
     await h.close();
+  }
+}
+
+/** mkdir's rejection when the directory is already there (another node made it): false, nothing made. */
+function existing(e: NodeJS.ErrnoException): boolean {
+  if (e.code === 'EEXIST') return false;
+  throw e;
+}
+
+/** A node id as it goes into file names: letters, digits, '-' and '_' only (the '.' separates fields). */
+function nodeName(id: string): string {
+  const clean = id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+  if (clean === '') throw new Error('a shared blob directory needs a node id of letters, digits, "-" or "_"');
+  return clean;
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

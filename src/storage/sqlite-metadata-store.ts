@@ -30,8 +30,11 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type {
   BucketRecord,
+  BucketUsage,
   CompletedUploadRecord,
   ListObjectsQuery,
+  ListVersionsQuery,
+  ObjectVersionRecord,
   ListUploadsQuery,
   MetadataStore,
   MultipartUploadRecord,
@@ -54,6 +57,7 @@ import {
 } from './sqlite-rows.js';
 import type { BucketRow, ObjectRow, PartRow, Stmt, UploadRow } from './sqlite-rows.js';
 import { migrate } from './sqlite-schema.js';
+import { SqliteVersions, checkCondition, live } from './sqlite-versions.js';
 import { SqliteInlineBlobs } from './sqlite-inline-blobs.js';
 import { isStorageFull } from './storage-full.js';
 
@@ -89,6 +93,8 @@ export class SqliteMetadataStore implements MetadataStore {
   /** Statements built from a query shape at run time (listings), prepared once per shape. */
   private readonly dynamic = new Map<string, Stmt>();
   private readonly s: ReturnType<typeof prepareStatements>;
+  /** Version bookkeeping (sqlite-versions.ts), on the same statements. */
+  private readonly v: SqliteVersions;
   /** One transaction wrapper for every write; the callback is its argument. */
   private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
   /** Writes waiting for the next group commit (only with synchronous=FULL). */
@@ -107,6 +113,7 @@ export class SqliteMetadataStore implements MetadataStore {
     private readonly reserve: { release(): boolean } | undefined,
   ) {
     this.s = prepareStatements(db);
+    this.v = new SqliteVersions(this.s, (sql) => this.cached(sql));
     this.txRunner = db.transaction((fn: () => unknown) => fn());
     this.inlineBlobs = new SqliteInlineBlobs(db, (fn) => this.write(fn));
   }
@@ -160,7 +167,7 @@ export class SqliteMetadataStore implements MetadataStore {
     await this.freeingWrite(() => {
       this.buckets.clear();
       if (this.s.bucketExists.get(name) === undefined) throw new StorageConflictError('NoSuchBucket');
-      if (this.s.bucketHasObject.get(name) !== undefined || this.s.bucketHasUpload.get(name) !== undefined) {
+      if (this.s.bucketHasObject.get(name) !== undefined || this.s.bucketHasVersion.get(name) !== undefined || this.s.bucketHasUpload.get(name) !== undefined) {
         throw new StorageConflictError('BucketNotEmpty');
       }
       this.s.deleteBucketCompleted.run(name);
@@ -184,40 +191,71 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
     const row = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
+    return row && row.delete_marker === 0 ? toObject(row) : undefined;
+  }
+
+  async getObjectVersion(bucket: string, key: string, versionId: string | undefined): Promise<ObjectRecord | undefined> {
+    const row = this.v.versionRow(bucket, key, versionId);
     return row && toObject(row);
   }
 
   async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
-    return this.write(() => this.writeObject(rec, cond));
+    return this.write(() => this.v.writeObject(rec, cond));
   }
 
   async updateObject(
     bucket: string,
     key: string,
     patch: Partial<Pick<ObjectRecord, 'tags' | 'headers' | 'userMetadata' | 'sys' | 'lastModified' | 'etag'>>,
+    versionId?: string,
   ): Promise<boolean> {
     const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
-    return this.write(() => this.s.updateObject.run(
+    const values = [
       patch.tags === undefined ? null : encodeObjectTags(patch.tags), json(patch.headers), json(patch.userMetadata), json(patch.sys),
       patch.lastModified ?? null, patch.etag ?? null, bucket, key,
-    ).changes > 0);
+    ];
+    const id = versionId ?? null;
+    return this.write(() =>
+      this.s.updateObject.run(...values, id, id).changes > 0 ||
+      (versionId !== undefined && this.s.updateVersion.run(...values, versionId).changes > 0));
   }
 
-  async replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag'>, sys: Record<string, unknown>): Promise<boolean> {
+  async replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag' | 'versionId'>, sys: Record<string, unknown>): Promise<boolean> {
     // sys is stored as JSON.stringify(rec.sys) and read back with JSON.parse, so the text of
     // what a caller read compares equal to the stored text, in one statement (atomic).
-    return this.write(() => this.s.replaceObjectSys.run(JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag).changes > 0);
+    const values = [JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag];
+    const id = expected.versionId ?? null;
+    return this.write(() =>
+      this.s.replaceObjectSys.run(...values, id, id).changes > 0 ||
+      (expected.versionId !== undefined && this.s.replaceVersionSys.run(...values, expected.versionId).changes > 0));
+  }
+
+  async replaceUploadSys(uploadId: string, expected: Record<string, unknown>, sys: Record<string, unknown>): Promise<boolean> {
+    return this.write(() => this.db.prepare('UPDATE uploads SET sys = ? WHERE upload_id = ? AND sys = ?').run(JSON.stringify(sys), uploadId, JSON.stringify(expected)).changes > 0);
   }
 
   async deleteObject(bucket: string, key: string, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
     return this.freeingWrite(() => {
       const row = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
-      checkCondition(cond, row);
+      checkCondition(cond, live(row));
       if (row === undefined) return undefined;
-      const old = toObject(row);
-      this.s.deleteObject.run(bucket, key);
-      for (const p of old.parts) this.s.addGarbage.run(p.blobId);
-      return old;
+      this.v.removeCurrent(row);
+      return toObject(row);
+    });
+  }
+
+  async deleteObjectVersion(bucket: string, key: string, versionId: string): Promise<ObjectRecord | undefined> {
+    return this.freeingWrite(() => {
+      const current = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
+      if (current !== undefined && current.version_id === versionId) {
+        this.v.removeCurrent(current);
+        return toObject(current);
+      }
+      const row = this.s.getVersion.get(bucket, key, versionId) as ObjectRow | undefined;
+      if (row === undefined) return undefined;
+      this.s.deleteVersion.run(bucket, key, row.seq);
+      this.v.releaseBlobs(row, new Set());
+      return toObject(row);
     });
   }
 
@@ -229,11 +267,15 @@ export class SqliteMetadataStore implements MetadataStore {
     const sql =
       `SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key ${useAfter ? '>' : '>='} ?` +
       (upper !== undefined ? ' AND key < ?' : '') +
-      ' ORDER BY key LIMIT ?';
+      ' AND delete_marker = 0 ORDER BY key LIMIT ?';
     const params: unknown[] = [bucket, useAfter ? q.after : q.prefix];
     if (upper !== undefined) params.push(upper);
     params.push(q.limit);
     return (this.cached(sql).all(...params) as ObjectRow[]).map(toObject);
+  }
+
+  async listObjectVersions(bucket: string, q: ListVersionsQuery): Promise<ObjectVersionRecord[]> {
+    return this.v.list(bucket, q);
   }
 
   // ---- multipart uploads ----
@@ -311,7 +353,7 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.write(() => {
       const up = this.s.getUpload.get(uploadId) as UploadRow | undefined;
       if (up === undefined || up.bucket !== rec.bucket || up.key !== rec.key) throw new StorageConflictError('NoSuchUpload');
-      const old = this.writeObject(rec, cond);
+      const old = this.v.writeObject(rec, cond);
       const used = new Set(rec.parts.map((p) => p.blobId));
       for (const { blob_id } of this.s.listPartBlobs.all(uploadId) as { blob_id: string }[]) {
         if (!used.has(blob_id)) this.s.addGarbage.run(blob_id);
@@ -373,6 +415,15 @@ export class SqliteMetadataStore implements MetadataStore {
     await this.freeingWrite(() => {
       for (const id of blobIds) this.s.forgetGarbage.run(id);
     });
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('the store is closed');
+    this.db.prepare('SELECT count(*) FROM sqlite_master').get();
+  }
+
+  async bucketUsage(): Promise<BucketUsage[]> {
+    return this.db.prepare('SELECT bucket, objects, bytes FROM bucket_usage ORDER BY bucket').all() as BucketUsage[];
   }
 
   async close(): Promise<void> {
@@ -497,44 +548,4 @@ export class SqliteMetadataStore implements MetadataStore {
     }
     return st;
   }
-
-  /** The body of putObject, run inside the caller's transaction. */
-  private writeObject(rec: ObjectRecord, cond: WriteCondition): ObjectRecord | undefined {
-    if (this.s.bucketExists.get(rec.bucket) === undefined) throw new StorageConflictError('NoSuchBucket');
-    const row = this.s.getObject.get(rec.bucket, rec.key) as ObjectRow | undefined;
-    checkCondition(cond, row);
-    this.s.upsertObject.run(
-      rec.bucket, rec.key, rec.size, rec.etag, rec.lastModified, rec.owner, rec.storageClass,
-      JSON.stringify(rec.headers), JSON.stringify(rec.userMetadata), encodeObjectTags(rec.tags),
-      rec.checksum === undefined ? null : JSON.stringify(rec.checksum), JSON.stringify(rec.parts), JSON.stringify(rec.sys),
-    );
-    for (const p of rec.parts) this.s.clearPending.run(p.blobId);
-    if (row === undefined) return undefined;
-    const old = toObject(row);
-    for (const p of old.parts) {
-      if (!rec.parts.some((n) => n.blobId === p.blobId)) this.s.addGarbage.run(p.blobId);
-    }
-    return old;
-  }
-}
-
-function checkCondition(cond: WriteCondition, current: ObjectRow | undefined): void {
-  switch (cond.kind) {
-    case 'none':
-      return;
-    case 'ifNoneMatchStar':
-      if (current !== undefined) throw new StorageConflictError('PreconditionFailed');
-      return;
-    case 'ifMatch':
-      if (current === undefined) throw new StorageConflictError('PreconditionFailed');
-      if (cond.etag.trim() === '*') return;
-      if (unquote(cond.etag) !== unquote(current.etag)) throw new StorageConflictError('PreconditionFailed');
-      return;
-  }
-}
-
-/** ETags compare without their quotes: clients send If-Match both ways. */
-function unquote(etag: string): string {
-  const t = etag.trim();
-  return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1) : t;
 }

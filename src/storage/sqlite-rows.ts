@@ -2,7 +2,8 @@
 // store (sqlite-metadata-store.ts). Statements are prepared once per connection.
 
 import type Database from 'better-sqlite3';
-import { decodeObjectTags } from './object-tags.js';
+import { decodeObjectTags, encodeObjectTags } from './object-tags.js';
+import { NULL_VERSION_ID } from './types.js';
 import type { BucketRecord, MultipartUploadRecord, ObjectPart, ObjectRecord, PartRecord } from './types.js';
 
 export interface ObjectRow {
@@ -19,6 +20,10 @@ export interface ObjectRow {
   checksum: string | null;
   parts: string;
   sys: string;
+  version_id: string;
+  delete_marker: number;
+  seq: number;
+  shares_blobs: number;
 }
 
 export interface UploadRow {
@@ -57,7 +62,7 @@ export interface BucketRow {
 export type Stmt = Database.Statement<unknown[], unknown>;
 
 export const OBJECT_COLUMNS =
-  'bucket, key, size, etag, last_modified, owner, storage_class, headers, user_meta, tags, checksum, parts, sys';
+  'bucket, key, size, etag, last_modified, owner, storage_class, headers, user_meta, tags, checksum, parts, sys, version_id, delete_marker, seq, shares_blobs';
 export const UPLOAD_COLUMNS =
   'upload_id, bucket, key, initiated, owner, storage_class, headers, user_meta, tags, checksum_algorithm, checksum_type, sys';
 
@@ -71,24 +76,40 @@ export function prepareStatements(db: Database.Database) {
     deleteBucket: p('DELETE FROM buckets WHERE name = ?'),
     setBucketConfig: p('UPDATE buckets SET config = ? WHERE name = ?'),
     bucketHasObject: p('SELECT 1 FROM objects WHERE bucket = ? LIMIT 1'),
+    bucketHasVersion: p('SELECT 1 FROM object_versions WHERE bucket = ? LIMIT 1'),
     bucketHasUpload: p('SELECT 1 FROM uploads WHERE bucket = ? LIMIT 1'),
 
     getObject: p(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?`),
     upsertObject: p(
-      `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (bucket, key) DO UPDATE SET
          size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified,
          owner = excluded.owner, storage_class = excluded.storage_class, headers = excluded.headers,
          user_meta = excluded.user_meta, tags = excluded.tags, checksum = excluded.checksum,
-         parts = excluded.parts, sys = excluded.sys`,
+         parts = excluded.parts, sys = excluded.sys, version_id = excluded.version_id,
+         delete_marker = excluded.delete_marker, seq = excluded.seq, shares_blobs = excluded.shares_blobs`,
     ),
     updateObject: p(
       `UPDATE objects SET tags = COALESCE(?, tags), headers = COALESCE(?, headers), user_meta = COALESCE(?, user_meta),
          sys = COALESCE(?, sys), last_modified = COALESCE(?, last_modified), etag = COALESCE(?, etag)
-       WHERE bucket = ? AND key = ?`,
+       WHERE bucket = ? AND key = ? AND delete_marker = 0 AND (? IS NULL OR version_id = ?)`,
     ),
-    replaceObjectSys: p('UPDATE objects SET sys = ? WHERE bucket = ? AND key = ? AND sys = ? AND etag = ?'),
+    updateVersion: p(
+      `UPDATE object_versions SET tags = COALESCE(?, tags), headers = COALESCE(?, headers), user_meta = COALESCE(?, user_meta),
+         sys = COALESCE(?, sys), last_modified = COALESCE(?, last_modified), etag = COALESCE(?, etag)
+       WHERE bucket = ? AND key = ? AND delete_marker = 0 AND version_id = ?`,
+    ),
+    replaceObjectSys: p('UPDATE objects SET sys = ? WHERE bucket = ? AND key = ? AND sys = ? AND etag = ? AND delete_marker = 0 AND (? IS NULL OR version_id = ?)'),
+    replaceVersionSys: p('UPDATE object_versions SET sys = ? WHERE bucket = ? AND key = ? AND sys = ? AND etag = ? AND delete_marker = 0 AND version_id = ?'),
     deleteObject: p('DELETE FROM objects WHERE bucket = ? AND key = ?'),
+
+    nextSeq: p('UPDATE version_clock SET n = n + 1 RETURNING n').pluck(),
+    getVersion: p(`SELECT ${OBJECT_COLUMNS} FROM object_versions WHERE bucket = ? AND key = ? AND version_id = ?`),
+    newestVersion: p(`SELECT ${OBJECT_COLUMNS} FROM object_versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1`),
+    insertVersion: p(`INSERT INTO object_versions (${OBJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    deleteVersion: p('DELETE FROM object_versions WHERE bucket = ? AND key = ? AND seq = ?'),
+    sharedVersionParts: p('SELECT parts FROM object_versions WHERE bucket = ? AND key = ? AND shares_blobs = 1').pluck(),
+    olderVersionsOf: p(`SELECT ${OBJECT_COLUMNS} FROM object_versions WHERE bucket = ? AND key = ? AND seq < ? ORDER BY seq DESC LIMIT ?`),
 
     insertUpload: p(`INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     getUpload: p(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?`),
@@ -142,7 +163,27 @@ export function toObject(r: ObjectRow): ObjectRecord {
     storageClass: r.storage_class,
   };
   if (r.checksum !== null) rec.checksum = JSON.parse(r.checksum);
+  rec.versionId = r.version_id;
+  if (r.delete_marker !== 0) rec.deleteMarker = true;
   return rec;
+}
+
+/** The parameters of upsertObject / insertVersion, in OBJECT_COLUMNS order. */
+export function objectParams(rec: ObjectRecord, seq: number, sharesBlobs: boolean): unknown[] {
+  return [
+    rec.bucket, rec.key, rec.size, rec.etag, rec.lastModified, rec.owner, rec.storageClass,
+    JSON.stringify(rec.headers), JSON.stringify(rec.userMetadata), encodeObjectTags(rec.tags),
+    rec.checksum === undefined ? null : JSON.stringify(rec.checksum), JSON.stringify(rec.parts), JSON.stringify(rec.sys),
+    rec.versionId ?? NULL_VERSION_ID, rec.deleteMarker ? 1 : 0, seq, sharesBlobs ? 1 : 0,
+  ];
+}
+
+/** A row's values as they are, for moving it between objects and object_versions. */
+export function rowParams(r: ObjectRow, sharesBlobs = r.shares_blobs): unknown[] {
+  return [
+    r.bucket, r.key, r.size, r.etag, r.last_modified, r.owner, r.storage_class, r.headers, r.user_meta, r.tags,
+    r.checksum, r.parts, r.sys, r.version_id, r.delete_marker, r.seq, sharesBlobs,
+  ];
 }
 
 export function toUpload(r: UploadRow): MultipartUploadRecord {

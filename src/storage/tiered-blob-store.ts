@@ -46,18 +46,31 @@ export interface TieredBlobStoreOptions extends FileBlobStoreOptions {
   meta: Pick<MetadataStore, 'inlineBlobs' | 'markPending'>;
 }
 
+/**
+ * The store larger blobs go to: the files of file-blob-store.ts, or a remote tier. It takes
+ * the id the tiered store already handed out (its hex digits) when a blob spills over.
+ */
+export interface LargeBlobTier extends BlobStore {
+  createAt(blobId: string): Promise<BlobWriter>;
+}
+
 export class TieredBlobStore implements BlobStore {
   private idPool = Buffer.alloc(0);
   private idOffset = 0;
   private closed = false;
 
   private constructor(
-    readonly files: FileBlobStore,
+    readonly files: LargeBlobTier,
     readonly meta: TieredBlobStoreOptions['meta'],
   ) {}
 
   static async open(opts: TieredBlobStoreOptions): Promise<TieredBlobStore> {
-    return new TieredBlobStore(await FileBlobStore.open(opts.dir, { fsync: opts.fsync }), opts.meta);
+    return new TieredBlobStore(await FileBlobStore.open(opts.dir, { fsync: opts.fsync, shared: opts.shared }), opts.meta);
+  }
+
+  /** Small blobs inline as always, larger ones in `large` (a remote tier); closing this closes `large`. */
+  static over(large: LargeBlobTier, meta: TieredBlobStoreOptions['meta']): TieredBlobStore {
+    return new TieredBlobStore(large, meta);
   }
 
   async create(): Promise<BlobWriter> {
@@ -111,6 +124,11 @@ export class TieredBlobStore implements BlobStore {
   async cleanTemporary(): Promise<void> {
     // Buffered inline data never outlives its process; only the file tier has leftovers.
     await this.files.cleanTemporary();
+  }
+
+  /** The file tier's probe; the inline tier is the metadata store's, which has its own. */
+  async ping(): Promise<void> {
+    await this.files.ping();
   }
 
   /** Closes the file tier; the metadata store (and with it the inline tier) is its owner's to close. */

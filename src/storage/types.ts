@@ -75,6 +75,33 @@ export interface ObjectRecord {
   sys: Record<string, unknown>;
   owner: string;
   storageClass: string;
+  /**
+   * The version id (versioning.ts in s3/ makes them): "null" for the null version — every
+   * object of a bucket that never had versioning enabled, and what a versioning-suspended
+   * bucket writes. Records read from a store always carry it; a record written without one
+   * is the null version.
+   */
+  versionId?: string;
+  /** A delete marker: no body, no parts; when current, the key reads as absent. */
+  deleteMarker?: boolean;
+}
+
+/** The version id of the null version. */
+export const NULL_VERSION_ID = 'null';
+
+/** One entry of a version listing: a version or a delete marker, and whether it is the key's current one. */
+export interface ObjectVersionRecord extends ObjectRecord {
+  versionId: string;
+  isLatest: boolean;
+}
+
+export interface ListVersionsQuery {
+  prefix: string;
+  /** Resume after this key: with versionIdMarker, after that version of this key (then the key's older versions come next). */
+  keyMarker?: string;
+  /** A version of keyMarker; a marker that names no version of it resumes after the whole key. */
+  versionIdMarker?: string;
+  limit: number;
 }
 
 export interface MultipartUploadRecord {
@@ -175,41 +202,74 @@ export interface InlineBlobStore {
   delete(blobId: string): Promise<boolean>;
 }
 
+/** What one bucket holds: its objects and their bytes (metrics: coffer_bucket_objects, coffer_bucket_bytes). */
+export interface BucketUsage {
+  bucket: string;
+  objects: number;
+  bytes: number;
+}
+
 export interface MetadataStore {
   // Buckets. Keys are compared as UTF-8 bytes everywhere (S3's lexicographic order).
   createBucket(b: BucketRecord): Promise<void>; // StorageConflictError('BucketExists')
   getBucket(name: string): Promise<BucketRecord | undefined>;
   listBuckets(): Promise<BucketRecord[]>; // sorted by name
-  /** Deletes an empty bucket; StorageConflictError('BucketNotEmpty') if it holds objects or uploads, 'NoSuchBucket' if absent. */
+  /** Deletes an empty bucket; StorageConflictError('BucketNotEmpty') if it holds objects (any version, delete markers too) or uploads, 'NoSuchBucket' if absent. */
   deleteBucket(name: string): Promise<void>;
   /** Sets (value) or removes (undefined) one bucket config document. 'NoSuchBucket' if absent. */
   setBucketConfig(name: string, item: string, value: string | undefined): Promise<void>;
 
-  // Objects.
+  // Objects. Each key has a history of versions, newest first; the newest is the *current*
+  // version, which may be a delete marker. Versions are ordered by when they were written,
+  // whatever their ids (the null version's place is where it was last written).
+  /** The current version, unless it is a delete marker (then, as when there is none, undefined). */
   getObject(bucket: string, key: string): Promise<ObjectRecord | undefined>;
   /**
-   * Atomically makes `rec` the current object (after checking `cond` against the current one:
-   * StorageConflictError('PreconditionFailed') when it fails, 'NoSuchBucket' when the bucket is gone),
-   * clears the pending marks of its blobs, and moves the blobs of the replaced object (if any, and
-   * not shared with rec) to garbage. Returns the replaced record.
+   * One version by id (delete markers included), or with versionId undefined the current
+   * version even when it is a delete marker. Finding the current version does not depend on
+   * the length of the key's history.
+   */
+  getObjectVersion(bucket: string, key: string, versionId: string | undefined): Promise<ObjectRecord | undefined>;
+  /**
+   * Atomically makes `rec` (a version or a delete marker) the current version of its key, after
+   * checking `cond` against the current one (a delete marker counts as absent):
+   * StorageConflictError('PreconditionFailed') when it fails, 'NoSuchBucket' when the bucket is gone.
+   * The previous current version stays in the history as a noncurrent version, unless it has
+   * rec's version id (the null version, rewritten); any other version with rec's version id is
+   * removed too (a write of the null version replaces the null version wherever it is). Clears
+   * the pending marks of rec's blobs and moves the blobs of removed versions that no remaining
+   * version uses to garbage. Returns the version rec replaced (removed), if any.
    */
   putObject(rec: ObjectRecord, cond?: WriteCondition): Promise<ObjectRecord | undefined>;
-  /** Updates only tags / headers / userMetadata / sys of an existing object, no blob change. Returns false if absent. */
-  updateObject(bucket: string, key: string, patch: Partial<Pick<ObjectRecord, 'tags' | 'headers' | 'userMetadata' | 'sys' | 'lastModified' | 'etag'>>): Promise<boolean>;
   /**
-   * Replaces the `sys` of an object only if its current `sys` and ETag are exactly `expected`'s
-   * (the version a caller read: a concurrent overwrite, delete or sys change wins). No blob
-   * change. Returns false when the object is absent or no longer matches.
+   * Updates only tags / headers / userMetadata / sys of an existing version (the current one,
+   * not a delete marker, when versionId is undefined), no blob change. Returns false if absent.
    */
-  replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag'>, sys: Record<string, unknown>): Promise<boolean>;
+  updateObject(bucket: string, key: string, patch: Partial<Pick<ObjectRecord, 'tags' | 'headers' | 'userMetadata' | 'sys' | 'lastModified' | 'etag'>>, versionId?: string): Promise<boolean>;
   /**
-   * Removes the object and moves its blobs to garbage. Returns the removed record. With an
-   * ifMatch `cond` (S3's conditional delete) it first checks, in the same transaction, that the
-   * object exists and its ETag matches (any ETag for "*"): StorageConflictError('PreconditionFailed') otherwise.
+   * Replaces the `sys` of a version only if its `sys` and ETag are exactly `expected`'s (the
+   * record a caller read: a concurrent overwrite, delete or sys change wins). The version is
+   * expected.versionId's, or the current one when that is undefined. No blob change. Returns
+   * false when the version is absent or no longer matches.
+   */
+  replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag' | 'versionId'>, sys: Record<string, unknown>): Promise<boolean>;
+  /**
+   * Removes the current version (in a bucket that never had versioning enabled: the object) and
+   * moves its blobs to garbage; the next newest version, if any, becomes current. Returns the
+   * removed record. With an ifMatch `cond` (S3's conditional delete) it first checks, in the same
+   * transaction, that the object exists and its ETag matches (any ETag for "*"):
+   * StorageConflictError('PreconditionFailed') otherwise.
    */
   deleteObject(bucket: string, key: string, cond?: WriteCondition): Promise<ObjectRecord | undefined>;
-  /** Objects with key starting with prefix and > after, ascending, at most limit. */
+  /**
+   * Removes one version (or delete marker) for good; when it was current the next newest becomes
+   * current. Blobs no remaining version uses go to garbage. Returns the removed record.
+   */
+  deleteObjectVersion(bucket: string, key: string, versionId: string): Promise<ObjectRecord | undefined>;
+  /** Current versions that are not delete markers, key starting with prefix and > after, ascending, at most limit. */
   listObjects(bucket: string, q: ListObjectsQuery): Promise<ObjectRecord[]>;
+  /** Versions and delete markers, by key ascending then newest first, starting with prefix, after the markers, at most limit. */
+  listObjectVersions(bucket: string, q: ListVersionsQuery): Promise<ObjectVersionRecord[]>;
 
   // Multipart uploads.
   createUpload(u: MultipartUploadRecord): Promise<void>; // 'NoSuchBucket'
@@ -230,6 +290,11 @@ export interface MetadataStore {
    * The completion record of an upload of this bucket and key completed at or after `notBefore`; undefined otherwise.
    */
   getCompletedUpload(bucket: string, key: string, uploadId: string, notBefore: string): Promise<CompletedUploadRecord | undefined>;
+  /**
+   * Root-key rotation (backend/reseal/): replaces an upload's `sys` only if it is still
+   * `expected`. False if absent or changed. Optional: a store without it cannot be rotated.
+   */
+  replaceUploadSys?(uploadId: string, expected: Record<string, unknown>, sys: Record<string, unknown>): Promise<boolean>;
   /** Deletes the upload and moves all its part blobs to garbage. Returns false if absent. */
   abortUpload(bucket: string, key: string, uploadId: string): Promise<boolean>;
 
@@ -245,6 +310,10 @@ export interface MetadataStore {
   /** The small blobs kept with the metadata (see InlineBlobStore). */
   readonly inlineBlobs: InlineBlobStore;
 
+  /** Readiness: resolves when the store answers a query; rejects with the cause. */
+  ping(): Promise<void>;
+  /** Objects and bytes stored per bucket, kept up to date by every object write and delete (not a scan). */
+  bucketUsage(): Promise<BucketUsage[]>;
   close(): Promise<void>;
 }
 
@@ -280,5 +349,7 @@ export interface BlobStore {
   delete(blobId: string): Promise<void>;
   /** Removes leftovers of writes that never committed (temporary files). */
   cleanTemporary(): Promise<void>;
+  /** Readiness: resolves when blobs can be written and read back (a probe file, removed again); rejects with the cause. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -11,7 +11,7 @@ import { closeSync, openSync, readdirSync, statSync, truncateSync, unlinkSync, w
 import os from 'node:os';
 import path from 'node:path';
 import {
-  CreateBucketCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand,
+  CreateBucketCommand, CreateMultipartUploadCommand, PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { startTestServer } from '../helpers/server.js';
 import { CLI_MAIN, patternBytes, startChildServer } from '../interop/support.js';
@@ -46,6 +46,11 @@ describe('coffer check', () => {
     await srv.s3.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'big', Body: patternBytes(300 * KiB, 7) }));
     const up = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket: 'bkt', Key: 'mp' }));
     await srv.s3.send(new UploadPartCommand({ Bucket: 'bkt', Key: 'mp', UploadId: up.UploadId!, PartNumber: 1, Body: patternBytes(200 * KiB, 8) }));
+    // A noncurrent version's blob is referenced, not an orphan.
+    await srv.s3.send(new CreateBucketCommand({ Bucket: 'ver' }));
+    await srv.s3.send(new PutBucketVersioningCommand({ Bucket: 'ver', VersioningConfiguration: { Status: 'Enabled' } }));
+    await srv.s3.send(new PutObjectCommand({ Bucket: 'ver', Key: 'doc', Body: patternBytes(20 * KiB, 9) }));
+    await srv.s3.send(new PutObjectCommand({ Bucket: 'ver', Key: 'doc', Body: patternBytes(20 * KiB, 10) }));
     await srv.stop();
   });
 
@@ -58,7 +63,7 @@ describe('coffer check', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /metadata\.sqlite: ok \(integrity_check\)/);
     assert.match(r.stdout, /kms\.sqlite: ok/);
-    assert.match(r.stdout, /blobs: 302 referenced, 0 missing, 0 of the wrong size, 0 orphans/);
+    assert.match(r.stdout, /blobs: 304 referenced, 0 missing, 0 of the wrong size, 0 orphans/);
     assert.match(r.stdout, /no problems found/);
   });
 
@@ -77,7 +82,7 @@ describe('coffer check', () => {
     assert.match(r.stdout, /missing blob: bkt\/big \(blob /);
     assert.match(r.stdout, /orphan blob: ab0{30}/);
     assert.match(r.stdout, /wrong size: upload \S+ of bkt\/mp part 1 \(blob \S+: \d+ bytes stored, \d+ expected\)/);
-    assert.match(r.stdout, /blobs: 302 referenced, 1 missing, 1 of the wrong size, 1 orphans/);
+    assert.match(r.stdout, /blobs: 304 referenced, 1 missing, 1 of the wrong size, 1 orphans/);
     assert.match(r.stdout, /restore the data directory from a backup/);
   });
 

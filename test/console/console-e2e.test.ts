@@ -353,7 +353,7 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
           for (const c of changes) if (c.target.dataset.testid === 'upload-progress') window.progressSeen.push(c.target.value);
         }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ['value'] });
       `);
-      await page.setInputFiles('[data-testid=upload-file]', { name: 'hello.bin', mimeType: 'application/octet-stream', buffer: payload });
+      await page.setInputFiles('[data-testid=upload-file]', { name: 'hello.bin', mimeType: 'application/octet-stream', buffer: payload }, { timeout: 90_000 });
       await page.click('.uploader button:has-text("Upload")');
       await page.locator('[data-testid=upload-status]', { hasText: 'Uploaded hello.bin' }).waitFor({ timeout: 60_000 });
       assert.equal(await page.getAttribute('[data-testid=upload-progress]', 'value'), '100');

@@ -57,4 +57,34 @@ describe('selectRootKey', () => {
     await assert.rejects(selectRootKey({ dataDir, env: { COFFER_ROOT_KEY: '' } }), RootKeyConfigError);
     await assert.rejects(fs.readdir(dataDir), { code: 'ENOENT' });
   });
+
+  it('reads the key from the file named by COFFER_ROOT_KEY_FILE, the same key as COFFER_ROOT_KEY', async () => {
+    const dataDir = fresh();
+    const file = path.join(fresh(), 'root-key');
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(file, `${KEY}\n`, { mode: 0o600 });
+    const s = await selectRootKey({ dataDir, env: { COFFER_ROOT_KEY_FILE: file } });
+    assert.equal(s.source, 'env');
+    assert.deepEqual(s.warnings, []);
+    const fromEnv = await selectRootKey({ dataDir, env: { COFFER_ROOT_KEY: KEY } });
+    assert.equal(s.provider.id, fromEnv.provider.id);
+    await assert.rejects(fs.readdir(dataDir), { code: 'ENOENT' });
+  });
+
+  it('names the file and the fix when COFFER_ROOT_KEY_FILE is missing or malformed', async () => {
+    const dataDir = fresh();
+    const missing = path.join(dataDir, 'nope', 'root-key');
+    await assert.rejects(selectRootKey({ dataDir, env: { COFFER_ROOT_KEY_FILE: missing } }), (e: RootKeyConfigError) => {
+      assert.ok(e instanceof RootKeyConfigError);
+      assert.equal(e.message, `COFFER_ROOT_KEY_FILE names ${missing}, which cannot be read (ENOENT)`);
+      assert.match(e.hint ?? '', /openssl rand -base64 32 > /);
+      return true;
+    });
+    const bad = path.join(fresh(), 'short');
+    await fs.mkdir(path.dirname(bad), { recursive: true });
+    await fs.writeFile(bad, 'c2hvcnQ=\n');
+    await assert.rejects(selectRootKey({ dataDir, env: { COFFER_ROOT_KEY_FILE: bad } }), {
+      message: `COFFER_ROOT_KEY_FILE (${bad}) must be 32 bytes in base64, but it decodes to 5 bytes`,
+    });
+  });
 });

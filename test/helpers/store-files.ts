@@ -18,6 +18,8 @@ export interface StoreFiles<S extends Closable> {
   make(): Promise<S>;
   /** Closes `s` and opens its path again. */
   reopen(s: S): Promise<S>;
+  /** A second store on `s`'s path, open beside it (another process's connection). */
+  twin(s: S): Promise<S>;
 }
 
 export function storeFiles<S extends Closable>(prefix: string, ext: string, openAt: (path: string) => S | Promise<S>): StoreFiles<S> {
@@ -43,6 +45,7 @@ export function storeFiles<S extends Closable>(prefix: string, ext: string, open
       await s.close();
       return open(paths.get(s)!);
     },
+    twin: (s) => open(paths.get(s)!),
   };
 }
 

@@ -7,4 +7,4 @@ import { storeFiles } from '../helpers/store-files.js';
 
 const files = storeFiles<UsageStore>('coffer-usage-sqlite-', '.sqlite', (file) => SqliteUsageStore.open(file));
 
-runUsageStoreContract('SqliteUsageStore', files.make, { reopen: files.reopen });
+runUsageStoreContract('SqliteUsageStore', files.make, { reopen: files.reopen, twin: files.twin });

@@ -11,6 +11,8 @@ import { scoped } from '../helpers/store-files.js';
 export interface UsageStoreContractOptions {
   /** Closes `store` and opens the same database again, as a restarted server would. */
   reopen?: (store: UsageStore) => Promise<UsageStore>;
+  /** A second store on `store`'s database, open beside it, as another node (or process) would. */
+  twin?: (store: UsageStore) => Promise<UsageStore>;
 }
 
 const H0 = Date.UTC(2026, 10, 2, 0);
@@ -136,6 +138,32 @@ export function runUsageStoreContract(name: string, make: () => Promise<UsageSto
       assert.deepEqual(await s.keyHoursBy(H0 + HOUR_MS, H0 + 2 * HOUR_MS), [{ keyArn: K1, units: 1 }]);
       assert.deepEqual(await s.keyHoursBy(H0 + 2 * HOUR_MS, H0 + 9 * HOUR_MS), []);
     }));
+
+    if (opts.twin) {
+      const twin = opts.twin;
+      it('two stores adding to the same rows at once lose no count; key-hours sampled by both keep the larger', withStore(async (s) => {
+        const t = await twin(s);
+        try {
+          // Each flush touches the same rows, in opposite orders from the two stores.
+          const rows = [usageCount({ principal: ALICE }), usageCount({ principal: BOB }), usageCount({ keyArn: K2 })];
+          const flushes: Promise<void>[] = [];
+          for (let i = 0; i < 10; i++) {
+            flushes.push(s.add(rows), t.add([...rows].reverse()));
+            flushes.push(s.recordKeyHours(H0, [{ keyArn: K1, units: i % 3 }, { keyArn: K2, units: 1 }]));
+            flushes.push(t.recordKeyHours(H0, [{ keyArn: K2, units: 2 }, { keyArn: K1, units: 1 }]));
+          }
+          await Promise.all(flushes);
+          assert.deepEqual(await s.totals(H0, H0 + HOUR_MS), { requests: 60, errors: 0, avoided: 0 });
+          assert.deepEqual(await t.totalsBy('principal', H0, H0 + HOUR_MS), [
+            { group: ALICE, requests: 40, errors: 0, avoided: 0 },
+            { group: BOB, requests: 20, errors: 0, avoided: 0 },
+          ]);
+          assert.deepEqual(await t.keyHoursBy(H0, H0 + HOUR_MS), [{ keyArn: K1, units: 2 }, { keyArn: K2, units: 2 }]);
+        } finally {
+          await t.close();
+        }
+      }));
+    }
 
     if (opts.reopen) {
       const reopen = opts.reopen;

@@ -48,3 +48,22 @@ test('a state file resumes only the same re-key', async () => {
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the checkpoint of a version listing holds the key and the version; a format 1 file resumes a current-only re-key', async () => {
+  const c = new Checkpoint('a', 'v9');
+  const [x, y] = [c.take(), c.take()];
+  c.finish(x, 'a', true, 'v8');
+  assert.equal(c.finish(y, 'b', true, 'v1'), true);
+  assert.deepEqual([c.after, c.afterVersionId], ['b', 'v1']);
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-rekey-state-v1-'));
+  try {
+    const file = path.join(dir, 'old.json');
+    const run: RekeyRun = { endpoint: 'http://127.0.0.1:9000', bucket: 'b', prefix: '', toKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/x' };
+    await fs.writeFile(file, JSON.stringify({ format: 'coffer-rekey-state/1', ...run, after: 'k', covered: 3, updatedAt: '2026-01-01T00:00:00.000Z' }));
+    const state = await loadState(file, run);
+    assert.deepEqual([state?.format, state?.after, state?.allVersions], [STATE_FORMAT, 'k', undefined]);
+    await assert.rejects(loadState(file, { ...run, allVersions: true }), /belongs to another re-key/, 'a current-only run is not an all-versions run');
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

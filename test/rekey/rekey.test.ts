@@ -6,7 +6,8 @@
 // under the user; a rerun changes nothing; --max-objects and a killed run resume from
 // the checkpoint; --prefix and --from-key filter; a user without kms:ReEncryptTo (or
 // kms:ReEncryptFrom on the source key) gets failures naming it and the objects stay as
-// they were; ^C exits 130 with the checkpoint saved.
+// they were; ^C exits 130 with the checkpoint saved. In a versioned bucket every version is
+// re-wrapped (or with --current-only the current ones) and the checkpoint holds a version.
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,8 +19,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, HeadObjectCommand, PutObjectCommand, UploadPartCommand,
-  type S3Client,
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand,
+  ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand, EnableKeyCommand } from '@aws-sdk/client-kms';
 import { ROOT_KEY_ID, ROOT_SECRET, startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
@@ -307,7 +308,7 @@ describe('refusals', () => {
 
   test('a user without s3:PutObject on the objects is refused by S3 before any KMS call', async () => {
     const readOnly = await users.create('rekey-read-only', {
-      s3: [{ Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetObject'], Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] }],
+      s3: [{ Effect: 'Allow', Action: ['s3:ListBucket', 's3:ListBucketVersions', 's3:GetObject', 's3:GetObjectVersion'], Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] }],
       kms: [kmsOn(['kms:ReEncryptFrom'], keyA), kmsOn(['kms:ReEncryptTo', 'kms:DescribeKey'], keyB)],
     });
     const before = (await auditEvents(srv)).length;
@@ -482,3 +483,57 @@ async function holdingRelay(target: URL, hold: () => boolean): Promise<{ url: st
     },
   };
 }
+
+describe('a versioned bucket', () => {
+  const bucket = uniqueBucket('rekey-ver');
+  const versionsOf = async (key: string) =>
+    (await srv.s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }))).Versions!.map((v) => v.VersionId!);
+  const keyOf = async (key: string, versionId: string) =>
+    (await srv.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }))).SSEKMSKeyId;
+
+  before(async () => {
+    await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await srv.s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    for (const key of ['doc', 'other']) {
+      for (let i = 0; i < 3; i++) {
+        await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${key} ${i}`, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA }));
+      }
+    }
+    await srv.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'other' })); // a delete marker has nothing to re-wrap
+  });
+
+  test('--current-only re-wraps the current versions only; by default every version is re-wrapped and readable', async () => {
+    const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', keyB, '--current-only', '--state-file', 'ver-current.json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(s.objects.rewrapped, 1, 'the current "doc"; "other" is behind a delete marker');
+    const doc = await versionsOf('doc');
+    assert.deepEqual(await Promise.all(doc.map((v) => keyOf('doc', v))), [keyB, keyA, keyA]);
+
+    const all = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', keyB, '--state-file', 'ver-all.json', '--concurrency', '2');
+    assert.equal(all.r.code, 0, all.r.stderr);
+    assert.deepEqual([all.s.objects.rewrapped, all.s.objects.unchanged, all.s.objects.failed], [5, 1, 0]);
+    for (const key of ['doc', 'other']) {
+      for (const v of await versionsOf(key)) assert.equal(await keyOf(key, v), keyB, `${key} ${v}`);
+    }
+    const oldest = (await versionsOf('doc')).at(-1)!;
+    const got = await srv.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: oldest }));
+    assert.equal(await got.Body!.transformToString(), 'doc 0');
+  });
+
+  test('--max-objects stops inside a key\'s history and the next run resumes at the next version', async () => {
+    for (let i = 0; i < 3; i++) {
+      await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'third', Body: `third ${i}`, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyC }));
+    }
+    const args = ['--bucket', bucket, '--prefix', 'third', '--to-key', keyB, '--state-file', 'ver-resume.json'];
+    const first = await rekey(rekeyer.credentials, ...args, '--max-objects', '2');
+    assert.equal(first.s.stopped, 'max-objects');
+    const state = JSON.parse(await fs.readFile(path.join(work, 'ver-resume.json'), 'utf8')) as { format: string; after: string; afterVersionId: string; allVersions: boolean };
+    assert.deepEqual([state.format, state.after, state.allVersions], ['coffer-rekey-state/2', 'third', true]);
+    const versions = await versionsOf('third');
+    assert.equal(state.afterVersionId, versions[1]);
+    const rest = await rekey(rekeyer.credentials, ...args);
+    assert.equal(rest.r.code, 0, rest.r.stderr);
+    assert.deepEqual([first.s.objects.rewrapped, rest.s.objects.rewrapped], [2, 1], 'every version exactly once');
+    for (const v of versions) assert.equal(await keyOf('third', v), keyB);
+  });
+});

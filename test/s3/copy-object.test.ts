@@ -170,9 +170,9 @@ test('keys with spaces, unicode and reserved characters work as copy sources, wi
   }
 });
 
-test('a copy source with a versionId other than null is NotImplemented; versionId=null copies', async () => {
+test('a copy source versionId that cannot be a version id is InvalidArgument; versionId=null copies the null version', async () => {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'ver', Body: 'v' }));
-  await assertFails(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'ver2', CopySource: `${src(bucket, 'ver')}?versionId=abc` })), 501, 'NotImplemented');
+  await assertFails(s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'ver2', CopySource: `${src(bucket, 'ver')}?versionId=abc` })), 400, 'InvalidArgument');
   await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'ver2', CopySource: `${src(bucket, 'ver')}?versionId=null` }));
   assert.equal((await bodyOf(bucket, 'ver2')).toString(), 'v');
 });

@@ -55,6 +55,12 @@ export function runBlobStoreContract(name: string, make: () => Promise<BlobStore
   const missing = (r: Readable) => assert.rejects(readAll(r), (e: unknown) => e instanceof Error && !/within/.test(e.message));
 
   describe(`BlobStore contract: ${name}`, () => {
+    it('ping resolves on a working store, again and again', () =>
+      withStore(async (s) => {
+        await s.ping();
+        await s.ping();
+      }));
+
     it('reads back exactly what was written, across batch and chunk boundaries', () =>
       withStore(async (s) => {
         const data = randomBytes(3 * MiB + 17);

@@ -13,6 +13,7 @@ import type {
 } from '../../src/storage/types.js';
 import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError } from '../../src/storage/types.js';
 import { runInlineBlobContract } from './inline-blobs.contract.js';
+import { runObjectVersionsContract } from './object-versions.contract.js';
 
 export interface MetadataStoreContractOptions {
   /** Closes `store` and opens the same database again, as a restarted server would. */
@@ -41,6 +42,7 @@ export function objectRec(bucket: string, key: string, blobs: string[] = [blobId
     sys: {},
     owner: 'owner-1',
     storageClass: 'STANDARD',
+    versionId: 'null',
     ...over,
   };
 }
@@ -362,6 +364,19 @@ export function runMetadataStoreContract(
     });
 
     describe('multipart uploads', () => {
+      it('replaceUploadSys (root-key rotation) replaces an upload\'s sys only while it is the expected one', () =>
+        withStore(async (s) => {
+          // Optional: a store without it cannot be rotated, and `coffer custody rotate` says so (backend/reseal/reseal-items.ts).
+          if (!(s.replaceUploadSys)) return;
+          const u = uploadRec('b1', 'k', { sys: { sse: { alg: 'AES256', env: 'old' } } });
+          await s.createUpload(u);
+          const sys = { sse: { alg: 'AES256', env: 'new' } };
+          assert.equal(await s.replaceUploadSys(u.uploadId, { sse: { alg: 'AES256', env: 'other' } }, sys), false);
+          assert.equal(await s.replaceUploadSys(u.uploadId, u.sys, sys), true);
+          assert.deepEqual(await s.getUpload('b1', 'k', u.uploadId), { ...u, sys });
+          assert.equal(await s.replaceUploadSys('nope', sys, u.sys), false);
+        }));
+
       it('creates, gets and scopes an upload to its bucket and key', () =>
         withStore(async (s) => {
           const u = uploadRec('b1', 'big', {
@@ -562,6 +577,39 @@ export function runMetadataStoreContract(
         }));
     });
 
+    describe('readiness and usage', () => {
+      it('ping resolves on an open store', () => withStore(async (s) => {
+        await s.ping();
+      }));
+
+      it('bucketUsage counts objects and bytes per bucket through put, overwrite, delete, complete and deleteBucket', () =>
+        withStore(async (s) => {
+          const usage = async () => Object.fromEntries((await s.bucketUsage()).map((u) => [u.bucket, [u.objects, u.bytes]]));
+          assert.deepEqual(await usage(), { b1: [0, 0] }, 'a new bucket holds nothing');
+          await s.createBucket(bucketRec('b2'));
+          await s.putObject(objectRec('b1', 'a', undefined, { size: 100 }));
+          await s.putObject(objectRec('b1', 'b', undefined, { size: 50 }));
+          await s.putObject(objectRec('b2', 'a', undefined, { size: 7 }));
+          assert.deepEqual(await usage(), { b1: [2, 150], b2: [1, 7] });
+          await s.putObject(objectRec('b1', 'a', undefined, { size: 10 }));
+          assert.deepEqual(await usage(), { b1: [2, 60], b2: [1, 7] }, 'an overwrite replaces the size, not adds an object');
+          await s.deleteObject('b1', 'b');
+          assert.deepEqual(await usage(), { b1: [1, 10], b2: [1, 7] });
+          const u = uploadRec('b2', 'big');
+          await s.createUpload(u);
+          const part = partRec(u.uploadId, 1, undefined, { size: 1000 });
+          await s.putPart(part);
+          assert.deepEqual(await usage(), { b1: [1, 10], b2: [1, 7] }, 'parts are not objects until completed');
+          await s.completeUpload(u.uploadId, objectRec('b2', 'big', [part.blobId], { size: 1000 }));
+          assert.deepEqual(await usage(), { b1: [1, 10], b2: [2, 1007] });
+          await s.deleteObject('b2', 'a');
+          await s.deleteObject('b2', 'big');
+          await s.deleteBucket('b2');
+          assert.deepEqual(await usage(), { b1: [1, 10] }, 'a deleted bucket is gone from the usage');
+        }));
+    });
+
     runInlineBlobContract({ withStore, objectRec, reopen: opts.reopen });
+    runObjectVersionsContract({ withStore, objectRec, blobId });
   });
 }

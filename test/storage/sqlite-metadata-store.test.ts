@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { retainSqlite } from '../../src/storage/sqlite-database.js';
 import { SqliteMetadataStore } from '../../src/storage/sqlite-metadata-store.js';
-import { SCHEMA_VERSION } from '../../src/storage/sqlite-schema.js';
+import { SCHEMA_VERSION, migrateTo } from '../../src/storage/sqlite-schema.js';
 import type { MetadataStore } from '../../src/storage/types.js';
 import { objectRec, bucketRec, runMetadataStoreContract } from './metadata-store.contract.js';
 import { storeFiles } from '../helpers/store-files.js';
@@ -20,6 +20,29 @@ const fullFiles = storeFiles<MetadataStore>('coffer-sqlite-full-', '.db', (file)
 runMetadataStoreContract('SqliteMetadataStore (synchronous=FULL, group commit)', fullFiles.make, { reopen: fullFiles.reopen });
 
 describe('SqliteMetadataStore specifics', () => {
+  it('counts the objects of a database written before per-bucket usage existed, once, on the first open after the upgrade', async () => {
+    const file = files.next();
+    const s = SqliteMetadataStore.open(file);
+    await s.createBucket(bucketRec('old'));
+    await s.putObject(objectRec('old', 'a', undefined, { size: 123 }));
+    await s.putObject(objectRec('old', 'b', undefined, { size: 7 }));
+    await s.close();
+    // Take the database back to the version before the usage table (schema 3).
+    const db = retainSqlite(new Database(file));
+    for (const t of ['bucket_insert', 'bucket_delete', 'object_insert', 'object_delete', 'object_update']) db.exec(`DROP TRIGGER bucket_usage_${t}`);
+    db.exec('DROP TABLE bucket_usage');
+    db.prepare('UPDATE schema_version SET version = 3').run();
+    db.close();
+    const upgraded = SqliteMetadataStore.open(file);
+    try {
+      assert.deepEqual(await upgraded.bucketUsage(), [{ bucket: 'b1', objects: 0, bytes: 0 }, { bucket: 'old', objects: 2, bytes: 130 }].filter((u) => u.bucket === 'old'));
+      await upgraded.putObject(objectRec('old', 'c', undefined, { size: 1 }));
+      assert.deepEqual(await upgraded.bucketUsage(), [{ bucket: 'old', objects: 3, bytes: 131 }]);
+    } finally {
+      await upgraded.close();
+    }
+  });
+
   it('records the schema version and runs in WAL mode with foreign keys', async () => {
     const file = files.next();
     const s = SqliteMetadataStore.open(file);
@@ -33,6 +56,32 @@ describe('SqliteMetadataStore specifics', () => {
     }
     const again = SqliteMetadataStore.open(file); // reopening an up-to-date database migrates nothing
     await again.close();
+  });
+
+  it('migration 4 (versioning) makes every existing object the current null version of its key', async () => {
+    const file = files.next();
+    const db = retainSqlite(new Database(file));
+    migrateTo(db, 3);
+    const rec = objectRec('old', 'photo.jpg');
+    db.prepare("INSERT INTO buckets (name, region, created_at, owner, config) VALUES ('old', 'us-east-1', ?, 'owner-1', '{}')").run(rec.lastModified);
+    db.prepare(
+      `INSERT INTO objects (bucket, key, size, etag, last_modified, owner, storage_class, headers, user_meta, tags, checksum, parts, sys)
+       VALUES ('old', 'photo.jpg', ?, ?, ?, 'owner-1', 'STANDARD', ?, '{}', '[]', NULL, ?, '{}')`,
+    ).run(rec.size, rec.etag, rec.lastModified, JSON.stringify(rec.headers), JSON.stringify(rec.parts));
+    db.close();
+    const s = SqliteMetadataStore.open(file);
+    try {
+      assert.deepEqual(await s.getObject('old', 'photo.jpg'), rec);
+      assert.deepEqual((await s.getObjectVersion('old', 'photo.jpg', 'null'))?.etag, rec.etag);
+      await s.putObject(objectRec('old', 'photo.jpg', undefined, { versionId: 'new1' }));
+      assert.deepEqual(
+        (await s.listObjectVersions('old', { prefix: '', limit: 10 })).map((v) => [v.versionId, v.isLatest]),
+        [['new1', true], ['null', false]],
+        'the migrated object is older than any version written after',
+      );
+    } finally {
+      await s.close();
+    }
   });
 
   it('refuses a database from a newer schema version', async () => {

@@ -65,10 +65,10 @@ runBlobStoreContract('TieredBlobStore (no fsync)', async () => (await fresh(fals
 // A networked metadata store reads its inline tier only asynchronously (no getNow): every
 // read then goes through get, and readSmall has no fast path to offer.
 runBlobStoreContract('TieredBlobStore (inline tier without getNow)', async () => {
-  const { store } = await fresh(false);
+  const { store, blobsDir } = await fresh(false);
   const tier = store.meta.inlineBlobs;
   const inlineBlobs: InlineBlobStore = { putPending: (id, data) => tier.putPending(id, data), get: (id, range) => tier.get(id, range), delete: (id) => tier.delete(id) };
-  const asyncOnly = await TieredBlobStore.open({ dir: store.files.dir, meta: { inlineBlobs, markPending: (id) => store.meta.markPending(id) }, fsync: false });
+  const asyncOnly = await TieredBlobStore.open({ dir: blobsDir, meta: { inlineBlobs, markPending: (id) => store.meta.markPending(id) }, fsync: false });
   asyncOnly.close = () => store.close();
   return asyncOnly;
 });

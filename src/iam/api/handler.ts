@@ -10,6 +10,7 @@
 // the call is authorized or runs (refused if not: nothing changes), and the answer —
 // success or refusal — goes out only once the call's event is durable.
 
+import { noteAccess } from '../../http/access-log.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { authenticate } from '../../auth/sigv4.js';
@@ -63,6 +64,7 @@ export async function handleQueryApi(routed: 'iam' | 'sts', opts: IamHandlerOpti
     const qi = rawUrl.indexOf('?');
     const form = parseQueryForm(qi < 0 ? '' : rawUrl.slice(qi + 1), body.toString('utf8'));
     action = form.get('Action') ?? '';
+    noteAccess(res, { operation: action });
     // A call whose credential scope cannot be read (http/server.ts sends it here) belongs
     // to the service of its Action, which answers in its own words (IncompleteSignature …).
     if (scopeService(req.headers.authorization, rawUrl) === undefined && IAM_API_OPERATIONS.has(action)) {
@@ -72,6 +74,7 @@ export async function handleQueryApi(routed: 'iam' | 'sts', opts: IamHandlerOpti
 
     await opts.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl), service);
     const principal = authenticateQuery(service, opts, req, body);
+    noteAccess(res, { principal: principal.arn });
     const secret = SECRET_RESPONSES[service].get(action);
     const refusal = secret && secretsOverHttpRefusal(transportOf(req), opts.allowSecretsOverHttp, action, secret);
     if (refusal) throw queryError('AccessDenied', refusal);
@@ -139,6 +142,7 @@ export async function handleQueryApi(routed: 'iam' | 'sts', opts: IamHandlerOpti
       res.destroy();
       return;
     }
+    noteAccess(res, { errorCode: err.code });
     send(res, err.status, errorXml(svc.namespace, err, requestId));
   }
 }

@@ -9,6 +9,7 @@ import type { AttachmentTarget } from '../store/types.js';
 import type { ApiContext, QueryOperation } from './context.js';
 import { groupResource, mapConflict, noGroup, noPolicy, noRole, noUser, page, paging, policyArnParam, policyDocument, policyXml, roleResource, userResource } from './common.js';
 import { encodedPolicy, queryError, validationError, type Params } from './query.js';
+import { ensureAllAwsManagedPolicies, ensureAwsManagedPolicy, isAwsManagedArn, refuseAwsManagedChange } from './aws-managed-policies.js';
 
 /** IAM's quotas: 6,144 characters per managed policy, 5 versions, 10 attachments per entity. */
 const MAX_BYTES = 6144;
@@ -18,6 +19,7 @@ const MAX_ATTACHED = 10;
 const noVersion = (arn: string, v: string) => queryError('NoSuchEntity', `Policy ${arn} version ${v} does not exist or is not attachable.`);
 
 async function requirePolicy(c: ApiContext, arn: string) {
+  if (isAwsManagedArn(arn)) await ensureAwsManagedPolicy(c, arn);
   const pol = await c.iam.policies.get(arn);
   if (!pol) throw noPolicy(arn);
   return pol;
@@ -107,8 +109,13 @@ export const MANAGED_POLICY_OPERATIONS: Record<string, QueryOperation> = {
       const scope = p.str('Scope') ?? 'All';
       if (!['All', 'AWS', 'Local'].includes(scope)) throw validationError('scope', scope, 'Member must satisfy enum value set: [All, AWS, Local]');
       const { limit, after } = paging(p);
-      // There are no AWS managed policies here: Scope=AWS lists nothing.
-      const list = scope === 'AWS' ? [] : await c.iam.policies.list({ after, limit: limit + 1, pathPrefix: p.str('PathPrefix'), onlyAttached: p.bool('OnlyAttached') });
+      // The AWS managed policies Coffer knows (aws-managed-policies.ts) are in the store once listed.
+      if (scope !== 'Local') await ensureAllAwsManagedPolicies(c);
+      const query = { after, pathPrefix: p.str('PathPrefix'), onlyAttached: p.bool('OnlyAttached') };
+      const list =
+        scope === 'All'
+          ? await c.iam.policies.list({ ...query, limit: limit + 1 })
+          : (await c.iam.policies.list(query)).filter((x) => isAwsManagedArn(x.arn) === (scope === 'AWS'));
       const pg = page(list, limit, (x) => x.policyName);
       return { Policies: pg.items.map(policyXml), IsTruncated: pg.IsTruncated, Marker: pg.Marker };
     },
@@ -118,6 +125,7 @@ export const MANAGED_POLICY_OPERATIONS: Record<string, QueryOperation> = {
     resource: (_c, p) => policyArnParam(p),
     async run(c, p) {
       const arn = policyArnParam(p);
+      refuseAwsManagedChange(arn);
       if (!(await mapConflict(c.iam.policies.delete(arn)))) throw noPolicy(arn);
       return undefined;
     },
@@ -127,6 +135,7 @@ export const MANAGED_POLICY_OPERATIONS: Record<string, QueryOperation> = {
     resource: (_c, p) => policyArnParam(p),
     async run(c, p) {
       const arn = policyArnParam(p);
+      refuseAwsManagedChange(arn);
       const doc = policyDocument(p, 'PolicyDocument', MAX_BYTES);
       await requirePolicy(c, arn);
       const setAsDefault = p.bool('SetAsDefault') ?? false;
@@ -163,6 +172,7 @@ export const MANAGED_POLICY_OPERATIONS: Record<string, QueryOperation> = {
     async run(c, p) {
       const arn = policyArnParam(p);
       const versionId = p.req('VersionId');
+      refuseAwsManagedChange(arn);
       await requirePolicy(c, arn);
       if (!(await mapConflict(c.iam.policies.deleteVersion(arn, versionId)))) throw noVersion(arn, versionId);
       return undefined;
@@ -173,6 +183,7 @@ export const MANAGED_POLICY_OPERATIONS: Record<string, QueryOperation> = {
     resource: (_c, p) => policyArnParam(p),
     async run(c, p) {
       const arn = policyArnParam(p);
+      refuseAwsManagedChange(arn);
       await requirePolicy(c, arn);
       await mapConflict(c.iam.policies.setDefaultVersion(arn, p.req('VersionId')));
       return undefined;

@@ -16,6 +16,8 @@ export const SESSION_SQL = {
   insert: 'INSERT INTO sessions (access_key_id, sealed_secret, principal, create_date, expires_at) VALUES (?, ?, ?, ?, ?)',
   get: 'SELECT access_key_id, sealed_secret, principal, create_date, expires_at FROM sessions WHERE access_key_id = ?',
   deleteExpired: 'DELETE FROM sessions WHERE expires_at < ?',
+  list: 'SELECT access_key_id, sealed_secret, principal, create_date, expires_at FROM sessions WHERE access_key_id > ? ORDER BY access_key_id LIMIT ?',
+  reseal: 'UPDATE sessions SET sealed_secret = ? WHERE access_key_id = ? AND sealed_secret = ?',
 } as const;
 
 export class SqliteSessionStore implements SessionStore {
@@ -32,6 +34,14 @@ export class SqliteSessionStore implements SessionStore {
   async get(accessKeyId: string): Promise<SessionRecord | undefined> {
     const r = this.s.get.get(accessKeyId) as SessionRow | undefined;
     return r && { accessKeyId: r.access_key_id, sealedSecret: r.sealed_secret, principal: r.principal, createDate: r.create_date, expiresAt: r.expires_at };
+  }
+
+  async list(after: string | undefined, limit: number): Promise<SessionRecord[]> {
+    return (this.s.list.all(after ?? '', limit) as SessionRow[]).map((r) => ({ accessKeyId: r.access_key_id, sealedSecret: r.sealed_secret, principal: r.principal, createDate: r.create_date, expiresAt: r.expires_at }));
+  }
+
+  async reseal(accessKeyId: string, expected: Buffer, sealed: Buffer): Promise<boolean> {
+    return this.s.reseal.run(sealed, accessKeyId, expected).changes > 0;
   }
 
   async deleteExpired(before: number): Promise<number> {

@@ -225,6 +225,10 @@ export class SqliteIamStore implements IamStore {
     return this.s.updateKeyStatus.run(status, accessKeyId, userName).changes > 0;
   }
 
+  async resealAccessKey(accessKeyId: string, expected: Buffer, sealed: Buffer): Promise<boolean> {
+    return this.shared.db.prepare('UPDATE access_keys SET sealed_secret = ? WHERE access_key_id = ? AND sealed_secret = ?').run(sealed, accessKeyId, expected).changes > 0;
+  }
+
   async deleteAccessKey(userName: string, accessKeyId: string): Promise<boolean> {
     return this.s.deleteKey.run(accessKeyId, userName).changes > 0;
   }
@@ -261,6 +265,11 @@ export class SqliteIamStore implements IamStore {
   version(): string {
     const r = this.versionStmt.get() as { t: number; d: number };
     return `${r.t}:${r.d}`;
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('the store is closed');
+    this.db.prepare('SELECT count(*) FROM sqlite_master').get();
   }
 
   async close(): Promise<void> {

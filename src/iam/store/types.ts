@@ -188,6 +188,10 @@ export interface SessionStore {
   get(accessKeyId: string): Promise<SessionRecord | undefined>;
   /** Removes sessions that expired before `before` (epoch ms); returns how many. */
   deleteExpired(before: number): Promise<number>;
+  /** Root-key rotation: sessions by access key id after `after`, at most limit. Optional (see IamStore.resealAccessKey). */
+  list?(after: string | undefined, limit: number): Promise<SessionRecord[]>;
+  /** Root-key rotation: replaces the sealed secret only if it is still `expected`. */
+  reseal?(accessKeyId: string, expected: Buffer, sealed: Buffer): Promise<boolean>;
 }
 
 export class IamStoreConflict extends Error {
@@ -244,6 +248,12 @@ export interface IamStore {
   updateAccessKeyStatus(userName: string, accessKeyId: string, status: AccessKeyStatus): Promise<boolean>;
   /** False unless the key exists and belongs to userName. */
   deleteAccessKey(userName: string, accessKeyId: string): Promise<boolean>;
+  /**
+   * Root-key rotation (backend/reseal/): replaces a key's sealed secret only if it is still
+   * `expected` (one statement). False if absent or changed. Optional: a store without it
+   * cannot be rotated.
+   */
+  resealAccessKey?(accessKeyId: string, expected: Buffer, sealed: Buffer): Promise<boolean>;
   /** Records the last use of a key; false if the key is absent. */
   markAccessKeyUsed(accessKeyId: string, used: AccessKeyLastUsed): Promise<boolean>;
 
@@ -259,5 +269,7 @@ export interface IamStore {
   readonly policies: ManagedPolicyStore;
   readonly sessions: SessionStore;
 
+  /** Readiness: resolves when the store answers a query; rejects with the cause. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -140,6 +140,10 @@ export class SqliteKmsStore implements KmsStore {
     return (this.s.listMaterials.all(keyId) as MaterialRow[]).map(toMaterial);
   }
 
+  async resealMaterial(keyId: string, version: number, expected: Buffer, sealed: Buffer): Promise<boolean> {
+    return this.db.prepare('UPDATE key_materials SET sealed = ? WHERE key_id = ? AND version = ? AND sealed = ?').run(sealed, keyId, version, expected).changes > 0;
+  }
+
   async addMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void> {
     if (material.keyId !== key.keyId) throw new RangeError('addMaterial: the material belongs to another key');
     this.keyCache.delete(key.keyId);
@@ -277,6 +281,11 @@ export class SqliteKmsStore implements KmsStore {
 
   async dueForExpiry(now: number): Promise<KmsKeyRecord[]> {
     return (this.s.dueForExpiry.all(now) as KeyRow[]).map(toKey);
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('the store is closed');
+    this.db.prepare('SELECT count(*) FROM sqlite_master').get();
   }
 
   async close(): Promise<void> {

@@ -160,6 +160,12 @@ export interface KmsStore {
    * (one transaction). NotFound if the key is absent.
    */
   putMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void>;
+  /**
+   * Root-key rotation (backend/reseal/): replaces one version's sealed bytes only if they
+   * are still `expected` (one statement). False if absent or changed. Optional: a store
+   * without it cannot be rotated (`coffer custody rotate` says so).
+   */
+  resealMaterial?(keyId: string, version: number, expected: Buffer, sealed: Buffer): Promise<boolean>;
 
   /** AliasExists if the name is taken, NotFound if the target key is absent. */
   createAlias(a: AliasRecord): Promise<void>;
@@ -205,5 +211,7 @@ export interface KmsStore {
    */
   dueForExpiry(now: number): Promise<KmsKeyRecord[]>;
 
+  /** Readiness: resolves when the store answers a query; rejects with the cause. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -11,7 +11,7 @@ import { ACL_ITEM, type AclGrant, aclDocument, aclFromBody, aclFromHeaders, gran
 import { admitAcl, sysWithAcl } from '../acl-request.js';
 import { aclsEnabled } from '../ownership.js';
 import { readXmlBody } from './tagging.js';
-import type { ObjectRecord } from '../../storage/types.js';
+import { readVersion, requestedVersionId, versionHeaders } from '../versioning.js';
 
 export async function getBucketAcl(ctx: S3Context, bucket: string): Promise<void> {
   const b = await requireBucket(ctx, bucket);
@@ -27,30 +27,24 @@ export async function putBucketAcl(ctx: S3Context, bucket: string): Promise<void
 }
 
 export async function getObjectAcl(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  const versionId = requestedVersionId(ctx);
   const b = await requireBucket(ctx, bucket);
-  const obj = await requireObject(ctx, bucket, key);
+  const obj = await readVersion(ctx, b, key, versionId);
   const grants = aclsEnabled(b) ? grantsOf(obj.sys[ACL_ITEM]) : undefined;
-  sendXml(ctx, 200, aclDocument(ctx.owner, grants ?? [ownerFullControl(ctx.owner.id)]));
+  sendXml(ctx, 200, aclDocument(ctx.owner, grants ?? [ownerFullControl(ctx.owner.id)]), versionHeaders(b, obj));
 }
 
 export async function putObjectAcl(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  const versionId = requestedVersionId(ctx);
   const b = await requireBucket(ctx, bucket);
-  let obj = await requireObject(ctx, bucket, key);
+  let obj = await readVersion(ctx, b, key, versionId);
   const grants = admitAcl(b, await requestedAcl(ctx), ctx.owner.id);
-  // Compare-and-set on the record read: a concurrent overwrite keeps its own sys (its encryption envelope).
+  // Compare-and-set on the record read (that version): a concurrent overwrite keeps its own sys (its encryption envelope).
   for (let attempt = 0; grants && !(await ctx.services.meta.replaceObjectSys(bucket, key, obj, sysWithAcl(obj.sys, grants))); attempt++) {
     if (attempt >= 3) throw s3Error('ConditionalRequestConflict');
-    obj = await requireObject(ctx, bucket, key);
+    obj = await readVersion(ctx, b, key, versionId);
   }
-  sendEmpty(ctx, 200);
-}
-
-async function requireObject(ctx: S3Context, bucket: string, key: string): Promise<ObjectRecord> {
-  const v = ctx.query.get('versionId');
-  if (v !== null && v !== 'null') throw s3Error('NotImplemented', {}, 'Object versions are not implemented by Coffer');
-  const obj = await ctx.services.meta.getObject(bucket, key);
-  if (!obj) throw s3Error('NoSuchKey', { Key: key });
-  return obj;
+  sendEmpty(ctx, 200, versionHeaders(b, obj));
 }
 
 /** The ACL a PutBucketAcl / PutObjectAcl sets: from its headers or its body, never both, and one of them. */

@@ -1,5 +1,5 @@
 // Bucket lifecycle: ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
-// GetBucketLocation, and the read-only answer for versioning.
+// GetBucketLocation, GetBucketVersioning and PutBucketVersioning.
 
 import { StorageConflictError } from '../../storage/types.js';
 import { requireBucket } from '../bucket-access.js';
@@ -7,6 +7,8 @@ import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import { notImplemented, s3Error } from '../errors.js';
 import { checkBucketName } from '../names.js';
 import { newBucketConfig } from '../new-bucket.js';
+import { VERSIONING_ITEM, versioningOf, type VersioningConfig } from '../versioning.js';
+import { readVouchedXmlBody } from './bucket-cors.js';
 import { childText, el, parseXmlRoot, readSmallBody, text, xmlDocument } from '../xml.js';
 
 export async function listBuckets(ctx: S3Context): Promise<void> {
@@ -88,7 +90,36 @@ export async function getBucketLocation(ctx: S3Context, bucket: string): Promise
 }
 
 export async function getBucketVersioning(ctx: S3Context, bucket: string): Promise<void> {
-  await requireBucket(ctx, bucket);
-  // Versioning has never been enabled on a Coffer bucket: S3 answers an empty configuration.
-  sendXml(ctx, 200, xmlDocument('VersioningConfiguration', ''));
+  const b = await requireBucket(ctx, bucket);
+  // A bucket that was never versioned answers an empty configuration, as S3 does.
+  const v = versioningOf(b);
+  const inner = v ? text('Status', v.status) + (v.mfaDelete ? text('MfaDelete', v.mfaDelete) : '') : '';
+  sendXml(ctx, 200, xmlDocument('VersioningConfiguration', inner));
+}
+
+/**
+ * PutBucketVersioning: Enabled or Suspended (a bucket never goes back to unversioned). The
+ * body needs Content-MD5 or a flexible checksum. Coffer has no MFA devices, so MFA delete
+ * cannot be turned on: <MfaDelete>Enabled</MfaDelete> and any x-amz-mfa are refused as S3
+ * refuses a request without valid MFA (403 AccessDenied).
+ */
+export async function putBucketVersioning(ctx: S3Context, bucket: string): Promise<void> {
+  const b = await requireBucket(ctx, bucket);
+  const body = await readVouchedXmlBody(ctx, 64 * 1024);
+  const doc = parseXmlRoot(body, 'VersioningConfiguration');
+  const status = childText(doc, 'Status');
+  const mfaDelete = childText(doc, 'MfaDelete');
+  if (status !== undefined && status !== 'Enabled' && status !== 'Suspended') {
+    throw s3Error('IllegalVersioningConfigurationException', {}, 'The versioning configuration specified in the request is invalid.');
+  }
+  if (mfaDelete !== undefined && mfaDelete !== 'Enabled' && mfaDelete !== 'Disabled') throw s3Error('MalformedXML');
+  if (mfaDelete === 'Enabled' || ctx.req.headers['x-amz-mfa'] !== undefined) {
+    throw s3Error('AccessDenied', {}, 'Mfa Authentication must be used for this request');
+  }
+  const current = versioningOf(b);
+  const next = status ?? current?.status;
+  if (next === undefined) return sendEmpty(ctx, 200); // nothing to set on a never-versioned bucket
+  const config: VersioningConfig = { v: 1, status: next, ...(mfaDelete === 'Disabled' || current?.mfaDelete ? { mfaDelete: 'Disabled' as const } : {}) };
+  await ctx.services.meta.setBucketConfig(bucket, VERSIONING_ITEM, JSON.stringify(config));
+  sendEmpty(ctx, 200);
 }

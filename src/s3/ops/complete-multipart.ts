@@ -5,7 +5,8 @@
 
 import { createHash } from 'node:crypto';
 import { decodePayload } from '../../auth/chunked.js';
-import { COMPLETED_UPLOAD_RETENTION_MS, type ObjectRecord, type PartRecord } from '../../storage/types.js';
+import { COMPLETED_UPLOAD_RETENTION_MS, type BucketRecord, type ObjectRecord, type PartRecord } from '../../storage/types.js';
+import { versionHeaders, versionIdForWrite } from '../versioning.js';
 import { checkWriteCondition, writeCondition } from '../conditions.js';
 import { type S3Context, header, sendXml } from '../context.js';
 import { refuseSseHeaders } from '../sse/request.js';
@@ -45,6 +46,8 @@ export async function completeMultipartUpload(ctx: S3Context, bucket: string, ke
   }
 
   if (cond.kind !== 'none') checkWriteCondition(cond, await ctx.services.meta.getObject(bucket, key), key);
+  const b = await ctx.services.meta.getBucket(bucket);
+  if (!b) throw s3Error('NoSuchBucket', { BucketName: bucket });
 
   const stored = new Map<number, PartRecord>();
   for (const p of await ctx.services.meta.listParts(uploadId, 0, MAX_PART_NUMBER)) stored.set(p.partNumber, p);
@@ -92,6 +95,7 @@ export async function completeMultipartUpload(ctx: S3Context, bucket: string, ke
     sys: objectSys(upload),
     owner: upload.owner,
     storageClass: upload.storageClass,
+    versionId: versionIdForWrite(b),
   };
 
   const sse = await completedSse(ctx, upload, chosen);
@@ -105,10 +109,10 @@ export async function completeMultipartUpload(ctx: S3Context, bucket: string, ke
     throw isNoSuchUpload(mapped) ? noSuchUpload(uploadId) : mapped;
   }
   ctx.services.collectGarbage();
-  sendResult(ctx, rec, upload.checksumAlgorithm !== undefined);
+  sendResult(ctx, rec, b, upload.checksumAlgorithm !== undefined);
 }
 
-function sendResult(ctx: S3Context, rec: ObjectRecord, echoChecksum: boolean): void {
+function sendResult(ctx: S3Context, rec: ObjectRecord, b: BucketRecord, echoChecksum: boolean): void {
   const { checksum } = rec;
   const inner =
     text('Location', location(ctx, rec.bucket, rec.key)) +
@@ -117,7 +121,7 @@ function sendResult(ctx: S3Context, rec: ObjectRecord, echoChecksum: boolean): v
     text('ETag', rec.etag) +
     // S3's default checksum (the upload declared none) is not in the answer, only on later reads (aws-recordings).
     (checksum && echoChecksum ? text(checksumElement(checksum.algorithm), checksum.value) + text('ChecksumType', checksum.type) : '');
-  sendXml(ctx, 200, xmlDocument('CompleteMultipartUploadResult', inner), sseResponseHeaders(ctx, sseOf(rec.sys)));
+  sendXml(ctx, 200, xmlDocument('CompleteMultipartUploadResult', inner), { ...sseResponseHeaders(ctx, sseOf(rec.sys)), ...versionHeaders(b, rec) });
 }
 
 /**
@@ -133,7 +137,9 @@ async function answerRepeat(ctx: S3Context, bucket: string, key: string, uploadI
   const current = await ctx.services.meta.getObject(bucket, key);
   if (!current || current.etag !== done.etag || current.parts[0]?.blobId !== done.blobId) return false;
   // The upload's declaration is not kept: S3's default (CRC64NVME) is taken as undeclared.
-  sendResult(ctx, current, current.checksum !== undefined && current.checksum.algorithm !== 'CRC64NVME');
+  const b = await ctx.services.meta.getBucket(bucket);
+  if (!b) return false;
+  sendResult(ctx, current, b, current.checksum !== undefined && current.checksum.algorithm !== 'CRC64NVME');
   return true;
 }
 

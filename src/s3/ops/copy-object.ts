@@ -7,12 +7,13 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { checksumHeader, parseAlgorithm } from '../../checksum/index.js';
-import { StorageConflictError, type ChecksumAlgorithm, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
+import { StorageConflictError, type BucketRecord, type ChecksumAlgorithm, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
+import { isVersionId, noSuchVersion, versionHeaders, versionIdForWrite } from '../versioning.js';
 import { requireBucket } from '../bucket-access.js';
 import { newObjectAcl, sysWithAcl } from '../acl-request.js';
 import { COPY_SOURCE_CONDITIONS, checkReadConditions, checkWriteCondition, writeCondition } from '../conditions.js';
 import { type S3Context, header, sendXml } from '../context.js';
-import { invalidArgument, notImplemented, s3Error } from '../errors.js';
+import { invalidArgument, s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
 import {
   checkTaggingDirective, parseTaggingHeader, quoteEtag, storageClass, storedHeaders, userMetadata,
@@ -39,17 +40,20 @@ const WEBSITE_REDIRECT = 'x-amz-website-redirect-location';
 export interface CopySource {
   bucket: string;
   key: string;
+  /** ?versionId= of x-amz-copy-source: the version to copy (the current one when absent). */
+  versionId?: string;
 }
 
 /** Parses x-amz-copy-source: "/bucket/key" or "bucket/key", URL-encoded, optionally "?versionId=". */
 export function parseCopySource(raw: string | undefined): CopySource {
   if (raw === undefined || raw === '') throw invalidArgument('Copy Source must mention the source bucket and key: sourcebucket/sourcekey', 'x-amz-copy-source', raw ?? '');
   let path = raw;
+  let versionId: string | undefined;
   const q = raw.indexOf('?');
   if (q >= 0) {
     path = raw.slice(0, q);
-    const versionId = new URLSearchParams(raw.slice(q + 1)).get('versionId');
-    if (versionId !== null && versionId !== 'null') throw notImplemented('Copying a specific object version');
+    versionId = new URLSearchParams(raw.slice(q + 1)).get('versionId') ?? undefined;
+    if (versionId !== undefined && !isVersionId(versionId)) throw invalidArgument('Invalid version id specified', 'x-amz-copy-source', raw);
   }
   let decoded: string;
   try {
@@ -62,7 +66,29 @@ export function parseCopySource(raw: string | undefined): CopySource {
   if (slash <= 0 || slash === decoded.length - 1) {
     throw invalidArgument('Invalid copy source object key', 'x-amz-copy-source', raw);
   }
-  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1), ...(versionId === undefined ? {} : { versionId }) };
+}
+
+/**
+ * The record a copy reads: the source's current version or the one its versionId names.
+ * NoSuchBucket, NoSuchKey (also behind a current delete marker), NoSuchVersion; a delete
+ * marker named by id is InvalidRequest, as in S3.
+ */
+export async function loadCopySource(ctx: S3Context, source: CopySource): Promise<{ src: ObjectRecord; bucket: BucketRecord }> {
+  const b = await ctx.services.meta.getBucket(source.bucket);
+  if (!b) throw s3Error('NoSuchBucket', { BucketName: source.bucket });
+  const src = await ctx.services.meta.getObjectVersion(source.bucket, source.key, source.versionId);
+  if (!src || (src.deleteMarker && source.versionId === undefined)) {
+    throw source.versionId === undefined ? s3Error('NoSuchKey', { Key: source.key }) : noSuchVersion(source.key, source.versionId);
+  }
+  if (src.deleteMarker) throw s3Error('InvalidRequest', {}, 'The source of a copy request may not specifically refer to a delete marker by version id.');
+  return { src, bucket: b };
+}
+
+/** x-amz-copy-source-version-id: the version copied, once the source bucket has had versioning (as x-amz-version-id). */
+export function copySourceVersionHeaders(b: BucketRecord, src: ObjectRecord): Record<string, string> {
+  const h = versionHeaders(b, src);
+  return h['x-amz-version-id'] === undefined ? {} : { 'x-amz-copy-source-version-id': h['x-amz-version-id'] };
 }
 
 function metadataDirective(v: string | undefined): 'COPY' | 'REPLACE' {
@@ -116,12 +142,7 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
   if (sourceCustomer) requireSecureTransport(ctx, { kind: 'sse-c' });
   // A copy onto itself can race with a writer of that key; its in-place record is then retried on the new source.
   for (let attempt = 0; ; attempt++) {
-    if (source.bucket !== bucket) await requireBucket(ctx, source.bucket);
-    const src = await ctx.services.meta.getObject(source.bucket, source.key);
-    if (!src) {
-      if (source.bucket === bucket || (await ctx.services.meta.getBucket(source.bucket))) throw s3Error('NoSuchKey', { Key: source.key });
-      throw s3Error('NoSuchBucket', { BucketName: source.bucket });
-    }
+    const { src, bucket: srcBucket } = await loadCopySource(ctx, source);
     claim.hold(src.parts.map((p) => p.blobId)); // once: a retry only commits in place, reading no bytes
     const srcSse = sseOf(src.sys);
     checkCustomerKey(srcSse, sourceCustomer);
@@ -144,9 +165,13 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
       sys: sysWithAcl({ ...src.sys }, acl),
       owner: ctx.owner.id,
       storageClass: requestedClass ?? 'STANDARD',
+      versionId: versionIdForWrite(dest),
     };
+    const versions = { ...copySourceVersionHeaders(srcBucket, src), ...versionHeaders(dest, rec) };
 
-    const sameObject = source.bucket === bucket && source.key === key;
+    // Onto itself: the source is the key's current version (an older version copied over it is a full copy).
+    const sameObject = source.bucket === bucket && source.key === key &&
+      (source.versionId === undefined || source.versionId === (await ctx.services.meta.getObject(bucket, key))?.versionId);
     const newAlgorithm = algorithm !== undefined && algorithm !== src.checksum?.algorithm;
     // Encryption changes when the request names one, or the destination's default differs from the source's.
     const encryptionChange = sseRequest.algorithm !== undefined || sseRequest.customer !== undefined || !sameEncryption(srcSse, settings);
@@ -156,7 +181,7 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
       if (!changes) {
         throw s3Error('InvalidRequest', {}, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
       }
-      if (await commitInPlace(ctx, rec, src, cond)) return sendResult(ctx, rec);
+      if (await commitInPlace(ctx, rec, src, cond)) return sendResult(ctx, rec, versions);
       if (attempt < 3) continue;
       throw s3Error('ConditionalRequestConflict');
     }
@@ -187,7 +212,7 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
     rec.parts = [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag, checksum: blob.checksum?.digest.toString('base64') }];
     rec.lastModified = new Date().toISOString();
     await commitObject(ctx, rec, cond);
-    return sendResult(ctx, rec);
+    return sendResult(ctx, rec, versions);
   }
 }
 
@@ -208,12 +233,12 @@ async function commitInPlace(ctx: S3Context, rec: ObjectRecord, src: ObjectRecor
   return true;
 }
 
-function sendResult(ctx: S3Context, rec: ObjectRecord): void {
+function sendResult(ctx: S3Context, rec: ObjectRecord, versions: Record<string, string>): void {
   const inner =
     text('ETag', rec.etag) +
     text('LastModified', rec.lastModified) +
     (rec.checksum ? text('ChecksumType', rec.checksum.type) + text(checksumElement(rec.checksum.algorithm), rec.checksum.value) : '');
-  sendXml(ctx, 200, xmlDocument('CopyObjectResult', inner), sseResponseHeaders(ctx, sseOf(rec.sys), { withContext: true }));
+  sendXml(ctx, 200, xmlDocument('CopyObjectResult', inner), { ...sseResponseHeaders(ctx, sseOf(rec.sys), { withContext: true }), ...versions });
 }
 
 /** Whether a copy under `settings` would be encrypted the way the source is (only then can it share the source's bytes). */

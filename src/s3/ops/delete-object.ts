@@ -1,15 +1,20 @@
 // DeleteObject and DeleteObjects (quiet mode). Deleting a missing key succeeds, as S3 does,
 // unless the request is conditional (If-Match, or an <ETag> per DeleteObjects entry).
+// Versions (versioning.ts): a delete naming a version removes it for good (delete markers
+// too) and never adds a marker; without one, a versioning-enabled bucket gets a new delete
+// marker, a suspended one a "null" delete marker that replaces the null version, and a
+// bucket that never had versioning loses the object.
 // DeleteObjects is authorized key by key, each as a DeleteObject of that key: a refused key
 // is an <Error> entry of a 200 result, as in AWS, and the others are deleted.
 
-import { S3_ACTIONS } from '../actions.js';
+import { S3_ACTIONS, actionOf } from '../actions.js';
+import { deleteMarkerRecord, isVersionId, requestedVersionId, versionIdForWrite, versioningOf } from '../versioning.js';
 import { s3Decider } from '../authorization.js';
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ServiceError } from '../../errors.js';
-import { StorageConflictError, type WriteCondition } from '../../storage/types.js';
+import { StorageConflictError, type BucketRecord, type WriteCondition } from '../../storage/types.js';
 import { notImplemented, s3Error } from '../errors.js';
 import { parseIntegrity } from '../object-writer.js';
 import { childArray, childText, el, parseXmlRoot, text, xmlDocument } from '../xml.js';
@@ -18,17 +23,21 @@ import { MAX_KEY_BYTES } from '../names.js';
 
 export async function deleteObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
   const cond = deleteCondition(ctx.req.headers);
-  await requireBucket(ctx, bucket);
-  const versionId = ctx.query.get('versionId');
-  if (versionId !== null && versionId !== 'null') throw s3Error('NotImplemented', {}, 'Object versions are not implemented by Coffer');
-  const failed = await conditionalDelete(ctx, bucket, key, cond);
-  if (failed) throw failed;
+  const versionId = requestedVersionId(ctx);
+  const b = await requireBucket(ctx, bucket);
+  if (versionId !== undefined) {
+    const removed = await ctx.services.meta.deleteObjectVersion(bucket, key, versionId);
+    ctx.services.collectGarbage();
+    return sendEmpty(ctx, 204, { 'x-amz-version-id': versionId, ...(removed?.deleteMarker ? { 'x-amz-delete-marker': 'true' } : {}) });
+  }
+  const outcome = await conditionalDelete(ctx, b, key, cond);
+  if (outcome.failed) throw outcome.failed;
   ctx.services.collectGarbage();
-  sendEmpty(ctx, 204);
+  sendEmpty(ctx, 204, outcome.marker ? { 'x-amz-delete-marker': 'true', 'x-amz-version-id': outcome.marker } : {});
 }
 
 export async function deleteObjects(ctx: S3Context, bucket: string): Promise<void> {
-  await requireBucket(ctx, bucket);
+  const b = await requireBucket(ctx, bucket);
   // AWS refuses a multi-object delete whose body nothing vouches for: Content-MD5 or a flexible checksum.
   const integrity = parseIntegrity(ctx.req.headers);
   if (!integrity.contentMd5 && integrity.expected === undefined && !integrity.inTrailer) {
@@ -37,33 +46,39 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
   // 1,000 keys of up to 1,024 bytes each, with their markup.
   const body = await readXmlBody(ctx, 2 * 1024 * 1024);
   const { quiet, objects } = parseDeleteRequest(body);
-  const decide = await s3Decider(ctx.services, {
-    principal: ctx.auth.anonymous ? undefined : ctx.principal,
-    bucket,
-    transport: ctx.transport,
-    checks: [{ action: S3_ACTIONS.DeleteObjects }],
-  });
+  const access = { principal: ctx.auth.anonymous ? undefined : ctx.principal, bucket, transport: ctx.transport };
+  const decide = await s3Decider(ctx.services, { ...access, checks: [{ action: S3_ACTIONS.DeleteObjects }] });
+  // A <VersionId> entry is s3:DeleteObjectVersion on that version (its ACL is the bucket's WRITE).
+  const decideVersion = await s3Decider(ctx.services, { ...access, checks: [{ action: actionOf('DeleteObjects', 'version') }] });
   const results: string[] = [];
   for (const { key, versionId, etag } of objects) {
-    if (versionId !== undefined && versionId !== 'null') {
-      results.push(el('Error', text('Key', key), text('VersionId', versionId), text('Code', 'NotImplemented'), text('Message', 'Object versions are not implemented by Coffer')));
-      continue;
-    }
+    const vid = versionId === undefined ? '' : text('VersionId', versionId);
     if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
-      results.push(el('Error', text('Key', key), text('Code', 'KeyTooLongError'), text('Message', 'Your key is too long')));
+      results.push(el('Error', text('Key', key), vid, text('Code', 'KeyTooLongError'), text('Message', 'Your key is too long')));
       continue;
     }
-    if (!(await decide(key)).allowed) {
-      results.push(el('Error', text('Key', key), text('Code', 'AccessDenied'), text('Message', 'Access Denied')));
+    if (versionId !== undefined && !isVersionId(versionId)) {
+      results.push(el('Error', text('Key', key), vid, text('Code', 'NoSuchVersion'), text('Message', 'The specified version does not exist.')));
+      continue;
+    }
+    if (!(await (versionId === undefined ? decide : decideVersion)(key)).allowed) {
+      results.push(el('Error', text('Key', key), vid, text('Code', 'AccessDenied'), text('Message', 'Access Denied')));
       continue;
     }
     try {
-      const failed = await conditionalDelete(ctx, bucket, key, etag === undefined ? { kind: 'none' } : { kind: 'ifMatch', etag });
-      if (failed) results.push(el('Error', text('Key', key), text('Code', failed.code), text('Message', failed.message)));
-      else if (!quiet) results.push(el('Deleted', text('Key', key)));
+      if (versionId !== undefined) {
+        const removed = await ctx.services.meta.deleteObjectVersion(bucket, key, versionId);
+        const marker = removed?.deleteMarker ? text('DeleteMarker', true) + text('DeleteMarkerVersionId', versionId) : '';
+        if (!quiet) results.push(el('Deleted', text('Key', key), vid, marker));
+        continue;
+      }
+      const outcome = await conditionalDelete(ctx, b, key, etag === undefined ? { kind: 'none' } : { kind: 'ifMatch', etag });
+      const marker = outcome.marker === undefined ? '' : text('DeleteMarker', true) + text('DeleteMarkerVersionId', outcome.marker);
+      if (outcome.failed) results.push(el('Error', text('Key', key), text('Code', outcome.failed.code), text('Message', outcome.failed.message)));
+      else if (!quiet) results.push(el('Deleted', text('Key', key), marker));
     } catch (e) {
       ctx.services.log.error({ err: e, requestId: ctx.requestId }, 'delete failed');
-      results.push(el('Error', text('Key', key), text('Code', 'InternalError'), text('Message', 'We encountered an internal error. Please try again.')));
+      results.push(el('Error', text('Key', key), vid, text('Code', 'InternalError'), text('Message', 'We encountered an internal error. Please try again.')));
     }
   }
   ctx.services.collectGarbage();
@@ -72,17 +87,23 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
 
 /**
  * Deletes the key, under an If-Match condition when given (checked in the delete's own
- * transaction: a concurrent writer cannot slip between). Returns the error a failed condition
- * answers: 404 NoSuchKey when there is no object, 412 PreconditionFailed when its ETag differs.
+ * transaction: a concurrent writer cannot slip between): in a bucket that has had versioning,
+ * by writing a delete marker, whose version id it returns. `failed` is the error a failed
+ * condition answers: 404 NoSuchKey when there is no object, 412 PreconditionFailed when its ETag differs.
  */
-async function conditionalDelete(ctx: S3Context, bucket: string, key: string, cond: WriteCondition): Promise<ServiceError | undefined> {
+async function conditionalDelete(ctx: S3Context, b: BucketRecord, key: string, cond: WriteCondition): Promise<{ failed?: ServiceError; marker?: string }> {
   try {
-    await ctx.services.meta.deleteObject(bucket, key, cond);
-    return undefined;
+    if (versioningOf(b) === undefined) {
+      await ctx.services.meta.deleteObject(b.name, key, cond);
+      return {};
+    }
+    const marker = deleteMarkerRecord(b.name, key, versionIdForWrite(b), ctx.owner.id);
+    await ctx.services.meta.putObject(marker, cond);
+    return { marker: marker.versionId! };
   } catch (e) {
     if (!(e instanceof StorageConflictError && e.kind === 'PreconditionFailed')) throw e;
-    const current = await ctx.services.meta.getObject(bucket, key);
-    return current ? s3Error('PreconditionFailed', { Condition: 'If-Match' }) : s3Error('NoSuchKey', { Key: key });
+    const current = await ctx.services.meta.getObject(b.name, key);
+    return { failed: current ? s3Error('PreconditionFailed', { Condition: 'If-Match' }) : s3Error('NoSuchKey', { Key: key }) };
   }
 }
 

@@ -1,11 +1,12 @@
-// GetObject and HeadObject: preconditions, Range and partNumber, response-* header
+// GetObject and HeadObject (of the current version, or one named by versionId): preconditions, Range and partNumber, response-* header
 // overrides, checksum mode, then the body streamed from the blobs that overlap.
 
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ObjectCryptoError } from '../../crypto/index.js';
 import { readersOf } from '../../storage/blob-readers.js';
-import type { ObjectRecord } from '../../storage/types.js';
+import type { BucketRecord, ObjectRecord } from '../../storage/types.js';
+import { readVersion, requestedVersionId, versionHeaders } from '../versioning.js';
 import { requireBucket } from '../bucket-access.js';
 import { GET_CONDITIONS, checkReadConditions } from '../conditions.js';
 import { type S3Context, header } from '../context.js';
@@ -16,6 +17,7 @@ import { parseReadCustomerKey, refuseSseHeaders, type CustomerKey } from '../sse
 import { checkCustomerKey, integrityFailure, openObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type ObjectKeys } from '../sse/object-keys.js';
 import { readDecrypted, readDecryptedSmall } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
+import { isBlobTierUnavailable } from '../../storage/blob-unavailable.js';
 
 const OVERRIDES: Record<string, string> = {
   'response-content-type': 'content-type',
@@ -34,31 +36,34 @@ export async function headObject(ctx: S3Context, bucket: string, key: string): P
   return serve(ctx, bucket, key, false);
 }
 
-export async function loadObject(ctx: S3Context, bucket: string, key: string): Promise<ObjectRecord> {
-  await requireBucket(ctx, bucket);
-  const rec = await ctx.services.meta.getObject(bucket, key);
-  if (!rec) throw s3Error('NoSuchKey', { Key: key });
-  return rec;
+/** The version the request names (?versionId=), or the current one: NoSuchKey, NoSuchVersion, or a delete marker's answer. */
+export async function loadObject(ctx: S3Context, bucket: string, key: string): Promise<{ rec: ObjectRecord; bucket: BucketRecord }> {
+  const versionId = requestedVersionId(ctx);
+  const b = await requireBucket(ctx, bucket);
+  return { rec: await readVersion(ctx, b, key, versionId), bucket: b };
 }
 
 async function serve(ctx: S3Context, bucket: string, key: string, withBody: boolean): Promise<void> {
   refuseSseHeaders(ctx.req.headers);
   const customer = parseReadCustomerKey(ctx.req.headers);
-  if (!withBody) return respond(ctx, await loadObject(ctx, bucket, key), customer, false);
+  if (!withBody) {
+    const { rec, bucket: b } = await loadObject(ctx, bucket, key);
+    return respond(ctx, rec, b, customer, false);
+  }
   // The blobs of the record read here stay until the response ends, whatever a concurrent
   // overwrite or delete commits meanwhile (storage/blob-readers.ts): the claim starts before
   // the read so no collection can slip between reading the record and holding its blobs.
   const claim = readersOf(ctx.services.blobs).begin();
   try {
-    const rec = await loadObject(ctx, bucket, key);
+    const { rec, bucket: b } = await loadObject(ctx, bucket, key);
     claim.hold(rec.parts.map((p) => p.blobId));
-    await respond(ctx, rec, customer, true);
+    await respond(ctx, rec, b, customer, true);
   } finally {
     claim.release();
   }
 }
 
-async function respond(ctx: S3Context, rec: ObjectRecord, customer: CustomerKey | undefined, withBody: boolean): Promise<void> {
+async function respond(ctx: S3Context, rec: ObjectRecord, b: BucketRecord, customer: CustomerKey | undefined, withBody: boolean): Promise<void> {
   const sse = sseOf(rec.sys);
   checkCustomerKey(sse, customer);
   if (sse && sse.alg !== 'AES256') requireSecureTransport(ctx, { kind: sse.alg === 'SSE-C' ? 'sse-c' : 'sse-kms' });
@@ -82,7 +87,9 @@ async function respond(ctx: S3Context, rec: ObjectRecord, customer: CustomerKey 
   }
 
   const checksumMode = header(ctx, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && (range === undefined || partNumber !== undefined);
-  const headers: Record<string, string> = { ...objectResponseHeaders(rec, { checksumMode, partNumber }), ...sseResponseHeaders(ctx, sse) };
+  const headers: Record<string, string> = {
+    ...objectResponseHeaders(rec, { checksumMode, partNumber }), ...sseResponseHeaders(ctx, sse), ...versionHeaders(b, rec),
+  };
   for (const [param, name] of Object.entries(OVERRIDES)) {
     const v = ctx.query.get(param);
     if (v !== null) headers[name] = v;
@@ -191,6 +198,7 @@ function firstChunk(s: Readable): Promise<Buffer | null> {
 /** The body of `rec` cannot be read: logged with the object it belongs to, InternalError to the client. */
 function unreadable(ctx: S3Context, rec: ObjectRecord, e: unknown): Error {
   if (e instanceof ObjectCryptoError) return integrityFailure(ctx, e, rec);
+  if (isBlobTierUnavailable(e)) return e as Error; // 503: the handler logs it
   ctx.services.log.error({ err: e, requestId: ctx.requestId, bucket: rec.bucket, key: rec.key }, 'stored object could not be read: its blob is missing or unreadable');
   return s3Error('InternalError', {}, 'The object could not be read: its stored data is missing or unreadable.');
 }

@@ -37,7 +37,7 @@ import {
   requireUpload,
 } from '../multipart-upload.js';
 import { text, xmlDocument } from '../xml.js';
-import { parseCopySource } from './copy-object.js';
+import { copySourceVersionHeaders, loadCopySource, parseCopySource } from './copy-object.js';
 
 export async function createMultipartUpload(ctx: S3Context, bucket: string, key: string): Promise<void> {
   const h = ctx.req.headers;
@@ -131,11 +131,7 @@ async function uploadPartCopyClaimed(ctx: S3Context, bucket: string, key: string
   const source = parseCopySource(header(ctx, 'x-amz-copy-source'));
   const upload = await requireUpload(ctx, bucket, key, uploadId);
 
-  const src = await ctx.services.meta.getObject(source.bucket, source.key);
-  if (!src) {
-    await requireBucket(ctx, source.bucket);
-    throw s3Error('NoSuchKey', { Key: source.key });
-  }
+  const { src, bucket: srcBucket } = await loadCopySource(ctx, source);
   claim.hold(src.parts.map((p) => p.blobId));
   const srcSse = sseOf(src.sys);
   checkCustomerKey(srcSse, sourceCustomer);
@@ -167,7 +163,9 @@ async function uploadPartCopyClaimed(ctx: S3Context, bucket: string, key: string
   }
   const part = await commitPart(ctx, upload, n, blob);
   const checksum = upload.checksumAlgorithm && part.checksum !== undefined ? text(checksumElement(upload.checksumAlgorithm), part.checksum) : '';
-  sendXml(ctx, 200, xmlDocument('CopyPartResult', text('ETag', part.etag) + text('LastModified', part.lastModified) + checksum), sseResponseHeaders(ctx, sseOf(upload.sys)));
+  sendXml(ctx, 200, xmlDocument('CopyPartResult', text('ETag', part.etag) + text('LastModified', part.lastModified) + checksum), {
+    ...sseResponseHeaders(ctx, sseOf(upload.sys)), ...copySourceVersionHeaders(srcBucket, src),
+  });
 }
 
 async function commitPart(ctx: S3Context, upload: MultipartUploadRecord, partNumber: number, blob: WrittenBlob): Promise<PartRecord> {

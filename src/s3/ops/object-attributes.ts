@@ -16,6 +16,7 @@ import { checkCustomerKey, sseOf } from '../sse/object-keys.js';
 import { parseReadCustomerKey, refuseSseHeaders } from '../sse/request.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
 import { checksumElement } from './copy-object.js';
+import { readVersion, requestedVersionId, versionHeaders } from '../versioning.js';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
 type Attribute = (typeof ATTRIBUTES)[number];
@@ -23,15 +24,13 @@ const DEFAULT_MAX_PARTS = 1000;
 
 export async function getObjectAttributes(ctx: S3Context, bucket: string, key: string): Promise<void> {
   const wanted = parseAttributes(ctx.req.headers['x-amz-object-attributes']);
-  const v = ctx.query.get('versionId');
-  if (v !== null && v !== 'null') throw s3Error('NotImplemented', {}, 'Object versions are not implemented by Coffer');
+  const versionId = requestedVersionId(ctx);
   // Only the SSE-C headers, validated as GET validates them.
   refuseSseHeaders(ctx.req.headers);
   const customer = parseReadCustomerKey(ctx.req.headers);
   if (customer) requireSecureTransport(ctx, { kind: 'sse-c' });
-  await requireBucket(ctx, bucket);
-  const rec = await ctx.services.meta.getObject(bucket, key);
-  if (!rec) throw s3Error('NoSuchKey', { Key: key });
+  const b = await requireBucket(ctx, bucket);
+  const rec = await readVersion(ctx, b, key, versionId);
   checkCustomerKey(sseOf(rec.sys), customer);
 
   let inner = '';
@@ -43,7 +42,7 @@ export async function getObjectAttributes(ctx: S3Context, bucket: string, key: s
   if (wanted.has('ObjectParts') && isMultipart(rec)) inner += objectParts(ctx, rec);
   if (wanted.has('StorageClass')) inner += text('StorageClass', rec.storageClass);
   if (wanted.has('ObjectSize')) inner += text('ObjectSize', rec.size);
-  sendXml(ctx, 200, xmlDocument('GetObjectAttributesResponse', inner), { 'last-modified': httpDate(rec.lastModified) });
+  sendXml(ctx, 200, xmlDocument('GetObjectAttributesResponse', inner), { 'last-modified': httpDate(rec.lastModified), ...versionHeaders(b, rec) });
 }
 
 function parseAttributes(raw: string | string[] | undefined): Set<Attribute> {

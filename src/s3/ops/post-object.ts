@@ -17,6 +17,7 @@ import type { ObjectRecord } from '../../storage/types.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
 import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
 import { requireBucket } from '../bucket-access.js';
+import { versionHeaders, versionIdForWrite } from '../versioning.js';
 import { newObjectAcl, sysWithAcl } from '../acl-request.js';
 import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
 import { invalidArgument, s3Error } from '../errors.js';
@@ -122,9 +123,10 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
     parts: [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag, checksum: blob.checksum?.digest.toString('base64') }],
     sys: sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl),
     owner: ctx.owner.id,
+    versionId: versionIdForWrite(b),
   };
   await commitObject(ctx, rec, { kind: 'none' });
-  respond(ctx, rec, fields);
+  respond(ctx, rec, fields, versionHeaders(b, rec));
 }
 
 /** The form fields that stand in for request headers (content-type, x-amz-meta-*, acl ...). */
@@ -157,7 +159,7 @@ function policyMaxSize(policy: unknown): number | undefined {
   return max;
 }
 
-function respond(ctx: S3Context, rec: ObjectRecord, fields: Record<string, string>): void {
+function respond(ctx: S3Context, rec: ObjectRecord, fields: Record<string, string>, version: Record<string, string>): void {
   const location = objectUrl(ctx, rec.bucket, rec.key);
   const redirect = fields['success_action_redirect'] ?? fields['redirect'];
   if (redirect !== undefined) {
@@ -171,11 +173,11 @@ function respond(ctx: S3Context, rec: ObjectRecord, fields: Record<string, strin
       url.searchParams.append('bucket', rec.bucket);
       url.searchParams.append('key', rec.key);
       url.searchParams.append('etag', rec.etag);
-      sendEmpty(ctx, 303, { location: url.toString(), etag: rec.etag });
+      sendEmpty(ctx, 303, { location: url.toString(), etag: rec.etag, ...version });
       return;
     }
   }
-  const headers = { etag: rec.etag, location, ...checksumResponseHeaders(rec), ...sseResponseHeaders(ctx, sseOf(rec.sys)) };
+  const headers = { etag: rec.etag, location, ...checksumResponseHeaders(rec), ...sseResponseHeaders(ctx, sseOf(rec.sys)), ...version };
   const status = fields['success_action_status'];
   if (status === '201') {
     const inner = text('Location', location) + text('Bucket', rec.bucket) + text('Key', rec.key) + text('ETag', rec.etag);

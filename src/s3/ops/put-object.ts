@@ -17,6 +17,7 @@ import { BodyEncryptor } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
 import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
+import { versionHeaders, versionIdForWrite } from '../versioning.js';
 import { announcedSize, parseIntegrity, refuseAnnouncedOversize, writeBlob } from '../object-writer.js';
 
 export async function putObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
@@ -68,12 +69,15 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
     parts: [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag, checksum: blob.checksum?.digest.toString('base64') }],
     sys: sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl),
     owner: ctx.owner.id,
+    versionId: versionIdForWrite(b),
   };
   await commitObject(ctx, rec, cond);
-  sendEmpty(ctx, 200, { etag: rec.etag, ...checksumResponseHeaders(rec), ...sseResponseHeaders(ctx, sealed?.sse, { withContext: true }) });
+  sendEmpty(ctx, 200, {
+    etag: rec.etag, ...checksumResponseHeaders(rec), ...sseResponseHeaders(ctx, sealed?.sse, { withContext: true }), ...versionHeaders(b, rec),
+  });
 }
 
-/** Commits a new current object, mapping storage conflicts to S3 errors, and frees what it replaced. */
+/** Commits a new current object (a new version in a versioned bucket), mapping storage conflicts to S3 errors, and frees what it replaced. */
 export async function commitObject(ctx: S3Context, rec: ObjectRecord, cond: ReturnType<typeof writeCondition>): Promise<void> {
   try {
     await ctx.services.meta.putObject(rec, cond);

@@ -1,6 +1,6 @@
 // Object tagging: GetObjectTagging, PutObjectTagging, DeleteObjectTagging. Tags live in
-// the object record and change with updateObject (no blob is touched, the ETag and
-// Last-Modified stay). Also the small-XML request reader the ACL ops share.
+// the object record (each version its own) and change with updateObject (no blob is
+// touched, the ETag and Last-Modified stay). versionId names a version, as in S3. Also the small-XML request reader the ACL ops share.
 
 import { createHash } from 'node:crypto';
 import { decodePayload } from '../../auth/chunked.js';
@@ -11,30 +11,40 @@ import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import { s3Error } from '../errors.js';
 import { objectTags } from '../object-headers.js';
 import { NO_TAGS, type ObjectTags } from '../../storage/object-tags.js';
+import type { BucketRecord } from '../../storage/types.js';
+import { noSuchVersion, readVersion, requestedVersionId, versionHeaders } from '../versioning.js';
 import { parseIntegrity } from '../object-writer.js';
 import { childArray, childObject, childText, el, parseXmlRoot, readSmallBody, text, xmlDocument, type XmlObject } from '../xml.js';
 
 export async function getObjectTagging(ctx: S3Context, bucket: string, key: string): Promise<void> {
-  refuseVersionId(ctx);
-  const rec = await loadRecord(ctx, bucket, key);
-  sendXml(ctx, 200, xmlDocument('Tagging', tagSetXml(rec.tags)));
+  const versionId = requestedVersionId(ctx);
+  const b = await requireBucket(ctx, bucket);
+  const rec = await readVersion(ctx, b, key, versionId);
+  sendXml(ctx, 200, xmlDocument('Tagging', tagSetXml(rec.tags)), versionHeaders(b, rec));
 }
 
 export async function putObjectTagging(ctx: S3Context, bucket: string, key: string): Promise<void> {
-  refuseVersionId(ctx);
-  await requireBucket(ctx, bucket);
+  const versionId = requestedVersionId(ctx);
+  const b = await requireBucket(ctx, bucket);
   const body = await readXmlBody(ctx);
   const tags = parseTaggingXml(parseXmlRoot(body, 'Tagging'));
   await authorizeRequest(ctx, requestTagConditions(tags));
-  if (!(await ctx.services.meta.updateObject(bucket, key, { tags }))) throw s3Error('NoSuchKey', { Key: key });
-  sendEmpty(ctx, 200);
+  await setTags(ctx, b, key, versionId, tags, 200);
 }
 
 export async function deleteObjectTagging(ctx: S3Context, bucket: string, key: string): Promise<void> {
-  refuseVersionId(ctx);
-  await requireBucket(ctx, bucket);
-  if (!(await ctx.services.meta.updateObject(bucket, key, { tags: NO_TAGS }))) throw s3Error('NoSuchKey', { Key: key });
-  sendEmpty(ctx, 204);
+  const versionId = requestedVersionId(ctx);
+  const b = await requireBucket(ctx, bucket);
+  await setTags(ctx, b, key, versionId, NO_TAGS, 204);
+}
+
+/** Sets the tags of the version named (or the current one) and answers with its version id. */
+async function setTags(ctx: S3Context, b: BucketRecord, key: string, versionId: string | undefined, tags: ObjectTags, status: number): Promise<void> {
+  const rec = await readVersion(ctx, b, key, versionId);
+  if (!(await ctx.services.meta.updateObject(b.name, key, { tags }, rec.versionId))) {
+    throw versionId === undefined ? s3Error('NoSuchKey', { Key: key }) : noSuchVersion(key, versionId);
+  }
+  sendEmpty(ctx, status, versionHeaders(b, rec));
 }
 
 /** <TagSet><Tag><Key/><Value/></Tag>...</TagSet> */
@@ -78,16 +88,4 @@ export async function readXmlBody(ctx: S3Context, limit?: number): Promise<Buffe
     }
   }
   return body;
-}
-
-async function loadRecord(ctx: S3Context, bucket: string, key: string) {
-  await requireBucket(ctx, bucket);
-  const rec = await ctx.services.meta.getObject(bucket, key);
-  if (!rec) throw s3Error('NoSuchKey', { Key: key });
-  return rec;
-}
-
-function refuseVersionId(ctx: S3Context): void {
-  const v = ctx.query.get('versionId');
-  if (v !== null && v !== 'null') throw s3Error('NotImplemented', {}, 'Object versions are not implemented by Coffer');
 }

@@ -2,8 +2,8 @@
 // object key (and so every part key, the part-list tag and the stored bytes) stays; only
 // the KMS ciphertext in the envelope and the envelope's key id change.
 //
-//   rec      := the current object record (its sys.sse envelope, its ETag)
-//   S3       := s3:GetObject and s3:PutObject on the object, for the signer
+//   rec      := the current object record, or the version named (its sys.sse envelope, its ETag)
+//   S3       := s3:GetObject (s3:GetObjectVersion for a named version) and s3:PutObject on the object, for the signer
 //   blob'    := KMS ReEncrypt(blob, source = env.keyId, context = env.context,
 //                             destination = target, same context)   as the signer, via S3
 //   env'     := env with key_id = target ARN, wrapped_key = blob'
@@ -52,6 +52,8 @@ export interface RewrapRequest {
   fromKeyId?: string;
   /** Only this version of the object (its ETag, quoted or not); another one is `changed`. */
   expectedETag?: string;
+  /** The object version to re-wrap (each version has its own envelope); the current one when absent. */
+  versionId?: string;
   /** Also move SSE-S3 objects to SSE-KMS under the target key (otherwise skipped as sse-s3). */
   convertSseS3?: boolean;
 }
@@ -68,10 +70,12 @@ export type RewrapOutcome =
 
 export async function rewrapObject(deps: RewrapDeps, caller: Caller, req: RewrapRequest): Promise<RewrapOutcome> {
   if (!(await deps.meta.getBucket(req.bucket))) throw new ServiceError('NoSuchBucket', 'The specified bucket does not exist', 404, { BucketName: req.bucket });
-  const rec = await deps.meta.getObject(req.bucket, req.key);
+  const found = req.versionId === undefined ? await deps.meta.getObject(req.bucket, req.key) : await deps.meta.getObjectVersion(req.bucket, req.key, req.versionId);
+  const rec = found?.deleteMarker ? undefined : found;
   const sse = rec ? sseOf(rec.sys) : undefined;
   // Authorized before anything about the object is revealed (as S3 does: AccessDenied before NoSuchKey).
   await authorizeRewrap(deps, caller, req, sse);
+  if (!rec && req.versionId !== undefined) throw new ServiceError('NoSuchVersion', 'The specified version does not exist.', 404, { Key: req.key, VersionId: req.versionId });
   if (!rec) throw new ServiceError('NoSuchKey', 'The specified key does not exist.', 404, { Key: req.key });
   const size = rec.size;
   if (req.expectedETag !== undefined && unquote(req.expectedETag) !== unquote(rec.etag)) return { status: 'changed', size };

@@ -4,7 +4,7 @@
 // object) and as KMS (kms:ReEncryptFrom on the current key, kms:ReEncryptTo on the
 // target, via S3), for the signer, and KMS audits the ReEncrypt under the signer.
 //
-//   request   {"bucket": B, "key": K, "toKeyId": T, "fromKeyId"?: F, "expectedETag"?: E, "convertSseS3"?: bool}
+//   request   {"bucket": B, "key": K, "versionId"?: V, "toKeyId": T, "fromKeyId"?: F, "expectedETag"?: E, "convertSseS3"?: bool}
 //   response  {"status": "rewrapped" | "converted" | "unchanged" | "skipped" | "changed", "size": n,
 //              "keyId"?: ARN, "previousKeyId"?: ARN, "reason"?: "unencrypted" | "sse-s3" | "sse-c" | "other-source-key"}
 //   preflight {"check": true, "toKeyId": T, "fromKeyId"?: F} → {"toKeyId": ARN, "fromKeyId"?: ARN}:
@@ -13,7 +13,7 @@
 //             whether or not the key exists
 //   errors    {"__type": code, "message": text}: KMS's codes as KMS answers them
 //             (AccessDeniedException naming the kms action, NotFoundException, DisabledException ...),
-//             S3's AccessDenied, NoSuchBucket, NoSuchKey; ValidationException for a bad body
+//             S3's AccessDenied, NoSuchBucket, NoSuchKey, NoSuchVersion; ValidationException for a bad body
 
 import { ServiceError } from '../../errors.js';
 import type { Caller } from '../../kms/service.js';
@@ -66,6 +66,8 @@ function parseRequest(body: Record<string, unknown>): RewrapRequest {
   if (from !== undefined) req.fromKeyId = from;
   const etag = str('expectedETag', false);
   if (etag !== undefined) req.expectedETag = etag;
+  const versionId = str('versionId', false);
+  if (versionId !== undefined) req.versionId = versionId;
   if (body.convertSseS3 !== undefined) {
     if (typeof body.convertSseS3 !== 'boolean') throw invalid('convertSseS3 must be true or false.');
     req.convertSseS3 = body.convertSseS3;

@@ -7,6 +7,7 @@ import type { MultipartUploadRecord } from '../../storage/types.js';
 import type { S3Context } from '../context.js';
 import { s3Error } from '../errors.js';
 import { partListKey, partListTagWithKey, sealedKeyAad } from '../../crypto/index.js';
+import type { EnvelopeFields } from '../../crypto/envelope.js';
 import { envelopeOf, openObject, partListTagOf, sealObject, sseOf, wipe, type ObjectKeys, type StoredSse } from './object-keys.js';
 import type { CustomerKey } from './request.js';
 import type { SseSettings } from './settings.js';
@@ -17,7 +18,12 @@ interface UploadSse extends StoredSse {
 }
 
 function partListKeyAad(ctx: S3Context, sse: StoredSse): Buffer {
-  return Buffer.concat([sealedKeyAad(envelopeOf(ctx, sse)), Buffer.from('/part-list-key', 'ascii')]);
+  return partListKeyAadOf(envelopeOf(ctx, sse));
+}
+
+/** The AAD of an SSE-C upload's part-list key under the root key (also re-sealed by a root-key rotation, backend/reseal/). */
+export function partListKeyAadOf(env: EnvelopeFields): Buffer {
+  return Buffer.concat([sealedKeyAad(env), Buffer.from('/part-list-key', 'ascii')]);
 }
 
 /** The envelope of a new upload (CreateMultipartUpload); the object key is not kept. */

@@ -9,10 +9,13 @@ import type { AccessKeyRecord, IamStore, SessionRecord, UserRecord } from '../..
 import { IamStoreConflict } from '../../../src/iam/store/types.js';
 import { newAccessKeyId } from '../../../src/iam/root-credentials.js';
 import { scoped } from '../../helpers/store-files.js';
+import { runIamPrincipalsContract } from './iam-principals.contract.js';
 
 export interface IamStoreContractOptions {
   /** Closes `store` and opens the same database again, as a restarted server would. */
   reopen?: (store: IamStore) => Promise<IamStore>;
+  /** A second store on `store`'s database, open beside it, as another node (or process) would. */
+  twin?: (store: IamStore) => Promise<IamStore>;
 }
 
 const ACCOUNT = '111122223333';
@@ -51,6 +54,10 @@ export function runIamStoreContract(name: string, make: () => Promise<IamStore>,
   const withStore = scoped(make);
 
   describe(`IamStore contract: ${name}`, () => {
+    it('ping resolves on an open store', withStore(async (s) => {
+      await s.ping();
+    }));
+
     describe('users', () => {
       it('createUser stores every field; getUser finds the user in any case and returns the original spelling', withStore(async (s) => {
         const u = userRec('Alice', { path: '/eng/', tags: [{ Key: 'team', Value: 'x' }, { Key: 'a', Value: '' }] });
@@ -236,6 +243,32 @@ export function runIamStoreContract(name: string, make: () => Promise<IamStore>,
         assert.equal(await s.sessions.get(newAccessKeyId('ASIA')), undefined);
       }));
 
+      it('list pages sessions by access key id; reseal replaces the sealed secret only while it is the expected one (root-key rotation)', withStore(async (s) => {
+        // Optional: a store without it cannot be rotated, and `coffer custody rotate` says so (backend/reseal/reseal-items.ts).
+        if (!(s.sessions.list && s.sessions.reseal)) return;
+        const rs = [sessionRec(), sessionRec(), sessionRec()].sort((a, b) => (a.accessKeyId < b.accessKeyId ? -1 : 1));
+        for (const r of rs) await s.sessions.create(r);
+        assert.deepEqual(await s.sessions.list(undefined, 2), rs.slice(0, 2));
+        assert.deepEqual(await s.sessions.list(rs[1]!.accessKeyId, 2), rs.slice(2));
+        const next = Buffer.from('resealed');
+        assert.equal(await s.sessions.reseal(rs[0]!.accessKeyId, Buffer.from('other'), next), false);
+        assert.equal(await s.sessions.reseal(rs[0]!.accessKeyId, rs[0]!.sealedSecret, next), true);
+        assert.deepEqual(await s.sessions.get(rs[0]!.accessKeyId), { ...rs[0]!, sealedSecret: next });
+      }));
+
+      it('resealAccessKey replaces an access key\'s sealed secret only while it is the expected one (root-key rotation)', withStore(async (s) => {
+        // Optional: a store without it cannot be rotated, and `coffer custody rotate` says so (backend/reseal/reseal-items.ts).
+        if (!(s.resealAccessKey)) return;
+        await s.createUser(userRec('alice'));
+        const k = accessKeyRec('alice');
+        await s.createAccessKey(k);
+        const next = Buffer.from('resealed');
+        assert.equal(await s.resealAccessKey(k.accessKeyId, Buffer.from('other'), next), false);
+        assert.equal(await s.resealAccessKey(k.accessKeyId, k.sealedSecret, next), true);
+        assert.deepEqual((await s.getAccessKey(k.accessKeyId))!.sealedSecret, next);
+        assert.equal(await s.resealAccessKey('AKIANOSUCHKEY0000000', next, k.sealedSecret), false);
+      }));
+
       it('deleteExpired removes the sessions that expired before the given time, counts them, and keeps the rest', withStore(async (s) => {
         const old = sessionRec({ expiresAt: T0 - 1 });
         const older = sessionRec({ expiresAt: T0 - 3_600_000 });
@@ -253,6 +286,8 @@ export function runIamStoreContract(name: string, make: () => Promise<IamStore>,
       }));
 
     });
+
+    runIamPrincipalsContract(withStore, opts.twin);
 
     if (opts.reopen) {
       const reopen = opts.reopen;

@@ -14,7 +14,7 @@ import { storeFiles } from '../../helpers/store-files.js';
 
 const files = storeFiles<IamStore>('coffer-iam-sqlite-', '.sqlite', (file) => SqliteIamStore.open(file));
 
-runIamStoreContract('SqliteIamStore', files.make, { reopen: files.reopen });
+runIamStoreContract('SqliteIamStore', files.make, { reopen: files.reopen, twin: files.twin });
 
 describe('SqliteIamStore specifics', () => {
   it('records the schema version and runs in WAL mode', async () => {

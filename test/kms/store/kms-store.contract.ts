@@ -11,6 +11,18 @@ import { scoped } from '../../helpers/store-files.js';
 export interface KmsStoreContractOptions {
   /** Closes `store` and opens the same database again, as a restarted server would. */
   reopen?: (store: KmsStore) => Promise<KmsStore>;
+  /** A second store on `store`'s database, open beside it, as another node (or process) would. */
+  twin?: (store: KmsStore) => Promise<KmsStore>;
+}
+
+/** Runs two writes at once; exactly one must succeed and the other fail with `kind`. Returns the index of the winner. */
+export async function oneWins(writes: [Promise<unknown>, Promise<unknown>], kind: KmsStoreConflict['kind']): Promise<number> {
+  const results = await Promise.allSettled(writes);
+  const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+  assert.equal(won.length, 1, `exactly one of two concurrent writes succeeds: ${results.map((r) => r.status === 'rejected' ? String(r.reason) : 'ok').join(', ')}`);
+  const lost = results[1 - won[0]!] as PromiseRejectedResult;
+  assert.ok(lost.reason instanceof KmsStoreConflict && lost.reason.kind === kind, `the loser gets ${kind}, not ${String(lost.reason)}`);
+  return won[0]!;
 }
 
 const ACCOUNT = '111122223333';
@@ -78,6 +90,10 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
   const withStore = scoped(make);
 
   describe(`KmsStore contract: ${name}`, () => {
+    it('ping resolves on an open store', withStore(async (s) => {
+      await s.ping();
+    }));
+
     describe('keys', () => {
       it('createKey stores the key, its first material and its tags; getKey returns it as written', withStore(async (s) => {
         const key = keyRec({ description: 'd', rotationEnabled: true, rotationPeriodInDays: 365, nextRotationDate: T0 + 365 * DAY });
@@ -215,6 +231,20 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
         const got = await s.getMaterial(key.keyId, 1);
         assert.ok(Buffer.isBuffer(got?.sealed));
         assert.ok(got!.sealed.equals(sealed));
+      }));
+
+      it('resealMaterial (root-key rotation) replaces the sealed bytes only while they are the expected ones', withStore(async (s) => {
+        // Optional: a store without it cannot be rotated, and `coffer custody rotate` says so (backend/reseal/reseal-items.ts).
+        if (!(s.resealMaterial)) return;
+        const key = keyRec();
+        const m = materialRec(key.keyId);
+        await s.createKey(key, m, []);
+        const next = randomBytes(80);
+        assert.equal(await s.resealMaterial(key.keyId, 1, randomBytes(77), next), false, 'other expected bytes: no change');
+        assert.ok((await s.getMaterial(key.keyId, 1))!.sealed.equals(m.sealed));
+        assert.equal(await s.resealMaterial(key.keyId, 1, m.sealed, next), true);
+        assert.deepEqual(await s.getMaterial(key.keyId, 1), { ...m, sealed: next }, 'only the sealed bytes change');
+        assert.equal(await s.resealMaterial(key.keyId, 2, next, m.sealed), false, 'absent version');
       }));
 
       it('addMaterial refuses a taken version (without touching the key) and an absent key', withStore(async (s) => {
@@ -456,6 +486,90 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
         assert.deepEqual((await s.dueForRotation(T0 + 30)).map((k) => k.keyId), [b.keyId], 'a rotated key is due again only at its next date');
       }));
     });
+
+    if (opts.twin) {
+      const twin = opts.twin;
+      // Two stores on one database, written at once: what a cluster's nodes do. Each
+      // conflict is raced a few times so the writes overlap in some round.
+      const withTwins = (fn: (s: KmsStore, t: KmsStore) => Promise<void>) => withStore(async (s) => {
+        const t = await twin(s);
+        try {
+          await fn(s, t);
+        } finally {
+          await t.close();
+        }
+      });
+      describe('two stores on one database', () => {
+        it('createAlias of one name from both at once: exactly one wins, the other is AliasExists', withTwins(async (s, t) => {
+          const a = (await newKey(s)).key;
+          const b = (await newKey(t)).key;
+          for (let i = 0; i < 5; i++) {
+            const name = `alias/race-${i}`;
+            const w = await oneWins([s.createAlias(aliasRec(name, a.keyId)), t.createAlias(aliasRec(name, b.keyId))], 'AliasExists');
+            assert.equal((await t.getAlias(name))?.keyId, [a, b][w]!.keyId);
+            assert.equal((await s.getAlias(name))?.keyId, [a, b][w]!.keyId);
+          }
+        }));
+
+        it('createGrant of one name on one key from both at once: exactly one wins, the other is GrantExists', withTwins(async (s, t) => {
+          const { key } = await newKey(s);
+          for (let i = 0; i < 5; i++) {
+            const g = [grantRec(key.keyId, { name: `n${i}` }), grantRec(key.keyId, { name: `n${i}` })] as const;
+            const w = await oneWins([s.createGrant(g[0]), t.createGrant(g[1])], 'GrantExists');
+            assert.deepEqual(await t.findGrantByName(key.keyId, `n${i}`), g[w]);
+          }
+          assert.equal((await s.listGrants(key.keyId)).length, 5);
+        }));
+
+        it('addMaterial of one version from both at once: exactly one wins, the other is MaterialExists', withTwins(async (s, t) => {
+          for (let i = 0; i < 3; i++) {
+            const { key } = await newKey(s);
+            const m = [materialRec(key.keyId, 2), materialRec(key.keyId, 2)] as const;
+            const w = await oneWins([s.addMaterial(m[0], key), t.addMaterial(m[1], key)], 'MaterialExists');
+            assert.deepEqual(await t.getMaterial(key.keyId, 2), m[w]);
+            assert.equal((await s.getKey(key.keyId))?.currentVersion, 2);
+          }
+        }));
+
+        it('deleteKey while the other store adds an alias, a grant and tags to the key: nothing of the key is left, the adds succeed or are NotFound', withTwins(async (s, t) => {
+          for (let i = 0; i < 5; i++) {
+            const { key } = await newKey(s);
+            const g = grantRec(key.keyId);
+            const adds = await Promise.allSettled([
+              t.createAlias(aliasRec(`alias/doomed-${i}`, key.keyId)),
+              t.createGrant(g),
+              t.setTags(key.keyId, [{ TagKey: 'a', TagValue: 'b' }]),
+              s.deleteKey(key.keyId),
+            ]);
+            for (const r of adds) {
+              if (r.status === 'rejected') assert.ok(r.reason instanceof KmsStoreConflict && r.reason.kind === 'NotFound', String(r.reason));
+            }
+            assert.equal(adds[3]!.status, 'fulfilled');
+            assert.equal(await t.getKey(key.keyId), undefined);
+            assert.equal(await t.getAlias(`alias/doomed-${i}`), undefined);
+            assert.equal(await t.getGrant(g.grantId), undefined);
+            assert.deepEqual(await t.getTags(key.keyId), []);
+          }
+        }));
+
+        it('setTags on one key from both at once: both land, each tag key at its own position', withTwins(async (s, t) => {
+          const { key } = await newKey(s);
+          for (let i = 0; i < 3; i++) {
+            const mine = [{ TagKey: `s${i}a`, TagValue: '1' }, { TagKey: `s${i}b`, TagValue: '2' }];
+            const theirs = [{ TagKey: `t${i}a`, TagValue: '3' }, { TagKey: `t${i}b`, TagValue: '4' }];
+            await Promise.all([s.setTags(key.keyId, mine), t.setTags(key.keyId, theirs)]);
+            const got = await t.getTags(key.keyId);
+            const round = got.slice(i * 4);
+            // One call's tags come before the other's, each pair in its own order.
+            assert.ok(
+              JSON.stringify(round) === JSON.stringify([...mine, ...theirs]) || JSON.stringify(round) === JSON.stringify([...theirs, ...mine]),
+              JSON.stringify(round),
+            );
+          }
+          assert.equal((await s.getTags(key.keyId)).length, 12);
+        }));
+      });
+    }
 
     if (opts.reopen) {
       const reopen = opts.reopen;

@@ -14,7 +14,7 @@ import { storeFiles } from '../../helpers/store-files.js';
 
 const files = storeFiles<KmsStore>('coffer-kms-sqlite-', '.sqlite', (file) => SqliteKmsStore.open(file));
 
-runKmsStoreContract('SqliteKmsStore', files.make, { reopen: files.reopen });
+runKmsStoreContract('SqliteKmsStore', files.make, { reopen: files.reopen, twin: files.twin });
 
 /** The query plan's detail lines for sql with placeholder params. */
 function plan(db: Database.Database, sql: string, ...params: unknown[]): string {

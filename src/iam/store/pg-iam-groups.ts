@@ -1,0 +1,133 @@
+// Groups in the PostgreSQL IAM store: groups, memberships and group inline policies.
+// Multi-step writes are SERIALIZABLE transactions, as in pg-iam-store.ts.
+
+import type pg from 'pg';
+import { changed, first, rows } from '../../storage/postgres/query.js';
+import { serializable, type Queryable } from '../../storage/postgres/transaction.js';
+import { IamStoreConflict } from './types.js';
+import type { GroupRecord, GroupStore, InlinePolicyRecord, ListUsersQuery, UserRecord } from './types.js';
+import { ci } from './pg-iam-schema.js';
+import { listPage, pageValues } from './pg-iam-page.js';
+import { toUser, type UserRow } from './sqlite-iam-shared.js';
+
+interface GroupRow {
+  group_name: string;
+  group_id: string;
+  arn: string;
+  path: string;
+  create_date: number;
+}
+
+const COLS = 'group_name, group_id, arn, path, create_date';
+
+export const PG_GROUP_SQL = {
+  get: `SELECT ${COLS} FROM iam_groups WHERE lower(group_name) = ${ci(1)}`,
+  idExists: 'SELECT 1 FROM iam_groups WHERE group_id = $1',
+  insert: `INSERT INTO iam_groups (${COLS}) VALUES ($1, $2, $3, $4, $5)`,
+  list: listPage('iam_groups', COLS, 'group_name'),
+  delete: 'DELETE FROM iam_groups WHERE group_name = $1',
+  hasMember: `SELECT 1 FROM iam_group_members WHERE lower(group_name) = ${ci(1)} LIMIT 1`,
+  hasPolicy: `SELECT 1 FROM iam_group_policies WHERE lower(group_name) = ${ci(1)} LIMIT 1`,
+  hasAttachment: `SELECT 1 FROM iam_policy_attachments WHERE target = 'group' AND lower(target_name) = ${ci(1)} LIMIT 1`,
+  getUser: `SELECT user_name FROM iam_users WHERE lower(user_name) = ${ci(1)}`,
+  addMember: 'INSERT INTO iam_group_members (group_name, user_name) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+  removeMember: `DELETE FROM iam_group_members WHERE lower(group_name) = ${ci(1)} AND lower(user_name) = ${ci(2)}`,
+  members: `SELECT u.user_name, u.user_id, u.arn, u.path, u.create_date, u.tags
+     FROM iam_group_members m JOIN iam_users u ON u.user_name = m.user_name
+     WHERE lower(m.group_name) = ${ci(1)} ORDER BY lower(u.user_name)`,
+  groupsForUser: `SELECT g.group_name, g.group_id, g.arn, g.path, g.create_date
+     FROM iam_group_members m JOIN iam_groups g ON g.group_name = m.group_name
+     WHERE lower(m.user_name) = ${ci(1)} ORDER BY lower(g.group_name)`,
+  putPolicy: `INSERT INTO iam_group_policies (group_name, policy_name, document) VALUES ($1, $2, $3)
+     ON CONFLICT ((lower(group_name)), (lower(policy_name))) DO UPDATE SET document = excluded.document`,
+  getPolicy: `SELECT policy_name, document FROM iam_group_policies WHERE lower(group_name) = ${ci(1)} AND lower(policy_name) = ${ci(2)}`,
+  listPolicies: `SELECT policy_name FROM iam_group_policies WHERE lower(group_name) = ${ci(1)} ORDER BY lower(policy_name)`,
+  deletePolicy: `DELETE FROM iam_group_policies WHERE lower(group_name) = ${ci(1)} AND lower(policy_name) = ${ci(2)}`,
+} as const;
+
+const S = PG_GROUP_SQL;
+
+export class PgGroupStore implements GroupStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async create(g: GroupRecord): Promise<void> {
+    await serializable(this.pool, async (q) => {
+      const taken = await first<GroupRow>(q, S.get, [g.groupName]);
+      if (taken) throw new IamStoreConflict('EntityAlreadyExists', `Group with name ${taken.group_name} already exists.`);
+      if (await changed(q, S.idExists, [g.groupId])) throw new IamStoreConflict('EntityAlreadyExists', `group id ${g.groupId} exists`);
+      await q.query(S.insert, [g.groupName, g.groupId, g.arn, g.path, g.createDate]);
+    });
+  }
+
+  async get(groupName: string): Promise<GroupRecord | undefined> {
+    const r = await first<GroupRow>(this.pool, S.get, [groupName]);
+    return r && toGroup(r);
+  }
+
+  async list(q: ListUsersQuery = {}): Promise<GroupRecord[]> {
+    if (q.limit !== undefined && q.limit <= 0) return [];
+    return (await rows<GroupRow>(this.pool, S.list, pageValues(q))).map(toGroup);
+  }
+
+  async delete(groupName: string): Promise<boolean> {
+    return serializable(this.pool, async (q) => {
+      const r = await first<GroupRow>(q, S.get, [groupName]);
+      if (!r) return false;
+      if (await changed(q, S.hasMember, [r.group_name])) throw new IamStoreConflict('DeleteConflict', 'Cannot delete entity, must remove users from group first.');
+      if (await changed(q, S.hasPolicy, [r.group_name])) throw new IamStoreConflict('DeleteConflict', 'Cannot delete entity, must delete policies first.');
+      if (await changed(q, S.hasAttachment, [r.group_name])) throw new IamStoreConflict('DeleteConflict', 'Cannot delete entity, must detach all policies first.');
+      await q.query(S.delete, [r.group_name]);
+      return true;
+    });
+  }
+
+  async addUser(groupName: string, userName: string): Promise<void> {
+    await serializable(this.pool, async (q) => {
+      const g = await this.requireGroup(q, groupName);
+      const u = await first<{ user_name: string }>(q, S.getUser, [userName]);
+      if (!u) throw new IamStoreConflict('NoSuchEntity', `The user with name ${userName} cannot be found.`);
+      await q.query(S.addMember, [g, u.user_name]);
+    });
+  }
+
+  async removeUser(groupName: string, userName: string): Promise<boolean> {
+    return changed(this.pool, S.removeMember, [groupName, userName]);
+  }
+
+  async members(groupName: string): Promise<UserRecord[]> {
+    return (await rows<UserRow>(this.pool, S.members, [groupName])).map(toUser);
+  }
+
+  async groupsForUser(userName: string): Promise<GroupRecord[]> {
+    return (await rows<GroupRow>(this.pool, S.groupsForUser, [userName])).map(toGroup);
+  }
+
+  async putPolicy(groupName: string, policyName: string, document: string): Promise<void> {
+    await serializable(this.pool, async (q) => {
+      await q.query(S.putPolicy, [await this.requireGroup(q, groupName), policyName, document]);
+    });
+  }
+
+  async getPolicy(groupName: string, policyName: string): Promise<InlinePolicyRecord | undefined> {
+    const r = await first<{ policy_name: string; document: string }>(this.pool, S.getPolicy, [groupName, policyName]);
+    return r && { policyName: r.policy_name, document: r.document };
+  }
+
+  async listPolicies(groupName: string): Promise<string[]> {
+    return (await rows<{ policy_name: string }>(this.pool, S.listPolicies, [groupName])).map((r) => r.policy_name);
+  }
+
+  async deletePolicy(groupName: string, policyName: string): Promise<boolean> {
+    return changed(this.pool, S.deletePolicy, [groupName, policyName]);
+  }
+
+  private async requireGroup(q: Queryable, groupName: string): Promise<string> {
+    const r = await first<GroupRow>(q, S.get, [groupName]);
+    if (!r) throw new IamStoreConflict('NoSuchEntity', `The group with name ${groupName} cannot be found.`);
+    return r.group_name;
+  }
+}
+
+function toGroup(r: GroupRow): GroupRecord {
+  return { groupName: r.group_name, groupId: r.group_id, arn: r.arn, path: r.path, createDate: r.create_date };
+}

@@ -1,0 +1,64 @@
+// Transactions of the PostgreSQL stores. What SQLite gave by having one writer (BEGIN
+// IMMEDIATE), PostgreSQL gives here by SERIALIZABLE isolation: every multi-step write
+// runs as if no other ran beside it, on this node or another, and a transaction that
+// lost a conflict (40001) or a deadlock (40P01) runs again from the start. So a store's
+// check-then-write (an alias name is free, a user has fewer than two keys) holds across
+// nodes without naming the rows to lock.
+//
+// A unique violation (23505) is retried too: a concurrent insert of the same key can
+// surface as one rather than as 40001, and on the retry the store's own check sees the
+// row and answers its typed conflict.
+
+import type pg from 'pg';
+
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+const RETRYABLE = new Set(['40001', '40P01', '23505']);
+const MAX_ATTEMPTS = 10;
+
+/** The SQLSTATE of a PostgreSQL error, or undefined. */
+export function pgErrorCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * Runs fn in one SERIALIZABLE transaction on a connection of `pool`, committing when it
+ * returns and rolling back when it throws. fn may run more than once (after a
+ * serialization failure): it must do nothing outside the transaction but compute.
+ */
+export function serializable<T>(pool: pg.Pool, fn: (q: Queryable) => Promise<T>): Promise<T> {
+  return transaction(pool, 'SERIALIZABLE', fn);
+}
+
+/**
+ * As serializable(), at the isolation level given: READ COMMITTED suits writes that are
+ * single atomic statements (an upsert that adds to a counter), where a deadlock is the
+ * only conflict to retry.
+ */
+export async function transaction<T>(pool: pg.Pool, isolation: 'SERIALIZABLE' | 'READ COMMITTED', fn: (q: Queryable) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true; // the connection is gone: do not give it back to the pool
+      }
+      if (attempt < MAX_ATTEMPTS && RETRYABLE.has(pgErrorCode(e) ?? '')) {
+        // A little random wait so two retrying nodes do not collide again at once.
+        await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+        continue;
+      }
+      throw e;
+    } finally {
+      client.release(broken);
+    }
+  }
+}
