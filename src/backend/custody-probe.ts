@@ -19,7 +19,8 @@ export async function findSealedSample(stores: { kms?: KmsStore; iam?: IamStore;
   if (kms) {
     for (const key of await kms.listKeys(undefined, 1)) {
       const rec = await kms.getMaterial(key.keyId, key.currentVersion);
-      if (rec) {
+      // Deleted imported material (empty sealed bytes) holds nothing to probe.
+      if (rec && rec.sealed.length > 0) {
         return {
           what: `KMS key ${key.keyId} (material version ${rec.version})`,
           open: async (p) => void (await openKeyMaterial(p, key.keyId, rec.version, rec.sealed)).fill(0),

@@ -9,18 +9,16 @@ import { audited } from './audited.js';
 import { kmsError } from './errors.js';
 import { KMS_OPERATIONS } from './operations.js';
 
-// Operations of the KMS API that Coffer does not offer (key agreement, import,
-// multi-Region, custom key stores): a clear UnsupportedOperationException, never a silent success.
+// Operations of the KMS API that Coffer does not offer (multi-Region, custom key stores):
+// a clear UnsupportedOperationException, never a silent success.
 export const UNSUPPORTED_OPERATIONS = new Set([
-  'DeriveSharedSecret', 'GetParametersForImport', 'ImportKeyMaterial', 'DeleteImportedKeyMaterial', 'ReplicateKey',
+  'ReplicateKey',
   'UpdatePrimaryRegion', 'CreateCustomKeyStore', 'DescribeCustomKeyStores', 'UpdateCustomKeyStore', 'DeleteCustomKeyStore',
   'ConnectCustomKeyStore', 'DisconnectCustomKeyStore', 'GetKeyLastUsage',
 ]);
 
 /** The feature each unsupported operation belongs to, named in its refusal. */
 const FEATURE: Record<string, string> = {
-  DeriveSharedSecret: 'key agreement',
-  GetParametersForImport: 'imported key material', ImportKeyMaterial: 'imported key material', DeleteImportedKeyMaterial: 'imported key material',
   ReplicateKey: 'multi-Region keys', UpdatePrimaryRegion: 'multi-Region keys',
   CreateCustomKeyStore: 'custom key stores', DescribeCustomKeyStores: 'custom key stores', UpdateCustomKeyStore: 'custom key stores',
   DeleteCustomKeyStore: 'custom key stores', ConnectCustomKeyStore: 'custom key stores', DisconnectCustomKeyStore: 'custom key stores',

@@ -25,6 +25,8 @@ export type KeyMetadata = {
   KeyState: KeyState;
   DeletionDate?: number;
   Origin: string;
+  ExpirationModel?: string;
+  ValidTo?: number;
   KeyManager: string;
   CustomerMasterKeySpec: string;
   KeySpec: string;
@@ -54,12 +56,15 @@ export async function keyMetadata(svc: KmsService, key: KmsKeyRecord): Promise<K
     KeyState: key.state,
     ...(key.state === 'PendingDeletion' && key.deletionDate !== undefined ? { DeletionDate: epochSeconds(key.deletionDate) } : {}),
     Origin: key.origin,
+    ...(key.expirationModel !== undefined ? { ExpirationModel: key.expirationModel } : {}),
+    ...(key.validTo !== undefined ? { ValidTo: epochSeconds(key.validTo) } : {}),
     KeyManager: key.keyManager,
     CustomerMasterKeySpec: key.keySpec,
     KeySpec: key.keySpec,
     ...algorithmMembers(key.keySpec, key.keyUsage),
     MultiRegion: false,
-    // AWS shows CurrentKeyMaterialId for symmetric keys only (recorded: test_hmac_create_key).
+    // AWS shows CurrentKeyMaterialId for symmetric keys only (recorded: test_hmac_create_key),
+    // and for an imported key once material was imported, deleted or not (test_import_key_symmetric).
     ...(material && key.keySpec === 'SYMMETRIC_DEFAULT' ? { CurrentKeyMaterialId: material.materialId } : {}),
   };
 }

@@ -8,9 +8,10 @@ import { kmsError } from './errors.js';
 /** What an operation may do to a key in each state. */
 export type KeyUse = 'crypto' | 'manage' | 'read';
 
-/** Key-state rules: crypto needs Enabled; management refuses PendingDeletion; reads work in every state. */
+/** Key-state rules: crypto needs Enabled; management refuses PendingDeletion; reads work in every state; a key waiting for imported material (PendingImport) is managed but not used. */
 export function checkKeyState(key: { arn: string; state: KeyState }, use: KeyUse): void {
   if (use === 'read') return;
   if (key.state === 'PendingDeletion') throw kmsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
   if (use === 'crypto' && key.state === 'Disabled') throw kmsError('DisabledException', `${key.arn} is disabled.`);
+  if (use === 'crypto' && key.state === 'PendingImport') throw kmsError('KMSInvalidStateException', `${key.arn} is pending import.`);
 }

@@ -13,6 +13,8 @@ import * as sign from './ops/sign.js';
 import * as publicKey from './ops/public-key.js';
 import * as mac from './ops/mac.js';
 import * as dataKeyPair from './ops/data-key-pair.js';
+import * as imports from './ops/import.js';
+import * as keyAgreement from './ops/key-agreement.js';
 
 export const KMS_OPERATIONS: Record<string, KmsOperation> = {
   Encrypt: crypto.encrypt,
@@ -28,6 +30,10 @@ export const KMS_OPERATIONS: Record<string, KmsOperation> = {
   VerifyMac: mac.verifyMac as KmsOperation,
   GenerateDataKeyPair: dataKeyPair.generateDataKeyPair as KmsOperation,
   GenerateDataKeyPairWithoutPlaintext: dataKeyPair.generateDataKeyPairWithoutPlaintext as KmsOperation,
+  DeriveSharedSecret: keyAgreement.deriveSharedSecret as KmsOperation,
+  GetParametersForImport: imports.getParametersForImport as KmsOperation,
+  ImportKeyMaterial: imports.importKeyMaterial as KmsOperation,
+  DeleteImportedKeyMaterial: imports.deleteImportedKeyMaterial as KmsOperation,
   CreateKey: keys.createKey,
   DescribeKey: keys.describeKey,
   ListKeys: keys.listKeys,

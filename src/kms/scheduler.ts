@@ -1,5 +1,6 @@
-// What the KMS does by itself, on a timer: deletes keys whose deletion date has passed
-// and rotates the material of keys whose automatic rotation is due. Each action is
+// What the KMS does by itself, on a timer: deletes keys whose deletion date has passed,
+// rotates the material of keys whose automatic rotation is due, and deletes imported key
+// material whose ValidTo has passed (the key is PendingImport until it is imported again). Each action is
 // audited as CloudTrail records KMS's own events (AwsServiceEvent, invokedBy
 // kms.amazonaws.com). A failure on one key is logged and the sweep goes on; nothing
 // here may crash the process.
@@ -8,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Caller, KmsService } from './service.js';
 import type { KmsKeyRecord } from './store/types.js';
 import { DAY_MS, DEFAULT_ROTATION_PERIOD_DAYS, rotateKeyMaterial } from './ops/rotation.js';
+import { deleteMaterialVersion } from './ops/import.js';
 
 export const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 /** The first sweep after start: soon, so deletions that fell due while Coffer was down happen promptly. */
@@ -18,6 +20,8 @@ export interface SweepResult {
   deleted: string[];
   /** Key ids rotated. */
   rotated: string[];
+  /** Key ids whose imported material expired and was deleted. */
+  expired: string[];
   /** Key ids whose action failed (logged). */
   failed: string[];
 }
@@ -39,8 +43,11 @@ export class KmsScheduler {
 
   start(): void {
     if (this.timer) return;
+    // A tick waits for the sweep before it; if stop() came in between, it does nothing.
     const tick = (): void => {
-      void this.runOnce().catch((err) => this.svc.log.error({ err }, 'kms sweep failed'));
+      const run = this.running.then(() => (this.timer ? this.sweep(this.svc.now()) : undefined));
+      this.running = run.catch(() => undefined);
+      void run.catch((err) => this.svc.log.error({ err }, 'kms sweep failed'));
     };
     this.first = setTimeout(tick, Math.min(FIRST_SWEEP_DELAY_MS, this.intervalMs));
     this.first.unref();
@@ -63,9 +70,10 @@ export class KmsScheduler {
   }
 
   private async sweep(now: number): Promise<SweepResult> {
-    const result: SweepResult = { deleted: [], rotated: [], failed: [] };
+    const result: SweepResult = { deleted: [], rotated: [], expired: [], failed: [] };
     await this.each('list keys due for deletion', () => this.svc.store.dueForDeletion(now), result, (key) => this.deleteKey(key, result));
     await this.each('list keys due for rotation', () => this.svc.store.dueForRotation(now), result, (key) => this.rotateKey(key, now, result));
+    await this.each('list imported key material due to expire', () => this.svc.store.dueForExpiry(now), result, (key) => this.expireMaterial(key, result));
     return result;
   }
 
@@ -109,6 +117,15 @@ export class KmsScheduler {
     });
     result.rotated.push(key.keyId);
     await this.audit('RotateKey', key, { keyId: key.arn, rotationType: 'AUTOMATIC', keyMaterialId: material.materialId });
+  }
+
+  private async expireMaterial(key: KmsKeyRecord, result: SweepResult): Promise<void> {
+    this.svc.checkAuditWritable();
+    const material = await deleteMaterialVersion(this.svc, key, key.currentVersion);
+    result.expired.push(key.keyId);
+    // CloudTrail's name for this KMS event.
+    await this.audit('DeleteExpiredKeyMaterial', key, { keyId: key.arn, ...(material ? { keyMaterialId: material.materialId } : {}) });
+    this.svc.log.info({ keyId: key.keyId }, 'deleted imported KMS key material at its expiration');
   }
 
   private audit(eventName: string, key: KmsKeyRecord, additionalEventData: Record<string, unknown>): Promise<void> {

@@ -217,6 +217,8 @@ export class KmsService {
     if (hit) return hit;
     const rec = await this.store.getMaterial(key.keyId, version);
     if (!rec) throw kmsError('KMSInternalException', 'The key material for this ciphertext is not available.');
+    // Imported material that was deleted (or expired): only the same material imported again brings it back.
+    if (rec.sealed.length === 0) throw kmsError('KMSInvalidStateException', `${key.arn} key material (id: ${rec.materialId}) is deleted; import the same key material again to use it.`);
     let material: KeyMaterial;
     try {
       material = await openKeyMaterial(this.deps.rootKey, key.keyId, version, rec.sealed);

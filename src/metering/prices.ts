@@ -35,7 +35,7 @@ export const ASYMMETRIC_PRICES_PER_10K: Readonly<Record<Exclude<PriceClass, 'sym
 });
 
 /** The operations priced by the key they use when it is asymmetric. */
-export const PRICED_BY_KEY: ReadonlySet<string> = new Set(['Sign', 'Verify', 'Encrypt', 'Decrypt', 'GetPublicKey', 'ReEncrypt']);
+export const PRICED_BY_KEY: ReadonlySet<string> = new Set(['Sign', 'Verify', 'Encrypt', 'Decrypt', 'GetPublicKey', 'ReEncrypt', 'DeriveSharedSecret']);
 export const KEY_PAIR_OPERATIONS: ReadonlySet<string> = new Set(['GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext']);
 
 /** A request's class from its operation, the key spec of the key it used, and (data key pairs) the pair's spec. */

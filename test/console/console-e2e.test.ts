@@ -10,9 +10,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { chromium, type Browser, type Page, type ConsoleMessage, type Response } from 'playwright-core';
-import { GenerateDataKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
+import { GenerateDataKeyCommand, GenerateMacCommand, GetPublicKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
 import { GetUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import { startTestServer, ROOT_KEY_ID, ROOT_SECRET } from '../helpers/server.js';
 import { adminCall } from '../helpers/admin.js';
@@ -40,7 +41,7 @@ interface Problem {
 
 // The steps of the walk, in order, and every request in them the server refuses on purpose:
 // "<step> <what> <status> <code>".
-const steps = ['sign-in', 'key', 'user', 'grant', 'iam', 'bucket', 'upload', 'bucket-key', 'disable', 'audit', 'usage', 'alice-sign-in', 'alice-create-key', 'alice-buckets', 'alice-users', 'alice-create-user'];
+const steps = ['sign-in', 'key', 'byok', 'user', 'grant', 'iam', 'bucket', 'upload', 'bucket-key', 'disable', 'audit', 'usage', 'alice-sign-in', 'alice-create-key', 'alice-buckets', 'alice-users', 'alice-create-user'];
 const EXPECTED_REFUSALS: string[] = [
   'sign-in admin:whoami 403 SignatureDoesNotMatch', // the wrong secret
   // KMS answers with 400 for these, as AWS KMS does.
@@ -175,6 +176,46 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.locator('.panel .chip', { hasText: 'alias/console-e2e-second' }).waitFor();
       await page.click('.panel >> text=Close');
       await shot('keys');
+    });
+
+    await t.test('imported key material and public keys: an EXTERNAL key waits in PendingImport, the browser wraps and imports the material, an ECC key\'s public key downloads as DER', async () => {
+      step = 'byok';
+      await page.click('text=Create key');
+      await page.fill('dialog[open] [name=description]', 'console byok');
+      await page.selectOption('dialog[open] [name=spec]', 'HMAC_256/GENERATE_VERIFY_MAC');
+      await page.selectOption('dialog[open] [name=origin]', 'EXTERNAL');
+      await page.click('dialog[open] button[type=submit]');
+      const row = page.locator('[data-testid=keys-table] tr', { hasText: 'console byok' });
+      await row.waitFor();
+      assert.match(await row.textContent() ?? '', /PendingImport/);
+      const hmacKeyId = (await row.locator('[data-key]').getAttribute('data-key'))!;
+      await row.locator('[data-key]').click();
+      await page.locator('.panel dd', { hasText: 'waiting for key material' }).waitFor();
+      await page.click('.panel >> text=Import key material');
+      const material = randomBytes(32);
+      await page.setInputFiles('dialog[open] [name=material]', { name: 'material.bin', mimeType: 'application/octet-stream', buffer: material });
+      await page.click('dialog[open] button[type=submit]');
+      await page.locator('.panel dd', { hasText: /^Enabled$/ }).waitFor();
+      await page.locator('.panel dd', { hasText: 'imported \u2014 does not expire' }).waitFor();
+      await shot('key-imported');
+      // The material really is the file's: the MAC equals HMAC-SHA-256 over the same bytes.
+      const mac = await srv.kms.send(new GenerateMacCommand({ KeyId: hmacKeyId, Message: Buffer.from('console'), MacAlgorithm: 'HMAC_SHA_256' }));
+      assert.ok(Buffer.from(mac.Mac!).equals(createHmac('sha256', material).update('console').digest()));
+      await page.click('.panel >> text=Close');
+
+      await page.click('text=Create key');
+      await page.fill('dialog[open] [name=description]', 'console ecdh');
+      await page.selectOption('dialog[open] [name=spec]', 'ECC_NIST_P384/KEY_AGREEMENT');
+      await page.click('dialog[open] button[type=submit]');
+      const ecc = page.locator('[data-testid=keys-table] tr', { hasText: 'console ecdh' });
+      await ecc.waitFor();
+      const eccKeyId = (await ecc.locator('[data-key]').getAttribute('data-key'))!;
+      await ecc.locator('[data-key]').click();
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('.panel >> text=Download public key')]);
+      assert.equal(download.suggestedFilename(), `${eccKeyId}.der`);
+      const der = await readFile((await download.path())!);
+      assert.ok(der.equals(Buffer.from((await srv.kms.send(new GetPublicKeyCommand({ KeyId: eccKeyId }))).PublicKey!)), 'the download is GetPublicKey\'s DER');
+      await page.click('.panel >> text=Close');
     });
 
     await t.test('create a user with an access key and an inline policy', async () => {

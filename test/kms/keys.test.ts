@@ -71,7 +71,6 @@ test('CreateKey refuses what Coffer cannot create with UnsupportedOperationExcep
   const cases: [CreateKeyCommandInput, RegExp][] = [
     [{ KeySpec: 'SM2', KeyUsage: 'SIGN_VERIFY' }, /KeySpec SM2/],
     [{ KeySpec: 'ML_DSA_44', KeyUsage: 'SIGN_VERIFY' }, /KeySpec ML_DSA_44/],
-    [{ Origin: 'EXTERNAL' }, /Origin EXTERNAL \(imported key material/],
     [{ Origin: 'AWS_CLOUDHSM' }, /Origin AWS_CLOUDHSM/],
     [{ Origin: 'EXTERNAL_KEY_STORE' }, /Origin EXTERNAL_KEY_STORE/],
     [{ MultiRegion: true }, /multi-Region keys/],

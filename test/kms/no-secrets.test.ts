@@ -1,28 +1,34 @@
 // No plaintext, data key or key material at rest or in logs: runs a batch of data-plane
 // calls with known plaintexts (over HTTP and in-process), collects every data key and
-// random value Coffer handed out, then scans every file under the data dir (raw bytes,
+// random value Coffer handed out, imported key material (accepted and refused), the
+// wrapping private keys inside import tokens and an ECDH shared secret, then scans every file under the data dir (raw bytes,
 // recursively, while running and after shutdown), the audit log and a trace-level
 // server log for those bytes in raw, hex, base64 and base64url form.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { randomBytes } from 'node:crypto';
+import { constants, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import {
+  CreateKeyCommand,
   DecryptCommand,
+  DeriveSharedSecretCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
   GenerateDataKeyWithoutPlaintextCommand,
   GenerateRandomCommand,
+  GetParametersForImportCommand,
+  ImportKeyMaterialCommand,
   KMSClient,
   ReEncryptCommand,
 } from '@aws-sdk/client-kms';
 import { startCoffer, type RunningCoffer } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { callKms } from '../../src/kms/dispatch.js';
+import { openImportToken } from '../../src/kms/format/import-token.js';
 import type { Caller } from '../../src/kms/service.js';
 import { ROOT_KEY_ID, ROOT_SECRET, type TestServer } from '../helpers/server.js';
 import { createTestKey } from './fixture-key.js';
@@ -128,6 +134,24 @@ describe('no secrets at rest or in logs', () => {
     // The KMS key material itself must only exist sealed.
     for (const k of [key, second]) keep(`key material of ${k.keyId}`, Buffer.from(await coffer.kms.material((await coffer.kms.store.getKey(k.keyId))!)));
 
+    // Imported material, the wrapping private key inside the import token, and an ECDH shared secret.
+    for (const [spec, usage, length] of [['SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 32], ['HMAC_512', 'GENERATE_VERIFY_MAC', 100]] as const) {
+      const ext = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', KeySpec: spec, KeyUsage: usage }))).KeyMetadata!;
+      const p = await kms.send(new GetParametersForImportCommand({ KeyId: ext.KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+      keep(`wrapping private key of ${ext.KeyId}`, (await openImportToken(coffer.kms.rootKey, Buffer.from(p.ImportToken!))).wrappingKeyPkcs8);
+      const material = keep(`imported ${spec} material`, randomBytes(length));
+      const wrapped = publicEncrypt({ key: createPublicKey({ key: Buffer.from(p.PublicKey!), format: 'der', type: 'spki' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, material);
+      await kms.send(new ImportKeyMaterialCommand({ KeyId: ext.KeyId, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }));
+      // A refused re-import (different material) must not leak the material either.
+      const other = keep(`refused ${spec} material`, randomBytes(length));
+      const p2 = await kms.send(new GetParametersForImportCommand({ KeyId: ext.KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+      const wrapped2 = publicEncrypt({ key: createPublicKey({ key: Buffer.from(p2.PublicKey!), format: 'der', type: 'spki' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, other);
+      await assert.rejects(kms.send(new ImportKeyMaterialCommand({ KeyId: ext.KeyId, ImportToken: p2.ImportToken, EncryptedKeyMaterial: wrapped2, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' })));
+    }
+    const agreement = (await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' }))).KeyMetadata!;
+    const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'der' });
+    keep('ECDH shared secret', (await kms.send(new DeriveSharedSecretCommand({ KeyId: agreement.KeyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: peer }))).SharedSecret);
+
     await coffer.audit.flush();
     const audit = await readFile(join(dataDir, 'audit', 'kms.log'), 'utf8');
     assert.match(audit, /"eventName":"GenerateDataKey"/, 'the audit log recorded the batch');
@@ -139,7 +163,7 @@ describe('no secrets at rest or in logs', () => {
     closed = true;
     const afterClose = await scan([...(await filesUnder(dataDir)), logPath]);
     assert.deepEqual(afterClose, [], `secrets found after shutdown:\n${afterClose.join('\n')}`);
-    assert.equal(secrets.length, 32, `scanned for ${secrets.length} secrets`);
+    assert.equal(secrets.length, 39, `scanned for ${secrets.length} secrets`);
   });
 
   it('the scan finds a secret that is there (the test can fail)', async () => {

@@ -139,12 +139,13 @@ test('unknown keys and aliases: NotFoundException with AWS messages', async () =
   await rejects(srv.kms.send(new EnableKeyRotationCommand({ KeyId: 'alias/some-alias' })), 'NotFoundException', "Invalid keyId 'alias/some-alias'");
 });
 
-test('RotateKeyOnDemand adds a current material version, leaves the automatic schedule, answers {KeyId}', async () => {
+test('RotateKeyOnDemand adds a current material version, leaves the automatic schedule, answers {KeyId} with the key ARN as AWS does', async () => {
   const key = await createTestKey(srv.coffer.kms);
   await srv.kms.send(new EnableKeyRotationCommand({ KeyId: key.keyId }));
   const before = await srv.kms.send(new GetKeyRotationStatusCommand({ KeyId: key.keyId }));
   const out = await srv.kms.send(new RotateKeyOnDemandCommand({ KeyId: key.arn }));
-  assert.equal(out.KeyId, key.keyId);
+  // Recorded: test_rotate_on_demand_returns_arn_for_key_id.
+  assert.equal(out.KeyId, key.arn);
   const stored = (await srv.coffer.kms.store.getKey(key.keyId))!;
   assert.equal(stored.currentVersion, 2);
   assert.equal(stored.onDemandRotations, 1);

@@ -162,14 +162,14 @@ test('a failure on one key is logged, the sweep goes on with the others, and run
   // A store that fails to list at all: logged, empty result, no rejection.
   const broken = new Proxy(base.store, {
     get(target, prop) {
-      if (prop === 'dueForDeletion' || prop === 'dueForRotation') return async () => { throw new Error('injected list failure'); };
+      if (prop === 'dueForDeletion' || prop === 'dueForRotation' || prop === 'dueForExpiry') return async () => { throw new Error('injected list failure'); };
       const v = Reflect.get(target, prop) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   }) as KmsStore;
   const svc2 = serviceAt(now, broken, log);
   const none = await new KmsScheduler(svc2).runOnce(now);
-  assert.deepEqual(none, { deleted: [], rotated: [], failed: [] });
+  assert.deepEqual(none, { deleted: [], rotated: [], expired: [], failed: [] });
   assert.ok(logged.some((l) => l.includes('injected list failure')));
 });
 

@@ -19,7 +19,7 @@ import { parseUsageQuery, usageReport } from '../../src/metering/report.js';
 import type { UsageCount } from '../../src/metering/usage-store.js';
 import { startTestServer } from '../helpers/server.js';
 
-const PRICED_APART = ['Sign', 'Verify', 'GetPublicKey', 'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext', 'Encrypt', 'Decrypt'];
+const PRICED_APART = ['Sign', 'Verify', 'GetPublicKey', 'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext', 'Encrypt', 'Decrypt', 'DeriveSharedSecret'];
 
 const dirs: string[] = [];
 after(async () => {
@@ -31,7 +31,6 @@ test('every operation AWS prices apart is supported and has a price class', () =
     assert.ok(op in KMS_OPERATIONS, `${op} is supported`);
     assert.ok(PRICED_BY_KEY.has(op) || KEY_PAIR_OPERATIONS.has(op), `${op} is priced by its key or its key pair`);
   }
-  assert.ok(!('DeriveSharedSecret' in KMS_OPERATIONS), 'DeriveSharedSecret needs a price class before it is supported');
 });
 
 test('classifies requests as AWS prices them', () => {
@@ -39,6 +38,8 @@ test('classifies requests as AWS prices them', () => {
   assert.equal(priceClassOf('Decrypt', 'RSA_2048'), 'rsa-2048');
   assert.equal(priceClassOf('Verify', 'RSA_4096'), 'asymmetric');
   assert.equal(priceClassOf('GetPublicKey', 'ECC_NIST_P256'), 'asymmetric');
+  assert.equal(priceClassOf('DeriveSharedSecret', 'ECC_NIST_P384'), 'asymmetric');
+  assert.equal(priceClassOf('ImportKeyMaterial', 'RSA_4096'), 'symmetric');
   assert.equal(priceClassOf('Decrypt', 'SYMMETRIC_DEFAULT'), 'symmetric');
   assert.equal(priceClassOf('GenerateMac', 'HMAC_256'), 'symmetric');
   assert.equal(priceClassOf('DescribeKey', 'RSA_4096'), 'symmetric');

@@ -74,6 +74,8 @@ export async function walkSealed(s: ResealStores, old: RootKeyProvider, next: Ro
     after = { creationDate: page.at(-1)!.creationDate, keyId: page.at(-1)!.keyId };
     for (const key of page) {
       for (const m of await s.kms.listMaterials(key.keyId)) {
+        // Deleted imported material (empty sealed bytes, kms/ops/import.ts) has nothing sealed to move.
+        if (m.sealed.length === 0) continue;
         counts.kmsMaterial++;
         const what = `KMS key ${m.keyId} material version ${m.version}`;
         const v2 = sealedRecordVersion(m.sealed) === 2;

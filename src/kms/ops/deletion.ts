@@ -38,6 +38,9 @@ export const cancelKeyDeletion: KmsOperation = async (svc, caller, input, note) 
   refuseAwsManaged(key);
   const fresh = await currentKey(svc, key);
   if (fresh.state !== 'PendingDeletion') throw kmsError('KMSInvalidStateException', `${key.arn} is not pending deletion.`);
-  await svc.store.updateKey({ ...fresh, state: 'Disabled', deletionDate: undefined, pendingWindowInDays: undefined });
+  // An imported key whose material is gone goes back to waiting for it.
+  const material = fresh.origin === 'EXTERNAL' ? await svc.store.getMaterial(fresh.keyId, fresh.currentVersion) : undefined;
+  const state = fresh.origin === 'EXTERNAL' && !material?.sealed.length ? 'PendingImport' : 'Disabled';
+  await svc.store.updateKey({ ...fresh, state, deletionDate: undefined, pendingWindowInDays: undefined });
   return { KeyId: key.arn };
 };

@@ -1,7 +1,8 @@
 // Key lifecycle: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey,
 // UpdateKeyDescription. Coffer creates symmetric, RSA, ECC and HMAC keys with
-// KMS-generated material (key-specs.ts); SM2, Ed25519, ML-DSA, imported material,
-// multi-Region keys and custom key stores are a clear UnsupportedOperationException.
+// KMS-generated material (key-specs.ts) or, with Origin EXTERNAL, without material in
+// PendingImport (ops/import.ts); SM2, Ed25519, ML-DSA, multi-Region keys and custom key
+// stores are a clear UnsupportedOperationException.
 //
 //   createKey:
 //     check members (AWS's model constraints, then Coffer's symmetric-only rule)
@@ -47,6 +48,7 @@ interface CreateKeyRequest {
   tagsRaw: unknown;
   spec: KeySpec;
   usage: KeyUsage;
+  origin: 'AWS_KMS' | 'EXTERNAL';
 }
 
 /** CreateKey's members, checked in AWS's order: model constraints, then the spec and usage rules, then what Coffer can create. */
@@ -75,10 +77,10 @@ function parseCreateKey(input: KmsInput): CreateKeyRequest {
   const keySpec = effectiveSpec as KeySpec;
   const keyUsage = usage ?? 'ENCRYPT_DECRYPT';
   if (!SPECS[keySpec].usages.includes(keyUsage)) throw kmsError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`);
-  if (origin !== undefined && origin !== 'AWS_KMS') throw unsupported(`Origin ${origin} (imported key material and custom key stores)`);
+  if (origin === 'AWS_CLOUDHSM' || origin === 'EXTERNAL_KEY_STORE') throw unsupported(`Origin ${origin} (custom key stores)`);
   if (multiRegion) throw unsupported('MultiRegion (multi-Region keys)');
   if (customKeyStoreId !== undefined || xksKeyId !== undefined) throw unsupported('A key in a custom key store');
-  return { description, policy, bypass, tagsRaw: input.Tags, spec: keySpec, usage: keyUsage };
+  return { description, policy, bypass, tagsRaw: input.Tags, spec: keySpec, usage: keyUsage, origin: origin ?? 'AWS_KMS' };
 }
 
 /** Version 1 of a new key's material, sealed: 256 random bits (v1 record), or a private key or HMAC key (v2 record). */
@@ -96,8 +98,8 @@ async function firstMaterial(svc: KmsService, keyId: string, spec: KeySpec, now:
 export const createKey: KmsOperation = async (svc, caller, input, note) => {
   const req = parseCreateKey(input);
   const tags = parseTags(req.tagsRaw);
-  note.params = { ...note.params, keyUsage: req.usage, keySpec: req.spec, origin: 'AWS_KMS' };
-  await svc.authorizeIdentity(caller, 'kms:CreateKey', '*', { 'kms:KeySpec': req.spec, 'kms:KeyUsage': req.usage });
+  note.params = { ...note.params, keyUsage: req.usage, keySpec: req.spec, origin: req.origin };
+  await svc.authorizeIdentity(caller, 'kms:CreateKey', '*', { 'kms:KeySpec': req.spec, 'kms:KeyUsage': req.usage, 'kms:KeyOrigin': req.origin });
   // Tagging at creation needs kms:TagResource too (AWS: "To use the Tags parameter ... kms:TagResource (IAM policy)").
   if (tags.length) await svc.authorizeIdentity(caller, 'kms:TagResource');
 
@@ -113,16 +115,17 @@ export const createKey: KmsOperation = async (svc, caller, input, note) => {
     description: req.description,
     keyUsage: req.usage,
     keySpec: req.spec,
-    origin: 'AWS_KMS',
+    origin: req.origin,
     keyManager: 'CUSTOMER',
-    state: 'Enabled',
+    // An EXTERNAL key has no material until ImportKeyMaterial.
+    state: req.origin === 'EXTERNAL' ? 'PendingImport' : 'Enabled',
     creationDate: now,
     policy: req.policy ?? defaultKeyPolicyText(svc.accountId),
     rotationEnabled: false,
     onDemandRotations: 0,
     currentVersion: 1,
   };
-  await svc.store.createKey(key, await firstMaterial(svc, keyId, req.spec, now), tags);
+  await svc.store.createKey(key, req.origin === 'EXTERNAL' ? undefined : await firstMaterial(svc, keyId, req.spec, now), tags);
   note.keys.push(key);
   return { KeyMetadata: await keyMetadata(svc, key) };
 };
@@ -183,6 +186,7 @@ async function setEnabled(svc: KmsService, caller: Parameters<KmsOperation>[1], 
   refuseAwsManaged(key);
   const fresh = await currentKey(svc, key);
   svc.checkState(fresh, 'manage');
+  if (fresh.state === 'PendingImport') throw kmsError('KMSInvalidStateException', `${key.arn} is pending import.`);
   const state = enabled ? 'Enabled' : 'Disabled';
   if (fresh.state !== state) await svc.store.updateKey({ ...fresh, state });
 }

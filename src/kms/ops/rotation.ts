@@ -45,6 +45,11 @@ function refuseNonSymmetric(key: KmsKeyRecord, message = `${key.arn} key spec is
   if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('UnsupportedOperationException', message);
 }
 
+/** Automatic rotation is for KMS-made material: an imported key rotates only on demand, into material the customer imported. */
+function refuseExternal(key: KmsKeyRecord): void {
+  if (key.origin === 'EXTERNAL') throw kmsError('UnsupportedOperationException', `${key.arn} origin is EXTERNAL which is not valid for this operation.`);
+}
+
 async function rotationKey(svc: KmsService, input: Record<string, unknown>): Promise<KmsKeyRecord> {
   return svc.resolveKey(input.KeyId, { allowAlias: false });
 }
@@ -66,6 +71,7 @@ export const enableKeyRotation: KmsOperation = async (svc, caller, input, note) 
   svc.checkState(key, 'crypto');
   refuseAwsManaged(key);
   refuseNonSymmetric(key);
+  refuseExternal(key);
   const now = svc.now();
   // A new period on a key that already rotates counts from the same start as the old one
   // (the last rotation, or when rotation was enabled); a first enable counts from now.
@@ -155,13 +161,33 @@ export const rotateKeyOnDemand: KmsOperation = async (svc, caller, input, note) 
   svc.checkState(key, 'crypto');
   refuseAwsManaged(key);
   refuseNonSymmetric(key, '');
+  if (key.origin === 'EXTERNAL') return rotateImported(svc, key);
   if (key.onDemandRotations >= ON_DEMAND_ROTATION_LIMIT) {
     throw kmsError('LimitExceededException', `The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: ${key.arn}`);
   }
   // On-demand rotation leaves the automatic schedule alone (AWS).
   await rotateKeyMaterial(svc, key, 'ON_DEMAND', svc.now(), (k) => ({ onDemandRotations: k.onDemandRotations + 1 }));
-  return { KeyId: key.keyId };
+  // AWS answers with the key ARN (recorded: test_rotate_on_demand_returns_arn_for_key_id).
+  return { KeyId: key.arn };
 };
+
+/**
+ * On-demand rotation of an imported symmetric key (AWS, 2025): the material imported with
+ * ImportType NEW_KEY_MATERIAL becomes current; without one there is nothing to rotate to
+ * (recorded: test_rotate_key_on_demand_raises_for_no_pending_key_material). The imported
+ * material's expiration model carries over (new material never expires: ops/import.ts).
+ */
+async function rotateImported(svc: KmsService, key: KmsKeyRecord): Promise<Record<string, unknown>> {
+  const fresh = await svc.store.getKey(key.keyId);
+  if (!fresh) throw kmsError('NotFoundException', `Key '${key.arn}' does not exist`);
+  const pending = fresh.pendingVersion === undefined ? undefined : await svc.store.getMaterial(fresh.keyId, fresh.pendingVersion);
+  if (!pending || pending.sealed.length === 0) throw kmsError('KMSInvalidStateException', `No available key material pending rotation for the key: ${key.arn}.`);
+  await svc.store.putMaterial(
+    { ...pending, createdAt: svc.now(), rotationType: 'ON_DEMAND' },
+    { ...fresh, currentVersion: pending.version, pendingVersion: undefined, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', validTo: undefined, onDemandRotations: fresh.onDemandRotations + 1 },
+  );
+  return { KeyId: key.arn };
+}
 
 export const listKeyRotations: KmsOperation = async (svc, caller, input, note) => {
   const include = input.IncludeKeyMaterial ?? 'ROTATIONS_ONLY';
@@ -176,7 +202,8 @@ export const listKeyRotations: KmsOperation = async (svc, caller, input, note) =
   refuseAwsManaged(key);
   const materials = await svc.store.listMaterials(key.keyId);
   // The first material is the key's creation, not a rotation.
-  const shown = include === 'ALL_KEY_MATERIAL' ? materials : materials.filter((m) => m.version !== 1 && m.rotationType !== undefined);
+  // Imported material waiting for RotateKeyOnDemand is not a rotation yet (AWS lists it with ALL_KEY_MATERIAL only).
+  const shown = include === 'ALL_KEY_MATERIAL' ? materials : materials.filter((m) => m.version !== 1 && m.rotationType !== undefined && m.version !== key.pendingVersion);
   let start = 0;
   if (input.Marker !== undefined) {
     const after = parseMarker(input.Marker);
@@ -189,8 +216,10 @@ export const listKeyRotations: KmsOperation = async (svc, caller, input, note) =
     const entry: Record<string, unknown> = {
       KeyId: key.keyId,
       KeyMaterialId: m.materialId,
-      KeyMaterialState: m.version === key.currentVersion ? 'CURRENT' : 'NON_CURRENT',
+      KeyMaterialState: m.version === key.currentVersion ? 'CURRENT' : m.version === key.pendingVersion ? 'PENDING_ROTATION' : 'NON_CURRENT',
     };
+    // Imported material: whether it is in (deleted or expired material waits for its re-import).
+    if (key.origin === 'EXTERNAL') entry.ImportState = m.sealed.length ? 'IMPORTED' : 'PENDING_IMPORT';
     if (m.rotationType !== undefined && m.version !== 1) {
       entry.RotationDate = seconds(m.createdAt);
       entry.RotationType = m.rotationType;

@@ -80,5 +80,15 @@ CREATE TABLE kms_key_tags (
 CREATE UNIQUE INDEX kms_key_tags_by_position ON kms_key_tags (key_id, position);
 `;
 
+// Imported key material (Origin EXTERNAL), as SQLite's V2: the current material's expiry,
+// a version waiting for on-demand rotation, the import tokens not used yet (JSON).
+const V2 = `
+ALTER TABLE kms_keys ADD COLUMN expiration_model TEXT;
+ALTER TABLE kms_keys ADD COLUMN valid_to BIGINT;
+ALTER TABLE kms_keys ADD COLUMN pending_version INTEGER;
+ALTER TABLE kms_keys ADD COLUMN import_tokens TEXT;
+CREATE INDEX kms_keys_by_valid_to ON kms_keys (valid_to, key_id) WHERE valid_to IS NOT NULL;
+`;
+
 /** migrations[n] takes the KMS tables from version n to n + 1. */
-export const PG_KMS_MIGRATIONS: readonly PgMigration[] = [V1];
+export const PG_KMS_MIGRATIONS: readonly PgMigration[] = [V1, V2];

@@ -29,7 +29,7 @@ export interface PgKmsStoreOptions {
 const KEY_COLUMNS =
   'key_id, arn, account_id, region, description, key_usage, key_spec, origin, key_manager, state, creation_date, ' +
   'deletion_date, pending_window_days, policy, rotation_enabled::int AS rotation_enabled, rotation_period_days, ' +
-  'next_rotation_date, on_demand_rotations, current_version';
+  'next_rotation_date, on_demand_rotations, current_version, expiration_model, valid_to, pending_version, import_tokens';
 const KEY_INSERT_COLUMNS = KEY_COLUMNS.replace('rotation_enabled::int AS rotation_enabled', 'rotation_enabled');
 const MATERIAL_COLUMNS = 'key_id, version, material_id, sealed, created_at, rotation_type';
 const ALIAS_COLUMNS = 'alias_name, key_id, creation_date, last_updated_date';
@@ -42,19 +42,24 @@ const params = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${
 export const PG_KMS_SQL = {
   keyExists: 'SELECT 1 FROM kms_keys WHERE key_id = $1',
   getKey: `SELECT ${KEY_COLUMNS} FROM kms_keys WHERE key_id = $1`,
-  insertKey: `INSERT INTO kms_keys (${KEY_INSERT_COLUMNS}) VALUES (${params(19)})`,
+  insertKey: `INSERT INTO kms_keys (${KEY_INSERT_COLUMNS}) VALUES (${params(23)})`,
   updateKey: `UPDATE kms_keys SET description = $1, state = $2, deletion_date = $3, pending_window_days = $4, policy = $5,
-       rotation_enabled = $6, rotation_period_days = $7, next_rotation_date = $8, on_demand_rotations = $9, current_version = $10
-     WHERE key_id = $11`,
+       rotation_enabled = $6, rotation_period_days = $7, next_rotation_date = $8, on_demand_rotations = $9, current_version = $10,
+       expiration_model = $11, valid_to = $12, pending_version = $13, import_tokens = $14
+     WHERE key_id = $15`,
   deleteKey: 'DELETE FROM kms_keys WHERE key_id = $1',
   listKeysFirst: `SELECT ${KEY_COLUMNS} FROM kms_keys ORDER BY creation_date, key_id LIMIT $1`,
   listKeysAfter: `SELECT ${KEY_COLUMNS} FROM kms_keys WHERE (creation_date, key_id) > ($1, $2) ORDER BY creation_date, key_id LIMIT $3`,
   dueForDeletion: `SELECT ${KEY_COLUMNS} FROM kms_keys WHERE deletion_date <= $1 AND state = 'PendingDeletion' ORDER BY deletion_date, key_id`,
   dueForRotation: `SELECT ${KEY_COLUMNS} FROM kms_keys WHERE next_rotation_date <= $1 AND rotation_enabled AND state = 'Enabled'
      ORDER BY next_rotation_date, key_id`,
+  dueForExpiry: `SELECT ${KEY_COLUMNS} FROM kms_keys WHERE valid_to <= $1 AND state IN ('Enabled', 'Disabled') ORDER BY valid_to, key_id`,
 
   insertMaterial: `INSERT INTO kms_key_materials (${MATERIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)`,
   materialExists: 'SELECT 1 FROM kms_key_materials WHERE key_id = $1 AND version = $2',
+  upsertMaterial: `INSERT INTO kms_key_materials (${MATERIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (key_id, version) DO UPDATE SET material_id = excluded.material_id, sealed = excluded.sealed,
+       created_at = excluded.created_at, rotation_type = excluded.rotation_type`,
   getMaterial: `SELECT ${MATERIAL_COLUMNS} FROM kms_key_materials WHERE key_id = $1 AND version = $2`,
   listMaterials: `SELECT ${MATERIAL_COLUMNS} FROM kms_key_materials WHERE key_id = $1 ORDER BY version`,
   resealMaterial: 'UPDATE kms_key_materials SET sealed = $1 WHERE key_id = $2 AND version = $3 AND sealed = $4',
@@ -92,15 +97,20 @@ function keyValues(k: KmsKeyRecord): unknown[] {
   return [
     k.keyId, k.arn, k.accountId, k.region, k.description, k.keyUsage, k.keySpec, k.origin, k.keyManager, k.state,
     k.creationDate, k.deletionDate ?? null, k.pendingWindowInDays ?? null, k.policy, k.rotationEnabled,
-    k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion,
+    k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion, ...importValues(k),
   ];
+}
+
+/** The import fields (Origin EXTERNAL keys), as sqlite-kms-rows.ts writes them. */
+function importValues(k: KmsKeyRecord): unknown[] {
+  return [k.expirationModel ?? null, k.validTo ?? null, k.pendingVersion ?? null, k.importTokens?.length ? JSON.stringify(k.importTokens) : null];
 }
 
 /** The values of updateKey, the key id last. */
 function updateValues(k: KmsKeyRecord): unknown[] {
   return [
     k.description, k.state, k.deletionDate ?? null, k.pendingWindowInDays ?? null, k.policy, k.rotationEnabled,
-    k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion, k.keyId,
+    k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion, ...importValues(k), k.keyId,
   ];
 }
 
@@ -130,14 +140,14 @@ export class PgKmsStore implements KmsStore {
 
   // ---- keys ----
 
-  async createKey(key: KmsKeyRecord, material: KeyMaterialRecord, tags: Tag[]): Promise<void> {
-    if (material.keyId !== key.keyId || material.version !== key.currentVersion) {
+  async createKey(key: KmsKeyRecord, material: KeyMaterialRecord | undefined, tags: Tag[]): Promise<void> {
+    if (material && (material.keyId !== key.keyId || material.version !== key.currentVersion)) {
       throw new RangeError('createKey: the material must be the key\'s current version');
     }
     await serializable(this.pool, async (q) => {
       if (await this.changed(S.keyExists, [key.keyId], q)) throw new KmsStoreConflict('KeyExists', `key ${key.keyId} exists`);
       await q.query(S.insertKey, keyValues(key));
-      await this.insertMaterial(q, material);
+      if (material) await this.insertMaterial(q, material);
       for (const t of tags) await q.query(S.upsertTag, [key.keyId, t.TagKey, t.TagValue]);
     });
   }
@@ -198,6 +208,15 @@ export class PgKmsStore implements KmsStore {
       await this.requireKey(q, key.keyId);
       await this.insertMaterial(q, material);
       await q.query(S.updateKey, updateValues({ ...key, currentVersion: material.version }));
+    });
+  }
+
+  async putMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void> {
+    if (material.keyId !== key.keyId) throw new RangeError('putMaterial: the material belongs to another key');
+    await serializable(this.pool, async (q) => {
+      await this.requireKey(q, key.keyId);
+      await q.query(S.upsertMaterial, [material.keyId, material.version, material.materialId, material.sealed, material.createdAt, material.rotationType ?? null]);
+      await q.query(S.updateKey, updateValues(key));
     });
   }
 
@@ -306,6 +325,10 @@ export class PgKmsStore implements KmsStore {
 
   async dueForRotation(now: number): Promise<KmsKeyRecord[]> {
     return (await this.rows<KeyRow>(S.dueForRotation, [now])).map(toKey);
+  }
+
+  async dueForExpiry(now: number): Promise<KmsKeyRecord[]> {
+    return (await this.rows<KeyRow>(S.dueForExpiry, [now])).map(toKey);
   }
 
   async ping(): Promise<void> {

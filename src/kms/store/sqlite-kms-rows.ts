@@ -24,6 +24,10 @@ export interface KeyRow {
   next_rotation_date: number | null;
   on_demand_rotations: number;
   current_version: number;
+  expiration_model: string | null;
+  valid_to: number | null;
+  pending_version: number | null;
+  import_tokens: string | null;
 }
 
 export interface MaterialRow {
@@ -60,7 +64,7 @@ export type Stmt = Database.Statement<unknown[], unknown>;
 const KEY_COLUMNS =
   'key_id, arn, account_id, region, description, key_usage, key_spec, origin, key_manager, state, creation_date, ' +
   'deletion_date, pending_window_days, policy, rotation_enabled, rotation_period_days, next_rotation_date, ' +
-  'on_demand_rotations, current_version';
+  'on_demand_rotations, current_version, expiration_model, valid_to, pending_version, import_tokens';
 const MATERIAL_COLUMNS = 'key_id, version, material_id, sealed, created_at, rotation_type';
 const ALIAS_COLUMNS = 'alias_name, key_id, creation_date, last_updated_date';
 const GRANT_COLUMNS =
@@ -72,7 +76,8 @@ export const KMS_SQL = {
   getKey: `SELECT ${KEY_COLUMNS} FROM keys WHERE key_id = ?`,
   insertKey: `INSERT INTO keys (${KEY_COLUMNS}) VALUES (${KEY_COLUMNS.split(',').map(() => '?').join(', ')})`,
   updateKey: `UPDATE keys SET description = ?, state = ?, deletion_date = ?, pending_window_days = ?, policy = ?,
-       rotation_enabled = ?, rotation_period_days = ?, next_rotation_date = ?, on_demand_rotations = ?, current_version = ?
+       rotation_enabled = ?, rotation_period_days = ?, next_rotation_date = ?, on_demand_rotations = ?, current_version = ?,
+       expiration_model = ?, valid_to = ?, pending_version = ?, import_tokens = ?
      WHERE key_id = ?`,
   deleteKey: 'DELETE FROM keys WHERE key_id = ?',
   listKeysFirst: `SELECT ${KEY_COLUMNS} FROM keys ORDER BY creation_date, key_id LIMIT ?`,
@@ -81,9 +86,13 @@ export const KMS_SQL = {
   dueForDeletion: `SELECT ${KEY_COLUMNS} FROM keys WHERE deletion_date <= ? AND state = 'PendingDeletion' ORDER BY deletion_date, key_id`,
   dueForRotation: `SELECT ${KEY_COLUMNS} FROM keys WHERE next_rotation_date <= ? AND rotation_enabled = 1 AND state = 'Enabled'
      ORDER BY next_rotation_date, key_id`,
+  dueForExpiry: `SELECT ${KEY_COLUMNS} FROM keys WHERE valid_to <= ? AND state IN ('Enabled', 'Disabled') ORDER BY valid_to, key_id`,
 
   insertMaterial: `INSERT INTO key_materials (${MATERIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
   materialExists: 'SELECT 1 FROM key_materials WHERE key_id = ? AND version = ?',
+  upsertMaterial: `INSERT INTO key_materials (${MATERIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (key_id, version) DO UPDATE SET material_id = excluded.material_id, sealed = excluded.sealed,
+       created_at = excluded.created_at, rotation_type = excluded.rotation_type`,
   getMaterial: `SELECT ${MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? AND version = ?`,
   listMaterials: `SELECT ${MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? ORDER BY version`,
   deleteMaterials: 'DELETE FROM key_materials WHERE key_id = ?',
@@ -126,15 +135,19 @@ export function keyValues(k: KmsKeyRecord): unknown[] {
   return [
     k.keyId, k.arn, k.accountId, k.region, k.description, k.keyUsage, k.keySpec, k.origin, k.keyManager, k.state,
     k.creationDate, k.deletionDate ?? null, k.pendingWindowInDays ?? null, k.policy, k.rotationEnabled ? 1 : 0,
-    k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion,
+    k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion, ...importValues(k),
   ];
+}
+
+function importValues(k: KmsKeyRecord): unknown[] {
+  return [k.expirationModel ?? null, k.validTo ?? null, k.pendingVersion ?? null, k.importTokens?.length ? JSON.stringify(k.importTokens) : null];
 }
 
 /** The values of updateKey but the trailing key_id. */
 export function mutableKeyValues(k: KmsKeyRecord): unknown[] {
   return [
     k.description, k.state, k.deletionDate ?? null, k.pendingWindowInDays ?? null, k.policy, k.rotationEnabled ? 1 : 0,
-    k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion,
+    k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion, ...importValues(k),
   ];
 }
 
@@ -160,6 +173,10 @@ export function toKey(r: KeyRow): KmsKeyRecord {
   if (r.pending_window_days !== null) k.pendingWindowInDays = r.pending_window_days;
   if (r.rotation_period_days !== null) k.rotationPeriodInDays = r.rotation_period_days;
   if (r.next_rotation_date !== null) k.nextRotationDate = r.next_rotation_date;
+  if (r.expiration_model !== null) k.expirationModel = r.expiration_model as NonNullable<KmsKeyRecord['expirationModel']>;
+  if (r.valid_to !== null) k.validTo = r.valid_to;
+  if (r.pending_version !== null) k.pendingVersion = r.pending_version;
+  if (r.import_tokens !== null) k.importTokens = JSON.parse(r.import_tokens) as NonNullable<KmsKeyRecord['importTokens']>;
   return k;
 }
 

@@ -83,9 +83,20 @@ CREATE TABLE key_tags (
 CREATE UNIQUE INDEX key_tags_by_position ON key_tags (key_id, position);
 `;
 
+// Imported key material (Origin EXTERNAL): the current material's expiry, a version
+// waiting for on-demand rotation, and the import tokens not used yet (JSON ImportTokenRef[]).
+const V2 = `
+ALTER TABLE keys ADD COLUMN expiration_model TEXT;
+ALTER TABLE keys ADD COLUMN valid_to INTEGER;
+ALTER TABLE keys ADD COLUMN pending_version INTEGER;
+ALTER TABLE keys ADD COLUMN import_tokens TEXT;
+CREATE INDEX keys_by_valid_to ON keys (valid_to, key_id) WHERE valid_to IS NOT NULL;
+`;
+
 /** MIGRATIONS[n] takes a database from version n to n + 1. Append only; never edit a shipped step. */
 const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   (db) => db.exec(V1),
+  (db) => db.exec(V2),
 ];
 
 export const KMS_SCHEMA_VERSION = MIGRATIONS.length;

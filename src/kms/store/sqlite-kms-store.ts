@@ -73,14 +73,14 @@ export class SqliteKmsStore implements KmsStore {
 
   // ---- keys ----
 
-  async createKey(key: KmsKeyRecord, material: KeyMaterialRecord, tags: Tag[]): Promise<void> {
-    if (material.keyId !== key.keyId || material.version !== key.currentVersion) {
+  async createKey(key: KmsKeyRecord, material: KeyMaterialRecord | undefined, tags: Tag[]): Promise<void> {
+    if (material && (material.keyId !== key.keyId || material.version !== key.currentVersion)) {
       throw new RangeError('createKey: the material must be the key\'s current version');
     }
     this.tx(() => {
       if (this.s.keyExists.get(key.keyId) !== undefined) throw new KmsStoreConflict('KeyExists', `key ${key.keyId} exists`);
       this.s.insertKey.run(...keyValues(key));
-      this.insertMaterial(material);
+      if (material) this.insertMaterial(material);
       for (const t of tags) this.s.upsertTag.run({ keyId: key.keyId, tagKey: t.TagKey, tagValue: t.TagValue });
     });
   }
@@ -151,6 +151,16 @@ export class SqliteKmsStore implements KmsStore {
       this.requireKey(key.keyId);
       this.insertMaterial(material);
       this.s.updateKey.run(...mutableKeyValues({ ...key, currentVersion: material.version }), key.keyId);
+    });
+  }
+
+  async putMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void> {
+    if (material.keyId !== key.keyId) throw new RangeError('putMaterial: the material belongs to another key');
+    this.keyCache.delete(key.keyId);
+    this.tx(() => {
+      this.requireKey(key.keyId);
+      this.s.upsertMaterial.run(material.keyId, material.version, material.materialId, material.sealed, material.createdAt, material.rotationType ?? null);
+      this.s.updateKey.run(...mutableKeyValues(key), key.keyId);
     });
   }
 
@@ -267,6 +277,10 @@ export class SqliteKmsStore implements KmsStore {
 
   async dueForRotation(now: number): Promise<KmsKeyRecord[]> {
     return (this.s.dueForRotation.all(now) as KeyRow[]).map(toKey);
+  }
+
+  async dueForExpiry(now: number): Promise<KmsKeyRecord[]> {
+    return (this.s.dueForExpiry.all(now) as KeyRow[]).map(toKey);
   }
 
   async ping(): Promise<void> {

@@ -5,8 +5,19 @@
 
 import type { KeySpec, KeyUsage } from '../key-specs.js';
 
-export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport';
 export type KeyManager = 'CUSTOMER' | 'AWS';
+/** AWS_KMS: KMS made the material. EXTERNAL: the customer imports it (ImportKeyMaterial). */
+export type KeyOrigin = 'AWS_KMS' | 'EXTERNAL';
+export type ExpirationModel = 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+
+/** An import token GetParametersForImport issued that ImportKeyMaterial has not used yet. */
+export interface ImportTokenRef {
+  /** The token's id (32 hex characters; docs/spec/kms-import-token.md). */
+  id: string;
+  /** When the token expires (epoch ms). */
+  validTo: number;
+}
 
 export interface KmsKeyRecord {
   keyId: string;
@@ -16,7 +27,7 @@ export interface KmsKeyRecord {
   description: string;
   keyUsage: KeyUsage;
   keySpec: KeySpec;
-  origin: 'AWS_KMS';
+  origin: KeyOrigin;
   keyManager: KeyManager;
   state: KeyState;
   /** Epoch milliseconds. */
@@ -31,8 +42,15 @@ export interface KmsKeyRecord {
   /** When automatic rotation is next due (epoch ms). */
   nextRotationDate?: number;
   onDemandRotations: number;
-  /** The material version new ciphertexts use. */
+  /** The material version new ciphertexts use. An EXTERNAL key never imported has no material row for it. */
   currentVersion: number;
+  /** EXTERNAL keys with material: whether the current material expires, and when (validTo, epoch ms). */
+  expirationModel?: ExpirationModel;
+  validTo?: number;
+  /** EXTERNAL symmetric keys: an imported version waiting for RotateKeyOnDemand to make it current. */
+  pendingVersion?: number;
+  /** EXTERNAL keys: import tokens issued and not yet used (one use each). */
+  importTokens?: ImportTokenRef[];
 }
 
 export interface KeyMaterialRecord {
@@ -40,7 +58,11 @@ export interface KeyMaterialRecord {
   version: number;
   /** 64 hex characters, as AWS's CurrentKeyMaterialId. */
   materialId: string;
-  /** The material sealed under the root key. */
+  /**
+   * The material sealed under the root key. Empty for imported material that was deleted
+   * (DeleteImportedKeyMaterial, expiry): the row and its materialId stay so the same
+   * material can be imported again into the same version.
+   */
   sealed: Buffer;
   createdAt: number;
   rotationType?: 'AUTOMATIC' | 'ON_DEMAND';
@@ -101,10 +123,11 @@ export interface KeyListCursor {
 
 export interface KmsStore {
   /**
-   * Creates a key with its first material version and its tags (one transaction).
+   * Creates a key with its first material version and its tags (one transaction); an
+   * EXTERNAL key waiting for its first import has no material (undefined).
    * KeyExists if the id is taken; RangeError if material is not key's current version.
    */
-  createKey(key: KmsKeyRecord, material: KeyMaterialRecord, tags: Tag[]): Promise<void>;
+  createKey(key: KmsKeyRecord, material: KeyMaterialRecord | undefined, tags: Tag[]): Promise<void>;
   getKey(keyId: string): Promise<KmsKeyRecord | undefined>;
   /**
    * Keys ordered by (creationDate, keyId), those after `after`, at most limit. `after` is
@@ -114,7 +137,8 @@ export interface KmsStore {
   listKeys(after: string | KeyListCursor | undefined, limit: number): Promise<KmsKeyRecord[]>;
   /**
    * Replaces the mutable fields of a key (description, state, deletion and rotation
-   * fields, policy, currentVersion); id, ARN, account, region, spec, usage, origin,
+   * fields, policy, currentVersion, the import fields expirationModel, validTo,
+   * pendingVersion and importTokens); id, ARN, account, region, spec, usage, origin,
    * manager and creationDate never change. Returns false if absent.
    */
   updateKey(key: KmsKeyRecord): Promise<boolean>;
@@ -130,6 +154,12 @@ export interface KmsStore {
    * MaterialExists if the version is taken.
    */
   addMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void>;
+  /**
+   * Writes a material version whether or not it exists (an import, a re-import, a deletion
+   * that empties `sealed`) and writes `key` as updateKey does, currentVersion as given
+   * (one transaction). NotFound if the key is absent.
+   */
+  putMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void>;
   /**
    * Root-key rotation (backend/reseal/): replaces one version's sealed bytes only if they
    * are still `expected` (compare-and-swap). False if absent or changed.
@@ -174,6 +204,11 @@ export interface KmsStore {
    * (nextRotationDate, keyId). Disabled keys wait: they are due again once re-enabled.
    */
   dueForRotation(now: number): Promise<KmsKeyRecord[]>;
+  /**
+   * Enabled or Disabled keys whose imported material expires (validTo) at or before now,
+   * ordered by (validTo, keyId).
+   */
+  dueForExpiry(now: number): Promise<KmsKeyRecord[]>;
 
   /** Readiness: resolves when the store answers a query; rejects with the cause. */
   ping(): Promise<void>;

@@ -21,7 +21,7 @@ export interface MaterialVector {
 }
 
 /** The wrapped-key format v1 for a `key` root key, from the spec, with nonces from `rnd`. */
-function specWrapper(rootKey: Buffer, rnd: (n: number) => Buffer): RootKeyProvider {
+export function specWrapper(rootKey: Buffer, rnd: (n: number) => Buffer): RootKeyProvider {
   const fingerprint = createHmac('sha256', rootKey).update('coffer/root-key/fingerprint/v1').digest().subarray(0, 8);
   return {
     id: `key:${fingerprint.toString('hex')}`,
@@ -38,7 +38,7 @@ function specWrapper(rootKey: Buffer, rnd: (n: number) => Buffer): RootKeyProvid
 }
 
 /** A P-256 private key from a fixed scalar, as PKCS#8 DER. */
-function p256Key(scalar: Buffer): Buffer {
+export function p256Key(scalar: Buffer): Buffer {
   const ecdh = createECDH('prime256v1');
   ecdh.setPrivateKey(scalar);
   const pub = ecdh.getPublicKey();

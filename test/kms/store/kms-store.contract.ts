@@ -410,6 +410,53 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
       }));
     });
 
+    describe('imported material', () => {
+      it('createKey without material makes a key waiting for its first import', withStore(async (s) => {
+        const key = keyRec({ origin: 'EXTERNAL', state: 'PendingImport' });
+        await s.createKey(key, undefined, [{ TagKey: 't', TagValue: 'v' }]);
+        assert.deepEqual(await s.getKey(key.keyId), key);
+        assert.deepEqual(await s.listMaterials(key.keyId), []);
+        assert.deepEqual(await s.getTags(key.keyId), [{ TagKey: 't', TagValue: 'v' }]);
+      }));
+
+      it('putMaterial inserts or replaces a version and writes the key, currentVersion as given', withStore(async (s) => {
+        const key = keyRec({ origin: 'EXTERNAL', state: 'PendingImport' });
+        await s.createKey(key, undefined, []);
+        const tokens = [{ id: 'ab'.repeat(16), validTo: T0 + DAY }];
+        const v1 = materialRec(key.keyId, 1);
+        const imported = { ...key, state: 'Enabled' as const, expirationModel: 'KEY_MATERIAL_EXPIRES' as const, validTo: T0 + 2 * DAY, importTokens: tokens };
+        await s.putMaterial(v1, imported);
+        assert.deepEqual(await s.getKey(key.keyId), imported);
+        assert.deepEqual(await s.listMaterials(key.keyId), [v1]);
+        // A pending version does not become current.
+        const v2 = materialRec(key.keyId, 2);
+        await s.putMaterial(v2, { ...imported, pendingVersion: 2 });
+        assert.equal((await s.getKey(key.keyId))?.currentVersion, 1);
+        assert.equal((await s.getKey(key.keyId))?.pendingVersion, 2);
+        // Deleting material empties the sealed bytes and keeps the row and its id.
+        const deleted = { ...v1, sealed: Buffer.alloc(0) };
+        const { expirationModel: _e, validTo: _v, importTokens: _t, ...pendingImport } = { ...imported, state: 'PendingImport' as const, pendingVersion: 2 };
+        await s.putMaterial(deleted, pendingImport);
+        const got = await s.getMaterial(key.keyId, 1);
+        assert.equal(got?.sealed.length, 0);
+        assert.equal(got?.materialId, v1.materialId);
+        assert.deepEqual(await s.getKey(key.keyId), pendingImport, 'cleared import fields read back absent');
+        const ghost = keyRec();
+        await rejectsWith(s.putMaterial(materialRec(ghost.keyId, 1), ghost), 'NotFound');
+      }));
+
+      it('dueForExpiry returns Enabled or Disabled keys whose material expires by now, soonest first', withStore(async (s) => {
+        const exp = (validTo: number, over: Partial<KmsKeyRecord> = {}) => ({ origin: 'EXTERNAL' as const, expirationModel: 'KEY_MATERIAL_EXPIRES' as const, validTo, ...over });
+        const b = (await newKey(s, exp(T0 + 20))).key;
+        const a = (await newKey(s, exp(T0 + 10, { state: 'Disabled' }))).key;
+        await newKey(s, exp(T0 + 31));
+        await newKey(s, exp(T0, { state: 'PendingImport' }));
+        await newKey(s, exp(T0, { state: 'PendingDeletion', deletionDate: T0 + DAY }));
+        await newKey(s);
+        assert.deepEqual((await s.dueForExpiry(T0 + 30)).map((k) => k.keyId), [a.keyId, b.keyId]);
+      }));
+    });
+
     describe('sweeps', () => {
       it('dueForDeletion returns PendingDeletion keys whose date has come, soonest first', withStore(async (s) => {
         const pending = (d: number) => ({ state: 'PendingDeletion' as const, deletionDate: d, pendingWindowInDays: 7 });

@@ -1,9 +1,11 @@
-// Keys: the KMS keys this principal can list, with aliases, state and spec; create,
-// alias, describe, enable/disable, rotation (automatic and on demand), deletion
-// scheduling and the key policy editor. All through KMS's own API.
+// Keys: the KMS keys this principal can list, with aliases, state and spec; create (KMS
+// material or imported, every spec and usage Coffer makes), alias, describe, enable/disable,
+// rotation (automatic and on demand), deletion scheduling, the key policy editor, the public
+// key of asymmetric keys and importing material (key-material.ts). All through KMS's own API.
 
 import { kms } from '../api.js';
 import type { Route } from '../route.js';
+import { downloadPublicKey, importMaterial } from './key-material.js';
 import { act, badge, button, clear, dialog, errorBanner, field, formatTime, h, input, mapLimit, mono, pageHeader, panel, prettyJson, select, table, textarea } from '../ui.js';
 
 export interface KeyMetadata {
@@ -19,6 +21,8 @@ export interface KeyMetadata {
   KeyManager?: string;
   Origin?: string;
   MultiRegion?: boolean;
+  ExpirationModel?: string;
+  ValidTo?: number;
 }
 
 interface Alias {
@@ -57,7 +61,7 @@ export async function loadKeys(): Promise<KeyRow[]> {
 }
 
 export function stateBadge(state: string): HTMLElement {
-  const tone = state === 'Enabled' ? 'ok' : state === 'Disabled' ? 'warn' : state === 'PendingDeletion' ? 'bad' : 'muted';
+  const tone = state === 'Enabled' ? 'ok' : state === 'Disabled' || state === 'PendingImport' ? 'warn' : state === 'PendingDeletion' ? 'bad' : 'muted';
   return badge(state, tone);
 }
 
@@ -112,17 +116,34 @@ async function createKey(refresh: () => Promise<void>): Promise<void> {
   const spec = select('spec', [
     ['SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT', 'Symmetric (AES-256-GCM) \u2014 encrypt/decrypt'],
     ['HMAC_256/GENERATE_VERIFY_MAC', 'HMAC-256 \u2014 generate/verify MAC'],
+    ['HMAC_224/GENERATE_VERIFY_MAC', 'HMAC-224 \u2014 generate/verify MAC'],
+    ['HMAC_384/GENERATE_VERIFY_MAC', 'HMAC-384 \u2014 generate/verify MAC'],
+    ['HMAC_512/GENERATE_VERIFY_MAC', 'HMAC-512 \u2014 generate/verify MAC'],
     ['RSA_2048/ENCRYPT_DECRYPT', 'RSA 2048 \u2014 encrypt/decrypt'],
+    ['RSA_3072/ENCRYPT_DECRYPT', 'RSA 3072 \u2014 encrypt/decrypt'],
+    ['RSA_4096/ENCRYPT_DECRYPT', 'RSA 4096 \u2014 encrypt/decrypt'],
     ['RSA_2048/SIGN_VERIFY', 'RSA 2048 \u2014 sign/verify'],
+    ['RSA_3072/SIGN_VERIFY', 'RSA 3072 \u2014 sign/verify'],
+    ['RSA_4096/SIGN_VERIFY', 'RSA 4096 \u2014 sign/verify'],
     ['ECC_NIST_P256/SIGN_VERIFY', 'ECC P-256 \u2014 sign/verify'],
+    ['ECC_NIST_P384/SIGN_VERIFY', 'ECC P-384 \u2014 sign/verify'],
+    ['ECC_NIST_P521/SIGN_VERIFY', 'ECC P-521 \u2014 sign/verify'],
+    ['ECC_SECG_P256K1/SIGN_VERIFY', 'ECC secp256k1 \u2014 sign/verify'],
+    ['ECC_NIST_P256/KEY_AGREEMENT', 'ECC P-256 \u2014 key agreement (ECDH)'],
+    ['ECC_NIST_P384/KEY_AGREEMENT', 'ECC P-384 \u2014 key agreement (ECDH)'],
+    ['ECC_NIST_P521/KEY_AGREEMENT', 'ECC P-521 \u2014 key agreement (ECDH)'],
+  ]);
+  const origin = select('origin', [
+    ['AWS_KMS', 'Made by the KMS'],
+    ['EXTERNAL', 'Imported (bring your own key material)'],
   ]);
   const ok = await dialog({
     title: 'Create key',
     submit: 'Create key',
-    fields: [field('Alias (optional)', input('alias', { placeholder: 'alias/my-app' }), 'Must start with alias/ (added when missing).'), field('Description', input('description')), field('Key type', spec)],
+    fields: [field('Alias (optional)', input('alias', { placeholder: 'alias/my-app' }), 'Must start with alias/ (added when missing).'), field('Description', input('description')), field('Key type', spec), field('Key material', origin, 'Imported: the key waits in PendingImport until you import its material.')],
     async run(v) {
       const [KeySpec, KeyUsage] = String(v.get('spec')).split('/');
-      const r = await kms<{ KeyMetadata: KeyMetadata }>('CreateKey', { KeySpec, KeyUsage, Description: String(v.get('description') ?? '') });
+      const r = await kms<{ KeyMetadata: KeyMetadata }>('CreateKey', { KeySpec, KeyUsage, Origin: v.get('origin'), Description: String(v.get('description') ?? '') });
       let alias = String(v.get('alias') ?? '').trim();
       if (alias) {
         if (!alias.startsWith('alias/')) alias = `alias/${alias}`;
@@ -164,6 +185,7 @@ export async function openKey(keyId: string, refresh: () => Promise<void>): Prom
       ['Spec / usage', `${meta.KeySpec ?? ''} / ${meta.KeyUsage ?? ''}`],
       ['Description', meta.Description || '\u2014'],
       ['Managed by', meta.KeyManager ?? ''],
+      ['Key material', materialText(meta)],
       ['Created', formatTime(meta.CreationDate)],
       ['Aliases', aliases.length ? h('span', {}, ...aliases.map((a) => h('span', { class: 'chip' }, a.AliasName))) : '\u2014'],
       ['Automatic rotation', rotation instanceof Error ? h('span', { class: 'muted' }, (rotation as Error).message) : (rotation as { KeyRotationEnabled: boolean }).KeyRotationEnabled ? badge(`On, every ${(rotation as { RotationPeriodInDays?: number }).RotationPeriodInDays ?? 365} days`, 'ok') : badge('Off')],
@@ -178,6 +200,9 @@ export async function openKey(keyId: string, refresh: () => Promise<void>): Prom
     // Only from the states where AWS allows it (a key pending deletion is neither enabled nor disabled).
     meta.KeyState === 'Disabled' ? button('Enable key', run(() => kms('EnableKey', { KeyId: meta.KeyId }), 'Key enabled'), 'primary') : null,
     meta.KeyState === 'Enabled' ? button('Disable key', run(() => kms('DisableKey', { KeyId: meta.KeyId }), 'Key disabled'), 'plain') : null,
+    meta.Origin === 'EXTERNAL' && meta.KeyState !== 'PendingDeletion' ? button('Import key material', () => void importMaterial(meta.KeyId).then((ok): unknown => ok && reload()), meta.KeyState === 'PendingImport' ? 'primary' : 'plain') : null,
+    meta.Origin === 'EXTERNAL' && meta.ExpirationModel ? button('Delete key material', run(() => kms('DeleteImportedKeyMaterial', { KeyId: meta.KeyId }), 'Key material deleted'), 'danger') : null,
+    /^(RSA|ECC)_/.test(meta.KeySpec ?? '') && meta.KeyState === 'Enabled' ? button('Download public key', run(() => downloadPublicKey(meta.KeyId), 'Public key downloaded (DER)')) : null,
     button('Add alias', () => void addAlias(meta.KeyId).then((ok): unknown => ok && reload())),
     button(rotationOn ? 'Turn off rotation' : 'Turn on rotation', run(() => kms(rotationOn ? 'DisableKeyRotation' : 'EnableKeyRotation', { KeyId: meta.KeyId }), rotationOn ? 'Automatic rotation off' : 'Automatic rotation on')),
     button('Rotate now', run(() => kms('RotateKeyOnDemand', { KeyId: meta.KeyId }), 'Rotation started')),
@@ -187,6 +212,14 @@ export async function openKey(keyId: string, refresh: () => Promise<void>): Prom
       : button('Schedule deletion', () => void scheduleDeletion(meta.KeyId).then((ok): unknown => ok && reload()), 'danger'),
   );
   clear(p.body, dl, actions, h('h3', {}, 'Key policy'), await policyEditor(meta.KeyId, p.errors));
+}
+
+/** Where the material came from and, for imported material, whether and when it expires. */
+function materialText(meta: KeyMetadata): string {
+  if (meta.Origin !== 'EXTERNAL') return 'made by the KMS';
+  if (meta.KeyState === 'PendingImport') return 'imported \u2014 waiting for key material';
+  if (meta.ExpirationModel === 'KEY_MATERIAL_EXPIRES') return `imported \u2014 expires ${formatTime(meta.ValidTo)}`;
+  return 'imported \u2014 does not expire';
 }
 
 /** "2 — last 2026-11-27 10:00:00Z (ON_DEMAND)"; the first entry of ListKeyRotations may be the original material (no date). */
