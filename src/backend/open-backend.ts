@@ -8,6 +8,11 @@
 // (config/blobs.ts): a directory several nodes share (file-blob-store.ts, shared mode) or an
 // S3-compatible service (s3-blob-store.ts over s3-client.ts); the inline tier stays.
 //
+// With config.metadata (--metadata postgres://…, config/metadata.ts) the metadata (the
+// inline blob tier included), KMS, IAM and usage stores live in that PostgreSQL database
+// instead, on one connection pool (docs/CLUSTER.md); the blobs over 64 KiB and the audit log
+// stay where the config puts them (the data directory by default).
+//
 // The embedded backend, in the data directory (docs/ARCHITECTURE.md, "Data directory"):
 //   metadata.sqlite   metadata, pending/garbage blob ids, and the inline blob tier
 //   blobs/            blobs over 64 KiB, one file each (tiered-blob-store.ts)
@@ -41,6 +46,11 @@ import type { IamStore } from '../iam/store/types.js';
 import { SqliteUsageStore, USAGE_FILE } from '../metering/sqlite-usage-store.js';
 import type { UsageStore } from '../metering/usage-store.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { openPgPool } from '../storage/postgres/pool.js';
+import { PgMetadataStore } from '../storage/postgres/pg-metadata-store.js';
+import { PgKmsStore } from '../kms/store/pg-kms-store.js';
+import { PgIamStore } from '../iam/store/pg-iam-store.js';
+import { PgUsageStore } from '../metering/pg-usage-store.js';
 import type { AuditStore } from '../audit/audit-store.js';
 
 const METADATA_FILE = 'metadata.sqlite';
@@ -48,7 +58,7 @@ const BLOBS_DIR = 'blobs';
 const KMS_FILE = 'kms.sqlite';
 const IAM_FILE = 'iam.sqlite';
 
-export type BackendConfig = Pick<CofferConfig, 'dataDir' | 'fsync' | 'region' | 'auditMaxFileBytes' | 'auditMaxFiles'> & { blobs?: BlobsConfig };
+export type BackendConfig = Pick<CofferConfig, 'dataDir' | 'fsync' | 'region' | 'auditMaxFileBytes' | 'auditMaxFiles' | 'metadata'> & { blobs?: BlobsConfig };
 
 /** Every store of a running server. close() closes them all (the audit log last). */
 export interface Backend {
@@ -70,7 +80,7 @@ export interface Backend {
  */
 export async function openBackend(config: BackendConfig, log?: Logger): Promise<Backend> {
   try {
-    return await openEmbedded(config, log);
+    return config.metadata !== undefined ? await openPostgres(config, config.metadata, log) : await openEmbedded(config, log);
   } catch (e) {
     // Only without a reserve (never taken, or spent and not taken again) does a full disk stop the start.
     if (isStorageFull(e) && !(e as { hint?: string }).hint) {
@@ -126,6 +136,43 @@ async function openEmbedded(config: BackendConfig, log?: Logger): Promise<Backen
       await audit.close();
     },
   };
+}
+
+/** Every store but the blobs and the audit log in the PostgreSQL database at `url`, on one pool. */
+async function openPostgres(config: BackendConfig, url: string, log?: Logger): Promise<Backend> {
+  const pool = openPgPool(url);
+  const opened: { close(): Promise<void> }[] = [];
+  const track = <S extends { close(): Promise<void> }>(s: S): S => {
+    opened.push(s);
+    return s;
+  };
+  try {
+    const meta = track(await PgMetadataStore.open(pool));
+    const blobs = track(await openBlobTier(config, meta));
+    // Start-up recovery removes every pending blob: right for one node per database; with
+    // several, another node's writes in flight would lose their blobs (the job leader's task).
+    const recovered = await recoverStorage(meta, blobs);
+    const iam = track(await PgIamStore.open(pool));
+    const kms = track(await PgKmsStore.open(pool));
+    const usage = track(await PgUsageStore.open(pool));
+    const audit = await AuditLog.open(config.dataDir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log, fsync: config.fsync });
+    return {
+      meta, blobs, kms, iam, usage, audit, recovered,
+      async close() {
+        await usage.close();
+        await blobs.close();
+        await meta.close();
+        await kms.close();
+        await iam.close();
+        await pool.end();
+        await audit.close();
+      },
+    };
+  } catch (e) {
+    for (const s of opened.reverse()) await s.close().catch(() => {});
+    await pool.end().catch(() => {});
+    throw Object.assign(e as Error, { hint: (e as { hint?: string }).hint ?? 'check that the PostgreSQL database of --metadata (COFFER_METADATA) is reachable and the user may create tables in it (docs/CLUSTER.md)' });
+  }
 }
 
 /** The blob store: inline tier in the metadata store, and the configured tier for larger blobs. */

@@ -17,6 +17,7 @@ interface ServerOptions {
   domain?: string;
   fsync: boolean;
   blobs?: string;
+  metadata?: string;
   tlsCert?: string;
   tlsKey?: string;
   allowSecretsOverHttp?: boolean;
@@ -46,6 +47,7 @@ export function registerServerCommand(program: Command): void {
     .option('--region <name>', 'the region this endpoint serves (default us-east-1, env COFFER_REGION)')
     .option('--domain <host>', 'base domain for virtual-hosted-style requests (bucket.<domain>)')
     .option('--blobs <url>', 'where object bytes go: file:///shared/path or s3://bucket/prefix?endpoint=… (default: the data directory; env COFFER_BLOBS; docs/CLUSTER-BLOBS.md)')
+    .option('--metadata <url>', 'keep metadata, KMS, IAM and usage in this PostgreSQL database: postgres://user:password@host/db (default: SQLite files in the data directory; env COFFER_METADATA; docs/CLUSTER.md)')
     .option('--no-fsync', 'do not fsync object bytes before acknowledging (faster, not power-loss safe)')
     .option('--default-kms-key <key>', 'KMS key (id, ARN or alias) for aws:kms without a key id, instead of aws/s3 (env COFFER_DEFAULT_KMS_KEY_ID)')
     .option('--no-encryption-at-rest', 'store objects that ask for no encryption in the clear (benchmarks only; env COFFER_ENCRYPTION_AT_REST=off)')

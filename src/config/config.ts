@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { loadBlobsConfig, shownBlobs, type BlobsConfig } from './blobs.js';
 import { ConfigError } from './errors.js';
+import { loadMetadataUrl, shownMetadata } from './metadata.js';
 import { loadTlsMaterial } from './tls-files.js';
 import { layerSources, SETTINGS, type Origin } from './sources.js';
 
@@ -18,6 +19,8 @@ export interface CofferConfig {
   fsync: boolean;
   /** Where object bytes go (--blobs, COFFER_BLOBS): the data directory, a shared directory or an S3-compatible service (blobs.ts). */
   blobs: BlobsConfig;
+  /** The PostgreSQL database holding the metadata, KMS, IAM and usage stores (--metadata, COFFER_METADATA: postgres://…); unset, the embedded SQLite files (metadata.ts). */
+  metadata?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** One line per request at info level (COFFER_ACCESS_LOG, default on). */
   accessLog: boolean;
@@ -160,6 +163,8 @@ export interface ConfigFlags {
   fsync?: boolean;
   /** --blobs: file:///shared/path or s3://bucket/prefix?endpoint=… (config/blobs.ts). */
   blobs?: string;
+  /** --metadata: postgres://user:password@host/database (config/metadata.ts). */
+  metadata?: string;
   encryptionAtRest?: boolean;
   defaultKmsKeyId?: string;
   tlsCert?: string;
@@ -228,6 +233,7 @@ const EFFECTIVE: Record<string, (c: CofferConfig) => unknown> = {
   COFFER_PRICE_KEY_MONTH: (c) => c.metering.prices.keyMonth, COFFER_PRICE_PER_10K_REQUESTS: (c) => c.metering.prices.per10kRequests,
   COFFER_FREE_REQUESTS_PER_MONTH: (c) => c.metering.prices.freeRequestsPerMonth,
   COFFER_BLOBS: (c) => shownBlobs(c.blobs),
+  COFFER_METADATA: (c) => shownMetadata(c.metadata),
 };
 
 const shownValue = (v: unknown): string => (v === undefined ? '(not set)' : typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v));
@@ -295,7 +301,11 @@ function validate(flags: ConfigFlags, env: NodeJS.ProcessEnv): CofferConfig {
     throw new ConfigError('a TLS private key is given but no certificate', 'give the certificate with --tls-cert (or COFFER_TLS_CERT), or drop --tls-key to serve plain HTTP');
   }
   if (raw.tlsCert !== undefined && raw.tlsKey !== undefined) loadTlsMaterial(raw.tlsCert, raw.tlsKey);
-  return { ...(parsed.data as Omit<CofferConfig, 'metering' | 'custodyEnv' | 'blobs'>), metering: loadMeteringConfig(env), custodyEnv: custodyEnvOf(flags, env), blobs: loadBlobsConfig(flags.blobs ?? env.COFFER_BLOBS, env) };
+  const metadata = loadMetadataUrl(flags.metadata ?? env.COFFER_METADATA);
+  return {
+    ...(parsed.data as Omit<CofferConfig, 'metering' | 'custodyEnv' | 'blobs' | 'metadata'>), metering: loadMeteringConfig(env), custodyEnv: custodyEnvOf(flags, env),
+    blobs: loadBlobsConfig(flags.blobs ?? env.COFFER_BLOBS, env), ...(metadata === undefined ? {} : { metadata }),
+  };
 }
 
 /**

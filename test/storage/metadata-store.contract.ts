@@ -1,4 +1,4 @@
-// The MetadataStore contract: every implementation (SQLite now, PostgreSQL later) runs
+// The MetadataStore contract: every implementation (SQLite, PostgreSQL) runs
 // this suite through runMetadataStoreContract from its own *.test.ts file.
 
 import assert from 'node:assert/strict';
@@ -18,6 +18,8 @@ import { runObjectVersionsContract } from './object-versions.contract.js';
 export interface MetadataStoreContractOptions {
   /** Closes `store` and opens the same database again, as a restarted server would. */
   reopen?: (store: MetadataStore) => Promise<MetadataStore>;
+  /** A second store on `store`'s database, as another node of a cluster opens it (networked stores only). */
+  twin?: (store: MetadataStore) => Promise<MetadataStore>;
 }
 
 const T0 = '2024-05-01T10:00:00.000Z';
@@ -76,6 +78,16 @@ export async function rejectsWith(p: Promise<unknown>, kind: StorageConflictErro
 }
 
 const sorted = (a: string[]) => [...a].sort();
+
+/** Of two concurrent writes exactly one succeeds and the other fails with `kind`; returns the winner's index. */
+export async function oneWins(writes: [Promise<unknown>, Promise<unknown>], kind: StorageConflictError['kind']): Promise<number> {
+  const results = await Promise.allSettled(writes);
+  const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+  assert.equal(won.length, 1, `exactly one of two concurrent writes succeeds: ${results.map((r) => r.status === 'rejected' ? String(r.reason) : 'ok').join(', ')}`);
+  const lost = results[1 - won[0]!] as PromiseRejectedResult;
+  assert.ok(lost.reason instanceof StorageConflictError && lost.reason.kind === kind, `the loser gets ${kind}, not ${String(lost.reason)}`);
+  return won[0]!;
+}
 
 export function runMetadataStoreContract(
   name: string,
@@ -606,6 +618,86 @@ export function runMetadataStoreContract(
           assert.deepEqual(await usage(), { b1: [1, 10] }, 'a deleted bucket is gone from the usage');
         }));
     });
+
+    if (opts.twin) {
+      const twin = opts.twin;
+      // Two stores on one database, written at once: what a cluster's nodes do. Each
+      // conflict is raced a few times so the writes overlap in some round.
+      const withTwins = (fn: (s: MetadataStore, t: MetadataStore) => Promise<void>) => () => withStore(async (s) => {
+        const t = await twin(s);
+        try {
+          await fn(s, t);
+        } finally {
+          await t.close();
+        }
+      });
+      describe('two stores on one database', () => {
+        it('each sees what the other wrote', withTwins(async (s, t) => {
+          const rec = objectRec('b1', 'seen');
+          await s.putObject(rec);
+          assert.deepEqual(await t.getObject('b1', 'seen'), rec);
+          assert.deepEqual(keys(await t.listObjects('b1', { prefix: '', limit: 10 })), ['seen']);
+          await t.deleteObject('b1', 'seen');
+          assert.equal(await s.getObject('b1', 'seen'), undefined);
+        }));
+
+        it('createBucket of one name from both at once: exactly one wins, the other is BucketExists', withTwins(async (s, t) => {
+          for (let i = 0; i < 5; i++) {
+            const b = [bucketRec(`race-${i}`, { owner: 'o-s' }), bucketRec(`race-${i}`, { owner: 'o-t' })] as const;
+            const w = await oneWins([s.createBucket(b[0]), t.createBucket(b[1])], 'BucketExists');
+            assert.equal((await t.getBucket(`race-${i}`))?.owner, b[w].owner);
+          }
+        }));
+
+        it('putObject with If-None-Match: * of one key from both at once: exactly one wins, the other is PreconditionFailed', withTwins(async (s, t) => {
+          for (let i = 0; i < 5; i++) {
+            const r = [objectRec('b1', `k${i}`), objectRec('b1', `k${i}`)] as const;
+            const w = await oneWins([s.putObject(r[0], { kind: 'ifNoneMatchStar' }), t.putObject(r[1], { kind: 'ifNoneMatchStar' })], 'PreconditionFailed');
+            assert.equal((await s.getObject('b1', `k${i}`))?.etag, r[w].etag);
+            assert.ok(!(await s.takeGarbage(false)).includes(r[w].parts[0]!.blobId), 'the winner\'s blob is not garbage');
+          }
+          assert.deepEqual(Object.fromEntries((await t.bucketUsage()).map((u) => [u.bucket, u.objects])), { b1: 5 });
+        }));
+
+        it('putObject with If-Match of the same ETag from both at once: exactly one wins, the other is PreconditionFailed', withTwins(async (s, t) => {
+          for (let i = 0; i < 5; i++) {
+            const base = objectRec('b1', 'hot');
+            await s.putObject(base);
+            const r = [objectRec('b1', 'hot'), objectRec('b1', 'hot')] as const;
+            const cond = { kind: 'ifMatch', etag: base.etag } as const;
+            const w = await oneWins([s.putObject(r[0], cond), t.putObject(r[1], cond)], 'PreconditionFailed');
+            assert.equal((await t.getObject('b1', 'hot'))?.etag, r[w].etag);
+          }
+        }));
+
+        it('completeUpload of one upload from both at once: exactly one wins, the other is NoSuchUpload', withTwins(async (s, t) => {
+          for (let i = 0; i < 3; i++) {
+            const u = uploadRec('b1', `mp${i}`);
+            await s.createUpload(u);
+            const part = partRec(u.uploadId, 1);
+            await t.putPart(part);
+            const r = [objectRec('b1', `mp${i}`, [part.blobId]), objectRec('b1', `mp${i}`, [part.blobId])] as const;
+            const w = await oneWins([s.completeUpload(u.uploadId, r[0]), t.completeUpload(u.uploadId, r[1])], 'NoSuchUpload');
+            assert.equal((await s.getObject('b1', `mp${i}`))?.etag, r[w].etag);
+          }
+        }));
+
+        it('deleteBucket racing a putObject into it: never an object in a deleted bucket', withTwins(async (s, t) => {
+          for (let i = 0; i < 5; i++) {
+            const name = `gone-${i}`;
+            await s.createBucket(bucketRec(name));
+            const results = await Promise.allSettled([s.deleteBucket(name), t.putObject(objectRec(name, 'k'))]);
+            const bucket = await t.getBucket(name);
+            if (results[0].status === 'fulfilled') {
+              assert.equal(bucket, undefined);
+              assert.equal(results[1].status, 'rejected', 'the put into the deleted bucket fails');
+            } else {
+              assert.ok(bucket !== undefined && results[1].status === 'fulfilled', 'the bucket stays because the put won');
+            }
+          }
+        }));
+      });
+    }
 
     runInlineBlobContract({ withStore, objectRec, reopen: opts.reopen });
     runObjectVersionsContract({ withStore, objectRec, blobId });

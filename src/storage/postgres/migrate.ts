@@ -1,5 +1,5 @@
 // Versioned schema migrations for the PostgreSQL stores, which share one database: each
-// store (component 'kms', 'iam', 'usage', later 'metadata') has its own numbered list,
+// store (component 'kms', 'iam', 'usage', 'metadata') has its own numbered list,
 // append only, and the table schema_migrations records (component, version) per step
 // applied. A node brings its components up to date when it opens them.
 //

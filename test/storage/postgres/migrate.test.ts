@@ -11,7 +11,11 @@ import { serializable } from '../../../src/storage/postgres/transaction.js';
 import { describePostgres, postgresServer } from '../../helpers/postgres.js';
 import { PgKmsStore } from '../../../src/kms/store/pg-kms-store.js';
 import { PgIamStore } from '../../../src/iam/store/pg-iam-store.js';
-import { PgUsageStore } from '../../../src/metering/pg-usage-store.js';
+import { PG_USAGE_MIGRATIONS, PgUsageStore } from '../../../src/metering/pg-usage-store.js';
+import { PG_KMS_MIGRATIONS } from '../../../src/kms/store/pg-kms-schema.js';
+import { PG_IAM_MIGRATIONS } from '../../../src/iam/store/pg-iam-schema.js';
+import { PgMetadataStore } from '../../../src/storage/postgres/pg-metadata-store.js';
+import { PG_METADATA_MIGRATIONS } from '../../../src/storage/postgres/pg-metadata-schema.js';
 
 // Each step adds a row to a log table, so a step applied twice shows as a duplicate row.
 const STEPS = [
@@ -41,10 +45,14 @@ describePostgres('PostgreSQL migrations', () => {
   }));
 
   it('two nodes opening every PostgreSQL store at once on a new database both start, on one schema', () => withPools(2, async (pools) => {
-    const open = (p: pg.Pool) => Promise.all([PgKmsStore.open(p), PgIamStore.open(p), PgUsageStore.open(p)]);
+    const open = (p: pg.Pool) => Promise.all([PgKmsStore.open(p), PgIamStore.open(p), PgUsageStore.open(p), PgMetadataStore.open(p)]);
     const nodes = await Promise.all(pools.map(open));
     const rows = await pools[0]!.query('SELECT component, version FROM schema_migrations ORDER BY component, version');
-    assert.deepEqual(rows.rows.map((r) => `${r.component}:${r.version}`), ['iam:1', 'kms:1', 'usage:1']);
+    const steps = (component: string, n: number) => Array.from({ length: n }, (_, i) => `${component}:${i + 1}`);
+    assert.deepEqual(rows.rows.map((r) => `${r.component}:${r.version}`), [
+      ...steps('iam', PG_IAM_MIGRATIONS.length), ...steps('kms', PG_KMS_MIGRATIONS.length),
+      ...steps('metadata', PG_METADATA_MIGRATIONS.length), ...steps('usage', PG_USAGE_MIGRATIONS.length),
+    ]);
     for (const stores of nodes) for (const s of stores) await s.close();
   }));
 

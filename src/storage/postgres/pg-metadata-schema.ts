@@ -1,0 +1,151 @@
+// The metadata store's tables in a shared PostgreSQL database (docs/CLUSTER.md), the twin
+// of sqlite-schema.ts at its latest version: the same columns, one row per key in
+// meta_objects (its current version, maybe a delete marker) and the noncurrent versions in
+// meta_object_versions, newest first per key. Names are prefixed `meta_` because the stores
+// share one database. Component 'metadata' in schema_migrations (migrate.ts); append
+// steps, never edit a shipped one.
+//
+// Keys, bucket names and every other text the store orders or compares are COLLATE "C":
+// byte order of their UTF-8, S3's key order (SQLite's BINARY), whatever the database's
+// own collation. JSON documents are TEXT, not JSONB, so the text a caller read compares
+// equal to the stored text (replaceObjectSys). Times are the records' ISO 8601 strings.
+// delete_marker and shares_blobs are 0/1 INTEGERs, as in SQLite, so the row mappers of
+// sqlite-rows.ts serve both stores. `seq` comes from a sequence (no hot clock row).
+// The per-bucket counts are kept by triggers in the transaction of the row they count.
+
+import type { PgMigration } from './migrate.js';
+
+const V1 = `
+CREATE TABLE meta_buckets (
+  name        TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  region      TEXT NOT NULL,
+  created_at  TEXT NOT NULL,
+  owner       TEXT NOT NULL,
+  config      TEXT NOT NULL
+);
+
+CREATE TABLE meta_objects (
+  bucket        TEXT COLLATE "C" NOT NULL REFERENCES meta_buckets (name),
+  key           TEXT COLLATE "C" NOT NULL,
+  size          BIGINT NOT NULL,
+  etag          TEXT NOT NULL,
+  last_modified TEXT NOT NULL,
+  owner         TEXT NOT NULL,
+  storage_class TEXT NOT NULL,
+  headers       TEXT NOT NULL,
+  user_meta     TEXT NOT NULL,
+  tags          TEXT NOT NULL,
+  checksum      TEXT,
+  parts         TEXT NOT NULL,
+  sys           TEXT NOT NULL,
+  version_id    TEXT COLLATE "C" NOT NULL,
+  delete_marker INTEGER NOT NULL,
+  seq           BIGINT NOT NULL,
+  shares_blobs  INTEGER NOT NULL,
+  PRIMARY KEY (bucket, key)
+);
+
+CREATE TABLE meta_object_versions (
+  bucket        TEXT COLLATE "C" NOT NULL REFERENCES meta_buckets (name),
+  key           TEXT COLLATE "C" NOT NULL,
+  size          BIGINT NOT NULL,
+  etag          TEXT NOT NULL,
+  last_modified TEXT NOT NULL,
+  owner         TEXT NOT NULL,
+  storage_class TEXT NOT NULL,
+  headers       TEXT NOT NULL,
+  user_meta     TEXT NOT NULL,
+  tags          TEXT NOT NULL,
+  checksum      TEXT,
+  parts         TEXT NOT NULL,
+  sys           TEXT NOT NULL,
+  version_id    TEXT COLLATE "C" NOT NULL,
+  delete_marker INTEGER NOT NULL,
+  seq           BIGINT NOT NULL,
+  shares_blobs  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX meta_object_versions_order ON meta_object_versions (bucket, key, seq DESC);
+CREATE UNIQUE INDEX meta_object_versions_by_id ON meta_object_versions (bucket, key, version_id);
+CREATE SEQUENCE meta_version_seq;
+
+CREATE TABLE meta_uploads (
+  upload_id          TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  bucket             TEXT COLLATE "C" NOT NULL REFERENCES meta_buckets (name),
+  key                TEXT COLLATE "C" NOT NULL,
+  initiated          TEXT COLLATE "C" NOT NULL,
+  owner              TEXT NOT NULL,
+  storage_class      TEXT NOT NULL,
+  headers            TEXT NOT NULL,
+  user_meta          TEXT NOT NULL,
+  tags               TEXT NOT NULL,
+  checksum_algorithm TEXT,
+  checksum_type      TEXT,
+  sys                TEXT NOT NULL
+);
+CREATE INDEX meta_uploads_by_key ON meta_uploads (bucket, key, initiated, upload_id);
+
+CREATE TABLE meta_parts (
+  upload_id     TEXT COLLATE "C" NOT NULL REFERENCES meta_uploads (upload_id),
+  part_number   INTEGER NOT NULL,
+  blob_id       TEXT NOT NULL,
+  size          BIGINT NOT NULL,
+  etag          TEXT NOT NULL,
+  checksum      TEXT,
+  last_modified TEXT NOT NULL,
+  PRIMARY KEY (upload_id, part_number)
+);
+
+CREATE TABLE meta_completed_uploads (
+  upload_id    TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  bucket       TEXT COLLATE "C" NOT NULL,
+  key          TEXT COLLATE "C" NOT NULL,
+  completed_at TEXT COLLATE "C" NOT NULL,
+  etag         TEXT NOT NULL,
+  blob_id      TEXT NOT NULL
+);
+CREATE INDEX meta_completed_uploads_by_time ON meta_completed_uploads (completed_at);
+CREATE INDEX meta_completed_uploads_by_bucket ON meta_completed_uploads (bucket);
+
+CREATE TABLE meta_pending_blobs (blob_id TEXT NOT NULL PRIMARY KEY);
+CREATE TABLE meta_garbage_blobs (blob_id TEXT NOT NULL PRIMARY KEY);
+CREATE TABLE meta_inline_blobs (
+  blob_id TEXT NOT NULL PRIMARY KEY,
+  data    BYTEA NOT NULL
+);
+
+CREATE TABLE meta_bucket_usage (
+  bucket  TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  objects BIGINT NOT NULL,
+  bytes   BIGINT NOT NULL
+);
+
+CREATE FUNCTION meta_usage_of_bucket() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO meta_bucket_usage (bucket, objects, bytes) VALUES (NEW.name, 0, 0) ON CONFLICT DO NOTHING;
+  ELSE
+    DELETE FROM meta_bucket_usage WHERE bucket = OLD.name;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER meta_usage_bucket AFTER INSERT OR DELETE ON meta_buckets FOR EACH ROW EXECUTE FUNCTION meta_usage_of_bucket();
+
+-- Stored versions, current and noncurrent, and their bytes; delete markers are no objects.
+CREATE FUNCTION meta_usage_of_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP IN ('DELETE', 'UPDATE') THEN
+    UPDATE meta_bucket_usage SET objects = objects - (1 - OLD.delete_marker), bytes = bytes - OLD.size WHERE bucket = OLD.bucket;
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    UPDATE meta_bucket_usage SET objects = objects + (1 - NEW.delete_marker), bytes = bytes + NEW.size WHERE bucket = NEW.bucket;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER meta_usage_object AFTER INSERT OR DELETE OR UPDATE OF bucket, size, delete_marker ON meta_objects
+  FOR EACH ROW EXECUTE FUNCTION meta_usage_of_version();
+CREATE TRIGGER meta_usage_object_version AFTER INSERT OR DELETE ON meta_object_versions
+  FOR EACH ROW EXECUTE FUNCTION meta_usage_of_version();
+`;
+
+/** migrations[n] takes the metadata tables from version n to n + 1 (component 'metadata'). */
+export const PG_METADATA_MIGRATIONS: readonly PgMigration[] = [V1];

@@ -1,0 +1,96 @@
+// Every statement of the PostgreSQL metadata store (pg-metadata-store.ts), by name: the
+// twins of sqlite-rows.ts's, on the meta_ tables (pg-metadata-schema.ts). Written with
+// `?` placeholders, numbered $1… here (no statement has a literal question mark).
+
+import { OBJECT_COLUMNS, UPLOAD_COLUMNS } from '../sqlite-rows.js';
+
+/** `?` placeholders as $1, $2, … in order. */
+export function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+const BUCKET_COLUMNS = 'name, region, created_at, owner, config';
+const PART_COLUMNS = 'upload_id, part_number, blob_id, size, etag, checksum, last_modified';
+const COMPLETED_COLUMNS = 'upload_id, bucket, key, completed_at, etag, blob_id';
+const OBJECT_VALUES = '?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?';
+const PATCH = `tags = COALESCE(?::text, tags), headers = COALESCE(?::text, headers), user_meta = COALESCE(?::text, user_meta),
+  sys = COALESCE(?::text, sys), last_modified = COALESCE(?::text, last_modified), etag = COALESCE(?::text, etag)`;
+
+const SQL = {
+  bucketExists: 'SELECT 1 FROM meta_buckets WHERE name = ?',
+  getBucket: `SELECT ${BUCKET_COLUMNS} FROM meta_buckets WHERE name = ?`,
+  getBucketForUpdate: `SELECT ${BUCKET_COLUMNS} FROM meta_buckets WHERE name = ? FOR UPDATE`,
+  listBuckets: `SELECT ${BUCKET_COLUMNS} FROM meta_buckets ORDER BY name`,
+  insertBucket: `INSERT INTO meta_buckets (${BUCKET_COLUMNS}) VALUES (?, ?, ?, ?, ?)`,
+  deleteBucket: 'DELETE FROM meta_buckets WHERE name = ?',
+  setBucketConfig: 'UPDATE meta_buckets SET config = ? WHERE name = ?',
+  bucketHasObject: 'SELECT 1 FROM meta_objects WHERE bucket = ? LIMIT 1',
+  bucketHasVersion: 'SELECT 1 FROM meta_object_versions WHERE bucket = ? LIMIT 1',
+  bucketHasUpload: 'SELECT 1 FROM meta_uploads WHERE bucket = ? LIMIT 1',
+
+  getObject: `SELECT ${OBJECT_COLUMNS} FROM meta_objects WHERE bucket = ? AND key = ?`,
+  upsertObject: `INSERT INTO meta_objects (${OBJECT_COLUMNS}) VALUES (${OBJECT_VALUES})
+     ON CONFLICT (bucket, key) DO UPDATE SET
+       size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified,
+       owner = excluded.owner, storage_class = excluded.storage_class, headers = excluded.headers,
+       user_meta = excluded.user_meta, tags = excluded.tags, checksum = excluded.checksum,
+       parts = excluded.parts, sys = excluded.sys, version_id = excluded.version_id,
+       delete_marker = excluded.delete_marker, seq = excluded.seq, shares_blobs = excluded.shares_blobs`,
+  updateObject: `UPDATE meta_objects SET ${PATCH}
+     WHERE bucket = ? AND key = ? AND delete_marker = 0 AND (?::text IS NULL OR version_id = ?)`,
+  updateVersion: `UPDATE meta_object_versions SET ${PATCH} WHERE bucket = ? AND key = ? AND delete_marker = 0 AND version_id = ?`,
+  replaceObjectSys:
+    'UPDATE meta_objects SET sys = ? WHERE bucket = ? AND key = ? AND sys = ? AND etag = ? AND delete_marker = 0 AND (?::text IS NULL OR version_id = ?)',
+  replaceVersionSys:
+    'UPDATE meta_object_versions SET sys = ? WHERE bucket = ? AND key = ? AND sys = ? AND etag = ? AND delete_marker = 0 AND version_id = ?',
+  deleteObject: 'DELETE FROM meta_objects WHERE bucket = ? AND key = ?',
+
+  nextSeq: "SELECT nextval('meta_version_seq') AS n",
+  getVersion: `SELECT ${OBJECT_COLUMNS} FROM meta_object_versions WHERE bucket = ? AND key = ? AND version_id = ?`,
+  newestVersion: `SELECT ${OBJECT_COLUMNS} FROM meta_object_versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1`,
+  insertVersion: `INSERT INTO meta_object_versions (${OBJECT_COLUMNS}) VALUES (${OBJECT_VALUES})`,
+  deleteVersion: 'DELETE FROM meta_object_versions WHERE bucket = ? AND key = ? AND seq = ?',
+  sharedVersionParts: 'SELECT parts FROM meta_object_versions WHERE bucket = ? AND key = ? AND shares_blobs = 1',
+  olderVersionsOf: `SELECT ${OBJECT_COLUMNS} FROM meta_object_versions WHERE bucket = ? AND key = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+
+  insertUpload: `INSERT INTO meta_uploads (${UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  getUpload: `SELECT ${UPLOAD_COLUMNS} FROM meta_uploads WHERE upload_id = ?`,
+  deleteUpload: 'DELETE FROM meta_uploads WHERE upload_id = ?',
+  replaceUploadSys: 'UPDATE meta_uploads SET sys = ? WHERE upload_id = ? AND sys = ?',
+  getPartBlob: 'SELECT blob_id FROM meta_parts WHERE upload_id = ? AND part_number = ?',
+  upsertPart: `INSERT INTO meta_parts (${PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (upload_id, part_number) DO UPDATE SET
+       blob_id = excluded.blob_id, size = excluded.size, etag = excluded.etag,
+       checksum = excluded.checksum, last_modified = excluded.last_modified`,
+  listParts: `SELECT ${PART_COLUMNS} FROM meta_parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?`,
+  listPartBlobs: 'SELECT blob_id FROM meta_parts WHERE upload_id = ?',
+  deleteParts: 'DELETE FROM meta_parts WHERE upload_id = ?',
+
+  insertCompleted: `INSERT INTO meta_completed_uploads (${COMPLETED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (upload_id) DO UPDATE SET bucket = excluded.bucket, key = excluded.key,
+       completed_at = excluded.completed_at, etag = excluded.etag, blob_id = excluded.blob_id`,
+  getCompleted: `SELECT ${COMPLETED_COLUMNS} FROM meta_completed_uploads WHERE upload_id = ?`,
+  pruneCompleted: 'DELETE FROM meta_completed_uploads WHERE completed_at < ?',
+  deleteBucketCompleted: 'DELETE FROM meta_completed_uploads WHERE bucket = ?',
+
+  addPending: 'INSERT INTO meta_pending_blobs (blob_id) VALUES (?) ON CONFLICT DO NOTHING',
+  clearPending: 'DELETE FROM meta_pending_blobs WHERE blob_id = ?',
+  pendingToGarbage: `WITH p AS (DELETE FROM meta_pending_blobs RETURNING blob_id)
+     INSERT INTO meta_garbage_blobs (blob_id) SELECT blob_id FROM p ON CONFLICT DO NOTHING`,
+  addGarbage: 'INSERT INTO meta_garbage_blobs (blob_id) VALUES (?) ON CONFLICT DO NOTHING',
+  addGarbageMany: 'INSERT INTO meta_garbage_blobs (blob_id) SELECT unnest(?::text[]) ON CONFLICT DO NOTHING',
+  listGarbage: 'SELECT blob_id FROM meta_garbage_blobs',
+  forgetGarbage: 'DELETE FROM meta_garbage_blobs WHERE blob_id = ANY(?::text[])',
+
+  insertInline: 'INSERT INTO meta_inline_blobs (blob_id, data) VALUES (?, ?)',
+  getInline: 'SELECT data FROM meta_inline_blobs WHERE blob_id = ?',
+  // substring() on BYTEA counts bytes, 1-based, and stops at the end of the data.
+  getInlineRange: 'SELECT substring(data FROM ?::int FOR ?::int) AS data FROM meta_inline_blobs WHERE blob_id = ?',
+  deleteInline: 'DELETE FROM meta_inline_blobs WHERE blob_id = ?',
+
+  usage: 'SELECT bucket, objects, bytes FROM meta_bucket_usage ORDER BY bucket',
+} as const;
+
+/** The statements with $n placeholders. */
+export const PG_METADATA_SQL = Object.fromEntries(Object.entries(SQL).map(([k, v]) => [k, numbered(v)])) as { readonly [K in keyof typeof SQL]: string };

@@ -1,0 +1,349 @@
+// The MetadataStore on PostgreSQL, for nodes of a cluster sharing one database
+// (docs/CLUSTER.md); the twin of sqlite-metadata-store.ts, passing the same contract
+// suite, with the same model: one row per key in meta_objects (its current version, maybe
+// a delete marker), noncurrent versions in meta_object_versions (pg-metadata-versions.ts),
+// the inline blob tier in meta_inline_blobs (pg-inline-blobs.ts).
+//
+// Every multi-step write runs in one SERIALIZABLE transaction retried on a serialization
+// failure (transaction.ts): what SQLite's single writer made atomic — a write condition
+// checked against the current version, a bucket that must exist or be empty — holds
+// across nodes, so of two conflicting conditional writes from two nodes exactly one wins.
+// Single-statement writes run on their own. Nothing is cached (SQLite caches buckets):
+// another node may write at any time.
+
+import type pg from 'pg';
+import type {
+  BucketRecord,
+  BucketUsage,
+  CompletedUploadRecord,
+  ListObjectsQuery,
+  ListUploadsQuery,
+  ListVersionsQuery,
+  MetadataStore,
+  MultipartUploadRecord,
+  ObjectRecord,
+  ObjectVersionRecord,
+  PartRecord,
+  WriteCondition,
+} from '../types.js';
+import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError } from '../types.js';
+import { compareUtf8, prefixUpperBound } from '../key-order.js';
+import { encodeObjectTags } from '../object-tags.js';
+import { OBJECT_COLUMNS, UPLOAD_COLUMNS, toBucket, toObject, toPart, toUpload } from '../sqlite-rows.js';
+import type { BucketRow, ObjectRow, PartRow, UploadRow } from '../sqlite-rows.js';
+import { checkCondition, live } from '../sqlite-versions.js';
+import { migrate } from './migrate.js';
+import { PG_METADATA_MIGRATIONS } from './pg-metadata-schema.js';
+import { PG_METADATA_SQL as S, numbered } from './pg-metadata-sql.js';
+import { listVersions, releaseBlobs, removeCurrent, versionRow, writeObject } from './pg-metadata-versions.js';
+import { PgInlineBlobs } from './pg-inline-blobs.js';
+import { changed, first, rows } from './query.js';
+import { serializable, type Queryable } from './transaction.js';
+
+export interface PgMetadataStoreOptions {
+  /** End the pool when the store closes (a pool of its own); by default the pool is the caller's. */
+  closePool?: boolean;
+}
+
+type Patch = Partial<Pick<ObjectRecord, 'tags' | 'headers' | 'userMetadata' | 'sys' | 'lastModified' | 'etag'>>;
+
+export class PgMetadataStore implements MetadataStore {
+  private closed = false;
+  readonly inlineBlobs: PgInlineBlobs;
+
+  private constructor(private readonly pool: pg.Pool, private readonly opts: PgMetadataStoreOptions) {
+    this.inlineBlobs = new PgInlineBlobs(pool);
+  }
+
+  /** Brings the metadata tables up to date (once across nodes) and returns the store. */
+  static async open(pool: pg.Pool, opts: PgMetadataStoreOptions = {}): Promise<PgMetadataStore> {
+    try {
+      await migrate(pool, 'metadata', PG_METADATA_MIGRATIONS, 'metadata database');
+    } catch (e) {
+      if (opts.closePool) await pool.end();
+      throw e;
+    }
+    return new PgMetadataStore(pool, opts);
+  }
+
+  private tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
+    return serializable(this.pool, fn);
+  }
+
+  // ---- buckets ----
+
+  async createBucket(b: BucketRecord): Promise<void> {
+    await this.tx(async (q) => {
+      if ((await first(q, S.bucketExists, [b.name])) !== undefined) throw new StorageConflictError('BucketExists');
+      await q.query(S.insertBucket, [b.name, b.region, b.createdAt, b.owner, JSON.stringify(b.config)]);
+    });
+  }
+
+  async getBucket(name: string): Promise<BucketRecord | undefined> {
+    const row = await first<BucketRow>(this.pool, S.getBucket, [name]);
+    return row && toBucket(row);
+  }
+
+  async listBuckets(): Promise<BucketRecord[]> {
+    return (await rows<BucketRow>(this.pool, S.listBuckets)).map(toBucket);
+  }
+
+  async deleteBucket(name: string): Promise<void> {
+    await this.tx(async (q) => {
+      if ((await first(q, S.bucketExists, [name])) === undefined) throw new StorageConflictError('NoSuchBucket');
+      for (const check of [S.bucketHasObject, S.bucketHasVersion, S.bucketHasUpload]) {
+        if ((await first(q, check, [name])) !== undefined) throw new StorageConflictError('BucketNotEmpty');
+      }
+      await q.query(S.deleteBucketCompleted, [name]);
+      await q.query(S.deleteBucket, [name]);
+    });
+  }
+
+  async setBucketConfig(name: string, item: string, value: string | undefined): Promise<void> {
+    await this.tx(async (q) => {
+      const row = await first<BucketRow>(q, S.getBucketForUpdate, [name]);
+      if (row === undefined) throw new StorageConflictError('NoSuchBucket');
+      const config = JSON.parse(row.config) as Record<string, string>;
+      if (value === undefined) delete config[item];
+      else config[item] = value;
+      await q.query(S.setBucketConfig, [JSON.stringify(config), name]);
+    });
+  }
+
+  // ---- objects ----
+
+  async getObject(bucket: string, key: string): Promise<ObjectRecord | undefined> {
+    const row = await first<ObjectRow>(this.pool, S.getObject, [bucket, key]);
+    return row && row.delete_marker === 0 ? toObject(row) : undefined;
+  }
+
+  async getObjectVersion(bucket: string, key: string, versionId: string | undefined): Promise<ObjectRecord | undefined> {
+    // Two reads when the version is noncurrent: one snapshot, so a concurrent write cannot move it between them.
+    const row = versionId === undefined
+      ? await first<ObjectRow>(this.pool, S.getObject, [bucket, key])
+      : await this.tx((q) => versionRow(q, bucket, key, versionId));
+    return row && toObject(row);
+  }
+
+  async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
+    return this.tx((q) => writeObject(q, rec, cond));
+  }
+
+  async updateObject(bucket: string, key: string, patch: Patch, versionId?: string): Promise<boolean> {
+    const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+    const values = [
+      patch.tags === undefined ? null : encodeObjectTags(patch.tags), json(patch.headers), json(patch.userMetadata), json(patch.sys),
+      patch.lastModified ?? null, patch.etag ?? null, bucket, key,
+    ];
+    const id = versionId ?? null;
+    return this.tx(async (q) =>
+      (await changed(q, S.updateObject, [...values, id, id])) ||
+      (versionId !== undefined && (await changed(q, S.updateVersion, [...values, versionId]))));
+  }
+
+  async replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag' | 'versionId'>, sys: Record<string, unknown>): Promise<boolean> {
+    // sys is stored as JSON.stringify(rec.sys) TEXT, so the text of what a caller read compares equal to the stored text.
+    const values = [JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag];
+    const id = expected.versionId ?? null;
+    return this.tx(async (q) =>
+      (await changed(q, S.replaceObjectSys, [...values, id, id])) ||
+      (expected.versionId !== undefined && (await changed(q, S.replaceVersionSys, [...values, expected.versionId]))));
+  }
+
+  async replaceUploadSys(uploadId: string, expected: Record<string, unknown>, sys: Record<string, unknown>): Promise<boolean> {
+    return changed(this.pool, S.replaceUploadSys, [JSON.stringify(sys), uploadId, JSON.stringify(expected)]);
+  }
+
+  async deleteObject(bucket: string, key: string, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
+    return this.tx(async (q) => {
+      const row = await first<ObjectRow>(q, S.getObject, [bucket, key]);
+      checkCondition(cond, live(row));
+      if (row === undefined) return undefined;
+      await removeCurrent(q, row);
+      return toObject(row);
+    });
+  }
+
+  async deleteObjectVersion(bucket: string, key: string, versionId: string): Promise<ObjectRecord | undefined> {
+    return this.tx(async (q) => {
+      const current = await first<ObjectRow>(q, S.getObject, [bucket, key]);
+      if (current !== undefined && current.version_id === versionId) {
+        await removeCurrent(q, current);
+        return toObject(current);
+      }
+      const row = await first<ObjectRow>(q, S.getVersion, [bucket, key, versionId]);
+      if (row === undefined) return undefined;
+      await q.query(S.deleteVersion, [bucket, key, row.seq]);
+      await releaseBlobs(q, row, new Set());
+      return toObject(row);
+    });
+  }
+
+  async listObjects(bucket: string, lq: ListObjectsQuery): Promise<ObjectRecord[]> {
+    if (lq.limit <= 0) return [];
+    const upper = prefixUpperBound(lq.prefix);
+    // One lower bound only, so the primary key is read from it in order.
+    const useAfter = lq.after !== undefined && compareUtf8(lq.after, lq.prefix) >= 0;
+    const sql =
+      `SELECT ${OBJECT_COLUMNS} FROM meta_objects WHERE bucket = ? AND key ${useAfter ? '>' : '>='} ?` +
+      (upper !== undefined ? ' AND key < ?' : '') +
+      ' AND delete_marker = 0 ORDER BY key LIMIT ?';
+    const params: unknown[] = [bucket, useAfter ? lq.after : lq.prefix];
+    if (upper !== undefined) params.push(upper);
+    params.push(lq.limit);
+    return (await rows<ObjectRow>(this.pool, numbered(sql), params)).map(toObject);
+  }
+
+  async listObjectVersions(bucket: string, lq: ListVersionsQuery): Promise<ObjectVersionRecord[]> {
+    if (lq.limit <= 0) return [];
+    return this.tx((q) => listVersions(q, bucket, lq));
+  }
+
+  // ---- multipart uploads ----
+
+  async createUpload(u: MultipartUploadRecord): Promise<void> {
+    await this.tx(async (q) => {
+      if ((await first(q, S.bucketExists, [u.bucket])) === undefined) throw new StorageConflictError('NoSuchBucket');
+      await q.query(S.insertUpload, [
+        u.uploadId, u.bucket, u.key, u.initiated, u.owner, u.storageClass,
+        JSON.stringify(u.headers), JSON.stringify(u.userMetadata), encodeObjectTags(u.tags),
+        u.checksumAlgorithm ?? null, u.checksumType ?? null, JSON.stringify(u.sys),
+      ]);
+    });
+  }
+
+  async getUpload(bucket: string, key: string, uploadId: string): Promise<MultipartUploadRecord | undefined> {
+    const row = await first<UploadRow>(this.pool, S.getUpload, [uploadId]);
+    if (row === undefined || row.bucket !== bucket || row.key !== key) return undefined;
+    return toUpload(row);
+  }
+
+  async listUploads(bucket: string, lq: ListUploadsQuery): Promise<MultipartUploadRecord[]> {
+    if (lq.limit <= 0) return [];
+    return this.tx(async (q) => {
+      const where = ['bucket = ?'];
+      const params: unknown[] = [bucket];
+      const upper = prefixUpperBound(lq.prefix);
+      if (lq.keyMarker !== undefined && compareUtf8(lq.keyMarker, lq.prefix) >= 0) {
+        const marker = lq.uploadIdMarker === undefined ? undefined : await first<UploadRow>(q, S.getUpload, [lq.uploadIdMarker]);
+        if (marker !== undefined && marker.bucket === bucket && marker.key === lq.keyMarker) {
+          // Resume right after the marker upload in (key, initiated, upload_id) order.
+          where.push('(key, initiated, upload_id) > (?, ?, ?)');
+          params.push(marker.key, marker.initiated, marker.upload_id);
+        } else if (lq.uploadIdMarker !== undefined) {
+          // Unknown marker upload: S3 keeps the marker key's uploads with a greater upload id.
+          where.push('(key > ? OR (key = ? AND upload_id > ?))');
+          params.push(lq.keyMarker, lq.keyMarker, lq.uploadIdMarker);
+        } else {
+          where.push('key > ?');
+          params.push(lq.keyMarker);
+        }
+      } else {
+        where.push('key >= ?');
+        params.push(lq.prefix);
+      }
+      if (upper !== undefined) {
+        where.push('key < ?');
+        params.push(upper);
+      }
+      params.push(lq.limit);
+      const sql = `SELECT ${UPLOAD_COLUMNS} FROM meta_uploads WHERE ${where.join(' AND ')} ORDER BY key, initiated, upload_id LIMIT ?`;
+      return (await rows<UploadRow>(q, numbered(sql), params)).map(toUpload);
+    });
+  }
+
+  async putPart(p: PartRecord): Promise<void> {
+    await this.tx(async (q) => {
+      if ((await first(q, S.getUpload, [p.uploadId])) === undefined) throw new StorageConflictError('NoSuchUpload');
+      const old = await first<{ blob_id: string }>(q, S.getPartBlob, [p.uploadId, p.partNumber]);
+      if (old !== undefined && old.blob_id !== p.blobId) await q.query(S.addGarbage, [old.blob_id]);
+      await q.query(S.upsertPart, [p.uploadId, p.partNumber, p.blobId, p.size, p.etag, p.checksum ?? null, p.lastModified]);
+      await q.query(S.clearPending, [p.blobId]);
+    });
+  }
+
+  async listParts(uploadId: string, afterPart: number, limit: number): Promise<PartRecord[]> {
+    if (limit <= 0) return [];
+    return (await rows<PartRow>(this.pool, S.listParts, [uploadId, afterPart, limit])).map(toPart);
+  }
+
+  async completeUpload(
+    uploadId: string,
+    rec: ObjectRecord,
+    cond: WriteCondition = { kind: 'none' },
+    completedAt: string = new Date().toISOString(),
+  ): Promise<ObjectRecord | undefined> {
+    return this.tx(async (q) => {
+      const up = await first<UploadRow>(q, S.getUpload, [uploadId]);
+      if (up === undefined || up.bucket !== rec.bucket || up.key !== rec.key) throw new StorageConflictError('NoSuchUpload');
+      const old = await writeObject(q, rec, cond);
+      const used = new Set(rec.parts.map((p) => p.blobId));
+      const unused = (await rows<{ blob_id: string }>(q, S.listPartBlobs, [uploadId])).map((r) => r.blob_id).filter((id) => !used.has(id));
+      if (unused.length > 0) await q.query(S.addGarbageMany, [unused]);
+      await q.query(S.deleteParts, [uploadId]);
+      await q.query(S.deleteUpload, [uploadId]);
+      await q.query(S.pruneCompleted, [new Date(Date.parse(completedAt) - COMPLETED_UPLOAD_RETENTION_MS).toISOString()]);
+      await q.query(S.insertCompleted, [uploadId, rec.bucket, rec.key, completedAt, rec.etag, rec.parts[0]?.blobId ?? '']);
+      return old;
+    });
+  }
+
+  async getCompletedUpload(bucket: string, key: string, uploadId: string, notBefore: string): Promise<CompletedUploadRecord | undefined> {
+    const row = await first<{ upload_id: string; bucket: string; key: string; completed_at: string; etag: string; blob_id: string }>(
+      this.pool, S.getCompleted, [uploadId]);
+    if (row === undefined || row.bucket !== bucket || row.key !== key || row.completed_at < notBefore) return undefined;
+    return { uploadId: row.upload_id, bucket: row.bucket, key: row.key, completedAt: row.completed_at, etag: row.etag, blobId: row.blob_id };
+  }
+
+  async abortUpload(bucket: string, key: string, uploadId: string): Promise<boolean> {
+    return this.tx(async (q) => {
+      const up = await first<UploadRow>(q, S.getUpload, [uploadId]);
+      if (up === undefined || up.bucket !== bucket || up.key !== key) return false;
+      const blobs = (await rows<{ blob_id: string }>(q, S.listPartBlobs, [uploadId])).map((r) => r.blob_id);
+      if (blobs.length > 0) await q.query(S.addGarbageMany, [blobs]);
+      await q.query(S.deleteParts, [uploadId]);
+      await q.query(S.deleteUpload, [uploadId]);
+      return true;
+    });
+  }
+
+  // ---- blob bookkeeping ----
+
+  async markPending(blobId: string): Promise<void> {
+    await this.pool.query(S.addPending, [blobId]);
+  }
+
+  async discardPending(blobId: string): Promise<void> {
+    await this.tx(async (q) => {
+      await q.query(S.clearPending, [blobId]);
+      await q.query(S.addGarbage, [blobId]);
+    });
+  }
+
+  async takeGarbage(includePending: boolean): Promise<string[]> {
+    // Pending ids become garbage, so forgetGarbage() is the one way any id is dropped and a
+    // crash between here and the deletes leaves them to the next start.
+    if (includePending) await this.pool.query(S.pendingToGarbage);
+    return (await rows<{ blob_id: string }>(this.pool, S.listGarbage)).map((r) => r.blob_id);
+  }
+
+  async forgetGarbage(blobIds: string[]): Promise<void> {
+    if (blobIds.length === 0) return;
+    await this.pool.query(S.forgetGarbage, [blobIds]);
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('the store is closed');
+    await this.pool.query('SELECT 1');
+  }
+
+  async bucketUsage(): Promise<BucketUsage[]> {
+    return rows<BucketUsage>(this.pool, S.usage);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.opts.closePool) await this.pool.end();
+  }
+}

@@ -1,0 +1,126 @@
+// Object versions in the PostgreSQL metadata store, the twin of sqlite-versions.ts: the
+// current version of each key lives in meta_objects, the noncurrent ones in
+// meta_object_versions. Every function runs on the connection of the caller's
+// transaction (pg-metadata-store.ts), so it sees and writes one consistent state.
+
+import { compareUtf8, prefixUpperBound } from '../key-order.js';
+import { NULL_VERSION_ID, StorageConflictError } from '../types.js';
+import type { ListVersionsQuery, ObjectPart, ObjectRecord, ObjectVersionRecord, WriteCondition } from '../types.js';
+import { OBJECT_COLUMNS, objectParams, rowParams, toObject, type ObjectRow } from '../sqlite-rows.js';
+import { checkCondition, live } from '../sqlite-versions.js';
+import { PG_METADATA_SQL as S, numbered } from './pg-metadata-sql.js';
+import { first, rows } from './query.js';
+import type { Queryable } from './transaction.js';
+
+/** The row of one version, or the current one (delete marker or not) when versionId is undefined. */
+export async function versionRow(q: Queryable, bucket: string, key: string, versionId: string | undefined): Promise<ObjectRow | undefined> {
+  const current = await first<ObjectRow>(q, S.getObject, [bucket, key]);
+  if (versionId === undefined || current?.version_id === versionId) return current;
+  return first<ObjectRow>(q, S.getVersion, [bucket, key, versionId]);
+}
+
+/** The body of putObject (and of completeUpload's write), in the caller's transaction. */
+export async function writeObject(q: Queryable, rec: ObjectRecord, cond: WriteCondition): Promise<ObjectRecord | undefined> {
+  if ((await first(q, S.bucketExists, [rec.bucket])) === undefined) throw new StorageConflictError('NoSuchBucket');
+  const current = await first<ObjectRow>(q, S.getObject, [rec.bucket, rec.key]);
+  checkCondition(cond, live(current));
+  const versionId = rec.versionId ?? NULL_VERSION_ID;
+  const kept = new Set(rec.parts.map((p) => p.blobId));
+  const removed: ObjectRow[] = [];
+  let shares = false;
+  if (current !== undefined) {
+    if (current.version_id === versionId) {
+      removed.push(current);
+    } else {
+      // The current version becomes noncurrent; a copy onto itself may share its blobs.
+      shares = (JSON.parse(current.parts) as ObjectPart[]).some((p) => kept.has(p.blobId));
+      await q.query(S.insertVersion, rowParams(current, shares || current.shares_blobs === 1 ? 1 : 0));
+    }
+  }
+  // The one other version that can carry rec's id: the null version, rewritten.
+  const same = current?.version_id === versionId ? undefined : await first<ObjectRow>(q, S.getVersion, [rec.bucket, rec.key, versionId]);
+  if (same !== undefined) {
+    await q.query(S.deleteVersion, [rec.bucket, rec.key, same.seq]);
+    removed.push(same);
+  }
+  const seq = (await first<{ n: number }>(q, S.nextSeq))!.n;
+  await q.query(S.upsertObject, objectParams(rec, seq, shares || (removed[0]?.shares_blobs === 1 && removed[0].parts !== '[]')));
+  for (const p of rec.parts) await q.query(S.clearPending, [p.blobId]);
+  for (const r of removed) await releaseBlobs(q, r, kept);
+  return removed[0] && toObject(removed[0]);
+}
+
+/** Removes a key's current version; its next newest version, if any, becomes current. */
+export async function removeCurrent(q: Queryable, row: ObjectRow): Promise<void> {
+  await q.query(S.deleteObject, [row.bucket, row.key]);
+  const next = await first<ObjectRow>(q, S.newestVersion, [row.bucket, row.key]);
+  if (next !== undefined) {
+    await q.query(S.deleteVersion, [next.bucket, next.key, next.seq]);
+    await q.query(S.upsertObject, rowParams(next));
+  }
+  await releaseBlobs(q, row, new Set());
+}
+
+/**
+ * Moves the blobs of a removed version to garbage, except those in `kept` and, when the
+ * version may share its blobs (shares_blobs), those another remaining version of its key uses.
+ */
+export async function releaseBlobs(q: Queryable, row: ObjectRow, kept: Set<string>): Promise<void> {
+  const parts = JSON.parse(row.parts) as ObjectPart[];
+  if (parts.length === 0) return;
+  const used = new Set(kept);
+  if (row.shares_blobs === 1) {
+    const current = await first<ObjectRow>(q, S.getObject, [row.bucket, row.key]);
+    const others = (await rows<{ parts: string }>(q, S.sharedVersionParts, [row.bucket, row.key])).map((r) => r.parts);
+    if (current !== undefined) others.push(current.parts);
+    for (const text of others) for (const p of JSON.parse(text) as ObjectPart[]) used.add(p.blobId);
+  }
+  const garbage = parts.map((p) => p.blobId).filter((id) => !used.has(id));
+  if (garbage.length > 0) await q.query(S.addGarbageMany, [garbage]);
+}
+
+/** MetadataStore.listObjectVersions, in the caller's (read) transaction: one snapshot for its reads. */
+export async function listVersions(q: Queryable, bucket: string, lq: ListVersionsQuery): Promise<ObjectVersionRecord[]> {
+  if (lq.limit <= 0) return [];
+  const out: ObjectVersionRecord[] = [];
+  const markerKey = lq.keyMarker;
+  const inPrefix = markerKey !== undefined && markerKey.startsWith(lq.prefix);
+  if (inPrefix && lq.versionIdMarker !== undefined) {
+    // The rest of the marker key's history: versions older than the marker (never its current one).
+    const marker = await versionRow(q, bucket, markerKey, lq.versionIdMarker);
+    if (marker !== undefined) {
+      for (const r of await rows<ObjectRow>(q, S.olderVersionsOf, [bucket, markerKey, marker.seq, lq.limit])) out.push(versionOf(r, false));
+    }
+  }
+  if (out.length >= lq.limit) return out;
+  const limit = lq.limit - out.length;
+  // Then every key after the marker: the current versions merged with the noncurrent ones
+  // (newest first per key), two index-ordered reads of at most `limit` rows.
+  const upper = prefixUpperBound(lq.prefix);
+  const useAfter = markerKey !== undefined && compareUtf8(markerKey, lq.prefix) >= 0;
+  const range = `bucket = ? AND key ${useAfter ? '>' : '>='} ?` + (upper !== undefined ? ' AND key < ?' : '');
+  const params: unknown[] = [bucket, useAfter ? markerKey : lq.prefix];
+  if (upper !== undefined) params.push(upper);
+  params.push(limit);
+  const current = await rows<ObjectRow>(q, numbered(`SELECT ${OBJECT_COLUMNS} FROM meta_objects WHERE ${range} ORDER BY key LIMIT ?`), params);
+  const older = await rows<ObjectRow>(q, numbered(`SELECT ${OBJECT_COLUMNS} FROM meta_object_versions WHERE ${range} ORDER BY key, seq DESC LIMIT ?`), params);
+  let i = 0;
+  let j = 0;
+  while (out.length < lq.limit && (i < current.length || j < older.length)) {
+    const c = current[i];
+    const o = older[j];
+    // A key's current version is newer than all of its noncurrent ones: it comes first.
+    if (c !== undefined && (o === undefined || compareUtf8(c.key, o.key) <= 0)) {
+      out.push(versionOf(c, true));
+      i++;
+    } else {
+      out.push(versionOf(o!, false));
+      j++;
+    }
+  }
+  return out;
+}
+
+function versionOf(r: ObjectRow, isLatest: boolean): ObjectVersionRecord {
+  return { ...toObject(r), versionId: r.version_id, isLatest };
+}
