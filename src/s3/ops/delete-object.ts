@@ -13,7 +13,8 @@ import { s3Decider } from '../authorization.js';
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ServiceError } from '../../errors.js';
+import { ServiceError } from '../../errors.js';
+import { checkDeletable, mayBypassGovernance, nowOf, objectLockOf } from '../object-lock.js';
 import { StorageConflictError, type BucketRecord, type WriteCondition } from '../../storage/types.js';
 import { notImplemented, s3Error } from '../errors.js';
 import { parseIntegrity } from '../object-writer.js';
@@ -26,6 +27,10 @@ export async function deleteObject(ctx: S3Context, bucket: string, key: string):
   const versionId = requestedVersionId(ctx);
   const b = await requireBucket(ctx, bucket);
   if (versionId !== undefined) {
+    if (objectLockOf(b)) {
+      const rec = await ctx.services.meta.getObjectVersion(bucket, key, versionId);
+      checkDeletable(rec, nowOf(ctx), await mayBypassGovernance(ctx, bucket, key));
+    }
     const removed = await ctx.services.meta.deleteObjectVersion(bucket, key, versionId);
     ctx.services.collectGarbage();
     return sendEmpty(ctx, 204, { 'x-amz-version-id': versionId, ...(removed?.deleteMarker ? { 'x-amz-delete-marker': 'true' } : {}) });
@@ -51,6 +56,7 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
   // A <VersionId> entry is s3:DeleteObjectVersion on that version (its ACL is the bucket's WRITE).
   const decideVersion = await s3Decider(ctx.services, { ...access, checks: [{ action: actionOf('DeleteObjects', 'version') }] });
   const results: string[] = [];
+  const locked = objectLockOf(b) !== undefined;
   for (const { key, versionId, etag } of objects) {
     const vid = versionId === undefined ? '' : text('VersionId', versionId);
     if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
@@ -67,6 +73,15 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
     }
     try {
       if (versionId !== undefined) {
+        if (locked) {
+          try {
+            checkDeletable(await ctx.services.meta.getObjectVersion(bucket, key, versionId), nowOf(ctx), await mayBypassGovernance(ctx, bucket, key));
+          } catch (e) {
+            if (!(e instanceof ServiceError)) throw e;
+            results.push(el('Error', text('Key', key), vid, text('Code', e.code), text('Message', e.message)));
+            continue;
+          }
+        }
         const removed = await ctx.services.meta.deleteObjectVersion(bucket, key, versionId);
         const marker = removed?.deleteMarker ? text('DeleteMarker', true) + text('DeleteMarkerVersionId', versionId) : '';
         if (!quiet) results.push(el('Deleted', text('Key', key), vid, marker));

@@ -18,6 +18,7 @@ import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
 import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
 import { requireBucket } from '../bucket-access.js';
 import { versionHeaders, versionIdForWrite } from '../versioning.js';
+import { lockForNewVersion, nowOf, sysWithLock } from '../object-lock.js';
 import { newObjectAcl, sysWithAcl } from '../acl-request.js';
 import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
 import { invalidArgument, s3Error } from '../errors.js';
@@ -121,7 +122,8 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
     ...partial,
     checksum: storedChecksumOf(blob),
     parts: [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag, checksum: blob.checksum?.digest.toString('base64') }],
-    sys: sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl),
+    // The bucket's default retention; POST form fields for object lock are not read.
+    sys: sysWithLock(sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl), lockForNewVersion(b, undefined, nowOf(ctx))),
     owner: ctx.owner.id,
     versionId: versionIdForWrite(b),
   };
