@@ -9,6 +9,8 @@ import {
   PutBucketVersioningCommand, PutObjectCommand, PutObjectLegalHoldCommand, PutObjectLockConfigurationCommand, PutObjectRetentionCommand,
   UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
+import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { adminCall } from '../helpers/admin.js';
 import { assertFails } from '../helpers/failure.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { s3On, userFactory, type TestUser } from '../helpers/sse-principals.js';
@@ -180,4 +182,23 @@ test('once the retain-until date passes (the server clock moves), the version ma
   clock += 2 * DAY;
   await plain.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
   await assertFails(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId })), 404, 'NotFound');
+});
+
+test('coffer rekey re-wraps a locked version (COMPLIANCE and legal hold): its bytes and its lock are unchanged', async () => {
+  const keyA = (await srv.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+  const keyB = (await srv.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+  const until = future(30);
+  const { key, versionId } = await put({
+    ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA, ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: until, ObjectLockLegalHoldStatus: 'ON',
+  });
+  const r = await adminCall(srv, 'POST', 'objects/rewrap', { body: { bucket, key, versionId, toKeyId: keyB } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal((r.body as { status: string }).status, 'rewrapped');
+  const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
+  assert.equal(got.SSEKMSKeyId, keyB);
+  assert.equal(await got.Body!.transformToString(), 'locked bytes');
+  assert.equal(got.ObjectLockMode, 'COMPLIANCE');
+  assert.equal(got.ObjectLockRetainUntilDate?.getTime(), until.getTime());
+  assert.equal(got.ObjectLockLegalHoldStatus, 'ON');
+  await assertFails(s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId, BypassGovernanceRetention: true })), 403, 'AccessDenied', PROTECTED);
 });
