@@ -86,3 +86,9 @@ export const VERSION_ACTIONS: Partial<Record<Operation, string>> = {
 export function actionOf(op: Operation, versionId: string | undefined): string {
   return (versionId !== undefined ? VERSION_ACTIONS[op] : undefined) ?? S3_ACTIONS[op];
 }
+
+/**
+ * Not an operation's action: what a request sending x-amz-bypass-governance-retention: true
+ * must also be allowed to override GOVERNANCE retention (object-lock.ts), checked on the object.
+ */
+export const BYPASS_GOVERNANCE_ACTION = 's3:BypassGovernanceRetention';

@@ -16,6 +16,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { BucketRecord, ObjectRecord } from '../storage/types.js';
+import { BYPASS_GOVERNANCE_ACTION } from './actions.js';
 import { decideS3 } from './authorization.js';
 import type { S3Context } from './context.js';
 import { invalidArgument, s3Error } from './errors.js';
@@ -49,7 +50,6 @@ export interface VersionLock {
   hold?: boolean;
 }
 
-export const BYPASS_ACTION = 's3:BypassGovernanceRetention';
 export const PROTECTED_MESSAGE = 'Access Denied because object protected by object lock.';
 const MISSING_CONFIG = 'Bucket is missing Object Lock Configuration';
 
@@ -228,7 +228,7 @@ export async function mayBypassGovernance(ctx: S3Context, bucket: string, key: s
   const v = ctx.req.headers['x-amz-bypass-governance-retention'];
   if (typeof v !== 'string' || v.trim().toLowerCase() !== 'true') return false;
   const verdict = await decideS3(ctx.services, {
-    principal: ctx.auth.anonymous ? undefined : ctx.principal, bucket, key, transport: ctx.transport, checks: [{ action: BYPASS_ACTION }],
+    principal: ctx.auth.anonymous ? undefined : ctx.principal, bucket, key, transport: ctx.transport, checks: [{ action: BYPASS_GOVERNANCE_ACTION }],
   });
   return verdict.allowed;
 }

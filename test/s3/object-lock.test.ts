@@ -32,7 +32,8 @@ before(async () => {
   users = userFactory(srv);
   bypasser = await users.create('lock-bypasser', { s3: [s3On(bucket)] });
   plain = await users.create('lock-plain', {
-    s3: [s3On(bucket), { Effect: 'Deny', Action: 's3:BypassGovernanceRetention', Resource: `arn:aws:s3:::${bucket}/*` }],
+    // Every S3 action on the bucket but the bypass: no statement allows it, none denies it.
+    s3: [{ Effect: 'Allow', NotAction: 's3:BypassGovernanceRetention', Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] }],
   });
 });
 after(async () => {
