@@ -10,6 +10,7 @@ import {
   UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { adminCall } from '../helpers/admin.js';
 import { assertFails } from '../helpers/failure.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
@@ -202,4 +203,16 @@ test('coffer rekey re-wraps a locked version (COMPLIANCE and legal hold): its by
   assert.equal(got.ObjectLockRetainUntilDate?.getTime(), until.getTime());
   assert.equal(got.ObjectLockLegalHoldStatus, 'ON');
   await assertFails(s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId, BypassGovernanceRetention: true })), 403, 'AccessDenied', PROTECTED);
+});
+
+test('PostObject: the x-amz-object-lock-* form fields lock the version as PutObject headers do', async () => {
+  const { url, fields } = await createPresignedPost(s3, { Bucket: bucket, Key: 'posted', Fields: { 'x-amz-object-lock-legal-hold': 'ON' } });
+  const fd = new FormData();
+  for (const [k, v] of Object.entries(fields)) fd.append(k, v);
+  fd.append('file', new Blob(['posted bytes']), 'posted');
+  const r = await fetch(url, { method: 'POST', body: fd });
+  assert.equal(r.status, 204, await r.clone().text());
+  const versionId = r.headers.get('x-amz-version-id')!;
+  assert.equal((await s3.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: 'posted', VersionId: versionId }))).LegalHold?.Status, 'ON');
+  await assertFails(s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'posted', VersionId: versionId })), 403, 'AccessDenied', PROTECTED);
 });

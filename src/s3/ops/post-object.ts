@@ -18,7 +18,7 @@ import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
 import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
 import { requireBucket } from '../bucket-access.js';
 import { versionHeaders, versionIdForWrite } from '../versioning.js';
-import { lockForNewVersion, nowOf, sysWithLock } from '../object-lock.js';
+import { lockForNewVersion, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
 import { newObjectAcl, sysWithAcl } from '../acl-request.js';
 import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
 import { invalidArgument, s3Error } from '../errors.js';
@@ -89,6 +89,9 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   const settings = resolveSse(ctx, b, parseSseHeaders(h));
   requireSecureTransport(ctx, settings);
   const acl = newObjectAcl(h, b, ctx.owner.id);
+  const now = nowOf(ctx);
+  // The x-amz-object-lock-* form fields, as PutObject's headers (checked against the bucket), else its default retention.
+  const lock = lockForNewVersion(b, requestedLock(h, b, now), now);
   const integrity = parseIntegrity(integrityHeaders(fields));
   const partial = {
     headers: storedHeaders(h),
@@ -122,8 +125,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
     ...partial,
     checksum: storedChecksumOf(blob),
     parts: [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag, checksum: blob.checksum?.digest.toString('base64') }],
-    // The bucket's default retention; POST form fields for object lock are not read.
-    sys: sysWithLock(sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl), lockForNewVersion(b, undefined, nowOf(ctx))),
+    sys: sysWithLock(sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl), lock),
     owner: ctx.owner.id,
     versionId: versionIdForWrite(b),
   };
