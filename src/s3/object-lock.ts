@@ -15,9 +15,10 @@
 // Time is the S3 services' clock (S3Services.now), which tests move instead of waiting.
 
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Principal } from '../auth/types.js';
 import type { BucketRecord, ObjectRecord } from '../storage/types.js';
-import { BYPASS_GOVERNANCE_ACTION } from './actions.js';
-import { decideS3 } from './authorization.js';
+import { BYPASS_GOVERNANCE_ACTION, S3_ACTIONS } from './actions.js';
+import { authorizeS3, decideS3 } from './authorization.js';
 import type { S3Context } from './context.js';
 import { invalidArgument, s3Error } from './errors.js';
 import { parseIntegrity } from './object-writer.js';
@@ -140,6 +141,23 @@ export function requestedLock(h: IncomingHttpHeaders, b: Pick<BucketRecord, 'con
   }
   if (hold !== undefined) lock.hold = parseHold(hold);
   return lock;
+}
+
+/**
+ * A write that sets a lock needs, besides its own action, what setting it afterwards would:
+ * s3:PutObjectRetention for a mode and date, s3:PutObjectLegalHold for a legal hold (AWS's
+ * "Required permissions" of object lock).
+ */
+export async function authorizeRequestedLock(
+  ctx: S3Context, bucket: string, key: string, lock: VersionLock | undefined,
+  principal: Principal | undefined = ctx.auth.anonymous ? undefined : ctx.principal,
+): Promise<void> {
+  if (!lock) return;
+  const checks = [
+    ...(lock.mode !== undefined ? [{ action: S3_ACTIONS.PutObjectRetention }] : []),
+    ...(lock.hold !== undefined ? [{ action: S3_ACTIONS.PutObjectLegalHold }] : []),
+  ];
+  await authorizeS3(ctx.services, { principal, bucket, key, transport: ctx.transport, checks });
 }
 
 /** A new version's lock: what the request asked for, else the bucket's default retention (a legal hold alone keeps the default). */

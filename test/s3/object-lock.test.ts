@@ -216,3 +216,15 @@ test('PostObject: the x-amz-object-lock-* form fields lock the version as PutObj
   assert.equal((await s3.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: 'posted', VersionId: versionId }))).LegalHold?.Status, 'ON');
   await assertFails(s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'posted', VersionId: versionId })), 403, 'AccessDenied', PROTECTED);
 });
+
+test('lock headers on a write need s3:PutObjectRetention / s3:PutObjectLegalHold besides s3:PutObject, as the lock operations do', async () => {
+  const writer = await users.create('lock-writer', { s3: [{ Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject'], Resource: `arn:aws:s3:::${bucket}/*` }] });
+  await writer.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'w', Body: 'w' }));
+  await assertFails(writer.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'w', Body: 'w', ObjectLockLegalHoldStatus: 'ON' })), 403, 'AccessDenied', /s3:PutObjectLegalHold/);
+  await assertFails(writer.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'w', Body: 'w', ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: future(1) })), 403, 'AccessDenied', /s3:PutObjectRetention/);
+  await assertFails(writer.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'w', ObjectLockLegalHoldStatus: 'ON' })), 403, 'AccessDenied', /s3:PutObjectLegalHold/);
+  await assertFails(writer.s3.send(new PutObjectRetentionCommand({ Bucket: bucket, Key: 'w', Retention: { Mode: 'GOVERNANCE', RetainUntilDate: future(1) } })), 403, 'AccessDenied', /s3:PutObjectRetention/);
+  await assertFails(writer.s3.send(new GetObjectLegalHoldCommand({ Bucket: bucket, Key: 'w' })), 403, 'AccessDenied', /s3:GetObjectLegalHold/);
+  await writer.put('lock', { Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject', 's3:PutObjectLegalHold'], Resource: `arn:aws:s3:::${bucket}/*` });
+  await writer.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'w', Body: 'w', ObjectLockLegalHoldStatus: 'ON' }));
+});

@@ -5,7 +5,7 @@
 //   - stream the source through writeBlob into a new blob and commit a new record
 //     (the copy is always a single-part object with an MD5 ETag, as on AWS).
 
-import { lockForNewVersion, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
+import { authorizeRequestedLock, lockForNewVersion, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { checksumHeader, parseAlgorithm } from '../../checksum/index.js';
 import { StorageConflictError, type BucketRecord, type ChecksumAlgorithm, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
@@ -147,7 +147,9 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
   const dest = await requireBucket(ctx, bucket);
   const acl = newObjectAcl(h, dest, ctx.owner.id); // a copy gets the ACL of its request, never its source's
   const now = nowOf(ctx);
-  const lock = lockForNewVersion(dest, requestedLock(h, dest, now), now);
+  const requested = requestedLock(h, dest, now);
+  await authorizeRequestedLock(ctx, bucket, key, requested);
+  const lock = lockForNewVersion(dest, requested, now);
   const settings = resolveSse(ctx, dest, sseRequest);
   if (cond.kind !== 'none') checkWriteCondition(cond, await ctx.services.meta.getObject(bucket, key), key);
   // A bucket with a default encryption configuration of its own re-encrypts an object copied

@@ -3,7 +3,7 @@
 // Each part is its own blob, written by the one write path (writeBlob) and made visible
 // by meta.putPart; Complete later stitches the chosen parts' blobs into the object.
 
-import { nowOf, requestedLock, sysWithLock } from '../object-lock.js';
+import { authorizeRequestedLock, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
 import { decodePayload } from '../../auth/chunked.js';
 import { checksumHeader } from '../../checksum/index.js';
 import type { MultipartUploadRecord, PartRecord } from '../../storage/types.js';
@@ -49,6 +49,7 @@ export async function createMultipartUpload(ctx: S3Context, bucket: string, key:
   const acl = newObjectAcl(h, b, ctx.owner.id);
   // The lock asked for; the bucket's default applies at completion when none is.
   const lock = requestedLock(h, b, nowOf(ctx));
+  await authorizeRequestedLock(ctx, bucket, key, lock);
   const settings = resolveSse(ctx, b, sseRequest);
   requireSecureTransport(ctx, settings);
   const sse = await sealUpload(ctx, settings, bucket, key);

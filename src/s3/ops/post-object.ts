@@ -18,7 +18,7 @@ import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
 import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
 import { requireBucket } from '../bucket-access.js';
 import { versionHeaders, versionIdForWrite } from '../versioning.js';
-import { lockForNewVersion, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
+import { authorizeRequestedLock, lockForNewVersion, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
 import { newObjectAcl, sysWithAcl } from '../acl-request.js';
 import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
 import { invalidArgument, s3Error } from '../errors.js';
@@ -91,7 +91,9 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   const acl = newObjectAcl(h, b, ctx.owner.id);
   const now = nowOf(ctx);
   // The x-amz-object-lock-* form fields, as PutObject's headers (checked against the bucket), else its default retention.
-  const lock = lockForNewVersion(b, requestedLock(h, b, now), now);
+  const requested = requestedLock(h, b, now);
+  await authorizeRequestedLock(ctx, bucket, key, requested, credential.principal); // the form's signer, as above
+  const lock = lockForNewVersion(b, requested, now);
   const integrity = parseIntegrity(integrityHeaders(fields));
   const partial = {
     headers: storedHeaders(h),

@@ -18,7 +18,7 @@ import { requireSecureTransport } from '../sse/transport-rule.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
 import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
 import { versionHeaders, versionIdForWrite } from '../versioning.js';
-import { lockForNewVersion, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
+import { authorizeRequestedLock, lockForNewVersion, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
 import { announcedSize, parseIntegrity, refuseAnnouncedOversize, writeBlob } from '../object-writer.js';
 
 export async function putObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
@@ -41,7 +41,9 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
   if (cond.kind !== 'none') checkWriteCondition(cond, await ctx.services.meta.getObject(bucket, key), key);
   const acl = newObjectAcl(h, b, ctx.owner.id);
   const now = nowOf(ctx);
-  const lock = lockForNewVersion(b, requestedLock(h, b, now, { vouched: true }), now);
+  const requested = requestedLock(h, b, now, { vouched: true });
+  await authorizeRequestedLock(ctx, bucket, key, requested);
+  const lock = lockForNewVersion(b, requested, now);
   const settings = resolveSse(ctx, b, sseRequest);
   requireSecureTransport(ctx, settings);
   const sealed = await sealObject(ctx, settings, bucket, key);
