@@ -15,7 +15,7 @@ import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ServiceError } from '../../errors.js';
 import { checkDeletable, mayBypassGovernance, nowOf, objectLockOf } from '../object-lock.js';
-import { StorageConflictError, type BucketRecord, type WriteCondition } from '../../storage/types.js';
+import { StorageConflictError, type BucketRecord, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
 import { notImplemented, s3Error } from '../errors.js';
 import { parseIntegrity } from '../object-writer.js';
 import { childArray, childText, el, parseXmlRoot, text, xmlDocument } from '../xml.js';
@@ -27,11 +27,9 @@ export async function deleteObject(ctx: S3Context, bucket: string, key: string):
   const versionId = requestedVersionId(ctx);
   const b = await requireBucket(ctx, bucket);
   if (versionId !== undefined) {
-    if (objectLockOf(b)) {
-      const rec = await ctx.services.meta.getObjectVersion(bucket, key, versionId);
-      checkDeletable(rec, nowOf(ctx), await mayBypassGovernance(ctx, bucket, key));
-    }
-    const removed = await ctx.services.meta.deleteObjectVersion(bucket, key, versionId);
+    // Object lock: checked in the removing transaction, against the version as it is then.
+    const check = objectLockOf(b) ? lockCheck(nowOf(ctx), await mayBypassGovernance(ctx, bucket, key)) : undefined;
+    const removed = await ctx.services.meta.deleteObjectVersion(bucket, key, versionId, check);
     ctx.services.collectGarbage();
     return sendEmpty(ctx, 204, { 'x-amz-version-id': versionId, ...(removed?.deleteMarker ? { 'x-amz-delete-marker': 'true' } : {}) });
   }
@@ -73,16 +71,14 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
     }
     try {
       if (versionId !== undefined) {
-        if (locked) {
-          try {
-            checkDeletable(await ctx.services.meta.getObjectVersion(bucket, key, versionId), nowOf(ctx), await mayBypassGovernance(ctx, bucket, key));
-          } catch (e) {
-            if (!(e instanceof ServiceError)) throw e;
-            results.push(el('Error', text('Key', key), vid, text('Code', e.code), text('Message', e.message)));
-            continue;
-          }
+        let removed;
+        try {
+          removed = await ctx.services.meta.deleteObjectVersion(bucket, key, versionId, locked ? lockCheck(nowOf(ctx), await mayBypassGovernance(ctx, bucket, key)) : undefined);
+        } catch (e) {
+          if (!(e instanceof ServiceError)) throw e;
+          results.push(el('Error', text('Key', key), vid, text('Code', e.code), text('Message', e.message)));
+          continue;
         }
-        const removed = await ctx.services.meta.deleteObjectVersion(bucket, key, versionId);
         const marker = removed?.deleteMarker ? text('DeleteMarker', true) + text('DeleteMarkerVersionId', versionId) : '';
         if (!quiet) results.push(el('Deleted', text('Key', key), vid, marker));
         continue;
@@ -159,4 +155,9 @@ export function parseDeleteRequest(body: Buffer): DeleteRequest {
     return { key, ...(versionId === undefined ? {} : { versionId }), ...(etag === undefined ? {} : { etag }) };
   });
   return { quiet, objects };
+}
+
+/** The storage-side check of a delete by version id in a bucket with object lock. */
+function lockCheck(now: number, bypass: boolean): (rec: ObjectRecord) => void {
+  return (rec) => checkDeletable(rec, now, bypass);
 }
