@@ -74,20 +74,25 @@ export interface RunningCoffer {
   close(graceMs?: number): Promise<{ forced: boolean }>;
 }
 
-export async function startCoffer(config: CofferConfig, log: Logger = createLogger({ level: config.logLevel })): Promise<RunningCoffer> {
+/** What only tests set: the clock of the S3 services (object lock retention), so a test moves time instead of waiting. */
+export interface StartOptions {
+  now?: () => number;
+}
+
+export async function startCoffer(config: CofferConfig, log: Logger = createLogger({ level: config.logLevel }), opts: StartOptions = {}): Promise<RunningCoffer> {
   await prepareDataDir(config.dataDir);
   // Before any store is opened: recovery must never run beside another server's writes.
   const lock = lockDataDir(config.dataDir);
   if (lock.tookOver) log.warn({ previous: lock.tookOver }, `took over the lock ${lock.path} left by a server that is no longer running`);
   try {
-    return await startOnLockedDir(config, log, lock.release);
+    return await startOnLockedDir(config, log, lock.release, opts);
   } catch (e) {
     lock.release();
     throw e;
   }
 }
 
-async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: () => void): Promise<RunningCoffer> {
+async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: () => void, opts: StartOptions): Promise<RunningCoffer> {
   const tls = config.tlsCert && config.tlsKey ? loadTlsMaterial(config.tlsCert, config.tlsKey) : undefined;
   const backend = await openBackend(config, log);
   const { meta, blobs, iam, kms: kmsStore, audit, usage, recovered } = backend;
@@ -169,6 +174,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     kms: kmsPort,
     rootKey: rootKey.provider,
     bucketKeys,
+    now: opts.now ?? (() => Date.now()),
     // Off the request path: overlapping calls share one collection (storage/recovery.ts).
     collectGarbage: () => void collectGarbage(meta, blobs).catch((err: unknown) => log.warn({ err }, 'garbage collection failed')),
   };

@@ -36,6 +36,8 @@ export const S3_ACTIONS: Record<Operation, string> = {
   PutBucketTagging: 's3:PutBucketTagging',
   GetBucketTagging: 's3:GetBucketTagging',
   DeleteBucketTagging: 's3:PutBucketTagging',
+  PutObjectLockConfiguration: 's3:PutBucketObjectLockConfiguration',
+  GetObjectLockConfiguration: 's3:GetBucketObjectLockConfiguration',
   ListObjects: 's3:ListBucket',
   ListObjectsV2: 's3:ListBucket',
   ListMultipartUploads: 's3:ListBucketMultipartUploads',
@@ -53,6 +55,10 @@ export const S3_ACTIONS: Record<Operation, string> = {
   GetObjectAcl: 's3:GetObjectAcl',
   PutObjectAcl: 's3:PutObjectAcl',
   GetObjectAttributes: 's3:GetObjectAttributes',
+  PutObjectRetention: 's3:PutObjectRetention',
+  GetObjectRetention: 's3:GetObjectRetention',
+  PutObjectLegalHold: 's3:PutObjectLegalHold',
+  GetObjectLegalHold: 's3:GetObjectLegalHold',
   CreateMultipartUpload: 's3:PutObject',
   UploadPart: 's3:PutObject',
   UploadPartCopy: 's3:PutObject',
@@ -80,3 +86,9 @@ export const VERSION_ACTIONS: Partial<Record<Operation, string>> = {
 export function actionOf(op: Operation, versionId: string | undefined): string {
   return (versionId !== undefined ? VERSION_ACTIONS[op] : undefined) ?? S3_ACTIONS[op];
 }
+
+/**
+ * Not an operation's action: what a request sending x-amz-bypass-governance-retention: true
+ * must also be allowed to override GOVERNANCE retention (object-lock.ts), checked on the object.
+ */
+export const BYPASS_GOVERNANCE_ACTION = 's3:BypassGovernanceRetention';

@@ -36,6 +36,8 @@ export interface S3Services {
   rootKey: RootKeyProvider;
   /** S3 Bucket Keys in use. */
   bucketKeys: BucketKeyCache;
+  /** The clock object lock measures retention with (ms since the epoch): Date.now, or a test's clock (startCoffer's options). */
+  now(): number;
 }
 
 export interface Owner {

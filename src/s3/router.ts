@@ -31,6 +31,8 @@ export type Endpoint =
   | { op: 'GetBucketCors'; bucket: string }
   | { op: 'DeleteBucketCors'; bucket: string }
   | { op: 'PutBucketTagging'; bucket: string }
+  | { op: 'PutObjectLockConfiguration'; bucket: string }
+  | { op: 'GetObjectLockConfiguration'; bucket: string }
   | { op: 'GetBucketTagging'; bucket: string }
   | { op: 'DeleteBucketTagging'; bucket: string }
   | { op: 'ListObjects'; bucket: string }
@@ -50,6 +52,10 @@ export type Endpoint =
   | { op: 'GetObjectAcl'; bucket: string; key: string }
   | { op: 'PutObjectAcl'; bucket: string; key: string }
   | { op: 'GetObjectAttributes'; bucket: string; key: string }
+  | { op: 'PutObjectRetention'; bucket: string; key: string }
+  | { op: 'GetObjectRetention'; bucket: string; key: string }
+  | { op: 'PutObjectLegalHold'; bucket: string; key: string }
+  | { op: 'GetObjectLegalHold'; bucket: string; key: string }
   | { op: 'CreateMultipartUpload'; bucket: string; key: string }
   | { op: 'UploadPart'; bucket: string; key: string; uploadId: string; partNumber: string }
   | { op: 'UploadPartCopy'; bucket: string; key: string; uploadId: string; partNumber: string }
@@ -147,6 +153,8 @@ export function route(input: RouteInput, opts: RouterOptions = {}): Endpoint {
       if (sub === 'cors' && m === 'GET') return { op: 'GetBucketCors', bucket };
       if (sub === 'cors' && m === 'DELETE') return { op: 'DeleteBucketCors', bucket };
       if (sub === 'tagging' && m === 'PUT') return { op: 'PutBucketTagging', bucket };
+      if (sub === 'object-lock' && m === 'PUT') return { op: 'PutObjectLockConfiguration', bucket };
+      if (sub === 'object-lock' && m === 'GET') return { op: 'GetObjectLockConfiguration', bucket };
       if (sub === 'tagging' && m === 'GET') return { op: 'GetBucketTagging', bucket };
       if (sub === 'tagging' && m === 'DELETE') return { op: 'DeleteBucketTagging', bucket };
       return { op: 'NotImplemented', name: `${METHOD_VERB[m] ?? m}${BUCKET_SUBRESOURCES[sub]}`, bucket };
@@ -174,7 +182,12 @@ export function route(input: RouteInput, opts: RouterOptions = {}): Endpoint {
   }
 
   for (const sub of Object.keys(OBJECT_SUBRESOURCES)) {
-    if (q.has(sub)) return { op: 'NotImplemented', name: `${METHOD_VERB[m] ?? m}${OBJECT_SUBRESOURCES[sub]}`, bucket, key };
+    if (!q.has(sub)) continue;
+    if (sub === 'retention' && m === 'PUT') return { op: 'PutObjectRetention', bucket, key };
+    if (sub === 'retention' && m === 'GET') return { op: 'GetObjectRetention', bucket, key };
+    if (sub === 'legal-hold' && m === 'PUT') return { op: 'PutObjectLegalHold', bucket, key };
+    if (sub === 'legal-hold' && m === 'GET') return { op: 'GetObjectLegalHold', bucket, key };
+    return { op: 'NotImplemented', name: `${METHOD_VERB[m] ?? m}${OBJECT_SUBRESOURCES[sub]}`, bucket, key };
   }
   const uploadId = q.get('uploadId') ?? undefined;
   const copySource = input.headers['x-amz-copy-source'] !== undefined;

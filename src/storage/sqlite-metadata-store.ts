@@ -244,15 +244,18 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
-  async deleteObjectVersion(bucket: string, key: string, versionId: string): Promise<ObjectRecord | undefined> {
+  async deleteObjectVersion(bucket: string, key: string, versionId: string, check?: (rec: ObjectRecord) => void): Promise<ObjectRecord | undefined> {
     return this.freeingWrite(() => {
       const current = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
       if (current !== undefined && current.version_id === versionId) {
+        const rec = toObject(current);
+        check?.(rec);
         this.v.removeCurrent(current);
-        return toObject(current);
+        return rec;
       }
       const row = this.s.getVersion.get(bucket, key, versionId) as ObjectRow | undefined;
       if (row === undefined) return undefined;
+      check?.(toObject(row));
       this.s.deleteVersion.run(bucket, key, row.seq);
       this.v.releaseBlobs(row, new Set());
       return toObject(row);

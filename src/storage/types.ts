@@ -264,8 +264,11 @@ export interface MetadataStore {
   /**
    * Removes one version (or delete marker) for good; when it was current the next newest becomes
    * current. Blobs no remaining version uses go to garbage. Returns the removed record.
+   * `check`, when given, is called with the version in the removing transaction, before any
+   * change: if it throws, nothing is removed and the call rejects with its error (object lock:
+   * a lock set concurrently cannot slip between the check and the removal). It must be synchronous.
    */
-  deleteObjectVersion(bucket: string, key: string, versionId: string): Promise<ObjectRecord | undefined>;
+  deleteObjectVersion(bucket: string, key: string, versionId: string, check?: (rec: ObjectRecord) => void): Promise<ObjectRecord | undefined>;
   /** Current versions that are not delete markers, key starting with prefix and > after, ascending, at most limit. */
   listObjects(bucket: string, q: ListObjectsQuery): Promise<ObjectRecord[]>;
   /** Versions and delete markers, by key ascending then newest first, starting with prefix, after the markers, at most limit. */

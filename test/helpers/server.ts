@@ -31,7 +31,7 @@ export interface TestServer {
  * With COFFER_TLS_CERT and COFFER_TLS_KEY in `env` the server speaks HTTPS, and the
  * clients trust that certificate (a self-signed one is its own CA).
  */
-export async function startTestServer(env: Record<string, string> = {}, opts: { dataDir?: string; log?: Logger } = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, opts: { dataDir?: string; log?: Logger; now?: () => number } = {}): Promise<TestServer> {
   // opts.dataDir: start on an existing data directory (a restart); the caller removes it.
   // opts.log: the server's logger (silent otherwise), for tests that check what it logs.
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'coffer-test-')));
@@ -39,7 +39,8 @@ export async function startTestServer(env: Record<string, string> = {}, opts: { 
     { port: 0, dataDir, fsync: false },
     { COFFER_ROOT_ACCESS_KEY_ID: ROOT_KEY_ID, COFFER_ROOT_SECRET_ACCESS_KEY: ROOT_SECRET, ...env },
   );
-  const coffer = await startCoffer(config, opts.log ?? pino({ level: 'silent' }));
+  // opts.now: the S3 services' clock (object lock), for tests that move time.
+  const coffer = await startCoffer(config, opts.log ?? pino({ level: 'silent' }), opts.now ? { now: opts.now } : {});
   const ca = config.tlsCert ? await readFile(config.tlsCert) : undefined;
   // A fresh agent per client: destroying a client destroys its agent.
   const tls = () => (ca ? { requestHandler: { httpsAgent: new Agent({ ca, keepAlive: true }) } } : {});

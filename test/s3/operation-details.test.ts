@@ -1,10 +1,9 @@
-// Small wire details that SDKs and tools run into: CreateBucket with object lock (which
-// Coffer does not have), an empty continuation-token, the error a wrong flexible checksum
+// Small wire details that SDKs and tools run into: CreateBucket with object lock, an empty continuation-token, the error a wrong flexible checksum
 // answers, the tag-count limit, and UploadPartCopy into an SSE-C upload without its key.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CreateBucketCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, PutObjectTaggingCommand, GetObjectTaggingCommand,
+  CreateBucketCommand, GetBucketVersioningCommand, GetObjectLockConfigurationCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, PutObjectTaggingCommand, GetObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { assertFails } from '../helpers/failure.js';
@@ -23,10 +22,11 @@ before(async () => {
 });
 after(async () => srv?.stop());
 
-test('CreateBucket with x-amz-bucket-object-lock-enabled: true is NotImplemented and creates nothing; false is fine', async () => {
+test('CreateBucket with x-amz-bucket-object-lock-enabled: true makes a versioned bucket with object lock (object-lock.test.ts); false is fine', async () => {
   const locked = uniqueBucket('locked');
-  await assertFails(s3.send(new CreateBucketCommand({ Bucket: locked, ObjectLockEnabledForBucket: true })), 501, 'NotImplemented');
-  await assertFails(s3.send(new HeadBucketCommand({ Bucket: locked })), 404, 'NotFound');
+  await s3.send(new CreateBucketCommand({ Bucket: locked, ObjectLockEnabledForBucket: true }));
+  assert.equal((await s3.send(new GetBucketVersioningCommand({ Bucket: locked }))).Status, 'Enabled');
+  assert.equal((await s3.send(new GetObjectLockConfigurationCommand({ Bucket: locked }))).ObjectLockConfiguration?.ObjectLockEnabled, 'Enabled');
   const unlocked = uniqueBucket('unlocked');
   await s3.send(new CreateBucketCommand({ Bucket: unlocked, ObjectLockEnabledForBucket: false }));
   await s3.send(new HeadBucketCommand({ Bucket: unlocked }));

@@ -88,6 +88,13 @@ export function runObjectVersionsContract(o: ObjectVersionsContractOptions): voi
         assert.deepEqual(await ids(s), ['k:v2:latest']);
         assert.deepEqual(await s.takeGarbage(false), [v1.parts[0]!.blobId]);
         assert.equal(await s.deleteObjectVersion('b1', 'k', 'v1'), undefined);
+        // A check that throws (object lock) removes nothing, current or not.
+        await s.putObject(v1);
+        for (const id of ['v1', 'v2']) {
+          await assert.rejects(s.deleteObjectVersion('b1', 'k', id, (rec) => { throw new Error(`locked ${rec.versionId}`); }), new RegExp(`locked ${id}`));
+        }
+        assert.deepEqual(await ids(s), ['k:v1:latest', 'k:v2']);
+        await s.deleteObjectVersion('b1', 'k', 'v1', () => undefined);
         await s.deleteObjectVersion('b1', 'k', 'v2');
         assert.deepEqual(await ids(s), []);
         await s.deleteBucket('b1');

@@ -4,7 +4,8 @@
 import { StorageConflictError } from '../../storage/types.js';
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
-import { notImplemented, s3Error } from '../errors.js';
+import { s3Error } from '../errors.js';
+import { OBJECT_LOCK_ITEM, objectLockOf, type ObjectLockConfig } from '../object-lock.js';
 import { checkBucketName } from '../names.js';
 import { newBucketConfig } from '../new-bucket.js';
 import { VERSIONING_ITEM, versioningOf, type VersioningConfig } from '../versioning.js';
@@ -45,9 +46,12 @@ export async function createBucket(ctx: S3Context, bucket: string): Promise<void
     }
     if (location === region && region === 'us-east-1') throw s3Error('InvalidLocationConstraint', { LocationConstraint: location });
   }
-  // Object lock is not implemented: a bucket that promises it would be a silent success.
+  // Object lock (object-lock.ts): the bucket starts versioning-enabled, with object lock and no default retention.
   const objectLock = ctx.req.headers['x-amz-bucket-object-lock-enabled'];
-  if (typeof objectLock === 'string' && objectLock.trim().toLowerCase() === 'true') throw notImplemented('Object lock (x-amz-bucket-object-lock-enabled)');
+  if (typeof objectLock === 'string' && objectLock.trim().toLowerCase() === 'true') {
+    config[VERSIONING_ITEM] = JSON.stringify({ v: 1, status: 'Enabled' } satisfies VersioningConfig);
+    config[OBJECT_LOCK_ITEM] = JSON.stringify({ v: 1 } satisfies ObjectLockConfig);
+  }
   try {
     await ctx.services.meta.createBucket({ name: bucket, region, createdAt: new Date().toISOString(), owner: ctx.owner.id, config });
   } catch (e) {
@@ -118,6 +122,9 @@ export async function putBucketVersioning(ctx: S3Context, bucket: string): Promi
   }
   const current = versioningOf(b);
   const next = status ?? current?.status;
+  if (next === 'Suspended' && objectLockOf(b)) {
+    throw s3Error('InvalidBucketState', {}, 'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.');
+  }
   if (next === undefined) return sendEmpty(ctx, 200); // nothing to set on a never-versioned bucket
   const config: VersioningConfig = { v: 1, status: next, ...(mfaDelete === 'Disabled' || current?.mfaDelete ? { mfaDelete: 'Disabled' as const } : {}) };
   await ctx.services.meta.setBucketConfig(bucket, VERSIONING_ITEM, JSON.stringify(config));

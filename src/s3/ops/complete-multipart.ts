@@ -3,6 +3,7 @@
 // parts are the chosen parts' blobs, in order. The ETag is S3's MD5-of-MD5s "-N"; the
 // checksum is COMPOSITE or FULL_OBJECT as the upload declared (multipart-checksum.ts).
 
+import { lockForNewVersion, lockOf, nowOf, sysWithLock } from '../object-lock.js';
 import { createHash } from 'node:crypto';
 import { decodePayload } from '../../auth/chunked.js';
 import { COMPLETED_UPLOAD_RETENTION_MS, type BucketRecord, type ObjectRecord, type PartRecord } from '../../storage/types.js';
@@ -92,7 +93,7 @@ export async function completeMultipartUpload(ctx: S3Context, bucket: string, ke
     tags: upload.tags,
     checksum,
     parts: chosen.map((p) => ({ blobId: p.blobId, size: p.size, partNumber: p.partNumber, etag: p.etag, checksum: p.checksum })),
-    sys: objectSys(upload),
+    sys: withDefaultLock(b, objectSys(upload), nowOf(ctx)),
     owner: upload.owner,
     storageClass: upload.storageClass,
     versionId: versionIdForWrite(b),
@@ -184,4 +185,9 @@ function location(ctx: S3Context, bucket: string, key: string): string {
 
 function encodeRfc3986(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** The upload's lock, or the bucket's default retention when it asked for none. */
+function withDefaultLock(b: BucketRecord, sys: Record<string, unknown>, now: number): Record<string, unknown> {
+  return sysWithLock(sys, lockForNewVersion(b, lockOf(sys), now));
 }

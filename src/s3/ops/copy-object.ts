@@ -5,6 +5,7 @@
 //   - stream the source through writeBlob into a new blob and commit a new record
 //     (the copy is always a single-part object with an MD5 ETag, as on AWS).
 
+import { authorizeRequestedLock, lockForNewVersion, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { checksumHeader, parseAlgorithm } from '../../checksum/index.js';
 import { StorageConflictError, type BucketRecord, type ChecksumAlgorithm, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
@@ -145,6 +146,10 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
 
   const dest = await requireBucket(ctx, bucket);
   const acl = newObjectAcl(h, dest, ctx.owner.id); // a copy gets the ACL of its request, never its source's
+  const now = nowOf(ctx);
+  const requested = requestedLock(h, dest, now);
+  await authorizeRequestedLock(ctx, bucket, key, requested);
+  const lock = lockForNewVersion(dest, requested, now);
   const settings = resolveSse(ctx, dest, sseRequest);
   if (cond.kind !== 'none') checkWriteCondition(cond, await ctx.services.meta.getObject(bucket, key), key);
   // A bucket with a default encryption configuration of its own re-encrypts an object copied
@@ -174,7 +179,8 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
       tags: replacedTags ?? src.tags,
       checksum: src.checksum,
       parts: src.parts,
-      sys: sysWithAcl({ ...src.sys }, acl),
+      // The source's lock is not copied: the copy gets the request's, or the destination's default.
+    sys: sysWithLock(sysWithAcl({ ...src.sys }, acl), lock),
       owner: ctx.owner.id,
       storageClass: requestedClass ?? 'STANDARD',
       versionId: versionIdForWrite(dest),
@@ -216,7 +222,7 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
       wipe(srcKeys);
       wipe(sealed?.keys);
     }
-    rec.sys = sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl);
+    rec.sys = sysWithLock(sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl), lock);
     const etag = quoteEtag(etagHex(sealed?.sse, blob.md5));
     rec.size = blob.size;
     rec.etag = etag;

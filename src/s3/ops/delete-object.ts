@@ -13,8 +13,9 @@ import { s3Decider } from '../authorization.js';
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ServiceError } from '../../errors.js';
-import { StorageConflictError, type BucketRecord, type WriteCondition } from '../../storage/types.js';
+import { ServiceError } from '../../errors.js';
+import { checkDeletable, mayBypassGovernance, nowOf, objectLockOf } from '../object-lock.js';
+import { StorageConflictError, type BucketRecord, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
 import { notImplemented, s3Error } from '../errors.js';
 import { parseIntegrity } from '../object-writer.js';
 import { childArray, childText, el, parseXmlRoot, text, xmlDocument } from '../xml.js';
@@ -26,7 +27,9 @@ export async function deleteObject(ctx: S3Context, bucket: string, key: string):
   const versionId = requestedVersionId(ctx);
   const b = await requireBucket(ctx, bucket);
   if (versionId !== undefined) {
-    const removed = await ctx.services.meta.deleteObjectVersion(bucket, key, versionId);
+    // Object lock: checked in the removing transaction, against the version as it is then.
+    const check = objectLockOf(b) ? lockCheck(nowOf(ctx), await mayBypassGovernance(ctx, bucket, key)) : undefined;
+    const removed = await ctx.services.meta.deleteObjectVersion(bucket, key, versionId, check);
     ctx.services.collectGarbage();
     return sendEmpty(ctx, 204, { 'x-amz-version-id': versionId, ...(removed?.deleteMarker ? { 'x-amz-delete-marker': 'true' } : {}) });
   }
@@ -51,6 +54,7 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
   // A <VersionId> entry is s3:DeleteObjectVersion on that version (its ACL is the bucket's WRITE).
   const decideVersion = await s3Decider(ctx.services, { ...access, checks: [{ action: actionOf('DeleteObjects', 'version') }] });
   const results: string[] = [];
+  const locked = objectLockOf(b) !== undefined;
   for (const { key, versionId, etag } of objects) {
     const vid = versionId === undefined ? '' : text('VersionId', versionId);
     if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
@@ -67,7 +71,14 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
     }
     try {
       if (versionId !== undefined) {
-        const removed = await ctx.services.meta.deleteObjectVersion(bucket, key, versionId);
+        let removed;
+        try {
+          removed = await ctx.services.meta.deleteObjectVersion(bucket, key, versionId, locked ? lockCheck(nowOf(ctx), await mayBypassGovernance(ctx, bucket, key)) : undefined);
+        } catch (e) {
+          if (!(e instanceof ServiceError)) throw e;
+          results.push(el('Error', text('Key', key), vid, text('Code', e.code), text('Message', e.message)));
+          continue;
+        }
         const marker = removed?.deleteMarker ? text('DeleteMarker', true) + text('DeleteMarkerVersionId', versionId) : '';
         if (!quiet) results.push(el('Deleted', text('Key', key), vid, marker));
         continue;
@@ -144,4 +155,9 @@ export function parseDeleteRequest(body: Buffer): DeleteRequest {
     return { key, ...(versionId === undefined ? {} : { versionId }), ...(etag === undefined ? {} : { etag }) };
   });
   return { quiet, objects };
+}
+
+/** The storage-side check of a delete by version id in a bucket with object lock. */
+function lockCheck(now: number, bypass: boolean): (rec: ObjectRecord) => void {
+  return (rec) => checkDeletable(rec, now, bypass);
 }

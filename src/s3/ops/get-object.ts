@@ -1,6 +1,7 @@
 // GetObject and HeadObject (of the current version, or one named by versionId): preconditions, Range and partNumber, response-* header
 // overrides, checksum mode, then the body streamed from the blobs that overlap.
 
+import { lockResponseHeaders } from '../object-lock.js';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ObjectCryptoError } from '../../crypto/index.js';
@@ -88,7 +89,7 @@ async function respond(ctx: S3Context, rec: ObjectRecord, b: BucketRecord, custo
 
   const checksumMode = header(ctx, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && (range === undefined || partNumber !== undefined);
   const headers: Record<string, string> = {
-    ...objectResponseHeaders(rec, { checksumMode, partNumber }), ...sseResponseHeaders(ctx, sse), ...versionHeaders(b, rec),
+    ...objectResponseHeaders(rec, { checksumMode, partNumber }), ...sseResponseHeaders(ctx, sse), ...versionHeaders(b, rec), ...lockResponseHeaders(rec),
   };
   for (const [param, name] of Object.entries(OVERRIDES)) {
     const v = ctx.query.get(param);

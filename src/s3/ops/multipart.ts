@@ -3,6 +3,7 @@
 // Each part is its own blob, written by the one write path (writeBlob) and made visible
 // by meta.putPart; Complete later stitches the chosen parts' blobs into the object.
 
+import { authorizeRequestedLock, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
 import { decodePayload } from '../../auth/chunked.js';
 import { checksumHeader } from '../../checksum/index.js';
 import type { MultipartUploadRecord, PartRecord } from '../../storage/types.js';
@@ -46,6 +47,9 @@ export async function createMultipartUpload(ctx: S3Context, bucket: string, key:
   const checksum = parseUploadChecksum(h);
   const b = await requireBucket(ctx, bucket);
   const acl = newObjectAcl(h, b, ctx.owner.id);
+  // The lock asked for; the bucket's default applies at completion when none is.
+  const lock = requestedLock(h, b, nowOf(ctx));
+  await authorizeRequestedLock(ctx, bucket, key, lock);
   const settings = resolveSse(ctx, b, sseRequest);
   requireSecureTransport(ctx, settings);
   const sse = await sealUpload(ctx, settings, bucket, key);
@@ -60,7 +64,7 @@ export async function createMultipartUpload(ctx: S3Context, bucket: string, key:
     tags: parseTaggingHeader(header(ctx, 'x-amz-tagging')),
     checksumAlgorithm: checksum.algorithm,
     checksumType: checksum.type,
-    sys: sysWithAcl(sse ? { [INITIATOR_SYS_KEY]: initiatorOf(ctx), sse } : { [INITIATOR_SYS_KEY]: initiatorOf(ctx) }, acl),
+    sys: sysWithLock(sysWithAcl(sse ? { [INITIATOR_SYS_KEY]: initiatorOf(ctx), sse } : { [INITIATOR_SYS_KEY]: initiatorOf(ctx) }, acl), lock),
     storageClass: storageClass(h),
   };
   try {

@@ -18,6 +18,7 @@ import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
 import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
 import { requireBucket } from '../bucket-access.js';
 import { versionHeaders, versionIdForWrite } from '../versioning.js';
+import { authorizeRequestedLock, lockForNewVersion, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
 import { newObjectAcl, sysWithAcl } from '../acl-request.js';
 import { type S3Context, header, sendEmpty, sendXml } from '../context.js';
 import { invalidArgument, s3Error } from '../errors.js';
@@ -88,6 +89,11 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   const settings = resolveSse(ctx, b, parseSseHeaders(h));
   requireSecureTransport(ctx, settings);
   const acl = newObjectAcl(h, b, ctx.owner.id);
+  const now = nowOf(ctx);
+  // The x-amz-object-lock-* form fields, as PutObject's headers (checked against the bucket), else its default retention.
+  const requested = requestedLock(h, b, now);
+  await authorizeRequestedLock(ctx, bucket, key, requested, credential.principal); // the form's signer, as above
+  const lock = lockForNewVersion(b, requested, now);
   const integrity = parseIntegrity(integrityHeaders(fields));
   const partial = {
     headers: storedHeaders(h),
@@ -121,7 +127,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
     ...partial,
     checksum: storedChecksumOf(blob),
     parts: [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag, checksum: blob.checksum?.digest.toString('base64') }],
-    sys: sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl),
+    sys: sysWithLock(sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl), lock),
     owner: ctx.owner.id,
     versionId: versionIdForWrite(b),
   };

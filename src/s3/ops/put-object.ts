@@ -18,6 +18,7 @@ import { requireSecureTransport } from '../sse/transport-rule.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
 import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
 import { versionHeaders, versionIdForWrite } from '../versioning.js';
+import { authorizeRequestedLock, lockForNewVersion, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
 import { announcedSize, parseIntegrity, refuseAnnouncedOversize, writeBlob } from '../object-writer.js';
 
 export async function putObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
@@ -39,6 +40,10 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
   const b = await requireBucket(ctx, bucket);
   if (cond.kind !== 'none') checkWriteCondition(cond, await ctx.services.meta.getObject(bucket, key), key);
   const acl = newObjectAcl(h, b, ctx.owner.id);
+  const now = nowOf(ctx);
+  const requested = requestedLock(h, b, now, { vouched: true });
+  await authorizeRequestedLock(ctx, bucket, key, requested);
+  const lock = lockForNewVersion(b, requested, now);
   const settings = resolveSse(ctx, b, sseRequest);
   requireSecureTransport(ctx, settings);
   const sealed = await sealObject(ctx, settings, bucket, key);
@@ -67,7 +72,7 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
     ...partial,
     checksum: storedChecksumOf(blob),
     parts: [{ blobId: blob.blobId, size: blob.size, partNumber: 0, etag, checksum: blob.checksum?.digest.toString('base64') }],
-    sys: sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl),
+    sys: sysWithLock(sysWithAcl(sealed ? { sse: sealed.sse } : {}, acl), lock),
     owner: ctx.owner.id,
     versionId: versionIdForWrite(b),
   };

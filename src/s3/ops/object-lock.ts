@@ -1,0 +1,86 @@
+// PutObjectLockConfiguration / GetObjectLockConfiguration, PutObjectRetention /
+// GetObjectRetention, PutObjectLegalHold / GetObjectLegalHold (object-lock.ts has the rules).
+
+import { requireBucket } from '../bucket-access.js';
+import { type S3Context, sendEmpty, sendXml } from '../context.js';
+import { s3Error } from '../errors.js';
+import {
+  OBJECT_LOCK_ITEM, checkRetentionChange, legalHoldXml, lockOf, mayBypassGovernance, nowOf, objectLockConfigurationXml, objectLockOf,
+  parseLegalHold, parseObjectLockConfiguration, parseRetention, requireLockedBucket, retentionXml, sysWithLock,
+} from '../object-lock.js';
+import { readVersion, requestedVersionId, versionHeaders, versioningOf } from '../versioning.js';
+import { readVouchedXmlBody } from './bucket-cors.js';
+
+const MAX_LOCK_XML = 64 * 1024;
+
+/**
+ * Enables object lock (on a versioning-enabled bucket, as AWS allows since 2023) and sets or
+ * clears the default retention. Object lock, once enabled, cannot be disabled.
+ */
+export async function putObjectLockConfiguration(ctx: S3Context, bucket: string): Promise<void> {
+  const b = await requireBucket(ctx, bucket);
+  const body = await readVouchedXmlBody(ctx, MAX_LOCK_XML);
+  const config = parseObjectLockConfiguration(body);
+  if (!objectLockOf(b) && versioningOf(b)?.status !== 'Enabled') {
+    throw s3Error('InvalidBucketState', {}, "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration");
+  }
+  await ctx.services.meta.setBucketConfig(bucket, OBJECT_LOCK_ITEM, JSON.stringify(config));
+  sendEmpty(ctx, 200);
+}
+
+export async function getObjectLockConfiguration(ctx: S3Context, bucket: string): Promise<void> {
+  const b = await requireBucket(ctx, bucket);
+  const config = objectLockOf(b);
+  if (!config) throw s3Error('ObjectLockConfigurationNotFoundError', { BucketName: bucket });
+  sendXml(ctx, 200, objectLockConfigurationXml(config));
+}
+
+export async function putObjectRetention(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  const versionId = requestedVersionId(ctx);
+  const b = await requireBucket(ctx, bucket);
+  requireLockedBucket(b);
+  const body = await readVouchedXmlBody(ctx, MAX_LOCK_XML);
+  const now = nowOf(ctx);
+  const next = parseRetention(body, now);
+  const rec = await readVersion(ctx, b, key, versionId);
+  const current = lockOf(rec.sys);
+  checkRetentionChange(current, next, now, await mayBypassGovernance(ctx, bucket, key));
+  const lock = { ...(current.hold !== undefined ? { hold: current.hold } : {}), ...next };
+  await update(ctx, bucket, key, rec, sysWithLock(rec.sys, lock));
+  sendEmpty(ctx, 200, versionHeaders(b, rec));
+}
+
+export async function getObjectRetention(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  const versionId = requestedVersionId(ctx);
+  const b = await requireBucket(ctx, bucket);
+  requireLockedBucket(b);
+  const rec = await readVersion(ctx, b, key, versionId);
+  const lock = lockOf(rec.sys);
+  if (lock.mode === undefined) throw s3Error('NoSuchObjectLockConfiguration');
+  sendXml(ctx, 200, retentionXml(lock), versionHeaders(b, rec));
+}
+
+export async function putObjectLegalHold(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  const versionId = requestedVersionId(ctx);
+  const b = await requireBucket(ctx, bucket);
+  requireLockedBucket(b);
+  const hold = parseLegalHold(await readVouchedXmlBody(ctx, MAX_LOCK_XML));
+  const rec = await readVersion(ctx, b, key, versionId);
+  await update(ctx, bucket, key, rec, sysWithLock(rec.sys, { ...lockOf(rec.sys), hold }));
+  sendEmpty(ctx, 200, versionHeaders(b, rec));
+}
+
+export async function getObjectLegalHold(ctx: S3Context, bucket: string, key: string): Promise<void> {
+  const versionId = requestedVersionId(ctx);
+  const b = await requireBucket(ctx, bucket);
+  requireLockedBucket(b);
+  const rec = await readVersion(ctx, b, key, versionId);
+  const lock = lockOf(rec.sys);
+  if (lock.hold === undefined) throw s3Error('NoSuchObjectLockConfiguration');
+  sendXml(ctx, 200, legalHoldXml(lock.hold), versionHeaders(b, rec));
+}
+
+/** Replaces the version's sys only if it is unchanged since read (a concurrent re-wrap or lock change answers 409, to retry). */
+async function update(ctx: S3Context, bucket: string, key: string, rec: Parameters<S3Context['services']['meta']['replaceObjectSys']>[2], sys: Record<string, unknown>): Promise<void> {
+  if (!(await ctx.services.meta.replaceObjectSys(bucket, key, rec, sys))) throw s3Error('ConditionalRequestConflict');
+}
