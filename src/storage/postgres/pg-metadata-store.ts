@@ -164,15 +164,19 @@ export class PgMetadataStore implements MetadataStore {
     });
   }
 
-  async deleteObjectVersion(bucket: string, key: string, versionId: string): Promise<ObjectRecord | undefined> {
+  async deleteObjectVersion(bucket: string, key: string, versionId: string, check?: (rec: ObjectRecord) => void): Promise<ObjectRecord | undefined> {
+    // The check (object lock) runs on the row this SERIALIZABLE transaction removes: a lock set
+    // concurrently makes one of the two transactions fail and retry, never slip between them.
     return this.tx(async (q) => {
       const current = await first<ObjectRow>(q, S.getObject, [bucket, key]);
       if (current !== undefined && current.version_id === versionId) {
+        check?.(toObject(current));
         await removeCurrent(q, current);
         return toObject(current);
       }
       const row = await first<ObjectRow>(q, S.getVersion, [bucket, key, versionId]);
       if (row === undefined) return undefined;
+      check?.(toObject(row));
       await q.query(S.deleteVersion, [bucket, key, row.seq]);
       await releaseBlobs(q, row, new Set());
       return toObject(row);
