@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand, UploadPartCommand,
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, GetSessionTokenCommand, STSClient } from '@aws-sdk/client-sts';
 import { createUserWithKey } from '../../src/cli/user-command.js';
@@ -45,6 +45,7 @@ describe('coffer custody rotate (root.key)', () => {
     let session: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
     let uploadC: string;
     let uploadS3: string;
+    let oldVersion: string;
     const oldKey = await fs.readFile(path.join(dataDir, 'root.key'));
     try {
       const keyId = (await s.kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
@@ -52,6 +53,11 @@ describe('coffer custody rotate (root.key)', () => {
       await s.kms.send(new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }));
       await s.s3.send(new CreateBucketCommand({ Bucket: 'rot' }));
       for (let i = 0; i < OBJECTS; i++) await s.s3.send(new PutObjectCommand({ Bucket: 'rot', Key: `o${i}`, Body: `body ${i}`, ServerSideEncryption: 'AES256' }));
+      // A versioned bucket: the noncurrent version's key must be re-sealed too.
+      await s.s3.send(new CreateBucketCommand({ Bucket: 'rotv' }));
+      await s.s3.send(new PutBucketVersioningCommand({ Bucket: 'rotv', VersioningConfiguration: { Status: 'Enabled' } }));
+      oldVersion = (await s.s3.send(new PutObjectCommand({ Bucket: 'rotv', Key: 'doc', Body: 'first', ServerSideEncryption: 'AES256' }))).VersionId!;
+      await s.s3.send(new PutObjectCommand({ Bucket: 'rotv', Key: 'doc', Body: 'second', ServerSideEncryption: 'AES256' }));
       uploadC = (await s.s3.send(new CreateMultipartUploadCommand({ Bucket: 'rot', Key: 'mp-c', ...sseC }))).UploadId!;
       uploadS3 = (await s.s3.send(new CreateMultipartUploadCommand({ Bucket: 'rot', Key: 'mp-s3', ServerSideEncryption: 'AES256' }))).UploadId!;
       const admin = { dataDir, accountId: s.coffer.root.accountId, rootKey: s.coffer.rootKey, iam: s.coffer.iam, close: async () => {} };
@@ -102,9 +108,9 @@ describe('coffer custody rotate (root.key)', () => {
 
     // The same command again: finishes, re-sealing only what the first run had not.
     const done = await run(process.execPath, [CLI_MAIN, 'custody', 'rotate', '--data-dir', dataDir]);
-    const total = 2 + USERS + 1 + OBJECTS + 2;
+    const total = 2 + USERS + 1 + OBJECTS + 2 + 2;
     assert.match(done.stdout, new RegExp(`^finished the rotation: root key ${oldId} -> ${mid.rotation!.to}\\n`));
-    const resealed = Number(/ (\d+) items re-sealed now, of 2 KMS key material versions, 2000 access keys, 1 STS sessions, 40 SSE-S3 objects, 2 uploads/.exec(done.stdout)?.[1]);
+    const resealed = Number(/ (\d+) items re-sealed now, of 2 KMS key material versions, 2000 access keys, 1 STS sessions, 42 SSE-S3 objects, 2 uploads/.exec(done.stdout)?.[1]);
     assert.ok(resealed > 0 && resealed < total, `re-sealed ${resealed} of ${total} on resume`);
     assert.match(done.stdout, /root\.key\.retired-[0-9a-f]{16} holds the old root key/);
     assert.match(done.stderr, /progress: \d+\/\d+ items/);
@@ -114,7 +120,7 @@ describe('coffer custody rotate (root.key)', () => {
     // The audit log: a start for each run (the killed one and the resume), one completion with the counts.
     const events = (await readAudit(path.join(dataDir, 'audit', 'kms.log'))).filter((e) => e.eventName.startsWith('CofferRootKeyRotation'));
     assert.deepEqual(events.map((e) => e.eventName).sort(), ['CofferRootKeyRotationCompleted', 'CofferRootKeyRotationStarted', 'CofferRootKeyRotationStarted']);
-    assert.deepEqual(events.find((e) => e.eventName === 'CofferRootKeyRotationCompleted')!.additionalEventData, { from: oldId, to: mid.rotation!.to, target: 'file', kmsMaterial: 2, accessKeys: USERS, sessions: 1, objects: OBJECTS, uploads: 2, resealed });
+    assert.deepEqual(events.find((e) => e.eventName === 'CofferRootKeyRotationCompleted')!.additionalEventData, { from: oldId, to: mid.rotation!.to, target: 'file', kmsMaterial: 2, accessKeys: USERS, sessions: 1, objects: OBJECTS + 2, uploads: 2, resealed });
 
     // The new key opens everything.
     s = await startTestServer({}, { dataDir });
@@ -122,6 +128,8 @@ describe('coffer custody rotate (root.key)', () => {
       assert.equal(s.coffer.rootKey.id, mid.rotation!.to);
       assert.equal(Buffer.from((await s.kms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString(), 'kms plaintext');
       for (let i = 0; i < OBJECTS; i++) assert.equal(await (await s.s3.send(new GetObjectCommand({ Bucket: 'rot', Key: `o${i}` }))).Body!.transformToString(), `body ${i}`);
+      assert.equal(await (await s.s3.send(new GetObjectCommand({ Bucket: 'rotv', Key: 'doc', VersionId: oldVersion! }))).Body!.transformToString(), 'first');
+      assert.equal(await (await s.s3.send(new GetObjectCommand({ Bucket: 'rotv', Key: 'doc' }))).Body!.transformToString(), 'second');
       const sts = new STSClient({ endpoint: s.url, region: 'us-east-1', credentials: alice! });
       assert.match((await sts.send(new GetCallerIdentityCommand({}))).Arn!, /:user\/user-1999$/);
       sts.destroy();

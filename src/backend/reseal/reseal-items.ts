@@ -132,23 +132,24 @@ export async function walkSealed(s: ResealStores, old: RootKeyProvider, next: Ro
   }
 
   for (const bucket of await s.meta.listBuckets()) {
-    // SSE-S3 objects: the envelope's wrapped key.
-    for (let after: string | undefined, page; (page = await s.meta.listObjects(bucket.name, { prefix: '', after, limit: PAGE })).length > 0; ) {
-      after = page.at(-1)!.key;
+    // SSE-S3 objects: the envelope's wrapped key — of every version, noncurrent ones included
+    // (delete markers have no envelope).
+    for (let marker: { keyMarker: string; versionIdMarker: string } | undefined, page; (page = await s.meta.listObjectVersions(bucket.name, { prefix: '', ...marker, limit: PAGE })).length > 0; ) {
+      marker = { keyMarker: page.at(-1)!.key, versionIdMarker: page.at(-1)!.versionId };
       for (const obj of page) {
         const sse = obj.sys.sse as { alg?: unknown; env?: unknown } | undefined;
         if (sse?.alg !== 'AES256' || typeof sse.env !== 'string') continue;
         const env = decodeEnvelope(Buffer.from(sse.env, 'base64'));
         if (env.kind !== 'sse-s3') continue;
         counts.objects++;
-        const what = `the SSE-S3 key of object ${bucket.name}/${obj.key}`;
+        const what = `the SSE-S3 key of object ${bucket.name}/${obj.key} (version ${obj.versionId})`;
         await visit({
           what,
           reseal: () =>
             moveItem(old, next, (p) => p.unwrap(env.wrappedKey, sealedKeyAad(env)), async (p, key) => {
               const wrappedKey = await p.wrap(key, sealedKeyAad(env));
               const sys = { ...obj.sys, sse: { ...sse, env: encodeEnvelope({ ...env, wrappedKey }).toString('base64') } };
-              if (!(await s.meta.replaceObjectSys(bucket.name, obj.key, { sys: obj.sys, etag: obj.etag }, sys))) throw lost(what);
+              if (!(await s.meta.replaceObjectSys(bucket.name, obj.key, { sys: obj.sys, etag: obj.etag, versionId: obj.versionId }, sys))) throw lost(what);
             }, zero),
         });
       }
