@@ -138,8 +138,12 @@ export async function backupDataDir(o: {
     const db = new Database(metaCopy, { readonly: true, fileMustExist: true });
     try {
       const ids = new Set<string>();
-      const objectParts = db.prepare('SELECT parts FROM objects').pluck();
-      for (const parts of objectParts.iterate() as Iterable<string>) for (const p of JSON.parse(parts) as { blobId: string }[]) ids.add(p.blobId);
+      // Current versions, then noncurrent ones (object_versions, from schema 5 on).
+      const versioned = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'object_versions'").get() !== undefined;
+      for (const table of versioned ? ['objects', 'object_versions'] : ['objects']) {
+        const objectParts = db.prepare(`SELECT parts FROM ${table}`).pluck();
+        for (const parts of objectParts.iterate() as Iterable<string>) for (const p of JSON.parse(parts) as { blobId: string }[]) ids.add(p.blobId);
+      }
       for (const id of db.prepare('SELECT blob_id FROM parts').pluck().iterate() as Iterable<string>) ids.add(id);
       const inline = db.prepare('SELECT 1 FROM inline_blobs WHERE blob_id = ?').pluck();
       const fileIds = [...ids].filter((id) => !(id.startsWith('i') && inline.get(id) !== undefined)).map((id) => (id.startsWith('i') ? id.slice(1) : id));

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CLI_MAIN } from '../interop/support.js';
 import { startTestServer } from '../helpers/server.js';
 import { tempDirs } from './tmp-dirs.js';
@@ -35,6 +35,7 @@ describe('coffer backup / restore', () => {
     const big = randomBytes(300 * 1024);
     const s = await startTestServer({}, { dataDir });
     let blob: Uint8Array;
+    let oldVersion: string;
     const backup = dir();
     const withKey = dir();
     try {
@@ -43,8 +44,13 @@ describe('coffer backup / restore', () => {
       await s.s3.send(new CreateBucketCommand({ Bucket: 'backup-bucket' }));
       await s.s3.send(new PutObjectCommand({ Bucket: 'backup-bucket', Key: 'small', Body: 'small body', ServerSideEncryption: 'AES256' }));
       await s.s3.send(new PutObjectCommand({ Bucket: 'backup-bucket', Key: 'big', Body: big }));
+      // A noncurrent version's blob is in the backup too.
+      await s.s3.send(new CreateBucketCommand({ Bucket: 'backup-versions' }));
+      await s.s3.send(new PutBucketVersioningCommand({ Bucket: 'backup-versions', VersioningConfiguration: { Status: 'Enabled' } }));
+      oldVersion = (await s.s3.send(new PutObjectCommand({ Bucket: 'backup-versions', Key: 'doc', Body: big }))).VersionId!;
+      await s.s3.send(new PutObjectCommand({ Bucket: 'backup-versions', Key: 'doc', Body: 'current' }));
       const out = await cli(['backup', '--to', backup, '--data-dir', dataDir]);
-      assert.match(out.stdout, /^backed up .*: \d+ files, \d+ bytes; 1 buckets, 2 objects, 1 KMS keys, 0 users\n  the backup does NOT include the root key key:[0-9a-f]{16}/);
+      assert.match(out.stdout, /^backed up .*: \d+ files, \d+ bytes; 2 buckets, 3 objects, 1 KMS keys, 0 users\n  the backup does NOT include the root key key:[0-9a-f]{16}/);
       const withKeyOut = await cli(['backup', '--to', withKey, '--data-dir', dataDir, '--include-root-key']);
       assert.match(withKeyOut.stdout, /the backup INCLUDES the root key key:[0-9a-f]{16} \(root\.key\)/);
     } finally {
@@ -52,7 +58,7 @@ describe('coffer backup / restore', () => {
     }
     await assert.rejects(fs.stat(path.join(backup, 'root.key')), /ENOENT/);
     const manifest = JSON.parse(await fs.readFile(path.join(backup, 'manifest.json'), 'utf8')) as { files: { path: string }[]; rows: Record<string, Record<string, number>> };
-    assert.equal(manifest.rows['metadata.sqlite']!.objects, 2);
+    assert.equal(manifest.rows['metadata.sqlite']!.objects, 3);
     const blobFile = manifest.files.find((f) => f.path.startsWith('blobs/'))!;
     assert.ok(blobFile, 'the large object is a blob file in the backup');
 
@@ -83,6 +89,8 @@ describe('coffer backup / restore', () => {
       assert.equal(Buffer.from((await r.kms.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString(), 'kms plaintext');
       assert.equal(await (await r.s3.send(new GetObjectCommand({ Bucket: 'backup-bucket', Key: 'small' }))).Body!.transformToString(), 'small body');
       assert.ok(Buffer.from(await (await r.s3.send(new GetObjectCommand({ Bucket: 'backup-bucket', Key: 'big' }))).Body!.transformToByteArray()).equals(big));
+      const old = await r.s3.send(new GetObjectCommand({ Bucket: 'backup-versions', Key: 'doc', VersionId: oldVersion! }));
+      assert.ok(Buffer.from(await old.Body!.transformToByteArray()).equals(big), 'the noncurrent version reads back from the restored copy');
     } finally {
       await r.stop();
     }
