@@ -51,6 +51,7 @@ import { rewrapRoute } from './s3/rewrap/rewrap-route.js';
 import { DISCARD_AUDIT, type AuditSink } from './audit/sink.js';
 import { Meter } from './metering/meter.js';
 import { CofferMetrics, observeKms } from './metering/metrics.js';
+import { bucketUsageRoute } from './metering/bucket-usage-route.js';
 import { usageRoute } from './metering/usage-route.js';
 
 export interface RunningCoffer {
@@ -187,6 +188,8 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     meta, kms: kmsPort, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
   }));
   adminRoutes.add(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
+  // Each bucket's object count and bytes, for the console's bucket list (GET buckets/usage).
+  adminRoutes.add(bucketUsageRoute({ bucketUsage: () => meta.bucketUsage() }));
   const adminApi: AdminApiOptions = {
     routes: adminRoutes, lookup, prepareCredential: (id) => directory.prepare(id, 'coffer'), identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
     region: config.region, accountId: root.accountId, log,

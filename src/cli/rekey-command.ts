@@ -17,7 +17,8 @@ import { listObjectPages, listVersionPages, type ListedObject } from './object-l
 import { CliError, table } from './output.js';
 import { ProgressReporter, formatBytes } from './progress.js';
 import { Checkpoint, defaultStateFile, loadState, removeState, saveState, STATE_FORMAT, type RekeyRun, type RekeyState } from './rekey-state.js';
-import { SignedClient, UnreachableError, credentialsFromEnv, type HttpReply } from './signed-client.js';
+import { SignedClient, UnreachableError, credentialsFromEnv, type ClientCredentials, type HttpReply } from './signed-client.js';
+import { loadAwsProfile } from './aws-profile.js';
 
 export interface RekeyOptions {
   bucket: string;
@@ -26,6 +27,8 @@ export interface RekeyOptions {
   fromKey?: string;
   endpoint: string;
   region: string;
+  /** Flags, then the environment (AWS_ACCESS_KEY_ID...), then the AWS profile. */
+  credentials: ClientCredentials;
   concurrency: number;
   stateFile: string;
   restart: boolean;
@@ -64,6 +67,7 @@ const FATAL_CODES = new Set(['InvalidClientTokenId', 'UnrecognizedClientExceptio
 
 const ERROR_HINTS: Record<string, string> = {
   InvalidClientTokenId: 'AWS_ACCESS_KEY_ID is not an access key of this server',
+  InvalidAccessKeyId: 'the access key (AWS_ACCESS_KEY_ID or the profile\'s aws_access_key_id) is not an access key of this server',
   UnrecognizedClientException: 'AWS_ACCESS_KEY_ID is not an access key of this server',
   SignatureDoesNotMatch: 'check AWS_SECRET_ACCESS_KEY, and --region if the server does not run in us-east-1',
   ExpiredToken: 'the temporary credentials expired: get new ones',
@@ -82,8 +86,9 @@ export function registerRekeyCommand(program: Command): void {
     .option('--prefix <prefix>', 'only keys starting with this prefix', '')
     .requiredOption('--to-key <key>', 'the target KMS key: key id, key ARN, alias/NAME or alias ARN')
     .option('--from-key <key>', 'only objects currently under this KMS key (id, ARN or alias)')
-    .option('--endpoint <url>', 'the Coffer server (default: COFFER_ENDPOINT, AWS_ENDPOINT_URL, http://127.0.0.1:9000)')
-    .option('--region <region>', 'the region the server signs in (default: AWS_REGION, AWS_DEFAULT_REGION, us-east-1)')
+    .option('--endpoint <url>', "the Coffer server (default: COFFER_ENDPOINT, AWS_ENDPOINT_URL, the profile's endpoint_url, http://127.0.0.1:9000)")
+    .option('--region <region>', "the region the server signs in (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's region, us-east-1)")
+    .option('--profile <name>', 'the AWS profile (~/.aws/credentials and ~/.aws/config) when AWS_ACCESS_KEY_ID is not set (default: AWS_PROFILE, else "default")')
     .option('--concurrency <n>', 're-wraps in flight at once', '8')
     .option('--state-file <path>', 'the checkpoint file (default: .coffer-rekey-<bucket>.json in the current directory)')
     .option('--restart', 'discard the checkpoint of an earlier run and start from the first key')
@@ -109,7 +114,7 @@ export function registerRekeyCommand(program: Command): void {
     });
 }
 
-function rekeyOptions(o: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): RekeyOptions {
+export function rekeyOptions(o: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): RekeyOptions {
   const positive = (name: string, v: string | boolean | undefined): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -122,13 +127,17 @@ function rekeyOptions(o: Record<string, string | boolean | undefined>, env: Node
   const concurrency = positive('concurrency', o.concurrency) ?? 8;
   if (concurrency > 64) throw new CliError('--concurrency must be at most 64');
   const maxObjects = positive('max-objects', o.maxObjects);
+  // The AWS profile: --profile, AWS_PROFILE or "default" (cli/aws-profile.ts); flags and environment variables come first.
+  const profile = loadAwsProfile(o.profile !== undefined ? { ...env, AWS_PROFILE: String(o.profile) } : env);
   return {
     bucket,
     prefix: String(o.prefix ?? ''),
     toKey: String(o.toKey),
     ...(o.fromKey !== undefined ? { fromKey: String(o.fromKey) } : {}),
-    endpoint: String(o.endpoint ?? env.COFFER_ENDPOINT ?? env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:9000'),
-    region: String(o.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1'),
+    endpoint: String(o.endpoint ?? (env.COFFER_ENDPOINT || env.AWS_ENDPOINT_URL || profile?.endpointUrl || 'http://127.0.0.1:9000')),
+    region: String(o.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || profile?.region || 'us-east-1')),
+    // --profile is a flag: its credentials win over the environment's.
+    credentials: o.profile !== undefined ? credentialsFromEnv({}, profile) : credentialsFromEnv(env, profile),
     concurrency,
     stateFile: String(o.stateFile ?? defaultStateFile(bucket)),
     restart: o.restart === true,
@@ -182,7 +191,7 @@ export class RekeyStopped extends CliError {
 }
 
 export async function runRekey(opts: RekeyOptions): Promise<RekeySummary> {
-  const client = new SignedClient({ endpoint: opts.endpoint, region: opts.region, credentials: credentialsFromEnv(process.env) });
+  const client = new SignedClient({ endpoint: opts.endpoint, region: opts.region, credentials: opts.credentials });
   const started = Date.now();
   try {
     const keys = await preflight(client, opts);
@@ -340,8 +349,13 @@ class RekeyRunner {
     if (this.checkpoint.finish(ticket, obj.key, status !== 'failed', obj.versionId)) await this.save(false);
   }
 
-  /** Writes the checkpoint, at most twice a second unless `now`. */
+  /**
+   * Writes the checkpoint, at most twice a second unless `now`. A run creates the file only
+   * once an object is done: a start that fails (no such bucket, a refused listing) leaves
+   * nothing behind, since a rerun would begin at the first key anyway.
+   */
   private async save(now: boolean): Promise<void> {
+    if (this.saved === undefined && this.checkpoint.advanced === 0) return;
     if (!now && Date.now() - this.lastSave < 500) return;
     this.lastSave = Date.now();
     const state: RekeyState = {

@@ -30,17 +30,22 @@ export interface HttpReply {
 /** A call that never reached the server (refused, reset, DNS): not the object's fault. */
 export class UnreachableError extends CliError {}
 
-/** The credentials of the environment, as the AWS CLI and SDKs read them. */
-export function credentialsFromEnv(env: NodeJS.ProcessEnv): ClientCredentials {
+/**
+ * The credentials of the environment, as the AWS CLI and SDKs read them: AWS_ACCESS_KEY_ID
+ * and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN), else those of the AWS profile given
+ * (cli/aws-profile.ts).
+ */
+export function credentialsFromEnv(env: NodeJS.ProcessEnv, profile?: { name: string; accessKeyId?: string; secretAccessKey?: string; sessionToken?: string }): ClientCredentials {
   const accessKeyId = env.AWS_ACCESS_KEY_ID;
   const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
-  if (!accessKeyId || !secretAccessKey) {
-    throw new CliError(
-      'no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set',
-      'export the access key of the principal the re-wraps should run as (and AWS_SESSION_TOKEN for temporary credentials); profiles are not read',
-    );
+  if (accessKeyId && secretAccessKey) return { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
+  if (profile?.accessKeyId && profile.secretAccessKey) {
+    return { accessKeyId: profile.accessKeyId, secretAccessKey: profile.secretAccessKey, ...(profile.sessionToken ? { sessionToken: profile.sessionToken } : {}) };
   }
-  return { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
+  throw new CliError(
+    profile ? `no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set, and the AWS profile "${profile.name}" has no aws_access_key_id and aws_secret_access_key` : 'no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set, and there is no AWS profile',
+    'export the access key of the principal the re-wraps should run as (and AWS_SESSION_TOKEN for temporary credentials), or name a profile of ~/.aws/credentials with AWS_PROFILE or --profile',
+  );
 }
 
 export class SignedClient {

@@ -104,3 +104,21 @@ test('a JSON body nested deeper than 64 levels or holding a 200 KiB string is a 
   assert.equal(huge.body['__type'], 'ValidationException');
   assert.match(String(huge.body['message']), /'extra' failed to satisfy constraint: Member must have length less than or equal to 65536/);
 });
+
+test('buckets/usage answers each bucket\'s object count and bytes, to a signer who may list buckets (s3:ListAllMyBuckets)', async () => {
+  const b = uniqueBucket('usage-route');
+  await srv.s3.send(new CreateBucketCommand({ Bucket: b }));
+  await srv.s3.send(new PutObjectCommand({ Bucket: b, Key: 'one', Body: 'x'.repeat(10) }));
+  await srv.s3.send(new PutObjectCommand({ Bucket: b, Key: 'two', Body: 'y'.repeat(32) }));
+  const r = await adminCall(srv, 'GET', 'buckets/usage');
+  assert.equal(r.status, 200);
+  const rows = r.body['buckets'] as Array<{ bucket: string; objects: number; bytes: number }>;
+  assert.deepEqual(rows.find((x) => x.bucket === b), { bucket: b, objects: 2, bytes: 42 });
+  const u = await users.create('admin-api-usage');
+  const refused = await adminCall(srv, 'GET', 'buckets/usage', { credentials: u.credentials });
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body['__type'], 'AccessDeniedException');
+  assert.match(String(refused.body['message']), /s3:ListAllMyBuckets/);
+  await u.put('list-buckets', { Effect: 'Allow', Action: 's3:ListAllMyBuckets', Resource: '*' });
+  assert.equal((await adminCall(srv, 'GET', 'buckets/usage', { credentials: u.credentials })).status, 200);
+});

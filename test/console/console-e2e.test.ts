@@ -13,7 +13,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { chromium, type Browser, type Page, type ConsoleMessage, type Response } from 'playwright-core';
-import { GenerateDataKeyCommand, GenerateMacCommand, GetPublicKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
+import { CreateAliasCommand, CreateKeyCommand, GenerateDataKeyCommand, GenerateMacCommand, GetPublicKeyCommand, ListKeysCommand, UpdateAliasCommand } from '@aws-sdk/client-kms';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import { startTestServer, ROOT_KEY_ID, ROOT_SECRET } from '../helpers/server.js';
 import { adminCall } from '../helpers/admin.js';
@@ -24,6 +25,8 @@ const ARTIFACTS = new URL('../../../test-artifacts/console/', import.meta.url).p
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 const BUCKET = 'console-e2e';
 const ALIAS = 'alias/console-e2e';
+const LONG_DESCRIPTION = 'Encrypts the finance ledger exports; owner arn:aws:iam::123456789012:role/' + 'finance-ledger-export-'.repeat(10) + 'reader, rotated yearly';
+const SEALED = Buffer.from('only the client has the key\n');
 
 // A developer machine without Chromium skips the walks; in CI (.ci/run exports CI=1,
 // and installs Chromium) a missing browser fails them, so the console is never silently untested.
@@ -47,6 +50,9 @@ const EXPECTED_REFUSALS: string[] = [
   // KMS answers with 400 for these, as AWS KMS does.
   'key kms:PutKeyPolicy 400 MalformedPolicyDocumentException',
   'bucket GET /console-e2e?policy= 404 NoSuchBucketPolicy', // the policy tab before a policy is saved
+  // An SSE-C object: HEAD without its key is a bare 400, its attributes name the reason (and the console shows SSE-C).
+  'upload HEAD /console-e2e/sealed/secret.bin 400 ',
+  'upload GET /console-e2e/sealed/secret.bin?attributes= 400 InvalidRequest',
   'disable GET /console-e2e/hello.bin 400 KMS.DisabledException',
   'alice-create-key kms:CreateKey 400 AccessDeniedException',
   'alice-buckets GET / 403 AccessDenied', // ListBuckets
@@ -133,6 +139,8 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
 
     await t.test('create a key with an alias', async () => {
       step = 'key';
+      // A key whose description holds a long unbroken token (an ARN): it wraps in its cell and is whole in the title.
+      await srv.kms.send(new CreateKeyCommand({ Description: LONG_DESCRIPTION }));
       await page.click('text=Create key');
       await page.fill('dialog[open] [name=alias]', ALIAS);
       await page.fill('dialog[open] [name=description]', 'made by the console test');
@@ -175,6 +183,16 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.click('dialog[open] button[type=submit]');
       await page.locator('.panel .chip', { hasText: 'alias/console-e2e-second' }).waitFor();
       await page.click('.panel >> text=Close');
+      const description = page.locator('[data-testid=keys-table] [data-testid=key-description]', { hasText: 'finance ledger' });
+      assert.equal(await description.getAttribute('title'), LONG_DESCRIPTION);
+      assert.equal(await description.textContent(), LONG_DESCRIPTION, 'the description is shown whole');
+      // It wraps (inside the ARN too) within a bounded column instead of stretching the table one line wide.
+      const cell = JSON.parse(await page.evaluate(`(() => {
+        const span = [...document.querySelectorAll('[data-testid=keys-table] [data-testid=key-description]')].find((s) => s.textContent.includes('finance ledger'));
+        const td = span.closest('td');
+        return JSON.stringify({ width: td.getBoundingClientRect().width, multiline: span.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(span).fontSize), overflow: span.scrollWidth - td.clientWidth });
+      })()`) as string) as { width: number; multiline: boolean; overflow: number };
+      assert.ok(cell.width <= 560 && cell.multiline && cell.overflow <= 0, `the description wraps in its column: ${JSON.stringify(cell)}`);
       await shot('keys');
     });
 
@@ -384,6 +402,14 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       assert.match(await inFolder.textContent() ?? '', /SSE-S3/);
       assert.equal(await inFolder.locator('[data-testid=object-key]').count(), 0, 'no KMS key on an SSE-S3 object');
       await shot('objects-folder');
+      // An SSE-C object (written by a client with its own key): the list shows SSE-C, not HEAD's bare 400.
+      await srv.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'sealed/secret.bin', Body: SEALED, SSECustomerAlgorithm: 'AES256', SSECustomerKey: randomBytes(32).toString('base64') }));
+      await page.goto(`${srv.url}/console#/buckets/${BUCKET}?prefix=sealed%2F`);
+      const sealed = page.locator('[data-testid=objects-table] tr', { hasText: 'secret.bin' });
+      await sealed.locator('.badge').waitFor();
+      assert.match(await sealed.textContent() ?? '', /SSE-C/);
+      assert.doesNotMatch(await sealed.textContent() ?? '', /BadRequest|InvalidRequest/);
+      await shot('objects-sse-c');
       await page.click(`.prefix-crumbs >> text=${BUCKET}`);
       await page.locator('[data-testid=objects-table] tr', { hasText: 'hello.bin' }).waitFor();
     });
@@ -391,6 +417,13 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
     await t.test('a bucket with an S3 Bucket Key: two files in one upload, both under the bucket key', async () => {
       step = 'bucket-key';
       await page.goto(`${srv.url}/console#/buckets`);
+      // Each bucket's object count and size: hello.bin, docs/readme.txt and sealed/secret.bin.
+      const counted = page.locator('[data-testid=buckets-table] tr', { hasText: BUCKET });
+      await counted.locator('[data-testid=bucket-objects]').waitFor();
+      assert.equal(await counted.locator('[data-testid=bucket-objects]').textContent(), '3');
+      const bytes = payload.length + 'read me\n'.length + SEALED.length;
+      assert.equal(await counted.locator('[data-testid=bucket-size]').getAttribute('title'), `${bytes.toLocaleString('en-US')} bytes`);
+      assert.equal(await counted.locator('[data-testid=bucket-size]').textContent(), '32 MiB');
       await page.click('text=Create bucket');
       await page.fill('dialog[open] [name=name]', `${BUCKET}-bk`);
       await page.click('dialog[open] button[type=submit]');
@@ -432,6 +465,11 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
 
     await t.test('the audit view shows the events', async () => {
       step = 'audit';
+      // UpdateAlias names two keys: the alias's old key and its new one.
+      const from = await srv.kms.send(new CreateKeyCommand({ Description: 'console alias source' }));
+      const to = await srv.kms.send(new CreateKeyCommand({ Description: 'console alias target' }));
+      await srv.kms.send(new CreateAliasCommand({ AliasName: 'alias/e2e-moving', TargetKeyId: from.KeyMetadata!.KeyId! }));
+      await srv.kms.send(new UpdateAliasCommand({ AliasName: 'alias/e2e-moving', TargetKeyId: to.KeyMetadata!.KeyId! }));
       await page.goto(`${srv.url}/console#/audit`);
       const table = page.locator('[data-testid=audit-table]');
       await table.waitFor();
@@ -452,6 +490,18 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
       await page.waitForURL(/event=DisableKey/);
       await page.locator('[data-testid=audit-table] tbody tr').first().waitFor();
       for (const row of await page.locator('[data-testid=audit-table] tbody tr').allTextContents()) assert.match(row, /DisableKey/);
+      // Two resources in one event are two names, not one run together.
+      await page.fill('[name=event]', 'UpdateAlias');
+      await page.click('text=Apply');
+      await page.waitForURL(/event=UpdateAlias/);
+      const resources = page.locator('[data-testid=audit-table] tbody tr', { hasText: 'UpdateAlias' }).first().locator('[data-testid=audit-resources]');
+      await resources.waitFor();
+      // The alias's old key (no alias now: its short id) and its new key (by the alias).
+      const names = (await resources.textContent() ?? '').split(', ').sort();
+      assert.equal(names.length, 2, names.join(' | '));
+      assert.equal(names[0], 'alias/e2e-moving');
+      assert.equal(names[1], `key/${from.KeyMetadata!.KeyId!.slice(0, 8)}\u2026`);
+      await shot('audit-two-keys');
       // Failures only: the refused download's Decrypt is among them, made by S3 for root.
       await page.fill('[name=event]', '');
       await page.fill('[name=error]', 'any');

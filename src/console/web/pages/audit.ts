@@ -80,7 +80,11 @@ export async function renderAudit(main: HTMLElement, route: Route): Promise<void
           { title: 'Time', cell: (e) => h('span', { class: 'nowrap' }, formatTime(e.eventTime)) },
           { title: 'Event', cell: (e) => h('a', { href: '#', class: 'link strong', onclick: (ev: Event) => (ev.preventDefault(), showEvent(e)) }, e.eventName) },
           { title: 'Principal', cell: (e) => h('span', { title: e.userIdentity?.arn ?? '' }, principalName(e), e.userIdentity?.invokedBy ? h('div', { class: 'muted small' }, `via ${e.userIdentity.invokedBy}`) : null) },
-          { title: 'Resource', cell: (e) => h('span', {}, ...(e.resources ?? []).filter((x) => x.ARN).map((x) => h('span', { class: 'mono small', title: x.ARN! }, resourceName(x.ARN!)))) },
+          {
+            title: 'Resource',
+            // Several keys (UpdateAlias, ReEncrypt): one per line, separated by a comma for copying and screen readers.
+            cell: (e) => h('span', { 'data-testid': 'audit-resources' }, ...(e.resources ?? []).filter((x) => x.ARN).flatMap((x, i) => [i > 0 ? h('span', { class: 'sep' }, ', ') : null, h('span', { class: 'mono small resource', title: x.ARN! }, resourceName(x.ARN!))])),
+          },
           { title: 'Result', cell: (e) => (e.errorCode ? h('span', { title: e.errorMessage ?? '' }, badge(e.errorCode, 'bad')) : badge('OK', 'ok')) },
           { title: 'Source IP', cell: (e) => e.sourceIPAddress ?? '' },
         ],

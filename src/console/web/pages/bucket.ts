@@ -63,6 +63,12 @@ async function objectsTab(body: HTMLElement, bucket: string, prefix: string, key
         o.bucketKey = res.headers.get('x-amz-server-side-encryption-bucket-key-enabled') === 'true';
       } catch (e) {
         o.headError = e instanceof ApiError ? e.code : String(e);
+        // An SSE-C object answers HEAD without its customer key with a bare 400. Its
+        // attributes, asked without the key, name the reason in the error body.
+        if (e instanceof ApiError && e.status === 400 && (await storedWithCustomerKey(bucket, o.key))) {
+          o.sse = 'SSE-C';
+          delete o.headError;
+        }
       }
     });
     const rows: Array<{ folder?: string; obj?: ObjectRow }> = [...folders.map((f) => ({ folder: f })), ...objects.map((o) => ({ obj: o }))];
@@ -113,8 +119,23 @@ async function objectsTab(body: HTMLElement, bucket: string, prefix: string, key
   await load();
 }
 
+/**
+ * Whether an object was written with a customer-provided key (SSE-C): GetObjectAttributes
+ * without the key is refused with InvalidRequest and S3's message for exactly that case
+ * (s3/sse/object-keys.ts, checkCustomerKey); any other answer says nothing about SSE-C.
+ */
+async function storedWithCustomerKey(bucket: string, key: string): Promise<boolean> {
+  try {
+    await s3('GET', s3Path(bucket, key), { query: [['attributes', '']], headers: { 'x-amz-object-attributes': 'ObjectSize' } });
+    return false;
+  } catch (e) {
+    return e instanceof ApiError && e.code === 'InvalidRequest' && /stored using a form of Server Side Encryption/.test(e.message);
+  }
+}
+
 function sseCell(o: ObjectRow): HTMLElement {
   if (o.headError) return h('span', { class: 'muted' }, o.headError);
+  if (o.sse === 'SSE-C') return h('span', { title: 'Encrypted with a key the client provides (SSE-C); Coffer does not keep it.' }, badge('SSE-C', 'info'));
   const kind = o.sse === 'aws:kms' ? badge('SSE-KMS', 'ok') : o.sse === 'aws:kms:dsse' ? badge('DSSE-KMS', 'ok') : o.sse === 'AES256' ? badge('SSE-S3', 'info') : badge('none');
   return h('span', {}, kind, o.bucketKey ? ' ' : null, o.bucketKey ? badge('bucket key') : null);
 }

@@ -1,10 +1,10 @@
-// Buckets: the list (with each bucket's default encryption) and bucket creation, plus
+// Buckets: the list (with each bucket's default encryption, object count and size) and bucket creation, plus
 // the default-encryption helpers the bucket page shares. Through S3's REST API.
 
-import { ApiError, child, children, s3, s3Path, s3Xml, textOf } from '../api.js';
+import { ApiError, admin, child, children, s3, s3Path, s3Xml, textOf } from '../api.js';
 import type { Route } from '../route.js';
 import { type KeyRow, keyNamer, loadKeys } from './keys.js';
-import { badge, button, dialog, errorBanner, field, formatTime, h, input, mapLimit, pageHeader, table, clear } from '../ui.js';
+import { badge, button, dialog, errorBanner, field, formatBytes, formatTime, h, input, mapLimit, pageHeader, table, clear } from '../ui.js';
 
 export interface DefaultEncryption {
   algorithm: string;
@@ -35,6 +35,12 @@ export function encryptionBadge(e: DefaultEncryption | ApiError | undefined, key
   return h('span', {}, badge(e.algorithm === 'aws:kms:dsse' ? 'DSSE-KMS' : 'SSE-KMS', 'ok'), ' ', h('span', { class: 'mono small' }, e.keyId ? (keyName?.(e.keyId) ?? e.keyId) : 'aws/s3'), e.bucketKey ? badge('bucket key', 'muted') : null);
 }
 
+interface BucketUsage {
+  bucket: string;
+  objects: number;
+  bytes: number;
+}
+
 export async function renderBuckets(main: HTMLElement, _route: Route): Promise<void> {
   const body = h('div', {});
   const refresh = async (): Promise<void> => {
@@ -45,15 +51,24 @@ export async function renderBuckets(main: HTMLElement, _route: Route): Promise<v
     } catch (e) {
       return clear(body, errorBanner(e));
     }
-    const [enc, keys] = await Promise.all([mapLimit(buckets, 6, (b) => getEncryption(b.name).catch((e: unknown) => (e instanceof ApiError ? e : undefined))), loadKeys().catch(() => [] as KeyRow[])]);
+    const [enc, keys, usage] = await Promise.all([
+      mapLimit(buckets, 6, (b) => getEncryption(b.name).catch((e: unknown) => (e instanceof ApiError ? e : undefined))),
+      loadKeys().catch(() => [] as KeyRow[]),
+      // Object counts and sizes (the administration API's buckets/usage); an older server or a refusal leaves them blank.
+      admin<{ buckets: BucketUsage[] }>('GET', 'buckets/usage').then((r) => new Map(r.buckets.map((u) => [u.bucket, u] as const))).catch(() => undefined),
+    ]);
     const named = keyNamer(keys);
+    // A bucket with no row yet has never held an object.
+    const usageOf = (name: string): BucketUsage | undefined => (usage ? usage.get(name) ?? { bucket: name, objects: 0, bytes: 0 } : undefined);
     clear(
       body,
       table(
-        buckets.map((b, i) => ({ ...b, enc: enc[i] })),
+        buckets.map((b, i) => ({ ...b, enc: enc[i], usage: usageOf(b.name) })),
         [
           { title: 'Bucket', cell: (b) => h('a', { href: `#/buckets/${encodeURIComponent(b.name)}`, class: 'link strong' }, b.name) },
           { title: 'Default encryption', cell: (b) => encryptionBadge(b.enc, named) },
+          { title: 'Objects', class: 'num', cell: (b) => (b.usage ? h('span', { 'data-testid': 'bucket-objects' }, b.usage.objects.toLocaleString('en-US')) : h('span', { class: 'muted' }, '\u2014')) },
+          { title: 'Size', class: 'num', cell: (b) => (b.usage ? h('span', { class: 'nowrap', 'data-testid': 'bucket-size', title: `${b.usage.bytes.toLocaleString('en-US')} bytes` }, formatBytes(b.usage.bytes)) : h('span', { class: 'muted' }, '\u2014')) },
           { title: 'Created', cell: (b) => h('span', { class: 'nowrap' }, formatTime(b.created)) },
         ],
         'No buckets yet.',

@@ -100,7 +100,7 @@ export async function renderKeys(main: HTMLElement, _route: Route): Promise<void
           { title: 'Spec', cell: (r) => `${r.meta.KeySpec ?? ''}` },
           { title: 'Usage', cell: (r) => r.meta.KeyUsage ?? '' },
           { title: 'Managed by', cell: (r) => (r.meta.KeyManager === 'AWS' ? badge('AWS managed', 'info') : 'Customer') },
-          { title: 'Description', cell: (r) => h('span', { class: 'muted' }, r.meta.Description ?? '') },
+          { title: 'Description', class: 'wrap', cell: (r) => h('span', { class: 'muted description', title: r.meta.Description ?? '', 'data-testid': 'key-description' }, r.meta.Description ?? '') },
           { title: 'Created', cell: (r) => h('span', { class: 'nowrap' }, formatTime(r.meta.CreationDate)) },
         ],
         'No KMS keys yet. Create one to encrypt buckets and objects with it.',
