@@ -3,18 +3,20 @@
 // GetPublicKey's algorithms, ED25519_SHA_512 (pure Ed25519, RAW only) verified offline with
 // Node's crypto and with openssl, ED25519_PH_SHA_512 (Ed25519ph, DIGEST only: AWS still
 // applies the SHA-512 prehash to the 64 bytes sent) verified offline with @noble/curves,
-// the message-type and algorithm refusals, data key pairs. ML-DSA is tested where the
+// the message-type and algorithm refusals, data key pairs, imported keys (RFC 8032 TEST 2
+// signs to its published signature). ML-DSA is tested where the
 // running Node's crypto has it (feature detection) and its refusal is asserted elsewhere.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
+import { constants, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, publicEncrypt, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  CreateKeyCommand, DescribeKeyCommand, GenerateDataKeyPairCommand, GetPublicKeyCommand, SignCommand, VerifyCommand,
+  CreateKeyCommand, DescribeKeyCommand, GenerateDataKeyPairCommand, GetParametersForImportCommand, GetPublicKeyCommand, ImportKeyMaterialCommand,
+  SignCommand, VerifyCommand,
   type KMSClient, type MessageType, type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
 import { ed25519ph } from '@noble/curves/ed25519.js';
@@ -136,6 +138,25 @@ describe('ECC_NIST_EDWARDS25519 keys', () => {
     const seed = Buffer.from('833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42', 'hex');
     const expected = '98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae4131f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406';
     assert.equal(Buffer.from(ed25519ph.sign(Buffer.from('abc'), seed)).toString('hex'), expected);
+  });
+
+  it('imports an Ed25519 private key (Origin EXTERNAL, PKCS#8) and signs RFC 8032 TEST 2 to its published signature; another key type is IncorrectKeyMaterialException', async () => {
+    const importInto = async (KeyId: string, material: Buffer) => {
+      const p = await kms.send(new GetParametersForImportCommand({ KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+      const wrapping = createPublicKey({ key: Buffer.from(p.PublicKey!), format: 'der', type: 'spki' });
+      const EncryptedKeyMaterial = publicEncrypt({ key: wrapping, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, material);
+      return kms.send(new ImportKeyMaterialCommand({ KeyId, ImportToken: p.ImportToken, EncryptedKeyMaterial, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }));
+    };
+    const id = (await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL', KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.KeyId!;
+    const p256 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'der' });
+    await assertFails(importInto(id, p256), 400, 'IncorrectKeyMaterialException');
+    // RFC 8032 §7.1 TEST 2: seed 4ccd08…, message 0x72.
+    const pkcs8 = Buffer.from('302e020100300506032b657004220420' + '4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb', 'hex');
+    await importInto(id, pkcs8);
+    const s = await kms.send(new SignCommand({ KeyId: id, Message: Buffer.from([0x72]), SigningAlgorithm: 'ED25519_SHA_512' }));
+    assert.equal(Buffer.from(s.Signature!).toString('hex'), '92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00');
+    const raw = createPublicKey({ key: await publicKeyDer(id), format: 'der', type: 'spki' }).export({ format: 'jwk' }).x!;
+    assert.equal(Buffer.from(raw, 'base64url').toString('hex'), '3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c');
   });
 
   it('refuses the wrong message type, digest length and algorithm as AWS does, in Sign and Verify', async () => {
