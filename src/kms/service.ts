@@ -9,7 +9,7 @@ import { authorize, accessDeniedMessage, parsePolicyDocument, type NamedPolicy, 
 import type { RootKeyProvider } from '../custody/root-key.js';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { openKeyMaterial, openSecret, type KeyMaterial } from './format/key-material.js';
-import { secretKind } from './key-specs.js';
+import { runtimeLimitation, secretKind } from './key-specs.js';
 import { isKeyId } from './format/key-id.js';
 import type { GrantRecord, KmsKeyRecord, KmsStore } from './store/types.js';
 import { kmsError } from './errors.js';
@@ -241,6 +241,9 @@ export class KmsService {
     const hit = this.secrets.get(cacheKey);
     if (hit) return hit;
     const kind = secretKind(key.keySpec);
+    // An ML-DSA key made on a node whose Node has ML-DSA, used on one whose Node has not.
+    const limitation = runtimeLimitation(key.keySpec);
+    if (limitation) throw kmsError('UnsupportedOperationException', `${key.arn} key spec is ${key.keySpec}: ${limitation}.`);
     const rec = await this.store.getMaterial(key.keyId, key.currentVersion);
     if (!rec || kind === undefined) throw kmsError('KMSInternalException', 'The key material of this key is not available.');
     let out: { privateKey: KeyObject } | { hmacKey: Buffer };

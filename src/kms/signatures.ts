@@ -8,17 +8,29 @@
 //                      the raw RSA private operation (RFC 8017 §9.1); OpenSSL blinds it
 //   ECDSA:             @noble/curves (audited) over the digest, prehash off (ecdsa-digest.ts)
 //
-// Signatures are what AWS returns: RSA as the raw signature, ECDSA as DER (RFC 3279).
+// Ed25519 and ML-DSA have no DIGEST form (sign.ts refuses it); AWS's ED25519_PH_SHA_512
+// takes MessageType DIGEST but still applies the SHA-512 prehash to the bytes it is given:
+//
+//   ED25519_SHA_512:    pure Ed25519 (RFC 8032 §5.1.6), Node's sign(null, …)
+//   ED25519_PH_SHA_512: Ed25519ph (RFC 8032 §5.1, phflag 1, empty context) over the 64 bytes
+//                       sent, so SHA-512 applies to the caller's digest; @noble/curves' ed25519ph
+//   ML_DSA_SHAKE_256:   ML-DSA (FIPS 204, pure, empty context), Node's sign(null, …) where
+//                       the runtime has it
+//
+// Signatures are what AWS returns: RSA as the raw signature, ECDSA as DER (RFC 3279),
+// Ed25519 as R || S (64 bytes), ML-DSA as FIPS 204's encoding.
 
 import {
   constants, createHash, privateEncrypt, publicDecrypt, randomBytes, sign as nodeSign, timingSafeEqual,
   verify as nodeVerify, type KeyObject,
 } from 'node:crypto';
 import { ecdsaSignDigest, ecdsaVerifyDigest } from './ecdsa-digest.js';
+import { ed25519phSign, ed25519phVerify } from './ed25519ph.js';
 
 export interface SigningAlgorithmInfo {
-  family: 'pss' | 'pkcs1' | 'ecdsa';
-  hash: 'sha256' | 'sha384' | 'sha512';
+  family: 'pss' | 'pkcs1' | 'ecdsa' | 'ed25519' | 'ed25519ph' | 'ml-dsa';
+  hash: 'sha256' | 'sha384' | 'sha512' | 'shake256';
+  /** The Message length MessageType DIGEST (or EXTERNAL_MU for ML-DSA) requires. */
   digestLength: number;
 }
 
@@ -32,7 +44,13 @@ export const SIGNING_ALGORITHMS: Readonly<Record<string, SigningAlgorithmInfo>> 
   ECDSA_SHA_256: { family: 'ecdsa', hash: 'sha256', digestLength: 32 },
   ECDSA_SHA_384: { family: 'ecdsa', hash: 'sha384', digestLength: 48 },
   ECDSA_SHA_512: { family: 'ecdsa', hash: 'sha512', digestLength: 64 },
+  ED25519_SHA_512: { family: 'ed25519', hash: 'sha512', digestLength: 64 },
+  ED25519_PH_SHA_512: { family: 'ed25519ph', hash: 'sha512', digestLength: 64 },
+  ML_DSA_SHAKE_256: { family: 'ml-dsa', hash: 'shake256', digestLength: 64 },
 };
+
+/** Algorithms whose key signs the message itself (no hash name for Node's sign). */
+const PURE = new Set(['ed25519', 'ml-dsa']);
 
 // DER DigestInfo prefixes (RFC 8017 §9.2, note 1).
 const DIGEST_INFO: Record<string, Buffer> = {
@@ -102,6 +120,8 @@ function pssVerify(digest: Buffer, em: Buffer, a: SigningAlgorithmInfo, modBits:
 }
 
 export function signMessage(privateKey: KeyObject, a: SigningAlgorithmInfo, message: Buffer, digest: boolean): Buffer {
+  if (PURE.has(a.family)) return nodeSign(null, message, privateKey);
+  if (a.family === 'ed25519ph') return ed25519phSign(privateKey, message);
   if (!digest) return nodeSign(a.hash, message, nodeOptions(privateKey, a));
   switch (a.family) {
     case 'pkcs1':
@@ -110,11 +130,15 @@ export function signMessage(privateKey: KeyObject, a: SigningAlgorithmInfo, mess
       return privateEncrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, pssEncode(message, a, modulusBits(privateKey)));
     case 'ecdsa':
       return ecdsaSignDigest(privateKey, message);
+    default:
+      throw new RangeError(`${a.family} has no DIGEST form`);
   }
 }
 
 export function verifyMessage(publicKey: KeyObject, a: SigningAlgorithmInfo, message: Buffer, digest: boolean, signature: Buffer): boolean {
   try {
+    if (PURE.has(a.family)) return nodeVerify(null, message, publicKey, signature);
+    if (a.family === 'ed25519ph') return ed25519phVerify(publicKey, message, signature);
     if (!digest) return nodeVerify(a.hash, message, nodeOptions(publicKey, a), signature);
     switch (a.family) {
       case 'pkcs1': {
@@ -129,6 +153,8 @@ export function verifyMessage(publicKey: KeyObject, a: SigningAlgorithmInfo, mes
       }
       case 'ecdsa':
         return ecdsaVerifyDigest(publicKey, message, signature);
+      default:
+        return false;
     }
   } catch {
     // A malformed signature (wrong length, not DER, out of range) is an invalid one.

@@ -1,4 +1,4 @@
-// GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext: a fresh RSA or ECC key pair
+// GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext: a fresh RSA, ECC or Ed25519 key pair
 // whose private key (PKCS#8 DER) comes back encrypted under a symmetric KMS key as an
 // ordinary Coffer ciphertext blob (kms-ciphertext.md), bound to the encryption context, so
 // Decrypt with the same context returns it. The public key is DER SubjectPublicKeyInfo.
@@ -17,7 +17,7 @@ import { absent, auditParams, contextMember, enumValue, keyIdMember, Violations 
 
 /** The model's DataKeyPairSpec enum, in its order. */
 const KEY_PAIR_SPECS = ['RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1', 'SM2', 'ECC_NIST_EDWARDS25519'] as const;
-const UNSUPPORTED_PAIRS = new Set(['SM2', 'ECC_NIST_EDWARDS25519']);
+const UNSUPPORTED_PAIRS = new Set(['SM2']);
 
 export interface DataKeyPairRequest {
   KeyId?: unknown;
@@ -45,7 +45,7 @@ async function dataKeyPair(svc: KmsService, caller: Caller, input: DataKeyPairRe
   await svc.authorize(caller, key, `kms:${operation}`, { 'kms:DataKeyPairSpec': spec! }, context);
   svc.checkState(key, 'crypto');
   symmetricOnly(key, operation);
-  if (UNSUPPORTED_PAIRS.has(spec!)) throw kmsError('UnsupportedOperationException', `KeyPairSpec ${spec} is not supported by Coffer's KMS.`);
+  if (UNSUPPORTED_PAIRS.has(spec!)) throw kmsError('UnsupportedOperationException', `KeyPairSpec ${spec} is not supported by Coffer's KMS (SM2 is offered in AWS China Regions only).`);
   if (input.DryRun === true) throw dryRunSucceeded();
 
   const privateKey = await generatePrivateKey(spec as KeySpec);

@@ -175,7 +175,9 @@ function checkedMaterial(key: KmsKeyRecord, material: Buffer): Buffer {
   const d = privateKey.asymmetricKeyDetails ?? {};
   const fits = s.rsaBits
     ? privateKey.asymmetricKeyType === 'rsa' && d.modulusLength === s.rsaBits
-    : privateKey.asymmetricKeyType === 'ec' && d.namedCurve === s.curve;
+    : s.nodeType
+      ? (privateKey.asymmetricKeyType as string) === s.nodeType
+      : privateKey.asymmetricKeyType === 'ec' && d.namedCurve === s.curve;
   if (!fits) throw incorrectMaterial(key, `the private key is not a ${key.keySpec} key`);
   return privateKey.export({ type: 'pkcs8', format: 'der' });
 }

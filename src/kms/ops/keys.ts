@@ -1,8 +1,9 @@
 // Key lifecycle: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey,
-// UpdateKeyDescription. Coffer creates symmetric, RSA, ECC and HMAC keys with
-// KMS-generated material (key-specs.ts) or, with Origin EXTERNAL, without material in
-// PendingImport (ops/import.ts); SM2, Ed25519, ML-DSA, multi-Region keys and custom key
-// stores are a clear UnsupportedOperationException.
+// UpdateKeyDescription. Coffer creates symmetric, RSA, ECC (NIST, secg, Ed25519), HMAC and,
+// where the Node runtime's crypto has ML-DSA, ML-DSA keys with KMS-generated material
+// (key-specs.ts) or, with Origin EXTERNAL, without material in PendingImport (ops/import.ts);
+// SM2, ML-DSA on a runtime without it, multi-Region keys and custom key stores are a clear
+// UnsupportedOperationException.
 //
 //   createKey:
 //     check members (AWS's model constraints, then Coffer's symmetric-only rule)
@@ -17,7 +18,7 @@ import type { KmsService } from '../service.js';
 import type { KeyMaterialRecord, KmsKeyRecord, KeyListCursor } from '../store/types.js';
 import { KmsStoreConflict } from '../store/types.js';
 import { newSealedMaterial, sealSecret } from '../format/key-material.js';
-import { CREATABLE_SPECS, generateSecret, secretKind, SPECS, type KeySpec, type KeyUsage } from '../key-specs.js';
+import { creatable, generateSecret, runtimeLimitation, secretKind, SPECS, type KeySpec, type KeyUsage } from '../key-specs.js';
 import { isKeyId } from '../format/key-id.js';
 import { defaultKeyPolicyText } from '../../iam/policy/index.js';
 import { kmsError } from '../errors.js';
@@ -71,8 +72,8 @@ function parseCreateKey(input: KmsInput): CreateKeyRequest {
   if (effectiveSpec !== 'SYMMETRIC_DEFAULT' && usage === undefined) {
     throw kmsError('ValidationException', 'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.');
   }
-  if (!(CREATABLE_SPECS as readonly string[]).includes(effectiveSpec)) {
-    throw unsupported(`KeySpec ${effectiveSpec} (SM2, Ed25519 and ML-DSA keys)`);
+  if (!creatable(effectiveSpec)) {
+    throw unsupported(`KeySpec ${effectiveSpec} (${runtimeLimitation(effectiveSpec) ?? 'not offered'})`);
   }
   const keySpec = effectiveSpec as KeySpec;
   const keyUsage = usage ?? 'ENCRYPT_DECRYPT';
