@@ -7,56 +7,16 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import os from 'node:os';
+import { unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { CreateKeyCommand, KMSServiceException } from '@aws-sdk/client-kms';
 import { CreateUserCommand, IAMClient, IAMServiceException } from '@aws-sdk/client-iam';
 import { ROOT_KEY_ID, ROOT_SECRET, startTestServer, type TestServer } from '../helpers/server.js';
+import { fillDisk, mountTmpfs } from '../helpers/tmpfs.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** Mounts a tmpfs of `size` bytes; answers the reason when this machine does not allow it. */
-function mountTmpfs(size: number): { dir: string; unmount(): void } | string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'coffer-full-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    return `cannot mount a tmpfs (${(e as { stderr?: Buffer }).stderr?.toString().trim() || (e as Error).message}); run as root`;
-  }
-  return {
-    dir,
-    unmount() {
-      execFileSync('umount', ['-l', dir]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Writes `file` until the file system has no page left; returns the bytes written. */
-function fillDisk(file: string): number {
-  const fd = openSync(file, 'a');
-  let written = 0;
-  try {
-    for (const chunk of [Buffer.alloc(256 * KiB, 1), Buffer.alloc(4 * KiB, 1), Buffer.alloc(1, 1)]) {
-      for (;;) {
-        try {
-          written += writeSync(fd, chunk);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw e;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return written;
-}
 
 const probe = mountTmpfs(MiB);
 const SKIP: string | false = typeof probe === 'string' && !process.env['CI'] ? probe : false;
