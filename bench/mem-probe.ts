@@ -1,12 +1,15 @@
-// Bench-only memory probe, loaded into the server child with
+// Bench-only memory probe, loaded into the server child by node flags, never by the
+// product: the soak (bench/soak.ts) always loads it; for other runs give
 //   BENCH_SERVER_NODE_OPTIONS='--expose-gc --import=<dist>/bench/mem-probe.js'
-// (never by the product). --import runs in the server's worker threads too: each thread
-// logs its own heap (`thread`, 0 = main); only the main thread writes heap snapshots. Every BENCH_MEM_PROBE_MS (30 s) it appends one JSON line to
-// BENCH_MEM_LOG with process.memoryUsage() and /proc/self/status RssAnon/RssFile; every
-// fourth line (2 min) it first runs a full GC (needs --expose-gc), so `postGc: true` lines
-// show what is still reachable. BENCH_HEAPSNAPSHOT_AT="240,840" writes heap snapshots
-// (v8.writeHeapSnapshot, which collects garbage first) at those seconds since start into
-// BENCH_HEAPSNAPSHOT_DIR (default the log's directory).
+// (not to the soak too, or it logs twice). Every BENCH_MEM_PROBE_MS (30 s) it appends one
+// JSON line to BENCH_MEM_LOG: process.memoryUsage(), RssAnon/RssFile and, from the main
+// thread, anonymous RSS by kind (anonByKind). Every BENCH_MEM_PROBE_GC_EVERY'th line
+// (default 4) it first runs a full GC (needs --expose-gc), so `postGc: true` lines show
+// what is still reachable. --import runs in the server's worker threads too: each thread
+// logs its own heap (`thread`, 0 = main). BENCH_HEAPSNAPSHOT_AT="240,840" has the main
+// thread write heap snapshots (v8.writeHeapSnapshot collects garbage first) at those
+// seconds into BENCH_HEAPSNAPSHOT_DIR (default the log's directory); compare two with
+// bench/heap-diff.ts. A snapshot leaves tens of MB of malloc'd memory in RSS afterwards.
 
 import { appendFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,12 +19,13 @@ import { isMainThread, threadId } from 'node:worker_threads';
 const log = process.env.BENCH_MEM_LOG;
 if (log) {
   const every = Number(process.env.BENCH_MEM_PROBE_MS || 30_000);
+  const gcEvery = Math.max(1, Number(process.env.BENCH_MEM_PROBE_GC_EVERY || 4));
   const t0 = performance.now();
   const gc = (globalThis as { gc?: () => void }).gc;
   let n = 0;
   const kb = (text: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024;
   const probe = () => {
-    const postGc = gc !== undefined && n++ % 4 === 3;
+    const postGc = gc !== undefined && n++ % gcEvery === gcEvery - 1;
     if (postGc) gc!();
     const status = readFileSync('/proc/self/status', 'utf8');
     const h = v8.getHeapStatistics();
