@@ -36,7 +36,7 @@ const STOP_TIMEOUT_MS = 30_000;
 export async function startServer(opts: ServerOptions): Promise<ServerProcess> {
   const base = await mkdtemp(join(tmpdir(), 'coffer-bench-'));
   const dataDir = join(base, 'data');
-  const args = [...(opts.nodeFlags ?? []), opts.main ?? MAIN, 'server', '--port', '0', '--data-dir', dataDir];
+  const args = [...extraNodeFlags(), ...(opts.nodeFlags ?? []), opts.main ?? MAIN, 'server', '--port', '0', '--data-dir', dataDir];
   if (!opts.fsync) args.push('--no-fsync');
   const child = spawn(process.execPath, args, {
     env: {
@@ -73,6 +73,14 @@ export async function startServer(opts: ServerOptions): Promise<ServerProcess> {
       await rm(base, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * BENCH_SERVER_NODE_OPTIONS: extra node flags for every server child, split on spaces, e.g.
+ * '--expose-gc --import=./dist/bench/mem-probe.js' to watch its memory (bench/mem-probe.ts).
+ */
+function extraNodeFlags(): string[] {
+  return (process.env.BENCH_SERVER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
 }
 
 function waitForListening(child: ChildProcess): Promise<URL> {

@@ -16,8 +16,22 @@
 // Every GET checks the byte count. Targets (issue 12): no errors, and the server's RSS flat
 // after warm-up (the first fifth of the run, at most 5 minutes): the line fitted through the
 // samples after warm-up grows by less than 5% from its start to its end.
+//
+// RSS alone cannot tell a leak from the allocator: freed Buffers stay in glibc's malloc
+// arenas and RSS follows the peaks of concurrent demand. So the server child also runs
+// bench/mem-probe.ts (given only in its node flags, never part of the product), which
+// forces a full GC every minute and logs what is still reachable. A second target: the
+// JS heap's objects after GC (heap used less V8's code spaces, which grow while the JIT
+// optimises more functions) flat after warm-up (< 5% fitted growth) — objects retained by
+// caches, maps or timers would show there. The report also gives external memory (Buffers) after
+// GC and anonymous RSS by kind (malloc's main arena, the threads' arenas, the rest: V8's
+// heap pages, large mmapped Buffers), each as a fitted slope, to show where RSS moves.
 
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, PutBucketEncryptionCommand, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
@@ -39,6 +53,11 @@ const SLOW_BODY = 64 * 1024;
 const SLOW_PIECE = 1024;
 const SLOW_PAUSE_MS = 50;
 const PART_SIZE = 5 * MiB;
+/** dist/bench/soak.js -> dist/bench/mem-probe.js */
+const PROBE = resolve(fileURLToPath(import.meta.url), '../mem-probe.js');
+const PROBE_MS = 15_000;
+/** A full GC before every fourth probe sample: once a minute. */
+const PROBE_GC_EVERY = 4;
 
 const BUCKETS = { s3: 'soak-s3', kms: 'soak-kms', bucketKey: 'soak-bucket-key', ssec: 'soak-ssec' } as const;
 type SmallKind = keyof typeof BUCKETS;
@@ -153,14 +172,43 @@ function trickle(url: URL, signer: SigV4Signer, agent: http.Agent, bucket: strin
   });
 }
 
-/** Least-squares slope of rss over t (bytes per second) and the fitted value at t0. */
-function fit(samples: Sample[]): { slope: number; at(t: number): number } {
+/** Least-squares slope of `value` (default rss) over t (bytes per second) and the fitted value at t. */
+function fit<T extends { t: number }>(samples: T[], value: (s: T) => number = (s) => (s as unknown as Sample).rss): { slope: number; at(t: number): number } {
   const n = samples.length;
   const mt = samples.reduce((a, s) => a + s.t, 0) / n;
-  const mr = samples.reduce((a, s) => a + s.rss, 0) / n;
+  const mr = samples.reduce((a, s) => a + value(s), 0) / n;
   const sxx = samples.reduce((a, s) => a + (s.t - mt) ** 2, 0);
-  const slope = sxx === 0 ? 0 : samples.reduce((a, s) => a + (s.t - mt) * (s.rss - mr), 0) / sxx;
+  const slope = sxx === 0 ? 0 : samples.reduce((a, s) => a + (s.t - mt) * (value(s) - mr), 0) / sxx;
   return { slope, at: (t) => mr + slope * (t - mt) };
+}
+
+/** One line of bench/mem-probe.ts's log (the main thread's), t moved to the soak's clock. */
+interface ProbeSample {
+  t: number;
+  postGc: boolean;
+  heapUsed: number;
+  /** Of heapUsed, JIT-compiled code (V8's code spaces). */
+  heapCode: number;
+  external: number;
+  arrayBuffers: number;
+  brkHeap: number;
+  arenas: number;
+  anonOther: number;
+}
+
+async function readProbe(path: string, offsetS: number): Promise<ProbeSample[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ProbeSample & { thread?: number; snapshot?: string })
+    .filter((p) => p.thread === 0 && p.snapshot === undefined)
+    .map((p) => ({ ...p, t: p.t - offsetS }));
 }
 
 const clock = (seconds: number) => `${Math.floor(seconds / 60)}:${String(Math.round(seconds % 60)).padStart(2, '0')}`;
@@ -173,7 +221,14 @@ export async function benchSoak(opts: SoakOptions): Promise<Row[]> {
   const scenario = `Soak, ${minutes} min of mixed load`;
   const mix = `${SMALL_WORKERS} small PUT/GET loops over SSE-S3, SSE-KMS, bucket keys, SSE-C; ${fmtSize(large)} streams; multipart; ${SLOW_WORKERS} slow clients`;
   process.stderr.write(`bench: ${scenario}: ${mix}\n`);
-  const server = await opts.start({ fsync: opts.fsync });
+  const probeDir = await mkdtemp(join(tmpdir(), 'coffer-soak-'));
+  const probeLog = join(probeDir, 'mem.jsonl');
+  const spawned = performance.now();
+  const server = await opts.start({
+    fsync: opts.fsync,
+    nodeFlags: ['--expose-gc', `--import=${pathToFileURL(PROBE).href}`],
+    env: { BENCH_MEM_LOG: probeLog, BENCH_MEM_PROBE_MS: String(PROBE_MS), BENCH_MEM_PROBE_GC_EVERY: String(PROBE_GC_EVERY) },
+  });
   const raw = new RawS3Client(server.url, CREDS);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   const sdk = new S3Client({ endpoint: server.url.origin, region: 'us-east-1', forcePathStyle: true, credentials: CREDS, requestHandler: new NodeHttpHandler({ httpAgent: agent }) });
@@ -271,7 +326,8 @@ export async function benchSoak(opts: SoakOptions): Promise<Row[]> {
     ]);
     clearInterval(sampler);
     sample();
-    return rows(scenario, mix, tally, samples, warmupS, elapsed());
+    const probe = await readProbe(probeLog, (started - spawned) / 1000);
+    return rows(scenario, mix, tally, samples, probe, warmupS, elapsed());
   } finally {
     clearInterval(sampler);
     raw.close();
@@ -279,10 +335,11 @@ export async function benchSoak(opts: SoakOptions): Promise<Row[]> {
     agent.destroy();
     slowAgent.destroy();
     await server.stop();
+    await rm(probeDir, { recursive: true, force: true });
   }
 }
 
-function rows(scenario: string, mix: string, tally: Tally, samples: Sample[], warmupS: number, totalS: number): Row[] {
+function rows(scenario: string, mix: string, tally: Tally, samples: Sample[], probe: ProbeSample[], warmupS: number, totalS: number): Row[] {
   const ops = [...tally.ops].map(([k, n]) => `${k} ${fmtInt(n)}`).join(', ');
   const errors = [...tally.errors].map(([code, n]) => `${code} ×${n}`).join(', ');
   const after = samples.filter((s) => s.t >= warmupS);
@@ -309,6 +366,44 @@ function rows(scenario: string, mix: string, tally: Tally, samples: Sample[], wa
       target: `flat after warm-up (< ${MAX_GROWTH * 100}% growth)`,
       met: after.length >= 2 && growth < MAX_GROWTH,
     },
+    ...probeRows(scenario, probe, warmupS, endT),
     { scenario, variant: 'RSS over time', result: overTime, target: '—' },
+  ];
+}
+
+/** The probe's view after warm-up: JS heap and external memory after GC, anonymous RSS by kind. */
+function probeRows(scenario: string, probe: ProbeSample[], warmupS: number, endT: number): Row[] {
+  const after = probe.filter((p) => p.t >= warmupS);
+  const gcd = after.filter((p) => p.postGc);
+  if (gcd.length < 2) {
+    return [{ scenario, variant: 'server heap after GC', result: `too few probe samples after warm-up (${gcd.length} after a full GC)`, target: `objects flat after warm-up (< ${MAX_GROWTH * 100}% growth)`, met: false }];
+  }
+  const startT = gcd[0]!.t;
+  const trend = <T extends { t: number }>(xs: T[], v: (p: T) => number, t0 = startT) => {
+    const line = fit(xs, v);
+    return { from: line.at(t0), to: line.at(endT), perMin: `${line.slope * 60 >= 0 ? '+' : ''}${((line.slope * 60) / 1e6).toFixed(2)} MB/min` };
+  };
+  // The target judges the heap's objects: compiled code grows while V8 optimises more functions
+  // (a bounded warm-up; +0.4 MB in 10 minutes in a heap snapshot diff), shown apart.
+  const heap = trend(gcd, (p) => p.heapUsed - p.heapCode);
+  const heapGrowth = heap.to / heap.from - 1;
+  const code = trend(gcd, (p) => p.heapCode);
+  const ext = trend(gcd, (p) => p.external);
+  const kinds = ([['malloc main arena', (p: ProbeSample) => p.brkHeap], ['thread arenas', (p: ProbeSample) => p.arenas], ['V8 heap and other', (p: ProbeSample) => p.anonOther]] as const).map(([name, v]) => {
+    const k = trend(after, v, after[0]!.t);
+    return `${name} ${fmtMB(k.from)} → ${fmtMB(k.to)} (${k.perMin})`;
+  });
+  return [
+    {
+      scenario,
+      variant: 'server heap after GC',
+      result:
+        `JS heap objects ${fmtMB(heap.from)} → ${fmtMB(heap.to)} (fitted, ${heap.perMin}, ${(heapGrowth * 100).toFixed(1)}%; ${gcd.length} full GCs after warm-up); ` +
+        `JIT code ${fmtMB(code.from)} → ${fmtMB(code.to)} (${code.perMin}); ` +
+        `external (Buffers) ${fmtMB(ext.from)} → ${fmtMB(ext.to)} (${ext.perMin})`,
+      target: `objects flat after warm-up (< ${MAX_GROWTH * 100}% growth): nothing retained`,
+      met: heapGrowth < MAX_GROWTH,
+    },
+    { scenario, variant: 'anonymous RSS by kind', result: `fitted after warm-up: ${kinds.join('; ')}`, target: '—' },
   ];
 }
