@@ -85,8 +85,8 @@ describe('path-style server', () => {
     assertS3Error(r, 501, 'NotImplemented');
   });
 
-  test('GET ?legal-hold on an object is 501 NotImplemented', async () => {
-    const r = await rawRequest({ method: 'GET', url: srv.url, path: `/${bucket}/present`, query: { 'legal-hold': '' } });
+  test('GET ?torrent on an object is 501 NotImplemented', async () => {
+    const r = await rawRequest({ method: 'GET', url: srv.url, path: `/${bucket}/present`, query: { torrent: '' } });
     assertS3Error(r, 501, 'NotImplemented');
   });
 
