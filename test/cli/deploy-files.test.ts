@@ -219,3 +219,32 @@ test('deploy/compose.yaml is YAML for one coffer service with the data volume an
   assert.deepEqual(coffer.secrets, ['root-key']);
   assert.equal(compose.secrets['root-key']?.file, './root.key');
 });
+
+test('deploy/compose-postgres.yaml runs coffer on a healthy PostgreSQL, the password from deploy/.env, the root key as a file secret', async () => {
+  const py = 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))';
+  const r = await run('python3', ['-c', py, path.join(REPO_ROOT, 'deploy', 'compose-postgres.yaml')]);
+  assert.equal(r.code, 0, r.stderr);
+  const compose = JSON.parse(r.stdout) as {
+    services: Record<string, { image: string; environment: Record<string, string>; volumes: string[]; secrets?: string[]; depends_on?: Record<string, { condition: string }>; healthcheck?: { test: string[] } }>;
+    volumes: Record<string, unknown>;
+    secrets: Record<string, { file: string }>;
+  };
+  assert.deepEqual(Object.keys(compose.services).sort(), ['coffer', 'postgres']);
+  const { coffer, postgres } = compose.services as Record<'coffer' | 'postgres', (typeof compose.services)[string]>;
+  assert.match(postgres.image, /^postgres:1[5-9]/);
+  assert.ok(postgres.healthcheck?.test.includes('pg_isready'));
+  assert.deepEqual(coffer.depends_on, { postgres: { condition: 'service_healthy' } });
+  // The URL the server parses (src/config), with the password interpolated by compose from deploy/.env.
+  assert.match(coffer.environment.COFFER_METADATA!, /^postgres:\/\/coffer:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgres:5432\/coffer$/);
+  assert.equal(postgres.environment.POSTGRES_PASSWORD, coffer.environment.COFFER_METADATA!.slice('postgres://coffer:'.length, coffer.environment.COFFER_METADATA!.indexOf('@postgres')));
+  assert.equal(coffer.environment.COFFER_ROOT_KEY_FILE, '/run/secrets/root-key');
+  assert.deepEqual(coffer.secrets, ['root-key']);
+  for (const [svc, mount] of [[coffer, '/data'], [postgres, '/var/lib/postgresql/data']] as const) {
+    const v = svc.volumes.find((x) => x.endsWith(`:${mount}`));
+    assert.ok(v && v.split(':')[0]! in compose.volumes, `a named volume on ${mount}`);
+  }
+  // The URL with a real password is accepted by the server's config.
+  const { loadConfig } = await import('../../src/config/config.js');
+  const cfg = loadConfig({ port: 0, dataDir: os.tmpdir() }, { COFFER_METADATA: 'postgres://coffer:s3cret@postgres:5432/coffer' });
+  assert.equal(cfg.metadata, 'postgres://coffer:s3cret@postgres:5432/coffer');
+});
