@@ -69,7 +69,9 @@ export function canonicalResourceV2(rawPath: string, rawQuery: string, virtualBu
   const subs: Array<[string, string]> = [];
   for (const part of rawQuery === '' ? [] : rawQuery.split('&')) {
     const eq = part.indexOf('=');
-    const name = eq < 0 ? part : part.slice(0, eq);
+    // The name as the router reads it (decoded): an encoded `%76ersionId` must not escape the
+    // signature while still acting as versionId.
+    const name = percentDecode(eq < 0 ? part : part.slice(0, eq)).toString('utf8');
     if (!SUBRESOURCES.has(name) && !(extended && EXTENDED_SUBRESOURCES.has(name))) continue;
     subs.push([name, eq < 0 ? name : `${name}=${percentDecode(part.slice(eq + 1)).toString('utf8')}`]);
   }
@@ -84,7 +86,7 @@ export function canonicalResourceV2(rawPath: string, rawQuery: string, virtualBu
 /** True when the raw query names a sub-resource that only the extended list signs. */
 export function hasExtendedSubresource(rawQuery: string): boolean {
   if (rawQuery === '') return false;
-  return rawQuery.split('&').some((part) => EXTENDED_SUBRESOURCES.has(part.split('=', 1)[0]!));
+  return rawQuery.split('&').some((part) => EXTENDED_SUBRESOURCES.has(percentDecode(part.split('=', 1)[0]!).toString('utf8')));
 }
 
 export function signatureV2(secret: string, toSign: string): string {

@@ -170,8 +170,13 @@ function verify(cred: CredentialRecord, provided: string, rawPath: string, rawQu
   // A path-style request for a bucket alone (/bucket) signs as /bucket or, as botocore
   // signs it, /bucket/ — the same resource either way.
   const paths = virtualBucket === undefined && /^\/[^/]+$/.test(rawPath) ? [rawPath, rawPath + '/'] : [rawPath];
-  const resources = paths.map((p) => canonicalResourceV2(p, rawQuery, virtualBucket, false));
-  if (hasExtendedSubresource(rawQuery)) resources.push(...paths.map((p) => canonicalResourceV2(p, rawQuery, virtualBucket, true)));
+  // Sub-resources only some signers sign (EXTENDED_SUBRESOURCES) are accepted unsigned for reads
+  // alone: a PUT or DELETE must sign them, or a DeleteBucket signature would also delete the
+  // bucket's encryption, public access block or ownership controls.
+  const extended = hasExtendedSubresource(rawQuery);
+  const reads = forms.every((f) => f.method === 'GET' || f.method === 'HEAD');
+  const resources = extended && !reads ? [] : paths.map((p) => canonicalResourceV2(p, rawQuery, virtualBucket, false));
+  if (extended) resources.push(...paths.map((p) => canonicalResourceV2(p, rawQuery, virtualBucket, true)));
   let first: string | undefined;
   let matched = false;
   for (const resource of resources) {
