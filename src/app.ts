@@ -212,7 +212,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
       },
     },
   ];
-  const health = healthPages({ version: cofferVersion(), checks: readinessChecks });
+  const health = healthPages({ version: cofferVersion(), checks: readinessChecks, logFailure: (part, error) => log.warn({ part, error }, 'readiness check failed') });
   const pages = firstPage(metrics ? [health, consolePages(), metrics.page] : [health, consolePages()]);
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, metrics }, req, res, requestId),

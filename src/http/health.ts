@@ -17,6 +17,8 @@ export interface HealthOptions {
   checks: readonly ReadinessCheck[];
   /** A check that has not answered by then counts as failed (default 5 s). */
   timeoutMs?: number;
+  /** Where a failed part's error goes: the unsigned answer names the part only (its error may name hosts, buckets, ARNs). */
+  logFailure?: (part: string, error: string) => void;
 }
 
 const OWN_PATHS: Record<string, 'live' | 'ready'> = { '/health/live': 'live', '/health/ready': 'ready' };
@@ -69,7 +71,13 @@ export function healthPages(opts: HealthOptions): PageHandler {
       const r = await readiness(opts.checks, opts.timeoutMs);
       status = r.ready ? 200 : 503;
       const failed = Object.keys(r.parts).filter((name) => r.parts[name]!.status !== 'ok');
-      doc = r.ready ? { status: 'ok', version: opts.version, parts: r.parts } : { status: 'unavailable', version: opts.version, failed, parts: r.parts };
+      for (const name of failed) {
+        const p = r.parts[name]!;
+        opts.logFailure?.(name, p.status === 'failed' ? p.error : '');
+      }
+      // Unsigned: each part's status only; the errors go to the server's log.
+      const parts = Object.fromEntries(Object.entries(r.parts).map(([name, p]) => [name, { status: p.status }]));
+      doc = r.ready ? { status: 'ok', version: opts.version, parts } : { status: 'unavailable', version: opts.version, failed, parts };
     }
     if (path in MINIO_PATHS) {
       // MinIO answers its probes with an empty body; the status code is the answer.
