@@ -16,7 +16,7 @@
 // flight is younger than that (the same rule as a shared directory's temporaries).
 
 import { createHash, randomBytes } from 'node:crypto';
-import { PassThrough, pipeline, Readable } from 'node:stream';
+import { PassThrough, pipeline, Readable, Transform } from 'node:stream';
 import type { BlobWriter, ByteRange } from '../storage/types.js';
 import type { LargeBlobTier } from '../storage/tiered-blob-store.js';
 import { BlobTierUnavailableError } from '../storage/blob-unavailable.js';
@@ -79,8 +79,32 @@ export class S3BlobStore implements LargeBlobTier {
       .then(
         (res) => {
           out.once('close', () => res.destroy());
-          pipeline(res, out, (e) => {
-            if (e) out.destroy(new BlobTierUnavailableError('blob backend GetObject: the body was cut off', { cause: e }));
+          // Only the bytes asked for, all of them: a backend that ignores Range (200 with the
+          // whole blob) or answers another range would hand the reader wrong bytes.
+          let expected: number | undefined;
+          if (range !== undefined) {
+            const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
+            if (res.statusCode !== 206 || !cr || Number(cr[1]) !== range.start || Number(cr[2]) !== range.end) {
+              res.destroy();
+              out.destroy(new BlobTierUnavailableError(`blob backend GetObject: asked for bytes ${range.start}-${range.end}, got ${res.statusCode} ${res.headers['content-range'] ?? 'without Content-Range'}`));
+              return;
+            }
+            expected = range.end - range.start + 1;
+          } else if (res.headers['content-length'] !== undefined) {
+            expected = Number(res.headers['content-length']);
+          }
+          let seen = 0;
+          const counted = new Transform({
+            transform(chunk: Buffer, _enc, done) {
+              seen += chunk.length;
+              done(expected !== undefined && seen > expected ? new Error(`more than the ${expected} bytes expected`) : null, chunk);
+            },
+            flush(done) {
+              done(expected !== undefined && seen !== expected ? new Error(`${seen} of the ${expected} bytes expected`) : null);
+            },
+          });
+          pipeline(res, counted, out, (e) => {
+            if (e) out.destroy(new BlobTierUnavailableError('blob backend GetObject: the body was cut off or the wrong length', { cause: e }));
           });
         },
         (e: Error) => out.destroy(e),

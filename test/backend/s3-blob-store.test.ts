@@ -6,6 +6,8 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { S3BackendClient } from '../../src/backend/s3-client.js';
@@ -121,5 +123,32 @@ describe('S3BlobStore', () => {
     await assert.rejects(s.ping(), (e: Error) => isBlobTierUnavailable(e) && !e.message.includes('not-the-secret'));
     await assert.rejects(writeBlob(s, Buffer.from('x')), (e: Error) => isBlobTierUnavailable(e) && /SignatureDoesNotMatch|403/.test(e.message));
     await s.close();
+  });
+});
+
+describe('a backend that answers a ranged read with other bytes', () => {
+  it('ignoring Range (200 with the whole blob) or answering another range fails the read instead of passing wrong bytes on', async () => {
+    const whole = Buffer.from('0123456789abcdef');
+    let answer: 'ignore-range' | 'other-range' = 'ignore-range';
+    // A peer that misbehaves on purpose (no real S3 service does this knowingly).
+    const peer = http.createServer((req, res) => {
+      req.resume();
+      if (answer === 'ignore-range') res.writeHead(200, { 'content-length': whole.length }).end(whole);
+      else res.writeHead(206, { 'content-range': `bytes 0-3/${whole.length}`, 'content-length': 4 }).end(whole.subarray(0, 4));
+    });
+    await new Promise<void>((r) => peer.listen(0, '127.0.0.1', r));
+    try {
+      const store = storeAt(`http://127.0.0.1:${(peer.address() as AddressInfo).port}`, {}, { retries: 0 });
+      const id = 'a'.repeat(32);
+      for (const kind of ['ignore-range', 'other-range'] as const) {
+        answer = kind;
+        await assert.rejects(readAll(store.read(id, { start: 2, end: 5 })), (e: unknown) => {
+          assert.ok(isBlobTierUnavailable(e), `${kind}: ${String(e)}`);
+          return true;
+        });
+      }
+    } finally {
+      peer.close();
+    }
   });
 });
