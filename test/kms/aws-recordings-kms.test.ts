@@ -16,7 +16,13 @@ import { KmsReplay, type Json, type Scenario } from './aws-recordings/replay-kms
 import { importScenarios } from './aws-recordings/scenarios-import.js';
 import { keyScenarios } from './aws-recordings/scenarios-keys.js';
 
-const RECORDINGS = JSON.parse(readFileSync(new URL('../../../../shared/reference/aws-recordings/kms.json', import.meta.url), 'utf8')) as Record<
+/** ../shared beside the checkout; COFFER_SHARED_DIR names it when the tests run from a copy (CI's second Node). */
+function recordingsFile(name: string): URL | string {
+  const shared = process.env.COFFER_SHARED_DIR;
+  return shared ? `${shared}/reference/aws-recordings/${name}` : new URL(`../../../../shared/reference/aws-recordings/${name}`, import.meta.url);
+}
+
+const RECORDINGS = JSON.parse(readFileSync(recordingsFile('kms.json'), 'utf8')) as Record<
   string,
   { 'recorded-content': Record<string, Json> }
 >;

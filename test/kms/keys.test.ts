@@ -5,6 +5,7 @@
 // non-root IAM user.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import {
   type CreateKeyCommandInput,
   CancelKeyDeletionCommand, CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand,
@@ -67,10 +68,20 @@ test('CreateKey without a description shows Description "" and timestamps as epo
   assert.ok(Math.abs(created - Date.now() / 1000) < 60, `CreationDate ${created} is epoch seconds`);
 });
 
+const ML_DSA_IN_RUNTIME = (() => {
+  try {
+    generateKeyPairSync('ml-dsa-44' as never);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 test('CreateKey refuses what Coffer cannot create with UnsupportedOperationException naming the feature', async () => {
   const cases: [CreateKeyCommandInput, RegExp][] = [
     [{ KeySpec: 'SM2', KeyUsage: 'SIGN_VERIFY' }, /KeySpec SM2/],
-    [{ KeySpec: 'ML_DSA_44', KeyUsage: 'SIGN_VERIFY' }, /KeySpec ML_DSA_44/],
+    // ML-DSA where this runtime's crypto lacks it (Node 24 has it: eddsa-mldsa.test.ts makes such keys).
+    ...(ML_DSA_IN_RUNTIME ? [] : [[{ KeySpec: 'ML_DSA_44', KeyUsage: 'SIGN_VERIFY' }, /KeySpec ML_DSA_44/] as [CreateKeyCommandInput, RegExp]]),
     [{ Origin: 'AWS_CLOUDHSM' }, /Origin AWS_CLOUDHSM/],
     [{ Origin: 'EXTERNAL_KEY_STORE' }, /Origin EXTERNAL_KEY_STORE/],
     [{ MultiRegion: true }, /multi-Region keys/],

@@ -22,7 +22,13 @@ import { startTestServer, uniqueBucket, type TestServer } from '../helpers/serve
 import { md5b64, withHeaders } from '../helpers/sse.js';
 import { ScenarioReplay, type Json } from './aws-recordings/replay.js';
 
-const RECORDINGS = JSON.parse(readFileSync(new URL('../../../../shared/reference/aws-recordings/s3-encryption.json', import.meta.url), 'utf8')) as Record<
+/** ../shared beside the checkout; COFFER_SHARED_DIR names it when the tests run from a copy (CI's second Node). */
+function recordingsFile(name: string): URL | string {
+  const shared = process.env.COFFER_SHARED_DIR;
+  return shared ? `${shared}/reference/aws-recordings/${name}` : new URL(`../../../../shared/reference/aws-recordings/${name}`, import.meta.url);
+}
+
+const RECORDINGS = JSON.parse(readFileSync(recordingsFile('s3-encryption.json'), 'utf8')) as Record<
   string,
   { 'recorded-content': Record<string, Json> }
 >;

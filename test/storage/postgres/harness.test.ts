@@ -58,7 +58,7 @@ describePostgres('the harness', () => {
     const base = mkdtempSync(join('/tmp', 'coffer-pg-harness-'));
     chmodSync(base, 0o755);
     try {
-      const r = spawnSync(process.execPath, ['--test', MIGRATE_TESTS], { env: childEnv({ COFFER_PG_TMP: base }), encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', MIGRATE_TESTS], { env: childEnv({ COFFER_PG_TMP: base }), encoding: 'utf8' });
       assert.equal(r.status, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /# pass [1-9]/, 'the file ran its tests on a server of its own');
       assert.match(r.stdout, /# fail 0/);
