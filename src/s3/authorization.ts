@@ -10,7 +10,7 @@
 //   3. A session policy, when the principal carries one, must allow too.
 //   Anonymous callers have no identity: only a bucket policy naming "*" allows them.
 //   4. Where no policy allows and none denies, an ACL grant may allow (acl-grants.ts), on
-//      buckets whose Object Ownership keeps ACLs on. RestrictPublicBuckets keeps a public
+//      buckets whose Object Ownership keeps ACLs on — within the session policy, if any. RestrictPublicBuckets keeps a public
 //      bucket policy from allowing anonymous callers (public-access-block.ts).
 //
 // Every S3 entry decides here: each request, first, from the action table (actions.ts,
@@ -128,8 +128,10 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
         resourceAccountId: sources.accountId,
         resourcePolicyMode: 's3',
       });
-      if (decision.effect === 'ImplicitDeny' && record) {
-        // An ACL grant allows what no policy allowed; an explicit deny has already refused.
+      if (decision.effect === 'ImplicitDeny' && record && (!session || sessionAllows(session, rc, sources.accountId))) {
+        // An ACL grant allows what no policy allowed; an explicit deny has already refused. A
+        // session policy limits a grant as it limits a resource policy naming anyone but the
+        // session itself (an ACL cannot name a session): it must allow the action too.
         const byAcl = await aclAllows(sources.meta, record, principal, check.action, key, access.versionId);
         if (byAcl) {
           verdict = { allowed: true, reason: byAcl };
@@ -141,6 +143,11 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
     }
     return verdict;
   };
+}
+
+/** Whether a session policy on its own allows the request (what an ACL grant needs of it). */
+function sessionAllows(session: NamedPolicy, rc: RequestContext, accountId: string): boolean {
+  return evaluate({ identityPolicies: [session], resourcePolicies: NO_POLICIES, ctx: rc, resourceAccountId: accountId, resourcePolicyMode: 's3' }).effect === 'Allow';
 }
 
 const ROOT_MAY_ALWAYS: ReadonlySet<Operation> = new Set(['GetBucketPolicy', 'PutBucketPolicy', 'DeleteBucketPolicy']);

@@ -96,6 +96,10 @@ test('AssumeRole: trust policy decides; the session reads S3 and KMS as the role
   await assertFails(sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${acct}:role/Nope`, RoleSessionName: 's1' })), 403, 'AccessDenied', /not authorized to perform: sts:AssumeRole on resource/);
   await assertFails(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 's1', DurationSeconds: 7200 })), 400, 'ValidationError', /MaxSessionDuration/);
   await assertFails(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 's1', DurationSeconds: 100 })), 400, 'ValidationError', /greater than or equal to 900/);
+  // The session name's length is its own constraint, named as AWS names it (not the pattern).
+  await assertFails(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 's' })), 400, 'ValidationError', /Value 's' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2/);
+  await assertFails(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'x'.repeat(65) })), 400, 'ValidationError', /Member must have length less than or equal to 64/);
+  await assertFails(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'a b' })), 400, 'ValidationError', /regular expression pattern/);
 
   const r = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'bob-session', DurationSeconds: 900 }));
   assert.match(r.Credentials!.AccessKeyId!, /^ASIA/);

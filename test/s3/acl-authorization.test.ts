@@ -131,3 +131,39 @@ test('RestrictPublicBuckets: a public bucket policy no longer lets anonymous cal
   await srv.s3.send(new PutPublicAccessBlockCommand({ Bucket: b, PublicAccessBlockConfiguration: { RestrictPublicBuckets: true } }));
   assert.equal((await anonymousGet(b, 'o')).status, 403);
 });
+
+test('a session policy limits ACL grants as it limits policies: a role session whose session policy allows no S3 action reads nothing through authenticated-read', async () => {
+  const { CreateRoleCommand, PutRolePolicyCommand } = await import('@aws-sdk/client-iam');
+  const { AssumeRoleCommand } = await import('@aws-sdk/client-sts');
+  const { iamClient, stsClient, policy } = await import('../iam/iam-helpers.js');
+  const acct = srv.coffer.root.accountId;
+  const b = await aclBucket('session-acl');
+  await srv.s3.send(new PutObjectCommand({ Bucket: b, Key: 'o', Body: 'signed only', ACL: 'authenticated-read' }));
+  const iam = iamClient(srv);
+  const assumer = await users.create('acl-assumer');
+  const roleArn = `arn:aws:iam::${acct}:role/AclSessionRole`;
+  await iam.send(new CreateRoleCommand({ RoleName: 'AclSessionRole', AssumeRolePolicyDocument: policy([{ Effect: 'Allow', Principal: { AWS: assumer.arn }, Action: 'sts:AssumeRole' }]) }));
+  // The role itself may read the bucket; the session policy narrows it to KMS only.
+  await iam.send(new PutRolePolicyCommand({ RoleName: 'AclSessionRole', PolicyName: 'read', PolicyDocument: policy([{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${b}/*` }]) }));
+  await assumer.put('assume', { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: roleArn });
+  const sts = stsClient(srv, assumer.credentials);
+  const session = async (sessionPolicy?: string) => {
+    const c = (await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'acl-session', ...(sessionPolicy ? { Policy: sessionPolicy } : {}) }))).Credentials!;
+    return srv.client({ credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! }, maxAttempts: 1 });
+  };
+  const plain = await session();
+  const narrowed = await session(policy([{ Effect: 'Allow', Action: 'kms:ListKeys', Resource: '*' }]));
+  try {
+    assert.equal(await body(await plain.send(new GetObjectCommand({ Bucket: b, Key: 'o' }))), 'signed only');
+    await assertFails(narrowed.send(new GetObjectCommand({ Bucket: b, Key: 'o' })), 403, 'AccessDenied', /because no session policy allows the s3:GetObject action/);
+    // Without the role's own permission the ACL grant is what would allow: the session policy still limits it.
+    await iam.send(new (await import('@aws-sdk/client-iam')).DeleteRolePolicyCommand({ RoleName: 'AclSessionRole', PolicyName: 'read' }));
+    assert.equal(await body(await plain.send(new GetObjectCommand({ Bucket: b, Key: 'o' }))), 'signed only', 'the ACL grant allows a session without a session policy');
+    await assertFails(narrowed.send(new GetObjectCommand({ Bucket: b, Key: 'o' })), 403, 'AccessDenied');
+  } finally {
+    plain.destroy();
+    narrowed.destroy();
+    iam.destroy();
+    sts.destroy();
+  }
+});

@@ -95,6 +95,8 @@ export const STS_OPERATIONS: Record<string, QueryOperation> = {
     async run(c, p) {
       const roleArn = p.req('RoleArn');
       const sessionName = p.req('RoleSessionName');
+      if (sessionName.length < 2) throw validationError('roleSessionName', sessionName, 'Member must have length greater than or equal to 2');
+      if (sessionName.length > 64) throw validationError('roleSessionName', sessionName, 'Member must have length less than or equal to 64');
       if (!SESSION_NAME.test(sessionName)) {
         throw validationError('roleSessionName', sessionName, 'Member must satisfy regular expression pattern: [\\w+=,.@-]*');
       }
