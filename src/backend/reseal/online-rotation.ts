@@ -136,6 +136,12 @@ export function onlineTarget(env: Record<string, string | undefined>, req: Onlin
   }
 }
 
+/** `kind:` of the provider the server's settings configure (the id's form, for kindOf). */
+function configuredKindId(env: Record<string, string | undefined>): string {
+  const source = configuredSource(env);
+  return `${source === 'env' || source === 'file' ? 'key' : source}:`;
+}
+
 /** The target of a rotation recorded as online, for a server resuming it. */
 function recordedTarget(env: Record<string, string | undefined>, r: RotationRecord): RotationTarget {
   if (r.target === 'file') return { target: 'file' };
@@ -207,6 +213,9 @@ export class OnlineRotation {
     }
     const old = this.d.ring.sealing;
     if (old.id !== record.rootKey) throw new RotationRequestError(`custody.json names root key ${record.rootKey}, but this server seals under ${old.id}`, 'InvalidState');
+    if (req.command === 'rotate' && kindOf(old.id) !== kindOf(configuredKindId(this.d.env))) {
+      throw new RotationRequestError(`this server seals under ${old.id} since a migration, but was started with the settings of another provider; restart it with the new provider's settings, then rotate`, 'InvalidState');
+    }
     const { to, settings } = onlineTarget(this.d.env, req);
     let next: RootKeyProvider;
     try {
