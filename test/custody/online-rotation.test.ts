@@ -8,6 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -179,5 +180,48 @@ describe('coffer custody rotate --online (root.key)', () => {
       assert.match(e.message, new RegExp(`sealed under root key ${newId}.*but the configured root key \\(COFFER_ROOT_KEY\\) is ${oldId}`));
       return true;
     });
+  });
+});
+
+describe('online rotation and a request in flight at the switch', () => {
+  it('waits for a PUT that sealed its key under the old root key before it begins, so that object is re-sealed too', async () => {
+    const dataDir = dir();
+    await fs.mkdir(dataDir, { recursive: true });
+    let s = await startTestServer({}, { dataDir });
+    const body = Buffer.alloc(4096, 7);
+    let put: Promise<unknown>;
+    try {
+      await s.s3.send(new CreateBucketCommand({ Bucket: 'slow' }));
+      for (let i = 0; i < 3; i++) await s.s3.send(new PutObjectCommand({ Bucket: 'slow', Key: `o${i}`, Body: `o${i}`, ServerSideEncryption: 'AES256' }));
+      // A PUT whose body stalls: its object key is sealed (under the old root key) before the body is read.
+      const stream = new PassThrough();
+      stream.write(body.subarray(0, 100));
+      put = s.s3.send(new PutObjectCommand({ Bucket: 'slow', Key: 'stalled', Body: stream, ContentLength: body.length, ServerSideEncryption: 'AES256' }));
+      await new Promise((r) => setTimeout(r, 300));
+      const admin = new SignedClient({ endpoint: s.url, region: 'us-east-1', credentials: rootCreds });
+      const status = async () => JSON.parse((await admin.admin('GET', 'custody/rotation')).body) as Status & { waitingFor?: number };
+      const started = await admin.admin('POST', 'custody/rotation', { command: 'rotate' });
+      assert.equal(started.status, 200, started.body);
+      // The rotation waits for it, however long it takes.
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const st = await status();
+        assert.equal(st.state, 'waiting');
+        assert.ok(st.waitingFor! >= 1, JSON.stringify(st));
+      }
+      stream.end(body.subarray(100));
+      await put;
+      let st!: Status;
+      assert.ok(await waitFor(async () => ((st = await status()), st.state === 'completed'), 10_000), JSON.stringify(st));
+    } finally {
+      await s.stop();
+    }
+    // The new key alone opens the object whose key was sealed before the switch.
+    s = await startTestServer({}, { dataDir });
+    try {
+      assert.deepEqual(Buffer.from(await (await s.s3.send(new GetObjectCommand({ Bucket: 'slow', Key: 'stalled' }))).Body!.transformToByteArray()), body);
+    } finally {
+      await s.stop();
+    }
   });
 });
