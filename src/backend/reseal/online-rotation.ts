@@ -175,6 +175,10 @@ export class OnlineRotation {
   #running: Promise<void> | undefined;
   #itemsPerSecond: number | undefined;
   #stopped = false;
+  #stop: () => void = () => {};
+  #stopping: Promise<void> = new Promise((r) => (this.#stop = r));
+  /** A start is between its checks and its switch (two POSTs at once must not both begin). */
+  #starting = false;
 
   constructor(private readonly d: OnlineRotationDeps) {}
 
@@ -185,6 +189,7 @@ export class OnlineRotation {
   /** Stops after the item in hand (server close); custody.json keeps the rotation for the next start. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stop();
     await this.#running;
   }
 
@@ -197,6 +202,16 @@ export class OnlineRotation {
 
   /** Starts a rotation (or resumes one that failed in this process). Returns the status once the new key seals. */
   async start(req: OnlineRequest, caller: AuditCaller): Promise<OnlineRotationStatus> {
+    if (this.#starting) throw new RotationRequestError('a root-key rotation is being started', 'RotationInProgress');
+    this.#starting = true;
+    try {
+      return await this.#start(req, caller);
+    } finally {
+      this.#starting = false;
+    }
+  }
+
+  async #start(req: OnlineRequest, caller: AuditCaller): Promise<OnlineRotationStatus> {
     if (req.itemsPerSecond !== undefined) this.#itemsPerSecond = req.itemsPerSecond;
     const record = await readCustodyRecord(this.d.dataDir);
     if (!record) throw new RotationRequestError(`${this.d.dataDir} has no custody.json`, 'InvalidState');
@@ -268,7 +283,7 @@ export class OnlineRotation {
     const s = this.#status;
     if (resumed) await auditEvent(this.d, 'CofferRootKeyRotationResumed', { from: record.rootKey, to: next.id, target: rotation.target, online: true }, caller);
     s.state = 'waiting';
-    await this.d.settled();
+    await this.#settled();
     s.state = 'counting';
     s.pass = 1;
     await walkSealed(this.d.stores, old, next, async () => {
@@ -306,7 +321,7 @@ export class OnlineRotation {
       if (s.pass >= MAX_PASSES) throw new RotationRequestError(`items under the old key were still found after ${MAX_PASSES} passes; start the rotation again`, 'InvalidState');
       // What a request read under the old key before this pass re-sealed it, it may still write.
       s.state = 'waiting';
-      await this.d.settled();
+      await this.#settled();
       s.pass++;
     }
     this.#check();
@@ -316,11 +331,16 @@ export class OnlineRotation {
     await replaceCustodyRecord(this.d.dataDir, finished);
     if (rotation.target === 'pkcs11' && rotation.keyLabel) notes.unshift(`before the next start, set --pkcs11-key-label ${rotation.keyLabel} (COFFER_PKCS11_KEY_LABEL)${rotation.settings ? ' and the other --pkcs11-* settings of the new token' : ''}`);
     if (rotation.target === 'external-kms' && rotation.settings) notes.unshift('before the next start, configure the new external KMS (--external-kms-* and COFFER_EXTERNAL_KMS_* as given to this migration)');
-    if (kindOf(record.rootKey) !== kindOf(next.id) && rotation.target === 'file') notes.unshift('before the next start, remove the old provider\'s settings: root.key now holds the root key');
-    await this.d.settled();
+    await Promise.race([this.d.settled(), this.#stopping]);
     this.d.ring.finishRotation();
     this.#status = { ...s, state: 'completed', counts, notes };
     this.d.log.info({ from: record.rootKey, to: next.id, resealed: s.resealed }, 'root-key rotation completed: the old root key is no longer used');
+  }
+
+  /** The barrier, given up when the server closes (a request it waits for may never end). */
+  async #settled(): Promise<void> {
+    await Promise.race([this.d.settled(), this.#stopping]);
+    this.#check();
   }
 
   #check(): void {
