@@ -77,10 +77,17 @@ function apiError(reply: HttpReply): { code: string; message: string } {
 
 export async function runOnline(command: 'rotate' | 'migrate', o: OnlineOptions, body: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {
   const profile = loadAwsProfile(o.profile !== undefined ? { ...env, AWS_PROFILE: o.profile } : env);
+  let credentials;
+  try {
+    credentials = o.profile !== undefined ? credentialsFromEnv({}, profile) : credentialsFromEnv(env, profile);
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    throw new CliError(e.message, 'export the server\'s root credentials (or those of a principal allowed coffer:RotateRootKey and coffer:GetRootKeyRotation) as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name a profile with --profile');
+  }
   const client = new SignedClient({
     endpoint: o.endpoint ?? (env.COFFER_ENDPOINT || env.AWS_ENDPOINT_URL || profile?.endpointUrl || 'http://127.0.0.1:9000'),
     region: o.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || profile?.region || 'us-east-1'),
-    credentials: o.profile !== undefined ? credentialsFromEnv({}, profile) : credentialsFromEnv(env, profile),
+    credentials,
   });
   if (o.rate !== undefined) {
     const rate = Number(o.rate);
