@@ -2,6 +2,8 @@
 // refuses (a key that cannot be rotated in place, a second start while one runs).
 
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { createUserWithKey } from '../../src/cli/user-command.js';
@@ -69,6 +71,27 @@ describe('the custody/rotation administration route', () => {
       assert.match(r.body, /COFFER_ROOT_KEY cannot be rotated in place/);
     } finally {
       await env.stop();
+    }
+  });
+
+  it('stops, naming the item, at one that neither key opens; the rotation stays recorded, both keys in use', async () => {
+    const srv = await startTestServer();
+    try {
+      const u = await createUserWithKey({ dataDir: srv.dataDir, accountId: srv.coffer.root.accountId, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} }, 'damaged');
+      const [k] = await srv.coffer.iam.listAccessKeys('damaged');
+      const bad = Buffer.from(k!.sealedSecret);
+      bad[bad.length - 1]! ^= 1;
+      assert.ok(await srv.coffer.iam.resealAccessKey(u.accessKeyId, k!.sealedSecret, bad));
+      const client = new SignedClient({ endpoint: srv.url, region: 'us-east-1', credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET } });
+      assert.equal((await client.admin('POST', PATH, { command: 'rotate' })).status, 200);
+      let st!: { state: string; error?: string; to: string };
+      assert.ok(await waitFor(async () => ((st = JSON.parse((await client.admin('GET', PATH)).body)), st.state === 'failed'), 10_000), JSON.stringify(st));
+      assert.equal(st.error, `access key ${u.accessKeyId} opens under neither root key (auth): wrapped key did not authenticate: tampered, or bound to other data`);
+      const record = JSON.parse(await fs.readFile(path.join(srv.dataDir, 'custody.json'), 'utf8')) as { rotation?: { to: string } };
+      assert.equal(record.rotation?.to, st.to);
+      assert.equal(srv.coffer.rootKey.id, st.to);
+    } finally {
+      await srv.stop();
     }
   });
 });

@@ -23,7 +23,7 @@
 // unsealed ones in memory, so only the server itself can switch the sealing key.
 
 import { ONLINE_SETTINGS, custodyRecordFor, readCustodyRecord, replaceCustodyRecord, type CustodyRecord, type RotationRecord } from '../../custody/custody-record.js';
-import { RootKeyConfigError } from '../../custody/errors.js';
+import { CustodyError, RootKeyConfigError } from '../../custody/errors.js';
 import type { ExternalKmsConnector } from '../../custody/external-kms-root-key.js';
 import { externalKmsSettings } from '../../custody/external-kms-settings.js';
 import { pkcs11Settings } from '../../custody/pkcs11-settings.js';
@@ -304,6 +304,8 @@ export class OnlineRotation {
             s.resealed++;
           }
         } catch (e) {
+          // An item neither key opens (damaged, or sealed under a third key) stops the rotation, named.
+          if (e instanceof CustodyError) throw new RotationRequestError(`${item.what} opens under neither root key (${e.kind}): ${e.message}`, 'InvalidState');
           if (!(e instanceof ItemChangedError)) throw e;
           found++;
           s.changed++;
