@@ -12,8 +12,8 @@
 //   npm run bench -- --only metering   small SSE-KMS PUT rate with metering + audit + /metrics on vs all off (bench/metering.ts)
 //   npm run bench -- --only blobs      1 MiB and 64 MiB blob PUT/GET MiB/s: the data directory's files vs the
 //                                      S3 blob tier on a local Coffer backend (bench/blobs.ts)
-//   npm run bench -- --only custody    KMS GenerateDataKey+Decrypt with root.key vs a PKCS#11 token (SoftHSM2):
-//                                      root-key unwraps during the run (none: material is cached) (bench/custody.ts)
+//   npm run bench -- --only custody    KMS GenerateDataKey+Decrypt and small SSE-KMS PUTs with root.key, a PKCS#11 token (SoftHSM2)
+//                                      and an external KMS (a second Coffer): root-key unwraps during the run (none: material is cached) (bench/custody.ts)
 //   npm run bench -- --only versions   GET and PUT on a key with 1 and with 10,000 versions (BENCH_VERSIONS), and
 //                                      ListObjectVersions pages per second (bench/versions.ts)
 //   npm run bench -- --only builds --baseline <other checkout>/dist/src/cli/main.js
@@ -245,7 +245,7 @@ async function main(): Promise<void> {
   const meteringRows: Row[] = only('metering') ? await benchMetering({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const buildRows: Row[] = only('builds') ? await benchBuilds({ sizes: sz, fsync: variants[0]!.fsync, baseline: resolve(values.baseline!), start }) : [];
   const soakRows: Row[] = only('soak') ? await benchSoak({ fsync: variants[0]!.fsync, start }) : [];
-  const custodyRows: Row[] = only('custody') ? await benchCustody({ quick: values.quick ?? false }) : [];
+  const custodyRows: Row[] = only('custody') ? await benchCustody({ quick: values.quick ?? false, smallOps: sz.smallOps }) : [];
   const blobRows: Row[] = only('blobs') ? await benchBlobs({ quick: values.quick ?? false }) : [];
   const versionRows: Row[] = only('versions') ? await benchVersions({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
   const minutes = (performance.now() - started) / 60_000;

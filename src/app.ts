@@ -24,6 +24,12 @@ import { prepareDataDir } from './backend/data-dir-setup.js';
 import { loadRootAccount, type RootAccount } from './iam/root-credentials.js';
 import type { CredentialLookup } from './auth/types.js';
 import { openCustody } from './custody/open-custody.js';
+import { readCustodyRecord } from './custody/custody-record.js';
+import { RootKeyRing } from './custody/root-key-ring.js';
+import type { ExternalKmsSettings } from './custody/external-kms-settings.js';
+import { OnlineRotation, openRotationInProgress } from './backend/reseal/online-rotation.js';
+import { rotationRoutes } from './backend/reseal/rotation-route.js';
+import { InFlightRequests } from './http/in-flight.js';
 import { findSealedSample } from './backend/custody-probe.js';
 import type { RootKeyProvider } from './custody/root-key.js';
 import { KmsJsonClient } from './kms/external/kms-json-client.js';
@@ -101,7 +107,15 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
 
   // Refuses a root key other than the one that sealed this data directory (custody/open-custody.ts).
-  const rootKey = await openCustody({ dataDir: config.dataDir, env: rootKeyEnv(config, config.custodyEnv), findSealed: () => findSealedSample({ kms: kmsStore, iam, meta }), externalKms: (s) => new KmsJsonClient(s) }).catch(async (e: unknown) => {
+  // A data directory in the middle of an online root-key rotation opens with both keys and resumes it (backend/reseal/online-rotation.ts).
+  const custodyEnv = rootKeyEnv(config, config.custodyEnv);
+  const externalKms = (s: ExternalKmsSettings) => new KmsJsonClient(s);
+  const rootKey = await (async () => {
+    const record = await readCustodyRecord(config.dataDir);
+    if (record?.rotation?.online) return { provider: await openRotationInProgress({ dataDir: config.dataDir, env: custodyEnv, externalKms, record }), warnings: [] };
+    const opened = await openCustody({ dataDir: config.dataDir, env: custodyEnv, findSealed: () => findSealedSample({ kms: kmsStore, iam, meta }), externalKms });
+    return { provider: new RootKeyRing(opened.provider), warnings: opened.warnings };
+  })().catch(async (e: unknown) => {
     await backend.close();
     throw e;
   });
@@ -190,6 +204,13 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   adminRoutes.add(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
   // Each bucket's object count and bytes, for the console's bucket list (GET buckets/usage).
   adminRoutes.add(bucketUsageRoute({ bucketUsage: () => meta.bucketUsage() }));
+  // coffer custody rotate|migrate --online: the server re-seals under a new root key while it serves.
+  const inFlight = new InFlightRequests();
+  const rotation = new OnlineRotation({
+    dataDir: config.dataDir, env: custodyEnv, ring: rootKey.provider, stores: { kms: kmsStore, iam, meta }, audit: auditSink, accountId: root.accountId, externalKms,
+    settled: () => inFlight.settled(), inFlight: () => inFlight.count, log,
+  });
+  for (const route of rotationRoutes(rotation)) adminRoutes.add(route);
   const adminApi: AdminApiOptions = {
     routes: adminRoutes, lookup, prepareCredential: (id) => directory.prepare(id, 'coffer'), identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
     region: config.region, accountId: root.accountId, log,
@@ -227,6 +248,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     // Off, or below the log level (info; health probes at debug): no per-request bookkeeping at all.
     accessLog: config.accessLog && log.isLevelEnabled('info') ? log : undefined,
     serverHeader: `Coffer/${cofferVersion()}`,
+    inFlight,
     limits: {
       headersTimeoutMs: config.headersTimeoutSeconds * 1000,
       bodyIdleTimeoutMs: config.bodyIdleTimeoutSeconds * 1000,
@@ -239,6 +261,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.address.includes(':') ? `[${config.address}]` : config.address;
+  await rotation.resumeIfRecorded();
   // Delivery of the audit log to a bucket, through this server's own S3 API as the root (audit/delivery.ts).
   let auditDelivery: AuditDelivery | undefined;
   if (config.auditBucket) {
@@ -266,6 +289,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
       scheduler.stop();
       await auditDelivery?.stop();
       const drained = await drainServer(server, graceMs);
+      await rotation.stop();
       await meter?.close();
       await backend.close();
       rootKey.provider.close?.();

@@ -33,7 +33,7 @@ export interface AuditEvent {
   errorMessage?: string;
   /** 'AwsServiceEvent' for what KMS does by itself (scheduled deletion, automatic rotation); default 'AwsApiCall'. */
   eventType?: 'AwsApiCall' | 'AwsServiceEvent';
-  /** CloudTrail's additionalEventData (service events: keyId, rotationType, keyMaterialId). */
+  /** CloudTrail's additionalEventData (service events: keyId, rotationType, keyMaterialId; root-key rotation events: the key ids and counts). */
   additionalEventData?: Record<string, unknown>;
 }
 

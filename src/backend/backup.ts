@@ -102,7 +102,7 @@ export async function backupDataDir(o: {
 }): Promise<Manifest> {
   const record = await readCustodyRecord(o.dataDir);
   if (!record) throw new BackupError(`${o.dataDir} has no ${CUSTODY_FILE}`, 'start the server once on it (it records the root key), then back it up');
-  if (record.rotation) throw new BackupError('a root-key rotation is in progress', 'finish it first (run the same `coffer custody rotate`/`migrate` command again)');
+  if (record.rotation) throw new BackupError('a root-key rotation is in progress', 'finish it first (run the same `coffer custody rotate`/`migrate` command again; with --online --follow for one the server runs)');
   if (!(await emptyOrMissing(o.to))) throw new BackupError(`${o.to} is not empty`, 'give a new or empty directory');
   await fs.mkdir(o.to, { recursive: true, mode: 0o700 });
   const files: ManifestFile[] = [];

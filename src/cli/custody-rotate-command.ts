@@ -20,6 +20,7 @@ import { KmsJsonClient } from '../kms/external/kms-json-client.js';
 import { addExternalKmsOptions, addPkcs11Options } from './custody-command.js';
 import { CliError } from './output.js';
 import { ProgressReporter } from './progress.js';
+import { onlineSettings, runOnline } from './custody-online.js';
 
 interface RotateOptions {
   dataDir?: string;
@@ -33,6 +34,23 @@ interface RotateOptions {
   externalKmsEndpoint?: string;
   externalKmsRegion?: string;
   externalKmsKeyId?: string;
+  online?: boolean;
+  follow?: boolean;
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  rate?: string;
+}
+
+/** The flags of --online (custody-online.ts). */
+function addOnlineOptions(cmd: Command): Command {
+  return cmd
+    .option('--online', 'rotate the key of the running server at --endpoint while it serves (it re-seals; this command shows progress); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --profile')
+    .option('--follow', 'with --online: only follow (or report) the rotation the server runs, e.g. after it resumed one at a restart')
+    .option('--endpoint <url>', 'with --online: the server (default COFFER_ENDPOINT, AWS_ENDPOINT_URL, http://127.0.0.1:9000)')
+    .option('--region <region>', 'with --online: the region the server signs in (default AWS_REGION, us-east-1)')
+    .option('--profile <name>', 'with --online: the AWS profile with the credentials')
+    .option('--rate <items>', 'with --online: re-seal at most this many items per second (spares a busy server)');
 }
 
 const TARGETS = ['file', 'pkcs11', 'external-kms'] as const;
@@ -40,21 +58,32 @@ type TargetName = (typeof TARGETS)[number];
 const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
 
 export function registerRotateCommands(custody: Command): void {
-  custody
-    .command('rotate')
-    .description('re-seal everything under a new root key of the same provider (offline: stop the server first; resumable)')
-    .option('--data-dir <dir>', 'the data directory (default ./data, env COFFER_DATA_DIR)')
-    .option('--new-key-label <label>', 'PKCS#11: the new key\'s label (default: the current label with a date)')
-    .action((o: RotateOptions) => run(o, 'rotate'));
-  addExternalKmsOptions(
-    addPkcs11Options(
-      custody
-        .command('migrate')
-        .description('re-seal everything under a root key of another provider (offline: stop the server first; resumable)')
-        .requiredOption('--to <provider>', `the new provider: ${TARGETS.join(', ')}`)
-        .option('--data-dir <dir>', 'the data directory (default ./data, env COFFER_DATA_DIR)'),
+  addOnlineOptions(
+    custody
+      .command('rotate')
+      .description('re-seal everything under a new root key of the same provider (offline: stop the server first, or --online; resumable)')
+      .option('--data-dir <dir>', 'the data directory (default ./data, env COFFER_DATA_DIR)')
+      .option('--new-key-label <label>', 'PKCS#11: the new key\'s label (default: the current label with a date)'),
+  ).action((o: RotateOptions) => (o.online ? online(o, 'rotate') : run(o, 'rotate')));
+  addOnlineOptions(
+    addExternalKmsOptions(
+      addPkcs11Options(
+        custody
+          .command('migrate')
+          .description('re-seal everything under a root key of another provider (offline: stop the server first, or --online; resumable)')
+          .requiredOption('--to <provider>', `the new provider: ${TARGETS.join(', ')}`)
+          .option('--data-dir <dir>', 'the data directory (default ./data, env COFFER_DATA_DIR)'),
+      ),
     ),
-  ).action((o: RotateOptions) => run(o, 'migrate'));
+  ).action((o: RotateOptions) => (o.online ? online(o, 'migrate') : run(o, 'migrate')));
+}
+
+async function online(o: RotateOptions, command: 'rotate' | 'migrate'): Promise<void> {
+  const opts = { endpoint: o.endpoint, region: o.region, profile: o.profile, rate: o.rate, follow: o.follow === true };
+  if (command === 'rotate') return runOnline('rotate', opts, o.newKeyLabel ? { newKeyLabel: o.newKeyLabel } : {}, process.env);
+  const name = o.to as TargetName;
+  if (!TARGETS.includes(name)) throw new CliError(`unknown provider ${JSON.stringify(o.to)}`, `use --to ${TARGETS.join(' | ')}`);
+  return runOnline('migrate', opts, { to: name, settings: onlineSettings(name, { ...process.env, ...flagEnv(o) }) }, process.env);
 }
 
 async function run(o: RotateOptions, command: 'rotate' | 'migrate'): Promise<void> {
@@ -64,7 +93,7 @@ async function run(o: RotateOptions, command: 'rotate' | 'migrate'): Promise<voi
   try {
     lock = lockDataDir(dataDir);
   } catch (e) {
-    if (e instanceof DataDirLockedError) throw new CliError(`${e.message}`, `stop the server first: ${command} works offline (${e.hint})`);
+    if (e instanceof DataDirLockedError) throw new CliError(`${e.message}`, `stop the server first: ${command} works offline (${e.hint}); or let the running server do it: coffer custody ${command} --online`);
     throw e;
   }
   try {

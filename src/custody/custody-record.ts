@@ -44,7 +44,22 @@ export interface RotationRecord {
   toWhere?: string;
   /** ISO 8601, when the rotation began. */
   startedAt: string;
+  /** Begun on a running server (`--online`): a server started with both keys resumes it instead of refusing to start. */
+  online?: true;
+  /**
+   * For an online migration: the new provider's settings, as the server's variables of that
+   * provider (COFFER_PKCS11_* or COFFER_EXTERNAL_KMS_*) — never a secret, only the names of the
+   * files that hold one (ONLINE_SETTINGS lists what is allowed).
+   */
+  settings?: Record<string, string>;
 }
+
+/** The variables an online migration may name for its new provider: none holds a secret (a PIN or a secret key is in the file named). */
+export const ONLINE_SETTINGS = [
+  'COFFER_PKCS11_MODULE', 'COFFER_PKCS11_TOKEN', 'COFFER_PKCS11_SLOT', 'COFFER_PKCS11_KEY_LABEL', 'COFFER_PKCS11_PIN_FILE',
+  'COFFER_EXTERNAL_KMS_ENDPOINT', 'COFFER_EXTERNAL_KMS_REGION', 'COFFER_EXTERNAL_KMS_KEY_ID', 'COFFER_EXTERNAL_KMS_ACCESS_KEY_ID',
+  'COFFER_EXTERNAL_KMS_SECRET_ACCESS_KEY_FILE', 'COFFER_EXTERNAL_KMS_SESSION_TOKEN_FILE', 'COFFER_EXTERNAL_KMS_CHECK_SECONDS', 'COFFER_EXTERNAL_KMS_TIMEOUT_SECONDS',
+] as const;
 
 const TARGETS = ['file', 'external-kms', 'pkcs11'] as const;
 
@@ -79,7 +94,15 @@ export async function readCustodyRecord(dataDir: string): Promise<CustodyRecord 
     if (typeof o !== 'object' || o === null || typeof o.to !== 'string' || !/^[a-z0-9-]+:[0-9a-f]{16}$/.test(o.to) || !TARGETS.includes(o.target as 'file') || typeof o.startedAt !== 'string') {
       throw new RootKeyConfigError(`custody record ${file} has a damaged rotation section`, restoreHint(file));
     }
-    rotation = { to: o.to, target: o.target as RotationRecord['target'], startedAt: o.startedAt, ...(typeof o.keyLabel === 'string' ? { keyLabel: o.keyLabel } : {}), ...(typeof o.toWhere === 'string' ? { toWhere: o.toWhere } : {}) };
+    const settings = o.settings as Record<string, unknown> | undefined;
+    if (o.online !== undefined && o.online !== true) throw new RootKeyConfigError(`custody record ${file} has a damaged rotation section (online)`, restoreHint(file));
+    if (settings !== undefined && (typeof settings !== 'object' || settings === null || Object.entries(settings).some(([k, v]) => !(ONLINE_SETTINGS as readonly string[]).includes(k) || typeof v !== 'string'))) {
+      throw new RootKeyConfigError(`custody record ${file} has a damaged rotation section (settings)`, restoreHint(file));
+    }
+    rotation = {
+      to: o.to, target: o.target as RotationRecord['target'], startedAt: o.startedAt, ...(typeof o.keyLabel === 'string' ? { keyLabel: o.keyLabel } : {}), ...(typeof o.toWhere === 'string' ? { toWhere: o.toWhere } : {}),
+      ...(o.online === true ? { online: true as const } : {}), ...(settings ? { settings: settings as Record<string, string> } : {}),
+    };
   }
   return { version: 1, rootKey: r.rootKey, canary: Buffer.from(r.canary, 'base64'), ...(typeof r.where === 'string' ? { where: r.where } : {}), ...(rotation ? { rotation } : {}) };
 }

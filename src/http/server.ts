@@ -13,6 +13,7 @@ import { holdBody, releaseBody } from './continue.js';
 import { answeredByTransport, clientErrorResponse, watchBodyIdle, type WireFormat } from './slow-clients.js';
 import { isHealthPath } from './health.js';
 import { beginAccess, noteAccess } from './access-log.js';
+import type { InFlightRequests } from './in-flight.js';
 import type { Logger } from 'pino';
 
 export interface ServiceHandlers {
@@ -99,14 +100,15 @@ export interface ListenerLimits {
   connections: ConnectionCaps;
 }
 
-export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | undefined, opts: { isBucketHost?: (host: string | undefined) => boolean; limits: ListenerLimits; accessLog?: Logger; serverHeader?: string }): Server {
+export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | undefined, opts: { isBucketHost?: (host: string | undefined) => boolean; limits: ListenerLimits; accessLog?: Logger; serverHeader?: string; inFlight?: InFlightRequests }): Server {
   const { limits } = opts;
   const run = (format: WireFormat, handler: (req: IncomingMessage, res: ServerResponse, requestId: string) => Promise<void>, req: IncomingMessage, res: ServerResponse, requestId: string): void => {
     noteAccess(res, { service: format, quiet: false });
     watchBodyIdle(req, res, limits.bodyIdleTimeoutMs, format, requestId);
     // S3 authenticates from the headers and sends 100 Continue itself (s3/handler.ts).
     if (format !== 's3') releaseBody(res);
-    handler(req, res, requestId).catch((err) => failed(err, requestId, res));
+    const ended = opts.inFlight?.begin();
+    handler(req, res, requestId).catch((err) => failed(err, requestId, res)).finally(ended);
   };
   const listener: RequestListener = (req, res) => {
     const requestId = newRequestId();

@@ -12,6 +12,7 @@ import { CreateKeyCommand, DecryptCommand, DisableKeyCommand, EnableKeyCommand, 
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { RootKeyConfigError, RootKeyUnavailableError } from '../../src/custody/errors.js';
+import type { RootKeyRing } from '../../src/custody/root-key-ring.js';
 import { ExternalKmsRootKeyProvider, EXTERNAL_KMS_FILE } from '../../src/custody/external-kms-root-key.js';
 import { externalKmsSettings } from '../../src/custody/external-kms-settings.js';
 import { KmsJsonClient } from '../../src/kms/external/kms-json-client.js';
@@ -155,7 +156,7 @@ describe('a server whose root key is held by another Coffer', () => {
     try {
       assert.equal(main.coffer.rootKey.id, record.rootKey);
       // Mid-run: the key disabled there fails root-key use closed (KMSInternalException), until it is enabled again.
-      const provider = main.coffer.rootKey as ExternalKmsRootKeyProvider;
+      const provider = (main.coffer.rootKey as RootKeyRing).sealing as ExternalKmsRootKeyProvider;
       await external.kms.send(new DisableKeyCommand({ KeyId: keyId }));
       try {
         await waitFor(() => provider.failure !== undefined);

@@ -15,6 +15,7 @@ import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyComman
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { RootKeyConfigError } from '../../src/custody/errors.js';
 import type { Pkcs11RootKeyProvider } from '../../src/custody/pkcs11-root-key.js';
+import type { RootKeyRing } from '../../src/custody/root-key-ring.js';
 import { CLI_MAIN } from '../interop/support.js';
 import { startTestServer } from '../helpers/server.js';
 import { makeSoftHsm, SOFTHSM_MODULE, skipWithoutSoftHsm, USER_PIN, type SoftHsm } from './softhsm.js';
@@ -54,7 +55,7 @@ describe('server with a PKCS#11 root key (SoftHSM2)', { skip }, () => {
     let keyId: string;
     try {
       assert.equal(s.coffer.rootKey.id, rootKeyId);
-      assert.deepEqual((s.coffer.rootKey as Pkcs11RootKeyProvider).attributes(), { extractable: false, sensitive: true, token: true });
+      assert.deepEqual(((s.coffer.rootKey as RootKeyRing).sealing as Pkcs11RootKeyProvider).attributes(), { extractable: false, sensitive: true, token: true });
       keyId = (await s.kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
       blob = (await s.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('kms plaintext') }))).CiphertextBlob!;
       const dk = await s.kms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' }));

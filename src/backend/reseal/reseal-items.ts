@@ -61,7 +61,12 @@ async function moveItem<T>(old: RootKeyProvider, next: RootKeyProvider, open: (p
   }
 }
 
-const lost = (what: string) => new Error(`${what} changed while it was being re-sealed; run the command again (it resumes)`);
+/** An item was changed (rewritten, deleted) between the walk's read and its compare-and-swap: the item's new bytes are not the ones read. */
+export class ItemChangedError extends Error {
+  override readonly name = 'ItemChangedError';
+}
+
+const lost = (what: string) => new ItemChangedError(`${what} changed while it was being re-sealed; run the command again (it resumes)`);
 const zero = (b: Buffer) => void b.fill(0);
 const keep = () => undefined;
 

@@ -19,7 +19,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { AuditSink } from '../../audit/sink.js';
+import type { AuditCaller, AuditSink } from '../../audit/sink.js';
 import { custodyRecordFor, opensCanary, readCustodyRecord, replaceCustodyRecord, type CustodyRecord, type RotationRecord } from '../../custody/custody-record.js';
 import { RootKeyConfigError } from '../../custody/errors.js';
 import { EXTERNAL_KMS_FILE, ExternalKmsRootKeyProvider, type ExternalKmsConnector } from '../../custody/external-kms-root-key.js';
@@ -53,6 +53,9 @@ export interface RotationOptions {
   /** Called as items are counted (counting true) and moved. */
   progress(done: number, total: number, counting: boolean): void;
 }
+
+/** What opening the old and the new key needs. */
+export type KeyOptions = Pick<RotationOptions, 'dataDir' | 'env' | 'to' | 'externalKms'>;
 
 export interface RotationResult {
   from: string;
@@ -117,7 +120,7 @@ export async function rotateRootKey(o: RotationOptions): Promise<RotationResult>
 }
 
 /** The recorded key: as configured, or (once step 5 ran) the retired file. */
-async function openOld(o: RotationOptions, record: CustodyRecord): Promise<RootKeyProvider> {
+export async function openOld(o: KeyOptions, record: CustodyRecord): Promise<RootKeyProvider> {
   const fail = (configured: string) =>
     new RootKeyConfigError(`this data directory is sealed under root key ${record.rootKey}${record.where ? ` (${record.where})` : ''}, but the configured root key is ${configured}`, 'configure the current root key as for the server; the command needs it until it reports completion');
   let configured: RootKeyProvider | undefined;
@@ -142,13 +145,13 @@ async function openOld(o: RotationOptions, record: CustodyRecord): Promise<RootK
   throw fail(configured?.id ?? 'none');
 }
 
-function externalSettingsFor(o: RotationOptions): ExternalKmsSettings {
+function externalSettingsFor(o: KeyOptions): ExternalKmsSettings {
   // The old key is configured as for the server.
   return externalKmsSettings(o.env);
 }
 
 /** The new key: made now, or the one a resumed rotation recorded (in its .next file, or already promoted). */
-async function openNext(o: RotationOptions, record: CustodyRecord): Promise<RootKeyProvider> {
+export async function openNext(o: KeyOptions, record: CustodyRecord): Promise<RootKeyProvider> {
   const want = record.rotation?.to;
   const check = (p: RootKeyProvider) => {
     if (want && p.id !== want) throw new RootKeyConfigError(`the rotation in progress moves to root key ${want}, but the new key found is ${p.id}`, 'run the command that started the rotation again, with the same settings');
@@ -173,7 +176,7 @@ async function openNext(o: RotationOptions, record: CustodyRecord): Promise<Root
 }
 
 /** Step 5: the new key file takes the usual name; the old key's file stays as <name>.retired-<hex>. */
-async function promoteFiles(o: RotationOptions, old: RootKeyProvider, record: CustodyRecord, rotation: RotationRecord): Promise<string[]> {
+export async function promoteFiles(o: Pick<KeyOptions, 'dataDir'>, old: RootKeyProvider, record: CustodyRecord, rotation: RotationRecord): Promise<string[]> {
   const notes: string[] = [];
   const oldKind = kindOf(record.rootKey);
   for (const [kind, name] of [['key', ROOT_KEY_FILE], ['external-kms', EXTERNAL_KMS_FILE]] as const) {
@@ -199,14 +202,16 @@ async function promoteFiles(o: RotationOptions, old: RootKeyProvider, record: Cu
   return notes;
 }
 
-const kindOf = (id: string) => id.slice(0, id.indexOf(':'));
-const kindOfTarget = (t: RotationRecord['target']) => (t === 'file' ? 'key' : t);
+export const kindOf = (id: string) => id.slice(0, id.indexOf(':'));
+export const kindOfTarget = (t: RotationRecord['target']) => (t === 'file' ? 'key' : t);
 
-async function auditEvent(o: RotationOptions, eventName: string, data: Record<string, unknown>): Promise<void> {
+/** A start, resume or completion record; `caller` is the signer of the admin request (online), else the operator's command. */
+export async function auditEvent(o: Pick<RotationOptions, 'audit' | 'accountId'>, eventName: string, data: Record<string, unknown>, caller?: AuditCaller): Promise<void> {
   await o.audit.record({
     eventName,
-    eventType: 'AwsServiceEvent',
-    caller: { principal: { arn: `arn:aws:iam::${o.accountId}:root`, accountId: o.accountId, userName: 'root', kind: 'root' }, requestId: randomUUID(), sourceIp: 'coffer custody' },
+    // Asked for through the administration API: the signer's call; else the operator's command or the server itself.
+    eventType: caller ? 'AwsApiCall' : 'AwsServiceEvent',
+    caller: caller ?? { principal: { arn: `arn:aws:iam::${o.accountId}:root`, accountId: o.accountId, userName: 'root', kind: 'root' }, requestId: randomUUID(), sourceIp: 'coffer custody' },
     requestParameters: {},
     resources: [],
     additionalEventData: data,
