@@ -290,9 +290,11 @@ describePostgres('coffer migrate: an embedded data directory into PostgreSQL and
       assert.deepEqual(listed.Versions?.map((v) => v.VersionId), [versions.v2, versions.v1]);
       // A new version orders after every migrated one (the version sequence moved past them).
       const v3 = (await s3.send(new PutObjectCommand({ Bucket: 'versions', Key: 'doc', Body: 'v3' }))).VersionId!;
+      const v4 = (await s3.send(new PutObjectCommand({ Bucket: 'versions', Key: 'doc', Body: 'v4' }))).VersionId!;
       const relisted = await s3.send(new ListObjectVersionsCommand({ Bucket: 'versions' }));
-      assert.equal(relisted.Versions?.find((v) => v.IsLatest)?.VersionId, v3);
-      assert.equal((await body(s3, 'versions', 'doc')).toString(), 'v3');
+      assert.deepEqual(relisted.Versions?.map((v) => v.VersionId), [v4, v3, versions.v2, versions.v1], 'newest first, the new versions before the migrated ones');
+      await s3.send(new DeleteObjectCommand({ Bucket: 'versions', Key: 'doc', VersionId: v4 }));
+      assert.equal((await body(s3, 'versions', 'doc')).toString(), 'v3', 'removing the current version makes the next newest current');
 
       assert.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: 'plain', Key: 'small-kms' }))).TagSet, [{ Key: 'team', Value: 'blue' }]);
       assert.match((await s3.send(new GetBucketPolicyCommand({ Bucket: 'plain' }))).Policy!, /s3:GetObject/);
