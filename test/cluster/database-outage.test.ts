@@ -3,11 +3,12 @@
 // DependencyTimeoutException, IAM 500 ServiceFailure — each retryable, none an
 // InternalError — /health/ready names the failed parts; a PUT cut by the outage leaves the
 // previous object; once the database is back the same process serves again (no restart),
-// and nothing it logged holds the password of the database URL.
+// and nothing it logged holds the password of the database URL. Likewise a shared blob
+// directory (`--blobs file:///…`) that goes away (unmounted) and comes back.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client, S3Se
 import { CreateKeyCommand, DescribeKeyCommand, EncryptCommand, KMSClient, KMSServiceException } from '@aws-sdk/client-kms';
 import { IAMClient, IAMServiceException, ListUsersCommand } from '@aws-sdk/client-iam';
 import { describePostgres, postgresServer, type PgTestServer } from '../helpers/postgres.js';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { openRequest, patternBytes, ROOT_KEY_ID, ROOT_SECRET, startChildServer, waitFor, type ChildServer } from '../interop/support.js';
 
 const PASSWORD = 'pw-never-in-a-log-7f3a';
@@ -111,5 +113,40 @@ describePostgres('a node on PostgreSQL while the database is down, and after', (
     assert.match(logs, /key store database unavailable/);
     assert.ok(!logs.includes(PASSWORD), 'no log line holds the database password');
     assert.equal(node.proc.exitCode, null, 'the process never stopped');
+  });
+});
+
+describePostgres('a node whose shared blob directory goes away, and comes back', () => {
+  let cluster: TestCluster;
+  before(async () => {
+    cluster = await startCluster({ nodes: 1 });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('answers 503 ServiceUnavailable for blobs over 64 KiB meanwhile, small objects still work, and serves again when it is back', async () => {
+    const n = cluster.nodes[0]!;
+    const s3 = n.s3();
+    const large = patternBytes(200 * KiB, 4);
+    await s3.send(new CreateBucketCommand({ Bucket: 'shared' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'shared', Key: 'large', Body: large }));
+    const dir = cluster.blobDir!;
+    await rename(dir, `${dir}.away`); // as an unmounted share: the path is not there
+    try {
+      await assert.rejects(s3.send(new PutObjectCommand({ Bucket: 'shared', Key: 'large', Body: patternBytes(200 * KiB, 5) })), s3Status('ServiceUnavailable', 503), 'PUT');
+      await assert.rejects(s3.send(new GetObjectCommand({ Bucket: 'shared', Key: 'large' })), s3Status('ServiceUnavailable', 503), 'GET');
+      await s3.send(new PutObjectCommand({ Bucket: 'shared', Key: 'small', Body: 'inline' }));
+      const down = await getJson(n.url(), '/health/ready');
+      assert.equal(down.status, 503);
+      assert.deepEqual(down.body.failed, ['blobs']);
+    } finally {
+      await rename(`${dir}.away`, dir);
+    }
+    assert.ok(await waitFor(async () => (await getJson(n.url(), '/health/ready')).status === 200, 10_000, 200));
+    const got = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'shared', Key: 'large' }))).Body!.transformToByteArray());
+    assert.ok(got.equals(large), 'the refused PUT left the previous object');
+    await s3.send(new PutObjectCommand({ Bucket: 'shared', Key: 'large', Body: patternBytes(200 * KiB, 6) }));
+    assert.match(n.child()!.stderr() + n.child()!.stdout(), /blob backend unavailable/);
   });
 });
