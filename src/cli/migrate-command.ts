@@ -10,6 +10,8 @@ import { loadConfig, rootKeyEnv } from '../config/config.js';
 import { ConfigError } from '../config/errors.js';
 import { loadMetadataUrl, shownMetadata } from '../config/metadata.js';
 import { KmsJsonClient } from '../kms/external/kms-json-client.js';
+import { isDatabaseUnavailable } from '../storage/postgres/unavailable.js';
+import { isBlobTierUnavailable } from '../storage/blob-unavailable.js';
 import { CliError, table } from './output.js';
 import { ProgressReporter } from './progress.js';
 
@@ -64,6 +66,8 @@ export function registerMigrateCommand(program: Command): void {
         });
       } catch (e) {
         if (e instanceof MigrateError) throw new CliError(e.message, e.hint);
+        if (isDatabaseUnavailable(e)) throw new CliError(`the PostgreSQL database ${shownMetadata(url)} cannot be reached (${(e as Error).message})`, 'check its host, port, user and password, then run the same command again: a migration resumes where it stopped');
+        if (isBlobTierUnavailable(e)) throw new CliError(`the blob tier ${shownBlobs(blobs)} cannot be reached (${(e as Error).message})`, 'check the --blobs setting and its credentials (COFFER_BLOB_S3_*), then run the same command again: a migration resumes where it stopped');
         throw e;
       } finally {
         reporter?.stop();

@@ -189,6 +189,14 @@ describePostgres('coffer migrate: an embedded data directory into PostgreSQL and
     assert.match(r.stderr, /the target database is not empty \(rows in meta_buckets/);
   });
 
+  it('says so when the database cannot be reached, password masked', async () => {
+    const r = await migrateCli(['--data-dir', source, '--to', 'postgres://coffer:hidden-pw@127.0.0.1:1/none', '--blobs', `file://${sharedBlobs}`], { COFFER_ROOT_KEY: rootKey });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^coffer: error: the PostgreSQL database postgres:\/\/coffer:\*\*\*\*@127\.0\.0\.1:1\/none cannot be reached \(connect ECONNREFUSED/m);
+    assert.match(r.stderr, /^coffer: hint: .*resumes/m);
+    assert.ok(!r.stderr.includes('hidden-pw'));
+  });
+
   it('is refused with another root key than the one that sealed the data directory', async () => {
     const r = await migrateCli(['--data-dir', source, '--to', url, '--blobs', `file://${sharedBlobs}`], { COFFER_ROOT_KEY: randomBytes(32).toString('base64') });
     assert.equal(r.code, 2, r.stderr);
