@@ -329,4 +329,34 @@ describePostgres('coffer migrate: an embedded data directory into PostgreSQL and
       for (const c of [s3, kms, asAlice, kmsAlice]) c.destroy();
     }
   });
+
+  it('into an S3-compatible blob tier: verified, and a node on it serves the file-tier objects', async () => {
+    const backend = await startTestServer();
+    let onS3: ChildServer | undefined;
+    try {
+      await backend.s3.send(new CreateBucketCommand({ Bucket: 'tier' }));
+      const blobs = `s3://tier/migrated/?endpoint=${encodeURIComponent(backend.url)}&forcePathStyle=true&partSizeMiB=5`;
+      const creds = { COFFER_BLOB_S3_ACCESS_KEY_ID: ROOT_KEY_ID, COFFER_BLOB_S3_SECRET_ACCESS_KEY: ROOT_SECRET };
+      const db = await (await postgresServer()).freshDatabase();
+      const r = await migrateCli(['--data-dir', source, '--to', db, '--blobs', blobs], { COFFER_ROOT_KEY: rootKey, ...creds });
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.match(r.stdout, /blob files over 64 KiB .*\s5\s+5\s+sha256 ok/);
+      assert.match(r.stdout, /verification: every count and checksum matches/);
+      const nodeDir = await tmp('coffer-migrate-s3node-');
+      for (const f of ['root-credentials.json', 'custody.json']) await copyFile(join(source, f), join(nodeDir, f));
+      onS3 = await startChildServer(nodeDir, { COFFER_ROOT_KEY: rootKey, COFFER_METADATA: db, COFFER_BLOBS: blobs, ...creds });
+      const s3 = new S3Client({ endpoint: onS3.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET } });
+      try {
+        for (const name of ['plain/large-kms', 'plain/multipart-kms', 'plain/large-sse-s3']) {
+          const [bucket, key] = name.split('/') as [string, string];
+          assert.ok((await body(s3, bucket, key)).equals(objects.get(name)!), `${name} byte-exact from the S3 tier`);
+        }
+      } finally {
+        s3.destroy();
+      }
+    } finally {
+      await onS3?.stop();
+      await backend.stop();
+    }
+  });
 });
