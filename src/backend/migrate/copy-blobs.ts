@@ -4,9 +4,10 @@
 // them. Small blobs are rows of the inline tier and travel with the tables (copy-rows.ts).
 //
 // Which files: those an object version or a multipart upload's part references (the same
-// walk as blob-inventory.ts), each once, in id order. Progress is the number of ids done,
-// recorded after each blob; a blob copied again after a kill is written whole under its id
-// again (the tier's commit replaces a file or an object as a unit), so nothing is torn.
+// walk as blob-inventory.ts), listed once into the target's migrate_blobs (each id once:
+// copies onto themselves share blobs), then copied in id order, each marked copied after
+// its commit. A blob copied again after a kill is written whole under its id again (the
+// tier's commit replaces a file or an object as a unit), so nothing is torn.
 //
 // Without a target tier (no --blobs) the files stay where they are and only their
 // presence is checked: a single node started with --data-dir on this directory and
@@ -29,22 +30,59 @@ import { MigrateError } from './tables.js';
 const INLINE_PREFIX = 'i';
 const BLOBS_STEP = 'blobs';
 
-/** The file ids (hex) of every blob file the source's metadata references, sorted, each once. */
-export function referencedFiles(meta: Database.Database): string[] {
-  const ids = new Set<string>();
-  for (const table of ['objects', 'object_versions']) {
-    for (const parts of meta.prepare(`SELECT parts FROM ${table}`).pluck().iterate() as Iterable<string>) {
-      for (const p of JSON.parse(parts) as { blobId: string }[]) ids.add(p.blobId);
+const LIST_STEP = 'blob-list';
+const PAGE = 500;
+
+/**
+ * Lists the file ids (hex) of every blob file the source's metadata references into
+ * migrate_blobs (idempotent: a killed listing is listed again). Returns how many there are.
+ */
+export async function listBlobs(meta: Database.Database, state: MigrateState): Promise<number> {
+  if (!(await state.progress(LIST_STEP)).finished) {
+    const inline = meta.prepare('SELECT 1 FROM inline_blobs WHERE blob_id = ?').pluck();
+    let batch: string[] = [];
+    const flush = async () => {
+      if (batch.length > 0) await state.queryable.query('INSERT INTO migrate_blobs (blob_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING', [batch]);
+      batch = [];
+    };
+    const add = async (id: string) => {
+      if (id.startsWith(INLINE_PREFIX) && inline.get(id) !== undefined) return;
+      batch.push(id.startsWith(INLINE_PREFIX) ? id.slice(INLINE_PREFIX.length) : id);
+      if (batch.length >= PAGE) await flush();
+    };
+    for (const table of ['objects', 'object_versions']) {
+      for (const parts of meta.prepare(`SELECT parts FROM ${table}`).pluck().iterate() as Iterable<string>) {
+        for (const p of JSON.parse(parts) as { blobId: string }[]) await add(p.blobId);
+      }
     }
+    for (const id of meta.prepare('SELECT blob_id FROM parts').pluck().iterate() as Iterable<string>) await add(id);
+    await flush();
+    const n = await blobCount(state);
+    await state.advance(state.queryable, LIST_STEP, n, true);
   }
-  for (const id of meta.prepare('SELECT blob_id FROM parts').pluck().iterate() as Iterable<string>) ids.add(id);
-  const inline = meta.prepare('SELECT 1 FROM inline_blobs WHERE blob_id = ?').pluck();
-  const files = new Set<string>();
-  for (const id of ids) {
-    if (id.startsWith(INLINE_PREFIX) && inline.get(id) !== undefined) continue;
-    files.add(id.startsWith(INLINE_PREFIX) ? id.slice(INLINE_PREFIX.length) : id);
+  return blobCount(state);
+}
+
+async function blobCount(state: MigrateState, copiedOnly = false): Promise<number> {
+  const r = await state.queryable.query(`SELECT count(*)::bigint AS n FROM migrate_blobs${copiedOnly ? ' WHERE copied' : ''}`);
+  return Number((r.rows[0] as { n: number }).n);
+}
+
+/** Blob files copied so far. */
+export function copiedBlobs(state: MigrateState): Promise<number> {
+  return blobCount(state, true);
+}
+
+/** Every listed file id in order, a page at a time (`pendingOnly`: those not copied yet). */
+export async function* listedBlobs(state: MigrateState, pendingOnly = false): AsyncGenerator<string> {
+  let after = '';
+  for (;;) {
+    const r = await state.queryable.query(`SELECT blob_id FROM migrate_blobs WHERE blob_id > $1${pendingOnly ? ' AND NOT copied' : ''} ORDER BY blob_id LIMIT ${PAGE}`, [after]);
+    const ids = (r.rows as { blob_id: string }[]).map((x) => x.blob_id);
+    yield* ids;
+    if (ids.length < PAGE) return;
+    after = ids[ids.length - 1]!;
   }
-  return [...files].sort();
 }
 
 export function sourceBlobPath(dataDir: string, fileId: string): string {
@@ -85,13 +123,11 @@ function missingSource(dataDir: string, id: string): MigrateError {
   );
 }
 
-/** Copies the blobs of `ids` not copied yet; onBlob after each with its size. */
-export async function copyBlobs(dataDir: string, ids: readonly string[], tier: LargeBlobTier | undefined, state: MigrateState, onBlob: (bytes: number) => void): Promise<void> {
-  const at = await state.progress(BLOBS_STEP);
-  if (at.finished) return;
+/** Copies the listed blobs not copied yet; onBlob after each with its size. */
+export async function copyBlobs(dataDir: string, tier: LargeBlobTier | undefined, state: MigrateState, onBlob: (bytes: number) => void): Promise<void> {
+  if ((await state.progress(BLOBS_STEP)).finished) return;
   await tier?.cleanTemporary(); // this host's temporaries of a killed earlier run
-  for (let i = at.done; i < ids.length; i++) {
-    const id = ids[i]!;
+  for await (const id of listedBlobs(state, true)) {
     const src = sourceBlobPath(dataDir, id);
     let bytes: number;
     try {
@@ -110,10 +146,10 @@ export async function copyBlobs(dataDir: string, ids: readonly string[], tier: L
         throw e;
       }
     }
-    await state.advance(state.queryable, BLOBS_STEP, i + 1, i + 1 === ids.length);
+    await state.queryable.query('UPDATE migrate_blobs SET copied = true WHERE blob_id = $1', [id]);
     onBlob(bytes);
   }
-  if (ids.length === 0 || at.done >= ids.length) await state.advance(state.queryable, BLOBS_STEP, ids.length, true);
+  await state.advance(state.queryable, BLOBS_STEP, await copiedBlobs(state), true);
 }
 
 /** SHA-256 (hex) and length of a stream's bytes. */

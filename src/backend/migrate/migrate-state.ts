@@ -7,8 +7,10 @@
 //                     custody canary), what it held when the copy began (row counts and the
 //                     version clock: a source changed in between is refused), the blob tier
 //                     it copies to, and when it finished
-//   migrate_progress  per step (a table, "blobs"): source rows or blobs done, in the step's
-//                     order; committed in the same transaction as the rows it counts
+//   migrate_progress  per step (a table, the blob list, the blobs): source rows done, in the
+//                     step's order; committed in the same transaction as the rows it counts
+//   migrate_blobs     the blob files to copy, each once, and whether it is copied (the list
+//                     lives here, not in memory: a deployment may have millions of blobs)
 //
 // Only one migration runs against a database at a time: a session advisory lock, held by
 // one connection for the whole run.
@@ -32,6 +34,10 @@ CREATE TABLE migrate_progress (
   step     TEXT NOT NULL PRIMARY KEY,
   done     BIGINT NOT NULL,
   finished BOOLEAN NOT NULL DEFAULT false
+);
+CREATE TABLE migrate_blobs (
+  blob_id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+  copied  BOOLEAN NOT NULL DEFAULT false
 );
 `;
 

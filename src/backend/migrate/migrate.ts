@@ -38,7 +38,7 @@ import { PgMetadataStore } from '../../storage/postgres/pg-metadata-store.js';
 import { openPgPool } from '../../storage/postgres/pool.js';
 import type { LargeBlobTier } from '../../storage/tiered-blob-store.js';
 import { DataDirLockedError, lockDataDir } from '../data-dir-lock.js';
-import { copyBlobs, openTargetTier, referencedFiles } from './copy-blobs.js';
+import { copiedBlobs, copyBlobs, listBlobs, openTargetTier } from './copy-blobs.js';
 import { copyTable, setSequences, sourceCount, stepName } from './copy-rows.js';
 import { MigrateState, type SourceIdentity } from './migrate-state.js';
 import { checkSchemas, MigrateError, SOURCE_FILES, TABLES, type Component } from './tables.js';
@@ -117,14 +117,13 @@ export async function migrateDataDir(o: MigrateOptions): Promise<MigrateResult> 
     await checkSchemas(dbs, pool);
     state = await MigrateState.open(pool);
 
-    const fileIds = referencedFiles(dbs.metadata!);
     const versionClock = (dbs.metadata!.prepare('SELECT n FROM version_clock').pluck().get() as number | undefined) ?? 0;
     const counts = TABLES.filter((t) => !t.derived).map((t) => [t, dbs[t.component] ? sourceCount(dbs[t.component]!, t) : 0] as const);
     const identity: SourceIdentity = {
       source: `${accountId}/${custody.rootKey}/${createHash('sha256').update(custody.canary).digest('hex').slice(0, 16)}`,
       rootKey: custody.rootKey,
       accountId,
-      fingerprint: JSON.stringify({ rows: Object.fromEntries(counts.map(([t, n]) => [t.from, n])), blobs: fileIds.length, versionClock }),
+      fingerprint: JSON.stringify({ rows: Object.fromEntries(counts.map(([t, n]) => [t.from, n])), versionClock }),
       blobs: shownBlobs(o.blobs) ?? 'data-dir',
     };
     const record = await state.record();
@@ -152,10 +151,11 @@ export async function migrateDataDir(o: MigrateOptions): Promise<MigrateResult> 
     tier = await openTargetTier(o.blobs);
     let rows = 0;
     let blobs = 0;
+    const blobCount = await listBlobs(dbs.metadata!, state);
     if (!o.verifyOnly && !alreadyFinished) {
-      const snapshot: MigrateProgress = { phase: 'copy', done: 0, total: counts.reduce((n, [, c]) => n + c, 0) + fileIds.length, bytes: 0 };
+      const snapshot: MigrateProgress = { phase: 'copy', done: 0, total: counts.reduce((n, [, c]) => n + c, 0) + blobCount, bytes: 0 };
       for (const [t] of counts) snapshot.done += (await state.progress(stepName(t))).done;
-      snapshot.done += (await state.progress('blobs')).done;
+      snapshot.done += await copiedBlobs(state);
       o.progress(snapshot);
       const tick = (n: number, bytes = 0) => {
         snapshot.done += n;
@@ -167,7 +167,7 @@ export async function migrateDataDir(o: MigrateOptions): Promise<MigrateResult> 
         if (db) rows += await copyTable(db, pool, state, t, { batchRows: o.batchRows, onRows: (n) => tick(n) });
         const next = counts[counts.findIndex(([x]) => x === t) + 1]?.[0];
         if (t.component === BLOBS_AFTER && next?.component !== BLOBS_AFTER) {
-          await copyBlobs(o.dataDir, fileIds, tier, state, (bytes) => {
+          await copyBlobs(o.dataDir, tier, state, (bytes) => {
             blobs++;
             tick(1, bytes);
           });
@@ -177,13 +177,13 @@ export async function migrateDataDir(o: MigrateOptions): Promise<MigrateResult> 
       await state.finish();
     }
 
-    const v: MigrateProgress = { phase: 'verify', done: 0, total: TABLES.length + fileIds.length, bytes: 0 };
+    const v: MigrateProgress = { phase: 'verify', done: 0, total: TABLES.length + blobCount, bytes: 0 };
     o.progress(v);
     const verify = await verifyTables(dbs, pool, () => {
       v.done++;
       o.progress(v);
     });
-    const b = await verifyBlobs(o.dataDir, fileIds, tier, (bytes) => {
+    const b = await verifyBlobs(o.dataDir, state, tier, (bytes) => {
       v.done++;
       v.bytes += bytes;
       o.progress(v);

@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import type { LargeBlobTier } from '../../storage/tiered-blob-store.js';
-import { digestOf, sourceBlobStream } from './copy-blobs.js';
+import { digestOf, listedBlobs, sourceBlobStream } from './copy-blobs.js';
+import type { MigrateState } from './migrate-state.js';
 import { SOURCE_FILES, sourceColumns, TABLES, type Component } from './tables.js';
 
 const MOD = 1n << 128n;
@@ -98,11 +99,13 @@ export async function verifyTables(dbs: Partial<Record<Component, Database.Datab
  * Every blob file hashed in the source and, when there is a target tier, read back from
  * it. `missing` names the ones that differ or cannot be read (a few, for the report).
  */
-export async function verifyBlobs(dataDir: string, ids: readonly string[], tier: LargeBlobTier | undefined, onBlob: (bytes: number) => void): Promise<{ row: VerifyRow; bad: string[] }> {
+export async function verifyBlobs(dataDir: string, state: MigrateState, tier: LargeBlobTier | undefined, onBlob: (bytes: number) => void): Promise<{ row: VerifyRow; bad: string[] }> {
   let same = 0;
   let bytes = 0;
+  let listed = 0;
   const bad: string[] = [];
-  for (const id of ids) {
+  for await (const id of listedBlobs(state)) {
+    listed++;
     let ok = false;
     try {
       const a = await digestOf(sourceBlobStream(dataDir, id));
@@ -116,9 +119,9 @@ export async function verifyBlobs(dataDir: string, ids: readonly string[], tier:
     if (ok) same++;
     else if (bad.length < 10) bad.push(id);
   }
-  const ok = same === ids.length;
+  const ok = same === listed;
   return {
-    row: { what: `blob files over 64 KiB (${formatMiB(bytes)})${tier ? '' : ', left in the data directory'}`, source: ids.length, target: same, content: ok ? 'sha256 ok' : `${ids.length - same} DIFFER OR MISSING`, ok },
+    row: { what: `blob files over 64 KiB (${formatMiB(bytes)})${tier ? '' : ', left in the data directory'}`, source: listed, target: same, content: ok ? 'sha256 ok' : `${listed - same} DIFFER OR MISSING`, ok },
     bad,
   };
 }
