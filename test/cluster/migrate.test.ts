@@ -206,7 +206,7 @@ describePostgres('coffer migrate: an embedded data directory into PostgreSQL and
   it('SIGKILLed mid-way and run again: completes, verified, nothing duplicated or lost, the source untouched', async () => {
     // The tables exist before the run (as a node's first start makes them), so the test can
     // hold kms_keys: the run copies the metadata and the blob files, then waits on the lock.
-    const pool = openPgPool(url, { max: 2 });
+    const pool = openPgPool(url, { max: 2, applicationName: 'migrate-test' });
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
     try {
@@ -285,6 +285,9 @@ describePostgres('coffer migrate: an embedded data directory into PostgreSQL and
     const s3 = new S3Client({ endpoint: node.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET } });
     const kms = new KMSClient({ endpoint: node.url, region: 'us-east-1', credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET } });
     const asAlice = new S3Client({ endpoint: node.url, region: 'us-east-1', forcePathStyle: true, credentials: alice });
+    const busy = await migrateCli(['--data-dir', source, '--to', url, '--blobs', `file://${sharedBlobs}`, '--verify'], {});
+    assert.equal(busy.code, 2, busy.stderr);
+    assert.match(busy.stderr, /coffer: error: Coffer nodes are connected to the target database/);
     const kmsAlice = new KMSClient({ endpoint: node.url, region: 'us-east-1', credentials: alice });
     try {
       for (const [name, bytes] of objects) {

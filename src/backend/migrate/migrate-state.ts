@@ -93,6 +93,12 @@ export class MigrateState {
     return row && { source: row.source, rootKey: row.root_key, accountId: row.account_id, fingerprint: row.fingerprint, blobs: row.blobs, finished: row.finished_at !== null };
   }
 
+  /** Sessions of Coffer nodes on the target database (their pools' application name is 'coffer'). */
+  async nodeSessions(): Promise<number> {
+    const r = await this.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'coffer' AND pid <> pg_backend_pid()");
+    return r.rows[0]?.n ?? 0;
+  }
+
   /** Target tables that hold rows (at most a few named), for the refusal of a non-empty target. */
   async nonEmptyTables(): Promise<string[]> {
     const out: string[] = [];

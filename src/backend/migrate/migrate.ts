@@ -126,6 +126,10 @@ export async function migrateDataDir(o: MigrateOptions): Promise<MigrateResult> 
       fingerprint: JSON.stringify({ rows: Object.fromEntries(counts.map(([t, n]) => [t.from, n])), versionClock }),
       blobs: shownBlobs(o.blobs) ?? 'data-dir',
     };
+    const nodes = await state.nodeSessions();
+    if (nodes > 0) {
+      throw new MigrateError(`Coffer nodes are connected to the target database (${nodes} connections)`, 'stop every node on it: a migration, and its verification, need a database no node writes to');
+    }
     const record = await state.record();
     if (record === undefined) {
       if (o.verifyOnly) throw new MigrateError('nothing has been migrated into this database', 'run coffer migrate without --verify first');
