@@ -60,7 +60,7 @@ export function registerMigrateCommand(program: Command): void {
           dataDir: config.dataDir, metadataUrl: url, blobs, rootKeyEnv: rootKeyEnv(config, config.custodyEnv), externalKms: (s) => new KmsJsonClient(s),
           verifyOnly: o.verify === true, batchRows,
           progress: (p) => {
-            if (reporter === undefined || p.phase !== snapshot.phase) startReporter(p.phase === 'copy' ? 'rows and blobs copied' : 'tables and blobs verified');
+            if (reporter === undefined || p.phase !== snapshot.phase) startReporter(p.phase === 'copy' ? 'rows and blobs' : 'verification checks');
             Object.assign(snapshot, p);
           },
         });
