@@ -1,7 +1,7 @@
 // A node on PostgreSQL while the database is down (`pg_ctl stop -m fast`, as an operator or
 // a failover would), then back: S3 answers 503 ServiceUnavailable, the KMS 503
 // DependencyTimeoutException, IAM 500 ServiceFailure — each retryable, none an
-// InternalError — /health/ready names the failed parts; a PUT cut by the outage leaves the
+// InternalError; STS 503 ServiceUnavailable — /health/ready names the failed parts; a PUT cut by the outage leaves the
 // previous object; once the database is back the same process serves again (no restart),
 // and nothing it logged holds the password of the database URL. Likewise a shared blob
 // directory (`--blobs file:///…`) that goes away (unmounted) and comes back.
@@ -16,6 +16,7 @@ import { after, before, it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { CreateKeyCommand, DescribeKeyCommand, EncryptCommand, KMSClient, KMSServiceException } from '@aws-sdk/client-kms';
 import { IAMClient, IAMServiceException, ListUsersCommand } from '@aws-sdk/client-iam';
+import { GetSessionTokenCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import { describePostgres, postgresServer, type PgTestServer } from '../helpers/postgres.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { openRequest, patternBytes, ROOT_KEY_ID, ROOT_SECRET, startChildServer, waitFor, type ChildServer } from '../interop/support.js';
@@ -42,6 +43,7 @@ describePostgres('a node on PostgreSQL while the database is down, and after', (
   let s3: S3Client;
   let kms: KMSClient;
   let iam: IAMClient;
+  let sts: STSClient;
   let keyId = '';
   const v1 = patternBytes(100 * KiB, 1);
   const small = patternBytes(2 * KiB, 2);
@@ -56,6 +58,7 @@ describePostgres('a node on PostgreSQL while the database is down, and after', (
     s3 = new S3Client({ ...base, forcePathStyle: true });
     kms = new KMSClient(base);
     iam = new IAMClient(base);
+    sts = new STSClient(base);
     await s3.send(new CreateBucketCommand({ Bucket: 'outage' }));
     await s3.send(new PutObjectCommand({ Bucket: 'outage', Key: 'doc', Body: v1 }));
     await s3.send(new PutObjectCommand({ Bucket: 'outage', Key: 'small', Body: small }));
@@ -63,7 +66,7 @@ describePostgres('a node on PostgreSQL while the database is down, and after', (
   });
 
   after(async () => {
-    for (const c of [s3, kms, iam]) c?.destroy();
+    for (const c of [s3, kms, iam, sts]) c?.destroy();
     await pgServer?.start().catch(() => {}); // the file's other users (none today) find it running
     await node?.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -93,6 +96,7 @@ describePostgres('a node on PostgreSQL while the database is down, and after', (
       await assert.rejects(kms.send(cmd as DescribeKeyCommand), (e: unknown) => e instanceof KMSServiceException && e.name === 'DependencyTimeoutException' && e.$metadata.httpStatusCode === 503, 'KMS');
     }
     await assert.rejects(iam.send(new ListUsersCommand({})), (e: unknown) => e instanceof IAMServiceException && e.name === 'ServiceFailureException' && e.$metadata.httpStatusCode === 500, 'IAM');
+    await assert.rejects(sts.send(new GetSessionTokenCommand({})), (e: unknown) => e instanceof STSServiceException && e.$metadata.httpStatusCode === 503 && /ServiceUnavailable/.test(e.name), 'STS');
     const down = await getJson(node.url, '/health/ready');
     assert.equal(down.status, 503);
     for (const part of ['metadata', 'kms', 'iam']) assert.ok((down.body.failed as string[]).includes(part), `readiness names ${part}`);
@@ -107,6 +111,7 @@ describePostgres('a node on PostgreSQL while the database is down, and after', (
     assert.ok(Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'outage', Key: 'small' }))).Body!.transformToByteArray()).equals(small));
     assert.equal((await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyId, keyId);
     await iam.send(new ListUsersCommand({}));
+    await sts.send(new GetSessionTokenCommand({}));
 
     const logs = node.stdout() + node.stderr();
     assert.match(logs, /metadata database unavailable/, 'the cause is in the log');
