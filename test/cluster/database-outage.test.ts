@@ -1,10 +1,11 @@
 // A node on PostgreSQL while the database is down (`pg_ctl stop -m fast`, as an operator or
 // a failover would), then back: S3 answers 503 ServiceUnavailable, the KMS 503
-// DependencyTimeoutException, IAM 500 ServiceFailure — each retryable, none an
-// InternalError; STS 503 ServiceUnavailable — /health/ready names the failed parts; a PUT cut by the outage leaves the
-// previous object; once the database is back the same process serves again (no restart),
-// and nothing it logged holds the password of the database URL. Likewise a shared blob
-// directory (`--blobs file:///…`) that goes away (unmounted) and comes back.
+// DependencyTimeoutException, IAM 500 ServiceFailure, STS 503 ServiceUnavailable — each
+// retryable, none an InternalError; /health/ready names the failed parts; a PUT cut by the
+// outage leaves the previous object; once the database is back the same process serves
+// again (no restart), and nothing it logged holds the password of the database URL.
+// Likewise a shared blob directory (`--blobs file:///…`) that goes away (unmounted) and
+// comes back.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
