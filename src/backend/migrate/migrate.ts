@@ -21,7 +21,7 @@
 
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { shownBlobs, type BlobsConfig } from '../../config/blobs.js';
@@ -198,7 +198,13 @@ export async function migrateDataDir(o: MigrateOptions): Promise<MigrateResult> 
     await tier?.close().catch(() => {});
     await state?.close().catch(() => {});
     await pool?.end().catch(() => {});
-    for (const db of Object.values(dbs)) db.close();
+    for (const db of Object.values(dbs)) {
+      db.close();
+      // A reader in WAL mode makes an empty -wal and a -shm, and a killed run leaves them: with
+      // the WAL empty they hold nothing (no server runs: the lock is ours), so they go, and the
+      // data directory is as a clean stop left it. A WAL with content (a crashed server's) stays.
+      if (isEmptyFile(`${db.name}-wal`)) for (const side of ['-wal', '-shm']) rmSync(`${db.name}${side}`, { force: true });
+    }
     lock.release();
   }
 }
@@ -229,4 +235,12 @@ async function checkRootKey(o: MigrateOptions, custody: CustodyRecord): Promise<
     provider.close?.();
   }
   return true;
+}
+
+function isEmptyFile(path: string): boolean {
+  try {
+    return statSync(path).size === 0;
+  } catch {
+    return false;
+  }
 }
