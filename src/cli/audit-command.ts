@@ -10,8 +10,16 @@ import { AUDIT_DIR, type CloudTrailEvent } from '../audit/audit-log.js';
 import { AuditQueryError, MAX_PAGE, parseAuditQuery, queryAudit, type AuditPageRequest } from '../audit/query.js';
 import { CliError, table } from './output.js';
 
-function auditDir(dir: string | undefined): string {
-  return join(loadConfig({ dataDir: dir }).dataDir, AUDIT_DIR);
+/**
+ * The audit log's directory. On a cluster (--metadata, COFFER_METADATA) the log is still a
+ * file per node, in each node's data directory: this reads that node's only, and says so.
+ */
+function auditDir(dir: string | undefined, metadata?: string): string {
+  const config = loadConfig({ dataDir: dir, metadata });
+  if (config.metadata !== undefined) {
+    process.stderr.write(`coffer: note: each node of a cluster keeps its own audit log; these are the events of the node whose data directory is ${config.dataDir} (run coffer audit with each node's --data-dir for the others)\n`);
+  }
+  return join(config.dataDir, AUDIT_DIR);
 }
 
 /** "15m", "2h", "7d" before now, or an ISO date. */
@@ -67,8 +75,9 @@ function render(events: CloudTrailEvent[], json: boolean): string {
 export function registerAuditCommands(program: Command): void {
   const audit = program.command('audit').description('read the KMS audit log');
   audit.command('tail').description('show the newest events').option('-n, --lines <n>', 'how many', '20').option('-f, --follow', 'keep printing new events').option('--json', 'print raw JSON events').option('--data-dir <dir>', 'data directory (default ./data, env COFFER_DATA_DIR)')
-    .action(async (o: { lines: string; follow?: boolean; json?: boolean; dataDir?: string }) => {
-      const dir = auditDir(o.dataDir);
+    .option('--metadata <url>', "a cluster's PostgreSQL database (env COFFER_METADATA): the audit log is still this node's, in its --data-dir")
+    .action(async (o: { lines: string; follow?: boolean; json?: boolean; dataDir?: string; metadata?: string }) => {
+      const dir = auditDir(o.dataDir, o.metadata);
       const n = Number(o.lines);
       if (!/^\d+$/.test(o.lines) || n > MAX_PAGE) throw new CliError(`invalid --lines: ${o.lines}`, `use a whole number from 0 to ${MAX_PAGE}`);
       const first = n === 0 ? [] : (await newest(dir, { limit: n }, n)).events;
@@ -122,11 +131,12 @@ export function registerAuditCommands(program: Command): void {
     .option('--next-token <token>', 'the page after a previous --limit query (repeat its filters)')
     .option('--json', 'print raw JSON events')
     .option('--data-dir <dir>', 'data directory (default ./data, env COFFER_DATA_DIR)')
-    .action(async (o: { principal?: string; key?: string; bucket?: string; event?: string; error?: string; since?: string; until?: string; limit?: string; nextToken?: string; json?: boolean; dataDir?: string }) => {
-      const { dataDir, json, nextToken, ...filters } = o;
+    .option('--metadata <url>', "a cluster's PostgreSQL database (env COFFER_METADATA): the audit log is still this node's, in its --data-dir")
+    .action(async (o: { principal?: string; key?: string; bucket?: string; event?: string; error?: string; since?: string; until?: string; limit?: string; nextToken?: string; json?: boolean; dataDir?: string; metadata?: string }) => {
+      const { dataDir, json, nextToken, metadata, ...filters } = o;
       const q = cliQuery({ ...filters, nextToken });
       if (nextToken !== undefined && o.limit === undefined) throw new CliError('--next-token needs --limit', 'give the --limit of the query that printed the token');
-      const page = await newest(auditDir(dataDir), q, o.limit === undefined ? undefined : q.limit);
+      const page = await newest(auditDir(dataDir, metadata), q, o.limit === undefined ? undefined : q.limit);
       process.stdout.write(render(page.events, json ?? false));
       if (page.nextToken) process.stderr.write(`coffer: next page: --next-token ${page.nextToken}\n`);
     });

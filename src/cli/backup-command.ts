@@ -8,6 +8,7 @@ import { shownBlobs } from '../config/blobs.js';
 import { KmsJsonClient } from '../kms/external/kms-json-client.js';
 import { CliError } from './output.js';
 import { ProgressReporter } from './progress.js';
+import { METADATA_OPTION, METADATA_OPTION_HELP, refuseOnPostgres } from './postgres-deployment.js';
 
 function progressOn(unit: string) {
   const s = { done: 0, total: 0, counting: false };
@@ -23,8 +24,10 @@ export function registerBackupCommands(program: Command): void {
     .requiredOption('--to <dir>', 'a new or empty directory')
     .option('--data-dir <dir>', 'the data directory (default ./data, env COFFER_DATA_DIR)')
     .option('--include-root-key', 'also copy root.key (then protect the backup as the key itself)')
-    .action(async (o: { to: string; dataDir?: string; includeRootKey?: boolean }) => {
-      const config = loadConfig({ dataDir: o.dataDir });
+    .option(METADATA_OPTION, METADATA_OPTION_HELP + ': refused, with what to use instead')
+    .action(async (o: { to: string; dataDir?: string; includeRootKey?: boolean; metadata?: string }) => {
+      const config = loadConfig({ dataDir: o.dataDir, metadata: o.metadata });
+      refuseOnPostgres('backup', config.metadata);
       const p = progressOn('blobs');
       p.reporter.start();
       try {
@@ -51,8 +54,10 @@ export function registerBackupCommands(program: Command): void {
     .description('restore a backup into a new or empty data directory, after checking its manifest and root key')
     .requiredOption('--from <dir>', 'a directory written by coffer backup')
     .requiredOption('--data-dir <dir>', 'the new data directory')
-    .action(async (o: { from: string; dataDir: string }) => {
-      const config = loadConfig({ dataDir: o.dataDir });
+    .option(METADATA_OPTION, METADATA_OPTION_HELP + ': refused, with what to use instead')
+    .action(async (o: { from: string; dataDir: string; metadata?: string }) => {
+      const config = loadConfig({ dataDir: o.dataDir, metadata: o.metadata });
+      refuseOnPostgres('restore', config.metadata);
       const p = progressOn('files');
       p.reporter.start();
       try {

@@ -17,10 +17,12 @@ import { ciphertextSize } from '../crypto/layout.js';
 import { EmbeddedInventory, type BlobReference } from '../storage/blob-inventory.js';
 import { checkSqliteIntegrity } from '../storage/sqlite-integrity.js';
 import { CliError } from './output.js';
+import { METADATA_OPTION, METADATA_OPTION_HELP, refuseOnPostgres } from './postgres-deployment.js';
 import { ProgressReporter } from './progress.js';
 
 interface CheckOptions {
   dataDir?: string;
+  metadata?: string;
   quick?: boolean;
 }
 
@@ -119,8 +121,10 @@ export function registerCheckCommand(program: Command): void {
     .description('check the data directory: SQLite integrity of every database, and every blob against its metadata')
     .option('--quick', 'SQLite quick_check instead of the full integrity_check (faster; skips index checks)')
     .option('--data-dir <dir>', 'data directory (default ./data, env COFFER_DATA_DIR)')
+    .option(METADATA_OPTION, METADATA_OPTION_HELP + ': refused, with what to use instead')
     .action(async (o: CheckOptions) => {
-      const config = loadConfig({ dataDir: o.dataDir });
+      const config = loadConfig({ dataDir: o.dataDir, metadata: o.metadata });
+      refuseOnPostgres('check', config.metadata);
       if (!existsSync(config.dataDir)) throw new CliError(`no data directory at ${config.dataDir}`, 'give the server\'s data directory with --data-dir (or COFFER_DATA_DIR)');
       const ok = await runCheck(config.dataDir, o.quick === true, process.stdout, process.stderr);
       if (!ok) process.exitCode = 1;

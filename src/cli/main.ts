@@ -16,6 +16,7 @@ import { registerCustodyCommands } from './custody-command.js';
 import { registerRotateCommands } from './custody-rotate-command.js';
 import { registerBackupCommands } from './backup-command.js';
 import { registerConfigCommands } from './config-command.js';
+import { registerMigrateCommand } from './migrate-command.js';
 import { cofferVersion } from '../version.js';
 import { CliError, fail } from './output.js';
 
@@ -33,6 +34,7 @@ registerCustodyCommands(program);
 registerRotateCommands(program.commands.find((c) => c.name() === 'custody')!);
 registerBackupCommands(program);
 registerConfigCommands(program);
+registerMigrateCommand(program);
 
 try {
   await program.parseAsync(process.argv);

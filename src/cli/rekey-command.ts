@@ -97,7 +97,11 @@ export function registerRekeyCommand(program: Command): void {
     .option('--include-sse-s3', 'also convert SSE-S3 objects to SSE-KMS under the target key (needs kms:Encrypt on it)')
     .option('--current-only', 're-wrap only the current version of each object (default: every version; each keeps its own envelope)')
     .option('--json', 'print the summary as JSON')
+    .option('--metadata <url>', 'not used: rekey works through a running server on any backend (refused, with what to use instead)')
     .action(async (o: Record<string, string | boolean | undefined>) => {
+      if (o.metadata !== undefined) {
+        throw new CliError('coffer rekey does not open the database: it re-wraps through a running server, whatever its backend', 'drop --metadata and give --endpoint the URL of any node of the cluster (or its load balancer)');
+      }
       const opts = rekeyOptions(o, process.env);
       const print = (summary: RekeySummary) =>
         process.stdout.write(opts.json ? JSON.stringify(summary, null, 2) + '\n' : formatSummary(summary, opts.stateFile));

@@ -1,5 +1,7 @@
 // `coffer usage`: KMS usage and its estimated cost from <data-dir>/usage.sqlite, which
-// a running server flushes about once a second (SQLite WAL: reading beside it is safe).
+// a running server flushes about once a second (SQLite WAL: reading beside it is safe), or
+// on a cluster from the PostgreSQL database every node flushes into (--metadata,
+// COFFER_METADATA): the counts of all nodes together.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,12 +11,17 @@ import { USAGE_FILE } from '../metering/sqlite-usage-store.js';
 import { openStoresBesideServer } from '../backend/open-backend.js';
 import { parseUsageQuery, usageReport, UsageQueryError, type UsageReport } from '../metering/report.js';
 import { CliError, table } from './output.js';
+import { METADATA_OPTION, METADATA_OPTION_HELP } from './postgres-deployment.js';
+import { PgUsageStore } from '../metering/pg-usage-store.js';
+import { openPgPool } from '../storage/postgres/pool.js';
+import type { UsageStore } from '../metering/usage-store.js';
 
 interface UsageOptions {
   since?: string;
   until?: string;
   by?: string;
   dataDir?: string;
+  metadata?: string;
   json?: boolean;
 }
 
@@ -50,11 +57,14 @@ export function registerUsageCommand(program: Command): void {
     .option('--by <group>', 'principal, key, bucket or operation (default key)')
     .option('--json', 'print the report as JSON (the same as GET /_coffer/api/usage)')
     .option('--data-dir <dir>', 'data directory (default ./data, env COFFER_DATA_DIR)')
+    .option(METADATA_OPTION, `${METADATA_OPTION_HELP}: the usage of every node`)
     .action(async (o: UsageOptions) => {
-      const config = loadConfig({ dataDir: o.dataDir });
-      const path = join(config.dataDir, USAGE_FILE);
-      if (!existsSync(config.dataDir)) throw new CliError(`no data directory at ${config.dataDir}`, 'give the server\'s data directory with --data-dir (or COFFER_DATA_DIR)');
-      if (!existsSync(path)) throw new CliError(`no usage recorded in ${config.dataDir} yet`, 'start `coffer server` on this data directory; metering is on unless COFFER_METERING=off');
+      const config = loadConfig({ dataDir: o.dataDir, metadata: o.metadata });
+      if (config.metadata === undefined) {
+        const path = join(config.dataDir, USAGE_FILE);
+        if (!existsSync(config.dataDir)) throw new CliError(`no data directory at ${config.dataDir}`, 'give the server\'s data directory with --data-dir (or COFFER_DATA_DIR)');
+        if (!existsSync(path)) throw new CliError(`no usage recorded in ${config.dataDir} yet`, 'start `coffer server` on this data directory; metering is on unless COFFER_METERING=off');
+      }
       let q;
       try {
         q = parseUsageQuery({ since: o.since, until: o.until, by: o.by });
@@ -62,7 +72,7 @@ export function registerUsageCommand(program: Command): void {
         if (e instanceof UsageQueryError) throw new CliError(e.message.replace(/^invalid (\w+)/, 'invalid --$1'), e.hint);
         throw e;
       }
-      const stores = openStoresBesideServer(config.dataDir, ['usage']);
+      const stores = config.metadata === undefined ? openStoresBesideServer(config.dataDir, ['usage']) : await openPgUsage(config.metadata);
       try {
         const report = await usageReport(stores.usage, q, config.metering.prices);
         process.stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : renderUsage(report));
@@ -70,4 +80,16 @@ export function registerUsageCommand(program: Command): void {
         await stores.close();
       }
     });
+}
+
+/** The usage store of a cluster's database, on a small pool of its own. */
+async function openPgUsage(url: string): Promise<{ usage: UsageStore; close(): Promise<void> }> {
+  const pool = openPgPool(url, { max: 2, applicationName: 'coffer usage' });
+  try {
+    const usage = await PgUsageStore.open(pool);
+    return { usage, close: async () => { await usage.close(); await pool.end(); } };
+  } catch (e) {
+    await pool.end().catch(() => {});
+    throw new CliError(`the PostgreSQL database of --metadata cannot be read: ${(e as Error).message}`, 'check that it is reachable and is the database the nodes run on (COFFER_METADATA)');
+  }
 }

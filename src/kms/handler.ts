@@ -10,6 +10,7 @@ import type { CredentialLookup } from '../auth/types.js';
 import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
 import { isStorageFull } from '../storage/storage-full.js';
+import { isDatabaseUnavailable } from '../storage/postgres/unavailable.js';
 import type { Caller, KmsService } from './service.js';
 import { callKms } from './dispatch.js';
 import { kmsError } from './errors.js';
@@ -66,6 +67,10 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
       // AWS KMS has no such error; 507 keeps SDKs from retrying into the full disk (docs/COMPATIBILITY.md).
       opts.service.log.error({ err: e, requestId, operation }, 'out of disk space');
       err = new ServiceError('KMSInternalException', 'The key store has no space left on its disk. Free disk space on the server, then try again.', 507);
+    } else if (isDatabaseUnavailable(e)) {
+      // AWS KMS's retryable "a dependency did not answer" (503): the database is down or unreachable.
+      opts.service.log.error({ err: e, requestId, operation }, 'key store database unavailable');
+      err = new ServiceError('DependencyTimeoutException', 'The key store cannot be reached. You can retry the request.', 503);
     } else {
       opts.service.log.error({ err: e, requestId, operation }, 'internal error');
       err = kmsError('KMSInternalException', 'An internal error occurred.');

@@ -9,6 +9,7 @@ import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
 import { isStorageFull } from '../storage/storage-full.js';
 import { isBlobTierUnavailable } from '../storage/blob-unavailable.js';
+import { isDatabaseUnavailable } from '../storage/postgres/unavailable.js';
 import { transportOf } from '../http/transport.js';
 import { releaseBody } from '../http/continue.js';
 import { noteAccess } from '../http/access-log.js';
@@ -187,6 +188,9 @@ export function sendError(services: S3Services, req: IncomingMessage, res: Serve
     err = s3Error('InsufficientStorage');
   } else if (isBlobTierUnavailable(e)) {
     services.log.error({ err: e, requestId }, 'blob backend unavailable');
+    err = s3Error('ServiceUnavailable');
+  } else if (isDatabaseUnavailable(e)) {
+    services.log.error({ err: e, requestId }, 'metadata database unavailable');
     err = s3Error('ServiceUnavailable');
   } else {
     services.log.error({ err: e, requestId }, 'internal error');

@@ -19,18 +19,24 @@
 //                                 written to it for the grace period: another node's upload
 //                                 in flight is never removed
 // Ids stay 128 random bits, so nodes never collide without coordinating.
+// A shared directory that cannot be reached — unmounted (its tmp/ is gone), a stale or
+// hung NFS handle, I/O errors, permission lost — is the blob tier being unavailable, not
+// damage: opening a writer or a blob then fails with BlobTierUnavailableError
+// (blob-unavailable.ts), which the services answer 503. A blob missing from a directory
+// that is there is still a missing blob.
 //
 // Writing is double-buffered: a full batch goes to the file while the next one fills, and
 // with fsync on, the bytes already written are flushed to disk in the background every
 // SYNC_EVERY bytes, so the fdatasync at commit has little left to do.
 
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { BlobTierUnavailableError } from './blob-unavailable.js';
 import type { BlobStore, BlobWriter } from './types.js';
 
 export interface FileBlobStoreOptions {
@@ -61,6 +67,8 @@ const READ_CHUNK_BYTES = 256 * 1024;
 const SYNC_EVERY = 32 * 1024 * 1024;
 /** Batch buffers kept for reuse by later writers. */
 const POOL_MAX = 8;
+/** Errors of a shared directory that is not reachable as a whole (see the header). */
+const UNREACHABLE = new Set(['EIO', 'ESTALE', 'ENOTCONN', 'EHOSTDOWN', 'ETIMEDOUT', 'EACCES', 'EPERM', 'ENOTDIR']);
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
 
@@ -118,7 +126,9 @@ export class FileBlobStore implements BlobStore {
   async createAt(blobId: string): Promise<BlobWriter> {
     if (!ID_PATTERN.test(blobId)) throw new Error(`invalid blob id ${JSON.stringify(blobId)}`);
     const tmp = path.join(this.dir, 'tmp', (this.shared?.tempPrefix ?? '') + blobId);
-    const handle = await fs.open(tmp, 'wx', FILE_MODE);
+    const handle = await fs.open(tmp, 'wx', FILE_MODE).catch((e: unknown) => {
+      throw this.unreachable(e, 'create a blob');
+    });
     return new FileBlobWriter(this, blobId, tmp, handle);
   }
 
@@ -128,11 +138,17 @@ export class FileBlobStore implements BlobStore {
       return failed(new RangeError(`invalid blob range ${range.start}-${range.end}`));
     }
     // A missing file makes the stream emit 'error' (ENOENT) from its open.
-    return createReadStream(this.finalPath(blobId), {
+    const stream = createReadStream(this.finalPath(blobId), {
       start: range?.start,
       end: range?.end,
       highWaterMark: READ_CHUNK_BYTES,
     });
+    if (this.shared !== undefined) {
+      // The error a reader sees is the one the stream's destroy passes on: translated there.
+      const destroy = stream._destroy.bind(stream);
+      stream._destroy = (err, cb) => destroy(err, (e) => cb(e ? (this.unreachable(e, 'read a blob') as Error) : e));
+    }
+    return stream;
   }
 
   async delete(blobId: string): Promise<void> {
@@ -218,6 +234,19 @@ export class FileBlobStore implements BlobStore {
     if (madeTop && this.fsync) await syncDir(this.dir);
     const made = await fs.mkdir(parent, { mode: DIR_MODE }).then(() => true, existing);
     if (made && this.fsync) await syncDir(top);
+  }
+
+  /**
+   * In a shared directory, `e` as BlobTierUnavailableError when the directory as a whole
+   * cannot be reached (an unreachable-kind error, or ENOENT with tmp/ itself gone: the
+   * mount is not there); otherwise `e` as it is.
+   */
+  private unreachable(e: unknown, what: string): unknown {
+    if (this.shared === undefined) return e;
+    const code = (e as NodeJS.ErrnoException | null)?.code;
+    const gone = code === 'ENOENT' && !existsSync(path.join(this.dir, 'tmp'));
+    if (code === undefined || (!UNREACHABLE.has(code) && !gone)) return e;
+    return new BlobTierUnavailableError(`shared blob directory: cannot ${what} (${gone ? 'the directory is not there' : code})`, { cause: e });
   }
 
   private finalPath(blobId: string): string {

@@ -52,6 +52,13 @@ export interface PgTestServer {
   url(database: string): string;
   /** Creates a new, empty database and returns its connection string. */
   freshDatabase(): Promise<string>;
+  /**
+   * Stops the server as an operator would (`pg_ctl stop -m fast`: sessions are ended, new
+   * connections refused) for tests of an outage; `start()` brings it back on the same port
+   * with the same data. The server is the test file's own, so only that file sees it.
+   */
+  stop(): Promise<void>;
+  start(): Promise<void>;
 }
 
 let started: Promise<PgTestServer> | undefined;
@@ -109,9 +116,10 @@ async function start(): Promise<PgTestServer> {
   run(join(PG_BIN, 'initdb'), ['-D', data, '-U', SUPERUSER, '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C.UTF-8']);
   const pgCtl = join(PG_BIN, 'pg_ctl');
   let port = 0;
+  let opts = '';
   for (let attempt = 0; ; attempt++) {
     port = await freePort();
-    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+    opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
     try {
       run(pgCtl, ['-D', data, '-o', opts, '-l', log, '-w', '-t', '30', 'start']);
       break;
@@ -147,6 +155,12 @@ async function start(): Promise<PgTestServer> {
   return {
     port,
     url,
+    async stop() {
+      run(pgCtl, ['-D', data, '-m', 'fast', '-w', '-t', '30', 'stop']);
+    },
+    async start() {
+      run(pgCtl, ['-D', data, '-o', opts, '-l', log, '-w', '-t', '30', 'start']);
+    },
     freshDatabase() {
       // One database is made ahead, while the test that got the last one runs.
       const ready = ahead ?? create();

@@ -17,6 +17,7 @@ import { authenticate } from '../../auth/sigv4.js';
 import type { CredentialLookup, Principal } from '../../auth/types.js';
 import { ServiceError, isServiceError } from '../../errors.js';
 import { isStorageFull } from '../../storage/storage-full.js';
+import { isDatabaseUnavailable } from '../../storage/postgres/unavailable.js';
 import { accessKeyIdOf } from '../credentials.js';
 import { requestPrincipal } from '../principal.js';
 import { accessDeniedMessage, authorize } from '../policy/index.js';
@@ -134,6 +135,11 @@ export async function handleQueryApi(routed: 'iam' | 'sts', opts: IamHandlerOpti
       // IAM's own code for a failure on its side, with 507 so that SDKs do not retry into the full disk (docs/COMPATIBILITY.md).
       opts.log.error({ err: e, requestId, action }, 'out of disk space');
       err = new ServiceError('ServiceFailure', 'The IAM store has no space left on its disk. Free disk space on the server, then try again.', 507);
+    } else if (isDatabaseUnavailable(e)) {
+      // IAM's own code for a failure on its side (500, which SDKs retry); STS's ServiceUnavailable (503).
+      opts.log.error({ err: e, requestId, action }, 'IAM store database unavailable');
+      const message = 'The IAM store cannot be reached. Try again later.';
+      err = svc.name === 'STS' ? new ServiceError('ServiceUnavailable', message, 503) : new ServiceError('ServiceFailure', message, 500);
     } else {
       opts.log.error({ err: e, requestId, action }, 'internal error');
       err = new ServiceError('ServiceFailure', 'The request processing has failed because of an unknown error, exception or failure.', 500);

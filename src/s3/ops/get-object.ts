@@ -19,6 +19,7 @@ import { checkCustomerKey, integrityFailure, openObject, sseOf, sseResponseHeade
 import { readDecrypted, readDecryptedSmall } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
 import { isBlobTierUnavailable } from '../../storage/blob-unavailable.js';
+import { isDatabaseUnavailable } from '../../storage/postgres/unavailable.js';
 
 const OVERRIDES: Record<string, string> = {
   'response-content-type': 'content-type',
@@ -199,7 +200,7 @@ function firstChunk(s: Readable): Promise<Buffer | null> {
 /** The body of `rec` cannot be read: logged with the object it belongs to, InternalError to the client. */
 function unreadable(ctx: S3Context, rec: ObjectRecord, e: unknown): Error {
   if (e instanceof ObjectCryptoError) return integrityFailure(ctx, e, rec);
-  if (isBlobTierUnavailable(e)) return e as Error; // 503: the handler logs it
+  if (isBlobTierUnavailable(e) || isDatabaseUnavailable(e)) return e as Error; // 503: the handler logs it
   ctx.services.log.error({ err: e, requestId: ctx.requestId, bucket: rec.bucket, key: rec.key }, 'stored object could not be read: its blob is missing or unreadable');
   return s3Error('InternalError', {}, 'The object could not be read: its stored data is missing or unreadable.');
 }

@@ -9,8 +9,14 @@
 // A NOT NULL or CHECK violation comes back with a `detail` of "Failing row contains (…)",
 // every column of the row — sealed secrets and key material included. The pool's
 // connections withhold those values, so such an error can be logged like any other.
+//
+// An error of a connection that cannot be made or that broke is marked "database
+// unavailable" (unavailable.ts), so the services answer 503 and not 500; the pool then
+// replaces the connection on the next query, so service resumes when the database is back.
+// A connection attempt that gets no answer gives up after CONNECT_TIMEOUT_MS.
 
 import pg from 'pg';
+import { markIfUnavailable, markUnavailable } from './unavailable.js';
 
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
@@ -23,6 +29,8 @@ const types = {
 };
 
 const FAILING_ROW = 'Failing row contains';
+/** How long a new connection may take before the request that needs it fails (unavailable). */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** The error with the row values PostgreSQL put in its detail withheld. */
 export function withholdRowValues(e: unknown): unknown {
@@ -33,17 +41,25 @@ export function withholdRowValues(e: unknown): unknown {
   return e;
 }
 
-/** node-postgres's client, but every failed query's error passes withholdRowValues. */
+const failed = (e: unknown): unknown => markIfUnavailable(withholdRowValues(e));
+
+/** node-postgres's client, but every failed query's error passes withholdRowValues, and connection failures are marked. */
 class WithholdingClient extends pg.Client {
   override query(...args: any[]): any {
     const last = args.length - 1;
     const cb: unknown = args[last];
     if (typeof cb === 'function') {
-      args[last] = (err: unknown, res: unknown) => (cb as (e: unknown, r: unknown) => void)(err && withholdRowValues(err), res);
+      args[last] = (err: unknown, res: unknown) => (cb as (e: unknown, r: unknown) => void)(err && failed(err), res);
       return (super.query as (...a: unknown[]) => unknown)(...args);
     }
     const r = (super.query as (...a: unknown[]) => unknown)(...args);
-    return r instanceof Promise ? r.catch((e: unknown) => Promise.reject(withholdRowValues(e))) : r;
+    return r instanceof Promise ? r.catch((e: unknown) => Promise.reject(failed(e))) : r;
+  }
+
+  override connect(...args: any[]): any {
+    const cb: unknown = args[0];
+    if (typeof cb === 'function') return (super.connect as (c: (e: unknown) => void) => void)((err: unknown) => (cb as (e: unknown) => void)(err && markUnavailable(err)));
+    return (super.connect as () => Promise<unknown>)().catch((e: unknown) => Promise.reject(markUnavailable(e)));
   }
 }
 
@@ -62,6 +78,7 @@ export function openPgPool(url: string, opts: PgPoolOptions = {}): pg.Pool {
     application_name: opts.applicationName ?? 'coffer',
     types,
     allowExitOnIdle: true,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     Client: WithholdingClient,
   });
   // An idle connection that the server drops (restart, failover) emits 'error' on the
