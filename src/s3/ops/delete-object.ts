@@ -1,9 +1,10 @@
 // DeleteObject and DeleteObjects (quiet mode). Deleting a missing key succeeds, as S3 does,
 // unless the request is conditional (If-Match, or an <ETag> per DeleteObjects entry).
 // Versions (versioning.ts): a delete naming a version removes it for good (delete markers
-// too) and never adds a marker (If-Match still applies, to the current version, as in AWS); without one, a versioning-enabled bucket gets a new delete
-// marker, a suspended one a "null" delete marker that replaces the null version, and a
-// bucket that never had versioning loses the object.
+// too) and never adds a marker (If-Match still applies, to the current version, as in AWS);
+// without one, a versioning-enabled bucket gets a new delete marker, a suspended one a "null"
+// delete marker that replaces the null version, and a bucket that never had versioning loses
+// the object.
 // DeleteObjects is authorized key by key, each as a DeleteObject of that key: a refused key
 // is an <Error> entry of a 200 result, as in AWS, and the others are deleted.
 
