@@ -40,6 +40,7 @@ import type {
   MultipartUploadRecord,
   ObjectRecord,
   PartRecord,
+  ReplaceCheck,
   WriteCondition,
 } from './types.js';
 import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError } from './types.js';
@@ -199,8 +200,8 @@ export class SqliteMetadataStore implements MetadataStore {
     return row && toObject(row);
   }
 
-  async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
-    return this.write(() => this.v.writeObject(rec, cond));
+  async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
+    return this.write(() => this.v.writeObject(rec, cond, check));
   }
 
   async updateObject(
@@ -244,9 +245,10 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
-  async deleteObjectVersion(bucket: string, key: string, versionId: string, check?: (rec: ObjectRecord) => void): Promise<ObjectRecord | undefined> {
+  async deleteObjectVersion(bucket: string, key: string, versionId: string, check?: ReplaceCheck, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
     return this.freeingWrite(() => {
       const current = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
+      checkCondition(cond, live(current));
       if (current !== undefined && current.version_id === versionId) {
         const rec = toObject(current);
         check?.(rec);
@@ -352,11 +354,12 @@ export class SqliteMetadataStore implements MetadataStore {
     rec: ObjectRecord,
     cond: WriteCondition = { kind: 'none' },
     completedAt: string = new Date().toISOString(),
+    check?: ReplaceCheck,
   ): Promise<ObjectRecord | undefined> {
     return this.write(() => {
       const up = this.s.getUpload.get(uploadId) as UploadRow | undefined;
       if (up === undefined || up.bucket !== rec.bucket || up.key !== rec.key) throw new StorageConflictError('NoSuchUpload');
-      const old = this.v.writeObject(rec, cond);
+      const old = this.v.writeObject(rec, cond, check);
       const used = new Set(rec.parts.map((p) => p.blobId));
       for (const { blob_id } of this.s.listPartBlobs.all(uploadId) as { blob_id: string }[]) {
         if (!used.has(blob_id)) this.s.addGarbage.run(blob_id);

@@ -171,6 +171,12 @@ export type WriteCondition =
   | { kind: 'ifNoneMatchStar' }
   | { kind: 'ifMatch'; etag: string };
 
+/**
+ * A synchronous check a store runs inside a write's transaction on the version the write would
+ * remove, before changing anything; it throws to refuse (the S3 layer's object lock).
+ */
+export type ReplaceCheck = (rec: ObjectRecord) => void;
+
 /** Bytes start to end of a blob, both inclusive. */
 export interface ByteRange {
   start: number;
@@ -239,8 +245,12 @@ export interface MetadataStore {
    * removed too (a write of the null version replaces the null version wherever it is). Clears
    * the pending marks of rec's blobs and moves the blobs of removed versions that no remaining
    * version uses to garbage. Returns the version rec replaced (removed), if any.
+   * `check`, when given, is called in the same transaction, before any change, with the version
+   * the write would remove (the one carrying rec's version id), if there is one: if it throws,
+   * nothing changes and the call rejects with its error (object lock: a lock set on the null
+   * version while a write of it was on its way cannot be overwritten). It must be synchronous.
    */
-  putObject(rec: ObjectRecord, cond?: WriteCondition): Promise<ObjectRecord | undefined>;
+  putObject(rec: ObjectRecord, cond?: WriteCondition, check?: ReplaceCheck): Promise<ObjectRecord | undefined>;
   /**
    * Updates only tags / headers / userMetadata / sys of an existing version (the current one,
    * not a delete marker, when versionId is undefined), no blob change. Returns false if absent.
@@ -267,8 +277,11 @@ export interface MetadataStore {
    * `check`, when given, is called with the version in the removing transaction, before any
    * change: if it throws, nothing is removed and the call rejects with its error (object lock:
    * a lock set concurrently cannot slip between the check and the removal). It must be synchronous.
+   * `cond`, when an ifMatch, is checked first in the same transaction against the key's *current*
+   * version (S3's conditional delete: "evaluations only apply to the current version"), a delete
+   * marker counting as absent: StorageConflictError('PreconditionFailed') when it fails.
    */
-  deleteObjectVersion(bucket: string, key: string, versionId: string, check?: (rec: ObjectRecord) => void): Promise<ObjectRecord | undefined>;
+  deleteObjectVersion(bucket: string, key: string, versionId: string, check?: ReplaceCheck, cond?: WriteCondition): Promise<ObjectRecord | undefined>;
   /** Current versions that are not delete markers, key starting with prefix and > after, ascending, at most limit. */
   listObjects(bucket: string, q: ListObjectsQuery): Promise<ObjectRecord[]>;
   /** Versions and delete markers, by key ascending then newest first, starting with prefix, after the markers, at most limit. */
@@ -284,9 +297,9 @@ export interface MetadataStore {
   listParts(uploadId: string, afterPart: number, limit: number): Promise<PartRecord[]>;
   /**
    * In one transaction: checks the upload exists ('NoSuchUpload'), checks cond, writes `rec` as the object
-   * (as putObject), deletes the upload and its parts, moving blobs of parts not used by rec to garbage.
+   * (as putObject, `check` included), deletes the upload and its parts, moving blobs of parts not used by rec to garbage.
    */
-  completeUpload(uploadId: string, rec: ObjectRecord, cond?: WriteCondition, completedAt?: string): Promise<ObjectRecord | undefined>;
+  completeUpload(uploadId: string, rec: ObjectRecord, cond?: WriteCondition, completedAt?: string, check?: ReplaceCheck): Promise<ObjectRecord | undefined>;
   /**
    * (Part of completeUpload's transaction: it also records a CompletedUploadRecord dated `completedAt`,
    * default now, and forgets those completed more than COMPLETED_UPLOAD_RETENTION_MS before it.)

@@ -3,7 +3,7 @@
 // parts are the chosen parts' blobs, in order. The ETag is S3's MD5-of-MD5s "-N"; the
 // checksum is COMPOSITE or FULL_OBJECT as the upload declared (multipart-checksum.ts).
 
-import { lockForNewVersion, lockOf, nowOf, sysWithLock } from '../object-lock.js';
+import { lockForNewVersion, lockOf, nowOf, replaceCheck, sysWithLock } from '../object-lock.js';
 import { createHash } from 'node:crypto';
 import { decodePayload } from '../../auth/chunked.js';
 import { COMPLETED_UPLOAD_RETENTION_MS, type BucketRecord, type ObjectRecord, type PartRecord } from '../../storage/types.js';
@@ -102,7 +102,7 @@ export async function completeMultipartUpload(ctx: S3Context, bucket: string, ke
   const sse = await completedSse(ctx, upload, chosen);
   if (sse) rec.sys = { ...rec.sys, sse };
   try {
-    await ctx.services.meta.completeUpload(uploadId, rec, cond, new Date().toISOString());
+    await ctx.services.meta.completeUpload(uploadId, rec, cond, new Date().toISOString(), await replaceCheck(ctx, bucket, key));
   } catch (e) {
     const mapped = await mapWriteConflict(ctx, e, bucket, key, cond);
     // A concurrent request completed the same upload first: answer as it did.

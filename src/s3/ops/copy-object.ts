@@ -5,7 +5,7 @@
 //   - stream the source through writeBlob into a new blob and commit a new record
 //     (the copy is always a single-part object with an MD5 ETag, as on AWS).
 
-import { authorizeRequestedLock, lockForNewVersion, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
+import { authorizeRequestedLock, lockForNewVersion, nowOf, replaceCheck, requestedLock, sysWithLock } from '../object-lock.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { checksumHeader, parseAlgorithm } from '../../checksum/index.js';
 import { StorageConflictError, type BucketRecord, type ChecksumAlgorithm, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
@@ -242,7 +242,7 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
 async function commitInPlace(ctx: S3Context, rec: ObjectRecord, src: ObjectRecord, cond: WriteCondition): Promise<boolean> {
   const guard: WriteCondition = cond.kind === 'none' ? { kind: 'ifMatch', etag: src.etag } : cond;
   try {
-    await ctx.services.meta.putObject(rec, guard);
+    await ctx.services.meta.putObject(rec, guard, await replaceCheck(ctx, rec.bucket, rec.key));
   } catch (e) {
     if (cond.kind === 'none' && e instanceof StorageConflictError && e.kind === 'PreconditionFailed') return false;
     throw await mapWriteConflict(ctx, e, rec.bucket, rec.key, cond);

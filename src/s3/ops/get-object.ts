@@ -90,7 +90,8 @@ async function respond(ctx: S3Context, rec: ObjectRecord, b: BucketRecord, custo
 
   const checksumMode = header(ctx, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && (range === undefined || partNumber !== undefined);
   const headers: Record<string, string> = {
-    ...objectResponseHeaders(rec, { checksumMode, partNumber }), ...sseResponseHeaders(ctx, sse), ...versionHeaders(b, rec), ...lockResponseHeaders(rec),
+    ...objectResponseHeaders(rec, { checksumMode, partNumber }), ...sseResponseHeaders(ctx, sse), ...versionHeaders(b, rec),
+    ...(await lockResponseHeaders(ctx, b.name, rec.key, rec)),
   };
   for (const [param, name] of Object.entries(OVERRIDES)) {
     const v = ctx.query.get(param);

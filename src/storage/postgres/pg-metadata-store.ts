@@ -24,6 +24,7 @@ import type {
   ObjectRecord,
   ObjectVersionRecord,
   PartRecord,
+  ReplaceCheck,
   WriteCondition,
 } from '../types.js';
 import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError } from '../types.js';
@@ -125,8 +126,8 @@ export class PgMetadataStore implements MetadataStore {
     return row && toObject(row);
   }
 
-  async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
-    return this.tx((q) => writeObject(q, rec, cond));
+  async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
+    return this.tx((q) => writeObject(q, rec, cond, check));
   }
 
   async updateObject(bucket: string, key: string, patch: Patch, versionId?: string): Promise<boolean> {
@@ -164,11 +165,12 @@ export class PgMetadataStore implements MetadataStore {
     });
   }
 
-  async deleteObjectVersion(bucket: string, key: string, versionId: string, check?: (rec: ObjectRecord) => void): Promise<ObjectRecord | undefined> {
+  async deleteObjectVersion(bucket: string, key: string, versionId: string, check?: ReplaceCheck, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
     // The check (object lock) runs on the row this SERIALIZABLE transaction removes: a lock set
     // concurrently makes one of the two transactions fail and retry, never slip between them.
     return this.tx(async (q) => {
       const current = await first<ObjectRow>(q, S.getObject, [bucket, key]);
+      checkCondition(cond, live(current));
       if (current !== undefined && current.version_id === versionId) {
         check?.(toObject(current));
         await removeCurrent(q, current);
@@ -276,11 +278,12 @@ export class PgMetadataStore implements MetadataStore {
     rec: ObjectRecord,
     cond: WriteCondition = { kind: 'none' },
     completedAt: string = new Date().toISOString(),
+    check?: ReplaceCheck,
   ): Promise<ObjectRecord | undefined> {
     return this.tx(async (q) => {
       const up = await first<UploadRow>(q, S.getUpload, [uploadId]);
       if (up === undefined || up.bucket !== rec.bucket || up.key !== rec.key) throw new StorageConflictError('NoSuchUpload');
-      const old = await writeObject(q, rec, cond);
+      const old = await writeObject(q, rec, cond, check);
       const used = new Set(rec.parts.map((p) => p.blobId));
       const unused = (await rows<{ blob_id: string }>(q, S.listPartBlobs, [uploadId])).map((r) => r.blob_id).filter((id) => !used.has(id));
       if (unused.length > 0) await q.query(S.addGarbageMany, [unused]);
