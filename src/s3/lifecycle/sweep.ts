@@ -1,0 +1,258 @@
+// One bucket's lifecycle pass: what the enabled rules of its configuration (rules.ts) ask for
+// as of `now`, done through the metadata store as a user's delete would do it.
+//
+//   never versioned    current objects whose Expiration is due are deleted (S3.EXPIRE.OBJECT)
+//   versioned          a current version whose Expiration is due gets a delete marker on top
+//   (or suspended)     (S3.CREATE.DELETEMARKER; the "null" marker when suspended); a noncurrent
+//                      version is deleted for good NoncurrentDays after it became noncurrent
+//                      (when the next newer version was written), unless it is among the
+//                      NewerNoncurrentVersions newest noncurrent ones; a current delete marker
+//                      with no other version of its key is removed by ExpiredObjectDeleteMarker
+//   uploads            an upload DaysAfterInitiation old is aborted (S3.DELETE.UPLOAD)
+//
+// Days count as AWS counts them: the moment an object reaches its age is rounded up to the
+// next midnight UTC (rules.ts dueAt). A version under object lock (a running retention or a
+// legal hold) is never deleted: the check runs inside the deleting transaction
+// (MetadataStore.deleteObjectVersion's check), with object-lock.ts's rule and no bypass. A
+// delete marker on a locked current version is allowed, as it is for a user.
+//
+// Bounded: listings are read a page at a time (PAGE entries), nothing is held across pages
+// but the position and, for the key being read, its noncurrent count and newest time.
+// Resumable by re-scanning: there is no persisted cursor. Every action is decided from the
+// state it finds and is idempotent (a key already expired has a delete marker on top and is
+// not expired again; a version already gone is not found), so a pass cut short by a crash or
+// stop() is finished by the next one.
+
+import { StorageConflictError, type BucketRecord, type MetadataStore, type ObjectRecord, type ObjectVersionRecord } from '../../storage/types.js';
+import { checkDeletable } from '../object-lock.js';
+import { deleteMarkerRecord, versionIdForWrite, versioningOf } from '../versioning.js';
+import { dueAt, expiryOf, filterMatches, lifecycleOf, type LifecycleRule } from './rules.js';
+
+export const PAGE = 1000;
+
+export type LifecycleOperation = 'S3.EXPIRE.OBJECT' | 'S3.CREATE.DELETEMARKER' | 'S3.DELETE.UPLOAD';
+
+/** One action taken, as the worker records it (log line and metric). */
+export interface LifecycleEvent {
+  operation: LifecycleOperation;
+  /** expire: a current object deleted; marker: a delete marker added; noncurrent: a noncurrent version deleted; delete-marker: an expired delete marker removed; upload: an upload aborted. */
+  action: 'expire' | 'marker' | 'noncurrent' | 'delete-marker' | 'upload';
+  bucket: string;
+  key: string;
+  versionId?: string;
+  uploadId?: string;
+  ruleId: string;
+}
+
+export interface SweepCounts {
+  expired: number;
+  markersAdded: number;
+  noncurrentExpired: number;
+  markersRemoved: number;
+  uploadsAborted: number;
+  /** Versions an action was due on but object lock protects. */
+  locked: number;
+  /** Versions changed between the listing and the action (a newer write won). */
+  changed: number;
+  failed: number;
+}
+
+export function noCounts(): SweepCounts {
+  return { expired: 0, markersAdded: 0, noncurrentExpired: 0, markersRemoved: 0, uploadsAborted: 0, locked: 0, changed: 0, failed: 0 };
+}
+
+export interface SweepDeps {
+  meta: MetadataStore;
+  /** Owner of the delete markers lifecycle writes (the bucket owner's canonical id). */
+  owner: string;
+  record(e: LifecycleEvent): void;
+  failed(err: unknown, what: string): void;
+  /** True once the worker is told to stop: the pass ends after the action in progress. */
+  stopping(): boolean;
+}
+
+class Changed extends Error {}
+
+/** Runs bucket `b`'s enabled rules as of `now`; counts what it did. */
+export async function sweepBucket(deps: SweepDeps, b: BucketRecord, now: number, counts: SweepCounts): Promise<void> {
+  const config = lifecycleOf(b);
+  if (!config) return;
+  const rules = config.rules.filter((r) => r.enabled);
+  const objectRules = rules.filter((r) => r.expiration || r.noncurrentExpiration);
+  for (const prefix of scanPrefixes(objectRules)) {
+    if (deps.stopping()) return;
+    if (versioningOf(b) === undefined) await sweepUnversioned(deps, b, prefix, objectRules, now, counts);
+    else await sweepVersions(deps, b, prefix, objectRules, now, counts);
+  }
+  const uploadRules = rules.filter((r) => r.abortIncompleteDays !== undefined);
+  for (const prefix of scanPrefixes(uploadRules)) {
+    if (deps.stopping()) return;
+    await sweepUploads(deps, b, prefix, uploadRules, now, counts);
+  }
+}
+
+/** The prefixes to list so every key a rule can match is read once: none of them starts with another. */
+export function scanPrefixes(rules: LifecycleRule[]): string[] {
+  const all = [...new Set(rules.map((r) => r.filter.prefix ?? ''))].sort();
+  const out: string[] = [];
+  for (const p of all) if (!out.some((q) => p.startsWith(q))) out.push(p);
+  return out;
+}
+
+/** The first rule whose Expiration (Days or Date) is due on this current version. */
+function dueExpiration(rules: LifecycleRule[], rec: ObjectRecord, now: number): LifecycleRule | undefined {
+  return rules.find((r) => {
+    if (!filterMatches(r.filter, rec)) return false;
+    const at = expiryOf(r, rec.lastModified);
+    return at !== undefined && now >= at;
+  });
+}
+
+async function sweepUnversioned(deps: SweepDeps, b: BucketRecord, prefix: string, rules: LifecycleRule[], now: number, counts: SweepCounts): Promise<void> {
+  let after: string | undefined;
+  for (;;) {
+    const page = await deps.meta.listObjects(b.name, { prefix, ...(after !== undefined ? { after } : {}), limit: PAGE });
+    for (const rec of page) {
+      if (deps.stopping()) return;
+      const rule = dueExpiration(rules, rec, now);
+      if (!rule) continue;
+      // Only the object listed: one written since (another lastModified or ETag) is left alone.
+      await act(deps, counts, 'expired', () => deps.meta.deleteObjectVersion(b.name, rec.key, rec.versionId ?? 'null', (found) => {
+        if (found.lastModified !== rec.lastModified || found.etag !== rec.etag || found.deleteMarker) throw new Changed();
+        checkDeletable(found, now, false);
+      }), { operation: 'S3.EXPIRE.OBJECT', action: 'expire', bucket: b.name, key: rec.key, ruleId: rule.id });
+    }
+    if (page.length < PAGE) return;
+    after = page[page.length - 1]!.key;
+  }
+}
+
+interface KeyState {
+  key: string;
+  /** Noncurrent versions of the key seen so far (newest first). */
+  noncurrent: number;
+  /** lastModified of the version read before (the next newer one): when the one read now became noncurrent. */
+  newerModified: string;
+}
+
+async function sweepVersions(deps: SweepDeps, b: BucketRecord, prefix: string, rules: LifecycleRule[], now: number, counts: SweepCounts): Promise<void> {
+  let marker: { keyMarker?: string; versionIdMarker?: string } = {};
+  let state: KeyState | undefined;
+  // A current delete marker waits for the next entry: it is expired only when no other version of its key follows.
+  let lone: ObjectVersionRecord | undefined;
+  /** The last key whose every version has been read, for restarting at the start of the next one. */
+  let doneKey: string | undefined;
+  for (;;) {
+    const page = await deps.meta.listObjectVersions(b.name, { prefix, ...marker, limit: PAGE });
+    let removedLast = false;
+    for (const v of page) {
+      if (deps.stopping()) return;
+      if (lone && lone.key !== v.key) await expireLoneMarker(deps, b, lone, rules, now, counts);
+      lone = undefined;
+      if (state && state.key !== v.key) doneKey = state.key;
+      removedLast = false;
+      if (v.isLatest) {
+        state = { key: v.key, noncurrent: 0, newerModified: v.lastModified };
+        if (v.deleteMarker) lone = v;
+        // A delete marker put on top makes this version the key's newest noncurrent one.
+        else if (await expireCurrent(deps, b, v, rules, now, counts)) state.noncurrent = 1;
+        continue;
+      }
+      if (!state || state.key !== v.key) state = { key: v.key, noncurrent: 0, newerModified: v.lastModified };
+      state.noncurrent += 1;
+      const since = state.newerModified;
+      state.newerModified = v.lastModified;
+      removedLast = await expireNoncurrent(deps, b, v, state.noncurrent, since, rules, now, counts);
+    }
+    if (page.length < PAGE) {
+      if (lone) await expireLoneMarker(deps, b, lone, rules, now, counts);
+      return;
+    }
+    const last = page[page.length - 1]!;
+    if (removedLast) {
+      // The store resumes after a whole key when its version marker is gone: read this key again from its start.
+      marker = doneKey !== undefined ? { keyMarker: doneKey } : {};
+      state = undefined;
+      lone = undefined;
+    } else {
+      marker = { keyMarker: last.key, versionIdMarker: last.versionId };
+    }
+  }
+}
+
+/** Puts a delete marker on a current version whose Expiration is due; true when it did. */
+async function expireCurrent(deps: SweepDeps, b: BucketRecord, v: ObjectVersionRecord, rules: LifecycleRule[], now: number, counts: SweepCounts): Promise<boolean> {
+  const rule = dueExpiration(rules, v, now);
+  if (!rule) return false;
+  const marker = deleteMarkerRecord(b.name, v.key, versionIdForWrite(b), deps.owner);
+  marker.lastModified = new Date(now).toISOString();
+  // On top of the version listed only: If-Match on its ETag, checked in the writing transaction.
+  return act(deps, counts, 'markersAdded', async () => {
+    await deps.meta.putObject(marker, { kind: 'ifMatch', etag: v.etag });
+    return marker;
+  },
+    { operation: 'S3.CREATE.DELETEMARKER', action: 'marker', bucket: b.name, key: v.key, versionId: marker.versionId!, ruleId: rule.id });
+}
+
+/** Deletes a noncurrent version when a rule says so; true when it was deleted. */
+async function expireNoncurrent(
+  deps: SweepDeps, b: BucketRecord, v: ObjectVersionRecord, rank: number, since: string, rules: LifecycleRule[], now: number, counts: SweepCounts,
+): Promise<boolean> {
+  const rule = rules.find((r) => {
+    const n = r.noncurrentExpiration;
+    if (!n || !filterMatches(r.filter, v)) return false;
+    return rank > (n.newerNoncurrentVersions ?? 0) && now >= dueAt(Date.parse(since), n.noncurrentDays);
+  });
+  if (!rule) return false;
+  return act(deps, counts, 'noncurrentExpired', () => deps.meta.deleteObjectVersion(b.name, v.key, v.versionId, (found) => checkDeletable(found, now, false)),
+    { operation: 'S3.EXPIRE.OBJECT', action: 'noncurrent', bucket: b.name, key: v.key, versionId: v.versionId, ruleId: rule.id });
+}
+
+async function expireLoneMarker(deps: SweepDeps, b: BucketRecord, m: ObjectVersionRecord, rules: LifecycleRule[], now: number, counts: SweepCounts): Promise<void> {
+  const rule = rules.find((r) => r.expiration?.expiredObjectDeleteMarker && filterMatches(r.filter, m));
+  if (!rule) return;
+  await act(deps, counts, 'markersRemoved', () => deps.meta.deleteObjectVersion(b.name, m.key, m.versionId, (found) => {
+    if (!found.deleteMarker) throw new Changed();
+  }), { operation: 'S3.EXPIRE.OBJECT', action: 'delete-marker', bucket: b.name, key: m.key, versionId: m.versionId, ruleId: rule.id });
+}
+
+async function sweepUploads(deps: SweepDeps, b: BucketRecord, prefix: string, rules: LifecycleRule[], now: number, counts: SweepCounts): Promise<void> {
+  let marker: { keyMarker?: string; uploadIdMarker?: string } = {};
+  for (;;) {
+    const page = await deps.meta.listUploads(b.name, { prefix, ...marker, limit: PAGE });
+    for (const u of page) {
+      if (deps.stopping()) return;
+      const rule = rules.find((r) => u.key.startsWith(r.filter.prefix ?? '') && now >= dueAt(Date.parse(u.initiated), r.abortIncompleteDays!));
+      if (!rule) continue;
+      await act(deps, counts, 'uploadsAborted', async () => ((await deps.meta.abortUpload(b.name, u.key, u.uploadId)) ? u : undefined),
+        { operation: 'S3.DELETE.UPLOAD', action: 'upload', bucket: b.name, key: u.key, uploadId: u.uploadId, ruleId: rule.id });
+    }
+    if (page.length < PAGE) return;
+    const last = page[page.length - 1]!;
+    marker = { keyMarker: last.key, uploadIdMarker: last.uploadId };
+  }
+}
+
+/**
+ * Runs one action and counts it: done (recorded) when it returns something, not found when it
+ * returns nothing (already gone: not counted), locked when object lock refused it, changed
+ * when a newer write won, failed otherwise (logged; the pass goes on). True when done.
+ */
+async function act(deps: SweepDeps, counts: SweepCounts, done: keyof SweepCounts, run: () => Promise<unknown>, event: LifecycleEvent): Promise<boolean> {
+  // Requests come first: an embedded store answers without I/O, and a long pass must not hold the event loop.
+  await new Promise((resolve) => setImmediate(resolve));
+  try {
+    if ((await run()) === undefined) return false;
+  } catch (e) {
+    if (e instanceof Changed || (e instanceof StorageConflictError && e.kind === 'PreconditionFailed')) counts.changed += 1;
+    else if ((e as { code?: string }).code === 'AccessDenied') counts.locked += 1;
+    else {
+      counts.failed += 1;
+      deps.failed(e, `${event.operation} ${event.bucket}/${event.key}`);
+    }
+    return false;
+  }
+  counts[done] += 1;
+  deps.record(event);
+  return true;
+}
