@@ -69,6 +69,8 @@ export interface SweepDeps {
   failed(err: unknown, what: string): void;
   /** True once the worker is told to stop: the pass ends after the action in progress. */
   stopping(): boolean;
+  /** Entries per listing page (default PAGE; tests use small pages to cross page boundaries). */
+  pageSize?: number;
 }
 
 class Changed extends Error {}
@@ -111,7 +113,7 @@ function dueExpiration(rules: LifecycleRule[], rec: ObjectRecord, now: number): 
 async function sweepUnversioned(deps: SweepDeps, b: BucketRecord, prefix: string, rules: LifecycleRule[], now: number, counts: SweepCounts): Promise<void> {
   let after: string | undefined;
   for (;;) {
-    const page = await deps.meta.listObjects(b.name, { prefix, ...(after !== undefined ? { after } : {}), limit: PAGE });
+    const page = await deps.meta.listObjects(b.name, { prefix, ...(after !== undefined ? { after } : {}), limit: deps.pageSize ?? PAGE });
     for (const rec of page) {
       if (deps.stopping()) return;
       const rule = dueExpiration(rules, rec, now);
@@ -122,7 +124,7 @@ async function sweepUnversioned(deps: SweepDeps, b: BucketRecord, prefix: string
         checkDeletable(found, now, false);
       }), { operation: 'S3.EXPIRE.OBJECT', action: 'expire', bucket: b.name, key: rec.key, ruleId: rule.id });
     }
-    if (page.length < PAGE) return;
+    if (page.length < (deps.pageSize ?? PAGE)) return;
     after = page[page.length - 1]!.key;
   }
 }
@@ -143,7 +145,7 @@ async function sweepVersions(deps: SweepDeps, b: BucketRecord, prefix: string, r
   /** The last key whose every version has been read, for restarting at the start of the next one. */
   let doneKey: string | undefined;
   for (;;) {
-    const page = await deps.meta.listObjectVersions(b.name, { prefix, ...marker, limit: PAGE });
+    const page = await deps.meta.listObjectVersions(b.name, { prefix, ...marker, limit: deps.pageSize ?? PAGE });
     let removedLast = false;
     for (const v of page) {
       if (deps.stopping()) return;
@@ -164,7 +166,7 @@ async function sweepVersions(deps: SweepDeps, b: BucketRecord, prefix: string, r
       state.newerModified = v.lastModified;
       removedLast = await expireNoncurrent(deps, b, v, state.noncurrent, since, rules, now, counts);
     }
-    if (page.length < PAGE) {
+    if (page.length < (deps.pageSize ?? PAGE)) {
       if (lone) await expireLoneMarker(deps, b, lone, rules, now, counts);
       return;
     }
@@ -219,7 +221,7 @@ async function expireLoneMarker(deps: SweepDeps, b: BucketRecord, m: ObjectVersi
 async function sweepUploads(deps: SweepDeps, b: BucketRecord, prefix: string, rules: LifecycleRule[], now: number, counts: SweepCounts): Promise<void> {
   let marker: { keyMarker?: string; uploadIdMarker?: string } = {};
   for (;;) {
-    const page = await deps.meta.listUploads(b.name, { prefix, ...marker, limit: PAGE });
+    const page = await deps.meta.listUploads(b.name, { prefix, ...marker, limit: deps.pageSize ?? PAGE });
     for (const u of page) {
       if (deps.stopping()) return;
       const rule = rules.find((r) => u.key.startsWith(r.filter.prefix ?? '') && now >= dueAt(Date.parse(u.initiated), r.abortIncompleteDays!));
@@ -227,7 +229,7 @@ async function sweepUploads(deps: SweepDeps, b: BucketRecord, prefix: string, ru
       await act(deps, counts, 'uploadsAborted', async () => ((await deps.meta.abortUpload(b.name, u.key, u.uploadId)) ? u : undefined),
         { operation: 'S3.DELETE.UPLOAD', action: 'upload', bucket: b.name, key: u.key, uploadId: u.uploadId, ruleId: rule.id });
     }
-    if (page.length < PAGE) return;
+    if (page.length < (deps.pageSize ?? PAGE)) return;
     const last = page[page.length - 1]!;
     marker = { keyMarker: last.key, uploadIdMarker: last.uploadId };
   }

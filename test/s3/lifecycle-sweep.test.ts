@@ -1,0 +1,126 @@
+// One bucket's lifecycle pass (src/s3/lifecycle/sweep.ts) against the real metadata stores —
+// SQLite, and PostgreSQL when it is available — with listing pages of two entries, so every
+// page boundary case happens: a key's history split across pages, the last entry of a page
+// deleted (the store then resumes after the whole key, so the pass re-reads the key from its
+// start), a current delete marker last on a page (expired or not is known only from the next).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SqliteMetadataStore } from '../../src/storage/sqlite-metadata-store.js';
+import { PgMetadataStore } from '../../src/storage/postgres/pg-metadata-store.js';
+import type { MetadataStore, MultipartUploadRecord, ObjectRecord } from '../../src/storage/types.js';
+import { LIFECYCLE_ITEM, type LifecycleConfig } from '../../src/s3/lifecycle/rules.js';
+import { noCounts, sweepBucket, type LifecycleEvent } from '../../src/s3/lifecycle/sweep.js';
+import { VERSIONING_ITEM } from '../../src/s3/versioning.js';
+import { bucketRec, objectRec } from '../storage/metadata-store.contract.js';
+import { storeFiles } from '../helpers/store-files.js';
+import { describePostgres, pgStores } from '../helpers/postgres.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const T = Date.parse('2025-03-01T08:00:00.000Z');
+const at = (ms: number) => new Date(ms).toISOString();
+
+const config = (rules: LifecycleConfig['rules']): string => JSON.stringify({ v: 1, rules, transitionMinimumSize: 'all_storage_classes_128K' } satisfies LifecycleConfig);
+
+function marker(bucket: string, key: string, versionId: string, when: number): ObjectRecord {
+  return { ...objectRec(bucket, key, []), size: 0, etag: '', lastModified: at(when), versionId, deleteMarker: true };
+}
+
+async function sweep(s: MetadataStore, bucket: string, now: number) {
+  const counts = noCounts();
+  const events: LifecycleEvent[] = [];
+  const b = (await s.getBucket(bucket))!;
+  await sweepBucket({ meta: s, owner: 'owner-1', record: (e) => events.push(e), failed: (e) => assert.fail(String(e)), stopping: () => false, pageSize: 2 }, b, now, counts);
+  return { counts, events };
+}
+
+const history = async (s: MetadataStore, bucket: string) =>
+  (await s.listObjectVersions(bucket, { prefix: '', limit: 1000 })).map((v) => `${v.key}:${v.versionId}${v.deleteMarker ? ':dm' : ''}`);
+
+function scenarios(make: () => Promise<MetadataStore>): void {
+  it('versioned, pages of two: noncurrent versions past NoncurrentDays go but the newest one kept; lone delete markers go, others stay', async () => {
+    const s = await make();
+    try {
+      await s.createBucket(bucketRec('v', {
+        config: {
+          [VERSIONING_ITEM]: JSON.stringify({ v: 1, status: 'Enabled' }),
+          [LIFECYCLE_ITEM]: config([
+            { id: 'nc', enabled: true, filter: { kind: 'filter', shape: 'empty' }, noncurrentExpiration: { noncurrentDays: 1, newerNoncurrentVersions: 1 } },
+            { id: 'dm', enabled: true, filter: { kind: 'filter', shape: 'empty' }, expiration: { expiredObjectDeleteMarker: true } },
+          ]),
+        },
+      }));
+      for (const key of ['a', 'b', 'c']) {
+        for (let i = 1; i <= 4; i++) await s.putObject(objectRec('v', key, undefined, { versionId: `${key}${i}`, lastModified: at(T + i * HOUR) }));
+      }
+      await s.putObject(marker('v', 'x', 'x1', T));
+      await s.putObject(objectRec('v', 'y', undefined, { versionId: 'y1', lastModified: at(T) }));
+      await s.putObject(marker('v', 'y', 'y2', T + HOUR));
+      await s.putObject(marker('v', 'z', 'z1', T));
+      const { counts, events } = await sweep(s, 'v', T + 10 * DAY);
+      assert.deepEqual(await history(s, 'v'), ['a:a4', 'a:a3', 'b:b4', 'b:b3', 'c:c4', 'c:c3', 'y:y2:dm', 'y:y1']);
+      assert.equal(counts.noncurrentExpired, 6);
+      assert.equal(counts.markersRemoved, 2);
+      assert.equal(events.length, 8);
+      // Again: nothing more to do.
+      const again = await sweep(s, 'v', T + 10 * DAY);
+      assert.equal(again.events.length, 0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('NoncurrentDays counts from when the next newer version was written, rounded up to midnight UTC', async () => {
+    const s = await make();
+    try {
+      await s.createBucket(bucketRec('d', {
+        config: {
+          [VERSIONING_ITEM]: JSON.stringify({ v: 1, status: 'Enabled' }),
+          [LIFECYCLE_ITEM]: config([{ id: 'nc', enabled: true, filter: { kind: 'filter', shape: 'empty' }, noncurrentExpiration: { noncurrentDays: 2 } }]),
+        },
+      }));
+      await s.putObject(objectRec('d', 'k', undefined, { versionId: 'k1', lastModified: at(T - 30 * DAY) }));
+      await s.putObject(objectRec('d', 'k', undefined, { versionId: 'k2', lastModified: at(T) }));
+      const midnightAfter = Math.ceil((T + 2 * DAY) / DAY) * DAY;
+      assert.equal((await sweep(s, 'd', midnightAfter - 1)).counts.noncurrentExpired, 0);
+      assert.equal((await sweep(s, 'd', midnightAfter)).counts.noncurrentExpired, 1);
+      assert.deepEqual(await history(s, 'd'), ['k:k2']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('never versioned and uploads, pages of two: every due object and upload in the prefix goes, nothing else', async () => {
+    const s = await make();
+    try {
+      await s.createBucket(bucketRec('u', {
+        config: {
+          [LIFECYCLE_ITEM]: config([
+            { id: 'exp', enabled: true, filter: { kind: 'filter', shape: 'prefix', prefix: 'p/' }, expiration: { days: 1 } },
+            { id: 'mpu', enabled: true, filter: { kind: 'filter', shape: 'prefix', prefix: 'p/' }, abortIncompleteDays: 1 },
+          ]),
+        },
+      }));
+      for (let i = 0; i < 5; i++) await s.putObject(objectRec('u', `p/${i}`, undefined, { lastModified: at(T) }));
+      await s.putObject(objectRec('u', 'q/keep', undefined, { lastModified: at(T) }));
+      for (let i = 0; i < 5; i++) {
+        const u: MultipartUploadRecord = { uploadId: `up${i}`, bucket: 'u', key: `p/m${i % 2}`, initiated: at(T), owner: 'owner-1', headers: {}, userMetadata: {}, tags: [], sys: {}, storageClass: 'STANDARD' };
+        await s.createUpload(u);
+      }
+      await s.createUpload({ uploadId: 'keep', bucket: 'u', key: 'q/m', initiated: at(T), owner: 'owner-1', headers: {}, userMetadata: {}, tags: [], sys: {}, storageClass: 'STANDARD' });
+      const { counts } = await sweep(s, 'u', T + 2 * DAY);
+      assert.equal(counts.expired, 5);
+      assert.equal(counts.uploadsAborted, 5);
+      assert.deepEqual((await s.listObjects('u', { prefix: '', limit: 100 })).map((o) => o.key), ['q/keep']);
+      assert.deepEqual((await s.listUploads('u', { prefix: '', limit: 100 })).map((u) => u.uploadId), ['keep']);
+    } finally {
+      await s.close();
+    }
+  });
+}
+
+const files = storeFiles<MetadataStore>('coffer-lifecycle-', '.db', (file) => SqliteMetadataStore.open(file));
+describe('lifecycle sweep on SqliteMetadataStore', () => scenarios(files.make));
+
+const pg = pgStores<MetadataStore>((pool) => PgMetadataStore.open(pool, { closePool: true }));
+describePostgres('lifecycle sweep on PgMetadataStore', () => scenarios(pg.make));
