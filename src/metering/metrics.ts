@@ -145,6 +145,8 @@ export class CofferMetrics implements MeterObserver {
     });
     this.avoidedTotal = new Counter({ name: 'coffer_metering_requests_avoided_total', help: 'KMS requests saved by bucket keys, as metering counts them, by the operation avoided', labelNames: ['operation'], registers });
     this.lifecycleActions = new Counter({ name: 'coffer_lifecycle_actions_total', help: 'What lifecycle rules did, by action: expire (a current object deleted), marker (a delete marker added), noncurrent (a noncurrent version deleted), delete-marker (an expired delete marker removed), upload (an upload aborted)', labelNames: ['action'], registers });
+    // Every action's series from the start, at 0: a rate over a counter that appears late misses its first increase.
+    for (const action of ['expire', 'marker', 'noncurrent', 'delete-marker', 'upload']) this.lifecycleActions.inc({ action }, 0);
     this.flushes = new Counter({ name: 'coffer_metering_flushes_total', help: 'Writes of usage counts to usage.sqlite, by result', labelNames: ['result'], registers });
     this.flushedRows = new Counter({ name: 'coffer_metering_flushed_rows_total', help: 'Usage rows (hour, principal, key, bucket, operation) written to usage.sqlite', registers });
     this.flushSeconds = new Histogram({ name: 'coffer_metering_flush_duration_seconds', help: 'Time one flush of usage counts takes', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers });

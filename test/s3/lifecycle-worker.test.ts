@@ -180,3 +180,17 @@ test('a run cut short by stop() is finished by the next run, with no action done
   assert.equal(v.length, 2 * n, 'each key: its version and exactly one delete marker');
   assert.ok(v.filter((x) => x.latest).every((x) => x.marker));
 });
+
+test('COFFER_LIFECYCLE_INTERVAL_SECONDS: daily by default, 0 for no timer, 60 to 604800 otherwise; coffer config check shows it', async () => {
+  const { ConfigError, explainConfig, loadConfig } = await import('../../src/config/config.js');
+  const base = { COFFER_ROOT_ACCESS_KEY_ID: 'AKIACOFFERTESTROOT01', COFFER_ROOT_SECRET_ACCESS_KEY: 'coffer-test-root-secret-key-0123456789' };
+  assert.equal(loadConfig({ dataDir: '/tmp/x' }, base).lifecycleIntervalSeconds, 86400);
+  assert.equal(loadConfig({ dataDir: '/tmp/x' }, { ...base, COFFER_LIFECYCLE_INTERVAL_SECONDS: '0' }).lifecycleIntervalSeconds, 0);
+  assert.equal(loadConfig({ dataDir: '/tmp/x' }, { ...base, COFFER_LIFECYCLE_INTERVAL_SECONDS: '3600' }).lifecycleIntervalSeconds, 3600);
+  for (const bad of ['30', '604801', 'daily', '1.5']) {
+    assert.throws(() => loadConfig({ dataDir: '/tmp/x' }, { ...base, COFFER_LIFECYCLE_INTERVAL_SECONDS: bad }), (e: unknown) =>
+      e instanceof ConfigError && /lifecycleIntervalSeconds/.test(e.message) && /COFFER_LIFECYCLE_INTERVAL_SECONDS must be/.test(e.hint ?? ''), bad);
+  }
+  const row = explainConfig({ dataDir: '/tmp/x' }, { ...base, COFFER_LIFECYCLE_INTERVAL_SECONDS: '7200' }).rows.find((r) => r.env === 'COFFER_LIFECYCLE_INTERVAL_SECONDS');
+  assert.equal(row?.value, '7200');
+});
