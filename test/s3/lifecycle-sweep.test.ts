@@ -90,6 +90,27 @@ function scenarios(make: () => Promise<MetadataStore>): void {
     }
   });
 
+  it('a Days expiration also removes a lone delete marker once the marker is that old, as AWS does', async () => {
+    const s = await make();
+    try {
+      await s.createBucket(bucketRec('m', {
+        config: {
+          [VERSIONING_ITEM]: JSON.stringify({ v: 1, status: 'Enabled' }),
+          [LIFECYCLE_ITEM]: config([{ id: 'days', enabled: true, filter: { kind: 'filter', shape: 'empty' }, expiration: { days: 5 } }]),
+        },
+      }));
+      await s.putObject(marker('m', 'old', 'o1', T));
+      await s.putObject(marker('m', 'young', 'y1', T + 9 * DAY));
+      await s.putObject(objectRec('m', 'behind', undefined, { versionId: 'b1', lastModified: at(T) }));
+      await s.putObject(marker('m', 'behind', 'b2', T));
+      const { counts } = await sweep(s, 'm', T + 10 * DAY);
+      assert.equal(counts.markersRemoved, 1);
+      assert.deepEqual(await history(s, 'm'), ['behind:b2:dm', 'behind:b1', 'young:y1:dm']);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('never versioned and uploads, pages of two: every due object and upload in the prefix goes, nothing else', async () => {
     const s = await make();
     try {

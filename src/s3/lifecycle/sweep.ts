@@ -7,7 +7,8 @@
 //                      version is deleted for good NoncurrentDays after it became noncurrent
 //                      (when the next newer version was written), unless it is among the
 //                      NewerNoncurrentVersions newest noncurrent ones; a current delete marker
-//                      with no other version of its key is removed by ExpiredObjectDeleteMarker
+//                      with no other version of its key is removed by ExpiredObjectDeleteMarker,
+//                      or by a Days expiration once the marker is that old (as AWS does)
 //   uploads            an upload DaysAfterInitiation old is aborted (S3.DELETE.UPLOAD)
 //
 // Days count as AWS counts them: the moment an object reaches its age is rounded up to the
@@ -211,7 +212,14 @@ async function expireNoncurrent(
 }
 
 async function expireLoneMarker(deps: SweepDeps, b: BucketRecord, m: ObjectVersionRecord, rules: LifecycleRule[], now: number, counts: SweepCounts): Promise<void> {
-  const rule = rules.find((r) => r.expiration?.expiredObjectDeleteMarker && filterMatches(r.filter, m));
+  // ExpiredObjectDeleteMarker removes it at once; a Days expiration once the marker is that old
+  // ("When you specify the Days tag, Amazon S3 automatically performs ExpiredObjectDeleteMarker
+  // cleanup when the delete markers are old enough to satisfy the age criteria").
+  const rule = rules.find((r) => {
+    const e = r.expiration;
+    if (!e || !filterMatches(r.filter, m)) return false;
+    return e.expiredObjectDeleteMarker === true || (e.days !== undefined && now >= dueAt(Date.parse(m.lastModified), e.days));
+  });
   if (!rule) return;
   await act(deps, counts, 'markersRemoved', () => deps.meta.deleteObjectVersion(b.name, m.key, m.versionId, (found) => {
     if (!found.deleteMarker) throw new Changed();
