@@ -90,6 +90,32 @@ function scenarios(make: () => Promise<MetadataStore>): void {
     }
   });
 
+  it('expiration and noncurrent rules together, pages of two: the new delete marker counts in the ranks across a page boundary, in one pass', async () => {
+    const s = await make();
+    try {
+      await s.createBucket(bucketRec('e', {
+        config: {
+          [VERSIONING_ITEM]: JSON.stringify({ v: 1, status: 'Enabled' }),
+          [LIFECYCLE_ITEM]: config([{ id: 'both', enabled: true, filter: { kind: 'filter', shape: 'empty' }, expiration: { days: 1 }, noncurrentExpiration: { noncurrentDays: 1, newerNoncurrentVersions: 1 } }]),
+        },
+      }));
+      // Keys of three versions: with two entries a page, some current versions are a page's last entry.
+      for (const key of ['a', 'b', 'c', 'd', 'e']) {
+        for (let i = 1; i <= 3; i++) await s.putObject(objectRec('e', key, undefined, { versionId: `${key}${i}`, lastModified: at(T + i * HOUR) }));
+      }
+      const { counts } = await sweep(s, 'e', T + 10 * DAY);
+      assert.equal(counts.markersAdded, 5);
+      assert.equal(counts.noncurrentExpired, 10, 'the two oldest of each key: the newest noncurrent one (the old current) is kept');
+      const left = await history(s, 'e');
+      for (const key of ['a', 'b', 'c', 'd', 'e']) {
+        assert.deepEqual(left.filter((x) => x.startsWith(`${key}:`)).map((x) => x.replace(/^\w+:/, '').replace(/^[0-9A-Za-z]{32}:dm$/, 'dm')), ['dm', `${key}3`]);
+      }
+      assert.equal((await sweep(s, 'e', T + 10 * DAY)).events.length, 0, 'nothing left for a second pass');
+    } finally {
+      await s.close();
+    }
+  });
+
   it('a Days expiration also removes a lone delete marker once the marker is that old, as AWS does', async () => {
     const s = await make();
     try {

@@ -30,6 +30,8 @@ import { deleteMarkerRecord, versionIdForWrite, versioningOf } from '../versioni
 import { dueAt, expiryOf, filterMatches, lifecycleOf, type LifecycleRule } from './rules.js';
 
 export const PAGE = 1000;
+/** Actions of a page in flight at once. */
+const IN_FLIGHT = 16;
 
 export type LifecycleOperation = 'S3.EXPIRE.OBJECT' | 'S3.CREATE.DELETEMARKER' | 'S3.DELETE.UPLOAD';
 
@@ -111,21 +113,62 @@ function dueExpiration(rules: LifecycleRule[], rec: ObjectRecord, now: number): 
   });
 }
 
+/**
+ * The actions decided while reading one page, run together once it is read: up to IN_FLIGHT at
+ * once (with fsync on, concurrent commits share one fsync; one at a time, each waits for its
+ * own). Delete markers first; a noncurrent version whose rank counted on its key's new marker
+ * is deleted only if that marker was written (else the next pass decides again).
+ */
+class Batch {
+  private readonly planned: { key: string; marker: boolean; needsMarker: boolean; run: () => Promise<boolean> }[] = [];
+
+  constructor(private readonly deps: SweepDeps) {}
+
+  /** Plans an action; returns its index for reading its result. */
+  add(key: string, run: () => Promise<boolean>, opts: { marker?: boolean; needsMarker?: boolean } = {}): number {
+    this.planned.push({ key, run, marker: opts.marker === true, needsMarker: opts.needsMarker === true });
+    return this.planned.length - 1;
+  }
+
+  /** Runs what was planned; true at the index of each action done. */
+  async run(): Promise<boolean[]> {
+    const done = this.planned.map(() => false);
+    const markers = this.planned.flatMap((p, i) => (p.marker ? [i] : []));
+    await this.inFlight(markers, done);
+    const written = new Set(markers.filter((i) => done[i]).map((i) => this.planned[i]!.key));
+    await this.inFlight(this.planned.flatMap((p, i) => (!p.marker && (!p.needsMarker || written.has(p.key)) ? [i] : [])), done);
+    this.planned.length = 0;
+    return done;
+  }
+
+  private async inFlight(indexes: number[], done: boolean[]): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < indexes.length && !this.deps.stopping()) {
+        const i = indexes[next++]!;
+        done[i] = await this.planned[i]!.run();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, indexes.length) }, worker));
+  }
+}
+
 async function sweepUnversioned(deps: SweepDeps, b: BucketRecord, prefix: string, rules: LifecycleRule[], now: number, counts: SweepCounts): Promise<void> {
   let after: string | undefined;
+  const batch = new Batch(deps);
   for (;;) {
     const page = await deps.meta.listObjects(b.name, { prefix, ...(after !== undefined ? { after } : {}), limit: deps.pageSize ?? PAGE });
     for (const rec of page) {
-      if (deps.stopping()) return;
       const rule = dueExpiration(rules, rec, now);
       if (!rule) continue;
       // Only the object listed: one written since (another lastModified or ETag) is left alone.
-      await act(deps, counts, 'expired', () => deps.meta.deleteObjectVersion(b.name, rec.key, rec.versionId ?? 'null', (found) => {
+      batch.add(rec.key, () => act(deps, counts, 'expired', () => deps.meta.deleteObjectVersion(b.name, rec.key, rec.versionId ?? 'null', (found) => {
         if (found.lastModified !== rec.lastModified || found.etag !== rec.etag || found.deleteMarker) throw new Changed();
         checkDeletable(found, now, false);
-      }), { operation: 'S3.EXPIRE.OBJECT', action: 'expire', bucket: b.name, key: rec.key, ruleId: rule.id });
+      }), { operation: 'S3.EXPIRE.OBJECT', action: 'expire', bucket: b.name, key: rec.key, ruleId: rule.id }));
     }
-    if (page.length < (deps.pageSize ?? PAGE)) return;
+    await batch.run();
+    if (deps.stopping() || page.length < (deps.pageSize ?? PAGE)) return;
     after = page[page.length - 1]!.key;
   }
 }
@@ -136,6 +179,8 @@ interface KeyState {
   noncurrent: number;
   /** lastModified of the version read before (the next newer one): when the one read now became noncurrent. */
   newerModified: string;
+  /** This pass puts a delete marker on the key (its index in the page's batch): its ranks count on it. */
+  marked?: number;
 }
 
 async function sweepVersions(deps: SweepDeps, b: BucketRecord, prefix: string, rules: LifecycleRule[], now: number, counts: SweepCounts): Promise<void> {
@@ -145,34 +190,41 @@ async function sweepVersions(deps: SweepDeps, b: BucketRecord, prefix: string, r
   let lone: ObjectVersionRecord | undefined;
   /** The last key whose every version has been read, for restarting at the start of the next one. */
   let doneKey: string | undefined;
+  const batch = new Batch(deps);
   for (;;) {
     const page = await deps.meta.listObjectVersions(b.name, { prefix, ...marker, limit: deps.pageSize ?? PAGE });
-    let removedLast = false;
+    /** The index in the batch of the deletion of the page's last entry, if it is planned. */
+    let lastRemoval: number | undefined;
     for (const v of page) {
-      if (deps.stopping()) return;
-      if (lone && lone.key !== v.key) await expireLoneMarker(deps, b, lone, rules, now, counts);
+      if (lone && lone.key !== v.key) planLoneMarker(deps, batch, b, lone, rules, now, counts);
       lone = undefined;
       if (state && state.key !== v.key) doneKey = state.key;
-      removedLast = false;
+      lastRemoval = undefined;
       if (v.isLatest) {
         state = { key: v.key, noncurrent: 0, newerModified: v.lastModified };
         if (v.deleteMarker) lone = v;
         // A delete marker put on top makes this version the key's newest noncurrent one.
-        else if (await expireCurrent(deps, b, v, rules, now, counts)) state.noncurrent = 1;
+        else {
+          state.marked = planCurrent(deps, batch, b, v, rules, now, counts);
+          if (state.marked !== undefined) state.noncurrent = 1;
+        }
         continue;
       }
       if (!state || state.key !== v.key) state = { key: v.key, noncurrent: 0, newerModified: v.lastModified };
       state.noncurrent += 1;
       const since = state.newerModified;
       state.newerModified = v.lastModified;
-      removedLast = await expireNoncurrent(deps, b, v, state.noncurrent, since, rules, now, counts);
+      lastRemoval = planNoncurrent(deps, batch, b, v, state.noncurrent, state.marked !== undefined, since, rules, now, counts);
     }
-    if (page.length < (deps.pageSize ?? PAGE)) {
-      if (lone) await expireLoneMarker(deps, b, lone, rules, now, counts);
-      return;
-    }
+    const full = page.length === (deps.pageSize ?? PAGE);
+    if (!full && lone) planLoneMarker(deps, batch, b, lone, rules, now, counts);
+    const done = await batch.run();
+    if (deps.stopping() || !full) return;
     const last = page[page.length - 1]!;
-    if (removedLast) {
+    // The key read on into the next page: its new delete marker is written now, or its ranks were wrong.
+    const markerFailed = state?.marked !== undefined && !done[state.marked];
+    if (state) delete state.marked;
+    if (markerFailed || (lastRemoval !== undefined && done[lastRemoval])) {
       // The store resumes after a whole key when its version marker is gone: read this key again from its start.
       marker = doneKey !== undefined ? { keyMarker: doneKey } : {};
       state = undefined;
@@ -183,35 +235,34 @@ async function sweepVersions(deps: SweepDeps, b: BucketRecord, prefix: string, r
   }
 }
 
-/** Puts a delete marker on a current version whose Expiration is due; true when it did. */
-async function expireCurrent(deps: SweepDeps, b: BucketRecord, v: ObjectVersionRecord, rules: LifecycleRule[], now: number, counts: SweepCounts): Promise<boolean> {
+/** Plans a delete marker on a current version whose Expiration is due; its index in the batch. */
+function planCurrent(deps: SweepDeps, batch: Batch, b: BucketRecord, v: ObjectVersionRecord, rules: LifecycleRule[], now: number, counts: SweepCounts): number | undefined {
   const rule = dueExpiration(rules, v, now);
-  if (!rule) return false;
+  if (!rule) return undefined;
   const marker = deleteMarkerRecord(b.name, v.key, versionIdForWrite(b), deps.owner);
   marker.lastModified = new Date(now).toISOString();
   // On top of the version listed only: If-Match on its ETag, checked in the writing transaction.
-  return act(deps, counts, 'markersAdded', async () => {
+  return batch.add(v.key, () => act(deps, counts, 'markersAdded', async () => {
     await deps.meta.putObject(marker, { kind: 'ifMatch', etag: v.etag });
     return marker;
-  },
-    { operation: 'S3.CREATE.DELETEMARKER', action: 'marker', bucket: b.name, key: v.key, versionId: marker.versionId!, ruleId: rule.id });
+  }, { operation: 'S3.CREATE.DELETEMARKER', action: 'marker', bucket: b.name, key: v.key, versionId: marker.versionId!, ruleId: rule.id }), { marker: true });
 }
 
-/** Deletes a noncurrent version when a rule says so; true when it was deleted. */
-async function expireNoncurrent(
-  deps: SweepDeps, b: BucketRecord, v: ObjectVersionRecord, rank: number, since: string, rules: LifecycleRule[], now: number, counts: SweepCounts,
-): Promise<boolean> {
+/** Plans the deletion of a noncurrent version when a rule says so; its index in the batch. */
+function planNoncurrent(
+  deps: SweepDeps, batch: Batch, b: BucketRecord, v: ObjectVersionRecord, rank: number, marked: boolean, since: string, rules: LifecycleRule[], now: number, counts: SweepCounts,
+): number | undefined {
   const rule = rules.find((r) => {
     const n = r.noncurrentExpiration;
     if (!n || !filterMatches(r.filter, v)) return false;
     return rank > (n.newerNoncurrentVersions ?? 0) && now >= dueAt(Date.parse(since), n.noncurrentDays);
   });
-  if (!rule) return false;
-  return act(deps, counts, 'noncurrentExpired', () => deps.meta.deleteObjectVersion(b.name, v.key, v.versionId, (found) => checkDeletable(found, now, false)),
-    { operation: 'S3.EXPIRE.OBJECT', action: 'noncurrent', bucket: b.name, key: v.key, versionId: v.versionId, ruleId: rule.id });
+  if (!rule) return undefined;
+  return batch.add(v.key, () => act(deps, counts, 'noncurrentExpired', () => deps.meta.deleteObjectVersion(b.name, v.key, v.versionId, (found) => checkDeletable(found, now, false)),
+    { operation: 'S3.EXPIRE.OBJECT', action: 'noncurrent', bucket: b.name, key: v.key, versionId: v.versionId, ruleId: rule.id }), { needsMarker: marked });
 }
 
-async function expireLoneMarker(deps: SweepDeps, b: BucketRecord, m: ObjectVersionRecord, rules: LifecycleRule[], now: number, counts: SweepCounts): Promise<void> {
+function planLoneMarker(deps: SweepDeps, batch: Batch, b: BucketRecord, m: ObjectVersionRecord, rules: LifecycleRule[], now: number, counts: SweepCounts): void {
   // ExpiredObjectDeleteMarker removes it at once; a Days expiration once the marker is that old
   // ("When you specify the Days tag, Amazon S3 automatically performs ExpiredObjectDeleteMarker
   // cleanup when the delete markers are old enough to satisfy the age criteria").
@@ -221,23 +272,24 @@ async function expireLoneMarker(deps: SweepDeps, b: BucketRecord, m: ObjectVersi
     return e.expiredObjectDeleteMarker === true || (e.days !== undefined && now >= dueAt(Date.parse(m.lastModified), e.days));
   });
   if (!rule) return;
-  await act(deps, counts, 'markersRemoved', () => deps.meta.deleteObjectVersion(b.name, m.key, m.versionId, (found) => {
+  batch.add(m.key, () => act(deps, counts, 'markersRemoved', () => deps.meta.deleteObjectVersion(b.name, m.key, m.versionId, (found) => {
     if (!found.deleteMarker) throw new Changed();
-  }), { operation: 'S3.EXPIRE.OBJECT', action: 'delete-marker', bucket: b.name, key: m.key, versionId: m.versionId, ruleId: rule.id });
+  }), { operation: 'S3.EXPIRE.OBJECT', action: 'delete-marker', bucket: b.name, key: m.key, versionId: m.versionId, ruleId: rule.id }));
 }
 
 async function sweepUploads(deps: SweepDeps, b: BucketRecord, prefix: string, rules: LifecycleRule[], now: number, counts: SweepCounts): Promise<void> {
   let marker: { keyMarker?: string; uploadIdMarker?: string } = {};
+  const batch = new Batch(deps);
   for (;;) {
     const page = await deps.meta.listUploads(b.name, { prefix, ...marker, limit: deps.pageSize ?? PAGE });
     for (const u of page) {
-      if (deps.stopping()) return;
       const rule = rules.find((r) => u.key.startsWith(r.filter.prefix ?? '') && now >= dueAt(Date.parse(u.initiated), r.abortIncompleteDays!));
       if (!rule) continue;
-      await act(deps, counts, 'uploadsAborted', async () => ((await deps.meta.abortUpload(b.name, u.key, u.uploadId)) ? u : undefined),
-        { operation: 'S3.DELETE.UPLOAD', action: 'upload', bucket: b.name, key: u.key, uploadId: u.uploadId, ruleId: rule.id });
+      batch.add(u.key, () => act(deps, counts, 'uploadsAborted', async () => ((await deps.meta.abortUpload(b.name, u.key, u.uploadId)) ? u : undefined),
+        { operation: 'S3.DELETE.UPLOAD', action: 'upload', bucket: b.name, key: u.key, uploadId: u.uploadId, ruleId: rule.id }));
     }
-    if (page.length < (deps.pageSize ?? PAGE)) return;
+    await batch.run();
+    if (deps.stopping() || page.length < (deps.pageSize ?? PAGE)) return;
     const last = page[page.length - 1]!;
     marker = { keyMarker: last.key, uploadIdMarker: last.uploadId };
   }
