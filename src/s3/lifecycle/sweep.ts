@@ -70,7 +70,7 @@ export interface SweepDeps {
   owner: string;
   record(e: LifecycleEvent): void;
   failed(err: unknown, what: string): void;
-  /** True once the worker is told to stop: the pass ends after the action in progress. */
+  /** True once the worker is told to stop: the pass ends once the actions in flight are done. */
   stopping(): boolean;
   /** Entries per listing page (default PAGE; tests use small pages to cross page boundaries). */
   pageSize?: number;
