@@ -64,11 +64,23 @@ export interface LifecycleConfig {
 
 export const TRANSITION_SIZES = new Set(['all_storage_classes_128K', 'varies_by_storage_class']);
 
-export function lifecycleOf(b: Pick<BucketRecord, 'config'>): LifecycleConfig | undefined {
+/**
+ * Parsed configurations by their stored text: GET, HEAD and PUT consult the rules of their
+ * bucket (x-amz-expiration), and a configuration of 1,000 rules is half a megabyte of JSON.
+ * Bounded; what it returns is shared and must not be changed.
+ */
+const parsedConfigs = new Map<string, LifecycleConfig>();
+const PARSED_CONFIGS_KEPT = 64;
+
+export function lifecycleOf(b: Pick<BucketRecord, 'config'>): Readonly<LifecycleConfig> | undefined {
   const raw = b.config[LIFECYCLE_ITEM];
   if (raw === undefined) return undefined;
+  const known = parsedConfigs.get(raw);
+  if (known) return known;
   const parsed = JSON.parse(raw) as LifecycleConfig;
   if (parsed.v !== 1) throw new Error(`unknown lifecycle configuration version ${String(parsed.v)}`);
+  if (parsedConfigs.size >= PARSED_CONFIGS_KEPT) parsedConfigs.delete(parsedConfigs.keys().next().value!);
+  parsedConfigs.set(raw, parsed);
   return parsed;
 }
 
