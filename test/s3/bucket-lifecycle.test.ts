@@ -151,6 +151,11 @@ test('MalformedXML: no rule, a bad Status, Filter with Prefix beside it or none 
     doc('<Rule><ID>x</ID><Status>Enabled</Status><Filter/><Expiration><Days>ten</Days></Expiration></Rule>'),
     doc('<Rule><ID>x</ID><Status>Enabled</Status><Filter/><Expiration></Expiration></Rule>'),
     '<LifecycleConfiguration><Rule>',
+    // Elements the schema does not have: a setting Coffer would accept and never apply.
+    doc(`<Rule><ID>x</ID><Status>Enabled</Status><Filter/>${exp}<DelMarkerExpiration><Days>1</Days></DelMarkerExpiration></Rule>`),
+    doc('<Rule><ID>x</ID><Status>Enabled</Status><Filter/><Expiration><Days>1</Days><Hours>3</Hours></Expiration></Rule>'),
+    doc(`<Rule><ID>x</ID><Status>Enabled</Status><Filter><Suffix>.log</Suffix></Filter>${exp}</Rule>`),
+    doc(`<Other/><Rule><ID>x</ID><Status>Enabled</Status><Filter/>${exp}</Rule>`),
     doc(...Array.from({ length: 1001 }, (_, i) => `<Rule><ID>r${i}</ID><Status>Enabled</Status><Filter/>${exp}</Rule>`)),
   ];
   for (const xml of cases) {
@@ -158,6 +163,8 @@ test('MalformedXML: no rule, a bad Status, Filter with Prefix beside it or none 
     assert.equal(r.status, 400, xml.slice(0, 200));
     assert.match(r.body, /<Code>MalformedXML<\/Code>/, xml.slice(0, 200));
   }
+  const spaced = await putRaw(b, `<LifecycleConfiguration>\n  <Rule>\n    <ID>x</ID>\n    <Status>Enabled</Status>\n    <Filter>\n      <Prefix>a/</Prefix>\n    </Filter>\n    ${exp}\n  </Rule>\n</LifecycleConfiguration>\n`);
+  assert.equal(spaced.status, 200, spaced.body);
   const ok = await putRaw(b, doc(...Array.from({ length: 1000 }, (_, i) => `<Rule><ID>r${i}</ID><Status>Enabled</Status><Filter><Prefix>p${i}/</Prefix></Filter>${exp}</Rule>`)));
   assert.equal(ok.status, 200, ok.body);
   const got = await srv.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }));

@@ -88,6 +88,7 @@ export function lifecycleOf(b: Pick<BucketRecord, 'config'>): Readonly<Lifecycle
 
 export function parseLifecycleConfiguration(body: Buffer, transitionMinimumSize: string): LifecycleConfig {
   const doc = parseXmlRoot(body, 'LifecycleConfiguration');
+  only(doc, ['Rule']);
   const rules = childArray(doc, 'Rule');
   if (rules.length === 0 || rules.length > MAX_RULES) throw s3Error('MalformedXML');
   const ids = new Set<string>();
@@ -106,6 +107,7 @@ export function parseLifecycleConfiguration(body: Buffer, transitionMinimumSize:
 }
 
 function parseRule(r: XmlObject): LifecycleRule {
+  only(r, ['ID', 'Status', 'Prefix', 'Filter', 'Expiration', 'Transition', 'NoncurrentVersionTransition', 'NoncurrentVersionExpiration', 'AbortIncompleteMultipartUpload']);
   const status = childText(r, 'Status');
   if (status !== 'Enabled' && status !== 'Disabled') throw s3Error('MalformedXML');
   let id = childText(r, 'ID');
@@ -127,6 +129,7 @@ function parseRule(r: XmlObject): LifecycleRule {
   for (const t of noncurrentTransitions) checkTransition(t, 'NoncurrentVersionTransition');
   if (noncurrent) rule.noncurrentExpiration = parseNoncurrent(noncurrent, filter);
   if (abort) {
+    only(abort, ['DaysAfterInitiation']);
     const days = childText(abort, 'DaysAfterInitiation');
     if (days === undefined) throw s3Error('MalformedXML');
     const n = integer(days);
@@ -145,7 +148,8 @@ function parseFilter(r: XmlObject): LifecycleFilter {
     return { kind: 'legacy', prefix: legacyPrefix };
   }
   if (legacyPrefix !== undefined) throw s3Error('MalformedXML');
-  const members = ['Prefix', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan', 'And'].filter((m) => f[m] !== undefined);
+  only(f, FILTER_MEMBERS);
+  const members = FILTER_MEMBERS.filter((m) => f[m] !== undefined);
   if (members.length > 1) throw s3Error('MalformedXML');
   const out: LifecycleFilter = { kind: 'filter', shape: 'empty' };
   switch (members[0]) {
@@ -155,6 +159,7 @@ function parseFilter(r: XmlObject): LifecycleFilter {
     case 'ObjectSizeLessThan': out.shape = 'lt'; out.sizeLessThan = integer(childText(f, 'ObjectSizeLessThan')); break;
     case 'And': {
       const and = childObject(f, 'And')!;
+      only(and, ['Prefix', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan']);
       out.shape = 'and';
       const prefix = childText(and, 'Prefix');
       const tags = childArray(and, 'Tag').map(tagOf);
@@ -185,6 +190,7 @@ function parseFilter(r: XmlObject): LifecycleFilter {
 }
 
 function tagOf(t: XmlObject): [string, string] {
+  only(t, ['Key', 'Value']);
   const k = childText(t, 'Key');
   const v = childText(t, 'Value');
   if (k === undefined || v === undefined) throw s3Error('MalformedXML');
@@ -194,6 +200,7 @@ function tagOf(t: XmlObject): [string, string] {
 }
 
 function parseExpiration(e: XmlObject, filter: LifecycleFilter): NonNullable<LifecycleRule['expiration']> {
+  only(e, ['Days', 'Date', 'ExpiredObjectDeleteMarker']);
   const days = childText(e, 'Days');
   const date = childText(e, 'Date');
   const marker = childText(e, 'ExpiredObjectDeleteMarker');
@@ -220,6 +227,7 @@ function parseMidnight(v: string): string {
 }
 
 function parseNoncurrent(n: XmlObject, filter: LifecycleFilter): NonNullable<LifecycleRule['noncurrentExpiration']> {
+  only(n, ['NoncurrentDays', 'NewerNoncurrentVersions']);
   const days = childText(n, 'NoncurrentDays');
   if (days === undefined) throw s3Error('MalformedXML');
   const d = integer(days);
@@ -244,6 +252,19 @@ function checkTransition(t: XmlObject, action: 'Transition' | 'NoncurrentVersion
   if (cls === 'STANDARD' || cls === 'REDUCED_REDUNDANCY') throw invalidArgument(`Invalid target Storage class for ${action} action`, 'StorageClass', cls);
   if (cls === undefined || !TRANSITION_CLASSES.has(cls)) throw s3Error('MalformedXML');
   throw s3Error('InvalidStorageClass', { StorageClassRequested: cls });
+}
+
+const FILTER_MEMBERS = ['Prefix', 'Tag', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan', 'And'];
+
+/**
+ * MalformedXML for an element the schema does not have (AWS validates against it): an element
+ * Coffer does not know would otherwise be a setting accepted and never applied.
+ */
+function only(o: XmlObject, allowed: readonly string[]): void {
+  for (const [name, v] of Object.entries(o)) {
+    if (name === '#text' && typeof v === 'string' && v.trim() === '') continue;
+    if (!allowed.includes(name)) throw s3Error('MalformedXML');
+  }
 }
 
 function unfilteredOnly(filter: LifecycleFilter, action: string): void {
