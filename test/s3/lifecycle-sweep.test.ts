@@ -11,6 +11,8 @@ import type { MetadataStore, MultipartUploadRecord, ObjectRecord } from '../../s
 import { LIFECYCLE_ITEM, type LifecycleConfig } from '../../src/s3/lifecycle/rules.js';
 import { noCounts, sweepBucket, type LifecycleEvent } from '../../src/s3/lifecycle/sweep.js';
 import { VERSIONING_ITEM } from '../../src/s3/versioning.js';
+import { LifecycleWorker } from '../../src/s3/lifecycle/worker.js';
+import { pino } from 'pino';
 import { bucketRec, objectRec } from '../storage/metadata-store.contract.js';
 import { storeFiles } from '../helpers/store-files.js';
 import { describePostgres, pgStores } from '../helpers/postgres.js';
@@ -171,3 +173,31 @@ describe('lifecycle sweep on SqliteMetadataStore', () => scenarios(files.make));
 
 const pg = pgStores<MetadataStore>((pool) => PgMetadataStore.open(pool, { closePool: true }));
 describePostgres('lifecycle sweep on PgMetadataStore', () => scenarios(pg.make));
+
+describe('the lifecycle worker on its timer', () => {
+  it('runs on its interval, never two runs at once, and stop() ends it; intervalSeconds 0 never runs on its own', async () => {
+    const s = await files.make();
+    try {
+      await s.createBucket(bucketRec('t', { config: { [LIFECYCLE_ITEM]: config([{ id: 'e', enabled: true, filter: { kind: 'filter', shape: 'empty' }, expiration: { days: 1 } }]) } }));
+      const base = { meta: s, log: pino({ level: 'silent' }), now: () => T + 2 * DAY, collectGarbage: () => undefined, owner: 'owner-1' };
+      const off = new LifecycleWorker({ ...base, intervalSeconds: 0 });
+      off.start();
+      await s.putObject(objectRec('t', 'a', undefined, { lastModified: at(T) }));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(off.runs, 0);
+      assert.equal((await s.listObjects('t', { prefix: '', limit: 10 })).length, 1);
+      const on = new LifecycleWorker({ ...base, intervalSeconds: 0.02 });
+      on.start();
+      const deadline = Date.now() + 10_000;
+      while (on.runs < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await on.stop();
+      assert.ok(on.runs >= 3, `runs: ${on.runs}`);
+      assert.equal((await s.listObjects('t', { prefix: '', limit: 10 })).length, 0, 'the timer run expired the object');
+      const after = on.runs;
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(on.runs, after, 'no run after stop()');
+    } finally {
+      await s.close();
+    }
+  });
+});

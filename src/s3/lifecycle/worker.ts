@@ -50,6 +50,10 @@ export class LifecycleWorker {
   private first: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
   private stopRequested = false;
+  /** Runs started or waiting: a timer tick while one is pending is skipped, never queued behind it. */
+  private pending = 0;
+  /** Runs completed (timer and runOnce alike). */
+  runs = 0;
 
   constructor(private readonly opts: LifecycleWorkerOptions) {}
 
@@ -58,7 +62,7 @@ export class LifecycleWorker {
     this.stopRequested = false;
     const intervalMs = this.opts.intervalSeconds * 1000;
     const tick = (): void => {
-      if (!this.timer) return;
+      if (!this.timer || this.pending > 0) return;
       void this.runOnce().catch((err: unknown) => this.opts.log.error({ err }, 'lifecycle run failed'));
     };
     this.first = setTimeout(tick, Math.min(FIRST_RUN_DELAY_MS, intervalMs));
@@ -80,7 +84,11 @@ export class LifecycleWorker {
 
   /** One run over every bucket, or only `bucket`, as of `now` (default: the clock). Waits for a run in progress first. */
   runOnce(opts: { bucket?: string; now?: number } = {}): Promise<LifecycleSummary> {
-    const run = this.running.then(() => this.run(opts.bucket, opts.now ?? this.opts.now()));
+    this.pending += 1;
+    const run = this.running.then(() => this.run(opts.bucket, opts.now ?? this.opts.now())).finally(() => {
+      this.pending -= 1;
+      this.runs += 1;
+    });
     this.running = run.catch(() => undefined);
     return run;
   }
