@@ -84,6 +84,16 @@ test('versioned: an expired current version gets one delete marker, and a second
   assert.deepEqual(await keys(b), []);
 });
 
+test('versioning suspended: expiration writes the "null" delete marker, which replaces the null version', async () => {
+  const b = await bucketWith([{ ID: 'all', Status: 'Enabled', Filter: {}, Expiration: { Days: 1 } }], { versioned: true });
+  const kept = (await srv.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'enabled' }))).VersionId!;
+  await srv.s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Suspended' } }));
+  await srv.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'null version' }));
+  assert.equal((await run(b, due(Date.now(), 1))).markersAdded, 1);
+  const v = await versions(b);
+  assert.deepEqual(v.map((x) => [x.id, x.marker, x.latest]).sort(), [[kept, false, false], ['null', true, true]].sort());
+});
+
 test('noncurrent versions expire NoncurrentDays after they became noncurrent, keeping the NewerNoncurrentVersions newest', async () => {
   const b = await bucketWith([{ ID: 'nc', Status: 'Enabled', Filter: {}, NoncurrentVersionExpiration: { NoncurrentDays: 1, NewerNoncurrentVersions: 2 } }], { versioned: true });
   const ids: string[] = [];
