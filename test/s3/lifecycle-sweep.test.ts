@@ -118,6 +118,35 @@ function scenarios(make: () => Promise<MetadataStore>): void {
     }
   });
 
+  it('a delete marker that cannot be written does not count in the ranks of the versions read on the next page', async () => {
+    const s = await make();
+    try {
+      await s.createBucket(bucketRec('f', {
+        config: {
+          [VERSIONING_ITEM]: JSON.stringify({ v: 1, status: 'Enabled' }),
+          [LIFECYCLE_ITEM]: config([{ id: 'both', enabled: true, filter: { kind: 'filter', shape: 'empty' }, expiration: { days: 1 }, noncurrentExpiration: { noncurrentDays: 1, newerNoncurrentVersions: 2 } }]),
+        },
+      }));
+      for (let i = 1; i <= 3; i++) await s.putObject(objectRec('f', 'a', undefined, { versionId: `a${i}`, lastModified: at(T + i * HOUR) }));
+      // The store refuses delete markers (a failure, not a changed object): the current version stays current.
+      const refusing = new Proxy(s, {
+        get(target, prop, receiver) {
+          if (prop === 'putObject') return async (rec: ObjectRecord) => (rec.deleteMarker ? Promise.reject(new Error('disk on fire')) : target.putObject(rec));
+          const v = Reflect.get(target, prop, receiver) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const counts = noCounts();
+      const b = (await s.getBucket('f'))!;
+      await sweepBucket({ meta: refusing, owner: 'owner-1', record: () => undefined, failed: () => undefined, stopping: () => false, pageSize: 2 }, b, T + 10 * DAY, counts);
+      assert.equal(counts.failed, 1);
+      assert.equal(counts.noncurrentExpired, 0, 'a1 is the second newest noncurrent version, kept by NewerNoncurrentVersions 2');
+      assert.deepEqual(await history(s, 'f'), ['a:a3', 'a:a2', 'a:a1']);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('a Days expiration also removes a lone delete marker once the marker is that old, as AWS does', async () => {
     const s = await make();
     try {

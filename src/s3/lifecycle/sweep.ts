@@ -221,10 +221,13 @@ async function sweepVersions(deps: SweepDeps, b: BucketRecord, prefix: string, r
     const done = await batch.run();
     if (deps.stopping() || !full) return;
     const last = page[page.length - 1]!;
-    // The key read on into the next page: its new delete marker is written now, or its ranks were wrong.
-    const markerFailed = state?.marked !== undefined && !done[state.marked];
-    if (state) delete state.marked;
-    if (markerFailed || (lastRemoval !== undefined && done[lastRemoval])) {
+    if (state?.marked !== undefined) {
+      // The key reads on into the next page: its new delete marker is written now, or, if it was
+      // not, its current version is still current and the versions after it rank one lower.
+      if (!done[state.marked]) state.noncurrent -= 1;
+      delete state.marked;
+    }
+    if (lastRemoval !== undefined && done[lastRemoval]) {
       // The store resumes after a whole key when its version marker is gone: read this key again from its start.
       marker = doneKey !== undefined ? { keyMarker: doneKey } : {};
       state = undefined;
