@@ -54,6 +54,9 @@ import { whoamiRoute } from './admin/whoami-route.js';
 import { firstPage } from './http/pages.js';
 import { consolePages } from './console/serve.js';
 import { rewrapRoute } from './s3/rewrap/rewrap-route.js';
+import { LifecycleWorker } from './s3/lifecycle/worker.js';
+import { lifecycleRoute } from './s3/lifecycle/lifecycle-route.js';
+import { ownerFor } from './s3/context.js';
 import { DISCARD_AUDIT, type AuditSink } from './audit/sink.js';
 import { Meter } from './metering/meter.js';
 import { CofferMetrics, observeKms } from './metering/metrics.js';
@@ -74,6 +77,8 @@ export interface RunningCoffer {
   rootKey: RootKeyProvider;
   /** KMS request metering (absent with COFFER_METERING=off). */
   meter?: Meter;
+  /** Applies buckets' lifecycle rules (daily, and runOnce for `coffer lifecycle run` and tests). */
+  lifecycle: LifecycleWorker;
   /**
    * Stops accepting connections, lets requests in flight finish for up to `graceMs` (0:
    * close them at once), then closes every store and releases the data directory.
@@ -193,6 +198,9 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     // Off the request path: overlapping calls share one collection (storage/recovery.ts).
     collectGarbage: () => void collectGarbage(meta, blobs).catch((err: unknown) => log.warn({ err }, 'garbage collection failed')),
   };
+  // Lifecycle rules (s3/lifecycle/): a background job beside the KMS scheduler, on the S3 clock.
+  const lifecycle = new LifecycleWorker({ meta, log, now: services.now, collectGarbage: services.collectGarbage, owner: ownerFor(root.accountId).id, intervalSeconds: config.lifecycleIntervalSeconds, observe: metrics?.lifecycleAction });
+  lifecycle.start();
   // Coffer's administration API (src/admin/): each route comes from the module it serves.
   const adminRoutes = new AdminRoutes().add(whoamiRoute);
   // The audit log for the console (GET audit/events); events recorded so far are flushed before a read.
@@ -201,6 +209,8 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   adminRoutes.add(rewrapRoute({
     meta, kms: kmsPort, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
   }));
+  // coffer lifecycle run: one bucket's rules now.
+  adminRoutes.add(lifecycleRoute({ meta, worker: lifecycle }));
   adminRoutes.add(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
   // Each bucket's object count and bytes, for the console's bucket list (GET buckets/usage).
   adminRoutes.add(bucketUsageRoute({ bucketUsage: () => meta.bucketUsage() }));
@@ -285,8 +295,10 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     iam,
     rootKey: rootKey.provider,
     meter,
+    lifecycle,
     async close(graceMs = 0) {
       scheduler.stop();
+      await lifecycle.stop();
       await auditDelivery?.stop();
       const drained = await drainServer(server, graceMs);
       await rotation.stop();

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { decodePayload } from '../../auth/chunked.js';
 import { COMPLETED_UPLOAD_RETENTION_MS, type BucketRecord, type ObjectRecord, type PartRecord } from '../../storage/types.js';
 import { versionHeaders, versionIdForWrite } from '../versioning.js';
+import { expirationHeaders } from '../lifecycle/expiration-header.js';
 import { checkWriteCondition, writeCondition } from '../conditions.js';
 import { type S3Context, header, sendXml } from '../context.js';
 import { refuseSseHeaders } from '../sse/request.js';
@@ -122,7 +123,7 @@ function sendResult(ctx: S3Context, rec: ObjectRecord, b: BucketRecord, echoChec
     text('ETag', rec.etag) +
     // S3's default checksum (the upload declared none) is not in the answer, only on later reads (aws-recordings).
     (checksum && echoChecksum ? text(checksumElement(checksum.algorithm), checksum.value) + text('ChecksumType', checksum.type) : '');
-  sendXml(ctx, 200, xmlDocument('CompleteMultipartUploadResult', inner), { ...sseResponseHeaders(ctx, sseOf(rec.sys)), ...versionHeaders(b, rec) });
+  sendXml(ctx, 200, xmlDocument('CompleteMultipartUploadResult', inner), { ...sseResponseHeaders(ctx, sseOf(rec.sys)), ...versionHeaders(b, rec), ...expirationHeaders(b, rec) });
 }
 
 /**

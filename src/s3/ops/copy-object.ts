@@ -10,6 +10,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { checksumHeader, parseAlgorithm } from '../../checksum/index.js';
 import { StorageConflictError, type BucketRecord, type ChecksumAlgorithm, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
 import { isVersionId, noSuchVersion, versionHeaders, versionIdForWrite } from '../versioning.js';
+import { expirationHeaders } from '../lifecycle/expiration-header.js';
 import { requireBucket } from '../bucket-access.js';
 import { authorizeS3 } from '../authorization.js';
 import { newObjectAcl, sysWithAcl } from '../acl-request.js';
@@ -185,7 +186,7 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
       storageClass: requestedClass ?? 'STANDARD',
       versionId: versionIdForWrite(dest),
     };
-    const versions = { ...copySourceVersionHeaders(srcBucket, src), ...versionHeaders(dest, rec) };
+    const versions = { ...copySourceVersionHeaders(srcBucket, src), ...versionHeaders(dest, rec), ...expirationHeaders(dest, rec) };
 
     // Onto itself: the source is the key's current version (an older version copied over it is a full copy).
     const sameObject = source.bucket === bucket && source.key === key &&

@@ -18,6 +18,7 @@ import { requireSecureTransport } from '../sse/transport-rule.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
 import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
 import { versionHeaders, versionIdForWrite } from '../versioning.js';
+import { expirationHeaders } from '../lifecycle/expiration-header.js';
 import { authorizeRequestedLock, lockForNewVersion, nowOf, replaceCheck, requestedLock, sysWithLock } from '../object-lock.js';
 import { announcedSize, parseIntegrity, refuseAnnouncedOversize, writeBlob } from '../object-writer.js';
 
@@ -78,7 +79,7 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
   };
   await commitObject(ctx, rec, cond);
   sendEmpty(ctx, 200, {
-    etag: rec.etag, ...checksumResponseHeaders(rec), ...sseResponseHeaders(ctx, sealed?.sse, { withContext: true }), ...versionHeaders(b, rec),
+    etag: rec.etag, ...checksumResponseHeaders(rec), ...sseResponseHeaders(ctx, sealed?.sse, { withContext: true }), ...versionHeaders(b, rec), ...expirationHeaders(b, rec),
   });
 }
 
