@@ -6,14 +6,16 @@
 // asks another at once — no wait, no retry.
 
 import assert from 'node:assert/strict';
+import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   CreateBucketCommand, DeleteBucketPolicyCommand, GetObjectCommand, PutBucketEncryptionCommand, PutBucketPolicyCommand,
   PutObjectCommand, S3Client, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import {
-  CreateGrantCommand, CreateKeyCommand, DecryptCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand,
-  KMSServiceException, RevokeGrantCommand, ScheduleKeyDeletionCommand,
+  CreateGrantCommand, CreateKeyCommand, DecryptCommand, DeleteImportedKeyMaterialCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand,
+  GetParametersForImportCommand, ImportKeyMaterialCommand, KMSServiceException, RevokeGrantCommand, RotateKeyOnDemandCommand,
+  ScheduleKeyDeletionCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import {
   AttachUserPolicyCommand, CreateAccessKeyCommand, CreatePolicyCommand, CreateUserCommand, DeleteAccessKeyCommand,
@@ -106,6 +108,32 @@ describePostgres('a three-node cluster: a change on one node is enforced by the 
       await kmsA.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
       assert.equal((await refused(kmsB.send(new DecryptCommand({ CiphertextBlob: blob })))).name, 'KMSInvalidStateException');
       assert.equal((await refused(getBody(B.s3(), 'state', 'doomed'))).name, 'KMS.KMSInvalidStateException');
+    });
+  });
+
+  describe('imported key material', () => {
+    /** Imports fresh 256-bit material into `KeyId` through `kms`; returns its KeyMaterialId. */
+    async function importInto(kms: KMSClient, KeyId: string, ImportType?: 'NEW_KEY_MATERIAL'): Promise<string> {
+      const p = await kms.send(new GetParametersForImportCommand({ KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+      const key = createPublicKey({ key: Buffer.from(p.PublicKey!), format: 'der', type: 'spki' });
+      const EncryptedKeyMaterial = publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, randomBytes(32));
+      return (await kms.send(new ImportKeyMaterialCommand({ KeyId, ImportToken: p.ImportToken, EncryptedKeyMaterial, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', ImportType }))).KeyMaterialId!;
+    }
+
+    it('DeleteImportedKeyMaterial of an older version on A: B refuses its ciphertexts at once, though the key stays Enabled', async () => {
+      const [kmsA, kmsB] = [A.kms(), B.kms()];
+      const KeyId = (await kmsA.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.KeyId!;
+      const first = await importInto(kmsA, KeyId);
+      const old = (await kmsA.send(new EncryptCommand({ KeyId, Plaintext: Buffer.from('under v1') }))).CiphertextBlob!;
+      await importInto(kmsA, KeyId, 'NEW_KEY_MATERIAL');
+      await kmsA.send(new RotateKeyOnDemandCommand({ KeyId }));
+      const fresh = (await kmsA.send(new EncryptCommand({ KeyId, Plaintext: Buffer.from('under v2') }))).CiphertextBlob!;
+      // B opens (and keeps) both versions' material.
+      for (const blob of [old, fresh, old]) await kmsB.send(new DecryptCommand({ CiphertextBlob: blob }));
+
+      await kmsA.send(new DeleteImportedKeyMaterialCommand({ KeyId, KeyMaterialId: first }));
+      assert.equal((await refused(kmsB.send(new DecryptCommand({ CiphertextBlob: old })))).name, 'KMSInvalidStateException');
+      assert.equal(Buffer.from((await kmsB.send(new DecryptCommand({ CiphertextBlob: fresh }))).Plaintext!).toString(), 'under v2', 'the current material still works');
     });
   });
 
