@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import {
   CreateKeyCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, GetParametersForImportCommand, ImportKeyMaterialCommand,
-  KMSServiceException, UpdateKeyDescriptionCommand,
+  KMSServiceException, ListAliasesCommand, ListKeysCommand, UpdateKeyDescriptionCommand,
 } from '@aws-sdk/client-kms';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { describePostgres } from '../helpers/postgres.js';
@@ -53,6 +53,18 @@ describePostgres('a three-node cluster: writes racing across nodes', () => {
     Buffer.from(await (await s3[node]!.send(new GetObjectCommand({ Bucket: 'race', Key }))).Body!.transformToByteArray()).toString();
   const versions = async (Key: string) =>
     ((await s3[1]!.send(new ListObjectVersionsCommand({ Bucket: 'race', Prefix: Key }))).Versions ?? []).filter((v) => v.Key === Key);
+
+  it('the first SSE-KMS PUTs with the default key (aws/s3), from three nodes at once: every one succeeds, all under one key', async () => {
+    // Runs first: the AWS managed key does not exist yet, so each node sets out to create it.
+    const results = await Promise.all(s3.map((c, i) => c.send(new PutObjectCommand({ Bucket: 'race', Key: `default-kms-${i}`, Body: 'x', ServerSideEncryption: 'aws:kms' }))));
+    const arns = new Set(results.map((r) => r.SSEKMSKeyId));
+    assert.equal(arns.size, 1, `one aws/s3 key: ${[...arns].join(', ')}`);
+    const aliases = (await cluster.nodes[0]!.kms().send(new ListAliasesCommand({}))).Aliases!.filter((a) => a.AliasName === 'alias/aws/s3');
+    assert.equal(aliases.length, 1);
+    assert.equal(aliases[0]!.TargetKeyId, [...arns][0]!.split('/').pop());
+    const keys = (await cluster.nodes[1]!.kms().send(new ListKeysCommand({}))).Keys!;
+    assert.equal(keys.length, 1, 'no orphan AWS managed key left by the nodes that lost the race');
+  });
 
   it('PUT with If-None-Match: * of one key from three nodes at once: exactly one wins, the others are refused, its body is stored', async () => {
     for (let round = 0; round < 6; round++) {
