@@ -115,13 +115,16 @@ export class KmsScheduler {
   private async rotateKey(key: KmsKeyRecord, now: number, result: SweepResult): Promise<void> {
     this.svc.checkAuditWritable();
     const period = (key.rotationPeriodInDays ?? DEFAULT_ROTATION_PERIOD_DAYS) * DAY_MS;
-    const { material } = await rotateKeyMaterial(this.svc, key, 'AUTOMATIC', now, (k) => {
+    const rotated = await rotateKeyMaterial(this.svc, key, 'AUTOMATIC', now, (k) => {
       // The schedule keeps its rhythm; after a long outage (or a disabled spell) the next
       // rotation counts from now instead of firing again at once.
       let next = (k.nextRotationDate ?? now) + period;
       if (next <= now) next = now + period;
       return { nextRotationDate: next };
-    });
+    }, (k) => k.state === 'Enabled' && k.rotationEnabled && k.nextRotationDate !== undefined && k.nextRotationDate <= now);
+    // Another sweep (another node's) rotated it first, or it changed and is no longer due.
+    if (!rotated) return;
+    const { material } = rotated;
     result.rotated.push(key.keyId);
     await this.audit('RotateKey', key, { keyId: key.arn, rotationType: 'AUTOMATIC', keyMaterialId: material.materialId });
   }

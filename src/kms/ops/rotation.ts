@@ -119,7 +119,9 @@ export const getKeyRotationStatus: KmsOperation = async (svc, caller, input, not
 /**
  * Adds a new material version to `key` and makes it current. `update` changes other
  * fields in the same write (the on-demand count, the next automatic rotation date).
- * Retries when a concurrent rotation took the version number.
+ * Retries when a concurrent rotation took the version number or the key changed since it
+ * was read; `stillWanted` (the sweep's "still due?") is asked of the newer record before
+ * each retry, and false ends it without rotating (undefined): another node's sweep rotated.
  */
 export async function rotateKeyMaterial(
   svc: KmsService,
@@ -127,9 +129,11 @@ export async function rotateKeyMaterial(
   rotationType: 'AUTOMATIC' | 'ON_DEMAND',
   now: number,
   update: (k: KmsKeyRecord) => Partial<KmsKeyRecord> = () => ({}),
-): Promise<{ key: KmsKeyRecord; material: KeyMaterialRecord }> {
+  stillWanted: (k: KmsKeyRecord) => boolean = () => true,
+): Promise<{ key: KmsKeyRecord; material: KeyMaterialRecord } | undefined> {
   let current = key;
   for (let attempt = 0; ; attempt++) {
+    if (attempt > 0 && !stillWanted(current)) return undefined;
     const version = current.currentVersion + 1;
     const material = generateKeyMaterial();
     let record: KeyMaterialRecord;
