@@ -120,11 +120,15 @@ describePostgres('a three-node cluster: a change on one node is enforced by the 
       return (await kms.send(new ImportKeyMaterialCommand({ KeyId, ImportToken: p.ImportToken, EncryptedKeyMaterial, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', ImportType }))).KeyMaterialId!;
     }
 
-    it('DeleteImportedKeyMaterial of an older version on A: B refuses its ciphertexts at once, though the key stays Enabled', async () => {
+    it('DeleteImportedKeyMaterial of an older version on A: B refuses its ciphertexts at once (a cached bucket key too), though the key stays Enabled', async () => {
       const [kmsA, kmsB] = [A.kms(), B.kms()];
       const KeyId = (await kmsA.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.KeyId!;
       const first = await importInto(kmsA, KeyId);
       const old = (await kmsA.send(new EncryptCommand({ KeyId, Plaintext: Buffer.from('under v1') }))).CiphertextBlob!;
+      await A.s3().send(new CreateBucketCommand({ Bucket: 'imported' }));
+      await A.s3().send(new PutObjectCommand({ Bucket: 'imported', Key: 'v1', Body: 'secret', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: KeyId, BucketKeyEnabled: true }));
+      const s3B = B.s3();
+      for (let i = 0; i < 2; i++) assert.equal(await getBody(s3B, 'imported', 'v1'), 'secret', 'B caches the bucket key');
       await importInto(kmsA, KeyId, 'NEW_KEY_MATERIAL');
       await kmsA.send(new RotateKeyOnDemandCommand({ KeyId }));
       const fresh = (await kmsA.send(new EncryptCommand({ KeyId, Plaintext: Buffer.from('under v2') }))).CiphertextBlob!;
@@ -133,6 +137,7 @@ describePostgres('a three-node cluster: a change on one node is enforced by the 
 
       await kmsA.send(new DeleteImportedKeyMaterialCommand({ KeyId, KeyMaterialId: first }));
       assert.equal((await refused(kmsB.send(new DecryptCommand({ CiphertextBlob: old })))).name, 'KMSInvalidStateException');
+      assert.equal((await refused(getBody(s3B, 'imported', 'v1'))).name, 'KMS.KMSInvalidStateException', 'the bucket key B holds is refused too');
       assert.equal(Buffer.from((await kmsB.send(new DecryptCommand({ CiphertextBlob: fresh }))).Plaintext!).toString(), 'under v2', 'the current material still works');
     });
   });
