@@ -14,12 +14,13 @@ import {
 } from '@aws-sdk/client-s3';
 import {
   CreateGrantCommand, CreateKeyCommand, DecryptCommand, DeleteImportedKeyMaterialCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand,
-  GetParametersForImportCommand, ImportKeyMaterialCommand, KMSServiceException, RevokeGrantCommand, RotateKeyOnDemandCommand,
+  GetParametersForImportCommand, ImportKeyMaterialCommand, KMSServiceException, PutKeyPolicyCommand, RevokeGrantCommand, RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand, type KMSClient,
 } from '@aws-sdk/client-kms';
 import {
-  AttachUserPolicyCommand, CreateAccessKeyCommand, CreatePolicyCommand, CreateUserCommand, DeleteAccessKeyCommand,
-  DeleteUserPolicyCommand, DetachUserPolicyCommand, IAMClient, PutUserPolicyCommand,
+  AddUserToGroupCommand, AttachUserPolicyCommand, CreateAccessKeyCommand, CreateGroupCommand, CreatePolicyCommand, CreateUserCommand,
+  DeleteAccessKeyCommand, DeleteUserPolicyCommand, DetachUserPolicyCommand, IAMClient, PutGroupPolicyCommand, PutUserPolicyCommand,
+  RemoveUserFromGroupCommand,
 } from '@aws-sdk/client-iam';
 import { startCluster, ROOT_KEY_ID, ROOT_SECRET, type ClusterNode, type TestCluster } from '../helpers/cluster.js';
 import { describePostgres } from '../helpers/postgres.js';
@@ -111,6 +112,29 @@ describePostgres('a three-node cluster: a change on one node is enforced by the 
     });
   });
 
+  describe('key policies', () => {
+    it('PutKeyPolicy denying a user on A: B refuses that user at once (Decrypt and the SSE-KMS GET), and allows again after the next PutKeyPolicy on C', async () => {
+      const kmsA = A.kms();
+      const key = (await kmsA.send(new CreateKeyCommand({}))).KeyMetadata!;
+      const dave = await newUser(A, 'dave', { all: policy({ Effect: 'Allow', Action: ['s3:*', 'kms:*'], Resource: '*' }) });
+      const [kmsB, s3B] = [kmsAs(B, dave), s3As(B, dave)];
+      const blob = (await kmsB.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('p') }))).CiphertextBlob!;
+      await s3B.send(new CreateBucketCommand({ Bucket: 'keypolicy' }));
+      await s3B.send(new PutObjectCommand({ Bucket: 'keypolicy', Key: 'k', Body: 'secret', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: key.KeyId, BucketKeyEnabled: true }));
+      for (let i = 0; i < 2; i++) assert.equal(await getBody(s3B, 'keypolicy', 'k'), 'secret');
+      await kmsB.send(new DecryptCommand({ CiphertextBlob: blob }));
+
+      const root = { Sid: 'root', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${cluster.accountId}:root` }, Action: 'kms:*', Resource: '*' };
+      const denyDave = { Sid: 'deny-dave', Effect: 'Deny', Principal: { AWS: dave.arn }, Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: '*' };
+      await kmsA.send(new PutKeyPolicyCommand({ KeyId: key.KeyId, PolicyName: 'default', Policy: policy(root, denyDave) }));
+      assert.equal((await refused(kmsB.send(new DecryptCommand({ CiphertextBlob: blob })))).name, 'AccessDeniedException');
+      assert.deepEqual(Object.values(await refused(getBody(s3B, 'keypolicy', 'k'))), ['AccessDenied', 403]);
+
+      await C.kms().send(new PutKeyPolicyCommand({ KeyId: key.KeyId, PolicyName: 'default', Policy: policy(root) }));
+      assert.equal(await getBody(s3B, 'keypolicy', 'k'), 'secret');
+    });
+  });
+
   describe('imported key material', () => {
     /** Imports fresh 256-bit material into `KeyId` through `kms`; returns its KeyMaterialId. */
     async function importInto(kms: KMSClient, KeyId: string, ImportType?: 'NEW_KEY_MATERIAL'): Promise<string> {
@@ -183,6 +207,19 @@ describePostgres('a three-node cluster: a change on one node is enforced by the 
       assert.equal(await getBody(s3A, 'iam', 'k'), 'v');
       await iamOn(C).send(new DetachUserPolicyCommand({ UserName: 'alice', PolicyArn: arn }));
       assert.deepEqual(Object.values(await refused(getBody(s3A, 'iam', 'k'))), ['AccessDenied', 403]);
+      assert.deepEqual(Object.values(await refused(getBody(s3B, 'iam', 'k'))), ['AccessDenied', 403]);
+    });
+
+    it('RemoveUserFromGroup on A: B refuses what only the group\'s policy allowed, at once', async () => {
+      const iamA = iamOn(A);
+      await iamA.send(new CreateGroupCommand({ GroupName: 'readers' }));
+      await iamA.send(new PutGroupPolicyCommand({ GroupName: 'readers', PolicyName: 'read', PolicyDocument: policy({ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::iam/*' }) }));
+      const eve = await newUser(A, 'eve');
+      await iamA.send(new AddUserToGroupCommand({ GroupName: 'readers', UserName: 'eve' }));
+      const s3B = s3As(B, eve);
+      assert.equal(await getBody(s3B, 'iam', 'k'), 'v');
+      assert.equal(await getBody(s3B, 'iam', 'k'), 'v');
+      await iamA.send(new RemoveUserFromGroupCommand({ GroupName: 'readers', UserName: 'eve' }));
       assert.deepEqual(Object.values(await refused(getBody(s3B, 'iam', 'k'))), ['AccessDenied', 403]);
     });
 
