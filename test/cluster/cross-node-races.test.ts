@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import {
   CreateKeyCommand, DescribeKeyCommand, DisableKeyCommand, EnableKeyCommand, GetParametersForImportCommand, ImportKeyMaterialCommand,
-  KMSServiceException, ListAliasesCommand, ListKeysCommand, UpdateKeyDescriptionCommand,
+  KMSServiceException, ListAliasesCommand, ListKeyRotationsCommand, ListKeysCommand, RotateKeyOnDemandCommand, UpdateKeyDescriptionCommand,
 } from '@aws-sdk/client-kms';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { describePostgres } from '../helpers/postgres.js';
@@ -132,6 +132,15 @@ describePostgres('a three-node cluster: writes racing across nodes', () => {
       const meta = (await kms[0]!.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
       assert.equal(meta.KeyState, 'Enabled');
     }
+  });
+
+  it('the last on-demand rotation a key has left, asked of three nodes at once: exactly one rotates, the others are LimitExceededException', async () => {
+    const kms = cluster.nodes.map((n) => n.kms());
+    const KeyId = (await kms[0]!.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    for (let i = 0; i < 24; i++) await kms[i % 3]!.send(new RotateKeyOnDemandCommand({ KeyId }));
+    await exactlyOne(kms.map((c) => c.send(new RotateKeyOnDemandCommand({ KeyId }))), ['LimitExceededException']);
+    const rotations = (await kms[1]!.send(new ListKeyRotationsCommand({ KeyId, Limit: 100 }))).Rotations!;
+    assert.equal(rotations.length, 25);
   });
 
   it('DisableKey on one node while another changes the description: neither undoes the other', async () => {
