@@ -7,7 +7,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Caller, KmsService } from './service.js';
-import type { KmsKeyRecord } from './store/types.js';
+import { KmsStoreConflict, type KmsKeyRecord } from './store/types.js';
 import { DAY_MS, DEFAULT_ROTATION_PERIOD_DAYS, rotateKeyMaterial } from './ops/rotation.js';
 import { deleteMaterialVersion } from './ops/import.js';
 
@@ -97,7 +97,14 @@ export class KmsScheduler {
 
   private async deleteKey(key: KmsKeyRecord, result: SweepResult): Promise<void> {
     this.svc.checkAuditWritable(); // no action without its record: a failing log postpones it to a later sweep
-    const deleted = await this.svc.store.deleteKey(key.keyId);
+    // Only the key as listed: a deletion cancelled since (on any node) moved its revision on.
+    let deleted: boolean;
+    try {
+      deleted = await this.svc.store.deleteKey(key.keyId, key.revision);
+    } catch (e) {
+      if (e instanceof KmsStoreConflict && e.kind === 'Changed') return; // the next sweep looks again
+      throw e;
+    }
     this.svc.forget(key.keyId);
     if (!deleted) return; // gone already (another sweep, or a concurrent delete)
     result.deleted.push(key.keyId);
@@ -108,13 +115,16 @@ export class KmsScheduler {
   private async rotateKey(key: KmsKeyRecord, now: number, result: SweepResult): Promise<void> {
     this.svc.checkAuditWritable();
     const period = (key.rotationPeriodInDays ?? DEFAULT_ROTATION_PERIOD_DAYS) * DAY_MS;
-    const { material } = await rotateKeyMaterial(this.svc, key, 'AUTOMATIC', now, (k) => {
+    const rotated = await rotateKeyMaterial(this.svc, key, 'AUTOMATIC', now, (k) => {
       // The schedule keeps its rhythm; after a long outage (or a disabled spell) the next
       // rotation counts from now instead of firing again at once.
       let next = (k.nextRotationDate ?? now) + period;
       if (next <= now) next = now + period;
       return { nextRotationDate: next };
-    });
+    }, (k) => k.state === 'Enabled' && k.rotationEnabled && k.nextRotationDate !== undefined && k.nextRotationDate <= now);
+    // Another sweep (another node's) rotated it first, or it changed and is no longer due.
+    if (!rotated) return;
+    const { material } = rotated;
     result.rotated.push(key.keyId);
     await this.audit('RotateKey', key, { keyId: key.arn, rotationType: 'AUTOMATIC', keyMaterialId: material.materialId });
   }

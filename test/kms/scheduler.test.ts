@@ -201,3 +201,29 @@ test('concurrent runOnce calls do not rotate a due key twice', async () => {
   assert.equal([...a.rotated, ...b.rotated].filter((id) => id === key.keyId).length, 1);
   assert.equal((await svc.store.getKey(key.keyId))!.currentVersion, 2);
 });
+
+test('two schedulers sweeping at once (as two nodes do) rotate a due key once, and neither reports a failure', async () => {
+  const now = future();
+  const svc = serviceAt(now);
+  for (let round = 0; round < 5; round++) {
+    const key = await createTestKey(svc, { rotationEnabled: true, rotationPeriodInDays: 90, nextRotationDate: now - 1000 });
+    // Two services, two schedulers: nothing shared between them but the store, as between nodes.
+    const [a, b] = await Promise.all([new KmsScheduler(serviceAt(now)).runOnce(now), new KmsScheduler(serviceAt(now)).runOnce(now)]);
+    assert.equal([...a.rotated, ...b.rotated].filter((id) => id === key.keyId).length, 1, `round ${round}`);
+    assert.deepEqual([...a.failed, ...b.failed], []);
+    assert.equal((await svc.store.listMaterials(key.keyId)).length, 2, 'one new version, not two');
+  }
+});
+
+test('the deletion sweep leaves a key whose deletion was cancelled after the sweep listed it', async () => {
+  const now = future();
+  const svc = serviceAt(now);
+  const key = await createTestKey(svc, { state: 'PendingDeletion', deletionDate: now - 1000, pendingWindowInDays: 7 });
+  const listed = (await svc.store.dueForDeletion(now)).find((k) => k.keyId === key.keyId)!;
+  // CancelKeyDeletion on another node, between the listing and the delete.
+  await svc.store.updateKey({ ...listed, state: 'Disabled', deletionDate: undefined, pendingWindowInDays: undefined });
+  const store: KmsStore = Object.assign(Object.create(svc.store) as KmsStore, { dueForDeletion: async () => [listed], dueForRotation: async () => [], dueForExpiry: async () => [] });
+  const result = await new KmsScheduler(serviceAt(now, store)).runOnce(now);
+  assert.deepEqual(result.deleted, []);
+  assert.equal((await svc.store.getKey(key.keyId))?.state, 'Disabled');
+});

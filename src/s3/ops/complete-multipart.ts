@@ -53,6 +53,12 @@ export async function completeMultipartUpload(ctx: S3Context, bucket: string, ke
 
   const stored = new Map<number, PartRecord>();
   for (const p of await ctx.services.meta.listParts(uploadId, 0, MAX_PART_NUMBER)) stored.set(p.partNumber, p);
+  // A completion of the same upload (on this node or another) that committed since the
+  // upload was read took its parts with it: answer as for a completed upload, not InvalidPart.
+  if (requested.some((r) => !stored.has(r.partNumber)) && !(await ctx.services.meta.getUpload(bucket, key, uploadId))) {
+    if (await answerRepeat(ctx, bucket, key, uploadId)) return;
+    throw noSuchUpload(uploadId);
+  }
 
   const chosen: PartRecord[] = [];
   requested.forEach((r, i) => {
