@@ -111,6 +111,13 @@ export async function currentKey(svc: KmsService, key: KmsKeyRecord): Promise<Km
   return fresh;
 }
 
+/** Whether the stored key is no longer the record read (its revision moved on, or it is gone). */
+async function movedSince(svc: KmsService, fresh: KmsKeyRecord): Promise<boolean> {
+  if (fresh.revision === undefined) return false;
+  const now = await svc.store.getKey(fresh.keyId);
+  return now?.revision !== fresh.revision;
+}
+
 /** Rounds of read, change, compare-and-swap before changeKey gives up (only under a storm of writes to one key). */
 const CHANGE_ATTEMPTS = 8;
 
@@ -128,7 +135,10 @@ export async function changeKey<T>(svc: KmsService, key: KmsKeyRecord, change: (
     try {
       return await change(fresh);
     } catch (e) {
-      if (!(e instanceof KmsStoreConflict && e.kind === 'Changed')) throw e;
+      // A refusal may rest on reads beside `fresh` (the key's materials) that already saw
+      // another node's write to this key while `fresh` did not: if the key moved since,
+      // decide again on the newer record rather than answer from a mixed view.
+      if (!(e instanceof KmsStoreConflict && e.kind === 'Changed') && !(await movedSince(svc, fresh))) throw e;
       if (attempt >= CHANGE_ATTEMPTS) throw kmsError('KMSInternalException', `${key.arn} is being changed by other requests at the same time; try again.`);
     }
   }
