@@ -53,6 +53,9 @@ import { Meter } from './metering/meter.js';
 import { CofferMetrics, observeKms } from './metering/metrics.js';
 import { bucketUsageRoute } from './metering/bucket-usage-route.js';
 import { usageRoute } from './metering/usage-route.js';
+import { SoleLeader, type JobLeader } from './cluster/job-leader.js';
+import { LeaseLeader } from './cluster/lease-leader.js';
+import { StorageSweeper } from './cluster/storage-sweeper.js';
 
 export interface RunningCoffer {
   server: Server;
@@ -68,6 +71,8 @@ export interface RunningCoffer {
   rootKey: RootKeyProvider;
   /** KMS request metering (absent with COFFER_METERING=off). */
   meter?: Meter;
+  /** Runs the background jobs on one node at a time (src/cluster/): `leader.register(name, job)` adds one. */
+  leader: JobLeader;
   /**
    * Stops accepting connections, lets requests in flight finish for up to `graceMs` (0:
    * close them at once), then closes every store and releases the data directory.
@@ -116,8 +121,13 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const auditSink: AuditSink = config.metering.audit ? audit : DISCARD_AUDIT;
   let meter: Meter | undefined;
   const bucketKeys = new BucketKeyCache(config.bucketKeyTtlSeconds * 1000, (principal, keyArn, context, avoided) => meter?.avoided(principal, keyArn, context, avoided));
+  // ---- The job leader (src/cluster/, docs/CLUSTER.md): background jobs run on one node at a time ----
+  const leader: JobLeader = backend.cluster
+    ? new LeaseLeader({ lease: backend.cluster.lease, holder: backend.cluster.writer.instance, node: backend.cluster.writer.node, ttlMs: config.clusterLeaseSeconds * 1000, log })
+    : new SoleLeader((name, err) => log.error({ err, job: name }, 'job failed to start or stop'));
   const metrics = config.metering.metrics
     ? new CofferMetrics({
+      leading: () => leader.leading,
       kmsStore, bucketKeyStats: () => bucketKeys.stats, pendingRows: () => meter?.pendingRows ?? 0,
       bucketUsage: () => meta.bucketUsage(),
       volume: async () => {
@@ -160,8 +170,13 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     log,
   });
   const kmsPort = new InProcessKms(kms);
-  const scheduler = new KmsScheduler(kms);
-  scheduler.start();
+  leader.register('kms-scheduler', new KmsScheduler(kms));
+  if (backend.cluster) {
+    // Dead nodes' pending blobs, and garbage nobody collected (embedded: start-up and after-commit collection suffice).
+    const leaseMs = config.clusterLeaseSeconds * 1000;
+    leader.register('storage-sweeper', new StorageSweeper({ meta, blobs, writerTimeoutMs: 4 * leaseMs, intervalMs: leaseMs, log }));
+  }
+  leader.start();
   const services: S3Services = {
     config,
     meta,
@@ -262,8 +277,9 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     iam,
     rootKey: rootKey.provider,
     meter,
+    leader,
     async close(graceMs = 0) {
-      scheduler.stop();
+      await leader.stop();
       await auditDelivery?.stop();
       const drained = await drainServer(server, graceMs);
       await meter?.close();

@@ -12,11 +12,33 @@ import { schemaVersion } from '../../../src/storage/postgres/migrate.js';
 import type { MetadataStore } from '../../../src/storage/types.js';
 import { bucketRec, objectRec, runMetadataStoreContract } from '../metadata-store.contract.js';
 import { describePostgres, pgStores, planOf, postgresServer } from '../../helpers/postgres.js';
+import { runPendingWritersContract } from '../pending-writers.contract.js';
 
 const stores = pgStores<MetadataStore>((pool) => PgMetadataStore.open(pool, { closePool: true }));
 
 describePostgres('PgMetadataStore', () => {
   runMetadataStoreContract('PgMetadataStore', stores.make, { reopen: stores.reopen, twin: stores.twin });
+  runPendingWritersContract('PgMetadataStore', async (a, b) => {
+    const url = await (await postgresServer()).freshDatabase();
+    const s = await PgMetadataStore.open(openPgPool(url, { max: 4 }), { closePool: true, writer: a, heartbeatMs: 0 });
+    return [s, await PgMetadataStore.open(openPgPool(url, { max: 4 }), { closePool: true, writer: b, heartbeatMs: 0 })];
+  });
+
+  it('reclaims pending marks of no known writer (an older release\'s) only past the grace period', async () => {
+    const pool = openPgPool(await (await postgresServer()).freshDatabase());
+    try {
+      const s = await PgMetadataStore.open(pool, { heartbeatMs: 0 });
+      // What a node of the previous release writes: no writer, the database's time.
+      await pool.query('INSERT INTO meta_pending_blobs (blob_id) VALUES ($1)', ['old-release-blob']);
+      assert.equal(await s.reclaimPending({ kind: 'abandoned', writerTimeoutMs: 60_000, unknownWriterGraceMs: 3_600_000 }), 0, 'within the grace period');
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await s.reclaimPending({ kind: 'abandoned', writerTimeoutMs: 60_000, unknownWriterGraceMs: 10 }), 1);
+      assert.deepEqual(await s.takeGarbage(false), ['old-release-blob']);
+      await s.close();
+    } finally {
+      await pool.end();
+    }
+  });
 
   it('records its schema version under component metadata; lists keys in UTF-8 byte order (COLLATE "C" on the key columns)', async () => {
     const pool = openPgPool(await (await postgresServer()).freshDatabase());
