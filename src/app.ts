@@ -218,6 +218,13 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     { name: 'kms', check: () => kmsStore.ping() },
     { name: 'iam', check: () => iam.ping() },
     { name: 'audit', check: async () => auditSink.checkWritable() },
+    // On a cluster: a node the leader declared dead (paused or cut off too long) refuses writes until restarted.
+    ...(backend.cluster ? [{
+      name: 'writer',
+      check: async () => {
+        if (!(await meta.heartbeatWriter())) throw new Error('this node was declared dead by the job leader (no heartbeat in time): restart it');
+      },
+    }] : []),
     {
       name: 'rootKey',
       check: async () => {

@@ -179,6 +179,7 @@ export class StorageConflictError extends Error {
  * The process must be restarted to write again (it starts as a new writer).
  */
 export class WriterRetiredError extends Error {
+  override readonly name = 'WriterRetiredError';
   constructor(readonly instance: string) {
     super('this server was declared dead by the cluster (no heartbeat in time) and may not publish writes: restart it');
   }

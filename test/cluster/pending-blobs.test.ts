@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, it } from 'node:test';
 import pg from 'pg';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
@@ -115,5 +116,40 @@ describePostgres('a cluster\'s pending blobs', () => {
     await assert.rejects(b!.s3().send(new HeadObjectCommand({ Bucket: 'pending', Key: 'cut-off' })), (e: unknown) => e instanceof S3ServiceException && e.$metadata.httpStatusCode === 404);
     await a!.start();
     assert.ok((await read(a!.s3(), 'acked-0')).equals(acked.get('acked-0')!), 'A back, serving');
+  });
+
+  it('a node paused past the writer timeout mid-upload is retired: its PUT fails on resume, nothing broken is published, readiness says writer, a restart heals', async () => {
+    const [a, b] = cluster.nodes;
+    const writerOfA = await instanceOf(a!);
+    const total = 400 * KiB;
+    let push!: (chunk: Buffer | null) => void;
+    const body = new Readable({ read() {} });
+    push = (c) => void body.push(c);
+    const put = a!.s3().send(new PutObjectCommand({ Bucket: 'pending', Key: 'paused', Body: body, ContentLength: total }));
+    put.catch(() => undefined);
+    push(randomBytes(200 * KiB));
+    await until('the upload is pending on A', async () =>
+      (await db.query('SELECT count(*)::int AS n FROM meta_pending_blobs WHERE writer = $1', [writerOfA])).rows[0].n === 1);
+    a!.child()!.proc.kill('SIGSTOP');
+    try {
+      await until('the leader retires A and reclaims its pending blob', async () =>
+        (await db.query('SELECT count(*)::int AS n FROM meta_blob_writers WHERE instance = $1', [writerOfA])).rows[0].n === 0 &&
+        (await db.query('SELECT count(*)::int AS n FROM meta_pending_blobs WHERE writer = $1', [writerOfA])).rows[0].n === 0, 40_000);
+    } finally {
+      a!.child()!.proc.kill('SIGCONT');
+    }
+    push(randomBytes(total - 200 * KiB));
+    push(null);
+    await assert.rejects(put, (e: unknown) => e instanceof S3ServiceException && e.$metadata.httpStatusCode === 500, 'the retired node refuses to publish');
+    await assert.rejects(b!.s3().send(new HeadObjectCommand({ Bucket: 'pending', Key: 'paused' })), (e: unknown) => e instanceof S3ServiceException && e.$metadata.httpStatusCode === 404);
+    const ready = await fetch(`${a!.url()}/health/ready`);
+    assert.equal(ready.status, 503);
+    assert.deepEqual((await ready.json() as { failed: string[] }).failed, ['writer']);
+    await a!.kill();
+    await a!.start();
+    assert.equal((await fetch(`${a!.url()}/health/ready`)).status, 200);
+    const again = randomBytes(300 * KiB);
+    await a!.s3().send(new PutObjectCommand({ Bucket: 'pending', Key: 'paused', Body: again }));
+    assert.ok((await read(b!.s3(), 'paused')).equals(again));
   });
 });

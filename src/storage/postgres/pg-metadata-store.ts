@@ -52,6 +52,9 @@ export interface PgMetadataStoreOptions {
   heartbeatMs?: number;
 }
 
+/** How long a reclamation waits for a retiring writer's publishing transaction to end. */
+const RECLAIM_LOCK_TIMEOUT_MS = 5_000;
+
 /** The writer heartbeat's default period: well inside any writer timeout the leader uses. */
 export const WRITER_HEARTBEAT_MS = 5_000;
 
@@ -354,6 +357,9 @@ export class PgMetadataStore implements MetadataStore {
     // transactions in flight (their KEY SHARE locks) and the second, with a fresh snapshot,
     // then finds only the marks those left.
     return transaction(this.pool, 'READ COMMITTED', async (q) => {
+      // A retired writer's transaction left open (its process paused mid-commit) must not
+      // hold the sweep up for good: give up, and try again at the next one.
+      await q.query(`SET LOCAL lock_timeout = '${RECLAIM_LOCK_TIMEOUT_MS}ms'`);
       if (which.kind === 'earlier-instances') {
         const retired = (await rows<{ instance: string }>(q, S.retireEarlierWriters, [this.writer.node, this.writer.instance])).map((r) => r.instance);
         return retired.length === 0 ? 0 : (await first<{ n: number }>(q, S.reclaimPendingOf, [retired]))!.n;
