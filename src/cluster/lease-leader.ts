@@ -16,6 +16,14 @@ import type { ClusterJob, JobLeader } from './job-leader.js';
 import { JobSet } from './job-leader.js';
 import type { LeaderLease, LeaseHolder } from './leader-lease.js';
 
+/** How long stop() waits for the database (a round in flight, the release) before it goes on without it. */
+const STOP_WAIT_MS = 2_000;
+
+function within(p: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
+}
+
 export interface LeaseLeaderOptions {
   lease: LeaderLease;
   /** This process (its writer instance) and node. */
@@ -69,7 +77,15 @@ export class LeaseLeader implements JobLeader {
 
   /** One round of the loop (the timer's; tests call it to not wait). */
   tick(): Promise<void> {
-    this.ticking = this.ticking.then(() => this.round()).catch((err: unknown) => this.opts.log.warn({ err }, 'job leader: lease round failed'));
+    // A round stuck on a dead connection is left behind after a lease's time, so the loop goes
+    // on; should it finish later, its deadline (counted from when it was sent) has passed.
+    this.ticking = this.ticking
+      .then(() => {
+        const round = this.round();
+        round.catch(() => undefined); // a late failure, after the race below gave up on it
+        return Promise.race([round, new Promise((_, reject) => setTimeout(() => reject(new Error('no answer from the database within a lease')), this.opts.ttlMs).unref())]);
+      })
+      .then(() => undefined, (err: unknown) => this.opts.log.warn({ err }, 'job leader: lease round failed'));
     return this.ticking;
   }
 
@@ -77,11 +93,14 @@ export class LeaseLeader implements JobLeader {
     this.stopped = true;
     clearInterval(this.loop);
     this.loop = undefined;
-    await this.ticking;
+    // A round stuck on an unreachable database must not hold the shutdown up.
+    await within(this.ticking, STOP_WAIT_MS);
     const epoch = this.epoch;
     await this.lose('the server stops');
     // Handing over at once instead of after the lease runs out.
-    if (epoch !== undefined) await this.opts.lease.release(this.opts.holder, epoch).catch((err: unknown) => this.opts.log.warn({ err }, 'job leader: could not release the lease'));
+    if (epoch !== undefined) {
+      await within(this.opts.lease.release(this.opts.holder, epoch).catch((err: unknown) => this.opts.log.warn({ err }, 'job leader: could not release the lease')), STOP_WAIT_MS);
+    }
   }
 
   private async round(): Promise<void> {
