@@ -110,6 +110,8 @@ export class LeaseLeader implements JobLeader {
     if (this.epoch === undefined) {
       const epoch = await lease.tryAcquire(holder, node, ttlMs);
       if (epoch === undefined || this.stopped) return;
+      // An answer that came too late to lead on (a round left behind): let that lease run out.
+      if (this.monotonic() >= sent + ttlMs - this.marginMs) return;
       this.epoch = epoch;
       this.extend(sent);
       this.opts.log.info({ node, epoch }, 'this node is now the job leader');
