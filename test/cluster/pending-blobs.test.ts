@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, it } from 'node:test';
 import pg from 'pg';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, UploadPartCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { startCluster, type ClusterNode, type TestCluster } from '../helpers/cluster.js';
 import { describePostgres } from '../helpers/postgres.js';
 
@@ -46,13 +46,13 @@ describePostgres('a cluster\'s pending blobs', () => {
     return Date.now() - t0;
   };
 
-  /** Runs `during` while every metadata write into meta_objects waits (reads go on); `started` is awaited until a write waits. */
-  const withObjectsLocked = async (start: () => void, during: () => Promise<void>): Promise<void> => {
+  /** Runs `during` while every metadata write into `table` (meta_objects by default) waits (reads go on), once `start`'s write waits. */
+  const withObjectsLocked = async (start: () => void, during: () => Promise<void>, table = 'meta_objects'): Promise<void> => {
     const locker = new pg.Client({ connectionString: cluster.databaseUrl });
     await locker.connect();
     try {
       await locker.query('BEGIN');
-      await locker.query('LOCK TABLE meta_objects IN EXCLUSIVE MODE');
+      await locker.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`);
       start();
       await until('a PUT waits on the locked table', async () =>
         (await db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")).rows[0].n > 0);
@@ -87,6 +87,27 @@ describePostgres('a cluster\'s pending blobs', () => {
     await put;
     assert.ok((await read(b!.s3(), 'in-flight')).equals(body), 'B serves A\'s object intact');
     assert.ok((await read(a!.s3(), 'in-flight')).equals(body), 'and so does A');
+  });
+
+  it('an UploadPart in flight on node A survives node B\'s restart, and the multipart upload completes intact', async () => {
+    const [a, b] = cluster.nodes;
+    const s3a = a!.s3();
+    const { UploadId } = await s3a.send(new CreateMultipartUploadCommand({ Bucket: 'pending', Key: 'multi' }));
+    const parts = [randomBytes(5 * 1024 * KiB), randomBytes(700 * KiB)];
+    const first = await s3a.send(new UploadPartCommand({ Bucket: 'pending', Key: 'multi', UploadId, PartNumber: 1, Body: parts[0] }));
+    let held: Promise<{ ETag?: string }> | undefined;
+    await withObjectsLocked(() => {
+      held = s3a.send(new UploadPartCommand({ Bucket: 'pending', Key: 'multi', UploadId, PartNumber: 2, Body: parts[1] }));
+      held.catch(() => undefined);
+    }, async () => {
+      await b!.kill();
+      await b!.start();
+    }, 'meta_parts');
+    const second = await held!;
+    await b!.s3().send(new CompleteMultipartUploadCommand({
+      Bucket: 'pending', Key: 'multi', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: first.ETag }, { PartNumber: 2, ETag: second.ETag }] },
+    }));
+    assert.ok((await read(b!.s3(), 'multi')).equals(Buffer.concat(parts)), 'the object is both parts, intact');
   });
 
   it('a node SIGKILLed mid-upload loses nothing it acknowledged; the leader reclaims its pending blobs and their bytes', async () => {
