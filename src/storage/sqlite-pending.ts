@@ -7,7 +7,7 @@ import type { BlobWriterIdentity, PendingReclaim } from './types.js';
 export function reclaimPending(s: ReturnType<typeof prepareStatements>, writer: BlobWriterIdentity, which: PendingReclaim, now: number): number {
   const retired = (which.kind === 'earlier-instances'
     ? s.earlierWriters.all(writer.node, writer.instance)
-    : s.staleWriters.all(now - which.writerTimeoutMs, writer.instance)) as string[];
+    : s.staleWriters.all(now, which.writerTimeoutMs, writer.instance)) as string[];
   let moved = 0;
   for (const instance of retired) {
     s.deleteWriter.run(instance);

@@ -134,11 +134,11 @@ export function prepareStatements(db: Database.Database) {
     deleteBucketCompleted: p('DELETE FROM completed_uploads WHERE bucket = ?'),
 
     addPending: p('INSERT OR IGNORE INTO pending_blobs (blob_id, writer, created_at) VALUES (?, ?, ?)'),
-    registerWriter: p('INSERT OR IGNORE INTO blob_writers (instance, node, started_at, heartbeat_at) VALUES (?, ?, ?, ?)'),
+    registerWriter: p('INSERT OR IGNORE INTO blob_writers (instance, node, started_at, heartbeat_at, heartbeat_ms) VALUES (?, ?, ?, ?, 0)'),
     heartbeatWriter: p('UPDATE blob_writers SET heartbeat_at = ? WHERE instance = ?'),
     writerExists: p('SELECT 1 FROM blob_writers WHERE instance = ?').pluck(),
     earlierWriters: p('SELECT instance FROM blob_writers WHERE node = ? AND instance <> ?').pluck(),
-    staleWriters: p('SELECT instance FROM blob_writers WHERE heartbeat_at < ? AND instance <> ?').pluck(),
+    staleWriters: p('SELECT instance FROM blob_writers WHERE heartbeat_at < ? - max(?, 4 * heartbeat_ms) AND instance <> ?').pluck(),
     deleteWriter: p('DELETE FROM blob_writers WHERE instance = ?'),
     retireOtherWriters: p('DELETE FROM blob_writers WHERE instance <> ?'),
     pendingOfToGarbage: p('INSERT OR IGNORE INTO garbage_blobs (blob_id) SELECT blob_id FROM pending_blobs WHERE writer = ?'),

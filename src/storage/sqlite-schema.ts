@@ -201,7 +201,8 @@ CREATE TABLE blob_writers (
   instance     TEXT NOT NULL PRIMARY KEY,
   node         TEXT NOT NULL,
   started_at   INTEGER NOT NULL,
-  heartbeat_at INTEGER NOT NULL
+  heartbeat_at INTEGER NOT NULL,
+  heartbeat_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 `;
 

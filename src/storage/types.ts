@@ -198,8 +198,8 @@ export type PendingReclaim =
   /** This node's earlier instances' (a restart: their writes were interrupted); their writer rows go too. */
   | { kind: 'earlier-instances' }
   /**
-   * Writers (of any node, never this store's own) whose last heartbeat is more than
-   * `writerTimeoutMs` old, with their writer rows; and pending blobs of no known writer
+   * Writers (of any node, never this store's own) whose last heartbeat is older than
+   * `writerTimeoutMs` and than 4 of their own heartbeat periods, with their writer rows; and pending blobs of no known writer
    * (marked by an older release, or before the writer columns existed) more than
    * `unknownWriterGraceMs` old. Ages are by the database's clock.
    */

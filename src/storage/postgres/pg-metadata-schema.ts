@@ -160,7 +160,10 @@ CREATE TABLE meta_blob_writers (
   instance     TEXT NOT NULL PRIMARY KEY,
   node         TEXT NOT NULL,
   started_at   BIGINT NOT NULL,
-  heartbeat_at BIGINT NOT NULL
+  heartbeat_at BIGINT NOT NULL,
+  -- The writer's own heartbeat period (0: it beats only when asked): it is judged dead only
+  -- after 4 of its own periods, whatever shorter timeout the leader uses.
+  heartbeat_ms BIGINT NOT NULL
 );
 CREATE INDEX meta_blob_writers_by_node ON meta_blob_writers (node);
 `;

@@ -78,14 +78,14 @@ const SQL = {
   deleteBucketCompleted: 'DELETE FROM meta_completed_uploads WHERE bucket = ?',
 
   addPending: `INSERT INTO meta_pending_blobs (blob_id, writer, created_at) VALUES (?, ?, ${NOW_MS}) ON CONFLICT DO NOTHING`,
-  registerWriter: `INSERT INTO meta_blob_writers (instance, node, started_at, heartbeat_at) VALUES (?, ?, ${NOW_MS}, ${NOW_MS}) ON CONFLICT (instance) DO NOTHING`,
+  registerWriter: `INSERT INTO meta_blob_writers (instance, node, started_at, heartbeat_at, heartbeat_ms) VALUES (?, ?, ${NOW_MS}, ${NOW_MS}, ?) ON CONFLICT (instance) DO NOTHING`,
   heartbeatWriter: `UPDATE meta_blob_writers SET heartbeat_at = ${NOW_MS} WHERE instance = ?`,
   // KEY SHARE: blocks the leader's DELETE of the row (a retirement) until this transaction
   // ends, but not the writer's own heartbeat UPDATE.
   fenceWriter: 'SELECT 1 FROM meta_blob_writers WHERE instance = ? FOR KEY SHARE',
   retireOtherWriters: 'DELETE FROM meta_blob_writers WHERE instance <> ?',
   retireEarlierWriters: 'DELETE FROM meta_blob_writers WHERE node = ? AND instance <> ? RETURNING instance',
-  retireStaleWriters: `DELETE FROM meta_blob_writers WHERE heartbeat_at < ${NOW_MS} - ? AND instance <> ? RETURNING instance`,
+  retireStaleWriters: `DELETE FROM meta_blob_writers WHERE heartbeat_at < ${NOW_MS} - GREATEST(?::bigint, 4 * heartbeat_ms) AND instance <> ? RETURNING instance`,
   reclaimPendingOf: `WITH p AS (DELETE FROM meta_pending_blobs WHERE writer = ANY(?::text[]) RETURNING blob_id),
        g AS (INSERT INTO meta_garbage_blobs (blob_id) SELECT blob_id FROM p ON CONFLICT DO NOTHING)
      SELECT count(*)::int AS n FROM p`,

@@ -77,7 +77,7 @@ export class PgMetadataStore implements MetadataStore {
     try {
       await migrate(pool, 'metadata', PG_METADATA_MIGRATIONS, 'metadata database');
       store = new PgMetadataStore(pool, opts);
-      await pool.query(S.registerWriter, [store.writer.instance, store.writer.node]);
+      await pool.query(S.registerWriter, [store.writer.instance, store.writer.node, opts.heartbeatMs ?? WRITER_HEARTBEAT_MS]);
     } catch (e) {
       if (opts.closePool) await pool.end();
       throw e;

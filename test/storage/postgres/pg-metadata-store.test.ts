@@ -24,6 +24,23 @@ describePostgres('PgMetadataStore', () => {
     return [s, await PgMetadataStore.open(openPgPool(url, { max: 4 }), { closePool: true, writer: b, heartbeatMs: 0 })];
   });
 
+  it('judges a writer by its own heartbeat period too: a node beating slowly is not declared dead by a shorter timeout', async () => {
+    const url = await (await postgresServer()).freshDatabase();
+    const slow = await PgMetadataStore.open(openPgPool(url, { max: 2 }), { closePool: true, writer: { node: 'slow', instance: 'slow-1' }, heartbeatMs: 60_000 });
+    const silent = await PgMetadataStore.open(openPgPool(url, { max: 2 }), { closePool: true, writer: { node: 'silent', instance: 'silent-1' }, heartbeatMs: 0 });
+    const leader = await PgMetadataStore.open(openPgPool(url, { max: 2 }), { closePool: true, writer: { node: 'leader', instance: 'leader-1' }, heartbeatMs: 0 });
+    try {
+      await slow.markPending('slow-blob');
+      await silent.markPending('silent-blob');
+      await new Promise((r) => setTimeout(r, 30));
+      assert.equal(await leader.reclaimPending({ kind: 'abandoned', writerTimeoutMs: 10, unknownWriterGraceMs: 3_600_000 }), 1);
+      assert.deepEqual(await leader.takeGarbage(false), ['silent-blob'], 'only the writer silent past both its timeout and 4 of its own periods');
+      assert.equal(await slow.heartbeatWriter(), true);
+    } finally {
+      for (const s of [slow, silent, leader]) await s.close();
+    }
+  });
+
   it('reclaims pending marks of no known writer (an older release\'s) only past the grace period', async () => {
     const pool = openPgPool(await (await postgresServer()).freshDatabase());
     try {
