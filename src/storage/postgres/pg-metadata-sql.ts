@@ -80,9 +80,10 @@ const SQL = {
   addPending: `INSERT INTO meta_pending_blobs (blob_id, writer, created_at) VALUES (?, ?, ${NOW_MS}) ON CONFLICT DO NOTHING`,
   registerWriter: `INSERT INTO meta_blob_writers (instance, node, started_at, heartbeat_at, heartbeat_ms) VALUES (?, ?, ${NOW_MS}, ${NOW_MS}, ?) ON CONFLICT (instance) DO NOTHING`,
   heartbeatWriter: `UPDATE meta_blob_writers SET heartbeat_at = ${NOW_MS} WHERE instance = ?`,
-  // KEY SHARE: blocks the leader's DELETE of the row (a retirement) until this transaction
-  // ends, but not the writer's own heartbeat UPDATE.
-  fenceWriter: 'SELECT 1 FROM meta_blob_writers WHERE instance = ? FOR KEY SHARE',
+  // No row lock (every PUT of a node would lock one hot row): the publishing transaction also
+  // deletes its blobs' pending marks, which the leader's reclamation deletes too, so the two
+  // conflict there and PostgreSQL orders them (pg-metadata-store.ts, reclaimPending).
+  fenceWriter: 'SELECT 1 FROM meta_blob_writers WHERE instance = ?',
   retireOtherWriters: 'DELETE FROM meta_blob_writers WHERE instance <> ?',
   retireEarlierWriters: 'DELETE FROM meta_blob_writers WHERE node = ? AND instance <> ? RETURNING instance',
   retireStaleWriters: `DELETE FROM meta_blob_writers WHERE heartbeat_at < ${NOW_MS} - GREATEST(?::bigint, 4 * heartbeat_ms) AND instance <> ? RETURNING instance`,

@@ -353,9 +353,12 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async reclaimPending(which: PendingReclaim): Promise<number> {
-    // READ COMMITTED, two statements: the first waits for the retired writers' publishing
-    // transactions in flight (their KEY SHARE locks) and the second, with a fresh snapshot,
-    // then finds only the marks those left.
+    // READ COMMITTED, two statements: retire the writers, then move their marks. A publishing
+    // transaction of a retired writer (SERIALIZABLE) read its writer row and deletes the marks
+    // of the blobs it publishes: if it commits first, the move finds those marks gone (it
+    // waits for the transaction, then skips them) and the blobs stay; if the move commits
+    // first, the publishing transaction's delete of a mark fails with 40001, and its retry
+    // finds its writer gone (WriterRetiredError). Either way no record names a reclaimed blob.
     return transaction(this.pool, 'READ COMMITTED', async (q) => {
       // A retired writer's transaction left open (its process paused mid-commit) must not
       // hold the sweep up for good: give up, and try again at the next one.
