@@ -201,8 +201,10 @@ async function openBlobTier(config: BackendConfig, meta: MetadataStore): Promise
     case 'data-dir':
       return TieredBlobStore.open({ dir: join(config.dataDir, BLOBS_DIR), meta, fsync: config.fsync });
     case 'file':
-      // Node-named temporaries, so one node's start-up cleanup spares another's uploads.
-      return TieredBlobStore.open({ dir: tier.path, meta, fsync: config.fsync, shared: {} });
+      // Node-named temporaries, so one node's start-up cleanup spares another's uploads. On a
+      // cluster the node is the one in its data directory (cluster/node-identity.ts), not the
+      // host name: containers may share a host name, and their pid namespaces the pids.
+      return TieredBlobStore.open({ dir: tier.path, meta, fsync: config.fsync, shared: config.metadata !== undefined ? { nodeId: meta.writer.node } : {} });
     case 's3': {
       const client = new S3BackendClient({
         endpoint: new URL(tier.endpoint), bucket: tier.bucket, region: tier.region, forcePathStyle: tier.forcePathStyle,

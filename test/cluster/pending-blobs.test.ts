@@ -6,17 +6,22 @@
 // To hold a write between its blob commit and its metadata commit — the moment a wrong
 // reclamation destroys it — the test locks meta_objects from its own PostgreSQL session: the
 // PUT's blob is then durable and pending, its metadata transaction waiting.
+//
+// Also: a node's temporaries in the shared blob directory carry its node id.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, it } from 'node:test';
 import pg from 'pg';
 import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, UploadPartCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { startCluster, type ClusterNode, type TestCluster } from '../helpers/cluster.js';
-import { describePostgres } from '../helpers/postgres.js';
+import { describePostgres, postgresServer } from '../helpers/postgres.js';
+import { openBackend } from '../../src/backend/open-backend.js';
 
 const KiB = 1024;
 /** Lease 2 s: a writer is dead after 8 s of silence; the sweeper runs every 2 s. */
@@ -172,5 +177,31 @@ describePostgres('a cluster\'s pending blobs', () => {
     const again = randomBytes(300 * KiB);
     await a!.s3().send(new PutObjectCommand({ Bucket: 'pending', Key: 'paused', Body: again }));
     assert.ok((await read(b!.s3(), 'paused')).equals(again));
+  });
+});
+
+describePostgres('a cluster node\'s temporaries in a shared blob directory', () => {
+  it('are named by the node id of its data directory (not the host name, which containers may share)', async () => {
+    const temp = await mkdtemp(join(tmpdir(), 'coffer-node-temps-'));
+    await mkdir(join(temp, 'node'));
+    const backend = await openBackend({
+      dataDir: join(temp, 'node'), fsync: false, region: 'us-east-1', auditMaxFileBytes: 1 << 20, auditMaxFiles: 2,
+      metadata: await (await postgresServer()).freshDatabase(), blobs: { kind: 'file', path: join(temp, 'shared') },
+    }).catch(async (e: unknown) => {
+      await rm(temp, { recursive: true, force: true });
+      throw e;
+    });
+    try {
+      const w = await backend.blobs.create();
+      await w.write(randomBytes(100 * KiB)); // past the inline tier: a temporary file
+      const names = await readdir(join(temp, 'shared', 'tmp'));
+      const node = readFileSync(join(temp, 'node', 'node-id'), 'utf8').trim();
+      assert.deepEqual(names.map((n) => n.split('.', 2).join('.')), [`${node}.${process.pid}`]);
+      assert.equal(backend.cluster?.writer.node, node);
+      await w.abort();
+    } finally {
+      await backend.close();
+      await rm(temp, { recursive: true, force: true });
+    }
   });
 });
