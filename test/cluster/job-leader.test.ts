@@ -119,8 +119,11 @@ describePostgres('the job leader on a three-node cluster', () => {
   it('a clean stop hands leadership over at once (the lease is released, not left to expire)', async () => {
     const [leader] = await leaders();
     assert.ok(leader);
+    const held = (await db.query("SELECT holder FROM cluster_leases WHERE name = 'jobs'")).rows[0].holder as string;
     await leader.stop();
     const stoppedAt = Date.now();
+    const row = (await db.query("SELECT holder, expires_at FROM cluster_leases WHERE name = 'jobs'")).rows[0] as { holder: string; expires_at: string };
+    assert.ok(row.holder !== held || Number(row.expires_at) === 0, 'the stopped leader released its lease (or another node already took it)');
     await until('a new leader', async () => {
       const l = await leaders();
       return l.length === 1 ? l[0] : undefined;
