@@ -62,6 +62,9 @@ import { Meter } from './metering/meter.js';
 import { CofferMetrics, observeKms } from './metering/metrics.js';
 import { bucketUsageRoute } from './metering/bucket-usage-route.js';
 import { usageRoute } from './metering/usage-route.js';
+import { SoleLeader, type JobLeader } from './cluster/job-leader.js';
+import { LeaseLeader } from './cluster/lease-leader.js';
+import { StorageSweeper } from './cluster/storage-sweeper.js';
 
 export interface RunningCoffer {
   server: Server;
@@ -79,6 +82,8 @@ export interface RunningCoffer {
   meter?: Meter;
   /** Applies buckets' lifecycle rules (daily, and runOnce for `coffer lifecycle run` and tests). */
   lifecycle: LifecycleWorker;
+  /** Runs the background jobs on one node at a time (src/cluster/): `leader.register(name, job)` adds one. */
+  leader: JobLeader;
   /**
    * Stops accepting connections, lets requests in flight finish for up to `graceMs` (0:
    * close them at once), then closes every store and releases the data directory.
@@ -135,8 +140,13 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const auditSink: AuditSink = config.metering.audit ? audit : DISCARD_AUDIT;
   let meter: Meter | undefined;
   const bucketKeys = new BucketKeyCache(config.bucketKeyTtlSeconds * 1000, (principal, keyArn, context, avoided) => meter?.avoided(principal, keyArn, context, avoided));
+  // ---- The job leader (src/cluster/, docs/CLUSTER.md): background jobs run on one node at a time ----
+  const leader: JobLeader = backend.cluster
+    ? new LeaseLeader({ lease: backend.cluster.lease, holder: backend.cluster.writer.instance, node: backend.cluster.writer.node, ttlMs: config.clusterLeaseSeconds * 1000, log })
+    : new SoleLeader((name, err) => log.error({ err, job: name }, 'job failed to start or stop'));
   const metrics = config.metering.metrics
     ? new CofferMetrics({
+      leading: () => leader.leading,
       kmsStore, bucketKeyStats: () => bucketKeys.stats, pendingRows: () => meter?.pendingRows ?? 0,
       bucketUsage: () => meta.bucketUsage(),
       volume: async () => {
@@ -179,8 +189,13 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     log,
   });
   const kmsPort = new InProcessKms(kms);
-  const scheduler = new KmsScheduler(kms);
-  scheduler.start();
+  leader.register('kms-scheduler', new KmsScheduler(kms));
+  if (backend.cluster) {
+    // Dead nodes' pending blobs, and garbage nobody collected (embedded: start-up and after-commit collection suffice).
+    const leaseMs = config.clusterLeaseSeconds * 1000;
+    leader.register('storage-sweeper', new StorageSweeper({ meta, blobs, writerTimeoutMs: 4 * leaseMs, intervalMs: leaseMs, log }));
+  }
+  leader.start();
   const services: S3Services = {
     config,
     meta,
@@ -200,7 +215,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   };
   // Lifecycle rules (s3/lifecycle/): a background job beside the KMS scheduler, on the S3 clock.
   const lifecycle = new LifecycleWorker({ meta, log, now: services.now, collectGarbage: services.collectGarbage, owner: ownerFor(root.accountId).id, intervalSeconds: config.lifecycleIntervalSeconds, observe: metrics?.lifecycleAction });
-  lifecycle.start();
+  leader.register('lifecycle', lifecycle);
   // Coffer's administration API (src/admin/): each route comes from the module it serves.
   const adminRoutes = new AdminRoutes().add(whoamiRoute);
   // The audit log for the console (GET audit/events); events recorded so far are flushed before a read.
@@ -234,6 +249,13 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     { name: 'kms', check: () => kmsStore.ping() },
     { name: 'iam', check: () => iam.ping() },
     { name: 'audit', check: async () => auditSink.checkWritable() },
+    // On a cluster: a node the leader declared dead (paused or cut off too long) refuses writes until restarted.
+    ...(backend.cluster ? [{
+      name: 'writer',
+      check: async () => {
+        if (!(await meta.heartbeatWriter())) throw new Error('this node was declared dead by the job leader (no heartbeat in time): restart it');
+      },
+    }] : []),
     {
       name: 'rootKey',
       check: async () => {
@@ -296,9 +318,9 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     rootKey: rootKey.provider,
     meter,
     lifecycle,
+    leader,
     async close(graceMs = 0) {
-      scheduler.stop();
-      await lifecycle.stop();
+      await leader.stop();
       await auditDelivery?.stop();
       const drained = await drainServer(server, graceMs);
       await rotation.stop();

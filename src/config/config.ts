@@ -66,6 +66,11 @@ export interface CofferConfig {
   shutdownGraceSeconds: number;
   /** How often the lifecycle worker applies buckets' lifecycle rules (COFFER_LIFECYCLE_INTERVAL_SECONDS, default 86400; 0: never on its own, only `coffer lifecycle run`). */
   lifecycleIntervalSeconds: number;
+  /**
+   * With --metadata postgres://…: the job leader's lease (COFFER_CLUSTER_LEASE_SECONDS, default 15).
+   * Leadership moves within lease + lease/3 of a leader's death; a writer silent for 4 × lease is dead (docs/CLUSTER.md).
+   */
+  clusterLeaseSeconds: number;
   /** Metering, Prometheus metrics, the audit switch and the price table (see the end of this file). */
   metering: MeteringConfig;
   // Slow and greedy clients (src/http/): the defaults fit a default `ulimit -n` of 1024.
@@ -120,6 +125,7 @@ const schema = z.object({
   auditDeliverySeconds: z.number().int().min(1).max(86400),
   shutdownGraceSeconds: z.number().int().min(0).max(3600),
   lifecycleIntervalSeconds: z.number().int().refine((n) => n === 0 || (n >= 60 && n <= 604800)),
+  clusterLeaseSeconds: z.number().int().min(2).max(300),
   headersTimeoutSeconds: z.number().min(0.05).max(3600),
   bodyIdleTimeoutSeconds: z.number().min(0.05).max(3600),
   maxConnections: z.number().int().min(1).max(1_000_000),
@@ -150,6 +156,7 @@ const HINTS: Record<string, string> = {
   auditDeliverySeconds: 'COFFER_AUDIT_DELIVERY_SECONDS must be a whole number of seconds from 1 to 86400 (default 300)',
   lifecycleIntervalSeconds: 'COFFER_LIFECYCLE_INTERVAL_SECONDS must be a whole number of seconds from 60 to 604800 (default 86400, daily), or 0 to apply lifecycle rules only with `coffer lifecycle run`',
   shutdownGraceSeconds: 'COFFER_SHUTDOWN_GRACE_SECONDS must be a whole number of seconds from 0 to 3600 (default 30; 0 cuts requests in flight at once)',
+  clusterLeaseSeconds: 'COFFER_CLUSTER_LEASE_SECONDS must be a whole number of seconds from 2 to 300 (default 15)',
   headersTimeoutSeconds: 'COFFER_HEADERS_TIMEOUT_SECONDS must be a number of seconds from 0.05 to 3600 (default 60)',
   bodyIdleTimeoutSeconds: 'COFFER_BODY_IDLE_TIMEOUT_SECONDS must be a number of seconds from 0.05 to 3600 (default 20)',
   maxConnections: 'COFFER_MAX_CONNECTIONS must be a whole number of at least 1 (default 900; keep it and COFFER_CONNECTION_RESERVE under `ulimit -n`)',
@@ -232,6 +239,7 @@ const EFFECTIVE: Record<string, (c: CofferConfig) => unknown> = {
   COFFER_AUDIT_BUCKET: (c) => (c.auditBucket === undefined ? undefined : c.auditPrefix === undefined ? c.auditBucket : `${c.auditBucket}/${c.auditPrefix}`),
   COFFER_AUDIT_DELIVERY_SECONDS: (c) => c.auditDeliverySeconds, COFFER_SHUTDOWN_GRACE_SECONDS: (c) => c.shutdownGraceSeconds,
   COFFER_LIFECYCLE_INTERVAL_SECONDS: (c) => c.lifecycleIntervalSeconds,
+  COFFER_CLUSTER_LEASE_SECONDS: (c) => c.clusterLeaseSeconds,
   COFFER_HEADERS_TIMEOUT_SECONDS: (c) => c.headersTimeoutSeconds, COFFER_BODY_IDLE_TIMEOUT_SECONDS: (c) => c.bodyIdleTimeoutSeconds,
   COFFER_MAX_CONNECTIONS: (c) => c.maxConnections, COFFER_MAX_CONNECTIONS_PER_CLIENT: (c) => c.maxConnectionsPerClient, COFFER_CONNECTION_RESERVE: (c) => c.connectionReserve,
   COFFER_SIGV2: (c) => c.sigv2, COFFER_METERING: (c) => c.metering.enabled, COFFER_METRICS: (c) => c.metering.metrics, COFFER_AUDIT: (c) => c.metering.audit,
@@ -284,6 +292,7 @@ function validate(flags: ConfigFlags, env: NodeJS.ProcessEnv): CofferConfig {
     ...auditSettings(env),
     lifecycleIntervalSeconds: env.COFFER_LIFECYCLE_INTERVAL_SECONDS === undefined || env.COFFER_LIFECYCLE_INTERVAL_SECONDS.trim() === '' ? 86400 : /^\d+$/.test(env.COFFER_LIFECYCLE_INTERVAL_SECONDS.trim()) ? Number(env.COFFER_LIFECYCLE_INTERVAL_SECONDS) : NaN,
     shutdownGraceSeconds: env.COFFER_SHUTDOWN_GRACE_SECONDS === undefined || env.COFFER_SHUTDOWN_GRACE_SECONDS === '' ? 30 : Number(env.COFFER_SHUTDOWN_GRACE_SECONDS),
+    clusterLeaseSeconds: env.COFFER_CLUSTER_LEASE_SECONDS === undefined || env.COFFER_CLUSTER_LEASE_SECONDS === '' ? 15 : Number(env.COFFER_CLUSTER_LEASE_SECONDS),
     ...listenerSettings(env),
     sigv2: flags.sigv2 ?? envSwitch(env.COFFER_SIGV2, true),
   };

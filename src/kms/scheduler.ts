@@ -36,6 +36,8 @@ export class KmsScheduler {
   /** Sweeps run one at a time: a timer tick and runOnce() never overlap. */
   private running: Promise<unknown> = Promise.resolve();
   private readonly intervalMs: number;
+  /** Grows at each stop(): a sweep in flight takes no further action once it has (a node that lost the job leadership stops mid-sweep). */
+  private generation = 0;
 
   constructor(private readonly svc: KmsService, opts: KmsSchedulerOptions = {}) {
     this.intervalMs = opts.intervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
@@ -56,6 +58,7 @@ export class KmsScheduler {
   }
 
   stop(): void {
+    this.generation++;
     if (this.first) clearTimeout(this.first);
     if (this.timer) clearInterval(this.timer);
     this.first = undefined;
@@ -71,13 +74,16 @@ export class KmsScheduler {
 
   private async sweep(now: number): Promise<SweepResult> {
     const result: SweepResult = { deleted: [], rotated: [], expired: [], failed: [] };
-    await this.each('list keys due for deletion', () => this.svc.store.dueForDeletion(now), result, (key) => this.deleteKey(key, result));
-    await this.each('list keys due for rotation', () => this.svc.store.dueForRotation(now), result, (key) => this.rotateKey(key, now, result));
-    await this.each('list imported key material due to expire', () => this.svc.store.dueForExpiry(now), result, (key) => this.expireMaterial(key, result));
+    const generation = this.generation;
+    const go = () => this.generation === generation;
+    await this.each('list keys due for deletion', () => this.svc.store.dueForDeletion(now), result, (key) => this.deleteKey(key, result), go);
+    await this.each('list keys due for rotation', () => this.svc.store.dueForRotation(now), result, (key) => this.rotateKey(key, now, result), go);
+    await this.each('list imported key material due to expire', () => this.svc.store.dueForExpiry(now), result, (key) => this.expireMaterial(key, result), go);
     return result;
   }
 
-  private async each(what: string, list: () => Promise<KmsKeyRecord[]>, result: SweepResult, act: (k: KmsKeyRecord) => Promise<void>): Promise<void> {
+  private async each(what: string, list: () => Promise<KmsKeyRecord[]>, result: SweepResult, act: (k: KmsKeyRecord) => Promise<void>, go: () => boolean): Promise<void> {
+    if (!go()) return;
     let keys: KmsKeyRecord[];
     try {
       keys = await list();
@@ -86,6 +92,7 @@ export class KmsScheduler {
       return;
     }
     for (const key of keys) {
+      if (!go()) return; // stopped meanwhile: the next leader's sweep finds what is left
       try {
         await act(key);
       } catch (err) {

@@ -33,6 +33,8 @@ export interface MetricsOptions {
   bucketUsage?: () => Promise<ReadonlyArray<{ bucket: string; objects: number; bytes: number }>>;
   /** Free and total bytes of the data directory's file system (statfs at scrape time). */
   volume?: () => Promise<{ freeBytes: number; totalBytes: number }>;
+  /** Whether this node is the job leader now (cluster/job-leader.ts). */
+  leading?: () => boolean;
 }
 
 /** What the S3 handler fills in while it serves one request (s3/handler.ts). */
@@ -157,6 +159,15 @@ export class CofferMetrics implements MeterObserver {
         this.set(pending ? pending() : 0);
       },
     });
+    const leading = opts.leading;
+    if (leading) {
+      new Gauge({
+        name: 'coffer_cluster_leader', help: '1 while this node is the job leader (runs the KMS scheduler, the storage sweeper, lifecycle), else 0', registers,
+        collect() {
+          this.set(leading() ? 1 : 0);
+        },
+      });
+    }
     // Node's process and runtime metrics (CPU, memory, event loop lag, GC, handles), unprefixed as usual.
     collectDefaultMetrics({ register: this.registry });
     const usage = opts.bucketUsage;

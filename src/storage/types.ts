@@ -17,6 +17,14 @@
 //      read still needs stays listed until that read ends (blob-readers.ts).
 // On start, recover(): every pending blob and every garbage blob is deleted, and the
 // blob store's temporary area is emptied.
+//
+// With several nodes on one database (docs/CLUSTER.md, "Pending blobs"), a pending mark
+// names its *writer*: the server process (instance) that made it, on a node. A node's
+// start reclaims only its own earlier instances' pending blobs; the job leader reclaims
+// those of writers that stopped heartbeating. A writer whose row the leader removed is
+// *retired*: its later publishing writes (putObject, putPart, completeUpload) fail with
+// WriterRetiredError in their own transaction, so a blob reclaimed under a paused or
+// partitioned writer is never published.
 
 import type { Readable } from 'node:stream';
 import type { ChecksumAlgorithm } from '../checksum/algorithm.js';
@@ -164,6 +172,38 @@ export class StorageConflictError extends Error {
     super(message ?? kind);
   }
 }
+
+/**
+ * A publishing write of a writer the job leader declared dead (no heartbeat for longer than
+ * the writer timeout) and whose pending blobs it reclaimed: nothing of the write is kept.
+ * The process must be restarted to write again (it starts as a new writer).
+ */
+export class WriterRetiredError extends Error {
+  override readonly name = 'WriterRetiredError';
+  constructor(readonly instance: string) {
+    super('this server was declared dead by the cluster (no heartbeat in time) and may not publish writes: restart it');
+  }
+}
+
+/** Who makes pending marks: one server process (instance), on a node (stable across restarts). */
+export interface BlobWriterIdentity {
+  /** The node: stable across its restarts (cluster/node-identity.ts). */
+  node: string;
+  /** This process: fresh at every start. */
+  instance: string;
+}
+
+/** Which pending blobs reclaimPending moves to garbage. */
+export type PendingReclaim =
+  /** This node's earlier instances' (a restart: their writes were interrupted); their writer rows go too. */
+  | { kind: 'earlier-instances' }
+  /**
+   * Writers (of any node, never this store's own) whose last heartbeat is older than
+   * `writerTimeoutMs` and than 4 of their own heartbeat periods, with their writer rows; and pending blobs of no known writer
+   * (marked by an older release, or before the writer columns existed) more than
+   * `unknownWriterGraceMs` old. Ages are by the database's clock.
+   */
+  | { kind: 'abandoned'; writerTimeoutMs: number; unknownWriterGraceMs: number };
 
 /** A write condition checked inside the committing transaction (S3 conditional writes). */
 export type WriteCondition =
@@ -314,11 +354,23 @@ export interface MetadataStore {
   /** Deletes the upload and moves all its part blobs to garbage. Returns false if absent. */
   abortUpload(bucket: string, key: string, uploadId: string): Promise<boolean>;
 
-  // Blob bookkeeping for crash safety.
+  // Blob bookkeeping for crash safety. Pending marks carry this store's writer (opened with one).
+  /** The writer this store marks pending blobs as and fences its publishing writes with. */
+  readonly writer: BlobWriterIdentity;
+  /**
+   * Refreshes this writer's heartbeat (the store does so by itself on a timer where other
+   * nodes may judge it). False when the writer was retired (see WriterRetiredError).
+   */
+  heartbeatWriter(): Promise<boolean>;
+  /** Moves the chosen pending blobs to garbage (see PendingReclaim); returns how many. */
+  reclaimPending(which: PendingReclaim): Promise<number>;
   markPending(blobId: string): Promise<void>;
   /** Drops a pending mark and puts the blob in garbage (a write that failed before its commit). */
   discardPending(blobId: string): Promise<void>;
-  /** Blob ids to delete: garbage, plus (only when includePending, i.e. at start-up) all pending ones. */
+  /**
+   * Blob ids to delete: garbage, plus (only when includePending: the start of the only
+   * server on this store, embedded mode) all pending ones, whoever's.
+   */
   takeGarbage(includePending: boolean): Promise<string[]>;
   /** Forget garbage ids once their blobs are deleted. */
   forgetGarbage(blobIds: string[]): Promise<void>;

@@ -227,3 +227,36 @@ test('the deletion sweep leaves a key whose deletion was cancelled after the swe
   assert.deepEqual(result.deleted, []);
   assert.equal((await svc.store.getKey(key.keyId))?.state, 'Disabled');
 });
+
+test('stop() mid-sweep: no further key is acted on (a node that lost the job leadership stops between keys)', async () => {
+  const base = srv.coffer.kms;
+  const now = future() + DAY; // past every other test's keys: this sweep sees only its own
+  const keys = [];
+  for (let i = 0; i < 3; i++) keys.push(await createTestKey(base, { state: 'PendingDeletion', deletionDate: now - 3000 + i, pendingWindowInDays: 7 }));
+  await new KmsScheduler(serviceAt(now - 5000)).runOnce(now - 5000); // what earlier tests left due, not these
+  let scheduler: KmsScheduler | undefined;
+  // The first deletion stops the scheduler, as losing the lease does.
+  const store = new Proxy(base.store, {
+    get(target, prop, receiver) {
+      if (prop === 'deleteKey') {
+        return async (...args: Parameters<KmsStore['deleteKey']>) => {
+          const r = await target.deleteKey(...args);
+          scheduler!.stop();
+          return r;
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as KmsStore;
+  scheduler = new KmsScheduler(serviceAt(now, store));
+  const result = await scheduler.runOnce(now);
+  const mine = new Set(keys.map((k) => k.keyId));
+  assert.equal(result.deleted.length, 1, 'one key deleted, then the sweep stopped');
+  assert.ok(mine.has(result.deleted[0]!));
+  const left = [];
+  for (const k of keys) if (await base.store.getKey(k.keyId)) left.push(k.keyId);
+  assert.equal(left.length, 2, 'the others wait for the next leader\'s sweep');
+  // Cleaned up by a sweep that is not stopped.
+  await new KmsScheduler(serviceAt(now)).runOnce(now);
+});

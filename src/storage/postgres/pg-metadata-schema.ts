@@ -147,5 +147,26 @@ CREATE TRIGGER meta_usage_object_version AFTER INSERT OR DELETE ON meta_object_v
   FOR EACH ROW EXECUTE FUNCTION meta_usage_of_version();
 `;
 
+// Pending marks name their writer (one server process) and carry their time, by the
+// database's clock; writers heartbeat in meta_blob_writers (docs/CLUSTER.md, "Pending
+// blobs"). Marks made before this step, or by a node of an older release during a rolling
+// upgrade, have writer '' and are reclaimed only after the unknown-writer grace period.
+const V2 = `
+ALTER TABLE meta_pending_blobs
+  ADD COLUMN writer TEXT NOT NULL DEFAULT '',
+  ADD COLUMN created_at BIGINT NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+CREATE INDEX meta_pending_blobs_by_writer ON meta_pending_blobs (writer);
+CREATE TABLE meta_blob_writers (
+  instance     TEXT NOT NULL PRIMARY KEY,
+  node         TEXT NOT NULL,
+  started_at   BIGINT NOT NULL,
+  heartbeat_at BIGINT NOT NULL,
+  -- The writer's own heartbeat period (0: it beats only when asked): it is judged dead only
+  -- after 4 of its own periods, whatever shorter timeout the leader uses.
+  heartbeat_ms BIGINT NOT NULL
+);
+CREATE INDEX meta_blob_writers_by_node ON meta_blob_writers (node);
+`;
+
 /** migrations[n] takes the metadata tables from version n to n + 1 (component 'metadata'). */
-export const PG_METADATA_MIGRATIONS: readonly PgMigration[] = [V1];
+export const PG_METADATA_MIGRATIONS: readonly PgMigration[] = [V1, V2];
