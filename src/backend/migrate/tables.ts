@@ -70,12 +70,13 @@ export const TABLES: readonly TablePlan[] = [
 ];
 
 /**
- * Source tables deliberately not copied: bookkeeping of the SQLite files themselves, and
- * blob ids of writes that never committed or of blobs waiting to be deleted. The version
+ * Source tables deliberately not copied: bookkeeping of the SQLite files themselves, blob
+ * ids of writes that never committed or of blobs waiting to be deleted, and the writer
+ * instances those pending marks name (a cluster's nodes register their own). The version
  * clock becomes the target's sequence (setVersionSequence in copy-rows.ts).
  */
 const NOT_COPIED: Record<Component, readonly string[]> = {
-  metadata: ['schema_version', 'pending_blobs', 'garbage_blobs', 'version_clock'],
+  metadata: ['schema_version', 'pending_blobs', 'garbage_blobs', 'version_clock', 'blob_writers'],
   kms: ['schema_version'],
   iam: ['schema_version'],
   usage: ['schema_version'],
