@@ -189,7 +189,9 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     log,
   });
   const kmsPort = new InProcessKms(kms);
-  leader.register('kms-scheduler', new KmsScheduler(kms));
+  // Requests and KMS sweeps in flight: what an online root-key rotation waits for after its switch.
+  const inFlight = new InFlightRequests();
+  leader.register('kms-scheduler', new KmsScheduler(kms, { track: () => inFlight.begin() }));
   if (backend.cluster) {
     // Dead nodes' pending blobs, and garbage nobody collected (embedded: start-up and after-commit collection suffice).
     const leaseMs = config.clusterLeaseSeconds * 1000;
@@ -230,7 +232,6 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   // Each bucket's object count and bytes, for the console's bucket list (GET buckets/usage).
   adminRoutes.add(bucketUsageRoute({ bucketUsage: () => meta.bucketUsage() }));
   // coffer custody rotate|migrate --online: the server re-seals under a new root key while it serves.
-  const inFlight = new InFlightRequests();
   const rotation = new OnlineRotation({
     dataDir: config.dataDir, env: custodyEnv, ring: rootKey.provider, stores: { kms: kmsStore, iam, meta }, audit: auditSink, accountId: root.accountId, externalKms,
     settled: () => inFlight.settled(), inFlight: () => inFlight.count, log,

@@ -28,6 +28,12 @@ export interface SweepResult {
 
 export interface KmsSchedulerOptions {
   intervalMs?: number;
+  /**
+   * Marks a sweep as work in flight (returns its end): a rotation seals new key material under
+   * the root key, so an online root-key rotation waits for a sweep begun before its switch as
+   * it waits for requests (http/in-flight.ts).
+   */
+  track?: () => () => void;
 }
 
 export class KmsScheduler {
@@ -36,11 +42,13 @@ export class KmsScheduler {
   /** Sweeps run one at a time: a timer tick and runOnce() never overlap. */
   private running: Promise<unknown> = Promise.resolve();
   private readonly intervalMs: number;
+  private readonly track: (() => () => void) | undefined;
   /** Grows at each stop(): a sweep in flight takes no further action once it has (a node that lost the job leadership stops mid-sweep). */
   private generation = 0;
 
   constructor(private readonly svc: KmsService, opts: KmsSchedulerOptions = {}) {
     this.intervalMs = opts.intervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+    this.track = opts.track;
   }
 
   start(): void {
@@ -73,6 +81,15 @@ export class KmsScheduler {
   }
 
   private async sweep(now: number): Promise<SweepResult> {
+    const done = this.track?.();
+    try {
+      return await this.sweepTracked(now);
+    } finally {
+      done?.();
+    }
+  }
+
+  private async sweepTracked(now: number): Promise<SweepResult> {
     const result: SweepResult = { deleted: [], rotated: [], expired: [], failed: [] };
     const generation = this.generation;
     const go = () => this.generation === generation;

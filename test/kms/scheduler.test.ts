@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { readAudit } from '../../src/audit/audit-log.js';
 import { KmsScheduler } from '../../src/kms/scheduler.js';
+import { InFlightRequests } from '../../src/http/in-flight.js';
 import { KmsService } from '../../src/kms/service.js';
 import type { KmsStore } from '../../src/kms/store/types.js';
 import { createTestKey } from './fixtures.js';
@@ -259,4 +260,32 @@ test('stop() mid-sweep: no further key is acted on (a node that lost the job lea
   assert.equal(left.length, 2, 'the others wait for the next leader\'s sweep');
   // Cleaned up by a sweep that is not stopped.
   await new KmsScheduler(serviceAt(now)).runOnce(now);
+});
+
+test('a sweep is work in flight: what waits for the work begun before it (an online root-key rotation after its switch) waits for the sweep too', async () => {
+  const now = future() + 2 * DAY;
+  const key = await createTestKey(srv.coffer.kms, { rotationEnabled: true, rotationPeriodInDays: 90, nextRotationDate: now - 1000 });
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  // The rotation sweep's listing waits, as a slow store would, while its material is yet to be sealed.
+  const store = new Proxy(srv.coffer.kms.store, {
+    get(target, prop, receiver) {
+      if (prop === 'dueForRotation') return async (at: number) => (await held, target.dueForRotation(at));
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as KmsStore;
+  const inFlight = new InFlightRequests();
+  const sweep = new KmsScheduler(serviceAt(now, store), { track: () => inFlight.begin() }).runOnce(now);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(inFlight.count, 1, 'the sweep counts as in flight');
+  let settled = false;
+  const waited = inFlight.settled().then(() => (settled = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(settled, false, 'settled() waits for the sweep');
+  release();
+  const result = await sweep;
+  await waited;
+  assert.ok(result.rotated.includes(key.keyId));
+  assert.equal(inFlight.count, 0);
 });
