@@ -10,7 +10,7 @@
 // Nothing is mocked: the nodes are the real server, PostgreSQL the real one.
 
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,9 @@ import { ROOT_KEY_ID, ROOT_SECRET, startChildServer, type ChildServer } from '..
 import { postgresServer } from './postgres.js';
 
 export { ROOT_KEY_ID, ROOT_SECRET };
+
+/** The account id and root credentials of a data directory (iam/root-credentials.ts). */
+const ROOT_CREDENTIALS_FILE = 'root-credentials.json';
 
 export interface ClusterNode {
   readonly index: number;
@@ -129,7 +132,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   }
   try {
     // One at a time: the first applies the migrations (the others would wait on its advisory lock anyway).
-    for (const n of nodes) await n.start();
+    // The account id is kept per data directory (root-credentials.json) and not yet in the
+    // database: the others get the first node's, as an operator copies it (docs/CLUSTER.md).
+    for (const n of nodes) {
+      if (n.index > 0) {
+        await mkdir(n.dataDir, { recursive: true });
+        await copyFile(join(nodes[0]!.dataDir, ROOT_CREDENTIALS_FILE), join(n.dataDir, ROOT_CREDENTIALS_FILE));
+      }
+      await n.start();
+    }
   } catch (e) {
     for (const n of nodes) await n.kill().catch(() => {});
     await rm(temp, { recursive: true, force: true });
