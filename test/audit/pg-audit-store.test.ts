@@ -43,6 +43,23 @@ describePostgres('PgAuditStore', () => {
     }
   });
 
+  it('group commit: events recorded together share one INSERT (one transaction), and each resolves only once it is committed', async () => {
+    const { store, db } = await fresh();
+    try {
+      const settled: string[] = [];
+      await Promise.all(Array.from({ length: 100 }, (_, i) => store.record(auditEvent(`g${i}`)).then(() => settled.push(`g${i}`))));
+      const { rows } = await db.query<{ batches: number; n: number }>('SELECT count(DISTINCT xid::text)::int AS batches, count(*)::int AS n FROM audit_events');
+      assert.equal(rows[0]!.n, 100);
+      // The first record starts an INSERT at once; the 99 recorded while it runs go out in the next.
+      assert.ok(rows[0]!.batches <= 3, `100 concurrent records took ${rows[0]!.batches} INSERTs`);
+      assert.equal(settled.length, 100);
+      assert.deepEqual(ids(await store.query({ limit: 3 })), ['g99', 'g98', 'g97'], 'a batch keeps the order the events were recorded in');
+    } finally {
+      await store.close();
+      await db.end();
+    }
+  });
+
   it('a row committed after the first page by a transaction that took its seq earlier is not on the later pages', async () => {
     const { store, db } = await fresh();
     const slow = await db.connect();

@@ -13,7 +13,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { CreateKeyCommand, DisableKeyCommand, EnableKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import { startCluster, ROOT_KEY_ID, ROOT_SECRET, type TestCluster } from '../helpers/cluster.js';
-import { describePostgres } from '../helpers/postgres.js';
+import { describePostgres, postgresServer } from '../helpers/postgres.js';
 import { adminCall } from '../helpers/admin.js';
 import { CLI_MAIN } from '../interop/support.js';
 import type { CloudTrailEvent } from '../../src/audit/event.js';
@@ -102,6 +102,15 @@ describePostgres('a three-node cluster: one audit trail', () => {
     const names = [0, 1, 2].map((i) => new Set(answered.filter((a) => a.node === i).map((a) => nodeOf.get(a.id))));
     for (const s of names) assert.equal(s.size, 1);
     assert.equal(new Set(names.map((s) => [...s][0])).size, 3, 'three nodes, three names');
+    // `coffer audit tail --metadata` prints the newest events of the whole cluster, oldest first.
+    const tail = await coffer('audit', 'tail', '-n', '3', '--metadata', cluster.databaseUrl, '--json');
+    assert.equal(tail.code, 0, tail.stderr);
+    const tailed = tail.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as CloudTrailEvent);
+    assert.deepEqual(tailed.map((e) => e.eventID), cliEvents.slice(-3).map((e) => e.eventID));
+    // A database no node has run on has no trail: said so, with a hint.
+    const empty = await coffer('audit', 'query', '--metadata', await (await postgresServer()).freshDatabase());
+    assert.notEqual(empty.code, 0);
+    assert.match(empty.stderr, /coffer: error: the database of --metadata holds no audit trail\ncoffer: hint: start a coffer server/);
     // The filters work on the merged trail too.
     const decrypts = await coffer('audit', 'query', '--metadata', cluster.databaseUrl, '--event', 'Decrypt', '--json');
     assert.deepEqual(decrypts.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as CloudTrailEvent).requestID), [get.$metadata.requestId]);
