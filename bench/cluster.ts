@@ -1,5 +1,7 @@
 // The cluster section of `npm run bench` (`--only cluster`): aggregate throughput of
-// 4 KiB PUT/GET (16 in flight, spread round-robin over the nodes) and of large objects
+// 4 KiB PUT/GET (16 in flight, spread round-robin over the nodes), of KMS Encrypt (each
+// answered after its audit record is durable: a file fsync on SQLite, a group-committed
+// INSERT on PostgreSQL) and of large objects
 // (one stream of BENCH_STREAM_MIB per node at once, 1 GiB by default) for one node on the
 // embedded SQLite backend and for 1, 2 and 3 nodes on one PostgreSQL database and one shared
 // blob directory (`--blobs file://…`), side by side, with ratios.
@@ -18,6 +20,8 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RawS3Client, S3Failure, payloadHash } from './raw-client.js';
+import { RawKmsClient } from './kms.js';
+import { createKmsKey } from './sse.js';
 import { runOps } from './measure.js';
 import { fmtInt, fmtSize, type Row } from './report.js';
 import { startPostgres } from './pg-server.js';
@@ -53,6 +57,8 @@ interface Measured {
   /** The same PUTs into one bucket per request in flight. */
   smallPutSpread: Rate;
   smallGet: Rate;
+  /** KMS Encrypt over HTTP: a key read and a durable audit record each (group-committed). */
+  kmsEncrypt: Rate;
   bigPut: Rate;
   bigGet: Rate;
 }
@@ -77,9 +83,10 @@ async function workloads(urls: URL[], sz: Sizes, label: string): Promise<Measure
         try {
           await op(i);
         } catch (e) {
-          if (!(e instanceof S3Failure)) throw e;
+          const kms = e instanceof Error ? /HTTP (\d{3}) .*?"__type":"([^"]+)"/.exec(e.message) : null;
+          if (!(e instanceof S3Failure) && !kms) throw e;
           failed++;
-          why.add(`${e.status} ${/<Code>([^<]+)<\/Code>/.exec(e.body)?.[1] ?? ''}`.trim());
+          why.add(e instanceof S3Failure ? `${e.status} ${/<Code>([^<]+)<\/Code>/.exec(e.body)?.[1] ?? ''}`.trim() : `${kms![1]} ${kms![2]}`);
         }
       });
       const r: Rate = { value: per((performance.now() - t0) / 1000, n - failed), failed, of: n, why: [...why] };
@@ -94,13 +101,24 @@ async function workloads(urls: URL[], sz: Sizes, label: string): Promise<Measure
     const smallPutSpread = await rate(`4 KiB PUT, ${SPREAD} buckets`, n, sz.smallConcurrency, (i) => on(i).putSmall(`${BUCKET}-${i % SPREAD}`, `small/${i}`, body, hash), perSecond, 'PUT/s');
     // Each GET goes to another node than the one that wrote the key (a key whose PUT failed is a failed GET, 404).
     const smallGet = await rate('4 KiB GET', n, sz.smallConcurrency, (i) => on(i + 1).get(`${BUCKET}-${i % SPREAD}`, `small/${i}`, sz.smallSize), perSecond, 'GET/s');
+    const keyId = await createKmsKey(urls[0]!);
+    const kmsClients = urls.map((u) => new RawKmsClient(u, sz.smallConcurrency));
+    let kmsEncrypt: Rate;
+    try {
+      const plaintext = randomBytes(32).toString('base64');
+      const encrypt = (i: number) => kmsClients[i % kmsClients.length]!.call('Encrypt', { KeyId: keyId, Plaintext: plaintext, EncryptionContext: { n: String(i) } });
+      await rate('KMS warm-up', 64 * kmsClients.length, sz.smallConcurrency, encrypt, perSecond, 'Encrypt/s');
+      kmsEncrypt = await rate('KMS Encrypt', n, sz.smallConcurrency, encrypt, perSecond, 'Encrypt/s');
+    } finally {
+      for (const k of kmsClients) k.close();
+    }
     // One stream per node, all at once.
     const streams = (what: string, op: (i: number) => Promise<unknown>) =>
       rate(what, clients.length, clients.length, op, (seconds, ok) => (ok * sz.stream) / MiB / seconds, 'MiB/s');
     const bigPut = await streams(`${clients.length} × ${fmtSize(sz.stream)} PUT`, (i) => on(i).putStream(BUCKET, `big/${i}`, sz.stream));
     const bigGet = await streams(`${clients.length} × ${fmtSize(sz.stream)} GET`, (i) => on(i + 1).get(BUCKET, `big/${i}`, sz.stream));
     for (let i = 0; i < clients.length; i++) await deleteQuietly(on(i), `big/${i}`);
-    return { smallPut, smallPutSpread, smallGet, bigPut, bigGet };
+    return { smallPut, smallPutSpread, smallGet, kmsEncrypt, bigPut, bigGet };
   } finally {
     for (const c of clients) c.close();
   }
@@ -167,6 +185,7 @@ function rows(results: Map<string, Measured>, sz: Sizes, counts: number[]): Row[
     { scenario: `4 KiB PUT into one bucket, ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.smallPut, unit: ops('PUT'), within: 0.3 },
     { scenario: `4 KiB PUT into ${SPREAD} buckets, ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.smallPutSpread, unit: ops('PUT') },
     { scenario: `4 KiB GET, ${sz.smallConcurrency} in flight over the nodes (another node than the writer)`, pick: (m) => m.smallGet, unit: ops('GET'), within: 0.3 },
+    { scenario: `KMS Encrypt (each with its durable audit record), ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.kmsEncrypt, unit: ops('Encrypt') },
     { scenario: `${fmtSize(sz.stream)} PUT, one stream per node at once`, pick: (m) => m.bigPut, unit: mibs, within: 0.1 },
     { scenario: `${fmtSize(sz.stream)} GET, one stream per node at once`, pick: (m) => m.bigGet, unit: mibs, within: 0.1 },
   ];
