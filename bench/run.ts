@@ -17,7 +17,8 @@
 //   npm run bench -- --only versions   GET and PUT on a key with 1 and with 10,000 versions (BENCH_VERSIONS), and
 //                                      ListObjectVersions pages per second (bench/versions.ts)
 //   npm run bench -- --only cluster    4 KiB PUT/GET and large-object PUT/GET for one node on SQLite and 1, 2 and 3
-//                                      nodes on one PostgreSQL + shared blob directory, with ratios (bench/cluster.ts)
+//                                      nodes on one PostgreSQL + shared blob directory, with ratios (bench/cluster.ts;
+//                                      SQLite and one PostgreSQL node in turns, BENCH_CLUSTER_ROUNDS rounds, default 2)
 //   npm run bench -- --only builds --baseline <other checkout>/dist/src/cli/main.js
 //                                      this build against another, side by side in one run: small
 //                                      SSE-S3 and SSE-KMS PUT/GET and an SSE-KMS stream (bench/builds.ts)
@@ -251,7 +252,7 @@ async function main(): Promise<void> {
   const custodyRows: Row[] = only('custody') ? await benchCustody({ quick: values.quick ?? false }) : [];
   const blobRows: Row[] = only('blobs') ? await benchBlobs({ quick: values.quick ?? false }) : [];
   const versionRows: Row[] = only('versions') ? await benchVersions({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
-  const clusterRows: Row[] = only('cluster') ? await benchCluster({ sizes: sz, start }) : [];
+  const clusterRows: Row[] = only('cluster') ? await benchCluster({ sizes: sz, start, rounds: Math.round(envNumber('BENCH_CLUSTER_ROUNDS', 2)) }) : [];
   const minutes = (performance.now() - started) / 60_000;
 
   console.log(machineLine());
