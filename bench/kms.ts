@@ -50,7 +50,7 @@ interface KmsCall {
 }
 
 /** A KMS JSON client over node:http: one keep-alive socket per request in flight. */
-class RawKmsClient {
+export class RawKmsClient {
   private readonly agent: http.Agent;
   private readonly signer: SigV4Signer;
 

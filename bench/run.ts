@@ -16,6 +16,9 @@
 //                                      and an external KMS (a second Coffer): root-key unwraps during the run (none: material is cached) (bench/custody.ts)
 //   npm run bench -- --only versions   GET and PUT on a key with 1 and with 10,000 versions (BENCH_VERSIONS), and
 //                                      ListObjectVersions pages per second (bench/versions.ts)
+//   npm run bench -- --only cluster    4 KiB PUT/GET and large-object PUT/GET for one node on SQLite and 1, 2 and 3
+//                                      nodes on one PostgreSQL + shared blob directory, with ratios (bench/cluster.ts;
+//                                      SQLite and one PostgreSQL node in turns, BENCH_CLUSTER_ROUNDS rounds, default 2)
 //   npm run bench -- --only builds --baseline <other checkout>/dist/src/cli/main.js
 //                                      this build against another, side by side in one run: small
 //                                      SSE-S3 and SSE-KMS PUT/GET and an SSE-KMS stream (bench/builds.ts)
@@ -51,6 +54,7 @@ import { BASELINE, THIS_BUILD, benchBuilds } from './builds.js';
 import { benchSoak } from './soak.js';
 import { benchCustody } from './custody.js';
 import { FEW, MANY, benchVersions } from './versions.js';
+import { CLUSTER_NOTE, benchCluster } from './cluster.js';
 import { peakMemory, parallelStreams, sdkDefaultPut, singleStream, smallObjects, type Ctx, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerOptions, type ServerProcess } from './server-process.js';
 import { checkAgainstSmithy } from './sigv4.js';
@@ -205,8 +209,8 @@ async function main(): Promise<void> {
     process.stderr.write(`bench: error: unknown variant ${JSON.stringify(values.variant)}\nbench: hint: use one of ${VARIANTS.map((v) => v.name).join(', ')}\n`);
     process.exit(2);
   }
-  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz', 'metering', 'builds', 'soak', 'custody', 'blobs', 'versions'].includes(values.only)) {
-    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz, metering, builds, soak, custody, blobs, versions\n`);
+  if (values.only !== undefined && !['s3', 'kms', 'sse', 'authz', 'metering', 'builds', 'soak', 'custody', 'blobs', 'versions', 'cluster'].includes(values.only)) {
+    process.stderr.write(`bench: error: unknown --only ${JSON.stringify(values.only)}\nbench: hint: use one of s3, kms, sse, authz, metering, builds, soak, custody, blobs, versions, cluster\n`);
     process.exit(2);
   }
   if ((values.only === 'builds') !== (values.baseline !== undefined)) {
@@ -234,8 +238,8 @@ async function main(): Promise<void> {
   const loadBefore = loadLine('before the run');
   const started = performance.now();
   const rows: Row[] = [];
-  // The build comparison (it needs a second build) and the soak (30 minutes) run only when asked for.
-  const only = (part: string) => (values.only === undefined && part !== 'builds' && part !== 'soak') || values.only === part;
+  // The build comparison (it needs a second build), the soak (30 minutes) and the cluster (it needs PostgreSQL) run only when asked for.
+  const only = (part: string) => (values.only === undefined && part !== 'builds' && part !== 'soak' && part !== 'cluster') || values.only === part;
   if (only('s3')) for (const v of variants) rows.push(...(await runVariant(v, sz)));
   const kmsRows: Row[] = only('kms') ? await benchKms({ quick: values.quick ?? false }) : [];
   // With --variant no-fsync the SSE servers run without fsync too; by default with it (the server default).
@@ -248,6 +252,7 @@ async function main(): Promise<void> {
   const custodyRows: Row[] = only('custody') ? await benchCustody({ quick: values.quick ?? false, smallOps: sz.smallOps }) : [];
   const blobRows: Row[] = only('blobs') ? await benchBlobs({ quick: values.quick ?? false }) : [];
   const versionRows: Row[] = only('versions') ? await benchVersions({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
+  const clusterRows: Row[] = only('cluster') ? await benchCluster({ sizes: sz, start, rounds: Math.round(envNumber('BENCH_CLUSTER_ROUNDS', 2)) }) : [];
   const minutes = (performance.now() - started) / 60_000;
 
   console.log(machineLine());
@@ -267,7 +272,8 @@ async function main(): Promise<void> {
   if (custodyRows.length) console.log('\n' + table(custodyRows));
   if (blobRows.length) console.log('\n' + table(blobRows, [DATA_DIR_VARIANT, S3_VARIANT]));
   if (versionRows.length) console.log('\n' + table(versionRows, [FEW, MANY]));
-  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows, ...meteringRows, ...buildRows, ...soakRows, ...custodyRows, ...blobRows, ...versionRows].filter((r) => r.met === false).length;
+  if (clusterRows.length) console.log('\n' + table(clusterRows) + '\n\n' + CLUSTER_NOTE);
+  const missed = [...rows, ...kmsRows, ...sseRows, ...authzRows, ...authzServerRows, ...meteringRows, ...buildRows, ...soakRows, ...custodyRows, ...blobRows, ...versionRows, ...clusterRows].filter((r) => r.met === false).length;
   console.log(`\n${missed === 0 ? 'All targets met.' : `${missed} target(s) missed (marked **NO**).`} MB = 10^6 bytes; peak RSS is the larger of 50 ms samples of VmRSS and VmHWM reset per scenario.`);
 }
 

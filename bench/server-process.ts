@@ -2,7 +2,7 @@
 // fresh data directory, so its memory and CPU are measured apart from the client.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,8 @@ export interface ServerOptions {
   nodeFlags?: string[];
   /** Extra environment for the child, e.g. { COFFER_ENCRYPTION_AT_REST: 'off' }. */
   env?: Record<string, string>;
+  /** Runs on the fresh data directory before the server starts (a cluster node: the shared root-credentials.json). */
+  prepare?: (dataDir: string) => Promise<void>;
 }
 
 export interface ServerProcess {
@@ -36,6 +38,10 @@ const STOP_TIMEOUT_MS = 30_000;
 export async function startServer(opts: ServerOptions): Promise<ServerProcess> {
   const base = await mkdtemp(join(tmpdir(), 'coffer-bench-'));
   const dataDir = join(base, 'data');
+  if (opts.prepare) {
+    await mkdir(dataDir, { recursive: true });
+    await opts.prepare(dataDir);
+  }
   const args = [...extraNodeFlags(), ...(opts.nodeFlags ?? []), opts.main ?? MAIN, 'server', '--port', '0', '--data-dir', dataDir];
   if (!opts.fsync) args.push('--no-fsync');
   const child = spawn(process.execPath, args, {

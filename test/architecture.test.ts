@@ -43,7 +43,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   config: ['errors.ts'],
   auth: ['errors.ts', 'checksum'],
   http: ['errors.ts', 'auth'],
-  audit: ['errors.ts', 'auth', 'http', 'admin'],
+  // The database audit store (pg-audit-store.ts) migrates and queries through storage/postgres.
+  audit: ['errors.ts', 'auth', 'http', 'admin', 'storage'],
   admin: ['errors.ts', 'auth', 'http', 'iam', 'audit'],
   // Their wire handlers read the connection's transport facts from http/transport.ts.
   iam: ['errors.ts', 'auth', 'http', 'custody', 'crypto', 'storage', 'audit'],

@@ -18,10 +18,10 @@
 // disk gets back, so the records of requests already acting still land.
 
 import { mkdir, open, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { AuditUnavailableError, eventSourceOf, type AuditEvent } from './sink.js';
+import { AuditUnavailableError, type AuditEvent } from './sink.js';
+import { toCloudTrail } from './cloudtrail.js';
 import type { AuditStore } from './audit-store.js';
 import type { CloudTrailEvent } from './event.js';
 import { AUDIT_DIR, AUDIT_FILE, filesOldestFirst, linesForward, logFileName } from './log-files.js';
@@ -51,12 +51,6 @@ export interface AuditLogOptions {
   /** Bytes held in audit/reserve for a full disk. Default 1 MiB. */
   reserveBytes?: number;
 }
-
-const READ_ONLY = new Set(['DescribeKey', 'ListKeys', 'ListAliases', 'GetKeyPolicy', 'ListKeyPolicies', 'GetKeyRotationStatus', 'ListKeyRotations', 'ListResourceTags', 'ListGrants', 'ListRetirableGrants', 'GenerateRandom', 'GetPublicKey']);
-const DATA_PLANE = new Set([
-  'Encrypt', 'Decrypt', 'ReEncrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateRandom',
-  'Sign', 'Verify', 'GenerateMac', 'VerifyMac', 'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext', 'DeriveSharedSecret',
-]);
 
 export class AuditLog implements AuditStore {
   private queue: { line: string; resolve: () => void; reject: (err: Error) => void }[] = [];
@@ -105,69 +99,7 @@ export class AuditLog implements AuditStore {
   }
 
   record(e: AuditEvent): Promise<void> {
-    if (e.eventType === 'AwsServiceEvent') return this.write(this.serviceEvent(e));
-    const p = e.caller.principal;
-    const event: CloudTrailEvent = {
-      eventVersion: '1.08',
-      userIdentity: {
-        type: p.kind === 'root' ? 'Root' : p.kind === 'user' ? 'IAMUser' : 'AssumedRole',
-        principalId: p.kind === 'root' ? p.accountId : p.kind === 'assumed-role' ? `${p.roleId}:${p.sessionName}` : (p.userId ?? p.userName),
-        arn: p.arn,
-        accountId: p.accountId,
-        ...(p.kind === 'user' ? { userName: p.userName } : {}),
-        ...(p.temporary ? { accessKeyId: p.temporary.accessKeyId } : {}),
-        ...(p.kind === 'assumed-role'
-          ? { sessionContext: { sessionIssuer: { type: 'Role' as const, principalId: p.roleId, arn: p.roleArn, accountId: p.accountId, userName: p.roleName } } }
-          : {}),
-        ...(e.caller.viaService ? { invokedBy: 's3.amazonaws.com' } : {}),
-      },
-      eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      eventSource: eventSourceOf(e),
-      eventName: e.eventName,
-      awsRegion: this.region,
-      sourceIPAddress: e.caller.viaService ? 's3.amazonaws.com' : (e.caller.sourceIp ?? 'unknown'),
-      userAgent: e.caller.viaService ? 's3.amazonaws.com' : e.caller.userAgent,
-      requestParameters: e.requestParameters,
-      responseElements: null,
-      ...(e.additionalEventData ? { additionalEventData: e.additionalEventData } : {}),
-      requestID: e.caller.requestId,
-      eventID: randomUUID(),
-      readOnly: READ_ONLY.has(e.eventName),
-      resources: e.resources,
-      eventType: 'AwsApiCall',
-      managementEvent: !DATA_PLANE.has(e.eventName),
-      recipientAccountId: p.accountId,
-      eventCategory: 'Management',
-      ...(e.errorCode ? { errorCode: e.errorCode, errorMessage: e.errorMessage } : {}),
-    };
-    return this.write(event);
-  }
-
-  /** What KMS does by itself, shaped as CloudTrail's AwsServiceEvent (invokedBy kms.amazonaws.com). */
-  private serviceEvent(e: AuditEvent): CloudTrailEvent {
-    const accountId = e.caller.principal.accountId;
-    return {
-      eventVersion: '1.08',
-      userIdentity: { accountId, invokedBy: 'kms.amazonaws.com' },
-      eventTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      eventSource: 'kms.amazonaws.com',
-      eventName: e.eventName,
-      awsRegion: this.region,
-      sourceIPAddress: 'kms.amazonaws.com',
-      userAgent: 'kms.amazonaws.com',
-      requestParameters: null,
-      responseElements: null,
-      ...(e.additionalEventData ? { additionalEventData: e.additionalEventData } : {}),
-      requestID: e.caller.requestId,
-      eventID: randomUUID(),
-      readOnly: false,
-      resources: e.resources,
-      eventType: 'AwsServiceEvent',
-      managementEvent: true,
-      recipientAccountId: accountId,
-      eventCategory: 'Management',
-      ...(e.errorCode ? { errorCode: e.errorCode, errorMessage: e.errorMessage } : {}),
-    };
+    return this.write(toCloudTrail(e, this.region));
   }
 
   private write(event: CloudTrailEvent): Promise<void> {

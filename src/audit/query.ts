@@ -60,10 +60,10 @@ export function matches(ev: CloudTrailEvent, f: AuditFilter): boolean {
 
 /**
  * Substrings every line of a matching event contains: a line without them is skipped
- * without parsing it (JSON.parse is most of a scan's cost). A superset test only —
- * matches() decides.
+ * without parsing it (JSON.parse is most of a scan's cost; the database store asks
+ * PostgreSQL to skip them). A superset test only — matches() decides.
  */
-function needles(f: AuditFilter): string[] {
+export function needles(f: AuditFilter): string[] {
   const inJson = (v: string) => JSON.stringify(v).slice(1, -1);
   const out: string[] = [];
   if (f.eventName !== undefined) out.push(`"eventName":${JSON.stringify(f.eventName)}`);
@@ -113,7 +113,7 @@ export class AuditQueryError extends ServiceError {
   }
 }
 
-function invalid(param: string, value: string, hint: string): AuditQueryError {
+export function invalid(param: string, value: string, hint: string): AuditQueryError {
   return new AuditQueryError(param, value, hint);
 }
 
@@ -190,7 +190,8 @@ interface PageToken {
   u?: number;
 }
 
-function fingerprint(f: AuditFilter): string {
+/** The filters a page token was issued for, as the token's `q`. */
+export function fingerprint(f: AuditFilter): string {
   const parts = [f.principal, f.key, f.bucket, f.eventName, f.error].map((x) => x ?? '');
   return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 12);
 }

@@ -9,9 +9,10 @@
 // S3-compatible service (s3-blob-store.ts over s3-client.ts); the inline tier stays.
 //
 // With config.metadata (--metadata postgres://…, config/metadata.ts) the metadata (the
-// inline blob tier included), KMS, IAM and usage stores live in that PostgreSQL database
-// instead, on one connection pool (docs/CLUSTER.md); the blobs over 64 KiB and the audit log
-// stay where the config puts them (the data directory by default).
+// inline blob tier included), KMS, IAM, usage and audit stores live in that PostgreSQL
+// database instead, on one connection pool (docs/CLUSTER.md): the audit trail is then one
+// for the whole cluster, each row naming its node (<data-dir>/node-id, node-id.ts). The
+// blobs over 64 KiB stay where the config puts them (the data directory by default).
 //
 // The embedded backend, in the data directory (docs/ARCHITECTURE.md, "Data directory"):
 //   metadata.sqlite   metadata, pending/garbage blob ids, and the inline blob tier
@@ -46,6 +47,8 @@ import type { IamStore } from '../iam/store/types.js';
 import { SqliteUsageStore, USAGE_FILE } from '../metering/sqlite-usage-store.js';
 import type { UsageStore } from '../metering/usage-store.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { PgAuditStore } from '../audit/pg-audit-store.js';
+import { nodeIdOf } from './node-id.js';
 import { openPgPool } from '../storage/postgres/pool.js';
 import { PgMetadataStore } from '../storage/postgres/pg-metadata-store.js';
 import { PgKmsStore } from '../kms/store/pg-kms-store.js';
@@ -153,7 +156,7 @@ async function openEmbedded(config: BackendConfig, log?: Logger): Promise<Backen
   };
 }
 
-/** Every store but the blobs and the audit log in the PostgreSQL database at `url`, on one pool. */
+/** Every store but the blobs in the PostgreSQL database at `url`, on one pool. */
 async function openPostgres(config: BackendConfig, url: string, log?: Logger): Promise<Backend> {
   const pool = openPgPool(url);
   const opened: { close(): Promise<void> }[] = [];
@@ -173,7 +176,7 @@ async function openPostgres(config: BackendConfig, url: string, log?: Logger): P
     const iam = track(await PgIamStore.open(pool));
     const kms = track(await PgKmsStore.open(pool));
     const usage = track(await PgUsageStore.open(pool));
-    const audit = await AuditLog.open(config.dataDir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log, fsync: config.fsync });
+    const audit = track(await PgAuditStore.open(pool, { node: await nodeIdOf(config.dataDir), region: config.region, log }));
     return {
       meta, blobs, kms, iam, usage, audit, recovered,
       cluster: { writer, lease },
@@ -183,8 +186,8 @@ async function openPostgres(config: BackendConfig, url: string, log?: Logger): P
         await meta.close();
         await kms.close();
         await iam.close();
-        await pool.end();
         await audit.close();
+        await pool.end();
       },
     };
   } catch (e) {

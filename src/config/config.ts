@@ -317,6 +317,10 @@ function validate(flags: ConfigFlags, env: NodeJS.ProcessEnv): CofferConfig {
   }
   if (raw.tlsCert !== undefined && raw.tlsKey !== undefined) loadTlsMaterial(raw.tlsCert, raw.tlsKey);
   const metadata = loadMetadataUrl(flags.metadata ?? env.COFFER_METADATA);
+  if (metadata !== undefined && parsed.data.auditBucket !== undefined) {
+    // Delivery reads the audit files of one node; with --metadata the trail is in the database (docs/CLUSTER.md, "Audit").
+    throw new ConfigError('COFFER_AUDIT_BUCKET is not supported with --metadata (COFFER_METADATA) yet: the audit trail is then in the database, not in files to deliver', 'unset COFFER_AUDIT_BUCKET and read the trail with `coffer audit query --metadata …` or the console');
+  }
   return {
     ...(parsed.data as Omit<CofferConfig, 'metering' | 'custodyEnv' | 'blobs' | 'metadata'>), metering: loadMeteringConfig(env), custodyEnv: custodyEnvOf(flags, env),
     blobs: loadBlobsConfig(flags.blobs ?? env.COFFER_BLOBS, env), ...(metadata === undefined ? {} : { metadata }),

@@ -1,4 +1,4 @@
-// The AuditStore contract: every implementation (the file log now, a database later)
+// The AuditStore contract: every implementation (the file log, the PostgreSQL store)
 // runs this suite through runAuditStoreContract from its own *.test.ts file. It pins
 // what the server relies on: record() resolves once the event is stored (and rejects
 // after close), flush() makes what came before it readable, query() answers newest first with CloudTrail's shape, filters and a page
@@ -13,6 +13,8 @@ import { scoped } from '../helpers/store-files.js';
 export interface AuditStoreContractOptions {
   /** Closes `store` and opens the same log again, as a restarted server would. */
   reopen?: (store: AuditStore) => Promise<AuditStore>;
+  /** A second store on `store`'s log, as another node of a cluster opens it (stores that are shared only). */
+  twin?: (store: AuditStore) => Promise<AuditStore>;
 }
 
 const ACCOUNT = '111122223333';
@@ -114,6 +116,33 @@ export function runAuditStoreContract(name: string, make: () => Promise<AuditSto
         await again.close();
       }
     });
+
+    if (opts.twin) {
+      const twin = opts.twin;
+      it('two stores on one log (two nodes): one trail of both, newest first, each event once, pages stable across both', withStore(async (a) => {
+        const b = await twin(a);
+        try {
+          await a.record(auditEvent('a1'));
+          await b.record(auditEvent('b1'));
+          await a.record(auditEvent('a2'));
+          await Promise.all([b.record(auditEvent('b2')), a.record(auditEvent('a3'))]);
+          for (const reader of [a, b]) {
+            const all = ids(await reader.query({ limit: 10 }));
+            assert.equal(all.length, 5);
+            assert.deepEqual(all.slice(2), ['a2', 'b1', 'a1'], 'the events awaited one after another are in that order, whichever node wrote them');
+            assert.deepEqual(new Set(all.slice(0, 2)), new Set(['b2', 'a3']));
+          }
+          const first = await b.query({ limit: 2 });
+          await a.record(auditEvent('late'));
+          const second = await a.query({ limit: 2, nextToken: first.nextToken });
+          const third = await b.query({ limit: 2, nextToken: second.nextToken });
+          assert.deepEqual([...ids(first), ...ids(second), ...ids(third)].slice(2), ['a2', 'b1', 'a1'], 'a token of one node pages on another');
+          assert.equal(third.nextToken, undefined);
+        } finally {
+          await b.close();
+        }
+      }));
+    }
 
     if (opts.reopen) {
       const reopen = opts.reopen;

@@ -34,6 +34,11 @@ describe('--metadata (COFFER_METADATA)', () => {
     assert.equal(row?.value, 'postgres://coffer:****@db.example:5432/coffer');
     assert.ok(!JSON.stringify(rows).includes('s3cret'));
   });
+
+  it('refuses COFFER_AUDIT_BUCKET beside it: delivery reads one node\'s files, the trail is then in the database', () => {
+    assert.throws(() => loadConfig({ dataDir: '/tmp/x' }, { COFFER_METADATA: 'postgres://db/coffer', COFFER_AUDIT_BUCKET: 'audit-logs' }), (e: unknown) => e instanceof ConfigError && /COFFER_AUDIT_BUCKET/.test(e.message));
+    assert.equal(loadConfig({ dataDir: '/tmp/x' }, { COFFER_AUDIT_BUCKET: 'audit-logs' }).auditBucket, 'audit-logs');
+  });
 });
 
 describePostgres('a Coffer server on PostgreSQL (COFFER_METADATA)', () => {

@@ -21,6 +21,7 @@ import { postgresServer } from './postgres.js';
 
 export { ROOT_KEY_ID, ROOT_SECRET };
 
+
 export interface ClusterNode {
   readonly index: number;
   /** The node's data directory (audit log, lock); not shared. */

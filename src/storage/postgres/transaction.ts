@@ -14,7 +14,10 @@ import type pg from 'pg';
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
 const RETRYABLE = new Set(['40001', '40P01', '23505']);
-const MAX_ATTEMPTS = 10;
+const MAX_ATTEMPTS = 20;
+/** Retry waits: random up to BACKOFF_MS × 2^(attempt−1), at most BACKOFF_CAP_MS (exponential backoff, full jitter). */
+const BACKOFF_MS = 2;
+const BACKOFF_CAP_MS = 250;
 
 /** The SQLSTATE of a PostgreSQL error, or undefined. */
 export function pgErrorCode(e: unknown): string | undefined {
@@ -52,8 +55,10 @@ export async function transaction<T>(pool: pg.Pool, isolation: 'SERIALIZABLE' | 
         broken = true; // the connection is gone: do not give it back to the pool
       }
       if (attempt < MAX_ATTEMPTS && RETRYABLE.has(pgErrorCode(e) ?? '')) {
-        // A little random wait so two retrying nodes do not collide again at once.
-        await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+        // A random wait that grows with each failed attempt, so transactions that keep
+        // colliding (16 PUTs at once into one bucket touch the same index pages and the
+        // bucket's usage row) spread out instead of failing together ten times over.
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_MS * 2 ** (attempt - 1))));
         continue;
       }
       throw e;
