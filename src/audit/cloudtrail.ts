@@ -41,6 +41,7 @@ export function toCloudTrail(e: AuditEvent, region: string): CloudTrailEvent {
     userAgent: e.caller.viaService ? 's3.amazonaws.com' : e.caller.userAgent,
     requestParameters: e.requestParameters,
     responseElements: null,
+    ...(e.additionalEventData ? { additionalEventData: e.additionalEventData } : {}),
     requestID: e.caller.requestId,
     eventID: randomUUID(),
     readOnly: READ_ONLY.has(e.eventName),
