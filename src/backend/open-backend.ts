@@ -51,6 +51,7 @@ import { PgMetadataStore } from '../storage/postgres/pg-metadata-store.js';
 import { PgKmsStore } from '../kms/store/pg-kms-store.js';
 import { PgIamStore } from '../iam/store/pg-iam-store.js';
 import { PgUsageStore } from '../metering/pg-usage-store.js';
+import { PgClusterAccount, type ClusterAccountStore } from '../iam/store/pg-cluster-account.js';
 import type { AuditStore } from '../audit/audit-store.js';
 
 const METADATA_FILE = 'metadata.sqlite';
@@ -69,6 +70,8 @@ export interface Backend {
   iam: IamStore;
   usage: UsageStore;
   audit: AuditStore;
+  /** On PostgreSQL: the cluster's one account (iam/store/pg-cluster-account.ts); embedded, the data directory's file holds it. */
+  account?: ClusterAccountStore;
   /** What start-up recovery removed: blobs of writes a crash interrupted. */
   recovered: { removedBlobs: number };
   close(): Promise<void>;
@@ -155,9 +158,10 @@ async function openPostgres(config: BackendConfig, url: string, log?: Logger): P
     const iam = track(await PgIamStore.open(pool));
     const kms = track(await PgKmsStore.open(pool));
     const usage = track(await PgUsageStore.open(pool));
+    const account = await PgClusterAccount.open(pool);
     const audit = await AuditLog.open(config.dataDir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log, fsync: config.fsync });
     return {
-      meta, blobs, kms, iam, usage, audit, recovered,
+      meta, blobs, kms, iam, usage, audit, account, recovered,
       async close() {
         await usage.close();
         await blobs.close();
