@@ -1,5 +1,5 @@
-// The final pass of `coffer migrate` (and all of `coffer migrate --verify`): every table's
-// rows counted on both sides and their content compared — each row's values hashed
+// The final pass of `coffer migrate` (and all of `coffer migrate --verify`): the cluster's
+// account against the data directory's, every table's rows counted on both sides and their content compared — each row's values hashed
 // (SHA-256 of a canonical JSON array; BLOBs such as sealed key material and inline blob
 // bytes as hex) and the hashes summed, so the digest does not depend on the order either
 // database returns rows in — and every blob file hashed in the source and read back from
@@ -93,6 +93,12 @@ export async function verifyTables(dbs: Partial<Record<Component, Database.Datab
     onTable();
   }
   return out;
+}
+
+/** The cluster's account (cluster_account) against the data directory's (root-credentials.json). */
+export function verifyAccount(source: string, target: string | undefined): VerifyRow {
+  const ok = source === target;
+  return { what: `root-credentials.json account -> cluster_account`, source: 1, target: target === undefined ? 0 : 1, content: ok ? `${source} ok` : target === undefined ? 'MISSING' : `DIFFERS (${target})`, ok };
 }
 
 /**
