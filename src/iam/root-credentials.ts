@@ -1,8 +1,8 @@
 // The account and its root credentials. They come from COFFER_ROOT_ACCESS_KEY_ID /
 // COFFER_ROOT_SECRET_ACCESS_KEY, or are generated on first start, printed once, and
 // kept in <data-dir>/root-credentials.json readable only by the owner. On PostgreSQL the
-// account is the cluster's (store/pg-cluster-account.ts) and the root credentials are
-// given, never generated (docs/CLUSTER.md, "The account").
+// account is the cluster's (store/pg-cluster-account.ts) and only the node that creates
+// it may generate root credentials (docs/CLUSTER.md, "The account").
 
 import { randomBytes, randomInt } from 'node:crypto';
 import { readFile, writeFile, rename } from 'node:fs/promises';
@@ -49,8 +49,6 @@ export class RootAccountError extends Error {
   }
 }
 
-const ENV_HINT = 'set COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY (or their _FILE variants)';
-
 /**
  * The account and root credentials of a server. Embedded (`cluster` undefined): the data
  * directory's root-credentials.json, created at its first start with a new account id and,
@@ -84,31 +82,43 @@ export async function loadRootAccount(dataDir: string, fromEnv: { accessKeyId?: 
  * A node of a cluster (docs/CLUSTER.md, "The account"). The account is the database's:
  * the first node sets it — to the account its data directory already names (a node that
  * ran before the account moved to the database, or was given the file), else a new one —
- * and the others adopt it. A data directory naming another account is refused: its
- * ARNs would mean something else than every other node's. The root credentials come from
- * the environment or, when it gives none, from the data directory's file; they are never
- * generated here (each node would invent its own). Nothing is written before both checks
- * pass; then the node's file records the account (no secret), for the admin commands
- * that read it.
+ * and the others adopt it. A data directory naming another account is refused: its ARNs
+ * would mean something else than every other node's.
+ *
+ * The root credentials come from the environment, else from the node's own
+ * root-credentials.json. Only the node that creates the account generates them, as an
+ * embedded server does (kept in its file, printed once): they are never in the database,
+ * so every other node must be given them — the same environment, or a copy of that file —
+ * and is refused without. Nothing is written by a refused start; an adopting node's file
+ * records the account only (no secret), for the admin commands that read it.
  */
 async function loadClusterRootAccount(path: string, stored: StoredRoot | undefined, fromEnv: { accessKeyId?: string; secretAccessKey?: string }, cluster: ClusterAccountStore): Promise<RootAccount> {
   const accessKeyId = fromEnv.accessKeyId ?? stored?.accessKeyId;
   const secretAccessKey = fromEnv.secretAccessKey ?? stored?.secretAccessKey;
-  if (!accessKeyId || !secretAccessKey) {
-    throw new RootAccountError(
-      `no root credentials for this node: on PostgreSQL (--metadata) a node does not generate them, as every node would invent its own`,
-      `${ENV_HINT}, the same on every node; or copy root-credentials.json from a node or data directory that has them into ${dirname(path)}`,
-    );
-  }
-  const accountId = await cluster.claim(stored?.accountId ?? newAccountId());
+  const given = accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined;
+  if (!given && stored) throw noRootCredentials(path, `${path} holds none (the node ran with credentials from the environment)`);
+  const { accountId, created } = await cluster.claim(stored?.accountId ?? newAccountId());
   if (stored && stored.accountId !== accountId) {
     throw new RootAccountError(
       `${path} names account ${stored.accountId}, but the cluster's database holds account ${accountId}: every node of a cluster must have one account`,
       `copy root-credentials.json of account ${accountId} from another node into ${dirname(path)}, or remove ${path} if this node's root credentials come from the environment: the node then adopts account ${accountId} (docs/CLUSTER.md, "The account")`,
     );
   }
-  if (!stored) await writeStored(path, { version: 1, accountId });
-  return { accountId, credential: { accessKeyId, secretAccessKey, principal: rootPrincipal(accountId) }, generated: false };
+  if (given) {
+    if (!stored) await writeStored(path, { version: 1, accountId });
+    return { accountId, credential: { ...given, principal: rootPrincipal(accountId) }, generated: false };
+  }
+  if (!created) throw noRootCredentials(path, `the cluster's account ${accountId} was created by another node, which keeps the root credentials it generated in its root-credentials.json`);
+  const root: StoredRoot = { version: 1, accountId, accessKeyId: newAccessKeyId(), secretAccessKey: newSecretAccessKey() };
+  await writeStored(path, root);
+  return { accountId, credential: { accessKeyId: root.accessKeyId!, secretAccessKey: root.secretAccessKey!, principal: rootPrincipal(accountId) }, generated: true };
+}
+
+function noRootCredentials(path: string, why: string): RootAccountError {
+  return new RootAccountError(
+    `no root credentials for this node: ${why}`,
+    `set COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY (or their _FILE variants), the same on every node; or copy root-credentials.json from a node that has them into ${dirname(path)}`,
+  );
 }
 
 function newAccountId(): string {

@@ -4,8 +4,9 @@
 // key policy naming `arn:aws:iam::<account>:root` written through one node admits the
 // account's IAM users on another. A node whose data directory names another account
 // refuses to start and says which account the cluster has; one naming the same account
-// starts; a node without root credentials from the environment or its data directory is
-// refused rather than inventing some.
+// starts. Root credentials are never in the database: the node that creates the account
+// may generate them (kept in its data directory, printed once); a node joining without
+// any from the environment or its data directory is refused rather than inventing some.
 
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -17,7 +18,7 @@ import { CreateKeyCommand, DescribeKeyCommand, EncryptCommand, KMSServiceExcepti
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { startCluster, ROOT_KEY_ID, ROOT_SECRET, type TestCluster } from '../helpers/cluster.js';
-import { describePostgres } from '../helpers/postgres.js';
+import { describePostgres, postgresServer } from '../helpers/postgres.js';
 import { startChildServer } from '../interop/support.js';
 
 const root = { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET };
@@ -137,12 +138,34 @@ describePostgres('a three-node cluster has one account', () => {
     }
   });
 
-  it('a node without root credentials (none in the environment, none in its data directory) refuses to start, saying where to give them', async () => {
+  it("a node without root credentials (none in the environment, none in its data directory) joining the cluster refuses to start, saying where to get them", async () => {
     const dir = await tmp();
     await mkdir(dir, { recursive: true });
     const refusal = await refusedStart(dir, { ...nodeEnv(), COFFER_ROOT_ACCESS_KEY_ID: '', COFFER_ROOT_SECRET_ACCESS_KEY: '' });
-    assert.match(refusal, /coffer: error: no root credentials for this node/);
+    assert.match(refusal, /coffer: error: no root credentials for this node: the cluster's account \d{12} was created by another node/);
     assert.match(refusal, /coffer: hint: .*COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY/);
     assert.deepEqual(await readdir(dir).then((f) => f.filter((n) => n === 'root-credentials.json')), [], 'nothing is written for a refused node');
+  });
+
+  it('the first node on a new database, without root credentials, generates them as an embedded server does; a second node runs with a copy of its file', async () => {
+    const url = await (await postgresServer()).freshDatabase();
+    const [first, second] = [await tmp(), await tmp()];
+    const env = { ...nodeEnv(), COFFER_METADATA: url, COFFER_ROOT_ACCESS_KEY_ID: '', COFFER_ROOT_SECRET_ACCESS_KEY: '' };
+    const a = await startChildServer(first, env);
+    let b;
+    try {
+      const m = /AWS_ACCESS_KEY_ID=(\S+)\n\s*AWS_SECRET_ACCESS_KEY=(\S+)/.exec(a.stdout());
+      assert.ok(m, 'the generated credentials are printed once');
+      const generated = { accessKeyId: m[1]!, secretAccessKey: m[2]! };
+      await writeFile(join(second, 'root-credentials.json'), await readFile(join(first, 'root-credentials.json')), { mode: 0o600 });
+      b = await startChildServer(second, env);
+      assert.doesNotMatch(b.stdout(), /AWS_SECRET_ACCESS_KEY/);
+      const ids = await Promise.all([a.url, b.url].map(async (u) => (await sts(u, generated).send(new GetCallerIdentityCommand({}))).Account));
+      assert.equal(ids[0], ids[1]);
+      assert.notEqual(ids[0], await accountOf(cluster.nodes[0]!.url()), 'another database, another account');
+    } finally {
+      await b?.stop();
+      await a.stop();
+    }
   });
 });

@@ -4,9 +4,9 @@
 // NOTHING, then read back, so nodes starting at once still agree) and every other node
 // adopts it; `coffer migrate` sets it to the migrated data directory's account.
 //
-// Only the id is here. The root credentials are not: a node on PostgreSQL takes them from
-// the environment (or its own root-credentials.json), never generates them
-// (iam/root-credentials.ts). An embedded data directory keeps its account in
+// Only the id is here, never the root credentials: a node takes them from the environment
+// or its own root-credentials.json, and only the node that creates the account generates
+// them (iam/root-credentials.ts). An embedded data directory keeps its account in
 // root-credentials.json alone; this table has no SQLite twin.
 //
 // Component 'cluster' in schema_migrations (storage/postgres/migrate.ts); append steps,
@@ -27,8 +27,8 @@ export const PG_CLUSTER_MIGRATIONS: readonly PgMigration[] = [V1];
 
 /** The one account of a cluster's database. */
 export interface ClusterAccountStore {
-  /** The cluster's account id: `candidate` when none is set yet (it is then set), else the one set before. */
-  claim(candidate: string): Promise<string>;
+  /** The cluster's account id: `candidate` when none is set yet (it is then set, and `created`), else the one set before. */
+  claim(candidate: string): Promise<{ accountId: string; created: boolean }>;
   /** The account id set, or undefined before any node or migration set one. */
   get(): Promise<string | undefined>;
   close(): Promise<void>;
@@ -42,11 +42,12 @@ export class PgClusterAccount implements ClusterAccountStore {
     return new PgClusterAccount(pool);
   }
 
-  async claim(candidate: string): Promise<string> {
-    await this.pool.query('INSERT INTO cluster_account (id, account_id) VALUES (1, $1) ON CONFLICT (id) DO NOTHING', [candidate]);
+  async claim(candidate: string): Promise<{ accountId: string; created: boolean }> {
+    const r = await this.pool.query('INSERT INTO cluster_account (id, account_id) VALUES (1, $1) ON CONFLICT (id) DO NOTHING', [candidate]);
+    if (r.rowCount === 1) return { accountId: candidate, created: true };
     const set = await this.get();
-    if (set === undefined) throw new Error('cluster_account holds no row right after an insert');
-    return set;
+    if (set === undefined) throw new Error('cluster_account holds no row after a conflicting insert');
+    return { accountId: set, created: false };
   }
 
   async get(): Promise<string | undefined> {

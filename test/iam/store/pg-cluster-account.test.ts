@@ -1,7 +1,8 @@
 // The cluster's account row (iam/store/pg-cluster-account.ts) on a real PostgreSQL, and
 // loadRootAccount on it (iam/root-credentials.ts): nodes claiming at once all get one
-// account; a data directory naming another account, or a node without root credentials,
-// is refused before anything is written.
+// account, and exactly one created it; a data directory naming another account, or a
+// node without root credentials that did not create the account, is refused before
+// anything is written.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -43,11 +44,13 @@ describePostgres('PgClusterAccount', () => {
       assert.equal(await schemaVersion(pools[0]!, 'cluster'), PG_CLUSTER_MIGRATIONS.length);
       assert.equal(await stores[0]!.get(), undefined);
       const candidates = ['111111111111', '222222222222', '333333333333'];
-      const got = await Promise.all(stores.map((s, i) => s.claim(candidates[i]!)));
-      assert.ok(candidates.includes(got[0]!));
-      assert.deepEqual(got, [got[0], got[0], got[0]]);
-      assert.equal(await stores[1]!.claim('444444444444'), got[0], 'a later claim adopts the account');
-      assert.equal(await stores[2]!.get(), got[0]);
+      const claims = await Promise.all(stores.map((s, i) => s.claim(candidates[i]!)));
+      const got = claims[0]!.accountId;
+      assert.ok(candidates.includes(got));
+      assert.deepEqual(claims.map((c) => c.accountId), [got, got, got]);
+      assert.deepEqual(claims.filter((c) => c.created), [{ accountId: got, created: true }], 'exactly one node created it');
+      assert.deepEqual(await stores[1]!.claim('444444444444'), { accountId: got, created: false }, 'a later claim adopts the account');
+      assert.equal(await stores[2]!.get(), got);
     });
   });
 
@@ -93,17 +96,38 @@ describePostgres('PgClusterAccount', () => {
     }));
   });
 
-  it('loadRootAccount: without root credentials a node is refused, and neither the database nor the data directory is written', async () => {
+  it('loadRootAccount without root credentials: only the node that creates the account generates them; another is refused and writes nothing, and starts with a copy of the file', async () => {
+    await withPools(2, async (pools) => withDirs(3, async ([a, b, c]) => {
+      const [one, two] = await Promise.all(pools.map((p) => PgClusterAccount.open(p)));
+      // Two nodes at once, neither with credentials: one creates the account, the other is refused.
+      const starts = await Promise.allSettled([loadRootAccount(a!, {}, one), loadRootAccount(b!, {}, two)]);
+      const won = starts.flatMap((r, i) => (r.status === 'fulfilled' ? [{ root: r.value, dir: [a, b][i]! }] : []));
+      const lost = starts.flatMap((r, i) => (r.status === 'rejected' ? [{ err: r.reason as unknown, dir: [a, b][i]! }] : []));
+      assert.equal(won.length, 1);
+      assert.equal(lost.length, 1);
+      const { root, dir } = won[0]!;
+      assert.equal(root.generated, true);
+      assert.equal(await one!.get(), root.accountId);
+      assert.deepEqual(JSON.parse(await readFile(join(dir, 'root-credentials.json'), 'utf8')), { version: 1, accountId: root.accountId, accessKeyId: root.credential.accessKeyId, secretAccessKey: root.credential.secretAccessKey });
+      const err = lost[0]!.err;
+      assert.ok(err instanceof RootAccountError);
+      assert.match(err.message, new RegExp(`^no root credentials for this node: the cluster's account ${root.accountId} was created by another node`));
+      assert.match(err.hint, /COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY/);
+      assert.ok(!err.message.includes(root.credential.secretAccessKey) && !err.hint.includes(root.credential.secretAccessKey));
+      assert.deepEqual(await readdir(lost[0]!.dir), [], 'the refused node wrote nothing');
+
+      await writeFile(join(c!, 'root-credentials.json'), await readFile(join(dir, 'root-credentials.json')));
+      const copied = await loadRootAccount(c!, {}, two!);
+      assert.deepEqual([copied.accountId, copied.credential.secretAccessKey, copied.generated], [root.accountId, root.credential.secretAccessKey, false]);
+    }));
+  });
+
+  it('loadRootAccount: a data directory recording an account but no credentials, and none in the environment, is refused before anything is written', async () => {
     await withPools(1, async ([pool]) => withDirs(1, async ([a]) => {
       const cluster = await PgClusterAccount.open(pool!);
-      await assert.rejects(loadRootAccount(a!, {}, cluster), (e: unknown) => {
-        assert.ok(e instanceof RootAccountError);
-        assert.match(e.message, /^no root credentials for this node/);
-        assert.match(e.hint, /COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY/);
-        return true;
-      });
+      await writeFile(join(a!, 'root-credentials.json'), JSON.stringify({ version: 1, accountId: '135792468013' }));
+      await assert.rejects(loadRootAccount(a!, {}, cluster), (e: unknown) => e instanceof RootAccountError && /^no root credentials for this node: .* holds none/.test(e.message));
       assert.equal(await cluster.get(), undefined);
-      assert.deepEqual(await readdir(a!), []);
     }));
   });
 });
