@@ -54,11 +54,17 @@ import { whoamiRoute } from './admin/whoami-route.js';
 import { firstPage } from './http/pages.js';
 import { consolePages } from './console/serve.js';
 import { rewrapRoute } from './s3/rewrap/rewrap-route.js';
+import { LifecycleWorker } from './s3/lifecycle/worker.js';
+import { lifecycleRoute } from './s3/lifecycle/lifecycle-route.js';
+import { ownerFor } from './s3/context.js';
 import { DISCARD_AUDIT, type AuditSink } from './audit/sink.js';
 import { Meter } from './metering/meter.js';
 import { CofferMetrics, observeKms } from './metering/metrics.js';
 import { bucketUsageRoute } from './metering/bucket-usage-route.js';
 import { usageRoute } from './metering/usage-route.js';
+import { SoleLeader, type JobLeader } from './cluster/job-leader.js';
+import { LeaseLeader } from './cluster/lease-leader.js';
+import { StorageSweeper } from './cluster/storage-sweeper.js';
 
 export interface RunningCoffer {
   server: Server;
@@ -74,6 +80,10 @@ export interface RunningCoffer {
   rootKey: RootKeyProvider;
   /** KMS request metering (absent with COFFER_METERING=off). */
   meter?: Meter;
+  /** Applies buckets' lifecycle rules (daily, and runOnce for `coffer lifecycle run` and tests). */
+  lifecycle: LifecycleWorker;
+  /** Runs the background jobs on one node at a time (src/cluster/): `leader.register(name, job)` adds one. */
+  leader: JobLeader;
   /**
    * Stops accepting connections, lets requests in flight finish for up to `graceMs` (0:
    * close them at once), then closes every store and releases the data directory.
@@ -134,8 +144,13 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const auditSink: AuditSink = config.metering.audit ? audit : DISCARD_AUDIT;
   let meter: Meter | undefined;
   const bucketKeys = new BucketKeyCache(config.bucketKeyTtlSeconds * 1000, (principal, keyArn, context, avoided) => meter?.avoided(principal, keyArn, context, avoided));
+  // ---- The job leader (src/cluster/, docs/CLUSTER.md): background jobs run on one node at a time ----
+  const leader: JobLeader = backend.cluster
+    ? new LeaseLeader({ lease: backend.cluster.lease, holder: backend.cluster.writer.instance, node: backend.cluster.writer.node, ttlMs: config.clusterLeaseSeconds * 1000, log })
+    : new SoleLeader((name, err) => log.error({ err, job: name }, 'job failed to start or stop'));
   const metrics = config.metering.metrics
     ? new CofferMetrics({
+      leading: () => leader.leading,
       kmsStore, bucketKeyStats: () => bucketKeys.stats, pendingRows: () => meter?.pendingRows ?? 0,
       bucketUsage: () => meta.bucketUsage(),
       volume: async () => {
@@ -178,8 +193,15 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     log,
   });
   const kmsPort = new InProcessKms(kms);
-  const scheduler = new KmsScheduler(kms);
-  scheduler.start();
+  // Requests and KMS sweeps in flight: what an online root-key rotation waits for after its switch.
+  const inFlight = new InFlightRequests();
+  leader.register('kms-scheduler', new KmsScheduler(kms, { track: () => inFlight.begin() }));
+  if (backend.cluster) {
+    // Dead nodes' pending blobs, and garbage nobody collected (embedded: start-up and after-commit collection suffice).
+    const leaseMs = config.clusterLeaseSeconds * 1000;
+    leader.register('storage-sweeper', new StorageSweeper({ meta, blobs, writerTimeoutMs: 4 * leaseMs, intervalMs: leaseMs, log }));
+  }
+  leader.start();
   const services: S3Services = {
     config,
     meta,
@@ -197,6 +219,9 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     // Off the request path: overlapping calls share one collection (storage/recovery.ts).
     collectGarbage: () => void collectGarbage(meta, blobs).catch((err: unknown) => log.warn({ err }, 'garbage collection failed')),
   };
+  // Lifecycle rules (s3/lifecycle/): a background job beside the KMS scheduler, on the S3 clock.
+  const lifecycle = new LifecycleWorker({ meta, log, now: services.now, collectGarbage: services.collectGarbage, owner: ownerFor(root.accountId).id, intervalSeconds: config.lifecycleIntervalSeconds, observe: metrics?.lifecycleAction });
+  leader.register('lifecycle', lifecycle);
   // Coffer's administration API (src/admin/): each route comes from the module it serves.
   const adminRoutes = new AdminRoutes().add(whoamiRoute);
   // The audit log for the console (GET audit/events); events recorded so far are flushed before a read.
@@ -205,11 +230,12 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   adminRoutes.add(rewrapRoute({
     meta, kms: kmsPort, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
   }));
+  // coffer lifecycle run: one bucket's rules now.
+  adminRoutes.add(lifecycleRoute({ meta, worker: lifecycle }));
   adminRoutes.add(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
   // Each bucket's object count and bytes, for the console's bucket list (GET buckets/usage).
   adminRoutes.add(bucketUsageRoute({ bucketUsage: () => meta.bucketUsage() }));
   // coffer custody rotate|migrate --online: the server re-seals under a new root key while it serves.
-  const inFlight = new InFlightRequests();
   const rotation = new OnlineRotation({
     dataDir: config.dataDir, env: custodyEnv, ring: rootKey.provider, stores: { kms: kmsStore, iam, meta }, audit: auditSink, accountId: root.accountId, externalKms,
     settled: () => inFlight.settled(), inFlight: () => inFlight.count, log,
@@ -228,6 +254,13 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     { name: 'kms', check: () => kmsStore.ping() },
     { name: 'iam', check: () => iam.ping() },
     { name: 'audit', check: async () => auditSink.checkWritable() },
+    // On a cluster: a node the leader declared dead (paused or cut off too long) refuses writes until restarted.
+    ...(backend.cluster ? [{
+      name: 'writer',
+      check: async () => {
+        if (!(await meta.heartbeatWriter())) throw new Error('this node was declared dead by the job leader (no heartbeat in time): restart it');
+      },
+    }] : []),
     {
       name: 'rootKey',
       check: async () => {
@@ -289,8 +322,10 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     iam,
     rootKey: rootKey.provider,
     meter,
+    lifecycle,
+    leader,
     async close(graceMs = 0) {
-      scheduler.stop();
+      await leader.stop();
       await auditDelivery?.stop();
       const drained = await drainServer(server, graceMs);
       await rotation.stop();

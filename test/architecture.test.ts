@@ -38,6 +38,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   crypto: ['errors.ts', 'checksum'],
   custody: ['errors.ts', 'crypto'],
   storage: ['errors.ts', 'checksum'],
+  // The job leader knows storage (its sweeper) and nothing of the services whose jobs it runs.
+  cluster: ['errors.ts', 'checksum', 'storage'],
   config: ['errors.ts'],
   auth: ['errors.ts', 'checksum'],
   http: ['errors.ts', 'auth'],

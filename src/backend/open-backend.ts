@@ -53,13 +53,26 @@ import { PgIamStore } from '../iam/store/pg-iam-store.js';
 import { PgUsageStore } from '../metering/pg-usage-store.js';
 import { PgClusterAccount, type ClusterAccountStore } from '../iam/store/pg-cluster-account.js';
 import type { AuditStore } from '../audit/audit-store.js';
+import { PgLeaderLease, type LeaderLease } from '../cluster/leader-lease.js';
+import { nodeIdentity } from '../cluster/node-identity.js';
+import type { BlobWriterIdentity } from '../storage/types.js';
 
 const METADATA_FILE = 'metadata.sqlite';
 const BLOBS_DIR = 'blobs';
 const KMS_FILE = 'kms.sqlite';
 const IAM_FILE = 'iam.sqlite';
 
-export type BackendConfig = Pick<CofferConfig, 'dataDir' | 'fsync' | 'region' | 'auditMaxFileBytes' | 'auditMaxFiles' | 'metadata'> & { blobs?: BlobsConfig };
+export type BackendConfig = Pick<CofferConfig, 'dataDir' | 'fsync' | 'region' | 'auditMaxFileBytes' | 'auditMaxFiles' | 'metadata'> & {
+  blobs?: BlobsConfig;
+  /** The job leader's lease, which also paces writer heartbeats (default 15). */
+  clusterLeaseSeconds?: number;
+};
+
+/** Several nodes may share the stores (PostgreSQL): who this process is, and the job leader's lease. */
+export interface ClusterParts {
+  writer: BlobWriterIdentity;
+  lease: LeaderLease;
+}
 
 /** Every store of a running server. close() closes them all (the audit log last). */
 export interface Backend {
@@ -74,6 +87,8 @@ export interface Backend {
   account?: ClusterAccountStore;
   /** What start-up recovery removed: blobs of writes a crash interrupted. */
   recovered: { removedBlobs: number };
+  /** Present when other nodes may share the stores (PostgreSQL); absent: this server is the only one (embedded). */
+  cluster?: ClusterParts;
   close(): Promise<void>;
 }
 
@@ -150,11 +165,14 @@ async function openPostgres(config: BackendConfig, url: string, log?: Logger): P
     return s;
   };
   try {
-    const meta = track(await PgMetadataStore.open(pool));
+    const writer = nodeIdentity(config.dataDir);
+    // Heartbeats once per lease: a writer is dead after 4 lease periods of silence (cluster/storage-sweeper.ts).
+    const meta = track(await PgMetadataStore.open(pool, { writer, heartbeatMs: (config.clusterLeaseSeconds ?? 15) * 1000 }));
     const blobs = track(await openBlobTier(config, meta));
-    // Start-up recovery removes every pending blob: right for one node per database; with
-    // several, another node's writes in flight would lose their blobs (the job leader's task).
-    const recovered = await recoverStorage(meta, blobs);
+    // Other nodes may be writing: only this node's earlier instances' pending blobs go now;
+    // dead nodes' are the job leader's (docs/CLUSTER.md, "Pending blobs").
+    const recovered = await recoverStorage(meta, blobs, 'cluster');
+    const lease = await PgLeaderLease.open(pool);
     const iam = track(await PgIamStore.open(pool));
     const kms = track(await PgKmsStore.open(pool));
     const usage = track(await PgUsageStore.open(pool));
@@ -162,6 +180,7 @@ async function openPostgres(config: BackendConfig, url: string, log?: Logger): P
     const audit = await AuditLog.open(config.dataDir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log, fsync: config.fsync });
     return {
       meta, blobs, kms, iam, usage, audit, account, recovered,
+      cluster: { writer, lease },
       async close() {
         await usage.close();
         await blobs.close();
@@ -186,8 +205,10 @@ async function openBlobTier(config: BackendConfig, meta: MetadataStore): Promise
     case 'data-dir':
       return TieredBlobStore.open({ dir: join(config.dataDir, BLOBS_DIR), meta, fsync: config.fsync });
     case 'file':
-      // Node-named temporaries, so one node's start-up cleanup spares another's uploads.
-      return TieredBlobStore.open({ dir: tier.path, meta, fsync: config.fsync, shared: {} });
+      // Node-named temporaries, so one node's start-up cleanup spares another's uploads. On a
+      // cluster the node is the one in its data directory (cluster/node-identity.ts), not the
+      // host name: containers may share a host name, and their pid namespaces the pids.
+      return TieredBlobStore.open({ dir: tier.path, meta, fsync: config.fsync, shared: config.metadata !== undefined ? { nodeId: meta.writer.node } : {} });
     case 's3': {
       const client = new S3BackendClient({
         endpoint: new URL(tier.endpoint), bucket: tier.bucket, region: tier.region, forcePathStyle: tier.forcePathStyle,

@@ -64,6 +64,13 @@ export interface CofferConfig {
   auditDeliverySeconds: number;
   /** On SIGTERM, how long requests in flight may take to finish before they are cut (COFFER_SHUTDOWN_GRACE_SECONDS, default 30). */
   shutdownGraceSeconds: number;
+  /** How often the lifecycle worker applies buckets' lifecycle rules (COFFER_LIFECYCLE_INTERVAL_SECONDS, default 86400; 0: never on its own, only `coffer lifecycle run`). */
+  lifecycleIntervalSeconds: number;
+  /**
+   * With --metadata postgres://…: the job leader's lease (COFFER_CLUSTER_LEASE_SECONDS, default 15).
+   * Leadership moves within lease + lease/3 of a leader's death; a writer silent for 4 × lease is dead (docs/CLUSTER.md).
+   */
+  clusterLeaseSeconds: number;
   /** Metering, Prometheus metrics, the audit switch and the price table (see the end of this file). */
   metering: MeteringConfig;
   // Slow and greedy clients (src/http/): the defaults fit a default `ulimit -n` of 1024.
@@ -117,6 +124,8 @@ const schema = z.object({
   auditPrefix: z.string().regex(/^[^/](.*[^/])?$/).max(512).optional(),
   auditDeliverySeconds: z.number().int().min(1).max(86400),
   shutdownGraceSeconds: z.number().int().min(0).max(3600),
+  lifecycleIntervalSeconds: z.number().int().refine((n) => n === 0 || (n >= 60 && n <= 604800)),
+  clusterLeaseSeconds: z.number().int().min(2).max(300),
   headersTimeoutSeconds: z.number().min(0.05).max(3600),
   bodyIdleTimeoutSeconds: z.number().min(0.05).max(3600),
   maxConnections: z.number().int().min(1).max(1_000_000),
@@ -145,7 +154,9 @@ const HINTS: Record<string, string> = {
   auditBucket: 'COFFER_AUDIT_BUCKET must be a bucket name, optionally followed by /prefix, such as audit-logs/coffer',
   auditPrefix: 'COFFER_AUDIT_BUCKET\'s prefix (after the bucket name and a slash) must not start or end with a slash, and be at most 512 characters',
   auditDeliverySeconds: 'COFFER_AUDIT_DELIVERY_SECONDS must be a whole number of seconds from 1 to 86400 (default 300)',
+  lifecycleIntervalSeconds: 'COFFER_LIFECYCLE_INTERVAL_SECONDS must be a whole number of seconds from 60 to 604800 (default 86400, daily), or 0 to apply lifecycle rules only with `coffer lifecycle run`',
   shutdownGraceSeconds: 'COFFER_SHUTDOWN_GRACE_SECONDS must be a whole number of seconds from 0 to 3600 (default 30; 0 cuts requests in flight at once)',
+  clusterLeaseSeconds: 'COFFER_CLUSTER_LEASE_SECONDS must be a whole number of seconds from 2 to 300 (default 15)',
   headersTimeoutSeconds: 'COFFER_HEADERS_TIMEOUT_SECONDS must be a number of seconds from 0.05 to 3600 (default 60)',
   bodyIdleTimeoutSeconds: 'COFFER_BODY_IDLE_TIMEOUT_SECONDS must be a number of seconds from 0.05 to 3600 (default 20)',
   maxConnections: 'COFFER_MAX_CONNECTIONS must be a whole number of at least 1 (default 900; keep it and COFFER_CONNECTION_RESERVE under `ulimit -n`)',
@@ -227,6 +238,8 @@ const EFFECTIVE: Record<string, (c: CofferConfig) => unknown> = {
   COFFER_AUDIT_MAX_FILE_MB: (c) => c.auditMaxFileBytes / (1024 * 1024), COFFER_AUDIT_MAX_FILE_BYTES: (c) => c.auditMaxFileBytes, COFFER_AUDIT_MAX_FILES: (c) => c.auditMaxFiles,
   COFFER_AUDIT_BUCKET: (c) => (c.auditBucket === undefined ? undefined : c.auditPrefix === undefined ? c.auditBucket : `${c.auditBucket}/${c.auditPrefix}`),
   COFFER_AUDIT_DELIVERY_SECONDS: (c) => c.auditDeliverySeconds, COFFER_SHUTDOWN_GRACE_SECONDS: (c) => c.shutdownGraceSeconds,
+  COFFER_LIFECYCLE_INTERVAL_SECONDS: (c) => c.lifecycleIntervalSeconds,
+  COFFER_CLUSTER_LEASE_SECONDS: (c) => c.clusterLeaseSeconds,
   COFFER_HEADERS_TIMEOUT_SECONDS: (c) => c.headersTimeoutSeconds, COFFER_BODY_IDLE_TIMEOUT_SECONDS: (c) => c.bodyIdleTimeoutSeconds,
   COFFER_MAX_CONNECTIONS: (c) => c.maxConnections, COFFER_MAX_CONNECTIONS_PER_CLIENT: (c) => c.maxConnectionsPerClient, COFFER_CONNECTION_RESERVE: (c) => c.connectionReserve,
   COFFER_SIGV2: (c) => c.sigv2, COFFER_METERING: (c) => c.metering.enabled, COFFER_METRICS: (c) => c.metering.metrics, COFFER_AUDIT: (c) => c.metering.audit,
@@ -277,7 +290,9 @@ function validate(flags: ConfigFlags, env: NodeJS.ProcessEnv): CofferConfig {
     // COFFER_ALLOW_SSE_OVER_HTTP is the older name, from when the rule covered only SSE.
     allowSecretsOverHttp: flags.allowSecretsOverHttp ?? envSwitch(env.COFFER_ALLOW_SECRETS_OVER_HTTP || env.COFFER_ALLOW_SSE_OVER_HTTP, false),
     ...auditSettings(env),
+    lifecycleIntervalSeconds: env.COFFER_LIFECYCLE_INTERVAL_SECONDS === undefined || env.COFFER_LIFECYCLE_INTERVAL_SECONDS.trim() === '' ? 86400 : /^\d+$/.test(env.COFFER_LIFECYCLE_INTERVAL_SECONDS.trim()) ? Number(env.COFFER_LIFECYCLE_INTERVAL_SECONDS) : NaN,
     shutdownGraceSeconds: env.COFFER_SHUTDOWN_GRACE_SECONDS === undefined || env.COFFER_SHUTDOWN_GRACE_SECONDS === '' ? 30 : Number(env.COFFER_SHUTDOWN_GRACE_SECONDS),
+    clusterLeaseSeconds: env.COFFER_CLUSTER_LEASE_SECONDS === undefined || env.COFFER_CLUSTER_LEASE_SECONDS === '' ? 15 : Number(env.COFFER_CLUSTER_LEASE_SECONDS),
     ...listenerSettings(env),
     sigv2: flags.sigv2 ?? envSwitch(env.COFFER_SIGV2, true),
   };

@@ -2,10 +2,13 @@
 // IAM users' access keys read from the IAM store. Secrets are sealed under the root
 // key at rest (docs/spec/iam-access-key-secret.md) and unsealed only in memory.
 //
-// The store is the source of truth, and other processes (the `coffer user` CLI) write
-// it while the server runs, so every request looks its key up again (a SQLite point
-// read); only the unsealed secret is cached, keyed by the sealed bytes. A key deleted
-// or made Inactive stops working on the next request.
+// The store is the source of truth, and other processes (the `coffer user` CLI, other
+// nodes of a cluster) write it while the server runs. A prepared credential and a
+// principal's identity policies are kept only while the store's version() is the one they
+// were read at (SQLite: a local query; PostgreSQL: a counter row every IAM write moves on
+// in its own transaction), and the unsealed secret is keyed by the sealed bytes. A key
+// deleted or made Inactive, a policy detached, stops working on the next request, on
+// every node.
 //
 // STS sessions (access key ids ASIA...) are looked up the same way in the sessions
 // table: their secret and token are sealed together under the root key, and the record
@@ -114,7 +117,7 @@ export class CredentialDirectory {
     if (!accessKeyId || accessKeyId === this.root.credential.accessKeyId) return;
     if (accessKeyId.startsWith('ASIA')) return this.prepareSession(accessKeyId);
     // Unchanged store: the key, its user and its secret are what they were at the last request.
-    const version = this.storeVersion();
+    const version = await this.storeVersion();
     if (version !== undefined && this.preparedAt.get(accessKeyId) === version && this.prepared.has(accessKeyId)) {
       if (service !== undefined) await this.noteUse(accessKeyId, service);
       return;
@@ -133,10 +136,14 @@ export class CredentialDirectory {
     const secret = await this.secretOf(key);
     const principal: Principal = { arn: user.arn, accountId: this.root.accountId, userName: user.userName, userId: user.userId, kind: 'user' };
     this.remember({ accessKeyId, secretAccessKey: secret, principal });
-    const after = this.storeVersion(true);
-    if (after !== undefined) {
+    // Kept under the version read before the reads, and only if nothing was written while
+    // they ran (a write in between, here or on another node, could have changed what they
+    // read). This node's own LastUsed mark above moves SQLite's version: that request is
+    // simply not kept, the next one is.
+    this.preparedAt.delete(accessKeyId);
+    if (version !== undefined && (await this.storeVersion(true)) === version) {
       if (this.preparedAt.size > 10_000) this.preparedAt.clear();
-      this.preparedAt.set(accessKeyId, after);
+      this.preparedAt.set(accessKeyId, version);
     }
   }
 
@@ -240,17 +247,20 @@ export class CredentialDirectory {
   }
 
   /**
-   * The IAM store's version (iam.version()): a SQLite query, so a reading less than a
-   * millisecond old is reused — one request reads it when its credential is prepared and
-   * again when it is authorized. Writes made through this process's IAM and STS API call
+   * The IAM store's version (iam.version()). SQLite's is a local query, so a reading less
+   * than a millisecond old is reused — one request reads it when its credential is prepared
+   * and again when it is authorized. Writes made through this process's IAM and STS API call
    * changed() (http handler), so they apply on the very next request; commits of other
-   * processes (`coffer user`) show within that millisecond.
+   * processes (`coffer user`) show within that millisecond. PostgreSQL's (asynchronous) is
+   * read for every use, never reused: another node's write must apply to the very next
+   * request here, and only a reading taken after that write was answered can show it.
    */
-  private storeVersion(fresh = false): string | undefined {
+  private async storeVersion(fresh = false): Promise<string | undefined> {
     if (!this.iam.version) return undefined;
     const now = performance.now();
     if (!fresh && this.seen !== undefined && now - this.seen.at < 1) return this.seen.version;
     const version = this.iam.version();
+    if (typeof version !== 'string') return version;
     this.seen = { version, at: now };
     return version;
   }
@@ -266,13 +276,14 @@ export class CredentialDirectory {
     if (principal.kind === 'root') return [];
     // Cached per principal while the store is unchanged (any IAM write or CLI commit moves its version).
     const id = principal.kind === 'assumed-role' ? `role:${principal.roleName}` : `user:${principal.userName}`;
-    const version = this.storeVersion();
+    const version = await this.storeVersion();
     const hit = this.policiesOf.get(id);
     if (version !== undefined && hit?.version === version) return hit.policies;
     const policies = (await this.policySources(principal)).map((s) => ({ name: s.name, document: this.parsed(s.document) }));
-    if (version !== undefined) {
+    // Kept under the version read before the reads, if no write landed while they ran.
+    if (version !== undefined && (await this.storeVersion(true)) === version) {
       if (this.policiesOf.size > 10_000) this.policiesOf.clear();
-      this.policiesOf.set(id, { version: this.storeVersion(true)!, policies });
+      this.policiesOf.set(id, { version, policies });
     }
     return policies;
   };

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { newSealedMaterial } from './format/key-material.js';
 import type { KmsService } from './service.js';
-import type { KmsKeyRecord } from './store/types.js';
+import { KmsStoreConflict, type KmsKeyRecord } from './store/types.js';
 
 export const AWS_S3_ALIAS = 'alias/aws/s3';
 const DESCRIPTIONS: Record<string, string> = {
@@ -87,6 +87,17 @@ async function create(svc: KmsService, aliasName: string): Promise<KmsKeyRecord>
     currentVersion: 1,
   };
   await svc.store.createKey(key, await newSealedMaterial(svc.rootKey, keyId, now), []);
-  await svc.store.createAlias({ aliasName, keyId, creationDate: now, lastUpdatedDate: now });
+  try {
+    await svc.store.createAlias({ aliasName, keyId, creationDate: now, lastUpdatedDate: now });
+  } catch (e) {
+    // Another node made the managed key at the same moment and its alias landed first:
+    // use that key, and take back the one made here (no alias names it, nothing used it).
+    if (!(e instanceof KmsStoreConflict && e.kind === 'AliasExists')) throw e;
+    await svc.store.deleteKey(keyId);
+    const theirs = await svc.store.getAlias(aliasName);
+    const winner = theirs && (await svc.store.getKey(theirs.keyId));
+    if (!winner) throw e;
+    return winner;
+  }
   return key;
 }

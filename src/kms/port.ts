@@ -67,6 +67,12 @@ export interface AuthorizeUseArgs {
   keyId: string;
   action: UseAction;
   encryptionContext: Context;
+  /**
+   * The KMS ciphertext of the cached data key: the material version it names must still be
+   * there, as the call would need it (imported material of an older version can be deleted
+   * while the key stays Enabled, on any node).
+   */
+  ciphertextBlob?: Buffer;
 }
 
 export interface KmsPort {
@@ -136,6 +142,7 @@ export class InProcessKms implements KmsPort {
       note.keys.push(key);
       await svc.authorize(caller, key, a.action, {}, a.encryptionContext);
       svc.checkState(key, 'crypto');
+      if (a.ciphertextBlob) await crypto.checkMaterialOf(svc, key, a.ciphertextBlob);
       return key.arn;
     };
     const input = { KeyId: key.arn, EncryptionContext: a.encryptionContext };

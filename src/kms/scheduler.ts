@@ -7,7 +7,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Caller, KmsService } from './service.js';
-import type { KmsKeyRecord } from './store/types.js';
+import { KmsStoreConflict, type KmsKeyRecord } from './store/types.js';
 import { DAY_MS, DEFAULT_ROTATION_PERIOD_DAYS, rotateKeyMaterial } from './ops/rotation.js';
 import { deleteMaterialVersion } from './ops/import.js';
 
@@ -28,6 +28,12 @@ export interface SweepResult {
 
 export interface KmsSchedulerOptions {
   intervalMs?: number;
+  /**
+   * Marks a sweep as work in flight (returns its end): a rotation seals new key material under
+   * the root key, so an online root-key rotation waits for a sweep begun before its switch as
+   * it waits for requests (http/in-flight.ts).
+   */
+  track?: () => () => void;
 }
 
 export class KmsScheduler {
@@ -36,9 +42,13 @@ export class KmsScheduler {
   /** Sweeps run one at a time: a timer tick and runOnce() never overlap. */
   private running: Promise<unknown> = Promise.resolve();
   private readonly intervalMs: number;
+  private readonly track: (() => () => void) | undefined;
+  /** Grows at each stop(): a sweep in flight takes no further action once it has (a node that lost the job leadership stops mid-sweep). */
+  private generation = 0;
 
   constructor(private readonly svc: KmsService, opts: KmsSchedulerOptions = {}) {
     this.intervalMs = opts.intervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+    this.track = opts.track;
   }
 
   start(): void {
@@ -56,6 +66,7 @@ export class KmsScheduler {
   }
 
   stop(): void {
+    this.generation++;
     if (this.first) clearTimeout(this.first);
     if (this.timer) clearInterval(this.timer);
     this.first = undefined;
@@ -70,14 +81,26 @@ export class KmsScheduler {
   }
 
   private async sweep(now: number): Promise<SweepResult> {
+    const done = this.track?.();
+    try {
+      return await this.sweepTracked(now);
+    } finally {
+      done?.();
+    }
+  }
+
+  private async sweepTracked(now: number): Promise<SweepResult> {
     const result: SweepResult = { deleted: [], rotated: [], expired: [], failed: [] };
-    await this.each('list keys due for deletion', () => this.svc.store.dueForDeletion(now), result, (key) => this.deleteKey(key, result));
-    await this.each('list keys due for rotation', () => this.svc.store.dueForRotation(now), result, (key) => this.rotateKey(key, now, result));
-    await this.each('list imported key material due to expire', () => this.svc.store.dueForExpiry(now), result, (key) => this.expireMaterial(key, result));
+    const generation = this.generation;
+    const go = () => this.generation === generation;
+    await this.each('list keys due for deletion', () => this.svc.store.dueForDeletion(now), result, (key) => this.deleteKey(key, result), go);
+    await this.each('list keys due for rotation', () => this.svc.store.dueForRotation(now), result, (key) => this.rotateKey(key, now, result), go);
+    await this.each('list imported key material due to expire', () => this.svc.store.dueForExpiry(now), result, (key) => this.expireMaterial(key, result), go);
     return result;
   }
 
-  private async each(what: string, list: () => Promise<KmsKeyRecord[]>, result: SweepResult, act: (k: KmsKeyRecord) => Promise<void>): Promise<void> {
+  private async each(what: string, list: () => Promise<KmsKeyRecord[]>, result: SweepResult, act: (k: KmsKeyRecord) => Promise<void>, go: () => boolean): Promise<void> {
+    if (!go()) return;
     let keys: KmsKeyRecord[];
     try {
       keys = await list();
@@ -86,6 +109,7 @@ export class KmsScheduler {
       return;
     }
     for (const key of keys) {
+      if (!go()) return; // stopped meanwhile: the next leader's sweep finds what is left
       try {
         await act(key);
       } catch (err) {
@@ -97,7 +121,14 @@ export class KmsScheduler {
 
   private async deleteKey(key: KmsKeyRecord, result: SweepResult): Promise<void> {
     this.svc.checkAuditWritable(); // no action without its record: a failing log postpones it to a later sweep
-    const deleted = await this.svc.store.deleteKey(key.keyId);
+    // Only the key as listed: a deletion cancelled since (on any node) moved its revision on.
+    let deleted: boolean;
+    try {
+      deleted = await this.svc.store.deleteKey(key.keyId, key.revision);
+    } catch (e) {
+      if (e instanceof KmsStoreConflict && e.kind === 'Changed') return; // the next sweep looks again
+      throw e;
+    }
     this.svc.forget(key.keyId);
     if (!deleted) return; // gone already (another sweep, or a concurrent delete)
     result.deleted.push(key.keyId);
@@ -108,13 +139,16 @@ export class KmsScheduler {
   private async rotateKey(key: KmsKeyRecord, now: number, result: SweepResult): Promise<void> {
     this.svc.checkAuditWritable();
     const period = (key.rotationPeriodInDays ?? DEFAULT_ROTATION_PERIOD_DAYS) * DAY_MS;
-    const { material } = await rotateKeyMaterial(this.svc, key, 'AUTOMATIC', now, (k) => {
+    const rotated = await rotateKeyMaterial(this.svc, key, 'AUTOMATIC', now, (k) => {
       // The schedule keeps its rhythm; after a long outage (or a disabled spell) the next
       // rotation counts from now instead of firing again at once.
       let next = (k.nextRotationDate ?? now) + period;
       if (next <= now) next = now + period;
       return { nextRotationDate: next };
-    });
+    }, (k) => k.state === 'Enabled' && k.rotationEnabled && k.nextRotationDate !== undefined && k.nextRotationDate <= now);
+    // Another sweep (another node's) rotated it first, or it changed and is no longer due.
+    if (!rotated) return;
+    const { material } = rotated;
     result.rotated.push(key.keyId);
     await this.audit('RotateKey', key, { keyId: key.arn, rotationType: 'AUTOMATIC', keyMaterialId: material.materialId });
   }

@@ -7,11 +7,11 @@ import type { Logger } from 'pino';
 import type { Principal } from '../auth/types.js';
 import { authorize, accessDeniedMessage, parsePolicyDocument, type NamedPolicy, type PolicyDocument, type RequestContext } from '../iam/policy/index.js';
 import type { RootKeyProvider } from '../custody/root-key.js';
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { openKeyMaterial, openSecret, type KeyMaterial } from './format/key-material.js';
 import { runtimeLimitation, secretKind } from './key-specs.js';
 import { isKeyId } from './format/key-id.js';
-import type { GrantRecord, KmsKeyRecord, KmsStore } from './store/types.js';
+import type { GrantRecord, KeyMaterialRecord, KmsKeyRecord, KmsStore } from './store/types.js';
 import { kmsError } from './errors.js';
 import { checkKeyState, type KeyUse } from './key-state.js';
 import { requestPrincipal } from '../iam/principal.js';
@@ -51,8 +51,8 @@ export class KmsService {
   readonly accountId: string;
   readonly region: string;
   private readonly deps: KmsServiceDeps;
-  private readonly materials = new Map<string, KeyMaterial>();
-  private readonly secrets = new Map<string, { privateKey: KeyObject } | { hmacKey: Buffer }>();
+  private readonly materials = new Map<string, Unsealed<KeyMaterial>>();
+  private readonly secrets = new Map<string, Unsealed<{ privateKey: KeyObject } | { hmacKey: Buffer }>>();
   private readonly policies = new Map<string, { text: string; doc: PolicyDocument }>();
 
   constructor(deps: KmsServiceDeps) {
@@ -210,15 +210,44 @@ export class KmsService {
     if (decision.effect !== 'Allow') throw kmsError('AccessDeniedException', `User: ${caller.principal.arn} is not authorized to perform: ${action}${resource === '*' ? '' : ` on resource: ${resource}`} ${decision.reason}`);
   }
 
+  /**
+   * An unsealed item cached for `key` as read now: valid while the key record is at the
+   * revision it was checked at. Every change of a key's material (an import, a deletion
+   * of imported material, a rotation) writes the key record and so moves its revision on,
+   * on whichever node it happens; a request reads the record first, so a cache entry of
+   * this node never outlives a change made on another. At a new revision the stored
+   * sealed bytes are read again: the same bytes keep the entry (no unseal), others drop it.
+   */
+  private async cached<T>(cache: Map<string, Unsealed<T>>, key: KmsKeyRecord, version: number, missing: string): Promise<{ hit: T } | { rec: KeyMaterialRecord; keep: (value: T) => void }> {
+    const cacheKey = `${key.keyId}/${version}`;
+    const hit = cache.get(cacheKey);
+    if (hit && key.revision !== undefined && hit.revision === key.revision) return { hit: hit.value };
+    const rec = await this.store.getMaterial(key.keyId, version);
+    if (!rec || rec.sealed.length === 0) {
+      cache.delete(cacheKey);
+      if (!rec) throw kmsError('KMSInternalException', missing);
+      // Imported material that was deleted (or expired): only the same material imported again brings it back.
+      throw kmsError('KMSInvalidStateException', `${key.arn} key material (id: ${rec.materialId}) is deleted; import the same key material again to use it.`);
+    }
+    const sealed = createHash('sha256').update(rec.sealed).digest('base64');
+    if (hit && hit.sealed === sealed) {
+      hit.revision = key.revision;
+      return { hit: hit.value };
+    }
+    return {
+      rec,
+      keep: (value) => {
+        if (cache.size > 10_000) cache.clear();
+        cache.set(cacheKey, { value, revision: key.revision, sealed });
+      },
+    };
+  }
+
   /** The unsealed material of a key version, cached in memory (never logged, never persisted in the clear). */
   async material(key: KmsKeyRecord, version = key.currentVersion): Promise<KeyMaterial> {
-    const cacheKey = `${key.keyId}/${version}`;
-    const hit = this.materials.get(cacheKey);
-    if (hit) return hit;
-    const rec = await this.store.getMaterial(key.keyId, version);
-    if (!rec) throw kmsError('KMSInternalException', 'The key material for this ciphertext is not available.');
-    // Imported material that was deleted (or expired): only the same material imported again brings it back.
-    if (rec.sealed.length === 0) throw kmsError('KMSInvalidStateException', `${key.arn} key material (id: ${rec.materialId}) is deleted; import the same key material again to use it.`);
+    const found = await this.cached(this.materials, key, version, 'The key material for this ciphertext is not available.');
+    if ('hit' in found) return found.hit;
+    const rec = found.rec;
     let material: KeyMaterial;
     try {
       material = await openKeyMaterial(this.deps.rootKey, key.keyId, version, rec.sealed);
@@ -226,8 +255,7 @@ export class KmsService {
       this.deps.log.error({ keyId: key.keyId, version, kind: (e as { kind?: string }).kind }, 'cannot open key material');
       throw kmsError('KMSInternalException', 'KMS cannot use the key material of this key.');
     }
-    if (this.materials.size > 10_000) this.materials.clear();
-    this.materials.set(cacheKey, material);
+    found.keep(material);
     return material;
   }
 
@@ -237,15 +265,14 @@ export class KmsService {
    * record must hold; anything else fails as the material of a symmetric key does.
    */
   async secret(key: KmsKeyRecord): Promise<{ privateKey: KeyObject } | { hmacKey: Buffer }> {
-    const cacheKey = `${key.keyId}/${key.currentVersion}`;
-    const hit = this.secrets.get(cacheKey);
-    if (hit) return hit;
     const kind = secretKind(key.keySpec);
     // An ML-DSA key made on a node whose Node has ML-DSA, used on one whose Node has not.
     const limitation = runtimeLimitation(key.keySpec);
     if (limitation) throw kmsError('UnsupportedOperationException', `${key.arn} key spec is ${key.keySpec}: ${limitation}.`);
-    const rec = await this.store.getMaterial(key.keyId, key.currentVersion);
-    if (!rec || kind === undefined) throw kmsError('KMSInternalException', 'The key material of this key is not available.');
+    if (kind === undefined) throw kmsError('KMSInternalException', 'The key material of this key is not available.');
+    const found = await this.cached(this.secrets, key, key.currentVersion, 'The key material of this key is not available.');
+    if ('hit' in found) return found.hit;
+    const rec = found.rec;
     let out: { privateKey: KeyObject } | { hmacKey: Buffer };
     try {
       const bytes = await openSecret(this.deps.rootKey, key.keyId, key.currentVersion, kind, rec.sealed);
@@ -261,8 +288,7 @@ export class KmsService {
       this.deps.log.error({ keyId: key.keyId, version: key.currentVersion, kind: (e as { kind?: string }).kind }, 'cannot open key material');
       throw kmsError('KMSInternalException', 'KMS cannot use the key material of this key.');
     }
-    if (this.secrets.size > 10_000) this.secrets.clear();
-    this.secrets.set(cacheKey, out);
+    found.keep(out);
     return out;
   }
 
@@ -282,6 +308,13 @@ export class KmsService {
   checkAuditWritable(): void {
     this.deps.audit.checkWritable();
   }
+}
+
+/** An unsealed item, the key revision it was last checked at, and a digest of the sealed bytes it came from. */
+interface Unsealed<T> {
+  value: T;
+  revision: number | undefined;
+  sealed: string;
 }
 
 function contextConditions(ec: Record<string, string> | undefined): Record<string, string | string[]> {

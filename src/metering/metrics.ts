@@ -33,6 +33,8 @@ export interface MetricsOptions {
   bucketUsage?: () => Promise<ReadonlyArray<{ bucket: string; objects: number; bytes: number }>>;
   /** Free and total bytes of the data directory's file system (statfs at scrape time). */
   volume?: () => Promise<{ freeBytes: number; totalBytes: number }>;
+  /** Whether this node is the job leader now (cluster/job-leader.ts). */
+  leading?: () => boolean;
 }
 
 /** What the S3 handler fills in while it serves one request (s3/handler.ts). */
@@ -89,6 +91,7 @@ export class CofferMetrics implements MeterObserver {
   private readonly flushes: Counter<'result'>;
   private readonly flushedRows: Counter;
   private readonly flushSeconds: Histogram;
+  private readonly lifecycleActions: Counter<'action'>;
 
   constructor(private readonly opts: MetricsOptions) {
     const registers = [this.registry];
@@ -143,6 +146,9 @@ export class CofferMetrics implements MeterObserver {
       },
     });
     this.avoidedTotal = new Counter({ name: 'coffer_metering_requests_avoided_total', help: 'KMS requests saved by bucket keys, as metering counts them, by the operation avoided', labelNames: ['operation'], registers });
+    this.lifecycleActions = new Counter({ name: 'coffer_lifecycle_actions_total', help: 'What lifecycle rules did, by action: expire (a current object deleted), marker (a delete marker added), noncurrent (a noncurrent version deleted), delete-marker (an expired delete marker removed), upload (an upload aborted)', labelNames: ['action'], registers });
+    // Every action's series from the start, at 0: a rate over a counter that appears late misses its first increase.
+    for (const action of ['expire', 'marker', 'noncurrent', 'delete-marker', 'upload']) this.lifecycleActions.inc({ action }, 0);
     this.flushes = new Counter({ name: 'coffer_metering_flushes_total', help: 'Writes of usage counts to usage.sqlite, by result', labelNames: ['result'], registers });
     this.flushedRows = new Counter({ name: 'coffer_metering_flushed_rows_total', help: 'Usage rows (hour, principal, key, bucket, operation) written to usage.sqlite', registers });
     this.flushSeconds = new Histogram({ name: 'coffer_metering_flush_duration_seconds', help: 'Time one flush of usage counts takes', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers });
@@ -153,6 +159,15 @@ export class CofferMetrics implements MeterObserver {
         this.set(pending ? pending() : 0);
       },
     });
+    const leading = opts.leading;
+    if (leading) {
+      new Gauge({
+        name: 'coffer_cluster_leader', help: '1 while this node is the job leader (runs the KMS scheduler, the storage sweeper, lifecycle), else 0', registers,
+        collect() {
+          this.set(leading() ? 1 : 0);
+        },
+      });
+    }
     // Node's process and runtime metrics (CPU, memory, event loop lag, GC, handles), unprefixed as usual.
     collectDefaultMetrics({ register: this.registry });
     const usage = opts.bucketUsage;
@@ -193,6 +208,11 @@ export class CofferMetrics implements MeterObserver {
   }
 
   /** Starts observing one S3 request; the handler sets probe.op once the request is routed. */
+  /** One lifecycle action (s3/lifecycle/worker.ts). */
+  readonly lifecycleAction = (action: string): void => {
+    this.lifecycleActions.inc({ action });
+  };
+
   begin(req: IncomingMessage, res: ServerResponse): S3Probe {
     const t0 = performance.now();
     const probe: S3Probe = { op: 'Unrouted' };

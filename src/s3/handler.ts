@@ -38,6 +38,7 @@ import * as bucketPolicy from './ops/bucket-policy.js';
 import * as versions from './ops/list-object-versions.js';
 import * as bucketCors from './ops/bucket-cors.js';
 import * as bucketTagging from './ops/bucket-tagging.js';
+import * as bucketLifecycle from './ops/bucket-lifecycle.js';
 import { applyCors, preflight } from './cors.js';
 import * as ownership from './ops/ownership-controls.js';
 import * as publicAccess from './ops/public-access-block.js';
@@ -139,6 +140,9 @@ async function dispatch(ctx: S3Context, ep: Endpoint): Promise<void> {
     case 'PutBucketTagging': return bucketTagging.putBucketTagging(ctx, ep.bucket);
     case 'GetBucketTagging': return bucketTagging.getBucketTagging(ctx, ep.bucket);
     case 'DeleteBucketTagging': return bucketTagging.deleteBucketTagging(ctx, ep.bucket);
+    case 'PutBucketLifecycleConfiguration': return bucketLifecycle.putBucketLifecycleConfiguration(ctx, ep.bucket);
+    case 'GetBucketLifecycleConfiguration': return bucketLifecycle.getBucketLifecycleConfiguration(ctx, ep.bucket);
+    case 'DeleteBucketLifecycle': return bucketLifecycle.deleteBucketLifecycle(ctx, ep.bucket);
     case 'GetBucketAcl': return acl.getBucketAcl(ctx, ep.bucket);
     case 'PutBucketAcl': return acl.putBucketAcl(ctx, ep.bucket);
     case 'PutObjectLockConfiguration': return objectLock.putObjectLockConfiguration(ctx, ep.bucket);

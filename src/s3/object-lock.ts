@@ -9,14 +9,16 @@
 // retain-until date is in the future or its legal hold is ON: deleting it by version id is
 // refused, while a delete without a version id only adds a delete marker. GOVERNANCE yields to
 // x-amz-bypass-governance-retention: true from a caller allowed s3:BypassGovernanceRetention;
-// COMPLIANCE yields to nobody, the account root included. Re-wrapping an object's key
+// COMPLIANCE yields to nobody, the account root included. A write that would replace a locked
+// version (the null version, by a write begun while the bucket was Suspended) is refused by the
+// same rules, checked in its commit (replaceCheck). Re-wrapping an object's key
 // (coffer rekey) changes neither its bytes nor its lock, and is allowed on locked versions.
 //
 // Time is the S3 services' clock (S3Services.now), which tests move instead of waiting.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Principal } from '../auth/types.js';
-import type { BucketRecord, ObjectRecord } from '../storage/types.js';
+import type { BucketRecord, ObjectRecord, ReplaceCheck } from '../storage/types.js';
 import { BYPASS_GOVERNANCE_ACTION, S3_ACTIONS } from './actions.js';
 import { authorizeS3, decideS3 } from './authorization.js';
 import type { S3Context } from './context.js';
@@ -170,15 +172,22 @@ export function lockForNewVersion(b: Pick<BucketRecord, 'config'>, requested: Ve
   return { ...requested, mode: rule.mode, until: until.toISOString() };
 }
 
-/** x-amz-object-lock-* headers of a GET or HEAD of a version. */
-export function lockResponseHeaders(rec: Pick<ObjectRecord, 'sys'>): Record<string, string> {
+/**
+ * x-amz-object-lock-* headers of a GET or HEAD of a version, as AWS sends them: the retention only
+ * to a caller also allowed s3:GetObjectRetention, the legal hold only to one allowed
+ * s3:GetObjectLegalHold (decided only for a version that has them; a refusal just leaves them out).
+ */
+export async function lockResponseHeaders(ctx: S3Context, bucket: string, key: string, rec: Pick<ObjectRecord, 'sys'>): Promise<Record<string, string>> {
   const lock = lockOf(rec.sys);
   const out: Record<string, string> = {};
-  if (lock.mode !== undefined && lock.until !== undefined) {
+  const may = async (action: string) => (await decideS3(ctx.services, {
+    principal: ctx.auth.anonymous ? undefined : ctx.principal, bucket, key, transport: ctx.transport, checks: [{ action }],
+  })).allowed;
+  if (lock.mode !== undefined && lock.until !== undefined && (await may(S3_ACTIONS.GetObjectRetention))) {
     out['x-amz-object-lock-mode'] = lock.mode;
     out['x-amz-object-lock-retain-until-date'] = lock.until;
   }
-  if (lock.hold !== undefined) out['x-amz-object-lock-legal-hold'] = lock.hold ? 'ON' : 'OFF';
+  if (lock.hold !== undefined && (await may(S3_ACTIONS.GetObjectLegalHold))) out['x-amz-object-lock-legal-hold'] = lock.hold ? 'ON' : 'OFF';
   return out;
 }
 
@@ -259,6 +268,18 @@ export function checkDeletable(rec: Pick<ObjectRecord, 'sys'> | undefined, now: 
   if (!retentionActive(lock, now)) return;
   if (lock.mode === 'GOVERNANCE' && bypass) return;
   throw s3Error('AccessDenied', {}, PROTECTED_MESSAGE);
+}
+
+/**
+ * The check a write runs inside its commit on the version it replaces (only a write of the null
+ * version replaces one: a PUT, copy, completion or delete marker in a Suspended bucket): the rules
+ * of a delete by version id, against the lock that version has at that moment and the clock then.
+ * Passed on every write, lock or not: a write begun before the bucket had object lock, or before
+ * its null version was locked, commits after and must not overwrite it.
+ */
+export async function replaceCheck(ctx: S3Context, bucket: string, key: string): Promise<ReplaceCheck> {
+  const bypass = await mayBypassGovernance(ctx, bucket, key);
+  return (rec) => checkDeletable(rec, nowOf(ctx), bypass);
 }
 
 /**

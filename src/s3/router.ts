@@ -62,6 +62,9 @@ export type Endpoint =
   | { op: 'CompleteMultipartUpload'; bucket: string; key: string; uploadId: string }
   | { op: 'AbortMultipartUpload'; bucket: string; key: string; uploadId: string }
   | { op: 'ListParts'; bucket: string; key: string; uploadId: string }
+  | { op: 'PutBucketLifecycleConfiguration'; bucket: string }
+  | { op: 'GetBucketLifecycleConfiguration'; bucket: string }
+  | { op: 'DeleteBucketLifecycle'; bucket: string }
   | { op: 'NotImplemented'; name: string; bucket?: string; key?: string };
 
 export type Operation = Endpoint['op'];
@@ -157,6 +160,9 @@ export function route(input: RouteInput, opts: RouterOptions = {}): Endpoint {
       if (sub === 'object-lock' && m === 'GET') return { op: 'GetObjectLockConfiguration', bucket };
       if (sub === 'tagging' && m === 'GET') return { op: 'GetBucketTagging', bucket };
       if (sub === 'tagging' && m === 'DELETE') return { op: 'DeleteBucketTagging', bucket };
+      if (sub === 'lifecycle' && m === 'PUT') return { op: 'PutBucketLifecycleConfiguration', bucket };
+      if (sub === 'lifecycle' && m === 'GET') return { op: 'GetBucketLifecycleConfiguration', bucket };
+      if (sub === 'lifecycle' && m === 'DELETE') return { op: 'DeleteBucketLifecycle', bucket };
       return { op: 'NotImplemented', name: `${METHOD_VERB[m] ?? m}${BUCKET_SUBRESOURCES[sub]}`, bucket };
     }
     switch (m) {

@@ -75,6 +75,10 @@ const ARRAY_PATHS = new Set([
   'ServerSideEncryptionConfiguration.Rule',
   'AccessControlPolicy.AccessControlList.Grant',
   'CORSConfiguration.CORSRule',
+  'LifecycleConfiguration.Rule',
+  'LifecycleConfiguration.Rule.Filter.And.Tag',
+  'LifecycleConfiguration.Rule.Transition',
+  'LifecycleConfiguration.Rule.NoncurrentVersionTransition',
 ]);
 
 export type XmlObject = { [k: string]: unknown };

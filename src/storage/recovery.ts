@@ -11,12 +11,18 @@ const DELETE_CONCURRENCY = 16;
 
 /**
  * Run once on start, before any request is served: empties the blob store's temporary
- * area and deletes every garbage and pending blob (a pending blob at start belongs to a
- * write that was interrupted). Not safe while writes are in progress.
+ * area and deletes every garbage blob and the pending blobs of interrupted writes.
+ *
+ * 'sole': this server is the only one on the store (embedded: the data-directory lock says
+ * so), so every pending blob belongs to a write that was interrupted. 'cluster': other nodes
+ * may be writing; only this node's earlier instances' pending blobs are reclaimed (the job
+ * leader reclaims dead nodes', cluster/storage-sweeper.ts), and the blob store's temporary
+ * area spares other nodes' uploads (shared mode of file-blob-store.ts, s3-blob-store.ts).
  */
-export async function recoverStorage(meta: MetadataStore, blobs: BlobStore): Promise<{ removedBlobs: number }> {
+export async function recoverStorage(meta: MetadataStore, blobs: BlobStore, scope: 'sole' | 'cluster' = 'sole'): Promise<{ removedBlobs: number }> {
   await blobs.cleanTemporary();
-  const ids = await meta.takeGarbage(true);
+  if (scope === 'cluster') await meta.reclaimPending({ kind: 'earlier-instances' });
+  const ids = await meta.takeGarbage(scope === 'sole');
   await deleteBlobs(blobs, ids);
   await meta.forgetGarbage(ids);
   return { removedBlobs: ids.length };

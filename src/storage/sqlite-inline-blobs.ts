@@ -17,9 +17,10 @@ export class SqliteInlineBlobs implements InlineBlobStore {
   private readonly deleteRow: Database.Statement;
 
   /** `write` runs a write transaction of the metadata store and settles once it has committed (group commit included). */
-  constructor(db: Database.Database, private readonly write: <T>(fn: () => T) => Promise<T>) {
+  /** `writer`: the instance the pending marks name (the metadata store's writer). */
+  constructor(db: Database.Database, private readonly write: <T>(fn: () => T) => Promise<T>, private readonly writer: string) {
     this.insertRow = db.prepare('INSERT INTO inline_blobs (blob_id, data) VALUES (?, ?)');
-    this.markPending = db.prepare('INSERT OR IGNORE INTO pending_blobs (blob_id) VALUES (?)');
+    this.markPending = db.prepare('INSERT OR IGNORE INTO pending_blobs (blob_id, writer, created_at) VALUES (?, ?, ?)');
     this.selectRow = db.prepare('SELECT data FROM inline_blobs WHERE blob_id = ?').pluck();
     // substr() on a BLOB counts bytes, 1-based, and stops at the end of the data.
     this.selectRange = db.prepare('SELECT substr(data, ?, ?) FROM inline_blobs WHERE blob_id = ?').pluck();
@@ -28,7 +29,7 @@ export class SqliteInlineBlobs implements InlineBlobStore {
 
   async putPending(blobId: string, data: Buffer): Promise<void> {
     await this.write(() => {
-      this.markPending.run(blobId);
+      this.markPending.run(blobId, this.writer, Date.now());
       this.insertRow.run(blobId, data);
     });
   }

@@ -28,7 +28,9 @@
 import { openSqlite, synchronousLevel } from './sqlite-database.js';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
 import type {
+  BlobWriterIdentity,
   BucketRecord,
   BucketUsage,
   CompletedUploadRecord,
@@ -40,9 +42,11 @@ import type {
   MultipartUploadRecord,
   ObjectRecord,
   PartRecord,
+  ReplaceCheck,
+  PendingReclaim,
   WriteCondition,
 } from './types.js';
-import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError } from './types.js';
+import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError, WriterRetiredError } from './types.js';
 import { compareUtf8, prefixUpperBound } from './key-order.js';
 import { encodeObjectTags } from './object-tags.js';
 import type { CheckpointerData } from './sqlite-checkpointer.js';
@@ -59,6 +63,7 @@ import type { BucketRow, ObjectRow, PartRow, Stmt, UploadRow } from './sqlite-ro
 import { migrate } from './sqlite-schema.js';
 import { SqliteVersions, checkCondition, live } from './sqlite-versions.js';
 import { SqliteInlineBlobs } from './sqlite-inline-blobs.js';
+import { reclaimPending } from './sqlite-pending.js';
 import { isStorageFull } from './storage-full.js';
 
 export interface SqliteMetadataStoreOptions {
@@ -73,6 +78,8 @@ export interface SqliteMetadataStoreOptions {
    * fails for want of it releases the reserve and runs once more.
    */
   reserve?: { release(): boolean };
+  /** Who this store's pending marks belong to (default: node 'local', a fresh instance). */
+  writer?: BlobWriterIdentity;
 }
 
 interface QueuedWrite {
@@ -106,16 +113,26 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly buckets = new Map<string, BucketRecord>();
 
   readonly inlineBlobs: SqliteInlineBlobs;
+  readonly writer: BlobWriterIdentity;
 
   private constructor(
     private readonly db: Database.Database,
     private readonly groupCommit: boolean,
     private readonly reserve: { release(): boolean } | undefined,
+    writer: BlobWriterIdentity | undefined,
   ) {
     this.s = prepareStatements(db);
     this.v = new SqliteVersions(this.s, (sql) => this.cached(sql));
     this.txRunner = db.transaction((fn: () => unknown) => fn());
-    this.inlineBlobs = new SqliteInlineBlobs(db, (fn) => this.write(fn));
+    this.writer = writer ?? { node: 'local', instance: randomUUID() };
+    this.inlineBlobs = new SqliteInlineBlobs(db, (fn) => this.write(fn), this.writer.instance);
+    const now = Date.now();
+    this.s.registerWriter.run(this.writer.instance, this.writer.node, now, now);
+  }
+
+  /** A publishing write's first step: the writer must not have been retired (types.ts, WriterRetiredError). */
+  private fence(): void {
+    if (this.s.writerExists.get(this.writer.instance) === undefined) throw new WriterRetiredError(this.writer.instance);
   }
 
   static open(path: string, opts: SqliteMetadataStoreOptions = {}): SqliteMetadataStore {
@@ -123,7 +140,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const db = openSqlite(path, opts, migrate);
     let store: SqliteMetadataStore;
     try {
-      store = new SqliteMetadataStore(db, synchronous === 'FULL', opts.reserve);
+      store = new SqliteMetadataStore(db, synchronous === 'FULL', opts.reserve, opts.writer);
     } catch (e) {
       db.close();
       throw e;
@@ -199,8 +216,11 @@ export class SqliteMetadataStore implements MetadataStore {
     return row && toObject(row);
   }
 
-  async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
-    return this.write(() => this.v.writeObject(rec, cond));
+  async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
+    return this.write(() => {
+      this.fence();
+      return this.v.writeObject(rec, cond, check);
+    });
   }
 
   async updateObject(
@@ -244,9 +264,10 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
-  async deleteObjectVersion(bucket: string, key: string, versionId: string, check?: (rec: ObjectRecord) => void): Promise<ObjectRecord | undefined> {
+  async deleteObjectVersion(bucket: string, key: string, versionId: string, check?: ReplaceCheck, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
     return this.freeingWrite(() => {
       const current = this.s.getObject.get(bucket, key) as ObjectRow | undefined;
+      checkCondition(cond, live(current));
       if (current !== undefined && current.version_id === versionId) {
         const rec = toObject(current);
         check?.(rec);
@@ -334,6 +355,7 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async putPart(p: PartRecord): Promise<void> {
     await this.write(() => {
+      this.fence();
       if (this.s.getUpload.get(p.uploadId) === undefined) throw new StorageConflictError('NoSuchUpload');
       const old = this.s.getPartBlob.get(p.uploadId, p.partNumber) as { blob_id: string } | undefined;
       if (old !== undefined && old.blob_id !== p.blobId) this.s.addGarbage.run(old.blob_id);
@@ -352,11 +374,13 @@ export class SqliteMetadataStore implements MetadataStore {
     rec: ObjectRecord,
     cond: WriteCondition = { kind: 'none' },
     completedAt: string = new Date().toISOString(),
+    check?: ReplaceCheck,
   ): Promise<ObjectRecord | undefined> {
     return this.write(() => {
+      this.fence();
       const up = this.s.getUpload.get(uploadId) as UploadRow | undefined;
       if (up === undefined || up.bucket !== rec.bucket || up.key !== rec.key) throw new StorageConflictError('NoSuchUpload');
-      const old = this.v.writeObject(rec, cond);
+      const old = this.v.writeObject(rec, cond, check);
       const used = new Set(rec.parts.map((p) => p.blobId));
       for (const { blob_id } of this.s.listPartBlobs.all(uploadId) as { blob_id: string }[]) {
         if (!used.has(blob_id)) this.s.addGarbage.run(blob_id);
@@ -390,8 +414,16 @@ export class SqliteMetadataStore implements MetadataStore {
 
   // ---- blob bookkeeping ----
 
+  async heartbeatWriter(): Promise<boolean> {
+    return this.write(() => this.s.heartbeatWriter.run(Date.now(), this.writer.instance).changes > 0);
+  }
+
+  async reclaimPending(which: PendingReclaim): Promise<number> {
+    return this.freeingWrite(() => reclaimPending(this.s, this.writer, which, Date.now()));
+  }
+
   async markPending(blobId: string): Promise<void> {
-    await this.write(() => this.s.addPending.run(blobId));
+    await this.write(() => this.s.addPending.run(blobId, this.writer.instance, Date.now()));
   }
 
   async discardPending(blobId: string): Promise<void> {
@@ -408,6 +440,7 @@ export class SqliteMetadataStore implements MetadataStore {
       await this.freeingWrite(() => {
         this.s.pendingToGarbage.run();
         this.s.clearAllPending.run();
+        this.s.retireOtherWriters.run(this.writer.instance);
       });
     }
     return this.s.listGarbage.all() as string[];

@@ -191,6 +191,21 @@ CREATE TRIGGER bucket_usage_version_delete AFTER DELETE ON object_versions BEGIN
 END;
 `;
 
+// Pending marks name their writer and time (the twin of pg-metadata-schema.ts V2; with
+// SQLite one server owns the file, so start-up still reclaims every mark: types.ts).
+const V6 = `
+ALTER TABLE pending_blobs ADD COLUMN writer TEXT NOT NULL DEFAULT '';
+ALTER TABLE pending_blobs ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX pending_blobs_by_writer ON pending_blobs (writer);
+CREATE TABLE blob_writers (
+  instance     TEXT NOT NULL PRIMARY KEY,
+  node         TEXT NOT NULL,
+  started_at   INTEGER NOT NULL,
+  heartbeat_at INTEGER NOT NULL,
+  heartbeat_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
 /** MIGRATIONS[n] takes a database from version n to n + 1. Append only; never edit a shipped step. */
 const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   (db) => db.exec(V1),
@@ -198,6 +213,7 @@ const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   (db) => db.exec(V3),
   (db) => db.exec(V4),
   (db) => db.exec(V5),
+  (db) => db.exec(V6),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -6,7 +6,7 @@
 
 import { compareUtf8, prefixUpperBound } from './key-order.js';
 import { NULL_VERSION_ID, StorageConflictError } from './types.js';
-import type { ListVersionsQuery, ObjectPart, ObjectRecord, ObjectVersionRecord, WriteCondition } from './types.js';
+import type { ListVersionsQuery, ObjectPart, ObjectRecord, ObjectVersionRecord, ReplaceCheck, WriteCondition } from './types.js';
 import { OBJECT_COLUMNS, objectParams, rowParams, toObject, type ObjectRow, type Stmt, type prepareStatements } from './sqlite-rows.js';
 
 export class SqliteVersions {
@@ -23,11 +23,17 @@ export class SqliteVersions {
   }
 
   /** The body of putObject, run inside the caller's transaction. */
-  writeObject(rec: ObjectRecord, cond: WriteCondition): ObjectRecord | undefined {
+  writeObject(rec: ObjectRecord, cond: WriteCondition, check?: ReplaceCheck): ObjectRecord | undefined {
     if (this.s.bucketExists.get(rec.bucket) === undefined) throw new StorageConflictError('NoSuchBucket');
     const current = this.s.getObject.get(rec.bucket, rec.key) as ObjectRow | undefined;
     checkCondition(cond, live(current));
     const versionId = rec.versionId ?? NULL_VERSION_ID;
+    // The one other version that can carry rec's id: the null version, rewritten.
+    const same = current?.version_id === versionId ? undefined : (this.s.getVersion.get(rec.bucket, rec.key, versionId) as ObjectRow | undefined);
+    if (check !== undefined) {
+      const replaced = current?.version_id === versionId ? current : same;
+      if (replaced !== undefined) check(toObject(replaced));
+    }
     const kept = new Set(rec.parts.map((p) => p.blobId));
     const removed: ObjectRow[] = [];
     let shares = false;
@@ -40,8 +46,6 @@ export class SqliteVersions {
         this.s.insertVersion.run(...rowParams(current, shares || current.shares_blobs === 1 ? 1 : 0));
       }
     }
-    // The one other version that can carry rec's id: the null version, rewritten.
-    const same = current?.version_id === versionId ? undefined : (this.s.getVersion.get(rec.bucket, rec.key, versionId) as ObjectRow | undefined);
     if (same !== undefined) {
       this.s.deleteVersion.run(rec.bucket, rec.key, same.seq);
       removed.push(same);

@@ -17,6 +17,14 @@
 //      read still needs stays listed until that read ends (blob-readers.ts).
 // On start, recover(): every pending blob and every garbage blob is deleted, and the
 // blob store's temporary area is emptied.
+//
+// With several nodes on one database (docs/CLUSTER.md, "Pending blobs"), a pending mark
+// names its *writer*: the server process (instance) that made it, on a node. A node's
+// start reclaims only its own earlier instances' pending blobs; the job leader reclaims
+// those of writers that stopped heartbeating. A writer whose row the leader removed is
+// *retired*: its later publishing writes (putObject, putPart, completeUpload) fail with
+// WriterRetiredError in their own transaction, so a blob reclaimed under a paused or
+// partitioned writer is never published.
 
 import type { Readable } from 'node:stream';
 import type { ChecksumAlgorithm } from '../checksum/algorithm.js';
@@ -165,11 +173,49 @@ export class StorageConflictError extends Error {
   }
 }
 
+/**
+ * A publishing write of a writer the job leader declared dead (no heartbeat for longer than
+ * the writer timeout) and whose pending blobs it reclaimed: nothing of the write is kept.
+ * The process must be restarted to write again (it starts as a new writer).
+ */
+export class WriterRetiredError extends Error {
+  override readonly name = 'WriterRetiredError';
+  constructor(readonly instance: string) {
+    super('this server was declared dead by the cluster (no heartbeat in time) and may not publish writes: restart it');
+  }
+}
+
+/** Who makes pending marks: one server process (instance), on a node (stable across restarts). */
+export interface BlobWriterIdentity {
+  /** The node: stable across its restarts (cluster/node-identity.ts). */
+  node: string;
+  /** This process: fresh at every start. */
+  instance: string;
+}
+
+/** Which pending blobs reclaimPending moves to garbage. */
+export type PendingReclaim =
+  /** This node's earlier instances' (a restart: their writes were interrupted); their writer rows go too. */
+  | { kind: 'earlier-instances' }
+  /**
+   * Writers (of any node, never this store's own) whose last heartbeat is older than
+   * `writerTimeoutMs` and than 4 of their own heartbeat periods, with their writer rows; and pending blobs of no known writer
+   * (marked by an older release, or before the writer columns existed) more than
+   * `unknownWriterGraceMs` old. Ages are by the database's clock.
+   */
+  | { kind: 'abandoned'; writerTimeoutMs: number; unknownWriterGraceMs: number };
+
 /** A write condition checked inside the committing transaction (S3 conditional writes). */
 export type WriteCondition =
   | { kind: 'none' }
   | { kind: 'ifNoneMatchStar' }
   | { kind: 'ifMatch'; etag: string };
+
+/**
+ * A synchronous check a store runs inside a write's transaction on the version the write would
+ * remove, before changing anything; it throws to refuse (the S3 layer's object lock).
+ */
+export type ReplaceCheck = (rec: ObjectRecord) => void;
 
 /** Bytes start to end of a blob, both inclusive. */
 export interface ByteRange {
@@ -239,8 +285,12 @@ export interface MetadataStore {
    * removed too (a write of the null version replaces the null version wherever it is). Clears
    * the pending marks of rec's blobs and moves the blobs of removed versions that no remaining
    * version uses to garbage. Returns the version rec replaced (removed), if any.
+   * `check`, when given, is called in the same transaction, before any change, with the version
+   * the write would remove (the one carrying rec's version id), if there is one: if it throws,
+   * nothing changes and the call rejects with its error (object lock: a lock set on the null
+   * version while a write of it was on its way cannot be overwritten). It must be synchronous.
    */
-  putObject(rec: ObjectRecord, cond?: WriteCondition): Promise<ObjectRecord | undefined>;
+  putObject(rec: ObjectRecord, cond?: WriteCondition, check?: ReplaceCheck): Promise<ObjectRecord | undefined>;
   /**
    * Updates only tags / headers / userMetadata / sys of an existing version (the current one,
    * not a delete marker, when versionId is undefined), no blob change. Returns false if absent.
@@ -267,8 +317,11 @@ export interface MetadataStore {
    * `check`, when given, is called with the version in the removing transaction, before any
    * change: if it throws, nothing is removed and the call rejects with its error (object lock:
    * a lock set concurrently cannot slip between the check and the removal). It must be synchronous.
+   * `cond`, when an ifMatch, is checked first in the same transaction against the key's *current*
+   * version (S3's conditional delete: "evaluations only apply to the current version"), a delete
+   * marker counting as absent: StorageConflictError('PreconditionFailed') when it fails.
    */
-  deleteObjectVersion(bucket: string, key: string, versionId: string, check?: (rec: ObjectRecord) => void): Promise<ObjectRecord | undefined>;
+  deleteObjectVersion(bucket: string, key: string, versionId: string, check?: ReplaceCheck, cond?: WriteCondition): Promise<ObjectRecord | undefined>;
   /** Current versions that are not delete markers, key starting with prefix and > after, ascending, at most limit. */
   listObjects(bucket: string, q: ListObjectsQuery): Promise<ObjectRecord[]>;
   /** Versions and delete markers, by key ascending then newest first, starting with prefix, after the markers, at most limit. */
@@ -284,9 +337,9 @@ export interface MetadataStore {
   listParts(uploadId: string, afterPart: number, limit: number): Promise<PartRecord[]>;
   /**
    * In one transaction: checks the upload exists ('NoSuchUpload'), checks cond, writes `rec` as the object
-   * (as putObject), deletes the upload and its parts, moving blobs of parts not used by rec to garbage.
+   * (as putObject, `check` included), deletes the upload and its parts, moving blobs of parts not used by rec to garbage.
    */
-  completeUpload(uploadId: string, rec: ObjectRecord, cond?: WriteCondition, completedAt?: string): Promise<ObjectRecord | undefined>;
+  completeUpload(uploadId: string, rec: ObjectRecord, cond?: WriteCondition, completedAt?: string, check?: ReplaceCheck): Promise<ObjectRecord | undefined>;
   /**
    * (Part of completeUpload's transaction: it also records a CompletedUploadRecord dated `completedAt`,
    * default now, and forgets those completed more than COMPLETED_UPLOAD_RETENTION_MS before it.)
@@ -301,11 +354,23 @@ export interface MetadataStore {
   /** Deletes the upload and moves all its part blobs to garbage. Returns false if absent. */
   abortUpload(bucket: string, key: string, uploadId: string): Promise<boolean>;
 
-  // Blob bookkeeping for crash safety.
+  // Blob bookkeeping for crash safety. Pending marks carry this store's writer (opened with one).
+  /** The writer this store marks pending blobs as and fences its publishing writes with. */
+  readonly writer: BlobWriterIdentity;
+  /**
+   * Refreshes this writer's heartbeat (the store does so by itself on a timer where other
+   * nodes may judge it). False when the writer was retired (see WriterRetiredError).
+   */
+  heartbeatWriter(): Promise<boolean>;
+  /** Moves the chosen pending blobs to garbage (see PendingReclaim); returns how many. */
+  reclaimPending(which: PendingReclaim): Promise<number>;
   markPending(blobId: string): Promise<void>;
   /** Drops a pending mark and puts the blob in garbage (a write that failed before its commit). */
   discardPending(blobId: string): Promise<void>;
-  /** Blob ids to delete: garbage, plus (only when includePending, i.e. at start-up) all pending ones. */
+  /**
+   * Blob ids to delete: garbage, plus (only when includePending: the start of the only
+   * server on this store, embedded mode) all pending ones, whoever's.
+   */
   takeGarbage(includePending: boolean): Promise<string[]>;
   /** Forget garbage ids once their blobs are deleted. */
   forgetGarbage(blobIds: string[]): Promise<void>;

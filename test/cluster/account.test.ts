@@ -69,7 +69,7 @@ describePostgres('a three-node cluster has one account', () => {
     assert.deepEqual(accounts, [accounts[0], accounts[0], accounts[0]]);
     const pool = new pg.Pool({ connectionString: cluster.databaseUrl, max: 1 });
     try {
-      const r = await pool.query<{ account_id: string }>('SELECT account_id FROM cluster_account');
+      const r = await pool.query<{ account_id: string }>('SELECT account_id FROM account');
       assert.deepEqual(r.rows.map((x) => x.account_id), [accounts[0]]);
     } finally {
       await pool.end();

@@ -201,7 +201,7 @@ describePostgres('coffer migrate: an embedded data directory into PostgreSQL and
     }
     const r = await migrateCli(['--data-dir', source, '--to', used, '--blobs', `file://${sharedBlobs}`], { COFFER_ROOT_KEY: rootKey });
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /the target database is not empty \(rows in cluster_account\)/);
+    assert.match(r.stderr, /the target database is not empty \(rows in account\)/);
   });
 
   it('says so when the database cannot be reached, password masked', async () => {
@@ -245,7 +245,7 @@ describePostgres('coffer migrate: an embedded data directory into PostgreSQL and
       assert.equal(mid.rows[0].finished_at, null, 'the killed run did not finish');
       assert.equal((await pool.query('SELECT count(*)::int AS n FROM kms_keys')).rows[0].n, 0);
       const account = (JSON.parse(await readFile(join(source, 'root-credentials.json'), 'utf8')) as { accountId: string }).accountId;
-      assert.deepEqual((await pool.query('SELECT account_id FROM cluster_account')).rows, [{ account_id: account }], "the cluster's account is the data directory's from the start");
+      assert.deepEqual((await pool.query('SELECT account_id FROM account')).rows, [{ account_id: account }], "the cluster's account is the data directory's from the start");
       assert.ok((await pool.query('SELECT count(*)::int AS n FROM meta_objects')).rows[0].n > 0, 'the metadata was copied before the kill');
 
       const r2 = await migrateCli(args, { COFFER_ROOT_KEY: rootKey });
@@ -266,7 +266,7 @@ describePostgres('coffer migrate: an embedded data directory into PostgreSQL and
         assert.deepEqual(row(what), { source: n, target: n, content: 'sha256 ok' }, String(what));
       }
       assert.ok(row(/ objects -> meta_objects/).source >= 7);
-      assert.deepEqual(row(/root-credentials\.json account -> cluster_account/), { source: 1, target: 1, content: `${account} ok` });
+      assert.deepEqual(row(/root-credentials\.json account -> account/), { source: 1, target: 1, content: `${account} ok` });
       assert.match(r2.stdout, new RegExp(`the account, ${account}, is in the database: every node adopts it`));
       assert.ok(row(/requests -> usage_requests/).source > 0, 'KMS usage counts travel too');
       assert.match(r2.stdout, /every node needs root key key:[0-9a-f]{16} \(the configured key: checked/);

@@ -1,5 +1,6 @@
-// Bucket CORS and bucket tagging with the real AWS CLI (v1) against the real server:
-// `aws s3api put-/get-/delete-bucket-cors` and `put-/get-/delete-bucket-tagging`, their
+// Bucket CORS, bucket tagging and lifecycle rules with the real AWS CLI (v1) against the real server:
+// `aws s3api put-/get-/delete-bucket-cors`, `put-/get-/delete-bucket-tagging` and
+// `put-bucket-lifecycle-configuration`, `get-bucket-lifecycle-configuration`, `delete-bucket-lifecycle`, their
 // JSON output, and the errors scripts see (NoSuchCORSConfiguration, NoSuchTagSet,
 // InvalidRequest, InvalidTag) with a non-zero exit.
 
@@ -88,4 +89,27 @@ test('aws s3api put-bucket-tagging, get-bucket-tagging, delete-bucket-tagging', 
   assert.match(sys, /System tags cannot be added\/updated by requester/);
   await ok('s3api', 'delete-bucket-tagging', '--bucket', bucket);
   await fails('NoSuchTagSet', 's3api', 'get-bucket-tagging', '--bucket', bucket);
+});
+
+test('aws s3api put-bucket-lifecycle-configuration, get-bucket-lifecycle-configuration, delete-bucket-lifecycle', async () => {
+  await fails('NoSuchLifecycleConfiguration', 's3api', 'get-bucket-lifecycle-configuration', '--bucket', bucket);
+  const config = {
+    Rules: [
+      { ID: 'logs', Status: 'Enabled', Filter: { Prefix: 'logs/' }, Expiration: { Days: 30 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 } },
+      { ID: 'old-versions', Status: 'Enabled', Filter: { And: { Prefix: 'data/', Tags: [{ Key: 'tier', Value: 'cold' }] } }, NoncurrentVersionExpiration: { NoncurrentDays: 10, NewerNoncurrentVersions: 2 } },
+    ],
+  };
+  await ok('s3api', 'put-bucket-lifecycle-configuration', '--bucket', bucket, '--lifecycle-configuration', JSON.stringify(config));
+  const got = await ok('s3api', 'get-bucket-lifecycle-configuration', '--bucket', bucket);
+  assert.deepEqual(got.Rules, config.Rules);
+  assert.equal(got.TransitionDefaultMinimumObjectSize, 'all_storage_classes_128K');
+  const put = await ok('s3api', 'put-object', '--bucket', bucket, '--key', 'logs/today', '--body', path.join(work, 'aws-config'));
+  assert.match(String(put.Expiration), /^expiry-date="[^"]+ 00:00:00 GMT", rule-id="logs"$/);
+  const days = await fails('InvalidArgument', 's3api', 'put-bucket-lifecycle-configuration', '--bucket', bucket, '--lifecycle-configuration',
+    JSON.stringify({ Rules: [{ ID: 'x', Status: 'Enabled', Filter: {}, Expiration: { Days: 0 } }] }));
+  assert.match(days, /'Days' for Expiration action must be a positive integer/);
+  await fails('InvalidStorageClass', 's3api', 'put-bucket-lifecycle-configuration', '--bucket', bucket, '--lifecycle-configuration',
+    JSON.stringify({ Rules: [{ ID: 'x', Status: 'Enabled', Filter: {}, Transitions: [{ Days: 30, StorageClass: 'GLACIER' }] }] }));
+  await ok('s3api', 'delete-bucket-lifecycle', '--bucket', bucket);
+  await fails('NoSuchLifecycleConfiguration', 's3api', 'get-bucket-lifecycle-configuration', '--bucket', bucket);
 });

@@ -1,8 +1,9 @@
 // Hadoop S3A, the seed's own client, against the real server: interop/hadoop-s3a/ (a Maven
 // project on hadoop-aws) runs the S3A FileSystem through one scenario per encryption setting
 // — the seed's core-site.xml properties, the current names with a key ARN and an alias, the
-// default key, a per-bucket key, an encryption context, DSSE-KMS, SSE-C, CSE-KMS, and a
-// principal without kms:Decrypt — all in one JVM. Each scenario writes files of 0 bytes to
+// default key, a per-bucket key, an encryption context, DSSE-KMS, SSE-C, CSE-KMS, a
+// versioning-enabled bucket with a default SSE-KMS key (files overwritten, the old versions
+// read back by id), and a principal without kms:Decrypt — all in one JVM. Each scenario writes files of 0 bytes to
 // 12 MiB (multipart), reads them back, renames, lists, deletes and checks the encryption
 // XAttrs; this file then checks what was left behind with the AWS SDK and the audit log.
 //
@@ -15,9 +16,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand, PutBucketEncryptionCommand, PutBucketVersioningCommand, PutObjectCommand,
+  type ObjectVersion, type S3Client,
+} from '@aws-sdk/client-s3';
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
+import { kmsDeniedMessage } from '../helpers/sse-principals.js';
 import { createUserWithKey } from '../../src/cli/user-command.js';
 import { REPO_ROOT, ROOT_KEY_ID, ROOT_SECRET, patternBytes, sha256hex } from './support.js';
 import { CONF_DIR, ROOT_ENV, fillTemplate, hadoopConfig } from '../hadoop/s3a-conf.js';
@@ -52,6 +57,8 @@ interface Scenario {
   layers?: string[];
   mode?: 'roundtrip' | 'denied';
   sizes?: number[];
+  /** roundtrip: each file is written twice (the first write stays as a noncurrent version in a versioned bucket). */
+  overwrite?: boolean;
   /** header.x-amz-server-side-encryption: a value, 'absent' or 'any'. */
   sse: string;
   /** header.x-amz-server-side-encryption-aws-kms-key-id: a value, 'prefix:...', 'absent' or 'any'. */
@@ -72,6 +79,8 @@ interface Result {
   kmsKeyIds: (string | null)[];
   /** s3a:// URI -> sha256 of the plaintext, for files left for these checks. */
   kept: Record<string, string>;
+  /** s3a:// URI -> sha256 of each write S3A made to it, in order. */
+  written: Record<string, string[]>;
   notes: string[];
 }
 
@@ -203,6 +212,7 @@ async function writeScenario(s: Scenario): Promise<string> {
     `expect.kmsKeyId=${s.kmsKeyId}`,
   ];
   if (s.sizes) lines.push(`sizes=${s.sizes.join(',')}`);
+  if (s.overwrite) lines.push('overwrite=true');
   if (s.deniedExisting) lines.push(`denied.existing=${s.deniedExisting.join(',')}`);
   if (s.deniedExpect) lines.push(`denied.expect=${s.deniedExpect}`);
   const file = path.join(work, `${s.name}.properties`);
@@ -246,6 +256,7 @@ before(async () => {
   keys.dsse = await newKey('hadoop s3a: DSSE-KMS');
   keys.cse = await newKey('hadoop s3a: CSE-KMS');
   keys.denied = await newKey('hadoop s3a: user without kms:Decrypt');
+  keys.versioned = await newKey('hadoop s3a: default key of a versioned bucket');
 
   const admin = { dataDir: srv.dataDir, accountId: acct, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} };
   // May use the key for writing (GenerateDataKey) but not for reading (no kms:Decrypt).
@@ -260,6 +271,10 @@ before(async () => {
     { Effect: 'Allow', Action: 's3:*', Resource: '*' },
     { Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: keys.context, Condition: { StringEquals: { 'kms:EncryptionContext:project': 'hadoop' } } },
   ));
+
+  // May read and write S3 but has no KMS permission at all: the versioned bucket's objects are out of its reach.
+  users.versionedNoDecrypt = await createUserWithKey(admin, 'hadoop-versioned-no-decrypt');
+  await srv.coffer.iam.putUserPolicy('hadoop-versioned-no-decrypt', 's3-only', policy({ Effect: 'Allow', Action: 's3:*', Resource: '*' }));
 
   const keyArnPrefix = `arn:aws:kms:us-east-1:${acct}:key/`;
   addScenario({ name: 'plain', bucket: uniqueBucket('s3a-plain'), site: { generate: [...AS_ROOT, '--algorithm', 'none'], env: ROOT_SECRET_ENV }, sse: 'AES256', kmsKeyId: 'absent' });
@@ -346,6 +361,16 @@ before(async () => {
     sse: 'AES256',
     kmsKeyId: 'absent',
   });
+  const versioned = addScenario({
+    name: 'versioned-kms-default',
+    bucket: uniqueBucket('s3a-versioned'),
+    // No encryption properties: the bucket's default (SSE-KMS under keys.versioned) applies, on a versioning-enabled bucket.
+    site: { generate: [...AS_ROOT, '--algorithm', 'none'], env: ROOT_SECRET_ENV },
+    sizes: [1000, 100_000, 6 * 1024 * 1024],
+    overwrite: true,
+    sse: 'aws:kms',
+    kmsKeyId: keys.versioned,
+  });
   const deniedBucket = uniqueBucket('s3a-denied');
   const denied = [
     // S3A 3.5's default input stream (the analytics accelerator) hands the 403 up wrapped in a
@@ -375,6 +400,11 @@ before(async () => {
   ];
 
   for (const bucket of new Set(scenarios.map((s) => s.bucket))) await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await srv.s3.send(new PutBucketVersioningCommand({ Bucket: versioned.bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  await srv.s3.send(new PutBucketEncryptionCommand({
+    Bucket: versioned.bucket,
+    ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keys.versioned } }] },
+  }));
   // The files the user without kms:Decrypt must be able to list but not read, written by the root.
   for (const s of denied) {
     try {
@@ -596,6 +626,73 @@ for (const [name, how] of [
     }
   });
 }
+
+test('versioned bucket with a default SSE-KMS key: S3A writes, overwrites, renames and deletes; every old version stays readable by id under the key', async () => {
+  const r = scenarioResult('versioned-kms-default');
+  assert.deepEqual(r.kmsKeyIds, [keys.versioned]);
+  await checkKeptWithSdk(r, 'aws:kms', keys.versioned);
+  const s = scenarios.find((x) => x.name === 'versioned-kms-default')!;
+  const versions: ObjectVersion[] = [];
+  const markers = new Map<string, number>();
+  let page: { KeyMarker?: string; VersionIdMarker?: string } = {};
+  for (;;) {
+    const out = await srv.s3.send(new ListObjectVersionsCommand({ Bucket: s.bucket, Prefix: `${s.name}/`, ...page }));
+    versions.push(...(out.Versions ?? []));
+    for (const m of out.DeleteMarkers ?? []) markers.set(m.Key!, (markers.get(m.Key!) ?? 0) + 1);
+    if (!out.IsTruncated) break;
+    page = { KeyMarker: out.NextKeyMarker, VersionIdMarker: out.NextVersionIdMarker };
+  }
+  // Each file under src/ was written twice and then renamed away: both writes are still there, by id, under the bucket's key.
+  const srcFiles = Object.entries(r.written);
+  assert.equal(srcFiles.length, 3, JSON.stringify(r.written));
+  const allWritten = new Set(srcFiles.flatMap(([, shas]) => shas));
+  for (const [uri, shas] of srcFiles) {
+    assert.equal(shas.length, 2, `${uri} was written twice`);
+    const key = decodeURIComponent(new URL(uri).pathname.slice(1));
+    assert.ok((markers.get(key) ?? 0) >= 1, `${key}: renamed away, so a delete marker is current`);
+    const found: string[] = [];
+    for (const v of versions.filter((x) => x.Key === key)) {
+      const head = await srv.s3.send(new HeadObjectCommand({ Bucket: s.bucket, Key: key, VersionId: v.VersionId }));
+      assert.equal(head.ServerSideEncryption, 'aws:kms', `${key}@${v.VersionId}`);
+      assert.equal(head.SSEKMSKeyId, keys.versioned, `${key}@${v.VersionId}`);
+      found.push(sha256hex(await bodyOf(srv.s3, { Bucket: s.bucket, Key: key, VersionId: v.VersionId })));
+    }
+    assert.deepEqual(found.sort(), [...shas].sort(), `${key}: the versions hold exactly S3A's two writes`);
+  }
+  // Every other version (the copies S3A's renames made; its empty directory markers) holds bytes S3A wrote, under the same key.
+  const srcKeys = new Set(srcFiles.map(([uri]) => decodeURIComponent(new URL(uri).pathname.slice(1))));
+  for (const v of versions.filter((x) => !srcKeys.has(x.Key!))) {
+    const head = await srv.s3.send(new HeadObjectCommand({ Bucket: s.bucket, Key: v.Key, VersionId: v.VersionId }));
+    assert.equal(head.SSEKMSKeyId, keys.versioned, `${v.Key}@${v.VersionId}`);
+    const body = await bodyOf(srv.s3, { Bucket: s.bucket, Key: v.Key, VersionId: v.VersionId });
+    if (v.Key!.endsWith('/')) assert.equal(body.length, 0, `${v.Key}@${v.VersionId}: a directory marker is empty`);
+    else assert.ok(allWritten.has(sha256hex(body)), `${v.Key}@${v.VersionId} holds bytes S3A wrote`);
+  }
+});
+
+test('versioned bucket: a principal without kms:Decrypt on the key is refused a GET by versionId exactly as a GET of the current version', async () => {
+  const r = scenarioResult('versioned-kms-default');
+  const s = scenarios.find((x) => x.name === 'versioned-kms-default')!;
+  const user = users.versionedNoDecrypt!;
+  const s3 = srv.client({ credentials: { accessKeyId: user.accessKeyId, secretAccessKey: user.secretAccessKey }, maxAttempts: 1 });
+  try {
+    const refusal = async (input: ConstructorParameters<typeof GetObjectCommand>[0]) => {
+      const e = await s3.send(new GetObjectCommand(input)).then(() => assert.fail(`GET ${input.Key}@${input.VersionId ?? 'current'} succeeded`), (err: Error & { $metadata?: { httpStatusCode?: number } }) => err);
+      return { status: e.$metadata?.httpStatusCode, code: e.name, message: e.message };
+    };
+    const [current] = keptObjects(r);
+    const currentRefusal = await refusal({ Bucket: current!.bucket, Key: current!.key });
+    assert.equal(currentRefusal.status, 403);
+    assert.equal(currentRefusal.code, 'AccessDenied');
+    assert.match(currentRefusal.message, kmsDeniedMessage(user.arn, 'kms:Decrypt', keys.versioned!));
+    const srcKey = decodeURIComponent(new URL(Object.keys(r.written)[0]!).pathname.slice(1));
+    const old = (await srv.s3.send(new ListObjectVersionsCommand({ Bucket: s.bucket, Prefix: srcKey }))).Versions!.filter((v) => v.Key === srcKey);
+    assert.equal(old.length, 2);
+    for (const v of old) assert.deepEqual(await refusal({ Bucket: s.bucket, Key: srcKey, VersionId: v.VersionId }), currentRefusal, `${srcKey}@${v.VersionId}`);
+  } finally {
+    s3.destroy();
+  }
+});
 
 test('the denied reads and the denied user\'s own write are in the audit log under that user', async () => {
   scenarioResult('no-kms-decrypt');

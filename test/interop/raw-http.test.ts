@@ -79,9 +79,16 @@ describe('path-style server', () => {
     assertS3Error(r, 501, 'NotImplemented');
   });
 
-  test('PUT ?lifecycle on a bucket is 501 NotImplemented, not a silent success', async () => {
+  test('PUT ?lifecycle without Content-MD5 or a checksum is 400 InvalidRequest, as AWS answers it', async () => {
     const body = Buffer.from('<LifecycleConfiguration><Rule><ID>x</ID><Status>Enabled</Status><Filter/><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>');
     const r = await rawRequest({ method: 'PUT', url: srv.url, path: `/${bucket}`, query: { lifecycle: '' }, body, headers: { 'content-type': 'application/xml', 'content-length': String(body.length) } });
+    assertS3Error(r, 400, 'InvalidRequest');
+    assert.match(r.body, /Missing required header for this request: Content-MD5/);
+  });
+
+  test('PUT ?analytics on a bucket is 501 NotImplemented, not a silent success', async () => {
+    const body = Buffer.from('<AnalyticsConfiguration><Id>x</Id></AnalyticsConfiguration>');
+    const r = await rawRequest({ method: 'PUT', url: srv.url, path: `/${bucket}`, query: { analytics: '', id: 'x' }, body, headers: { 'content-type': 'application/xml', 'content-length': String(body.length) } });
     assertS3Error(r, 501, 'NotImplemented');
   });
 

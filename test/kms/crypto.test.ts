@@ -432,7 +432,7 @@ describe('rotation', () => {
     const k = await createTestKey(srv, 'rotating');
     const v1 = await encrypt('version one', { r: '1' }, k.keyId);
     const d1 = await kms.send(new DecryptCommand({ CiphertextBlob: v1, EncryptionContext: { r: '1' } }));
-    const { key: rotated } = await rotateKeyMaterial(srv.coffer.kms, (await srv.coffer.kms.store.getKey(k.keyId))!, 'ON_DEMAND', Date.now());
+    const { key: rotated } = (await rotateKeyMaterial(srv.coffer.kms, (await srv.coffer.kms.store.getKey(k.keyId))!, 'ON_DEMAND', Date.now()))!;
     assert.equal(rotated.currentVersion, 2);
     const v2 = await encrypt('version two', { r: '2' }, k.keyId);
     assert.equal(Buffer.from(v1).readUInt32BE(37), 1);

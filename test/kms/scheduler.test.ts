@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { readAudit } from '../../src/audit/audit-log.js';
 import { KmsScheduler } from '../../src/kms/scheduler.js';
+import { InFlightRequests } from '../../src/http/in-flight.js';
 import { KmsService } from '../../src/kms/service.js';
 import type { KmsStore } from '../../src/kms/store/types.js';
 import { createTestKey } from './fixtures.js';
@@ -200,4 +201,91 @@ test('concurrent runOnce calls do not rotate a due key twice', async () => {
   const [a, b] = await Promise.all([s.runOnce(now), s.runOnce(now)]);
   assert.equal([...a.rotated, ...b.rotated].filter((id) => id === key.keyId).length, 1);
   assert.equal((await svc.store.getKey(key.keyId))!.currentVersion, 2);
+});
+
+test('two schedulers sweeping at once (as two nodes do) rotate a due key once, and neither reports a failure', async () => {
+  const now = future();
+  const svc = serviceAt(now);
+  for (let round = 0; round < 5; round++) {
+    const key = await createTestKey(svc, { rotationEnabled: true, rotationPeriodInDays: 90, nextRotationDate: now - 1000 });
+    // Two services, two schedulers: nothing shared between them but the store, as between nodes.
+    const [a, b] = await Promise.all([new KmsScheduler(serviceAt(now)).runOnce(now), new KmsScheduler(serviceAt(now)).runOnce(now)]);
+    assert.equal([...a.rotated, ...b.rotated].filter((id) => id === key.keyId).length, 1, `round ${round}`);
+    assert.deepEqual([...a.failed, ...b.failed], []);
+    assert.equal((await svc.store.listMaterials(key.keyId)).length, 2, 'one new version, not two');
+  }
+});
+
+test('the deletion sweep leaves a key whose deletion was cancelled after the sweep listed it', async () => {
+  const now = future();
+  const svc = serviceAt(now);
+  const key = await createTestKey(svc, { state: 'PendingDeletion', deletionDate: now - 1000, pendingWindowInDays: 7 });
+  const listed = (await svc.store.dueForDeletion(now)).find((k) => k.keyId === key.keyId)!;
+  // CancelKeyDeletion on another node, between the listing and the delete.
+  await svc.store.updateKey({ ...listed, state: 'Disabled', deletionDate: undefined, pendingWindowInDays: undefined });
+  const store: KmsStore = Object.assign(Object.create(svc.store) as KmsStore, { dueForDeletion: async () => [listed], dueForRotation: async () => [], dueForExpiry: async () => [] });
+  const result = await new KmsScheduler(serviceAt(now, store)).runOnce(now);
+  assert.deepEqual(result.deleted, []);
+  assert.equal((await svc.store.getKey(key.keyId))?.state, 'Disabled');
+});
+
+test('stop() mid-sweep: no further key is acted on (a node that lost the job leadership stops between keys)', async () => {
+  const base = srv.coffer.kms;
+  const now = future() + DAY; // past every other test's keys: this sweep sees only its own
+  const keys = [];
+  for (let i = 0; i < 3; i++) keys.push(await createTestKey(base, { state: 'PendingDeletion', deletionDate: now - 3000 + i, pendingWindowInDays: 7 }));
+  await new KmsScheduler(serviceAt(now - 5000)).runOnce(now - 5000); // what earlier tests left due, not these
+  let scheduler: KmsScheduler | undefined;
+  // The first deletion stops the scheduler, as losing the lease does.
+  const store = new Proxy(base.store, {
+    get(target, prop, receiver) {
+      if (prop === 'deleteKey') {
+        return async (...args: Parameters<KmsStore['deleteKey']>) => {
+          const r = await target.deleteKey(...args);
+          scheduler!.stop();
+          return r;
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as KmsStore;
+  scheduler = new KmsScheduler(serviceAt(now, store));
+  const result = await scheduler.runOnce(now);
+  const mine = new Set(keys.map((k) => k.keyId));
+  assert.equal(result.deleted.length, 1, 'one key deleted, then the sweep stopped');
+  assert.ok(mine.has(result.deleted[0]!));
+  const left = [];
+  for (const k of keys) if (await base.store.getKey(k.keyId)) left.push(k.keyId);
+  assert.equal(left.length, 2, 'the others wait for the next leader\'s sweep');
+  // Cleaned up by a sweep that is not stopped.
+  await new KmsScheduler(serviceAt(now)).runOnce(now);
+});
+
+test('a sweep is work in flight: what waits for the work begun before it (an online root-key rotation after its switch) waits for the sweep too', async () => {
+  const now = future() + 2 * DAY;
+  const key = await createTestKey(srv.coffer.kms, { rotationEnabled: true, rotationPeriodInDays: 90, nextRotationDate: now - 1000 });
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  // The rotation sweep's listing waits, as a slow store would, while its material is yet to be sealed.
+  const store = new Proxy(srv.coffer.kms.store, {
+    get(target, prop, receiver) {
+      if (prop === 'dueForRotation') return async (at: number) => (await held, target.dueForRotation(at));
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as KmsStore;
+  const inFlight = new InFlightRequests();
+  const sweep = new KmsScheduler(serviceAt(now, store), { track: () => inFlight.begin() }).runOnce(now);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(inFlight.count, 1, 'the sweep counts as in flight');
+  let settled = false;
+  const waited = inFlight.settled().then(() => (settled = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(settled, false, 'settled() waits for the sweep');
+  release();
+  const result = await sweep;
+  await waited;
+  assert.ok(result.rotated.includes(key.keyId));
+  assert.equal(inFlight.count, 0);
 });

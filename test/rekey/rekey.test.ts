@@ -537,3 +537,48 @@ describe('a versioned bucket', () => {
     for (const v of versions) assert.equal(await keyOf('third', v), keyB);
   });
 });
+
+describe('a bucket with object lock', () => {
+  const bucket = uniqueBucket('rekey-lock');
+
+  test('coffer rekey re-wraps locked versions (COMPLIANCE, GOVERNANCE, legal hold; current and noncurrent): ids, bytes, ETags, dates and locks unchanged', async () => {
+    await srv.s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
+    const until = new Date(Date.now() + 30 * 86_400_000);
+    const locks = [
+      { ObjectLockMode: 'COMPLIANCE' as const, ObjectLockRetainUntilDate: until, ObjectLockLegalHoldStatus: 'ON' as const },
+      { ObjectLockMode: 'GOVERNANCE' as const, ObjectLockRetainUntilDate: until },
+      { ObjectLockLegalHoldStatus: 'ON' as const },
+    ];
+    const bodies = new Map<string, string>();
+    for (const [i, lock] of locks.entries()) {
+      const body = `locked version ${i}`;
+      const r = await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: body, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA, ...lock }));
+      bodies.set(r.VersionId!, body);
+    }
+    const snapshot = async () => {
+      const out: Record<string, unknown>[] = [];
+      for (const v of (await srv.s3.send(new ListObjectVersionsCommand({ Bucket: bucket }))).Versions!) {
+        const head = await srv.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: v.VersionId }));
+        out.push({
+          versionId: v.VersionId, latest: v.IsLatest, etag: head.ETag, lastModified: head.LastModified?.toISOString(), size: head.ContentLength,
+          mode: head.ObjectLockMode, until: head.ObjectLockRetainUntilDate?.toISOString(), hold: head.ObjectLockLegalHoldStatus,
+        });
+      }
+      return out;
+    };
+    const before = await snapshot();
+    assert.equal(before.length, 3);
+    const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', keyB, '--state-file', 'lock.json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([s.objects.rewrapped, s.objects.failed], [3, 0], 'every locked version is re-wrapped');
+    assert.deepEqual(await snapshot(), before, 'the same versions with the same ETags, dates and locks');
+    for (const [versionId, body] of bodies) {
+      const got = await srv.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: versionId }));
+      assert.equal(got.SSEKMSKeyId, keyB);
+      assert.equal(await got.Body!.transformToString(), body);
+    }
+    // Still locked: COMPLIANCE and legal holds yield to nobody, GOVERNANCE only to the bypass.
+    await assert.rejects(srv.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: before[2]!.versionId as string, BypassGovernanceRetention: true })), { name: 'AccessDenied' });
+    await assert.rejects(srv.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: before[1]!.versionId as string })), { name: 'AccessDenied' });
+  });
+});

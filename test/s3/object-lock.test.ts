@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
   CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
   GetObjectCommand, GetObjectLegalHoldCommand, GetObjectLockConfigurationCommand, GetObjectRetentionCommand, HeadObjectCommand,
-  PutBucketVersioningCommand, PutObjectCommand, PutObjectLegalHoldCommand, PutObjectLockConfigurationCommand, PutObjectRetentionCommand,
+  PutBucketVersioningCommand, PutObjectCommand, PutObjectLockConfigurationCommand, PutObjectRetentionCommand,
   UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
@@ -14,7 +14,7 @@ import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { adminCall } from '../helpers/admin.js';
 import { assertFails } from '../helpers/failure.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
-import { s3On, userFactory, type TestUser } from '../helpers/sse-principals.js';
+import { userFactory, type TestUser } from '../helpers/sse-principals.js';
 
 const DAY = 86_400_000;
 const PROTECTED = 'Access Denied because object protected by object lock.';
@@ -22,7 +22,6 @@ let clock = Date.now();
 let srv: TestServer;
 let s3: S3Client;
 let users: ReturnType<typeof userFactory>;
-let bypasser: TestUser;
 let plain: TestUser;
 const bucket = uniqueBucket('lock');
 
@@ -31,7 +30,6 @@ before(async () => {
   s3 = srv.s3;
   await s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
   users = userFactory(srv);
-  bypasser = await users.create('lock-bypasser', { s3: [s3On(bucket)] });
   plain = await users.create('lock-plain', {
     // Every S3 action on the bucket but the bypass: no statement allows it, none denies it.
     s3: [{ Effect: 'Allow', NotAction: 's3:BypassGovernanceRetention', Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`] }],
@@ -121,45 +119,7 @@ test('lock headers on writes: validated, stored per version, answered by GET/HEA
   await assertFails(s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'mpu', VersionId: done.VersionId })), 403, 'AccessDenied', PROTECTED);
 });
 
-type Mode = 'GOVERNANCE' | 'COMPLIANCE' | 'LEGAL_HOLD';
-type Who = 'root' | 'user with bypass' | 'user without bypass';
-type Op = 'delete version' | 'shorten retention' | 'remove legal hold';
-const ALLOWED: Record<Mode, Partial<Record<Op, Record<Who, boolean>>>> = {
-  GOVERNANCE: {
-    'delete version': { root: true, 'user with bypass': true, 'user without bypass': false },
-    'shorten retention': { root: true, 'user with bypass': true, 'user without bypass': false },
-  },
-  COMPLIANCE: {
-    'delete version': { root: false, 'user with bypass': false, 'user without bypass': false },
-    'shorten retention': { root: false, 'user with bypass': false, 'user without bypass': false },
-  },
-  // A legal hold is never bypassed; whoever may s3:PutObjectLegalHold removes it.
-  LEGAL_HOLD: {
-    'delete version': { root: false, 'user with bypass': false, 'user without bypass': false },
-    'remove legal hold': { root: true, 'user with bypass': true, 'user without bypass': true },
-  },
-};
-
-test('who may delete a locked version, shorten its retention or remove its legal hold (all with x-amz-bypass-governance-retention: true)', async () => {
-  const client = (who: Who) => (who === 'root' ? s3 : who === 'user with bypass' ? bypasser.s3 : plain.s3);
-  for (const [mode, ops] of Object.entries(ALLOWED) as [Mode, (typeof ALLOWED)[Mode]][]) {
-    for (const [op, table] of Object.entries(ops) as [Op, Record<Who, boolean>][]) {
-      for (const [who, allowed] of Object.entries(table) as [Who, boolean][]) {
-        const lock = mode === 'LEGAL_HOLD' ? { ObjectLockLegalHoldStatus: 'ON' as const } : { ObjectLockMode: mode, ObjectLockRetainUntilDate: future(10) };
-        const { key, versionId } = await put(lock);
-        const c = client(who);
-        const send = op === 'delete version'
-          ? c.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId, BypassGovernanceRetention: true }))
-          : op === 'shorten retention'
-            ? c.send(new PutObjectRetentionCommand({ Bucket: bucket, Key: key, VersionId: versionId, BypassGovernanceRetention: true, Retention: { Mode: mode as 'GOVERNANCE', RetainUntilDate: future(1) } }))
-            : c.send(new PutObjectLegalHoldCommand({ Bucket: bucket, Key: key, VersionId: versionId, LegalHold: { Status: 'OFF' } }));
-        const label = `${mode} × ${who} × ${op}`;
-        if (allowed) await send.catch((e: Error) => assert.fail(`${label}: ${e.name}: ${e.message}`));
-        else await assertFails(send, 403, 'AccessDenied', PROTECTED).catch((e: Error) => assert.fail(`${label}: ${e.message}`));
-      }
-    }
-  }
-});
+// Who may delete, shorten, lift or overwrite what: the table of object-lock-refusals.test.ts.
 
 test('without the bypass header GOVERNANCE holds even for the root; retention may be extended; COMPLIANCE cannot turn GOVERNANCE; DeleteObjects refuses per entry; a delete without versionId adds a marker', async () => {
   const { key, versionId } = await put({ ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: future(2) });

@@ -52,7 +52,10 @@ const cases: [string, string, Record<string, string>, string][] = [
   ['GET', '/b?publicAccessBlock', {}, 'GetPublicAccessBlock'],
   ['DELETE', '/b?publicAccessBlock', {}, 'DeletePublicAccessBlock'],
   ['GET', '/b?website', {}, 'NotImplemented'],
-  ['PUT', '/b?lifecycle', {}, 'NotImplemented'],
+  ['PUT', '/b?lifecycle', {}, 'PutBucketLifecycleConfiguration'],
+  ['GET', '/b?lifecycle', {}, 'GetBucketLifecycleConfiguration'],
+  ['DELETE', '/b?lifecycle', {}, 'DeleteBucketLifecycle'],
+  ['PUT', '/b?analytics', {}, 'NotImplemented'],
   ['POST', '/b/k?restore', {}, 'NotImplemented'],
 ];
 

@@ -147,6 +147,19 @@ export function runMetadataStoreContract(
           assert.deepEqual((await s.getBucket('b1'))?.config, { tagging: '<Tagging/>' });
           await rejectsWith(s.setBucketConfig('missing', 'tagging', 'x'), 'NoSuchBucket');
         }));
+
+      it('keeps a large config document whole beside the others (a lifecycle configuration of 1,000 rules with tags)', () =>
+        withStore(async (s) => {
+          const rules = Array.from({ length: 1000 }, (_, i) => ({ id: `${'r'.repeat(250)}${i}`, enabled: true, filter: { kind: 'filter', shape: 'and', prefix: `p${i}/é/`, tags: [['k', 'v\u{1F600}'.repeat(40)]] }, expiration: { days: i + 1 } }));
+          const doc = JSON.stringify({ v: 1, rules, transitionMinimumSize: 'all_storage_classes_128K' });
+          assert.ok(doc.length > 500_000);
+          await s.setBucketConfig('b1', 'versioning', '{"v":1,"status":"Enabled"}');
+          await s.setBucketConfig('b1', 'lifecycle', doc);
+          const config = (await s.getBucket('b1'))?.config;
+          assert.equal(config?.lifecycle, doc);
+          assert.equal(config?.versioning, '{"v":1,"status":"Enabled"}');
+          assert.equal((await s.listBuckets()).find((b) => b.name === 'b1')?.config.lifecycle, doc);
+        }));
     });
 
     describe('objects', () => {

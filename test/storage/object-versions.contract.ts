@@ -100,6 +100,55 @@ export function runObjectVersionsContract(o: ObjectVersionsContractOptions): voi
         await s.deleteBucket('b1');
       }));
 
+    it('a write runs its check, in its transaction, on the version it would replace: the null version wherever it is; a throw changes nothing', () =>
+      withStore(async (s) => {
+        const refuse = (rec: ObjectRecord) => { throw new Error(`locked ${rec.versionId}:${rec.etag}`); };
+        const n1 = objectRec('b1', 'k', undefined, { etag: '"n1"' });
+        await s.putObject(n1);
+        const seen: (string | undefined)[] = [];
+        const record = (rec: ObjectRecord) => { seen.push(rec.versionId); };
+        await s.putObject(objectRec('b1', 'k', undefined, { versionId: 'a' }), { kind: 'none' }, record);
+        assert.deepEqual(seen, [], 'a write with a new id replaces nothing: no check');
+        const n2 = objectRec('b1', 'k');
+        await assert.rejects(s.putObject(n2, { kind: 'none' }, refuse), /locked null:"n1"/, 'the noncurrent null version is checked');
+        assert.deepEqual(await ids(s), ['k:a:latest', 'k:null']);
+        assert.deepEqual(await s.getObjectVersion('b1', 'k', 'null'), n1);
+        assert.deepEqual(await s.takeGarbage(false), [], 'the refused write freed nothing');
+        await s.putObject(n2, { kind: 'none' }, record);
+        assert.deepEqual(seen, ['null']);
+        const n3 = objectRec('b1', 'k', undefined, { etag: '"n3"' });
+        await assert.rejects(s.putObject(n3, { kind: 'none' }, refuse), /locked null:/, 'a current null version is checked');
+        await assert.rejects(s.putObject(marker('k', 'null'), { kind: 'none' }, refuse), /locked null:/, 'a null delete marker is a write too');
+        assert.deepEqual(await s.getObject('b1', 'k'), n2);
+        // completeUpload writes as putObject does.
+        const part = blobId();
+        await s.createUpload({
+          uploadId: 'u1', bucket: 'b1', key: 'k', initiated: '2024-05-01T10:00:00.000Z', owner: 'owner-1', headers: {}, userMetadata: {}, tags: [], sys: {}, storageClass: 'STANDARD',
+        });
+        await s.putPart({ uploadId: 'u1', blobId: part, size: 1, partNumber: 1, etag: '"p"', lastModified: '2024-05-01T10:00:00.000Z' });
+        await assert.rejects(s.completeUpload('u1', objectRec('b1', 'k', [part]), { kind: 'none' }, undefined, refuse), /locked null:/);
+        assert.ok(await s.getUpload('b1', 'k', 'u1'), 'the refused completion left the upload');
+        assert.deepEqual(await s.getObject('b1', 'k'), n2);
+      }));
+
+    it('deleteObjectVersion with If-Match checks the current version, in the removing transaction', () =>
+      withStore(async (s) => {
+        const v1 = objectRec('b1', 'k', undefined, { versionId: 'v1', etag: '"e1"' });
+        const v2 = objectRec('b1', 'k', undefined, { versionId: 'v2', etag: '"e2"' });
+        await s.putObject(v1);
+        await s.putObject(v2);
+        await assert.rejects(s.deleteObjectVersion('b1', 'k', 'v1', undefined, { kind: 'ifMatch', etag: '"e1"' }), /PreconditionFailed/, 'the named version\'s ETag is not the current one\'s');
+        await assert.rejects(s.deleteObjectVersion('b1', 'k', 'v2', undefined, { kind: 'ifMatch', etag: '"e1"' }), /PreconditionFailed/);
+        assert.deepEqual(await ids(s), ['k:v2:latest', 'k:v1']);
+        assert.deepEqual(await s.deleteObjectVersion('b1', 'k', 'v1', undefined, { kind: 'ifMatch', etag: 'e2' }), v1);
+        await s.putObject(marker('k', 'dm'));
+        await assert.rejects(s.deleteObjectVersion('b1', 'k', 'v2', undefined, { kind: 'ifMatch', etag: '*' }), /PreconditionFailed/, 'a current delete marker is no object');
+        assert.deepEqual(await ids(s), ['k:dm:dm:latest', 'k:v2']);
+        assert.equal((await s.deleteObjectVersion('b1', 'k', 'dm', undefined, { kind: 'none' }))?.deleteMarker, true);
+        assert.deepEqual(await s.deleteObjectVersion('b1', 'k', 'v2', undefined, { kind: 'ifMatch', etag: '*' }), v2);
+        assert.deepEqual(await ids(s), []);
+      }));
+
     it('a bucket holding only noncurrent versions or delete markers is not empty', () =>
       withStore(async (s) => {
         await s.putObject(objectRec('b1', 'k', undefined, { versionId: 'v1' }));

@@ -11,6 +11,7 @@ import { SCHEMA_VERSION, migrateTo } from '../../src/storage/sqlite-schema.js';
 import type { MetadataStore } from '../../src/storage/types.js';
 import { objectRec, bucketRec, runMetadataStoreContract } from './metadata-store.contract.js';
 import { storeFiles } from '../helpers/store-files.js';
+import { runPendingWritersContract } from './pending-writers.contract.js';
 
 const files = storeFiles<MetadataStore>('coffer-sqlite-', '.db', (file) => SqliteMetadataStore.open(file));
 
@@ -18,6 +19,11 @@ runMetadataStoreContract('SqliteMetadataStore', files.make, { reopen: files.reop
 // With synchronous=FULL (the server's setting when fsync is on) every write goes through the group commit.
 const fullFiles = storeFiles<MetadataStore>('coffer-sqlite-full-', '.db', (file) => SqliteMetadataStore.open(file, { synchronous: 'FULL' }));
 runMetadataStoreContract('SqliteMetadataStore (synchronous=FULL, group commit)', fullFiles.make, { reopen: fullFiles.reopen });
+runPendingWritersContract('SqliteMetadataStore', async (a, b) => {
+  const file = files.next();
+  const s = SqliteMetadataStore.open(file, { writer: a });
+  return [s, SqliteMetadataStore.open(file, { writer: b })];
+});
 
 describe('SqliteMetadataStore specifics', () => {
   it('counts the objects of a database written before per-bucket usage existed, once, on the first open after the upgrade', async () => {

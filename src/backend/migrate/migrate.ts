@@ -9,7 +9,7 @@
 //   2. create the target's tables (each PostgreSQL store's own migrations) and the
 //      migration record (migrate-state.ts); refuse a target that holds anything unless it
 //      is this same migration resuming, from an unchanged source, to the same blob tier
-//   3. set the cluster's account to the data directory's (cluster_account: every node
+//   3. set the cluster's account to the data directory's (account: every node
 //      adopts it); copy the metadata tables, then the blob files, then the KMS, IAM and
 //      usage tables, each resumably (copy-rows.ts, copy-blobs.ts); move the target's
 //      sequences past the copied rows; mark the migration finished

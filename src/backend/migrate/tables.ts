@@ -70,22 +70,23 @@ export const TABLES: readonly TablePlan[] = [
 ];
 
 /**
- * Source tables deliberately not copied: bookkeeping of the SQLite files themselves, and
- * blob ids of writes that never committed or of blobs waiting to be deleted. The version
+ * Source tables deliberately not copied: bookkeeping of the SQLite files themselves, blob
+ * ids of writes that never committed or of blobs waiting to be deleted, and the writer
+ * instances those pending marks name (a cluster's nodes register their own). The version
  * clock becomes the target's sequence (setVersionSequence in copy-rows.ts).
  */
 const NOT_COPIED: Record<Component, readonly string[]> = {
-  metadata: ['schema_version', 'pending_blobs', 'garbage_blobs', 'version_clock'],
+  metadata: ['schema_version', 'pending_blobs', 'garbage_blobs', 'version_clock', 'blob_writers'],
   kms: ['schema_version'],
   iam: ['schema_version'],
   usage: ['schema_version'],
 };
 
 /**
- * Every table a target must hold no row of before a migration starts: cluster_account too,
- * as a node that started on the target set an account of its own there.
+ * Every table a target must hold no row of before a migration starts: `account` too, as
+ * a node that started on the target set an account of its own there.
  */
-export const TARGET_TABLES: readonly string[] = [...TABLES.filter((t) => !t.derived).map((t) => t.to), 'meta_pending_blobs', 'meta_garbage_blobs', 'cluster_account'];
+export const TARGET_TABLES: readonly string[] = [...TABLES.filter((t) => !t.derived).map((t) => t.to), 'meta_pending_blobs', 'meta_garbage_blobs', 'account'];
 
 export class MigrateError extends Error {
   constructor(message: string, readonly hint?: string) {

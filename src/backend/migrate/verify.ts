@@ -95,10 +95,10 @@ export async function verifyTables(dbs: Partial<Record<Component, Database.Datab
   return out;
 }
 
-/** The cluster's account (cluster_account) against the data directory's (root-credentials.json). */
+/** The cluster's account (account) against the data directory's (root-credentials.json). */
 export function verifyAccount(source: string, target: string | undefined): VerifyRow {
   const ok = source === target;
-  return { what: `root-credentials.json account -> cluster_account`, source: 1, target: target === undefined ? 0 : 1, content: ok ? `${source} ok` : target === undefined ? 'MISSING' : `DIFFERS (${target})`, ok };
+  return { what: `root-credentials.json account -> account`, source: 1, target: target === undefined ? 0 : 1, content: ok ? `${source} ok` : target === undefined ? 'MISSING' : `DIFFERS (${target})`, ok };
 }
 
 /**

@@ -9,21 +9,22 @@
 // them (iam/root-credentials.ts). An embedded data directory keeps its account in
 // root-credentials.json alone; this table has no SQLite twin.
 //
-// Component 'cluster' in schema_migrations (storage/postgres/migrate.ts); append steps,
+// Component 'account' in schema_migrations (storage/postgres/migrate.ts; 'cluster' is the job
+// leader's, cluster/leader-lease.ts, and moves on its own); append steps,
 // never edit a shipped one.
 
 import type pg from 'pg';
 import { migrate, type PgMigration } from '../../storage/postgres/migrate.js';
 
 const V1 = `
-CREATE TABLE cluster_account (
+CREATE TABLE account (
   id         INTEGER PRIMARY KEY CHECK (id = 1),
   account_id TEXT NOT NULL CHECK (account_id ~ '^[0-9]{12}$'),
   created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 `;
 
-export const PG_CLUSTER_MIGRATIONS: readonly PgMigration[] = [V1];
+export const PG_ACCOUNT_MIGRATIONS: readonly PgMigration[] = [V1];
 
 /** The one account of a cluster's database. */
 export interface ClusterAccountStore {
@@ -38,20 +39,20 @@ export class PgClusterAccount implements ClusterAccountStore {
   private constructor(private readonly pool: pg.Pool) {}
 
   static async open(pool: pg.Pool): Promise<PgClusterAccount> {
-    await migrate(pool, 'cluster', PG_CLUSTER_MIGRATIONS, 'cluster account table');
+    await migrate(pool, 'account', PG_ACCOUNT_MIGRATIONS, 'account table');
     return new PgClusterAccount(pool);
   }
 
   async claim(candidate: string): Promise<{ accountId: string; created: boolean }> {
-    const r = await this.pool.query('INSERT INTO cluster_account (id, account_id) VALUES (1, $1) ON CONFLICT (id) DO NOTHING', [candidate]);
+    const r = await this.pool.query('INSERT INTO account (id, account_id) VALUES (1, $1) ON CONFLICT (id) DO NOTHING', [candidate]);
     if (r.rowCount === 1) return { accountId: candidate, created: true };
     const set = await this.get();
-    if (set === undefined) throw new Error('cluster_account holds no row after a conflicting insert');
+    if (set === undefined) throw new Error('account holds no row after a conflicting insert');
     return { accountId: set, created: false };
   }
 
   async get(): Promise<string | undefined> {
-    const r = await this.pool.query<{ account_id: string }>('SELECT account_id FROM cluster_account WHERE id = 1');
+    const r = await this.pool.query<{ account_id: string }>('SELECT account_id FROM account WHERE id = 1');
     return r.rows[0]?.account_id;
   }
 

@@ -129,5 +129,28 @@ CREATE TABLE iam_sessions (
 CREATE INDEX iam_sessions_by_expiry ON iam_sessions (expires_at);
 `;
 
+// IamStore.version() across nodes: one row whose counter every write of what a credential or
+// an identity policy depends on moves on, in the writing transaction itself (a statement
+// trigger), so a node that reads it after another node's write was answered sees the move.
+// Not counted: STS sessions (read on every request anyway) and an access key's last-used
+// columns (written as keys are used, and nothing is cached from them).
+const VERSIONED = ['iam_users', 'iam_user_policies', 'iam_groups', 'iam_group_members', 'iam_group_policies', 'iam_roles',
+  'iam_role_policies', 'iam_managed_policies', 'iam_policy_versions', 'iam_policy_attachments'];
+const V2 = `
+CREATE TABLE iam_version (
+  id      INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+  version BIGINT NOT NULL
+);
+INSERT INTO iam_version VALUES (1, 1);
+CREATE FUNCTION iam_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE iam_version SET version = version + 1 WHERE id = 1;
+  RETURN NULL;
+END $$;
+${VERSIONED.map((t) => `CREATE TRIGGER ${t}_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${t} FOR EACH STATEMENT EXECUTE FUNCTION iam_version_bump();`).join('\n')}
+CREATE TRIGGER iam_access_keys_version AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF access_key_id, user_name, status, sealed_secret
+  ON iam_access_keys FOR EACH STATEMENT EXECUTE FUNCTION iam_version_bump();
+`;
+
 /** migrations[n] takes the IAM tables from version n to n + 1. */
-export const PG_IAM_MIGRATIONS: readonly PgMigration[] = [V1];
+export const PG_IAM_MIGRATIONS: readonly PgMigration[] = [V1, V2];

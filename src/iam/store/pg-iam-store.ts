@@ -5,8 +5,9 @@
 // Every multi-step write runs in one SERIALIZABLE transaction, retried on a
 // serialization failure (src/storage/postgres/transaction.ts): a name checked free, a
 // user's key count below the limit, a user without keys when deleted — each holds across
-// nodes. There is no version(): another node may write at any time, so readers read
-// afresh (cross-node change notification is the cluster's next step).
+// nodes. version() reads a counter that each such write moves on in its own transaction
+// (pg-iam-schema.ts, V2), so a reader caching by it sees another node's committed write on
+// its next read of the version.
 //
 // Sealed secrets are stored and returned as they came (BYTEA); they never appear in an
 // error message or a log line from here.
@@ -227,6 +228,12 @@ export class PgIamStore implements IamStore {
 
   async deleteUserPolicy(userName: string, policyName: string): Promise<boolean> {
     return changed(this.pool, S.deletePolicy, [userName, policyName]);
+  }
+
+  /** The counter every write of users, keys (not their last use), groups, roles and policies moves on (not STS sessions). */
+  async version(): Promise<string> {
+    const row = await first<{ version: number }>(this.pool, 'SELECT version FROM iam_version WHERE id = 1');
+    return String(row?.version ?? 0);
   }
 
   async ping(): Promise<void> {

@@ -211,11 +211,13 @@ export interface ListUsersQuery {
 
 export interface IamStore {
   /**
-   * Changes whenever anything in the store may have changed — this process's writes and
-   * commits by other processes (the `coffer user` CLI) — so readers can cache safely.
-   * A store without it is read afresh on every request.
+   * Changes whenever anything a credential or an identity policy depends on may have
+   * changed — this process's writes and commits by other processes (the `coffer user` CLI,
+   * other nodes) — so readers can cache safely. Synchronous: a local read (SQLite), cheap
+   * enough to reuse for a moment; a Promise: a round trip to a database other nodes write
+   * (PostgreSQL), read again for every use. A store without it is read afresh on every request.
    */
-  version?(): string;
+  version?(): string | Promise<string>;
   /** EntityAlreadyExists if the name (in any case) or the user id is taken. */
   createUser(u: UserRecord): Promise<void>;
   getUser(userName: string): Promise<UserRecord | undefined>;

@@ -5,7 +5,7 @@
 
 import type { KmsInput } from '../operation.js';
 import type { KmsService } from '../service.js';
-import type { KmsKeyRecord } from '../store/types.js';
+import { KmsStoreConflict, type KmsKeyRecord } from '../store/types.js';
 import { kmsError, validationError } from '../errors.js';
 
 export function nullError(field: string) {
@@ -102,10 +102,44 @@ export function refuseAwsManaged(key: KmsKeyRecord): void {
 /**
  * The key as stored now. updateKey writes every mutable field (currentVersion too), so a
  * write built from a record read before `await`s could undo a rotation that happened in
- * between; re-reading right before the write keeps that window to one tick.
+ * between; re-reading right before the write keeps that window small, and the record's
+ * revision (a compare-and-swap in the store) closes it: see changeKey.
  */
 export async function currentKey(svc: KmsService, key: KmsKeyRecord): Promise<KmsKeyRecord> {
   const fresh = await svc.store.getKey(key.keyId);
   if (!fresh) throw kmsError('NotFoundException', `Key '${key.arn}' does not exist`);
   return fresh;
+}
+
+/** Whether the stored key is no longer the record read (its revision moved on, or it is gone). */
+async function movedSince(svc: KmsService, fresh: KmsKeyRecord): Promise<boolean> {
+  if (fresh.revision === undefined) return false;
+  const now = await svc.store.getKey(fresh.keyId);
+  return now?.revision !== fresh.revision;
+}
+
+/** Rounds of read, change, compare-and-swap before changeKey gives up (only under a storm of writes to one key). */
+const CHANGE_ATTEMPTS = 8;
+
+/**
+ * A read-modify-write of one key that no concurrent write undoes, on this node or another:
+ * `change` gets the key as stored now, checks what it must and writes through the store
+ * with that record's revision; when another write landed first the store refuses
+ * (KmsStoreConflict 'Changed') and `change` runs again on the newer record, whose checks
+ * may now refuse (a used import token, a key no longer Enabled). `change` must do nothing
+ * before its write that cannot be done twice.
+ */
+export async function changeKey<T>(svc: KmsService, key: KmsKeyRecord, change: (fresh: KmsKeyRecord) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const fresh = await currentKey(svc, key);
+    try {
+      return await change(fresh);
+    } catch (e) {
+      // A refusal may rest on reads beside `fresh` (the key's materials) that already saw
+      // another node's write to this key while `fresh` did not: if the key moved since,
+      // decide again on the newer record rather than answer from a mixed view.
+      if (!(e instanceof KmsStoreConflict && e.kind === 'Changed') && !(await movedSince(svc, fresh))) throw e;
+      if (attempt >= CHANGE_ATTEMPTS) throw kmsError('KMSInternalException', `${key.arn} is being changed by other requests at the same time; try again.`);
+    }
+  }
 }

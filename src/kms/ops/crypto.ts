@@ -204,6 +204,18 @@ async function seal(svc: KmsService, key: KmsKeyRecord, plaintext: Buffer, conte
   }
 }
 
+/**
+ * That the material a blob of `key` names is still usable (a cached data key stands in for
+ * opening the blob): KMSInvalidStateException when that imported material was deleted.
+ * Uses the service's material cache, checked against the key's revision (no store read
+ * while the key is unchanged).
+ */
+export async function checkMaterialOf(svc: KmsService, key: KmsKeyRecord, blob: Buffer): Promise<void> {
+  const header = parseHeader(blob);
+  if (header.keyId !== key.keyId || header.materialVersion > key.currentVersion) throw invalidCiphertext(new CiphertextParseError('ciphertext names another key or a version the key does not have'));
+  await svc.material(key, header.materialVersion);
+}
+
 /** Opens a blob whose header named `key`; every failure is InvalidCiphertextException. */
 async function open(svc: KmsService, key: KmsKeyRecord, header: CiphertextHeader, blob: Buffer, context: EncryptionContext): Promise<Buffer> {
   // Versions are 1..currentVersion; a higher one was never issued (a forged header).

@@ -6,7 +6,7 @@
 import type { KmsOperation } from '../operation.js';
 import { kmsError } from '../errors.js';
 import { epochSeconds } from '../key-metadata.js';
-import { currentKey, integerMember, refuseAwsManaged } from './common.js';
+import { changeKey, integerMember, refuseAwsManaged } from './common.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 export const MIN_PENDING_WINDOW_DAYS = 7;
@@ -24,10 +24,11 @@ export const scheduleKeyDeletion: KmsOperation = async (svc, caller, input, note
   await svc.authorize(caller, key, 'kms:ScheduleKeyDeletion', { 'kms:ScheduleKeyDeletionPendingWindowInDays': String(window) });
   svc.checkState(key, 'manage');
   refuseAwsManaged(key);
-  const fresh = await currentKey(svc, key);
-  svc.checkState(fresh, 'manage');
   const deletionDate = svc.now() + window * DAY_MS;
-  await svc.store.updateKey({ ...fresh, state: 'PendingDeletion', deletionDate, pendingWindowInDays: window });
+  await changeKey(svc, key, async (fresh) => {
+    svc.checkState(fresh, 'manage');
+    await svc.store.updateKey({ ...fresh, state: 'PendingDeletion', deletionDate, pendingWindowInDays: window });
+  });
   return { KeyId: key.arn, DeletionDate: epochSeconds(deletionDate), KeyState: 'PendingDeletion', PendingWindowInDays: window };
 };
 
@@ -36,11 +37,12 @@ export const cancelKeyDeletion: KmsOperation = async (svc, caller, input, note) 
   note.keys.push(key);
   await svc.authorize(caller, key, 'kms:CancelKeyDeletion');
   refuseAwsManaged(key);
-  const fresh = await currentKey(svc, key);
-  if (fresh.state !== 'PendingDeletion') throw kmsError('KMSInvalidStateException', `${key.arn} is not pending deletion.`);
-  // An imported key whose material is gone goes back to waiting for it.
-  const material = fresh.origin === 'EXTERNAL' ? await svc.store.getMaterial(fresh.keyId, fresh.currentVersion) : undefined;
-  const state = fresh.origin === 'EXTERNAL' && !material?.sealed.length ? 'PendingImport' : 'Disabled';
-  await svc.store.updateKey({ ...fresh, state, deletionDate: undefined, pendingWindowInDays: undefined });
+  await changeKey(svc, key, async (fresh) => {
+    if (fresh.state !== 'PendingDeletion') throw kmsError('KMSInvalidStateException', `${key.arn} is not pending deletion.`);
+    // An imported key whose material is gone goes back to waiting for it.
+    const material = fresh.origin === 'EXTERNAL' ? await svc.store.getMaterial(fresh.keyId, fresh.currentVersion) : undefined;
+    const state = fresh.origin === 'EXTERNAL' && !material?.sealed.length ? 'PendingImport' : 'Disabled';
+    await svc.store.updateKey({ ...fresh, state, deletionDate: undefined, pendingWindowInDays: undefined });
+  });
   return { KeyId: key.arn };
 };

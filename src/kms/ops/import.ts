@@ -28,7 +28,7 @@ import { epochSeconds } from '../key-metadata.js';
 import { isHmac, secretKind, SPECS } from '../key-specs.js';
 import { sealKeyMaterial, sealSecret, asKeyMaterial } from '../format/key-material.js';
 import { openImportToken, readImportTokenHeader, sealImportToken, type WrappingAlgorithm, type WrappingKeySpec } from '../format/import-token.js';
-import { currentKey, refuseAwsManaged } from './common.js';
+import { changeKey, refuseAwsManaged } from './common.js';
 import { absent, auditParams, blobMember, enumValue, keyIdMember, Violations } from './members.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -95,10 +95,11 @@ export const getParametersForImport: Operation<GetParametersForImportRequest, Re
   } finally {
     pkcs8.fill(0);
   }
-  const fresh = await currentKey(svc, key);
-  const outstanding = (fresh.importTokens ?? []).filter((t) => t.validTo > now);
-  outstanding.push({ id: tokenId, validTo });
-  await svc.store.updateKey({ ...fresh, importTokens: outstanding.slice(-MAX_OUTSTANDING_TOKENS) });
+  await changeKey(svc, key, async (fresh) => {
+    const outstanding = (fresh.importTokens ?? []).filter((t) => t.validTo > now);
+    outstanding.push({ id: tokenId, validTo });
+    await svc.store.updateKey({ ...fresh, importTokens: outstanding.slice(-MAX_OUTSTANDING_TOKENS) });
+  });
   return {
     KeyId: key.arn,
     ImportToken: token,
@@ -237,13 +238,17 @@ export const importKeyMaterial: Operation<ImportKeyMaterialRequest, { KeyId: str
   try {
     const privateKey = createPrivateKey({ key: opened.wrappingKeyPkcs8, format: 'der', type: 'pkcs8' });
     if (opened.contents.validTo <= now) throw kmsError('ExpiredImportTokenException', 'The import token has expired. Call GetParametersForImport for a new import token and public key.');
-    const fresh = await currentKey(svc, key);
-    if (!(fresh.importTokens ?? []).some((t) => t.id === opened.contents.tokenId)) invalidToken();
     material = checkedMaterial(key, unwrapMaterial(opened.contents.wrappingAlgorithm, privateKey, encrypted!));
     const materialId = importedMaterialId(key.keyId, material);
-    const importTokens = (fresh.importTokens ?? []).filter((t) => t.id !== opened.contents.tokenId && t.validTo > now);
-    const { record, next } = await placeMaterial(svc, fresh, material, materialId, { importType, materialIdRef, model, validTo, now });
-    await svc.store.putMaterial(record, { ...next, importTokens });
+    // One use per token, across nodes: the token leaves the key's list in the same
+    // compare-and-swap write that stores the material, so of two imports with one token
+    // exactly one lands; the other finds the token gone on its second round.
+    await changeKey(svc, key, async (fresh) => {
+      if (!(fresh.importTokens ?? []).some((t) => t.id === opened.contents.tokenId)) invalidToken();
+      const importTokens = (fresh.importTokens ?? []).filter((t) => t.id !== opened.contents.tokenId && t.validTo > now);
+      const { record, next } = await placeMaterial(svc, fresh, material!, materialId, { importType, materialIdRef, model, validTo, now });
+      await svc.store.putMaterial(record, { ...next, importTokens });
+    });
     svc.forget(key.keyId);
     return { KeyId: key.arn, KeyMaterialId: materialId };
   } finally {
@@ -297,7 +302,11 @@ export interface DeleteImportedKeyMaterialRequest {
   KeyMaterialId?: unknown;
 }
 
-/** Empties the sealed bytes of a version; the current one makes the key PendingImport. Shared with the expiry sweep. */
+/**
+ * Empties the sealed bytes of a version; the current one makes the key PendingImport.
+ * Shared with the expiry sweep. Changed (KmsStoreConflict) when `key` is no longer the
+ * stored revision: nothing is deleted (a sweep's record may predate a re-import).
+ */
 export async function deleteMaterialVersion(svc: KmsService, key: KmsKeyRecord, version: number): Promise<KeyMaterialRecord | undefined> {
   const rec = await svc.store.getMaterial(key.keyId, version);
   if (!rec) return undefined;
@@ -329,14 +338,15 @@ export const deleteImportedKeyMaterial: Operation<DeleteImportedKeyMaterialReque
   svc.checkState(key, 'manage');
   refuseAwsManaged(key);
   refuseNotExternal(key);
-  const fresh = await currentKey(svc, key);
-  let version = fresh.currentVersion;
-  if (materialIdRef !== undefined) {
-    const m = (await svc.store.listMaterials(key.keyId)).find((x) => x.materialId === materialIdRef);
-    if (!m) throw kmsError('NotFoundException', `Key material ${materialIdRef} does not exist for ${key.arn}.`);
-    version = m.version;
-  }
-  const rec = await deleteMaterialVersion(svc, fresh, version);
+  const rec = await changeKey(svc, key, async (fresh) => {
+    let version = fresh.currentVersion;
+    if (materialIdRef !== undefined) {
+      const m = (await svc.store.listMaterials(key.keyId)).find((x) => x.materialId === materialIdRef);
+      if (!m) throw kmsError('NotFoundException', `Key material ${materialIdRef} does not exist for ${key.arn}.`);
+      version = m.version;
+    }
+    return deleteMaterialVersion(svc, fresh, version);
+  });
   return { KeyId: key.arn, ...(rec ? { KeyMaterialId: rec.materialId } : {}) };
 };
 

@@ -23,7 +23,7 @@ import { isKeyId } from '../format/key-id.js';
 import { defaultKeyPolicyText } from '../../iam/policy/index.js';
 import { kmsError } from '../errors.js';
 import { keyMetadata, type KeyMetadata } from '../key-metadata.js';
-import { booleanMember, currentKey, decodeMarker, encodeMarker, enumMember, invalidMarker, listLimit, refuseAwsManaged, stringMember } from './common.js';
+import { booleanMember, changeKey, decodeMarker, encodeMarker, enumMember, invalidMarker, listLimit, refuseAwsManaged, stringMember } from './common.js';
 import { parseTags } from './tags.js';
 import { checkNewKeyPolicy, policyMember } from './policies.js';
 
@@ -185,11 +185,12 @@ async function setEnabled(svc: KmsService, caller: Parameters<KmsOperation>[1], 
   await svc.authorize(caller, key, enabled ? 'kms:EnableKey' : 'kms:DisableKey');
   svc.checkState(key, 'manage');
   refuseAwsManaged(key);
-  const fresh = await currentKey(svc, key);
-  svc.checkState(fresh, 'manage');
-  if (fresh.state === 'PendingImport') throw kmsError('KMSInvalidStateException', `${key.arn} is pending import.`);
   const state = enabled ? 'Enabled' : 'Disabled';
-  if (fresh.state !== state) await svc.store.updateKey({ ...fresh, state });
+  await changeKey(svc, key, async (fresh) => {
+    svc.checkState(fresh, 'manage');
+    if (fresh.state === 'PendingImport') throw kmsError('KMSInvalidStateException', `${key.arn} is pending import.`);
+    if (fresh.state !== state) await svc.store.updateKey({ ...fresh, state });
+  });
 }
 
 export const enableKey: KmsOperation = async (svc, caller, input, note) => {
@@ -209,7 +210,6 @@ export const updateKeyDescription: KmsOperation = async (svc, caller, input, not
   await svc.authorize(caller, key, 'kms:UpdateKeyDescription');
   svc.checkState(key, 'manage');
   refuseAwsManaged(key);
-  const fresh = await currentKey(svc, key);
-  await svc.store.updateKey({ ...fresh, description });
+  await changeKey(svc, key, (fresh) => svc.store.updateKey({ ...fresh, description }));
   return {};
 };

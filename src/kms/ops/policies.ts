@@ -8,7 +8,7 @@ import type { KmsInput, KmsOperation } from '../operation.js';
 import { requestPrincipal, type Caller, type KmsService } from '../service.js';
 import { kmsError, validationError } from '../errors.js';
 import { checkPolicyLockout, parsePolicyDocument, PolicyDocumentError, KMS_KEY_POLICY_MAX_BYTES, type RequestContext } from '../../iam/policy/index.js';
-import { booleanMember, currentKey, decodeMarker, listLimit, refuseAwsManaged, stringMember } from './common.js';
+import { booleanMember, changeKey, decodeMarker, listLimit, refuseAwsManaged, stringMember } from './common.js';
 
 export const POLICY_NAME = 'default';
 // The model's PolicyType pattern: tab, LF, CR and U+0020..U+00FF.
@@ -83,8 +83,7 @@ export const putKeyPolicy: KmsOperation = async (svc, caller, input, note) => {
   refuseAwsManaged(key);
   if (name !== POLICY_NAME) throw kmsError('UnsupportedOperationException', 'Only the default key policy is supported: PolicyName must be "default".');
   checkNewKeyPolicy(svc, caller, text, key.arn, bypass);
-  const fresh = await currentKey(svc, key);
-  await svc.store.updateKey({ ...fresh, policy: text });
+  await changeKey(svc, key, (fresh) => svc.store.updateKey({ ...fresh, policy: text }));
   return {};
 };
 

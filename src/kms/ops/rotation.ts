@@ -17,6 +17,7 @@ import type { KmsKeyRecord, KeyMaterialRecord } from '../store/types.js';
 import { KmsStoreConflict } from '../store/types.js';
 import { generateKeyMaterial, sealKeyMaterial } from '../format/key-material.js';
 import { kmsError, validationError } from '../errors.js';
+import { changeKey } from './common.js';
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
@@ -73,13 +74,16 @@ export const enableKeyRotation: KmsOperation = async (svc, caller, input, note) 
   refuseNonSymmetric(key);
   refuseExternal(key);
   const now = svc.now();
-  // A new period on a key that already rotates counts from the same start as the old one
-  // (the last rotation, or when rotation was enabled); a first enable counts from now.
-  let next = now + period * DAY_MS;
-  if (key.rotationEnabled && key.nextRotationDate !== undefined && key.rotationPeriodInDays !== undefined) {
-    next = key.nextRotationDate - key.rotationPeriodInDays * DAY_MS + period * DAY_MS;
-  }
-  await svc.store.updateKey({ ...key, rotationEnabled: true, rotationPeriodInDays: period, nextRotationDate: next });
+  await changeKey(svc, key, async (fresh) => {
+    svc.checkState(fresh, 'crypto');
+    // A new period on a key that already rotates counts from the same start as the old one
+    // (the last rotation, or when rotation was enabled); a first enable counts from now.
+    let next = now + period * DAY_MS;
+    if (fresh.rotationEnabled && fresh.nextRotationDate !== undefined && fresh.rotationPeriodInDays !== undefined) {
+      next = fresh.nextRotationDate - fresh.rotationPeriodInDays * DAY_MS + period * DAY_MS;
+    }
+    await svc.store.updateKey({ ...fresh, rotationEnabled: true, rotationPeriodInDays: period, nextRotationDate: next });
+  });
   return {};
 };
 
@@ -90,7 +94,10 @@ export const disableKeyRotation: KmsOperation = async (svc, caller, input, note)
   svc.checkState(key, 'crypto');
   refuseAwsManaged(key);
   refuseNonSymmetric(key);
-  await svc.store.updateKey({ ...key, rotationEnabled: false, rotationPeriodInDays: undefined, nextRotationDate: undefined });
+  await changeKey(svc, key, async (fresh) => {
+    svc.checkState(fresh, 'crypto');
+    await svc.store.updateKey({ ...fresh, rotationEnabled: false, rotationPeriodInDays: undefined, nextRotationDate: undefined });
+  });
   return {};
 };
 
@@ -112,7 +119,9 @@ export const getKeyRotationStatus: KmsOperation = async (svc, caller, input, not
 /**
  * Adds a new material version to `key` and makes it current. `update` changes other
  * fields in the same write (the on-demand count, the next automatic rotation date).
- * Retries when a concurrent rotation took the version number.
+ * Retries when a concurrent rotation took the version number or the key changed since it
+ * was read; `stillWanted` (the sweep's "still due?") is asked of the newer record before
+ * each retry, and false ends it without rotating (undefined): another node's sweep rotated.
  */
 export async function rotateKeyMaterial(
   svc: KmsService,
@@ -120,9 +129,11 @@ export async function rotateKeyMaterial(
   rotationType: 'AUTOMATIC' | 'ON_DEMAND',
   now: number,
   update: (k: KmsKeyRecord) => Partial<KmsKeyRecord> = () => ({}),
-): Promise<{ key: KmsKeyRecord; material: KeyMaterialRecord }> {
+  stillWanted: (k: KmsKeyRecord) => boolean = () => true,
+): Promise<{ key: KmsKeyRecord; material: KeyMaterialRecord } | undefined> {
   let current = key;
   for (let attempt = 0; ; attempt++) {
+    if (attempt > 0 && !stillWanted(current)) return undefined;
     const version = current.currentVersion + 1;
     const material = generateKeyMaterial();
     let record: KeyMaterialRecord;
@@ -143,7 +154,9 @@ export async function rotateKeyMaterial(
       await svc.store.addMaterial(record, next);
       return { key: next, material: record };
     } catch (e) {
-      if (!(e instanceof KmsStoreConflict) || e.kind !== 'MaterialExists' || attempt >= 3) {
+      // MaterialExists: a concurrent rotation took the version; Changed: the key was
+      // written since it was read (its revision). Either way, again from the stored key.
+      if (!(e instanceof KmsStoreConflict) || (e.kind !== 'MaterialExists' && e.kind !== 'Changed') || attempt >= 7) {
         if (e instanceof KmsStoreConflict && e.kind === 'NotFound') throw kmsError('NotFoundException', `Key '${key.arn}' does not exist`);
         throw e;
       }
@@ -162,11 +175,16 @@ export const rotateKeyOnDemand: KmsOperation = async (svc, caller, input, note) 
   refuseAwsManaged(key);
   refuseNonSymmetric(key, '');
   if (key.origin === 'EXTERNAL') return rotateImported(svc, key);
-  if (key.onDemandRotations >= ON_DEMAND_ROTATION_LIMIT) {
-    throw kmsError('LimitExceededException', `The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: ${key.arn}`);
-  }
-  // On-demand rotation leaves the automatic schedule alone (AWS).
-  await rotateKeyMaterial(svc, key, 'ON_DEMAND', svc.now(), (k) => ({ onDemandRotations: k.onDemandRotations + 1 }));
+  const withinLimit = (k: KmsKeyRecord): boolean => {
+    if (k.onDemandRotations >= ON_DEMAND_ROTATION_LIMIT) {
+      throw kmsError('LimitExceededException', `The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: ${key.arn}`);
+    }
+    return true;
+  };
+  withinLimit(key);
+  // On-demand rotation leaves the automatic schedule alone (AWS). The limit is asked again
+  // of the newer record when another rotation (maybe another node's) came first.
+  await rotateKeyMaterial(svc, key, 'ON_DEMAND', svc.now(), (k) => ({ onDemandRotations: k.onDemandRotations + 1 }), withinLimit);
   // AWS answers with the key ARN (recorded: test_rotate_on_demand_returns_arn_for_key_id).
   return { KeyId: key.arn };
 };
@@ -178,14 +196,14 @@ export const rotateKeyOnDemand: KmsOperation = async (svc, caller, input, note) 
  * material's expiration model carries over (new material never expires: ops/import.ts).
  */
 async function rotateImported(svc: KmsService, key: KmsKeyRecord): Promise<Record<string, unknown>> {
-  const fresh = await svc.store.getKey(key.keyId);
-  if (!fresh) throw kmsError('NotFoundException', `Key '${key.arn}' does not exist`);
-  const pending = fresh.pendingVersion === undefined ? undefined : await svc.store.getMaterial(fresh.keyId, fresh.pendingVersion);
-  if (!pending || pending.sealed.length === 0) throw kmsError('KMSInvalidStateException', `No available key material pending rotation for the key: ${key.arn}.`);
-  await svc.store.putMaterial(
-    { ...pending, createdAt: svc.now(), rotationType: 'ON_DEMAND' },
-    { ...fresh, currentVersion: pending.version, pendingVersion: undefined, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', validTo: undefined, onDemandRotations: fresh.onDemandRotations + 1 },
-  );
+  await changeKey(svc, key, async (fresh) => {
+    const pending = fresh.pendingVersion === undefined ? undefined : await svc.store.getMaterial(fresh.keyId, fresh.pendingVersion);
+    if (!pending || pending.sealed.length === 0) throw kmsError('KMSInvalidStateException', `No available key material pending rotation for the key: ${key.arn}.`);
+    await svc.store.putMaterial(
+      { ...pending, createdAt: svc.now(), rotationType: 'ON_DEMAND' },
+      { ...fresh, currentVersion: pending.version, pendingVersion: undefined, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', validTo: undefined, onDemandRotations: fresh.onDemandRotations + 1 },
+    );
+  });
   return { KeyId: key.arn };
 }
 

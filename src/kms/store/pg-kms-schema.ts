@@ -90,5 +90,11 @@ ALTER TABLE kms_keys ADD COLUMN import_tokens TEXT;
 CREATE INDEX kms_keys_by_valid_to ON kms_keys (valid_to, key_id) WHERE valid_to IS NOT NULL;
 `;
 
+// Each key record's revision, moved on by every write of it (as SQLite's V3): a write of a
+// record read earlier lands only if no node wrote it since (KmsKeyRecord.revision).
+const V3 = `
+ALTER TABLE kms_keys ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+`;
+
 /** migrations[n] takes the KMS tables from version n to n + 1. */
-export const PG_KMS_MIGRATIONS: readonly PgMigration[] = [V1, V2];
+export const PG_KMS_MIGRATIONS: readonly PgMigration[] = [V1, V2, V3];

@@ -5,8 +5,8 @@
 // serialization failure (src/storage/postgres/transaction.ts), so the checks SQLite's
 // single writer made safe (an alias name is free, a grant name is free on its key, a
 // tag's position is the next one) hold across nodes. Single-statement writes run on
-// their own. Nothing is cached: another node may write at any time (cross-node cache
-// invalidation is the cluster's next step).
+// their own. Nothing is cached: another node may write at any time. Every write of a key
+// record that carries a revision is a compare-and-swap on it (KmsKeyRecord.revision).
 //
 // Sealed material is stored and returned as it came (BYTEA); it never appears in an
 // error message or a log line from here.
@@ -31,6 +31,8 @@ const KEY_COLUMNS =
   'deletion_date, pending_window_days, policy, rotation_enabled::int AS rotation_enabled, rotation_period_days, ' +
   'next_rotation_date, on_demand_rotations, current_version, expiration_model, valid_to, pending_version, import_tokens';
 const KEY_INSERT_COLUMNS = KEY_COLUMNS.replace('rotation_enabled::int AS rotation_enabled', 'rotation_enabled');
+// Selected, not inserted: a new key's revision is the column's default (1).
+const KEY_SELECT = `${KEY_COLUMNS}, revision`;
 const MATERIAL_COLUMNS = 'key_id, version, material_id, sealed, created_at, rotation_type';
 const ALIAS_COLUMNS = 'alias_name, key_id, creation_date, last_updated_date';
 const GRANT_COLUMNS =
@@ -41,19 +43,20 @@ const params = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${
 /** Every statement the store runs, by name. */
 export const PG_KMS_SQL = {
   keyExists: 'SELECT 1 FROM kms_keys WHERE key_id = $1',
-  getKey: `SELECT ${KEY_COLUMNS} FROM kms_keys WHERE key_id = $1`,
+  keyRevision: 'SELECT revision FROM kms_keys WHERE key_id = $1',
+  getKey: `SELECT ${KEY_SELECT} FROM kms_keys WHERE key_id = $1`,
   insertKey: `INSERT INTO kms_keys (${KEY_INSERT_COLUMNS}) VALUES (${params(23)})`,
   updateKey: `UPDATE kms_keys SET description = $1, state = $2, deletion_date = $3, pending_window_days = $4, policy = $5,
        rotation_enabled = $6, rotation_period_days = $7, next_rotation_date = $8, on_demand_rotations = $9, current_version = $10,
-       expiration_model = $11, valid_to = $12, pending_version = $13, import_tokens = $14
-     WHERE key_id = $15`,
+       expiration_model = $11, valid_to = $12, pending_version = $13, import_tokens = $14, revision = revision + 1
+     WHERE key_id = $15 AND ($16::integer IS NULL OR revision = $16)`,
   deleteKey: 'DELETE FROM kms_keys WHERE key_id = $1',
-  listKeysFirst: `SELECT ${KEY_COLUMNS} FROM kms_keys ORDER BY creation_date, key_id LIMIT $1`,
-  listKeysAfter: `SELECT ${KEY_COLUMNS} FROM kms_keys WHERE (creation_date, key_id) > ($1, $2) ORDER BY creation_date, key_id LIMIT $3`,
-  dueForDeletion: `SELECT ${KEY_COLUMNS} FROM kms_keys WHERE deletion_date <= $1 AND state = 'PendingDeletion' ORDER BY deletion_date, key_id`,
-  dueForRotation: `SELECT ${KEY_COLUMNS} FROM kms_keys WHERE next_rotation_date <= $1 AND rotation_enabled AND state = 'Enabled'
+  listKeysFirst: `SELECT ${KEY_SELECT} FROM kms_keys ORDER BY creation_date, key_id LIMIT $1`,
+  listKeysAfter: `SELECT ${KEY_SELECT} FROM kms_keys WHERE (creation_date, key_id) > ($1, $2) ORDER BY creation_date, key_id LIMIT $3`,
+  dueForDeletion: `SELECT ${KEY_SELECT} FROM kms_keys WHERE deletion_date <= $1 AND state = 'PendingDeletion' ORDER BY deletion_date, key_id`,
+  dueForRotation: `SELECT ${KEY_SELECT} FROM kms_keys WHERE next_rotation_date <= $1 AND rotation_enabled AND state = 'Enabled'
      ORDER BY next_rotation_date, key_id`,
-  dueForExpiry: `SELECT ${KEY_COLUMNS} FROM kms_keys WHERE valid_to <= $1 AND state IN ('Enabled', 'Disabled') ORDER BY valid_to, key_id`,
+  dueForExpiry: `SELECT ${KEY_SELECT} FROM kms_keys WHERE valid_to <= $1 AND state IN ('Enabled', 'Disabled') ORDER BY valid_to, key_id`,
 
   insertMaterial: `INSERT INTO kms_key_materials (${MATERIAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)`,
   materialExists: 'SELECT 1 FROM kms_key_materials WHERE key_id = $1 AND version = $2',
@@ -106,12 +109,17 @@ function importValues(k: KmsKeyRecord): unknown[] {
   return [k.expirationModel ?? null, k.validTo ?? null, k.pendingVersion ?? null, k.importTokens?.length ? JSON.stringify(k.importTokens) : null];
 }
 
-/** The values of updateKey, the key id last. */
+/** The values of updateKey: the mutable fields, the key id, the revision it must still be at (null: any). */
 function updateValues(k: KmsKeyRecord): unknown[] {
   return [
     k.description, k.state, k.deletionDate ?? null, k.pendingWindowInDays ?? null, k.policy, k.rotationEnabled,
     k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion, ...importValues(k), k.keyId,
+    k.revision ?? null,
   ];
+}
+
+function changedSince(key: KmsKeyRecord): KmsStoreConflict {
+  return new KmsStoreConflict('Changed', `key ${key.keyId} changed since revision ${key.revision ?? '?'} was read`);
 }
 
 export class PgKmsStore implements KmsStore {
@@ -172,11 +180,20 @@ export class PgKmsStore implements KmsStore {
   }
 
   async updateKey(key: KmsKeyRecord): Promise<boolean> {
-    return this.changed(S.updateKey, updateValues(key));
+    // One statement at READ COMMITTED: a concurrent writer of the row makes this one wait,
+    // then the revision test is made again on the row it committed (so it fails).
+    if (await this.changed(S.updateKey, updateValues(key))) return true;
+    if (!(await this.changed(S.keyExists, [key.keyId]))) return false;
+    throw changedSince(key);
   }
 
-  async deleteKey(keyId: string): Promise<boolean> {
+  async deleteKey(keyId: string, ifRevision?: number): Promise<boolean> {
     return serializable(this.pool, async (q) => {
+      if (ifRevision !== undefined) {
+        const [row] = await this.rows<{ revision: number }>(S.keyRevision, [keyId], q);
+        if (row === undefined) return false;
+        if (row.revision !== ifRevision) throw new KmsStoreConflict('Changed', `key ${keyId} changed since revision ${ifRevision} was read`);
+      }
       await q.query(S.deleteTagsOfKey, [keyId]);
       await q.query(S.deleteGrantsOfKey, [keyId]);
       await q.query(S.deleteAliasesOfKey, [keyId]);
@@ -207,7 +224,7 @@ export class PgKmsStore implements KmsStore {
     await serializable(this.pool, async (q) => {
       await this.requireKey(q, key.keyId);
       await this.insertMaterial(q, material);
-      await q.query(S.updateKey, updateValues({ ...key, currentVersion: material.version }));
+      if (!(await this.changed(S.updateKey, updateValues({ ...key, currentVersion: material.version }), q))) throw changedSince(key);
     });
   }
 
@@ -215,8 +232,8 @@ export class PgKmsStore implements KmsStore {
     if (material.keyId !== key.keyId) throw new RangeError('putMaterial: the material belongs to another key');
     await serializable(this.pool, async (q) => {
       await this.requireKey(q, key.keyId);
+      if (!(await this.changed(S.updateKey, updateValues(key), q))) throw changedSince(key);
       await q.query(S.upsertMaterial, [material.keyId, material.version, material.materialId, material.sealed, material.createdAt, material.rotationType ?? null]);
-      await q.query(S.updateKey, updateValues(key));
     });
   }
 

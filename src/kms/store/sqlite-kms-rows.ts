@@ -28,6 +28,7 @@ export interface KeyRow {
   valid_to: number | null;
   pending_version: number | null;
   import_tokens: string | null;
+  revision: number;
 }
 
 export interface MaterialRow {
@@ -65,6 +66,8 @@ const KEY_COLUMNS =
   'key_id, arn, account_id, region, description, key_usage, key_spec, origin, key_manager, state, creation_date, ' +
   'deletion_date, pending_window_days, policy, rotation_enabled, rotation_period_days, next_rotation_date, ' +
   'on_demand_rotations, current_version, expiration_model, valid_to, pending_version, import_tokens';
+// Selected, not inserted: a new key's revision is the column's default (1).
+const KEY_SELECT = `${KEY_COLUMNS}, revision`;
 const MATERIAL_COLUMNS = 'key_id, version, material_id, sealed, created_at, rotation_type';
 const ALIAS_COLUMNS = 'alias_name, key_id, creation_date, last_updated_date';
 const GRANT_COLUMNS =
@@ -73,20 +76,21 @@ const GRANT_COLUMNS =
 /** Every statement the store runs, by name (exported so tests can check their query plans). */
 export const KMS_SQL = {
   keyExists: 'SELECT 1 FROM keys WHERE key_id = ?',
-  getKey: `SELECT ${KEY_COLUMNS} FROM keys WHERE key_id = ?`,
+  keyRevision: 'SELECT revision FROM keys WHERE key_id = ?',
+  getKey: `SELECT ${KEY_SELECT} FROM keys WHERE key_id = ?`,
   insertKey: `INSERT INTO keys (${KEY_COLUMNS}) VALUES (${KEY_COLUMNS.split(',').map(() => '?').join(', ')})`,
   updateKey: `UPDATE keys SET description = ?, state = ?, deletion_date = ?, pending_window_days = ?, policy = ?,
        rotation_enabled = ?, rotation_period_days = ?, next_rotation_date = ?, on_demand_rotations = ?, current_version = ?,
-       expiration_model = ?, valid_to = ?, pending_version = ?, import_tokens = ?
-     WHERE key_id = ?`,
+       expiration_model = ?, valid_to = ?, pending_version = ?, import_tokens = ?, revision = revision + 1
+     WHERE key_id = ? AND (? IS NULL OR revision = ?)`,
   deleteKey: 'DELETE FROM keys WHERE key_id = ?',
-  listKeysFirst: `SELECT ${KEY_COLUMNS} FROM keys ORDER BY creation_date, key_id LIMIT ?`,
-  listKeysAfter: `SELECT ${KEY_COLUMNS} FROM keys WHERE (creation_date, key_id) > (?, ?) ORDER BY creation_date, key_id LIMIT ?`,
+  listKeysFirst: `SELECT ${KEY_SELECT} FROM keys ORDER BY creation_date, key_id LIMIT ?`,
+  listKeysAfter: `SELECT ${KEY_SELECT} FROM keys WHERE (creation_date, key_id) > (?, ?) ORDER BY creation_date, key_id LIMIT ?`,
   // `deletion_date <= ?` (not NULL) and `next_rotation_date <= ?` let SQLite use the partial indexes.
-  dueForDeletion: `SELECT ${KEY_COLUMNS} FROM keys WHERE deletion_date <= ? AND state = 'PendingDeletion' ORDER BY deletion_date, key_id`,
-  dueForRotation: `SELECT ${KEY_COLUMNS} FROM keys WHERE next_rotation_date <= ? AND rotation_enabled = 1 AND state = 'Enabled'
+  dueForDeletion: `SELECT ${KEY_SELECT} FROM keys WHERE deletion_date <= ? AND state = 'PendingDeletion' ORDER BY deletion_date, key_id`,
+  dueForRotation: `SELECT ${KEY_SELECT} FROM keys WHERE next_rotation_date <= ? AND rotation_enabled = 1 AND state = 'Enabled'
      ORDER BY next_rotation_date, key_id`,
-  dueForExpiry: `SELECT ${KEY_COLUMNS} FROM keys WHERE valid_to <= ? AND state IN ('Enabled', 'Disabled') ORDER BY valid_to, key_id`,
+  dueForExpiry: `SELECT ${KEY_SELECT} FROM keys WHERE valid_to <= ? AND state IN ('Enabled', 'Disabled') ORDER BY valid_to, key_id`,
 
   insertMaterial: `INSERT INTO key_materials (${MATERIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
   materialExists: 'SELECT 1 FROM key_materials WHERE key_id = ? AND version = ?',
@@ -143,8 +147,12 @@ function importValues(k: KmsKeyRecord): unknown[] {
   return [k.expirationModel ?? null, k.validTo ?? null, k.pendingVersion ?? null, k.importTokens?.length ? JSON.stringify(k.importTokens) : null];
 }
 
-/** The values of updateKey but the trailing key_id. */
-export function mutableKeyValues(k: KmsKeyRecord): unknown[] {
+/** The values of updateKey: the mutable fields, the key id, and the revision it must still be at (null: any). */
+export function updateKeyValues(k: KmsKeyRecord): unknown[] {
+  return [...mutableKeyValues(k), k.keyId, k.revision ?? null, k.revision ?? null];
+}
+
+function mutableKeyValues(k: KmsKeyRecord): unknown[] {
   return [
     k.description, k.state, k.deletionDate ?? null, k.pendingWindowInDays ?? null, k.policy, k.rotationEnabled ? 1 : 0,
     k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion, ...importValues(k),
@@ -177,6 +185,7 @@ export function toKey(r: KeyRow): KmsKeyRecord {
   if (r.valid_to !== null) k.validTo = r.valid_to;
   if (r.pending_version !== null) k.pendingVersion = r.pending_version;
   if (r.import_tokens !== null) k.importTokens = JSON.parse(r.import_tokens) as NonNullable<KmsKeyRecord['importTokens']>;
+  k.revision = r.revision;
   return k;
 }
 

@@ -93,10 +93,17 @@ ALTER TABLE keys ADD COLUMN import_tokens TEXT;
 CREATE INDEX keys_by_valid_to ON keys (valid_to, key_id) WHERE valid_to IS NOT NULL;
 `;
 
+// Each key record's revision, moved on by every write of it: writes of a record read
+// earlier land only if nobody wrote it since (KmsKeyRecord.revision).
+const V3 = `
+ALTER TABLE keys ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+`;
+
 /** MIGRATIONS[n] takes a database from version n to n + 1. Append only; never edit a shipped step. */
 const MIGRATIONS: ReadonlyArray<(db: Database.Database) => void> = [
   (db) => db.exec(V1),
   (db) => db.exec(V2),
+  (db) => db.exec(V3),
 ];
 
 export const KMS_SCHEMA_VERSION = MIGRATIONS.length;

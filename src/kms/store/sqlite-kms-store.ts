@@ -13,7 +13,9 @@
 // Key records and each key's grants are read on every cryptographic request, so they
 // are cached in memory and dropped by every write that touches them. That is correct
 // because this process is the only writer of kms.sqlite (admin commands write only the
-// IAM store); callers get copies, so mutating a returned record changes nothing.
+// IAM store); callers get copies, so mutating a returned record changes nothing. A
+// second store on the same file (the contract suite's twins) may hold a stale record: a
+// write of it fails Changed (its revision is behind) and drops it from the cache.
 
 import { openSqlite, synchronousLevel } from '../../storage/sqlite-database.js';
 import Database from 'better-sqlite3';
@@ -29,7 +31,7 @@ import type {
 } from './types.js';
 import {
   keyValues,
-  mutableKeyValues,
+  updateKeyValues,
   prepareKmsStatements,
   toAlias,
   toGrant,
@@ -113,14 +115,22 @@ export class SqliteKmsStore implements KmsStore {
 
   async updateKey(key: KmsKeyRecord): Promise<boolean> {
     this.keyCache.delete(key.keyId);
-    const r = this.s.updateKey.run(...mutableKeyValues(key), key.keyId);
-    return r.changes > 0;
+    return this.tx(() => {
+      if (this.s.updateKey.run(...updateKeyValues(key)).changes > 0) return true;
+      if (this.s.keyExists.get(key.keyId) === undefined) return false;
+      throw changed(key);
+    });
   }
 
-  async deleteKey(keyId: string): Promise<boolean> {
+  async deleteKey(keyId: string, ifRevision?: number): Promise<boolean> {
     this.keyCache.delete(keyId);
     this.grantCache.delete(keyId);
     return this.tx(() => {
+      if (ifRevision !== undefined) {
+        const row = this.s.keyRevision.get(keyId) as { revision: number } | undefined;
+        if (row === undefined) return false;
+        if (row.revision !== ifRevision) throw new KmsStoreConflict('Changed', `key ${keyId} changed since revision ${ifRevision} was read`);
+      }
       this.s.deleteTagsOfKey.run(keyId);
       this.s.deleteGrantsOfKey.run(keyId);
       this.s.deleteAliasesOfKey.run(keyId);
@@ -150,7 +160,7 @@ export class SqliteKmsStore implements KmsStore {
     this.tx(() => {
       this.requireKey(key.keyId);
       this.insertMaterial(material);
-      this.s.updateKey.run(...mutableKeyValues({ ...key, currentVersion: material.version }), key.keyId);
+      if (this.s.updateKey.run(...updateKeyValues({ ...key, currentVersion: material.version })).changes === 0) throw changed(key);
     });
   }
 
@@ -159,8 +169,8 @@ export class SqliteKmsStore implements KmsStore {
     this.keyCache.delete(key.keyId);
     this.tx(() => {
       this.requireKey(key.keyId);
+      if (this.s.updateKey.run(...updateKeyValues(key)).changes === 0) throw changed(key);
       this.s.upsertMaterial.run(material.keyId, material.version, material.materialId, material.sealed, material.createdAt, material.rotationType ?? null);
-      this.s.updateKey.run(...mutableKeyValues(key), key.keyId);
     });
   }
 
@@ -311,4 +321,8 @@ export class SqliteKmsStore implements KmsStore {
     }
     this.s.insertMaterial.run(m.keyId, m.version, m.materialId, m.sealed, m.createdAt, m.rotationType ?? null);
   }
+}
+
+function changed(key: KmsKeyRecord): KmsStoreConflict {
+  return new KmsStoreConflict('Changed', `key ${key.keyId} changed since revision ${key.revision ?? '?'} was read`);
 }

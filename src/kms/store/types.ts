@@ -51,6 +51,13 @@ export interface KmsKeyRecord {
   pendingVersion?: number;
   /** EXTERNAL keys: import tokens issued and not yet used (one use each). */
   importTokens?: ImportTokenRef[];
+  /**
+   * The store's count of writes to this record (1 when created), as read: a write of a
+   * record that carries one lands only if the stored record is still at it (compare and
+   * swap), so two nodes' read-modify-writes of one key never lose one of them. Set by the
+   * store on every read; ignored by createKey.
+   */
+  revision?: number;
 }
 
 export interface KeyMaterialRecord {
@@ -105,8 +112,10 @@ export interface Tag {
  *   token, or a grant's (keyId, name)) is taken.
  * - NotFound: the key the write refers to does not exist (or, for listKeys, the
  *   marker key id is unknown).
+ * - Changed: the key record given carries a revision and the stored record has moved past
+ *   it (another write, maybe on another node, came first): read it again and redo the change.
  */
-export type KmsStoreConflictKind = 'KeyExists' | 'MaterialExists' | 'AliasExists' | 'GrantExists' | 'NotFound';
+export type KmsStoreConflictKind = 'KeyExists' | 'MaterialExists' | 'AliasExists' | 'GrantExists' | 'NotFound' | 'Changed';
 
 export class KmsStoreConflict extends Error {
   constructor(readonly kind: KmsStoreConflictKind, message?: string) {
@@ -139,11 +148,18 @@ export interface KmsStore {
    * Replaces the mutable fields of a key (description, state, deletion and rotation
    * fields, policy, currentVersion, the import fields expirationModel, validTo,
    * pendingVersion and importTokens); id, ARN, account, region, spec, usage, origin,
-   * manager and creationDate never change. Returns false if absent.
+   * manager and creationDate never change. Returns false if absent. With key.revision
+   * set, writes only if the stored revision is still that one, else Changed; every
+   * write moves the revision on.
    */
   updateKey(key: KmsKeyRecord): Promise<boolean>;
-  /** Deletes a key with its material, aliases, grants and tags (one transaction). Returns false if absent. */
-  deleteKey(keyId: string): Promise<boolean>;
+  /**
+   * Deletes a key with its material, aliases, grants and tags (one transaction). Returns
+   * false if absent. With `ifRevision`, only the key at that revision (Changed otherwise,
+   * and nothing is deleted): the deletion sweep must not delete a key whose deletion was
+   * cancelled since it was listed.
+   */
+  deleteKey(keyId: string, ifRevision?: number): Promise<boolean>;
 
   getMaterial(keyId: string, version: number): Promise<KeyMaterialRecord | undefined>;
   /** Ordered by version. */
@@ -151,13 +167,14 @@ export interface KmsStore {
   /**
    * Adds a new material version and writes `key` as updateKey does, with currentVersion
    * set to material.version (one transaction). NotFound if the key is absent,
-   * MaterialExists if the version is taken.
+   * MaterialExists if the version is taken, Changed as updateKey.
    */
   addMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void>;
   /**
    * Writes a material version whether or not it exists (an import, a re-import, a deletion
    * that empties `sealed`) and writes `key` as updateKey does, currentVersion as given
-   * (one transaction). NotFound if the key is absent.
+   * (one transaction). NotFound if the key is absent, Changed as updateKey (and then
+   * nothing is written).
    */
   putMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void>;
   /**

@@ -3,11 +3,12 @@
 // parts are the chosen parts' blobs, in order. The ETag is S3's MD5-of-MD5s "-N"; the
 // checksum is COMPOSITE or FULL_OBJECT as the upload declared (multipart-checksum.ts).
 
-import { lockForNewVersion, lockOf, nowOf, sysWithLock } from '../object-lock.js';
+import { lockForNewVersion, lockOf, nowOf, replaceCheck, sysWithLock } from '../object-lock.js';
 import { createHash } from 'node:crypto';
 import { decodePayload } from '../../auth/chunked.js';
 import { COMPLETED_UPLOAD_RETENTION_MS, type BucketRecord, type ObjectRecord, type PartRecord } from '../../storage/types.js';
 import { versionHeaders, versionIdForWrite } from '../versioning.js';
+import { expirationHeaders } from '../lifecycle/expiration-header.js';
 import { checkWriteCondition, writeCondition } from '../conditions.js';
 import { type S3Context, header, sendXml } from '../context.js';
 import { refuseSseHeaders } from '../sse/request.js';
@@ -52,6 +53,12 @@ export async function completeMultipartUpload(ctx: S3Context, bucket: string, ke
 
   const stored = new Map<number, PartRecord>();
   for (const p of await ctx.services.meta.listParts(uploadId, 0, MAX_PART_NUMBER)) stored.set(p.partNumber, p);
+  // A completion of the same upload (on this node or another) that committed since the
+  // upload was read took its parts with it: answer as for a completed upload, not InvalidPart.
+  if (requested.some((r) => !stored.has(r.partNumber)) && !(await ctx.services.meta.getUpload(bucket, key, uploadId))) {
+    if (await answerRepeat(ctx, bucket, key, uploadId)) return;
+    throw noSuchUpload(uploadId);
+  }
 
   const chosen: PartRecord[] = [];
   requested.forEach((r, i) => {
@@ -102,7 +109,7 @@ export async function completeMultipartUpload(ctx: S3Context, bucket: string, ke
   const sse = await completedSse(ctx, upload, chosen);
   if (sse) rec.sys = { ...rec.sys, sse };
   try {
-    await ctx.services.meta.completeUpload(uploadId, rec, cond, new Date().toISOString());
+    await ctx.services.meta.completeUpload(uploadId, rec, cond, new Date().toISOString(), await replaceCheck(ctx, bucket, key));
   } catch (e) {
     const mapped = await mapWriteConflict(ctx, e, bucket, key, cond);
     // A concurrent request completed the same upload first: answer as it did.
@@ -122,7 +129,7 @@ function sendResult(ctx: S3Context, rec: ObjectRecord, b: BucketRecord, echoChec
     text('ETag', rec.etag) +
     // S3's default checksum (the upload declared none) is not in the answer, only on later reads (aws-recordings).
     (checksum && echoChecksum ? text(checksumElement(checksum.algorithm), checksum.value) + text('ChecksumType', checksum.type) : '');
-  sendXml(ctx, 200, xmlDocument('CompleteMultipartUploadResult', inner), { ...sseResponseHeaders(ctx, sseOf(rec.sys)), ...versionHeaders(b, rec) });
+  sendXml(ctx, 200, xmlDocument('CompleteMultipartUploadResult', inner), { ...sseResponseHeaders(ctx, sseOf(rec.sys)), ...versionHeaders(b, rec), ...expirationHeaders(b, rec) });
 }
 
 /**

@@ -5,11 +5,12 @@
 //   - stream the source through writeBlob into a new blob and commit a new record
 //     (the copy is always a single-part object with an MD5 ETag, as on AWS).
 
-import { authorizeRequestedLock, lockForNewVersion, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
+import { authorizeRequestedLock, lockForNewVersion, nowOf, replaceCheck, requestedLock, sysWithLock } from '../object-lock.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { checksumHeader, parseAlgorithm } from '../../checksum/index.js';
 import { StorageConflictError, type BucketRecord, type ChecksumAlgorithm, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
 import { isVersionId, noSuchVersion, versionHeaders, versionIdForWrite } from '../versioning.js';
+import { expirationHeaders } from '../lifecycle/expiration-header.js';
 import { requireBucket } from '../bucket-access.js';
 import { authorizeS3 } from '../authorization.js';
 import { newObjectAcl, sysWithAcl } from '../acl-request.js';
@@ -185,7 +186,7 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
       storageClass: requestedClass ?? 'STANDARD',
       versionId: versionIdForWrite(dest),
     };
-    const versions = { ...copySourceVersionHeaders(srcBucket, src), ...versionHeaders(dest, rec) };
+    const versions = { ...copySourceVersionHeaders(srcBucket, src), ...versionHeaders(dest, rec), ...expirationHeaders(dest, rec) };
 
     // Onto itself: the source is the key's current version (an older version copied over it is a full copy).
     const sameObject = source.bucket === bucket && source.key === key &&
@@ -242,7 +243,7 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
 async function commitInPlace(ctx: S3Context, rec: ObjectRecord, src: ObjectRecord, cond: WriteCondition): Promise<boolean> {
   const guard: WriteCondition = cond.kind === 'none' ? { kind: 'ifMatch', etag: src.etag } : cond;
   try {
-    await ctx.services.meta.putObject(rec, guard);
+    await ctx.services.meta.putObject(rec, guard, await replaceCheck(ctx, rec.bucket, rec.key));
   } catch (e) {
     if (cond.kind === 'none' && e instanceof StorageConflictError && e.kind === 'PreconditionFailed') return false;
     throw await mapWriteConflict(ctx, e, rec.bucket, rec.key, cond);

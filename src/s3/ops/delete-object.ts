@@ -1,9 +1,10 @@
 // DeleteObject and DeleteObjects (quiet mode). Deleting a missing key succeeds, as S3 does,
 // unless the request is conditional (If-Match, or an <ETag> per DeleteObjects entry).
 // Versions (versioning.ts): a delete naming a version removes it for good (delete markers
-// too) and never adds a marker; without one, a versioning-enabled bucket gets a new delete
-// marker, a suspended one a "null" delete marker that replaces the null version, and a
-// bucket that never had versioning loses the object.
+// too) and never adds a marker (If-Match still applies, to the current version, as in AWS);
+// without one, a versioning-enabled bucket gets a new delete marker, a suspended one a "null"
+// delete marker that replaces the null version, and a bucket that never had versioning loses
+// the object.
 // DeleteObjects is authorized key by key, each as a DeleteObject of that key: a refused key
 // is an <Error> entry of a 200 result, as in AWS, and the others are deleted.
 
@@ -14,7 +15,7 @@ import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ServiceError } from '../../errors.js';
-import { checkDeletable, mayBypassGovernance, nowOf, objectLockOf } from '../object-lock.js';
+import { checkDeletable, mayBypassGovernance, nowOf, objectLockOf, replaceCheck } from '../object-lock.js';
 import { StorageConflictError, type BucketRecord, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
 import { notImplemented, s3Error } from '../errors.js';
 import { parseIntegrity } from '../object-writer.js';
@@ -27,11 +28,10 @@ export async function deleteObject(ctx: S3Context, bucket: string, key: string):
   const versionId = requestedVersionId(ctx);
   const b = await requireBucket(ctx, bucket);
   if (versionId !== undefined) {
-    // Object lock: checked in the removing transaction, against the version as it is then.
-    const check = objectLockOf(b) ? lockCheck(nowOf(ctx), await mayBypassGovernance(ctx, bucket, key)) : undefined;
-    const removed = await ctx.services.meta.deleteObjectVersion(bucket, key, versionId, check);
+    const outcome = await deleteVersion(ctx, b, key, versionId, cond);
+    if (outcome.failed) throw outcome.failed;
     ctx.services.collectGarbage();
-    return sendEmpty(ctx, 204, { 'x-amz-version-id': versionId, ...(removed?.deleteMarker ? { 'x-amz-delete-marker': 'true' } : {}) });
+    return sendEmpty(ctx, 204, { 'x-amz-version-id': versionId, ...(outcome.removed?.deleteMarker ? { 'x-amz-delete-marker': 'true' } : {}) });
   }
   const outcome = await conditionalDelete(ctx, b, key, cond);
   if (outcome.failed) throw outcome.failed;
@@ -54,7 +54,6 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
   // A <VersionId> entry is s3:DeleteObjectVersion on that version (its ACL is the bucket's WRITE).
   const decideVersion = await s3Decider(ctx.services, { ...access, checks: [{ action: actionOf('DeleteObjects', 'version') }] });
   const results: string[] = [];
-  const locked = objectLockOf(b) !== undefined;
   for (const { key, versionId, etag } of objects) {
     const vid = versionId === undefined ? '' : text('VersionId', versionId);
     if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
@@ -70,20 +69,15 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
       continue;
     }
     try {
+      const cond: WriteCondition = etag === undefined ? { kind: 'none' } : { kind: 'ifMatch', etag };
       if (versionId !== undefined) {
-        let removed;
-        try {
-          removed = await ctx.services.meta.deleteObjectVersion(bucket, key, versionId, locked ? lockCheck(nowOf(ctx), await mayBypassGovernance(ctx, bucket, key)) : undefined);
-        } catch (e) {
-          if (!(e instanceof ServiceError)) throw e;
-          results.push(el('Error', text('Key', key), vid, text('Code', e.code), text('Message', e.message)));
-          continue;
-        }
-        const marker = removed?.deleteMarker ? text('DeleteMarker', true) + text('DeleteMarkerVersionId', versionId) : '';
-        if (!quiet) results.push(el('Deleted', text('Key', key), vid, marker));
+        const outcome = await deleteVersion(ctx, b, key, versionId, cond);
+        const marker = outcome.removed?.deleteMarker ? text('DeleteMarker', true) + text('DeleteMarkerVersionId', versionId) : '';
+        if (outcome.failed) results.push(el('Error', text('Key', key), vid, text('Code', outcome.failed.code), text('Message', outcome.failed.message)));
+        else if (!quiet) results.push(el('Deleted', text('Key', key), vid, marker));
         continue;
       }
-      const outcome = await conditionalDelete(ctx, b, key, etag === undefined ? { kind: 'none' } : { kind: 'ifMatch', etag });
+      const outcome = await conditionalDelete(ctx, b, key, cond);
       const marker = outcome.marker === undefined ? '' : text('DeleteMarker', true) + text('DeleteMarkerVersionId', outcome.marker);
       if (outcome.failed) results.push(el('Error', text('Key', key), text('Code', outcome.failed.code), text('Message', outcome.failed.message)));
       else if (!quiet) results.push(el('Deleted', text('Key', key), marker));
@@ -100,7 +94,8 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
  * Deletes the key, under an If-Match condition when given (checked in the delete's own
  * transaction: a concurrent writer cannot slip between): in a bucket that has had versioning,
  * by writing a delete marker, whose version id it returns. `failed` is the error a failed
- * condition answers: 404 NoSuchKey when there is no object, 412 PreconditionFailed when its ETag differs.
+ * condition answers (conditionFailure), or object lock's AccessDenied when a null delete marker
+ * would replace a locked null version.
  */
 async function conditionalDelete(ctx: S3Context, b: BucketRecord, key: string, cond: WriteCondition): Promise<{ failed?: ServiceError; marker?: string }> {
   try {
@@ -109,13 +104,38 @@ async function conditionalDelete(ctx: S3Context, b: BucketRecord, key: string, c
       return {};
     }
     const marker = deleteMarkerRecord(b.name, key, versionIdForWrite(b), ctx.owner.id);
-    await ctx.services.meta.putObject(marker, cond);
+    await ctx.services.meta.putObject(marker, cond, await replaceCheck(ctx, b.name, key));
     return { marker: marker.versionId! };
   } catch (e) {
-    if (!(e instanceof StorageConflictError && e.kind === 'PreconditionFailed')) throw e;
-    const current = await ctx.services.meta.getObject(b.name, key);
-    return { failed: current ? s3Error('PreconditionFailed', { Condition: 'If-Match' }) : s3Error('NoSuchKey', { Key: key }) };
+    return { failed: await conditionFailure(ctx, b, key, e) };
   }
+}
+
+/**
+ * Removes one version for good (DeleteObject or a DeleteObjects entry with a version id). Object
+ * lock is checked in the removing transaction, against the version as it is then; so is If-Match,
+ * which AWS evaluates against the key's current version ("conditional delete evaluations only
+ * apply to the current version of the object"), whichever version is named.
+ */
+async function deleteVersion(ctx: S3Context, b: BucketRecord, key: string, versionId: string, cond: WriteCondition): Promise<{ failed?: ServiceError; removed?: ObjectRecord }> {
+  const check = objectLockOf(b) ? lockCheck(nowOf(ctx), await mayBypassGovernance(ctx, b.name, key)) : undefined;
+  try {
+    return { removed: await ctx.services.meta.deleteObjectVersion(b.name, key, versionId, check, cond) };
+  } catch (e) {
+    return { failed: await conditionFailure(ctx, b, key, e) };
+  }
+}
+
+/**
+ * The answer of a delete that failed with `e`: a failed If-Match is 404 NoSuchKey when the key has
+ * no current object, 412 PreconditionFailed when its ETag differs; an S3 error (object lock) is
+ * itself; anything else is rethrown.
+ */
+async function conditionFailure(ctx: S3Context, b: BucketRecord, key: string, e: unknown): Promise<ServiceError> {
+  if (e instanceof ServiceError) return e;
+  if (!(e instanceof StorageConflictError && e.kind === 'PreconditionFailed')) throw e;
+  const current = await ctx.services.meta.getObject(b.name, key);
+  return current ? s3Error('PreconditionFailed', { Condition: 'If-Match' }) : s3Error('NoSuchKey', { Key: key });
 }
 
 /**

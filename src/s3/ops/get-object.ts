@@ -8,6 +8,7 @@ import { ObjectCryptoError } from '../../crypto/index.js';
 import { readersOf } from '../../storage/blob-readers.js';
 import type { BucketRecord, ObjectRecord } from '../../storage/types.js';
 import { readVersion, requestedVersionId, versionHeaders } from '../versioning.js';
+import { expirationHeaders } from '../lifecycle/expiration-header.js';
 import { requireBucket } from '../bucket-access.js';
 import { GET_CONDITIONS, checkReadConditions } from '../conditions.js';
 import { type S3Context, header } from '../context.js';
@@ -90,7 +91,10 @@ async function respond(ctx: S3Context, rec: ObjectRecord, b: BucketRecord, custo
 
   const checksumMode = header(ctx, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED' && (range === undefined || partNumber !== undefined);
   const headers: Record<string, string> = {
-    ...objectResponseHeaders(rec, { checksumMode, partNumber }), ...sseResponseHeaders(ctx, sse), ...versionHeaders(b, rec), ...lockResponseHeaders(rec),
+    ...objectResponseHeaders(rec, { checksumMode, partNumber }), ...sseResponseHeaders(ctx, sse), ...versionHeaders(b, rec),
+    ...(await lockResponseHeaders(ctx, b.name, rec.key, rec)),
+    // Only the current version expires (a read naming a version may read an older one).
+    ...(ctx.query.has('versionId') ? {} : expirationHeaders(b, rec)),
   };
   for (const [param, name] of Object.entries(OVERRIDES)) {
     const v = ctx.query.get(param);

@@ -18,7 +18,8 @@ import { requireSecureTransport } from '../sse/transport-rule.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
 import { DEFAULT_ALGORITHM } from '../multipart-checksum.js';
 import { versionHeaders, versionIdForWrite } from '../versioning.js';
-import { authorizeRequestedLock, lockForNewVersion, nowOf, requestedLock, sysWithLock } from '../object-lock.js';
+import { expirationHeaders } from '../lifecycle/expiration-header.js';
+import { authorizeRequestedLock, lockForNewVersion, nowOf, replaceCheck, requestedLock, sysWithLock } from '../object-lock.js';
 import { announcedSize, parseIntegrity, refuseAnnouncedOversize, writeBlob } from '../object-writer.js';
 
 export async function putObject(ctx: S3Context, bucket: string, key: string): Promise<void> {
@@ -78,14 +79,17 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
   };
   await commitObject(ctx, rec, cond);
   sendEmpty(ctx, 200, {
-    etag: rec.etag, ...checksumResponseHeaders(rec), ...sseResponseHeaders(ctx, sealed?.sse, { withContext: true }), ...versionHeaders(b, rec),
+    etag: rec.etag, ...checksumResponseHeaders(rec), ...sseResponseHeaders(ctx, sealed?.sse, { withContext: true }), ...versionHeaders(b, rec), ...expirationHeaders(b, rec),
   });
 }
 
-/** Commits a new current object (a new version in a versioned bucket), mapping storage conflicts to S3 errors, and frees what it replaced. */
+/**
+ * Commits a new current object (a new version in a versioned bucket), mapping storage conflicts to
+ * S3 errors, and frees what it replaced; a locked version it would replace refuses it (object-lock.ts replaceCheck).
+ */
 export async function commitObject(ctx: S3Context, rec: ObjectRecord, cond: ReturnType<typeof writeCondition>): Promise<void> {
   try {
-    await ctx.services.meta.putObject(rec, cond);
+    await ctx.services.meta.putObject(rec, cond, await replaceCheck(ctx, rec.bucket, rec.key));
   } catch (e) {
     await ctx.services.meta.discardPending(rec.parts[0]!.blobId).catch(() => undefined);
     ctx.services.collectGarbage();

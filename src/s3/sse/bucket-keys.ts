@@ -1,9 +1,12 @@
 // S3 Bucket Keys: a data key from KMS for (bucket, KMS key, context), reused for a bounded
 // time to derive per-object keys (GenerateDataKey once per TTL, not per object), and on
 // reads the unwrapped bucket key is remembered for the same TTL. A cache hit never skips
-// the access check: the KMS port's authorizeUse resolves the key, checks its state and
-// authorizes the caller for the same action exactly as the KMS call would; only the
-// cryptography and the billed request are saved.
+// the access check: the KMS port's authorizeUse resolves the key, checks its state,
+// authorizes the caller for the same action exactly as the KMS call would, and checks that
+// the material version the bucket key is wrapped under is still there; only the
+// cryptography and the billed request are saved. So a change made on another node of a
+// cluster (a key disabled, a grant revoked, imported material deleted) applies to the
+// next hit here.
 //
 // The cache speaks to the KMS port as the caller it is given and answers KMS's errors;
 // S3 maps them (kms-bridge.ts). Time comes from an injected clock, so tests move it.
@@ -52,7 +55,7 @@ export class BucketKeyCache {
     const known = this.known(this.forWrite, this.fetchingWrite, id);
     const hit = known && (await known);
     if (hit) {
-      const arn = await kms.authorizeUse({ caller, keyId: hit.keyArn, action: 'kms:GenerateDataKey', encryptionContext: context });
+      const arn = await kms.authorizeUse({ caller, keyId: hit.keyArn, action: 'kms:GenerateDataKey', encryptionContext: context, ciphertextBlob: hit.ciphertextBlob });
       if (arn === hit.keyArn) {
         this.stats.reusedForWrite++;
         this.onReuse?.(caller.principal.arn, hit.keyArn, context, 'GenerateDataKey');
@@ -75,7 +78,7 @@ export class BucketKeyCache {
     const known = this.known(this.forRead, this.fetchingRead, id);
     const hit = known && (await known);
     if (hit && hit.keyArn === keyArn) {
-      await kms.authorizeUse({ caller, keyId: keyArn, action: 'kms:Decrypt', encryptionContext: context });
+      await kms.authorizeUse({ caller, keyId: keyArn, action: 'kms:Decrypt', encryptionContext: context, ciphertextBlob: blob });
       this.stats.reusedForRead++;
       this.onReuse?.(caller.principal.arn, keyArn, context, 'Decrypt');
       return hit.plaintext;

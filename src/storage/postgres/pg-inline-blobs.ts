@@ -11,12 +11,13 @@ import { changed, first } from './query.js';
 import { transaction } from './transaction.js';
 
 export class PgInlineBlobs implements InlineBlobStore {
-  constructor(private readonly pool: pg.Pool) {}
+  /** `writer`: the instance the pending marks name (PgMetadataStore's writer). */
+  constructor(private readonly pool: pg.Pool, private readonly writer: string) {}
 
   async putPending(blobId: string, data: Buffer): Promise<void> {
     // Two inserts of fresh ids: nothing to serialize against, so READ COMMITTED.
     await transaction(this.pool, 'READ COMMITTED', async (q) => {
-      await q.query(S.addPending, [blobId]);
+      await q.query(S.addPending, [blobId, this.writer]);
       await q.query(S.insertInline, [blobId, data]);
     });
   }

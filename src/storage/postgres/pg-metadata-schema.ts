@@ -147,5 +147,74 @@ CREATE TRIGGER meta_usage_object_version AFTER INSERT OR DELETE ON meta_object_v
   FOR EACH ROW EXECUTE FUNCTION meta_usage_of_version();
 `;
 
+// Pending marks name their writer (one server process) and carry their time, by the
+// database's clock; writers heartbeat in meta_blob_writers (docs/CLUSTER.md, "Pending
+// blobs"). Marks made before this step, or by a node of an older release during a rolling
+// upgrade, have writer '' and are reclaimed only after the unknown-writer grace period.
+const V2 = `
+ALTER TABLE meta_pending_blobs
+  ADD COLUMN writer TEXT NOT NULL DEFAULT '',
+  ADD COLUMN created_at BIGINT NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+CREATE INDEX meta_pending_blobs_by_writer ON meta_pending_blobs (writer);
+CREATE TABLE meta_blob_writers (
+  instance     TEXT NOT NULL PRIMARY KEY,
+  node         TEXT NOT NULL,
+  started_at   BIGINT NOT NULL,
+  heartbeat_at BIGINT NOT NULL,
+  -- The writer's own heartbeat period (0: it beats only when asked): it is judged dead only
+  -- after 4 of its own periods, whatever shorter timeout the leader uses.
+  heartbeat_ms BIGINT NOT NULL
+);
+CREATE INDEX meta_blob_writers_by_node ON meta_blob_writers (node);
+`;
+
+// Per-bucket counts in slots. V1 kept one row per bucket that every write and delete in the
+// bucket updated in its SERIALIZABLE transaction: concurrent writers to one bucket, on one
+// node or several, conflicted on that row (40001) until their retries ran out and answered
+// 500. Now each transaction adds its change to the slot of its own connection (its backend
+// pid modulo 64): concurrent transactions run on distinct connections, so they touch
+// distinct rows, and an update that changes no indexed column touches no shared index page.
+// meta_bucket_usage becomes the view that sums the slots (same columns as before).
+const V3 = `
+CREATE TABLE meta_bucket_usage_slots (
+  bucket  TEXT COLLATE "C" NOT NULL,
+  slot    SMALLINT NOT NULL,
+  objects BIGINT NOT NULL,
+  bytes   BIGINT NOT NULL,
+  PRIMARY KEY (bucket, slot)
+);
+INSERT INTO meta_bucket_usage_slots (bucket, slot, objects, bytes) SELECT bucket, 0, objects, bytes FROM meta_bucket_usage;
+DROP TABLE meta_bucket_usage;
+CREATE VIEW meta_bucket_usage AS
+  SELECT bucket, sum(objects)::bigint AS objects, sum(bytes)::bigint AS bytes FROM meta_bucket_usage_slots GROUP BY bucket;
+
+CREATE OR REPLACE FUNCTION meta_usage_of_bucket() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO meta_bucket_usage_slots (bucket, slot, objects, bytes) VALUES (NEW.name, 0, 0, 0) ON CONFLICT DO NOTHING;
+  ELSE
+    DELETE FROM meta_bucket_usage_slots WHERE bucket = OLD.name;
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION meta_usage_add(b TEXT, d_objects BIGINT, d_bytes BIGINT) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO meta_bucket_usage_slots AS u (bucket, slot, objects, bytes) VALUES (b, pg_backend_pid() % 64, d_objects, d_bytes)
+    ON CONFLICT (bucket, slot) DO UPDATE SET objects = u.objects + EXCLUDED.objects, bytes = u.bytes + EXCLUDED.bytes;
+END $$;
+
+CREATE OR REPLACE FUNCTION meta_usage_of_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP IN ('DELETE', 'UPDATE') THEN
+    PERFORM meta_usage_add(OLD.bucket, -(1 - OLD.delete_marker), -OLD.size);
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    PERFORM meta_usage_add(NEW.bucket, 1 - NEW.delete_marker, NEW.size);
+  END IF;
+  RETURN NULL;
+END $$;
+`;
+
 /** migrations[n] takes the metadata tables from version n to n + 1 (component 'metadata'). */
-export const PG_METADATA_MIGRATIONS: readonly PgMigration[] = [V1];
+export const PG_METADATA_MIGRATIONS: readonly PgMigration[] = [V1, V2, V3];

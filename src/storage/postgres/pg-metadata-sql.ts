@@ -17,6 +17,9 @@ const OBJECT_VALUES = '?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?';
 const PATCH = `tags = COALESCE(?::text, tags), headers = COALESCE(?::text, headers), user_meta = COALESCE(?::text, user_meta),
   sys = COALESCE(?::text, sys), last_modified = COALESCE(?::text, last_modified), etag = COALESCE(?::text, etag)`;
 
+/** Epoch milliseconds by the database's clock: one clock for every node's heartbeats and marks. */
+const NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint';
+
 const SQL = {
   bucketExists: 'SELECT 1 FROM meta_buckets WHERE name = ?',
   getBucket: `SELECT ${BUCKET_COLUMNS} FROM meta_buckets WHERE name = ?`,
@@ -74,7 +77,23 @@ const SQL = {
   pruneCompleted: 'DELETE FROM meta_completed_uploads WHERE completed_at < ?',
   deleteBucketCompleted: 'DELETE FROM meta_completed_uploads WHERE bucket = ?',
 
-  addPending: 'INSERT INTO meta_pending_blobs (blob_id) VALUES (?) ON CONFLICT DO NOTHING',
+  addPending: `INSERT INTO meta_pending_blobs (blob_id, writer, created_at) VALUES (?, ?, ${NOW_MS}) ON CONFLICT DO NOTHING`,
+  registerWriter: `INSERT INTO meta_blob_writers (instance, node, started_at, heartbeat_at, heartbeat_ms) VALUES (?, ?, ${NOW_MS}, ${NOW_MS}, ?) ON CONFLICT (instance) DO NOTHING`,
+  heartbeatWriter: `UPDATE meta_blob_writers SET heartbeat_at = ${NOW_MS} WHERE instance = ?`,
+  // No row lock (every PUT of a node would lock one hot row): the publishing transaction also
+  // deletes its blobs' pending marks, which the leader's reclamation deletes too, so the two
+  // conflict there and PostgreSQL orders them (pg-metadata-store.ts, reclaimPending).
+  fenceWriter: 'SELECT 1 FROM meta_blob_writers WHERE instance = ?',
+  retireOtherWriters: 'DELETE FROM meta_blob_writers WHERE instance <> ?',
+  retireEarlierWriters: 'DELETE FROM meta_blob_writers WHERE node = ? AND instance <> ? RETURNING instance',
+  retireStaleWriters: `DELETE FROM meta_blob_writers WHERE heartbeat_at < ${NOW_MS} - GREATEST(?::bigint, 4 * heartbeat_ms) AND instance <> ? RETURNING instance`,
+  reclaimPendingOf: `WITH p AS (DELETE FROM meta_pending_blobs WHERE writer = ANY(?::text[]) RETURNING blob_id),
+       g AS (INSERT INTO meta_garbage_blobs (blob_id) SELECT blob_id FROM p ON CONFLICT DO NOTHING)
+     SELECT count(*)::int AS n FROM p`,
+  reclaimPendingOfNobody: `WITH p AS (DELETE FROM meta_pending_blobs pb WHERE pb.created_at < ${NOW_MS} - ?
+         AND NOT EXISTS (SELECT 1 FROM meta_blob_writers w WHERE w.instance = pb.writer) RETURNING blob_id),
+       g AS (INSERT INTO meta_garbage_blobs (blob_id) SELECT blob_id FROM p ON CONFLICT DO NOTHING)
+     SELECT count(*)::int AS n FROM p`,
   clearPending: 'DELETE FROM meta_pending_blobs WHERE blob_id = ?',
   pendingToGarbage: `WITH p AS (DELETE FROM meta_pending_blobs RETURNING blob_id)
      INSERT INTO meta_garbage_blobs (blob_id) SELECT blob_id FROM p ON CONFLICT DO NOTHING`,

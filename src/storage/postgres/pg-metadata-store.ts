@@ -11,8 +11,10 @@
 // Single-statement writes run on their own. Nothing is cached (SQLite caches buckets):
 // another node may write at any time.
 
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type {
+  BlobWriterIdentity,
   BucketRecord,
   BucketUsage,
   CompletedUploadRecord,
@@ -24,9 +26,11 @@ import type {
   ObjectRecord,
   ObjectVersionRecord,
   PartRecord,
+  ReplaceCheck,
+  PendingReclaim,
   WriteCondition,
 } from '../types.js';
-import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError } from '../types.js';
+import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError, WriterRetiredError } from '../types.js';
 import { compareUtf8, prefixUpperBound } from '../key-order.js';
 import { encodeObjectTags } from '../object-tags.js';
 import { OBJECT_COLUMNS, UPLOAD_COLUMNS, toBucket, toObject, toPart, toUpload } from '../sqlite-rows.js';
@@ -38,36 +42,63 @@ import { PG_METADATA_SQL as S, numbered } from './pg-metadata-sql.js';
 import { listVersions, releaseBlobs, removeCurrent, versionRow, writeObject } from './pg-metadata-versions.js';
 import { PgInlineBlobs } from './pg-inline-blobs.js';
 import { changed, first, rows } from './query.js';
-import { serializable, type Queryable } from './transaction.js';
+import { serializable, transaction, type Queryable } from './transaction.js';
 
 export interface PgMetadataStoreOptions {
   /** End the pool when the store closes (a pool of its own); by default the pool is the caller's. */
   closePool?: boolean;
+  /** Who this store's pending marks belong to (default: node 'local', a fresh instance). */
+  writer?: BlobWriterIdentity;
+  /** How often the store refreshes its writer's heartbeat, in ms (default 5000; 0: never by itself). */
+  heartbeatMs?: number;
 }
+
+/** How long a reclamation waits for a retiring writer's publishing transaction to end. */
+const RECLAIM_LOCK_TIMEOUT_MS = 5_000;
+
+/** The writer heartbeat's default period: well inside any writer timeout the leader uses. */
+export const WRITER_HEARTBEAT_MS = 5_000;
 
 type Patch = Partial<Pick<ObjectRecord, 'tags' | 'headers' | 'userMetadata' | 'sys' | 'lastModified' | 'etag'>>;
 
 export class PgMetadataStore implements MetadataStore {
   private closed = false;
   readonly inlineBlobs: PgInlineBlobs;
+  readonly writer: BlobWriterIdentity;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   private constructor(private readonly pool: pg.Pool, private readonly opts: PgMetadataStoreOptions) {
-    this.inlineBlobs = new PgInlineBlobs(pool);
+    this.writer = opts.writer ?? { node: 'local', instance: randomUUID() };
+    this.inlineBlobs = new PgInlineBlobs(pool, this.writer.instance);
   }
 
-  /** Brings the metadata tables up to date (once across nodes) and returns the store. */
+  /** Brings the metadata tables up to date (once across nodes), registers the writer and returns the store. */
   static async open(pool: pg.Pool, opts: PgMetadataStoreOptions = {}): Promise<PgMetadataStore> {
+    let store: PgMetadataStore;
     try {
       await migrate(pool, 'metadata', PG_METADATA_MIGRATIONS, 'metadata database');
+      store = new PgMetadataStore(pool, opts);
+      await pool.query(S.registerWriter, [store.writer.instance, store.writer.node, opts.heartbeatMs ?? WRITER_HEARTBEAT_MS]);
     } catch (e) {
       if (opts.closePool) await pool.end();
       throw e;
     }
-    return new PgMetadataStore(pool, opts);
+    const every = opts.heartbeatMs ?? WRITER_HEARTBEAT_MS;
+    if (every > 0) {
+      // A failed beat (database away) is only a missed one: the next may land in time.
+      store.heartbeat = setInterval(() => void store.heartbeatWriter().catch(() => undefined), every);
+      store.heartbeat.unref();
+    }
+    return store;
   }
 
   private tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
     return serializable(this.pool, fn);
+  }
+
+  /** A publishing write's first statement: the writer must not have been retired (types.ts, WriterRetiredError). */
+  private async fence(q: Queryable): Promise<void> {
+    if ((await first(q, S.fenceWriter, [this.writer.instance])) === undefined) throw new WriterRetiredError(this.writer.instance);
   }
 
   // ---- buckets ----
@@ -125,8 +156,11 @@ export class PgMetadataStore implements MetadataStore {
     return row && toObject(row);
   }
 
-  async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
-    return this.tx((q) => writeObject(q, rec, cond));
+  async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
+    return this.tx(async (q) => {
+      await this.fence(q);
+      return writeObject(q, rec, cond, check);
+    });
   }
 
   async updateObject(bucket: string, key: string, patch: Patch, versionId?: string): Promise<boolean> {
@@ -164,11 +198,12 @@ export class PgMetadataStore implements MetadataStore {
     });
   }
 
-  async deleteObjectVersion(bucket: string, key: string, versionId: string, check?: (rec: ObjectRecord) => void): Promise<ObjectRecord | undefined> {
+  async deleteObjectVersion(bucket: string, key: string, versionId: string, check?: ReplaceCheck, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
     // The check (object lock) runs on the row this SERIALIZABLE transaction removes: a lock set
     // concurrently makes one of the two transactions fail and retry, never slip between them.
     return this.tx(async (q) => {
       const current = await first<ObjectRow>(q, S.getObject, [bucket, key]);
+      checkCondition(cond, live(current));
       if (current !== undefined && current.version_id === versionId) {
         check?.(toObject(current));
         await removeCurrent(q, current);
@@ -258,6 +293,7 @@ export class PgMetadataStore implements MetadataStore {
 
   async putPart(p: PartRecord): Promise<void> {
     await this.tx(async (q) => {
+      await this.fence(q);
       if ((await first(q, S.getUpload, [p.uploadId])) === undefined) throw new StorageConflictError('NoSuchUpload');
       const old = await first<{ blob_id: string }>(q, S.getPartBlob, [p.uploadId, p.partNumber]);
       if (old !== undefined && old.blob_id !== p.blobId) await q.query(S.addGarbage, [old.blob_id]);
@@ -276,11 +312,13 @@ export class PgMetadataStore implements MetadataStore {
     rec: ObjectRecord,
     cond: WriteCondition = { kind: 'none' },
     completedAt: string = new Date().toISOString(),
+    check?: ReplaceCheck,
   ): Promise<ObjectRecord | undefined> {
     return this.tx(async (q) => {
+      await this.fence(q);
       const up = await first<UploadRow>(q, S.getUpload, [uploadId]);
       if (up === undefined || up.bucket !== rec.bucket || up.key !== rec.key) throw new StorageConflictError('NoSuchUpload');
-      const old = await writeObject(q, rec, cond);
+      const old = await writeObject(q, rec, cond, check);
       const used = new Set(rec.parts.map((p) => p.blobId));
       const unused = (await rows<{ blob_id: string }>(q, S.listPartBlobs, [uploadId])).map((r) => r.blob_id).filter((id) => !used.has(id));
       if (unused.length > 0) await q.query(S.addGarbageMany, [unused]);
@@ -313,8 +351,33 @@ export class PgMetadataStore implements MetadataStore {
 
   // ---- blob bookkeeping ----
 
+  async heartbeatWriter(): Promise<boolean> {
+    return changed(this.pool, S.heartbeatWriter, [this.writer.instance]);
+  }
+
+  async reclaimPending(which: PendingReclaim): Promise<number> {
+    // READ COMMITTED, two statements: retire the writers, then move their marks. A publishing
+    // transaction of a retired writer (SERIALIZABLE) read its writer row and deletes the marks
+    // of the blobs it publishes: if it commits first, the move finds those marks gone (it
+    // waits for the transaction, then skips them) and the blobs stay; if the move commits
+    // first, the publishing transaction's delete of a mark fails with 40001, and its retry
+    // finds its writer gone (WriterRetiredError). Either way no record names a reclaimed blob.
+    return transaction(this.pool, 'READ COMMITTED', async (q) => {
+      // A retired writer's transaction left open (its process paused mid-commit) must not
+      // hold the sweep up for good: give up, and try again at the next one.
+      await q.query(`SET LOCAL lock_timeout = '${RECLAIM_LOCK_TIMEOUT_MS}ms'`);
+      if (which.kind === 'earlier-instances') {
+        const retired = (await rows<{ instance: string }>(q, S.retireEarlierWriters, [this.writer.node, this.writer.instance])).map((r) => r.instance);
+        return retired.length === 0 ? 0 : (await first<{ n: number }>(q, S.reclaimPendingOf, [retired]))!.n;
+      }
+      const retired = (await rows<{ instance: string }>(q, S.retireStaleWriters, [which.writerTimeoutMs, this.writer.instance])).map((r) => r.instance);
+      const ofRetired = retired.length === 0 ? 0 : (await first<{ n: number }>(q, S.reclaimPendingOf, [retired]))!.n;
+      return ofRetired + (await first<{ n: number }>(q, S.reclaimPendingOfNobody, [which.unknownWriterGraceMs]))!.n;
+    });
+  }
+
   async markPending(blobId: string): Promise<void> {
-    await this.pool.query(S.addPending, [blobId]);
+    await this.pool.query(S.addPending, [blobId, this.writer.instance]);
   }
 
   async discardPending(blobId: string): Promise<void> {
@@ -327,7 +390,10 @@ export class PgMetadataStore implements MetadataStore {
   async takeGarbage(includePending: boolean): Promise<string[]> {
     // Pending ids become garbage, so forgetGarbage() is the one way any id is dropped and a
     // crash between here and the deletes leaves them to the next start.
-    if (includePending) await this.pool.query(S.pendingToGarbage);
+    if (includePending) {
+      await this.pool.query(S.pendingToGarbage);
+      await this.pool.query(S.retireOtherWriters, [this.writer.instance]);
+    }
     return (await rows<{ blob_id: string }>(this.pool, S.listGarbage)).map((r) => r.blob_id);
   }
 
@@ -348,6 +414,7 @@ export class PgMetadataStore implements MetadataStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.heartbeat);
     if (this.opts.closePool) await this.pool.end();
   }
 }

@@ -5,7 +5,7 @@
 
 import { compareUtf8, prefixUpperBound } from '../key-order.js';
 import { NULL_VERSION_ID, StorageConflictError } from '../types.js';
-import type { ListVersionsQuery, ObjectPart, ObjectRecord, ObjectVersionRecord, WriteCondition } from '../types.js';
+import type { ListVersionsQuery, ObjectPart, ObjectRecord, ObjectVersionRecord, ReplaceCheck, WriteCondition } from '../types.js';
 import { OBJECT_COLUMNS, objectParams, rowParams, toObject, type ObjectRow } from '../sqlite-rows.js';
 import { checkCondition, live } from '../sqlite-versions.js';
 import { PG_METADATA_SQL as S, numbered } from './pg-metadata-sql.js';
@@ -20,11 +20,18 @@ export async function versionRow(q: Queryable, bucket: string, key: string, vers
 }
 
 /** The body of putObject (and of completeUpload's write), in the caller's transaction. */
-export async function writeObject(q: Queryable, rec: ObjectRecord, cond: WriteCondition): Promise<ObjectRecord | undefined> {
+export async function writeObject(q: Queryable, rec: ObjectRecord, cond: WriteCondition, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
   if ((await first(q, S.bucketExists, [rec.bucket])) === undefined) throw new StorageConflictError('NoSuchBucket');
   const current = await first<ObjectRow>(q, S.getObject, [rec.bucket, rec.key]);
   checkCondition(cond, live(current));
   const versionId = rec.versionId ?? NULL_VERSION_ID;
+  // The one other version that can carry rec's id: the null version, rewritten.
+  const same = current?.version_id === versionId ? undefined : await first<ObjectRow>(q, S.getVersion, [rec.bucket, rec.key, versionId]);
+  if (check !== undefined) {
+    // On the rows this SERIALIZABLE transaction replaces: a lock set concurrently makes one of the two retry.
+    const replaced = current?.version_id === versionId ? current : same;
+    if (replaced !== undefined) check(toObject(replaced));
+  }
   const kept = new Set(rec.parts.map((p) => p.blobId));
   const removed: ObjectRow[] = [];
   let shares = false;
@@ -37,8 +44,6 @@ export async function writeObject(q: Queryable, rec: ObjectRecord, cond: WriteCo
       await q.query(S.insertVersion, rowParams(current, shares || current.shares_blobs === 1 ? 1 : 0));
     }
   }
-  // The one other version that can carry rec's id: the null version, rewritten.
-  const same = current?.version_id === versionId ? undefined : await first<ObjectRow>(q, S.getVersion, [rec.bucket, rec.key, versionId]);
   if (same !== undefined) {
     await q.query(S.deleteVersion, [rec.bucket, rec.key, same.seq]);
     removed.push(same);

@@ -236,6 +236,37 @@ export function runIamPrincipalsContract(withStore: WithStore, twin?: (s: IamSto
         }
       }));
 
+      it('version(), where a store has one, moves on with every write a credential or identity policy depends on, seen from the other store too', withTwins(async (s, t) => {
+        if (!s.version || !t.version) return;
+        const seen = async () => [await s.version!(), await t.version!()];
+        let before = await seen();
+        const moves = async (what: string, write: () => Promise<unknown>) => {
+          await write();
+          const now = await seen();
+          assert.notEqual(now[0], before[0], `${what}: the writer's version moves on`);
+          assert.notEqual(now[1], before[1], `${what}: the other store's version moves on`);
+          before = now;
+        };
+        const key = accessKeyRec('vera');
+        const p = policyRec('vera-read');
+        await moves('createUser', () => s.createUser(userRec('vera')));
+        await moves('createAccessKey', () => s.createAccessKey(key, { maxKeysPerUser: 2 }));
+        await moves('updateAccessKeyStatus', () => s.updateAccessKeyStatus('vera', key.accessKeyId, 'Inactive'));
+        await moves('putUserPolicy', () => s.putUserPolicy('vera', 'p', DOC('s3:*')));
+        await moves('deleteUserPolicy', () => s.deleteUserPolicy('vera', 'p'));
+        await moves('groups.create', () => s.groups.create(groupRec('vera-group')));
+        await moves('groups.addUser', () => s.groups.addUser('vera-group', 'vera'));
+        await moves('groups.putPolicy', () => s.groups.putPolicy('vera-group', 'g', DOC('s3:*')));
+        await moves('groups.removeUser', () => s.groups.removeUser('vera-group', 'vera'));
+        await moves('policies.create', () => s.policies.create(p, DOC('s3:GetObject')));
+        await moves('policies.attach', () => s.policies.attach('user', 'vera', p.arn));
+        await moves('policies.createVersion (default)', () => s.policies.createVersion(p.arn, DOC('s3:*'), true, 5));
+        await moves('policies.detach', () => s.policies.detach('user', 'vera', p.arn));
+        await moves('roles.create', () => s.roles.create(roleRec('vera-role')));
+        await moves('roles.putPolicy', () => s.roles.putPolicy('vera-role', 'r', DOC('s3:*')));
+        await moves('deleteAccessKey', () => s.deleteAccessKey('vera', key.accessKeyId));
+      }));
+
       it('createVersion of one policy from both at once: every call gets its own version id', withTwins(async (s, t) => {
         const p = policyRec('shared');
         await s.policies.create(p, DOC('s3:*'));

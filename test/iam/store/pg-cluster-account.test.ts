@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import type pg from 'pg';
-import { PG_CLUSTER_MIGRATIONS, PgClusterAccount } from '../../../src/iam/store/pg-cluster-account.js';
+import { PG_ACCOUNT_MIGRATIONS, PgClusterAccount } from '../../../src/iam/store/pg-cluster-account.js';
 import { loadRootAccount, RootAccountError } from '../../../src/iam/root-credentials.js';
 import { openPgPool } from '../../../src/storage/postgres/pool.js';
 import { schemaVersion } from '../../../src/storage/postgres/migrate.js';
@@ -41,7 +41,7 @@ describePostgres('PgClusterAccount', () => {
   it('three nodes claiming different accounts at once all get one of them, and it stays', async () => {
     await withPools(3, async (pools) => {
       const stores = await Promise.all(pools.map((p) => PgClusterAccount.open(p)));
-      assert.equal(await schemaVersion(pools[0]!, 'cluster'), PG_CLUSTER_MIGRATIONS.length);
+      assert.equal(await schemaVersion(pools[0]!, 'account'), PG_ACCOUNT_MIGRATIONS.length);
       assert.equal(await stores[0]!.get(), undefined);
       const candidates = ['111111111111', '222222222222', '333333333333'];
       const claims = await Promise.all(stores.map((s, i) => s.claim(candidates[i]!)));
@@ -57,7 +57,7 @@ describePostgres('PgClusterAccount', () => {
   it('refuses an account id that is not 12 digits', async () => {
     await withPools(1, async ([pool]) => {
       const s = await PgClusterAccount.open(pool!);
-      await assert.rejects(s.claim('12345'), /cluster_account_account_id_check/);
+      await assert.rejects(s.claim('12345'), /account_account_id_check/);
       assert.equal(await s.get(), undefined);
     });
   });

@@ -55,6 +55,18 @@ describePostgres('PgIamStore', () => {
     }
   });
 
+  it('version() stays put for what nothing is cached from: an access key\'s last use, STS sessions', withStore(async (s) => {
+    await s.createUser(userRec('alice'));
+    const key = accessKeyRec('alice');
+    await s.createAccessKey(key, { maxKeysPerUser: 2 });
+    const v = await s.version!();
+    await s.markAccessKeyUsed(key.accessKeyId, { date: Date.now(), service: 's3', region: 'us-east-1' });
+    await s.sessions.create(sessionRec());
+    assert.equal(await s.version!(), v);
+    await s.updateAccessKeyStatus('alice', key.accessKeyId, 'Inactive');
+    assert.notEqual(await s.version!(), v, 'a status change moves it');
+  }));
+
   it('an error PostgreSQL raises over a whole row does not carry the sealed secret', withStore(async (s) => {
     await s.createUser(userRec('alice'));
     const key = accessKeyRec('alice', { status: 'Bogus' as AccessKeyStatus }); // a CHECK violation, in a transaction

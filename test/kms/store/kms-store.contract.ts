@@ -78,6 +78,13 @@ export async function rejectsWith(p: Promise<unknown>, kind: KmsStoreConflict['k
   });
 }
 
+/** A key record without its revision (which the store sets on every read), to compare with what was written. */
+export function bare(k: KmsKeyRecord | undefined): KmsKeyRecord | undefined {
+  if (k === undefined) return undefined;
+  const { revision: _r, ...rest } = k;
+  return rest;
+}
+
 /** Creates a key with material v1 and returns both. */
 async function newKey(s: KmsStore, over: Partial<KmsKeyRecord> = {}) {
   const key = keyRec(over);
@@ -99,7 +106,7 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
         const key = keyRec({ description: 'd', rotationEnabled: true, rotationPeriodInDays: 365, nextRotationDate: T0 + 365 * DAY });
         const material = materialRec(key.keyId, 1, { rotationType: 'AUTOMATIC' });
         await s.createKey(key, material, [{ TagKey: 'b', TagValue: '1' }, { TagKey: 'a', TagValue: '2' }]);
-        assert.deepEqual(await s.getKey(key.keyId), key);
+        assert.deepEqual(bare(await s.getKey(key.keyId)), key);
         assert.deepEqual(await s.getMaterial(key.keyId, 1), material);
         assert.deepEqual(await s.getTags(key.keyId), [{ TagKey: 'b', TagValue: '1' }, { TagKey: 'a', TagValue: '2' }]);
         assert.equal(await s.getKey(randomUUID()), undefined);
@@ -136,11 +143,38 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
           currentVersion: 1,
         };
         assert.equal(await s.updateKey({ ...changed, arn: 'arn:other', creationDate: 1, region: 'eu-west-1' }), true);
-        assert.deepEqual(await s.getKey(key.keyId), changed);
+        assert.deepEqual(bare(await s.getKey(key.keyId)), changed);
         // Optional fields cleared again come back absent, not null.
         assert.equal(await s.updateKey(key), true);
-        assert.deepEqual(await s.getKey(key.keyId), key);
+        assert.deepEqual(bare(await s.getKey(key.keyId)), key);
         assert.equal(await s.updateKey(keyRec()), false);
+      }));
+
+      it('a key record carries a revision: 1 when created, moved on by every write; a write of a stale revision is Changed and writes nothing', withStore(async (s) => {
+        const { key } = await newKey(s);
+        const r1 = (await s.getKey(key.keyId))!;
+        assert.equal(r1.revision, 1);
+        assert.equal(await s.updateKey({ ...r1, description: 'one' }), true);
+        const r2 = (await s.getKey(key.keyId))!;
+        assert.equal(r2.revision, 2);
+        await rejectsWith(s.updateKey({ ...r1, description: 'stale' }), 'Changed');
+        assert.equal((await s.getKey(key.keyId))?.description, 'one');
+        await rejectsWith(s.addMaterial(materialRec(key.keyId, 2), { ...r1 }), 'Changed');
+        assert.equal(await s.getMaterial(key.keyId, 2), undefined, 'a refused addMaterial adds no version');
+        const v1 = (await s.getMaterial(key.keyId, 1))!;
+        await rejectsWith(s.putMaterial({ ...v1, sealed: Buffer.alloc(0) }, { ...r1, state: 'PendingImport' }), 'Changed');
+        assert.deepEqual(await s.getMaterial(key.keyId, 1), v1, 'a refused putMaterial leaves the material');
+        await s.addMaterial(materialRec(key.keyId, 2), r2);
+        const r3 = (await s.getKey(key.keyId))!;
+        assert.deepEqual([r3.revision, r3.currentVersion], [3, 2]);
+        await rejectsWith(s.deleteKey(key.keyId, 2), 'Changed');
+        assert.ok(await s.getKey(key.keyId), 'a refused deleteKey deletes nothing');
+        // Without a revision a write is unconditional (and still moves the revision on).
+        assert.equal(await s.updateKey({ ...bare(r1)!, currentVersion: 2 }), true);
+        assert.equal((await s.getKey(key.keyId))?.revision, 4);
+        assert.equal(await s.deleteKey(key.keyId, 4), true);
+        assert.equal(await s.deleteKey(key.keyId, 4), false, 'absent: false, not Changed');
+        assert.equal(await s.updateKey(r3), false, 'absent: false, not Changed');
       }));
 
       it('listKeys orders by creation date then key id and pages without gaps or repeats', withStore(async (s) => {
@@ -414,7 +448,7 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
       it('createKey without material makes a key waiting for its first import', withStore(async (s) => {
         const key = keyRec({ origin: 'EXTERNAL', state: 'PendingImport' });
         await s.createKey(key, undefined, [{ TagKey: 't', TagValue: 'v' }]);
-        assert.deepEqual(await s.getKey(key.keyId), key);
+        assert.deepEqual(bare(await s.getKey(key.keyId)), key);
         assert.deepEqual(await s.listMaterials(key.keyId), []);
         assert.deepEqual(await s.getTags(key.keyId), [{ TagKey: 't', TagValue: 'v' }]);
       }));
@@ -426,7 +460,7 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
         const v1 = materialRec(key.keyId, 1);
         const imported = { ...key, state: 'Enabled' as const, expirationModel: 'KEY_MATERIAL_EXPIRES' as const, validTo: T0 + 2 * DAY, importTokens: tokens };
         await s.putMaterial(v1, imported);
-        assert.deepEqual(await s.getKey(key.keyId), imported);
+        assert.deepEqual(bare(await s.getKey(key.keyId)), imported);
         assert.deepEqual(await s.listMaterials(key.keyId), [v1]);
         // A pending version does not become current.
         const v2 = materialRec(key.keyId, 2);
@@ -440,7 +474,7 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
         const got = await s.getMaterial(key.keyId, 1);
         assert.equal(got?.sealed.length, 0);
         assert.equal(got?.materialId, v1.materialId);
-        assert.deepEqual(await s.getKey(key.keyId), pendingImport, 'cleared import fields read back absent');
+        assert.deepEqual(bare(await s.getKey(key.keyId)), pendingImport, 'cleared import fields read back absent');
         const ghost = keyRec();
         await rejectsWith(s.putMaterial(materialRec(ghost.keyId, 1), ghost), 'NotFound');
       }));
@@ -529,6 +563,33 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
           }
         }));
 
+        it('updateKey of one key read by both, written by both at once: exactly one wins, the other is Changed; nothing is lost', withTwins(async (s, t) => {
+          const { key } = await newKey(s);
+          for (let i = 0; i < 5; i++) {
+            const [a, b] = await Promise.all([s.getKey(key.keyId), t.getKey(key.keyId)]);
+            assert.equal(a!.revision, b!.revision);
+            // Different fields: without the revision, the later write would undo the earlier one.
+            const w = await oneWins([s.updateKey({ ...a!, description: `d${i}` }), t.updateKey({ ...b!, state: i % 2 ? 'Enabled' : 'Disabled' })], 'Changed');
+            const now = (await s.getKey(key.keyId))!;
+            if (w === 0) assert.equal(now.description, `d${i}`);
+            else assert.equal(now.state, i % 2 ? 'Enabled' : 'Disabled');
+            assert.equal(now.revision, a!.revision! + 1);
+          }
+        }));
+
+        it('putMaterial of one key read by both (an import with one token on two nodes): exactly one wins, the other is Changed', withTwins(async (s, t) => {
+          for (let i = 0; i < 3; i++) {
+            const key = keyRec({ origin: 'EXTERNAL', state: 'PendingImport', importTokens: [{ id: 'cd'.repeat(16), validTo: T0 + DAY }] });
+            await s.createKey(key, undefined, []);
+            const [a, b] = await Promise.all([s.getKey(key.keyId), t.getKey(key.keyId)]);
+            const m = [materialRec(key.keyId, 1), materialRec(key.keyId, 1)] as const;
+            const used = (k: KmsKeyRecord): KmsKeyRecord => ({ ...k, state: 'Enabled', importTokens: [] });
+            const w = await oneWins([s.putMaterial(m[0], used(a!)), t.putMaterial(m[1], used(b!))], 'Changed');
+            assert.deepEqual(await t.getMaterial(key.keyId, 1), m[w], 'the winner\'s material, not the loser\'s');
+            assert.equal((await s.getKey(key.keyId))?.importTokens, undefined);
+          }
+        }));
+
         it('deleteKey while the other store adds an alias, a grant and tags to the key: nothing of the key is left, the adds succeed or are NotFound', withTwins(async (s, t) => {
           for (let i = 0; i < 5; i++) {
             const { key } = await newKey(s);
@@ -580,7 +641,7 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
         await s0.createGrant(g);
         await s0.setTags(key.keyId, [{ TagKey: 'k', TagValue: 'v' }]);
         const s = await reopen(s0);
-        assert.deepEqual(await s.getKey(key.keyId), { ...key, currentVersion: 2 });
+        assert.deepEqual(bare(await s.getKey(key.keyId)), { ...key, currentVersion: 2 });
         assert.deepEqual(await s.listMaterials(key.keyId), [material, v2]);
         assert.deepEqual(await s.getAlias('alias/p'), aliasRec('alias/p', key.keyId));
         assert.deepEqual(await s.findGrantByName(key.keyId, 'g'), g);

@@ -12,11 +12,83 @@ import { schemaVersion } from '../../../src/storage/postgres/migrate.js';
 import type { MetadataStore } from '../../../src/storage/types.js';
 import { bucketRec, objectRec, runMetadataStoreContract } from '../metadata-store.contract.js';
 import { describePostgres, pgStores, planOf, postgresServer } from '../../helpers/postgres.js';
+import { runPendingWritersContract } from '../pending-writers.contract.js';
 
 const stores = pgStores<MetadataStore>((pool) => PgMetadataStore.open(pool, { closePool: true }));
 
 describePostgres('PgMetadataStore', () => {
   runMetadataStoreContract('PgMetadataStore', stores.make, { reopen: stores.reopen, twin: stores.twin });
+  runPendingWritersContract('PgMetadataStore', async (a, b) => {
+    const url = await (await postgresServer()).freshDatabase();
+    const s = await PgMetadataStore.open(openPgPool(url, { max: 4 }), { closePool: true, writer: a, heartbeatMs: 0 });
+    return [s, await PgMetadataStore.open(openPgPool(url, { max: 4 }), { closePool: true, writer: b, heartbeatMs: 0 })];
+  });
+
+  it('a publishing write that passed its fence before the leader reclaimed its blob fails (serialization), never publishing a reclaimed blob', async () => {
+    const url = await (await postgresServer()).freshDatabase();
+    const writer = await PgMetadataStore.open(openPgPool(url, { max: 2 }), { closePool: true, writer: { node: 'w', instance: 'w-1' }, heartbeatMs: 0 });
+    const leader = await PgMetadataStore.open(openPgPool(url, { max: 2 }), { closePool: true, writer: { node: 'l', instance: 'l-1' }, heartbeatMs: 0 });
+    const locker = openPgPool(url, { max: 1 });
+    const c = await locker.connect();
+    try {
+      await writer.createBucket(bucketRec('b1'));
+      await writer.markPending('raced-blob');
+      // The write's transaction reads its writer row, then waits to insert into meta_objects.
+      await c.query('BEGIN');
+      await c.query('LOCK TABLE meta_objects IN EXCLUSIVE MODE');
+      const put = writer.putObject(objectRec('b1', 'raced', ['raced-blob']));
+      put.catch(() => undefined);
+      for (let i = 0; i < 200; i++) {
+        const waiting = (await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")).rows[0].n;
+        if (waiting > 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await leader.reclaimPending({ kind: 'abandoned', writerTimeoutMs: 10, unknownWriterGraceMs: 3_600_000 }), 1, 'the leader reclaims the blob meanwhile');
+      await c.query('COMMIT');
+      await assert.rejects(put, (e: unknown) => e instanceof Error && e.name === 'WriterRetiredError');
+      assert.equal(await leader.getObject('b1', 'raced'), undefined, 'nothing names the reclaimed blob');
+      assert.deepEqual(await leader.takeGarbage(false), ['raced-blob']);
+    } finally {
+      c.release();
+      await locker.end();
+      await writer.close();
+      await leader.close();
+    }
+  });
+
+  it('judges a writer by its own heartbeat period too: a node beating slowly is not declared dead by a shorter timeout', async () => {
+    const url = await (await postgresServer()).freshDatabase();
+    const slow = await PgMetadataStore.open(openPgPool(url, { max: 2 }), { closePool: true, writer: { node: 'slow', instance: 'slow-1' }, heartbeatMs: 60_000 });
+    const silent = await PgMetadataStore.open(openPgPool(url, { max: 2 }), { closePool: true, writer: { node: 'silent', instance: 'silent-1' }, heartbeatMs: 0 });
+    const leader = await PgMetadataStore.open(openPgPool(url, { max: 2 }), { closePool: true, writer: { node: 'leader', instance: 'leader-1' }, heartbeatMs: 0 });
+    try {
+      await slow.markPending('slow-blob');
+      await silent.markPending('silent-blob');
+      await new Promise((r) => setTimeout(r, 30));
+      assert.equal(await leader.reclaimPending({ kind: 'abandoned', writerTimeoutMs: 10, unknownWriterGraceMs: 3_600_000 }), 1);
+      assert.deepEqual(await leader.takeGarbage(false), ['silent-blob'], 'only the writer silent past both its timeout and 4 of its own periods');
+      assert.equal(await slow.heartbeatWriter(), true);
+    } finally {
+      for (const s of [slow, silent, leader]) await s.close();
+    }
+  });
+
+  it('reclaims pending marks of no known writer (an older release\'s) only past the grace period', async () => {
+    const pool = openPgPool(await (await postgresServer()).freshDatabase());
+    try {
+      const s = await PgMetadataStore.open(pool, { heartbeatMs: 0 });
+      // What a node of the previous release writes: no writer, the database's time.
+      await pool.query('INSERT INTO meta_pending_blobs (blob_id) VALUES ($1)', ['old-release-blob']);
+      assert.equal(await s.reclaimPending({ kind: 'abandoned', writerTimeoutMs: 60_000, unknownWriterGraceMs: 3_600_000 }), 0, 'within the grace period');
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await s.reclaimPending({ kind: 'abandoned', writerTimeoutMs: 60_000, unknownWriterGraceMs: 10 }), 1);
+      assert.deepEqual(await s.takeGarbage(false), ['old-release-blob']);
+      await s.close();
+    } finally {
+      await pool.end();
+    }
+  });
 
   it('records its schema version under component metadata; lists keys in UTF-8 byte order (COLLATE "C" on the key columns)', async () => {
     const pool = openPgPool(await (await postgresServer()).freshDatabase());

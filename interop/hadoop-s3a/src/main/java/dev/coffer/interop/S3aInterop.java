@@ -10,6 +10,7 @@
 //   dir=s3a://bucket/some/dir
 //   mode=roundtrip | denied
 //   sizes=0,1000,100000,12582912          (roundtrip: the files written)
+//   overwrite=true                        (roundtrip: each file is written twice, the second time with other bytes)
 //   expect.sse=aws:kms | aws:kms:dsse | AES256 | absent | any
 //   expect.kmsKeyId=<key ARN> | prefix:<text> | absent | any
 //   denied.existing=a.bin,b.bin           (denied: files already under dir, written by another principal)
@@ -75,6 +76,8 @@ public final class S3aInterop {
   private final Set<String> seenKeyIds = new LinkedHashSet<>();
   /** Files left in place for the test to inspect with another client: path -> sha256. */
   private final Map<String, String> kept = new TreeMap<>();
+  /** Every file S3A created, path -> sha256 of each write in order (a versioned bucket keeps them all). */
+  private final Map<String, List<String>> written = new TreeMap<>();
   private final List<String> notes = new ArrayList<>();
 
   private S3aInterop(Properties p) {
@@ -159,18 +162,22 @@ public final class S3aInterop {
     Map<String, byte[]> files = new LinkedHashMap<>();
     for (long size : sizes) {
       String file = "f-" + size + ".bin";
-      byte[] data = pattern((int) size, (name + "/" + file).hashCode());
-      files.put(file, data);
       Path path = new Path(src, file);
-      step("write " + path + " (" + size + " bytes)");
-      long uploadsBefore = counter(fs, StoreStatisticNames.OBJECT_MULTIPART_UPLOAD_INITIATED);
-      try (FSDataOutputStream out = fs.create(path, true)) {
-        out.write(data);
+      boolean overwrite = Boolean.parseBoolean(p.getProperty("overwrite", "false"));
+      for (int round = 1; round <= (overwrite ? 2 : 1); round++) {
+        byte[] data = pattern((int) size, (name + "/" + file + (round == 1 ? "" : "#" + round)).hashCode());
+        files.put(file, data);
+        step((round == 1 ? "write " : "overwrite ") + path + " (" + size + " bytes)");
+        long uploadsBefore = counter(fs, StoreStatisticNames.OBJECT_MULTIPART_UPLOAD_INITIATED);
+        try (FSDataOutputStream out = fs.create(path, true)) {
+          out.write(data);
+        }
+        written.computeIfAbsent(path.toUri().toString(), k -> new ArrayList<>()).add(sha256(data));
+        long uploads = counter(fs, StoreStatisticNames.OBJECT_MULTIPART_UPLOAD_INITIATED) - uploadsBefore;
+        // With fs.s3a.multipart.size/threshold at 5M, files over 5 MiB go up as multipart uploads.
+        if (size > 5 * 1024 * 1024) check(uploads >= 1, "write " + path + ": no multipart upload initiated (is fs.s3a.multipart.threshold 5M?)");
+        verifyFile(fs, path, data);
       }
-      long uploads = counter(fs, StoreStatisticNames.OBJECT_MULTIPART_UPLOAD_INITIATED) - uploadsBefore;
-      // With fs.s3a.multipart.size/threshold at 5M, files over 5 MiB go up as multipart uploads.
-      if (size > 5 * 1024 * 1024) check(uploads >= 1, "write " + path + ": no multipart upload initiated (is fs.s3a.multipart.threshold 5M?)");
-      verifyFile(fs, path, data);
     }
 
     // The listing must show exactly the files written, with their lengths.
@@ -410,6 +417,13 @@ public final class S3aInterop {
       if (!first) b.append(',');
       first = false;
       b.append(json(e.getKey())).append(':').append(json(e.getValue()));
+    }
+    b.append("},\"written\":{");
+    first = true;
+    for (Map.Entry<String, List<String>> e : written.entrySet()) {
+      if (!first) b.append(',');
+      first = false;
+      b.append(json(e.getKey())).append(':').append(jsonList(e.getValue()));
     }
     b.append("},\"notes\":").append(jsonList(notes));
     return b.append('}').toString();
