@@ -9,8 +9,8 @@
 //   2. create the target's tables (each PostgreSQL store's own migrations) and the
 //      migration record (migrate-state.ts); refuse a target that holds anything unless it
 //      is this same migration resuming, from an unchanged source, to the same blob tier
-//   3. set the cluster's account to the data directory's (account: every node
-//      adopts it); copy the metadata tables, then the blob files, then the KMS, IAM and
+//   3. set the cluster's account (the table `account`; every node adopts it) to the data
+//      directory's; copy the metadata tables, then the blob files, then the KMS, IAM and
 //      usage tables, each resumably (copy-rows.ts, copy-blobs.ts); move the target's
 //      sequences past the copied rows; mark the migration finished
 //   4. verify (verify.ts): the account, counts and content digests of every table, every
