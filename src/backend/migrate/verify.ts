@@ -3,7 +3,8 @@
 // their content compared — each row's values hashed (SHA-256 of a canonical JSON array;
 // BLOBs such as sealed key material and inline blob bytes as hex) and the hashes summed,
 // so the digest does not depend on the order either database returns rows in — and every
-// blob file hashed in the source and read back from the target tier. A difference anywhere is a failed verification.
+// blob file hashed in the source and read back from the target tier. A difference
+// anywhere is a failed verification.
 //
 // Run it right after the copy, before nodes start on the target: their writes are
 // differences too.
