@@ -114,7 +114,11 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const backend = await openBackend(config, log);
   const { meta, blobs, iam, kms: kmsStore, audit, usage, recovered } = backend;
   if (recovered.removedBlobs > 0) log.info({ removedBlobs: recovered.removedBlobs }, 'removed leftovers of interrupted writes');
-  const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
+  // On PostgreSQL the account is the cluster's (backend.account): docs/CLUSTER.md, "The account".
+  const root = await loadRootAccount(config.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey }, backend.account).catch(async (e: unknown) => {
+    await backend.close();
+    throw e;
+  });
 
   // Refuses a root key other than the one that sealed this data directory (custody/open-custody.ts).
   // A data directory in the middle of an online root-key rotation opens with both keys and resumes it (backend/reseal/online-rotation.ts).

@@ -54,6 +54,7 @@ import { PgMetadataStore } from '../storage/postgres/pg-metadata-store.js';
 import { PgKmsStore } from '../kms/store/pg-kms-store.js';
 import { PgIamStore } from '../iam/store/pg-iam-store.js';
 import { PgUsageStore } from '../metering/pg-usage-store.js';
+import { PgClusterAccount, type ClusterAccountStore } from '../iam/store/pg-cluster-account.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import { PgLeaderLease, type LeaderLease } from '../cluster/leader-lease.js';
 import { nodeIdentity } from '../cluster/node-identity.js';
@@ -85,6 +86,8 @@ export interface Backend {
   iam: IamStore;
   usage: UsageStore;
   audit: AuditStore;
+  /** On PostgreSQL: the cluster's one account (iam/store/pg-cluster-account.ts); embedded, the data directory's file holds it. */
+  account?: ClusterAccountStore;
   /** What start-up recovery removed: blobs of writes a crash interrupted. */
   recovered: { removedBlobs: number };
   /** Present when other nodes may share the stores (PostgreSQL); absent: this server is the only one (embedded). */
@@ -177,8 +180,9 @@ async function openPostgres(config: BackendConfig, url: string, log?: Logger): P
     const kms = track(await PgKmsStore.open(pool));
     const usage = track(await PgUsageStore.open(pool));
     const audit = track(await PgAuditStore.open(pool, { node: await nodeIdOf(config.dataDir), region: config.region, log }));
+    const account = await PgClusterAccount.open(pool);
     return {
-      meta, blobs, kms, iam, usage, audit, recovered,
+      meta, blobs, kms, iam, usage, audit, account, recovered,
       cluster: { writer, lease },
       async close() {
         await usage.close();

@@ -88,7 +88,9 @@ export function registerMigrateCommand(program: Command): void {
       process.stdout.write(
         '\nbefore starting nodes on it:\n' +
           `  every node needs root key ${r.rootKey} ${r.keyChecked ? '(the configured key: checked, it opens custody.json)' : '(none is configured here, so it was not checked)'}: the same COFFER_ROOT_KEY, passphrase, token key or external KMS key as the embedded server; a node with another key refuses to start\n` +
-          `  copy root-credentials.json (account ${r.accountId}) and custody.json, and root.salt, root.kms.json or root.key where the data directory has them, into each node's data directory\n` +
+          `  the account, ${r.accountId}, is in the database: every node adopts it (a node whose data directory names another account refuses to start)\n` +
+          `  copy custody.json, and root.salt, root.kms.json or root.key where the data directory has them, into each node's data directory\n` +
+          `  root credentials: give every node the same COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY, or copy root-credentials.json (it holds the generated ones) into each node's data directory\n` +
           `  start each node with COFFER_METADATA=${shownMetadata(url)}${where ? ` COFFER_BLOBS=${where}` : ` and --data-dir ${config.dataDir} (the blob files stay there: one node only)`}\n` +
           `  the audit log stays in ${config.dataDir}/audit: keep it with the data directory\n`,
       );

@@ -1,11 +1,14 @@
 // The account and its root credentials. They come from COFFER_ROOT_ACCESS_KEY_ID /
 // COFFER_ROOT_SECRET_ACCESS_KEY, or are generated on first start, printed once, and
-// kept in <data-dir>/root-credentials.json readable only by the owner.
+// kept in <data-dir>/root-credentials.json readable only by the owner. On PostgreSQL the
+// account is the cluster's (store/pg-cluster-account.ts) and only the node that creates
+// it may generate root credentials (docs/CLUSTER.md, "The account").
 
 import { randomBytes, randomInt } from 'node:crypto';
 import { readFile, writeFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { CredentialRecord, Principal } from '../auth/types.js';
+import type { ClusterAccountStore } from './store/pg-cluster-account.js';
 
 export interface RootAccount {
   accountId: string;
@@ -39,33 +42,104 @@ export function rootPrincipal(accountId: string): Principal {
   return { arn: `arn:aws:iam::${accountId}:root`, accountId, userName: 'root', kind: 'root' };
 }
 
-export async function loadRootAccount(dataDir: string, fromEnv: { accessKeyId?: string; secretAccessKey?: string }): Promise<RootAccount> {
-  const path = join(dataDir, FILE);
-  let stored: StoredRoot | undefined;
-  try {
-    stored = JSON.parse(await readFile(path, 'utf8')) as StoredRoot;
-    if (stored.version !== 1) throw new Error(`unknown version in ${path}`);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+/** A start refused over the account or the root credentials; `hint` says how to fix it. */
+export class RootAccountError extends Error {
+  constructor(message: string, readonly hint: string) {
+    super(message);
   }
+}
+
+/**
+ * The account and root credentials of a server. Embedded (`cluster` undefined): the data
+ * directory's root-credentials.json, created at its first start with a new account id and,
+ * unless the environment gives them, new root credentials. On PostgreSQL (`cluster` is the
+ * database's account row): see loadClusterRootAccount.
+ */
+export async function loadRootAccount(dataDir: string, fromEnv: { accessKeyId?: string; secretAccessKey?: string }, cluster?: ClusterAccountStore): Promise<RootAccount> {
+  const path = join(dataDir, FILE);
+  const stored = await readStored(path);
+  if (cluster) return loadClusterRootAccount(path, stored, fromEnv, cluster);
   let generated = false;
-  if (!stored) {
-    stored = { version: 1, accountId: String(randomInt(100000, 999999)) + String(randomInt(100000, 999999)) };
+  let root = stored;
+  if (!root) {
+    root = { version: 1, accountId: newAccountId() };
     if (!fromEnv.accessKeyId) {
-      stored.accessKeyId = newAccessKeyId();
-      stored.secretAccessKey = newSecretAccessKey();
+      root.accessKeyId = newAccessKeyId();
+      root.secretAccessKey = newSecretAccessKey();
       generated = true;
     }
-    const tmp = path + '.tmp';
-    await writeFile(tmp, JSON.stringify(stored, null, 2) + '\n', { mode: 0o600 });
-    await rename(tmp, path);
+    await writeStored(path, root);
   }
-  const accessKeyId = fromEnv.accessKeyId ?? stored.accessKeyId;
-  const secretAccessKey = fromEnv.secretAccessKey ?? stored.secretAccessKey;
+  const accessKeyId = fromEnv.accessKeyId ?? root.accessKeyId;
+  const secretAccessKey = fromEnv.secretAccessKey ?? root.secretAccessKey;
   if (!accessKeyId || !secretAccessKey) {
     throw new Error(`no root credentials: set COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY (the data directory was started with credentials from the environment)`);
   }
-  return { accountId: stored.accountId, credential: { accessKeyId, secretAccessKey, principal: rootPrincipal(stored.accountId) }, generated };
+  return { accountId: root.accountId, credential: { accessKeyId, secretAccessKey, principal: rootPrincipal(root.accountId) }, generated };
+}
+
+/**
+ * A node of a cluster (docs/CLUSTER.md, "The account"). The account is the database's:
+ * the first node sets it — to the account its data directory already names (a node that
+ * ran before the account moved to the database, or was given the file), else a new one —
+ * and the others adopt it. A data directory naming another account is refused: its ARNs
+ * would mean something else than every other node's.
+ *
+ * The root credentials come from the environment, else from the node's own
+ * root-credentials.json. Only the node that creates the account generates them, as an
+ * embedded server does (kept in its file, printed once): they are never in the database,
+ * so every other node must be given them — the same environment, or a copy of that file —
+ * and is refused without. Nothing is written by a refused start; an adopting node's file
+ * records the account only (no secret), for the admin commands that read it.
+ */
+async function loadClusterRootAccount(path: string, stored: StoredRoot | undefined, fromEnv: { accessKeyId?: string; secretAccessKey?: string }, cluster: ClusterAccountStore): Promise<RootAccount> {
+  const accessKeyId = fromEnv.accessKeyId ?? stored?.accessKeyId;
+  const secretAccessKey = fromEnv.secretAccessKey ?? stored?.secretAccessKey;
+  const given = accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined;
+  if (!given && stored) throw noRootCredentials(path, `${path} holds none (the node ran with credentials from the environment)`);
+  const { accountId, created } = await cluster.claim(stored?.accountId ?? newAccountId());
+  if (stored && stored.accountId !== accountId) {
+    throw new RootAccountError(
+      `${path} names account ${stored.accountId}, but the cluster's database holds account ${accountId}: every node of a cluster must have one account`,
+      `copy root-credentials.json of account ${accountId} from another node into ${dirname(path)}, or remove ${path} if this node's root credentials come from the environment: the node then adopts account ${accountId} (docs/CLUSTER.md, "The account")`,
+    );
+  }
+  if (given) {
+    if (!stored) await writeStored(path, { version: 1, accountId });
+    return { accountId, credential: { ...given, principal: rootPrincipal(accountId) }, generated: false };
+  }
+  if (!created) throw noRootCredentials(path, `the cluster's account ${accountId} was created by another node, which keeps the root credentials it generated in its root-credentials.json`);
+  const root: StoredRoot = { version: 1, accountId, accessKeyId: newAccessKeyId(), secretAccessKey: newSecretAccessKey() };
+  await writeStored(path, root);
+  return { accountId, credential: { accessKeyId: root.accessKeyId!, secretAccessKey: root.secretAccessKey!, principal: rootPrincipal(accountId) }, generated: true };
+}
+
+function noRootCredentials(path: string, why: string): RootAccountError {
+  return new RootAccountError(
+    `no root credentials for this node: ${why}`,
+    `set COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY (or their _FILE variants), the same on every node; or copy root-credentials.json from a node that has them into ${dirname(path)}`,
+  );
+}
+
+function newAccountId(): string {
+  return String(randomInt(100000, 999999)) + String(randomInt(100000, 999999));
+}
+
+async function readStored(path: string): Promise<StoredRoot | undefined> {
+  try {
+    const stored = JSON.parse(await readFile(path, 'utf8')) as StoredRoot;
+    if (stored.version !== 1) throw new Error(`unknown version in ${path}`);
+    return stored;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    return undefined;
+  }
+}
+
+async function writeStored(path: string, stored: StoredRoot): Promise<void> {
+  const tmp = path + '.tmp';
+  await writeFile(tmp, JSON.stringify(stored, null, 2) + '\n', { mode: 0o600 });
+  await rename(tmp, path);
 }
 
 /** The account id of a data directory, without needing its root secret (admin commands). */

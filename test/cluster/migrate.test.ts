@@ -24,6 +24,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, KMSClient, ListGrantsCommand } from '@aws-sdk/client-kms';
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { PgClusterAccount } from '../../src/iam/store/pg-cluster-account.js';
 import { PgIamStore } from '../../src/iam/store/pg-iam-store.js';
 import { PgKmsStore } from '../../src/kms/store/pg-kms-store.js';
 import { PgUsageStore } from '../../src/metering/pg-usage-store.js';
@@ -189,6 +191,19 @@ describePostgres('coffer migrate: an embedded data directory into PostgreSQL and
     assert.match(r.stderr, /the target database is not empty \(rows in meta_buckets/);
   });
 
+  it('is refused into a database a node already started on (it holds an account of its own)', async () => {
+    const used = await (await postgresServer()).freshDatabase();
+    const pool = openPgPool(used, { max: 1 });
+    try {
+      await (await PgClusterAccount.open(pool)).claim('123456789012');
+    } finally {
+      await pool.end();
+    }
+    const r = await migrateCli(['--data-dir', source, '--to', used, '--blobs', `file://${sharedBlobs}`], { COFFER_ROOT_KEY: rootKey });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /the target database is not empty \(rows in account\)/);
+  });
+
   it('says so when the database cannot be reached, password masked', async () => {
     const r = await migrateCli(['--data-dir', source, '--to', 'postgres://coffer:hidden-pw@127.0.0.1:1/none', '--blobs', `file://${sharedBlobs}`], { COFFER_ROOT_KEY: rootKey });
     assert.equal(r.code, 2, r.stderr);
@@ -229,6 +244,8 @@ describePostgres('coffer migrate: an embedded data directory into PostgreSQL and
       const mid = await pool.query('SELECT finished_at FROM migrate_source');
       assert.equal(mid.rows[0].finished_at, null, 'the killed run did not finish');
       assert.equal((await pool.query('SELECT count(*)::int AS n FROM kms_keys')).rows[0].n, 0);
+      const account = (JSON.parse(await readFile(join(source, 'root-credentials.json'), 'utf8')) as { accountId: string }).accountId;
+      assert.deepEqual((await pool.query('SELECT account_id FROM account')).rows, [{ account_id: account }], "the cluster's account is the data directory's from the start");
       assert.ok((await pool.query('SELECT count(*)::int AS n FROM meta_objects')).rows[0].n > 0, 'the metadata was copied before the kill');
 
       const r2 = await migrateCli(args, { COFFER_ROOT_KEY: rootKey });
@@ -249,6 +266,8 @@ describePostgres('coffer migrate: an embedded data directory into PostgreSQL and
         assert.deepEqual(row(what), { source: n, target: n, content: 'sha256 ok' }, String(what));
       }
       assert.ok(row(/ objects -> meta_objects/).source >= 7);
+      assert.deepEqual(row(/root-credentials\.json account -> account/), { source: 1, target: 1, content: `${account} ok` });
+      assert.match(r2.stdout, new RegExp(`the account, ${account}, is in the database: every node adopts it`));
       assert.ok(row(/requests -> usage_requests/).source > 0, 'KMS usage counts travel too');
       assert.match(r2.stdout, /every node needs root key key:[0-9a-f]{16} \(the configured key: checked/);
       assert.match(r2.stderr, /coffer: progress: \d+\/\d+ rows and blobs/);
@@ -346,16 +365,22 @@ describePostgres('coffer migrate: an embedded data directory into PostgreSQL and
       assert.match(r.stdout, /blob files over 64 KiB .*\s5\s+5\s+sha256 ok/);
       assert.match(r.stdout, /verification: every count and checksum matches/);
       const nodeDir = await tmp('coffer-migrate-s3node-');
-      for (const f of ['root-credentials.json', 'custody.json']) await copyFile(join(source, f), join(nodeDir, f));
+      // No root-credentials.json: the node adopts the migrated account from the database (its root credentials are the environment's).
+      await copyFile(join(source, 'custody.json'), join(nodeDir, 'custody.json'));
       onS3 = await startChildServer(nodeDir, { COFFER_ROOT_KEY: rootKey, COFFER_METADATA: db, COFFER_BLOBS: blobs, ...creds });
       const s3 = new S3Client({ endpoint: onS3.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET } });
+      const sts = new STSClient({ endpoint: onS3.url, region: 'us-east-1', credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET } });
       try {
         for (const name of ['plain/large-kms', 'plain/multipart-kms', 'plain/large-sse-s3']) {
           const [bucket, key] = name.split('/') as [string, string];
           assert.ok((await body(s3, bucket, key)).equals(objects.get(name)!), `${name} byte-exact from the S3 tier`);
         }
+        const account = (JSON.parse(await readFile(join(source, 'root-credentials.json'), 'utf8')) as { accountId: string }).accountId;
+        assert.equal((await sts.send(new GetCallerIdentityCommand({}))).Account, account, "the node has the migrated data directory's account");
+        assert.equal((JSON.parse(await readFile(join(nodeDir, 'root-credentials.json'), 'utf8')) as { accountId: string }).accountId, account, 'and records it in its data directory');
       } finally {
         s3.destroy();
+        sts.destroy();
       }
     } finally {
       await onS3?.stop();

@@ -10,7 +10,7 @@
 // Nothing is mocked: the nodes are the real server, PostgreSQL the real one.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,7 +53,7 @@ export interface TestCluster {
   readonly blobDir?: string;
   /** The root key (base64) every node shares. */
   readonly rootKey: string;
-  /** The account id every node shares (each node's root-credentials.json names it). */
+  /** The account id every node shares (the database keeps it; each node's root-credentials.json records it). */
   readonly accountId: string;
   /** A TCP proxy on a free loopback port spreading connections round-robin over the running nodes; closed by `stop`. */
   proxy(): Promise<string>;
@@ -79,10 +79,6 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   const blobDir = opts.blobs === undefined || opts.blobs === 'file' ? join(temp, 'shared-blobs') : undefined;
   const blobs = blobDir ? `file://${blobDir}` : opts.blobs!;
   const rootKey = randomBytes(32).toString('base64');
-  // One account for the whole cluster: key ARNs, user ARNs and key policies name it, so a
-  // node with an account id of its own would refuse what another node made. A node takes
-  // it from root-credentials.json in its data directory (docs/CLUSTER.md).
-  const accountId = String(100_000_000_000 + Math.floor(Math.random() * 899_999_999_999));
   const env = { COFFER_ROOT_KEY: rootKey, COFFER_METADATA: databaseUrl, COFFER_BLOBS: blobs, ...opts.env };
   const proxies: Server[] = [];
   const sockets = new Set<Socket>();
@@ -91,7 +87,6 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   for (let i = 0; i < count; i++) {
     const dataDir = join(temp, `node-${i}`);
     await mkdir(dataDir, { recursive: true });
-    await writeFile(join(dataDir, 'root-credentials.json'), JSON.stringify({ version: 1, accountId }) + '\n', { mode: 0o600 });
     let child: ChildServer | undefined;
     let clients: { destroy(): void }[] = [];
     const drop = () => {
@@ -145,6 +140,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     throw e;
   }
 
+  // The cluster's one account, which the first node made and the database keeps (each node
+  // records it in its root-credentials.json; docs/CLUSTER.md, "The account").
+  const { accountId } = JSON.parse(await readFile(join(nodes[0]!.dataDir, 'root-credentials.json'), 'utf8')) as { accountId: string };
   let next = 0;
   return {
     nodes,

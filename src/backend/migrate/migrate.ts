@@ -9,10 +9,12 @@
 //   2. create the target's tables (each PostgreSQL store's own migrations) and the
 //      migration record (migrate-state.ts); refuse a target that holds anything unless it
 //      is this same migration resuming, from an unchanged source, to the same blob tier
-//   3. copy the metadata tables, then the blob files, then the KMS, IAM and usage tables,
-//      each resumably (copy-rows.ts, copy-blobs.ts); move the target's sequences past the
-//      copied rows; mark the migration finished
-//   4. verify (verify.ts): counts and content digests of every table, every blob's SHA-256
+//   3. set the cluster's account (the table `account`; every node adopts it) to the data
+//      directory's; copy the metadata tables, then the blob files, then the KMS, IAM and
+//      usage tables, each resumably (copy-rows.ts, copy-blobs.ts); move the target's
+//      sequences past the copied rows; mark the migration finished
+//   4. verify (verify.ts): the account, counts and content digests of every table, every
+//      blob's SHA-256
 //
 // Sealed bytes (KMS key material, access key secrets, STS sessions, SSE-S3 object keys)
 // are copied as they are: the nodes of the target need the same root key. Nothing in the
@@ -31,6 +33,7 @@ import type { ExternalKmsConnector } from '../../custody/external-kms-root-key.j
 import { ROOT_KEY_FILE } from '../../custody/file-root-key.js';
 import { configuredSource, selectRootKey } from '../../custody/select-root-key.js';
 import { readAccountId } from '../../iam/root-credentials.js';
+import { PgClusterAccount } from '../../iam/store/pg-cluster-account.js';
 import { PgIamStore } from '../../iam/store/pg-iam-store.js';
 import { PgKmsStore } from '../../kms/store/pg-kms-store.js';
 import { PgUsageStore } from '../../metering/pg-usage-store.js';
@@ -42,7 +45,7 @@ import { copiedBlobs, copyBlobs, listBlobs, openTargetTier } from './copy-blobs.
 import { copyTable, setSequences, sourceCount, stepName } from './copy-rows.js';
 import { MigrateState, type SourceIdentity } from './migrate-state.js';
 import { checkSchemas, MigrateError, SOURCE_FILES, TABLES, type Component } from './tables.js';
-import { verifyBlobs, verifyTables, type VerifyRow } from './verify.js';
+import { verifyAccount, verifyBlobs, verifyTables, type VerifyRow } from './verify.js';
 
 export { MigrateError };
 
@@ -114,6 +117,7 @@ export async function migrateDataDir(o: MigrateOptions): Promise<MigrateResult> 
     pool = openPgPool(o.metadataUrl, { max: 4, applicationName: 'coffer migrate' });
     // Each store's own migrations create its tables, exactly as a node's first start would.
     for (const open of [PgMetadataStore.open, PgKmsStore.open, PgIamStore.open, PgUsageStore.open]) await (await open(pool)).close();
+    const account = await PgClusterAccount.open(pool);
     await checkSchemas(dbs, pool);
     state = await MigrateState.open(pool);
 
@@ -149,6 +153,8 @@ export async function migrateDataDir(o: MigrateOptions): Promise<MigrateResult> 
         throw new MigrateError('the data directory changed since this migration began (a server ran on it in between)', 'drop the target database, create it empty again, and migrate from the start');
       }
     }
+    // The cluster's account is the data directory's: every node adopts it (iam/root-credentials.ts).
+    if (!o.verifyOnly) await account.claim(accountId);
     const resumed = record !== undefined && !record.finished;
     const alreadyFinished = record?.finished === true;
 
@@ -181,12 +187,15 @@ export async function migrateDataDir(o: MigrateOptions): Promise<MigrateResult> 
       await state.finish();
     }
 
-    const v: MigrateProgress = { phase: 'verify', done: 0, total: TABLES.length + blobCount, bytes: 0 };
+    const v: MigrateProgress = { phase: 'verify', done: 0, total: 1 + TABLES.length + blobCount, bytes: 0 };
     o.progress(v);
-    const verify = await verifyTables(dbs, pool, () => {
+    const verify = [verifyAccount(accountId, await account.get())];
+    v.done++;
+    o.progress(v);
+    verify.push(...(await verifyTables(dbs, pool, () => {
       v.done++;
       o.progress(v);
-    });
+    })));
     const b = await verifyBlobs(o.dataDir, state, tier, (bytes) => {
       v.done++;
       v.bytes += bytes;

@@ -82,8 +82,11 @@ const NOT_COPIED: Record<Component, readonly string[]> = {
   usage: ['schema_version'],
 };
 
-/** Every table a target must hold no row of before a migration starts. */
-export const TARGET_TABLES: readonly string[] = [...TABLES.filter((t) => !t.derived).map((t) => t.to), 'meta_pending_blobs', 'meta_garbage_blobs'];
+/**
+ * Every table a target must hold no row of before a migration starts: `account` too, as
+ * a node that started on the target set an account of its own there.
+ */
+export const TARGET_TABLES: readonly string[] = [...TABLES.filter((t) => !t.derived).map((t) => t.to), 'meta_pending_blobs', 'meta_garbage_blobs', 'account'];
 
 export class MigrateError extends Error {
   constructor(message: string, readonly hint?: string) {

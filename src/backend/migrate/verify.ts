@@ -1,9 +1,10 @@
-// The final pass of `coffer migrate` (and all of `coffer migrate --verify`): every table's
-// rows counted on both sides and their content compared — each row's values hashed
-// (SHA-256 of a canonical JSON array; BLOBs such as sealed key material and inline blob
-// bytes as hex) and the hashes summed, so the digest does not depend on the order either
-// database returns rows in — and every blob file hashed in the source and read back from
-// the target tier. A difference anywhere is a failed verification.
+// The final pass of `coffer migrate` (and all of `coffer migrate --verify`): the cluster's
+// account against the data directory's; every table's rows counted on both sides and
+// their content compared — each row's values hashed (SHA-256 of a canonical JSON array;
+// BLOBs such as sealed key material and inline blob bytes as hex) and the hashes summed,
+// so the digest does not depend on the order either database returns rows in — and every
+// blob file hashed in the source and read back from the target tier. A difference
+// anywhere is a failed verification.
 //
 // Run it right after the copy, before nodes start on the target: their writes are
 // differences too.
@@ -93,6 +94,12 @@ export async function verifyTables(dbs: Partial<Record<Component, Database.Datab
     onTable();
   }
   return out;
+}
+
+/** The cluster's account (the table `account`) against the data directory's (root-credentials.json). */
+export function verifyAccount(source: string, target: string | undefined): VerifyRow {
+  const ok = source === target;
+  return { what: `root-credentials.json account -> account`, source: 1, target: target === undefined ? 0 : 1, content: ok ? `${source} ok` : target === undefined ? 'MISSING' : `DIFFERS (${target})`, ok };
 }
 
 /**
