@@ -20,6 +20,7 @@ import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { encryptKey, makeTestCertificate, type TestCertificate } from '../helpers/tls.js';
 import { CLI_MAIN, patternBytes, startChildServer, type ChildServer } from '../interop/support.js';
+import { awsCli, awsCliEnv, writeAwsConfig } from '../interop/aws-cli-runner.js';
 
 let cert: TestCertificate;
 let other: TestCertificate;
@@ -270,24 +271,8 @@ const hasAwsCli = (() => {
 
 test('AWS CLI over HTTPS with --ca-bundle: s3 cp up and down, kms encrypt; without it, certificate verification fails', { skip: !hasAwsCli && 'aws CLI not installed' }, async () => {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-tls-aws-'));
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
-  const config = path.join(work, 'config');
-  await fs.writeFile(config, '[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n    signature_version = s3v4\n');
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: ROOT_KEY_ID,
-    AWS_SECRET_ACCESS_KEY: ROOT_SECRET,
-    AWS_CONFIG_FILE: config,
-    AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'no-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_PAGER: '',
-  });
-  const aws = (...args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-      execFile('aws', [...args, '--endpoint-url', srv.url], { env, timeout: 60_000 }, (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') return reject(err);
-        resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
-      });
-    });
+  const env = awsCliEnv(work, { configFile: await writeAwsConfig(work, { signature_version: 's3v4' }) });
+  const { run: aws } = awsCli(() => ({ endpoint: srv.url, env }));
   try {
     const src = path.join(work, 'up.bin');
     const body = patternBytes(100_000, 3);

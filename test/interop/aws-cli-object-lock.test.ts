@@ -7,12 +7,11 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
-import { ROOT_KEY_ID, ROOT_SECRET } from './support.js';
+import { awsCli, awsCliEnv, writeAwsConfig } from './aws-cli-runner.js';
 
 const PROTECTED = 'Access Denied because object protected by object lock.';
 let srv: TestServer;
@@ -20,31 +19,10 @@ let work: string;
 let env: NodeJS.ProcessEnv;
 const bucket = uniqueBucket('cli-lock');
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function aws(...args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    execFile('aws', [...args, '--endpoint-url', srv.url, '--output', 'json'], { env, cwd: work, timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function ok(...args: string[]): Promise<Record<string, unknown>> {
-  const r = await aws(...args);
-  assert.equal(r.code, 0, `aws ${args.join(' ')} exited ${r.code}\nstderr: ${r.stderr}`);
-  return r.stdout.trim() === '' ? {} : (JSON.parse(r.stdout) as Record<string, unknown>);
-}
+const { json, fails } = awsCli(() => ({ endpoint: srv.url, env, cwd: work, output: 'json' }));
 
 async function refused(args: string[], code: string, message?: string): Promise<void> {
-  const r = await aws(...args);
-  assert.notEqual(r.code, 0, `aws ${args.join(' ')} succeeded; expected ${code}`);
-  assert.match(r.stderr, new RegExp(`\\(${code}\\)`), r.stderr);
+  const r = await fails(code, ...args);
   if (message) assert.ok(r.stderr.includes(message), r.stderr);
 }
 
@@ -53,19 +31,9 @@ const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOS
 before(async () => {
   srv = await startTestServer();
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-cli-lock-'));
-  const config = path.join(work, 'aws-config');
-  await fs.writeFile(config, ['[default]', 'region = us-east-1', 's3 =', '    addressing_style = path', ''].join('\n'));
-  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: ROOT_KEY_ID,
-    AWS_SECRET_ACCESS_KEY: ROOT_SECRET,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: config,
-    AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'no-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
+  env = awsCliEnv(work, { configFile: await writeAwsConfig(work) });
   await fs.writeFile(path.join(work, 'body.txt'), 'locked bytes');
-  await ok('s3api', 'create-bucket', '--bucket', bucket, '--object-lock-enabled-for-bucket');
+  await json('s3api', 'create-bucket', '--bucket', bucket, '--object-lock-enabled-for-bucket');
 });
 after(async () => {
   await srv?.stop();
@@ -73,46 +41,46 @@ after(async () => {
 });
 
 test('create-bucket --object-lock-enabled-for-bucket; put/get-object-lock-configuration with a default retention', async () => {
-  assert.deepEqual(await ok('s3api', 'get-object-lock-configuration', '--bucket', bucket), { ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } });
-  await ok('s3api', 'put-object-lock-configuration', '--bucket', bucket,
+  assert.deepEqual(await json('s3api', 'get-object-lock-configuration', '--bucket', bucket), { ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } });
+  await json('s3api', 'put-object-lock-configuration', '--bucket', bucket,
     '--object-lock-configuration', JSON.stringify({ ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 1 } } }));
-  assert.deepEqual(await ok('s3api', 'get-object-lock-configuration', '--bucket', bucket), {
+  assert.deepEqual(await json('s3api', 'get-object-lock-configuration', '--bucket', bucket), {
     ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 1 } } },
   });
-  const v = (await ok('s3api', 'put-object', '--bucket', bucket, '--key', 'default', '--body', 'body.txt')).VersionId as string;
-  const ret = (await ok('s3api', 'get-object-retention', '--bucket', bucket, '--key', 'default', '--version-id', v)) as { Retention: { Mode: string } };
+  const v = (await json('s3api', 'put-object', '--bucket', bucket, '--key', 'default', '--body', 'body.txt')).VersionId as string;
+  const ret = (await json('s3api', 'get-object-retention', '--bucket', bucket, '--key', 'default', '--version-id', v)) as { Retention: { Mode: string } };
   assert.equal(ret.Retention.Mode, 'GOVERNANCE');
   await refused(['s3api', 'put-bucket-versioning', '--bucket', bucket, '--versioning-configuration', 'Status=Suspended'], 'InvalidBucketState');
 });
 
 test('put-object with lock options; head-object shows them; COMPLIANCE refuses delete-object and shortening, even with --bypass-governance-retention', async () => {
   const until = inDays(2);
-  const v = (await ok('s3api', 'put-object', '--bucket', bucket, '--key', 'c', '--body', 'body.txt',
+  const v = (await json('s3api', 'put-object', '--bucket', bucket, '--key', 'c', '--body', 'body.txt',
     '--object-lock-mode', 'COMPLIANCE', '--object-lock-retain-until-date', until, '--object-lock-legal-hold-status', 'ON')).VersionId as string;
-  const head = (await ok('s3api', 'head-object', '--bucket', bucket, '--key', 'c')) as Record<string, string>;
+  const head = (await json('s3api', 'head-object', '--bucket', bucket, '--key', 'c')) as Record<string, string>;
   assert.equal(head.ObjectLockMode, 'COMPLIANCE');
   assert.equal(Date.parse(head.ObjectLockRetainUntilDate!), Date.parse(until));
   assert.equal(head.ObjectLockLegalHoldStatus, 'ON');
-  assert.deepEqual(await ok('s3api', 'get-object-legal-hold', '--bucket', bucket, '--key', 'c', '--version-id', v), { LegalHold: { Status: 'ON' } });
-  await ok('s3api', 'put-object-legal-hold', '--bucket', bucket, '--key', 'c', '--version-id', v, '--legal-hold', 'Status=OFF');
+  assert.deepEqual(await json('s3api', 'get-object-legal-hold', '--bucket', bucket, '--key', 'c', '--version-id', v), { LegalHold: { Status: 'ON' } });
+  await json('s3api', 'put-object-legal-hold', '--bucket', bucket, '--key', 'c', '--version-id', v, '--legal-hold', 'Status=OFF');
   await refused(['s3api', 'delete-object', '--bucket', bucket, '--key', 'c', '--version-id', v, '--bypass-governance-retention'], 'AccessDenied', PROTECTED);
   await refused(['s3api', 'put-object-retention', '--bucket', bucket, '--key', 'c', '--version-id', v, '--bypass-governance-retention',
     '--retention', `Mode=COMPLIANCE,RetainUntilDate=${inDays(1)}`], 'AccessDenied', PROTECTED);
-  await ok('s3api', 'put-object-retention', '--bucket', bucket, '--key', 'c', '--version-id', v, '--retention', `Mode=COMPLIANCE,RetainUntilDate=${inDays(3)}`);
-  const multi = (await ok('s3api', 'delete-objects', '--bucket', bucket, '--bypass-governance-retention',
+  await json('s3api', 'put-object-retention', '--bucket', bucket, '--key', 'c', '--version-id', v, '--retention', `Mode=COMPLIANCE,RetainUntilDate=${inDays(3)}`);
+  const multi = (await json('s3api', 'delete-objects', '--bucket', bucket, '--bypass-governance-retention',
     '--delete', JSON.stringify({ Objects: [{ Key: 'c', VersionId: v }] }))) as { Errors?: { Code: string; Message: string; VersionId: string }[] };
   assert.deepEqual(multi.Errors?.map((e) => [e.Code, e.Message, e.VersionId]), [['AccessDenied', PROTECTED, v]]);
 });
 
 test('GOVERNANCE: delete-object by version id is refused without --bypass-governance-retention and done with it; so is shortening', async () => {
-  const v = (await ok('s3api', 'put-object', '--bucket', bucket, '--key', 'g', '--body', 'body.txt',
+  const v = (await json('s3api', 'put-object', '--bucket', bucket, '--key', 'g', '--body', 'body.txt',
     '--object-lock-mode', 'GOVERNANCE', '--object-lock-retain-until-date', inDays(5))).VersionId as string;
   await refused(['s3api', 'delete-object', '--bucket', bucket, '--key', 'g', '--version-id', v], 'AccessDenied', PROTECTED);
   await refused(['s3api', 'put-object-retention', '--bucket', bucket, '--key', 'g', '--version-id', v,
     '--retention', `Mode=GOVERNANCE,RetainUntilDate=${inDays(1)}`], 'AccessDenied', PROTECTED);
-  await ok('s3api', 'put-object-retention', '--bucket', bucket, '--key', 'g', '--version-id', v, '--bypass-governance-retention',
+  await json('s3api', 'put-object-retention', '--bucket', bucket, '--key', 'g', '--version-id', v, '--bypass-governance-retention',
     '--retention', `Mode=GOVERNANCE,RetainUntilDate=${inDays(1)}`);
-  const deleted = (await ok('s3api', 'delete-object', '--bucket', bucket, '--key', 'g', '--version-id', v, '--bypass-governance-retention')) as { VersionId: string };
+  const deleted = (await json('s3api', 'delete-object', '--bucket', bucket, '--key', 'g', '--version-id', v, '--bypass-governance-retention')) as { VersionId: string };
   assert.equal(deleted.VersionId, v);
   await refused(['s3api', 'head-object', '--bucket', bucket, '--key', 'g', '--version-id', v], '404');
 });

@@ -14,27 +14,15 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
-import { ROOT_KEY_ID, ROOT_SECRET, sha256hex } from './support.js';
+import { sha256hex } from './support.js';
+import { awsCli, awsCliEnv } from './aws-cli-runner.js';
 
 let srv: TestServer;
 let work: string;
 let env: NodeJS.ProcessEnv;
 const bucket = uniqueBucket('cli-v2');
 
-function aws(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile('aws', [...args, '--endpoint-url', srv.url], { env, maxBuffer: 64 * 1024 * 1024, timeout: 90_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await aws(...args);
-  assert.equal(r.code, 0, `aws ${args.join(' ')} exited ${r.code}\nstderr: ${r.stderr}\nstdout: ${r.stdout}`);
-  return r.stdout;
-}
+const { run, text } = awsCli(() => ({ endpoint: srv.url, env, timeoutMs: 90_000 }));
 
 function configure(key: string, value: string): Promise<void> {
   return new Promise<void>((resolve, reject) => execFile('aws', ['configure', 'set', key, value], { env }, (err) => (err ? reject(err) : resolve())));
@@ -43,19 +31,10 @@ function configure(key: string, value: string): Promise<void> {
 before(async () => {
   srv = await startTestServer();
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-cli-v2-'));
-  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: ROOT_KEY_ID,
-    AWS_SECRET_ACCESS_KEY: ROOT_SECRET,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: path.join(work, 'aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'no-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_PAGER: '',
-  });
+  env = awsCliEnv(work, { configFile: path.join(work, 'aws-config') });
   // Written by the CLI itself, as a user would.
   for (const [k, v] of [['default.s3.addressing_style', 'path'], ['default.s3.multipart_threshold', '8MB'], ['default.s3.multipart_chunksize', '8MB']]) await configure(k!, v!);
-  await ok('s3', 'mb', `s3://${bucket}`);
+  await text('s3', 'mb', `s3://${bucket}`);
 });
 
 after(async () => {
@@ -65,8 +44,8 @@ after(async () => {
 
 test('CLI v1 default presign: a SigV2 URL that plain fetch can GET, and that covers the key', async () => {
   await fs.writeFile(path.join(work, 'small file.txt'), 'signed with signature version 2\n'.repeat(40));
-  await ok('s3', 'cp', path.join(work, 'small file.txt'), `s3://${bucket}/v2/small file.txt`);
-  const url = (await ok('s3', 'presign', `s3://${bucket}/v2/small file.txt`, '--expires-in', '300')).trim();
+  await text('s3', 'cp', path.join(work, 'small file.txt'), `s3://${bucket}/v2/small file.txt`);
+  const url = (await text('s3', 'presign', `s3://${bucket}/v2/small file.txt`, '--expires-in', '300')).trim();
   assert.match(url, /AWSAccessKeyId=/);
   assert.match(url, /Signature=/);
   const res = await fetch(url);
@@ -85,30 +64,30 @@ test('CLI v1 with s3.signature_version = s3: cp up (one PUT and multipart), ls, 
   const big = path.join(work, 'big.bin');
   const bytes = randomBytes(20 * 1024 * 1024 + 5);
   await fs.writeFile(big, bytes);
-  await ok('s3', 'cp', small, `s3://${bucket}/v2/small file.txt`);
-  await ok('s3', 'cp', big, `s3://${bucket}/v2/big.bin`);
-  const ls = await ok('s3', 'ls', `s3://${bucket}/v2/`);
+  await text('s3', 'cp', small, `s3://${bucket}/v2/small file.txt`);
+  await text('s3', 'cp', big, `s3://${bucket}/v2/big.bin`);
+  const ls = await text('s3', 'ls', `s3://${bucket}/v2/`);
   assert.match(ls, /big\.bin/);
   assert.match(ls, /small file\.txt/);
-  const head = JSON.parse(await ok('s3api', 'head-object', '--bucket', bucket, '--key', 'v2/big.bin', '--output', 'json')) as { ETag: string };
+  const head = JSON.parse(await text('s3api', 'head-object', '--bucket', bucket, '--key', 'v2/big.bin', '--output', 'json')) as { ETag: string };
   assert.match(head.ETag, /-3"$/, 'three 8 MB parts');
   const back = path.join(work, 'big.back');
-  await ok('s3', 'cp', `s3://${bucket}/v2/big.bin`, back);
+  await text('s3', 'cp', `s3://${bucket}/v2/big.bin`, back);
   assert.equal(sha256hex(await fs.readFile(back)), sha256hex(bytes));
 });
 
 test('CLI v1 with s3.signature_version = s3: s3api calls with signed sub-resources (tagging, acl, versioning)', async () => {
-  await ok('s3api', 'put-object-tagging', '--bucket', bucket, '--key', 'v2/small file.txt', '--tagging', 'TagSet=[{Key=a,Value=b c}]');
-  const tags = JSON.parse(await ok('s3api', 'get-object-tagging', '--bucket', bucket, '--key', 'v2/small file.txt', '--output', 'json')) as { TagSet: unknown[] };
+  await text('s3api', 'put-object-tagging', '--bucket', bucket, '--key', 'v2/small file.txt', '--tagging', 'TagSet=[{Key=a,Value=b c}]');
+  const tags = JSON.parse(await text('s3api', 'get-object-tagging', '--bucket', bucket, '--key', 'v2/small file.txt', '--output', 'json')) as { TagSet: unknown[] };
   assert.deepEqual(tags.TagSet, [{ Key: 'a', Value: 'b c' }]);
-  await ok('s3api', 'get-bucket-acl', '--bucket', bucket);
-  await ok('s3api', 'get-bucket-versioning', '--bucket', bucket);
+  await text('s3api', 'get-bucket-acl', '--bucket', bucket);
+  await text('s3api', 'get-bucket-versioning', '--bucket', bucket);
 });
 
 test('CLI v1 with s3.signature_version = s3: rm --recursive and rb empty and remove the bucket', async () => {
-  await ok('s3', 'rm', `s3://${bucket}`, '--recursive');
-  await ok('s3', 'rb', `s3://${bucket}`);
-  const r = await aws('s3', 'ls', `s3://${bucket}`);
+  await text('s3', 'rm', `s3://${bucket}`, '--recursive');
+  await text('s3', 'rb', `s3://${bucket}`);
+  const r = await run('s3', 'ls', `s3://${bucket}`);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /NoSuchBucket/);
 });

@@ -8,7 +8,6 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -16,44 +15,21 @@ import path from 'node:path';
 import { CreateAliasCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { assertKmsCalls, auditEvents, kmsOn, s3On, userFactory } from '../helpers/sse-principals.js';
-import { ROOT_KEY_ID, ROOT_SECRET, sha256hex } from './support.js';
+import { sha256hex } from './support.js';
+import { awsCli, awsCliEnv, writeAwsConfig } from './aws-cli-runner.js';
 
 let srv: TestServer;
 let users: ReturnType<typeof userFactory>;
 let work: string;
-let baseEnv: NodeJS.ProcessEnv;
+let env: NodeJS.ProcessEnv;
 let keyArn: string;
 let otherKeyArn: string;
 const alias = `alias/cli-sse-${process.pid}`;
 const bucket = uniqueBucket('cli-sse');
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `aws <args> --endpoint-url <server>` (as root unless other credentials are given); never throws on a non-zero exit. */
-function aws(args: string[], creds?: { accessKeyId: string; secretAccessKey: string }): Promise<CliResult> {
-  const env = creds ? { ...baseEnv, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey } : baseEnv;
-  return new Promise((resolve, reject) => {
-    execFile('aws', [...args, '--endpoint-url', srv.url], { env, maxBuffer: 64 * 1024 * 1024, timeout: 90_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await aws(args);
-  assert.equal(r.code, 0, `aws ${args.join(' ')} exited ${r.code}\nstderr: ${r.stderr}\nstdout: ${r.stdout}`);
-  return r.stdout;
-}
-
-async function json<T = Record<string, unknown>>(...args: string[]): Promise<T> {
-  const out = await ok(...args, '--output', 'json');
-  return (out.trim() === '' ? {} : JSON.parse(out)) as T;
-}
+const { run, text, json, withEnv } = awsCli(() => ({ endpoint: srv.url, env, timeoutMs: 90_000 }));
+/** The runner with other credentials than root's. */
+const as = (creds: { accessKeyId: string; secretAccessKey: string }) => withEnv({ AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey });
 
 interface Head {
   ServerSideEncryption?: string;
@@ -76,20 +52,12 @@ before(async () => {
   srv = await startTestServer();
   users = userFactory(srv);
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-cli-sse-'));
-  const config = path.join(work, 'aws-config');
-  await fs.writeFile(config, [
-    '[default]', 'region = us-east-1', 's3 =', '    addressing_style = path', '    max_concurrent_requests = 4',
-    '    multipart_threshold = 8MB', '    multipart_chunksize = 8MB', '    signature_version = s3v4', '',
-  ].join('\n'));
-  baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
-  Object.assign(baseEnv, {
-    AWS_ACCESS_KEY_ID: ROOT_KEY_ID, AWS_SECRET_ACCESS_KEY: ROOT_SECRET, AWS_DEFAULT_REGION: 'us-east-1', AWS_CONFIG_FILE: config,
-    AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'no-credentials'), AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '',
-  });
+  const config = await writeAwsConfig(work, { max_concurrent_requests: '4', multipart_threshold: '8MB', multipart_chunksize: '8MB', signature_version: 's3v4' });
+  env = awsCliEnv(work, { configFile: config });
   keyArn = (await srv.kms.send(new CreateKeyCommand({ Description: 'aws cli sse' }))).KeyMetadata!.Arn!;
   otherKeyArn = (await srv.kms.send(new CreateKeyCommand({ Description: 'aws cli sse, copy target' }))).KeyMetadata!.Arn!;
   await srv.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyArn }));
-  await ok('s3', 'mb', `s3://${bucket}`);
+  await text('s3', 'mb', `s3://${bucket}`);
 });
 
 after(async () => {
@@ -101,7 +69,7 @@ after(async () => {
 test('aws s3 cp --sse aws:kms --sse-kms-key-id alias/... uploads; head-object shows aws:kms and the key ARN; cp down returns the bytes', async () => {
   const body = Buffer.from('encrypted by the aws cli under an alias\n'.repeat(40));
   const src = await file('kms-small.txt', body);
-  const up = await ok('s3', 'cp', src, `s3://${bucket}/kms/small.txt`, '--sse', 'aws:kms', '--sse-kms-key-id', alias);
+  const up = await text('s3', 'cp', src, `s3://${bucket}/kms/small.txt`, '--sse', 'aws:kms', '--sse-kms-key-id', alias);
   assert.match(up, /upload: .* to s3:\/\//);
   const h = await head('kms/small.txt');
   assert.equal(h.ServerSideEncryption, 'aws:kms');
@@ -109,26 +77,26 @@ test('aws s3 cp --sse aws:kms --sse-kms-key-id alias/... uploads; head-object sh
   assert.equal(h.ContentLength, body.length);
   assert.notEqual(h.ETag, `"${createHash('md5').update(body).digest('hex')}"`, 'an SSE-KMS ETag is not the MD5');
   const dst = path.join(work, 'kms-small.back');
-  await ok('s3', 'cp', `s3://${bucket}/kms/small.txt`, dst);
+  await text('s3', 'cp', `s3://${bucket}/kms/small.txt`, dst);
   assert.ok((await fs.readFile(dst)).equals(body));
 });
 
 test('aws s3 cp --sse aws:kms of a 20 MiB file goes multipart under the key and comes back intact', async () => {
   const body = randomBytes(20 * 1024 * 1024 + 4321);
   const src = await file('kms-big.bin', body);
-  await ok('s3', 'cp', src, `s3://${bucket}/kms/big.bin`, '--sse', 'aws:kms', '--sse-kms-key-id', alias);
+  await text('s3', 'cp', src, `s3://${bucket}/kms/big.bin`, '--sse', 'aws:kms', '--sse-kms-key-id', alias);
   const h = await head('kms/big.bin');
   assert.equal(h.ServerSideEncryption, 'aws:kms');
   assert.equal(h.SSEKMSKeyId, keyArn);
   assert.match(h.ETag, /^"[0-9a-f]{32}-3"$/, 'three 8 MiB parts');
   const dst = path.join(work, 'kms-big.back');
-  await ok('s3', 'cp', `s3://${bucket}/kms/big.bin`, dst);
+  await text('s3', 'cp', `s3://${bucket}/kms/big.bin`, dst);
   assert.equal(sha256hex(await fs.readFile(dst)), sha256hex(body));
 });
 
 test('aws s3 cp --sse aws:kms without a key id uses the AWS managed aws/s3 key', async () => {
   const src = await file('kms-default.txt', Buffer.from('default key'));
-  await ok('s3', 'cp', src, `s3://${bucket}/kms/default.txt`, '--sse', 'aws:kms');
+  await text('s3', 'cp', src, `s3://${bucket}/kms/default.txt`, '--sse', 'aws:kms');
   const h = await head('kms/default.txt');
   assert.equal(h.ServerSideEncryption, 'aws:kms');
   const md = await json<{ KeyMetadata: { Arn: string; KeyManager: string } }>('kms', 'describe-key', '--key-id', 'alias/aws/s3');
@@ -138,31 +106,31 @@ test('aws s3 cp --sse aws:kms without a key id uses the AWS managed aws/s3 key',
 
 test('aws s3api put-bucket-encryption / get-bucket-encryption round-trip, and aws s3 cp without --sse follows the bucket default', async () => {
   const b = uniqueBucket('cli-sse-default');
-  await ok('s3', 'mb', `s3://${b}`);
+  await text('s3', 'mb', `s3://${b}`);
   const fresh = await json<{ ServerSideEncryptionConfiguration: { Rules: { ApplyServerSideEncryptionByDefault: { SSEAlgorithm: string } }[] } }>(
     's3api', 'get-bucket-encryption', '--bucket', b,
   );
   assert.equal(fresh.ServerSideEncryptionConfiguration.Rules[0]!.ApplyServerSideEncryptionByDefault.SSEAlgorithm, 'AES256', 'a new bucket encrypts with SSE-S3');
   const cfg = { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn }, BucketKeyEnabled: true }] };
-  await ok('s3api', 'put-bucket-encryption', '--bucket', b, '--server-side-encryption-configuration', JSON.stringify(cfg));
+  await text('s3api', 'put-bucket-encryption', '--bucket', b, '--server-side-encryption-configuration', JSON.stringify(cfg));
   const got = await json<{ ServerSideEncryptionConfiguration: unknown }>('s3api', 'get-bucket-encryption', '--bucket', b);
   assert.deepEqual(got.ServerSideEncryptionConfiguration, cfg);
 
   const body = Buffer.from('follows the bucket default');
-  await ok('s3', 'cp', await file('default-enc.txt', body), `s3://${b}/d.txt`);
+  await text('s3', 'cp', await file('default-enc.txt', body), `s3://${b}/d.txt`);
   const h = await json<Head>('s3api', 'head-object', '--bucket', b, '--key', 'd.txt');
   assert.equal(h.ServerSideEncryption, 'aws:kms');
   assert.equal(h.SSEKMSKeyId, keyArn);
   assert.equal(h.BucketKeyEnabled, true);
   const dst = path.join(work, 'default-enc.back');
-  await ok('s3', 'cp', `s3://${b}/d.txt`, dst);
+  await text('s3', 'cp', `s3://${b}/d.txt`, dst);
   assert.ok((await fs.readFile(dst)).equals(body));
 
-  const bad = await aws(['s3api', 'put-bucket-encryption', '--bucket', b, '--server-side-encryption-configuration',
-    JSON.stringify({ Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256', KMSMasterKeyID: keyArn } }] })]);
+  const bad = await run('s3api', 'put-bucket-encryption', '--bucket', b, '--server-side-encryption-configuration',
+    JSON.stringify({ Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256', KMSMasterKeyID: keyArn } }] }));
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /InvalidArgument/);
-  await ok('s3api', 'delete-bucket-encryption', '--bucket', b);
+  await text('s3api', 'delete-bucket-encryption', '--bucket', b);
   const after = await json<{ ServerSideEncryptionConfiguration: { Rules: { ApplyServerSideEncryptionByDefault: { SSEAlgorithm: string } }[] } }>(
     's3api', 'get-bucket-encryption', '--bucket', b,
   );
@@ -171,13 +139,13 @@ test('aws s3api put-bucket-encryption / get-bucket-encryption round-trip, and aw
 
 test('aws s3 cp --sse AES256 stores an SSE-S3 object whose ETag is the MD5', async () => {
   const body = Buffer.from('sse-s3 from the cli');
-  await ok('s3', 'cp', await file('aes.txt', body), `s3://${bucket}/aes/a.txt`, '--sse', 'AES256');
+  await text('s3', 'cp', await file('aes.txt', body), `s3://${bucket}/aes/a.txt`, '--sse', 'AES256');
   const h = await head('aes/a.txt');
   assert.equal(h.ServerSideEncryption, 'AES256');
   assert.equal(h.SSEKMSKeyId, undefined);
   assert.equal(h.ETag, `"${createHash('md5').update(body).digest('hex')}"`);
   const dst = path.join(work, 'aes.back');
-  await ok('s3', 'cp', `s3://${bucket}/aes/a.txt`, dst);
+  await text('s3', 'cp', `s3://${bucket}/aes/a.txt`, dst);
   assert.ok((await fs.readFile(dst)).equals(body));
 });
 
@@ -186,53 +154,54 @@ test('aws s3 cp --sse-c with a binary customer key: up, head and down need the k
   const keyFile = await file('customer.key', key);
   const wrongFile = await file('wrong.key', randomBytes(32));
   const body = randomBytes(9 * 1024 * 1024 + 17); // multipart: UploadPart carries the key too
-  await ok('s3', 'cp', await file('ssec.bin', body), `s3://${bucket}/ssec/a.bin`, '--sse-c', 'AES256', '--sse-c-key', `fileb://${keyFile}`);
+  await text('s3', 'cp', await file('ssec.bin', body), `s3://${bucket}/ssec/a.bin`, '--sse-c', 'AES256', '--sse-c-key', `fileb://${keyFile}`);
   const md5 = createHash('md5').update(key).digest('base64');
   const h = await head('ssec/a.bin', '--sse-customer-algorithm', 'AES256', '--sse-customer-key', `fileb://${keyFile}`);
   assert.equal(h.SSECustomerAlgorithm, 'AES256');
   assert.equal(h.SSECustomerKeyMD5, md5);
   assert.equal(h.ContentLength, body.length);
   const dst = path.join(work, 'ssec.back');
-  await ok('s3', 'cp', `s3://${bucket}/ssec/a.bin`, dst, '--sse-c', 'AES256', '--sse-c-key', `fileb://${keyFile}`);
+  await text('s3', 'cp', `s3://${bucket}/ssec/a.bin`, dst, '--sse-c', 'AES256', '--sse-c-key', `fileb://${keyFile}`);
   assert.equal(sha256hex(await fs.readFile(dst)), sha256hex(body));
 
-  const noKey = await aws(['s3api', 'head-object', '--bucket', bucket, '--key', 'ssec/a.bin']);
+  const noKey = await run('s3api', 'head-object', '--bucket', bucket, '--key', 'ssec/a.bin');
   assert.notEqual(noKey.code, 0);
   assert.match(noKey.stderr, /\(400\)/, noKey.stderr);
-  const wrong = await aws(['s3', 'cp', `s3://${bucket}/ssec/a.bin`, path.join(work, 'ssec.wrong'), '--sse-c', 'AES256', '--sse-c-key', `fileb://${wrongFile}`]);
+  const wrong = await run('s3', 'cp', `s3://${bucket}/ssec/a.bin`, path.join(work, 'ssec.wrong'), '--sse-c', 'AES256', '--sse-c-key', `fileb://${wrongFile}`);
   assert.notEqual(wrong.code, 0);
   assert.match(wrong.stderr, /403|Forbidden|AccessDenied/, wrong.stderr);
 });
 
 test('aws s3 cp from S3 to S3 with --sse aws:kms --sse-kms-key-id re-encrypts the copy under the other key', async () => {
-  await ok('s3', 'cp', `s3://${bucket}/kms/small.txt`, `s3://${bucket}/copied/small.txt`, '--sse', 'aws:kms', '--sse-kms-key-id', otherKeyArn);
+  await text('s3', 'cp', `s3://${bucket}/kms/small.txt`, `s3://${bucket}/copied/small.txt`, '--sse', 'aws:kms', '--sse-kms-key-id', otherKeyArn);
   const h = await head('copied/small.txt');
   assert.equal(h.ServerSideEncryption, 'aws:kms');
   assert.equal(h.SSEKMSKeyId, otherKeyArn);
   const a = path.join(work, 'copy-src.back');
   const b = path.join(work, 'copy-dst.back');
-  await ok('s3', 'cp', `s3://${bucket}/kms/small.txt`, a);
-  await ok('s3', 'cp', `s3://${bucket}/copied/small.txt`, b);
+  await text('s3', 'cp', `s3://${bucket}/kms/small.txt`, a);
+  await text('s3', 'cp', `s3://${bucket}/copied/small.txt`, b);
   assert.ok((await fs.readFile(a)).equals(await fs.readFile(b)));
 });
 
 test('an IAM user without kms:Decrypt: aws s3 ls works, aws s3 cp down fails with AccessDenied naming kms:Decrypt and the key; with it, it works', async () => {
   const u = await users.create('cli-reader', { s3: [s3On(bucket)] });
-  const ls = await aws(['s3', 'ls', `s3://${bucket}/kms/`], u.credentials);
+  const reader = as(u.credentials);
+  const ls = await reader.run('s3', 'ls', `s3://${bucket}/kms/`);
   assert.equal(ls.code, 0, ls.stderr);
   assert.match(ls.stdout, /small\.txt/);
-  const h = await aws(['s3api', 'head-object', '--bucket', bucket, '--key', 'kms/small.txt'], u.credentials);
+  const h = await reader.run('s3api', 'head-object', '--bucket', bucket, '--key', 'kms/small.txt');
   assert.equal(h.code, 0, h.stderr);
   const dst = path.join(work, 'reader.back');
-  const down = await aws(['s3', 'cp', `s3://${bucket}/kms/small.txt`, dst], u.credentials);
+  const down = await reader.run('s3', 'cp', `s3://${bucket}/kms/small.txt`, dst);
   assert.notEqual(down.code, 0);
   assert.match(down.stderr, /AccessDenied|403|Forbidden/, down.stderr);
-  const get = await aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'kms/small.txt', dst], u.credentials);
+  const get = await reader.run('s3api', 'get-object', '--bucket', bucket, '--key', 'kms/small.txt', dst);
   assert.notEqual(get.code, 0);
   assert.ok(get.stderr.includes(`An error occurred (AccessDenied) when calling the GetObject operation: User: ${u.arn} is not authorized to perform: kms:Decrypt on resource: ${keyArn} because`), get.stderr);
 
   await u.put('kms', kmsOn('kms:Decrypt', keyArn));
-  const again = await aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'kms/small.txt', dst], u.credentials);
+  const again = await reader.run('s3api', 'get-object', '--bucket', bucket, '--key', 'kms/small.txt', dst);
   assert.equal(again.code, 0, again.stderr);
   const out = JSON.parse(again.stdout) as { SSEKMSKeyId: string; ServerSideEncryption: string };
   assert.equal(out.SSEKMSKeyId, keyArn);

@@ -4,34 +4,21 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
-import { ROOT_KEY_ID, ROOT_SECRET, filesUnder, sha256hex } from './support.js';
+import { filesUnder, sha256hex } from './support.js';
+import { awsCli, awsCliEnv, writeAwsConfig } from './aws-cli-runner.js';
 
 let srv: TestServer;
 let work: string;
 let env: NodeJS.ProcessEnv;
 const bucket = uniqueBucket('cli');
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `aws <args> --endpoint-url <server>`; never throws on a non-zero exit. */
-function aws(...args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    execFile('aws', [...args, '--endpoint-url', srv.url], { env, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
-    });
-  });
-}
+const { run, text, json } = awsCli(() => ({ endpoint: srv.url, env }));
 
 /** Runs `aws <args>` feeding `input` on stdin; returns stdout as bytes. */
 function awsPipe(input: Buffer | undefined, ...args: string[]): Promise<{ code: number; stdout: Buffer; stderr: string }> {
@@ -47,49 +34,18 @@ function awsPipe(input: Buffer | undefined, ...args: string[]): Promise<{ code: 
   });
 }
 
-/** Runs an aws command that must succeed and returns its stdout. */
-async function ok(...args: string[]): Promise<string> {
-  const r = await aws(...args);
-  assert.equal(r.code, 0, `aws ${args.join(' ')} exited ${r.code}\nstderr: ${r.stderr}\nstdout: ${r.stdout}`);
-  return r.stdout;
-}
-
-async function json<T = Record<string, unknown>>(...args: string[]): Promise<T> {
-  const out = await ok(...args, '--output', 'json');
-  return (out.trim() === '' ? {} : JSON.parse(out)) as T;
-}
-
 before(async () => {
   srv = await startTestServer();
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-cli-'));
-  const config = path.join(work, 'aws-config');
-  await fs.writeFile(
-    config,
-    [
-      '[default]',
-      'region = us-east-1',
-      's3 =',
-      '    addressing_style = path',
-      '    max_concurrent_requests = 4',
-      '    multipart_threshold = 8MB',
-      '    multipart_chunksize = 8MB',
-      // CLI v1 presigns with SigV2 unless told otherwise (aws-cli-sigv2.test.ts); this file pins SigV4.
-      '    signature_version = s3v4',
-      '',
-    ].join('\n'),
-  );
-  // Only what this test sets: no profile, credentials file or instance metadata from the machine.
-  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: ROOT_KEY_ID,
-    AWS_SECRET_ACCESS_KEY: ROOT_SECRET,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: config,
-    AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'no-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_PAGER: '',
+  const config = await writeAwsConfig(work, {
+    max_concurrent_requests: '4',
+    multipart_threshold: '8MB',
+    multipart_chunksize: '8MB',
+    // CLI v1 presigns with SigV2 unless told otherwise (aws-cli-sigv2.test.ts); this file pins SigV4.
+    signature_version: 's3v4',
   });
-  const mb = await ok('s3', 'mb', `s3://${bucket}`);
+  env = awsCliEnv(work, { configFile: config });
+  const mb = await text('s3', 'mb', `s3://${bucket}`);
   assert.match(mb, new RegExp(`make_bucket: ${bucket}`));
 });
 
@@ -99,7 +55,7 @@ after(async () => {
 });
 
 test('aws s3 ls lists the bucket made by aws s3 mb', async () => {
-  const out = await ok('s3', 'ls');
+  const out = await text('s3', 'ls');
   assert.match(out, new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d ${bucket}$`, 'm'));
 });
 
@@ -107,10 +63,10 @@ test('aws s3 cp round-trips a small file byte for byte', async () => {
   const src = path.join(work, 'small.txt');
   const body = Buffer.from('hello from the aws cli\n'.repeat(50));
   await fs.writeFile(src, body);
-  const up = await ok('s3', 'cp', src, `s3://${bucket}/cp/small.txt`);
+  const up = await text('s3', 'cp', src, `s3://${bucket}/cp/small.txt`);
   assert.match(up, /upload: .* to s3:\/\//);
   const dst = path.join(work, 'small.back');
-  await ok('s3', 'cp', `s3://${bucket}/cp/small.txt`, dst);
+  await text('s3', 'cp', `s3://${bucket}/cp/small.txt`, dst);
   assert.ok((await fs.readFile(dst)).equals(body));
 });
 
@@ -118,12 +74,12 @@ test('aws s3 cp of a 20 MiB file goes multipart (3 parts of 8 MiB) and comes bac
   const src = path.join(work, 'big.bin');
   const body = randomBytes(20 * 1024 * 1024 + 12345);
   await fs.writeFile(src, body);
-  await ok('s3', 'cp', src, `s3://${bucket}/cp/big.bin`);
+  await text('s3', 'cp', src, `s3://${bucket}/cp/big.bin`);
   const head = await json<{ ETag: string; ContentLength: number }>('s3api', 'head-object', '--bucket', bucket, '--key', 'cp/big.bin');
   assert.equal(head.ContentLength, body.length);
   assert.match(head.ETag, /^"[0-9a-f]{32}-3"$/, 'a multipart upload has a "-<parts>" ETag');
   const dst = path.join(work, 'big.back');
-  await ok('s3', 'cp', `s3://${bucket}/cp/big.bin`, dst);
+  await text('s3', 'cp', `s3://${bucket}/cp/big.bin`, dst);
   const back = await fs.readFile(dst);
   assert.equal(back.length, body.length);
   assert.equal(sha256hex(back), sha256hex(body));
@@ -156,19 +112,19 @@ test('aws s3 sync uploads a tree with nested, unicode and space names, and syncs
     const past = new Date(Date.now() - 3600_000);
     await fs.utimes(path.join(tree, rel), past, past);
   }
-  const up = await ok('s3', 'sync', tree, `s3://${bucket}/tree/`);
+  const up = await text('s3', 'sync', tree, `s3://${bucket}/tree/`);
   assert.equal(up.match(/^upload: /gm)?.length, Object.keys(files).length, up);
 
-  const again = await ok('s3', 'sync', tree, `s3://${bucket}/tree/`);
+  const again = await text('s3', 'sync', tree, `s3://${bucket}/tree/`);
   assert.equal(again.trim(), '', 'a second sync finds nothing to upload (sizes and times agree)');
 
   const back = path.join(work, 'tree-back');
-  await ok('s3', 'sync', `s3://${bucket}/tree/`, back);
+  await text('s3', 'sync', `s3://${bucket}/tree/`, back);
   const want = Object.keys(files).map((f) => f.normalize('NFC')).sort();
   assert.deepEqual((await filesUnder(back)).map((f) => f.normalize('NFC')), want);
   for (const [rel, data] of Object.entries(files)) assert.ok((await fs.readFile(path.join(back, rel))).equals(data), rel);
 
-  const ls = await ok('s3', 'ls', `s3://${bucket}/tree/`, '--recursive');
+  const ls = await text('s3', 'ls', `s3://${bucket}/tree/`, '--recursive');
   for (const [rel, data] of Object.entries(files)) {
     const line = ls.split('\n').find((l) => l.endsWith(` tree/${rel}`));
     assert.ok(line, `recursive ls shows tree/${rel}:\n${ls}`);
@@ -194,7 +150,7 @@ test('s3api put-object with metadata and content type; head-object reports them'
 });
 
 test('s3api put-object-tagging / get-object-tagging', async () => {
-  await ok('s3api', 'put-object-tagging', '--bucket', bucket, '--key', 'api/meta.json', '--tagging', 'TagSet=[{Key=env,Value=test},{Key=team,Value=storage}]');
+  await text('s3api', 'put-object-tagging', '--bucket', bucket, '--key', 'api/meta.json', '--tagging', 'TagSet=[{Key=env,Value=test},{Key=team,Value=storage}]');
   const got = await json<{ TagSet: { Key: string; Value: string }[] }>('s3api', 'get-object-tagging', '--bucket', bucket, '--key', 'api/meta.json');
   const tags = Object.fromEntries(got.TagSet.map((t) => [t.Key, t.Value]));
   assert.deepEqual(tags, { env: 'test', team: 'storage' });
@@ -206,7 +162,7 @@ test('s3api list-objects-v2 with --prefix, --delimiter and paging', async () => 
     await fs.mkdir(path.dirname(path.join(dir, k)), { recursive: true });
     await fs.writeFile(path.join(dir, k), k);
   }
-  await ok('s3', 'cp', dir, `s3://${bucket}/list/`, '--recursive');
+  await text('s3', 'cp', dir, `s3://${bucket}/list/`, '--recursive');
   const grouped = await json<{ Contents?: { Key: string }[]; CommonPrefixes?: { Prefix: string }[]; KeyCount: number }>(
     's3api', 'list-objects-v2', '--bucket', bucket, '--prefix', 'list/', '--delimiter', '/',
   );
@@ -236,7 +192,7 @@ test('s3api copy-object copies bytes and metadata', async () => {
   assert.equal(head.ContentType, 'application/json');
   assert.deepEqual(head.Metadata, { color: 'blue', owner: 'cli-test' });
   const dst = path.join(work, 'copy.out');
-  await ok('s3api', 'get-object', '--bucket', bucket, '--key', 'api/meta-copy.json', dst);
+  await text('s3api', 'get-object', '--bucket', bucket, '--key', 'api/meta-copy.json', dst);
   assert.equal(await fs.readFile(dst, 'utf8'), '{"x":1}');
 });
 
@@ -281,7 +237,7 @@ test('s3api get-bucket-location is null (us-east-1)', async () => {
 });
 
 test('aws s3 presign gives a URL that plain fetch can GET', async () => {
-  const url = (await ok('s3', 'presign', `s3://${bucket}/cp/small.txt`, '--expires-in', '300')).trim();
+  const url = (await text('s3', 'presign', `s3://${bucket}/cp/small.txt`, '--expires-in', '300')).trim();
   assert.match(url, /X-Amz-Signature=/);
   const res = await fetch(url);
   assert.equal(res.status, 200);
@@ -291,7 +247,7 @@ test('aws s3 presign gives a URL that plain fetch can GET', async () => {
 });
 
 test('head-object of a missing key exits 255 with a 404 Not Found', async () => {
-  const r = await aws('s3api', 'head-object', '--bucket', bucket, '--key', 'no/such/key');
+  const r = await run('s3api', 'head-object', '--bucket', bucket, '--key', 'no/such/key');
   assert.equal(r.code, 255);
   assert.match(r.stderr, /404/);
   assert.match(r.stderr, /Not Found/);
@@ -299,55 +255,55 @@ test('head-object of a missing key exits 255 with a 404 Not Found', async () => 
 
 test('aws s3api put-bucket-policy / get-bucket-policy / get-bucket-policy-status / delete-bucket-policy; a malformed policy is MalformedPolicy', async () => {
   const b = `${bucket}-policy`;
-  await ok('s3', 'mb', `s3://${b}`);
-  await ok('s3api', 'delete-public-access-block', '--bucket', b); // new buckets block public policies, as in AWS
+  await text('s3', 'mb', `s3://${b}`);
+  await text('s3api', 'delete-public-access-block', '--bucket', b); // new buckets block public policies, as in AWS
   const policy = JSON.stringify({
     Version: '2012-10-17',
     Statement: [{ Sid: 'PublicRead', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${b}/*` }],
   });
   const file = path.join(work, 'policy.json');
   await fs.writeFile(file, policy);
-  await ok('s3api', 'put-bucket-policy', '--bucket', b, '--policy', `file://${file}`);
+  await text('s3api', 'put-bucket-policy', '--bucket', b, '--policy', `file://${file}`);
   const got = await json<{ Policy: string }>('s3api', 'get-bucket-policy', '--bucket', b);
   assert.equal(got.Policy, policy);
   const status = await json<{ PolicyStatus: { IsPublic: boolean } }>('s3api', 'get-bucket-policy-status', '--bucket', b);
   assert.equal(status.PolicyStatus.IsPublic, true);
-  const bad = await aws('s3api', 'put-bucket-policy', '--bucket', b, '--policy', 'not-json');
+  const bad = await run('s3api', 'put-bucket-policy', '--bucket', b, '--policy', 'not-json');
   assert.equal(bad.code, 255, bad.stderr);
   assert.match(bad.stderr, /MalformedPolicy.*Policies must be valid JSON and the first byte must be '\{'/);
-  await ok('s3api', 'delete-bucket-policy', '--bucket', b);
-  const gone = await aws('s3api', 'get-bucket-policy', '--bucket', b);
+  await text('s3api', 'delete-bucket-policy', '--bucket', b);
+  const gone = await run('s3api', 'get-bucket-policy', '--bucket', b);
   assert.notEqual(gone.code, 0);
   assert.match(gone.stderr, /NoSuchBucketPolicy/);
-  await ok('s3', 'rb', `s3://${b}`);
+  await text('s3', 'rb', `s3://${b}`);
 });
 
 test('get-object of a missing key reports NoSuchKey', async () => {
-  const r = await aws('s3api', 'get-object', '--bucket', bucket, '--key', 'no/such/key', path.join(work, 'nothing'));
+  const r = await run('s3api', 'get-object', '--bucket', bucket, '--key', 'no/such/key', path.join(work, 'nothing'));
   assert.equal(r.code, 255);
   assert.match(r.stderr, /NoSuchKey/);
 });
 
 test('listing a missing bucket reports NoSuchBucket', async () => {
-  const r = await aws('s3', 'ls', `s3://${bucket}-missing`);
+  const r = await run('s3', 'ls', `s3://${bucket}-missing`);
   assert.equal(r.code, 255);
   assert.match(r.stderr, /NoSuchBucket/);
 });
 
 test('aws s3 rb of a non-empty bucket fails with BucketNotEmpty', async () => {
-  const r = await aws('s3', 'rb', `s3://${bucket}`);
+  const r = await run('s3', 'rb', `s3://${bucket}`);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /BucketNotEmpty/);
 });
 
 test('aws s3 rm --recursive empties the bucket, then aws s3 rb removes it', async () => {
-  const rm = await ok('s3', 'rm', `s3://${bucket}`, '--recursive');
+  const rm = await text('s3', 'rm', `s3://${bucket}`, '--recursive');
   assert.ok((rm.match(/^delete: /gm)?.length ?? 0) >= 10, rm);
   const left = await json<{ KeyCount: number; Contents?: unknown[] }>('s3api', 'list-objects-v2', '--bucket', bucket, '--no-paginate');
   assert.equal(left.Contents, undefined);
   assert.equal(left.KeyCount, 0);
-  const rb = await ok('s3', 'rb', `s3://${bucket}`);
+  const rb = await text('s3', 'rb', `s3://${bucket}`);
   assert.match(rb, new RegExp(`remove_bucket: ${bucket}`));
-  const ls = await ok('s3', 'ls');
+  const ls = await text('s3', 'ls');
   assert.doesNotMatch(ls, new RegExp(` ${bucket}$`, 'm'));
 });

@@ -4,12 +4,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { ROOT_KEY_ID, ROOT_SECRET, flowStepTests, runPythonFlow, type FlowStep, type PythonFlowRun } from './support.js';
+import { awsCli, awsCliEnv } from './aws-cli-runner.js';
 
 let srv: TestServer;
 let run: PythonFlowRun<FlowStep>;
@@ -32,16 +32,8 @@ test('aws s3api list-object-versions lists the objects as null versions', async 
   const bucket = uniqueBucket('cli-versions');
   await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
   await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k 1', Body: 'abc' }));
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: ROOT_KEY_ID, AWS_SECRET_ACCESS_KEY: ROOT_SECRET, AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: path.join(os.tmpdir(), 'coffer-no-aws-config'), AWS_SHARED_CREDENTIALS_FILE: path.join(os.tmpdir(), 'coffer-no-aws-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
-  const out = await new Promise<string>((resolve, reject) =>
-    execFile('aws', ['s3api', 'list-object-versions', '--endpoint-url', srv.url, '--bucket', bucket, '--output', 'json'], { env, timeout: 60_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
-  );
-  const r = JSON.parse(out) as { Versions: { Key: string; VersionId: string; IsLatest: boolean; Size: number }[] };
+  // No work folder here: a folder that does not exist holds the config and credentials files the CLI must not find.
+  const { json } = awsCli(() => ({ endpoint: srv.url, env: awsCliEnv(path.join(os.tmpdir(), 'coffer-no-aws')) }));
+  const r = await json<{ Versions: { Key: string; VersionId: string; IsLatest: boolean; Size: number }[] }>('s3api', 'list-object-versions', '--bucket', bucket);
   assert.deepEqual(r.Versions.map((v) => [v.Key, v.VersionId, v.IsLatest, v.Size]), [['k 1', 'null', true, 3]]);
 });

@@ -4,49 +4,25 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { ROOT_KEY_ID, ROOT_SECRET } from './support.js';
+import { awsCli, awsCliEnv } from './aws-cli-runner.js';
 
 let srv: TestServer;
 let work: string;
 let env: NodeJS.ProcessEnv;
 
-function aws(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile('aws', [...args, '--endpoint-url', srv.url, '--output', 'json'], { env, maxBuffer: 16 * 1024 * 1024, timeout: 60_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function json<T = Record<string, string>>(...args: string[]): Promise<T> {
-  const r = await aws(...args);
-  assert.equal(r.code, 0, `aws ${args.join(' ')} exited ${r.code}\nstderr: ${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
-}
-
-async function fails(code: string, ...args: string[]): Promise<void> {
-  const r = await aws(...args);
-  assert.ok(r.code === 254 || r.code === 255, `aws ${args.join(' ')} should fail with ${code}, exited ${r.code}\nstderr: ${r.stderr}`);
-  assert.match(r.stderr, new RegExp(`\\(${code}\\)`), r.stderr);
-}
+const { json, fails } = awsCli<Record<string, string>>(() => ({ endpoint: srv.url, env, output: 'json' }));
 
 const file = (name: string) => path.join(work, name);
 
 before(async () => {
   srv = await startTestServer();
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-kms-cli-asym-'));
-  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: ROOT_KEY_ID, AWS_SECRET_ACCESS_KEY: ROOT_SECRET, AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: file('no-config'), AWS_SHARED_CREDENTIALS_FILE: file('no-credentials'), AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '', AWS_MAX_ATTEMPTS: '1',
-  });
+  env = awsCliEnv(work, { extra: { AWS_MAX_ATTEMPTS: '1' } });
   await fs.writeFile(file('msg'), 'a message signed through the AWS CLI');
 });
 

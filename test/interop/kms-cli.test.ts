@@ -5,53 +5,18 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { ROOT_KEY_ID, ROOT_SECRET } from './support.js';
+import { awsCli, awsCliEnv } from './aws-cli-runner.js';
 
 let srv: TestServer;
 let work: string;
 let env: NodeJS.ProcessEnv;
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `aws <args> --endpoint-url <server>`; never throws on a non-zero exit. */
-function aws(...args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    execFile('aws', [...args, '--endpoint-url', srv.url], { env, maxBuffer: 16 * 1024 * 1024, timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** Runs an aws command that must succeed and returns its stdout. */
-async function ok(...args: string[]): Promise<string> {
-  const r = await aws(...args);
-  assert.equal(r.code, 0, `aws ${args.join(' ')} exited ${r.code}\nstderr: ${r.stderr}\nstdout: ${r.stdout}`);
-  return r.stdout;
-}
-
-async function json<T = Record<string, unknown>>(...args: string[]): Promise<T> {
-  const out = await ok(...args, '--output', 'json');
-  return (out.trim() === '' ? {} : JSON.parse(out)) as T;
-}
-
-/** A command that must fail as a service error: CLI v1 exits 254 or 255 and names the code. */
-async function fails(code: string, ...args: string[]): Promise<CliResult> {
-  const r = await aws(...args, '--output', 'json');
-  assert.ok(r.code === 254 || r.code === 255, `aws ${args.join(' ')} should fail with ${code}, exited ${r.code}\nstderr: ${r.stderr}\nstdout: ${r.stdout}`);
-  assert.match(r.stderr, new RegExp(`\\(${code}\\)`), `stderr names ${code}: ${r.stderr}`);
-  return r;
-}
+const { text, json, fails } = awsCli(() => ({ endpoint: srv.url, env, timeoutMs: 30_000 }));
 
 interface KeyMetadata {
   KeyId: string;
@@ -76,18 +41,7 @@ let ctFile: string;
 before(async () => {
   srv = await startTestServer();
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-kms-cli-'));
-  // Only what this test sets: no profile, credentials file or instance metadata from the machine.
-  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: ROOT_KEY_ID,
-    AWS_SECRET_ACCESS_KEY: ROOT_SECRET,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: path.join(work, 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: path.join(work, 'no-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_PAGER: '',
-    AWS_MAX_ATTEMPTS: '1',
-  });
+  env = awsCliEnv(work, { extra: { AWS_MAX_ATTEMPTS: '1' } });
   await fs.writeFile(path.join(work, 'plain.bin'), plaintext);
   ctFile = path.join(work, 'ct.bin');
 });
@@ -123,14 +77,14 @@ test('describe-key by id and by ARN shows the same key', async () => {
 });
 
 test('create-alias, then describe-key through the alias name resolves to the key', async () => {
-  const out = await ok('kms', 'create-alias', '--alias-name', ALIAS, '--target-key-id', key.KeyId);
+  const out = await text('kms', 'create-alias', '--alias-name', ALIAS, '--target-key-id', key.KeyId);
   assert.equal(out.trim(), '', 'CreateAlias has no output');
   const viaAlias = await json<{ KeyMetadata: KeyMetadata }>('kms', 'describe-key', '--key-id', ALIAS);
   assert.equal(viaAlias.KeyMetadata.KeyId, key.KeyId);
 });
 
 test('encrypt --key-id alias/x --plaintext fileb:// --encryption-context k=v, decrypt fileb:// gives the bytes back', async () => {
-  const b64 = (await ok('kms', 'encrypt', '--key-id', ALIAS, '--plaintext', `fileb://${path.join(work, 'plain.bin')}`, '--encryption-context', CONTEXT, '--query', 'CiphertextBlob', '--output', 'text')).trim();
+  const b64 = (await text('kms', 'encrypt', '--key-id', ALIAS, '--plaintext', `fileb://${path.join(work, 'plain.bin')}`, '--encryption-context', CONTEXT, '--query', 'CiphertextBlob', '--output', 'text')).trim();
   assert.match(b64, /^[A-Za-z0-9+/]+={0,2}$/, 'the CLI prints the blob as base64');
   const blob = Buffer.from(b64, 'base64');
   assert.ok(blob.length > plaintext.length, 'the ciphertext is longer than the plaintext');
@@ -191,7 +145,7 @@ test('describe-key of a random key id fails with NotFoundException naming the ke
 });
 
 test('disable-key: describe-key shows Disabled, encrypt fails with DisabledException "<ARN> is disabled."', async () => {
-  assert.equal((await ok('kms', 'disable-key', '--key-id', key.KeyId)).trim(), '');
+  assert.equal((await text('kms', 'disable-key', '--key-id', key.KeyId)).trim(), '');
   const d = await json<{ KeyMetadata: KeyMetadata }>('kms', 'describe-key', '--key-id', key.KeyId);
   assert.equal(d.KeyMetadata.KeyState, 'Disabled');
   assert.equal(d.KeyMetadata.Enabled, false);
@@ -201,7 +155,7 @@ test('disable-key: describe-key shows Disabled, encrypt fails with DisabledExcep
 });
 
 test('enable-key: encrypt works again', async () => {
-  assert.equal((await ok('kms', 'enable-key', '--key-id', key.KeyId)).trim(), '');
+  assert.equal((await text('kms', 'enable-key', '--key-id', key.KeyId)).trim(), '');
   const d = await json<{ KeyMetadata: KeyMetadata }>('kms', 'describe-key', '--key-id', key.KeyId);
   assert.equal(d.KeyMetadata.KeyState, 'Enabled');
   assert.equal(d.KeyMetadata.Enabled, true);
@@ -237,7 +191,7 @@ test('cancel-key-deletion leaves the key Disabled with no DeletionDate; enable-k
   const d = await json<{ KeyMetadata: KeyMetadata }>('kms', 'describe-key', '--key-id', key.KeyId);
   assert.equal(d.KeyMetadata.KeyState, 'Disabled', 'AWS leaves a cancelled key Disabled');
   assert.equal(d.KeyMetadata.DeletionDate, undefined);
-  await ok('kms', 'enable-key', '--key-id', key.KeyId);
+  await text('kms', 'enable-key', '--key-id', key.KeyId);
   const dec = await json<{ Plaintext: string }>('kms', 'decrypt', '--ciphertext-blob', `fileb://${ctFile}`, '--encryption-context', CONTEXT);
   assert.ok(Buffer.from(dec.Plaintext, 'base64').equals(plaintext));
 });

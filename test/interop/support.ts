@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '../helpers/sha256.js';
 import { ROOT_KEY_ID, ROOT_SECRET } from '../helpers/server.js';
+import { isolatedAwsEnv } from './aws-cli-runner.js';
 
 export { ROOT_KEY_ID, ROOT_SECRET };
 
@@ -244,12 +245,7 @@ export interface PythonFlowRun<Step> {
  * exit-code test reports stderr.
  */
 export function runPythonFlow<Step>(script: string, args: string[], timeoutMs: number): Promise<PythonFlowRun<Step>> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
-  Object.assign(env, {
-    AWS_CONFIG_FILE: path.join(os.tmpdir(), 'coffer-no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: path.join(os.tmpdir(), 'coffer-no-aws-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
+  const env = isolatedAwsEnv(path.join(os.tmpdir(), 'coffer-no-aws-config'), path.join(os.tmpdir(), 'coffer-no-aws-credentials'));
   return new Promise((resolve, reject) => {
     execFile('python3', [path.join(FIXTURES, script), ...args], { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') return reject(err);
