@@ -248,3 +248,93 @@ test('deploy/compose-postgres.yaml runs coffer on a healthy PostgreSQL, the pass
   const cfg = loadConfig({ port: 0, dataDir: os.tmpdir() }, { COFFER_METADATA: 'postgres://coffer:s3cret@postgres:5432/coffer' });
   assert.equal(cfg.metadata, 'postgres://coffer:s3cret@postgres:5432/coffer');
 });
+
+test('deploy/compose-cluster.yaml runs three coffer nodes on one PostgreSQL and one blob volume, with one root key and one set of root credentials, behind HAProxy with deploy/haproxy.cfg', async () => {
+  const py = 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))';
+  const r = await run('python3', ['-c', py, path.join(REPO_ROOT, 'deploy', 'compose-cluster.yaml')]);
+  assert.equal(r.code, 0, r.stderr);
+  interface Service {
+    image: string;
+    build?: { context: string; dockerfile: string };
+    user?: string;
+    entrypoint?: string[];
+    ports?: string[];
+    environment?: Record<string, string>;
+    volumes: string[];
+    secrets?: string[];
+    depends_on?: Record<string, { condition: string }> | string[];
+    healthcheck?: { test: string[] };
+  }
+  const compose = JSON.parse(r.stdout) as { services: Record<string, Service>; volumes: Record<string, unknown>; secrets: Record<string, { file: string }> };
+  const nodes = ['coffer1', 'coffer2', 'coffer3'];
+  assert.deepEqual(Object.keys(compose.services).sort(), ['blobs-owner', ...nodes, 'haproxy', 'postgres']);
+  const { postgres, haproxy, 'blobs-owner': owner } = compose.services as Record<string, Service>;
+  assert.match(postgres!.image, /^postgres:1[5-9]/);
+  assert.ok(postgres!.healthcheck?.test.includes('pg_isready'));
+  // The image is built once (by the one-shot service that hands the shared volume to uid 10001).
+  await fs.access(path.join(REPO_ROOT, 'deploy', owner!.build!.context, owner!.build!.dockerfile));
+  assert.equal(owner!.image, 'coffer:latest');
+  assert.deepEqual(owner!.entrypoint, ['chown', '10001:10001', '/blobs']);
+  const blobVolume = owner!.volumes.find((v) => v.endsWith(':/blobs'))!.split(':')[0]!;
+  assert.ok(blobVolume in compose.volumes);
+
+  const envs = nodes.map((n) => compose.services[n]!.environment!);
+  const dataVolumes = new Set<string>();
+  for (const n of nodes) {
+    const s = compose.services[n]!;
+    assert.equal(s.image, 'coffer:latest');
+    assert.deepEqual(s.depends_on, { postgres: { condition: 'service_healthy' }, 'blobs-owner': { condition: 'service_completed_successfully' } });
+    assert.equal(s.ports, undefined, `${n} publishes no port: only HAProxy reaches it`);
+    assert.deepEqual(s.secrets, ['root-key', 'root-secret']);
+    assert.ok(s.volumes.includes(`${blobVolume}:/blobs`), `${n} mounts the shared blob volume`);
+    const data = s.volumes.find((v) => v.endsWith(':/data'))!.split(':')[0]!;
+    assert.ok(data in compose.volumes);
+    dataVolumes.add(data);
+  }
+  assert.equal(dataVolumes.size, 3, 'each node has a data volume of its own');
+  // One database, one blob tier, one root key, one set of root credentials (docs/CLUSTER.md, "What each node needs").
+  for (const e of envs) assert.deepEqual(e, envs[0]);
+  const env = envs[0]!;
+  assert.match(env.COFFER_METADATA!, /^postgres:\/\/coffer:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgres:5432\/coffer$/);
+  assert.equal(env.COFFER_BLOBS, 'file:///blobs');
+  assert.equal(env.COFFER_ROOT_KEY_FILE, '/run/secrets/root-key');
+  assert.match(env.COFFER_ROOT_ACCESS_KEY_ID!, /^\$\{COFFER_ROOT_ACCESS_KEY_ID:\?/);
+  assert.equal(env.COFFER_ROOT_SECRET_ACCESS_KEY_FILE, '/run/secrets/root-secret');
+  assert.equal(compose.secrets['root-key']?.file, './root.key');
+  assert.equal(compose.secrets['root-secret']?.file, './root-secret');
+
+  assert.match(haproxy!.image, /^haproxy:2\./);
+  assert.deepEqual(haproxy!.ports, ['9443:9443']);
+  assert.ok(haproxy!.volumes.includes('./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro'));
+  const cfg = await fs.readFile(path.join(REPO_ROOT, 'deploy', 'haproxy.cfg'), 'utf8');
+  for (const n of nodes) assert.match(cfg, new RegExp(`^\\s*server ${n} ${n}:9000$`, 'm'), `haproxy.cfg balances over ${n}`);
+  assert.match(cfg, /^\s*bind :9443 ssl crt \/usr\/local\/etc\/haproxy\/coffer\.pem /m);
+  assert.ok(haproxy!.volumes.includes('./haproxy.pem:/usr/local/etc/haproxy/coffer.pem:ro'));
+
+  // A node's environment, with the values compose would fill in and the secrets where compose
+  // would mount them, is accepted by the server's config.
+  const { loadConfig } = await import('../../src/config/config.js');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-compose-'));
+  try {
+    const rootKey = Buffer.alloc(32, 7).toString('base64');
+    await fs.writeFile(path.join(dir, 'root-key'), rootKey + '\n');
+    await fs.writeFile(path.join(dir, 'root-secret'), 'x'.repeat(40) + '\n');
+    const filled = Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [
+        k,
+        v
+          .replace('${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in deploy/.env}', 's3cret')
+          .replace(/^\$\{COFFER_ROOT_ACCESS_KEY_ID:\?[^}]+\}$/, 'AKIA0123456789ABCDEF')
+          .replace(/^\/run\/secrets\//, `${dir}/`),
+      ]),
+    );
+    const cfgOf = loadConfig({ port: 0, dataDir: dir }, filled);
+    assert.equal(cfgOf.metadata, 'postgres://coffer:s3cret@postgres:5432/coffer');
+    assert.equal(cfgOf.allowSecretsOverHttp, true);
+    assert.equal(cfgOf.rootAccessKeyId, 'AKIA0123456789ABCDEF');
+    assert.equal(cfgOf.rootSecretAccessKey, 'x'.repeat(40));
+    assert.equal(cfgOf.rootKey, rootKey);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
