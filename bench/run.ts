@@ -25,6 +25,12 @@
 //                                      its top self-time functions and their callers
 //   npm run bench -- --profile put --sse kms   ... with the bucket default SSE-KMS (or s3, or off:
 //                                      a server with COFFER_ENCRYPTION_AT_REST=off)
+//   npm run bench -- --peer minio      Coffer beside MinIO (built from source through the Go module proxy once,
+//                                      pinned, cached in ~/.cache/coffer-bench or BENCH_PEER_CACHE; needs `go`):
+//                                      1 GiB stream, 1 MiB ×8 and 4 KiB ×16 PUT/GET, unencrypted / SSE-S3 / SSE-KMS,
+//                                      and KMS GenerateDataKey+Decrypt vs local-kms, the same client for both,
+//                                      interleaved rounds (BENCH_PEER_ROUNDS, 3), the ratio Coffer ÷ MinIO per row
+//                                      (bench/peer-minio.ts); not part of a plain `npm run bench` nor of CI
 //   npm run bench -- --server <other checkout>/dist/src/cli/main.js   benchmark another build
 //   env BENCH_BIG_GIB, BENCH_STREAM_MIB, BENCH_SMALL_OPS override the sizes; BENCH_SSE_ROUNDS the SSE turns (3).
 //
@@ -54,6 +60,7 @@ import { FEW, MANY, benchVersions } from './versions.js';
 import { peakMemory, parallelStreams, sdkDefaultPut, singleStream, smallObjects, type Ctx, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerOptions, type ServerProcess } from './server-process.js';
 import { checkAgainstSmithy } from './sigv4.js';
+import { benchPeerMinio } from './peer-minio.js';
 
 const VARIANTS = [
   { name: 'fsync', fsync: true },
@@ -196,6 +203,7 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       sse: { type: 'string' },
       baseline: { type: 'string' },
+      peer: { type: 'string' },
     },
   });
   serverMain = values.server === undefined ? undefined : resolve(values.server);
@@ -220,6 +228,21 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   await checkAgainstSmithy(CREDS);
+
+  if (values.peer !== undefined) {
+    if (values.peer !== 'minio') {
+      process.stderr.write(`bench: error: unknown --peer ${JSON.stringify(values.peer)}\nbench: hint: use --peer minio\n`);
+      process.exit(2);
+    }
+    const loadBefore = loadLine('before the run');
+    const started = performance.now();
+    const peerRows = await benchPeerMinio({ sizes: sz, quick: values.quick ?? false, start });
+    console.log(machineLine());
+    console.log(`Run: ${values.quick ? 'quick' : 'full'}; Coffer and MinIO side by side, fsync on (Coffer) and MinIO's defaults; took ${((performance.now() - started) / 60_000).toFixed(1)} min\n`);
+    console.log(`${loadBefore}\n${loadLine('after the run')}\n`);
+    console.log(table(peerRows));
+    return;
+  }
 
   if (values.profile !== undefined) {
     const kind = PROFILE_KINDS.find((k) => k === values.profile);
