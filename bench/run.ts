@@ -172,21 +172,29 @@ async function profiledWorkload(kind: ProfileKind, client: RawS3Client, sz: Size
   return `PUT then GET of ${fmtSize(sz.stream)}`;
 }
 
+function threadOf(file: string): number {
+  return Number(file.split('.').at(-3) ?? 0);
+}
+
 async function profile(kind: ProfileKind, variant: (typeof VARIANTS)[number], sz: Sizes, keep?: string, sse?: SseMode): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-bench-prof-'));
   try {
     const did = await withServer(variant.fsync, ['--cpu-prof', '--cpu-prof-dir', dir], (_server, client) => profiledWorkload(kind, client, sz), sse);
-    const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
+    // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread, the others workers.
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).sort((a, b) => threadOf(a) - threadOf(b));
     if (files.length === 0) throw new Error('the server wrote no .cpuprofile (did it exit cleanly on SIGTERM?)');
-    const file = join(dir, files[0]!);
-    if (keep) await copyFile(file, keep);
-    const { totalMs, top } = await topSelfTime(file, 15);
     console.log(machineLine());
     const sseNote = sse === undefined ? '' : `, bucket ${sse === 'kms' ? 'default SSE-KMS' : sse === 's3' ? 'SSE-S3' : 'unencrypted (COFFER_ENCRYPTION_AT_REST=off)'}`;
-    console.log(`\nServer CPU profile (${variant.name}${sseNote}), ${did}; ${(totalMs / 1000).toFixed(1)} s sampled over the server's life\n`);
-    console.log('| self time | share | function | location | mostly called from |\n|---|---|---|---|---|');
-    for (const t of top) console.log(`| ${t.ms.toFixed(0)} ms | ${(t.share * 100).toFixed(1)}% | ${t.name} | ${t.where} | ${t.caller} |`);
-    if (keep) console.log(`\nprofile saved to ${keep}`);
+    for (const [i, name] of files.entries()) {
+      const file = join(dir, name);
+      if (keep) await copyFile(file, i === 0 ? keep : `${keep}.thread${threadOf(name)}`);
+      const { totalMs, top } = await topSelfTime(file, i === 0 ? 15 : 6);
+      const thread = threadOf(name) === 0 ? 'main thread' : `worker thread ${threadOf(name)}`;
+      console.log(`\nServer CPU profile, ${thread} (${variant.name}${sseNote}), ${did}; ${(totalMs / 1000).toFixed(1)} s sampled over the thread's life\n`);
+      console.log('| self time | share | function | location | mostly called from |\n|---|---|---|---|---|');
+      for (const t of top) console.log(`| ${t.ms.toFixed(0)} ms | ${(t.share * 100).toFixed(1)}% | ${t.name} | ${t.where} | ${t.caller} |`);
+    }
+    if (keep) console.log(`\nprofiles saved to ${keep} (main thread) and ${keep}.thread<N> (workers)`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
