@@ -21,7 +21,7 @@
 //                                      SSE-S3 and SSE-KMS PUT/GET and an SSE-KMS stream (bench/builds.ts)
 //   npm run bench -- --only soak       BENCH_SOAK_MINUTES (30) of mixed load on one server: errors by code and
 //                                      the server's RSS over time (bench/soak.ts)
-//   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small):
+//   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small, kms):
 //                                      its top self-time functions and their callers
 //   npm run bench -- --profile put --sse kms   ... with the bucket default SSE-KMS (or s3, or off:
 //                                      a server with COFFER_ENCRYPTION_AT_REST=off)
@@ -45,7 +45,7 @@ import { GiB, MiB } from './body.js';
 import { topSelfTime } from './cpu-profile.js';
 import { benchAuthz } from './authz.js';
 import { ROOT_VARIANT, USER_VARIANT, benchAuthzServer } from './authz-server.js';
-import { benchKms } from './kms.js';
+import { RawKmsClient, benchKms, pairOp } from './kms.js';
 import { benchBlobs, DATA_DIR_VARIANT, S3_VARIANT } from './blobs.js';
 import { readStatus } from './memory.js';
 import { RawS3Client, payloadHash } from './raw-client.js';
@@ -148,16 +148,27 @@ async function runVariant(variant: (typeof VARIANTS)[number], sz: Sizes): Promis
   });
 }
 
-type ProfileKind = 'put' | 'get' | 'small';
-const PROFILE_KINDS: ProfileKind[] = ['put', 'get', 'small'];
+type ProfileKind = 'put' | 'get' | 'small' | 'kms';
+const PROFILE_KINDS: ProfileKind[] = ['put', 'get', 'small', 'kms'];
 
 /** Drives one workload against a server started under `node --cpu-prof`; returns what it did. */
-async function profiledWorkload(kind: ProfileKind, client: RawS3Client, sz: Sizes): Promise<string> {
+async function profiledWorkload(kind: ProfileKind, client: RawS3Client, sz: Sizes, url: URL): Promise<string> {
   const timed = async (what: string, run: () => Promise<unknown>) => {
     const t = performance.now();
     await run();
     process.stderr.write(`bench: ${what} in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
   };
+  if (kind === 'kms') {
+    const kms = new RawKmsClient(url, 32);
+    try {
+      const keyId = ((await kms.call('CreateKey', { Description: 'bench: profile' })).KeyMetadata as { Arn: string }).Arn;
+      const n = sz.smallOps;
+      await timed(`${n} GenerateDataKey+Decrypt pairs`, () => runOps(n, 32, pairOp(kms.call, keyId)));
+      return `${n} GenerateDataKey+Decrypt pairs over HTTP, 32 in flight`;
+    } finally {
+      kms.close();
+    }
+  }
   if (kind === 'small') {
     const body = randomBytes(sz.smallSize);
     const hash = payloadHash(body);
@@ -179,7 +190,7 @@ function threadOf(file: string): number {
 async function profile(kind: ProfileKind, variant: (typeof VARIANTS)[number], sz: Sizes, keep?: string, sse?: SseMode): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-bench-prof-'));
   try {
-    const did = await withServer(variant.fsync, ['--cpu-prof', '--cpu-prof-dir', dir], (_server, client) => profiledWorkload(kind, client, sz), sse);
+    const did = await withServer(variant.fsync, ['--cpu-prof', '--cpu-prof-dir', dir], (server, client) => profiledWorkload(kind, client, sz, server.url), sse);
     // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread, the others workers.
     const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).sort((a, b) => threadOf(a) - threadOf(b));
     if (files.length === 0) throw new Error('the server wrote no .cpuprofile (did it exit cleanly on SIGTERM?)');
