@@ -4,10 +4,10 @@
 // Bytes are copied into 1 MiB batches that are transferred (not copied again) to the
 // worker and handed back for reuse; at most MAX_IN_FLIGHT batches per body are
 // outstanding, so memory stays bounded. Small bodies are hashed inline (a worker
-// round trip would cost more than the hashing). A body that needs the MD5 and a checksum
-// runs them as two jobs on the pool's two workers: in one thread they run one after the
-// other (MD5 ~780 MB/s plus CRC64NVME ~1.7 GB/s is ~530 MB/s here, below what one stream
-// moves), on two each keeps its own pace; the extra copy of each batch costs ~1/40 of the MD5.
+// round trip would cost more than the hashing). MD5 and the checksum of one body run in
+// one job: splitting them over the pool's two workers (each with its own copy of every
+// batch) was measured slower on this shared 2-core machine (0.72× a 512 MiB PUT, 1.5× the
+// server CPU per MiB, load average ~18), since a third busy thread only adds switches there.
 
 import { Worker } from 'node:worker_threads';
 import { BodyDigest, type BodyDigestOptions, type BodyDigestResult } from './body-digest.js';
@@ -181,36 +181,11 @@ class OffloadedDigest implements Digest {
   }
 }
 
-/** Two jobs over the same bytes (each gets its own copy), their results merged. */
-class SplitDigest implements Digest {
-  constructor(private readonly a: OffloadedDigest, private readonly b: OffloadedDigest) {}
-
-  update(chunk: Buffer): Promise<void> | void {
-    const pa = this.a.update(chunk);
-    const pb = this.b.update(chunk);
-    return Promise.all([pa, pb]).then(() => undefined);
-  }
-
-  async finish(): Promise<BodyDigestResult> {
-    const [ra, rb] = await Promise.all([this.a.finish(), this.b.finish()]);
-    return { ...rb, md5: ra.md5 };
-  }
-
-  cancel(): void {
-    this.a.cancel();
-    this.b.cancel();
-  }
-}
-
 let pool: DigestPool | undefined;
 
 /** A digest for a body of the announced size: off the main thread when it is large. */
 export function createDigest(opts: BodyDigestOptions, announcedSize: number | undefined): Digest {
   if (announcedSize === undefined || announcedSize < OFFLOAD_MIN_BYTES) return new InlineDigest(opts);
   pool ??= new DigestPool(2);
-  const { md5, ...rest } = opts;
-  if (md5 && (rest.checksum !== undefined || rest.extra !== undefined || rest.sha256)) {
-    return new SplitDigest(pool.start({ md5: true }), pool.start(rest));
-  }
   return pool.start(opts);
 }

@@ -25,7 +25,7 @@ for (const [size, chunk] of [[OFFLOAD_MIN_BYTES, 65536], [OFFLOAD_MIN_BYTES + 12
   });
 }
 
-test('MD5 with a checksum, an extra checksum and SHA-256 (two jobs on two workers) equals the inline digest', async () => {
+test('MD5 with a checksum, an extra checksum and SHA-256 off the thread equals the inline digest', async () => {
   const data = randomBytes(OFFLOAD_MIN_BYTES + 777);
   const [a, b] = await digestBoth(data, 65536, { md5: true, checksum: 'CRC32C', extra: 'CRC64NVME', sha256: true });
   assert.equal(b.size, data.length);
