@@ -79,11 +79,9 @@ export async function benchPeerMinio(opts: PeerBenchOptions): Promise<Row[]> {
   const stops: (() => Promise<void>)[] = [];
   const rows: Row[] = [];
   try {
-    process.stderr.write('bench: peer: starting Coffer (encryption off; defaults) and MinIO\n');
-    const plain = await opts.start({ fsync: true, env: sseEnv('off') });
-    stops.push(() => plain.stop());
-    const dflt = await opts.start({ fsync: true });
-    stops.push(() => dflt.stop());
+    // MinIO first: on this shared machine a server started later measured slower in A/A
+    // runs (two identical builds, interleaved), so any such bias here counts against Coffer.
+    process.stderr.write('bench: peer: starting MinIO, then Coffer (encryption off; defaults)\n');
     const minioDir = await mkdtemp(join(tmpdir(), 'coffer-bench-minio-'));
     stops.push(() => rm(minioDir, { recursive: true, force: true }));
     const port = await freePort();
@@ -102,6 +100,15 @@ export async function benchPeerMinio(opts: PeerBenchOptions): Promise<Row[]> {
       '/minio/health/ready',
     );
     stops.unshift(() => minio.stop());
+    const kmsDir = await mkdtemp(join(tmpdir(), 'coffer-bench-local-kms-'));
+    stops.push(() => rm(kmsDir, { recursive: true, force: true }));
+    const kmsPort = await freePort();
+    const localKms = await startPeer('local-kms', kmsBin, [], { PORT: String(kmsPort), KMS_REGION: 'us-east-1', KMS_ACCOUNT_ID: '111122223333', KMS_DATA_PATH: kmsDir }, kmsPort, '/');
+    stops.unshift(() => localKms.stop());
+    const plain = await opts.start({ fsync: true, env: sseEnv('off') });
+    stops.push(() => plain.stop());
+    const dflt = await opts.start({ fsync: true });
+    stops.push(() => dflt.stop());
 
     const clients: RawS3Client[] = [];
     const client = (url: URL) => {
@@ -176,7 +183,7 @@ export async function benchPeerMinio(opts: PeerBenchOptions): Promise<Row[]> {
     }
     const noAudit = await opts.start({ fsync: true, env: { COFFER_AUDIT: 'off', COFFER_METERING: 'off' } });
     stops.push(() => noAudit.stop());
-    rows.push(...(await kmsRows(dflt, noAudit, kmsBin, kmsPairs, rounds)));
+    rows.push(...(await kmsRows(dflt, noAudit, localKms, kmsPairs, rounds)));
   } finally {
     for (const stop of stops) await stop().catch(() => undefined);
   }
@@ -215,15 +222,11 @@ const NO_AUDIT = `${COFFER} (COFFER_AUDIT=off)`;
  * local-kms does not write: the row shows what that costs); then the client against a
  * do-nothing server.
  */
-async function kmsRows(coffer: ServerProcess, noAudit: ServerProcess, kmsBin: string, pairs: number, rounds: number): Promise<Row[]> {
+async function kmsRows(coffer: ServerProcess, noAudit: ServerProcess, peer: PeerProcess, pairs: number, rounds: number): Promise<Row[]> {
   const scenario = 'KMS GenerateDataKey+Decrypt, 32 in flight';
-  const dir = await mkdtemp(join(tmpdir(), 'coffer-bench-local-kms-'));
-  const port = await freePort();
-  let peer: PeerProcess | undefined;
   let noop: PeerProcess | undefined;
   const clients: RawKmsClient[] = [];
   try {
-    peer = await startPeer('local-kms', kmsBin, [], { PORT: String(port), KMS_REGION: 'us-east-1', KMS_ACCOUNT_ID: '111122223333', KMS_DATA_PATH: dir }, port, '/');
     const noopPort = await freePort();
     noop = await startNoopServer(noopPort);
     const cc = new RawKmsClient(coffer.url, 32);
@@ -269,9 +272,7 @@ async function kmsRows(coffer: ServerProcess, noAudit: ServerProcess, kmsBin: st
     return [{ scenario, variant: `${COFFER} ÷ local-kms`, result: `error: ${msg.slice(0, 200)}`, target: '≥ 1.0×', met: false }];
   } finally {
     clients.forEach((c) => c.close());
-    await peer?.stop();
     await noop?.stop();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 
