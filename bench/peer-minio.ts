@@ -11,8 +11,13 @@
 //            defaults for durability, a static KMS key (MINIO_KMS_SECRET_KEY); three
 //            buckets: no default encryption, SSE-S3 default, SSE-KMS default (the static key)
 //   KMS      Coffer's KMS (fsync on, audit durable) vs local-kms (pinned, from source):
-//            GenerateDataKey+Decrypt pairs with the raw JSON client of bench/kms.ts; and
-//            the same client against a do-nothing Node server, its own ceiling here
+//            GenerateDataKey+Decrypt pairs with the raw JSON client of bench/kms.ts; also a
+//            Coffer with COFFER_AUDIT=off (what the durable audit record costs: local-kms
+//            keeps none), and the same client against a do-nothing Node server, its own
+//            ceiling here
+//   Order    MinIO and local-kms start before Coffer's servers: in A/A runs on this shared
+//            machine a server started later measured slower, so any such bias counts
+//            against Coffer
 //
 // Workloads per encryption mode: one stream PUT then GET of `sizes.stream` bytes; 1 MiB
 // PUT then GET with 8 in flight; 4 KiB PUT then GET with 16 in flight. Each row runs
