@@ -6,8 +6,8 @@
 // outstanding, so memory stays bounded. Small bodies are hashed inline (a worker
 // round trip would cost more than the hashing). MD5 and the checksum of one body run in
 // one job: splitting them over the pool's two workers (each with its own copy of every
-// batch) was measured slower on this shared 2-core machine (0.72× a 512 MiB PUT, 1.5× the
-// server CPU per MiB, load average ~18), since a third busy thread only adds switches there.
+// batch) was measured slower on this shared 2-core machine (0.90× a 256 MiB PUT, +9% server
+// CPU per MiB, interleaved, load average ~21): a third busy thread only adds switches there.
 
 import { Worker } from 'node:worker_threads';
 import { BodyDigest, type BodyDigestOptions, type BodyDigestResult } from './body-digest.js';
