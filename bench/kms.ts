@@ -92,7 +92,7 @@ export class RawKmsClient {
 }
 
 /** One SSE-KMS-like operation over the JSON API: a data key for an object, then its Decrypt (blobs stay base64); checks the round trip. */
-function pairOp(call: KmsCall, keyId: string) {
+export function pairOp(call: KmsCall, keyId: string) {
   return async (i: number): Promise<void> => {
     const EncryptionContext = { 'aws:s3:arn': `arn:aws:s3:::bench-bucket/object-${i}` };
     const gdk = await call('GenerateDataKey', { KeyId: keyId, KeySpec: 'AES_256', EncryptionContext });

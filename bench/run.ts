@@ -24,10 +24,16 @@
 //                                      SSE-S3 and SSE-KMS PUT/GET and an SSE-KMS stream (bench/builds.ts)
 //   npm run bench -- --only soak       BENCH_SOAK_MINUTES (30) of mixed load on one server: errors by code and
 //                                      the server's RSS over time (bench/soak.ts)
-//   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small):
+//   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small, kms):
 //                                      its top self-time functions and their callers
 //   npm run bench -- --profile put --sse kms   ... with the bucket default SSE-KMS (or s3, or off:
 //                                      a server with COFFER_ENCRYPTION_AT_REST=off)
+//   npm run bench -- --peer minio      Coffer beside MinIO (built from source through the Go module proxy once,
+//                                      pinned, cached in ~/.cache/coffer-bench or BENCH_PEER_CACHE; needs `go`):
+//                                      1 GiB stream, 1 MiB ×8 and 4 KiB ×16 PUT/GET, unencrypted / SSE-S3 / SSE-KMS,
+//                                      and KMS GenerateDataKey+Decrypt vs local-kms, the same client for both,
+//                                      interleaved rounds (BENCH_PEER_ROUNDS, 3), the ratio Coffer ÷ MinIO per row
+//                                      (bench/peer-minio.ts); not part of a plain `npm run bench` nor of CI
 //   npm run bench -- --server <other checkout>/dist/src/cli/main.js   benchmark another build
 //   env BENCH_BIG_GIB, BENCH_STREAM_MIB, BENCH_SMALL_OPS override the sizes; BENCH_SSE_ROUNDS the SSE turns (3).
 //
@@ -42,7 +48,7 @@ import { GiB, MiB } from './body.js';
 import { topSelfTime } from './cpu-profile.js';
 import { benchAuthz } from './authz.js';
 import { ROOT_VARIANT, USER_VARIANT, benchAuthzServer } from './authz-server.js';
-import { benchKms } from './kms.js';
+import { RawKmsClient, benchKms, pairOp } from './kms.js';
 import { benchBlobs, DATA_DIR_VARIANT, S3_VARIANT } from './blobs.js';
 import { readStatus } from './memory.js';
 import { RawS3Client, payloadHash } from './raw-client.js';
@@ -58,6 +64,7 @@ import { CLUSTER_NOTE, benchCluster } from './cluster.js';
 import { peakMemory, parallelStreams, sdkDefaultPut, singleStream, smallObjects, type Ctx, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerOptions, type ServerProcess } from './server-process.js';
 import { checkAgainstSmithy } from './sigv4.js';
+import { benchPeerMinio } from './peer-minio.js';
 
 const VARIANTS = [
   { name: 'fsync', fsync: true },
@@ -145,16 +152,27 @@ async function runVariant(variant: (typeof VARIANTS)[number], sz: Sizes): Promis
   });
 }
 
-type ProfileKind = 'put' | 'get' | 'small';
-const PROFILE_KINDS: ProfileKind[] = ['put', 'get', 'small'];
+type ProfileKind = 'put' | 'get' | 'small' | 'kms';
+const PROFILE_KINDS: ProfileKind[] = ['put', 'get', 'small', 'kms'];
 
 /** Drives one workload against a server started under `node --cpu-prof`; returns what it did. */
-async function profiledWorkload(kind: ProfileKind, client: RawS3Client, sz: Sizes): Promise<string> {
+async function profiledWorkload(kind: ProfileKind, client: RawS3Client, sz: Sizes, url: URL): Promise<string> {
   const timed = async (what: string, run: () => Promise<unknown>) => {
     const t = performance.now();
     await run();
     process.stderr.write(`bench: ${what} in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
   };
+  if (kind === 'kms') {
+    const kms = new RawKmsClient(url, 32);
+    try {
+      const keyId = ((await kms.call('CreateKey', { Description: 'bench: profile' })).KeyMetadata as { Arn: string }).Arn;
+      const n = sz.smallOps;
+      await timed(`${n} GenerateDataKey+Decrypt pairs`, () => runOps(n, 32, pairOp(kms.call, keyId)));
+      return `${n} GenerateDataKey+Decrypt pairs over HTTP, 32 in flight`;
+    } finally {
+      kms.close();
+    }
+  }
   if (kind === 'small') {
     const body = randomBytes(sz.smallSize);
     const hash = payloadHash(body);
@@ -169,21 +187,29 @@ async function profiledWorkload(kind: ProfileKind, client: RawS3Client, sz: Size
   return `PUT then GET of ${fmtSize(sz.stream)}`;
 }
 
+function threadOf(file: string): number {
+  return Number(file.split('.').at(-3) ?? 0);
+}
+
 async function profile(kind: ProfileKind, variant: (typeof VARIANTS)[number], sz: Sizes, keep?: string, sse?: SseMode): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-bench-prof-'));
   try {
-    const did = await withServer(variant.fsync, ['--cpu-prof', '--cpu-prof-dir', dir], (_server, client) => profiledWorkload(kind, client, sz), sse);
-    const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
+    const did = await withServer(variant.fsync, ['--cpu-prof', '--cpu-prof-dir', dir], (server, client) => profiledWorkload(kind, client, sz, server.url), sse);
+    // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread, the others workers.
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).sort((a, b) => threadOf(a) - threadOf(b));
     if (files.length === 0) throw new Error('the server wrote no .cpuprofile (did it exit cleanly on SIGTERM?)');
-    const file = join(dir, files[0]!);
-    if (keep) await copyFile(file, keep);
-    const { totalMs, top } = await topSelfTime(file, 15);
     console.log(machineLine());
     const sseNote = sse === undefined ? '' : `, bucket ${sse === 'kms' ? 'default SSE-KMS' : sse === 's3' ? 'SSE-S3' : 'unencrypted (COFFER_ENCRYPTION_AT_REST=off)'}`;
-    console.log(`\nServer CPU profile (${variant.name}${sseNote}), ${did}; ${(totalMs / 1000).toFixed(1)} s sampled over the server's life\n`);
-    console.log('| self time | share | function | location | mostly called from |\n|---|---|---|---|---|');
-    for (const t of top) console.log(`| ${t.ms.toFixed(0)} ms | ${(t.share * 100).toFixed(1)}% | ${t.name} | ${t.where} | ${t.caller} |`);
-    if (keep) console.log(`\nprofile saved to ${keep}`);
+    for (const [i, name] of files.entries()) {
+      const file = join(dir, name);
+      if (keep) await copyFile(file, i === 0 ? keep : `${keep}.thread${threadOf(name)}`);
+      const { totalMs, top } = await topSelfTime(file, i === 0 ? 15 : 6);
+      const thread = threadOf(name) === 0 ? 'main thread' : `worker thread ${threadOf(name)}`;
+      console.log(`\nServer CPU profile, ${thread} (${variant.name}${sseNote}), ${did}; ${(totalMs / 1000).toFixed(1)} s sampled over the thread's life\n`);
+      console.log('| self time | share | function | location | mostly called from |\n|---|---|---|---|---|');
+      for (const t of top) console.log(`| ${t.ms.toFixed(0)} ms | ${(t.share * 100).toFixed(1)}% | ${t.name} | ${t.where} | ${t.caller} |`);
+    }
+    if (keep) console.log(`\nprofiles saved to ${keep} (main thread) and ${keep}.thread<N> (workers)`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -200,6 +226,7 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       sse: { type: 'string' },
       baseline: { type: 'string' },
+      peer: { type: 'string' },
     },
   });
   serverMain = values.server === undefined ? undefined : resolve(values.server);
@@ -224,6 +251,21 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   await checkAgainstSmithy(CREDS);
+
+  if (values.peer !== undefined) {
+    if (values.peer !== 'minio') {
+      process.stderr.write(`bench: error: unknown --peer ${JSON.stringify(values.peer)}\nbench: hint: use --peer minio\n`);
+      process.exit(2);
+    }
+    const loadBefore = loadLine('before the run');
+    const started = performance.now();
+    const peerRows = await benchPeerMinio({ sizes: sz, quick: values.quick ?? false, start });
+    console.log(machineLine());
+    console.log(`Run: ${values.quick ? 'quick' : 'full'}; Coffer and MinIO side by side, fsync on (Coffer) and MinIO's defaults; took ${((performance.now() - started) / 60_000).toFixed(1)} min\n`);
+    console.log(`${loadBefore}\n${loadLine('after the run')}\n`);
+    console.log(table(peerRows));
+    return;
+  }
 
   if (values.profile !== undefined) {
     const kind = PROFILE_KINDS.find((k) => k === values.profile);

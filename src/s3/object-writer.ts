@@ -78,7 +78,8 @@ function checkChecksumFormat(alg: ChecksumAlgorithm, value: string): void {
 export interface WrittenBlob {
   blobId: string;
   size: number;
-  md5: Buffer;
+  /** Absent when WriteBlobOptions.md5 was false and no Content-MD5 was sent. */
+  md5?: Buffer;
   checksum?: { algorithm: ChecksumAlgorithm; digest: Buffer };
   /** The second checksum asked for by extraAlgorithm. */
   extra?: { algorithm: ChecksumAlgorithm; digest: Buffer };
@@ -98,6 +99,12 @@ export interface WriteBlobOptions {
   announcedSize?: number;
   /** Seals the body as it is written (server-side encryption); digests stay over the plaintext. */
   encryptor?: BodyEncryptor;
+  /**
+   * Compute the MD5 (default true). False where the ETag is not the MD5 (SSE-KMS, SSE-C:
+   * `etagIsMd5`): MD5 is the slowest digest here, so a body that needs none is not hashed
+   * with it, unless the request sent Content-MD5 to check.
+   */
+  md5?: boolean;
 }
 
 /** The decoded body size a request announces (x-amz-decoded-content-length for aws-chunked, else Content-Length). */
@@ -123,7 +130,8 @@ export async function writeBlob(services: S3Services, body: Readable, opts: Writ
   const { integrity } = opts;
   const algorithm = integrity.algorithm ?? opts.defaultAlgorithm;
   const extra = opts.extraAlgorithm !== algorithm ? opts.extraAlgorithm : undefined;
-  const digest = createDigest({ md5: true, checksum: algorithm, extra }, opts.announcedSize);
+  const wantMd5 = opts.md5 !== false || integrity.contentMd5 !== undefined;
+  const digest = createDigest({ md5: wantMd5, checksum: algorithm, extra }, opts.announcedSize);
   // A body that fails verification while we wait for the blob must reject our read
   // below, not surface as an unhandled 'error' event: the read loop still sees the
   // error, since a stream remembers it.
@@ -171,7 +179,7 @@ export async function writeBlob(services: S3Services, body: Readable, opts: Writ
     return {
       blobId: writer.blobId,
       size,
-      md5: d.md5!,
+      md5: d.md5,
       checksum: algorithm ? { algorithm, digest: d.checksum! } : undefined,
       extra: extra ? { algorithm: extra, digest: d.extra! } : undefined,
     };

@@ -63,6 +63,14 @@ const ID_PATTERN = /^[0-9a-f]{32}$/;
 const BATCH_BYTES = 1024 * 1024;
 /** Read chunk size: large enough for ≥ 500 MiB/s from one stream, small enough not to churn the GC. */
 const READ_CHUNK_BYTES = 256 * 1024;
+/**
+ * A range up to this long is read in one read. Each read is a hop to the libuv pool and back,
+ * and on a busy machine every hop waits for a core: a 1 MiB GET in one read instead of four
+ * measured 1.17x the rate at 8 in flight (load average ~21, interleaved). Larger ranges keep
+ * READ_CHUNK_BYTES: 1 MiB chunks there measured 0.78x for a 256 MiB GET (less overlap of
+ * reading and sending). The extra 64 KiB covers an encrypted 1 MiB object's segment tags.
+ */
+const WHOLE_READ_MAX = 1024 * 1024 + 64 * 1024;
 /** With fsync on, written bytes are flushed to disk in the background at this interval. */
 const SYNC_EVERY = 32 * 1024 * 1024;
 /** Batch buffers kept for reuse by later writers. */
@@ -141,7 +149,7 @@ export class FileBlobStore implements BlobStore {
     const stream = createReadStream(this.finalPath(blobId), {
       start: range?.start,
       end: range?.end,
-      highWaterMark: READ_CHUNK_BYTES,
+      highWaterMark: range !== undefined && range.end - range.start < WHOLE_READ_MAX ? range.end - range.start + 1 : READ_CHUNK_BYTES,
     });
     if (this.shared !== undefined) {
       // The error a reader sees is the one the stream's destroy passes on: translated there.

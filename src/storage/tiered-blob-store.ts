@@ -146,6 +146,13 @@ class TieredBlobWriter implements BlobWriter {
   private size = 0;
   /** The file writer once the data outgrew INLINE_MAX_BYTES. */
   private file: BlobWriter | undefined;
+  /**
+   * The spilled blob's pending mark. It commits (a group commit, an fsync with fsync on)
+   * while the first bytes already stream into the file tier's temporary area, and is awaited
+   * before the file commits: nothing exists under the blob's id before its mark is durable,
+   * and a temporary left by a crash is emptied by recovery like any other.
+   */
+  private marked: Promise<void> | undefined;
   private state: 'open' | 'committed' | 'aborted' = 'open';
   /** Serializes write/commit so a caller that does not await cannot interleave them with a spill. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -169,7 +176,10 @@ class TieredBlobWriter implements BlobWriter {
     return this.enqueue(async () => {
       this.assertOpen();
       try {
-        if (this.file !== undefined) await this.file.commit();
+        if (this.file !== undefined) {
+          await this.marked;
+          await this.file.commit();
+        }
         else await this.store.meta.inlineBlobs.putPending(this.blobId, this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size));
       } catch (e) {
         await this.abort();
@@ -190,7 +200,9 @@ class TieredBlobWriter implements BlobWriter {
   }
 
   private async spill(): Promise<void> {
-    await this.store.meta.markPending(this.blobId);
+    const marked = this.store.meta.markPending(this.blobId);
+    marked.catch(() => undefined); // observed by commit(), which fails if the mark did
+    this.marked = marked;
     const file = await this.store.files.createAt(this.blobId.slice(INLINE_PREFIX.length));
     if (this.state !== 'open') {
       // Aborted while the file was being opened.

@@ -6,7 +6,9 @@
 // Atomicity protocol (what makes an interrupted write leave the old object or the new,
 // never a torn one):
 //   1. blobs.create() reserves an id; the metadata store records it as *pending*
-//      (markPending) before any byte is written.
+//      (markPending) before anything exists under that id: bytes may already stream into
+//      the blob store's temporary area meanwhile (which recover() empties), but commit()
+//      waits for the mark.
 //   2. the writer streams into the blob and commit()s it: bytes are fsync'd and the
 //      blob is renamed into place (a small blob is instead stored by the metadata store
 //      itself, MetadataStore.inlineBlobs, in a commit ahead of step 3's: tiered-blob-store.ts).

@@ -25,6 +25,23 @@ for (const [size, chunk] of [[OFFLOAD_MIN_BYTES, 65536], [OFFLOAD_MIN_BYTES + 12
   });
 }
 
+test('MD5 with a checksum, an extra checksum and SHA-256 off the thread equals the inline digest', async () => {
+  const data = randomBytes(OFFLOAD_MIN_BYTES + 777);
+  const [a, b] = await digestBoth(data, 65536, { md5: true, checksum: 'CRC32C', extra: 'CRC64NVME', sha256: true });
+  assert.equal(b.size, data.length);
+  assert.deepEqual(b.md5, a.md5);
+  assert.deepEqual(b.checksum, a.checksum);
+  assert.deepEqual(b.extra, a.extra);
+  assert.deepEqual(b.sha256, a.sha256);
+});
+
+test('a checksum without MD5 off the thread gives no MD5', async () => {
+  const data = randomBytes(OFFLOAD_MIN_BYTES);
+  const [a, b] = await digestBoth(data, 65536, { checksum: 'CRC64NVME' });
+  assert.equal(b.md5, undefined);
+  assert.deepEqual(b.checksum, a.checksum);
+});
+
 test('concurrent off-thread digests do not mix their bytes', async () => {
   const bodies = [randomBytes(OFFLOAD_MIN_BYTES + 1), randomBytes(OFFLOAD_MIN_BYTES + 2), randomBytes(OFFLOAD_MIN_BYTES + 3)];
   const results = await Promise.all(bodies.map((d) => digestBoth(d, 300_000, { md5: true, checksum: 'SHA256' })));

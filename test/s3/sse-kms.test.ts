@@ -235,6 +235,18 @@ test('the ETag of an SSE-KMS object is not its MD5 (and differs per PUT of the s
   assert.equal(s.SSEKMSKeyId, undefined);
 });
 
+test('an SSE-KMS PUT skips the MD5 pass but still checks a Content-MD5 it was sent: a wrong one is 400 BadDigest, the right one is accepted', async () => {
+  const body = 'test-sse-md5';
+  const wrong = Buffer.alloc(16, 7).toString('base64');
+  await assert.rejects(
+    s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'md5-kms', Body: body, ContentMD5: wrong, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId })),
+    (e: Error) => e.name === 'BadDigest',
+  );
+  const right = Buffer.from(md5hex(body), 'hex').toString('base64');
+  const ok = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'md5-kms', Body: body, ContentMD5: right, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId }));
+  assert.notEqual(ok.ETag, `"${md5hex(body)}"`);
+});
+
 test('a fresh bucket answers GetBucketEncryption with AES256 and its plain objects come back with ServerSideEncryption AES256', async () => {
   const fresh = uniqueBucket('ssekms-fresh');
   await s3.send(new CreateBucketCommand({ Bucket: fresh }));

@@ -233,3 +233,49 @@ describe('TieredBlobStore crash recovery', () => {
     }
   });
 });
+
+describe('a spilled blob and its pending mark', () => {
+  /** A tiered store over a metadata store whose markPending settles only when the test says. */
+  async function gated(): Promise<{ store: TieredBlobStore; blobsDir: string; settle: (error?: Error) => void; close: () => Promise<void> }> {
+    const dir = path.join(root, `gated-${++n}`);
+    await fs.mkdir(dir);
+    const meta = SqliteMetadataStore.open(path.join(dir, 'meta.db'), { backgroundCheckpoint: false });
+    let settle: (error?: Error) => void = () => undefined;
+    const gate = new Promise<void>((resolve, reject) => (settle = (e) => (e ? reject(e) : resolve())));
+    const gatedMeta = { inlineBlobs: meta.inlineBlobs, markPending: async (id: string) => { await gate; await meta.markPending(id); } };
+    const blobsDir = path.join(dir, 'blobs');
+    const store = await TieredBlobStore.open({ dir: blobsDir, meta: gatedMeta, fsync: true });
+    return { store, blobsDir, settle: (e) => settle(e), close: async () => { await store.close(); await meta.close(); } };
+  }
+
+  it('streams into the temporary area while the mark commits, and puts nothing in place before the mark is durable', async () => {
+    const { store, blobsDir, settle, close } = await gated();
+    try {
+      const w = await store.create();
+      await w.write(patternBytes(INLINE_MAX_BYTES + 4096, 7));
+      let committed = false;
+      const commit = w.commit().then((size) => ((committed = true), size));
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(committed, false, 'commit waits for the pending mark');
+      assert.deepEqual((await filesUnder(blobsDir)).filter((f) => !f.startsWith('tmp')), [], 'nothing under the blob id yet');
+      settle();
+      assert.equal(await commit, INLINE_MAX_BYTES + 4096);
+      assert.deepEqual(await readAll(store.read(w.blobId)), patternBytes(INLINE_MAX_BYTES + 4096, 7));
+    } finally {
+      await close();
+    }
+  });
+
+  it('a mark that fails fails the commit and leaves no file', async () => {
+    const { store, blobsDir, settle, close } = await gated();
+    try {
+      const w = await store.create();
+      await w.write(patternBytes(INLINE_MAX_BYTES + 1, 3));
+      settle(new Error('disk full'));
+      await assert.rejects(w.commit(), /disk full/);
+      assert.deepEqual(await filesUnder(blobsDir), []);
+    } finally {
+      await close();
+    }
+  });
+});

@@ -23,7 +23,7 @@ import {
 } from '../object-headers.js';
 import { parseCopySourceCustomerKey, parseSseHeaders } from '../sse/request.js';
 import { resolveSse, type SseSettings } from '../sse/settings.js';
-import { checkCustomerKey, etagHex, openObject, sealObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type StoredSse } from '../sse/object-keys.js';
+import { checkCustomerKey, etagHex, etagIsMd5, openObject, sealObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type StoredSse } from '../sse/object-keys.js';
 import { BodyEncryptor } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
 import { readersOf, type ReadClaim } from '../../storage/blob-readers.js';
@@ -218,6 +218,7 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
         maxSize: ctx.services.config.maxObjectSize,
         announcedSize: src.size,
         encryptor: sealed && new BodyEncryptor(sealed.keys, 0),
+        md5: etagIsMd5(sealed?.sse),
       });
     } finally {
       wipe(srcKeys);

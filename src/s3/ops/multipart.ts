@@ -16,7 +16,7 @@ import { checkKey } from '../names.js';
 import { parseTaggingHeader, quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
 import { parseCopySourceCustomerKey, parseCustomerKey, parseSseHeaders, refuseSseHeaders } from '../sse/request.js';
 import { resolveSse } from '../sse/settings.js';
-import { checkCustomerKey, etagHex, openObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type ObjectKeys } from '../sse/object-keys.js';
+import { checkCustomerKey, etagHex, etagIsMd5, openObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type ObjectKeys } from '../sse/object-keys.js';
 import { partKeys, sealUpload } from '../sse/multipart-sse.js';
 import { BodyEncryptor } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
@@ -105,6 +105,7 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
       extraAlgorithm: plan.extraAlgorithm,
       announcedSize: announcedSize(h),
       encryptor: keys && new BodyEncryptor(keys, n),
+      md5: etagIsMd5(sseOf(upload.sys)),
     });
   } finally {
     wipe(keys);
@@ -160,6 +161,7 @@ async function uploadPartCopyClaimed(ctx: S3Context, bucket: string, key: string
       maxSize: MAX_PART_SIZE,
       announcedSize: length,
       encryptor: keys && new BodyEncryptor(keys, n),
+      md5: etagIsMd5(sseOf(upload.sys)),
     });
   } finally {
     wipe(srcKeys);

@@ -28,7 +28,7 @@ import { parseSseHeaders } from '../sse/request.js';
 import { authorizeS3, requestTagConditions, sseConditions } from '../authorization.js';
 import { S3_ACTIONS } from '../actions.js';
 import { resolveSse } from '../sse/settings.js';
-import { etagHex, sealObject, sseResponseHeaders, sseOf, wipe } from '../sse/object-keys.js';
+import { etagHex, etagIsMd5, sealObject, sseResponseHeaders, sseOf, wipe } from '../sse/object-keys.js';
 import { BodyEncryptor } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
 import { parseIntegrity, writeBlob } from '../object-writer.js';
@@ -106,7 +106,7 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   const sealed = await sealObject(ctx, settings, bucket, key);
   let blob;
   try {
-    blob = await writeBlob(services, form.file, { integrity, maxSize, defaultAlgorithm: DEFAULT_ALGORITHM, encryptor: sealed && new BodyEncryptor(sealed.keys, 0) });
+    blob = await writeBlob(services, form.file, { integrity, maxSize, defaultAlgorithm: DEFAULT_ALGORITHM, encryptor: sealed && new BodyEncryptor(sealed.keys, 0), md5: etagIsMd5(sealed?.sse) });
   } finally {
     wipe(sealed?.keys);
   }

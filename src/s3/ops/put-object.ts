@@ -12,7 +12,7 @@ import { checkKey } from '../names.js';
 import { parseTaggingHeader, quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
 import { parseSseHeaders } from '../sse/request.js';
 import { resolveSse } from '../sse/settings.js';
-import { etagHex, sealObject, sseResponseHeaders, wipe } from '../sse/object-keys.js';
+import { etagHex, etagIsMd5, sealObject, sseResponseHeaders, wipe } from '../sse/object-keys.js';
 import { BodyEncryptor } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
 import { checksumResponseHeaders, storedChecksumOf } from '../checksums.js';
@@ -59,6 +59,7 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
       defaultAlgorithm: DEFAULT_ALGORITHM,
       announcedSize: announcedSize(h),
       encryptor: sealed && new BodyEncryptor(sealed.keys, 0),
+      md5: etagIsMd5(sealed?.sse),
     });
   } finally {
     wipe(sealed?.keys);

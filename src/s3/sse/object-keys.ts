@@ -189,8 +189,16 @@ export function sseResponseHeaders(ctx: S3Context, sse: StoredSse | undefined, o
 }
 
 /** The ETag of an encrypted object: the MD5 for SSE-S3 and unencrypted objects; otherwise not the MD5 (as in AWS). */
-export function etagHex(sse: StoredSse | undefined, md5: Buffer): string {
-  if (!sse || sse.alg === 'AES256') return md5.toString('hex');
+/** Whether an object's ETag is its MD5 (unencrypted or SSE-S3): otherwise the write path skips the MD5 pass. */
+export function etagIsMd5(sse: StoredSse | undefined): boolean {
+  return !sse || sse.alg === 'AES256';
+}
+
+export function etagHex(sse: StoredSse | undefined, md5: Buffer | undefined): string {
+  if (etagIsMd5(sse)) {
+    if (md5 === undefined) throw new Error('the ETag of this object is its MD5, which was not computed');
+    return md5.toString('hex');
+  }
   // 122 random bits from the UUID generator's pooled entropy: cheaper than a CSPRNG call per object.
   return randomUUID().replace(/-/g, '');
 }
