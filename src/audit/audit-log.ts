@@ -14,13 +14,15 @@
 //
 // Fail closed: when a write or sync fails (disk full, I/O error) the log refuses new
 // requests (checkWritable) and retries every second; the events it could not write are
-// held and written first when it recovers. audit/reserve holds disk space that a full
-// disk gets back, so the records of requests already acting still land.
+// held and written first when it recovers (group-commit.ts, shared with the database
+// store). audit/reserve holds disk space that a full disk gets back, so the records of
+// requests already acting still land.
 
 import { mkdir, open, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { AuditUnavailableError, type AuditEvent } from './sink.js';
+import type { AuditEvent } from './sink.js';
+import { GroupCommit } from './group-commit.js';
 import { toCloudTrail } from './cloudtrail.js';
 import type { AuditStore } from './audit-store.js';
 import type { CloudTrailEvent } from './event.js';
@@ -33,8 +35,6 @@ export { AUDIT_DIR, AUDIT_FILE } from './log-files.js';
 /** The file in the audit directory that holds disk space for a full disk. */
 export const RESERVE_FILE = 'reserve';
 
-/** How often a log that cannot be written tries again. */
-const RETRY_MS = 1000;
 /** Disk space held in audit/reserve and given back when the disk fills (RESERVE_FILE). */
 const RESERVE_BYTES = 1024 * 1024;
 
@@ -53,22 +53,11 @@ export interface AuditLogOptions {
 }
 
 export class AuditLog implements AuditStore {
-  private queue: { line: string; resolve: () => void; reject: (err: Error) => void }[] = [];
-  private draining: Promise<void> | undefined;
-  /** Set while the log cannot be written; requests are refused (checkWritable) until recover() succeeds. */
-  private failure: unknown;
-  /** Events that could not be written, in order: written first when the log recovers. */
-  private held: string[] = [];
-  private retryTimer: NodeJS.Timeout | undefined;
-  private recovering = false;
+  /** Queues the lines, writes them in batches, holds them while the log fails. */
+  private readonly commit: GroupCommit<string>;
   private reserved = false;
   private readonly fsync: boolean;
   private readonly reserveBytes: number;
-  /** Events recorded and events stored or held, for flush(). */
-  private recorded = 0;
-  private written = 0;
-  private waiters: { upTo: number; resolve: () => void }[] = [];
-  private closed = false;
   private readonly maxFileBytes: number;
   private readonly maxFiles: number;
 
@@ -84,6 +73,13 @@ export class AuditLog implements AuditStore {
     this.maxFiles = Math.max(2, opts.maxFiles ?? 10);
     this.fsync = opts.fsync ?? true;
     this.reserveBytes = opts.reserveBytes ?? RESERVE_BYTES;
+    this.commit = new GroupCommit<string>({
+      write: (lines) => this.append(lines),
+      // The reserve is taken back before the held lines are written again.
+      beforeRetry: () => this.takeReserve(),
+      rewrite: (lines) => this.appendOnce(lines),
+      log: opts.log,
+    });
   }
 
   static async open(dataDir: string, region: string, opts: AuditLogOptions = {}): Promise<AuditLog> {
@@ -94,7 +90,7 @@ export class AuditLog implements AuditStore {
     const { size } = await handle.stat();
     const log = new AuditLog(handle, size, dir, path, region, opts);
     // A disk already full at start: the log starts failing and recovers when there is room.
-    await log.takeReserve().catch((err: unknown) => log.enterFailure(err));
+    await log.takeReserve().catch((err: unknown) => log.commit.fail(err));
     return log;
   }
 
@@ -102,59 +98,17 @@ export class AuditLog implements AuditStore {
     return this.write(toCloudTrail(e, this.region));
   }
 
-  private write(event: CloudTrailEvent): Promise<void> {
-    if (this.closed) return Promise.reject(new AuditUnavailableError());
-    const line = JSON.stringify(event) + '\n';
-    this.recorded++;
-    if (this.failure !== undefined) {
-      // Recorded by a request that was already acting when the log failed: kept for the recovery.
-      this.held.push(line);
-      this.settled(1);
-      return Promise.reject(new AuditUnavailableError(this.failure));
-    }
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ line, resolve, reject });
-      this.drain();
-    });
-  }
-
-  /** Throws while the log cannot be written: requests that need a record are refused before they act. */
-  checkWritable(): void {
-    if (this.closed || this.failure !== undefined) throw new AuditUnavailableError(this.failure);
-  }
-
   /**
    * Group commit: everything queued is appended and synced as one batch, and the events
    * recorded meanwhile wait for the next one, so concurrent requests share one fsync.
    */
-  private drain(): void {
-    if (this.draining) return;
-    this.draining = (async () => {
-      while (this.queue.length > 0 && this.failure === undefined) {
-        const batch = this.queue;
-        this.queue = [];
-        const lines = batch.map((e) => e.line);
-        try {
-          await this.append(lines);
-          for (const e of batch) e.resolve();
-        } catch (err) {
-          this.held.push(...lines); // the lines not yet durable
-          this.enterFailure(err);
-          for (const e of batch) e.reject(new AuditUnavailableError(err));
-        }
-        this.settled(batch.length);
-      }
-      if (this.failure !== undefined && this.queue.length > 0) {
-        const rest = this.queue;
-        this.queue = [];
-        this.held.push(...rest.map((e) => e.line));
-        for (const e of rest) e.reject(new AuditUnavailableError(this.failure));
-        this.settled(rest.length);
-      }
-    })().finally(() => {
-      this.draining = undefined;
-      if (this.queue.length > 0) this.drain();
-    });
+  private write(event: CloudTrailEvent): Promise<void> {
+    return this.commit.add(JSON.stringify(event) + '\n');
+  }
+
+  /** Throws while the log cannot be written: requests that need a record are refused before they act. */
+  checkWritable(): void {
+    this.commit.checkWritable();
   }
 
   /**
@@ -167,7 +121,7 @@ export class AuditLog implements AuditStore {
       await this.appendOnce(lines);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOSPC' || !(await this.releaseReserve())) throw err;
-      this.enterFailure(err);
+      this.commit.fail(err);
       await this.appendOnce(lines);
     }
   }
@@ -225,33 +179,6 @@ export class AuditLog implements AuditStore {
     if (this.fsync) await this.handle.datasync();
   }
 
-  /** Notes failure (logged once per episode) and starts retrying. */
-  private enterFailure(err: unknown): void {
-    if (this.failure !== undefined) return;
-    this.failure = err;
-    this.opts.log?.error({ err }, 'audit log cannot be written: KMS requests are refused until it can (retrying every second)');
-    this.retryTimer = setInterval(() => void this.recover(), RETRY_MS);
-    this.retryTimer.unref();
-  }
-
-  /** Takes the reserve back and writes the held events; on success the log accepts requests again. */
-  private async recover(): Promise<void> {
-    if (this.recovering || this.draining || this.closed) return;
-    this.recovering = true;
-    try {
-      await this.takeReserve();
-      await this.appendOnce(this.held);
-      this.failure = undefined;
-      clearInterval(this.retryTimer);
-      this.opts.log?.warn('audit log writable again: KMS requests are accepted');
-      this.drain();
-    } catch {
-      // Still failing: the next tick tries again.
-    } finally {
-      this.recovering = false;
-    }
-  }
-
   /** Holds RESERVE_BYTES of disk in audit/reserve (once), so a full disk still takes the records of requests in flight. */
   private async takeReserve(): Promise<void> {
     if (this.reserved) return;
@@ -270,11 +197,6 @@ export class AuditLog implements AuditStore {
     this.reserved = false;
     await unlink(join(this.dir, RESERVE_FILE)).catch(() => undefined);
     return true;
-  }
-
-  private settled(n: number): void {
-    this.written += n;
-    this.waiters = this.waiters.filter((w) => (w.upTo <= this.written ? (w.resolve(), false) : true));
   }
 
   /** kms.log → kms.log.1 → kms.log.2 …; the files from index maxFiles - 1 on are deleted first (the oldest). */
@@ -296,9 +218,8 @@ export class AuditLog implements AuditStore {
   }
 
   /** Waits until every event recorded so far is stored or held (not for later ones: a busy log still answers). */
-  async flush(): Promise<void> {
-    if (this.written >= this.recorded) return;
-    await new Promise<void>((resolve) => this.waiters.push({ upTo: this.recorded, resolve }));
+  flush(): Promise<void> {
+    return this.commit.flush();
   }
 
   /** A page read straight from the files (query.ts); call flush() first to include what is still queued. */
@@ -307,11 +228,7 @@ export class AuditLog implements AuditStore {
   }
 
   async close(): Promise<void> {
-    await this.flush();
-    this.closed = true;
-    await this.draining;
-    clearInterval(this.retryTimer);
-    if (this.held.length > 0) this.opts.log?.error({ events: this.held.length }, 'audit log closed with events it could not write');
+    await this.commit.close();
     await this.handle.close();
   }
 }

@@ -23,9 +23,9 @@
 // (pg_visible_in_snapshot of the row's xid): the events that existed when the first page
 // was read, each once.
 //
-// Fail closed, as the file log: when an INSERT fails (the database is unreachable) the
-// store refuses new requests (checkWritable), holds the events it could not write and
-// tries them again every second.
+// Fail closed, as the file log (group-commit.ts, shared with it): when an INSERT fails
+// (the database is unreachable) the store refuses new requests (checkWritable), holds the
+// events it could not write and tries them again every second.
 
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -34,7 +34,8 @@ import { toCloudTrail } from './cloudtrail.js';
 import type { AuditStore } from './audit-store.js';
 import type { CloudTrailEvent } from './event.js';
 import { fingerprint, invalid, matches, needles, type AuditFilter, type AuditPage, type AuditPageRequest } from './query.js';
-import { AuditUnavailableError, type AuditEvent } from './sink.js';
+import type { AuditEvent } from './sink.js';
+import { GroupCommit } from './group-commit.js';
 
 const V1 = `
 CREATE TABLE audit_events (
@@ -57,8 +58,6 @@ const INSERT = `INSERT INTO audit_events (event_id, node, event_time, event_name
   ORDER BY e.i
   ON CONFLICT (event_id) DO NOTHING`;
 
-/** How often a store that cannot write tries again. */
-const RETRY_MS = 1000;
 /** Most events in one INSERT. */
 const MAX_BATCH = 1000;
 /** Rows read per round trip while a page fills. */
@@ -83,19 +82,12 @@ export interface PgAuditStoreOptions {
 }
 
 export class PgAuditStore implements AuditStore {
-  private queue: { row: Row; resolve: () => void; reject: (err: Error) => void }[] = [];
-  private draining: Promise<void> | undefined;
-  private failure: unknown;
-  /** Rows that could not be written, in order: written first when the database is back. */
-  private held: Row[] = [];
-  private retryTimer: NodeJS.Timeout | undefined;
-  private recovering = false;
-  private recorded = 0;
-  private written = 0;
-  private waiters: { upTo: number; resolve: () => void }[] = [];
-  private closed = false;
+  /** Queues the rows, inserts them in batches, holds them while the database fails. */
+  private readonly commit: GroupCommit<Row>;
 
-  private constructor(private readonly pool: pg.Pool, private readonly opts: PgAuditStoreOptions) {}
+  private constructor(private readonly pool: pg.Pool, private readonly opts: PgAuditStoreOptions) {
+    this.commit = new GroupCommit<Row>({ write: (rows) => this.insert(rows), maxBatch: MAX_BATCH, log: opts.log });
+  }
 
   /** Brings the audit table up to date (once across nodes) and returns the store. */
   static async open(pool: pg.Pool, opts: PgAuditStoreOptions): Promise<PgAuditStore> {
@@ -108,55 +100,14 @@ export class PgAuditStore implements AuditStore {
     return new PgAuditStore(pool, opts);
   }
 
+  /** Group commit: everything queued goes out in one INSERT; what is recorded meanwhile waits for the next. */
   record(e: AuditEvent): Promise<void> {
     const ev = toCloudTrail(e, this.opts.region);
-    if (this.closed) return Promise.reject(new AuditUnavailableError());
-    const row: Row = { id: ev.eventID, time: Date.parse(ev.eventTime), name: ev.eventName, error: ev.errorCode ?? null, record: JSON.stringify(ev) };
-    this.recorded++;
-    if (this.failure !== undefined) {
-      // Recorded by a request that was already acting when the database failed: kept for the recovery.
-      this.held.push(row);
-      this.settled(1);
-      return Promise.reject(new AuditUnavailableError(this.failure));
-    }
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ row, resolve, reject });
-      this.drain();
-    });
+    return this.commit.add({ id: ev.eventID, time: Date.parse(ev.eventTime), name: ev.eventName, error: ev.errorCode ?? null, record: JSON.stringify(ev) });
   }
 
   checkWritable(): void {
-    if (this.closed || this.failure !== undefined) throw new AuditUnavailableError(this.failure);
-  }
-
-  /** Group commit: everything queued goes out in one INSERT; what is recorded meanwhile waits for the next. */
-  private drain(): void {
-    if (this.draining) return;
-    this.draining = (async () => {
-      while (this.queue.length > 0 && this.failure === undefined) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        const rows = batch.map((e) => e.row);
-        try {
-          await this.insert(rows);
-          for (const e of batch) e.resolve();
-        } catch (err) {
-          this.held.push(...rows);
-          this.enterFailure(err);
-          for (const e of batch) e.reject(new AuditUnavailableError(err));
-        }
-        this.settled(batch.length);
-      }
-      if (this.failure !== undefined && this.queue.length > 0) {
-        const rest = this.queue;
-        this.queue = [];
-        this.held.push(...rest.map((e) => e.row));
-        for (const e of rest) e.reject(new AuditUnavailableError(this.failure));
-        this.settled(rest.length);
-      }
-    })().finally(() => {
-      this.draining = undefined;
-      if (this.queue.length > 0) this.drain();
-    });
+    this.commit.checkWritable();
   }
 
   /** One statement, one round trip, committed on its own (autocommit). */
@@ -171,43 +122,9 @@ export class PgAuditStore implements AuditStore {
     ]);
   }
 
-  private enterFailure(err: unknown): void {
-    if (this.failure !== undefined) return;
-    this.failure = err;
-    this.opts.log?.error({ err }, 'audit log cannot be written: KMS requests are refused until it can (retrying every second)');
-    this.retryTimer = setInterval(() => void this.recover(), RETRY_MS);
-    this.retryTimer.unref();
-  }
-
-  private async recover(): Promise<void> {
-    if (this.recovering || this.draining || this.closed) return;
-    this.recovering = true;
-    try {
-      while (this.held.length > 0) {
-        const rows = this.held.slice(0, MAX_BATCH);
-        await this.insert(rows);
-        this.held.splice(0, rows.length);
-      }
-      this.failure = undefined;
-      clearInterval(this.retryTimer);
-      this.opts.log?.warn('audit log writable again: KMS requests are accepted');
-      this.drain();
-    } catch {
-      // Still failing: the next tick tries again.
-    } finally {
-      this.recovering = false;
-    }
-  }
-
-  private settled(n: number): void {
-    this.written += n;
-    this.waiters = this.waiters.filter((w) => (w.upTo <= this.written ? (w.resolve(), false) : true));
-  }
-
   /** Waits until every event this node recorded so far is stored or held. */
-  async flush(): Promise<void> {
-    if (this.written >= this.recorded) return;
-    await new Promise<void>((resolve) => this.waiters.push({ upTo: this.recorded, resolve }));
+  flush(): Promise<void> {
+    return this.commit.flush();
   }
 
   /** A page of the whole cluster's trail (every node's events). */
@@ -216,12 +133,8 @@ export class PgAuditStore implements AuditStore {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    await this.flush();
-    this.closed = true;
-    await this.draining;
-    clearInterval(this.retryTimer);
-    if (this.held.length > 0) this.opts.log?.error({ events: this.held.length }, 'audit log closed with events it could not write');
+    if (this.commit.closed) return;
+    await this.commit.close();
     if (this.opts.closePool) await this.pool.end();
   }
 }

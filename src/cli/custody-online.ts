@@ -10,27 +10,11 @@
 // only as the name of the file holding it, which the server reads.
 
 import path from 'node:path';
+import type { OnlineRotationStatus as Status } from '../backend/reseal/online-rotation.js';
 import { ONLINE_SETTINGS } from '../custody/custody-record.js';
-import { loadAwsProfile } from './aws-profile.js';
 import { CliError } from './output.js';
 import { ProgressReporter } from './progress.js';
-import { SignedClient, UnreachableError, credentialsFromEnv, type HttpReply } from './signed-client.js';
-
-interface Status {
-  state: 'idle' | 'waiting' | 'counting' | 'resealing' | 'completed' | 'failed';
-  from?: string;
-  to?: string;
-  resumed?: boolean;
-  pass: number;
-  done: number;
-  total: number;
-  resealed: number;
-  changed: number;
-  waitingFor?: number;
-  counts?: { kmsMaterial: number; accessKeys: number; sessions: number; objects: number; uploads: number };
-  notes?: string[];
-  error?: string;
-}
+import { SignedClient, UnreachableError, apiError, clientOptionsFromEnv } from './signed-client.js';
 
 export interface OnlineOptions {
   endpoint?: string;
@@ -65,30 +49,10 @@ export function onlineSettings(to: string, env: Record<string, string | undefine
   return out;
 }
 
-function apiError(reply: HttpReply): { code: string; message: string } {
-  try {
-    const e = JSON.parse(reply.body) as { __type?: string; message?: string };
-    if (e.__type) return { code: e.__type, message: e.message ?? '' };
-  } catch {
-    /* not JSON */
-  }
-  return { code: `HTTP ${reply.status}`, message: reply.body.slice(0, 200) };
-}
-
 export async function runOnline(command: 'rotate' | 'migrate', o: OnlineOptions, body: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {
-  const profile = loadAwsProfile(o.profile !== undefined ? { ...env, AWS_PROFILE: o.profile } : env);
-  let credentials;
-  try {
-    credentials = o.profile !== undefined ? credentialsFromEnv({}, profile) : credentialsFromEnv(env, profile);
-  } catch (e) {
-    if (!(e instanceof CliError)) throw e;
-    throw new CliError(e.message, 'export the server\'s root credentials (or those of a principal allowed coffer:RotateRootKey and coffer:GetRootKeyRotation) as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name a profile with --profile');
-  }
-  const client = new SignedClient({
-    endpoint: o.endpoint ?? (env.COFFER_ENDPOINT || env.AWS_ENDPOINT_URL || profile?.endpointUrl || 'http://127.0.0.1:9000'),
-    region: o.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || profile?.region || 'us-east-1'),
-    credentials,
-  });
+  const client = new SignedClient(
+    clientOptionsFromEnv(o, env, 'export the server\'s root credentials (or those of a principal allowed coffer:RotateRootKey and coffer:GetRootKeyRotation) as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name a profile with --profile'),
+  );
   if (o.rate !== undefined) {
     const rate = Number(o.rate);
     if (!Number.isFinite(rate) || rate <= 0) throw new CliError(`--rate must be a positive number of items per second, not "${o.rate}"`);

@@ -7,9 +7,9 @@
 // JSON); diagnostics to stderr.
 
 import type { Command } from 'commander';
-import { loadAwsProfile } from './aws-profile.js';
+import type { LifecycleSummary } from '../s3/lifecycle/worker.js';
 import { CliError, table } from './output.js';
-import { SignedClient, credentialsFromEnv, type ClientCredentials, type HttpReply } from './signed-client.js';
+import { SignedClient, apiError, clientOptionsFromEnv, type ClientCredentials } from './signed-client.js';
 
 export interface LifecycleRunOptions {
   bucket: string;
@@ -19,21 +19,8 @@ export interface LifecycleRunOptions {
   json: boolean;
 }
 
-/** What the server answers (s3/lifecycle/worker.ts LifecycleSummary). */
-export interface LifecycleRunSummary {
-  asOf: string;
-  buckets: number;
-  expired: number;
-  markersAdded: number;
-  noncurrentExpired: number;
-  markersRemoved: number;
-  uploadsAborted: number;
-  locked: number;
-  changed: number;
-  failed: number;
-  complete: boolean;
-  seconds: number;
-}
+/** What the server answers. */
+export type LifecycleRunSummary = LifecycleSummary;
 
 const HINTS: Record<string, string> = {
   NoSuchBucket: 'check --bucket',
@@ -64,12 +51,9 @@ export function registerLifecycleCommands(program: Command): void {
 }
 
 export function lifecycleRunOptions(o: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv): LifecycleRunOptions {
-  const profile = loadAwsProfile(o.profile !== undefined ? { ...env, AWS_PROFILE: String(o.profile) } : env);
   return {
     bucket: String(o.bucket),
-    endpoint: String(o.endpoint ?? (env.COFFER_ENDPOINT || env.AWS_ENDPOINT_URL || profile?.endpointUrl || 'http://127.0.0.1:9000')),
-    region: String(o.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || profile?.region || 'us-east-1')),
-    credentials: o.profile !== undefined ? credentialsFromEnv({}, profile) : credentialsFromEnv(env, profile),
+    ...clientOptionsFromEnv(o, env),
     json: o.json === true,
   };
 }
@@ -86,16 +70,6 @@ export async function runLifecycle(opts: LifecycleRunOptions): Promise<Lifecycle
   } finally {
     client.close();
   }
-}
-
-function apiError(reply: HttpReply): { code: string; message: string } {
-  try {
-    const e = JSON.parse(reply.body) as { __type?: string; message?: string };
-    if (e.__type) return { code: e.__type, message: e.message ?? '' };
-  } catch {
-    /* not JSON */
-  }
-  return { code: `HTTP ${reply.status}`, message: reply.body.slice(0, 200) };
 }
 
 export function formatSummary(bucket: string, s: LifecycleRunSummary): string {

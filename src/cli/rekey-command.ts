@@ -17,8 +17,7 @@ import { listObjectPages, listVersionPages, type ListedObject } from './object-l
 import { CliError, table } from './output.js';
 import { ProgressReporter, formatBytes } from './progress.js';
 import { Checkpoint, defaultStateFile, loadState, removeState, saveState, STATE_FORMAT, type RekeyRun, type RekeyState } from './rekey-state.js';
-import { SignedClient, UnreachableError, credentialsFromEnv, type ClientCredentials, type HttpReply } from './signed-client.js';
-import { loadAwsProfile } from './aws-profile.js';
+import { SignedClient, UnreachableError, apiError, clientOptionsFromEnv, type ClientCredentials } from './signed-client.js';
 
 export interface RekeyOptions {
   bucket: string;
@@ -131,17 +130,12 @@ export function rekeyOptions(o: Record<string, string | boolean | undefined>, en
   const concurrency = positive('concurrency', o.concurrency) ?? 8;
   if (concurrency > 64) throw new CliError('--concurrency must be at most 64');
   const maxObjects = positive('max-objects', o.maxObjects);
-  // The AWS profile: --profile, AWS_PROFILE or "default" (cli/aws-profile.ts); flags and environment variables come first.
-  const profile = loadAwsProfile(o.profile !== undefined ? { ...env, AWS_PROFILE: String(o.profile) } : env);
   return {
     bucket,
     prefix: String(o.prefix ?? ''),
     toKey: String(o.toKey),
     ...(o.fromKey !== undefined ? { fromKey: String(o.fromKey) } : {}),
-    endpoint: String(o.endpoint ?? (env.COFFER_ENDPOINT || env.AWS_ENDPOINT_URL || profile?.endpointUrl || 'http://127.0.0.1:9000')),
-    region: String(o.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || profile?.region || 'us-east-1')),
-    // --profile is a flag: its credentials win over the environment's.
-    credentials: o.profile !== undefined ? credentialsFromEnv({}, profile) : credentialsFromEnv(env, profile),
+    ...clientOptionsFromEnv(o, env),
     concurrency,
     stateFile: String(o.stateFile ?? defaultStateFile(bucket)),
     restart: o.restart === true,
@@ -151,21 +145,6 @@ export function rekeyOptions(o: Record<string, string | boolean | undefined>, en
     currentOnly: o.currentOnly === true,
     progress: progress as RekeyOptions['progress'],
   };
-}
-
-interface ApiError {
-  code: string;
-  message: string;
-}
-
-function apiError(reply: HttpReply): ApiError {
-  try {
-    const e = JSON.parse(reply.body) as { __type?: string; message?: string };
-    if (e.__type) return { code: e.__type, message: e.message ?? '' };
-  } catch {
-    /* not JSON */
-  }
-  return { code: `HTTP ${reply.status}`, message: reply.body.slice(0, 200) };
 }
 
 /** Credentials, server and target key, checked once before any object is touched. */

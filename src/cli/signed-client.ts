@@ -1,5 +1,5 @@
 // A small SigV4-signing HTTP client for CLI commands that talk to a running Coffer
-// server (coffer rekey): S3 calls (service "s3") and the administration API (service
+// server (coffer rekey, lifecycle run, custody rotate|migrate --online): S3 calls (service "s3") and the administration API (service
 // "coffer", JSON). It signs with Coffer's own signer (auth/sign.ts), so the product
 // does not depend on the AWS SDK, and keeps connections alive across calls.
 
@@ -8,6 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { uriEncode } from '../auth/canonical.js';
 import { signRequest } from '../auth/sign.js';
+import { loadAwsProfile } from './aws-profile.js';
 import { CliError } from './output.js';
 
 export interface ClientCredentials {
@@ -46,6 +47,42 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv, profile?: { name: str
     profile ? `no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set, and the AWS profile "${profile.name}" has no aws_access_key_id and aws_secret_access_key` : 'no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set, and there is no AWS profile',
     'export the access key of the principal the re-wraps should run as (and AWS_SESSION_TOKEN for temporary credentials), or name a profile of ~/.aws/credentials with AWS_PROFILE or --profile',
   );
+}
+
+/**
+ * Where a command reaches the server and as whom: --endpoint and --region, else the
+ * environment, else the AWS profile (--profile, AWS_PROFILE or "default"; cli/aws-profile.ts).
+ * --profile is a flag: its credentials win over the environment's. `noCredentialsHint`
+ * replaces credentialsFromEnv's hint when there are none.
+ */
+export function clientOptionsFromEnv(o: { endpoint?: unknown; region?: unknown; profile?: unknown }, env: NodeJS.ProcessEnv, noCredentialsHint?: string): ClientOptions {
+  const profile = loadAwsProfile(o.profile !== undefined ? { ...env, AWS_PROFILE: String(o.profile) } : env);
+  const endpoint = String(o.endpoint ?? (env.COFFER_ENDPOINT || env.AWS_ENDPOINT_URL || profile?.endpointUrl || 'http://127.0.0.1:9000'));
+  const region = String(o.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || profile?.region || 'us-east-1'));
+  let credentials;
+  try {
+    credentials = o.profile !== undefined ? credentialsFromEnv({}, profile) : credentialsFromEnv(env, profile);
+  } catch (e) {
+    if (noCredentialsHint === undefined || !(e instanceof CliError)) throw e;
+    throw new CliError(e.message, noCredentialsHint);
+  }
+  return { endpoint, region, credentials };
+}
+
+/** An error answer of the administration API: its `__type` and message, else the HTTP status and the start of the body. */
+export interface ApiError {
+  code: string;
+  message: string;
+}
+
+export function apiError(reply: HttpReply): ApiError {
+  try {
+    const e = JSON.parse(reply.body) as { __type?: string; message?: string };
+    if (e.__type) return { code: e.__type, message: e.message ?? '' };
+  } catch {
+    /* not JSON */
+  }
+  return { code: `HTTP ${reply.status}`, message: reply.body.slice(0, 200) };
 }
 
 export class SignedClient {
