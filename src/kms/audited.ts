@@ -5,6 +5,7 @@
 // log (and metering, which sits in front of it) seeing it.
 
 import { ServiceError, isServiceError } from '../errors.js';
+import { isDatabaseUnavailable } from '../storage/postgres/unavailable.js';
 import { AuditUnavailableError } from '../audit/sink.js';
 import { kmsError } from './errors.js';
 import type { Caller, KmsService } from './service.js';
@@ -78,7 +79,9 @@ export async function audited<I extends object, O>(
 /** Runs an audit step; a log that cannot be written becomes KMSInternalException, with the reason in the server log. */
 function durably<T>(step: () => T, caller: Caller, eventName: string, svc: KmsService): T {
   const refuse = (e: unknown): never => {
-    if (!(e instanceof AuditUnavailableError)) throw e;
+    // A cluster's trail is in PostgreSQL: while the database is away the handlers answer
+    // their "dependency unavailable" error (KMS 503 DependencyTimeoutException, S3 503).
+    if (!(e instanceof AuditUnavailableError) || isDatabaseUnavailable(e)) throw e;
     svc.log.warn({ requestId: caller.requestId, operation: eventName }, 'KMS request refused: the audit log cannot be written');
     // The cause lets S3 answer 503 ServiceUnavailable rather than 500 (s3/sse/kms-bridge.ts).
     // A full disk is answered as everywhere else (507, which SDKs do not retry into it).

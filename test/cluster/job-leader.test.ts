@@ -43,13 +43,6 @@ describePostgres('the job leader on a three-node cluster', () => {
     const flags = await Promise.all(live.map(leads));
     return live.filter((_, i) => flags[i]);
   };
-  const auditLog = (n: ClusterNode): { eventName?: string; eventType?: string }[] => {
-    try {
-      return readFileSync(join(n.dataDir, 'audit', 'kms.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { eventName?: string });
-    } catch {
-      return [];
-    }
-  };
   const nodeId = (n: ClusterNode) => readFileSync(join(n.dataDir, 'node-id'), 'utf8').trim();
   const until = async <T>(what: string, get: () => Promise<T | undefined>, ms: number): Promise<{ value: T; took: number }> => {
     const t0 = Date.now();
@@ -104,9 +97,12 @@ describePostgres('the job leader on a three-node cluster', () => {
       }
     }, 15_000);
     assert.equal((await db.query("SELECT node FROM cluster_leases WHERE name = 'jobs'")).rows[0].node, nodeId(next));
-    // The deletion is KMS's own event, in the audit log of the node that did it: the new leader's only.
-    const deletedBy = cluster.nodes.filter((n) => n.running && auditLog(n).some((e) => e.eventName === 'DeleteKey' && e.eventType === 'AwsServiceEvent' && JSON.stringify(e).includes(KeyMetadata!.KeyId!)));
-    assert.deepEqual(deletedBy, [next], 'the new leader deleted the key, no other node');
+    // The deletion is KMS's own event, in the cluster's trail under the node that did it: the new leader only.
+    const { rows } = await db.query<{ node: string; record: string }>("SELECT node, record FROM audit_events WHERE event_name = 'DeleteKey'");
+    const deletedBy = rows
+      .filter((r) => (JSON.parse(r.record) as { eventType?: string }).eventType === 'AwsServiceEvent' && r.record.includes(KeyMetadata!.KeyId!))
+      .map((r) => r.node);
+    assert.deepEqual(deletedBy, [nodeId(next)], 'the new leader deleted the key, no other node');
 
     // The old leader comes back as a follower: still exactly one leader.
     await old.start();

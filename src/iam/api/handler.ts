@@ -161,7 +161,8 @@ async function durably(service: 'iam' | 'sts', opts: IamHandlerOptions, r: CallR
   try {
     await step();
   } catch (e) {
-    if (!(e instanceof AuditUnavailableError)) throw e;
+    // A cluster's trail is in PostgreSQL: while the database is away the handler answers as for any of its stores.
+    if (!(e instanceof AuditUnavailableError) || isDatabaseUnavailable(e)) throw e;
     opts.log.warn({ requestId: r.requestId, action: r.action }, `${service.toUpperCase()} request refused: the audit log cannot be written`);
     // A full disk is answered as everywhere else (507, which SDKs do not retry into it).
     if (isStorageFull(e)) throw new ServiceError('ServiceFailure', 'The request was refused because the audit log has no space left on its disk. Free disk space on the server, then try again.', 507);
