@@ -70,7 +70,6 @@ const SQL = {
     'UPDATE meta_object_versions SET sys = ? WHERE bucket = ? AND key = ? AND sys = ? AND etag = ? AND delete_marker = 0 AND version_id = ?',
   deleteObject: 'DELETE FROM meta_objects WHERE bucket = ? AND key = ?',
 
-  nextSeq: "SELECT nextval('meta_version_seq') AS n",
   getVersion: `SELECT ${OBJECT_COLUMNS} FROM meta_object_versions WHERE bucket = ? AND key = ? AND version_id = ?`,
   newestVersion: `SELECT ${OBJECT_COLUMNS} FROM meta_object_versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1`,
   insertVersion: `INSERT INTO meta_object_versions (${OBJECT_COLUMNS}) VALUES (${OBJECT_VALUES})`,
