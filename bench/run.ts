@@ -22,6 +22,7 @@
 //   npm run bench -- --only builds --baseline <other checkout>/dist/src/cli/main.js
 //                                      this build against another, side by side in one run: small
 //                                      SSE-S3 and SSE-KMS PUT/GET and an SSE-KMS stream (bench/builds.ts)
+//                                      BENCH_CLUSTER_NODES: the node counts besides 1 (default "2,3"; "" for none)
 //   npm run bench -- --only soak       BENCH_SOAK_MINUTES (30) of mixed load on one server: errors by code and
 //                                      the server's RSS over time (bench/soak.ts)
 //   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small, kms):
@@ -294,7 +295,7 @@ async function main(): Promise<void> {
   const custodyRows: Row[] = only('custody') ? await benchCustody({ quick: values.quick ?? false, smallOps: sz.smallOps }) : [];
   const blobRows: Row[] = only('blobs') ? await benchBlobs({ quick: values.quick ?? false }) : [];
   const versionRows: Row[] = only('versions') ? await benchVersions({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
-  const clusterRows: Row[] = only('cluster') ? await benchCluster({ sizes: sz, start, rounds: Math.round(envNumber('BENCH_CLUSTER_ROUNDS', 2)) }) : [];
+  const clusterRows: Row[] = only('cluster') ? await benchCluster({ sizes: sz, start, rounds: Math.round(envNumber('BENCH_CLUSTER_ROUNDS', 2)), nodes: clusterNodes() }) : [];
   const minutes = (performance.now() - started) / 60_000;
 
   console.log(machineLine());
@@ -323,3 +324,9 @@ main().catch((e) => {
   process.stderr.write(`bench: error: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
   process.exit(1);
 });
+
+/** BENCH_CLUSTER_NODES: "2,3" by default; "" runs one node only (SQLite and PostgreSQL in turns). */
+function clusterNodes(): number[] {
+  const text = process.env.BENCH_CLUSTER_NODES ?? '2,3';
+  return [1, ...text.split(',').filter((t) => t.trim() !== '').map((t) => Number(t))];
+}

@@ -26,6 +26,7 @@
 
 import type { Principal } from '../auth/types.js';
 import type { Transport } from '../http/transport.js';
+import type { BucketRecord } from '../storage/types.js';
 import type { ObjectTags } from '../storage/object-tags.js';
 import {
   authorize as evaluate, type ContextValue, type Decision, type NamedPolicy, type PolicyDocument, type RequestContext, type RequestPrincipal,
@@ -57,6 +58,8 @@ export interface S3Access {
   checks: readonly S3ActionCheck[];
   /** Getting, putting or deleting the bucket policy, which the root may always do. */
   rootMayAlways?: boolean;
+  /** Called with the bucket's record when the decision read it (so the operation need not read it again). */
+  bucketRead?: (record: BucketRecord) => void;
 }
 
 export interface S3ActionCheck {
@@ -100,6 +103,7 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
   if (root && (bucket === undefined || access.rootMayAlways)) return async () => ROOT_ALLOWED;
 
   const record = bucket === undefined ? undefined : await sources.meta.getBucket(bucket);
+  if (record !== undefined) access.bucketRead?.(record);
   const policy = record && (principal ? bucketPolicyOf(record) : policyForAnonymous(record, bucketPolicyOf(record)));
   const session = principal && sources.sessionPolicy(principal);
   if (root && !policy && !session) return async () => ROOT_ALLOWED; // nothing can deny the root
@@ -184,6 +188,7 @@ export async function authorizeRequest(ctx: S3Context, late?: Record<string, Con
     transport: ctx.transport,
     checks: [{ action, conditions, existingObjectTags: EXISTING_TAG_OPS.has(ep.op) }],
     rootMayAlways: ROOT_MAY_ALWAYS.has(ep.op),
+    bucketRead: (record) => (ctx.bucketRead = record),
   });
 }
 

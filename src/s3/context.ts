@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CofferConfig } from '../config/config.js';
-import type { BlobStore, MetadataStore } from '../storage/types.js';
+import type { BlobStore, BucketRecord, MetadataStore } from '../storage/types.js';
 import type { AuthResult, CredentialLookup, Principal } from '../auth/types.js';
 import type { NamedPolicy } from '../iam/policy/index.js';
 import type { Transport } from '../http/transport.js';
@@ -59,6 +59,12 @@ export interface S3Context {
   auth: AuthResult;
   principal: Principal;
   owner: Owner;
+  /**
+   * The bucket's record as the request's authorization read it, taken by the operation's
+   * first requireBucket (bucket-access.ts) instead of a second read: on PostgreSQL each read
+   * is a round trip. Later lookups read the store again (the operation may have changed it).
+   */
+  bucketRead?: BucketRecord | undefined;
 }
 
 export function header(ctx: S3Context, name: string): string | undefined {

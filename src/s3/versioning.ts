@@ -10,7 +10,7 @@
 // orders versions by when they were written.
 
 import { randomBytes } from 'node:crypto';
-import { NULL_VERSION_ID, type BucketRecord, type ObjectRecord } from '../storage/types.js';
+import { NULL_VERSION_ID, type BucketRecord, type ObjectRecord, type ReadHint } from '../storage/types.js';
 import type { S3Context } from './context.js';
 import { invalidArgument, s3Error } from './errors.js';
 
@@ -116,8 +116,8 @@ export function deleteMarkerRecord(bucket: string, key: string, versionId: strin
  * undefined: NoSuchKey or NoSuchVersion when there is none. A current delete marker is NoSuchKey
  * with x-amz-delete-marker; a delete marker named by id is 405 MethodNotAllowed, as in S3.
  */
-export async function readVersion(ctx: S3Context, b: BucketRecord, key: string, versionId: string | undefined): Promise<ObjectRecord> {
-  const rec = await ctx.services.meta.getObjectVersion(b.name, key, versionId);
+export async function readVersion(ctx: S3Context, b: BucketRecord, key: string, versionId: string | undefined, hint?: ReadHint): Promise<ObjectRecord> {
+  const rec = await ctx.services.meta.getObjectVersion(b.name, key, versionId, hint);
   if (rec === undefined) throw versionId === undefined ? s3Error('NoSuchKey', { Key: key }) : noSuchVersion(key, versionId);
   if (rec.deleteMarker) {
     if (versionId === undefined) throw s3Error('NoSuchKey', { Key: key }, undefined, deleteMarkerHeaders(rec));

@@ -95,6 +95,8 @@ export class TieredBlobStore implements BlobStore {
       const data = inlineBlobs.getNow(blobId, range);
       return data === undefined ? this.files.read(fileId, range) : bytesStream(data);
     }
+    const prefetched = inlineBlobs.takePrefetched?.(blobId, range);
+    if (prefetched !== undefined) return bytesStream(prefetched);
     // A tier behind a round trip: the answer decides which stream feeds this one.
     const out = new PassThrough();
     inlineBlobs.get(blobId, range).then(
@@ -107,12 +109,14 @@ export class TieredBlobStore implements BlobStore {
   /**
    * The bytes of an inline blob (or of a range of it) at once, for a response that can be
    * sent in one write; undefined when the blob is not inline or the metadata store cannot
-   * read without a round trip (then use read()).
+   * read it without a round trip (then use read()): on PostgreSQL, only the bytes that came
+   * with their object's record (InlineBlobStore.takePrefetched).
    */
   readSmall(blobId: string, range?: ByteRange): Buffer | undefined {
     if (!blobId.startsWith(INLINE_PREFIX)) return undefined;
     if (range !== undefined && !validRange(range)) return undefined;
-    return this.meta.inlineBlobs.getNow?.(blobId, range);
+    const { inlineBlobs } = this.meta;
+    return inlineBlobs.getNow ? inlineBlobs.getNow(blobId, range) : inlineBlobs.takePrefetched?.(blobId, range);
   }
 
   async delete(blobId: string): Promise<void> {

@@ -246,8 +246,23 @@ export interface InlineBlobStore {
    * offers it, for the GET fast path (BlobStore.readSmall); others serve reads through get.
    */
   getNow?(blobId: string, range?: ByteRange): Buffer | undefined;
+  /**
+   * For a store without getNow: the bytes of an inline blob that getObjectVersion fetched
+   * with its record for the read about to follow (its `prefetch` hint), at once and only
+   * once; undefined when none is at hand, which says nothing about whether the blob exists.
+   */
+  takePrefetched?(blobId: string, range?: ByteRange): Buffer | undefined;
   /** Deletes an inline blob; false if there was none. */
   delete(blobId: string): Promise<boolean>;
+}
+
+/**
+ * What a caller of getObjectVersion will do next. `prefetch`: read the object's body: a store
+ * whose inline tier is behind a round trip may fetch a small object's inline blob in the same
+ * query and hand it to InlineBlobStore.takePrefetched. A store is free to ignore it.
+ */
+export interface ReadHint {
+  prefetch?: boolean;
 }
 
 /** What one bucket holds: its objects and their bytes (metrics: coffer_bucket_objects, coffer_bucket_bytes). */
@@ -277,7 +292,7 @@ export interface MetadataStore {
    * version even when it is a delete marker. Finding the current version does not depend on
    * the length of the key's history.
    */
-  getObjectVersion(bucket: string, key: string, versionId: string | undefined): Promise<ObjectRecord | undefined>;
+  getObjectVersion(bucket: string, key: string, versionId: string | undefined, hint?: ReadHint): Promise<ObjectRecord | undefined>;
   /**
    * Atomically makes `rec` (a version or a delete marker) the current version of its key, after
    * checking `cond` against the current one (a delete marker counts as absent):

@@ -58,6 +58,27 @@ export function runInlineBlobContract(o: InlineBlobContractOptions): void {
         assert.deepEqual(await s.takeGarbage(true), [lost], 'only the unpublished blob is left to recovery');
       }));
 
+    it('getObjectVersion with the prefetch hint answers as without; bytes it prefetched are the blob\'s, whole or by range, taken once', () =>
+      withStore(async (s) => {
+        const data = randomBytes(4096);
+        const id = inlineId();
+        await s.inlineBlobs.putPending(id, data);
+        await s.putObject({ ...o.objectRec('b1', 'k', [id]), size: data.length });
+        const hinted = await s.getObjectVersion('b1', 'k', undefined, { prefetch: true });
+        assert.deepEqual(hinted, await s.getObjectVersion('b1', 'k', undefined));
+        assert.equal(await s.getObjectVersion('b1', 'absent', undefined, { prefetch: true }), undefined);
+        if (s.inlineBlobs.takePrefetched === undefined) {
+          assert.ok(s.inlineBlobs.getNow, 'a tier without getNow (every read a round trip) offers takePrefetched');
+          return;
+        }
+        assert.ok(s.inlineBlobs.takePrefetched(id, { start: 10, end: 20 })?.equals(data.subarray(10, 21)), 'a range of the prefetched bytes');
+        assert.equal(s.inlineBlobs.takePrefetched(id), undefined, 'taken once');
+        await s.getObjectVersion('b1', 'k', undefined, { prefetch: true });
+        assert.ok(s.inlineBlobs.takePrefetched(id)?.equals(data), 'whole');
+        await s.getObjectVersion('b1', 'k', undefined);
+        assert.equal(s.inlineBlobs.takePrefetched(id), undefined, 'nothing is prefetched without the hint');
+      }));
+
     it('delete removes a blob once; deleting an unknown one is false', () =>
       withStore(async (s) => {
         const id = inlineId();

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ObjectCryptoError } from '../../crypto/index.js';
 import { readersOf } from '../../storage/blob-readers.js';
-import type { BucketRecord, ObjectRecord } from '../../storage/types.js';
+import type { BucketRecord, ObjectRecord, ReadHint } from '../../storage/types.js';
 import { readVersion, requestedVersionId, versionHeaders } from '../versioning.js';
 import { expirationHeaders } from '../lifecycle/expiration-header.js';
 import { requireBucket } from '../bucket-access.js';
@@ -40,11 +40,14 @@ export async function headObject(ctx: S3Context, bucket: string, key: string): P
 }
 
 /** The version the request names (?versionId=), or the current one: NoSuchKey, NoSuchVersion, or a delete marker's answer. */
-export async function loadObject(ctx: S3Context, bucket: string, key: string): Promise<{ rec: ObjectRecord; bucket: BucketRecord }> {
+export async function loadObject(ctx: S3Context, bucket: string, key: string, hint?: ReadHint): Promise<{ rec: ObjectRecord; bucket: BucketRecord }> {
   const versionId = requestedVersionId(ctx);
   const b = await requireBucket(ctx, bucket);
-  return { rec: await readVersion(ctx, b, key, versionId), bucket: b };
+  return { rec: await readVersion(ctx, b, key, versionId, hint), bucket: b };
 }
+
+/** A GET reads the body next: a small one may come with the record (ReadHint). */
+const PREFETCH: ReadHint = { prefetch: true };
 
 async function serve(ctx: S3Context, bucket: string, key: string, withBody: boolean): Promise<void> {
   refuseSseHeaders(ctx.req.headers);
@@ -58,7 +61,7 @@ async function serve(ctx: S3Context, bucket: string, key: string, withBody: bool
   // the read so no collection can slip between reading the record and holding its blobs.
   const claim = readersOf(ctx.services.blobs).begin();
   try {
-    const { rec, bucket: b } = await loadObject(ctx, bucket, key);
+    const { rec, bucket: b } = await loadObject(ctx, bucket, key, PREFETCH);
     claim.hold(rec.parts.map((p) => p.blobId));
     await respond(ctx, rec, b, customer, true);
   } finally {

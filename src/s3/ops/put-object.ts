@@ -89,14 +89,17 @@ export async function putObject(ctx: S3Context, bucket: string, key: string): Pr
  * S3 errors, and frees what it replaced; a locked version it would replace refuses it (object-lock.ts replaceCheck).
  */
 export async function commitObject(ctx: S3Context, rec: ObjectRecord, cond: ReturnType<typeof writeCondition>): Promise<void> {
+  let replaced: ObjectRecord | undefined;
   try {
-    await ctx.services.meta.putObject(rec, cond, await replaceCheck(ctx, rec.bucket, rec.key));
+    replaced = await ctx.services.meta.putObject(rec, cond, await replaceCheck(ctx, rec.bucket, rec.key));
   } catch (e) {
     await ctx.services.meta.discardPending(rec.parts[0]!.blobId).catch(() => undefined);
     ctx.services.collectGarbage();
     throw await mapWriteConflict(ctx, e, rec.bucket, rec.key, cond);
   }
-  ctx.services.collectGarbage();
+  // Only a replaced version leaves garbage (a new one or a version moved to noncurrent leave
+  // none): a collection after every PUT is a query each (on PostgreSQL a round trip) for nothing.
+  if (replaced !== undefined) ctx.services.collectGarbage();
 }
 
 export async function mapWriteConflict(ctx: S3Context, e: unknown, bucket: string, key: string, cond: ReturnType<typeof writeCondition>): Promise<unknown> {

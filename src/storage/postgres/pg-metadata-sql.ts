@@ -19,6 +19,16 @@ const PATCH = `tags = COALESCE(?::text, tags), headers = COALESCE(?::text, heade
 
 /** Epoch milliseconds by the database's clock: one clock for every node's heartbeats and marks. */
 const NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint';
+const OBJECT_UPSERT = `INSERT INTO meta_objects (${OBJECT_COLUMNS}) VALUES (${OBJECT_VALUES})
+     ON CONFLICT (bucket, key) DO UPDATE SET
+       size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified,
+       owner = excluded.owner, storage_class = excluded.storage_class, headers = excluded.headers,
+       user_meta = excluded.user_meta, tags = excluded.tags, checksum = excluded.checksum,
+       parts = excluded.parts, sys = excluded.sys, version_id = excluded.version_id,
+       delete_marker = excluded.delete_marker, seq = excluded.seq, shares_blobs = excluded.shares_blobs`;
+/** A version row's columns in objectWriteState, prefixed v_ beside the current row's. */
+export const SAME_PREFIX = 'v_';
+const columns = (table: string, prefix = '') => OBJECT_COLUMNS.split(', ').map((c) => `${table}.${c}${prefix && ` AS ${prefix}${c}`}`).join(', ');
 
 const SQL = {
   bucketExists: 'SELECT 1 FROM meta_buckets WHERE name = ?',
@@ -33,13 +43,24 @@ const SQL = {
   bucketHasUpload: 'SELECT 1 FROM meta_uploads WHERE bucket = ? LIMIT 1',
 
   getObject: `SELECT ${OBJECT_COLUMNS} FROM meta_objects WHERE bucket = ? AND key = ?`,
-  upsertObject: `INSERT INTO meta_objects (${OBJECT_COLUMNS}) VALUES (${OBJECT_VALUES})
-     ON CONFLICT (bucket, key) DO UPDATE SET
-       size = excluded.size, etag = excluded.etag, last_modified = excluded.last_modified,
-       owner = excluded.owner, storage_class = excluded.storage_class, headers = excluded.headers,
-       user_meta = excluded.user_meta, tags = excluded.tags, checksum = excluded.checksum,
-       parts = excluded.parts, sys = excluded.sys, version_id = excluded.version_id,
-       delete_marker = excluded.delete_marker, seq = excluded.seq, shares_blobs = excluded.shares_blobs`,
+  // The current row and, for an object of at most ? bytes, its first blob's inline bytes
+  // (null when that blob is a file): a GET's two reads in one (getObjectVersion's prefetch).
+  getObjectPrefetch: `SELECT ${columns('o')}, i.data AS inline_data FROM meta_objects o
+     LEFT JOIN meta_inline_blobs i ON i.blob_id = CASE WHEN o.size <= ? THEN o.parts::jsonb -> 0 ->> 'blobId' END
+     WHERE o.bucket = ? AND o.key = ?`,
+  upsertObject: OBJECT_UPSERT,
+  // writeObject's first statement (pg-metadata-versions.ts), every read it needs at once:
+  // the writer's fence, the bucket, the key's current row, the version row that carries
+  // the new version's id (only when the current one does not), the next sequence number.
+  objectWriteState: `SELECT (SELECT 1 FROM meta_blob_writers WHERE instance = ?) AS fenced,
+       (SELECT 1 FROM meta_buckets WHERE name = ?) AS bucket_found,
+       nextval('meta_version_seq') AS next_seq, ${columns('o')}, ${columns('v', SAME_PREFIX)}
+     FROM (SELECT 1) AS one
+     LEFT JOIN meta_objects o ON o.bucket = ? AND o.key = ?
+     LEFT JOIN meta_object_versions v ON v.bucket = ? AND v.key = ? AND v.version_id = ?::text
+       AND o.version_id IS DISTINCT FROM ?::text`,
+  // The new current row and the end of its blobs' pending marks, one statement.
+  publishObject: `WITH cleared AS (DELETE FROM meta_pending_blobs WHERE blob_id = ANY(?::text[])) ${OBJECT_UPSERT}`,
   updateObject: `UPDATE meta_objects SET ${PATCH}
      WHERE bucket = ? AND key = ? AND delete_marker = 0 AND (?::text IS NULL OR version_id = ?)`,
   updateVersion: `UPDATE meta_object_versions SET ${PATCH} WHERE bucket = ? AND key = ? AND delete_marker = 0 AND version_id = ?`,
@@ -49,7 +70,6 @@ const SQL = {
     'UPDATE meta_object_versions SET sys = ? WHERE bucket = ? AND key = ? AND sys = ? AND etag = ? AND delete_marker = 0 AND version_id = ?',
   deleteObject: 'DELETE FROM meta_objects WHERE bucket = ? AND key = ?',
 
-  nextSeq: "SELECT nextval('meta_version_seq') AS n",
   getVersion: `SELECT ${OBJECT_COLUMNS} FROM meta_object_versions WHERE bucket = ? AND key = ? AND version_id = ?`,
   newestVersion: `SELECT ${OBJECT_COLUMNS} FROM meta_object_versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1`,
   insertVersion: `INSERT INTO meta_object_versions (${OBJECT_COLUMNS}) VALUES (${OBJECT_VALUES})`,
@@ -102,7 +122,10 @@ const SQL = {
   listGarbage: 'SELECT blob_id FROM meta_garbage_blobs',
   forgetGarbage: 'DELETE FROM meta_garbage_blobs WHERE blob_id = ANY(?::text[])',
 
-  insertInline: 'INSERT INTO meta_inline_blobs (blob_id, data) VALUES (?, ?)',
+  // The blob and its pending mark in one statement, committed asynchronously (pg-inline-blobs.ts says why that is safe).
+  putInlinePending: `WITH mark AS (INSERT INTO meta_pending_blobs (blob_id, writer, created_at) VALUES (?, ?, ${NOW_MS}) ON CONFLICT DO NOTHING),
+       blob AS (INSERT INTO meta_inline_blobs (blob_id, data) VALUES (?, ?))
+     SELECT set_config('synchronous_commit', 'off', true)`,
   getInline: 'SELECT data FROM meta_inline_blobs WHERE blob_id = ?',
   // substring() on BYTEA counts bytes, 1-based, and stops at the end of the data.
   getInlineRange: 'SELECT substring(data FROM ?::int FOR ?::int) AS data FROM meta_inline_blobs WHERE blob_id = ?',

@@ -28,6 +28,7 @@ import type {
   PartRecord,
   ReplaceCheck,
   PendingReclaim,
+  ReadHint,
   WriteCondition,
 } from '../types.js';
 import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError, WriterRetiredError } from '../types.js';
@@ -41,6 +42,7 @@ import { PG_METADATA_MIGRATIONS } from './pg-metadata-schema.js';
 import { PG_METADATA_SQL as S, numbered } from './pg-metadata-sql.js';
 import { listVersions, releaseBlobs, removeCurrent, versionRow, writeObject } from './pg-metadata-versions.js';
 import { PgInlineBlobs } from './pg-inline-blobs.js';
+import { INLINE_MAX_BYTES } from '../tiered-blob-store.js';
 import { changed, first, rows } from './query.js';
 import { serializable, transaction, type Queryable } from './transaction.js';
 
@@ -148,7 +150,15 @@ export class PgMetadataStore implements MetadataStore {
     return row && row.delete_marker === 0 ? toObject(row) : undefined;
   }
 
-  async getObjectVersion(bucket: string, key: string, versionId: string | undefined): Promise<ObjectRecord | undefined> {
+  async getObjectVersion(bucket: string, key: string, versionId: string | undefined, hint?: ReadHint): Promise<ObjectRecord | undefined> {
+    if (versionId === undefined && hint?.prefetch === true) {
+      // One round trip for a small GET: the row and its inline bytes, one snapshot.
+      const row = await first<ObjectRow & { inline_data: Buffer | null }>(this.pool, S.getObjectPrefetch, [INLINE_MAX_BYTES, bucket, key]);
+      if (row === undefined) return undefined;
+      const rec = toObject(row);
+      if (row.inline_data !== null) this.inlineBlobs.hold(rec.parts[0]!.blobId, row.inline_data);
+      return rec;
+    }
     // Two reads when the version is noncurrent: one snapshot, so a concurrent write cannot move it between them.
     const row = versionId === undefined
       ? await first<ObjectRow>(this.pool, S.getObject, [bucket, key])
@@ -157,10 +167,7 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
-    return this.tx(async (q) => {
-      await this.fence(q);
-      return writeObject(q, rec, cond, check);
-    });
+    return this.tx((q) => writeObject(q, this.writer.instance, rec, cond, check));
   }
 
   async updateObject(bucket: string, key: string, patch: Patch, versionId?: string): Promise<boolean> {
@@ -318,7 +325,7 @@ export class PgMetadataStore implements MetadataStore {
       await this.fence(q);
       const up = await first<UploadRow>(q, S.getUpload, [uploadId]);
       if (up === undefined || up.bucket !== rec.bucket || up.key !== rec.key) throw new StorageConflictError('NoSuchUpload');
-      const old = await writeObject(q, rec, cond, check);
+      const old = await writeObject(q, this.writer.instance, rec, cond, check);
       const used = new Set(rec.parts.map((p) => p.blobId));
       const unused = (await rows<{ blob_id: string }>(q, S.listPartBlobs, [uploadId])).map((r) => r.blob_id).filter((id) => !used.has(id));
       if (unused.length > 0) await q.query(S.addGarbageMany, [unused]);

@@ -4,11 +4,11 @@
 // transaction (pg-metadata-store.ts), so it sees and writes one consistent state.
 
 import { compareUtf8, prefixUpperBound } from '../key-order.js';
-import { NULL_VERSION_ID, StorageConflictError } from '../types.js';
+import { NULL_VERSION_ID, StorageConflictError, WriterRetiredError } from '../types.js';
 import type { ListVersionsQuery, ObjectPart, ObjectRecord, ObjectVersionRecord, ReplaceCheck, WriteCondition } from '../types.js';
 import { OBJECT_COLUMNS, objectParams, rowParams, toObject, type ObjectRow } from '../sqlite-rows.js';
 import { checkCondition, live } from '../sqlite-versions.js';
-import { PG_METADATA_SQL as S, numbered } from './pg-metadata-sql.js';
+import { PG_METADATA_SQL as S, SAME_PREFIX, numbered } from './pg-metadata-sql.js';
 import { first, rows } from './query.js';
 import type { Queryable } from './transaction.js';
 
@@ -19,14 +19,21 @@ export async function versionRow(q: Queryable, bucket: string, key: string, vers
   return first<ObjectRow>(q, S.getVersion, [bucket, key, versionId]);
 }
 
-/** The body of putObject (and of completeUpload's write), in the caller's transaction. */
-export async function writeObject(q: Queryable, rec: ObjectRecord, cond: WriteCondition, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
-  if ((await first(q, S.bucketExists, [rec.bucket])) === undefined) throw new StorageConflictError('NoSuchBucket');
-  const current = await first<ObjectRow>(q, S.getObject, [rec.bucket, rec.key]);
-  checkCondition(cond, live(current));
+/**
+ * The body of putObject (and of completeUpload's write), in the caller's transaction: one
+ * statement reads all it decides on, one writes the new current row and ends its blobs'
+ * pending marks (plus, when a version is replaced, the moves of the old rows). `writer`:
+ * the instance whose fence the write passes (WriterRetiredError).
+ */
+export async function writeObject(q: Queryable, writer: string, rec: ObjectRecord, cond: WriteCondition, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
   const versionId = rec.versionId ?? NULL_VERSION_ID;
+  const state = (await first<WriteState>(q, S.objectWriteState, [writer, rec.bucket, rec.bucket, rec.key, rec.bucket, rec.key, versionId, versionId]))!;
+  if (state.fenced === null) throw new WriterRetiredError(writer);
+  if (state.bucket_found === null) throw new StorageConflictError('NoSuchBucket');
+  const current = state.bucket === null ? undefined : (state as ObjectRow);
+  checkCondition(cond, live(current));
   // The one other version that can carry rec's id: the null version, rewritten.
-  const same = current?.version_id === versionId ? undefined : await first<ObjectRow>(q, S.getVersion, [rec.bucket, rec.key, versionId]);
+  const same = sameRow(state);
   if (check !== undefined) {
     // On the rows this SERIALIZABLE transaction replaces: a lock set concurrently makes one of the two retry.
     const replaced = current?.version_id === versionId ? current : same;
@@ -48,11 +55,19 @@ export async function writeObject(q: Queryable, rec: ObjectRecord, cond: WriteCo
     await q.query(S.deleteVersion, [rec.bucket, rec.key, same.seq]);
     removed.push(same);
   }
-  const seq = (await first<{ n: number }>(q, S.nextSeq))!.n;
-  await q.query(S.upsertObject, objectParams(rec, seq, shares || (removed[0]?.shares_blobs === 1 && removed[0].parts !== '[]')));
-  for (const p of rec.parts) await q.query(S.clearPending, [p.blobId]);
+  const params = objectParams(rec, Number(state.next_seq), shares || (removed[0]?.shares_blobs === 1 && removed[0].parts !== '[]'));
+  await q.query(S.publishObject, [[...kept], ...params]);
   for (const r of removed) await releaseBlobs(q, r, kept);
   return removed[0] && toObject(removed[0]);
+}
+
+/** objectWriteState's row: the current row's columns (null without one), the same-id version's prefixed. */
+type WriteState = { fenced: number | null; bucket_found: number | null; next_seq: number } & NullableRow & Record<string, unknown>;
+type NullableRow = { [K in keyof ObjectRow]: ObjectRow[K] | null };
+
+function sameRow(state: Record<string, unknown>): ObjectRow | undefined {
+  if (state[`${SAME_PREFIX}bucket`] === null) return undefined;
+  return Object.fromEntries(OBJECT_COLUMNS.split(', ').map((c) => [c, state[SAME_PREFIX + c]])) as unknown as ObjectRow;
 }
 
 /** Removes a key's current version; its next newest version, if any, becomes current. */

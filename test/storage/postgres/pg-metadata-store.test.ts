@@ -112,6 +112,10 @@ describePostgres('PgMetadataStore', () => {
       await (await PgMetadataStore.open(pool)).close();
       const cases: [keyof typeof PG_METADATA_SQL, string, unknown[]][] = [
         ['getObject', 'meta_objects_pkey', ['b', 'k']],
+        ['getObjectPrefetch', 'meta_objects_pkey', [65_536, 'b', 'k']],
+        ['getObjectPrefetch', 'meta_inline_blobs_pkey', [65_536, 'b', 'k']],
+        ['objectWriteState', 'meta_objects_pkey', ['w', 'b', 'b', 'k', 'b', 'k', 'v', 'v']],
+        ['objectWriteState', 'meta_object_versions_by_id', ['w', 'b', 'b', 'k', 'b', 'k', 'v', 'v']],
         ['getVersion', 'meta_object_versions_by_id', ['b', 'k', 'v']],
         ['newestVersion', 'meta_object_versions_order', ['b', 'k']],
         ['olderVersionsOf', 'meta_object_versions_order', ['b', 'k', 5, 10]],
