@@ -102,29 +102,10 @@ export class SqliteVersions {
     const limit = q.limit - out.length;
     // Then every key after the marker: the current versions (one row each) merged with the
     // noncurrent ones (newest first per key), two index-ordered reads of at most `limit` rows.
-    const upper = prefixUpperBound(q.prefix);
-    const useAfter = markerKey !== undefined && compareUtf8(markerKey, q.prefix) >= 0;
-    const range = `bucket = ? AND key ${useAfter ? '>' : '>='} ?` + (upper !== undefined ? ' AND key < ?' : '');
-    const params: unknown[] = [bucket, useAfter ? markerKey : q.prefix];
-    if (upper !== undefined) params.push(upper);
-    params.push(limit);
+    const { range, params } = keysAfterMarker(bucket, markerKey, q.prefix, limit);
     const current = this.cached(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE ${range} ORDER BY key LIMIT ?`).all(...params) as ObjectRow[];
     const older = this.cached(`SELECT ${OBJECT_COLUMNS} FROM object_versions WHERE ${range} ORDER BY key, seq DESC LIMIT ?`).all(...params) as ObjectRow[];
-    let i = 0;
-    let j = 0;
-    while (out.length < q.limit && (i < current.length || j < older.length)) {
-      const c = current[i];
-      const o = older[j];
-      // A key's current version is newer than all of its noncurrent ones: it comes first.
-      if (c !== undefined && (o === undefined || compareUtf8(c.key, o.key) <= 0)) {
-        out.push(versionOf(c, true));
-        i++;
-      } else {
-        out.push(versionOf(o!, false));
-        j++;
-      }
-    }
-    return out;
+    return mergeVersionRows(out, current, older, q.limit);
   }
 }
 
@@ -133,8 +114,45 @@ export function live(row: ObjectRow | undefined): ObjectRow | undefined {
   return row !== undefined && row.delete_marker === 0 ? row : undefined;
 }
 
-function versionOf(r: ObjectRow, isLatest: boolean): ObjectVersionRecord {
+export function versionOf(r: ObjectRow, isLatest: boolean): ObjectVersionRecord {
   return { ...toObject(r), versionId: r.version_id, isLatest };
+}
+
+/**
+ * The WHERE clause (with `?` placeholders) and its parameters for the keys of a version
+ * listing after the key marker, within the prefix, plus the LIMIT's parameter last: shared
+ * by the SQLite and PostgreSQL stores (which numbers the placeholders).
+ */
+export function keysAfterMarker(bucket: string, markerKey: string | undefined, prefix: string, limit: number): { range: string; params: unknown[] } {
+  const upper = prefixUpperBound(prefix);
+  const useAfter = markerKey !== undefined && compareUtf8(markerKey, prefix) >= 0;
+  const range = `bucket = ? AND key ${useAfter ? '>' : '>='} ?` + (upper !== undefined ? ' AND key < ?' : '');
+  const params: unknown[] = [bucket, useAfter ? markerKey : prefix];
+  if (upper !== undefined) params.push(upper);
+  params.push(limit);
+  return { range, params };
+}
+
+/**
+ * Appends to `out`, up to `max` entries in all, the current versions (one row per key, key
+ * order) merged with the noncurrent ones (key order, newest first per key).
+ */
+export function mergeVersionRows(out: ObjectVersionRecord[], current: ObjectRow[], older: ObjectRow[], max: number): ObjectVersionRecord[] {
+  let i = 0;
+  let j = 0;
+  while (out.length < max && (i < current.length || j < older.length)) {
+    const c = current[i];
+    const o = older[j];
+    // A key's current version is newer than all of its noncurrent ones: it comes first.
+    if (c !== undefined && (o === undefined || compareUtf8(c.key, o.key) <= 0)) {
+      out.push(versionOf(c, true));
+      i++;
+    } else {
+      out.push(versionOf(o!, false));
+      j++;
+    }
+  }
+  return out;
 }
 
 export function checkCondition(cond: WriteCondition, current: ObjectRow | undefined): void {

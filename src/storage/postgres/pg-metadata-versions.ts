@@ -3,11 +3,10 @@
 // meta_object_versions. Every function runs on the connection of the caller's
 // transaction (pg-metadata-store.ts), so it sees and writes one consistent state.
 
-import { compareUtf8, prefixUpperBound } from '../key-order.js';
 import { NULL_VERSION_ID, StorageConflictError, WriterRetiredError } from '../types.js';
 import type { ListVersionsQuery, ObjectPart, ObjectRecord, ObjectVersionRecord, ReplaceCheck, WriteCondition } from '../types.js';
 import { OBJECT_COLUMNS, objectParams, rowParams, toObject, type ObjectRow } from '../sqlite-rows.js';
-import { checkCondition, live } from '../sqlite-versions.js';
+import { checkCondition, keysAfterMarker, live, mergeVersionRows, versionOf } from '../sqlite-versions.js';
 import { PG_METADATA_SQL as S, SAME_PREFIX, numbered } from './pg-metadata-sql.js';
 import { first, rows } from './query.js';
 import type { Queryable } from './transaction.js';
@@ -116,31 +115,8 @@ export async function listVersions(q: Queryable, bucket: string, lq: ListVersion
   const limit = lq.limit - out.length;
   // Then every key after the marker: the current versions merged with the noncurrent ones
   // (newest first per key), two index-ordered reads of at most `limit` rows.
-  const upper = prefixUpperBound(lq.prefix);
-  const useAfter = markerKey !== undefined && compareUtf8(markerKey, lq.prefix) >= 0;
-  const range = `bucket = ? AND key ${useAfter ? '>' : '>='} ?` + (upper !== undefined ? ' AND key < ?' : '');
-  const params: unknown[] = [bucket, useAfter ? markerKey : lq.prefix];
-  if (upper !== undefined) params.push(upper);
-  params.push(limit);
+  const { range, params } = keysAfterMarker(bucket, markerKey, lq.prefix, limit);
   const current = await rows<ObjectRow>(q, numbered(`SELECT ${OBJECT_COLUMNS} FROM meta_objects WHERE ${range} ORDER BY key LIMIT ?`), params);
   const older = await rows<ObjectRow>(q, numbered(`SELECT ${OBJECT_COLUMNS} FROM meta_object_versions WHERE ${range} ORDER BY key, seq DESC LIMIT ?`), params);
-  let i = 0;
-  let j = 0;
-  while (out.length < lq.limit && (i < current.length || j < older.length)) {
-    const c = current[i];
-    const o = older[j];
-    // A key's current version is newer than all of its noncurrent ones: it comes first.
-    if (c !== undefined && (o === undefined || compareUtf8(c.key, o.key) <= 0)) {
-      out.push(versionOf(c, true));
-      i++;
-    } else {
-      out.push(versionOf(o!, false));
-      j++;
-    }
-  }
-  return out;
-}
-
-function versionOf(r: ObjectRow, isLatest: boolean): ObjectVersionRecord {
-  return { ...toObject(r), versionId: r.version_id, isLatest };
+  return mergeVersionRows(out, current, older, lq.limit);
 }
