@@ -70,12 +70,13 @@ export class PgAuditTrail {
     let from = after;
     const chunk = Math.min(maxRecords, 1000);
     while (out.length < maxRecords) {
-      const { rows } = await this.pool.query<{ seq: string; record: string }>(
-        'SELECT seq::text AS seq, record FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3',
+      // (Not aliased `seq`: ORDER BY would then sort the text.)
+      const { rows } = await this.pool.query<{ s: string; record: string }>(
+        'SELECT seq::text AS s, record FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3',
         [from, upTo, Math.min(chunk, maxRecords - out.length)],
       );
       for (const r of rows) {
-        out.push({ seq: Number(r.seq), record: r.record });
+        out.push({ seq: Number(r.s), record: r.record });
         bytes += Buffer.byteLength(r.record) + 1;
         if (bytes >= maxBytes) return out;
       }
