@@ -103,8 +103,9 @@ describePostgres('audit delivery on a two-node cluster', () => {
     const sample = (await db.query<{ record: string }>('SELECT record FROM audit_events ORDER BY seq DESC LIMIT 1')).rows[0]!.record;
     const eventID = (JSON.parse(sample) as { eventID: string }).eventID;
     const BACKLOG = 25_000;
-    for (let i = 0; i < BACKLOG; i += 5000) {
-      const ids = Array.from({ length: 5000 }, () => randomUUID());
+    {
+      // One INSERT: a round sees all of it or none.
+      const ids = Array.from({ length: BACKLOG }, () => randomUUID());
       await db.query(
         `INSERT INTO audit_events (event_id, node, event_time, event_name, record)
          SELECT id, 'backlog', $2, 'Encrypt', replace($3, $4, id::text) FROM unnest($1::uuid[]) WITH ORDINALITY AS e(id, i) ORDER BY i`,
