@@ -11,12 +11,17 @@
 //
 // The horizon. `seq` is taken at insert, not at commit: a row of another node's INSERT in
 // flight can commit with a seq below one already visible. Reading "seq > position" would
-// skip it for good. So a round reads only up to the horizon: the highest seq at a moment
-// when no INSERT into audit_events was in flight. horizon() takes the table in SHARE mode
-// (which waits for every transaction holding ROW EXCLUSIVE, as each INSERT does from before
-// it draws its seq to its commit, and holds new ones off), reads max(seq) and commits at
-// once: every seq at or below it is committed or will never exist. Inserts wait for the
-// length of that one read.
+// skip it for good. So a round reads only up to the horizon: a seq M such that every seq at
+// or below it is committed or will never exist. Every INSERT takes ROW EXCLUSIVE on
+// audit_events before it draws a seq and holds it until its transaction ends, so:
+//
+//   M = the sequence's last value                     (every seq ≤ M is drawn by now)
+//   V = the transactions holding ROW EXCLUSIVE on it  (read after M: every drawer of a seq ≤ M
+//                                                      that has not ended is among them)
+//   wait until none of V holds it any more            (pg_locks, polled)
+//
+// as CREATE INDEX CONCURRENTLY waits for the writers of a table. Nothing is locked: inserts
+// never wait for a delivery.
 
 import type pg from 'pg';
 
@@ -33,8 +38,16 @@ export interface TrailRow {
   record: string;
 }
 
-/** How long horizon() waits for INSERTs in flight (and an autovacuum) before the round gives up and retries later. */
-const HORIZON_LOCK_TIMEOUT = '10s';
+/** How long horizon() waits for INSERTs in flight before the round gives up (and is tried again at the next interval). */
+const HORIZON_WAIT_MS = 10_000;
+const HORIZON_POLL_MS = 20;
+
+/** The transactions (virtual ids) holding or waiting for ROW EXCLUSIVE on audit_events, other than this session. */
+const WRITERS = `SELECT coalesce(array_agg(virtualtransaction), '{}') AS v FROM pg_locks
+  WHERE locktype = 'relation' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND relation = 'audit_events'::regclass AND mode = 'RowExclusiveLock' AND pid <> pg_backend_pid()`;
+const STILL_WRITING = `SELECT count(*)::int AS n FROM pg_locks
+  WHERE locktype = 'relation' AND relation = 'audit_events'::regclass AND mode = 'RowExclusiveLock' AND virtualtransaction = ANY($1::text[])`;
 
 /** The audit_events rows in seq order, and the delivery positions, on one pool. */
 export class PgAuditTrail {
@@ -42,22 +55,17 @@ export class PgAuditTrail {
 
   /** The highest seq such that no event at or below it can still appear (0: none). See the top of this file. */
   async horizon(): Promise<number> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      try {
-        await client.query(`SET LOCAL lock_timeout = '${HORIZON_LOCK_TIMEOUT}'`);
-        await client.query('LOCK TABLE audit_events IN SHARE MODE');
-        const { rows } = await client.query<{ max: string | null }>('SELECT max(seq)::text AS max FROM audit_events');
-        await client.query('COMMIT');
-        return Number(rows[0]?.max ?? 0);
-      } catch (e) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw e;
-      }
-    } finally {
-      client.release();
+    const { rows: [m] } = await this.pool.query<{ m: string | null }>("SELECT pg_sequence_last_value(pg_get_serial_sequence('audit_events', 'seq')::regclass)::text AS m");
+    const { rows: [w] } = await this.pool.query<{ v: string[] }>(WRITERS);
+    let writers = w!.v;
+    const until = performance.now() + HORIZON_WAIT_MS;
+    while (writers.length > 0) {
+      if (performance.now() > until) throw new Error(`audit delivery: INSERTs into audit_events still in flight after ${HORIZON_WAIT_MS} ms`);
+      await new Promise((r) => setTimeout(r, HORIZON_POLL_MS));
+      const { rows: [n] } = await this.pool.query<{ n: number }>(STILL_WRITING, [writers]);
+      if (n!.n === 0) writers = [];
     }
+    return Number(m!.m ?? 0);
   }
 
   /**

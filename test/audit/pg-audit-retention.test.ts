@@ -1,10 +1,10 @@
 // The cluster's trail read in order and pruned (src/audit/pg-audit-trail.ts, pg-prune.ts,
 // pg-delivery.ts) on a real PostgreSQL: the delivery horizon never passes an INSERT still in
-// flight (whose seq is below one already committed), a delivery round writes one object per
-// range with a key made of the range and confirms it only after the PUT, a failed PUT leaves
-// the range pending and the next round writes the very same object; pruning deletes the
-// oldest rows past the retention and nothing after the delivered position, and
-// `coffer audit query --metadata` pages through what is left.
+// flight (whose seq is below one already committed) and holds no insert up; a delivery round
+// writes one object per range, keyed by the range, and confirms it only after the PUT; a
+// failed PUT leaves the range pending and the next round writes the very same object;
+// pruning deletes the oldest rows past the retention and nothing after the delivered
+// position, and `coffer audit query --metadata` pages through what is left.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -59,11 +59,18 @@ describePostgres('the cluster trail: delivery horizon, delivery rounds, retentio
       let horizon: number | undefined;
       const pending = t.store.trail.horizon().then((h) => (horizon = h));
       await new Promise((r) => setTimeout(r, 500));
-      assert.equal(horizon, undefined, 'no horizon while a lower seq may still commit (reading up to max(seq) would skip it for good)');
+      assert.equal(horizon, undefined, 'no horizon while a lower seq may still commit (reading up to the highest seq would skip it for good)');
+      // The wait locks nothing: this node's inserts go on meanwhile.
+      const t0 = performance.now();
+      await t.store.record(auditEvent('meanwhile'));
+      assert.ok(performance.now() - t0 < 2000, 'an insert while the horizon waits is not held up');
+      assert.equal(horizon, undefined);
       await open.query('COMMIT');
       await pending;
       const rows = await t.store.trail.rows(0, horizon!, 100, 1 << 20);
+      // 'meanwhile' was drawn after the horizon's sequence read: the next round's.
       assert.deepEqual(rows.map((r) => (JSON.parse(r.record) as { requestID: string }).requestID), ['before', 'in-flight', 'after']);
+      assert.equal((await t.store.trail.rows(horizon!, await t.store.trail.horizon(), 100, 1 << 20)).length, 1);
     } finally {
       open.release();
       await t.close();
