@@ -3,7 +3,8 @@
 // real PostgreSQL: KMS calls answered by both nodes all arrive in the bucket, each record
 // exactly once, in seq order across the delivered objects; and with a large backlog the
 // leader is SIGKILLed in the middle of delivering it — the other node takes the lease and
-// goes on from the stored position, and the bucket still holds every record exactly once.
+// goes on from the stored position, and the bucket still holds every record exactly once;
+// the next leader prunes the delivered rows past COFFER_AUDIT_RETENTION_DAYS.
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -27,7 +28,7 @@ describePostgres('audit delivery on a two-node cluster', () => {
   before(async () => {
     cluster = await startCluster({
       nodes: 2,
-      env: { COFFER_CLUSTER_LEASE_SECONDS: '2', COFFER_AUDIT_BUCKET: DESTINATION, COFFER_AUDIT_DELIVERY_SECONDS: '1' },
+      env: { COFFER_CLUSTER_LEASE_SECONDS: '2', COFFER_AUDIT_BUCKET: DESTINATION, COFFER_AUDIT_DELIVERY_SECONDS: '1', COFFER_AUDIT_RETENTION_DAYS: '30' },
     });
     db = new pg.Pool({ connectionString: cluster.databaseUrl, max: 3 });
     await cluster.nodes[0]!.s3().send(new CreateBucketCommand({ Bucket: BUCKET }));
@@ -133,5 +134,17 @@ describePostgres('audit delivery on a two-node cluster', () => {
     // The backlog alone makes three objects (10,000 records at most each), whichever leader wrote them.
     assert.equal(objects.filter((o) => o.ids.length === 10_000).length, 2, `killed at ${JSON.stringify(killedAt)}`);
     await old.start();
+  });
+
+  it('retention: the next leader deletes the delivered rows older than COFFER_AUDIT_RETENTION_DAYS at its start, keeps the rest', async () => {
+    await allDelivered(30_000);
+    const before = await trail();
+    // The first 100 rows are 40 days old (as if the cluster had run that long).
+    await db.query('UPDATE audit_events SET event_time = $1 WHERE seq <= 100', [Date.now() - 40 * 86_400_000]);
+    const current = await until('a leader', leader, 15_000);
+    await current.stop(); // a clean stop hands the lease over at once; the other node's jobs start, pruning first
+    await until('the old rows pruned', async () => ((await trail()).length === before.length - 100 ? true : undefined), 20_000);
+    assert.deepEqual(await trail(), before.slice(100), 'the 100 oldest gone, every newer row kept');
+    await current.start();
   });
 });
