@@ -23,7 +23,6 @@
 
 import { gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
-import type { ClusterJob } from '../cluster/job-leader.js';
 import { deliveryKey, MAX_BYTES, MAX_RECORDS } from './delivery.js';
 import type { PgAuditTrail, TrailRow } from './pg-audit-trail.js';
 
@@ -53,10 +52,13 @@ export function destinationOf(o: { bucket: string; prefix?: string }): string {
   return o.prefix ? `${o.bucket}/${o.prefix}` : o.bucket;
 }
 
-export class PgAuditDelivery implements ClusterJob {
+/** A job of the job leader (cluster/job-leader.ts ClusterJob: start and stop; audit/ does not import cluster/). */
+export class PgAuditDelivery {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private warnedMissing = false;
+  /** Set by stop(): a round in progress ends after the object it is writing (a backlog is many objects). */
+  private halted = false;
 
   constructor(private readonly o: PgDeliveryOptions) {}
 
@@ -66,6 +68,7 @@ export class PgAuditDelivery implements ClusterJob {
 
   start(): void {
     if (this.timer) return;
+    this.halted = false;
     const tick = (): void => {
       this.timer = setTimeout(() => {
         void this.deliver().finally(() => {
@@ -81,6 +84,7 @@ export class PgAuditDelivery implements ClusterJob {
   async stop(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.halted = true;
     await this.running;
   }
 
@@ -104,7 +108,7 @@ export class PgAuditDelivery implements ClusterJob {
     const { trail } = this.o;
     const dest = this.destination;
     let delivered = 0;
-    for (;;) {
+    while (!this.halted) {
       const pos = await trail.position(dest);
       let to: number;
       let stamp: number;
@@ -141,5 +145,6 @@ export class PgAuditDelivery implements ClusterJob {
       // A pending range whose rows are all gone (deleted by hand) has nothing to PUT: it is confirmed as is.
       if (await trail.advance(dest, pos.delivered, to)) delivered += rows.length;
     }
+    return delivered;
   }
 }

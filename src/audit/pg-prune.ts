@@ -12,7 +12,6 @@
 // tokens of the file log do after rotation.
 
 import type { Logger } from 'pino';
-import type { ClusterJob } from '../cluster/job-leader.js';
 import type { PgAuditTrail } from './pg-audit-trail.js';
 
 const DAY_MS = 86_400_000;
@@ -30,7 +29,8 @@ export interface PgPruneOptions {
   now?: () => number;
 }
 
-export class PgAuditPruner implements ClusterJob {
+/** A job of the job leader (cluster/job-leader.ts ClusterJob: start and stop). */
+export class PgAuditPruner {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
   private started = false;
