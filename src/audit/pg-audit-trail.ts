@@ -49,6 +49,15 @@ const WRITERS = `SELECT coalesce(array_agg(virtualtransaction), '{}') AS v FROM 
 const STILL_WRITING = `SELECT count(*)::int AS n FROM pg_locks
   WHERE locktype = 'relation' AND relation = 'audit_events'::regclass AND mode = 'RowExclusiveLock' AND virtualtransaction = ANY($1::text[])`;
 
+/** The statements that walk audit_events in seq order (the tests check they read the primary key in its order). */
+export const PG_TRAIL_SQL = {
+  // (Not aliased `seq`: ORDER BY would then sort the text.)
+  rows: 'SELECT seq::text AS s, record FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3',
+  pruneBatch: `WITH head AS (SELECT seq, event_time FROM audit_events WHERE seq <= $2 ORDER BY seq LIMIT $3),
+            keep AS (SELECT min(seq) AS seq FROM head WHERE event_time >= $1)
+       DELETE FROM audit_events WHERE seq IN (SELECT seq FROM head WHERE seq < COALESCE((SELECT seq FROM keep), $2 + 1))`,
+} as const;
+
 /** The audit_events rows in seq order, and the delivery positions, on one pool. */
 export class PgAuditTrail {
   constructor(private readonly pool: pg.Pool) {}
@@ -78,9 +87,8 @@ export class PgAuditTrail {
     let from = after;
     const chunk = Math.min(maxRecords, 1000);
     while (out.length < maxRecords) {
-      // (Not aliased `seq`: ORDER BY would then sort the text.)
       const { rows } = await this.pool.query<{ s: string; record: string }>(
-        'SELECT seq::text AS s, record FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3',
+        PG_TRAIL_SQL.rows,
         [from, upTo, Math.min(chunk, maxRecords - out.length)],
       );
       for (const r of rows) {
@@ -138,12 +146,7 @@ export class PgAuditTrail {
    * oldest stretch and never a row in its middle. Returns how many it deleted.
    */
   async pruneBatch(before: number, maxSeq: number, batch: number): Promise<number> {
-    const r = await this.pool.query(
-      `WITH head AS (SELECT seq, event_time FROM audit_events WHERE seq <= $2 ORDER BY seq LIMIT $3),
-            keep AS (SELECT min(seq) AS seq FROM head WHERE event_time >= $1)
-       DELETE FROM audit_events WHERE seq IN (SELECT seq FROM head WHERE seq < COALESCE((SELECT seq FROM keep), $2 + 1))`,
-      [before, maxSeq, batch],
-    );
+    const r = await this.pool.query(PG_TRAIL_SQL.pruneBatch, [before, maxSeq, batch]);
     return r.rowCount ?? 0;
   }
 }

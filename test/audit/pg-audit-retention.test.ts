@@ -15,9 +15,10 @@ import { pino } from 'pino';
 import { PgAuditStore } from '../../src/audit/pg-audit-store.js';
 import { PgAuditDelivery } from '../../src/audit/pg-delivery.js';
 import { PgAuditPruner } from '../../src/audit/pg-prune.js';
+import { PG_TRAIL_SQL } from '../../src/audit/pg-audit-trail.js';
 import { openPgPool } from '../../src/storage/postgres/pool.js';
 import { auditEvent } from './audit-store.contract.js';
-import { describePostgres, postgresServer } from '../helpers/postgres.js';
+import { describePostgres, planOf, postgresServer } from '../helpers/postgres.js';
 import { CLI_MAIN } from '../interop/support.js';
 
 const log = pino({ level: 'silent' });
@@ -151,6 +152,19 @@ describePostgres('the cluster trail: delivery horizon, delivery rounds, retentio
         if (!token) break;
       }
       assert.deepEqual(seen, all.slice(21));
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('delivery and pruning read audit_events by its primary key, in its order, never the whole table', async () => {
+    const t = await fresh();
+    try {
+      for (const [stmt, values] of [['rows', [5, 100, 1000]], ['pruneBatch', [Date.now(), 100, 1000]]] as const) {
+        const plan = await planOf(t.db, PG_TRAIL_SQL[stmt], [...values]);
+        assert.match(plan, /Index (Only )?Scan using audit_events_pkey /, `${stmt}:\n${plan}`);
+        assert.doesNotMatch(plan, /Sort|Seq Scan/, `${stmt}:\n${plan}`);
+      }
     } finally {
       await t.close();
     }
