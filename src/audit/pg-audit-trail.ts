@@ -15,7 +15,7 @@
 // or below it is committed or will never exist. Every INSERT takes ROW EXCLUSIVE on
 // audit_events before it draws a seq and holds it until its transaction ends, so:
 //
-//   M = the sequence's last value                     (every seq ≤ M is drawn by now)
+//   M = max(seq) of the committed rows                (every seq ≤ M was drawn before M, so by now)
 //   V = the transactions holding ROW EXCLUSIVE on it  (read after M: every drawer of a seq ≤ M
 //                                                      that has not ended is among them)
 //   wait until none of V holds it any more            (pg_locks, polled)
@@ -64,7 +64,7 @@ export class PgAuditTrail {
 
   /** The highest seq such that no event at or below it can still appear (0: none). See the top of this file. */
   async horizon(): Promise<number> {
-    const { rows: [m] } = await this.pool.query<{ m: string | null }>("SELECT pg_sequence_last_value(pg_get_serial_sequence('audit_events', 'seq')::regclass)::text AS m");
+    const { rows: [m] } = await this.pool.query<{ m: string | null }>('SELECT max(seq)::text AS m FROM audit_events');
     const { rows: [w] } = await this.pool.query<{ v: string[] }>(WRITERS);
     let writers = w!.v;
     const until = performance.now() + HORIZON_WAIT_MS;
