@@ -42,6 +42,9 @@ import { AUDIT_DIR } from './audit/log-files.js';
 import { auditEventsRoute } from './audit/events-route.js';
 import { AuditDelivery } from './audit/delivery.js';
 import { putOwnObject } from './audit/self-s3.js';
+import { PgAuditStore } from './audit/pg-audit-store.js';
+import { destinationOf, PgAuditDelivery } from './audit/pg-delivery.js';
+import { PgAuditPruner } from './audit/pg-prune.js';
 import type { IamStore } from './iam/store/types.js';
 import { CredentialDirectory } from './iam/credentials.js';
 import { resourcePolicyLookup } from './iam/resource-policies.js';
@@ -74,7 +77,7 @@ export interface RunningCoffer {
   log: Logger;
   kms: KmsService;
   audit: AuditStore;
-  /** Delivery of the audit log to COFFER_AUDIT_BUCKET, when configured. */
+  /** Delivery of the audit log files to COFFER_AUDIT_BUCKET, when configured (embedded; on PostgreSQL it is the job leader's `audit-delivery`). */
   auditDelivery?: AuditDelivery;
   iam: IamStore;
   rootKey: RootKeyProvider;
@@ -201,6 +204,11 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     const leaseMs = config.clusterLeaseSeconds * 1000;
     leader.register('storage-sweeper', new StorageSweeper({ meta, blobs, writerTimeoutMs: 4 * leaseMs, intervalMs: leaseMs, log }));
   }
+  if (audit instanceof PgAuditStore && config.auditRetentionDays > 0) {
+    // The cluster's trail older than COFFER_AUDIT_RETENTION_DAYS, never what is not yet delivered (audit/pg-prune.ts).
+    const deliveryDestination = config.auditBucket ? destinationOf({ bucket: config.auditBucket, prefix: config.auditPrefix }) : undefined;
+    leader.register('audit-retention', new PgAuditPruner({ trail: audit.trail, retentionDays: config.auditRetentionDays, deliveryDestination, log }));
+  }
   leader.start();
   const services: S3Services = {
     config,
@@ -299,16 +307,22 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const port = (server.address() as AddressInfo).port;
   const host = config.address.includes(':') ? `[${config.address}]` : config.address;
   await rotation.resumeIfRecorded();
-  // Delivery of the audit log to a bucket, through this server's own S3 API as the root (audit/delivery.ts).
+  // Delivery of the audit log to a bucket, through this server's own S3 API as the root: the
+  // files of this server (audit/delivery.ts), or on PostgreSQL the cluster's trail, by the job leader (audit/pg-delivery.ts).
   let auditDelivery: AuditDelivery | undefined;
   if (config.auditBucket) {
     const target = { url: `${tls ? 'https' : 'http'}://${host}:${port}`, region: config.region, accessKeyId: root.credential.accessKeyId, secretAccessKey: root.credential.secretAccessKey, ca: tls?.cert };
-    auditDelivery = new AuditDelivery({
-      dir: join(config.dataDir, AUDIT_DIR), bucket: config.auditBucket, prefix: config.auditPrefix, accountId: root.accountId, region: config.region,
-      intervalSeconds: config.auditDeliverySeconds, put: (bucket, key, body) => putOwnObject(target, bucket, key, body, { 'content-type': 'application/json', 'content-encoding': 'gzip' }),
+    const common = {
+      bucket: config.auditBucket, prefix: config.auditPrefix, accountId: root.accountId, region: config.region, intervalSeconds: config.auditDeliverySeconds,
+      put: (bucket: string, key: string, body: Buffer) => putOwnObject(target, bucket, key, body, { 'content-type': 'application/json', 'content-encoding': 'gzip' }),
       beforeRead: () => audit.flush(), log,
-    });
-    auditDelivery.start();
+    };
+    if (audit instanceof PgAuditStore) {
+      leader.register('audit-delivery', new PgAuditDelivery({ ...common, trail: audit.trail }));
+    } else {
+      auditDelivery = new AuditDelivery({ ...common, dir: join(config.dataDir, AUDIT_DIR) });
+      auditDelivery.start();
+    }
   }
   return {
     server,

@@ -25,9 +25,9 @@ import { filesOldestFirst, linesForward, type OpenLogFile } from './log-files.js
 
 export const DELIVERY_STATE = 'delivery.json';
 /** Records per delivered object at most; more make several objects in one round. */
-const MAX_RECORDS = 10_000;
+export const MAX_RECORDS = 10_000;
 /** Uncompressed bytes per object at most. */
-const MAX_BYTES = 32 * 1024 * 1024;
+export const MAX_BYTES = 32 * 1024 * 1024;
 
 export interface DeliveryOptions {
   /** The audit directory, <data-dir>/audit. */

@@ -36,6 +36,7 @@ import type { CloudTrailEvent } from './event.js';
 import { fingerprint, invalid, matches, needles, type AuditFilter, type AuditPage, type AuditPageRequest } from './query.js';
 import type { AuditEvent } from './sink.js';
 import { GroupCommit } from './group-commit.js';
+import { PgAuditTrail } from './pg-audit-trail.js';
 
 const V1 = `
 CREATE TABLE audit_events (
@@ -50,8 +51,19 @@ CREATE TABLE audit_events (
 );
 `;
 
+/** Where delivery to each bucket stands (pg-audit-trail.ts; docs/spec/audit-log.md section 6). */
+const V2 = `
+CREATE TABLE audit_delivery (
+  destination   TEXT COLLATE "C" PRIMARY KEY,
+  delivered_seq BIGINT NOT NULL DEFAULT 0,
+  pending_to    BIGINT,
+  pending_stamp BIGINT,
+  CHECK ((pending_to IS NULL) = (pending_stamp IS NULL) AND (pending_to IS NULL OR pending_to > delivered_seq))
+);
+`;
+
 /** migrations[n] takes the audit tables from version n to n + 1 (component 'audit'). */
-export const PG_AUDIT_MIGRATIONS: readonly PgMigration[] = [V1];
+export const PG_AUDIT_MIGRATIONS: readonly PgMigration[] = [V1, V2];
 
 const INSERT = `INSERT INTO audit_events (event_id, node, event_time, event_name, error_code, record)
   SELECT e.id, $1::text, e.t, e.n, e.c, e.r FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS e(id, t, n, c, r, i)
@@ -84,8 +96,11 @@ export interface PgAuditStoreOptions {
 export class PgAuditStore implements AuditStore {
   /** Queues the rows, inserts them in batches, holds them while the database fails. */
   private readonly commit: GroupCommit<Row>;
+  /** The trail in seq order and the delivery positions, for the job leader's delivery and pruning. */
+  readonly trail: PgAuditTrail;
 
   private constructor(private readonly pool: pg.Pool, private readonly opts: PgAuditStoreOptions) {
+    this.trail = new PgAuditTrail(pool);
     this.commit = new GroupCommit<Row>({ write: (rows) => this.insert(rows), maxBatch: MAX_BATCH, log: opts.log });
   }
 

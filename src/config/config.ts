@@ -62,6 +62,12 @@ export interface CofferConfig {
   auditPrefix?: string;
   /** How often new events are delivered (COFFER_AUDIT_DELIVERY_SECONDS, default 300). */
   auditDeliverySeconds: number;
+  /**
+   * With --metadata: audit_events rows older than this many days are deleted by the job leader,
+   * never before they are delivered (COFFER_AUDIT_RETENTION_DAYS; default 0, keep everything).
+   * The file log is bounded by auditMaxFiles instead.
+   */
+  auditRetentionDays: number;
   /** On SIGTERM, how long requests in flight may take to finish before they are cut (COFFER_SHUTDOWN_GRACE_SECONDS, default 30). */
   shutdownGraceSeconds: number;
   /** How often the lifecycle worker applies buckets' lifecycle rules (COFFER_LIFECYCLE_INTERVAL_SECONDS, default 86400; 0: never on its own, only `coffer lifecycle run`). */
@@ -123,6 +129,7 @@ const schema = z.object({
   auditBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).optional(),
   auditPrefix: z.string().regex(/^[^/](.*[^/])?$/).max(512).optional(),
   auditDeliverySeconds: z.number().int().min(1).max(86400),
+  auditRetentionDays: z.number().int().min(0).max(36500),
   shutdownGraceSeconds: z.number().int().min(0).max(3600),
   lifecycleIntervalSeconds: z.number().int().refine((n) => n === 0 || (n >= 60 && n <= 604800)),
   clusterLeaseSeconds: z.number().int().min(2).max(300),
@@ -154,6 +161,7 @@ const HINTS: Record<string, string> = {
   auditBucket: 'COFFER_AUDIT_BUCKET must be a bucket name, optionally followed by /prefix, such as audit-logs/coffer',
   auditPrefix: 'COFFER_AUDIT_BUCKET\'s prefix (after the bucket name and a slash) must not start or end with a slash, and be at most 512 characters',
   auditDeliverySeconds: 'COFFER_AUDIT_DELIVERY_SECONDS must be a whole number of seconds from 1 to 86400 (default 300)',
+  auditRetentionDays: 'COFFER_AUDIT_RETENTION_DAYS must be a whole number of days from 0 to 36500 (default 0: keep every audit event)',
   lifecycleIntervalSeconds: 'COFFER_LIFECYCLE_INTERVAL_SECONDS must be a whole number of seconds from 60 to 604800 (default 86400, daily), or 0 to apply lifecycle rules only with `coffer lifecycle run`',
   shutdownGraceSeconds: 'COFFER_SHUTDOWN_GRACE_SECONDS must be a whole number of seconds from 0 to 3600 (default 30; 0 cuts requests in flight at once)',
   clusterLeaseSeconds: 'COFFER_CLUSTER_LEASE_SECONDS must be a whole number of seconds from 2 to 300 (default 15)',
@@ -237,7 +245,7 @@ const EFFECTIVE: Record<string, (c: CofferConfig) => unknown> = {
   COFFER_TLS_KEY: (c) => c.tlsKey, COFFER_ALLOW_SECRETS_OVER_HTTP: (c) => c.allowSecretsOverHttp, COFFER_ALLOW_SSE_OVER_HTTP: (c) => c.allowSecretsOverHttp,
   COFFER_AUDIT_MAX_FILE_MB: (c) => c.auditMaxFileBytes / (1024 * 1024), COFFER_AUDIT_MAX_FILE_BYTES: (c) => c.auditMaxFileBytes, COFFER_AUDIT_MAX_FILES: (c) => c.auditMaxFiles,
   COFFER_AUDIT_BUCKET: (c) => (c.auditBucket === undefined ? undefined : c.auditPrefix === undefined ? c.auditBucket : `${c.auditBucket}/${c.auditPrefix}`),
-  COFFER_AUDIT_DELIVERY_SECONDS: (c) => c.auditDeliverySeconds, COFFER_SHUTDOWN_GRACE_SECONDS: (c) => c.shutdownGraceSeconds,
+  COFFER_AUDIT_DELIVERY_SECONDS: (c) => c.auditDeliverySeconds, COFFER_AUDIT_RETENTION_DAYS: (c) => c.auditRetentionDays, COFFER_SHUTDOWN_GRACE_SECONDS: (c) => c.shutdownGraceSeconds,
   COFFER_LIFECYCLE_INTERVAL_SECONDS: (c) => c.lifecycleIntervalSeconds,
   COFFER_CLUSTER_LEASE_SECONDS: (c) => c.clusterLeaseSeconds,
   COFFER_HEADERS_TIMEOUT_SECONDS: (c) => c.headersTimeoutSeconds, COFFER_BODY_IDLE_TIMEOUT_SECONDS: (c) => c.bodyIdleTimeoutSeconds,
@@ -317,9 +325,9 @@ function validate(flags: ConfigFlags, env: NodeJS.ProcessEnv): CofferConfig {
   }
   if (raw.tlsCert !== undefined && raw.tlsKey !== undefined) loadTlsMaterial(raw.tlsCert, raw.tlsKey);
   const metadata = loadMetadataUrl(flags.metadata ?? env.COFFER_METADATA);
-  if (metadata !== undefined && parsed.data.auditBucket !== undefined) {
-    // Delivery reads the audit files of one node; with --metadata the trail is in the database (docs/CLUSTER.md, "Audit").
-    throw new ConfigError('COFFER_AUDIT_BUCKET is not supported with --metadata (COFFER_METADATA) yet: the audit trail is then in the database, not in files to deliver', 'unset COFFER_AUDIT_BUCKET and read the trail with `coffer audit query --metadata …` or the console');
+  if (metadata === undefined && parsed.data.auditRetentionDays > 0) {
+    // The file log keeps a number of files, not days (docs/spec/audit-log.md section 3); the database trail keeps days (docs/CLUSTER.md, "Audit").
+    throw new ConfigError('COFFER_AUDIT_RETENTION_DAYS applies to the audit trail in PostgreSQL (--metadata) only', 'bound the audit log files with COFFER_AUDIT_MAX_FILES and COFFER_AUDIT_MAX_FILE_MB, or unset COFFER_AUDIT_RETENTION_DAYS');
   }
   return {
     ...(parsed.data as Omit<CofferConfig, 'metering' | 'custodyEnv' | 'blobs' | 'metadata'>), metering: loadMeteringConfig(env), custodyEnv: custodyEnvOf(flags, env),
@@ -405,6 +413,7 @@ function auditSettings(env: NodeJS.ProcessEnv) {
     auditBucket: slash < 0 ? target : target!.slice(0, slash),
     auditPrefix: slash < 0 ? undefined : target!.slice(slash + 1),
     auditDeliverySeconds: num(env.COFFER_AUDIT_DELIVERY_SECONDS, 300),
+    auditRetentionDays: num(env.COFFER_AUDIT_RETENTION_DAYS, 0),
   };
 }
 

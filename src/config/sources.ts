@@ -46,6 +46,7 @@ export const SETTINGS: readonly SettingSource[] = [
   { env: 'COFFER_AUDIT_MAX_FILES' },
   { env: 'COFFER_AUDIT_BUCKET' },
   { env: 'COFFER_AUDIT_DELIVERY_SECONDS' },
+  { env: 'COFFER_AUDIT_RETENTION_DAYS' },
   { env: 'COFFER_SHUTDOWN_GRACE_SECONDS' },
   { env: 'COFFER_LIFECYCLE_INTERVAL_SECONDS' },
   { env: 'COFFER_HEADERS_TIMEOUT_SECONDS' },

@@ -35,9 +35,14 @@ describe('--metadata (COFFER_METADATA)', () => {
     assert.ok(!JSON.stringify(rows).includes('s3cret'));
   });
 
-  it('refuses COFFER_AUDIT_BUCKET beside it: delivery reads one node\'s files, the trail is then in the database', () => {
-    assert.throws(() => loadConfig({ dataDir: '/tmp/x' }, { COFFER_METADATA: 'postgres://db/coffer', COFFER_AUDIT_BUCKET: 'audit-logs' }), (e: unknown) => e instanceof ConfigError && /COFFER_AUDIT_BUCKET/.test(e.message));
+  it('takes COFFER_AUDIT_BUCKET beside it (the job leader delivers the trail); COFFER_AUDIT_RETENTION_DAYS only beside it', () => {
+    const c = loadConfig({ dataDir: '/tmp/x' }, { COFFER_METADATA: 'postgres://db/coffer', COFFER_AUDIT_BUCKET: 'audit-logs/coffer', COFFER_AUDIT_RETENTION_DAYS: '90' });
+    assert.deepEqual([c.auditBucket, c.auditPrefix, c.auditRetentionDays], ['audit-logs', 'coffer', 90]);
     assert.equal(loadConfig({ dataDir: '/tmp/x' }, { COFFER_AUDIT_BUCKET: 'audit-logs' }).auditBucket, 'audit-logs');
+    assert.equal(loadConfig({ dataDir: '/tmp/x' }, {}).auditRetentionDays, 0, 'keeps everything unless set');
+    // The file log keeps files, not days.
+    assert.throws(() => loadConfig({ dataDir: '/tmp/x' }, { COFFER_AUDIT_RETENTION_DAYS: '90' }), (e: unknown) => e instanceof ConfigError && /COFFER_AUDIT_RETENTION_DAYS/.test(e.message) && /COFFER_AUDIT_MAX_FILES/.test((e as ConfigError).hint ?? ''));
+    assert.throws(() => loadConfig({ dataDir: '/tmp/x' }, { COFFER_METADATA: 'postgres://db/coffer', COFFER_AUDIT_RETENTION_DAYS: '-1' }), (e: unknown) => e instanceof ConfigError && /auditRetentionDays/.test(e.message));
   });
 });
 
