@@ -2,7 +2,8 @@
 // policies. Shares the connection and write transaction of SqliteIamStore.
 
 import type { GroupRecord, GroupStore, InlinePolicyRecord, ListUsersQuery, UserRecord } from './types.js';
-import { listPage, pageParams, type SqliteShared, type Statements } from './sqlite-iam-shared.js';
+import { listPage, pageParams } from './sqlite-iam-shared.js';
+import type { SqliteConnection, Statements } from '../../storage/sqlite-connection.js';
 import { GROUP_COLUMNS as COLS, groupValues, policyNameOf, toGroup, toInlinePolicy, toUser } from './iam-rows.js';
 import type { GroupRow, InlinePolicyRow, UserRow } from './iam-rows.js';
 import { conflict, deleteConflict, GROUP_DELETE_GUARDS } from './iam-conflicts.js';
@@ -34,7 +35,7 @@ export const GROUP_SQL = {
 export class SqliteGroupStore implements GroupStore {
   private readonly s: Statements<typeof GROUP_SQL>;
 
-  constructor(private readonly sh: SqliteShared) {
+  constructor(private readonly sh: SqliteConnection) {
     this.s = sh.prepareAll(GROUP_SQL);
   }
 

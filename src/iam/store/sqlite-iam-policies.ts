@@ -2,7 +2,8 @@
 // (v1, v2, ...; one is the default) and their attachments to users, groups and roles.
 
 import type { AttachmentTarget, ListUsersQuery, ManagedPolicyRecord, ManagedPolicyStore, PolicyVersionRecord } from './types.js';
-import { listPage, pageParams, type SqliteShared, type Statements } from './sqlite-iam-shared.js';
+import { listPage, pageParams } from './sqlite-iam-shared.js';
+import type { SqliteConnection, Statements } from '../../storage/sqlite-connection.js';
 import { policyColumns, policyValues, toAttachedDocument, toPolicy, toVersion } from './iam-rows.js';
 import type { AttachedDocumentRow, PolicyRow, VersionRow } from './iam-rows.js';
 import { conflict } from './iam-conflicts.js';
@@ -41,7 +42,7 @@ export const POLICY_SQL = {
 export class SqlitePolicyStore implements ManagedPolicyStore {
   private readonly s: Statements<typeof POLICY_SQL>;
 
-  constructor(private readonly sh: SqliteShared) {
+  constructor(private readonly sh: SqliteConnection) {
     this.s = sh.prepareAll(POLICY_SQL);
   }
 

@@ -2,7 +2,8 @@
 // tags) and role inline policies.
 
 import type { InlinePolicyRecord, ListUsersQuery, RoleRecord, RoleStore } from './types.js';
-import { listPage, pageParams, type SqliteShared, type Statements } from './sqlite-iam-shared.js';
+import { listPage, pageParams } from './sqlite-iam-shared.js';
+import type { SqliteConnection, Statements } from '../../storage/sqlite-connection.js';
 import { ROLE_COLUMNS as COLS, policyNameOf, roleUpdateValues, roleValues, toInlinePolicy, toRole } from './iam-rows.js';
 import type { InlinePolicyRow, RoleRow } from './iam-rows.js';
 import { conflict, deleteConflict, ROLE_DELETE_GUARDS } from './iam-conflicts.js';
@@ -26,7 +27,7 @@ export const ROLE_SQL = {
 export class SqliteRoleStore implements RoleStore {
   private readonly s: Statements<typeof ROLE_SQL>;
 
-  constructor(private readonly sh: SqliteShared) {
+  constructor(private readonly sh: SqliteConnection) {
     this.s = sh.prepareAll(ROLE_SQL);
   }
 

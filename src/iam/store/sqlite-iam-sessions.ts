@@ -1,7 +1,7 @@
 // STS sessions in the SQLite IAM store: temporary credentials by access key id.
 
 import type { SessionRecord, SessionStore } from './types.js';
-import type { SqliteShared, Statements } from './sqlite-iam-shared.js';
+import type { SqliteConnection, Statements } from '../../storage/sqlite-connection.js';
 import { SESSION_COLUMNS, sessionValues, toSession, type SessionRow } from './iam-rows.js';
 
 export const SESSION_SQL = {
@@ -15,7 +15,7 @@ export const SESSION_SQL = {
 export class SqliteSessionStore implements SessionStore {
   private readonly s: Statements<typeof SESSION_SQL>;
 
-  constructor(sh: SqliteShared) {
+  constructor(sh: SqliteConnection) {
     this.s = sh.prepareAll(SESSION_SQL);
   }
 

@@ -1,28 +1,7 @@
-// What the SQLite IAM sub-stores share: the connection, one write-transaction runner,
-// statement preparation, and the name-ordered listing (the twin of pg-iam-page.ts).
+// What the SQLite IAM sub-stores share besides their connection
+// (src/storage/sqlite-connection.ts): the name-ordered listing, the twin of pg-iam-page.ts.
 
-import type Database from 'better-sqlite3';
 import type { ListUsersQuery } from './types.js';
-
-/** The prepared statements of a table of SQL texts, by the same names. */
-export type Statements<T> = { readonly [K in keyof T]: Database.Statement<unknown[], unknown> };
-
-export class SqliteShared {
-  private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
-
-  constructor(readonly db: Database.Database) {
-    this.txRunner = db.transaction((fn: () => unknown) => fn());
-  }
-
-  /** Runs fn in one write transaction (BEGIN IMMEDIATE: takes the write lock up front). */
-  tx<T>(fn: () => T): T {
-    return this.txRunner.immediate(fn) as T;
-  }
-
-  prepareAll<T extends Record<string, string>>(sql: T): Statements<T> {
-    return Object.fromEntries(Object.entries(sql).map(([name, text]) => [name, this.db.prepare(text)])) as Statements<T>;
-  }
-}
 
 /**
  * A page of a name-ordered IAM listing: names after @after, paths starting with @prefix

@@ -10,8 +10,9 @@
 // was created, whatever case the caller used. Sealed secrets never appear in an error
 // message or a log line from here.
 
-import { openSqlite, synchronousLevel } from '../../storage/sqlite-database.js';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../storage/sqlite-database.js';
+import { SqliteConnection, type Statements } from '../../storage/sqlite-connection.js';
+import type Database from 'better-sqlite3';
 import type {
   AccessKeyLastUsed,
   AccessKeyRecord,
@@ -23,7 +24,7 @@ import type {
   UserRecord,
 } from './types.js';
 import { migrateIam } from './sqlite-iam-schema.js';
-import { listPage, pageParams, SqliteShared, type Statements } from './sqlite-iam-shared.js';
+import { listPage, pageParams } from './sqlite-iam-shared.js';
 import { accessKeyValues, KEY_COLUMNS, policyNameOf, toAccessKey, toUser, toUserPolicy, USER_COLUMNS, userValues } from './iam-rows.js';
 import type { AccessKeyRow, InlinePolicyRow, UserRow } from './iam-rows.js';
 import { conflict, deleteConflict, USER_DELETE_GUARDS } from './iam-conflicts.js';
@@ -66,6 +67,7 @@ export const IAM_SQL = {
   updateKeyStatus: 'UPDATE access_keys SET status = ? WHERE access_key_id = ? AND user_name = ?',
   deleteKey: 'DELETE FROM access_keys WHERE access_key_id = ? AND user_name = ?',
   markKeyUsed: 'UPDATE access_keys SET last_used_date = ?, last_used_service = ?, last_used_region = ? WHERE access_key_id = ?',
+  resealKey: 'UPDATE access_keys SET sealed_secret = ? WHERE access_key_id = ? AND sealed_secret = ?',
 
   upsertPolicy: `INSERT INTO user_policies (user_name, policy_name, document) VALUES (?, ?, ?)
      ON CONFLICT (user_name, policy_name) DO UPDATE SET document = excluded.document`,
@@ -77,22 +79,21 @@ export const IAM_SQL = {
 
 export class SqliteIamStore implements IamStore {
   private readonly s: Statements<typeof IAM_SQL>;
-  private readonly shared: SqliteShared;
+  private readonly conn: SqliteConnection;
   readonly groups: SqliteGroupStore;
   readonly roles: SqliteRoleStore;
   readonly policies: SqlitePolicyStore;
   readonly sessions: SqliteSessionStore;
-  private closed = false;
   private readonly versionStmt: Stmt;
 
   private constructor(private readonly db: Database.Database) {
     this.versionStmt = db.prepare('SELECT total_changes() AS t, (SELECT data_version FROM pragma_data_version) AS d');
-    this.shared = new SqliteShared(db);
-    this.s = this.shared.prepareAll(IAM_SQL);
-    this.groups = new SqliteGroupStore(this.shared);
-    this.roles = new SqliteRoleStore(this.shared);
-    this.policies = new SqlitePolicyStore(this.shared);
-    this.sessions = new SqliteSessionStore(this.shared);
+    this.conn = new SqliteConnection(db);
+    this.s = this.conn.prepareAll(IAM_SQL);
+    this.groups = new SqliteGroupStore(this.conn);
+    this.roles = new SqliteRoleStore(this.conn);
+    this.policies = new SqlitePolicyStore(this.conn);
+    this.sessions = new SqliteSessionStore(this.conn);
   }
 
   static open(path: string, opts: SqliteIamStoreOptions = {}): SqliteIamStore {
@@ -101,13 +102,13 @@ export class SqliteIamStore implements IamStore {
 
   /** The connection's synchronous level (FULL when the server runs with fsync on). */
   get synchronous(): 'NORMAL' | 'FULL' {
-    return synchronousLevel(this.db);
+    return this.conn.synchronous;
   }
 
   // ---- users ----
 
   async createUser(u: UserRecord): Promise<void> {
-    this.tx(() => {
+    this.conn.tx(() => {
       const taken = this.s.getUser.get(u.userName) as UserRow | undefined;
       if (taken !== undefined) throw conflict.userExists(taken.user_name);
       if (this.s.userIdExists.get(u.userId) !== undefined) throw conflict.idExists('user', u.userId);
@@ -126,7 +127,7 @@ export class SqliteIamStore implements IamStore {
   }
 
   async deleteUser(userName: string): Promise<boolean> {
-    return this.tx(() => {
+    return this.conn.tx(() => {
       const row = this.s.getUser.get(userName) as UserRow | undefined;
       if (row === undefined) return false;
       for (const guard of USER_DELETE_GUARDS) {
@@ -138,7 +139,7 @@ export class SqliteIamStore implements IamStore {
   }
 
   async updateUser(userName: string, change: { newUserName?: string; newPath?: string; newArn?: string }): Promise<boolean> {
-    return this.tx(() => {
+    return this.conn.tx(() => {
       const row = this.s.getUser.get(userName) as UserRow | undefined;
       if (row === undefined) return false;
       const to = change.newUserName ?? row.user_name;
@@ -165,7 +166,7 @@ export class SqliteIamStore implements IamStore {
   // ---- access keys ----
 
   async createAccessKey(k: AccessKeyRecord, opts: { maxKeysPerUser?: number } = {}): Promise<void> {
-    this.tx(() => {
+    this.conn.tx(() => {
       const user = this.requireUser(k.userName);
       if (this.s.getKey.get(k.accessKeyId) !== undefined) {
         throw conflict.keyExists(k.accessKeyId);
@@ -194,7 +195,7 @@ export class SqliteIamStore implements IamStore {
   }
 
   async resealAccessKey(accessKeyId: string, expected: Buffer, sealed: Buffer): Promise<boolean> {
-    return this.shared.db.prepare('UPDATE access_keys SET sealed_secret = ? WHERE access_key_id = ? AND sealed_secret = ?').run(sealed, accessKeyId, expected).changes > 0;
+    return this.s.resealKey.run(sealed, accessKeyId, expected).changes > 0;
   }
 
   async deleteAccessKey(userName: string, accessKeyId: string): Promise<boolean> {
@@ -208,7 +209,7 @@ export class SqliteIamStore implements IamStore {
   // ---- inline user policies ----
 
   async putUserPolicy(userName: string, policyName: string, document: string): Promise<void> {
-    this.tx(() => {
+    this.conn.tx(() => {
       const user = this.requireUser(userName);
       this.s.upsertPolicy.run(user, policyName, document);
     });
@@ -234,22 +235,14 @@ export class SqliteIamStore implements IamStore {
   }
 
   async ping(): Promise<void> {
-    if (this.closed) throw new Error('the store is closed');
-    this.db.prepare('SELECT count(*) FROM sqlite_master').get();
+    this.conn.ping();
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.db.close();
+    this.conn.close();
   }
 
   // ---- internals ----
-
-  /** Runs fn in one write transaction (BEGIN IMMEDIATE: takes the write lock up front). */
-  private tx<T>(fn: () => T): T {
-    return this.shared.tx(fn);
-  }
 
   /** The user's name as stored; NoSuchEntity if there is no such user. */
   private requireUser(userName: string): string {

@@ -100,6 +100,7 @@ export const KMS_SQL = {
   getMaterial: `SELECT ${MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? AND version = ?`,
   listMaterials: `SELECT ${MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? ORDER BY version`,
   deleteMaterials: 'DELETE FROM key_materials WHERE key_id = ?',
+  resealMaterial: 'UPDATE key_materials SET sealed = ? WHERE key_id = ? AND version = ? AND sealed = ?',
 
   insertAlias: `INSERT INTO aliases (${ALIAS_COLUMNS}) VALUES (?, ?, ?, ?)`,
   getAlias: `SELECT ${ALIAS_COLUMNS} FROM aliases WHERE alias_name = ?`,

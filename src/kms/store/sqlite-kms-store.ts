@@ -17,8 +17,9 @@
 // second store on the same file (the contract suite's twins) may hold a stale record: a
 // write of it fails Changed (its revision is behind) and drops it from the cache.
 
-import { openSqlite, synchronousLevel } from '../../storage/sqlite-database.js';
-import Database from 'better-sqlite3';
+import { openSqlite } from '../../storage/sqlite-database.js';
+import { SqliteConnection } from '../../storage/sqlite-connection.js';
+import type Database from 'better-sqlite3';
 import { KmsStoreConflict } from './types.js';
 import type {
   AliasRecord,
@@ -53,15 +54,13 @@ const CACHE_MAX = 10_000;
 
 export class SqliteKmsStore implements KmsStore {
   private readonly s: KmsStatements;
-  /** One transaction wrapper for every write; the callback is its argument. */
-  private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
-  private closed = false;
+  private readonly conn: SqliteConnection;
   private readonly keyCache = new Map<string, KmsKeyRecord>();
   private readonly grantCache = new Map<string, GrantRecord[]>();
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(db: Database.Database) {
+    this.conn = new SqliteConnection(db);
     this.s = prepareKmsStatements(db);
-    this.txRunner = db.transaction((fn: () => unknown) => fn());
   }
 
   static open(path: string, opts: SqliteKmsStoreOptions = {}): SqliteKmsStore {
@@ -70,7 +69,7 @@ export class SqliteKmsStore implements KmsStore {
 
   /** The connection's synchronous level (FULL when the server runs with fsync on). */
   get synchronous(): 'NORMAL' | 'FULL' {
-    return synchronousLevel(this.db);
+    return this.conn.synchronous;
   }
 
   // ---- keys ----
@@ -151,7 +150,7 @@ export class SqliteKmsStore implements KmsStore {
   }
 
   async resealMaterial(keyId: string, version: number, expected: Buffer, sealed: Buffer): Promise<boolean> {
-    return this.db.prepare('UPDATE key_materials SET sealed = ? WHERE key_id = ? AND version = ? AND sealed = ?').run(sealed, keyId, version, expected).changes > 0;
+    return this.s.resealMaterial.run(sealed, keyId, version, expected).changes > 0;
   }
 
   async addMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void> {
@@ -294,21 +293,18 @@ export class SqliteKmsStore implements KmsStore {
   }
 
   async ping(): Promise<void> {
-    if (this.closed) throw new Error('the store is closed');
-    this.db.prepare('SELECT count(*) FROM sqlite_master').get();
+    this.conn.ping();
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.db.close();
+    this.conn.close();
   }
 
   // ---- internals ----
 
   /** Runs fn in one write transaction (BEGIN IMMEDIATE: takes the write lock up front). */
   private tx<T>(fn: () => T): T {
-    return this.txRunner.immediate(fn) as T;
+    return this.conn.tx(fn);
   }
 
   private requireKey(keyId: string): void {
