@@ -50,6 +50,19 @@ describe('configuration file', () => {
     assert.deepEqual([from.COFFER_PORT, from.COFFER_REGION, from.COFFER_ADDRESS, from.COFFER_DATA_DIR], ['flag', 'env', 'file', 'default']);
   });
 
+  it('the root-key provider sees the --pkcs11-* and --external-kms-* flags over their variables, and no other variable', () => {
+    const env = {
+      COFFER_ROOT_PASSPHRASE: 'pass phrase', COFFER_PKCS11_MODULE: '/env.so', COFFER_PKCS11_TOKEN: 'env-token', COFFER_PKCS11_PIN: '1234',
+      COFFER_EXTERNAL_KMS_REGION: 'us-east-2', COFFER_EXTERNAL_KMS_KEY_ID: 'env-key', COFFER_REGION: 'eu-west-3', HOME: '/home/x',
+    };
+    const flags = { pkcs11Module: '/flag.so', pkcs11KeyLabel: 'flag-label', externalKmsKeyId: 'flag-key', externalKmsEndpoint: 'https://kms.example' };
+    assert.deepEqual({ ...loadConfig(flags, env).custodyEnv }, {
+      COFFER_ROOT_PASSPHRASE: 'pass phrase', COFFER_PKCS11_MODULE: '/flag.so', COFFER_PKCS11_TOKEN: 'env-token', COFFER_PKCS11_PIN: '1234',
+      COFFER_PKCS11_KEY_LABEL: 'flag-label', COFFER_EXTERNAL_KMS_REGION: 'us-east-2', COFFER_EXTERNAL_KMS_KEY_ID: 'flag-key',
+      COFFER_EXTERNAL_KMS_ENDPOINT: 'https://kms.example',
+    });
+  });
+
   it('COFFER_CONFIG names the file when --config is not given', async () => {
     const f = await file('e.json', '{"region": "ap-south-1"}');
     assert.equal(loadConfig({}, { COFFER_CONFIG: f }).region, 'ap-south-1');
