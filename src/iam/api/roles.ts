@@ -6,7 +6,7 @@
 import { parsePolicyObject, PolicyDocumentError, type PolicyDocument } from '../policy/index.js';
 import { iamArn, newUniqueId } from '../store/ids.js';
 import type { QueryOperation } from './context.js';
-import { mapConflict, mergeTags, noRole, page, requireRole, paging, roleResource, roleXml, tagsParam, tagsXml } from './common.js';
+import { mapConflict, mergeTags, noRole, requireRole, roleResource, roleXml, storePage, tagsParam, tagsXml } from './common.js';
 import { queryError, validationError, type Params } from './query.js';
 
 /** IAM's quota for a trust policy (whitespace not counted). */
@@ -83,9 +83,7 @@ export const ROLE_OPERATIONS: Record<string, QueryOperation> = {
     action: 'iam:ListRoles',
     resource: (c) => iamArn(c.accountId, 'role', ''),
     async run(c, p) {
-      const { limit, after } = paging(p);
-      const roles = await c.iam.roles.list({ after, limit: limit + 1, pathPrefix: p.str('PathPrefix') });
-      const pg = page(roles, limit, (r) => r.roleName);
+      const pg = await storePage(p, (q) => c.iam.roles.list({ ...q, pathPrefix: p.str('PathPrefix') }), (r) => r.roleName);
       return { Roles: pg.items.map(roleXml), IsTruncated: pg.IsTruncated, Marker: pg.Marker };
     },
   },
