@@ -2,7 +2,7 @@
 // policies. Shares the connection and write transaction of SqliteIamStore.
 
 import type { GroupRecord, GroupStore, InlinePolicyRecord, ListUsersQuery, UserRecord } from './types.js';
-import { listPage, pageParams } from './sqlite-iam-shared.js';
+import { listPage, pageParams } from './sqlite-iam-page.js';
 import type { SqliteConnection, Statements } from '../../storage/sqlite-connection.js';
 import { GROUP_COLUMNS as COLS, groupValues, policyNameOf, toGroup, toInlinePolicy, toUser } from './iam-rows.js';
 import type { GroupRow, InlinePolicyRow, UserRow } from './iam-rows.js';

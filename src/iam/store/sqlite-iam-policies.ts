@@ -2,7 +2,7 @@
 // (v1, v2, ...; one is the default) and their attachments to users, groups and roles.
 
 import type { AttachmentTarget, ListUsersQuery, ManagedPolicyRecord, ManagedPolicyStore, PolicyVersionRecord } from './types.js';
-import { listPage, pageParams } from './sqlite-iam-shared.js';
+import { listPage, pageParams } from './sqlite-iam-page.js';
 import type { SqliteConnection, Statements } from '../../storage/sqlite-connection.js';
 import { policyColumns, policyValues, toAttachedDocument, toPolicy, toVersion } from './iam-rows.js';
 import type { AttachedDocumentRow, PolicyRow, VersionRow } from './iam-rows.js';

@@ -2,7 +2,7 @@
 // tags) and role inline policies.
 
 import type { InlinePolicyRecord, ListUsersQuery, RoleRecord, RoleStore } from './types.js';
-import { listPage, pageParams } from './sqlite-iam-shared.js';
+import { listPage, pageParams } from './sqlite-iam-page.js';
 import type { SqliteConnection, Statements } from '../../storage/sqlite-connection.js';
 import { ROLE_COLUMNS as COLS, policyNameOf, roleUpdateValues, roleValues, toInlinePolicy, toRole } from './iam-rows.js';
 import type { InlinePolicyRow, RoleRow } from './iam-rows.js';

@@ -24,7 +24,7 @@ import type {
   UserRecord,
 } from './types.js';
 import { migrateIam } from './sqlite-iam-schema.js';
-import { listPage, pageParams } from './sqlite-iam-shared.js';
+import { listPage, pageParams } from './sqlite-iam-page.js';
 import { accessKeyValues, KEY_COLUMNS, policyNameOf, toAccessKey, toUser, toUserPolicy, USER_COLUMNS, userValues } from './iam-rows.js';
 import type { AccessKeyRow, InlinePolicyRow, UserRow } from './iam-rows.js';
 import { conflict, deleteConflict, USER_DELETE_GUARDS } from './iam-conflicts.js';

@@ -1,5 +1,5 @@
-// What the SQLite IAM sub-stores share besides their connection
-// (src/storage/sqlite-connection.ts): the name-ordered listing, the twin of pg-iam-page.ts.
+// Name-ordered pages of the SQLite IAM store's listings (users, groups, roles, managed
+// policies), the twin of pg-iam-page.ts.
 
 import type { ListUsersQuery } from './types.js';
 
