@@ -1,12 +1,12 @@
 // IAM roles: CreateRole (with its trust policy), GetRole, ListRoles, UpdateRole,
-// UpdateAssumeRolePolicy, DeleteRole, TagRole, UntagRole, ListRoleTags. A role's
+// UpdateAssumeRolePolicy, DeleteRole (their tags: tags.ts). A role's
 // permissions are its inline and attached policies; STS AssumeRole (sts.ts) evaluates
 // the trust policy.
 
 import { parsePolicyObject, PolicyDocumentError, type PolicyDocument } from '../policy/index.js';
 import { iamArn, newUniqueId } from '../store/ids.js';
 import type { QueryOperation } from './context.js';
-import { mapConflict, mergeTags, noRole, requireRole, roleResource, roleXml, storePage, tagsParam, tagsXml } from './common.js';
+import { mapConflict, noRole, requireRole, roleResource, roleXml, storePage, tagsParam } from './common.js';
 import { queryError, validationError, type Params } from './query.js';
 
 /** IAM's quota for a trust policy (whitespace not counted). */
@@ -116,33 +116,6 @@ export const ROLE_OPERATIONS: Record<string, QueryOperation> = {
       const name = p.name('RoleName');
       if (!(await mapConflict(c.iam.roles.delete(name)))) throw noRole(name);
       return undefined;
-    },
-  },
-  TagRole: {
-    action: 'iam:TagRole',
-    resource: (c, p) => roleResource(c, p.name('RoleName')),
-    async run(c, p) {
-      const r = await requireRole(c, p);
-      await c.iam.roles.update({ ...r, tags: mergeTags(r.tags, tagsParam(p)) });
-      return undefined;
-    },
-  },
-  UntagRole: {
-    action: 'iam:UntagRole',
-    resource: (c, p) => roleResource(c, p.name('RoleName')),
-    async run(c, p) {
-      const r = await requireRole(c, p);
-      const drop = new Set(p.list('TagKeys').map((k) => k.toLowerCase()));
-      await c.iam.roles.update({ ...r, tags: r.tags.filter((t) => !drop.has(t.Key.toLowerCase())) });
-      return undefined;
-    },
-  },
-  ListRoleTags: {
-    action: 'iam:ListRoleTags',
-    resource: (c, p) => roleResource(c, p.name('RoleName')),
-    async run(c, p) {
-      const r = await requireRole(c, p);
-      return { Tags: tagsXml(r.tags), IsTruncated: false };
     },
   },
 };

@@ -1,9 +1,9 @@
-// IAM users: CreateUser, GetUser, ListUsers, UpdateUser, DeleteUser, TagUser,
-// UntagUser, ListUserTags.
+// IAM users: CreateUser, GetUser, ListUsers, UpdateUser, DeleteUser (their tags:
+// tags.ts).
 
 import { iamArn, newUserId } from '../store/ids.js';
 import type { QueryOperation } from './context.js';
-import { mapConflict, mergeTags, noUser, requireUser, requireUserOrCaller, storePage, tagsParam, tagsXml, userNameOrCaller, userResource, userXml } from './common.js';
+import { mapConflict, noUser, requireUserOrCaller, storePage, tagsParam, userNameOrCaller, userResource, userXml } from './common.js';
 import { queryError } from './query.js';
 import { IamStoreConflict } from '../store/types.js';
 
@@ -76,33 +76,6 @@ export const USER_OPERATIONS: Record<string, QueryOperation> = {
       if ((await c.iam.groups.groupsForUser(name)).length) throw queryError('DeleteConflict', 'Cannot delete entity, must remove user from all groups first.');
       if (!(await mapConflict(c.iam.deleteUser(name)))) throw noUser(name);
       return undefined;
-    },
-  },
-  TagUser: {
-    action: 'iam:TagUser',
-    resource: (c, p) => userResource(c, p.name('UserName')),
-    async run(c, p) {
-      const u = await requireUser(c, p);
-      await c.iam.setUserTags(u.userName, mergeTags(u.tags, tagsParam(p)));
-      return undefined;
-    },
-  },
-  UntagUser: {
-    action: 'iam:UntagUser',
-    resource: (c, p) => userResource(c, p.name('UserName')),
-    async run(c, p) {
-      const u = await requireUser(c, p);
-      const drop = new Set(p.list('TagKeys').map((k) => k.toLowerCase()));
-      await c.iam.setUserTags(u.userName, u.tags.filter((t) => !drop.has(t.Key.toLowerCase())));
-      return undefined;
-    },
-  },
-  ListUserTags: {
-    action: 'iam:ListUserTags',
-    resource: (c, p) => userResource(c, p.name('UserName')),
-    async run(c, p) {
-      const u = await requireUser(c, p);
-      return { Tags: tagsXml(u.tags), IsTruncated: false };
     },
   },
 };
