@@ -29,6 +29,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async list(after: string | undefined, limit: number): Promise<SessionRecord[]> {
+    if (limit <= 0) return []; // SQLite reads a negative LIMIT as none
     return (this.s.list.all(after ?? '', limit) as SessionRow[]).map(toSession);
   }
 
