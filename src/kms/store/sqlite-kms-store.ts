@@ -20,7 +20,7 @@
 import { openSqlite } from '../../storage/sqlite-database.js';
 import { SqliteConnection } from '../../storage/sqlite-connection.js';
 import type Database from 'better-sqlite3';
-import { KmsStoreConflict } from './types.js';
+import { conflict } from './kms-conflicts.js';
 import type {
   AliasRecord,
   GrantRecord,
@@ -79,7 +79,7 @@ export class SqliteKmsStore implements KmsStore {
       throw new RangeError('createKey: the material must be the key\'s current version');
     }
     this.tx(() => {
-      if (this.s.keyExists.get(key.keyId) !== undefined) throw new KmsStoreConflict('KeyExists', `key ${key.keyId} exists`);
+      if (this.s.keyExists.get(key.keyId) !== undefined) throw conflict.keyExists(key.keyId);
       this.s.insertKey.run(...keyValues(key));
       if (material) this.insertMaterial(material);
       for (const t of tags) this.s.upsertTag.run({ keyId: key.keyId, tagKey: t.TagKey, tagValue: t.TagValue });
@@ -104,7 +104,7 @@ export class SqliteKmsStore implements KmsStore {
     let cursor: KeyListCursor;
     if (typeof after === 'string') {
       const row = this.s.getKey.get(after) as KeyRow | undefined;
-      if (row === undefined) throw new KmsStoreConflict('NotFound', `marker key ${after} does not exist`);
+      if (row === undefined) throw conflict.noMarkerKey(after);
       cursor = { creationDate: row.creation_date, keyId: row.key_id };
     } else {
       cursor = after;
@@ -117,7 +117,7 @@ export class SqliteKmsStore implements KmsStore {
     return this.tx(() => {
       if (this.s.updateKey.run(...updateKeyValues(key)).changes > 0) return true;
       if (this.s.keyExists.get(key.keyId) === undefined) return false;
-      throw changed(key);
+      throw conflict.changed(key.keyId, key.revision);
     });
   }
 
@@ -128,7 +128,7 @@ export class SqliteKmsStore implements KmsStore {
       if (ifRevision !== undefined) {
         const row = this.s.keyRevision.get(keyId) as { revision: number } | undefined;
         if (row === undefined) return false;
-        if (row.revision !== ifRevision) throw new KmsStoreConflict('Changed', `key ${keyId} changed since revision ${ifRevision} was read`);
+        if (row.revision !== ifRevision) throw conflict.changed(keyId, ifRevision);
       }
       this.s.deleteTagsOfKey.run(keyId);
       this.s.deleteGrantsOfKey.run(keyId);
@@ -159,7 +159,7 @@ export class SqliteKmsStore implements KmsStore {
     this.tx(() => {
       this.requireKey(key.keyId);
       this.insertMaterial(material);
-      if (this.s.updateKey.run(...updateKeyValues({ ...key, currentVersion: material.version })).changes === 0) throw changed(key);
+      if (this.s.updateKey.run(...updateKeyValues({ ...key, currentVersion: material.version })).changes === 0) throw conflict.changed(key.keyId, key.revision);
     });
   }
 
@@ -168,7 +168,7 @@ export class SqliteKmsStore implements KmsStore {
     this.keyCache.delete(key.keyId);
     this.tx(() => {
       this.requireKey(key.keyId);
-      if (this.s.updateKey.run(...updateKeyValues(key)).changes === 0) throw changed(key);
+      if (this.s.updateKey.run(...updateKeyValues(key)).changes === 0) throw conflict.changed(key.keyId, key.revision);
       this.s.upsertMaterial.run(material.keyId, material.version, material.materialId, material.sealed, material.createdAt, material.rotationType ?? null);
     });
   }
@@ -177,7 +177,7 @@ export class SqliteKmsStore implements KmsStore {
 
   async createAlias(a: AliasRecord): Promise<void> {
     this.tx(() => {
-      if (this.s.getAlias.get(a.aliasName) !== undefined) throw new KmsStoreConflict('AliasExists', `alias ${a.aliasName} exists`);
+      if (this.s.getAlias.get(a.aliasName) !== undefined) throw conflict.aliasExists(a.aliasName);
       this.requireKey(a.keyId);
       this.s.insertAlias.run(a.aliasName, a.keyId, a.creationDate, a.lastUpdatedDate);
     });
@@ -211,10 +211,10 @@ export class SqliteKmsStore implements KmsStore {
     this.grantCache.delete(g.keyId);
     this.tx(() => {
       this.requireKey(g.keyId);
-      if (this.s.getGrant.get(g.grantId) !== undefined) throw new KmsStoreConflict('GrantExists', `grant ${g.grantId} exists`);
-      if (this.s.grantByToken.get(g.grantToken) !== undefined) throw new KmsStoreConflict('GrantExists', 'grant token exists');
+      if (this.s.getGrant.get(g.grantId) !== undefined) throw conflict.grantExists(g.grantId);
+      if (this.s.grantByToken.get(g.grantToken) !== undefined) throw conflict.grantTokenExists();
       if (g.name !== undefined && this.s.grantByName.get(g.keyId, g.name) !== undefined) {
-        throw new KmsStoreConflict('GrantExists', `key ${g.keyId} has a grant named ${g.name}`);
+        throw conflict.grantNameTaken(g.keyId, g.name);
       }
       this.s.insertGrant.run(
         g.grantId, g.keyId, g.name ?? null, g.granteePrincipal, g.retiringPrincipal ?? null, g.issuingAccount,
@@ -308,17 +308,13 @@ export class SqliteKmsStore implements KmsStore {
   }
 
   private requireKey(keyId: string): void {
-    if (this.s.keyExists.get(keyId) === undefined) throw new KmsStoreConflict('NotFound', `key ${keyId} does not exist`);
+    if (this.s.keyExists.get(keyId) === undefined) throw conflict.noKey(keyId);
   }
 
   private insertMaterial(m: KeyMaterialRecord): void {
     if (this.s.materialExists.get(m.keyId, m.version) !== undefined) {
-      throw new KmsStoreConflict('MaterialExists', `key ${m.keyId} has material version ${m.version}`);
+      throw conflict.materialExists(m.keyId, m.version);
     }
     this.s.insertMaterial.run(m.keyId, m.version, m.materialId, m.sealed, m.createdAt, m.rotationType ?? null);
   }
-}
-
-function changed(key: KmsKeyRecord): KmsStoreConflict {
-  return new KmsStoreConflict('Changed', `key ${key.keyId} changed since revision ${key.revision ?? '?'} was read`);
 }
