@@ -11,6 +11,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, explainConfig, loadConfig } from '../../src/config/config.js';
+import { ROOT_KEY_FLAG_VARIABLES } from '../../src/config/root-key-flags.js';
+import { SETTINGS } from '../../src/config/sources.js';
 import { CLI_MAIN, REPO_ROOT } from '../interop/support.js';
 
 const run = promisify(execFile);
@@ -61,6 +63,12 @@ describe('configuration file', () => {
       COFFER_PKCS11_KEY_LABEL: 'flag-label', COFFER_EXTERNAL_KMS_REGION: 'us-east-2', COFFER_EXTERNAL_KMS_KEY_ID: 'flag-key',
       COFFER_EXTERNAL_KMS_ENDPOINT: 'https://kms.example',
     });
+  });
+
+  it('the root-key flags map to the variables the settings table gives them', () => {
+    for (const [flag, variable] of Object.entries(ROOT_KEY_FLAG_VARIABLES)) {
+      assert.equal(SETTINGS.find((x) => x.env === variable)?.flag, flag, variable);
+    }
   });
 
   it('COFFER_CONFIG names the file when --config is not given', async () => {
