@@ -20,6 +20,7 @@ import { PassThrough, pipeline, Readable, Transform } from 'node:stream';
 import type { BlobWriter, ByteRange } from '../storage/types.js';
 import type { LargeBlobTier } from '../storage/tiered-blob-store.js';
 import { BlobTierUnavailableError } from '../storage/blob-unavailable.js';
+import { badRange, failedStream, OpQueue } from '../storage/blob-io.js';
 import { S3BackendClient } from './s3-client.js';
 
 export interface S3BlobStoreOptions {
@@ -69,10 +70,9 @@ export class S3BlobStore implements LargeBlobTier {
   }
 
   read(blobId: string, range?: ByteRange): Readable {
-    if (!ID_PATTERN.test(blobId)) return failed(new Error(`invalid blob id ${JSON.stringify(blobId)}`));
-    if (range !== undefined && !(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
-      return failed(new RangeError(`invalid blob range ${range.start}-${range.end}`));
-    }
+    if (!ID_PATTERN.test(blobId)) return failedStream(new Error(`invalid blob id ${JSON.stringify(blobId)}`));
+    const bad = badRange(range);
+    if (bad) return failedStream(bad);
     const out = new PassThrough({ highWaterMark: 256 * 1024 });
     this.client
       .send({ op: 'GetObject', method: 'GET', key: this.keyOf(blobId), headers: range ? { range: `bytes=${range.start}-${range.end}` } : {} })
@@ -166,7 +166,8 @@ class S3BlobWriter implements BlobWriter {
   private readonly etags: string[] = [];
   /** The part on the wire while the next one fills. */
   private inFlight: Promise<void> | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Serializes write/commit so a caller that does not await cannot interleave them. */
+  private readonly queue = new OpQueue();
 
   constructor(
     private readonly store: S3BlobStore,
@@ -174,7 +175,7 @@ class S3BlobWriter implements BlobWriter {
   ) {}
 
   write(chunk: Buffer): Promise<void> {
-    return this.enqueue(async () => {
+    return this.queue.run(async () => {
       this.assertOpen();
       const limit = this.store.partBytes;
       let off = 0;
@@ -193,7 +194,7 @@ class S3BlobWriter implements BlobWriter {
   }
 
   commit(): Promise<number> {
-    return this.enqueue(async () => {
+    return this.queue.run(async () => {
       this.assertOpen();
       const key = this.store.keyOf(this.blobId);
       try {
@@ -265,22 +266,8 @@ class S3BlobWriter implements BlobWriter {
   private assertOpen(): void {
     if (this.state !== 'open') throw new Error(`blob ${this.blobId} is ${this.state}`);
   }
-
-  private enqueue<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(op, op);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
 }
 
 function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-function failed(err: Error): Readable {
-  return new Readable({
-    read() {
-      this.destroy(err);
-    },
-  });
 }

@@ -7,15 +7,11 @@ import { RootKeyConfigError } from '../custody/errors.js';
 import { Pkcs11RootKeyProvider } from '../custody/pkcs11-root-key.js';
 import { pkcs11Settings } from '../custody/pkcs11-settings.js';
 import { CliError } from './output.js';
+import { rootKeyFlagEnv, type RootKeyFlags } from '../config/root-key-flags.js';
 
-interface InitOptions {
+interface InitOptions extends RootKeyFlags {
   pkcs11?: boolean;
   createKey?: boolean;
-  pkcs11Module?: string;
-  pkcs11Token?: string;
-  pkcs11Slot?: string;
-  pkcs11KeyLabel?: string;
-  pkcs11PinFile?: string;
 }
 
 /** The --pkcs11-* options, shared with `coffer server`. */
@@ -46,9 +42,7 @@ export function registerCustodyCommands(program: Command): void {
       .option('--create-key', 'generate the key in the token if it has none with that label'),
   ).action((o: InitOptions) => {
     if (!o.pkcs11) throw new CliError('say which provider to set up', 'use: coffer custody init --pkcs11 --pkcs11-module PATH --pkcs11-token LABEL --pkcs11-pin-file FILE [--create-key]');
-    const env: Record<string, string | undefined> = { ...process.env };
-    const flags = { COFFER_PKCS11_MODULE: o.pkcs11Module, COFFER_PKCS11_TOKEN: o.pkcs11Token, COFFER_PKCS11_SLOT: o.pkcs11Slot, COFFER_PKCS11_KEY_LABEL: o.pkcs11KeyLabel, COFFER_PKCS11_PIN_FILE: o.pkcs11PinFile };
-    for (const [k, v] of Object.entries(flags)) if (v !== undefined) env[k] = v;
+    const env: Record<string, string | undefined> = { ...process.env, ...rootKeyFlagEnv(o) };
     try {
       const { provider, created } = Pkcs11RootKeyProvider.open(pkcs11Settings(env), { create: o.createKey === true });
       const a = provider.attributes();

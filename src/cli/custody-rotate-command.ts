@@ -18,22 +18,15 @@ import { configuredSource } from '../custody/select-root-key.js';
 import { readAccountId } from '../iam/root-credentials.js';
 import { KmsJsonClient } from '../kms/external/kms-json-client.js';
 import { addExternalKmsOptions, addPkcs11Options } from './custody-command.js';
+import { rootKeyFlagEnv, type RootKeyFlags } from '../config/root-key-flags.js';
 import { CliError } from './output.js';
 import { ProgressReporter } from './progress.js';
 import { onlineSettings, runOnline } from './custody-online.js';
 
-interface RotateOptions {
+interface RotateOptions extends RootKeyFlags {
   dataDir?: string;
   newKeyLabel?: string;
   to?: string;
-  pkcs11Module?: string;
-  pkcs11Token?: string;
-  pkcs11Slot?: string;
-  pkcs11KeyLabel?: string;
-  pkcs11PinFile?: string;
-  externalKmsEndpoint?: string;
-  externalKmsRegion?: string;
-  externalKmsKeyId?: string;
   online?: boolean;
   follow?: boolean;
   endpoint?: string;
@@ -83,7 +76,7 @@ async function online(o: RotateOptions, command: 'rotate' | 'migrate'): Promise<
   if (command === 'rotate') return runOnline('rotate', opts, o.newKeyLabel ? { newKeyLabel: o.newKeyLabel } : {}, process.env);
   const name = o.to as TargetName;
   if (!TARGETS.includes(name)) throw new CliError(`unknown provider ${JSON.stringify(o.to)}`, `use --to ${TARGETS.join(' | ')}`);
-  return runOnline('migrate', opts, { to: name, settings: onlineSettings(name, { ...process.env, ...flagEnv(o) }) }, process.env);
+  return runOnline('migrate', opts, { to: name, settings: onlineSettings(name, { ...process.env, ...rootKeyFlagEnv(o) }) }, process.env);
 }
 
 async function run(o: RotateOptions, command: 'rotate' | 'migrate'): Promise<void> {
@@ -106,7 +99,7 @@ async function run(o: RotateOptions, command: 'rotate' | 'migrate'): Promise<voi
     else {
       const name = o.to as TargetName;
       if (!TARGETS.includes(name)) throw new CliError(`unknown provider ${JSON.stringify(o.to)}`, `use --to ${TARGETS.join(' | ')}`);
-      const targetEnv = { ...env, ...flagEnv(o) };
+      const targetEnv = { ...env, ...rootKeyFlagEnv(o) };
       // The target's variables configure the target only, unless the directory already uses that provider.
       const prefix = name === 'pkcs11' ? 'COFFER_PKCS11_' : name === 'external-kms' ? 'COFFER_EXTERNAL_KMS_' : undefined;
       if (prefix && recordedKind !== name) env = Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith(prefix)));
@@ -161,12 +154,4 @@ function rotateTarget(env: Record<string, string | undefined>, o: RotateOptions,
         'move to a provider Coffer can make a key in: coffer custody migrate --to file | pkcs11 | external-kms',
       );
   }
-}
-
-function flagEnv(o: RotateOptions): Record<string, string> {
-  const flags: Record<string, string | undefined> = {
-    COFFER_PKCS11_MODULE: o.pkcs11Module, COFFER_PKCS11_TOKEN: o.pkcs11Token, COFFER_PKCS11_SLOT: o.pkcs11Slot, COFFER_PKCS11_KEY_LABEL: o.pkcs11KeyLabel, COFFER_PKCS11_PIN_FILE: o.pkcs11PinFile,
-    COFFER_EXTERNAL_KMS_ENDPOINT: o.externalKmsEndpoint, COFFER_EXTERNAL_KMS_REGION: o.externalKmsRegion, COFFER_EXTERNAL_KMS_KEY_ID: o.externalKmsKeyId,
-  };
-  return Object.fromEntries(Object.entries(flags).filter((e): e is [string, string] => e[1] !== undefined));
 }

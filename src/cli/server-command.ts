@@ -7,9 +7,10 @@ import { startCoffer } from '../app.js';
 import { isLoopbackAddress } from '../http/transport.js';
 import { fail } from './output.js';
 import { addExternalKmsOptions, addPkcs11Options } from './custody-command.js';
+import type { RootKeyFlags } from '../config/root-key-flags.js';
 import { createLogger } from '../logger.js';
 
-interface ServerOptions {
+interface ServerOptions extends RootKeyFlags {
   address?: string;
   port?: string;
   dataDir?: string;
@@ -25,14 +26,6 @@ interface ServerOptions {
   defaultKmsKey?: string;
   encryptionAtRest: boolean;
   sigv2: boolean;
-  pkcs11Module?: string;
-  pkcs11Token?: string;
-  pkcs11Slot?: string;
-  pkcs11KeyLabel?: string;
-  pkcs11PinFile?: string;
-  externalKmsEndpoint?: string;
-  externalKmsRegion?: string;
-  externalKmsKeyId?: string;
   logLevel?: string;
   config?: string;
 }

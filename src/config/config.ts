@@ -8,6 +8,7 @@ import { ConfigError } from './errors.js';
 import { loadMetadataUrl, shownMetadata } from './metadata.js';
 import { loadTlsMaterial } from './tls-files.js';
 import { layerSources, SETTINGS, type Origin } from './sources.js';
+import { rootKeyFlagEnv, type RootKeyFlags } from './root-key-flags.js';
 
 export interface CofferConfig {
   address: string;
@@ -173,7 +174,7 @@ const HINTS: Record<string, string> = {
   sigv2: 'use --no-sigv2, or COFFER_SIGV2 with on or off (default on)',
 };
 
-export interface ConfigFlags {
+export interface ConfigFlags extends RootKeyFlags {
   address?: string;
   port?: string | number;
   dataDir?: string;
@@ -190,29 +191,18 @@ export interface ConfigFlags {
   tlsKey?: string;
   allowSecretsOverHttp?: boolean;
   sigv2?: boolean;
-  pkcs11Module?: string;
-  pkcs11Token?: string;
-  pkcs11Slot?: string;
-  pkcs11KeyLabel?: string;
-  pkcs11PinFile?: string;
-  externalKmsEndpoint?: string;
-  externalKmsRegion?: string;
-  externalKmsKeyId?: string;
   logLevel?: string;
   /** A configuration file (.toml, .yaml, .yml, .json); else COFFER_CONFIG. */
   config?: string;
 }
 
-/** The root-key provider's environment (see CofferConfig.custodyEnv), with the --pkcs11-* flags over COFFER_PKCS11_*. */
+/** The root-key provider's environment (see CofferConfig.custodyEnv), with the --pkcs11-* and --external-kms-* flags over their variables. */
 function custodyEnvOf(flags: ConfigFlags, env: NodeJS.ProcessEnv): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(env)) if (k === 'COFFER_ROOT_KEY' || k === 'COFFER_ROOT_PASSPHRASE' || k.startsWith('COFFER_PKCS11_')) out[k] = v;
-  const fromFlags = { COFFER_PKCS11_MODULE: flags.pkcs11Module, COFFER_PKCS11_TOKEN: flags.pkcs11Token, COFFER_PKCS11_SLOT: flags.pkcs11Slot, COFFER_PKCS11_KEY_LABEL: flags.pkcs11KeyLabel, COFFER_PKCS11_PIN_FILE: flags.pkcs11PinFile };
-  for (const [k, v] of Object.entries(fromFlags)) if (v !== undefined) out[k] = v;
-  for (const [k, v] of Object.entries(env)) if (k.startsWith('COFFER_EXTERNAL_KMS_')) out[k] = v;
-  const externalFlags = { COFFER_EXTERNAL_KMS_ENDPOINT: flags.externalKmsEndpoint, COFFER_EXTERNAL_KMS_REGION: flags.externalKmsRegion, COFFER_EXTERNAL_KMS_KEY_ID: flags.externalKmsKeyId };
-  for (const [k, v] of Object.entries(externalFlags)) if (v !== undefined) out[k] = v;
-  return out;
+  for (const [k, v] of Object.entries(env)) {
+    if (k === 'COFFER_ROOT_KEY' || k === 'COFFER_ROOT_PASSPHRASE' || k.startsWith('COFFER_PKCS11_') || k.startsWith('COFFER_EXTERNAL_KMS_')) out[k] = v;
+  }
+  return Object.assign(out, rootKeyFlagEnv(flags));
 }
 
 /** An on/off environment variable: unset is `fallback`; anything unrecognised stays a string, which the schema rejects. */

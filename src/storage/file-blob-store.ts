@@ -38,6 +38,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { BlobTierUnavailableError } from './blob-unavailable.js';
 import type { BlobStore, BlobWriter } from './types.js';
+import { badRange, failedStream, OpQueue } from './blob-io.js';
 
 export interface FileBlobStoreOptions {
   /** fdatasync each blob and fsync its directory on commit (default true). Off only for tests and benchmarks. */
@@ -141,10 +142,9 @@ export class FileBlobStore implements BlobStore {
   }
 
   read(blobId: string, range?: { start: number; end: number }): Readable {
-    if (!ID_PATTERN.test(blobId)) return failed(new Error(`invalid blob id ${JSON.stringify(blobId)}`));
-    if (range !== undefined && !(Number.isSafeInteger(range.start) && Number.isSafeInteger(range.end) && range.start >= 0 && range.end >= range.start)) {
-      return failed(new RangeError(`invalid blob range ${range.start}-${range.end}`));
-    }
+    if (!ID_PATTERN.test(blobId)) return failedStream(new Error(`invalid blob id ${JSON.stringify(blobId)}`));
+    const bad = badRange(range);
+    if (bad) return failedStream(bad);
     // A missing file makes the stream emit 'error' (ENOENT) from its open.
     const stream = createReadStream(this.finalPath(blobId), {
       start: range?.start,
@@ -274,7 +274,7 @@ class FileBlobWriter implements BlobWriter {
   private syncing: Promise<void> | undefined;
   private unsynced = 0;
   /** Serializes write/commit/abort so a caller that does not await cannot interleave them. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new OpQueue();
 
   constructor(
     private readonly store: FileBlobStore,
@@ -284,7 +284,7 @@ class FileBlobWriter implements BlobWriter {
   ) {}
 
   write(chunk: Buffer): Promise<void> {
-    return this.enqueue(async () => {
+    return this.queue.run(async () => {
       let off = 0;
       while (off < chunk.length) {
         if (this.state !== 'open') throw new Error(`blob ${this.blobId} is ${this.state}`);
@@ -299,7 +299,7 @@ class FileBlobWriter implements BlobWriter {
   }
 
   commit(): Promise<number> {
-    return this.enqueue(async () => {
+    return this.queue.run(async () => {
       if (this.state !== 'open') throw new Error(`blob ${this.blobId} is ${this.state}`);
       try {
         await this.flush();
@@ -356,12 +356,6 @@ class FileBlobWriter implements BlobWriter {
     this.batch = undefined;
     this.used = 0;
   }
-
-  private enqueue<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(op, op);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
 }
 
 async function writeAll(handle: FileHandle, buf: Buffer): Promise<void> {
@@ -406,12 +400,4 @@ function processAlive(pid: number): boolean {
 
 function ignoreMissing(e: NodeJS.ErrnoException): void {
   if (e.code !== 'ENOENT') throw e;
-}
-
-function failed(err: Error): Readable {
-  return new Readable({
-    read() {
-      this.destroy(err);
-    },
-  });
 }

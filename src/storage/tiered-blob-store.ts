@@ -28,6 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough, pipeline, Readable } from 'node:stream';
 import { FileBlobStore, type FileBlobStoreOptions } from './file-blob-store.js';
 import type { BlobStore, BlobWriter, ByteRange, MetadataStore } from './types.js';
+import { badRange, failedStream, OpQueue } from './blob-io.js';
 
 /**
  * Largest blob kept inline. Larger blobs stream to files. Changing it affects only new
@@ -85,7 +86,8 @@ export class TieredBlobStore implements BlobStore {
 
   read(blobId: string, range?: ByteRange): Readable {
     if (!blobId.startsWith(INLINE_PREFIX)) return this.files.read(blobId, range);
-    if (range !== undefined && !validRange(range)) return failed(new RangeError(`invalid blob range ${range.start}-${range.end}`));
+    const bad = badRange(range);
+    if (bad) return failedStream(bad);
     const { inlineBlobs } = this.meta;
     const fileId = blobId.slice(INLINE_PREFIX.length);
     // No inline blob: it spilled to a file (or does not exist, and the file read says so).
@@ -114,7 +116,7 @@ export class TieredBlobStore implements BlobStore {
    */
   readSmall(blobId: string, range?: ByteRange): Buffer | undefined {
     if (!blobId.startsWith(INLINE_PREFIX)) return undefined;
-    if (range !== undefined && !validRange(range)) return undefined;
+    if (badRange(range)) return undefined;
     const { inlineBlobs } = this.meta;
     return inlineBlobs.getNow ? inlineBlobs.getNow(blobId, range) : inlineBlobs.takePrefetched?.(blobId, range);
   }
@@ -159,7 +161,7 @@ class TieredBlobWriter implements BlobWriter {
   private marked: Promise<void> | undefined;
   private state: 'open' | 'committed' | 'aborted' = 'open';
   /** Serializes write/commit so a caller that does not await cannot interleave them with a spill. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new OpQueue();
 
   constructor(
     private readonly store: TieredBlobStore,
@@ -167,7 +169,7 @@ class TieredBlobWriter implements BlobWriter {
   ) {}
 
   write(chunk: Buffer): Promise<void> {
-    return this.enqueue(async () => {
+    return this.queue.run(async () => {
       this.assertOpen();
       if (this.file === undefined && this.size + chunk.length > INLINE_MAX_BYTES) await this.spill();
       if (this.file !== undefined) await this.file.write(chunk);
@@ -177,7 +179,7 @@ class TieredBlobWriter implements BlobWriter {
   }
 
   commit(): Promise<number> {
-    return this.enqueue(async () => {
+    return this.queue.run(async () => {
       this.assertOpen();
       try {
         if (this.file !== undefined) {
@@ -221,24 +223,6 @@ class TieredBlobWriter implements BlobWriter {
   private assertOpen(): void {
     if (this.state !== 'open') throw new Error(`blob ${this.blobId} is ${this.state}`);
   }
-
-  private enqueue<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(op, op);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-}
-
-function validRange(r: ByteRange): boolean {
-  return Number.isSafeInteger(r.start) && Number.isSafeInteger(r.end) && r.start >= 0 && r.end >= r.start;
-}
-
-function failed(err: Error): Readable {
-  return new Readable({
-    read() {
-      this.destroy(err);
-    },
-  });
 }
 
 function bytesStream(data: Buffer): Readable {

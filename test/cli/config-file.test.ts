@@ -11,6 +11,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, explainConfig, loadConfig } from '../../src/config/config.js';
+import { ROOT_KEY_FLAG_VARIABLES } from '../../src/config/root-key-flags.js';
+import { SETTINGS } from '../../src/config/sources.js';
 import { CLI_MAIN, REPO_ROOT } from '../interop/support.js';
 
 const run = promisify(execFile);
@@ -48,6 +50,25 @@ describe('configuration file', () => {
     assert.equal(config.dataDir, './data');
     const from = Object.fromEntries(rows.map((r) => [r.env, r.origin]));
     assert.deepEqual([from.COFFER_PORT, from.COFFER_REGION, from.COFFER_ADDRESS, from.COFFER_DATA_DIR], ['flag', 'env', 'file', 'default']);
+  });
+
+  it('the root-key provider sees the --pkcs11-* and --external-kms-* flags over their variables, and no other variable', () => {
+    const env = {
+      COFFER_ROOT_PASSPHRASE: 'pass phrase', COFFER_PKCS11_MODULE: '/env.so', COFFER_PKCS11_TOKEN: 'env-token', COFFER_PKCS11_PIN: '1234',
+      COFFER_EXTERNAL_KMS_REGION: 'us-east-2', COFFER_EXTERNAL_KMS_KEY_ID: 'env-key', COFFER_REGION: 'eu-west-3', HOME: '/home/x',
+    };
+    const flags = { pkcs11Module: '/flag.so', pkcs11KeyLabel: 'flag-label', externalKmsKeyId: 'flag-key', externalKmsEndpoint: 'https://kms.example' };
+    assert.deepEqual({ ...loadConfig(flags, env).custodyEnv }, {
+      COFFER_ROOT_PASSPHRASE: 'pass phrase', COFFER_PKCS11_MODULE: '/flag.so', COFFER_PKCS11_TOKEN: 'env-token', COFFER_PKCS11_PIN: '1234',
+      COFFER_PKCS11_KEY_LABEL: 'flag-label', COFFER_EXTERNAL_KMS_REGION: 'us-east-2', COFFER_EXTERNAL_KMS_KEY_ID: 'flag-key',
+      COFFER_EXTERNAL_KMS_ENDPOINT: 'https://kms.example',
+    });
+  });
+
+  it('the root-key flags map to the variables the settings table gives them', () => {
+    for (const [flag, variable] of Object.entries(ROOT_KEY_FLAG_VARIABLES)) {
+      assert.equal(SETTINGS.find((x) => x.env === variable)?.flag, flag, variable);
+    }
   });
 
   it('COFFER_CONFIG names the file when --config is not given', async () => {

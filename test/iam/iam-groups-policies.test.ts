@@ -148,3 +148,54 @@ test('end to end: the group analysts grants S3 and KMS; out of the group, access
   s3.destroy();
   kms.destroy();
 });
+
+test('MaxItems and Marker page every listing: names after the marker (any case), IsTruncated, the last name shown as the next marker', async () => {
+  await iam.send(new CreateUserCommand({ UserName: 'pager' }));
+  const doc = policy([{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }]);
+  for (const g of ['pg-a', 'PG-B', 'pg-c']) {
+    await iam.send(new CreateGroupCommand({ GroupName: g, Path: '/paging/' }));
+    await iam.send(new AddUserToGroupCommand({ GroupName: g, UserName: 'pager' }));
+  }
+  for (const u of ['pm-x', 'PM-Y']) {
+    await iam.send(new CreateUserCommand({ UserName: u }));
+    await iam.send(new AddUserToGroupCommand({ GroupName: 'pg-a', UserName: u }));
+  }
+  for (const n of ['p1', 'P2', 'p3']) {
+    await iam.send(new PutUserPolicyCommand({ UserName: 'pager', PolicyName: n, PolicyDocument: doc }));
+    const arn = (await iam.send(new CreatePolicyCommand({ PolicyName: `paged-${n}`, Path: '/paging/', PolicyDocument: doc }))).Policy!.Arn!;
+    await iam.send(new AttachUserPolicyCommand({ UserName: 'pager', PolicyArn: arn }));
+  }
+  /** Every page of a listing at one item a page: the names, and the markers handed out. */
+  async function pages(list: (marker: string | undefined) => Promise<{ names: string[]; IsTruncated?: boolean; Marker?: string }>): Promise<string[][]> {
+    const out: string[][] = [];
+    let marker: string | undefined;
+    for (;;) {
+      const r = await list(marker);
+      out.push(r.names);
+      assert.equal(r.IsTruncated, r.Marker !== undefined);
+      if (!r.IsTruncated) return out;
+      assert.equal(r.Marker, r.names[r.names.length - 1]);
+      marker = r.Marker!.toUpperCase(); // markers compare without regard to case
+    }
+  }
+  assert.deepEqual(await pages(async (Marker) => {
+    const r = await iam.send(new ListGroupsCommand({ PathPrefix: '/paging/', MaxItems: 1, Marker }));
+    return { ...r, names: r.Groups!.map((g) => g.GroupName!) };
+  }), [['pg-a'], ['PG-B'], ['pg-c']]);
+  assert.deepEqual(await pages(async (Marker) => {
+    const r = await iam.send(new ListGroupsForUserCommand({ UserName: 'pager', MaxItems: 2, Marker }));
+    return { ...r, names: r.Groups!.map((g) => g.GroupName!) };
+  }), [['pg-a', 'PG-B'], ['pg-c']]);
+  assert.deepEqual(await pages(async (Marker) => {
+    const r = await iam.send(new GetGroupCommand({ GroupName: 'pg-a', MaxItems: 1, Marker }));
+    return { ...r, names: r.Users!.map((u) => u.UserName!) };
+  }), [['pager'], ['pm-x'], ['PM-Y']]);
+  assert.deepEqual(await pages(async (Marker) => {
+    const r = await iam.send(new ListUserPoliciesCommand({ UserName: 'pager', MaxItems: 2, Marker }));
+    return { ...r, names: r.PolicyNames! };
+  }), [['p1', 'P2'], ['p3']]);
+  assert.deepEqual(await pages(async (Marker) => {
+    const r = await iam.send(new ListAttachedUserPoliciesCommand({ UserName: 'pager', PathPrefix: '/paging/', MaxItems: 1, Marker }));
+    return { ...r, names: r.AttachedPolicies!.map((x) => x.PolicyName!) };
+  }), [['paged-p1'], ['paged-P2'], ['paged-p3']]);
+});

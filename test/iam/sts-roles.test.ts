@@ -11,8 +11,8 @@ import Database from 'better-sqlite3';
 import {
   AttachRolePolicyCommand, CreateAccessKeyCommand, CreatePolicyCommand, CreateRoleCommand, CreateUserCommand, DeleteRoleCommand,
   DeleteRolePolicyCommand, DetachRolePolicyCommand, GetRoleCommand, GetRolePolicyCommand, ListAttachedRolePoliciesCommand,
-  ListRolePoliciesCommand, ListRolesCommand, ListUsersCommand, PutRolePolicyCommand, PutUserPolicyCommand, UpdateAssumeRolePolicyCommand,
-  type IAMClient,
+  ListRolePoliciesCommand, ListRoleTagsCommand, ListRolesCommand, ListUsersCommand, PutRolePolicyCommand, PutUserPolicyCommand, TagRoleCommand,
+  UntagRoleCommand, UpdateAssumeRolePolicyCommand, type IAMClient,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, GetFederationTokenCommand, GetSessionTokenCommand } from '@aws-sdk/client-sts';
 import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -67,6 +67,22 @@ test('roles: create with a trust policy, get, list, update the trust policy, inl
   await iam.send(new DetachRolePolicyCommand({ RoleName: 'Ops', PolicyArn: mp.Arn }));
   await iam.send(new DeleteRoleCommand({ RoleName: 'Ops' }));
   await assertFails(iam.send(new GetRoleCommand({ RoleName: 'Ops' })), 404, 'NoSuchEntityException', /The role with name Ops cannot be found/);
+});
+
+test('TagRole, UntagRole, ListRoleTags: keys without regard to case, the role otherwise unchanged', async () => {
+  await iam.send(new CreateRoleCommand({ RoleName: 'tagged-role', AssumeRolePolicyDocument: trust(`arn:aws:iam::${acct}:user/bob`), Description: 'kept', Tags: [{ Key: 'a', Value: '1' }] }));
+  await iam.send(new TagRoleCommand({ RoleName: 'tagged-role', Tags: [{ Key: 'b', Value: '2' }, { Key: 'A', Value: '3' }] }));
+  let t = await iam.send(new ListRoleTagsCommand({ RoleName: 'TAGGED-ROLE' }));
+  assert.deepEqual(t.Tags, [{ Key: 'b', Value: '2' }, { Key: 'A', Value: '3' }]);
+  assert.equal(t.IsTruncated, false);
+  await iam.send(new UntagRoleCommand({ RoleName: 'tagged-role', TagKeys: ['B'] }));
+  t = await iam.send(new ListRoleTagsCommand({ RoleName: 'tagged-role' }));
+  assert.deepEqual(t.Tags, [{ Key: 'A', Value: '3' }]);
+  const role = (await iam.send(new GetRoleCommand({ RoleName: 'tagged-role' }))).Role!;
+  assert.equal(role.Description, 'kept');
+  assert.deepEqual(role.Tags, [{ Key: 'A', Value: '3' }]);
+  await assertFails(iam.send(new ListRoleTagsCommand({ RoleName: 'ghost' })), 404, 'NoSuchEntityException');
+  await assertFails(iam.send(new TagRoleCommand({ RoleName: 'ghost', Tags: [{ Key: 'k', Value: 'v' }] })), 404, 'NoSuchEntityException');
 });
 
 test('GetCallerIdentity for the root and a user', async () => {

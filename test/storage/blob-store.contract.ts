@@ -88,6 +88,25 @@ export function runBlobStoreContract(name: string, make: () => Promise<BlobStore
         }
       }));
 
+    it('refuses a range that is not whole numbers with 0 <= start <= end, as a failing stream', () =>
+      withStore(async (s) => {
+        const { blobId } = await writeBlob(s, randomBytes(100));
+        for (const [start, end] of [[5, 4], [-1, 3], [0.5, 3], [0, Number.MAX_SAFE_INTEGER + 1], [Number.NaN, 3]]) {
+          await assert.rejects(readAll(s.read(blobId, { start: start!, end: end! })), RangeError, `range ${start}-${end}`);
+        }
+      }));
+
+    it('applies writes and commit in call order when the caller does not wait for each', () =>
+      withStore(async (s) => {
+        const w = await s.create();
+        const parts = Array.from({ length: 40 }, (_, i) => randomBytes(1000 + i * 997));
+        const done = parts.map((p) => w.write(p));
+        const size = w.commit();
+        await Promise.all(done);
+        assert.equal(await size, parts.reduce((n, p) => n + p.length, 0));
+        assert.ok((await readAll(s.read(w.blobId))).equals(Buffer.concat(parts)));
+      }));
+
     it('does not let a chunk reused after write() resolves change the blob', () =>
       withStore(async (s) => {
         const w = await s.create();

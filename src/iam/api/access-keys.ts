@@ -7,7 +7,7 @@ import { sealSecret } from '../credentials.js';
 import { newAccessKeyId, newSecretAccessKey } from '../root-credentials.js';
 import { IamStoreConflict } from '../store/types.js';
 import type { QueryOperation } from './context.js';
-import { noUser, userNameOrCaller, userResource } from './common.js';
+import { noUser, requireUserOrCaller, userNameOrCaller, userResource } from './common.js';
 import { queryError, validationError } from './query.js';
 
 /** IAM's quota: two access keys per user. */
@@ -20,9 +20,7 @@ export const ACCESS_KEY_OPERATIONS: Record<string, QueryOperation> = {
     action: 'iam:CreateAccessKey',
     resource: (c, p) => userResource(c, userNameOrCaller(c, p)),
     async run(c, p) {
-      const userName = userNameOrCaller(c, p);
-      const user = await c.iam.getUser(userName);
-      if (!user) throw noUser(userName);
+      const { userName, user } = await requireUserOrCaller(c, p);
       const accessKeyId = newAccessKeyId();
       const secretAccessKey = newSecretAccessKey();
       try {
@@ -42,9 +40,7 @@ export const ACCESS_KEY_OPERATIONS: Record<string, QueryOperation> = {
     action: 'iam:ListAccessKeys',
     resource: (c, p) => userResource(c, userNameOrCaller(c, p)),
     async run(c, p) {
-      const userName = userNameOrCaller(c, p);
-      const user = await c.iam.getUser(userName);
-      if (!user) throw noUser(userName);
+      const { user } = await requireUserOrCaller(c, p);
       const keys = await c.iam.listAccessKeys(user.userName);
       return {
         AccessKeyMetadata: keys.map((k) => ({ UserName: user.userName, AccessKeyId: k.accessKeyId, Status: k.status, CreateDate: new Date(k.createDate) })),

@@ -83,6 +83,14 @@ export function noRole(name: string): Error {
   return queryError('NoSuchEntity', `The role with name ${name} cannot be found.`);
 }
 
+/** The user named by the UserName parameter, or NoSuchEntity. */
+export async function requireUser(c: ApiContext, p: Params): Promise<UserRecord> {
+  const name = p.name('UserName');
+  const u = await c.iam.getUser(name);
+  if (!u) throw noUser(name);
+  return u;
+}
+
 /** The role named by the RoleName parameter, or NoSuchEntity. */
 export async function requireRole(c: ApiContext, p: Params): Promise<RoleRecord> {
   const name = p.name('RoleName');
@@ -104,6 +112,19 @@ export function page<T>(items: T[], limit: number, key: (t: T) => string): { ite
   if (items.length <= limit) return { items, IsTruncated: false };
   const shown = items.slice(0, limit);
   return { items: shown, IsTruncated: true, Marker: key(shown[shown.length - 1]!) };
+}
+
+/** The page MaxItems and Marker ask for of a listing the store pages by name: one more asked for than shown, to know whether more follow. */
+export async function storePage<T>(p: Params, list: (q: { after: string | undefined; limit: number }) => Promise<T[]>, key: (t: T) => string): Promise<{ items: T[]; IsTruncated: boolean; Marker?: string }> {
+  const { limit, after } = paging(p);
+  return page(await list({ after, limit: limit + 1 }), limit, key);
+}
+
+/** The page MaxItems and Marker ask for of a listing read whole, in name order: names after the marker, compared folded as the stores order them. */
+export function namePage<T>(p: Params, items: T[], key: (t: T) => string): { items: T[]; IsTruncated: boolean; Marker?: string } {
+  const { limit, after } = paging(p);
+  const from = after?.toLowerCase();
+  return page(from === undefined ? items : items.filter((t) => key(t).toLowerCase() > from), limit, key);
 }
 
 /** An identity policy document from a parameter; MalformedPolicyDocument with the engine's reason. */
@@ -131,6 +152,14 @@ export function userNameOrCaller(c: ApiContext, p: Params): string {
   if (named !== undefined) return named;
   if (c.principal.kind === 'user') return c.principal.userName;
   throw validationError('userName', undefined, 'Must specify userName when calling with non-User credentials');
+}
+
+/** The user userNameOrCaller names (and that name as given), or NoSuchEntity. */
+export async function requireUserOrCaller(c: ApiContext, p: Params): Promise<{ userName: string; user: UserRecord }> {
+  const userName = userNameOrCaller(c, p);
+  const user = await c.iam.getUser(userName);
+  if (!user) throw noUser(userName);
+  return { userName, user };
 }
 
 /** The ARN of a user for authorization: the stored one (with its path), else path '/'. */

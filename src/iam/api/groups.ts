@@ -4,7 +4,7 @@
 
 import { iamArn, newUniqueId } from '../store/ids.js';
 import type { QueryOperation } from './context.js';
-import { groupResource, groupXml, mapConflict, noGroup, noUser, page, paging, userResource, userXml } from './common.js';
+import { groupResource, groupXml, mapConflict, noGroup, noUser, namePage, storePage, userResource, userXml } from './common.js';
 import { queryError } from './query.js';
 
 const GROUP_NAME_MAX = 128;
@@ -28,9 +28,7 @@ export const GROUP_OPERATIONS: Record<string, QueryOperation> = {
       const name = p.name('GroupName', GROUP_NAME_MAX);
       const g = await c.iam.groups.get(name);
       if (!g) throw noGroup(name);
-      const { limit, after } = paging(p);
-      const members = (await c.iam.groups.members(g.groupName)).filter((u) => after === undefined || u.userName.toLowerCase() > after.toLowerCase());
-      const pg = page(members, limit, (u) => u.userName);
+      const pg = namePage(p, await c.iam.groups.members(g.groupName), (u) => u.userName);
       return { Group: groupXml(g), Users: pg.items.map((u) => userXml(u)), IsTruncated: pg.IsTruncated, Marker: pg.Marker };
     },
   },
@@ -38,9 +36,7 @@ export const GROUP_OPERATIONS: Record<string, QueryOperation> = {
     action: 'iam:ListGroups',
     resource: (c) => iamArn(c.accountId, 'group', ''),
     async run(c, p) {
-      const { limit, after } = paging(p);
-      const groups = await c.iam.groups.list({ after, limit: limit + 1, pathPrefix: p.str('PathPrefix') });
-      const pg = page(groups, limit, (g) => g.groupName);
+      const pg = await storePage(p, (q) => c.iam.groups.list({ ...q, pathPrefix: p.str('PathPrefix') }), (g) => g.groupName);
       return { Groups: pg.items.map(groupXml), IsTruncated: pg.IsTruncated, Marker: pg.Marker };
     },
   },
@@ -83,9 +79,7 @@ export const GROUP_OPERATIONS: Record<string, QueryOperation> = {
     async run(c, p) {
       const userName = p.name('UserName');
       if (!(await c.iam.getUser(userName))) throw noUser(userName);
-      const { limit, after } = paging(p);
-      const groups = (await c.iam.groups.groupsForUser(userName)).filter((g) => after === undefined || g.groupName.toLowerCase() > after.toLowerCase());
-      const pg = page(groups, limit, (g) => g.groupName);
+      const pg = namePage(p, await c.iam.groups.groupsForUser(userName), (g) => g.groupName);
       return { Groups: pg.items.map(groupXml), IsTruncated: pg.IsTruncated, Marker: pg.Marker };
     },
   },

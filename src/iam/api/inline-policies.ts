@@ -3,7 +3,7 @@
 
 import type { InlinePolicyRecord } from '../store/types.js';
 import type { ApiContext, QueryOperation } from './context.js';
-import { groupResource, mapConflict, noGroup, noRole, noUser, page, paging, policyDocument, roleResource, userResource } from './common.js';
+import { groupResource, mapConflict, noGroup, noRole, noUser, namePage, policyDocument, roleResource, userResource } from './common.js';
 import { encodedPolicy, queryError, type Params } from './query.js';
 
 /** IAM's size quotas for inline policies, per entity kind (whitespace not counted). */
@@ -86,9 +86,7 @@ function family(kind: Kind): Record<string, QueryOperation> {
       async run(c, p) {
         const name = entity(p);
         if (!(await a.exists(c, name))) throw a.missing(name);
-        const { limit, after } = paging(p);
-        const names = (await a.list(c, name)).filter((n) => after === undefined || n.toLowerCase() > after.toLowerCase());
-        const pg = page(names, limit, (n) => n);
+        const pg = namePage(p, await a.list(c, name), (n) => n);
         return { PolicyNames: pg.items, IsTruncated: pg.IsTruncated, Marker: pg.Marker };
       },
     },

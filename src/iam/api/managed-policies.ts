@@ -7,7 +7,7 @@
 import { iamArn, newUniqueId } from '../store/ids.js';
 import type { AttachmentTarget } from '../store/types.js';
 import type { ApiContext, QueryOperation } from './context.js';
-import { groupResource, mapConflict, noGroup, noPolicy, noRole, noUser, page, paging, policyArnParam, policyDocument, policyXml, roleResource, userResource } from './common.js';
+import { groupResource, mapConflict, noGroup, noPolicy, noRole, noUser, namePage, page, paging, policyArnParam, policyDocument, policyXml, roleResource, userResource } from './common.js';
 import { encodedPolicy, queryError, validationError, type Params } from './query.js';
 import { ensureAllAwsManagedPolicies, ensureAwsManagedPolicy, isAwsManagedArn, refuseAwsManagedChange } from './aws-managed-policies.js';
 
@@ -69,11 +69,9 @@ function attachments(kind: 'User' | 'Group' | 'Role'): Record<string, QueryOpera
       async run(c, p) {
         const name = entity(p);
         if (!(await t.exists(c, name))) throw t.missing(name);
-        const { limit, after } = paging(p);
         const prefix = p.str('PathPrefix');
-        const list = (await c.iam.policies.attached(t.target, name))
-          .filter((x) => (prefix === undefined || x.path.startsWith(prefix)) && (after === undefined || x.policyName.toLowerCase() > after.toLowerCase()));
-        const pg = page(list, limit, (x) => x.policyName);
+        const attached = (await c.iam.policies.attached(t.target, name)).filter((x) => prefix === undefined || x.path.startsWith(prefix));
+        const pg = namePage(p, attached, (x) => x.policyName);
         return { AttachedPolicies: pg.items.map((x) => ({ PolicyName: x.policyName, PolicyArn: x.arn })), IsTruncated: pg.IsTruncated, Marker: pg.Marker };
       },
     },

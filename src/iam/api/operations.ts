@@ -6,6 +6,7 @@ import { USER_OPERATIONS } from './users.js';
 import { ACCESS_KEY_OPERATIONS } from './access-keys.js';
 import { GROUP_OPERATIONS } from './groups.js';
 import { ROLE_OPERATIONS } from './roles.js';
+import { TAG_OPERATIONS } from './tags.js';
 import { INLINE_POLICY_OPERATIONS } from './inline-policies.js';
 import { MANAGED_POLICY_OPERATIONS } from './managed-policies.js';
 import { SIMULATE_OPERATIONS } from './simulate.js';
@@ -16,6 +17,7 @@ export const IAM_OPERATIONS: Readonly<Record<string, QueryOperation>> = {
   ...ACCESS_KEY_OPERATIONS,
   ...GROUP_OPERATIONS,
   ...ROLE_OPERATIONS,
+  ...TAG_OPERATIONS,
   ...INLINE_POLICY_OPERATIONS,
   ...MANAGED_POLICY_OPERATIONS,
   ...SIMULATE_OPERATIONS,

@@ -1,12 +1,12 @@
 // IAM roles: CreateRole (with its trust policy), GetRole, ListRoles, UpdateRole,
-// UpdateAssumeRolePolicy, DeleteRole, TagRole, UntagRole, ListRoleTags. A role's
+// UpdateAssumeRolePolicy, DeleteRole (their tags: tags.ts). A role's
 // permissions are its inline and attached policies; STS AssumeRole (sts.ts) evaluates
 // the trust policy.
 
 import { parsePolicyObject, PolicyDocumentError, type PolicyDocument } from '../policy/index.js';
 import { iamArn, newUniqueId } from '../store/ids.js';
 import type { QueryOperation } from './context.js';
-import { mapConflict, mergeTags, noRole, page, requireRole, paging, roleResource, roleXml, tagsParam, tagsXml } from './common.js';
+import { mapConflict, noRole, requireRole, roleResource, roleXml, storePage, tagsParam } from './common.js';
 import { queryError, validationError, type Params } from './query.js';
 
 /** IAM's quota for a trust policy (whitespace not counted). */
@@ -83,9 +83,7 @@ export const ROLE_OPERATIONS: Record<string, QueryOperation> = {
     action: 'iam:ListRoles',
     resource: (c) => iamArn(c.accountId, 'role', ''),
     async run(c, p) {
-      const { limit, after } = paging(p);
-      const roles = await c.iam.roles.list({ after, limit: limit + 1, pathPrefix: p.str('PathPrefix') });
-      const pg = page(roles, limit, (r) => r.roleName);
+      const pg = await storePage(p, (q) => c.iam.roles.list({ ...q, pathPrefix: p.str('PathPrefix') }), (r) => r.roleName);
       return { Roles: pg.items.map(roleXml), IsTruncated: pg.IsTruncated, Marker: pg.Marker };
     },
   },
@@ -118,33 +116,6 @@ export const ROLE_OPERATIONS: Record<string, QueryOperation> = {
       const name = p.name('RoleName');
       if (!(await mapConflict(c.iam.roles.delete(name)))) throw noRole(name);
       return undefined;
-    },
-  },
-  TagRole: {
-    action: 'iam:TagRole',
-    resource: (c, p) => roleResource(c, p.name('RoleName')),
-    async run(c, p) {
-      const r = await requireRole(c, p);
-      await c.iam.roles.update({ ...r, tags: mergeTags(r.tags, tagsParam(p)) });
-      return undefined;
-    },
-  },
-  UntagRole: {
-    action: 'iam:UntagRole',
-    resource: (c, p) => roleResource(c, p.name('RoleName')),
-    async run(c, p) {
-      const r = await requireRole(c, p);
-      const drop = new Set(p.list('TagKeys').map((k) => k.toLowerCase()));
-      await c.iam.roles.update({ ...r, tags: r.tags.filter((t) => !drop.has(t.Key.toLowerCase())) });
-      return undefined;
-    },
-  },
-  ListRoleTags: {
-    action: 'iam:ListRoleTags',
-    resource: (c, p) => roleResource(c, p.name('RoleName')),
-    async run(c, p) {
-      const r = await requireRole(c, p);
-      return { Tags: tagsXml(r.tags), IsTruncated: false };
     },
   },
 };

@@ -1,9 +1,9 @@
-// IAM users: CreateUser, GetUser, ListUsers, UpdateUser, DeleteUser, TagUser,
-// UntagUser, ListUserTags.
+// IAM users: CreateUser, GetUser, ListUsers, UpdateUser, DeleteUser (their tags:
+// tags.ts).
 
 import { iamArn, newUserId } from '../store/ids.js';
 import type { QueryOperation } from './context.js';
-import { mapConflict, mergeTags, noUser, page, paging, tagsParam, tagsXml, userNameOrCaller, userResource, userXml } from './common.js';
+import { mapConflict, noUser, requireUserOrCaller, storePage, tagsParam, userNameOrCaller, userResource, userXml } from './common.js';
 import { queryError } from './query.js';
 import { IamStoreConflict } from '../store/types.js';
 
@@ -35,19 +35,15 @@ export const USER_OPERATIONS: Record<string, QueryOperation> = {
     action: 'iam:GetUser',
     resource: (c, p) => userResource(c, userNameOrCaller(c, p)),
     async run(c, p) {
-      const name = userNameOrCaller(c, p);
-      const u = await c.iam.getUser(name);
-      if (!u) throw noUser(name);
-      return { User: userXml(u, true) };
+      const { user } = await requireUserOrCaller(c, p);
+      return { User: userXml(user, true) };
     },
   },
   ListUsers: {
     action: 'iam:ListUsers',
     resource: (c) => listResource(c.accountId),
     async run(c, p) {
-      const { limit, after } = paging(p);
-      const users = await c.iam.listUsers({ after, limit: limit + 1, pathPrefix: p.str('PathPrefix') });
-      const pg = page(users, limit, (u) => u.userName);
+      const pg = await storePage(p, (q) => c.iam.listUsers({ ...q, pathPrefix: p.str('PathPrefix') }), (u) => u.userName);
       return { Users: pg.items.map((u) => userXml(u)), IsTruncated: pg.IsTruncated, Marker: pg.Marker };
     },
   },
@@ -80,39 +76,6 @@ export const USER_OPERATIONS: Record<string, QueryOperation> = {
       if ((await c.iam.groups.groupsForUser(name)).length) throw queryError('DeleteConflict', 'Cannot delete entity, must remove user from all groups first.');
       if (!(await mapConflict(c.iam.deleteUser(name)))) throw noUser(name);
       return undefined;
-    },
-  },
-  TagUser: {
-    action: 'iam:TagUser',
-    resource: (c, p) => userResource(c, p.name('UserName')),
-    async run(c, p) {
-      const name = p.name('UserName');
-      const u = await c.iam.getUser(name);
-      if (!u) throw noUser(name);
-      await c.iam.setUserTags(u.userName, mergeTags(u.tags, tagsParam(p)));
-      return undefined;
-    },
-  },
-  UntagUser: {
-    action: 'iam:UntagUser',
-    resource: (c, p) => userResource(c, p.name('UserName')),
-    async run(c, p) {
-      const name = p.name('UserName');
-      const u = await c.iam.getUser(name);
-      if (!u) throw noUser(name);
-      const drop = new Set(p.list('TagKeys').map((k) => k.toLowerCase()));
-      await c.iam.setUserTags(u.userName, u.tags.filter((t) => !drop.has(t.Key.toLowerCase())));
-      return undefined;
-    },
-  },
-  ListUserTags: {
-    action: 'iam:ListUserTags',
-    resource: (c, p) => userResource(c, p.name('UserName')),
-    async run(c, p) {
-      const name = p.name('UserName');
-      const u = await c.iam.getUser(name);
-      if (!u) throw noUser(name);
-      return { Tags: tagsXml(u.tags), IsTruncated: false };
     },
   },
 };

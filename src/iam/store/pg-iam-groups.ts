@@ -4,21 +4,12 @@
 import type pg from 'pg';
 import { changed, first, rows } from '../../storage/postgres/query.js';
 import { serializable, type Queryable } from '../../storage/postgres/transaction.js';
-import { IamStoreConflict } from './types.js';
 import type { GroupRecord, GroupStore, InlinePolicyRecord, ListUsersQuery, UserRecord } from './types.js';
 import { ci } from './pg-iam-schema.js';
 import { listPage, pageValues } from './pg-iam-page.js';
-import { toUser, type UserRow } from './sqlite-iam-shared.js';
-
-interface GroupRow {
-  group_name: string;
-  group_id: string;
-  arn: string;
-  path: string;
-  create_date: number;
-}
-
-const COLS = 'group_name, group_id, arn, path, create_date';
+import { GROUP_COLUMNS as COLS, groupValues, policyNameOf, toGroup, toInlinePolicy, toUser } from './iam-rows.js';
+import type { GroupRow, InlinePolicyRow, UserRow } from './iam-rows.js';
+import { conflict, deleteConflict, GROUP_DELETE_GUARDS } from './iam-conflicts.js';
 
 export const PG_GROUP_SQL = {
   get: `SELECT ${COLS} FROM iam_groups WHERE lower(group_name) = ${ci(1)}`,
@@ -53,9 +44,9 @@ export class PgGroupStore implements GroupStore {
   async create(g: GroupRecord): Promise<void> {
     await serializable(this.pool, async (q) => {
       const taken = await first<GroupRow>(q, S.get, [g.groupName]);
-      if (taken) throw new IamStoreConflict('EntityAlreadyExists', `Group with name ${taken.group_name} already exists.`);
-      if (await changed(q, S.idExists, [g.groupId])) throw new IamStoreConflict('EntityAlreadyExists', `group id ${g.groupId} exists`);
-      await q.query(S.insert, [g.groupName, g.groupId, g.arn, g.path, g.createDate]);
+      if (taken) throw conflict.groupExists(taken.group_name);
+      if (await changed(q, S.idExists, [g.groupId])) throw conflict.idExists('group', g.groupId);
+      await q.query(S.insert, groupValues(g));
     });
   }
 
@@ -73,9 +64,7 @@ export class PgGroupStore implements GroupStore {
     return serializable(this.pool, async (q) => {
       const r = await first<GroupRow>(q, S.get, [groupName]);
       if (!r) return false;
-      if (await changed(q, S.hasMember, [r.group_name])) throw new IamStoreConflict('DeleteConflict', 'Cannot delete entity, must remove users from group first.');
-      if (await changed(q, S.hasPolicy, [r.group_name])) throw new IamStoreConflict('DeleteConflict', 'Cannot delete entity, must delete policies first.');
-      if (await changed(q, S.hasAttachment, [r.group_name])) throw new IamStoreConflict('DeleteConflict', 'Cannot delete entity, must detach all policies first.');
+      for (const guard of GROUP_DELETE_GUARDS) if (await changed(q, S[guard.found], [r.group_name])) throw deleteConflict(guard, r.group_name);
       await q.query(S.delete, [r.group_name]);
       return true;
     });
@@ -85,7 +74,7 @@ export class PgGroupStore implements GroupStore {
     await serializable(this.pool, async (q) => {
       const g = await this.requireGroup(q, groupName);
       const u = await first<{ user_name: string }>(q, S.getUser, [userName]);
-      if (!u) throw new IamStoreConflict('NoSuchEntity', `The user with name ${userName} cannot be found.`);
+      if (!u) throw conflict.noTarget('user', userName);
       await q.query(S.addMember, [g, u.user_name]);
     });
   }
@@ -109,12 +98,12 @@ export class PgGroupStore implements GroupStore {
   }
 
   async getPolicy(groupName: string, policyName: string): Promise<InlinePolicyRecord | undefined> {
-    const r = await first<{ policy_name: string; document: string }>(this.pool, S.getPolicy, [groupName, policyName]);
-    return r && { policyName: r.policy_name, document: r.document };
+    const r = await first<InlinePolicyRow>(this.pool, S.getPolicy, [groupName, policyName]);
+    return r && toInlinePolicy(r);
   }
 
   async listPolicies(groupName: string): Promise<string[]> {
-    return (await rows<{ policy_name: string }>(this.pool, S.listPolicies, [groupName])).map((r) => r.policy_name);
+    return (await rows<InlinePolicyRow>(this.pool, S.listPolicies, [groupName])).map(policyNameOf);
   }
 
   async deletePolicy(groupName: string, policyName: string): Promise<boolean> {
@@ -123,11 +112,7 @@ export class PgGroupStore implements GroupStore {
 
   private async requireGroup(q: Queryable, groupName: string): Promise<string> {
     const r = await first<GroupRow>(q, S.get, [groupName]);
-    if (!r) throw new IamStoreConflict('NoSuchEntity', `The group with name ${groupName} cannot be found.`);
+    if (!r) throw conflict.noTarget('group', groupName);
     return r.group_name;
   }
-}
-
-function toGroup(r: GroupRow): GroupRecord {
-  return { groupName: r.group_name, groupId: r.group_id, arn: r.arn, path: r.path, createDate: r.create_date };
 }

@@ -4,32 +4,14 @@
 import type pg from 'pg';
 import { changed, first, rows } from '../../storage/postgres/query.js';
 import { serializable, type Queryable } from '../../storage/postgres/transaction.js';
-import { IamStoreConflict } from './types.js';
 import type { AttachmentTarget, ListUsersQuery, ManagedPolicyRecord, ManagedPolicyStore, PolicyVersionRecord } from './types.js';
 import { ci } from './pg-iam-schema.js';
 import { listPage } from './pg-iam-page.js';
+import { policyColumns, policyValues, toAttachedDocument, toPolicy, toVersion } from './iam-rows.js';
+import type { AttachedDocumentRow, PolicyRow, VersionRow } from './iam-rows.js';
+import { conflict } from './iam-conflicts.js';
 
-interface PolicyRow {
-  arn: string;
-  policy_name: string;
-  policy_id: string;
-  path: string;
-  description: string | null;
-  default_version: string;
-  next_version: number;
-  create_date: number;
-  update_date: number;
-  attachments: number;
-}
-
-interface VersionRow {
-  version_id: string;
-  document: string;
-  create_date: number;
-}
-
-const COLS = `p.arn, p.policy_name, p.policy_id, p.path, p.description, p.default_version, p.next_version, p.create_date, p.update_date,
-  (SELECT COUNT(*) FROM iam_policy_attachments a WHERE a.policy_arn = p.arn) AS attachments`;
+const COLS = policyColumns('iam_policy_attachments');
 
 const TARGET_NAME: Record<AttachmentTarget, string> = {
   user: `SELECT user_name AS name FROM iam_users WHERE lower(user_name) = ${ci(1)}`,
@@ -71,9 +53,9 @@ export class PgPolicyStore implements ManagedPolicyStore {
   async create(p: Omit<ManagedPolicyRecord, 'defaultVersionId' | 'nextVersion' | 'attachmentCount'>, document: string): Promise<void> {
     await serializable(this.pool, async (q) => {
       if ((await changed(q, S.byName, [p.policyName])) || (await changed(q, S.get, [p.arn]))) {
-        throw new IamStoreConflict('EntityAlreadyExists', `A policy called ${p.policyName} already exists. Duplicate names are not allowed.`);
+        throw conflict.policyExists(p.policyName);
       }
-      await q.query(S.insert, [p.arn, p.policyName, p.policyId, p.path, p.description ?? null, p.createDate, p.updateDate]);
+      await q.query(S.insert, policyValues(p));
       await q.query(S.insertVersion, [p.arn, 'v1', document, p.createDate]);
     });
   }
@@ -93,9 +75,9 @@ export class PgPolicyStore implements ManagedPolicyStore {
     return serializable(this.pool, async (q) => {
       const r = await first<PolicyRow>(q, S.get, [arn]);
       if (!r) return false;
-      if (r.attachments > 0) throw new IamStoreConflict('DeleteConflict', 'Cannot delete a policy attached to entities.');
+      if (r.attachments > 0) throw conflict.policyAttached();
       if ((await first<{ n: number }>(q, S.countVersions, [arn]))!.n > 1) {
-        throw new IamStoreConflict('DeleteConflict', 'Cannot delete a policy with versions other than the default version; delete them first with DeletePolicyVersion.');
+        throw conflict.policyHasVersions();
       }
       await q.query(S.deleteVersions, [arn]);
       await q.query(S.delete, [arn]);
@@ -108,7 +90,7 @@ export class PgPolicyStore implements ManagedPolicyStore {
       const r = await this.require(q, arn);
       const n = (await first<{ n: number }>(q, S.countVersions, [arn]))!.n;
       if (n >= maxVersions) {
-        throw new IamStoreConflict('LimitExceeded', `A managed policy can have up to ${maxVersions} versions. Before you create a new version, you must delete an existing version.`);
+        throw conflict.tooManyVersions(maxVersions);
       }
       const versionId = `v${r.next_version}`;
       const now = Date.now();
@@ -136,7 +118,7 @@ export class PgPolicyStore implements ManagedPolicyStore {
     return serializable(this.pool, async (q) => {
       const p = await first<PolicyRow>(q, S.get, [arn]);
       if (!p) return false;
-      if (p.default_version === versionId) throw new IamStoreConflict('DeleteConflict', 'Cannot delete the default version of a policy.');
+      if (p.default_version === versionId) throw conflict.defaultVersion();
       return changed(q, S.deleteVersion, [arn, versionId]);
     });
   }
@@ -145,7 +127,7 @@ export class PgPolicyStore implements ManagedPolicyStore {
     await serializable(this.pool, async (q) => {
       await this.require(q, arn);
       if (!(await changed(q, S.getVersion, [arn, versionId]))) {
-        throw new IamStoreConflict('NoSuchEntity', `Policy ${arn} version ${versionId} does not exist or is not attachable.`);
+        throw conflict.noVersion(arn, versionId);
       }
       await q.query(S.setDefault, [versionId, Date.now(), arn]);
     });
@@ -155,7 +137,7 @@ export class PgPolicyStore implements ManagedPolicyStore {
     await serializable(this.pool, async (q) => {
       await this.require(q, arn);
       const t = await first<{ name: string }>(q, TARGET_NAME[target], [name]);
-      if (!t) throw new IamStoreConflict('NoSuchEntity', `The ${target} with name ${name} cannot be found.`);
+      if (!t) throw conflict.noTarget(target, name);
       await q.query(S.attach, [target, t.name, arn]);
     });
   }
@@ -169,26 +151,12 @@ export class PgPolicyStore implements ManagedPolicyStore {
   }
 
   async attachedDocuments(target: AttachmentTarget, name: string): Promise<{ policyName: string; arn: string; document: string }[]> {
-    return (await rows<{ policy_name: string; arn: string; document: string }>(this.pool, S.attachedDocuments, [target, name]))
-      .map((r) => ({ policyName: r.policy_name, arn: r.arn, document: r.document }));
+    return (await rows<AttachedDocumentRow>(this.pool, S.attachedDocuments, [target, name])).map(toAttachedDocument);
   }
 
   private async require(q: Queryable, arn: string): Promise<PolicyRow> {
     const r = await first<PolicyRow>(q, S.get, [arn]);
-    if (!r) throw new IamStoreConflict('NoSuchEntity', `Policy ${arn} does not exist or is not attachable.`);
+    if (!r) throw conflict.noPolicy(arn);
     return r;
   }
-}
-
-function toVersion(v: VersionRow, p: PolicyRow): PolicyVersionRecord {
-  return { versionId: v.version_id, document: v.document, createDate: v.create_date, isDefaultVersion: v.version_id === p.default_version };
-}
-
-function toPolicy(r: PolicyRow): ManagedPolicyRecord {
-  const out: ManagedPolicyRecord = {
-    policyName: r.policy_name, policyId: r.policy_id, arn: r.arn, path: r.path, defaultVersionId: r.default_version,
-    nextVersion: r.next_version, createDate: r.create_date, updateDate: r.update_date, attachmentCount: r.attachments,
-  };
-  if (r.description !== null) out.description = r.description;
-  return out;
 }

@@ -4,24 +4,12 @@
 import type pg from 'pg';
 import { changed, first, rows } from '../../storage/postgres/query.js';
 import { serializable } from '../../storage/postgres/transaction.js';
-import { IamStoreConflict } from './types.js';
 import type { InlinePolicyRecord, ListUsersQuery, RoleRecord, RoleStore } from './types.js';
 import { ci } from './pg-iam-schema.js';
 import { listPage, pageValues } from './pg-iam-page.js';
-
-interface RoleRow {
-  role_name: string;
-  role_id: string;
-  arn: string;
-  path: string;
-  create_date: number;
-  assume_role_policy: string;
-  description: string | null;
-  max_session_duration: number;
-  tags: string;
-}
-
-const COLS = 'role_name, role_id, arn, path, create_date, assume_role_policy, description, max_session_duration, tags';
+import { ROLE_COLUMNS as COLS, policyNameOf, roleUpdateValues, roleValues, toInlinePolicy, toRole } from './iam-rows.js';
+import type { InlinePolicyRow, RoleRow } from './iam-rows.js';
+import { conflict, deleteConflict, ROLE_DELETE_GUARDS } from './iam-conflicts.js';
 
 export const PG_ROLE_SQL = {
   get: `SELECT ${COLS} FROM iam_roles WHERE lower(role_name) = ${ci(1)}`,
@@ -47,12 +35,9 @@ export class PgRoleStore implements RoleStore {
   async create(r: RoleRecord): Promise<void> {
     await serializable(this.pool, async (q) => {
       const taken = await first<RoleRow>(q, S.get, [r.roleName]);
-      if (taken) throw new IamStoreConflict('EntityAlreadyExists', `Role with name ${taken.role_name} already exists.`);
-      if (await changed(q, S.idExists, [r.roleId])) throw new IamStoreConflict('EntityAlreadyExists', `role id ${r.roleId} exists`);
-      await q.query(S.insert, [
-        r.roleName, r.roleId, r.arn, r.path, r.createDate, r.assumeRolePolicyDocument, r.description ?? null,
-        r.maxSessionDuration, JSON.stringify(r.tags),
-      ]);
+      if (taken) throw conflict.roleExists(taken.role_name);
+      if (await changed(q, S.idExists, [r.roleId])) throw conflict.idExists('role', r.roleId);
+      await q.query(S.insert, roleValues(r));
     });
   }
 
@@ -67,15 +52,14 @@ export class PgRoleStore implements RoleStore {
   }
 
   async update(r: RoleRecord): Promise<boolean> {
-    return changed(this.pool, S.update, [r.assumeRolePolicyDocument, r.description ?? null, r.maxSessionDuration, JSON.stringify(r.tags), r.roleName]);
+    return changed(this.pool, S.update, roleUpdateValues(r));
   }
 
   async delete(roleName: string): Promise<boolean> {
     return serializable(this.pool, async (q) => {
       const r = await first<RoleRow>(q, S.get, [roleName]);
       if (!r) return false;
-      if (await changed(q, S.hasPolicy, [r.role_name])) throw new IamStoreConflict('DeleteConflict', 'Cannot delete entity, must delete policies first.');
-      if (await changed(q, S.hasAttachment, [r.role_name])) throw new IamStoreConflict('DeleteConflict', 'Cannot delete entity, must detach all policies first.');
+      for (const g of ROLE_DELETE_GUARDS) if (await changed(q, S[g.found], [r.role_name])) throw deleteConflict(g, r.role_name);
       await q.query(S.delete, [r.role_name]);
       return true;
     });
@@ -84,30 +68,21 @@ export class PgRoleStore implements RoleStore {
   async putPolicy(roleName: string, policyName: string, document: string): Promise<void> {
     await serializable(this.pool, async (q) => {
       const r = await first<RoleRow>(q, S.get, [roleName]);
-      if (!r) throw new IamStoreConflict('NoSuchEntity', `The role with name ${roleName} cannot be found.`);
+      if (!r) throw conflict.noTarget('role', roleName);
       await q.query(S.putPolicy, [r.role_name, policyName, document]);
     });
   }
 
   async getPolicy(roleName: string, policyName: string): Promise<InlinePolicyRecord | undefined> {
-    const r = await first<{ policy_name: string; document: string }>(this.pool, S.getPolicy, [roleName, policyName]);
-    return r && { policyName: r.policy_name, document: r.document };
+    const r = await first<InlinePolicyRow>(this.pool, S.getPolicy, [roleName, policyName]);
+    return r && toInlinePolicy(r);
   }
 
   async listPolicies(roleName: string): Promise<string[]> {
-    return (await rows<{ policy_name: string }>(this.pool, S.listPolicies, [roleName])).map((r) => r.policy_name);
+    return (await rows<InlinePolicyRow>(this.pool, S.listPolicies, [roleName])).map(policyNameOf);
   }
 
   async deletePolicy(roleName: string, policyName: string): Promise<boolean> {
     return changed(this.pool, S.deletePolicy, [roleName, policyName]);
   }
-}
-
-function toRole(r: RoleRow): RoleRecord {
-  const out: RoleRecord = {
-    roleName: r.role_name, roleId: r.role_id, arn: r.arn, path: r.path, createDate: r.create_date,
-    assumeRolePolicyDocument: r.assume_role_policy, maxSessionDuration: r.max_session_duration, tags: JSON.parse(r.tags),
-  };
-  if (r.description !== null) out.description = r.description;
-  return out;
 }

@@ -4,32 +4,21 @@ import type pg from 'pg';
 import { changed, first, rowCount, rows } from '../../storage/postgres/query.js';
 import { serializable } from '../../storage/postgres/transaction.js';
 import type { SessionRecord, SessionStore } from './types.js';
-
-interface SessionRow {
-  access_key_id: string;
-  sealed_secret: Buffer;
-  principal: string;
-  create_date: number;
-  expires_at: number;
-}
+import { SESSION_COLUMNS, sessionValues, toSession, type SessionRow } from './iam-rows.js';
 
 export const PG_SESSION_SQL = {
-  insert: 'INSERT INTO iam_sessions (access_key_id, sealed_secret, principal, create_date, expires_at) VALUES ($1, $2, $3, $4, $5)',
-  get: 'SELECT access_key_id, sealed_secret, principal, create_date, expires_at FROM iam_sessions WHERE access_key_id = $1',
+  insert: `INSERT INTO iam_sessions (${SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5)`,
+  get: `SELECT ${SESSION_COLUMNS} FROM iam_sessions WHERE access_key_id = $1`,
   deleteExpired: 'DELETE FROM iam_sessions WHERE expires_at < $1',
-  list: 'SELECT access_key_id, sealed_secret, principal, create_date, expires_at FROM iam_sessions WHERE access_key_id > $1 ORDER BY access_key_id LIMIT $2',
+  list: `SELECT ${SESSION_COLUMNS} FROM iam_sessions WHERE access_key_id > $1 ORDER BY access_key_id LIMIT $2`,
   reseal: 'UPDATE iam_sessions SET sealed_secret = $1 WHERE access_key_id = $2 AND sealed_secret = $3',
 } as const;
-
-const toSession = (r: SessionRow): SessionRecord => ({
-  accessKeyId: r.access_key_id, sealedSecret: r.sealed_secret, principal: r.principal, createDate: r.create_date, expiresAt: r.expires_at,
-});
 
 export class PgSessionStore implements SessionStore {
   constructor(private readonly pool: pg.Pool) {}
 
   async create(r: SessionRecord): Promise<void> {
-    await this.pool.query(PG_SESSION_SQL.insert, [r.accessKeyId, r.sealedSecret, r.principal, r.createDate, r.expiresAt]);
+    await this.pool.query(PG_SESSION_SQL.insert, sessionValues(r));
   }
 
   async get(accessKeyId: string): Promise<SessionRecord | undefined> {

@@ -16,7 +16,6 @@ import type pg from 'pg';
 import { migrate } from '../../storage/postgres/migrate.js';
 import { changed, first, rows } from '../../storage/postgres/query.js';
 import { serializable, type Queryable } from '../../storage/postgres/transaction.js';
-import { IamStoreConflict } from './types.js';
 import type {
   AccessKeyLastUsed,
   AccessKeyRecord,
@@ -29,26 +28,13 @@ import type {
 } from './types.js';
 import { ci, PG_IAM_MIGRATIONS } from './pg-iam-schema.js';
 import { listPage, pageValues } from './pg-iam-page.js';
-import { toUser, type UserRow } from './sqlite-iam-shared.js';
+import { accessKeyValues, KEY_COLUMNS, policyNameOf, toAccessKey, toUser, toUserPolicy, USER_COLUMNS, userValues } from './iam-rows.js';
+import type { AccessKeyRow, InlinePolicyRow, UserRow } from './iam-rows.js';
+import { conflict, deleteConflict, USER_DELETE_GUARDS } from './iam-conflicts.js';
 import { PgGroupStore } from './pg-iam-groups.js';
 import { PgRoleStore } from './pg-iam-roles.js';
 import { PgPolicyStore } from './pg-iam-policies.js';
 import { PgSessionStore } from './pg-iam-sessions.js';
-
-interface AccessKeyRow {
-  access_key_id: string;
-  user_name: string;
-  status: string;
-  create_date: number;
-  sealed_secret: Buffer;
-  last_used_date: number | null;
-  last_used_service: string | null;
-  last_used_region: string | null;
-}
-
-const USER_COLUMNS = 'user_name, user_id, arn, path, create_date, tags';
-const KEY_COLUMNS =
-  'access_key_id, user_name, status, create_date, sealed_secret, last_used_date, last_used_service, last_used_region';
 
 export const PG_IAM_SQL = {
   getUser: `SELECT ${USER_COLUMNS} FROM iam_users WHERE lower(user_name) = ${ci(1)}`,
@@ -113,9 +99,9 @@ export class PgIamStore implements IamStore {
   async createUser(u: UserRecord): Promise<void> {
     await serializable(this.pool, async (q) => {
       const taken = await first<UserRow>(q, S.getUser, [u.userName]);
-      if (taken !== undefined) throw new IamStoreConflict('EntityAlreadyExists', `user ${taken.user_name} exists`);
-      if (await changed(q, S.userIdExists, [u.userId])) throw new IamStoreConflict('EntityAlreadyExists', `user id ${u.userId} exists`);
-      await q.query(S.insertUser, [u.userName, u.userId, u.arn, u.path, u.createDate, JSON.stringify(u.tags)]);
+      if (taken !== undefined) throw conflict.userExists(taken.user_name);
+      if (await changed(q, S.userIdExists, [u.userId])) throw conflict.idExists('user', u.userId);
+      await q.query(S.insertUser, userValues(u));
     });
   }
 
@@ -134,10 +120,7 @@ export class PgIamStore implements IamStore {
       const row = await first<UserRow>(q, S.getUser, [userName]);
       if (row === undefined) return false;
       const name = row.user_name;
-      if (await changed(q, S.userHasKey, [name])) throw new IamStoreConflict('DeleteConflict', `user ${name} still has access keys`);
-      if (await changed(q, S.userHasPolicy, [name])) throw new IamStoreConflict('DeleteConflict', `user ${name} still has inline policies`);
-      if (await changed(q, S.userHasAttachment, [name])) throw new IamStoreConflict('DeleteConflict', `user ${name} still has attached policies`);
-      if (await changed(q, S.userHasGroup, [name])) throw new IamStoreConflict('DeleteConflict', `user ${name} is still in groups`);
+      for (const guard of USER_DELETE_GUARDS) if (await changed(q, S[guard.found], [name])) throw deleteConflict(guard, name);
       await q.query(S.deleteUser, [name]);
       return true;
     });
@@ -149,7 +132,7 @@ export class PgIamStore implements IamStore {
       if (row === undefined) return false;
       const to = change.newUserName ?? row.user_name;
       if (to.toLowerCase() !== row.user_name.toLowerCase() && (await changed(q, S.getUser, [to]))) {
-        throw new IamStoreConflict('EntityAlreadyExists', `User with name ${to} already exists.`);
+        throw conflict.userRenameTaken(to);
       }
       await q.query(S.renameUser, [row.user_name, to, change.newPath ?? row.path, change.newArn ?? row.arn]);
       await q.query(S.renameInAttachments, [row.user_name, to]);
@@ -167,18 +150,15 @@ export class PgIamStore implements IamStore {
     await serializable(this.pool, async (q) => {
       const user = await this.requireUser(q, k.userName);
       if (await changed(q, S.getKey, [k.accessKeyId])) {
-        throw new IamStoreConflict('EntityAlreadyExists', `access key ${k.accessKeyId} exists`);
+        throw conflict.keyExists(k.accessKeyId);
       }
       if (opts.maxKeysPerUser !== undefined) {
         const count = (await first<{ n: number }>(q, S.countKeys, [user]))!.n;
         if (count >= opts.maxKeysPerUser) {
-          throw new IamStoreConflict('LimitExceeded', `user ${user} already has ${count} access keys`);
+          throw conflict.tooManyKeys(user, count);
         }
       }
-      await q.query(S.insertKey, [
-        k.accessKeyId, user, k.status, k.createDate, k.sealedSecret,
-        k.lastUsed?.date ?? null, k.lastUsed?.service ?? null, k.lastUsed?.region ?? null,
-      ]);
+      await q.query(S.insertKey, accessKeyValues(k, user));
     });
   }
 
@@ -218,12 +198,12 @@ export class PgIamStore implements IamStore {
   }
 
   async getUserPolicy(userName: string, policyName: string): Promise<UserPolicyRecord | undefined> {
-    const row = await first<{ user_name: string; policy_name: string; document: string }>(this.pool, S.getPolicy, [userName, policyName]);
-    return row && { userName: row.user_name, policyName: row.policy_name, document: row.document };
+    const row = await first<InlinePolicyRow & { user_name: string }>(this.pool, S.getPolicy, [userName, policyName]);
+    return row && toUserPolicy(row);
   }
 
   async listUserPolicies(userName: string): Promise<string[]> {
-    return (await rows<{ policy_name: string }>(this.pool, S.listPolicies, [userName])).map((r) => r.policy_name);
+    return (await rows<InlinePolicyRow>(this.pool, S.listPolicies, [userName])).map(policyNameOf);
   }
 
   async deleteUserPolicy(userName: string, policyName: string): Promise<boolean> {
@@ -250,21 +230,7 @@ export class PgIamStore implements IamStore {
   /** The user's name as stored; NoSuchEntity if there is no such user. */
   private async requireUser(q: Queryable, userName: string): Promise<string> {
     const row = await first<UserRow>(q, S.getUser, [userName]);
-    if (row === undefined) throw new IamStoreConflict('NoSuchEntity', `user ${userName} does not exist`);
+    if (row === undefined) throw conflict.noUser(userName);
     return row.user_name;
   }
-}
-
-function toAccessKey(r: AccessKeyRow): AccessKeyRecord {
-  const k: AccessKeyRecord = {
-    accessKeyId: r.access_key_id,
-    userName: r.user_name,
-    status: r.status as AccessKeyStatus,
-    createDate: r.create_date,
-    sealedSecret: r.sealed_secret,
-  };
-  if (r.last_used_date !== null) {
-    k.lastUsed = { date: r.last_used_date, service: r.last_used_service ?? '', region: r.last_used_region ?? '' };
-  }
-  return k;
 }

@@ -1,29 +1,20 @@
 // Groups in the SQLite IAM store: the groups table, memberships and group inline
 // policies. Shares the connection and write transaction of SqliteIamStore.
 
-import type Database from 'better-sqlite3';
-import { IamStoreConflict } from './types.js';
 import type { GroupRecord, GroupStore, InlinePolicyRecord, ListUsersQuery, UserRecord } from './types.js';
-import { toUser, type SqliteShared, type UserRow } from './sqlite-iam-shared.js';
+import { listPage, pageParams } from './sqlite-iam-page.js';
+import type { SqliteConnection, Statements } from '../../storage/sqlite-connection.js';
+import { GROUP_COLUMNS as COLS, groupValues, policyNameOf, toGroup, toInlinePolicy, toUser } from './iam-rows.js';
+import type { GroupRow, InlinePolicyRow, UserRow } from './iam-rows.js';
+import { conflict, deleteConflict, GROUP_DELETE_GUARDS } from './iam-conflicts.js';
 
-interface GroupRow {
-  group_name: string;
-  group_id: string;
-  arn: string;
-  path: string;
-  create_date: number;
-}
-
-const COLS = 'group_name, group_id, arn, path, create_date';
 const UCOLS = 'u.user_name, u.user_id, u.arn, u.path, u.create_date, u.tags';
 
 export const GROUP_SQL = {
   get: `SELECT ${COLS} FROM groups WHERE group_name = ?`,
   idExists: 'SELECT 1 FROM groups WHERE group_id = ?',
   insert: `INSERT INTO groups (${COLS}) VALUES (?, ?, ?, ?, ?)`,
-  list: `SELECT ${COLS} FROM groups
-     WHERE group_name > @after AND (@prefix IS NULL OR substr(path, 1, length(@prefix)) = @prefix)
-     ORDER BY group_name LIMIT @limit`,
+  list: listPage('groups', COLS, 'group_name'),
   delete: 'DELETE FROM groups WHERE group_name = ?',
   hasMember: 'SELECT 1 FROM group_members WHERE group_name = ? LIMIT 1',
   hasPolicy: 'SELECT 1 FROM group_policies WHERE group_name = ? LIMIT 1',
@@ -42,18 +33,18 @@ export const GROUP_SQL = {
 } as const;
 
 export class SqliteGroupStore implements GroupStore {
-  private readonly s: { readonly [K in keyof typeof GROUP_SQL]: Database.Statement<unknown[], unknown> };
+  private readonly s: Statements<typeof GROUP_SQL>;
 
-  constructor(private readonly sh: SqliteShared) {
+  constructor(private readonly sh: SqliteConnection) {
     this.s = sh.prepareAll(GROUP_SQL);
   }
 
   async create(g: GroupRecord): Promise<void> {
     this.sh.tx(() => {
       const taken = this.s.get.get(g.groupName) as GroupRow | undefined;
-      if (taken) throw new IamStoreConflict('EntityAlreadyExists', `Group with name ${taken.group_name} already exists.`);
-      if (this.s.idExists.get(g.groupId) !== undefined) throw new IamStoreConflict('EntityAlreadyExists', `group id ${g.groupId} exists`);
-      this.s.insert.run(g.groupName, g.groupId, g.arn, g.path, g.createDate);
+      if (taken) throw conflict.groupExists(taken.group_name);
+      if (this.s.idExists.get(g.groupId) !== undefined) throw conflict.idExists('group', g.groupId);
+      this.s.insert.run(...groupValues(g));
     });
   }
 
@@ -64,16 +55,14 @@ export class SqliteGroupStore implements GroupStore {
 
   async list(q: ListUsersQuery = {}): Promise<GroupRecord[]> {
     if (q.limit !== undefined && q.limit <= 0) return [];
-    return (this.s.list.all({ after: q.after ?? '', prefix: q.pathPrefix ?? null, limit: q.limit ?? -1 }) as GroupRow[]).map(toGroup);
+    return (this.s.list.all(pageParams(q)) as GroupRow[]).map(toGroup);
   }
 
   async delete(groupName: string): Promise<boolean> {
     return this.sh.tx(() => {
       const r = this.s.get.get(groupName) as GroupRow | undefined;
       if (!r) return false;
-      if (this.s.hasMember.get(r.group_name) !== undefined) throw new IamStoreConflict('DeleteConflict', 'Cannot delete entity, must remove users from group first.');
-      if (this.s.hasPolicy.get(r.group_name) !== undefined) throw new IamStoreConflict('DeleteConflict', 'Cannot delete entity, must delete policies first.');
-      if (this.s.hasAttachment.get(r.group_name) !== undefined) throw new IamStoreConflict('DeleteConflict', 'Cannot delete entity, must detach all policies first.');
+      for (const guard of GROUP_DELETE_GUARDS) if (this.s[guard.found].get(r.group_name) !== undefined) throw deleteConflict(guard, r.group_name);
       this.s.delete.run(r.group_name);
       return true;
     });
@@ -83,7 +72,7 @@ export class SqliteGroupStore implements GroupStore {
     this.sh.tx(() => {
       const g = this.requireGroup(groupName);
       const u = this.s.getUser.get(userName) as { user_name: string } | undefined;
-      if (!u) throw new IamStoreConflict('NoSuchEntity', `The user with name ${userName} cannot be found.`);
+      if (!u) throw conflict.noTarget('user', userName);
       this.s.addMember.run(g, u.user_name);
     });
   }
@@ -107,12 +96,12 @@ export class SqliteGroupStore implements GroupStore {
   }
 
   async getPolicy(groupName: string, policyName: string): Promise<InlinePolicyRecord | undefined> {
-    const r = this.s.getPolicy.get(groupName, policyName) as { policy_name: string; document: string } | undefined;
-    return r && { policyName: r.policy_name, document: r.document };
+    const r = this.s.getPolicy.get(groupName, policyName) as InlinePolicyRow | undefined;
+    return r && toInlinePolicy(r);
   }
 
   async listPolicies(groupName: string): Promise<string[]> {
-    return (this.s.listPolicies.all(groupName) as { policy_name: string }[]).map((r) => r.policy_name);
+    return (this.s.listPolicies.all(groupName) as InlinePolicyRow[]).map(policyNameOf);
   }
 
   async deletePolicy(groupName: string, policyName: string): Promise<boolean> {
@@ -121,11 +110,7 @@ export class SqliteGroupStore implements GroupStore {
 
   private requireGroup(groupName: string): string {
     const r = this.s.get.get(groupName) as GroupRow | undefined;
-    if (!r) throw new IamStoreConflict('NoSuchEntity', `The group with name ${groupName} cannot be found.`);
+    if (!r) throw conflict.noTarget('group', groupName);
     return r.group_name;
   }
-}
-
-function toGroup(r: GroupRow): GroupRecord {
-  return { groupName: r.group_name, groupId: r.group_id, arn: r.arn, path: r.path, createDate: r.create_date };
 }

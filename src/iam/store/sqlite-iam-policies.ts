@@ -1,37 +1,22 @@
 // Managed policies in the SQLite IAM store: policies keyed by ARN, their versions
 // (v1, v2, ...; one is the default) and their attachments to users, groups and roles.
 
-import type Database from 'better-sqlite3';
-import { IamStoreConflict } from './types.js';
 import type { AttachmentTarget, ListUsersQuery, ManagedPolicyRecord, ManagedPolicyStore, PolicyVersionRecord } from './types.js';
-import type { SqliteShared } from './sqlite-iam-shared.js';
+import { listPage, pageParams } from './sqlite-iam-page.js';
+import type { SqliteConnection, Statements } from '../../storage/sqlite-connection.js';
+import { policyColumns, policyValues, toAttachedDocument, toPolicy, toVersion } from './iam-rows.js';
+import type { AttachedDocumentRow, PolicyRow, VersionRow } from './iam-rows.js';
+import { conflict } from './iam-conflicts.js';
 
-interface PolicyRow {
-  arn: string;
-  policy_name: string;
-  policy_id: string;
-  path: string;
-  description: string | null;
-  default_version: string;
-  next_version: number;
-  create_date: number;
-  update_date: number;
-  attachments: number;
-}
-
-const COLS = `p.arn, p.policy_name, p.policy_id, p.path, p.description, p.default_version, p.next_version, p.create_date, p.update_date,
-  (SELECT COUNT(*) FROM policy_attachments a WHERE a.policy_arn = p.arn) AS attachments`;
-
+const COLS = policyColumns('policy_attachments');
 
 export const POLICY_SQL = {
   get: `SELECT ${COLS} FROM managed_policies p WHERE p.arn = ?`,
   byName: 'SELECT arn FROM managed_policies WHERE policy_name = ?',
   insert: `INSERT INTO managed_policies (arn, policy_name, policy_id, path, description, default_version, next_version, create_date, update_date)
      VALUES (?, ?, ?, ?, ?, 'v1', 2, ?, ?)`,
-  list: `SELECT ${COLS} FROM managed_policies p
-     WHERE p.policy_name > @after AND (@prefix IS NULL OR substr(p.path, 1, length(@prefix)) = @prefix)
-       AND (@attached = 0 OR EXISTS (SELECT 1 FROM policy_attachments a WHERE a.policy_arn = p.arn))
-     ORDER BY p.policy_name LIMIT @limit`,
+  list: listPage('managed_policies p', COLS, 'p.policy_name', 'p.path',
+    '\n       AND (@attached = 0 OR EXISTS (SELECT 1 FROM policy_attachments a WHERE a.policy_arn = p.arn))'),
   delete: 'DELETE FROM managed_policies WHERE arn = ?',
   deleteVersions: 'DELETE FROM managed_policy_versions WHERE policy_arn = ?',
   insertVersion: 'INSERT INTO managed_policy_versions (policy_arn, version_id, document, create_date) VALUES (?, ?, ?, ?)',
@@ -55,18 +40,18 @@ export const POLICY_SQL = {
 } as const;
 
 export class SqlitePolicyStore implements ManagedPolicyStore {
-  private readonly s: { readonly [K in keyof typeof POLICY_SQL]: Database.Statement<unknown[], unknown> };
+  private readonly s: Statements<typeof POLICY_SQL>;
 
-  constructor(private readonly sh: SqliteShared) {
+  constructor(private readonly sh: SqliteConnection) {
     this.s = sh.prepareAll(POLICY_SQL);
   }
 
   async create(p: Omit<ManagedPolicyRecord, 'defaultVersionId' | 'nextVersion' | 'attachmentCount'>, document: string): Promise<void> {
     this.sh.tx(() => {
       if (this.s.byName.get(p.policyName) !== undefined || this.s.get.get(p.arn) !== undefined) {
-        throw new IamStoreConflict('EntityAlreadyExists', `A policy called ${p.policyName} already exists. Duplicate names are not allowed.`);
+        throw conflict.policyExists(p.policyName);
       }
-      this.s.insert.run(p.arn, p.policyName, p.policyId, p.path, p.description ?? null, p.createDate, p.updateDate);
+      this.s.insert.run(...policyValues(p));
       this.s.insertVersion.run(p.arn, 'v1', document, p.createDate);
     });
   }
@@ -78,17 +63,16 @@ export class SqlitePolicyStore implements ManagedPolicyStore {
 
   async list(q: ListUsersQuery & { onlyAttached?: boolean } = {}): Promise<ManagedPolicyRecord[]> {
     if (q.limit !== undefined && q.limit <= 0) return [];
-    const rows = this.s.list.all({ after: q.after ?? '', prefix: q.pathPrefix ?? null, attached: q.onlyAttached ? 1 : 0, limit: q.limit ?? -1 }) as PolicyRow[];
-    return rows.map(toPolicy);
+    return (this.s.list.all({ ...pageParams(q), attached: q.onlyAttached ? 1 : 0 }) as PolicyRow[]).map(toPolicy);
   }
 
   async delete(arn: string): Promise<boolean> {
     return this.sh.tx(() => {
       const r = this.s.get.get(arn) as PolicyRow | undefined;
       if (!r) return false;
-      if (r.attachments > 0) throw new IamStoreConflict('DeleteConflict', 'Cannot delete a policy attached to entities.');
+      if (r.attachments > 0) throw conflict.policyAttached();
       if ((this.s.countVersions.get(arn) as { n: number }).n > 1) {
-        throw new IamStoreConflict('DeleteConflict', 'Cannot delete a policy with versions other than the default version; delete them first with DeletePolicyVersion.');
+        throw conflict.policyHasVersions();
       }
       this.s.deleteVersions.run(arn);
       this.s.delete.run(arn);
@@ -101,7 +85,7 @@ export class SqlitePolicyStore implements ManagedPolicyStore {
       const r = this.require(arn);
       const n = (this.s.countVersions.get(arn) as { n: number }).n;
       if (n >= maxVersions) {
-        throw new IamStoreConflict('LimitExceeded', `A managed policy can have up to ${maxVersions} versions. Before you create a new version, you must delete an existing version.`);
+        throw conflict.tooManyVersions(maxVersions);
       }
       const versionId = `v${r.next_version}`;
       const now = Date.now();
@@ -115,22 +99,21 @@ export class SqlitePolicyStore implements ManagedPolicyStore {
   async getVersion(arn: string, versionId: string): Promise<PolicyVersionRecord | undefined> {
     const p = this.s.get.get(arn) as PolicyRow | undefined;
     if (!p) return undefined;
-    const v = this.s.getVersion.get(arn, versionId) as { version_id: string; document: string; create_date: number } | undefined;
-    return v && { versionId: v.version_id, document: v.document, createDate: v.create_date, isDefaultVersion: v.version_id === p.default_version };
+    const v = this.s.getVersion.get(arn, versionId) as VersionRow | undefined;
+    return v && toVersion(v, p);
   }
 
   async listVersions(arn: string): Promise<PolicyVersionRecord[]> {
     const p = this.s.get.get(arn) as PolicyRow | undefined;
     if (!p) return [];
-    return (this.s.listVersions.all(arn) as { version_id: string; document: string; create_date: number }[])
-      .map((v) => ({ versionId: v.version_id, document: v.document, createDate: v.create_date, isDefaultVersion: v.version_id === p.default_version }));
+    return (this.s.listVersions.all(arn) as VersionRow[]).map((v) => toVersion(v, p));
   }
 
   async deleteVersion(arn: string, versionId: string): Promise<boolean> {
     return this.sh.tx(() => {
       const p = this.s.get.get(arn) as PolicyRow | undefined;
       if (!p) return false;
-      if (p.default_version === versionId) throw new IamStoreConflict('DeleteConflict', 'Cannot delete the default version of a policy.');
+      if (p.default_version === versionId) throw conflict.defaultVersion();
       return this.s.deleteVersion.run(arn, versionId).changes > 0;
     });
   }
@@ -138,7 +121,7 @@ export class SqlitePolicyStore implements ManagedPolicyStore {
   async setDefaultVersion(arn: string, versionId: string): Promise<void> {
     this.sh.tx(() => {
       this.require(arn);
-      if (this.s.getVersion.get(arn, versionId) === undefined) throw new IamStoreConflict('NoSuchEntity', `Policy ${arn} version ${versionId} does not exist or is not attachable.`);
+      if (this.s.getVersion.get(arn, versionId) === undefined) throw conflict.noVersion(arn, versionId);
       this.s.setDefault.run(versionId, Date.now(), arn);
     });
   }
@@ -148,7 +131,7 @@ export class SqlitePolicyStore implements ManagedPolicyStore {
       this.require(arn);
       const stmt = target === 'user' ? this.s.userName : target === 'group' ? this.s.groupName : this.s.roleName;
       const t = stmt.get(name) as { name: string } | undefined;
-      if (!t) throw new IamStoreConflict('NoSuchEntity', `The ${target} with name ${name} cannot be found.`);
+      if (!t) throw conflict.noTarget(target, name);
       this.s.attach.run(target, t.name, arn);
     });
   }
@@ -162,23 +145,12 @@ export class SqlitePolicyStore implements ManagedPolicyStore {
   }
 
   async attachedDocuments(target: AttachmentTarget, name: string): Promise<{ policyName: string; arn: string; document: string }[]> {
-    return (this.s.attachedDocuments.all(target, name) as { policy_name: string; arn: string; document: string }[])
-      .map((r) => ({ policyName: r.policy_name, arn: r.arn, document: r.document }));
+    return (this.s.attachedDocuments.all(target, name) as AttachedDocumentRow[]).map(toAttachedDocument);
   }
 
   private require(arn: string): PolicyRow {
     const r = this.s.get.get(arn) as PolicyRow | undefined;
-    if (!r) throw new IamStoreConflict('NoSuchEntity', `Policy ${arn} does not exist or is not attachable.`);
+    if (!r) throw conflict.noPolicy(arn);
     return r;
   }
-}
-
-
-function toPolicy(r: PolicyRow): ManagedPolicyRecord {
-  const out: ManagedPolicyRecord = {
-    policyName: r.policy_name, policyId: r.policy_id, arn: r.arn, path: r.path, defaultVersionId: r.default_version,
-    nextVersion: r.next_version, createDate: r.create_date, updateDate: r.update_date, attachmentCount: r.attachments,
-  };
-  if (r.description !== null) out.description = r.description;
-  return out;
 }

@@ -10,9 +10,9 @@
 // was created, whatever case the caller used. Sealed secrets never appear in an error
 // message or a log line from here.
 
-import { openSqlite, synchronousLevel } from '../../storage/sqlite-database.js';
-import Database from 'better-sqlite3';
-import { IamStoreConflict } from './types.js';
+import { openSqlite } from '../../storage/sqlite-database.js';
+import { SqliteConnection, type Statements } from '../../storage/sqlite-connection.js';
+import type Database from 'better-sqlite3';
 import type {
   AccessKeyLastUsed,
   AccessKeyRecord,
@@ -24,7 +24,10 @@ import type {
   UserRecord,
 } from './types.js';
 import { migrateIam } from './sqlite-iam-schema.js';
-import { SqliteShared, toUser, type UserRow } from './sqlite-iam-shared.js';
+import { listPage, pageParams } from './sqlite-iam-page.js';
+import { accessKeyValues, KEY_COLUMNS, policyNameOf, toAccessKey, toUser, toUserPolicy, USER_COLUMNS, userValues } from './iam-rows.js';
+import type { AccessKeyRow, InlinePolicyRow, UserRow } from './iam-rows.js';
+import { conflict, deleteConflict, USER_DELETE_GUARDS } from './iam-conflicts.js';
 import { SqliteGroupStore } from './sqlite-iam-groups.js';
 import { SqliteRoleStore } from './sqlite-iam-roles.js';
 import { SqlitePolicyStore } from './sqlite-iam-policies.js';
@@ -37,33 +40,14 @@ export interface SqliteIamStoreOptions {
   busyTimeoutMs?: number;
 }
 
-
-interface AccessKeyRow {
-  access_key_id: string;
-  user_name: string;
-  status: string;
-  create_date: number;
-  sealed_secret: Buffer;
-  last_used_date: number | null;
-  last_used_service: string | null;
-  last_used_region: string | null;
-}
-
 type Stmt = Database.Statement<unknown[], unknown>;
-
-const USER_COLUMNS = 'user_name, user_id, arn, path, create_date, tags';
-const KEY_COLUMNS =
-  'access_key_id, user_name, status, create_date, sealed_secret, last_used_date, last_used_service, last_used_region';
 
 /** Every statement the store runs, by name (exported so tests can check their query plans). */
 export const IAM_SQL = {
   getUser: `SELECT ${USER_COLUMNS} FROM users WHERE user_name = ?`,
   userIdExists: 'SELECT 1 FROM users WHERE user_id = ?',
   insertUser: `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`,
-  // '' sorts before every name, so the bound is always a seek into the primary key.
-  listUsers: `SELECT ${USER_COLUMNS} FROM users
-     WHERE user_name > @after AND (@prefix IS NULL OR substr(path, 1, length(@prefix)) = @prefix)
-     ORDER BY user_name LIMIT @limit`,
+  listUsers: listPage('users', USER_COLUMNS, 'user_name'),
   deleteUser: 'DELETE FROM users WHERE user_name = ?',
   userHasKey: 'SELECT 1 FROM access_keys WHERE user_name = ? LIMIT 1',
   userHasPolicy: 'SELECT 1 FROM user_policies WHERE user_name = ? LIMIT 1',
@@ -83,6 +67,7 @@ export const IAM_SQL = {
   updateKeyStatus: 'UPDATE access_keys SET status = ? WHERE access_key_id = ? AND user_name = ?',
   deleteKey: 'DELETE FROM access_keys WHERE access_key_id = ? AND user_name = ?',
   markKeyUsed: 'UPDATE access_keys SET last_used_date = ?, last_used_service = ?, last_used_region = ? WHERE access_key_id = ?',
+  resealKey: 'UPDATE access_keys SET sealed_secret = ? WHERE access_key_id = ? AND sealed_secret = ?',
 
   upsertPolicy: `INSERT INTO user_policies (user_name, policy_name, document) VALUES (?, ?, ?)
      ON CONFLICT (user_name, policy_name) DO UPDATE SET document = excluded.document`,
@@ -91,26 +76,24 @@ export const IAM_SQL = {
   deletePolicy: 'DELETE FROM user_policies WHERE user_name = ? AND policy_name = ?',
 } as const;
 
-type IamStatements = { readonly [K in keyof typeof IAM_SQL]: Stmt };
 
 export class SqliteIamStore implements IamStore {
-  private readonly s: IamStatements;
-  private readonly shared: SqliteShared;
+  private readonly s: Statements<typeof IAM_SQL>;
+  private readonly conn: SqliteConnection;
   readonly groups: SqliteGroupStore;
   readonly roles: SqliteRoleStore;
   readonly policies: SqlitePolicyStore;
   readonly sessions: SqliteSessionStore;
-  private closed = false;
   private readonly versionStmt: Stmt;
 
   private constructor(private readonly db: Database.Database) {
     this.versionStmt = db.prepare('SELECT total_changes() AS t, (SELECT data_version FROM pragma_data_version) AS d');
-    this.shared = new SqliteShared(db);
-    this.s = this.shared.prepareAll(IAM_SQL) as IamStatements;
-    this.groups = new SqliteGroupStore(this.shared);
-    this.roles = new SqliteRoleStore(this.shared);
-    this.policies = new SqlitePolicyStore(this.shared);
-    this.sessions = new SqliteSessionStore(this.shared);
+    this.conn = new SqliteConnection(db);
+    this.s = this.conn.prepareAll(IAM_SQL);
+    this.groups = new SqliteGroupStore(this.conn);
+    this.roles = new SqliteRoleStore(this.conn);
+    this.policies = new SqlitePolicyStore(this.conn);
+    this.sessions = new SqliteSessionStore(this.conn);
   }
 
   static open(path: string, opts: SqliteIamStoreOptions = {}): SqliteIamStore {
@@ -119,17 +102,17 @@ export class SqliteIamStore implements IamStore {
 
   /** The connection's synchronous level (FULL when the server runs with fsync on). */
   get synchronous(): 'NORMAL' | 'FULL' {
-    return synchronousLevel(this.db);
+    return this.conn.synchronous;
   }
 
   // ---- users ----
 
   async createUser(u: UserRecord): Promise<void> {
-    this.tx(() => {
+    this.conn.tx(() => {
       const taken = this.s.getUser.get(u.userName) as UserRow | undefined;
-      if (taken !== undefined) throw new IamStoreConflict('EntityAlreadyExists', `user ${taken.user_name} exists`);
-      if (this.s.userIdExists.get(u.userId) !== undefined) throw new IamStoreConflict('EntityAlreadyExists', `user id ${u.userId} exists`);
-      this.s.insertUser.run(u.userName, u.userId, u.arn, u.path, u.createDate, JSON.stringify(u.tags));
+      if (taken !== undefined) throw conflict.userExists(taken.user_name);
+      if (this.s.userIdExists.get(u.userId) !== undefined) throw conflict.idExists('user', u.userId);
+      this.s.insertUser.run(...userValues(u));
     });
   }
 
@@ -139,27 +122,16 @@ export class SqliteIamStore implements IamStore {
   }
 
   async listUsers(q: ListUsersQuery = {}): Promise<UserRecord[]> {
-    const limit = q.limit ?? -1; // SQLite: a negative LIMIT is no limit
     if (q.limit !== undefined && q.limit <= 0) return [];
-    const rows = this.s.listUsers.all({ after: q.after ?? '', prefix: q.pathPrefix ?? null, limit }) as UserRow[];
-    return rows.map(toUser);
+    return (this.s.listUsers.all(pageParams(q)) as UserRow[]).map(toUser);
   }
 
   async deleteUser(userName: string): Promise<boolean> {
-    return this.tx(() => {
+    return this.conn.tx(() => {
       const row = this.s.getUser.get(userName) as UserRow | undefined;
       if (row === undefined) return false;
-      if (this.s.userHasKey.get(row.user_name) !== undefined) {
-        throw new IamStoreConflict('DeleteConflict', `user ${row.user_name} still has access keys`);
-      }
-      if (this.s.userHasPolicy.get(row.user_name) !== undefined) {
-        throw new IamStoreConflict('DeleteConflict', `user ${row.user_name} still has inline policies`);
-      }
-      if (this.s.userHasAttachment.get(row.user_name) !== undefined) {
-        throw new IamStoreConflict('DeleteConflict', `user ${row.user_name} still has attached policies`);
-      }
-      if (this.s.userHasGroup.get(row.user_name) !== undefined) {
-        throw new IamStoreConflict('DeleteConflict', `user ${row.user_name} is still in groups`);
+      for (const guard of USER_DELETE_GUARDS) {
+        if (this.s[guard.found].get(row.user_name) !== undefined) throw deleteConflict(guard, row.user_name);
       }
       this.s.deleteUser.run(row.user_name);
       return true;
@@ -167,12 +139,12 @@ export class SqliteIamStore implements IamStore {
   }
 
   async updateUser(userName: string, change: { newUserName?: string; newPath?: string; newArn?: string }): Promise<boolean> {
-    return this.tx(() => {
+    return this.conn.tx(() => {
       const row = this.s.getUser.get(userName) as UserRow | undefined;
       if (row === undefined) return false;
       const to = change.newUserName ?? row.user_name;
       if (to.toLowerCase() !== row.user_name.toLowerCase() && this.s.getUser.get(to) !== undefined) {
-        throw new IamStoreConflict('EntityAlreadyExists', `User with name ${to} already exists.`);
+        throw conflict.userRenameTaken(to);
       }
       // Children first point at the new name; foreign keys are checked per statement,
       // so the user row is renamed with them deferred.
@@ -194,21 +166,18 @@ export class SqliteIamStore implements IamStore {
   // ---- access keys ----
 
   async createAccessKey(k: AccessKeyRecord, opts: { maxKeysPerUser?: number } = {}): Promise<void> {
-    this.tx(() => {
+    this.conn.tx(() => {
       const user = this.requireUser(k.userName);
       if (this.s.getKey.get(k.accessKeyId) !== undefined) {
-        throw new IamStoreConflict('EntityAlreadyExists', `access key ${k.accessKeyId} exists`);
+        throw conflict.keyExists(k.accessKeyId);
       }
       if (opts.maxKeysPerUser !== undefined) {
         const count = (this.s.countKeys.get(user) as { n: number }).n;
         if (count >= opts.maxKeysPerUser) {
-          throw new IamStoreConflict('LimitExceeded', `user ${user} already has ${count} access keys`);
+          throw conflict.tooManyKeys(user, count);
         }
       }
-      this.s.insertKey.run(
-        k.accessKeyId, user, k.status, k.createDate, k.sealedSecret,
-        k.lastUsed?.date ?? null, k.lastUsed?.service ?? null, k.lastUsed?.region ?? null,
-      );
+      this.s.insertKey.run(...accessKeyValues(k, user));
     });
   }
 
@@ -226,7 +195,7 @@ export class SqliteIamStore implements IamStore {
   }
 
   async resealAccessKey(accessKeyId: string, expected: Buffer, sealed: Buffer): Promise<boolean> {
-    return this.shared.db.prepare('UPDATE access_keys SET sealed_secret = ? WHERE access_key_id = ? AND sealed_secret = ?').run(sealed, accessKeyId, expected).changes > 0;
+    return this.s.resealKey.run(sealed, accessKeyId, expected).changes > 0;
   }
 
   async deleteAccessKey(userName: string, accessKeyId: string): Promise<boolean> {
@@ -240,21 +209,19 @@ export class SqliteIamStore implements IamStore {
   // ---- inline user policies ----
 
   async putUserPolicy(userName: string, policyName: string, document: string): Promise<void> {
-    this.tx(() => {
+    this.conn.tx(() => {
       const user = this.requireUser(userName);
       this.s.upsertPolicy.run(user, policyName, document);
     });
   }
 
   async getUserPolicy(userName: string, policyName: string): Promise<UserPolicyRecord | undefined> {
-    const row = this.s.getPolicy.get(userName, policyName) as
-      | { user_name: string; policy_name: string; document: string }
-      | undefined;
-    return row && { userName: row.user_name, policyName: row.policy_name, document: row.document };
+    const row = this.s.getPolicy.get(userName, policyName) as (InlinePolicyRow & { user_name: string }) | undefined;
+    return row && toUserPolicy(row);
   }
 
   async listUserPolicies(userName: string): Promise<string[]> {
-    return (this.s.listPolicies.all(userName) as { policy_name: string }[]).map((r) => r.policy_name);
+    return (this.s.listPolicies.all(userName) as InlinePolicyRow[]).map(policyNameOf);
   }
 
   async deleteUserPolicy(userName: string, policyName: string): Promise<boolean> {
@@ -268,41 +235,19 @@ export class SqliteIamStore implements IamStore {
   }
 
   async ping(): Promise<void> {
-    if (this.closed) throw new Error('the store is closed');
-    this.db.prepare('SELECT count(*) FROM sqlite_master').get();
+    this.conn.ping();
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.db.close();
+    this.conn.close();
   }
 
   // ---- internals ----
 
-  /** Runs fn in one write transaction (BEGIN IMMEDIATE: takes the write lock up front). */
-  private tx<T>(fn: () => T): T {
-    return this.shared.tx(fn);
-  }
-
   /** The user's name as stored; NoSuchEntity if there is no such user. */
   private requireUser(userName: string): string {
     const row = this.s.getUser.get(userName) as UserRow | undefined;
-    if (row === undefined) throw new IamStoreConflict('NoSuchEntity', `user ${userName} does not exist`);
+    if (row === undefined) throw conflict.noUser(userName);
     return row.user_name;
   }
-}
-
-function toAccessKey(r: AccessKeyRow): AccessKeyRecord {
-  const k: AccessKeyRecord = {
-    accessKeyId: r.access_key_id,
-    userName: r.user_name,
-    status: r.status as AccessKeyStatus,
-    createDate: r.create_date,
-    sealedSecret: r.sealed_secret,
-  };
-  if (r.last_used_date !== null) {
-    k.lastUsed = { date: r.last_used_date, service: r.last_used_service ?? '', region: r.last_used_region ?? '' };
-  }
-  return k;
 }

@@ -14,9 +14,9 @@
 import type pg from 'pg';
 import { migrate } from '../../storage/postgres/migrate.js';
 import { serializable, type Queryable } from '../../storage/postgres/transaction.js';
-import { KmsStoreConflict } from './types.js';
+import { conflict } from './kms-conflicts.js';
 import type { AliasRecord, GrantRecord, KeyListCursor, KeyMaterialRecord, KmsKeyRecord, KmsStore, Tag } from './types.js';
-import { toAlias, toGrant, toKey, toMaterial, toTag } from './sqlite-kms-rows.js';
+import { keyValues, mutableKeyValues, toAlias, toGrant, toKey, toMaterial, toTag } from './sqlite-kms-rows.js';
 import type { AliasRow, GrantRow, KeyRow, MaterialRow } from './sqlite-kms-rows.js';
 import { PG_KMS_MIGRATIONS } from './pg-kms-schema.js';
 
@@ -95,31 +95,12 @@ export const PG_KMS_SQL = {
 
 const S = PG_KMS_SQL;
 
-/** The values of insertKey, in KEY_INSERT_COLUMNS order. */
-function keyValues(k: KmsKeyRecord): unknown[] {
-  return [
-    k.keyId, k.arn, k.accountId, k.region, k.description, k.keyUsage, k.keySpec, k.origin, k.keyManager, k.state,
-    k.creationDate, k.deletionDate ?? null, k.pendingWindowInDays ?? null, k.policy, k.rotationEnabled,
-    k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion, ...importValues(k),
-  ];
-}
-
-/** The import fields (Origin EXTERNAL keys), as sqlite-kms-rows.ts writes them. */
-function importValues(k: KmsKeyRecord): unknown[] {
-  return [k.expirationModel ?? null, k.validTo ?? null, k.pendingVersion ?? null, k.importTokens?.length ? JSON.stringify(k.importTokens) : null];
-}
+/** rotation_enabled is a BOOLEAN here. */
+const asBoolean = (b: boolean): boolean => b;
 
 /** The values of updateKey: the mutable fields, the key id, the revision it must still be at (null: any). */
 function updateValues(k: KmsKeyRecord): unknown[] {
-  return [
-    k.description, k.state, k.deletionDate ?? null, k.pendingWindowInDays ?? null, k.policy, k.rotationEnabled,
-    k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion, ...importValues(k), k.keyId,
-    k.revision ?? null,
-  ];
-}
-
-function changedSince(key: KmsKeyRecord): KmsStoreConflict {
-  return new KmsStoreConflict('Changed', `key ${key.keyId} changed since revision ${key.revision ?? '?'} was read`);
+  return [...mutableKeyValues(k, asBoolean), k.keyId, k.revision ?? null];
 }
 
 export class PgKmsStore implements KmsStore {
@@ -153,8 +134,8 @@ export class PgKmsStore implements KmsStore {
       throw new RangeError('createKey: the material must be the key\'s current version');
     }
     await serializable(this.pool, async (q) => {
-      if (await this.changed(S.keyExists, [key.keyId], q)) throw new KmsStoreConflict('KeyExists', `key ${key.keyId} exists`);
-      await q.query(S.insertKey, keyValues(key));
+      if (await this.changed(S.keyExists, [key.keyId], q)) throw conflict.keyExists(key.keyId);
+      await q.query(S.insertKey, keyValues(key, asBoolean));
       if (material) await this.insertMaterial(q, material);
       for (const t of tags) await q.query(S.upsertTag, [key.keyId, t.TagKey, t.TagValue]);
     });
@@ -171,7 +152,7 @@ export class PgKmsStore implements KmsStore {
     let cursor: KeyListCursor;
     if (typeof after === 'string') {
       const [row] = await this.rows<KeyRow>(S.getKey, [after]);
-      if (row === undefined) throw new KmsStoreConflict('NotFound', `marker key ${after} does not exist`);
+      if (row === undefined) throw conflict.noMarkerKey(after);
       cursor = { creationDate: row.creation_date, keyId: row.key_id };
     } else {
       cursor = after;
@@ -184,7 +165,7 @@ export class PgKmsStore implements KmsStore {
     // then the revision test is made again on the row it committed (so it fails).
     if (await this.changed(S.updateKey, updateValues(key))) return true;
     if (!(await this.changed(S.keyExists, [key.keyId]))) return false;
-    throw changedSince(key);
+    throw conflict.changed(key.keyId, key.revision);
   }
 
   async deleteKey(keyId: string, ifRevision?: number): Promise<boolean> {
@@ -192,7 +173,7 @@ export class PgKmsStore implements KmsStore {
       if (ifRevision !== undefined) {
         const [row] = await this.rows<{ revision: number }>(S.keyRevision, [keyId], q);
         if (row === undefined) return false;
-        if (row.revision !== ifRevision) throw new KmsStoreConflict('Changed', `key ${keyId} changed since revision ${ifRevision} was read`);
+        if (row.revision !== ifRevision) throw conflict.changed(keyId, ifRevision);
       }
       await q.query(S.deleteTagsOfKey, [keyId]);
       await q.query(S.deleteGrantsOfKey, [keyId]);
@@ -224,7 +205,7 @@ export class PgKmsStore implements KmsStore {
     await serializable(this.pool, async (q) => {
       await this.requireKey(q, key.keyId);
       await this.insertMaterial(q, material);
-      if (!(await this.changed(S.updateKey, updateValues({ ...key, currentVersion: material.version }), q))) throw changedSince(key);
+      if (!(await this.changed(S.updateKey, updateValues({ ...key, currentVersion: material.version }), q))) throw conflict.changed(key.keyId, key.revision);
     });
   }
 
@@ -232,7 +213,7 @@ export class PgKmsStore implements KmsStore {
     if (material.keyId !== key.keyId) throw new RangeError('putMaterial: the material belongs to another key');
     await serializable(this.pool, async (q) => {
       await this.requireKey(q, key.keyId);
-      if (!(await this.changed(S.updateKey, updateValues(key), q))) throw changedSince(key);
+      if (!(await this.changed(S.updateKey, updateValues(key), q))) throw conflict.changed(key.keyId, key.revision);
       await q.query(S.upsertMaterial, [material.keyId, material.version, material.materialId, material.sealed, material.createdAt, material.rotationType ?? null]);
     });
   }
@@ -241,7 +222,7 @@ export class PgKmsStore implements KmsStore {
 
   async createAlias(a: AliasRecord): Promise<void> {
     await serializable(this.pool, async (q) => {
-      if (await this.changed(S.getAlias, [a.aliasName], q)) throw new KmsStoreConflict('AliasExists', `alias ${a.aliasName} exists`);
+      if (await this.changed(S.getAlias, [a.aliasName], q)) throw conflict.aliasExists(a.aliasName);
       await this.requireKey(q, a.keyId);
       await q.query(S.insertAlias, [a.aliasName, a.keyId, a.creationDate, a.lastUpdatedDate]);
     });
@@ -274,10 +255,10 @@ export class PgKmsStore implements KmsStore {
   async createGrant(g: GrantRecord): Promise<void> {
     await serializable(this.pool, async (q) => {
       await this.requireKey(q, g.keyId);
-      if (await this.changed(S.getGrant, [g.grantId], q)) throw new KmsStoreConflict('GrantExists', `grant ${g.grantId} exists`);
-      if (await this.changed(S.grantByToken, [g.grantToken], q)) throw new KmsStoreConflict('GrantExists', 'grant token exists');
+      if (await this.changed(S.getGrant, [g.grantId], q)) throw conflict.grantExists(g.grantId);
+      if (await this.changed(S.grantByToken, [g.grantToken], q)) throw conflict.grantTokenExists();
       if (g.name !== undefined && (await this.changed(S.grantByName, [g.keyId, g.name], q))) {
-        throw new KmsStoreConflict('GrantExists', `key ${g.keyId} has a grant named ${g.name}`);
+        throw conflict.grantNameTaken(g.keyId, g.name);
       }
       await q.query(S.insertGrant, [
         g.grantId, g.keyId, g.name ?? null, g.granteePrincipal, g.retiringPrincipal ?? null, g.issuingAccount,
@@ -362,12 +343,12 @@ export class PgKmsStore implements KmsStore {
   // ---- internals ----
 
   private async requireKey(q: Queryable, keyId: string): Promise<void> {
-    if (!(await this.changed(S.keyExists, [keyId], q))) throw new KmsStoreConflict('NotFound', `key ${keyId} does not exist`);
+    if (!(await this.changed(S.keyExists, [keyId], q))) throw conflict.noKey(keyId);
   }
 
   private async insertMaterial(q: Queryable, m: KeyMaterialRecord): Promise<void> {
     if (await this.changed(S.materialExists, [m.keyId, m.version], q)) {
-      throw new KmsStoreConflict('MaterialExists', `key ${m.keyId} has material version ${m.version}`);
+      throw conflict.materialExists(m.keyId, m.version);
     }
     await q.query(S.insertMaterial, [m.keyId, m.version, m.materialId, m.sealed, m.createdAt, m.rotationType ?? null]);
   }

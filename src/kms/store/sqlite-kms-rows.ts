@@ -100,6 +100,7 @@ export const KMS_SQL = {
   getMaterial: `SELECT ${MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? AND version = ?`,
   listMaterials: `SELECT ${MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? ORDER BY version`,
   deleteMaterials: 'DELETE FROM key_materials WHERE key_id = ?',
+  resealMaterial: 'UPDATE key_materials SET sealed = ? WHERE key_id = ? AND version = ? AND sealed = ?',
 
   insertAlias: `INSERT INTO aliases (${ALIAS_COLUMNS}) VALUES (?, ?, ?, ?)`,
   getAlias: `SELECT ${ALIAS_COLUMNS} FROM aliases WHERE alias_name = ?`,
@@ -134,11 +135,15 @@ export function prepareKmsStatements(db: Database.Database): KmsStatements {
   return Object.fromEntries(entries) as KmsStatements;
 }
 
-/** The values of insertKey, in KEY_COLUMNS order. */
-export function keyValues(k: KmsKeyRecord): unknown[] {
+/** How a store writes rotation_enabled: 0/1 in SQLite (the default below), a BOOLEAN in PostgreSQL. */
+export type FlagValue = (b: boolean) => number | boolean;
+const asBit: FlagValue = (b) => (b ? 1 : 0);
+
+/** The values of insertKey, in KEY_COLUMNS order (both stores' statements). */
+export function keyValues(k: KmsKeyRecord, flag: FlagValue = asBit): unknown[] {
   return [
     k.keyId, k.arn, k.accountId, k.region, k.description, k.keyUsage, k.keySpec, k.origin, k.keyManager, k.state,
-    k.creationDate, k.deletionDate ?? null, k.pendingWindowInDays ?? null, k.policy, k.rotationEnabled ? 1 : 0,
+    k.creationDate, k.deletionDate ?? null, k.pendingWindowInDays ?? null, k.policy, flag(k.rotationEnabled),
     k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion, ...importValues(k),
   ];
 }
@@ -152,9 +157,10 @@ export function updateKeyValues(k: KmsKeyRecord): unknown[] {
   return [...mutableKeyValues(k), k.keyId, k.revision ?? null, k.revision ?? null];
 }
 
-function mutableKeyValues(k: KmsKeyRecord): unknown[] {
+/** The fields updateKey sets, in the order both stores' statements set them. */
+export function mutableKeyValues(k: KmsKeyRecord, flag: FlagValue = asBit): unknown[] {
   return [
-    k.description, k.state, k.deletionDate ?? null, k.pendingWindowInDays ?? null, k.policy, k.rotationEnabled ? 1 : 0,
+    k.description, k.state, k.deletionDate ?? null, k.pendingWindowInDays ?? null, k.policy, flag(k.rotationEnabled),
     k.rotationPeriodInDays ?? null, k.nextRotationDate ?? null, k.onDemandRotations, k.currentVersion, ...importValues(k),
   ];
 }

@@ -17,9 +17,10 @@
 // second store on the same file (the contract suite's twins) may hold a stale record: a
 // write of it fails Changed (its revision is behind) and drops it from the cache.
 
-import { openSqlite, synchronousLevel } from '../../storage/sqlite-database.js';
-import Database from 'better-sqlite3';
-import { KmsStoreConflict } from './types.js';
+import { openSqlite } from '../../storage/sqlite-database.js';
+import { SqliteConnection } from '../../storage/sqlite-connection.js';
+import type Database from 'better-sqlite3';
+import { conflict } from './kms-conflicts.js';
 import type {
   AliasRecord,
   GrantRecord,
@@ -53,15 +54,13 @@ const CACHE_MAX = 10_000;
 
 export class SqliteKmsStore implements KmsStore {
   private readonly s: KmsStatements;
-  /** One transaction wrapper for every write; the callback is its argument. */
-  private readonly txRunner: Database.Transaction<(fn: () => unknown) => unknown>;
-  private closed = false;
+  private readonly conn: SqliteConnection;
   private readonly keyCache = new Map<string, KmsKeyRecord>();
   private readonly grantCache = new Map<string, GrantRecord[]>();
 
-  private constructor(private readonly db: Database.Database) {
+  private constructor(db: Database.Database) {
+    this.conn = new SqliteConnection(db);
     this.s = prepareKmsStatements(db);
-    this.txRunner = db.transaction((fn: () => unknown) => fn());
   }
 
   static open(path: string, opts: SqliteKmsStoreOptions = {}): SqliteKmsStore {
@@ -70,7 +69,7 @@ export class SqliteKmsStore implements KmsStore {
 
   /** The connection's synchronous level (FULL when the server runs with fsync on). */
   get synchronous(): 'NORMAL' | 'FULL' {
-    return synchronousLevel(this.db);
+    return this.conn.synchronous;
   }
 
   // ---- keys ----
@@ -80,7 +79,7 @@ export class SqliteKmsStore implements KmsStore {
       throw new RangeError('createKey: the material must be the key\'s current version');
     }
     this.tx(() => {
-      if (this.s.keyExists.get(key.keyId) !== undefined) throw new KmsStoreConflict('KeyExists', `key ${key.keyId} exists`);
+      if (this.s.keyExists.get(key.keyId) !== undefined) throw conflict.keyExists(key.keyId);
       this.s.insertKey.run(...keyValues(key));
       if (material) this.insertMaterial(material);
       for (const t of tags) this.s.upsertTag.run({ keyId: key.keyId, tagKey: t.TagKey, tagValue: t.TagValue });
@@ -105,7 +104,7 @@ export class SqliteKmsStore implements KmsStore {
     let cursor: KeyListCursor;
     if (typeof after === 'string') {
       const row = this.s.getKey.get(after) as KeyRow | undefined;
-      if (row === undefined) throw new KmsStoreConflict('NotFound', `marker key ${after} does not exist`);
+      if (row === undefined) throw conflict.noMarkerKey(after);
       cursor = { creationDate: row.creation_date, keyId: row.key_id };
     } else {
       cursor = after;
@@ -118,7 +117,7 @@ export class SqliteKmsStore implements KmsStore {
     return this.tx(() => {
       if (this.s.updateKey.run(...updateKeyValues(key)).changes > 0) return true;
       if (this.s.keyExists.get(key.keyId) === undefined) return false;
-      throw changed(key);
+      throw conflict.changed(key.keyId, key.revision);
     });
   }
 
@@ -129,7 +128,7 @@ export class SqliteKmsStore implements KmsStore {
       if (ifRevision !== undefined) {
         const row = this.s.keyRevision.get(keyId) as { revision: number } | undefined;
         if (row === undefined) return false;
-        if (row.revision !== ifRevision) throw new KmsStoreConflict('Changed', `key ${keyId} changed since revision ${ifRevision} was read`);
+        if (row.revision !== ifRevision) throw conflict.changed(keyId, ifRevision);
       }
       this.s.deleteTagsOfKey.run(keyId);
       this.s.deleteGrantsOfKey.run(keyId);
@@ -151,7 +150,7 @@ export class SqliteKmsStore implements KmsStore {
   }
 
   async resealMaterial(keyId: string, version: number, expected: Buffer, sealed: Buffer): Promise<boolean> {
-    return this.db.prepare('UPDATE key_materials SET sealed = ? WHERE key_id = ? AND version = ? AND sealed = ?').run(sealed, keyId, version, expected).changes > 0;
+    return this.s.resealMaterial.run(sealed, keyId, version, expected).changes > 0;
   }
 
   async addMaterial(material: KeyMaterialRecord, key: KmsKeyRecord): Promise<void> {
@@ -160,7 +159,7 @@ export class SqliteKmsStore implements KmsStore {
     this.tx(() => {
       this.requireKey(key.keyId);
       this.insertMaterial(material);
-      if (this.s.updateKey.run(...updateKeyValues({ ...key, currentVersion: material.version })).changes === 0) throw changed(key);
+      if (this.s.updateKey.run(...updateKeyValues({ ...key, currentVersion: material.version })).changes === 0) throw conflict.changed(key.keyId, key.revision);
     });
   }
 
@@ -169,7 +168,7 @@ export class SqliteKmsStore implements KmsStore {
     this.keyCache.delete(key.keyId);
     this.tx(() => {
       this.requireKey(key.keyId);
-      if (this.s.updateKey.run(...updateKeyValues(key)).changes === 0) throw changed(key);
+      if (this.s.updateKey.run(...updateKeyValues(key)).changes === 0) throw conflict.changed(key.keyId, key.revision);
       this.s.upsertMaterial.run(material.keyId, material.version, material.materialId, material.sealed, material.createdAt, material.rotationType ?? null);
     });
   }
@@ -178,7 +177,7 @@ export class SqliteKmsStore implements KmsStore {
 
   async createAlias(a: AliasRecord): Promise<void> {
     this.tx(() => {
-      if (this.s.getAlias.get(a.aliasName) !== undefined) throw new KmsStoreConflict('AliasExists', `alias ${a.aliasName} exists`);
+      if (this.s.getAlias.get(a.aliasName) !== undefined) throw conflict.aliasExists(a.aliasName);
       this.requireKey(a.keyId);
       this.s.insertAlias.run(a.aliasName, a.keyId, a.creationDate, a.lastUpdatedDate);
     });
@@ -212,10 +211,10 @@ export class SqliteKmsStore implements KmsStore {
     this.grantCache.delete(g.keyId);
     this.tx(() => {
       this.requireKey(g.keyId);
-      if (this.s.getGrant.get(g.grantId) !== undefined) throw new KmsStoreConflict('GrantExists', `grant ${g.grantId} exists`);
-      if (this.s.grantByToken.get(g.grantToken) !== undefined) throw new KmsStoreConflict('GrantExists', 'grant token exists');
+      if (this.s.getGrant.get(g.grantId) !== undefined) throw conflict.grantExists(g.grantId);
+      if (this.s.grantByToken.get(g.grantToken) !== undefined) throw conflict.grantTokenExists();
       if (g.name !== undefined && this.s.grantByName.get(g.keyId, g.name) !== undefined) {
-        throw new KmsStoreConflict('GrantExists', `key ${g.keyId} has a grant named ${g.name}`);
+        throw conflict.grantNameTaken(g.keyId, g.name);
       }
       this.s.insertGrant.run(
         g.grantId, g.keyId, g.name ?? null, g.granteePrincipal, g.retiringPrincipal ?? null, g.issuingAccount,
@@ -294,35 +293,28 @@ export class SqliteKmsStore implements KmsStore {
   }
 
   async ping(): Promise<void> {
-    if (this.closed) throw new Error('the store is closed');
-    this.db.prepare('SELECT count(*) FROM sqlite_master').get();
+    this.conn.ping();
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.db.close();
+    this.conn.close();
   }
 
   // ---- internals ----
 
   /** Runs fn in one write transaction (BEGIN IMMEDIATE: takes the write lock up front). */
   private tx<T>(fn: () => T): T {
-    return this.txRunner.immediate(fn) as T;
+    return this.conn.tx(fn);
   }
 
   private requireKey(keyId: string): void {
-    if (this.s.keyExists.get(keyId) === undefined) throw new KmsStoreConflict('NotFound', `key ${keyId} does not exist`);
+    if (this.s.keyExists.get(keyId) === undefined) throw conflict.noKey(keyId);
   }
 
   private insertMaterial(m: KeyMaterialRecord): void {
     if (this.s.materialExists.get(m.keyId, m.version) !== undefined) {
-      throw new KmsStoreConflict('MaterialExists', `key ${m.keyId} has material version ${m.version}`);
+      throw conflict.materialExists(m.keyId, m.version);
     }
     this.s.insertMaterial.run(m.keyId, m.version, m.materialId, m.sealed, m.createdAt, m.rotationType ?? null);
   }
-}
-
-function changed(key: KmsKeyRecord): KmsStoreConflict {
-  return new KmsStoreConflict('Changed', `key ${key.keyId} changed since revision ${key.revision ?? '?'} was read`);
 }

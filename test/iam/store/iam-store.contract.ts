@@ -248,6 +248,8 @@ export function runIamStoreContract(name: string, make: () => Promise<IamStore>,
         for (const r of rs) await s.sessions.create(r);
         assert.deepEqual(await s.sessions.list(undefined, 2), rs.slice(0, 2));
         assert.deepEqual(await s.sessions.list(rs[1]!.accessKeyId, 2), rs.slice(2));
+        assert.deepEqual(await s.sessions.list(undefined, 0), [], 'a limit of 0 lists nothing');
+        assert.deepEqual(await s.sessions.list(undefined, -1), [], 'nor does a negative one (not "no limit")');
         const next = Buffer.from('resealed');
         assert.equal(await s.sessions.reseal(rs[0]!.accessKeyId, Buffer.from('other'), next), false);
         assert.equal(await s.sessions.reseal(rs[0]!.accessKeyId, rs[0]!.sealedSecret, next), true);

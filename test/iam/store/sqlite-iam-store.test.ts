@@ -9,8 +9,9 @@ import { isUserId, newUserId, userArn } from '../../../src/iam/store/ids.js';
 import { IAM_SCHEMA_VERSION } from '../../../src/iam/store/sqlite-iam-schema.js';
 import { IAM_SQL, SqliteIamStore } from '../../../src/iam/store/sqlite-iam-store.js';
 import type { IamStore } from '../../../src/iam/store/types.js';
-import { runIamStoreContract } from './iam-store.contract.js';
+import { accessKeyRec, runIamStoreContract, userRec } from './iam-store.contract.js';
 import { storeFiles } from '../../helpers/store-files.js';
+import { preparesDuring } from '../../helpers/sqlite-prepares.js';
 
 const files = storeFiles<IamStore>('coffer-iam-sqlite-', '.sqlite', (file) => SqliteIamStore.open(file));
 
@@ -61,6 +62,22 @@ describe('SqliteIamStore specifics', () => {
       }
     } finally {
       db.close();
+    }
+  });
+
+  it('ping and resealAccessKey prepare no statement per call (each would be kept for the process on Node 22+)', async () => {
+    const s = SqliteIamStore.open(files.next());
+    try {
+      await s.createUser(userRec('alice'));
+      const k = accessKeyRec('alice');
+      await s.createAccessKey(k);
+      const n = await preparesDuring(async () => {
+        for (let i = 0; i < 3; i++) await s.ping();
+        assert.equal(await s.resealAccessKey(k.accessKeyId, k.sealedSecret, Buffer.from('resealed')), true);
+      });
+      assert.equal(n, 0);
+    } finally {
+      await s.close();
     }
   });
 });

@@ -11,6 +11,7 @@ import { KMS_SCHEMA_VERSION } from '../../../src/kms/store/sqlite-kms-schema.js'
 import type { KmsStore } from '../../../src/kms/store/types.js';
 import { keyRec, materialRec, runKmsStoreContract } from './kms-store.contract.js';
 import { storeFiles } from '../../helpers/store-files.js';
+import { preparesDuring } from '../../helpers/sqlite-prepares.js';
 
 const files = storeFiles<KmsStore>('coffer-kms-sqlite-', '.sqlite', (file) => SqliteKmsStore.open(file));
 
@@ -83,6 +84,22 @@ describe('SqliteKmsStore specifics', () => {
       await assert.rejects(s.createKey(key, materialRec(key.keyId), [{ TagKey: 'a', TagValue: 'b' }]), /boom/);
       assert.equal(await s.getKey(key.keyId), undefined);
       assert.deepEqual(await s.listMaterials(key.keyId), []);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('ping and resealMaterial prepare no statement per call (each would be kept for the process on Node 22+)', async () => {
+    const s = SqliteKmsStore.open(files.next());
+    try {
+      const key = keyRec();
+      const m = materialRec(key.keyId);
+      await s.createKey(key, m, []);
+      const n = await preparesDuring(async () => {
+        for (let i = 0; i < 3; i++) await s.ping();
+        assert.equal(await s.resealMaterial(key.keyId, 1, m.sealed, Buffer.from('resealed')), true);
+      });
+      assert.equal(n, 0);
     } finally {
       await s.close();
     }
