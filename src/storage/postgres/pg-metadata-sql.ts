@@ -120,7 +120,11 @@ const SQL = {
   // now, and wait out the grace (pg-metadata-schema.ts, V4).
   pendingToGarbage: `WITH p AS (DELETE FROM meta_pending_blobs RETURNING blob_id)
      INSERT INTO meta_garbage_blobs (blob_id, added_at) SELECT blob_id, 0 FROM p ON CONFLICT DO NOTHING`,
-  addUnnamedGarbage: 'INSERT INTO meta_garbage_blobs (blob_id, added_at) VALUES (?, 0) ON CONFLICT DO NOTHING',
+  // A write that failed before its commit: its blob, if still pending, is garbage. No mark: the
+  // commit went through though the writer saw an error (the answer lost with the connection),
+  // or the blob is garbage already; either way it is left.
+  discardPending: `WITH p AS (DELETE FROM meta_pending_blobs WHERE blob_id = ? RETURNING blob_id)
+     INSERT INTO meta_garbage_blobs (blob_id, added_at) SELECT blob_id, 0 FROM p ON CONFLICT DO NOTHING`,
   addGarbage: 'INSERT INTO meta_garbage_blobs (blob_id) VALUES (?) ON CONFLICT DO NOTHING',
   addGarbageMany: 'INSERT INTO meta_garbage_blobs (blob_id) SELECT unnest(?::text[]) ON CONFLICT DO NOTHING',
   listGarbage: `SELECT blob_id FROM meta_garbage_blobs WHERE added_at <= ${NOW_MS} - ?::bigint`,

@@ -394,10 +394,7 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async discardPending(blobId: string): Promise<void> {
-    await this.tx(async (q) => {
-      await q.query(S.clearPending, [blobId]);
-      await q.query(S.addUnnamedGarbage, [blobId]);
-    });
+    await this.pool.query(S.discardPending, [blobId]);
   }
 
   async takeGarbage(includePending: boolean): Promise<string[]> {
