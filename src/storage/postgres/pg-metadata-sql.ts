@@ -127,7 +127,8 @@ const SQL = {
      INSERT INTO meta_garbage_blobs (blob_id, added_at) SELECT blob_id, 0 FROM p ON CONFLICT DO NOTHING`,
   addGarbage: 'INSERT INTO meta_garbage_blobs (blob_id) VALUES (?) ON CONFLICT DO NOTHING',
   addGarbageMany: 'INSERT INTO meta_garbage_blobs (blob_id) SELECT unnest(?::text[]) ON CONFLICT DO NOTHING',
-  listGarbage: `SELECT blob_id FROM meta_garbage_blobs WHERE added_at <= ${NOW_MS} - ?::bigint`,
+  // The cutoff in a subquery, computed once: clock_timestamp() is volatile, and compared row by row it would rule out the index.
+  listGarbage: `SELECT blob_id FROM meta_garbage_blobs WHERE added_at <= (SELECT ${NOW_MS} - ?::bigint)`,
   forgetGarbage: 'DELETE FROM meta_garbage_blobs WHERE blob_id = ANY(?::text[])',
 
   // The blob and its pending mark in one statement, committed asynchronously (pg-inline-blobs.ts says why that is safe).

@@ -142,6 +142,8 @@ describePostgres('PgMetadataStore', () => {
         ['newestVersion', 'meta_object_versions_order', ['b', 'k']],
         ['olderVersionsOf', 'meta_object_versions_order', ['b', 'k', 5, 10]],
         ['listParts', 'meta_parts_pkey', ['u', 0, 10]],
+        // After every PUT that replaced a version, and every sweep: only the garbage past the grace, with an hour's garbage in the table.
+        ['listGarbage', 'meta_garbage_blobs_by_age', [3_600_000]],
       ];
       for (const [stmt, index, values] of cases) {
         const plan = await planOf(pool, PG_METADATA_SQL[stmt], values);
