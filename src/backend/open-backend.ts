@@ -27,7 +27,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { CofferConfig } from '../config/config.js';
+import { DEFAULT_BLOB_GC_GRACE_SECONDS, type CofferConfig } from '../config/config.js';
 import { SqliteMetadataStore } from '../storage/sqlite-metadata-store.js';
 import { TieredBlobStore } from '../storage/tiered-blob-store.js';
 import { isBlobTierUnavailable } from '../storage/blob-unavailable.js';
@@ -69,6 +69,8 @@ export type BackendConfig = Pick<CofferConfig, 'dataDir' | 'fsync' | 'region' | 
   blobs?: BlobsConfig;
   /** The job leader's lease, which also paces writer heartbeats (default 15). */
   clusterLeaseSeconds?: number;
+  /** On PostgreSQL, how long a blob no record names any more waits before it is deleted (default DEFAULT_BLOB_GC_GRACE_SECONDS). */
+  blobGcGraceSeconds?: number;
 };
 
 /** Several nodes may share the stores (PostgreSQL): who this process is, and the job leader's lease. */
@@ -170,7 +172,10 @@ async function openPostgres(config: BackendConfig, url: string, log?: Logger): P
   try {
     const writer = nodeIdentity(config.dataDir);
     // Heartbeats once per lease: a writer is dead after 4 lease periods of silence (cluster/storage-sweeper.ts).
-    const meta = track(await PgMetadataStore.open(pool, { writer, heartbeatMs: (config.clusterLeaseSeconds ?? 15) * 1000 }));
+    // Garbage waits out the grace: another node may still be streaming it (docs/CLUSTER.md, "Garbage and readers on other nodes").
+    const meta = track(await PgMetadataStore.open(pool, {
+      writer, heartbeatMs: (config.clusterLeaseSeconds ?? 15) * 1000, garbageGraceMs: (config.blobGcGraceSeconds ?? DEFAULT_BLOB_GC_GRACE_SECONDS) * 1000,
+    }));
     const blobs = track(await openBlobTier(config, meta));
     // Other nodes may be writing: only this node's earlier instances' pending blobs go now;
     // dead nodes' are the job leader's (docs/CLUSTER.md, "Pending blobs").

@@ -1,7 +1,8 @@
 // `coffer hadoop config` and `coffer hadoop check`: a core-site.xml for Hadoop's S3A
 // connector that points at this Coffer with SSE-KMS, and an explanation of what an
 // existing core-site.xml will do here. Both read the data directory in-process
-// (src/hadoop/coffer-view.ts); neither needs the server to be running.
+// (src/hadoop/coffer-view.ts), or a cluster's PostgreSQL database with --metadata
+// (src/hadoop/cluster-view.ts); neither needs the server to be running.
 
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -10,15 +11,17 @@ import { makeConfig } from '../hadoop/make-config.js';
 import { checkCoreSite, renderReport } from '../hadoop/check.js';
 import { CoreSiteError } from '../hadoop/core-site.js';
 import { CliError } from './output.js';
+import { METADATA_OPTION, METADATA_OPTION_HELP } from './postgres-deployment.js';
 
 interface CommonOptions {
   dataDir?: string;
+  metadata?: string;
   region?: string;
   defaultKmsKey?: string;
 }
 
 async function withView<T>(o: CommonOptions, fn: (v: CofferView) => Promise<T>): Promise<T> {
-  const view = await CofferView.open({ dataDir: o.dataDir, region: o.region, defaultKmsKeyId: o.defaultKmsKey });
+  const view = await CofferView.open({ dataDir: o.dataDir, metadata: o.metadata, region: o.region, defaultKmsKeyId: o.defaultKmsKey });
   try {
     return await fn(view);
   } finally {
@@ -32,6 +35,7 @@ export function registerHadoopCommands(program: Command): void {
   const hadoop = program.command('hadoop').description('Hadoop S3A: generate and check core-site.xml for this server');
   const common = (c: Command): Command => c
     .option('--data-dir <dir>', 'data directory (default ./data, env COFFER_DATA_DIR)')
+    .option(METADATA_OPTION, `${METADATA_OPTION_HELP}: read the cluster's buckets, keys and users there instead of a data directory`)
     .option('--region <region>', 'the server\'s region (default us-east-1, env COFFER_REGION)')
     .option('--default-kms-key <key>', 'the server\'s organization default key, if it runs with one (env COFFER_DEFAULT_KMS_KEY_ID)');
 
@@ -50,6 +54,10 @@ export function registerHadoopCommands(program: Command): void {
       const algorithm = ({ 'sse-kms': 'SSE-KMS', 'dsse-kms': 'DSSE-KMS', none: 'none' } as const)[o.algorithm.toLowerCase() as 'sse-kms'];
       if (!algorithm) throw new CliError(`unknown --algorithm ${o.algorithm}`, 'use SSE-KMS, DSSE-KMS or none');
       await withView(o, async (view) => {
+        if (o.user !== undefined && view.config.metadata !== undefined) {
+          // A new access key is an IAM change: on a cluster it goes through a node, which records it in the audit trail.
+          throw new CliError('--user creates an access key, which on a cluster is made through a node (so that its audit trail records it), not in the database directly', `create it with \`aws iam create-access-key --user-name ${o.user} --endpoint-url https://NODE\`, then pass --access-key-id with AWS_SECRET_ACCESS_KEY set`);
+        }
         const made = await makeConfig(view, {
           bucket: o.bucket,
           key: o.key,

@@ -82,7 +82,18 @@ export function registerMigrateCommand(program: Command): void {
       );
       if (!r.ok) {
         process.exitCode = 1;
-        process.stderr.write('coffer: error: the target does not match the source\ncoffer: hint: if nodes already run on the target, their writes show as differences; otherwise migrate again into a new, empty database\n');
+        const othersDiffer = r.verify.some((v) => !v.ok && !v.what.endsWith(' account -> account'));
+        if (r.accountMissing) {
+          // Migrated by a release from before the account moved into the database: the one row --verify (which writes nothing) cannot add.
+          const again = `coffer migrate --data-dir ${config.dataDir} --to ${shownMetadata(url)}${where ? ` --blobs ${where}` : ''}`;
+          process.stderr.write(
+            `coffer: error: the target database holds no account: ${config.dataDir} was migrated into it by a release from before the account moved into PostgreSQL\n` +
+              `coffer: hint: run the migration again without --verify (\`${again}\`, the URL with its password): it copies nothing again, sets the account (${r.accountId}) and verifies; then start the nodes\n`,
+          );
+        }
+        if (othersDiffer || !r.accountMissing) {
+          process.stderr.write('coffer: error: the target does not match the source\ncoffer: hint: if nodes already run on the target, their writes show as differences; otherwise migrate again into a new, empty database\n');
+        }
         return;
       }
       process.stdout.write(

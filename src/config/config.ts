@@ -10,6 +10,12 @@ import { loadTlsMaterial } from './tls-files.js';
 import { layerSources, SETTINGS, type Origin } from './sources.js';
 import { rootKeyFlagEnv, type RootKeyFlags } from './root-key-flags.js';
 
+/**
+ * COFFER_BLOB_GC_GRACE_SECONDS's default: an hour, longer than any ordinary GET (5 GiB, the
+ * largest single PUT, at 2 MB/s). Ceph RGW's rgw_gc_obj_min_wait is two hours.
+ */
+export const DEFAULT_BLOB_GC_GRACE_SECONDS = 3600;
+
 export interface CofferConfig {
   address: string;
   port: number;
@@ -78,6 +84,11 @@ export interface CofferConfig {
    * Leadership moves within lease + lease/3 of a leader's death; a writer silent for 4 × lease is dead (docs/CLUSTER.md).
    */
   clusterLeaseSeconds: number;
+  /**
+   * With --metadata postgres://…: how long the blob of an overwritten or deleted object is kept before it is
+   * deleted, so GETs on other nodes that began before finish (COFFER_BLOB_GC_GRACE_SECONDS, default 3600; docs/CLUSTER.md).
+   */
+  blobGcGraceSeconds: number;
   /** Metering, Prometheus metrics, the audit switch and the price table (see the end of this file). */
   metering: MeteringConfig;
   // Slow and greedy clients (src/http/): the defaults fit a default `ulimit -n` of 1024.
@@ -134,6 +145,7 @@ const schema = z.object({
   shutdownGraceSeconds: z.number().int().min(0).max(3600),
   lifecycleIntervalSeconds: z.number().int().refine((n) => n === 0 || (n >= 60 && n <= 604800)),
   clusterLeaseSeconds: z.number().int().min(2).max(300),
+  blobGcGraceSeconds: z.number().int().min(0).max(604800),
   headersTimeoutSeconds: z.number().min(0.05).max(3600),
   bodyIdleTimeoutSeconds: z.number().min(0.05).max(3600),
   maxConnections: z.number().int().min(1).max(1_000_000),
@@ -166,6 +178,7 @@ const HINTS: Record<string, string> = {
   lifecycleIntervalSeconds: 'COFFER_LIFECYCLE_INTERVAL_SECONDS must be a whole number of seconds from 60 to 604800 (default 86400, daily), or 0 to apply lifecycle rules only with `coffer lifecycle run`',
   shutdownGraceSeconds: 'COFFER_SHUTDOWN_GRACE_SECONDS must be a whole number of seconds from 0 to 3600 (default 30; 0 cuts requests in flight at once)',
   clusterLeaseSeconds: 'COFFER_CLUSTER_LEASE_SECONDS must be a whole number of seconds from 2 to 300 (default 15)',
+  blobGcGraceSeconds: 'COFFER_BLOB_GC_GRACE_SECONDS must be a whole number of seconds from 0 to 604800 (default 3600): longer than your longest GET',
   headersTimeoutSeconds: 'COFFER_HEADERS_TIMEOUT_SECONDS must be a number of seconds from 0.05 to 3600 (default 60)',
   bodyIdleTimeoutSeconds: 'COFFER_BODY_IDLE_TIMEOUT_SECONDS must be a number of seconds from 0.05 to 3600 (default 20)',
   maxConnections: 'COFFER_MAX_CONNECTIONS must be a whole number of at least 1 (default 900; keep it and COFFER_CONNECTION_RESERVE under `ulimit -n`)',
@@ -238,6 +251,7 @@ const EFFECTIVE: Record<string, (c: CofferConfig) => unknown> = {
   COFFER_AUDIT_DELIVERY_SECONDS: (c) => c.auditDeliverySeconds, COFFER_AUDIT_RETENTION_DAYS: (c) => c.auditRetentionDays, COFFER_SHUTDOWN_GRACE_SECONDS: (c) => c.shutdownGraceSeconds,
   COFFER_LIFECYCLE_INTERVAL_SECONDS: (c) => c.lifecycleIntervalSeconds,
   COFFER_CLUSTER_LEASE_SECONDS: (c) => c.clusterLeaseSeconds,
+  COFFER_BLOB_GC_GRACE_SECONDS: (c) => c.blobGcGraceSeconds,
   COFFER_HEADERS_TIMEOUT_SECONDS: (c) => c.headersTimeoutSeconds, COFFER_BODY_IDLE_TIMEOUT_SECONDS: (c) => c.bodyIdleTimeoutSeconds,
   COFFER_MAX_CONNECTIONS: (c) => c.maxConnections, COFFER_MAX_CONNECTIONS_PER_CLIENT: (c) => c.maxConnectionsPerClient, COFFER_CONNECTION_RESERVE: (c) => c.connectionReserve,
   COFFER_SIGV2: (c) => c.sigv2, COFFER_METERING: (c) => c.metering.enabled, COFFER_METRICS: (c) => c.metering.metrics, COFFER_AUDIT: (c) => c.metering.audit,
@@ -291,6 +305,7 @@ function validate(flags: ConfigFlags, env: NodeJS.ProcessEnv): CofferConfig {
     lifecycleIntervalSeconds: env.COFFER_LIFECYCLE_INTERVAL_SECONDS === undefined || env.COFFER_LIFECYCLE_INTERVAL_SECONDS.trim() === '' ? 86400 : /^\d+$/.test(env.COFFER_LIFECYCLE_INTERVAL_SECONDS.trim()) ? Number(env.COFFER_LIFECYCLE_INTERVAL_SECONDS) : NaN,
     shutdownGraceSeconds: env.COFFER_SHUTDOWN_GRACE_SECONDS === undefined || env.COFFER_SHUTDOWN_GRACE_SECONDS === '' ? 30 : Number(env.COFFER_SHUTDOWN_GRACE_SECONDS),
     clusterLeaseSeconds: env.COFFER_CLUSTER_LEASE_SECONDS === undefined || env.COFFER_CLUSTER_LEASE_SECONDS === '' ? 15 : Number(env.COFFER_CLUSTER_LEASE_SECONDS),
+    blobGcGraceSeconds: env.COFFER_BLOB_GC_GRACE_SECONDS === undefined || env.COFFER_BLOB_GC_GRACE_SECONDS.trim() === '' ? DEFAULT_BLOB_GC_GRACE_SECONDS : /^\d+$/.test(env.COFFER_BLOB_GC_GRACE_SECONDS.trim()) ? Number(env.COFFER_BLOB_GC_GRACE_SECONDS) : NaN,
     ...listenerSettings(env),
     sigv2: flags.sigv2 ?? envSwitch(env.COFFER_SIGV2, true),
   };

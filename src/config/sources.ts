@@ -77,6 +77,7 @@ export const SETTINGS: readonly SettingSource[] = [
   { env: 'COFFER_FREE_REQUESTS_PER_MONTH' },
   { env: 'COFFER_BLOBS', flag: 'blobs' },
   { env: 'COFFER_METADATA', flag: 'metadata' },
+  { env: 'COFFER_BLOB_GC_GRACE_SECONDS' },
   { env: 'COFFER_BLOB_S3_ACCESS_KEY_ID', secret: true },
   { env: 'COFFER_BLOB_S3_SECRET_ACCESS_KEY', secret: true },
 ];

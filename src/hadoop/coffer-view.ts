@@ -24,9 +24,12 @@ import { openStoresBesideServer } from '../backend/open-backend.js';
 import type { BucketRecord, MetadataStore } from '../storage/types.js';
 import { decideS3 } from '../s3/authorization.js';
 import { openDataDir, type AdminContext } from '../data-dir.js';
+import { openClusterView, type ViewStores } from './cluster-view.js';
 
 export interface ViewOptions {
   dataDir?: string;
+  /** A cluster's database (postgres://…; else COFFER_METADATA): the state is read there (cluster-view.ts). */
+  metadata?: string;
   region?: string;
   /** The organization default key (the server's --default-kms-key); else COFFER_DEFAULT_KMS_KEY_ID. */
   defaultKmsKeyId?: string;
@@ -63,15 +66,10 @@ export class CofferView {
 
   static async open(o: ViewOptions = {}): Promise<CofferView> {
     const env = o.env ?? process.env;
-    const admin = await openDataDir(o.dataDir);
-    const config = loadConfig({ dataDir: admin.dataDir, region: o.region, defaultKmsKeyId: o.defaultKmsKeyId }, env);
-    let root: RootAccount | undefined;
-    try {
-      root = await loadRootAccount(admin.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
-    } catch {
-      root = undefined; // started with root credentials from the environment, which this process does not have
-    }
-    const { kms: kmsStore, meta, close: closeStores } = openStoresBesideServer(admin.dataDir, ['kms', 'meta']);
+    const onCluster = loadConfig({ dataDir: o.dataDir, metadata: o.metadata, region: o.region, defaultKmsKeyId: o.defaultKmsKeyId }, env);
+    const { admin, config, root, kmsStore, meta, closeStores } = onCluster.metadata !== undefined
+      ? { config: onCluster, ...(await openClusterView({ ...onCluster, metadata: onCluster.metadata }, env)) }
+      : await openDataDirView(o, env);
     const account: RootAccount = root ?? { accountId: admin.accountId, generated: false, credential: { accessKeyId: '', secretAccessKey: '', principal: rootPrincipal(admin.accountId) } };
     const directory = new CredentialDirectory(admin.iam, admin.rootKey, account, config.region);
     const kms = new InProcessKms(new KmsService({
@@ -199,4 +197,18 @@ function same(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** The stores of an embedded data directory, read beside its server. */
+async function openDataDirView(o: ViewOptions, env: NodeJS.ProcessEnv): Promise<ViewStores & { config: CofferConfig }> {
+  const admin = await openDataDir(o.dataDir);
+  const config = loadConfig({ dataDir: admin.dataDir, region: o.region, defaultKmsKeyId: o.defaultKmsKeyId }, env);
+  let root: RootAccount | undefined;
+  try {
+    root = await loadRootAccount(admin.dataDir, { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey });
+  } catch {
+    root = undefined; // started with root credentials from the environment, which this process does not have
+  }
+  const { kms: kmsStore, meta, close: closeStores } = openStoresBesideServer(admin.dataDir, ['kms', 'meta']);
+  return { admin, config, root, kmsStore, meta, closeStores };
 }

@@ -428,8 +428,9 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async discardPending(blobId: string): Promise<void> {
     await this.write(() => {
-      this.s.clearPending.run(blobId);
-      this.s.addGarbage.run(blobId);
+      // No pending mark: the write did publish it (its commit went through though the writer
+      // saw an error), or it is garbage already. Only a blob still pending is the failed write's.
+      if (this.s.clearPending.run(blobId).changes > 0) this.s.addGarbage.run(blobId);
     });
   }
 

@@ -382,7 +382,11 @@ export interface MetadataStore {
   /** Moves the chosen pending blobs to garbage (see PendingReclaim); returns how many. */
   reclaimPending(which: PendingReclaim): Promise<number>;
   markPending(blobId: string): Promise<void>;
-  /** Drops a pending mark and puts the blob in garbage (a write that failed before its commit). */
+  /**
+   * Drops a pending mark and puts the blob in garbage (a write that failed before its commit).
+   * A blob no longer pending is left: its commit went through though the writer saw an error
+   * (the answer lost with the connection), or it is garbage already.
+   */
   discardPending(blobId: string): Promise<void>;
   /**
    * Blob ids to delete: garbage, plus (only when includePending: the start of the only

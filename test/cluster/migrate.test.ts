@@ -279,6 +279,24 @@ describePostgres('coffer migrate: an embedded data directory into PostgreSQL and
       const r4 = await migrateCli([...args, '--verify'], {});
       assert.equal(r4.code, 0, r4.stderr);
       assert.match(r4.stdout, /^verified /);
+
+      // A target migrated by a release from before the account moved into the database has
+      // no account row: --verify names the command that sets it, rather than a bare mismatch.
+      await pool.query('DELETE FROM account');
+      const r5 = await migrateCli([...args, '--verify'], {});
+      assert.equal(r5.code, 1, r5.stderr);
+      assert.match(r5.stdout, /root-credentials\.json account -> account\s+1\s+0\s+MISSING/);
+      assert.match(r5.stderr, /^coffer: error: the target database holds no account: .* was migrated into it by a release from before the account moved into PostgreSQL$/m);
+      const hint = r5.stderr.split('\n').find((l) => l.startsWith('coffer: hint: run the migration again without --verify'));
+      assert.ok(hint, r5.stderr);
+      assert.ok(hint.includes(`(\`coffer migrate --data-dir ${source} --to postgres://`) && hint.includes(` --blobs file://${sharedBlobs}\`, the URL with its password)`), hint);
+      assert.ok(hint.includes(`sets the account (${account})`), hint);
+      assert.doesNotMatch(r5.stderr, /does not match the source/, 'nothing else differs');
+      const r6 = await migrateCli(args, { COFFER_ROOT_KEY: rootKey });
+      assert.equal(r6.code, 0, r6.stderr);
+      assert.match(r6.stdout, /^already migrated /);
+      assert.deepEqual((await pool.query('SELECT account_id FROM account')).rows, [{ account_id: account }], 'the run without --verify set the account');
+      assert.equal((await migrateCli([...args, '--verify'], {})).code, 0);
     } finally {
       await holder.end().catch(() => {});
       await pool.end();

@@ -1,7 +1,8 @@
 // A real, throwaway PostgreSQL 15 for the tests of the PostgreSQL stores: Debian's
 // binaries (/usr/lib/postgresql/15/bin) run initdb and pg_ctl into a temporary folder,
 // on a free loopback port, with the unix socket in that folder, trust authentication and
-// fsync off (a test database need not survive a power cut). One server per test file
+// fsync off (a test database need not survive a power cut; ownPostgresServer gives a test a
+// server of its own with the durable defaults, to crash it). One server per test file
 // (started lazily, stopped with `pg_ctl stop -m immediate` after the file's tests, and at
 // process exit as a fallback); each store gets a fresh database (CREATE DATABASE …
 // TEMPLATE template0).
@@ -59,24 +60,40 @@ export interface PgTestServer {
    */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /**
+   * Crashes the server (`pg_ctl stop -m immediate`: every process quits at once, nothing
+   * written but what already was; the next start runs crash recovery). The OS does not
+   * crash, so what PostgreSQL wrote to it stays; with the durable settings of
+   * ownPostgresServer this loses only commits not yet acknowledged as durable.
+   */
+  crash(): Promise<void>;
 }
 
 let started: Promise<PgTestServer> | undefined;
-let stopSync: (() => void) | undefined;
-let admin: pg.Pool | undefined;
+const stopSyncs: (() => void)[] = [];
+const admins: pg.Pool[] = [];
 
 /**
  * The test file's PostgreSQL server, started on first use; stopped after the file's tests
  * (the `after` hook this registers at load time) and at process exit.
  */
 export function postgresServer(): Promise<PgTestServer> {
-  started ??= start();
+  started ??= start({ durable: false });
   return started;
 }
 
+/**
+ * A server of the test's own with PostgreSQL's durable defaults (fsync, synchronous_commit
+ * and full_page_writes on), for tests that crash it and count what survived. Stopped with
+ * the file's others.
+ */
+export function ownPostgresServer(): Promise<PgTestServer> {
+  return start({ durable: true });
+}
+
 after(async () => {
-  await admin?.end().catch(() => {});
-  stopSync?.();
+  for (const a of admins) await a.end().catch(() => {});
+  for (const stop of stopSyncs) stop();
 });
 
 function freePort(): Promise<number> {
@@ -100,7 +117,7 @@ function run(cmd: string, args: string[]): void {
   execFileSync(c, a, { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-async function start(): Promise<PgTestServer> {
+async function start(settings: { durable: boolean }): Promise<PgTestServer> {
   const missing = postgresMissing();
   if (missing !== undefined) throw new Error(`PostgreSQL is not available: ${missing}`);
   // As root the server's user must reach the folder: /tmp, not a TMPDIR that may sit under /root.
@@ -119,7 +136,7 @@ async function start(): Promise<PgTestServer> {
   let opts = '';
   for (let attempt = 0; ; attempt++) {
     port = await freePort();
-    opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+    opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1${settings.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off'}`;
     try {
       run(pgCtl, ['-D', data, '-o', opts, '-l', log, '-w', '-t', '30', 'start']);
       break;
@@ -132,20 +149,21 @@ async function start(): Promise<PgTestServer> {
     }
   }
   let stopped = false;
-  stopSync = () => {
+  const stopSync = () => {
     if (stopped) return;
     stopped = true;
     const [c, a] = asServerUser(pgCtl, ['-D', data, '-m', 'immediate', '-w', 'stop']);
     spawnSync(c, a, { stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
   };
+  stopSyncs.push(stopSync);
   process.once('exit', stopSync);
 
   const url = (database: string) => `postgres://${SUPERUSER}@127.0.0.1:${port}/${database}`;
   let n = 0;
   const pool = new pg.Pool({ connectionString: url('postgres'), max: 1, allowExitOnIdle: true });
   pool.on('error', () => {});
-  admin = pool;
+  admins.push(pool);
   const create = async (): Promise<string> => {
     const name = `t${process.pid}_${++n}`;
     await pool.query(`CREATE DATABASE ${name} TEMPLATE template0`);
@@ -159,7 +177,10 @@ async function start(): Promise<PgTestServer> {
       run(pgCtl, ['-D', data, '-m', 'fast', '-w', '-t', '30', 'stop']);
     },
     async start() {
-      run(pgCtl, ['-D', data, '-o', opts, '-l', log, '-w', '-t', '30', 'start']);
+      run(pgCtl, ['-D', data, '-o', opts, '-l', log, '-w', '-t', '60', 'start']);
+    },
+    async crash() {
+      run(pgCtl, ['-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop']);
     },
     freshDatabase() {
       // One database is made ahead, while the test that got the last one runs.

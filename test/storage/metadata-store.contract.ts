@@ -563,6 +563,17 @@ export function runMetadataStoreContract(
           assert.deepEqual(await s.takeGarbage(false), [b]);
         }));
 
+      it('discardPending of a blob whose write did commit (an answer lost with the connection) leaves it: the object it published stays whole', () =>
+        withStore(async (s) => {
+          const b = blobId();
+          await s.markPending(b);
+          await s.putObject(objectRec('b1', 'published', [b]));
+          // The writer saw the commit fail (the connection broke after COMMIT reached the server) and discards its blob.
+          await s.discardPending(b);
+          assert.deepEqual(await s.takeGarbage(true), [], 'a blob no longer pending is not made garbage');
+          assert.deepEqual((await s.getObject('b1', 'published'))?.parts.map((p) => p.blobId), [b]);
+        }));
+
       it('takeGarbage(true) includes pending blobs; forgetGarbage drops only the given ids', () =>
         withStore(async (s) => {
           const [p, g1, g2] = [blobId(), blobId(), blobId()];

@@ -83,6 +83,11 @@ export interface MigrateResult {
   blobs: number;
   verify: VerifyRow[];
   badBlobs: string[];
+  /**
+   * The target has no account row: a migration by a release from before the account moved
+   * into the database, checked with --verify (which writes nothing); a run without --verify sets it.
+   */
+  accountMissing: boolean;
   ok: boolean;
 }
 
@@ -189,7 +194,8 @@ export async function migrateDataDir(o: MigrateOptions): Promise<MigrateResult> 
 
     const v: MigrateProgress = { phase: 'verify', done: 0, total: 1 + TABLES.length + blobCount, bytes: 0 };
     o.progress(v);
-    const verify = [verifyAccount(accountId, await account.get())];
+    const targetAccount = await account.get();
+    const verify = [verifyAccount(accountId, targetAccount)];
     v.done++;
     o.progress(v);
     verify.push(...(await verifyTables(dbs, pool, () => {
@@ -202,7 +208,7 @@ export async function migrateDataDir(o: MigrateOptions): Promise<MigrateResult> 
       o.progress(v);
     });
     verify.push(b.row);
-    return { resumed, alreadyFinished, rootKey: custody.rootKey, accountId, keyChecked, rows, blobs, verify, badBlobs: b.bad, ok: verify.every((r) => r.ok) };
+    return { resumed, alreadyFinished, rootKey: custody.rootKey, accountId, keyChecked, rows, blobs, verify, badBlobs: b.bad, accountMissing: targetAccount === undefined, ok: verify.every((r) => r.ok) };
   } finally {
     await tier?.close().catch(() => {});
     await state?.close().catch(() => {});

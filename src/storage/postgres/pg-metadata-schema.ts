@@ -216,5 +216,17 @@ BEGIN
 END $$;
 `;
 
+// Garbage carries the time it became garbage, by the database's clock: a blob that metadata
+// stopped naming may still be streaming to a client of another node, so it is deleted only
+// after the grace period (COFFER_BLOB_GC_GRACE_SECONDS; docs/CLUSTER.md, "Garbage and
+// readers on other nodes"). Rows listed before this step get the time of the step, so they
+// wait out the grace too. Blobs no metadata ever named (pending ones reclaimed or discarded)
+// are written with 0: nothing can be reading them.
+const V4 = `
+ALTER TABLE meta_garbage_blobs
+  ADD COLUMN added_at BIGINT NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+CREATE INDEX meta_garbage_blobs_by_age ON meta_garbage_blobs (added_at);
+`;
+
 /** migrations[n] takes the metadata tables from version n to n + 1 (component 'metadata'). */
-export const PG_METADATA_MIGRATIONS: readonly PgMigration[] = [V1, V2, V3];
+export const PG_METADATA_MIGRATIONS: readonly PgMigration[] = [V1, V2, V3, V4];

@@ -108,18 +108,27 @@ const SQL = {
   retireEarlierWriters: 'DELETE FROM meta_blob_writers WHERE node = ? AND instance <> ? RETURNING instance',
   retireStaleWriters: `DELETE FROM meta_blob_writers WHERE heartbeat_at < ${NOW_MS} - GREATEST(?::bigint, 4 * heartbeat_ms) AND instance <> ? RETURNING instance`,
   reclaimPendingOf: `WITH p AS (DELETE FROM meta_pending_blobs WHERE writer = ANY(?::text[]) RETURNING blob_id),
-       g AS (INSERT INTO meta_garbage_blobs (blob_id) SELECT blob_id FROM p ON CONFLICT DO NOTHING)
+       g AS (INSERT INTO meta_garbage_blobs (blob_id, added_at) SELECT blob_id, 0 FROM p ON CONFLICT DO NOTHING)
      SELECT count(*)::int AS n FROM p`,
   reclaimPendingOfNobody: `WITH p AS (DELETE FROM meta_pending_blobs pb WHERE pb.created_at < ${NOW_MS} - ?
          AND NOT EXISTS (SELECT 1 FROM meta_blob_writers w WHERE w.instance = pb.writer) RETURNING blob_id),
-       g AS (INSERT INTO meta_garbage_blobs (blob_id) SELECT blob_id FROM p ON CONFLICT DO NOTHING)
+       g AS (INSERT INTO meta_garbage_blobs (blob_id, added_at) SELECT blob_id, 0 FROM p ON CONFLICT DO NOTHING)
      SELECT count(*)::int AS n FROM p`,
   clearPending: 'DELETE FROM meta_pending_blobs WHERE blob_id = ?',
+  // Pending blobs were never named by any record, so no read can hold them: garbage at time 0,
+  // due at once. Blobs a record named (addGarbage, addGarbageMany) take the column's default,
+  // now, and wait out the grace (pg-metadata-schema.ts, V4).
   pendingToGarbage: `WITH p AS (DELETE FROM meta_pending_blobs RETURNING blob_id)
-     INSERT INTO meta_garbage_blobs (blob_id) SELECT blob_id FROM p ON CONFLICT DO NOTHING`,
+     INSERT INTO meta_garbage_blobs (blob_id, added_at) SELECT blob_id, 0 FROM p ON CONFLICT DO NOTHING`,
+  // A write that failed before its commit: its blob, if still pending, is garbage. No mark: the
+  // commit went through though the writer saw an error (the answer lost with the connection),
+  // or the blob is garbage already; either way it is left.
+  discardPending: `WITH p AS (DELETE FROM meta_pending_blobs WHERE blob_id = ? RETURNING blob_id)
+     INSERT INTO meta_garbage_blobs (blob_id, added_at) SELECT blob_id, 0 FROM p ON CONFLICT DO NOTHING`,
   addGarbage: 'INSERT INTO meta_garbage_blobs (blob_id) VALUES (?) ON CONFLICT DO NOTHING',
   addGarbageMany: 'INSERT INTO meta_garbage_blobs (blob_id) SELECT unnest(?::text[]) ON CONFLICT DO NOTHING',
-  listGarbage: 'SELECT blob_id FROM meta_garbage_blobs',
+  // The cutoff in a subquery, computed once: clock_timestamp() is volatile, and compared row by row it would rule out the index.
+  listGarbage: `SELECT blob_id FROM meta_garbage_blobs WHERE added_at <= (SELECT ${NOW_MS} - ?::bigint)`,
   forgetGarbage: 'DELETE FROM meta_garbage_blobs WHERE blob_id = ANY(?::text[])',
 
   // The blob and its pending mark in one statement, committed asynchronously (pg-inline-blobs.ts says why that is safe).

@@ -53,6 +53,12 @@ export interface PgMetadataStoreOptions {
   writer?: BlobWriterIdentity;
   /** How often the store refreshes its writer's heartbeat, in ms (default 5000; 0: never by itself). */
   heartbeatMs?: number;
+  /**
+   * How long a blob that a record stopped naming stays before takeGarbage returns it, in ms
+   * (default 0): reads on other nodes may still be streaming it (docs/CLUSTER.md, "Garbage
+   * and readers on other nodes"). Blobs no record ever named are returned at once.
+   */
+  garbageGraceMs?: number;
 }
 
 /** How long a reclamation waits for a retiring writer's publishing transaction to end. */
@@ -388,10 +394,7 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async discardPending(blobId: string): Promise<void> {
-    await this.tx(async (q) => {
-      await q.query(S.clearPending, [blobId]);
-      await q.query(S.addGarbage, [blobId]);
-    });
+    await this.pool.query(S.discardPending, [blobId]);
   }
 
   async takeGarbage(includePending: boolean): Promise<string[]> {
@@ -401,7 +404,7 @@ export class PgMetadataStore implements MetadataStore {
       await this.pool.query(S.pendingToGarbage);
       await this.pool.query(S.retireOtherWriters, [this.writer.instance]);
     }
-    return (await rows<{ blob_id: string }>(this.pool, S.listGarbage)).map((r) => r.blob_id);
+    return (await rows<{ blob_id: string }>(this.pool, S.listGarbage, [this.opts.garbageGraceMs ?? 0])).map((r) => r.blob_id);
   }
 
   async forgetGarbage(blobIds: string[]): Promise<void> {

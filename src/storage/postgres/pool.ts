@@ -43,8 +43,20 @@ export function withholdRowValues(e: unknown): unknown {
 
 const failed = (e: unknown): unknown => markIfUnavailable(withholdRowValues(e));
 
-/** node-postgres's client, but every failed query's error passes withholdRowValues, and connection failures are marked. */
+/**
+ * node-postgres's client, but every failed query's error passes withholdRowValues, and
+ * connection failures are marked. A connection that breaks while checked out of the pool
+ * (a transaction between two statements when PostgreSQL crashes or restarts) emits 'error'
+ * on its client, where the pool listens only while it is idle: without a listener of its
+ * own, that error ended the node's process. The queries in flight get the error anyway, the
+ * next one on that client fails (not queryable), and the pool drops it when it is released.
+ */
 class WithholdingClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    this.on('error', () => {});
+  }
+
   override query(...args: any[]): any {
     const last = args.length - 1;
     const cb: unknown = args[last];

@@ -57,6 +57,28 @@ describePostgres('PgMetadataStore', () => {
     }
   });
 
+  it('with a garbage grace, a blob a record stopped naming is returned only once the grace has passed; a blob no record named, at once', async () => {
+    const url = await (await postgresServer()).freshDatabase();
+    const graceMs = 1500;
+    const s = await PgMetadataStore.open(openPgPool(url, { max: 2 }), { closePool: true, heartbeatMs: 0, garbageGraceMs: graceMs });
+    try {
+      await s.createBucket(bucketRec('b1'));
+      await s.markPending('old-blob');
+      await s.putObject(objectRec('b1', 'k', ['old-blob']));
+      await s.markPending('new-blob');
+      await s.putObject(objectRec('b1', 'k', ['new-blob']));
+      await s.markPending('failed-write');
+      await s.discardPending('failed-write');
+      const overwritten = Date.now();
+      assert.deepEqual(await s.takeGarbage(false), ['failed-write'], 'the overwritten blob waits; the failed write\'s goes at once');
+      await s.forgetGarbage(['failed-write']);
+      await new Promise((r) => setTimeout(r, graceMs - (Date.now() - overwritten) + 100));
+      assert.deepEqual(await s.takeGarbage(false), ['old-blob']);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('judges a writer by its own heartbeat period too: a node beating slowly is not declared dead by a shorter timeout', async () => {
     const url = await (await postgresServer()).freshDatabase();
     const slow = await PgMetadataStore.open(openPgPool(url, { max: 2 }), { closePool: true, writer: { node: 'slow', instance: 'slow-1' }, heartbeatMs: 60_000 });
@@ -120,6 +142,8 @@ describePostgres('PgMetadataStore', () => {
         ['newestVersion', 'meta_object_versions_order', ['b', 'k']],
         ['olderVersionsOf', 'meta_object_versions_order', ['b', 'k', 5, 10]],
         ['listParts', 'meta_parts_pkey', ['u', 0, 10]],
+        // After every PUT that replaced a version, and every sweep: only the garbage past the grace, with an hour's garbage in the table.
+        ['listGarbage', 'meta_garbage_blobs_by_age', [3_600_000]],
       ];
       for (const [stmt, index, values] of cases) {
         const plan = await planOf(pool, PG_METADATA_SQL[stmt], values);
