@@ -13,8 +13,9 @@
 // file, and the newest are always in kms.log.
 //
 // Preallocation: fdatasync after an append must also make the file's new size durable (a
-// journal commit, 1-3 ms here), while overwriting blocks already written and synced
-// flushes only the data (about 0.2 ms). So the writer fills kms.log with zero bytes
+// journal commit), while overwriting blocks already written and synced flushes only the
+// data (measured on ext4 here: 1.3-3.2 ms against 0.16-0.22 ms on one day, medians of
+// 0.22 against 0.14 ms on a day when the disk's cache flush dominated both). So the writer fills kms.log with zero bytes
 // PREALLOCATE_BYTES ahead of its last event and overwrites them; the zero tail is synced
 // with the batch that first needs it, once per extent. Readers stop at the last "\n"
 // (log-files.ts), which JSON lines end with and zero bytes never contain. open() cuts the
