@@ -5,6 +5,7 @@
 //   small PUT and GET (4 KiB, `smallConcurrency` in flight) into a bucket with the server
 //   default (SSE-S3) and into one whose default is SSE-KMS with a customer key, bucket
 //   keys off (one KMS GenerateDataKey per PUT, one Decrypt per GET);
+//   KMS GenerateDataKey+Decrypt pairs over the JSON API (bench/kms.ts's client), 32 in flight;
 //   one stream PUT and GET of `sizes.stream` bytes under SSE-KMS.
 //
 // Both servers run at once and take turns, each going first in every other round, so drift
@@ -23,6 +24,7 @@ import { fmtInt, fmtSize, type Row } from './report.js';
 import { cpuOpsRow, errorRow, usage, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, type ServerOptions, type ServerProcess } from './server-process.js';
 import { prepareBucket } from './sse.js';
+import { RawKmsClient, pairOp } from './kms.js';
 
 const CREDS = { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET };
 export const THIS_BUILD = 'this build';
@@ -31,6 +33,8 @@ const MIN_RATIO = 0.95;
 const ROUNDS = Math.max(2, Math.round(Number(process.env.BENCH_BUILD_ROUNDS) || 6));
 /** Stream turns per build (BENCH_BUILD_STREAM_ROUNDS): a single stream swings more than a batch of small ones. */
 const STREAM_ROUNDS = Math.max(1, Math.round(Number(process.env.BENCH_BUILD_STREAM_ROUNDS) || 5));
+/** KMS requests in flight for the KMS pairs (as bench/kms.ts and the MinIO side by side). */
+const KMS_CONCURRENCY = 32;
 
 export interface BuildsBenchOptions {
   sizes: Sizes;
@@ -44,15 +48,19 @@ interface Side {
   variant: string;
   server: ServerProcess;
   client: RawS3Client;
+  kms: RawKmsClient;
+  /** The SSE-KMS bucket's key, also the one the KMS pairs use. */
+  keyArn: string;
 }
 
-type Workload = { name: string; bucket: string; op: 'put' | 'get' };
+type Workload = { name: string; bucket: string; op: 'put' | 'get' | 'kms' };
 
 const WORKLOADS: Workload[] = [
   { name: 'PUT', bucket: 'sse-s3', op: 'put' },
   { name: 'GET', bucket: 'sse-s3', op: 'get' },
   { name: 'PUT', bucket: 'sse-kms', op: 'put' },
   { name: 'GET', bucket: 'sse-kms', op: 'get' },
+  { name: 'GenerateDataKey+Decrypt', bucket: 'kms', op: 'kms' },
 ];
 
 export async function benchBuilds(opts: BuildsBenchOptions): Promise<Row[]> {
@@ -63,9 +71,10 @@ export async function benchBuilds(opts: BuildsBenchOptions): Promise<Row[]> {
     for (const [variant, main] of [[THIS_BUILD, undefined], [BASELINE, opts.baseline]] as const) {
       const server = await opts.start({ fsync: opts.fsync, main });
       const client = new RawS3Client(server.url, CREDS);
-      sides.push({ variant, server, client });
+      const kms = new RawKmsClient(server.url, KMS_CONCURRENCY);
       await prepareBucket(client, server.url, 'sse-s3', 's3');
-      await prepareBucket(client, server.url, 'sse-kms', 'kms');
+      const keyArn = (await prepareBucket(client, server.url, 'sse-kms', 'kms'))!;
+      sides.push({ variant, server, client, kms, keyArn });
     }
     rows.push(...(await smallObjects(sides, opts.sizes)));
     rows.push(...(await streams(sides, opts.sizes)));
@@ -74,6 +83,7 @@ export async function benchBuilds(opts: BuildsBenchOptions): Promise<Row[]> {
   } finally {
     for (const s of sides) {
       s.client.close();
+      s.kms.close();
       await s.server.stop();
     }
   }
@@ -82,6 +92,10 @@ export async function benchBuilds(opts: BuildsBenchOptions): Promise<Row[]> {
 }
 
 const label = (w: Workload) => (w.bucket === 'sse-kms' ? 'SSE-KMS' : 'SSE-S3');
+const scenarioOf = (w: Workload, sz: Sizes, rounds: number) =>
+  w.op === 'kms'
+    ? `Builds: KMS ${w.name} pairs ×${fmtInt(sz.smallOps)}, ${KMS_CONCURRENCY} in flight (${rounds} interleaved batches)`
+    : `Builds: ${w.name} ${fmtSize(sz.smallSize)} ×${fmtInt(sz.smallOps)} ${label(w)}, ${sz.smallConcurrency} in flight (${rounds} interleaved batches)`;
 
 async function smallObjects(sides: Side[], sz: Sizes): Promise<Row[]> {
   const { smallOps: n, smallSize, smallConcurrency: c } = sz;
@@ -90,6 +104,7 @@ async function smallObjects(sides: Side[], sz: Sizes): Promise<Row[]> {
   const warm = Math.min(500, n);
   for (const s of sides) {
     for (const bucket of ['sse-s3', 'sse-kms']) await runOps(warm, c, (i) => s.client.putSmall(bucket, `warm/${i}`, body, hash));
+    await runOps(warm, KMS_CONCURRENCY, pairOp(s.kms.call, s.keyArn));
   }
   const parts = new Map<string, Measured<Float64Array>[]>();
   const key = (w: Workload, s: Side) => `${w.name} ${w.bucket} ${s.variant}`;
@@ -101,7 +116,9 @@ async function smallObjects(sides: Side[], sz: Sizes): Promise<Row[]> {
       for (const s of order) {
         const run = w.op === 'put'
           ? () => runOps(to - from, c, (i) => s.client.putSmall(w.bucket, `small/${from + i}`, body, hash))
-          : () => runOps(to - from, c, (i) => s.client.get(w.bucket, `small/${from + i}`, smallSize).then(() => undefined));
+          : w.op === 'get'
+            ? () => runOps(to - from, c, (i) => s.client.get(w.bucket, `small/${from + i}`, smallSize).then(() => undefined))
+            : () => runOps(to - from, KMS_CONCURRENCY, pairOp(s.kms.call, s.keyArn));
         const m = await measure(s.server.pid, run);
         parts.set(key(w, s), [...(parts.get(key(w, s)) ?? []), m]);
       }
@@ -109,10 +126,11 @@ async function smallObjects(sides: Side[], sz: Sizes): Promise<Row[]> {
   }
   const rows: Row[] = [];
   for (const w of WORKLOADS) {
-    const scenario = `Builds: ${w.name} ${fmtSize(smallSize)} ×${fmtInt(n)} ${label(w)}, ${c} in flight (${ROUNDS} interleaved batches)`;
+    const scenario = scenarioOf(w, sz, ROUNDS);
     const [mine, base] = sides.map((s) => parts.get(key(w, s))!) as [Measured<Float64Array>[], Measured<Float64Array>[]];
     const [a, b] = [combine(mine), combine(base)];
-    rows.push(cpuOpsRow(scenario, THIS_BUILD, a), cpuOpsRow(scenario, BASELINE, b));
+    const unit = w.op === 'kms' ? 'pair' : 'op';
+    rows.push(cpuOpsRow(scenario, THIS_BUILD, a, unit), cpuOpsRow(scenario, BASELINE, b, unit));
     const rate = (m: Measured<Float64Array>) => m.value.length / m.seconds;
     const { median, sorted: perRound } = pairedRatios(mine, base);
     rows.push({

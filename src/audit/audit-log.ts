@@ -12,12 +12,23 @@
 // of the batch starts a new kms.log. Events are never split, so each is in exactly one
 // file, and the newest are always in kms.log.
 //
+// Preallocation: fdatasync after an append must also make the file's new size durable (a
+// journal commit), while overwriting blocks already written and synced flushes only the
+// data (measured on ext4 here: 1.3-3.2 ms against 0.16-0.22 ms on one day, medians of
+// 0.22 against 0.14 ms on a day when the disk's cache flush dominated both). So the writer fills kms.log with zero bytes
+// PREALLOCATE_BYTES ahead of its last event and overwrites them; the zero tail is synced
+// with the batch that first needs it, once per extent. Readers stop at the last "\n"
+// (log-files.ts), which JSON lines end with and zero bytes never contain. open() cuts the
+// file back to its last "\n" (dropping a line torn by a crash and the old tail);
+// rotation and close() cut the tail off, so rotated and cleanly closed files hold lines only.
+//
 // Fail closed: when a write or sync fails (disk full, I/O error) the log refuses new
 // requests (checkWritable) and retries every second; the events it could not write are
 // held and written first when it recovers (group-commit.ts, shared with the database
 // store). audit/reserve holds disk space that a full disk gets back, so the records of
 // requests already acting still land.
 
+import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readdir, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -26,7 +37,7 @@ import { GroupCommit } from './group-commit.js';
 import { toCloudTrail } from './cloudtrail.js';
 import type { AuditStore } from './audit-store.js';
 import type { CloudTrailEvent } from './event.js';
-import { AUDIT_DIR, AUDIT_FILE, filesOldestFirst, linesForward, logFileName } from './log-files.js';
+import { AUDIT_DIR, AUDIT_FILE, completeLength, filesOldestFirst, linesForward, logFileName } from './log-files.js';
 import { matches, queryAudit, type AuditFilter, type AuditPage, type AuditPageRequest } from './query.js';
 
 export type { CloudTrailEvent } from './event.js';
@@ -37,6 +48,10 @@ export const RESERVE_FILE = 'reserve';
 
 /** Disk space held in audit/reserve and given back when the disk fills (RESERVE_FILE). */
 const RESERVE_BYTES = 1024 * 1024;
+
+/** Zero bytes written ahead of the last event, so that a batch's fdatasync has no new file size to sync. */
+const PREALLOCATE_BYTES = 1024 * 1024;
+const ZEROS = Buffer.alloc(64 * 1024);
 
 /** Where rotation starts and how many files are kept (config: COFFER_AUDIT_MAX_FILE_MB, COFFER_AUDIT_MAX_FILES). */
 export interface AuditLogOptions {
@@ -60,9 +75,12 @@ export class AuditLog implements AuditStore {
   private readonly reserveBytes: number;
   private readonly maxFileBytes: number;
   private readonly maxFiles: number;
+  /** The file's length: `size` bytes of events, then zero bytes up to here (preallocated). */
+  private allocated: number;
 
   private constructor(
     private handle: FileHandle,
+    /** Bytes of events in kms.log (whole lines); the next batch is written here. */
     private size: number,
     readonly dir: string,
     readonly path: string,
@@ -73,6 +91,7 @@ export class AuditLog implements AuditStore {
     this.maxFiles = Math.max(2, opts.maxFiles ?? 10);
     this.fsync = opts.fsync ?? true;
     this.reserveBytes = opts.reserveBytes ?? RESERVE_BYTES;
+    this.allocated = size;
     this.commit = new GroupCommit<string>({
       write: (lines) => this.append(lines),
       // The reserve is taken back before the held lines are written again.
@@ -86,8 +105,7 @@ export class AuditLog implements AuditStore {
     const dir = join(dataDir, AUDIT_DIR);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, AUDIT_FILE);
-    const handle = await open(path, 'a', 0o600);
-    const { size } = await handle.stat();
+    const { handle, size } = await openLive(path);
     const log = new AuditLog(handle, size, dir, path, region, opts);
     // A disk already full at start: the log starts failing and recovers when there is room.
     await log.takeReserve().catch((err: unknown) => log.commit.fail(err));
@@ -162,8 +180,12 @@ export class AuditLog implements AuditStore {
           }
         }
         const chunk = Buffer.from(lines.slice(unsynced, j).join(''));
-        await writeAll(this.handle, chunk);
+        await writeAll(this.handle, chunk, this.size);
         this.size += chunk.length;
+        if (this.size > this.allocated) {
+          this.allocated = this.size;
+          await this.preallocate();
+        }
         unsynced = j;
       }
       await this.sync();
@@ -171,8 +193,35 @@ export class AuditLog implements AuditStore {
     } catch (err) {
       await this.handle.truncate(synced).catch(() => undefined);
       this.size = synced;
+      this.allocated = synced;
       throw err;
     }
+  }
+
+  /**
+   * Extends kms.log with zero bytes up to PREALLOCATE_BYTES past its last event (not past
+   * maxFileBytes); the batch's sync makes them durable. Best effort: when the disk cannot
+   * take them the tail is cut off again and the log appends as it would without.
+   */
+  private async preallocate(): Promise<void> {
+    const target = Math.min(this.size + PREALLOCATE_BYTES, this.maxFileBytes);
+    try {
+      while (this.allocated < target) {
+        const n = Math.min(ZEROS.length, target - this.allocated);
+        await writeAll(this.handle, ZEROS.subarray(0, n), this.allocated);
+        this.allocated += n;
+      }
+    } catch {
+      await this.handle.truncate(this.size);
+      this.allocated = this.size;
+    }
+  }
+
+  /** Cuts the preallocated zero tail off kms.log (before a rotation and on close). */
+  private async dropTail(): Promise<void> {
+    if (this.allocated === this.size) return;
+    await this.handle.truncate(this.size);
+    this.allocated = this.size;
   }
 
   private async sync(): Promise<void> {
@@ -210,10 +259,12 @@ export class AuditLog implements AuditStore {
     }
     // Renames go oldest first, so a reader walking newest first meets each file once
     // (log-files.ts skips a file it has already seen under another index).
+    await this.dropTail();
     for (const i of [...present.sort((x, y) => y - x), 0]) await rename(logFileName(this.dir, i), logFileName(this.dir, i + 1));
     const old = this.handle;
-    this.handle = await open(this.path, 'a', 0o600);
-    this.size = 0;
+    const live = await openLive(this.path);
+    this.handle = live.handle;
+    this.size = this.allocated = live.size;
     await old.close();
   }
 
@@ -229,13 +280,35 @@ export class AuditLog implements AuditStore {
 
   async close(): Promise<void> {
     await this.commit.close();
-    await this.handle.close();
+    try {
+      await this.dropTail();
+    } finally {
+      await this.handle.close();
+    }
   }
 }
 
-async function writeAll(h: FileHandle, buf: Buffer): Promise<void> {
+/**
+ * Opens kms.log for writing (created with mode 0600) and cuts it back to its last "\n":
+ * a line torn by a crash and a preallocated tail are dropped, so the next event starts a
+ * line of its own. Returns the length kept.
+ */
+async function openLive(path: string): Promise<{ handle: FileHandle; size: number }> {
+  const handle = await open(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o600);
+  try {
+    const { size: length } = await handle.stat();
+    const size = await completeLength(handle, length);
+    if (size < length) await handle.truncate(size);
+    return { handle, size };
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
+}
+
+async function writeAll(h: FileHandle, buf: Buffer, position: number): Promise<void> {
   let done = 0;
-  while (done < buf.length) done += (await h.write(buf, done, buf.length - done)).bytesWritten;
+  while (done < buf.length) done += (await h.write(buf, done, buf.length - done, position + done)).bytesWritten;
 }
 
 export interface AuditQuery extends AuditFilter {

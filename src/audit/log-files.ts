@@ -6,7 +6,8 @@
 // rotation (page tokens, the delivery cursor) name a file by inode.
 //
 // Only complete lines count: the bytes after the last "\n" of the live file may be a
-// write in progress (or a line torn by a crash), and are never returned.
+// write in progress, a line torn by a crash, or zero bytes the writer preallocated ahead
+// of its writes (audit-log.ts), and are never returned.
 
 import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ export interface OpenLogFile {
   index: number;
   /** The inode as a decimal string (inode numbers may exceed 2^53). */
   ino: string;
-  /** Bytes of complete lines when opened (later appends are not read). */
+  /** Bytes of complete lines when opened: up to the last "\n" (later appends are not read). */
   size: number;
   handle: FileHandle;
 }
@@ -37,8 +38,36 @@ async function openIndex(dir: string, index: number): Promise<OpenLogFile | unde
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-  const st = await handle.stat({ bigint: true });
-  return { index, ino: st.ino.toString(), size: Number(st.size), handle };
+  try {
+    const st = await handle.stat({ bigint: true });
+    return { index, ino: st.ino.toString(), size: await completeLength(handle, Number(st.size)), handle };
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
+}
+
+const ZEROS = Buffer.alloc(CHUNK);
+
+/**
+ * The length of the complete lines among the first `size` bytes of `h`: the offset just
+ * after the last "\n" (0 when there is none). Read backwards in 64 KiB chunks; a chunk of
+ * zero bytes (the writer's preallocated tail) is skipped without a search.
+ */
+export async function completeLength(h: FileHandle, size: number): Promise<number> {
+  const buf = Buffer.allocUnsafe(CHUNK);
+  for (let end = size; end > 0; ) {
+    const from = Math.max(0, end - CHUNK);
+    // A short read means the file was cut meanwhile (the writer drops its preallocated
+    // tail when it rotates or closes): what was read is all there is of this chunk.
+    const { bytesRead } = await h.read(buf, 0, end - from, from);
+    const chunk = buf.subarray(0, bytesRead);
+    end = from;
+    if (chunk.equals(ZEROS.subarray(0, bytesRead))) continue;
+    const nl = chunk.lastIndexOf(0x0a);
+    if (nl >= 0) return from + nl + 1;
+  }
+  return 0;
 }
 
 /**

@@ -348,12 +348,23 @@ export function constantTimeEqual(expected: string, provided: string): boolean {
 
 // ---- small helpers ----------------------------------------------------------------
 
+/** The last X-Amz-Date parsed: requests in flight together mostly carry the same second. */
+let lastAmzDate = '';
+let lastAmzTime = 0;
+
 export function parseAmzDate(value: string): number | undefined {
+  if (value === lastAmzDate) return lastAmzTime;
   const m = AMZ_DATE.exec(value);
   if (!m) return undefined;
-  const t = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
-  // Reject dates that do not exist (20130231), which Date.UTC would roll over.
-  return formatAmzDate(new Date(t)) === value ? t : undefined;
+  const [y, mo, d, h, mi, s] = [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!];
+  const t = Date.UTC(y, mo - 1, d, h, mi, s);
+  // Reject dates that do not exist (20130231, 235960), which Date.UTC would roll over, and
+  // years 0000-0099, which it would read as 1900-1999.
+  const u = new Date(t);
+  if (u.getUTCFullYear() !== y || u.getUTCMonth() !== mo - 1 || u.getUTCDate() !== d || u.getUTCHours() !== h || u.getUTCMinutes() !== mi || u.getUTCSeconds() !== s) return undefined;
+  lastAmzDate = value;
+  lastAmzTime = t;
+  return t;
 }
 
 export function formatAmzDate(d: Date): string {

@@ -16,15 +16,24 @@ export type JsonBoundFailure = { kind: 'syntax' } | { kind: 'depth' } | { kind: 
 export function parseBoundedJson(text: string): { ok: true; value: unknown } | { ok: false; failure: JsonBoundFailure } {
   // The depth is counted on the text first: JSON.parse itself copes with deep nesting,
   // but everything that walks the result afterwards may not.
-  if (depthOf(text) > MAX_JSON_DEPTH) return { ok: false, failure: { kind: 'depth' } };
+  if (mayNestDeeper(text) && depthOf(text) > MAX_JSON_DEPTH) return { ok: false, failure: { kind: 'depth' } };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     return { ok: false, failure: { kind: 'syntax' } };
   }
-  const path = longString(value, '');
+  // A parsed string is never longer than the text that holds it: a short body skips the walk.
+  const path = text.length <= MAX_JSON_STRING ? undefined : longString(value, '');
   return path === undefined ? { ok: true, value } : { ok: false, failure: { kind: 'string', path } };
+}
+
+/** Whether `text` has more than MAX_JSON_DEPTH opening brackets (a cheap bound on its depth; small bodies have a few). */
+function mayNestDeeper(text: string): boolean {
+  let n = 0;
+  for (let i = text.indexOf('{'); i >= 0 && n <= MAX_JSON_DEPTH; i = text.indexOf('{', i + 1)) n++;
+  for (let i = text.indexOf('['); i >= 0 && n <= MAX_JSON_DEPTH; i = text.indexOf('[', i + 1)) n++;
+  return n > MAX_JSON_DEPTH;
 }
 
 /** The deepest nesting of objects and arrays in `text`, brackets inside strings not counted. */

@@ -1,5 +1,5 @@
 // Fail closed on a full disk: the audit directory is a small tmpfs, filled with filler
-// while the server runs. Key changes and key uses are then refused (507 KMSInternalException,
+// while the server runs, and the space kms.log preallocated is used up. Key changes and key uses are then refused (507 KMSInternalException,
 // and 507 InsufficientStorage for an SSE-KMS PUT, as for any full disk), no success goes unrecorded, the server
 // log says why, and once the filler is removed the server accepts requests again by itself.
 
@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, open, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { CreateKeyCommand, KMSClient, ListResourceTagsCommand, TagResourceCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, GenerateRandomCommand, KMSClient, ListResourceTagsCommand, TagResourceCommand } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startCoffer, type RunningCoffer } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -69,6 +69,14 @@ describe('a full disk under the audit log', () => {
       const keyId = (await kms.send(new CreateKeyCommand({ Description: 'full disk' }))).KeyMetadata!.KeyId!;
       await s3.send(new CreateBucketCommand({ Bucket: 'full-disk' }));
       await fill(join(auditDir, 'filler'));
+      // kms.log holds zero bytes preallocated ahead of its events (up to 1 MiB): the log
+      // takes events there until they are used up, then a write needs new space and fails.
+      let used = 0;
+      for (let refusedYet = false; !refusedYet; used += 32) {
+        assert.ok(used < 20_000, 'the disk full, the log was still writable after 20,000 events');
+        const batch = await Promise.allSettled(Array.from({ length: 32 }, () => kms.send(new GenerateRandomCommand({ NumberOfBytes: 16 }))));
+        refusedYet = batch.some((r) => r.status === 'rejected');
+      }
 
       const ok: string[] = [];
       const refused: string[] = [];

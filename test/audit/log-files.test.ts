@@ -62,3 +62,14 @@ test('a file without any newline has no complete line', async () => {
     assert.deepEqual(await collect(dir, (f) => linesForward(f)), []);
   });
 });
+
+test('a preallocated tail of zero bytes (over 1 MiB) after a torn line: every line once, offsets unchanged', async () => {
+  await withFile(whole + '{"torn' + '\0'.repeat(1024 * 1024 + 4321), async (dir) => {
+    const back = await collect(dir, (f) => linesBackward(f));
+    assert.deepEqual(back.map((l) => l.text), [...lines].reverse());
+    const fwd = await collect(dir, (f) => linesForward(f));
+    assert.deepEqual(fwd.map((l) => l.text), lines);
+    for (const l of fwd) assert.equal(whole.slice(l.start, l.end), l.text + '\n');
+    for await (const f of filesNewestFirst(dir)) assert.equal(f.size, Buffer.byteLength(whole), 'size: the complete lines');
+  });
+});

@@ -4,11 +4,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog } from '../../src/audit/audit-log.js';
+import { AuditLog, readAudit } from '../../src/audit/audit-log.js';
 import type { AuditEvent } from '../../src/audit/sink.js';
+import { auditFileText } from '../helpers/audit-file.js';
 
 const event = (requestId: string): AuditEvent => ({
   eventName: 'GenerateRandom',
@@ -18,7 +19,7 @@ const event = (requestId: string): AuditEvent => ({
 });
 
 async function lines(dir: string): Promise<string[]> {
-  return (await readFile(join(dir, 'audit', 'kms.log'), 'utf8')).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { requestID: string }).requestID);
+  return (await auditFileText(join(dir, 'audit', 'kms.log'))).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { requestID: string }).requestID);
 }
 
 test('flush() resolves under a steady stream of new events, with the earlier ones on disk', { timeout: 20_000 }, async () => {
@@ -53,6 +54,72 @@ test('flush() resolves under a steady stream of new events, with the earlier one
     await again.close();
     assert.equal((await lines(dir)).at(-1), 'after-restart');
     assert.equal((await lines(dir)).length, n + 1, 'appended to the existing file');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+const zerosOnly = (b: Buffer) => b.every((x) => x === 0);
+
+test('the live file is preallocated with zero bytes after its last event; close() cuts them off', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-audit-writer-'));
+  try {
+    const path = join(dir, 'audit', 'kms.log');
+    const log = await AuditLog.open(dir, 'us-east-1');
+    await Promise.all([log.record(event('a')), log.record(event('b'))]);
+    const raw = await readFile(path);
+    const end = raw.lastIndexOf(0x0a) + 1;
+    assert.ok(raw.length >= end + 512 * 1024, `preallocated: ${raw.length} bytes for ${end} of events`);
+    assert.ok(zerosOnly(raw.subarray(end)), 'the tail is zero bytes');
+    assert.deepEqual((await readAudit(join(dir, 'audit'))).map((e) => e.requestID), ['a', 'b'], 'readers stop at the last line');
+    await log.close();
+    const closed = await readFile(path);
+    assert.equal(closed.length, end, 'close() drops the tail');
+    assert.equal(closed.at(-1), 0x0a);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('after a crash (no close) a new writer continues at the last whole line: the zero tail and a torn line are cut', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-audit-writer-'));
+  try {
+    const path = join(dir, 'audit', 'kms.log');
+    const crashed = await AuditLog.open(dir, 'us-east-1');
+    for (const id of ['c1', 'c2', 'c3']) await crashed.record(event(id));
+    // What a crash in the middle of a batch leaves: part of a line written over the zeros.
+    const raw = await readFile(path);
+    const end = raw.lastIndexOf(0x0a) + 1;
+    assert.ok(raw.length > end + 100, 'preallocated');
+    const h = await open(path, 'r+');
+    await h.write(Buffer.from('{"eventVersion":"1.08","torn'), 0, 28, end);
+    await h.close();
+    assert.deepEqual((await readAudit(join(dir, 'audit'))).map((e) => e.requestID), ['c1', 'c2', 'c3'], 'readers ignore the torn line and the zeros');
+    assert.deepEqual((await crashed.query({ limit: 10 })).events.map((e) => e.requestID), ['c3', 'c2', 'c1']);
+
+    const again = await AuditLog.open(dir, 'us-east-1');
+    assert.equal((await stat(path)).size, end, 'cut back to the last whole line on open');
+    await again.record(event('after-crash'));
+    await again.close();
+    const text = await readFile(path, 'utf8');
+    assert.ok(!text.includes('torn') && !text.includes('\0'), 'no torn line, no zero bytes');
+    assert.deepEqual((await readAudit(join(dir, 'audit'))).map((e) => e.requestID), ['c1', 'c2', 'c3', 'after-crash']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a line torn by a crash before the writer preallocated (an older server) does not swallow the next event', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-audit-writer-'));
+  try {
+    const first = await AuditLog.open(dir, 'us-east-1');
+    await first.record(event('before'));
+    await first.close();
+    await appendFile(join(dir, 'audit', 'kms.log'), '{"eventVersion":"1.08","eventTi');
+    const again = await AuditLog.open(dir, 'us-east-1');
+    await again.record(event('after'));
+    await again.close();
+    assert.deepEqual((await readAudit(join(dir, 'audit'))).map((e) => e.requestID), ['before', 'after']);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { S3Client, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { KMSClient, CreateKeyCommand, EncryptCommand, DecryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import { CLI_MAIN, ROOT_KEY_ID, ROOT_SECRET, filesUnder, startChildServer, waitFor, type ChildServer } from '../interop/support.js';
+import { auditFileText } from '../helpers/audit-file.js';
 
 interface Creds {
   accessKeyId: string;
@@ -112,7 +113,7 @@ function parseCreds(out: string): Creds {
 async function auditEvents(): Promise<TrailEvent[]> {
   let text = '';
   try {
-    text = await fs.readFile(path.join(dataDir, 'audit', 'kms.log'), 'utf8');
+    text = await auditFileText(path.join(dataDir, 'audit', 'kms.log'));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }

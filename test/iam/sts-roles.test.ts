@@ -5,7 +5,6 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -20,6 +19,7 @@ import { CreateKeyCommand, DecryptCommand, EncryptCommand, ListKeysCommand } fro
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { assertFails } from '../helpers/failure.js';
 import { iamClient, policy, stsClient, type Creds } from './iam-helpers.js';
+import { auditFileText } from '../helpers/audit-file.js';
 
 let srv: TestServer;
 let iam: IAMClient;
@@ -139,7 +139,7 @@ test('AssumeRole: trust policy decides; the session reads S3 and KMS as the role
   await assertFails(srv.client({ credentials: { ...session, sessionToken: 'forged' } }).send(new ListBucketsCommand({})), 400, 'InvalidToken');
 
   // The audit log names the assumed role.
-  const log = (await readFile(join(srv.dataDir, 'audit', 'kms.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  const log = (await auditFileText(join(srv.dataDir, 'audit', 'kms.log'))).trim().split('\n').map((l) => JSON.parse(l));
   const ev = log.findLast((e) => e.eventName === 'Decrypt' && e.userIdentity.arn === sessionArn);
   assert.equal(ev?.userIdentity.type, 'AssumedRole');
   assert.equal(ev?.userIdentity.sessionContext.sessionIssuer.arn, roleArn);

@@ -28,6 +28,7 @@ import { buildRunner, jvmEnv, requireJavaAndMaven, runScenarios as runHarness, w
 import { ROOT_ENV, fillTemplate, hadoopConfig } from '../hadoop/s3a-conf.js';
 import { CofferView } from '../../src/hadoop/coffer-view.js';
 import { checkCoreSite, type BucketReport } from '../../src/hadoop/check.js';
+import { auditFileText } from '../helpers/audit-file.js';
 
 interface Credentials {
   accessKeyId: string;
@@ -349,7 +350,7 @@ interface AuditEvent {
 }
 
 async function auditEvents(): Promise<AuditEvent[]> {
-  const text = await fs.readFile(path.join(srv.dataDir, 'audit', 'kms.log'), 'utf8');
+  const text = await auditFileText(path.join(srv.dataDir, 'audit', 'kms.log'));
   return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditEvent);
 }
 

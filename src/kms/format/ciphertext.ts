@@ -11,7 +11,7 @@
 // 2^32-messages-per-key limit of random 96-bit GCM nonces: a long-lived KMS key may
 // encrypt far more than that. Only a repeated 256-bit salt would repeat a key and nonce.
 
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from 'node:crypto';
 import { encodeEncryptionContext, type EncryptionContext } from '../../crypto/encryption-context.js';
 import { CiphertextAuthError, CiphertextParseError } from '../../custody/errors.js';
 import { isKeyId, isMaterialVersion, KEY_ID_LENGTH, keyIdBytes } from './key-id.js';
@@ -50,7 +50,7 @@ export interface EncryptInput extends CiphertextHeader {
  * Encrypts up to 4096 bytes under one version of a key's material. `random` is for
  * test vectors only; production uses the default.
  */
-export function encodeCiphertext(input: EncryptInput, random: (size: number) => Buffer = randomBytes): Buffer {
+export function encodeCiphertext(input: EncryptInput, random: (size: number) => Buffer = saltBytes): Buffer {
   const material = asKeyMaterial(input.material);
   if (input.plaintext.length > MAX_PLAINTEXT) {
     throw new RangeError(`plaintext is ${input.plaintext.length} bytes; the limit is ${MAX_PLAINTEXT}`);
@@ -117,6 +117,24 @@ export function decryptCiphertext(blob: Buffer, material: KeyMaterial, context: 
   } finally {
     okm.fill(0);
   }
+}
+
+/**
+ * Fresh random bytes for a salt (public: it is in the header), taken from a pool the CSPRNG
+ * refills 4 KiB at a time, which saves a CSPRNG call per Encrypt/GenerateDataKey. Each
+ * byte is handed out once, copied.
+ */
+const SALT_POOL = Buffer.alloc(4096);
+let saltPoolUsed = SALT_POOL.length;
+function saltBytes(size: number): Buffer {
+  if (size > SALT_POOL.length) return randomFillSync(Buffer.alloc(size));
+  if (saltPoolUsed + size > SALT_POOL.length) {
+    randomFillSync(SALT_POOL);
+    saltPoolUsed = 0;
+  }
+  const out = Buffer.from(SALT_POOL.subarray(saltPoolUsed, saltPoolUsed + size));
+  saltPoolUsed += size;
+  return out;
 }
 
 /** HKDF-SHA256 → 32-byte AES key || 12-byte GCM nonce, unique per salt. */
