@@ -16,7 +16,7 @@
 // journal commit), while overwriting blocks already written and synced flushes only the
 // data (measured on ext4 here: 1.3-3.2 ms against 0.16-0.22 ms on one day, medians of
 // 0.22 against 0.14 ms on a day when the disk's cache flush dominated both). So the writer fills kms.log with zero bytes
-// PREALLOCATE_BYTES ahead of its last event and overwrites them; the zero tail is synced
+// preallocateBytes ahead of its last event (when COFFER_AUDIT_PREALLOCATE_MB turns it on) and overwrites them; the zero tail is synced
 // with the batch that first needs it, once per extent. Readers stop at the last "\n"
 // (log-files.ts), which JSON lines end with and zero bytes never contain. open() cuts the
 // file back to its last "\n" (dropping a line torn by a crash and the old tail);
@@ -49,12 +49,16 @@ export const RESERVE_FILE = 'reserve';
 /** Disk space held in audit/reserve and given back when the disk fills (RESERVE_FILE). */
 const RESERVE_BYTES = 1024 * 1024;
 
-/** Zero bytes written ahead of the last event, so that a batch's fdatasync has no new file size to sync. */
-const PREALLOCATE_BYTES = 1024 * 1024;
 const ZEROS = Buffer.alloc(64 * 1024);
 
 /** Where rotation starts and how many files are kept (config: COFFER_AUDIT_MAX_FILE_MB, COFFER_AUDIT_MAX_FILES). */
 export interface AuditLogOptions {
+  /**
+   * Zero bytes written ahead of the last event, so that a batch's fdatasync has no new file
+   * size to sync (COFFER_AUDIT_PREALLOCATE_MB). Default 0: off — kms.log then holds whole
+   * lines only, as a log shipper tailing it expects.
+   */
+  preallocateBytes?: number;
   /** kms.log is rotated before an append would take it past this size. Default 64 MiB. */
   maxFileBytes?: number;
   /** Files kept, kms.log included (at least 2). Default 10. */
@@ -75,6 +79,7 @@ export class AuditLog implements AuditStore {
   private readonly reserveBytes: number;
   private readonly maxFileBytes: number;
   private readonly maxFiles: number;
+  private readonly preallocateBytes: number;
   /** The file's length: `size` bytes of events, then zero bytes up to here (preallocated). */
   private allocated: number;
 
@@ -89,6 +94,7 @@ export class AuditLog implements AuditStore {
   ) {
     this.maxFileBytes = opts.maxFileBytes ?? 64 * 1024 * 1024;
     this.maxFiles = Math.max(2, opts.maxFiles ?? 10);
+    this.preallocateBytes = opts.preallocateBytes ?? 0;
     this.fsync = opts.fsync ?? true;
     this.reserveBytes = opts.reserveBytes ?? RESERVE_BYTES;
     this.allocated = size;
@@ -204,7 +210,7 @@ export class AuditLog implements AuditStore {
    * take them the tail is cut off again and the log appends as it would without.
    */
   private async preallocate(): Promise<void> {
-    const target = Math.min(this.size + PREALLOCATE_BYTES, this.maxFileBytes);
+    const target = Math.min(this.size + this.preallocateBytes, this.maxFileBytes);
     try {
       while (this.allocated < target) {
         const n = Math.min(ZEROS.length, target - this.allocated);

@@ -65,7 +65,7 @@ const BLOBS_DIR = 'blobs';
 const KMS_FILE = 'kms.sqlite';
 const IAM_FILE = 'iam.sqlite';
 
-export type BackendConfig = Pick<CofferConfig, 'dataDir' | 'fsync' | 'region' | 'auditMaxFileBytes' | 'auditMaxFiles' | 'metadata'> & {
+export type BackendConfig = Partial<Pick<CofferConfig, 'auditPreallocateBytes'>> & Pick<CofferConfig, 'dataDir' | 'fsync' | 'region' | 'auditMaxFileBytes' | 'auditMaxFiles' | 'metadata'> & {
   blobs?: BlobsConfig;
   /** The job leader's lease, which also paces writer heartbeats (default 15). */
   clusterLeaseSeconds?: number;
@@ -144,7 +144,7 @@ async function openEmbedded(config: BackendConfig, log?: Logger): Promise<Backen
   }
   const iam = SqliteIamStore.open(join(dir, IAM_FILE), { synchronous });
   const kms = SqliteKmsStore.open(join(dir, KMS_FILE), { synchronous });
-  const audit = await AuditLog.open(dir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, log, fsync: config.fsync });
+  const audit = await AuditLog.open(dir, config.region, { maxFileBytes: config.auditMaxFileBytes, maxFiles: config.auditMaxFiles, preallocateBytes: config.auditPreallocateBytes, log, fsync: config.fsync });
   const usage = SqliteUsageStore.open(join(dir, USAGE_FILE), { synchronous });
   reserve.take();
   return {

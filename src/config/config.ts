@@ -63,6 +63,8 @@ export interface CofferConfig {
   auditMaxFileBytes: number;
   /** Audit files kept, kms.log included (COFFER_AUDIT_MAX_FILES, default 10): at most about maxFiles × maxFileBytes on disk. */
   auditMaxFiles: number;
+  /** Zero bytes kms.log is filled with ahead of its last event, so a batch's fdatasync overwrites instead of growing the file (COFFER_AUDIT_PREALLOCATE_MB, default 0 = off). */
+  auditPreallocateBytes: number;
   /** Deliver the audit events as CloudTrail log files to this bucket (COFFER_AUDIT_BUCKET=bucket[/prefix]). */
   auditBucket?: string;
   /** The key prefix before AWSLogs/ (no leading or trailing slash). */
@@ -138,6 +140,7 @@ const schema = z.object({
   allowSecretsOverHttp: z.boolean(),
   auditMaxFileBytes: z.number().int().min(1024).max(4096 * 1024 * 1024),
   auditMaxFiles: z.number().int().min(2).max(10000),
+  auditPreallocateBytes: z.number().int().min(0).max(64 * 1024 * 1024),
   auditBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).optional(),
   auditPrefix: z.string().regex(/^[^/](.*[^/])?$/).max(512).optional(),
   auditDeliverySeconds: z.number().int().min(1).max(86400),
@@ -170,6 +173,7 @@ const HINTS: Record<string, string> = {
   defaultKmsKeyId: 'use COFFER_DEFAULT_KMS_KEY_ID with a KMS key id, key ARN or alias (alias/name)',
   bucketKeyTtlSeconds: 'COFFER_BUCKET_KEY_TTL_SECONDS must be a whole number of seconds from 1 to 86400 (default 300)',
   auditMaxFileBytes: 'COFFER_AUDIT_MAX_FILE_MB must be a whole number of MiB from 1 to 4096 (default 64); COFFER_AUDIT_MAX_FILE_BYTES, for tests, a number of bytes of at least 1024',
+  auditPreallocateBytes: 'COFFER_AUDIT_PREALLOCATE_MB must be a whole number of MiB from 0 to 64 (default 0: kms.log grows by appends; 1 or more fills it with zero bytes ahead of its events — see the README before turning it on)',
   auditMaxFiles: 'COFFER_AUDIT_MAX_FILES must be a whole number from 2 to 10000 (default 10): kms.log and the rotated files kept',
   auditBucket: 'COFFER_AUDIT_BUCKET must be a bucket name, optionally followed by /prefix, such as audit-logs/coffer',
   auditPrefix: 'COFFER_AUDIT_BUCKET\'s prefix (after the bucket name and a slash) must not start or end with a slash, and be at most 512 characters',
@@ -246,7 +250,7 @@ const EFFECTIVE: Record<string, (c: CofferConfig) => unknown> = {
   COFFER_ROOT_ACCESS_KEY_ID: (c) => c.rootAccessKeyId, COFFER_MAX_OBJECT_SIZE: (c) => c.maxObjectSize, COFFER_ENCRYPTION_AT_REST: (c) => c.encryptionAtRest,
   COFFER_DEFAULT_KMS_KEY_ID: (c) => c.defaultKmsKeyId, COFFER_BUCKET_KEY_TTL_SECONDS: (c) => c.bucketKeyTtlSeconds, COFFER_TLS_CERT: (c) => c.tlsCert,
   COFFER_TLS_KEY: (c) => c.tlsKey, COFFER_ALLOW_SECRETS_OVER_HTTP: (c) => c.allowSecretsOverHttp, COFFER_ALLOW_SSE_OVER_HTTP: (c) => c.allowSecretsOverHttp,
-  COFFER_AUDIT_MAX_FILE_MB: (c) => c.auditMaxFileBytes / (1024 * 1024), COFFER_AUDIT_MAX_FILE_BYTES: (c) => c.auditMaxFileBytes, COFFER_AUDIT_MAX_FILES: (c) => c.auditMaxFiles,
+  COFFER_AUDIT_MAX_FILE_MB: (c) => c.auditMaxFileBytes / (1024 * 1024), COFFER_AUDIT_MAX_FILE_BYTES: (c) => c.auditMaxFileBytes, COFFER_AUDIT_MAX_FILES: (c) => c.auditMaxFiles, COFFER_AUDIT_PREALLOCATE_MB: (c) => c.auditPreallocateBytes / (1024 * 1024),
   COFFER_AUDIT_BUCKET: (c) => (c.auditBucket === undefined ? undefined : c.auditPrefix === undefined ? c.auditBucket : `${c.auditBucket}/${c.auditPrefix}`),
   COFFER_AUDIT_DELIVERY_SECONDS: (c) => c.auditDeliverySeconds, COFFER_AUDIT_RETENTION_DAYS: (c) => c.auditRetentionDays, COFFER_SHUTDOWN_GRACE_SECONDS: (c) => c.shutdownGraceSeconds,
   COFFER_LIFECYCLE_INTERVAL_SECONDS: (c) => c.lifecycleIntervalSeconds,
@@ -415,6 +419,7 @@ function auditSettings(env: NodeJS.ProcessEnv) {
   return {
     auditMaxFileBytes: env.COFFER_AUDIT_MAX_FILE_BYTES ? num(env.COFFER_AUDIT_MAX_FILE_BYTES, 0) : num(env.COFFER_AUDIT_MAX_FILE_MB, 64) * 1024 * 1024,
     auditMaxFiles: num(env.COFFER_AUDIT_MAX_FILES, 10),
+    auditPreallocateBytes: num(env.COFFER_AUDIT_PREALLOCATE_MB, 0) * 1024 * 1024,
     auditBucket: slash < 0 ? target : target!.slice(0, slash),
     auditPrefix: slash < 0 ? undefined : target!.slice(slash + 1),
     auditDeliverySeconds: num(env.COFFER_AUDIT_DELIVERY_SECONDS, 300),

@@ -44,6 +44,7 @@ export const SETTINGS: readonly SettingSource[] = [
   { env: 'COFFER_AUDIT_MAX_FILE_MB' },
   { env: 'COFFER_AUDIT_MAX_FILE_BYTES' },
   { env: 'COFFER_AUDIT_MAX_FILES' },
+  { env: 'COFFER_AUDIT_PREALLOCATE_MB' },
   { env: 'COFFER_AUDIT_BUCKET' },
   { env: 'COFFER_AUDIT_DELIVERY_SECONDS' },
   { env: 'COFFER_AUDIT_RETENTION_DAYS' },

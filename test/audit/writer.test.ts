@@ -61,11 +61,27 @@ test('flush() resolves under a steady stream of new events, with the earlier one
 
 const zerosOnly = (b: Buffer) => b.every((x) => x === 0);
 
-test('the live file is preallocated with zero bytes after its last event; close() cuts them off', async () => {
+const PREALLOCATE = { preallocateBytes: 1024 * 1024 };
+
+test('by default kms.log holds whole lines only (no zero tail a log shipper would read)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-audit-writer-'));
+  try {
+    const log = await AuditLog.open(dir, 'us-east-1');
+    await Promise.all([log.record(event('a')), log.record(event('b'))]);
+    const raw = await readFile(join(dir, 'audit', 'kms.log'));
+    assert.equal(raw.at(-1), 0x0a, 'ends at the last event');
+    assert.ok(!raw.includes(0), 'no zero bytes');
+    await log.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('with preallocation on, the live file is filled with zero bytes after its last event; close() cuts them off', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-audit-writer-'));
   try {
     const path = join(dir, 'audit', 'kms.log');
-    const log = await AuditLog.open(dir, 'us-east-1');
+    const log = await AuditLog.open(dir, 'us-east-1', PREALLOCATE);
     await Promise.all([log.record(event('a')), log.record(event('b'))]);
     const raw = await readFile(path);
     const end = raw.lastIndexOf(0x0a) + 1;
@@ -85,7 +101,7 @@ test('after a crash (no close) a new writer continues at the last whole line: th
   const dir = await mkdtemp(join(tmpdir(), 'coffer-audit-writer-'));
   try {
     const path = join(dir, 'audit', 'kms.log');
-    const crashed = await AuditLog.open(dir, 'us-east-1');
+    const crashed = await AuditLog.open(dir, 'us-east-1', PREALLOCATE);
     for (const id of ['c1', 'c2', 'c3']) await crashed.record(event(id));
     // What a crash in the middle of a batch leaves: part of a line written over the zeros.
     const raw = await readFile(path);
@@ -97,7 +113,7 @@ test('after a crash (no close) a new writer continues at the last whole line: th
     assert.deepEqual((await readAudit(join(dir, 'audit'))).map((e) => e.requestID), ['c1', 'c2', 'c3'], 'readers ignore the torn line and the zeros');
     assert.deepEqual((await crashed.query({ limit: 10 })).events.map((e) => e.requestID), ['c3', 'c2', 'c1']);
 
-    const again = await AuditLog.open(dir, 'us-east-1');
+    const again = await AuditLog.open(dir, 'us-east-1', PREALLOCATE);
     assert.equal((await stat(path)).size, end, 'cut back to the last whole line on open');
     await again.record(event('after-crash'));
     await again.close();

@@ -104,12 +104,12 @@ function auditQuery(dataDir: string, ...args: string[]): Promise<string> {
   });
 }
 
-describe('audit records survive a SIGKILL in the middle of a KMS load (fsync on, preallocated log)', () => {
+describe('audit records survive a SIGKILL in the middle of a KMS load (fsync on, COFFER_AUDIT_PREALLOCATE_MB=1)', () => {
   it('every answered GenerateDataKey and Decrypt has its record; readers see whole events only; the restart continues after them', { timeout: 120_000 }, async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-audit-crash-load-'));
     let srv: ChildServer | undefined;
     try {
-      srv = await startChildServer(dir);
+      srv = await startChildServer(dir, { COFFER_AUDIT_PREALLOCATE_MB: '1' });
       const kms = client(srv.url);
       const keyId = (await kms.send(new CreateKeyCommand({ Description: 'crash under load' }))).KeyMetadata!.KeyId!;
       const answered: string[] = [];
@@ -151,7 +151,7 @@ describe('audit records survive a SIGKILL in the middle of a KMS load (fsync on,
         assert.ok(e.eventName === 'Decrypt' && e.eventID && e.requestID, line.slice(0, 200));
       }
 
-      srv = await startChildServer(dir);
+      srv = await startChildServer(dir, { COFFER_AUDIT_PREALLOCATE_MB: '1' });
       const after = client(srv.url);
       const last = (await after.send(new GenerateRandomCommand({ NumberOfBytes: 8 }))).$metadata.requestId!;
       after.destroy();
