@@ -30,7 +30,7 @@
 // SYNC_EVERY bytes, so the fdatasync at commit has little left to do.
 
 import { randomBytes } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { close as closeFd, createReadStream, existsSync, fsync as fsyncFd, open as openFd } from 'node:fs';
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
@@ -90,6 +90,12 @@ interface SharedDir {
 
 export class FileBlobStore implements BlobStore {
   private readonly pool: Buffer[] = [];
+  /**
+   * Single-node layout: a descriptor per fan-out directory, opened on its first commit and
+   * kept until close(), so the directory fsync of a commit is one call to the libuv pool
+   * instead of three (open, fsync, close). At most 256.
+   */
+  private readonly dirFds = new Map<string, Promise<number>>();
 
   private constructor(
     readonly dir: string,
@@ -199,6 +205,9 @@ export class FileBlobStore implements BlobStore {
 
   async close(): Promise<void> {
     this.pool.length = 0;
+    const fds = [...this.dirFds.values()];
+    this.dirFds.clear();
+    for (const fd of fds) await fd.then((n) => callback<void>((cb) => closeFd(n, cb))).catch(() => undefined);
   }
 
   // ---- used by FileBlobWriter ----
@@ -232,7 +241,20 @@ export class FileBlobStore implements BlobStore {
       await this.makeFanOut(parent);
       await fs.rename(tmp, final);
     }
-    if (this.fsync) await syncDir(parent);
+    if (this.fsync) await this.syncFanOut(parent);
+  }
+
+  /** fsync of a fan-out directory after a rename into it: through its kept descriptor in the single-node layout. */
+  private async syncFanOut(parent: string): Promise<void> {
+    if (this.shared !== undefined) return syncDir(parent);
+    let fd = this.dirFds.get(parent);
+    if (fd === undefined) {
+      fd = callback<number>((cb) => openFd(parent, 'r', cb));
+      this.dirFds.set(parent, fd);
+      fd.catch(() => this.dirFds.delete(parent));
+    }
+    const n = await fd;
+    await callback<void>((cb) => fsyncFd(n, cb));
   }
 
   /** Makes <aa>/<bb> (another node may make it at the same moment), durably when fsync is on. */
@@ -379,6 +401,11 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await h.close();
   }
+}
+
+/** A callback-style fs call as a promise (cheaper per call than a FileHandle's methods). */
+function callback<T>(call: (cb: (err: NodeJS.ErrnoException | null, value?: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => call((err, value) => (err ? reject(err) : resolve(value as T))));
 }
 
 /** mkdir's rejection when the directory is already there (another node made it): false, nothing made. */
