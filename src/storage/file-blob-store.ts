@@ -59,8 +59,13 @@ export interface SharedDirOptions {
 export const SHARED_TEMP_GRACE_MS = 60 * 60 * 1000;
 
 const ID_PATTERN = /^[0-9a-f]{32}$/;
-/** Writes are gathered into buffers of this size before they reach the file. */
-const BATCH_BYTES = 1024 * 1024;
+/**
+ * Writes are gathered into buffers of this size before they reach the file. 1 MiB plus room
+ * for the segment tags of an encrypted 1 MiB object (16 × 16 bytes, rounded up to 4 KiB), so
+ * such an object is one write() at commit, not a full 1 MiB batch and then its last 256 bytes:
+ * each write is a hop to the libuv pool, and on a busy machine every hop waits for a core.
+ */
+const BATCH_BYTES = 1024 * 1024 + 4096;
 /** Read chunk size: large enough for ≥ 500 MiB/s from one stream, small enough not to churn the GC. */
 const READ_CHUNK_BYTES = 256 * 1024;
 /**
