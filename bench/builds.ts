@@ -6,7 +6,13 @@
 //   default (SSE-S3) and into one whose default is SSE-KMS with a customer key, bucket
 //   keys off (one KMS GenerateDataKey per PUT, one Decrypt per GET);
 //   KMS GenerateDataKey+Decrypt pairs over the JSON API (bench/kms.ts's client), 32 in flight;
-//   one stream PUT and GET of `sizes.stream` bytes under SSE-KMS.
+//   one stream PUT and GET of `sizes.stream` bytes under SSE-KMS;
+//   1 MiB PUTs, 8 in flight, unencrypted (a second pair of servers with
+//   COFFER_ENCRYPTION_AT_REST=off), SSE-S3 and SSE-KMS, in ROUNDS interleaved batches of
+//   BENCH_BUILD_MID_OPS (64) each.
+//
+// BENCH_BUILD_PARTS (small,stream,mid; default all three) runs only the parts named (the
+// KMS pairs are part of small).
 //
 // Both servers run at once and take turns, each going first in every other round, so drift
 // on the machine falls on both. The small operations are split into ROUNDS batches; as in
@@ -35,6 +41,10 @@ const ROUNDS = Math.max(2, Math.round(Number(process.env.BENCH_BUILD_ROUNDS) || 
 const STREAM_ROUNDS = Math.max(1, Math.round(Number(process.env.BENCH_BUILD_STREAM_ROUNDS) || 5));
 /** KMS requests in flight for the KMS pairs (as bench/kms.ts and the MinIO side by side). */
 const KMS_CONCURRENCY = 32;
+/** 1 MiB PUTs per batch (BENCH_BUILD_MID_OPS); ROUNDS batches per build and encryption. */
+const MID_OPS = Math.max(8, Math.round(Number(process.env.BENCH_BUILD_MID_OPS) || 64));
+const MID_CONCURRENCY = 8;
+const PARTS = new Set((process.env.BENCH_BUILD_PARTS ?? 'small,stream,mid').split(',').map((p) => p.trim()));
 
 export interface BuildsBenchOptions {
   sizes: Sizes;
@@ -53,6 +63,9 @@ interface Side {
   keyArn: string;
 }
 
+/** A server of the unencrypted 1 MiB PUT rows (encryption at rest off): S3 only. */
+type PlainSide = Pick<Side, 'variant' | 'server' | 'client'>;
+
 type Workload = { name: string; bucket: string; op: 'put' | 'get' | 'kms' };
 
 const WORKLOADS: Workload[] = [
@@ -65,6 +78,7 @@ const WORKLOADS: Workload[] = [
 
 export async function benchBuilds(opts: BuildsBenchOptions): Promise<Row[]> {
   const sides: Side[] = [];
+  const plain: PlainSide[] = [];
   const rows: Row[] = [];
   try {
     process.stderr.write(`bench: builds: starting this build and ${opts.baseline}\n`);
@@ -76,14 +90,24 @@ export async function benchBuilds(opts: BuildsBenchOptions): Promise<Row[]> {
       const keyArn = (await prepareBucket(client, server.url, 'sse-kms', 'kms'))!;
       sides.push({ variant, server, client, kms, keyArn });
     }
-    rows.push(...(await smallObjects(sides, opts.sizes)));
-    rows.push(...(await streams(sides, opts.sizes)));
+    if (PARTS.has('small')) rows.push(...(await smallObjects(sides, opts.sizes)));
+    if (PARTS.has('stream')) rows.push(...(await streams(sides, opts.sizes)));
+    if (PARTS.has('mid')) {
+      // The unencrypted rows need servers with encryption at rest off; started only for them.
+      for (const [variant, main] of [[THIS_BUILD, undefined], [BASELINE, opts.baseline]] as const) {
+        const server = await opts.start({ fsync: opts.fsync, main, env: { COFFER_ENCRYPTION_AT_REST: 'off' } });
+        const client = new RawS3Client(server.url, CREDS);
+        plain.push({ variant, server, client });
+        await prepareBucket(client, server.url, 'plain', 's3');
+      }
+      rows.push(...(await midPuts(sides, plain)));
+    }
   } catch (e) {
     rows.push(errorRow({ variant: 'setup' }, 'Builds', '—', e));
   } finally {
-    for (const s of sides) {
+    for (const s of [...sides, ...plain]) {
       s.client.close();
-      s.kms.close();
+      if ('kms' in s) s.kms.close();
       await s.server.stop();
     }
   }
@@ -168,6 +192,46 @@ async function streams(sides: Side[], sz: Sizes): Promise<Row[]> {
     });
     const ratio = values[0]! / values[1]!;
     rows.push({ scenario, variant: `${THIS_BUILD} ÷ ${BASELINE}`, result: `${ratio.toFixed(3)}×`, target: `≥ ${MIN_RATIO.toFixed(2)}×`, met: ratio >= MIN_RATIO });
+  }
+  return rows;
+}
+
+/** 1 MiB PUTs, 8 in flight, per encryption: interleaved batches, the median of the per-round ratios and server CPU per MiB. */
+async function midPuts(sides: PlainSide[], plain: PlainSide[]): Promise<Row[]> {
+  const cases = [
+    { name: 'unencrypted', bucket: 'plain', sides: plain },
+    { name: 'SSE-S3', bucket: 'sse-s3', sides },
+    { name: 'SSE-KMS', bucket: 'sse-kms', sides },
+  ];
+  for (const c of cases) for (const s of c.sides) await runOps(32, MID_CONCURRENCY, (i) => s.client.putStream(c.bucket, `warm-mid/${i}`, MiB));
+  const parts = new Map<string, Measured<Float64Array>[]>();
+  for (let b = 0; b < ROUNDS; b++) {
+    for (const c of cases) {
+      const order = b % 2 === 0 ? c.sides : [...c.sides].reverse();
+      for (const s of order) {
+        const m = await measure(s.server.pid, () => runOps(MID_OPS, MID_CONCURRENCY, (i) => s.client.putStream(c.bucket, `mid/${b}/${i}`, MiB)));
+        const id = `${c.name} ${s.variant}`;
+        parts.set(id, [...(parts.get(id) ?? []), m]);
+      }
+    }
+  }
+  const rows: Row[] = [];
+  for (const c of cases) {
+    const scenario = `Builds: PUT 1 MiB ×${fmtInt(MID_OPS * ROUNDS)} ${c.name}, ${MID_CONCURRENCY} in flight (${ROUNDS} interleaved batches)`;
+    const [mine, base] = c.sides.map((s) => parts.get(`${c.name} ${s.variant}`)!) as [Measured<Float64Array>[], Measured<Float64Array>[]];
+    const [a, b] = [combine(mine), combine(base)];
+    const mibs = (m: Measured<Float64Array>) => m.value.length / m.seconds;
+    for (const [variant, m] of [[THIS_BUILD, a], [BASELINE, b]] as const) {
+      rows.push({ scenario, variant, result: `${fmtInt(mibs(m))} MiB/s, server ${(cpuPerOp(m) / 1000).toFixed(2)} ms CPU/MiB (${usage(m)})`, target: '—', value: mibs(m) });
+    }
+    const { median, sorted: perRound } = pairedRatios(mine, base);
+    rows.push({
+      scenario,
+      variant: `${THIS_BUILD} ÷ ${BASELINE}`,
+      result: `${median.toFixed(3)}× median of ${ROUNDS} rounds (rounds ${perRound[0]!.toFixed(2)}–${perRound[perRound.length - 1]!.toFixed(2)}×); totals ${(mibs(a) / mibs(b)).toFixed(3)}×; server CPU per MiB ${(cpuPerOp(a) / cpuPerOp(b)).toFixed(3)}× (lower is better)`,
+      target: `≥ ${MIN_RATIO.toFixed(2)}×`,
+      met: median >= MIN_RATIO,
+    });
   }
   return rows;
 }

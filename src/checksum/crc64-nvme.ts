@@ -1,6 +1,10 @@
 // CRC-64/NVME (the S3 default checksum since 2025): reflected, polynomial
 // 0xAD93D23594C93659 (0x9A6C9329AC4BC9B5 bit-reversed), init and xorout all ones.
 //
+// Chunks of WASM_MIN_BYTES or more go through the WebAssembly kernel of
+// crc64-nvme-wasm.ts (the same tables with 64-bit integers: 1.3x the CPU rate); shorter
+// ones, and every chunk where WebAssembly is unavailable, through the JavaScript loop below.
+//
 // JavaScript has no fast 64-bit integers, so the running CRC is kept as two Uint32
 // halves and the update is table-driven slice-by-16. On the upload hot path this
 // measured ~1 GiB/s against ~375 MiB/s for @aws-sdk/crc64-nvme (slice-by-8) on the
@@ -9,6 +13,7 @@
 // largest single gain over reading bytes.
 
 import { endianness } from 'node:os';
+import { crc64NvmeWasm } from './crc64-nvme-wasm.js';
 
 /** Reflected polynomial, low and high 32 bits. */
 export const CRC64_NVME_POLY_LO = 0xac4bc9b5;
@@ -45,6 +50,13 @@ const TAB_HI = new Uint32Array(256 * SLICES);
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
+/** Below this a chunk stays in JavaScript (the copy into WebAssembly memory and the call cost more than they save). */
+const WASM_MIN_BYTES = 256;
+const kernel = crc64NvmeWasm(TAB_LO, TAB_HI);
+const halves = new Int32Array(2);
+/** Which loop folds chunks of WASM_MIN_BYTES or more in this thread. */
+export const CRC64_NVME_ENGINE: 'wasm' | 'js' = kernel === undefined ? 'js' : 'wasm';
+
 /**
  * Running CRC-64/NVME. `lo`/`hi` hold the *internal* (non-inverted) register so that
  * update() needs no per-call inversion.
@@ -54,6 +66,17 @@ export class Crc64Nvme {
   private hi = -1;
 
   update(data: Uint8Array): void {
+    if (kernel !== undefined && data.length >= WASM_MIN_BYTES) {
+      kernel.update(this.lo, this.hi, data, halves);
+      this.lo = halves[0]!;
+      this.hi = halves[1]!;
+      return;
+    }
+    this.updateJs(data);
+  }
+
+  /** @internal The JavaScript loop alone (the fallback; tests cross-check it against the kernel). */
+  updateJs(data: Uint8Array): void {
     const L = TAB_LO;
     const H = TAB_HI;
     let lo = this.lo;

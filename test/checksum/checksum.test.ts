@@ -19,7 +19,8 @@ import {
   parseAlgorithm,
   type CrcAlgorithm,
 } from '../../src/checksum/index.js';
-import { crc64NvmeBitwise } from '../../src/checksum/crc64-nvme.js';
+import { CRC64_NVME_ENGINE, Crc64Nvme, crc64NvmeBitwise } from '../../src/checksum/crc64-nvme.js';
+import { WASM_INPUT_BYTES } from '../../src/checksum/crc64-nvme-wasm.js';
 import { ServiceError } from '../../src/errors.js';
 
 const CHECK = Buffer.from('123456789');
@@ -81,6 +82,35 @@ describe('CRC64NVME slice-by-16', () => {
         assert.deepEqual(checksumOf('CRC64NVME', slice), crc64NvmeBitwise(slice), `off ${off} len ${len}`);
       }
     }
+  });
+
+  it('runs on the WebAssembly kernel where Node has WebAssembly', () => {
+    assert.equal(CRC64_NVME_ENGINE, 'wasm');
+  });
+
+  it('the WebAssembly kernel and the JavaScript loop agree with the bitwise reference, across the kernel\'s input window', () => {
+    const data = randomBytes(2 * WASM_INPUT_BYTES + 64);
+    const lengths = [256, 257, 271, 272, 4096 + 5, WASM_INPUT_BYTES - 1, WASM_INPUT_BYTES, WASM_INPUT_BYTES + 1, 2 * WASM_INPUT_BYTES + 15];
+    for (const off of [0, 1, 3, 7]) {
+      for (const len of lengths) {
+        const slice = data.subarray(off, off + len);
+        const js = new Crc64Nvme();
+        js.updateJs(slice);
+        const wasm = new Crc64Nvme();
+        wasm.update(slice);
+        const ref = crc64NvmeBitwise(slice);
+        assert.deepEqual(js.digest(), ref, `js off ${off} len ${len}`);
+        assert.deepEqual(wasm.digest(), ref, `wasm off ${off} len ${len}`);
+      }
+    }
+  });
+
+  it('carries the register between the two loops (short chunks in JavaScript, long ones in WebAssembly)', () => {
+    const data = randomBytes(50_000);
+    const rand = rng(11);
+    const h = new Crc64Nvme();
+    for (const c of splitAt(data, rand, 600)) h.update(c);
+    assert.deepEqual(h.digest(), crc64NvmeBitwise(data));
   });
 
   it('matches @aws-sdk/crc64-nvme on 1 MiB of random data fed in random chunks', async () => {

@@ -23,6 +23,38 @@ const fresh = () => path.join(root, `store-${++n}`);
 runBlobStoreContract('FileBlobStore (fsync)', () => FileBlobStore.open(fresh()));
 runBlobStoreContract('FileBlobStore (no fsync)', () => FileBlobStore.open(fresh(), { fsync: false }));
 
+/** Descriptors this process has open on directories under `dir` (Linux /proc). */
+async function dirFdsUnder(dir: string): Promise<number> {
+  let count = 0;
+  for (const fd of await fs.readdir('/proc/self/fd')) {
+    const target = await fs.readlink(path.join('/proc/self/fd', fd)).catch(() => '');
+    if (target.startsWith(dir + path.sep)) count++;
+  }
+  return count;
+}
+
+describe('FileBlobStore directory descriptors', { skip: process.platform !== 'linux' }, () => {
+  it('keeps one descriptor per fan-out directory it synced, reuses it, and closes them all on close()', async () => {
+    const dir = fresh();
+    const s = await FileBlobStore.open(dir);
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push((await writeBlob(s, Buffer.from(`blob ${i}`))).blobId);
+    const fanOuts = new Set(ids.map((id) => id.slice(0, 2))).size;
+    assert.equal(await dirFdsUnder(dir), fanOuts);
+    for (const id of ids) assert.equal((await readAll(s.read(id))).toString(), `blob ${ids.indexOf(id)}`);
+    await s.close();
+    assert.equal(await dirFdsUnder(dir), 0);
+  });
+
+  it('keeps none with fsync off', async () => {
+    const dir = fresh();
+    const s = await FileBlobStore.open(dir, { fsync: false });
+    await writeBlob(s, Buffer.from('x'));
+    assert.equal(await dirFdsUnder(dir), 0);
+    await s.close();
+  });
+});
+
 describe('FileBlobStore layout', () => {
   it('commits to <aa>/<id> with 0600 files and 0700 directories, leaving tmp empty', async () => {
     const dir = fresh();
