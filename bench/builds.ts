@@ -105,9 +105,9 @@ export async function benchBuilds(opts: BuildsBenchOptions): Promise<Row[]> {
   } catch (e) {
     rows.push(errorRow({ variant: 'setup' }, 'Builds', '—', e));
   } finally {
+    for (const s of sides) s.kms.close();
     for (const s of [...sides, ...plain]) {
       s.client.close();
-      if ('kms' in s) s.kms.close();
       await s.server.stop();
     }
   }
