@@ -21,6 +21,8 @@ export interface ClientOptions {
   endpoint: string;
   region: string;
   credentials: ClientCredentials;
+  /** Sent as User-Agent (the server's audit trail records it); none by default. */
+  userAgent?: string;
 }
 
 export interface HttpReply {
@@ -116,15 +118,21 @@ export class SignedClient {
     return this.send('coffer', method, `/_coffer/api/${route}`, body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
   }
 
+  /** An IAM or STS call (AWS Query protocol): the form POSTed to /, answered in XML. */
+  query(service: 'iam' | 'sts', form: Record<string, string>): Promise<HttpReply> {
+    return this.send(service, 'POST', '/', Buffer.from(new URLSearchParams(form).toString()), 'application/x-www-form-urlencoded; charset=utf-8');
+  }
+
   close(): void {
     this.agent.destroy();
   }
 
-  private send(service: string, method: string, target: string, body: Buffer | undefined): Promise<HttpReply> {
+  private send(service: string, method: string, target: string, body: Buffer | undefined, contentType = 'application/json'): Promise<HttpReply> {
     const rawUrl = this.base.pathname.replace(/\/$/, '') + target;
     const payloadHash = createHash('sha256').update(body ?? Buffer.alloc(0)).digest('hex');
     const headers: Record<string, string> = { host: this.base.host };
-    if (body) headers['content-type'] = 'application/json';
+    if (body) headers['content-type'] = contentType;
+    if (this.opts.userAgent !== undefined) headers['user-agent'] = this.opts.userAgent;
     const signed = signRequest({
       method, rawUrl, headers, region: this.opts.region, service, now: new Date(), payloadHash,
       accessKeyId: this.opts.credentials.accessKeyId, secretAccessKey: this.opts.credentials.secretAccessKey,
