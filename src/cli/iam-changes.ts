@@ -21,49 +21,20 @@ import { randomUUID } from 'node:crypto';
 import { AuditLog } from '../audit/audit-log.js';
 import { AuditUnavailableError, type AuditSink } from '../audit/sink.js';
 import { DataDirLockedError, lockDataDir, type DataDirLock } from '../backend/data-dir-lock.js';
-import type { CofferConfig } from '../config/config.js';
 import { callEvent, safeParameters, type CallRecord } from '../iam/api/audit.js';
 import { sealSecret } from '../iam/credentials.js';
 import { newAccessKeyId, newSecretAccessKey, rootPrincipal } from '../iam/root-credentials.js';
 import { newUserId, userArn } from '../iam/store/ids.js';
-import { IamStoreConflict, type IamStore } from '../iam/store/types.js';
-import type { RootKeyProvider } from '../custody/root-key.js';
+import { IamStoreConflict } from '../iam/store/types.js';
 import { isStorageFull } from '../storage/storage-full.js';
 import { CliError } from './output.js';
 import { openServerChanges } from './iam-via-server.js';
+import { CLI_SOURCE, type ChangedStores, type ChangesContext, type IamChanges } from './iam-change-types.js';
 
-/** What the records name as the source of a change made from the command line. */
-export const CLI_SOURCE = 'coffer-cli';
+export { CLI_SOURCE, type ChangedStores, type ChangesContext, type IamChanges } from './iam-change-types.js';
 
 /** IAM's quota, as the API's (iam/api/access-keys.ts). */
 const MAX_KEYS_PER_USER = 2;
-
-/**
- * The IAM writes of the command line. A conflict (the user exists, has keys left, too
- * many keys) rejects with IamStoreConflict of its kind; "not found" resolves false.
- */
-export interface IamChanges {
-  /** 'server': through the running server; 'offline': this process holds the lock and records. */
-  readonly via: 'server' | 'offline';
-  createUser(userName: string): Promise<{ arn: string }>;
-  createAccessKey(userName: string): Promise<{ accessKeyId: string; secretAccessKey: string }>;
-  deleteAccessKey(userName: string, accessKeyId: string): Promise<boolean>;
-  putUserPolicy(userName: string, policyName: string, document: string): Promise<void>;
-  deleteUserPolicy(userName: string, policyName: string): Promise<boolean>;
-  detachUserPolicy(userName: string, policyArn: string): Promise<boolean>;
-  removeUserFromGroup(groupName: string, userName: string): Promise<boolean>;
-  deleteUser(userName: string): Promise<boolean>;
-  close(): Promise<void>;
-}
-
-/** What opening the changes needs from the data directory. */
-export interface ChangesContext {
-  dataDir: string;
-  accountId: string;
-  rootKey: RootKeyProvider;
-  iam: IamStore;
-  config: CofferConfig;
-}
 
 /** The changes of `c.dataDir`: through its live server, else recorded here under its lock. */
 export async function openIamChanges(c: ChangesContext): Promise<IamChanges> {
@@ -90,9 +61,6 @@ export async function openIamChanges(c: ChangesContext): Promise<IamChanges> {
     throw e;
   }
 }
-
-/** What the changes apply to: the account, the root key that seals new secrets, the IAM store. */
-export type ChangedStores = Pick<ChangesContext, 'accountId' | 'rootKey' | 'iam'>;
 
 /**
  * Changes applied to `stores` and recorded in `audit`, in the server's order. `audit` is

@@ -11,8 +11,7 @@ import type { LockHolder } from '../backend/data-dir-lock.js';
 import { readServerUrl } from '../backend/server-url.js';
 import { loadRootAccount } from '../iam/root-credentials.js';
 import { IamStoreConflict, type IamStoreConflictKind } from '../iam/store/types.js';
-import type { ChangesContext, IamChanges } from './iam-changes.js';
-import { CLI_SOURCE } from './iam-changes.js';
+import { CLI_SOURCE, type ChangesContext, type IamChanges } from './iam-change-types.js';
 import { CliError } from './output.js';
 import { SignedClient, UnreachableError, type HttpReply } from './signed-client.js';
 
