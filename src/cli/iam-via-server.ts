@@ -17,7 +17,15 @@ import { SignedClient, UnreachableError, type HttpReply } from './signed-client.
 
 const IAM_VERSION = '2010-05-08';
 const STS_VERSION = '2011-06-15';
-const CONFLICTS: ReadonlySet<string> = new Set<IamStoreConflictKind>(['EntityAlreadyExists', 'DeleteConflict', 'LimitExceeded']);
+/** The conflicts each call may answer that the store would report as IamStoreConflict (any other refusal is the server's, in its words). */
+const CONFLICTS: Record<string, readonly IamStoreConflictKind[]> = {
+  CreateUser: ['EntityAlreadyExists'],
+  CreateAccessKey: ['NoSuchEntity', 'LimitExceeded'],
+  PutUserPolicy: ['NoSuchEntity'],
+  DeleteUser: ['NoSuchEntity', 'DeleteConflict'],
+};
+/** A delete's "nothing there". */
+const NOT_FOUND: readonly IamStoreConflictKind[] = ['NoSuchEntity'];
 
 export async function openServerChanges(c: ChangesContext, holder: LockHolder): Promise<IamChanges> {
   const who = `a coffer server (process ${holder.pid}${holder.started ? `, started ${holder.started}` : ''})`;
@@ -139,7 +147,9 @@ class ServerChanges implements IamChanges {
     const reply = await this.client.query('iam', { Action: action, Version: IAM_VERSION, ...form });
     if (reply.status === 200) return reply.body;
     const e = queryErrorOf(reply);
-    if (e.code === 'NoSuchEntity' || CONFLICTS.has(e.code)) throw new IamStoreConflict(e.code as IamStoreConflictKind, e.message);
+    const kinds: readonly string[] = CONFLICTS[action] ?? NOT_FOUND;
+    if (kinds.includes(e.code)) throw new IamStoreConflict(e.code as IamStoreConflictKind, e.message);
+    if (e.code === 'MalformedPolicyDocument' || (action === 'PutUserPolicy' && e.code === 'LimitExceeded')) throw new CliError(`malformed policy document: ${e.message}`);
     throw new CliError(`${this.client.endpoint} refused ${action}: ${e.code}: ${e.message}`);
   }
 }

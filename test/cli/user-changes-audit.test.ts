@@ -118,14 +118,25 @@ test('beside a live server: create, policy put, remove-key, policy delete, delet
   assert.equal(dup.code, 2);
   assert.match(dup.stderr, /^coffer: error: user carol already exists$/m);
   assert.equal((await ok(env, 'user', 'remove-key', 'carol', key.accessKeyId)).stdout, `Access key ${key.accessKeyId} deleted.\n`);
+  // Over IAM's 2048-character quota for a user's inline policy: the server's refusal, in its words.
+  const big = path.join(dataDir, 'big.json');
+  await fs.writeFile(big, JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: Array.from({ length: 120 }, (_, i) => `arn:aws:s3:::bucket-${i}/*`) }] }));
+  const tooBig = await coffer(env, 'user', 'policy', 'put', 'carol', 'big', big);
+  assert.equal(tooBig.code, 2);
+  assert.match(tooBig.stderr, /^coffer: error: malformed policy document: .*2048/m);
+  // `coffer hadoop config --user` makes its access key the same way.
+  const hadoop = await ok(env, 'hadoop', 'config', '--bucket', 'lake', '--user', 'carol');
+  const hadoopKeyId = /created access key (\S+) for user carol/.exec(hadoop.stderr)?.[1];
+  const hadoopSecret = /<name>fs\.s3a\.secret\.key<\/name>\s*<value>([^<]+)<\/value>/.exec(hadoop.stdout)?.[1];
+  assert.ok(hadoopKeyId && hadoopSecret, hadoop.stderr + hadoop.stdout);
   assert.equal((await ok(env, 'user', 'policy', 'delete', 'carol', 'list')).stdout, 'Policy list removed from carol.\n');
-  assert.equal((await ok(env, 'user', 'delete', 'carol')).stdout, 'User carol deleted.\n');
+  assert.equal((await ok(env, 'user', 'delete', 'carol', '--force')).stdout, 'User carol deleted.\n');
 
   // Through the server: its records, at 127.0.0.1, in the one log it writes.
   const events = iamEvents((await logEvents(dataDir)).slice(before));
   assert.deepEqual(events.map((e) => [e.eventName, e.errorCode ?? 'ok']), [
     ['CreateUser', 'ok'], ['CreateAccessKey', 'ok'], ['PutUserPolicy', 'ok'], ['CreateUser', 'EntityAlreadyExists'],
-    ['DeleteAccessKey', 'ok'], ['DeleteUserPolicy', 'ok'], ['DeleteUser', 'ok'],
+    ['DeleteAccessKey', 'ok'], ['PutUserPolicy', 'LimitExceeded'], ['CreateAccessKey', 'ok'], ['DeleteUserPolicy', 'ok'], ['DeleteAccessKey', 'ok'], ['DeleteUser', 'ok'],
   ]);
   for (const e of events) {
     assert.equal(e.userIdentity.type, 'Root');
@@ -136,13 +147,17 @@ test('beside a live server: create, policy put, remove-key, policy delete, delet
   }
   assert.deepEqual(events[2]!.requestParameters, { userName: 'carol', policyName: 'list' }, 'no policy text');
   assert.deepEqual(events[4]!.requestParameters, { userName: 'carol', accessKeyId: key.accessKeyId });
+  assert.deepEqual(events[8]!.requestParameters, { userName: 'carol', accessKeyId: hadoopKeyId });
 
   // `coffer audit query` answers them too.
   const q = await ok(env, 'audit', 'query', '--event', 'PutUserPolicy', '--json');
-  assert.equal(q.stdout.trim().split('\n').length, 1, q.stdout);
+  assert.equal(q.stdout.trim().split('\n').length, 2, q.stdout);
 
-  assert.ok(!(await everyFile(dataDir)).includes(key.secretAccessKey), 'no file of the data directory holds the secret');
-  assert.ok(!server.stdout().includes(key.secretAccessKey) && !server.stderr().includes(key.secretAccessKey), 'nor the server log');
+  const files = await everyFile(dataDir);
+  for (const secret of [key.secretAccessKey, hadoopSecret]) {
+    assert.ok(!files.includes(secret), 'no file of the data directory holds a secret');
+    assert.ok(!server.stdout().includes(secret) && !server.stderr().includes(secret), 'nor the server log');
+  }
   assert.ok(!created.stderr.includes(key.secretAccessKey), 'nor the CLI diagnostics');
 });
 
@@ -173,13 +188,15 @@ test('with no server: the CLI records in kms.log under the lock, and a server st
   const missing = await coffer(env, 'user', 'remove-key', 'dave', key1.accessKeyId);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, new RegExp(`^coffer: error: user dave has no access key ${key1.accessKeyId}$`, 'm'));
+  const hadoop = await ok(env, 'hadoop', 'config', '--bucket', 'lake', '--user', 'dave');
+  assert.match(hadoop.stderr, /created access key \S+ for user dave/);
   await assert.rejects(fs.lstat(path.join(dataDir, 'coffer.lock')), { code: 'ENOENT' }, 'the lock is released');
 
   const offline = await logEvents(dataDir);
   assert.deepEqual(offline.slice(0, before.length), before, 'the earlier records stay');
   const events = iamEvents(offline.slice(before.length));
   assert.deepEqual(events.map((e) => [e.eventName, e.errorCode ?? 'ok']), [
-    ['CreateUser', 'ok'], ['CreateAccessKey', 'ok'], ['PutUserPolicy', 'ok'], ['CreateAccessKey', 'ok'], ['DeleteAccessKey', 'ok'], ['DeleteAccessKey', 'NoSuchEntity'],
+    ['CreateUser', 'ok'], ['CreateAccessKey', 'ok'], ['PutUserPolicy', 'ok'], ['CreateAccessKey', 'ok'], ['DeleteAccessKey', 'ok'], ['DeleteAccessKey', 'NoSuchEntity'], ['CreateAccessKey', 'ok'],
   ]);
   for (const e of events) {
     assert.equal(e.userIdentity.type, 'Root');
@@ -198,7 +215,7 @@ test('with no server: the CLI records in kms.log under the lock, and a server st
   const after = await logEvents(dataDir);
   assert.deepEqual(after.slice(0, offline.length), offline, 'nothing recorded offline is lost or overwritten');
   assert.deepEqual(iamEvents(after.slice(offline.length)).map((e) => [e.eventName, e.sourceIPAddress]), [
-    ['DeleteAccessKey', '127.0.0.1'], ['DeleteUserPolicy', '127.0.0.1'], ['DeleteUser', '127.0.0.1'],
+    ['DeleteAccessKey', '127.0.0.1'], ['DeleteAccessKey', '127.0.0.1'], ['DeleteUserPolicy', '127.0.0.1'], ['DeleteUser', '127.0.0.1'],
   ]);
   assert.equal(new Set(after.map((e) => e.eventID)).size, after.length);
   for (const k of [key1, key2]) assert.ok(!(await everyFile(dataDir)).includes(k.secretAccessKey), 'no file holds a secret');
