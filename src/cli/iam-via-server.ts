@@ -7,6 +7,7 @@
 // name the root of this data directory's account: a port another server took over after
 // this one was killed is refused, not written to.
 
+import { readFile } from 'node:fs/promises';
 import type { LockHolder } from '../backend/data-dir-lock.js';
 import { readServerUrl } from '../backend/server-url.js';
 import { loadRootAccount } from '../iam/root-credentials.js';
@@ -39,8 +40,10 @@ export async function openServerChanges(c: ChangesContext, holder: LockHolder): 
       'set COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY as the server has them, or stop the server and run the command again',
     );
   }
+  // The server's certificate, when this process is configured with it (a self-signed one is its own CA).
+  const pinnedCert = endpoint.startsWith('https:') && c.config.tlsCert ? await readFile(c.config.tlsCert).catch(() => undefined) : undefined;
   const client = new SignedClient({
-    endpoint, region: 'us-east-1', userAgent: CLI_SOURCE,
+    endpoint, region: 'us-east-1', userAgent: CLI_SOURCE, ...(pinnedCert ? { pinnedCert } : {}),
     credentials: { accessKeyId: root.credential.accessKeyId, secretAccessKey: root.credential.secretAccessKey },
   });
   try {

@@ -23,6 +23,8 @@ export interface ClientOptions {
   credentials: ClientCredentials;
   /** Sent as User-Agent (the server's audit trail records it); none by default. */
   userAgent?: string;
+  /** https: the server's own certificate, pinned (trusted as its own CA, whatever host name it names); default: the system's CAs. */
+  pinnedCert?: string | Buffer;
 }
 
 export interface HttpReply {
@@ -100,7 +102,9 @@ export class SignedClient {
     if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
       throw new CliError(`invalid endpoint "${opts.endpoint}": only http and https are supported`, 'give a URL such as http://127.0.0.1:9000');
     }
-    this.agent = this.base.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    this.agent = this.base.protocol === 'https:'
+      ? new https.Agent({ keepAlive: true, ...(opts.pinnedCert ? { ca: opts.pinnedCert, checkServerIdentity: () => undefined } : {}) })
+      : new http.Agent({ keepAlive: true });
   }
 
   get endpoint(): string {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { S3Client, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { CLI_MAIN, ROOT_KEY_ID, ROOT_SECRET, startChildServer, type ChildServer } from '../interop/support.js';
 import { auditFileText } from '../helpers/audit-file.js';
+import { makeTestCertificate } from '../helpers/tls.js';
 
 interface CliResult {
   code: number;
@@ -171,6 +172,21 @@ test('beside a live server without its root credentials: the change is refused a
   assert.match(r.stderr, /^coffer: hint: set COFFER_ROOT_ACCESS_KEY_ID and COFFER_ROOT_SECRET_ACCESS_KEY/m);
   assert.ok(!(await ok(cliEnv(dataDir), 'user', 'list')).stdout.includes('mallory'));
   assert.deepEqual(iamEvents(await logEvents(dataDir)), []);
+});
+
+test('beside a live HTTPS server: the change goes through it, over TLS with the configured certificate pinned', async () => {
+  const dataDir = await newDataDir();
+  const cert = makeTestCertificate(); // self-signed: trusted because it is pinned, not by the system's CAs
+  work.push(cert.dir);
+  const tlsEnv = { COFFER_TLS_CERT: cert.certPath, COFFER_TLS_KEY: cert.keyPath };
+  const server = await startChildServer(dataDir, tlsEnv);
+  servers.push(server);
+  assert.match(server.url, /^https:/);
+  const env = { ...cliEnv(dataDir), ...tlsEnv };
+  await ok(env, 'user', 'create', 'erin');
+  assert.deepEqual(iamEvents(await logEvents(dataDir)).map((e) => [e.eventName, e.sourceIPAddress, e.userAgent]), [
+    ['CreateUser', '127.0.0.1', 'coffer-cli'], ['CreateAccessKey', '127.0.0.1', 'coffer-cli'],
+  ]);
 });
 
 test('with no server: the CLI records in kms.log under the lock, and a server started afterwards continues the log without loss', async () => {
