@@ -48,6 +48,11 @@ export async function openIamChanges(c: ChangesContext): Promise<IamChanges> {
   try {
     const audit = await AuditLog.open(c.dataDir, c.config.region, {
       maxFileBytes: c.config.auditMaxFileBytes, maxFiles: c.config.auditMaxFiles, preallocateBytes: c.config.auditPreallocateBytes, fsync: c.config.fsync,
+    }).catch((e: unknown) => {
+      throw new CliError(
+        `cannot open the audit log in ${c.dataDir}/audit (${(e as NodeJS.ErrnoException).code ?? 'failed'}); IAM changes are refused without their record`,
+        isStorageFull(e) ? 'free disk space outside the data directory, then run the command again' : `check ${c.dataDir}/audit/kms.log, its permissions and its disk (\`coffer check\`), then run the command again`,
+      );
     });
     return recordedChanges(c, audit, async () => {
       try {

@@ -236,3 +236,18 @@ test('with no server: the CLI records in kms.log under the lock, and a server st
   assert.equal(new Set(after.map((e) => e.eventID)).size, after.length);
   for (const k of [key1, key2]) assert.ok(!(await everyFile(dataDir)).includes(k.secretAccessKey), 'no file holds a secret');
 });
+
+test('with no server and an audit log that cannot be opened: the change is refused, nothing changes, the lock is released', async () => {
+  const dataDir = await newDataDir();
+  const first = await startChildServer(dataDir);
+  await first.stop();
+  const log = path.join(dataDir, 'audit', 'kms.log');
+  await fs.rm(log);
+  await fs.mkdir(log); // open(O_RDWR) fails with EISDIR, for root too
+  const env = cliEnv(dataDir);
+  const r = await coffer(env, 'user', 'create', 'frank');
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^coffer: error: cannot open the audit log in .*\/audit \(EISDIR\); IAM changes are refused without their record$/m);
+  assert.ok(!(await ok(env, 'user', 'list')).stdout.includes('frank'), 'no user was made');
+  await assert.rejects(fs.lstat(path.join(dataDir, 'coffer.lock')), { code: 'ENOENT' }, 'the lock is released');
+});
