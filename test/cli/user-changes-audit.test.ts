@@ -12,6 +12,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { S3Client, ListBucketsCommand } from '@aws-sdk/client-s3';
+import { IAMClient, AddUserToGroupCommand, AttachUserPolicyCommand, CreateGroupCommand, CreatePolicyCommand } from '@aws-sdk/client-iam';
+import { openDataDir } from '../../src/data-dir.js';
 import { CLI_MAIN, ROOT_KEY_ID, ROOT_SECRET, startChildServer, type ChildServer } from '../interop/support.js';
 import { auditFileText } from '../helpers/audit-file.js';
 import { makeTestCertificate } from '../helpers/tls.js';
@@ -225,13 +227,25 @@ test('with no server: the CLI records in kms.log under the lock, and a server st
   const server = await startChildServer(dataDir);
   servers.push(server);
   const s3 = new S3Client({ endpoint: server.url, region: 'us-east-1', forcePathStyle: true, credentials: key2, maxAttempts: 1 });
-  clients.push(s3);
+  const iam = new IAMClient({ endpoint: server.url, region: 'us-east-1', credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET }, maxAttempts: 1 });
+  clients.push(s3, iam);
   await s3.send(new ListBucketsCommand({}));
+  // A group and a managed policy too, for delete --force to undo.
+  await iam.send(new CreateGroupCommand({ GroupName: 'ops' }));
+  await iam.send(new AddUserToGroupCommand({ GroupName: 'ops', UserName: 'dave' }));
+  const policyArn = (await iam.send(new CreatePolicyCommand({ PolicyName: 'list-all', PolicyDocument: await fs.readFile(await policyFile(dataDir), 'utf8') }))).Policy!.Arn!;
+  await iam.send(new AttachUserPolicyCommand({ UserName: 'dave', PolicyArn: policyArn }));
+  const apiCalls = iamEvents(await logEvents(dataDir)).length;
   await ok(env, 'user', 'delete', 'dave', '--force');
   const after = await logEvents(dataDir);
   assert.deepEqual(after.slice(0, offline.length), offline, 'nothing recorded offline is lost or overwritten');
-  assert.deepEqual(iamEvents(after.slice(offline.length)).map((e) => [e.eventName, e.sourceIPAddress]), [
-    ['DeleteAccessKey', '127.0.0.1'], ['DeleteAccessKey', '127.0.0.1'], ['DeleteUserPolicy', '127.0.0.1'], ['DeleteUser', '127.0.0.1'],
+  assert.deepEqual(iamEvents(after).slice(apiCalls).map((e) => [e.eventName, e.sourceIPAddress, e.requestParameters]), [
+    ['DeleteAccessKey', '127.0.0.1', { userName: 'dave', accessKeyId: key2.accessKeyId }],
+    ['DeleteAccessKey', '127.0.0.1', { userName: 'dave', accessKeyId: /created access key (\S+)/.exec(hadoop.stderr)![1] }],
+    ['DeleteUserPolicy', '127.0.0.1', { userName: 'dave', policyName: 'list' }],
+    ['DetachUserPolicy', '127.0.0.1', { userName: 'dave', policyArn }],
+    ['RemoveUserFromGroup', '127.0.0.1', { userName: 'dave', groupName: 'ops' }],
+    ['DeleteUser', '127.0.0.1', { userName: 'dave' }],
   ]);
   assert.equal(new Set(after.map((e) => e.eventID)).size, after.length);
   for (const k of [key1, key2]) assert.ok(!(await everyFile(dataDir)).includes(k.secretAccessKey), 'no file holds a secret');
@@ -250,4 +264,25 @@ test('with no server and an audit log that cannot be opened: the change is refus
   assert.match(r.stderr, /^coffer: error: cannot open the audit log in .*\/audit \(EISDIR\); IAM changes are refused without their record$/m);
   assert.ok(!(await ok(env, 'user', 'list')).stdout.includes('frank'), 'no user was made');
   await assert.rejects(fs.lstat(path.join(dataDir, 'coffer.lock')), { code: 'ENOENT' }, 'the lock is released');
+});
+
+test('with no server the command holds the lock while it changes IAM: a server cannot start meanwhile, and starts once it is done', async () => {
+  const dataDir = await newDataDir();
+  const first = await startChildServer(dataDir);
+  await first.stop();
+  const before = (await logEvents(dataDir)).length;
+  // What `coffer user` does, in this process: the changes open under the lock.
+  const admin = await openDataDir(dataDir);
+  try {
+    const changes = await admin.changes();
+    assert.equal(changes.via, 'offline');
+    await changes.createUser('gina');
+    await assert.rejects(startChildServer(dataDir), /in use by another coffer server \(process \d+/);
+  } finally {
+    await admin.close();
+  }
+  const server = await startChildServer(dataDir);
+  servers.push(server);
+  const events = await logEvents(dataDir);
+  assert.deepEqual(iamEvents(events.slice(before)).map((e) => [e.eventName, e.requestParameters]), [['CreateUser', { userName: 'gina' }]]);
 });
