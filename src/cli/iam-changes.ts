@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { AuditLog } from '../audit/audit-log.js';
 import { AuditUnavailableError, type AuditSink } from '../audit/sink.js';
 import { DataDirLockedError, lockDataDir, type DataDirLock } from '../backend/data-dir-lock.js';
+import { MAX_KEYS_PER_USER } from '../iam/api/access-keys.js';
 import { callEvent, safeParameters, type CallRecord } from '../iam/api/audit.js';
 import { sealSecret } from '../iam/credentials.js';
 import { newAccessKeyId, newSecretAccessKey, rootPrincipal } from '../iam/root-credentials.js';
@@ -32,9 +33,6 @@ import { openServerChanges } from './iam-via-server.js';
 import { CLI_SOURCE, type ChangedStores, type ChangesContext, type IamChanges } from './iam-change-types.js';
 
 export { CLI_SOURCE, type ChangedStores, type ChangesContext, type IamChanges } from './iam-change-types.js';
-
-/** IAM's quota, as the API's (iam/api/access-keys.ts). */
-const MAX_KEYS_PER_USER = 2;
 
 /** The changes of `c.dataDir`: through its live server, else recorded here under its lock. */
 export async function openIamChanges(c: ChangesContext): Promise<IamChanges> {
