@@ -20,6 +20,7 @@ import type { S3Services } from './s3/context.js';
 import { collectGarbage } from './storage/recovery.js';
 import { openBackend } from './backend/open-backend.js';
 import { lockDataDir } from './backend/data-dir-lock.js';
+import { advertiseServerUrl, withdrawServerUrl } from './backend/server-url.js';
 import { prepareDataDir } from './backend/data-dir-setup.js';
 import { loadRootAccount, type RootAccount } from './iam/root-credentials.js';
 import type { CredentialLookup } from './auth/types.js';
@@ -306,6 +307,10 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.address.includes(':') ? `[${config.address}]` : config.address;
+  // For the commands that go through this server rather than beside it (backend/server-url.ts).
+  await advertiseServerUrl(config.dataDir, `${tls ? 'https' : 'http'}://${host}:${port}`).catch((err: unknown) => {
+    log.warn({ err }, 'cannot write coffer.url: `coffer user` beside this server finds it only at the configured address and port');
+  });
   await rotation.resumeIfRecorded();
   // Delivery of the audit log to a bucket, through this server's own S3 API as the root: the
   // files of this server (audit/delivery.ts), or on PostgreSQL the cluster's trail, by the job leader (audit/pg-delivery.ts).
@@ -346,6 +351,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
       await meter?.close();
       await backend.close();
       rootKey.provider.close?.();
+      await withdrawServerUrl(config.dataDir);
       releaseLock();
       return drained;
     },

@@ -1,6 +1,7 @@
 // Opens what the offline commands (`coffer user`, `coffer hadoop`) need from a data
 // directory — the account, the root key, the IAM store — without starting the server
-// (SQLite's WAL lets both run at once).
+// (SQLite's WAL lets both run at once). They read the store directly; their IAM changes
+// go through changes() (cli/iam-changes.ts), which records each one in the audit trail.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,12 +13,19 @@ import type { RootKeyProvider } from './custody/root-key.js';
 import { KmsJsonClient } from './kms/external/kms-json-client.js';
 import type { IamStore } from './iam/store/types.js';
 import { openStoresBesideServer } from './backend/open-backend.js';
+import { openIamChanges, type IamChanges } from './cli/iam-changes.js';
 
 export interface AdminContext {
   dataDir: string;
   accountId: string;
   rootKey: RootKeyProvider;
+  /** For reads; a change goes through changes(). */
   iam: IamStore;
+  /**
+   * The IAM writes, each with its audit record: through the live server that holds the data
+   * directory, else under its lock (taken at the first call, until close()).
+   */
+  changes(): Promise<IamChanges>;
   close(): Promise<void>;
 }
 
@@ -35,8 +43,18 @@ export async function openDataDir(flagDir: string | undefined): Promise<AdminCon
     await stores.close();
     throw e;
   }
-  return { dataDir: config.dataDir, accountId, rootKey: rootKey.provider, iam: stores.iam, close: async () => {
-    rootKey.provider.close?.();
-    await stores.close();
-  } };
+  const provider = rootKey.provider;
+  let changes: Promise<IamChanges> | undefined;
+  return {
+    dataDir: config.dataDir, accountId, rootKey: provider, iam: stores.iam,
+    changes: () => (changes ??= openIamChanges({ dataDir: config.dataDir, accountId, rootKey: provider, iam: stores.iam, config })),
+    close: async () => {
+      try {
+        if (changes) await (await changes.catch(() => undefined))?.close();
+      } finally {
+        provider.close?.();
+        await stores.close();
+      }
+    },
+  };
 }

@@ -1,8 +1,10 @@
 // The data directory's lock: one server per data directory. A second server beside a live
 // one would run start-up recovery under its feet (deleting the first one's in-flight
 // uploads as "leftovers"), so `coffer server` takes this lock before opening any store.
-// The offline commands (`coffer user`, `audit`, `usage`, `hadoop`) do not take it: they
-// are built to run beside a live server (backend/open-backend.ts, openStoresBesideServer).
+// The offline commands (`coffer user`, `audit`, `usage`, `hadoop`) read beside a live
+// server (backend/open-backend.ts, openStoresBesideServer). Their IAM changes take this
+// lock when no server holds it, and otherwise go through the server (cli/iam-changes.ts),
+// so only one process at a time writes the audit log.
 //
 // Node has no flock(2), so the lock is a symbolic link whose target names its holder, as
 // Emacs's lock files do:

@@ -21,6 +21,10 @@ export interface ClientOptions {
   endpoint: string;
   region: string;
   credentials: ClientCredentials;
+  /** Sent as User-Agent (the server's audit trail records it); none by default. */
+  userAgent?: string;
+  /** https: the server's own certificate, pinned (trusted as its own CA, whatever host name it names); default: the system's CAs. */
+  pinnedCert?: string | Buffer;
 }
 
 export interface HttpReply {
@@ -98,7 +102,9 @@ export class SignedClient {
     if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
       throw new CliError(`invalid endpoint "${opts.endpoint}": only http and https are supported`, 'give a URL such as http://127.0.0.1:9000');
     }
-    this.agent = this.base.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
+    this.agent = this.base.protocol === 'https:'
+      ? new https.Agent({ keepAlive: true, ...(opts.pinnedCert ? { ca: opts.pinnedCert, checkServerIdentity: () => undefined } : {}) })
+      : new http.Agent({ keepAlive: true });
   }
 
   get endpoint(): string {
@@ -116,15 +122,21 @@ export class SignedClient {
     return this.send('coffer', method, `/_coffer/api/${route}`, body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
   }
 
+  /** An IAM or STS call (AWS Query protocol): the form POSTed to /, answered in XML. */
+  query(service: 'iam' | 'sts', form: Record<string, string>): Promise<HttpReply> {
+    return this.send(service, 'POST', '/', Buffer.from(new URLSearchParams(form).toString()), 'application/x-www-form-urlencoded; charset=utf-8');
+  }
+
   close(): void {
     this.agent.destroy();
   }
 
-  private send(service: string, method: string, target: string, body: Buffer | undefined): Promise<HttpReply> {
+  private send(service: string, method: string, target: string, body: Buffer | undefined, contentType = 'application/json'): Promise<HttpReply> {
     const rawUrl = this.base.pathname.replace(/\/$/, '') + target;
     const payloadHash = createHash('sha256').update(body ?? Buffer.alloc(0)).digest('hex');
     const headers: Record<string, string> = { host: this.base.host };
-    if (body) headers['content-type'] = 'application/json';
+    if (body) headers['content-type'] = contentType;
+    if (this.opts.userAgent !== undefined) headers['user-agent'] = this.opts.userAgent;
     const signed = signRequest({
       method, rawUrl, headers, region: this.opts.region, service, now: new Date(), payloadHash,
       accessKeyId: this.opts.credentials.accessKeyId, secretAccessKey: this.opts.credentials.secretAccessKey,

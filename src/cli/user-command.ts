@@ -1,11 +1,10 @@
 // `coffer user ...`: IAM users with access keys, and their inline identity policies,
 // managed from the command line. They are the same users the IAM API serves (same store).
+// Reads go to the store; every change goes through AdminContext.changes(), which records
+// it in the audit trail as the IAM API's call of the same name (cli/iam-changes.ts).
 
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { newAccessKeyId, newSecretAccessKey } from '../iam/root-credentials.js';
-import { sealSecret } from '../iam/credentials.js';
-import { newUserId, userArn } from '../iam/store/ids.js';
 import { IamStoreConflict } from '../iam/store/types.js';
 import { parsePolicyDocument, PolicyDocumentError } from '../iam/policy/index.js';
 import { openDataDir, type AdminContext } from '../data-dir.js';
@@ -34,9 +33,9 @@ function conflict(e: unknown, name: string): never {
 
 export async function createUserWithKey(a: AdminContext, name: string): Promise<{ arn: string; accessKeyId: string; secretAccessKey: string }> {
   if (!USER_NAME.test(name)) throw new CliError(`invalid user name: ${JSON.stringify(name)}`, 'use 1 to 64 letters, digits and +=,.@_-');
-  const arn = userArn(a.accountId, name);
+  let arn: string;
   try {
-    await a.iam.createUser({ userName: name, userId: newUserId(), arn, path: '/', createDate: Date.now(), tags: [] });
+    ({ arn } = await (await a.changes()).createUser(name));
   } catch (e) {
     conflict(e, name);
   }
@@ -45,17 +44,11 @@ export async function createUserWithKey(a: AdminContext, name: string): Promise<
 }
 
 async function createKey(a: AdminContext, name: string): Promise<{ accessKeyId: string; secretAccessKey: string }> {
-  const accessKeyId = newAccessKeyId();
-  const secretAccessKey = newSecretAccessKey();
   try {
-    await a.iam.createAccessKey(
-      { accessKeyId, userName: name, status: 'Active', createDate: Date.now(), sealedSecret: await sealSecret(a.rootKey, accessKeyId, secretAccessKey) },
-      { maxKeysPerUser: 2 },
-    );
+    return await (await a.changes()).createAccessKey(name);
   } catch (e) {
     conflict(e, name);
   }
-  return { accessKeyId, secretAccessKey };
 }
 
 export function registerUserCommands(program: Command): void {
@@ -82,15 +75,16 @@ export function registerUserCommands(program: Command): void {
 
   user.command('delete <name>').description('delete a user').option('--force', 'also delete its access keys and policies, detach its managed policies and leave its groups').option(...dirOpt)
     .action(async (name: string, o: { dataDir?: string; force?: boolean }) => withData(o.dataDir, async (a) => {
+      const changes = await a.changes();
       if (o.force) {
-        for (const k of await a.iam.listAccessKeys(name)) await a.iam.deleteAccessKey(name, k.accessKeyId);
-        for (const p of await a.iam.listUserPolicies(name)) await a.iam.deleteUserPolicy(name, p);
-        for (const p of await a.iam.policies.attached('user', name)) await a.iam.policies.detach('user', name, p.arn);
-        for (const g of await a.iam.groups.groupsForUser(name)) await a.iam.groups.removeUser(g.groupName, name);
+        for (const k of await a.iam.listAccessKeys(name)) await changes.deleteAccessKey(name, k.accessKeyId);
+        for (const p of await a.iam.listUserPolicies(name)) await changes.deleteUserPolicy(name, p);
+        for (const p of await a.iam.policies.attached('user', name)) await changes.detachUserPolicy(name, p.arn);
+        for (const g of await a.iam.groups.groupsForUser(name)) await changes.removeUserFromGroup(g.groupName, name);
       }
       let deleted: boolean;
       try {
-        deleted = await a.iam.deleteUser(name);
+        deleted = await changes.deleteUser(name);
       } catch (e) {
         conflict(e, name);
       }
@@ -107,7 +101,7 @@ export function registerUserCommands(program: Command): void {
 
   user.command('remove-key <name> <accessKeyId>').description('delete one of a user\'s access keys').option(...dirOpt)
     .action(async (name: string, id: string, o: { dataDir?: string }) => withData(o.dataDir, async (a) => {
-      if (!(await a.iam.deleteAccessKey(name, id))) throw new CliError(`user ${name} has no access key ${id}`);
+      if (!(await (await a.changes()).deleteAccessKey(name, id))) throw new CliError(`user ${name} has no access key ${id}`);
       process.stdout.write(`Access key ${id} deleted.\n`);
     }));
 
@@ -123,7 +117,7 @@ export function registerUserCommands(program: Command): void {
         throw e;
       }
       try {
-        await a.iam.putUserPolicy(name, policyName, text);
+        await (await a.changes()).putUserPolicy(name, policyName, text);
       } catch (e) {
         conflict(e, name);
       }
@@ -141,7 +135,7 @@ export function registerUserCommands(program: Command): void {
     }));
   policy.command('delete <name> <policyName>').description('remove a user\'s inline policy').option(...dirOpt)
     .action(async (name: string, policyName: string, o: { dataDir?: string }) => withData(o.dataDir, async (a) => {
-      if (!(await a.iam.deleteUserPolicy(name, policyName))) throw new CliError(`user ${name} has no policy ${policyName}`);
+      if (!(await (await a.changes()).deleteUserPolicy(name, policyName))) throw new CliError(`user ${name} has no policy ${policyName}`);
       process.stdout.write(`Policy ${policyName} removed from ${name}.\n`);
     }));
 }

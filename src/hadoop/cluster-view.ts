@@ -77,7 +77,11 @@ export async function openClusterView(config: CofferConfig & { metadata: string 
     const root: RootAccount | undefined = config.rootAccessKeyId && config.rootSecretAccessKey
       ? { accountId, generated: false, credential: { accessKeyId: config.rootAccessKeyId, secretAccessKey: config.rootSecretAccessKey, principal: rootPrincipal(accountId) } }
       : undefined;
-    const admin: AdminContext = { dataDir: config.dataDir, accountId, rootKey, iam, close: async () => undefined };
+    // A cluster's IAM changes go through a node, whose trail records them (the command refuses --user here).
+    const admin: AdminContext = {
+      dataDir: config.dataDir, accountId, rootKey, iam, close: async () => undefined,
+      changes: () => Promise.reject(new Error('IAM changes on a cluster are made through a node, not in its database')),
+    };
     return { admin, root, kmsStore, meta, closeStores: close };
   } catch (e) {
     await close();

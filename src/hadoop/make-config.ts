@@ -4,8 +4,6 @@
 // back after it was created (as on AWS), so a snippet for a user gets a new access key
 // unless the caller supplies one.
 
-import { newAccessKeyId, newSecretAccessKey } from '../iam/root-credentials.js';
-import { sealSecret } from '../iam/credentials.js';
 import { IamStoreConflict } from '../iam/store/types.js';
 import { isKeyId } from '../kms/format/key-id.js';
 import { checkCoreSite } from './check.js';
@@ -127,18 +125,13 @@ function defaultEndpoint(view: CofferView, warnings: string[]): string {
 }
 
 async function createAccessKey(view: CofferView, userName: string): Promise<{ accessKeyId: string; secretAccessKey: string }> {
-  const accessKeyId = newAccessKeyId();
-  const secretAccessKey = newSecretAccessKey();
   try {
-    await view.admin.iam.createAccessKey(
-      { accessKeyId, userName, status: 'Active', createDate: Date.now(), sealedSecret: await sealSecret(view.admin.rootKey, accessKeyId, secretAccessKey) },
-      { maxKeysPerUser: 2 },
-    );
+    // Recorded in the audit trail, through the running server or under the data directory's lock (cli/iam-changes.ts).
+    return await (await view.admin.changes()).createAccessKey(userName);
   } catch (e) {
     if (e instanceof IamStoreConflict && e.kind === 'LimitExceeded') {
       throw new MakeConfigError(`user ${userName} already has the most access keys allowed (2)`, `remove one with \`coffer user remove-key ${userName} ID\`, or pass --access-key-id ID with its secret in AWS_SECRET_ACCESS_KEY`);
     }
     throw e;
   }
-  return { accessKeyId, secretAccessKey };
 }

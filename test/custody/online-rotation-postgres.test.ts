@@ -18,6 +18,7 @@ import { RootKeyConfigError } from '../../src/custody/errors.js';
 import { ROOT_KEY_ID, ROOT_SECRET, waitFor } from '../interop/support.js';
 import { describePostgres, postgresServer } from '../helpers/postgres.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { inProcessChanges } from '../helpers/in-process-admin.js';
 
 describePostgres('online root-key rotation on PostgreSQL', () => {
   it('re-seals the items in PostgreSQL while serving; the new key alone opens them after a restart', async () => {
@@ -30,7 +31,7 @@ describePostgres('online root-key rotation on PostgreSQL', () => {
       const blob = (await s.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('kms plaintext') }))).CiphertextBlob!;
       await s.s3.send(new CreateBucketCommand({ Bucket: 'pgrot' }));
       for (let i = 0; i < 10; i++) await s.s3.send(new PutObjectCommand({ Bucket: 'pgrot', Key: `o${i}`, Body: `body ${i}`, ServerSideEncryption: 'AES256' }));
-      const u = await createUserWithKey({ dataDir, accountId: s.coffer.root.accountId, rootKey: s.coffer.rootKey, iam: s.coffer.iam, close: async () => {} }, 'alice');
+      const u = await createUserWithKey({ dataDir, accountId: s.coffer.root.accountId, rootKey: s.coffer.rootKey, iam: s.coffer.iam, close: async () => {}, changes: inProcessChanges(s.coffer) }, 'alice');
       const alice = { accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey };
       const oldKey = await fs.readFile(path.join(dataDir, 'root.key'));
       const oldId = s.coffer.rootKey.id;

@@ -10,6 +10,7 @@ import { createUserWithKey } from '../../src/cli/user-command.js';
 import { SignedClient } from '../../src/cli/signed-client.js';
 import { ROOT_KEY_ID, ROOT_SECRET, waitFor } from '../interop/support.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { inProcessChanges } from '../helpers/in-process-admin.js';
 
 const PATH = 'custody/rotation';
 
@@ -25,7 +26,7 @@ describe('the custody/rotation administration route', () => {
   });
 
   it('is denied to a user without coffer:RotateRootKey / coffer:GetRootKeyRotation, allowed with them', async () => {
-    const u = await createUserWithKey({ dataDir: s.dataDir, accountId: s.coffer.root.accountId, rootKey: s.coffer.rootKey, iam: s.coffer.iam, close: async () => {} }, 'operator');
+    const u = await createUserWithKey({ dataDir: s.dataDir, accountId: s.coffer.root.accountId, rootKey: s.coffer.rootKey, iam: s.coffer.iam, close: async () => {}, changes: inProcessChanges(s.coffer) }, 'operator');
     const client = new SignedClient({ endpoint: s.url, region: 'us-east-1', credentials: { accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey } });
     const denied = await client.admin('GET', PATH);
     assert.equal(denied.status, 403);
@@ -77,7 +78,7 @@ describe('the custody/rotation administration route', () => {
   it('stops, naming the item, at one that neither key opens; the rotation stays recorded, both keys in use', async () => {
     const srv = await startTestServer();
     try {
-      const u = await createUserWithKey({ dataDir: srv.dataDir, accountId: srv.coffer.root.accountId, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} }, 'damaged');
+      const u = await createUserWithKey({ dataDir: srv.dataDir, accountId: srv.coffer.root.accountId, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {}, changes: inProcessChanges(srv.coffer) }, 'damaged');
       const [k] = await srv.coffer.iam.listAccessKeys('damaged');
       const bad = Buffer.from(k!.sealedSecret);
       bad[bad.length - 1]! ^= 1;

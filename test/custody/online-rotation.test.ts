@@ -23,6 +23,7 @@ import { RootKeyConfigError } from '../../src/custody/errors.js';
 import { CLI_MAIN, ROOT_KEY_ID, ROOT_SECRET, startChildServer, waitFor, type ChildServer } from '../interop/support.js';
 import { startTestServer } from '../helpers/server.js';
 import { tempDirs } from './tmp-dirs.js';
+import { inProcessChanges } from '../helpers/in-process-admin.js';
 
 const run = promisify(execFile);
 const dir = tempDirs('online-rotate');
@@ -92,7 +93,7 @@ describe('coffer custody rotate --online (root.key)', () => {
       await s.s3.send(new CreateBucketCommand({ Bucket: 'rot' }));
       for (let i = 0; i < OBJECTS; i++) await s.s3.send(new PutObjectCommand({ Bucket: 'rot', Key: `s3-${i}`, Body: `sse-s3 ${i}`, ServerSideEncryption: 'AES256' }));
       for (let i = 0; i < 5; i++) await s.s3.send(new PutObjectCommand({ Bucket: 'rot', Key: `kms-${i}`, Body: `sse-kms ${i}`, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId }));
-      const admin = { dataDir, accountId: s.coffer.root.accountId, rootKey: s.coffer.rootKey, iam: s.coffer.iam, close: async () => {} };
+      const admin = { dataDir, accountId: s.coffer.root.accountId, rootKey: s.coffer.rootKey, iam: s.coffer.iam, close: async () => {}, changes: inProcessChanges(s.coffer) };
       let user!: { accessKeyId: string; secretAccessKey: string };
       for (let i = 0; i < USERS; i++) {
         const u = await createUserWithKey(admin, `user-${String(i).padStart(4, '0')}`);

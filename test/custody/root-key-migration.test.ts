@@ -18,6 +18,7 @@ import { CLI_MAIN } from '../interop/support.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { makeSoftHsm, SOFTHSM_MODULE, skipWithoutSoftHsm, USER_PIN, type SoftHsm } from './softhsm.js';
 import { tempDirs } from './tmp-dirs.js';
+import { inProcessChanges } from '../helpers/in-process-admin.js';
 
 const run = promisify(execFile);
 const skip = skipWithoutSoftHsm();
@@ -50,7 +51,7 @@ describe('coffer custody migrate: root.key -> PKCS#11 -> external KMS', { skip }
       blob = (await s.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('kms plaintext') }))).CiphertextBlob!;
       await s.s3.send(new CreateBucketCommand({ Bucket: 'mig' }));
       await s.s3.send(new PutObjectCommand({ Bucket: 'mig', Key: 'o', Body: 'sse-s3 body', ServerSideEncryption: 'AES256' }));
-      const u = await createUserWithKey({ dataDir, accountId: s.coffer.root.accountId, rootKey: s.coffer.rootKey, iam: s.coffer.iam, close: async () => {} }, 'alice');
+      const u = await createUserWithKey({ dataDir, accountId: s.coffer.root.accountId, rootKey: s.coffer.rootKey, iam: s.coffer.iam, close: async () => {}, changes: inProcessChanges(s.coffer) }, 'alice');
       alice = { accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey };
     } finally {
       await s.stop();

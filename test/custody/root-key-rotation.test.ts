@@ -22,6 +22,7 @@ import { RootKeyConfigError } from '../../src/custody/errors.js';
 import { CLI_MAIN } from '../interop/support.js';
 import { startTestServer } from '../helpers/server.js';
 import { tempDirs } from './tmp-dirs.js';
+import { inProcessChanges } from '../helpers/in-process-admin.js';
 
 const run = promisify(execFile);
 const dir = tempDirs('rotate');
@@ -60,7 +61,7 @@ describe('coffer custody rotate (root.key)', () => {
       await s.s3.send(new PutObjectCommand({ Bucket: 'rotv', Key: 'doc', Body: 'second', ServerSideEncryption: 'AES256' }));
       uploadC = (await s.s3.send(new CreateMultipartUploadCommand({ Bucket: 'rot', Key: 'mp-c', ...sseC }))).UploadId!;
       uploadS3 = (await s.s3.send(new CreateMultipartUploadCommand({ Bucket: 'rot', Key: 'mp-s3', ServerSideEncryption: 'AES256' }))).UploadId!;
-      const admin = { dataDir, accountId: s.coffer.root.accountId, rootKey: s.coffer.rootKey, iam: s.coffer.iam, close: async () => {} };
+      const admin = { dataDir, accountId: s.coffer.root.accountId, rootKey: s.coffer.rootKey, iam: s.coffer.iam, close: async () => {}, changes: inProcessChanges(s.coffer) };
       for (let i = 0; i < USERS; i++) {
         const u = await createUserWithKey(admin, `user-${String(i).padStart(4, '0')}`);
         if (i === USERS - 1) alice = { accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey };

@@ -10,6 +10,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import { createUserWithKey } from '../../src/cli/user-command.js';
 import { readAudit, type CloudTrailEvent } from '../../src/audit/audit-log.js';
 import type { TestServer } from './server.js';
+import { inProcessChanges } from './in-process-admin.js';
 
 export interface TestUser {
   name: string;
@@ -42,7 +43,7 @@ export function keyPolicyWith(accountId: string, ...extra: object[]): string {
 /** Creates users on srv; destroy() closes their clients. */
 export function userFactory(srv: TestServer) {
   const clients: { destroy(): void }[] = [];
-  const admin = { dataDir: srv.dataDir, accountId: srv.coffer.root.accountId, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} };
+  const admin = { dataDir: srv.dataDir, accountId: srv.coffer.root.accountId, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {}, changes: inProcessChanges(srv.coffer) };
   return {
     async create(name: string, policies: Record<string, object[]> = {}): Promise<TestUser> {
       const u = await createUserWithKey(admin, name);

@@ -107,10 +107,11 @@ describe('the data directory lock', () => {
     assert.equal(sha256hex(await getBytes(first.url, '/lock-bucket/in-flight')), sha256hex(body));
   });
 
-  it('the offline commands still run beside a live server', async () => {
+  it('the offline commands still run beside a live server (their IAM changes go through it, signed with the root credentials)', async () => {
     first = await startChildServer(dataDir);
+    const env = { ...process.env, COFFER_ROOT_ACCESS_KEY_ID: ROOT_KEY_ID, COFFER_ROOT_SECRET_ACCESS_KEY: ROOT_SECRET };
     const out = await new Promise<{ err: Error | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [CLI_MAIN, 'user', 'create', 'beside', '--data-dir', dataDir], { timeout: 20_000 }, (err, stdout, stderr) => resolve({ err, stdout, stderr }));
+      execFile(process.execPath, [CLI_MAIN, 'user', 'create', 'beside', '--data-dir', dataDir], { timeout: 20_000, env }, (err, stdout, stderr) => resolve({ err, stdout, stderr }));
     });
     assert.equal(out.err, null, out.stderr);
     assert.match(out.stdout, /AKIA|ASIA|[A-Z0-9]{16,}/);

@@ -29,6 +29,7 @@ import { ROOT_ENV, fillTemplate, hadoopConfig } from '../hadoop/s3a-conf.js';
 import { CofferView } from '../../src/hadoop/coffer-view.js';
 import { checkCoreSite, type BucketReport } from '../../src/hadoop/check.js';
 import { auditFileText } from '../helpers/audit-file.js';
+import { inProcessChanges } from '../helpers/in-process-admin.js';
 
 interface Credentials {
   accessKeyId: string;
@@ -140,7 +141,7 @@ before(async () => {
   keys.denied = await newKey('hadoop s3a: user without kms:Decrypt');
   keys.versioned = await newKey('hadoop s3a: default key of a versioned bucket');
 
-  const admin = { dataDir: srv.dataDir, accountId: acct, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} };
+  const admin = { dataDir: srv.dataDir, accountId: acct, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {}, changes: inProcessChanges(srv.coffer) };
   // May use the key for writing (GenerateDataKey) but not for reading (no kms:Decrypt).
   users.noDecrypt = await createUserWithKey(admin, 'hadoop-no-decrypt');
   await srv.coffer.iam.putUserPolicy('hadoop-no-decrypt', 's3-and-generate-only', policy(

@@ -12,6 +12,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createKeyVia, failure } from './harness.js';
 import { createUserWithKey } from '../../src/cli/user-command.js';
 import { createTestKey } from './fixtures.js';
+import { inProcessChanges } from '../helpers/in-process-admin.js';
 
 let srv: TestServer;
 let kms: KMSClient;
@@ -139,7 +140,7 @@ test('ListAliases pages in name order and refuses foreign markers', async () => 
 
 test('an IAM user needs kms:CreateAlias on the alias (identity policy) and on the key', async () => {
   const md = await newKey();
-  const admin = { dataDir: srv.dataDir, accountId: srv.coffer.root.accountId, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} };
+  const admin = { dataDir: srv.dataDir, accountId: srv.coffer.root.accountId, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {}, changes: inProcessChanges(srv.coffer) };
   const carol = await createUserWithKey(admin, 'carol');
   const ck = srv.kmsClient({ credentials: { accessKeyId: carol.accessKeyId, secretAccessKey: carol.secretAccessKey } });
   try {

@@ -16,6 +16,7 @@ import { createKeyVia, failure } from './harness.js';
 import { createUserWithKey } from '../../src/cli/user-command.js';
 import { callKms } from '../../src/kms/dispatch.js';
 import { callerFor, createTestKey, rootPrincipal } from './fixtures.js';
+import { inProcessChanges } from '../helpers/in-process-admin.js';
 
 let srv: TestServer;
 let kms: KMSClient;
@@ -262,7 +263,7 @@ test('AWS managed keys can be described but not enabled, disabled, described ane
 });
 
 test('an IAM user needs identity policies for CreateKey and ListKeys, and the key policy (with delegation) for key operations', async () => {
-  const admin = { dataDir: srv.dataDir, accountId: srv.coffer.root.accountId, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} };
+  const admin = { dataDir: srv.dataDir, accountId: srv.coffer.root.accountId, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {}, changes: inProcessChanges(srv.coffer) };
   const alice = await createUserWithKey(admin, 'alice');
   assert.equal(alice.arn, `arn:aws:iam::${acct}:user/alice`);
   const ak = srv.kmsClient({ credentials: { accessKeyId: alice.accessKeyId, secretAccessKey: alice.secretAccessKey } });

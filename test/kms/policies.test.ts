@@ -14,6 +14,7 @@ import { createUserWithKey } from '../../src/cli/user-command.js';
 import { defaultKeyPolicyText, LOCKOUT_MESSAGE } from '../../src/iam/policy/index.js';
 import { callKms } from '../../src/kms/dispatch.js';
 import { callerFor, createTestKey, keyPolicy, userPrincipal } from './fixtures.js';
+import { inProcessChanges } from '../helpers/in-process-admin.js';
 
 let srv: TestServer;
 let kms: KMSClient;
@@ -120,7 +121,7 @@ test('key policies can be read and changed on disabled and pending-deletion keys
 });
 
 test('an IAM user whom the key policy does not allow is denied GetKeyPolicy and PutKeyPolicy; one it names may read', async () => {
-  const admin = { dataDir: srv.dataDir, accountId: srv.coffer.root.accountId, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {} };
+  const admin = { dataDir: srv.dataDir, accountId: srv.coffer.root.accountId, rootKey: srv.coffer.rootKey, iam: srv.coffer.iam, close: async () => {}, changes: inProcessChanges(srv.coffer) };
   const erin = await createUserWithKey(admin, 'erin');
   const ek = srv.kmsClient({ credentials: { accessKeyId: erin.accessKeyId, secretAccessKey: erin.secretAccessKey } });
   try {
