@@ -13,6 +13,14 @@ import { CliError, table } from './output.js';
 const USER_NAME = /^[\w+=,.@-]{1,64}$/;
 
 async function withData<T>(dir: string | undefined, fn: (a: AdminContext) => Promise<T>): Promise<T> {
+  // A cluster node's environment: its IAM is in PostgreSQL, which these commands do not manage
+  // (they would read and write a data directory no node uses).
+  if (process.env.COFFER_METADATA) {
+    throw new CliError(
+      'coffer user manages the IAM users of an embedded data directory, and COFFER_METADATA names a cluster database',
+      'on a cluster manage users through any node\'s IAM API (`aws iam create-user --user-name NAME --endpoint-url https://NODE`), which records each change in the cluster\'s audit trail; unset COFFER_METADATA to manage a data directory',
+    );
+  }
   const a = await openDataDir(dir);
   try {
     return await fn(a);
