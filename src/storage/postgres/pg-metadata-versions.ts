@@ -3,6 +3,7 @@
 // meta_object_versions. Every function runs on the connection of the caller's
 // transaction (pg-metadata-store.ts), so it sees and writes one consistent state.
 
+import { createHash } from 'node:crypto';
 import { NULL_VERSION_ID, StorageConflictError, WriterRetiredError } from '../types.js';
 import type { ListVersionsQuery, ObjectPart, ObjectRecord, ObjectVersionRecord, ReplaceCheck, WriteCondition } from '../types.js';
 import { OBJECT_COLUMNS, objectParams, rowParams, toObject, type ObjectRow } from '../sqlite-rows.js';
@@ -10,6 +11,15 @@ import { checkCondition, keysAfterMarker, live, mergeVersionRows, versionOf } fr
 import { PG_METADATA_SQL as S, SAME_PREFIX, numbered } from './pg-metadata-sql.js';
 import { first, rows } from './query.js';
 import type { Queryable } from './transaction.js';
+
+/**
+ * The advisory lock key of one bucket+key (transaction.ts, keyTransaction): the first 64
+ * bits of SHA-256 over `bucket/key` (a bucket name has no '/'). Every transaction that
+ * writes a key's rows takes it first; two keys that share a lock only queue behind each other.
+ */
+export function keyLock(bucket: string, key: string): bigint {
+  return createHash('sha256').update(`${bucket}/${key}`).digest().readBigInt64BE(0);
+}
 
 /** The row of one version, or the current one (delete marker or not) when versionId is undefined. */
 export async function versionRow(q: Queryable, bucket: string, key: string, versionId: string | undefined): Promise<ObjectRow | undefined> {
@@ -19,10 +29,11 @@ export async function versionRow(q: Queryable, bucket: string, key: string, vers
 }
 
 /**
- * The body of putObject (and of completeUpload's write), in the caller's transaction: one
- * statement reads all it decides on, one writes the new current row and ends its blobs'
- * pending marks (plus, when a version is replaced, the moves of the old rows). `writer`:
- * the instance whose fence the write passes (WriterRetiredError).
+ * The body of putObject (and of completeUpload's write), in the caller's READ COMMITTED
+ * transaction holding keyLock(rec.bucket, rec.key): one statement reads all it decides on
+ * (and locks the writer and bucket rows), one writes the new current row and ends its
+ * blobs' pending marks (plus, when a version is replaced, the moves of the old rows).
+ * `writer`: the instance whose fence the write passes (WriterRetiredError).
  */
 export async function writeObject(q: Queryable, writer: string, rec: ObjectRecord, cond: WriteCondition, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
   const versionId = rec.versionId ?? NULL_VERSION_ID;
@@ -34,7 +45,8 @@ export async function writeObject(q: Queryable, writer: string, rec: ObjectRecor
   // The one other version that can carry rec's id: the null version, rewritten.
   const same = sameRow(state);
   if (check !== undefined) {
-    // On the rows this SERIALIZABLE transaction replaces: a lock set concurrently makes one of the two retry.
+    // On the rows this transaction replaces: every change to them (a retention or legal hold
+    // set, a delete) takes the key's lock too, so none lands between this check and the write.
     const replaced = current?.version_id === versionId ? current : same;
     if (replaced !== undefined) check(toObject(replaced));
   }
