@@ -51,11 +51,11 @@ import { checkCondition, live } from '../sqlite-versions.js';
 import { migrate } from './migrate.js';
 import { PG_METADATA_MIGRATIONS } from './pg-metadata-schema.js';
 import { PG_METADATA_SQL as S, numbered } from './pg-metadata-sql.js';
-import { keyLock, listVersions, releaseBlobs, removeCurrent, versionRow, writeObject } from './pg-metadata-versions.js';
+import { keyLock, listVersions, releaseBlobs, removeCurrent, versionRow, writeObject, writeState, type WriteState } from './pg-metadata-versions.js';
 import { PgInlineBlobs } from './pg-inline-blobs.js';
 import { INLINE_MAX_BYTES } from '../tiered-blob-store.js';
 import { changed, first, rows } from './query.js';
-import { keyTransaction, serializable, transaction, type Queryable } from './transaction.js';
+import { keyTransaction, serializable, transaction, type Queryable, type Statement, type TailQueryable } from './transaction.js';
 
 export interface PgMetadataStoreOptions {
   /** End the pool when the store closes (a pool of its own); by default the pool is the caller's. */
@@ -109,9 +109,12 @@ export class PgMetadataStore implements MetadataStore {
     return serializable(this.pool, fn);
   }
 
-  /** A write of one key's rows: READ COMMITTED under the key's advisory lock (see the top of this file). */
-  private keyTx<T>(bucket: string, key: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
-    return keyTransaction(this.pool, keyLock(bucket, key), fn);
+  /**
+   * A write of one key's rows: READ COMMITTED under the key's advisory lock (see the top of
+   * this file). `first`, a read, goes in the BEGIN's round trip; its rows go to fn.
+   */
+  private keyTx<T, R = never>(bucket: string, key: string, first: Statement | undefined, fn: (q: TailQueryable, rows: R[]) => Promise<T>): Promise<T> {
+    return keyTransaction(this.pool, keyLock(bucket, key), first, (q, r) => fn(q, (r?.rows ?? []) as R[]));
   }
 
   /** A publishing write's first statement: the writer must not have been retired (types.ts, WriterRetiredError). */
@@ -185,7 +188,9 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
-    return this.keyTx(rec.bucket, rec.key, (q) => writeObject(q, this.writer.instance, rec, cond, check));
+    // Two round trips for a new key: BEGIN, the lock and the read of the write's state; the write and the COMMIT.
+    return this.keyTx<ObjectRecord | undefined, WriteState>(rec.bucket, rec.key, writeState(this.writer.instance, rec), (q, [state]) =>
+      writeObject(q, this.writer.instance, rec, cond, check, { state: state!, last: true }));
   }
 
   async updateObject(bucket: string, key: string, patch: Patch, versionId?: string): Promise<boolean> {
@@ -195,7 +200,7 @@ export class PgMetadataStore implements MetadataStore {
       patch.lastModified ?? null, patch.etag ?? null, bucket, key,
     ];
     const id = versionId ?? null;
-    return this.keyTx(bucket, key, async (q) =>
+    return this.keyTx(bucket, key, undefined, async (q) =>
       (await changed(q, S.updateObject, [...values, id, id])) ||
       (versionId !== undefined && (await changed(q, S.updateVersion, [...values, versionId]))));
   }
@@ -204,7 +209,7 @@ export class PgMetadataStore implements MetadataStore {
     // sys is stored as JSON.stringify(rec.sys) TEXT, so the text of what a caller read compares equal to the stored text.
     const values = [JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag];
     const id = expected.versionId ?? null;
-    return this.keyTx(bucket, key, async (q) =>
+    return this.keyTx(bucket, key, undefined, async (q) =>
       (await changed(q, S.replaceObjectSys, [...values, id, id])) ||
       (expected.versionId !== undefined && (await changed(q, S.replaceVersionSys, [...values, expected.versionId]))));
   }
@@ -214,8 +219,7 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async deleteObject(bucket: string, key: string, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
-    return this.keyTx(bucket, key, async (q) => {
-      const row = await first<ObjectRow>(q, S.getObject, [bucket, key]);
+    return this.keyTx<ObjectRecord | undefined, ObjectRow>(bucket, key, { sql: S.getObject, values: [bucket, key] }, async (q, [row]) => {
       checkCondition(cond, live(row));
       if (row === undefined) return undefined;
       await removeCurrent(q, row);
@@ -226,8 +230,7 @@ export class PgMetadataStore implements MetadataStore {
   async deleteObjectVersion(bucket: string, key: string, versionId: string, check?: ReplaceCheck, cond: WriteCondition = { kind: 'none' }): Promise<ObjectRecord | undefined> {
     // The check (object lock) runs on the row this transaction removes, under the key's lock:
     // a retention or hold set concurrently (replaceObjectSys) lands before the read or after the delete.
-    return this.keyTx(bucket, key, async (q) => {
-      const current = await first<ObjectRow>(q, S.getObject, [bucket, key]);
+    return this.keyTx<ObjectRecord | undefined, ObjectRow>(bucket, key, { sql: S.getObject, values: [bucket, key] }, async (q, [current]) => {
       checkCondition(cond, live(current));
       if (current !== undefined && current.version_id === versionId) {
         check?.(toObject(current));
@@ -342,8 +345,7 @@ export class PgMetadataStore implements MetadataStore {
   ): Promise<ObjectRecord | undefined> {
     // Under the key's lock; the upload FOR UPDATE, so of two completes (or a complete and an
     // abort) the second finds it gone, and a part upload either lands first or fails.
-    return this.keyTx(rec.bucket, rec.key, async (q) => {
-      const up = await first<UploadRow>(q, S.getUploadForUpdate, [uploadId]);
+    return this.keyTx<ObjectRecord | undefined, UploadRow>(rec.bucket, rec.key, { sql: S.getUploadForUpdate, values: [uploadId] }, async (q, [up]) => {
       if (up === undefined || up.bucket !== rec.bucket || up.key !== rec.key) throw new StorageConflictError('NoSuchUpload');
       const old = await writeObject(q, this.writer.instance, rec, cond, check);
       const used = new Set(rec.parts.map((p) => p.blobId));

@@ -10,7 +10,7 @@ import { OBJECT_COLUMNS, objectParams, rowParams, toObject, type ObjectRow } fro
 import { checkCondition, keysAfterMarker, live, mergeVersionRows, versionOf } from '../sqlite-versions.js';
 import { PG_METADATA_SQL as S, SAME_PREFIX, numbered } from './pg-metadata-sql.js';
 import { first, rows } from './query.js';
-import type { Queryable } from './transaction.js';
+import type { Queryable, Statement, TailQueryable } from './transaction.js';
 
 /**
  * The advisory lock key of one bucket+key (transaction.ts, keyTransaction): the first 64
@@ -33,11 +33,21 @@ export async function versionRow(q: Queryable, bucket: string, key: string, vers
  * transaction holding keyLock(rec.bucket, rec.key): one statement reads all it decides on
  * (and locks the writer and bucket rows), one writes the new current row and ends its
  * blobs' pending marks (plus, when a version is replaced, the moves of the old rows).
- * `writer`: the instance whose fence the write passes (WriterRetiredError).
+ * `writer`: the instance whose fence the write passes (WriterRetiredError). opts.state:
+ * that first statement's row, when the caller read it (writeState()); opts.last: the
+ * caller issues nothing after, so the write may go with the COMMIT (commitWith).
  */
-export async function writeObject(q: Queryable, writer: string, rec: ObjectRecord, cond: WriteCondition, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
+export async function writeObject(
+  q: TailQueryable,
+  writer: string,
+  rec: ObjectRecord,
+  cond: WriteCondition,
+  check?: ReplaceCheck,
+  opts: { state?: WriteState; last?: boolean } = {},
+): Promise<ObjectRecord | undefined> {
   const versionId = rec.versionId ?? NULL_VERSION_ID;
-  const state = (await first<WriteState>(q, S.objectWriteState, [writer, rec.bucket, rec.bucket, rec.key, rec.bucket, rec.key, versionId, versionId]))!;
+  const read = writeState(writer, rec);
+  const state = opts.state ?? (await first<WriteState>(q, read.sql, read.values))!;
   if (state.fenced === null) throw new WriterRetiredError(writer);
   if (state.bucket_found === null) throw new StorageConflictError('NoSuchBucket');
   const current = state.bucket === null ? undefined : (state as ObjectRow);
@@ -67,13 +77,24 @@ export async function writeObject(q: Queryable, writer: string, rec: ObjectRecor
     removed.push(same);
   }
   const params = objectParams(rec, Number(state.next_seq), shares || (removed[0]?.shares_blobs === 1 && removed[0].parts !== '[]'));
+  if (opts.last === true && removed.length === 0) {
+    // Nothing follows: the write goes with the COMMIT.
+    q.commitWith(S.publishObject, [[...kept], ...params]);
+    return undefined;
+  }
   await q.query(S.publishObject, [[...kept], ...params]);
   for (const r of removed) await releaseBlobs(q, r, kept);
   return removed[0] && toObject(removed[0]);
 }
 
+/** writeObject's first statement (objectWriteState), for rec written by `writer`. */
+export function writeState(writer: string, rec: ObjectRecord): Statement {
+  const versionId = rec.versionId ?? NULL_VERSION_ID;
+  return { sql: S.objectWriteState, values: [writer, rec.bucket, rec.bucket, rec.key, rec.bucket, rec.key, versionId, versionId] };
+}
+
 /** objectWriteState's row: the current row's columns (null without one), the same-id version's prefixed. */
-type WriteState = { fenced: number | null; bucket_found: number | null; next_seq: number } & NullableRow & Record<string, unknown>;
+export type WriteState = { fenced: number | null; bucket_found: number | null; next_seq: number } & NullableRow & Record<string, unknown>;
 type NullableRow = { [K in keyof ObjectRow]: ObjectRow[K] | null };
 
 function sameRow(state: Record<string, unknown>): ObjectRow | undefined {

@@ -53,29 +53,91 @@ export function serializable<T>(pool: pg.Pool, fn: (q: Queryable) => Promise<T>)
  * only conflict to retry.
  */
 export function transaction<T>(pool: pg.Pool, isolation: 'SERIALIZABLE' | 'READ COMMITTED', fn: (q: Queryable) => Promise<T>): Promise<T> {
-  return run(pool, `BEGIN ISOLATION LEVEL ${isolation}`, fn);
+  return run(pool, async (c) => void (await c.query(`BEGIN ISOLATION LEVEL ${isolation}`)), (q) => fn(q));
+}
+
+/** One statement with its $n values. */
+export interface Statement {
+  sql: string;
+  values: unknown[];
+}
+
+/** A transaction's connection that can also send its last statement with the COMMIT. */
+export interface TailQueryable extends Queryable {
+  /**
+   * Makes `sql` the transaction's last statement, sent with the COMMIT in one round trip
+   * (pipelined): fn issues nothing after calling this, and its result is not read (an
+   * error in it fails the transaction, which then commits nothing).
+   */
+  commitWith(sql: string, values: unknown[]): void;
 }
 
 /**
  * Runs fn in one READ COMMITTED transaction that first takes the transaction-level
- * advisory lock `lock` (a signed 64-bit key, advisoryKey()), in the BEGIN's round trip.
- * Each of fn's statements then sees every write committed before it, including those of
- * the lock's previous holder: a check-then-write holds against every other transaction
- * that takes the same lock first. fn may run more than once (after a deadlock).
+ * advisory lock `lock` (a signed 64-bit key, pg-metadata-versions.ts keyLock). Each of fn's
+ * statements then sees every write committed before it, including those of the lock's
+ * previous holder: a check-then-write holds against every other transaction that takes
+ * the same lock first. fn may run more than once (after a deadlock).
+ *
+ * `first`, a read, is sent with the BEGIN and the lock in one round trip (pipelined) and
+ * its result handed to fn; it runs after the lock is granted, so it too sees the previous
+ * holder's writes. It must be a read: were the BEGIN to fail, it would run outside the
+ * transaction before the failure is known.
  */
-export function keyTransaction<T>(pool: pg.Pool, lock: bigint, fn: (q: Queryable) => Promise<T>): Promise<T> {
-  // A bigint's decimal text is a literal, never input: one simple-protocol query, two statements.
-  return run(pool, `BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(${BigInt.asIntN(64, lock).toString()})`, fn);
+export function keyTransaction<T>(
+  pool: pg.Pool,
+  lock: bigint,
+  first: Statement | undefined,
+  fn: (q: TailQueryable, first: pg.QueryResult | undefined) => Promise<T>,
+): Promise<T> {
+  const statements: Statement[] = [
+    { sql: 'BEGIN ISOLATION LEVEL READ COMMITTED', values: [] },
+    { sql: 'SELECT pg_advisory_xact_lock($1)', values: [BigInt.asIntN(64, lock).toString()] },
+  ];
+  if (first !== undefined) statements.push(first);
+  return run(pool, async (c) => (first === undefined ? undefined : (await inFlight(c, statements))[2]), fn);
 }
 
-async function run<T>(pool: pg.Pool, begin: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
+/** Whether the connection sends a query before the previous one is answered (the pool's `pipeline` option, pool.ts). */
+function pipelined(c: pg.PoolClient): boolean {
+  return (c as { pipeline?: boolean }).pipeline === true;
+}
+
+/** Sends the statements in order, in one round trip when the connection pipelines; resolves when all are answered, rejects with the first failure. */
+async function inFlight(c: pg.PoolClient, statements: Statement[]): Promise<pg.QueryResult[]> {
+  if (!pipelined(c)) {
+    const out: pg.QueryResult[] = [];
+    for (const s of statements) out.push(await c.query(s.sql, s.values));
+    return out;
+  }
+  const sent = statements.map((s) => c.query(s.sql, s.values));
+  for (const p of sent) p.catch(() => undefined); // each failure is reported once, below
+  const out: pg.QueryResult[] = [];
+  for (const p of sent) out.push(await p); // answered in order: the first failure is the cause
+  return out;
+}
+
+async function run<T, O>(
+  pool: pg.Pool,
+  begin: (c: pg.PoolClient) => Promise<O>,
+  fn: (q: TailQueryable, opened: O) => Promise<T>,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let broken = false;
     try {
-      await client.query(begin);
-      const out = await fn(client);
-      await client.query('COMMIT');
+      const opened = await begin(client);
+      let tail: Statement | undefined;
+      const q: TailQueryable = {
+        query: ((...args: Parameters<pg.PoolClient['query']>) => client.query(...args)) as Queryable['query'],
+        commitWith(sql, values) {
+          if (tail !== undefined) throw new Error('commitWith called twice');
+          tail = { sql, values };
+        },
+      };
+      const out = await fn(q, opened);
+      // A failed tail statement leaves the transaction failed: its COMMIT then rolls back.
+      await inFlight(client, tail === undefined ? [{ sql: 'COMMIT', values: [] }] : [tail, { sql: 'COMMIT', values: [] }]);
       return out;
     } catch (e) {
       try {
