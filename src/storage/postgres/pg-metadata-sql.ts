@@ -3,6 +3,7 @@
 // `?` placeholders, numbered $1… here (no statement has a literal question mark).
 
 import { OBJECT_COLUMNS, UPLOAD_COLUMNS } from '../sqlite-rows.js';
+import { prepareStatements } from './query.js';
 
 /** `?` placeholders as $1, $2, … in order. */
 export function numbered(sql: string): string {
@@ -149,3 +150,5 @@ const SQL = {
 
 /** The statements with $n placeholders. */
 export const PG_METADATA_SQL = Object.fromEntries(Object.entries(SQL).map(([k, v]) => [k, numbered(v)])) as { readonly [K in keyof typeof SQL]: string };
+// Each parsed once per connection (query.ts), not at every use.
+prepareStatements('meta', PG_METADATA_SQL);

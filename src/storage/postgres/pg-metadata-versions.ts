@@ -9,7 +9,7 @@ import type { ListVersionsQuery, ObjectPart, ObjectRecord, ObjectVersionRecord, 
 import { OBJECT_COLUMNS, objectParams, rowParams, toObject, type ObjectRow } from '../sqlite-rows.js';
 import { checkCondition, keysAfterMarker, live, mergeVersionRows, versionOf } from '../sqlite-versions.js';
 import { PG_METADATA_SQL as S, SAME_PREFIX, numbered } from './pg-metadata-sql.js';
-import { first, rows } from './query.js';
+import { first, queryConfig, rows } from './query.js';
 import type { Queryable, Statement, TailQueryable } from './transaction.js';
 
 /**
@@ -82,7 +82,7 @@ export async function writeObject(
     q.commitWith(S.publishObject, [[...kept], ...params]);
     return undefined;
   }
-  await q.query(S.publishObject, [[...kept], ...params]);
+  await q.query(queryConfig(S.publishObject, [[...kept], ...params]));
   for (const r of removed) await releaseBlobs(q, r, kept);
   return removed[0] && toObject(removed[0]);
 }

@@ -15,6 +15,7 @@
 // of different keys never conflict (SSI aborted them over shared index pages).
 
 import type pg from 'pg';
+import { prepareStatements, queryConfig } from './query.js';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -92,11 +93,14 @@ export function keyTransaction<T>(
 ): Promise<T> {
   const statements: Statement[] = [
     { sql: 'BEGIN ISOLATION LEVEL READ COMMITTED', values: [] },
-    { sql: 'SELECT pg_advisory_xact_lock($1)', values: [BigInt.asIntN(64, lock).toString()] },
+    { sql: KEY_LOCK, values: [BigInt.asIntN(64, lock).toString()] },
   ];
   if (first !== undefined) statements.push(first);
   return run(pool, async (c) => (first === undefined ? undefined : (await inFlight(c, statements))[2]), fn);
 }
+
+const KEY_LOCK = 'SELECT pg_advisory_xact_lock($1)';
+prepareStatements('tx', { keyLock: KEY_LOCK });
 
 /** Whether the connection sends a query before the previous one is answered (the pool's `pipeline` option, pool.ts). */
 function pipelined(c: pg.PoolClient): boolean {
@@ -107,10 +111,10 @@ function pipelined(c: pg.PoolClient): boolean {
 async function inFlight(c: pg.PoolClient, statements: Statement[]): Promise<pg.QueryResult[]> {
   if (!pipelined(c)) {
     const out: pg.QueryResult[] = [];
-    for (const s of statements) out.push(await c.query(s.sql, s.values));
+    for (const s of statements) out.push(await c.query(queryConfig(s.sql, s.values)));
     return out;
   }
-  const sent = statements.map((s) => c.query(s.sql, s.values));
+  const sent = statements.map((s) => c.query(queryConfig(s.sql, s.values)));
   for (const p of sent) p.catch(() => undefined); // each failure is reported once, below
   const out: pg.QueryResult[] = [];
   for (const p of sent) out.push(await p); // answered in order: the first failure is the cause
