@@ -52,7 +52,8 @@ describePostgres('a cluster\'s pending blobs', () => {
   };
 
   /** Runs `during` while every metadata write into `table` (meta_objects by default) waits (reads go on), once `start`'s write waits. */
-  const withObjectsLocked = async (start: () => void, during: () => Promise<void>, table = 'meta_objects'): Promise<void> => {
+  /** Runs start(), then during() while a statement matching `waiter` (LIKE) waits on `table`'s lock. */
+  const withObjectsLocked = async (start: () => void, during: () => Promise<void>, table = 'meta_objects', waiter = '%'): Promise<void> => {
     const locker = new pg.Client({ connectionString: cluster.databaseUrl });
     await locker.connect();
     try {
@@ -60,7 +61,7 @@ describePostgres('a cluster\'s pending blobs', () => {
       await locker.query(`LOCK TABLE ${table} IN EXCLUSIVE MODE`);
       start();
       await until('a PUT waits on the locked table', async () =>
-        (await db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")).rows[0].n > 0);
+        (await db.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND query LIKE $1", [waiter])).rows[0].n > 0);
       await during();
       await locker.query('COMMIT');
     } finally {
@@ -125,6 +126,8 @@ describePostgres('a cluster\'s pending blobs', () => {
     }
     const victim = await instanceOf(a!);
     let leftovers: string[] = [];
+    // The PUT is held at its metadata write's first read (its writer row, FOR KEY SHARE): held
+    // at the upsert, the COMMIT sent with it would land the write after A's death.
     await withObjectsLocked(() => {
       void a!.s3().send(new PutObjectCommand({ Bucket: 'pending', Key: 'cut-off', Body: randomBytes(512 * KiB) })).catch(() => undefined);
     }, async () => {
@@ -132,7 +135,7 @@ describePostgres('a cluster\'s pending blobs', () => {
       assert.equal(leftovers.length, 1, 'the cut-off PUT\'s blob is pending under A\'s writer');
       assert.ok(existsSync(blobFile(leftovers[0]!)), 'and its bytes are in the shared blob directory');
       await a!.kill();
-    });
+    }, 'meta_blob_writers', '%FOR KEY SHARE%');
     // Dead after 4 leases of silence, then the leader's next sweep (every lease).
     const took = await until('A\'s pending blobs are reclaimed', async () =>
       (await db.query('SELECT count(*)::int AS n FROM meta_pending_blobs WHERE writer = $1', [victim])).rows[0].n === 0 && !existsSync(blobFile(leftovers[0]!)));

@@ -720,6 +720,41 @@ export function runMetadataStoreContract(
             }
           }
         }));
+
+        it('deleteBucket racing a createUpload in it: never an upload in a deleted bucket', withTwins(async (s, t) => {
+          for (let i = 0; i < 5; i++) {
+            const name = `gone-up-${i}`;
+            await s.createBucket(bucketRec(name));
+            const u = uploadRec(name, 'k');
+            const results = await Promise.allSettled([s.deleteBucket(name), t.createUpload(u)]);
+            const bucket = await t.getBucket(name);
+            if (results[0].status === 'fulfilled') {
+              assert.equal(bucket, undefined);
+              assert.equal(results[1].status, 'rejected', 'the upload in the deleted bucket fails');
+              assert.equal(await s.getUpload(name, 'k', u.uploadId), undefined);
+            } else {
+              assert.ok(bucket !== undefined && results[1].status === 'fulfilled', 'the bucket stays because the upload won');
+            }
+          }
+        }));
+
+        it('putPart racing the completeUpload of its upload: the part lands first (its blob then garbage) or fails NoSuchUpload, never left behind', withTwins(async (s, t) => {
+          for (let i = 0; i < 5; i++) {
+            const u = uploadRec('b1', `mpr${i}`);
+            await s.createUpload(u);
+            const p1 = partRec(u.uploadId, 1);
+            await s.putPart(p1);
+            await s.takeGarbage(false).then((g) => s.forgetGarbage(g));
+            const late = partRec(u.uploadId, 2);
+            const results = await Promise.allSettled([s.completeUpload(u.uploadId, objectRec('b1', `mpr${i}`, [p1.blobId])), t.putPart(late)]);
+            assert.equal(results[0].status, 'fulfilled');
+            if (results[1].status === 'rejected') assert.equal((results[1].reason as StorageConflictError).kind, 'NoSuchUpload');
+            assert.deepEqual(await t.listParts(u.uploadId, 0, 10), [], 'no part outlives its completed upload');
+            const garbage = await t.takeGarbage(false);
+            assert.equal(garbage.includes(late.blobId), results[1].status === 'fulfilled', 'a part that landed is garbage after the complete that did not use it');
+            assert.ok(!garbage.includes(p1.blobId));
+          }
+        }));
       });
     }
 

@@ -19,7 +19,7 @@
 import type pg from 'pg';
 import type { ByteRange, InlineBlobStore } from '../types.js';
 import { PG_METADATA_SQL as S } from './pg-metadata-sql.js';
-import { changed, first } from './query.js';
+import { changed, first, queryConfig } from './query.js';
 
 /** Most bytes held for takePrefetched at once: 4 MiB, 64 GETs of 64 KiB in flight. */
 const PREFETCH_HOLD_BYTES = 4 * 1024 * 1024;
@@ -34,7 +34,7 @@ export class PgInlineBlobs implements InlineBlobStore {
 
   async putPending(blobId: string, data: Buffer): Promise<void> {
     // Two inserts of a fresh id in one statement: its own transaction, nothing to serialize against.
-    await this.pool.query(S.putInlinePending, [blobId, this.writer, blobId, data]);
+    await this.pool.query(queryConfig(S.putInlinePending, [blobId, this.writer, blobId, data]));
   }
 
   async get(blobId: string, range?: ByteRange): Promise<Buffer | undefined> {

@@ -3,6 +3,7 @@
 // `?` placeholders, numbered $1… here (no statement has a literal question mark).
 
 import { OBJECT_COLUMNS, UPLOAD_COLUMNS } from '../sqlite-rows.js';
+import { prepareStatements } from './query.js';
 
 /** `?` placeholders as $1, $2, … in order. */
 export function numbered(sql: string): string {
@@ -34,6 +35,10 @@ const SQL = {
   bucketExists: 'SELECT 1 FROM meta_buckets WHERE name = ?',
   getBucket: `SELECT ${BUCKET_COLUMNS} FROM meta_buckets WHERE name = ?`,
   getBucketForUpdate: `SELECT ${BUCKET_COLUMNS} FROM meta_buckets WHERE name = ? FOR UPDATE`,
+  // deleteBucket's first statement: every writer that adds a row to the bucket holds the row
+  // FOR SHARE (objectWriteState, createUpload), so this waits for them, and they for it.
+  lockBucket: 'SELECT 1 FROM meta_buckets WHERE name = ? FOR UPDATE',
+  bucketExistsForShare: 'SELECT 1 FROM meta_buckets WHERE name = ? FOR SHARE',
   listBuckets: `SELECT ${BUCKET_COLUMNS} FROM meta_buckets ORDER BY name`,
   insertBucket: `INSERT INTO meta_buckets (${BUCKET_COLUMNS}) VALUES (?, ?, ?, ?, ?)`,
   deleteBucket: 'DELETE FROM meta_buckets WHERE name = ?',
@@ -52,8 +57,12 @@ const SQL = {
   // writeObject's first statement (pg-metadata-versions.ts), every read it needs at once:
   // the writer's fence, the bucket, the key's current row, the version row that carries
   // the new version's id (only when the current one does not), the next sequence number.
-  objectWriteState: `SELECT (SELECT 1 FROM meta_blob_writers WHERE instance = ?) AS fenced,
-       (SELECT 1 FROM meta_buckets WHERE name = ?) AS bucket_found,
+  // It runs at READ COMMITTED under the key's advisory lock, and locks what it relies on
+  // beyond the key: its writer row FOR KEY SHARE (the leader's reclamation, which deletes
+  // the row before it moves the writer's marks, waits for this transaction; a heartbeat does
+  // not), the bucket row FOR SHARE (deleteBucket waits, then sees the object).
+  objectWriteState: `SELECT (SELECT 1 FROM meta_blob_writers WHERE instance = ? FOR KEY SHARE) AS fenced,
+       (SELECT 1 FROM meta_buckets WHERE name = ? FOR SHARE) AS bucket_found,
        nextval('meta_version_seq') AS next_seq, ${columns('o')}, ${columns('v', SAME_PREFIX)}
      FROM (SELECT 1) AS one
      LEFT JOIN meta_objects o ON o.bucket = ? AND o.key = ?
@@ -79,6 +88,10 @@ const SQL = {
 
   insertUpload: `INSERT INTO meta_uploads (${UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   getUpload: `SELECT ${UPLOAD_COLUMNS} FROM meta_uploads WHERE upload_id = ?`,
+  // completeUpload's (READ COMMITTED): a concurrent complete, abort or part upload of the same upload waits, or is waited for.
+  getUploadForUpdate: `SELECT ${UPLOAD_COLUMNS} FROM meta_uploads WHERE upload_id = ? FOR UPDATE`,
+  // putPart's (SERIALIZABLE): an upload completed or aborted meanwhile makes it fail (40001) and retry.
+  getUploadForShare: `SELECT ${UPLOAD_COLUMNS} FROM meta_uploads WHERE upload_id = ? FOR SHARE`,
   deleteUpload: 'DELETE FROM meta_uploads WHERE upload_id = ?',
   replaceUploadSys: 'UPDATE meta_uploads SET sys = ? WHERE upload_id = ? AND sys = ?',
   getPartBlob: 'SELECT blob_id FROM meta_parts WHERE upload_id = ? AND part_number = ?',
@@ -100,9 +113,10 @@ const SQL = {
   addPending: `INSERT INTO meta_pending_blobs (blob_id, writer, created_at) VALUES (?, ?, ${NOW_MS}) ON CONFLICT DO NOTHING`,
   registerWriter: `INSERT INTO meta_blob_writers (instance, node, started_at, heartbeat_at, heartbeat_ms) VALUES (?, ?, ${NOW_MS}, ${NOW_MS}, ?) ON CONFLICT (instance) DO NOTHING`,
   heartbeatWriter: `UPDATE meta_blob_writers SET heartbeat_at = ${NOW_MS} WHERE instance = ?`,
-  // No row lock (every PUT of a node would lock one hot row): the publishing transaction also
-  // deletes its blobs' pending marks, which the leader's reclamation deletes too, so the two
-  // conflict there and PostgreSQL orders them (pg-metadata-store.ts, reclaimPending).
+  // putPart's (SERIALIZABLE), no row lock: the publishing transaction also deletes its blobs'
+  // pending marks, which the leader's reclamation deletes too, so the two conflict there
+  // (40001) and PostgreSQL orders them (pg-metadata-store.ts, reclaimPending). The object
+  // writes, at READ COMMITTED, lock the row instead (objectWriteState).
   fenceWriter: 'SELECT 1 FROM meta_blob_writers WHERE instance = ?',
   retireOtherWriters: 'DELETE FROM meta_blob_writers WHERE instance <> ?',
   retireEarlierWriters: 'DELETE FROM meta_blob_writers WHERE node = ? AND instance <> ? RETURNING instance',
@@ -145,3 +159,5 @@ const SQL = {
 
 /** The statements with $n placeholders. */
 export const PG_METADATA_SQL = Object.fromEntries(Object.entries(SQL).map(([k, v]) => [k, numbered(v)])) as { readonly [K in keyof typeof SQL]: string };
+// Each parsed once per connection (query.ts), not at every use.
+prepareStatements('meta', PG_METADATA_SQL);

@@ -3,13 +3,23 @@
 // meta_object_versions. Every function runs on the connection of the caller's
 // transaction (pg-metadata-store.ts), so it sees and writes one consistent state.
 
+import { createHash } from 'node:crypto';
 import { NULL_VERSION_ID, StorageConflictError, WriterRetiredError } from '../types.js';
 import type { ListVersionsQuery, ObjectPart, ObjectRecord, ObjectVersionRecord, ReplaceCheck, WriteCondition } from '../types.js';
 import { OBJECT_COLUMNS, objectParams, rowParams, toObject, type ObjectRow } from '../sqlite-rows.js';
 import { checkCondition, keysAfterMarker, live, mergeVersionRows, versionOf } from '../sqlite-versions.js';
 import { PG_METADATA_SQL as S, SAME_PREFIX, numbered } from './pg-metadata-sql.js';
-import { first, rows } from './query.js';
-import type { Queryable } from './transaction.js';
+import { first, queryConfig, rows } from './query.js';
+import type { Queryable, Statement, TailQueryable } from './transaction.js';
+
+/**
+ * The advisory lock key of one bucket+key (transaction.ts, keyTransaction): the first 64
+ * bits of SHA-256 over `bucket/key` (a bucket name has no '/'). Every transaction that
+ * writes a key's rows takes it first; two keys that share a lock only queue behind each other.
+ */
+export function keyLock(bucket: string, key: string): bigint {
+  return createHash('sha256').update(`${bucket}/${key}`).digest().readBigInt64BE(0);
+}
 
 /** The row of one version, or the current one (delete marker or not) when versionId is undefined. */
 export async function versionRow(q: Queryable, bucket: string, key: string, versionId: string | undefined): Promise<ObjectRow | undefined> {
@@ -19,14 +29,25 @@ export async function versionRow(q: Queryable, bucket: string, key: string, vers
 }
 
 /**
- * The body of putObject (and of completeUpload's write), in the caller's transaction: one
- * statement reads all it decides on, one writes the new current row and ends its blobs'
- * pending marks (plus, when a version is replaced, the moves of the old rows). `writer`:
- * the instance whose fence the write passes (WriterRetiredError).
+ * The body of putObject (and of completeUpload's write), in the caller's READ COMMITTED
+ * transaction holding keyLock(rec.bucket, rec.key): one statement reads all it decides on
+ * (and locks the writer and bucket rows), one writes the new current row and ends its
+ * blobs' pending marks (plus, when a version is replaced, the moves of the old rows).
+ * `writer`: the instance whose fence the write passes (WriterRetiredError). opts.state:
+ * that first statement's row, when the caller read it (writeState()); opts.last: the
+ * caller issues nothing after, so the write may go with the COMMIT (commitWith).
  */
-export async function writeObject(q: Queryable, writer: string, rec: ObjectRecord, cond: WriteCondition, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
+export async function writeObject(
+  q: TailQueryable,
+  writer: string,
+  rec: ObjectRecord,
+  cond: WriteCondition,
+  check?: ReplaceCheck,
+  opts: { state?: WriteState; last?: boolean } = {},
+): Promise<ObjectRecord | undefined> {
   const versionId = rec.versionId ?? NULL_VERSION_ID;
-  const state = (await first<WriteState>(q, S.objectWriteState, [writer, rec.bucket, rec.bucket, rec.key, rec.bucket, rec.key, versionId, versionId]))!;
+  const read = writeState(writer, rec);
+  const state = opts.state ?? (await first<WriteState>(q, read.sql, read.values))!;
   if (state.fenced === null) throw new WriterRetiredError(writer);
   if (state.bucket_found === null) throw new StorageConflictError('NoSuchBucket');
   const current = state.bucket === null ? undefined : (state as ObjectRow);
@@ -34,7 +55,8 @@ export async function writeObject(q: Queryable, writer: string, rec: ObjectRecor
   // The one other version that can carry rec's id: the null version, rewritten.
   const same = sameRow(state);
   if (check !== undefined) {
-    // On the rows this SERIALIZABLE transaction replaces: a lock set concurrently makes one of the two retry.
+    // On the rows this transaction replaces: every change to them (a retention or legal hold
+    // set, a delete) takes the key's lock too, so none lands between this check and the write.
     const replaced = current?.version_id === versionId ? current : same;
     if (replaced !== undefined) check(toObject(replaced));
   }
@@ -55,13 +77,24 @@ export async function writeObject(q: Queryable, writer: string, rec: ObjectRecor
     removed.push(same);
   }
   const params = objectParams(rec, Number(state.next_seq), shares || (removed[0]?.shares_blobs === 1 && removed[0].parts !== '[]'));
-  await q.query(S.publishObject, [[...kept], ...params]);
+  if (opts.last === true && removed.length === 0) {
+    // Nothing follows: the write goes with the COMMIT.
+    q.commitWith(S.publishObject, [[...kept], ...params]);
+    return undefined;
+  }
+  await q.query(queryConfig(S.publishObject, [[...kept], ...params]));
   for (const r of removed) await releaseBlobs(q, r, kept);
   return removed[0] && toObject(removed[0]);
 }
 
+/** writeObject's first statement (objectWriteState), for rec written by `writer`. */
+export function writeState(writer: string, rec: ObjectRecord): Statement {
+  const versionId = rec.versionId ?? NULL_VERSION_ID;
+  return { sql: S.objectWriteState, values: [writer, rec.bucket, rec.bucket, rec.key, rec.bucket, rec.key, versionId, versionId] };
+}
+
 /** objectWriteState's row: the current row's columns (null without one), the same-id version's prefixed. */
-type WriteState = { fenced: number | null; bucket_found: number | null; next_seq: number } & NullableRow & Record<string, unknown>;
+export type WriteState = { fenced: number | null; bucket_found: number | null; next_seq: number } & NullableRow & Record<string, unknown>;
 type NullableRow = { [K in keyof ObjectRow]: ObjectRow[K] | null };
 
 function sameRow(state: Record<string, unknown>): ObjectRow | undefined {

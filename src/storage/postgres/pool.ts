@@ -92,6 +92,11 @@ export function openPgPool(url: string, opts: PgPoolOptions = {}): pg.Pool {
     allowExitOnIdle: true,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     Client: WithholdingClient,
+    // A query is sent without waiting for the answer to the one before it on the same
+    // connection, so statements a transaction issues together share one round trip
+    // (transaction.ts: a key write's BEGIN, lock and first read; its last write and COMMIT).
+    // Code that awaits each query, as every other store does, sees no difference.
+    pipeline: true,
   });
   // An idle connection that the server drops (restart, failover) emits 'error' on the
   // pool; without a listener that would end the process. The next query opens a new one.

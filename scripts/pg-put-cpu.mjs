@@ -1,0 +1,52 @@
+// CPU per object-metadata PUT on PostgreSQL, for builds taken in turns: PgMetadataStore.putObject
+// of new keys into one bucket, 16 in flight, on one throwaway PostgreSQL with its durability
+// defaults (bench/pg-server.ts); per PUT, this process's CPU and the CPU of the PostgreSQL
+// backends serving the store's pool (/proc, Linux). CPU per operation, not a rate, so other
+// load on the machine moves it little. The builds' stores run in this one process, each on a
+// fresh database, in alternating order per round; medians over the rounds.
+//
+//   npm run build --silent && node scripts/pg-put-cpu.mjs dist <other checkout>/dist
+//   env N (PUTs per round, 3000), ROUNDS (3)
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+const dists = process.argv.slice(2).map((d) => resolve(d));
+if (dists.length === 0) {
+  console.error('pg-put-cpu: error: name at least one build\'s dist directory');
+  process.exit(2);
+}
+const { startPostgres } = await import(`${dists[0]}/bench/pg-server.js`);
+const pgs = await startPostgres();
+const N = Number(process.env.N ?? 3000), ROUNDS = Number(process.env.ROUNDS ?? 3), INFLIGHT = 16;
+const CLK = 100; // USER_HZ
+const cpuOf = (pids) => pids.reduce((t, p) => { try { const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' '); return t + (Number(f[11]) + Number(f[12])) / CLK; } catch { return t; } }, 0);
+const results = Object.fromEntries(dists.map((d) => [d, []]));
+let db = 0;
+for (let r = 0; r < ROUNDS; r++) {
+  for (const d of (r % 2 === 0 ? dists : [...dists].reverse())) {
+    const { PgMetadataStore } = await import(`${d}/src/storage/postgres/pg-metadata-store.js`);
+    const { openPgPool } = await import(`${d}/src/storage/postgres/pool.js`);
+        const url = await pgs.freshDatabase();
+    const pool = openPgPool(url, { max: INFLIGHT });
+    const store = await PgMetadataStore.open(pool, { closePool: true, heartbeatMs: 0 });
+    await store.createBucket({ name: 'b', region: 'us-east-1', createdAt: 'x', owner: 'o', config: {} });
+    // Warm every connection, learn its backend pid.
+    const clients = await Promise.all(Array.from({ length: INFLIGHT }, () => pool.connect()));
+    const pids = await Promise.all(clients.map(async (c) => (await c.query('SELECT pg_backend_pid() AS p')).rows[0].p));
+    clients.forEach((c) => c.release());
+    const rec = (i) => ({ bucket: 'b', key: `k/${r}/${String(i).padStart(6, '0')}`, size: 4096, etag: `"${randomBytes(16).toString('hex')}"`, lastModified: 'x',
+      headers: {}, userMetadata: {}, tags: [], parts: [{ blobId: randomBytes(16).toString('hex'), size: 4096, partNumber: 0, etag: '"e"' }], sys: {}, owner: 'o', storageClass: 'STANDARD', versionId: 'null' });
+    for (let i = 0; i < 200; i++) await store.putObject(rec(1e6 + i)); // warm-up
+    const pg0 = cpuOf(pids), me0 = process.cpuUsage(), t0 = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: INFLIGHT }, async () => { while (next < N) await store.putObject(rec(next++)); }));
+    const wall = performance.now() - t0, me = process.cpuUsage(me0), pgc = cpuOf(pids) - pg0;
+    results[d].push({ wall, node: (me.user + me.system) / 1000 / N, pg: pgc * 1000 / N, rate: N / wall * 1000 });
+    console.log(`${d} round ${r}: ${(N / wall * 1000).toFixed(0)} PUT/s, node ${((me.user + me.system) / 1000 / N).toFixed(3)} ms/PUT, backends ${(pgc * 1000 / N).toFixed(3)} ms/PUT, load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+    await store.close();
+  }
+}
+const med = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+for (const d of dists) console.log(`${d}: median node ${med(results[d].map((x) => x.node)).toFixed(3)} ms/PUT, backends ${med(results[d].map((x) => x.pg)).toFixed(3)} ms/PUT, ${med(results[d].map((x) => x.rate)).toFixed(0)} PUT/s`);
+await pgs.stop();
+process.exit(0);
