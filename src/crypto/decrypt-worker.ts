@@ -15,8 +15,8 @@ export type DecryptRequest =
   | { op: 'cancel'; job: number };
 
 export type DecryptReply =
-  | { op: 'ack'; job: number }
-  | { op: 'data'; job: number; chunks: { buf: ArrayBuffer; offset: number; length: number }[]; segments: number[] }
+  // `acks`: how many posted ciphertext chunks are now decrypted (the main thread's window), sent with their plaintext.
+  | { op: 'data'; job: number; chunks: { buf: ArrayBuffer; offset: number; length: number }[]; segments: number[]; acks: number }
   | { op: 'end'; job: number; segments: number[] }
   | { op: 'error'; job: number; name: string; kind?: string; message: string };
 
@@ -25,14 +25,17 @@ interface Job {
   segments: number[];
   /** Plaintext not yet posted: sent in one message per turn of the event loop, not one per segment. */
   out: { buf: ArrayBuffer; offset: number; length: number }[];
+  /** Ciphertext chunks decrypted and not yet acknowledged. */
+  acks: number;
   scheduled: boolean;
 }
 
 function flushOut(job: number, j: Job): void {
   j.scheduled = false;
-  if (j.out.length === 0) return;
+  if (j.out.length === 0 && j.acks === 0) return;
   const chunks = j.out.splice(0);
-  const m: DecryptReply = { op: 'data', job, chunks, segments: j.segments.splice(0) };
+  const m: DecryptReply = { op: 'data', job, chunks, segments: j.segments.splice(0), acks: j.acks };
+  j.acks = 0;
   if (transferable) {
     try {
       post(m, chunks.map((c) => c.buf));
@@ -70,7 +73,7 @@ function open(job: number, key: Uint8Array, opts: Omit<DecryptStreamOptions, 'on
   key.fill(0);
   const segments: number[] = [];
   const stream = createDecryptStream(partKey, { ...opts, onSegment: (i) => segments.push(i) });
-  const entry: Job = { stream, segments, out: [], scheduled: false };
+  const entry: Job = { stream, segments, out: [], acks: 0, scheduled: false };
   jobs.set(job, entry);
   stream.on('data', (pt: Buffer) => {
     // Plaintext buffers come from the decipher, each with its own memory: transfer it.
@@ -103,15 +106,16 @@ parentPort?.on('message', (m: DecryptRequest) => {
         break;
       case 'data': {
         // Acknowledged once decrypted (the write callback), so the main thread's window
-        // counts chunks not yet turned into plaintext: memory stays bounded.
+        // counts chunks not yet turned into plaintext: memory stays bounded. The
+        // acknowledgement goes in the message that carries the chunk's plaintext.
         const j = jobs.get(m.job);
         if (j) {
           j.stream.write(Buffer.from(m.buf, m.offset, m.length), () => {
+            j.acks++;
             flushOut(m.job, j);
-            post({ op: 'ack', job: m.job });
           });
         }
-        else post({ op: 'ack', job: m.job });
+        else post({ op: 'data', job: m.job, chunks: [], segments: [], acks: 1 });
         break;
       }
       case 'end':

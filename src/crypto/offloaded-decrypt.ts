@@ -2,7 +2,7 @@
 // the main thread it competes with moving bytes to the socket; a large read therefore
 // hands its ciphertext chunks to a worker thread, which runs the same DecryptStream
 // (decrypt-worker.ts) and hands the plaintext back. Chunks the file reader allocated
-// are transferred, not copied; at most MAX_IN_FLIGHT chunks per read are outstanding,
+// are transferred, not copied; at most MAX_IN_FLIGHT_BYTES per read are outstanding,
 // so memory stays bounded. Errors keep their kind (auth, truncation). Small reads stay
 // on the main thread (a worker round trip costs more than they do).
 
@@ -16,7 +16,8 @@ import type { DecryptReply, DecryptRequest } from './decrypt-worker.js';
 
 /** Reads of at least this many bytes decrypt off the main thread. */
 export const OFFLOAD_DECRYPT_MIN_BYTES = 4 * 1024 * 1024;
-const MAX_IN_FLIGHT = 8;
+/** Ciphertext posted to the worker and not yet decrypted, at most (two of the file reader's ~1 MiB chunks). */
+const MAX_IN_FLIGHT_BYTES = 2 * 1024 * 1024;
 /** Plaintext waiting for the reader beyond this stops more ciphertext going to the worker. */
 const OUTPUT_HIGH_WATER = 1024 * 1024;
 
@@ -73,7 +74,9 @@ let pool: DecryptPool | undefined;
 class OffloadedDecryptStream extends Transform {
   private readonly w: Worker;
   private readonly job: number;
-  private inFlight = 0;
+  /** Sizes of the chunks posted and not yet acknowledged, oldest first (the worker acknowledges in order). */
+  private readonly inFlight: number[] = [];
+  private inFlightBytes = 0;
   private waiting: TransformCallback | undefined;
   private flushed: TransformCallback | undefined;
   private finished = false;
@@ -96,13 +99,11 @@ class OffloadedDecryptStream extends Transform {
 
   private onReply(m: DecryptReply): void {
     switch (m.op) {
-      case 'ack':
-        this.inFlight--;
-        this.release();
-        return;
       case 'data':
         this.count(m.segments);
         for (const c of m.chunks) this.push(Buffer.from(c.buf, c.offset, c.length));
+        for (let i = 0; i < m.acks; i++) this.inFlightBytes -= this.inFlight.shift() ?? 0;
+        this.release();
         return;
       case 'end':
         this.count(m.segments);
@@ -123,7 +124,8 @@ class OffloadedDecryptStream extends Transform {
     // The file reader gives each chunk its own memory: transfer it; anything else is copied.
     const own = chunk.byteOffset === 0 && chunk.buffer.byteLength === chunk.length;
     const b = own ? chunk : Buffer.from(chunk);
-    this.inFlight++;
+    this.inFlight.push(b.length);
+    this.inFlightBytes += b.length;
     postTransferring(this.w, { op: 'data', job: this.job, buf: b.buffer as ArrayBuffer, offset: b.byteOffset, length: b.length } satisfies DecryptRequest);
     this.waiting = callback;
     this.release();
@@ -131,7 +133,7 @@ class OffloadedDecryptStream extends Transform {
 
   /** Lets the next chunk in while the worker has room and the reader keeps up (bounded memory). */
   private release(): void {
-    if (!this.waiting || this.inFlight >= MAX_IN_FLIGHT || this.readableLength >= OUTPUT_HIGH_WATER) return;
+    if (!this.waiting || this.inFlightBytes >= MAX_IN_FLIGHT_BYTES || this.readableLength >= OUTPUT_HIGH_WATER) return;
     const cb = this.waiting;
     this.waiting = undefined;
     cb();

@@ -2,8 +2,8 @@
 // overrides, checksum mode, then the body streamed from the blobs that overlap.
 
 import { lockResponseHeaders } from '../object-lock.js';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { ServerResponse } from 'node:http';
+import { finished, type Readable } from 'node:stream';
 import { ObjectCryptoError } from '../../crypto/index.js';
 import { readersOf } from '../../storage/blob-readers.js';
 import type { BucketRecord, ObjectRecord, ReadHint } from '../../storage/types.js';
@@ -165,12 +165,69 @@ async function sendBody(ctx: S3Context, rec: ObjectRecord, status: number, heade
   ctx.res.writeHead(status, headers);
   if (first !== null) body.unshift(first);
   try {
-    await pipeline(body, ctx.res);
+    await sendStream(body, ctx.res);
   } catch (e) {
     // Headers are gone; a client that disconnected is not an error of ours.
     if (!ctx.res.destroyed) ctx.services.log.error({ err: e, requestId: ctx.requestId, bucket: rec.bucket, key: rec.key }, 'object read failed after its headers were sent');
     ctx.res.destroy();
   }
+}
+
+/**
+ * Writes `src` to the response and ends it, like pipeline(src, res), except in how it waits
+ * for the socket: pipe() pauses the source at the first write past the socket's
+ * highWaterMark (16 KiB), so a decryptor's 64 KiB segments went out one write(2) — and one
+ * drain, resume and tick — each. Here every chunk the source emits in one go (a worker's
+ * batch of segments) is written, and the response's cork gathers them into one writev; only
+ * then, if the socket is still behind, the source waits for 'drain'. The batch is bounded by
+ * what the source emits at once (its buffer and one worker reply), so memory stays flat.
+ * Rejects with the source's error, or the response's when it closes first (the source is
+ * then destroyed: its file and worker job are released).
+ */
+function sendStream(src: Readable, res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let checking = false;
+    let waiting = false;
+    let settled = false;
+    const check = (): void => {
+      checking = false;
+      // A 'drain' that came first (a write that completed at once) cleared the need.
+      if (res.writableNeedDrain && !waiting) {
+        waiting = true;
+        src.pause();
+      }
+    };
+    const onData = (chunk: Buffer): void => {
+      if (!res.write(chunk) && !checking) {
+        checking = true;
+        queueMicrotask(check);
+      }
+    };
+    const onDrain = (): void => {
+      if (!waiting) return;
+      waiting = false;
+      src.resume();
+    };
+    const onEnd = (): void => void res.end();
+    const settle = (err?: Error | null): void => {
+      if (settled) return;
+      settled = true;
+      src.off('data', onData);
+      src.off('end', onEnd);
+      res.off('drain', onDrain);
+      if (err) {
+        src.destroy();
+        reject(err);
+      } else resolve();
+    };
+    src.once('error', settle);
+    finished(res, settle);
+    res.on('drain', onDrain);
+    src.once('end', onEnd);
+    src.on('data', onData);
+    // firstChunk() left it paused; a 'data' listener alone does not restart a paused stream.
+    src.resume();
+  });
 }
 
 /**
