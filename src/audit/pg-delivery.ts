@@ -1,8 +1,8 @@
 // Delivery of the cluster's audit trail to a bucket, as a job of the job leader
 // (docs/CLUSTER.md, "Audit" and "Job leader"; docs/spec/audit-log.md section 6). The objects
-// are those of single-node delivery (delivery.ts: the same key layout, the same gzipped
-// {"Records":[…]} body, at most 10,000 records or 32 MiB each, written through Coffer's own
-// S3 API); what differs is where the position is kept and how a range is chosen:
+// are those of single-node delivery (delivery-object.ts: the same key layout, the same
+// gzipped {"Records":[…]} body, at most 10,000 records or 32 MiB each, written through
+// Coffer's own S3 API); what differs is where the position is kept and how a range is chosen:
 //
 //   every interval, on the leader:
 //     pos = audit_delivery row of bucket[/prefix]            (made at 0: deliver all kept)
@@ -21,10 +21,10 @@
 // moving forward only, should a paused old leader resume beside the new one; whatever it
 // PUTs then is the same object again.
 
-import { gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
-import { deliveryKey, MAX_BYTES, MAX_RECORDS } from './delivery.js';
+import { DeliveryWriter, MAX_BYTES, MAX_RECORDS } from './delivery-object.js';
 import type { PgAuditTrail, TrailRow } from './pg-audit-trail.js';
+import { Periodic } from './periodic.js';
 
 export interface PgDeliveryOptions {
   trail: PgAuditTrail;
@@ -54,53 +54,33 @@ export function destinationOf(o: { bucket: string; prefix?: string }): string {
 
 /** A job of the job leader (cluster/job-leader.ts ClusterJob: start and stop; audit/ does not import cluster/). */
 export class PgAuditDelivery {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
-  private warnedMissing = false;
-  /** Set by stop(): a round in progress ends after the object it is writing (a backlog is many objects). */
-  private halted = false;
+  private readonly job: Periodic<number>;
+  private readonly writer: DeliveryWriter;
 
-  constructor(private readonly o: PgDeliveryOptions) {}
+  constructor(private readonly o: PgDeliveryOptions) {
+    this.writer = new DeliveryWriter(o);
+    this.job = new Periodic({ run: () => this.round(), onError: (err) => this.writer.roundFailed(err), intervalMs: o.intervalSeconds * 1000 });
+  }
 
   get destination(): string {
     return destinationOf(this.o);
   }
 
   start(): void {
-    if (this.timer) return;
-    this.halted = false;
-    const tick = (): void => {
-      this.timer = setTimeout(() => {
-        void this.deliver().finally(() => {
-          if (this.timer) tick();
-        });
-      }, this.o.intervalSeconds * 1000);
-      this.timer.unref();
-    };
-    tick();
+    this.job.start();
   }
 
-  /** Stops the timer and waits for a round in progress (its PUT goes to this server, which is still up). */
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.halted = true;
-    await this.running;
+  /**
+   * Stops the timer and waits for a round in progress (its PUT goes to this server, which
+   * is still up); the round ends after the object it is writing (a backlog is many objects).
+   */
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One round now: the number of records delivered (0 when nothing was new or the round failed). */
   deliver(): Promise<number> {
-    if (!this.running) {
-      this.running = this.round()
-        .catch((err: unknown) => {
-          this.o.log.warn({ err, bucket: this.o.bucket }, 'audit log delivery failed; retrying at the next interval');
-          return 0;
-        })
-        .finally(() => {
-          this.running = undefined;
-        });
-    }
-    return this.running;
+    return this.job.runNow();
   }
 
   private async round(): Promise<number> {
@@ -108,7 +88,7 @@ export class PgAuditDelivery {
     const { trail } = this.o;
     const dest = this.destination;
     let delivered = 0;
-    while (!this.halted) {
+    while (!this.job.halted) {
       const pos = await trail.position(dest);
       let to: number;
       let stamp: number;
@@ -127,20 +107,7 @@ export class PgAuditDelivery {
         if (!(await trail.plan(dest, pos.delivered, to, stamp))) continue; // another leader moved it: read it again
       }
       if (rows.length > 0) {
-        const body = gzipSync(Buffer.from(`{"Records":[${rows.map((r) => r.record).join(',')}]}`));
-        const key = deliveryKey(this.o, new Date(stamp), seqUnique(rows[0]!.seq));
-        try {
-          await this.o.put(this.o.bucket, key, body);
-        } catch (err) {
-          if ((err as { code?: string }).code === 'NoSuchBucket') {
-            if (!this.warnedMissing) this.o.log.warn({ bucket: this.o.bucket }, `the audit delivery bucket ${this.o.bucket} does not exist; create it (with default encryption) or change COFFER_AUDIT_BUCKET — retrying at the next interval`);
-            this.warnedMissing = true;
-          } else {
-            this.o.log.warn({ err, bucket: this.o.bucket, key }, 'audit log delivery failed; retrying at the next interval');
-          }
-          return delivered;
-        }
-        this.warnedMissing = false;
+        if (!(await this.writer.write(rows.map((r) => r.record), new Date(stamp), seqUnique(rows[0]!.seq)))) return delivered;
       }
       // A pending range whose rows are all gone (deleted by hand) has nothing to PUT: it is confirmed as is.
       if (await trail.advance(dest, pos.delivered, to)) delivered += rows.length;

@@ -13,6 +13,7 @@
 
 import type { Logger } from 'pino';
 import type { PgAuditTrail } from './pg-audit-trail.js';
+import { Periodic } from './periodic.js';
 
 const DAY_MS = 86_400_000;
 /** Rows per DELETE. */
@@ -31,47 +32,32 @@ export interface PgPruneOptions {
 
 /** A job of the job leader (cluster/job-leader.ts ClusterJob: start and stop). */
 export class PgAuditPruner {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
-  private started = false;
-  /** Set by stop(): a run in progress ends after its current batch. */
-  private halted = false;
+  /** Its halted flag, set by stop(), ends a run in progress after its current batch. */
+  private readonly job: Periodic<number>;
 
-  constructor(private readonly o: PgPruneOptions) {}
-
-  start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.halted = false;
-    const tick = (delay: number): void => {
-      this.timer = setTimeout(() => {
-        void this.prune().finally(() => {
-          if (this.started) tick(this.o.intervalMs ?? 3_600_000);
-        });
-      }, delay);
-      this.timer.unref();
-    };
-    tick(0);
+  constructor(private readonly o: PgPruneOptions) {
+    this.job = new Periodic({
+      run: () => this.run(),
+      onError: (err) => {
+        this.o.log.warn({ err }, 'audit trail pruning failed; retrying at the next run');
+        return 0;
+      },
+      firstDelayMs: 0,
+      intervalMs: o.intervalMs ?? 3_600_000,
+    });
   }
 
-  async stop(): Promise<void> {
-    this.started = false;
-    this.halted = true;
-    clearTimeout(this.timer);
-    await this.running;
+  start(): void {
+    this.job.start();
+  }
+
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One run now: the number of rows deleted. */
   prune(): Promise<number> {
-    this.running ??= this.run()
-      .catch((err: unknown) => {
-        this.o.log.warn({ err }, 'audit trail pruning failed; retrying at the next run');
-        return 0;
-      })
-      .finally(() => {
-        this.running = undefined;
-      });
-    return this.running;
+    return this.job.runNow();
   }
 
   private async run(): Promise<number> {
@@ -86,7 +72,7 @@ export class PgAuditPruner {
     for (;;) {
       const n = await trail.pruneBatch(before, maxSeq, BATCH);
       deleted += n;
-      if (n < BATCH || this.halted) break;
+      if (n < BATCH || this.job.halted) break;
     }
     if (deleted > 0) this.o.log.info({ deleted, retentionDays: this.o.retentionDays }, 'deleted audit events older than the retention');
     return deleted;
