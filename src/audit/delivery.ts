@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DeliveryWriter, MAX_BYTES, MAX_RECORDS } from './delivery-object.js';
 import { filesOldestFirst, linesForward, type OpenLogFile } from './log-files.js';
-import { Periodic } from './periodic.js';
+import { PeriodicJob } from './periodic.js';
 
 export const DELIVERY_STATE = 'delivery.json';
 
@@ -63,35 +63,26 @@ function uniqueString(): string {
   return [...randomBytes(16)].map((b) => ALPHANUM[b % ALPHANUM.length]).join('');
 }
 
-export class AuditDelivery {
-  private readonly job: Periodic<number>;
+/** Every interval a round (start() and stop(): periodic.ts). */
+export class AuditDelivery extends PeriodicJob<number> {
   private readonly writer: DeliveryWriter;
   private warnedLost = false;
 
   constructor(private readonly o: DeliveryOptions) {
+    super({ intervalMs: o.intervalSeconds * 1000 });
     this.writer = new DeliveryWriter(o);
-    this.job = new Periodic({
-      run: () => this.round(),
-      onError: (err) => this.writer.roundFailed(err),
-      intervalMs: o.intervalSeconds * 1000,
-    });
-  }
-
-  start(): void {
-    this.job.start();
-  }
-
-  /** Stops the timer and waits for a round in progress. */
-  stop(): Promise<void> {
-    return this.job.stop();
   }
 
   /** One round now: the number of records delivered (0 when nothing was new or the bucket refused). */
   deliver(): Promise<number> {
-    return this.job.runNow();
+    return this.runNow();
   }
 
-  private async round(): Promise<number> {
+  protected failed(err: unknown): number {
+    return this.writer.roundFailed(err);
+  }
+
+  protected async run(): Promise<number> {
     await this.o.beforeRead?.();
     const state = await this.readState();
     const files = await filesOldestFirst(this.o.dir);

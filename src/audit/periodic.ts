@@ -1,33 +1,35 @@
 // A periodic job of the audit layer (delivery.ts, pg-delivery.ts, pg-prune.ts): a run
 // after `firstDelayMs`, then one `intervalMs` after each run ends; at most one run at a
-// time (a run asked for while one is in progress shares it); a failed run is reported to
-// `onError` and the next goes ahead as planned. stop() cancels the timer and waits for a
+// time (a run asked for while one is in progress shares it); a failed run goes to
+// failed() and the next goes ahead as planned. stop() cancels the timer and waits for a
 // run in progress, which may check `halted` to end early. The timer never keeps the
 // process alive. (The cluster's job leader starts and stops such jobs through its
 // ClusterJob interface; audit/ does not import cluster/.)
 
-export interface PeriodicOptions<T> {
-  /** One run. */
-  run(): Promise<T>;
-  /** What a failed run resolves to, after reporting `err`. */
-  onError(err: unknown): T;
+export interface PeriodicTiming {
   intervalMs: number;
   /** Before the first run (default intervalMs). */
   firstDelayMs?: number;
 }
 
-export class Periodic<T> {
+export abstract class PeriodicJob<T> {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<T> | undefined;
-  /** Counts start() calls; a timer chain of an earlier start ends (stop, then start before the last run ended). */
+  /** Counts start() calls; the timer chain of an earlier start ends (stop, then start before the last run ended). */
   private generation = 0;
   private started = false;
   private stopped = false;
 
-  constructor(private readonly o: PeriodicOptions<T>) {}
+  constructor(private readonly timing: PeriodicTiming) {}
+
+  /** One run. */
+  protected abstract run(): Promise<T>;
+
+  /** What a failed run resolves to, after reporting `err`. */
+  protected abstract failed(err: unknown): T;
 
   /** Whether stop() was called since the last start(): a long run ends at its next check. */
-  get halted(): boolean {
+  protected get halted(): boolean {
     return this.stopped;
   }
 
@@ -36,7 +38,7 @@ export class Periodic<T> {
     if (this.started) return;
     this.started = true;
     this.stopped = false;
-    this.schedule(++this.generation, this.o.firstDelayMs ?? this.o.intervalMs);
+    this.schedule(++this.generation, this.timing.firstDelayMs ?? this.timing.intervalMs);
   }
 
   /** Stops the timer and waits for a run in progress. */
@@ -49,10 +51,9 @@ export class Periodic<T> {
   }
 
   /** One run now, or the one in progress. */
-  runNow(): Promise<T> {
-    this.running ??= this.o
-      .run()
-      .catch((err: unknown) => this.o.onError(err))
+  protected runNow(): Promise<T> {
+    this.running ??= this.run()
+      .catch((err: unknown) => this.failed(err))
       .finally(() => {
         this.running = undefined;
       });
@@ -62,7 +63,7 @@ export class Periodic<T> {
   private schedule(generation: number, delay: number): void {
     this.timer = setTimeout(() => {
       void this.runNow().finally(() => {
-        if (this.started && generation === this.generation) this.schedule(generation, this.o.intervalMs);
+        if (this.started && generation === this.generation) this.schedule(generation, this.timing.intervalMs);
       });
     }, delay);
     this.timer.unref();

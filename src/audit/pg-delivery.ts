@@ -24,7 +24,7 @@
 import type { Logger } from 'pino';
 import { DeliveryWriter, MAX_BYTES, MAX_RECORDS } from './delivery-object.js';
 import type { PgAuditTrail, TrailRow } from './pg-audit-trail.js';
-import { Periodic } from './periodic.js';
+import { PeriodicJob } from './periodic.js';
 
 export interface PgDeliveryOptions {
   trail: PgAuditTrail;
@@ -52,43 +52,38 @@ export function destinationOf(o: { bucket: string; prefix?: string }): string {
   return o.prefix ? `${o.bucket}/${o.prefix}` : o.bucket;
 }
 
-/** A job of the job leader (cluster/job-leader.ts ClusterJob: start and stop; audit/ does not import cluster/). */
-export class PgAuditDelivery {
-  private readonly job: Periodic<number>;
+/**
+ * A job of the job leader (cluster/job-leader.ts ClusterJob: start and stop, periodic.ts).
+ * stop() waits for a round in progress (its PUT goes to this server, which is still up),
+ * which ends after the object it is writing (a backlog is many objects).
+ */
+export class PgAuditDelivery extends PeriodicJob<number> {
   private readonly writer: DeliveryWriter;
 
   constructor(private readonly o: PgDeliveryOptions) {
+    super({ intervalMs: o.intervalSeconds * 1000 });
     this.writer = new DeliveryWriter(o);
-    this.job = new Periodic({ run: () => this.round(), onError: (err) => this.writer.roundFailed(err), intervalMs: o.intervalSeconds * 1000 });
   }
 
   get destination(): string {
     return destinationOf(this.o);
   }
 
-  start(): void {
-    this.job.start();
-  }
-
-  /**
-   * Stops the timer and waits for a round in progress (its PUT goes to this server, which
-   * is still up); the round ends after the object it is writing (a backlog is many objects).
-   */
-  stop(): Promise<void> {
-    return this.job.stop();
-  }
-
   /** One round now: the number of records delivered (0 when nothing was new or the round failed). */
   deliver(): Promise<number> {
-    return this.job.runNow();
+    return this.runNow();
   }
 
-  private async round(): Promise<number> {
+  protected failed(err: unknown): number {
+    return this.writer.roundFailed(err);
+  }
+
+  protected async run(): Promise<number> {
     await this.o.beforeRead?.();
     const { trail } = this.o;
     const dest = this.destination;
     let delivered = 0;
-    while (!this.job.halted) {
+    while (!this.halted) {
       const pos = await trail.position(dest);
       let to: number;
       let stamp: number;

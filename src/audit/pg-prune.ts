@@ -13,7 +13,7 @@
 
 import type { Logger } from 'pino';
 import type { PgAuditTrail } from './pg-audit-trail.js';
-import { Periodic } from './periodic.js';
+import { PeriodicJob } from './periodic.js';
 
 const DAY_MS = 86_400_000;
 /** Rows per DELETE. */
@@ -30,37 +30,26 @@ export interface PgPruneOptions {
   now?: () => number;
 }
 
-/** A job of the job leader (cluster/job-leader.ts ClusterJob: start and stop). */
-export class PgAuditPruner {
-  /** Its halted flag, set by stop(), ends a run in progress after its current batch. */
-  private readonly job: Periodic<number>;
-
+/**
+ * A job of the job leader (cluster/job-leader.ts ClusterJob: start and stop, periodic.ts),
+ * run at once and then every intervalMs; stop() ends a run in progress after its current batch.
+ */
+export class PgAuditPruner extends PeriodicJob<number> {
   constructor(private readonly o: PgPruneOptions) {
-    this.job = new Periodic({
-      run: () => this.run(),
-      onError: (err) => {
-        this.o.log.warn({ err }, 'audit trail pruning failed; retrying at the next run');
-        return 0;
-      },
-      firstDelayMs: 0,
-      intervalMs: o.intervalMs ?? 3_600_000,
-    });
-  }
-
-  start(): void {
-    this.job.start();
-  }
-
-  stop(): Promise<void> {
-    return this.job.stop();
+    super({ firstDelayMs: 0, intervalMs: o.intervalMs ?? 3_600_000 });
   }
 
   /** One run now: the number of rows deleted. */
   prune(): Promise<number> {
-    return this.job.runNow();
+    return this.runNow();
   }
 
-  private async run(): Promise<number> {
+  protected failed(err: unknown): number {
+    this.o.log.warn({ err }, 'audit trail pruning failed; retrying at the next run');
+    return 0;
+  }
+
+  protected async run(): Promise<number> {
     const { trail } = this.o;
     const before = (this.o.now ?? Date.now)() - this.o.retentionDays * DAY_MS;
     let maxSeq = Number.MAX_SAFE_INTEGER;
@@ -72,7 +61,7 @@ export class PgAuditPruner {
     for (;;) {
       const n = await trail.pruneBatch(before, maxSeq, BATCH);
       deleted += n;
-      if (n < BATCH || this.job.halted) break;
+      if (n < BATCH || this.halted) break;
     }
     if (deleted > 0) this.o.log.info({ deleted, retentionDays: this.o.retentionDays }, 'deleted audit events older than the retention');
     return deleted;
