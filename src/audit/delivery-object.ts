@@ -24,6 +24,13 @@ export interface DeliveryDestination {
   log: Logger;
 }
 
+/** The settings of either delivery (app.ts builds them once for both). */
+export interface DeliverySettings extends DeliveryDestination {
+  intervalSeconds: number;
+  /** Called before each round so the events recorded so far are where the round reads them (on disk; in the table). */
+  beforeRead?: () => Promise<void>;
+}
+
 /** The object key of a log file delivered at `at` (CloudTrail's naming). */
 export function deliveryKey(o: { prefix?: string; accountId: string; region: string }, at: Date, unique: string): string {
   const iso = at.toISOString();

@@ -17,26 +17,15 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from 'pino';
-import { DeliveryWriter, MAX_BYTES, MAX_RECORDS } from './delivery-object.js';
+import { DeliveryWriter, MAX_BYTES, MAX_RECORDS, type DeliverySettings } from './delivery-object.js';
 import { filesOldestFirst, linesForward, type OpenLogFile } from './log-files.js';
 import { PeriodicJob } from './periodic.js';
 
 export const DELIVERY_STATE = 'delivery.json';
 
-export interface DeliveryOptions {
+export interface DeliveryOptions extends DeliverySettings {
   /** The audit directory, <data-dir>/audit. */
   dir: string;
-  bucket: string;
-  prefix?: string;
-  accountId: string;
-  region: string;
-  intervalSeconds: number;
-  /** Stores one object in the bucket (self-s3.ts's putOwnObject). */
-  put(bucket: string, key: string, body: Buffer): Promise<void>;
-  /** Called before each round so the events recorded so far are on disk. */
-  beforeRead?: () => Promise<void>;
-  log: Logger;
 }
 
 interface DeliveryState {

@@ -21,23 +21,12 @@
 // moving forward only, should a paused old leader resume beside the new one; whatever it
 // PUTs then is the same object again.
 
-import type { Logger } from 'pino';
-import { DeliveryWriter, MAX_BYTES, MAX_RECORDS } from './delivery-object.js';
+import { DeliveryWriter, MAX_BYTES, MAX_RECORDS, type DeliverySettings } from './delivery-object.js';
 import type { PgAuditTrail, TrailRow } from './pg-audit-trail.js';
 import { PeriodicJob } from './periodic.js';
 
-export interface PgDeliveryOptions {
+export interface PgDeliveryOptions extends DeliverySettings {
   trail: PgAuditTrail;
-  bucket: string;
-  prefix?: string;
-  accountId: string;
-  region: string;
-  intervalSeconds: number;
-  /** Stores one object in the bucket (self-s3.ts's putOwnObject). */
-  put(bucket: string, key: string, body: Buffer): Promise<void>;
-  /** Called before each round so this node's events recorded so far are in the table. */
-  beforeRead?: () => Promise<void>;
-  log: Logger;
   /** The delivery clock (object keys' date and minute); default Date.now. */
   now?: () => number;
 }
