@@ -3,11 +3,12 @@
 //   <prefix>/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<unique>.json.gz
 // PUT through Coffer's own S3 API (self-s3.ts), so it gets the bucket's default encryption
 // like any upload. Shared by single-node delivery (delivery.ts: position in a file) and the
-// cluster's (pg-delivery.ts: position in the database); each keeps its own position and
-// picks the key's unique part.
+// cluster's (pg-delivery.ts: position in the database), both a DeliveryJob: every interval
+// a round; each keeps its own position and picks the key's unique part.
 
 import { gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
+import { PeriodicJob } from './periodic.js';
 
 /** Records per delivered object at most; more make several objects in one round. */
 export const MAX_RECORDS = 10_000;
@@ -73,5 +74,34 @@ export class DeliveryWriter {
   roundFailed(err: unknown): number {
     this.o.log.warn({ err, bucket: this.o.bucket }, 'audit log delivery failed; retrying at the next interval');
     return 0;
+  }
+}
+
+/** A delivery: every interval (periodic.ts) a round, after beforeRead(), that writes objects through `writer`. */
+export abstract class DeliveryJob extends PeriodicJob<number> {
+  protected readonly writer: DeliveryWriter;
+  private readonly beforeRead: (() => Promise<void>) | undefined;
+
+  constructor(settings: DeliverySettings) {
+    super({ intervalMs: settings.intervalSeconds * 1000 });
+    this.writer = new DeliveryWriter(settings);
+    this.beforeRead = settings.beforeRead;
+  }
+
+  /** One round now: the number of records delivered (0 when nothing was new or the round failed). */
+  deliver(): Promise<number> {
+    return this.runNow();
+  }
+
+  /** One round: the number of records delivered. */
+  protected abstract round(): Promise<number>;
+
+  protected async run(): Promise<number> {
+    await this.beforeRead?.();
+    return this.round();
+  }
+
+  protected failed(err: unknown): number {
+    return this.writer.roundFailed(err);
   }
 }

@@ -17,9 +17,8 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeliveryWriter, MAX_BYTES, MAX_RECORDS, type DeliverySettings } from './delivery-object.js';
+import { DeliveryJob, MAX_BYTES, MAX_RECORDS, type DeliverySettings } from './delivery-object.js';
 import { filesOldestFirst, linesForward, type OpenLogFile } from './log-files.js';
-import { PeriodicJob } from './periodic.js';
 
 export const DELIVERY_STATE = 'delivery.json';
 
@@ -52,27 +51,15 @@ function uniqueString(): string {
   return [...randomBytes(16)].map((b) => ALPHANUM[b % ALPHANUM.length]).join('');
 }
 
-/** Every interval a round (start() and stop(): periodic.ts). */
-export class AuditDelivery extends PeriodicJob<number> {
-  private readonly writer: DeliveryWriter;
+/** Every interval a round (start(), stop() and deliver(): delivery-object.ts DeliveryJob). */
+export class AuditDelivery extends DeliveryJob {
   private warnedLost = false;
 
   constructor(private readonly o: DeliveryOptions) {
-    super({ intervalMs: o.intervalSeconds * 1000 });
-    this.writer = new DeliveryWriter(o);
+    super(o);
   }
 
-  /** One round now: the number of records delivered (0 when nothing was new or the bucket refused). */
-  deliver(): Promise<number> {
-    return this.runNow();
-  }
-
-  protected failed(err: unknown): number {
-    return this.writer.roundFailed(err);
-  }
-
-  protected async run(): Promise<number> {
-    await this.o.beforeRead?.();
+  protected async round(): Promise<number> {
     const state = await this.readState();
     const files = await filesOldestFirst(this.o.dir);
     let delivered = 0;

@@ -21,9 +21,8 @@
 // moving forward only, should a paused old leader resume beside the new one; whatever it
 // PUTs then is the same object again.
 
-import { DeliveryWriter, MAX_BYTES, MAX_RECORDS, type DeliverySettings } from './delivery-object.js';
+import { DeliveryJob, MAX_BYTES, MAX_RECORDS, type DeliverySettings } from './delivery-object.js';
 import type { PgAuditTrail, TrailRow } from './pg-audit-trail.js';
-import { PeriodicJob } from './periodic.js';
 
 export interface PgDeliveryOptions extends DeliverySettings {
   trail: PgAuditTrail;
@@ -42,33 +41,20 @@ export function destinationOf(o: { bucket: string; prefix?: string }): string {
 }
 
 /**
- * A job of the job leader (cluster/job-leader.ts ClusterJob: start and stop, periodic.ts).
+ * A job of the job leader (cluster/job-leader.ts ClusterJob: start and stop; delivery-object.ts DeliveryJob).
  * stop() waits for a round in progress (its PUT goes to this server, which is still up),
  * which ends after the object it is writing (a backlog is many objects).
  */
-export class PgAuditDelivery extends PeriodicJob<number> {
-  private readonly writer: DeliveryWriter;
-
+export class PgAuditDelivery extends DeliveryJob {
   constructor(private readonly o: PgDeliveryOptions) {
-    super({ intervalMs: o.intervalSeconds * 1000 });
-    this.writer = new DeliveryWriter(o);
+    super(o);
   }
 
   get destination(): string {
     return destinationOf(this.o);
   }
 
-  /** One round now: the number of records delivered (0 when nothing was new or the round failed). */
-  deliver(): Promise<number> {
-    return this.runNow();
-  }
-
-  protected failed(err: unknown): number {
-    return this.writer.roundFailed(err);
-  }
-
-  protected async run(): Promise<number> {
-    await this.o.beforeRead?.();
+  protected async round(): Promise<number> {
     const { trail } = this.o;
     const dest = this.destination;
     let delivered = 0;
