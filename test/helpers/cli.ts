@@ -23,7 +23,7 @@ export function cofferEnv(dataDir: string, root = true): NodeJS.ProcessEnv {
 /** `coffer ...args` with `env`; never rejects on a non-zero exit (only when it could not run or timed out). */
 export function runCoffer(env: NodeJS.ProcessEnv, ...args: string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CLI_MAIN, ...args], { env, timeout: 20_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI_MAIN, ...args], { env, timeout: 30_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') return reject(err);
       resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
     });
