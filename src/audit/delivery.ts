@@ -1,9 +1,7 @@
 // Delivery of the audit log to a bucket, as CloudTrail delivers to S3: every interval the
 // events recorded since the last delivery become one gzipped JSON object
-// {"Records": [...]} at
-//   <prefix>/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<16 chars>.json.gz
-// (docs/spec/audit-log.md). The object is written through Coffer's own S3 API
-// (self-s3.ts), so it gets the bucket's default encryption like any upload.
+// {"Records": [...]} (delivery-object.ts: the key layout, the body, the PUT through
+// Coffer's own S3 API), the key's unique part 16 random characters.
 //
 // The delivered position — the file (by inode), the byte offsets of the last delivered
 // line and its eventID — is kept in <data-dir>/audit/delivery.json, written (atomically)
@@ -19,29 +17,14 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import type { Logger } from 'pino';
+import { DeliveryJob, MAX_BYTES, MAX_RECORDS, type DeliverySettings } from './delivery-object.js';
 import { filesOldestFirst, linesForward, type OpenLogFile } from './log-files.js';
 
 export const DELIVERY_STATE = 'delivery.json';
-/** Records per delivered object at most; more make several objects in one round. */
-export const MAX_RECORDS = 10_000;
-/** Uncompressed bytes per object at most. */
-export const MAX_BYTES = 32 * 1024 * 1024;
 
-export interface DeliveryOptions {
+export interface DeliveryOptions extends DeliverySettings {
   /** The audit directory, <data-dir>/audit. */
   dir: string;
-  bucket: string;
-  prefix?: string;
-  accountId: string;
-  region: string;
-  intervalSeconds: number;
-  /** Stores one object in the bucket (self-s3.ts's putOwnObject). */
-  put(bucket: string, key: string, body: Buffer): Promise<void>;
-  /** Called before each round so the events recorded so far are on disk. */
-  beforeRead?: () => Promise<void>;
-  log: Logger;
 }
 
 interface DeliveryState {
@@ -63,64 +46,20 @@ interface DeliveryStateV1 {
   offset: number;
 }
 
-/** The object key of a log file delivered at `at` (CloudTrail's naming). */
-export function deliveryKey(o: { prefix?: string; accountId: string; region: string }, at: Date, unique: string): string {
-  const iso = at.toISOString();
-  const [y, m, d] = [iso.slice(0, 4), iso.slice(5, 7), iso.slice(8, 10)];
-  const stamp = `${y}${m}${d}T${iso.slice(11, 13)}${iso.slice(14, 16)}Z`;
-  const name = `${o.accountId}_CloudTrail_${o.region}_${stamp}_${unique}.json.gz`;
-  return `${o.prefix ? o.prefix + '/' : ''}AWSLogs/${o.accountId}/CloudTrail/${o.region}/${y}/${m}/${d}/${name}`;
-}
-
 const ALPHANUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 function uniqueString(): string {
   return [...randomBytes(16)].map((b) => ALPHANUM[b % ALPHANUM.length]).join('');
 }
 
-export class AuditDelivery {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
-  private warnedMissing = false;
+/** Every interval a round (start(), stop() and deliver(): delivery-object.ts DeliveryJob). */
+export class AuditDelivery extends DeliveryJob {
   private warnedLost = false;
 
-  constructor(private readonly o: DeliveryOptions) {}
-
-  start(): void {
-    const tick = (): void => {
-      this.timer = setTimeout(() => {
-        void this.deliver().finally(() => {
-          if (this.timer) tick();
-        });
-      }, this.o.intervalSeconds * 1000);
-      this.timer.unref();
-    };
-    tick();
+  constructor(private readonly o: DeliveryOptions) {
+    super(o);
   }
 
-  /** Stops the timer and waits for a round in progress. */
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
-  }
-
-  /** One round now: the number of records delivered (0 when nothing was new or the bucket refused). */
-  deliver(): Promise<number> {
-    if (!this.running) {
-      this.running = this.round()
-        .catch((err: unknown) => {
-          this.o.log.warn({ err, bucket: this.o.bucket }, 'audit log delivery failed; retrying at the next interval');
-          return 0;
-        })
-        .finally(() => {
-          this.running = undefined;
-        });
-    }
-    return this.running;
-  }
-
-  private async round(): Promise<number> {
-    await this.o.beforeRead?.();
+  protected async round(): Promise<number> {
     const state = await this.readState();
     const files = await filesOldestFirst(this.o.dir);
     let delivered = 0;
@@ -132,21 +71,7 @@ export class AuditDelivery {
       let end: DeliveryState | undefined;
       const flush = async (): Promise<boolean> => {
         if (records.length === 0) return true;
-        const body = gzipSync(Buffer.from(`{"Records":[${records.join(',')}]}`));
-        const key = deliveryKey(this.o, new Date(), uniqueString());
-        try {
-          await this.o.put(this.o.bucket, key, body);
-        } catch (err) {
-          const code = (err as { code?: string }).code;
-          if (code === 'NoSuchBucket') {
-            if (!this.warnedMissing) this.o.log.warn({ bucket: this.o.bucket }, `the audit delivery bucket ${this.o.bucket} does not exist; create it (with default encryption) or change COFFER_AUDIT_BUCKET — retrying at the next interval`);
-            this.warnedMissing = true;
-          } else {
-            this.o.log.warn({ err, bucket: this.o.bucket, key }, 'audit log delivery failed; retrying at the next interval');
-          }
-          return false;
-        }
-        this.warnedMissing = false;
+        if (!(await this.writer.write(records, new Date(), uniqueString()))) return false;
         this.warnedLost = false;
         await this.writeState(end!);
         delivered += records.length;

@@ -1,8 +1,8 @@
 // Delivery of the cluster's audit trail to a bucket, as a job of the job leader
 // (docs/CLUSTER.md, "Audit" and "Job leader"; docs/spec/audit-log.md section 6). The objects
-// are those of single-node delivery (delivery.ts: the same key layout, the same gzipped
-// {"Records":[…]} body, at most 10,000 records or 32 MiB each, written through Coffer's own
-// S3 API); what differs is where the position is kept and how a range is chosen:
+// are those of single-node delivery (delivery-object.ts: the same key layout, the same
+// gzipped {"Records":[…]} body, at most 10,000 records or 32 MiB each, written through
+// Coffer's own S3 API); what differs is where the position is kept and how a range is chosen:
 //
 //   every interval, on the leader:
 //     pos = audit_delivery row of bucket[/prefix]            (made at 0: deliver all kept)
@@ -21,23 +21,11 @@
 // moving forward only, should a paused old leader resume beside the new one; whatever it
 // PUTs then is the same object again.
 
-import { gzipSync } from 'node:zlib';
-import type { Logger } from 'pino';
-import { deliveryKey, MAX_BYTES, MAX_RECORDS } from './delivery.js';
+import { DeliveryJob, MAX_BYTES, MAX_RECORDS, type DeliverySettings } from './delivery-object.js';
 import type { PgAuditTrail, TrailRow } from './pg-audit-trail.js';
 
-export interface PgDeliveryOptions {
+export interface PgDeliveryOptions extends DeliverySettings {
   trail: PgAuditTrail;
-  bucket: string;
-  prefix?: string;
-  accountId: string;
-  region: string;
-  intervalSeconds: number;
-  /** Stores one object in the bucket (self-s3.ts's putOwnObject). */
-  put(bucket: string, key: string, body: Buffer): Promise<void>;
-  /** Called before each round so this node's events recorded so far are in the table. */
-  beforeRead?: () => Promise<void>;
-  log: Logger;
   /** The delivery clock (object keys' date and minute); default Date.now. */
   now?: () => number;
 }
@@ -52,59 +40,21 @@ export function destinationOf(o: { bucket: string; prefix?: string }): string {
   return o.prefix ? `${o.bucket}/${o.prefix}` : o.bucket;
 }
 
-/** A job of the job leader (cluster/job-leader.ts ClusterJob: start and stop; audit/ does not import cluster/). */
-export class PgAuditDelivery {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
-  private warnedMissing = false;
-  /** Set by stop(): a round in progress ends after the object it is writing (a backlog is many objects). */
-  private halted = false;
-
-  constructor(private readonly o: PgDeliveryOptions) {}
+/**
+ * A job of the job leader (cluster/job-leader.ts ClusterJob: start and stop; delivery-object.ts DeliveryJob).
+ * stop() waits for a round in progress (its PUT goes to this server, which is still up),
+ * which ends after the object it is writing (a backlog is many objects).
+ */
+export class PgAuditDelivery extends DeliveryJob {
+  constructor(private readonly o: PgDeliveryOptions) {
+    super(o);
+  }
 
   get destination(): string {
     return destinationOf(this.o);
   }
 
-  start(): void {
-    if (this.timer) return;
-    this.halted = false;
-    const tick = (): void => {
-      this.timer = setTimeout(() => {
-        void this.deliver().finally(() => {
-          if (this.timer) tick();
-        });
-      }, this.o.intervalSeconds * 1000);
-      this.timer.unref();
-    };
-    tick();
-  }
-
-  /** Stops the timer and waits for a round in progress (its PUT goes to this server, which is still up). */
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.halted = true;
-    await this.running;
-  }
-
-  /** One round now: the number of records delivered (0 when nothing was new or the round failed). */
-  deliver(): Promise<number> {
-    if (!this.running) {
-      this.running = this.round()
-        .catch((err: unknown) => {
-          this.o.log.warn({ err, bucket: this.o.bucket }, 'audit log delivery failed; retrying at the next interval');
-          return 0;
-        })
-        .finally(() => {
-          this.running = undefined;
-        });
-    }
-    return this.running;
-  }
-
-  private async round(): Promise<number> {
-    await this.o.beforeRead?.();
+  protected async round(): Promise<number> {
     const { trail } = this.o;
     const dest = this.destination;
     let delivered = 0;
@@ -127,20 +77,7 @@ export class PgAuditDelivery {
         if (!(await trail.plan(dest, pos.delivered, to, stamp))) continue; // another leader moved it: read it again
       }
       if (rows.length > 0) {
-        const body = gzipSync(Buffer.from(`{"Records":[${rows.map((r) => r.record).join(',')}]}`));
-        const key = deliveryKey(this.o, new Date(stamp), seqUnique(rows[0]!.seq));
-        try {
-          await this.o.put(this.o.bucket, key, body);
-        } catch (err) {
-          if ((err as { code?: string }).code === 'NoSuchBucket') {
-            if (!this.warnedMissing) this.o.log.warn({ bucket: this.o.bucket }, `the audit delivery bucket ${this.o.bucket} does not exist; create it (with default encryption) or change COFFER_AUDIT_BUCKET — retrying at the next interval`);
-            this.warnedMissing = true;
-          } else {
-            this.o.log.warn({ err, bucket: this.o.bucket, key }, 'audit log delivery failed; retrying at the next interval');
-          }
-          return delivered;
-        }
-        this.warnedMissing = false;
+        if (!(await this.writer.write(rows.map((r) => r.record), new Date(stamp), seqUnique(rows[0]!.seq)))) return delivered;
       }
       // A pending range whose rows are all gone (deleted by hand) has nothing to PUT: it is confirmed as is.
       if (await trail.advance(dest, pos.delivered, to)) delivered += rows.length;

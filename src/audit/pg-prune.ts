@@ -13,6 +13,7 @@
 
 import type { Logger } from 'pino';
 import type { PgAuditTrail } from './pg-audit-trail.js';
+import { PeriodicJob } from './periodic.js';
 
 const DAY_MS = 86_400_000;
 /** Rows per DELETE. */
@@ -29,52 +30,26 @@ export interface PgPruneOptions {
   now?: () => number;
 }
 
-/** A job of the job leader (cluster/job-leader.ts ClusterJob: start and stop). */
-export class PgAuditPruner {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
-  private started = false;
-  /** Set by stop(): a run in progress ends after its current batch. */
-  private halted = false;
-
-  constructor(private readonly o: PgPruneOptions) {}
-
-  start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.halted = false;
-    const tick = (delay: number): void => {
-      this.timer = setTimeout(() => {
-        void this.prune().finally(() => {
-          if (this.started) tick(this.o.intervalMs ?? 3_600_000);
-        });
-      }, delay);
-      this.timer.unref();
-    };
-    tick(0);
-  }
-
-  async stop(): Promise<void> {
-    this.started = false;
-    this.halted = true;
-    clearTimeout(this.timer);
-    await this.running;
+/**
+ * A job of the job leader (cluster/job-leader.ts ClusterJob: start and stop, periodic.ts),
+ * run at once and then every intervalMs; stop() ends a run in progress after its current batch.
+ */
+export class PgAuditPruner extends PeriodicJob<number> {
+  constructor(private readonly o: PgPruneOptions) {
+    super({ firstDelayMs: 0, intervalMs: o.intervalMs ?? 3_600_000 });
   }
 
   /** One run now: the number of rows deleted. */
   prune(): Promise<number> {
-    this.running ??= this.run()
-      .catch((err: unknown) => {
-        this.o.log.warn({ err }, 'audit trail pruning failed; retrying at the next run');
-        return 0;
-      })
-      .finally(() => {
-        this.running = undefined;
-      });
-    return this.running;
+    return this.runNow();
   }
 
-  private async run(): Promise<number> {
+  protected failed(err: unknown): number {
+    this.o.log.warn({ err }, 'audit trail pruning failed; retrying at the next run');
+    return 0;
+  }
+
+  protected async run(): Promise<number> {
     const { trail } = this.o;
     const before = (this.o.now ?? Date.now)() - this.o.retentionDays * DAY_MS;
     let maxSeq = Number.MAX_SAFE_INTEGER;

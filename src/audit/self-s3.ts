@@ -1,7 +1,7 @@
 // A PUT of one object into Coffer's own S3 API, signed with the root credentials, so the
 // object takes the whole S3 write path — the bucket's default encryption, its policy,
 // checksums, metering — exactly as a client's upload would. Used to deliver the audit
-// log to a bucket (delivery.ts), as CloudTrail writes to S3 through S3's own API.
+// log to a bucket (delivery-object.ts), as CloudTrail writes to S3 through S3's own API.
 
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';

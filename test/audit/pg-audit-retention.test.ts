@@ -7,7 +7,6 @@
 // position, and `coffer audit query --metadata` pages through what is left.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
@@ -19,7 +18,7 @@ import { PG_TRAIL_SQL } from '../../src/audit/pg-audit-trail.js';
 import { openPgPool } from '../../src/storage/postgres/pool.js';
 import { auditEvent } from './audit-store.contract.js';
 import { describePostgres, planOf, postgresServer } from '../helpers/postgres.js';
-import { CLI_MAIN } from '../interop/support.js';
+import { runCoffer, type CliResult } from '../helpers/cli.js';
 
 const log = pino({ level: 'silent' });
 const DAY = 86_400_000;
@@ -37,13 +36,9 @@ async function trailIds(db: pg.Pool): Promise<string[]> {
   return rows.map((r) => (JSON.parse(r.record) as { requestID: string }).requestID);
 }
 
-function coffer(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CLI_MAIN, ...args], { env: { PATH: process.env.PATH }, timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
-    });
-  });
+/** The compiled CLI with no COFFER_ variable set (the database is named by --metadata). */
+function coffer(...args: string[]): Promise<CliResult> {
+  return runCoffer({ PATH: process.env.PATH }, ...args);
 }
 
 describePostgres('the cluster trail: delivery horizon, delivery rounds, retention', () => {

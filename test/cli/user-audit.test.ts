@@ -8,24 +8,18 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { S3Client, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { KMSClient, CreateKeyCommand, EncryptCommand, DecryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
-import { CLI_MAIN, ROOT_KEY_ID, ROOT_SECRET, filesUnder, startChildServer, waitFor, type ChildServer } from '../interop/support.js';
+import { ROOT_KEY_ID, ROOT_SECRET, filesUnder, startChildServer, waitFor, type ChildServer } from '../interop/support.js';
 import { auditFileText } from '../helpers/audit-file.js';
+import { cofferEnv, cofferOk, runCoffer, type CliResult } from '../helpers/cli.js';
 
 interface Creds {
   accessKeyId: string;
   secretAccessKey: string;
-}
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
 }
 
 interface TrailEvent {
@@ -57,18 +51,11 @@ const PLAINTEXT = Buffer.from('alice secret plaintext 7c1f');
 
 /** Runs the compiled `coffer` CLI on the test's data dir; never throws on a non-zero exit. */
 function coffer(...args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CLI_MAIN, ...args], { env: cliEnv, timeout: 20_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
-    });
-  });
+  return runCoffer(cliEnv, ...args);
 }
 
 async function ok(...args: string[]): Promise<string> {
-  const r = await coffer(...args);
-  assert.equal(r.code, 0, `coffer ${args.join(' ')} exited ${r.code}\nstderr: ${r.stderr}\nstdout: ${r.stdout}`);
-  return r.stdout;
+  return (await cofferOk(cliEnv, ...args)).stdout;
 }
 
 function s3As(c: Creds): S3Client {
@@ -128,8 +115,7 @@ before(async () => {
   server = await startChildServer(dataDir);
   assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   // The admin's shell: the data dir and the root credentials the server was started with.
-  cliEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('COFFER_') && !k.startsWith('AWS_')));
-  Object.assign(cliEnv, { COFFER_DATA_DIR: dataDir, COFFER_ROOT_ACCESS_KEY_ID: ROOT_KEY_ID, COFFER_ROOT_SECRET_ACCESS_KEY: ROOT_SECRET });
+  cliEnv = cofferEnv(dataDir);
 });
 
 after(async () => {
@@ -156,12 +142,7 @@ test('admin commands need only the data dir, not the root secret the server was 
   const env = { ...cliEnv };
   delete env.COFFER_ROOT_ACCESS_KEY_ID;
   delete env.COFFER_ROOT_SECRET_ACCESS_KEY;
-  const r = await new Promise<CliResult>((resolve, reject) => {
-    execFile(process.execPath, [CLI_MAIN, 'user', 'list'], { env, timeout: 20_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
-    });
-  });
+  const r = await runCoffer(env, 'user', 'list');
   assert.equal(r.code, 0, r.stderr);
   assert.ok(r.stdout.split('\n').some((l) => l.startsWith('alice ')), r.stdout);
 });

@@ -7,22 +7,16 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { S3Client, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { IAMClient, AddUserToGroupCommand, AttachUserPolicyCommand, CreateGroupCommand, CreatePolicyCommand } from '@aws-sdk/client-iam';
 import { openDataDir } from '../../src/data-dir.js';
-import { CLI_MAIN, ROOT_KEY_ID, ROOT_SECRET, startChildServer, type ChildServer } from '../interop/support.js';
+import { ROOT_KEY_ID, ROOT_SECRET, startChildServer, type ChildServer } from '../interop/support.js';
 import { auditFileText } from '../helpers/audit-file.js';
+import { cofferEnv as cliEnv, cofferOk as ok, runCoffer as coffer } from '../helpers/cli.js';
 import { makeTestCertificate } from '../helpers/tls.js';
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 interface TrailEvent {
   eventName: string;
@@ -38,26 +32,6 @@ interface TrailEvent {
 const work: string[] = [];
 const servers: ChildServer[] = [];
 const clients: { destroy(): void }[] = [];
-
-function cliEnv(dataDir: string, root = true): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('COFFER_') && !k.startsWith('AWS_')));
-  return { ...env, COFFER_DATA_DIR: dataDir, ...(root ? { COFFER_ROOT_ACCESS_KEY_ID: ROOT_KEY_ID, COFFER_ROOT_SECRET_ACCESS_KEY: ROOT_SECRET } : {}) };
-}
-
-function coffer(env: NodeJS.ProcessEnv, ...args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CLI_MAIN, ...args], { env, timeout: 20_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function ok(env: NodeJS.ProcessEnv, ...args: string[]): Promise<CliResult> {
-  const r = await coffer(env, ...args);
-  assert.equal(r.code, 0, `coffer ${args.join(' ')} exited ${r.code}\nstderr: ${r.stderr}\nstdout: ${r.stdout}`);
-  return r;
-}
 
 function creds(out: string): { accessKeyId: string; secretAccessKey: string } {
   const accessKeyId = /AWS_ACCESS_KEY_ID=(\S+)/.exec(out)?.[1];

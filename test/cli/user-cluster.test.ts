@@ -4,20 +4,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CLI_MAIN } from '../interop/support.js';
-
-function coffer(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CLI_MAIN, ...args], { env, timeout: 20_000 }, (err, _stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? (err.code as unknown as number) : 0, stderr });
-    });
-  });
-}
+import { runCoffer as coffer } from '../helpers/cli.js';
 
 test('coffer user with COFFER_METADATA set is refused and touches no data directory', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-user-cluster-'));

@@ -6,7 +6,6 @@
 // arrived has every acknowledged record in PostgreSQL.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, it } from 'node:test';
 import pg from 'pg';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -15,16 +14,12 @@ import { CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import { startCluster, ROOT_KEY_ID, ROOT_SECRET, type TestCluster } from '../helpers/cluster.js';
 import { describePostgres, postgresServer } from '../helpers/postgres.js';
 import { adminCall } from '../helpers/admin.js';
-import { CLI_MAIN } from '../interop/support.js';
+import { runCoffer, type CliResult } from '../helpers/cli.js';
 import type { CloudTrailEvent } from '../../src/audit/event.js';
 
-function coffer(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CLI_MAIN, ...args], { env: { PATH: process.env.PATH }, timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
-    });
-  });
+/** The compiled CLI with no COFFER_ variable set (the database is named by --metadata). */
+function coffer(...args: string[]): Promise<CliResult> {
+  return runCoffer({ PATH: process.env.PATH }, ...args);
 }
 
 describePostgres('a three-node cluster: one audit trail', () => {

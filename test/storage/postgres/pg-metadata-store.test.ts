@@ -35,12 +35,24 @@ describePostgres('PgMetadataStore', () => {
     throw new Error(`fewer than ${n} backends waiting on a lock`);
   }
 
-  it('an object write that passed its fence holds the leader\'s reclamation of its writer off until it commits: the blob stays, published', async () => {
+  /** Two stores on a fresh database, a writer node and the leader, and a third connection `c` to hold locks with. */
+  async function writerAndLeader() {
     const url = await (await postgresServer()).freshDatabase();
     const writer = await PgMetadataStore.open(openPgPool(url, { max: 2 }), { closePool: true, writer: { node: 'w', instance: 'w-1' }, heartbeatMs: 0 });
     const leader = await PgMetadataStore.open(openPgPool(url, { max: 2 }), { closePool: true, writer: { node: 'l', instance: 'l-1' }, heartbeatMs: 0 });
     const locker = openPgPool(url, { max: 1 });
     const c = await locker.connect();
+    const close = async (): Promise<void> => {
+      c.release();
+      await locker.end();
+      await writer.close();
+      await leader.close();
+    };
+    return { writer, leader, c, close };
+  }
+
+  it('an object write that passed its fence holds the leader\'s reclamation of its writer off until it commits: the blob stays, published', async () => {
+    const { writer, leader, c, close } = await writerAndLeader();
     try {
       await writer.createBucket(bucketRec('b1'));
       await writer.markPending('raced-blob');
@@ -60,10 +72,7 @@ describePostgres('PgMetadataStore', () => {
       assert.deepEqual(await leader.takeGarbage(false), [], 'the published blob is not garbage');
       await assert.rejects(writer.putObject(objectRec('b1', 'later')), (e: unknown) => e instanceof Error && e.name === 'WriterRetiredError');
     } finally {
-      c.release();
-      await locker.end();
-      await writer.close();
-      await leader.close();
+      await close();
     }
   });
 
@@ -90,11 +99,7 @@ describePostgres('PgMetadataStore', () => {
   });
 
   it('a part upload that passed its fence before the leader reclaimed its blob fails (serialization), never recording a reclaimed blob', async () => {
-    const url = await (await postgresServer()).freshDatabase();
-    const writer = await PgMetadataStore.open(openPgPool(url, { max: 2 }), { closePool: true, writer: { node: 'w', instance: 'w-1' }, heartbeatMs: 0 });
-    const leader = await PgMetadataStore.open(openPgPool(url, { max: 2 }), { closePool: true, writer: { node: 'l', instance: 'l-1' }, heartbeatMs: 0 });
-    const locker = openPgPool(url, { max: 1 });
-    const c = await locker.connect();
+    const { writer, leader, c, close } = await writerAndLeader();
     try {
       await writer.createBucket(bucketRec('b1'));
       const u = uploadRec('b1', 'raced');
@@ -113,10 +118,7 @@ describePostgres('PgMetadataStore', () => {
       assert.deepEqual(await leader.listParts(u.uploadId, 0, 10), [], 'nothing names the reclaimed blob');
       assert.deepEqual(await leader.takeGarbage(false), ['raced-part']);
     } finally {
-      c.release();
-      await locker.end();
-      await writer.close();
-      await leader.close();
+      await close();
     }
   });
 
