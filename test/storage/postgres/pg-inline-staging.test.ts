@@ -1,8 +1,11 @@
 // A small blob on PostgreSQL is stored by the transaction of the record that names it
 // (PgInlineBlobs.stage, pg-inline-blobs.ts): one transaction per small PUT, nothing of the
 // blob in the database before that commit, nothing left by a write that fails, and the
-// fallback to a commit of its own (putPending) past the bound on held bytes. On a real
-// PostgreSQL with the tiered blob store the server uses over it.
+// fallback to a commit of its own (putPending) past the bound on held bytes, whose
+// asynchronous commit a PostgreSQL crash does not lose under an acknowledged record. On a
+// real PostgreSQL with the tiered blob store the server uses over it.
+// (test/cluster/postgres-crash.test.ts crashes PostgreSQL under the server's small PUTs, which
+// take the staged path.)
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +21,7 @@ import { TieredBlobStore } from '../../../src/storage/tiered-blob-store.js';
 import { StorageConflictError } from '../../../src/storage/types.js';
 import { bucketRec, objectRec, partRec, uploadRec } from '../metadata-store.contract.js';
 import { readAll } from '../blob-store.contract.js';
-import { describePostgres, postgresServer } from '../../helpers/postgres.js';
+import { describePostgres, ownPostgresServer, postgresServer } from '../../helpers/postgres.js';
 
 let root = '';
 before(async () => {
@@ -164,6 +167,49 @@ describePostgres('PostgreSQL inline blobs stored with their record', () => {
       assert.equal(s.meta.inlineBlobs.stagedSize, 0);
     } finally {
       await s.close();
+    }
+  });
+
+  it('past the bound, a PostgreSQL crash during a burst of small PUTs loses no blob of an acknowledged record (the blob\'s asynchronous commit is flushed by its record\'s)', async () => {
+    const server = await ownPostgresServer(); // durable defaults: fsync and synchronous_commit on
+    const url = await server.freshDatabase();
+    const meta = await PgMetadataStore.open(openPgPool(url, { max: 8 }), { closePool: true, heartbeatMs: 0 });
+    const blobs = await TieredBlobStore.open({ dir: await fs.mkdtemp(path.join(root, 'blobs-')), meta, fsync: false });
+    try {
+      await meta.createBucket(bucketRec('b1'));
+      assert.equal(meta.inlineBlobs.stage('i' + 'f'.repeat(32), Buffer.alloc(STAGE_MAX_BYTES)), true, 'the bound reached: every blob takes putPending');
+      const acknowledged = new Map<string, Buffer>();
+      let stop = false;
+      let n = 0;
+      const writer = async () => {
+        while (!stop) {
+          const key = `k${n++}`;
+          const data = randomBytes(1 + ((n * 7919) % 8192));
+          try {
+            const id = await writeSmall(blobs, data);
+            await meta.putObject({ ...objectRec('b1', key, [id]), size: data.length });
+            acknowledged.set(key, data);
+          } catch {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      };
+      const writers = Array.from({ length: 8 }, writer);
+      while (acknowledged.size < 200) await new Promise((r) => setTimeout(r, 10));
+      await server.crash();
+      stop = true;
+      await Promise.all(writers);
+      await server.start();
+      const lost: string[] = [];
+      for (const [key, data] of acknowledged) {
+        const rec = await meta.getObject('b1', key);
+        const got = rec && (await meta.inlineBlobs.get(rec.parts[0]!.blobId));
+        if (got === undefined || !got.equals(data)) lost.push(key);
+      }
+      assert.deepEqual(lost, [], `of ${acknowledged.size} acknowledged PUTs, every one reads back byte-exact`);
+    } finally {
+      await blobs.close();
+      await meta.close();
     }
   });
 });
