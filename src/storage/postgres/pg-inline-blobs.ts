@@ -10,8 +10,9 @@
 // (STAGE_MAX_BYTES); past the bound stage refuses and the writer falls back to putPending.
 //
 // putPending stores the bytes and the pending mark in one statement, so in one
-// transaction: the mark goes wherever the blob goes. That commit is asynchronous (synchronous_commit off for it alone): it returns without
-// waiting for its WAL flush, which saves a PUT one of its two fsyncs. InlineBlobStore's
+// transaction: the mark goes wherever the blob goes. That commit is asynchronous
+// (synchronous_commit off for it alone): it returns without waiting for its WAL flush,
+// which saves a PUT one of its two fsyncs. InlineBlobStore's
 // promise still holds: PostgreSQL writes one WAL in commit order and flushes it up to a
 // commit's own record before that (synchronous) commit returns, so the metadata commit that
 // later names the blob — on this node or any other, for they share the database's one WAL —
