@@ -2,7 +2,9 @@
 // first row, whether a statement touched (or found) any row.
 
 import type pg from 'pg';
-import type { Queryable } from './transaction.js';
+
+/** A pool or a transaction's connection: what the helpers below and the stores' statements run on. */
+export type Queryable = Pick<pg.PoolClient, 'query'>;
 
 /** Statement text → its name, for statements prepared once per connection (prepareStatements). */
 const names = new Map<string, string>();

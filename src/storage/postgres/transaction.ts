@@ -15,9 +15,9 @@
 // of different keys never conflict (SSI aborted them over shared index pages).
 
 import type pg from 'pg';
-import { prepareStatements, queryConfig } from './query.js';
+import { prepareStatements, queryConfig, type Queryable } from './query.js';
 
-export type Queryable = Pick<pg.PoolClient, 'query'>;
+export type { Queryable };
 
 const RETRYABLE = new Set(['40001', '40P01', '23505']);
 const MAX_ATTEMPTS = 20;
