@@ -6,7 +6,9 @@
 // fresh database, in alternating order per round; medians over the rounds.
 //
 //   npm run build --silent && node scripts/pg-put-cpu.mjs dist <other checkout>/dist
-//   env N (PUTs per round, 3000), ROUNDS (3)
+//   env N (PUTs per round, 3000), ROUNDS (3); INLINE=1: each PUT also writes its 4 KiB body
+//   through the build's TieredBlobStore over the store (the inline tier, as a server's small
+//   PUT: the blob's commit, then the record's)
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -34,12 +36,24 @@ for (let r = 0; r < ROUNDS; r++) {
     const clients = await Promise.all(Array.from({ length: INFLIGHT }, () => pool.connect()));
     const pids = await Promise.all(clients.map(async (c) => (await c.query('SELECT pg_backend_pid() AS p')).rows[0].p));
     clients.forEach((c) => c.release());
+    const INLINE = process.env.INLINE === '1';
+    const tiered = INLINE ? (await import(`${d}/src/storage/tiered-blob-store.js`)).TieredBlobStore.over({ close: async () => {} }, store) : undefined;
+    const body = randomBytes(4096);
+    const put = async (i) => {
+      if (!INLINE) return store.putObject(rec(i));
+      const w = await tiered.create();
+      await w.write(body);
+      await w.commit();
+      const r = rec(i);
+      r.parts[0].blobId = w.blobId;
+      return store.putObject(r);
+    };
     const rec = (i) => ({ bucket: 'b', key: `k/${r}/${String(i).padStart(6, '0')}`, size: 4096, etag: `"${randomBytes(16).toString('hex')}"`, lastModified: 'x',
       headers: {}, userMetadata: {}, tags: [], parts: [{ blobId: randomBytes(16).toString('hex'), size: 4096, partNumber: 0, etag: '"e"' }], sys: {}, owner: 'o', storageClass: 'STANDARD', versionId: 'null' });
-    for (let i = 0; i < 200; i++) await store.putObject(rec(1e6 + i)); // warm-up
+    for (let i = 0; i < 200; i++) await put(1e6 + i); // warm-up
     const pg0 = cpuOf(pids), me0 = process.cpuUsage(), t0 = performance.now();
     let next = 0;
-    await Promise.all(Array.from({ length: INFLIGHT }, async () => { while (next < N) await store.putObject(rec(next++)); }));
+    await Promise.all(Array.from({ length: INFLIGHT }, async () => { while (next < N) await put(next++); }));
     const wall = performance.now() - t0, me = process.cpuUsage(me0), pgc = cpuOf(pids) - pg0;
     results[d].push({ wall, node: (me.user + me.system) / 1000 / N, pg: pgc * 1000 / N, rate: N / wall * 1000 });
     console.log(`${d} round ${r}: ${(N / wall * 1000).toFixed(0)} PUT/s, node ${((me.user + me.system) / 1000 / N).toFixed(3)} ms/PUT, backends ${(pgc * 1000 / N).toFixed(3)} ms/PUT, load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);

@@ -9,7 +9,9 @@
 // it (step 2 before step 3 of the protocol in types.ts), and the inline tier promises that
 // a commit survives whenever a later commit of the same store does. That same commit marks
 // the blob pending, so one whose metadata commit was lost is deleted by recoverStorage like
-// any pending blob.
+// any pending blob. A tier that offers stage (PostgreSQL) instead holds the bytes until the
+// metadata transaction that names the blob, which stores them: one commit, nothing to
+// recover (InlineBlobStore.stage).
 //
 // Durability: an inline blob is exactly as durable as the metadata commit that publishes
 // it (embedded: SQLite's synchronous setting, which the server sets from the fsync option:
@@ -186,7 +188,12 @@ class TieredBlobWriter implements BlobWriter {
           await this.marked;
           await this.file.commit();
         }
-        else await this.store.meta.inlineBlobs.putPending(this.blobId, this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size));
+        else {
+          const data = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+          const { inlineBlobs } = this.store.meta;
+          // Held for the publishing write, which stores it in its own transaction; else its own commit now.
+          if (inlineBlobs.stage?.(this.blobId, data) !== true) await inlineBlobs.putPending(this.blobId, data);
+        }
       } catch (e) {
         await this.abort();
         throw e;

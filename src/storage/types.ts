@@ -11,7 +11,8 @@
 //      waits for the mark.
 //   2. the writer streams into the blob and commit()s it: bytes are fsync'd and the
 //      blob is renamed into place (a small blob is instead stored by the metadata store
-//      itself, MetadataStore.inlineBlobs, in a commit ahead of step 3's: tiered-blob-store.ts).
+//      itself, MetadataStore.inlineBlobs, in a commit ahead of step 3's, or, where the
+//      store can hold it until then, in step 3's own transaction: tiered-blob-store.ts).
 //   3. one metadata transaction (putObject / completeMultipartUpload / putPart) makes
 //      the new record visible, clears the pending marks of the blobs it references,
 //      and moves the blobs of whatever it replaced to the *garbage* list.
@@ -239,6 +240,15 @@ export interface InlineBlobStore {
    * pending at start-up is deleted by recovery like any other.
    */
   putPending(blobId: string, data: Buffer): Promise<void>;
+  /**
+   * Instead of putPending, where the store offers it: holds the bytes in memory for the
+   * publishing write that names the blob (putObject, putPart), which stores them in its own
+   * transaction, so the blob and the record that names it commit as one and the blob needs
+   * no pending mark (nothing of it is in the database before that commit). False when the
+   * store will not hold them (its bound on held bytes is reached): then call putPending.
+   * Held bytes read back through get; discardPending or delete drops them.
+   */
+  stage?(blobId: string, data: Buffer): boolean;
   /** The bytes [start, end] of an inline blob (whole when range is omitted; clipped at its end); undefined if there is none. */
   get(blobId: string, range?: ByteRange): Promise<Buffer | undefined>;
   /**

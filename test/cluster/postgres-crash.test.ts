@@ -1,11 +1,12 @@
 // PostgreSQL itself crashes (`pg_ctl stop -m immediate`) during a burst of small PUTs on a
 // node, and comes back (crash recovery): every PUT the node acknowledged is readable
-// byte-exact afterwards. This pins the argument of docs/CLUSTER.md ("Consistency" and
-// storage/postgres/pg-inline-blobs.ts): a small object's bytes go to meta_inline_blobs in a
-// transaction committed asynchronously (synchronous_commit off for it alone), and the object
-// is acknowledged only after the synchronous commit of its metadata, whose WAL flush covers
-// the earlier blob commit. The server has PostgreSQL's durable defaults (fsync and
-// synchronous_commit on), unlike the other tests' servers.
+// byte-exact afterwards. This pins docs/CLUSTER.md ("Consistency" and
+// storage/postgres/pg-inline-blobs.ts): a small object's bytes go to meta_inline_blobs in the
+// transaction of its record (the object is acknowledged after that synchronous commit); the
+// fallback past the bound on held bytes, a blob transaction committed asynchronously before
+// the record's, is crashed the same way in test/storage/postgres/pg-inline-staging.test.ts.
+// The server has PostgreSQL's durable defaults (fsync and synchronous_commit on), unlike the
+// other tests' servers.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

@@ -1,9 +1,18 @@
 // The inline blob tier of PgMetadataStore: meta_inline_blobs (BYTEA) in the shared
-// database. putPending stores the bytes and the pending mark in one statement, so in one
-// transaction: the mark goes wherever the blob goes.
+// database.
 //
-// That commit is asynchronous (synchronous_commit off for it alone): it returns without
-// waiting for its WAL flush, which saves a PUT one of its two fsyncs. InlineBlobStore's
+// stage (the way the server writes): the bytes wait in memory for the publishing write
+// that names the blob (PgMetadataStore.putObject, putPart), which inserts them in its own
+// transaction, sent with the record's upsert: one transaction and one commit per small PUT
+// instead of two. Nothing of the blob is in the database before that commit, so it needs
+// no pending mark: a write that fails or a process that dies leaves no row behind (the
+// failed writer's discardPending drops the held bytes). Held bytes are bounded
+// (STAGE_MAX_BYTES); past the bound stage refuses and the writer falls back to putPending.
+//
+// putPending stores the bytes and the pending mark in one statement, so in one
+// transaction: the mark goes wherever the blob goes. That commit is asynchronous
+// (synchronous_commit off for it alone): it returns without waiting for its WAL flush,
+// which saves a PUT one of its two fsyncs. InlineBlobStore's
 // promise still holds: PostgreSQL writes one WAL in commit order and flushes it up to a
 // commit's own record before that (synchronous) commit returns, so the metadata commit that
 // later names the blob — on this node or any other, for they share the database's one WAL —
@@ -23,11 +32,20 @@ import { changed, first, queryConfig } from './query.js';
 
 /** Most bytes held for takePrefetched at once: 4 MiB, 64 GETs of 64 KiB in flight. */
 const PREFETCH_HOLD_BYTES = 4 * 1024 * 1024;
+/**
+ * Most bytes staged at once: 16 MiB, 256 PUTs of 64 KiB between their blob's commit and
+ * their record's. Past it a blob goes to the database at once (putPending), so bytes a
+ * failed writer never discarded cannot grow without bound.
+ */
+export const STAGE_MAX_BYTES = 16 * 1024 * 1024;
 
 export class PgInlineBlobs implements InlineBlobStore {
   /** Prefetched bytes by blob id, oldest first. */
   private readonly held = new Map<string, Buffer>();
   private heldBytes = 0;
+  /** Staged bytes by blob id, until their publishing write commits (stage). */
+  private readonly staged = new Map<string, Buffer>();
+  private stagedBytes = 0;
 
   /** `writer`: the instance the pending marks name (PgMetadataStore's writer). */
   constructor(private readonly pool: pg.Pool, private readonly writer: string) {}
@@ -37,7 +55,42 @@ export class PgInlineBlobs implements InlineBlobStore {
     await this.pool.query(queryConfig(S.putInlinePending, [blobId, this.writer, blobId, data]));
   }
 
+  stage(blobId: string, data: Buffer): boolean {
+    if (this.stagedBytes + data.length > STAGE_MAX_BYTES) return false;
+    this.unstage(blobId);
+    this.staged.set(blobId, data);
+    this.stagedBytes += data.length;
+    return true;
+  }
+
+  /** The staged blobs among `blobIds`, for the publishing transaction to insert; they stay staged until unstage. */
+  stagedAmong(blobIds: readonly string[]): Array<{ blobId: string; data: Buffer }> {
+    const out: Array<{ blobId: string; data: Buffer }> = [];
+    if (this.staged.size === 0) return out;
+    for (const blobId of blobIds) {
+      const data = this.staged.get(blobId);
+      if (data !== undefined) out.push({ blobId, data });
+    }
+    return out;
+  }
+
+  /** Drops staged bytes (their write committed, or failed); true if there were any. */
+  unstage(blobId: string): boolean {
+    const data = this.staged.get(blobId);
+    if (data === undefined) return false;
+    this.staged.delete(blobId);
+    this.stagedBytes -= data.length;
+    return true;
+  }
+
+  /** Bytes staged now (tests: none are left behind). */
+  get stagedSize(): number {
+    return this.stagedBytes;
+  }
+
   async get(blobId: string, range?: ByteRange): Promise<Buffer | undefined> {
+    const staged = this.staged.get(blobId);
+    if (staged !== undefined) return range === undefined ? staged : staged.subarray(range.start, range.end + 1);
     const row = range === undefined
       ? await first<{ data: Buffer }>(this.pool, S.getInline, [blobId])
       : await first<{ data: Buffer }>(this.pool, S.getInlineRange, [range.start + 1, range.end - range.start + 1, blobId]);
@@ -72,6 +125,7 @@ export class PgInlineBlobs implements InlineBlobStore {
 
   async delete(blobId: string): Promise<boolean> {
     this.drop(blobId);
-    return changed(this.pool, S.deleteInline, [blobId]);
+    const staged = this.unstage(blobId);
+    return (await changed(this.pool, S.deleteInline, [blobId])) || staged;
   }
 }

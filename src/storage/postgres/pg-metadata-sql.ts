@@ -70,6 +70,11 @@ const SQL = {
        AND o.version_id IS DISTINCT FROM ?::text`,
   // The new current row and the end of its blobs' pending marks, one statement.
   publishObject: `WITH cleared AS (DELETE FROM meta_pending_blobs WHERE blob_id = ANY(?::text[])) ${OBJECT_UPSERT}`,
+  // The same for a record whose one blob was staged (pg-inline-blobs.ts): its bytes and the
+  // new current row, one statement; a staged blob has no pending mark to clear. ON CONFLICT:
+  // a caller's retry of a write whose commit went through though its answer was lost.
+  publishInlineObject: `WITH blob AS (INSERT INTO meta_inline_blobs (blob_id, data) VALUES (?, ?) ON CONFLICT DO NOTHING) ${OBJECT_UPSERT}`,
+  insertInline: 'INSERT INTO meta_inline_blobs (blob_id, data) VALUES (?, ?) ON CONFLICT DO NOTHING',
   updateObject: `UPDATE meta_objects SET ${PATCH}
      WHERE bucket = ? AND key = ? AND delete_marker = 0 AND (?::text IS NULL OR version_id = ?)`,
   updateVersion: `UPDATE meta_object_versions SET ${PATCH} WHERE bucket = ? AND key = ? AND delete_marker = 0 AND version_id = ?`,

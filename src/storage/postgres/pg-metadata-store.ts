@@ -194,9 +194,18 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
-    // Two round trips for a new key: BEGIN, the lock and the read of the write's state; the write and the COMMIT.
-    return this.keyTx<ObjectRecord | undefined, WriteState>(rec.bucket, rec.key, writeState(this.writer.instance, rec), (q, [state]) =>
-      writeObject(q, this.writer.instance, rec, cond, check, { state: state!, last: true }));
+    // Two round trips for a new key: BEGIN, the lock and the read of the write's state; the
+    // write (with a staged inline blob's bytes) and the COMMIT.
+    const inline = this.inlineBlobs.stagedAmong(rec.parts.map((p) => p.blobId));
+    const old = await this.keyTx<ObjectRecord | undefined, WriteState>(rec.bucket, rec.key, writeState(this.writer.instance, rec), (q, [state]) =>
+      writeObject(q, this.writer.instance, rec, cond, check, { state: state!, last: true, inline }));
+    this.unstage(inline);
+    return old;
+  }
+
+  /** Drops staged bytes once the transaction that stored them committed (a failed one leaves them to discardPending). */
+  private unstage(inline: ReadonlyArray<{ blobId: string }>): void {
+    for (const b of inline) this.inlineBlobs.unstage(b.blobId);
   }
 
   async updateObject(bucket: string, key: string, patch: Patch, versionId?: string): Promise<boolean> {
@@ -327,14 +336,17 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async putPart(p: PartRecord): Promise<void> {
+    const inline = this.inlineBlobs.stagedAmong([p.blobId]);
     await this.tx(async (q) => {
       await this.fence(q);
       if ((await first(q, S.getUploadForShare, [p.uploadId])) === undefined) throw new StorageConflictError('NoSuchUpload');
       const old = await first<{ blob_id: string }>(q, S.getPartBlob, [p.uploadId, p.partNumber]);
       if (old !== undefined && old.blob_id !== p.blobId) await q.query(S.addGarbage, [old.blob_id]);
+      for (const b of inline) await q.query(S.insertInline, [b.blobId, b.data]);
       await q.query(S.upsertPart, [p.uploadId, p.partNumber, p.blobId, p.size, p.etag, p.checksum ?? null, p.lastModified]);
-      await q.query(S.clearPending, [p.blobId]);
+      if (inline.length === 0) await q.query(S.clearPending, [p.blobId]);
     });
+    this.unstage(inline);
   }
 
   async listParts(uploadId: string, afterPart: number, limit: number): Promise<PartRecord[]> {
@@ -418,6 +430,9 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async discardPending(blobId: string): Promise<void> {
+    // A staged blob has no mark and nothing in the database (unless its publishing commit
+    // went through though the writer saw an error: then it is published, and stays).
+    if (this.inlineBlobs.unstage(blobId)) return;
     await this.pool.query(S.discardPending, [blobId]);
   }
 

@@ -43,7 +43,7 @@ export async function writeObject(
   rec: ObjectRecord,
   cond: WriteCondition,
   check?: ReplaceCheck,
-  opts: { state?: WriteState; last?: boolean } = {},
+  opts: { state?: WriteState; last?: boolean; inline?: ReadonlyArray<{ blobId: string; data: Buffer }> } = {},
 ): Promise<ObjectRecord | undefined> {
   const versionId = rec.versionId ?? NULL_VERSION_ID;
   const read = writeState(writer, rec);
@@ -77,14 +77,26 @@ export async function writeObject(
     removed.push(same);
   }
   const params = objectParams(rec, Number(state.next_seq), shares || (removed[0]?.shares_blobs === 1 && removed[0].parts !== '[]'));
+  const publish = await publishStatement(q, kept, params, opts.inline ?? []);
   if (opts.last === true && removed.length === 0) {
     // Nothing follows: the write goes with the COMMIT.
-    q.commitWith(S.publishObject, [[...kept], ...params]);
+    q.commitWith(publish.sql, publish.values);
     return undefined;
   }
-  await q.query(queryConfig(S.publishObject, [[...kept], ...params]));
+  await q.query(queryConfig(publish.sql, publish.values));
   for (const r of removed) await releaseBlobs(q, r, kept);
   return removed[0] && toObject(removed[0]);
+}
+
+/**
+ * The statement that writes the new current row (and ends its blobs' pending marks), with
+ * the staged inline blobs among them (pg-inline-blobs.ts): the one blob of a small PUT in
+ * the same statement; any others (not written by the server) inserted first.
+ */
+async function publishStatement(q: Queryable, kept: Set<string>, params: unknown[], inline: ReadonlyArray<{ blobId: string; data: Buffer }>): Promise<Statement> {
+  if (inline.length === 1 && kept.size === 1) return { sql: S.publishInlineObject, values: [inline[0]!.blobId, inline[0]!.data, ...params] };
+  for (const b of inline) await q.query(queryConfig(S.insertInline, [b.blobId, b.data]));
+  return { sql: S.publishObject, values: [[...kept], ...params] };
 }
 
 /** writeObject's first statement (objectWriteState), for rec written by `writer`. */

@@ -3,7 +3,7 @@
 
 import type pg from 'pg';
 
-/** A pool, a client, or a transaction's wrapper: anything that runs a statement. */
+/** A pool or a transaction's connection: what the helpers below and the stores' statements run on. */
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
 /** Statement text → its name, for statements prepared once per connection (prepareStatements). */

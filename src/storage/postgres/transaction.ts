@@ -17,7 +17,7 @@
 import type pg from 'pg';
 import { prepareStatements, queryConfig, type Queryable } from './query.js';
 
-export type { Queryable } from './query.js';
+export type { Queryable };
 
 const RETRYABLE = new Set(['40001', '40P01', '23505']);
 const MAX_ATTEMPTS = 20;
