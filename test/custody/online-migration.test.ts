@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -19,8 +19,9 @@ import { SignedClient } from '../../src/cli/signed-client.js';
 import { RootKeyConfigError } from '../../src/custody/errors.js';
 import { CLI_MAIN, ROOT_KEY_ID, ROOT_SECRET } from '../interop/support.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { makeSoftHsm, SOFTHSM_MODULE, skipWithoutSoftHsm, USER_PIN, type SoftHsm } from './softhsm.js';
+import { SOFTHSM_MODULE, skipWithoutSoftHsm, USER_PIN } from './softhsm.js';
 import { tempDirs } from './tmp-dirs.js';
+import { migrationTargets } from './migration-targets.js';
 import { inProcessChanges } from '../helpers/in-process-admin.js';
 
 const run = promisify(execFile);
@@ -29,20 +30,7 @@ const dir = tempDirs('online-migrate');
 const cliEnv = (url: string, extra: Record<string, string> = {}) => ({ ...process.env, AWS_ACCESS_KEY_ID: ROOT_KEY_ID, AWS_SECRET_ACCESS_KEY: ROOT_SECRET, COFFER_ENDPOINT: url, AWS_REGION: 'us-east-1', ...extra });
 
 describe('coffer custody migrate --online: root.key -> PKCS#11 -> external KMS', { skip }, () => {
-  let hsm: SoftHsm;
-  let external: TestServer;
-  let pinFile: string;
-  before(async () => {
-    hsm = await makeSoftHsm();
-    hsm.initToken('coffer-online');
-    pinFile = path.join(hsm.root, 'user.pin');
-    await fs.writeFile(pinFile, `${USER_PIN}\n`, { mode: 0o600 });
-    external = await startTestServer();
-  });
-  after(async () => {
-    await external?.stop();
-    await hsm?.remove();
-  });
+  const t = migrationTargets('coffer-online');
 
   it('moves a running server to each new provider; a PIN is never sent', async () => {
     const dataDir = dir();
@@ -66,7 +54,7 @@ describe('coffer custody migrate --online: root.key -> PKCS#11 -> external KMS',
     const refused = (env: Record<string, string>) =>
       assert.rejects(startTestServer(env, { dataDir }), (e: unknown) => e instanceof RootKeyConfigError && /^refusing to start: this data directory was sealed under root key/.test(e.message));
     const hsmFlags = ['--pkcs11-module', SOFTHSM_MODULE, '--pkcs11-token', 'coffer-online', '--pkcs11-key-label', 'root-a'];
-    const hsmEnv = { COFFER_PKCS11_MODULE: SOFTHSM_MODULE, COFFER_PKCS11_TOKEN: 'coffer-online', COFFER_PKCS11_PIN_FILE: pinFile };
+    const hsmEnv = { COFFER_PKCS11_MODULE: SOFTHSM_MODULE, COFFER_PKCS11_TOKEN: 'coffer-online', COFFER_PKCS11_PIN_FILE: t.pinFile };
     try {
       // A PIN is not sent: not by the CLI, and the route takes none.
       const pinRefused = await run(process.execPath, [CLI_MAIN, 'custody', 'migrate', '--online', '--to', 'pkcs11', ...hsmFlags], { env: cliEnv(s.url, { COFFER_PKCS11_PIN: USER_PIN }) }).then(
@@ -84,7 +72,7 @@ describe('coffer custody migrate --online: root.key -> PKCS#11 -> external KMS',
       assert.equal(JSON.parse(await fs.readFile(path.join(dataDir, 'custody.json'), 'utf8')).rotation, undefined);
 
       // 1. root.key -> a token key, made by the running server from the settings (the PIN from its file).
-      const m1 = await run(process.execPath, [CLI_MAIN, 'custody', 'migrate', '--online', '--to', 'pkcs11', ...hsmFlags, '--pkcs11-pin-file', pinFile], { env: cliEnv(s.url) });
+      const m1 = await run(process.execPath, [CLI_MAIN, 'custody', 'migrate', '--online', '--to', 'pkcs11', ...hsmFlags, '--pkcs11-pin-file', t.pinFile], { env: cliEnv(s.url) });
       assert.match(m1.stdout, /^migrated online: root key key:[0-9a-f]{16} -> pkcs11:[0-9a-f]{16}\n  3 items re-sealed, 0 changed under the pass and checked again, in 2 passes; 1 KMS key material versions, 1 access keys, 0 STS sessions, 1 SSE-S3 objects, 0 uploads\n/);
       assert.match(m1.stdout, /before the next start, set --pkcs11-key-label root-a \(COFFER_PKCS11_KEY_LABEL\) and the other --pkcs11-\* settings of the new token/);
       const record = JSON.parse(await fs.readFile(path.join(dataDir, 'custody.json'), 'utf8')) as { rootKey: string; rotation?: unknown };
@@ -100,10 +88,10 @@ describe('coffer custody migrate --online: root.key -> PKCS#11 -> external KMS',
 
     // 2. The token -> another Coffer's KMS, on the server restarted with the token.
     s = await startTestServer({ ...hsmEnv, COFFER_PKCS11_KEY_LABEL: 'root-a' }, { dataDir });
-    const extKey = (await external.kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
-    const secretFile = path.join(hsm.root, 'ext.secret');
+    const extKey = (await t.external.kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const secretFile = path.join(t.hsm.root, 'ext.secret');
     await fs.writeFile(secretFile, `${ROOT_SECRET}\n`, { mode: 0o600 });
-    const extEnv = { COFFER_EXTERNAL_KMS_ENDPOINT: external.url, COFFER_EXTERNAL_KMS_KEY_ID: extKey, COFFER_EXTERNAL_KMS_ACCESS_KEY_ID: ROOT_KEY_ID, COFFER_EXTERNAL_KMS_SECRET_ACCESS_KEY_FILE: secretFile };
+    const extEnv = { COFFER_EXTERNAL_KMS_ENDPOINT: t.external.url, COFFER_EXTERNAL_KMS_KEY_ID: extKey, COFFER_EXTERNAL_KMS_ACCESS_KEY_ID: ROOT_KEY_ID, COFFER_EXTERNAL_KMS_SECRET_ACCESS_KEY_FILE: secretFile };
     try {
       await opensAll(s, /^pkcs11:/);
       const m2 = await run(process.execPath, [CLI_MAIN, 'custody', 'migrate', '--online', '--to', 'external-kms'], { env: cliEnv(s.url, extEnv) });

@@ -8,16 +8,17 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { createUserWithKey } from '../../src/cli/user-command.js';
 import { RootKeyConfigError } from '../../src/custody/errors.js';
 import { CLI_MAIN } from '../interop/support.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { makeSoftHsm, SOFTHSM_MODULE, skipWithoutSoftHsm, USER_PIN, type SoftHsm } from './softhsm.js';
+import { startTestServer } from '../helpers/server.js';
+import { SOFTHSM_MODULE, skipWithoutSoftHsm } from './softhsm.js';
 import { tempDirs } from './tmp-dirs.js';
+import { migrationTargets } from './migration-targets.js';
 import { inProcessChanges } from '../helpers/in-process-admin.js';
 
 const run = promisify(execFile);
@@ -25,20 +26,7 @@ const skip = skipWithoutSoftHsm();
 const dir = tempDirs('migrate');
 
 describe('coffer custody migrate: root.key -> PKCS#11 -> external KMS', { skip }, () => {
-  let hsm: SoftHsm;
-  let external: TestServer;
-  let pinFile: string;
-  before(async () => {
-    hsm = await makeSoftHsm();
-    hsm.initToken('coffer-migrate');
-    pinFile = path.join(hsm.root, 'user.pin');
-    await fs.writeFile(pinFile, `${USER_PIN}\n`, { mode: 0o600 });
-    external = await startTestServer();
-  });
-  after(async () => {
-    await external?.stop();
-    await hsm?.remove();
-  });
+  const t = migrationTargets('coffer-migrate');
 
   it('moves every item to each new provider; each start with the previous key is refused', async () => {
     const dataDir = dir();
@@ -76,12 +64,12 @@ describe('coffer custody migrate: root.key -> PKCS#11 -> external KMS', { skip }
     const keyFileId = (await fileId()).rootKey;
 
     // 1. root.key -> a token key (made by the command).
-    const hsmFlags = ['--pkcs11-module', SOFTHSM_MODULE, '--pkcs11-token', 'coffer-migrate', '--pkcs11-key-label', 'root-a', '--pkcs11-pin-file', pinFile];
+    const hsmFlags = ['--pkcs11-module', SOFTHSM_MODULE, '--pkcs11-token', 'coffer-migrate', '--pkcs11-key-label', 'root-a', '--pkcs11-pin-file', t.pinFile];
     const m1 = await run(process.execPath, [CLI_MAIN, 'custody', 'migrate', '--to', 'pkcs11', '--data-dir', dataDir, ...hsmFlags]);
     assert.match(m1.stdout, new RegExp(`^migrated: root key ${keyFileId} -> pkcs11:[0-9a-f]{16} \\(token "coffer-migrate", key label "root-a"\\)\\n  3 items re-sealed now, of 1 KMS key material versions, 1 access keys, 0 STS sessions, 1 SSE-S3 objects, 0 uploads\\n`));
     assert.match(m1.stdout, /unset the settings of the old provider/);
     await assert.rejects(fs.stat(path.join(dataDir, 'root.key')), /ENOENT/);
-    const hsmEnv = { COFFER_PKCS11_MODULE: SOFTHSM_MODULE, COFFER_PKCS11_TOKEN: 'coffer-migrate', COFFER_PKCS11_PIN_FILE: pinFile };
+    const hsmEnv = { COFFER_PKCS11_MODULE: SOFTHSM_MODULE, COFFER_PKCS11_TOKEN: 'coffer-migrate', COFFER_PKCS11_PIN_FILE: t.pinFile };
     await opensAll({ ...hsmEnv, COFFER_PKCS11_KEY_LABEL: 'root-a' }, /^pkcs11:/);
     await refused({ COFFER_ROOT_KEY: oldFileKey.toString('base64') });
 
@@ -93,16 +81,16 @@ describe('coffer custody migrate: root.key -> PKCS#11 -> external KMS', { skip }
     await refused({ ...hsmEnv, COFFER_PKCS11_KEY_LABEL: 'root-a' });
 
     // 3. The token -> another Coffer's KMS.
-    const extKey = (await external.kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
-    const secretFile = path.join(hsm.root, 'ext.secret');
+    const extKey = (await t.external.kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const secretFile = path.join(t.hsm.root, 'ext.secret');
     await fs.writeFile(secretFile, 'coffer-test-root-secret-key-0123456789\n', { mode: 0o600 });
     const extCreds = { COFFER_EXTERNAL_KMS_ACCESS_KEY_ID: 'AKIACOFFERTESTROOT01', COFFER_EXTERNAL_KMS_SECRET_ACCESS_KEY_FILE: secretFile };
-    const m3 = await run(process.execPath, [CLI_MAIN, 'custody', 'migrate', '--to', 'external-kms', '--data-dir', dataDir, '--external-kms-endpoint', external.url, '--external-kms-key-id', extKey], {
+    const m3 = await run(process.execPath, [CLI_MAIN, 'custody', 'migrate', '--to', 'external-kms', '--data-dir', dataDir, '--external-kms-endpoint', t.external.url, '--external-kms-key-id', extKey], {
       env: { ...process.env, ...hsmEnv, COFFER_PKCS11_KEY_LABEL: 'root-b', ...extCreds },
     });
     assert.match(m3.stdout, /^migrated: root key pkcs11:[0-9a-f]{16} -> external-kms:[0-9a-f]{16}/);
     assert.match(m3.stdout, /the old key stays in the token/);
-    const extEnv = { COFFER_EXTERNAL_KMS_ENDPOINT: external.url, COFFER_EXTERNAL_KMS_KEY_ID: extKey, ...extCreds };
+    const extEnv = { COFFER_EXTERNAL_KMS_ENDPOINT: t.external.url, COFFER_EXTERNAL_KMS_KEY_ID: extKey, ...extCreds };
     await opensAll(extEnv, /^external-kms:/);
     await refused({ ...hsmEnv, COFFER_PKCS11_KEY_LABEL: 'root-b' });
 
