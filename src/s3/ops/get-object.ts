@@ -186,6 +186,10 @@ async function sendBody(ctx: S3Context, rec: ObjectRecord, status: number, heade
  */
 function sendStream(src: Readable, res: ServerResponse): Promise<void> {
   return new Promise((resolve, reject) => {
+    // The source may have failed already, between its first chunk and now (a damaged segment
+    // right after the first one fails in the same decrypt call): its 'error' is then gone.
+    if (src.errored) return reject(src.errored);
+    if (src.destroyed) return reject(new Error('the object read stopped before its end'));
     let checking = false;
     let waiting = false;
     let settled = false;
