@@ -11,6 +11,8 @@ import { openDataDir, type AdminContext } from '../data-dir.js';
 import { CliError, table } from './output.js';
 
 const USER_NAME = /^[\w+=,.@-]{1,64}$/;
+/** IAM's size quota for an inline user policy (iam/api/inline-policies.ts), whitespace not counted. */
+const USER_POLICY_MAX = 2048;
 
 async function withData<T>(dir: string | undefined, fn: (a: AdminContext) => Promise<T>): Promise<T> {
   // A cluster node's environment: its IAM is in PostgreSQL, which these commands do not manage
@@ -124,8 +126,14 @@ export function registerUserCommands(program: Command): void {
         if (e instanceof SyntaxError) throw new CliError(`malformed policy document: ${e.message}`);
         throw e;
       }
+      const changes = await a.changes();
+      // IAM's quota for a user's inline policy, counted as the API counts it (whitespace not
+      // counted). A running server applies it itself (and records the refusal); here it is ours.
+      if (changes.via === 'offline' && Buffer.byteLength(text.replace(/\s+/g, ''), 'utf8') > USER_POLICY_MAX) {
+        throw new CliError(`malformed policy document: Cannot exceed quota for PolicySize: ${USER_POLICY_MAX}`);
+      }
       try {
-        await (await a.changes()).putUserPolicy(name, policyName, text);
+        await changes.putUserPolicy(name, policyName, text);
       } catch (e) {
         conflict(e, name);
       }

@@ -175,6 +175,12 @@ test('with no server: the CLI records in kms.log under the lock, and a server st
   const created = await ok(env, 'user', 'create', 'dave');
   const key1 = creds(created.stdout);
   await ok(env, 'user', 'policy', 'put', 'dave', 'list', await policyFile(dataDir));
+  // Over IAM's 2048-character quota: refused as the server refuses it (before, up to 10,240 bytes passed here).
+  const big = path.join(dataDir, 'big.json');
+  await fs.writeFile(big, JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: Array.from({ length: 120 }, (_, i) => `arn:aws:s3:::bucket-${i}/*`) }] }));
+  const tooBig = await coffer(env, 'user', 'policy', 'put', 'dave', 'big', big);
+  assert.equal(tooBig.code, 2);
+  assert.match(tooBig.stderr, /^coffer: error: malformed policy document: .*2048/m);
   const key2 = creds((await ok(env, 'user', 'add-key', 'dave')).stdout);
   await ok(env, 'user', 'remove-key', 'dave', key1.accessKeyId);
   const missing = await coffer(env, 'user', 'remove-key', 'dave', key1.accessKeyId);
