@@ -62,6 +62,9 @@ describe('a server on a completely full disk', { skip: SKIP }, () => {
     assert.ok(typeof m !== 'string', `the full-disk tests must run in CI: ${String(m)}`);
     mount = m;
     await start();
+    // The scenario is a server holding its reserve when the disk fills; without it a start on
+    // a full disk is refused by design (the hint says what to free).
+    assert.ok(await waitFor(async () => existsSync(path.join(dataDir(), 'reserve')), 10_000, 100), 'the server holds data/reserve after its first start');
     await client().send(new CreateBucketCommand({ Bucket: BUCKET }));
     await client().send(new CreateBucketCommand({ Bucket: 'empty' }));
     await client().send(new PutObjectCommand({ Bucket: BUCKET, Key: 'small', Body: small }));
