@@ -14,7 +14,9 @@
 //            GenerateDataKey+Decrypt pairs with the raw JSON client of bench/kms.ts; also a
 //            Coffer with COFFER_AUDIT=off (what the durable audit record costs: local-kms
 //            keeps none), and the same client against a do-nothing Node server, its own
-//            ceiling here
+//            ceiling here; then the same pairs from a Go client (bench/go-kms-load.ts, about
+//            half the Node client's CPU per request) and its ceiling against a Go do-nothing
+//            server. BENCH_PEER_ONLY=s3|kms runs only those rows.
 //   Order    MinIO and local-kms start before Coffer's servers: in A/A runs on this shared
 //            machine a server started later measured slower, so any such bias counts
 //            against Coffer
@@ -31,6 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MiB } from './body.js';
 import { RawKmsClient, pairOp } from './kms.js';
+import { goKmsLoad, runGoKmsLoad } from './go-kms-load.js';
 import { measure, runOps, type Measured } from './measure.js';
 import { LOCAL_KMS, MINIO, freePort, peerBinary, startPeer, type PeerProcess } from './peer-binaries.js';
 import { RawS3Client, payloadHash } from './raw-client.js';
@@ -80,6 +83,10 @@ export async function benchPeerMinio(opts: PeerBenchOptions): Promise<Row[]> {
   const midOps = envInt('BENCH_PEER_MID_OPS', opts.quick ? 128 : 512);
   const smallOps = Math.max(rounds, Math.floor(opts.sizes.smallOps / rounds));
   const kmsPairs = envInt('BENCH_PEER_KMS_PAIRS', opts.quick ? 2_000 : 5_000);
+  // BENCH_PEER_ONLY=s3 or kms: only those rows.
+  const only = process.env.BENCH_PEER_ONLY;
+  if (only !== undefined && only !== 's3' && only !== 'kms') throw new Error(`BENCH_PEER_ONLY must be s3 or kms, not ${JSON.stringify(only)}`);
+  const want = (part: 's3' | 'kms') => only === undefined || only === part;
 
   const stops: (() => Promise<void>)[] = [];
   const rows: Row[] = [];
@@ -158,14 +165,14 @@ export async function benchPeerMinio(opts: PeerBenchOptions): Promise<Row[]> {
       { name: `GET ${fmtSize(opts.sizes.smallSize)} ×${fmtInt(smallOps)}, 16 in flight`, unit: 'ops/s', run: (t, r) => measure(t.pid, () => runOps(smallOps, 16, (i) => t.client.get(t.bucket, `small/${r}/${i}`, opts.sizes.smallSize).then(() => undefined)).then(() => smallOps)) },
     ];
     // Warm both sides' paths (JIT, caches, first files) outside the counted rounds.
-    for (const side of Object.values(sides)) for (const mode of MODES) {
+    if (want('s3')) for (const side of Object.values(sides)) for (const mode of MODES) {
       const t = side[mode];
       await runOps(200, 16, (i) => t.client.putSmall(t.bucket, `warm/${i}`, small, smallHash));
       await runOps(32, 8, (i) => t.client.putStream(t.bucket, `warm-mid/${i}`, MiB));
     }
 
     // Rows in the order of the issue: streams, then 1 MiB, then 4 KiB, each by mode; PUTs before their GETs.
-    for (let w = 0; w < workloads.length; w += 2) {
+    for (let w = 0; want('s3') && w < workloads.length; w += 2) {
       const pair = [workloads[w]!, workloads[w + 1]!];
       for (const mode of MODES) {
         const samples = new Map<string, Sample[]>();
@@ -186,9 +193,12 @@ export async function benchPeerMinio(opts: PeerBenchOptions): Promise<Row[]> {
         }
       }
     }
-    const noAudit = await opts.start({ fsync: true, env: { COFFER_AUDIT: 'off', COFFER_METERING: 'off' } });
-    stops.push(() => noAudit.stop());
-    rows.push(...(await kmsRows(dflt, noAudit, localKms, kmsPairs, rounds)));
+    if (want('kms')) {
+      const noAudit = await opts.start({ fsync: true, env: { COFFER_AUDIT: 'off', COFFER_METERING: 'off' } });
+      stops.push(() => noAudit.stop());
+      rows.push(...(await kmsRows(dflt, noAudit, localKms, kmsPairs, rounds)));
+      rows.push(...(await goKmsRows(dflt, noAudit, localKms, kmsPairs, rounds)));
+    }
   } finally {
     for (const stop of stops) await stop().catch(() => undefined);
   }
@@ -277,6 +287,64 @@ async function kmsRows(coffer: ServerProcess, noAudit: ServerProcess, peer: Peer
     return [{ scenario, variant: `${COFFER} ÷ local-kms`, result: `error: ${msg.slice(0, 200)}`, target: '≥ 1.0×', met: false }];
   } finally {
     clients.forEach((c) => c.close());
+    await noop?.stop();
+  }
+}
+
+/**
+ * The same pairs from the Go client (bench/go-kms-load.ts), which costs about half the Node
+ * client's CPU per request: Coffer, Coffer with the audit log off and local-kms, interleaved,
+ * then the Go client against its own do-nothing Go server (its ceiling). The issue's target
+ * is 2× local-kms.
+ */
+const GO_WARMUP = 200;
+
+async function goKmsRows(coffer: ServerProcess, noAudit: ServerProcess, peer: PeerProcess, pairs: number, rounds: number, concurrency = 32): Promise<Row[]> {
+  const scenario = `KMS GenerateDataKey+Decrypt, ${concurrency} in flight, Go client`;
+  let noop: PeerProcess | undefined;
+  try {
+    const bin = await goKmsLoad();
+    const targets: Record<string, { pid: number; url: URL }> = {
+      [COFFER]: { pid: coffer.pid, url: coffer.url },
+      [NO_AUDIT]: { pid: noAudit.pid, url: noAudit.url },
+      [PEER]: { pid: peer.pid, url: peer.url },
+    };
+    const per = Math.max(1, Math.floor(pairs / rounds));
+    const samples: Record<string, Sample[]> = { [COFFER]: [], [NO_AUDIT]: [], [PEER]: [] };
+    for (let r = 0; r < rounds; r++) {
+      for (const name of r % 2 === 0 ? [COFFER, NO_AUDIT, PEER] : [PEER, NO_AUDIT, COFFER]) {
+        const t = targets[name]!;
+        // Each run creates its key and warms up before its measured pairs; only those are
+        // timed, while the server's CPU covers the whole run: spread over all its requests.
+        const m = await measure(t.pid, () => runGoKmsLoad(bin, t.url, { pairs: per, concurrency, warmup: GO_WARMUP }));
+        const cpuPerRequest = (m.serverCpu * m.seconds) / (2 * (per + GO_WARMUP) + 1);
+        samples[name]!.push({ rate: m.value.rate, serverCpu: cpuPerRequest * m.value.rate, clientCpu: m.value.clientCpu });
+      }
+    }
+    const row = ratioRow(scenario, 'req/s', samples[COFFER]!, samples[PEER]!, 'local-kms');
+    row.target = '≥ 2.0×';
+    row.met = (row.value ?? 0) >= 2;
+    const unaudited = ratioRow(scenario, 'req/s', samples[NO_AUDIT]!, samples[PEER]!, 'local-kms');
+    unaudited.variant = `${NO_AUDIT} ÷ local-kms`;
+    unaudited.result = unaudited.result.replace(`${COFFER} `, `${NO_AUDIT} `);
+    unaudited.target = '—';
+    unaudited.met = undefined;
+    const port = await freePort();
+    noop = await startPeer('Go do-nothing server', bin, ['-serve', `127.0.0.1:${port}`], {}, port, '/');
+    const n = noop;
+    const m = await measure(n.pid, () => runGoKmsLoad(bin, n.url, { pairs, concurrency, keyId: 'k' }));
+    const ceiling: Row = {
+      scenario: `${scenario}: the client's own ceiling`,
+      variant: 'do-nothing Go server',
+      result: `${fmtInt(m.value.rate)} req/s (server ${(m.serverCpu * 100).toFixed(0)}% CPU, client ${(m.value.clientCpu * 100).toFixed(0)}% CPU, ${((m.value.clientCpu / m.value.rate) * 1e6).toFixed(0)} µs of client CPU per request)`,
+      target: '—',
+      value: m.value.rate,
+    };
+    return [row, unaudited, ceiling];
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    return [{ scenario, variant: `${COFFER} ÷ local-kms`, result: `error: ${msg.slice(0, 200)}`, target: '≥ 2.0×', met: false }];
+  } finally {
     await noop?.stop();
   }
 }

@@ -1,0 +1,3 @@
+module coffer.local/kms-load
+
+go 1.21
