@@ -42,7 +42,6 @@ import type { AuditStore } from './audit/audit-store.js';
 import { AUDIT_DIR } from './audit/log-files.js';
 import { auditEventsRoute } from './audit/events-route.js';
 import { AuditDelivery } from './audit/delivery.js';
-import type { DeliveryStatus } from './audit/delivery-object.js';
 import { putOwnObject } from './audit/self-s3.js';
 import { PgAuditStore } from './audit/pg-audit-store.js';
 import { destinationOf, PgAuditDelivery } from './audit/pg-delivery.js';
@@ -153,12 +152,9 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const leader: JobLeader = backend.cluster
     ? new LeaseLeader({ lease: backend.cluster.lease, holder: backend.cluster.writer.instance, node: backend.cluster.writer.node, ttlMs: config.clusterLeaseSeconds * 1000, log })
     : new SoleLeader((name, err) => log.error({ err, job: name }, 'job failed to start or stop'));
-  // Audit delivery is set up once the server listens (below); /metrics reads it where it runs.
-  let deliveryJob: { status: DeliveryStatus; active: boolean } | undefined;
   const metrics = config.metering.metrics
     ? new CofferMetrics({
       leading: () => leader.leading,
-      auditDelivery: config.auditBucket ? () => (deliveryJob?.active ? deliveryJob.status : undefined) : undefined,
       kmsStore, bucketKeyStats: () => bucketKeys.stats, pendingRows: () => meter?.pendingRows ?? 0,
       bucketUsage: () => meta.bucketUsage(),
       volume: async () => {
@@ -327,13 +323,10 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
       beforeRead: () => audit.flush(), log,
     };
     if (audit instanceof PgAuditStore) {
-      const job = new PgAuditDelivery({ ...common, trail: audit.trail });
-      leader.register('audit-delivery', job);
-      deliveryJob = job;
+      leader.register('audit-delivery', new PgAuditDelivery({ ...common, trail: audit.trail }));
     } else {
       auditDelivery = new AuditDelivery({ ...common, dir: join(config.dataDir, AUDIT_DIR) });
       auditDelivery.start();
-      deliveryJob = auditDelivery;
     }
   }
   return {

@@ -41,32 +41,9 @@ export function deliveryKey(o: { prefix?: string; accountId: string; region: str
   return `${o.prefix ? o.prefix + '/' : ''}AWSLogs/${o.accountId}/CloudTrail/${o.region}/${y}/${m}/${d}/${name}`;
 }
 
-/** Where a delivery stands, for /metrics (metering/metrics.ts; docs/METERING.md). */
-export interface DeliveryStatus {
-  /** `bucket` or `bucket/prefix`. */
-  readonly destination: string;
-  /** Records this process delivered. */
-  delivered: number;
-  /** Rounds that left records undelivered (a PUT refused, the bucket missing) or failed outright (the log or trail unreadable). */
-  failedRounds: number;
-  /** When a round last ended having delivered every record it found (ms since the epoch); absent until one has. */
-  caughtUpAt?: number;
-  /** eventTime (ms) of the oldest record the last failed round could not deliver; absent once a round caught up. */
-  oldestUndelivered?: number;
-}
-
-/** The eventTime of a record's JSON text (ms), if it has a readable one. */
-function eventTimeOf(record: string): number | undefined {
-  const m = /"eventTime":"([^"]{1,40})"/.exec(record);
-  const t = m ? Date.parse(m[1]!) : NaN;
-  return Number.isFinite(t) ? t : undefined;
-}
-
 /** Writes delivery objects to one destination and warns of failures (once while its bucket is missing). */
 export class DeliveryWriter {
   private warnedMissing = false;
-  /** The first record of the first object of this round that could not be stored. */
-  private firstUndelivered: string | undefined;
 
   constructor(private readonly o: DeliveryDestination) {}
 
@@ -81,7 +58,6 @@ export class DeliveryWriter {
     try {
       await this.o.put(bucket, key, body);
     } catch (err) {
-      this.firstUndelivered ??= records[0];
       if ((err as { code?: string }).code === 'NoSuchBucket') {
         if (!this.warnedMissing) log.warn({ bucket }, `the audit delivery bucket ${bucket} does not exist; create it (with default encryption) or change COFFER_AUDIT_BUCKET — retrying at the next interval`);
         this.warnedMissing = true;
@@ -92,16 +68,6 @@ export class DeliveryWriter {
     }
     this.warnedMissing = false;
     return true;
-  }
-
-  /** A round begins: what it leaves undelivered is its own. */
-  beginRound(): void {
-    this.firstUndelivered = undefined;
-  }
-
-  /** eventTime (ms) of the oldest record this round could not store, if any; `true` when one failed without a readable time. */
-  leftBehind(): number | true | undefined {
-    return this.firstUndelivered === undefined ? undefined : (eventTimeOf(this.firstUndelivered) ?? true);
   }
 
   /** Reports a round that failed before or beside its PUTs (a periodic job's onError): 0 records delivered. */
@@ -115,14 +81,11 @@ export class DeliveryWriter {
 export abstract class DeliveryJob extends PeriodicJob<number> {
   protected readonly writer: DeliveryWriter;
   private readonly beforeRead: (() => Promise<void>) | undefined;
-  /** Where this delivery stands (read by /metrics). */
-  readonly status: DeliveryStatus;
 
   constructor(settings: DeliverySettings) {
     super({ intervalMs: settings.intervalSeconds * 1000 });
     this.writer = new DeliveryWriter(settings);
     this.beforeRead = settings.beforeRead;
-    this.status = { destination: settings.prefix ? `${settings.bucket}/${settings.prefix}` : settings.bucket, delivered: 0, failedRounds: 0 };
   }
 
   /** One round now: the number of records delivered (0 when nothing was new or the round failed). */
@@ -134,32 +97,11 @@ export abstract class DeliveryJob extends PeriodicJob<number> {
   protected abstract round(): Promise<number>;
 
   protected async run(): Promise<number> {
-    this.writer.beginRound();
     await this.beforeRead?.();
-    const delivered = await this.round();
-    const st = this.status;
-    st.delivered += delivered;
-    const behind = this.writer.leftBehind();
-    if (behind !== undefined) {
-      st.failedRounds++;
-      // A round starts just after the last delivered record, so the first one it could not
-      // store is the oldest still waiting (without a readable time: since the last failure, or now).
-      st.oldestUndelivered = behind === true ? (st.oldestUndelivered ?? Date.now()) : behind;
-    } else if (!this.halted) {
-      // A round stopped half-way (the job handed to another node) has not caught up.
-      st.caughtUpAt = Date.now();
-      st.oldestUndelivered = undefined;
-    }
-    return delivered;
+    return this.round();
   }
 
   protected failed(err: unknown): number {
-    this.status.failedRounds++;
     return this.writer.roundFailed(err);
-  }
-
-  /** Whether the job runs here now (on a cluster, only on the job leader). */
-  get active(): boolean {
-    return this.isStarted;
   }
 }

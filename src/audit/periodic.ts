@@ -33,11 +33,6 @@ export abstract class PeriodicJob<T> {
     return this.stopped;
   }
 
-  /** Whether start() was called and stop() not since. */
-  protected get isStarted(): boolean {
-    return this.started;
-  }
-
   /** Starts the timer; a no-op while started. */
   start(): void {
     if (this.started) return;

@@ -14,7 +14,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { PageHandler } from '../http/pages.js';
 import { eventSourceOf, type AuditEvent, type AuditSink } from '../audit/sink.js';
 import type { KmsStore } from '../kms/store/types.js';
-import type { DeliveryStatus } from '../audit/delivery-object.js';
 import type { MeterObserver } from './meter.js';
 
 /** Where the bucket-key cache counts its hits and misses (s3/sse/bucket-keys.ts BucketKeyCache.stats). */
@@ -36,8 +35,6 @@ export interface MetricsOptions {
   volume?: () => Promise<{ freeBytes: number; totalBytes: number }>;
   /** Whether this node is the job leader now (cluster/job-leader.ts). */
   leading?: () => boolean;
-  /** Audit delivery to a bucket where it runs on this node (embedded: always; cluster: the job leader), else undefined. */
-  auditDelivery?: () => DeliveryStatus | undefined;
 }
 
 /** What the S3 handler fills in while it serves one request (s3/handler.ts). */
@@ -69,7 +66,7 @@ type Sample = { metricName?: string; labels: Record<string, string | number>; va
  * of prom-client's metric classes (hence `as never` at registerMetric); the Registry only
  * reads name, help, type, get() and calls reset().
  */
-function tallyMetric(name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: () => Sample[]) {
+function tallyMetric(name: string, help: string, type: 'counter' | 'histogram', values: () => Sample[]) {
   return {
     name,
     help,
@@ -171,8 +168,6 @@ export class CofferMetrics implements MeterObserver {
         },
       });
     }
-    const delivery = opts.auditDelivery;
-    if (delivery) this.deliveryMetrics(delivery);
     // Node's process and runtime metrics (CPU, memory, event loop lag, GC, handles), unprefixed as usual.
     collectDefaultMetrics({ register: this.registry });
     const usage = opts.bucketUsage;
@@ -281,25 +276,6 @@ export class CofferMetrics implements MeterObserver {
     const x = this.kmsErrors.get(eid);
     if (x) x.value++;
     else this.kmsErrors.set(eid, { labels: { operation: e.eventName, key_state: state, code: e.errorCode }, value: 1 });
-  }
-
-  /** Audit delivery's series, present only where the delivery runs (a cluster's other nodes show none). */
-  private deliveryMetrics(status: () => DeliveryStatus | undefined): void {
-    const series = (value: (s: DeliveryStatus) => number | undefined) => (): Sample[] => {
-      const s = status();
-      const v = s && value(s);
-      return v === undefined ? [] : [{ labels: { destination: s!.destination }, value: v }];
-    };
-    const gauge = (name: string, help: string, value: (s: DeliveryStatus) => number | undefined) =>
-      this.registry.registerMetric(tallyMetric(name, help, 'gauge', series(value)) as never);
-    this.registry.registerMetric(tallyMetric('coffer_audit_delivered_records_total', 'Audit records this node delivered to COFFER_AUDIT_BUCKET, by destination', 'counter',
-      series((s) => s.delivered)) as never);
-    this.registry.registerMetric(tallyMetric('coffer_audit_delivery_failed_rounds_total', 'Audit delivery rounds that left records undelivered (the bucket missing, a PUT refused) or failed, by destination', 'counter',
-      series((s) => s.failedRounds)) as never);
-    gauge('coffer_audit_delivery_lag_seconds', 'Age of the oldest audit record the last delivery round could not deliver; 0 once a round delivered all it found', (s) =>
-      s.oldestUndelivered === undefined ? 0 : Math.max(0, (Date.now() - s.oldestUndelivered) / 1000));
-    gauge('coffer_audit_delivery_caught_up_timestamp_seconds', 'When a delivery round last delivered every audit record it found (Unix seconds); absent until one has', (s) =>
-      s.caughtUpAt === undefined ? undefined : s.caughtUpAt / 1000);
   }
 
   /** A key deleted by the scheduler (no request): its state must be looked up again. */

@@ -6,7 +6,7 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketEncryptionCommand } from '@aws-sdk/client-s3';
@@ -150,47 +150,4 @@ test('over HTTPS the server delivers to itself, trusting its own certificate', a
     await srv.stop();
     await rm(cert.dir, { recursive: true, force: true });
   }
-});
-
-/** The audit delivery series of /metrics: name → value (one destination). */
-async function deliveryMetrics(srv: DeliveryServer): Promise<Map<string, { destination: string; value: number }>> {
-  const text = await (await fetch(`${srv.coffer.url}/metrics`)).text();
-  const out = new Map<string, { destination: string; value: number }>();
-  for (const m of text.matchAll(/^(coffer_audit_deliver\w+)\{destination="([^"]*)"\} (\S+)$/gm)) out.set(m[1]!, { destination: m[2]!, value: Number(m[3]) });
-  return out;
-}
-
-test('/metrics shows how far delivery is behind: the age of the oldest record it could not deliver, failed rounds, and when it last caught up', async (t) => {
-  const trail = await startTrail(t, 3600);
-  const { srv, bucket } = trail;
-  await srv.kms.send(new GenerateRandomCommand({ NumberOfBytes: 8 }));
-  const before = await deliveryMetrics(srv);
-  assert.equal(before.get('coffer_audit_delivery_lag_seconds')?.value, 0, 'no round yet: nothing known to be behind');
-  assert.equal(before.get('coffer_audit_delivery_lag_seconds')?.destination, `${bucket}/${PREFIX}`);
-  assert.equal(before.has('coffer_audit_delivery_caught_up_timestamp_seconds'), false, 'absent until a round caught up');
-
-  // The bucket is missing: the round delivers nothing, and the record waits.
-  assert.equal(await srv.coffer.auditDelivery!.deliver(), 0);
-  await new Promise((r) => setTimeout(r, 1100));
-  const behind = await deliveryMetrics(srv);
-  assert.ok(behind.get('coffer_audit_delivery_lag_seconds')!.value >= 1, `lag grows while the record waits: ${JSON.stringify([...behind])}`);
-  assert.equal(behind.get('coffer_audit_delivery_failed_rounds_total')?.value, 1);
-  assert.equal(behind.get('coffer_audit_delivered_records_total')?.value, 0);
-  assert.equal(behind.has('coffer_audit_delivery_caught_up_timestamp_seconds'), false);
-
-  const keyArn = await createBucket(trail);
-  await settle(srv);
-  const after = await deliveryMetrics(srv);
-  assert.equal(after.get('coffer_audit_delivery_lag_seconds')?.value, 0, 'caught up');
-  const caughtUp = after.get('coffer_audit_delivery_caught_up_timestamp_seconds')!.value;
-  assert.ok(Math.abs(caughtUp - Date.now() / 1000) < 60, String(caughtUp));
-  const records = (await delivered(trail, keyArn)).flatMap((o) => o.records).length;
-  assert.equal(after.get('coffer_audit_delivered_records_total')?.value, records, 'counts every record delivered');
-  assert.equal(after.get('coffer_audit_delivery_failed_rounds_total')?.value, 1);
-  // Exactly the delivery metrics docs/METERING.md lists, with their types (usage.test.ts checks the rest of the table).
-  const text = await (await fetch(`${srv.coffer.url}/metrics`)).text();
-  const exposed = [...text.matchAll(/^# TYPE (coffer_audit_deliver\w+) (\w+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
-  const doc = await readFile(new URL('../../../docs/METERING.md', import.meta.url), 'utf8');
-  const documented = [...doc.matchAll(/^\| `(coffer_audit_deliver\w+)` \| (\w+) \|/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
-  assert.deepEqual(exposed, documented);
 });

@@ -242,17 +242,15 @@ test('/metrics: the documented names with values that match the traffic', async 
 });
 
 /** The metric table of docs/METERING.md: name -> type and label names. */
-async function documentedMetrics(): Promise<Map<string, { type: string; labels: string[]; onlyWith?: string }>> {
+async function documentedMetrics(): Promise<Map<string, { type: string; labels: string[] }>> {
   const doc = await readFile(new URL('../../../docs/METERING.md', import.meta.url), 'utf8');
-  const out = new Map<string, { type: string; labels: string[]; onlyWith?: string }>();
+  const out = new Map<string, { type: string; labels: string[] }>();
   for (const line of doc.split('\n')) {
     const m = /^\| `(coffer_[a-z0-9_]+)` \| (\w+) \| ([^|]*) \|/.exec(line);
     if (!m) continue;
     // "`use` (`write`, `read`)": the label is `use`; the parenthesised names are its values.
     const labels = [...m[3]!.replace(/\([^)]*\)/g, '').matchAll(/`([a-z_]+)`/g)].map((x) => x[1]!).sort();
-    // "only with `COFFER_AUDIT_BUCKET`": exposed by a server with that setting (audit/delivery.test.ts scrapes those).
-    const onlyWith = /only with `(COFFER_[A-Z_]+)`/.exec(line)?.[1];
-    out.set(m[1]!, { type: m[2]!, labels, ...(onlyWith ? { onlyWith } : {}) });
+    out.set(m[1]!, { type: m[2]!, labels });
   }
   return out;
 }
@@ -282,7 +280,6 @@ test('/metrics exposes exactly the metrics docs/METERING.md documents, with thei
   assert.ok(documented.size >= 10, `the metric table parses: ${[...documented.keys()]}`);
   const exposed = exposedMetrics(await (await fetch(`${srv.url}/metrics`)).text());
   for (const [name, doc] of documented) {
-    if (doc.onlyWith) continue;
     const got = exposed.get(name);
     assert.ok(got, `documented ${name} is exposed`);
     assert.equal(got.type, doc.type, `${name}'s type`);
