@@ -30,6 +30,7 @@ import { RootKeyRing } from './custody/root-key-ring.js';
 import type { ExternalKmsSettings } from './custody/external-kms-settings.js';
 import { OnlineRotation, openRotationInProgress } from './backend/reseal/online-rotation.js';
 import { rotationRoutes } from './backend/reseal/rotation-route.js';
+import { ClusterRotation } from './backend/reseal/cluster-rotation.js';
 import { InFlightRequests } from './http/in-flight.js';
 import { findSealedSample } from './backend/custody-probe.js';
 import type { RootKeyProvider } from './custody/root-key.js';
@@ -244,11 +245,23 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   adminRoutes.add(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
   // Each bucket's object count and bytes, for the console's bucket list (GET buckets/usage).
   adminRoutes.add(bucketUsageRoute({ bucketUsage: () => meta.bucketUsage() }));
-  // coffer custody rotate|migrate --online: the server re-seals under a new root key while it serves.
-  const rotation = new OnlineRotation({
-    dataDir: config.dataDir, env: custodyEnv, ring: rootKey.provider, stores: { kms: kmsStore, iam, meta }, audit: auditSink, accountId: root.accountId, externalKms,
-    settled: () => inFlight.settled(), inFlight: () => inFlight.count, log,
-  });
+  // coffer custody rotate|migrate --online: the server re-seals under a new root key while it serves;
+  // on PostgreSQL every node takes part, through the database (backend/reseal/cluster-rotation.ts).
+  const rotationDeps = { dataDir: config.dataDir, env: custodyEnv, ring: rootKey.provider, stores: { kms: kmsStore, iam, meta }, audit: auditSink, accountId: root.accountId, externalKms, settled: () => inFlight.settled(), log };
+  const clusterRotation = backend.cluster
+    ? new ClusterRotation({ ...rotationDeps, store: backend.cluster.rotation, node: backend.cluster.writer.node, instance: backend.cluster.writer.instance })
+    : undefined;
+  const rotation = clusterRotation ?? new OnlineRotation({ ...rotationDeps, inFlight: () => inFlight.count });
+  if (clusterRotation) {
+    // Before the first request: a node starting during a rotation joins it (or refuses to start without the new key).
+    await clusterRotation.join().catch(async (e: unknown) => {
+      await leader.stop();
+      await backend.close();
+      throw e;
+    });
+    clusterRotation.startFollowing();
+    leader.register('root-key-rotation', clusterRotation.job);
+  }
   for (const route of rotationRoutes(rotation)) adminRoutes.add(route);
   const adminApi: AdminApiOptions = {
     routes: adminRoutes, lookup, prepareCredential: (id) => directory.prepare(id, 'coffer'), identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
@@ -311,7 +324,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   await advertiseServerUrl(config.dataDir, `${tls ? 'https' : 'http'}://${host}:${port}`).catch((err: unknown) => {
     log.warn({ err }, 'cannot write coffer.url: `coffer user` beside this server finds it only at the configured address and port');
   });
-  await rotation.resumeIfRecorded();
+  if (rotation instanceof OnlineRotation) await rotation.resumeIfRecorded();
   // Delivery of the audit log to a bucket, through this server's own S3 API as the root: the
   // files of this server (audit/delivery.ts), or on PostgreSQL the cluster's trail, by the job leader (audit/pg-delivery.ts).
   let auditDelivery: AuditDelivery | undefined;
