@@ -123,8 +123,10 @@ export class ClusterRotation implements RootKeyRotator {
       await this.#report(r, { holdsNew: false, problem: `this node seals under ${ring.sealing.id}, not ${r.from}: restart it with the cluster's root key` });
       return;
     }
-    if (r.phase === 'completed' && ring.sealing.id === r.to && !ring.previous && !ring.standby) {
+    if (ring.sealing.id === r.to && !ring.previous && !ring.standby) {
+      // Done here (or started after the end with the new key alone): only the files may be left.
       if ((await readCustodyRecord(this.d.dataDir))?.rotation) await this.#finishHere(r);
+      if (r.phase === 'finishing') await this.#report(r, { holdsNew: true, finished: true });
       return;
     }
     const problem = await this.#hold(r);
