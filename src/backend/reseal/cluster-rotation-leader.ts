@@ -49,6 +49,7 @@ export class RotationLeaderJob implements ClusterJob {
   #round: Promise<void> = Promise.resolve();
   #running = false;
   #message = new Map<string, string>();
+  #idleSince: number | undefined;
 
   constructor(private readonly d: RotationLeaderDeps) {}
 
@@ -68,8 +69,11 @@ export class RotationLeaderJob implements ClusterJob {
 
   async #tick(): Promise<void> {
     if (!this.#running) return;
+    // With no rotation in progress, one read a second.
+    if (this.#idleSince !== undefined && Date.now() - this.#idleSince < 1000) return;
     try {
       const r = await this.d.store.latest();
+      this.#idleSince = !r || r.phase === 'completed' ? Date.now() : undefined;
       if (r && r.phase !== 'completed') await this.#step(r);
     } catch (err) {
       if (err instanceof Stopped) return;

@@ -55,6 +55,8 @@ export interface ClusterRotationDeps {
   pollMs?: number;
 }
 
+const IDLE_POLL_MS = 1000;
+
 const STATE: Record<ClusterRotationRow['phase'], OnlineRotationStatus['state']> = { prepare: 'preparing', sealing: 'waiting', finishing: 'finishing', completed: 'completed' };
 
 /** Why this node cannot open the new key, for the status (names files and ids, never a secret). */
@@ -77,6 +79,7 @@ export class ClusterRotation implements RootKeyRotator {
   /** The barrier this node passed, per rotation (from memory: a restarted node passes it again). */
   #acked = new Map<string, number>();
   #starting = false;
+  #idleSince: number | undefined;
 
   constructor(private readonly d: ClusterRotationDeps) {
     this.job = new RotationLeaderJob({ store: d.store, ring: d.ring, stores: d.stores, audit: d.audit, accountId: d.accountId, log: d.log, pollMs: d.pollMs });
@@ -107,8 +110,11 @@ export class ClusterRotation implements RootKeyRotator {
 
   async #tick(): Promise<void> {
     if (this.#stopped) return;
+    // With no rotation in progress, one read a second is enough: the switch waits for this node anyway.
+    if (this.#idleSince !== undefined && Date.now() - this.#idleSince < IDLE_POLL_MS) return;
     try {
       const r = await this.d.store.latest();
+      this.#idleSince = !r || (r.phase === 'completed' && !this.d.ring.previous && !this.d.ring.standby) ? Date.now() : undefined;
       if (r) await this.#follow(r, false);
     } catch (err) {
       if (!this.#stopped) this.d.log.warn({ err }, 'root-key rotation: this node could not follow the cluster\'s rotation (tried again)');
@@ -274,6 +280,7 @@ export class ClusterRotation implements RootKeyRotator {
     }
     if (req.itemsPerSecond !== undefined) await this.d.store.setProgress(id, { itemsPerSecond: req.itemsPerSecond });
     ring.standBy(next);
+    this.#idleSince = undefined;
     this.d.log.info({ from: record.rootKey, to: next.id }, 'root-key rotation of the cluster begun: every node must hold the new key before any seals under it');
     const r = await this.d.store.latest();
     if (r) await this.#report(r, { holdsNew: true });
