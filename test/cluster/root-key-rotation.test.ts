@@ -5,7 +5,8 @@
 // of node 0, which makes root.key.next; the operator copies it to the other nodes.
 //
 //   - a node without the new key blocks the switch: the status stays `preparing` and names
-//     that node and what to do; no node seals under the new key meanwhile
+//     that node and what to do (and `coffer custody migrate --online` prints it); nothing is
+//     re-sealed meanwhile
 //   - once every node holds it, the cluster switches and the leader re-seals; a node
 //     SIGKILLed in the middle and restarted rejoins (from its custody.json and the row)
 //   - no request of the client fails; after completion every node names the new key in its
@@ -13,6 +14,7 @@
 //     ciphertext and key written before, during and after opens on every node
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
@@ -22,6 +24,7 @@ import pg from 'pg';
 import { SignedClient } from '../../src/cli/signed-client.js';
 import { startCluster, ROOT_KEY_ID, ROOT_SECRET, type ClusterNode, type TestCluster } from '../helpers/cluster.js';
 import { describePostgres } from '../helpers/postgres.js';
+import { CLI_MAIN } from '../interop/support.js';
 
 const LEASE_SECONDS = 2;
 
@@ -70,7 +73,13 @@ describePostgres('online root-key rotation across a three-node cluster', () => {
     await a.send(new CreateBucketCommand({ Bucket: 'rot' }));
     const keyId = (await A.kms().send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
 
-    // The client: round-robin over the nodes it may use, every request checked.
+    // The client: round-robin over the nodes it may use, every request checked; one S3 and one KMS client per node (run).
+    const clientMap = new Map<ClusterNode, { url: string; s3: ReturnType<ClusterNode['s3']>; kms: ReturnType<ClusterNode['kms']> }>();
+    const clientsOf = (n: ClusterNode) => {
+      let c = clientMap.get(n);
+      if (!c || c.url !== n.url()) clientMap.set(n, (c = { url: n.url(), s3: n.s3(), kms: n.kms() }));
+      return c;
+    };
     const usable = new Set<ClusterNode>([A, B, C]);
     const written: { key: string; body: string }[] = [];
     const blobs: { blob: Uint8Array; plain: string }[] = [];
@@ -83,8 +92,7 @@ describePostgres('online root-key rotation across a three-node cluster', () => {
         const live = [...usable];
         const n = live[i % live.length]!;
         const step = (async () => {
-          const s3 = n.s3();
-          const kms = n.kms();
+          const { s3, kms } = clientsOf(n);
           const key = `o-${i}`;
           const body = `body ${i} ${'x'.repeat(i % 50)}`;
           const sse = i % 2 === 0 ? { ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: keyId } : { ServerSideEncryption: 'AES256' as const };
@@ -120,11 +128,18 @@ describePostgres('online root-key rotation across a three-node cluster', () => {
     try {
       await until('the client has written', async () => ops >= 15, 60_000);
       const oldKey = cluster.rootKey;
-      // Node 0 begins: it makes root.key.next in its own data directory.
-      const started = await admin(A).admin('POST', 'custody/rotation', { command: 'migrate', to: 'file', settings: {}, itemsPerSecond: 4 });
-      assert.equal(started.status, 200, started.body);
-      const first = JSON.parse(started.body) as Status;
-      assert.equal(first.state, 'preparing');
+      // The operator's command, sent to node 0, which makes root.key.next in its own data directory; it follows to the end.
+      const cli = spawn(process.execPath, [CLI_MAIN, 'custody', 'migrate', '--online', '--to', 'file', '--rate', '4'], {
+        env: { ...process.env, AWS_ACCESS_KEY_ID: ROOT_KEY_ID, AWS_SECRET_ACCESS_KEY: ROOT_SECRET, COFFER_ENDPOINT: A.url(), AWS_REGION: 'us-east-1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let cliOut = '';
+      let cliErr = '';
+      cli.stdout.on('data', (d: Buffer) => (cliOut += d.toString()));
+      cli.stderr.on('data', (d: Buffer) => (cliErr += d.toString()));
+      const cliExit = new Promise<number | null>((r) => cli.once('close', (code) => r(code)));
+      await until('the rotation is recorded', async () => (await status(A)).state !== 'idle', 15_000);
+      assert.equal((await status(A)).state, 'preparing');
       // The operator copies the new key to node 1 only: node 2 blocks the switch, by name.
       await copyFile(join(A.dataDir, 'root.key.next'), join(B.dataDir, 'root.key.next'));
       const cId = await nodeId(C);
@@ -163,6 +178,10 @@ describePostgres('online root-key rotation across a three-node cluster', () => {
       assert.ok(st.resealed > 0, JSON.stringify(st));
       assert.ok(st.nodes!.filter((n) => n.live).every((n) => n.finished), JSON.stringify(st.nodes));
       const newId = st.to!;
+      // The command showed what blocked the switch, then the end.
+      assert.equal(await cliExit, 0, cliErr);
+      assert.match(cliErr, new RegExp(`coffer: waiting before the switch to the new key: node ${cId} cannot open the new root key`));
+      assert.match(cliOut, new RegExp(`migrated online: root key key:[0-9a-f]{16} -> ${newId}`));
 
       // The client goes on a little after completion, then stops: no request failed.
       const after = ops;
