@@ -43,6 +43,7 @@ import type { AuditStore } from './audit/audit-store.js';
 import { AUDIT_DIR } from './audit/log-files.js';
 import { auditEventsRoute } from './audit/events-route.js';
 import { AuditDelivery } from './audit/delivery.js';
+import type { DeliveryJob } from './audit/delivery-object.js';
 import { putOwnObject } from './audit/self-s3.js';
 import { PgAuditStore } from './audit/pg-audit-store.js';
 import { destinationOf, PgAuditDelivery } from './audit/pg-delivery.js';
@@ -153,9 +154,12 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const leader: JobLeader = backend.cluster
     ? new LeaseLeader({ lease: backend.cluster.lease, holder: backend.cluster.writer.instance, node: backend.cluster.writer.node, ttlMs: config.clusterLeaseSeconds * 1000, log })
     : new SoleLeader((name, err) => log.error({ err, job: name }, 'job failed to start or stop'));
+  // Audit delivery to a bucket (below, once the server listens), for its lag metric.
+  let deliveryJob: DeliveryJob | undefined;
   const metrics = config.metering.metrics
     ? new CofferMetrics({
       leading: () => leader.leading,
+      auditDelivery: () => deliveryJob,
       kmsStore, bucketKeyStats: () => bucketKeys.stats, pendingRows: () => meter?.pendingRows ?? 0,
       bucketUsage: () => meta.bucketUsage(),
       volume: async () => {
@@ -336,9 +340,10 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
       beforeRead: () => audit.flush(), log,
     };
     if (audit instanceof PgAuditStore) {
-      leader.register('audit-delivery', new PgAuditDelivery({ ...common, trail: audit.trail }));
+      deliveryJob = new PgAuditDelivery({ ...common, trail: audit.trail });
+      leader.register('audit-delivery', deliveryJob);
     } else {
-      auditDelivery = new AuditDelivery({ ...common, dir: join(config.dataDir, AUDIT_DIR) });
+      deliveryJob = auditDelivery = new AuditDelivery({ ...common, dir: join(config.dataDir, AUDIT_DIR) });
       auditDelivery.start();
     }
   }
