@@ -138,7 +138,7 @@ describePostgres('online root-key rotation across a cluster', () => {
       await until('the client has written', async () => ops >= 15, 60_000);
       const oldKey = cluster.rootKey;
       // The operator's command, sent to node 0, which makes root.key.next in its own data directory; it follows to the end.
-      const cli = spawn(process.execPath, [CLI_MAIN, 'custody', 'migrate', '--online', '--to', 'file', '--rate', '4'], {
+      const cli = spawn(process.execPath, [CLI_MAIN, 'custody', 'migrate', '--online', '--to', 'file', '--rate', '8'], {
         env: { ...process.env, AWS_ACCESS_KEY_ID: ROOT_KEY_ID, AWS_SECRET_ACCESS_KEY: ROOT_SECRET, COFFER_ENDPOINT: A.url(), AWS_REGION: 'us-east-1' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -185,7 +185,9 @@ describePostgres('online root-key rotation across a cluster', () => {
       usable.add(B);
       // It rejoined a rotation still in progress (from its custody.json, which names both keys).
       assert.notEqual((st = await status(B)).state, 'completed', JSON.stringify(st));
-      await until('the rotation completed', async () => (st = await status(C)).state === 'completed', 90_000);
+      await until('the rotation completed', async () => (st = await status(C)).state === 'completed', 180_000).catch((e: Error) => {
+        throw new Error(`${e.message}: ${JSON.stringify(st)}\nnode 1: ${B.child()?.stderr().slice(-3000)}`);
+      });
       assert.ok(st.resealed > 0, JSON.stringify(st));
       assert.ok(st.nodes!.filter((n) => n.live).every((n) => n.finished), JSON.stringify(st.nodes));
       const newId = st.to!;

@@ -50,6 +50,7 @@ export class RotationLeaderJob implements ClusterJob {
   #running = false;
   #message = new Map<string, string>();
   #idleSince: number | undefined;
+  #failedAt = 0;
 
   constructor(private readonly d: RotationLeaderDeps) {}
 
@@ -69,14 +70,16 @@ export class RotationLeaderJob implements ClusterJob {
 
   async #tick(): Promise<void> {
     if (!this.#running) return;
-    // With no rotation in progress, one read a second.
+    // With no rotation in progress, one read a second; after a failed round, one try in 5 s.
     if (this.#idleSince !== undefined && Date.now() - this.#idleSince < 1000) return;
+    if (Date.now() - this.#failedAt < 5000) return;
     try {
       const r = await this.d.store.latest();
       this.#idleSince = !r || r.phase === 'completed' ? Date.now() : undefined;
       if (r && r.phase !== 'completed') await this.#step(r);
     } catch (err) {
       if (err instanceof Stopped) return;
+      this.#failedAt = Date.now();
       this.d.log.error({ err }, 'root-key rotation: the leader\'s round failed (tried again)');
     }
   }

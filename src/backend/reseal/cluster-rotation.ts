@@ -69,6 +69,17 @@ function cannotOpen(dataDir: string, r: ClusterRotationRow, e: unknown): string 
   return `cannot open the new root key ${r.to}: ${why}; ${where}`;
 }
 
+/** What the operator does after a cluster's rotation (each node logged its own file notes). */
+function completedNotes(rotation: RotationRecord): string[] {
+  if (rotation.target === 'pkcs11') return [`before each node's next start, set --pkcs11-key-label ${rotation.keyLabel ?? '(the new label)'} (COFFER_PKCS11_KEY_LABEL)${rotation.settings ? ' and the other --pkcs11-* settings of the new token' : ''}`];
+  const file = rotation.target === 'file' ? ROOT_KEY_FILE : EXTERNAL_KMS_FILE;
+  return [
+    `every node renamed ${file}${NEXT_SUFFIX} to ${file}; the old key stays beside it as a .retired-<hex> file (or in its token): keep it only while backups from before the rotation need it`,
+    ...(rotation.settings || rotation.target === 'external-kms' ? ['before each node\'s next start, configure the new provider (its flags and variables as given to this migration)'] : []),
+    'a node migrated away from COFFER_ROOT_KEY or a passphrase must be started without that setting',
+  ];
+}
+
 export class ClusterRotation implements RootKeyRotator {
   readonly job: RotationLeaderJob;
   #timer: NodeJS.Timeout | undefined;
@@ -80,6 +91,8 @@ export class ClusterRotation implements RootKeyRotator {
   #acked = new Map<string, number>();
   #starting = false;
   #idleSince: number | undefined;
+  /** The completed rotation this node has nothing left to do for. */
+  #done: string | undefined;
 
   constructor(private readonly d: ClusterRotationDeps) {
     this.job = new RotationLeaderJob({ store: d.store, ring: d.ring, stores: d.stores, audit: d.audit, accountId: d.accountId, log: d.log, pollMs: d.pollMs });
@@ -88,7 +101,12 @@ export class ClusterRotation implements RootKeyRotator {
   /** At start, before serving: joins the rotation in progress (or finishes one this node missed). RootKeyConfigError: refuse to start. */
   async join(): Promise<void> {
     const r = await this.d.store.joinRead();
-    if (r) await this.#follow(r, true);
+    if (!r) return;
+    const record = await readCustodyRecord(this.d.dataDir);
+    await this.#follow(r, true);
+    if (record?.rotation?.to === r.to && r.phase !== 'completed') {
+      await auditEvent(this.d, 'CofferRootKeyRotationResumed', { from: r.from, to: r.to, target: record.rotation.target, online: true, cluster: true, node: this.d.node });
+    }
   }
 
   /** Follows the rotation rows from now on (every node). */
@@ -131,8 +149,10 @@ export class ClusterRotation implements RootKeyRotator {
     }
     if (ring.sealing.id === r.to && !ring.previous && !ring.standby) {
       // Done here (or started after the end with the new key alone): only the files may be left.
+      if (this.#done === r.id) return;
       if ((await readCustodyRecord(this.d.dataDir))?.rotation) await this.#finishHere(r);
       if (r.phase === 'finishing') await this.#report(r, { holdsNew: true, finished: true });
+      if (r.phase === 'completed') this.#done = r.id;
       return;
     }
     const problem = await this.#hold(r);
@@ -307,7 +327,7 @@ export class ClusterRotation implements RootKeyRotator {
       ...(p.counts ? { counts: p.counts } : {}),
       ...(r.message ? { message: r.message } : {}),
       nodes: nodes.map((n) => ({ node: n.node, live: n.live, holdsNew: n.holdsNew, ...(n.problem ? { problem: n.problem } : {}), barrier: n.ackedBarrier, finished: n.finished })),
-      ...(r.phase === 'completed' ? { notes: [`every node renamed ${ROOT_KEY_FILE}${NEXT_SUFFIX} (or ${EXTERNAL_KMS_FILE}${NEXT_SUFFIX}) to the usual name; before a node's next start, give it the new key's settings if its provider changed`] } : {}),
+      ...(r.phase === 'completed' ? { notes: completedNotes(rotation) } : {}),
     };
   }
 }
