@@ -7,8 +7,9 @@
 //   - a node without the new key blocks the switch: the status stays `preparing` and names
 //     that node and what to do (and `coffer custody migrate --online` prints it); nothing is
 //     re-sealed meanwhile
-//   - once every node holds it, the cluster switches and the leader re-seals; a node
-//     SIGKILLed in the middle and restarted rejoins (from its custody.json and the row)
+//   - once every node holds it, the cluster switches and the leader re-seals; the leader,
+//     SIGKILLed in the middle, is followed by another node, and rejoins once restarted
+//     (from its custody.json and the row)
 //   - a node that cannot open the new key refuses to start after the switch (and after the end)
 //   - no request of the client fails; after completion every node names the new key in its
 //     custody.json, and with COFFER_ROOT_KEY unset (the new root.key alone) every object,
@@ -65,6 +66,12 @@ describePostgres('online root-key rotation across a cluster', () => {
     }
   };
   const nodeId = async (n: ClusterNode) => (await readFile(join(n.dataDir, 'node-id'), 'utf8')).trim();
+  /** The running node whose lease is current. */
+  const leaderNow = async (): Promise<ClusterNode | undefined> => {
+    const { rows } = await db.query<{ node: string }>("SELECT node FROM cluster_leases WHERE name = 'jobs' AND expires_at > (extract(epoch FROM clock_timestamp()) * 1000)");
+    for (const n of cluster.nodes) if (n.running && rows[0] && (await nodeId(n)) === rows[0].node) return n;
+    return undefined;
+  };
   const until = async (what: string, ok: () => Promise<boolean>, ms: number) => {
     const t0 = Date.now();
     while (!(await ok())) {
@@ -73,7 +80,7 @@ describePostgres('online root-key rotation across a cluster', () => {
     }
   };
 
-  it('rotates under load; a node without the new key blocks the switch; a node killed mid-rotation rejoins; the new key alone opens everything', async () => {
+  it('rotates under load; a node without the new key blocks the switch; the job leader killed mid-rotation is followed by another and rejoins; the new key alone opens everything', async () => {
     const [A, B, C, D] = cluster.nodes as [ClusterNode, ClusterNode, ClusterNode, ClusterNode];
     const ABC = [A, B, C];
     // D is down during the rotation and never gets the new key.
@@ -136,6 +143,16 @@ describePostgres('online root-key rotation across a cluster', () => {
 
     try {
       await until('the client has written', async () => ops >= 15, 60_000);
+      // The job leader is to be killed in the middle of the rotation, and node 0 (which the command talks to) must stay: lead elsewhere.
+      let lead: ClusterNode | undefined;
+      await until('a leader', async () => (lead = await leaderNow()) !== undefined, 15_000);
+      if (lead === A) {
+        await quiesce(A);
+        await A.stop();
+        await until('a leader other than node 0', async () => (lead = await leaderNow()) !== undefined, 15_000);
+        await A.start();
+        usable.add(A);
+      }
       const oldKey = cluster.rootKey;
       // The operator's command, sent to node 0, which makes root.key.next in its own data directory; it follows to the end.
       const cli = spawn(process.execPath, [CLI_MAIN, 'custody', 'migrate', '--online', '--to', 'file', '--rate', '8'], {
@@ -176,17 +193,20 @@ describePostgres('online root-key rotation across a cluster', () => {
       // After the switch a node that cannot open the new key does not start.
       await assert.rejects(D.start(), /refusing to start: the cluster's root-key rotation from key:[0-9a-f]{16} to key:[0-9a-f]{16} is past its switch/);
 
-      // Node 1 is SIGKILLed in the middle of the rotation (it may be the leader) and restarted: it rejoins.
-      await quiesce(B);
+      // The job leader (node 1 or 2) is SIGKILLed in the middle of the rotation and restarted: another node
+      // takes the lease and goes on with the passes; the killed node rejoins.
+      const victim = (await leaderNow()) ?? B;
+      assert.notEqual(victim, A);
+      await quiesce(victim);
       assert.notEqual((await status(A)).state, 'completed');
-      await B.kill();
+      await victim.kill();
       await new Promise((r) => setTimeout(r, 500));
-      await B.start();
-      usable.add(B);
+      await victim.start();
+      usable.add(victim);
       // It rejoined a rotation still in progress (from its custody.json, which names both keys).
-      assert.notEqual((st = await status(B)).state, 'completed', JSON.stringify(st));
+      assert.notEqual((st = await status(victim)).state, 'completed', JSON.stringify(st));
       await until('the rotation completed', async () => (st = await status(C)).state === 'completed', 180_000).catch((e: Error) => {
-        throw new Error(`${e.message}: ${JSON.stringify(st)}\nnode 1: ${B.child()?.stderr().slice(-3000)}`);
+        throw new Error(`${e.message}: ${JSON.stringify(st)}\nnode ${victim.index}: ${victim.child()?.stderr().slice(-3000)}`);
       });
       assert.ok(st.resealed > 0, JSON.stringify(st));
       assert.ok(st.nodes!.filter((n) => n.live).every((n) => n.finished), JSON.stringify(st.nodes));
