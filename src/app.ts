@@ -30,6 +30,7 @@ import { RootKeyRing } from './custody/root-key-ring.js';
 import type { ExternalKmsSettings } from './custody/external-kms-settings.js';
 import { OnlineRotation, openRotationInProgress } from './backend/reseal/online-rotation.js';
 import { rotationRoutes } from './backend/reseal/rotation-route.js';
+import { ClusterRotation } from './backend/reseal/cluster-rotation.js';
 import { InFlightRequests } from './http/in-flight.js';
 import { findSealedSample } from './backend/custody-probe.js';
 import type { RootKeyProvider } from './custody/root-key.js';
@@ -42,6 +43,7 @@ import type { AuditStore } from './audit/audit-store.js';
 import { AUDIT_DIR } from './audit/log-files.js';
 import { auditEventsRoute } from './audit/events-route.js';
 import { AuditDelivery } from './audit/delivery.js';
+import type { DeliveryJob } from './audit/delivery-object.js';
 import { putOwnObject } from './audit/self-s3.js';
 import { PgAuditStore } from './audit/pg-audit-store.js';
 import { destinationOf, PgAuditDelivery } from './audit/pg-delivery.js';
@@ -152,9 +154,12 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const leader: JobLeader = backend.cluster
     ? new LeaseLeader({ lease: backend.cluster.lease, holder: backend.cluster.writer.instance, node: backend.cluster.writer.node, ttlMs: config.clusterLeaseSeconds * 1000, log })
     : new SoleLeader((name, err) => log.error({ err, job: name }, 'job failed to start or stop'));
+  // Audit delivery to a bucket (below, once the server listens), for its lag metric.
+  let deliveryJob: DeliveryJob | undefined;
   const metrics = config.metering.metrics
     ? new CofferMetrics({
       leading: () => leader.leading,
+      auditDelivery: () => deliveryJob,
       kmsStore, bucketKeyStats: () => bucketKeys.stats, pendingRows: () => meter?.pendingRows ?? 0,
       bucketUsage: () => meta.bucketUsage(),
       volume: async () => {
@@ -244,11 +249,23 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   adminRoutes.add(usageRoute({ store: usage, prices: config.metering.prices, sync: async () => meter?.sync() }));
   // Each bucket's object count and bytes, for the console's bucket list (GET buckets/usage).
   adminRoutes.add(bucketUsageRoute({ bucketUsage: () => meta.bucketUsage() }));
-  // coffer custody rotate|migrate --online: the server re-seals under a new root key while it serves.
-  const rotation = new OnlineRotation({
-    dataDir: config.dataDir, env: custodyEnv, ring: rootKey.provider, stores: { kms: kmsStore, iam, meta }, audit: auditSink, accountId: root.accountId, externalKms,
-    settled: () => inFlight.settled(), inFlight: () => inFlight.count, log,
-  });
+  // coffer custody rotate|migrate --online: the server re-seals under a new root key while it serves;
+  // on PostgreSQL every node takes part, through the database (backend/reseal/cluster-rotation.ts).
+  const rotationDeps = { dataDir: config.dataDir, env: custodyEnv, ring: rootKey.provider, stores: { kms: kmsStore, iam, meta }, audit: auditSink, accountId: root.accountId, externalKms, settled: () => inFlight.settled(), log };
+  const clusterRotation = backend.cluster
+    ? new ClusterRotation({ ...rotationDeps, store: backend.cluster.rotation, node: backend.cluster.writer.node, instance: backend.cluster.writer.instance })
+    : undefined;
+  const rotation = clusterRotation ?? new OnlineRotation({ ...rotationDeps, inFlight: () => inFlight.count });
+  if (clusterRotation) {
+    // Before the first request: a node starting during a rotation joins it (or refuses to start without the new key).
+    await clusterRotation.join().catch(async (e: unknown) => {
+      await leader.stop();
+      await backend.close();
+      throw e;
+    });
+    clusterRotation.startFollowing();
+    leader.register('root-key-rotation', clusterRotation.job);
+  }
   for (const route of rotationRoutes(rotation)) adminRoutes.add(route);
   const adminApi: AdminApiOptions = {
     routes: adminRoutes, lookup, prepareCredential: (id) => directory.prepare(id, 'coffer'), identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
@@ -311,7 +328,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   await advertiseServerUrl(config.dataDir, `${tls ? 'https' : 'http'}://${host}:${port}`).catch((err: unknown) => {
     log.warn({ err }, 'cannot write coffer.url: `coffer user` beside this server finds it only at the configured address and port');
   });
-  await rotation.resumeIfRecorded();
+  if (rotation instanceof OnlineRotation) await rotation.resumeIfRecorded();
   // Delivery of the audit log to a bucket, through this server's own S3 API as the root: the
   // files of this server (audit/delivery.ts), or on PostgreSQL the cluster's trail, by the job leader (audit/pg-delivery.ts).
   let auditDelivery: AuditDelivery | undefined;
@@ -323,9 +340,10 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
       beforeRead: () => audit.flush(), log,
     };
     if (audit instanceof PgAuditStore) {
-      leader.register('audit-delivery', new PgAuditDelivery({ ...common, trail: audit.trail }));
+      deliveryJob = new PgAuditDelivery({ ...common, trail: audit.trail });
+      leader.register('audit-delivery', deliveryJob);
     } else {
-      auditDelivery = new AuditDelivery({ ...common, dir: join(config.dataDir, AUDIT_DIR) });
+      deliveryJob = auditDelivery = new AuditDelivery({ ...common, dir: join(config.dataDir, AUDIT_DIR) });
       auditDelivery.start();
     }
   }

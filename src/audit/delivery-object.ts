@@ -82,7 +82,7 @@ export abstract class DeliveryJob extends PeriodicJob<number> {
   protected readonly writer: DeliveryWriter;
   private readonly beforeRead: (() => Promise<void>) | undefined;
 
-  constructor(settings: DeliverySettings) {
+  constructor(private readonly settings: DeliverySettings) {
     super({ intervalMs: settings.intervalSeconds * 1000 });
     this.writer = new DeliveryWriter(settings);
     this.beforeRead = settings.beforeRead;
@@ -95,6 +95,23 @@ export abstract class DeliveryJob extends PeriodicJob<number> {
 
   /** One round: the number of records delivered. */
   protected abstract round(): Promise<number>;
+
+  /** `bucket` or `bucket/prefix`: the metric's label. */
+  get destination(): string {
+    return this.settings.prefix ? `${this.settings.bucket}/${this.settings.prefix}` : this.settings.bucket;
+  }
+
+  /**
+   * The delivery lag (coffer_audit_delivery_lag_seconds): how long ago the oldest recorded
+   * event not yet delivered happened, 0 when every event is delivered. Read at scrape time.
+   */
+  async lagSeconds(nowMs: number = Date.now()): Promise<number> {
+    const oldest = await this.oldestUndelivered();
+    return oldest === undefined ? 0 : Math.max(0, (nowMs - oldest) / 1000);
+  }
+
+  /** The eventTime (epoch ms) of the first event after the delivered position, if any. */
+  protected abstract oldestUndelivered(): Promise<number | undefined>;
 
   protected async run(): Promise<number> {
     await this.beforeRead?.();

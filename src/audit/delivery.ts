@@ -101,6 +101,36 @@ export class AuditDelivery extends DeliveryJob {
     }
   }
 
+  protected async oldestUndelivered(): Promise<number | undefined> {
+    let state: DeliveryState | DeliveryStateV1 | undefined;
+    try {
+      state = await this.readState();
+    } catch {
+      state = undefined; // a damaged state: the next round says so; the lag counts from the oldest event kept
+    }
+    const files = await filesOldestFirst(this.o.dir);
+    try {
+      // As resumeAt, without its warning: from just after the last delivered event, else from the oldest kept.
+      let at = 0;
+      let offset = 0;
+      const i = state ? files.findIndex((f) => f.ino === state.ino) : -1;
+      if (state?.v === 2 && i >= 0 && (await lineIsEvent(files[i]!, state))) [at, offset] = [i, state.offset];
+      for (let j = at; j < files.length; j++) {
+        for await (const line of linesForward(files[j]!, j === at ? offset : 0)) {
+          try {
+            const t = Date.parse((JSON.parse(line.text) as { eventTime?: string }).eventTime ?? '');
+            if (Number.isFinite(t)) return t;
+          } catch {
+            // a line torn by a crash: not an event
+          }
+        }
+      }
+      return undefined;
+    } finally {
+      for (const f of files) await f.handle.close();
+    }
+  }
+
   /**
    * Where this round starts: just after the last delivered event when it is still where
    * the state says; otherwise at the oldest event kept (files[0], offset 0), with a

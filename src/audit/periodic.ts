@@ -33,6 +33,11 @@ export abstract class PeriodicJob<T> {
     return this.stopped;
   }
 
+  /** Whether the timer runs (between start() and stop()): on a cluster, whether this node leads. */
+  get active(): boolean {
+    return this.started;
+  }
+
   /** Starts the timer; a no-op while started. */
   start(): void {
     if (this.started) return;

@@ -102,6 +102,12 @@ export class PgAuditTrail {
     return out;
   }
 
+  /** The event_time (epoch ms) of the first row after `seq`, if any (the delivery lag: one index probe). */
+  async eventTimeAfter(seq: number): Promise<number | undefined> {
+    const { rows } = await this.pool.query<{ t: string }>('SELECT event_time::text AS t FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT 1', [seq]);
+    return rows[0] ? Number(rows[0].t) : undefined;
+  }
+
   /** The position of `destination`, made (nothing delivered) when it has none. */
   async position(destination: string): Promise<DeliveryPosition> {
     await this.pool.query('INSERT INTO audit_delivery (destination) VALUES ($1) ON CONFLICT (destination) DO NOTHING', [destination]);

@@ -50,8 +50,13 @@ export class PgAuditDelivery extends DeliveryJob {
     super(o);
   }
 
-  get destination(): string {
+  override get destination(): string {
     return destinationOf(this.o);
+  }
+
+  protected async oldestUndelivered(): Promise<number | undefined> {
+    const pos = await this.o.trail.positionIfAny(this.destination);
+    return this.o.trail.eventTimeAfter(pos?.delivered ?? 0);
   }
 
   protected async round(): Promise<number> {

@@ -57,6 +57,7 @@ import { PgUsageStore } from '../metering/pg-usage-store.js';
 import { PgClusterAccount, type ClusterAccountStore } from '../iam/store/pg-cluster-account.js';
 import type { AuditStore } from '../audit/audit-store.js';
 import { PgLeaderLease, type LeaderLease } from '../cluster/leader-lease.js';
+import { PgRotationStore } from '../cluster/rotation-store.js';
 import { nodeIdentity } from '../cluster/node-identity.js';
 import type { BlobWriterIdentity } from '../storage/types.js';
 
@@ -77,6 +78,8 @@ export type BackendConfig = Partial<Pick<CofferConfig, 'auditPreallocateBytes'>>
 export interface ClusterParts {
   writer: BlobWriterIdentity;
   lease: LeaderLease;
+  /** The cluster's root-key rotation rows (backend/reseal/cluster-rotation.ts). */
+  rotation: PgRotationStore;
 }
 
 /** Every store of a running server. close() closes them all (the audit log last). */
@@ -181,6 +184,7 @@ async function openPostgres(config: BackendConfig, url: string, log?: Logger): P
     // dead nodes' are the job leader's (docs/CLUSTER.md, "Pending blobs").
     const recovered = await recoverStorage(meta, blobs, 'cluster');
     const lease = await PgLeaderLease.open(pool);
+    const rotation = await PgRotationStore.open(pool);
     const iam = track(await PgIamStore.open(pool));
     const kms = track(await PgKmsStore.open(pool));
     const usage = track(await PgUsageStore.open(pool));
@@ -188,7 +192,7 @@ async function openPostgres(config: BackendConfig, url: string, log?: Logger): P
     const account = await PgClusterAccount.open(pool);
     return {
       meta, blobs, kms, iam, usage, audit, account, recovered,
-      cluster: { writer, lease },
+      cluster: { writer, lease, rotation },
       async close() {
         await usage.close();
         await blobs.close();

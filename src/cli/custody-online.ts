@@ -30,7 +30,8 @@ export interface OnlineOptions {
 /** Variables that hold a secret: never sent; the matching _FILE variable is. */
 const SECRET_VARIABLES = ['COFFER_PKCS11_PIN', 'COFFER_EXTERNAL_KMS_SECRET_ACCESS_KEY', 'COFFER_EXTERNAL_KMS_SESSION_TOKEN'];
 const FILE_VARIABLES = new Set(['COFFER_PKCS11_PIN_FILE', 'COFFER_EXTERNAL_KMS_SECRET_ACCESS_KEY_FILE', 'COFFER_EXTERNAL_KMS_SESSION_TOKEN_FILE', 'COFFER_PKCS11_MODULE']);
-const ACTIVE = new Set(['waiting', 'counting', 'resealing']);
+// preparing and finishing: a cluster's nodes taking up the new key and letting the old one go (backend/reseal/cluster-rotation.ts).
+const ACTIVE = new Set(['preparing', 'waiting', 'counting', 'resealing', 'finishing']);
 
 /** The new provider's settings for the server: ONLINE_SETTINGS only, file names made absolute. */
 export function onlineSettings(to: string, env: Record<string, string | undefined>): Record<string, string> {
@@ -76,7 +77,15 @@ export async function runOnline(command: 'rotate' | 'migrate', o: OnlineOptions,
   const tty = process.stderr.isTTY === true;
   const progress = new ProgressReporter(process.stderr, () => ({ done: status.done, total: status.total, counting: status.state !== 'resealing', bytes: 0 }), { tty, intervalMs: tty ? 200 : 1000, unit: 'items' });
   progress.start();
+  // On a cluster the status says what the rotation waits for (a node without the new key blocks the switch).
+  let said = '';
+  const say = () => {
+    const m = status.message ?? '';
+    if (m && m !== said) process.stderr.write(`${tty ? '\n' : ''}coffer: ${m}\n`);
+    said = m;
+  };
   try {
+    say();
     while (ACTIVE.has(status.state)) {
       await new Promise((r) => setTimeout(r, o.pollMs ?? 500));
       try {
@@ -90,6 +99,7 @@ export async function runOnline(command: 'rotate' | 'migrate', o: OnlineOptions,
         }
         throw e;
       }
+      say();
     }
   } finally {
     progress.stop();

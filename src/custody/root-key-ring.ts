@@ -4,7 +4,11 @@
 //
 //   wrap(k)      -> the sealing key (the new one, from the moment a rotation begins)
 //   unwrap(w)    -> the sealing key; if it answers WrongRootKeyError and a previous key
-//                   is held, the previous key
+//                   is held, the previous key; then a standby key, if one is held
+//
+// On a cluster (backend/reseal/cluster-rotation.ts) a node first holds the new key as a
+// *standby* — it opens what other nodes seal under it, but still seals under the old key —
+// until every live node holds both and the cluster switches (beginRotation()).
 //
 // No guess: every wrapped key names its root key (kind and fingerprint) in a header that is
 // part of the authenticated data (docs/spec/kms-key-material.md, "Wrapped key"), and
@@ -20,6 +24,7 @@ import type { RootKeyProvider } from './root-key.js';
 export class RootKeyRing implements RootKeyProvider {
   #sealing: RootKeyProvider;
   #previous: RootKeyProvider | undefined;
+  #standby: RootKeyProvider | undefined;
 
   constructor(sealing: RootKeyProvider, previous?: RootKeyProvider) {
     this.#sealing = sealing;
@@ -49,21 +54,50 @@ export class RootKeyRing implements RootKeyProvider {
     return this.#sealing.wrap(plaintextKey, aad);
   }
 
+  /** The key a cluster's rotation will switch to, held before the switch (opens, never seals). */
+  get standby(): RootKeyProvider | undefined {
+    return this.#standby;
+  }
+
   async unwrap(wrapped: Buffer, aad: Buffer): Promise<Buffer> {
-    const previous = this.#previous;
+    const others = [this.#previous, this.#standby].filter((p): p is RootKeyProvider => p !== undefined);
     try {
       return await this.#sealing.unwrap(wrapped, aad);
     } catch (e) {
-      if (!previous || !(e instanceof WrongRootKeyError)) throw e;
+      if (others.length === 0 || !(e instanceof WrongRootKeyError)) throw e;
     }
-    return previous.unwrap(wrapped, aad);
+    for (let i = 0; ; i++) {
+      try {
+        return await others[i]!.unwrap(wrapped, aad);
+      } catch (e) {
+        if (i === others.length - 1 || !(e instanceof WrongRootKeyError)) throw e;
+      }
+    }
   }
 
-  /** From now on new items are sealed under `next`; items under the current key still open. */
-  beginRotation(next: RootKeyProvider): void {
+  /** Holds `next` beside the sealing key: items under it open, nothing is sealed under it yet. */
+  standBy(next: RootKeyProvider): void {
+    if (this.#previous || this.#standby) throw new Error('a root-key rotation is already in progress');
+    this.#standby = next;
+  }
+
+  /** Back from sealing under the new key to holding it as the standby (a node restarted before its cluster switched). */
+  backToStandby(): void {
+    if (!this.#previous) return;
+    this.#standby = this.#sealing;
+    this.#sealing = this.#previous;
+    this.#previous = undefined;
+  }
+
+  /** From now on new items are sealed under `next` (default: the standby); items under the current key still open. */
+  beginRotation(next?: RootKeyProvider): void {
     if (this.#previous) throw new Error('a root-key rotation is already in progress');
+    const to = next ?? this.#standby;
+    if (!to) throw new Error('no new root key is held');
+    if (next && this.#standby && next !== this.#standby) throw new Error('another new root key is held');
+    this.#standby = undefined;
     this.#previous = this.#sealing;
-    this.#sealing = next;
+    this.#sealing = to;
   }
 
   /** The rotation is complete: the previous key is released and no longer opens anything. */
@@ -74,6 +108,7 @@ export class RootKeyRing implements RootKeyProvider {
   }
 
   close(): void {
+    this.#standby?.close?.();
     this.#previous?.close?.();
     this.#sealing.close?.();
   }

@@ -35,6 +35,8 @@ export interface MetricsOptions {
   volume?: () => Promise<{ freeBytes: number; totalBytes: number }>;
   /** Whether this node is the job leader now (cluster/job-leader.ts). */
   leading?: () => boolean;
+  /** Audit delivery to a bucket, when it runs on this node (on a cluster: the leader): its destination and lag. */
+  auditDelivery?: () => { destination: string; active: boolean; lagSeconds(): Promise<number> } | undefined;
 }
 
 /** What the S3 handler fills in while it serves one request (s3/handler.ts). */
@@ -165,6 +167,17 @@ export class CofferMetrics implements MeterObserver {
         name: 'coffer_cluster_leader', help: '1 while this node is the job leader (runs the KMS scheduler, the storage sweeper, lifecycle), else 0', registers,
         collect() {
           this.set(leading() ? 1 : 0);
+        },
+      });
+    }
+    const delivery = opts.auditDelivery;
+    if (delivery) {
+      new Gauge({
+        name: 'coffer_audit_delivery_lag_seconds', help: 'Age of the oldest audit event not yet delivered to COFFER_AUDIT_BUCKET (0: all delivered), by destination; on a cluster, on the job leader only', labelNames: ['destination'], registers,
+        async collect() {
+          this.reset();
+          const d = delivery();
+          if (d?.active) this.set({ destination: d.destination }, await d.lagSeconds());
         },
       });
     }

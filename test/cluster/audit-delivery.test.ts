@@ -4,7 +4,8 @@
 // exactly once, in seq order across the delivered objects; and with a large backlog the
 // leader is SIGKILLed in the middle of delivering it — the other node takes the lease and
 // goes on from the stored position, and the bucket still holds every record exactly once;
-// the next leader prunes the delivered rows past COFFER_AUDIT_RETENTION_DAYS.
+// the next leader prunes the delivered rows past COFFER_AUDIT_RETENTION_DAYS. The leader
+// alone exports coffer_audit_delivery_lag_seconds.
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -96,6 +97,11 @@ describePostgres('audit delivery on a two-node cluster', () => {
     assert.deepEqual(ids, await trail(), 'every row once, in seq order');
     const { rows } = await db.query<{ n: number }>('SELECT count(DISTINCT node)::int AS n FROM audit_events');
     assert.equal(rows[0]!.n, 2, 'the trail holds both nodes\' records');
+    // coffer_audit_delivery_lag_seconds: exported by the leader (0: all delivered), not by the other node.
+    const lead = await until('a leader', leader, 10_000);
+    const lagOf = async (n: ClusterNode) => /^coffer_audit_delivery_lag_seconds\{destination="trail\/coffer"\} (\S+)$/m.exec(await (await fetch(`${n.url()}/metrics`)).text())?.[1];
+    assert.equal(await lagOf(lead), '0');
+    assert.equal(await lagOf(cluster.nodes.find((n) => n !== lead)!), undefined);
   });
 
   it('SIGKILL the leader in the middle of delivering a backlog: the other node goes on from the stored position, nothing lost or doubled', async () => {

@@ -38,4 +38,36 @@ describe('RootKeyRing', () => {
     await assert.rejects(ring.unwrap(underOld, aad), WrongRootKeyError);
     assert.deepEqual(await ring.unwrap(underNew, aad), secret);
   });
+
+  it('on a cluster: holds the new key as a standby (opens, never seals) until the switch; a restarted node goes back to standby', async () => {
+    const oldKey = new SoftwareRootKey('key', randomBytes(32));
+    const newKey = new SoftwareRootKey('key', randomBytes(32));
+    const ring = new RootKeyRing(oldKey);
+    const secret = randomBytes(32);
+    const underNew = await newKey.wrap(secret, aad);
+    await assert.rejects(ring.unwrap(underNew, aad), WrongRootKeyError);
+
+    ring.standBy(newKey);
+    // Another node sealed under the new key already: this one opens it, and still seals under the old one.
+    assert.deepEqual(await ring.unwrap(underNew, aad), secret);
+    assert.equal(ring.id, oldKey.id);
+    assert.deepEqual(await oldKey.unwrap(await ring.wrap(secret, aad), aad), secret);
+    assert.throws(() => ring.standBy(newKey), /already in progress/);
+
+    ring.beginRotation();
+    assert.equal(ring.id, newKey.id);
+    assert.equal(ring.standby, undefined);
+    assert.equal(ring.previous, oldKey);
+    assert.deepEqual(await newKey.unwrap(await ring.wrap(secret, aad), aad), secret);
+
+    // A node restarted from a custody.json naming the new key, while the cluster has not switched.
+    ring.backToStandby();
+    assert.equal(ring.id, oldKey.id);
+    assert.equal(ring.standby, newKey);
+    assert.deepEqual(await ring.unwrap(underNew, aad), secret);
+    // Tampered under the standby key: an authentication failure, not a wrong key.
+    const bad = Buffer.from(underNew);
+    bad[bad.length - 20]! ^= 1;
+    await assert.rejects(ring.unwrap(bad, aad), SealedKeyAuthError);
+  });
 });

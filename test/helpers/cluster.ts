@@ -38,8 +38,8 @@ export interface ClusterNode {
   kill(): Promise<void>;
   /** SIGTERM and wait for the exit. */
   stop(): Promise<void>;
-  /** Starts the node again on the same data directory, database and blob tier. */
-  start(): Promise<void>;
+  /** Starts the node again on the same data directory, database and blob tier; `env` changes the cluster's environment for this start (undefined: unset). */
+  start(env?: Record<string, string | undefined>): Promise<void>;
   readonly running: boolean;
 }
 
@@ -121,9 +121,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
         await child?.stop();
         child = undefined;
       },
-      async start() {
+      async start(override = {}) {
         if (child) return;
-        child = await startChildServer(dataDir, env, opts.args ?? []);
+        // spawn leaves out variables whose value is undefined.
+        child = await startChildServer(dataDir, { ...env, ...override } as Record<string, string>, opts.args ?? []);
       },
       get running() {
         return child !== undefined;

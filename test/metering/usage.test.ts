@@ -69,7 +69,8 @@ async function usageAndHeld(query: Record<string, string>): Promise<{ r: Report;
 
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'coffer-meter-'));
-  srv = await startTestServer({}, { dataDir });
+  // With audit delivery configured (no round within the test: the first is an hour away), so /metrics has its lag series.
+  srv = await startTestServer({ COFFER_AUDIT_BUCKET: 'meter-audit-trail', COFFER_AUDIT_DELIVERY_SECONDS: '3600' }, { dataDir });
   users = userFactory(srv);
   startHour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
   // The key to be deleted first, scheduled at once. The meter's once-a-second tick may

@@ -37,7 +37,8 @@ import { auditEvent, kindOf, openNext, openOld, promoteFiles, type RotationTarge
 /** Passes after which a rotation that still finds items under the old key gives up (and can be started again). */
 const MAX_PASSES = 10;
 
-export type OnlineState = 'idle' | 'waiting' | 'counting' | 'resealing' | 'completed' | 'failed';
+/** `preparing` and `finishing` are a cluster's (cluster-rotation.ts): nodes taking up the new key, and letting the old one go. */
+export type OnlineState = 'idle' | 'preparing' | 'waiting' | 'counting' | 'resealing' | 'finishing' | 'completed' | 'failed';
 
 export interface OnlineRotationStatus {
   state: OnlineState;
@@ -62,6 +63,10 @@ export interface OnlineRotationStatus {
   notes?: string[];
   /** Why it failed (no secret: ids, store names); starting it again resumes. */
   error?: string;
+  /** On a cluster: what the rotation waits for now, in words (a node named, and why). */
+  message?: string;
+  /** On a cluster: each node's part (live: a fresh heartbeat; holdsNew; the barrier it passed; finished). */
+  nodes?: { node: string; live: boolean; holdsNew: boolean; problem?: string; barrier: number; finished: boolean }[];
 }
 
 /** What the operator asks for: a new key of the current provider, or a key of another provider. */
@@ -137,13 +142,13 @@ export function onlineTarget(env: Record<string, string | undefined>, req: Onlin
 }
 
 /** `kind:` of the provider the server's settings configure (the id's form, for kindOf). */
-function configuredKindId(env: Record<string, string | undefined>): string {
+export function configuredKindId(env: Record<string, string | undefined>): string {
   const source = configuredSource(env);
   return `${source === 'env' || source === 'file' ? 'key' : source}:`;
 }
 
 /** The target of a rotation recorded as online, for a server resuming it. */
-function recordedTarget(env: Record<string, string | undefined>, r: RotationRecord): RotationTarget {
+export function recordedTarget(env: Record<string, string | undefined>, r: RotationRecord): RotationTarget {
   if (r.target === 'file') return { target: 'file' };
   const s = r.settings ?? Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith(r.target === 'pkcs11' ? 'COFFER_PKCS11_' : 'COFFER_EXTERNAL_KMS_')));
   if (r.target === 'pkcs11') return { target: 'pkcs11', settings: { ...pkcs11Settings(s), ...(r.keyLabel ? { keyLabel: r.keyLabel } : {}) } };
@@ -170,7 +175,14 @@ export async function openRotationInProgress(o: { dataDir: string; env: Record<s
   }
 }
 
-export class OnlineRotation {
+/** What the admin routes drive: one server's rotation (OnlineRotation) or a cluster's (cluster-rotation.ts). */
+export interface RootKeyRotator {
+  start(req: OnlineRequest, caller: AuditCaller): Promise<OnlineRotationStatus>;
+  status(): OnlineRotationStatus | Promise<OnlineRotationStatus>;
+  stop(): Promise<void>;
+}
+
+export class OnlineRotation implements RootKeyRotator {
   #status: OnlineRotationStatus = { state: 'idle', pass: 0, done: 0, total: 0, resealed: 0, changed: 0 };
   #running: Promise<void> | undefined;
   #itemsPerSecond: number | undefined;

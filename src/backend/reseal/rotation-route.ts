@@ -13,7 +13,7 @@
 // audit events under the signer.
 
 import { adminError, type AdminRoute } from '../../admin/route.js';
-import { OnlineRotation, RotationRequestError, type OnlineRequest } from './online-rotation.js';
+import { RotationRequestError, type OnlineRequest, type RootKeyRotator } from './online-rotation.js';
 
 export const ROTATION_ROUTE_PATH = 'custody/rotation';
 
@@ -37,7 +37,7 @@ function parseRequest(body: Record<string, unknown>): OnlineRequest {
   throw invalid('command must be rotate or migrate.');
 }
 
-export function rotationRoutes(rotation: OnlineRotation): AdminRoute[] {
+export function rotationRoutes(rotation: RootKeyRotator): AdminRoute[] {
   return [
     {
       method: 'POST',
