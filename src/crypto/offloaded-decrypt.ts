@@ -67,6 +67,11 @@ export class DecryptPool {
   close(job: number): void {
     if (this.jobs.delete(job)) this.track();
   }
+
+  /** Jobs open now (tests check that a cancelled read leaves none behind). */
+  get openJobs(): number {
+    return this.jobs.size;
+  }
 }
 
 let pool: DecryptPool | undefined;
