@@ -1,10 +1,11 @@
 // Worker-thread side of the offloaded decryptor (offloaded-decrypt.ts, file-decrypt.ts):
 // each job is one DecryptStream — the same code, the same checks — fed either with
 // ciphertext chunks posted from the main thread ('open' + 'data'), or with ciphertext this
-// thread reads from a file itself ('file': no hop through the main thread and the libuv
-// pool per chunk). Plaintext goes back as transferred buffers, errors as their kind.
+// thread reads from a file itself ('file': one read ahead through the libuv pool, into
+// reused buffers, and no hop through the main thread per chunk). Plaintext goes back as
+// transferred buffers, errors as their kind.
 
-import { closeSync, openSync, readSync } from 'node:fs';
+import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { Transform } from 'node:stream';
 import { createDecryptStream, type DecryptStreamOptions } from './decrypt-stream.js';
@@ -50,8 +51,14 @@ interface FileSource {
   /** Plaintext bytes posted, and consumed by the main thread's reader (its 'consumed' messages). */
   sent: number;
   consumed: number;
-  /** A pump() is scheduled or a chunk is being decrypted: do not start another. */
-  busy: boolean;
+  /** A read is in flight (into a buffer of ours, on our descriptor: the file closes only after it). */
+  reading: boolean;
+  /** Chunks read and not yet decrypted, oldest first. */
+  ready: Buffer[];
+  /** A chunk is in the DecryptStream. */
+  decrypting: boolean;
+  /** The job ended (finished, failed or cancelled): close once no read is in flight. */
+  closing: boolean;
 }
 
 function flushOut(job: number, j: Job): void {
@@ -102,50 +109,90 @@ function report(job: number, e: unknown): void {
 
 function closeFile(j: Job): void {
   const f = j.file;
-  if (!f || f.fd < 0) return;
+  if (!f) return;
+  f.closing = true;
+  for (const b of f.ready.splice(0)) recycle(b);
+  if (f.reading || f.fd < 0) return;
   const fd = f.fd;
   f.fd = -1;
-  try {
-    closeSync(fd);
-  } catch {
-    // nothing was written through it; a failed close loses nothing
-  }
+  fs.close(fd, () => undefined); // nothing was written through it; a failed close loses nothing
+}
+
+/** Read buffers (READ bytes each) kept for the next chunk of any job: the worker's memory stays flat. */
+const spare: Buffer[] = [];
+const MAX_SPARE = 8;
+
+function readBuffer(size: number): Buffer {
+  const b = spare.pop();
+  return b !== undefined && b.length === size ? b : Buffer.allocUnsafeSlow(size);
+}
+
+/** Returns the read buffer under `b` (a chunk is a view of its first bytes) for reuse. */
+function recycle(b: Buffer): void {
+  if (spare.length < MAX_SPARE) spare.push(Buffer.from(b.buffer, 0, b.buffer.byteLength));
 }
 
 /**
- * Reads and decrypts a file job's next chunk, then schedules the next one while the
- * window allows; one chunk per turn, so other jobs' chunks and messages interleave.
- * Reads are synchronous: the blob files are local and mostly in the page cache, and a hop
- * to the libuv pool and back per chunk is what this path exists to save.
+ * Keeps one read of a file job in flight while the window allows: the libuv pool reads the
+ * next chunk while this thread decrypts the last one, and neither waits for the main thread.
  */
-function pump(id: number): void {
-  const j = jobs.get(id);
-  const f = j?.file;
-  if (!j || !f) return;
-  f.busy = false;
-  if (f.pos >= f.stop || f.sent + outLength(j) - f.consumed >= f.window) return;
+function readAhead(id: number, j: Job, f: FileSource): void {
+  if (f.reading || f.closing || f.pos >= f.stop || f.ready.length > 0) return;
+  if (f.sent + outLength(j) - f.consumed >= f.window) return;
   const len = Math.min(f.read, f.stop - f.pos);
-  const buf = Buffer.allocUnsafeSlow(len);
-  let got = 0;
-  try {
-    while (got < len) {
-      const n = readSync(f.fd, buf, got, len - got, f.pos + got);
-      if (n === 0) throw new Error('the file ended before the range read');
-      got += n;
-    }
-  } catch (e) {
-    return fail(id, e);
-  }
+  const buf = readBuffer(f.read);
+  const at = f.pos;
   f.pos += len;
-  f.busy = true;
-  j.stream.write(buf, (err) => {
+  f.reading = true;
+  readFully(f.fd, buf, len, at, (err) => {
+    f.reading = false;
+    if (f.closing) {
+      recycle(buf);
+      return closeFile(j);
+    }
+    if (err) return fail(id, err);
+    f.ready.push(buf.subarray(0, len));
+    decryptNext(id, j, f);
+    readAhead(id, j, f);
+  });
+}
+
+/** Reads `len` bytes at `at` into `buf`; a file that ends first is an error, as for the blob store's reader. */
+function readFully(fd: number, buf: Buffer, len: number, at: number, done: (err: Error | null) => void): void {
+  let got = 0;
+  const next = (): void => {
+    fs.read(fd, buf, got, len - got, at + got, (err, n) => {
+      if (err) return done(err);
+      if (n === 0) return done(new Error('the file ended before the range read'));
+      got += n;
+      if (got < len) return next();
+      done(null);
+    });
+  };
+  next();
+}
+
+function decryptNext(id: number, j: Job, f: FileSource): void {
+  if (f.decrypting || f.closing) return;
+  const chunk = f.ready.shift();
+  if (chunk === undefined) {
+    if (f.pos >= f.stop && !f.reading) {
+      f.closing = true;
+      j.stream.end();
+    }
+    return;
+  }
+  f.decrypting = true;
+  // The DecryptStream is done with the chunk when the write's callback runs (it copies a
+  // segment cut across chunks into its own staging buffer): then the buffer is reused.
+  j.stream.write(chunk, (err) => {
+    f.decrypting = false;
+    recycle(chunk);
     if (err) return; // the stream's 'error' reports it
     flushOut(id, j);
     if (!jobs.has(id)) return;
-    if (f.pos >= f.stop) {
-      f.busy = false;
-      j.stream.end();
-    } else setImmediate(pump, id);
+    decryptNext(id, j, f);
+    readAhead(id, j, f);
   });
 }
 
@@ -156,16 +203,16 @@ function outLength(j: Job): number {
 }
 
 function openFile(m: Extract<DecryptRequest, { op: 'file' }>): void {
-  let fd: number;
-  try {
-    fd = openSync(m.path, 'r');
-  } catch (e) {
-    m.key.fill(0);
-    return report(m.job, e);
-  }
-  const j = open(m.job, m.key, m.opts);
-  j.file = { fd, pos: m.start, stop: m.end + 1, read: m.read, window: m.window, sent: 0, consumed: 0, busy: true };
-  setImmediate(pump, m.job);
+  fs.open(m.path, 'r', (err, fd) => {
+    if (err) {
+      m.key.fill(0);
+      return report(m.job, err);
+    }
+    const j = open(m.job, m.key, m.opts);
+    const f: FileSource = { fd, pos: m.start, stop: m.end + 1, read: m.read, window: m.window, sent: 0, consumed: 0, reading: false, ready: [], decrypting: false, closing: false };
+    j.file = f;
+    readAhead(m.job, j, f);
+  });
 }
 
 function open(job: number, key: Uint8Array, opts: Omit<DecryptStreamOptions, 'onSegment'>): Job {
@@ -234,13 +281,11 @@ parentPort?.on('message', (m: DecryptRequest) => {
         openFile(m);
         break;
       case 'consumed': {
-        const f = jobs.get(m.job)?.file;
-        if (!f) break;
+        const j = jobs.get(m.job);
+        const f = j?.file;
+        if (!j || !f) break;
         f.consumed += m.bytes;
-        if (!f.busy) {
-          f.busy = true;
-          setImmediate(pump, m.job);
-        }
+        readAhead(m.job, j, f);
         break;
       }
     }

@@ -1,9 +1,10 @@
 // Decryption of a range of a local file on a decrypt worker that reads the file itself.
 // The chunk-fed offloaded decryptor (offloaded-decrypt.ts) moves every ciphertext chunk
 // main thread → libuv pool (the read) → main thread → worker (the decrypt) → main thread;
-// on a loaded machine each of those hops waits for a core. Here the worker opens the file,
-// reads a chunk, decrypts it and posts the plaintext: one hop per batch, worker → main
-// thread, and the main thread only writes to the socket. The worker runs the same
+// on a loaded machine each of those hops waits for a core. Here the worker opens the file
+// and keeps one read ahead (the libuv pool reads chunk n+1 into a reused buffer while the
+// worker decrypts chunk n), then posts the plaintext: the main thread is woken once per
+// batch, only to write it to the socket, and allocates nothing for ciphertext. The worker runs the same
 // DecryptStream (same checks, same errors); it stops reading while WINDOW bytes of its
 // plaintext are not yet taken by this stream's reader (memory stays bounded), and the
 // reader's progress goes back in a 'consumed' message at most every ACK_EVERY bytes.
