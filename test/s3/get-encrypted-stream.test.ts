@@ -128,6 +128,35 @@ test('a multipart object comes back whole, and each part by partNumber', async (
   }
 });
 
+test('a client that disconnects mid-GET of a multipart object leaves no blob file open and no decrypt job', async () => {
+  const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB)];
+  const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mp-cut' }));
+  const done = [];
+  for (let i = 0; i < parts.length; i++) {
+    const r = await srv.s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'mp-cut', UploadId, PartNumber: i + 1, Body: parts[i] }));
+    done.push({ PartNumber: i + 1, ETag: r.ETag });
+  }
+  await srv.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'mp-cut', UploadId, MultipartUpload: { Parts: done } }));
+  for (const cutAt of [2 * MiB, 6 * MiB]) {
+    const res = await signedGet('mp-cut');
+    let seen = 0;
+    await new Promise<void>((resolve) => {
+      res.on('data', (c: Buffer) => {
+        seen += c.length;
+        if (seen > cutAt) {
+          res.destroy();
+          resolve();
+        }
+      });
+      res.on('error', () => undefined);
+    });
+  }
+  const deadline = Date.now() + 10_000;
+  while (((await blobsOpen()).length > 0 || decryptPool().openJobs > 0) && Date.now() < deadline) await sleep(50);
+  assert.deepEqual(await blobsOpen(), []);
+  assert.equal(decryptPool().openJobs, 0);
+});
+
 test('a blob file that came up short answers 500 before any header, not a short body', async () => {
   const body = randomBytes(3 * MiB);
   await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'short', Body: body }));
