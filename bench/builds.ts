@@ -6,10 +6,12 @@
 //   default (SSE-S3) and into one whose default is SSE-KMS with a customer key, bucket
 //   keys off (one KMS GenerateDataKey per PUT, one Decrypt per GET);
 //   KMS GenerateDataKey+Decrypt pairs over the JSON API (bench/kms.ts's client), 32 in flight;
-//   one stream PUT and GET of `sizes.stream` bytes under SSE-KMS;
+//   one stream PUT and GET of `sizes.stream` bytes under SSE-KMS, and one GET of as many
+//   bytes under SSE-S3;
 //   1 MiB PUTs, 8 in flight, unencrypted (a second pair of servers with
 //   COFFER_ENCRYPTION_AT_REST=off), SSE-S3 and SSE-KMS, in ROUNDS interleaved batches of
-//   BENCH_BUILD_MID_OPS (64) each.
+//   BENCH_BUILD_MID_OPS (64) each, each batch followed by GETs of the objects it wrote
+//   (1 MiB GETs, 8 in flight).
 //
 // BENCH_BUILD_PARTS (small,stream,mid; default all three) runs only the parts named (the
 // KMS pairs are part of small).
@@ -176,18 +178,20 @@ async function streams(sides: Side[], sz: Sizes): Promise<Row[]> {
     const b = best.get(id);
     if (!b || m.seconds < b.seconds) best.set(id, m);
   };
+  for (const s of sides) await s.client.putStream('sse-s3', 'stream', size);
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? sides : [...sides].reverse();
     for (const s of order) keep(`put ${s.variant}`, await measure(s.server.pid, () => s.client.putStream('sse-kms', 'stream', size)));
     for (const s of order) keep(`get ${s.variant}`, await measure(s.server.pid, () => s.client.get('sse-kms', 'stream', size)));
+    for (const s of order) keep(`get-s3 ${s.variant}`, await measure(s.server.pid, () => s.client.get('sse-s3', 'stream', size)));
   }
   const rows: Row[] = [];
-  for (const op of ['put', 'get'] as const) {
-    const scenario = `Builds: ${op.toUpperCase()} ${fmtSize(size)} SSE-KMS, 1 stream (best of ${rounds})`;
+  for (const op of ['put', 'get', 'get-s3'] as const) {
+    const scenario = op === 'get-s3' ? `Builds: GET ${fmtSize(size)} SSE-S3, 1 stream (best of ${rounds})` : `Builds: ${op.toUpperCase()} ${fmtSize(size)} SSE-KMS, 1 stream (best of ${rounds})`;
     const values = sides.map((s) => {
       const m = best.get(`${op} ${s.variant}`)!;
       const mibs = size / MiB / m.seconds;
-      rows.push({ scenario, variant: s.variant, result: `${fmtInt(mibs)} MiB/s (${m.seconds.toFixed(1)} s; ${usage(m)})`, target: '—', value: mibs });
+      rows.push({ scenario, variant: s.variant, result: `${fmtInt(mibs)} MiB/s (${m.seconds.toFixed(1)} s; server ${((m.serverCpu * m.seconds * 1000) / (size / MiB)).toFixed(2)} ms CPU/MiB; ${usage(m)})`, target: '—', value: mibs });
       return mibs;
     });
     const ratio = values[0]! / values[1]!;
@@ -196,7 +200,7 @@ async function streams(sides: Side[], sz: Sizes): Promise<Row[]> {
   return rows;
 }
 
-/** 1 MiB PUTs, 8 in flight, per encryption: interleaved batches, the median of the per-round ratios and server CPU per MiB. */
+/** 1 MiB PUTs, then GETs of what they wrote, 8 in flight, per encryption: interleaved batches, the median of the per-round ratios and server CPU per MiB. */
 async function midPuts(sides: PlainSide[], plain: PlainSide[]): Promise<Row[]> {
   const cases = [
     { name: 'unencrypted', bucket: 'plain', sides: plain },
@@ -210,15 +214,20 @@ async function midPuts(sides: PlainSide[], plain: PlainSide[]): Promise<Row[]> {
       const order = b % 2 === 0 ? c.sides : [...c.sides].reverse();
       for (const s of order) {
         const m = await measure(s.server.pid, () => runOps(MID_OPS, MID_CONCURRENCY, (i) => s.client.putStream(c.bucket, `mid/${b}/${i}`, MiB)));
-        const id = `${c.name} ${s.variant}`;
+        const id = `PUT ${c.name} ${s.variant}`;
+        parts.set(id, [...(parts.get(id) ?? []), m]);
+      }
+      for (const s of [...order].reverse()) {
+        const m = await measure(s.server.pid, () => runOps(MID_OPS, MID_CONCURRENCY, (i) => s.client.get(c.bucket, `mid/${b}/${i}`, MiB).then(() => undefined)));
+        const id = `GET ${c.name} ${s.variant}`;
         parts.set(id, [...(parts.get(id) ?? []), m]);
       }
     }
   }
   const rows: Row[] = [];
-  for (const c of cases) {
-    const scenario = `Builds: PUT 1 MiB ×${fmtInt(MID_OPS * ROUNDS)} ${c.name}, ${MID_CONCURRENCY} in flight (${ROUNDS} interleaved batches)`;
-    const [mine, base] = c.sides.map((s) => parts.get(`${c.name} ${s.variant}`)!) as [Measured<Float64Array>[], Measured<Float64Array>[]];
+  for (const [op, c] of (['PUT', 'GET'] as const).flatMap((op) => cases.map((c) => [op, c] as const))) {
+    const scenario = `Builds: ${op} 1 MiB ×${fmtInt(MID_OPS * ROUNDS)} ${c.name}, ${MID_CONCURRENCY} in flight (${ROUNDS} interleaved batches)`;
+    const [mine, base] = c.sides.map((s) => parts.get(`${op} ${c.name} ${s.variant}`)!) as [Measured<Float64Array>[], Measured<Float64Array>[]];
     const [a, b] = [combine(mine), combine(base)];
     const mibs = (m: Measured<Float64Array>) => m.value.length / m.seconds;
     for (const [variant, m] of [[THIS_BUILD, a], [BASELINE, b]] as const) {

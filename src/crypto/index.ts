@@ -26,3 +26,4 @@ export * from './envelope.js';
 export * from './part-list.js';
 export * from './key-wrap.js';
 export * from './offloaded-decrypt.js';
+export * from './file-decrypt.js';

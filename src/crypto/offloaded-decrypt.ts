@@ -25,7 +25,7 @@ interface JobHandlers {
   onReply(m: DecryptReply): void;
 }
 
-class DecryptPool {
+export class DecryptPool {
   private readonly workers: (Worker | undefined)[] = [];
   private readonly jobs = new Map<number, JobHandlers>();
   private nextJob = 1;
@@ -67,9 +67,20 @@ class DecryptPool {
   close(job: number): void {
     if (this.jobs.delete(job)) this.track();
   }
+
+  /** Jobs open now (tests check that a cancelled read leaves none behind). */
+  get openJobs(): number {
+    return this.jobs.size;
+  }
 }
 
 let pool: DecryptPool | undefined;
+
+/** The process's decrypt workers (one fewer than the cores, at least one), started on first use. */
+export function decryptPool(): DecryptPool {
+  pool ??= new DecryptPool(Math.max(1, availableParallelism() - 1));
+  return pool;
+}
 
 class OffloadedDecryptStream extends Transform {
   private readonly w: Worker;
@@ -83,8 +94,7 @@ class OffloadedDecryptStream extends Transform {
 
   constructor(partKey: PartKey, private readonly opts: DecryptStreamOptions) {
     super({ readableHighWaterMark: OUTPUT_HIGH_WATER });
-    pool ??= new DecryptPool(Math.max(1, availableParallelism() - 1));
-    const { job, w } = pool.open({ onReply: (m) => this.onReply(m) });
+    const { job, w } = decryptPool().open({ onReply: (m) => this.onReply(m) });
     this.job = job;
     this.w = w;
     const { onSegment: _onSegment, ...plain } = opts;

@@ -166,6 +166,12 @@ export class FileBlobStore implements BlobStore {
     return new FileBlobWriter(this, blobId, tmp, handle);
   }
 
+  /** A shared directory keeps read() (its errors are translated there); the single-node layout has plain files. */
+  localFile(blobId: string, _size: number): string | undefined {
+    if (this.shared !== undefined || !ID_PATTERN.test(blobId)) return undefined;
+    return this.finalPath(blobId);
+  }
+
   read(blobId: string, range?: { start: number; end: number }): Readable {
     if (!ID_PATTERN.test(blobId)) return failedStream(new Error(`invalid blob id ${JSON.stringify(blobId)}`));
     const bad = badRange(range);

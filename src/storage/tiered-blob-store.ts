@@ -111,6 +111,15 @@ export class TieredBlobStore implements BlobStore {
   }
 
   /**
+   * A blob longer than INLINE_MAX_BYTES is never inline (its writer spilled to a file), so it
+   * is the file of its hex digits; a shorter one may be inline: undefined (use read()).
+   */
+  localFile(blobId: string, size: number): string | undefined {
+    if (!blobId.startsWith(INLINE_PREFIX)) return this.files.localFile?.(blobId, size);
+    return size > INLINE_MAX_BYTES ? this.files.localFile?.(blobId.slice(INLINE_PREFIX.length), size) : undefined;
+  }
+
+  /**
    * The bytes of an inline blob (or of a range of it) at once, for a response that can be
    * sent in one write; undefined when the blob is not inline or the metadata store cannot
    * read it without a round trip (then use read()): on PostgreSQL, only the bytes that came

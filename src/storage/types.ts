@@ -444,6 +444,13 @@ export interface BlobStore {
    * it does not (then use read()).
    */
   readSmall?(blobId: string, range?: ByteRange): Buffer | undefined;
+  /**
+   * Optional: the path of the local file that holds this blob of `size` bytes, for a reader
+   * that reads it on another thread (the encrypted GET's decrypt worker); undefined when the
+   * blob is not such a file (then use read()). Only valid while the blob is held
+   * (blob-readers.ts), and a reader must treat a missing or short file as read() would.
+   */
+  localFile?(blobId: string, size: number): string | undefined;
   /** Deletes a committed blob; deleting a missing blob is not an error. */
   delete(blobId: string): Promise<void>;
   /** Removes leftovers of writes that never committed (temporary files). */

@@ -42,6 +42,8 @@ describe('FileBlobStore shared layout', () => {
     assert.deepEqual(await filesUnder(dir), [rel]);
     assert.equal((await fs.stat(path.join(dir, rel))).mode & 0o777, 0o600);
     for (const d of [blobId.slice(0, 2), path.join(blobId.slice(0, 2), blobId.slice(2, 4))]) assert.equal((await fs.stat(path.join(dir, d))).mode & 0o777, 0o700);
+    // Reads of a shared directory keep read() and its translated errors: no file is handed out.
+    assert.equal(s.localFile(blobId, 6), undefined);
   });
 
   it('names a temporary after its node and process', async () => {

@@ -90,6 +90,11 @@ describe('TieredBlobStore tiers', () => {
       assert.ok((await readAll(store.read(b.blobId))).equals(big));
       assert.ok(store.readSmall(a.blobId)?.equals(small));
       assert.equal(store.readSmall(b.blobId), undefined, 'a spilled blob has no fast path');
+      // localFile (the decrypt worker reads it directly): the spilled blob's file, never an inline blob.
+      assert.equal(store.localFile(a.blobId, small.length), undefined, 'a blob that may be inline has no file to name');
+      const file = store.localFile(b.blobId, big.length);
+      assert.equal(file, path.join(blobsDir, filePath(b.blobId)));
+      assert.ok((await fs.readFile(file!)).equals(big), 'the named file holds the blob');
     } finally {
       await store.close();
     }

@@ -7,7 +7,7 @@
 import { PassThrough, pipeline as pipelineCallback, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  SegmentSealer, ciphertextSize, createReadDecryptStream, derivePartKey, deriveOuterPartKey, openSegment, segmentRange,
+  SegmentSealer, ciphertextSize, createFileDecryptStream, createReadDecryptStream, derivePartKey, deriveOuterPartKey, openSegment, segmentRange,
   SEALED_SEGMENT_SIZE, TAG_LENGTH, TruncatedCiphertextError, segmentCount, type PartKey,
 } from '../../crypto/index.js';
 import type { BlobStore, ObjectPart } from '../../storage/types.js';
@@ -106,6 +106,25 @@ function planPartRead(keys: ObjectKeys, part: ObjectPart, start: number, end: nu
   return { blobStart: r2.cipherStart, blobEnd: r2.cipherEnd - 1, decrypt: () => [outer(), inner()] };
 }
 
+/**
+ * A single-layer read of at least this many plaintext bytes from a part stored as a local
+ * file goes to a decrypt worker that reads the file itself (crypto/file-decrypt.ts): the main
+ * thread then only sends. Shorter reads decrypt here (a worker round trip costs more).
+ */
+export const FILE_DECRYPT_MIN_BYTES = 256 * 1024;
+
+/** The part's plaintext bytes [start, end] decrypted by a worker reading its file; undefined when that path does not apply. */
+function fileRead(blobs: BlobStore, keys: ObjectKeys, part: ObjectPart, start: number, end: number): Readable | undefined {
+  if (keys.outer || end - start + 1 < FILE_DECRYPT_MIN_BYTES || blobs.localFile === undefined) return undefined;
+  const path = blobs.localFile(part.blobId, ciphertextSize(part.size));
+  if (path === undefined) return undefined;
+  const r = segmentRange(start, end + 1, part.size);
+  const key = derivePartKey(keys.inner, keys.objectId, part.partNumber);
+  const stream = createFileDecryptStream(key, { plaintextSize: part.size, firstSegment: r.firstSegment, skipBytes: r.skipBytes, length: r.length, onSegment: countOpened }, { path, start: r.cipherStart, end: r.cipherEnd - 1 });
+  key.fill(0);
+  return stream;
+}
+
 type Piece = { part: ObjectPart; start: number; end: number };
 
 function overlapping(parts: readonly ObjectPart[], start: number, end: number): Piece[] {
@@ -127,6 +146,8 @@ export function readDecrypted(blobs: BlobStore, parts: readonly ObjectPart[], si
   if (pieces.length === 1) {
     // One part: the decryptor is the body (no extra stream hop); an error anywhere destroys it.
     const p = pieces[0]!;
+    const direct = fileRead(blobs, keys, p.part, p.start, p.end);
+    if (direct) return direct;
     const plan = planPartRead(keys, p.part, p.start, p.end);
     const src = blobs.read(p.part.blobId, { start: plan.blobStart, end: plan.blobEnd });
     const [first, second] = plan.decrypt();
@@ -135,6 +156,11 @@ export function readDecrypted(blobs: BlobStore, parts: readonly ObjectPart[], si
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   (async () => {
     for (const p of pieces) {
+      const direct = fileRead(blobs, keys, p.part, p.start, p.end);
+      if (direct) {
+        await pipeline(direct, out, { end: false });
+        continue;
+      }
       const plan = planPartRead(keys, p.part, p.start, p.end);
       const src = blobs.read(p.part.blobId, { start: plan.blobStart, end: plan.blobEnd });
       const [first, second] = plan.decrypt();

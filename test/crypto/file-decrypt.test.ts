@@ -1,0 +1,138 @@
+// The file-reading decryptor (crypto/file-decrypt.ts) keeps createDecryptStream's contract —
+// same plaintext, same segments opened, same error kinds — while a worker reads the file
+// itself; a missing or short file fails like a file read; a reader that stops early leaves
+// neither the file open nor a worker job behind; a slow reader holds the worker back.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  SegmentAuthError, TruncatedCiphertextError, asPartKey, ciphertextSize, createEncryptStream, createFileDecryptStream, decryptPool,
+  segmentRange, type DecryptStreamOptions,
+} from '../../src/crypto/index.js';
+
+const MiB = 1024 * 1024;
+const key = asPartKey(randomBytes(32));
+const size = 9 * MiB + 12345;
+const plaintext = randomBytes(size);
+let dir: string;
+let sealed: string;
+let ct: Buffer;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'coffer-file-decrypt-'));
+  const out: Buffer[] = [];
+  await pipeline(Readable.from([plaintext]), createEncryptStream(key), async function* (src) {
+    for await (const c of src) out.push(c as Buffer);
+  });
+  ct = Buffer.concat(out);
+  assert.equal(ct.length, ciphertextSize(size));
+  sealed = join(dir, 'sealed');
+  await writeFile(sealed, ct);
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function read(path: string, opts: DecryptStreamOptions, start = 0, end = ct.length - 1): Promise<{ out: Buffer; segments: number[] }> {
+  const segments: number[] = [];
+  const out: Buffer[] = [];
+  await pipeline(createFileDecryptStream(key, { ...opts, onSegment: (i) => segments.push(i) }, { path, start, end }), async function* (src) {
+    for await (const c of src) out.push(c as Buffer);
+  });
+  return { out: Buffer.concat(out), segments };
+}
+
+async function openHere(path: string): Promise<number> {
+  let n = 0;
+  for (const fd of await readdir('/proc/self/fd')) if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) === path) n++;
+  return n;
+}
+
+async function settled(path: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while ((decryptPool().openJobs > 0 || (await openHere(path)) > 0) && Date.now() < deadline) await sleep(20);
+  assert.equal(decryptPool().openJobs, 0, 'no worker job left open');
+  assert.equal(await openHere(path), 0, 'the file is closed');
+}
+
+describe('file-reading decryption on a worker', () => {
+  it('a whole part comes back byte for byte, every segment counted once, in order; the file is closed after', async () => {
+    const { out, segments } = await read(sealed, { plaintextSize: size });
+    assert.ok(out.equals(plaintext));
+    assert.deepEqual(segments, Array.from({ length: Math.ceil(size / 65536) }, (_, i) => i));
+    await settled(sealed);
+  });
+
+  it('a range reads and opens only its segments', async () => {
+    for (const [a, b] of [[70000, 70000 + 3 * MiB + 99], [0, 1], [size - 5, size], [65536, 2 * 65536]] as const) {
+      const r = segmentRange(a, b, size);
+      const { out, segments } = await read(sealed, { plaintextSize: size, firstSegment: r.firstSegment, skipBytes: r.skipBytes, length: r.length }, r.cipherStart, r.cipherEnd - 1);
+      assert.ok(out.equals(plaintext.subarray(a, b)), `range ${a}-${b}`);
+      assert.equal(segments.length, r.lastSegment - r.firstSegment + 1);
+    }
+  });
+
+  it('a slow reader holds the worker back: plaintext waiting stays bounded, and nothing stalls', async () => {
+    const dec = createFileDecryptStream(key, { plaintextSize: size }, { path: sealed, start: 0, end: ct.length - 1 });
+    let most = 0;
+    let got = 0;
+    const sink = new Writable({
+      highWaterMark: 64 * 1024,
+      write(chunk: Buffer, _e, cb) {
+        got += chunk.length;
+        most = Math.max(most, dec.readableLength);
+        setTimeout(cb, 1);
+      },
+    });
+    await pipeline(dec, sink);
+    assert.equal(got, size);
+    assert.ok(most <= 6 * MiB, `at most a few MiB wait for the reader (saw ${most})`);
+  });
+
+  it('a flipped bit is an authentication failure, a cut file a short read, a cut range a truncation — never wrong bytes', async () => {
+    const flipped = Buffer.from(ct);
+    flipped[5 * 65552 + 100]! ^= 1;
+    const bad = join(dir, 'flipped');
+    await writeFile(bad, flipped);
+    await assert.rejects(read(bad, { plaintextSize: size }), (e: Error) => e instanceof SegmentAuthError);
+    await settled(bad);
+
+    const short = join(dir, 'short');
+    await writeFile(short, ct.subarray(0, ct.length - 10));
+    await assert.rejects(read(short, { plaintextSize: size }), /the file ended before the range read/);
+    await settled(short);
+
+    // The file is whole but the range handed in stops short of the last segment it needs.
+    await assert.rejects(read(sealed, { plaintextSize: size }, 0, ct.length - 11), (e: Error) => e instanceof TruncatedCiphertextError);
+  });
+
+  it('a missing file fails with its file error (ENOENT), not a crypto one', async () => {
+    await assert.rejects(read(join(dir, 'missing'), { plaintextSize: size }), (e: NodeJS.ErrnoException) => e.code === 'ENOENT' && !(e instanceof SegmentAuthError));
+    assert.equal(decryptPool().openJobs, 0);
+  });
+
+  it('a reader that stops early closes the file and the worker job', async () => {
+    for (let round = 0; round < 3; round++) {
+      const dec = createFileDecryptStream(key, { plaintextSize: size }, { path: sealed, start: 0, end: ct.length - 1 });
+      let seen = 0;
+      await new Promise<void>((resolve) => {
+        dec.on('data', (c: Buffer) => {
+          seen += c.length;
+          if (seen > 2 * MiB) {
+            dec.destroy();
+            resolve();
+          }
+        });
+      });
+      await settled(sealed);
+    }
+  });
+});
