@@ -243,6 +243,15 @@ export class KmsService {
     };
   }
 
+  /**
+   * The cached material of a key version when the cache holds it for the key's current
+   * revision, without a store read or a promise; undefined otherwise (then material()).
+   */
+  cachedMaterial(key: KmsKeyRecord, version = key.currentVersion): KeyMaterial | undefined {
+    const hit = this.materials.get(`${key.keyId}/${version}`);
+    return hit && key.revision !== undefined && hit.revision === key.revision ? hit.value : undefined;
+  }
+
   /** The unsealed material of a key version, cached in memory (never logged, never persisted in the clear). */
   async material(key: KmsKeyRecord, version = key.currentVersion): Promise<KeyMaterial> {
     const found = await this.cached(this.materials, key, version, 'The key material for this ciphertext is not available.');
