@@ -69,7 +69,7 @@ export async function audited<I extends object, O>(
       refuse(e, caller, eventName, svc);
     }
   }
-  const note = newNote(eventName, input);
+  const note = new Note(eventName, input);
   let out: O;
   try {
     out = await op(svc, caller, input, note);
@@ -86,19 +86,25 @@ export async function audited<I extends object, O>(
 /**
  * The note an operation fills in. Its params start as the request's own members
  * (defaultParams), worked out only when read: every operation that checks its input
- * replaces them, so most requests never need them.
+ * replaces them, so most requests never need them. (A class: accessors in an object
+ * literal are defined anew, through the runtime, for every object.)
  */
-function newNote(eventName: string, input: object): AuditNote {
-  let params: Record<string, unknown> | undefined;
-  return {
-    keys: [],
-    get params(): Record<string, unknown> {
-      return (params ??= defaultParams(eventName, input));
-    },
-    set params(value: Record<string, unknown>) {
-      params = value;
-    },
-  };
+class Note implements AuditNote {
+  readonly keys: AuditNote['keys'] = [];
+  #params: Record<string, unknown> | undefined;
+
+  constructor(
+    private readonly eventName: string,
+    private readonly input: object,
+  ) {}
+
+  get params(): Record<string, unknown> {
+    return (this.#params ??= defaultParams(this.eventName, this.input));
+  }
+
+  set params(value: Record<string, unknown>) {
+    this.#params = value;
+  }
 }
 
 /** Records the event; a log that cannot be written becomes KMSInternalException (refuse). */
