@@ -36,6 +36,9 @@
 //                                      interleaved rounds (BENCH_PEER_ROUNDS, 3), the ratio Coffer ÷ MinIO per row
 //                                      (bench/peer-minio.ts); not part of a plain `npm run bench` nor of CI
 //   npm run bench -- --server <other checkout>/dist/src/cli/main.js   benchmark another build
+//   node dist/bench/kms-ab.js <A>/dist/src/cli/main.js <B>/dist/src/cli/main.js [rounds] [pairs]
+//                                      KMS pairs against two builds, interleaved, with the server's main-thread
+//                                      CPU per request beside its total (bench/kms-ab.ts)
 //   env BENCH_BIG_GIB, BENCH_STREAM_MIB, BENCH_SMALL_OPS override the sizes; BENCH_SSE_ROUNDS the SSE turns (3).
 //
 // It is a report, not a test: it exits 0 when a target is missed, and marks it.

@@ -34,7 +34,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditEvent } from './sink.js';
 import { GroupCommit } from './group-commit.js';
-import { toCloudTrail } from './cloudtrail.js';
+import { cloudTrailLine } from './cloudtrail.js';
 import type { AuditStore } from './audit-store.js';
 import type { CloudTrailEvent } from './event.js';
 import { AUDIT_DIR, AUDIT_FILE, completeLength, filesOldestFirst, linesForward, logFileName } from './log-files.js';
@@ -118,16 +118,12 @@ export class AuditLog implements AuditStore {
     return log;
   }
 
-  record(e: AuditEvent): Promise<void> {
-    return this.write(toCloudTrail(e, this.region));
-  }
-
   /**
    * Group commit: everything queued is appended and synced as one batch, and the events
    * recorded meanwhile wait for the next one, so concurrent requests share one fsync.
    */
-  private write(event: CloudTrailEvent): Promise<void> {
-    return this.commit.add(JSON.stringify(event) + '\n');
+  record(e: AuditEvent): Promise<void> {
+    return this.commit.add(cloudTrailLine(e, this.region));
   }
 
   /** Throws while the log cannot be written: requests that need a record are refused before they act. */

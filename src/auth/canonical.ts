@@ -12,7 +12,7 @@
 // S3 signs the path encoded once and never normalized; every other service signs the
 // path normalized (. and .. removed, empty segments dropped) and encoded twice.
 
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -181,8 +181,9 @@ export function stringToSign(amzDate: string, scope: string, canonical: string):
   return `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`;
 }
 
+/** SHA-256 in hex; a string is hashed as UTF-8. The one-shot hash() costs about a third of a createHash object, on every request's canonical request and body. */
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  return hash('sha256', data, 'hex');
 }
 
 export function hmac(key: Buffer | string, data: string): Buffer {

@@ -32,6 +32,7 @@ import {
   accessDenied,
   authorizationHeaderMalformed,
   authorizationQueryParametersError,
+  contentSha256Mismatch,
   expiredToken,
   headersNotSigned,
   invalidAccessKeyId,
@@ -126,12 +127,15 @@ function headerAuth(req: SignedRequest, opts: AuthOptions, rawPath: string, para
   const contentSha = single(req.headers['x-amz-content-sha256']);
   let payload: PayloadMode;
   let payloadHash: string;
+  /** The SHA-256 of a body read whole (services other than S3), which the signed payload hash must be. */
+  let bodyHash: string | undefined;
   if (opts.service === 's3') {
     if (contentSha === undefined) throw invalidRequest('Missing required header for this request: x-amz-content-sha256');
     payload = payloadFromContentSha(contentSha);
     payloadHash = contentSha;
   } else {
-    payloadHash = contentSha ?? (req.body ? sha256Hex(req.body) : EMPTY_SHA256);
+    bodyHash = req.body ? sha256Hex(req.body) : undefined;
+    payloadHash = contentSha ?? bodyHash ?? EMPTY_SHA256;
     payload = contentSha !== undefined && SHA256_HEX.test(contentSha) && !req.body ? { kind: 'sha256', expected: contentSha.toLowerCase() } : { kind: 'unsigned' };
   }
   const signed = splitSignedHeaders(signedHeaders);
@@ -144,6 +148,7 @@ function headerAuth(req: SignedRequest, opts: AuthOptions, rawPath: string, para
   checkSignedHeaders(req.headers, signed, false);
 
   const signingKey = verify(req, opts, rawPath, params, cred, { scope, amzDate: amzDate.iso, signedHeaders: signed, signature, payloadHash });
+  checkBodyHash(payloadHash, bodyHash);
   if (payload.kind === 'chunked-signed') {
     payload = { ...payload, seedSignature: signature, signingKey, scope: scopeString(scope), amzDate: amzDate.iso };
   }
@@ -247,6 +252,7 @@ function queryAuth(req: SignedRequest, opts: AuthOptions, rawPath: string, param
     payloadHash = req.body ? sha256Hex(req.body) : EMPTY_SHA256;
   }
   const signingKey = verify(req, opts, rawPath, params, cred, { scope, amzDate: date, signedHeaders: signed, signature, payloadHash, excludeParam: 'X-Amz-Signature' });
+  if (opts.service !== 's3' && req.body) checkBodyHash(payloadHash, declared === undefined ? payloadHash : sha256Hex(req.body));
   if (payload.kind === 'chunked-signed') {
     payload = { ...payload, seedSignature: signature, signingKey, scope: scopeString(scope), amzDate: date };
   }
@@ -329,6 +335,16 @@ function verify(req: SignedRequest, opts: AuthOptions, rawPath: string, params: 
     throw signatureDoesNotMatch(cred.accessKeyId, toSign, v.signature, canonical);
   }
   return key;
+}
+
+/**
+ * A body read whole (KMS, IAM, STS, the admin API) is what was signed only when the
+ * payload hash in the signature is its SHA-256. A client may state that hash itself
+ * (x-amz-content-sha256); anything else — another body's hash, UNSIGNED-PAYLOAD — would
+ * let a captured request be replayed with a body of the replayer's choosing.
+ */
+function checkBodyHash(signedHash: string, bodyHash: string | undefined): void {
+  if (bodyHash !== undefined && signedHash.toLowerCase() !== bodyHash) throw contentSha256Mismatch(signedHash, bodyHash);
 }
 
 function scopeString(s: Scope): string {

@@ -42,6 +42,8 @@ export class InFlightRequests {
   }
 
   #wake(): void {
+    // Every request's end comes here; with nobody waiting (all but a rotation's moments) there is nothing to work out.
+    if (this.#waiters.length === 0) return;
     const oldest = this.#counts.size === 0 ? Infinity : Math.min(...this.#counts.keys());
     const ready = this.#waiters.filter((w) => w.generation < oldest);
     if (ready.length === 0) return;

@@ -6,7 +6,7 @@
 
 import { ServiceError, isServiceError } from '../errors.js';
 import { isDatabaseUnavailable } from '../storage/postgres/unavailable.js';
-import { AuditUnavailableError } from '../audit/sink.js';
+import { AuditUnavailableError, type AuditEvent } from '../audit/sink.js';
 import { kmsError } from './errors.js';
 import type { Caller, KmsService } from './service.js';
 import { INPUT_MEMBERS, type AuditNote, type Operation } from './operation.js';
@@ -61,41 +61,75 @@ function boundParam(v: unknown, depth = 1): unknown {
 export async function audited<I extends object, O>(
   svc: KmsService, caller: Caller, eventName: string, op: Operation<I, O>, input: I, opts: AuditedOptions = {},
 ): Promise<O> {
-  if (opts.recordSuccess !== false) durably(() => svc.checkAuditWritable(), caller, eventName, svc);
-  const note: AuditNote = { keys: [], params: defaultParams(eventName, input) };
+  const recordSuccess = opts.recordSuccess !== false;
+  if (recordSuccess) {
+    try {
+      svc.checkAuditWritable();
+    } catch (e) {
+      refuse(e, caller, eventName, svc);
+    }
+  }
+  const note = new Note(eventName, input);
   let out: O;
   try {
     out = await op(svc, caller, input, note);
   } catch (e) {
     const code = isServiceError(e) ? e.code : 'KMSInternalException';
     const message = isServiceError(e) ? e.message : 'internal error';
-    await durably(() => svc.audit({ eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note), errorCode: code, errorMessage: message }), caller, eventName, svc);
+    await record(svc, caller, { eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note), errorCode: code, errorMessage: message });
     throw e;
   }
-  if (opts.recordSuccess !== false) await durably(() => svc.audit({ eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note) }), caller, eventName, svc);
+  if (recordSuccess) await record(svc, caller, { eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note) });
   return out;
 }
 
-/** Runs an audit step; a log that cannot be written becomes KMSInternalException, with the reason in the server log. */
-function durably<T>(step: () => T, caller: Caller, eventName: string, svc: KmsService): T {
-  const refuse = (e: unknown): never => {
-    // A cluster's trail is in PostgreSQL: while the database is away the handlers answer
-    // their "dependency unavailable" error (KMS 503 DependencyTimeoutException, S3 503).
-    if (!(e instanceof AuditUnavailableError) || isDatabaseUnavailable(e)) throw e;
-    svc.log.warn({ requestId: caller.requestId, operation: eventName }, 'KMS request refused: the audit log cannot be written');
-    // The cause lets S3 answer 503 ServiceUnavailable rather than 500 (s3/sse/kms-bridge.ts).
-    // A full disk is answered as everywhere else (507, which SDKs do not retry into it).
-    const refusal = isStorageFull(e)
-      ? new ServiceError('KMSInternalException', 'The request was refused because the audit log has no space left on its disk. Free disk space on the server, then try again.', 507)
-      : kmsError('KMSInternalException', 'The request was refused because the audit log cannot be written.');
-    throw Object.assign(refusal, { cause: e });
-  };
-  try {
-    const r = step();
-    return (r instanceof Promise ? r.catch(refuse) : r) as T;
-  } catch (e) {
-    return refuse(e);
+/**
+ * The note an operation fills in. Its params start as the request's own members
+ * (defaultParams), worked out only when read: every operation that checks its input
+ * replaces them, so most requests never need them. (A class: accessors in an object
+ * literal are defined anew, through the runtime, for every object.)
+ */
+class Note implements AuditNote {
+  readonly keys: AuditNote['keys'] = [];
+  #params: Record<string, unknown> | undefined;
+
+  constructor(
+    private readonly eventName: string,
+    private readonly input: object,
+  ) {}
+
+  get params(): Record<string, unknown> {
+    return (this.#params ??= defaultParams(this.eventName, this.input));
   }
+
+  set params(value: Record<string, unknown>) {
+    this.#params = value;
+  }
+}
+
+/** Records the event; a log that cannot be written becomes KMSInternalException (refuse). */
+function record(svc: KmsService, caller: Caller, event: AuditEvent): Promise<void> {
+  let stored: Promise<void>;
+  try {
+    stored = svc.audit(event);
+  } catch (e) {
+    return refuse(e, caller, event.eventName, svc);
+  }
+  return stored.catch((e: unknown) => refuse(e, caller, event.eventName, svc));
+}
+
+/** An audit step failed: an unwritable log becomes KMSInternalException, with the reason in the server log; anything else is rethrown. */
+function refuse(e: unknown, caller: Caller, eventName: string, svc: KmsService): never {
+  // A cluster's trail is in PostgreSQL: while the database is away the handlers answer
+  // their "dependency unavailable" error (KMS 503 DependencyTimeoutException, S3 503).
+  if (!(e instanceof AuditUnavailableError) || isDatabaseUnavailable(e)) throw e;
+  svc.log.warn({ requestId: caller.requestId, operation: eventName }, 'KMS request refused: the audit log cannot be written');
+  // The cause lets S3 answer 503 ServiceUnavailable rather than 500 (s3/sse/kms-bridge.ts).
+  // A full disk is answered as everywhere else (507, which SDKs do not retry into it).
+  const refusal = isStorageFull(e)
+    ? new ServiceError('KMSInternalException', 'The request was refused because the audit log has no space left on its disk. Free disk space on the server, then try again.', 507)
+    : kmsError('KMSInternalException', 'The request was refused because the audit log cannot be written.');
+  throw Object.assign(refusal, { cause: e });
 }
 
 function resources(note: AuditNote) {

@@ -24,13 +24,14 @@ const FEATURE: Record<string, string> = {
   DeleteCustomKeyStore: 'custom key stores', ConnectCustomKeyStore: 'custom key stores', DisconnectCustomKeyStore: 'custom key stores',
 };
 
-export async function callKms(svc: KmsService, caller: Caller, operation: string, input: KmsInput): Promise<KmsOutput> {
+/** Runs the named operation through audited() (no async wrapper of its own: one promise less per request); an unknown or unsupported name is a rejection. */
+export function callKms(svc: KmsService, caller: Caller, operation: string, input: KmsInput): Promise<KmsOutput> {
   // Own properties only: the wire names the operation, and "constructor" or "toString"
   // must not reach what every object inherits.
   const op = Object.hasOwn(KMS_OPERATIONS, operation) ? KMS_OPERATIONS[operation] : undefined;
   if (!op) {
-    if (UNSUPPORTED_OPERATIONS.has(operation)) throw kmsError('UnsupportedOperationException', `${operation} is not supported by Coffer's KMS${FEATURE[operation] ? ` (${FEATURE[operation]})` : ''}.`);
-    throw kmsError('UnknownOperationException');
+    if (UNSUPPORTED_OPERATIONS.has(operation)) return Promise.reject(kmsError('UnsupportedOperationException', `${operation} is not supported by Coffer's KMS${FEATURE[operation] ? ` (${FEATURE[operation]})` : ''}.`));
+    return Promise.reject(kmsError('UnknownOperationException'));
   }
   return audited(svc, caller, operation, op, input);
 }

@@ -155,7 +155,10 @@ function decodeBlobs(input: KmsInput): void {
 
 function encodeBlobs(out: Record<string, unknown>): Record<string, unknown> {
   const o: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(out)) o[k] = Buffer.isBuffer(v) ? v.toString('base64') : v;
+  for (const k of Object.keys(out)) {
+    const v = out[k];
+    o[k] = Buffer.isBuffer(v) ? v.toString('base64') : v;
+  }
   return o;
 }
 

@@ -5,7 +5,7 @@
 
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/types.js';
-import { authorize, accessDeniedMessage, parsePolicyDocument, type NamedPolicy, type PolicyDocument, type RequestContext } from '../iam/policy/index.js';
+import { authorize, accessDeniedMessage, parsePolicyDocument, type NamedPolicy, type PolicyDocument, type RequestContext, type RequestPrincipal } from '../iam/policy/index.js';
 import type { RootKeyProvider } from '../custody/root-key.js';
 import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { openKeyMaterial, openSecret, type KeyMaterial } from './format/key-material.js';
@@ -131,24 +131,20 @@ export class KmsService {
    * Throws AccessDeniedException with AWS's message.
    */
   async authorize(caller: Caller, key: KmsKeyRecord, action: string, conditions: Record<string, string | string[] | boolean | undefined> = {}, encryptionContext?: Record<string, string>, opts: AuthorizeOptions = {}): Promise<void> {
-    const ctx: RequestContext = {
-      principal: requestPrincipal(caller.principal),
-      action,
-      resource: key.arn,
-      conditions: {
-        'kms:CallerAccount': caller.principal.accountId,
-        'kms:ViaService': caller.viaService,
-        'aws:SecureTransport': caller.secureTransport ? 'true' : 'false',
-        'aws:SourceIp': caller.sourceIp,
-        'aws:CurrentTime': new Date(this.now()).toISOString(),
-        'aws:PrincipalArn': caller.principal.arn,
-        'kms:KeySpec': key.keySpec,
-        'kms:KeyUsage': key.keyUsage,
-        'kms:KeyOrigin': key.origin,
-        ...contextConditions(encryptionContext),
-        ...conditions,
-      } as RequestContext['conditions'],
-    };
+    const now = this.now();
+    const ctx = new KeyRequestContext(requestPrincipal(caller.principal), action, key.arn, () => ({
+      'kms:CallerAccount': caller.principal.accountId,
+      'kms:ViaService': caller.viaService,
+      'aws:SecureTransport': caller.secureTransport ? 'true' : 'false',
+      'aws:SourceIp': caller.sourceIp,
+      'aws:CurrentTime': new Date(now).toISOString(),
+      'aws:PrincipalArn': caller.principal.arn,
+      'kms:KeySpec': key.keySpec,
+      'kms:KeyUsage': key.keyUsage,
+      'kms:KeyOrigin': key.origin,
+      ...contextConditions(encryptionContext),
+      ...conditions,
+    } as RequestContext['conditions']));
     const grant = await this.matchingGrant(caller, key, action.slice('kms:'.length), encryptionContext, opts.grantMatch);
     const decision = authorize({
       identityPolicies: await this.deps.identityPolicies(caller.principal),
@@ -243,6 +239,15 @@ export class KmsService {
     };
   }
 
+  /**
+   * The cached material of a key version when the cache holds it for the key's current
+   * revision, without a store read or a promise; undefined otherwise (then material()).
+   */
+  cachedMaterial(key: KmsKeyRecord, version = key.currentVersion): KeyMaterial | undefined {
+    const hit = this.materials.get(`${key.keyId}/${version}`);
+    return hit && key.revision !== undefined && hit.revision === key.revision ? hit.value : undefined;
+  }
+
   /** The unsealed material of a key version, cached in memory (never logged, never persisted in the clear). */
   async material(key: KmsKeyRecord, version = key.currentVersion): Promise<KeyMaterial> {
     const found = await this.cached(this.materials, key, version, 'The key material for this ciphertext is not available.');
@@ -307,6 +312,26 @@ export class KmsService {
   /** Throws AuditUnavailableError while the audit log cannot be written: check before acting. */
   checkAuditWritable(): void {
     this.deps.audit.checkWritable();
+  }
+}
+
+/**
+ * The request context of a decision on a key. Its condition keys are gathered only when a
+ * policy statement has a condition to test them against (the policy engine reads them
+ * through buildContextMap, lazily): the default key policy has none.
+ */
+class KeyRequestContext implements RequestContext {
+  #conditions: RequestContext['conditions'] | undefined;
+
+  constructor(
+    readonly principal: RequestPrincipal,
+    readonly action: string,
+    readonly resource: string,
+    private readonly gather: () => RequestContext['conditions'],
+  ) {}
+
+  get conditions(): RequestContext['conditions'] {
+    return (this.#conditions ??= this.gather());
   }
 }
 

@@ -50,14 +50,21 @@ export interface EvaluateOptions {
   kind: PolicyKind;
   /** Name used in MatchedStatement.policy. Default 'policy'. */
   name?: string;
-  /** A map from buildContextMap(ctx), to share one across many policies. */
-  contextMap?: ContextMap;
+  /**
+   * A map from buildContextMap(ctx), to share one across many policies; or a function that
+   * builds it on first use (once per request), so that policies without conditions or
+   * policy variables — the default key policy — never build it.
+   */
+  contextMap?: ContextMap | (() => ContextMap);
 }
 
 /** Evaluates one document: Deny if a Deny statement applies, else Allow if an Allow does. */
 export function evaluatePolicy(doc: PolicyDocument, ctx: RequestContext, opts: EvaluateOptions): PolicyEvaluation {
-  const map = opts.contextMap ?? buildContextMap(ctx);
-  const lookup = doc.version === '2012-10-17' ? variableLookup(map) : undefined;
+  const given = opts.contextMap;
+  let built: ContextMap | undefined = typeof given === 'function' ? undefined : given;
+  const map = (): ContextMap => (built ??= typeof given === 'function' ? given() : buildContextMap(ctx));
+  // Policy variables resolve from the map only when a pattern has one.
+  const lookup = doc.version === '2012-10-17' ? (k: string) => variableLookup(map())(k) : undefined;
   const allows: MatchedStatement[] = [];
   const denies: MatchedStatement[] = [];
   for (const st of doc.statements) {
@@ -68,7 +75,10 @@ export function evaluatePolicy(doc: PolicyDocument, ctx: RequestContext, opts: E
     }
     if (!matchAction(st, ctx.action)) continue;
     if (!matchResource(st, ctx.resource, lookup)) continue;
-    if (!st.conditions.every((c) => evaluateCondition(c, map, lookup))) continue;
+    if (st.conditions.length > 0) {
+      const m = map();
+      if (!st.conditions.every((c) => evaluateCondition(c, m, lookup))) continue;
+    }
     const m: MatchedStatement = { policy: opts.name ?? 'policy', index: st.index, effect: st.effect };
     if (st.sid !== undefined) m.sid = st.sid;
     if (principalMatch) m.principalMatch = principalMatch;
@@ -112,7 +122,8 @@ function describe(list: MatchedStatement[]): string {
 export function authorize(input: AuthorizeInput): Decision {
   const { ctx } = input;
   const p = ctx.principal;
-  const contextMap = buildContextMap(ctx);
+  let built: ContextMap | undefined;
+  const contextMap = (): ContextMap => (built ??= buildContextMap(ctx));
   const run = (list: NamedPolicy[], kind: PolicyKind): PolicyEvaluation[] =>
     list.map((np) => evaluatePolicy(np.document, ctx, { kind, name: np.name, contextMap }));
   const identity = run(input.identityPolicies, 'identity');

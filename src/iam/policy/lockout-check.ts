@@ -19,6 +19,7 @@ export type LockoutCheckResult = { ok: true } | { ok: false; message: string };
  * MalformedPolicyDocumentException with LOCKOUT_MESSAGE.
  */
 export function checkPolicyLockout(newPolicy: PolicyDocument, ctx: RequestContext): LockoutCheckResult {
-  const evaluation = evaluatePolicy(newPolicy, { ...ctx, action: 'kms:PutKeyPolicy' }, { kind: 'resource', name: 'new key policy' });
+  // Members read one by one, not spread: a context may compute its condition keys in a getter.
+  const evaluation = evaluatePolicy(newPolicy, { principal: ctx.principal, action: 'kms:PutKeyPolicy', resource: ctx.resource, conditions: ctx.conditions }, { kind: 'resource', name: 'new key policy' });
   return evaluation.result === 'Allow' ? { ok: true } : { ok: false, message: LOCKOUT_MESSAGE };
 }

@@ -38,6 +38,7 @@ import { CiphertextAuthError, CiphertextParseError } from '../../custody/errors.
 import { validateGrantTokens } from './grants.js';
 import { absent, auditParams, blobMember, contextMember, invalidCiphertext, keyIdMember, Violations } from './members.js';
 import { SPECS } from '../key-specs.js';
+import type { KeyMaterial } from '../format/key-material.js';
 import { symmetricOnly, usableFor } from './key-usage.js';
 import { decryptAsymmetric, encryptAsymmetric, openRsa, sealRsa } from './asymmetric-encryption.js';
 
@@ -193,9 +194,14 @@ function badContext(field: string): ServiceError {
   return kmsError('ValidationException', `1 validation error detected: Value at '${field}' failed to satisfy constraint: Map keys and values must be well-formed Unicode strings`);
 }
 
-/** Encrypts under the key's current material. */
-async function seal(svc: KmsService, key: KmsKeyRecord, plaintext: Buffer, context: EncryptionContext, field: string): Promise<Buffer> {
-  const material = await svc.material(key);
+/** Encrypts under the key's current material (from the cache without a promise while the key is unchanged). */
+function seal(svc: KmsService, key: KmsKeyRecord, plaintext: Buffer, context: EncryptionContext, field: string): Buffer | Promise<Buffer> {
+  const material = svc.cachedMaterial(key);
+  if (material !== undefined) return sealWith(key, material, plaintext, context, field);
+  return svc.material(key).then((m) => sealWith(key, m, plaintext, context, field));
+}
+
+function sealWith(key: KmsKeyRecord, material: KeyMaterial, plaintext: Buffer, context: EncryptionContext, field: string): Buffer {
   try {
     return encodeCiphertext({ keyId: key.keyId, materialVersion: key.currentVersion, material, plaintext, context });
   } catch (e) {
@@ -220,7 +226,7 @@ export async function checkMaterialOf(svc: KmsService, key: KmsKeyRecord, blob: 
 async function open(svc: KmsService, key: KmsKeyRecord, header: CiphertextHeader, blob: Buffer, context: EncryptionContext): Promise<Buffer> {
   // Versions are 1..currentVersion; a higher one was never issued (a forged header).
   if (header.materialVersion > key.currentVersion) throw invalidCiphertext(new CiphertextParseError('ciphertext names a material version the key does not have'));
-  const material = await svc.material(key, header.materialVersion);
+  const material = svc.cachedMaterial(key, header.materialVersion) ?? (await svc.material(key, header.materialVersion));
   try {
     return decryptCiphertext(blob, material, context);
   } catch (e) {
@@ -254,12 +260,15 @@ function pooledRandom(n: number): Buffer {
 // Material ids never change, so one store read per (key, version) for the process.
 const materialIds = new WeakMap<KmsService, Map<string, string>>();
 
-async function materialId(svc: KmsService, key: KmsKeyRecord, version: number): Promise<string | undefined> {
+function materialId(svc: KmsService, key: KmsKeyRecord, version: number): string | undefined | Promise<string | undefined> {
   let ids = materialIds.get(svc);
   if (!ids) materialIds.set(svc, (ids = new Map()));
   const k = `${key.keyId}/${version}`;
   const hit = ids.get(k);
-  if (hit !== undefined) return hit;
+  return hit !== undefined ? hit : readMaterialId(svc, key, version, ids, k);
+}
+
+async function readMaterialId(svc: KmsService, key: KmsKeyRecord, version: number, ids: Map<string, string>, k: string): Promise<string | undefined> {
   const rec = await svc.store.getMaterial(key.keyId, version);
   if (!rec) return undefined;
   if (ids.size > 10_000) ids.clear();
@@ -349,7 +358,8 @@ export const decrypt: Operation<DecryptRequest, DecryptResult> = async (svc, cal
     throw dryRunSucceeded();
   }
   const out: DecryptResult = { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: SYMMETRIC_DEFAULT };
-  const mid = await materialId(svc, key, header.materialVersion);
+  const id = materialId(svc, key, header.materialVersion);
+  const mid = id instanceof Promise ? await id : id;
   if (mid !== undefined) out.KeyMaterialId = mid;
   return out;
 };
@@ -458,12 +468,14 @@ async function dataKey(svc: KmsService, caller: Caller, input: DataKeyRequest, n
   const plaintext = pooledRandom(numberOfBytes ?? DATA_KEY_SPECS[keySpec!]!);
   let blob: Buffer;
   try {
-    blob = await seal(svc, key, plaintext, context, 'encryptionContext');
+    const sealed = seal(svc, key, plaintext, context, 'encryptionContext');
+    blob = sealed instanceof Promise ? await sealed : sealed;
   } finally {
     if (!withPlaintext) plaintext.fill(0);
   }
   const out: DataKeyResult | DataKeyWithoutPlaintextResult = withPlaintext ? { CiphertextBlob: blob, Plaintext: plaintext, KeyId: key.arn } : { CiphertextBlob: blob, KeyId: key.arn };
-  const mid = await materialId(svc, key, key.currentVersion);
+  const id = materialId(svc, key, key.currentVersion);
+  const mid = id instanceof Promise ? await id : id;
   if (mid !== undefined) out.KeyMaterialId = mid;
   return out;
 }

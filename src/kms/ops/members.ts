@@ -71,7 +71,10 @@ export function invalidCiphertext(cause: Error): ServiceError {
 
 export function auditParams(note: AuditNote, params: Record<string, unknown>): void {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(params)) if (v !== undefined) out[k] = v;
+  for (const k of Object.keys(params)) {
+    const v = params[k];
+    if (v !== undefined) out[k] = v;
+  }
   note.params = out;
 }
 
