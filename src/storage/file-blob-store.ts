@@ -27,7 +27,9 @@
 //
 // Writing is double-buffered: a full batch goes to the file while the next one fills, and
 // with fsync on, the bytes already written are flushed to disk in the background every
-// SYNC_EVERY bytes, so the fdatasync at commit has little left to do.
+// SYNC_EVERY bytes, so the fdatasync at commit has little left to do. With fsync on, in the
+// single-node layout, on a filesystem that takes it, batches are written with O_DIRECT
+// (direct-io.ts): they go to the device without a copy into the page cache.
 
 import { randomBytes } from 'node:crypto';
 import { close as closeFd, closeSync, constants as fsConstants, existsSync, fdatasync as fdatasyncFd, fsync as fsyncFd, open as openFd, openSync, renameSync, write as writeFd } from 'node:fs';
@@ -36,6 +38,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { BlobTierUnavailableError } from './blob-unavailable.js';
+import { alignedBuffer, closeDirectProbe, DIRECT_ALIGN, openDirectProbe, type DirectProbe } from './direct-io.js';
 import { FileRangeReader } from './file-range-reader.js';
 import type { BlobStore, BlobWriter } from './types.js';
 import { badRange, failedStream, OpQueue } from './blob-io.js';
@@ -126,11 +129,15 @@ export class FileBlobStore implements BlobStore {
    * instead of three (open, fsync, close). At most 256.
    */
   private readonly dirFds = new Map<string, Promise<number>>();
+  /** Batch buffers at an address O_DIRECT accepts. */
+  private readonly aligned = new WeakSet<Buffer>();
 
   private constructor(
     readonly dir: string,
     private readonly fsync: boolean,
     private readonly shared: SharedDir | undefined,
+    /** Set when blobs are written with O_DIRECT (direct-io.ts). */
+    private direct: DirectProbe | undefined = undefined,
   ) {}
 
   static async open(dir: string, opts: FileBlobStoreOptions = {}): Promise<FileBlobStore> {
@@ -155,7 +162,8 @@ export class FileBlobStore implements BlobStore {
       created ||= made;
     }
     if (created && fsync) await syncDir(root);
-    return new FileBlobStore(root, fsync, undefined);
+    // Direct writes only pay where every commit waits for the disk anyway (fsync on).
+    return new FileBlobStore(root, fsync, undefined, fsync ? openDirectProbe(path.join(root, 'tmp')) : undefined);
   }
 
   async create(): Promise<BlobWriter> {
@@ -170,11 +178,21 @@ export class FileBlobStore implements BlobStore {
   async createAt(blobId: string): Promise<BlobWriter> {
     if (!ID_PATTERN.test(blobId)) throw new Error(`invalid blob id ${JSON.stringify(blobId)}`);
     const tmp = path.join(this.dir, 'tmp', (this.shared?.tempPrefix ?? '') + blobId);
-    if (this.shared === undefined) return new FileBlobWriter(this, blobId, tmp, openSync(tmp, CREATE_FLAGS, FILE_MODE));
+    if (this.shared === undefined) {
+      if (this.direct !== undefined) {
+        try {
+          return new FileBlobWriter(this, blobId, tmp, openSync(tmp, CREATE_FLAGS | fsConstants.O_DIRECT, FILE_MODE), true);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+          this.stopDirect(); // the filesystem stopped taking it (remounted?): buffered from now on
+        }
+      }
+      return new FileBlobWriter(this, blobId, tmp, openSync(tmp, CREATE_FLAGS, FILE_MODE), false);
+    }
     const fd = await callback<number>((cb) => openFd(tmp, CREATE_FLAGS, FILE_MODE, cb)).catch((e: unknown) => {
       throw this.unreachable(e, 'create a blob');
     });
-    return new FileBlobWriter(this, blobId, tmp, fd);
+    return new FileBlobWriter(this, blobId, tmp, fd, false);
   }
 
   read(blobId: string, range?: { start: number; end: number }): Readable {
@@ -237,6 +255,7 @@ export class FileBlobStore implements BlobStore {
 
   async close(): Promise<void> {
     this.pool.length = 0;
+    this.stopDirect();
     const fds = [...this.dirFds.values()];
     this.dirFds.clear();
     for (const fd of fds) await fd.then((n) => callback<void>((cb) => closeFd(n, cb))).catch(() => undefined);
@@ -244,9 +263,33 @@ export class FileBlobStore implements BlobStore {
 
   // ---- used by FileBlobWriter ----
 
-  /** @internal */
+  /** @internal A batch buffer: aligned for O_DIRECT when the store writes that way and an aligned address was found. */
   takeBuffer(): Buffer {
-    return this.pool.pop() ?? Buffer.allocUnsafeSlow(BATCH_BYTES);
+    const pooled = this.pool.pop();
+    if (pooled !== undefined) return pooled;
+    if (this.direct !== undefined) {
+      const b = alignedBuffer(this.direct, BATCH_BYTES);
+      if (b !== undefined) {
+        this.aligned.add(b);
+        return b;
+      }
+    }
+    return Buffer.allocUnsafeSlow(BATCH_BYTES);
+  }
+
+  /** @internal Whether b may be the source of an O_DIRECT write. */
+  isAligned(b: Buffer): boolean {
+    return this.aligned.has(b);
+  }
+
+  /** @internal Whether blobs are being written with O_DIRECT. */
+  get writesDirect(): boolean {
+    return this.direct !== undefined;
+  }
+
+  private stopDirect(): void {
+    closeDirectProbe(this.direct);
+    this.direct = undefined;
   }
 
   /** @internal */
@@ -339,6 +382,10 @@ class FileBlobWriter implements BlobWriter {
   private state: 'open' | 'committed' | 'aborted' = 'open';
   /** fd has been closed or handed to place(), which closes it. */
   private closed = false;
+  /** File offset of the next batch. */
+  private written = 0;
+  /** With O_DIRECT: a buffered descriptor of the same file for bytes that cannot go direct (a blob's unaligned tail). */
+  private plainFd: number | undefined;
   /** The batch being written to the file while the next one fills. */
   private inFlight: Promise<void> | undefined;
   /** A background fdatasync of what is already written (fsync on only). */
@@ -353,6 +400,8 @@ class FileBlobWriter implements BlobWriter {
     private readonly tmp: string,
     /** The temporary's descriptor, closed by place() or discard(). */
     private readonly fd: number,
+    /** fd was opened with O_DIRECT. */
+    private readonly direct: boolean,
   ) {}
 
   write(chunk: Buffer): Promise<void> {
@@ -378,6 +427,7 @@ class FileBlobWriter implements BlobWriter {
         await this.inFlight;
         await this.syncing;
         this.release();
+        this.closePlain(); // its bytes are in the file's page cache: place()'s fdatasync on fd covers them
         this.closed = true; // place() closes it, whatever happens
         await this.store.place(this.blobId, this.tmp, this.fd);
         this.state = 'committed';
@@ -400,6 +450,7 @@ class FileBlobWriter implements BlobWriter {
     await this.inFlight?.catch(() => undefined);
     await this.syncing?.catch(() => undefined);
     this.release();
+    this.closePlain();
     if (!this.closed) {
       this.closed = true;
       await closeFile(this.fd, false).catch(() => undefined);
@@ -413,9 +464,11 @@ class FileBlobWriter implements BlobWriter {
     await this.inFlight;
     const full = this.batch;
     const length = this.used;
+    const position = this.written;
     this.batch = undefined;
     this.used = 0;
-    this.inFlight = writeAll(this.fd, full.subarray(0, length)).then(() => {
+    this.written += length;
+    this.inFlight = this.writeOut(full, length, position).then(() => {
       this.store.returnBuffer(full);
       this.unsynced += length;
       if (this.store.durable && this.unsynced >= SYNC_EVERY && this.syncing === undefined) {
@@ -427,6 +480,38 @@ class FileBlobWriter implements BlobWriter {
     });
   }
 
+  /**
+   * Writes buf[0, length) at position: through the O_DIRECT descriptor as far as alignment
+   * allows (whole batches always do), the rest through the buffered one.
+   */
+  private async writeOut(buf: Buffer, length: number, position: number): Promise<void> {
+    let done = 0;
+    if (this.direct && this.store.isAligned(buf) && position % DIRECT_ALIGN === 0) {
+      const head = length - (length % DIRECT_ALIGN);
+      // A short direct write (a full disk) leaves the rest to the buffered path, which reports the error.
+      while (done < head) {
+        const n = await callback<number>((cb) => writeFd(this.fd, buf, done, head - done, position + done, cb));
+        done += n;
+        if (n % DIRECT_ALIGN !== 0 || n === 0) break;
+      }
+    }
+    if (done === length) return;
+    let fd = this.fd;
+    if (this.direct) fd = this.plainFd ??= openSync(this.tmp, fsConstants.O_WRONLY);
+    await writeAll(fd, buf.subarray(done, length), position + done);
+  }
+
+  private closePlain(): void {
+    if (this.plainFd === undefined) return;
+    const fd = this.plainFd;
+    this.plainFd = undefined;
+    try {
+      closeSync(fd);
+    } catch {
+      // a close error loses nothing here: the commit's fdatasync reports the file's state
+    }
+  }
+
   private release(): void {
     if (this.batch !== undefined) this.store.returnBuffer(this.batch);
     this.batch = undefined;
@@ -434,10 +519,10 @@ class FileBlobWriter implements BlobWriter {
   }
 }
 
-async function writeAll(fd: number, buf: Buffer): Promise<void> {
+async function writeAll(fd: number, buf: Buffer, position: number): Promise<void> {
   let off = 0;
   while (off < buf.length) {
-    const bytesWritten = await callback<number>((cb) => writeFd(fd, buf, off, buf.length - off, null, cb));
+    const bytesWritten = await callback<number>((cb) => writeFd(fd, buf, off, buf.length - off, position + off, cb));
     off += bytesWritten;
   }
 }
