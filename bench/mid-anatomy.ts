@@ -19,6 +19,8 @@ import { prepareBucket } from './sse.js';
 const ROUNDS = Number(process.env.BENCH_ANATOMY_ROUNDS) || 8;
 const OPS = Number(process.env.BENCH_ANATOMY_OPS) || 96;
 const SSE = process.env.BENCH_ANATOMY_SSE as 's3' | 'kms' | undefined;
+/** BENCH_ANATOMY_GET=1: after each PUT batch, GET the same objects (8 in flight) and report that too. */
+const GET = process.env.BENCH_ANATOMY_GET === '1';
 
 interface Snap {
   cpu: number;
@@ -59,14 +61,14 @@ async function main(): Promise<void> {
   const mains = process.argv.slice(2);
   if (mains.length !== 2) throw new Error('usage: mid-anatomy <A main.js> <B main.js>');
   const env = SSE === undefined ? { COFFER_ENCRYPTION_AT_REST: 'off' } : undefined;
-  const sides: { name: string; server: ServerProcess; client: RawS3Client; rows: { rate: number; cpu: number; mainCpu: number; vol: number; invol: number }[]; names: Map<string, number> }[] = [];
+  const sides: { name: string; server: ServerProcess; client: RawS3Client; rows: { rate: number; cpu: number; mainCpu: number; vol: number; invol: number }[]; gets: { rate: number; cpu: number }[]; names: Map<string, number> }[] = [];
   for (const [i, m] of mains.entries()) {
     const server = await startServer({ fsync: true, main: m, env });
     const client = new RawS3Client(server.url, { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET });
     if (SSE === undefined) await client.createBucket('anatomy');
     else await prepareBucket(client, server.url, 'anatomy', SSE);
     await runOps(32, 8, (k) => client.putStream('anatomy', `warm/${k}`, MiB));
-    sides.push({ name: i === 0 ? 'A' : 'B', server, client, rows: [], names: new Map() });
+    sides.push({ name: i === 0 ? 'A' : 'B', server, client, rows: [], gets: [], names: new Map() });
   }
   try {
     for (let r = 0; r < ROUNDS; r++) {
@@ -78,6 +80,12 @@ async function main(): Promise<void> {
         const b = snap(s.server.pid);
         for (const [n, c] of b.byName) s.names.set(n, (s.names.get(n) ?? 0) + c - (a.byName.get(n) ?? 0));
         s.rows.push({ rate: OPS / secs, cpu: ((b.cpu - a.cpu) * 1000) / OPS, mainCpu: ((b.mainCpu - a.mainCpu) * 1000) / OPS, vol: (b.vol - a.vol) / OPS, invol: (b.invol - a.invol) / OPS });
+        if (GET) {
+          const t2 = performance.now();
+          await runOps(OPS, 8, (k) => s.client.get('anatomy', `r${r}/${k}`, MiB).then(() => undefined));
+          const c = snap(s.server.pid);
+          s.gets.push({ rate: OPS / ((performance.now() - t2) / 1000), cpu: ((c.cpu - b.cpu) * 1000) / OPS });
+        }
       }
     }
   } finally {
@@ -92,6 +100,11 @@ async function main(): Promise<void> {
     console.log(`| ${s.name} ${mains[s.name === 'A' ? 0 : 1]} | ${col('rate', 0)} | ${col('cpu', 2)} | ${col('mainCpu', 2)} | ${col('vol', 1)} | ${col('invol', 1)} |`);
   }
   for (const s of sides) console.log(`${s.name}: CPU ms/MiB by thread over all rounds: ${[...s.names].sort((x, y) => y[1] - x[1]).map(([n, c]) => `${n} ${((c * 1000) / (OPS * ROUNDS)).toFixed(2)}`).join(', ')}`);
+  if (GET) {
+    for (const s of sides) console.log(`${s.name}: GET right after: ${median(s.gets.map((g) => g.rate)).toFixed(0)} MiB/s, server ${median(s.gets.map((g) => g.cpu)).toFixed(2)} ms CPU/MiB (medians)`);
+    const gr = sides[0]!.gets.map((g, i) => g.rate / sides[1]!.gets[i]!.rate).sort((a, b) => a - b);
+    console.log(`A ÷ B GET rate: median ${median(gr).toFixed(3)}× (rounds ${gr[0]!.toFixed(2)}–${gr.at(-1)!.toFixed(2)}×)`);
+  }
   const ratios = sides[0]!.rows.map((x, i) => x.rate / sides[1]!.rows[i]!.rate).sort((a, b) => a - b);
   console.log(`A ÷ B rate: median ${median(ratios).toFixed(3)}× (rounds ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}×), ${ROUNDS} rounds of ${OPS}${SSE ? `, SSE-${SSE.toUpperCase()}` : ', unencrypted'}`);
 }
