@@ -31,6 +31,8 @@ const ADDRESS_STEP = 16;
 /** A direct-read descriptor of a small file on the blob filesystem, used to find aligned buffer addresses. */
 export interface DirectProbe {
   fd: number;
+  /** The buffer offset alignedBuffer() found last. */
+  lastOffset?: number;
 }
 
 /**
@@ -65,12 +67,19 @@ export function openDirectProbe(dir: string): DirectProbe | undefined {
   }
 }
 
-/** A buffer of `size` bytes (a multiple of DIRECT_ALIGN) at an address direct I/O accepts; undefined if none was found. */
+/**
+ * A buffer of `size` bytes (a multiple of DIRECT_ALIGN) at an address direct I/O accepts;
+ * undefined if none was found. The offset that worked last is tried first: large
+ * allocations come from the same allocator path, so it usually works again, and only the
+ * accepted read does I/O (a refused one fails before any).
+ */
 export function alignedBuffer(probe: DirectProbe, size: number): Buffer | undefined {
   const raw = Buffer.allocUnsafeSlow(size + DIRECT_ALIGN);
-  for (let off = 0; off < DIRECT_ALIGN; off += ADDRESS_STEP) {
+  for (let i = 0; i <= DIRECT_ALIGN / ADDRESS_STEP; i++) {
+    const off = i === 0 ? (probe.lastOffset ?? 0) : (i - 1) * ADDRESS_STEP;
     try {
       readSync(probe.fd, raw, off, DIRECT_ALIGN, 0);
+      probe.lastOffset = off;
       return raw.subarray(off, off + size);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EINVAL') return undefined;

@@ -108,6 +108,8 @@ const CREATE_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_
 const SYNC_EVERY = 32 * 1024 * 1024;
 /** Batch buffers kept for reuse by later writers. */
 const POOL_MAX = 8;
+/** The same when blobs are written with O_DIRECT (enough for 8 writers double-buffering). */
+const DIRECT_POOL_MAX = 16;
 /** Errors of a shared directory that is not reachable as a whole (see the header). */
 const UNREACHABLE = new Set(['EIO', 'ESTALE', 'ENOTCONN', 'EHOSTDOWN', 'ETIMEDOUT', 'EACCES', 'EPERM', 'ENOTDIR']);
 const DIR_MODE = 0o700;
@@ -294,7 +296,8 @@ export class FileBlobStore implements BlobStore {
 
   /** @internal */
   returnBuffer(b: Buffer): void {
-    if (this.pool.length < POOL_MAX) this.pool.push(b);
+    // Aligned buffers cost a probe to make (direct-io.ts): more of them are kept.
+    if (this.pool.length < (this.direct !== undefined ? DIRECT_POOL_MAX : POOL_MAX)) this.pool.push(b);
   }
 
   /** @internal Whether commits flush to disk. */
@@ -489,10 +492,15 @@ class FileBlobWriter implements BlobWriter {
     if (this.direct && this.store.isAligned(buf) && position % DIRECT_ALIGN === 0) {
       const head = length - (length % DIRECT_ALIGN);
       // A short direct write (a full disk) leaves the rest to the buffered path, which reports the error.
-      while (done < head) {
-        const n = await callback<number>((cb) => writeFd(this.fd, buf, done, head - done, position + done, cb));
-        done += n;
-        if (n % DIRECT_ALIGN !== 0 || n === 0) break;
+      try {
+        while (done < head) {
+          const n = await callback<number>((cb) => writeFd(this.fd, buf, done, head - done, position + done, cb));
+          done += n;
+          if (n % DIRECT_ALIGN !== 0 || n === 0) break;
+        }
+      } catch (e) {
+        // A refusal of the direct write itself (EINVAL): the buffered path writes the bytes instead.
+        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
       }
     }
     if (done === length) return;
