@@ -32,7 +32,7 @@
 // (direct-io.ts): they go to the device without a copy into the page cache.
 
 import { randomBytes } from 'node:crypto';
-import { close as closeFd, closeSync, constants as fsConstants, existsSync, fdatasync as fdatasyncFd, fsync as fsyncFd, open as openFd, openSync, renameSync, write as writeFd } from 'node:fs';
+import { close as closeFd, closeSync, constants as fsConstants, existsSync, fdatasync as fdatasyncFd, fsync as fsyncFd, open as openFd, openSync, renameSync, unlinkSync, write as writeFd } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -187,6 +187,12 @@ export class FileBlobStore implements BlobStore {
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
           this.stopDirect(); // the filesystem stopped taking it (remounted?): buffered from now on
+          // Some filesystems create the file before refusing O_DIRECT; the id is ours alone.
+          try {
+            unlinkSync(tmp);
+          } catch {
+            // not created
+          }
         }
       }
       return new FileBlobWriter(this, blobId, tmp, openSync(tmp, CREATE_FLAGS, FILE_MODE), false);
