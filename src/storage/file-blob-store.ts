@@ -110,6 +110,13 @@ const SYNC_EVERY = 32 * 1024 * 1024;
 const POOL_MAX = 8;
 /** The same when blobs are written with O_DIRECT (enough for 8 writers double-buffering). */
 const DIRECT_POOL_MAX = 16;
+/**
+ * Batches of one blob written at once with O_DIRECT (at their own offsets). A direct write
+ * returns only once the device has the bytes, so one at a time would leave a stream waiting
+ * on the device between batches; buffered writes return once the bytes are in the page
+ * cache, and stay one at a time.
+ */
+const DIRECT_WRITE_DEPTH = 4;
 /** Errors of a shared directory that is not reachable as a whole (see the header). */
 const UNREACHABLE = new Set(['EIO', 'ESTALE', 'ENOTCONN', 'EHOSTDOWN', 'ETIMEDOUT', 'EACCES', 'EPERM', 'ENOTDIR']);
 const DIR_MODE = 0o700;
@@ -396,7 +403,7 @@ class FileBlobWriter implements BlobWriter {
   /** With O_DIRECT: a buffered descriptor of the same file for bytes that cannot go direct (a blob's unaligned tail). */
   private plainFd: number | undefined;
   /** The batch being written to the file while the next one fills. */
-  private inFlight: Promise<void> | undefined;
+  private inFlight: Promise<void>[] = [];
   /** A background fdatasync of what is already written (fsync on only). */
   private syncing: Promise<void> | undefined;
   private unsynced = 0;
@@ -433,7 +440,7 @@ class FileBlobWriter implements BlobWriter {
       if (this.state !== 'open') throw new Error(`blob ${this.blobId} is ${this.state}`);
       try {
         await this.flush();
-        await this.inFlight;
+        await Promise.all(this.inFlight);
         await this.syncing;
         this.release();
         this.closePlain(); // its bytes are in the file's page cache: place()'s fdatasync on fd covers them
@@ -456,7 +463,7 @@ class FileBlobWriter implements BlobWriter {
 
   private async discard(): Promise<void> {
     this.state = 'aborted';
-    await this.inFlight?.catch(() => undefined);
+    await Promise.allSettled(this.inFlight);
     await this.syncing?.catch(() => undefined);
     this.release();
     this.closePlain();
@@ -467,17 +474,21 @@ class FileBlobWriter implements BlobWriter {
     await fs.unlink(this.tmp).catch(ignoreMissing);
   }
 
-  /** Hands the current batch to the file; waits only for the previous batch (double buffering). */
+  /**
+   * Hands the current batch to the file; waits only until fewer than the writer's depth of
+   * batches are being written (1 buffered: double buffering; DIRECT_WRITE_DEPTH with O_DIRECT).
+   */
   private async flush(): Promise<void> {
     if (this.batch === undefined || this.used === 0) return;
-    await this.inFlight;
+    const depth = this.direct ? DIRECT_WRITE_DEPTH : 1;
+    while (this.inFlight.length >= depth) await this.inFlight.shift();
     const full = this.batch;
     const length = this.used;
     const position = this.written;
     this.batch = undefined;
     this.used = 0;
     this.written += length;
-    this.inFlight = this.writeOut(full, length, position).then(() => {
+    const writing = this.writeOut(full, length, position).then(() => {
       this.store.returnBuffer(full);
       this.unsynced += length;
       if (this.store.durable && this.unsynced >= SYNC_EVERY && this.syncing === undefined) {
@@ -487,6 +498,8 @@ class FileBlobWriter implements BlobWriter {
         });
       }
     });
+    writing.catch(() => undefined); // observed by the flush, commit or discard that awaits it
+    this.inFlight.push(writing);
   }
 
   /**
