@@ -1,4 +1,4 @@
-// Where a 1 MiB PUT (8 in flight) spends its server time, for two builds side by side:
+// Where a 1 MiB PUT (8 in flight; or any size and concurrency, below) spends its server time, for two builds side by side:
 // `node dist/bench/mid-anatomy.js <main.js of A> <main.js of B>` starts both servers
 // (fsync on) and runs interleaved batches (BENCH_ANATOMY_ROUNDS × BENCH_ANATOMY_OPS, the
 // order alternating), then prints per build the medians of the per-batch figures: rate,
@@ -19,6 +19,9 @@ import { prepareBucket } from './sse.js';
 const ROUNDS = Number(process.env.BENCH_ANATOMY_ROUNDS) || 8;
 const OPS = Number(process.env.BENCH_ANATOMY_OPS) || 96;
 const SSE = process.env.BENCH_ANATOMY_SSE as 's3' | 'kms' | undefined;
+/** BENCH_ANATOMY_MIB (1) per PUT and BENCH_ANATOMY_CONCURRENCY (8) in flight: 256 and 1 for a stream. */
+const SIZE = (Number(process.env.BENCH_ANATOMY_MIB) || 1) * MiB;
+const CONCURRENCY = Number(process.env.BENCH_ANATOMY_CONCURRENCY) || 8;
 /** BENCH_ANATOMY_GET=1: after each PUT batch, GET the same objects (8 in flight) and report that too. */
 const GET = process.env.BENCH_ANATOMY_GET === '1';
 
@@ -75,16 +78,17 @@ async function main(): Promise<void> {
       for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
         const a = snap(s.server.pid);
         const t = performance.now();
-        await runOps(OPS, 8, (k) => s.client.putStream('anatomy', `r${r}/${k}`, MiB));
+        await runOps(OPS, CONCURRENCY, (k) => s.client.putStream('anatomy', `r${r}/${k}`, SIZE));
         const secs = (performance.now() - t) / 1000;
         const b = snap(s.server.pid);
         for (const [n, c] of b.byName) s.names.set(n, (s.names.get(n) ?? 0) + c - (a.byName.get(n) ?? 0));
-        s.rows.push({ rate: OPS / secs, cpu: ((b.cpu - a.cpu) * 1000) / OPS, mainCpu: ((b.mainCpu - a.mainCpu) * 1000) / OPS, vol: (b.vol - a.vol) / OPS, invol: (b.invol - a.invol) / OPS });
+        const mib = (OPS * SIZE) / MiB;
+        s.rows.push({ rate: mib / secs, cpu: ((b.cpu - a.cpu) * 1000) / mib, mainCpu: ((b.mainCpu - a.mainCpu) * 1000) / mib, vol: (b.vol - a.vol) / OPS, invol: (b.invol - a.invol) / OPS });
         if (GET) {
           const t2 = performance.now();
-          await runOps(OPS, 8, (k) => s.client.get('anatomy', `r${r}/${k}`, MiB).then(() => undefined));
+          await runOps(OPS, CONCURRENCY, (k) => s.client.get('anatomy', `r${r}/${k}`, SIZE).then(() => undefined));
           const c = snap(s.server.pid);
-          s.gets.push({ rate: OPS / ((performance.now() - t2) / 1000), cpu: ((c.cpu - b.cpu) * 1000) / OPS });
+          s.gets.push({ rate: mib / ((performance.now() - t2) / 1000), cpu: ((c.cpu - b.cpu) * 1000) / mib });
         }
       }
     }
@@ -99,14 +103,14 @@ async function main(): Promise<void> {
     const col = (k: 'rate' | 'cpu' | 'mainCpu' | 'vol' | 'invol', d: number) => median(s.rows.map((x) => x[k])).toFixed(d);
     console.log(`| ${s.name} ${mains[s.name === 'A' ? 0 : 1]} | ${col('rate', 0)} | ${col('cpu', 2)} | ${col('mainCpu', 2)} | ${col('vol', 1)} | ${col('invol', 1)} |`);
   }
-  for (const s of sides) console.log(`${s.name}: CPU ms/MiB by thread over all rounds: ${[...s.names].sort((x, y) => y[1] - x[1]).map(([n, c]) => `${n} ${((c * 1000) / (OPS * ROUNDS)).toFixed(2)}`).join(', ')}`);
+  for (const s of sides) console.log(`${s.name}: CPU ms/MiB by thread over all rounds: ${[...s.names].sort((x, y) => y[1] - x[1]).map(([n, c]) => `${n} ${((c * 1000) / ((OPS * ROUNDS * SIZE) / MiB)).toFixed(2)}`).join(', ')}`);
   if (GET) {
     for (const s of sides) console.log(`${s.name}: GET right after: ${median(s.gets.map((g) => g.rate)).toFixed(0)} MiB/s, server ${median(s.gets.map((g) => g.cpu)).toFixed(2)} ms CPU/MiB (medians)`);
     const gr = sides[0]!.gets.map((g, i) => g.rate / sides[1]!.gets[i]!.rate).sort((a, b) => a - b);
     console.log(`A ÷ B GET rate: median ${median(gr).toFixed(3)}× (rounds ${gr[0]!.toFixed(2)}–${gr.at(-1)!.toFixed(2)}×)`);
   }
   const ratios = sides[0]!.rows.map((x, i) => x.rate / sides[1]!.rows[i]!.rate).sort((a, b) => a - b);
-  console.log(`A ÷ B rate: median ${median(ratios).toFixed(3)}× (rounds ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}×), ${ROUNDS} rounds of ${OPS}${SSE ? `, SSE-${SSE.toUpperCase()}` : ', unencrypted'}`);
+  console.log(`A ÷ B rate: median ${median(ratios).toFixed(3)}× (rounds ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}×), ${ROUNDS} rounds of ${OPS} × ${SIZE / MiB} MiB, ${CONCURRENCY} in flight${SSE ? `, SSE-${SSE.toUpperCase()}` : ', unencrypted'}`);
 }
 
 await main();
