@@ -20,7 +20,7 @@
 // Where the filesystem refuses O_DIRECT (tmpfs, some network filesystems) the probe fails
 // and the store writes buffered, as before.
 
-import { closeSync, constants as fsConstants, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, readSync, unlinkSync, write, writeSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -86,6 +86,28 @@ export function alignedBuffer(probe: DirectProbe, size: number): Buffer | undefi
     }
   }
   return undefined;
+}
+
+/**
+ * Writes as much of buf[0, length) at position through an O_DIRECT descriptor as alignment
+ * allows (buf must come from alignedBuffer); returns how many bytes it wrote, the rest being
+ * the caller's to write buffered. A short direct write (a full disk) or a refusal (EINVAL)
+ * stops here, so the buffered write reports the error or does the work.
+ */
+export async function writeDirect(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
+  if (position % DIRECT_ALIGN !== 0) return 0;
+  const head = length - (length % DIRECT_ALIGN);
+  let done = 0;
+  try {
+    while (done < head) {
+      const n = await new Promise<number>((resolve, reject) => write(fd, buf, done, head - done, position + done, (e, w) => (e ? reject(e) : resolve(w))));
+      done += n;
+      if (n === 0 || n % DIRECT_ALIGN !== 0) break;
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+  }
+  return done;
 }
 
 export function closeDirectProbe(probe: DirectProbe | undefined): void {

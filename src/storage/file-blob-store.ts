@@ -38,7 +38,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { BlobTierUnavailableError } from './blob-unavailable.js';
-import { alignedBuffer, closeDirectProbe, DIRECT_ALIGN, openDirectProbe, type DirectProbe } from './direct-io.js';
+import { alignedBuffer, closeDirectProbe, openDirectProbe, writeDirect, type DirectProbe } from './direct-io.js';
 import { FileRangeReader } from './file-range-reader.js';
 import type { BlobStore, BlobWriter } from './types.js';
 import { badRange, failedStream, OpQueue } from './blob-io.js';
@@ -95,15 +95,11 @@ const READ_AHEAD = 2;
 const WHOLE_READ_MAX = 1024 * 1024 + 64 * 1024;
 /** open(2) flags of a temporary: 'wx' (it must not exist yet). */
 const CREATE_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL;
-/**
- * SYNC_METADATA_CALLS — in the single-node layout (a local directory), a blob's open,
- * close and rename run on the calling thread instead of the libuv pool: each is a few
- * microseconds of work in the page cache, but a trip to the pool wakes a pool thread and
- * then the main thread again, and on a busy machine each wake waits for a core (the
- * submissions were 9–20% of the main thread's samples for 1 MiB PUTs at 8 in flight).
- * Calls that wait for the disk (write, fdatasync, the directory fsync) stay on the pool.
- * A shared directory (NFS may hang) keeps every call on the pool.
- */
+// SYNC_METADATA_CALLS: in the single-node layout a blob's open, close and rename run on the
+// calling thread, not the libuv pool: microseconds in the page cache, where a pool trip wakes
+// two threads and on a busy machine each wake waits for a core (9–20% of the main thread's
+// samples for 1 MiB PUTs at 8 in flight). write, fdatasync and the directory fsync, which
+// wait for the disk, stay on the pool; a shared directory (NFS may hang) keeps every call there.
 /** With fsync on, written bytes are flushed to disk in the background at this interval. */
 const SYNC_EVERY = 32 * 1024 * 1024;
 /** Batch buffers kept for reuse by later writers. */
@@ -507,21 +503,7 @@ class FileBlobWriter implements BlobWriter {
    * allows (whole batches always do), the rest through the buffered one.
    */
   private async writeOut(buf: Buffer, length: number, position: number): Promise<void> {
-    let done = 0;
-    if (this.direct && this.store.isAligned(buf) && position % DIRECT_ALIGN === 0) {
-      const head = length - (length % DIRECT_ALIGN);
-      // A short direct write (a full disk) leaves the rest to the buffered path, which reports the error.
-      try {
-        while (done < head) {
-          const n = await callback<number>((cb) => writeFd(this.fd, buf, done, head - done, position + done, cb));
-          done += n;
-          if (n % DIRECT_ALIGN !== 0 || n === 0) break;
-        }
-      } catch (e) {
-        // A refusal of the direct write itself (EINVAL): the buffered path writes the bytes instead.
-        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
-      }
-    }
+    const done = this.direct && this.store.isAligned(buf) ? await writeDirect(this.fd, buf, length, position) : 0;
     if (done === length) return;
     let fd = this.fd;
     if (this.direct) fd = this.plainFd ??= openSync(this.tmp, fsConstants.O_WRONLY);

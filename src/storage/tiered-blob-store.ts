@@ -26,7 +26,7 @@
 // "i" id is an inline blob if one exists, else the file of its hex digits; a plain hex id
 // (a blob written before this tier existed) is always a file.
 //
-// Pending marks ahead: a blob that spills needs its id marked pending, durably, before its
+// Pending marks ahead (option premark; the embedded backend): a blob that spills needs its id marked pending, durably, before its
 // file may be put in place — with fsync on, a group commit of its own (a WAL fsync on the
 // main thread) unless another write happens to share it. So the store marks PREMARK_BATCH
 // fresh ids at once, in one group commit, ahead of need, and a spilling writer takes one of
@@ -59,6 +59,13 @@ export interface TieredBlobStoreOptions extends FileBlobStoreOptions {
   dir: string;
   /** The metadata store: its inline tier holds the small blobs, its pending list the files a writer spills to. */
   meta: Pick<MetadataStore, 'inlineBlobs' | 'markPending'>;
+  /**
+   * Mark spilled blobs' ids pending ahead (see "Pending marks ahead"; default false). Pays
+   * where a mark costs a synchronous commit of its own (the embedded SQLite store with group
+   * commit); on PostgreSQL a mark is an asynchronous commit, and a cluster's writers are
+   * easier to follow with one pending mark per write in flight.
+   */
+  premark?: boolean;
 }
 
 /**
@@ -80,10 +87,11 @@ export class TieredBlobStore implements BlobStore {
   private constructor(
     readonly files: LargeBlobTier,
     readonly meta: TieredBlobStoreOptions['meta'],
+    private readonly premarks = false,
   ) {}
 
   static async open(opts: TieredBlobStoreOptions): Promise<TieredBlobStore> {
-    return new TieredBlobStore(await FileBlobStore.open(opts.dir, { fsync: opts.fsync, shared: opts.shared }), opts.meta);
+    return new TieredBlobStore(await FileBlobStore.open(opts.dir, { fsync: opts.fsync, shared: opts.shared }), opts.meta, opts.premark ?? false);
   }
 
   /** Small blobs inline as always, larger ones in `large` (a remote tier); closing this closes `large`. */
@@ -110,6 +118,7 @@ export class TieredBlobStore implements BlobStore {
    * none is ready (the writer then marks its own). Tops the supply up in the background.
    */
   takePremarked(): string | undefined {
+    if (!this.premarks) return undefined;
     const id = this.premarked.pop();
     if (this.premarked.length < PREMARK_LOW && !this.premarking && !this.closed) this.premark();
     return id;

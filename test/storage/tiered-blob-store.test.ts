@@ -306,7 +306,7 @@ describe('a spilled blob and its pending mark', () => {
     const meta = SqliteMetadataStore.open(path.join(dir, 'meta.db'), { backgroundCheckpoint: false });
     const marks: string[] = [];
     const counting = { inlineBlobs: meta.inlineBlobs, markPending: (id: string) => (marks.push(id), meta.markPending(id)) };
-    const store = await TieredBlobStore.open({ dir: path.join(dir, 'blobs'), meta: counting, fsync: false });
+    const store = await TieredBlobStore.open({ dir: path.join(dir, 'blobs'), meta: counting, fsync: false, premark: true });
     try {
       const first = await writeBlob(store, patternBytes(INLINE_MAX_BYTES + 1, 1));
       assert.equal(marks.length, 17, 'the first spill marks its own id and 16 ahead');
@@ -328,6 +328,23 @@ describe('a spilled blob and its pending mark', () => {
       assert.equal(marks.length, 17 + 16, 'a new batch once fewer than 4 were left, nothing per blob');
       const small = await writeBlob(store, patternBytes(100, 5));
       assert.ok(!ahead.has(small.blobId), 'a blob that stays inline keeps its own id');
+    } finally {
+      await store.close();
+      await meta.close();
+    }
+  });
+
+  it('without the premark option (a cluster\'s stores), every spill marks its own id and nothing more', async () => {
+    const dir = path.join(root, `own-${++n}`);
+    await fs.mkdir(dir);
+    const meta = SqliteMetadataStore.open(path.join(dir, 'meta.db'), { backgroundCheckpoint: false });
+    const marks: string[] = [];
+    const counting = { inlineBlobs: meta.inlineBlobs, markPending: (id: string) => (marks.push(id), meta.markPending(id)) };
+    const store = await TieredBlobStore.open({ dir: path.join(dir, 'blobs'), meta: counting, fsync: false });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await writeBlob(store, patternBytes(INLINE_MAX_BYTES + 1, i))).blobId);
+      assert.deepEqual(marks, ids);
     } finally {
       await store.close();
       await meta.close();
