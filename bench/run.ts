@@ -25,7 +25,8 @@
 //                                      BENCH_CLUSTER_NODES: the node counts besides 1 (default "2,3"; "" for none)
 //   npm run bench -- --only soak       BENCH_SOAK_MINUTES (30) of mixed load on one server: errors by code and
 //                                      the server's RSS over time (bench/soak.ts)
-//   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small, kms):
+//   npm run bench -- --profile put     server under `node --cpu-prof` for one workload (put, get, small, kms,
+//                                      mid = 1 MiB PUTs ×8, BENCH_PROFILE_MID_OPS (400)):
 //                                      its top self-time functions and their callers
 //   npm run bench -- --profile put --sse kms   ... with the bucket default SSE-KMS (or s3, or off:
 //                                      a server with COFFER_ENCRYPTION_AT_REST=off)
@@ -156,8 +157,8 @@ async function runVariant(variant: (typeof VARIANTS)[number], sz: Sizes): Promis
   });
 }
 
-type ProfileKind = 'put' | 'get' | 'small' | 'kms';
-const PROFILE_KINDS: ProfileKind[] = ['put', 'get', 'small', 'kms'];
+type ProfileKind = 'put' | 'get' | 'small' | 'kms' | 'mid';
+const PROFILE_KINDS: ProfileKind[] = ['put', 'get', 'small', 'kms', 'mid'];
 
 /** Drives one workload against a server started under `node --cpu-prof`; returns what it did. */
 async function profiledWorkload(kind: ProfileKind, client: RawS3Client, sz: Sizes, url: URL): Promise<string> {
@@ -184,6 +185,11 @@ async function profiledWorkload(kind: ProfileKind, client: RawS3Client, sz: Size
     await timed(`${n} small PUTs`, () => runOps(n, sz.smallConcurrency, (i) => client.putSmall(BUCKET, `small/${i}`, body, hash)));
     await timed(`${n} small GETs`, () => runOps(n, sz.smallConcurrency, (i) => client.get(BUCKET, `small/${i}`, sz.smallSize).then(() => undefined)));
     return `${n} PUTs then ${n} GETs of ${fmtSize(sz.smallSize)}, ${sz.smallConcurrency} in flight`;
+  }
+  if (kind === 'mid') {
+    const n = Math.max(64, Math.round(Number(process.env.BENCH_PROFILE_MID_OPS) || 400));
+    await timed(`${n} PUTs of 1 MiB`, () => runOps(n, 8, (i) => client.putStream(BUCKET, `mid/${i}`, MiB)));
+    return `${n} PUTs of 1 MiB, 8 in flight`;
   }
   await timed(`PUT ${fmtSize(sz.stream)}`, () => client.putStream(BUCKET, 'prof', sz.stream));
   if (kind === 'put') return `PUT of ${fmtSize(sz.stream)}`;

@@ -215,7 +215,8 @@ async function openBlobTier(config: BackendConfig, meta: MetadataStore): Promise
   const tier = config.blobs ?? { kind: 'data-dir' };
   switch (tier.kind) {
     case 'data-dir':
-      return TieredBlobStore.open({ dir: join(config.dataDir, BLOBS_DIR), meta, fsync: config.fsync });
+      // Marks ahead save the embedded store a group commit per spilled blob (tiered-blob-store.ts).
+      return TieredBlobStore.open({ dir: join(config.dataDir, BLOBS_DIR), meta, fsync: config.fsync, premark: config.metadata === undefined });
     case 'file':
       // Node-named temporaries, so one node's start-up cleanup spares another's uploads. On a
       // cluster the node is the one in its data directory (cluster/node-identity.ts), not the

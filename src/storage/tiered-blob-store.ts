@@ -25,6 +25,15 @@
 // a file writer for the same hex digits and keeps streaming (memory stays bounded). So an
 // "i" id is an inline blob if one exists, else the file of its hex digits; a plain hex id
 // (a blob written before this tier existed) is always a file.
+//
+// Pending marks ahead (option premark; the embedded backend): a blob that spills needs its id marked pending, durably, before its
+// file may be put in place — with fsync on, a group commit of its own (a WAL fsync on the
+// main thread) unless another write happens to share it. So the store marks PREMARK_BATCH
+// fresh ids at once, in one group commit, ahead of need, and a spilling writer takes one of
+// them instead of its own id: the writer's blobId changes at the spill (callers read it once
+// the blob is committed or failed). An id marked ahead is pending like any other: the commit
+// that publishes its blob clears the mark; one never used (the process stopped) is reclaimed
+// with its writer's other pending blobs — there is no file under it to delete.
 
 import { randomBytes } from 'node:crypto';
 import { PassThrough, pipeline, Readable } from 'node:stream';
@@ -39,6 +48,9 @@ import { badRange, failedStream, OpQueue } from './blob-io.js';
 export const INLINE_MAX_BYTES = 64 * 1024;
 
 const INLINE_PREFIX = 'i';
+/** Ids marked pending ahead in one commit; a new batch is marked when fewer than PREMARK_LOW are left. */
+const PREMARK_BATCH = 16;
+const PREMARK_LOW = 4;
 /** Random bytes drawn at once for ids: one CSPRNG call per 256 blobs instead of one per blob. */
 const ID_POOL_BYTES = 16 * 256;
 
@@ -47,6 +59,13 @@ export interface TieredBlobStoreOptions extends FileBlobStoreOptions {
   dir: string;
   /** The metadata store: its inline tier holds the small blobs, its pending list the files a writer spills to. */
   meta: Pick<MetadataStore, 'inlineBlobs' | 'markPending'>;
+  /**
+   * Mark spilled blobs' ids pending ahead (see "Pending marks ahead"; default false). Pays
+   * where a mark costs a synchronous commit of its own (the embedded SQLite store with group
+   * commit); on PostgreSQL a mark is an asynchronous commit, and a cluster's writers are
+   * easier to follow with one pending mark per write in flight.
+   */
+  premark?: boolean;
 }
 
 /**
@@ -61,14 +80,18 @@ export class TieredBlobStore implements BlobStore {
   private idPool = Buffer.alloc(0);
   private idOffset = 0;
   private closed = false;
+  /** Ids whose pending mark is durable and that no writer has taken yet (see "Pending marks ahead"). */
+  private premarked: string[] = [];
+  private premarking = false;
 
   private constructor(
     readonly files: LargeBlobTier,
     readonly meta: TieredBlobStoreOptions['meta'],
+    private readonly premarks = false,
   ) {}
 
   static async open(opts: TieredBlobStoreOptions): Promise<TieredBlobStore> {
-    return new TieredBlobStore(await FileBlobStore.open(opts.dir, { fsync: opts.fsync, shared: opts.shared }), opts.meta);
+    return new TieredBlobStore(await FileBlobStore.open(opts.dir, { fsync: opts.fsync, shared: opts.shared }), opts.meta, opts.premark ?? false);
   }
 
   /** Small blobs inline as always, larger ones in `large` (a remote tier); closing this closes `large`. */
@@ -77,13 +100,45 @@ export class TieredBlobStore implements BlobStore {
   }
 
   async create(): Promise<BlobWriter> {
+    return new TieredBlobWriter(this, this.freshId());
+  }
+
+  private freshId(): string {
     if (this.idOffset === this.idPool.length) {
       this.idPool = randomBytes(ID_POOL_BYTES);
       this.idOffset = 0;
     }
     const hex = this.idPool.toString('hex', this.idOffset, this.idOffset + 16);
     this.idOffset += 16;
-    return new TieredBlobWriter(this, INLINE_PREFIX + hex);
+    return INLINE_PREFIX + hex;
+  }
+
+  /**
+   * @internal An id already durably marked pending, for a writer that spills; undefined when
+   * none is ready (the writer then marks its own). Tops the supply up in the background.
+   */
+  takePremarked(): string | undefined {
+    if (!this.premarks) return undefined;
+    const id = this.premarked.pop();
+    if (this.premarked.length < PREMARK_LOW && !this.premarking && !this.closed) this.premark();
+    return id;
+  }
+
+  private premark(): void {
+    this.premarking = true;
+    const ids = Array.from({ length: PREMARK_BATCH }, () => this.freshId());
+    // Queued in one turn, so one group commit marks them all. A batch that fails in part
+    // leaves its marked ids to recovery (nothing exists under them); the next spill marks
+    // its own id and asks again.
+    Promise.all(ids.map((id) => this.meta.markPending(id))).then(
+      () => {
+        this.premarking = false;
+        if (!this.closed) this.premarked.push(...ids);
+      },
+      () => {
+        this.premarking = false;
+      },
+    );
   }
 
   read(blobId: string, range?: ByteRange): Readable {
@@ -152,12 +207,14 @@ export class TieredBlobStore implements BlobStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.premarked = []; // still pending: reclaimed with this writer's other pending blobs
     await this.files.close();
   }
 }
 
 class TieredBlobWriter implements BlobWriter {
   readonly marksPending = true;
+  private id: string;
   /** Copies of the chunks written so far while the blob may still be inline. */
   private chunks: Buffer[] = [];
   private size = 0;
@@ -176,8 +233,15 @@ class TieredBlobWriter implements BlobWriter {
 
   constructor(
     private readonly store: TieredBlobStore,
-    readonly blobId: string,
-  ) {}
+    blobId: string,
+  ) {
+    this.id = blobId;
+  }
+
+  /** The id the blob is committed under: a spill may exchange it for one marked ahead. */
+  get blobId(): string {
+    return this.id;
+  }
 
   write(chunk: Buffer): Promise<void> {
     return this.queue.run(async () => {
@@ -222,10 +286,15 @@ class TieredBlobWriter implements BlobWriter {
   }
 
   private async spill(): Promise<void> {
-    const marked = this.store.meta.markPending(this.blobId);
-    marked.catch(() => undefined); // observed by commit(), which fails if the mark did
-    this.marked = marked;
-    const file = await this.store.files.createAt(this.blobId.slice(INLINE_PREFIX.length));
+    const ahead = this.store.takePremarked();
+    if (ahead !== undefined) {
+      this.id = ahead;
+    } else {
+      const marked = this.store.meta.markPending(this.id);
+      marked.catch(() => undefined); // observed by commit(), which fails if the mark did
+      this.marked = marked;
+    }
+    const file = await this.store.files.createAt(this.id.slice(INLINE_PREFIX.length));
     if (this.state !== 'open') {
       // Aborted while the file was being opened.
       await file.abort();

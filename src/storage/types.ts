@@ -8,7 +8,10 @@
 //   1. blobs.create() reserves an id; the metadata store records it as *pending*
 //      (markPending) before anything exists under that id: bytes may already stream into
 //      the blob store's temporary area meanwhile (which recover() empties), but commit()
-//      waits for the mark.
+//      waits for the mark. A store may mark ids ahead, several in one commit, and give a
+//      writer one of those (tiered-blob-store.ts, "Pending marks ahead"): the mark is then
+//      durable before the writer starts; an id marked ahead and never used is a pending id
+//      with nothing under it, reclaimed like any other.
 //   2. the writer streams into the blob and commit()s it: bytes are fsync'd and the
 //      blob is renamed into place (a small blob is instead stored by the metadata store
 //      itself, MetadataStore.inlineBlobs, in a commit ahead of step 3's, or, where the
@@ -418,6 +421,10 @@ export interface MetadataStore {
 
 /** A blob being written. Nothing is visible at `blobId` until commit() resolves. */
 export interface BlobWriter {
+  /**
+   * The blob's id. A writer that marks its own pending (marksPending) may exchange it for
+   * an id marked ahead while it writes; read it once commit() or abort() has settled.
+   */
   readonly blobId: string;
   /**
    * True when the writer records the blob's pending mark itself, in the same transaction

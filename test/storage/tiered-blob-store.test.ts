@@ -19,6 +19,7 @@ import { INLINE_MAX_BYTES, TieredBlobStore } from '../../src/storage/tiered-blob
 import type { InlineBlobStore } from '../../src/storage/types.js';
 import { readAll, runBlobStoreContract, writeBlob } from './blob-store.contract.js';
 import { SMALL_SIZE, V1_SEED, V2_SEED } from './fixtures/inline-crash-writer.js';
+import { SPILL_SIZE, SPILL_V1_SEED, SPILL_V2_SEED } from './fixtures/spill-crash-writer.js';
 import { filesUnder, patternBytes } from './fs-helpers.js';
 
 let root = '';
@@ -197,26 +198,32 @@ describe('TieredBlobStore tiers', () => {
 
 });
 
+/** Runs a crash fixture in a child process until it prints its ready line, then SIGKILLs it; returns the line's words after "ready". */
+async function runUntilReady(fixtureName: string, dir: string): Promise<string[]> {
+  const fixture = fileURLToPath(new URL(`./fixtures/${fixtureName}`, import.meta.url));
+  const child = spawn(process.execPath, [fixture, dir], { env: { ...process.env, COFFER_CRASH_FIXTURE: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(out.slice(0, nl));
+    });
+    child.on('exit', (code) => reject(new Error(`fixture exited (${code}) before it was ready`)));
+    setTimeout(() => reject(new Error('fixture not ready within 20 s')), 20_000).unref();
+  }).finally(() => child.kill('SIGKILL'));
+  assert.equal(await exited, 'SIGKILL');
+  const [word, ...rest] = line.split(' ');
+  assert.equal(word, 'ready');
+  return rest;
+}
+
 describe('TieredBlobStore crash recovery', () => {
   it('removes an inline blob that was inserted but whose metadata commit never happened (SIGKILL), keeping v1', async () => {
     const dir = path.join(root, `crash-${++n}`);
     await fs.mkdir(dir);
-    const fixture = fileURLToPath(new URL('./fixtures/inline-crash-writer.js', import.meta.url));
-    const child = spawn(process.execPath, [fixture, dir], { env: { ...process.env, COFFER_CRASH_FIXTURE: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const nl = out.indexOf('\n');
-        if (nl >= 0) resolve(out.slice(0, nl));
-      });
-      child.on('exit', (code) => reject(new Error(`fixture exited (${code}) before it was ready`)));
-      setTimeout(() => reject(new Error('fixture not ready within 20 s')), 20_000).unref();
-    }).finally(() => child.kill('SIGKILL'));
-    assert.equal(await exited, 'SIGKILL');
-    const [word, v1, v2] = line.split(' ');
-    assert.equal(word, 'ready');
+    const [v1, v2] = await runUntilReady('inline-crash-writer.js', dir);
 
     const database = path.join(dir, 'meta.db');
     const meta = SqliteMetadataStore.open(database, { backgroundCheckpoint: false });
@@ -231,6 +238,33 @@ describe('TieredBlobStore crash recovery', () => {
       assert.deepEqual(rec?.parts.map((p) => p.blobId), [v1]);
       assert.ok(blobs.readSmall(v1!)?.equals(patternBytes(SMALL_SIZE, V1_SEED)), 'v1 bytes intact');
       assert.ok(!patternBytes(SMALL_SIZE, V1_SEED).equals(patternBytes(SMALL_SIZE, V2_SEED)));
+      assert.deepEqual(await meta.takeGarbage(true), []);
+    } finally {
+      await blobs.close();
+      await meta.close();
+    }
+  });
+});
+
+describe('TieredBlobStore crash recovery, spilled blobs', () => {
+  it('removes a file committed under an id marked ahead whose metadata commit never happened (SIGKILL), and the unused ids, keeping v1', async () => {
+    const dir = path.join(root, `crash-${++n}`);
+    await fs.mkdir(dir);
+    const [v1, created, v2] = await runUntilReady('spill-crash-writer.js', dir);
+    assert.notEqual(v2, created, 'v2 was committed under an id marked ahead, not the one it was created with');
+    const blobsDir = path.join(dir, 'blobs');
+    const meta = SqliteMetadataStore.open(path.join(dir, 'meta.db'), { backgroundCheckpoint: false });
+    const blobs = await TieredBlobStore.open({ dir: blobsDir, meta });
+    try {
+      // The crash really left v2's file in place, so the assertions below can fail.
+      assert.deepEqual(await filesUnder(blobsDir), [filePath(v1!), filePath(v2!)].sort());
+      // v2 and the 15 ids marked ahead that no writer took: all pending, nothing else.
+      assert.deepEqual(await recoverStorage(meta, blobs), { removedBlobs: 16 });
+      assert.deepEqual(await filesUnder(blobsDir), [filePath(v1!)]);
+      const rec = await meta.getObject('crash', 'small');
+      assert.deepEqual(rec?.parts.map((p) => p.blobId), [v1]);
+      assert.deepEqual(await readAll(blobs.read(v1!)), patternBytes(SPILL_SIZE, SPILL_V1_SEED), 'v1 bytes intact');
+      assert.ok(!patternBytes(SPILL_SIZE, SPILL_V1_SEED).equals(patternBytes(SPILL_SIZE, SPILL_V2_SEED)));
       assert.deepEqual(await meta.takeGarbage(true), []);
     } finally {
       await blobs.close();
@@ -268,6 +302,57 @@ describe('a spilled blob and its pending mark', () => {
       assert.deepEqual(await readAll(store.read(w.blobId)), patternBytes(INLINE_MAX_BYTES + 4096, 7));
     } finally {
       await close();
+    }
+  });
+
+  it('spills after the first take ids marked ahead, 16 in one batch: no mark of their own, and each id is used once', async () => {
+    const dir = path.join(root, `ahead-${++n}`);
+    await fs.mkdir(dir);
+    const meta = SqliteMetadataStore.open(path.join(dir, 'meta.db'), { backgroundCheckpoint: false });
+    const marks: string[] = [];
+    const counting = { inlineBlobs: meta.inlineBlobs, markPending: (id: string) => (marks.push(id), meta.markPending(id)) };
+    const store = await TieredBlobStore.open({ dir: path.join(dir, 'blobs'), meta: counting, fsync: false, premark: true });
+    try {
+      const first = await writeBlob(store, patternBytes(INLINE_MAX_BYTES + 1, 1));
+      assert.equal(marks.length, 17, 'the first spill marks its own id and 16 ahead');
+      assert.ok(marks.includes(first.blobId));
+      const ahead = new Set(marks.filter((id) => id !== first.blobId));
+      const used: string[] = [];
+      for (let i = 0; i < 13; i++) {
+        const w = await store.create();
+        const created = w.blobId;
+        await w.write(patternBytes(INLINE_MAX_BYTES + 100, i + 2));
+        await w.commit();
+        assert.notEqual(w.blobId, created);
+        used.push(w.blobId);
+        assert.deepEqual(await readAll(store.read(w.blobId)), patternBytes(INLINE_MAX_BYTES + 100, i + 2));
+      }
+      assert.ok(used.every((id) => ahead.has(id)), 'every later spill took an id marked ahead');
+      assert.equal(new Set(used).size, used.length, 'no id twice');
+      await new Promise((r) => setTimeout(r, 50)); // the 13th spill left 3: a new batch is being marked
+      assert.equal(marks.length, 17 + 16, 'a new batch once fewer than 4 were left, nothing per blob');
+      const small = await writeBlob(store, patternBytes(100, 5));
+      assert.ok(!ahead.has(small.blobId), 'a blob that stays inline keeps its own id');
+    } finally {
+      await store.close();
+      await meta.close();
+    }
+  });
+
+  it('without the premark option (a cluster\'s stores), every spill marks its own id and nothing more', async () => {
+    const dir = path.join(root, `own-${++n}`);
+    await fs.mkdir(dir);
+    const meta = SqliteMetadataStore.open(path.join(dir, 'meta.db'), { backgroundCheckpoint: false });
+    const marks: string[] = [];
+    const counting = { inlineBlobs: meta.inlineBlobs, markPending: (id: string) => (marks.push(id), meta.markPending(id)) };
+    const store = await TieredBlobStore.open({ dir: path.join(dir, 'blobs'), meta: counting, fsync: false });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await writeBlob(store, patternBytes(INLINE_MAX_BYTES + 1, i))).blobId);
+      assert.deepEqual(marks, ids);
+    } finally {
+      await store.close();
+      await meta.close();
     }
   });
 
