@@ -38,6 +38,18 @@ export function readObjectSmall(blobs: BlobStore, rec: ObjectRecord, range?: { s
   return blobs.readSmall(pieces[0]!.blobId, { start: pieces[0]!.start, end: pieces[0]!.end });
 }
 
+/**
+ * The requested bytes in one buffer when they lie in one blob and the store reads such a
+ * range whole (BlobStore.readWhole: up to about 1 MiB from a file); undefined otherwise, and
+ * then readObject streams them.
+ */
+export function readObjectWhole(blobs: BlobStore, rec: ObjectRecord, range?: { start: number; end: number }): Promise<Buffer> | undefined {
+  if (blobs.readWhole === undefined) return undefined;
+  const pieces = overlapping(rec, range);
+  if (pieces.length !== 1) return undefined;
+  return blobs.readWhole(pieces[0]!.blobId, { start: pieces[0]!.start, end: pieces[0]!.end });
+}
+
 function overlapping(rec: ObjectRecord, range?: { start: number; end: number }): Piece[] {
   const start = range?.start ?? 0;
   const end = range?.end ?? rec.size - 1;

@@ -37,8 +37,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { BlobTierUnavailableError } from './blob-unavailable.js';
-import { FileRangeReader } from './file-range-reader.js';
-import type { BlobStore, BlobWriter } from './types.js';
+import { FileRangeReader, readFileRange } from './file-range-reader.js';
+import type { BlobStore, BlobWriter, ByteRange } from './types.js';
 import { badRange, failedStream, OpQueue } from './blob-io.js';
 
 export interface FileBlobStoreOptions {
@@ -184,6 +184,16 @@ export class FileBlobStore implements BlobStore {
       stream._destroy = (err, cb) => destroy(err, (e) => cb(e ? (this.unreachable(e, 'read a blob') as Error) : e));
     }
     return stream;
+  }
+
+  /** A range up to WHOLE_READ_MAX in one read (BlobStore.readWhole); undefined for a larger one. */
+  readWhole(blobId: string, range: ByteRange): Promise<Buffer> | undefined {
+    if (range.end - range.start >= WHOLE_READ_MAX) return undefined;
+    if (!ID_PATTERN.test(blobId)) return Promise.reject(new Error(`invalid blob id ${JSON.stringify(blobId)}`));
+    const bad = badRange(range);
+    if (bad) return Promise.reject(bad);
+    const read = readFileRange(this.finalPath(blobId), range.start, range.end - range.start + 1);
+    return this.shared === undefined ? read : read.catch((e: unknown) => Promise.reject(this.unreachable(e, 'read a blob')));
   }
 
   async delete(blobId: string): Promise<void> {

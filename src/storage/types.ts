@@ -444,6 +444,14 @@ export interface BlobStore {
    * it does not (then use read()).
    */
   readSmall?(blobId: string, range?: ByteRange): Buffer | undefined;
+  /**
+   * Optional fast path for a range of up to about 1 MiB: its bytes read into one buffer of
+   * their own by one read, for a response sent in one write (no stream, and one trip to the
+   * I/O pool per step instead of a stream's start-up and its ticks). Undefined when the store
+   * has none for this blob or range (then use read()); the promise rejects as read() would
+   * fail: a missing blob, or a file shorter than the range.
+   */
+  readWhole?(blobId: string, range: ByteRange): Promise<Buffer> | undefined;
   /** Deletes a committed blob; deleting a missing blob is not an error. */
   delete(blobId: string): Promise<void>;
   /** Removes leftovers of writes that never committed (temporary files). */
