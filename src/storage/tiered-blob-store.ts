@@ -29,7 +29,7 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough, pipeline, Readable } from 'node:stream';
 import { FileBlobStore, type FileBlobStoreOptions } from './file-blob-store.js';
-import type { BlobStore, BlobWriter, ByteRange, MetadataStore } from './types.js';
+import type { BlobStore, BlobWriter, ByteRange, MetadataStore, WholeRead } from './types.js';
 import { badRange, failedStream, OpQueue } from './blob-io.js';
 
 /**
@@ -132,7 +132,7 @@ export class TieredBlobStore implements BlobStore {
    * so its file is tried first and the inline tier only when there is no file (a blob kept
    * inline under a larger maximum of the past); a shorter range asks the inline tier first.
    */
-  readWhole(blobId: string, range: ByteRange): Promise<Buffer> | undefined {
+  readWhole(blobId: string, range: ByteRange): Promise<WholeRead> | undefined {
     const files = this.files;
     if (files.readWhole === undefined) return undefined;
     if (!blobId.startsWith(INLINE_PREFIX)) return files.readWhole(blobId, range);
@@ -140,10 +140,11 @@ export class TieredBlobStore implements BlobStore {
     if (bad) return Promise.reject(bad);
     const fileId = blobId.slice(INLINE_PREFIX.length);
     const { inlineBlobs } = this.meta;
-    const inline = async (): Promise<Buffer | undefined> => {
+    const inline = async (): Promise<WholeRead | undefined> => {
       const data = inlineBlobs.getNow ? inlineBlobs.getNow(blobId, range) : (inlineBlobs.takePrefetched?.(blobId, range) ?? (await inlineBlobs.get(blobId, range)));
-      if (data !== undefined && data.length !== range.end - range.start + 1) throw new Error('the inline blob ended before the range read');
-      return data;
+      if (data === undefined) return undefined;
+      if (data.length !== range.end - range.start + 1) throw new Error('the inline blob ended before the range read');
+      return { data, release: () => {} };
     };
     if (range.end >= INLINE_MAX_BYTES) {
       const read = files.readWhole(fileId, range);

@@ -205,11 +205,11 @@ describe('TieredBlobStore tiers', () => {
       };
       try {
         const end = spilled.length - 1;
-        assert.ok((await store.readWhole(blobId, { start: 0, end }))?.equals(spilled));
+        assert.ok((await store.readWhole(blobId, { start: 0, end }))?.data.equals(spilled));
         assert.equal(store.readSmall(blobId, { start: 0, end }), undefined);
         assert.equal(asked, 0, 'no inline lookup for a range past INLINE_MAX_BYTES');
         // A range inside the first INLINE_MAX_BYTES asks the inline tier, then reads the file.
-        assert.ok((await store.readWhole(blobId, { start: 10, end: 1009 }))?.equals(spilled.subarray(10, 1010)));
+        assert.ok((await store.readWhole(blobId, { start: 10, end: 1009 }))?.data.equals(spilled.subarray(10, 1010)));
         assert.equal(asked, 1);
       } finally {
         inlineBlobs.getNow = getNow;
@@ -220,7 +220,7 @@ describe('TieredBlobStore tiers', () => {
       const legacyId = 'i' + 'ab'.repeat(16);
       await inlineBlobs.putPending(legacyId, legacy);
       const range = { start: 100, end: legacy.length - 1 };
-      assert.ok((await store.readWhole(legacyId, range))?.equals(legacy.subarray(100)));
+      assert.ok((await store.readWhole(legacyId, range))?.data.equals(legacy.subarray(100)));
       assert.ok((await readAll(store.read(legacyId, range))).equals(legacy.subarray(100)));
       // Neither a row nor a file: the file's ENOENT.
       await assert.rejects(async () => store.readWhole('i' + 'cd'.repeat(16), range), { code: 'ENOENT' });
