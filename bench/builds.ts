@@ -11,9 +11,11 @@
 //   1 MiB PUTs, 8 in flight, unencrypted (a second pair of servers with
 //   COFFER_ENCRYPTION_AT_REST=off), SSE-S3 and SSE-KMS, in ROUNDS interleaved batches of
 //   BENCH_BUILD_MID_OPS (64) each, each batch followed by GETs of the objects it wrote
-//   (1 MiB GETs, 8 in flight).
+//   (1 MiB GETs, 8 in flight);
+//   unencrypted GETs on that second pair (bench/builds-plain-get.ts): 1 MiB, 8 in flight,
+//   and one stream of `sizes.stream` bytes.
 //
-// BENCH_BUILD_PARTS (small,stream,mid; default all three) runs only the parts named (the
+// BENCH_BUILD_PARTS (small,stream,mid,get; default all four) runs only the parts named (the
 // KMS pairs are part of small).
 //
 // Both servers run at once and take turns, each going first in every other round, so drift
@@ -33,6 +35,7 @@ import { cpuOpsRow, errorRow, usage, type Sizes } from './scenarios.js';
 import { ROOT_KEY_ID, ROOT_SECRET, type ServerOptions, type ServerProcess } from './server-process.js';
 import { prepareBucket } from './sse.js';
 import { RawKmsClient, pairOp } from './kms.js';
+import { plainGets } from './builds-plain-get.js';
 
 const CREDS = { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET };
 export const THIS_BUILD = 'this build';
@@ -46,7 +49,7 @@ const KMS_CONCURRENCY = 32;
 /** 1 MiB PUTs per batch (BENCH_BUILD_MID_OPS); ROUNDS batches per build and encryption. */
 const MID_OPS = Math.max(8, Math.round(Number(process.env.BENCH_BUILD_MID_OPS) || 64));
 const MID_CONCURRENCY = 8;
-const PARTS = new Set((process.env.BENCH_BUILD_PARTS ?? 'small,stream,mid').split(',').map((p) => p.trim()));
+const PARTS = new Set((process.env.BENCH_BUILD_PARTS ?? 'small,stream,mid,get').split(',').map((p) => p.trim()));
 
 export interface BuildsBenchOptions {
   sizes: Sizes;
@@ -94,7 +97,7 @@ export async function benchBuilds(opts: BuildsBenchOptions): Promise<Row[]> {
     }
     if (PARTS.has('small')) rows.push(...(await smallObjects(sides, opts.sizes)));
     if (PARTS.has('stream')) rows.push(...(await streams(sides, opts.sizes)));
-    if (PARTS.has('mid')) {
+    if (PARTS.has('mid') || PARTS.has('get')) {
       // The unencrypted rows need servers with encryption at rest off; started only for them.
       for (const [variant, main] of [[THIS_BUILD, undefined], [BASELINE, opts.baseline]] as const) {
         const server = await opts.start({ fsync: opts.fsync, main, env: { COFFER_ENCRYPTION_AT_REST: 'off' } });
@@ -102,7 +105,10 @@ export async function benchBuilds(opts: BuildsBenchOptions): Promise<Row[]> {
         plain.push({ variant, server, client });
         await prepareBucket(client, server.url, 'plain', 's3');
       }
-      rows.push(...(await midPuts(sides, plain)));
+    }
+    if (PARTS.has('mid')) rows.push(...(await midPuts(sides, plain)));
+    if (PARTS.has('get')) {
+      rows.push(...(await plainGets({ sides: plain, bucket: 'plain', stream: opts.sizes.stream, rounds: ROUNDS, streamRounds: STREAM_ROUNDS, midOps: MID_OPS, midConcurrency: MID_CONCURRENCY, minRatio: MIN_RATIO })));
     }
   } catch (e) {
     rows.push(errorRow({ variant: 'setup' }, 'Builds', '—', e));

@@ -2,7 +2,7 @@
 // Only the blobs that overlap the range are opened.
 
 import { PassThrough, type Readable } from 'node:stream';
-import type { BlobStore, ObjectRecord } from '../storage/types.js';
+import type { BlobStore, ObjectRecord, WholeRead } from '../storage/types.js';
 
 type Piece = { blobId: string; start: number; end: number };
 
@@ -36,6 +36,18 @@ export function readObjectSmall(blobs: BlobStore, rec: ObjectRecord, range?: { s
   const pieces = overlapping(rec, range);
   if (pieces.length !== 1) return undefined;
   return blobs.readSmall(pieces[0]!.blobId, { start: pieces[0]!.start, end: pieces[0]!.end });
+}
+
+/**
+ * The requested bytes in one buffer when they lie in one blob and the store reads such a
+ * range whole (BlobStore.readWhole: up to about 1 MiB from a file); undefined otherwise, and
+ * then readObject streams them.
+ */
+export function readObjectWhole(blobs: BlobStore, rec: ObjectRecord, range?: { start: number; end: number }): Promise<WholeRead> | undefined {
+  if (blobs.readWhole === undefined) return undefined;
+  const pieces = overlapping(rec, range);
+  if (pieces.length !== 1) return undefined;
+  return blobs.readWhole(pieces[0]!.blobId, { start: pieces[0]!.start, end: pieces[0]!.end });
 }
 
 function overlapping(rec: ObjectRecord, range?: { start: number; end: number }): Piece[] {

@@ -32,16 +32,17 @@
 // (direct-io.ts): they go to the device without a copy into the page cache.
 
 import { randomBytes } from 'node:crypto';
-import { close as closeFd, closeSync, constants as fsConstants, existsSync, fdatasync as fdatasyncFd, fsync as fsyncFd, open as openFd, openSync, renameSync, unlinkSync, write as writeFd } from 'node:fs';
+import { close as closeFd, closeSync, constants as fsConstants, existsSync, fdatasync as fdatasyncFd, fsync as fsyncFd, open as openFd, openSync, renameSync, unlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { BlobTierUnavailableError } from './blob-unavailable.js';
 import { alignedBuffer, closeDirectProbe, DIRECT_ALIGN, openDirectProbe, writeDirect, type DirectProbe } from './direct-io.js';
-import { FileRangeReader } from './file-range-reader.js';
-import type { BlobStore, BlobWriter } from './types.js';
+import { FileRangeReader, ReadBufferPool, readFileRange } from './file-range-reader.js';
+import type { BlobStore, BlobWriter, ByteRange, WholeRead } from './types.js';
 import { badRange, failedStream, OpQueue } from './blob-io.js';
+import { callback, closeFile, syncDir, writeAll } from './fd-calls.js';
 
 export interface FileBlobStoreOptions {
   /** fdatasync each blob and fsync its directory on commit (default true). Off only for tests and benchmarks. */
@@ -93,6 +94,8 @@ const READ_AHEAD = 2;
  * covers an encrypted 1 MiB object's segment tags.
  */
 const WHOLE_READ_MAX = 1024 * 1024 + 64 * 1024;
+/** Whole-read buffers (WHOLE_READ_MAX each) kept for reuse between GETs: 8 in flight is ~8.5 MiB. */
+const READ_BUFFERS_KEPT = 16;
 /** open(2) flags of a temporary: 'wx' (it must not exist yet). */
 const CREATE_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL;
 // SYNC_METADATA_CALLS: in the single-node layout a blob's open, close and rename run on the
@@ -128,6 +131,8 @@ interface SharedDir {
 
 export class FileBlobStore implements BlobStore {
   private readonly pool: Buffer[] = [];
+  /** Lent to whole reads (readWhole), given back when their response is out. */
+  private readonly readBuffers = new ReadBufferPool(WHOLE_READ_MAX, READ_BUFFERS_KEPT);
   /**
    * Single-node layout: a descriptor per fan-out directory, opened on its first commit and
    * kept until close(), so the directory fsync of a commit is one call to the libuv pool
@@ -230,6 +235,16 @@ export class FileBlobStore implements BlobStore {
       stream._destroy = (err, cb) => destroy(err, (e) => cb(e ? (this.unreachable(e, 'read a blob') as Error) : e));
     }
     return stream;
+  }
+
+  /** A range up to WHOLE_READ_MAX in one read (BlobStore.readWhole); undefined for a larger one. */
+  readWhole(blobId: string, range: ByteRange): Promise<WholeRead> | undefined {
+    if (range.end - range.start >= WHOLE_READ_MAX) return undefined;
+    if (!ID_PATTERN.test(blobId)) return Promise.reject(new Error(`invalid blob id ${JSON.stringify(blobId)}`));
+    const bad = badRange(range);
+    if (bad) return Promise.reject(bad);
+    const read = readFileRange(this.finalPath(blobId), range.start, range.end - range.start + 1, this.readBuffers);
+    return this.shared === undefined ? read : read.catch((e: unknown) => Promise.reject(this.unreachable(e, 'read a blob')));
   }
 
   async delete(blobId: string): Promise<void> {
@@ -536,39 +551,6 @@ class FileBlobWriter implements BlobWriter {
     this.batch = undefined;
     this.used = 0;
   }
-}
-
-async function writeAll(fd: number, buf: Buffer, position: number): Promise<void> {
-  let off = 0;
-  while (off < buf.length) {
-    const bytesWritten = await callback<number>((cb) => writeFd(fd, buf, off, buf.length - off, position + off, cb));
-    off += bytesWritten;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const h = await fs.open(dir, 'r');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}
-
-/** Closes a descriptor: at once on this thread (see SYNC_METADATA_CALLS) or through the pool. */
-function closeFile(fd: number, sync: boolean): Promise<void> {
-  if (!sync) return callback<void>((cb) => closeFd(fd, cb));
-  try {
-    closeSync(fd);
-    return Promise.resolve();
-  } catch (e) {
-    return Promise.reject(e);
-  }
-}
-
-/** A callback-style fs call as a promise (cheaper per call than a FileHandle's methods). */
-function callback<T>(call: (cb: (err: NodeJS.ErrnoException | null, value?: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => call((err, value) => (err ? reject(err) : resolve(value as T))));
 }
 
 /** mkdir's rejection when the directory is already there (another node made it): false, nothing made. */

@@ -440,6 +440,17 @@ export interface BlobWriter {
   abort(): Promise<void>;
 }
 
+/** The bytes of BlobStore.readWhole, perhaps in a buffer the store lends. */
+export interface WholeRead {
+  readonly data: Buffer;
+  /**
+   * Gives the buffer back for another read, once nothing will look at `data` again (for a
+   * response: once it has been handed to the socket whole, its 'finish'). At most once. Never
+   * calling it is fine: the buffer is then left to the garbage collector.
+   */
+  release(): void;
+}
+
 export interface BlobStore {
   /** Reserves a fresh blob id and opens a writer for it. */
   create(): Promise<BlobWriter>;
@@ -458,6 +469,15 @@ export interface BlobStore {
    * (blob-readers.ts), and a reader must treat a missing or short file as read() would.
    */
   localFile?(blobId: string, size: number): string | undefined;
+  /**
+   * Optional fast path for a range of up to about 1 MiB: its bytes read into one buffer by
+   * one read, for a response sent in one write (no stream, and one trip to the I/O pool per
+   * step instead of a stream's start-up and its ticks). Undefined when the store has none for
+   * this blob or range (then use read()); the promise rejects as read() would fail: a missing
+   * blob, or a file shorter than the range. The buffer may be one the store lends and reuses
+   * (WholeRead.release).
+   */
+  readWhole?(blobId: string, range: ByteRange): Promise<WholeRead> | undefined;
   /** Deletes a committed blob; deleting a missing blob is not an error. */
   delete(blobId: string): Promise<void>;
   /** Removes leftovers of writes that never committed (temporary files). */

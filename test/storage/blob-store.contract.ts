@@ -151,6 +151,60 @@ export function runBlobStoreContract(name: string, make: () => Promise<BlobStore
         await s.delete(blobId); // deleting a missing blob is fine
       }));
 
+    it('readWhole, where offered, gives the bytes read() gives for ranges up to 1 MiB and declines larger ones', () =>
+      withStore(async (s) => {
+        if (s.readWhole === undefined) return;
+        const data = randomBytes(2 * MiB + 5);
+        const { blobId } = await writeBlob(s, data);
+        const small = await writeBlob(s, randomBytes(3000));
+        const last = data.length - 1;
+        for (const [start, end] of [[0, 0], [last, last], [1000, 1999], [0, MiB - 1], [MiB, 2 * MiB - 1], [last - MiB + 1, last]] as const) {
+          const got = (await s.readWhole(blobId, { start, end }))?.data;
+          assert.ok(got !== undefined, `range ${start}-${end} read whole`);
+          assert.ok(got.equals(data.subarray(start, end + 1)), `range ${start}-${end}`);
+          assert.ok(got.equals(await readAll(s.read(blobId, { start, end }))), `range ${start}-${end} as read() gives it`);
+        }
+        const all = (await s.readWhole(small.blobId, { start: 0, end: 2999 }))?.data;
+        assert.equal(all?.length, 3000);
+        assert.equal(s.readWhole(blobId, { start: 0, end: last }), undefined, 'a 2 MiB range is left to read()');
+      }));
+
+    it('readWhole, where offered, keeps the bytes of a read intact while it is held, whatever reads run meanwhile, and after release', () =>
+      withStore(async (s) => {
+        if (s.readWhole === undefined) return;
+        const blobs = await Promise.all([1, 2, 3].map(async (i) => {
+          const data = randomBytes(MiB - i * 1000);
+          return { data, blobId: (await writeBlob(s, data)).blobId };
+        }));
+        const whole = (b: { data: Buffer; blobId: string }) => s.readWhole!(b.blobId, { start: 0, end: b.data.length - 1 })!;
+        const held = await whole(blobs[0]!);
+        for (let round = 0; round < 4; round++) {
+          const reads = await Promise.all([whole(blobs[1]!), whole(blobs[2]!)]);
+          assert.ok(reads[0]!.data.equals(blobs[1]!.data) && reads[1]!.data.equals(blobs[2]!.data), `round ${round}: each read has its own bytes`);
+          for (const r of reads) {
+            r.release();
+            r.release(); // twice is harmless
+          }
+          assert.ok(held.data.equals(blobs[0]!.data), `round ${round}: a held read is untouched by later ones`);
+        }
+        held.release();
+        const again = await whole(blobs[0]!);
+        assert.ok(again.data.equals(blobs[0]!.data));
+        again.release();
+      }));
+
+    it('readWhole, where offered, rejects a missing blob, a bad range and a range past the end instead of answering short', () =>
+      withStore(async (s) => {
+        if (s.readWhole === undefined) return;
+        const { blobId } = await writeBlob(s, randomBytes(100_000));
+        await assert.rejects(async () => s.readWhole!(blobId, { start: 90_000, end: 110_000 }), /ended before the range/);
+        await assert.rejects(async () => s.readWhole!(blobId, { start: 5, end: 4 }), RangeError);
+        await assert.rejects(async () => s.readWhole!(blobId, { start: Number.NaN, end: 4 }), RangeError);
+        await s.delete(blobId);
+        await assert.rejects(async () => s.readWhole!(blobId, { start: 0, end: 99 }), (e: unknown) => e instanceof Error);
+        await assert.rejects(async () => s.readWhole!('0'.repeat(32), { start: 0, end: 99 }), (e: unknown) => e instanceof Error);
+      }));
+
     it('hands out a fresh id per writer', () =>
       withStore(async (s) => {
         const ws = await Promise.all(Array.from({ length: 20 }, () => s.create()));

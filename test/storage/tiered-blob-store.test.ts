@@ -196,6 +196,45 @@ describe('TieredBlobStore tiers', () => {
     }
   });
 
+  it('readWhole reads a spilled blob from its file without asking the inline tier, and still finds an inline blob larger than INLINE_MAX_BYTES', async () => {
+    const { store } = await fresh();
+    try {
+      const spilled = patternBytes(INLINE_MAX_BYTES * 4, 5);
+      const { blobId } = await writeBlob(store, spilled);
+      // A range reaching past INLINE_MAX_BYTES goes to the file first: the inline tier is not asked.
+      const inlineBlobs = store.meta.inlineBlobs;
+      const getNow = inlineBlobs.getNow!.bind(inlineBlobs);
+      let asked = 0;
+      inlineBlobs.getNow = (id, range) => {
+        asked++;
+        return getNow(id, range);
+      };
+      try {
+        const end = spilled.length - 1;
+        assert.ok((await store.readWhole(blobId, { start: 0, end }))?.data.equals(spilled));
+        assert.equal(store.readSmall(blobId, { start: 0, end }), undefined);
+        assert.equal(asked, 0, 'no inline lookup for a range past INLINE_MAX_BYTES');
+        // A range inside the first INLINE_MAX_BYTES asks the inline tier, then reads the file.
+        assert.ok((await store.readWhole(blobId, { start: 10, end: 1009 }))?.data.equals(spilled.subarray(10, 1010)));
+        assert.equal(asked, 1);
+      } finally {
+        inlineBlobs.getNow = getNow;
+      }
+      // A blob kept inline under a larger maximum than today's has no file: readWhole falls
+      // back to the row, and read() serves it as before.
+      const legacy = patternBytes(INLINE_MAX_BYTES + 5000, 6);
+      const legacyId = 'i' + 'ab'.repeat(16);
+      await inlineBlobs.putPending(legacyId, legacy);
+      const range = { start: 100, end: legacy.length - 1 };
+      assert.ok((await store.readWhole(legacyId, range))?.data.equals(legacy.subarray(100)));
+      assert.ok((await readAll(store.read(legacyId, range))).equals(legacy.subarray(100)));
+      // Neither a row nor a file: the file's ENOENT.
+      await assert.rejects(async () => store.readWhole('i' + 'cd'.repeat(16), range), { code: 'ENOENT' });
+    } finally {
+      await store.close();
+    }
+  });
+
 });
 
 /** Runs a crash fixture in a child process until it prints its ready line, then SIGKILLs it; returns the line's words after "ready". */

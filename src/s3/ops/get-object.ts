@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http';
 import { finished, type Readable } from 'node:stream';
 import { ObjectCryptoError } from '../../crypto/index.js';
 import { readersOf } from '../../storage/blob-readers.js';
-import type { BucketRecord, ObjectRecord, ReadHint } from '../../storage/types.js';
+import type { BucketRecord, ObjectRecord, ReadHint, WholeRead } from '../../storage/types.js';
 import { readVersion, requestedVersionId, versionHeaders } from '../versioning.js';
 import { expirationHeaders } from '../lifecycle/expiration-header.js';
 import { requireBucket } from '../bucket-access.js';
@@ -14,7 +14,7 @@ import { GET_CONDITIONS, checkReadConditions } from '../conditions.js';
 import { type S3Context, header } from '../context.js';
 import { s3Error } from '../errors.js';
 import { objectResponseHeaders } from '../object-headers.js';
-import { readObject, readObjectSmall } from '../object-reader.js';
+import { readObject, readObjectSmall, readObjectWhole } from '../object-reader.js';
 import { parseReadCustomerKey, refuseSseHeaders, type CustomerKey } from '../sse/request.js';
 import { checkCustomerKey, integrityFailure, openObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type ObjectKeys } from '../sse/object-keys.js';
 import { readDecrypted, readDecryptedSmall } from '../sse/body-cipher.js';
@@ -148,6 +148,22 @@ async function sendBody(ctx: S3Context, rec: ObjectRecord, status: number, heade
   if (small !== undefined) {
     ctx.res.writeHead(status, headers);
     ctx.res.end(small);
+    return;
+  }
+  // Up to about 1 MiB from one file: read whole before the head, then head and body in one
+  // write, with no stream between (its start-up and ticks cost as much as the read itself).
+  // The buffer may be lent by the blob store: it goes back once the response is handed to
+  // the socket ('finish'); a response cut before that leaves it to the garbage collector.
+  const whole = keys ? undefined : readObjectWhole(ctx.services.blobs, rec, range);
+  if (whole !== undefined) {
+    let body: WholeRead;
+    try {
+      body = await whole;
+    } catch (e) {
+      throw unreadable(ctx, rec, e);
+    }
+    ctx.res.writeHead(status, headers);
+    ctx.res.end(body.data, body.release);
     return;
   }
   // Once the head is written the only signal left for a failed read is a cut connection,
