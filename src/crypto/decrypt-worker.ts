@@ -202,8 +202,18 @@ function outLength(j: Job): number {
   return n;
 }
 
+/** File jobs whose open is in flight; a cancel meanwhile removes the job, and its open then only closes the file. */
+const opening = new Set<number>();
+
 function openFile(m: Extract<DecryptRequest, { op: 'file' }>): void {
+  opening.add(m.job);
   fs.open(m.path, 'r', (err, fd) => {
+    if (!opening.delete(m.job)) {
+      // Cancelled while the file was opening: nobody reads this job any more.
+      m.key.fill(0);
+      if (!err) fs.close(fd, () => undefined);
+      return;
+    }
     if (err) {
       m.key.fill(0);
       return report(m.job, err);
@@ -271,6 +281,7 @@ parentPort?.on('message', (m: DecryptRequest) => {
         jobs.get(m.job)?.stream.end();
         break;
       case 'cancel': {
+        opening.delete(m.job);
         const j = jobs.get(m.job);
         jobs.delete(m.job);
         if (j) closeFile(j);

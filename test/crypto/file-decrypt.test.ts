@@ -119,6 +119,15 @@ describe('file-reading decryption on a worker', () => {
     assert.equal(decryptPool().openJobs, 0);
   });
 
+  it('a reader that goes away before the worker has opened the file leaves it closed (the cancel arrives before the open completes)', async () => {
+    for (let round = 0; round < 20; round++) {
+      const dec = createFileDecryptStream(key, { plaintextSize: size }, { path: sealed, start: 0, end: ct.length - 1 });
+      dec.on('error', () => undefined);
+      dec.destroy();
+    }
+    await settled(sealed);
+  });
+
   it('a reader that stops early closes the file and the worker job', async () => {
     for (let round = 0; round < 3; round++) {
       const dec = createFileDecryptStream(key, { plaintextSize: size }, { path: sealed, start: 0, end: ct.length - 1 });
