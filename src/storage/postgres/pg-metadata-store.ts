@@ -51,11 +51,11 @@ import { checkCondition, live } from '../sqlite-versions.js';
 import { migrate } from './migrate.js';
 import { PG_METADATA_MIGRATIONS } from './pg-metadata-schema.js';
 import { PG_METADATA_SQL as S, numbered } from './pg-metadata-sql.js';
-import { keyLock, listVersions, releaseBlobs, removeCurrent, versionRow, writeObject, writeState, type WriteState } from './pg-metadata-versions.js';
+import { keyLock, listVersions, newKeyWrite, releaseBlobs, removeCurrent, versionRow, writeObject, writeState, type WriteState } from './pg-metadata-versions.js';
 import { PgInlineBlobs } from './pg-inline-blobs.js';
 import { INLINE_MAX_BYTES } from '../tiered-blob-store.js';
 import { changed, first, rows } from './query.js';
-import { keyTransaction, serializable, transaction, type Queryable, type Statement, type TailQueryable } from './transaction.js';
+import { keyTransaction, keyWriteOnce, serializable, transaction, type Queryable, type Statement, type TailQueryable } from './transaction.js';
 
 export interface PgMetadataStoreOptions {
   /** End the pool when the store closes (a pool of its own); by default the pool is the caller's. */
@@ -194,9 +194,15 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
-    // Two round trips for a new key: BEGIN, the lock and the read of the write's state; the
-    // write (with a staged inline blob's bytes) and the COMMIT.
+    // One round trip for a new key: BEGIN, the lock, the write that lands only if the key
+    // has no row (with a staged inline blob's bytes) and the COMMIT. Otherwise two more:
+    // BEGIN, the lock and the read of the write's state; the write and the COMMIT.
     const inline = this.inlineBlobs.stagedAmong(rec.parts.map((p) => p.blobId));
+    const once = newKeyWrite(this.writer.instance, rec, cond, inline);
+    if (once !== undefined && (await keyWriteOnce(this.pool, keyLock(rec.bucket, rec.key), once)) === 1) {
+      this.unstage(inline);
+      return undefined;
+    }
     const old = await this.keyTx<ObjectRecord | undefined, WriteState>(rec.bucket, rec.key, writeState(this.writer.instance, rec), (q, [state]) =>
       writeObject(q, this.writer.instance, rec, cond, check, { state: state!, last: true, inline }));
     this.unstage(inline);
