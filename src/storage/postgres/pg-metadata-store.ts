@@ -77,6 +77,11 @@ export interface PgMetadataStoreOptions {
 /** How long a reclamation waits for a retiring writer's publishing transaction to end. */
 const RECLAIM_LOCK_TIMEOUT_MS = 5_000;
 
+/** The weight of the latest try in PgMetadataStore's newKeyShare: about the last ten tries count. */
+const NEW_KEY_WEIGHT = 0.1;
+/** While most tries miss, one put in this many tries the one-statement write anyway. */
+const NEW_KEY_PROBE = 16;
+
 /** The writer heartbeat's default period: well inside any writer timeout the leader uses. */
 export const WRITER_HEARTBEAT_MS = 5_000;
 
@@ -87,6 +92,9 @@ export class PgMetadataStore implements MetadataStore {
   readonly inlineBlobs: PgInlineBlobs;
   readonly writer: BlobWriterIdentity;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** The recent share of one-statement tries that found the key new (tryNewKey), a moving average. */
+  private newKeyShare = 1;
+  private skippedTries = 0;
 
   private constructor(private readonly pool: pg.Pool, private readonly opts: PgMetadataStoreOptions) {
     this.writer = opts.writer ?? { node: 'local', instance: randomUUID() };
@@ -200,15 +208,31 @@ export class PgMetadataStore implements MetadataStore {
     // has no row (with a staged inline blob's bytes) and the COMMIT. Otherwise two more:
     // BEGIN, the lock and the read of the write's state; the write and the COMMIT.
     const inline = this.inlineBlobs.stagedAmong(rec.parts.map((p) => p.blobId));
-    const once = newKeyWrite(this.writer.instance, rec, cond, inline);
-    if (once !== undefined && (await keyWriteOnce(this.pool, keyLock(rec.bucket, rec.key), once)) === 1) {
-      this.unstage(inline);
-      return undefined;
+    const once = this.tryNewKey() ? newKeyWrite(this.writer.instance, rec, cond, inline) : undefined;
+    if (once !== undefined) {
+      const wrote = (await keyWriteOnce(this.pool, keyLock(rec.bucket, rec.key), once)) === 1;
+      this.newKeyShare = this.newKeyShare * (1 - NEW_KEY_WEIGHT) + (wrote ? NEW_KEY_WEIGHT : 0);
+      // A probe that found a new key: the next puts try again, until tries miss once more.
+      if (wrote) this.newKeyShare = Math.max(this.newKeyShare, 0.5);
+      if (wrote) {
+        this.unstage(inline);
+        return undefined;
+      }
     }
     const old = await this.keyTx<ObjectRecord | undefined, WriteState>(rec.bucket, rec.key, writeState(this.writer.instance, rec), (q, [state]) =>
       writeObject(q, this.writer.instance, rec, cond, check, { state: state!, last: true, inline }));
     this.unstage(inline);
     return old;
+  }
+
+  /**
+   * Whether this put tries the one-statement write of a new key first. A try that finds the
+   * key written costs an overwrite a round trip and an empty transaction, about as much CPU
+   * as the write it saves a new key: while most recent tries found the key written, only one
+   * put in NEW_KEY_PROBE tries, to notice when new keys come back.
+   */
+  private tryNewKey(): boolean {
+    return this.newKeyShare >= 0.5 || ++this.skippedTries % NEW_KEY_PROBE === 0;
   }
 
   /** Drops staged bytes once the transaction that stored them committed (a failed one leaves them to discardPending). */
