@@ -212,9 +212,9 @@ export class PgMetadataStore implements MetadataStore {
     if (once !== undefined) {
       const wrote = (await keyWriteOnce(this.pool, keyLock(rec.bucket, rec.key), once)) === 1;
       this.newKeyShare = this.newKeyShare * (1 - NEW_KEY_WEIGHT) + (wrote ? NEW_KEY_WEIGHT : 0);
-      // A probe that found a new key: the next puts try again, until tries miss once more.
-      if (wrote) this.newKeyShare = Math.max(this.newKeyShare, 0.5);
       if (wrote) {
+        // A probe that found a new key: the next puts try again, until tries miss once more.
+        this.newKeyShare = Math.max(this.newKeyShare, 0.5);
         this.unstage(inline);
         return undefined;
       }
