@@ -27,12 +27,16 @@ import { createKmsKey } from './sse.js';
 import { runOps } from './measure.js';
 import { fmtInt, fmtSize, type Row } from './report.js';
 import { startPostgres } from './pg-server.js';
+import { processCpuSeconds } from './process-cpu.js';
 import { ROOT_KEY_ID, ROOT_SECRET, type ServerOptions, type ServerProcess } from './server-process.js';
 import type { Sizes } from './scenarios.js';
 
 export const SQLITE_1 = 'SQLite, 1 node';
 export const PG_1 = 'PostgreSQL, 1 node';
 const pgNodes = (n: number) => (n === 1 ? PG_1 : `PostgreSQL, ${n} nodes`);
+
+/** CPU seconds as milliseconds, for the progress lines and the table. */
+const ms = (seconds: number): string => `${(seconds * 1000).toFixed(2)} ms`;
 
 const CREDS = { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET };
 const BUCKET = 'bench';
@@ -54,6 +58,14 @@ interface Rate {
   of: number;
   /** The failures' HTTP statuses and S3 codes, e.g. "500 InternalError". */
   why: string[];
+  /** CPU seconds per operation (per MiB for streams) of the nodes and of PostgreSQL (0 on SQLite: it runs in the node). */
+  cpu: { node: number; db: number };
+}
+
+/** Readers of CPU seconds used so far by the nodes and by the database server. */
+interface CpuMeters {
+  node: () => number;
+  db: () => number;
 }
 
 interface Measured {
@@ -71,7 +83,7 @@ interface Measured {
 const SPREAD = 16;
 
 /** Runs the workloads against `urls` (one per node) and returns ops/s and MiB/s. */
-async function workloads(urls: URL[], sz: Sizes, label: string): Promise<Measured> {
+async function workloads(urls: URL[], sz: Sizes, label: string, meters: CpuMeters): Promise<Measured> {
   const clients = urls.map((u) => new RawS3Client(u, CREDS));
   const on = (i: number) => clients[i % clients.length]!;
   try {
@@ -79,9 +91,11 @@ async function workloads(urls: URL[], sz: Sizes, label: string): Promise<Measure
     for (let b = 0; b < SPREAD; b++) await clients[0]!.createBucket(`${BUCKET}-${b}`);
     const body = randomBytes(sz.smallSize);
     const hash = payloadHash(body);
-    const rate = async (what: string, n: number, inFlight: number, op: (i: number) => Promise<unknown>, per: (seconds: number, ok: number) => number, unit: string): Promise<Rate> => {
+    const rate = async (what: string, n: number, inFlight: number, op: (i: number) => Promise<unknown>, per: (seconds: number, ok: number) => number, unit: string, units = n): Promise<Rate> => {
       let failed = 0;
       const why = new Set<string>();
+      const node0 = meters.node();
+      const db0 = meters.db();
       const t0 = performance.now();
       await runOps(n, inFlight, async (i) => {
         try {
@@ -93,8 +107,10 @@ async function workloads(urls: URL[], sz: Sizes, label: string): Promise<Measure
           why.add(e instanceof S3Failure ? `${e.status} ${/<Code>([^<]+)<\/Code>/.exec(e.body)?.[1] ?? ''}`.trim() : `${kms![1]} ${kms![2]}`);
         }
       });
-      const r: Rate = { value: per((performance.now() - t0) / 1000, n - failed), failed, of: n, why: [...why] };
-      process.stderr.write(`bench:     ${label}: ${what} ${r.value.toFixed(0)} ${unit}${failed ? ` (${failed} of ${n} failed: ${r.why.join(', ')})` : ''}\n`);
+      const seconds = (performance.now() - t0) / 1000;
+      const cpu = { node: (meters.node() - node0) / units, db: (meters.db() - db0) / units };
+      const r: Rate = { value: per(seconds, n - failed), failed, of: n, why: [...why], cpu };
+      process.stderr.write(`bench:     ${label}: ${what} ${r.value.toFixed(0)} ${unit}${failed ? ` (${failed} of ${n} failed: ${r.why.join(', ')})` : ''}; CPU per ${unit.split('/')[0]}: node ${ms(cpu.node)}, PostgreSQL ${ms(cpu.db)}\n`);
       return r;
     };
     const perSecond = (seconds: number, ok: number) => ok / seconds;
@@ -118,7 +134,7 @@ async function workloads(urls: URL[], sz: Sizes, label: string): Promise<Measure
     }
     // One stream per node, all at once.
     const streams = (what: string, op: (i: number) => Promise<unknown>) =>
-      rate(what, clients.length, clients.length, op, (seconds, ok) => (ok * sz.stream) / MiB / seconds, 'MiB/s');
+      rate(what, clients.length, clients.length, op, (seconds, ok) => (ok * sz.stream) / MiB / seconds, 'MiB/s', (clients.length * sz.stream) / MiB);
     const bigPut = await streams(`${clients.length} × ${fmtSize(sz.stream)} PUT`, (i) => on(i).putStream(BUCKET, `big/${i}`, sz.stream));
     const bigGet = await streams(`${clients.length} × ${fmtSize(sz.stream)} GET`, (i) => on(i + 1).get(BUCKET, `big/${i}`, sz.stream));
     for (let i = 0; i < clients.length; i++) await deleteQuietly(on(i), `big/${i}`);
@@ -145,7 +161,7 @@ export async function benchCluster(opts: ClusterBenchOptions): Promise<Row[]> {
     process.stderr.write(`bench: cluster: ${SQLITE_1}\n`);
     const server = await opts.start({ fsync: true, env: { COFFER_ACCESS_LOG: 'off' } });
     try {
-      return await workloads([server.url], sz, SQLITE_1);
+      return await workloads([server.url], sz, SQLITE_1, { node: () => processCpuSeconds(server.pid), db: () => 0 });
     } finally {
       await server.stop();
     }
@@ -166,7 +182,8 @@ export async function benchCluster(opts: ClusterBenchOptions): Promise<Row[]> {
         const first = nodes[0];
         nodes.push(await opts.start({ fsync: true, env, ...(first ? { prepare: (dir) => copyFile(join(first.dataDir, 'root-credentials.json'), join(dir, 'root-credentials.json')) } : {}) }));
       }
-      return await workloads(nodes.map((n) => n.url), sz, label);
+      const node = () => nodes.reduce((t, n) => t + processCpuSeconds(n.pid), 0);
+      return await workloads(nodes.map((n) => n.url), sz, label, { node, db: () => postgres.cpuSeconds() });
     } finally {
       for (const n of nodes) await n.stop();
     }
@@ -190,15 +207,24 @@ export async function benchCluster(opts: ClusterBenchOptions): Promise<Row[]> {
   }
 }
 
+/** The runs' median CPU per operation (or MiB), the nodes' and PostgreSQL's. */
+function cpuOf(runs: Rate[], per: string): string {
+  const { cpu } = merged(runs);
+  return `CPU per ${per}: node ${ms(cpu.node)}${cpu.db > 0 ? `, PostgreSQL ${ms(cpu.db)}` : ''}`;
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length / 2;
   return s.length % 2 ? s[Math.floor(m)]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-/** The runs of one variant as one: the median rate, every failure. */
+/** The runs of one variant as one: the median rate and CPU, every failure. */
 function merged(runs: Rate[]): Rate {
-  return { value: median(runs.map((r) => r.value)), failed: runs.reduce((a, r) => a + r.failed, 0), of: runs.reduce((a, r) => a + r.of, 0), why: [...new Set(runs.flatMap((r) => r.why))] };
+  return {
+    value: median(runs.map((r) => r.value)), failed: runs.reduce((a, r) => a + r.failed, 0), of: runs.reduce((a, r) => a + r.of, 0), why: [...new Set(runs.flatMap((r) => r.why))],
+    cpu: { node: median(runs.map((r) => r.cpu.node)), db: median(runs.map((r) => r.cpu.db)) },
+  };
 }
 
 function rows(sqlite: Measured[], pg1: Measured[], more: Map<number, Measured>, sz: Sizes): Row[] {
@@ -206,13 +232,13 @@ function rows(sqlite: Measured[], pg1: Measured[], more: Map<number, Measured>, 
   const rounds = sqlite.length;
   const ops = (verb: string) => (r: Rate) => `${fmtInt(r.value)} ${verb}/s${r.failed ? `, **${r.failed} of ${r.of} failed** (${r.why.join(', ')})` : ''}`;
   const mibs = (r: Rate) => `${r.value.toFixed(0)} MiB/s${r.failed ? `, **${r.failed} of ${r.of} failed** (${r.why.join(', ')})` : ''}`;
-  const cases: { scenario: string; pick: (m: Measured) => Rate; unit: (r: Rate) => string; within?: number }[] = [
-    { scenario: `4 KiB PUT into one bucket, ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.smallPut, unit: ops('PUT'), within: 0.3 },
-    { scenario: `4 KiB PUT into ${SPREAD} buckets, ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.smallPutSpread, unit: ops('PUT') },
-    { scenario: `4 KiB GET, ${sz.smallConcurrency} in flight over the nodes (another node than the writer)`, pick: (m) => m.smallGet, unit: ops('GET'), within: 0.3 },
-    { scenario: `KMS Encrypt (each with its durable audit record), ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.kmsEncrypt, unit: ops('Encrypt') },
-    { scenario: `${fmtSize(sz.stream)} PUT, one stream per node at once`, pick: (m) => m.bigPut, unit: mibs, within: 0.1 },
-    { scenario: `${fmtSize(sz.stream)} GET, one stream per node at once`, pick: (m) => m.bigGet, unit: mibs, within: 0.1 },
+  const cases: { scenario: string; pick: (m: Measured) => Rate; unit: (r: Rate) => string; per: string; within?: number }[] = [
+    { scenario: `4 KiB PUT into one bucket, ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.smallPut, unit: ops('PUT'), per: 'PUT', within: 0.3 },
+    { scenario: `4 KiB PUT into ${SPREAD} buckets, ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.smallPutSpread, unit: ops('PUT'), per: 'PUT' },
+    { scenario: `4 KiB GET, ${sz.smallConcurrency} in flight over the nodes (another node than the writer)`, pick: (m) => m.smallGet, unit: ops('GET'), per: 'GET', within: 0.3 },
+    { scenario: `KMS Encrypt (each with its durable audit record), ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.kmsEncrypt, unit: ops('Encrypt'), per: 'Encrypt' },
+    { scenario: `${fmtSize(sz.stream)} PUT, one stream per node at once`, pick: (m) => m.bigPut, unit: mibs, per: 'MiB', within: 0.1 },
+    { scenario: `${fmtSize(sz.stream)} GET, one stream per node at once`, pick: (m) => m.bigGet, unit: mibs, per: 'MiB', within: 0.1 },
   ];
   const of = rounds > 1 ? ` (median of ${rounds} runs)` : '';
   for (const c of cases) {
@@ -220,11 +246,11 @@ function rows(sqlite: Measured[], pg1: Measured[], more: Map<number, Measured>, 
     const one = merged(pg1.map(c.pick));
     // Each round's PostgreSQL ÷ SQLite, then their median.
     const paired = median(pg1.map((m, i) => c.pick(m).value / c.pick(sqlite[i]!).value));
-    out.push({ scenario: c.scenario, variant: SQLITE_1 + of, result: c.unit(base), target: '', value: base.value });
+    out.push({ scenario: c.scenario, variant: SQLITE_1 + of, result: `${c.unit(base)}; ${cpuOf(sqlite.map(c.pick), c.per)}`, target: '', value: base.value });
     out.push({
       scenario: c.scenario,
       variant: PG_1 + of,
-      result: `${c.unit(one)} (${paired.toFixed(2)}× SQLite, median of the rounds' ratios)`,
+      result: `${c.unit(one)} (${paired.toFixed(2)}× SQLite, median of the rounds' ratios); ${cpuOf(pg1.map(c.pick), c.per)}`,
       target: c.within === undefined ? '' : `≥ ${(1 - c.within).toFixed(2)}× SQLite, no failures`,
       ...(c.within === undefined ? {} : { met: paired >= 1 - c.within && one.failed === 0 }),
       value: one.value,

@@ -6,10 +6,11 @@
 // the `postgres` system user, as PostgreSQL refuses root.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
+import { treeCpuSeconds } from './process-cpu.js';
 
 const SUPERUSER = 'coffer';
 const RUN_AS = 'postgres';
@@ -22,9 +23,25 @@ function pgBin(): string {
   return join(root, versions[0] ?? '15', 'bin');
 }
 
+/**
+ * BENCH_PG_SETTINGS: more server settings to try, `name=value` separated by spaces (e.g.
+ * `commit_delay=100 commit_siblings=4`); never for durability (fsync, synchronous_commit,
+ * full_page_writes: refused), which must stay as in production.
+ */
+function extraSettings(): string {
+  const given = (process.env.BENCH_PG_SETTINGS ?? '').split(/\s+/).filter(Boolean);
+  for (const g of given) {
+    if (!/^[a-z_]+=[\w.]+$/.test(g)) throw new Error(`BENCH_PG_SETTINGS: "${g}" is not name=value`);
+    if (/^(fsync|synchronous_commit|full_page_writes|wal_sync_method)=/.test(g)) throw new Error(`BENCH_PG_SETTINGS: ${g.split('=')[0]} stays at its durable default`);
+  }
+  return given.map((g) => `-c ${g}`).join(' ');
+}
+
 export interface BenchPostgres {
   /** A new, empty database's connection string. */
   freshDatabase(): Promise<string>;
+  /** CPU seconds the server has used so far: the postmaster, its backends and workers (0 without /proc). */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
@@ -50,12 +67,17 @@ export async function startPostgres(): Promise<BenchPostgres> {
   const [c1, a1] = runAs(join(bin, 'initdb'), ['-D', data, '-U', SUPERUSER, '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
   execFileSync(c1, a1, { stdio: 'ignore' });
   const port = await freePort();
-  const [c2, a2] = runAs(join(bin, 'pg_ctl'), ['-D', data, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200`, '-l', join(dir, 'log'), '-w', 'start']);
+  const [c2, a2] = runAs(join(bin, 'pg_ctl'), ['-D', data, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200 ${extraSettings()}`, '-l', join(dir, 'log'), '-w', 'start']);
   execFileSync(c2, a2, { stdio: 'ignore' });
   const url = (db: string) => `postgres://${SUPERUSER}@127.0.0.1:${port}/${db}`;
+  // postmaster.pid's first line is the postmaster's pid.
+  const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n', 1)[0]);
   const admin = new pg.Pool({ connectionString: url('postgres'), max: 1 });
   let n = 0;
   return {
+    cpuSeconds() {
+      return treeCpuSeconds(postmaster);
+    },
     async freshDatabase() {
       const name = `bench${++n}`;
       await admin.query(`CREATE DATABASE ${name} TEMPLATE template0`);

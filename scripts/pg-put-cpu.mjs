@@ -8,7 +8,8 @@
 //   npm run build --silent && node scripts/pg-put-cpu.mjs dist <other checkout>/dist
 //   env N (PUTs per round, 3000), ROUNDS (3); INLINE=1: each PUT also writes its 4 KiB body
 //   through the build's TieredBlobStore over the store (the inline tier, as a server's small
-//   PUT: the blob's commit, then the record's)
+//   PUT: the blob's commit, then the record's); OVERWRITE=1: the measured PUTs replace keys
+//   written just before (not counted) instead of writing new ones
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -19,6 +20,7 @@ if (dists.length === 0) {
 }
 const { startPostgres } = await import(`${dists[0]}/bench/pg-server.js`);
 const pgs = await startPostgres();
+const OVERWRITE = process.env.OVERWRITE === '1';
 const N = Number(process.env.N ?? 3000), ROUNDS = Number(process.env.ROUNDS ?? 3), INFLIGHT = 16;
 const CLK = 100; // USER_HZ
 const cpuOf = (pids) => pids.reduce((t, p) => { try { const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' '); return t + (Number(f[11]) + Number(f[12])) / CLK; } catch { return t; } }, 0);
@@ -51,6 +53,7 @@ for (let r = 0; r < ROUNDS; r++) {
     const rec = (i) => ({ bucket: 'b', key: `k/${r}/${String(i).padStart(6, '0')}`, size: 4096, etag: `"${randomBytes(16).toString('hex')}"`, lastModified: 'x',
       headers: {}, userMetadata: {}, tags: [], parts: [{ blobId: randomBytes(16).toString('hex'), size: 4096, partNumber: 0, etag: '"e"' }], sys: {}, owner: 'o', storageClass: 'STANDARD', versionId: 'null' });
     for (let i = 0; i < 200; i++) await put(1e6 + i); // warm-up
+    if (OVERWRITE) { let k = 0; await Promise.all(Array.from({ length: INFLIGHT }, async () => { while (k < N) await put(k++); })); } // the keys, not counted
     const pg0 = cpuOf(pids), me0 = process.cpuUsage(), t0 = performance.now();
     let next = 0;
     await Promise.all(Array.from({ length: INFLIGHT }, async () => { while (next < N) await put(next++); }));

@@ -16,7 +16,9 @@
 //   they share (each ran 2.6 times on average with 16 in flight). What such a write relies
 //   on beyond its key, it locks: the bucket row FOR SHARE (deleteBucket locks it FOR UPDATE
 //   before it looks for objects), its upload FOR UPDATE (completeUpload), its writer row
-//   FOR KEY SHARE (the leader's reclamation of the writer's marks waits).
+//   FOR KEY SHARE (the leader's reclamation of the writer's marks waits). A put of a key
+//   with no row goes first as one statement under the lock that writes only in that state
+//   (pg-metadata-sql.ts, newObject), with its BEGIN and COMMIT in one round trip.
 // - Every other multi-step write runs in one SERIALIZABLE transaction retried on a
 //   serialization failure (transaction.ts). Single-statement writes run on their own.
 //
@@ -51,11 +53,11 @@ import { checkCondition, live } from '../sqlite-versions.js';
 import { migrate } from './migrate.js';
 import { PG_METADATA_MIGRATIONS } from './pg-metadata-schema.js';
 import { PG_METADATA_SQL as S, numbered } from './pg-metadata-sql.js';
-import { keyLock, listVersions, releaseBlobs, removeCurrent, versionRow, writeObject, writeState, type WriteState } from './pg-metadata-versions.js';
+import { keyLock, listVersions, newKeyWrite, releaseBlobs, removeCurrent, versionRow, writeObject, writeState, type WriteState } from './pg-metadata-versions.js';
 import { PgInlineBlobs } from './pg-inline-blobs.js';
 import { INLINE_MAX_BYTES } from '../tiered-blob-store.js';
 import { changed, first, rows } from './query.js';
-import { keyTransaction, serializable, transaction, type Queryable, type Statement, type TailQueryable } from './transaction.js';
+import { keyTransaction, keyWriteOnce, serializable, transaction, type Queryable, type Statement, type TailQueryable } from './transaction.js';
 
 export interface PgMetadataStoreOptions {
   /** End the pool when the store closes (a pool of its own); by default the pool is the caller's. */
@@ -75,6 +77,11 @@ export interface PgMetadataStoreOptions {
 /** How long a reclamation waits for a retiring writer's publishing transaction to end. */
 const RECLAIM_LOCK_TIMEOUT_MS = 5_000;
 
+/** The weight of the latest try in PgMetadataStore's newKeyShare: about the last ten tries count. */
+const NEW_KEY_WEIGHT = 0.1;
+/** While most tries miss, one put in this many tries the one-statement write anyway. */
+const NEW_KEY_PROBE = 16;
+
 /** The writer heartbeat's default period: well inside any writer timeout the leader uses. */
 export const WRITER_HEARTBEAT_MS = 5_000;
 
@@ -85,6 +92,9 @@ export class PgMetadataStore implements MetadataStore {
   readonly inlineBlobs: PgInlineBlobs;
   readonly writer: BlobWriterIdentity;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** The recent share of one-statement tries that found the key new (tryNewKey), a moving average. */
+  private newKeyShare = 1;
+  private skippedTries = 0;
 
   private constructor(private readonly pool: pg.Pool, private readonly opts: PgMetadataStoreOptions) {
     this.writer = opts.writer ?? { node: 'local', instance: randomUUID() };
@@ -194,13 +204,35 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
-    // Two round trips for a new key: BEGIN, the lock and the read of the write's state; the
-    // write (with a staged inline blob's bytes) and the COMMIT.
+    // One round trip for a new key: BEGIN, the lock, the write that lands only if the key
+    // has no row (with a staged inline blob's bytes) and the COMMIT. Otherwise two more:
+    // BEGIN, the lock and the read of the write's state; the write and the COMMIT.
     const inline = this.inlineBlobs.stagedAmong(rec.parts.map((p) => p.blobId));
+    const once = this.tryNewKey() ? newKeyWrite(this.writer.instance, rec, cond, inline) : undefined;
+    if (once !== undefined) {
+      const wrote = (await keyWriteOnce(this.pool, keyLock(rec.bucket, rec.key), once)) === 1;
+      this.newKeyShare = this.newKeyShare * (1 - NEW_KEY_WEIGHT) + (wrote ? NEW_KEY_WEIGHT : 0);
+      if (wrote) {
+        // A probe that found a new key: the next puts try again, until tries miss once more.
+        this.newKeyShare = Math.max(this.newKeyShare, 0.5);
+        this.unstage(inline);
+        return undefined;
+      }
+    }
     const old = await this.keyTx<ObjectRecord | undefined, WriteState>(rec.bucket, rec.key, writeState(this.writer.instance, rec), (q, [state]) =>
       writeObject(q, this.writer.instance, rec, cond, check, { state: state!, last: true, inline }));
     this.unstage(inline);
     return old;
+  }
+
+  /**
+   * Whether this put tries the one-statement write of a new key first. A try that finds the
+   * key written costs an overwrite a round trip and an empty transaction, about as much CPU
+   * as the write it saves a new key: while most recent tries found the key written, only one
+   * put in NEW_KEY_PROBE tries, to notice when new keys come back.
+   */
+  private tryNewKey(): boolean {
+    return this.newKeyShare >= 0.5 || ++this.skippedTries % NEW_KEY_PROBE === 0;
   }
 
   /** Drops staged bytes once the transaction that stored them committed (a failed one leaves them to discardPending). */

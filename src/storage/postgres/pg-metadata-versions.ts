@@ -99,6 +99,22 @@ async function publishStatement(q: Queryable, kept: Set<string>, params: unknown
   return { sql: S.publishObject, values: [[...kept], ...params] };
 }
 
+/**
+ * writeObject for a key with no row — the write a PUT of a new key makes — as one statement
+ * that writes only in that state (pg-metadata-sql.ts, newObject): the same row, the same
+ * cleared marks or stored inline blob, the same locks. Undefined when it cannot be one
+ * statement (more than one staged blob) or the condition needs a current row (If-Match).
+ */
+export function newKeyWrite(writer: string, rec: ObjectRecord, cond: WriteCondition, inline: ReadonlyArray<{ blobId: string; data: Buffer }>): Statement | undefined {
+  if (cond.kind === 'ifMatch') return undefined;
+  const versionId = rec.versionId ?? NULL_VERSION_ID;
+  const ok = [writer, rec.bucket, rec.bucket, rec.key, rec.bucket, rec.key, versionId];
+  const row = objectParams(rec, 0, false).slice(0, 15);
+  if (inline.length === 0) return { sql: S.newObject, values: [...ok, rec.parts.map((p) => p.blobId), ...row] };
+  if (inline.length === 1 && rec.parts.length === 1) return { sql: S.newInlineObject, values: [...ok, inline[0]!.blobId, inline[0]!.data, ...row] };
+  return undefined;
+}
+
 /** writeObject's first statement (objectWriteState), for rec written by `writer`. */
 export function writeState(writer: string, rec: ObjectRecord): Statement {
   const versionId = rec.versionId ?? NULL_VERSION_ID;

@@ -99,6 +99,40 @@ export function keyTransaction<T>(
   return run(pool, async (c) => (first === undefined ? undefined : (await inFlight(c, statements))[2]), fn);
 }
 
+/**
+ * One round trip: BEGIN (READ COMMITTED), the key's advisory lock, `write` and the COMMIT,
+ * pipelined. `write` must be one statement that writes only when its own conditions hold
+ * (they are evaluated under the lock, so they see the previous holder's commit) and leaves
+ * everything unchanged otherwise; the answer is how many rows it wrote, and 0 means the
+ * transaction committed nothing (the caller then runs its write in full). A deadlock or
+ * serialization failure also answers 0: the full write retries it.
+ */
+export async function keyWriteOnce(pool: pg.Pool, lock: bigint, write: Statement): Promise<number> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    const [, , done] = await inFlight(client, [
+      { sql: 'BEGIN ISOLATION LEVEL READ COMMITTED', values: [] },
+      { sql: KEY_LOCK, values: [BigInt.asIntN(64, lock).toString()] },
+      write,
+      { sql: 'COMMIT', values: [] },
+    ]);
+    return done!.rowCount ?? 0;
+  } catch (e) {
+    // A failed statement turned the pipelined COMMIT into a rollback; this ends a
+    // transaction a failed BEGIN's neighbours might have left open.
+    try {
+      await client.query('ROLLBACK');
+    } catch {
+      broken = true;
+    }
+    if (RETRYABLE.has(pgErrorCode(e) ?? '')) return 0;
+    throw e;
+  } finally {
+    client.release(broken);
+  }
+}
+
 const KEY_LOCK = 'SELECT pg_advisory_xact_lock($1)';
 prepareStatements('tx', { keyLock: KEY_LOCK });
 

@@ -51,30 +51,38 @@ describePostgres('PgMetadataStore', () => {
     return { writer, leader, c, close };
   }
 
-  it('an object write that passed its fence holds the leader\'s reclamation of its writer off until it commits: the blob stays, published', async () => {
-    const { writer, leader, c, close } = await writerAndLeader();
-    try {
-      await writer.createBucket(bucketRec('b1'));
-      await writer.markPending('raced-blob');
-      // The write's transaction reads (and locks) its writer row, then waits to insert into meta_objects.
-      await c.query('BEGIN');
-      await c.query('LOCK TABLE meta_objects IN EXCLUSIVE MODE');
-      const put = writer.putObject(objectRec('b1', 'raced', ['raced-blob']));
-      put.catch(() => undefined);
-      await lockWaiters(c, 1);
-      const reclaim = leader.reclaimPending({ kind: 'abandoned', writerTimeoutMs: 10, unknownWriterGraceMs: 3_600_000 });
-      reclaim.catch(() => undefined);
-      await lockWaiters(c, 2); // the reclamation waits for the write
-      await c.query('COMMIT');
-      await put;
-      assert.equal(await reclaim, 0, 'the write ended the mark before the reclamation could move it');
-      assert.ok(await leader.getObject('b1', 'raced'));
-      assert.deepEqual(await leader.takeGarbage(false), [], 'the published blob is not garbage');
-      await assert.rejects(writer.putObject(objectRec('b1', 'later')), (e: unknown) => e instanceof Error && e.name === 'WriterRetiredError');
-    } finally {
-      await close();
-    }
-  });
+  // The write waits after its fence on the bucket row, which `c` holds FOR UPDATE: both the
+  // one-statement write of a new key (newObject) and the full one (objectWriteState) lock the
+  // writer row first, then the bucket row.
+  for (const [what, existing, cond] of [
+    ['a new key (one round trip)', false, { kind: 'none' }],
+    ['an existing key, If-Match (the full write)', true, { kind: 'ifMatch', etag: '*' }],
+  ] as const) {
+    it(`an object write that passed its fence holds the leader's reclamation of its writer off until it commits: the blob stays, published — ${what}`, async () => {
+      const { writer, leader, c, close } = await writerAndLeader();
+      try {
+        await writer.createBucket(bucketRec('b1'));
+        if (existing) await writer.putObject(objectRec('b1', 'raced'));
+        await writer.markPending('raced-blob');
+        await c.query('BEGIN');
+        await c.query("SELECT 1 FROM meta_buckets WHERE name = 'b1' FOR UPDATE");
+        const put = writer.putObject(objectRec('b1', 'raced', ['raced-blob']), cond);
+        put.catch(() => undefined);
+        await lockWaiters(c, 1);
+        const reclaim = leader.reclaimPending({ kind: 'abandoned', writerTimeoutMs: 10, unknownWriterGraceMs: 3_600_000 });
+        reclaim.catch(() => undefined);
+        await lockWaiters(c, 2); // the reclamation waits for the write
+        await c.query('COMMIT');
+        await put;
+        assert.equal(await reclaim, 0, 'the write ended the mark before the reclamation could move it');
+        assert.deepEqual((await leader.getObject('b1', 'raced'))?.parts.map((p) => p.blobId), ['raced-blob']);
+        assert.ok(!(await leader.takeGarbage(false)).includes('raced-blob'), 'the published blob is not garbage');
+        await assert.rejects(writer.putObject(objectRec('b1', 'later')), (e: unknown) => e instanceof Error && e.name === 'WriterRetiredError');
+      } finally {
+        await close();
+      }
+    });
+  }
 
   it('with a garbage grace, a blob a record stopped naming is returned only once the grace has passed; a blob no record named, at once', async () => {
     const url = await (await postgresServer()).freshDatabase();
@@ -119,6 +127,67 @@ describePostgres('PgMetadataStore', () => {
       assert.deepEqual(await leader.takeGarbage(false), ['raced-part']);
     } finally {
       await close();
+    }
+  });
+
+  /** Counts round trips on the pool's connections: a query sent while none is in flight on its connection starts one. */
+  function countRoundTrips(pool: ReturnType<typeof openPgPool>): { n: number } {
+    const count = { n: 0 };
+    const seen = new WeakSet<object>();
+    pool.on('acquire', (client) => {
+      if (seen.has(client)) return;
+      seen.add(client);
+      let inFlight = 0;
+      const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        if (inFlight++ === 0) count.n++;
+        const cb = args[args.length - 1];
+        if (typeof cb === 'function') {
+          args[args.length - 1] = (err: unknown, res: unknown) => {
+            inFlight--;
+            (cb as (e: unknown, r: unknown) => void)(err, res);
+          };
+          return query(...args);
+        }
+        const r = query(...args) as Promise<unknown>;
+        void r.then(() => inFlight--, () => inFlight--);
+        return r;
+      };
+    });
+    return count;
+  }
+
+  it('a PUT of a new key is one round trip (BEGIN, key lock, write and COMMIT pipelined), with or without a staged blob; an overwrite five (was four), If-Match four', async () => {
+    const url = await (await postgresServer()).freshDatabase();
+    const pool = openPgPool(url, { max: 1 });
+    const s = await PgMetadataStore.open(pool, { closePool: true, heartbeatMs: 0 });
+    try {
+      await s.createBucket(bucketRec('b1'));
+      await s.markPending('blob-1');
+      const trips = countRoundTrips(pool);
+      const at = async (put: () => Promise<unknown>): Promise<number> => {
+        const before = trips.n;
+        await put();
+        return trips.n - before;
+      };
+      assert.equal(await at(() => s.putObject(objectRec('b1', 'new', ['blob-1']))), 1, 'a new key');
+      s.inlineBlobs.stage('inline-1', Buffer.from('small'));
+      assert.equal(await at(() => s.putObject(objectRec('b1', 'new-inline', ['inline-1']), { kind: 'ifNoneMatchStar' })), 1, 'a new key, its blob staged');
+      assert.equal(await at(() => s.putObject(objectRec('b1', 'new'))), 5, 'an overwrite: the one-statement write finds the row, then the full write (4)');
+      assert.equal(await at(() => s.putObject(objectRec('b1', 'new'), { kind: 'ifMatch', etag: '*' })), 4, 'If-Match: the full write only (the read; the upsert; the old blob to garbage; COMMIT)');
+      // Overwrites in a row: once most tries missed, the try is skipped but for one put in 16.
+      const costs: number[] = [];
+      for (let i = 0; i < 40; i++) costs.push(await at(() => s.putObject(objectRec('b1', 'new'))));
+      assert.ok(costs.slice(10).filter((c) => c === 5).length <= 2, `after a run of overwrites, few try the new-key write first: ${costs.join(' ')}`);
+      assert.ok(costs.slice(10).filter((c) => c === 4).length >= 28, 'the others make the full write only');
+      for (let i = 0; i < 17; i++) await s.putObject(objectRec('b1', `again-${i}`)); // a probe among them
+      assert.equal(await at(() => s.putObject(objectRec('b1', 'again-new'))), 1, 'new keys again: one round trip again');
+      assert.deepEqual((await s.getObject('b1', 'new'))?.size, 10);
+      assert.ok(await s.getObject('b1', 'new-inline'));
+      assert.equal((await pool.query("SELECT data FROM meta_inline_blobs WHERE blob_id = 'inline-1'")).rows[0]?.data.toString(), 'small', 'the staged bytes stored with the record');
+      assert.ok((await s.takeGarbage(false)).includes('blob-1'), 'the overwrite made the first blob garbage');
+    } finally {
+      await s.close();
     }
   });
 
