@@ -34,8 +34,8 @@ import type { ClusterRotationRow, PgRotationStore } from '../../cluster/rotation
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { ResealStores } from './reseal-items.js';
-import { configuredKindId, onlineTarget, recordedTarget, RotationRequestError, type OnlineRequest, type OnlineRotationStatus, type RootKeyRotator } from './online-rotation.js';
-import { auditEvent, kindOf, NEXT_SUFFIX, openNext, promoteFiles } from './root-key-rotation.js';
+import { openRotationTarget, recordedTarget, RotationRequestError, type OnlineRequest, type OnlineRotationStatus, type RootKeyRotator } from './online-rotation.js';
+import { auditEvent, NEXT_SUFFIX, promoteFiles } from './root-key-rotation.js';
 import { RotationLeaderJob } from './cluster-rotation-leader.js';
 
 export interface ClusterRotationDeps {
@@ -260,37 +260,12 @@ export class ClusterRotation implements RootKeyRotator {
     if (!record) throw new RotationRequestError(`${this.d.dataDir} has no custody.json`, 'InvalidState');
     const ring = this.d.ring;
     if (ring.previous || ring.standby || record.rotation) throw new RotationRequestError('this node holds a rotation that has not finished; restart it to rejoin the cluster\'s', 'InvalidState');
-    const old = ring.sealing;
-    if (old.id !== record.rootKey) throw new RotationRequestError(`custody.json names root key ${record.rootKey}, but this node seals under ${old.id}`, 'InvalidState');
-    if (req.command === 'rotate' && kindOf(old.id) !== kindOf(configuredKindId(this.d.env))) {
-      throw new RotationRequestError(`this node seals under ${old.id} since a migration, but was started with the settings of another provider; restart it with the new provider's settings, then rotate`, 'InvalidState');
-    }
-    const { to, settings } = onlineTarget(this.d.env, req);
-    let next: RootKeyProvider;
-    try {
-      next = await openNext({ dataDir: this.d.dataDir, env: this.d.env, externalKms: this.d.externalKms, to }, record);
-    } catch (e) {
-      if (e instanceof RootKeyConfigError) throw new RotationRequestError(`${e.message}${e.hint ? ` (${e.hint})` : ''}`, 'ValidationException');
-      throw e;
-    }
-    if (next.id === old.id) {
-      next.close?.();
-      throw new RotationRequestError(`the new root key is the current one (${old.id}); give another key (label, endpoint or key id)`, 'ValidationException');
-    }
-    const rotation: RotationRecord = {
-      to: next.id,
-      target: to.target,
-      ...(to.target === 'pkcs11' ? { keyLabel: to.settings.keyLabel } : {}),
-      ...(next.where ? { toWhere: next.where } : {}),
-      startedAt: new Date().toISOString(),
-      online: true,
-      ...(settings ? { settings } : {}),
-    };
+    const { next, rotation, to } = await openRotationTarget(this.d, record, req, 'node');
     const id = randomUUID();
     try {
       await auditEvent(this.d, 'CofferRootKeyRotationStarted', { from: record.rootKey, to: next.id, target: to.target, online: true, cluster: true, resumed: false }, caller);
       await replaceCustodyRecord(this.d.dataDir, { ...record, rotation });
-      if (!(await this.d.store.begin(id, old.id, next.id, rotation as unknown as Record<string, unknown>))) {
+      if (!(await this.d.store.begin(id, ring.sealing.id, next.id, rotation as unknown as Record<string, unknown>))) {
         await replaceCustodyRecord(this.d.dataDir, record);
         throw new RotationRequestError('another root-key rotation was begun on the cluster at the same time; follow it with GET custody/rotation', 'RotationInProgress');
       }

@@ -147,6 +147,47 @@ export function configuredKindId(env: Record<string, string | undefined>): strin
   return `${source === 'env' || source === 'file' ? 'key' : source}:`;
 }
 
+/**
+ * The new key of an online rotation asked for by `req`, opened beside the current one, and
+ * the rotation record custody.json will hold — after the checks every rotation makes
+ * (custody.json names the key this process seals under; `rotate` stays with its provider;
+ * the new key is not the current one). `who` names the process in the refusals.
+ */
+export async function openRotationTarget(
+  d: Pick<OnlineRotationDeps, 'dataDir' | 'env' | 'externalKms'> & { ring: Pick<RootKeyRing, 'sealing'> },
+  record: CustodyRecord,
+  req: OnlineRequest,
+  who: 'server' | 'node',
+): Promise<{ next: RootKeyProvider; rotation: RotationRecord; to: RotationTarget }> {
+  const old = d.ring.sealing;
+  if (old.id !== record.rootKey) throw new RotationRequestError(`custody.json names root key ${record.rootKey}, but this ${who} seals under ${old.id}`, 'InvalidState');
+  if (req.command === 'rotate' && kindOf(old.id) !== kindOf(configuredKindId(d.env))) {
+    throw new RotationRequestError(`this ${who} seals under ${old.id} since a migration, but was started with the settings of another provider; restart it with the new provider's settings, then rotate`, 'InvalidState');
+  }
+  const { to, settings } = onlineTarget(d.env, req);
+  let next: RootKeyProvider;
+  try {
+    next = await openNext({ dataDir: d.dataDir, env: d.env, externalKms: d.externalKms, to }, record);
+  } catch (e) {
+    if (e instanceof RootKeyConfigError) throw new RotationRequestError(`${e.message}${e.hint ? ` (${e.hint})` : ''}`, 'ValidationException');
+    throw e;
+  }
+  if (next.id === old.id) {
+    next.close?.();
+    throw new RotationRequestError(`the new root key is the current one (${old.id}); give another key (label, endpoint or key id)`, 'ValidationException');
+  }
+  const rotation: RotationRecord = {
+    to: next.id,
+    target: to.target,
+    ...(to.target === 'pkcs11' ? { keyLabel: to.settings.keyLabel } : {}),
+    ...(next.where ? { toWhere: next.where } : {}),
+    startedAt: new Date().toISOString(),
+    online: true,
+    ...(settings ? { settings } : {}),
+  };
+  return { next, rotation, to };
+}
+
 /** The target of a rotation recorded as online, for a server resuming it. */
 export function recordedTarget(env: Record<string, string | undefined>, r: RotationRecord): RotationTarget {
   if (r.target === 'file') return { target: 'file' };
@@ -238,32 +279,7 @@ export class OnlineRotation implements RootKeyRotator {
       this.#begin(record, record.rotation, true, caller);
       return this.status();
     }
-    const old = this.d.ring.sealing;
-    if (old.id !== record.rootKey) throw new RotationRequestError(`custody.json names root key ${record.rootKey}, but this server seals under ${old.id}`, 'InvalidState');
-    if (req.command === 'rotate' && kindOf(old.id) !== kindOf(configuredKindId(this.d.env))) {
-      throw new RotationRequestError(`this server seals under ${old.id} since a migration, but was started with the settings of another provider; restart it with the new provider's settings, then rotate`, 'InvalidState');
-    }
-    const { to, settings } = onlineTarget(this.d.env, req);
-    let next: RootKeyProvider;
-    try {
-      next = await openNext({ dataDir: this.d.dataDir, env: this.d.env, externalKms: this.d.externalKms, to }, record);
-    } catch (e) {
-      if (e instanceof RootKeyConfigError) throw new RotationRequestError(`${e.message}${e.hint ? ` (${e.hint})` : ''}`, 'ValidationException');
-      throw e;
-    }
-    if (next.id === old.id) {
-      next.close?.();
-      throw new RotationRequestError(`the new root key is the current one (${old.id}); give another key (label, endpoint or key id)`, 'ValidationException');
-    }
-    const rotation: RotationRecord = {
-      to: next.id,
-      target: to.target,
-      ...(to.target === 'pkcs11' ? { keyLabel: to.settings.keyLabel } : {}),
-      ...(next.where ? { toWhere: next.where } : {}),
-      startedAt: new Date().toISOString(),
-      online: true,
-      ...(settings ? { settings } : {}),
-    };
+    const { next, rotation, to } = await openRotationTarget(this.d, record, req, 'server');
     try {
       await auditEvent(this.d, 'CofferRootKeyRotationStarted', { from: record.rootKey, to: next.id, target: to.target, online: true, resumed: false }, caller);
       await replaceCustodyRecord(this.d.dataDir, { ...record, rotation });
