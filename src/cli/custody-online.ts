@@ -50,15 +50,20 @@ export function onlineSettings(to: string, env: Record<string, string | undefine
   return out;
 }
 
+/** --rate: a positive number of items per second, or undefined when not given. */
+export function parseRate(rate: string | undefined): number | undefined {
+  if (rate === undefined) return undefined;
+  const n = Number(rate);
+  if (!Number.isFinite(n) || n <= 0) throw new CliError(`--rate must be a positive number of items per second, not "${rate}"`);
+  return n;
+}
+
 export async function runOnline(command: 'rotate' | 'migrate', o: OnlineOptions, body: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<void> {
   const client = new SignedClient(
     clientOptionsFromEnv(o, env, 'export the server\'s root credentials (or those of a principal allowed coffer:RotateRootKey and coffer:GetRootKeyRotation) as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name a profile with --profile'),
   );
-  if (o.rate !== undefined) {
-    const rate = Number(o.rate);
-    if (!Number.isFinite(rate) || rate <= 0) throw new CliError(`--rate must be a positive number of items per second, not "${o.rate}"`);
-    body.itemsPerSecond = rate;
-  }
+  const rate = parseRate(o.rate);
+  if (rate !== undefined) body.itemsPerSecond = rate;
   const call = async (method: 'GET' | 'POST', payload?: unknown): Promise<Status> => {
     const reply = await client.admin(method, 'custody/rotation', payload);
     if (reply.status !== 200) {

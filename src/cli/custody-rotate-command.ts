@@ -21,7 +21,7 @@ import { addExternalKmsOptions, addPkcs11Options } from './custody-command.js';
 import { rootKeyFlagEnv, type RootKeyFlags } from '../config/root-key-flags.js';
 import { CliError } from './output.js';
 import { ProgressReporter } from './progress.js';
-import { onlineSettings, runOnline } from './custody-online.js';
+import { onlineSettings, parseRate, runOnline } from './custody-online.js';
 
 interface RotateOptions extends RootKeyFlags {
   dataDir?: string;
@@ -43,7 +43,7 @@ function addOnlineOptions(cmd: Command): Command {
     .option('--endpoint <url>', 'with --online: the server (default COFFER_ENDPOINT, AWS_ENDPOINT_URL, http://127.0.0.1:9000)')
     .option('--region <region>', 'with --online: the region the server signs in (default AWS_REGION, us-east-1)')
     .option('--profile <name>', 'with --online: the AWS profile with the credentials')
-    .option('--rate <items>', 'with --online: re-seal at most this many items per second (spares a busy server)');
+    .option('--rate <items>', 're-seal at most this many items per second (online: spares a busy server; offline: spares a shared disk)');
 }
 
 const TARGETS = ['file', 'pkcs11', 'external-kms'] as const;
@@ -105,6 +105,7 @@ async function run(o: RotateOptions, command: 'rotate' | 'migrate'): Promise<voi
       if (prefix && recordedKind !== name) env = Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith(prefix)));
       to = name === 'file' ? { target: 'file' } : name === 'pkcs11' ? { target: 'pkcs11', settings: pkcs11Settings(targetEnv) } : { target: 'external-kms', settings: externalKmsSettings(targetEnv) };
     }
+    const itemsPerSecond = parseRate(o.rate);
     const backend = await openBackend(config, pino({ level: 'silent' }));
     const snapshot = { done: 0, total: 0, counting: true };
     const tty = process.stderr.isTTY === true;
@@ -115,6 +116,7 @@ async function run(o: RotateOptions, command: 'rotate' | 'migrate'): Promise<voi
       r = await rotateRootKey({
         dataDir, env, to, externalKms: (s) => new KmsJsonClient(s), stores: backend, audit: backend.audit, accountId: await readAccountId(dataDir),
         progress: (done, total, counting) => Object.assign(snapshot, { done, total, counting }),
+        ...(itemsPerSecond ? { itemsPerSecond } : {}),
       });
     } finally {
       progress.stop();

@@ -78,8 +78,13 @@ describe('coffer custody rotate (root.key)', () => {
     }
     const oldId = (JSON.parse(await fs.readFile(path.join(dataDir, 'custody.json'), 'utf8')) as { rootKey: string }).rootKey;
 
-    // The first run, killed once it has shown progress.
-    const child = spawn(process.execPath, [CLI_MAIN, 'custody', 'rotate', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const badRate = await run(process.execPath, [CLI_MAIN, 'custody', 'rotate', '--data-dir', dataDir, '--rate', '0']).then(() => assert.fail('--rate 0 accepted'), (e: { stderr: string }) => e.stderr);
+    assert.match(badRate, /coffer: error: --rate must be a positive number of items per second, not "0"/);
+    assert.equal((JSON.parse(await fs.readFile(path.join(dataDir, 'custody.json'), 'utf8')) as { rotation?: unknown }).rotation, undefined);
+
+    // The first run, killed once it has shown progress: paced (--rate) so that a fast machine
+    // cannot finish it before its first progress line.
+    const child = spawn(process.execPath, [CLI_MAIN, 'custody', 'rotate', '--data-dir', dataDir, '--rate', '400'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     const killed = await new Promise<boolean>((resolve) => {
       child.stderr.on('data', (d: Buffer) => {

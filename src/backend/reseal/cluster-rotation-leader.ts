@@ -16,7 +16,7 @@ import { CustodyError } from '../../custody/errors.js';
 import type { RootKeyRing } from '../../custody/root-key-ring.js';
 import type { ClusterJob } from '../../cluster/job-leader.js';
 import type { ClusterRotationRow, PgRotationStore, RotationNodeRow } from '../../cluster/rotation-store.js';
-import { ItemChangedError, walkSealed, type ResealCounts, type ResealStores } from './reseal-items.js';
+import { ItemChangedError, paceItems, walkSealed, type ResealCounts, type ResealStores } from './reseal-items.js';
 import { auditEvent } from './root-key-rotation.js';
 
 export interface RotationLeaderDeps {
@@ -151,10 +151,7 @@ export class RotationLeaderJob implements ClusterJob {
         saved = Date.now();
         await this.d.store.setProgress(r.id, p);
       }
-      if (p.itemsPerSecond) {
-        const due = t0 + (p.done! * 1000) / p.itemsPerSecond - Date.now();
-        if (due > 0) await new Promise((res) => setTimeout(res, due));
-      }
+      await paceItems(t0, p.done!, p.itemsPerSecond);
     });
     p.total = p.done;
     p.counts = counts;

@@ -31,7 +31,7 @@ import { RootKeyRing } from '../../custody/root-key-ring.js';
 import type { RootKeyProvider } from '../../custody/root-key.js';
 import { configuredSource } from '../../custody/select-root-key.js';
 import type { AuditCaller, AuditSink } from '../../audit/sink.js';
-import { ItemChangedError, walkSealed, type ResealCounts, type ResealStores } from './reseal-items.js';
+import { ItemChangedError, paceItems, walkSealed, type ResealCounts, type ResealStores } from './reseal-items.js';
 import { auditEvent, kindOf, openNext, openOld, promoteFiles, type RotationTarget } from './root-key-rotation.js';
 
 /** Passes after which a rotation that still finds items under the old key gives up (and can be started again). */
@@ -340,11 +340,7 @@ export class OnlineRotation implements RootKeyRotator {
         }
         s.done++;
         s.total = Math.max(s.total, s.done);
-        const rate = this.#itemsPerSecond;
-        if (rate) {
-          const due = t0 + (s.done * 1000) / rate - Date.now();
-          if (due > 0) await new Promise((r) => setTimeout(r, due));
-        }
+        await paceItems(t0, s.done, this.#itemsPerSecond);
       });
       s.total = s.done;
       if (found === 0) break;

@@ -189,3 +189,10 @@ export async function walkSealed(s: ResealStores, old: RootKeyProvider, next: Ro
   }
   return counts;
 }
+
+/** Paces a walk to at most `itemsPerSecond` (none: no pause): waits until item `done` is due, counted from `t0`. */
+export async function paceItems(t0: number, done: number, itemsPerSecond: number | undefined): Promise<void> {
+  if (!itemsPerSecond) return;
+  const due = t0 + (done * 1000) / itemsPerSecond - Date.now();
+  if (due > 0) await new Promise((r) => setTimeout(r, due));
+}

@@ -29,7 +29,7 @@ import { Pkcs11RootKeyProvider } from '../../custody/pkcs11-root-key.js';
 import type { Pkcs11Settings } from '../../custody/pkcs11-settings.js';
 import type { RootKeyProvider } from '../../custody/root-key.js';
 import { selectRootKey } from '../../custody/select-root-key.js';
-import { walkSealed, type ResealCounts, type ResealStores } from './reseal-items.js';
+import { paceItems, walkSealed, type ResealCounts, type ResealStores } from './reseal-items.js';
 
 export const NEXT_SUFFIX = '.next';
 export const RETIRED_SUFFIX = '.retired-';
@@ -52,6 +52,8 @@ export interface RotationOptions {
   accountId: string;
   /** Called as items are counted (counting true) and moved. */
   progress(done: number, total: number, counting: boolean): void;
+  /** Re-seal at most this many items a second (undefined: as fast as the disk allows). */
+  itemsPerSecond?: number;
 }
 
 /** What opening the old and the new key needs. */
@@ -103,9 +105,11 @@ export async function rotateRootKey(o: RotationOptions): Promise<RotationResult>
     let done = 0;
     let resealed = 0;
     o.progress(0, total, false);
+    const t0 = Date.now();
     const counts = await walkSealed(o.stores, old, next, async (item) => {
       if ((await item.reseal()) === 'resealed') resealed++;
       o.progress(++done, Math.max(total, done), false);
+      await paceItems(t0, done, o.itemsPerSecond);
     });
 
     const finished = await custodyRecordFor(next);
