@@ -2,10 +2,10 @@
 // three real `coffer server` children on one real PostgreSQL. A migration to a root.key file
 // begun on node 0 waits for node 2, which never gets root.key.next:
 //
-//   - `coffer custody rotate --online --cancel` (sent to node 1) cancels it: the audit trail
+//   - `coffer custody rotate --online --cancel` (sent to node 2) cancels it: the audit trail
 //     holds CofferRootKeyRotationCancelled, every node drops the new key (its custody.json has
-//     no rotation section; root.key.next is set aside as root.key.cancelled-<hex>), and the
-//     status says `cancelled`
+//     no rotation section; root.key.next is set aside as root.key.cancelled-<hex>) — node 1,
+//     down meanwhile, when it starts again — and the status says `cancelled`
 //   - the nodes keep serving under the old key, and nothing was sealed under the new one: each
 //     node restarted with the old key alone opens what was written before and during the
 //     cancelled rotation
@@ -126,7 +126,9 @@ describePostgres('cancelling a cluster\'s online root-key rotation', () => {
     // Served while it waits (nodes 0 and 1 hold the new key beside the old one).
     await round('during');
 
-    const cancel = await cli(B, ['rotate', '--online', '--cancel']);
+    // Node 1, which holds the new key, is down during the cancel: it joins the cancellation when it starts again.
+    await B.stop();
+    const cancel = await cli(C, ['rotate', '--online', '--cancel']);
     assert.equal(cancel.code, 0, cancel.err);
     assert.equal(cancel.out.split('\n')[0], `cancelled the root-key rotation from ${oldKey} to ${cancelledKey} before its switch: every node drops the new key and seals under ${oldKey}`);
     // The durable record came before the answer.
@@ -136,6 +138,7 @@ describePostgres('cancelling a cluster\'s online root-key rotation', () => {
     assert.deepEqual([data.from, data.to, data.phase, data.cluster], [oldKey, cancelledKey, 'prepare', true]);
     assert.equal((await db.query(`SELECT phase FROM cluster_rotation WHERE to_key = $1`, [cancelledKey])).rows[0].phase, 'cancelled');
 
+    await B.start();
     // Every node drops it: custody.json without the rotation, root.key.next set aside.
     const hex = cancelledKey.slice(cancelledKey.indexOf(':') + 1);
     await until('every node dropped the new key', async () => {

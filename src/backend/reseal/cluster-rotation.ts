@@ -301,12 +301,11 @@ export class ClusterRotation implements RootKeyRotator {
     const name = target === 'file' ? ROOT_KEY_FILE : EXTERNAL_KMS_FILE;
     const next = path.join(this.d.dataDir, `${name}${NEXT_SUFFIX}`);
     if (!existsSync(next)) return;
-    if (!known) {
-      // Copied here but never opened (or opened by a process that died before recording it): set aside only r.to's.
-      if (target !== 'file') return;
+    if (target === 'file') {
+      // Only r.to's: the file may have been copied here but never opened, or be a newer rotation's already.
       const p = await FileRootKeyProvider.open(this.d.dataDir, false, `${ROOT_KEY_FILE}${NEXT_SUFFIX}`).then((o) => o.provider, () => undefined);
       if (p?.id !== r.to) return;
-    }
+    } else if (!known) return;
     await fs.rename(next, path.join(this.d.dataDir, `${name}${CANCELLED_SUFFIX}${r.to.slice(r.to.indexOf(':') + 1)}`));
   }
 
