@@ -105,7 +105,6 @@ export class ClusterRotation implements RootKeyRotator {
   #starting = false;
   /** The completed or cancelled rotation this node has nothing left to do for. */
   #done: string | undefined;
-  #dropping: { id: string; p: Promise<void> } | undefined;
 
   constructor(private readonly d: ClusterRotationDeps) {
     const listening = () => this.#listener?.listening === true;
@@ -224,6 +223,11 @@ export class ClusterRotation implements RootKeyRotator {
       if (next.id !== r.to) throw new RootKeyConfigError(`the key found is ${next.id}`);
       const record = await readCustodyRecord(this.d.dataDir);
       if (record && !record.rotation) await replaceCustodyRecord(this.d.dataDir, { ...record, rotation: r.record as unknown as RotationRecord });
+      // The start on this node may have taken it up meanwhile (woken by the row's NOTIFY, this look can run beside it).
+      if (ring.standby?.id === r.to) {
+        next.close?.();
+        return '';
+      }
       ring.standBy(next);
       this.d.log.info({ to: r.to }, 'root-key rotation: this node holds the new key beside the old one');
       return '';
@@ -264,21 +268,11 @@ export class ClusterRotation implements RootKeyRotator {
    * A rotation cancelled before its switch: the new key is let go here. custody.json first
    * (a node restarted after it opens the old key alone), then the key file is set aside.
    */
-  #dropCancelled(r: ClusterRotationRow): Promise<void> {
-    if (this.#done === r.id) return Promise.resolve();
-    // Once at a time (the follower, a start, a cancel may all ask); tried again after a failure.
-    if (this.#dropping?.id !== r.id) {
-      const p = this.#drop(r).catch((e: unknown) => {
-        this.#dropping = undefined;
-        throw e;
-      });
-      this.#dropping = { id: r.id, p };
-    }
-    return this.#dropping.p;
-  }
-
-  async #drop(r: ClusterRotationRow): Promise<void> {
+  async #dropCancelled(r: ClusterRotationRow): Promise<void> {
     const ring = this.d.ring;
+    // Done, unless a look at the row that began before the cancel took the key up since.
+    if (this.#done === r.id && ring.standby?.id !== r.to && ring.sealing.id !== r.to) return;
+    // The follower, a start and the cancel itself may all get here at once: each step is idempotent.
     // Restarted from a custody.json that names the new key (not serving yet): back to the old one.
     if (ring.previous?.id === r.from && ring.sealing.id === r.to) ring.backToStandby();
     const held = ring.standby?.id === r.to;
@@ -306,7 +300,9 @@ export class ClusterRotation implements RootKeyRotator {
       const p = await FileRootKeyProvider.open(this.d.dataDir, false, `${ROOT_KEY_FILE}${NEXT_SUFFIX}`).then((o) => o.provider, () => undefined);
       if (p?.id !== r.to) return;
     } else if (!known) return;
-    await fs.rename(next, path.join(this.d.dataDir, `${name}${CANCELLED_SUFFIX}${r.to.slice(r.to.indexOf(':') + 1)}`));
+    await fs.rename(next, path.join(this.d.dataDir, `${name}${CANCELLED_SUFFIX}${r.to.slice(r.to.indexOf(':') + 1)}`)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e; // set aside by a drop running beside this one
+    });
   }
 
   async cancel(caller: AuditCaller): Promise<OnlineRotationStatus> {
@@ -360,7 +356,9 @@ export class ClusterRotation implements RootKeyRotator {
       throw e;
     }
     if (req.itemsPerSecond !== undefined) await this.d.store.setProgress(id, { itemsPerSecond: req.itemsPerSecond });
-    ring.standBy(next);
+    // This node's follower, woken by the begin's NOTIFY, may have opened root.key.next and taken it up already.
+    if ((ring.standby as RootKeyProvider | undefined)?.id === next.id) next.close?.();
+    else ring.standBy(next);
     this.#active = true;
     this.d.log.info({ from: record.rootKey, to: next.id }, 'root-key rotation of the cluster begun: every node must hold the new key before any seals under it');
     const r = await this.d.store.latest();
