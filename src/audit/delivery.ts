@@ -4,8 +4,8 @@
 // Coffer's own S3 API), the key's unique part 16 random characters.
 //
 // The delivered position — the file (by inode), the byte offsets of the last delivered
-// line and its eventID — is kept in <data-dir>/audit/delivery.json, written (atomically)
-// only after the object is stored: a crash between the two delivers those events again on
+// line and its eventID — is kept in <data-dir>/audit/delivery.json (file-delivery-position.ts,
+// the file store of delivery-position.ts), written (atomically) only after the object is stored: a crash between the two delivers those events again on
 // the next start (at-least-once; each record keeps its eventID, so duplicates are
 // recognizable), and nothing is skipped. An inode alone does not name a file for good:
 // rotation deletes the oldest file and creates a new kms.log, which may get the freed
@@ -15,36 +15,19 @@
 // round starts at the oldest event kept.
 
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
 import { DeliveryJob, MAX_BYTES, MAX_RECORDS, type DeliverySettings } from './delivery-object.js';
+import { DELIVERY_STATE, FileDeliveryPosition, type FileDeliveryState, type FileDeliveryStateV1, type FileDeliveryStateV2 } from './file-delivery-position.js';
 import { filesOldestFirst, linesForward, type OpenLogFile } from './log-files.js';
 
-export const DELIVERY_STATE = 'delivery.json';
+export { DELIVERY_STATE };
 
 export interface DeliveryOptions extends DeliverySettings {
   /** The audit directory, <data-dir>/audit. */
   dir: string;
 }
 
-interface DeliveryState {
-  v: 2;
-  /** Inode of the file holding the last delivered event. */
-  ino: string;
-  /** Byte offset of that event's line. */
-  start: number;
-  /** Byte offset just after that line. */
-  offset: number;
-  /** The event's eventID: the line at `start` must still be this event (the inode may have been reused). */
-  eventID: string;
-}
-
-/** Version 1 (ino, offset) named the file by inode alone; it cannot be verified and is read as "start from the oldest event kept". */
-interface DeliveryStateV1 {
-  v: 1;
-  ino: string;
-  offset: number;
-}
+type DeliveryState = FileDeliveryStateV2;
+type DeliveryStateV1 = FileDeliveryStateV1;
 
 const ALPHANUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 function uniqueString(): string {
@@ -54,13 +37,15 @@ function uniqueString(): string {
 /** Every interval a round (start(), stop() and deliver(): delivery-object.ts DeliveryJob). */
 export class AuditDelivery extends DeliveryJob {
   private warnedLost = false;
+  private readonly position: FileDeliveryPosition;
 
   constructor(private readonly o: DeliveryOptions) {
     super(o);
+    this.position = new FileDeliveryPosition(o.dir);
   }
 
   protected async round(): Promise<number> {
-    const state = await this.readState();
+    let state: FileDeliveryState | undefined = await this.position.get();
     const files = await filesOldestFirst(this.o.dir);
     let delivered = 0;
     try {
@@ -73,7 +58,9 @@ export class AuditDelivery extends DeliveryJob {
         if (records.length === 0) return true;
         if (!(await this.writer.write(records, new Date(), uniqueString()))) return false;
         this.warnedLost = false;
-        await this.writeState(end!);
+        // The only writer (the data directory's lock): a refusal would mean the file changed under the server.
+        if (!(await this.position.replace(state, end!))) throw new Error(`${DELIVERY_STATE} changed while this server delivered`);
+        state = end!;
         delivered += records.length;
         records = [];
         bytes = 0;
@@ -104,7 +91,7 @@ export class AuditDelivery extends DeliveryJob {
   protected async oldestUndelivered(): Promise<number | undefined> {
     let state: DeliveryState | DeliveryStateV1 | undefined;
     try {
-      state = await this.readState();
+      state = await this.position.get();
     } catch {
       state = undefined; // a damaged state: the next round says so; the lag counts from the oldest event kept
     }
@@ -152,34 +139,6 @@ export class AuditDelivery extends DeliveryJob {
       this.warnedLost = true; // once until a delivery succeeds (a missing bucket retries every interval)
     }
     return { at: 0, offset: 0 };
-  }
-
-  private async readState(): Promise<DeliveryState | DeliveryStateV1 | undefined> {
-    let text: string;
-    try {
-      text = await readFile(join(this.o.dir, DELIVERY_STATE), 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
-    }
-    const s = JSON.parse(text) as DeliveryState | DeliveryStateV1;
-    const valid = typeof s.ino === 'string' && Number.isSafeInteger(s.offset) &&
-      (s.v === 1 || (s.v === 2 && Number.isSafeInteger(s.start) && s.start < s.offset && typeof s.eventID === 'string'));
-    if (!valid) throw new Error(`${DELIVERY_STATE} is not a delivery state of version 1 or 2`);
-    return s;
-  }
-
-  private async writeState(s: DeliveryState): Promise<void> {
-    const path = join(this.o.dir, DELIVERY_STATE);
-    const tmp = `${path}.tmp`;
-    const h = await open(tmp, 'w', 0o600);
-    try {
-      await h.writeFile(JSON.stringify(s) + '\n');
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-    await rename(tmp, path);
   }
 }
 

@@ -24,14 +24,9 @@
 // never wait for a delivery.
 
 import type pg from 'pg';
+import { PgDeliveryPosition } from './pg-delivery-position.js';
 
-/** Where delivery stands for one destination. */
-export interface DeliveryPosition {
-  /** Every event with seq ≤ this is delivered. */
-  delivered: number;
-  /** A range chosen and maybe stored, not yet confirmed: (delivered, pendingTo], named with pendingStamp (ms since the epoch). */
-  pending?: { to: number; stamp: number };
-}
+export type { DeliveryPosition } from './pg-delivery-position.js';
 
 export interface TrailRow {
   seq: number;
@@ -108,42 +103,9 @@ export class PgAuditTrail {
     return rows[0] ? Number(rows[0].t) : undefined;
   }
 
-  /** The position of `destination`, made (nothing delivered) when it has none. */
-  async position(destination: string): Promise<DeliveryPosition> {
-    await this.pool.query('INSERT INTO audit_delivery (destination) VALUES ($1) ON CONFLICT (destination) DO NOTHING', [destination]);
-    return (await this.positionIfAny(destination))!;
-  }
-
-  /** The position of `destination`, or undefined when nothing was ever delivered there. */
-  async positionIfAny(destination: string): Promise<DeliveryPosition | undefined> {
-    const { rows } = await this.pool.query<{ delivered: string; pending_to: string | null; pending_stamp: string | null }>(
-      'SELECT delivered_seq::text AS delivered, pending_to::text AS pending_to, pending_stamp::text AS pending_stamp FROM audit_delivery WHERE destination = $1',
-      [destination],
-    );
-    const r = rows[0];
-    if (!r) return undefined;
-    return {
-      delivered: Number(r.delivered),
-      ...(r.pending_to === null ? {} : { pending: { to: Number(r.pending_to), stamp: Number(r.pending_stamp) } }),
-    };
-  }
-
-  /** Records the range (from, to] as pending; false when the position is no longer `from` with nothing pending (another leader moved it). */
-  async plan(destination: string, from: number, to: number, stamp: number): Promise<boolean> {
-    const r = await this.pool.query(
-      'UPDATE audit_delivery SET pending_to = $3, pending_stamp = $4 WHERE destination = $1 AND delivered_seq = $2 AND pending_to IS NULL',
-      [destination, from, to, stamp],
-    );
-    return r.rowCount === 1;
-  }
-
-  /** Confirms the pending range (from, to] as delivered; false when the position moved meanwhile. */
-  async advance(destination: string, from: number, to: number): Promise<boolean> {
-    const r = await this.pool.query(
-      'UPDATE audit_delivery SET delivered_seq = $3, pending_to = NULL, pending_stamp = NULL WHERE destination = $1 AND delivered_seq = $2 AND pending_to = $3',
-      [destination, from, to],
-    );
-    return r.rowCount === 1;
+  /** The delivery position of `destination` (`bucket[/prefix]`): its audit_delivery row (delivery-position.ts). */
+  deliveryPosition(destination: string): PgDeliveryPosition {
+    return new PgDeliveryPosition(this.pool, destination);
   }
 
   /**

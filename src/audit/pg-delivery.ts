@@ -5,15 +5,16 @@
 // Coffer's own S3 API); what differs is where the position is kept and how a range is chosen:
 //
 //   every interval, on the leader:
-//     pos = audit_delivery row of bucket[/prefix]            (made at 0: deliver all kept)
+//     pos = audit_delivery row of bucket[/prefix]            (made at 0: deliver all kept;
+//                                                             pg-delivery-position.ts)
 //     loop:
 //       if pos has a pending range: take it as it is          (a crash or failover left it)
 //       else: H = horizon()                                   (pg-audit-trail.ts)
 //             rows = the next rows after pos.delivered, ≤ H, within the object limits
 //             none -> done
-//             plan(pos.delivered, last seq, now)              (pending, conditional)
+//             pos := pos + pending (last seq, now)           (conditional: replace(pos, …))
 //       PUT <key of (stamp, first seq)> <rows of the range>
-//       advance(pos.delivered -> pending_to)                 (conditional)
+//       pos := delivered pending_to                          (conditional: replace(pos, …))
 //
 // The key's unique part is the range's first seq, 16 decimal digits, so a range PUT again
 // after a crash between the PUT and advance() lands on the same key with the same body:
@@ -55,16 +56,21 @@ export class PgAuditDelivery extends DeliveryJob {
   }
 
   protected async oldestUndelivered(): Promise<number | undefined> {
-    const pos = await this.o.trail.positionIfAny(this.destination);
+    const pos = await this.o.trail.deliveryPosition(this.destination).get();
     return this.o.trail.eventTimeAfter(pos?.delivered ?? 0);
   }
 
   protected async round(): Promise<number> {
     const { trail } = this.o;
-    const dest = this.destination;
+    const position = trail.deliveryPosition(this.destination);
     let delivered = 0;
     while (!this.halted) {
-      const pos = await trail.position(dest);
+      let pos = await position.get();
+      if (!pos) {
+        // Made at 0 (deliver every event kept); another leader may make it at once: read it again.
+        await position.replace(undefined, { delivered: 0 });
+        continue;
+      }
       let to: number;
       let stamp: number;
       let rows: TrailRow[];
@@ -79,13 +85,15 @@ export class PgAuditDelivery extends DeliveryJob {
         if (rows.length === 0) return delivered;
         to = rows.at(-1)!.seq;
         stamp = (this.o.now ?? Date.now)();
-        if (!(await trail.plan(dest, pos.delivered, to, stamp))) continue; // another leader moved it: read it again
+        const planned = { delivered: pos.delivered, pending: { to, stamp } };
+        if (!(await position.replace(pos, planned))) continue; // another leader moved it: read it again
+        pos = planned;
       }
       if (rows.length > 0) {
         if (!(await this.writer.write(rows.map((r) => r.record), new Date(stamp), seqUnique(rows[0]!.seq)))) return delivered;
       }
       // A pending range whose rows are all gone (deleted by hand) has nothing to PUT: it is confirmed as is.
-      if (await trail.advance(dest, pos.delivered, to)) delivered += rows.length;
+      if (await position.replace(pos, { delivered: to })) delivered += rows.length;
     }
     return delivered;
   }

@@ -55,7 +55,7 @@ export class PgAuditPruner extends PeriodicJob<number> {
     let maxSeq = Number.MAX_SAFE_INTEGER;
     if (this.o.deliveryDestination !== undefined) {
       // Nothing delivered there yet: everything waits for the first delivery.
-      maxSeq = (await trail.positionIfAny(this.o.deliveryDestination))?.delivered ?? 0;
+      maxSeq = (await trail.deliveryPosition(this.o.deliveryDestination).get())?.delivered ?? 0;
     }
     let deleted = 0;
     for (;;) {

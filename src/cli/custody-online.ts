@@ -3,7 +3,8 @@
 // follows it with a progress bar (GET, twice a second) until it reports completion. The
 // server does the work; this command can be interrupted and run again to follow a rotation
 // in progress. Signed as the principal of the environment's credentials (the root, or one
-// allowed coffer:RotateRootKey and coffer:GetRootKeyRotation).
+// allowed coffer:RotateRootKey and coffer:GetRootKeyRotation). `--cancel` (DELETE, allowed
+// coffer:CancelRootKeyRotation) cancels a cluster's rotation before its switch.
 //
 // A migration's new provider is given by the same flags and COFFER_PKCS11_* /
 // COFFER_EXTERNAL_KMS_* variables as offline, sent as settings; a PIN or secret key is sent
@@ -78,6 +79,7 @@ export async function runOnline(command: 'rotate' | 'migrate', o: OnlineOptions,
   if (!following && o.follow) {
     if (status.state === 'idle') throw new CliError(`${client.endpoint} has run no root-key rotation since it started`, 'start one without --follow');
   } else if (!following) status = await call('POST', { command, ...body });
+  if (status.state === 'cancelled') throw new CliError(`the root-key rotation from ${status.from} to ${status.to} was cancelled before its switch`, 'start a new one without --follow');
   if (following) process.stderr.write(`coffer: following the rotation in progress: ${status.from} -> ${status.to}\n`);
   const tty = process.stderr.isTTY === true;
   const progress = new ProgressReporter(process.stderr, () => ({ done: status.done, total: status.total, counting: status.state !== 'resealing', bytes: 0 }), { tty, intervalMs: tty ? 200 : 1000, unit: 'items' });
@@ -109,6 +111,7 @@ export async function runOnline(command: 'rotate' | 'migrate', o: OnlineOptions,
   } finally {
     progress.stop();
   }
+  if (status.state === 'cancelled') throw new CliError(`the rotation from ${status.from} to ${status.to} was cancelled before its switch (coffer custody rotate --online --cancel): every node seals under ${status.from}`);
   if (status.state === 'failed') throw new CliError(`the rotation from ${status.from} to ${status.to} stopped: ${status.error ?? 'unknown error'}`, 'run the same command again: it resumes where it stopped; both root keys are needed until it reports completion');
   if (status.state !== 'completed') throw new CliError(`the server reports the rotation as ${status.state}`);
   const c = status.counts!;
@@ -117,4 +120,28 @@ export async function runOnline(command: 'rotate' | 'migrate', o: OnlineOptions,
       `  ${status.resealed} items re-sealed, ${status.changed} changed under the pass and checked again, in ${status.pass} passes; ${c.kmsMaterial} KMS key material versions, ${c.accessKeys} access keys, ${c.sessions} STS sessions, ${c.objects} SSE-S3 objects, ${c.uploads} uploads\n` +
       (status.notes ?? []).map((n) => `  ${n}\n`).join(''),
   );
+}
+
+/** `--online --cancel`: a cluster's rotation before its switch; refused (409) after it, and on one server. */
+export async function cancelOnline(o: OnlineOptions, env: NodeJS.ProcessEnv): Promise<void> {
+  const client = new SignedClient(
+    clientOptionsFromEnv(o, env, 'export the server\'s root credentials (or those of a principal allowed coffer:CancelRootKeyRotation) as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name a profile with --profile'),
+  );
+  try {
+    const reply = await client.admin('DELETE', 'custody/rotation');
+    if (reply.status !== 200) {
+      const e = apiError(reply);
+      const hint = e.code === 'UnknownOperation' || e.code === 'UnknownOperationException' ? 'the server is older than this CLI: it cannot cancel a rotation'
+        : e.code === 'AccessDeniedException' ? 'sign with the root credentials, or a principal allowed coffer:CancelRootKeyRotation'
+          : /past its switch|must finish/.test(e.message) ? 'follow it to its end: coffer custody rotate --online --follow' : undefined;
+      throw new CliError(`${client.endpoint}: ${e.code}: ${e.message}`, hint);
+    }
+    const s = JSON.parse(reply.body) as Status;
+    process.stdout.write(
+      `cancelled the root-key rotation from ${s.from} to ${s.to} before its switch: every node drops the new key and seals under ${s.from}\n` +
+        '  a new key file a node held stays beside it as <name>.cancelled-<hex>; nothing was sealed under it: delete it\n',
+    );
+  } finally {
+    client.close();
+  }
 }

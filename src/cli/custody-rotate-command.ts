@@ -21,7 +21,7 @@ import { addExternalKmsOptions, addPkcs11Options } from './custody-command.js';
 import { rootKeyFlagEnv, type RootKeyFlags } from '../config/root-key-flags.js';
 import { CliError } from './output.js';
 import { ProgressReporter } from './progress.js';
-import { onlineSettings, parseRate, runOnline } from './custody-online.js';
+import { cancelOnline, onlineSettings, parseRate, runOnline } from './custody-online.js';
 
 interface RotateOptions extends RootKeyFlags {
   dataDir?: string;
@@ -29,6 +29,7 @@ interface RotateOptions extends RootKeyFlags {
   to?: string;
   online?: boolean;
   follow?: boolean;
+  cancel?: boolean;
   endpoint?: string;
   region?: string;
   profile?: string;
@@ -40,6 +41,7 @@ function addOnlineOptions(cmd: Command): Command {
   return cmd
     .option('--online', 'rotate the key of the running server at --endpoint while it serves (it re-seals; this command shows progress); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --profile')
     .option('--follow', 'with --online: only follow (or report) the rotation the server runs, e.g. after it resumed one at a restart')
+    .option('--cancel', 'with --online: cancel the cluster\'s rotation before its switch (e.g. one waiting for a node that will not get the new key); refused once any node seals under the new key')
     .option('--endpoint <url>', 'with --online: the server (default COFFER_ENDPOINT, AWS_ENDPOINT_URL, http://127.0.0.1:9000)')
     .option('--region <region>', 'with --online: the region the server signs in (default AWS_REGION, us-east-1)')
     .option('--profile <name>', 'with --online: the AWS profile with the credentials')
@@ -57,7 +59,7 @@ export function registerRotateCommands(custody: Command): void {
       .description('re-seal everything under a new root key of the same provider (offline: stop the server first, or --online; resumable)')
       .option('--data-dir <dir>', 'the data directory (default ./data, env COFFER_DATA_DIR)')
       .option('--new-key-label <label>', 'PKCS#11: the new key\'s label (default: the current label with a date)'),
-  ).action((o: RotateOptions) => (o.online ? online(o, 'rotate') : run(o, 'rotate')));
+  ).action((o: RotateOptions) => (o.online ? online(o, 'rotate') : o.cancel ? cancelOffline() : run(o, 'rotate')));
   addOnlineOptions(
     addExternalKmsOptions(
       addPkcs11Options(
@@ -68,11 +70,16 @@ export function registerRotateCommands(custody: Command): void {
           .option('--data-dir <dir>', 'the data directory (default ./data, env COFFER_DATA_DIR)'),
       ),
     ),
-  ).action((o: RotateOptions) => (o.online ? online(o, 'migrate') : run(o, 'migrate')));
+  ).action((o: RotateOptions) => (o.online ? online(o, 'migrate') : o.cancel ? cancelOffline() : run(o, 'migrate')));
+}
+
+function cancelOffline(): Promise<void> {
+  throw new CliError('--cancel needs --online: an offline rotation is not cancelled, it is finished by running the same command again');
 }
 
 async function online(o: RotateOptions, command: 'rotate' | 'migrate'): Promise<void> {
   const opts = { endpoint: o.endpoint, region: o.region, profile: o.profile, rate: o.rate, follow: o.follow === true };
+  if (o.cancel) return cancelOnline(opts, process.env);
   if (command === 'rotate') return runOnline('rotate', opts, o.newKeyLabel ? { newKeyLabel: o.newKeyLabel } : {}, process.env);
   const name = o.to as TargetName;
   if (!TARGETS.includes(name)) throw new CliError(`unknown provider ${JSON.stringify(o.to)}`, `use --to ${TARGETS.join(' | ')}`);

@@ -16,14 +16,27 @@
 //                           flight, then acknowledges n; the leader re-seals once every live
 //                           node has, and raises the barrier for the next pass
 //   finishing -> completed  every live node has let the old key go
+//   prepare   -> cancelled  cancel(): under the row's lock, only before the switch (nothing
+//                           was sealed under the new key); every node then drops it
+//
+// Every change a node waits for — the row's phase or barrier, a node's report that changed —
+// NOTIFYs channel `coffer_cluster_rotation` in its own transaction, and the nodes LISTEN
+// (listen()): a follower and the leader act at once instead of at their next poll. They
+// still poll slowly: a lost notification or connection only delays, and no decision rests
+// on one (the switch is checked under the row's lock). The message and the leader's
+// progress are for the status only and notify nobody.
 //
 // PostgreSQL only, like the job leader's lease: an embedded server rotates alone.
 
 import type pg from 'pg';
 import { migrate } from '../storage/postgres/migrate.js';
 import { numbered } from '../storage/postgres/pg-metadata-sql.js';
+import { PgChannelListener, type ChannelListenerLog } from './pg-channel-listener.js';
 
-export type RotationPhase = 'prepare' | 'sealing' | 'finishing' | 'completed';
+export type RotationPhase = 'prepare' | 'sealing' | 'finishing' | 'completed' | 'cancelled';
+
+/** The channel every rotation change is NOTIFYd on (payload: the rotation id). */
+export const ROTATION_CHANNEL = 'coffer_cluster_rotation';
 
 export interface ClusterRotationRow {
   id: string;
@@ -88,26 +101,38 @@ export const PG_ROTATION_MIGRATIONS: readonly string[] = [
     updated_at    BIGINT NOT NULL,
     PRIMARY KEY (rotation_id, node)
   )`,
+  // 2: a rotation cancelled before its switch ends too: another may begin.
+  `DROP INDEX cluster_rotation_one_active;
+  CREATE UNIQUE INDEX cluster_rotation_one_open ON cluster_rotation ((true)) WHERE phase NOT IN ('completed', 'cancelled')`,
 ];
+
+/** A rotation in progress: neither completed nor cancelled. */
+const OPEN = `phase NOT IN ('completed', 'cancelled')`;
+/** A writing statement that NOTIFYs once per row written (payload: the rotation id), in its own transaction; rowCount is the rows written. */
+const notifying = (sql: string, idColumn = 'rotation_id') => `WITH w AS (${sql} RETURNING ${idColumn} AS rid) SELECT pg_notify('${ROTATION_CHANNEL}', rid) FROM w`;
 
 const COLUMNS = 'id, from_key, to_key, record, phase, barrier, progress, message';
 const SQL = {
-  begin: numbered(`INSERT INTO cluster_rotation (id, from_key, to_key, record, phase, started_at, updated_at)
-    VALUES (?, ?, ?, ?, 'prepare', ${NOW_MS}, ${NOW_MS}) ON CONFLICT DO NOTHING`),
-  latest: `SELECT ${COLUMNS} FROM cluster_rotation ORDER BY (phase <> 'completed') DESC, started_at DESC LIMIT 1`,
-  lockActive: `SELECT ${COLUMNS} FROM cluster_rotation WHERE phase <> 'completed' FOR UPDATE`,
-  shareActive: `SELECT ${COLUMNS} FROM cluster_rotation WHERE phase <> 'completed' FOR SHARE`,
-  report: numbered(`INSERT INTO cluster_rotation_nodes (rotation_id, node, instance, holds_new, problem, acked_barrier, finished, updated_at)
+  begin: numbered(notifying(`INSERT INTO cluster_rotation (id, from_key, to_key, record, phase, started_at, updated_at)
+    VALUES (?, ?, ?, ?, 'prepare', ${NOW_MS}, ${NOW_MS}) ON CONFLICT DO NOTHING`, 'id')),
+  latest: `SELECT ${COLUMNS} FROM cluster_rotation ORDER BY (${OPEN}) DESC, started_at DESC LIMIT 1`,
+  byTo: numbered(`SELECT ${COLUMNS} FROM cluster_rotation WHERE to_key = ? ORDER BY started_at DESC LIMIT 1`),
+  lockActive: `SELECT ${COLUMNS} FROM cluster_rotation WHERE ${OPEN} FOR UPDATE`,
+  shareActive: `SELECT ${COLUMNS} FROM cluster_rotation WHERE ${OPEN} FOR SHARE`,
+  // A report that changes nothing writes nothing and wakes nobody (each node reports at every look at the row).
+  report: numbered(notifying(`INSERT INTO cluster_rotation_nodes AS n (rotation_id, node, instance, holds_new, problem, acked_barrier, finished, updated_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ${NOW_MS})
     ON CONFLICT (rotation_id, node) DO UPDATE SET instance = excluded.instance, holds_new = excluded.holds_new, problem = excluded.problem,
-      acked_barrier = excluded.acked_barrier, finished = excluded.finished, updated_at = excluded.updated_at`),
+      acked_barrier = excluded.acked_barrier, finished = excluded.finished, updated_at = excluded.updated_at
+    WHERE (n.instance, n.holds_new, n.problem, n.acked_barrier, n.finished) IS DISTINCT FROM (excluded.instance, excluded.holds_new, excluded.problem, excluded.acked_barrier, excluded.finished)`)),
   nodes: numbered(`SELECT l.node, coalesce(n.holds_new, false) AS holds_new, coalesce(n.problem, '') AS problem,
       coalesce(n.acked_barrier, 0) AS acked_barrier, coalesce(n.finished, false) AS finished, l.node IS NOT NULL AND live.node IS NOT NULL AS live
     FROM (SELECT node FROM cluster_rotation_nodes WHERE rotation_id = ? UNION ${LIVE_NODES}) l
     LEFT JOIN cluster_rotation_nodes n ON n.rotation_id = ? AND n.node = l.node
     LEFT JOIN (${LIVE_NODES}) live ON live.node = l.node
     ORDER BY l.node`),
-  update: numbered(`UPDATE cluster_rotation SET phase = ?, barrier = ?, progress = ?, message = ?, updated_at = ${NOW_MS} WHERE id = ? AND phase = ? AND barrier = ?`),
+  update: numbered(notifying(`UPDATE cluster_rotation SET phase = ?, barrier = ?, progress = ?, message = ?, updated_at = ${NOW_MS} WHERE id = ? AND phase = ? AND barrier = ?`, 'id')),
+  cancel: numbered(notifying(`UPDATE cluster_rotation SET phase = 'cancelled', message = ?, updated_at = ${NOW_MS} WHERE id = ? AND phase = 'prepare'`, 'id')),
   message: numbered(`UPDATE cluster_rotation SET message = ?, updated_at = ${NOW_MS} WHERE id = ?`),
   progress: numbered(`UPDATE cluster_rotation SET progress = ?, updated_at = ${NOW_MS} WHERE id = ?`),
 };
@@ -142,6 +167,49 @@ export class PgRotationStore {
   async latest(): Promise<ClusterRotationRow | undefined> {
     const r = (await this.pool.query<Row>(SQL.latest)).rows[0];
     return r && toRow(r);
+  }
+
+  /** The last rotation to key `to` (a node whose custody.json names it asks whether it was cancelled). */
+  async byTo(to: string): Promise<ClusterRotationRow | undefined> {
+    const r = (await this.pool.query<Row>(SQL.byTo, [to])).rows[0];
+    return r && toRow(r);
+  }
+
+  /**
+   * prepare -> cancelled, under the rotation row's lock (so no switch can be in progress):
+   * `record` runs first, with the row locked, and the change commits only if it succeeded
+   * (the durable audit record). 'none': no rotation in progress; 'past-switch': the row
+   * (sealing or later), which only finishing ends.
+   */
+  async cancel(message: string, record: (r: ClusterRotationRow) => Promise<void>): Promise<{ outcome: 'cancelled' | 'none' | 'past-switch'; row?: ClusterRotationRow }> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const locked = (await client.query<Row>(SQL.lockActive)).rows[0];
+      const row = locked && toRow(locked);
+      if (!row || row.phase !== 'prepare') {
+        await client.query('ROLLBACK');
+        return row ? { outcome: 'past-switch', row } : { outcome: 'none' };
+      }
+      await record(row);
+      if (((await client.query(SQL.cancel, [message, row.id])).rowCount ?? 0) !== 1) throw new Error('the locked rotation row was not in prepare');
+      await client.query('COMMIT');
+      return { outcome: 'cancelled', row: { ...row, phase: 'cancelled', message } };
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Calls `changed` on every change NOTIFYd by any node (and after each (re)connection, when
+   * one may have been missed), on a connection of its own that is opened again when lost.
+   * `listening()` says whether notifications arrive now (else poll faster).
+   */
+  listen(changed: () => void, log: ChannelListenerLog): PgChannelListener {
+    return PgChannelListener.start(this.pool, ROTATION_CHANNEL, changed, log);
   }
 
   /**

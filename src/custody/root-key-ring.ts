@@ -81,6 +81,13 @@ export class RootKeyRing implements RootKeyProvider {
     this.#standby = next;
   }
 
+  /** A cluster's rotation cancelled before its switch: the standby key is let go (nothing was sealed under it). */
+  dropStandby(): void {
+    const standby = this.#standby;
+    this.#standby = undefined;
+    standby?.close?.();
+  }
+
   /** Back from sealing under the new key to holding it as the standby (a node restarted before its cluster switched). */
   backToStandby(): void {
     if (!this.#previous) return;

@@ -1,5 +1,6 @@
 // POST/GET /_coffer/api/custody/rotation: who may call it, what it accepts, and what it
-// refuses (a key that cannot be rotated in place, a second start while one runs).
+// refuses (a key that cannot be rotated in place, a second start while one runs, a cancel:
+// one server seals under the new key from its start, so its rotation must finish).
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -34,6 +35,9 @@ describe('the custody/rotation administration route', () => {
     const deniedStart = await client.admin('POST', PATH, { command: 'rotate' });
     assert.equal(deniedStart.status, 403);
     assert.match(deniedStart.body, /coffer:RotateRootKey/);
+    const deniedCancel = await client.admin('DELETE', PATH);
+    assert.equal(deniedCancel.status, 403);
+    assert.match(deniedCancel.body, /coffer:CancelRootKeyRotation/);
     const iam = new IAMClient({ endpoint: s.url, region: 'us-east-1', credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET } });
     await iam.send(new PutUserPolicyCommand({ UserName: 'operator', PolicyName: 'read', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'coffer:GetRootKeyRotation', Resource: '*' }] }) }));
     iam.destroy();
@@ -57,11 +61,18 @@ describe('the custody/rotation administration route', () => {
   });
 
   it('refuses a second start while one runs, and a rotation of COFFER_ROOT_KEY in place', async () => {
+    const none = await root.admin('DELETE', PATH);
+    assert.equal(none.status, 409, none.body);
+    assert.match(none.body, /"__type":"InvalidState".*no root-key rotation is in progress/);
     const first = await root.admin('POST', PATH, { command: 'rotate', itemsPerSecond: 1 });
     assert.equal(first.status, 200, first.body);
     const second = await root.admin('POST', PATH, { command: 'rotate' });
     assert.equal(second.status, 409);
     assert.match(second.body, /"__type":"RotationInProgress"/);
+    const cancel = await root.admin('DELETE', PATH);
+    assert.equal(cancel.status, 409, cancel.body);
+    assert.match(cancel.body, /"__type":"InvalidState".*cannot be cancelled: one server seals under the new key from the moment its rotation starts, so it must finish/);
+    assert.notEqual(JSON.parse((await root.admin('GET', PATH)).body).state, 'cancelled');
     assert.ok(await waitFor(async () => JSON.parse((await root.admin('GET', PATH)).body).state === 'completed', 10_000));
 
     const env = await startTestServer({ COFFER_ROOT_KEY: Buffer.alloc(32, 9).toString('base64') });

@@ -7,6 +7,12 @@
 //              (each item alone, compare-and-swap); items found -> barrier + 1, again;
 //              none -> CofferRootKeyRotationCompleted, then finishing
 //   finishing  every live node let the old key go -> completed
+//   cancelled  nothing (each node drops the new key itself)
+//
+// Rounds run when a change is NOTIFYd (ClusterRotation's listener wakes the job) and else at
+// a poll: each second during a rotation (a node's heartbeat going stale changes who must be
+// waited for, and notifies nobody), every 5 s otherwise; 4 a second and each second while
+// the listener is down.
 //
 // A leader that loses the lease stops after the item in hand; the next leader starts the
 // pass again from the row (re-sealing is idempotent: an item the new key opens is skipped).
@@ -18,6 +24,7 @@ import type { ClusterJob } from '../../cluster/job-leader.js';
 import type { ClusterRotationRow, PgRotationStore, RotationNodeRow } from '../../cluster/rotation-store.js';
 import { ItemChangedError, paceItems, walkSealed, type ResealCounts, type ResealStores } from './reseal-items.js';
 import { auditEvent } from './root-key-rotation.js';
+import { RotationPoll } from './rotation-poll.js';
 
 export interface RotationLeaderDeps {
   store: PgRotationStore;
@@ -27,7 +34,12 @@ export interface RotationLeaderDeps {
   accountId: string;
   log: { info(o: object, msg: string): void; warn(o: object, msg: string): void; error(o: object, msg: string): void };
   pollMs?: number | undefined;
+  /** Whether changes are notified now (ClusterRotation's listener): then the poll is slow. */
+  listening?: () => boolean;
 }
+
+/** A rotation that neither completed nor was cancelled. */
+export const isOpen = (r: ClusterRotationRow | undefined): r is ClusterRotationRow => r !== undefined && r.phase !== 'completed' && r.phase !== 'cancelled';
 
 interface Progress {
   pass?: number;
@@ -45,38 +57,43 @@ class Stopped extends Error {}
 const names = (nodes: RotationNodeRow[]) => nodes.map((n) => n.node).join(', ');
 
 export class RotationLeaderJob implements ClusterJob {
-  #timer: NodeJS.Timeout | undefined;
-  #round: Promise<void> = Promise.resolve();
+  #poll: RotationPoll;
   #running = false;
   #message = new Map<string, string>();
-  #idleSince: number | undefined;
+  #active = false;
   #failedAt = 0;
 
-  constructor(private readonly d: RotationLeaderDeps) {}
+  constructor(private readonly d: RotationLeaderDeps) {
+    const fast = d.pollMs ?? 250;
+    this.#poll = new RotationPoll(
+      () => this.#tick(),
+      () => (d.listening?.() ? (this.#active ? 1000 : 5000) : this.#active ? fast : 1000),
+    );
+  }
 
   start(): void {
     this.#running = true;
-    this.#timer = setInterval(() => {
-      this.#round = this.#round.then(() => this.#tick());
-    }, this.d.pollMs ?? 250);
-    this.#timer.unref();
+    this.#poll.start();
+  }
+
+  /** A change was notified: a round now (if this node leads). */
+  wake(): void {
+    if (this.#running) this.#poll.wake();
   }
 
   async stop(): Promise<void> {
     this.#running = false;
-    clearInterval(this.#timer);
-    await this.#round;
+    await this.#poll.stop();
   }
 
   async #tick(): Promise<void> {
     if (!this.#running) return;
-    // With no rotation in progress, one read a second; after a failed round, one try in 5 s.
-    if (this.#idleSince !== undefined && Date.now() - this.#idleSince < 1000) return;
+    // After a failed round, one try in 5 s.
     if (Date.now() - this.#failedAt < 5000) return;
     try {
       const r = await this.d.store.latest();
-      this.#idleSince = !r || r.phase === 'completed' ? Date.now() : undefined;
-      if (r && r.phase !== 'completed') await this.#step(r);
+      this.#active = isOpen(r);
+      if (isOpen(r)) await this.#step(r);
     } catch (err) {
       if (err instanceof Stopped) return;
       this.#failedAt = Date.now();

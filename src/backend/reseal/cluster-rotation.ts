@@ -18,6 +18,14 @@
 //   5. `finishing`: each node lets the old key go (promoteFiles, custody.json := the new
 //      key); `completed` once every live node has
 //
+// Cancelled (cancel(), only in `prepare`, under the row's lock, audited before it commits):
+// each node drops the standby key, its custody.json loses the rotation section, and a new
+// key file it held is kept as <name>.cancelled-<hex>; nothing was sealed under the key.
+//
+// Each node LISTENs for the row's changes (rotation-store.ts) and follows at once; it polls
+// each second during a rotation (an operator copying root.key.next notifies nobody) and
+// every 5 s otherwise, or 4 a second and each second while its listener is down.
+//
 // A node starting during a rotation joins it before it serves (join()): during `sealing` or
 // later it must open the new key or it refuses to start; a node killed and restarted
 // rejoins from its custody.json and the row. A dead node counts again once it heartbeats.
@@ -32,11 +40,15 @@ import type { RootKeyRing } from '../../custody/root-key-ring.js';
 import type { RootKeyProvider } from '../../custody/root-key.js';
 import type { ClusterRotationRow, PgRotationStore } from '../../cluster/rotation-store.js';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { PgChannelListener } from '../../cluster/pg-channel-listener.js';
 import type { ResealStores } from './reseal-items.js';
 import { openRotationTarget, recordedTarget, RotationRequestError, type OnlineRequest, type OnlineRotationStatus, type RootKeyRotator } from './online-rotation.js';
 import { auditEvent, NEXT_SUFFIX, promoteFiles } from './root-key-rotation.js';
-import { RotationLeaderJob } from './cluster-rotation-leader.js';
+import { isOpen, RotationLeaderJob } from './cluster-rotation-leader.js';
+import { RotationPoll } from './rotation-poll.js';
 
 export interface ClusterRotationDeps {
   dataDir: string;
@@ -51,13 +63,12 @@ export interface ClusterRotationDeps {
   externalKms: ExternalKmsConnector;
   settled(): Promise<void>;
   log: { info(o: object, msg: string): void; warn(o: object, msg: string): void; error(o: object, msg: string): void };
-  /** How often a node reads the rotation row (default 250 ms). */
+  /** How often a node reads the rotation row during a rotation while its listener is down (default 250 ms). */
   pollMs?: number;
 }
 
-const IDLE_POLL_MS = 1000;
-
-const STATE: Record<ClusterRotationRow['phase'], OnlineRotationStatus['state']> = { prepare: 'preparing', sealing: 'waiting', finishing: 'finishing', completed: 'completed' };
+const STATE: Record<ClusterRotationRow['phase'], OnlineRotationStatus['state']> = { prepare: 'preparing', sealing: 'waiting', finishing: 'finishing', completed: 'completed', cancelled: 'cancelled' };
+export const CANCELLED_SUFFIX = '.cancelled-';
 
 /** Why this node cannot open the new key, for the status (names files and ids, never a secret). */
 function cannotOpen(dataDir: string, r: ClusterRotationRow, e: unknown): string {
@@ -82,57 +93,67 @@ function completedNotes(rotation: RotationRecord): string[] {
 
 export class ClusterRotation implements RootKeyRotator {
   readonly job: RotationLeaderJob;
-  #timer: NodeJS.Timeout | undefined;
-  #ticking: Promise<void> = Promise.resolve();
+  #poll: RotationPoll;
+  #listener: PgChannelListener | undefined;
+  /** A rotation is open, or this node holds a second key: poll faster. */
+  #active = true;
   #stopped = false;
   #stop: () => void = () => {};
   #stopping: Promise<void> = new Promise((r) => (this.#stop = r));
   /** The barrier this node passed, per rotation (from memory: a restarted node passes it again). */
   #acked = new Map<string, number>();
   #starting = false;
-  #idleSince: number | undefined;
-  /** The completed rotation this node has nothing left to do for. */
+  /** The completed or cancelled rotation this node has nothing left to do for. */
   #done: string | undefined;
 
   constructor(private readonly d: ClusterRotationDeps) {
-    this.job = new RotationLeaderJob({ store: d.store, ring: d.ring, stores: d.stores, audit: d.audit, accountId: d.accountId, log: d.log, pollMs: d.pollMs });
+    const listening = () => this.#listener?.listening === true;
+    this.job = new RotationLeaderJob({ store: d.store, ring: d.ring, stores: d.stores, audit: d.audit, accountId: d.accountId, log: d.log, pollMs: d.pollMs, listening });
+    const fast = d.pollMs ?? 250;
+    this.#poll = new RotationPoll(() => this.#tick(), () => (listening() ? (this.#active ? 1000 : 5000) : this.#active ? fast : 1000));
   }
 
   /** At start, before serving: joins the rotation in progress (or finishes one this node missed). RootKeyConfigError: refuse to start. */
   async join(): Promise<void> {
     const r = await this.d.store.joinRead();
+    let record = await readCustodyRecord(this.d.dataDir);
+    if (record?.rotation && record.rotation.to !== r?.to) {
+      // Down while its rotation was cancelled (and maybe another begun): drop that one first.
+      const earlier = await this.d.store.byTo(record.rotation.to);
+      if (earlier?.phase === 'cancelled') {
+        await this.#dropCancelled(earlier);
+        record = await readCustodyRecord(this.d.dataDir);
+      }
+    }
     if (!r) return;
-    const record = await readCustodyRecord(this.d.dataDir);
     await this.#follow(r, true);
-    if (record?.rotation?.to === r.to && r.phase !== 'completed') {
+    if (record?.rotation?.to === r.to && isOpen(r)) {
       await auditEvent(this.d, 'CofferRootKeyRotationResumed', { from: r.from, to: r.to, target: record.rotation.target, online: true, cluster: true, node: this.d.node });
     }
   }
 
-  /** Follows the rotation rows from now on (every node). */
+  /** Follows the rotation rows from now on (every node): at each change notified, and at a poll. */
   startFollowing(): void {
-    const every = this.d.pollMs ?? 250;
-    this.#timer = setInterval(() => {
-      this.#ticking = this.#ticking.then(() => this.#tick());
-    }, every);
-    this.#timer.unref();
+    this.#listener = this.d.store.listen(() => {
+      this.#poll.wake();
+      this.job.wake();
+    }, this.d.log);
+    this.#poll.start();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#stop();
-    clearInterval(this.#timer);
+    await this.#listener?.close();
     await this.job.stop();
-    await this.#ticking;
+    await this.#poll.stop();
   }
 
   async #tick(): Promise<void> {
     if (this.#stopped) return;
-    // With no rotation in progress, one read a second is enough: the switch waits for this node anyway.
-    if (this.#idleSince !== undefined && Date.now() - this.#idleSince < IDLE_POLL_MS) return;
     try {
       const r = await this.d.store.latest();
-      this.#idleSince = !r || (r.phase === 'completed' && !this.d.ring.previous && !this.d.ring.standby) ? Date.now() : undefined;
+      this.#active = isOpen(r) || this.d.ring.previous !== undefined || this.d.ring.standby !== undefined;
       if (r) await this.#follow(r, false);
     } catch (err) {
       if (!this.#stopped) this.d.log.warn({ err }, 'root-key rotation: this node could not follow the cluster\'s rotation (tried again)');
@@ -140,6 +161,7 @@ export class ClusterRotation implements RootKeyRotator {
   }
 
   async #follow(r: ClusterRotationRow, starting: boolean): Promise<void> {
+    if (r.phase === 'cancelled') return this.#dropCancelled(r);
     const ring = this.d.ring;
     const involved = [ring.sealing.id, ring.previous?.id, ring.standby?.id];
     if (!involved.includes(r.from) && !involved.includes(r.to)) {
@@ -201,6 +223,11 @@ export class ClusterRotation implements RootKeyRotator {
       if (next.id !== r.to) throw new RootKeyConfigError(`the key found is ${next.id}`);
       const record = await readCustodyRecord(this.d.dataDir);
       if (record && !record.rotation) await replaceCustodyRecord(this.d.dataDir, { ...record, rotation: r.record as unknown as RotationRecord });
+      // The start on this node may have taken it up meanwhile (woken by the row's NOTIFY, this look can run beside it).
+      if (ring.standby?.id === r.to) {
+        next.close?.();
+        return '';
+      }
       ring.standBy(next);
       this.d.log.info({ to: r.to }, 'root-key rotation: this node holds the new key beside the old one');
       return '';
@@ -237,6 +264,60 @@ export class ClusterRotation implements RootKeyRotator {
     }
   }
 
+  /**
+   * A rotation cancelled before its switch: the new key is let go here. custody.json first
+   * (a node restarted after it opens the old key alone), then the key file is set aside.
+   */
+  async #dropCancelled(r: ClusterRotationRow): Promise<void> {
+    const ring = this.d.ring;
+    // Done, unless a look at the row that began before the cancel took the key up since.
+    if (this.#done === r.id && ring.standby?.id !== r.to && ring.sealing.id !== r.to) return;
+    // The follower, a start and the cancel itself may all get here at once: each step is idempotent.
+    // Restarted from a custody.json that names the new key (not serving yet): back to the old one.
+    if (ring.previous?.id === r.from && ring.sealing.id === r.to) ring.backToStandby();
+    const held = ring.standby?.id === r.to;
+    if (held) ring.dropStandby();
+    const record = await readCustodyRecord(this.d.dataDir);
+    const recorded = record?.rotation?.to === r.to;
+    if (record && recorded) {
+      const { rotation: _cancelled, ...rest } = record;
+      await replaceCustodyRecord(this.d.dataDir, rest);
+    }
+    await this.#setAsideNewKeyFile(r, held || recorded);
+    if (held || recorded) this.d.log.info({ from: r.from, to: r.to }, 'root-key rotation cancelled before its switch: this node dropped the new key and seals under the old one');
+    this.#done = r.id;
+  }
+
+  /** <name>.next of a cancelled rotation -> <name>.cancelled-<hex>, so that the next rotation makes a new key. */
+  async #setAsideNewKeyFile(r: ClusterRotationRow, known: boolean): Promise<void> {
+    const target = (r.record as unknown as RotationRecord).target;
+    if (target === 'pkcs11') return;
+    const name = target === 'file' ? ROOT_KEY_FILE : EXTERNAL_KMS_FILE;
+    const next = path.join(this.d.dataDir, `${name}${NEXT_SUFFIX}`);
+    if (!existsSync(next)) return;
+    if (target === 'file') {
+      // Only r.to's: the file may have been copied here but never opened, or be a newer rotation's already.
+      const p = await FileRootKeyProvider.open(this.d.dataDir, false, `${ROOT_KEY_FILE}${NEXT_SUFFIX}`).then((o) => o.provider, () => undefined);
+      if (p?.id !== r.to) return;
+    } else if (!known) return;
+    await fs.rename(next, path.join(this.d.dataDir, `${name}${CANCELLED_SUFFIX}${r.to.slice(r.to.indexOf(':') + 1)}`)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e; // set aside by a drop running beside this one
+    });
+  }
+
+  async cancel(caller: AuditCaller): Promise<OnlineRotationStatus> {
+    const res = await this.d.store.cancel('cancelled before the switch to the new key; every node drops it', (r) =>
+      auditEvent(this.d, 'CofferRootKeyRotationCancelled', { from: r.from, to: r.to, target: (r.record as { target?: string }).target, online: true, cluster: true, phase: r.phase }, caller));
+    if (res.outcome === 'none') throw new RotationRequestError('no root-key rotation of the cluster is in progress', 'InvalidState');
+    if (res.outcome === 'past-switch') {
+      const r = res.row!;
+      throw new RotationRequestError(`the cluster's root-key rotation from ${r.from} to ${r.to} is past its switch (${r.phase}): nodes seal under the new key, so it cannot be cancelled and must finish; follow it with GET custody/rotation`, 'InvalidState');
+    }
+    this.d.log.info({ from: res.row!.from, to: res.row!.to }, 'root-key rotation of the cluster cancelled before its switch');
+    await this.#dropCancelled(res.row!);
+    return this.status();
+  }
+
   async #report(r: ClusterRotationRow, o: { holdsNew: boolean; problem?: string; finished?: boolean }): Promise<void> {
     await this.d.store.report(r.id, { node: this.d.node, instance: this.d.instance, holdsNew: o.holdsNew, problem: o.problem ?? '', ackedBarrier: this.#acked.get(r.id) ?? 0, finished: o.finished ?? false });
   }
@@ -253,7 +334,8 @@ export class ClusterRotation implements RootKeyRotator {
 
   async #start(req: OnlineRequest, caller: AuditCaller): Promise<OnlineRotationStatus> {
     const latest = await this.d.store.latest();
-    if (latest && latest.phase !== 'completed') {
+    if (latest?.phase === 'cancelled') await this.#dropCancelled(latest);
+    if (isOpen(latest)) {
       throw new RotationRequestError(`the cluster's root-key rotation from ${latest.from} to ${latest.to} is in progress (${latest.phase}); follow it with GET custody/rotation`, 'RotationInProgress');
     }
     const record: CustodyRecord | undefined = await readCustodyRecord(this.d.dataDir);
@@ -274,8 +356,10 @@ export class ClusterRotation implements RootKeyRotator {
       throw e;
     }
     if (req.itemsPerSecond !== undefined) await this.d.store.setProgress(id, { itemsPerSecond: req.itemsPerSecond });
-    ring.standBy(next);
-    this.#idleSince = undefined;
+    // This node's follower, woken by the begin's NOTIFY, may have opened root.key.next and taken it up already.
+    if ((ring.standby as RootKeyProvider | undefined)?.id === next.id) next.close?.();
+    else ring.standBy(next);
+    this.#active = true;
     this.d.log.info({ from: record.rootKey, to: next.id }, 'root-key rotation of the cluster begun: every node must hold the new key before any seals under it');
     const r = await this.d.store.latest();
     if (r) await this.#report(r, { holdsNew: true });

@@ -37,8 +37,8 @@ import { auditEvent, kindOf, openNext, openOld, promoteFiles, type RotationTarge
 /** Passes after which a rotation that still finds items under the old key gives up (and can be started again). */
 const MAX_PASSES = 10;
 
-/** `preparing` and `finishing` are a cluster's (cluster-rotation.ts): nodes taking up the new key, and letting the old one go. */
-export type OnlineState = 'idle' | 'preparing' | 'waiting' | 'counting' | 'resealing' | 'finishing' | 'completed' | 'failed';
+/** `preparing`, `finishing` and `cancelled` are a cluster's (cluster-rotation.ts): nodes taking up the new key, and letting the old one go. */
+export type OnlineState = 'idle' | 'preparing' | 'waiting' | 'counting' | 'resealing' | 'finishing' | 'completed' | 'failed' | 'cancelled';
 
 export interface OnlineRotationStatus {
   state: OnlineState;
@@ -220,6 +220,8 @@ export async function openRotationInProgress(o: { dataDir: string; env: Record<s
 export interface RootKeyRotator {
   start(req: OnlineRequest, caller: AuditCaller): Promise<OnlineRotationStatus>;
   status(): OnlineRotationStatus | Promise<OnlineRotationStatus>;
+  /** Cancels a rotation before anything is sealed under its new key; RotationRequestError (InvalidState) otherwise. */
+  cancel(caller: AuditCaller): Promise<OnlineRotationStatus>;
   stop(): Promise<void>;
 }
 
@@ -237,6 +239,22 @@ export class OnlineRotation implements RootKeyRotator {
 
   status(): OnlineRotationStatus {
     return { ...this.#status, ...(this.#status.state === 'waiting' ? { waitingFor: this.d.inFlight() } : {}) };
+  }
+
+  /**
+   * Never: one server seals under the new key from the moment its rotation starts (there is
+   * no state before that to go back to), so items may be under it; the rotation must finish.
+   */
+  async cancel(): Promise<OnlineRotationStatus> {
+    const record = await readCustodyRecord(this.d.dataDir);
+    const rotation = record?.rotation;
+    if (!this.#running && !rotation) throw new RotationRequestError('no root-key rotation is in progress', 'InvalidState');
+    const from = this.#running ? this.#status.from : record?.rootKey;
+    const to = this.#running ? this.#status.to : rotation?.to;
+    throw new RotationRequestError(
+      `the root-key rotation from ${from} to ${to} cannot be cancelled: one server seals under the new key from the moment its rotation starts, so it must finish (${this.#running ? 'follow it with GET custody/rotation' : 'start it again to resume it'})`,
+      'InvalidState',
+    );
   }
 
   /** Stops after the item in hand (server close); custody.json keeps the rotation for the next start. */

@@ -5,7 +5,9 @@
 //        {"command": "rotate", "newKeyLabel"?: L, "itemsPerSecond"?: n}
 //        {"command": "migrate", "to": "file" | "pkcs11" | "external-kms", "settings": {VAR: value}, "itemsPerSecond"?: n}
 //   GET  /_coffer/api/custody/rotation   coffer:GetRootKeyRotation   the status
-//   both answer the status: {"state", "from", "to", "pass", "done", "total", "resealed", ...}
+//   DELETE /_coffer/api/custody/rotation coffer:CancelRootKeyRotation cancel a cluster's rotation
+//        before its switch (409 InvalidState after it, on one server, or with none in progress)
+//   all answer the status: {"state", "from", "to", "pass", "done", "total", "resealed", ...}
 //
 // `settings` are the new provider's variables (COFFER_PKCS11_*, COFFER_EXTERNAL_KMS_*) and
 // never a secret: a PIN or a secret key is read by the server from the file a *_FILE
@@ -38,6 +40,7 @@ function parseRequest(body: Record<string, unknown>): OnlineRequest {
 }
 
 export function rotationRoutes(rotation: RootKeyRotator): AdminRoute[] {
+  const refused = (e: unknown) => e instanceof RotationRequestError ? adminError(e.code, e.message, e.code === 'ValidationException' ? 400 : 409) : e;
   return [
     {
       method: 'POST',
@@ -47,11 +50,22 @@ export function rotationRoutes(rotation: RootKeyRotator): AdminRoute[] {
         try {
           return await rotation.start(parseRequest(r.json()), r.caller);
         } catch (e) {
-          if (e instanceof RotationRequestError) throw adminError(e.code, e.message, e.code === 'ValidationException' ? 400 : 409);
-          throw e;
+          throw refused(e);
         }
       },
     },
     { method: 'GET', path: ROTATION_ROUTE_PATH, action: 'coffer:GetRootKeyRotation', run: async () => rotation.status() },
+    {
+      method: 'DELETE',
+      path: ROTATION_ROUTE_PATH,
+      action: 'coffer:CancelRootKeyRotation',
+      async run(r) {
+        try {
+          return await rotation.cancel(r.caller);
+        } catch (e) {
+          throw refused(e);
+        }
+      },
+    },
   ];
 }
