@@ -53,13 +53,16 @@ describePostgres('the job leader lease', () => {
     try {
       const lease = await PgLeaderLease.open(pool);
       assert.equal(await lease.current(), undefined);
-      const e1 = await lease.tryAcquire('a', 'node-a', 300);
+      // Held for a minute while the statements below run, however slow the machine; then the
+      // holder cuts it to 1 ms, and it is over.
+      const e1 = await lease.tryAcquire('a', 'node-a', 60_000);
       assert.equal(e1, 1);
       assert.equal(await lease.tryAcquire('b', 'node-b', 300), undefined, 'held: b cannot take it');
-      assert.equal(await lease.renew('a', e1, 300), true);
+      assert.equal(await lease.renew('a', e1, 60_000), true);
       assert.equal(await lease.renew('b', e1, 300), false, 'only the holder renews');
       assert.equal((await lease.current())?.node, 'node-a');
-      await sleep(400);
+      assert.equal(await lease.renew('a', e1, 1), true);
+      await sleep(100);
       assert.equal(await lease.renew('a', e1, 300), false, 'an expired lease is not renewed (another node may be taking it)');
       const e2 = await lease.tryAcquire('b', 'node-b', 60_000);
       assert.equal(e2, 2, 'expired: b takes it, a new epoch');

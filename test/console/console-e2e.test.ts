@@ -372,8 +372,17 @@ test('the console in Chromium: keys, users, grants, buckets, upload, disable, au
         }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ['value'] });
       `);
       await page.setInputFiles('[data-testid=upload-file]', { name: 'hello.bin', mimeType: 'application/octet-stream', buffer: payload }, { timeout: 90_000 });
+      // Chromium's own throttling makes the upload last about half a second however fast the
+      // machine: over loopback it can otherwise end before the first progress event (Chromium
+      // sends one every 50 ms), and the bar would have nothing between 0 and 100 to show.
+      const cdp = await page.context().newCDPSession(page);
+      const upTo = (uploadThroughput: number) => cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput });
+      await cdp.send('Network.enable');
+      await upTo(payload.length * 2);
       await page.click('.uploader button:has-text("Upload")');
       await page.locator('[data-testid=upload-status]', { hasText: 'Uploaded hello.bin' }).waitFor({ timeout: 60_000 });
+      await upTo(-1);
+      await cdp.detach();
       assert.equal(await page.getAttribute('[data-testid=upload-progress]', 'value'), '100');
       const progress = (await page.evaluate('window.progressSeen')) as number[];
       t.diagnostic(`progress values seen: ${progress.join(' ')}`);

@@ -261,7 +261,7 @@ test('ciphertexts from every earlier material version still decrypt after rotati
 });
 
 async function waitForAudit(keyArn: string, eventName: string) {
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 500; i++) { // 10 s and more: a loaded machine writes the log late
     const events = await readAudit(`${srv.dataDir}/audit`, { key: keyArn, eventName });
     if (events.length) return events;
     await new Promise((r) => setTimeout(r, 20));

@@ -363,7 +363,10 @@ describe('a killed run', () => {
 
   test('resumes from its checkpoint and ends with every object under key B', async () => {
     const stateFile = path.join(work, 'killed.json');
-    const child = spawn(process.execPath, [CLI_MAIN, 'rekey', '--endpoint', srv.url, '--bucket', bucket, '--to-key', keyB, '--state-file', stateFile, '--concurrency', '1', '--progress', 'lines'], {
+    // Through a relay that holds every answer once the first checkpoint exists: however fast
+    // the machine, the run cannot finish (and remove its checkpoint) before the kill lands.
+    const relay = await holdingRelay(new URL(srv.url), () => existsSync(stateFile));
+    const child = spawn(process.execPath, [CLI_MAIN, 'rekey', '--endpoint', relay.url, '--bucket', bucket, '--to-key', keyB, '--state-file', stateFile, '--concurrency', '1', '--progress', 'lines'], {
       env: { PATH: process.env.PATH ?? '', AWS_ACCESS_KEY_ID: rekeyer.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: rekeyer.credentials.secretAccessKey },
       stdio: 'ignore',
     });
@@ -386,8 +389,12 @@ describe('a killed run', () => {
     const state = JSON.parse(await fs.readFile(stateFile, 'utf8')) as { after: string; covered: number };
     assert.ok(state.covered < count, `killed mid-way (${state.covered} of ${count} checkpointed)`);
 
-    const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', keyB, '--state-file', stateFile);
+    // The checkpoint names the endpoint it ran against: the rerun goes through the (released) relay too.
+    relay.release();
+    const r = await cli(rekeyer.credentials, '--endpoint', relay.url, '--json', '--bucket', bucket, '--to-key', keyB, '--state-file', stateFile);
+    await relay.close();
     assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as Summary;
     assert.equal(s.resumedAfter, state.after);
     assert.equal(s.coveredEarlier, state.covered);
     assert.equal(s.objects.rewrapped + s.objects.unchanged, count - state.covered, 'the rerun lists only what the checkpoint does not cover');
