@@ -24,9 +24,16 @@ export interface Initiator {
   displayName: string;
 }
 
-/** A fresh upload id: 48 random bytes, base64url (URL-safe, no padding). */
+/**
+ * A fresh upload id: 48 random bytes, base64url (URL-safe, no padding), drawn again while it
+ * begins with "-" or "_": command lines take an argument beginning with "-" for an option
+ * (`aws s3api upload-part --upload-id -Xy…` fails with "expected one argument").
+ */
 export function newUploadId(): string {
-  return randomBytes(48).toString('base64url');
+  for (;;) {
+    const id = randomBytes(48).toString('base64url');
+    if (id[0] !== '-' && id[0] !== '_') return id;
+  }
 }
 
 export function initiatorOf(ctx: S3Context): Initiator {
