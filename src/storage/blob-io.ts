@@ -15,6 +15,16 @@ export function failedStream(err: Error): Readable {
   });
 }
 
+/**
+ * `stream` with the error it fails with passed through `map` first: the error a reader sees
+ * is the one the stream's destroy passes on, so it is translated there.
+ */
+export function mapStreamError<S extends Readable>(stream: S, map: (e: Error) => unknown): S {
+  const destroy = stream._destroy.bind(stream);
+  stream._destroy = (err, cb) => destroy(err, (e) => cb(e ? (map(e) as Error) : e));
+  return stream;
+}
+
 /** Why a read's range is unusable (not safe whole numbers with 0 ≤ start ≤ end); undefined when it is fine or absent. */
 export function badRange(range: ByteRange | undefined): RangeError | undefined {
   if (range === undefined) return undefined;

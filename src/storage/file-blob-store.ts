@@ -46,7 +46,7 @@ import { BlobTierUnavailableError } from './blob-unavailable.js';
 import { alignedBuffer, alignedBufferAsync, closeDirectProbe, closeDirectProbeAsync, DIRECT_ALIGN, openDirectProbe, openDirectProbeAsync, writeDirect, type DirectProbe } from './direct-io.js';
 import { FileRangeReader, ReadBufferPool, readFileRange } from './file-range-reader.js';
 import type { BlobStore, BlobWriter, ByteRange, WholeRead } from './types.js';
-import { badRange, failedStream, OpQueue } from './blob-io.js';
+import { badRange, failedStream, mapStreamError, OpQueue } from './blob-io.js';
 import { callback, closeFile, syncDir, writeAll } from './fd-calls.js';
 
 export interface FileBlobStoreOptions {
@@ -226,10 +226,18 @@ export class FileBlobStore implements BlobStore {
     return new FileBlobWriter(this, blobId, tmp, fd, false);
   }
 
-  /** A shared directory keeps read() (its errors are translated there); the single-node layout has plain files. */
+  /**
+   * Both layouts hold plain files. The reader (the decrypt worker) reads through the libuv
+   * pool, so a hung shared mount blocks no event loop; its errors go through localFileError.
+   */
   localFile(blobId: string, _size: number): string | undefined {
-    if (this.shared !== undefined || !ID_PATTERN.test(blobId)) return undefined;
+    if (!ID_PATTERN.test(blobId)) return undefined;
     return this.finalPath(blobId);
+  }
+
+  /** In a shared directory, a read error of the whole directory as BlobTierUnavailableError, as read() reports it. */
+  localFileError(e: unknown): unknown {
+    return this.unreachable(e, 'read a blob');
   }
 
   read(blobId: string, range?: { start: number; end: number }): Readable {
@@ -244,12 +252,7 @@ export class FileBlobStore implements BlobStore {
       chunk: whole ? range.end - range.start + 1 : READ_CHUNK_BYTES,
       depth: whole ? 1 : READ_AHEAD,
     });
-    if (this.shared !== undefined) {
-      // The error a reader sees is the one the stream's destroy passes on: translated there.
-      const destroy = stream._destroy.bind(stream);
-      stream._destroy = (err, cb) => destroy(err, (e) => cb(e ? (this.unreachable(e, 'read a blob') as Error) : e));
-    }
-    return stream;
+    return this.shared === undefined ? stream : mapStreamError(stream, (e) => this.unreachable(e, 'read a blob'));
   }
 
   /** A range up to WHOLE_READ_MAX in one read (BlobStore.readWhole); undefined for a larger one. */
