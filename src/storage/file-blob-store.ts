@@ -48,6 +48,7 @@ import { FileRangeReader, ReadBufferPool, readFileRange } from './file-range-rea
 import type { BlobStore, BlobWriter, ByteRange, WholeRead } from './types.js';
 import { badRange, failedStream, mapStreamError, OpQueue } from './blob-io.js';
 import { callback, closeFile, syncDir, writeAll } from './fd-calls.js';
+import { abandoned, existing, nodeName, type SharedDir } from './shared-dir.js';
 
 export interface FileBlobStoreOptions {
   /** fdatasync each blob and fsync its directory on commit (default true). Off only for tests and benchmarks. */
@@ -125,14 +126,6 @@ const DIRECT_WRITE_DEPTH = 4;
 const UNREACHABLE = new Set(['EIO', 'ESTALE', 'ENOTCONN', 'EHOSTDOWN', 'ETIMEDOUT', 'EACCES', 'EPERM', 'ENOTDIR']);
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
-
-interface SharedDir {
-  node: string;
-  /** `<node>.<pid>.`: the start of this process's temporary names. */
-  tempPrefix: string;
-  graceMs: number;
-  now: () => number;
-}
 
 export class FileBlobStore implements BlobStore {
   private readonly pool: Buffer[] = [];
@@ -273,22 +266,9 @@ export class FileBlobStore implements BlobStore {
   async cleanTemporary(): Promise<void> {
     const tmp = path.join(this.dir, 'tmp');
     for (const name of await fs.readdir(tmp)) {
-      if (this.shared !== undefined && !(await this.abandoned(path.join(tmp, name), name, this.shared))) continue;
+      if (this.shared !== undefined && !(await abandoned(path.join(tmp, name), name, this.shared))) continue;
       await fs.rm(path.join(tmp, name), { force: true, recursive: true });
     }
-  }
-
-  /**
-   * In a shared directory, whether a temporary is garbage: this node's from a process that
-   * is gone (a pid is only meaningful on its own host, hence node ids must differ), or
-   * anyone's once untouched for the grace period (a live writer writes at least every
-   * batch, and the server cuts a body idle for far less).
-   */
-  private async abandoned(file: string, name: string, shared: SharedDir): Promise<boolean> {
-    const [node, pid] = name.split('.', 2);
-    if (node === shared.node && pid !== undefined && /^\d+$/.test(pid) && !processAlive(Number(pid))) return true;
-    const stat = await fs.stat(file).catch(() => undefined);
-    return stat !== undefined && shared.now() - stat.mtimeMs > shared.graceMs;
   }
 
   async ping(): Promise<void> {
@@ -594,29 +574,6 @@ class FileBlobWriter implements BlobWriter {
     if (this.batch !== undefined) this.store.returnBuffer(this.batch);
     this.batch = undefined;
     this.used = 0;
-  }
-}
-
-/** mkdir's rejection when the directory is already there (another node made it): false, nothing made. */
-function existing(e: NodeJS.ErrnoException): boolean {
-  if (e.code === 'EEXIST') return false;
-  throw e;
-}
-
-/** A node id as it goes into file names: letters, digits, '-' and '_' only (the '.' separates fields). */
-function nodeName(id: string): string {
-  const clean = id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
-  if (clean === '') throw new Error('a shared blob directory needs a node id of letters, digits, "-" or "_"');
-  return clean;
-}
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
