@@ -16,12 +16,20 @@ export function failedStream(err: Error): Readable {
 }
 
 /**
- * `stream` with the error it fails with passed through `map` first: the error a reader sees
- * is the one the stream's destroy passes on, so it is translated there.
+ * `stream` with the error it fails with passed through `map` first (which may look at the
+ * store, hence a promise): the error a reader sees is the one the stream's destroy passes on,
+ * so it is translated there.
  */
 export function mapStreamError<S extends Readable>(stream: S, map: (e: Error) => unknown): S {
   const destroy = stream._destroy.bind(stream);
-  stream._destroy = (err, cb) => destroy(err, (e) => cb(e ? (map(e) as Error) : e));
+  stream._destroy = (err, cb) =>
+    destroy(err, (e) => {
+      if (!e) return cb(e);
+      Promise.resolve(map(e)).then(
+        (mapped) => cb(mapped as Error),
+        () => cb(e),
+      );
+    });
   return stream;
 }
 

@@ -37,7 +37,7 @@
 // finding page-cache pages for the copy.
 
 import { randomBytes } from 'node:crypto';
-import { close as closeFd, constants as fsConstants, existsSync, fdatasync as fdatasyncFd, fsync as fsyncFd, open as openFd, openSync, renameSync, unlinkSync } from 'node:fs';
+import { close as closeFd, constants as fsConstants, fdatasync as fdatasyncFd, fsync as fsyncFd, open as openFd, openSync, renameSync, unlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -205,16 +205,16 @@ export class FileBlobStore implements BlobStore {
       return new FileBlobWriter(this, blobId, tmp, openSync(tmp, CREATE_FLAGS, FILE_MODE), false);
     }
     if (this.direct !== undefined) {
-      const fd = await callback<number>((cb) => openFd(tmp, CREATE_FLAGS | fsConstants.O_DIRECT, FILE_MODE, cb)).catch((e: NodeJS.ErrnoException) => {
+      const fd = await callback<number>((cb) => openFd(tmp, CREATE_FLAGS | fsConstants.O_DIRECT, FILE_MODE, cb)).catch(async (e: NodeJS.ErrnoException) => {
         if (e.code === 'EINVAL') return undefined;
-        throw this.unreachable(e, 'create a blob');
+        throw await this.unreachable(e, 'create a blob');
       });
       if (fd !== undefined) return new FileBlobWriter(this, blobId, tmp, fd, true);
       this.stopDirect(); // as above: buffered from now on
       await fs.unlink(tmp).catch(() => undefined);
     }
-    const fd = await callback<number>((cb) => openFd(tmp, CREATE_FLAGS, FILE_MODE, cb)).catch((e: unknown) => {
-      throw this.unreachable(e, 'create a blob');
+    const fd = await callback<number>((cb) => openFd(tmp, CREATE_FLAGS, FILE_MODE, cb)).catch(async (e: unknown) => {
+      throw await this.unreachable(e, 'create a blob');
     });
     return new FileBlobWriter(this, blobId, tmp, fd, false);
   }
@@ -229,7 +229,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   /** In a shared directory, a read error of the whole directory as BlobTierUnavailableError, as read() reports it. */
-  localFileError(e: unknown): unknown {
+  localFileError(e: unknown): Promise<unknown> {
     return this.unreachable(e, 'read a blob');
   }
 
@@ -255,7 +255,7 @@ export class FileBlobStore implements BlobStore {
     const bad = badRange(range);
     if (bad) return Promise.reject(bad);
     const read = readFileRange(this.finalPath(blobId), range.start, range.end - range.start + 1, this.readBuffers);
-    return this.shared === undefined ? read : read.catch((e: unknown) => Promise.reject(this.unreachable(e, 'read a blob')));
+    return this.shared === undefined ? read : read.catch(async (e: unknown) => Promise.reject(await this.unreachable(e, 'read a blob')));
   }
 
   async delete(blobId: string): Promise<void> {
@@ -417,13 +417,15 @@ export class FileBlobStore implements BlobStore {
   /**
    * In a shared directory, `e` as BlobTierUnavailableError when the directory as a whole
    * cannot be reached (an unreachable-kind error, or ENOENT with tmp/ itself gone: the
-   * mount is not there); otherwise `e` as it is.
+   * mount is not there); otherwise `e` as it is. The look at tmp/ goes through the libuv
+   * pool, as every call on a shared directory.
    */
-  private unreachable(e: unknown, what: string): unknown {
+  private async unreachable(e: unknown, what: string): Promise<unknown> {
     if (this.shared === undefined) return e;
     const code = (e as NodeJS.ErrnoException | null)?.code;
-    const gone = code === 'ENOENT' && !existsSync(path.join(this.dir, 'tmp'));
-    if (code === undefined || (!UNREACHABLE.has(code) && !gone)) return e;
+    if (code === undefined) return e;
+    const gone = code === 'ENOENT' && (await fs.access(path.join(this.dir, 'tmp')).then(() => false, () => true));
+    if (!UNREACHABLE.has(code) && !gone) return e;
     return new BlobTierUnavailableError(`shared blob directory: cannot ${what} (${gone ? 'the directory is not there' : code})`, { cause: e });
   }
 

@@ -174,7 +174,7 @@ export class TieredBlobStore implements BlobStore {
     return size > INLINE_MAX_BYTES ? this.files.localFile?.(blobId.slice(INLINE_PREFIX.length), size) : undefined;
   }
 
-  localFileError(e: unknown): unknown {
+  localFileError(e: unknown): unknown | Promise<unknown> {
     return this.files.localFileError === undefined ? e : this.files.localFileError(e);
   }
 

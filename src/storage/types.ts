@@ -474,7 +474,7 @@ export interface BlobStore {
    * file, as read() would report it (a shared directory unreachable as a whole is
    * BlobTierUnavailableError, 503, not a missing blob).
    */
-  localFileError?(e: unknown): unknown;
+  localFileError?(e: unknown): unknown | Promise<unknown>;
   /**
    * Optional fast path for a range of up to about 1 MiB: its bytes read into one buffer by
    * one read, for a response sent in one write (no stream, and one trip to the I/O pool per

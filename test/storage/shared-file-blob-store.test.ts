@@ -54,14 +54,14 @@ describe('FileBlobStore shared layout', () => {
     const file = s.localFile(blobId, 6)!;
     const enoent = async () => fs.open(file, 'r').then((h) => h.close(), (e: unknown) => e);
     const missing = Object.assign(new Error('gone'), { code: 'ENOENT' });
-    assert.equal(s.localFileError(missing), missing, 'a missing blob in a directory that is there');
+    assert.equal(await s.localFileError(missing), missing, 'a missing blob in a directory that is there');
     await fs.rename(dir, `${dir}.away`); // as an unmounted share
     try {
-      assert.ok(isBlobTierUnavailable(s.localFileError(await enoent())), 'the directory is not there: 503');
+      assert.ok(isBlobTierUnavailable(await s.localFileError(await enoent())), 'the directory is not there: 503');
     } finally {
       await fs.rename(`${dir}.away`, dir);
     }
-    assert.ok(isBlobTierUnavailable(s.localFileError(Object.assign(new Error('stale'), { code: 'ESTALE' }))));
+    assert.ok(isBlobTierUnavailable(await s.localFileError(Object.assign(new Error('stale'), { code: 'ESTALE' }))));
   });
 
   it('names a temporary after its node and process', async () => {
