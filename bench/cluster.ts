@@ -31,7 +31,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve as resolvePath } from 'node:path';
 import { RawS3Client, S3Failure, payloadHash } from './raw-client.js';
 import { RawKmsClient } from './kms.js';
@@ -207,7 +207,7 @@ async function largePairs(variants: LargeVariant[], sz: Sizes, rounds: number): 
     return r;
   };
   for (let r = 0; r < rounds; r++) {
-    process.stderr.write(`bench:   large objects, round ${r + 1} of ${rounds}\n`);
+    process.stderr.write(`bench:   large objects, round ${r + 1} of ${rounds} (load average ${loadavg()[0]!.toFixed(1)})\n`);
     const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
     for (const v of order) v.put.push(await one(v, 'PUT', `big/${r}`));
     for (const v of order) v.get.push(await one(v, 'GET', `big/${r}`));
