@@ -16,11 +16,23 @@
 // within 10% for large ones. SQLite and one PostgreSQL node run in turns for
 // BENCH_CLUSTER_ROUNDS rounds (default 2); the target is judged on the median of the rounds'
 // ratios, as the load of a shared machine moves between runs.
+//
+// The large objects of that pair are measured apart (largePairs): one SQLite server and one
+// PostgreSQL node run side by side, and each of BENCH_CLUSTER_LARGE_ROUNDS rounds (default 5)
+// PUTs one stream on each, in turns, then GETs them, the order rotating every round. A stream
+// takes seconds, and the load of a shared machine moves between whole runs (the per-run
+// ratios of 64 MiB PUTs spread 0.34–3.09× at load 15–25): a pair of streams seconds apart
+// sees about the same load, and the median of their ratios resolves 10%. Each row also gives
+// the CPU per MiB of the node and of PostgreSQL, and their sum's ratio to SQLite's node — the
+// steadier figure on a busy machine. Optional variants in the same rotation:
+//   BENCH_CLUSTER_BASELINE=<checkout>/dist/src/cli/main.js  a PostgreSQL node of another build (several: comma-separated)
+//   BENCH_CLUSTER_SHARED_SQLITE=1                             SQLite with a shared blob directory
+//                                                             (`--blobs file://`: the layout apart from the database)
 
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
+import { basename, join, resolve as resolvePath } from 'node:path';
 import { RawS3Client, S3Failure, payloadHash } from './raw-client.js';
 import { RawKmsClient } from './kms.js';
 import { createKmsKey } from './sse.js';
@@ -33,6 +45,7 @@ import type { Sizes } from './scenarios.js';
 
 export const SQLITE_1 = 'SQLite, 1 node';
 export const PG_1 = 'PostgreSQL, 1 node';
+const SQLITE_SHARED = 'SQLite, 1 node, shared blob directory';
 const pgNodes = (n: number) => (n === 1 ? PG_1 : `PostgreSQL, ${n} nodes`);
 
 /** CPU seconds as milliseconds, for the progress lines and the table. */
@@ -49,6 +62,12 @@ export interface ClusterBenchOptions {
   nodes?: number[];
   /** Rounds of SQLite and one PostgreSQL node in turns (default 2, BENCH_CLUSTER_ROUNDS). */
   rounds?: number;
+  /** Rounds of the interleaved large-object pairs (default 5, BENCH_CLUSTER_LARGE_ROUNDS). */
+  largeRounds?: number;
+  /** Other builds' dist/src/cli/main.js: a PostgreSQL node of each joins the large-object rounds (BENCH_CLUSTER_BASELINE). */
+  baselines?: string[];
+  /** SQLite with a shared blob directory joins the large-object rounds (BENCH_CLUSTER_SHARED_SQLITE=1). */
+  sharedSqlite?: boolean;
 }
 
 /** A rate and the requests of it that failed (counted, not retried: a client would see them). */
@@ -83,7 +102,7 @@ interface Measured {
 const SPREAD = 16;
 
 /** Runs the workloads against `urls` (one per node) and returns ops/s and MiB/s. */
-async function workloads(urls: URL[], sz: Sizes, label: string, meters: CpuMeters): Promise<Measured> {
+async function workloads(urls: URL[], sz: Sizes, label: string, meters: CpuMeters, withStreams = true): Promise<Measured> {
   const clients = urls.map((u) => new RawS3Client(u, CREDS));
   const on = (i: number) => clients[i % clients.length]!;
   try {
@@ -132,6 +151,7 @@ async function workloads(urls: URL[], sz: Sizes, label: string, meters: CpuMeter
     } finally {
       for (const k of kmsClients) k.close();
     }
+    if (!withStreams) return { smallPut, smallPutSpread, smallGet, kmsEncrypt, bigPut: NOT_RUN, bigGet: NOT_RUN };
     // One stream per node, all at once.
     const streams = (what: string, op: (i: number) => Promise<unknown>) =>
       rate(what, clients.length, clients.length, op, (seconds, ok) => (ok * sz.stream) / MiB / seconds, 'MiB/s', (clients.length * sz.stream) / MiB);
@@ -144,6 +164,57 @@ async function workloads(urls: URL[], sz: Sizes, label: string, meters: CpuMeter
   }
 }
 
+/** A build's name in a label: its checkout's directory (…/<checkout>/dist/src/cli/main.js). */
+const buildName = (main: string): string => basename(resolvePath(main, '../../../..'));
+
+/** A rate not measured in this run (the one-node streams are largePairs'). */
+const NOT_RUN: Rate = { value: 0, failed: 0, of: 0, why: [], cpu: { node: 0, db: 0 } };
+
+/** One variant of the interleaved large-object rounds: a running server and its CPU meters. */
+interface LargeVariant {
+  label: string;
+  client: RawS3Client;
+  meters: CpuMeters;
+  put: Rate[];
+  get: Rate[];
+}
+
+/**
+ * The large-object rounds (see the header): every variant PUTs one stream, in turns, then
+ * GETs it back, the first variant rotating each round. Returns each variant's rates, one per
+ * round, in the variants' order (the first is the reference, SQLite).
+ */
+async function largePairs(variants: LargeVariant[], sz: Sizes, rounds: number): Promise<void> {
+  for (const v of variants) await v.client.createBucket(BUCKET);
+  const one = async (v: LargeVariant, what: 'PUT' | 'GET', key: string): Promise<Rate> => {
+    const node0 = v.meters.node();
+    const db0 = v.meters.db();
+    const t0 = performance.now();
+    let failed = 0;
+    const why: string[] = [];
+    try {
+      if (what === 'PUT') await v.client.putStream(BUCKET, key, sz.stream);
+      else await v.client.get(BUCKET, key, sz.stream);
+    } catch (e) {
+      if (!(e instanceof S3Failure)) throw e;
+      failed = 1;
+      why.push(`${e.status} ${/<Code>([^<]+)<\/Code>/.exec(e.body)?.[1] ?? ''}`.trim());
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const mib = sz.stream / MiB;
+    const r: Rate = { value: failed ? 0 : mib / seconds, failed, of: 1, why, cpu: { node: (v.meters.node() - node0) / mib, db: (v.meters.db() - db0) / mib } };
+    process.stderr.write(`bench:     ${v.label}: ${fmtSize(sz.stream)} ${what} ${r.value.toFixed(0)} MiB/s${failed ? ` (failed: ${why.join(', ')})` : ''}; CPU per MiB: node ${ms(r.cpu.node)}, PostgreSQL ${ms(r.cpu.db)}\n`);
+    return r;
+  };
+  for (let r = 0; r < rounds; r++) {
+    process.stderr.write(`bench:   large objects, round ${r + 1} of ${rounds} (load average ${loadavg()[0]!.toFixed(1)})\n`);
+    const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
+    for (const v of order) v.put.push(await one(v, 'PUT', `big/${r}`));
+    for (const v of order) v.get.push(await one(v, 'GET', `big/${r}`));
+    for (const v of order) await deleteQuietly(v.client, `big/${r}`);
+  }
+}
+
 /** Frees the large objects' disk space before the next variant. */
 async function deleteQuietly(c: RawS3Client, key: string): Promise<void> {
   await c.delete(BUCKET, key).catch(() => undefined);
@@ -153,6 +224,7 @@ export async function benchCluster(opts: ClusterBenchOptions): Promise<Row[]> {
   const sz = opts.sizes;
   const counts = (opts.nodes ?? [1, 2, 3]).filter((n) => n > 1);
   const rounds = opts.rounds ?? 2;
+  const largeRounds = opts.largeRounds ?? 5;
   const postgres = await startPostgres();
   const shared = await mkdtemp(join(tmpdir(), 'coffer-bench-cluster-'));
   let fresh = 0;
@@ -161,20 +233,21 @@ export async function benchCluster(opts: ClusterBenchOptions): Promise<Row[]> {
     process.stderr.write(`bench: cluster: ${SQLITE_1}\n`);
     const server = await opts.start({ fsync: true, env: { COFFER_ACCESS_LOG: 'off' } });
     try {
-      return await workloads([server.url], sz, SQLITE_1, { node: () => processCpuSeconds(server.pid), db: () => 0 });
+      return await workloads([server.url], sz, SQLITE_1, { node: () => processCpuSeconds(server.pid), db: () => 0 }, false);
     } finally {
       await server.stop();
     }
   };
+  const pgEnv = async () => ({
+    COFFER_METADATA: await postgres.freshDatabase(),
+    COFFER_BLOBS: `file://${join(shared, `blobs-${++fresh}`)}`,
+    COFFER_ROOT_KEY: randomBytes(32).toString('base64'),
+    COFFER_ACCESS_LOG: 'off',
+  });
   const onPostgres = async (count: number): Promise<Measured> => {
     const label = pgNodes(count);
     process.stderr.write(`bench: cluster: ${label}\n`);
-    const env = {
-      COFFER_METADATA: await postgres.freshDatabase(),
-      COFFER_BLOBS: `file://${join(shared, `blobs-${++fresh}`)}`,
-      COFFER_ROOT_KEY: randomBytes(32).toString('base64'),
-      COFFER_ACCESS_LOG: 'off',
-    };
+    const env = await pgEnv();
     const nodes: ServerProcess[] = [];
     try {
       for (let i = 0; i < count; i++) {
@@ -183,9 +256,31 @@ export async function benchCluster(opts: ClusterBenchOptions): Promise<Row[]> {
         nodes.push(await opts.start({ fsync: true, env, ...(first ? { prepare: (dir) => copyFile(join(first.dataDir, 'root-credentials.json'), join(dir, 'root-credentials.json')) } : {}) }));
       }
       const node = () => nodes.reduce((t, n) => t + processCpuSeconds(n.pid), 0);
-      return await workloads(nodes.map((n) => n.url), sz, label, { node, db: () => postgres.cpuSeconds() });
+      return await workloads(nodes.map((n) => n.url), sz, label, { node, db: () => postgres.cpuSeconds() }, count > 1);
     } finally {
       for (const n of nodes) await n.stop();
+    }
+  };
+
+  const onLarge = async (): Promise<LargeVariant[]> => {
+    process.stderr.write(`bench: cluster: large objects, ${[SQLITE_1, PG_1].join(' and ')} side by side\n`);
+    const servers: ServerProcess[] = [];
+    const variants: LargeVariant[] = [];
+    const add = async (label: string, o: ServerOptions, db: () => number) => {
+      const server = await opts.start(o);
+      servers.push(server);
+      variants.push({ label, client: new RawS3Client(server.url, CREDS), meters: { node: () => processCpuSeconds(server.pid), db }, put: [], get: [] });
+    };
+    try {
+      await add(SQLITE_1, { fsync: true, env: { COFFER_ACCESS_LOG: 'off' } }, () => 0);
+      await add(PG_1, { fsync: true, env: await pgEnv() }, () => postgres.cpuSeconds());
+      for (const main of opts.baselines ?? []) await add(`${PG_1}, build of ${buildName(main)}`, { fsync: true, main, env: await pgEnv() }, () => postgres.cpuSeconds());
+      if (opts.sharedSqlite) await add(SQLITE_SHARED, { fsync: true, env: { COFFER_ACCESS_LOG: 'off', COFFER_BLOBS: `file://${join(shared, `blobs-${++fresh}`)}` } }, () => 0);
+      await largePairs(variants, sz, largeRounds);
+      return variants;
+    } finally {
+      for (const v of variants) v.client.close();
+      for (const s of servers) await s.stop();
     }
   };
 
@@ -198,9 +293,10 @@ export async function benchCluster(opts: ClusterBenchOptions): Promise<Row[]> {
       sqlite.push(await onSqlite());
       pg1.push(await onPostgres(1));
     }
+    const large = await onLarge();
     const more = new Map<number, Measured>();
     for (const n of counts) more.set(n, await onPostgres(n));
-    return rows(sqlite, pg1, more, sz);
+    return rows(sqlite, pg1, more, sz, large);
   } finally {
     await postgres.stop();
     await rm(shared, { recursive: true, force: true });
@@ -227,37 +323,65 @@ function merged(runs: Rate[]): Rate {
   };
 }
 
-function rows(sqlite: Measured[], pg1: Measured[], more: Map<number, Measured>, sz: Sizes): Row[] {
+function rows(sqlite: Measured[], pg1: Measured[], more: Map<number, Measured>, sz: Sizes, large: LargeVariant[]): Row[] {
   const out: Row[] = [];
   const rounds = sqlite.length;
   const ops = (verb: string) => (r: Rate) => `${fmtInt(r.value)} ${verb}/s${r.failed ? `, **${r.failed} of ${r.of} failed** (${r.why.join(', ')})` : ''}`;
   const mibs = (r: Rate) => `${r.value.toFixed(0)} MiB/s${r.failed ? `, **${r.failed} of ${r.of} failed** (${r.why.join(', ')})` : ''}`;
-  const cases: { scenario: string; pick: (m: Measured) => Rate; unit: (r: Rate) => string; per: string; within?: number }[] = [
+  const cases: { scenario: string; pick: (m: Measured) => Rate; unit: (r: Rate) => string; per: string; within?: number; stream?: (v: LargeVariant) => Rate[] }[] = [
     { scenario: `4 KiB PUT into one bucket, ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.smallPut, unit: ops('PUT'), per: 'PUT', within: 0.3 },
     { scenario: `4 KiB PUT into ${SPREAD} buckets, ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.smallPutSpread, unit: ops('PUT'), per: 'PUT' },
     { scenario: `4 KiB GET, ${sz.smallConcurrency} in flight over the nodes (another node than the writer)`, pick: (m) => m.smallGet, unit: ops('GET'), per: 'GET', within: 0.3 },
     { scenario: `KMS Encrypt (each with its durable audit record), ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.kmsEncrypt, unit: ops('Encrypt'), per: 'Encrypt' },
-    { scenario: `${fmtSize(sz.stream)} PUT, one stream per node at once`, pick: (m) => m.bigPut, unit: mibs, per: 'MiB', within: 0.1 },
-    { scenario: `${fmtSize(sz.stream)} GET, one stream per node at once`, pick: (m) => m.bigGet, unit: mibs, per: 'MiB', within: 0.1 },
+    { scenario: `${fmtSize(sz.stream)} PUT, one stream per node at once`, pick: (m) => m.bigPut, unit: mibs, per: 'MiB', within: 0.1, stream: (v) => v.put },
+    { scenario: `${fmtSize(sz.stream)} GET, one stream per node at once`, pick: (m) => m.bigGet, unit: mibs, per: 'MiB', within: 0.1, stream: (v) => v.get },
   ];
   const of = rounds > 1 ? ` (median of ${rounds} runs)` : '';
+  const target = (within: number | undefined) => (within === undefined ? '' : `≥ ${(1 - within).toFixed(2)}× SQLite, no failures`);
   for (const c of cases) {
-    const base = merged(sqlite.map(c.pick));
-    const one = merged(pg1.map(c.pick));
-    // Each round's PostgreSQL ÷ SQLite, then their median.
-    const paired = median(pg1.map((m, i) => c.pick(m).value / c.pick(sqlite[i]!).value));
-    out.push({ scenario: c.scenario, variant: SQLITE_1 + of, result: `${c.unit(base)}; ${cpuOf(sqlite.map(c.pick), c.per)}`, target: '', value: base.value });
-    out.push({
-      scenario: c.scenario,
-      variant: PG_1 + of,
-      result: `${c.unit(one)} (${paired.toFixed(2)}× SQLite, median of the rounds' ratios); ${cpuOf(pg1.map(c.pick), c.per)}`,
-      target: c.within === undefined ? '' : `≥ ${(1 - c.within).toFixed(2)}× SQLite, no failures`,
-      ...(c.within === undefined ? {} : { met: paired >= 1 - c.within && one.failed === 0 }),
-      value: one.value,
-    });
+    let one: Rate | undefined;
+    if (c.stream !== undefined) {
+      // The interleaved rounds (largePairs): each variant against SQLite's run of the same round.
+      const ref = c.stream(large[0]!);
+      const base = merged(ref);
+      const total = (r: Rate) => r.cpu.node + r.cpu.db;
+      const lr = ` (median of ${ref.length} interleaved rounds)`;
+      out.push({ scenario: c.scenario, variant: large[0]!.label + lr, result: `${c.unit(base)}; ${cpuOf(ref, c.per)}`, target: '', value: base.value });
+      for (const v of large.slice(1)) {
+        const runs = c.stream(v);
+        const m = merged(runs);
+        const paired = median(runs.map((r, i) => r.value / ref[i]!.value));
+        const cpu = median(runs.map((r, i) => total(r) / total(ref[i]!)));
+        const isPg1 = v.label === PG_1;
+        if (isPg1) one = m;
+        out.push({
+          scenario: c.scenario,
+          variant: v.label + lr,
+          result: `${c.unit(m)} (${paired.toFixed(2)}× SQLite, median of the rounds' ratios; CPU per MiB, node + PostgreSQL, ${cpu.toFixed(2)}× SQLite's); ${cpuOf(runs, c.per)}`,
+          target: isPg1 ? target(c.within) : '',
+          ...(isPg1 && c.within !== undefined ? { met: paired >= 1 - c.within && m.failed === 0 } : {}),
+          value: m.value,
+        });
+      }
+      one ??= merged(c.stream(large[1]!));
+    } else {
+      const base = merged(sqlite.map(c.pick));
+      one = merged(pg1.map(c.pick));
+      // Each round's PostgreSQL ÷ SQLite, then their median.
+      const paired = median(pg1.map((m, i) => c.pick(m).value / c.pick(sqlite[i]!).value));
+      out.push({ scenario: c.scenario, variant: SQLITE_1 + of, result: `${c.unit(base)}; ${cpuOf(sqlite.map(c.pick), c.per)}`, target: '', value: base.value });
+      out.push({
+        scenario: c.scenario,
+        variant: PG_1 + of,
+        result: `${c.unit(one)} (${paired.toFixed(2)}× SQLite, median of the rounds' ratios); ${cpuOf(pg1.map(c.pick), c.per)}`,
+        target: target(c.within),
+        ...(c.within === undefined ? {} : { met: paired >= 1 - c.within && one.failed === 0 }),
+        value: one.value,
+      });
+    }
     for (const [n, m] of more) {
       const r = c.pick(m);
-      out.push({ scenario: c.scenario, variant: pgNodes(n), result: `${c.unit(r)} (${(r.value / one.value).toFixed(2)}× 1 node)`, target: '', value: r.value });
+      out.push({ scenario: c.scenario, variant: pgNodes(n), result: `${c.unit(r)} (${(r.value / one!.value).toFixed(2)}× 1 node)`, target: '', value: r.value });
     }
   }
   return out;

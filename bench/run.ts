@@ -18,7 +18,10 @@
 //                                      ListObjectVersions pages per second (bench/versions.ts)
 //   npm run bench -- --only cluster    4 KiB PUT/GET and large-object PUT/GET for one node on SQLite and 1, 2 and 3
 //                                      nodes on one PostgreSQL + shared blob directory, with ratios (bench/cluster.ts;
-//                                      SQLite and one PostgreSQL node in turns, BENCH_CLUSTER_ROUNDS rounds, default 2)
+//                                      SQLite and one PostgreSQL node in turns, BENCH_CLUSTER_ROUNDS rounds, default 2;
+//                                      their large objects interleaved stream by stream, BENCH_CLUSTER_LARGE_ROUNDS (5),
+//                                      with a PostgreSQL node of BENCH_CLUSTER_BASELINE=<checkout>/dist/src/cli/main.js
+//                                      and SQLite on a shared blob directory (BENCH_CLUSTER_SHARED_SQLITE=1) if asked)
 //   npm run bench -- --only builds --baseline <other checkout>/dist/src/cli/main.js
 //                                      this build against another, side by side in one run: small
 //                                      SSE-S3 and SSE-KMS PUT/GET, KMS pairs and an SSE-KMS stream (bench/builds.ts)
@@ -304,7 +307,12 @@ async function main(): Promise<void> {
   const custodyRows: Row[] = only('custody') ? await benchCustody({ quick: values.quick ?? false, smallOps: sz.smallOps }) : [];
   const blobRows: Row[] = only('blobs') ? await benchBlobs({ quick: values.quick ?? false }) : [];
   const versionRows: Row[] = only('versions') ? await benchVersions({ sizes: sz, fsync: variants[0]!.fsync, start }) : [];
-  const clusterRows: Row[] = only('cluster') ? await benchCluster({ sizes: sz, start, rounds: Math.round(envNumber('BENCH_CLUSTER_ROUNDS', 2)), nodes: clusterNodes() }) : [];
+  const clusterRows: Row[] = only('cluster') ? await benchCluster({
+        sizes: sz, start, rounds: Math.round(envNumber('BENCH_CLUSTER_ROUNDS', 2)), nodes: clusterNodes(),
+        largeRounds: Math.round(envNumber('BENCH_CLUSTER_LARGE_ROUNDS', 5)),
+        baselines: (process.env.BENCH_CLUSTER_BASELINE ?? '').split(',').filter((p) => p !== '').map((p) => resolve(p)),
+        sharedSqlite: process.env.BENCH_CLUSTER_SHARED_SQLITE === '1',
+      }) : [];
   const minutes = (performance.now() - started) / 60_000;
 
   console.log(machineLine());

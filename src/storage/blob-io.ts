@@ -15,6 +15,24 @@ export function failedStream(err: Error): Readable {
   });
 }
 
+/**
+ * `stream` with the error it fails with passed through `map` first (which may look at the
+ * store, hence a promise): the error a reader sees is the one the stream's destroy passes on,
+ * so it is translated there.
+ */
+export function mapStreamError<S extends Readable>(stream: S, map: (e: Error) => unknown): S {
+  const destroy = stream._destroy.bind(stream);
+  stream._destroy = (err, cb) =>
+    destroy(err, (e) => {
+      if (!e) return cb(e);
+      Promise.resolve(map(e)).then(
+        (mapped) => cb(mapped as Error),
+        () => cb(e),
+      );
+    });
+  return stream;
+}
+
 /** Why a read's range is unusable (not safe whole numbers with 0 ≤ start ≤ end); undefined when it is fine or absent. */
 export function badRange(range: ByteRange | undefined): RangeError | undefined {
   if (range === undefined) return undefined;

@@ -19,8 +19,13 @@
 //
 // Where the filesystem refuses O_DIRECT (tmpfs, some network filesystems) the probe fails
 // and the store writes buffered, as before.
+//
+// A shared blob directory (NFS, CephFS) may hang: its store probes with the *Async
+// functions, whose every call on the directory goes through the libuv pool, never the
+// calling thread.
 
-import { closeSync, constants as fsConstants, openSync, readSync, unlinkSync, write, writeSync } from 'node:fs';
+import { close, closeSync, constants as fsConstants, open, openSync, read, readSync, unlinkSync, write, writeSync } from 'node:fs';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -68,6 +73,28 @@ export function openDirectProbe(dir: string): DirectProbe | undefined {
 }
 
 /**
+ * openDirectProbe with every call through the libuv pool (a shared directory, which may hang).
+ * The probe file's name starts with `prefix` (a shared directory's temporaries name their writer).
+ */
+export async function openDirectProbeAsync(dir: string, prefix = ''): Promise<DirectProbe | undefined> {
+  const file = path.join(dir, `${prefix}direct-probe-${randomBytes(8).toString('hex')}`);
+  try {
+    await fs.writeFile(file, Buffer.alloc(DIRECT_ALIGN), { flag: 'wx', mode: 0o600 });
+    const fd = await new Promise<number>((resolve, reject) => open(file, fsConstants.O_RDONLY | fsConstants.O_DIRECT, (e, n) => (e ? reject(e) : resolve(n))));
+    const probe = { fd };
+    if ((await alignedBufferAsync(probe, DIRECT_ALIGN)) === undefined) {
+      closeDirectProbeAsync(probe);
+      return undefined;
+    }
+    return probe;
+  } catch {
+    return undefined;
+  } finally {
+    await fs.unlink(file).catch(() => undefined);
+  }
+}
+
+/**
  * A buffer of `size` bytes (a multiple of DIRECT_ALIGN) at an address direct I/O accepts;
  * undefined if none was found. The offset that worked last is tried first: large
  * allocations come from the same allocator path, so it usually works again, and only the
@@ -79,6 +106,22 @@ export function alignedBuffer(probe: DirectProbe, size: number): Buffer | undefi
     const off = i === 0 ? (probe.lastOffset ?? 0) : (i - 1) * ADDRESS_STEP;
     try {
       readSync(probe.fd, raw, off, DIRECT_ALIGN, 0);
+      probe.lastOffset = off;
+      return raw.subarray(off, off + size);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EINVAL') return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** alignedBuffer with its reads through the libuv pool (a shared directory, which may hang). */
+export async function alignedBufferAsync(probe: DirectProbe, size: number): Promise<Buffer | undefined> {
+  const raw = Buffer.allocUnsafeSlow(size + DIRECT_ALIGN);
+  for (let i = 0; i <= DIRECT_ALIGN / ADDRESS_STEP; i++) {
+    const off = i === 0 ? (probe.lastOffset ?? 0) : (i - 1) * ADDRESS_STEP;
+    try {
+      await new Promise<number>((resolve, reject) => read(probe.fd, raw, off, DIRECT_ALIGN, 0, (e, n) => (e ? reject(e) : resolve(n))));
       probe.lastOffset = off;
       return raw.subarray(off, off + size);
     } catch (e) {
@@ -117,4 +160,10 @@ export function closeDirectProbe(probe: DirectProbe | undefined): void {
   } catch {
     // already closed
   }
+}
+
+/** closeDirectProbe through the libuv pool, not waited for (a shared directory, which may hang). */
+export function closeDirectProbeAsync(probe: DirectProbe | undefined): void {
+  if (probe === undefined) return;
+  close(probe.fd, () => undefined); // a read-only descriptor: a failed close loses nothing
 }

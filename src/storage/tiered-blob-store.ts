@@ -174,6 +174,10 @@ export class TieredBlobStore implements BlobStore {
     return size > INLINE_MAX_BYTES ? this.files.localFile?.(blobId.slice(INLINE_PREFIX.length), size) : undefined;
   }
 
+  localFileError(e: unknown): unknown | Promise<unknown> {
+    return this.files.localFileError === undefined ? e : this.files.localFileError(e);
+  }
+
   /**
    * The bytes of an inline blob (or of a range of it) at once, for a response that can be
    * sent in one write; undefined when the blob is not inline or the metadata store cannot

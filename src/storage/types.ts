@@ -470,6 +470,12 @@ export interface BlobStore {
    */
   localFile?(blobId: string, size: number): string | undefined;
   /**
+   * Optional, with localFile: the error such a reader reports for `e`, a read error of that
+   * file, as read() would report it (a shared directory unreachable as a whole is
+   * BlobTierUnavailableError, 503, not a missing blob).
+   */
+  localFileError?(e: unknown): unknown | Promise<unknown>;
+  /**
    * Optional fast path for a range of up to about 1 MiB: its bytes read into one buffer by
    * one read, for a response sent in one write (no stream, and one trip to the I/O pool per
    * step instead of a stream's start-up and its ticks). Undefined when the store has none for

@@ -135,13 +135,17 @@ describePostgres('a node whose shared blob directory goes away, and comes back',
     const n = cluster.nodes[0]!;
     const s3 = n.s3();
     const large = patternBytes(200 * KiB, 4);
+    // Read by a decrypt worker from its file (over 256 KiB: body-cipher.ts, FILE_DECRYPT_MIN_BYTES), not by the store's read().
+    const larger = patternBytes(1024 * KiB + 3, 7);
     await s3.send(new CreateBucketCommand({ Bucket: 'shared' }));
     await s3.send(new PutObjectCommand({ Bucket: 'shared', Key: 'large', Body: large }));
+    await s3.send(new PutObjectCommand({ Bucket: 'shared', Key: 'larger', Body: larger }));
     const dir = cluster.blobDir!;
     await rename(dir, `${dir}.away`); // as an unmounted share: the path is not there
     try {
       await assert.rejects(s3.send(new PutObjectCommand({ Bucket: 'shared', Key: 'large', Body: patternBytes(200 * KiB, 5) })), s3Status('ServiceUnavailable', 503), 'PUT');
       await assert.rejects(s3.send(new GetObjectCommand({ Bucket: 'shared', Key: 'large' })), s3Status('ServiceUnavailable', 503), 'GET');
+      await assert.rejects(s3.send(new GetObjectCommand({ Bucket: 'shared', Key: 'larger' })), s3Status('ServiceUnavailable', 503), 'GET of 1 MiB');
       await s3.send(new PutObjectCommand({ Bucket: 'shared', Key: 'small', Body: 'inline' }));
       const down = await getJson(n.url(), '/health/ready');
       assert.equal(down.status, 503);
@@ -152,6 +156,8 @@ describePostgres('a node whose shared blob directory goes away, and comes back',
     assert.ok(await waitFor(async () => (await getJson(n.url(), '/health/ready')).status === 200, 10_000, 200));
     const got = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'shared', Key: 'large' }))).Body!.transformToByteArray());
     assert.ok(got.equals(large), 'the refused PUT left the previous object');
+    const gotLarger = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: 'shared', Key: 'larger' }))).Body!.transformToByteArray());
+    assert.ok(gotLarger.equals(larger), 'the 1 MiB object reads back');
     await s3.send(new PutObjectCommand({ Bucket: 'shared', Key: 'large', Body: patternBytes(200 * KiB, 6) }));
     assert.match(n.child()!.stderr() + n.child()!.stdout(), /blob backend unavailable/);
   });

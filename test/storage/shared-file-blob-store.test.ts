@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { isBlobTierUnavailable } from '../../src/storage/blob-unavailable.js';
 import { FileBlobStore, SHARED_TEMP_GRACE_MS } from '../../src/storage/file-blob-store.js';
 import { readAll, runBlobStoreContract, writeBlob } from './blob-store.contract.js';
 import { filesUnder } from './fs-helpers.js';
@@ -42,8 +43,25 @@ describe('FileBlobStore shared layout', () => {
     assert.deepEqual(await filesUnder(dir), [rel]);
     assert.equal((await fs.stat(path.join(dir, rel))).mode & 0o777, 0o600);
     for (const d of [blobId.slice(0, 2), path.join(blobId.slice(0, 2), blobId.slice(2, 4))]) assert.equal((await fs.stat(path.join(dir, d))).mode & 0o777, 0o700);
-    // Reads of a shared directory keep read() and its translated errors: no file is handed out.
-    assert.equal(s.localFile(blobId, 6), undefined);
+    // The decrypt worker reads the file itself (off the event loop), as in the single-node layout.
+    assert.equal(s.localFile(blobId, 6), path.join(dir, rel));
+  });
+
+  it("translates a file reader's errors as read()'s: the directory gone is the blob tier unavailable, a missing blob stays missing", async () => {
+    const dir = fresh();
+    const s = await FileBlobStore.open(dir, { shared: { nodeId: 'node-a' } });
+    const { blobId } = await writeBlob(s, Buffer.from('sealed'));
+    const file = s.localFile(blobId, 6)!;
+    const enoent = async () => fs.open(file, 'r').then((h) => h.close(), (e: unknown) => e);
+    const missing = Object.assign(new Error('gone'), { code: 'ENOENT' });
+    assert.equal(await s.localFileError(missing), missing, 'a missing blob in a directory that is there');
+    await fs.rename(dir, `${dir}.away`); // as an unmounted share
+    try {
+      assert.ok(isBlobTierUnavailable(await s.localFileError(await enoent())), 'the directory is not there: 503');
+    } finally {
+      await fs.rename(`${dir}.away`, dir);
+    }
+    assert.ok(isBlobTierUnavailable(await s.localFileError(Object.assign(new Error('stale'), { code: 'ESTALE' }))));
   });
 
   it('names a temporary after its node and process', async () => {

@@ -10,6 +10,7 @@ import {
   SegmentSealer, ciphertextSize, createFileDecryptStream, createReadDecryptStream, derivePartKey, deriveOuterPartKey, openSegment, segmentRange,
   SEALED_SEGMENT_SIZE, TAG_LENGTH, TruncatedCiphertextError, segmentCount, type PartKey,
 } from '../../crypto/index.js';
+import { mapStreamError } from '../../storage/blob-io.js';
 import type { BlobStore, ObjectPart } from '../../storage/types.js';
 import type { ObjectKeys } from './object-keys.js';
 
@@ -122,7 +123,7 @@ function fileRead(blobs: BlobStore, keys: ObjectKeys, part: ObjectPart, start: n
   const key = derivePartKey(keys.inner, keys.objectId, part.partNumber);
   const stream = createFileDecryptStream(key, { plaintextSize: part.size, firstSegment: r.firstSegment, skipBytes: r.skipBytes, length: r.length, onSegment: countOpened }, { path, start: r.cipherStart, end: r.cipherEnd - 1 });
   key.fill(0);
-  return stream;
+  return blobs.localFileError === undefined ? stream : mapStreamError(stream, (e) => blobs.localFileError!(e));
 }
 
 type Piece = { part: ObjectPart; start: number; end: number };
