@@ -71,6 +71,8 @@ class FileDecryptStream extends Readable {
   private out = 0;
   /** A slot came back with an error, or the stream ended early: the ring is not reused. */
   private dropRing = false;
+  /** Slots copied into the reader's buffer, freed as the reader takes the copies (it paces the worker). */
+  private readonly copied: number[] = [];
 
   constructor(partKey: PartKey, private readonly opts: DecryptStreamOptions, file: FileRange, options: FileDecryptOptions) {
     // Object mode when lending: each chunk reaches the reader as the very Buffer pushed (a
@@ -95,7 +97,8 @@ class FileDecryptStream extends Readable {
         const view = Buffer.from(this.ring, m.slot * SLOT_BYTES, m.length);
         if (!this.lend) {
           this.push(Buffer.from(view));
-          this.free(m.slot);
+          this.copied.push(m.slot);
+          this.pump();
           return;
         }
         this.out++;
@@ -144,8 +147,20 @@ class FileDecryptStream extends Readable {
     if (spareRings.length < MAX_SPARE_RINGS) spareRings.push(this.ring);
   }
 
+  /** Frees copied slots while the reader keeps up: its buffer holds at most about one slot's copy. */
+  private pump(): void {
+    while (this.copied.length > 0 && this.readableLength < SLOT_BYTES) this.free(this.copied.shift()!);
+  }
+
   override _read(): void {
     // Plaintext arrives as the worker posts it; the ring's free slots, not this call, pace it.
+  }
+
+  // Every consumption from the buffer goes through read() (flowing mode too): the moment to free copied slots.
+  override read(size?: number): unknown {
+    const out = super.read(size);
+    if (!this.lend) this.pump();
+    return out;
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
