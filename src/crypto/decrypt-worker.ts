@@ -31,8 +31,9 @@ export type DecryptRequest =
 export type DecryptReply =
   // `acks`: how many posted ciphertext chunks are now decrypted (the main thread's window), sent with their plaintext.
   | { op: 'data'; job: number; chunks: { buf: ArrayBuffer; offset: number; length: number }[]; segments: number[]; acks: number }
-  // A file job's slot holds `length` bytes of authenticated plaintext, the next in order.
-  | { op: 'slot'; job: number; slot: number; length: number; segments: number[] }
+  // A file job's slot holds `length` bytes of authenticated plaintext, the next in order;
+  // `end`: the last, and the job is over (as an 'end' message after it would say).
+  | { op: 'slot'; job: number; slot: number; length: number; segments: number[]; end?: true }
   | { op: 'end'; job: number; segments: number[] }
   | { op: 'error'; job: number; name: string; kind?: string; code?: string; message: string };
 
@@ -218,6 +219,7 @@ function decryptNext(f: FileJob): void {
     return failFile(f, e);
   }
   recycle(next.buf);
+  if (f.ready.length === 0 && f.pos >= f.stop && !f.reading) return finishFile(f, next.slot);
   if (f.filled > 0) post({ op: 'slot', job: f.id, slot: next.slot, length: f.filled, segments: f.segments.splice(0) });
   else f.free.push(next.slot);
   readAhead(f);
@@ -234,14 +236,17 @@ function schedule(f: FileJob): void {
   });
 }
 
-function finishFile(f: FileJob): void {
+/** The last chunk is decrypted (into `slot`, when given): the read must be whole; its last slot and its end go in one message. */
+function finishFile(f: FileJob, slot?: number): void {
   try {
     f.opener.final();
   } catch (e) {
     return failFile(f, e);
   }
   endFile(f);
-  post({ op: 'end', job: f.id, segments: f.segments.splice(0) });
+  const segments = f.segments.splice(0);
+  if (slot !== undefined && f.filled > 0) post({ op: 'slot', job: f.id, slot, length: f.filled, segments, end: true });
+  else post({ op: 'end', job: f.id, segments });
 }
 
 /** File jobs whose open is in flight; a cancel meanwhile removes the job, and its open then only closes the file. */

@@ -93,12 +93,14 @@ class FileDecryptStream extends Readable {
     switch (m.op) {
       case 'slot': {
         if (this.destroyed) return;
+        if (m.end) this.workerDone = true; // no 'free' for this job any more
         if (this.opts.onSegment) for (const i of m.segments) this.opts.onSegment(i);
         const view = Buffer.from(this.ring, m.slot * SLOT_BYTES, m.length);
         if (!this.lend) {
           this.push(Buffer.from(view));
           this.copied.push(m.slot);
           this.pump();
+          if (m.end) this.ended();
           return;
         }
         this.out++;
@@ -112,15 +114,12 @@ class FileDecryptStream extends Readable {
           this.recycle();
         });
         this.push(view);
+        if (m.end) this.ended();
         return;
       }
       case 'end':
         if (this.opts.onSegment) for (const i of m.segments) this.opts.onSegment(i);
-        this.finished = true;
-        this.workerDone = true;
-        decryptPool().close(this.job);
-        this.push(null);
-        this.recycle();
+        this.ended();
         return;
       case 'error': {
         this.finished = true;
@@ -133,6 +132,15 @@ class FileDecryptStream extends Readable {
       default:
         return;
     }
+  }
+
+  /** The worker ended the job: nothing more comes, and it no longer touches the ring. */
+  private ended(): void {
+    this.finished = true;
+    this.workerDone = true;
+    decryptPool().close(this.job);
+    this.push(null);
+    this.recycle();
   }
 
   /** Gives a slot back to the worker while its job runs. */
