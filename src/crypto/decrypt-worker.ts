@@ -283,7 +283,10 @@ function openFile(m: Extract<DecryptRequest, { op: 'file' }>): void {
       // A read's plaintext fits its slot (the main thread sized the slots for whole reads); a check all the same.
       toSlot: (pt) => {
         if (f.filled + pt.length > f.slotSize) throw new RangeError("a read's plaintext overflows its ring slot");
-        pt.copy(ring, f.slot * f.slotSize + f.filled);
+        // fill() with a buffer is one native memcpy; copy() (TypedArray set) into shared memory
+        // goes through V8's word-at-a-time relaxed-atomic move, which cost half as much as the AES.
+        const at = f.slot * f.slotSize + f.filled;
+        if (pt.length > 0) ring.fill(pt, at, at + pt.length);
         f.filled += pt.length;
       },
     };

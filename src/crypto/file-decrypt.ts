@@ -97,7 +97,8 @@ class FileDecryptStream extends Readable {
         if (this.opts.onSegment) for (const i of m.segments) this.opts.onSegment(i);
         const view = Buffer.from(this.ring, m.slot * SLOT_BYTES, m.length);
         if (!this.lend) {
-          this.push(Buffer.from(view));
+          // A copy out of shared memory by fill() (one memcpy), as the worker's copy in.
+          this.push(Buffer.allocUnsafeSlow(view.length).fill(view));
           this.copied.push(m.slot);
           this.pump();
           if (m.end) this.ended();
