@@ -22,9 +22,9 @@ export type DecryptRequest =
   | { op: 'cancel'; job: number }
   // A job that reads bytes [start, end] (inclusive) of `path` itself, `read` bytes at a time
   // (whole sealed segments: the plaintext of one read fits one slot), and writes the
-  // plaintext into the `slots` slots of `slotSize` bytes of `ring`, one read per slot. A
-  // read starts only when a slot is free for it.
-  | { op: 'file'; job: number; key: Uint8Array; opts: Omit<DecryptStreamOptions, 'onSegment'>; path: string; start: number; end: number; read: number; ring: SharedArrayBuffer; slots: number; slotSize: number }
+  // plaintext into the slots of `ring` (`slotSize` bytes each), one read per slot. A read
+  // starts only when a slot is free for it.
+  | { op: 'file'; job: number; key: Uint8Array; opts: Omit<DecryptStreamOptions, 'onSegment'>; path: string; start: number; end: number; read: number; ring: SharedArrayBuffer[]; slotSize: number }
   // The main thread is done with this slot of a file job's ring (its bytes reached the socket, or were copied).
   | { op: 'free'; job: number; slot: number };
 
@@ -59,7 +59,7 @@ interface FileJob {
   stop: number;
   read: number;
   /** The lent ring, its free slots, and the slot the chunk being decrypted fills (and how far). */
-  ring: Buffer;
+  ring: Buffer[];
   slotSize: number;
   free: number[];
   slot: number;
@@ -276,7 +276,7 @@ function openFile(m: Extract<DecryptRequest, { op: 'file' }>): void {
       fs.close(fd, () => undefined);
       return report(m.job, e);
     }
-    const ring = Buffer.from(m.ring);
+    const ring = m.ring.map((sab) => Buffer.from(sab));
     const f: FileJob = {
       id: m.job, opener, partKey, segments, fd, pos: m.start, stop: m.end + 1, read: m.read,
       ring, slotSize: m.slotSize, free: [], slot: -1, filled: 0, reading: false, ready: [], scheduled: false, closing: false,
@@ -285,12 +285,11 @@ function openFile(m: Extract<DecryptRequest, { op: 'file' }>): void {
         if (f.filled + pt.length > f.slotSize) throw new RangeError("a read's plaintext overflows its ring slot");
         // fill() with a buffer is one native memcpy; copy() (TypedArray set) into shared memory
         // goes through V8's word-at-a-time relaxed-atomic move, which cost half as much as the AES.
-        const at = f.slot * f.slotSize + f.filled;
-        if (pt.length > 0) ring.fill(pt, at, at + pt.length);
+        if (pt.length > 0) ring[f.slot]!.fill(pt, f.filled, f.filled + pt.length);
         f.filled += pt.length;
       },
     };
-    for (let i = m.slots - 1; i >= 0; i--) f.free.push(i);
+    for (let i = ring.length - 1; i >= 0; i--) f.free.push(i);
     files.set(m.job, f);
     readAhead(f);
   });

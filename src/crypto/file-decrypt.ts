@@ -6,16 +6,16 @@
 // worker decrypts chunk n). The worker runs the same decryptor (SegmentOpener: same checks,
 // same errors).
 //
-// Plaintext comes back through a ring: a SharedArrayBuffer of SLOTS slots, lent to the job,
-// one read's plaintext per slot. The worker posts a slot's number once every segment in it
+// Plaintext comes back through a ring: up to SLOTS slots (SharedArrayBuffers of one read's
+// plaintext each; a read of one slot's worth, a 1 MiB GET, takes one), lent to the job. The worker posts a slot's number once every segment in it
 // authenticated, and reuses it only after the main thread frees it ('free'). So the main
 // thread allocates nothing per batch (fresh ArrayBuffers arriving from a worker cost it
 // major GCs), and memory stays bounded by the ring. A reader that lends (the GET path:
 // `lend`) gets Buffer views of the slots and frees each when its bytes reached the socket
 // (lentRelease: the response write's callback); any other reader gets copies, and the slot
-// is freed at once. Rings are kept for the next read only when the job ended and every slot
-// came back cleanly; a stream destroyed early drops its ring (a write still in the socket
-// keeps it alive until it completes). Destroying the stream cancels the job: the worker
+// is freed as it takes them. Slots are kept for the next read only when the job ended and
+// every slot came back cleanly; a stream destroyed early drops its slots (a write still in
+// the socket keeps its memory alive until it completes). Destroying the stream cancels the job: the worker
 // closes the file.
 
 import { Readable } from 'node:stream';
@@ -33,12 +33,12 @@ const SEGMENTS_PER_READ = 16;
 const READ_BYTES = SEGMENTS_PER_READ * SEALED_SEGMENT_SIZE;
 /** Plaintext bytes per slot: a whole read's. */
 const SLOT_BYTES = SEGMENTS_PER_READ * SEGMENT_SIZE;
-/** Slots per ring: the plaintext a job may have decrypted and not yet handed back (4 MiB). */
+/** Slots per ring at most: the plaintext a job may have decrypted and not yet handed back (4 MiB). */
 const SLOTS = 4;
-/** Rings kept for reuse; more reads at once allocate their own, dropped when they end. */
-const MAX_SPARE_RINGS = 8;
+/** Slots kept for reuse (16 MiB); more reads at once allocate their own, dropped when they end. */
+const MAX_SPARE_SLOTS = 16;
 
-const spareRings: SharedArrayBuffer[] = [];
+const spareSlots: SharedArrayBuffer[] = [];
 
 /** Chunks lent to a reader, with what frees them. */
 const lent = new WeakMap<Buffer, (err?: Error | null) => void>();
@@ -62,7 +62,7 @@ export interface FileDecryptOptions {
 class FileDecryptStream extends Readable {
   private readonly w: Worker;
   private readonly job: number;
-  private readonly ring: SharedArrayBuffer;
+  private readonly ring: SharedArrayBuffer[];
   private readonly lend: boolean;
   private finished = false;
   /** The worker will not touch the ring again (it ended, or the job was cancelled). */
@@ -79,13 +79,15 @@ class FileDecryptStream extends Readable {
     // byte stream may merge buffered chunks into a copy, whose release would be lost).
     super({ objectMode: options.lend === true, highWaterMark: options.lend === true ? SLOTS : SLOT_BYTES });
     this.lend = options.lend === true;
-    this.ring = spareRings.pop() ?? new SharedArrayBuffer(SLOTS * SLOT_BYTES);
+    // A slot per read, up to SLOTS: one for a read of up to 16 segments.
+    const slots = Math.min(SLOTS, Math.ceil((file.end - file.start + 1) / READ_BYTES));
+    this.ring = Array.from({ length: Math.max(1, slots) }, () => spareSlots.pop() ?? new SharedArrayBuffer(SLOT_BYTES));
     const { job, w } = decryptPool().open({ onReply: (m) => this.onReply(m) });
     this.job = job;
     this.w = w;
     const { onSegment: _onSegment, ...plain } = opts;
     const key = new Uint8Array(partKey);
-    w.postMessage({ op: 'file', job, key, opts: plain, path: file.path, start: file.start, end: file.end, read: READ_BYTES, ring: this.ring, slots: SLOTS, slotSize: SLOT_BYTES } satisfies DecryptRequest);
+    w.postMessage({ op: 'file', job, key, opts: plain, path: file.path, start: file.start, end: file.end, read: READ_BYTES, ring: this.ring, slotSize: SLOT_BYTES } satisfies DecryptRequest);
     key.fill(0);
   }
 
@@ -95,7 +97,7 @@ class FileDecryptStream extends Readable {
         if (this.destroyed) return;
         if (m.end) this.workerDone = true; // no 'free' for this job any more
         if (this.opts.onSegment) for (const i of m.segments) this.opts.onSegment(i);
-        const view = Buffer.from(this.ring, m.slot * SLOT_BYTES, m.length);
+        const view = Buffer.from(this.ring[m.slot]!, 0, m.length);
         if (!this.lend) {
           // A copy out of shared memory by fill() (one memcpy), as the worker's copy in.
           this.push(Buffer.allocUnsafeSlow(view.length).fill(view));
@@ -153,7 +155,7 @@ class FileDecryptStream extends Readable {
   private recycle(): void {
     if (!this.workerDone || this.dropRing || this.out > 0) return;
     this.dropRing = true; // once
-    if (spareRings.length < MAX_SPARE_RINGS) spareRings.push(this.ring);
+    for (const slot of this.ring) if (spareSlots.length < MAX_SPARE_SLOTS) spareSlots.push(slot);
   }
 
   /** Frees copied slots while the reader keeps up: its buffer holds at most about one slot's copy. */

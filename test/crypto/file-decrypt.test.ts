@@ -197,36 +197,57 @@ describe('file-reading decryption on a worker', () => {
     await settled(bad);
   });
 
-  it('a ring is used again only after a read that ended with every slot released; a read cut short drops its ring', async () => {
+  it('slots are used again only after a read that ended with every slot released; a read cut short drops its slots; a 1 MiB read takes one', async () => {
+    // Holds up to four lent chunks before releasing them, so every slot of the ring is used.
     const lendRead = async (stopAfter?: number): Promise<Set<ArrayBufferLike>> => {
       const dec = createFileDecryptStream(key, { plaintextSize: size }, { path: sealed, start: 0, end: ct.length - 1 }, { lend: true });
       const rings = new Set<ArrayBufferLike>();
+      const held: Buffer[] = [];
+      const releaseHeld = (): void => {
+        for (const c of held.splice(0)) lentRelease(c)!();
+      };
       let seen = 0;
       await new Promise<void>((resolve, reject) => {
         dec.on('data', (c: Buffer) => {
           rings.add(c.buffer);
+          held.push(c);
           seen += c.length;
           if (stopAfter !== undefined && seen >= stopAfter) {
             dec.destroy();
-            lentRelease(c)!();
+            releaseHeld();
             resolve();
             return;
           }
-          lentRelease(c)!();
+          if (held.length === 4) releaseHeld();
         });
-        dec.once('end', resolve);
+        dec.once('end', () => {
+          releaseHeld();
+          resolve();
+        });
         dec.once('error', reject);
       });
       return rings;
     };
-    const [first] = await lendRead();
-    assert.ok(first instanceof SharedArrayBuffer);
-    const [second] = await lendRead();
-    assert.equal(second, first, 'a clean read gives its ring back');
-    const [cut] = await lendRead(2 * MiB);
-    assert.equal(cut, first);
-    const [after] = await lendRead();
-    assert.notEqual(after, first, 'the ring of a cut read, which the worker may still write, is not used again');
+    const first = await lendRead();
+    assert.equal(first.size, 4, 'four slots');
+    for (const b of first) assert.ok(b instanceof SharedArrayBuffer);
+    const second = await lendRead();
+    assert.deepEqual(second, first, 'a clean read gives its slots back');
+    const cut = await lendRead(2 * MiB);
+    const later = await lendRead();
+    for (const b of later) assert.ok(!cut.has(b), 'no slot of a cut read, which the worker may still write, is used again');
+    const small = await new Promise<Set<ArrayBufferLike>>((resolve, reject) => {
+      const r = segmentRange(0, MiB, size);
+      const dec = createFileDecryptStream(key, { plaintextSize: size, ...r }, { path: sealed, start: r.cipherStart, end: r.cipherEnd - 1 }, { lend: true });
+      const used = new Set<ArrayBufferLike>();
+      dec.on('data', (c: Buffer) => {
+        used.add(c.buffer);
+        lentRelease(c)!();
+      });
+      dec.once('end', () => resolve(used));
+      dec.once('error', reject);
+    });
+    assert.equal(small.size, 1, 'a 1 MiB read takes one slot');
     await settled(sealed);
   });
 });
