@@ -25,7 +25,13 @@ export interface DecryptStreamOptions {
   onSegment?: (index: number) => void;
 }
 
-class DecryptStream extends Transform {
+/**
+ * The decryptor's state machine, driven synchronously: update() opens every segment the
+ * chunk completes and hands out its plaintext (the range's part of it) through `emit`, in
+ * order, each only after its tag verified; final() checks the input was whole. A worker that
+ * copies plaintext straight into a slot of its ring uses this without a stream around it.
+ */
+export class SegmentOpener {
   readonly #key: PartKey;
   readonly #onSegment: ((index: number) => void) | undefined;
   readonly #plaintextSize: number;
@@ -40,7 +46,6 @@ class DecryptStream extends Transform {
   #remaining: number;
 
   constructor(key: PartKey, opts: DecryptStreamOptions) {
-    super();
     this.#key = asPartKey(key);
     this.#onSegment = opts.onSegment;
     const size = opts.plaintextSize;
@@ -64,42 +69,67 @@ class DecryptStream extends Transform {
     this.#remaining = length;
   }
 
-  #open(sealed: Buffer): void {
+  #open(sealed: Buffer, emit: (plaintext: Buffer) => void): void {
     const index = this.#index;
     const cut = sealed.length - TAG_LENGTH;
     const pt = openSegment(this.#key, index, index === this.#finalSegment, sealed.subarray(0, cut), sealed.subarray(cut), this.#nonce);
     this.#onSegment?.(index);
     const take = Math.min(pt.length - this.#skip, this.#remaining);
-    if (take > 0) this.push(this.#skip === 0 && take === pt.length ? pt : pt.subarray(this.#skip, this.#skip + take));
     this.#remaining -= take;
+    const skip = this.#skip;
     this.#skip = 0;
     this.#index++;
     this.#need = this.#index <= this.#lastSegment ? segmentPlaintextLength(this.#index, this.#plaintextSize) + TAG_LENGTH : 0;
+    if (take > 0) emit(skip === 0 && take === pt.length ? pt : pt.subarray(skip, skip + take));
+  }
+
+  /** Opens the segments `chunk` completes (the rest waits in the staging buffer); throws SegmentAuthError. */
+  update(chunk: Buffer, emit: (plaintext: Buffer) => void): void {
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.#index > this.#lastSegment) {
+        throw new SegmentAuthError(this.#lastSegment === this.#finalSegment ? 'ciphertext continues past the final segment' : 'ciphertext continues past the last segment of the read');
+      }
+      const rest = chunk.length - off;
+      if (this.#filled === 0 && rest >= this.#need) {
+        const n = this.#need;
+        this.#open(chunk.subarray(off, off + n), emit);
+        off += n;
+        continue;
+      }
+      const n = Math.min(rest, this.#need - this.#filled);
+      chunk.copy(this.#staging, this.#filled, off, off + n);
+      this.#filled += n;
+      off += n;
+      if (this.#filled === this.#need) {
+        this.#filled = 0;
+        this.#open(this.#staging.subarray(0, this.#need), emit);
+      }
+    }
+  }
+
+  /** The input ended: throws TruncatedCiphertextError unless every segment of the read was opened. */
+  final(): void {
+    if (this.#index <= this.#lastSegment) {
+      throw new TruncatedCiphertextError(`ciphertext ended inside or before segment ${this.#index} (expected through segment ${this.#lastSegment})`);
+    }
+  }
+}
+
+class DecryptStream extends Transform {
+  readonly #opener: SegmentOpener;
+  readonly #emit = (pt: Buffer): void => {
+    this.push(pt);
+  };
+
+  constructor(key: PartKey, opts: DecryptStreamOptions) {
+    super();
+    this.#opener = new SegmentOpener(key, opts);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
-      let off = 0;
-      while (off < chunk.length) {
-        if (this.#index > this.#lastSegment) {
-          throw new SegmentAuthError(this.#lastSegment === this.#finalSegment ? 'ciphertext continues past the final segment' : 'ciphertext continues past the last segment of the read');
-        }
-        const rest = chunk.length - off;
-        if (this.#filled === 0 && rest >= this.#need) {
-          const n = this.#need;
-          this.#open(chunk.subarray(off, off + n));
-          off += n;
-          continue;
-        }
-        const n = Math.min(rest, this.#need - this.#filled);
-        chunk.copy(this.#staging, this.#filled, off, off + n);
-        this.#filled += n;
-        off += n;
-        if (this.#filled === this.#need) {
-          this.#filled = 0;
-          this.#open(this.#staging.subarray(0, this.#need));
-        }
-      }
+      this.#opener.update(chunk, this.#emit);
       callback();
     } catch (err) {
       callback(err as Error);
@@ -107,11 +137,12 @@ class DecryptStream extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.#index <= this.#lastSegment) {
-      callback(new TruncatedCiphertextError(`ciphertext ended inside or before segment ${this.#index} (expected through segment ${this.#lastSegment})`));
-      return;
+    try {
+      this.#opener.final();
+      callback();
+    } catch (err) {
+      callback(err as Error);
     }
-    callback();
   }
 }
 

@@ -1,7 +1,10 @@
 // The file-reading decryptor (crypto/file-decrypt.ts) keeps createDecryptStream's contract —
 // same plaintext, same segments opened, same error kinds — while a worker reads the file
 // itself; a missing or short file fails like a file read; a reader that stops early leaves
-// neither the file open nor a worker job behind; a slow reader holds the worker back.
+// neither the file open nor a worker job behind; a slow reader holds the worker back. A
+// lending reader (the GET path) gets views of the worker's ring: a slot is never rewritten
+// while lent, never lent before all its segments authenticated, and a ring goes back into
+// use only when every slot came back cleanly.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   SegmentAuthError, TruncatedCiphertextError, asPartKey, ciphertextSize, createEncryptStream, createFileDecryptStream, decryptPool,
-  segmentRange, type DecryptStreamOptions,
+  lentRelease, segmentRange, type DecryptStreamOptions,
 } from '../../src/crypto/index.js';
 
 const MiB = 1024 * 1024;
@@ -144,4 +147,108 @@ describe('file-reading decryption on a worker', () => {
       await settled(sealed);
     }
   });
+
+  it('a lending reader holds at most the ring (4 MiB): lent bytes are not overwritten until released, and the read then completes', async () => {
+    const dec = createFileDecryptStream(key, { plaintextSize: size }, { path: sealed, start: 0, end: ct.length - 1 }, { lend: true });
+    const held: Buffer[] = [];
+    dec.on('data', (c: Buffer) => held.push(c));
+    const ended = new Promise<void>((resolve, reject) => {
+      dec.once('end', resolve);
+      dec.once('error', reject);
+    });
+    await sleep(300);
+    const lentBytes = held.reduce((n, c) => n + c.length, 0);
+    assert.equal(lentBytes, 4 * MiB, 'the worker stops when every slot is lent');
+    assert.ok(Buffer.concat(held).equals(plaintext.subarray(0, lentBytes)), 'nothing lent was overwritten');
+    const releases = held.map((c) => lentRelease(c));
+    assert.ok(releases.every((r) => typeof r === 'function'), 'each lent chunk has its release');
+    assert.equal(lentRelease(held[0]!), undefined, 'a release is handed out once');
+    // From here on, copy each chunk and release it at once: the read runs to the end.
+    const copies = held.map((c) => Buffer.from(c));
+    dec.removeAllListeners('data');
+    dec.on('data', (c: Buffer) => {
+      copies.push(Buffer.from(c));
+      lentRelease(c)!();
+    });
+    for (const r of releases) r!();
+    await ended;
+    assert.ok(Buffer.concat(copies).equals(plaintext));
+    await settled(sealed);
+  });
+
+  it('a lending reader never sees a byte of a slot whose segments did not all authenticate', async () => {
+    const flipped = Buffer.from(ct);
+    flipped[20 * 65552 + 100]! ^= 1; // segment 20: the second slot (16 segments a slot)
+    const bad = join(dir, 'flipped-lend');
+    await writeFile(bad, flipped);
+    const dec = createFileDecryptStream(key, { plaintextSize: size }, { path: bad, start: 0, end: flipped.length - 1 }, { lend: true });
+    const got: Buffer[] = [];
+    dec.on('data', (c: Buffer) => {
+      got.push(Buffer.from(c));
+      lentRelease(c)!();
+    });
+    await assert.rejects(new Promise((resolve, reject) => {
+      dec.once('end', resolve);
+      dec.once('error', reject);
+    }), (e: Error) => e instanceof SegmentAuthError);
+    const out = Buffer.concat(got);
+    assert.equal(out.length, 16 * 65536, 'only the first slot, whose 16 segments authenticated');
+    assert.ok(out.equals(plaintext.subarray(0, out.length)));
+    await settled(bad);
+  });
+
+  it('slots are used again only after a read that ended with every slot released; a read cut short drops its slots; a 1 MiB read takes one', async () => {
+    // Holds up to four lent chunks before releasing them, so every slot of the ring is used.
+    const lendRead = async (stopAfter?: number): Promise<Set<ArrayBufferLike>> => {
+      const dec = createFileDecryptStream(key, { plaintextSize: size }, { path: sealed, start: 0, end: ct.length - 1 }, { lend: true });
+      const rings = new Set<ArrayBufferLike>();
+      const held: Buffer[] = [];
+      const releaseHeld = (): void => {
+        for (const c of held.splice(0)) lentRelease(c)!();
+      };
+      let seen = 0;
+      await new Promise<void>((resolve, reject) => {
+        dec.on('data', (c: Buffer) => {
+          rings.add(c.buffer);
+          held.push(c);
+          seen += c.length;
+          if (stopAfter !== undefined && seen >= stopAfter) {
+            dec.destroy();
+            releaseHeld();
+            resolve();
+            return;
+          }
+          if (held.length === 4) releaseHeld();
+        });
+        dec.once('end', () => {
+          releaseHeld();
+          resolve();
+        });
+        dec.once('error', reject);
+      });
+      return rings;
+    };
+    const first = await lendRead();
+    assert.equal(first.size, 4, 'four slots');
+    for (const b of first) assert.ok(b instanceof SharedArrayBuffer);
+    const second = await lendRead();
+    assert.deepEqual(second, first, 'a clean read gives its slots back');
+    const cut = await lendRead(2 * MiB);
+    const later = await lendRead();
+    for (const b of later) assert.ok(!cut.has(b), 'no slot of a cut read, which the worker may still write, is used again');
+    const small = await new Promise<Set<ArrayBufferLike>>((resolve, reject) => {
+      const r = segmentRange(0, MiB, size);
+      const dec = createFileDecryptStream(key, { plaintextSize: size, ...r }, { path: sealed, start: r.cipherStart, end: r.cipherEnd - 1 }, { lend: true });
+      const used = new Set<ArrayBufferLike>();
+      dec.on('data', (c: Buffer) => {
+        used.add(c.buffer);
+        lentRelease(c)!();
+      });
+      dec.once('end', () => resolve(used));
+      dec.once('error', reject);
+    });
+    assert.equal(small.size, 1, 'a 1 MiB read takes one slot');
+    await settled(sealed);
+  });
 });
+

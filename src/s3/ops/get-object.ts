@@ -4,7 +4,7 @@
 import { lockResponseHeaders } from '../object-lock.js';
 import type { ServerResponse } from 'node:http';
 import { finished, type Readable } from 'node:stream';
-import { ObjectCryptoError } from '../../crypto/index.js';
+import { ObjectCryptoError, lentRelease } from '../../crypto/index.js';
 import { readersOf } from '../../storage/blob-readers.js';
 import type { BucketRecord, ObjectRecord, ReadHint, WholeRead } from '../../storage/types.js';
 import { readVersion, requestedVersionId, versionHeaders } from '../versioning.js';
@@ -170,7 +170,7 @@ async function sendBody(ctx: S3Context, rec: ObjectRecord, status: number, heade
   // which clients take for a network error. So the body is opened before the head: its first
   // chunk means the first blob opened and (encrypted) the first segment of the range
   // authenticated. Damage past it still cuts the connection; that needs the whole read.
-  const body = keys ? readDecrypted(ctx.services.blobs, rec.parts, rec.size, keys, range) : readObject(ctx.services.blobs, rec, range);
+  const body = keys ? readDecrypted(ctx.services.blobs, rec.parts, rec.size, keys, range, { lend: true }) : readObject(ctx.services.blobs, rec, range);
   let first: Buffer | null;
   try {
     first = await firstChunk(body);
@@ -198,7 +198,8 @@ async function sendBody(ctx: S3Context, rec: ObjectRecord, status: number, heade
  * then, if the socket is still behind, the source waits for 'drain'. The batch is bounded by
  * what the source emits at once (its buffer and one worker reply), so memory stays flat.
  * Rejects with the source's error, or the response's when it closes first (the source is
- * then destroyed: its file and worker job are released).
+ * then destroyed: its file and worker job are released). A chunk the decryptor lent (a slot
+ * of its ring) goes back to it from the write's callback, once the socket is done with it.
  */
 function sendStream(src: Readable, res: ServerResponse): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -218,7 +219,7 @@ function sendStream(src: Readable, res: ServerResponse): Promise<void> {
       }
     };
     const onData = (chunk: Buffer): void => {
-      if (!res.write(chunk) && !checking) {
+      if (!res.write(chunk, lentRelease(chunk)) && !checking) {
         checking = true;
         queueMicrotask(check);
       }

@@ -115,13 +115,13 @@ function planPartRead(keys: ObjectKeys, part: ObjectPart, start: number, end: nu
 export const FILE_DECRYPT_MIN_BYTES = 256 * 1024;
 
 /** The part's plaintext bytes [start, end] decrypted by a worker reading its file; undefined when that path does not apply. */
-function fileRead(blobs: BlobStore, keys: ObjectKeys, part: ObjectPart, start: number, end: number): Readable | undefined {
+function fileRead(blobs: BlobStore, keys: ObjectKeys, part: ObjectPart, start: number, end: number, lend = false): Readable | undefined {
   if (keys.outer || end - start + 1 < FILE_DECRYPT_MIN_BYTES || blobs.localFile === undefined) return undefined;
   const path = blobs.localFile(part.blobId, ciphertextSize(part.size));
   if (path === undefined) return undefined;
   const r = segmentRange(start, end + 1, part.size);
   const key = derivePartKey(keys.inner, keys.objectId, part.partNumber);
-  const stream = createFileDecryptStream(key, { plaintextSize: part.size, firstSegment: r.firstSegment, skipBytes: r.skipBytes, length: r.length, onSegment: countOpened }, { path, start: r.cipherStart, end: r.cipherEnd - 1 });
+  const stream = createFileDecryptStream(key, { plaintextSize: part.size, firstSegment: r.firstSegment, skipBytes: r.skipBytes, length: r.length, onSegment: countOpened }, { path, start: r.cipherStart, end: r.cipherEnd - 1 }, { lend });
   key.fill(0);
   return blobs.localFileError === undefined ? stream : mapStreamError(stream, (e) => blobs.localFileError!(e));
 }
@@ -141,13 +141,18 @@ function overlapping(parts: readonly ObjectPart[], start: number, end: number): 
   return pieces;
 }
 
-/** The plaintext bytes [range.start, range.end] (whole object when omitted) of an encrypted object, as a stream. */
-export function readDecrypted(blobs: BlobStore, parts: readonly ObjectPart[], size: number, keys: ObjectKeys, range?: { start: number; end: number }): Readable {
+/**
+ * The plaintext bytes [range.start, range.end] (whole object when omitted) of an encrypted
+ * object, as a stream. With `lend`, the reader writes every chunk to a socket with
+ * lentRelease(chunk) as the write's callback: a one-part read may then lend it the decrypt
+ * worker's slots instead of copies (crypto/file-decrypt.ts).
+ */
+export function readDecrypted(blobs: BlobStore, parts: readonly ObjectPart[], size: number, keys: ObjectKeys, range?: { start: number; end: number }, opts: { lend?: boolean } = {}): Readable {
   const pieces = overlapping(parts, range?.start ?? 0, range?.end ?? size - 1);
   if (pieces.length === 1) {
     // One part: the decryptor is the body (no extra stream hop); an error anywhere destroys it.
     const p = pieces[0]!;
-    const direct = fileRead(blobs, keys, p.part, p.start, p.end);
+    const direct = fileRead(blobs, keys, p.part, p.start, p.end, opts.lend);
     if (direct) return direct;
     const plan = planPartRead(keys, p.part, p.start, p.end);
     const src = blobs.read(p.part.blobId, { start: plan.blobStart, end: plan.blobEnd });
