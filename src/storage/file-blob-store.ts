@@ -525,10 +525,10 @@ class FileBlobWriter implements BlobWriter {
    */
   private async writeOut(buf: Buffer, length: number, position: number): Promise<void> {
     // A blob that is one batch ending off a block boundary (an encrypted 1 MiB object: 1 MiB
-    // and its 256 bytes of segment tags) goes direct too, all but its last partial block: written
-    // buffered whole, its write and fdatasync cost ~10 ms of kernel CPU per MiB on the pool
-    // threads (0.5 ms this way), and 1 MiB SSE-S3 PUTs ×8 ran at 0.35× the rate of this way
-    // (load ~18, interleaved; README "Encrypted PUTs").
+    // and its 256 bytes of segment tags) goes direct too, all but its last partial block. Written
+    // buffered whole, its write and fdatasync cost ~9 ms of kernel CPU per MiB on the pool threads
+    // on this machine under load (15–36; ~1 ms at load 10), 0.5 ms this way: 1 MiB SSE-S3 PUTs ×8
+    // ran at 0.35× the rate of this way at load ~18 (README "Encrypted PUTs").
     const done = this.direct && this.store.isAligned(buf) ? await writeDirect(this.fd, buf, length, position) : 0;
     if (done === length) return;
     let fd = this.fd;
