@@ -6,8 +6,8 @@
 //   default (SSE-S3) and into one whose default is SSE-KMS with a customer key, bucket
 //   keys off (one KMS GenerateDataKey per PUT, one Decrypt per GET);
 //   KMS GenerateDataKey+Decrypt pairs over the JSON API (bench/kms.ts's client), 32 in flight;
-//   one stream PUT and GET of `sizes.stream` bytes under SSE-KMS, and one GET of as many
-//   bytes under SSE-S3;
+//   one stream PUT and GET of `sizes.stream` bytes under SSE-KMS, and one PUT and one GET of
+//   as many bytes under SSE-S3;
 //   1 MiB PUTs, 8 in flight, unencrypted (a second pair of servers with
 //   COFFER_ENCRYPTION_AT_REST=off), SSE-S3 and SSE-KMS, in ROUNDS interleaved batches of
 //   BENCH_BUILD_MID_OPS (64) each, each batch followed by GETs of the objects it wrote
@@ -188,12 +188,13 @@ async function streams(sides: Side[], sz: Sizes): Promise<Row[]> {
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? sides : [...sides].reverse();
     for (const s of order) keep(`put ${s.variant}`, await measure(s.server.pid, () => s.client.putStream('sse-kms', 'stream', size)));
+    for (const s of order) keep(`put-s3 ${s.variant}`, await measure(s.server.pid, () => s.client.putStream('sse-s3', 'stream', size)));
     for (const s of order) keep(`get ${s.variant}`, await measure(s.server.pid, () => s.client.get('sse-kms', 'stream', size)));
     for (const s of order) keep(`get-s3 ${s.variant}`, await measure(s.server.pid, () => s.client.get('sse-s3', 'stream', size)));
   }
   const rows: Row[] = [];
-  for (const op of ['put', 'get', 'get-s3'] as const) {
-    const scenario = op === 'get-s3' ? `Builds: GET ${fmtSize(size)} SSE-S3, 1 stream (best of ${rounds})` : `Builds: ${op.toUpperCase()} ${fmtSize(size)} SSE-KMS, 1 stream (best of ${rounds})`;
+  for (const op of ['put', 'put-s3', 'get', 'get-s3'] as const) {
+    const scenario = op.endsWith('-s3') ? `Builds: ${op.slice(0, 3).toUpperCase()} ${fmtSize(size)} SSE-S3, 1 stream (best of ${rounds})` : `Builds: ${op.toUpperCase()} ${fmtSize(size)} SSE-KMS, 1 stream (best of ${rounds})`;
     const values = sides.map((s) => {
       const m = best.get(`${op} ${s.variant}`)!;
       const mibs = size / MiB / m.seconds;

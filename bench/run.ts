@@ -24,7 +24,7 @@
 //                                      and SQLite on a shared blob directory (BENCH_CLUSTER_SHARED_SQLITE=1) if asked)
 //   npm run bench -- --only builds --baseline <other checkout>/dist/src/cli/main.js
 //                                      this build against another, side by side in one run: small
-//                                      SSE-S3 and SSE-KMS PUT/GET, KMS pairs and an SSE-KMS stream (bench/builds.ts)
+//                                      SSE-S3 and SSE-KMS PUT/GET, KMS pairs, SSE-KMS and SSE-S3 streams, 1 MiB PUTs (bench/builds.ts)
 //                                      BENCH_CLUSTER_NODES: the node counts besides 1 (default "2,3"; "" for none)
 //   npm run bench -- --only soak       BENCH_SOAK_MINUTES (30) of mixed load on one server: errors by code and
 //                                      the server's RSS over time (bench/soak.ts)

@@ -4,6 +4,7 @@
 // byte for byte. Where the filesystem refuses O_DIRECT the store writes buffered.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -37,6 +38,15 @@ async function flagsOf(file: string): Promise<number[]> {
     if (m) out.push(parseInt(m[1]!, 8));
   }
   return out;
+}
+
+/** Pages of `file` in the page cache (util-linux fincore); undefined where fincore is missing. */
+function cachedPages(file: string): number | undefined {
+  try {
+    return Number(execFileSync('fincore', ['--noheadings', '--raw', '--output', 'PAGES', file], { encoding: 'utf8' }).trim());
+  } catch {
+    return undefined;
+  }
 }
 
 const BATCH = 1024 * 1024 + 4096;
@@ -85,6 +95,24 @@ for (const layout of LAYOUTS) describe(`FileBlobStore with O_DIRECT, ${layout.na
         }
       }
       assert.deepEqual(await fs.readdir(path.join(s.dir, 'tmp')), [], 'nothing left in tmp (the probe file is unlinked at once)');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a blob of one batch ending off a block boundary (an encrypted 1 MiB object) goes direct but for its last partial block', async (t) => {
+    const s = await FileBlobStore.open(fresh());
+    try {
+      if (!s.writesDirect) return t.skip(`${os.tmpdir()} does not take O_DIRECT`);
+      // 1 MiB of plaintext sealed: 16 segments of 64 KiB and their 16-byte tags.
+      const data = patternBytes(1024 * 1024 + 256, 5);
+      const w = await writeBlob(s, data, [64 * 1024 + 16]);
+      const file = path.join(s.dir, w.blobId.slice(0, 2), w.blobId);
+      const pages = cachedPages(file);
+      if (pages === undefined) return t.skip('fincore (util-linux) is not installed');
+      // Written buffered whole, all 257 pages would sit in the page cache after the commit.
+      assert.ok(pages <= 1, `${pages} pages of the blob in the page cache`);
+      assert.deepEqual(await readAll(s.read(w.blobId)), data);
     } finally {
       await s.close();
     }
