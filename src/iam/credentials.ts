@@ -25,6 +25,9 @@ import { parsePolicyDocument, type NamedPolicy, type PolicyDocument } from './po
 import type { RootAccount } from './root-credentials.js';
 import type { AccessKeyRecord, IamStore } from './store/types.js';
 
+/** The root's identity policies: none (it has every identity permission), one frozen array. */
+const ROOT_POLICIES: NamedPolicy[] = Object.freeze([]) as unknown as NamedPolicy[];
+
 /** Changing this label breaks every stored access key secret. */
 export const SECRET_SEAL_LABEL = 'coffer/iam/access-key-secret/v1';
 
@@ -273,7 +276,8 @@ export class CredentialDirectory {
 
   /** A principal's identity-based policies (see policySources). */
   readonly identityPolicies = async (principal: Principal): Promise<NamedPolicy[]> => {
-    if (principal.kind === 'root') return [];
+    // One array for every root request: callers may remember decisions per array (kms/decision-memo.ts).
+    if (principal.kind === 'root') return ROOT_POLICIES;
     // Cached per principal while the store is unchanged (any IAM write or CLI commit moves its version).
     const id = principal.kind === 'assumed-role' ? `role:${principal.roleName}` : `user:${principal.userName}`;
     const version = await this.storeVersion();
@@ -288,6 +292,8 @@ export class CredentialDirectory {
     return policies;
   };
   private readonly policiesOf = new Map<string, { version: string; policies: NamedPolicy[] }>();
+  // (The same array is returned while the store is unchanged: the KMS remembers allow
+  // decisions per array, so a new array after any IAM write makes it decide afresh.)
 
   /** The session policy that limits a role session, if it has one. */
   readonly sessionPolicy = (principal: Principal): NamedPolicy | undefined => {

@@ -15,6 +15,7 @@ import type { GrantRecord, KeyMaterialRecord, KmsKeyRecord, KmsStore } from './s
 import { kmsError } from './errors.js';
 import { checkKeyState, type KeyUse } from './key-state.js';
 import { requestPrincipal } from '../iam/principal.js';
+import { DecisionMemo, decisionEntry } from './decision-memo.js';
 import type { AuditCaller, AuditEvent, AuditSink } from '../audit/sink.js';
 
 export { requestPrincipal };
@@ -37,7 +38,12 @@ export interface KmsServiceDeps {
   rootKey: RootKeyProvider;
   accountId: string;
   region: string;
-  /** The caller's identity-based policies (user inline policies; later groups and roles). */
+  /**
+   * The caller's identity-based policies (user inline policies, groups, roles). Allow
+   * decisions are remembered per returned array (decision-memo.ts): an implementation must
+   * return a new array whenever the policies may have changed (a cached one only while its
+   * store is unchanged).
+   */
   identityPolicies(principal: Principal): Promise<NamedPolicy[]>;
   /** The session policy limiting a role session (AssumeRole's Policy), if any. */
   sessionPolicy?(principal: Principal): NamedPolicy | undefined;
@@ -54,6 +60,7 @@ export class KmsService {
   private readonly materials = new Map<string, Unsealed<KeyMaterial>>();
   private readonly secrets = new Map<string, Unsealed<{ privateKey: KeyObject } | { hmacKey: Buffer }>>();
   private readonly policies = new Map<string, { text: string; doc: PolicyDocument }>();
+  private readonly decisions = new DecisionMemo();
 
   constructor(deps: KmsServiceDeps) {
     this.deps = deps;
@@ -132,6 +139,15 @@ export class KmsService {
    */
   async authorize(caller: Caller, key: KmsKeyRecord, action: string, conditions: Record<string, string | string[] | boolean | undefined> = {}, encryptionContext?: Record<string, string>, opts: AuthorizeOptions = {}): Promise<void> {
     const now = this.now();
+    const grant = await this.matchingGrant(caller, key, action.slice('kms:'.length), encryptionContext, opts.grantMatch);
+    const identityPolicies = await this.deps.identityPolicies(caller.principal);
+    const sessionPolicy = caller.sessionPolicy ?? this.deps.sessionPolicy?.(caller.principal);
+    const keyPolicy = this.keyPolicy(key);
+    // An allow that rested on these very policy objects and nothing of the request beyond
+    // (action, key, principal) holds again (decision-memo.ts); anything else is decided here.
+    const remembered = grant === undefined && sessionPolicy === undefined ? this.decisions.allows(keyPolicy, identityPolicies) : undefined;
+    const entry = remembered && decisionEntry(action, key.arn, key.accountId, caller.principal);
+    if (entry !== undefined && remembered!.has(entry)) return;
     const ctx = new KeyRequestContext(requestPrincipal(caller.principal), action, key.arn, () => ({
       'kms:CallerAccount': caller.principal.accountId,
       'kms:ViaService': caller.viaService,
@@ -145,17 +161,17 @@ export class KmsService {
       ...contextConditions(encryptionContext),
       ...conditions,
     } as RequestContext['conditions']));
-    const grant = await this.matchingGrant(caller, key, action.slice('kms:'.length), encryptionContext, opts.grantMatch);
     const decision = authorize({
-      identityPolicies: await this.deps.identityPolicies(caller.principal),
-      resourcePolicies: [{ name: 'default', document: this.keyPolicy(key) }],
-      sessionPolicy: caller.sessionPolicy ?? this.deps.sessionPolicy?.(caller.principal),
+      identityPolicies,
+      resourcePolicies: [{ name: 'default', document: keyPolicy }],
+      sessionPolicy,
       ctx,
       resourceAccountId: key.accountId,
       resourcePolicyMode: 'kms',
       extraAllow: grant ? { reason: `grant ${grant.grantId}` } : undefined,
     });
     if (decision.effect !== 'Allow') throw kmsError('AccessDeniedException', accessDeniedMessage(ctx, decision));
+    if (entry !== undefined && !ctx.gathered) this.decisions.remember(remembered!, entry);
   }
 
   private keyPolicy(key: KmsKeyRecord): PolicyDocument {
@@ -332,6 +348,11 @@ class KeyRequestContext implements RequestContext {
 
   get conditions(): RequestContext['conditions'] {
     return (this.#conditions ??= this.gather());
+  }
+
+  /** Whether the decision read any condition key or policy variable (then it depended on this request). */
+  get gathered(): boolean {
+    return this.#conditions !== undefined;
   }
 }
 
