@@ -27,6 +27,8 @@ export interface KmsHandlerOptions {
   region: string;
   /** Loads the credential of the access key a request names, before the synchronous SigV4 check. */
   prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
+  /** Whether prepareCredential has nothing to do for this access key (then it is not called: no promise hop). */
+  credentialReady?: (accessKeyId: string | undefined) => boolean;
   /** Send plaintext over plain HTTP to non-loopback clients too (config allowSecretsOverHttp). */
   allowSecretsOverHttp: boolean;
 }
@@ -46,7 +48,8 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
       if (refusal) throw kmsError('AccessDeniedException', refusal);
     }
     const body = await readBody(req, res);
-    await opts.prepareCredential?.(accessKeyIdOf(req.headers.authorization, req.url ?? '/'));
+    const accessKeyId = accessKeyIdOf(req.headers.authorization, req.url ?? '/');
+    if (opts.prepareCredential && !opts.credentialReady?.(accessKeyId)) await opts.prepareCredential(accessKeyId);
     const auth = authenticateKms(opts, req, body);
     const input = decodeKmsInput(body);
     noteAccess(res, { principal: auth.principal.arn, kmsKeyId: typeof input.KeyId === 'string' ? input.KeyId : undefined });
