@@ -62,7 +62,9 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
       userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
     };
     const out = await callKms(opts.service, caller, operation, input);
-    sendJson(res, 200, encodeBlobs(out));
+    sendJsonText(res, 200, answerJson(out));
+    // The plaintext the answer carried (a data key, a decrypted secret) is in the response now: not kept in this buffer.
+    if (Buffer.isBuffer(out.Plaintext)) out.Plaintext.fill(0);
   } catch (e) {
     let err: ServiceError;
     if (isServiceError(e)) err = e;
@@ -156,17 +158,29 @@ function decodeBlobs(input: KmsInput): void {
   }
 }
 
-function encodeBlobs(out: Record<string, unknown>): Record<string, unknown> {
-  const o: Record<string, unknown> = {};
+/**
+ * An operation's answer as its JSON text, written out member by member (one string, no
+ * copy of the object with its Buffers turned to base64 first): blobs as base64 strings,
+ * everything else as JSON.stringify writes it; undefined members are left out, as
+ * JSON.stringify leaves them out.
+ */
+export function answerJson(out: Record<string, unknown>): string {
+  let text = '{';
   for (const k of Object.keys(out)) {
     const v = out[k];
-    o[k] = Buffer.isBuffer(v) ? v.toString('base64') : v;
+    const json = Buffer.isBuffer(v) ? `"${v.toString('base64')}"` : (JSON.stringify(v) as string | undefined);
+    if (json === undefined) continue;
+    text += `${text.length > 1 ? ',' : ''}${JSON.stringify(k)}:${json}`;
   }
-  return o;
+  return `${text}}`;
+}
+
+/** One string for the head and the body: Node sends both in one write. */
+function sendJsonText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': String(Buffer.byteLength(text)) });
+  res.end(text);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const buf = Buffer.from(JSON.stringify(body), 'utf8');
-  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': String(buf.length) });
-  res.end(buf);
+  sendJsonText(res, status, JSON.stringify(body));
 }
