@@ -140,3 +140,41 @@ test('a line torn by a crash before the writer preallocated (an older server) do
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+/** The open flags of this process's descriptors on `path` (Linux's /proc/self/fdinfo), as numbers. */
+async function openFlags(path: string): Promise<number[]> {
+  const { readdir, readlink } = await import('node:fs/promises');
+  const out: number[] = [];
+  for (const fd of await readdir('/proc/self/fd')) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+    if (target !== path) continue;
+    const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8').catch(() => '');
+    const m = /^flags:\s*([0-7]+)$/m.exec(info);
+    if (m) out.push(parseInt(m[1]!, 8));
+  }
+  return out;
+}
+
+test('fsync on: kms.log is written O_DSYNC (each append as durable as append + fdatasync), after a rotation too; fsync off: not', { skip: process.platform !== 'linux' }, async () => {
+  const { constants } = await import('node:fs');
+  const dsync = constants.O_DSYNC!;
+  for (const fsync of [true, false]) {
+    const dir = await mkdtemp(join(tmpdir(), 'coffer-audit-dsync-'));
+    try {
+      const log = await AuditLog.open(dir, 'us-east-1', { fsync, maxFileBytes: 4096 });
+      const path = join(dir, 'audit', 'kms.log');
+      const check = async (when: string) => {
+        const flags = await openFlags(path);
+        assert.equal(flags.length, 1, `one descriptor on kms.log ${when}`);
+        assert.equal((flags[0]! & dsync) !== 0, fsync, `O_DSYNC ${fsync ? 'set' : 'not set'} ${when} (fsync ${fsync})`);
+      };
+      await check('at open');
+      for (let i = 0; i < 40; i++) await log.record(event(`d${i}`));
+      await check('after rotations');
+      assert.ok((await stat(join(dir, 'audit', 'kms.log.1'))).size > 0, 'the log rotated');
+      await log.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+});
