@@ -22,11 +22,6 @@
 // file back to its last "\n" (dropping a line torn by a crash and the old tail);
 // rotation and close() cut the tail off, so rotated and cleanly closed files hold lines only.
 //
-// With fsync on, kms.log is opened O_DSYNC where the platform has it: each append returns
-// once it is as durable as append + fdatasync would make it (POSIX's synchronized data
-// integrity, the new size included), in one trip to the thread pool instead of two.
-// Without O_DSYNC (Windows) each batch is followed by fdatasync as before.
-//
 // Fail closed: when a write or sync fails (disk full, I/O error) the log refuses new
 // requests (checkWritable) and retries every second; the events it could not write are
 // held and written first when it recovers (group-commit.ts, shared with the database
@@ -116,7 +111,7 @@ export class AuditLog implements AuditStore {
     const dir = join(dataDir, AUDIT_DIR);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, AUDIT_FILE);
-    const { handle, size } = await openLive(path, (opts.fsync ?? true) && DSYNC !== 0);
+    const { handle, size } = await openLive(path);
     const log = new AuditLog(handle, size, dir, path, region, opts);
     // A disk already full at start: the log starts failing and recovers when there is room.
     await log.takeReserve().catch((err: unknown) => log.commit.fail(err));
@@ -231,9 +226,8 @@ export class AuditLog implements AuditStore {
     this.allocated = this.size;
   }
 
-  /** fdatasync when fsync is on and kms.log is not O_DSYNC (then every write was already synced). */
   private async sync(): Promise<void> {
-    if (this.fsync && DSYNC === 0) await this.handle.datasync();
+    if (this.fsync) await this.handle.datasync();
   }
 
   /** Holds RESERVE_BYTES of disk in audit/reserve (once), so a full disk still takes the records of requests in flight. */
@@ -270,7 +264,7 @@ export class AuditLog implements AuditStore {
     await this.dropTail();
     for (const i of [...present.sort((x, y) => y - x), 0]) await rename(logFileName(this.dir, i), logFileName(this.dir, i + 1));
     const old = this.handle;
-    const live = await openLive(this.path, this.fsync && DSYNC !== 0);
+    const live = await openLive(this.path);
     this.handle = live.handle;
     this.size = this.allocated = live.size;
     await old.close();
@@ -301,8 +295,8 @@ export class AuditLog implements AuditStore {
  * a line torn by a crash and a preallocated tail are dropped, so the next event starts a
  * line of its own. Returns the length kept.
  */
-async function openLive(path: string, dsync: boolean): Promise<{ handle: FileHandle; size: number }> {
-  const handle = await open(path, fsConstants.O_RDWR | fsConstants.O_CREAT | (dsync ? DSYNC : 0), 0o600);
+async function openLive(path: string): Promise<{ handle: FileHandle; size: number }> {
+  const handle = await open(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o600);
   try {
     const { size: length } = await handle.stat();
     const size = await completeLength(handle, length);
@@ -313,9 +307,6 @@ async function openLive(path: string, dsync: boolean): Promise<{ handle: FileHan
     throw e;
   }
 }
-
-/** O_DSYNC, or 0 where the platform has none. */
-const DSYNC: number = fsConstants.O_DSYNC ?? 0;
 
 async function writeAll(h: FileHandle, buf: Buffer, position: number): Promise<void> {
   let done = 0;
