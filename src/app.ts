@@ -197,6 +197,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     accountId: root.accountId,
     region: config.region,
     identityPolicies: directory.identityPolicies,
+    identityPoliciesNow: directory.identityPoliciesNow,
     sessionPolicy: directory.sessionPolicy,
     audit: kmsAudit,
     log,
@@ -300,7 +301,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const pages = firstPage(metrics ? [health, consolePages(), metrics.page] : [health, consolePages()]);
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, metrics }, req, res, requestId),
-    kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential, allowSecretsOverHttp: config.allowSecretsOverHttp }, req, res, requestId),
+    kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential, credentialReady: directory.credentialReady, allowSecretsOverHttp: config.allowSecretsOverHttp }, req, res, requestId),
     iam: (req, res, requestId) => handleQueryApi('iam', iamApi, req, res, requestId),
     sts: (req, res, requestId) => handleQueryApi('sts', iamApi, req, res, requestId),
     admin: (req, res, requestId) => handleAdminApi(adminApi, req, res, requestId),

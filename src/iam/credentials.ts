@@ -25,6 +25,9 @@ import { parsePolicyDocument, type NamedPolicy, type PolicyDocument } from './po
 import type { RootAccount } from './root-credentials.js';
 import type { AccessKeyRecord, IamStore } from './store/types.js';
 
+/** The root's identity policies: none (it has every identity permission), one frozen array. */
+const ROOT_POLICIES: NamedPolicy[] = Object.freeze([]) as unknown as NamedPolicy[];
+
 /** Changing this label breaks every stored access key secret. */
 export const SECRET_SEAL_LABEL = 'coffer/iam/access-key-secret/v1';
 
@@ -265,6 +268,37 @@ export class CredentialDirectory {
     return version;
   }
   private seen: { version: string; at: number } | undefined;
+  /** Set once version() has answered with a promise (PostgreSQL): never read synchronously then. */
+  private versionWaits = false;
+
+  /** storeVersion() when it is known without waiting: a reading under a millisecond old, or SQLite's local query. */
+  private versionNow(): string | undefined {
+    if (!this.iam.version || this.versionWaits) return undefined;
+    const now = performance.now();
+    if (this.seen !== undefined && now - this.seen.at < 1) return this.seen.version;
+    const version = this.iam.version();
+    if (typeof version !== 'string') {
+      this.versionWaits = true;
+      version.catch(() => undefined);
+      return undefined;
+    }
+    this.seen = { version, at: now };
+    return version;
+  }
+
+  /**
+   * Whether prepare() has nothing to do for this access key (the root's, or a key prepared
+   * at the store's current version whose use was noted within the minute): the caller may
+   * skip it. Never for session credentials, whose record is read on every request.
+   */
+  readonly credentialReady = (accessKeyId: string | undefined): boolean => {
+    if (!accessKeyId || accessKeyId === this.root.credential.accessKeyId) return true;
+    if (accessKeyId.startsWith('ASIA')) return false;
+    const last = this.lastNoted.get(accessKeyId);
+    if (last === undefined || Date.now() - last >= 60_000) return false;
+    const version = this.versionNow();
+    return version !== undefined && this.preparedAt.get(accessKeyId) === version && this.prepared.has(accessKeyId);
+  };
 
   /** Forget the last version reading: the IAM store was just written by this process. */
   changed(): void {
@@ -273,7 +307,8 @@ export class CredentialDirectory {
 
   /** A principal's identity-based policies (see policySources). */
   readonly identityPolicies = async (principal: Principal): Promise<NamedPolicy[]> => {
-    if (principal.kind === 'root') return [];
+    // One array for every root request: callers may remember decisions per array (kms/decision-memo.ts).
+    if (principal.kind === 'root') return ROOT_POLICIES;
     // Cached per principal while the store is unchanged (any IAM write or CLI commit moves its version).
     const id = principal.kind === 'assumed-role' ? `role:${principal.roleName}` : `user:${principal.userName}`;
     const version = await this.storeVersion();
@@ -288,6 +323,17 @@ export class CredentialDirectory {
     return policies;
   };
   private readonly policiesOf = new Map<string, { version: string; policies: NamedPolicy[] }>();
+
+  /** identityPolicies' answer when it is at hand without waiting (cached at the store's current version); undefined otherwise. */
+  readonly identityPoliciesNow = (principal: Principal): NamedPolicy[] | undefined => {
+    if (principal.kind === 'root') return ROOT_POLICIES;
+    const version = this.versionNow();
+    if (version === undefined) return undefined;
+    const hit = this.policiesOf.get(principal.kind === 'assumed-role' ? `role:${principal.roleName}` : `user:${principal.userName}`);
+    return hit?.version === version ? hit.policies : undefined;
+  };
+  // (The same array is returned while the store is unchanged: the KMS remembers allow
+  // decisions per array, so a new array after any IAM write makes it decide afresh.)
 
   /** The session policy that limits a role session, if it has one. */
   readonly sessionPolicy = (principal: Principal): NamedPolicy | undefined => {

@@ -27,6 +27,8 @@ export interface KmsHandlerOptions {
   region: string;
   /** Loads the credential of the access key a request names, before the synchronous SigV4 check. */
   prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
+  /** Whether prepareCredential has nothing to do for this access key (then it is not called: no promise hop). */
+  credentialReady?: (accessKeyId: string | undefined) => boolean;
   /** Send plaintext over plain HTTP to non-loopback clients too (config allowSecretsOverHttp). */
   allowSecretsOverHttp: boolean;
 }
@@ -46,7 +48,8 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
       if (refusal) throw kmsError('AccessDeniedException', refusal);
     }
     const body = await readBody(req, res);
-    await opts.prepareCredential?.(accessKeyIdOf(req.headers.authorization, req.url ?? '/'));
+    const accessKeyId = accessKeyIdOf(req.headers.authorization, req.url ?? '/');
+    if (opts.prepareCredential && !opts.credentialReady?.(accessKeyId)) await opts.prepareCredential(accessKeyId);
     const auth = authenticateKms(opts, req, body);
     const input = decodeKmsInput(body);
     noteAccess(res, { principal: auth.principal.arn, kmsKeyId: typeof input.KeyId === 'string' ? input.KeyId : undefined });
@@ -59,7 +62,9 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
       userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
     };
     const out = await callKms(opts.service, caller, operation, input);
-    sendJson(res, 200, encodeBlobs(out));
+    sendJsonText(res, 200, answerJson(out));
+    // The plaintext the answer carried (a data key, a decrypted secret) is in the response now: not kept in this buffer.
+    if (Buffer.isBuffer(out.Plaintext)) out.Plaintext.fill(0);
   } catch (e) {
     let err: ServiceError;
     if (isServiceError(e)) err = e;
@@ -153,17 +158,29 @@ function decodeBlobs(input: KmsInput): void {
   }
 }
 
-function encodeBlobs(out: Record<string, unknown>): Record<string, unknown> {
-  const o: Record<string, unknown> = {};
+/**
+ * An operation's answer as its JSON text, written out member by member (one string, no
+ * copy of the object with its Buffers turned to base64 first): blobs as base64 strings,
+ * everything else as JSON.stringify writes it; undefined members are left out, as
+ * JSON.stringify leaves them out.
+ */
+export function answerJson(out: Record<string, unknown>): string {
+  let text = '{';
   for (const k of Object.keys(out)) {
     const v = out[k];
-    o[k] = Buffer.isBuffer(v) ? v.toString('base64') : v;
+    const json = Buffer.isBuffer(v) ? `"${v.toString('base64')}"` : (JSON.stringify(v) as string | undefined);
+    if (json === undefined) continue;
+    text += `${text.length > 1 ? ',' : ''}${JSON.stringify(k)}:${json}`;
   }
-  return o;
+  return `${text}}`;
+}
+
+/** One string for the head and the body: Node sends both in one write. */
+function sendJsonText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': String(Buffer.byteLength(text)) });
+  res.end(text);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const buf = Buffer.from(JSON.stringify(body), 'utf8');
-  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': String(buf.length) });
-  res.end(buf);
+  sendJsonText(res, status, JSON.stringify(body));
 }

@@ -11,10 +11,11 @@ import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { openKeyMaterial, openSecret, type KeyMaterial } from './format/key-material.js';
 import { runtimeLimitation, secretKind } from './key-specs.js';
 import { isKeyId } from './format/key-id.js';
-import type { GrantRecord, KeyMaterialRecord, KmsKeyRecord, KmsStore } from './store/types.js';
+import type { AliasRecord, GrantRecord, KeyMaterialRecord, KmsKeyRecord, KmsStore } from './store/types.js';
 import { kmsError } from './errors.js';
 import { checkKeyState, type KeyUse } from './key-state.js';
 import { requestPrincipal } from '../iam/principal.js';
+import { DecisionMemo, decisionEntry } from './decision-memo.js';
 import type { AuditCaller, AuditEvent, AuditSink } from '../audit/sink.js';
 
 export { requestPrincipal };
@@ -37,8 +38,15 @@ export interface KmsServiceDeps {
   rootKey: RootKeyProvider;
   accountId: string;
   region: string;
-  /** The caller's identity-based policies (user inline policies; later groups and roles). */
+  /**
+   * The caller's identity-based policies (user inline policies, groups, roles). Allow
+   * decisions are remembered per returned array (decision-memo.ts): an implementation must
+   * return a new array whenever the policies may have changed (a cached one only while its
+   * store is unchanged).
+   */
   identityPolicies(principal: Principal): Promise<NamedPolicy[]>;
+  /** identityPolicies when its answer is at hand without waiting (the same array it would give); undefined: call identityPolicies. */
+  identityPoliciesNow?(principal: Principal): NamedPolicy[] | undefined;
   /** The session policy limiting a role session (AssumeRole's Policy), if any. */
   sessionPolicy?(principal: Principal): NamedPolicy | undefined;
   audit: AuditSink;
@@ -54,6 +62,7 @@ export class KmsService {
   private readonly materials = new Map<string, Unsealed<KeyMaterial>>();
   private readonly secrets = new Map<string, Unsealed<{ privateKey: KeyObject } | { hmacKey: Buffer }>>();
   private readonly policies = new Map<string, { text: string; doc: PolicyDocument }>();
+  private readonly decisions = new DecisionMemo();
 
   constructor(deps: KmsServiceDeps) {
     this.deps = deps;
@@ -87,37 +96,53 @@ export class KmsService {
    * with AWS's NotFoundException messages.
    */
   async resolveKey(ref: unknown, opts: { allowAlias: boolean; field?: string }): Promise<KmsKeyRecord> {
+    return this.resolveKeyNow(ref, opts);
+  }
+
+  /**
+   * resolveKey without a promise when the store answers synchronously (getKeyNow); its
+   * refusals are thrown. For the data plane, whose callers test for a promise.
+   */
+  resolveKeyNow(ref: unknown, opts: { allowAlias: boolean; field?: string }): KmsKeyRecord | Promise<KmsKeyRecord> {
     const field = opts.field ?? 'keyId';
     if (typeof ref !== 'string' || ref.length === 0) throw kmsError('ValidationException', `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
     if (ref.length > 2048) throw kmsError('ValidationException', `1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must have length less than or equal to 2048`);
-    let keyId: string | undefined;
     if (ref.startsWith('arn:')) {
       const m = /^arn:aws:kms:([^:]*):(\d{12}):(key|alias)\/(.+)$/.exec(ref);
       if (!m) throw kmsError('NotFoundException', `Invalid arn ${ref}`);
       if (m[1] !== this.region) throw kmsError('NotFoundException', `Invalid arn ${m[1]}`);
       if (m[3] === 'alias') {
         if (!opts.allowAlias) throw kmsError('NotFoundException', `Invalid keyId '${ref}'`);
-        keyId = await this.aliasTarget(`alias/${m[4]}`, ref);
-      } else {
-        if (m[2] !== this.accountId) throw kmsError('NotFoundException', `Key '${ref}' does not exist`);
-        keyId = m[4]!;
+        return this.aliasedKey(`alias/${m[4]}`, ref);
       }
-    } else if (ref.startsWith('alias/')) {
-      if (!opts.allowAlias) throw kmsError('NotFoundException', `Invalid keyId '${ref}'`);
-      keyId = await this.aliasTarget(ref, this.aliasArn(ref));
-    } else {
-      if (!isKeyId(ref)) throw kmsError('NotFoundException', `Invalid keyId '${ref}'`);
-      keyId = ref;
+      if (m[2] !== this.accountId) throw kmsError('NotFoundException', `Key '${ref}' does not exist`);
+      return this.keyById(m[4]!);
     }
-    const key = await this.store.getKey(keyId);
+    if (ref.startsWith('alias/')) {
+      if (!opts.allowAlias) throw kmsError('NotFoundException', `Invalid keyId '${ref}'`);
+      return this.aliasedKey(ref, this.aliasArn(ref));
+    }
+    if (!isKeyId(ref)) throw kmsError('NotFoundException', `Invalid keyId '${ref}'`);
+    return this.keyById(ref);
+  }
+
+  private keyById(keyId: string): KmsKeyRecord | Promise<KmsKeyRecord> {
+    if (this.store.getKeyNow) return this.foundKey(keyId, this.store.getKeyNow(keyId));
+    return this.store.getKey(keyId).then((key) => this.foundKey(keyId, key));
+  }
+
+  private foundKey(keyId: string, key: KmsKeyRecord | undefined): KmsKeyRecord {
     if (!key) throw kmsError('NotFoundException', `Key '${this.keyArn(keyId)}' does not exist`);
     return key;
   }
 
-  private async aliasTarget(aliasName: string, shown: string): Promise<string> {
-    const alias = await this.store.getAlias(aliasName);
-    if (!alias) throw kmsError('NotFoundException', `Alias ${shown} is not found.`);
-    return alias.keyId;
+  private aliasedKey(aliasName: string, shown: string): KmsKeyRecord | Promise<KmsKeyRecord> {
+    const target = (alias: AliasRecord | undefined): KmsKeyRecord | Promise<KmsKeyRecord> => {
+      if (!alias) throw kmsError('NotFoundException', `Alias ${shown} is not found.`);
+      return this.keyById(alias.keyId);
+    };
+    if (this.store.getAliasNow) return target(this.store.getAliasNow(aliasName));
+    return this.store.getAlias(aliasName).then(target);
   }
 
   /** Key-state rules (key-state.ts): crypto needs Enabled; management refuses PendingDeletion; reads work in every state. */
@@ -131,7 +156,32 @@ export class KmsService {
    * Throws AccessDeniedException with AWS's message.
    */
   async authorize(caller: Caller, key: KmsKeyRecord, action: string, conditions: Record<string, string | string[] | boolean | undefined> = {}, encryptionContext?: Record<string, string>, opts: AuthorizeOptions = {}): Promise<void> {
+    return this.authorizeNow(caller, key, action, conditions, encryptionContext, opts);
+  }
+
+  /**
+   * authorize without a promise when the grants and the caller's identity policies are at
+   * hand synchronously (the embedded stores; listGrantsNow, identityPoliciesNow); its
+   * refusal is thrown. For the data plane, whose callers test for a promise.
+   */
+  authorizeNow(caller: Caller, key: KmsKeyRecord, action: string, conditions: Record<string, string | string[] | boolean | undefined> = {}, encryptionContext?: Record<string, string>, opts: AuthorizeOptions = {}): void | Promise<void> {
     const now = this.now();
+    const grant = this.matchingGrant(caller, key, action.slice('kms:'.length), encryptionContext, opts.grantMatch);
+    const identity = this.deps.identityPoliciesNow?.(caller.principal) ?? this.deps.identityPolicies(caller.principal);
+    if (grant instanceof Promise || identity instanceof Promise) {
+      return Promise.all([grant, identity]).then(([g, ip]) => this.decide(caller, key, action, conditions, encryptionContext, now, g, ip));
+    }
+    return this.decide(caller, key, action, conditions, encryptionContext, now, grant, identity);
+  }
+
+  private decide(caller: Caller, key: KmsKeyRecord, action: string, conditions: Record<string, string | string[] | boolean | undefined>, encryptionContext: Record<string, string> | undefined, now: number, grant: GrantRecord | undefined, identityPolicies: NamedPolicy[]): void {
+    const sessionPolicy = caller.sessionPolicy ?? this.deps.sessionPolicy?.(caller.principal);
+    const keyPolicy = this.keyPolicy(key);
+    // An allow that rested on these very policy objects and nothing of the request beyond
+    // (action, key, principal) holds again (decision-memo.ts); anything else is decided here.
+    const remembered = grant === undefined && sessionPolicy === undefined ? this.decisions.allows(keyPolicy, identityPolicies) : undefined;
+    const entry = remembered && decisionEntry(action, key.arn, key.accountId, caller.principal);
+    if (entry !== undefined && remembered!.has(entry)) return;
     const ctx = new KeyRequestContext(requestPrincipal(caller.principal), action, key.arn, () => ({
       'kms:CallerAccount': caller.principal.accountId,
       'kms:ViaService': caller.viaService,
@@ -145,17 +195,17 @@ export class KmsService {
       ...contextConditions(encryptionContext),
       ...conditions,
     } as RequestContext['conditions']));
-    const grant = await this.matchingGrant(caller, key, action.slice('kms:'.length), encryptionContext, opts.grantMatch);
     const decision = authorize({
-      identityPolicies: await this.deps.identityPolicies(caller.principal),
-      resourcePolicies: [{ name: 'default', document: this.keyPolicy(key) }],
-      sessionPolicy: caller.sessionPolicy ?? this.deps.sessionPolicy?.(caller.principal),
+      identityPolicies,
+      resourcePolicies: [{ name: 'default', document: keyPolicy }],
+      sessionPolicy,
       ctx,
       resourceAccountId: key.accountId,
       resourcePolicyMode: 'kms',
       extraAllow: grant ? { reason: `grant ${grant.grantId}` } : undefined,
     });
     if (decision.effect !== 'Allow') throw kmsError('AccessDeniedException', accessDeniedMessage(ctx, decision));
+    if (entry !== undefined && !ctx.gathered) this.decisions.remember(remembered!, entry);
   }
 
   private keyPolicy(key: KmsKeyRecord): PolicyDocument {
@@ -166,20 +216,23 @@ export class KmsService {
     return doc;
   }
 
-  /** A grant of this key to the caller for the operation, whose constraints the encryption context meets. */
-  private async matchingGrant(caller: Caller, key: KmsKeyRecord, operation: string, context: Record<string, string> | undefined, match?: (g: GrantRecord) => boolean): Promise<GrantRecord | undefined> {
-    const grants = await this.store.listGrants(key.keyId);
-    for (const g of grants) {
-      if (g.granteePrincipal !== caller.principal.arn) continue;
-      if (match) {
-        if (!match(g)) continue;
-      } else {
-        if (!g.operations.includes(operation)) continue;
-        if (!grantConstraintsMet(g, context)) continue;
+  /** A grant of this key to the caller for the operation, whose constraints the encryption context meets (synchronously when the store can: listGrantsNow). */
+  private matchingGrant(caller: Caller, key: KmsKeyRecord, operation: string, context: Record<string, string> | undefined, match?: (g: GrantRecord) => boolean): GrantRecord | undefined | Promise<GrantRecord | undefined> {
+    const pick = (grants: GrantRecord[]): GrantRecord | undefined => {
+      for (const g of grants) {
+        if (g.granteePrincipal !== caller.principal.arn) continue;
+        if (match) {
+          if (!match(g)) continue;
+        } else {
+          if (!g.operations.includes(operation)) continue;
+          if (!grantConstraintsMet(g, context)) continue;
+        }
+        return g;
       }
-      return g;
-    }
-    return undefined;
+      return undefined;
+    };
+    if (this.store.listGrantsNow) return pick(this.store.listGrantsNow(key.keyId));
+    return this.store.listGrants(key.keyId).then(pick);
   }
 
   /**
@@ -332,6 +385,11 @@ class KeyRequestContext implements RequestContext {
 
   get conditions(): RequestContext['conditions'] {
     return (this.#conditions ??= this.gather());
+  }
+
+  /** Whether the decision read any condition key or policy variable (then it depended on this request). */
+  get gathered(): boolean {
+    return this.#conditions !== undefined;
   }
 }
 

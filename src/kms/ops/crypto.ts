@@ -222,11 +222,16 @@ export async function checkMaterialOf(svc: KmsService, key: KmsKeyRecord, blob: 
   await svc.material(key, header.materialVersion);
 }
 
-/** Opens a blob whose header named `key`; every failure is InvalidCiphertextException. */
-async function open(svc: KmsService, key: KmsKeyRecord, header: CiphertextHeader, blob: Buffer, context: EncryptionContext): Promise<Buffer> {
+/** Opens a blob whose header named `key` (without a promise while its material is cached); every failure is InvalidCiphertextException. */
+function open(svc: KmsService, key: KmsKeyRecord, header: CiphertextHeader, blob: Buffer, context: EncryptionContext): Buffer | Promise<Buffer> {
   // Versions are 1..currentVersion; a higher one was never issued (a forged header).
   if (header.materialVersion > key.currentVersion) throw invalidCiphertext(new CiphertextParseError('ciphertext names a material version the key does not have'));
-  const material = svc.cachedMaterial(key, header.materialVersion) ?? (await svc.material(key, header.materialVersion));
+  const material = svc.cachedMaterial(key, header.materialVersion);
+  if (material !== undefined) return openWith(blob, material, context);
+  return svc.material(key, header.materialVersion).then((m) => openWith(blob, m, context));
+}
+
+function openWith(blob: Buffer, material: KeyMaterial, context: EncryptionContext): Buffer {
   try {
     return decryptCiphertext(blob, material, context);
   } catch (e) {
@@ -300,9 +305,11 @@ export const encrypt: Operation<EncryptRequest, EncryptResult> = async (svc, cal
   const context = contextMember('encryptionContext', input.EncryptionContext);
   auditParams(note, { keyId: keyRef, encryptionContext: input.EncryptionContext ?? undefined, encryptionAlgorithm: algorithm, dryRun: input.DryRun ?? undefined });
 
-  const key = await svc.resolveKey(keyRef, { allowAlias: true });
+  const resolved = svc.resolveKeyNow(keyRef, { allowAlias: true });
+  const key = resolved instanceof Promise ? await resolved : resolved;
   note.keys.push(key);
-  await svc.authorize(caller, key, 'kms:Encrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
+  const authorized = svc.authorizeNow(caller, key, 'kms:Encrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
+  if (authorized) await authorized;
   svc.checkState(key, 'crypto');
   usableAlgorithm(key, algorithm, 'Encrypt');
   if (key.keySpec !== SYMMETRIC_DEFAULT) return encryptAsymmetric(svc, key, plaintext!, algorithm, context, input.DryRun === true);
@@ -345,14 +352,17 @@ export const decrypt: Operation<DecryptRequest, DecryptResult> = async (svc, cal
   }
 
   const header = parseHeader(blob!);
-  await checkNamedKey(svc, keyRef, header);
-  const key = await ciphertextKey(svc, header);
+  if (keyRef !== undefined) await checkNamedKey(svc, keyRef, header);
+  const resolved = svc.resolveKeyNow(header.keyId, { allowAlias: false });
+  const key = resolved instanceof Promise ? await resolved : resolved;
   note.keys.push(key);
-  await svc.authorize(caller, key, 'kms:Decrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
+  const authorized = svc.authorizeNow(caller, key, 'kms:Decrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
+  if (authorized) await authorized;
   svc.checkState(key, 'crypto');
   usableAlgorithm(key, algorithm, 'Decrypt');
 
-  const plaintext = await open(svc, key, header, blob!, context);
+  const opened = open(svc, key, header, blob!, context);
+  const plaintext = opened instanceof Promise ? await opened : opened;
   if (input.DryRun === true) {
     plaintext.fill(0);
     throw dryRunSucceeded();
@@ -458,9 +468,11 @@ async function dataKey(svc: KmsService, caller: Caller, input: DataKeyRequest, n
   if (withPlaintext) refuseRecipient(input);
   auditParams(note, { keyId: keyRef, encryptionContext: input.EncryptionContext ?? undefined, keySpec, numberOfBytes, dryRun: input.DryRun ?? undefined });
 
-  const key = await svc.resolveKey(keyRef, { allowAlias: true });
+  const resolved = svc.resolveKeyNow(keyRef, { allowAlias: true });
+  const key = resolved instanceof Promise ? await resolved : resolved;
   note.keys.push(key);
-  await svc.authorize(caller, key, withPlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext', {}, context);
+  const authorized = svc.authorizeNow(caller, key, withPlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext', {}, context);
+  if (authorized) await authorized;
   svc.checkState(key, 'crypto');
   symmetricOnly(key, withPlaintext ? 'GenerateDataKey' : 'GenerateDataKeyWithoutPlaintext');
   if (input.DryRun === true) throw dryRunSucceeded();

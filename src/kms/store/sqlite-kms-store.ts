@@ -87,6 +87,10 @@ export class SqliteKmsStore implements KmsStore {
   }
 
   async getKey(keyId: string): Promise<KmsKeyRecord | undefined> {
+    return this.getKeyNow(keyId);
+  }
+
+  getKeyNow(keyId: string): KmsKeyRecord | undefined {
     let rec = this.keyCache.get(keyId);
     if (rec === undefined) {
       const row = this.s.getKey.get(keyId) as KeyRow | undefined;
@@ -184,6 +188,10 @@ export class SqliteKmsStore implements KmsStore {
   }
 
   async getAlias(aliasName: string): Promise<AliasRecord | undefined> {
+    return this.getAliasNow(aliasName);
+  }
+
+  getAliasNow(aliasName: string): AliasRecord | undefined {
     const row = this.s.getAlias.get(aliasName) as AliasRow | undefined;
     return row && toAlias(row);
   }
@@ -240,6 +248,10 @@ export class SqliteKmsStore implements KmsStore {
   }
 
   async listGrants(keyId: string): Promise<GrantRecord[]> {
+    return this.listGrantsNow(keyId);
+  }
+
+  listGrantsNow(keyId: string): GrantRecord[] {
     let list = this.grantCache.get(keyId);
     if (list === undefined) {
       list = (this.s.listGrants.all(keyId) as GrantRow[]).map(toGrant);

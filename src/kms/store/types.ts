@@ -139,6 +139,14 @@ export interface KmsStore {
   createKey(key: KmsKeyRecord, material: KeyMaterialRecord | undefined, tags: Tag[]): Promise<void>;
   getKey(keyId: string): Promise<KmsKeyRecord | undefined>;
   /**
+   * Optional, for a store that can answer without waiting (the embedded one): what getKey,
+   * getAlias and listGrants answer, synchronously — the request path then takes no promise
+   * hop. A store whose reads go to a server (PostgreSQL) leaves them out.
+   */
+  getKeyNow?(keyId: string): KmsKeyRecord | undefined;
+  getAliasNow?(aliasName: string): AliasRecord | undefined;
+  listGrantsNow?(keyId: string): GrantRecord[];
+  /**
    * Keys ordered by (creationDate, keyId), those after `after`, at most limit. `after` is
    * the last key of the previous page: its id (NotFound if that key no longer exists) or
    * a KeyListCursor (works even then).

@@ -406,6 +406,38 @@ export function runKmsStoreContract(name: string, make: () => Promise<KmsStore>,
       }));
     });
 
+    describe('synchronous reads (optional: a store that has them)', () => {
+      it('getKeyNow, getAliasNow and listGrantsNow answer what getKey, getAlias and listGrants do, after every write', withStore(async (s) => {
+        if (!s.getKeyNow || !s.getAliasNow || !s.listGrantsNow) return; // leaves them out (PostgreSQL): nothing to hold
+        const same = async (keyId: string, alias: string) => {
+          assert.deepEqual(s.getKeyNow!(keyId), await s.getKey(keyId));
+          assert.deepEqual(s.getAliasNow!(alias), await s.getAlias(alias));
+          assert.deepEqual(s.listGrantsNow!(keyId), await s.listGrants(keyId));
+        };
+        const { key } = await newKey(s);
+        await same(key.keyId, 'alias/now');
+        await s.createAlias(aliasRec('alias/now', key.keyId));
+        const g = grantRec(key.keyId);
+        await s.createGrant(g);
+        await same(key.keyId, 'alias/now');
+        const stored = (await s.getKey(key.keyId))!;
+        assert.equal(await s.updateKey({ ...stored, state: 'Disabled', description: 'now' }), true);
+        assert.equal(s.getKeyNow(key.keyId)?.state, 'Disabled', 'an update is seen at once');
+        await same(key.keyId, 'alias/now');
+        assert.equal(await s.deleteGrant(g.grantId), true);
+        assert.deepEqual(s.listGrantsNow(key.keyId), [], 'a deleted grant is gone at once');
+        assert.equal(await s.deleteAlias('alias/now'), true);
+        await same(key.keyId, 'alias/now');
+        assert.equal(await s.deleteKey(key.keyId), true);
+        assert.equal(s.getKeyNow(key.keyId), undefined, 'a deleted key is gone at once');
+        await same(key.keyId, 'alias/now');
+        // Callers get copies: changing what one read returned changes nothing stored.
+        const other = (await newKey(s)).key;
+        s.getKeyNow(other.keyId)!.state = 'Disabled';
+        assert.equal((await s.getKey(other.keyId))?.state, 'Enabled');
+      }));
+    });
+
     describe('tags', () => {
       it('setTags adds in order and replaces values in place; removeTags ignores unknown keys', withStore(async (s) => {
         const { key } = await newKey(s);
