@@ -73,6 +73,12 @@ const SQL = {
   // version counter (iam_version, pg-iam-schema.ts: the IAM store owns it, this only reads
   // it), the bucket's row (columns b_…) and, when a key is given, that key's current row
   // (o_…) with its first blob's inline bytes when the object has at most ? bytes (-1: none).
+  // requestReadsBucket: the same without an object (a PUT, a bucket operation).
+  requestReadsBucket: `SELECT v.version AS iam_version, b.name AS b_name, b.region AS b_region, b.created_at AS b_created_at,
+       b.owner AS b_owner, b.config AS b_config
+     FROM (SELECT 1) AS one
+     LEFT JOIN iam_version v ON v.id = 1
+     LEFT JOIN meta_buckets b ON b.name = ?::text`,
   requestReads: `SELECT v.version AS iam_version, b.name AS b_name, b.region AS b_region, b.created_at AS b_created_at,
        b.owner AS b_owner, b.config AS b_config, x.*
      FROM (SELECT 1) AS one

@@ -35,8 +35,9 @@ export class PgRequestReader implements RequestReader {
   constructor(private readonly pool: pg.Pool, private readonly inlineBlobs: Pick<PgInlineBlobs, 'hold'>) {}
 
   start(bucket: string, object?: { key: string; inline: boolean }): RequestReads {
-    const inlineMax = object?.inline ? INLINE_MAX_BYTES : -1;
-    const row = first<Row>(this.pool, S.requestReads, [bucket, inlineMax, object?.key ?? null]);
+    const row = object === undefined
+      ? first<Row>(this.pool, S.requestReadsBucket, [bucket])
+      : first<Row>(this.pool, S.requestReads, [bucket, object.inline ? INLINE_MAX_BYTES : -1, object.key]);
     row.catch(NOTHING); // its failure reaches whoever takes a part
     const iamVersion = row.then((r) => String(r?.iam_version ?? 0));
     const record = row.then((r): BucketRecord | undefined => (r?.b_name == null ? undefined : toBucket({

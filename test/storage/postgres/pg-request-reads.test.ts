@@ -51,8 +51,12 @@ async function countingProxy(port: number): Promise<{ port: number; trips(): num
 }
 
 const N = 20;
-/** Round trips of the server's own (heartbeats, the leader's lease) that may land during a measurement. */
-const SLACK = 4;
+/**
+ * Room for the server's own round trips (heartbeats, the leader's lease, metering) that land
+ * during a measurement, more of them the slower a loaded machine runs it: half a round trip
+ * per request, still well below the round trip per request that each check rules out.
+ */
+const SLACK = N / 2;
 
 describePostgres('request reads on PostgreSQL: IAM version, bucket and object in one round trip', () => {
   it('a GET or HEAD of a small object is one round trip (root: was 2; an IAM user: was 4), a PUT of a new key two (an IAM user: was 4)', async (t) => {
