@@ -30,6 +30,7 @@
 //                                                             (`--blobs file://`: the layout apart from the database)
 
 import { randomBytes } from 'node:crypto';
+import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve as resolvePath } from 'node:path';
@@ -42,6 +43,7 @@ import { startPostgres } from './pg-server.js';
 import { processCpuSeconds } from './process-cpu.js';
 import { ROOT_KEY_ID, ROOT_SECRET, type ServerOptions, type ServerProcess } from './server-process.js';
 import type { Sizes } from './scenarios.js';
+import type { Credentials } from './sigv4.js';
 
 export const SQLITE_1 = 'SQLite, 1 node';
 export const PG_1 = 'PostgreSQL, 1 node';
@@ -101,13 +103,46 @@ interface Measured {
 /** Buckets of the spread PUT: one per request in flight, so no two concurrent PUTs share a bucket's usage row. */
 const SPREAD = 16;
 
+/**
+ * BENCH_CLUSTER_SIGNER=user: the small PUTs and GETs signed by an IAM user (one inline
+ * policy, s3:* on the bench's buckets) instead of the account root, as most clients are:
+ * its requests check IAM's version (iam/credentials.ts), which the root's do not.
+ */
+function signer(): 'root' | 'user' {
+  const v = process.env.BENCH_CLUSTER_SIGNER ?? 'root';
+  if (v !== 'root' && v !== 'user') throw new Error(`BENCH_CLUSTER_SIGNER: "${v}" is neither root nor user`);
+  return v;
+}
+
+/** The IAM user the small requests sign with under BENCH_CLUSTER_SIGNER=user, made through node 0's IAM API. */
+async function benchUser(url: URL): Promise<Credentials> {
+  const iam = new IAMClient({ endpoint: url.origin, region: 'us-east-1', credentials: CREDS });
+  try {
+    await iam.send(new CreateUserCommand({ UserName: 'bench-small' }));
+    await iam.send(new PutUserPolicyCommand({
+      UserName: 'bench-small', PolicyName: 'bench-buckets',
+      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: [`arn:aws:s3:::${BUCKET}*`] }] }),
+    }));
+    const key = (await iam.send(new CreateAccessKeyCommand({ UserName: 'bench-small' }))).AccessKey!;
+    return { accessKeyId: key.AccessKeyId!, secretAccessKey: key.SecretAccessKey! };
+  } finally {
+    iam.destroy();
+  }
+}
+
 /** Runs the workloads against `urls` (one per node) and returns ops/s and MiB/s. */
 async function workloads(urls: URL[], sz: Sizes, label: string, meters: CpuMeters, withStreams = true): Promise<Measured> {
   const clients = urls.map((u) => new RawS3Client(u, CREDS));
   const on = (i: number) => clients[i % clients.length]!;
+  const smallClients: RawS3Client[] = [];
   try {
     await clients[0]!.createBucket(BUCKET);
     for (let b = 0; b < SPREAD; b++) await clients[0]!.createBucket(`${BUCKET}-${b}`);
+    if (signer() === 'user') {
+      const user = await benchUser(urls[0]!);
+      for (const u of urls) smallClients.push(new RawS3Client(u, user));
+    }
+    const small = (i: number) => (smallClients.length ? smallClients[i % smallClients.length]! : on(i));
     const body = randomBytes(sz.smallSize);
     const hash = payloadHash(body);
     const rate = async (what: string, n: number, inFlight: number, op: (i: number) => Promise<unknown>, per: (seconds: number, ok: number) => number, unit: string, units = n): Promise<Rate> => {
@@ -134,12 +169,12 @@ async function workloads(urls: URL[], sz: Sizes, label: string, meters: CpuMeter
     };
     const perSecond = (seconds: number, ok: number) => ok / seconds;
     // A short warm-up on every node (JIT, connections to PostgreSQL), not counted.
-    await rate('warm-up', 64 * clients.length, sz.smallConcurrency, (i) => on(i).putSmall(BUCKET, `warm/${i}`, body, hash), perSecond, 'PUT/s');
+    await rate('warm-up', 64 * clients.length, sz.smallConcurrency, (i) => small(i).putSmall(BUCKET, `warm/${i}`, body, hash), perSecond, 'PUT/s');
     const n = sz.smallOps;
-    const smallPut = await rate('4 KiB PUT, one bucket', n, sz.smallConcurrency, (i) => on(i).putSmall(BUCKET, `small/${i}`, body, hash), perSecond, 'PUT/s');
-    const smallPutSpread = await rate(`4 KiB PUT, ${SPREAD} buckets`, n, sz.smallConcurrency, (i) => on(i).putSmall(`${BUCKET}-${i % SPREAD}`, `small/${i}`, body, hash), perSecond, 'PUT/s');
+    const smallPut = await rate('4 KiB PUT, one bucket', n, sz.smallConcurrency, (i) => small(i).putSmall(BUCKET, `small/${i}`, body, hash), perSecond, 'PUT/s');
+    const smallPutSpread = await rate(`4 KiB PUT, ${SPREAD} buckets`, n, sz.smallConcurrency, (i) => small(i).putSmall(`${BUCKET}-${i % SPREAD}`, `small/${i}`, body, hash), perSecond, 'PUT/s');
     // Each GET goes to another node than the one that wrote the key (a key whose PUT failed is a failed GET, 404).
-    const smallGet = await rate('4 KiB GET', n, sz.smallConcurrency, (i) => on(i + 1).get(`${BUCKET}-${i % SPREAD}`, `small/${i}`, sz.smallSize), perSecond, 'GET/s');
+    const smallGet = await rate('4 KiB GET', n, sz.smallConcurrency, (i) => small(i + 1).get(`${BUCKET}-${i % SPREAD}`, `small/${i}`, sz.smallSize), perSecond, 'GET/s');
     const keyId = await createKmsKey(urls[0]!);
     const kmsClients = urls.map((u) => new RawKmsClient(u, sz.smallConcurrency));
     let kmsEncrypt: Rate;
@@ -160,7 +195,7 @@ async function workloads(urls: URL[], sz: Sizes, label: string, meters: CpuMeter
     for (let i = 0; i < clients.length; i++) await deleteQuietly(on(i), `big/${i}`);
     return { smallPut, smallPutSpread, smallGet, kmsEncrypt, bigPut, bigGet };
   } finally {
-    for (const c of clients) c.close();
+    for (const c of [...clients, ...smallClients]) c.close();
   }
 }
 
@@ -328,10 +363,11 @@ function rows(sqlite: Measured[], pg1: Measured[], more: Map<number, Measured>, 
   const rounds = sqlite.length;
   const ops = (verb: string) => (r: Rate) => `${fmtInt(r.value)} ${verb}/s${r.failed ? `, **${r.failed} of ${r.of} failed** (${r.why.join(', ')})` : ''}`;
   const mibs = (r: Rate) => `${r.value.toFixed(0)} MiB/s${r.failed ? `, **${r.failed} of ${r.of} failed** (${r.why.join(', ')})` : ''}`;
+  const by = signer() === 'user' ? ', signed by an IAM user' : '';
   const cases: { scenario: string; pick: (m: Measured) => Rate; unit: (r: Rate) => string; per: string; within?: number; stream?: (v: LargeVariant) => Rate[] }[] = [
-    { scenario: `4 KiB PUT into one bucket, ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.smallPut, unit: ops('PUT'), per: 'PUT', within: 0.3 },
-    { scenario: `4 KiB PUT into ${SPREAD} buckets, ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.smallPutSpread, unit: ops('PUT'), per: 'PUT' },
-    { scenario: `4 KiB GET, ${sz.smallConcurrency} in flight over the nodes (another node than the writer)`, pick: (m) => m.smallGet, unit: ops('GET'), per: 'GET', within: 0.3 },
+    { scenario: `4 KiB PUT into one bucket, ${sz.smallConcurrency} in flight over the nodes${by}`, pick: (m) => m.smallPut, unit: ops('PUT'), per: 'PUT', within: 0.3 },
+    { scenario: `4 KiB PUT into ${SPREAD} buckets, ${sz.smallConcurrency} in flight over the nodes${by}`, pick: (m) => m.smallPutSpread, unit: ops('PUT'), per: 'PUT' },
+    { scenario: `4 KiB GET, ${sz.smallConcurrency} in flight over the nodes (another node than the writer)${by}`, pick: (m) => m.smallGet, unit: ops('GET'), per: 'GET', within: 0.3 },
     { scenario: `KMS Encrypt (each with its durable audit record), ${sz.smallConcurrency} in flight over the nodes`, pick: (m) => m.kmsEncrypt, unit: ops('Encrypt'), per: 'Encrypt' },
     { scenario: `${fmtSize(sz.stream)} PUT, one stream per node at once`, pick: (m) => m.bigPut, unit: mibs, per: 'MiB', within: 0.1, stream: (v) => v.put },
     { scenario: `${fmtSize(sz.stream)} GET, one stream per node at once`, pick: (m) => m.bigGet, unit: mibs, per: 'MiB', within: 0.1, stream: (v) => v.get },

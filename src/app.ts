@@ -142,7 +142,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   for (const w of rootKey.warnings) log.warn(w);
   const directory = new CredentialDirectory(iam, rootKey.provider, root, config.region);
   const lookup: CredentialLookup = directory.lookup;
-  const prepareCredential = (id: string | undefined) => directory.prepare(id, 's3');
+  const prepareCredential = (id: string | undefined, iamVersion?: Promise<string>) => directory.prepare(id, 's3', iamVersion);
   const prepareKmsCredential = (id: string | undefined) => directory.prepare(id, 'kms');
   // ---- Metering, Prometheus metrics and the audit switch (src/metering/, docs/METERING.md) ----
   // The meter sits in front of the audit log: every KMS use reaches it, it counts, then forwards.
@@ -231,6 +231,8 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     rootKey: rootKey.provider,
     bucketKeys,
     now: opts.now ?? (() => Date.now()),
+    // PostgreSQL: IAM's version, the bucket and a GET's object in one round trip (storage/request-reads.ts).
+    ...(backend.requestReads ? { requestReads: backend.requestReads } : {}),
     // Off the request path: overlapping calls share one collection (storage/recovery.ts).
     collectGarbage: () => void collectGarbage(meta, blobs).catch((err: unknown) => log.warn({ err }, 'garbage collection failed')),
   };

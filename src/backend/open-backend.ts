@@ -50,6 +50,8 @@ import { AuditLog } from '../audit/audit-log.js';
 import { PgAuditStore } from '../audit/pg-audit-store.js';
 import { nodeIdOf } from './node-id.js';
 import { openPgPool } from '../storage/postgres/pool.js';
+import { PgRequestReader } from '../storage/postgres/pg-request-reads.js';
+import type { RequestReader } from '../storage/request-reads.js';
 import { PgMetadataStore } from '../storage/postgres/pg-metadata-store.js';
 import { PgKmsStore } from '../kms/store/pg-kms-store.js';
 import { PgIamStore } from '../iam/store/pg-iam-store.js';
@@ -97,6 +99,8 @@ export interface Backend {
   recovered: { removedBlobs: number };
   /** Present when other nodes may share the stores (PostgreSQL); absent: this server is the only one (embedded). */
   cluster?: ClusterParts;
+  /** On PostgreSQL: a request's first reads in one round trip (storage/request-reads.ts); embedded, each read is local. */
+  requestReads?: RequestReader;
   close(): Promise<void>;
 }
 
@@ -193,6 +197,7 @@ async function openPostgres(config: BackendConfig, url: string, log?: Logger): P
     return {
       meta, blobs, kms, iam, usage, audit, account, recovered,
       cluster: { writer, lease, rotation },
+      requestReads: new PgRequestReader(pool, meta.inlineBlobs),
       async close() {
         await usage.close();
         await blobs.close();

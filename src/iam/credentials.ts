@@ -114,13 +114,15 @@ export class CredentialDirectory {
 
   /**
    * Makes the credential of this access key id available to the synchronous lookup for
-   * the current request (call once per request, before authenticating).
+   * the current request (call once per request, before authenticating). `iamVersion`: the
+   * store's version as read for this request, after it began (storage/request-reads.ts),
+   * used instead of reading it again.
    */
-  async prepare(accessKeyId: string | undefined, service?: string): Promise<void> {
+  async prepare(accessKeyId: string | undefined, service?: string, iamVersion?: Promise<string>): Promise<void> {
     if (!accessKeyId || accessKeyId === this.root.credential.accessKeyId) return;
     if (accessKeyId.startsWith('ASIA')) return this.prepareSession(accessKeyId);
     // Unchanged store: the key, its user and its secret are what they were at the last request.
-    const version = await this.storeVersion();
+    const version = await this.storeVersion(false, iamVersion);
     if (version !== undefined && this.preparedAt.get(accessKeyId) === version && this.prepared.has(accessKeyId)) {
       if (service !== undefined) await this.noteUse(accessKeyId, service);
       return;
@@ -256,10 +258,12 @@ export class CredentialDirectory {
    * changed() (http handler), so they apply on the very next request; commits of other
    * processes (`coffer user`) show within that millisecond. PostgreSQL's (asynchronous) is
    * read for every use, never reused: another node's write must apply to the very next
-   * request here, and only a reading taken after that write was answered can show it.
+   * request here, and only a reading taken after that write was answered can show it:
+   * `reading`, the request's own (taken after it began), is one.
    */
-  private async storeVersion(fresh = false): Promise<string | undefined> {
+  private async storeVersion(fresh = false, reading?: Promise<string>): Promise<string | undefined> {
     if (!this.iam.version) return undefined;
+    if (!fresh && reading !== undefined) return reading;
     const now = performance.now();
     if (!fresh && this.seen !== undefined && now - this.seen.at < 1) return this.seen.version;
     const version = this.iam.version();
@@ -305,13 +309,13 @@ export class CredentialDirectory {
     this.seen = undefined;
   }
 
-  /** A principal's identity-based policies (see policySources). */
-  readonly identityPolicies = async (principal: Principal): Promise<NamedPolicy[]> => {
+  /** A principal's identity-based policies (see policySources); `iamVersion` as for prepare(). */
+  readonly identityPolicies = async (principal: Principal, iamVersion?: Promise<string>): Promise<NamedPolicy[]> => {
     // One array for every root request: callers may remember decisions per array (kms/decision-memo.ts).
     if (principal.kind === 'root') return ROOT_POLICIES;
     // Cached per principal while the store is unchanged (any IAM write or CLI commit moves its version).
     const id = principal.kind === 'assumed-role' ? `role:${principal.roleName}` : `user:${principal.userName}`;
-    const version = await this.storeVersion();
+    const version = await this.storeVersion(false, iamVersion);
     const hit = this.policiesOf.get(id);
     if (version !== undefined && hit?.version === version) return hit.policies;
     const policies = (await this.policySources(principal)).map((s) => ({ name: s.name, document: this.parsed(s.document) }));

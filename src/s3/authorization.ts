@@ -27,6 +27,7 @@
 import type { Principal } from '../auth/types.js';
 import type { Transport } from '../http/transport.js';
 import type { BucketRecord } from '../storage/types.js';
+import type { RequestReads } from '../storage/request-reads.js';
 import type { ObjectTags } from '../storage/object-tags.js';
 import {
   authorize as evaluate, type ContextValue, type Decision, type NamedPolicy, type PolicyDocument, type RequestContext, type RequestPrincipal,
@@ -60,6 +61,8 @@ export interface S3Access {
   rootMayAlways?: boolean;
   /** Called with the bucket's record when the decision read it (so the operation need not read it again). */
   bucketRead?: (record: BucketRecord) => void;
+  /** The request's first reads (S3Context.reads): the bucket's record and IAM's version, read when the request was routed. */
+  reads?: Pick<RequestReads, 'bucket' | 'iamVersion'> | undefined;
 }
 
 export interface S3ActionCheck {
@@ -102,13 +105,13 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
   const root = principal?.kind === 'root';
   if (root && (bucket === undefined || access.rootMayAlways)) return async () => ROOT_ALLOWED;
 
-  const record = bucket === undefined ? undefined : await sources.meta.getBucket(bucket);
+  const record = bucket === undefined ? undefined : await (access.reads?.bucket ?? sources.meta.getBucket(bucket));
   if (record !== undefined) access.bucketRead?.(record);
   const policy = record && (principal ? bucketPolicyOf(record) : policyForAnonymous(record, bucketPolicyOf(record)));
   const session = principal && sources.sessionPolicy(principal);
   if (root && !policy && !session) return async () => ROOT_ALLOWED; // nothing can deny the root
 
-  const identity = !principal || root ? NO_POLICIES : await sources.identityPolicies(principal);
+  const identity = !principal || root ? NO_POLICIES : await sources.identityPolicies(principal, access.reads?.iamVersion);
   const global = { ...globalConditions(access.transport), ...bucketTagConditions(record?.config) };
   const requester = s3RequestPrincipal(principal);
   const resourcePolicies = policy ? [{ name: 'bucket-policy', document: policy }] : NO_POLICIES;
@@ -189,6 +192,8 @@ export async function authorizeRequest(ctx: S3Context, late?: Record<string, Con
     checks: [{ action, conditions, existingObjectTags: EXISTING_TAG_OPS.has(ep.op) }],
     rootMayAlways: ROOT_MAY_ALWAYS.has(ep.op),
     bucketRead: (record) => (ctx.bucketRead = record),
+    // A late decision (PutObjectTagging, its body read) reads the bucket again.
+    reads: late ? undefined : ctx.reads,
   });
 }
 

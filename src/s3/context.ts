@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CofferConfig } from '../config/config.js';
 import type { BlobStore, BucketRecord, MetadataStore } from '../storage/types.js';
+import type { RequestReader, RequestReads } from '../storage/request-reads.js';
 import type { AuthResult, CredentialLookup, Principal } from '../auth/types.js';
 import type { NamedPolicy } from '../iam/policy/index.js';
 import type { Transport } from '../http/transport.js';
@@ -24,10 +25,15 @@ export interface S3Services {
   collectGarbage(): void;
   /** Access keys: SigV4 of every request, and PostObject's signed form policy. */
   lookup: CredentialLookup;
-  /** Loads the credential of the access key a request names, before the synchronous lookup (see iam/credentials.ts). */
-  prepareCredential(accessKeyId: string | undefined): Promise<void>;
-  /** The caller's identity-based policies (IAM users, their groups, roles); the account root needs none. */
-  identityPolicies(principal: Principal): Promise<NamedPolicy[]>;
+  /**
+   * Loads the credential of the access key a request names, before the synchronous lookup
+   * (see iam/credentials.ts); `iamVersion`: the IAM store's version as this request read it.
+   */
+  prepareCredential(accessKeyId: string | undefined, iamVersion?: Promise<string>): Promise<void>;
+  /** The caller's identity-based policies (IAM users, their groups, roles); the account root needs none. `iamVersion` as above. */
+  identityPolicies(principal: Principal, iamVersion?: Promise<string>): Promise<NamedPolicy[]>;
+  /** On PostgreSQL: starts a request's first reads together, in one round trip (storage/request-reads.ts). */
+  requestReads?: RequestReader;
   /** The session policy limiting a temporary principal, if any. */
   sessionPolicy(principal: Principal): NamedPolicy | undefined;
   /** The KMS that SSE-KMS uses as the caller. */
@@ -65,6 +71,8 @@ export interface S3Context {
    * is a round trip. Later lookups read the store again (the operation may have changed it).
    */
   bucketRead?: BucketRecord | undefined;
+  /** This request's first reads, started when it was routed (PostgreSQL; S3Services.requestReads). */
+  reads?: RequestReads | undefined;
 }
 
 export function header(ctx: S3Context, name: string): string | undefined {

@@ -10,6 +10,7 @@ import { ServiceError, isServiceError } from '../errors.js';
 import { isStorageFull } from '../storage/storage-full.js';
 import { isBlobTierUnavailable } from '../storage/blob-unavailable.js';
 import { isDatabaseUnavailable } from '../storage/postgres/unavailable.js';
+import type { RequestReads } from '../storage/request-reads.js';
 import { transportOf } from '../http/transport.js';
 import { releaseBody } from '../http/continue.js';
 import { noteAccess } from '../http/access-log.js';
@@ -73,9 +74,10 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
     endpoint = route({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
     if (probe) probe.op = endpoint.op;
     noteAccess(res, { operation: endpoint.op, bucket: 'bucket' in endpoint ? endpoint.bucket : undefined, key: 'key' in endpoint ? endpoint.key : undefined });
+    const reads = startReads(services, endpoint, query);
     // SigV2 (unless --no-sigv2; then SigV4's authenticate refuses it as AWS does).
     const v2 = services.config.sigv2 && isSigV2Request(req.headers.authorization, rawUrl);
-    await services.prepareCredential(v2 ? sigV2AccessKeyId(req.headers.authorization, rawUrl) : accessKeyIdOf(req.headers.authorization, rawUrl));
+    await services.prepareCredential(v2 ? sigV2AccessKeyId(req.headers.authorization, rawUrl) : accessKeyIdOf(req.headers.authorization, rawUrl), reads?.iamVersion);
     const auth = v2
       ? authenticateV2(
         { method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct },
@@ -90,13 +92,25 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
       ? { arn: '*', accountId: '', userName: 'anonymous', kind: 'user' as const }
       : auth.credential.principal;
     noteAccess(res, { principal: principal.arn });
-    const ctx: S3Context = { services, req, res, requestId, transport: transportOf(req), endpoint, query, path, auth, principal, owner: ownerFor(services.accountId) };
+    const ctx: S3Context = { services, req, res, requestId, transport: transportOf(req), endpoint, query, path, auth, principal, owner: ownerFor(services.accountId), reads };
     await authorizeRequest(ctx); // anonymous requests too: a public bucket policy may allow them
     releaseBody(res); // Expect: 100-continue — only an authenticated, authorized request gets to send its body
     await dispatch(ctx, endpoint);
   } catch (e) {
     sendError(services, req, res, requestId, path, e);
   }
+}
+
+/**
+ * A request on a bucket starts its first reads at once (PostgreSQL only: one round trip for
+ * IAM's version, the bucket and, for a GET or HEAD of the current version, the object;
+ * storage/request-reads.ts). Authentication and authorization still come first in what the
+ * client is told: the reads only save the round trips.
+ */
+function startReads(services: S3Services, ep: Endpoint, query: URLSearchParams): RequestReads | undefined {
+  if (!services.requestReads || !('bucket' in ep) || ep.bucket === undefined) return undefined;
+  const object = (ep.op === 'GetObject' || ep.op === 'HeadObject') && !query.has('versionId') ? { key: ep.key, inline: ep.op === 'GetObject' } : undefined;
+  return services.requestReads.start(ep.bucket, object);
 }
 
 /**

@@ -117,7 +117,9 @@ export function deleteMarkerRecord(bucket: string, key: string, versionId: strin
  * with x-amz-delete-marker; a delete marker named by id is 405 MethodNotAllowed, as in S3.
  */
 export async function readVersion(ctx: S3Context, b: BucketRecord, key: string, versionId: string | undefined, hint?: ReadHint): Promise<ObjectRecord> {
-  const rec = await ctx.services.meta.getObjectVersion(b.name, key, versionId, hint);
+  // The current version as the request's first reads found it (S3Context.reads), else read now.
+  const early = versionId === undefined ? await ctx.reads?.takeObject(b.name, key) : undefined;
+  const rec = early ? early.record : await ctx.services.meta.getObjectVersion(b.name, key, versionId, hint);
   if (rec === undefined) throw versionId === undefined ? s3Error('NoSuchKey', { Key: key }) : noSuchVersion(key, versionId);
   if (rec.deleteMarker) {
     if (versionId === undefined) throw s3Error('NoSuchKey', { Key: key }, undefined, deleteMarkerHeaders(rec));

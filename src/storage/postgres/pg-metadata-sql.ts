@@ -29,6 +29,8 @@ const OBJECT_UPSERT = `INSERT INTO meta_objects (${OBJECT_COLUMNS}) VALUES (${OB
        delete_marker = excluded.delete_marker, seq = excluded.seq, shares_blobs = excluded.shares_blobs`;
 /** A version row's columns in objectWriteState, prefixed v_ beside the current row's. */
 export const SAME_PREFIX = 'v_';
+/** The object row's columns in requestReads, prefixed o_ beside the bucket's (b_). */
+export const OBJECT_PREFIX = 'o_';
 const columns = (table: string, prefix = '') => OBJECT_COLUMNS.split(', ').map((c) => `${table}.${c}${prefix && ` AS ${prefix}${c}`}`).join(', ');
 
 /**
@@ -67,6 +69,24 @@ const SQL = {
   getObjectPrefetch: `SELECT ${columns('o')}, i.data AS inline_data FROM meta_objects o
      LEFT JOIN meta_inline_blobs i ON i.blob_id = CASE WHEN o.size <= ? THEN o.parts::jsonb -> 0 ->> 'blobId' END
      WHERE o.bucket = ? AND o.key = ?`,
+  // A request's first reads, one statement and one snapshot (pg-request-reads.ts): IAM's
+  // version counter (iam_version, pg-iam-schema.ts: the IAM store owns it, this only reads
+  // it), the bucket's row (columns b_…) and, when a key is given, that key's current row
+  // (o_…) with its first blob's inline bytes when the object has at most ? bytes (-1: none).
+  // requestReadsBucket: the same without an object (a PUT, a bucket operation).
+  requestReadsBucket: `SELECT v.version AS iam_version, b.name AS b_name, b.region AS b_region, b.created_at AS b_created_at,
+       b.owner AS b_owner, b.config AS b_config
+     FROM (SELECT 1) AS one
+     LEFT JOIN iam_version v ON v.id = 1
+     LEFT JOIN meta_buckets b ON b.name = ?::text`,
+  requestReads: `SELECT v.version AS iam_version, b.name AS b_name, b.region AS b_region, b.created_at AS b_created_at,
+       b.owner AS b_owner, b.config AS b_config, x.*
+     FROM (SELECT 1) AS one
+     LEFT JOIN iam_version v ON v.id = 1
+     LEFT JOIN meta_buckets b ON b.name = ?::text
+     LEFT JOIN LATERAL (SELECT ${columns('o', OBJECT_PREFIX)}, i.data AS o_inline_data FROM meta_objects o
+       LEFT JOIN meta_inline_blobs i ON i.blob_id = CASE WHEN o.size <= ?::bigint THEN o.parts::jsonb -> 0 ->> 'blobId' END
+       WHERE o.bucket = b.name AND o.key = ?::text) AS x ON true`,
   upsertObject: OBJECT_UPSERT,
   // writeObject's first statement (pg-metadata-versions.ts), every read it needs at once:
   // the writer's fence, the bucket, the key's current row, the version row that carries

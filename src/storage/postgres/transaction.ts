@@ -148,7 +148,16 @@ async function inFlight(c: pg.PoolClient, statements: Statement[]): Promise<pg.Q
     for (const s of statements) out.push(await c.query(queryConfig(s.sql, s.values)));
     return out;
   }
-  const sent = statements.map((s) => c.query(queryConfig(s.sql, s.values)));
+  // One write for them all: pg corks the socket around each query's messages only, so each
+  // statement was a write(2) of its own (and, on the wire, a packet PostgreSQL reads apart).
+  const stream = (c as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
+  stream?.cork?.();
+  let sent: Promise<pg.QueryResult>[];
+  try {
+    sent = statements.map((s) => c.query(queryConfig(s.sql, s.values)));
+  } finally {
+    stream?.uncork?.();
+  }
   for (const p of sent) p.catch(() => undefined); // each failure is reported once, below
   const out: pg.QueryResult[] = [];
   for (const p of sent) out.push(await p); // answered in order: the first failure is the cause

@@ -194,6 +194,31 @@ describePostgres('PgMetadataStore', () => {
     }
   });
 
+  it('a PUT of a new key sends its pipelined statements in one socket write (was one write per statement)', async () => {
+    const url = await (await postgresServer()).freshDatabase();
+    const pool = openPgPool(url, { max: 1 });
+    const s = await PgMetadataStore.open(pool, { closePool: true, heartbeatMs: 0 });
+    try {
+      await s.createBucket(bucketRec('b1'));
+      await s.putObject(objectRec('b1', 'warm')); // the connection made, its statements prepared
+      const writes = { n: 0 };
+      const c = await pool.connect();
+      const stream = (c as unknown as { connection: { stream: Record<'_write' | '_writev', (...a: unknown[]) => unknown> } }).connection.stream;
+      for (const m of ['_write', '_writev'] as const) {
+        const original = stream[m].bind(stream);
+        stream[m] = (...a: unknown[]) => {
+          writes.n++;
+          return original(...a);
+        };
+      }
+      c.release();
+      for (let i = 0; i < 5; i++) await s.putObject(objectRec('b1', `new-${i}`));
+      assert.equal(writes.n, 5, 'one write per PUT: BEGIN, the key lock, the write and COMMIT together');
+    } finally {
+      await s.close();
+    }
+  });
+
   it('16 PUTs at once of new keys into one bucket, from two nodes, commit each on its first run: no transaction retried', async () => {
     // Under SERIALIZABLE, neighbouring new keys read absent and inserted into one index page
     // made most of these abort (40001) and run again, and some lose every retry (a 500).
