@@ -61,7 +61,7 @@ export interface S3Access {
   rootMayAlways?: boolean;
   /** Called with the bucket's record when the decision read it (so the operation need not read it again). */
   bucketRead?: (record: BucketRecord) => void;
-  /** The request's first reads (S3Context.reads): the bucket's record and IAM's version, read when the request was routed; its early object row is dropped when the decision reads the object's tags. */
+  /** The request's first reads (S3Context.reads): the bucket's record and IAM's version, read when the request was routed; its early object row is dropped when the decision reads the object's tags or ACL. */
   reads?: Pick<RequestReads, 'bucket' | 'iamVersion' | 'takeObject'> | undefined;
 }
 
@@ -144,6 +144,8 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
         // An ACL grant allows what no policy allowed; an explicit deny has already refused. A
         // session policy limits a grant as it limits a resource policy naming anyone but the
         // session itself (an ACL cannot name a session): it must allow the action too.
+        // The object's ACL is read here: as for its tags, the early row is not served.
+        if (key !== undefined) access.reads?.takeObject(record.name, key)?.catch(() => undefined);
         const byAcl = await aclAllows(sources.meta, record, principal, check.action, key, access.versionId);
         if (byAcl) {
           verdict = { allowed: true, reason: byAcl };
