@@ -61,8 +61,8 @@ export interface S3Access {
   rootMayAlways?: boolean;
   /** Called with the bucket's record when the decision read it (so the operation need not read it again). */
   bucketRead?: (record: BucketRecord) => void;
-  /** The request's first reads (S3Context.reads): the bucket's record and IAM's version, read when the request was routed. */
-  reads?: Pick<RequestReads, 'bucket' | 'iamVersion'> | undefined;
+  /** The request's first reads (S3Context.reads): the bucket's record and IAM's version, read when the request was routed; its early object row is dropped when the decision reads the object's tags or ACL. */
+  reads?: Pick<RequestReads, 'bucket' | 'iamVersion' | 'takeObject'> | undefined;
 }
 
 export interface S3ActionCheck {
@@ -123,7 +123,12 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
     for (const check of access.checks) {
       const conditions = { ...global, ...check.conditions };
       if (check.existingObjectTags && bucket !== undefined && key !== undefined && tagsWanted) {
-        existingTags ??= await existingTagConditions(sources, bucket, key, access.versionId);
+        if (existingTags === undefined) {
+          // The decision is about the object as read here: the row the request's first reads
+          // brought, perhaps of an older object these tags never applied to, is not served.
+          access.reads?.takeObject(bucket, key)?.catch(() => undefined);
+          existingTags = await existingTagConditions(sources, bucket, key, access.versionId);
+        }
         Object.assign(conditions, existingTags);
       }
       const rc: RequestContext = { principal: requester, action: check.action, resource, conditions };
@@ -139,6 +144,8 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
         // An ACL grant allows what no policy allowed; an explicit deny has already refused. A
         // session policy limits a grant as it limits a resource policy naming anyone but the
         // session itself (an ACL cannot name a session): it must allow the action too.
+        // The object's ACL is read here: as for its tags, the early row is not served.
+        if (key !== undefined) access.reads?.takeObject(record.name, key)?.catch(() => undefined);
         const byAcl = await aclAllows(sources.meta, record, principal, check.action, key, access.versionId);
         if (byAcl) {
           verdict = { allowed: true, reason: byAcl };

@@ -184,7 +184,7 @@ async function sendBody(ctx: S3Context, rec: ObjectRecord, status: number, heade
     await sendStream(body, ctx.res);
   } catch (e) {
     // Headers are gone; a client that disconnected is not an error of ours.
-    if (!ctx.res.destroyed) ctx.services.log.error({ err: e, requestId: ctx.requestId, bucket: rec.bucket, key: rec.key }, 'object read failed after its headers were sent');
+    if (!ctx.res.destroyed && !ctx.req.socket.destroyed) ctx.services.log.error({ err: e, requestId: ctx.requestId, bucket: rec.bucket, key: rec.key }, 'object read failed after its headers were sent');
     ctx.res.destroy();
   }
 }
@@ -207,6 +207,10 @@ function sendStream(src: Readable, res: ServerResponse): Promise<void> {
     // right after the first one fails in the same decrypt call): its 'error' is then gone.
     if (src.errored) return reject(src.errored);
     if (src.destroyed) return reject(new Error('the object read stopped before its end'));
+    // A response pipelined behind another has no socket until that one ends, and Node never
+    // closes it when the connection goes first: the connection's own 'close' says so.
+    const socket = res.req?.socket;
+    const onGone = (): void => settle(new Error('the connection closed before the response was sent'));
     let checking = false;
     let waiting = false;
     let settled = false;
@@ -236,6 +240,7 @@ function sendStream(src: Readable, res: ServerResponse): Promise<void> {
       src.off('data', onData);
       src.off('end', onEnd);
       res.off('drain', onDrain);
+      socket?.off('close', onGone);
       if (err) {
         src.destroy();
         reject(err);
@@ -243,6 +248,8 @@ function sendStream(src: Readable, res: ServerResponse): Promise<void> {
     };
     src.once('error', settle);
     finished(res, settle);
+    if (socket?.destroyed) return onGone();
+    socket?.once('close', onGone);
     res.on('drain', onDrain);
     src.once('end', onEnd);
     src.on('data', onData);

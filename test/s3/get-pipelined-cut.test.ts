@@ -1,0 +1,70 @@
+// HTTP/1.1 pipelining and the encrypted large-GET path (crypto/file-decrypt.ts): a GET
+// pipelined behind another is answered by a response that Node queues until the one before
+// it ends, so it has no socket yet. When the client cuts the connection meanwhile, Node never
+// closes that queued response: nothing but the request says the client is gone. The GET must
+// still end its body stream — its blob file closed, its decrypt worker job and lent ring
+// released — not wait forever on a response that will never drain.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { decryptPool } from '../../src/crypto/index.js';
+import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
+
+const MiB = 1024 * 1024;
+let srv: TestServer;
+const bucket = uniqueBucket('get-pipelined');
+
+before(async () => {
+  srv = await startTestServer();
+  await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+});
+
+after(async () => {
+  await srv?.stop();
+});
+
+async function blobsOpen(): Promise<string[]> {
+  const dir = join(srv.dataDir, 'blobs');
+  const out: string[] = [];
+  for (const fd of await readdir('/proc/self/fd')) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+    if (target.startsWith(dir)) out.push(target);
+  }
+  return out;
+}
+
+test('a pipelined GET whose connection is cut before its turn leaves no blob file open and no decrypt job', async () => {
+  await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'first', Body: randomBytes(16 * MiB) }));
+  await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'second', Body: randomBytes(16 * MiB) }));
+  const paths: string[] = [];
+  for (const key of ['first', 'second']) {
+    const url = new URL(await getSignedUrl(srv.s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 60 }));
+    paths.push(url.pathname + url.search);
+  }
+  const { port } = new URL(srv.url);
+  const socket = connect({ host: '127.0.0.1', port: Number(port) });
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  socket.on('error', () => undefined);
+  // Both requests in one write; the client then reads nothing, so the first response stalls
+  // on the socket and the second waits in Node's queue behind it.
+  socket.write(paths.map((p) => `GET ${p} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`).join(''));
+  socket.pause();
+  // Both GETs have opened their blob files (their decrypt jobs run).
+  const deadline = Date.now() + 10_000;
+  while ((await blobsOpen()).length < 2 && Date.now() < deadline) await sleep(20);
+  assert.equal((await blobsOpen()).length, 2, 'both pipelined GETs opened their blob files');
+  await sleep(300);
+  socket.destroy();
+
+  const end = Date.now() + 10_000;
+  while (((await blobsOpen()).length > 0 || decryptPool().openJobs > 0) && Date.now() < end) await sleep(50);
+  assert.deepEqual(await blobsOpen(), [], 'every blob file the cut GETs opened is closed');
+  assert.equal(decryptPool().openJobs, 0, 'every decrypt job of the cut GETs is closed');
+});
