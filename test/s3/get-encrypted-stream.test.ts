@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { get, type IncomingMessage } from 'node:http';
-import { open, readdir, readlink, stat, truncate } from 'node:fs/promises';
+import { open, readdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -17,6 +17,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { decryptPool } from '../../src/crypto/index.js';
 import { FILE_DECRYPT_MIN_BYTES } from '../../src/s3/sse/body-cipher.js';
+import { blobFilesOpen } from '../helpers/open-files.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
@@ -40,15 +41,7 @@ async function signedGet(key: string, opts: { range?: string; partNumber?: numbe
   });
 }
 
-async function blobsOpen(): Promise<string[]> {
-  const dir = join(srv.dataDir, 'blobs');
-  const out: string[] = [];
-  for (const fd of await readdir('/proc/self/fd')) {
-    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
-    if (target.startsWith(dir)) out.push(target);
-  }
-  return out;
-}
+const blobsOpen = (): Promise<string[]> => blobFilesOpen(srv.dataDir);
 
 /** The blob file of exactly `size` stored bytes. */
 async function blobFile(size: number): Promise<string> {

@@ -9,12 +9,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { readdir, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { decryptPool } from '../../src/crypto/index.js';
+import { blobFilesOpen } from '../helpers/open-files.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
@@ -30,15 +29,7 @@ after(async () => {
   await srv?.stop();
 });
 
-async function blobsOpen(): Promise<string[]> {
-  const dir = join(srv.dataDir, 'blobs');
-  const out: string[] = [];
-  for (const fd of await readdir('/proc/self/fd')) {
-    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
-    if (target.startsWith(dir)) out.push(target);
-  }
-  return out;
-}
+const blobsOpen = (): Promise<string[]> => blobFilesOpen(srv.dataDir);
 
 test('a pipelined GET whose connection is cut before its turn leaves no blob file open and no decrypt job', async () => {
   await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'first', Body: randomBytes(16 * MiB) }));

@@ -8,11 +8,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { get, type IncomingMessage } from 'node:http';
-import { readdir, readFile, readlink, stat, truncate } from 'node:fs/promises';
+import { readdir, readFile, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { blobFilesOpen } from '../helpers/open-files.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
@@ -40,19 +41,7 @@ async function signedGet(srv: TestServer, key: string, range?: string): Promise<
   });
 }
 
-/** Files of `dir` this process has open. */
-async function openFilesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const fd of await readdir('/proc/self/fd')) {
-    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
-    if (target.startsWith(dir)) out.push(target);
-  }
-  return out;
-}
-
-async function blobsOpen(srv: TestServer): Promise<string[]> {
-  return openFilesUnder(join(srv.dataDir, 'blobs'));
-}
+const blobsOpen = (srv: TestServer): Promise<string[]> => blobFilesOpen(srv.dataDir);
 
 for (const [name, srv] of [['plain', () => plain], ['SSE-S3', () => encrypted]] as const) {
   test(`${name}: a client that disconnects mid-GET leaves no blob file open, and the next GET is whole`, async () => {
