@@ -45,7 +45,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { PgChannelListener } from '../../cluster/pg-channel-listener.js';
 import type { ResealStores } from './reseal-items.js';
-import { openRotationTarget, recordedTarget, RotationRequestError, type OnlineRequest, type OnlineRotationStatus, type RootKeyRotator } from './online-rotation.js';
+import { openRotationTarget, recordedTarget, RotationRequestError, StartGuard, type OnlineRequest, type OnlineRotationStatus, type RootKeyRotator } from './online-rotation.js';
 import { auditEvent, NEXT_SUFFIX, promoteFiles } from './root-key-rotation.js';
 import { isOpen, RotationLeaderJob } from './cluster-rotation-leader.js';
 import { RotationPoll } from './rotation-poll.js';
@@ -102,7 +102,8 @@ export class ClusterRotation implements RootKeyRotator {
   #stopping: Promise<void> = new Promise((r) => (this.#stop = r));
   /** The barrier this node passed, per rotation (from memory: a restarted node passes it again). */
   #acked = new Map<string, number>();
-  #starting = false;
+  /** A start is between its checks and its record (two POSTs at once must not both begin). */
+  readonly #starting = new StartGuard();
   /** The completed or cancelled rotation this node has nothing left to do for. */
   #done: string | undefined;
 
@@ -322,14 +323,8 @@ export class ClusterRotation implements RootKeyRotator {
     await this.d.store.report(r.id, { node: this.d.node, instance: this.d.instance, holdsNew: o.holdsNew, problem: o.problem ?? '', ackedBarrier: this.#acked.get(r.id) ?? 0, finished: o.finished ?? false });
   }
 
-  async start(req: OnlineRequest, caller: AuditCaller): Promise<OnlineRotationStatus> {
-    if (this.#starting) throw new RotationRequestError('a root-key rotation is being started', 'RotationInProgress');
-    this.#starting = true;
-    try {
-      return await this.#start(req, caller);
-    } finally {
-      this.#starting = false;
-    }
+  start(req: OnlineRequest, caller: AuditCaller): Promise<OnlineRotationStatus> {
+    return this.#starting.run(() => this.#start(req, caller));
   }
 
   async #start(req: OnlineRequest, caller: AuditCaller): Promise<OnlineRotationStatus> {

@@ -100,6 +100,21 @@ export class RotationRequestError extends Error {
   }
 }
 
+/** One start at a time (two POSTs at once must not both begin): a second start while one runs is RotationInProgress. */
+export class StartGuard {
+  #busy = false;
+
+  async run<T>(start: () => Promise<T>): Promise<T> {
+    if (this.#busy) throw new RotationRequestError('a root-key rotation is being started', 'RotationInProgress');
+    this.#busy = true;
+    try {
+      return await start();
+    } finally {
+      this.#busy = false;
+    }
+  }
+}
+
 const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
 
 /** The target an online request names; settings of a new provider come only from ONLINE_SETTINGS. */
@@ -232,8 +247,8 @@ export class OnlineRotation implements RootKeyRotator {
   #stopped = false;
   #stop: () => void = () => {};
   #stopping: Promise<void> = new Promise((r) => (this.#stop = r));
-  /** A start is between its checks and its switch (two POSTs at once must not both begin). */
-  #starting = false;
+  /** A start is between its checks and its switch. */
+  readonly #starting = new StartGuard();
 
   constructor(private readonly d: OnlineRotationDeps) {}
 
@@ -272,14 +287,8 @@ export class OnlineRotation implements RootKeyRotator {
   }
 
   /** Starts a rotation (or resumes one that failed in this process). Returns the status once the new key seals. */
-  async start(req: OnlineRequest, caller: AuditCaller): Promise<OnlineRotationStatus> {
-    if (this.#starting) throw new RotationRequestError('a root-key rotation is being started', 'RotationInProgress');
-    this.#starting = true;
-    try {
-      return await this.#start(req, caller);
-    } finally {
-      this.#starting = false;
-    }
+  start(req: OnlineRequest, caller: AuditCaller): Promise<OnlineRotationStatus> {
+    return this.#starting.run(() => this.#start(req, caller));
   }
 
   async #start(req: OnlineRequest, caller: AuditCaller): Promise<OnlineRotationStatus> {
