@@ -17,7 +17,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { decryptPool } from '../../src/crypto/index.js';
 import { FILE_DECRYPT_MIN_BYTES } from '../../src/s3/sse/body-cipher.js';
-import { blobFilesOpen } from '../helpers/open-files.js';
+import { blobFilesOpen, cutAfter } from '../helpers/cut-get.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
@@ -63,17 +63,7 @@ test('a client that disconnects mid-GET leaves no blob file open and no decrypt 
   for (let round = 0; round < 3; round++) {
     const res = await signedGet('cut');
     assert.equal(res.statusCode, 200);
-    let seen = 0;
-    await new Promise<void>((resolve) => {
-      res.on('data', (c: Buffer) => {
-        seen += c.length;
-        if (seen > 2 * MiB) {
-          res.destroy();
-          resolve();
-        }
-      });
-      res.on('error', () => undefined);
-    });
+    await cutAfter(res, 2 * MiB);
   }
   const deadline = Date.now() + 10_000;
   while (((await blobsOpen()).length > 0 || decryptPool().openJobs > 0) && Date.now() < deadline) await sleep(50);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { blobFilesOpen } from '../helpers/open-files.js';
+import { blobFilesOpen, cutAfter } from '../helpers/cut-get.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
@@ -50,18 +50,8 @@ for (const [name, srv] of [['plain', () => plain], ['SSE-S3', () => encrypted]] 
     for (let round = 0; round < 3; round++) {
       const res = await signedGet(srv(), 'cut');
       assert.equal(res.statusCode, 200);
-      let seen = 0;
-      await new Promise<void>((resolve) => {
-        res.on('data', (c: Buffer) => {
-          seen += c.length;
-          // Past the first read chunk: the reader has reads in flight (and a worker job, encrypted).
-          if (seen > 2 * MiB) {
-            res.destroy();
-            resolve();
-          }
-        });
-        res.on('error', () => undefined);
-      });
+      // Past the first read chunk: the reader has reads in flight (and a worker job, encrypted).
+      await cutAfter(res, 2 * MiB);
     }
     const deadline = Date.now() + 10_000;
     while ((await blobsOpen(srv())).length > 0 && Date.now() < deadline) await sleep(50);
