@@ -289,10 +289,13 @@ export class ClusterRotation implements RootKeyRotator {
     this.#done = r.id;
   }
 
-  /** <name>.next of a cancelled rotation -> <name>.cancelled-<hex>, so that the next rotation makes a new key. */
+  /**
+   * <name>.next of a cancelled rotation -> <name>.cancelled-<hex>, so that the next rotation
+   * makes a new key; a token key the rotation made is destroyed.
+   */
   async #setAsideNewKeyFile(r: ClusterRotationRow, known: boolean): Promise<void> {
     const target = (r.record as unknown as RotationRecord).target;
-    if (target === 'pkcs11') return;
+    if (target === 'pkcs11') return this.#destroyTokenKey(r);
     const name = target === 'file' ? ROOT_KEY_FILE : EXTERNAL_KMS_FILE;
     const next = path.join(this.d.dataDir, `${name}${NEXT_SUFFIX}`);
     if (!existsSync(next)) return;
@@ -304,6 +307,25 @@ export class ClusterRotation implements RootKeyRotator {
     await fs.rename(next, path.join(this.d.dataDir, `${name}${CANCELLED_SUFFIX}${r.to.slice(r.to.indexOf(':') + 1)}`)).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e; // set aside by a drop running beside this one
     });
+  }
+
+  /**
+   * The token key a cancelled rotation made (rotation.madeKey: never a key the operator named):
+   * nothing was sealed under it, and the row, cancelled, can never switch to it. Only that key
+   * (its id, r.to), and never while this node still holds it. Each node destroys it in its own
+   * token; on a shared token the first one does. A failure is logged: the key stays unused.
+   */
+  #destroyTokenKey(r: ClusterRotationRow): void {
+    const rotation = r.record as unknown as RotationRecord;
+    const ring = this.d.ring;
+    if (!rotation.madeKey || [ring.sealing.id, ring.previous?.id, ring.standby?.id].includes(r.to)) return;
+    const t = recordedTarget(this.d.env, rotation);
+    if (t.target !== 'pkcs11') return;
+    try {
+      if (Pkcs11RootKeyProvider.destroy(t.settings, r.to)) this.d.log.info({ to: r.to, keyLabel: t.settings.keyLabel }, 'root-key rotation cancelled: this node destroyed the token key it made');
+    } catch (err) {
+      this.d.log.warn({ err, to: r.to, keyLabel: t.settings.keyLabel }, 'root-key rotation cancelled: the token key it made could not be destroyed (it is not used; destroy it with the token\'s tools)');
+    }
   }
 
   async cancel(caller: AuditCaller): Promise<OnlineRotationStatus> {
