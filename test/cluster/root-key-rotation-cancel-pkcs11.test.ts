@@ -6,12 +6,14 @@
 //   - a key the rotation made is destroyed once cancelled: the token lists only the keys it
 //     had before (listed by a fresh process through PKCS#11), and the cluster serves on
 //   - a key the operator named (it was in the token before the migration) is kept
-//   - a later rotation to a new token key is not disturbed by the earlier cancel
+//   - two rotations begun at once on the two nodes (held at the rotation table by a test
+//     session): the node whose rotation was not recorded destroys the key it made at once
 
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
+import pg from 'pg';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { SignedClient } from '../../src/cli/signed-client.js';
 import { Pkcs11RootKeyProvider } from '../../src/custody/pkcs11-root-key.js';
@@ -111,6 +113,42 @@ describePostgres('a cancelled cluster rotation to a PKCS#11 token key', () => {
     // Cancelled on node 0, which held it: that node has dropped the key (and decided its fate) before it answers.
     await beginAndCancel('operator-key', 0);
     assert.deepEqual(labels(), ['operator-key']);
+    await serves();
+  });
+
+  it('two rotations begun at once on two nodes: the one not begun destroys the key it made; the other\'s goes at its cancel', { skip }, async () => {
+    const [A, B] = cluster.nodes as [ClusterNode, ClusterNode];
+    const labelsB = () => tokenKeyLabels(hsmB.conf, TOKEN);
+    assert.deepEqual([labels(), labelsB()], [['operator-key'], []]);
+    const settings = (keyLabel: string) => ({ COFFER_PKCS11_MODULE: SOFTHSM_MODULE, COFFER_PKCS11_TOKEN: TOKEN, COFFER_PKCS11_KEY_LABEL: keyLabel, COFFER_PKCS11_PIN_FILE: pinFile });
+    // Both begin at once by construction: the rotation table is held against writes until both
+    // nodes have made their keys and wait to record their rotation; then one records it, the other cannot.
+    const session = new pg.Client({ connectionString: cluster.databaseUrl });
+    await session.connect();
+    let answers: { status: number; body: string }[];
+    try {
+      await session.query('BEGIN');
+      await session.query('LOCK TABLE cluster_rotation IN SHARE ROW EXCLUSIVE MODE');
+      const posts = [admin(A, 'POST', { command: 'migrate', to: 'pkcs11', settings: settings('race-a') }), admin(B, 'POST', { command: 'migrate', to: 'pkcs11', settings: settings('race-b') })];
+      await until('both begins wait on the rotation table', async () =>
+        (await session.query(`SELECT 1 FROM pg_locks WHERE relation = 'cluster_rotation'::regclass AND NOT granted`)).rowCount === 2, 15_000);
+      assert.deepEqual([labels(), labelsB()], [['operator-key', 'race-a'], ['race-b']], 'each node made its key in its token');
+      await session.query('COMMIT');
+      answers = await Promise.all(posts);
+    } finally {
+      await session.query('ROLLBACK').catch(() => undefined);
+      await session.end();
+    }
+    const won = answers.findIndex((a) => a.status === 200);
+    assert.ok(won >= 0, JSON.stringify(answers));
+    const lost = answers[1 - won]!;
+    assert.equal(lost.status, 409, lost.body);
+    assert.match(lost.body, /another root-key rotation was begun on the cluster at the same time/);
+    // The node that lost destroyed its key before it answered; the winner's is in its token.
+    assert.deepEqual([labels(), labelsB()], won === 0 ? [['operator-key', 'race-a'], []] : [['operator-key'], ['race-b']]);
+    const cancelled = await admin(cluster.nodes[won]!, 'DELETE');
+    assert.equal(cancelled.status, 200, cancelled.body);
+    assert.deepEqual([labels(), labelsB()], [['operator-key'], []], 'the winner\'s key goes at its cancel');
     await serves();
   });
 });

@@ -316,15 +316,20 @@ export class ClusterRotation implements RootKeyRotator {
    * token; on a shared token the first one does. A failure is logged: the key stays unused.
    */
   #destroyTokenKey(r: ClusterRotationRow): void {
-    const rotation = r.record as unknown as RotationRecord;
     const ring = this.d.ring;
-    if (!rotation.madeKey || [ring.sealing.id, ring.previous?.id, ring.standby?.id].includes(r.to)) return;
+    if ([ring.sealing.id, ring.previous?.id, ring.standby?.id].includes(r.to)) return;
+    this.#destroyMadeKey(r.record as unknown as RotationRecord, r.to, 'root-key rotation cancelled');
+  }
+
+  /** Destroys the token key `id` if `rotation` made it (madeKey); logs what happened. */
+  #destroyMadeKey(rotation: RotationRecord, id: string, why: string): void {
+    if (!rotation.madeKey) return;
     const t = recordedTarget(this.d.env, rotation);
     if (t.target !== 'pkcs11') return;
     try {
-      if (Pkcs11RootKeyProvider.destroy(t.settings, r.to)) this.d.log.info({ to: r.to, keyLabel: t.settings.keyLabel }, 'root-key rotation cancelled: this node destroyed the token key it made');
+      if (Pkcs11RootKeyProvider.destroy(t.settings, id)) this.d.log.info({ to: id, keyLabel: t.settings.keyLabel }, `${why}: this node destroyed the token key made for it`);
     } catch (err) {
-      this.d.log.warn({ err, to: r.to, keyLabel: t.settings.keyLabel }, 'root-key rotation cancelled: the token key it made could not be destroyed (it is not used; destroy it with the token\'s tools)');
+      this.d.log.warn({ err, to: id, keyLabel: t.settings.keyLabel }, `${why}: the token key made for it could not be destroyed (it is not used; destroy it with the token's tools)`);
     }
   }
 
@@ -361,15 +366,20 @@ export class ClusterRotation implements RootKeyRotator {
     if (ring.previous || ring.standby || record.rotation) throw new RotationRequestError('this node holds a rotation that has not finished; restart it to rejoin the cluster\'s', 'InvalidState');
     const { next, rotation, to } = await openRotationTarget(this.d, record, req, 'node');
     const id = randomUUID();
+    // Known not begun: no row names the new key and custody.json does not (a token key made for it is nobody's).
+    let notBegun = true;
     try {
       await auditEvent(this.d, 'CofferRootKeyRotationStarted', { from: record.rootKey, to: next.id, target: to.target, online: true, cluster: true, resumed: false }, caller);
+      notBegun = false;
       await replaceCustodyRecord(this.d.dataDir, { ...record, rotation });
       if (!(await this.d.store.begin(id, ring.sealing.id, next.id, rotation as unknown as Record<string, unknown>))) {
         await replaceCustodyRecord(this.d.dataDir, record);
+        notBegun = true;
         throw new RotationRequestError('another root-key rotation was begun on the cluster at the same time; follow it with GET custody/rotation', 'RotationInProgress');
       }
     } catch (e) {
       next.close?.();
+      if (notBegun) this.#destroyMadeKey(rotation, next.id, 'root-key rotation not begun');
       throw e;
     }
     if (req.itemsPerSecond !== undefined) await this.d.store.setProgress(id, { itemsPerSecond: req.itemsPerSecond });
