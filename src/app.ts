@@ -259,13 +259,19 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
     ? new ClusterRotation({ ...rotationDeps, store: backend.cluster.rotation, node: backend.cluster.writer.node, instance: backend.cluster.writer.instance })
     : undefined;
   const rotation = clusterRotation ?? new OnlineRotation({ ...rotationDeps, inFlight: () => inFlight.count });
+  // A start that fails from here on (joining the rotation, the port taken) closes what it opened:
+  // the jobs and the lease, the rotation's LISTEN connection, the pools, the token session.
+  const failStart = async (e: unknown): Promise<never> => {
+    await leader.stop().catch(() => undefined);
+    await rotation.stop().catch(() => undefined);
+    await meter?.close().catch(() => undefined);
+    await backend.close().catch(() => undefined);
+    rootKey.provider.close?.();
+    throw e;
+  };
   if (clusterRotation) {
     // Before the first request: a node starting during a rotation joins it (or refuses to start without the new key).
-    await clusterRotation.join().catch(async (e: unknown) => {
-      await leader.stop();
-      await backend.close();
-      throw e;
-    });
+    await clusterRotation.join().catch(failStart);
     clusterRotation.startFollowing();
     leader.register('root-key-rotation', clusterRotation.job);
   }
@@ -324,7 +330,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.address, () => resolve());
-  });
+  }).catch(failStart);
   const port = (server.address() as AddressInfo).port;
   const host = config.address.includes(':') ? `[${config.address}]` : config.address;
   // For the commands that go through this server rather than beside it (backend/server-url.ts).

@@ -109,7 +109,12 @@ export class LeaseLeader implements JobLeader {
     const { lease, holder, node, ttlMs } = this.opts;
     if (this.epoch === undefined) {
       const epoch = await lease.tryAcquire(holder, node, ttlMs);
-      if (epoch === undefined || this.stopped) return;
+      if (epoch === undefined) return;
+      if (this.stopped) {
+        // Taken while stop() ran (a start that failed at once): given back, not left to run out.
+        await lease.release(holder, epoch).catch((err: unknown) => this.opts.log.warn({ err }, 'job leader: could not release the lease'));
+        return;
+      }
       // An answer that came too late to lead on (a round left behind): let that lease run out.
       if (this.monotonic() >= sent + ttlMs - this.marginMs) return;
       this.epoch = epoch;

@@ -52,6 +52,11 @@ export interface RotationRecord {
    * files that hold one (ONLINE_SETTINGS lists what is allowed).
    */
   settings?: Record<string, string>;
+  /**
+   * The rotation made its new key (a PKCS#11 token key Coffer generated, not one the operator
+   * named): a cluster's rotation cancelled before its switch destroys it in the token.
+   */
+  madeKey?: true;
 }
 
 /** The variables an online migration may name for its new provider: none holds a secret (a PIN or a secret key is in the file named). */
@@ -102,6 +107,7 @@ export async function readCustodyRecord(dataDir: string): Promise<CustodyRecord 
     rotation = {
       to: o.to, target: o.target as RotationRecord['target'], startedAt: o.startedAt, ...(typeof o.keyLabel === 'string' ? { keyLabel: o.keyLabel } : {}), ...(typeof o.toWhere === 'string' ? { toWhere: o.toWhere } : {}),
       ...(o.online === true ? { online: true as const } : {}), ...(settings ? { settings: settings as Record<string, string> } : {}),
+      ...(o.madeKey === true ? { madeKey: true as const } : {}),
     };
   }
   return { version: 1, rootKey: r.rootKey, canary: Buffer.from(r.canary, 'base64'), ...(typeof r.where === 'string' ? { where: r.where } : {}), ...(rotation ? { rotation } : {}) };

@@ -100,9 +100,12 @@ export class Pkcs11RootKeyProvider implements RootKeyProvider {
   readonly #ckaId: Buffer;
   readonly #header: Buffer; // version, kind, fingerprint
   #conn: Connection | undefined;
+  /** open() generated the key (it was not in the token). */
+  readonly created: boolean;
 
-  private constructor(settings: Pkcs11Settings, conn: Connection, ckaId: Buffer) {
+  private constructor(settings: Pkcs11Settings, conn: Connection, ckaId: Buffer, created: boolean) {
     this.#settings = settings;
+    this.created = created;
     this.#conn = conn;
     this.#ckaId = ckaId;
     const fingerprint = pkcs11Fingerprint(settings.keyLabel, ckaId);
@@ -128,9 +131,39 @@ export class Pkcs11RootKeyProvider implements RootKeyProvider {
       } catch (e2) {
         throw startError(settings, e2);
       }
-      return { provider: new Pkcs11RootKeyProvider(settings, conn, keyIdOf(conn)), created: true };
+      return { provider: new Pkcs11RootKeyProvider(settings, conn, keyIdOf(conn), true), created: true };
     }
-    return { provider: new Pkcs11RootKeyProvider(settings, conn, keyIdOf(conn)), created: false };
+    return { provider: new Pkcs11RootKeyProvider(settings, conn, keyIdOf(conn), false), created: false };
+  }
+
+  /**
+   * Destroys the key labelled `settings.keyLabel` in the token if its id is `id` — a key
+   * nothing was ever sealed under (a cancelled rotation's) — and answers whether it did. A key
+   * with that label and another id (another key) is left alone, and so is a token without one.
+   * Throws RootKeyConfigError when the token cannot be used.
+   */
+  static destroy(settings: Pkcs11Settings, id: string): boolean {
+    let conn: Connection;
+    try {
+      conn = connect(settings, undefined);
+    } catch (e) {
+      if (e instanceof KeyMissing) return false;
+      throw startError(settings, e);
+    }
+    const lib = conn.module.lib;
+    try {
+      if (`pkcs11:${pkcs11Fingerprint(settings.keyLabel, keyIdOf(conn)).toString('hex')}` !== id) return false;
+      lib.C_DestroyObject(conn.session, conn.key);
+      return true;
+    } catch (e) {
+      throw startError(settings, e);
+    } finally {
+      try {
+        lib.C_CloseSession(conn.session);
+      } catch {
+        // The session is gone already.
+      }
+    }
   }
 
   /** The key's protection attributes as the token reports them (for `coffer custody init` and tests). */

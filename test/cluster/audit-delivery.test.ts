@@ -77,6 +77,22 @@ describePostgres('audit delivery on a two-node cluster', () => {
   };
   /** Every row's eventID in seq order. */
   const trail = async () => (await db.query<{ id: string }>('SELECT event_id::text AS id FROM audit_events ORDER BY seq')).rows.map((r) => r.id);
+  /** A session that holds meta_objects locked against writes while `during` runs (an object PUT waits at its commit). */
+  const gate = {
+    async hold<T>(during: () => Promise<T>): Promise<T> {
+      const session = await db.connect();
+      try {
+        await session.query('BEGIN');
+        await session.query('LOCK TABLE meta_objects IN SHARE ROW EXCLUSIVE MODE');
+        return await during();
+      } finally {
+        await session.query('COMMIT').catch(() => undefined);
+        session.release();
+      }
+    },
+  };
+  /** A write of meta_objects waits on the gate's lock. */
+  const putWaits = async () => (await db.query("SELECT 1 FROM pg_locks WHERE relation = 'meta_objects'::regclass AND NOT granted")).rowCount! > 0;
   const nodeId = (n: ClusterNode) => readFileSync(join(n.dataDir, 'node-id'), 'utf8').trim();
   const leader = async () => {
     const { rows } = await db.query<{ node: string }>("SELECT node FROM cluster_leases WHERE name = 'jobs' AND expires_at > (extract(epoch from clock_timestamp()) * 1000)");
@@ -106,11 +122,17 @@ describePostgres('audit delivery on a two-node cluster', () => {
 
   it('SIGKILL the leader in the middle of delivering a backlog: the other node goes on from the stored position, nothing lost or doubled', async () => {
     const start = Number((await position())!.d);
-    // A backlog of three objects' worth (10,000 records each), stored as a node stores them.
-    const sample = (await db.query<{ record: string }>('SELECT record FROM audit_events ORDER BY seq DESC LIMIT 1')).rows[0]!.record;
-    const eventID = (JSON.parse(sample) as { eventID: string }).eventID;
-    const BACKLOG = 25_000;
-    {
+    // The leader is caught in the middle by construction, not by a poll's timing: the object it
+    // PUTs (through its own S3 API) commits into meta_objects, which a test session holds
+    // locked against writes (reads go on) from before the backlog exists. Once the leader has
+    // chosen the backlog's first range (recorded as pending) and its PUT waits on that lock, it
+    // is killed; then the lock goes.
+    let end = 0;
+    const killedAt = await gate.hold(async () => {
+      // A backlog of three objects' worth (10,000 records each), stored as a node stores them.
+      const sample = (await db.query<{ record: string }>('SELECT record FROM audit_events ORDER BY seq DESC LIMIT 1')).rows[0]!.record;
+      const eventID = (JSON.parse(sample) as { eventID: string }).eventID;
+      const BACKLOG = 25_000;
       // One INSERT: a round sees all of it or none.
       const ids = Array.from({ length: BACKLOG }, () => randomUUID());
       await db.query(
@@ -118,27 +140,28 @@ describePostgres('audit delivery on a two-node cluster', () => {
          SELECT id, 'backlog', $2, 'Encrypt', replace($3, $4, id::text) FROM unnest($1::uuid[]) WITH ORDINALITY AS e(id, i) ORDER BY i`,
         [ids, Date.now(), sample, eventID],
       );
-    }
-    const end = await maxSeq();
-    // The moment a range is chosen or an object confirmed, and more is left: kill the leader.
-    const killedAt = await until('the leader in the middle of the backlog', async () => {
-      const pos = (await position())!;
-      const d = Number(pos.d);
-      return (pos.p !== null || d > start) && d < end ? { d, p: pos.p } : undefined;
-    }, 30_000);
-    const old = await leader();
-    assert.ok(old, 'a leader');
-    await old.kill();
+      end = await maxSeq();
+      const at = await until('the leader chose a range of the backlog and its PUT waits', async () => {
+        const pos = (await position())!;
+        return pos.p !== null && (await putWaits()) ? { d: Number(pos.d), p: pos.p } : undefined;
+      }, 30_000);
+      const old = await leader();
+      assert.ok(old, 'a leader');
+      await old.kill();
+      return { ...at, old };
+    });
+    const old = killedAt.old;
+    assert.equal(killedAt.d, start, 'killed with the first range of the backlog pending');
+    assert.ok(Number(killedAt.p) < end, 'and more of it left');
     const survivor = cluster.nodes.find((n) => n.running)!;
     await until('the other node leads', async () => ((await leader()) === survivor ? true : undefined), 15_000);
     await allDelivered(60_000);
-    assert.ok(killedAt.d < end);
 
     const objects = await delivered(survivor);
     const ids = objects.flatMap((o) => o.ids);
     assert.deepEqual(ids, await trail(), 'every row once, in seq order, across the leader change');
     // The backlog alone makes three objects (10,000 records at most each), whichever leader wrote them.
-    assert.equal(objects.filter((o) => o.ids.length === 10_000).length, 2, `killed at ${JSON.stringify(killedAt)}`);
+    assert.equal(objects.filter((o) => o.ids.length === 10_000).length, 2, `killed at ${JSON.stringify({ d: killedAt.d, p: killedAt.p })}`);
     await old.start();
   });
 

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { it } from 'node:test';
+import pg from 'pg';
 import { pino } from 'pino';
 import { PgLeaderLease } from '../../src/cluster/leader-lease.js';
 import { LeaseLeader } from '../../src/cluster/lease-leader.js';
@@ -72,6 +73,36 @@ describePostgres('the job leader lease', () => {
       await lease.release('b', e2!);
       assert.equal(await lease.tryAcquire('a', 'node-a', 300), 3, 'released: taken at once');
     } finally {
+      await pool.end();
+    }
+  });
+
+  it('a stop while the lease is being taken gives it back: the next node takes it at once, not after the lease', async () => {
+    const url = await (await postgresServer()).freshDatabase();
+    const pool = openPgPool(url, { max: 2 });
+    const session = new pg.Client({ connectionString: url });
+    await session.connect();
+    const lease = await PgLeaderLease.open(pool);
+    // A lease far longer than the test: only a release frees it in time.
+    const leader = new LeaseLeader({ lease, holder: 'first', node: 'n1', ttlMs: 60_000, log: quiet });
+    try {
+      // The take waits on the lease table, held by the test, so stop() comes while it is in flight.
+      await session.query('BEGIN');
+      await session.query('LOCK TABLE cluster_leases IN SHARE ROW EXCLUSIVE MODE');
+      leader.start();
+      const deadline = Date.now() + 10_000;
+      const waits = async () => (await session.query("SELECT 1 FROM pg_locks WHERE relation = 'cluster_leases'::regclass AND NOT granted")).rowCount! > 0;
+      while (!(await waits()) && Date.now() < deadline) await sleep(10);
+      assert.ok(await waits(), 'the take waits on the lock');
+      const stopping = leader.stop();
+      await session.query('COMMIT');
+      await stopping;
+      assert.equal(leader.leading, false);
+      const left = await lease.current();
+      assert.ok(left === undefined || left.expiresInMs <= 0, `the lease taken under the stop was given back (expires in ${left?.expiresInMs} ms)`);
+      assert.ok((await lease.tryAcquire('second', 'n2', 60_000)) !== undefined, 'another node takes it at once');
+    } finally {
+      await session.end();
       await pool.end();
     }
   });

@@ -49,6 +49,20 @@ if (skip) {
       assert.equal(w.subarray(0, 2).toString('hex'), '0103');
     });
 
+    it('destroy: only the key of the id given (a cancelled rotation\'s); another key of that label, or none, is left alone', async () => {
+      await softhsm();
+      const s = settings();
+      const { provider } = Pkcs11RootKeyProvider.open(s, { create: true });
+      const id = provider.id;
+      provider.close();
+      assert.equal(Pkcs11RootKeyProvider.destroy(s, 'pkcs11:0000000000000000'), false);
+      assert.equal(Pkcs11RootKeyProvider.open(s).provider.id, id, 'a key of another id is kept');
+      assert.equal(Pkcs11RootKeyProvider.destroy(s, id), true);
+      assert.throws(() => Pkcs11RootKeyProvider.open(s), (e: unknown) => e instanceof RootKeyConfigError && /has no AES key labelled/.test(e.message));
+      assert.equal(Pkcs11RootKeyProvider.destroy(s, id), false, 'gone already');
+      assert.equal(Pkcs11RootKeyProvider.open(s, { create: true }).created, true);
+    });
+
     it('fingerprint: SHA-256 over the label and CKA_ID, length-prefixed (spec vector)', () => {
       assert.equal(pkcs11Fingerprint('coffer-root-key', Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex')).toString('hex'), '715c4345859293b4');
     });

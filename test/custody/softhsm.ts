@@ -63,3 +63,31 @@ export async function makeSoftHsm(): Promise<SoftHsm> {
     remove: () => fs.rm(root, { recursive: true, force: true }),
   };
 }
+
+/**
+ * The labels of the secret keys in token `tokenLabel` of the SoftHSM2 configuration `conf`,
+ * sorted, as a fresh process sees them (this process's SoftHSM2 may hold a stale view of a
+ * token other processes changed).
+ */
+export function tokenKeyLabels(conf: string, tokenLabel: string): string[] {
+  const script = `
+    const pkcs11js = require('pkcs11js');
+    const [module, token, pin] = process.argv.slice(1);
+    const lib = new pkcs11js.PKCS11();
+    lib.load(module);
+    lib.C_Initialize();
+    try {
+      const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === token);
+      const session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
+      lib.C_Login(session, pkcs11js.CKU_USER, pin);
+      lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY }]);
+      const found = lib.C_FindObjects(session, 1000);
+      lib.C_FindObjectsFinal(session);
+      const labels = found.map((o) => lib.C_GetAttributeValue(session, o, [{ type: pkcs11js.CKA_LABEL }])[0].value.toString('utf8'));
+      process.stdout.write(JSON.stringify(labels.sort()));
+    } finally {
+      lib.C_Finalize();
+    }`;
+  const out = execFileSync(process.execPath, ['-e', script, SOFTHSM_MODULE, tokenLabel, USER_PIN], { env: { ...process.env, SOFTHSM2_CONF: conf }, cwd: process.cwd() });
+  return JSON.parse(out.toString('utf8')) as string[];
+}

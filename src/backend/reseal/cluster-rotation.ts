@@ -289,10 +289,13 @@ export class ClusterRotation implements RootKeyRotator {
     this.#done = r.id;
   }
 
-  /** <name>.next of a cancelled rotation -> <name>.cancelled-<hex>, so that the next rotation makes a new key. */
+  /**
+   * <name>.next of a cancelled rotation -> <name>.cancelled-<hex>, so that the next rotation
+   * makes a new key; a token key the rotation made is destroyed.
+   */
   async #setAsideNewKeyFile(r: ClusterRotationRow, known: boolean): Promise<void> {
     const target = (r.record as unknown as RotationRecord).target;
-    if (target === 'pkcs11') return;
+    if (target === 'pkcs11') return this.#destroyTokenKey(r);
     const name = target === 'file' ? ROOT_KEY_FILE : EXTERNAL_KMS_FILE;
     const next = path.join(this.d.dataDir, `${name}${NEXT_SUFFIX}`);
     if (!existsSync(next)) return;
@@ -304,6 +307,30 @@ export class ClusterRotation implements RootKeyRotator {
     await fs.rename(next, path.join(this.d.dataDir, `${name}${CANCELLED_SUFFIX}${r.to.slice(r.to.indexOf(':') + 1)}`)).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e; // set aside by a drop running beside this one
     });
+  }
+
+  /**
+   * The token key a cancelled rotation made (rotation.madeKey: never a key the operator named):
+   * nothing was sealed under it, and the row, cancelled, can never switch to it. Only that key
+   * (its id, r.to), and never while this node still holds it. Each node destroys it in its own
+   * token; on a shared token the first one does. A failure is logged: the key stays unused.
+   */
+  #destroyTokenKey(r: ClusterRotationRow): void {
+    const ring = this.d.ring;
+    if ([ring.sealing.id, ring.previous?.id, ring.standby?.id].includes(r.to)) return;
+    this.#destroyMadeKey(r.record as unknown as RotationRecord, r.to, 'root-key rotation cancelled');
+  }
+
+  /** Destroys the token key `id` if `rotation` made it (madeKey); logs what happened. */
+  #destroyMadeKey(rotation: RotationRecord, id: string, why: string): void {
+    if (!rotation.madeKey) return;
+    const t = recordedTarget(this.d.env, rotation);
+    if (t.target !== 'pkcs11') return;
+    try {
+      if (Pkcs11RootKeyProvider.destroy(t.settings, id)) this.d.log.info({ to: id, keyLabel: t.settings.keyLabel }, `${why}: this node destroyed the token key made for it`);
+    } catch (err) {
+      this.d.log.warn({ err, to: id, keyLabel: t.settings.keyLabel }, `${why}: the token key made for it could not be destroyed (it is not used; destroy it with the token's tools)`);
+    }
   }
 
   async cancel(caller: AuditCaller): Promise<OnlineRotationStatus> {
@@ -339,15 +366,20 @@ export class ClusterRotation implements RootKeyRotator {
     if (ring.previous || ring.standby || record.rotation) throw new RotationRequestError('this node holds a rotation that has not finished; restart it to rejoin the cluster\'s', 'InvalidState');
     const { next, rotation, to } = await openRotationTarget(this.d, record, req, 'node');
     const id = randomUUID();
+    // Known not begun: no row names the new key and custody.json does not (a token key made for it is nobody's).
+    let notBegun = true;
     try {
       await auditEvent(this.d, 'CofferRootKeyRotationStarted', { from: record.rootKey, to: next.id, target: to.target, online: true, cluster: true, resumed: false }, caller);
+      notBegun = false;
       await replaceCustodyRecord(this.d.dataDir, { ...record, rotation });
       if (!(await this.d.store.begin(id, ring.sealing.id, next.id, rotation as unknown as Record<string, unknown>))) {
         await replaceCustodyRecord(this.d.dataDir, record);
+        notBegun = true;
         throw new RotationRequestError('another root-key rotation was begun on the cluster at the same time; follow it with GET custody/rotation', 'RotationInProgress');
       }
     } catch (e) {
       next.close?.();
+      if (notBegun) this.#destroyMadeKey(rotation, next.id, 'root-key rotation not begun');
       throw e;
     }
     if (req.itemsPerSecond !== undefined) await this.d.store.setProgress(id, { itemsPerSecond: req.itemsPerSecond });

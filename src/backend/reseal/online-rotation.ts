@@ -26,6 +26,7 @@ import { ONLINE_SETTINGS, custodyRecordFor, readCustodyRecord, replaceCustodyRec
 import { CustodyError, RootKeyConfigError } from '../../custody/errors.js';
 import type { ExternalKmsConnector } from '../../custody/external-kms-root-key.js';
 import { externalKmsSettings } from '../../custody/external-kms-settings.js';
+import { Pkcs11RootKeyProvider } from '../../custody/pkcs11-root-key.js';
 import { pkcs11Settings } from '../../custody/pkcs11-settings.js';
 import { RootKeyRing } from '../../custody/root-key-ring.js';
 import type { RootKeyProvider } from '../../custody/root-key.js';
@@ -199,6 +200,8 @@ export async function openRotationTarget(
     startedAt: new Date().toISOString(),
     online: true,
     ...(settings ? { settings } : {}),
+    // A token key made here (not one the operator named) is destroyed if a cluster's rotation is cancelled.
+    ...(next instanceof Pkcs11RootKeyProvider && next.created ? { madeKey: true as const } : {}),
   };
   return { next, rotation, to };
 }
