@@ -204,13 +204,14 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
-    // One round trip for a new key: BEGIN, the lock, the write that lands only if the key
-    // has no row (with a staged inline blob's bytes) and the COMMIT. Otherwise two more:
-    // BEGIN, the lock and the read of the write's state; the write and the COMMIT.
+    // One round trip and one statement for a new key: a function call that takes the lock
+    // and writes only if the key has no row (with a staged inline blob's bytes), in its own
+    // transaction. Otherwise two more: BEGIN, the lock and the read of the write's state;
+    // the write and the COMMIT.
     const inline = this.inlineBlobs.stagedAmong(rec.parts.map((p) => p.blobId));
     const once = this.tryNewKey() ? newKeyWrite(this.writer.instance, rec, cond, inline) : undefined;
     if (once !== undefined) {
-      const wrote = (await keyWriteOnce(this.pool, keyLock(rec.bucket, rec.key), once)) === 1;
+      const wrote = (await keyWriteOnce(this.pool, once)) === 1;
       this.newKeyShare = this.newKeyShare * (1 - NEW_KEY_WEIGHT) + (wrote ? NEW_KEY_WEIGHT : 0);
       if (wrote) {
         // A probe that found a new key: the next puts try again, until tries miss once more.
