@@ -229,10 +229,10 @@ CREATE INDEX meta_garbage_blobs_by_age ON meta_garbage_blobs (added_at);
 `;
 
 // A new key's PUT as one statement (pg-metadata-sql.ts, putNewObject; transaction.ts,
-// keyWriteOnce): the key's advisory lock, then the write that lands only when the key has
-// no row (the one statement of newObject / newInlineObject, here with the function's
-// arguments), in the caller's implicit transaction. Sent alone, in autocommit, it is one
-// transaction with one statement where BEGIN, the lock, the write and COMMIT were four.
+// keyWriteOnce): the key's advisory lock, then one statement that writes the row (and
+// clears its blobs' pending marks, or stores its one inline blob) only when the key has no
+// row, in the caller's implicit transaction. Sent alone, in autocommit, it is one
+// transaction with one statement where BEGIN, the lock, that statement and COMMIT were four.
 // Each statement of a VOLATILE function takes its own snapshot at READ COMMITTED, so the
 // write sees every commit of the lock's previous holder, as it did after the lock
 // statement before. At another isolation level (a database whose default is SERIALIZABLE)

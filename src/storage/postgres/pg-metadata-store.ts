@@ -17,8 +17,8 @@
 //   on beyond its key, it locks: the bucket row FOR SHARE (deleteBucket locks it FOR UPDATE
 //   before it looks for objects), its upload FOR UPDATE (completeUpload), its writer row
 //   FOR KEY SHARE (the leader's reclamation of the writer's marks waits). A put of a key
-//   with no row goes first as one statement under the lock that writes only in that state
-//   (pg-metadata-sql.ts, newObject), with its BEGIN and COMMIT in one round trip.
+//   with no row goes first as one statement, its own transaction, that takes the lock and
+//   writes only in that state (pg-metadata-sql.ts, putNewObject): one round trip.
 // - Every other multi-step write runs in one SERIALIZABLE transaction retried on a
 //   serialization failure (transaction.ts). Single-statement writes run on their own.
 //
