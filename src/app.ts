@@ -143,7 +143,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const directory = new CredentialDirectory(iam, rootKey.provider, root, config.region);
   const lookup: CredentialLookup = directory.lookup;
   const prepareCredential = (id: string | undefined, iamVersion?: Promise<string>) => directory.prepare(id, 's3', iamVersion);
-  const prepareKmsCredential = (id: string | undefined) => directory.prepare(id, 'kms');
+  const prepareKmsCredential = (id: string | undefined, iamVersion?: Promise<string>) => directory.prepare(id, 'kms', iamVersion);
   // ---- Metering, Prometheus metrics and the audit switch (src/metering/, docs/METERING.md) ----
   // The meter sits in front of the audit log: every KMS use reaches it, it counts, then forwards.
   if (!config.metering.audit) log.warn('COFFER_AUDIT=off: KMS use and IAM and STS changes are NOT written to the audit log. This switch is for benchmarks only; never run a real deployment with it.');
@@ -309,7 +309,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   const pages = firstPage(metrics ? [health, consolePages(), metrics.page] : [health, consolePages()]);
   const server = createCofferServer({
     s3: (req, res, requestId) => handleS3({ services, metrics }, req, res, requestId),
-    kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential, credentialReady: directory.credentialReady, allowSecretsOverHttp: config.allowSecretsOverHttp }, req, res, requestId),
+    kms: (req, res, requestId) => handleKms({ service: kms, lookup, region: config.region, prepareCredential: prepareKmsCredential, credentialReady: directory.credentialReady, iamVersion: directory.versionReading, allowSecretsOverHttp: config.allowSecretsOverHttp }, req, res, requestId),
     iam: (req, res, requestId) => handleQueryApi('iam', iamApi, req, res, requestId),
     sts: (req, res, requestId) => handleQueryApi('sts', iamApi, req, res, requestId),
     admin: (req, res, requestId) => handleAdminApi(adminApi, req, res, requestId),

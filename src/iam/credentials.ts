@@ -267,7 +267,10 @@ export class CredentialDirectory {
     const now = performance.now();
     if (!fresh && this.seen !== undefined && now - this.seen.at < 1) return this.seen.version;
     const version = this.iam.version();
-    if (typeof version !== 'string') return version;
+    if (typeof version !== 'string') {
+      this.versionWaits = true;
+      return version;
+    }
     this.seen = { version, at: now };
     return version;
   }
@@ -302,6 +305,19 @@ export class CredentialDirectory {
     if (last === undefined || Date.now() - last >= 60_000) return false;
     const version = this.versionNow();
     return version !== undefined && this.preparedAt.get(accessKeyId) === version && this.prepared.has(accessKeyId);
+  };
+
+  /**
+   * A reading of the store's version taken now, for one request to share between prepare()
+   * and identityPolicies() (their `iamVersion`), when it is a round trip (PostgreSQL);
+   * undefined when the store answers without waiting (SQLite: each reads its own).
+   */
+  readonly versionReading = (): Promise<string> | undefined => {
+    if (!this.iam.version || !this.versionWaits) return undefined;
+    const version = this.iam.version();
+    if (typeof version === 'string') return undefined;
+    version.catch(() => undefined); // its failure reaches whoever awaits it
+    return version;
   };
 
   /** Forget the last version reading: the IAM store was just written by this process. */

@@ -26,7 +26,9 @@ export interface KmsHandlerOptions {
   lookup: CredentialLookup;
   region: string;
   /** Loads the credential of the access key a request names, before the synchronous SigV4 check. */
-  prepareCredential?: (accessKeyId: string | undefined) => Promise<void>;
+  prepareCredential?: (accessKeyId: string | undefined, iamVersion?: Promise<string>) => Promise<void>;
+  /** A reading of IAM's version for this request when it is a round trip (PostgreSQL), shared by prepareCredential and authorization. */
+  iamVersion?: () => Promise<string> | undefined;
   /** Whether prepareCredential has nothing to do for this access key (then it is not called: no promise hop). */
   credentialReady?: (accessKeyId: string | undefined) => boolean;
   /** Send plaintext over plain HTTP to non-loopback clients too (config allowSecretsOverHttp). */
@@ -49,7 +51,11 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
     }
     const body = await readBody(req, res);
     const accessKeyId = accessKeyIdOf(req.headers.authorization, req.url ?? '/');
-    if (opts.prepareCredential && !opts.credentialReady?.(accessKeyId)) await opts.prepareCredential(accessKeyId);
+    let iamVersion: Promise<string> | undefined;
+    if (opts.prepareCredential && !opts.credentialReady?.(accessKeyId)) {
+      iamVersion = opts.iamVersion?.();
+      await opts.prepareCredential(accessKeyId, iamVersion);
+    }
     const auth = authenticateKms(opts, req, body);
     const input = decodeKmsInput(body);
     noteAccess(res, { principal: auth.principal.arn, kmsKeyId: typeof input.KeyId === 'string' ? input.KeyId : undefined });
@@ -61,6 +67,7 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
       secureTransport: transport.secure,
       userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
     };
+    if (iamVersion !== undefined) caller.iamVersion = iamVersion;
     const out = await callKms(opts.service, caller, operation, input);
     sendJsonText(res, 200, answerJson(out));
     // The plaintext the answer carried (a data key, a decrypted secret) is in the response now: not kept in this buffer.

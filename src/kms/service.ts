@@ -25,6 +25,8 @@ export interface Caller extends AuditCaller {
   secureTransport: boolean;
   /** A session policy that limits the caller (assumed roles), when there is one. */
   sessionPolicy?: NamedPolicy;
+  /** IAM's version as read for this request (PostgreSQL): identityPolicies uses it instead of reading it again. */
+  iamVersion?: Promise<string>;
 }
 
 /** Narrows which of the caller's grants may allow a request (e.g. CreateGrant through a grant). */
@@ -44,7 +46,7 @@ export interface KmsServiceDeps {
    * return a new array whenever the policies may have changed (a cached one only while its
    * store is unchanged).
    */
-  identityPolicies(principal: Principal): Promise<NamedPolicy[]>;
+  identityPolicies(principal: Principal, iamVersion?: Promise<string>): Promise<NamedPolicy[]>;
   /** identityPolicies when its answer is at hand without waiting (the same array it would give); undefined: call identityPolicies. */
   identityPoliciesNow?(principal: Principal): NamedPolicy[] | undefined;
   /** The session policy limiting a role session (AssumeRole's Policy), if any. */
@@ -167,7 +169,7 @@ export class KmsService {
   authorizeNow(caller: Caller, key: KmsKeyRecord, action: string, conditions: Record<string, string | string[] | boolean | undefined> = {}, encryptionContext?: Record<string, string>, opts: AuthorizeOptions = {}): void | Promise<void> {
     const now = this.now();
     const grant = this.matchingGrant(caller, key, action.slice('kms:'.length), encryptionContext, opts.grantMatch);
-    const identity = this.deps.identityPoliciesNow?.(caller.principal) ?? this.deps.identityPolicies(caller.principal);
+    const identity = this.deps.identityPoliciesNow?.(caller.principal) ?? this.deps.identityPolicies(caller.principal, caller.iamVersion);
     if (grant instanceof Promise || identity instanceof Promise) {
       return Promise.all([grant, identity]).then(([g, ip]) => this.decide(caller, key, action, conditions, encryptionContext, now, g, ip));
     }
@@ -249,7 +251,7 @@ export class KmsService {
       conditions: { 'kms:CallerAccount': caller.principal.accountId, 'aws:SecureTransport': caller.secureTransport ? 'true' : 'false', 'aws:SourceIp': caller.sourceIp, 'aws:PrincipalArn': caller.principal.arn, ...conditions } as RequestContext['conditions'],
     };
     const decision = authorize({
-      identityPolicies: await this.deps.identityPolicies(caller.principal),
+      identityPolicies: await this.deps.identityPolicies(caller.principal, caller.iamVersion),
       resourcePolicies: [],
       sessionPolicy: caller.sessionPolicy ?? this.deps.sessionPolicy?.(caller.principal),
       ctx,

@@ -74,10 +74,11 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
     endpoint = route({ method: req.method ?? 'GET', path, query, host: req.headers.host, headers: req.headers }, { domain: services.config.domain });
     if (probe) probe.op = endpoint.op;
     noteAccess(res, { operation: endpoint.op, bucket: 'bucket' in endpoint ? endpoint.bucket : undefined, key: 'key' in endpoint ? endpoint.key : undefined });
-    const reads = startReads(services, endpoint, query);
     // SigV2 (unless --no-sigv2; then SigV4's authenticate refuses it as AWS does).
     const v2 = services.config.sigv2 && isSigV2Request(req.headers.authorization, rawUrl);
-    await services.prepareCredential(v2 ? sigV2AccessKeyId(req.headers.authorization, rawUrl) : accessKeyIdOf(req.headers.authorization, rawUrl), reads?.iamVersion);
+    const accessKeyId = v2 ? sigV2AccessKeyId(req.headers.authorization, rawUrl) : accessKeyIdOf(req.headers.authorization, rawUrl);
+    const reads = startReads(services, endpoint, query, accessKeyId);
+    await services.prepareCredential(accessKeyId, reads?.iamVersion);
     const auth = v2
       ? authenticateV2(
         { method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct },
@@ -107,9 +108,13 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
  * storage/request-reads.ts). Authentication and authorization still come first in what the
  * client is told: the reads only save the round trips.
  */
-function startReads(services: S3Services, ep: Endpoint, query: URLSearchParams): RequestReads | undefined {
+function startReads(services: S3Services, ep: Endpoint, query: URLSearchParams, accessKeyId: string | undefined): RequestReads | undefined {
   if (!services.requestReads || !('bucket' in ep) || ep.bucket === undefined) return undefined;
-  const object = (ep.op === 'GetObject' || ep.op === 'HeadObject') && !query.has('versionId') ? { key: ep.key, inline: ep.op === 'GetObject' } : undefined;
+  // The object's row (and its bytes) only for an access key this node knows (the root's, or
+  // one a request prepared before): an unknown key or an unsigned request, refused or not,
+  // costs the database no object read ahead of its authentication.
+  const known = accessKeyId !== undefined && services.lookup(accessKeyId) !== undefined;
+  const object = known && (ep.op === 'GetObject' || ep.op === 'HeadObject') && !query.has('versionId') ? { key: ep.key, inline: ep.op === 'GetObject' } : undefined;
   return services.requestReads.start(ep.bucket, object);
 }
 

@@ -33,20 +33,6 @@ export const SAME_PREFIX = 'v_';
 export const OBJECT_PREFIX = 'o_';
 const columns = (table: string, prefix = '') => OBJECT_COLUMNS.split(', ').map((c) => `${table}.${c}${prefix && ` AS ${prefix}${c}`}`).join(', ');
 
-/**
- * A new key's row for the one-round-trip write (newObject, newInlineObject): the writer's
- * fence and the bucket locked as objectWriteState locks them, no current row and no version
- * row with the new version's id (the only state in which writeObject would write this row
- * and nothing else). `ok` has one row when all hold, none otherwise.
- */
-const NEW_KEY_OK = `ok AS (SELECT 1 WHERE EXISTS (SELECT 1 FROM meta_blob_writers WHERE instance = ? FOR KEY SHARE)
-       AND EXISTS (SELECT 1 FROM meta_buckets WHERE name = ? FOR SHARE)
-       AND NOT EXISTS (SELECT 1 FROM meta_objects WHERE bucket = ? AND key = ?)
-       AND NOT EXISTS (SELECT 1 FROM meta_object_versions WHERE bucket = ? AND key = ? AND version_id = ?))`;
-/** objectParams' first 15 values, typed (a SELECT list does not take them from the columns), then the sequence and shares_blobs 0. */
-const NEW_KEY_INSERT = `INSERT INTO meta_objects (${OBJECT_COLUMNS})
-     SELECT ?::text, ?::text, ?::bigint, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text,
-       ?::text, ?::int, nextval('meta_version_seq'), 0 FROM ok`;
 const SQL = {
   bucketExists: 'SELECT 1 FROM meta_buckets WHERE name = ?',
   getBucket: `SELECT ${BUCKET_COLUMNS} FROM meta_buckets WHERE name = ?`,
@@ -108,16 +94,16 @@ const SQL = {
   // new current row, one statement; a staged blob has no pending mark to clear. ON CONFLICT:
   // a caller's retry of a write whose commit went through though its answer was lost.
   publishInlineObject: `WITH blob AS (INSERT INTO meta_inline_blobs (blob_id, data) VALUES (?, ?) ON CONFLICT DO NOTHING) ${OBJECT_UPSERT}`,
-  // A new key's write in one statement, or none (NEW_KEY_OK): the row and the end of its
-  // blobs' pending marks; the same with its one staged inline blob. The caller sends it with
-  // its BEGIN, key lock and COMMIT (transaction.ts, keyWriteOnce) and, when it wrote nothing
-  // (the key has a row), writes in full (writeObject).
-  newObject: `WITH ${NEW_KEY_OK},
-       cleared AS (DELETE FROM meta_pending_blobs WHERE blob_id = ANY(?::text[]) AND EXISTS (SELECT 1 FROM ok))
-     ${NEW_KEY_INSERT}`,
-  newInlineObject: `WITH ${NEW_KEY_OK},
-       blob AS (INSERT INTO meta_inline_blobs (blob_id, data) SELECT ?::text, ?::bytea FROM ok ON CONFLICT DO NOTHING)
-     ${NEW_KEY_INSERT}`,
+  // A new key's write in one statement, in its own transaction (transaction.ts,
+  // keyWriteOnce): the key's lock, then the row and the end of its blobs' pending marks, or
+  // the row and its one staged inline blob, only when the writer's fence and the bucket hold
+  // (locked as objectWriteState locks them) and the key has no current row and no version
+  // row with the new version's id — the only state in which writeObject would write this
+  // row and nothing else (pg-metadata-schema.ts V5). The rows written: 1, or 0 for none
+  // (the caller then writes in full). Values: the lock, the writer, the blob ids (null with
+  // an inline blob), the inline blob's id and bytes (null without), objectParams' first 15.
+  putNewObject: `SELECT meta_put_new_object(?::bigint, ?::text, ?::text[], ?::text, ?::bytea, ?::text, ?::text, ?::bigint, ?::text,
+       ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::int)`,
   insertInline: 'INSERT INTO meta_inline_blobs (blob_id, data) VALUES (?, ?) ON CONFLICT DO NOTHING',
   updateObject: `UPDATE meta_objects SET ${PATCH}
      WHERE bucket = ? AND key = ? AND delete_marker = 0 AND (?::text IS NULL OR version_id = ?)`,

@@ -17,8 +17,8 @@
 //   on beyond its key, it locks: the bucket row FOR SHARE (deleteBucket locks it FOR UPDATE
 //   before it looks for objects), its upload FOR UPDATE (completeUpload), its writer row
 //   FOR KEY SHARE (the leader's reclamation of the writer's marks waits). A put of a key
-//   with no row goes first as one statement under the lock that writes only in that state
-//   (pg-metadata-sql.ts, newObject), with its BEGIN and COMMIT in one round trip.
+//   with no row goes first as one statement, its own transaction, that takes the lock and
+//   writes only in that state (pg-metadata-sql.ts, putNewObject): one round trip.
 // - Every other multi-step write runs in one SERIALIZABLE transaction retried on a
 //   serialization failure (transaction.ts). Single-statement writes run on their own.
 //
@@ -204,13 +204,14 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   async putObject(rec: ObjectRecord, cond: WriteCondition = { kind: 'none' }, check?: ReplaceCheck): Promise<ObjectRecord | undefined> {
-    // One round trip for a new key: BEGIN, the lock, the write that lands only if the key
-    // has no row (with a staged inline blob's bytes) and the COMMIT. Otherwise two more:
-    // BEGIN, the lock and the read of the write's state; the write and the COMMIT.
+    // One round trip and one statement for a new key: a function call that takes the lock
+    // and writes only if the key has no row (with a staged inline blob's bytes), in its own
+    // transaction. Otherwise two more: BEGIN, the lock and the read of the write's state;
+    // the write and the COMMIT.
     const inline = this.inlineBlobs.stagedAmong(rec.parts.map((p) => p.blobId));
     const once = this.tryNewKey() ? newKeyWrite(this.writer.instance, rec, cond, inline) : undefined;
     if (once !== undefined) {
-      const wrote = (await keyWriteOnce(this.pool, keyLock(rec.bucket, rec.key), once)) === 1;
+      const wrote = (await keyWriteOnce(this.pool, once)) === 1;
       this.newKeyShare = this.newKeyShare * (1 - NEW_KEY_WEIGHT) + (wrote ? NEW_KEY_WEIGHT : 0);
       if (wrote) {
         // A probe that found a new key: the next puts try again, until tries miss once more.

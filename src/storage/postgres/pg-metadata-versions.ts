@@ -101,17 +101,17 @@ async function publishStatement(q: Queryable, kept: Set<string>, params: unknown
 
 /**
  * writeObject for a key with no row — the write a PUT of a new key makes — as one statement
- * that writes only in that state (pg-metadata-sql.ts, newObject): the same row, the same
- * cleared marks or stored inline blob, the same locks. Undefined when it cannot be one
- * statement (more than one staged blob) or the condition needs a current row (If-Match).
+ * in its own transaction that takes the key's lock and writes only in that state
+ * (pg-metadata-sql.ts, putNewObject): the same row, the same cleared marks or stored inline
+ * blob, the same locks. Undefined when it cannot be one statement (more than one staged
+ * blob) or the condition needs a current row (If-Match).
  */
 export function newKeyWrite(writer: string, rec: ObjectRecord, cond: WriteCondition, inline: ReadonlyArray<{ blobId: string; data: Buffer }>): Statement | undefined {
   if (cond.kind === 'ifMatch') return undefined;
-  const versionId = rec.versionId ?? NULL_VERSION_ID;
-  const ok = [writer, rec.bucket, rec.bucket, rec.key, rec.bucket, rec.key, versionId];
+  const lock = BigInt.asIntN(64, keyLock(rec.bucket, rec.key)).toString();
   const row = objectParams(rec, 0, false).slice(0, 15);
-  if (inline.length === 0) return { sql: S.newObject, values: [...ok, rec.parts.map((p) => p.blobId), ...row] };
-  if (inline.length === 1 && rec.parts.length === 1) return { sql: S.newInlineObject, values: [...ok, inline[0]!.blobId, inline[0]!.data, ...row] };
+  if (inline.length === 0) return { sql: S.putNewObject, values: [lock, writer, rec.parts.map((p) => p.blobId), null, null, ...row] };
+  if (inline.length === 1 && rec.parts.length === 1) return { sql: S.putNewObject, values: [lock, writer, null, inline[0]!.blobId, inline[0]!.data, ...row] };
   return undefined;
 }
 

@@ -100,36 +100,21 @@ export function keyTransaction<T>(
 }
 
 /**
- * One round trip: BEGIN (READ COMMITTED), the key's advisory lock, `write` and the COMMIT,
- * pipelined. `write` must be one statement that writes only when its own conditions hold
- * (they are evaluated under the lock, so they see the previous holder's commit) and leaves
- * everything unchanged otherwise; the answer is how many rows it wrote, and 0 means the
- * transaction committed nothing (the caller then runs its write in full). A deadlock or
- * serialization failure also answers 0: the full write retries it.
+ * One round trip and one statement in its own transaction (autocommit): `write`, a call of
+ * a function that takes the key's advisory lock itself and then writes only when its own
+ * conditions hold (evaluated after the lock, so they see the previous holder's commit),
+ * leaving everything unchanged otherwise (pg-metadata-schema.ts V5, meta_put_new_object).
+ * Its one column is how many rows it wrote, and 0 means it committed nothing (the caller
+ * then runs its write in full). A deadlock or serialization failure also answers 0: the
+ * full write retries it.
  */
-export async function keyWriteOnce(pool: pg.Pool, lock: bigint, write: Statement): Promise<number> {
-  const client = await pool.connect();
-  let broken = false;
+export async function keyWriteOnce(pool: pg.Pool, write: Statement): Promise<number> {
   try {
-    const [, , done] = await inFlight(client, [
-      { sql: 'BEGIN ISOLATION LEVEL READ COMMITTED', values: [] },
-      { sql: KEY_LOCK, values: [BigInt.asIntN(64, lock).toString()] },
-      write,
-      { sql: 'COMMIT', values: [] },
-    ]);
-    return done!.rowCount ?? 0;
+    const r = await pool.query<unknown[]>({ ...queryConfig(write.sql, write.values), rowMode: 'array' });
+    return Number(r.rows[0]?.[0] ?? 0);
   } catch (e) {
-    // A failed statement turned the pipelined COMMIT into a rollback; this ends a
-    // transaction a failed BEGIN's neighbours might have left open.
-    try {
-      await client.query('ROLLBACK');
-    } catch {
-      broken = true;
-    }
     if (RETRYABLE.has(pgErrorCode(e) ?? '')) return 0;
     throw e;
-  } finally {
-    client.release(broken);
   }
 }
 

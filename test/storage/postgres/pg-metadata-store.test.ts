@@ -10,7 +10,7 @@ import { PG_METADATA_SQL } from '../../../src/storage/postgres/pg-metadata-sql.j
 import { openPgPool } from '../../../src/storage/postgres/pool.js';
 import { transactionRetries } from '../../../src/storage/postgres/transaction.js';
 import { schemaVersion } from '../../../src/storage/postgres/migrate.js';
-import type { MetadataStore } from '../../../src/storage/types.js';
+import { StorageConflictError, type MetadataStore } from '../../../src/storage/types.js';
 import { bucketRec, objectRec, partRec, runMetadataStoreContract, uploadRec } from '../metadata-store.contract.js';
 import { describePostgres, pgStores, planOf, postgresServer } from '../../helpers/postgres.js';
 import { runPendingWritersContract } from '../pending-writers.contract.js';
@@ -160,7 +160,7 @@ describePostgres('PgMetadataStore', () => {
     return count;
   }
 
-  it('a PUT of a new key is one round trip (BEGIN, key lock, write and COMMIT pipelined), with or without a staged blob; an overwrite five (was four), If-Match four', async () => {
+  it('a PUT of a new key is one round trip (one statement, meta_put_new_object), with or without a staged blob; an overwrite five (was four), If-Match four', async () => {
     const url = await (await postgresServer()).freshDatabase();
     const pool = openPgPool(url, { max: 1 });
     const s = await PgMetadataStore.open(pool, { closePool: true, heartbeatMs: 0 });
@@ -213,7 +213,66 @@ describePostgres('PgMetadataStore', () => {
       }
       c.release();
       for (let i = 0; i < 5; i++) await s.putObject(objectRec('b1', `new-${i}`));
-      assert.equal(writes.n, 5, 'one write per PUT: BEGIN, the key lock, the write and COMMIT together');
+      assert.equal(writes.n, 5, 'one write per PUT');
+    } finally {
+      await s.close();
+    }
+  });
+
+  /** Counts the statements sent on the pool's one connection from now on. */
+  async function countStatements(pool: ReturnType<typeof openPgPool>): Promise<{ n: number }> {
+    const sent = { n: 0 };
+    const c = await pool.connect();
+    const original = c.query.bind(c) as (...a: unknown[]) => unknown;
+    (c as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+      sent.n++;
+      return original(...a);
+    };
+    c.release();
+    return sent;
+  }
+
+  it('a PUT of a new key is one statement in its own transaction (was four: BEGIN, the key lock, the write, COMMIT), with or without a staged blob', async () => {
+    const url = await (await postgresServer()).freshDatabase();
+    const pool = openPgPool(url, { max: 1 });
+    const s = await PgMetadataStore.open(pool, { closePool: true, heartbeatMs: 0 });
+    try {
+      await s.createBucket(bucketRec('b1'));
+      await s.putObject(objectRec('b1', 'warm'));
+      const sent = await countStatements(pool);
+      await s.markPending('blob-1');
+      const before = sent.n;
+      await s.putObject(objectRec('b1', 'new', ['blob-1']));
+      assert.equal(sent.n - before, 1, 'a new key');
+      s.inlineBlobs.stage('inline-1', Buffer.from('small'));
+      const staged = sent.n;
+      await s.putObject(objectRec('b1', 'new-inline', ['inline-1']), { kind: 'ifNoneMatchStar' });
+      assert.equal(sent.n - staged, 1, 'a new key, its blob staged');
+      assert.equal((await pool.query("SELECT count(*)::int AS n FROM meta_pending_blobs WHERE blob_id = 'blob-1'")).rows[0]?.n, 0, 'its pending mark cleared');
+      assert.equal((await pool.query("SELECT data FROM meta_inline_blobs WHERE blob_id = 'inline-1'")).rows[0]?.data.toString(), 'small');
+      assert.equal((await s.bucketUsage()).find((u) => u.bucket === 'b1')?.objects, 3, 'counted by the usage trigger');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('on a database whose default isolation is SERIALIZABLE, a PUT of a new key still writes (the one-statement write declines, the full write runs at READ COMMITTED)', async () => {
+    const url = await (await postgresServer()).freshDatabase();
+    const admin = openPgPool(url, { max: 1 });
+    await admin.query('DO $$ BEGIN EXECUTE format($f$ALTER DATABASE %I SET default_transaction_isolation = serializable$f$, current_database()); END $$');
+    await admin.end();
+    const pool = openPgPool(url, { max: 1 });
+    const s = await PgMetadataStore.open(pool, { closePool: true, heartbeatMs: 0 });
+    try {
+      assert.equal((await pool.query('SHOW default_transaction_isolation')).rows[0]?.default_transaction_isolation, 'serializable');
+      await s.createBucket(bucketRec('b1'));
+      const sent = await countStatements(pool);
+      s.inlineBlobs.stage('inline-1', Buffer.from('small'));
+      await s.putObject(objectRec('b1', 'new', ['inline-1']), { kind: 'ifNoneMatchStar' });
+      assert.ok(sent.n > 1, `the full write ran after the one-statement try (${sent.n} statements)`);
+      assert.equal((await s.getObject('b1', 'new'))?.size, 10);
+      assert.equal((await pool.query("SELECT data FROM meta_inline_blobs WHERE blob_id = 'inline-1'")).rows[0]?.data.toString(), 'small');
+      await assert.rejects(s.putObject(objectRec('b1', 'new'), { kind: 'ifNoneMatchStar' }), (e: unknown) => e instanceof StorageConflictError && e.kind === 'PreconditionFailed');
     } finally {
       await s.close();
     }

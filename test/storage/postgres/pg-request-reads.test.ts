@@ -8,47 +8,13 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { it } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateKeyCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
+import { countingProxy } from '../../helpers/pg-counting-proxy.js';
 import { describePostgres, postgresServer } from '../../helpers/postgres.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
-import { refusal, s3On, userFactory } from '../../helpers/sse-principals.js';
-
-/** A TCP proxy to `port` counting round trips: each burst the client sends after the server last answered on that connection. */
-async function countingProxy(port: number): Promise<{ port: number; trips(): number; close(): Promise<void> }> {
-  let trips = 0;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(port, '127.0.0.1');
-    sockets.add(client).add(upstream);
-    let answered = true;
-    client.on('data', (d) => {
-      if (answered) trips++;
-      answered = false;
-      upstream.write(d);
-    });
-    upstream.on('data', (d) => {
-      answered = true;
-      client.write(d);
-    });
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as { port: number }).port,
-    trips: () => trips,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
+import { kmsOn, refusal, s3On, userFactory } from '../../helpers/sse-principals.js';
 
 const N = 40;
 /**
@@ -140,6 +106,69 @@ describePostgres('request reads on PostgreSQL: IAM version, bucket and object in
     } finally {
       factory.destroy();
       await srv.stop();
+    }
+  });
+  it('a GET by an access key this node does not know reads no object bytes before it is refused (it read the object with up to 64 KiB of them)', async (t) => {
+    const url = new URL(await (await postgresServer()).freshDatabase());
+    const proxy = await countingProxy(Number(url.port));
+    url.port = String(proxy.port);
+    let srv: TestServer | undefined;
+    try {
+      srv = await startTestServer({ COFFER_METADATA: url.toString() });
+      const body = randomBytes(60 * 1024); // inline: its bytes come with its row
+      await srv.s3.send(new CreateBucketCommand({ Bucket: 'refused' }));
+      await srv.s3.send(new PutObjectCommand({ Bucket: 'refused', Key: 'k', Body: body }));
+      const stranger = srv.client({ credentials: { accessKeyId: 'AKIAUNKNOWNKEY000001', secretAccessKey: 'x'.repeat(40) }, maxAttempts: 1 });
+      try {
+        const before = proxy.answered();
+        for (let i = 0; i < N; i++) {
+          const e = await refusal(stranger.send(new GetObjectCommand({ Bucket: 'refused', Key: 'k' })));
+          assert.equal(e.$metadata.httpStatusCode, 403, e.name);
+        }
+        const bytes = proxy.answered() - before;
+        t.diagnostic(`${N} refused GETs: ${bytes} bytes from PostgreSQL`);
+        assert.ok(bytes < N * 4096, `${N} GETs by an unknown access key took ${bytes} bytes from PostgreSQL (the object has ${body.length})`);
+      } finally {
+        stranger.destroy();
+      }
+      // The root's GET still comes with the object's bytes, and is answered.
+      const r = await srv.s3.send(new GetObjectCommand({ Bucket: 'refused', Key: 'k' }));
+      assert.deepEqual(Buffer.from(await r.Body!.transformToByteArray()), body);
+    } finally {
+      await srv?.stop();
+      await proxy.close();
+    }
+  });
+
+  it('a KMS GenerateDataKey by an IAM user reads IAM\'s version once (it was twice: for the credential, then for the policies)', async (t) => {
+    const VERSION = 'SELECT version FROM iam_version WHERE id = 1';
+    const url = new URL(await (await postgresServer()).freshDatabase());
+    const proxy = await countingProxy(Number(url.port), [VERSION]);
+    url.port = String(proxy.port);
+    let srv: TestServer | undefined;
+    const users = { destroy() {} };
+    try {
+      srv = await startTestServer({ COFFER_METADATA: url.toString() });
+      const factory = userFactory(srv);
+      users.destroy = () => factory.destroy();
+      const keyId = (await srv.kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+      const user = await factory.create('kms-user', { kms: [kmsOn('kms:GenerateDataKey')] });
+      const generate = () => user.kms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' }));
+      for (let i = 0; i < 3; i++) await generate(); // warm: credential, policies, pool connections
+      const before = proxy.sent(VERSION);
+      const t0 = performance.now();
+      for (let i = 0; i < N; i++) assert.equal((await generate()).Plaintext?.length, 32);
+      const took = performance.now() - t0;
+      const busy = proxy.sent(VERSION) - before;
+      const idle0 = proxy.sent(VERSION);
+      await new Promise((r) => setTimeout(r, took));
+      const idle = proxy.sent(VERSION) - idle0;
+      t.diagnostic(`${N} GenerateDataKey: ${busy} reads of IAM's version, ${idle} in as long idle`);
+      assert.ok(busy - idle <= N + N / 4, `${N} GenerateDataKey by an IAM user read IAM's version ${busy - idle} times (once each expected)`);
+    } finally {
+      users.destroy();
+      await srv?.stop();
+      await proxy.close();
     }
   });
 });
