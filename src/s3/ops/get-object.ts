@@ -171,7 +171,7 @@ async function sendBody(ctx: S3Context, rec: ObjectRecord, status: number, heade
   // which clients take for a network error. So the body is opened before the head: its first
   // chunk means the first blob opened and (encrypted) the first segment of the range
   // authenticated. Damage past it still cuts the connection; that needs the whole read.
-  const body = keys ? readDecrypted(ctx.services.blobs, rec.parts, rec.size, keys, range, { lend: true }) : readObject(ctx.services.blobs, rec, range);
+  const body = keys ? readDecrypted(ctx.services.blobs, rec.parts, rec.size, keys, range, { lend: true }) : readObject(ctx.services.blobs, rec, range, { lend: true });
   let first: Buffer | null;
   try {
     first = await firstChunk(body);
