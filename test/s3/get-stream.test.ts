@@ -20,17 +20,24 @@ const MiB = 1024 * 1024;
 
 let plain: TestServer;
 let encrypted: TestServer;
+// fsync on: blobs are written with O_DIRECT and large GETs read them with O_DIRECT (io/direct-read.ts).
+let plainDirect: TestServer;
+let encryptedDirect: TestServer;
 const bucket = uniqueBucket('get-stream');
 
 before(async () => {
   plain = await startTestServer({ COFFER_ENCRYPTION_AT_REST: 'off' });
   encrypted = await startTestServer();
-  for (const srv of [plain, encrypted]) await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  plainDirect = await startTestServer({ COFFER_ENCRYPTION_AT_REST: 'off' }, { fsync: true });
+  encryptedDirect = await startTestServer({}, { fsync: true });
+  for (const srv of [plain, encrypted, plainDirect, encryptedDirect]) await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
 });
 
 after(async () => {
   await plain?.stop();
   await encrypted?.stop();
+  await plainDirect?.stop();
+  await encryptedDirect?.stop();
 });
 
 async function signedGet(srv: TestServer, key: string, range?: string): Promise<IncomingMessage> {
@@ -43,7 +50,7 @@ async function signedGet(srv: TestServer, key: string, range?: string): Promise<
 
 const blobsOpen = (srv: TestServer): Promise<string[]> => blobFilesOpen(srv.dataDir);
 
-for (const [name, srv] of [['plain', () => plain], ['SSE-S3', () => encrypted]] as const) {
+for (const [name, srv] of [['plain', () => plain], ['SSE-S3', () => encrypted], ['plain, fsync (direct reads)', () => plainDirect], ['SSE-S3, fsync (direct reads)', () => encryptedDirect]] as const) {
   test(`${name}: a client that disconnects mid-GET leaves no blob file open, and the next GET is whole`, async () => {
     const body = randomBytes(24 * MiB);
     await srv().s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cut', Body: body }));
