@@ -55,6 +55,11 @@ export function giveSlot(buf: Buffer): void {
   if (ours.has(buf)) free.push(buf);
 }
 
+/** Slots taken and not given back (this thread): for the tests that check cut reads give theirs back. */
+export function slotsOut(): number {
+  return arenas * SLOTS_PER_ARENA - free.length;
+}
+
 /** Whether `buf` is a slot (one takeSlot gave). */
 export function isSlot(buf: Buffer): boolean {
   return ours.has(buf);

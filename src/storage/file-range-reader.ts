@@ -65,7 +65,7 @@ export function readFileRange(file: string, start: number, length: number, pool:
       // then copied out, as a lent buffer would pin ~1 MiB.
       const lent = length >= LEND_FROM && length <= pool.size;
       const pooled = lent || (isDirect && length <= pool.size);
-      const buf = pooled ? pool.take() : rangeReadBuffer(length);
+      const buf = pooled ? pool.take() : isDirect ? rangeReadBuffer(length) : Buffer.allocUnsafeSlow(length);
       readRange(fd, isDirect, buf, start, length, (readErr, data) => {
         fs.close(fd, ignore);
         // A read of a regular file comes up short only at its end (readRange's error).
@@ -121,6 +121,21 @@ interface Slot {
   done: boolean;
   err: Error | null;
 }
+
+/** A slot lent to a reader as a chunk: back to the pool once, from its release or once the chunk is unreachable. */
+interface Loan {
+  slot: Buffer;
+  held: boolean;
+}
+
+function repay(loan: Loan): void {
+  if (!loan.held) return;
+  loan.held = false;
+  unreleased.unregister(loan);
+  giveSlot(loan.slot);
+}
+
+const unreleased = new FinalizationRegistry<Loan>(repay);
 
 export class FileRangeReader extends Readable {
   private fd = -1;
@@ -204,14 +219,13 @@ export class FileRangeReader extends Readable {
   private handOut(buf: Buffer, data: Buffer): Buffer {
     if (!isSlot(buf)) return data;
     if (this.opts.lend === true) {
-      let held = true;
+      const loan: Loan = { slot: buf, held: true };
       // Node calls a socket write's callback, with or without an error, once libuv is done
       // with its buffer (or the chunk never reached it): the slot can be reused either way.
-      lend(data, () => {
-        if (!held) return;
-        held = false;
-        giveSlot(buf);
-      });
+      lend(data, () => repay(loan));
+      // A chunk never written (still in this stream's buffer when it was destroyed) is never
+      // released: its slot comes back once nothing can reach the chunk.
+      unreleased.register(data, loan, loan);
       return data;
     }
     const copy = Buffer.allocUnsafeSlow(data.length);
