@@ -42,7 +42,8 @@ export function rangeReadCapacity(size: number): number {
  * (`direct` in the callback says which); otherwise buffered.
  */
 export function openForRead(file: string, direct: boolean, done: (err: NodeJS.ErrnoException | null, fd: number, direct: boolean) => void): void {
-  if (!direct) return fs.open(file, 'r', (err, fd) => done(err, fd, false));
+  // Platforms without O_DIRECT (macOS: F_NOCACHE instead) read buffered.
+  if (!direct || fs.constants.O_DIRECT === undefined) return fs.open(file, 'r', (err, fd) => done(err, fd, false));
   fs.open(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT, (err, fd) => {
     if (err?.code === 'EINVAL') return fs.open(file, 'r', (e, f) => done(e, f, false));
     done(err, fd, !err);
