@@ -14,6 +14,8 @@ import type { Transform } from 'node:stream';
 import { createDecryptStream, SegmentOpener, type DecryptStreamOptions } from './decrypt-stream.js';
 import { ObjectCryptoError } from './errors.js';
 import { asPartKey } from './keys.js';
+import { openForRead, rangeReadBuffer, rangeReadCapacity, readRange } from '../io/direct-read.js';
+import { giveSlot, isSlot, takeSlot } from '../io/aligned-slots.js';
 
 export type DecryptRequest =
   | { op: 'open'; job: number; key: Uint8Array; opts: Omit<DecryptStreamOptions, 'onSegment'> }
@@ -24,7 +26,8 @@ export type DecryptRequest =
   // (whole sealed segments: the plaintext of one read fits one slot), and writes the
   // plaintext into the slots of `ring` (`slotSize` bytes each), one read per slot. A read
   // starts only when a slot is free for it.
-  | { op: 'file'; job: number; key: Uint8Array; opts: Omit<DecryptStreamOptions, 'onSegment'>; path: string; start: number; end: number; read: number; ring: SharedArrayBuffer[]; slotSize: number }
+  // `direct`: read with O_DIRECT where the filesystem takes it (io/direct-read.ts).
+  | { op: 'file'; job: number; key: Uint8Array; opts: Omit<DecryptStreamOptions, 'onSegment'>; path: string; start: number; end: number; direct: boolean; read: number; ring: SharedArrayBuffer[]; slotSize: number }
   // The main thread is done with this slot of a file job's ring (its bytes reached the socket, or were copied).
   | { op: 'free'; job: number; slot: number };
 
@@ -54,6 +57,8 @@ interface FileJob {
   partKey: Buffer;
   segments: number[];
   fd: number;
+  /** The descriptor reads with O_DIRECT. */
+  direct: boolean;
   /** Next file offset to read, and one past the last. */
   pos: number;
   stop: number;
@@ -143,19 +148,27 @@ function failFile(f: FileJob, e: unknown): void {
   report(f.id, e);
 }
 
-/** Read buffers (READ bytes each) kept for the next chunk of any job: the worker's memory stays flat. */
+/** Read buffers (room for READ bytes read direct each) kept for the next chunk of any job: the worker's memory stays flat. */
 const spare: Buffer[] = [];
 const MAX_SPARE = 8;
 
+/** A buffer for a read of up to `size` bytes: an aligned slot (io/aligned-slots.ts) while one is free, for direct reads. */
 function readBuffer(size: number): Buffer {
-  const b = spare.pop();
-  return b !== undefined && b.length === size ? b : Buffer.allocUnsafeSlow(size);
+  const b = takeSlot(size) ?? spare.pop();
+  return b !== undefined && b.length >= rangeReadCapacity(size) ? b : rangeReadBuffer(size);
 }
 
-/** Returns the read buffer under `b` (a chunk is a view of its first bytes) for reuse. */
+/** Returns the read buffer a chunk is a view of for reuse. */
 function recycle(b: Buffer): void {
-  if (spare.length < MAX_SPARE) spare.push(Buffer.from(b.buffer, 0, b.buffer.byteLength));
+  const owner = owners.get(b);
+  if (owner === undefined) return;
+  owners.delete(b);
+  if (isSlot(owner)) giveSlot(owner);
+  else if (spare.length < MAX_SPARE) spare.push(owner);
 }
+
+/** Chunks (views of what was read) to the buffer they were read into. */
+const owners = new WeakMap<Buffer, Buffer>();
 
 /**
  * Keeps one read of a file job in flight while a slot is free for its plaintext: the libuv
@@ -170,32 +183,20 @@ function readAhead(f: FileJob): void {
   const at = f.pos;
   f.pos += len;
   f.reading = true;
-  readFully(f.fd, buf, len, at, (err) => {
+  // A file that ends first is an error, as for the blob store's reader.
+  readRange(f.fd, f.direct, buf, at, len, (err, data) => {
     f.reading = false;
-    if (f.closing) {
+    if (err || data === undefined || f.closing) {
+      owners.set(buf, buf);
       recycle(buf);
-      return closeFd(f);
+      if (f.closing) return closeFd(f);
+      return failFile(f, err);
     }
-    if (err) return failFile(f, err);
-    f.ready.push({ buf: buf.subarray(0, len), slot });
+    owners.set(data, buf);
+    f.ready.push({ buf: data, slot });
     readAhead(f);
     decryptNext(f);
   });
-}
-
-/** Reads `len` bytes at `at` into `buf`; a file that ends first is an error, as for the blob store's reader. */
-function readFully(fd: number, buf: Buffer, len: number, at: number, done: (err: Error | null) => void): void {
-  let got = 0;
-  const next = (): void => {
-    fs.read(fd, buf, got, len - got, at + got, (err, n) => {
-      if (err) return done(err);
-      if (n === 0) return done(new Error('the file ended before the range read'));
-      got += n;
-      if (got < len) return next();
-      done(null);
-    });
-  };
-  next();
 }
 
 /**
@@ -254,7 +255,7 @@ const opening = new Set<number>();
 
 function openFile(m: Extract<DecryptRequest, { op: 'file' }>): void {
   opening.add(m.job);
-  fs.open(m.path, 'r', (err, fd) => {
+  openForRead(m.path, m.direct, (err, fd, direct) => {
     if (!opening.delete(m.job)) {
       // Cancelled while the file was opening: nobody reads this job any more.
       m.key.fill(0);
@@ -278,7 +279,7 @@ function openFile(m: Extract<DecryptRequest, { op: 'file' }>): void {
     }
     const ring = m.ring.map((sab) => Buffer.from(sab));
     const f: FileJob = {
-      id: m.job, opener, partKey, segments, fd, pos: m.start, stop: m.end + 1, read: m.read,
+      id: m.job, opener, partKey, segments, fd, direct, pos: m.start, stop: m.end + 1, read: m.read,
       ring, slotSize: m.slotSize, free: [], slot: -1, filled: 0, reading: false, ready: [], scheduled: false, closing: false,
       // A read's plaintext fits its slot (the main thread sized the slots for whole reads); a check all the same.
       toSlot: (pt) => {

@@ -26,6 +26,7 @@ import type { PartKey } from './keys.js';
 import { SEALED_SEGMENT_SIZE, SEGMENT_SIZE } from './layout.js';
 import { decryptPool } from './offloaded-decrypt.js';
 import type { DecryptReply, DecryptRequest } from './decrypt-worker.js';
+import { lend } from '../io/lent.js';
 
 /** Sealed segments per read in the worker: one read's plaintext fills at most one slot. */
 const SEGMENTS_PER_READ = 16;
@@ -40,19 +41,7 @@ const MAX_SPARE_SLOTS = 16;
 
 const spareSlots: SharedArrayBuffer[] = [];
 
-/** Chunks lent to a reader, with what frees them. */
-const lent = new WeakMap<Buffer, (err?: Error | null) => void>();
-
-/**
- * For a chunk a lending stream gave its reader: the function to call once the chunk's bytes
- * are no longer needed (pass it as the socket write's callback), removed so it runs once.
- * Undefined for any other chunk.
- */
-export function lentRelease(chunk: Buffer): ((err?: Error | null) => void) | undefined {
-  const release = lent.get(chunk);
-  if (release !== undefined) lent.delete(chunk);
-  return release;
-}
+export { lentRelease } from '../io/lent.js';
 
 export interface FileDecryptOptions {
   /** The reader writes each chunk to a socket with lentRelease(chunk) as the write's callback (no copies). */
@@ -87,7 +76,7 @@ class FileDecryptStream extends Readable {
     this.w = w;
     const { onSegment: _onSegment, ...plain } = opts;
     const key = new Uint8Array(partKey);
-    w.postMessage({ op: 'file', job, key, opts: plain, path: file.path, start: file.start, end: file.end, read: READ_BYTES, ring: this.ring, slotSize: SLOT_BYTES } satisfies DecryptRequest);
+    w.postMessage({ op: 'file', job, key, opts: plain, path: file.path, start: file.start, end: file.end, direct: file.direct === true, read: READ_BYTES, ring: this.ring, slotSize: SLOT_BYTES } satisfies DecryptRequest);
     key.fill(0);
   }
 
@@ -108,7 +97,7 @@ class FileDecryptStream extends Readable {
         }
         this.out++;
         let released = false;
-        lent.set(view, (err) => {
+        lend(view, (err) => {
           if (released) return;
           released = true;
           this.out--;
@@ -195,6 +184,8 @@ export interface FileRange {
   /** First and last (inclusive) byte of the file to read: exactly the ciphertext of the segments the read needs. */
   start: number;
   end: number;
+  /** Read with O_DIRECT where the filesystem takes it: the file was written so (BlobStore.readsDirect). */
+  direct?: boolean;
 }
 
 /** The error a worker reported, as its kind: the crypto errors by class, a file error with its code. */

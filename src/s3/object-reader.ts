@@ -6,9 +6,10 @@ import type { BlobStore, ObjectRecord, WholeRead } from '../storage/types.js';
 
 type Piece = { blobId: string; start: number; end: number };
 
-export function readObject(blobs: BlobStore, rec: ObjectRecord, range?: { start: number; end: number }): Readable {
+export function readObject(blobs: BlobStore, rec: ObjectRecord, range?: { start: number; end: number }, opts: { lend?: boolean } = {}): Readable {
   const pieces = overlapping(rec, range);
-  if (pieces.length === 1) return blobs.read(pieces[0]!.blobId, { start: pieces[0]!.start, end: pieces[0]!.end });
+  // `lend` (BlobStore.read) only for one blob's own stream: the copy below takes buffers, not loans.
+  if (pieces.length === 1) return blobs.read(pieces[0]!.blobId, { start: pieces[0]!.start, end: pieces[0]!.end }, opts);
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   (async () => {
     for (const p of pieces) {

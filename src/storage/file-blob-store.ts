@@ -223,6 +223,14 @@ export class FileBlobStore implements BlobStore {
    * Both layouts hold plain files. The reader (the decrypt worker) reads through the libuv
    * pool, so a hung shared mount blocks no event loop; its errors go through localFileError.
    */
+  /**
+   * Blobs written with O_DIRECT are read with it (io/direct-read.ts): they are not in the page
+   * cache, and a buffered read would fill it and copy out of it.
+   */
+  get readsDirect(): boolean {
+    return this.direct !== undefined;
+  }
+
   localFile(blobId: string, _size: number): string | undefined {
     if (!ID_PATTERN.test(blobId)) return undefined;
     return this.finalPath(blobId);
@@ -233,7 +241,7 @@ export class FileBlobStore implements BlobStore {
     return this.unreachable(e, 'read a blob');
   }
 
-  read(blobId: string, range?: { start: number; end: number }): Readable {
+  read(blobId: string, range?: { start: number; end: number }, opts?: { lend?: boolean }): Readable {
     if (!ID_PATTERN.test(blobId)) return failedStream(new Error(`invalid blob id ${JSON.stringify(blobId)}`));
     const bad = badRange(range);
     if (bad) return failedStream(bad);
@@ -244,6 +252,9 @@ export class FileBlobStore implements BlobStore {
       end: range?.end,
       chunk: whole ? range.end - range.start + 1 : READ_CHUNK_BYTES,
       depth: whole ? 1 : READ_AHEAD,
+      direct: this.readsDirect,
+      // A stream in a shared directory is wrapped (mapStreamError), which may not keep chunks whole.
+      lend: opts?.lend === true && this.shared === undefined,
     });
     return this.shared === undefined ? stream : mapStreamError(stream, (e) => this.unreachable(e, 'read a blob'));
   }
@@ -254,7 +265,7 @@ export class FileBlobStore implements BlobStore {
     if (!ID_PATTERN.test(blobId)) return Promise.reject(new Error(`invalid blob id ${JSON.stringify(blobId)}`));
     const bad = badRange(range);
     if (bad) return Promise.reject(bad);
-    const read = readFileRange(this.finalPath(blobId), range.start, range.end - range.start + 1, this.readBuffers);
+    const read = readFileRange(this.finalPath(blobId), range.start, range.end - range.start + 1, this.readBuffers, this.readsDirect);
     return this.shared === undefined ? read : read.catch(async (e: unknown) => Promise.reject(await this.unreachable(e, 'read a blob')));
   }
 

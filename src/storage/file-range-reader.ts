@@ -6,8 +6,8 @@
 // back per MiB — each hop is a futex wake of a pool thread and an eventfd wake of the main
 // loop, which on a busy machine also waits for a core.
 //
-// Every chunk is its own allocation (offset 0, the whole ArrayBuffer), so a consumer may
-// keep it or transfer it to a worker (crypto/offloaded-decrypt.ts). Memory per stream is
+// Every chunk is its own allocation (a view of it when read with O_DIRECT, whose buffer has
+// room for alignment: io/direct-read.ts), so a consumer may keep it. Memory per stream is
 // bounded by depth × chunk plus the stream's buffer (highWaterMark = chunk).
 //
 // A file that ends before the range does is an error, not a short stream: a body whose
@@ -16,6 +16,9 @@
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type { WholeRead } from './types.js';
+import { openForRead, rangeReadBuffer, rangeReadCapacity, readRange } from '../io/direct-read.js';
+import { giveSlot, isSlot, takeSlot } from '../io/aligned-slots.js';
+import { lend } from '../io/lent.js';
 
 /**
  * Buffers of one size, lent to whole reads and given back once their response is out. Each
@@ -29,13 +32,14 @@ export class ReadBufferPool {
 
   constructor(readonly size: number, private readonly keep: number) {}
 
-  /** A lent buffer of `size` bytes (old contents: the caller overwrites what it uses). */
+  /** A lent buffer of `size` bytes (old contents: the caller overwrites what it uses): an aligned slot while one is free (io/aligned-slots.ts). */
   take(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+    return this.free.pop() ?? takeSlot(this.size) ?? Buffer.allocUnsafeSlow(rangeReadCapacity(this.size));
   }
 
   give(buf: Buffer): void {
-    if (this.free.length < this.keep && buf.length === this.size) this.free.push(buf);
+    if (isSlot(buf)) giveSlot(buf);
+    else if (this.free.length < this.keep && buf.length === rangeReadCapacity(this.size)) this.free.push(buf);
   }
 }
 
@@ -52,24 +56,33 @@ const noRelease = (): void => {};
  * promise settles with the read; the close runs meanwhile (it cannot lose anything on a
  * descriptor opened for reading, so its error is dropped).
  */
-export function readFileRange(file: string, start: number, length: number, pool: ReadBufferPool): Promise<WholeRead> {
+export function readFileRange(file: string, start: number, length: number, pool: ReadBufferPool, direct = false): Promise<WholeRead> {
   return new Promise((resolve, reject) => {
-    fs.open(file, 'r', (err, fd) => {
+    openForRead(file, direct, (err, fd, isDirect) => {
       if (err) return reject(err);
+      // A pool buffer has room for a direct read's widening of up to `pool.size` bytes. A
+      // direct read always takes one (an aligned slot: io/aligned-slots.ts); a short one is
+      // then copied out, as a lent buffer would pin ~1 MiB.
       const lent = length >= LEND_FROM && length <= pool.size;
-      const buf = lent ? pool.take() : Buffer.allocUnsafeSlow(length);
-      fs.read(fd, buf, 0, length, start, (readErr, bytes) => {
+      const pooled = lent || (isDirect && length <= pool.size);
+      const buf = pooled ? pool.take() : isDirect ? rangeReadBuffer(length) : Buffer.allocUnsafeSlow(length);
+      readRange(fd, isDirect, buf, start, length, (readErr, data) => {
         fs.close(fd, ignore);
-        // A read of a regular file comes up short only at its end.
-        const failure = readErr ?? (bytes < length ? new Error('the file ended before the range read') : undefined);
-        if (failure !== undefined) {
-          if (lent) pool.give(buf);
-          return reject(failure);
+        // A read of a regular file comes up short only at its end (readRange's error).
+        if (readErr || data === undefined) {
+          if (pooled) pool.give(buf);
+          return reject(readErr);
         }
-        if (!lent) return resolve({ data: buf, release: noRelease });
+        if (pooled && !lent) {
+          const copy = Buffer.allocUnsafeSlow(length);
+          copy.set(data);
+          pool.give(buf);
+          return resolve({ data: copy, release: noRelease });
+        }
+        if (!lent) return resolve({ data, release: noRelease });
         let held = true;
         resolve({
-          data: buf.subarray(0, length),
+          data,
           release: () => {
             if (!held) return;
             held = false;
@@ -92,17 +105,41 @@ export interface FileRangeOptions {
   chunk: number;
   /** Reads in flight at once (≥ 1). */
   depth: number;
+  /** Read with O_DIRECT where the filesystem takes it (io/direct-read.ts): for blobs written so. */
+  direct?: boolean;
+  /**
+   * The reader writes each chunk to a socket with lentRelease(chunk) as the write's callback
+   * (io/lent.ts): a chunk read direct into an aligned slot is then lent, not copied out.
+   */
+  lend?: boolean;
 }
 
 interface Slot {
+  /** The buffer read into, and the bytes read (a view of it), once done. */
   buf: Buffer;
+  data: Buffer | undefined;
   done: boolean;
-  bytes: number;
-  err: NodeJS.ErrnoException | null;
+  err: Error | null;
 }
+
+/** A slot lent to a reader as a chunk: back to the pool once, from its release or once the chunk is unreachable. */
+interface Loan {
+  slot: Buffer;
+  held: boolean;
+}
+
+function repay(loan: Loan): void {
+  if (!loan.held) return;
+  loan.held = false;
+  unreleased.unregister(loan);
+  giveSlot(loan.slot);
+}
+
+const unreleased = new FinalizationRegistry<Loan>(repay);
 
 export class FileRangeReader extends Readable {
   private fd = -1;
+  private direct = false;
   /** Next file offset to request. */
   private pos: number;
   /** One past the last byte to read (set once the file is open when the range is open-ended). */
@@ -114,15 +151,18 @@ export class FileRangeReader extends Readable {
   private fileClosed = false;
 
   constructor(private readonly file: string, private readonly opts: FileRangeOptions) {
-    super({ highWaterMark: opts.chunk });
+    // Object mode when lending: each chunk reaches the reader as the very Buffer pushed (a
+    // byte stream may merge buffered chunks into a copy, whose release would be lost).
+    super(opts.lend === true ? { objectMode: true, highWaterMark: 1 } : { highWaterMark: opts.chunk });
     this.pos = opts.start;
     this.stop = opts.end === undefined ? -1 : opts.end + 1;
   }
 
   override _construct(callback: (err?: Error | null) => void): void {
-    fs.open(this.file, 'r', (err, fd) => {
+    openForRead(this.file, this.opts.direct === true, (err, fd, direct) => {
       if (err) return callback(err);
       this.fd = fd;
+      this.direct = direct;
       if (this.stop >= 0) return callback();
       fs.fstat(fd, (e, st) => {
         if (e) return callback(e);
@@ -141,16 +181,19 @@ export class FileRangeReader extends Readable {
   private fill(): void {
     while (this.wanted && this.inFlight < this.opts.depth && this.pos < this.stop && this.closing === undefined) {
       const len = Math.min(this.opts.chunk, this.stop - this.pos);
-      const slot: Slot = { buf: Buffer.allocUnsafeSlow(len), done: false, bytes: 0, err: null };
+      // A direct read goes into an aligned slot (lent to the reader, or copied out of), else
+      // into a buffer of its own per chunk: the consumer may keep it.
+      const buf = this.direct ? takeSlot(len) ?? rangeReadBuffer(len) : Buffer.allocUnsafeSlow(len);
+      const slot: Slot = { buf, data: undefined, done: false, err: null };
       const at = this.pos;
       this.pos += len;
       this.queue.push(slot);
       this.inFlight++;
-      fs.read(this.fd, slot.buf, 0, len, at, (err, bytes) => {
+      readRange(this.fd, this.direct, buf, at, len, (err, data) => {
         this.inFlight--;
         slot.done = true;
         slot.err = err;
-        slot.bytes = bytes;
+        slot.data = data;
         if (this.closing !== undefined) return this.closeIfIdle();
         this.deliver();
       });
@@ -162,14 +205,33 @@ export class FileRangeReader extends Readable {
   private deliver(): void {
     while (this.queue.length > 0 && this.queue[0]!.done) {
       const slot = this.queue.shift()!;
-      if (slot.err) return void this.destroy(slot.err);
-      if (slot.bytes < slot.buf.length) {
-        // A read of a regular file comes up short only at its end.
-        return void this.destroy(new Error('the file ended before the range read'));
+      // A read of a regular file comes up short only at its end: readRange's error.
+      if (slot.err || slot.data === undefined) {
+        giveSlot(slot.buf);
+        return void this.destroy(slot.err ?? new Error('the file ended before the range read'));
       }
-      this.wanted = this.push(slot.buf);
+      this.wanted = this.push(this.handOut(slot.buf, slot.data));
     }
     this.fill();
+  }
+
+  /** The chunk the reader gets: a slot's bytes lent (given back from its release) or copied out; any other buffer as it is. */
+  private handOut(buf: Buffer, data: Buffer): Buffer {
+    if (!isSlot(buf)) return data;
+    if (this.opts.lend === true) {
+      const loan: Loan = { slot: buf, held: true };
+      // Node calls a socket write's callback, with or without an error, once libuv is done
+      // with its buffer (or the chunk never reached it): the slot can be reused either way.
+      lend(data, () => repay(loan));
+      // A chunk never written (still in this stream's buffer when it was destroyed) is never
+      // released: its slot comes back once nothing can reach the chunk.
+      unreleased.register(data, loan, loan);
+      return data;
+    }
+    const copy = Buffer.allocUnsafeSlow(data.length);
+    copy.set(data);
+    giveSlot(buf);
+    return copy;
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
@@ -182,7 +244,8 @@ export class FileRangeReader extends Readable {
     if (this.inFlight > 0 || this.closing === undefined || this.fileClosed) return;
     this.fileClosed = true;
     const done = this.closing;
-    this.queue.length = 0;
+    // Reads done and never handed out: nobody holds their slots.
+    for (const slot of this.queue.splice(0)) giveSlot(slot.buf);
     if (this.fd < 0) return done();
     const fd = this.fd;
     this.fd = -1;

@@ -141,8 +141,8 @@ export class TieredBlobStore implements BlobStore {
     );
   }
 
-  read(blobId: string, range?: ByteRange): Readable {
-    if (!blobId.startsWith(INLINE_PREFIX)) return this.files.read(blobId, range);
+  read(blobId: string, range?: ByteRange, opts?: { lend?: boolean }): Readable {
+    if (!blobId.startsWith(INLINE_PREFIX)) return this.files.read(blobId, range, opts);
     const bad = badRange(range);
     if (bad) return failedStream(bad);
     const { inlineBlobs } = this.meta;
@@ -152,7 +152,7 @@ export class TieredBlobStore implements BlobStore {
       // A tier that answers at once: a spilled blob is the file's own stream, with nothing
       // between it and the response (a large GET is one of these).
       const data = inlineBlobs.getNow(blobId, range);
-      return data === undefined ? this.files.read(fileId, range) : bytesStream(data);
+      return data === undefined ? this.files.read(fileId, range, opts) : bytesStream(data);
     }
     const prefetched = inlineBlobs.takePrefetched?.(blobId, range);
     if (prefetched !== undefined) return bytesStream(prefetched);
@@ -172,6 +172,10 @@ export class TieredBlobStore implements BlobStore {
   localFile(blobId: string, size: number): string | undefined {
     if (!blobId.startsWith(INLINE_PREFIX)) return this.files.localFile?.(blobId, size);
     return size > INLINE_MAX_BYTES ? this.files.localFile?.(blobId.slice(INLINE_PREFIX.length), size) : undefined;
+  }
+
+  get readsDirect(): boolean {
+    return this.files.readsDirect === true;
   }
 
   localFileError(e: unknown): unknown | Promise<unknown> {

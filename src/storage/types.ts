@@ -454,8 +454,12 @@ export interface WholeRead {
 export interface BlobStore {
   /** Reserves a fresh blob id and opens a writer for it. */
   create(): Promise<BlobWriter>;
-  /** Streams bytes [start, end] inclusive (whole blob when omitted). Errors if the blob is missing. */
-  read(blobId: string, range?: ByteRange): Readable;
+  /**
+   * Streams bytes [start, end] inclusive (whole blob when omitted). Errors if the blob is
+   * missing. `lend`: the reader writes every chunk to a socket with lentRelease(chunk) as the
+   * write's callback (io/lent.ts), so the store may lend it buffers it reuses.
+   */
+  read(blobId: string, range?: ByteRange, opts?: { lend?: boolean }): Readable;
   /**
    * Optional fast path for small blobs: the bytes [start, end] of a blob the store holds in
    * memory-speed storage (the inline tier of tiered-blob-store.ts), at once; undefined when
@@ -469,6 +473,11 @@ export interface BlobStore {
    * (blob-readers.ts), and a reader must treat a missing or short file as read() would.
    */
   localFile?(blobId: string, size: number): string | undefined;
+  /**
+   * Optional, with localFile: true when its files are written with O_DIRECT, so a reader of
+   * them should read with O_DIRECT too (they are not in the page cache; io/direct-read.ts).
+   */
+  readonly readsDirect?: boolean;
   /**
    * Optional, with localFile: the error such a reader reports for `e`, a read error of that
    * file, as read() would report it (a shared directory unreachable as a whole is

@@ -29,7 +29,12 @@ export async function openFilesUnder(dir: string): Promise<string[]> {
   return out;
 }
 
-/** Blob files of the server with data directory `dataDir` this process has open. */
-export function blobFilesOpen(dataDir: string): Promise<string[]> {
-  return openFilesUnder(join(dataDir, 'blobs'));
+/**
+ * Blob files of the server with data directory `dataDir` this process has open. Not the
+ * descriptors a store with fsync on keeps for its life: its fan-out directories (blobs/xx)
+ * and its O_DIRECT probe (storage/direct-io.ts).
+ */
+export async function blobFilesOpen(dataDir: string): Promise<string[]> {
+  const blobs = join(dataDir, 'blobs');
+  return (await openFilesUnder(blobs)).filter((f) => !/^[0-9a-f]{2}$/.test(f.slice(blobs.length + 1)) && !f.includes('/direct-probe-'));
 }

@@ -31,12 +31,13 @@ export interface TestServer {
  * With COFFER_TLS_CERT and COFFER_TLS_KEY in `env` the server speaks HTTPS, and the
  * clients trust that certificate (a self-signed one is its own CA).
  */
-export async function startTestServer(env: Record<string, string> = {}, opts: { dataDir?: string; log?: Logger; now?: () => number } = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, opts: { dataDir?: string; log?: Logger; now?: () => number; fsync?: boolean } = {}): Promise<TestServer> {
   // opts.dataDir: start on an existing data directory (a restart); the caller removes it.
   // opts.log: the server's logger (silent otherwise), for tests that check what it logs.
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'coffer-test-')));
   const config = loadConfig(
-    { port: 0, dataDir, fsync: false },
+    // opts.fsync: durable writes (blobs written, and read back, with O_DIRECT where the filesystem takes it).
+    { port: 0, dataDir, fsync: opts.fsync ?? false },
     { COFFER_ROOT_ACCESS_KEY_ID: ROOT_KEY_ID, COFFER_ROOT_SECRET_ACCESS_KEY: ROOT_SECRET, ...env },
   );
   // opts.now: the S3 services' clock (object lock), for tests that move time.

@@ -3,6 +3,7 @@
 
 import { lockResponseHeaders } from '../object-lock.js';
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { finished, type Readable } from 'node:stream';
 import { ObjectCryptoError, lentRelease } from '../../crypto/index.js';
 import { readersOf } from '../../storage/blob-readers.js';
@@ -170,7 +171,7 @@ async function sendBody(ctx: S3Context, rec: ObjectRecord, status: number, heade
   // which clients take for a network error. So the body is opened before the head: its first
   // chunk means the first blob opened and (encrypted) the first segment of the range
   // authenticated. Damage past it still cuts the connection; that needs the whole read.
-  const body = keys ? readDecrypted(ctx.services.blobs, rec.parts, rec.size, keys, range, { lend: true }) : readObject(ctx.services.blobs, rec, range);
+  const body = keys ? readDecrypted(ctx.services.blobs, rec.parts, rec.size, keys, range, { lend: true }) : readObject(ctx.services.blobs, rec, range, { lend: true });
   let first: Buffer | null;
   try {
     first = await firstChunk(body);
@@ -214,6 +215,7 @@ function sendStream(src: Readable, res: ServerResponse): Promise<void> {
     let checking = false;
     let waiting = false;
     let settled = false;
+    let stopWatching: (() => void) | undefined;
     const check = (): void => {
       checking = false;
       // A 'drain' that came first (a write that completed at once) cleared the need.
@@ -240,7 +242,7 @@ function sendStream(src: Readable, res: ServerResponse): Promise<void> {
       src.off('data', onData);
       src.off('end', onEnd);
       res.off('drain', onDrain);
-      socket?.off('close', onGone);
+      stopWatching?.();
       if (err) {
         src.destroy();
         reject(err);
@@ -249,13 +251,44 @@ function sendStream(src: Readable, res: ServerResponse): Promise<void> {
     src.once('error', settle);
     finished(res, settle);
     if (socket?.destroyed) return onGone();
-    socket?.once('close', onGone);
+    if (socket) stopWatching = whenClosed(socket, onGone);
     res.on('drain', onDrain);
     src.once('end', onEnd);
     src.on('data', onData);
     // firstChunk() left it paused; a 'data' listener alone does not restart a paused stream.
     src.resume();
   });
+}
+
+/** Per connection: the streaming GETs waiting on it (pipelined ones too), and their one 'close' listener. */
+const watchers = new WeakMap<Socket, { waiting: Set<() => void>; onClose: () => void }>();
+
+/**
+ * Calls `onClose` when `socket` closes; returns what stops that. The streaming GETs on a
+ * connection share one 'close' listener, removed when the last stops: a client pipelining
+ * more than ten GETs would otherwise add one each, past Node's MaxListeners warning.
+ */
+function whenClosed(socket: Socket, onClose: () => void): () => void {
+  let w = watchers.get(socket);
+  if (w === undefined) {
+    const waiting = new Set<() => void>();
+    const fire = (): void => {
+      watchers.delete(socket);
+      for (const f of [...waiting]) f();
+    };
+    w = { waiting, onClose: fire };
+    watchers.set(socket, w);
+    socket.once('close', fire);
+  }
+  const { waiting, onClose: fire } = w;
+  // A function of its own: the same callback added twice would be one entry.
+  const entry = (): void => onClose();
+  waiting.add(entry);
+  return () => {
+    if (!waiting.delete(entry) || waiting.size > 0) return;
+    if (watchers.get(socket)?.waiting === waiting) watchers.delete(socket);
+    socket.off('close', fire);
+  };
 }
 
 /**
