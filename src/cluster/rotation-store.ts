@@ -150,6 +150,9 @@ interface Row {
 
 const toRow = (r: Row): ClusterRotationRow => ({ id: r.id, from: r.from_key, to: r.to_key, record: r.record, phase: r.phase, barrier: r.barrier, progress: r.progress, message: r.message });
 
+// The row-locking transactions below (cancel, joinRead, trySwitch) run at READ COMMITTED
+// whatever the database's default: a statement after the row's lock must see what its previous
+// holder committed (at SERIALIZABLE the snapshot predates the lock, and the wait ends in 40001).
 export class PgRotationStore {
   private constructor(private readonly pool: pg.Pool) {}
 
@@ -184,7 +187,7 @@ export class PgRotationStore {
   async cancel(message: string, record: (r: ClusterRotationRow) => Promise<void>): Promise<{ outcome: 'cancelled' | 'none' | 'past-switch'; row?: ClusterRotationRow }> {
     const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       const locked = (await client.query<Row>(SQL.lockActive)).rows[0];
       const row = locked && toRow(locked);
       if (!row || row.phase !== 'prepare') {
@@ -220,7 +223,7 @@ export class PgRotationStore {
   async joinRead(): Promise<ClusterRotationRow | undefined> {
     const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       const r = (await client.query<Row>(SQL.shareActive)).rows[0];
       await client.query('COMMIT');
       return r ? toRow(r) : await this.latest();
@@ -249,7 +252,7 @@ export class PgRotationStore {
   async trySwitch(id: string): Promise<{ switched: boolean; blockers: RotationNodeRow[] }> {
     const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       const row = (await client.query<Row>(SQL.lockActive)).rows[0];
       if (!row || row.id !== id || row.phase !== 'prepare') {
         await client.query('ROLLBACK');

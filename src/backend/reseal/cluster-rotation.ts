@@ -366,20 +366,23 @@ export class ClusterRotation implements RootKeyRotator {
     if (ring.previous || ring.standby || record.rotation) throw new RotationRequestError('this node holds a rotation that has not finished; restart it to rejoin the cluster\'s', 'InvalidState');
     const { next, rotation, to } = await openRotationTarget(this.d, record, req, 'node');
     const id = randomUUID();
-    // Known not begun: no row names the new key and custody.json does not (a token key made for it is nobody's).
-    let notBegun = true;
+    // Known not begun, and known to be nobody's: the rotation recorded instead names another
+    // key. On a shared token another node may have found the key made here (not made by it)
+    // and recorded its rotation to it, or may yet: only then is the key destroyed.
+    let nobodys = false;
     try {
       await auditEvent(this.d, 'CofferRootKeyRotationStarted', { from: record.rootKey, to: next.id, target: to.target, online: true, cluster: true, resumed: false }, caller);
-      notBegun = false;
       await replaceCustodyRecord(this.d.dataDir, { ...record, rotation });
       if (!(await this.d.store.begin(id, ring.sealing.id, next.id, rotation as unknown as Record<string, unknown>))) {
         await replaceCustodyRecord(this.d.dataDir, record);
-        notBegun = true;
+        const recorded = await this.d.store.latest();
+        nobodys = isOpen(recorded) && recorded.to !== next.id;
         throw new RotationRequestError('another root-key rotation was begun on the cluster at the same time; follow it with GET custody/rotation', 'RotationInProgress');
       }
     } catch (e) {
       next.close?.();
-      if (notBegun) this.#destroyMadeKey(rotation, next.id, 'root-key rotation not begun');
+      // This node's follower may have taken it up for the recorded rotation meanwhile: never while held.
+      if (nobodys && (ring.standby as RootKeyProvider | undefined)?.id !== next.id) this.#destroyMadeKey(rotation, next.id, 'root-key rotation not begun');
       throw e;
     }
     if (req.itemsPerSecond !== undefined) await this.d.store.setProgress(id, { itemsPerSecond: req.itemsPerSecond });

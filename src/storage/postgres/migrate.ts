@@ -5,7 +5,9 @@
 //
 // Nodes of a cluster start at once: migrate() runs in one transaction that first takes
 // the transaction-level advisory lock MIGRATION_LOCK, so the first node applies the
-// steps and the others wait, then find them applied. PostgreSQL's DDL is transactional:
+// steps and the others wait, then find them applied — at READ COMMITTED whatever the
+// database's default, so the read after the lock sees the first node's commit (a SERIALIZABLE
+// snapshot is taken when the lock statement begins, before the lock). PostgreSQL's DDL is transactional:
 // a step that fails leaves nothing of itself, and its version is not recorded. A
 // database migrated by a newer Coffer (a version this build does not know) is refused.
 
@@ -31,7 +33,7 @@ const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
 export async function migrate(pool: pg.Pool, component: string, migrations: readonly PgMigration[], what: string): Promise<number> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
     try {
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK.toString()]);
       await client.query(CREATE_TABLE);
