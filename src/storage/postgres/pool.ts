@@ -21,9 +21,11 @@ import { markIfUnavailable, markUnavailable } from './unavailable.js';
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 
+const toNumber = (v: string): number => Number(v);
+// Asked for every column of every query's result (node-postgres's Result.addFields): one parser, not one closure per column.
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
-    if (oid === INT8_OID || oid === NUMERIC_OID) return (v: string) => Number(v);
+    if (oid === INT8_OID || oid === NUMERIC_OID) return toNumber;
     return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
   },
 };
@@ -90,6 +92,11 @@ export function openPgPool(url: string, opts: PgPoolOptions = {}): pg.Pool {
     application_name: opts.applicationName ?? 'coffer',
     types,
     allowExitOnIdle: true,
+    // Idle connections stay open (up to `max`): no idle timer is armed at every release and
+    // cleared at the next checkout — every statement checks a connection out of the pool, and
+    // those two timers were a measurable part of a small PUT's CPU (docs/CLUSTER.md). A
+    // connection the server drops is still removed (the idle 'error' listener) and replaced.
+    idleTimeoutMillis: 0,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     Client: WithholdingClient,
     // A query is sent without waiting for the answer to the one before it on the same
