@@ -92,11 +92,6 @@ export function openPgPool(url: string, opts: PgPoolOptions = {}): pg.Pool {
     application_name: opts.applicationName ?? 'coffer',
     types,
     allowExitOnIdle: true,
-    // Idle connections stay open (up to `max`): no idle timer is armed at every release and
-    // cleared at the next checkout — every statement checks a connection out of the pool, and
-    // those two timers were a measurable part of a small PUT's CPU (docs/CLUSTER.md). A
-    // connection the server drops is still removed (the idle 'error' listener) and replaced.
-    idleTimeoutMillis: 0,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     Client: WithholdingClient,
     // A query is sent without waiting for the answer to the one before it on the same
