@@ -84,6 +84,8 @@ export interface PgPoolOptions {
   applicationName?: string;
 }
 
+const unref = (c: pg.PoolClient): void => (c as unknown as { unref(): void }).unref();
+
 /** Whether a checked-out connection can still take queries (node-postgres's own flags). */
 function queryable(c: pg.PoolClient): boolean {
   const f = c as unknown as { _queryable?: boolean; _ending?: boolean };
@@ -101,13 +103,14 @@ function queryable(c: pg.PoolClient): boolean {
  */
 class LanePool extends pg.Pool {
   #held: Promise<pg.PoolClient> | undefined;
+  #inFlight = 0;
 
   async readAlone(config: pg.QueryConfig): Promise<pg.QueryResult> {
     let held = this.#held;
     if (held === undefined) {
       held = this.#held = this.connect().then((c) => {
-        // Like an idle pool connection: it does not keep the process alive by itself.
-        (c as unknown as { unref(): void }).unref();
+        // Like an idle pool connection, it keeps the process alive only while it has reads in flight.
+        unref(c);
         return c;
       });
       held.catch(() => {
@@ -119,17 +122,22 @@ class LanePool extends pg.Pool {
       this.#drop(held, client);
       return this.readAlone(config);
     }
+    if (this.#inFlight++ === 0) (client as unknown as { ref(): void }).ref();
     try {
       return await client.query(config);
     } catch (e) {
       if (!queryable(client)) this.#drop(held, client, e);
       throw e;
+    } finally {
+      // A dropped connection's reads no longer count (#drop started the count again).
+      if (this.#held === held && --this.#inFlight === 0) unref(client);
     }
   }
 
   #drop(held: Promise<pg.PoolClient>, client: pg.PoolClient, e?: unknown): void {
     if (this.#held !== held) return;
     this.#held = undefined;
+    this.#inFlight = 0;
     client.release(e instanceof Error ? e : new Error('connection not queryable'));
   }
 
