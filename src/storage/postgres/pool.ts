@@ -118,6 +118,7 @@ class LanePool extends pg.Pool {
       });
     }
     const client = await held;
+    if (this.#held !== held) return this.readAlone(config); // dropped while it connected
     if (!queryable(client)) {
       this.#drop(held, client);
       return this.readAlone(config);
