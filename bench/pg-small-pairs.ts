@@ -5,7 +5,8 @@
 // CPU per operation of its node and of PostgreSQL — the steadier figure on a shared machine.
 //
 //   node dist/bench/pg-small-pairs.js [<checkout>/dist/src/cli/main.js …]
-//   BENCH_SMALL_OPS (default 2000), BENCH_PAIR_ROUNDS (default 5), BENCH_CLUSTER_SIGNER=user
+//   BENCH_SMALL_OPS (default 2000), BENCH_PAIR_ROUNDS (default 5), BENCH_CLUSTER_SIGNER=user,
+//   BENCH_PAIR_GETS=0 (PUTs only: for profiling a node's PUT path with perf, BENCH_SERVER_NODE_OPTIONS=--perf-basic-prof)
 //
 // bench/cluster.ts gives the issue-15 table; this is the tool for comparing builds on it.
 
@@ -26,6 +27,7 @@ const BUCKET = 'bench';
 const ops = Number(process.env.BENCH_SMALL_OPS ?? 2000);
 const rounds = Number(process.env.BENCH_PAIR_ROUNDS ?? 5);
 const IN_FLIGHT = 16;
+const gets = process.env.BENCH_PAIR_GETS !== '0';
 
 interface Variant {
   label: string;
@@ -109,14 +111,15 @@ async function main(): Promise<void> {
     for (const v of variants) await run(v, 'PUT', -1, true);
     for (let r = 0; r < rounds; r++) {
       process.stderr.write(`pairs: round ${r + 1} of ${rounds} (load average ${loadavg()[0]!.toFixed(1)})\n`);
+      if (r === 0) process.stderr.write(`pairs: node pids ${variants.map((v) => `${v.label} ${v.server.pid}`).join(', ')}\n`);
       const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
       for (const v of order) v.put.push(await run(v, 'PUT', r));
-      for (const v of order) v.get.push(await run(v, 'GET', r));
+      if (gets) for (const v of order) v.get.push(await run(v, 'GET', r));
     }
     const ref = variants[0]!;
     console.log('| variant | op | rate (median) | ÷ SQLite (median of rounds) | CPU/op node | CPU/op PostgreSQL | node + PG ÷ SQLite node | failed |');
     console.log('|---|---|---|---|---|---|---|---|');
-    for (const what of ['put', 'get'] as const) {
+    for (const what of gets ? (['put', 'get'] as const) : (['put'] as const)) {
       for (const v of variants) {
         const xs = v[what];
         const ratio = median(xs.map((x, i) => x.rate / ref[what][i]!.rate));

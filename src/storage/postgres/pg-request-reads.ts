@@ -15,7 +15,8 @@ import type { RequestReader, RequestReads } from '../request-reads.js';
 import { INLINE_MAX_BYTES } from '../tiered-blob-store.js';
 import { OBJECT_PREFIX, PG_METADATA_SQL as S } from './pg-metadata-sql.js';
 import type { PgInlineBlobs } from './pg-inline-blobs.js';
-import { first } from './query.js';
+import { readAlone } from './pool.js';
+import { queryConfig } from './query.js';
 
 interface Row {
   iam_version: number | string | null;
@@ -35,9 +36,11 @@ export class PgRequestReader implements RequestReader {
   constructor(private readonly pool: pg.Pool, private readonly inlineBlobs: Pick<PgInlineBlobs, 'hold'>) {}
 
   start(bucket: string, object?: { key: string; inline: boolean }): RequestReads {
-    const row = object === undefined
-      ? first<Row>(this.pool, S.requestReadsBucket, [bucket])
-      : first<Row>(this.pool, S.requestReads, [bucket, object.inline ? INLINE_MAX_BYTES : -1, object.key]);
+    // A read alone: on the pool's held connection, without a checkout (pool.ts, readAlone).
+    const row = (object === undefined
+      ? readAlone(this.pool, queryConfig(S.requestReadsBucket, [bucket]))
+      : readAlone(this.pool, queryConfig(S.requestReads, [bucket, object.inline ? INLINE_MAX_BYTES : -1, object.key])))
+      .then((r) => r.rows[0] as Row | undefined);
     row.catch(NOTHING); // its failure reaches whoever takes a part
     const iamVersion = row.then((r) => String(r?.iam_version ?? 0));
     const record = row.then((r): BucketRecord | undefined => (r?.b_name == null ? undefined : toBucket({

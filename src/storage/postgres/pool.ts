@@ -21,9 +21,11 @@ import { markIfUnavailable, markUnavailable } from './unavailable.js';
 const INT8_OID = 20;
 const NUMERIC_OID = 1700;
 
+const toNumber = (v: string): number => Number(v);
+// Asked for every column of every query's result (node-postgres's Result.addFields): one parser, not one closure per column.
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
-    if (oid === INT8_OID || oid === NUMERIC_OID) return (v: string) => Number(v);
+    if (oid === INT8_OID || oid === NUMERIC_OID) return toNumber;
     return pg.types.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
   },
 };
@@ -82,11 +84,87 @@ export interface PgPoolOptions {
   applicationName?: string;
 }
 
+const unref = (c: pg.PoolClient): void => (c as unknown as { unref(): void }).unref();
+
+/** Whether a checked-out connection can still take queries (node-postgres's own flags). */
+function queryable(c: pg.PoolClient): boolean {
+  const f = c as unknown as { _queryable?: boolean; _ending?: boolean };
+  return f._queryable !== false && f._ending !== true;
+}
+
+/**
+ * The pool, with one connection held out of it for read-only statements sent on their own
+ * (readAlone): each is written to that connection straight away, pipelined behind the ones
+ * still answering, instead of a checkout and a release of a pool connection per statement.
+ * Only reads go there — a read never waits for a lock, so nothing queued behind it stalls.
+ * A held connection that broke (the database restarted) goes back to the pool with its error,
+ * which drops it, and the next read checks out another: a read fails as any statement would
+ * (unavailable: 503), and the next one after recovery succeeds. end() lets it go first.
+ */
+class LanePool extends pg.Pool {
+  #held: Promise<pg.PoolClient> | undefined;
+  #inFlight = 0;
+
+  async readAlone(config: pg.QueryConfig): Promise<pg.QueryResult> {
+    let held = this.#held;
+    if (held === undefined) {
+      held = this.#held = this.connect().then((c) => {
+        // Like an idle pool connection, it keeps the process alive only while it has reads in flight.
+        unref(c);
+        return c;
+      });
+      held.catch(() => {
+        if (this.#held === held) this.#held = undefined;
+      });
+    }
+    const client = await held;
+    if (this.#held !== held) return this.readAlone(config); // dropped while it connected
+    if (!queryable(client)) {
+      this.#drop(held, client);
+      return this.readAlone(config);
+    }
+    if (this.#inFlight++ === 0) (client as unknown as { ref(): void }).ref();
+    try {
+      return await client.query(config);
+    } catch (e) {
+      if (!queryable(client)) this.#drop(held, client, e);
+      throw e;
+    } finally {
+      // A dropped connection's reads no longer count (#drop started the count again).
+      if (this.#held === held && --this.#inFlight === 0) unref(client);
+    }
+  }
+
+  #drop(held: Promise<pg.PoolClient>, client: pg.PoolClient, e?: unknown): void {
+    if (this.#held !== held) return;
+    this.#held = undefined;
+    this.#inFlight = 0;
+    client.release(e instanceof Error ? e : new Error('connection not queryable'));
+  }
+
+  override async end(): Promise<void> {
+    const held = this.#held;
+    this.#held = undefined;
+    if (held !== undefined) {
+      const client = await held.catch(() => undefined);
+      client?.release();
+    }
+    return super.end();
+  }
+}
+
+/** pool.query(config), or on openPgPool's pool its held connection for reads (LanePool). For read-only statements only. */
+export function readAlone(pool: pg.Pool, config: pg.QueryConfig): Promise<pg.QueryResult> {
+  return pool instanceof LanePool ? pool.readAlone(config) : pool.query(config);
+}
+
 /** A pool for `url` (postgres://user@host:port/db). Connections are made on first use. */
 export function openPgPool(url: string, opts: PgPoolOptions = {}): pg.Pool {
-  const pool = new pg.Pool({
+  const max = opts.max ?? 10;
+  // The held connection is one of `max`; a pool smaller than 3 keeps all of them for checkouts.
+  const pool = new (max >= 3 ? LanePool : pg.Pool)({
     connectionString: url,
-    max: opts.max ?? 10,
+    max,
     application_name: opts.applicationName ?? 'coffer',
     types,
     allowExitOnIdle: true,
