@@ -1,0 +1,82 @@
+// The plaintexts of the data-key-sized ciphertexts this KMS sealed or opened last, so that a
+// Decrypt of one of them (an SSE-KMS GET of an object read or written a moment ago, or an
+// envelope client's GenerateDataKey then Decrypt) skips HKDF and AES-GCM.
+//
+// Only the cryptography is saved. The lookup comes after everything a Decrypt decides: the
+// key resolved from the blob's header, the caller authorized, the key state checked, and the
+// material the header names found through the service's material cache — whose objects are
+// new after any change to the key (its revision). An entry answers only for the very same
+// material object, the very same blob bytes and the very same encryption context, which is
+// exactly when AES-GCM would have authenticated and returned these bytes. The audit event
+// and the answer are the operation's as before.
+//
+// Bounded: plaintexts of at most 64 bytes (AES-256 data keys and DSSE's pairs), at most
+// MAX_ENTRIES, first in first out; an entry leaving is zeroed. Callers get copies, so a
+// caller zeroing its key (S3 does after each GET) leaves the entry intact.
+
+import type { EncryptionContext } from '../crypto/encryption-context.js';
+import type { KeyMaterial } from './format/key-material.js';
+import { CIPHERTEXT_HEADER_LENGTH } from './format/ciphertext.js';
+
+const MAX_PLAINTEXT = 64;
+const TAG_LENGTH = 16;
+const MAX_BLOB = CIPHERTEXT_HEADER_LENGTH + MAX_PLAINTEXT + TAG_LENGTH;
+export const MAX_ENTRIES = 4096;
+
+interface Entry {
+  material: KeyMaterial;
+  plaintext: Buffer;
+}
+
+/** One server's remembered ciphertexts (one per KmsService). */
+export class OpenedCiphertexts {
+  readonly #entries = new Map<string, Entry>();
+  /** For tests: hits and misses of lookups that could have been answered. */
+  readonly stats = { hits: 0, misses: 0 };
+
+  /** A copy of the plaintext `blob` opened to under `material` and `context`, if remembered. */
+  lookup(material: KeyMaterial, blob: Buffer, context: EncryptionContext): Buffer | undefined {
+    if (blob.length > MAX_BLOB) return undefined;
+    const hit = this.#entries.get(memoKey(blob, context));
+    if (hit === undefined || hit.material !== material) {
+      this.stats.misses++;
+      return undefined;
+    }
+    this.stats.hits++;
+    return Buffer.from(hit.plaintext);
+  }
+
+  /** Remembers (a copy of) the plaintext of `blob`, sealed or authenticated under `material` and `context`. */
+  remember(material: KeyMaterial, blob: Buffer, context: EncryptionContext, plaintext: Buffer): void {
+    if (blob.length > MAX_BLOB || plaintext.length > MAX_PLAINTEXT) return;
+    const k = memoKey(blob, context);
+    const old = this.#entries.get(k);
+    if (old !== undefined) {
+      this.#entries.delete(k);
+      old.plaintext.fill(0);
+    } else if (this.#entries.size >= MAX_ENTRIES) {
+      const [first, gone] = this.#entries.entries().next().value as [string, Entry];
+      this.#entries.delete(first);
+      gone.plaintext.fill(0);
+    }
+    this.#entries.set(k, { material, plaintext: Buffer.from(plaintext) });
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+/**
+ * The blob's bytes (length first, so blob and context cannot trade bytes) and the context
+ * as JSON of its pairs sorted by key: distinct contexts give distinct strings (JSON escapes
+ * lone surrogates), and the order of the members as sent does not matter.
+ */
+function memoKey(blob: Buffer, context: EncryptionContext): string {
+  const keys = Object.keys(context);
+  let ctx: string;
+  if (keys.length === 0) ctx = '';
+  else if (keys.length === 1) ctx = JSON.stringify([keys[0], context[keys[0]!]]);
+  else ctx = JSON.stringify(keys.sort().map((k) => [k, context[k]]));
+  return `${blob.length}:${blob.toString('latin1')}${ctx}`;
+}

@@ -1,0 +1,84 @@
+// What a GET of an encrypted object would otherwise work out again on every read of the
+// same object version: its envelope decoded from the stored base64, and for SSE-S3 its
+// object key unwrapped under the root key. Both are keyed by the stored envelope string
+// itself (`sys.sse.env`: the object id, the kind, the KMS key id and context, and the
+// wrapped key bytes with their root-key header), so an overwrite, a copy, a re-wrap or a
+// re-seal, each of which stores a new envelope, can never be answered from here, and a
+// changed (tampered) envelope is a miss that fails as it did.
+//
+// Only SSE-S3 keys are remembered: they depend on nothing but the root key. An SSE-KMS or
+// DSSE-KMS data key goes through KMS on every GET (the authorization, the key-state check
+// and the audit record are per request; the KMS saves its own cryptography,
+// kms/opened-ciphertexts.ts), SSE-C keys come with the request, and bucket keys have
+// their own cache (bucket-keys.ts).
+//
+// SSE-S3 keys are held per root-key provider object, and only while it seals under the
+// same key and no root-key rotation is in progress (no previous or standby key held): an
+// item that opened only under a previous key is never remembered, and everything
+// remembered before a rotation is a miss after it (its key id changed). A new object's key
+// is remembered when it is sealed, so the GET after a PUT is a hit too.
+//
+// Bounded (MAX_ENTRIES each, first in first out); a key leaving is zeroed; callers get
+// copies, since a GET zeroes its keys when it ends.
+
+import { asObjectKey, decodeEnvelope, type ObjectEnvelope, type ObjectKey } from '../../crypto/index.js';
+import { RootKeyRing } from '../../custody/root-key-ring.js';
+import type { RootKeyProvider } from '../../custody/root-key.js';
+
+export const MAX_ENTRIES = 4096;
+
+const envelopes = new Map<string, ObjectEnvelope>();
+
+/** The decoded envelope of a stored `env` (base64); throws what decodeEnvelope throws. */
+export function decodeStoredEnvelope(env: string): ObjectEnvelope {
+  const known = envelopes.get(env);
+  if (known !== undefined) return known;
+  const decoded = Object.freeze(decodeEnvelope(Buffer.from(env, 'base64')));
+  evictOne(envelopes);
+  envelopes.set(env, decoded);
+  return decoded;
+}
+
+interface KeyEntry {
+  rootKeyId: string;
+  key: ObjectKey;
+}
+
+const sseS3Keys = new WeakMap<RootKeyProvider, Map<string, KeyEntry>>();
+
+/** Whether `rootKey` seals and opens under one key alone (no rotation in progress). */
+function steady(rootKey: RootKeyProvider): boolean {
+  return !(rootKey instanceof RootKeyRing) || (rootKey.previous === undefined && rootKey.standby === undefined);
+}
+
+/** A copy of the SSE-S3 object key of stored envelope `env`, if remembered under this root key. */
+export function rememberedSseS3Key(rootKey: RootKeyProvider, env: string): ObjectKey | undefined {
+  const hit = sseS3Keys.get(rootKey)?.get(env);
+  if (hit === undefined || hit.rootKeyId !== rootKey.id || !steady(rootKey)) return undefined;
+  return asObjectKey(Buffer.from(hit.key));
+}
+
+/** Remembers (a copy of) the SSE-S3 object key of stored envelope `env`, opened or sealed under `rootKey`. */
+export function rememberSseS3Key(rootKey: RootKeyProvider, env: string, key: ObjectKey): void {
+  if (!steady(rootKey)) return;
+  let keys = sseS3Keys.get(rootKey);
+  if (keys === undefined) sseS3Keys.set(rootKey, (keys = new Map()));
+  keys.get(env)?.key.fill(0);
+  keys.delete(env);
+  const gone = evictOne(keys);
+  gone?.key.fill(0);
+  keys.set(env, { rootKeyId: rootKey.id, key: asObjectKey(Buffer.from(key)) });
+}
+
+/** Makes room for one more entry: the oldest goes (and is returned). */
+function evictOne<T>(map: Map<string, T>): T | undefined {
+  if (map.size < MAX_ENTRIES) return undefined;
+  const first = map.entries().next().value as [string, T];
+  map.delete(first[0]);
+  return first[1];
+}
+
+/** For tests: how many SSE-S3 keys are held for `rootKey`. */
+export function sseS3KeysHeld(rootKey: RootKeyProvider): number {
+  return sseS3Keys.get(rootKey)?.size ?? 0;
+}
