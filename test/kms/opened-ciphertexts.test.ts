@@ -1,0 +1,89 @@
+// The data keys the KMS remembers with their ciphertexts (src/kms/opened-ciphertexts.ts):
+// an entry answers only for the very same material object, blob bytes and encryption
+// context; and on the wire a remembered blob still goes through every check of Decrypt —
+// another context, a disabled key, a key policy that no longer allows, a deleted key.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { DecryptCommand, DisableKeyCommand, EnableKeyCommand, GenerateDataKeyCommand, PutKeyPolicyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
+import { OpenedCiphertexts, MAX_ENTRIES } from '../../src/kms/opened-ciphertexts.js';
+import { CIPHERTEXT_HEADER_LENGTH } from '../../src/kms/format/ciphertext.js';
+import type { KeyMaterial } from '../../src/kms/format/key-material.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createKeyVia, rejects } from './harness.js';
+
+const material = () => randomBytes(32) as KeyMaterial;
+const blob = () => randomBytes(CIPHERTEXT_HEADER_LENGTH + 32 + 16);
+
+describe('OpenedCiphertexts', () => {
+  it('answers a copy for the same material object, blob and context (in any member order), nothing otherwise', () => {
+    const memo = new OpenedCiphertexts();
+    const m = material();
+    const b = blob();
+    const key = randomBytes(32);
+    memo.remember(m, b, { a: '1', b: '2' }, key);
+    const got = memo.lookup(m, b, { b: '2', a: '1' })!;
+    assert.ok(got.equals(key));
+    got.fill(0);
+    assert.ok(memo.lookup(m, b, { a: '1', b: '2' })!.equals(key), 'a caller zeroing its copy leaves the entry');
+    assert.equal(memo.lookup(Buffer.from(m) as KeyMaterial, b, { a: '1', b: '2' }), undefined, 'equal bytes in another material object (a new revision): a miss');
+    assert.equal(memo.lookup(m, b, { a: '1' }), undefined, 'another context');
+    assert.equal(memo.lookup(m, b, { a: '1', b: '2', c: '3' }), undefined, 'a context with a member more');
+    assert.equal(memo.lookup(m, b, { ab: '12' }), undefined);
+    assert.equal(memo.lookup(m, b, {}), undefined, 'no context');
+    const other = Buffer.from(b);
+    other[other.length - 1]! ^= 1;
+    assert.equal(memo.lookup(m, other, { a: '1', b: '2' }), undefined, 'a changed blob');
+  });
+
+  it('keeps only data-key-sized plaintexts, at most MAX_ENTRIES, zeroing what leaves', () => {
+    const memo = new OpenedCiphertexts();
+    const m = material();
+    memo.remember(m, randomBytes(CIPHERTEXT_HEADER_LENGTH + 100 + 16), {}, randomBytes(100));
+    assert.equal(memo.size, 0, 'a 100-byte plaintext is not a data key');
+    const first = blob();
+    memo.remember(m, first, {}, randomBytes(32));
+    for (let i = 0; i < MAX_ENTRIES; i++) memo.remember(m, blob(), {}, randomBytes(32));
+    assert.equal(memo.size, MAX_ENTRIES);
+    assert.equal(memo.lookup(m, first, {}), undefined, 'the oldest left');
+  });
+});
+
+describe('a remembered data key on the wire still passes every check of Decrypt', () => {
+  let srv: TestServer;
+  before(async () => {
+    srv = await startTestServer();
+  });
+  after(async () => srv?.stop());
+
+  it('GenerateDataKey then Decrypt: another context is InvalidCiphertextException; a disabled key DisabledException; a key policy without kms:Decrypt AccessDenied; a key pending deletion KMSInvalidStateException', async () => {
+    const keyId = (await createKeyVia(srv.kms)).KeyId!;
+    const ctx = { purpose: 'memo-test' };
+    const dk = await srv.kms.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 32, EncryptionContext: ctx }));
+    const decrypt = (EncryptionContext: Record<string, string> | undefined) => srv.kms.send(new DecryptCommand({ CiphertextBlob: dk.CiphertextBlob!, EncryptionContext }));
+    for (let i = 0; i < 2; i++) assert.ok(Buffer.from((await decrypt(ctx)).Plaintext!).equals(Buffer.from(dk.Plaintext!)));
+    await rejects(decrypt({ purpose: 'other' }), 'InvalidCiphertextException');
+    await rejects(decrypt(undefined), 'InvalidCiphertextException');
+
+    await srv.kms.send(new DisableKeyCommand({ KeyId: keyId }));
+    await rejects(decrypt(ctx), 'DisabledException');
+    await srv.kms.send(new EnableKeyCommand({ KeyId: keyId }));
+    assert.ok(Buffer.from((await decrypt(ctx)).Plaintext!).equals(Buffer.from(dk.Plaintext!)));
+
+    const account = srv.coffer.root.accountId;
+    const encryptOnly = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Sid: 'admin', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: ['kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion', 'kms:Encrypt'], Resource: '*' },
+      ],
+    });
+    await srv.kms.send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: encryptOnly }));
+    await rejects(decrypt(ctx), 'AccessDeniedException');
+    const allowAll = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'kms:*', Resource: '*' }] });
+    await srv.kms.send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: allowAll }));
+    assert.ok(Buffer.from((await decrypt(ctx)).Plaintext!).equals(Buffer.from(dk.Plaintext!)));
+    await srv.kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
+    await rejects(decrypt(ctx), 'KMSInvalidStateException');
+  });
+});
