@@ -31,6 +31,13 @@ interface Entry {
 /** One server's remembered ciphertexts (one per KmsService). */
 export class OpenedCiphertexts {
   readonly #entries = new Map<string, Entry>();
+  /**
+   * The keys in the order they came, as a ring: the next to leave is at #next. (Evicting
+   * through map.keys().next() would walk the holes earlier deletions leave at the front of
+   * V8's table: microseconds per call with a few thousand entries.)
+   */
+  readonly #order: string[] = [];
+  #next = 0;
   /** For tests: hits and misses of lookups that could have been answered. */
   readonly stats = { hits: 0, misses: 0 };
 
@@ -52,13 +59,18 @@ export class OpenedCiphertexts {
     const k = memoKey(blob, context);
     const old = this.#entries.get(k);
     if (old !== undefined) {
-      this.#entries.delete(k);
+      // Keeps its place in the ring.
       old.plaintext.fill(0);
-    } else if (this.#entries.size >= MAX_ENTRIES) {
-      const [first, gone] = this.#entries.entries().next().value as [string, Entry];
-      this.#entries.delete(first);
-      gone.plaintext.fill(0);
+      this.#entries.set(k, { material, plaintext: Buffer.from(plaintext) });
+      return;
     }
+    const leaving = this.#order[this.#next];
+    if (leaving !== undefined) {
+      this.#entries.get(leaving)?.plaintext.fill(0);
+      this.#entries.delete(leaving);
+    }
+    this.#order[this.#next] = k;
+    this.#next = (this.#next + 1) % MAX_ENTRIES;
     this.#entries.set(k, { material, plaintext: Buffer.from(plaintext) });
   }
 
