@@ -61,7 +61,7 @@ export class OpenedCiphertexts {
     if (old !== undefined) {
       // Keeps its place in the ring.
       old.plaintext.fill(0);
-      this.#entries.set(k, { material, plaintext: Buffer.from(plaintext) });
+      this.#entries.set(k, { material, plaintext: ownCopy(plaintext) });
       return;
     }
     const leaving = this.#order[this.#next];
@@ -71,12 +71,22 @@ export class OpenedCiphertexts {
     }
     this.#order[this.#next] = k;
     this.#next = (this.#next + 1) % MAX_ENTRIES;
-    this.#entries.set(k, { material, plaintext: Buffer.from(plaintext) });
+    this.#entries.set(k, { material, plaintext: ownCopy(plaintext) });
   }
 
   get size(): number {
     return this.#entries.size;
   }
+}
+
+/**
+ * A copy in memory of its own: Buffer.from() of a few bytes slices Node's shared 8 KiB pool,
+ * and an entry kept for long would hold that whole slab (and whatever else is in it).
+ */
+function ownCopy(b: Buffer): Buffer {
+  const out = Buffer.allocUnsafeSlow(b.length);
+  b.copy(out);
+  return out;
 }
 
 /**

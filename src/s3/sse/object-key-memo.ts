@@ -21,7 +21,7 @@
 // Bounded (MAX_ENTRIES each, first in first out); a key leaving is zeroed; callers get
 // copies, since a GET zeroes its keys when it ends.
 
-import { asObjectKey, decodeEnvelope, type ObjectEnvelope, type ObjectKey } from '../../crypto/index.js';
+import { asObjectKey, decodeEnvelope, type ObjectEnvelope, type ObjectId, type ObjectKey } from '../../crypto/index.js';
 import { RootKeyRing } from '../../custody/root-key-ring.js';
 import type { RootKeyProvider } from '../../custody/root-key.js';
 
@@ -69,7 +69,9 @@ const envelopes = new FifoMap<ObjectEnvelope>();
 export function decodeStoredEnvelope(env: string): ObjectEnvelope {
   const known = envelopes.get(env);
   if (known !== undefined) return known;
-  const decoded = Object.freeze(decodeEnvelope(Buffer.from(env, 'base64')));
+  const d = decodeEnvelope(Buffer.from(env, 'base64'));
+  // Its buffers are copies out of Node's shared pool: kept here, they get memory of their own.
+  const decoded = Object.freeze({ ...d, objectId: ownCopy(d.objectId) as ObjectId, wrappedKey: ownCopy(d.wrappedKey) });
   envelopes.set(env, decoded);
   return decoded;
 }
@@ -98,7 +100,17 @@ export function rememberSseS3Key(rootKey: RootKeyProvider, env: string, key: Obj
   if (!steady(rootKey)) return;
   let keys = sseS3Keys.get(rootKey);
   if (keys === undefined) sseS3Keys.set(rootKey, (keys = new FifoMap<KeyEntry>((gone) => gone.key.fill(0))));
-  keys.set(env, { rootKeyId: rootKey.id, key: asObjectKey(Buffer.from(key)) });
+  keys.set(env, { rootKeyId: rootKey.id, key: asObjectKey(ownCopy(key)) });
+}
+
+/**
+ * A copy in memory of its own: Buffer.from() of a few bytes slices Node's shared 8 KiB pool,
+ * and an entry kept for long would hold that whole slab (and whatever else is in it).
+ */
+function ownCopy(b: Buffer): Buffer {
+  const out = Buffer.allocUnsafeSlow(b.length);
+  b.copy(out);
+  return out;
 }
 
 /** For tests: how many SSE-S3 keys are held for `rootKey`. */
