@@ -15,8 +15,10 @@
 // SSE-S3 keys are held per root-key provider object, and only while it seals under the
 // same key and no root-key rotation is in progress (no previous or standby key held): an
 // item that opened only under a previous key is never remembered, and everything
-// remembered before a rotation is a miss after it (its key id changed). A new object's key
-// is remembered when it is sealed, so the GET after a PUT is a hit too.
+// remembered before a rotation is a miss after it (its key id changed). Keys are remembered
+// by the GET that unwrapped them, not by the PUT that sealed them: in interleaved A/B runs
+// remembering at the PUT cost 4 KiB SSE-S3 PUTs 1-15% more server CPU (noisy; the work
+// itself is about 1 µs), for a saving of about 6 µs on the first GET.
 //
 // Bounded (MAX_ENTRIES each, first in first out); a key leaving is zeroed; callers get
 // copies, since a GET zeroes its keys when it ends.

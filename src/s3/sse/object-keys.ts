@@ -74,9 +74,7 @@ export async function sealObject(ctx: S3Context, settings: SseSettings, bucket: 
     const inner = newObjectKey();
     const fields: EnvelopeFields = { objectId, kind: 'sse-s3', keyId: '', context: place, wrappedKey: Buffer.alloc(0) };
     const wrappedKey = await ctx.services.rootKey.wrap(inner, sealedKeyAad(fields));
-    const env = encodeEnvelope({ ...fields, wrappedKey }).toString('base64');
-    rememberSseS3Key(ctx.services.rootKey, env, inner);
-    return { sse: { alg: 'AES256', env }, keys: { objectId, inner } };
+    return { sse: { alg: 'AES256', env: encodeEnvelope({ ...fields, wrappedKey }).toString('base64') }, keys: { objectId, inner } };
   }
   if (settings.kind === 'sse-c') {
     const inner = newObjectKey();
