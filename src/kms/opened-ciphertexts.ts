@@ -1,6 +1,7 @@
-// The plaintexts of the data-key-sized ciphertexts this KMS opened last, so that a Decrypt of
-// one of them again (an SSE-KMS GET of an object read a moment ago, an envelope client
-// decrypting the same data key again) skips HKDF and AES-GCM. GenerateDataKey does not fill
+// The plaintexts of the data-key-sized ciphertexts this KMS opened last for S3 (a caller with
+// kms:ViaService), so that an SSE-KMS GET of an object read a moment ago skips HKDF and
+// AES-GCM in its Decrypt. Decrypt on the wire does not use it (a blob seen before is rare
+// there, and remembering each cost more than it saved). GenerateDataKey does not fill
 // it: measured, remembering every new data key cost a 4 KiB SSE-KMS PUT about 50 µs of server
 // CPU (more than the GET after it saved), for reasons the profile did not show.
 //

@@ -1,17 +1,18 @@
-// The data keys the KMS remembers with their ciphertexts (src/kms/opened-ciphertexts.ts):
+// The data keys the KMS remembers with their ciphertexts for S3 (src/kms/opened-ciphertexts.ts):
 // an entry answers only for the very same material object, blob bytes and encryption
-// context; and on the wire a remembered blob still goes through every check of Decrypt —
-// another context, a disabled key, a key policy that no longer allows, a deleted key.
+// context; and an SSE-KMS object read again still goes through every check of Decrypt — a
+// disabled key, a key policy that no longer allows, a key pending deletion.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { DecryptCommand, DisableKeyCommand, EnableKeyCommand, GenerateDataKeyCommand, PutKeyPolicyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
+import { DisableKeyCommand, EnableKeyCommand, PutKeyPolicyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { OpenedCiphertexts, MAX_ENTRIES } from '../../src/kms/opened-ciphertexts.js';
 import { CIPHERTEXT_HEADER_LENGTH } from '../../src/kms/format/ciphertext.js';
 import type { KeyMaterial } from '../../src/kms/format/key-material.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createKeyVia, rejects } from './harness.js';
+import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
+import { createKeyVia } from './harness.js';
 
 const material = () => randomBytes(32) as KeyMaterial;
 const blob = () => randomBytes(CIPHERTEXT_HEADER_LENGTH + 32 + 16);
@@ -50,40 +51,40 @@ describe('OpenedCiphertexts', () => {
   });
 });
 
-describe('a remembered data key on the wire still passes every check of Decrypt', () => {
+describe('an SSE-KMS object read again (its data key remembered) still passes every check of Decrypt', () => {
   let srv: TestServer;
   before(async () => {
     srv = await startTestServer();
   });
   after(async () => srv?.stop());
 
-  it('GenerateDataKey then Decrypt: another context is InvalidCiphertextException; a disabled key DisabledException; a key policy without kms:Decrypt AccessDenied; a key pending deletion KMSInvalidStateException', async () => {
+  it('after GETs that remember its data key: a disabled key is KMS.DisabledException; a key policy without kms:Decrypt AccessDenied; a key pending deletion KMS.KMSInvalidStateException', async () => {
     const keyId = (await createKeyVia(srv.kms)).KeyId!;
-    const ctx = { purpose: 'memo-test' };
-    const dk = await srv.kms.send(new GenerateDataKeyCommand({ KeyId: keyId, NumberOfBytes: 32, EncryptionContext: ctx }));
-    const decrypt = (EncryptionContext: Record<string, string> | undefined) => srv.kms.send(new DecryptCommand({ CiphertextBlob: dk.CiphertextBlob!, EncryptionContext }));
-    for (let i = 0; i < 2; i++) assert.ok(Buffer.from((await decrypt(ctx)).Plaintext!).equals(Buffer.from(dk.Plaintext!)));
-    await rejects(decrypt({ purpose: 'other' }), 'InvalidCiphertextException');
-    await rejects(decrypt(undefined), 'InvalidCiphertextException');
+    const bucket = uniqueBucket('opened-ct');
+    await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const body = randomBytes(4096);
+    await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: body, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId }));
+    const get = async () => Buffer.from(await (await srv.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }))).Body!.transformToByteArray());
+    const refused = async (code: string, status: number) => {
+      const e = await get().then(() => undefined, (err: { name: string; $metadata?: { httpStatusCode?: number } }) => err);
+      assert.ok(e, `the GET is refused with ${code}`);
+      assert.equal(e.name, code);
+      assert.equal(e.$metadata?.httpStatusCode, status);
+    };
+    for (let i = 0; i < 3; i++) assert.ok((await get()).equals(body));
 
     await srv.kms.send(new DisableKeyCommand({ KeyId: keyId }));
-    await rejects(decrypt(ctx), 'DisabledException');
+    await refused('KMS.DisabledException', 400);
     await srv.kms.send(new EnableKeyCommand({ KeyId: keyId }));
-    assert.ok(Buffer.from((await decrypt(ctx)).Plaintext!).equals(Buffer.from(dk.Plaintext!)));
+    assert.ok((await get()).equals(body));
 
     const account = srv.coffer.root.accountId;
-    const encryptOnly = JSON.stringify({
-      Version: '2012-10-17',
-      Statement: [
-        { Sid: 'admin', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: ['kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion', 'kms:Encrypt'], Resource: '*' },
-      ],
-    });
-    await srv.kms.send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: encryptOnly }));
-    await rejects(decrypt(ctx), 'AccessDeniedException');
-    const allowAll = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'kms:*', Resource: '*' }] });
-    await srv.kms.send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: allowAll }));
-    assert.ok(Buffer.from((await decrypt(ctx)).Plaintext!).equals(Buffer.from(dk.Plaintext!)));
+    const policy = (actions: string[]) => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: actions, Resource: '*' }] });
+    await srv.kms.send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: policy(['kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion', 'kms:Encrypt', 'kms:GenerateDataKey']) }));
+    await refused('AccessDenied', 403);
+    await srv.kms.send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: policy(['kms:*']) }));
+    assert.ok((await get()).equals(body));
     await srv.kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
-    await rejects(decrypt(ctx), 'KMSInvalidStateException');
+    await refused('KMS.KMSInvalidStateException', 400);
   });
 });

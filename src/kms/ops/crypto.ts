@@ -380,7 +380,9 @@ export const decrypt: Operation<DecryptRequest, DecryptResult> = async (svc, cal
   usableAlgorithm(key, algorithm, 'Decrypt');
 
   // Only after the key, the caller, the key state and the algorithm were checked: the memo saves the cryptography alone.
-  const opened = open(svc, key, header, blob!, context, openedCiphertextsOf(svc));
+  // Only for S3's calls (an object's data key, read again and again): on the wire a Decrypt
+  // of a blob seen before is rare, and remembering every one cost more than it saved.
+  const opened = open(svc, key, header, blob!, context, caller.viaService === undefined ? undefined : openedCiphertextsOf(svc));
   const plaintext = opened instanceof Promise ? await opened : opened;
   if (input.DryRun === true) {
     plaintext.fill(0);
