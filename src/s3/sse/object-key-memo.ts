@@ -1,7 +1,6 @@
-// What a GET of an encrypted object would otherwise work out again on every read of the
-// same object version: its envelope decoded from the stored base64, and for SSE-S3 its
-// object key unwrapped under the root key. Both are keyed by the stored envelope string
-// itself (`sys.sse.env`: the object id, the kind, the KMS key id and context, and the
+// What a GET of an SSE-S3 object would otherwise work out again on every read of the same
+// object version: its object key unwrapped under the root key. Keyed by the stored envelope
+// string itself (`sys.sse.env`: the object id, the kind, the KMS key id and context, and the
 // wrapped key bytes with their root-key header), so an overwrite, a copy, a re-wrap or a
 // re-seal, each of which stores a new envelope, can never be answered from here, and a
 // changed (tampered) envelope is a miss that fails as it did.
@@ -20,70 +19,64 @@
 // remembering at the PUT cost 4 KiB SSE-S3 PUTs 1-15% more server CPU (noisy; the work
 // itself is about 1 µs), for a saving of about 6 µs on the first GET.
 //
-// Bounded (MAX_ENTRIES each, first in first out); a key leaving is zeroed; callers get
-// copies, since a GET zeroes its keys when it ends.
+// Bounded (MAX_ENTRIES, first in first out); a key leaving is zeroed; callers get copies,
+// since a GET zeroes its keys when it ends.
+//
+// The keys live in one preallocated slab per root key (MAX_ENTRIES × 32 bytes), an entry
+// being a slot number: a Buffer of its own per key (three ArrayBuffers per first GET, with
+// the envelope's objectId and wrapped key) cost a 4 KiB SSE-S3 first GET about 30 µs of
+// server CPU in interleaved A/B runs, far more than the unwrap it saves. The envelope is no
+// longer remembered either: decoding it is a few µs, once per request (object-keys.ts).
 
-import { asObjectKey, decodeEnvelope, type ObjectEnvelope, type ObjectId, type ObjectKey } from '../../crypto/index.js';
+import { asObjectKey, decodeEnvelope, type ObjectEnvelope, type ObjectKey } from '../../crypto/index.js';
 import { RootKeyRing } from '../../custody/root-key-ring.js';
 import type { RootKeyProvider } from '../../custody/root-key.js';
 
 export const MAX_ENTRIES = 4096;
+const KEY_LENGTH = 32;
 
 /**
- * A map of at most MAX_ENTRIES that lets its oldest entry go first, through a ring of its
- * keys (map.keys().next() would walk the holes earlier deletions leave at the front of V8's
- * table: microseconds per call at a few thousand entries).
+ * At most MAX_ENTRIES object keys of one root key, in one slab; the oldest leaves first
+ * through a ring of slots (map.keys().next() would walk the holes earlier deletions leave
+ * at the front of V8's table: microseconds per call at a few thousand entries).
  */
-class FifoMap<T> {
-  readonly map = new Map<string, T>();
-  readonly #order: string[] = [];
+class KeySlab {
+  /** Envelope string → slot. */
+  readonly map = new Map<string, number>();
+  readonly #envs: (string | undefined)[] = new Array<string | undefined>(MAX_ENTRIES).fill(undefined);
+  readonly #rootKeyIds: string[] = new Array<string>(MAX_ENTRIES).fill('');
+  readonly #slab = Buffer.alloc(MAX_ENTRIES * KEY_LENGTH);
   #next = 0;
 
-  constructor(private readonly onLeave?: (value: T) => void) {}
-
-  get(k: string): T | undefined {
-    return this.map.get(k);
+  get(env: string, rootKeyId: string): ObjectKey | undefined {
+    const slot = this.map.get(env);
+    if (slot === undefined || this.#rootKeyIds[slot] !== rootKeyId) return undefined;
+    const at = slot * KEY_LENGTH;
+    return asObjectKey(Buffer.from(this.#slab.subarray(at, at + KEY_LENGTH)));
   }
 
-  /** Sets `k`; a new key may push the oldest out. An existing key keeps its place. */
-  set(k: string, value: T): void {
-    const old = this.map.get(k);
-    if (old !== undefined) {
-      this.onLeave?.(old);
-      this.map.set(k, value);
-      return;
+  /** Sets `env`; a new one pushes the oldest out (its key zeroed). An existing one keeps its slot. */
+  set(env: string, rootKeyId: string, key: ObjectKey): void {
+    let slot = this.map.get(env);
+    if (slot === undefined) {
+      slot = this.#next;
+      this.#next = (slot + 1) % MAX_ENTRIES;
+      const leaving = this.#envs[slot];
+      if (leaving !== undefined) this.map.delete(leaving);
+      this.#envs[slot] = env;
+      this.map.set(env, slot);
     }
-    const leaving = this.#order[this.#next];
-    if (leaving !== undefined) {
-      const gone = this.map.get(leaving);
-      if (gone !== undefined) this.onLeave?.(gone);
-      this.map.delete(leaving);
-    }
-    this.#order[this.#next] = k;
-    this.#next = (this.#next + 1) % MAX_ENTRIES;
-    this.map.set(k, value);
+    this.#rootKeyIds[slot] = rootKeyId;
+    key.copy(this.#slab, slot * KEY_LENGTH);
   }
 }
-
-const envelopes = new FifoMap<ObjectEnvelope>();
 
 /** The decoded envelope of a stored `env` (base64); throws what decodeEnvelope throws. */
 export function decodeStoredEnvelope(env: string): ObjectEnvelope {
-  const known = envelopes.get(env);
-  if (known !== undefined) return known;
-  const d = decodeEnvelope(Buffer.from(env, 'base64'));
-  // Its buffers are copies out of Node's shared pool: kept here, they get memory of their own.
-  const decoded = Object.freeze({ ...d, objectId: ownCopy(d.objectId) as ObjectId, wrappedKey: ownCopy(d.wrappedKey) });
-  envelopes.set(env, decoded);
-  return decoded;
+  return decodeEnvelope(Buffer.from(env, 'base64'));
 }
 
-interface KeyEntry {
-  rootKeyId: string;
-  key: ObjectKey;
-}
-
-const sseS3Keys = new WeakMap<RootKeyProvider, FifoMap<KeyEntry>>();
+const sseS3Keys = new WeakMap<RootKeyProvider, KeySlab>();
 
 /** Whether `rootKey` seals and opens under one key alone (no rotation in progress). */
 function steady(rootKey: RootKeyProvider): boolean {
@@ -92,27 +85,16 @@ function steady(rootKey: RootKeyProvider): boolean {
 
 /** A copy of the SSE-S3 object key of stored envelope `env`, if remembered under this root key. */
 export function rememberedSseS3Key(rootKey: RootKeyProvider, env: string): ObjectKey | undefined {
-  const hit = sseS3Keys.get(rootKey)?.get(env);
-  if (hit === undefined || hit.rootKeyId !== rootKey.id || !steady(rootKey)) return undefined;
-  return asObjectKey(Buffer.from(hit.key));
+  if (!steady(rootKey)) return undefined;
+  return sseS3Keys.get(rootKey)?.get(env, rootKey.id);
 }
 
 /** Remembers (a copy of) the SSE-S3 object key of stored envelope `env`, opened or sealed under `rootKey`. */
 export function rememberSseS3Key(rootKey: RootKeyProvider, env: string, key: ObjectKey): void {
-  if (!steady(rootKey)) return;
+  if (!steady(rootKey) || key.length !== KEY_LENGTH) return;
   let keys = sseS3Keys.get(rootKey);
-  if (keys === undefined) sseS3Keys.set(rootKey, (keys = new FifoMap<KeyEntry>((gone) => gone.key.fill(0))));
-  keys.set(env, { rootKeyId: rootKey.id, key: asObjectKey(ownCopy(key)) });
-}
-
-/**
- * A copy in memory of its own: Buffer.from() of a few bytes slices Node's shared 8 KiB pool,
- * and an entry kept for long would hold that whole slab (and whatever else is in it).
- */
-function ownCopy(b: Buffer): Buffer {
-  const out = Buffer.allocUnsafeSlow(b.length);
-  b.copy(out);
-  return out;
+  if (keys === undefined) sseS3Keys.set(rootKey, (keys = new KeySlab()));
+  keys.set(env, rootKey.id, key);
 }
 
 /** For tests: how many SSE-S3 keys are held for `rootKey`. */
