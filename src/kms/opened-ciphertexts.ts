@@ -14,8 +14,9 @@
 // and the answer are the operation's as before.
 //
 // Bounded: plaintexts of at most 64 bytes (AES-256 data keys and DSSE's pairs), at most
-// MAX_ENTRIES, first in first out; an entry leaving is zeroed. Callers get copies, so a
-// caller zeroing its key (S3 does after each GET) leaves the entry intact.
+// MAX_ENTRIES, first in first out, in one preallocated slab; an entry leaving is
+// overwritten by the next. Callers get copies, so a caller zeroing its key (S3 does after
+// each GET) leaves the entry intact.
 
 import type { EncryptionContext } from '../crypto/encryption-context.js';
 import type { KeyMaterial } from './format/key-material.js';
@@ -26,20 +27,21 @@ const TAG_LENGTH = 16;
 const MAX_BLOB = CIPHERTEXT_HEADER_LENGTH + MAX_PLAINTEXT + TAG_LENGTH;
 export const MAX_ENTRIES = 4096;
 
-interface Entry {
-  material: KeyMaterial;
-  plaintext: Buffer;
-}
-
 /** One server's remembered ciphertexts (one per KmsService). */
 export class OpenedCiphertexts {
-  readonly #entries = new Map<string, Entry>();
+  /** Memo key → slot. */
+  readonly #entries = new Map<string, number>();
   /**
-   * The keys in the order they came, as a ring: the next to leave is at #next. (Evicting
-   * through map.keys().next() would walk the holes earlier deletions leave at the front of
-   * V8's table: microseconds per call with a few thousand entries.)
+   * Per slot, in the order they came, as a ring (the next to leave is at #next): its memo
+   * key, its material and its plaintext's length; the plaintexts themselves in one slab of
+   * MAX_ENTRIES × MAX_PLAINTEXT bytes. (Evicting through map.keys().next() would walk the
+   * holes earlier deletions leave at the front of V8's table; a Buffer of its own per
+   * plaintext cost more at each miss than the memo saved, see object-key-memo.ts.)
    */
-  readonly #order: string[] = [];
+  readonly #keys: (string | undefined)[] = new Array<string | undefined>(MAX_ENTRIES).fill(undefined);
+  readonly #materials: (KeyMaterial | undefined)[] = new Array<KeyMaterial | undefined>(MAX_ENTRIES).fill(undefined);
+  readonly #lengths = new Uint8Array(MAX_ENTRIES);
+  readonly #slab = Buffer.alloc(MAX_ENTRIES * MAX_PLAINTEXT);
   #next = 0;
   /** For tests: hits and misses of lookups that could have been answered. */
   readonly stats = { hits: 0, misses: 0 };
@@ -47,49 +49,40 @@ export class OpenedCiphertexts {
   /** A copy of the plaintext `blob` opened to under `material` and `context`, if remembered. */
   lookup(material: KeyMaterial, blob: Buffer, context: EncryptionContext): Buffer | undefined {
     if (blob.length > MAX_BLOB) return undefined;
-    const hit = this.#entries.get(memoKey(blob, context));
-    if (hit === undefined || hit.material !== material) {
+    const slot = this.#entries.get(memoKey(blob, context));
+    if (slot === undefined || this.#materials[slot] !== material) {
       this.stats.misses++;
       return undefined;
     }
     this.stats.hits++;
-    return Buffer.from(hit.plaintext);
+    const at = slot * MAX_PLAINTEXT;
+    return Buffer.from(this.#slab.subarray(at, at + this.#lengths[slot]!));
   }
 
   /** Remembers (a copy of) the plaintext of `blob`, authenticated under `material` and `context`. */
   remember(material: KeyMaterial, blob: Buffer, context: EncryptionContext, plaintext: Buffer): void {
     if (blob.length > MAX_BLOB || plaintext.length > MAX_PLAINTEXT) return;
     const k = memoKey(blob, context);
-    const old = this.#entries.get(k);
-    if (old !== undefined) {
-      // Keeps its place in the ring.
-      old.plaintext.fill(0);
-      this.#entries.set(k, { material, plaintext: ownCopy(plaintext) });
-      return;
+    let slot = this.#entries.get(k);
+    if (slot === undefined) {
+      slot = this.#next;
+      this.#next = (slot + 1) % MAX_ENTRIES;
+      const leaving = this.#keys[slot];
+      if (leaving !== undefined) this.#entries.delete(leaving);
+      this.#keys[slot] = k;
+      this.#entries.set(k, slot);
     }
-    const leaving = this.#order[this.#next];
-    if (leaving !== undefined) {
-      this.#entries.get(leaving)?.plaintext.fill(0);
-      this.#entries.delete(leaving);
-    }
-    this.#order[this.#next] = k;
-    this.#next = (this.#next + 1) % MAX_ENTRIES;
-    this.#entries.set(k, { material, plaintext: ownCopy(plaintext) });
+    const at = slot * MAX_PLAINTEXT;
+    // What was there before (the leaving entry's plaintext) is zeroed past the new one's end.
+    this.#slab.fill(0, at + plaintext.length, at + MAX_PLAINTEXT);
+    plaintext.copy(this.#slab, at);
+    this.#lengths[slot] = plaintext.length;
+    this.#materials[slot] = material;
   }
 
   get size(): number {
     return this.#entries.size;
   }
-}
-
-/**
- * A copy in memory of its own: Buffer.from() of a few bytes slices Node's shared 8 KiB pool,
- * and an entry kept for long would hold that whole slab (and whatever else is in it).
- */
-function ownCopy(b: Buffer): Buffer {
-  const out = Buffer.allocUnsafeSlow(b.length);
-  b.copy(out);
-  return out;
 }
 
 /**
