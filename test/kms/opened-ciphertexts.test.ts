@@ -49,6 +49,21 @@ describe('OpenedCiphertexts', () => {
     assert.equal(memo.size, MAX_ENTRIES);
     assert.equal(memo.lookup(m, first, {}), undefined, 'the oldest left');
   });
+
+  it('answers exactly the plaintext remembered in a slot, whatever a longer one left there before', () => {
+    const memo = new OpenedCiphertexts();
+    const m = material();
+    memo.remember(m, blob(), {}, randomBytes(64)); // slot 0: a DSSE-sized pair
+    for (let i = 1; i < MAX_ENTRIES; i++) memo.remember(m, blob(), {}, randomBytes(32));
+    const b = blob();
+    const key = randomBytes(32);
+    memo.remember(m, b, {}, key); // slot 0 again
+    assert.ok(memo.lookup(m, b, {})!.equals(key), 'the 32 bytes remembered, not 64');
+    const again = randomBytes(16);
+    memo.remember(m, b, {}, again); // the same entry remembered again keeps its slot
+    assert.ok(memo.lookup(m, b, {})!.equals(again));
+    assert.equal(memo.size, MAX_ENTRIES);
+  });
 });
 
 describe('an SSE-KMS object read again (its data key remembered) still passes every check of Decrypt', () => {
