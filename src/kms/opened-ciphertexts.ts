@@ -43,18 +43,24 @@ export class OpenedCiphertexts {
   readonly #lengths = new Uint8Array(MAX_ENTRIES);
   readonly #slab = Buffer.alloc(MAX_ENTRIES * MAX_PLAINTEXT);
   #next = 0;
+  /** The memo key of the last lookup, so that remembering its miss does not build it again. */
+  #lastMiss: { blob: Buffer; context: EncryptionContext; k: string } | undefined;
   /** For tests: hits and misses of lookups that could have been answered. */
   readonly stats = { hits: 0, misses: 0 };
 
   /** A copy of the plaintext `blob` opened to under `material` and `context`, if remembered. */
   lookup(material: KeyMaterial, blob: Buffer, context: EncryptionContext): Buffer | undefined {
     if (blob.length > MAX_BLOB) return undefined;
-    const slot = this.#entries.get(memoKey(blob, context));
+    const k = memoKey(blob, context);
+    // A miss is remembered next (kms/ops/crypto.ts openWith), with the same blob and context objects.
+    this.#lastMiss = { blob, context, k };
+    const slot = this.#entries.get(k);
     if (slot === undefined || this.#materials[slot] !== material) {
       this.stats.misses++;
       return undefined;
     }
     this.stats.hits++;
+    this.#lastMiss = undefined;
     const at = slot * MAX_PLAINTEXT;
     return Buffer.from(this.#slab.subarray(at, at + this.#lengths[slot]!));
   }
@@ -62,7 +68,9 @@ export class OpenedCiphertexts {
   /** Remembers (a copy of) the plaintext of `blob`, authenticated under `material` and `context`. */
   remember(material: KeyMaterial, blob: Buffer, context: EncryptionContext, plaintext: Buffer): void {
     if (blob.length > MAX_BLOB || plaintext.length > MAX_PLAINTEXT) return;
-    const k = memoKey(blob, context);
+    const last = this.#lastMiss;
+    this.#lastMiss = undefined;
+    const k = last !== undefined && last.blob === blob && last.context === context ? last.k : memoKey(blob, context);
     let slot = this.#entries.get(k);
     if (slot === undefined) {
       slot = this.#next;
