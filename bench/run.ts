@@ -43,6 +43,9 @@
 //   node dist/bench/kms-ab.js <A>/dist/src/cli/main.js <B>/dist/src/cli/main.js [rounds] [pairs]
 //                                      KMS pairs against two builds, interleaved, with the server's main-thread
 //                                      CPU per request beside its total (bench/kms-ab.ts)
+//   node dist/bench/small-get-ab.js <s3|kms> <A>/dist/src/cli/main.js <B>/dist/src/cli/main.js [rounds] [objects]
+//                                      4 KiB encrypted PUTs, their first GETs and the same GETs again against
+//                                      two builds, interleaved, server CPU per phase (bench/small-get-ab.ts)
 //   env BENCH_BIG_GIB, BENCH_STREAM_MIB, BENCH_SMALL_OPS override the sizes; BENCH_SSE_ROUNDS the SSE turns (3).
 //
 // It is a report, not a test: it exits 0 when a target is missed, and marks it.

@@ -12,7 +12,7 @@
 
 import { randomUUID } from 'node:crypto';
 import {
-  asObjectKey, decodeEnvelope, deriveObjectKeyFromBucketKey, encodeEnvelope, newObjectId, newObjectKey, openUnderCustomerKey,
+  asObjectKey, deriveObjectKeyFromBucketKey, encodeEnvelope, newObjectId, newObjectKey, openUnderCustomerKey,
   sealedKeyAad, sealUnderCustomerKey, splitDsseDataKey, DSSE_DATA_KEY_LENGTH, ObjectCryptoError, PartListAuthError, partListTag, verifyPartListTag,
   type EnvelopeFields, type ObjectEnvelope, type ObjectId, type ObjectKey,
 } from '../../crypto/index.js';
@@ -22,6 +22,7 @@ import { s3Error } from '../errors.js';
 import { bucketKeyForReading, bucketKeyForWriting, decryptDataKey, defaultKeyRef, generateDataKey } from './kms-bridge.js';
 import type { CustomerKey } from './request.js';
 import { kmsContext, type SseSettings } from './settings.js';
+import { decodeStoredEnvelope, rememberedSseS3Key, rememberSseS3Key } from './object-key-memo.js';
 
 /** What an encrypted object or upload stores about its encryption (`sys.sse`). */
 export interface StoredSse {
@@ -121,7 +122,7 @@ export function envelopeOf(ctx: S3Context, sse: StoredSse): ObjectEnvelope {
   const known = decoded.get(sse);
   if (known) return known;
   try {
-    const env = decodeEnvelope(Buffer.from(sse.env, 'base64'));
+    const env = decodeStoredEnvelope(sse.env);
     decoded.set(sse, env);
     return env;
   } catch (e) {
@@ -139,8 +140,14 @@ export async function openObject(ctx: S3Context, sse: StoredSse, customer?: Cust
   const { objectId } = env;
   try {
     switch (env.kind) {
-      case 'sse-s3':
-        return { objectId, inner: asObjectKey(await ctx.services.rootKey.unwrap(env.wrappedKey, sealedKeyAad(env))) };
+      case 'sse-s3': {
+        const rootKey = ctx.services.rootKey;
+        const known = rememberedSseS3Key(rootKey, sse.env);
+        if (known !== undefined) return { objectId, inner: known };
+        const inner = asObjectKey(await rootKey.unwrap(env.wrappedKey, sealedKeyAad(env)));
+        rememberSseS3Key(rootKey, sse.env, inner);
+        return { objectId, inner };
+      }
       case 'sse-c':
         try {
           return { objectId, inner: openUnderCustomerKey(env.wrappedKey, customer!.key, objectId, sealedKeyAad(env)) };

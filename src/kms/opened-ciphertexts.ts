@@ -1,0 +1,108 @@
+// The plaintexts of the data-key-sized ciphertexts this KMS opened last for S3 (a caller with
+// kms:ViaService), so that an SSE-KMS GET of an object read a moment ago skips HKDF and
+// AES-GCM in its Decrypt. Decrypt on the wire does not use it (a blob seen before is rare
+// there, and remembering each cost more than it saved). GenerateDataKey does not fill
+// it: measured, remembering every new data key cost a 4 KiB SSE-KMS PUT about 50 µs of server
+// CPU (more than the GET after it saved), for reasons the profile did not show.
+//
+// Only the cryptography is saved. The lookup comes after everything a Decrypt decides: the
+// key resolved from the blob's header, the caller authorized, the key state checked, and the
+// material the header names found through the service's material cache — whose objects are
+// new after any change to the key (its revision). An entry answers only for the very same
+// material object, the very same blob bytes and the very same encryption context, which is
+// exactly when AES-GCM would have authenticated and returned these bytes. The audit event
+// and the answer are the operation's as before.
+//
+// Bounded: plaintexts of at most 64 bytes (AES-256 data keys and DSSE's pairs), at most
+// MAX_ENTRIES, first in first out, in one preallocated slab; an entry leaving is
+// overwritten by the next. Callers get copies, so a caller zeroing its key (S3 does after
+// each GET) leaves the entry intact.
+
+import type { EncryptionContext } from '../crypto/encryption-context.js';
+import type { KeyMaterial } from './format/key-material.js';
+import { CIPHERTEXT_HEADER_LENGTH } from './format/ciphertext.js';
+
+const MAX_PLAINTEXT = 64;
+const TAG_LENGTH = 16;
+const MAX_BLOB = CIPHERTEXT_HEADER_LENGTH + MAX_PLAINTEXT + TAG_LENGTH;
+export const MAX_ENTRIES = 4096;
+
+/** One server's remembered ciphertexts (one per KmsService). */
+export class OpenedCiphertexts {
+  /** Memo key → slot. */
+  readonly #entries = new Map<string, number>();
+  /**
+   * Per slot, in the order they came, as a ring (the next to leave is at #next): its memo
+   * key, its material and its plaintext's length; the plaintexts themselves in one slab of
+   * MAX_ENTRIES × MAX_PLAINTEXT bytes. (Evicting through map.keys().next() would walk the
+   * holes earlier deletions leave at the front of V8's table; a Buffer of its own per
+   * plaintext cost more at each miss than the memo saved, see object-key-memo.ts.)
+   */
+  readonly #keys: (string | undefined)[] = new Array<string | undefined>(MAX_ENTRIES).fill(undefined);
+  readonly #materials: (KeyMaterial | undefined)[] = new Array<KeyMaterial | undefined>(MAX_ENTRIES).fill(undefined);
+  readonly #lengths = new Uint8Array(MAX_ENTRIES);
+  readonly #slab = Buffer.alloc(MAX_ENTRIES * MAX_PLAINTEXT);
+  #next = 0;
+  /** The memo key of the last lookup, so that remembering its miss does not build it again. */
+  #lastMiss: { blob: Buffer; context: EncryptionContext; k: string } | undefined;
+  /** For tests: hits and misses of lookups that could have been answered. */
+  readonly stats = { hits: 0, misses: 0 };
+
+  /** A copy of the plaintext `blob` opened to under `material` and `context`, if remembered. */
+  lookup(material: KeyMaterial, blob: Buffer, context: EncryptionContext): Buffer | undefined {
+    if (blob.length > MAX_BLOB) return undefined;
+    const k = memoKey(blob, context);
+    // A miss is remembered next (kms/ops/crypto.ts openWith), with the same blob and context objects.
+    this.#lastMiss = { blob, context, k };
+    const slot = this.#entries.get(k);
+    if (slot === undefined || this.#materials[slot] !== material) {
+      this.stats.misses++;
+      return undefined;
+    }
+    this.stats.hits++;
+    this.#lastMiss = undefined;
+    const at = slot * MAX_PLAINTEXT;
+    return Buffer.from(this.#slab.subarray(at, at + this.#lengths[slot]!));
+  }
+
+  /** Remembers (a copy of) the plaintext of `blob`, authenticated under `material` and `context`. */
+  remember(material: KeyMaterial, blob: Buffer, context: EncryptionContext, plaintext: Buffer): void {
+    if (blob.length > MAX_BLOB || plaintext.length > MAX_PLAINTEXT) return;
+    const last = this.#lastMiss;
+    this.#lastMiss = undefined;
+    const k = last !== undefined && last.blob === blob && last.context === context ? last.k : memoKey(blob, context);
+    let slot = this.#entries.get(k);
+    if (slot === undefined) {
+      slot = this.#next;
+      this.#next = (slot + 1) % MAX_ENTRIES;
+      const leaving = this.#keys[slot];
+      if (leaving !== undefined) this.#entries.delete(leaving);
+      this.#keys[slot] = k;
+      this.#entries.set(k, slot);
+    }
+    const at = slot * MAX_PLAINTEXT;
+    // What was there before (the leaving entry's plaintext) is zeroed past the new one's end.
+    this.#slab.fill(0, at + plaintext.length, at + MAX_PLAINTEXT);
+    plaintext.copy(this.#slab, at);
+    this.#lengths[slot] = plaintext.length;
+    this.#materials[slot] = material;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+/**
+ * The blob's bytes (length first, so blob and context cannot trade bytes) and the context
+ * as JSON of its pairs sorted by key: distinct contexts give distinct strings (JSON escapes
+ * lone surrogates), and the order of the members as sent does not matter.
+ */
+function memoKey(blob: Buffer, context: EncryptionContext): string {
+  const keys = Object.keys(context);
+  let ctx: string;
+  if (keys.length === 0) ctx = '';
+  else if (keys.length === 1) ctx = JSON.stringify([keys[0], context[keys[0]!]]);
+  else ctx = JSON.stringify(keys.sort().map((k) => [k, context[k]]));
+  return `${blob.length}:${blob.toString('latin1')}${ctx}`;
+}
