@@ -30,11 +30,11 @@
 //                                                             (`--blobs file://`: the layout apart from the database)
 
 import { randomBytes } from 'node:crypto';
-import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve as resolvePath } from 'node:path';
 import { RawS3Client, S3Failure, payloadHash } from './raw-client.js';
+import { benchUser } from './bench-user.js';
 import { RawKmsClient } from './kms.js';
 import { createKmsKey } from './sse.js';
 import { runOps } from './measure.js';
@@ -43,7 +43,6 @@ import { startPostgres } from './pg-server.js';
 import { processCpuSeconds } from './process-cpu.js';
 import { ROOT_KEY_ID, ROOT_SECRET, type ServerOptions, type ServerProcess } from './server-process.js';
 import type { Sizes } from './scenarios.js';
-import type { Credentials } from './sigv4.js';
 
 export const SQLITE_1 = 'SQLite, 1 node';
 export const PG_1 = 'PostgreSQL, 1 node';
@@ -114,22 +113,6 @@ function signer(): 'root' | 'user' {
   return v;
 }
 
-/** The IAM user the small requests sign with under BENCH_CLUSTER_SIGNER=user, made through node 0's IAM API. */
-async function benchUser(url: URL): Promise<Credentials> {
-  const iam = new IAMClient({ endpoint: url.origin, region: 'us-east-1', credentials: CREDS });
-  try {
-    await iam.send(new CreateUserCommand({ UserName: 'bench-small' }));
-    await iam.send(new PutUserPolicyCommand({
-      UserName: 'bench-small', PolicyName: 'bench-buckets',
-      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: [`arn:aws:s3:::${BUCKET}*`] }] }),
-    }));
-    const key = (await iam.send(new CreateAccessKeyCommand({ UserName: 'bench-small' }))).AccessKey!;
-    return { accessKeyId: key.AccessKeyId!, secretAccessKey: key.SecretAccessKey! };
-  } finally {
-    iam.destroy();
-  }
-}
-
 /** Runs the workloads against `urls` (one per node) and returns ops/s and MiB/s. */
 async function workloads(urls: URL[], sz: Sizes, label: string, meters: CpuMeters, withStreams = true): Promise<Measured> {
   const clients = urls.map((u) => new RawS3Client(u, CREDS));
@@ -139,7 +122,7 @@ async function workloads(urls: URL[], sz: Sizes, label: string, meters: CpuMeter
     await clients[0]!.createBucket(BUCKET);
     for (let b = 0; b < SPREAD; b++) await clients[0]!.createBucket(`${BUCKET}-${b}`);
     if (signer() === 'user') {
-      const user = await benchUser(urls[0]!);
+      const user = await benchUser(urls[0]!, BUCKET);
       for (const u of urls) smallClients.push(new RawS3Client(u, user));
     }
     const small = (i: number) => (smallClients.length ? smallClients[i % smallClients.length]! : on(i));

@@ -14,13 +14,12 @@ import { randomBytes } from 'node:crypto';
 import { rm, mkdtemp } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve as resolvePath } from 'node:path';
-import { IAMClient, CreateUserCommand, PutUserPolicyCommand, CreateAccessKeyCommand } from '@aws-sdk/client-iam';
 import { RawS3Client, S3Failure, payloadHash } from './raw-client.js';
+import { benchUser } from './bench-user.js';
 import { runOps } from './measure.js';
 import { startPostgres } from './pg-server.js';
 import { processCpuSeconds } from './process-cpu.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerProcess } from './server-process.js';
-import type { Credentials } from './sigv4.js';
 
 const CREDS = { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET };
 const BUCKET = 'bench';
@@ -44,21 +43,6 @@ interface Sample {
   failed: number;
 }
 
-async function userOf(url: URL): Promise<Credentials> {
-  const iam = new IAMClient({ endpoint: url.origin, region: 'us-east-1', credentials: CREDS });
-  try {
-    await iam.send(new CreateUserCommand({ UserName: 'bench-small' }));
-    await iam.send(new PutUserPolicyCommand({
-      UserName: 'bench-small', PolicyName: 'bench-buckets',
-      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: [`arn:aws:s3:::${BUCKET}*`] }] }),
-    }));
-    const key = (await iam.send(new CreateAccessKeyCommand({ UserName: 'bench-small' }))).AccessKey!;
-    return { accessKeyId: key.AccessKeyId!, secretAccessKey: key.SecretAccessKey! };
-  } finally {
-    iam.destroy();
-  }
-}
-
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length / 2;
@@ -77,7 +61,7 @@ async function main(): Promise<void> {
       const server = await startServer({ fsync: true, env: { COFFER_ACCESS_LOG: 'off', ...env }, ...(main ? { main } : {}) });
       const root = new RawS3Client(server.url, CREDS);
       await root.createBucket(BUCKET);
-      const client = process.env.BENCH_CLUSTER_SIGNER === 'user' ? new RawS3Client(server.url, await userOf(server.url)) : root;
+      const client = process.env.BENCH_CLUSTER_SIGNER === 'user' ? new RawS3Client(server.url, await benchUser(server.url, BUCKET)) : root;
       variants.push({ label, server, client, db, put: [], get: [] });
     };
     let fresh = 0;

@@ -15,9 +15,8 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import pg from 'pg';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
-import { SignedClient } from '../../src/cli/signed-client.js';
 import { Pkcs11RootKeyProvider } from '../../src/custody/pkcs11-root-key.js';
-import { ROOT_KEY_ID, ROOT_SECRET, startCluster, type ClusterNode, type TestCluster } from '../helpers/cluster.js';
+import { startCluster, rotationAdmin, until, type ClusterNode, type TestCluster } from '../helpers/cluster.js';
 import { describePostgres } from '../helpers/postgres.js';
 import { makeSoftHsm, skipWithoutSoftHsm, SOFTHSM_MODULE, tokenKeyLabels, USER_PIN, type SoftHsm } from '../custody/softhsm.js';
 
@@ -57,21 +56,7 @@ describePostgres('a cancelled cluster rotation to a PKCS#11 token key', () => {
     await hsmB?.remove();
   });
 
-  const admin = async (n: ClusterNode, method: 'GET' | 'POST' | 'DELETE', body?: unknown) => {
-    const c = new SignedClient({ endpoint: n.url(), region: 'us-east-1', credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET } });
-    try {
-      return await c.admin(method, 'custody/rotation', body);
-    } finally {
-      c.close();
-    }
-  };
-  const until = async (what: string, ok: () => Promise<boolean> | boolean, ms: number) => {
-    const t0 = Date.now();
-    while (!(await ok())) {
-      if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms: ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const admin = rotationAdmin;
   const labels = () => tokenKeyLabels(hsmA.conf, TOKEN);
   /** Begins a migration to the token key `keyLabel` on node 0, waits until node 1 blocks it, cancels it on node `cancelOn`. */
   const beginAndCancel = async (keyLabel: string, cancelOn: 0 | 1): Promise<string> => {

@@ -20,8 +20,7 @@ import { after, before, it } from 'node:test';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
-import { SignedClient } from '../../src/cli/signed-client.js';
-import { ROOT_KEY_ID, ROOT_SECRET, startCluster, type ClusterNode, type TestCluster } from '../helpers/cluster.js';
+import { ROOT_KEY_ID, ROOT_SECRET, startCluster, rotationAdmin, until as untilPolled, type ClusterNode, type TestCluster } from '../helpers/cluster.js';
 import { describePostgres } from '../helpers/postgres.js';
 import { CLI_MAIN } from '../interop/support.js';
 
@@ -47,25 +46,12 @@ describePostgres('cancelling a cluster\'s online root-key rotation', () => {
     await cluster?.stop();
   });
 
-  const admin = async (n: ClusterNode, method: 'GET' | 'POST' | 'DELETE', body?: unknown) => {
-    const c = new SignedClient({ endpoint: n.url(), region: 'us-east-1', credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET } });
-    try {
-      return await c.admin(method, 'custody/rotation', body);
-    } finally {
-      c.close();
-    }
-  };
+  const admin = rotationAdmin;
+  const until = (what: string, ok: () => Promise<boolean>, ms: number) => untilPolled(what, ok, ms, 50);
   const status = async (n: ClusterNode): Promise<Status> => {
     const r = await admin(n, 'GET');
     assert.equal(r.status, 200, r.body);
     return JSON.parse(r.body) as Status;
-  };
-  const until = async (what: string, ok: () => Promise<boolean>, ms: number) => {
-    const t0 = Date.now();
-    while (!(await ok())) {
-      if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms: ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
   };
   const cli = (n: ClusterNode, args: string[]) =>
     new Promise<{ code: number | null; out: string; err: string }>((resolve) => {

@@ -24,7 +24,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import pg from 'pg';
 import { SignedClient } from '../../src/cli/signed-client.js';
-import { startCluster, ROOT_KEY_ID, ROOT_SECRET, type ClusterNode, type TestCluster } from '../helpers/cluster.js';
+import { startCluster, until, ROOT_KEY_ID, ROOT_SECRET, type ClusterNode, type TestCluster } from '../helpers/cluster.js';
 import { describePostgres } from '../helpers/postgres.js';
 import { CLI_MAIN } from '../interop/support.js';
 
@@ -71,13 +71,6 @@ describePostgres('online root-key rotation across a cluster', () => {
     const { rows } = await db.query<{ node: string }>("SELECT node FROM cluster_leases WHERE name = 'jobs' AND expires_at > (extract(epoch FROM clock_timestamp()) * 1000)");
     for (const n of cluster.nodes) if (n.running && rows[0] && (await nodeId(n)) === rows[0].node) return n;
     return undefined;
-  };
-  const until = async (what: string, ok: () => Promise<boolean>, ms: number) => {
-    const t0 = Date.now();
-    while (!(await ok())) {
-      if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms: ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
   };
 
   it('rotates under load; a node without the new key blocks the switch; the job leader killed mid-rotation is followed by another and rejoins; the new key alone opens everything', async () => {

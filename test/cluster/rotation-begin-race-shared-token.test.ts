@@ -13,8 +13,7 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import pg from 'pg';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
-import { SignedClient } from '../../src/cli/signed-client.js';
-import { ROOT_KEY_ID, ROOT_SECRET, startCluster, type ClusterNode, type TestCluster } from '../helpers/cluster.js';
+import { startCluster, rotationAdmin, until, type ClusterNode, type TestCluster } from '../helpers/cluster.js';
 import { describePostgres } from '../helpers/postgres.js';
 import { makeSoftHsm, skipWithoutSoftHsm, SOFTHSM_MODULE, tokenKeyLabels, USER_PIN, type SoftHsm } from '../custody/softhsm.js';
 
@@ -45,21 +44,7 @@ describePostgres('two rotations to one label begun at once on a shared PKCS#11 t
     await hsm?.remove();
   });
 
-  const admin = async (n: ClusterNode, method: 'GET' | 'POST' | 'DELETE', body?: unknown) => {
-    const c = new SignedClient({ endpoint: n.url(), region: 'us-east-1', credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET } });
-    try {
-      return await c.admin(method, 'custody/rotation', body);
-    } finally {
-      c.close();
-    }
-  };
-  const until = async (what: string, ok: () => Promise<boolean> | boolean, ms: number) => {
-    const t0 = Date.now();
-    while (!(await ok())) {
-      if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms: ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const admin = rotationAdmin;
 
   it('the node whose begin lost keeps the key it made when the recorded rotation uses it', { skip }, async () => {
     const [A, B] = cluster.nodes as [ClusterNode, ClusterNode];

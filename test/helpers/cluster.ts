@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { SignedClient } from '../../src/cli/signed-client.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startChildServer, type ChildServer } from '../interop/support.js';
 import { postgresServer } from './postgres.js';
 
@@ -182,4 +183,23 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
       await rm(temp, { recursive: true, force: true });
     },
   };
+}
+
+/** The root-key rotation's admin route (custody/rotation) on node `n`, signed as root. */
+export async function rotationAdmin(n: ClusterNode, method: 'GET' | 'POST' | 'DELETE', body?: unknown): ReturnType<SignedClient['admin']> {
+  const c = new SignedClient({ endpoint: n.url(), region: 'us-east-1', credentials: { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET } });
+  try {
+    return await c.admin(method, 'custody/rotation', body);
+  } finally {
+    c.close();
+  }
+}
+
+/** Polls `ok` every `stepMs` until it holds; throws naming `what` after `ms`. */
+export async function until(what: string, ok: () => Promise<boolean> | boolean, ms: number, stepMs = 100): Promise<void> {
+  const t0 = Date.now();
+  while (!(await ok())) {
+    if (Date.now() - t0 > ms) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
 }
