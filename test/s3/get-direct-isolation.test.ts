@@ -10,6 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { readdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,6 +19,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { openFilesUnder } from '../helpers/cut-get.js';
+import { makeTestCertificate, type TestCertificate } from '../helpers/tls.js';
 
 /** Whether the server's blob store took O_DIRECT (it keeps its probe open: storage/direct-io.ts). */
 async function readsDirect(srv: TestServer): Promise<boolean> {
@@ -29,16 +31,23 @@ const bucket = uniqueBucket('direct-iso');
 
 let plain: TestServer;
 let encrypted: TestServer;
+// HTTPS: the lent slots go to a TLS socket's writes (encrypted from them) instead of a TCP socket's.
+let tls: TestServer;
+let cert: TestCertificate;
 
 before(async () => {
   plain = await startTestServer({ COFFER_ENCRYPTION_AT_REST: 'off' }, { fsync: true });
   encrypted = await startTestServer({}, { fsync: true });
-  for (const srv of [plain, encrypted]) await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  cert = makeTestCertificate();
+  tls = await startTestServer({ COFFER_ENCRYPTION_AT_REST: 'off', COFFER_TLS_CERT: cert.certPath, COFFER_TLS_KEY: cert.keyPath }, { fsync: true });
+  for (const srv of [plain, encrypted, tls]) await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
 });
 
 after(async () => {
   await plain?.stop();
   await encrypted?.stop();
+  await tls?.stop();
+  if (cert) await rm(cert.dir, { recursive: true, force: true });
 });
 
 interface Got { status: number; body: Buffer; complete: boolean; length: number }
@@ -48,7 +57,8 @@ async function fetch(srv: TestServer, key: string, opts: { range?: string; head?
   const url = await getSignedUrl(srv.s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 60 });
   return new Promise((resolve, reject) => {
     // A presigned GET URL is not valid for HEAD: HEAD sends the same signed GET and drops the body client-side.
-    const req = request(url, { method: 'GET', headers: opts.range ? { range: opts.range } : {}, agent: false }, (res: IncomingMessage) => {
+    const options = { method: 'GET', headers: opts.range ? { range: opts.range } : {}, agent: false, ...(url.startsWith('https:') ? { ca: cert.cert } : {}) };
+    const req = (url.startsWith('https:') ? httpsRequest : request)(url, options, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       let n = 0;
       let done = false;
@@ -81,7 +91,7 @@ async function fetch(srv: TestServer, key: string, opts: { range?: string; head?
 /** Sizes around the path's boundaries: copied out (< 256 KiB), lent whole reads (256 KiB to 1 MiB), streamed (> 1 MiB), none a multiple of 4096 but one. */
 const SIZES = [5_001, 300_001, MiB - 1, MiB + 64 * 1024 + 7, 3 * MiB + 123, 4096 * 700, 2 * MiB + 4097, 6 * MiB + 11];
 
-for (const [name, srv] of [['plain', () => plain], ['SSE-S3', () => encrypted]] as const) {
+for (const [name, srv] of [['plain', () => plain], ['SSE-S3', () => encrypted], ['plain over HTTPS', () => tls]] as const) {
   test(`${name}, fsync (direct reads): concurrent GETs of distinct objects, ranges at odd offsets, some cut or HEAD, each get their own bytes`, async () => {
     assert.equal(await readsDirect(srv()), true, 'the store reads with O_DIRECT here (else this test checks nothing)');
     const bodies = SIZES.map((n) => randomBytes(n));
