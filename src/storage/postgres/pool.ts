@@ -104,10 +104,13 @@ function queryable(c: pg.PoolClient): boolean {
 class LanePool extends pg.Pool {
   #held: Promise<pg.PoolClient> | undefined;
   #inFlight = 0;
+  /** end() was called: no connection is held any more (a read then is a plain pool query, which fails once the pool ended). */
+  #ending = false;
 
   async readAlone(config: pg.QueryConfig): Promise<pg.QueryResult> {
     let held = this.#held;
     if (held === undefined) {
+      if (this.#ending) return this.query(config);
       held = this.#held = this.connect().then((c) => {
         // Like an idle pool connection, it keeps the process alive only while it has reads in flight.
         unref(c);
@@ -143,11 +146,19 @@ class LanePool extends pg.Pool {
   }
 
   override async end(): Promise<void> {
+    // Reads already waiting for the held connection are written to it before it goes back
+    // (they resume first); it is let go only then. Clearing it first sent them on to check
+    // out a new connection, held forever: end() never settled.
+    this.#ending = true;
     const held = this.#held;
-    this.#held = undefined;
     if (held !== undefined) {
       const client = await held.catch(() => undefined);
-      client?.release();
+      if (this.#held === held) {
+        this.#held = undefined;
+        client?.release();
+        // The pool unrefs an idle connection; its pipelined reads still answer before it ends.
+        if (client !== undefined && this.#inFlight > 0) (client as unknown as { ref(): void }).ref();
+      }
     }
     return super.end();
   }
