@@ -449,7 +449,10 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async forgetGarbage(blobIds: string[]): Promise<void> {
     if (blobIds.length === 0) return;
-    await this.freeingWrite(() => {
+    // Bookkeeping, not a delete: the blobs are gone already (or never had a file, a failed
+    // PUT's), so this frees nothing and must not spend the reserve. On a full disk it fails
+    // and the ids stay listed for the next collection or start.
+    await this.write(() => {
       for (const id of blobIds) this.s.forgetGarbage.run(id);
     });
   }

@@ -83,6 +83,8 @@ describe('a server on a completely full disk', { skip: SKIP }, () => {
       }
     }
     fillDisk(path.join(mount.dir, 'filler'));
+    // The 507s spent nothing of it (a failed PUT's garbage bookkeeping once did: full-disk-reserve.test.ts).
+    assert.ok(existsSync(path.join(dataDir(), 'reserve')), 'the server still holds data/reserve after the 507s');
   });
 
   after(async () => {
