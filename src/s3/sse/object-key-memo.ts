@@ -28,7 +28,7 @@
 // server CPU in interleaved A/B runs, far more than the unwrap it saves. The envelope is no
 // longer remembered either: decoding it is a few µs, once per request (object-keys.ts).
 
-import { asObjectKey, decodeEnvelope, type ObjectEnvelope, type ObjectKey } from '../../crypto/index.js';
+import { asObjectId, asObjectKey, decodeEnvelope, decodeEnvelopeWithAad, OBJECT_ID_LENGTH, type EnvelopeWithAad, type ObjectEnvelope, type ObjectId, type ObjectKey } from '../../crypto/index.js';
 import { RootKeyRing } from '../../custody/root-key-ring.js';
 import type { RootKeyProvider } from '../../custody/root-key.js';
 
@@ -46,6 +46,8 @@ class KeySlab {
   readonly #envs: (string | undefined)[] = new Array<string | undefined>(MAX_ENTRIES).fill(undefined);
   readonly #rootKeyIds: string[] = new Array<string>(MAX_ENTRIES).fill('');
   readonly #slab = Buffer.alloc(MAX_ENTRIES * KEY_LENGTH);
+  /** The object ids (not secret), beside the keys: a GET that finds its key needs no envelope decode. */
+  readonly #ids = Buffer.alloc(MAX_ENTRIES * OBJECT_ID_LENGTH);
   #next = 0;
 
   get(env: string, rootKeyId: string): ObjectKey | undefined {
@@ -55,8 +57,19 @@ class KeySlab {
     return asObjectKey(Buffer.from(this.#slab.subarray(at, at + KEY_LENGTH)));
   }
 
+  getObject(env: string, rootKeyId: string): { objectId: ObjectId; inner: ObjectKey } | undefined {
+    const slot = this.map.get(env);
+    if (slot === undefined || this.#rootKeyIds[slot] !== rootKeyId) return undefined;
+    const at = slot * KEY_LENGTH;
+    const idAt = slot * OBJECT_ID_LENGTH;
+    return {
+      objectId: asObjectId(Buffer.from(this.#ids.subarray(idAt, idAt + OBJECT_ID_LENGTH))),
+      inner: asObjectKey(Buffer.from(this.#slab.subarray(at, at + KEY_LENGTH))),
+    };
+  }
+
   /** Sets `env`; a new one pushes the oldest out (its key zeroed). An existing one keeps its slot. */
-  set(env: string, rootKeyId: string, key: ObjectKey): void {
+  set(env: string, rootKeyId: string, key: ObjectKey, objectId: ObjectId): void {
     let slot = this.map.get(env);
     if (slot === undefined) {
       slot = this.#next;
@@ -68,12 +81,18 @@ class KeySlab {
     }
     this.#rootKeyIds[slot] = rootKeyId;
     key.copy(this.#slab, slot * KEY_LENGTH);
+    objectId.copy(this.#ids, slot * OBJECT_ID_LENGTH);
   }
 }
 
 /** The decoded envelope of a stored `env` (base64); throws what decodeEnvelope throws. */
 export function decodeStoredEnvelope(env: string): ObjectEnvelope {
   return decodeEnvelope(Buffer.from(env, 'base64'));
+}
+
+/** decodeStoredEnvelope() with the AAD of its sealed key taken from the stored bytes (decodeEnvelopeWithAad). */
+export function decodeStoredEnvelopeWithAad(env: string): EnvelopeWithAad {
+  return decodeEnvelopeWithAad(Buffer.from(env, 'base64'));
 }
 
 const sseS3Keys = new WeakMap<RootKeyProvider, KeySlab>();
@@ -89,12 +108,22 @@ export function rememberedSseS3Key(rootKey: RootKeyProvider, env: string): Objec
   return sseS3Keys.get(rootKey)?.get(env, rootKey.id);
 }
 
-/** Remembers (a copy of) the SSE-S3 object key of stored envelope `env`, opened or sealed under `rootKey`. */
-export function rememberSseS3Key(rootKey: RootKeyProvider, env: string, key: ObjectKey): void {
-  if (!steady(rootKey) || key.length !== KEY_LENGTH) return;
+/**
+ * The object id and (a copy of) the SSE-S3 object key of stored envelope `env`, if remembered
+ * under this root key: what opening the envelope would give, without decoding it (the same
+ * string decoded to these when it was remembered).
+ */
+export function rememberedSseS3Object(rootKey: RootKeyProvider, env: string): { objectId: ObjectId; inner: ObjectKey } | undefined {
+  if (!steady(rootKey)) return undefined;
+  return sseS3Keys.get(rootKey)?.getObject(env, rootKey.id);
+}
+
+/** Remembers (a copy of) the SSE-S3 object key of stored envelope `env` and its object id, opened or sealed under `rootKey`. */
+export function rememberSseS3Key(rootKey: RootKeyProvider, env: string, key: ObjectKey, objectId: ObjectId): void {
+  if (!steady(rootKey) || key.length !== KEY_LENGTH || objectId.length !== OBJECT_ID_LENGTH) return;
   let keys = sseS3Keys.get(rootKey);
   if (keys === undefined) sseS3Keys.set(rootKey, (keys = new KeySlab()));
-  keys.set(env, rootKey.id, key);
+  keys.set(env, rootKey.id, key, objectId);
 }
 
 /** For tests: how many SSE-S3 keys are held for `rootKey`. */

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import {
   asObjectKey, deriveObjectKeyFromBucketKey, encodeEnvelope, newObjectId, newObjectKey, openUnderCustomerKey,
   sealedKeyAad, sealUnderCustomerKey, splitDsseDataKey, DSSE_DATA_KEY_LENGTH, ObjectCryptoError, PartListAuthError, partListTag, verifyPartListTag,
-  type EnvelopeFields, type ObjectEnvelope, type ObjectId, type ObjectKey,
+  type EnvelopeFields, type EnvelopeWithAad, type ObjectEnvelope, type ObjectId, type ObjectKey,
 } from '../../crypto/index.js';
 import { CustodyError } from '../../custody/errors.js';
 import type { S3Context } from '../context.js';
@@ -22,7 +22,7 @@ import { s3Error } from '../errors.js';
 import { bucketKeyForReading, bucketKeyForWriting, decryptDataKey, defaultKeyRef, generateDataKey } from './kms-bridge.js';
 import type { CustomerKey } from './request.js';
 import { kmsContext, type SseSettings } from './settings.js';
-import { decodeStoredEnvelope, rememberedSseS3Key, rememberSseS3Key } from './object-key-memo.js';
+import { decodeStoredEnvelopeWithAad, rememberedSseS3Object, rememberSseS3Key } from './object-key-memo.js';
 
 /** What an encrypted object or upload stores about its encryption (`sys.sse`). */
 export interface StoredSse {
@@ -119,38 +119,47 @@ export function checkCustomerKey(sse: StoredSse | undefined, customer: CustomerK
 
 /** The envelope of a stored object; a damaged one is an error, never a guess. */
 export function envelopeOf(ctx: S3Context, sse: StoredSse): ObjectEnvelope {
+  return decodedOf(ctx, sse).envelope;
+}
+
+/** The envelope of a stored object with the AAD of its sealed key (SSE-S3, SSE-C), decoded once per request. */
+function decodedOf(ctx: S3Context, sse: StoredSse): EnvelopeWithAad {
   const known = decoded.get(sse);
   if (known) return known;
   try {
-    const env = decodeStoredEnvelope(sse.env);
-    decoded.set(sse, env);
-    return env;
+    const d = decodeStoredEnvelopeWithAad(sse.env);
+    decoded.set(sse, d);
+    return d;
   } catch (e) {
     throw integrityFailure(ctx, e);
   }
 }
 
 /** Envelopes already decoded during this request (headers and unsealing read the same one). */
-const decoded = new WeakMap<StoredSse, ObjectEnvelope>();
+const decoded = new WeakMap<StoredSse, EnvelopeWithAad>();
 
 /** Unseals the object key(s) of a stored object or upload, as the caller (KMS decides for SSE-KMS). */
 export async function openObject(ctx: S3Context, sse: StoredSse, customer?: CustomerKey): Promise<ObjectKeys> {
   checkCustomerKey(sse, customer);
-  const env = envelopeOf(ctx, sse);
+  // An SSE-S3 envelope string remembered with its key was decoded (or written) as such: no
+  // decode again. Any other string (another kind, or one changed by a byte) is a miss below.
+  if (sse.alg === 'AES256') {
+    const known = rememberedSseS3Object(ctx.services.rootKey, sse.env);
+    if (known !== undefined) return known;
+  }
+  const { envelope: env, aad } = decodedOf(ctx, sse);
   const { objectId } = env;
   try {
     switch (env.kind) {
       case 'sse-s3': {
         const rootKey = ctx.services.rootKey;
-        const known = rememberedSseS3Key(rootKey, sse.env);
-        if (known !== undefined) return { objectId, inner: known };
-        const inner = asObjectKey(await rootKey.unwrap(env.wrappedKey, sealedKeyAad(env)));
-        rememberSseS3Key(rootKey, sse.env, inner);
+        const inner = asObjectKey(await rootKey.unwrap(env.wrappedKey, aad));
+        rememberSseS3Key(rootKey, sse.env, inner, objectId);
         return { objectId, inner };
       }
       case 'sse-c':
         try {
-          return { objectId, inner: openUnderCustomerKey(env.wrappedKey, customer!.key, objectId, sealedKeyAad(env)) };
+          return { objectId, inner: openUnderCustomerKey(env.wrappedKey, customer!.key, objectId, aad) };
         } catch {
           throw s3Error('AccessDenied', {}, SSE_C_WRONG_KEY);
         }
