@@ -73,8 +73,13 @@ export async function sealObject(ctx: S3Context, settings: SseSettings, bucket: 
   if (settings.kind === 'sse-s3') {
     const inner = newObjectKey();
     const fields: EnvelopeFields = { objectId, kind: 'sse-s3', keyId: '', context: place, wrappedKey: Buffer.alloc(0) };
-    const wrappedKey = await ctx.services.rootKey.wrap(inner, sealedKeyAad(fields));
-    return { sse: { alg: 'AES256', env: encodeEnvelope({ ...fields, wrappedKey }).toString('base64') }, keys: { objectId, inner } };
+    const rootKey = ctx.services.rootKey;
+    const wrappedKey = await rootKey.wrap(inner, sealedKeyAad(fields));
+    const env = encodeEnvelope({ ...fields, wrappedKey }).toString('base64');
+    // Remembered at the write, so the first GET of a new object opens nothing either (a copy
+    // in the memo's slab; a write that fails leaves an entry no stored envelope matches).
+    rememberSseS3Key(rootKey, env, inner, objectId);
+    return { sse: { alg: 'AES256', env }, keys: { objectId, inner } };
   }
   if (settings.kind === 'sse-c') {
     const inner = newObjectKey();
