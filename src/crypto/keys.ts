@@ -110,10 +110,10 @@ export function derivePartKey(objectKey: ObjectKey, objectId: ObjectId, partNumb
  * holding key-derived bytes is zeroed after each step.
  */
 export function hkdfSha256Key(ikm: Buffer, salt: Buffer, info: Buffer): Buffer {
-  if (salt.length > HMAC_BLOCK || 1 + info.length > SCRATCH_SIZE - HMAC_BLOCK || ikm.length > SCRATCH_SIZE - HMAC_BLOCK) {
+  if (salt.length > HMAC_BLOCK || info.length + 1 > SCRATCH_SIZE - HMAC_BLOCK || ikm.length > SCRATCH_SIZE - HMAC_BLOCK) {
     return hkdfWithHmac(ikm, salt, info);
   }
-  const prk = hmacSha256(salt, ikm, undefined);
+  const prk = hmacSha256(salt, ikm);
   const okm = hmacSha256(prk, info, ONE);
   prk.fill(0);
   return okm;
@@ -123,14 +123,22 @@ const HMAC_BLOCK = 64;
 const SCRATCH_SIZE = HMAC_BLOCK + 256;
 const scratch = Buffer.alloc(SCRATCH_SIZE);
 
-/** HMAC-SHA256(key, m || tail) for a key of at most one block and a message that fits the scratch buffer. */
-function hmacSha256(key: Buffer, m: Buffer, tail: Buffer | undefined): Buffer {
+/**
+ * HMAC-SHA256(key, concatenation of `parts`) over one-shot hash() calls, for a key of at
+ * most one SHA-256 block (64 bytes) and parts of at most 256 bytes in all (RangeError
+ * otherwise; callers check). The scratch buffer holding key-derived bytes is zeroed before
+ * it returns.
+ */
+export function hmacSha256(key: Buffer, ...parts: Buffer[]): Buffer {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  if (key.length > HMAC_BLOCK || length > SCRATCH_SIZE - HMAC_BLOCK) throw new RangeError('hmacSha256: key or message too long for the one-shot path');
   const s = scratch;
   try {
     s.fill(0x36, 0, HMAC_BLOCK);
     for (let i = 0; i < key.length; i++) s[i] = key[i]! ^ 0x36;
-    let end = HMAC_BLOCK + m.copy(s, HMAC_BLOCK);
-    if (tail !== undefined) end += tail.copy(s, end);
+    let end = HMAC_BLOCK;
+    for (const p of parts) end += p.copy(s, end);
     const inner = hash('sha256', s.subarray(0, end), 'buffer');
     s.fill(0x5c, 0, HMAC_BLOCK);
     for (let i = 0; i < key.length; i++) s[i] = key[i]! ^ 0x5c;
