@@ -13,7 +13,6 @@
 
 import { createCipheriv, createDecipheriv, createHmac, randomFillSync } from 'node:crypto';
 import { encodeEncryptionContext, type EncryptionContext } from '../../crypto/encryption-context.js';
-import { hmacSha256 } from '../../crypto/keys.js';
 import { CiphertextAuthError, CiphertextParseError } from '../../custody/errors.js';
 import { isKeyId, isMaterialVersion, KEY_ID_LENGTH, keyIdBytes } from './key-id.js';
 import { asKeyMaterial, type KeyMaterial } from './key-material.js';
@@ -147,17 +146,9 @@ const INFO = Buffer.from(CIPHERTEXT_LABEL, 'utf8');
  * dispatch, and this runs on every Encrypt/Decrypt. The vectors pin the equivalence.
  */
 function derive(material: KeyMaterial, salt: Buffer): Buffer {
-  // HMACs over one-shot hashes (crypto/keys.ts hmacSha256) where the sizes allow: a third of
-  // the cost of three createHmac() objects.
-  const oneShot = salt.length <= 64 && material.length <= 256 && INFO.length + 33 <= 256;
-  const hmac = oneShot ? hmacSha256 : (key: Buffer, ...parts: Buffer[]): Buffer => {
-    const h = createHmac('sha256', key);
-    for (const p of parts) h.update(p);
-    return h.digest();
-  };
-  const prk = hmac(salt, material);
-  const t1 = hmac(prk, INFO, ONE);
-  const t2 = hmac(prk, t1, INFO, TWO);
+  const prk = createHmac('sha256', salt).update(material).digest();
+  const t1 = createHmac('sha256', prk).update(INFO).update(ONE).digest();
+  const t2 = createHmac('sha256', prk).update(t1).update(INFO).update(TWO).digest();
   prk.fill(0);
   const okm = Buffer.concat([t1, t2.subarray(0, KEY_LENGTH + NONCE_LENGTH - 32)]);
   t1.fill(0);

@@ -152,19 +152,20 @@ export async function openObject(ctx: S3Context, sse: StoredSse, customer?: Cust
     const known = rememberedSseS3Object(ctx.services.rootKey, sse.env);
     if (known !== undefined) return known;
   }
-  const { envelope: env, aad } = decodedOf(ctx, sse);
+  const opened = decodedOf(ctx, sse);
+  const env = opened.envelope;
   const { objectId } = env;
   try {
     switch (env.kind) {
       case 'sse-s3': {
         const rootKey = ctx.services.rootKey;
-        const inner = asObjectKey(await rootKey.unwrap(env.wrappedKey, aad));
+        const inner = asObjectKey(await rootKey.unwrap(env.wrappedKey, opened.aad));
         rememberSseS3Key(rootKey, sse.env, inner, objectId);
         return { objectId, inner };
       }
       case 'sse-c':
         try {
-          return { objectId, inner: openUnderCustomerKey(env.wrappedKey, customer!.key, objectId, aad) };
+          return { objectId, inner: openUnderCustomerKey(env.wrappedKey, customer!.key, objectId, opened.aad) };
         } catch {
           throw s3Error('AccessDenied', {}, SSE_C_WRONG_KEY);
         }
