@@ -105,8 +105,8 @@ const SEALED_KEY_LABEL_BYTES = Buffer.from(SEALED_KEY_LABEL, 'ascii');
 /** A decoded envelope with the AAD of its sealed key, as decodeEnvelopeWithAad() returns them. */
 export interface EnvelopeWithAad {
   envelope: ObjectEnvelope;
-  /** sealedKeyAad(envelope): SEALED_KEY_LABEL || the envelope's own header bytes (built on first use). */
-  readonly aad: Buffer;
+  /** sealedKeyAad(envelope): SEALED_KEY_LABEL || the envelope's own header bytes. */
+  aad: Buffer;
 }
 
 /**
@@ -118,14 +118,7 @@ export interface EnvelopeWithAad {
  */
 export function decodeEnvelopeWithAad(bytes: Buffer): EnvelopeWithAad {
   const { envelope, headerEnd } = decode(bytes);
-  let aad: Buffer | undefined;
-  return {
-    envelope,
-    // Only SSE-S3 and SSE-C reads need it: built when asked for.
-    get aad(): Buffer {
-      return (aad ??= Buffer.concat([SEALED_KEY_LABEL_BYTES, bytes.subarray(0, headerEnd)]));
-    },
-  };
+  return { envelope, aad: Buffer.concat([SEALED_KEY_LABEL_BYTES, bytes.subarray(0, headerEnd)]) };
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

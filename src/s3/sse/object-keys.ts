@@ -22,7 +22,7 @@ import { s3Error } from '../errors.js';
 import { bucketKeyForReading, bucketKeyForWriting, decryptDataKey, defaultKeyRef, generateDataKey } from './kms-bridge.js';
 import type { CustomerKey } from './request.js';
 import { kmsContext, type SseSettings } from './settings.js';
-import { decodeStoredEnvelopeWithAad, rememberedSseS3Object, rememberSseS3Key } from './object-key-memo.js';
+import { decodeStoredEnvelope, decodeStoredEnvelopeWithAad, rememberedSseS3Object, rememberSseS3Key } from './object-key-memo.js';
 
 /** What an encrypted object or upload stores about its encryption (`sys.sse`). */
 export interface StoredSse {
@@ -124,24 +124,32 @@ export function checkCustomerKey(sse: StoredSse | undefined, customer: CustomerK
 
 /** The envelope of a stored object; a damaged one is an error, never a guess. */
 export function envelopeOf(ctx: S3Context, sse: StoredSse): ObjectEnvelope {
-  return decodedOf(ctx, sse).envelope;
-}
-
-/** The envelope of a stored object with the AAD of its sealed key (SSE-S3, SSE-C), decoded once per request. */
-function decodedOf(ctx: S3Context, sse: StoredSse): EnvelopeWithAad {
   const known = decoded.get(sse);
   if (known) return known;
   try {
-    const d = decodeStoredEnvelopeWithAad(sse.env);
-    decoded.set(sse, d);
-    return d;
+    const env = decodeStoredEnvelope(sse.env);
+    decoded.set(sse, env);
+    return env;
   } catch (e) {
     throw integrityFailure(ctx, e);
   }
 }
 
 /** Envelopes already decoded during this request (headers and unsealing read the same one). */
-const decoded = new WeakMap<StoredSse, EnvelopeWithAad>();
+const decoded = new WeakMap<StoredSse, ObjectEnvelope>();
+
+/**
+ * The envelope of an SSE-S3 or SSE-C object with the AAD of its sealed key taken from the
+ * stored bytes (decodeEnvelopeWithAad: no second encoding of the header). Their headers
+ * carry nothing the KMS kinds' response headers read, so it is not kept for the request.
+ */
+function envelopeWithAadOf(ctx: S3Context, sse: StoredSse): EnvelopeWithAad {
+  try {
+    return decodeStoredEnvelopeWithAad(sse.env);
+  } catch (e) {
+    throw integrityFailure(ctx, e);
+  }
+}
 
 /** Unseals the object key(s) of a stored object or upload, as the caller (KMS decides for SSE-KMS). */
 export async function openObject(ctx: S3Context, sse: StoredSse, customer?: CustomerKey): Promise<ObjectKeys> {
@@ -152,20 +160,20 @@ export async function openObject(ctx: S3Context, sse: StoredSse, customer?: Cust
     const known = rememberedSseS3Object(ctx.services.rootKey, sse.env);
     if (known !== undefined) return known;
   }
-  const opened = decodedOf(ctx, sse);
-  const env = opened.envelope;
+  const opened = sse.alg === 'AES256' || sse.alg === 'SSE-C' ? envelopeWithAadOf(ctx, sse) : undefined;
+  const env = opened?.envelope ?? envelopeOf(ctx, sse);
   const { objectId } = env;
   try {
     switch (env.kind) {
       case 'sse-s3': {
         const rootKey = ctx.services.rootKey;
-        const inner = asObjectKey(await rootKey.unwrap(env.wrappedKey, opened.aad));
+        const inner = asObjectKey(await rootKey.unwrap(env.wrappedKey, opened?.aad ?? sealedKeyAad(env)));
         rememberSseS3Key(rootKey, sse.env, inner, objectId);
         return { objectId, inner };
       }
       case 'sse-c':
         try {
-          return { objectId, inner: openUnderCustomerKey(env.wrappedKey, customer!.key, objectId, opened.aad) };
+          return { objectId, inner: openUnderCustomerKey(env.wrappedKey, customer!.key, objectId, opened?.aad ?? sealedKeyAad(env)) };
         } catch {
           throw s3Error('AccessDenied', {}, SSE_C_WRONG_KEY);
         }
