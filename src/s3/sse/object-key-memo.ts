@@ -15,9 +15,15 @@
 // same key and no root-key rotation is in progress (no previous or standby key held): an
 // item that opened only under a previous key is never remembered, and everything
 // remembered before a rotation is a miss after it (its key id changed). Keys are remembered
-// by the GET that unwrapped them, not by the PUT that sealed them: in interleaved A/B runs
-// remembering at the PUT cost 4 KiB SSE-S3 PUTs 1-15% more server CPU (noisy; the work
-// itself is about 1 µs), for a saving of about 6 µs on the first GET.
+// by the GET that unwrapped them and by the PUT that sealed them (object-keys.ts sealObject).
+// An earlier attempt at the PUT, with a Buffer of its own per key, cost 4 KiB SSE-S3 PUTs
+// 1-15% more server CPU; into the slab, interleaved A/B runs put the PUT at 0.95-1.05× and
+// the first GET at 0.68-0.78× of the build without it (README, small encrypted GETs).
+//
+// With each key its object id (not secret) is kept, so a GET that finds its envelope string
+// needs neither the envelope decoded nor the key unwrapped: the same string decoded to
+// exactly these when it was remembered, and any other string (a changed byte) is a miss
+// that decodes and fails as before.
 //
 // Bounded (MAX_ENTRIES, first in first out); a key leaving is zeroed; callers get copies,
 // since a GET zeroes its keys when it ends.
