@@ -124,9 +124,23 @@ export function rememberedSseS3Object(rootKey: RootKeyProvider, env: string): { 
   return sseS3Keys.get(rootKey)?.getObject(env, rootKey.id);
 }
 
-/** Remembers (a copy of) the SSE-S3 object key of stored envelope `env` and its object id, opened or sealed under `rootKey`. */
-export function rememberSseS3Key(rootKey: RootKeyProvider, env: string, key: ObjectKey, objectId: ObjectId): void {
-  if (!steady(rootKey) || key.length !== KEY_LENGTH || objectId.length !== OBJECT_ID_LENGTH) return;
+/**
+ * The id of the one key `rootKey` seals and opens under, or undefined during a rotation. Read
+ * it just before the wrap or unwrap whose key is to be remembered, and pass it to
+ * rememberSseS3Key: a rotation that began and finished while the wrap or unwrap was
+ * awaited leaves a steady provider under another key, which must not be credited with it.
+ */
+export function steadyRootKeyId(rootKey: RootKeyProvider): string | undefined {
+  return steady(rootKey) ? rootKey.id : undefined;
+}
+
+/**
+ * Remembers (a copy of) the SSE-S3 object key of stored envelope `env` and its object id,
+ * opened or sealed under `rootKey` while it was steady under key `under` (steadyRootKeyId,
+ * read before the wrap or unwrap): nothing when it is no longer steady under that key.
+ */
+export function rememberSseS3Key(rootKey: RootKeyProvider, env: string, key: ObjectKey, objectId: ObjectId, under: string | undefined): void {
+  if (under === undefined || !steady(rootKey) || rootKey.id !== under || key.length !== KEY_LENGTH || objectId.length !== OBJECT_ID_LENGTH) return;
   let keys = sseS3Keys.get(rootKey);
   if (keys === undefined) sseS3Keys.set(rootKey, (keys = new KeySlab()));
   keys.set(env, rootKey.id, key, objectId);

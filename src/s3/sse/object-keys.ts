@@ -22,7 +22,7 @@ import { s3Error } from '../errors.js';
 import { bucketKeyForReading, bucketKeyForWriting, decryptDataKey, defaultKeyRef, generateDataKey } from './kms-bridge.js';
 import type { CustomerKey } from './request.js';
 import { kmsContext, type SseSettings } from './settings.js';
-import { decodeStoredEnvelope, decodeStoredEnvelopeWithAad, rememberedSseS3Object, rememberSseS3Key } from './object-key-memo.js';
+import { decodeStoredEnvelope, decodeStoredEnvelopeWithAad, rememberedSseS3Object, rememberSseS3Key, steadyRootKeyId } from './object-key-memo.js';
 
 /** What an encrypted object or upload stores about its encryption (`sys.sse`). */
 export interface StoredSse {
@@ -74,11 +74,12 @@ export async function sealObject(ctx: S3Context, settings: SseSettings, bucket: 
     const inner = newObjectKey();
     const fields: EnvelopeFields = { objectId, kind: 'sse-s3', keyId: '', context: place, wrappedKey: Buffer.alloc(0) };
     const rootKey = ctx.services.rootKey;
+    const under = steadyRootKeyId(rootKey);
     const wrappedKey = await rootKey.wrap(inner, sealedKeyAad(fields));
     const env = encodeEnvelope({ ...fields, wrappedKey }).toString('base64');
     // Remembered at the write, so the first GET of a new object opens nothing either (a copy
     // in the memo's slab; a write that fails leaves an entry no stored envelope matches).
-    rememberSseS3Key(rootKey, env, inner, objectId);
+    rememberSseS3Key(rootKey, env, inner, objectId, under);
     return { sse: { alg: 'AES256', env }, keys: { objectId, inner } };
   }
   if (settings.kind === 'sse-c') {
@@ -167,8 +168,9 @@ export async function openObject(ctx: S3Context, sse: StoredSse, customer?: Cust
     switch (env.kind) {
       case 'sse-s3': {
         const rootKey = ctx.services.rootKey;
+        const under = steadyRootKeyId(rootKey);
         const inner = asObjectKey(await rootKey.unwrap(env.wrappedKey, opened?.aad ?? sealedKeyAad(env)));
-        rememberSseS3Key(rootKey, sse.env, inner, objectId);
+        rememberSseS3Key(rootKey, sse.env, inner, objectId, under);
         return { objectId, inner };
       }
       case 'sse-c':
