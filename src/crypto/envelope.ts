@@ -98,13 +98,41 @@ export function encodeEnvelope(f: EnvelopeFields): Buffer {
  * unwrap fail.
  */
 export function sealedKeyAad(f: EnvelopeFields): Buffer {
-  return Buffer.concat([Buffer.from(SEALED_KEY_LABEL, 'ascii'), encodeHeader(f)]);
+  return Buffer.concat([SEALED_KEY_LABEL_BYTES, encodeHeader(f)]);
+}
+const SEALED_KEY_LABEL_BYTES = Buffer.from(SEALED_KEY_LABEL, 'ascii');
+
+/** A decoded envelope with the AAD of its sealed key, as decodeEnvelopeWithAad() returns them. */
+export interface EnvelopeWithAad {
+  envelope: ObjectEnvelope;
+  /** sealedKeyAad(envelope): SEALED_KEY_LABEL || the envelope's own header bytes. */
+  aad: Buffer;
+}
+
+/**
+ * decodeEnvelope(), and sealedKeyAad() of the result taken from the bytes themselves: the
+ * decoder accepts only the canonical encoding, so the header it read is byte for byte the
+ * header encodeHeader() would write again for the fields it returns (test/crypto pins it).
+ * Saves an SSE-S3 or SSE-C read re-encoding the header (key id and context checked and
+ * copied again) for every object it opens.
+ */
+export function decodeEnvelopeWithAad(bytes: Buffer): EnvelopeWithAad {
+  const { envelope, headerEnd } = decode(bytes);
+  return { envelope, aad: Buffer.concat([SEALED_KEY_LABEL_BYTES, bytes.subarray(0, headerEnd)]) };
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Decodes a v1 envelope. Throws EnvelopeParseError for anything but a canonical v1 encoding. */
 export function decodeEnvelope(bytes: Buffer): ObjectEnvelope {
+  return decode(bytes).envelope;
+}
+
+/** Kind byte → kind (index 0 unused). */
+const KINDS_BY_BYTE: (KeyKind | undefined)[] = [];
+for (const k of Object.keys(KIND_BYTES) as KeyKind[]) KINDS_BY_BYTE[KIND_BYTES[k]] = k;
+
+function decode(bytes: Buffer): { envelope: ObjectEnvelope; headerEnd: number } {
   if (!Buffer.isBuffer(bytes) || bytes.length === 0) throw new EnvelopeParseError('envelope is empty');
   if (bytes[0] !== ENVELOPE_VERSION) throw new EnvelopeParseError(`unknown envelope version ${bytes[0]}`);
   if (bytes.length > MAX_ENVELOPE_SIZE) throw new EnvelopeParseError(`envelope is longer than ${MAX_ENVELOPE_SIZE} bytes`);
@@ -114,7 +142,7 @@ export function decodeEnvelope(bytes: Buffer): ObjectEnvelope {
   if (bytes.readUInt32BE(2) !== SEGMENT_SIZE) throw new EnvelopeParseError(`segment size ${bytes.readUInt32BE(2)} is not ${SEGMENT_SIZE}`);
   const objectId = asObjectId(Buffer.from(bytes.subarray(6, 6 + OBJECT_ID_LENGTH)));
   const kindByte = bytes[6 + OBJECT_ID_LENGTH];
-  const kind = (Object.keys(KIND_BYTES) as KeyKind[]).find((k) => KIND_BYTES[k] === kindByte);
+  const kind = KINDS_BY_BYTE[kindByte!];
   if (!kind) throw new EnvelopeParseError(`unknown key kind ${kindByte}`);
   const keyIdLength = bytes.readUInt16BE(fixedEnd - 2);
   if (keyIdLength > MAX_KEY_ID_LENGTH || (isKmsKind(kind) && keyIdLength === 0)) throw new EnvelopeParseError(`key id length ${keyIdLength} is out of range`);
@@ -133,5 +161,5 @@ export function decodeEnvelope(bytes: Buffer): ObjectEnvelope {
     throw new EnvelopeParseError(end + 4 + wrappedLength > bytes.length ? 'wrapped key runs past the end of the envelope' : 'bytes follow the wrapped key');
   }
   const wrappedKey = Buffer.from(bytes.subarray(end + 4));
-  return { version: ENVELOPE_VERSION, algorithm: ALGORITHM_NAME, segmentSize: SEGMENT_SIZE, objectId, kind, keyId, context, wrappedKey };
+  return { envelope: { version: ENVELOPE_VERSION, algorithm: ALGORITHM_NAME, segmentSize: SEGMENT_SIZE, objectId, kind, keyId, context, wrappedKey }, headerEnd: end };
 }

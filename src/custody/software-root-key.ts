@@ -25,6 +25,7 @@ export const MAX_WRAPPED_SECRET = 1024;
 
 // Labels from the spec, verbatim. Changing them breaks every stored key.
 export const WRAP_LABEL = 'coffer/root-key/wrap/v1';
+const WRAP_LABEL_BYTES = Buffer.from(WRAP_LABEL, 'utf8');
 export const FINGERPRINT_LABEL = 'coffer/root-key/fingerprint/v1';
 
 /** Root-key kinds as stored in byte 1 of a wrapped key. Changing a value breaks every stored key. */
@@ -69,7 +70,7 @@ export class SoftwareRootKey implements RootKeyProvider {
     }
     const header = Buffer.concat([this.#header, pooledRandomBytes(NONCE_LENGTH)]);
     const cipher = createCipheriv('aes-256-gcm', this.#key, header.subarray(NONCE_OFFSET), { authTagLength: TAG_LENGTH });
-    cipher.setAAD(Buffer.concat([Buffer.from(WRAP_LABEL, 'utf8'), header, aad]));
+    cipher.setAAD(Buffer.concat([WRAP_LABEL_BYTES, header, aad]));
     return Buffer.concat([header, cipher.update(plaintextKey), cipher.final(), cipher.getAuthTag()]);
   }
 
@@ -93,7 +94,7 @@ export class SoftwareRootKey implements RootKeyProvider {
     const header = wrapped.subarray(0, HEADER_LENGTH);
     const body = wrapped.subarray(HEADER_LENGTH, wrapped.length - TAG_LENGTH);
     const decipher = createDecipheriv('aes-256-gcm', this.#key, header.subarray(NONCE_OFFSET), { authTagLength: TAG_LENGTH });
-    decipher.setAAD(Buffer.concat([Buffer.from(WRAP_LABEL, 'utf8'), header, aad]));
+    decipher.setAAD(Buffer.concat([WRAP_LABEL_BYTES, header, aad]));
     decipher.setAuthTag(wrapped.subarray(wrapped.length - TAG_LENGTH));
     const out = decipher.update(body);
     try {

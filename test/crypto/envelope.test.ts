@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   decodeEnvelope,
+  decodeEnvelopeWithAad,
   encodeEncryptionContext,
   encodeEnvelope,
   EnvelopeParseError,
@@ -86,7 +87,27 @@ describe('envelope', () => {
     }
   });
 
-  const parseFailures: [string, Buffer][] = [
+  it('decodeEnvelopeWithAad takes the AAD from the stored bytes: the same bytes sealedKeyAad() encodes again, for every kind and context', () => {
+    const variants: EnvelopeFields[] = [
+      fields,
+      { ...fields, kind: 'sse-s3', keyId: '', context: { 'aws:s3:arn': 'arn:aws:s3:::b/k' } },
+      { ...fields, kind: 'sse-c', keyId: '', context: {} },
+      { ...fields, kind: 'sse-kms-bucket-key', context: { z: '1', a: '2', 'a\u0000': '', '\u{1F600}': 'é', '\uE000': 'x' } },
+      { ...fields, kind: 'dsse-kms', keyId: 'k'.repeat(2048), context: { k: 'v'.repeat(5000) } },
+    ];
+    for (const f of variants) {
+      const stored = encodeEnvelope(f);
+      const { envelope, aad } = decodeEnvelopeWithAad(stored);
+      assert.deepEqual(envelope, decodeEnvelope(stored));
+      assert.ok(aad.equals(sealedKeyAad(envelope)), `${f.kind}: the stored header is the header encoded again`);
+      assert.ok(aad.equals(sealedKeyAad(f)), `${f.kind}: and the writer's AAD`);
+    }
+    for (const [, b] of parseFailuresOf(bytes)) assert.throws(() => decodeEnvelopeWithAad(b), EnvelopeParseError);
+  });
+
+  const parseFailures: [string, Buffer][] = parseFailuresOf(bytes);
+  function parseFailuresOf(bytes: Buffer): [string, Buffer][] {
+    return [
     ['empty', Buffer.alloc(0)],
     ['version 2', Buffer.concat([Buffer.of(2), bytes.subarray(1)])],
     ['algorithm 2', Buffer.concat([bytes.subarray(0, 1), Buffer.of(2), bytes.subarray(2)])],
@@ -99,7 +120,8 @@ describe('envelope', () => {
     ['cut inside the wrapped key', bytes.subarray(0, bytes.length - 1)],
     ['a trailing byte', Buffer.concat([bytes, Buffer.of(0)])],
     ['over 16 KiB', Buffer.concat([bytes, Buffer.alloc(16384)])],
-  ];
+    ];
+  }
   for (const [what, b] of parseFailures) {
     it(`refuses ${what}`, () => assert.throws(() => decodeEnvelope(b), EnvelopeParseError));
   }

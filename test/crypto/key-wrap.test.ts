@@ -63,5 +63,12 @@ describe('hkdfSha256Key', () => {
       const info = randomBytes(i);
       assert.deepEqual(hkdfSha256Key(ikm, salt, info), Buffer.from(hkdfSync('sha256', ikm, salt, info, 32)));
     }
+    // Salts and infos past one SHA-256 block and the scratch buffer (the createHmac path), and at their edges.
+    for (const [ikmLength, saltLength, infoLength] of [[32, 0, 0], [32, 64, 255], [32, 65, 256], [32, 200, 40], [300, 16, 40], [256, 64, 1000]] as const) {
+      const ikm = randomBytes(ikmLength);
+      const salt = randomBytes(saltLength);
+      const info = randomBytes(infoLength);
+      assert.deepEqual(hkdfSha256Key(ikm, salt, info), Buffer.from(hkdfSync('sha256', ikm, salt, info, 32)), `${ikmLength}/${saltLength}/${infoLength}`);
+    }
   });
 });

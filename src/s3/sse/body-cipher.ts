@@ -188,8 +188,12 @@ export function readDecryptedSmall(blobs: BlobStore, parts: readonly ObjectPart[
   if (pieces.length !== 1) return undefined;
   const { part, start, end } = pieces[0]!;
   const r = segmentRange(start, end + 1, part.size);
-  const sealed = blobs.readSmall(part.blobId, { start: r.cipherStart, end: r.cipherEnd - 1 });
+  // The whole part (the usual small GET) is read without a range: a plain row read, where a
+  // range is a substr() query. Bytes past the part's ciphertext are ignored, as a range would.
+  const whole = r.cipherStart === 0 && r.cipherEnd === ciphertextSize(part.size);
+  let sealed = blobs.readSmall(part.blobId, whole ? undefined : { start: r.cipherStart, end: r.cipherEnd - 1 });
   if (sealed === undefined) return undefined;
+  if (whole && sealed.length > r.cipherEnd) sealed = sealed.subarray(0, r.cipherEnd);
   const key = derivePartKey(keys.inner, keys.objectId, part.partNumber);
   if (sealed.length !== r.cipherEnd - r.cipherStart) throw new TruncatedCiphertextError('stored ciphertext is shorter than the object');
   const finalSegment = segmentCount(part.size) - 1;

@@ -15,9 +15,15 @@
 // same key and no root-key rotation is in progress (no previous or standby key held): an
 // item that opened only under a previous key is never remembered, and everything
 // remembered before a rotation is a miss after it (its key id changed). Keys are remembered
-// by the GET that unwrapped them, not by the PUT that sealed them: in interleaved A/B runs
-// remembering at the PUT cost 4 KiB SSE-S3 PUTs 1-15% more server CPU (noisy; the work
-// itself is about 1 µs), for a saving of about 6 µs on the first GET.
+// by the GET that unwrapped them and by the PUT that sealed them (object-keys.ts sealObject).
+// An earlier attempt at the PUT, with a Buffer of its own per key, cost 4 KiB SSE-S3 PUTs
+// 1-15% more server CPU; into the slab, interleaved A/B runs put the PUT at 0.95-1.05× and
+// the first GET at 0.68-0.78× of the build without it (README, small encrypted GETs).
+//
+// With each key its object id (not secret) is kept, so a GET that finds its envelope string
+// needs neither the envelope decoded nor the key unwrapped: the same string decoded to
+// exactly these when it was remembered, and any other string (a changed byte) is a miss
+// that decodes and fails as before.
 //
 // Bounded (MAX_ENTRIES, first in first out); a key leaving is zeroed; callers get copies,
 // since a GET zeroes its keys when it ends.
@@ -28,7 +34,7 @@
 // server CPU in interleaved A/B runs, far more than the unwrap it saves. The envelope is no
 // longer remembered either: decoding it is a few µs, once per request (object-keys.ts).
 
-import { asObjectKey, decodeEnvelope, type ObjectEnvelope, type ObjectKey } from '../../crypto/index.js';
+import { asObjectId, asObjectKey, decodeEnvelope, decodeEnvelopeWithAad, OBJECT_ID_LENGTH, type EnvelopeWithAad, type ObjectEnvelope, type ObjectId, type ObjectKey } from '../../crypto/index.js';
 import { RootKeyRing } from '../../custody/root-key-ring.js';
 import type { RootKeyProvider } from '../../custody/root-key.js';
 
@@ -46,6 +52,8 @@ class KeySlab {
   readonly #envs: (string | undefined)[] = new Array<string | undefined>(MAX_ENTRIES).fill(undefined);
   readonly #rootKeyIds: string[] = new Array<string>(MAX_ENTRIES).fill('');
   readonly #slab = Buffer.alloc(MAX_ENTRIES * KEY_LENGTH);
+  /** The object ids (not secret), beside the keys: a GET that finds its key needs no envelope decode. */
+  readonly #ids = Buffer.alloc(MAX_ENTRIES * OBJECT_ID_LENGTH);
   #next = 0;
 
   get(env: string, rootKeyId: string): ObjectKey | undefined {
@@ -55,8 +63,19 @@ class KeySlab {
     return asObjectKey(Buffer.from(this.#slab.subarray(at, at + KEY_LENGTH)));
   }
 
+  getObject(env: string, rootKeyId: string): { objectId: ObjectId; inner: ObjectKey } | undefined {
+    const slot = this.map.get(env);
+    if (slot === undefined || this.#rootKeyIds[slot] !== rootKeyId) return undefined;
+    const at = slot * KEY_LENGTH;
+    const idAt = slot * OBJECT_ID_LENGTH;
+    return {
+      objectId: asObjectId(Buffer.from(this.#ids.subarray(idAt, idAt + OBJECT_ID_LENGTH))),
+      inner: asObjectKey(Buffer.from(this.#slab.subarray(at, at + KEY_LENGTH))),
+    };
+  }
+
   /** Sets `env`; a new one pushes the oldest out (its key zeroed). An existing one keeps its slot. */
-  set(env: string, rootKeyId: string, key: ObjectKey): void {
+  set(env: string, rootKeyId: string, key: ObjectKey, objectId: ObjectId): void {
     let slot = this.map.get(env);
     if (slot === undefined) {
       slot = this.#next;
@@ -68,12 +87,18 @@ class KeySlab {
     }
     this.#rootKeyIds[slot] = rootKeyId;
     key.copy(this.#slab, slot * KEY_LENGTH);
+    objectId.copy(this.#ids, slot * OBJECT_ID_LENGTH);
   }
 }
 
 /** The decoded envelope of a stored `env` (base64); throws what decodeEnvelope throws. */
 export function decodeStoredEnvelope(env: string): ObjectEnvelope {
   return decodeEnvelope(Buffer.from(env, 'base64'));
+}
+
+/** decodeStoredEnvelope() with the AAD of its sealed key taken from the stored bytes (decodeEnvelopeWithAad). */
+export function decodeStoredEnvelopeWithAad(env: string): EnvelopeWithAad {
+  return decodeEnvelopeWithAad(Buffer.from(env, 'base64'));
 }
 
 const sseS3Keys = new WeakMap<RootKeyProvider, KeySlab>();
@@ -89,12 +114,36 @@ export function rememberedSseS3Key(rootKey: RootKeyProvider, env: string): Objec
   return sseS3Keys.get(rootKey)?.get(env, rootKey.id);
 }
 
-/** Remembers (a copy of) the SSE-S3 object key of stored envelope `env`, opened or sealed under `rootKey`. */
-export function rememberSseS3Key(rootKey: RootKeyProvider, env: string, key: ObjectKey): void {
-  if (!steady(rootKey) || key.length !== KEY_LENGTH) return;
+/**
+ * The object id and (a copy of) the SSE-S3 object key of stored envelope `env`, if remembered
+ * under this root key: what opening the envelope would give, without decoding it (the same
+ * string decoded to these when it was remembered).
+ */
+export function rememberedSseS3Object(rootKey: RootKeyProvider, env: string): { objectId: ObjectId; inner: ObjectKey } | undefined {
+  if (!steady(rootKey)) return undefined;
+  return sseS3Keys.get(rootKey)?.getObject(env, rootKey.id);
+}
+
+/**
+ * The id of the one key `rootKey` seals and opens under, or undefined during a rotation. Read
+ * it just before the wrap or unwrap whose key is to be remembered, and pass it to
+ * rememberSseS3Key: a rotation that began and finished while the wrap or unwrap was
+ * awaited leaves a steady provider under another key, which must not be credited with it.
+ */
+export function steadyRootKeyId(rootKey: RootKeyProvider): string | undefined {
+  return steady(rootKey) ? rootKey.id : undefined;
+}
+
+/**
+ * Remembers (a copy of) the SSE-S3 object key of stored envelope `env` and its object id,
+ * opened or sealed under `rootKey` while it was steady under key `under` (steadyRootKeyId,
+ * read before the wrap or unwrap): nothing when it is no longer steady under that key.
+ */
+export function rememberSseS3Key(rootKey: RootKeyProvider, env: string, key: ObjectKey, objectId: ObjectId, under: string | undefined): void {
+  if (under === undefined || !steady(rootKey) || rootKey.id !== under || key.length !== KEY_LENGTH || objectId.length !== OBJECT_ID_LENGTH) return;
   let keys = sseS3Keys.get(rootKey);
   if (keys === undefined) sseS3Keys.set(rootKey, (keys = new KeySlab()));
-  keys.set(env, rootKey.id, key);
+  keys.set(env, rootKey.id, key, objectId);
 }
 
 /** For tests: how many SSE-S3 keys are held for `rootKey`. */

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import {
   asObjectKey, deriveObjectKeyFromBucketKey, encodeEnvelope, newObjectId, newObjectKey, openUnderCustomerKey,
   sealedKeyAad, sealUnderCustomerKey, splitDsseDataKey, DSSE_DATA_KEY_LENGTH, ObjectCryptoError, PartListAuthError, partListTag, verifyPartListTag,
-  type EnvelopeFields, type ObjectEnvelope, type ObjectId, type ObjectKey,
+  type EnvelopeFields, type EnvelopeWithAad, type ObjectEnvelope, type ObjectId, type ObjectKey,
 } from '../../crypto/index.js';
 import { CustodyError } from '../../custody/errors.js';
 import type { S3Context } from '../context.js';
@@ -22,7 +22,7 @@ import { s3Error } from '../errors.js';
 import { bucketKeyForReading, bucketKeyForWriting, decryptDataKey, defaultKeyRef, generateDataKey } from './kms-bridge.js';
 import type { CustomerKey } from './request.js';
 import { kmsContext, type SseSettings } from './settings.js';
-import { decodeStoredEnvelope, rememberedSseS3Key, rememberSseS3Key } from './object-key-memo.js';
+import { decodeStoredEnvelope, decodeStoredEnvelopeWithAad, rememberedSseS3Object, rememberSseS3Key, steadyRootKeyId } from './object-key-memo.js';
 
 /** What an encrypted object or upload stores about its encryption (`sys.sse`). */
 export interface StoredSse {
@@ -73,8 +73,14 @@ export async function sealObject(ctx: S3Context, settings: SseSettings, bucket: 
   if (settings.kind === 'sse-s3') {
     const inner = newObjectKey();
     const fields: EnvelopeFields = { objectId, kind: 'sse-s3', keyId: '', context: place, wrappedKey: Buffer.alloc(0) };
-    const wrappedKey = await ctx.services.rootKey.wrap(inner, sealedKeyAad(fields));
-    return { sse: { alg: 'AES256', env: encodeEnvelope({ ...fields, wrappedKey }).toString('base64') }, keys: { objectId, inner } };
+    const rootKey = ctx.services.rootKey;
+    const under = steadyRootKeyId(rootKey);
+    const wrappedKey = await rootKey.wrap(inner, sealedKeyAad(fields));
+    const env = encodeEnvelope({ ...fields, wrappedKey }).toString('base64');
+    // Remembered at the write, so the first GET of a new object opens nothing either (a copy
+    // in the memo's slab; a write that fails leaves an entry no stored envelope matches).
+    rememberSseS3Key(rootKey, env, inner, objectId, under);
+    return { sse: { alg: 'AES256', env }, keys: { objectId, inner } };
   }
   if (settings.kind === 'sse-c') {
     const inner = newObjectKey();
@@ -133,24 +139,43 @@ export function envelopeOf(ctx: S3Context, sse: StoredSse): ObjectEnvelope {
 /** Envelopes already decoded during this request (headers and unsealing read the same one). */
 const decoded = new WeakMap<StoredSse, ObjectEnvelope>();
 
+/**
+ * The envelope of an SSE-S3 or SSE-C object with the AAD of its sealed key taken from the
+ * stored bytes (decodeEnvelopeWithAad: no second encoding of the header). Their headers
+ * carry nothing the KMS kinds' response headers read, so it is not kept for the request.
+ */
+function envelopeWithAadOf(ctx: S3Context, sse: StoredSse): EnvelopeWithAad {
+  try {
+    return decodeStoredEnvelopeWithAad(sse.env);
+  } catch (e) {
+    throw integrityFailure(ctx, e);
+  }
+}
+
 /** Unseals the object key(s) of a stored object or upload, as the caller (KMS decides for SSE-KMS). */
 export async function openObject(ctx: S3Context, sse: StoredSse, customer?: CustomerKey): Promise<ObjectKeys> {
   checkCustomerKey(sse, customer);
-  const env = envelopeOf(ctx, sse);
+  // An SSE-S3 envelope string remembered with its key was decoded (or written) as such: no
+  // decode again. Any other string (another kind, or one changed by a byte) is a miss below.
+  if (sse.alg === 'AES256') {
+    const known = rememberedSseS3Object(ctx.services.rootKey, sse.env);
+    if (known !== undefined) return known;
+  }
+  const opened = sse.alg === 'AES256' || sse.alg === 'SSE-C' ? envelopeWithAadOf(ctx, sse) : undefined;
+  const env = opened?.envelope ?? envelopeOf(ctx, sse);
   const { objectId } = env;
   try {
     switch (env.kind) {
       case 'sse-s3': {
         const rootKey = ctx.services.rootKey;
-        const known = rememberedSseS3Key(rootKey, sse.env);
-        if (known !== undefined) return { objectId, inner: known };
-        const inner = asObjectKey(await rootKey.unwrap(env.wrappedKey, sealedKeyAad(env)));
-        rememberSseS3Key(rootKey, sse.env, inner);
+        const under = steadyRootKeyId(rootKey);
+        const inner = asObjectKey(await rootKey.unwrap(env.wrappedKey, opened?.aad ?? sealedKeyAad(env)));
+        rememberSseS3Key(rootKey, sse.env, inner, objectId, under);
         return { objectId, inner };
       }
       case 'sse-c':
         try {
-          return { objectId, inner: openUnderCustomerKey(env.wrappedKey, customer!.key, objectId, sealedKeyAad(env)) };
+          return { objectId, inner: openUnderCustomerKey(env.wrappedKey, customer!.key, objectId, opened?.aad ?? sealedKeyAad(env)) };
         } catch {
           throw s3Error('AccessDenied', {}, SSE_C_WRONG_KEY);
         }
