@@ -9,7 +9,7 @@
 // their kind.
 
 import fs from 'node:fs';
-import { parentPort } from 'node:worker_threads';
+import { MessageChannel, parentPort } from 'node:worker_threads';
 import type { Transform } from 'node:stream';
 import { createDecryptStream, SegmentOpener, type DecryptStreamOptions } from './decrypt-stream.js';
 import { ObjectCryptoError } from './errors.js';
@@ -250,6 +250,34 @@ function finishFile(f: FileJob, slot?: number): void {
   else post({ op: 'end', job: f.id, segments });
 }
 
+/**
+ * A closed port: posting to it detaches what is transferred (Node serializes a message to a
+ * closed port all the same, then drops it), so the memory goes back at once.
+ */
+const sink = new MessageChannel();
+sink.port1.close();
+sink.port2.close();
+let discarding = true;
+
+/**
+ * Frees the memory of a decipher output that was copied into a slot and is dead now (`pt`
+ * and every view of its memory are unusable after). Each openSegment() allocates a fresh
+ * 64 KiB buffer outside V8's heap; left to the garbage collector, a busy worker held tens
+ * of MB of them between collections, and the collections cost it more CPU than the frees.
+ * Only a decipher's own memory larger than Buffer's pool is handed back (never a pool slice
+ * another Buffer may share); a Node that will not detach it (newer ones mark Buffer memory
+ * untransferable) leaves it to the collector, as before.
+ */
+function discard(pt: Buffer): void {
+  const ab = pt.buffer;
+  if (!discarding || ab instanceof SharedArrayBuffer || ab.byteLength <= Buffer.poolSize) return;
+  try {
+    sink.port1.postMessage(undefined, [ab]);
+  } catch {
+    discarding = false;
+  }
+}
+
 /** File jobs whose open is in flight; a cancel meanwhile removes the job, and its open then only closes the file. */
 const opening = new Set<number>();
 
@@ -288,6 +316,7 @@ function openFile(m: Extract<DecryptRequest, { op: 'file' }>): void {
         // goes through V8's word-at-a-time relaxed-atomic move, which cost half as much as the AES.
         if (pt.length > 0) ring[f.slot]!.fill(pt, f.filled, f.filled + pt.length);
         f.filled += pt.length;
+        discard(pt);
       },
     };
     for (let i = ring.length - 1; i >= 0; i--) f.free.push(i);
