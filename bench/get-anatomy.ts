@@ -4,9 +4,10 @@
 // whose default is BENCH_ANATOMY_SSE (s3 | kms | off; default s3), then GETs them all in
 // BENCH_ANATOMY_ROUNDS (8) interleaved rounds (the order alternating) and prints, per build,
 // the medians of the per-round rate and server CPU per MiB: all threads, the main thread,
-// the worker threads (the decrypt pool) and the libuv pool, from /proc/<pid>/task.
+// and every other thread by id (Node names them all `node`: the decrypt worker is the busy one),
+// from /proc/<pid>/task, and the server's peak RSS over the GET rounds.
 
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { MiB } from './body.js';
 import { runOps } from './measure.js';
 import { RawS3Client } from './raw-client.js';
@@ -59,6 +60,14 @@ async function main(): Promise<void> {
     await runOps(OPS, CONCURRENCY, (k) => client.putStream('anatomy', `o/${k}`, SIZE));
     await runOps(OPS, CONCURRENCY, (k) => client.get('anatomy', `o/${k}`, SIZE).then(() => undefined));
     sides.push({ name: String.fromCharCode(65 + i), main: m, server, client, rates: [], cpu: new Map(), peakRss: 0 });
+  }
+  // Peak RSS of the GET rounds alone: the kernel's high-water mark, reset after the PUTs.
+  for (const s of sides) {
+    try {
+      writeFileSync(`/proc/${s.server.pid}/clear_refs`, '5');
+    } catch {
+      // not allowed here: the peak then includes the PUTs
+    }
   }
   try {
     for (let r = 0; r < ROUNDS; r++) {

@@ -9,9 +9,10 @@
 // their kind.
 
 import fs from 'node:fs';
-import { MessageChannel, parentPort } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import type { Transform } from 'node:stream';
 import { createDecryptStream, SegmentOpener, type DecryptStreamOptions } from './decrypt-stream.js';
+import { discard } from './discard.js';
 import { ObjectCryptoError } from './errors.js';
 import { asPartKey } from './keys.js';
 import { openForReadSync, rangeReadBuffer, rangeReadCapacity, readRange } from '../io/direct-read.js';
@@ -257,34 +258,6 @@ function finishFile(f: FileJob, slot?: number): void {
   const segments = f.segments.splice(0);
   if (slot !== undefined && f.filled > 0) post({ op: 'slot', job: f.id, slot, length: f.filled, segments, end: true });
   else post({ op: 'end', job: f.id, segments });
-}
-
-/**
- * A closed port: posting to it detaches what is transferred (Node serializes a message to a
- * closed port all the same, then drops it), so the memory goes back at once.
- */
-const sink = new MessageChannel();
-sink.port1.close();
-sink.port2.close();
-let discarding = true;
-
-/**
- * Frees the memory of a decipher output that was copied into a slot and is dead now (`pt`
- * and every view of its memory are unusable after). Each openSegment() allocates a fresh
- * 64 KiB buffer outside V8's heap; left to the garbage collector, a busy worker held tens
- * of MB of them between collections, and the collections cost it more CPU than the frees.
- * Only a decipher's own memory larger than Buffer's pool is handed back (never a pool slice
- * another Buffer may share); a Node that will not detach it (newer ones mark Buffer memory
- * untransferable) leaves it to the collector, as before.
- */
-function discard(pt: Buffer): void {
-  const ab = pt.buffer;
-  if (!discarding || ab instanceof SharedArrayBuffer || ab.byteLength <= Buffer.poolSize) return;
-  try {
-    sink.port1.postMessage(undefined, [ab]);
-  } catch {
-    discarding = false;
-  }
 }
 
 /**
