@@ -19,12 +19,12 @@ function segmentPlaintext(): { pt: Buffer; expected: Buffer } {
 }
 
 describe('discard', () => {
-  it("frees a decipher's output after its plaintext was copied out, and the copy keeps it (on Node 20 it must free)", () => {
+  it("frees a decipher's output after its plaintext was copied out, and the copy keeps it (Node 20 and 22 must free it)", () => {
     const { pt, expected } = segmentPlaintext();
     const slot = Buffer.from(new SharedArrayBuffer(SEGMENT_SIZE));
     slot.fill(pt);
     const freed = discard(pt);
-    if (major === 20) assert.equal(freed, true, 'Node 20 detaches a decipher output');
+    if (major === 20 || major === 22) assert.equal(freed, true, `Node ${major} detaches a decipher output`);
     if (freed) {
       assert.equal(pt.length, 0);
       assert.equal(pt.buffer.byteLength, 0);
