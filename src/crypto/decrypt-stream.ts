@@ -37,7 +37,8 @@ export class SegmentOpener {
   readonly #plaintextSize: number;
   readonly #finalSegment: number;
   readonly #lastSegment: number;
-  readonly #staging = Buffer.allocUnsafe(SEALED_SEGMENT_SIZE);
+  /** A segment split across chunks is put together here; allocated on first need (a worker's whole-segment reads never need it). */
+  #staging: Buffer | undefined;
   readonly #nonce = Buffer.alloc(NONCE_LENGTH);
   #filled = 0;
   #index: number;
@@ -98,12 +99,13 @@ export class SegmentOpener {
         continue;
       }
       const n = Math.min(rest, this.#need - this.#filled);
-      chunk.copy(this.#staging, this.#filled, off, off + n);
+      const staging = (this.#staging ??= Buffer.allocUnsafe(SEALED_SEGMENT_SIZE));
+      chunk.copy(staging, this.#filled, off, off + n);
       this.#filled += n;
       off += n;
       if (this.#filled === this.#need) {
         this.#filled = 0;
-        this.#open(this.#staging.subarray(0, this.#need), emit);
+        this.#open(staging.subarray(0, this.#need), emit);
       }
     }
   }

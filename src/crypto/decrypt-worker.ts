@@ -12,9 +12,10 @@ import fs from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { Transform } from 'node:stream';
 import { createDecryptStream, SegmentOpener, type DecryptStreamOptions } from './decrypt-stream.js';
+import { discard } from './discard.js';
 import { ObjectCryptoError } from './errors.js';
 import { asPartKey } from './keys.js';
-import { openForRead, rangeReadBuffer, rangeReadCapacity, readRange } from '../io/direct-read.js';
+import { openForReadSync, rangeReadBuffer, rangeReadCapacity, readRange } from '../io/direct-read.js';
 import { giveSlot, isSlot, takeSlot } from '../io/aligned-slots.js';
 
 export type DecryptRequest =
@@ -139,7 +140,16 @@ function closeFd(f: FileJob): void {
   if (f.reading || f.fd < 0) return;
   const fd = f.fd;
   f.fd = -1;
-  fs.close(fd, () => undefined); // nothing was written through it; a failed close loses nothing
+  closeQuietly(fd);
+}
+
+/** Closes a descriptor this thread only read through: a failed close loses nothing. Synchronous, as the open (openFile). */
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // nothing was written through it
+  }
 }
 
 function failFile(f: FileJob, e: unknown): void {
@@ -250,50 +260,49 @@ function finishFile(f: FileJob, slot?: number): void {
   else post({ op: 'end', job: f.id, segments });
 }
 
-/** File jobs whose open is in flight; a cancel meanwhile removes the job, and its open then only closes the file. */
-const opening = new Set<number>();
-
+/**
+ * Starts a file job. The file is opened (and later closed) synchronously: on this thread of
+ * its own that is a system call of a few microseconds, where a trip through the libuv pool
+ * cost more in wake-ups of both threads than the call itself. Reads stay asynchronous (one
+ * ahead while this thread decrypts).
+ */
 function openFile(m: Extract<DecryptRequest, { op: 'file' }>): void {
-  opening.add(m.job);
-  openForRead(m.path, m.direct, (err, fd, direct) => {
-    if (!opening.delete(m.job)) {
-      // Cancelled while the file was opening: nobody reads this job any more.
-      m.key.fill(0);
-      if (!err) fs.close(fd, () => undefined);
-      return;
-    }
-    if (err) {
-      m.key.fill(0);
-      return report(m.job, err);
-    }
-    const partKey = asPartKey(Buffer.from(m.key));
+  let fd: number;
+  let direct: boolean;
+  try {
+    ({ fd, direct } = openForReadSync(m.path, m.direct));
+  } catch (err) {
     m.key.fill(0);
-    const segments: number[] = [];
-    let opener: SegmentOpener;
-    try {
-      opener = new SegmentOpener(partKey, { ...m.opts, onSegment: (i) => segments.push(i) });
-    } catch (e) {
-      partKey.fill(0);
-      fs.close(fd, () => undefined);
-      return report(m.job, e);
-    }
-    const ring = m.ring.map((sab) => Buffer.from(sab));
-    const f: FileJob = {
-      id: m.job, opener, partKey, segments, fd, direct, pos: m.start, stop: m.end + 1, read: m.read,
-      ring, slotSize: m.slotSize, free: [], slot: -1, filled: 0, reading: false, ready: [], scheduled: false, closing: false,
-      // A read's plaintext fits its slot (the main thread sized the slots for whole reads); a check all the same.
-      toSlot: (pt) => {
-        if (f.filled + pt.length > f.slotSize) throw new RangeError("a read's plaintext overflows its ring slot");
-        // fill() with a buffer is one native memcpy; copy() (TypedArray set) into shared memory
-        // goes through V8's word-at-a-time relaxed-atomic move, which cost half as much as the AES.
-        if (pt.length > 0) ring[f.slot]!.fill(pt, f.filled, f.filled + pt.length);
-        f.filled += pt.length;
-      },
-    };
-    for (let i = ring.length - 1; i >= 0; i--) f.free.push(i);
-    files.set(m.job, f);
-    readAhead(f);
-  });
+    return report(m.job, err);
+  }
+  const partKey = asPartKey(Buffer.from(m.key));
+  m.key.fill(0);
+  const segments: number[] = [];
+  let opener: SegmentOpener;
+  try {
+    opener = new SegmentOpener(partKey, { ...m.opts, onSegment: (i) => segments.push(i) });
+  } catch (e) {
+    partKey.fill(0);
+    closeQuietly(fd);
+    return report(m.job, e);
+  }
+  const ring = m.ring.map((sab) => Buffer.from(sab));
+  const f: FileJob = {
+    id: m.job, opener, partKey, segments, fd, direct, pos: m.start, stop: m.end + 1, read: m.read,
+    ring, slotSize: m.slotSize, free: [], slot: -1, filled: 0, reading: false, ready: [], scheduled: false, closing: false,
+    // A read's plaintext fits its slot (the main thread sized the slots for whole reads); a check all the same.
+    toSlot: (pt) => {
+      if (f.filled + pt.length > f.slotSize) throw new RangeError("a read's plaintext overflows its ring slot");
+      // fill() with a buffer is one native memcpy; copy() (TypedArray set) into shared memory
+      // goes through V8's word-at-a-time relaxed-atomic move, which cost half as much as the AES.
+      if (pt.length > 0) ring[f.slot]!.fill(pt, f.filled, f.filled + pt.length);
+      f.filled += pt.length;
+      discard(pt);
+    },
+  };
+  for (let i = ring.length - 1; i >= 0; i--) f.free.push(i);
+  files.set(m.job, f);
+  readAhead(f);
 }
 
 function open(job: number, key: Uint8Array, opts: Omit<DecryptStreamOptions, 'onSegment'>): Job {
@@ -351,7 +360,6 @@ parentPort?.on('message', (m: DecryptRequest) => {
         jobs.get(m.job)?.stream.end();
         break;
       case 'cancel': {
-        opening.delete(m.job);
         const f = files.get(m.job);
         if (f) endFile(f);
         const j = jobs.get(m.job);

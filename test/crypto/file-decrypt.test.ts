@@ -122,7 +122,7 @@ describe('file-reading decryption on a worker', () => {
     assert.equal(decryptPool().openJobs, 0);
   });
 
-  it('a reader that goes away before the worker has opened the file leaves it closed (the cancel arrives before the open completes)', async () => {
+  it('a reader that goes away at once leaves the file closed (the cancel arrives right after the job, while its first read is in flight)', async () => {
     for (let round = 0; round < 20; round++) {
       const dec = createFileDecryptStream(key, { plaintextSize: size }, { path: sealed, start: 0, end: ct.length - 1 });
       dec.on('error', () => undefined);

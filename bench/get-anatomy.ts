@@ -1,0 +1,105 @@
+// Where a 1 MiB GET (8 in flight) spends its server CPU, thread by thread, for two builds
+// side by side: `node dist/bench/get-anatomy.js <main.js of A> <main.js of B>` starts both
+// servers, PUTs BENCH_ANATOMY_OPS (128) objects of BENCH_ANATOMY_MIB (1) MiB into a bucket
+// whose default is BENCH_ANATOMY_SSE (s3 | kms | off; default s3), then GETs them all in
+// BENCH_ANATOMY_ROUNDS (8) interleaved rounds (the order alternating) and prints, per build,
+// the medians of the per-round rate and server CPU per MiB: all threads, the main thread,
+// and every other thread by id (Node names them all `node`: the decrypt worker is the busy one),
+// from /proc/<pid>/task, and the server's peak RSS over the GET rounds.
+
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { MiB } from './body.js';
+import { runOps } from './measure.js';
+import { RawS3Client } from './raw-client.js';
+import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerProcess } from './server-process.js';
+import { prepareBucket } from './sse.js';
+
+const ROUNDS = Number(process.env.BENCH_ANATOMY_ROUNDS) || 8;
+const OPS = Number(process.env.BENCH_ANATOMY_OPS) || 128;
+const SSE = (process.env.BENCH_ANATOMY_SSE ?? 's3') as 's3' | 'kms' | 'off';
+const SIZE = (Number(process.env.BENCH_ANATOMY_MIB) || 1) * MiB;
+const CONCURRENCY = Number(process.env.BENCH_ANATOMY_CONCURRENCY) || 8;
+
+type Snap = Map<string, number>;
+
+/** CPU seconds by thread (main, and the others by name and id), and `all`. */
+function snap(pid: number): Snap {
+  const s: Snap = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpu = (Number(f[11]) + Number(f[12])) / 100;
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      // Node 20 names every thread `node`: threads other than main are told apart by id.
+      const kind = tid === String(pid) ? 'main' : `${name}/${tid}`;
+      s.set(kind, (s.get(kind) ?? 0) + cpu);
+      s.set('all', (s.get('all') ?? 0) + cpu);
+    } catch {
+      // the thread ended
+    }
+  }
+  return s;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+async function main(): Promise<void> {
+  const mains = process.argv.slice(2);
+  if (mains.length < 1) throw new Error('usage: get-anatomy <A main.js> [<B main.js>]');
+  const env = SSE === 'off' ? { COFFER_ENCRYPTION_AT_REST: 'off' } : undefined;
+  const sides: { name: string; main: string; server: ServerProcess; client: RawS3Client; rates: number[]; cpu: Map<string, number[]>; peakRss: number }[] = [];
+  for (const [i, m] of mains.entries()) {
+    const server = await startServer({ fsync: false, main: m, env, nodeFlags: process.env.BENCH_ANATOMY_NODE_FLAGS?.split(' ').filter(Boolean) });
+    const client = new RawS3Client(server.url, { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET });
+    if (SSE === 'off') await client.createBucket('anatomy');
+    else await prepareBucket(client, server.url, 'anatomy', SSE);
+    await runOps(OPS, CONCURRENCY, (k) => client.putStream('anatomy', `o/${k}`, SIZE));
+    await runOps(OPS, CONCURRENCY, (k) => client.get('anatomy', `o/${k}`, SIZE).then(() => undefined));
+    sides.push({ name: String.fromCharCode(65 + i), main: m, server, client, rates: [], cpu: new Map(), peakRss: 0 });
+  }
+  // Peak RSS of the GET rounds alone: the kernel's high-water mark, reset after the PUTs.
+  for (const s of sides) {
+    try {
+      writeFileSync(`/proc/${s.server.pid}/clear_refs`, '5');
+    } catch {
+      // not allowed here: the peak then includes the PUTs
+    }
+  }
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
+        const a = snap(s.server.pid);
+        const t = performance.now();
+        await runOps(OPS, CONCURRENCY, (k) => s.client.get('anatomy', `o/${k}`, SIZE).then(() => undefined));
+        const secs = (performance.now() - t) / 1000;
+        const b = snap(s.server.pid);
+        const mib = (OPS * SIZE) / MiB;
+        s.rates.push(mib / secs);
+        for (const [k, v] of b) s.cpu.set(k, [...(s.cpu.get(k) ?? []), ((v - (a.get(k) ?? 0)) * 1000) / mib]);
+        const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${s.server.pid}/status`, 'utf8'));
+        s.peakRss = Number(hwm?.[1] ?? 0) / 1024;
+      }
+    }
+  } finally {
+    for (const s of sides) {
+      s.client.close();
+      await s.server.stop();
+    }
+  }
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(`${ROUNDS} interleaved rounds of ${OPS} GETs × ${SIZE / MiB} MiB, ${CONCURRENCY} in flight, SSE ${SSE}; load ${load}; medians, CPU in ms per MiB`);
+  for (const s of sides) {
+    const threads = [...s.cpu].filter(([k]) => k !== 'all').sort((x, y) => median(y[1]) - median(x[1])).filter(([, v]) => median(v) >= 0.01).map(([k, v]) => `${k} ${median(v).toFixed(2)}`).join(', ');
+    console.log(`${s.name} ${s.main}: ${median(s.rates).toFixed(0)} MiB/s, all ${median(s.cpu.get('all')!).toFixed(2)} | ${threads} | peak RSS ${s.peakRss.toFixed(0)} MB`);
+  }
+  if (sides.length === 2) {
+    const ratios = sides[0]!.rates.map((x, i) => x / sides[1]!.rates[i]!).sort((a, b) => a - b);
+    console.log(`A ÷ B rate: median ${median(ratios).toFixed(3)}× (rounds ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}×)`);
+  }
+}
+
+await main();
