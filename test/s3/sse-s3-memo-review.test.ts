@@ -5,7 +5,8 @@
 //   version) does not open that object's bytes: not whole, ranged, by part number, nor as
 //   the source of CopyObject or UploadPartCopy;
 // - a changed byte anywhere in the stored envelope (every header field, the wrapped key's
-//   length and bytes) fails the GET, whole and ranged;
+//   length and bytes) fails the GET, whole and ranged (SSE-C too: its AAD also comes from
+//   the stored bytes);
 // - after a root-key rotation that retires the key it was remembered under, a stored
 //   envelope still under the old key fails as the unwrap would (no answer from memory);
 // - SSE-C and DSSE-KMS objects never enter the memo; an overwrite stores a new envelope.
@@ -153,6 +154,23 @@ test('a changed byte anywhere in a remembered object\'s envelope fails the GET, 
   }
   setSys(bucket, 'flip', row.sys);
   assert.ok((await getBody(s3, { Bucket: bucket, Key: 'flip' })).equals(body), 'reads again once restored');
+});
+
+test('SSE-C (its sealed-key AAD also taken from the stored bytes): a changed byte anywhere in the envelope fails the GET, whole and ranged', async () => {
+  const k = customerKey();
+  const body = markedBody(4096, marker, 12);
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'flip-c', Body: body, ...ssec(k) }));
+  const row = objectRow(bucket, 'flip-c');
+  const env = Buffer.from(row.sys.sse.env, 'base64');
+  for (let at = 0; at < env.length; at++) {
+    const changed = Buffer.from(env);
+    changed[at]! ^= 0x01;
+    setSys(bucket, 'flip-c', { ...row.sys, sse: { ...row.sys.sse, env: changed.toString('base64') } });
+    await assertFails(`byte ${at} whole`, () => readAll({ Bucket: bucket, Key: 'flip-c', ...ssec(k) }));
+    await assertFails(`byte ${at} ranged`, () => readAll({ Bucket: bucket, Key: 'flip-c', Range: 'bytes=100-199', ...ssec(k) }));
+  }
+  setSys(bucket, 'flip-c', row.sys);
+  assert.ok((await getBody(s3, { Bucket: bucket, Key: 'flip-c', ...ssec(k) })).equals(body), 'reads again once restored');
 });
 
 test('SSE-C and DSSE-KMS objects never enter the SSE-S3 memo', async () => {
