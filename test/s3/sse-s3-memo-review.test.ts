@@ -29,6 +29,8 @@ import { customerKey, getBody, markedBody, ssec } from '../helpers/sse.js';
 
 let srv: TestServer;
 let s3: S3Client;
+/** Reads without the SDK's response-checksum check: wrong bytes served must show as a success, not a client error. */
+let reader: S3Client;
 const bucket = uniqueBucket('memo-review');
 const other = uniqueBucket('memo-review-other');
 const marker = `COFFER-MEMO-${randomBytes(8).toString('hex')}`;
@@ -36,10 +38,14 @@ const marker = `COFFER-MEMO-${randomBytes(8).toString('hex')}`;
 before(async () => {
   srv = await startTestServer();
   s3 = srv.s3;
+  reader = srv.client({ responseChecksumValidation: 'WHEN_REQUIRED' });
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   await s3.send(new CreateBucketCommand({ Bucket: other }));
 });
-after(async () => srv?.stop());
+after(async () => {
+  reader?.destroy();
+  await srv?.stop();
+});
 
 interface Row { parts: { blobId: string; size: number }[]; sys: { sse: { env: string; alg: string } } }
 
@@ -75,7 +81,7 @@ async function assertFails(what: string, send: () => Promise<unknown>): Promise<
   assert.fail(`${what}: succeeded (${typeof result === 'object' ? 'a response' : String(result)})`);
 }
 const readAll = async (input: ConstructorParameters<typeof GetObjectCommand>[0]) =>
-  Buffer.from(await (await s3.send(new GetObjectCommand(input))).Body!.transformToByteArray());
+  Buffer.from(await (await reader.send(new GetObjectCommand(input))).Body!.transformToByteArray());
 
 /** Puts a small SSE-S3 object and reads it once, so its key is remembered (by the PUT, and the GET's hit). */
 async function putRemembered(b: string, key: string, body: Buffer): Promise<Row> {
@@ -111,6 +117,30 @@ test('an envelope string copied onto another object opens none of its bytes, in 
     assert.ok((await getBody(s3, { Bucket: b, Key: key })).equals(body), `${b}/${key} reads again once restored`);
   }
   assert.ok((await getBody(s3, { Bucket: bucket, Key: 'a' })).equals(a), 'the source object is untouched');
+});
+
+// Not from the memo change: no read path compares the envelope's aws:s3:arn (authenticated by
+// the wrap) with the object being read, so a record's envelope and parts moved together onto
+// another key open there, with or without the memo (docs/spec/object-encryption.md: the
+// writer SHOULD bind the sealed key to its place; nothing on the read side checks it).
+test('an envelope moved onto another key together with its parts is refused (the sealed key is bound to its place)', { todo: 'pre-existing: readers do not check the envelope context against the object read; a design decision for the lead' }, async () => {
+  const a = markedBody(4096, marker, 13);
+  const b = markedBody(4096, marker, 14);
+  await putRemembered(bucket, 'place-a', a);
+  await putRemembered(other, 'place-b', b);
+  // Every column of A's record but its bucket and key (so the client's checksum check passes too).
+  const cols = ['size', 'etag', 'checksum', 'parts', 'sys'];
+  const saved = withDb((db) => db.prepare(`SELECT ${cols.join(', ')} FROM objects WHERE bucket = ? AND key = ?`).get(other, 'place-b')) as Record<string, unknown>;
+  const moved = withDb((db) => db.prepare(`SELECT ${cols.join(', ')} FROM objects WHERE bucket = ? AND key = ?`).get(bucket, 'place-a')) as Record<string, unknown>;
+  const put = (row: Record<string, unknown>) => withDb((db) =>
+    assert.equal(db.prepare(`UPDATE objects SET ${cols.map((c) => `${c} = ?`).join(', ')} WHERE bucket = ? AND key = ?`).run(...cols.map((c) => row[c]), other, 'place-b').changes, 1));
+  put(moved);
+  try {
+    await assertFails('another key\'s record', () => readAll({ Bucket: other, Key: 'place-b' }));
+  } finally {
+    put(saved);
+  }
+  assert.ok((await getBody(s3, { Bucket: other, Key: 'place-b' })).equals(b));
 });
 
 test('an envelope string copied onto another version of the same key opens none of its bytes', async () => {
