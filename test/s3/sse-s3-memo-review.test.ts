@@ -203,6 +203,19 @@ test('SSE-C (its sealed-key AAD also taken from the stored bytes): a changed byt
   assert.ok((await getBody(s3, { Bucket: bucket, Key: 'flip-c', ...ssec(k) })).equals(body), 'reads again once restored');
 });
 
+test('a PUT that fails after its key was remembered leaves an entry no stored envelope matches; the key stays absent, the old object readable', async () => {
+  const body = markedBody(4096, marker, 15);
+  const row = await putRemembered(bucket, 'failed-put', body);
+  const held = sseS3KeysHeld(srv.coffer.rootKey);
+  // A wrong Content-MD5: the key is sealed (and remembered) before the body is read and refused.
+  await assertFails('a PUT with a wrong Content-MD5', () => s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'failed-put', Body: markedBody(4096, marker, 16), ServerSideEncryption: 'AES256', ContentMD5: Buffer.alloc(16).toString('base64') })));
+  assert.equal(sseS3KeysHeld(srv.coffer.rootKey), held + 1, 'the failed PUT remembered the key it sealed');
+  assert.equal(objectRow(bucket, 'failed-put').sys.sse.env, row.sys.sse.env, 'the stored envelope is the first PUT\'s');
+  assert.ok((await getBody(s3, { Bucket: bucket, Key: 'failed-put' })).equals(body), 'the previous object reads');
+  await assertFails('a new key\'s failed PUT', () => s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'never', Body: body, ServerSideEncryption: 'AES256', ContentMD5: Buffer.alloc(16).toString('base64') })));
+  await assert.rejects(s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'never' })), { name: 'NoSuchKey' });
+});
+
 test('SSE-C and DSSE-KMS objects never enter the SSE-S3 memo', async () => {
   const keyId = (await createKeyVia(srv.kms)).KeyId!;
   const k = customerKey();
