@@ -18,7 +18,7 @@
 
 import { randomUUID } from 'node:crypto';
 import {
-  asObjectKey, deriveObjectKeyFromBucketKey, encodeEnvelope, newObjectId, newObjectKey, openUnderCustomerKey,
+  asObjectKey, deriveObjectKeyFromBucketKey, encodeEnvelope, EnvelopePlaceError, newObjectId, newObjectKey, openUnderCustomerKey,
   sealedKeyAad, sealUnderCustomerKey, splitDsseDataKey, DSSE_DATA_KEY_LENGTH, ObjectCryptoError, PartListAuthError, partListTag, verifyPartListTag,
   type EnvelopeFields, type EnvelopeWithAad, type ObjectEnvelope, type ObjectId, type ObjectKey,
 } from '../../crypto/index.js';
@@ -167,12 +167,6 @@ export interface ObjectPlace {
 /** The ARN of an object (`arn:aws:s3:::bucket/key`), the aws:s3:arn its envelope context binds it to. */
 export function objectArn(place: ObjectPlace): string {
   return `arn:aws:s3:::${place.bucket}/${place.key}`;
-}
-
-/** Thrown (and logged, never sent) when an envelope's aws:s3:arn names another place than the object read. */
-export class EnvelopePlaceError extends ObjectCryptoError {
-  override readonly name = 'EnvelopePlaceError';
-  readonly kind = 'auth';
 }
 
 /**
