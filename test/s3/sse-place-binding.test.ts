@@ -306,3 +306,15 @@ test('SSE-KMS: the client\'s context (with or without its own aws:s3:arn), multi
   await s3.send(new CopyObjectCommand({ Bucket: b, Key: 'bk-off-copied', CopySource: `${b}/bk-off` }));
   assert.ok((await readAll({ Bucket: b, Key: 'bk-off-copied' })).equals(body));
 });
+
+test('keys with spaces, unicode, slashes and escapes: the place of the write is the place of the read', async () => {
+  const body = markedBody(3000, marker, 13);
+  for (const k of KINDS) {
+    const key = `dir/sub dir/ünï cödé+%2F&?=#~${k.name}.txt`;
+    await putAs(k, bucket, key, body);
+    assert.ok((await readAll({ Bucket: bucket, Key: key, ...k.read })).equals(body), `${k.name}: GET`);
+    const copy = `copies/ü ${key}`;
+    await s3.send(new CopyObjectCommand({ Bucket: other, Key: copy, CopySource: `${bucket}/${encodeURIComponent(key)}`, ...k.copySource, ...putInput(k) }));
+    assert.ok((await readAll({ Bucket: other, Key: copy, ...k.read })).equals(body), `${k.name}: copy`);
+  }
+});
