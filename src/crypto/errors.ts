@@ -28,6 +28,12 @@ export class SegmentAuthError extends ObjectCryptoError {
   readonly kind = 'auth';
 }
 
+/** The envelope's context binds it to another place (aws:s3:arn) than the object being read. */
+export class EnvelopePlaceError extends ObjectCryptoError {
+  override readonly name = 'EnvelopePlaceError';
+  readonly kind = 'auth';
+}
+
 /** The ciphertext ended before the last segment the read needs was complete. */
 export class TruncatedCiphertextError extends ObjectCryptoError {
   override readonly name = 'TruncatedCiphertextError';

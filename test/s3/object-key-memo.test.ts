@@ -25,7 +25,7 @@ test('a remembered SSE-S3 key answers only for its envelope string and its root-
   const root = rootKey();
   const key = objectKey();
   const env = await sealed(root, key);
-  rememberSseS3Key(root, env, key, idOf(env), steadyRootKeyId(root));
+  rememberSseS3Key(root, env, key, idOf(env), steadyRootKeyId(root), undefined);
   key.fill(0); // the writer zeroes its key when the PUT ends
   const got = rememberedSseS3Key(root, env)!;
   assert.ok(got !== undefined && !got.equals(Buffer.alloc(32)), 'remembered from a copy');
@@ -47,7 +47,7 @@ test('during a root-key rotation nothing is remembered or answered, and what was
   const ring = new RootKeyRing(rootKey());
   const before = objectKey();
   const envBefore = await sealed(ring, before);
-  rememberSseS3Key(ring, envBefore, before, idOf(envBefore), steadyRootKeyId(ring));
+  rememberSseS3Key(ring, envBefore, before, idOf(envBefore), steadyRootKeyId(ring), undefined);
   assert.ok(rememberedSseS3Key(ring, envBefore)?.equals(before), 'remembered while one key seals and opens');
 
   ring.standBy(rootKey());
@@ -55,10 +55,10 @@ test('during a root-key rotation nothing is remembered or answered, and what was
   assert.equal(rememberedSseS3Object(ring, envBefore), undefined, 'a standby key held: no object answered either');
   const during = objectKey();
   const envDuring = await sealed(ring, during);
-  rememberSseS3Key(ring, envDuring, during, idOf(envDuring), steadyRootKeyId(ring));
+  rememberSseS3Key(ring, envDuring, during, idOf(envDuring), steadyRootKeyId(ring), undefined);
   ring.beginRotation();
   assert.equal(rememberedSseS3Key(ring, envBefore), undefined, 'a previous key held: not answered');
-  rememberSseS3Key(ring, envBefore, before, idOf(envBefore), steadyRootKeyId(ring));
+  rememberSseS3Key(ring, envBefore, before, idOf(envBefore), steadyRootKeyId(ring), undefined);
   ring.finishRotation();
   // The previous key is gone: an item still under it must fail as the unwrap would, not open from memory.
   assert.equal(rememberedSseS3Key(ring, envBefore), undefined, 'remembered under the old sealing key: a miss under the new one');
@@ -71,9 +71,9 @@ test('the memo is bounded: the oldest SSE-S3 key leaves first, zeroed', async ()
   const root = rootKey();
   const first = objectKey();
   const envFirst = await sealed(root, first);
-  rememberSseS3Key(root, envFirst, first, idOf(envFirst), steadyRootKeyId(root));
+  rememberSseS3Key(root, envFirst, first, idOf(envFirst), steadyRootKeyId(root), undefined);
   const held = rememberedSseS3Key(root, envFirst)!;
-  for (let i = 0; i < MAX_ENTRIES; i++) rememberSseS3Key(root, `x${i}`, objectKey(), newObjectId(), steadyRootKeyId(root));
+  for (let i = 0; i < MAX_ENTRIES; i++) rememberSseS3Key(root, `x${i}`, objectKey(), newObjectId(), steadyRootKeyId(root), undefined);
   assert.equal(sseS3KeysHeld(root), MAX_ENTRIES);
   assert.equal(rememberedSseS3Key(root, envFirst), undefined, 'the oldest entry left');
   assert.ok(!held.equals(Buffer.alloc(32)), 'a copy handed out before is the caller\'s own');
@@ -90,8 +90,8 @@ test('a key is not remembered when the root key changed while its wrap or unwrap
   ring.beginRotation();
   ring.finishRotation();
   assert.ok(steadyRootKeyId(ring) !== undefined && steadyRootKeyId(ring) !== under, 'steady again, under another key');
-  rememberSseS3Key(ring, env, key, idOf(env), under);
+  rememberSseS3Key(ring, env, key, idOf(env), under, undefined);
   assert.equal(rememberedSseS3Object(ring, env), undefined, 'the key read before the rotation is not credited to the new root key');
-  rememberSseS3Key(ring, env, key, idOf(env), undefined);
+  rememberSseS3Key(ring, env, key, idOf(env), undefined, undefined);
   assert.equal(rememberedSseS3Object(ring, env), undefined, 'nor one read during a rotation');
 });

@@ -119,11 +119,11 @@ test('an envelope string copied onto another object opens none of its bytes, in 
   assert.ok((await getBody(s3, { Bucket: bucket, Key: 'a' })).equals(a), 'the source object is untouched');
 });
 
-// Not from the memo change: no read path compares the envelope's aws:s3:arn (authenticated by
-// the wrap) with the object being read, so a record's envelope and parts moved together onto
-// another key open there, with or without the memo (docs/spec/object-encryption.md: the
-// writer SHOULD bind the sealed key to its place; nothing on the read side checks it).
-test('an envelope moved onto another key together with its parts is refused (the sealed key is bound to its place)', { todo: 'pre-existing: readers do not check the envelope context against the object read; a design decision for the lead' }, async () => {
+// Not from the memo change: every read path compares the envelope's aws:s3:arn (authenticated
+// by the wrap) with the object being read, so a record's envelope and parts moved together onto
+// another key do not open there, with or without the memo (docs/spec/object-encryption.md).
+// More cases (each kind, each read path, the legitimate copies): sse-place-binding.test.ts.
+test('an envelope moved onto another key together with its parts is refused (the sealed key is bound to its place)', async () => {
   const a = markedBody(4096, marker, 13);
   const b = markedBody(4096, marker, 14);
   await putRemembered(bucket, 'place-a', a);

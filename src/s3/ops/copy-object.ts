@@ -206,7 +206,7 @@ async function copyClaimed(ctx: S3Context, bucket: string, key: string, claim: R
     }
 
     // Decrypt the source as the caller (kms:Decrypt on its key), seal the copy under the destination's settings.
-    const srcKeys = srcSse ? await openObject(ctx, srcSse, sourceCustomer) : undefined;
+    const srcKeys = srcSse ? await openObject(ctx, srcSse, { bucket: source.bucket, key: source.key }, sourceCustomer) : undefined;
     let blob;
     let sealed;
     try {

@@ -123,7 +123,7 @@ async function respond(ctx: S3Context, rec: ObjectRecord, b: BucketRecord, custo
   // Reading an encrypted object's bytes needs its key: KMS decides (kms:Decrypt as the caller).
   let keys: ObjectKeys | undefined;
   if (withBody && sse) {
-    keys = await openObject(ctx, sse, customer);
+    keys = await openObject(ctx, sse, { bucket: b.name, key: rec.key }, customer);
     verifyPartList(ctx, sse, keys, rec);
   }
   try {

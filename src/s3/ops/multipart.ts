@@ -153,7 +153,7 @@ async function uploadPartCopyClaimed(ctx: S3Context, bucket: string, key: string
   let keys: ObjectKeys | undefined;
   let blob;
   try {
-    srcKeys = srcSse ? await openObject(ctx, srcSse, sourceCustomer) : undefined;
+    srcKeys = srcSse ? await openObject(ctx, srcSse, { bucket: source.bucket, key: source.key }, sourceCustomer) : undefined;
     if (srcSse && srcKeys) verifyPartList(ctx, srcSse, srcKeys, src);
     keys = await partKeys(ctx, upload, customer);
     blob = await writeBlob(ctx.services, copySourceStream(ctx, src, range, srcKeys), {

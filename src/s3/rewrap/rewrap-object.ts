@@ -30,7 +30,7 @@ import type { ObjectRecord } from '../../storage/types.js';
 import { ServiceError, isServiceError } from '../../errors.js';
 import { kmsError } from '../../kms/errors.js';
 import { isKeyId } from '../../kms/format/key-id.js';
-import { sseOf, type StoredSse } from '../sse/object-keys.js';
+import { envelopePlaceError, sseOf, type StoredSse } from '../sse/object-keys.js';
 import type { S3PolicySources } from '../authorization.js';
 import { authorizeRewrap } from './authorize.js';
 import type { Logger } from 'pino';
@@ -185,9 +185,13 @@ function namedKeys(deps: RewrapDeps, ref: string): string {
   return deps.kms.keyArn('*');
 }
 
+/** The object's envelope, refused when damaged or bound to another place (aws:s3:arn, as every reader checks). */
 function envelope(deps: RewrapDeps, sse: StoredSse, req: RewrapRequest): ObjectEnvelope {
   try {
-    return decodeEnvelope(Buffer.from(sse.env, 'base64'));
+    const env = decodeEnvelope(Buffer.from(sse.env, 'base64'));
+    const wrong = envelopePlaceError(env.kind, env.context['aws:s3:arn'], req);
+    if (wrong) throw wrong;
+    return env;
   } catch (e) {
     deps.log.error({ err: e, bucket: req.bucket, key: req.key }, 'stored object failed authentication: its encryption metadata was changed or damaged');
     throw new ServiceError('InternalError', 'The object could not be re-wrapped: its stored encryption metadata failed an integrity check.', 500);

@@ -8,7 +8,7 @@ import type { S3Context } from '../context.js';
 import { s3Error } from '../errors.js';
 import { partListKey, partListTagWithKey, sealedKeyAad } from '../../crypto/index.js';
 import type { EnvelopeFields } from '../../crypto/envelope.js';
-import { envelopeOf, openObject, partListTagOf, sealObject, sseOf, wipe, type ObjectKeys, type StoredSse } from './object-keys.js';
+import { checkEnvelopePlace, envelopeOf, openObject, partListTagOf, sealObject, sseOf, wipe, type ObjectKeys, type StoredSse } from './object-keys.js';
 import type { CustomerKey } from './request.js';
 import type { SseSettings } from './settings.js';
 
@@ -55,7 +55,7 @@ export async function partKeys(ctx: S3Context, upload: MultipartUploadRecord, cu
   } else if (customer) {
     throw s3Error('InvalidRequest', {}, PART_NEEDS_KEY);
   }
-  return sse ? openObject(ctx, sse, customer) : undefined;
+  return sse ? openObject(ctx, sse, upload, customer) : undefined;
 }
 
 /** The object's `sse` at completion: the upload's, with the tag of the chosen parts. */
@@ -64,6 +64,8 @@ export async function completedSse(ctx: S3Context, upload: MultipartUploadRecord
   if (!sse) return undefined;
   const entries = parts.map((p) => ({ partNumber: p.partNumber, plaintextSize: p.size }));
   if (sse.alg === 'SSE-C') {
+    const env = envelopeOf(ctx, sse);
+    checkEnvelopePlace(ctx, env.kind, env.context['aws:s3:arn'], upload);
     const { plk, ...rest } = sse;
     const kl = await ctx.services.rootKey.unwrap(Buffer.from(plk ?? '', 'base64'), partListKeyAad(ctx, sse));
     try {
@@ -72,7 +74,7 @@ export async function completedSse(ctx: S3Context, upload: MultipartUploadRecord
       kl.fill(0);
     }
   }
-  const keys = await openObject(ctx, sse);
+  const keys = await openObject(ctx, sse, upload);
   try {
     return { ...sse, plt: partListTagOf(keys, parts) };
   } finally {

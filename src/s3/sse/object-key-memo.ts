@@ -51,6 +51,8 @@ class KeySlab {
   readonly map = new Map<string, number>();
   readonly #envs: (string | undefined)[] = new Array<string | undefined>(MAX_ENTRIES).fill(undefined);
   readonly #rootKeyIds: string[] = new Array<string>(MAX_ENTRIES).fill('');
+  /** The aws:s3:arn of each envelope's context (its place), if it has one: a hit is checked against it. */
+  readonly #places: (string | undefined)[] = new Array<string | undefined>(MAX_ENTRIES).fill(undefined);
   readonly #slab = Buffer.alloc(MAX_ENTRIES * KEY_LENGTH);
   /** The object ids (not secret), beside the keys: a GET that finds its key needs no envelope decode. */
   readonly #ids = Buffer.alloc(MAX_ENTRIES * OBJECT_ID_LENGTH);
@@ -63,7 +65,7 @@ class KeySlab {
     return asObjectKey(Buffer.from(this.#slab.subarray(at, at + KEY_LENGTH)));
   }
 
-  getObject(env: string, rootKeyId: string): { objectId: ObjectId; inner: ObjectKey } | undefined {
+  getObject(env: string, rootKeyId: string): RememberedObject | undefined {
     const slot = this.map.get(env);
     if (slot === undefined || this.#rootKeyIds[slot] !== rootKeyId) return undefined;
     const at = slot * KEY_LENGTH;
@@ -71,11 +73,12 @@ class KeySlab {
     return {
       objectId: asObjectId(Buffer.from(this.#ids.subarray(idAt, idAt + OBJECT_ID_LENGTH))),
       inner: asObjectKey(Buffer.from(this.#slab.subarray(at, at + KEY_LENGTH))),
+      place: this.#places[slot],
     };
   }
 
   /** Sets `env`; a new one pushes the oldest out (its key zeroed). An existing one keeps its slot. */
-  set(env: string, rootKeyId: string, key: ObjectKey, objectId: ObjectId): void {
+  set(env: string, rootKeyId: string, key: ObjectKey, objectId: ObjectId, place: string | undefined): void {
     let slot = this.map.get(env);
     if (slot === undefined) {
       slot = this.#next;
@@ -86,6 +89,7 @@ class KeySlab {
       this.map.set(env, slot);
     }
     this.#rootKeyIds[slot] = rootKeyId;
+    this.#places[slot] = place;
     key.copy(this.#slab, slot * KEY_LENGTH);
     objectId.copy(this.#ids, slot * OBJECT_ID_LENGTH);
   }
@@ -99,6 +103,14 @@ export function decodeStoredEnvelope(env: string): ObjectEnvelope {
 /** decodeStoredEnvelope() with the AAD of its sealed key taken from the stored bytes (decodeEnvelopeWithAad). */
 export function decodeStoredEnvelopeWithAad(env: string): EnvelopeWithAad {
   return decodeEnvelopeWithAad(Buffer.from(env, 'base64'));
+}
+
+/** A remembered SSE-S3 object: what opening its envelope would give, and the place its context names. */
+export interface RememberedObject {
+  objectId: ObjectId;
+  inner: ObjectKey;
+  /** The envelope context's aws:s3:arn, if it has one (the reader checks it against the object read). */
+  place: string | undefined;
 }
 
 const sseS3Keys = new WeakMap<RootKeyProvider, KeySlab>();
@@ -119,7 +131,7 @@ export function rememberedSseS3Key(rootKey: RootKeyProvider, env: string): Objec
  * under this root key: what opening the envelope would give, without decoding it (the same
  * string decoded to these when it was remembered).
  */
-export function rememberedSseS3Object(rootKey: RootKeyProvider, env: string): { objectId: ObjectId; inner: ObjectKey } | undefined {
+export function rememberedSseS3Object(rootKey: RootKeyProvider, env: string): RememberedObject | undefined {
   if (!steady(rootKey)) return undefined;
   return sseS3Keys.get(rootKey)?.getObject(env, rootKey.id);
 }
@@ -138,12 +150,14 @@ export function steadyRootKeyId(rootKey: RootKeyProvider): string | undefined {
  * Remembers (a copy of) the SSE-S3 object key of stored envelope `env` and its object id,
  * opened or sealed under `rootKey` while it was steady under key `under` (steadyRootKeyId,
  * read before the wrap or unwrap): nothing when it is no longer steady under that key.
+ * `place`: the aws:s3:arn of the envelope's context, if it has one (a hit returns it, so the
+ * reader checks the place as it would after decoding).
  */
-export function rememberSseS3Key(rootKey: RootKeyProvider, env: string, key: ObjectKey, objectId: ObjectId, under: string | undefined): void {
+export function rememberSseS3Key(rootKey: RootKeyProvider, env: string, key: ObjectKey, objectId: ObjectId, under: string | undefined, place: string | undefined): void {
   if (under === undefined || !steady(rootKey) || rootKey.id !== under || key.length !== KEY_LENGTH || objectId.length !== OBJECT_ID_LENGTH) return;
   let keys = sseS3Keys.get(rootKey);
   if (keys === undefined) sseS3Keys.set(rootKey, (keys = new KeySlab()));
-  keys.set(env, rootKey.id, key, objectId);
+  keys.set(env, rootKey.id, key, objectId, place);
 }
 
 /** For tests: how many SSE-S3 keys are held for `rootKey`. */

@@ -9,10 +9,16 @@
 //   DSSE-KMS      dk, blob := GenerateDataKey(key, context, 64)    inner, outer := dk[0..32], dk[32..64]
 //   SSE-S3        OK := random, wrapped := root.wrap(OK, sealedKeyAad(header))
 //   SSE-C         OK := random, wrapped := AES-GCM(HKDF(customer key), OK, sealedKeyAad(header))
+//
+// Every kind binds the sealed key to its place: the envelope's context holds aws:s3:arn (the
+// object's ARN; the bucket's for a bucket key), authenticated by the wrap. openObject() is
+// told the place it reads and refuses an envelope whose aws:s3:arn names another (a record
+// moved onto another key in the metadata database), as a damaged object; an envelope
+// without aws:s3:arn (none written by Coffer so far) reads as before.
 
 import { randomUUID } from 'node:crypto';
 import {
-  asObjectKey, deriveObjectKeyFromBucketKey, encodeEnvelope, newObjectId, newObjectKey, openUnderCustomerKey,
+  asObjectKey, deriveObjectKeyFromBucketKey, encodeEnvelope, EnvelopePlaceError, newObjectId, newObjectKey, openUnderCustomerKey,
   sealedKeyAad, sealUnderCustomerKey, splitDsseDataKey, DSSE_DATA_KEY_LENGTH, ObjectCryptoError, PartListAuthError, partListTag, verifyPartListTag,
   type EnvelopeFields, type EnvelopeWithAad, type ObjectEnvelope, type ObjectId, type ObjectKey,
 } from '../../crypto/index.js';
@@ -69,7 +75,7 @@ export function sseOf(sys: Record<string, unknown>): StoredSse | undefined {
 export async function sealObject(ctx: S3Context, settings: SseSettings, bucket: string, key: string): Promise<SealedObject | undefined> {
   if (settings.kind === 'none') return undefined;
   const objectId = newObjectId();
-  const place = { 'aws:s3:arn': `arn:aws:s3:::${bucket}/${key}` };
+  const place = { 'aws:s3:arn': objectArn({ bucket, key }) };
   if (settings.kind === 'sse-s3') {
     const inner = newObjectKey();
     const fields: EnvelopeFields = { objectId, kind: 'sse-s3', keyId: '', context: place, wrappedKey: Buffer.alloc(0) };
@@ -79,7 +85,7 @@ export async function sealObject(ctx: S3Context, settings: SseSettings, bucket: 
     const env = encodeEnvelope({ ...fields, wrappedKey }).toString('base64');
     // Remembered at the write, so the first GET of a new object opens nothing either (a copy
     // in the memo's slab; a write that fails leaves an entry no stored envelope matches).
-    rememberSseS3Key(rootKey, env, inner, objectId, under);
+    rememberSseS3Key(rootKey, env, inner, objectId, under, place['aws:s3:arn']);
     return { sse: { alg: 'AES256', env }, keys: { objectId, inner } };
   }
   if (settings.kind === 'sse-c') {
@@ -152,25 +158,67 @@ function envelopeWithAadOf(ctx: S3Context, sse: StoredSse): EnvelopeWithAad {
   }
 }
 
-/** Unseals the object key(s) of a stored object or upload, as the caller (KMS decides for SSE-KMS). */
-export async function openObject(ctx: S3Context, sse: StoredSse, customer?: CustomerKey): Promise<ObjectKeys> {
+/** Where a stored object or upload lives: the bucket and key it is read (or written) as. */
+export interface ObjectPlace {
+  bucket: string;
+  key: string;
+}
+
+/** The ARN of an object (`arn:aws:s3:::bucket/key`), the aws:s3:arn its envelope context binds it to. */
+export function objectArn(place: ObjectPlace): string {
+  return `arn:aws:s3:::${place.bucket}/${place.key}`;
+}
+
+/**
+ * Checks the place an envelope's context names (aws:s3:arn, if present) against the object
+ * being read: the object's ARN, or for a bucket-key envelope the bucket's ARN. A mismatch is
+ * a damaged object (integrityFailure); the log names both places, never a key.
+ */
+export function checkEnvelopePlace(ctx: S3Context, kind: ObjectEnvelope['kind'], named: string | undefined, place: ObjectPlace): void {
+  const wrong = envelopePlaceError(kind, named, place);
+  if (wrong) throw integrityFailure(ctx, wrong, place);
+}
+
+/** The error for an envelope of `kind` whose aws:s3:arn (`named`) is not that of `place`; undefined when it is, or is absent. */
+export function envelopePlaceError(kind: ObjectEnvelope['kind'], named: string | undefined, place: ObjectPlace): EnvelopePlaceError | undefined {
+  if (named === undefined) return undefined;
+  const expected = kind === 'sse-kms-bucket-key' ? `arn:aws:s3:::${place.bucket}` : objectArn(place);
+  return named === expected ? undefined : new EnvelopePlaceError(`the envelope is bound to ${named}, not to ${expected}`);
+}
+
+/**
+ * Unseals the object key(s) of a stored object or upload read at `place`, as the caller (KMS
+ * decides for SSE-KMS). An envelope bound to another place is refused before any key is opened.
+ */
+export async function openObject(ctx: S3Context, sse: StoredSse, place: ObjectPlace, customer?: CustomerKey): Promise<ObjectKeys> {
   checkCustomerKey(sse, customer);
   // An SSE-S3 envelope string remembered with its key was decoded (or written) as such: no
   // decode again. Any other string (another kind, or one changed by a byte) is a miss below.
   if (sse.alg === 'AES256') {
     const known = rememberedSseS3Object(ctx.services.rootKey, sse.env);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      const keys = { objectId: known.objectId, inner: known.inner };
+      try {
+        checkEnvelopePlace(ctx, 'sse-s3', known.place, place);
+      } catch (e) {
+        wipe(keys);
+        throw e;
+      }
+      return keys;
+    }
   }
   const opened = sse.alg === 'AES256' || sse.alg === 'SSE-C' ? envelopeWithAadOf(ctx, sse) : undefined;
   const env = opened?.envelope ?? envelopeOf(ctx, sse);
   const { objectId } = env;
+  const named = env.context['aws:s3:arn'];
+  checkEnvelopePlace(ctx, env.kind, named, place);
   try {
     switch (env.kind) {
       case 'sse-s3': {
         const rootKey = ctx.services.rootKey;
         const under = steadyRootKeyId(rootKey);
         const inner = asObjectKey(await rootKey.unwrap(env.wrappedKey, opened?.aad ?? sealedKeyAad(env)));
-        rememberSseS3Key(rootKey, sse.env, inner, objectId, under);
+        rememberSseS3Key(rootKey, sse.env, inner, objectId, under, named);
         return { objectId, inner };
       }
       case 'sse-c':
