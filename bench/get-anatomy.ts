@@ -7,12 +7,13 @@
 // and every other thread by id (Node names them all `node`: the decrypt worker is the busy one),
 // from /proc/<pid>/task, and the server's peak RSS over the GET rounds.
 
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { MiB } from './body.js';
-import { runOps } from './measure.js';
+import { median, runOps } from './measure.js';
 import { RawS3Client } from './raw-client.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerProcess } from './server-process.js';
 import { prepareBucket } from './sse.js';
+import { threadTimes } from './thread-cpu.js';
 
 const ROUNDS = Number(process.env.BENCH_ANATOMY_ROUNDS) || 8;
 const OPS = Number(process.env.BENCH_ANATOMY_OPS) || 128;
@@ -25,26 +26,13 @@ type Snap = Map<string, number>;
 /** CPU seconds by thread (main, and the others by name and id), and `all`. */
 function snap(pid: number): Snap {
   const s: Snap = new Map();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const cpu = (Number(f[11]) + Number(f[12])) / 100;
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      // Node 20 names every thread `node`: threads other than main are told apart by id.
-      const kind = tid === String(pid) ? 'main' : `${name}/${tid}`;
-      s.set(kind, (s.get(kind) ?? 0) + cpu);
-      s.set('all', (s.get('all') ?? 0) + cpu);
-    } catch {
-      // the thread ended
-    }
+  for (const [tid, t] of threadTimes(pid)) {
+    // Node 20 names every thread `node`: threads other than main are told apart by id.
+    const kind = tid === String(pid) ? 'main' : `${t.name}/${tid}`;
+    s.set(kind, (s.get(kind) ?? 0) + t.cpu);
+    s.set('all', (s.get('all') ?? 0) + t.cpu);
   }
   return s;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 async function main(): Promise<void> {

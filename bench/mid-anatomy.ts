@@ -11,7 +11,7 @@
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { MiB } from './body.js';
-import { runOps } from './measure.js';
+import { median, runOps } from './measure.js';
 import { RawS3Client } from './raw-client.js';
 import { ROOT_KEY_ID, ROOT_SECRET, startServer, type ServerProcess } from './server-process.js';
 import { prepareBucket } from './sse.js';
@@ -55,10 +55,6 @@ function snap(pid: number): Snap {
   return s;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
 
 async function main(): Promise<void> {
   const mains = process.argv.slice(2);
