@@ -2,6 +2,9 @@
 // bucket-encryption.test.ts): raw header edits the SDK would not make (SSE headers on GET,
 // a wrong SSE-C key MD5), bodies, and SSE-C keys. Expected errors: helpers/failure.ts.
 import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { retainSqlite } from '../../src/storage/sqlite-database.js';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 type WithStack = { middlewareStack: { add(mw: unknown, opts: { step: 'build'; name?: string; priority?: 'low' }): void } };
@@ -51,3 +54,13 @@ export function customerKey(): { key: Buffer; md5: string } {
 }
 
 export const ssec = (k: { key: Buffer }) => ({ SSECustomerAlgorithm: 'AES256', SSECustomerKey: k.key as unknown as string });
+
+/** Runs `fn` on a connection of its own to the metadata database of a server's data directory (tests that tamper with stored records). */
+export function withMetadataDb<T>(dataDir: string, fn: (db: Database.Database) => T): T {
+  const db = retainSqlite(new Database(join(dataDir, 'metadata.sqlite')));
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}

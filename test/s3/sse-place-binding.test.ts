@@ -15,7 +15,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import {
@@ -24,11 +23,10 @@ import {
   type PutObjectCommandInput, type S3Client,
 } from '@aws-sdk/client-s3';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
-import { retainSqlite } from '../../src/storage/sqlite-database.js';
 import { decodeEnvelope, encodeEnvelope, sealedKeyAad } from '../../src/crypto/index.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { adminCall } from '../helpers/admin.js';
-import { customerKey, getBody, markedBody, ssec } from '../helpers/sse.js';
+import { customerKey, getBody, markedBody, ssec, withMetadataDb } from '../helpers/sse.js';
 
 let srv: TestServer;
 let s3: S3Client;
@@ -51,14 +49,7 @@ after(async () => {
   await srv?.stop();
 });
 
-function withDb<T>(fn: (db: Database.Database) => T): T {
-  const db = retainSqlite(new Database(join(srv.dataDir, 'metadata.sqlite')));
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
+const withDb = <T>(fn: (db: Database.Database) => T): T => withMetadataDb(srv.dataDir, fn);
 
 /** Every column of a record that its bytes and encryption depend on (not its bucket and key). */
 const COLS = ['size', 'etag', 'checksum', 'parts', 'sys'];

@@ -13,19 +13,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand,
   UploadPartCopyCommand, AbortMultipartUploadCommand, type S3Client,
 } from '@aws-sdk/client-s3';
-import { retainSqlite } from '../../src/storage/sqlite-database.js';
 import { RootKeyRing } from '../../src/custody/root-key-ring.js';
 import { SoftwareRootKey } from '../../src/custody/software-root-key.js';
 import { rememberedSseS3Object, sseS3KeysHeld } from '../../src/s3/sse/object-key-memo.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { createKeyVia } from '../kms/harness.js';
-import { customerKey, getBody, markedBody, ssec } from '../helpers/sse.js';
+import { customerKey, getBody, markedBody, ssec, withMetadataDb } from '../helpers/sse.js';
 
 let srv: TestServer;
 let s3: S3Client;
@@ -49,14 +47,7 @@ after(async () => {
 
 interface Row { parts: { blobId: string; size: number }[]; sys: { sse: { env: string; alg: string } } }
 
-function withDb<T>(fn: (db: Database.Database) => T): T {
-  const db = retainSqlite(new Database(join(srv.dataDir, 'metadata.sqlite')));
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
+const withDb = <T>(fn: (db: Database.Database) => T): T => withMetadataDb(srv.dataDir, fn);
 
 /** The current version's row (table objects), or a noncurrent one's (object_versions). */
 function objectRow(b: string, key: string, table: 'objects' | 'object_versions' = 'objects'): Row {
