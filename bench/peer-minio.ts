@@ -164,11 +164,20 @@ export async function benchPeerMinio(opts: PeerBenchOptions): Promise<Row[]> {
       { name: `PUT ${fmtSize(opts.sizes.smallSize)} ×${fmtInt(smallOps)}, 16 in flight`, unit: 'ops/s', run: (t, r) => measure(t.pid, () => runOps(smallOps, 16, (i) => t.client.putSmall(t.bucket, `small/${r}/${i}`, small, smallHash)).then(() => smallOps)) },
       { name: `GET ${fmtSize(opts.sizes.smallSize)} ×${fmtInt(smallOps)}, 16 in flight`, unit: 'ops/s', run: (t, r) => measure(t.pid, () => runOps(smallOps, 16, (i) => t.client.get(t.bucket, `small/${r}/${i}`, opts.sizes.smallSize).then(() => undefined)).then(() => smallOps)) },
     ];
-    // Warm both sides' paths (JIT, caches, first files) outside the counted rounds.
+    // Warm both sides' paths (JIT, caches, first files) outside the counted rounds: PUTs and
+    // GETs of both sizes, the GETs BENCH_PEER_WARM_PASSES (16) times over. A fresh Coffer's
+    // GET path takes its first ~2,000 1 MiB GETs to reach its steady state (main-thread CPU
+    // per MiB fell from ~1.0 to ~0.6 ms over them, measured 2026-12-07 with new connections
+    // every 640 GETs too: V8's tiers, not the sockets), and a long-running server is warm.
+    const warmPasses = envInt('BENCH_PEER_WARM_PASSES', 16);
     if (want('s3')) for (const side of Object.values(sides)) for (const mode of MODES) {
       const t = side[mode];
       await runOps(200, 16, (i) => t.client.putSmall(t.bucket, `warm/${i}`, small, smallHash));
       await runOps(32, 8, (i) => t.client.putStream(t.bucket, `warm-mid/${i}`, MiB));
+      for (let p = 0; p < warmPasses; p++) {
+        await runOps(200, 16, (i) => t.client.get(t.bucket, `warm/${i}`, small.length).then(() => undefined));
+        await runOps(32, 8, (i) => t.client.get(t.bucket, `warm-mid/${i}`, MiB).then(() => undefined));
+      }
     }
 
     // Rows in the order of the issue: streams, then 1 MiB, then 4 KiB, each by mode; PUTs before their GETs.
