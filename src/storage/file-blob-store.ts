@@ -566,7 +566,7 @@ class FileBlobWriter implements BlobWriter {
     // and its 256 bytes of segment tags) goes direct too, all but its last partial block. Written
     // buffered whole, its write and fdatasync cost ~9 ms of kernel CPU per MiB on the pool threads
     // on this machine under load (15–36; ~1 ms at load 10), 0.5 ms this way: 1 MiB SSE-S3 PUTs ×8
-    // ran at 0.35× the rate of this way at load ~18 (README "Encrypted PUTs").
+    // ran at 0.35× the rate of this way at load ~18 (docs/PERFORMANCE.md, "Encrypted PUTs").
     const done = this.direct && this.store.isAligned(buf) ? await writeDirect(this.fd, buf, length, position) : 0;
     if (done === length) return;
     let fd = this.fd;

@@ -18,7 +18,7 @@
 // by the GET that unwrapped them and by the PUT that sealed them (object-keys.ts sealObject).
 // An earlier attempt at the PUT, with a Buffer of its own per key, cost 4 KiB SSE-S3 PUTs
 // 1-15% more server CPU; into the slab, interleaved A/B runs put the PUT at 0.95-1.05× and
-// the first GET at 0.68-0.78× of the build without it (README, small encrypted GETs).
+// the first GET at 0.68-0.78× of the build without it (docs/PERFORMANCE.md, small encrypted GETs).
 //
 // With each key its object id (not secret) is kept, so a GET that finds its envelope string
 // needs neither the envelope decoded nor the key unwrapped: the same string decoded to
