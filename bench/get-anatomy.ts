@@ -5,7 +5,9 @@
 // BENCH_ANATOMY_ROUNDS (8) interleaved rounds (the order alternating) and prints, per build,
 // the medians of the per-round rate and server CPU per MiB: all threads, the main thread,
 // and every other thread by id (Node names them all `node`: the decrypt worker is the busy one),
-// from /proc/<pid>/task, and the server's peak RSS over the GET rounds.
+// from /proc/<pid>/task, and the server's peak RSS over the GET rounds. A fresh server's GET
+// path warms up slowly (V8 tier-up, socket autotuning): BENCH_ANATOMY_SKIP (0) first rounds
+// are left out of the medians (not of the peak RSS), and every round's rates are printed.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { MiB } from './body.js';
@@ -20,6 +22,7 @@ const OPS = Number(process.env.BENCH_ANATOMY_OPS) || 128;
 const SSE = (process.env.BENCH_ANATOMY_SSE ?? 's3') as 's3' | 'kms' | 'off';
 const SIZE = (Number(process.env.BENCH_ANATOMY_MIB) || 1) * MiB;
 const CONCURRENCY = Number(process.env.BENCH_ANATOMY_CONCURRENCY) || 8;
+const SKIP = Math.min(Number(process.env.BENCH_ANATOMY_SKIP) || 0, ROUNDS - 1);
 
 type Snap = Map<string, number>;
 
@@ -79,7 +82,12 @@ async function main(): Promise<void> {
     }
   }
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(`${ROUNDS} interleaved rounds of ${OPS} GETs × ${SIZE / MiB} MiB, ${CONCURRENCY} in flight, SSE ${SSE}; load ${load}; medians, CPU in ms per MiB`);
+  for (const s of sides) console.log(`${s.name} rates by round (MiB/s): ${s.rates.map((x) => x.toFixed(0)).join(' ')}`);
+  for (const s of sides) {
+    s.rates = s.rates.slice(SKIP);
+    for (const [k, v] of s.cpu) s.cpu.set(k, v.slice(SKIP));
+  }
+  console.log(`${ROUNDS} interleaved rounds of ${OPS} GETs × ${SIZE / MiB} MiB, ${CONCURRENCY} in flight, SSE ${SSE}; load ${load}; medians${SKIP > 0 ? ` of rounds ${SKIP + 1}-${ROUNDS}` : ''}, CPU in ms per MiB`);
   for (const s of sides) {
     const threads = [...s.cpu].filter(([k]) => k !== 'all').sort((x, y) => median(y[1]) - median(x[1])).filter(([, v]) => median(v) >= 0.01).map(([k, v]) => `${k} ${median(v).toFixed(2)}`).join(', ');
     console.log(`${s.name} ${s.main}: ${median(s.rates).toFixed(0)} MiB/s, all ${median(s.cpu.get('all')!).toFixed(2)} | ${threads} | peak RSS ${s.peakRss.toFixed(0)} MB`);
