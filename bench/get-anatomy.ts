@@ -8,6 +8,7 @@
 // from /proc/<pid>/task, and the server's peak RSS over the GET rounds. A fresh server's GET
 // path warms up slowly (V8 tier-up, socket autotuning): BENCH_ANATOMY_SKIP (0) first rounds
 // are left out of the medians (not of the peak RSS), and every round's rates are printed.
+// `client`: this process's CPU per MiB (the client reading the responses, on the same machine).
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { MiB } from './body.js';
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
   const mains = process.argv.slice(2);
   if (mains.length < 1) throw new Error('usage: get-anatomy <A main.js> [<B main.js>]');
   const env = SSE === 'off' ? { COFFER_ENCRYPTION_AT_REST: 'off' } : undefined;
-  const sides: { name: string; main: string; server: ServerProcess; client: RawS3Client; rates: number[]; cpu: Map<string, number[]>; peakRss: number }[] = [];
+  const sides: { name: string; main: string; server: ServerProcess; client: RawS3Client; rates: number[]; cpu: Map<string, number[]>; clientCpu: number[]; peakRss: number }[] = [];
   for (const [i, m] of mains.entries()) {
     const server = await startServer({ fsync: false, main: m, env, nodeFlags: process.env.BENCH_ANATOMY_NODE_FLAGS?.split(' ').filter(Boolean) });
     const client = new RawS3Client(server.url, { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET });
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
     else await prepareBucket(client, server.url, 'anatomy', SSE);
     await runOps(OPS, CONCURRENCY, (k) => client.putStream('anatomy', `o/${k}`, SIZE));
     await runOps(OPS, CONCURRENCY, (k) => client.get('anatomy', `o/${k}`, SIZE).then(() => undefined));
-    sides.push({ name: String.fromCharCode(65 + i), main: m, server, client, rates: [], cpu: new Map(), peakRss: 0 });
+    sides.push({ name: String.fromCharCode(65 + i), main: m, server, client, rates: [], cpu: new Map(), clientCpu: [], peakRss: 0 });
   }
   // Peak RSS of the GET rounds alone: the kernel's high-water mark, reset after the PUTs.
   for (const s of sides) {
@@ -65,11 +66,14 @@ async function main(): Promise<void> {
       for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
         const a = snap(s.server.pid);
         const t = performance.now();
+        const c = process.cpuUsage();
         await runOps(OPS, CONCURRENCY, (k) => s.client.get('anatomy', `o/${k}`, SIZE).then(() => undefined));
         const secs = (performance.now() - t) / 1000;
+        const { user, system } = process.cpuUsage(c);
         const b = snap(s.server.pid);
         const mib = (OPS * SIZE) / MiB;
         s.rates.push(mib / secs);
+        s.clientCpu.push((user + system) / 1000 / mib);
         for (const [k, v] of b) s.cpu.set(k, [...(s.cpu.get(k) ?? []), ((v - (a.get(k) ?? 0)) * 1000) / mib]);
         const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${s.server.pid}/status`, 'utf8'));
         s.peakRss = Number(hwm?.[1] ?? 0) / 1024;
@@ -85,12 +89,13 @@ async function main(): Promise<void> {
   for (const s of sides) console.log(`${s.name} rates by round (MiB/s): ${s.rates.map((x) => x.toFixed(0)).join(' ')}`);
   for (const s of sides) {
     s.rates = s.rates.slice(SKIP);
+    s.clientCpu = s.clientCpu.slice(SKIP);
     for (const [k, v] of s.cpu) s.cpu.set(k, v.slice(SKIP));
   }
   console.log(`${ROUNDS} interleaved rounds of ${OPS} GETs × ${SIZE / MiB} MiB, ${CONCURRENCY} in flight, SSE ${SSE}; load ${load}; medians${SKIP > 0 ? ` of rounds ${SKIP + 1}-${ROUNDS}` : ''}, CPU in ms per MiB`);
   for (const s of sides) {
     const threads = [...s.cpu].filter(([k]) => k !== 'all').sort((x, y) => median(y[1]) - median(x[1])).filter(([, v]) => median(v) >= 0.01).map(([k, v]) => `${k} ${median(v).toFixed(2)}`).join(', ');
-    console.log(`${s.name} ${s.main}: ${median(s.rates).toFixed(0)} MiB/s, all ${median(s.cpu.get('all')!).toFixed(2)} | ${threads} | peak RSS ${s.peakRss.toFixed(0)} MB`);
+    console.log(`${s.name} ${s.main}: ${median(s.rates).toFixed(0)} MiB/s, all ${median(s.cpu.get('all')!).toFixed(2)} | ${threads} | peak RSS ${s.peakRss.toFixed(0)} MB | client ${median(s.clientCpu).toFixed(2)}`);
   }
   if (sides.length === 2) {
     const ratios = sides[0]!.rates.map((x, i) => x / sides[1]!.rates[i]!).sort((a, b) => a - b);
