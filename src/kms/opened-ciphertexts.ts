@@ -91,6 +91,17 @@ export class OpenedCiphertexts {
   get size(): number {
     return this.#entries.size;
   }
+
+  /** Forgets every entry, zeroing the slab (tests: a Decrypt that must take the cryptography's path). */
+  clear(): void {
+    this.#entries.clear();
+    this.#keys.fill(undefined);
+    this.#materials.fill(undefined);
+    this.#lengths.fill(0);
+    this.#slab.fill(0);
+    this.#next = 0;
+    this.#lastMiss = undefined;
+  }
 }
 
 /**
