@@ -373,9 +373,12 @@ export const decrypt: Operation<DecryptRequest, DecryptResult> = async (svc, cal
   }
 
   const header = parseHeader(blob!);
-  if (keyRef !== undefined) await checkNamedKey(svc, keyRef, header);
-  const resolved = svc.resolveKeyNow(header.keyId, { allowAlias: false });
+  // A KeyId (S3 names the key on every GET) must be the key the header names: that record,
+  // read once for the request, is the key (no second read of the same key, no promise hop
+  // while the store answers at once).
+  const resolved = svc.resolveKeyNow(keyRef ?? header.keyId, { allowAlias: keyRef !== undefined });
   const key = resolved instanceof Promise ? await resolved : resolved;
+  if (key.keyId !== header.keyId) throw kmsError('IncorrectKeyException', INCORRECT_KEY);
   note.keys.push(key);
   const authorized = svc.authorizeNow(caller, key, 'kms:Decrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
   if (authorized) await authorized;
