@@ -6,8 +6,8 @@
 // blob seen before is rare there). Remembering costs the PUT about 2 µs in-process (the memo
 // key built from the blob and context, a slot of the slab); an earlier version of the
 // seeding measured +50 µs per PUT once (load 9–10), which interleaved runs since have not
-// reproduced, with this slab or with the Buffer per entry of then (README, "Small encrypted
-// GETs: the first SSE-KMS GET").
+// reproduced, with this slab or with the Buffer per entry of then (the performance record,
+// "Small encrypted GETs: the first SSE-KMS GET").
 //
 // Only the cryptography is saved. The lookup comes after everything a Decrypt decides: the
 // key resolved from the blob's header, the caller authorized, the key state checked, and the

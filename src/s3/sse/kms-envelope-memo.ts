@@ -16,9 +16,8 @@
 // bucket-keys.ts), nor SSE-S3 or SSE-C ones.
 //
 // Bounded like the other memos: MAX_ENTRIES, first in first out through a ring of slots;
-// object ids and blobs in two preallocated slabs (no Buffer of its own per entry: retained
-// per-entry ArrayBuffers are what made the first memos cost more than they saved, README
-// "Small encrypted GETs"). A context of the place alone (what Coffer writes without
+// object ids and blobs in two preallocated slabs, as the other memos keep theirs (no Buffer
+// of its own per entry, nothing for the collector per entry but the strings). A context of the place alone (what Coffer writes without
 // x-amz-server-side-encryption-context) is kept as its place string; any other context as
 // the decoded object, and only from a decode, so its pairs come back in the decoder's order.
 
