@@ -126,6 +126,25 @@ describe('the first GET of a new SSE-KMS object', () => {
     }
   });
 
+  it('with the client\'s own encryption context: the envelope is decoded on the first GET (then remembered), the data key still answers from the PUT\'s', async () => {
+    const keyArn = await newKey();
+    const userContext = Buffer.from(JSON.stringify({ zeta: 'z', alpha: 'a' })).toString('base64');
+    const held = kmsEnvelopesHeld();
+    await put('own-context', { SSEKMSKeyId: keyArn, SSEKMSEncryptionContext: userContext });
+    assert.equal(kmsEnvelopesHeld(), held, 'not remembered at the write (its pairs come back in the decoder\'s order only from a decode)');
+    const hits = memo().stats.hits;
+    const first = await get('own-context');
+    assert.ok(first.body.equals(body));
+    assert.equal(memo().stats.hits, hits + 1, 'the data key the PUT remembered answers for the decoded context');
+    assert.equal(kmsEnvelopesHeld(), Math.min(held + 1, MAX_ENTRIES), 'remembered by the GET that decoded it');
+    const again = await get('own-context');
+    assert.ok(again.body.equals(body));
+    const events = await auditEvents(srv);
+    const contextOf = (id: string) => (events.find((e) => e.requestID === id && e.eventName === 'Decrypt')!.requestParameters as { encryptionContext: unknown }).encryptionContext;
+    assert.deepEqual(contextOf(again.requestId), contextOf(first.requestId), 'the same context recorded from the memo as from the decode');
+    assert.deepEqual(Object.keys(contextOf(again.requestId) as object), Object.keys(contextOf(first.requestId) as object), 'in the same order');
+  });
+
   it('the Decrypt event of a first GET (answered from the memos) is the one a GET that decoded and opened everything writes', async () => {
     const keyArn = await newKey();
     await put('audited', { SSEKMSKeyId: keyArn });
