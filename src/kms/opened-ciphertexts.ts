@@ -1,9 +1,13 @@
-// The plaintexts of the data-key-sized ciphertexts this KMS opened last for S3 (a caller with
-// kms:ViaService), so that an SSE-KMS GET of an object read a moment ago skips HKDF and
-// AES-GCM in its Decrypt. Decrypt on the wire does not use it (a blob seen before is rare
-// there, and remembering each cost more than it saved). GenerateDataKey does not fill
-// it: measured, remembering every new data key cost a 4 KiB SSE-KMS PUT about 50 µs of server
-// CPU (more than the GET after it saved), for reasons the profile did not show.
+// The plaintexts of the data-key-sized ciphertexts this KMS sealed or opened last for S3 (a
+// caller with kms:ViaService), so that an SSE-KMS GET of an object written or read a moment
+// ago skips HKDF and AES-GCM in its Decrypt. Filled by S3's GenerateDataKey for an object's
+// data key (SEAL_FOR_S3_READ, kms/ops/crypto.ts: so the first GET after a PUT hits) and by
+// S3's Decrypts. Decrypt and GenerateDataKey on the wire, and bucket keys, do not use it (a
+// blob seen before is rare there). Remembering costs the PUT about 2 µs in-process (the memo
+// key built from the blob and context, a slot of the slab); an earlier version of the
+// seeding measured +50 µs per PUT once (load 9–10), which interleaved runs since have not
+// reproduced, with this slab or with the Buffer per entry of then (the performance record,
+// "Small encrypted GETs: the first SSE-KMS GET").
 //
 // Only the cryptography is saved. The lookup comes after everything a Decrypt decides: the
 // key resolved from the blob's header, the caller authorized, the key state checked, and the
@@ -90,6 +94,17 @@ export class OpenedCiphertexts {
 
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** Forgets every entry, zeroing the slab (tests: a Decrypt that must take the cryptography's path). */
+  clear(): void {
+    this.#entries.clear();
+    this.#keys.fill(undefined);
+    this.#materials.fill(undefined);
+    this.#lengths.fill(0);
+    this.#slab.fill(0);
+    this.#next = 0;
+    this.#lastMiss = undefined;
   }
 }
 

@@ -27,6 +27,11 @@ export interface GenerateDataKeyArgs {
   keyId: string;
   numberOfBytes: number;
   encryptionContext: Context;
+  /**
+   * The data key of an S3 object (not a bucket key): KMS remembers the blob with its
+   * plaintext, so the object's first GET skips the Decrypt's cryptography (never its checks).
+   */
+  forObject?: boolean;
 }
 
 export interface DataKey {
@@ -100,7 +105,7 @@ export class InProcessKms implements KmsPort {
   constructor(private readonly svc: KmsService) {}
 
   async generateDataKey(a: GenerateDataKeyArgs): Promise<DataKey> {
-    const input = { KeyId: a.keyId, NumberOfBytes: a.numberOfBytes, EncryptionContext: a.encryptionContext };
+    const input = { KeyId: a.keyId, NumberOfBytes: a.numberOfBytes, EncryptionContext: a.encryptionContext, ...(a.forObject === true ? { [crypto.SEAL_FOR_S3_READ]: true as const } : {}) };
     const out = await audited(this.svc, a.caller, 'GenerateDataKey', crypto.generateDataKey, input);
     return { plaintext: out.Plaintext, ciphertextBlob: out.CiphertextBlob, keyArn: out.KeyId };
   }

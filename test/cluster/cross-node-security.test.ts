@@ -166,6 +166,48 @@ describePostgres('a three-node cluster: a change on one node is enforced by the 
     });
   });
 
+  describe('the first GET of a new SSE-KMS object on the node that wrote it (its PUT remembered the envelope and the data key)', () => {
+    it('DisableKey, a key policy without kms:Decrypt, RevokeGrant and DeleteImportedKeyMaterial on A: B refuses the first GET of what it just wrote', async () => {
+      const [kmsA, s3B] = [A.kms(), B.s3()];
+      await A.s3().send(new CreateBucketCommand({ Bucket: 'first-get' }));
+      const put = (s3: S3Client, Key: string, SSEKMSKeyId: string, ServerSideEncryption: 'aws:kms' | 'aws:kms:dsse' = 'aws:kms') =>
+        s3.send(new PutObjectCommand({ Bucket: 'first-get', Key, Body: 'secret', ServerSideEncryption, SSEKMSKeyId }));
+
+      const keyId = (await kmsA.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+      for (const k of ['disabled', 'policy']) await put(s3B, k, keyId);
+      await put(s3B, 'dsse', keyId, 'aws:kms:dsse');
+      await kmsA.send(new DisableKeyCommand({ KeyId: keyId }));
+      for (const k of ['disabled', 'dsse']) assert.deepEqual(Object.values(await refused(getBody(s3B, 'first-get', k))), ['KMS.DisabledException', 400], k);
+      await kmsA.send(new EnableKeyCommand({ KeyId: keyId }));
+      assert.equal(await getBody(s3B, 'first-get', 'disabled'), 'secret');
+      const root = { Sid: 'root', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${cluster.accountId}:root` }, Action: ['kms:PutKeyPolicy', 'kms:GenerateDataKey'], Resource: '*' };
+      await kmsA.send(new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: policy(root) }));
+      assert.deepEqual(Object.values(await refused(getBody(s3B, 'first-get', 'policy'))), ['AccessDenied', 403]);
+
+      const grantKey = (await kmsA.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+      const grantee = await newUser(A, 'first-get-grantee', { s3: policy({ Effect: 'Allow', Action: 's3:*', Resource: '*' }) });
+      const { GrantId } = await kmsA.send(new CreateGrantCommand({ KeyId: grantKey, GranteePrincipal: grantee.arn, Operations: ['Decrypt', 'GenerateDataKey'] }));
+      const s3Grantee = s3As(B, grantee);
+      await put(s3Grantee, 'granted', grantKey);
+      await kmsA.send(new RevokeGrantCommand({ KeyId: grantKey, GrantId }));
+      assert.deepEqual(Object.values(await refused(getBody(s3Grantee, 'first-get', 'granted'))), ['AccessDenied', 403]);
+
+      const KeyId = (await kmsA.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.KeyId!;
+      const importInto = async (ImportType?: 'NEW_KEY_MATERIAL'): Promise<string> => {
+        const p = await kmsA.send(new GetParametersForImportCommand({ KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+        const pub = createPublicKey({ key: Buffer.from(p.PublicKey!), format: 'der', type: 'spki' });
+        const EncryptedKeyMaterial = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, randomBytes(32));
+        return (await kmsA.send(new ImportKeyMaterialCommand({ KeyId, ImportToken: p.ImportToken, EncryptedKeyMaterial, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', ImportType }))).KeyMaterialId!;
+      };
+      const first = await importInto();
+      await put(s3B, 'imported', KeyId);
+      await importInto('NEW_KEY_MATERIAL');
+      await kmsA.send(new RotateKeyOnDemandCommand({ KeyId }));
+      await kmsA.send(new DeleteImportedKeyMaterialCommand({ KeyId, KeyMaterialId: first }));
+      assert.deepEqual(Object.values(await refused(getBody(s3B, 'first-get', 'imported'))), ['KMS.KMSInvalidStateException', 400]);
+    });
+  });
+
   describe('grants', () => {
     it('RevokeGrant on A: B refuses the grantee at once (Encrypt, Decrypt, and the SSE-KMS GET through S3)', async () => {
       const kmsA = A.kms();

@@ -58,7 +58,7 @@ export async function defaultKeyRef(ctx: S3Context): Promise<string> {
 
 /** GenerateDataKey as the caller: `bytes` of key (32, or 64 for DSSE-KMS). */
 export function generateDataKey(ctx: S3Context, keyRef: string, context: Record<string, string>, bytes: number): Promise<DataKey> {
-  return viaKms(() => ctx.services.kms.generateDataKey({ caller: kmsCaller(ctx), keyId: keyRef, numberOfBytes: bytes, encryptionContext: context }));
+  return viaKms(() => ctx.services.kms.generateDataKey({ caller: kmsCaller(ctx), keyId: keyRef, numberOfBytes: bytes, encryptionContext: context, forObject: true }));
 }
 
 /** Decrypt as the caller, naming the key the object says it was sealed under. */

@@ -8,8 +8,8 @@
 // Only SSE-S3 keys are remembered: they depend on nothing but the root key. An SSE-KMS or
 // DSSE-KMS data key goes through KMS on every GET (the authorization, the key-state check
 // and the audit record are per request; the KMS saves its own cryptography,
-// kms/opened-ciphertexts.ts), SSE-C keys come with the request, and bucket keys have
-// their own cache (bucket-keys.ts).
+// kms/opened-ciphertexts.ts, and S3 only the envelope's decode, kms-envelope-memo.ts),
+// SSE-C keys come with the request, and bucket keys have their own cache (bucket-keys.ts).
 //
 // SSE-S3 keys are held per root-key provider object, and only while it seals under the
 // same key and no root-key rotation is in progress (no previous or standby key held): an

@@ -29,6 +29,7 @@ import { bucketKeyForReading, bucketKeyForWriting, decryptDataKey, defaultKeyRef
 import type { CustomerKey } from './request.js';
 import { kmsContext, type SseSettings } from './settings.js';
 import { decodeStoredEnvelope, decodeStoredEnvelopeWithAad, rememberedSseS3Object, rememberSseS3Key, steadyRootKeyId } from './object-key-memo.js';
+import { rememberedKmsEnvelope, rememberKmsEnvelope } from './kms-envelope-memo.js';
 
 /** What an encrypted object or upload stores about its encryption (`sys.sse`). */
 export interface StoredSse {
@@ -104,7 +105,11 @@ export async function sealObject(ctx: S3Context, settings: SseSettings, bucket: 
     return { sse: { alg: 'aws:kms', env: env.toString('base64'), bk: true, uctx }, keys: { objectId, inner }, keyArn: bk.keyArn };
   }
   const dk = await generateDataKey(ctx, keyRef, context, settings.dsse ? DSSE_DATA_KEY_LENGTH : 32);
-  const env = encodeEnvelope({ objectId, kind: settings.dsse ? 'dsse-kms' : 'sse-kms', keyId: dk.keyArn, context, wrappedKey: dk.ciphertextBlob });
+  const fields: EnvelopeFields = { objectId, kind: settings.dsse ? 'dsse-kms' : 'sse-kms', keyId: dk.keyArn, context, wrappedKey: dk.ciphertextBlob };
+  const env = encodeEnvelope(fields).toString('base64');
+  // Remembered at the write (nothing secret: the blob, not the key), so the first GET of a
+  // new object decodes nothing; KMS remembered the blob's data key (kms-envelope-memo.ts).
+  rememberKmsEnvelope(env, fields, false);
   let keys: ObjectKeys;
   if (settings.dsse) {
     const [inner, outer] = splitDsseDataKey(dk.plaintext);
@@ -113,7 +118,7 @@ export async function sealObject(ctx: S3Context, settings: SseSettings, bucket: 
   } else {
     keys = { objectId, inner: asObjectKey(dk.plaintext) };
   }
-  return { sse: { alg: settings.dsse ? 'aws:kms:dsse' : 'aws:kms', env: env.toString('base64'), uctx }, keys, keyArn: dk.keyArn };
+  return { sse: { alg: settings.dsse ? 'aws:kms:dsse' : 'aws:kms', env, uctx }, keys, keyArn: dk.keyArn };
 }
 
 const SSE_C_REQUIRED = 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.';
@@ -133,9 +138,16 @@ export function checkCustomerKey(sse: StoredSse | undefined, customer: CustomerK
 export function envelopeOf(ctx: S3Context, sse: StoredSse): ObjectEnvelope {
   const known = decoded.get(sse);
   if (known) return known;
+  // SSE-KMS and DSSE-KMS: what this very string decoded to (or was encoded from), if remembered.
+  const remembered = sse.alg === 'aws:kms' || sse.alg === 'aws:kms:dsse' ? rememberedKmsEnvelope(sse.env) : undefined;
+  if (remembered !== undefined) {
+    decoded.set(sse, remembered);
+    return remembered;
+  }
   try {
     const env = decodeStoredEnvelope(sse.env);
     decoded.set(sse, env);
+    if (sse.alg !== 'AES256' && sse.alg !== 'SSE-C') rememberKmsEnvelope(sse.env, env, true);
     return env;
   } catch (e) {
     throw integrityFailure(ctx, e);
