@@ -8,6 +8,8 @@
 // - a PUT that fails after its GenerateDataKey leaves the previous object readable and
 //   its entry matches no stored record; a copy gets its own envelope string;
 // - SSE-S3, SSE-C and bucket-key objects remember nothing here;
+// - a client's context pair named "__proto__" is kept (x-amz-server-side-encryption-context's
+//   parser dropped it before the review's fix: the data key was not bound to it);
 // - bounded: an envelope string over MAX_ENVELOPE_CHARS (a client's large encryption
 //   context) is remembered by neither memo — 4,096 of them held ~180 MB before the review's
 //   fix — while every envelope of the place alone (an object key of 1,024 bytes) still is.
@@ -26,7 +28,7 @@ import { forgetKmsEnvelopes, kmsEnvelopesHeld, MAX_ENTRIES, MAX_ENVELOPE_CHARS, 
 import { openedCiphertextsOf } from '../../src/kms/ops/crypto.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { customerKey, ssec, withMetadataDb } from '../helpers/sse.js';
-import { refusal } from '../helpers/sse-principals.js';
+import { kmsEventsOf, refusal } from '../helpers/sse-principals.js';
 
 const ARN = 'arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
@@ -78,6 +80,20 @@ describe('review5: the envelope memo is what its string decodes to, and bounded'
       rememberedIsDecode(`own-${sse}`);
       assert.ok((await get(`own-${sse}`)).equals(body), 'and read from the entry');
     }
+  });
+
+  it('a client\'s context pair named "__proto__" is a pair like any other: sealed into the envelope, in KMS\'s record, remembered as decoded', async () => {
+    const own = Buffer.from('{"__proto__":"v","tenant":"t"}').toString('base64');
+    const r = await put('proto', { SSEKMSEncryptionContext: own });
+    const expected = JSON.parse(`{"__proto__":"v","tenant":"t","aws:s3:arn":"arn:aws:s3:::${bucket}/proto"}`) as Record<string, string>;
+    const sealed = decodeStoredEnvelope(envOf('proto')!).context;
+    assert.deepEqual(Object.entries(sealed).sort(), Object.entries(expected).sort(), 'the envelope binds every pair the client sent');
+    const [generated] = await kmsEventsOf(srv, r.$metadata.requestId);
+    assert.equal(generated!.eventName, 'GenerateDataKey');
+    assert.deepEqual(Object.entries((generated!.requestParameters as { encryptionContext: object }).encryptionContext).sort(), Object.entries(expected).sort());
+    assert.ok((await get('proto')).equals(body));
+    rememberedIsDecode('proto');
+    assert.ok((await get('proto')).equals(body));
   });
 
   it('multipart uploads, UploadPartCopy and CopyObject: each object its own string, each entry its decode, each first GET from the slab', async () => {
