@@ -8,7 +8,9 @@
 //   kms/service.ts resolveKeyNow); nothing of these depends on what the slab holds;
 // - a Decrypt on the wire of a blob S3 seeded is not answered from the slab (the slab is not
 //   consulted at all there), and every check still holds for it: another context, a caller
-//   without kms:Decrypt, a disabled key.
+//   without kms:Decrypt, a disabled key;
+// - an encryption context pair named "__proto__" is in the audit record (audited.ts's
+//   parameter bounding dropped it before the review's fix).
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +22,8 @@ import { decodeStoredEnvelope } from '../../src/s3/sse/object-key-memo.js';
 import { openedCiphertextsOf } from '../../src/kms/ops/crypto.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { withMetadataDb } from '../helpers/sse.js';
-import { s3On, userFactory } from '../helpers/sse-principals.js';
+import { auditEvents, s3On, userFactory } from '../helpers/sse-principals.js';
+import { rawKms } from './harness.js';
 
 const INCORRECT_KEY = 'The key ID in the request does not identify a CMK that can perform this operation.';
 
@@ -116,6 +119,24 @@ describe('review5: Decrypt with a KeyId, and the wire against the slab S3 seeded
     assert.equal((await kmsRefusal(decrypt(alias))).name, 'IncorrectKeyException', 'and the one moved away does not');
     await srv.kms.send(new UpdateAliasCommand({ AliasName: alias, TargetKeyId: keyArn }));
     await srv.kms.send(new UpdateAliasCommand({ AliasName: otherAlias, TargetKeyId: otherArn }));
+  });
+
+  it('an encryption context pair named "__proto__" on the wire: bound, and in the audit record as sent', async () => {
+    const context = `{"__proto__":"v","tenant":"t"}`;
+    const enc = await rawKms(srv.url, 'Encrypt', `{"KeyId":"${keyArn}","Plaintext":"${Buffer.from('p').toString('base64')}","EncryptionContext":${context}}`);
+    assert.equal(enc.status, 200, JSON.stringify(enc.body));
+    const blobB64 = enc.body.CiphertextBlob as string;
+    const without = await rawKms(srv.url, 'Decrypt', `{"CiphertextBlob":"${blobB64}","EncryptionContext":{"tenant":"t"}}`);
+    assert.equal(without.body.__type, 'InvalidCiphertextException', 'the "__proto__" pair is part of the context');
+    const dec = await rawKms(srv.url, 'Decrypt', `{"CiphertextBlob":"${blobB64}","EncryptionContext":${context}}`);
+    assert.equal(dec.status, 200, JSON.stringify(dec.body));
+    const recorded = (await auditEvents(srv)).filter((e) => e.eventName === 'Encrypt' || e.eventName === 'Decrypt').slice(-3);
+    const sent = [context, '{"tenant":"t"}', context];
+    assert.deepEqual(recorded.map((e) => e.eventName), ['Encrypt', 'Decrypt', 'Decrypt']);
+    recorded.forEach((e, i) => {
+      const ctx = (e.requestParameters as { encryptionContext: object }).encryptionContext;
+      assert.deepEqual(Object.entries(ctx).sort(), Object.entries(JSON.parse(sent[i]!) as object).sort(), `${e.eventName} ${i}'s record`);
+    });
   });
 
   it('a key ARN or alias ARN of another account or region, an unknown key or alias: NotFoundException', async () => {
