@@ -72,10 +72,13 @@ describe('review5: the envelope memo is what its string decodes to, and bounded'
       rememberedIsDecode(`plain-${sse}`);
       assert.equal(decodeStoredEnvelope(envOf(`plain-${sse}`)!).kind, sse === 'aws:kms' ? 'sse-kms' : 'dsse-kms');
       const own = Buffer.from(JSON.stringify({ zeta: 'z', 'aws:s3:arn': `arn:aws:s3:::${bucket}/own-${sse}`, alpha: 'a', 'é': '\u{1F600}' })).toString('base64');
+      forgetKmsEnvelopes();
       await put(`own-${sse}`, { ServerSideEncryption: sse, SSEKMSEncryptionContext: own });
-      // Remembered already by the PUT's own response (its key-id header decodes the envelope), from a decode.
-      const early = rememberedKmsEnvelope(envOf(`own-${sse}`)!);
-      if (early !== undefined) assert.deepStrictEqual(early, decodeStoredEnvelope(envOf(`own-${sse}`)!));
+      // Remembered already by the PUT's own response (its key-id header decodes the envelope):
+      // from a decode, so in the decoder's order (sse-kms-first-get.test.ts's "not remembered at
+      // the write" holds only because its memo is full by then).
+      assert.equal(kmsEnvelopesHeld(), 1);
+      rememberedIsDecode(`own-${sse}`);
       assert.ok((await get(`own-${sse}`)).equals(body));
       rememberedIsDecode(`own-${sse}`);
       assert.ok((await get(`own-${sse}`)).equals(body), 'and read from the entry');
