@@ -135,6 +135,7 @@ describe('review5: the envelope memo is what its string decodes to, and bounded'
       }
     };
     const seen = new Set<string>();
+    await put('plain-aws:kms');
     for (let at = 0; at < bytes.length; at++) {
       const changed = Buffer.from(bytes);
       changed[at]! ^= 0x10;
