@@ -2,8 +2,9 @@
 // caller with kms:ViaService), so that an SSE-KMS GET of an object written or read a moment
 // ago skips HKDF and AES-GCM in its Decrypt. Filled by S3's GenerateDataKey for an object's
 // data key (SEAL_FOR_S3_READ, kms/ops/crypto.ts: so the first GET after a PUT hits) and by
-// S3's Decrypts. Decrypt and GenerateDataKey on the wire, and bucket keys, do not use it (a
-// blob seen before is rare there). Remembering costs the PUT about 2 µs in-process (the memo
+// S3's Decrypts (a bucket key's too, when its cache misses). Decrypt and GenerateDataKey on
+// the wire do not use it, nor does a bucket key's GenerateDataKey (a blob seen before is rare
+// there). Remembering costs the PUT about 2 µs in-process (the memo
 // key built from the blob and context, a slot of the slab); an earlier version of the
 // seeding measured +50 µs per PUT once (load 9–10), which interleaved runs since have not
 // reproduced, with this slab or with the Buffer per entry of then (the performance record,
