@@ -5,7 +5,8 @@
 //   EncryptionContextSubset names this place allows;
 // - a key policy Deny on kms:ViaService (this S3), and an Allow only through another
 //   region's S3, refuse the GET; the same caller's Decrypt on the wire is not affected;
-// - an explicit identity Deny of kms:Decrypt added after the PUT refuses;
+// - an explicit identity Deny of kms:Decrypt added after the PUT refuses; so does a role
+//   session whose session policy leaves kms:Decrypt out (its own PUT seeded the memos);
 // - a caller with s3:GetObject and no kms:Decrypt is refused (AWS's message, naming the key);
 // - imported material deleted (the key PendingImport) refuses; the same material imported
 //   again serves again;
@@ -24,6 +25,9 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type PutObject
 import { kmsEnvelopesHeld } from '../../src/s3/sse/kms-envelope-memo.js';
 import { openedCiphertextsOf } from '../../src/kms/ops/crypto.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
+import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand } from '@aws-sdk/client-sts';
+import { iamClient, policy, stsClient } from '../iam/iam-helpers.js';
 import { assertKmsDenied, kmsEventsOf, keyPolicyWith, kmsOn, refusal, s3On, userFactory } from '../helpers/sse-principals.js';
 
 describe('review5: every Decrypt decision still holds on the first GET of a new SSE-KMS object', () => {
@@ -119,6 +123,35 @@ describe('review5: every Decrypt decision still holds on the first GET of a new 
     const s3Only = await users.create(`review5-s3only-${randomBytes(3).toString('hex')}`, { s3: [s3On(bucket)] });
     await put('s3-only', { SSEKMSKeyId: keyArn });
     await assertKmsDenied(get('s3-only', s3Only.s3), s3Only.arn, 'kms:Decrypt', keyArn);
+  });
+
+  it('a role session whose session policy allows kms:GenerateDataKey and not kms:Decrypt: its own PUT seeds the memos, its first GET is refused', async () => {
+    const keyArn = await newKey(keyPolicyWith(account));
+    const iam = iamClient(srv);
+    const assumer = await users.create(`review5-assumer-${randomBytes(3).toString('hex')}`);
+    const RoleName = `Review5Role${randomBytes(3).toString('hex')}`;
+    const roleArn = `arn:aws:iam::${account}:role/${RoleName}`;
+    await iam.send(new CreateRoleCommand({ RoleName, AssumeRolePolicyDocument: policy([{ Effect: 'Allow', Principal: { AWS: assumer.arn }, Action: 'sts:AssumeRole' }]) }));
+    await iam.send(new PutRolePolicyCommand({ RoleName, PolicyName: 'all', PolicyDocument: policy([s3On(bucket), kmsOn(['kms:GenerateDataKey', 'kms:Decrypt'], keyArn)]) }));
+    await assumer.put('assume', { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: roleArn });
+    const sts = stsClient(srv, assumer.credentials);
+    const session = async (Policy: string) => {
+      const c = (await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'review5', Policy }))).Credentials!;
+      return srv.client({ credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! }, maxAttempts: 1 });
+    };
+    const narrowed = await session(policy([s3On(bucket), kmsOn(['kms:GenerateDataKey'], keyArn)]));
+    const full = await session(policy([s3On(bucket), kmsOn(['kms:GenerateDataKey', 'kms:Decrypt'], keyArn)]));
+    try {
+      await put('session', { SSEKMSKeyId: keyArn }, narrowed);
+      const e = await refusal(get('session', narrowed));
+      assert.deepEqual([e.name, e.$metadata.httpStatusCode], ['AccessDenied', 403]);
+      assert.match(e.message, /kms:Decrypt/);
+      await readsFromSlab('session', full);
+    } finally {
+      narrowed.destroy();
+      full.destroy();
+      sts.destroy();
+    }
   });
 
   it('imported material deleted (PendingImport) refuses the first GET; the same material imported again serves', async () => {
