@@ -49,7 +49,13 @@ function boundParam(v: unknown, depth = 1): unknown {
   if (depth > PARAM_DEPTH || Buffer.isBuffer(v)) return '...';
   if (Array.isArray(v)) return v.slice(0, PARAM_ENTRIES).map((x) => boundParam(x, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v).slice(0, PARAM_ENTRIES)) out[boundParam(k) as string] = boundParam((v as Record<string, unknown>)[k], depth + 1);
+  for (const k of Object.keys(v).slice(0, PARAM_ENTRIES)) {
+    const name = boundParam(k) as string;
+    const value = boundParam((v as Record<string, unknown>)[k], depth + 1);
+    // A "__proto__" member (an encryption context may have one) stays a member: assigning it would set the prototype.
+    if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+    else out[name] = value;
+  }
   return out;
 }
 

@@ -2,8 +2,9 @@
 // caller with kms:ViaService), so that an SSE-KMS GET of an object written or read a moment
 // ago skips HKDF and AES-GCM in its Decrypt. Filled by S3's GenerateDataKey for an object's
 // data key (SEAL_FOR_S3_READ, kms/ops/crypto.ts: so the first GET after a PUT hits) and by
-// S3's Decrypts. Decrypt and GenerateDataKey on the wire, and bucket keys, do not use it (a
-// blob seen before is rare there). Remembering costs the PUT about 2 µs in-process (the memo
+// S3's Decrypts (a bucket key's too, when its cache misses). Decrypt and GenerateDataKey on
+// the wire do not use it, nor does a bucket key's GenerateDataKey (a blob seen before is rare
+// there). Remembering costs the PUT about 2 µs in-process (the memo
 // key built from the blob and context, a slot of the slab); an earlier version of the
 // seeding measured +50 µs per PUT once (load 9–10), which interleaved runs since have not
 // reproduced, with this slab or with the Buffer per entry of then (the performance record,
@@ -17,9 +18,9 @@
 // exactly when AES-GCM would have authenticated and returned these bytes. The audit event
 // and the answer are the operation's as before.
 //
-// Bounded: plaintexts of at most 64 bytes (AES-256 data keys and DSSE's pairs), at most
-// MAX_ENTRIES, first in first out, in one preallocated slab; an entry leaving is
-// overwritten by the next. Callers get copies, so a caller zeroing its key (S3 does after
+// Bounded: plaintexts of at most 64 bytes (AES-256 data keys and DSSE's pairs), contexts of
+// at most MAX_CONTEXT_CHARS as JSON, at most MAX_ENTRIES, first in first out, in one
+// preallocated slab; an entry leaving is overwritten by the next. Callers get copies, so a caller zeroing its key (S3 does after
 // each GET) leaves the entry intact.
 
 import type { EncryptionContext } from '../crypto/encryption-context.js';
@@ -27,6 +28,12 @@ import type { KeyMaterial } from './format/key-material.js';
 import { CIPHERTEXT_HEADER_LENGTH } from './format/ciphertext.js';
 
 const MAX_PLAINTEXT = 64;
+/**
+ * The longest encryption context kept, as the memo key's JSON: S3's context of the place
+ * alone always fits (a 1,024-byte object key); a client's large one (a request header
+ * allows ~10 KB) is not remembered, so the memo keys of 4,096 entries stay a few MB.
+ */
+export const MAX_CONTEXT_CHARS = 2048;
 const TAG_LENGTH = 16;
 const MAX_BLOB = CIPHERTEXT_HEADER_LENGTH + MAX_PLAINTEXT + TAG_LENGTH;
 export const MAX_ENTRIES = 4096;
@@ -56,6 +63,10 @@ export class OpenedCiphertexts {
   lookup(material: KeyMaterial, blob: Buffer, context: EncryptionContext): Buffer | undefined {
     if (blob.length > MAX_BLOB) return undefined;
     const k = memoKey(blob, context);
+    if (k === undefined) {
+      this.#lastMiss = undefined;
+      return undefined;
+    }
     // A miss is remembered next (kms/ops/crypto.ts openWith), with the same blob and context objects.
     this.#lastMiss = { blob, context, k };
     const slot = this.#entries.get(k);
@@ -75,6 +86,7 @@ export class OpenedCiphertexts {
     const last = this.#lastMiss;
     this.#lastMiss = undefined;
     const k = last !== undefined && last.blob === blob && last.context === context ? last.k : memoKey(blob, context);
+    if (k === undefined) return;
     let slot = this.#entries.get(k);
     if (slot === undefined) {
       slot = this.#next;
@@ -111,13 +123,15 @@ export class OpenedCiphertexts {
 /**
  * The blob's bytes (length first, so blob and context cannot trade bytes) and the context
  * as JSON of its pairs sorted by key: distinct contexts give distinct strings (JSON escapes
- * lone surrogates), and the order of the members as sent does not matter.
+ * lone surrogates), and the order of the members as sent does not matter. Undefined (not
+ * remembered) when the context's JSON is over MAX_CONTEXT_CHARS.
  */
-function memoKey(blob: Buffer, context: EncryptionContext): string {
+function memoKey(blob: Buffer, context: EncryptionContext): string | undefined {
   const keys = Object.keys(context);
   let ctx: string;
   if (keys.length === 0) ctx = '';
   else if (keys.length === 1) ctx = JSON.stringify([keys[0], context[keys[0]!]]);
   else ctx = JSON.stringify(keys.sort().map((k) => [k, context[k]]));
+  if (ctx.length > MAX_CONTEXT_CHARS) return undefined;
   return `${blob.length}:${blob.toString('latin1')}${ctx}`;
 }

@@ -115,6 +115,8 @@ export class KmsService {
       if (m[1] !== this.region) throw kmsError('NotFoundException', `Invalid arn ${m[1]}`);
       if (m[3] === 'alias') {
         if (!opts.allowAlias) throw kmsError('NotFoundException', `Invalid keyId '${ref}'`);
+        // An alias ARN names its account's alias: this KMS holds no other account's aliases.
+        if (m[2] !== this.accountId) throw kmsError('NotFoundException', `Alias ${ref} is not found.`);
         return this.aliasedKey(`alias/${m[4]}`, ref);
       }
       if (m[2] !== this.accountId) throw kmsError('NotFoundException', `Key '${ref}' does not exist`);

@@ -24,6 +24,13 @@
 import { ALGORITHM_NAME, ENVELOPE_VERSION, OBJECT_ID_LENGTH, SEGMENT_SIZE, asObjectId, type EncryptionContext, type ObjectEnvelope, type ObjectId } from '../../crypto/index.js';
 
 export const MAX_ENTRIES = 4096;
+/**
+ * The longest envelope string kept (and so the largest context): every envelope of the place
+ * alone fits (a 1,024-byte object key, DSSE's blob: about 1,840 characters); a client's large
+ * encryption context does not, so 4,096 entries hold at most a few MB (about 180 MB with
+ * 10 KB contexts, which a request header allows, without this bound).
+ */
+export const MAX_ENVELOPE_CHARS = 2048;
 /** The longest KMS blob kept: a 64-byte data key's (DSSE) is 153 bytes (73 header, 64, 16 tag). */
 const MAX_BLOB = 160;
 const PLACE = 'aws:s3:arn';
@@ -108,11 +115,11 @@ function placeOnly(context: EncryptionContext): { place: string | undefined } | 
  * Remembers what stored string `env` decodes to. `decoded`: true when `fields` came from
  * decoding `env` (any context is kept, in the decoder's order); false when they are what a
  * write encoded into `env` (only a context of the place alone is kept, which has one order).
- * Other kinds, and blobs over MAX_BLOB bytes, are not remembered.
+ * Other kinds, strings over MAX_ENVELOPE_CHARS and blobs over MAX_BLOB bytes are not remembered.
  */
 export function rememberKmsEnvelope(env: string, fields: Pick<ObjectEnvelope, 'kind' | 'keyId' | 'objectId' | 'context' | 'wrappedKey'>, decoded: boolean): void {
   const kind = fields.kind === 'sse-kms' ? KIND_SSE_KMS : fields.kind === 'dsse-kms' ? KIND_DSSE_KMS : 0;
-  if (kind === 0 || fields.wrappedKey.length > MAX_BLOB || fields.objectId.length !== OBJECT_ID_LENGTH) return;
+  if (kind === 0 || env.length > MAX_ENVELOPE_CHARS || fields.wrappedKey.length > MAX_BLOB || fields.objectId.length !== OBJECT_ID_LENGTH) return;
   const only = placeOnly(fields.context);
   if (only === undefined && !decoded) return;
   (slab ??= new EnvelopeSlab()).set(env, kind, fields.keyId, fields.objectId, only?.place, only === undefined ? fields.context : undefined, fields.wrappedKey);

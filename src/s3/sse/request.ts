@@ -90,7 +90,9 @@ export function parseContextHeader(v: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(parsed)) {
     if (typeof val !== 'string') throw invalidArgument(CONTEXT_MESSAGE, SSE_CONTEXT, v);
-    out[k] = val;
+    // A "__proto__" pair stays a pair: assigning it would set the prototype and drop it.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: val, enumerable: true, writable: true, configurable: true });
+    else out[k] = val;
   }
   return out;
 }
