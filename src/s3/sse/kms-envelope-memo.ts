@@ -22,6 +22,7 @@
 // the decoded object, and only from a decode, so its pairs come back in the decoder's order.
 
 import { ALGORITHM_NAME, ENVELOPE_VERSION, OBJECT_ID_LENGTH, SEGMENT_SIZE, asObjectId, type EncryptionContext, type ObjectEnvelope, type ObjectId } from '../../crypto/index.js';
+import { RingSlots } from './ring-slots.js';
 
 export const MAX_ENTRIES = 4096;
 /**
@@ -40,8 +41,7 @@ const KIND_DSSE_KMS = 2;
 
 class EnvelopeSlab {
   /** Envelope string → slot. */
-  readonly map = new Map<string, number>();
-  readonly #envs: (string | undefined)[] = new Array<string | undefined>(MAX_ENTRIES).fill(undefined);
+  readonly slots = new RingSlots(MAX_ENTRIES);
   readonly #kinds = new Uint8Array(MAX_ENTRIES);
   readonly #keyIds: string[] = new Array<string>(MAX_ENTRIES).fill('');
   /** The context's aws:s3:arn, or undefined when it has none. */
@@ -51,10 +51,9 @@ class EnvelopeSlab {
   readonly #ids = Buffer.alloc(MAX_ENTRIES * OBJECT_ID_LENGTH);
   readonly #blobs = Buffer.alloc(MAX_ENTRIES * MAX_BLOB);
   readonly #blobLengths = new Uint8Array(MAX_ENTRIES);
-  #next = 0;
 
   get(env: string): ObjectEnvelope | undefined {
-    const slot = this.map.get(env);
+    const slot = this.slots.get(env);
     if (slot === undefined) return undefined;
     const place = this.#places[slot];
     // A fresh object each time, as a decode gives (spread, so a "__proto__" pair stays a pair).
@@ -75,15 +74,7 @@ class EnvelopeSlab {
   }
 
   set(env: string, kind: number, keyId: string, objectId: ObjectId, place: string | undefined, context: EncryptionContext | undefined, blob: Buffer): void {
-    let slot = this.map.get(env);
-    if (slot === undefined) {
-      slot = this.#next;
-      this.#next = (slot + 1) % MAX_ENTRIES;
-      const leaving = this.#envs[slot];
-      if (leaving !== undefined) this.map.delete(leaving);
-      this.#envs[slot] = env;
-      this.map.set(env, slot);
-    }
+    const slot = this.slots.take(env);
     this.#kinds[slot] = kind;
     this.#keyIds[slot] = keyId;
     this.#places[slot] = place;
@@ -127,7 +118,7 @@ export function rememberKmsEnvelope(env: string, fields: Pick<ObjectEnvelope, 'k
 
 /** For tests: how many envelopes are remembered. */
 export function kmsEnvelopesHeld(): number {
-  return slab?.map.size ?? 0;
+  return slab?.slots.map.size ?? 0;
 }
 
 /** For tests: forgets every envelope (a GET that must decode). */

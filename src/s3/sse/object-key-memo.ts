@@ -37,6 +37,7 @@
 import { asObjectId, asObjectKey, decodeEnvelope, decodeEnvelopeWithAad, OBJECT_ID_LENGTH, type EnvelopeWithAad, type ObjectEnvelope, type ObjectId, type ObjectKey } from '../../crypto/index.js';
 import { RootKeyRing } from '../../custody/root-key-ring.js';
 import type { RootKeyProvider } from '../../custody/root-key.js';
+import { RingSlots } from './ring-slots.js';
 
 export const MAX_ENTRIES = 4096;
 const KEY_LENGTH = 32;
@@ -48,25 +49,23 @@ const KEY_LENGTH = 32;
  */
 class KeySlab {
   /** Envelope string → slot. */
-  readonly map = new Map<string, number>();
-  readonly #envs: (string | undefined)[] = new Array<string | undefined>(MAX_ENTRIES).fill(undefined);
+  readonly slots = new RingSlots(MAX_ENTRIES);
   readonly #rootKeyIds: string[] = new Array<string>(MAX_ENTRIES).fill('');
   /** The aws:s3:arn of each envelope's context (its place), if it has one: a hit is checked against it. */
   readonly #places: (string | undefined)[] = new Array<string | undefined>(MAX_ENTRIES).fill(undefined);
   readonly #slab = Buffer.alloc(MAX_ENTRIES * KEY_LENGTH);
   /** The object ids (not secret), beside the keys: a GET that finds its key needs no envelope decode. */
   readonly #ids = Buffer.alloc(MAX_ENTRIES * OBJECT_ID_LENGTH);
-  #next = 0;
 
   get(env: string, rootKeyId: string): ObjectKey | undefined {
-    const slot = this.map.get(env);
+    const slot = this.slots.get(env);
     if (slot === undefined || this.#rootKeyIds[slot] !== rootKeyId) return undefined;
     const at = slot * KEY_LENGTH;
     return asObjectKey(Buffer.from(this.#slab.subarray(at, at + KEY_LENGTH)));
   }
 
   getObject(env: string, rootKeyId: string): RememberedObject | undefined {
-    const slot = this.map.get(env);
+    const slot = this.slots.get(env);
     if (slot === undefined || this.#rootKeyIds[slot] !== rootKeyId) return undefined;
     const at = slot * KEY_LENGTH;
     const idAt = slot * OBJECT_ID_LENGTH;
@@ -79,15 +78,7 @@ class KeySlab {
 
   /** Sets `env`; a new one pushes the oldest out (its key zeroed). An existing one keeps its slot. */
   set(env: string, rootKeyId: string, key: ObjectKey, objectId: ObjectId, place: string | undefined): void {
-    let slot = this.map.get(env);
-    if (slot === undefined) {
-      slot = this.#next;
-      this.#next = (slot + 1) % MAX_ENTRIES;
-      const leaving = this.#envs[slot];
-      if (leaving !== undefined) this.map.delete(leaving);
-      this.#envs[slot] = env;
-      this.map.set(env, slot);
-    }
+    const slot = this.slots.take(env);
     this.#rootKeyIds[slot] = rootKeyId;
     this.#places[slot] = place;
     key.copy(this.#slab, slot * KEY_LENGTH);
@@ -162,5 +153,5 @@ export function rememberSseS3Key(rootKey: RootKeyProvider, env: string, key: Obj
 
 /** For tests: how many SSE-S3 keys are held for `rootKey`. */
 export function sseS3KeysHeld(rootKey: RootKeyProvider): number {
-  return sseS3Keys.get(rootKey)?.map.size ?? 0;
+  return sseS3Keys.get(rootKey)?.slots.map.size ?? 0;
 }
