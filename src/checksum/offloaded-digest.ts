@@ -12,7 +12,6 @@
 import { Worker } from 'node:worker_threads';
 import { BodyDigest, type BodyDigestOptions, type BodyDigestResult } from './body-digest.js';
 import type { DigestReply, DigestRequest } from './digest-worker.js';
-import { SparePool } from '../io/spare-pool.js';
 
 /** Bodies at least this large (when their size is announced) are hashed off the main thread. */
 export const OFFLOAD_MIN_BYTES = 4 * 1024 * 1024;
@@ -47,8 +46,7 @@ interface Pending {
 
 class DigestPool {
   private readonly workers: Worker[] = [];
-  /** Batches back from the workers, kept for reuse; ones no job took for a second are dropped (io/spare-pool.ts). */
-  private readonly spare = new SparePool<ArrayBuffer>(16);
+  private readonly spare: ArrayBuffer[] = [];
   private readonly jobs = new Map<number, Pending & { inFlight: number }>();
   private nextJob = 1;
   private next = 0;
@@ -82,7 +80,7 @@ class DigestPool {
   private onReply(m: DigestReply): void {
     const p = this.jobs.get(m.job);
     if (m.op === 'ack') {
-      this.spare.give(m.buf);
+      if (this.spare.length < 16) this.spare.push(m.buf);
       if (!p) return;
       p.inFlight--;
       p.acks.shift()?.();
@@ -108,7 +106,7 @@ class DigestPool {
 
   /** @internal */
   takeBuffer(): ArrayBuffer {
-    return this.spare.take() ?? new ArrayBuffer(BATCH);
+    return this.spare.pop() ?? new ArrayBuffer(BATCH);
   }
 
   /** @internal Posts a batch; resolves when fewer than MAX_IN_FLIGHT batches of this job are outstanding. */

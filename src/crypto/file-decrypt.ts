@@ -27,7 +27,6 @@ import { SEALED_SEGMENT_SIZE, SEGMENT_SIZE } from './layout.js';
 import { decryptPool } from './offloaded-decrypt.js';
 import type { DecryptReply, DecryptRequest } from './decrypt-worker.js';
 import { lend } from '../io/lent.js';
-import { SparePool } from '../io/spare-pool.js';
 
 /** Sealed segments per read in the worker: one read's plaintext fills at most one slot. */
 const SEGMENTS_PER_READ = 16;
@@ -37,21 +36,10 @@ const READ_BYTES = SEGMENTS_PER_READ * SEALED_SEGMENT_SIZE;
 const SLOT_BYTES = SEGMENTS_PER_READ * SEGMENT_SIZE;
 /** Slots per ring at most: the plaintext a job may have decrypted and not yet handed back (4 MiB). */
 const SLOTS = 4;
-/**
- * Slots kept for reuse (16 MiB): more reads at once allocate their own, dropped when they end;
- * kept ones no read took for a second are dropped too (io/spare-pool.ts).
- */
-const spareSlots = new SparePool<SharedArrayBuffer>(16);
+/** Slots kept for reuse (16 MiB); more reads at once allocate their own, dropped when they end. */
+const MAX_SPARE_SLOTS = 16;
 
-/** @internal Drops the spare slots no read took since the last sweep (a timer does it every second). */
-export function sweepSpareSlots(): void {
-  spareSlots.sweep();
-}
-
-/** @internal Spare slots kept now (for tests of the bound). */
-export function spareSlotCount(): number {
-  return spareSlots.size;
-}
+const spareSlots: SharedArrayBuffer[] = [];
 
 export { lentRelease } from '../io/lent.js';
 
@@ -82,7 +70,7 @@ class FileDecryptStream extends Readable {
     this.lend = options.lend === true;
     // A slot per read, up to SLOTS: one for a read of up to 16 segments.
     const slots = Math.min(SLOTS, Math.ceil((file.end - file.start + 1) / READ_BYTES));
-    this.ring = Array.from({ length: Math.max(1, slots) }, () => spareSlots.take() ?? new SharedArrayBuffer(SLOT_BYTES));
+    this.ring = Array.from({ length: Math.max(1, slots) }, () => spareSlots.pop() ?? new SharedArrayBuffer(SLOT_BYTES));
     const { job, w } = decryptPool().open({ onReply: (m) => this.onReply(m) });
     this.job = job;
     this.w = w;
@@ -156,7 +144,7 @@ class FileDecryptStream extends Readable {
   private recycle(): void {
     if (!this.workerDone || this.dropRing || this.out > 0) return;
     this.dropRing = true; // once
-    for (const slot of this.ring) spareSlots.give(slot);
+    for (const slot of this.ring) if (spareSlots.length < MAX_SPARE_SLOTS) spareSlots.push(slot);
   }
 
   /** Frees copied slots while the reader keeps up: its buffer holds at most about one slot's copy. */

@@ -49,7 +49,6 @@ import type { BlobStore, BlobWriter, ByteRange, WholeRead } from './types.js';
 import { badRange, failedStream, mapStreamError, OpQueue } from './blob-io.js';
 import { callback, closeFile, syncDir, writeAll } from './fd-calls.js';
 import { abandoned, existing, nodeName, type SharedDir } from './shared-dir.js';
-import { SparePool } from '../io/spare-pool.js';
 
 export interface FileBlobStoreOptions {
   /** fdatasync each blob and fsync its directory on commit (default true). Off only for tests and benchmarks. */
@@ -129,8 +128,7 @@ const DIR_MODE = 0o700;
 const FILE_MODE = 0o600;
 
 export class FileBlobStore implements BlobStore {
-  /** Batch buffers kept for later writers; ones no writer took for a second are dropped (io/spare-pool.ts). */
-  private readonly pool = new SparePool<Buffer>(DIRECT_POOL_MAX);
+  private readonly pool: Buffer[] = [];
   /** Lent to whole reads (readWhole), given back when their response is out. */
   private readonly readBuffers = new ReadBufferPool(WHOLE_READ_MAX, READ_BUFFERS_KEPT);
   /**
@@ -297,7 +295,7 @@ export class FileBlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {
-    this.pool.clear();
+    this.pool.length = 0;
     this.stopDirect();
     const fds = [...this.dirFds.values()];
     this.dirFds.clear();
@@ -312,7 +310,7 @@ export class FileBlobStore implements BlobStore {
    * through the libuv pool (the probe's reads are on the directory), hence the promise.
    */
   takeBuffer(): Buffer | Promise<Buffer> {
-    const pooled = this.pool.take();
+    const pooled = this.pool.pop();
     if (pooled !== undefined) return pooled;
     if (this.direct !== undefined) {
       if (this.shared !== undefined) return alignedBufferAsync(this.direct, BATCH_BYTES).then((b) => this.keepAligned(b));
@@ -365,7 +363,7 @@ export class FileBlobStore implements BlobStore {
   /** @internal */
   returnBuffer(b: Buffer): void {
     // Aligned buffers cost a probe to make (direct-io.ts): more of them are kept.
-    if (this.direct !== undefined || this.pool.size < POOL_MAX) this.pool.give(b);
+    if (this.pool.length < (this.direct !== undefined ? DIRECT_POOL_MAX : POOL_MAX)) this.pool.push(b);
   }
 
   /** @internal Whether commits flush to disk. */

@@ -4,8 +4,7 @@
 // neither the file open nor a worker job behind; a slow reader holds the worker back. A
 // lending reader (the GET path) gets views of the worker's ring: a slot is never rewritten
 // while lent, never lent before all its segments authenticated, and a ring goes back into
-// use only when every slot came back cleanly. Spare slots kept between reads stay bounded and
-// are given back once no read takes them.
+// use only when every slot came back cleanly.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -18,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   SegmentAuthError, TruncatedCiphertextError, asPartKey, ciphertextSize, createEncryptStream, createFileDecryptStream, decryptPool,
-  lentRelease, segmentRange, spareSlotCount, sweepSpareSlots, type DecryptStreamOptions,
+  lentRelease, segmentRange, type DecryptStreamOptions,
 } from '../../src/crypto/index.js';
 
 const MiB = 1024 * 1024;
@@ -251,19 +250,5 @@ describe('file-reading decryption on a worker', () => {
     assert.equal(small.size, 1, 'a 1 MiB read takes one slot');
     await settled(sealed);
   });
-
-  it('spare slots: at most 16 kept after many parallel reads; a steady load keeps its own; spares no read takes are given back', async () => {
-    // Two sweeps with no read between drop every spare (the earlier tests left some).
-    sweepSpareSlots();
-    sweepSpareSlots();
-    assert.equal(spareSlotCount(), 0);
-    await Promise.all(Array.from({ length: 8 }, () => read(sealed, { plaintextSize: size })));
-    assert.equal(spareSlotCount(), 16, 'eight rings of four came back; sixteen are kept');
-    sweepSpareSlots();
-    await read(sealed, { plaintextSize: size });
-    sweepSpareSlots();
-    assert.equal(spareSlotCount(), 4, 'the four slots the one read took and gave back are kept; the rest were idle');
-    sweepSpareSlots();
-    assert.equal(spareSlotCount(), 0, 'no read took any since: all given back');
-  });
 });
+
