@@ -1,9 +1,11 @@
 // Server memory from /proc/<pid>/status: VmRSS sampled on an interval and VmHWM
 // (the kernel's own peak, which catches spikes between samples). The peak is reset
 // per scenario by writing 5 to /proc/<pid>/clear_refs, so each scenario reports
-// its own peak rather than the process's lifetime peak.
+// its own peak rather than the process's lifetime peak. BENCH_SMAPS_DIR=<dir> keeps a copy of
+// /proc/<pid>/smaps at each sampler's start and stop (to account for what the RSS holds).
 
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface MemoryReading {
   /** Largest RSS seen, bytes: max of the samples and the kernel's high-water mark. */
@@ -34,6 +36,7 @@ export class MemorySampler {
       // Not permitted here: fall back to sampling only.
     }
     this.hwmReset = reset;
+    keepSmaps(pid, 'start');
     this.sample();
     this.timer = setInterval(() => this.sample(), intervalMs);
     this.timer.unref();
@@ -42,6 +45,7 @@ export class MemorySampler {
   stop(): MemoryReading {
     clearInterval(this.timer);
     this.sample();
+    keepSmaps(this.pid, 'stop');
     let peak = this.max;
     if (this.hwmReset) {
       try {
@@ -61,5 +65,17 @@ export class MemorySampler {
     } catch {
       // the process exited between samples
     }
+  }
+}
+
+let smapsCount = 0;
+/** With BENCH_SMAPS_DIR: copies /proc/<pid>/smaps there, numbered in order (measurement only). */
+function keepSmaps(pid: number, when: string): void {
+  const dir = process.env.BENCH_SMAPS_DIR;
+  if (!dir) return;
+  try {
+    writeFileSync(join(dir, `${String(++smapsCount).padStart(2, '0')}-${when}.smaps`), readFileSync(`/proc/${pid}/smaps`));
+  } catch {
+    // the process is gone
   }
 }
