@@ -8,6 +8,7 @@
 // from /proc/<pid>/task, and the server's peak RSS over the GET rounds. A fresh server's GET
 // path warms up slowly (V8 tier-up, socket autotuning): BENCH_ANATOMY_SKIP (0) first rounds
 // are left out of the medians (not of the peak RSS), and every round's rates are printed.
+// BENCH_ANATOMY_FSYNC=1 starts the servers with fsync on (blobs read with O_DIRECT, not from the page cache).
 // `client`: this process's CPU per MiB (the client reading the responses, on the same machine).
 
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,8 @@ const OPS = Number(process.env.BENCH_ANATOMY_OPS) || 128;
 const SSE = (process.env.BENCH_ANATOMY_SSE ?? 's3') as 's3' | 'kms' | 'off';
 const SIZE = (Number(process.env.BENCH_ANATOMY_MIB) || 1) * MiB;
 const CONCURRENCY = Number(process.env.BENCH_ANATOMY_CONCURRENCY) || 8;
+/** BENCH_ANATOMY_FSYNC=1: servers with fsync on, so blobs are written and read with O_DIRECT (the page cache is not in the read path). */
+const FSYNC = process.env.BENCH_ANATOMY_FSYNC === '1';
 const SKIP = Math.min(Number(process.env.BENCH_ANATOMY_SKIP) || 0, ROUNDS - 1);
 
 type Snap = Map<string, number>;
@@ -45,7 +48,7 @@ async function main(): Promise<void> {
   const env = SSE === 'off' ? { COFFER_ENCRYPTION_AT_REST: 'off' } : undefined;
   const sides: { name: string; main: string; server: ServerProcess; client: RawS3Client; rates: number[]; cpu: Map<string, number[]>; clientCpu: number[]; peakRss: number }[] = [];
   for (const [i, m] of mains.entries()) {
-    const server = await startServer({ fsync: false, main: m, env, nodeFlags: process.env.BENCH_ANATOMY_NODE_FLAGS?.split(' ').filter(Boolean) });
+    const server = await startServer({ fsync: FSYNC, main: m, env, nodeFlags: process.env.BENCH_ANATOMY_NODE_FLAGS?.split(' ').filter(Boolean) });
     const client = new RawS3Client(server.url, { accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET });
     if (SSE === 'off') await client.createBucket('anatomy');
     else await prepareBucket(client, server.url, 'anatomy', SSE);
@@ -92,7 +95,7 @@ async function main(): Promise<void> {
     s.clientCpu = s.clientCpu.slice(SKIP);
     for (const [k, v] of s.cpu) s.cpu.set(k, v.slice(SKIP));
   }
-  console.log(`${ROUNDS} interleaved rounds of ${OPS} GETs × ${SIZE / MiB} MiB, ${CONCURRENCY} in flight, SSE ${SSE}; load ${load}; medians${SKIP > 0 ? ` of rounds ${SKIP + 1}-${ROUNDS}` : ''}, CPU in ms per MiB`);
+  console.log(`${ROUNDS} interleaved rounds of ${OPS} GETs × ${SIZE / MiB} MiB, ${CONCURRENCY} in flight, SSE ${SSE}, fsync ${FSYNC ? 'on' : 'off'}; load ${load}; medians${SKIP > 0 ? ` of rounds ${SKIP + 1}-${ROUNDS}` : ''}, CPU in ms per MiB`);
   for (const s of sides) {
     const threads = [...s.cpu].filter(([k]) => k !== 'all').sort((x, y) => median(y[1]) - median(x[1])).filter(([, v]) => median(v) >= 0.01).map(([k, v]) => `${k} ${median(v).toFixed(2)}`).join(', ');
     console.log(`${s.name} ${s.main}: ${median(s.rates).toFixed(0)} MiB/s, all ${median(s.cpu.get('all')!).toFixed(2)} | ${threads} | peak RSS ${s.peakRss.toFixed(0)} MB | client ${median(s.clientCpu).toFixed(2)}`);
