@@ -139,6 +139,9 @@ export function verifyMessage(publicKey: KeyObject, a: SigningAlgorithmInfo, mes
   try {
     if (PURE.has(a.family)) return nodeVerify(null, message, publicKey, signature);
     if (a.family === 'ed25519ph') return ed25519phVerify(publicKey, message, signature);
+    // RSA: a signature is exactly k octets (RFC 8017, 8.1.2 and 8.2.2, step 1). Some OpenSSL
+    // versions (Node 24's) take one with its leading zero bytes left off as the same number.
+    if ((a.family === 'pkcs1' || a.family === 'pss') && signature.length !== Math.ceil(modulusBits(publicKey) / 8)) return false;
     if (!digest) return nodeVerify(a.hash, message, nodeOptions(publicKey, a), signature);
     switch (a.family) {
       case 'pkcs1': {
@@ -147,8 +150,6 @@ export function verifyMessage(publicKey: KeyObject, a: SigningAlgorithmInfo, mes
         return got.length === expected.length && timingSafeEqual(got, expected);
       }
       case 'pss': {
-        const k = Math.ceil(modulusBits(publicKey) / 8);
-        if (signature.length !== k) return false;
         return pssVerify(message, publicDecrypt({ key: publicKey, padding: constants.RSA_NO_PADDING }, signature), a, modulusBits(publicKey));
       }
       case 'ecdsa':

@@ -42,6 +42,24 @@ describe('signatures over a digest', () => {
       assert.ok(!verifyMessage(publicKey, a, digest, true, sig.subarray(1)), `${name}: a short signature fails`);
     }
   });
+
+  it('RSA: a signature whose first byte is zero fails without it, over a digest and over a message (exactly k octets, RFC 8017)', () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    for (const [name, a] of Object.entries(SIGNING_ALGORITHMS).filter(([n]) => n.startsWith('RSASSA'))) {
+      for (const digestMode of [true, false]) {
+        // About one signature in 256 begins with a zero byte: sign other messages until one does.
+        let input: Buffer;
+        let sig: Buffer;
+        do {
+          const m = randomBytes(32);
+          input = digestMode ? createHash(a.hash).update(m).digest() : m;
+          sig = signMessage(privateKey, a, input, digestMode);
+        } while (sig[0] !== 0);
+        assert.ok(verifyMessage(publicKey, a, input, digestMode, sig), `${name}: the whole signature verifies`);
+        assert.ok(!verifyMessage(publicKey, a, input, digestMode, sig.subarray(1)), `${name} (${digestMode ? 'digest' : 'message'}): without its leading zero byte it fails`);
+      }
+    }
+  });
 });
 
 // DER helpers independent of the code under test.
