@@ -67,7 +67,39 @@ function boundParam(v: unknown, depth = 1): unknown {
 export async function audited<I extends object, O>(
   svc: KmsService, caller: Caller, eventName: string, op: Operation<I, O>, input: I, opts: AuditedOptions = {},
 ): Promise<O> {
-  const recordSuccess = opts.recordSuccess !== false;
+  const { out, recorded } = await run(svc, caller, eventName, op, input, opts.recordSuccess !== false);
+  await recorded;
+  return out;
+}
+
+/** An operation's result, and when its event is durable. */
+export interface AnsweredFirst<O> {
+  out: O;
+  /**
+   * Resolves once the success event is durable; rejects as audited() would have thrown
+   * (KMSInternalException when the log cannot be written). Never left unhandled.
+   */
+  recorded: Promise<void>;
+}
+
+/**
+ * audited() for an in-process caller that holds the answer back itself: the result comes
+ * as soon as the operation succeeded, its event still being written, so the caller can
+ * prepare its own answer meanwhile (S3 reads an SSE-KMS object's body while the Decrypt's
+ * record is synced). The caller must let nothing that depends on the result — plaintext,
+ * bytes it opens, an error it implies — leave the process before `recorded` resolves, and
+ * must answer its rejection as the call's refusal. Refusals are as in audited(): recorded,
+ * then thrown.
+ */
+export function auditedAnswerFirst<I extends object, O>(
+  svc: KmsService, caller: Caller, eventName: string, op: Operation<I, O>, input: I,
+): Promise<AnsweredFirst<O>> {
+  return run(svc, caller, eventName, op, input, true);
+}
+
+async function run<I extends object, O>(
+  svc: KmsService, caller: Caller, eventName: string, op: Operation<I, O>, input: I, recordSuccess: boolean,
+): Promise<AnsweredFirst<O>> {
   if (recordSuccess) {
     try {
       svc.checkAuditWritable();
@@ -85,9 +117,16 @@ export async function audited<I extends object, O>(
     await record(svc, caller, { eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note), errorCode: code, errorMessage: message });
     throw e;
   }
-  if (recordSuccess) await record(svc, caller, { eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note) });
-  return out;
+  if (!recordSuccess) return { out, recorded: DONE };
+  const recorded = record(svc, caller, { eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note) });
+  // Handled here so a caller that fails before awaiting it leaves no unhandled rejection;
+  // awaiting `recorded` still throws its error.
+  recorded.catch(ignore);
+  return { out, recorded };
 }
+
+const DONE: Promise<void> = Promise.resolve();
+function ignore(): void {}
 
 /**
  * The note an operation fills in. Its params start as the request's own members

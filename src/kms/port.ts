@@ -15,7 +15,7 @@ import type { Caller, KmsService } from './service.js';
 import type { KmsKeyRecord } from './store/types.js';
 import type { KeyMetadata } from './key-metadata.js';
 import type { AuditNote } from './operation.js';
-import { audited } from './audited.js';
+import { audited, auditedAnswerFirst } from './audited.js';
 import * as crypto from './ops/crypto.js';
 import { describeKey } from './ops/keys.js';
 import { awsManagedKey } from './managed-keys.js';
@@ -83,6 +83,12 @@ export interface AuthorizeUseArgs {
 export interface KmsPort {
   generateDataKey(a: GenerateDataKeyArgs): Promise<DataKey>;
   decrypt(a: DecryptArgs): Promise<{ plaintext: Buffer; keyArn: string }>;
+  /**
+   * Decrypt answered before its audit record is durable (audited.ts, auditedAnswerFirst):
+   * `recorded` settles when it is. Nothing that depends on the plaintext may leave the
+   * process before `recorded` resolves; its rejection is the call's refusal.
+   */
+  decryptAnswerFirst(a: DecryptArgs): Promise<{ plaintext: Buffer; keyArn: string; recorded: Promise<void> }>;
   encrypt(a: EncryptArgs): Promise<{ ciphertextBlob: Buffer; keyArn: string }>;
   reEncrypt(a: ReEncryptArgs): Promise<{ ciphertextBlob: Buffer; keyArn: string; sourceKeyArn: string }>;
   describeKey(a: { caller: Caller; keyId: string }): Promise<KeyMetadata>;
@@ -100,6 +106,13 @@ export interface KmsPort {
   keyArn(keyId: string): string;
 }
 
+/** Decrypt's input as the JSON API takes it. */
+function decryptInput(a: DecryptArgs) {
+  return a.keyId === undefined
+    ? { CiphertextBlob: a.ciphertextBlob, EncryptionContext: a.encryptionContext }
+    : { KeyId: a.keyId, CiphertextBlob: a.ciphertextBlob, EncryptionContext: a.encryptionContext };
+}
+
 /** The port over a KmsService in this process. */
 export class InProcessKms implements KmsPort {
   constructor(private readonly svc: KmsService) {}
@@ -111,11 +124,13 @@ export class InProcessKms implements KmsPort {
   }
 
   async decrypt(a: DecryptArgs): Promise<{ plaintext: Buffer; keyArn: string }> {
-    const input = a.keyId === undefined
-      ? { CiphertextBlob: a.ciphertextBlob, EncryptionContext: a.encryptionContext }
-      : { KeyId: a.keyId, CiphertextBlob: a.ciphertextBlob, EncryptionContext: a.encryptionContext };
-    const out = await audited(this.svc, a.caller, 'Decrypt', crypto.decrypt, input);
+    const out = await audited(this.svc, a.caller, 'Decrypt', crypto.decrypt, decryptInput(a));
     return { plaintext: out.Plaintext, keyArn: out.KeyId };
+  }
+
+  async decryptAnswerFirst(a: DecryptArgs): Promise<{ plaintext: Buffer; keyArn: string; recorded: Promise<void> }> {
+    const { out, recorded } = await auditedAnswerFirst(this.svc, a.caller, 'Decrypt', crypto.decrypt, decryptInput(a));
+    return { plaintext: out.Plaintext, keyArn: out.KeyId, recorded };
   }
 
   async encrypt(a: EncryptArgs): Promise<{ ciphertextBlob: Buffer; keyArn: string }> {

@@ -17,7 +17,7 @@ import { s3Error } from '../errors.js';
 import { objectResponseHeaders } from '../object-headers.js';
 import { readObject, readObjectSmall, readObjectWhole } from '../object-reader.js';
 import { parseReadCustomerKey, refuseSseHeaders, type CustomerKey } from '../sse/request.js';
-import { checkCustomerKey, integrityFailure, openObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type ObjectKeys } from '../sse/object-keys.js';
+import { checkCustomerKey, integrityFailure, openObjectForRead, sseOf, sseResponseHeaders, verifyPartList, wipe, type ObjectKeys } from '../sse/object-keys.js';
 import { readDecrypted, readDecryptedSmall } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
 import { isBlobTierUnavailable } from '../../storage/blob-unavailable.js';
@@ -121,24 +121,34 @@ async function respond(ctx: S3Context, rec: ObjectRecord, b: BucketRecord, custo
     range = undefined;
   }
   // Reading an encrypted object's bytes needs its key: KMS decides (kms:Decrypt as the caller).
+  // An SSE-KMS key comes before the Decrypt's audit record is durable: the body is read and
+  // opened while the record is synced, and nothing — head, body, or an error the key implies —
+  // is answered before it is (a refusal to record is the answer then).
   let keys: ObjectKeys | undefined;
-  if (withBody && sse) {
-    keys = await openObject(ctx, sse, { bucket: b.name, key: rec.key }, customer);
-    verifyPartList(ctx, sse, keys, rec);
-  }
+  let recorded: Promise<void> | undefined;
+  if (withBody && sse) ({ keys, recorded } = await openObjectForRead(ctx, sse, { bucket: b.name, key: rec.key }, customer));
   try {
+    if (keys) verifyPartList(ctx, sse!, keys, rec);
     if (!withBody || rec.size === 0 || headers['content-length'] === '0') {
+      await recorded;
       ctx.res.writeHead(status, headers);
       ctx.res.end();
       return;
     }
-    await sendBody(ctx, rec, status, headers, range, keys);
+    await sendBody(ctx, rec, status, headers, range, keys, recorded);
+  } catch (e) {
+    if (recorded !== undefined) await recorded; // its refusal first
+    throw e;
   } finally {
     wipe(keys);
   }
 }
 
-async function sendBody(ctx: S3Context, rec: ObjectRecord, status: number, headers: Record<string, string>, range: { start: number; end: number } | undefined, keys: ObjectKeys | undefined): Promise<void> {
+/** `recorded`: the KMS Decrypt's audit record (openObjectForRead), awaited before anything is written. */
+async function sendBody(
+  ctx: S3Context, rec: ObjectRecord, status: number, headers: Record<string, string>, range: { start: number; end: number } | undefined,
+  keys: ObjectKeys | undefined, recorded: Promise<void> | undefined,
+): Promise<void> {
   // A small object read in one go goes out with its headers in one write.
   let small: Buffer | undefined;
   try {
@@ -147,6 +157,7 @@ async function sendBody(ctx: S3Context, rec: ObjectRecord, status: number, heade
     throw unreadable(ctx, rec, e);
   }
   if (small !== undefined) {
+    await recorded;
     ctx.res.writeHead(status, headers);
     ctx.res.end(small);
     return;
@@ -172,9 +183,19 @@ async function sendBody(ctx: S3Context, rec: ObjectRecord, status: number, heade
   // chunk means the first blob opened and (encrypted) the first segment of the range
   // authenticated. Damage past it still cuts the connection; that needs the whole read.
   const body = keys ? readDecrypted(ctx.services.blobs, rec.parts, rec.size, keys, range, { lend: true }) : readObject(ctx.services.blobs, rec, range, { lend: true });
+  const firstRead = firstChunk(body);
+  if (recorded !== undefined) {
+    firstRead.catch(ignore); // a read failing meanwhile is answered below, after the record
+    try {
+      await recorded;
+    } catch (e) {
+      body.destroy();
+      throw e;
+    }
+  }
   let first: Buffer | null;
   try {
-    first = await firstChunk(body);
+    first = await firstRead;
   } catch (e) {
     body.destroy();
     throw unreadable(ctx, rec, e);
@@ -321,6 +342,8 @@ function firstChunk(s: Readable): Promise<Buffer | null> {
     s.once('error', onError);
   });
 }
+
+function ignore(): void {}
 
 /** The body of `rec` cannot be read: logged with the object it belongs to, InternalError to the client. */
 function unreadable(ctx: S3Context, rec: ObjectRecord, e: unknown): Error {

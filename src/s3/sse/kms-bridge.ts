@@ -66,6 +66,20 @@ export async function decryptDataKey(ctx: S3Context, keyArn: string, blob: Buffe
   return viaKms(async () => (await ctx.services.kms.decrypt({ caller: kmsCaller(ctx), keyId: keyArn, ciphertextBlob: blob, encryptionContext: context })).plaintext);
 }
 
+/**
+ * Decrypt as the caller, answered before its audit record is durable: `recorded` settles
+ * when it is, rejecting with the S3 error the refusal maps to (never left unhandled). The
+ * caller sends nothing that depends on the plaintext before it resolves.
+ */
+export async function decryptDataKeyAnswerFirst(ctx: S3Context, keyArn: string, blob: Buffer, context: Record<string, string>): Promise<{ plaintext: Buffer; recorded: Promise<void> }> {
+  const out = await viaKms(() => ctx.services.kms.decryptAnswerFirst({ caller: kmsCaller(ctx), keyId: keyArn, ciphertextBlob: blob, encryptionContext: context }));
+  const recorded = viaKms(() => out.recorded);
+  recorded.catch(ignore);
+  return { plaintext: out.plaintext, recorded };
+}
+
+function ignore(): void {}
+
 /** The bucket key for a new object under (keyRef, context), as the caller. */
 export function bucketKeyForWriting(ctx: S3Context, keyRef: string, context: Record<string, string>): Promise<DataKey> {
   return viaKms(() => ctx.services.bucketKeys.forWriting(ctx.services.kms, kmsCaller(ctx), keyRef, context));

@@ -25,7 +25,7 @@ import {
 import { CustodyError } from '../../custody/errors.js';
 import type { S3Context } from '../context.js';
 import { s3Error } from '../errors.js';
-import { bucketKeyForReading, bucketKeyForWriting, decryptDataKey, defaultKeyRef, generateDataKey } from './kms-bridge.js';
+import { bucketKeyForReading, bucketKeyForWriting, decryptDataKey, decryptDataKeyAnswerFirst, defaultKeyRef, generateDataKey } from './kms-bridge.js';
 import type { CustomerKey } from './request.js';
 import { kmsContext, type SseSettings } from './settings.js';
 import { decodeStoredEnvelope, decodeStoredEnvelopeWithAad, rememberedSseS3Object, rememberSseS3Key, steadyRootKeyId } from './object-key-memo.js';
@@ -203,6 +203,38 @@ export function envelopePlaceError(kind: ObjectEnvelope['kind'], named: string |
  * decides for SSE-KMS). An envelope bound to another place is refused before any key is opened.
  */
 export async function openObject(ctx: S3Context, sse: StoredSse, place: ObjectPlace, customer?: CustomerKey): Promise<ObjectKeys> {
+  const { keys, recorded } = await open(ctx, sse, place, customer, false);
+  if (recorded !== undefined) {
+    try {
+      await recorded;
+    } catch (e) {
+      wipe(keys);
+      throw e;
+    }
+  }
+  return keys;
+}
+
+/** An object's keys, opened before the audit record of their KMS Decrypt is durable. */
+export interface OpenedForRead {
+  keys: ObjectKeys;
+  /**
+   * SSE-KMS and DSSE-KMS: settles once the Decrypt's audit record is durable, rejecting with
+   * the S3 error of its refusal (never left unhandled). Undefined for the other kinds (their
+   * keys are opened without a KMS call) and for bucket keys (opened as before, recorded).
+   */
+  recorded?: Promise<void>;
+}
+
+/**
+ * openObject() for a GET, which answers nothing before `recorded` resolves: the body can be
+ * read and opened meanwhile, while the KMS Decrypt's audit record is being synced.
+ */
+export function openObjectForRead(ctx: S3Context, sse: StoredSse, place: ObjectPlace, customer?: CustomerKey): Promise<OpenedForRead> {
+  return open(ctx, sse, place, customer, true);
+}
+
+async function open(ctx: S3Context, sse: StoredSse, place: ObjectPlace, customer: CustomerKey | undefined, answerFirst: boolean): Promise<OpenedForRead> {
   checkCustomerKey(sse, customer);
   // An SSE-S3 envelope string remembered with its key was decoded (or written) as such: no
   // decode again. Any other string (another kind, or one changed by a byte) is a miss below.
@@ -216,7 +248,7 @@ export async function openObject(ctx: S3Context, sse: StoredSse, place: ObjectPl
         wipe(keys);
         throw e;
       }
-      return keys;
+      return { keys };
     }
   }
   const opened = sse.alg === 'AES256' || sse.alg === 'SSE-C' ? envelopeWithAadOf(ctx, sse) : undefined;
@@ -231,31 +263,39 @@ export async function openObject(ctx: S3Context, sse: StoredSse, place: ObjectPl
         const under = steadyRootKeyId(rootKey);
         const inner = asObjectKey(await rootKey.unwrap(env.wrappedKey, opened?.aad ?? sealedKeyAad(env)));
         rememberSseS3Key(rootKey, sse.env, inner, objectId, under, named);
-        return { objectId, inner };
+        return { keys: { objectId, inner } };
       }
       case 'sse-c':
         try {
-          return { objectId, inner: openUnderCustomerKey(env.wrappedKey, customer!.key, objectId, opened?.aad ?? sealedKeyAad(env)) };
+          return { keys: { objectId, inner: openUnderCustomerKey(env.wrappedKey, customer!.key, objectId, opened?.aad ?? sealedKeyAad(env)) } };
         } catch {
           throw s3Error('AccessDenied', {}, SSE_C_WRONG_KEY);
         }
-      case 'sse-kms':
-        return { objectId, inner: asObjectKey(await decryptDataKey(ctx, env.keyId, env.wrappedKey, { ...env.context })) };
+      case 'sse-kms': {
+        const { plaintext, recorded } = await decryptKmsDataKey(ctx, env, answerFirst);
+        return { keys: { objectId, inner: asObjectKey(plaintext) }, recorded };
+      }
       case 'sse-kms-bucket-key': {
         const bk = await bucketKeyForReading(ctx, env.keyId, env.wrappedKey, { ...env.context });
-        return { objectId, inner: deriveObjectKeyFromBucketKey(bk, objectId) };
+        return { keys: { objectId, inner: deriveObjectKeyFromBucketKey(bk, objectId) } };
       }
       case 'dsse-kms': {
-        const dk = await decryptDataKey(ctx, env.keyId, env.wrappedKey, { ...env.context });
+        const { plaintext: dk, recorded } = await decryptKmsDataKey(ctx, env, answerFirst);
         const [inner, outer] = splitDsseDataKey(dk);
         dk.fill(0);
-        return { objectId, inner, outer };
+        return { keys: { objectId, inner, outer }, recorded };
       }
     }
   } catch (e) {
     if (e instanceof ObjectCryptoError || e instanceof CustodyError) throw integrityFailure(ctx, e);
     throw e;
   }
+}
+
+/** The KMS Decrypt of an SSE-KMS or DSSE-KMS envelope's data key, as the caller; answered first (recorded pending) or after its record. */
+async function decryptKmsDataKey(ctx: S3Context, env: ObjectEnvelope, answerFirst: boolean): Promise<{ plaintext: Buffer; recorded?: Promise<void> }> {
+  if (answerFirst) return decryptDataKeyAnswerFirst(ctx, env.keyId, env.wrappedKey, { ...env.context });
+  return { plaintext: await decryptDataKey(ctx, env.keyId, env.wrappedKey, { ...env.context }) };
 }
 
 /** Stored encryption data that fails to parse or authenticate: logged for the operator, a plain error to the client. */
