@@ -111,7 +111,7 @@ export class AuditLog implements AuditStore {
     const dir = join(dataDir, AUDIT_DIR);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const path = join(dir, AUDIT_FILE);
-    const { handle, size } = await openLive(path);
+    const { handle, size } = await openLive(path, opts.fsync ?? true);
     const log = new AuditLog(handle, size, dir, path, region, opts);
     // A disk already full at start: the log starts failing and recovers when there is room.
     await log.takeReserve().catch((err: unknown) => log.commit.fail(err));
@@ -226,8 +226,14 @@ export class AuditLog implements AuditStore {
     this.allocated = this.size;
   }
 
+  /**
+   * Makes what was written durable. With fsync on, kms.log is open with O_DSYNC: each write
+   * returns once its bytes (and the file size it needs) are on the device, as a write followed
+   * by fdatasync, in one trip to the libuv pool instead of two — the batch's requests wait one
+   * hop fewer. Nothing is left to sync then.
+   */
   private async sync(): Promise<void> {
-    if (this.fsync) await this.handle.datasync();
+    // Nothing: every write was synchronous (O_DSYNC), or fsync is off.
   }
 
   /** Holds RESERVE_BYTES of disk in audit/reserve (once), so a full disk still takes the records of requests in flight. */
@@ -264,7 +270,7 @@ export class AuditLog implements AuditStore {
     await this.dropTail();
     for (const i of [...present.sort((x, y) => y - x), 0]) await rename(logFileName(this.dir, i), logFileName(this.dir, i + 1));
     const old = this.handle;
-    const live = await openLive(this.path);
+    const live = await openLive(this.path, this.fsync);
     this.handle = live.handle;
     this.size = this.allocated = live.size;
     await old.close();
@@ -295,8 +301,8 @@ export class AuditLog implements AuditStore {
  * a line torn by a crash and a preallocated tail are dropped, so the next event starts a
  * line of its own. Returns the length kept.
  */
-async function openLive(path: string): Promise<{ handle: FileHandle; size: number }> {
-  const handle = await open(path, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o600);
+async function openLive(path: string, dsync: boolean): Promise<{ handle: FileHandle; size: number }> {
+  const handle = await open(path, fsConstants.O_RDWR | fsConstants.O_CREAT | (dsync ? fsConstants.O_DSYNC : 0), 0o600);
   try {
     const { size: length } = await handle.stat();
     const size = await completeLength(handle, length);
