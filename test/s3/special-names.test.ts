@@ -110,7 +110,7 @@ test('PostObject: a condition on a field named __proto__ reads that field', asyn
   assert.equal(ok.status, 204, ok.text);
   const wrong = await post({ Key: 'form/eq-proto-wrong', Conditions: [['eq', '$__proto__', 'v']] }, [['__proto__', 'w']]);
   assert.equal(wrong.status, 403, wrong.text);
-  assert.match(wrong.text, /Policy Condition failed: \["eq", "\$__proto__", "v"\]/);
+  assert.match(wrong.text, /Policy Condition failed: \[&quot;eq&quot;, &quot;\$__proto__&quot;, &quot;v&quot;\]/);
 });
 
 test('PostObject: a condition on a field the form lacks (constructor, __proto__) reads an empty value, not an inherited member', async () => {
