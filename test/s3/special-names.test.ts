@@ -20,7 +20,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { createPresignedPost, type PresignedPostOptions } from '@aws-sdk/s3-presigned-post';
-import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
+import { signRequest } from '../../src/auth/sign.js';
+import { ROOT_KEY_ID, ROOT_SECRET, startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
 let s3: S3Client;
@@ -129,4 +130,32 @@ test('PostObject: an x-amz-meta-__proto__ field becomes user metadata', async ()
   const got = await wireMetadata('form/meta');
   assert.equal(Object.hasOwn(got, '__proto__') ? got['__proto__'] : undefined, 'from-form');
   assert.equal(Object.hasOwn(got, 'constructor') ? got['constructor'] : undefined, 'c');
+});
+
+// ---- aws-chunked trailers ----
+
+test('CompleteMultipartUpload: an announced trailer named constructor or __proto__ is answered as one named otherwise', async () => {
+  const complete = async (trailer: string): Promise<{ status: number; text: string }> => {
+    const key = `trailer/${trailer}`;
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: 'part' }));
+    const xml = Buffer.from(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${part.ETag!}</ETag></Part></CompleteMultipartUpload>`);
+    const body = Buffer.concat([Buffer.from(`${xml.length.toString(16)}\r\n`), xml, Buffer.from(`\r\n0\r\n${trailer}:value\r\n\r\n`)]);
+    const url = new URL(srv.url);
+    const rawUrl = `/${bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}?uploadId=${encodeURIComponent(UploadId!)}`;
+    const signed = signRequest({
+      method: 'POST', rawUrl, accessKeyId: ROOT_KEY_ID, secretAccessKey: ROOT_SECRET, region: 'us-east-1', service: 's3', now: new Date(),
+      payloadHash: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+      headers: { host: url.host, 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(xml.length), 'x-amz-trailer': trailer },
+    });
+    const r = await fetch(srv.url + rawUrl, { method: 'POST', headers: signed.headers, body });
+    return { status: r.status, text: await r.text() };
+  };
+  const code = (text: string) => /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
+  const ordinary = await complete('x-ordinary-name');
+  for (const name of ['constructor', '__proto__']) {
+    const r = await complete(name);
+    assert.equal(r.status, ordinary.status, `${name}: ${r.text}`);
+    assert.equal(code(r.text), code(ordinary.text), name);
+  }
 });
