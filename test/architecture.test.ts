@@ -34,6 +34,8 @@ const layerOf = (f: string): string => (f.includes('/') ? f.slice(0, f.indexOf('
 // What each layer may import besides itself. Layers not named here are the top (cli/, app.ts).
 const MAY_IMPORT: Record<string, readonly string[]> = {
   'errors.ts': [],
+  // Records keyed by names a client chooses (setOwn, ownValue): any layer may build one.
+  'records.ts': [],
   checksum: ['errors.ts'],
   // File reads both the blob store and the decrypt worker do (io/direct-read.ts).
   io: [],
@@ -43,14 +45,14 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   // The job leader knows storage (its sweeper) and nothing of the services whose jobs it runs.
   cluster: ['errors.ts', 'checksum', 'storage'],
   config: ['errors.ts'],
-  auth: ['errors.ts', 'checksum'],
-  http: ['errors.ts', 'auth'],
+  auth: ['errors.ts', 'checksum', 'records.ts'],
+  http: ['errors.ts', 'auth', 'records.ts'],
   // The database audit store (pg-audit-store.ts) migrates and queries through storage/postgres.
   audit: ['errors.ts', 'auth', 'http', 'admin', 'storage'],
   admin: ['errors.ts', 'auth', 'http', 'iam', 'audit'],
   // Their wire handlers read the connection's transport facts from http/transport.ts.
-  iam: ['errors.ts', 'auth', 'http', 'custody', 'crypto', 'storage', 'audit'],
-  kms: ['errors.ts', 'auth', 'http', 'custody', 'crypto', 'storage', 'iam', 'audit'],
+  iam: ['errors.ts', 'auth', 'http', 'custody', 'crypto', 'storage', 'audit', 'records.ts'],
+  kms: ['errors.ts', 'auth', 'http', 'custody', 'crypto', 'storage', 'iam', 'audit', 'records.ts'],
 };
 
 for (const [layer, allowed] of Object.entries(MAY_IMPORT)) {

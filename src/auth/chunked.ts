@@ -39,6 +39,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { EMPTY_SHA256, signatureHex } from './canonical.js';
 import { chunkSignatureDoesNotMatch, contentSha256Mismatch, incompleteBody, invalidArgument, invalidChunkSize, malformedChunk, malformedTrailer } from './errors.js';
 import { constantTimeEqual } from './sigv4.js';
+import { setOwn } from '../records.js';
 import type { PayloadMode } from './types.js';
 
 export interface DecodedBody {
@@ -314,8 +315,8 @@ export class AwsChunkedDecoder extends Transform {
       this.verifyTrailer(value);
       return;
     }
-    if (!this.opts.announced.has(name) || name in this.trailers || ++this.trailerCount > MAX_TRAILERS) throw malformedTrailer();
-    this.trailers[name] = value;
+    if (!this.opts.announced.has(name) || Object.hasOwn(this.trailers, name) || ++this.trailerCount > MAX_TRAILERS) throw malformedTrailer();
+    setOwn(this.trailers, name, value);
     this.trailerText += `${name}:${value}\n`;
   }
 

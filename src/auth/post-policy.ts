@@ -10,6 +10,7 @@
 //   checkContentLengthRange   the file size, known only once the file is read
 
 import { ServiceError } from '../errors.js';
+import { ownValue } from '../records.js';
 import { ALGORITHM, deriveSigningKey, signatureHex } from './canonical.js';
 import {
   accessDenied,
@@ -149,7 +150,7 @@ export function checkPostPolicyConditions(policy: PostPolicy, fields: Record<str
       continue;
     }
     named.add(c.field);
-    const actual = c.field === 'bucket' ? bucket : c.field === 'key' ? key : (fields[c.field] ?? '');
+    const actual = c.field === 'bucket' ? bucket : c.field === 'key' ? key : (ownValue(fields, c.field) ?? '');
     const ok = c.op === 'eq' ? actual === c.value : actual.startsWith(c.value);
     if (!ok) throw conditionFailed(c.op, c.name, c.value);
   }

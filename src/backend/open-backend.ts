@@ -137,7 +137,7 @@ async function openEmbedded(config: BackendConfig, log?: Logger): Promise<Backen
   refuseDamagedDatabase(join(dir, METADATA_FILE), dir);
   const meta = SqliteMetadataStore.open(join(dir, METADATA_FILE), { synchronous, reserve });
   // Small blobs go into the metadata store's inline tier, larger ones to the blob tier.
-  const blobs = await openBlobTier(config, meta).catch(async (e: unknown) => {
+  const blobs = await openBlobTier(config, meta, log).catch(async (e: unknown) => {
     await meta.close();
     throw e;
   });
@@ -183,7 +183,7 @@ async function openPostgres(config: BackendConfig, url: string, log?: Logger): P
     const meta = track(await PgMetadataStore.open(pool, {
       writer, heartbeatMs: (config.clusterLeaseSeconds ?? 15) * 1000, garbageGraceMs: (config.blobGcGraceSeconds ?? DEFAULT_BLOB_GC_GRACE_SECONDS) * 1000,
     }));
-    const blobs = track(await openBlobTier(config, meta));
+    const blobs = track(await openBlobTier(config, meta, log));
     // Other nodes may be writing: only this node's earlier instances' pending blobs go now;
     // dead nodes' are the job leader's (docs/CLUSTER.md, "Pending blobs").
     const recovered = await recoverStorage(meta, blobs, 'cluster');
@@ -216,17 +216,18 @@ async function openPostgres(config: BackendConfig, url: string, log?: Logger): P
 }
 
 /** The blob store: inline tier in the metadata store, and the configured tier for larger blobs. */
-async function openBlobTier(config: BackendConfig, meta: MetadataStore): Promise<BlobStore> {
+async function openBlobTier(config: BackendConfig, meta: MetadataStore, log?: Logger): Promise<BlobStore> {
   const tier = config.blobs ?? { kind: 'data-dir' };
+  const warn = (m: string): void => log?.warn(m);
   switch (tier.kind) {
     case 'data-dir':
       // Marks ahead save the embedded store a group commit per spilled blob (tiered-blob-store.ts).
-      return TieredBlobStore.open({ dir: join(config.dataDir, BLOBS_DIR), meta, fsync: config.fsync, premark: config.metadata === undefined });
+      return TieredBlobStore.open({ dir: join(config.dataDir, BLOBS_DIR), meta, fsync: config.fsync, premark: config.metadata === undefined, warn });
     case 'file':
       // Node-named temporaries, so one node's start-up cleanup spares another's uploads. On a
       // cluster the node is the one in its data directory (cluster/node-identity.ts), not the
       // host name: containers may share a host name, and their pid namespaces the pids.
-      return TieredBlobStore.open({ dir: tier.path, meta, fsync: config.fsync, shared: config.metadata !== undefined ? { nodeId: meta.writer.node } : {} });
+      return TieredBlobStore.open({ dir: tier.path, meta, fsync: config.fsync, shared: config.metadata !== undefined ? { nodeId: meta.writer.node } : {}, warn });
     case 's3': {
       const client = new S3BackendClient({
         endpoint: new URL(tier.endpoint), bucket: tier.bucket, region: tier.region, forcePathStyle: tier.forcePathStyle,

@@ -15,7 +15,7 @@ import { createDecryptStream, SegmentOpener, type DecryptStreamOptions } from '.
 import { discard } from './discard.js';
 import { ObjectCryptoError } from './errors.js';
 import { asPartKey } from './keys.js';
-import { openForReadSync, rangeReadBuffer, rangeReadCapacity, readRange } from '../io/direct-read.js';
+import { directRefused, openForReadSync, rangeReadBuffer, rangeReadCapacity, readRange } from '../io/direct-read.js';
 import { giveSlot, isSlot, takeSlot } from '../io/aligned-slots.js';
 
 export type DecryptRequest =
@@ -39,7 +39,9 @@ export type DecryptReply =
   // `end`: the last, and the job is over (as an 'end' message after it would say).
   | { op: 'slot'; job: number; slot: number; length: number; segments: number[]; end?: true }
   | { op: 'end'; job: number; segments: number[] }
-  | { op: 'error'; job: number; name: string; kind?: string; code?: string; message: string };
+  | { op: 'error'; job: number; name: string; kind?: string; code?: string; message: string }
+  // A file job's file refused O_DIRECT (EINVAL, at its open or a read): it is read buffered (io/direct-read.ts).
+  | { op: 'refused'; job: number };
 
 interface Job {
   stream: Transform;
@@ -57,6 +59,7 @@ interface FileJob {
   opener: SegmentOpener;
   partKey: Buffer;
   segments: number[];
+  path: string;
   fd: number;
   /** The descriptor reads with O_DIRECT. */
   direct: boolean;
@@ -194,7 +197,21 @@ function readAhead(f: FileJob): void {
   f.pos += len;
   f.reading = true;
   // A file that ends first is an error, as for the blob store's reader.
-  readRange(f.fd, f.direct, buf, at, len, (err, data) => {
+  readRange(f.fd, f.direct, buf, at, len, function landed(err, data) {
+    if (f.direct && !f.closing && directRefused(err)) {
+      // Refused direct (EINVAL): this range and the rest through a buffered descriptor. The
+      // read was the only one on the direct descriptor, so it closes now.
+      f.direct = false;
+      try {
+        const fd = fs.openSync(f.path, 'r');
+        closeQuietly(f.fd);
+        f.fd = fd;
+      } catch (e) {
+        return landed(e as Error, undefined);
+      }
+      post({ op: 'refused', job: f.id });
+      return readRange(f.fd, false, buf, at, len, landed);
+    }
     f.reading = false;
     if (err || data === undefined || f.closing) {
       owners.set(buf, buf);
@@ -269,8 +286,9 @@ function finishFile(f: FileJob, slot?: number): void {
 function openFile(m: Extract<DecryptRequest, { op: 'file' }>): void {
   let fd: number;
   let direct: boolean;
+  let refused: boolean;
   try {
-    ({ fd, direct } = openForReadSync(m.path, m.direct));
+    ({ fd, direct, refused } = openForReadSync(m.path, m.direct));
   } catch (err) {
     m.key.fill(0);
     return report(m.job, err);
@@ -288,7 +306,7 @@ function openFile(m: Extract<DecryptRequest, { op: 'file' }>): void {
   }
   const ring = m.ring.map((sab) => Buffer.from(sab));
   const f: FileJob = {
-    id: m.job, opener, partKey, segments, fd, direct, pos: m.start, stop: m.end + 1, read: m.read,
+    id: m.job, opener, partKey, segments, path: m.path, fd, direct, pos: m.start, stop: m.end + 1, read: m.read,
     ring, slotSize: m.slotSize, free: [], slot: -1, filled: 0, reading: false, ready: [], scheduled: false, closing: false,
     // A read's plaintext fits its slot (the main thread sized the slots for whole reads); a check all the same.
     toSlot: (pt) => {
@@ -302,6 +320,7 @@ function openFile(m: Extract<DecryptRequest, { op: 'file' }>): void {
   };
   for (let i = ring.length - 1; i >= 0; i--) f.free.push(i);
   files.set(m.job, f);
+  if (refused) post({ op: 'refused', job: m.job });
   readAhead(f);
 }
 

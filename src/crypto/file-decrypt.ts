@@ -63,7 +63,7 @@ class FileDecryptStream extends Readable {
   /** Slots copied into the reader's buffer, freed as the reader takes the copies (it paces the worker). */
   private readonly copied: number[] = [];
 
-  constructor(partKey: PartKey, private readonly opts: DecryptStreamOptions, file: FileRange, options: FileDecryptOptions) {
+  constructor(partKey: PartKey, private readonly opts: DecryptStreamOptions, private readonly file: FileRange, options: FileDecryptOptions) {
     // Object mode when lending: each chunk reaches the reader as the very Buffer pushed (a
     // byte stream may merge buffered chunks into a copy, whose release would be lost).
     super({ objectMode: options.lend === true, highWaterMark: options.lend === true ? SLOTS : SLOT_BYTES });
@@ -112,6 +112,9 @@ class FileDecryptStream extends Readable {
       case 'end':
         if (this.opts.onSegment) for (const i of m.segments) this.opts.onSegment(i);
         this.ended();
+        return;
+      case 'refused':
+        this.file.onDirectRefused?.(this.file.path);
         return;
       case 'error': {
         this.finished = true;
@@ -186,6 +189,8 @@ export interface FileRange {
   end: number;
   /** Read with O_DIRECT where the filesystem takes it: the file was written so (BlobStore.readsDirect). */
   direct?: boolean;
+  /** Told when O_DIRECT was refused for the file (EINVAL) and the worker reads it buffered (BlobStore.directReadRefused). */
+  onDirectRefused?: (path: string) => void;
 }
 
 /** The error a worker reported, as its kind: the crypto errors by class, a file error with its code. */

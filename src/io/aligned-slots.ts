@@ -9,7 +9,7 @@
 // and given back once nobody can read its bytes any more. When every slot is taken the
 // caller gets undefined and uses a buffer of its own.
 
-import { DIRECT_READ_ALIGN, rangeReadCapacity } from './direct-read.js';
+import { alignedAtStart, DIRECT_READ_ALIGN, rangeReadCapacity } from './direct-read.js';
 
 /** The largest read a slot takes: a whole read of 1 MiB + 64 KiB (storage/file-blob-store.ts WHOLE_READ_MAX). */
 export const SLOT_READ_MAX = 1024 * 1024 + 64 * 1024;
@@ -35,6 +35,7 @@ function addArena(): boolean {
     return false;
   }
   arenas++;
+  alignedAtStart(mem.buffer);
   for (let i = SLOTS_PER_ARENA - 1; i >= 0; i--) {
     const slot = Buffer.from(mem.buffer, i * SLOT_BYTES, SLOT_BYTES);
     ours.add(slot);

@@ -16,6 +16,15 @@
 // (the kernel refuses a misaligned read with EINVAL before any I/O), remembered per buffer
 // and the last one tried first (large buffers come from the same allocator path). A file
 // that ends before the range is an error, as for a buffered read.
+//
+// The blob directory taking O_DIRECT (the store's probe) does not make every blob file take
+// it: a file may live elsewhere (a symbolic link, a bind mount, a restored or overlaid
+// directory) where the kernel refuses a direct open, or a direct read at our alignment (a
+// device with larger blocks), with EINVAL. The bytes are still there: openForRead then opens
+// buffered, and a reader whose direct read is refused (directRefused) opens the file again
+// buffered and reads the same range there, with the same checks. Only EINVAL does that; the
+// reader tells its store (onRefused), which warns once. Nothing of this runs while direct
+// reads work.
 
 import fs from 'node:fs';
 
@@ -39,14 +48,15 @@ export function rangeReadCapacity(size: number): number {
 
 /**
  * Opens `file` for reading, with O_DIRECT when `direct` and the filesystem takes it
- * (`direct` in the callback says which); otherwise buffered.
+ * (`direct` in the callback says which); otherwise buffered. `refused`: O_DIRECT was asked
+ * for and the kernel refused it for this file (EINVAL), so it was opened buffered.
  */
-export function openForRead(file: string, direct: boolean, done: (err: NodeJS.ErrnoException | null, fd: number, direct: boolean) => void): void {
+export function openForRead(file: string, direct: boolean, done: (err: NodeJS.ErrnoException | null, fd: number, direct: boolean, refused: boolean) => void): void {
   // Platforms without O_DIRECT (macOS: F_NOCACHE instead) read buffered.
-  if (!direct || fs.constants.O_DIRECT === undefined) return fs.open(file, 'r', (err, fd) => done(err, fd, false));
+  if (!direct || fs.constants.O_DIRECT === undefined) return fs.open(file, 'r', (err, fd) => done(err, fd, false, false));
   fs.open(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT, (err, fd) => {
-    if (err?.code === 'EINVAL') return fs.open(file, 'r', (e, f) => done(e, f, false));
-    done(err, fd, !err);
+    if (err?.code === 'EINVAL') return fs.open(file, 'r', (e, f) => done(e, f, false, true));
+    done(err, fd, !err, false);
   });
 }
 
@@ -55,14 +65,33 @@ export function openForRead(file: string, direct: boolean, done: (err: NodeJS.Er
  * local file costs a few microseconds and a trip through the libuv pool and back costs more
  * than that in wake-ups. Throws as fs.openSync does.
  */
-export function openForReadSync(file: string, direct: boolean): { fd: number; direct: boolean } {
-  if (!direct || fs.constants.O_DIRECT === undefined) return { fd: fs.openSync(file, 'r'), direct: false };
+export function openForReadSync(file: string, direct: boolean): { fd: number; direct: boolean; refused: boolean } {
+  if (!direct || fs.constants.O_DIRECT === undefined) return { fd: fs.openSync(file, 'r'), direct: false, refused: false };
   try {
-    return { fd: fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT), direct: true };
+    return { fd: fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT), direct: true, refused: false };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
-    return { fd: fs.openSync(file, 'r'), direct: false };
+    return { fd: fs.openSync(file, 'r'), direct: false, refused: true };
   }
+}
+
+/**
+ * Whether `err`, from readRange on a direct descriptor, is the kernel refusing the direct
+ * read itself (EINVAL at an address known to work, or at every one tried): the file's bytes
+ * can still be read through a buffered descriptor. readRange's own errors (a file that
+ * ended first, a buffer too small) and any other errno are not.
+ */
+export function directRefused(err: Error | null): boolean {
+  return err !== null && (err as NodeJS.ErrnoException).code === 'EINVAL';
+}
+
+/**
+ * Records that direct reads into `memory` work at its start (WebAssembly memory, which
+ * starts on a page boundary: io/aligned-slots.ts): a refused read into it is then the file's
+ * refusal at once, with no search for another address.
+ */
+export function alignedAtStart(memory: ArrayBufferLike): void {
+  alignedAt.set(memory, 0);
 }
 
 /** Per buffer: the offset in it at which direct reads were accepted. */

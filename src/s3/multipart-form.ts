@@ -17,6 +17,7 @@
 
 import { Readable } from 'node:stream';
 import { ServiceError } from '../errors.js';
+import { setOwn } from '../records.js';
 
 export interface FormUpload {
   /** Fields preceding the file, names lower-cased, values as sent (UTF-8). */
@@ -109,7 +110,7 @@ function parseParams(s: string): Record<string, string> | undefined {
       value = s.slice(i, end).trim();
       i = end;
     }
-    if (name) out[name] = value;
+    if (name) setOwn(out, name, value);
   }
 }
 
@@ -394,7 +395,7 @@ export async function parseFormUpload(body: Readable, contentType: string, limit
       }
       fieldBytes += Buffer.byteLength(name) + (end - pos);
       if (fieldBytes > maxFieldBytes) throw fieldsTooLarge();
-      fields[name.toLowerCase()] = buf.toString('utf8', pos, end);
+      setOwn(fields, name.toLowerCase(), buf.toString('utf8', pos, end));
       pos = end + delim.length;
     }
   } catch (e) {

@@ -8,6 +8,7 @@ import { NO_TAGS, type ObjectTags } from '../storage/object-tags.js';
 import type { ObjectRecord } from '../storage/types.js';
 import { invalidArgument, notImplemented, s3Error } from './errors.js';
 import { metadataFromWire, metadataToWire } from './metadata-text.js';
+import { setOwn } from '../records.js';
 
 /** Standard headers S3 stores with an object and returns on GET/HEAD. */
 export const STORED_HEADERS = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires', 'x-amz-website-redirect-location'] as const;
@@ -38,7 +39,7 @@ export function userMetadata(h: IncomingHttpHeaders): Record<string, string> {
     if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
     const k = name.slice('x-amz-meta-'.length);
     const v = metadataFromWire(Array.isArray(value) ? value.join(',') : value);
-    out[k] = v;
+    setOwn(out, k, v);
     size += Buffer.byteLength(k) + Buffer.byteLength(v);
   }
   if (size > MAX_USER_METADATA_BYTES) throw s3Error('MetadataTooLarge', { Size: String(size), MaxSizeAllowed: String(MAX_USER_METADATA_BYTES) });

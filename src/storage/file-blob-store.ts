@@ -44,7 +44,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { BlobTierUnavailableError } from './blob-unavailable.js';
 import { alignedBuffer, alignedBufferAsync, closeDirectProbe, closeDirectProbeAsync, openDirectProbe, openDirectProbeAsync, writeDirect, type DirectProbe } from './direct-io.js';
-import { FileRangeReader, ReadBufferPool, readFileRange } from './file-range-reader.js';
+import { FileRangeReader, ReadBufferPool, readFileRange, refusalWarning, type DirectRefused } from './file-range-reader.js';
 import type { BlobStore, BlobWriter, ByteRange, WholeRead } from './types.js';
 import { badRange, failedStream, mapStreamError, OpQueue } from './blob-io.js';
 import { callback, closeFile, syncDir, writeAll } from './fd-calls.js';
@@ -55,6 +55,8 @@ export interface FileBlobStoreOptions {
   fsync?: boolean;
   /** The directory is shared by several nodes (see the header); absent: the single-node layout. */
   shared?: SharedDirOptions;
+  /** Where the store's warnings go (the server's log): direct reads refused for its files. */
+  warn?: (message: string) => void;
 }
 
 export interface SharedDirOptions {
@@ -146,6 +148,7 @@ export class FileBlobStore implements BlobStore {
     private readonly shared: SharedDir | undefined,
     /** Set when blobs are written with O_DIRECT (direct-io.ts). */
     private direct: DirectProbe | undefined = undefined,
+    readonly directReadRefused: DirectRefused = () => undefined, // BlobStore.directReadRefused: warns once (refusalWarning)
   ) {}
 
   static async open(dir: string, opts: FileBlobStoreOptions = {}): Promise<FileBlobStore> {
@@ -157,7 +160,7 @@ export class FileBlobStore implements BlobStore {
       const node = nodeName(opts.shared.nodeId ?? os.hostname());
       const shared = { node, tempPrefix: `${node}.${process.pid}.`, graceMs: opts.shared.graceMs ?? SHARED_TEMP_GRACE_MS, now: opts.shared.now ?? Date.now };
       // As below, direct writes where the filesystem takes them (NFS does; a FUSE mount may not).
-      return new FileBlobStore(root, fsync, shared, fsync ? await openDirectProbeAsync(path.join(root, 'tmp'), shared.tempPrefix) : undefined);
+      return new FileBlobStore(root, fsync, shared, fsync ? await openDirectProbeAsync(path.join(root, 'tmp'), shared.tempPrefix) : undefined, refusalWarning(root, opts.warn));
     }
     let created = false;
     for (let i = 0; i < 256; i++) {
@@ -172,7 +175,7 @@ export class FileBlobStore implements BlobStore {
     }
     if (created && fsync) await syncDir(root);
     // Direct writes only pay where every commit waits for the disk anyway (fsync on).
-    return new FileBlobStore(root, fsync, undefined, fsync ? openDirectProbe(path.join(root, 'tmp')) : undefined);
+    return new FileBlobStore(root, fsync, undefined, fsync ? openDirectProbe(path.join(root, 'tmp')) : undefined, refusalWarning(root, opts.warn));
   }
 
   async create(): Promise<BlobWriter> {
@@ -252,7 +255,7 @@ export class FileBlobStore implements BlobStore {
       end: range?.end,
       chunk: whole ? range.end - range.start + 1 : READ_CHUNK_BYTES,
       depth: whole ? 1 : READ_AHEAD,
-      direct: this.readsDirect,
+      direct: this.readsDirect, onRefused: this.directReadRefused,
       // A stream in a shared directory is wrapped (mapStreamError), which may not keep chunks whole.
       lend: opts?.lend === true && this.shared === undefined,
     });
@@ -265,7 +268,7 @@ export class FileBlobStore implements BlobStore {
     if (!ID_PATTERN.test(blobId)) return Promise.reject(new Error(`invalid blob id ${JSON.stringify(blobId)}`));
     const bad = badRange(range);
     if (bad) return Promise.reject(bad);
-    const read = readFileRange(this.finalPath(blobId), range.start, range.end - range.start + 1, this.readBuffers, this.readsDirect);
+    const read = readFileRange(this.finalPath(blobId), range.start, range.end - range.start + 1, this.readBuffers, this.readsDirect, this.directReadRefused);
     return this.shared === undefined ? read : read.catch(async (e: unknown) => Promise.reject(await this.unreachable(e, 'read a blob')));
   }
 

@@ -12,11 +12,16 @@
 //
 // A file that ends before the range does is an error, not a short stream: a body whose
 // length was promised must not silently come out shorter.
+//
+// A direct read the kernel refuses (EINVAL: the file lives where O_DIRECT is not taken, see
+// io/direct-read.ts) is read again through a buffered descriptor of the file, and the rest of
+// the range with it; the direct descriptor stays open until the reads on it are done.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { WholeRead } from './types.js';
-import { openForRead, rangeReadBuffer, rangeReadCapacity, readRange } from '../io/direct-read.js';
+import { directRefused, openForRead, rangeReadBuffer, rangeReadCapacity, readRange } from '../io/direct-read.js';
 import { giveSlot, isSlot, takeSlot } from '../io/aligned-slots.js';
 import { lend } from '../io/lent.js';
 
@@ -48,26 +53,59 @@ const LEND_FROM = 256 * 1024;
 
 const noRelease = (): void => {};
 
+/** Called when O_DIRECT was refused for `file` (EINVAL) and it was read buffered instead. */
+export type DirectRefused = (file: string) => void;
+
+/**
+ * A store's DirectRefused: warns once, naming the directory of the first file refused, so
+ * an operator learns that part of the blob directory is elsewhere (reads there are correct,
+ * and slower: they go through the page cache).
+ */
+export function refusalWarning(root: string, warn: ((message: string) => void) | undefined): DirectRefused {
+  let warned = false;
+  return (file) => {
+    if (warned) return;
+    warned = true;
+    warn?.(
+      `direct reads (O_DIRECT) of blob files in ${path.dirname(file)} are refused (EINVAL) although ${root} takes them: ` +
+        'such files are read buffered; is part of the blob directory on another filesystem (a link, a bind mount, a restored directory)?',
+    );
+  };
+}
+
 /**
  * Bytes [start, start + length) of a file in one buffer: open, one read, close, each a trip
  * to the libuv pool, where a stream adds its construction, ticks and hand-offs. For ranges
  * small enough to hold whole (about 1 MiB, at most `pool.size`). A file that ends before the
  * range is an error, as for the stream; only bytes the read filled are ever handed out. The
  * promise settles with the read; the close runs meanwhile (it cannot lose anything on a
- * descriptor opened for reading, so its error is dropped).
+ * descriptor opened for reading, so its error is dropped). A refused direct read is read
+ * again buffered (io/direct-read.ts), and `onRefused` told.
  */
-export function readFileRange(file: string, start: number, length: number, pool: ReadBufferPool, direct = false): Promise<WholeRead> {
+export function readFileRange(file: string, start: number, length: number, pool: ReadBufferPool, direct = false, onRefused?: DirectRefused): Promise<WholeRead> {
   return new Promise((resolve, reject) => {
-    openForRead(file, direct, (err, fd, isDirect) => {
+    openForRead(file, direct, (err, fd, isDirect, refused) => {
       if (err) return reject(err);
+      if (refused) onRefused?.(file);
       // A pool buffer has room for a direct read's widening of up to `pool.size` bytes. A
       // direct read always takes one (an aligned slot: io/aligned-slots.ts); a short one is
       // then copied out, as a lent buffer would pin ~1 MiB.
       const lent = length >= LEND_FROM && length <= pool.size;
       const pooled = lent || (isDirect && length <= pool.size);
       const buf = pooled ? pool.take() : isDirect ? rangeReadBuffer(length) : Buffer.allocUnsafeSlow(length);
-      readRange(fd, isDirect, buf, start, length, (readErr, data) => {
-        fs.close(fd, ignore);
+      readRange(fd, isDirect, buf, start, length, function landed(readErr, data) {
+        if (fd >= 0) fs.close(fd, ignore);
+        fd = -1;
+        if (isDirect && directRefused(readErr)) {
+          // The same range through a buffered descriptor, into the same buffer (room for it at its start).
+          isDirect = false;
+          onRefused?.(file);
+          return fs.open(file, 'r', (openErr, buffered) => {
+            if (openErr) return landed(openErr, undefined);
+            fd = buffered;
+            readRange(fd, false, buf, start, length, landed);
+          });
+        }
         // A read of a regular file comes up short only at its end (readRange's error).
         if (readErr || data === undefined) {
           if (pooled) pool.give(buf);
@@ -112,6 +150,8 @@ export interface FileRangeOptions {
    * (io/lent.ts): a chunk read direct into an aligned slot is then lent, not copied out.
    */
   lend?: boolean;
+  /** Told when O_DIRECT was refused for the file (EINVAL) and it is read buffered instead. */
+  onRefused?: DirectRefused;
 }
 
 interface Slot {
@@ -140,6 +180,10 @@ const unreleased = new FinalizationRegistry<Loan>(repay);
 export class FileRangeReader extends Readable {
   private fd = -1;
   private direct = false;
+  /** After a refused direct read: the direct descriptor, closed with the buffered one (reads on it may be in flight). */
+  private refusedFd = -1;
+  /** While the buffered descriptor is being opened: the refused reads waiting for it (no new reads start). */
+  private reopening: ((err: Error | null) => void)[] | undefined;
   /** Next file offset to request. */
   private pos: number;
   /** One past the last byte to read (set once the file is open when the range is open-ended). */
@@ -159,8 +203,9 @@ export class FileRangeReader extends Readable {
   }
 
   override _construct(callback: (err?: Error | null) => void): void {
-    openForRead(this.file, this.opts.direct === true, (err, fd, direct) => {
+    openForRead(this.file, this.opts.direct === true, (err, fd, direct, refused) => {
       if (err) return callback(err);
+      if (refused) this.opts.onRefused?.(this.file);
       this.fd = fd;
       this.direct = direct;
       if (this.stop >= 0) return callback();
@@ -179,26 +224,58 @@ export class FileRangeReader extends Readable {
 
   /** Starts reads up to the depth while the consumer wants more. */
   private fill(): void {
-    while (this.wanted && this.inFlight < this.opts.depth && this.pos < this.stop && this.closing === undefined) {
+    while (this.wanted && this.inFlight < this.opts.depth && this.pos < this.stop && this.closing === undefined && this.reopening === undefined) {
       const len = Math.min(this.opts.chunk, this.stop - this.pos);
+      const direct = this.direct;
       // A direct read goes into an aligned slot (lent to the reader, or copied out of), else
       // into a buffer of its own per chunk: the consumer may keep it.
-      const buf = this.direct ? takeSlot(len) ?? rangeReadBuffer(len) : Buffer.allocUnsafeSlow(len);
+      const buf = direct ? takeSlot(len) ?? rangeReadBuffer(len) : Buffer.allocUnsafeSlow(len);
       const slot: Slot = { buf, data: undefined, done: false, err: null };
       const at = this.pos;
       this.pos += len;
       this.queue.push(slot);
       this.inFlight++;
-      readRange(this.fd, this.direct, buf, at, len, (err, data) => {
-        this.inFlight--;
-        slot.done = true;
-        slot.err = err;
-        slot.data = data;
-        if (this.closing !== undefined) return this.closeIfIdle();
-        this.deliver();
+      readRange(this.fd, direct, buf, at, len, (err, data) => {
+        if (direct && directRefused(err) && this.closing === undefined) return this.readBuffered(slot, at, len);
+        this.landed(slot, err, data);
       });
     }
     if (this.pos >= this.stop && this.queue.length === 0 && this.closing === undefined) this.push(null);
+  }
+
+  private landed(slot: Slot, err: Error | null, data: Buffer | undefined): void {
+    this.inFlight--;
+    slot.done = true;
+    slot.err = err;
+    slot.data = data;
+    if (this.closing !== undefined) return this.closeIfIdle();
+    this.deliver();
+  }
+
+  /**
+   * A direct read of this range was refused (EINVAL): reads it again into the same buffer
+   * through a buffered descriptor of the file, opened by the first such refusal; every later
+   * read is buffered. The read stays in flight meanwhile, so the stream cannot close under it.
+   */
+  private readBuffered(slot: Slot, at: number, len: number): void {
+    const retry = (err: Error | null): void => {
+      if (err !== null || this.closing !== undefined) return this.landed(slot, err, undefined);
+      readRange(this.fd, false, slot.buf, at, len, (e, data) => this.landed(slot, e, data));
+    };
+    if (!this.direct) return retry(null);
+    if (this.reopening !== undefined) return void this.reopening.push(retry);
+    this.reopening = [retry];
+    this.opts.onRefused?.(this.file);
+    fs.open(this.file, 'r', (err, fd) => {
+      const waiting = this.reopening!;
+      this.reopening = undefined;
+      if (!err) {
+        this.refusedFd = this.fd;
+        this.fd = fd;
+        this.direct = false;
+      }
+      for (const w of waiting) w(err);
+    });
   }
 
   /** Pushes the chunks that are complete, in order; then reads more if the consumer still wants it. */
@@ -246,6 +323,8 @@ export class FileRangeReader extends Readable {
     const done = this.closing;
     // Reads done and never handed out: nobody holds their slots.
     for (const slot of this.queue.splice(0)) giveSlot(slot.buf);
+    if (this.refusedFd >= 0) fs.close(this.refusedFd, ignore);
+    this.refusedFd = -1;
     if (this.fd < 0) return done();
     const fd = this.fd;
     this.fd = -1;

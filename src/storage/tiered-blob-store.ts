@@ -91,7 +91,7 @@ export class TieredBlobStore implements BlobStore {
   ) {}
 
   static async open(opts: TieredBlobStoreOptions): Promise<TieredBlobStore> {
-    return new TieredBlobStore(await FileBlobStore.open(opts.dir, { fsync: opts.fsync, shared: opts.shared }), opts.meta, opts.premark ?? false);
+    return new TieredBlobStore(await FileBlobStore.open(opts.dir, { fsync: opts.fsync, shared: opts.shared, warn: opts.warn }), opts.meta, opts.premark ?? false);
   }
 
   /** Small blobs inline as always, larger ones in `large` (a remote tier); closing this closes `large`. */
@@ -177,6 +177,8 @@ export class TieredBlobStore implements BlobStore {
   get readsDirect(): boolean {
     return this.files.readsDirect === true;
   }
+
+  readonly directReadRefused = (file: string): void => this.files.directReadRefused?.(file);
 
   localFileError(e: unknown): unknown | Promise<unknown> {
     return this.files.localFileError === undefined ? e : this.files.localFileError(e);

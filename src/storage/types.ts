@@ -479,6 +479,13 @@ export interface BlobStore {
    */
   readonly readsDirect?: boolean;
   /**
+   * Optional, with readsDirect: a reader of its files calls this when the kernel refused
+   * O_DIRECT for `file` (EINVAL: it lives where direct I/O is not taken at our alignment) and
+   * it read the file buffered instead; the store warns once. A function value, so a reader
+   * can pass it along without binding it.
+   */
+  readonly directReadRefused?: (file: string) => void;
+  /**
    * Optional, with localFile: the error such a reader reports for `e`, a read error of that
    * file, as read() would report it (a shared directory unreachable as a whole is
    * BlobTierUnavailableError, 503, not a missing blob).

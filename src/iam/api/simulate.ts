@@ -9,6 +9,7 @@ import { authorize, parsePolicyDocument, PolicyDocumentError, type NamedPolicy, 
 import type { ApiContext, QueryOperation } from './context.js';
 import { noGroup, noRole, noUser } from './common.js';
 import { queryError, validationError, type Params, type XmlValue } from './query.js';
+import { setOwn } from '../../records.js';
 
 const DECISION = { Allow: 'allowed', Deny: 'explicitDeny', ImplicitDeny: 'implicitDeny' } as const;
 
@@ -45,7 +46,7 @@ function contextEntries(p: Params): Record<string, ContextValue> {
   entries.forEach((e, i) => {
     if (!e.ContextKeyName) throw validationError('contextEntries.member.contextKeyName', undefined, 'Member must not be null');
     const values = p.nestedList('ContextEntries', i + 1, 'ContextKeyValues');
-    out[e.ContextKeyName] = e.ContextKeyType?.endsWith('List') ? values : values[0];
+    setOwn(out, e.ContextKeyName, e.ContextKeyType?.endsWith('List') ? values : values[0]);
   });
   return out;
 }

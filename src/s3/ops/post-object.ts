@@ -36,6 +36,7 @@ import { parseXmlRoot, text, xmlDocument } from '../xml.js';
 import { commitObject } from './put-object.js';
 import { parseTaggingXml } from './tagging.js';
 import { NO_TAGS } from '../../storage/object-tags.js';
+import { setOwn } from '../../records.js';
 
 const INTEGRITY_FIELDS = ['content-md5', 'x-amz-checksum-crc32', 'x-amz-checksum-crc32c', 'x-amz-checksum-crc64nvme', 'x-amz-checksum-sha1', 'x-amz-checksum-sha256', 'x-amz-checksum-algorithm'];
 
@@ -140,7 +141,7 @@ function fieldHeaders(fields: Record<string, string>): IncomingHttpHeaders {
   const h: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(fields)) {
     if (name === 'acl') h['x-amz-acl'] = value;
-    else if (!INTEGRITY_FIELDS.includes(name)) h[name] = value;
+    else if (!INTEGRITY_FIELDS.includes(name)) setOwn(h, name, value);
   }
   return h;
 }

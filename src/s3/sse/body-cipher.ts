@@ -121,7 +121,7 @@ function fileRead(blobs: BlobStore, keys: ObjectKeys, part: ObjectPart, start: n
   if (path === undefined) return undefined;
   const r = segmentRange(start, end + 1, part.size);
   const key = derivePartKey(keys.inner, keys.objectId, part.partNumber);
-  const stream = createFileDecryptStream(key, { plaintextSize: part.size, firstSegment: r.firstSegment, skipBytes: r.skipBytes, length: r.length, onSegment: countOpened }, { path, start: r.cipherStart, end: r.cipherEnd - 1, direct: blobs.readsDirect === true }, { lend });
+  const stream = createFileDecryptStream(key, { plaintextSize: part.size, firstSegment: r.firstSegment, skipBytes: r.skipBytes, length: r.length, onSegment: countOpened }, { path, start: r.cipherStart, end: r.cipherEnd - 1, direct: blobs.readsDirect === true, onDirectRefused: blobs.directReadRefused }, { lend });
   key.fill(0);
   return blobs.localFileError === undefined ? stream : mapStreamError(stream, (e) => blobs.localFileError!(e));
 }

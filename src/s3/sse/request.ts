@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { invalidArgument, s3Error } from '../errors.js';
+import { setOwn } from '../../records.js';
 
 export const SSE = 'x-amz-server-side-encryption';
 export const SSE_KMS_KEY_ID = 'x-amz-server-side-encryption-aws-kms-key-id';
@@ -90,9 +91,7 @@ export function parseContextHeader(v: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(parsed)) {
     if (typeof val !== 'string') throw invalidArgument(CONTEXT_MESSAGE, SSE_CONTEXT, v);
-    // A "__proto__" pair stays a pair: assigning it would set the prototype and drop it.
-    if (k === '__proto__') Object.defineProperty(out, k, { value: val, enumerable: true, writable: true, configurable: true });
-    else out[k] = val;
+    setOwn(out, k, val);
   }
   return out;
 }
