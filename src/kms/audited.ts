@@ -11,6 +11,7 @@ import { kmsError } from './errors.js';
 import type { Caller, KmsService } from './service.js';
 import { INPUT_MEMBERS, type AuditNote, type Operation } from './operation.js';
 import { isStorageFull } from '../storage/storage-full.js';
+import { setOwn } from '../records.js';
 
 export interface AuditedOptions {
   /**
@@ -52,9 +53,7 @@ function boundParam(v: unknown, depth = 1): unknown {
   for (const k of Object.keys(v).slice(0, PARAM_ENTRIES)) {
     const name = boundParam(k) as string;
     const value = boundParam((v as Record<string, unknown>)[k], depth + 1);
-    // A "__proto__" member (an encryption context may have one) stays a member: assigning it would set the prototype.
-    if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
-    else out[name] = value;
+    setOwn(out, name, value); // a "__proto__" member (an encryption context may have one) stays a member
   }
   return out;
 }
