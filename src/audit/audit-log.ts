@@ -4,15 +4,17 @@
 // never plaintext or key material (operations hand over sanitized parameters only).
 //
 // No request is answered before its event is durable: record() resolves once the line is
-// appended and fdatasync'd. Writes are group-committed: the events queued while one batch
-// is written and synced go out together in the next, so concurrent requests share one
-// fsync. Between two appends the file may be rotated (docs/spec/audit-log.md): when the
+// appended durably — kms.log is open with O_DSYNC (fsync on), so each write returns once its
+// bytes and the file size they need are on the device, as a write followed by fdatasync, in
+// one trip to the libuv pool instead of two. Writes are group-committed: the events queued
+// while one batch is written go out together in the next, so concurrent requests share one
+// device flush. Between two appends the file may be rotated (docs/spec/audit-log.md): when the
 // next event would take kms.log past maxFileBytes, kms.log becomes kms.log.1 (kms.log.1
 // becomes kms.log.2, …), the files beyond maxFiles are deleted (the oldest), and the rest
 // of the batch starts a new kms.log. Events are never split, so each is in exactly one
 // file, and the newest are always in kms.log.
 //
-// Preallocation: fdatasync after an append must also make the file's new size durable (a
+// Preallocation: a synchronous append must also make the file's new size durable (a
 // journal commit), while overwriting blocks already written and synced flushes only the
 // data (measured on ext4 here: 1.3-3.2 ms against 0.16-0.22 ms on one day, medians of
 // 0.22 against 0.14 ms on a day when the disk's cache flush dominated both). So the writer fills kms.log with zero bytes
@@ -54,7 +56,7 @@ const ZEROS = Buffer.alloc(64 * 1024);
 /** Where rotation starts and how many files are kept (config: COFFER_AUDIT_MAX_FILE_MB, COFFER_AUDIT_MAX_FILES). */
 export interface AuditLogOptions {
   /**
-   * Zero bytes written ahead of the last event, so that a batch's fdatasync has no new file
+   * Zero bytes written ahead of the last event, so that a batch's synchronous write has no new file
    * size to sync (COFFER_AUDIT_PREALLOCATE_MB). Default 0: off — kms.log then holds whole
    * lines only, as a log shipper tailing it expects.
    */
@@ -65,7 +67,7 @@ export interface AuditLogOptions {
   maxFiles?: number;
   /** Where write failures are reported. */
   log?: Logger;
-  /** fdatasync each batch before its events resolve (config fsync). Default true; off, a record survives a crash of the process but not of the machine. */
+  /** Each batch durable before its events resolve (config fsync: kms.log written with O_DSYNC). Default true; off, a record survives a crash of the process but not of the machine. */
   fsync?: boolean;
   /** Bytes held in audit/reserve for a full disk. Default 1 MiB. */
   reserveBytes?: number;
@@ -167,8 +169,7 @@ export class AuditLog implements AuditStore {
           j++;
         }
         if (j === unsynced) {
-          // What went into this file is made durable before it is renamed away.
-          await this.sync();
+          // What went into this file is durable (O_DSYNC writes) before it is renamed away.
           lines.splice(0, unsynced);
           unsynced = 0;
           synced = this.size;
@@ -190,7 +191,6 @@ export class AuditLog implements AuditStore {
         }
         unsynced = j;
       }
-      await this.sync();
       lines.length = 0;
     } catch (err) {
       await this.handle.truncate(synced).catch(() => undefined);
@@ -224,16 +224,6 @@ export class AuditLog implements AuditStore {
     if (this.allocated === this.size) return;
     await this.handle.truncate(this.size);
     this.allocated = this.size;
-  }
-
-  /**
-   * Makes what was written durable. With fsync on, kms.log is open with O_DSYNC: each write
-   * returns once its bytes (and the file size it needs) are on the device, as a write followed
-   * by fdatasync, in one trip to the libuv pool instead of two — the batch's requests wait one
-   * hop fewer. Nothing is left to sync then.
-   */
-  private async sync(): Promise<void> {
-    // Nothing: every write was synchronous (O_DSYNC), or fsync is off.
   }
 
   /** Holds RESERVE_BYTES of disk in audit/reserve (once), so a full disk still takes the records of requests in flight. */
