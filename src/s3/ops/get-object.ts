@@ -186,6 +186,11 @@ async function sendBody(
   const firstRead = firstChunk(body);
   if (recorded !== undefined) {
     firstRead.catch(ignore); // a read failing meanwhile is answered below, after the record
+    // Between the first chunk and sendStream nobody listens to the body while the record is
+    // awaited: an error it meets meanwhile (a damaged segment past the first chunk, found by
+    // the worker's next read) would be an unhandled 'error' event, which ends the process.
+    // Kept in body.errored instead, where sendStream finds it.
+    body.on('error', ignore);
     try {
       await recorded;
     } catch (e) {
