@@ -4,6 +4,8 @@
 // connection takes an EXCLUSIVE lock on audit_events, so the node's batch waits for it.
 // - Nothing of the answer arrives while the row waits; once it is committed the GET is
 //   answered in full, its Decrypt row already in the table.
+// - An error the opened key implies (here a KMS plaintext of the wrong length, a tampered
+//   envelope) is answered after the row too, as before the overlap.
 // - A body that fails while the row waits (a damaged segment in the second read of a
 //   worker-decrypted file, found a moment after the first) must not take the process down:
 //   the stream's 'error' then had no listener (the first chunk's were gone, the response's
@@ -17,10 +19,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { describePostgres } from '../helpers/postgres.js';
 import { SEALED_SEGMENT_SIZE } from '../../src/crypto/layout.js';
+import { decodeEnvelope, encodeEnvelope } from '../../src/crypto/envelope.js';
 
 const MiB = 1024 * 1024;
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -124,5 +127,40 @@ describePostgres('SSE-KMS GET on a cluster node: answered after its Decrypt row,
     assert.doesNotMatch(node.child()!.stderr(), /Unhandled|uncaught|ERR_UNHANDLED_ERROR/i);
     const again = await s3.send(new GetObjectCommand({ Bucket, Key: 'intact' }));
     assert.equal(sha(await again.Body!.transformToByteArray()), sha(intact), 'the node still answers');
+  });
+
+  it('an error the opened key implies (a data key of the wrong length) waits for the row too', async () => {
+    const node = cluster.nodes[0]!;
+    const s3 = node.s3();
+    const kms = node.kms();
+    const keyId = (await kms.send(new CreateKeyCommand({ Description: 'short key' }))).KeyMetadata!.KeyId!;
+    const Bucket = 'record-wait-short';
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    for (const [Key, ServerSideEncryption] of [['kms', 'aws:kms'], ['dsse', 'aws:kms:dsse']] as const) {
+      await s3.send(new PutObjectCommand({ Bucket, Key, Body: randomBytes(100_000), ServerSideEncryption, SSEKMSKeyId: keyId }));
+      // The envelope's KMS blob replaced by one of 16 bytes under the same key and context:
+      // KMS Decrypt succeeds (and is recorded), the object key it yields is unusable.
+      const { rows } = await db.query<{ sys: string }>('SELECT sys FROM meta_objects WHERE bucket = $1 AND key = $2', [Bucket, Key]);
+      const sys = JSON.parse(rows[0]!.sys) as { sse: { env: string } };
+      const env = decodeEnvelope(Buffer.from(sys.sse.env, 'base64'));
+      const blob = (await kms.send(new EncryptCommand({ KeyId: env.keyId, Plaintext: randomBytes(16), EncryptionContext: { ...env.context } }))).CiphertextBlob!;
+      sys.sse.env = encodeEnvelope({ ...env, wrappedKey: Buffer.from(blob) }).toString('base64');
+      await db.query('UPDATE meta_objects SET sys = $3 WHERE bucket = $1 AND key = $2', [Bucket, Key, JSON.stringify(sys)]);
+
+      const release = await holdAuditInserts();
+      const get = s3.send(new GetObjectCommand({ Bucket, Key }));
+      get.catch(() => undefined);
+      try {
+        if ((await within(get, 800)) === 'settled') {
+          const how = await get.then(() => 'a success', (err: Error) => `${err.name}: ${err.message}`);
+          assert.fail(`${Key}: answered (${how}) while the Decrypt row could not be inserted`);
+        }
+      } finally {
+        await release();
+      }
+      const e = await get.then(() => assert.fail(`${Key}: a GET with an unusable key succeeded`), (err: Error & { $metadata?: { httpStatusCode?: number } }) => err);
+      assert.equal(e.name, 'InternalError', `${Key}: ${e.message}`);
+      assert.equal(e.$metadata?.httpStatusCode, 500);
+    }
   });
 });
