@@ -273,7 +273,7 @@ async function open(ctx: S3Context, sse: StoredSse, place: ObjectPlace, customer
         }
       case 'sse-kms': {
         const { plaintext, recorded } = await decryptKmsDataKey(ctx, env, answerFirst);
-        return { keys: { objectId, inner: asObjectKey(plaintext) }, recorded };
+        return { keys: { objectId, inner: await fromPlaintext(plaintext, recorded, asObjectKey) }, recorded };
       }
       case 'sse-kms-bucket-key': {
         const bk = await bucketKeyForReading(ctx, env.keyId, env.wrappedKey, { ...env.context });
@@ -281,13 +281,28 @@ async function open(ctx: S3Context, sse: StoredSse, place: ObjectPlace, customer
       }
       case 'dsse-kms': {
         const { plaintext: dk, recorded } = await decryptKmsDataKey(ctx, env, answerFirst);
-        const [inner, outer] = splitDsseDataKey(dk);
+        const [inner, outer] = await fromPlaintext(dk, recorded, splitDsseDataKey);
         dk.fill(0);
         return { keys: { objectId, inner, outer }, recorded };
       }
     }
   } catch (e) {
     if (e instanceof ObjectCryptoError || e instanceof CustodyError) throw integrityFailure(ctx, e);
+    throw e;
+  }
+}
+
+/**
+ * The object key(s) `make` takes from a Decrypt's plaintext. When it refuses the plaintext (a
+ * length no object key has), the plaintext is wiped and, answered first, the error waits for
+ * the Decrypt's record: it is an answer the key implies (a refusal to record answers instead).
+ */
+async function fromPlaintext<T>(plaintext: Buffer, recorded: Promise<void> | undefined, make: (p: Buffer) => T): Promise<T> {
+  try {
+    return make(plaintext);
+  } catch (e) {
+    plaintext.fill(0);
+    await recorded;
     throw e;
   }
 }
