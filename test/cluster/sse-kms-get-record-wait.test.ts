@@ -6,6 +6,8 @@
 //   answered in full, its Decrypt row already in the table.
 // - An error the opened key implies (here a KMS plaintext of the wrong length, a tampered
 //   envelope) is answered after the row too, as before the overlap.
+// - A GET whose row is refused (its INSERT's connection terminated: 503, as before) or whose
+//   client goes away while the row waits leaves no blob file open and no decrypt job behind.
 // - A body that fails while the row waits (a damaged segment in the second read of a
 //   worker-decrypted file, found a moment after the first) must not take the process down:
 //   the stream's 'error' then had no listener (the first chunk's were gone, the response's
@@ -14,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -162,5 +164,84 @@ describePostgres('SSE-KMS GET on a cluster node: answered after its Decrypt row,
       assert.equal(e.name, 'InternalError', `${Key}: ${e.message}`);
       assert.equal(e.$metadata?.httpStatusCode, 500);
     }
+  });
+
+  it('refused (its row cannot be inserted) or abandoned while the row waits: 503 as before, no blob file left open', async () => {
+    const node = cluster.nodes[0]!;
+    const s3 = node.s3();
+    const keyId = (await node.kms().send(new CreateKeyCommand({ Description: 'refused' }))).KeyMetadata!.KeyId!;
+    const Bucket = 'record-wait-refused';
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    const body = randomBytes(6 * MiB);
+    const before = new Set((await filesUnder(cluster.blobDir!)).map((f) => f.path));
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'o', Body: body, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId }));
+    const blob = (await filesUnder(cluster.blobDir!)).filter((f) => !before.has(f.path) && f.size > 6 * MiB);
+    assert.equal(blob.length, 1, `the object's blob file: ${JSON.stringify(blob)}`);
+    const pid = node.child()!.proc.pid!;
+    /** The node's descriptors on the object's blob file (the decrypt worker's reads). */
+    const blobFilesOpen = async (): Promise<number> => {
+      let n = 0;
+      for (const fd of await readdir(`/proc/${pid}/fd`)) {
+        const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+        if (target === blob[0]!.path) n++;
+      }
+      return n;
+    };
+    /** The node's audit INSERT waiting on the lock: its backend. */
+    const waitingInsert = async (): Promise<number> => {
+      for (let i = 0; i < 200; i++) {
+        const { rows } = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO audit_events%'`);
+        if (rows.length > 0) return rows[0]!.pid;
+        await sleep(10);
+      }
+      assert.fail('no audit INSERT waited on the lock');
+    };
+    const recovered = async (): Promise<void> => {
+      for (let i = 0; i < 100; i++) {
+        try {
+          const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'o' }));
+          assert.equal(sha(await got.Body!.transformToByteArray()), sha(body));
+          return;
+        } catch {
+          await sleep(100);
+        }
+      }
+      assert.fail('the audit trail did not recover');
+    };
+    await recovered();
+    await sleep(500);
+    assert.equal(await blobFilesOpen(), 0, 'the blob file is closed after a GET');
+    for (let round = 0; round < 3; round++) {
+      const release = await holdAuditInserts();
+      const get = s3.send(new GetObjectCommand({ Bucket, Key: 'o' }));
+      get.catch(() => undefined);
+      try {
+        await db.query('SELECT pg_terminate_backend($1)', [await waitingInsert()]);
+      } finally {
+        await release();
+      }
+      const e = await get.then(() => assert.fail('a GET whose Decrypt row was refused succeeded'), (err: Error & { $metadata?: { httpStatusCode?: number } }) => err);
+      assert.equal(e.$metadata?.httpStatusCode, 503, `${e.name}: ${e.message}`);
+      await recovered();
+    }
+    for (let round = 0; round < 3; round++) {
+      const release = await holdAuditInserts();
+      const abort = new AbortController();
+      const get = s3.send(new GetObjectCommand({ Bucket, Key: 'o' }), { abortSignal: abort.signal });
+      get.catch(() => undefined);
+      try {
+        await waitingInsert();
+        await sleep(50); // the body's first read done meanwhile
+        abort.abort();
+        await get.catch(() => undefined);
+      } finally {
+        await release();
+      }
+    }
+    await recovered();
+    for (let i = 0; i < 50 && (await blobFilesOpen()) > 0; i++) await sleep(20);
+    assert.equal(await blobFilesOpen(), 0, 'blob files left open by refused or abandoned GETs');
+    assert.equal(node.child()?.proc.exitCode, null);
+    assert.doesNotMatch(node.child()!.stderr(), /Unhandled|uncaught|ERR_UNHANDLED_ERROR/i);
   });
 });
