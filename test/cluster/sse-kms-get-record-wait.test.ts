@@ -172,18 +172,22 @@ describePostgres('SSE-KMS GET on a cluster node: answered after its Decrypt row,
     const keyId = (await node.kms().send(new CreateKeyCommand({ Description: 'refused' }))).KeyMetadata!.KeyId!;
     const Bucket = 'record-wait-refused';
     await s3.send(new CreateBucketCommand({ Bucket }));
-    const body = randomBytes(6 * MiB);
+    const bodies = { big: randomBytes(6 * MiB), mid: randomBytes(200 * 1024), dsse: randomBytes(MiB) };
     const before = new Set((await filesUnder(cluster.blobDir!)).map((f) => f.path));
-    await s3.send(new PutObjectCommand({ Bucket, Key: 'o', Body: body, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId }));
-    const blob = (await filesUnder(cluster.blobDir!)).filter((f) => !before.has(f.path) && f.size > 6 * MiB);
-    assert.equal(blob.length, 1, `the object's blob file: ${JSON.stringify(blob)}`);
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'big', Body: bodies.big, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId }));
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'mid', Body: bodies.mid, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyId }));
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'dsse', Body: bodies.dsse, ServerSideEncryption: 'aws:kms:dsse', SSEKMSKeyId: keyId }));
+    const blobs = new Set((await filesUnder(cluster.blobDir!)).filter((f) => !before.has(f.path) && f.size > 200 * 1024).map((f) => f.path));
+    assert.equal(blobs.size, 3, `the objects' blob files: ${JSON.stringify([...blobs])}`);
+    // A worker reading the file (6 MiB, and a range of it), a file read decrypted here (200 KiB), two layers (DSSE-KMS).
+    const reads = [{ Key: 'big' }, { Key: 'big', Range: 'bytes=100-2000000' }, { Key: 'mid' }, { Key: 'dsse' }];
     const pid = node.child()!.proc.pid!;
-    /** The node's descriptors on the object's blob file (the decrypt worker's reads). */
+    /** The node's descriptors on the objects' blob files. */
     const blobFilesOpen = async (): Promise<number> => {
       let n = 0;
       for (const fd of await readdir(`/proc/${pid}/fd`)) {
         const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
-        if (target === blob[0]!.path) n++;
+        if (blobs.has(target)) n++;
       }
       return n;
     };
@@ -199,8 +203,8 @@ describePostgres('SSE-KMS GET on a cluster node: answered after its Decrypt row,
     const recovered = async (): Promise<void> => {
       for (let i = 0; i < 100; i++) {
         try {
-          const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'o' }));
-          assert.equal(sha(await got.Body!.transformToByteArray()), sha(body));
+          const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'mid' }));
+          assert.equal(sha(await got.Body!.transformToByteArray()), sha(bodies.mid));
           return;
         } catch {
           await sleep(100);
@@ -209,25 +213,26 @@ describePostgres('SSE-KMS GET on a cluster node: answered after its Decrypt row,
       assert.fail('the audit trail did not recover');
     };
     await recovered();
-    await sleep(500);
-    assert.equal(await blobFilesOpen(), 0, 'the blob file is closed after a GET');
-    for (let round = 0; round < 3; round++) {
+    await sleep(200);
+    assert.equal(await blobFilesOpen(), 0, 'the blob files are closed after a GET');
+    for (const r of reads) {
       const release = await holdAuditInserts();
-      const get = s3.send(new GetObjectCommand({ Bucket, Key: 'o' }));
+      const get = s3.send(new GetObjectCommand({ Bucket, ...r }));
       get.catch(() => undefined);
       try {
+        await sleep(50); // the body's first read done meanwhile
         await db.query('SELECT pg_terminate_backend($1)', [await waitingInsert()]);
       } finally {
         await release();
       }
-      const e = await get.then(() => assert.fail('a GET whose Decrypt row was refused succeeded'), (err: Error & { $metadata?: { httpStatusCode?: number } }) => err);
-      assert.equal(e.$metadata?.httpStatusCode, 503, `${e.name}: ${e.message}`);
+      const e = await get.then(() => assert.fail(`${JSON.stringify(r)}: a GET whose Decrypt row was refused succeeded`), (err: Error & { $metadata?: { httpStatusCode?: number } }) => err);
+      assert.equal(e.$metadata?.httpStatusCode, 503, `${JSON.stringify(r)}: ${e.name}: ${e.message}`);
       await recovered();
     }
-    for (let round = 0; round < 3; round++) {
+    for (const r of reads) {
       const release = await holdAuditInserts();
       const abort = new AbortController();
-      const get = s3.send(new GetObjectCommand({ Bucket, Key: 'o' }), { abortSignal: abort.signal });
+      const get = s3.send(new GetObjectCommand({ Bucket, ...r }), { abortSignal: abort.signal });
       get.catch(() => undefined);
       try {
         await waitingInsert();
