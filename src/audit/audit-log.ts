@@ -202,20 +202,28 @@ export class AuditLog implements AuditStore {
 
   /**
    * Extends kms.log with zero bytes up to PREALLOCATE_BYTES past its last event (not past
-   * maxFileBytes); the batch's sync makes them durable. Best effort: when the disk cannot
+   * maxFileBytes), synced before the batch's events resolve. Best effort: when the disk cannot
    * take them the tail is cut off again and the log appends as it would without.
    */
   private async preallocate(): Promise<void> {
     const target = Math.min(this.size + this.preallocateBytes, this.maxFileBytes);
+    // With fsync on, the zeros go through a descriptor of their own without O_DSYNC and are
+    // synced once: through kms.log's O_DSYNC descriptor every 64 KiB of them would be a device
+    // flush of its own (measured here: 4 MiB in 71–108 ms against 7–11).
+    let zeros: FileHandle | undefined;
     try {
+      zeros = this.fsync ? await open(this.path, fsConstants.O_WRONLY) : this.handle;
       while (this.allocated < target) {
         const n = Math.min(ZEROS.length, target - this.allocated);
-        await writeAll(this.handle, ZEROS.subarray(0, n), this.allocated);
+        await writeAll(zeros, ZEROS.subarray(0, n), this.allocated);
         this.allocated += n;
       }
+      if (zeros !== this.handle) await zeros.datasync();
     } catch {
       await this.handle.truncate(this.size);
       this.allocated = this.size;
+    } finally {
+      if (zeros !== undefined && zeros !== this.handle) await zeros.close().catch(() => undefined);
     }
   }
 
