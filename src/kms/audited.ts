@@ -66,8 +66,17 @@ function boundParam(v: unknown, depth = 1): unknown {
 export async function audited<I extends object, O>(
   svc: KmsService, caller: Caller, eventName: string, op: Operation<I, O>, input: I, opts: AuditedOptions = {},
 ): Promise<O> {
-  const { out, recorded } = await run(svc, caller, eventName, op, input, opts.recordSuccess !== false);
-  await recorded;
+  const recordSuccess = opts.recordSuccess !== false;
+  if (recordSuccess) checkWritable(svc, caller, eventName);
+  const note = new Note(eventName, input);
+  let out: O;
+  try {
+    out = await op(svc, caller, input, note);
+  } catch (e) {
+    await recordFailure(svc, caller, eventName, note, e);
+    throw e;
+  }
+  if (recordSuccess) await record(svc, caller, successEvent(eventName, caller, note));
   return out;
 }
 
@@ -90,41 +99,46 @@ export interface AnsweredFirst<O> {
  * must answer its rejection as the call's refusal. Refusals are as in audited(): recorded,
  * then thrown.
  */
-export function auditedAnswerFirst<I extends object, O>(
+export async function auditedAnswerFirst<I extends object, O>(
   svc: KmsService, caller: Caller, eventName: string, op: Operation<I, O>, input: I,
 ): Promise<AnsweredFirst<O>> {
-  return run(svc, caller, eventName, op, input, true);
-}
-
-async function run<I extends object, O>(
-  svc: KmsService, caller: Caller, eventName: string, op: Operation<I, O>, input: I, recordSuccess: boolean,
-): Promise<AnsweredFirst<O>> {
-  if (recordSuccess) {
-    try {
-      svc.checkAuditWritable();
-    } catch (e) {
-      refuse(e, caller, eventName, svc);
-    }
-  }
+  checkWritable(svc, caller, eventName);
   const note = new Note(eventName, input);
   let out: O;
   try {
     out = await op(svc, caller, input, note);
   } catch (e) {
-    const code = isServiceError(e) ? e.code : 'KMSInternalException';
-    const message = isServiceError(e) ? e.message : 'internal error';
-    await record(svc, caller, { eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note), errorCode: code, errorMessage: message });
+    await recordFailure(svc, caller, eventName, note, e);
     throw e;
   }
-  if (!recordSuccess) return { out, recorded: DONE };
-  const recorded = record(svc, caller, { eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note) });
+  // record() may throw at once (a log that just failed): that is this call's refusal.
+  const recorded = record(svc, caller, successEvent(eventName, caller, note));
   // Handled here so a caller that fails before awaiting it leaves no unhandled rejection;
   // awaiting `recorded` still throws its error.
   recorded.catch(ignore);
   return { out, recorded };
 }
 
-const DONE: Promise<void> = Promise.resolve();
+/** While the audit log cannot be written nothing runs: KMSInternalException. */
+function checkWritable(svc: KmsService, caller: Caller, eventName: string): void {
+  try {
+    svc.checkAuditWritable();
+  } catch (e) {
+    refuse(e, caller, eventName, svc);
+  }
+}
+
+/** Records a refused or failed operation (its error code and message). */
+function recordFailure(svc: KmsService, caller: Caller, eventName: string, note: Note, e: unknown): Promise<void> {
+  const code = isServiceError(e) ? e.code : 'KMSInternalException';
+  const message = isServiceError(e) ? e.message : 'internal error';
+  return record(svc, caller, { eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note), errorCode: code, errorMessage: message });
+}
+
+function successEvent(eventName: string, caller: Caller, note: Note): AuditEvent {
+  return { eventName, caller, requestParameters: boundParam(note.params) as Record<string, unknown>, resources: resources(note) };
+}
+
 function ignore(): void {}
 
 /**
