@@ -612,6 +612,74 @@ async function signIn(page: Page, id: string, secret: string): Promise<void> {
 }
 
 
+// Setting location.hash navigates within the page at once, but its hashchange event comes
+// later (Chromium: after the next frame, 5-20 ms here, more on a loaded machine), so the
+// route() it triggers runs after whatever the user (or playwright) did in between. Sign-out used to render the
+// sign-in form and then, on its own hashchange, render it again: a form already filled
+// was replaced by an empty one whose submit the browser blocks (required fields), and the
+// walk's second sign-in waited for a whoami that was never sent. This test holds every
+// hashchange until the form is filled, then lets them through, so the late event always
+// comes at the worst moment.
+test('signing out and in again: no late hashchange replaces the sign-in form being filled or the shell just shown', { skip: NO_BROWSER, timeout: 60_000 }, async () => {
+  const browser = await launch();
+  const srv = await startTestServer().catch(async (e: unknown) => {
+    await browser.close();
+    throw e;
+  });
+  const page = await (await browser.newContext()).newPage();
+  page.setDefaultTimeout(10_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // Hash navigations started (the Navigation API's navigate event, fired synchronously by a
+  // location.hash assignment, not by history.replaceState) and the hashchange events held back.
+  const hold = `(() => {
+    window.__hashNavigations = 0;
+    window.__held = [];
+    navigation.addEventListener('navigate', (e) => { if (e.hashChange && e.navigationType !== 'reload') window.__hashNavigations++; });
+    window.__hold = (e) => { if (e.isTrusted) { e.stopImmediatePropagation(); window.__held.push(e); } };
+    window.addEventListener('hashchange', window.__hold, { capture: true });
+  })()`;
+  // Waits until every hash navigation started has delivered its (held) hashchange, then delivers them to the console.
+  const release = async (): Promise<number> => {
+    await page.waitForFunction('window.__held.length === window.__hashNavigations');
+    return await page.evaluate(`(() => {
+      const held = window.__held.splice(0);
+      window.__hashNavigations = 0;
+      for (const e of held) window.dispatchEvent(new HashChangeEvent('hashchange', { oldURL: e.oldURL, newURL: e.newURL }));
+      return held.length;
+    })()`) as number;
+  };
+  try {
+    await page.goto(`${srv.url}/console#/buckets`);
+    await page.evaluate(hold);
+    await signIn(page, ROOT_KEY_ID, ROOT_SECRET);
+    await page.locator('[data-testid=buckets-table]').waitFor();
+    await release();
+    await page.click('text=Sign out');
+    await page.locator('[data-testid=signin]').waitFor();
+    assert.equal(await page.evaluate('sessionStorage.length'), 0, 'sign-out clears the credentials');
+    await page.fill('[name=accessKeyId]', ROOT_KEY_ID);
+    await page.fill('[name=secretAccessKey]', ROOT_SECRET);
+    await release();
+    assert.equal(await page.inputValue('[name=accessKeyId]'), ROOT_KEY_ID, 'the form being filled is still the one shown');
+    assert.equal(await page.inputValue('[name=secretAccessKey]'), ROOT_SECRET, 'the form being filled is still the one shown');
+    await page.click('[data-testid=signin] button[type=submit]');
+    const whoami = page.locator('[data-testid=whoami]');
+    await whoami.waitFor();
+    assert.match(await whoami.textContent() ?? '', /^arn:aws:iam::\d{12}:root$/);
+    // The shell shown at sign-in stays: a dialog opened from it is not orphaned by a second render.
+    await page.evaluate(`document.querySelector('[data-testid=whoami]').dataset.first = 'yes'`);
+    await page.locator('[data-testid=keys-table]').waitFor();
+    await release();
+    assert.equal(await page.locator('[data-testid=whoami][data-first]').count(), 1, 'the shell shown at sign-in is not rendered again');
+    assert.match(page.url(), /#\/keys$/, 'sign-in lands on the keys page');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await srv.stop();
+  }
+});
+
 test("the console finds the server's region at sign-in and signs every service with it", { skip: NO_BROWSER, timeout: 60_000 }, async () => {
   const browser = await launch();
   const srv = await startTestServer({ COFFER_REGION: 'eu-central-1' }).catch(async (e: unknown) => {

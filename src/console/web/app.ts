@@ -32,7 +32,13 @@ function currentRoute(): Route {
   return { parts: path.split('/').filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(qs ?? '') };
 }
 
+/**
+ * Shows the sign-in form, unless it is already shown: a later route() without a session
+ * (a hashchange, a page of the signed-out session failing with NotSignedIn) must not
+ * replace a form the user may already be typing into.
+ */
 function renderSignIn(): void {
+  if (app.querySelector('[data-testid=signin]')) return;
   const errors = h('div', { class: 'errors' });
   const region = input('region', { value: 'us-east-1' });
   const form = h(
@@ -53,7 +59,8 @@ function renderSignIn(): void {
     clear(errors);
     signIn(String(v.get('accessKeyId')).trim(), String(v.get('secretAccessKey')).trim(), String(v.get('sessionToken') ?? '').trim() || undefined, String(v.get('region')).trim() || 'us-east-1')
       .then(() => {
-        if (!location.hash || location.hash === '#/') location.hash = '#/keys';
+        // Without firing hashchange, which would render the shell a second time.
+        if (!location.hash || location.hash === '#/') history.replaceState(null, '', '#/keys');
         void route();
       })
       .catch((err: unknown) => clear(errors, errorBanner(err)));
@@ -85,7 +92,9 @@ async function route(): Promise<void> {
     button('Sign out', () => {
       clearSession();
       document.getElementById('toasts')?.remove();
-      location.hash = '';
+      // The address loses its page without a hashchange: its route() would run after
+      // this and could replace a sign-in form already being filled.
+      history.replaceState(null, '', location.pathname + location.search);
       renderSignIn();
     }),
   );
