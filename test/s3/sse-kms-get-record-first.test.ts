@@ -8,9 +8,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, rm, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -23,43 +22,34 @@ import { startCoffer, type RunningCoffer } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { readAudit } from '../../src/audit/audit-log.js';
 import { ROOT_KEY_ID, ROOT_SECRET } from '../helpers/server.js';
+import { fillDisk, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 
 const MiB = 1024 * 1024;
 let base = '';
 let auditDir = '';
-let mounted = false;
+let tmpfs: Tmpfs | undefined;
 let coffer: RunningCoffer | undefined;
 let skip: string | false = false;
 
 before(async () => {
   base = await mkdtemp(join(tmpdir(), 'coffer-record-first-'));
-  auditDir = join(base, 'data', 'audit');
-  await mkdir(auditDir, { recursive: true });
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m,mode=0700', 'tmpfs', auditDir], { stdio: 'pipe' });
-    mounted = true;
-  } catch (e) {
-    if (process.env.CI) throw new Error(`cannot mount a tmpfs for the audit directory: ${(e as Error).message}`);
-    skip = 'mounting a tmpfs is not permitted here (run as root, or in CI)';
+  await mkdir(join(base, 'data'), { recursive: true });
+  const m = mountTmpfs(3 * MiB);
+  if (typeof m === 'string') {
+    if (process.env.CI) throw new Error(`cannot mount a small file system for the audit directory: ${m}`);
+    skip = m;
+    return;
   }
+  tmpfs = m;
+  // The data directory's audit/ is the small file system.
+  auditDir = join(base, 'data', 'audit');
+  await symlink(m.dir, auditDir);
 });
 after(async () => {
   await coffer?.close();
-  if (mounted) execFileSync('umount', [auditDir]);
+  tmpfs?.unmount();
   await rm(base, { recursive: true, force: true });
 });
-
-async function fill(path: string): Promise<void> {
-  const h = await open(path, 'w');
-  const chunk = Buffer.alloc(4096, 1);
-  try {
-    for (;;) await h.write(chunk);
-  } catch (e) {
-    assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
-  } finally {
-    await h.close();
-  }
-}
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -106,7 +96,7 @@ describe('an SSE-KMS GET answers only after its Decrypt is durable', () => {
         assert.equal(sha(await got.Body!.transformToByteArray()), sha(r.expect), r.name);
       }
 
-      await fill(join(auditDir, 'filler'));
+      fillDisk(join(auditDir, 'filler'));
       const answered: { name: string; requestId: string }[] = [];
       const refused: string[] = [];
       for (let round = 0, after = -1; after < 3; round++) {
