@@ -17,21 +17,12 @@ import { pipeline } from 'node:stream/promises';
 import { FileRangeReader, ReadBufferPool, readFileRange } from '../../src/storage/file-range-reader.js';
 import { asPartKey, ciphertextSize, createEncryptStream, createFileDecryptStream } from '../../src/crypto/index.js';
 import { lentRelease } from '../../src/io/lent.js';
+import { loopDeviceSkipReason } from '../helpers/loop-device.js';
 
 const KiB = 1024;
 const BLOCK = 64 * KiB;
 
-function canRun(): string | undefined {
-  if (process.platform !== 'linux') return 'Linux only (O_DIRECT, loop devices)';
-  if (process.getuid?.() !== 0) return 'needs root (losetup)';
-  try {
-    execFileSync('losetup', ['--version'], { stdio: 'ignore' });
-  } catch {
-    return 'needs losetup';
-  }
-  return undefined;
-}
-const skip = canRun();
+const skip = loopDeviceSkipReason('losetup');
 
 let dir: string;
 const devices: string[] = [];

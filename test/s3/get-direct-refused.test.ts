@@ -22,21 +22,12 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type PutObject
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { openFilesUnder } from '../helpers/cut-get.js';
+import { loopDeviceSkipReason } from '../helpers/loop-device.js';
 
 const MiB = 1024 * 1024;
 const DEVICE_BLOCK = 64 * 1024;
 
-function canRun(): string | undefined {
-  if (process.platform !== 'linux') return 'Linux only (O_DIRECT, loop devices)';
-  if (process.getuid?.() !== 0) return 'needs root (mount -t ramfs, losetup)';
-  try {
-    execFileSync('losetup', ['--version'], { stdio: 'ignore' });
-  } catch {
-    return 'needs losetup';
-  }
-  return undefined;
-}
-const skip = canRun();
+const skip = loopDeviceSkipReason('mount -t ramfs, losetup');
 
 interface Logged { level: number; msg: string }
 
