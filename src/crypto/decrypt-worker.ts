@@ -1,7 +1,7 @@
 // Worker-thread side of the offloaded decryptor (offloaded-decrypt.ts, file-decrypt.ts):
 // each job is one DecryptStream — the same code, the same checks — fed either with
 // ciphertext chunks posted from the main thread ('open' + 'data'), or with ciphertext this
-// thread reads from a file itself ('file': one read ahead through the libuv pool, into
+// thread reads from a file itself ('file': two reads ahead through the libuv pool, into
 // reused buffers, and no hop through the main thread per chunk). A chunk-fed job's
 // plaintext goes back as transferred buffers; a file job's is copied into a slot of the
 // ring (a SharedArrayBuffer) the main thread lent it, and only the slot's number and
@@ -73,8 +73,12 @@ interface FileJob {
   free: number[];
   slot: number;
   filled: number;
-  /** A read is in flight (into a buffer of ours, on our descriptor: the file closes only after it). */
-  reading: boolean;
+  /** Reads in flight (into buffers of ours, on our descriptors: the file closes only after them). */
+  reading: number;
+  /** Reads started and not yet moved to `ready`, in file order. */
+  reads: PendingRead[];
+  /** Direct descriptors replaced by a buffered one after a refusal: closed with the file. */
+  refusedFds: number[];
   /** Chunks read and not yet decrypted, oldest first, each with the slot its plaintext goes to. */
   ready: { buf: Buffer; slot: number }[];
   /** A decrypt of a ready chunk is scheduled. */
@@ -136,14 +140,21 @@ function endFile(f: FileJob): void {
   f.closing = true;
   f.partKey.fill(0);
   for (const r of f.ready.splice(0)) recycle(r.buf);
+  // Reads still in flight give their buffers back as they land (closing); landed ones now.
+  for (const r of f.reads.splice(0)) {
+    if (!r.done) continue;
+    owners.set(r.buf, r.buf);
+    recycle(r.buf);
+  }
   closeFd(f);
 }
 
 function closeFd(f: FileJob): void {
-  if (f.reading || f.fd < 0) return;
+  if (f.reading > 0 || f.fd < 0) return;
   const fd = f.fd;
   f.fd = -1;
   closeQuietly(fd);
+  for (const old of f.refusedFds.splice(0)) closeQuietly(old);
 }
 
 /** Closes a descriptor this thread only read through: a failed close loses nothing. Synchronous, as the open (openFile). */
@@ -184,46 +195,84 @@ function recycle(b: Buffer): void {
 const owners = new WeakMap<Buffer, Buffer>();
 
 /**
- * Keeps one read of a file job in flight while a slot is free for its plaintext: the libuv
- * pool reads the next chunk while this thread decrypts the last one, and neither waits for
- * the main thread. Each read takes its slot when it starts, so the ring bounds the reads too.
+ * Keeps up to READS_AHEAD reads of a file job in flight while slots are free for their
+ * plaintext: the libuv pool reads the next chunks while this thread decrypts the last one,
+ * and neither waits for the main thread. Each read takes its slot when it starts, so the
+ * ring bounds the reads too. Reads may land out of order; their chunks are decrypted in
+ * file order (`reads` keeps them until every earlier one landed).
  */
 function readAhead(f: FileJob): void {
-  if (f.reading || f.closing || f.pos >= f.stop || f.free.length === 0) return;
+  while (f.reading < READS_AHEAD && !f.closing && f.pos < f.stop && f.free.length > 0) startRead(f);
+}
+
+/**
+ * Reads of one file job in flight at once. With one, a single stream's rate was the read's
+ * latency (an O_DIRECT read of ~1 MiB at queue depth 1): 256 MiB SSE-S3 GETs measured 1.34×
+ * and SSE-KMS 1.09× with two (docs/PERFORMANCE.md); three measured as two. A 1 MiB GET is one read.
+ */
+const READS_AHEAD = 2;
+
+function startRead(f: FileJob): void {
   const slot = f.free.pop()!;
   const len = Math.min(f.read, f.stop - f.pos);
   const buf = readBuffer(f.read);
   const at = f.pos;
   f.pos += len;
-  f.reading = true;
+  f.reading++;
+  const read: PendingRead = { buf, slot, data: undefined, err: null, done: false };
+  f.reads.push(read);
+  let direct = f.direct;
   // A file that ends first is an error, as for the blob store's reader.
-  readRange(f.fd, f.direct, buf, at, len, function landed(err, data) {
-    if (f.direct && !f.closing && directRefused(err)) {
+  readRange(f.fd, direct, buf, at, len, function landed(err, data) {
+    if (direct && !f.closing && directRefused(err)) {
       // Refused direct (EINVAL): this range and the rest through a buffered descriptor. The
-      // read was the only one on the direct descriptor, so it closes now.
-      f.direct = false;
-      try {
-        const fd = fs.openSync(f.path, 'r');
-        closeQuietly(f.fd);
-        f.fd = fd;
-      } catch (e) {
-        return landed(e as Error, undefined);
+      // direct one may still have the other read on it: it closes when the job ends.
+      direct = false;
+      if (f.direct) {
+        f.direct = false;
+        try {
+          const fd = fs.openSync(f.path, 'r');
+          f.refusedFds.push(f.fd);
+          f.fd = fd;
+        } catch (e) {
+          return landed(e as Error, undefined);
+        }
+        post({ op: 'refused', job: f.id });
       }
-      post({ op: 'refused', job: f.id });
       return readRange(f.fd, false, buf, at, len, landed);
     }
-    f.reading = false;
-    if (err || data === undefined || f.closing) {
+    f.reading--;
+    read.done = true;
+    read.err = err;
+    read.data = data;
+    if (f.closing) {
       owners.set(buf, buf);
       recycle(buf);
-      if (f.closing) return closeFd(f);
-      return failFile(f, err);
+      return closeFd(f);
     }
-    owners.set(data, buf);
-    f.ready.push({ buf: data, slot });
+    // Chunks in file order: this read waits for every earlier one.
+    while (f.reads[0]?.done === true) {
+      const r = f.reads.shift()!;
+      if (r.err || r.data === undefined) {
+        owners.set(r.buf, r.buf);
+        recycle(r.buf);
+        return failFile(f, r.err);
+      }
+      owners.set(r.data, r.buf);
+      f.ready.push({ buf: r.data, slot: r.slot });
+    }
     readAhead(f);
     decryptNext(f);
   });
+}
+
+/** A read of a file job, from its start until its chunk moves to `ready` (in file order). */
+interface PendingRead {
+  buf: Buffer;
+  slot: number;
+  data: Buffer | undefined;
+  err: Error | null;
+  done: boolean;
 }
 
 /**
@@ -235,7 +284,7 @@ function decryptNext(f: FileJob): void {
   if (f.closing) return;
   const next = f.ready.shift();
   if (next === undefined) {
-    if (f.pos >= f.stop && !f.reading) finishFile(f);
+    if (f.pos >= f.stop && f.reading === 0) finishFile(f);
     return;
   }
   f.slot = next.slot;
@@ -247,12 +296,12 @@ function decryptNext(f: FileJob): void {
     return failFile(f, e);
   }
   recycle(next.buf);
-  if (f.ready.length === 0 && f.pos >= f.stop && !f.reading) return finishFile(f, next.slot);
+  if (f.ready.length === 0 && f.pos >= f.stop && f.reading === 0) return finishFile(f, next.slot);
   if (f.filled > 0) post({ op: 'slot', job: f.id, slot: next.slot, length: f.filled, segments: f.segments.splice(0) });
   else f.free.push(next.slot);
   readAhead(f);
   // One chunk per turn of the event loop: a 'free' or 'cancel' gets in between.
-  if (f.ready.length > 0 || (f.pos >= f.stop && !f.reading)) schedule(f);
+  if (f.ready.length > 0 || (f.pos >= f.stop && f.reading === 0)) schedule(f);
 }
 
 function schedule(f: FileJob): void {
@@ -307,7 +356,7 @@ function openFile(m: Extract<DecryptRequest, { op: 'file' }>): void {
   const ring = m.ring.map((sab) => Buffer.from(sab));
   const f: FileJob = {
     id: m.job, opener, partKey, segments, path: m.path, fd, direct, pos: m.start, stop: m.end + 1, read: m.read,
-    ring, slotSize: m.slotSize, free: [], slot: -1, filled: 0, reading: false, ready: [], scheduled: false, closing: false,
+    ring, slotSize: m.slotSize, free: [], slot: -1, filled: 0, reading: 0, reads: [], refusedFds: [], ready: [], scheduled: false, closing: false,
     // A read's plaintext fits its slot (the main thread sized the slots for whole reads); a check all the same.
     toSlot: (pt) => {
       if (f.filled + pt.length > f.slotSize) throw new RangeError("a read's plaintext overflows its ring slot");

@@ -2,8 +2,8 @@
 // The chunk-fed offloaded decryptor (offloaded-decrypt.ts) moves every ciphertext chunk
 // main thread → libuv pool (the read) → main thread → worker (the decrypt) → main thread;
 // on a loaded machine each of those hops waits for a core. Here the worker opens the file
-// and keeps one read ahead (the libuv pool reads chunk n+1 into a reused buffer while the
-// worker decrypts chunk n). The worker runs the same decryptor (SegmentOpener: same checks,
+// and keeps two reads ahead (the libuv pool reads chunks n+1 and n+2 into reused buffers
+// while the worker decrypts chunk n). The worker runs the same decryptor (SegmentOpener: same checks,
 // same errors).
 //
 // Plaintext comes back through a ring: up to SLOTS slots (SharedArrayBuffers of one read's
