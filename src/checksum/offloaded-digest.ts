@@ -110,6 +110,11 @@ class DigestPool {
     return new OffloadedDigest(this, w, job);
   }
 
+  /** @internal Jobs started and not yet finished or cancelled (tests: none may be left behind). */
+  get running(): number {
+    return this.jobs.size;
+  }
+
   /** @internal */
   takeBuffer(): ArrayBuffer {
     return this.spare.pop() ?? new ArrayBuffer(BATCH);
@@ -188,6 +193,11 @@ class OffloadedDigest implements Digest {
 }
 
 let pool: DigestPool | undefined;
+
+/** Digest jobs on the pool not yet finished or cancelled: each keeps the pool's workers ref'd (tests). */
+export function pooledDigestJobs(): number {
+  return pool?.running ?? 0;
+}
 
 /** A digest for a body of the announced size: off the main thread when it is large. */
 export function createDigest(opts: BodyDigestOptions, announcedSize: number | undefined): Digest {
