@@ -190,6 +190,41 @@ describe('a file job whose direct reads are refused (loop device, 64 KiB blocks)
     }
   });
 
+  it('a mixed pair — the first read refused, the second (64 KiB-aligned once widened) taken on the direct descriptor — comes back in file order; both descriptors close', async () => {
+    // 17 segments whose ciphertext ends on a device block: the second read, [READ, 17 blocks),
+    // widens to [1 MiB, 17 blocks) and the device takes it direct; the first is refused.
+    const n = 17 * BLOCK - 17 * 16;
+    const pt = randomBytes(n);
+    const chunks: Buffer[] = [];
+    await pipeline(Readable.from([pt]), createEncryptStream(key), async function* (src) {
+      for await (const c of src) chunks.push(c as Buffer);
+    });
+    const mixedCt = Buffer.concat(chunks);
+    assert.equal(mixedCt.length, 17 * BLOCK);
+    const mixed = await device('mixed', mixedCt);
+    for (let round = 0; round < 8; round++) {
+      let refused = 0;
+      const out: Buffer[] = [];
+      await pipeline(
+        createFileDecryptStream(key, { plaintextSize: n }, { path: mixed, start: 0, end: mixedCt.length - 1, direct: true, onDirectRefused: () => refused++ }, { lend: round % 2 === 0 }),
+        async function* (src) {
+          for await (const c of src as AsyncIterable<Buffer>) {
+            out.push(Buffer.from(c));
+            lentRelease(c)?.();
+          }
+        },
+      );
+      assert.ok(Buffer.concat(out).equals(pt), `round ${round}: the plaintext in file order`);
+      assert.equal(refused, 1, 'told once');
+      // Cancelled while the pair is in flight.
+      const dec = createFileDecryptStream(key, { plaintextSize: n }, { path: mixed, start: 0, end: mixedCt.length - 1, direct: true });
+      dec.on('error', () => undefined);
+      for (let t = 0; t < round; t++) await turn();
+      dec.destroy();
+    }
+    await settled(mixed);
+  });
+
   it('refused jobs cancelled at any moment, and refused jobs on a device that ends early, leave no descriptor and no job', async () => {
     for (let round = 0; round < 30; round++) {
       const dec = createFileDecryptStream(key, { plaintextSize: size }, { path: dev, start: 0, end: ct.length - 1, direct: true }, { lend: round % 2 === 0 });
