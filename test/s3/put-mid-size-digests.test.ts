@@ -49,7 +49,7 @@ const checksumField = { CRC32: 'ChecksumCRC32', CRC32C: 'ChecksumCRC32C', SHA1: 
 
 /** Polls until the pool has no job left (a cancel reaches it once the server saw the abort). */
 async function poolDrained(): Promise<number> {
-  for (let i = 0; i < 100 && pooledDigestJobs() > 0; i++) await sleep(20);
+  for (let i = 0; i < 250 && pooledDigestJobs() > 0; i++) await sleep(20);
   return pooledDigestJobs();
 }
 
@@ -67,7 +67,7 @@ function stalling(head: Buffer): Readable {
 }
 
 test('16 concurrent 1–3 MiB PUTs with mixed checksums, SSE and client aborts: every object gets the ETag and checksum of an inline hash, and no job stays on the pool', async () => {
-  assert.equal(OFFLOAD_MIN_BYTES, MiB, 'these sizes exercise the pooled path');
+  assert.ok(OFFLOAD_MIN_BYTES <= MiB, 'these sizes take the pooled path');
   const algorithms: (ChecksumAlgorithm | undefined)[] = ['CRC32', 'CRC32C', 'SHA1', 'SHA256', 'CRC64NVME', undefined];
   const sse: ('AES256' | 'aws:kms' | 'C' | undefined)[] = [undefined, 'AES256', undefined, 'aws:kms', 'C', undefined, undefined, 'AES256'];
   const plainClient = srv.client({ requestChecksumCalculation: 'WHEN_REQUIRED' });
