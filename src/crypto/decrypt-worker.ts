@@ -229,14 +229,16 @@ function startRead(f: FileJob): void {
       // direct one may still have the other read on it: it closes when the job ends.
       direct = false;
       if (f.direct) {
-        f.direct = false;
+        let fd: number;
         try {
-          const fd = fs.openSync(f.path, 'r');
-          f.refusedFds.push(f.fd);
-          f.fd = fd;
+          fd = fs.openSync(f.path, 'r');
         } catch (e) {
+          // The open's error is the job's (the other read, refused too, finds the job failed).
           return landed(e as Error, undefined);
         }
+        f.direct = false;
+        f.refusedFds.push(f.fd);
+        f.fd = fd;
         post({ op: 'refused', job: f.id });
       }
       return readRange(f.fd, false, buf, at, len, landed);
