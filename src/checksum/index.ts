@@ -15,6 +15,6 @@ export {
   type Hasher,
 } from './algorithm.js';
 export { BodyDigest, type BodyDigestOptions, type BodyDigestResult } from './body-digest.js';
-export { createDigest, OFFLOAD_MIN_BYTES, pooledDigestJobs, type Digest } from './offloaded-digest.js';
+export { createDigest, OFFLOAD_MIN_BYTES, pooledDigestJobs, stopDigestWorkers, type Digest } from './offloaded-digest.js';
 export { combineCrc, compositeChecksum } from './multipart.js';
 export { Crc64Nvme } from './crc64-nvme.js';

@@ -45,13 +45,16 @@ class InlineDigest implements Digest {
 }
 
 interface Pending {
-  acks: (() => void)[];
+  /** The worker running the job: its death fails the job. */
+  w: Worker;
+  /** Updates waiting for a batch to come back, oldest first. */
+  acks: { resolve: () => void; reject: (e: Error) => void }[];
   done?: (r: BodyDigestResult) => void;
   fail?: (e: Error) => void;
 }
 
 class DigestPool {
-  private readonly workers: Worker[] = [];
+  private readonly workers: (Worker | undefined)[] = [];
   private readonly spare: ArrayBuffer[] = [];
   private readonly jobs = new Map<number, Pending & { inFlight: number }>();
   private nextJob = 1;
@@ -63,15 +66,27 @@ class DigestPool {
     if (!this.workers[i]) {
       const w = new Worker(new URL('./digest-worker.js', import.meta.url));
       w.on('message', (m: DigestReply) => this.onReply(m));
-      w.on('error', (e) => {
-        for (const [, p] of this.jobs) p.fail?.(e);
-        this.workers[i] = undefined as unknown as Worker;
-      });
+      // A worker that fails or exits (out of memory, a crash) takes its jobs with it: each
+      // fails — a waiting update, a waiting finish, or the next call — and the next job
+      // gets a new worker. Nothing would ever answer them otherwise.
+      w.on('error', (e) => this.lost(i, w, new Error(`digest worker failed: ${e.message}`)));
+      w.on('exit', (code) => this.lost(i, w, new Error(`digest worker exited (code ${code})`)));
       // An idle pool must never keep the process alive; a busy one must (see track()).
       if (this.jobs.size === 0) w.unref();
       this.workers[i] = w;
     }
     return this.workers[i]!;
+  }
+
+  private lost(i: number, w: Worker, e: Error): void {
+    if (this.workers[i] === w) this.workers[i] = undefined;
+    for (const [job, p] of this.jobs) {
+      if (p.w !== w) continue;
+      this.jobs.delete(job);
+      for (const a of p.acks.splice(0)) a.reject(e);
+      p.fail?.(e);
+    }
+    this.track();
   }
 
   /** Workers are ref'd while any job runs, so awaiting a digest keeps the process alive. */
@@ -89,7 +104,7 @@ class DigestPool {
       if (this.spare.length < 16) this.spare.push(m.buf);
       if (!p) return;
       p.inFlight--;
-      p.acks.shift()?.();
+      p.acks.shift()?.resolve();
     } else if (m.op === 'done') {
       this.jobs.delete(m.job);
       this.track();
@@ -103,11 +118,16 @@ class DigestPool {
 
   start(opts: BodyDigestOptions): OffloadedDigest {
     const job = this.nextJob++;
-    this.jobs.set(job, { acks: [], inFlight: 0 });
     const w = this.worker(this.next++ % this.size);
+    this.jobs.set(job, { w, acks: [], inFlight: 0 });
     this.track();
     w.postMessage({ op: 'start', job, opts } satisfies DigestRequest);
     return new OffloadedDigest(this, w, job);
+  }
+
+  /** @internal Terminates the workers, as a crash would (tests). */
+  async stopWorkers(): Promise<void> {
+    await Promise.all(this.workers.filter((w) => w !== undefined).map((w) => w.terminate()));
   }
 
   /** @internal Jobs started and not yet finished or cancelled (tests: none may be left behind). */
@@ -127,7 +147,7 @@ class DigestPool {
     p.inFlight++;
     w.postMessage({ op: 'update', job, buf: ab, length } satisfies DigestRequest, [ab]);
     if (p.inFlight < MAX_IN_FLIGHT) return;
-    return new Promise<void>((resolve) => p.acks.push(resolve));
+    return new Promise<void>((resolve, reject) => p.acks.push({ resolve, reject }));
   }
 
   /** @internal */
@@ -197,6 +217,11 @@ let pool: DigestPool | undefined;
 /** Digest jobs on the pool not yet finished or cancelled: each keeps the pool's workers ref'd (tests). */
 export function pooledDigestJobs(): number {
   return pool?.running ?? 0;
+}
+
+/** Terminates the pool's workers as if they had died (tests: the digests they ran must fail, the next ones work). */
+export async function stopDigestWorkers(): Promise<void> {
+  await pool?.stopWorkers();
 }
 
 /** A digest for a body of the announced size: off the main thread when it is large. */

@@ -145,7 +145,11 @@ export async function writeBlob(services: S3Services, body: Readable, opts: Writ
       const b = chunk as Buffer;
       size += b.length;
       if (size > opts.maxSize) throw s3Error('EntityTooLarge', { ProposedSize: String(size), MaxSizeAllowed: String(opts.maxSize) });
-      await digest.update(b);
+      try {
+        await digest.update(b);
+      } catch (e) {
+        throw new BlobWriteFailure(e); // a digest worker that died: ours, not the client's
+      }
       if (enc) await writeAll(writer, enc.update(b));
       else {
         try {
@@ -156,7 +160,7 @@ export async function writeBlob(services: S3Services, body: Readable, opts: Writ
       }
     }
     if (enc) await writeAll(writer, enc.final());
-    const d = await digest.finish();
+    const d = await ours(digest.finish());
     if (integrity.contentMd5 && !integrity.contentMd5.equals(d.md5!)) {
       throw s3Error('BadDigest', { ExpectedDigest: integrity.contentMd5.toString('hex'), CalculatedDigest: d.md5!.toString('base64') });
     }
@@ -204,10 +208,19 @@ async function writeAll(writer: { write(b: Buffer): Promise<void> }, chunks: Buf
   }
 }
 
-/** A failure of our own storage, kept apart from a client that stopped sending. */
+/** A failure of our own (the blob store, the digest workers), kept apart from a client that stopped sending. */
 class BlobWriteFailure extends Error {
   constructor(override readonly cause: unknown) {
     super('blob write failed');
+  }
+}
+
+/** A digest's step; its failure is ours (a digest worker that died), not the client's. */
+async function ours<T>(step: T | Promise<T>): Promise<T> {
+  try {
+    return await step;
+  } catch (e) {
+    throw new BlobWriteFailure(e);
   }
 }
 
