@@ -10,21 +10,20 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readlink, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
-import { asPartKey, createEncryptStream, createFileDecryptStream, decryptPool, lentRelease, segmentRange } from '../../src/crypto/index.js';
+import { asPartKey, createEncryptStream, createFileDecryptStream, lentRelease, segmentRange } from '../../src/crypto/index.js';
 import { SEALED_SEGMENT_SIZE } from '../../src/crypto/layout.js';
-import { loopDeviceSkipReason } from '../helpers/loop-device.js';
+import { LOOP_BLOCK as BLOCK, LoopDevices, loopDeviceSkipReason } from '../helpers/loop-device.js';
+import { decryptSettled } from './helpers.js';
 
 const MiB = 1024 * 1024;
 /** The worker's read (crypto/file-decrypt.ts READ_BYTES): 16 sealed segments. */
 const READ = 16 * SEALED_SEGMENT_SIZE;
-const BLOCK = 64 * 1024;
 const key = asPartKey(randomBytes(32));
 const size = 7 * MiB + 4321;
 const plaintext = randomBytes(size);
@@ -32,7 +31,7 @@ let dir: string;
 let sealed: string;
 let ct: Buffer;
 const skipLoop = loopDeviceSkipReason('losetup');
-const devices: string[] = [];
+const devices = new LoopDevices();
 
 before(async () => {
   // On the disk the tests run on (not a tmpfs): it takes O_DIRECT, so the direct reads are real.
@@ -47,29 +46,9 @@ before(async () => {
 });
 
 after(async () => {
-  for (const dev of devices) {
-    try {
-      execFileSync('losetup', ['-d', dev]);
-    } catch {
-      // already gone
-    }
-  }
+  devices.detachAll();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function openOn(path: string): Promise<number> {
-  let n = 0;
-  for (const fd of await readdir('/proc/self/fd')) if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) === path) n++;
-  return n;
-}
-
-/** Waits until no worker job is open and nothing holds `path` open; fails if that does not happen. */
-async function settled(path: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while ((decryptPool().openJobs > 0 || (await openOn(path)) > 0) && Date.now() < deadline) await sleep(20);
-  assert.equal(decryptPool().openJobs, 0, 'no worker job left open');
-  assert.equal(await openOn(path), 0, 'no descriptor left on the file');
-}
 
 /** Reads bytes [start, end] of `path`; `lend`: as the GET path (views of the ring, released after use). */
 async function read(path: string, direct: boolean, opts: { lend?: boolean; start?: number; end?: number; range?: [number, number]; onRefused?: () => void } = {}): Promise<{ out: Buffer; err?: Error }> {
@@ -101,7 +80,7 @@ for (const direct of [true, false]) {
           assert.ok(got[i]!.out.equals(plaintext.subarray(a, b)), `range ${a}-${b}: the plaintext in file order`);
         }
       }
-      await settled(sealed);
+      await decryptSettled(sealed);
     });
 
     it('a file that ends inside the first, the second or a later read fails with the short read, after a prefix of the plaintext only', async () => {
@@ -114,7 +93,7 @@ for (const direct of [true, false]) {
           assert.ok(out.length <= cut, `cut at ${cut}: no more plaintext than ciphertext read`);
           assert.ok(out.equals(plaintext.subarray(0, out.length)), `cut at ${cut}: a prefix of the plaintext`);
         }
-        await settled(short);
+        await decryptSettled(short);
       }
     });
 
@@ -142,7 +121,7 @@ for (const direct of [true, false]) {
         if (err) assert.match(err.message, /the file ended before the range read/);
         else assert.equal(got.length, size);
         assert.ok(got.equals(plaintext.subarray(0, got.length)), 'a prefix of the plaintext');
-        await settled(cutting);
+        await decryptSettled(cutting);
       }
     });
 
@@ -156,7 +135,7 @@ for (const direct of [true, false]) {
         if (round % 5 === 4) await sleep(1);
         dec.destroy();
       }
-      await settled(sealed);
+      await decryptSettled(sealed);
     });
   });
 }
@@ -165,13 +144,7 @@ describe('a file job whose direct reads are refused (loop device, 64 KiB blocks)
   let dev: string;
   let cutDev: string;
 
-  async function device(name: string, bytes: Buffer): Promise<string> {
-    const image = join(dir, `${name}.img`);
-    await writeFile(image, Buffer.concat([bytes, Buffer.alloc((BLOCK - (bytes.length % BLOCK)) % BLOCK)]));
-    const d = execFileSync('losetup', ['--find', '--show', '--read-only', '--sector-size', String(BLOCK), image], { encoding: 'utf8' }).trim();
-    devices.push(d);
-    return d;
-  }
+  const device = (name: string, bytes: Buffer): Promise<string> => devices.attach(join(dir, `${name}.img`), bytes);
 
   before(async () => {
     dev = await device('sealed', ct);
@@ -186,7 +159,7 @@ describe('a file job whose direct reads are refused (loop device, 64 KiB blocks)
       assert.equal(err, undefined);
       assert.ok(out.equals(plaintext));
       assert.equal(refused, 1, 'told once');
-      await settled(dev);
+      await decryptSettled(dev);
     }
   });
 
@@ -222,7 +195,7 @@ describe('a file job whose direct reads are refused (loop device, 64 KiB blocks)
       for (let t = 0; t < round; t++) await turn();
       dec.destroy();
     }
-    await settled(mixed);
+    await decryptSettled(mixed);
   });
 
   it('refused jobs cancelled at any moment, and refused jobs on a device that ends early, leave no descriptor and no job', async () => {
@@ -234,12 +207,12 @@ describe('a file job whose direct reads are refused (loop device, 64 KiB blocks)
       if (round % 3 === 2) await sleep(2);
       dec.destroy();
     }
-    await settled(dev);
+    await decryptSettled(dev);
     for (let round = 0; round < 6; round++) {
       const { out, err } = await read(cutDev, true, { lend: round % 2 === 0 });
       assert.match(String(err?.message), /the file ended before the range read/);
       assert.ok(out.equals(plaintext.subarray(0, out.length)), 'a prefix of the plaintext');
     }
-    await settled(cutDev);
+    await decryptSettled(cutDev);
   });
 });

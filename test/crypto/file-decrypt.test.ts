@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -19,6 +19,7 @@ import {
   SegmentAuthError, TruncatedCiphertextError, asPartKey, ciphertextSize, createEncryptStream, createFileDecryptStream, decryptPool,
   lentRelease, segmentRange, type DecryptStreamOptions,
 } from '../../src/crypto/index.js';
+import { decryptSettled } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const key = asPartKey(randomBytes(32));
@@ -53,25 +54,13 @@ async function read(path: string, opts: DecryptStreamOptions, start = 0, end = c
   return { out: Buffer.concat(out), segments };
 }
 
-async function openHere(path: string): Promise<number> {
-  let n = 0;
-  for (const fd of await readdir('/proc/self/fd')) if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) === path) n++;
-  return n;
-}
-
-async function settled(path: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while ((decryptPool().openJobs > 0 || (await openHere(path)) > 0) && Date.now() < deadline) await sleep(20);
-  assert.equal(decryptPool().openJobs, 0, 'no worker job left open');
-  assert.equal(await openHere(path), 0, 'the file is closed');
-}
 
 describe('file-reading decryption on a worker', () => {
   it('a whole part comes back byte for byte, every segment counted once, in order; the file is closed after', async () => {
     const { out, segments } = await read(sealed, { plaintextSize: size });
     assert.ok(out.equals(plaintext));
     assert.deepEqual(segments, Array.from({ length: Math.ceil(size / 65536) }, (_, i) => i));
-    await settled(sealed);
+    await decryptSettled(sealed);
   });
 
   it('a range reads and opens only its segments', async () => {
@@ -106,12 +95,12 @@ describe('file-reading decryption on a worker', () => {
     const bad = join(dir, 'flipped');
     await writeFile(bad, flipped);
     await assert.rejects(read(bad, { plaintextSize: size }), (e: Error) => e instanceof SegmentAuthError);
-    await settled(bad);
+    await decryptSettled(bad);
 
     const short = join(dir, 'short');
     await writeFile(short, ct.subarray(0, ct.length - 10));
     await assert.rejects(read(short, { plaintextSize: size }), /the file ended before the range read/);
-    await settled(short);
+    await decryptSettled(short);
 
     // The file is whole but the range handed in stops short of the last segment it needs.
     await assert.rejects(read(sealed, { plaintextSize: size }, 0, ct.length - 11), (e: Error) => e instanceof TruncatedCiphertextError);
@@ -128,7 +117,7 @@ describe('file-reading decryption on a worker', () => {
       dec.on('error', () => undefined);
       dec.destroy();
     }
-    await settled(sealed);
+    await decryptSettled(sealed);
   });
 
   it('a reader that stops early closes the file and the worker job', async () => {
@@ -144,7 +133,7 @@ describe('file-reading decryption on a worker', () => {
           }
         });
       });
-      await settled(sealed);
+      await decryptSettled(sealed);
     }
   });
 
@@ -173,7 +162,7 @@ describe('file-reading decryption on a worker', () => {
     for (const r of releases) r!();
     await ended;
     assert.ok(Buffer.concat(copies).equals(plaintext));
-    await settled(sealed);
+    await decryptSettled(sealed);
   });
 
   it('a lending reader never sees a byte of a slot whose segments did not all authenticate', async () => {
@@ -194,7 +183,7 @@ describe('file-reading decryption on a worker', () => {
     const out = Buffer.concat(got);
     assert.equal(out.length, 16 * 65536, 'only the first slot, whose 16 segments authenticated');
     assert.ok(out.equals(plaintext.subarray(0, out.length)));
-    await settled(bad);
+    await decryptSettled(bad);
   });
 
   it('slots are used again only after a read that ended with every slot released; a read cut short drops its slots; a 1 MiB read takes one', async () => {
@@ -248,7 +237,7 @@ describe('file-reading decryption on a worker', () => {
       dec.once('error', reject);
     });
     assert.equal(small.size, 1, 'a 1 MiB read takes one slot');
-    await settled(sealed);
+    await decryptSettled(sealed);
   });
 });
 

@@ -1,9 +1,13 @@
 // Test helpers: run the crypto streams over in-memory buffers with chosen chunkings,
 // and a deterministic random source so failures reproduce from a printed seed.
 
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decryptPool } from '../../src/crypto/index.js';
+import { descriptorsOn } from '../helpers/descriptors.js';
 
 /** A byte stream: SHA-256(seed || u32be(counter)) blocks, concatenated. Same as the KMS vectors use. */
 export function deterministicRandom(seed: string): (size: number) => Buffer {
@@ -62,4 +66,12 @@ export async function run(stream: Transform, chunks: Buffer[]): Promise<Buffer> 
     }),
   );
   return Buffer.concat(out);
+}
+
+/** Waits until no decrypt worker job is open and nothing holds `path` open; fails if that does not happen within 5 s. */
+export async function decryptSettled(path: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while ((decryptPool().openJobs > 0 || (await descriptorsOn(path)) > 0) && Date.now() < deadline) await sleep(20);
+  assert.equal(decryptPool().openJobs, 0, 'no worker job left open');
+  assert.equal(await descriptorsOn(path), 0, 'no descriptor left on the file');
 }

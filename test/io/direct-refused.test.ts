@@ -8,24 +8,23 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FileRangeReader, ReadBufferPool, readFileRange } from '../../src/storage/file-range-reader.js';
 import { asPartKey, ciphertextSize, createEncryptStream, createFileDecryptStream } from '../../src/crypto/index.js';
 import { lentRelease } from '../../src/io/lent.js';
-import { loopDeviceSkipReason } from '../helpers/loop-device.js';
+import { LOOP_BLOCK as BLOCK, LoopDevices, loopDeviceSkipReason } from '../helpers/loop-device.js';
+import { descriptorsOn } from '../helpers/descriptors.js';
 
 const KiB = 1024;
-const BLOCK = 64 * KiB;
 
 const skip = loopDeviceSkipReason('losetup');
 
 let dir: string;
-const devices: string[] = [];
+const devices = new LoopDevices();
 /** Plain bytes, a whole number of device blocks: the device is exactly this long. */
 const body = randomBytes(20 * BLOCK);
 let plainDev: string;
@@ -38,12 +37,8 @@ let sealedDev: string;
 let cutDev: string;
 let cutFile: string;
 
-async function device(name: string, bytes: Buffer): Promise<string> {
-  const image = join(dir, `${name}.img`);
-  await writeFile(image, Buffer.concat([bytes, Buffer.alloc((BLOCK - (bytes.length % BLOCK)) % BLOCK)]));
-  const dev = execFileSync('losetup', ['--find', '--show', '--read-only', '--sector-size', String(BLOCK), image], { encoding: 'utf8' }).trim();
-  devices.push(dev);
-  return dev;
+function device(name: string, bytes: Buffer): Promise<string> {
+  return devices.attach(join(dir, `${name}.img`), bytes);
 }
 
 before(async () => {
@@ -66,20 +61,13 @@ before(async () => {
 });
 
 after(async () => {
-  for (const dev of devices) {
-    try {
-      execFileSync('losetup', ['-d', dev]);
-    } catch {
-      // already gone
-    }
-  }
+  devices.detachAll();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 async function openOn(path: string): Promise<number> {
   for (let i = 0; ; i++) {
-    let n = 0;
-    for (const fd of await readdir('/proc/self/fd')) if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) === path) n++;
+    const n = await descriptorsOn(path);
     if (n === 0 || i === 50) return n;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -22,10 +22,9 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type PutObject
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { openFilesUnder } from '../helpers/cut-get.js';
-import { loopDeviceSkipReason } from '../helpers/loop-device.js';
+import { LOOP_BLOCK as DEVICE_BLOCK, LoopDevices, loopDeviceSkipReason } from '../helpers/loop-device.js';
 
 const MiB = 1024 * 1024;
-const DEVICE_BLOCK = 64 * 1024;
 
 const skip = loopDeviceSkipReason('mount -t ramfs, losetup');
 
@@ -38,7 +37,7 @@ let encrypted: Server;
 /** Scratch space on the disk (device images) and the ramfs mount point. */
 let work: string;
 let ramfs: string | undefined;
-const devices: string[] = [];
+const devices = new LoopDevices();
 
 async function start(env: Record<string, string>): Promise<Server> {
   const logs: Logged[] = [];
@@ -64,13 +63,7 @@ before(async () => {
 after(async () => {
   await plain?.srv.stop();
   await encrypted?.srv.stop();
-  for (const dev of devices) {
-    try {
-      execFileSync('losetup', ['-d', dev]);
-    } catch {
-      // already gone
-    }
-  }
+  devices.detachAll();
   if (ramfs !== undefined) {
     try {
       execFileSync('umount', [ramfs]);
@@ -106,8 +99,7 @@ async function relocate(file: string, place: Place): Promise<string> {
     await copyFile(file, image);
     const size = (await stat(image)).size;
     await truncate(image, Math.ceil(size / DEVICE_BLOCK) * DEVICE_BLOCK);
-    target = execFileSync('losetup', ['--find', '--show', '--read-only', '--sector-size', String(DEVICE_BLOCK), image], { encoding: 'utf8' }).trim();
-    devices.push(target);
+    target = devices.attachImage(image);
   }
   await rename(file, `${file}.moved`);
   await symlink(target, file);
