@@ -27,7 +27,7 @@ interface JobHandlers {
 
 export class DecryptPool {
   private readonly workers: (Worker | undefined)[] = [];
-  private readonly jobs = new Map<number, JobHandlers>();
+  private readonly jobs = new Map<number, JobHandlers & { w: Worker }>();
   private nextJob = 1;
   private next = 0;
 
@@ -38,14 +38,20 @@ export class DecryptPool {
     if (!w) {
       w = new Worker(new URL('./decrypt-worker.js', import.meta.url));
       w.on('message', (m: DecryptReply) => this.jobs.get(m.job)?.onReply(m));
-      w.on('error', (e) => {
-        for (const [job, h] of this.jobs) h.onReply({ op: 'error', job, name: 'Error', message: `decrypt worker failed: ${e.message}` });
-        this.workers[i] = undefined;
-      });
+      // A worker that fails or exits (out of memory, a crash) ends the reads it served with
+      // an error — nothing would answer them otherwise — and the next read gets a new one.
+      const dead = w;
+      w.on('error', (e) => this.lost(i, dead, `decrypt worker failed: ${e.message}`));
+      w.on('exit', (code) => this.lost(i, dead, `decrypt worker exited (code ${code})`));
       w.unref();
       this.workers[i] = w;
     }
     return w;
+  }
+
+  private lost(i: number, w: Worker, message: string): void {
+    if (this.workers[i] === w) this.workers[i] = undefined;
+    for (const [job, h] of this.jobs) if (h.w === w) h.onReply({ op: 'error', job, name: 'Error', message });
   }
 
   private track(): void {
@@ -59,13 +65,18 @@ export class DecryptPool {
   open(handlers: JobHandlers): { job: number; w: Worker } {
     const job = this.nextJob++;
     const w = this.worker(this.next++ % this.size);
-    this.jobs.set(job, handlers);
+    this.jobs.set(job, { onReply: (m) => handlers.onReply(m), w });
     this.track();
     return { job, w };
   }
 
   close(job: number): void {
     if (this.jobs.delete(job)) this.track();
+  }
+
+  /** Terminates the workers, as a crash would (tests). */
+  async stopWorkers(): Promise<void> {
+    await Promise.all(this.workers.filter((w) => w !== undefined).map((w) => w.terminate()));
   }
 
   /** Jobs open now (tests check that a cancelled read leaves none behind). */
@@ -75,6 +86,11 @@ export class DecryptPool {
 }
 
 let pool: DecryptPool | undefined;
+
+/** Terminates the decrypt workers as if they had died (tests: the reads they served must fail, the next ones work). */
+export async function stopDecryptWorkers(): Promise<void> {
+  await pool?.stopWorkers();
+}
 
 /** The process's decrypt workers (one fewer than the cores, at least one), started on first use. */
 export function decryptPool(): DecryptPool {
