@@ -18,7 +18,7 @@ import type { DigestReply, DigestRequest } from './digest-worker.js';
  * 1 MiB PUTs at 8 in flight are bound by the main thread, where MD5 alone took 28% of its
  * samples: hashing them on the pool measured 1.38× unencrypted, 1.55× SSE-S3, 1.14× SSE-KMS
  * (CRC64NVME only) on a quiet machine (docs/PERFORMANCE.md). 256 KiB bodies gained 1.05–1.10×
- * for ~20% more CPU per MiB, so smaller bodies stay inline.
+ * for 13–31% more server CPU per MiB, so smaller bodies stay inline.
  */
 export const OFFLOAD_MIN_BYTES = 1024 * 1024;
 const BATCH = 1024 * 1024;
