@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asPartKey, createEncryptStream, createFileDecryptStream, decryptPool, stopDecryptWorkers } from '../../src/crypto/index.js';
-import { decryptSettled } from './helpers.js';
+import { decryptSettled, run } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const key = asPartKey(randomBytes(32));
@@ -23,11 +23,7 @@ let ctLength: number;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'decrypt-worker-lost-'));
-  const out: Buffer[] = [];
-  await pipeline(Readable.from([plaintext]), createEncryptStream(key), async function* (src) {
-    for await (const c of src) out.push(c as Buffer);
-  });
-  const ct = Buffer.concat(out);
+  const ct = await run(createEncryptStream(key), [plaintext]);
   ctLength = ct.length;
   sealed = join(dir, 'sealed');
   await writeFile(sealed, ct);

@@ -13,13 +13,12 @@ import { after, before, describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
 import { asPartKey, createEncryptStream, createFileDecryptStream, lentRelease, segmentRange } from '../../src/crypto/index.js';
 import { SEALED_SEGMENT_SIZE } from '../../src/crypto/layout.js';
 import { LOOP_BLOCK as BLOCK, LoopDevices, loopDeviceSkipReason } from '../helpers/loop-device.js';
-import { decryptSettled } from './helpers.js';
+import { decryptSettled, run } from './helpers.js';
 
 const MiB = 1024 * 1024;
 /** The worker's read (crypto/file-decrypt.ts READ_BYTES): 16 sealed segments. */
@@ -36,11 +35,7 @@ const devices = new LoopDevices();
 before(async () => {
   // On the disk the tests run on (not a tmpfs): it takes O_DIRECT, so the direct reads are real.
   dir = await mkdtemp(join(process.cwd(), '.file-decrypt-read-ahead-test-'));
-  const out: Buffer[] = [];
-  await pipeline(Readable.from([plaintext]), createEncryptStream(key), async function* (src) {
-    for await (const c of src) out.push(c as Buffer);
-  });
-  ct = Buffer.concat(out);
+  ct = await run(createEncryptStream(key), [plaintext]);
   sealed = join(dir, 'sealed');
   await writeFile(sealed, ct);
 });
@@ -168,11 +163,7 @@ describe('a file job whose direct reads are refused (loop device, 64 KiB blocks)
     // widens to [1 MiB, 17 blocks) and the device takes it direct; the first is refused.
     const n = 17 * BLOCK - 17 * 16;
     const pt = randomBytes(n);
-    const chunks: Buffer[] = [];
-    await pipeline(Readable.from([pt]), createEncryptStream(key), async function* (src) {
-      for await (const c of src) chunks.push(c as Buffer);
-    });
-    const mixedCt = Buffer.concat(chunks);
+    const mixedCt = await run(createEncryptStream(key), [pt]);
     assert.equal(mixedCt.length, 17 * BLOCK);
     const mixed = await device('mixed', mixedCt);
     for (let round = 0; round < 8; round++) {

@@ -11,13 +11,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FileRangeReader, ReadBufferPool, readFileRange } from '../../src/storage/file-range-reader.js';
 import { asPartKey, ciphertextSize, createEncryptStream, createFileDecryptStream } from '../../src/crypto/index.js';
 import { lentRelease } from '../../src/io/lent.js';
 import { LOOP_BLOCK as BLOCK, LoopDevices, loopDeviceSkipReason } from '../helpers/loop-device.js';
 import { descriptorsOn } from '../helpers/descriptors.js';
+import { run } from '../crypto/helpers.js';
 
 const KiB = 1024;
 
@@ -47,11 +47,7 @@ before(async () => {
   plainDev = await device('plain', body);
   plainFile = join(dir, 'plain');
   await writeFile(plainFile, body);
-  const out: Buffer[] = [];
-  await pipeline(Readable.from([plaintext]), createEncryptStream(key), async function* (src) {
-    for await (const c of src) out.push(c as Buffer);
-  });
-  ct = Buffer.concat(out);
+  ct = await run(createEncryptStream(key), [plaintext]);
   assert.equal(ct.length, ciphertextSize(plaintext.length));
   sealedDev = await device('sealed', ct);
   const cut = ct.subarray(0, ct.length - (ct.length % BLOCK) - BLOCK);
