@@ -38,7 +38,7 @@ function currentRoute(): Route {
  * replace a form the user may already be typing into.
  */
 function renderSignIn(): void {
-  if (app.querySelector('[data-testid=signin]')) return;
+  if (signingOut || app.querySelector('[data-testid=signin]')) return;
   const errors = h('div', { class: 'errors' });
   const region = input('region', { value: 'us-east-1' });
   const form = h(
@@ -68,7 +68,27 @@ function renderSignIn(): void {
   clear(app, h('main', { class: 'signin' }, form));
 }
 
+/** Set by sign-out: this document is on its way out, and draws nothing more. */
+let signingOut = false;
+
+/**
+ * Signing out ends this document. A page still loading would otherwise go on: each call
+ * reads the session when it is made, so after the next sign-in its later calls would be
+ * signed with the next principal's keys (and land in the audit trail under that
+ * principal), and it would draw into the next session's shell. The fresh document, at
+ * the same address without its page (so no hashchange follows), finds the tab's session
+ * storage already cleared and shows the sign-in form. Until it comes, the old page's
+ * calls fail with NotSignedIn and it draws only into nodes no longer shown.
+ */
+function signOut(): void {
+  signingOut = true;
+  clearSession();
+  clear(app);
+  location.replace(location.pathname + location.search);
+}
+
 async function route(): Promise<void> {
+  if (signingOut) return;
   const s = loadSession();
   if (!s) {
     renderSignIn();
@@ -89,14 +109,7 @@ async function route(): Promise<void> {
     { class: 'topbar' },
     h('span', { class: 'whoami' }, 'Signed in as ', h('code', { class: 'mono', 'data-testid': 'whoami' }, s.arn)),
     h('span', { class: 'region' }, s.region),
-    button('Sign out', () => {
-      clearSession();
-      document.getElementById('toasts')?.remove();
-      // The address loses its page without a hashchange: its route() would run after
-      // this and could replace a sign-in form already being filled.
-      history.replaceState(null, '', location.pathname + location.search);
-      renderSignIn();
-    }),
+    button('Sign out', signOut),
   );
   clear(app, h('div', { class: 'shell' }, nav, h('div', { class: 'main-col' }, header, main)));
   document.title = `${current.label} \u2014 Coffer`;
