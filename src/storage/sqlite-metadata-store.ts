@@ -43,6 +43,7 @@ import type {
   ObjectRecord,
   PartRecord,
   ReplaceCheck,
+  BucketConfigCheck,
   PendingReclaim,
   WriteCondition,
 } from './types.js';
@@ -192,12 +193,13 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
-  async setBucketConfig(name: string, item: string, value: string | undefined): Promise<void> {
+  async setBucketConfig(name: string, item: string, value: string | undefined, check?: BucketConfigCheck): Promise<void> {
     await this.write(() => {
       this.buckets.clear();
       const row = this.s.getBucket.get(name) as BucketRow | undefined;
       if (row === undefined) throw new StorageConflictError('NoSuchBucket');
       const config = JSON.parse(row.config) as Record<string, string>;
+      check?.({ ...config });
       if (value === undefined) delete config[item];
       else config[item] = value;
       this.s.setBucketConfig.run(JSON.stringify(config), name);

@@ -223,6 +223,9 @@ export type WriteCondition =
  */
 export type ReplaceCheck = (rec: ObjectRecord) => void;
 
+/** Throws to refuse a bucket config change, given the config documents the bucket has at that moment. */
+export type BucketConfigCheck = (config: Record<string, string>) => void;
+
 /** Bytes start to end of a blob, both inclusive. */
 export interface ByteRange {
   start: number;
@@ -292,8 +295,13 @@ export interface MetadataStore {
   listBuckets(): Promise<BucketRecord[]>; // sorted by name
   /** Deletes an empty bucket; StorageConflictError('BucketNotEmpty') if it holds objects (any version, delete markers too) or uploads, 'NoSuchBucket' if absent. */
   deleteBucket(name: string): Promise<void>;
-  /** Sets (value) or removes (undefined) one bucket config document. 'NoSuchBucket' if absent. */
-  setBucketConfig(name: string, item: string, value: string | undefined): Promise<void>;
+  /**
+   * Sets (value) or removes (undefined) one bucket config document. 'NoSuchBucket' if absent.
+   * `check`, when given, runs in the same transaction on the bucket's config as it is then (before
+   * the change); what it throws refuses the change: a setting that depends on another (object lock
+   * and versioning) is decided against the other's committed value, not a read made earlier.
+   */
+  setBucketConfig(name: string, item: string, value: string | undefined, check?: BucketConfigCheck): Promise<void>;
 
   // Objects. Each key has a history of versions, newest first; the newest is the *current*
   // version, which may be a delete marker. Versions are ordered by when they were written,

@@ -148,6 +148,20 @@ export function runMetadataStoreContract(
           await rejectsWith(s.setBucketConfig('missing', 'tagging', 'x'), 'NoSuchBucket');
         }));
 
+      it('runs a config change\'s check in its transaction, on the config as it is then: what it throws refuses the change', () =>
+        withStore(async (s) => {
+          await s.setBucketConfig('b1', 'versioning', '{"v":1,"status":"Enabled"}');
+          const seen: Record<string, string>[] = [];
+          const refuse = (config: Record<string, string>) => {
+            seen.push(config);
+            if (config['object-lock'] !== undefined) throw new Error('refused');
+          };
+          await s.setBucketConfig('b1', 'object-lock', '{"v":1}', refuse);
+          await assert.rejects(s.setBucketConfig('b1', 'versioning', '{"v":1,"status":"Suspended"}', refuse), /refused/);
+          assert.deepEqual(seen, [{ versioning: '{"v":1,"status":"Enabled"}' }, { versioning: '{"v":1,"status":"Enabled"}', 'object-lock': '{"v":1}' }]);
+          assert.deepEqual((await s.getBucket('b1'))?.config, { versioning: '{"v":1,"status":"Enabled"}', 'object-lock': '{"v":1}' });
+        }));
+
       it('keeps a large config document whole beside the others (a lifecycle configuration of 1,000 rules with tags)', () =>
         withStore(async (s) => {
           const rules = Array.from({ length: 1000 }, (_, i) => ({ id: `${'r'.repeat(250)}${i}`, enabled: true, filter: { kind: 'filter', shape: 'and', prefix: `p${i}/é/`, tags: [['k', 'v\u{1F600}'.repeat(40)]] }, expiration: { days: i + 1 } }));

@@ -1,7 +1,7 @@
 // Bucket lifecycle: ListBuckets, CreateBucket, HeadBucket, DeleteBucket,
 // GetBucketLocation, GetBucketVersioning and PutBucketVersioning.
 
-import { StorageConflictError } from '../../storage/types.js';
+import { StorageConflictError, type BucketRecord } from '../../storage/types.js';
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import { s3Error } from '../errors.js';
@@ -122,11 +122,16 @@ export async function putBucketVersioning(ctx: S3Context, bucket: string): Promi
   }
   const current = versioningOf(b);
   const next = status ?? current?.status;
-  if (next === 'Suspended' && objectLockOf(b)) {
-    throw s3Error('InvalidBucketState', {}, 'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.');
-  }
+  // Object lock keeps versioning Enabled: checked here, and again in the commit, against object
+  // lock as it is then (a PutObjectLockConfiguration may have committed since `b` was read).
+  const lockKeepsEnabled = (config: BucketRecord['config']) => {
+    if (next === 'Suspended' && objectLockOf({ config })) {
+      throw s3Error('InvalidBucketState', {}, 'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.');
+    }
+  };
+  lockKeepsEnabled(b.config);
   if (next === undefined) return sendEmpty(ctx, 200); // nothing to set on a never-versioned bucket
   const config: VersioningConfig = { v: 1, status: next, ...(mfaDelete === 'Disabled' || current?.mfaDelete ? { mfaDelete: 'Disabled' as const } : {}) };
-  await ctx.services.meta.setBucketConfig(bucket, VERSIONING_ITEM, JSON.stringify(config));
+  await ctx.services.meta.setBucketConfig(bucket, VERSIONING_ITEM, JSON.stringify(config), lockKeepsEnabled);
   sendEmpty(ctx, 200);
 }

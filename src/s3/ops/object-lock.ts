@@ -10,6 +10,7 @@ import {
 } from '../object-lock.js';
 import { readVersion, requestedVersionId, versionHeaders, versioningOf } from '../versioning.js';
 import { readVouchedXmlBody } from './bucket-cors.js';
+import type { BucketRecord } from '../../storage/types.js';
 
 const MAX_LOCK_XML = 64 * 1024;
 
@@ -21,10 +22,15 @@ export async function putObjectLockConfiguration(ctx: S3Context, bucket: string)
   const b = await requireBucket(ctx, bucket);
   const body = await readVouchedXmlBody(ctx, MAX_LOCK_XML);
   const config = parseObjectLockConfiguration(body);
-  if (!objectLockOf(b) && versioningOf(b)?.status !== 'Enabled') {
-    throw s3Error('InvalidBucketState', {}, "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration");
-  }
-  await ctx.services.meta.setBucketConfig(bucket, OBJECT_LOCK_ITEM, JSON.stringify(config));
+  // Checked here, and again in the commit against versioning as it is then (a PutBucketVersioning
+  // may have suspended it since `b` was read): a bucket with object lock is never Suspended.
+  const needsEnabled = (current: BucketRecord['config']) => {
+    if (!objectLockOf({ config: current }) && versioningOf({ config: current })?.status !== 'Enabled') {
+      throw s3Error('InvalidBucketState', {}, "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration");
+    }
+  };
+  needsEnabled(b.config);
+  await ctx.services.meta.setBucketConfig(bucket, OBJECT_LOCK_ITEM, JSON.stringify(config), needsEnabled);
   sendEmpty(ctx, 200);
 }
 

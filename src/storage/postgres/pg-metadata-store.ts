@@ -40,6 +40,7 @@ import type {
   ObjectVersionRecord,
   PartRecord,
   ReplaceCheck,
+  BucketConfigCheck,
   PendingReclaim,
   ReadHint,
   WriteCondition,
@@ -169,11 +170,13 @@ export class PgMetadataStore implements MetadataStore {
     });
   }
 
-  async setBucketConfig(name: string, item: string, value: string | undefined): Promise<void> {
+  async setBucketConfig(name: string, item: string, value: string | undefined, check?: BucketConfigCheck): Promise<void> {
     await this.tx(async (q) => {
+      // FOR UPDATE: a concurrent change of another item of this bucket waits, so `check` sees its result.
       const row = await first<BucketRow>(q, S.getBucketForUpdate, [name]);
       if (row === undefined) throw new StorageConflictError('NoSuchBucket');
       const config = JSON.parse(row.config) as Record<string, string>;
+      check?.({ ...config });
       if (value === undefined) delete config[item];
       else config[item] = value;
       await q.query(S.setBucketConfig, [JSON.stringify(config), name]);
