@@ -15,7 +15,8 @@
 // next midnight UTC (rules.ts dueAt). A version under object lock (a running retention or a
 // legal hold) is never deleted: the check runs inside the deleting transaction
 // (MetadataStore.deleteObjectVersion's check), with object-lock.ts's rule and no bypass. A
-// delete marker on a locked current version is allowed, as it is for a user.
+// delete marker on a locked current version is allowed, as it is for a user, unless it is the
+// "null" marker that would replace a locked null version (the same check, in putObject's).
 //
 // Bounded: listings are read a page at a time (PAGE entries), nothing is held across pages
 // but the position and, for the key being read, its noncurrent count and newest time.
@@ -245,8 +246,10 @@ function planCurrent(deps: SweepDeps, batch: Batch, b: BucketRecord, v: ObjectVe
   const marker = deleteMarkerRecord(b.name, v.key, versionIdForWrite(b), deps.owner);
   marker.lastModified = new Date(now).toISOString();
   // On top of the version listed only: If-Match on its ETag, checked in the writing transaction.
+  // A "null" marker replaces the null version: refused, in that transaction, if it is locked (the
+  // bucket may have been Enabled, locked and its null version retained since `b` was read).
   return batch.add(v.key, () => act(deps, counts, 'markersAdded', async () => {
-    await deps.meta.putObject(marker, { kind: 'ifMatch', etag: v.etag });
+    await deps.meta.putObject(marker, { kind: 'ifMatch', etag: v.etag }, (replaced) => checkDeletable(replaced, now, false));
     return marker;
   }, { operation: 'S3.CREATE.DELETEMARKER', action: 'marker', bucket: b.name, key: v.key, versionId: marker.versionId!, ruleId: rule.id }), { marker: true });
 }
