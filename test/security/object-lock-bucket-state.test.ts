@@ -11,14 +11,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import type http from 'node:http';
 import {
   CreateBucketCommand, GetBucketVersioningCommand, GetObjectCommand, GetObjectLockConfigurationCommand, ListObjectVersionsCommand,
   PutBucketLifecycleConfigurationCommand, PutBucketVersioningCommand, PutObjectCommand, PutObjectLockConfigurationCommand,
 } from '@aws-sdk/client-s3';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
-import { openRequest } from '../interop/support.js';
+import { heldRequest, type Held } from './object-lock-held.js';
 
 const DAY = 86_400_000;
 let clock = Date.now();
@@ -29,40 +27,9 @@ before(async () => {
 });
 after(async () => srv?.stop());
 
-interface Held {
-  send(): Promise<{ status: number; body: string }>;
-}
-
 /** A bucket subresource PUT the server has authorized (and bound to the bucket as it read it), its body held until send(). */
-async function heldBucketPut(bucket: string, subresource: 'versioning' | 'object-lock', xml: string): Promise<Held> {
-  const payload = Buffer.from(xml);
-  const req = await openRequest({
-    method: 'PUT', url: srv.url, path: `/${bucket}`, query: { [subresource]: '' }, body: payload,
-    headers: {
-      expect: '100-continue', 'content-length': String(payload.length), 'content-type': 'application/xml',
-      'content-md5': createHash('md5').update(payload).digest('base64'),
-    },
-  });
-  const response = new Promise<http.IncomingMessage>((resolve, reject) => {
-    req.on('response', resolve);
-    req.on('error', reject);
-  });
-  await new Promise<void>((resolve, reject) => {
-    req.on('continue', resolve);
-    response.then((res) => reject(new Error(`answered ${res.statusCode} before 100 Continue`)), reject);
-  });
-  // The server reads the bucket before its next I/O event; a round trip makes sure it has.
-  await srv.s3.send(new GetBucketVersioningCommand({ Bucket: bucket }));
-  return {
-    async send() {
-      req.end(payload);
-      const res = await response;
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      return { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') };
-    },
-  };
-}
+const heldBucketPut = (bucket: string, subresource: 'versioning' | 'object-lock', xml: string): Promise<Held> =>
+  heldRequest(srv, { method: 'PUT', bucket, query: { [subresource]: '' }, body: xml });
 
 const SUSPEND = '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Suspended</Status></VersioningConfiguration>';
 const LOCK = '<ObjectLockConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><ObjectLockEnabled>Enabled</ObjectLockEnabled></ObjectLockConfiguration>';
