@@ -15,8 +15,8 @@ import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ServiceError } from '../../errors.js';
-import { checkDeletable, mayBypassGovernance, nowOf, objectLockOf, replaceCheck } from '../object-lock.js';
-import { StorageConflictError, type BucketRecord, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
+import { checkDeletable, mayBypassGovernance, nowOf, replaceCheck } from '../object-lock.js';
+import { NULL_VERSION_ID, StorageConflictError, type BucketRecord, type ObjectRecord, type WriteCondition } from '../../storage/types.js';
 import { notImplemented, s3Error } from '../errors.js';
 import { parseIntegrity } from '../object-writer.js';
 import { childArray, childText, el, parseXmlRoot, text, xmlDocument } from '../xml.js';
@@ -100,7 +100,9 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
 async function conditionalDelete(ctx: S3Context, b: BucketRecord, key: string, cond: WriteCondition): Promise<{ failed?: ServiceError; marker?: string }> {
   try {
     if (versioningOf(b) === undefined) {
-      await ctx.services.meta.deleteObject(b.name, key, cond);
+      // The null version, checked against object lock in the removing transaction: versioning and
+      // object lock may have been turned on, and the version locked, since `b` was read.
+      await ctx.services.meta.deleteObjectVersion(b.name, key, NULL_VERSION_ID, lockCheck(nowOf(ctx), await mayBypassGovernance(ctx, b.name, key)), cond);
       return {};
     }
     const marker = deleteMarkerRecord(b.name, key, versionIdForWrite(b), ctx.owner.id);
@@ -118,7 +120,9 @@ async function conditionalDelete(ctx: S3Context, b: BucketRecord, key: string, c
  * apply to the current version of the object"), whichever version is named.
  */
 async function deleteVersion(ctx: S3Context, b: BucketRecord, key: string, versionId: string, cond: WriteCondition): Promise<{ failed?: ServiceError; removed?: ObjectRecord }> {
-  const check = objectLockOf(b) ? lockCheck(nowOf(ctx), await mayBypassGovernance(ctx, b.name, key)) : undefined;
+  // Always checked, not only when `b` has object lock: it may have been turned on (and the version
+  // locked) since `b` was read; a version without a lock passes.
+  const check = lockCheck(nowOf(ctx), await mayBypassGovernance(ctx, b.name, key));
   try {
     return { removed: await ctx.services.meta.deleteObjectVersion(b.name, key, versionId, check, cond) };
   } catch (e) {
