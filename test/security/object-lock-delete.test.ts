@@ -110,10 +110,11 @@ test('a DeleteObjects naming a version, begun before object lock was turned on, 
   }
 });
 
-test('a DeleteObjects begun while the bucket was never versioned does not remove the null version locked before it commits', async () => {
-  for (const l of LOCKS) {
+test('a DeleteObjects begun while the bucket was never versioned or Suspended does not remove (or cover with the null marker) the null version locked before it commits', async () => {
+  for (const [start, l] of (['never versioned', 'Suspended'] as const).flatMap((st) => LOCKS.map((x) => [st, x] as const))) {
     const b = uniqueBucket('lockdelrace');
     await s3.send(new CreateBucketCommand({ Bucket: b }));
+    if (start === 'Suspended') await s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Suspended' } }));
     await s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'kept' }));
     const del = await heldRequest(srv, { method: 'POST', bucket: b, query: { delete: '' }, body: deleteXml([{ key: 'k' }]) });
     await s3.send(new PutBucketVersioningCommand({ Bucket: b, VersioningConfiguration: { Status: 'Enabled' } }));
@@ -121,9 +122,11 @@ test('a DeleteObjects begun while the bucket was never versioned does not remove
     await lockVersion(b, 'k', 'null', l);
     const r = await del.send();
     const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: b }));
-    assert.deepEqual(versions.Versions?.map((x) => x.VersionId), ['null'], `${l}: the locked null version is gone; answered ${r.status} ${r.body}`);
-    assert.equal(await bytesOf(b, 'k', 'null'), 'kept', l);
+    const label = `${start} × ${l}`;
+    assert.deepEqual(versions.Versions?.map((x) => x.VersionId), ['null'], `${label}: the locked null version is gone; answered ${r.status} ${r.body}`);
+    assert.equal(versions.DeleteMarkers, undefined, label);
+    assert.equal(await bytesOf(b, 'k', 'null'), 'kept', label);
     assert.equal(r.status, 200, r.body);
-    assert.match(r.body, new RegExp(`<Error><Key>k</Key><Code>AccessDenied</Code><Message>${PROTECTED}</Message></Error>`), `${l}: ${r.body}`);
+    assert.match(r.body, new RegExp(`<Error><Key>k</Key><Code>AccessDenied</Code><Message>${PROTECTED}</Message></Error>`), `${label}: ${r.body}`);
   }
 });
