@@ -9,7 +9,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { CreateAliasCommand, CreateKeyCommand, DeleteAliasCommand, UpdateAliasCommand } from '@aws-sdk/client-kms';
+import {
+  CreateAliasCommand, CreateKeyCommand, DeleteAliasCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, GetParametersForImportCommand, ImportKeyMaterialCommand, UpdateAliasCommand,
+} from '@aws-sdk/client-kms';
+import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { assertKmsDenied, keyPolicyWith, kmsOn, refusal, s3On, userFactory } from '../helpers/sse-principals.js';
 import { withMetadataDb } from '../helpers/sse.js';
@@ -110,4 +113,28 @@ test('a cached bucket key answers only for the encryption context it was sealed 
   const e = await refusal(srv.s3.send(new GetObjectCommand({ Bucket: b, Key: 'dept-a' })));
   assert.equal(e.name, 'KMS.InvalidCiphertextException', `${e.name}: ${e.message}`);
   assert.equal(e.$metadata.httpStatusCode, 400);
+});
+
+test('imported material deleted after the bucket key was cached: the warm GET and PUT fail as uncached ones (KMS.KMSInvalidStateException, pending import); the same material again serves', async () => {
+  const b = await newBucket('bk-import');
+  const KeyId = (await srv.kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.Arn!;
+  const material = randomBytes(32);
+  const importIt = async () => {
+    const p = await srv.kms.send(new GetParametersForImportCommand({ KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
+    const pub = createPublicKey({ key: Buffer.from(p.PublicKey!), format: 'der', type: 'spki' });
+    const EncryptedKeyMaterial = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, material);
+    await srv.kms.send(new ImportKeyMaterialCommand({ KeyId, ImportToken: p.ImportToken, EncryptedKeyMaterial, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }));
+  };
+  await importIt();
+  await putBk(srv.s3, b, 'imp', KeyId);
+  assert.equal(await getText(srv.s3, b, 'imp'), 'body of imp');
+  await putBk(srv.s3, b, 'imp-2', KeyId);
+  await srv.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId }));
+  assert.equal((await srv.kms.send(new DescribeKeyCommand({ KeyId }))).KeyMetadata!.KeyState, 'PendingImport');
+  const want = ['KMS.KMSInvalidStateException', 400, `${KeyId} is pending import.`];
+  const got = async (p: Promise<unknown>) => { const e = await refusal(p); return [e.name, e.$metadata.httpStatusCode, e.message]; };
+  assert.deepEqual(await got(srv.s3.send(new GetObjectCommand({ Bucket: b, Key: 'imp' }))), want);
+  assert.deepEqual(await got(putBk(srv.s3, b, 'imp-3', KeyId)), want);
+  await importIt();
+  assert.equal(await getText(srv.s3, b, 'imp'), 'body of imp');
 });
