@@ -1,10 +1,12 @@
 // S3 Bucket Keys: a data key from KMS for (bucket, KMS key, context), reused for a bounded
 // time to derive per-object keys (GenerateDataKey once per TTL, not per object), and on
 // reads the unwrapped bucket key is remembered for the same TTL. A cache hit never skips
-// the access check: the KMS port's authorizeUse resolves the key, checks its state,
-// authorizes the caller for the same action exactly as the KMS call would, and checks that
-// the material version the bucket key is wrapped under is still there; only the
-// cryptography and the billed request are saved. So a change made on another node of a
+// the access check: the KMS port's authorizeUse resolves the key as the request names it
+// (an alias moved since names another key: no hit), checks its state, authorizes the caller
+// for the same action on the same request context exactly as the KMS call would, and checks
+// that the material version the bucket key is wrapped under is still there; only the
+// cryptography and the billed request are saved. A read entry answers only for the wrapped
+// blob and the encryption context together, as Decrypt would. So a change made on another node of a
 // cluster (a key disabled, a grant revoked, imported material deleted) applies to the
 // next hit here.
 //
