@@ -92,7 +92,7 @@ export interface KmsPort {
   encrypt(a: EncryptArgs): Promise<{ ciphertextBlob: Buffer; keyArn: string }>;
   reEncrypt(a: ReEncryptArgs): Promise<{ ciphertextBlob: Buffer; keyArn: string; sourceKeyArn: string }>;
   describeKey(a: { caller: Caller; keyId: string }): Promise<KeyMetadata>;
-  /** The access check of `action` without the call; the key's ARN when allowed. */
+  /** The access check of `action` without the call; the ARN of the key `keyId` names now, when allowed (compare it with the cached key's). */
   authorizeUse(a: AuthorizeUseArgs): Promise<string>;
   /** The AWS managed aws/s3 key's ARN (the key SSE-KMS uses when none is named), created on first use. */
   awsManagedKeyArn(): Promise<string>;
@@ -105,6 +105,16 @@ export interface KmsPort {
   /** The ARN of a key id in this KMS's account and region. */
   keyArn(keyId: string): string;
 }
+
+/**
+ * The condition keys each use's operation sets besides the common ones (ops/crypto.ts):
+ * Decrypt states its algorithm (SYMMETRIC_DEFAULT for S3's blobs), GenerateDataKey nothing.
+ * A check standing in for the call presents the same, so a policy reads it the same way.
+ */
+const USE_CONDITIONS: Record<UseAction, Record<string, string>> = {
+  'kms:Decrypt': { 'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT' },
+  'kms:GenerateDataKey': {},
+};
 
 /** Decrypt's input as the JSON API takes it. */
 function decryptInput(a: DecryptArgs) {
@@ -156,16 +166,21 @@ export class InProcessKms implements KmsPort {
   }
 
   async authorizeUse(a: AuthorizeUseArgs): Promise<string> {
-    // Resolved first, as the call would be; a key that does not resolve is refused unaudited.
-    const key = await this.svc.resolveKey(a.keyId, { allowAlias: true });
+    // The call's own steps in its order: the key resolved now (an alias may have moved or
+    // gone since the data key was cached; a refusal is audited as the call's), then the
+    // decision on the request context the call would present.
     const check = async (svc: KmsService, caller: Caller, _input: object, note: AuditNote): Promise<string> => {
+      const key = await svc.resolveKey(a.keyId, { allowAlias: true });
       note.keys.push(key);
-      await svc.authorize(caller, key, a.action, {}, a.encryptionContext);
+      await svc.authorize(caller, key, a.action, USE_CONDITIONS[a.action], a.encryptionContext);
       svc.checkState(key, 'crypto');
-      if (a.ciphertextBlob) await crypto.checkMaterialOf(svc, key, a.ciphertextBlob);
+      // The cached data key's material must still be there — when it is this key's: a reference
+      // that names another key now (an alias moved) answers that key's ARN, and the caller
+      // does not use what it cached for the old one.
+      if (a.ciphertextBlob && crypto.blobOfKey(a.ciphertextBlob, key)) await crypto.checkMaterialOf(svc, key, a.ciphertextBlob);
       return key.arn;
     };
-    const input = { KeyId: key.arn, EncryptionContext: a.encryptionContext };
+    const input = { KeyId: a.keyId, EncryptionContext: a.encryptionContext };
     return audited(this.svc, a.caller, a.action.slice('kms:'.length), check, input, { recordSuccess: false });
   }
 

@@ -226,6 +226,15 @@ export async function checkMaterialOf(svc: KmsService, key: KmsKeyRecord, blob: 
   await svc.material(key, header.materialVersion);
 }
 
+/** Whether `blob` is a ciphertext of `key` by its header (false for a blob that does not parse). */
+export function blobOfKey(blob: Buffer, key: KmsKeyRecord): boolean {
+  try {
+    return parseHeader(blob).keyId === key.keyId;
+  } catch {
+    return false;
+  }
+}
+
 /** Opens a blob whose header named `key` (without a promise while its material is cached); every failure is InvalidCiphertextException. */
 function open(svc: KmsService, key: KmsKeyRecord, header: CiphertextHeader, blob: Buffer, context: EncryptionContext, memo?: OpenedCiphertexts): Buffer | Promise<Buffer> {
   // Versions are 1..currentVersion; a higher one was never issued (a forged header).

@@ -1,10 +1,12 @@
 // S3 Bucket Keys: a data key from KMS for (bucket, KMS key, context), reused for a bounded
 // time to derive per-object keys (GenerateDataKey once per TTL, not per object), and on
 // reads the unwrapped bucket key is remembered for the same TTL. A cache hit never skips
-// the access check: the KMS port's authorizeUse resolves the key, checks its state,
-// authorizes the caller for the same action exactly as the KMS call would, and checks that
-// the material version the bucket key is wrapped under is still there; only the
-// cryptography and the billed request are saved. So a change made on another node of a
+// the access check: the KMS port's authorizeUse resolves the key as the request names it
+// (an alias moved since names another key: no hit), checks its state, authorizes the caller
+// for the same action on the same request context exactly as the KMS call would, and checks
+// that the material version the bucket key is wrapped under is still there; only the
+// cryptography and the billed request are saved. A read entry answers only for the wrapped
+// blob and the encryption context together, as Decrypt would. So a change made on another node of a
 // cluster (a key disabled, a grant revoked, imported material deleted) applies to the
 // next hit here.
 //
@@ -28,7 +30,7 @@ const MAX_CACHED = 1024;
 
 export type ReuseHook = (principal: string, keyArn: string, context: Record<string, string>, avoided: 'GenerateDataKey' | 'Decrypt') => void;
 
-/** Bucket keys of one server: for writes by (bucket, key reference, context), for reads by wrapped blob. */
+/** Bucket keys of one server: for writes by (key reference, context), for reads by (wrapped blob, context). */
 export class BucketKeyCache {
   private readonly forWrite = new Map<string, CachedKey>();
   private readonly forRead = new Map<string, CachedKey>();
@@ -55,7 +57,9 @@ export class BucketKeyCache {
     const known = this.known(this.forWrite, this.fetchingWrite, id);
     const hit = known && (await known);
     if (hit) {
-      const arn = await kms.authorizeUse({ caller, keyId: hit.keyArn, action: 'kms:GenerateDataKey', encryptionContext: context, ciphertextBlob: hit.ciphertextBlob });
+      // The reference as the request names it, resolved now: an alias moved since the entry
+      // was cached names another key (a new bucket key below), a deleted one fails as the call.
+      const arn = await kms.authorizeUse({ caller, keyId: keyRef, action: 'kms:GenerateDataKey', encryptionContext: context, ciphertextBlob: hit.ciphertextBlob });
       if (arn === hit.keyArn) {
         this.stats.reusedForWrite++;
         this.onReuse?.(caller.principal.arn, hit.keyArn, context, 'GenerateDataKey');
@@ -67,21 +71,23 @@ export class BucketKeyCache {
       this.stats.generated++;
       const entry = { ...dk, expires: this.now() + this.ttlMs };
       this.remember(this.forWrite, id, entry);
-      this.remember(this.forRead, readId(dk.ciphertextBlob), entry);
+      this.remember(this.forRead, readId(dk.ciphertextBlob, context), entry);
       return entry;
     });
   }
 
   /** The plaintext bucket key of a stored object: cached, or unwrapped with Decrypt naming `keyArn`. */
   async forReading(kms: KmsPort, caller: Caller, keyArn: string, blob: Buffer, context: Record<string, string>): Promise<Buffer> {
-    const id = readId(blob);
+    const id = readId(blob, context);
     const known = this.known(this.forRead, this.fetchingRead, id);
     const hit = known && (await known);
     if (hit && hit.keyArn === keyArn) {
-      await kms.authorizeUse({ caller, keyId: keyArn, action: 'kms:Decrypt', encryptionContext: context, ciphertextBlob: blob });
-      this.stats.reusedForRead++;
-      this.onReuse?.(caller.principal.arn, keyArn, context, 'Decrypt');
-      return hit.plaintext;
+      const arn = await kms.authorizeUse({ caller, keyId: keyArn, action: 'kms:Decrypt', encryptionContext: context, ciphertextBlob: blob });
+      if (arn === hit.keyArn) {
+        this.stats.reusedForRead++;
+        this.onReuse?.(caller.principal.arn, keyArn, context, 'Decrypt');
+        return hit.plaintext;
+      }
     }
     const entry = await this.fetch(this.fetchingRead, id, async () => {
       const { plaintext } = await kms.decrypt({ caller, keyId: keyArn, ciphertextBlob: blob, encryptionContext: context });
@@ -125,8 +131,13 @@ export class BucketKeyCache {
   }
 }
 
-function readId(blob: Buffer): string {
-  return createHash('sha256').update(blob).digest('base64');
+/**
+ * A read entry answers for the wrapped blob and the encryption context it was opened (or
+ * sealed) under, together: exactly when KMS's Decrypt would authenticate and return it. The
+ * blob's length comes first, so blob and context cannot trade bytes.
+ */
+function readId(blob: Buffer, context: Record<string, string>): string {
+  return createHash('sha256').update(`${blob.length}:`).update(blob).update(canonicalContext(context)).digest('base64');
 }
 
 function canonicalContext(c: Record<string, string>): string {
