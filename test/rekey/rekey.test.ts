@@ -8,6 +8,8 @@
 // kms:ReEncryptFrom on the source key) gets failures naming it and the objects stay as
 // they were; ^C exits 130 with the checkpoint saved. In a versioned bucket every version is
 // re-wrapped (or with --current-only the current ones) and the checkpoint holds a version.
+// Versions under object lock keep their key: COMPLIANCE and legal holds always, GOVERNANCE
+// unless --bypass-governance-retention by a signer allowed s3:BypassGovernanceRetention.
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand,
-  ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand, type S3Client,
+  ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand, PutObjectLegalHoldCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand, EnableKeyCommand } from '@aws-sdk/client-kms';
 import { ROOT_KEY_ID, ROOT_SECRET, startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
@@ -52,6 +54,8 @@ let keyA: string;
 let keyB: string;
 let keyC: string;
 let rekeyer: TestUser;
+/** Added to the server's clock (object lock's "now"): a test moves it past a retention instead of waiting. */
+let clockShift = 0;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function cli(creds: { accessKeyId: string; secretAccessKey: string } | undefined, ...args: string[]): Promise<CliResult> {
@@ -100,7 +104,7 @@ async function blobFiles(): Promise<Map<string, string>> {
 }
 
 before(async () => {
-  srv = await startTestServer();
+  srv = await startTestServer({}, { now: () => Date.now() + clockShift });
   users = userFactory(srv);
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-rekey-'));
   keyA = await newKey('alias/rekey-old');
@@ -547,45 +551,94 @@ describe('a versioned bucket', () => {
 
 describe('a bucket with object lock', () => {
   const bucket = uniqueBucket('rekey-lock');
+  const until = new Date(Date.now() + 30 * 86_400_000);
+  // The versions of "doc", oldest first: what each is written with.
+  // Key A is created in the file's before(): read when the versions are written.
+  const underA = () => ({ ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: keyA });
+  const versions: { name: string; put: () => Record<string, unknown>; body: string; id?: string }[] = [
+    { name: 'compliance', put: () => ({ ...underA(), ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: until }), body: 'compliance version' },
+    { name: 'governance', put: () => ({ ...underA(), ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: until }), body: 'governance version' },
+    { name: 'hold', put: () => ({ ...underA(), ObjectLockLegalHoldStatus: 'ON' }), body: 'legal hold version' },
+    { name: 'sse-s3 compliance', put: () => ({ ServerSideEncryption: 'AES256', ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: until }), body: 'sse-s3 compliance version' },
+    { name: 'hold off', put: () => ({ ...underA(), ObjectLockLegalHoldStatus: 'OFF' }), body: 'hold off version' },
+    { name: 'sse-s3 unlocked', put: () => ({ ServerSideEncryption: 'AES256' }), body: 'sse-s3 unlocked version' },
+  ];
+  const byName = (name: string) => versions.find((v) => v.name === name)!;
+  const headOf = (name: string) => srv.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: byName(name).id }));
+  const bodyOf = async (name: string) => (await srv.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: byName(name).id }))).Body!.transformToString();
 
-  test('coffer rekey re-wraps locked versions (COMPLIANCE, GOVERNANCE, legal hold; current and noncurrent): ids, bytes, ETags, dates and locks unchanged', async () => {
+  before(async () => {
     await srv.s3.send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
-    const until = new Date(Date.now() + 30 * 86_400_000);
-    const locks = [
-      { ObjectLockMode: 'COMPLIANCE' as const, ObjectLockRetainUntilDate: until, ObjectLockLegalHoldStatus: 'ON' as const },
-      { ObjectLockMode: 'GOVERNANCE' as const, ObjectLockRetainUntilDate: until },
-      { ObjectLockLegalHoldStatus: 'ON' as const },
-    ];
-    const bodies = new Map<string, string>();
-    for (const [i, lock] of locks.entries()) {
-      const body = `locked version ${i}`;
-      const r = await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: body, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA, ...lock }));
-      bodies.set(r.VersionId!, body);
-    }
-    const snapshot = async () => {
-      const out: Record<string, unknown>[] = [];
-      for (const v of (await srv.s3.send(new ListObjectVersionsCommand({ Bucket: bucket }))).Versions!) {
-        const head = await srv.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: v.VersionId }));
-        out.push({
-          versionId: v.VersionId, latest: v.IsLatest, etag: head.ETag, lastModified: head.LastModified?.toISOString(), size: head.ContentLength,
-          mode: head.ObjectLockMode, until: head.ObjectLockRetainUntilDate?.toISOString(), hold: head.ObjectLockLegalHoldStatus,
-        });
-      }
-      return out;
-    };
-    const before = await snapshot();
-    assert.equal(before.length, 3);
-    const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', keyB, '--state-file', 'lock.json');
+    for (const v of versions) v.id = (await srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'doc', Body: v.body, ...v.put() }))).VersionId!;
+  });
+
+  test('COMPLIANCE, legal hold and GOVERNANCE versions (SSE-S3 ones too, with --include-sse-s3) are skipped as object-lock; the run completes, exit 0, no checkpoint kept', async () => {
+    const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', keyB, '--include-sse-s3', '--state-file', 'lock.json');
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual([s.objects.rewrapped, s.objects.failed], [3, 0], 'every locked version is re-wrapped');
-    assert.deepEqual(await snapshot(), before, 'the same versions with the same ETags, dates and locks');
-    for (const [versionId, body] of bodies) {
-      const got = await srv.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: versionId }));
-      assert.equal(got.SSEKMSKeyId, keyB);
-      assert.equal(await got.Body!.transformToString(), body);
+    assert.deepEqual([s.complete, s.objects.rewrapped, s.objects.converted, s.objects.skipped, s.objects.failed], [true, 1, 1, 4, 0]);
+    assert.deepEqual(s.skippedBy, { 'object-lock': 4 });
+    assert.equal(existsSync(path.join(work, 'lock.json')), false, 'a locked skip does not hold the checkpoint');
+    for (const name of ['compliance', 'governance', 'hold']) {
+      const h = await headOf(name);
+      assert.deepEqual([name, h.ServerSideEncryption, h.SSEKMSKeyId], [name, 'aws:kms', keyA], 'still under its old key');
+      assert.equal(await bodyOf(name), byName(name).body);
     }
-    // Still locked: COMPLIANCE and legal holds yield to nobody, GOVERNANCE only to the bypass.
-    await assert.rejects(srv.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: before[2]!.versionId as string, BypassGovernanceRetention: true })), { name: 'AccessDenied' });
-    await assert.rejects(srv.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: before[1]!.versionId as string })), { name: 'AccessDenied' });
+    const s3 = await headOf('sse-s3 compliance');
+    assert.deepEqual([s3.ServerSideEncryption, s3.SSEKMSKeyId, s3.ObjectLockMode], ['AES256', undefined, 'COMPLIANCE'], 'not converted');
+    assert.equal(await bodyOf('sse-s3 compliance'), byName('sse-s3 compliance').body);
+    assert.equal((await headOf('hold off')).SSEKMSKeyId, keyB, 'a legal hold OFF does not lock');
+    assert.equal((await headOf('sse-s3 unlocked')).SSEKMSKeyId, keyB, 'converted');
+    // The text summary counts them and says why, with what GOVERNANCE needs.
+    const text = await cli(rekeyer.credentials, '--endpoint', srv.url, '--bucket', bucket, '--to-key', keyB, '--include-sse-s3', '--state-file', 'lock.json', '--progress', 'off');
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /skipped\s+4\s.*object-lock: 4/);
+    assert.match(text.stdout, /4 versions under object lock were left under their key \(COMPLIANCE or legal hold; GOVERNANCE needs --bypass-governance-retention and s3:BypassGovernanceRetention\)/);
+  });
+
+  test('--bypass-governance-retention: refused AccessDenied without s3:BypassGovernanceRetention; re-wraps GOVERNANCE (only) with it', async () => {
+    // Everything a re-key needs (the standard key-user KMS grants included), but not the bypass.
+    const plain = await users.create('rekey-no-bypass', {
+      s3: [
+        { Effect: 'Allow', Action: ['s3:ListBucket', 's3:ListBucketVersions'], Resource: `arn:aws:s3:::${bucket}` },
+        { Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], Resource: `arn:aws:s3:::${bucket}/*` },
+      ],
+      kms: [kmsOn(['kms:ReEncryptFrom'], keyA), kmsOn(['kms:ReEncryptTo', 'kms:Encrypt'], keyB), kmsOn('kms:DescribeKey')],
+    });
+    const denied = await rekey(plain.credentials, '--bucket', bucket, '--to-key', keyB, '--bypass-governance-retention', '--state-file', 'lock-denied.json');
+    assert.equal(denied.r.code, 1, denied.r.stderr);
+    assert.deepEqual(denied.s.failures, [{ key: 'doc', code: 'AccessDenied', message: 'Access Denied because object protected by object lock.' }]);
+    assert.deepEqual([denied.s.objects.failed, denied.s.skippedBy['object-lock']], [1, 2]);
+    assert.equal((await headOf('governance')).SSEKMSKeyId, keyA);
+
+    const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', keyB, '--bypass-governance-retention', '--state-file', 'lock-bypass.json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([s.objects.rewrapped, s.objects.failed, s.skippedBy['object-lock']], [1, 0, 2], 'GOVERNANCE re-wrapped; COMPLIANCE and the legal hold still skipped');
+    const h = await headOf('governance');
+    assert.deepEqual([h.SSEKMSKeyId, h.ObjectLockMode, h.ObjectLockRetainUntilDate?.getTime()], [keyB, 'GOVERNANCE', (await headOf('compliance')).ObjectLockRetainUntilDate?.getTime()]);
+    assert.equal(await bodyOf('governance'), 'governance version');
+    assert.equal((await headOf('compliance')).SSEKMSKeyId, keyA);
+    assert.equal((await headOf('hold')).SSEKMSKeyId, keyA);
+    // Still locked: COMPLIANCE and legal holds yield to nobody.
+    await assert.rejects(srv.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: byName('compliance').id, BypassGovernanceRetention: true })), { name: 'AccessDenied' });
+    await assert.rejects(srv.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'doc', VersionId: byName('hold').id, BypassGovernanceRetention: true })), { name: 'AccessDenied' });
+  });
+
+  test('expired retentions (COMPLIANCE and GOVERNANCE) and a released legal hold are re-wrapped as unlocked versions', async () => {
+    const expiring = uniqueBucket('rekey-expired');
+    await srv.s3.send(new CreateBucketCommand({ Bucket: expiring, ObjectLockEnabledForBucket: true }));
+    const soon = new Date(Date.now() + 86_400_000);
+    await srv.s3.send(new PutObjectCommand({ Bucket: expiring, Key: 'c', Body: 'c', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA, ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: soon }));
+    await srv.s3.send(new PutObjectCommand({ Bucket: expiring, Key: 'g', Body: 'g', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA, ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: soon }));
+    await srv.s3.send(new PutObjectCommand({ Bucket: expiring, Key: 'h', Body: 'h', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA, ObjectLockLegalHoldStatus: 'ON' }));
+    await srv.s3.send(new PutObjectLegalHoldCommand({ Bucket: expiring, Key: 'h', LegalHold: { Status: 'OFF' } }));
+    clockShift = 2 * 86_400_000;
+    try {
+      const { r, s } = await rekey(rekeyer.credentials, '--bucket', expiring, '--to-key', keyB, '--state-file', 'lock-expired.json');
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual([s.objects.rewrapped, s.objects.skipped], [3, 0]);
+    } finally {
+      clockShift = 0;
+    }
+    for (const k of ['c', 'g', 'h']) assert.equal((await head(srv.s3, expiring, k)).SSEKMSKeyId, keyB, k);
   });
 });

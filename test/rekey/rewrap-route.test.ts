@@ -4,11 +4,13 @@
 // between the route's read and its commit wins and is reported as `changed`; a bucket
 // policy that pins the KMS key of writes also pins re-wraps, one that denies reading
 // objects by their tags refuses re-wrapping them; bad bodies and the
-// preflight (check: true).
+// preflight (check: true). Object lock: a locked version answers skipped "object-lock" (or,
+// for GOVERNANCE with bypassGovernanceRetention and no s3:BypassGovernanceRetention, S3's
+// AccessDenied), and a retention set between the read and the commit refuses the commit.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutBucketPolicyCommand, PutObjectCommand, PutObjectRetentionCommand } from '@aws-sdk/client-s3';
 import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand } from '@aws-sdk/client-kms';
 import { auditEvents, s3On, kmsOn, userFactory } from '../helpers/sse-principals.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
@@ -92,13 +94,72 @@ test('an overwrite between the read and the commit wins over the re-wrap', async
   });
   const deps: RewrapDeps = {
     meta: racing, kms: new InProcessKms(srv.coffer.kms), rootKey: srv.coffer.rootKey, region: 'us-east-1', log: srv.coffer.log, accountId: srv.coffer.root.accountId,
-    identityPolicies: async () => [], sessionPolicy: () => undefined,
+    identityPolicies: async () => [], sessionPolicy: () => undefined, now: () => Date.now(),
   };
   const root = { kind: 'root', arn: `arn:aws:iam::${srv.coffer.root.accountId}:root`, accountId: srv.coffer.root.accountId, userName: 'root' } as const;
   const caller: Caller = { principal: root, requestId: 'test-race', secureTransport: false };
   assert.deepEqual(await rewrapObject(deps, caller, { bucket, key: 'race', toKeyId: keyB }), { status: 'changed', size: 11 });
   assert.equal(await text('race'), 'new version');
   assert.equal((await srv.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'race' }))).SSEKMSKeyId, keyA, 'the new version keeps the key it was written with');
+});
+
+test('a retention set between the read and the commit refuses the commit: skipped object-lock, the version keeps its key', async () => {
+  const locked = uniqueBucket('rewrap-lock');
+  await srv.s3.send(new CreateBucketCommand({ Bucket: locked, ObjectLockEnabledForBucket: true }));
+  const v = await srv.s3.send(new PutObjectCommand({ Bucket: locked, Key: 'race', Body: 'unlocked when read', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA }));
+  // The real store, with a COMPLIANCE retention (PutObjectRetention, its own write) landing right after the re-wrap read the version.
+  const racing: MetadataStore = Object.create(meta, {
+    getObjectVersion: {
+      value: async (b: string, k: string, id: string) => {
+        const rec = await meta.getObjectVersion(b, k, id);
+        await srv.s3.send(new PutObjectRetentionCommand({
+          Bucket: locked, Key: 'race', VersionId: v.VersionId, Retention: { Mode: 'COMPLIANCE', RetainUntilDate: new Date(Date.now() + 86_400_000) },
+        }));
+        return rec;
+      },
+    },
+  });
+  const deps: RewrapDeps = {
+    meta: racing, kms: new InProcessKms(srv.coffer.kms), rootKey: srv.coffer.rootKey, region: 'us-east-1', log: srv.coffer.log, accountId: srv.coffer.root.accountId,
+    identityPolicies: async () => [], sessionPolicy: () => undefined, now: () => Date.now(),
+  };
+  const root = { kind: 'root', arn: `arn:aws:iam::${srv.coffer.root.accountId}:root`, accountId: srv.coffer.root.accountId, userName: 'root' } as const;
+  const caller: Caller = { principal: root, requestId: 'test-lock-race', secureTransport: false };
+  assert.deepEqual(await rewrapObject(deps, caller, { bucket: locked, key: 'race', versionId: v.VersionId!, toKeyId: keyB }), { status: 'skipped', reason: 'object-lock', size: 18 });
+  const h = await srv.s3.send(new HeadObjectCommand({ Bucket: locked, Key: 'race', VersionId: v.VersionId }));
+  assert.deepEqual([h.SSEKMSKeyId, h.ObjectLockMode], [keyA, 'COMPLIANCE']);
+});
+
+test('object lock on the wire: skipped object-lock, GOVERNANCE only with bypassGovernanceRetention, a non-boolean flag refused', async () => {
+  const locked = uniqueBucket('rewrap-gov');
+  await srv.s3.send(new CreateBucketCommand({ Bucket: locked, ObjectLockEnabledForBucket: true }));
+  const until = new Date(Date.now() + 86_400_000);
+  const gov = await srv.s3.send(new PutObjectCommand({
+    Bucket: locked, Key: 'gov', Body: 'governed', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA, ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: until,
+  }));
+  const req = { bucket: locked, key: 'gov', versionId: gov.VersionId, toKeyId: keyB };
+  assert.deepEqual((await rewrap(req)).body, { status: 'skipped', reason: 'object-lock', size: 8 });
+  const users = userFactory(srv);
+  try {
+    // Everything a re-wrap needs, but not s3:BypassGovernanceRetention: S3's answer to a delete with the bypass header.
+    const noBypass = await users.create('rewrap-no-bypass', {
+      s3: [{ Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], Resource: `arn:aws:s3:::${locked}/*` }],
+      kms: [kmsOn(['kms:ReEncryptFrom', 'kms:ReEncryptTo', 'kms:DescribeKey'])],
+    });
+    const denied = await adminCall(srv, 'POST', 'objects/rewrap', { body: { ...req, bypassGovernanceRetention: true }, credentials: noBypass.credentials });
+    assert.deepEqual([denied.status, denied.body.__type, denied.body.message], [403, 'AccessDenied', 'Access Denied because object protected by object lock.']);
+    // Without the flag the same user is skipped, not refused.
+    assert.deepEqual((await adminCall(srv, 'POST', 'objects/rewrap', { body: req, credentials: noBypass.credentials })).body, { status: 'skipped', reason: 'object-lock', size: 8 });
+  } finally {
+    users.destroy();
+  }
+  const bad = await rewrap({ ...req, bypassGovernanceRetention: 'yes' });
+  assert.deepEqual([bad.status, bad.body.__type, bad.body.message], [400, 'ValidationException', 'bypassGovernanceRetention must be true or false.']);
+  assert.equal((await srv.s3.send(new HeadObjectCommand({ Bucket: locked, Key: 'gov', VersionId: gov.VersionId }))).SSEKMSKeyId, keyA);
+  // The root is allowed everything: with the flag, re-wrapped; the retention stays.
+  assert.deepEqual((await rewrap({ ...req, bypassGovernanceRetention: true })).body, { status: 'rewrapped', keyId: keyB, previousKeyId: keyA, size: 8 });
+  const h = await srv.s3.send(new HeadObjectCommand({ Bucket: locked, Key: 'gov', VersionId: gov.VersionId }));
+  assert.deepEqual([h.SSEKMSKeyId, h.ObjectLockMode, Math.abs(h.ObjectLockRetainUntilDate!.getTime() - until.getTime()) < 1000], [keyB, 'GOVERNANCE', true]);
 });
 
 test('a bucket policy that pins the KMS key of writes refuses a re-wrap to another key', async () => {

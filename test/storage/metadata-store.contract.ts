@@ -313,6 +313,35 @@ export function runMetadataStoreContract(
           assert.equal(await s.replaceObjectSys('b1', 'absent', read, {}), false);
         }));
 
+      it('replaceObjectSys runs its check in the transaction on the version as it is then, before the comparison: a throw refuses', () =>
+        withStore(async (s) => {
+          const v1 = objectRec('b1', 'k', undefined, { versionId: 'v1', sys: { n: 1 } });
+          const v2 = objectRec('b1', 'k', undefined, { versionId: 'v2', sys: { n: 2 } });
+          await s.putObject(v1);
+          await s.putObject(v2);
+          const seen: unknown[] = [];
+          const refuse = (rec: ObjectRecord): void => {
+            seen.push([rec.versionId ?? null, rec.sys]);
+            if (rec.sys.locked) throw new Error('locked');
+          };
+          // Passing: called once with the named (noncurrent) version, then the write lands.
+          assert.equal(await s.replaceObjectSys('b1', 'k', v1, { n: 10 }, refuse), true);
+          assert.deepEqual(seen, [['v1', { n: 1 }]]);
+          // A lock written after the caller's read (the caller still holds { n: 10 }): the check sees it and refuses,
+          // rather than the write merely not matching.
+          assert.equal(await s.replaceObjectSys('b1', 'k', { ...v1, sys: { n: 10 } }, { n: 10, locked: true }), true);
+          await assert.rejects(s.replaceObjectSys('b1', 'k', { ...v1, sys: { n: 10 } }, { n: 11 }, refuse), /locked/);
+          assert.deepEqual((await s.getObjectVersion('b1', 'k', 'v1'))?.sys, { n: 10, locked: true });
+          // The current version (no id), locked, whose sys the caller read exactly: refused, unchanged.
+          assert.equal(await s.replaceObjectSys('b1', 'k', { ...v2, versionId: undefined }, { n: 2, locked: true }), true);
+          await assert.rejects(s.replaceObjectSys('b1', 'k', { ...v2, versionId: undefined, sys: { n: 2, locked: true } }, { n: 20 }, refuse), /locked/);
+          await assert.rejects(s.replaceObjectSys('b1', 'k', { ...v2, sys: { n: 2, locked: true } }, { n: 20 }, refuse), /locked/);
+          assert.deepEqual((await s.getObject('b1', 'k'))?.sys, { n: 2, locked: true });
+          // Nothing to check on a version that is absent: false, as without a check.
+          assert.equal(await s.replaceObjectSys('b1', 'k', { ...v1, versionId: 'v9' }, {}, refuse), false);
+          assert.equal(await s.replaceObjectSys('b1', 'gone', v1, {}, refuse), false);
+        }));
+
       it('deletes an object, returning it and garbaging its blobs', () =>
         withStore(async (s) => {
           const v1 = objectRec('b1', 'k', [blobId(), blobId()]);
