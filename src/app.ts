@@ -246,6 +246,7 @@ async function startOnLockedDir(config: CofferConfig, log: Logger, releaseLock: 
   // coffer rekey: re-wrap objects' keys under another KMS key (s3/rewrap/).
   adminRoutes.add(rewrapRoute({
     meta, kms: kmsPort, rootKey: rootKey.provider, region: config.region, log, accountId: root.accountId, identityPolicies: directory.identityPolicies, sessionPolicy: directory.sessionPolicy,
+    now: services.now,
   }));
   // coffer lifecycle run: one bucket's rules now.
   adminRoutes.add(lifecycleRoute({ meta, worker: lifecycle }));

@@ -11,6 +11,9 @@
 // order with a few re-wraps in flight, a checkpoint file so an interrupted run resumes
 // where it stopped (rekey-state.ts), a progress bar on stderr and a summary on stdout.
 // A second listing pass only counts, to give the bar its total and ETA.
+// Versions under object lock are left under their key and counted as skipped (object-lock):
+// COMPLIANCE and legal holds always, GOVERNANCE unless --bypass-governance-retention (and the
+// principal is allowed s3:BypassGovernanceRetention). Like every skip, not a failure.
 
 import type { Command } from 'commander';
 import { listObjectPages, listVersionPages, type ListedObject } from './object-listing.js';
@@ -37,6 +40,8 @@ export interface RekeyOptions {
   includeSseS3: boolean;
   /** Only the current version of each object (--current-only); otherwise every version. */
   currentOnly: boolean;
+  /** Also re-wrap versions under GOVERNANCE retention (--bypass-governance-retention; needs s3:BypassGovernanceRetention). */
+  bypassGovernanceRetention: boolean;
   progress: 'auto' | 'bar' | 'lines' | 'off';
 }
 
@@ -94,6 +99,7 @@ export function registerRekeyCommand(program: Command): void {
     .option('--max-objects <n>', 'stop after this many objects (the checkpoint lets the next run continue)')
     .option('--progress <mode>', 'auto (a bar on a terminal, lines otherwise), bar, lines or off', 'auto')
     .option('--include-sse-s3', 'also convert SSE-S3 objects to SSE-KMS under the target key (needs kms:Encrypt on it)')
+    .option('--bypass-governance-retention', 'also re-wrap versions under GOVERNANCE retention (needs s3:BypassGovernanceRetention; COMPLIANCE and legal holds are always left as they are)')
     .option('--current-only', 're-wrap only the current version of each object (default: every version; each keeps its own envelope)')
     .option('--json', 'print the summary as JSON')
     .option('--metadata <url>', 'not used: rekey works through a running server on any backend (refused, with what to use instead)')
@@ -143,6 +149,7 @@ export function rekeyOptions(o: Record<string, string | boolean | undefined>, en
     json: o.json === true,
     includeSseS3: o.includeSseS3 === true,
     currentOnly: o.currentOnly === true,
+    bypassGovernanceRetention: o.bypassGovernanceRetention === true,
     progress: progress as RekeyOptions['progress'],
   };
 }
@@ -305,6 +312,7 @@ class RekeyRunner {
         ...(obj.versionId !== undefined ? { versionId: obj.versionId } : {}),
         ...(this.runInfo.fromKeyArn ? { fromKeyId: this.runInfo.fromKeyArn } : {}),
         ...(this.runInfo.convertSseS3 ? { convertSseS3: true } : {}),
+        ...(this.opts.bypassGovernanceRetention ? { bypassGovernanceRetention: true } : {}),
       });
       if (reply.status === 200) {
         const out = JSON.parse(reply.body) as { status: Exclude<Status, 'failed'>; reason?: string };
@@ -368,6 +376,10 @@ export function formatSummary(s: RekeySummary, stateFile: string): string {
     row('changed', 'changed', 'overwritten or deleted during the run: left as they are'),
     row('failed', 'failed'),
   ]).trimEnd());
+  const locked = s.skippedBy['object-lock'] ?? 0;
+  if (locked > 0) {
+    lines.push(`${locked} version${locked === 1 ? '' : 's'} under object lock ${locked === 1 ? 'was' : 'were'} left under ${locked === 1 ? 'its' : 'their'} key (COMPLIANCE or legal hold; GOVERNANCE needs --bypass-governance-retention and s3:BypassGovernanceRetention)`);
+  }
   if (s.coveredEarlier > 0) lines.push(`${s.coveredEarlier} objects were covered by earlier runs (resumed after "${s.resumedAfter}")`);
   for (const f of s.failures.slice(0, 20)) lines.push(`failed: ${f.key}: ${f.code}: ${f.message}`);
   if (s.failures.length > 20) lines.push(`... and ${s.failures.length - 20} more failures`);

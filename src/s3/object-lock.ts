@@ -11,8 +11,8 @@
 // x-amz-bypass-governance-retention: true from a caller allowed s3:BypassGovernanceRetention;
 // COMPLIANCE yields to nobody, the account root included. A write that would replace a locked
 // version (the null version, by a write begun while the bucket was Suspended) is refused by the
-// same rules, checked in its commit (replaceCheck). Re-wrapping an object's key
-// (coffer rekey) changes neither its bytes nor its lock, and is allowed on locked versions.
+// same rules, checked in its commit (replaceCheck). Re-wrapping a version's key (coffer rekey,
+// rewrap/lock.ts) follows the rules of a delete too: moving the key is enough to destroy the version.
 //
 // Time is the S3 services' clock (S3Services.now), which tests move instead of waiting.
 
@@ -20,7 +20,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Principal } from '../auth/types.js';
 import type { BucketRecord, ObjectRecord, ReplaceCheck } from '../storage/types.js';
 import { BYPASS_GOVERNANCE_ACTION, S3_ACTIONS } from './actions.js';
-import { authorizeS3, decideS3 } from './authorization.js';
+import { authorizeS3, decideS3, type S3Access, type S3PolicySources } from './authorization.js';
 import type { S3Context } from './context.js';
 import { invalidArgument, s3Error } from './errors.js';
 import { parseIntegrity } from './object-writer.js';
@@ -254,10 +254,12 @@ export function legalHoldXml(hold: boolean): string {
 export async function mayBypassGovernance(ctx: S3Context, bucket: string, key: string): Promise<boolean> {
   const v = ctx.req.headers['x-amz-bypass-governance-retention'];
   if (typeof v !== 'string' || v.trim().toLowerCase() !== 'true') return false;
-  const verdict = await decideS3(ctx.services, {
-    principal: ctx.auth.anonymous ? undefined : ctx.principal, bucket, key, transport: ctx.transport, checks: [{ action: BYPASS_GOVERNANCE_ACTION }],
-  });
-  return verdict.allowed;
+  return allowedToBypassGovernance(ctx.services, { principal: ctx.auth.anonymous ? undefined : ctx.principal, bucket, key, transport: ctx.transport });
+}
+
+/** Whether the principal is allowed s3:BypassGovernanceRetention on `key` (a request that asked for the bypass: S3's, or coffer rekey's). */
+export async function allowedToBypassGovernance(sources: S3PolicySources, access: Pick<S3Access, 'principal' | 'transport'> & { bucket: string; key: string }): Promise<boolean> {
+  return (await decideS3(sources, { ...access, checks: [{ action: BYPASS_GOVERNANCE_ACTION }] })).allowed;
 }
 
 /** Throws AWS's AccessDenied when `rec` may not be deleted by version id now. */

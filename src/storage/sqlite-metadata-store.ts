@@ -242,14 +242,26 @@ export class SqliteMetadataStore implements MetadataStore {
       (versionId !== undefined && this.s.updateVersion.run(...values, versionId).changes > 0));
   }
 
-  async replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag' | 'versionId'>, sys: Record<string, unknown>): Promise<boolean> {
+  async replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag' | 'versionId'>, sys: Record<string, unknown>, check?: ReplaceCheck): Promise<boolean> {
     // sys is stored as JSON.stringify(rec.sys) and read back with JSON.parse, so the text of
     // what a caller read compares equal to the stored text, in one statement (atomic).
     const values = [JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag];
     const id = expected.versionId ?? null;
-    return this.write(() =>
-      this.s.replaceObjectSys.run(...values, id, id).changes > 0 ||
-      (expected.versionId !== undefined && this.s.replaceVersionSys.run(...values, expected.versionId).changes > 0));
+    return this.write(() => {
+      if (check) {
+        const row = this.versionRow(bucket, key, expected.versionId);
+        if (row !== undefined) check(toObject(row));
+      }
+      return this.s.replaceObjectSys.run(...values, id, id).changes > 0 ||
+        (expected.versionId !== undefined && this.s.replaceVersionSys.run(...values, expected.versionId).changes > 0);
+    });
+  }
+
+  /** The live (not delete marker) row of a version, or of the current one when versionId is undefined. */
+  private versionRow(bucket: string, key: string, versionId: string | undefined): ObjectRow | undefined {
+    const current = live(this.s.getObject.get(bucket, key) as ObjectRow | undefined);
+    if (versionId === undefined || current?.version_id === versionId) return current;
+    return live(this.s.getVersion.get(bucket, key, versionId) as ObjectRow | undefined);
   }
 
   async replaceUploadSys(uploadId: string, expected: Record<string, unknown>, sys: Record<string, unknown>): Promise<boolean> {

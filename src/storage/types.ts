@@ -339,8 +339,11 @@ export interface MetadataStore {
    * record a caller read: a concurrent overwrite, delete or sys change wins). The version is
    * expected.versionId's, or the current one when that is undefined. No blob change. Returns
    * false when the version is absent or no longer matches.
+   * `check`, when given, is called in the same transaction, before the comparison and any change,
+   * with that version as it is then (a delete marker or an absent version is not checked); it
+   * throws to refuse (object lock: a retention or hold set since the caller's read). It must be synchronous.
    */
-  replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag' | 'versionId'>, sys: Record<string, unknown>): Promise<boolean>;
+  replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag' | 'versionId'>, sys: Record<string, unknown>, check?: ReplaceCheck): Promise<boolean>;
   /**
    * Removes the current version (in a bucket that never had versioning enabled: the object) and
    * moves its blobs to garbage; the next newest version, if any, becomes current. Returns the

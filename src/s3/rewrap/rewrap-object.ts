@@ -7,7 +7,9 @@
 //   blob'    := KMS ReEncrypt(blob, source = env.keyId, context = env.context,
 //                             destination = target, same context)   as the signer, via S3
 //   env'     := env with key_id = target ARN, wrapped_key = blob'
-//   commit   := replace sys.sse.env only if the record is still rec (sys and ETag)
+//   lock     := rec not protected by object lock as a delete by version id would see it (lock.ts)
+//   commit   := replace sys.sse.env only if the record is still rec (sys and ETag) and,
+//               in the same transaction, still passes lock
 //
 // By kind: SSE-KMS wraps the object key; SSE-KMS with a bucket key wraps the bucket key
 // the object key is derived from (re-wrapped per object, so the object keeps its bucket
@@ -19,6 +21,9 @@
 // is unwrapped with the root key and sealed with KMS Encrypt (as the signer, via S3, so
 // kms:Encrypt on the target), with the envelope's own context (aws:s3:arn = the object),
 // which is the context SSE-KMS uses for new objects. Object key and object id stay.
+//
+// A version under a legal hold or an unexpired COMPLIANCE retention is skipped ("object-lock"),
+// converted or not; a GOVERNANCE one too unless bypassGovernanceRetention (see lock.ts).
 
 import { decodeEnvelope, encodeEnvelope, sealedKeyAad, type ObjectEnvelope } from '../../crypto/index.js';
 import type { RootKeyProvider } from '../../custody/root-key.js';
@@ -26,13 +31,14 @@ import type { KmsPort } from '../../kms/port.js';
 import type { KeyMetadata } from '../../kms/key-metadata.js';
 import type { Caller } from '../../kms/service.js';
 import { checkKeyState } from '../../kms/key-state.js';
-import type { ObjectRecord } from '../../storage/types.js';
+import type { ObjectRecord, ReplaceCheck } from '../../storage/types.js';
 import { ServiceError, isServiceError } from '../../errors.js';
 import { kmsError } from '../../kms/errors.js';
 import { isKeyId } from '../../kms/format/key-id.js';
 import { envelopePlaceError, sseOf, type StoredSse } from '../sse/object-keys.js';
 import type { S3PolicySources } from '../authorization.js';
 import { authorizeRewrap } from './authorize.js';
+import { RewrapLocked, rewrapLockCheck } from './lock.js';
 import type { Logger } from 'pino';
 
 export interface RewrapDeps extends S3PolicySources {
@@ -41,6 +47,8 @@ export interface RewrapDeps extends S3PolicySources {
   rootKey: RootKeyProvider;
   region: string;
   log: Logger;
+  /** The S3 services' clock (object lock's retention dates). */
+  now: () => number;
 }
 
 export interface RewrapRequest {
@@ -56,9 +64,11 @@ export interface RewrapRequest {
   versionId?: string;
   /** Also move SSE-S3 objects to SSE-KMS under the target key (otherwise skipped as sse-s3). */
   convertSseS3?: boolean;
+  /** Re-wrap versions under GOVERNANCE retention too, if the signer is allowed s3:BypassGovernanceRetention. */
+  bypassGovernanceRetention?: boolean;
 }
 
-export type SkipReason = 'unencrypted' | 'sse-s3' | 'sse-c' | 'other-source-key';
+export type SkipReason = 'unencrypted' | 'sse-s3' | 'sse-c' | 'other-source-key' | 'object-lock';
 
 export type RewrapOutcome =
   | { status: 'rewrapped'; keyId: string; previousKeyId: string; size: number }
@@ -92,7 +102,15 @@ export async function rewrapObject(deps: RewrapDeps, caller: Caller, req: Rewrap
     if (env.kind === 'sse-s3') return { status: 'skipped', reason: 'sse-s3', size };
     if (from.arn !== env.keyId) return { status: 'skipped', reason: 'other-source-key', size, keyId: env.keyId };
   }
-  if (env.kind === 'sse-s3') return convertSseS3(deps, caller, req, rec, sse, env, target.arn);
+  // Before any KMS call: a locked version is left as it is (checked again in the commit).
+  const lock = await rewrapLockCheck(deps, caller, req);
+  try {
+    lock(rec);
+  } catch (e) {
+    if (e instanceof RewrapLocked) return { status: 'skipped', reason: 'object-lock', size };
+    throw e;
+  }
+  if (env.kind === 'sse-s3') return convertSseS3(deps, caller, req, rec, sse, env, target.arn, lock);
 
   // As S3 calls KMS for the caller (s3/sse/kms-bridge.ts): the key policies see kms:ViaService,
   // so the AWS managed aws/s3 key, which allows only use through S3, can be re-wrapped away from.
@@ -106,12 +124,24 @@ export async function rewrapObject(deps: RewrapDeps, caller: Caller, req: Rewrap
   });
   const rewrapped = encodeEnvelope({ objectId: env.objectId, kind: env.kind, keyId: out.keyArn, context: env.context, wrappedKey: out.ciphertextBlob });
   const next: StoredSse = { ...sse, env: rewrapped.toString('base64') };
-  if (!(await deps.meta.replaceObjectSys(req.bucket, req.key, rec, { ...rec.sys, sse: next }))) return { status: 'changed', size };
+  const committed = await commit(deps, req, rec, next, lock);
+  if (committed) return committed;
   return { status: 'rewrapped', keyId: out.keyArn, previousKeyId: env.keyId, size };
 }
 
+/** Stores `next` as the version's SSE if it is still `rec` and still passes `lock` (in the store's transaction); otherwise why not. */
+async function commit(deps: RewrapDeps, req: RewrapRequest, rec: ObjectRecord, next: StoredSse, lock: ReplaceCheck): Promise<RewrapOutcome | undefined> {
+  try {
+    if (!(await deps.meta.replaceObjectSys(req.bucket, req.key, rec, { ...rec.sys, sse: next }, lock))) return { status: 'changed', size: rec.size };
+  } catch (e) {
+    if (e instanceof RewrapLocked) return { status: 'skipped', reason: 'object-lock', size: rec.size };
+    throw e;
+  }
+  return undefined;
+}
+
 async function convertSseS3(
-  deps: RewrapDeps, caller: Caller, req: RewrapRequest, rec: ObjectRecord, sse: StoredSse, env: ObjectEnvelope, targetArn: string,
+  deps: RewrapDeps, caller: Caller, req: RewrapRequest, rec: ObjectRecord, sse: StoredSse, env: ObjectEnvelope, targetArn: string, lock: ReplaceCheck,
 ): Promise<RewrapOutcome> {
   let objectKey: Buffer;
   try {
@@ -128,7 +158,8 @@ async function convertSseS3(
   }
   const sealed = encodeEnvelope({ objectId: env.objectId, kind: 'sse-kms', keyId: out.keyArn, context: env.context, wrappedKey: out.ciphertextBlob });
   const next: StoredSse = { ...sse, alg: 'aws:kms', env: sealed.toString('base64') };
-  if (!(await deps.meta.replaceObjectSys(req.bucket, req.key, rec, { ...rec.sys, sse: next }))) return { status: 'changed', size: rec.size };
+  const committed = await commit(deps, req, rec, next, lock);
+  if (committed) return committed;
   return { status: 'converted', keyId: out.keyArn, size: rec.size };
 }
 

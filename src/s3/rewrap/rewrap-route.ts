@@ -4,9 +4,16 @@
 // object) and as KMS (kms:ReEncryptFrom on the current key, kms:ReEncryptTo on the
 // target, via S3), for the signer, and KMS audits the ReEncrypt under the signer.
 //
-//   request   {"bucket": B, "key": K, "versionId"?: V, "toKeyId": T, "fromKeyId"?: F, "expectedETag"?: E, "convertSseS3"?: bool}
+//   request   {"bucket": B, "key": K, "versionId"?: V, "toKeyId": T, "fromKeyId"?: F, "expectedETag"?: E, "convertSseS3"?: bool,
+//              "bypassGovernanceRetention"?: bool}
 //   response  {"status": "rewrapped" | "converted" | "unchanged" | "skipped" | "changed", "size": n,
-//              "keyId"?: ARN, "previousKeyId"?: ARN, "reason"?: "unencrypted" | "sse-s3" | "sse-c" | "other-source-key"}
+//              "keyId"?: ARN, "previousKeyId"?: ARN, "reason"?: "unencrypted" | "sse-s3" | "sse-c" | "other-source-key" | "object-lock"}
+//   lock      a version under a legal hold or an unexpired COMPLIANCE retention is "skipped" with
+//             reason "object-lock" (not re-wrapped, not converted); under an unexpired GOVERNANCE
+//             retention too, unless bypassGovernanceRetention: true and the signer is allowed
+//             s3:BypassGovernanceRetention, and with the flag but not that permission it is S3's
+//             AccessDenied ("Access Denied because object protected by object lock."), as a delete
+//             with the bypass header answers (lock.ts). Checked again in the commit's transaction.
 //   preflight {"check": true, "toKeyId": T, "fromKeyId"?: F} → {"toKeyId": ARN, "fromKeyId"?: ARN}:
 //             the keys resolved and the target usable, authorized as kms:DescribeKey on each
 //             key for the signer (see resolveRewrapKeys): without it, AccessDeniedException
@@ -71,6 +78,10 @@ function parseRequest(body: Record<string, unknown>): RewrapRequest {
   if (body.convertSseS3 !== undefined) {
     if (typeof body.convertSseS3 !== 'boolean') throw invalid('convertSseS3 must be true or false.');
     req.convertSseS3 = body.convertSseS3;
+  }
+  if (body.bypassGovernanceRetention !== undefined) {
+    if (typeof body.bypassGovernanceRetention !== 'boolean') throw invalid('bypassGovernanceRetention must be true or false.');
+    req.bypassGovernanceRetention = body.bypassGovernanceRetention;
   }
   return req;
 }

@@ -256,13 +256,23 @@ export class PgMetadataStore implements MetadataStore {
       (versionId !== undefined && (await changed(q, S.updateVersion, [...values, versionId]))));
   }
 
-  async replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag' | 'versionId'>, sys: Record<string, unknown>): Promise<boolean> {
+  async replaceObjectSys(bucket: string, key: string, expected: Pick<ObjectRecord, 'sys' | 'etag' | 'versionId'>, sys: Record<string, unknown>, check?: ReplaceCheck): Promise<boolean> {
     // sys is stored as JSON.stringify(rec.sys) TEXT, so the text of what a caller read compares equal to the stored text.
     const values = [JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag];
     const id = expected.versionId ?? null;
-    return this.keyTx(bucket, key, undefined, async (q) =>
-      (await changed(q, S.replaceObjectSys, [...values, id, id])) ||
-      (expected.versionId !== undefined && (await changed(q, S.replaceVersionSys, [...values, expected.versionId]))));
+    // The check (object lock) reads the version under the key's lock, which every write of the key takes.
+    const read = check ? { sql: S.getObject, values: [bucket, key] } : undefined;
+    return this.keyTx<boolean, ObjectRow>(bucket, key, read, async (q, [current]) => {
+      if (check) {
+        const cur = live(current);
+        const row = expected.versionId === undefined || cur?.version_id === expected.versionId
+          ? cur
+          : live(await first<ObjectRow>(q, S.getVersion, [bucket, key, expected.versionId]));
+        if (row !== undefined) check(toObject(row));
+      }
+      return (await changed(q, S.replaceObjectSys, [...values, id, id])) ||
+        (expected.versionId !== undefined && (await changed(q, S.replaceVersionSys, [...values, expected.versionId])));
+    });
   }
 
   async replaceUploadSys(uploadId: string, expected: Record<string, unknown>, sys: Record<string, unknown>): Promise<boolean> {
