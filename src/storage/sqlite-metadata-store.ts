@@ -248,20 +248,11 @@ export class SqliteMetadataStore implements MetadataStore {
     const values = [JSON.stringify(sys), bucket, key, JSON.stringify(expected.sys), expected.etag];
     const id = expected.versionId ?? null;
     return this.write(() => {
-      if (check) {
-        const row = this.versionRow(bucket, key, expected.versionId);
-        if (row !== undefined) check(toObject(row));
-      }
+      const row = check && live(this.v.versionRow(bucket, key, expected.versionId));
+      if (row) check?.(toObject(row));
       return this.s.replaceObjectSys.run(...values, id, id).changes > 0 ||
         (expected.versionId !== undefined && this.s.replaceVersionSys.run(...values, expected.versionId).changes > 0);
     });
-  }
-
-  /** The live (not delete marker) row of a version, or of the current one when versionId is undefined. */
-  private versionRow(bucket: string, key: string, versionId: string | undefined): ObjectRow | undefined {
-    const current = live(this.s.getObject.get(bucket, key) as ObjectRow | undefined);
-    if (versionId === undefined || current?.version_id === versionId) return current;
-    return live(this.s.getVersion.get(bucket, key, versionId) as ObjectRow | undefined);
   }
 
   async replaceUploadSys(uploadId: string, expected: Record<string, unknown>, sys: Record<string, unknown>): Promise<boolean> {
