@@ -106,6 +106,37 @@ export async function rawRequest(r: RawRequest): Promise<RawResponse> {
   });
 }
 
+/** A signed request whose body waits: send() writes it and resolves with the whole response. */
+export interface HeldRequest {
+  send(): Promise<{ status: number; body: string }>;
+}
+
+/**
+ * Opens a signed request with `Expect: 100-continue` and resolves once the server answered
+ * 100 Continue (it authenticated and authorized the request from its headers and now waits
+ * for the body): the body is held until send(). A final answer before 100 Continue rejects.
+ */
+export async function openHeldRequest(r: RawRequest & { body: Buffer }): Promise<HeldRequest> {
+  const req = await openRequest({ ...r, headers: { ...r.headers, expect: '100-continue', 'content-length': String(r.body.length) } });
+  const response = new Promise<http.IncomingMessage>((resolve, reject) => {
+    req.on('response', resolve);
+    req.on('error', reject);
+  });
+  await new Promise<void>((resolve, reject) => {
+    req.on('continue', resolve);
+    response.then((res) => reject(new Error(`answered ${res.statusCode} before 100 Continue`)), reject);
+  });
+  return {
+    async send() {
+      req.end(r.body);
+      const res = await response;
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      return { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') };
+    },
+  };
+}
+
 /** The text of the first <name>...</name> element, if any. */
 export function xmlText(xml: string, name: string): string | undefined {
   const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml);

@@ -10,7 +10,6 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type http from 'node:http';
 import {
   CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand,
   PutBucketVersioningCommand, PutObjectCommand, PutObjectLegalHoldCommand, PutObjectLockConfigurationCommand, PutObjectRetentionCommand,
@@ -19,7 +18,7 @@ import {
 import { assertFails } from '../helpers/failure.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { userFactory, type TestUser } from '../helpers/sse-principals.js';
-import { openRequest } from '../interop/support.js';
+import { openHeldRequest, type HeldRequest } from '../interop/support.js';
 
 const DAY = 86_400_000;
 const PROTECTED = 'Access Denied because object protected by object lock.';
@@ -59,34 +58,9 @@ const lockHeaders = (mode: Mode) =>
   mode === 'LEGAL_HOLD' ? { ObjectLockLegalHoldStatus: 'ON' as const } : { ObjectLockMode: mode, ObjectLockRetainUntilDate: future(10) };
 
 /** A PUT the server has accepted and bound to a version, whose body is held until send(). */
-interface HeldPut {
-  send(): Promise<{ status: number; body: string }>;
-}
-
-async function heldPut(b: string, key: string, body: string, who: Who = 'root', headers: Record<string, string> = {}): Promise<HeldPut> {
-  const payload = Buffer.from(body);
+async function heldPut(b: string, key: string, body: string, who: Who = 'root', headers: Record<string, string> = {}): Promise<HeldRequest> {
   const credentials = credentialsOf(who);
-  const req = await openRequest({
-    method: 'PUT', url: srv.url, path: `/${b}/${key}`, body: payload, ...(credentials ? { credentials } : {}),
-    headers: { ...headers, expect: '100-continue', 'content-length': String(payload.length) },
-  });
-  const response = new Promise<http.IncomingMessage>((resolve, reject) => {
-    req.on('response', resolve);
-    req.on('error', reject);
-  });
-  await new Promise<void>((resolve, reject) => {
-    req.on('continue', resolve);
-    response.then((res) => reject(new Error(`answered ${res.statusCode} before 100 Continue`)), reject);
-  });
-  return {
-    async send() {
-      req.end(payload);
-      const res = await response;
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      return { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') };
-    },
-  };
+  return openHeldRequest({ method: 'PUT', url: srv.url, path: `/${b}/${key}`, body: Buffer.from(body), ...(credentials ? { credentials } : {}), headers });
 }
 
 /**
