@@ -10,9 +10,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
-  CreateAliasCommand, CreateKeyCommand, DeleteAliasCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, GetParametersForImportCommand, ImportKeyMaterialCommand, UpdateAliasCommand,
+  CreateAliasCommand, CreateKeyCommand, DeleteAliasCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, UpdateAliasCommand,
 } from '@aws-sdk/client-kms';
-import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { importKeyMaterial } from '../helpers/import-material.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { assertKmsDenied, keyPolicyWith, kmsOn, refusal, s3On, userFactory } from '../helpers/sse-principals.js';
 import { withMetadataDb } from '../helpers/sse.js';
@@ -119,12 +120,7 @@ test('imported material deleted after the bucket key was cached: the warm GET an
   const b = await newBucket('bk-import');
   const KeyId = (await srv.kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.Arn!;
   const material = randomBytes(32);
-  const importIt = async () => {
-    const p = await srv.kms.send(new GetParametersForImportCommand({ KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
-    const pub = createPublicKey({ key: Buffer.from(p.PublicKey!), format: 'der', type: 'spki' });
-    const EncryptedKeyMaterial = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, material);
-    await srv.kms.send(new ImportKeyMaterialCommand({ KeyId, ImportToken: p.ImportToken, EncryptedKeyMaterial, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }));
-  };
+  const importIt = () => importKeyMaterial(srv.kms, KeyId, material);
   await importIt();
   await putBk(srv.s3, b, 'imp', KeyId);
   assert.equal(await getText(srv.s3, b, 'imp'), 'body of imp');

@@ -8,11 +8,12 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import {
-  CreateKeyCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, GetParametersForImportCommand, ImportKeyMaterialCommand, RotateKeyOnDemandCommand,
+  CreateKeyCommand, DeleteImportedKeyMaterialCommand, DescribeKeyCommand, RotateKeyOnDemandCommand,
 } from '@aws-sdk/client-kms';
+import { importKeyMaterial } from '../helpers/import-material.js';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { refusal } from '../helpers/sse-principals.js';
 
@@ -27,12 +28,8 @@ after(async () => {
   await srv?.stop();
 });
 
-async function importInto(KeyId: string, material: Buffer, ImportType?: 'NEW_KEY_MATERIAL'): Promise<string> {
-  const p = await srv.kms.send(new GetParametersForImportCommand({ KeyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
-  const pub = createPublicKey({ key: Buffer.from(p.PublicKey!), format: 'der', type: 'spki' });
-  const EncryptedKeyMaterial = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, material);
-  return (await srv.kms.send(new ImportKeyMaterialCommand({ KeyId, ImportToken: p.ImportToken, EncryptedKeyMaterial, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', ImportType }))).KeyMaterialId!;
-}
+const importInto = (KeyId: string, material: Buffer, ImportType?: 'NEW_KEY_MATERIAL'): Promise<string> =>
+  importKeyMaterial(srv.kms, KeyId, material, ImportType ? { ImportType } : {});
 
 const put = (key: string, keyArn: string, bk: boolean) =>
   srv.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `body of ${key}`, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyArn, BucketKeyEnabled: bk }));
@@ -61,12 +58,7 @@ for (const bk of [false, true]) {
     assert.deepEqual([e.name, e.$metadata.httpStatusCode, e.message], ['KMS.KMSInvalidStateException', 400, `${keyArn} key material (id: ${first}) is deleted; import the same key material again to use it.`]);
     assert.equal(await text(fresh), `body of ${fresh}`);
 
-    const p = await srv.kms.send(new GetParametersForImportCommand({ KeyId: keyArn, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
-    const pub = createPublicKey({ key: Buffer.from(p.PublicKey!), format: 'der', type: 'spki' });
-    await srv.kms.send(new ImportKeyMaterialCommand({
-      KeyId: keyArn, ImportToken: p.ImportToken, KeyMaterialId: first, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
-      EncryptedKeyMaterial: publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, m1),
-    }));
+    await importKeyMaterial(srv.kms, keyArn, m1, { KeyMaterialId: first });
     assert.equal(await text(old), `body of ${old}`, 'the same material imported again: the old object reads');
   });
 }
