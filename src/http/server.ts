@@ -9,6 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { capConnections, type ConnectionCaps } from './connection-caps.js';
+import { trackConnections } from './drain.js';
 import { holdBody, releaseBody } from './continue.js';
 import { answeredByTransport, clientErrorResponse, watchBodyIdle, type WireFormat } from './slow-clients.js';
 import { isHealthPath } from './health.js';
@@ -168,6 +169,7 @@ export function createCofferServer(handlers: ServiceHandlers, tls: TlsOptions | 
   // this port fails its TLS handshake and is disconnected.
   const server = tls ? createHttpsServer({ ...options, cert: tls.cert, key: tls.key }, listener) : createServer(options, listener);
   capConnections(server, limits.connections);
+  trackConnections(server);
   // Expect: 100-continue — the handler decides when to ask for the body (http/continue.ts).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     holdBody(res);
