@@ -18,6 +18,7 @@ import type { AuditNote } from './operation.js';
 import { audited, auditedAnswerFirst } from './audited.js';
 import * as crypto from './ops/crypto.js';
 import { describeKey } from './ops/keys.js';
+import { DATA_KEY_CONDITIONS } from './ops/key-usage.js';
 import { awsManagedKey } from './managed-keys.js';
 
 type Context = Readonly<Record<string, string>>;
@@ -108,12 +109,13 @@ export interface KmsPort {
 
 /**
  * The condition keys each use's operation sets besides the common ones (ops/crypto.ts):
- * Decrypt states its algorithm (SYMMETRIC_DEFAULT for S3's blobs), GenerateDataKey nothing.
- * A check standing in for the call presents the same, so a policy reads it the same way.
+ * Decrypt states its algorithm (SYMMETRIC_DEFAULT for S3's blobs), GenerateDataKey the one
+ * that encrypts the data key (the same). A check standing in for the call presents the
+ * same, so a policy reads it the same way.
  */
-const USE_CONDITIONS: Record<UseAction, Record<string, string>> = {
+const USE_CONDITIONS: Record<UseAction, Readonly<Record<string, string>>> = {
   'kms:Decrypt': { 'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT' },
-  'kms:GenerateDataKey': {},
+  'kms:GenerateDataKey': DATA_KEY_CONDITIONS,
 };
 
 /** Decrypt's input as the JSON API takes it. */

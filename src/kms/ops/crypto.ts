@@ -39,7 +39,7 @@ import { validateGrantTokens } from './grants.js';
 import { absent, auditParams, blobMember, contextMember, invalidCiphertext, keyIdMember, Violations } from './members.js';
 import { SPECS } from '../key-specs.js';
 import type { KeyMaterial } from '../format/key-material.js';
-import { symmetricOnly, usableFor } from './key-usage.js';
+import { DATA_KEY_CONDITIONS, symmetricOnly, usableFor } from './key-usage.js';
 import { decryptAsymmetric, encryptAsymmetric, openRsa, sealRsa } from './asymmetric-encryption.js';
 import { OpenedCiphertexts } from '../opened-ciphertexts.js';
 
@@ -513,7 +513,7 @@ async function dataKey(svc: KmsService, caller: Caller, input: DataKeyRequest, n
   const resolved = svc.resolveKeyNow(keyRef, { allowAlias: true });
   const key = resolved instanceof Promise ? await resolved : resolved;
   note.keys.push(key);
-  const authorized = svc.authorizeNow(caller, key, withPlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext', {}, context);
+  const authorized = svc.authorizeNow(caller, key, withPlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext', DATA_KEY_CONDITIONS, context);
   if (authorized) await authorized;
   svc.checkState(key, 'crypto');
   symmetricOnly(key, withPlaintext ? 'GenerateDataKey' : 'GenerateDataKeyWithoutPlaintext');

@@ -12,7 +12,7 @@ import { EncryptionContextError } from '../../crypto/encryption-context.js';
 import { generatePrivateKey, type KeySpec } from '../key-specs.js';
 import { createPublicKey } from 'node:crypto';
 import { validateGrantTokens } from './grants.js';
-import { symmetricOnly } from './key-usage.js';
+import { DATA_KEY_CONDITIONS, symmetricOnly } from './key-usage.js';
 import { absent, auditParams, contextMember, enumValue, keyIdMember, Violations } from './members.js';
 
 /** The model's DataKeyPairSpec enum, in its order. */
@@ -42,7 +42,7 @@ async function dataKeyPair(svc: KmsService, caller: Caller, input: DataKeyPairRe
 
   const key = await svc.resolveKey(keyRef, { allowAlias: true });
   note.keys.push(key);
-  await svc.authorize(caller, key, `kms:${operation}`, { 'kms:DataKeyPairSpec': spec! }, context);
+  await svc.authorize(caller, key, `kms:${operation}`, { ...DATA_KEY_CONDITIONS, 'kms:DataKeyPairSpec': spec! }, context);
   svc.checkState(key, 'crypto');
   symmetricOnly(key, operation);
   if (UNSUPPORTED_PAIRS.has(spec!)) throw kmsError('UnsupportedOperationException', `KeyPairSpec ${spec} is not supported by Coffer's KMS (SM2 is offered in AWS China Regions only).`);

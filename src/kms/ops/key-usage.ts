@@ -21,3 +21,12 @@ export function symmetricOnly(key: KmsKeyRecord, operation: string): void {
   usableFor(key, 'ENCRYPT_DECRYPT', operation);
   if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw kmsError('InvalidKeyUsageException', `${key.arn} key spec is ${key.keySpec} which is not valid for ${operation}.`);
 }
+
+/**
+ * The request context the data-key operations present besides the common keys:
+ * kms:EncryptionAlgorithm is the algorithm that encrypts the data key, always
+ * SYMMETRIC_DEFAULT (AWS's condition-key reference lists it for GenerateDataKey,
+ * GenerateDataKeyWithoutPlaintext and the two GenerateDataKeyPair operations), so AWS's
+ * "AllowOnlySymmetricAlgorithm" Deny leaves them allowed.
+ */
+export const DATA_KEY_CONDITIONS: Readonly<Record<string, string>> = Object.freeze({ 'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT' });
