@@ -189,6 +189,7 @@ export async function runRekey(opts: RekeyOptions): Promise<RekeySummary> {
       endpoint: client.endpoint, bucket: opts.bucket, prefix: opts.prefix, toKeyArn: keys.toKeyArn,
       ...(keys.fromKeyArn ? { fromKeyArn: keys.fromKeyArn } : {}), ...(opts.includeSseS3 ? { convertSseS3: true as const } : {}),
       ...(opts.currentOnly ? {} : { allVersions: true as const }),
+      ...(opts.bypassGovernanceRetention ? { bypassGovernanceRetention: true as const } : {}),
     };
     if (opts.restart) await removeState(opts.stateFile);
     const saved = await loadState(opts.stateFile, run);

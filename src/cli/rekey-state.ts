@@ -1,5 +1,6 @@
 // The checkpoint of `coffer rekey`: a small JSON file naming the run (endpoint, bucket,
-// prefix, target and source key, whether every version is re-wrapped) and the last
+// prefix, target and source key, whether every version is re-wrapped, whether SSE-S3
+// objects are converted and GOVERNANCE-retained versions re-wrapped) and the last
 // position in listing order (a key, and with every version a version of it) up to which
 // every object is done, so a rerun after an interruption lists from there. Objects finish out
 // of order (several re-wraps run at once), so the checkpoint only moves over a prefix of
@@ -26,6 +27,11 @@ export interface RekeyRun {
   convertSseS3?: true;
   /** Every version of every object, not only the current ones (the default; --current-only clears it). */
   allVersions?: true;
+  /**
+   * GOVERNANCE-retained versions are re-wrapped too (--bypass-governance-retention): a run
+   * without it passed over them, so its checkpoint does not cover them for a run with it.
+   */
+  bypassGovernanceRetention?: true;
 }
 
 export interface RekeyState extends RekeyRun {
@@ -69,10 +75,10 @@ export async function loadState(file: string, run: RekeyRun): Promise<RekeyState
   }
   const same = state.endpoint === run.endpoint && state.bucket === run.bucket && state.prefix === run.prefix
     && state.toKeyArn === run.toKeyArn && (state.fromKeyArn ?? '') === (run.fromKeyArn ?? '') && state.convertSseS3 === run.convertSseS3
-    && state.allVersions === run.allVersions;
+    && state.allVersions === run.allVersions && state.bypassGovernanceRetention === run.bypassGovernanceRetention;
   if (!same) {
     throw new CliError(
-      `the state file ${file} belongs to another re-key (s3://${state.bucket}/${state.prefix} to ${state.toKeyArn}${state.fromKeyArn ? ` from ${state.fromKeyArn}` : ''}${state.convertSseS3 ? ' with SSE-S3 objects' : ''}${state.allVersions ? '' : ', current versions only'} at ${state.endpoint})`,
+      `the state file ${file} belongs to another re-key (s3://${state.bucket}/${state.prefix} to ${state.toKeyArn}${state.fromKeyArn ? ` from ${state.fromKeyArn}` : ''}${state.convertSseS3 ? ' with SSE-S3 objects' : ''}${state.allVersions ? '' : ', current versions only'}${state.bypassGovernanceRetention ? ', GOVERNANCE-retained versions too' : ''} at ${state.endpoint})`,
       'rerun that re-key to finish it, pass --restart to discard its progress, or use another --state-file',
     );
   }

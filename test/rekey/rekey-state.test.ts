@@ -39,7 +39,12 @@ test('a state file resumes only the same re-key', async () => {
     assert.equal(await loadState(file, run), undefined, 'no file: from the start');
     await saveState(file, { format: STATE_FORMAT, ...run, after: 'p/7', covered: 8, updatedAt: new Date().toISOString() });
     assert.equal((await loadState(file, run))?.after, 'p/7');
-    for (const other of [{ ...run, prefix: 'q/' }, { ...run, toKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/other' }, { ...run, convertSseS3: true as const }]) {
+    // A run with --bypass-governance-retention is another run: the first passed GOVERNANCE versions over.
+    const others: RekeyRun[] = [
+      { ...run, prefix: 'q/' }, { ...run, toKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/other' }, { ...run, convertSseS3: true },
+      { ...run, bypassGovernanceRetention: true },
+    ];
+    for (const other of others) {
       await assert.rejects(loadState(file, other), (e: unknown) => e instanceof CliError && /belongs to another re-key/.test(e.message) && /--restart/.test(e.hint ?? ''));
     }
     await fs.writeFile(file, '{"not": "a state"}');

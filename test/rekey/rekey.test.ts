@@ -609,6 +609,12 @@ describe('a bucket with object lock', () => {
     assert.deepEqual(denied.s.failures, [{ key: 'doc', code: 'AccessDenied', message: 'Access Denied because object protected by object lock.' }]);
     assert.deepEqual([denied.s.objects.failed, denied.s.skippedBy['object-lock']], [1, 2]);
     assert.equal((await headOf('governance')).SSEKMSKeyId, keyA);
+    // The failure kept its checkpoint, of a run with the bypass: a rerun without it is another
+    // re-key (and the other way round), not a resume that would count GOVERNANCE versions done.
+    const other = await cli(rekeyer.credentials, '--endpoint', srv.url, '--bucket', bucket, '--to-key', keyB, '--state-file', 'lock-denied.json', '--progress', 'off');
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(other.stderr, /belongs to another re-key \(.*GOVERNANCE-retained versions too at /);
+    assert.match(other.stderr, /--restart/);
 
     const { r, s } = await rekey(rekeyer.credentials, '--bucket', bucket, '--to-key', keyB, '--bypass-governance-retention', '--state-file', 'lock-bypass.json');
     assert.equal(r.code, 0, r.stderr);
