@@ -20,6 +20,7 @@ import * as crypto from './ops/crypto.js';
 import { describeKey } from './ops/keys.js';
 import { DATA_KEY_CONDITIONS } from './ops/key-usage.js';
 import { awsManagedKey } from './managed-keys.js';
+import { withRequestAlias } from './ops/request-alias.js';
 
 type Context = Readonly<Record<string, string>>;
 
@@ -174,7 +175,7 @@ export class InProcessKms implements KmsPort {
     const check = async (svc: KmsService, caller: Caller, _input: object, note: AuditNote): Promise<string> => {
       const key = await svc.resolveKey(a.keyId, { allowAlias: true });
       note.keys.push(key);
-      await svc.authorize(caller, key, a.action, USE_CONDITIONS[a.action], a.encryptionContext);
+      await svc.authorize(caller, key, a.action, withRequestAlias(USE_CONDITIONS[a.action], a.keyId), a.encryptionContext);
       svc.checkState(key, 'crypto');
       // The cached data key's material must still be there — when it is this key's: a reference
       // that names another key now (an alias moved) answers that key's ARN, and the caller
