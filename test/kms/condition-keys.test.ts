@@ -6,7 +6,8 @@
 // - kms:MultiRegion is false on every (single-Region) key and on CreateKey; the deprecated
 //   kms:CustomerMasterKeySpec and kms:CustomerMasterKeyUsage still name the spec and usage;
 // - kms:RequestAlias: the alias the request named the key by (cryptographic operations,
-//   DescribeKey, GetPublicKey); kms:ResourceAliases: every alias of the key;
+//   DescribeKey, GetPublicKey; S3's SSE-KMS calls and bucket-key checks through the port);
+//   kms:ResourceAliases: every alias of the key;
 // - aws:ResourceTag/<key>: the key's tags; aws:RequestTag/<key> and aws:TagKeys on CreateKey
 //   and the kms:TagResource its Tags need;
 // - kms:EncryptionContext:<key> and kms:EncryptionContextKeys on CreateGrant: its constraint's;
@@ -20,11 +21,12 @@ import assert from 'node:assert/strict';
 import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import {
   CreateAliasCommand, CreateGrantCommand, CreateKeyCommand, DecryptCommand, DeleteAliasCommand, DescribeKeyCommand, EncryptCommand,
-  GenerateDataKeyCommand, GetParametersForImportCommand, GetPublicKeyCommand, ImportKeyMaterialCommand, ListGrantsCommand,
+  GenerateDataKeyCommand, GenerateDataKeyPairWithoutPlaintextCommand, GenerateMacCommand, GetParametersForImportCommand, GetPublicKeyCommand, ImportKeyMaterialCommand, ListGrantsCommand,
   PutKeyPolicyCommand, ReEncryptCommand, RevokeGrantCommand, SignCommand, TagResourceCommand, UntagResourceCommand,
 } from '@aws-sdk/client-kms';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { keyPolicyWith, refusal, userFactory, type TestUser } from '../helpers/sse-principals.js';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
+import { assertKmsDenied, keyPolicyWith, refusal, s3On, userFactory, type TestUser } from '../helpers/sse-principals.js';
 
 let srv: TestServer;
 let users: ReturnType<typeof userFactory>;
@@ -82,11 +84,12 @@ test('kms:MultiRegion is false on CreateKey and every key; kms:CustomerMasterKey
 test('kms:RequestAlias is the alias name the request used, for the cryptographic operations, DescribeKey and GetPublicKey', async () => {
   const alias = `alias/finance-${unique('k')}`;
   const signAlias = `${alias}-sign`;
+  const macAlias = `${alias}-mac`;
   const u = await user('request-alias');
   const statement = {
     Sid: 'Key policy using a request alias condition', Effect: 'Allow', Principal: { AWS: u.arn },
-    Action: ['kms:GenerateDataKey', 'kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:DescribeKey', 'kms:Sign', 'kms:GetPublicKey'], Resource: '*',
-    Condition: { StringEquals: { 'kms:RequestAlias': [alias, signAlias] } },
+    Action: ['kms:GenerateDataKey*', 'kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:DescribeKey', 'kms:Sign', 'kms:GetPublicKey', 'kms:GenerateMac'], Resource: '*',
+    Condition: { StringEquals: { 'kms:RequestAlias': [alias, signAlias, macAlias] } },
   };
   const key = await rootKey({}, statement);
   await srv.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key }));
@@ -99,6 +102,8 @@ test('kms:RequestAlias is the alias name the request used, for the cryptographic
   // Another identifier of the same key does not satisfy the condition.
   await denied(u.kms.send(new GenerateDataKeyCommand({ KeyId: key, KeySpec: 'AES_256' })), 'kms:GenerateDataKey');
   await denied(u.kms.send(new DescribeKeyCommand({ KeyId: key.split('/')[1] })), 'kms:DescribeKey');
+  await u.kms.send(new GenerateDataKeyPairWithoutPlaintextCommand({ KeyId: alias, KeyPairSpec: 'ECC_NIST_P256' }));
+  await denied(u.kms.send(new GenerateDataKeyPairWithoutPlaintextCommand({ KeyId: key, KeyPairSpec: 'ECC_NIST_P256' })), 'kms:GenerateDataKeyPairWithoutPlaintext');
 
   const blob = (await u.kms.send(new EncryptCommand({ KeyId: alias, Plaintext: Buffer.from('aliased') }))).CiphertextBlob!;
   assert.equal(Buffer.from((await u.kms.send(new DecryptCommand({ CiphertextBlob: blob, KeyId: alias }))).Plaintext!).toString(), 'aliased');
@@ -113,6 +118,28 @@ test('kms:RequestAlias is the alias name the request used, for the cryptographic
   await u.kms.send(new SignCommand({ KeyId: signAlias, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' }));
   await u.kms.send(new GetPublicKeyCommand({ KeyId: signAlias }));
   await denied(u.kms.send(new GetPublicKeyCommand({ KeyId: signer })), 'kms:GetPublicKey');
+  const mac = await rootKey({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }, statement);
+  await srv.kms.send(new CreateAliasCommand({ AliasName: macAlias, TargetKeyId: mac }));
+  await u.kms.send(new GenerateMacCommand({ KeyId: macAlias, Message: Buffer.from('m'), MacAlgorithm: 'HMAC_SHA_256' }));
+  await denied(u.kms.send(new GenerateMacCommand({ KeyId: mac, Message: Buffer.from('m'), MacAlgorithm: 'HMAC_SHA_256' })), 'kms:GenerateMac');
+});
+
+test("SSE-KMS under an alias presents it to S3's GenerateDataKey, and to the bucket-key check standing in for the call", async () => {
+  const alias = `alias/s3-${unique('k')}`;
+  const bucket = uniqueBucket('request-alias');
+  await srv.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const u = await users.create(unique('s3-alias'), { s3: [s3On(bucket)] });
+  const key = await rootKey({}, {
+    Effect: 'Allow', Principal: { AWS: u.arn }, Action: 'kms:GenerateDataKey', Resource: '*', Condition: { StringEquals: { 'kms:RequestAlias': alias } },
+  });
+  await srv.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key }));
+  for (const Key of ['first', 'bucket-key-hit']) {
+    await u.s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: 'x', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: alias, BucketKeyEnabled: true }));
+  }
+  await assertKmsDenied(
+    u.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'by-arn', Body: 'x', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: key, BucketKeyEnabled: true })),
+    u.arn, 'kms:GenerateDataKey', key,
+  );
 });
 
 test('kms:ResourceAliases is every alias of the key, however the request names it', async () => {
