@@ -196,7 +196,8 @@ export class InProcessKms implements KmsPort {
   }
 
   authorizeOnly(a: { caller: Caller; key: KmsKeyRecord; action: string; encryptionContext?: Context }): Promise<void> {
-    return this.svc.authorize(a.caller, a.key, a.action, {}, a.encryptionContext);
+    // The decision S3's call would get: a use action presents what the call does (USE_CONDITIONS).
+    return this.svc.authorize(a.caller, a.key, a.action, USE_CONDITIONS[a.action as UseAction] ?? {}, a.encryptionContext);
   }
 
   authorizeIdentity(a: { caller: Caller; action: string; resource: string }): Promise<void> {
