@@ -134,6 +134,22 @@ test("AWS's AllowOnlySymmetricAlgorithm Deny in the key policy: both KMS actions
   assert.equal(finding(r, 'kms:Decrypt')?.status, 'ok', show(r));
 });
 
+test('a key that may make data keys only by its alias: the check presents the alias S3A names (kms:RequestAlias), as S3 does', async () => {
+  const acct = srv.coffer.root.accountId;
+  const alias = `alias/hadoop-by-alias-${Date.now()}`;
+  const Policy = keyPolicyWith(acct, {
+    Sid: 'Data keys only by alias', Effect: 'Deny', Principal: { AWS: creds.allowed!.arn }, Action: 'kms:GenerateDataKey', Resource: '*',
+    Condition: { StringNotEquals: { 'kms:RequestAlias': alias } },
+  });
+  const key = (await srv.kms.send(new CreateKeyCommand({ Description: 'hadoop check: by alias', Policy }))).KeyMetadata!.Arn!;
+  await srv.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key }));
+  const byAlias = (await check(await template('encryption-context.xml', { KEY: alias }))).buckets[0]!;
+  assert.equal(finding(byAlias, 'kms:GenerateDataKey')?.status, 'ok', show(byAlias));
+  assert.equal(finding(byAlias, 'kms:Decrypt')?.status, 'ok', show(byAlias));
+  const byArn = (await check(await template('encryption-context.xml', { KEY: key }))).buckets[0]!;
+  assert.equal(finding(byArn, 'kms:GenerateDataKey')?.status, 'problem', show(byArn));
+});
+
 test('an unset key means aws/s3 — or the organization default when the server has one', async () => {
   const out = path.join(work, 'default-key.xml');
   await hadoopConfig(srv.dataDir, ['--bucket', bucket, '--endpoint', srv.url, '--access-key-id', creds.allowed!.accessKeyId], out, { AWS_SECRET_ACCESS_KEY: creds.allowed!.secretAccessKey });
