@@ -230,7 +230,8 @@ async function kmsChecks(
     ? { 'kms:GenerateDataKey': 'writes', 'kms:Decrypt': 'reads, renames (S3A copies each object) and multipart uploads (files over fs.s3a.multipart.threshold)' }
     : { 'kms:GenerateDataKey': 'writes', 'kms:Decrypt': 'reads' };
   for (const action of ['kms:GenerateDataKey', 'kms:Decrypt'] as const) {
-    const d = await view.kmsDecision(principal, key, action, o);
+    // S3 (and S3A's client for CSE-KMS) asks for data keys by the configured reference, and decrypts by the key ARN its envelope holds.
+    const d = await view.kmsDecision(principal, key, action, o, action === 'kms:GenerateDataKey' ? k.ref : undefined);
     add(d.allowed ? 'ok' : 'problem', action, d.allowed ? `${action} allowed (${uses[action]})` : `${action} denied, so ${uses[action]} fail with 403 AccessDenied: ${d.reason}`);
   }
 }

@@ -43,7 +43,8 @@ export type PrincipalLookup =
 
 /** The key a reference names, or the key an unset reference means. */
 export type KeyLookup =
-  | { ok: true; key: KmsKeyRecord; meaning: string; notCreated?: boolean }
+  /** `ref`: the reference S3 names the key by in its GenerateDataKey (the alias of kms:RequestAlias, when it is one). */
+  | { ok: true; key: KmsKeyRecord; ref: string; meaning: string; notCreated?: boolean }
   | { ok: false; problem: string; meaning: string };
 
 export interface Verdict {
@@ -150,7 +151,7 @@ export class CofferView {
     } else {
       const alias = await this.kmsStore.getAlias(AWS_S3_ALIAS);
       const existing = alias ? await this.kmsStore.getKey(alias.keyId) : undefined;
-      if (existing) return { ok: true, key: existing, meaning: `unset: the AWS managed key aws/s3 (${existing.arn}), as on AWS` };
+      if (existing) return { ok: true, key: existing, ref: existing.arn, meaning: `unset: the AWS managed key aws/s3 (${existing.arn}), as on AWS` };
       const keyId = '00000000-0000-0000-0000-000000000000';
       const virtual: KmsKeyRecord = {
         keyId, arn: `arn:aws:kms:${this.region}:${this.accountId}:${AWS_S3_ALIAS}`, accountId: this.accountId, region: this.region,
@@ -158,22 +159,22 @@ export class CofferView {
         state: 'Enabled', creationDate: Date.now(), policy: awsManagedKeyPolicy(this.accountId, this.region), rotationEnabled: true,
         rotationPeriodInDays: 365, onDemandRotations: 0, currentVersion: 1,
       };
-      return { ok: true, key: virtual, notCreated: true, meaning: 'unset: the AWS managed key aws/s3, as on AWS (S3 creates it on first use)' };
+      return { ok: true, key: virtual, ref: virtual.arn, notCreated: true, meaning: 'unset: the AWS managed key aws/s3, as on AWS (S3 creates it on first use)' };
     }
     try {
-      return { ok: true, key: await this.kms.findKey(target), meaning };
+      return { ok: true, key: await this.kms.findKey(target), ref: target, meaning };
     } catch (e) {
       if (isServiceError(e)) return { ok: false, problem: `${e.code}: ${e.message}`, meaning };
       throw e;
     }
   }
 
-  /** KMS's decision for `action` on `key` by `principal`, with the caller's transport and context. */
-  async kmsDecision(principal: Principal, key: KmsKeyRecord, action: 'kms:GenerateDataKey' | 'kms:Decrypt', o: { viaS3: boolean; tls: boolean; context?: Record<string, string> }): Promise<Verdict> {
+  /** KMS's decision for `action` on `key` by `principal`, with the caller's transport and context; `keyRef` is the reference the request names the key by. */
+  async kmsDecision(principal: Principal, key: KmsKeyRecord, action: 'kms:GenerateDataKey' | 'kms:Decrypt', o: { viaS3: boolean; tls: boolean; context?: Record<string, string> }, keyRef?: string): Promise<Verdict> {
     const caller: Caller = { principal, requestId: 'coffer-hadoop-check', secureTransport: o.tls };
     if (o.viaS3) caller.viaService = `s3.${this.region}.amazonaws.com`;
     try {
-      await this.kms.authorizeOnly({ caller, key, action, encryptionContext: o.context });
+      await this.kms.authorizeOnly({ caller, key, action, encryptionContext: o.context, ...(keyRef === undefined ? {} : { keyRef }) });
       return { allowed: true, reason: 'allowed' };
     } catch (e) {
       if (isServiceError(e)) return { allowed: false, reason: e.message };

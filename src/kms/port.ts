@@ -20,6 +20,7 @@ import * as crypto from './ops/crypto.js';
 import { describeKey } from './ops/keys.js';
 import { DATA_KEY_CONDITIONS } from './ops/key-usage.js';
 import { awsManagedKey } from './managed-keys.js';
+import { withRequestAlias } from './ops/request-alias.js';
 
 type Context = Readonly<Record<string, string>>;
 
@@ -99,8 +100,8 @@ export interface KmsPort {
   awsManagedKeyArn(): Promise<string>;
   /** The key a reference (id, ARN, alias) names, with NotFoundException as every operation words it; `field` names the member in validation messages. */
   findKey(keyId: string, field?: string): Promise<KmsKeyRecord>;
-  /** KMS's authorization decision alone (key policy, identity policies, grants): throws AccessDeniedException, records nothing. */
-  authorizeOnly(a: { caller: Caller; key: KmsKeyRecord; action: string; encryptionContext?: Context }): Promise<void>;
+  /** KMS's authorization decision alone (key policy, identity policies, grants), for a request naming the key by `keyRef` (kms:RequestAlias) if given: throws AccessDeniedException, records nothing. */
+  authorizeOnly(a: { caller: Caller; key: KmsKeyRecord; action: string; encryptionContext?: Context; keyRef?: string }): Promise<void>;
   /** The decision of the caller's identity policies alone on `resource`: throws AccessDeniedException, records nothing. */
   authorizeIdentity(a: { caller: Caller; action: string; resource: string }): Promise<void>;
   /** The ARN of a key id in this KMS's account and region. */
@@ -174,7 +175,7 @@ export class InProcessKms implements KmsPort {
     const check = async (svc: KmsService, caller: Caller, _input: object, note: AuditNote): Promise<string> => {
       const key = await svc.resolveKey(a.keyId, { allowAlias: true });
       note.keys.push(key);
-      await svc.authorize(caller, key, a.action, USE_CONDITIONS[a.action], a.encryptionContext);
+      await svc.authorize(caller, key, a.action, withRequestAlias(USE_CONDITIONS[a.action], a.keyId), a.encryptionContext);
       svc.checkState(key, 'crypto');
       // The cached data key's material must still be there — when it is this key's: a reference
       // that names another key now (an alias moved) answers that key's ARN, and the caller
@@ -194,8 +195,9 @@ export class InProcessKms implements KmsPort {
     return this.svc.resolveKey(keyId, field === undefined ? { allowAlias: true } : { allowAlias: true, field });
   }
 
-  authorizeOnly(a: { caller: Caller; key: KmsKeyRecord; action: string; encryptionContext?: Context }): Promise<void> {
-    return this.svc.authorize(a.caller, a.key, a.action, {}, a.encryptionContext);
+  authorizeOnly(a: { caller: Caller; key: KmsKeyRecord; action: string; encryptionContext?: Context; keyRef?: string }): Promise<void> {
+    // The decision S3's call would get: a use action presents what the call does (USE_CONDITIONS).
+    return this.svc.authorize(a.caller, a.key, a.action, withRequestAlias(USE_CONDITIONS[a.action as UseAction] ?? {}, a.keyRef), a.encryptionContext);
   }
 
   authorizeIdentity(a: { caller: Caller; action: string; resource: string }): Promise<void> {

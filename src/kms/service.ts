@@ -172,15 +172,28 @@ export class KmsService {
     const now = this.now();
     const grant = this.matchingGrant(caller, key, action.slice('kms:'.length), encryptionContext, opts.grantMatch);
     const identity = this.deps.identityPoliciesNow?.(caller.principal) ?? this.deps.identityPolicies(caller.principal, caller.iamVersion);
+    const decide = (g: GrantRecord | undefined, ip: NamedPolicy[]): void | Promise<void> => {
+      const sessionPolicy = caller.sessionPolicy ?? this.deps.sessionPolicy?.(caller.principal);
+      const keyPolicy = this.keyPolicy(key);
+      // The key's tags and aliases are read only for a decision whose policies name them.
+      if (!readsKeyFacts(keyPolicy, ip, sessionPolicy)) return this.decide(caller, key, action, conditions, encryptionContext, now, g, ip, sessionPolicy, keyPolicy);
+      return this.keyFacts(key).then((facts) => this.decide(caller, key, action, { ...facts, ...conditions }, encryptionContext, now, g, ip, sessionPolicy, keyPolicy));
+    };
     if (grant instanceof Promise || identity instanceof Promise) {
-      return Promise.all([grant, identity]).then(([g, ip]) => this.decide(caller, key, action, conditions, encryptionContext, now, g, ip));
+      return Promise.all([grant, identity]).then(([g, ip]) => decide(g, ip));
     }
-    return this.decide(caller, key, action, conditions, encryptionContext, now, grant, identity);
+    return decide(grant, identity);
   }
 
-  private decide(caller: Caller, key: KmsKeyRecord, action: string, conditions: Record<string, string | string[] | boolean | undefined>, encryptionContext: Record<string, string> | undefined, now: number, grant: GrantRecord | undefined, identityPolicies: NamedPolicy[]): void {
-    const sessionPolicy = caller.sessionPolicy ?? this.deps.sessionPolicy?.(caller.principal);
-    const keyPolicy = this.keyPolicy(key);
+  /** aws:ResourceTag/<key> (the key's tags) and kms:ResourceAliases (its alias names), as the store holds them now. */
+  private async keyFacts(key: KmsKeyRecord): Promise<Record<string, string | string[]>> {
+    const [tags, aliases] = await Promise.all([this.store.getTags(key.keyId), this.store.listAliases(key.keyId)]);
+    const facts: Record<string, string | string[]> = { 'kms:ResourceAliases': aliases.map((a) => a.aliasName) };
+    for (const t of tags) facts[`aws:ResourceTag/${t.TagKey}`] = t.TagValue;
+    return facts;
+  }
+
+  private decide(caller: Caller, key: KmsKeyRecord, action: string, conditions: Record<string, string | string[] | boolean | undefined>, encryptionContext: Record<string, string> | undefined, now: number, grant: GrantRecord | undefined, identityPolicies: NamedPolicy[], sessionPolicy: NamedPolicy | undefined, keyPolicy: PolicyDocument): void {
     // An allow that rested on these very policy objects and nothing of the request beyond
     // (action, key, principal) holds again (decision-memo.ts); anything else is decided here.
     const remembered = grant === undefined && sessionPolicy === undefined ? this.decisions.allows(keyPolicy, identityPolicies) : undefined;
@@ -193,9 +206,7 @@ export class KmsService {
       'aws:SourceIp': caller.sourceIp,
       'aws:CurrentTime': new Date(now).toISOString(),
       'aws:PrincipalArn': caller.principal.arn,
-      'kms:KeySpec': key.keySpec,
-      'kms:KeyUsage': key.keyUsage,
-      'kms:KeyOrigin': key.origin,
+      ...keyProperties(key),
       ...contextConditions(encryptionContext),
       ...conditions,
     } as RequestContext['conditions']));
@@ -245,7 +256,7 @@ export class KmsService {
    * alias/NAME): the caller's identity policies alone; the account root has every
    * identity permission.
    */
-  async authorizeIdentity(caller: Caller, action: string, resource = '*', conditions: Record<string, string> = {}): Promise<void> {
+  async authorizeIdentity(caller: Caller, action: string, resource = '*', conditions: Record<string, string | string[] | boolean | undefined> = {}): Promise<void> {
     const ctx: RequestContext = {
       principal: requestPrincipal(caller.principal),
       action,
@@ -402,6 +413,44 @@ interface Unsealed<T> {
   value: T;
   revision: number | undefined;
   sealed: string;
+}
+
+/**
+ * The condition keys a key's properties answer on every operation on the key (AWS's "KMS key
+ * resource operations"): kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion (every
+ * key here is single-Region: false; kms:MultiRegionKeyType exists only for multi-Region
+ * keys) and the deprecated kms:CustomerMasterKeySpec and kms:CustomerMasterKeyUsage, which
+ * AWS still answers with the same values.
+ */
+export function keyProperties(key: Pick<KmsKeyRecord, 'keySpec' | 'keyUsage' | 'origin'>): Record<string, string> {
+  return {
+    'kms:KeySpec': key.keySpec,
+    'kms:KeyUsage': key.keyUsage,
+    'kms:KeyOrigin': key.origin,
+    'kms:MultiRegion': 'false',
+    'kms:CustomerMasterKeySpec': key.keySpec,
+    'kms:CustomerMasterKeyUsage': key.keyUsage,
+  };
+}
+
+/** Whether a policy of the decision names aws:ResourceTag/<key> or kms:ResourceAliases (as a condition key or a policy variable). */
+function readsKeyFacts(keyPolicy: PolicyDocument, identityPolicies: NamedPolicy[], sessionPolicy: NamedPolicy | undefined): boolean {
+  if (namesKeyFacts(keyPolicy)) return true;
+  for (const p of identityPolicies) if (namesKeyFacts(p.document)) return true;
+  return sessionPolicy !== undefined && namesKeyFacts(sessionPolicy.document);
+}
+
+const keyFactsNamed = new WeakMap<PolicyDocument, boolean>();
+
+function namesKeyFacts(doc: PolicyDocument): boolean {
+  let named = keyFactsNamed.get(doc);
+  if (named === undefined) {
+    const facts = (s: string) => s.startsWith('aws:resourcetag/') || s === 'kms:resourcealiases';
+    const variable = (v: string) => /\$\{(aws:resourcetag\/|kms:resourcealiases)/i.test(v);
+    named = doc.statements.some((st) => st.conditions.some((c) => facts(c.keyLower) || c.values.some(variable)));
+    keyFactsNamed.set(doc, named);
+  }
+  return named;
 }
 
 function contextConditions(ec: Record<string, string> | undefined): Record<string, string | string[]> {

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, PutBucketEncryptionCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { CreateAliasCommand, CreateKeyCommand, DisableKeyCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
-import { userFactory } from '../helpers/sse-principals.js';
+import { keyPolicyWith, userFactory } from '../helpers/sse-principals.js';
 import { CofferView } from '../../src/hadoop/coffer-view.js';
 import { checkCoreSite, type BucketReport, type CheckReport } from '../../src/hadoop/check.js';
 import { ROOT_ENV, coffer, fillTemplate, hadoopConfig } from './s3a-conf.js';
@@ -120,6 +120,34 @@ test('a disabled key: says disabled and fails', async () => {
   assert.equal(r.ok, false);
   assert.equal(r.key?.state, 'Disabled');
   assert.match(finding(r, 'key')!.message, /is disabled/);
+});
+
+test("AWS's AllowOnlySymmetricAlgorithm Deny in the key policy: both KMS actions still allowed, as S3's calls present kms:EncryptionAlgorithm", async () => {
+  const acct = srv.coffer.root.accountId;
+  const Policy = keyPolicyWith(acct, {
+    Sid: 'AllowOnlySymmetricAlgorithm', Effect: 'Deny', Principal: { AWS: '*' }, Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'], Resource: '*',
+    Condition: { StringNotEquals: { 'kms:EncryptionAlgorithm': 'SYMMETRIC_DEFAULT' } },
+  });
+  const key = (await srv.kms.send(new CreateKeyCommand({ Description: 'hadoop check: symmetric only', Policy }))).KeyMetadata!.Arn!;
+  const r = (await check(await template('encryption-context.xml', { KEY: key }))).buckets[0]!;
+  assert.equal(finding(r, 'kms:GenerateDataKey')?.status, 'ok', show(r));
+  assert.equal(finding(r, 'kms:Decrypt')?.status, 'ok', show(r));
+});
+
+test('a key that may make data keys only by its alias: the check presents the alias S3A names (kms:RequestAlias), as S3 does', async () => {
+  const acct = srv.coffer.root.accountId;
+  const alias = `alias/hadoop-by-alias-${Date.now()}`;
+  const Policy = keyPolicyWith(acct, {
+    Sid: 'Data keys only by alias', Effect: 'Deny', Principal: { AWS: creds.allowed!.arn }, Action: 'kms:GenerateDataKey', Resource: '*',
+    Condition: { StringNotEquals: { 'kms:RequestAlias': alias } },
+  });
+  const key = (await srv.kms.send(new CreateKeyCommand({ Description: 'hadoop check: by alias', Policy }))).KeyMetadata!.Arn!;
+  await srv.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key }));
+  const byAlias = (await check(await template('encryption-context.xml', { KEY: alias }))).buckets[0]!;
+  assert.equal(finding(byAlias, 'kms:GenerateDataKey')?.status, 'ok', show(byAlias));
+  assert.equal(finding(byAlias, 'kms:Decrypt')?.status, 'ok', show(byAlias));
+  const byArn = (await check(await template('encryption-context.xml', { KEY: key }))).buckets[0]!;
+  assert.equal(finding(byArn, 'kms:GenerateDataKey')?.status, 'problem', show(byArn));
 });
 
 test('an unset key means aws/s3 — or the organization default when the server has one', async () => {

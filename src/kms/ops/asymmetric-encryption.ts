@@ -18,6 +18,7 @@ import { SPECS } from '../key-specs.js';
 import type { EncryptionContext } from '../../crypto/encryption-context.js';
 import { algorithmAllowed, usableFor } from './key-usage.js';
 import { invalidCiphertext } from './members.js';
+import { withRequestAlias } from './request-alias.js';
 
 const OAEP_HASH: Record<string, { hash: string; length: number }> = {
   RSAES_OAEP_SHA_1: { hash: 'sha1', length: 20 },
@@ -75,7 +76,7 @@ export async function decryptAsymmetric(
   if (keyRef === undefined) throw kmsError('ValidationException', `KeyId is required to decrypt with ${algorithm}: a ciphertext made with an asymmetric KMS key does not name its key.`);
   const key = await svc.resolveKey(keyRef, { allowAlias: true });
   note.keys.push(key);
-  await svc.authorize(caller, key, 'kms:Decrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
+  await svc.authorize(caller, key, 'kms:Decrypt', withRequestAlias({ 'kms:EncryptionAlgorithm': algorithm }, keyRef), context);
   svc.checkState(key, 'crypto');
   usableFor(key, 'ENCRYPT_DECRYPT', 'Decrypt');
   algorithmAllowed(key, algorithm, SPECS[key.keySpec].encryption);

@@ -42,6 +42,7 @@ import type { KeyMaterial } from '../format/key-material.js';
 import { DATA_KEY_CONDITIONS, symmetricOnly, usableFor } from './key-usage.js';
 import { decryptAsymmetric, encryptAsymmetric, openRsa, sealRsa } from './asymmetric-encryption.js';
 import { OpenedCiphertexts } from '../opened-ciphertexts.js';
+import { withRequestAlias } from './request-alias.js';
 
 /** The model's EncryptionAlgorithmSpec enum, in its order (used in validation messages). */
 const ALGORITHMS = ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] as const;
@@ -338,7 +339,7 @@ export const encrypt: Operation<EncryptRequest, EncryptResult> = async (svc, cal
   const resolved = svc.resolveKeyNow(keyRef, { allowAlias: true });
   const key = resolved instanceof Promise ? await resolved : resolved;
   note.keys.push(key);
-  const authorized = svc.authorizeNow(caller, key, 'kms:Encrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
+  const authorized = svc.authorizeNow(caller, key, 'kms:Encrypt', withRequestAlias({ 'kms:EncryptionAlgorithm': algorithm }, keyRef), context);
   if (authorized) await authorized;
   svc.checkState(key, 'crypto');
   usableAlgorithm(key, algorithm, 'Encrypt');
@@ -370,7 +371,7 @@ export const decrypt: Operation<DecryptRequest, DecryptResult> = async (svc, cal
     if (keyRef === undefined) throw kmsError('ValidationException', 'KeyId is required when DryRunModifiers contains IGNORE_CIPHERTEXT.');
     const key = await svc.resolveKey(keyRef, { allowAlias: true });
     note.keys.push(key);
-    await svc.authorize(caller, key, 'kms:Decrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
+    await svc.authorize(caller, key, 'kms:Decrypt', withRequestAlias({ 'kms:EncryptionAlgorithm': algorithm }, keyRef), context);
     svc.checkState(key, 'crypto');
     usableAlgorithm(key, algorithm, 'Decrypt');
     throw dryRunSucceeded();
@@ -389,7 +390,7 @@ export const decrypt: Operation<DecryptRequest, DecryptResult> = async (svc, cal
   const key = resolved instanceof Promise ? await resolved : resolved;
   if (key.keyId !== header.keyId) throw kmsError('IncorrectKeyException', INCORRECT_KEY);
   note.keys.push(key);
-  const authorized = svc.authorizeNow(caller, key, 'kms:Decrypt', { 'kms:EncryptionAlgorithm': algorithm }, context);
+  const authorized = svc.authorizeNow(caller, key, 'kms:Decrypt', withRequestAlias({ 'kms:EncryptionAlgorithm': algorithm }, keyRef), context);
   if (authorized) await authorized;
   svc.checkState(key, 'crypto');
   usableAlgorithm(key, algorithm, 'Decrypt');
@@ -454,8 +455,8 @@ export const reEncrypt: Operation<ReEncryptRequest, ReEncryptResult> = async (sv
   if (dest.keyId !== source.keyId) note.keys.push(dest);
 
   const sameKey = { 'kms:ReEncryptOnSameKey': dest.keyId === source.keyId ? 'true' : 'false' };
-  await svc.authorize(caller, source, 'kms:ReEncryptFrom', { ...sameKey, 'kms:EncryptionAlgorithm': sourceAlgorithm }, sourceContext);
-  await svc.authorize(caller, dest, 'kms:ReEncryptTo', { ...sameKey, 'kms:EncryptionAlgorithm': destAlgorithm }, destContext);
+  await svc.authorize(caller, source, 'kms:ReEncryptFrom', withRequestAlias({ ...sameKey, 'kms:EncryptionAlgorithm': sourceAlgorithm }, sourceRef), sourceContext);
+  await svc.authorize(caller, dest, 'kms:ReEncryptTo', withRequestAlias({ ...sameKey, 'kms:EncryptionAlgorithm': destAlgorithm }, destRef), destContext);
   // The source may be pending deletion (re-encrypting away from a key being deleted is
   // the point); it must not be disabled. The destination must be usable.
   if (source.state === 'Disabled') svc.checkState(source, 'crypto');
@@ -513,7 +514,7 @@ async function dataKey(svc: KmsService, caller: Caller, input: DataKeyRequest, n
   const resolved = svc.resolveKeyNow(keyRef, { allowAlias: true });
   const key = resolved instanceof Promise ? await resolved : resolved;
   note.keys.push(key);
-  const authorized = svc.authorizeNow(caller, key, withPlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext', DATA_KEY_CONDITIONS, context);
+  const authorized = svc.authorizeNow(caller, key, withPlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext', withRequestAlias(DATA_KEY_CONDITIONS, keyRef), context);
   if (authorized) await authorized;
   svc.checkState(key, 'crypto');
   symmetricOnly(key, withPlaintext ? 'GenerateDataKey' : 'GenerateDataKeyWithoutPlaintext');

@@ -14,6 +14,7 @@ import { createPublicKey } from 'node:crypto';
 import { validateGrantTokens } from './grants.js';
 import { DATA_KEY_CONDITIONS, symmetricOnly } from './key-usage.js';
 import { absent, auditParams, contextMember, enumValue, keyIdMember, Violations } from './members.js';
+import { withRequestAlias } from './request-alias.js';
 
 /** The model's DataKeyPairSpec enum, in its order. */
 const KEY_PAIR_SPECS = ['RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1', 'SM2', 'ECC_NIST_EDWARDS25519'] as const;
@@ -42,7 +43,7 @@ async function dataKeyPair(svc: KmsService, caller: Caller, input: DataKeyPairRe
 
   const key = await svc.resolveKey(keyRef, { allowAlias: true });
   note.keys.push(key);
-  await svc.authorize(caller, key, `kms:${operation}`, { ...DATA_KEY_CONDITIONS, 'kms:DataKeyPairSpec': spec! }, context);
+  await svc.authorize(caller, key, `kms:${operation}`, withRequestAlias({ ...DATA_KEY_CONDITIONS, 'kms:DataKeyPairSpec': spec! }, keyRef), context);
   svc.checkState(key, 'crypto');
   symmetricOnly(key, operation);
   if (UNSUPPORTED_PAIRS.has(spec!)) throw kmsError('UnsupportedOperationException', `KeyPairSpec ${spec} is not supported by Coffer's KMS (SM2 is offered in AWS China Regions only).`);

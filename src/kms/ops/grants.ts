@@ -214,6 +214,11 @@ function atLeastAsStrict(parent: GrantConstraints | undefined, child: GrantConst
   return true;
 }
 
+/** kms:GrantIsForAWSResource (CreateGrant, ListGrants, RevokeGrant): whether an integrated service (S3 here) calls on the caller's behalf. */
+function grantIsForAwsResource(caller: Caller): { 'kms:GrantIsForAWSResource': string } {
+  return { 'kms:GrantIsForAWSResource': caller.viaService ? 'true' : 'false' };
+}
+
 function constraintType(c: GrantConstraints | undefined): string[] | undefined {
   const t: string[] = [];
   if (c?.encryptionContextEquals) t.push('EncryptionContextEquals');
@@ -243,9 +248,10 @@ export const createGrant: KmsOperation = async (svc, caller, input, note) => {
       'kms:GranteePrincipal': req.granteePrincipal,
       'kms:RetiringPrincipal': req.retiringPrincipal,
       'kms:GrantConstraintType': constraintType(req.constraints),
-      'kms:GrantIsForAWSResource': caller.viaService ? 'true' : 'false',
+      ...grantIsForAwsResource(caller),
     },
-    undefined,
+    // kms:EncryptionContext:<key> and kms:EncryptionContextKeys of a CreateGrant are its constraint's context.
+    req.constraints?.encryptionContextEquals ?? req.constraints?.encryptionContextSubset,
     // Through a grant, a grantee can pass on only the operations it holds, under a constraint at least as strict.
     { grantMatch: (g) => g.operations.includes('CreateGrant') && req.operations.every((o) => g.operations.includes(o)) && atLeastAsStrict(g.constraints, req.constraints) },
   );
@@ -340,7 +346,7 @@ export const listGrants: KmsOperation = async (svc, caller, input, note) => {
   v.throwIfAny();
   const key = await svc.resolveKey(input.KeyId, { allowAlias: false });
   note.keys.push(key);
-  await svc.authorize(caller, key, 'kms:ListGrants');
+  await svc.authorize(caller, key, 'kms:ListGrants', grantIsForAwsResource(caller));
   svc.checkState(key, 'read');
   let grants = await svc.store.listGrants(key.keyId);
   if (input.GrantId !== undefined && input.GrantId !== null) grants = grants.filter((g) => g.grantId === input.GrantId);
@@ -428,7 +434,7 @@ export const revokeGrant: KmsOperation = async (svc, caller, input, note) => {
   const key = await svc.resolveKey(input.KeyId, { allowAlias: false });
   note.keys.push(key);
   note.params = { keyId: input.KeyId, grantId: input.GrantId };
-  await svc.authorize(caller, key, 'kms:RevokeGrant');
+  await svc.authorize(caller, key, 'kms:RevokeGrant', grantIsForAwsResource(caller));
   const grant = await grantOfKey(svc, key, String(input.GrantId));
   if (input.DryRun === true) throw dryRunSucceeded();
   if (!(await svc.store.deleteGrant(grant.grantId))) throw grantNotFound(grant.grantId);

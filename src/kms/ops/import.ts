@@ -198,7 +198,8 @@ export const importKeyMaterial: Operation<ImportKeyMaterialRequest, { KeyId: str
   const keyRef = keyIdMember(v, 'keyId', input.KeyId, true);
   const token = blobMember(v, 'importToken', input.ImportToken, MAX_TOKEN);
   const encrypted = blobMember(v, 'encryptedKeyMaterial', input.EncryptedKeyMaterial, MAX_ENCRYPTED_MATERIAL);
-  const model = (enumValue(v, 'expirationModel', input.ExpirationModel, EXPIRATION_MODELS, false) ?? 'KEY_MATERIAL_EXPIRES') as ExpirationModel;
+  const modelGiven = enumValue(v, 'expirationModel', input.ExpirationModel, EXPIRATION_MODELS, false) as ExpirationModel | undefined;
+  const model = modelGiven ?? 'KEY_MATERIAL_EXPIRES';
   const importType = enumValue(v, 'importType', input.ImportType, IMPORT_TYPES, false);
   const materialIdRef = absent(input.KeyMaterialId) ? undefined : String(input.KeyMaterialId);
   if (materialIdRef !== undefined && !/^[0-9a-f]{64}$/.test(materialIdRef)) v.add('keyMaterialId', 'Member must have length less than or equal to 64', materialIdRef);
@@ -207,7 +208,8 @@ export const importKeyMaterial: Operation<ImportKeyMaterialRequest, { KeyId: str
   auditParams(note, { keyId: keyRef, expirationModel: model, validTo: validTo === undefined ? undefined : new Date(validTo).toISOString(), importType, keyMaterialId: materialIdRef });
   const key = await svc.resolveKey(keyRef, { allowAlias: false });
   note.keys.push(key);
-  await svc.authorize(caller, key, 'kms:ImportKeyMaterial', { 'kms:ExpirationModel': model, 'kms:ValidTo': validTo === undefined ? undefined : String(Math.floor(validTo / 1000)) });
+  // kms:ExpirationModel only as the request gives it: AWS's example allows the default alone with Null true.
+  await svc.authorize(caller, key, 'kms:ImportKeyMaterial', { 'kms:ExpirationModel': modelGiven, 'kms:ValidTo': validTo === undefined ? undefined : String(Math.floor(validTo / 1000)) });
   svc.checkState(key, 'manage');
   refuseAwsManaged(key);
   refuseNotExternal(key);

@@ -13,6 +13,7 @@ import { SPECS } from '../key-specs.js';
 import { validateGrantTokens } from './grants.js';
 import { algorithmAllowed, usableFor } from './key-usage.js';
 import { absent, auditParams, blobMember, enumValue, keyIdMember, Violations } from './members.js';
+import { withRequestAlias } from './request-alias.js';
 
 const KEY_AGREEMENT_ALGORITHMS = ['ECDH'];
 const MAX_PUBLIC_KEY = 8192;
@@ -39,7 +40,7 @@ export const deriveSharedSecret: Operation<DeriveSharedSecretRequest, DeriveShar
   if (!absent(input.Recipient)) throw kmsError('UnsupportedOperationException', 'Recipient (attested Nitro Enclaves requests) is not supported by Coffer\'s KMS.');
   const key = await svc.resolveKey(keyRef, { allowAlias: true });
   note.keys.push(key);
-  await svc.authorize(caller, key, 'kms:DeriveSharedSecret', { 'kms:KeyAgreementAlgorithm': algorithm! });
+  await svc.authorize(caller, key, 'kms:DeriveSharedSecret', withRequestAlias({ 'kms:KeyAgreementAlgorithm': algorithm! }, keyRef));
   svc.checkState(key, 'crypto');
   usableFor(key, 'KEY_AGREEMENT', 'DeriveSharedSecret');
   algorithmAllowed(key, algorithm!, SPECS[key.keySpec].agreement);

@@ -14,7 +14,7 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KmsInput, KmsOperation, Operation } from '../operation.js';
-import type { KmsService } from '../service.js';
+import { keyProperties, type KmsService } from '../service.js';
 import type { KeyMaterialRecord, KmsKeyRecord, KeyListCursor } from '../store/types.js';
 import { KmsStoreConflict } from '../store/types.js';
 import { newSealedMaterial, sealSecret } from '../format/key-material.js';
@@ -24,8 +24,9 @@ import { defaultKeyPolicyText } from '../../iam/policy/index.js';
 import { kmsError } from '../errors.js';
 import { keyMetadata, type KeyMetadata } from '../key-metadata.js';
 import { booleanMember, changeKey, decodeMarker, encodeMarker, enumMember, invalidMarker, listLimit, refuseAwsManaged, stringMember } from './common.js';
-import { parseTags } from './tags.js';
+import { parseTags, tagConditions } from './tags.js';
 import { checkNewKeyPolicy, policyMember } from './policies.js';
+import { withRequestAlias } from './request-alias.js';
 
 const KEY_USAGES = ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT'] as const;
 // AWS lists the KeySpec enum in this (unsorted) order; the specs added since the
@@ -46,6 +47,8 @@ interface CreateKeyRequest {
   description: string;
   policy?: string;
   bypass: boolean;
+  /** BypassPolicyLockoutSafetyCheck as the request gave it: kms:BypassPolicyLockoutSafetyCheck is absent when it is. */
+  bypassGiven?: boolean;
   tagsRaw: unknown;
   spec: KeySpec;
   usage: KeyUsage;
@@ -60,7 +63,7 @@ function parseCreateKey(input: KmsInput): CreateKeyRequest {
   const spec = enumMember(input, 'KeySpec', 'keySpec', KEY_SPECS);
   const cmkSpec = enumMember(input, 'CustomerMasterKeySpec', 'customerMasterKeySpec', CUSTOMER_MASTER_KEY_SPECS);
   const origin = enumMember(input, 'Origin', 'origin', ORIGINS);
-  const bypass = booleanMember(input, 'BypassPolicyLockoutSafetyCheck') ?? false;
+  const bypassGiven = booleanMember(input, 'BypassPolicyLockoutSafetyCheck');
   const multiRegion = booleanMember(input, 'MultiRegion') ?? false;
   const customKeyStoreId = stringMember(input, 'CustomKeyStoreId', 'customKeyStoreId', { min: 1, max: 64 });
   const xksKeyId = stringMember(input, 'XksKeyId', 'xksKeyId', { min: 1, max: 128 });
@@ -81,7 +84,7 @@ function parseCreateKey(input: KmsInput): CreateKeyRequest {
   if (origin === 'AWS_CLOUDHSM' || origin === 'EXTERNAL_KEY_STORE') throw unsupported(`Origin ${origin} (custom key stores)`);
   if (multiRegion) throw unsupported('MultiRegion (multi-Region keys)');
   if (customKeyStoreId !== undefined || xksKeyId !== undefined) throw unsupported('A key in a custom key store');
-  return { description, policy, bypass, tagsRaw: input.Tags, spec: keySpec, usage: keyUsage, origin: origin ?? 'AWS_KMS' };
+  return { description, policy, bypass: bypassGiven ?? false, bypassGiven, tagsRaw: input.Tags, spec: keySpec, usage: keyUsage, origin: origin ?? 'AWS_KMS' };
 }
 
 /** Version 1 of a new key's material, sealed: 256 random bits (v1 record), or a private key or HMAC key (v2 record). */
@@ -100,9 +103,11 @@ export const createKey: KmsOperation = async (svc, caller, input, note) => {
   const req = parseCreateKey(input);
   const tags = parseTags(req.tagsRaw);
   note.params = { ...note.params, keyUsage: req.usage, keySpec: req.spec, origin: req.origin };
-  await svc.authorizeIdentity(caller, 'kms:CreateKey', '*', { 'kms:KeySpec': req.spec, 'kms:KeyUsage': req.usage, 'kms:KeyOrigin': req.origin });
-  // Tagging at creation needs kms:TagResource too (AWS: "To use the Tags parameter ... kms:TagResource (IAM policy)").
-  if (tags.length) await svc.authorizeIdentity(caller, 'kms:TagResource');
+  // The new key's properties (kms:MultiRegion false: Coffer makes single-Region keys only), the bypass flag when given, and its tags.
+  const requested = { ...keyProperties({ keySpec: req.spec, keyUsage: req.usage, origin: req.origin }), 'kms:BypassPolicyLockoutSafetyCheck': req.bypassGiven, ...(tags.length ? tagConditions(tags) : {}) };
+  await svc.authorizeIdentity(caller, 'kms:CreateKey', '*', requested);
+  // Tagging at creation needs kms:TagResource too (AWS: "To use the Tags parameter ... kms:TagResource (IAM policy)"), with the tags as its request tags.
+  if (tags.length) await svc.authorizeIdentity(caller, 'kms:TagResource', '*', tagConditions(tags));
 
   const keyId = randomUUID();
   const arn = svc.keyArn(keyId);
@@ -138,7 +143,7 @@ export interface DescribeKeyRequest {
 export const describeKey: Operation<DescribeKeyRequest, { KeyMetadata: KeyMetadata }> = async (svc, caller, input, note) => {
   const key = await svc.resolveKey(input.KeyId, { allowAlias: true });
   note.keys.push(key);
-  await svc.authorize(caller, key, 'kms:DescribeKey');
+  await svc.authorize(caller, key, 'kms:DescribeKey', withRequestAlias({}, input.KeyId));
   svc.checkState(key, 'read');
   return { KeyMetadata: await keyMetadata(svc, key) };
 };

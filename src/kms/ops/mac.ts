@@ -12,6 +12,7 @@ import { SPECS } from '../key-specs.js';
 import { validateGrantTokens } from './grants.js';
 import { algorithmAllowed, usableFor } from './key-usage.js';
 import { auditParams, blobMember, enumValue, keyIdMember, Violations } from './members.js';
+import { withRequestAlias } from './request-alias.js';
 
 /** The model's MacAlgorithmSpec enum in the order AWS's messages list it (recorded). */
 const MAC_ALGORITHMS = ['HMAC_SHA_384', 'HMAC_SHA_256', 'HMAC_SHA_224', 'HMAC_SHA_512'] as const;
@@ -41,7 +42,7 @@ async function computeMac(svc: KmsService, caller: Caller, input: MacRequest, no
   auditParams(note, { keyId: keyRef, macAlgorithm: algorithm, dryRun: input.DryRun ?? undefined });
   const key = await svc.resolveKey(keyRef, { allowAlias: true });
   note.keys.push(key);
-  await svc.authorize(caller, key, `kms:${operation}`, { 'kms:MacAlgorithm': algorithm! });
+  await svc.authorize(caller, key, `kms:${operation}`, withRequestAlias({ 'kms:MacAlgorithm': algorithm! }, keyRef));
   svc.checkState(key, 'crypto');
   usableFor(key, 'GENERATE_VERIFY_MAC', operation);
   algorithmAllowed(key, algorithm!, SPECS[key.keySpec].mac);

@@ -74,10 +74,12 @@ export const getKeyPolicy: KmsOperation = async (svc, caller, input, note) => {
 export const putKeyPolicy: KmsOperation = async (svc, caller, input, note) => {
   const name = policyNameMember(input);
   const text = policyMember(input, true)!;
-  const bypass = booleanMember(input, 'BypassPolicyLockoutSafetyCheck') ?? false;
+  const bypassGiven = booleanMember(input, 'BypassPolicyLockoutSafetyCheck');
+  const bypass = bypassGiven ?? false;
   const key = await svc.resolveKey(input.KeyId, { allowAlias: false });
   note.keys.push(key);
-  await svc.authorize(caller, key, 'kms:PutKeyPolicy', { 'kms:BypassPolicyLockoutSafetyCheck': bypass });
+  // Only as the request gives it: AWS's example allows a PutKeyPolicy without the member by Null true.
+  await svc.authorize(caller, key, 'kms:PutKeyPolicy', { 'kms:BypassPolicyLockoutSafetyCheck': bypassGiven });
   // Key policies can be changed in every key state, PendingDeletion included.
   svc.checkState(key, 'read');
   refuseAwsManaged(key);

@@ -8,6 +8,7 @@ import { kmsError } from '../errors.js';
 import { algorithmMembers, isAsymmetric } from '../key-specs.js';
 import { validateGrantTokens } from './grants.js';
 import { auditParams, keyIdMember, Violations } from './members.js';
+import { withRequestAlias } from './request-alias.js';
 
 export const getPublicKey: KmsOperation = async (svc, caller, input, note) => {
   const v = new Violations();
@@ -17,7 +18,7 @@ export const getPublicKey: KmsOperation = async (svc, caller, input, note) => {
   auditParams(note, { keyId: keyRef });
   const key = await svc.resolveKey(keyRef, { allowAlias: true });
   note.keys.push(key);
-  await svc.authorize(caller, key, 'kms:GetPublicKey');
+  await svc.authorize(caller, key, 'kms:GetPublicKey', withRequestAlias({}, keyRef));
   svc.checkState(key, 'crypto');
   if (!isAsymmetric(key.keySpec)) throw kmsError('UnsupportedOperationException', `${key.arn} key spec is ${key.keySpec}, which has no public key.`);
   const secret = await svc.secret(key);

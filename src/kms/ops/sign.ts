@@ -20,6 +20,7 @@ import type { AuditNote } from '../operation.js';
 import { validateGrantTokens } from './grants.js';
 import { algorithmAllowed, usableFor } from './key-usage.js';
 import { auditParams, blobMember, enumValue, keyIdMember, Violations } from './members.js';
+import { withRequestAlias } from './request-alias.js';
 
 /** The model's SigningAlgorithmSpec and MessageType enums, in their order. */
 export const SIGNING_ALGORITHM_ENUM = [
@@ -87,7 +88,7 @@ async function prepare(svc: KmsService, caller: Caller, input: VerifyRequest, no
 
   const key = await svc.resolveKey(keyRef, { allowAlias: true });
   note.keys.push(key);
-  await svc.authorize(caller, key, `kms:${operation}`, { 'kms:SigningAlgorithm': algorithm!, 'kms:MessageType': messageType });
+  await svc.authorize(caller, key, `kms:${operation}`, withRequestAlias({ 'kms:SigningAlgorithm': algorithm!, 'kms:MessageType': messageType }, keyRef));
   svc.checkState(key, 'crypto');
   usableFor(key, 'SIGN_VERIFY', operation);
   algorithmAllowed(key, algorithm!, SPECS[key.keySpec].signing);
