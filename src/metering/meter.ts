@@ -56,6 +56,8 @@ export class Meter implements AuditSink {
   private pending = new Map<string, PendingCount>();
   /** Key specs by key ARN (they never change), for the price class of requests priced by their key. */
   private readonly specs = new Map<string, string>();
+  /** The spec lookups under way, by key ARN. */
+  private readonly specLookups = new Map<string, Promise<string | undefined>>();
   private readonly timer: NodeJS.Timeout;
   private hourTimer: NodeJS.Timeout | undefined;
   private sampleAgain = true;
@@ -167,22 +169,36 @@ export class Meter implements AuditSink {
   /** The row with its price class; a request priced by its key looks the key's spec up (a deleted key's requests stay symmetric). */
   private async priced(r: PendingCount): Promise<UsageCount> {
     if (r.priceClass !== BY_KEY) return r as UsageCount;
-    let spec = this.specs.get(r.keyArn);
-    if (spec === undefined) {
-      // A key store that cannot answer must not cost the counts: the request is then priced as symmetric.
-      const key = await Promise.resolve()
-        .then(() => this.opts.keys.getKey(r.keyArn.slice(r.keyArn.lastIndexOf('/') + 1)))
-        .catch((err: unknown) => {
-          this.opts.onError?.(err, 'looking up a key spec for pricing');
-          return undefined;
-        });
-      if (key) {
-        spec = key.keySpec;
-        if (this.specs.size > 100_000) this.specs.clear();
-        this.specs.set(r.keyArn, spec);
-      }
-    }
+    const spec = this.specs.get(r.keyArn) ?? (await this.lookUpSpec(r.keyArn));
     return { ...r, priceClass: priceClassOf(r.operation, spec) };
+  }
+
+  /**
+   * A key's spec from the key store, once for all the rows that ask while it is read (a
+   * flush prices its rows at once). A key store that cannot answer must not cost the
+   * counts: the requests are then priced as symmetric.
+   */
+  private lookUpSpec(keyArn: string): Promise<string | undefined> {
+    let lookup = this.specLookups.get(keyArn);
+    if (lookup === undefined) {
+      lookup = Promise.resolve()
+        .then(() => this.opts.keys.getKey(keyArn.slice(keyArn.lastIndexOf('/') + 1)))
+        .then(
+          (key) => {
+            if (key === undefined) return undefined;
+            if (this.specs.size > 100_000) this.specs.clear();
+            this.specs.set(keyArn, key.keySpec);
+            return key.keySpec;
+          },
+          (err: unknown) => {
+            this.opts.onError?.(err, 'looking up a key spec for pricing');
+            return undefined;
+          },
+        )
+        .finally(() => this.specLookups.delete(keyArn));
+      this.specLookups.set(keyArn, lookup);
+    }
+    return lookup;
   }
 
   /** Brings the usage store up to date: a due key sample taken, the counts so far written (the usage route reads after this). */

@@ -65,3 +65,37 @@ test('counts kept after a failed flush are written under their own hour, not the
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a flush looks a new key\'s spec up once, however many of its counts it prices', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-meter-spec-'));
+  const store = SqliteUsageStore.open(join(dir, 'usage.sqlite'));
+  const looked: string[] = [];
+  const keys = {
+    listKeys: async () => [],
+    getKey: async (id: string) => {
+      looked.push(id);
+      await new Promise((r) => setTimeout(r, 5)); // a store that answers later, as PostgreSQL does
+      return { keySpec: 'SYMMETRIC_DEFAULT' };
+    },
+  } as unknown as KmsStore;
+  const meter = new Meter({ store, next: DISCARD_AUDIT, keys, now: () => Date.UTC(2026, 11, 7, 12) });
+  try {
+    // Four rows of the key (two operations by two principals), priced in one flush.
+    for (const name of ['Decrypt', 'Encrypt']) {
+      meter.record(event(name));
+      const other = event(name);
+      other.caller = { ...other.caller, principal: { ...other.caller.principal, arn: 'arn:aws:iam::000000000000:user/u', kind: 'user', userName: 'u' } };
+      meter.record(other);
+    }
+    assert.equal(meter.pendingRows, 4);
+    await meter.flush();
+    assert.deepEqual(looked, ['11111111-2222-3333-4444-555555555555'], 'one lookup for the key');
+    meter.record(event('Decrypt'));
+    await meter.flush();
+    assert.equal(looked.length, 1, 'and none once its spec is known');
+  } finally {
+    await meter.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
