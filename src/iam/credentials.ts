@@ -19,6 +19,7 @@
 // attached policies (the session policy is a separate limit, sessionPolicy()).
 
 import { createHash } from 'node:crypto';
+import { signingAccessKeyId } from '../auth/sigv4.js';
 import type { CredentialLookup, CredentialRecord, Principal } from '../auth/types.js';
 import type { RootKeyProvider } from '../custody/root-key.js';
 import { parsePolicyDocument, type NamedPolicy, type PolicyDocument } from './policy/index.js';
@@ -84,16 +85,10 @@ export interface PolicySource {
   document: string;
 }
 
-/** Finds the access key id a request is signed with (header or presigned), without verifying anything. */
+/** Finds the access key id a request is signed with (header or presigned), without verifying anything: the one SigV4's verifier will look up. */
 export function accessKeyIdOf(authorization: string | undefined, rawUrl: string): string | undefined {
-  if (authorization) {
-    const m = /Credential=([^/,\s]+)\//.exec(authorization);
-    return m?.[1];
-  }
-  const qi = rawUrl.indexOf('?');
-  if (qi < 0) return undefined;
-  const cred = new URLSearchParams(rawUrl.slice(qi + 1)).get('X-Amz-Credential');
-  return cred?.split('/')[0];
+  // Read as the verifier reads it: the credential prepared must be the one it looks up.
+  return signingAccessKeyId(authorization, rawUrl);
 }
 
 export class CredentialDirectory {
