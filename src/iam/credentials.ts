@@ -176,7 +176,7 @@ export class CredentialDirectory {
       this.sessionSecrets.set(accessKeyId, unsealed);
     }
     const expiresAt = new Date(rec.expiresAt);
-    const principal = { ...decodeSessionPrincipal(rec.principal), temporary: { accessKeyId, expiresAt } };
+    const principal = { ...decodeSessionPrincipal(rec.principal), temporary: { accessKeyId, expiresAt, issuedAt: new Date(rec.createDate) } };
     this.remember({ accessKeyId, secretAccessKey: unsealed.secret, principal, sessionToken: unsealed.token, expiresAt });
   }
 

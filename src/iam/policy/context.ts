@@ -13,6 +13,11 @@ export interface RequestPrincipal {
   userName?: string;
   /** aws:PrincipalTag/<key>. */
   tags?: Record<string, string>;
+  /**
+   * aws:TokenIssueTime (ISO 8601), present only for temporary credentials: with it the
+   * request also carries aws:MultiFactorAuthPresent "false" (no session is issued with MFA).
+   */
+  tokenIssueTime?: string;
   /** For an assumed-role session, the role's ARN including its path, when known. */
   roleArn?: string;
   /** Set when an AWS service calls as a service principal (e.g. 's3.amazonaws.com'). */
@@ -71,7 +76,8 @@ function toValues(v: ContextValue): string[] | undefined {
 /**
  * Builds the lower-cased condition map. Keys derived from the principal
  * (aws:PrincipalArn, aws:PrincipalAccount, aws:username, aws:userid,
- * aws:PrincipalTag/*) are filled in unless the caller supplied them.
+ * aws:TokenIssueTime, aws:MultiFactorAuthPresent, aws:PrincipalTag/*) are filled in
+ * unless the caller supplied them.
  */
 export function buildContextMap(ctx: RequestContext): ContextMap {
   const map = new Map<string, string[]>();
@@ -82,6 +88,9 @@ export function buildContextMap(ctx: RequestContext): ContextMap {
     ['aws:principalaccount', named ? p.accountId : undefined],
     ['aws:username', p.userName],
     ['aws:userid', p.userId],
+    // AWS's global condition keys of temporary credentials; absent for long-term keys.
+    ['aws:tokenissuetime', p.tokenIssueTime],
+    ['aws:multifactorauthpresent', p.tokenIssueTime !== undefined ? 'false' : undefined],
   ];
   for (const [k, v] of derived) if (v !== undefined) map.set(k, [v]);
   for (const [k, v] of Object.entries(p.tags ?? {})) map.set(`aws:principaltag/${k.toLowerCase()}`, [v]);
