@@ -13,6 +13,8 @@
 // STS sessions (access key ids ASIA...) are looked up the same way in the sessions
 // table: their secret and token are sealed together under the root key, and the record
 // keeps its expiry, so an expired session answers ExpiredToken rather than an unknown key.
+// A session is its user's or role's, by unique id (as AWS binds it): once that user or
+// role is deleted — made again under the same name or not — the session is an unknown key.
 //
 // Identity policies of a principal: for a user, its inline and attached managed
 // policies and those of every group it is in; for a role session, the role's inline and
@@ -115,7 +117,7 @@ export class CredentialDirectory {
    */
   async prepare(accessKeyId: string | undefined, service?: string, iamVersion?: Promise<string>): Promise<void> {
     if (!accessKeyId || accessKeyId === this.root.credential.accessKeyId) return;
-    if (accessKeyId.startsWith('ASIA')) return this.prepareSession(accessKeyId);
+    if (accessKeyId.startsWith('ASIA')) return this.prepareSession(accessKeyId, iamVersion);
     // Unchanged store: the key, its user and its secret are what they were at the last request.
     const version = await this.storeVersion(false, iamVersion);
     if (version !== undefined && this.preparedAt.get(accessKeyId) === version && this.prepared.has(accessKeyId)) {
@@ -161,7 +163,7 @@ export class CredentialDirectory {
     await this.iam.markAccessKeyUsed(accessKeyId, { date: now, service, region: this.region });
   }
 
-  private async prepareSession(accessKeyId: string): Promise<void> {
+  private async prepareSession(accessKeyId: string, iamVersion?: Promise<string>): Promise<void> {
     const rec = await this.iam.sessions.get(accessKeyId);
     if (!rec) {
       this.prepared.delete(accessKeyId);
@@ -175,10 +177,38 @@ export class CredentialDirectory {
       if (this.sessionSecrets.size > 10_000) this.sessionSecrets.clear();
       this.sessionSecrets.set(accessKeyId, unsealed);
     }
+    const issuedTo = decodeSessionPrincipal(rec.principal);
+    if (!(await this.issuerStands(accessKeyId, issuedTo, iamVersion))) {
+      this.prepared.delete(accessKeyId);
+      return;
+    }
     const expiresAt = new Date(rec.expiresAt);
-    const principal = { ...decodeSessionPrincipal(rec.principal), temporary: { accessKeyId, expiresAt, issuedAt: new Date(rec.createDate) } };
+    const principal = { ...issuedTo, temporary: { accessKeyId, expiresAt, issuedAt: new Date(rec.createDate) } };
     this.remember({ accessKeyId, secretAccessKey: unsealed.secret, principal, sessionToken: unsealed.token, expiresAt });
   }
+
+  /**
+   * Whether the user or role a session was issued for is still that entity: AWS binds
+   * temporary credentials to its unique id, so a session outlives neither its deletion nor
+   * a new entity made under the same name (which must not lend it its policies). Read
+   * again whenever the IAM store has moved on since the last check of this session.
+   */
+  private async issuerStands(accessKeyId: string, p: Principal, iamVersion?: Promise<string>): Promise<boolean> {
+    if (p.kind === 'root') return true;
+    const version = await this.storeVersion(false, iamVersion);
+    if (version !== undefined && this.issuerCheckedAt.get(accessKeyId) === version) return true;
+    const stands = p.kind === 'assumed-role'
+      ? (await this.iam.roles.get(p.roleName))?.roleId === p.roleId
+      : (await this.iam.getUser(p.userName))?.userId === p.userId;
+    this.issuerCheckedAt.delete(accessKeyId);
+    if (stands && version !== undefined && (await this.storeVersion(true)) === version) {
+      if (this.issuerCheckedAt.size > 10_000) this.issuerCheckedAt.clear();
+      this.issuerCheckedAt.set(accessKeyId, version);
+    }
+    return stands;
+  }
+  /** The store version at which each session's user or role was last found standing. */
+  private readonly issuerCheckedAt = new Map<string, string>();
 
   private remember(rec: CredentialRecord): void {
     if (this.prepared.size > 10_000) this.prepared.clear();

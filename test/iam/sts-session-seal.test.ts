@@ -61,6 +61,11 @@ before(async () => {
   store = SqliteIamStore.open(path.join(dir, 'iam.sqlite'));
   const root = { accountId: ACCOUNT, generated: false, credential: { accessKeyId: 'AKIAROOTROOTROOTROOT', secretAccessKey: 'x', principal: rootPrincipal(ACCOUNT) } };
   directory = new CredentialDirectory(store, rootKey, root);
+  // The role the session was issued for, with the same unique id: a session outlives neither its role nor its id.
+  await store.roles.create({
+    roleName: PRINCIPAL.roleName, roleId: PRINCIPAL.roleId, arn: PRINCIPAL.roleArn, path: '/', createDate: Date.now(),
+    assumeRolePolicyDocument: '{"Version":"2012-10-17","Statement":[]}', maxSessionDuration: 3600, tags: [],
+  });
 });
 after(async () => {
   await store.close();
