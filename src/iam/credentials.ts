@@ -26,7 +26,8 @@ import type { CredentialLookup, CredentialRecord, Principal } from '../auth/type
 import type { RootKeyProvider } from '../custody/root-key.js';
 import { parsePolicyDocument, type NamedPolicy, type PolicyDocument } from './policy/index.js';
 import type { RootAccount } from './root-credentials.js';
-import type { AccessKeyRecord, IamStore } from './store/types.js';
+import type { AccessKeyRecord, IamStore, IamTag } from './store/types.js';
+import { setOwn } from '../records.js';
 
 /** The root's identity policies: none (it has every identity permission), one frozen array. */
 const ROOT_POLICIES: NamedPolicy[] = Object.freeze([]) as unknown as NamedPolicy[];
@@ -93,6 +94,14 @@ export function accessKeyIdOf(authorization: string | undefined, rawUrl: string)
   return signingAccessKeyId(authorization, rawUrl);
 }
 
+/** An IAM user's or role's tags as aws:PrincipalTag/<key> values; undefined when it has none. */
+function principalTags(tags: readonly IamTag[]): Record<string, string> | undefined {
+  if (tags.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const t of tags) setOwn(out, t.Key, t.Value);
+  return out;
+}
+
 export class CredentialDirectory {
   private readonly prepared = new Map<string, CredentialRecord>();
   /** The store version each prepared user key was read at. */
@@ -137,6 +146,8 @@ export class CredentialDirectory {
     }
     const secret = await this.secretOf(key);
     const principal: Principal = { arn: user.arn, accountId: this.root.accountId, userName: user.userName, userId: user.userId, kind: 'user' };
+    const tags = principalTags(user.tags);
+    if (tags) principal.tags = tags;
     this.remember({ accessKeyId, secretAccessKey: secret, principal });
     // Kept under the version read before the reads, and only if nothing was written while
     // they ran (a write in between, here or on another node, could have changed what they
@@ -178,37 +189,49 @@ export class CredentialDirectory {
       this.sessionSecrets.set(accessKeyId, unsealed);
     }
     const issuedTo = decodeSessionPrincipal(rec.principal);
-    if (!(await this.issuerStands(accessKeyId, issuedTo, iamVersion))) {
+    const issuer = await this.issuer(accessKeyId, issuedTo, iamVersion);
+    if (!issuer) {
       this.prepared.delete(accessKeyId);
       return;
     }
     const expiresAt = new Date(rec.expiresAt);
-    const principal = { ...issuedTo, temporary: { accessKeyId, expiresAt, issuedAt: new Date(rec.createDate) } };
+    const principal: Principal = { ...issuedTo, temporary: { accessKeyId, expiresAt, issuedAt: new Date(rec.createDate) } };
+    if (issuer.tags) principal.tags = issuer.tags;
     this.remember({ accessKeyId, secretAccessKey: unsealed.secret, principal, sessionToken: unsealed.token, expiresAt });
   }
 
   /**
    * Whether the user or role a session was issued for is still that entity: AWS binds
    * temporary credentials to its unique id, so a session outlives neither its deletion nor
-   * a new entity made under the same name (which must not lend it its policies). Read
-   * again whenever the IAM store has moved on since the last check of this session.
+   * a new entity made under the same name (which must not lend it its policies). Its
+   * tags, as they are now, are the session's aws:PrincipalTag. Read again whenever the IAM
+   * store has moved on since the last check of this session; undefined: it stands no more.
    */
-  private async issuerStands(accessKeyId: string, p: Principal, iamVersion?: Promise<string>): Promise<boolean> {
-    if (p.kind === 'root') return true;
+  private async issuer(accessKeyId: string, p: Principal, iamVersion?: Promise<string>): Promise<{ tags?: Record<string, string> } | undefined> {
+    if (p.kind === 'root') return {};
     const version = await this.storeVersion(false, iamVersion);
-    if (version !== undefined && this.issuerCheckedAt.get(accessKeyId) === version) return true;
-    const stands = p.kind === 'assumed-role'
-      ? (await this.iam.roles.get(p.roleName))?.roleId === p.roleId
-      : (await this.iam.getUser(p.userName))?.userId === p.userId;
-    this.issuerCheckedAt.delete(accessKeyId);
-    if (stands && version !== undefined && (await this.storeVersion(true)) === version) {
-      if (this.issuerCheckedAt.size > 10_000) this.issuerCheckedAt.clear();
-      this.issuerCheckedAt.set(accessKeyId, version);
+    const hit = this.issuerChecked.get(accessKeyId);
+    if (version !== undefined && hit?.version === version) return hit.issuer;
+    let entity: { tags: IamTag[] } | undefined;
+    if (p.kind === 'assumed-role') {
+      const role = await this.iam.roles.get(p.roleName);
+      entity = role?.roleId === p.roleId ? role : undefined;
+    } else {
+      const user = await this.iam.getUser(p.userName);
+      entity = user?.userId === p.userId ? user : undefined;
     }
-    return stands;
+    this.issuerChecked.delete(accessKeyId);
+    if (!entity) return undefined;
+    const tags = principalTags(entity.tags);
+    const issuer = tags ? { tags } : {};
+    if (version !== undefined && (await this.storeVersion(true)) === version) {
+      if (this.issuerChecked.size > 10_000) this.issuerChecked.clear();
+      this.issuerChecked.set(accessKeyId, { version, issuer });
+    }
+    return issuer;
   }
-  /** The store version at which each session's user or role was last found standing. */
-  private readonly issuerCheckedAt = new Map<string, string>();
+  /** Each session's user or role as last found standing, and the store version it was read at. */
+  private readonly issuerChecked = new Map<string, { version: string; issuer: { tags?: Record<string, string> } }>();
 
   private remember(rec: CredentialRecord): void {
     if (this.prepared.size > 10_000) this.prepared.clear();
