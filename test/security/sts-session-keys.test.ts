@@ -124,3 +124,30 @@ test('aws:MultiFactorAuthPresent is "false" for session credentials and absent f
     for (const c of [keyS3, keyKms, sessS3, sessKms]) c.destroy();
   }
 });
+
+test('a session policy without kms: actions refuses SSE-KMS PUT and GET through S3 (own data key and bucket key, caches warmed by the role\'s other session)', async () => {
+  const key = (await srv.kms.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+  const dave = await userWithKey('dave-session-policy', [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: '*' }]);
+  const RoleName = 'SseWriter';
+  await iam.send(new CreateRoleCommand({ RoleName, AssumeRolePolicyDocument: policy([{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${acct}:user/dave-session-policy` }, Action: 'sts:AssumeRole' }]) }));
+  await iam.send(new PutRolePolicyCommand({ RoleName, PolicyName: 'all', PolicyDocument: policy([{ Effect: 'Allow', Action: ['s3:*', 'kms:*'], Resource: '*' }]) }));
+  const sts = stsClient(srv, dave);
+  const assume = async (name: string, sessionPolicy?: object[]) => asCreds((await sts.send(new AssumeRoleCommand({
+    RoleArn: `arn:aws:iam::${acct}:role/${RoleName}`, RoleSessionName: name, ...(sessionPolicy ? { Policy: policy(sessionPolicy) } : {}),
+  }))).Credentials!);
+  const full = srv.client({ credentials: await assume('full') });
+  const s3Only = srv.client({ credentials: await assume('s3-only', [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]) });
+  try {
+    for (const bk of [false, true]) {
+      const obj = `sse-session-policy-${bk}`;
+      // The role's unrestricted session writes and reads the object: every cache is warm.
+      await full.send(new PutObjectCommand({ Bucket: bucket, Key: obj, Body: 'secret body', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: key, BucketKeyEnabled: bk }));
+      for (let i = 0; i < 2; i++) assert.equal(await (await full.send(new GetObjectCommand({ Bucket: bucket, Key: obj }))).Body!.transformToString(), 'secret body');
+      await assertFails(s3Only.send(new GetObjectCommand({ Bucket: bucket, Key: obj })), 403, 'AccessDenied', /kms:Decrypt/);
+      await assertFails(s3Only.send(new PutObjectCommand({ Bucket: bucket, Key: `${obj}-2`, Body: 'x', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: key, BucketKeyEnabled: bk })), 403, 'AccessDenied', /kms:GenerateDataKey/);
+    }
+  } finally {
+    full.destroy();
+    s3Only.destroy();
+  }
+});
