@@ -119,3 +119,28 @@ test('a POST form signed with session credentials: the session policy applies, a
   assert.deepEqual(await open(), { status: 400, code: 'ExpiredToken' });
   client.destroy();
 });
+
+test('a presigned PUT cannot be given unsigned x-amz-* headers (SSE-KMS, ACL, metadata), nor be sent to another host name', async () => {
+  const creds = await session('put-url');
+  const client = srv.client({ credentials: creds });
+  const url = await getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: 'open/put.txt' }), { expiresIn: 3600 });
+  const extras: Record<string, string>[] = [
+    { 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'alias/aws/s3' },
+    { 'x-amz-acl': 'public-read' },
+    { 'x-amz-meta-owner': 'mallory' },
+  ];
+  for (const extra of extras) {
+    const r = await fetch(url, { method: 'PUT', body: 'body', headers: extra });
+    const text = await r.text();
+    assert.equal(r.status, 403, text);
+    assert.match(text, /There were headers present in the request which were not signed/);
+  }
+  // The Host header is signed: the same URL through another name of this server does not verify.
+  const other = url.replace('://127.0.0.1:', '://localhost:');
+  assert.notEqual(other, url);
+  const r = await fetch(other, { method: 'PUT', body: 'body' });
+  assert.equal(r.status, 403);
+  assert.equal(code(await r.text()), 'SignatureDoesNotMatch');
+  assert.equal((await fetch(url, { method: 'PUT', body: 'body' })).status, 200);
+  client.destroy();
+});

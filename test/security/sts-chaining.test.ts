@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, PutRolePolicyCommand, PutUserPolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
-import { AssumeRoleCommand, GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand } from '@aws-sdk/client-sts';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { assertFails } from '../helpers/failure.js';
 import { iamClient, policy, stsClient, type Creds } from '../iam/iam-helpers.js';
@@ -61,4 +61,13 @@ test('a chained AssumeRole lasts at most an hour (the target allows 12); its ses
   const s3Narrow = srv.client({ credentials: narrowed });
   await assertFails(s3Narrow.send(new ListBucketsCommand({})), 403, 'AccessDenied');
   s3Narrow.destroy();
+});
+
+test('GetSessionToken as the account root: a DurationSeconds over an hour gives one hour (AWS: "defaults to one hour"), over 36 hours is a ValidationError', async () => {
+  const sts = stsClient(srv);
+  const c = (await sts.send(new GetSessionTokenCommand({ DurationSeconds: 7200 }))).Credentials!;
+  const left = c.Expiration!.getTime() - Date.now();
+  assert.ok(left > 3500_000 && left <= 3600_000, `expires in ${left} ms`);
+  await assertFails(sts.send(new GetSessionTokenCommand({ DurationSeconds: 129601 })), 400, 'ValidationError', /less than or equal to 129600/);
+  sts.destroy();
 });
