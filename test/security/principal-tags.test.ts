@@ -94,3 +94,32 @@ test("a role session's aws:PrincipalTag are its role's tags, as they are now", a
   await iam.send(new TagRoleCommand({ RoleName, Tags: [{ Key: 'team', Value: 'ops' }] }));
   await expectContractor(session, false, true);
 });
+
+test('aws:PrincipalType is User for an IAM user (its keys and GetSessionToken sessions) and AssumedRole for a role session', async () => {
+  await iam.send(new CreateUserCommand({ UserName: 'typed-user' }));
+  await iam.send(new PutUserPolicyCommand({ UserName: 'typed-user', PolicyName: 'p', PolicyDocument: policy([
+    { Effect: 'Allow', Action: ['s3:ListAllMyBuckets', 'kms:ListKeys', 'sts:AssumeRole'], Resource: '*' },
+    { Effect: 'Deny', Action: 's3:ListAllMyBuckets', Resource: '*', Condition: { StringEquals: { 'aws:PrincipalType': 'User' } } },
+  ]) }));
+  const k = (await iam.send(new CreateAccessKeyCommand({ UserName: 'typed-user' }))).AccessKey!;
+  const key: Creds = { accessKeyId: k.AccessKeyId!, secretAccessKey: k.SecretAccessKey! };
+  const RoleName = 'TypedRole';
+  await iam.send(new CreateRoleCommand({ RoleName, AssumeRolePolicyDocument: policy([{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${acct}:user/typed-user` }, Action: 'sts:AssumeRole' }]) }));
+  await iam.send(new PutRolePolicyCommand({ RoleName, PolicyName: 'p', PolicyDocument: policy([
+    { Effect: 'Allow', Action: 'kms:ListKeys', Resource: '*', Condition: { StringEquals: { 'aws:PrincipalType': 'AssumedRole' } } },
+  ]) }));
+  const sts = stsClient(srv, key);
+  const role = asCreds((await sts.send(new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${acct}:role/${RoleName}`, RoleSessionName: 'typed' }))).Credentials!);
+  const sessionOfUser = asCreds((await sts.send(new GetSessionTokenCommand({ DurationSeconds: 900 }))).Credentials!);
+  for (const creds of [key, sessionOfUser]) {
+    const s3 = srv.client({ credentials: creds });
+    const kms = srv.kmsClient({ credentials: creds });
+    await assertFails(s3.send(new ListBucketsCommand({})), 403, 'AccessDenied');
+    await kms.send(new ListKeysCommand({}));
+    s3.destroy();
+    kms.destroy();
+  }
+  const kms = srv.kmsClient({ credentials: role });
+  await kms.send(new ListKeysCommand({}));
+  kms.destroy();
+});

@@ -73,11 +73,20 @@ function toValues(v: ContextValue): string[] | undefined {
   return [String(v)];
 }
 
+/** aws:PrincipalType: Account (the root), User, AssumedRole, Anonymous; none for a service principal. */
+function principalType(p: RequestPrincipal): string | undefined {
+  if (p.service) return undefined;
+  if (p.anonymous) return 'Anonymous';
+  if (isAccountRoot(p)) return 'Account';
+  if (SESSION_RE.test(p.arn)) return 'AssumedRole';
+  return /^arn:[^:]+:iam::\d{12}:user\//.test(p.arn) ? 'User' : undefined;
+}
+
 /**
  * Builds the lower-cased condition map. Keys derived from the principal
  * (aws:PrincipalArn, aws:PrincipalAccount, aws:username, aws:userid,
- * aws:TokenIssueTime, aws:MultiFactorAuthPresent, aws:PrincipalTag/*) are filled in
- * unless the caller supplied them.
+ * aws:PrincipalType, aws:TokenIssueTime, aws:MultiFactorAuthPresent, aws:PrincipalTag/*)
+ * are filled in unless the caller supplied them.
  */
 export function buildContextMap(ctx: RequestContext): ContextMap {
   const map = new Map<string, string[]>();
@@ -88,6 +97,7 @@ export function buildContextMap(ctx: RequestContext): ContextMap {
     ['aws:principalaccount', named ? p.accountId : undefined],
     ['aws:username', p.userName],
     ['aws:userid', p.userId],
+    ['aws:principaltype', principalType(p)],
     // AWS's global condition keys of temporary credentials; absent for long-term keys.
     ['aws:tokenissuetime', p.tokenIssueTime],
     ['aws:multifactorauthpresent', p.tokenIssueTime !== undefined ? 'false' : undefined],
