@@ -94,6 +94,38 @@ interface Verification {
   excludeParam?: string;
 }
 
+// ---- which key signed ---------------------------------------------------------------
+
+/**
+ * The access key id authenticate() will look up for this request, read exactly as it reads
+ * it (undefined where it would look up none). Callers load that key's credential before
+ * authenticating: the two must never disagree, or the lookup finds a credential loaded for
+ * an earlier request — a key deactivated or deleted since would sign again.
+ */
+export function signingAccessKeyId(authorization: string | undefined, rawUrl: string): string | undefined {
+  if (authorization !== undefined) {
+    const parts = authorizationComponents(authorization);
+    return typeof parts === 'string' ? undefined : parts.get('Credential')?.split('/')[0];
+  }
+  const qi = rawUrl.indexOf('?');
+  if (qi < 0) return undefined;
+  return parseQuery(rawUrl.slice(qi + 1)).find((p) => p.name === 'X-Amz-Credential')?.value.split('/')[0];
+}
+
+/** The name=value components after the algorithm (a later repeat wins), or the first malformed one. */
+function authorizationComponents(authorization: string): Map<string, string> | string {
+  const space = authorization.indexOf(' ');
+  const parts = new Map<string, string>();
+  for (const piece of authorization.slice(space + 1).split(',')) {
+    const t = piece.trim();
+    if (t === '') continue;
+    const eq = t.indexOf('=');
+    if (eq < 0) return t;
+    parts.set(t.slice(0, eq), t.slice(eq + 1));
+  }
+  return parts;
+}
+
 // ---- header auth ----------------------------------------------------------------
 
 function headerAuth(req: SignedRequest, opts: AuthOptions, rawPath: string, params: QueryParam[], authorization: string): AuthResult {
@@ -103,14 +135,8 @@ function headerAuth(req: SignedRequest, opts: AuthOptions, rawPath: string, para
     if (algorithm === 'AWS' || algorithm.startsWith('AWS4-')) throw unsupportedAuthorization();
     throw invalidArgument('Unsupported Authorization Type', 'Authorization', authorization);
   }
-  const parts = new Map<string, string>();
-  for (const piece of authorization.slice(space + 1).split(',')) {
-    const t = piece.trim();
-    if (t === '') continue;
-    const eq = t.indexOf('=');
-    if (eq < 0) throw authorizationHeaderMalformed(`the authorization component "${t}" is malformed.`);
-    parts.set(t.slice(0, eq), t.slice(eq + 1));
-  }
+  const parts = authorizationComponents(authorization);
+  if (typeof parts === 'string') throw authorizationHeaderMalformed(`the authorization component "${parts}" is malformed.`);
   const credential = parts.get('Credential');
   const signedHeaders = parts.get('SignedHeaders');
   const signature = parts.get('Signature');

@@ -14,8 +14,8 @@ interface PrincipalBase {
   userName: string;
   /** aws:userid: AIDA... for users, AROA...:SESSION for role sessions, the account id for the root. */
   userId?: string;
-  /** Set when the request was signed with temporary (STS) credentials. */
-  temporary?: { accessKeyId: string; expiresAt: Date };
+  /** Set when the request was signed with temporary (STS) credentials; issuedAt is aws:TokenIssueTime. */
+  temporary?: { accessKeyId: string; expiresAt: Date; issuedAt: Date };
   /** aws:PrincipalTag/<key>. */
   tags?: Record<string, string>;
 }

@@ -13,17 +13,21 @@
 // STS sessions (access key ids ASIA...) are looked up the same way in the sessions
 // table: their secret and token are sealed together under the root key, and the record
 // keeps its expiry, so an expired session answers ExpiredToken rather than an unknown key.
+// A session is its user's or role's, by unique id (as AWS binds it): once that user or
+// role is deleted — made again under the same name or not — the session is an unknown key.
 //
 // Identity policies of a principal: for a user, its inline and attached managed
 // policies and those of every group it is in; for a role session, the role's inline and
 // attached policies (the session policy is a separate limit, sessionPolicy()).
 
 import { createHash } from 'node:crypto';
+import { signingAccessKeyId } from '../auth/sigv4.js';
 import type { CredentialLookup, CredentialRecord, Principal } from '../auth/types.js';
 import type { RootKeyProvider } from '../custody/root-key.js';
 import { parsePolicyDocument, type NamedPolicy, type PolicyDocument } from './policy/index.js';
 import type { RootAccount } from './root-credentials.js';
-import type { AccessKeyRecord, IamStore } from './store/types.js';
+import type { AccessKeyRecord, IamStore, IamTag } from './store/types.js';
+import { setOwn } from '../records.js';
 
 /** The root's identity policies: none (it has every identity permission), one frozen array. */
 const ROOT_POLICIES: NamedPolicy[] = Object.freeze([]) as unknown as NamedPolicy[];
@@ -84,16 +88,18 @@ export interface PolicySource {
   document: string;
 }
 
-/** Finds the access key id a request is signed with (header or presigned), without verifying anything. */
+/** Finds the access key id a request is signed with (header or presigned), without verifying anything: the one SigV4's verifier will look up. */
 export function accessKeyIdOf(authorization: string | undefined, rawUrl: string): string | undefined {
-  if (authorization) {
-    const m = /Credential=([^/,\s]+)\//.exec(authorization);
-    return m?.[1];
-  }
-  const qi = rawUrl.indexOf('?');
-  if (qi < 0) return undefined;
-  const cred = new URLSearchParams(rawUrl.slice(qi + 1)).get('X-Amz-Credential');
-  return cred?.split('/')[0];
+  // Read as the verifier reads it: the credential prepared must be the one it looks up.
+  return signingAccessKeyId(authorization, rawUrl);
+}
+
+/** An IAM user's or role's tags as aws:PrincipalTag/<key> values; undefined when it has none. */
+function principalTags(tags: readonly IamTag[]): Record<string, string> | undefined {
+  if (tags.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const t of tags) setOwn(out, t.Key, t.Value);
+  return out;
 }
 
 export class CredentialDirectory {
@@ -120,7 +126,7 @@ export class CredentialDirectory {
    */
   async prepare(accessKeyId: string | undefined, service?: string, iamVersion?: Promise<string>): Promise<void> {
     if (!accessKeyId || accessKeyId === this.root.credential.accessKeyId) return;
-    if (accessKeyId.startsWith('ASIA')) return this.prepareSession(accessKeyId);
+    if (accessKeyId.startsWith('ASIA')) return this.prepareSession(accessKeyId, iamVersion);
     // Unchanged store: the key, its user and its secret are what they were at the last request.
     const version = await this.storeVersion(false, iamVersion);
     if (version !== undefined && this.preparedAt.get(accessKeyId) === version && this.prepared.has(accessKeyId)) {
@@ -140,6 +146,8 @@ export class CredentialDirectory {
     }
     const secret = await this.secretOf(key);
     const principal: Principal = { arn: user.arn, accountId: this.root.accountId, userName: user.userName, userId: user.userId, kind: 'user' };
+    const tags = principalTags(user.tags);
+    if (tags) principal.tags = tags;
     this.remember({ accessKeyId, secretAccessKey: secret, principal });
     // Kept under the version read before the reads, and only if nothing was written while
     // they ran (a write in between, here or on another node, could have changed what they
@@ -166,7 +174,7 @@ export class CredentialDirectory {
     await this.iam.markAccessKeyUsed(accessKeyId, { date: now, service, region: this.region });
   }
 
-  private async prepareSession(accessKeyId: string): Promise<void> {
+  private async prepareSession(accessKeyId: string, iamVersion?: Promise<string>): Promise<void> {
     const rec = await this.iam.sessions.get(accessKeyId);
     if (!rec) {
       this.prepared.delete(accessKeyId);
@@ -180,10 +188,50 @@ export class CredentialDirectory {
       if (this.sessionSecrets.size > 10_000) this.sessionSecrets.clear();
       this.sessionSecrets.set(accessKeyId, unsealed);
     }
+    const issuedTo = decodeSessionPrincipal(rec.principal);
+    const issuer = await this.issuer(accessKeyId, issuedTo, iamVersion);
+    if (!issuer) {
+      this.prepared.delete(accessKeyId);
+      return;
+    }
     const expiresAt = new Date(rec.expiresAt);
-    const principal = { ...decodeSessionPrincipal(rec.principal), temporary: { accessKeyId, expiresAt } };
+    const principal: Principal = { ...issuedTo, temporary: { accessKeyId, expiresAt, issuedAt: new Date(rec.createDate) } };
+    if (issuer.tags) principal.tags = issuer.tags;
     this.remember({ accessKeyId, secretAccessKey: unsealed.secret, principal, sessionToken: unsealed.token, expiresAt });
   }
+
+  /**
+   * Whether the user or role a session was issued for is still that entity: AWS binds
+   * temporary credentials to its unique id, so a session outlives neither its deletion nor
+   * a new entity made under the same name (which must not lend it its policies). Its
+   * tags, as they are now, are the session's aws:PrincipalTag. Read again whenever the IAM
+   * store has moved on since the last check of this session; undefined: it stands no more.
+   */
+  private async issuer(accessKeyId: string, p: Principal, iamVersion?: Promise<string>): Promise<{ tags?: Record<string, string> } | undefined> {
+    if (p.kind === 'root') return {};
+    const version = await this.storeVersion(false, iamVersion);
+    const hit = this.issuerChecked.get(accessKeyId);
+    if (version !== undefined && hit?.version === version) return hit.issuer;
+    let entity: { tags: IamTag[] } | undefined;
+    if (p.kind === 'assumed-role') {
+      const role = await this.iam.roles.get(p.roleName);
+      entity = role?.roleId === p.roleId ? role : undefined;
+    } else {
+      const user = await this.iam.getUser(p.userName);
+      entity = user?.userId === p.userId ? user : undefined;
+    }
+    this.issuerChecked.delete(accessKeyId);
+    if (!entity) return undefined;
+    const tags = principalTags(entity.tags);
+    const issuer = tags ? { tags } : {};
+    if (version !== undefined && (await this.storeVersion(true)) === version) {
+      if (this.issuerChecked.size > 10_000) this.issuerChecked.clear();
+      this.issuerChecked.set(accessKeyId, { version, issuer });
+    }
+    return issuer;
+  }
+  /** Each session's user or role as last found standing, and the store version it was read at. */
+  private readonly issuerChecked = new Map<string, { version: string; issuer: { tags?: Record<string, string> } }>();
 
   private remember(rec: CredentialRecord): void {
     if (this.prepared.size > 10_000) this.prepared.clear();

@@ -14,10 +14,10 @@ const USER: Principal = { kind: 'user', accountId: '123456789012', arn: 'arn:aws
 const USER_NO_ID: Principal = { kind: 'user', accountId: '123456789012', arn: 'arn:aws:iam::123456789012:user/bob', userName: 'bob' };
 // Not a shape the credential directory makes; the template still leaves out what JSON.stringify would.
 const USER_NO_NAME = { kind: 'user', accountId: '123456789012', arn: 'arn:aws:iam::123456789012:user/x' } as unknown as Principal;
-const TEMP_USER: Principal = { ...USER, temporary: { accessKeyId: 'ASIAEXAMPLE', expiresAt: new Date(0) } };
+const TEMP_USER: Principal = { ...USER, temporary: { accessKeyId: 'ASIAEXAMPLE', expiresAt: new Date(0), issuedAt: new Date(0) } };
 const ROLE = {
   kind: 'assumed-role', accountId: '123456789012', arn: 'arn:aws:sts::123456789012:assumed-role/app/s1', roleId: 'AROAEXAMPLE', roleName: 'app',
-  roleArn: 'arn:aws:iam::123456789012:role/app', sessionName: 's1', temporary: { accessKeyId: 'ASIAROLE', expiresAt: new Date(0) },
+  roleArn: 'arn:aws:iam::123456789012:role/app', sessionName: 's1', temporary: { accessKeyId: 'ASIAROLE', expiresAt: new Date(0), issuedAt: new Date(0) },
 } as unknown as Principal;
 
 const KEY = { ARN: 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab', accountId: '123456789012', type: 'AWS::KMS::Key' as const };

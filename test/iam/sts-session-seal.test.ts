@@ -61,6 +61,11 @@ before(async () => {
   store = SqliteIamStore.open(path.join(dir, 'iam.sqlite'));
   const root = { accountId: ACCOUNT, generated: false, credential: { accessKeyId: 'AKIAROOTROOTROOTROOT', secretAccessKey: 'x', principal: rootPrincipal(ACCOUNT) } };
   directory = new CredentialDirectory(store, rootKey, root);
+  // The role the session was issued for, with the same unique id: a session outlives neither its role nor its id.
+  await store.roles.create({
+    roleName: PRINCIPAL.roleName, roleId: PRINCIPAL.roleId, arn: PRINCIPAL.roleArn, path: '/', createDate: Date.now(),
+    assumeRolePolicyDocument: '{"Version":"2012-10-17","Statement":[]}', maxSessionDuration: 3600, tags: [],
+  });
 });
 after(async () => {
   await store.close();
@@ -78,14 +83,18 @@ test('the labels are the spec\'s, verbatim', () => {
 
 test('known answer: the spec\'s bytes for a session are what the server opens (secret, token, principal, expiry)', async () => {
   assert.equal(sealBySpec(PLAINTEXT, ACCESS_KEY_ID).toString('hex'), SEALED_HEX);
-  assert.equal(encodeSessionPrincipal({ ...PRINCIPAL, temporary: { accessKeyId: ACCESS_KEY_ID, expiresAt: new Date() } }), PRINCIPAL_JSON);
+  assert.equal(encodeSessionPrincipal({ ...PRINCIPAL, temporary: { accessKeyId: ACCESS_KEY_ID, expiresAt: new Date(), issuedAt: new Date() } }), PRINCIPAL_JSON);
   const expiresAt = Date.now() + 900_000;
+  const stored = Date.now();
   await storeSession(ACCESS_KEY_ID, Buffer.from(SEALED_HEX, 'hex'), expiresAt);
   await directory.prepare(ACCESS_KEY_ID);
   const rec = directory.lookup(ACCESS_KEY_ID);
   assert.ok(rec, 'the session is found');
   assert.deepEqual([rec.secretAccessKey, rec.sessionToken, rec.expiresAt?.getTime()], [SECRET, TOKEN, expiresAt]);
-  assert.deepEqual(rec.principal, { ...PRINCIPAL, temporary: { accessKeyId: ACCESS_KEY_ID, expiresAt: new Date(expiresAt) } });
+  // issuedAt (aws:TokenIssueTime) is the record's createDate.
+  const issuedAt = rec.principal.temporary?.issuedAt.getTime() ?? 0;
+  assert.ok(issuedAt >= stored && issuedAt <= Date.now(), `issued at ${issuedAt}`);
+  assert.deepEqual(rec.principal, { ...PRINCIPAL, temporary: { accessKeyId: ACCESS_KEY_ID, expiresAt: new Date(expiresAt), issuedAt: new Date(issuedAt) } });
 });
 
 test('what the server seals opens with the spec alone: header, fingerprint, AAD bound to the access key id, JSON v1', async () => {

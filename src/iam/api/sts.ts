@@ -83,8 +83,10 @@ export const STS_OPERATIONS: Record<string, QueryOperation> = {
     resource: () => '*',
     async run(c, p) {
       if (c.principal.temporary) throw queryError('AccessDenied', 'Cannot call GetSessionToken with session credentials');
-      const max = c.principal.kind === 'root' ? 3600 : 129600;
-      const seconds = p.int('DurationSeconds', 900, max) ?? (c.principal.kind === 'root' ? 3600 : 43200);
+      // The root's sessions last at most an hour: a longer duration "defaults to one hour" (AWS).
+      const root = c.principal.kind === 'root';
+      const asked = p.int('DurationSeconds', 900, 129600) ?? (root ? 3600 : 43200);
+      const seconds = root ? Math.min(asked, 3600) : asked;
       if (p.has('SerialNumber') || p.has('TokenCode')) throw queryError('NotImplemented', 'Coffer does not support MFA (SerialNumber, TokenCode).');
       return { Credentials: await issue(c, c.principal, seconds) };
     },

@@ -13,6 +13,11 @@ export interface RequestPrincipal {
   userName?: string;
   /** aws:PrincipalTag/<key>. */
   tags?: Record<string, string>;
+  /**
+   * aws:TokenIssueTime (ISO 8601), present only for temporary credentials: with it the
+   * request also carries aws:MultiFactorAuthPresent "false" (no session is issued with MFA).
+   */
+  tokenIssueTime?: string;
   /** For an assumed-role session, the role's ARN including its path, when known. */
   roleArn?: string;
   /** Set when an AWS service calls as a service principal (e.g. 's3.amazonaws.com'). */
@@ -68,10 +73,20 @@ function toValues(v: ContextValue): string[] | undefined {
   return [String(v)];
 }
 
+/** aws:PrincipalType: Account (the root), User, AssumedRole, Anonymous; none for a service principal. */
+function principalType(p: RequestPrincipal): string | undefined {
+  if (p.service) return undefined;
+  if (p.anonymous) return 'Anonymous';
+  if (isAccountRoot(p)) return 'Account';
+  if (SESSION_RE.test(p.arn)) return 'AssumedRole';
+  return /^arn:[^:]+:iam::\d{12}:user\//.test(p.arn) ? 'User' : undefined;
+}
+
 /**
  * Builds the lower-cased condition map. Keys derived from the principal
  * (aws:PrincipalArn, aws:PrincipalAccount, aws:username, aws:userid,
- * aws:PrincipalTag/*) are filled in unless the caller supplied them.
+ * aws:PrincipalType, aws:TokenIssueTime, aws:MultiFactorAuthPresent, aws:PrincipalTag/*)
+ * are filled in unless the caller supplied them.
  */
 export function buildContextMap(ctx: RequestContext): ContextMap {
   const map = new Map<string, string[]>();
@@ -82,6 +97,10 @@ export function buildContextMap(ctx: RequestContext): ContextMap {
     ['aws:principalaccount', named ? p.accountId : undefined],
     ['aws:username', p.userName],
     ['aws:userid', p.userId],
+    ['aws:principaltype', principalType(p)],
+    // AWS's global condition keys of temporary credentials; absent for long-term keys.
+    ['aws:tokenissuetime', p.tokenIssueTime],
+    ['aws:multifactorauthpresent', p.tokenIssueTime !== undefined ? 'false' : undefined],
   ];
   for (const [k, v] of derived) if (v !== undefined) map.set(k, [v]);
   for (const [k, v] of Object.entries(p.tags ?? {})) map.set(`aws:principaltag/${k.toLowerCase()}`, [v]);
