@@ -87,6 +87,7 @@ export async function loadCopySource(ctx: S3Context, source: CopySource): Promis
     key: source.key,
     versionId: source.versionId,
     transport: ctx.transport,
+    facts: ctx.facts,
     checks: [{ action: source.versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion', existingObjectTags: true }],
   });
   const b = await ctx.services.meta.getBucket(source.bucket);
