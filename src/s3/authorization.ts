@@ -272,13 +272,31 @@ function requestConditions(ctx: S3Context, op: Operation): Record<string, Contex
     if (tagging !== undefined) Object.assign(c, requestTagConditions([...new Map(new URLSearchParams(tagging))]));
   }
   if (ACL_HEADER_OPS.has(op)) Object.assign(c, aclConditions(h));
+  const creates = OBJECT_CREATION[op];
+  if (creates !== undefined) c['s3:ObjectCreationOperation'] = creates;
+  if (creates === 'true') {
+    c['s3:if-none-match'] = h('if-none-match');
+    c['s3:if-match'] = h('if-match');
+  }
+  if (op === 'DeleteObject') c['s3:if-match'] = h('if-match');
   if (op === 'CopyObject' || op === 'UploadPartCopy') c['s3:x-amz-copy-source'] = header(ctx, 'x-amz-copy-source');
   if (op === 'CopyObject') c['s3:x-amz-metadata-directive'] = header(ctx, 'x-amz-metadata-directive');
   return c;
 }
 
-/** The operations whose x-amz-acl and x-amz-grant-* headers are condition keys (AWS: PutObject, PutObjectAcl, PutBucketAcl, CreateBucket). */
-const ACL_HEADER_OPS: ReadonlySet<Operation> = new Set(['PutObject', 'CopyObject', 'CreateMultipartUpload', 'PutObjectAcl', 'PutBucketAcl', 'CreateBucket']);
+/**
+ * s3:ObjectCreationOperation of the s3:PutObject operations: true for those that create the
+ * object (and take If-None-Match / If-Match: s3:if-none-match, s3:if-match), false for the steps
+ * of a multipart upload before its completion, which AWS's "enforce conditional writes" policy
+ * exempts with it.
+ */
+const OBJECT_CREATION: Partial<Record<Operation, 'true' | 'false'>> = {
+  PutObject: 'true', CopyObject: 'true', CompleteMultipartUpload: 'true', // and PostObject (post-object.ts)
+  CreateMultipartUpload: 'false', UploadPart: 'false', UploadPartCopy: 'false',
+};
+
+/** Besides the writes of SSE_OPS (newObjectConditions), the operations whose x-amz-acl and x-amz-grant-* headers are condition keys. */
+const ACL_HEADER_OPS: ReadonlySet<Operation> = new Set(['PutObjectAcl', 'PutBucketAcl', 'CreateBucket']);
 const ACL_HEADERS = ['x-amz-acl', 'x-amz-grant-full-control', 'x-amz-grant-read', 'x-amz-grant-read-acp', 'x-amz-grant-write', 'x-amz-grant-write-acp'];
 
 /** s3:x-amz-acl and s3:x-amz-grant-* of a request's headers (or a form's fields), as sent. */

@@ -3,12 +3,13 @@
 // and s3:x-amz-grant-* (PutObject, PutObjectAcl, PutBucketAcl, CreateBucket), s3:versionid (the
 // actions of one version, DeleteObjects' <VersionId> entries too), the s3:object-lock-* keys
 // (PutObject, PutObjectRetention, PutObjectLegalHold: the retention or hold in the body),
-// s3:x-amz-storage-class, and s3:prefix on ListBucketVersions.
+// s3:x-amz-storage-class, s3:prefix on ListBucketVersions, and s3:if-none-match with
+// s3:ObjectCreationOperation (AWS's "enforce conditional writes" policy).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketAclCommand,
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, UploadPartCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketAclCommand,
   PutBucketPolicyCommand, PutBucketVersioningCommand, PutObjectAclCommand, PutObjectCommand, PutObjectLegalHoldCommand, PutObjectRetentionCommand,
 } from '@aws-sdk/client-s3';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
@@ -145,4 +146,22 @@ test('s3:prefix on ListBucketVersions: a user listing versions only under home/'
   const listed = await u.s3.send(new ListObjectVersionsCommand({ Bucket: b, Prefix: 'home/' }));
   assert.deepEqual(listed.Versions?.map((v) => v.Key), ['home/k']);
   await assertDenied(u.s3.send(new ListObjectVersionsCommand({ Bucket: b })));
+});
+
+test('s3:if-none-match and s3:ObjectCreationOperation: AWS\'s "enforce conditional writes" policy takes If-None-Match: * uploads, single and multipart, and refuses the rest', async () => {
+  const b = await newBucket('ckr-cond');
+  await denyAll(b, {
+    Action: 's3:PutObject', Resource: `arn:aws:s3:::${b}/*`,
+    Condition: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
+  });
+  await assertDenied(srv.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x' })));
+  await srv.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x', IfNoneMatch: '*' }));
+  // The steps of a multipart upload before its completion are not creations: they go through.
+  const { UploadId } = await srv.s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'mp' }));
+  const { ETag } = await srv.s3.send(new UploadPartCommand({ Bucket: b, Key: 'mp', UploadId, PartNumber: 1, Body: 'part' }));
+  const complete = (extra: object) => srv.s3.send(new CompleteMultipartUploadCommand({
+    Bucket: b, Key: 'mp', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] }, ...extra,
+  }));
+  await assertDenied(complete({}));
+  await complete({ IfNoneMatch: '*' });
 });

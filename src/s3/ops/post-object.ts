@@ -88,7 +88,10 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
     facts: ctx.facts,
     checks: [{
       action: S3_ACTIONS.PostObject,
-      conditions: { ...sseConditions(fields), ...newObjectConditions(fromForm, nowOf(ctx)), ...(fields['tagging'] !== undefined ? requestTagConditions(tags) : {}) },
+      conditions: {
+        ...sseConditions(fields), ...newObjectConditions(fromForm, nowOf(ctx)), ...(fields['tagging'] !== undefined ? requestTagConditions(tags) : {}),
+        's3:ObjectCreationOperation': 'true',
+      },
     }],
   });
   const b = await requireBucket(ctx, bucket);
