@@ -12,6 +12,7 @@ import {
   CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, UploadPartCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketAclCommand,
   PutBucketPolicyCommand, PutBucketVersioningCommand, PutObjectAclCommand, PutObjectCommand, PutObjectLegalHoldCommand, PutObjectRetentionCommand,
 } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { policyDoc, refusal, userFactory } from '../helpers/sse-principals.js';
 
@@ -164,4 +165,21 @@ test('s3:if-none-match and s3:ObjectCreationOperation: AWS\'s "enforce condition
   }));
   await assertDenied(complete({}));
   await complete({ IfNoneMatch: '*' });
+});
+
+test('PostObject: the form\'s acl field is s3:x-amz-acl, as a PUT\'s header is', async () => {
+  const b = await newBucket('ckr-postacl');
+  await denyAll(b, { Action: 's3:PutObject', Resource: `arn:aws:s3:::${b}/*`, Condition: { StringNotEquals: { 's3:x-amz-acl': 'bucket-owner-full-control' } } });
+  const post = async (key: string, extra: Record<string, string>) => {
+    const { url, fields } = await createPresignedPost(srv.s3, { Bucket: b, Key: key, Fields: extra, Conditions: Object.entries(extra).map(([k, v]) => ({ [k]: v })) });
+    const fd = new FormData();
+    for (const [k, v] of Object.entries(fields)) fd.append(k, v);
+    fd.append('file', new Blob(['by form']), 'f.txt');
+    const res = await fetch(url, { method: 'POST', body: fd });
+    return { status: res.status, body: await res.text() };
+  };
+  const denied = await post('plain', {});
+  assert.equal(denied.status, 403, denied.body);
+  const ok = await post('owned', { acl: 'bucket-owner-full-control' });
+  assert.equal(ok.status, 204, ok.body);
 });
