@@ -25,7 +25,8 @@
 // existing object's tags when a policy asks for them, and each action's own S3 keys: for a
 // request, the SSE, ACL, storage class and object lock headers as sent (bucket policies are
 // evaluated before any bucket default applies), list parameters, the x-amz-tagging header,
-// s3:versionid on the actions of one version.
+// If-None-Match / If-Match and s3:ObjectCreationOperation, s3:versionid on the actions of
+// one version.
 
 import type { Principal } from '../auth/types.js';
 import type { Transport } from '../http/transport.js';

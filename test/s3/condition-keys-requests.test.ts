@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, UploadPartCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketAclCommand,
+  CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, UploadPartCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectVersionsCommand, PutBucketAclCommand,
   PutBucketPolicyCommand, PutBucketVersioningCommand, PutObjectAclCommand, PutObjectCommand, PutObjectLegalHoldCommand, PutObjectRetentionCommand,
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
@@ -80,6 +80,18 @@ test('s3:versionid: a user allowed one version reads it and not another', async 
   });
   assert.equal(await (await u.s3.send(new GetObjectCommand({ Bucket: b, Key: 'k', VersionId: v1 }))).Body!.transformToString(), 'one');
   await assertDenied(u.s3.send(new GetObjectCommand({ Bucket: b, Key: 'k', VersionId: v2 })));
+});
+
+test('s3:versionid on a copy\'s source: a user allowed one version may copy it and not another', async () => {
+  const { b, v1, v2 } = await twoVersions('ckr-copyv');
+  const u = await users.create('ckr-version-copier', {
+    copy: [
+      { Effect: 'Allow', Action: 's3:PutObject', Resource: `arn:aws:s3:::${b}/copy` },
+      { Effect: 'Allow', Action: 's3:GetObjectVersion', Resource: `arn:aws:s3:::${b}/k`, Condition: { StringEquals: { 's3:versionid': v1 } } },
+    ],
+  });
+  await u.s3.send(new CopyObjectCommand({ Bucket: b, Key: 'copy', CopySource: `${b}/k?versionId=${v1}` }));
+  await assertDenied(u.s3.send(new CopyObjectCommand({ Bucket: b, Key: 'copy', CopySource: `${b}/k?versionId=${v2}` })));
 });
 
 test('s3:versionid on DeleteObjects: a bucket policy keeps the <VersionId> it names from being deleted and lets the other go', async () => {

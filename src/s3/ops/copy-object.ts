@@ -88,7 +88,9 @@ export async function loadCopySource(ctx: S3Context, source: CopySource): Promis
     versionId: source.versionId,
     transport: ctx.transport,
     facts: ctx.facts,
-    checks: [{ action: source.versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion', existingObjectTags: true }],
+    checks: [source.versionId === undefined
+      ? { action: 's3:GetObject', existingObjectTags: true }
+      : { action: 's3:GetObjectVersion', conditions: { 's3:versionid': source.versionId }, existingObjectTags: true }],
   });
   const b = await ctx.services.meta.getBucket(source.bucket);
   if (!b) throw s3Error('NoSuchBucket', { BucketName: source.bucket });
