@@ -184,14 +184,16 @@ const EXISTING_TAG_OPS: ReadonlySet<Operation> = new Set([
 /**
  * Operations that authorize themselves once their body is read: PostObject (its form),
  * PutObjectTagging (its tag set), PutObjectRetention and PutObjectLegalHold (the retention or
- * hold they set: the s3:object-lock-* keys), DeleteObjects (each key it lists, refused keys reported in
+ * hold they set: the s3:object-lock-* keys), CreateBucket (its s3:locationconstraint), DeleteObjects (each key it lists, refused keys reported in
  * its result as AWS does, the request itself needing no permission).
  */
-const AUTHORIZED_BY_OPERATION: ReadonlySet<Operation> = new Set(['PostObject', 'PutObjectTagging', 'DeleteObjects', 'PutObjectRetention', 'PutObjectLegalHold']);
+const AUTHORIZED_BY_OPERATION: ReadonlySet<Operation> = new Set([
+  'PostObject', 'PutObjectTagging', 'DeleteObjects', 'PutObjectRetention', 'PutObjectLegalHold', 'CreateBucket',
+]);
 
 /**
  * A request's authorization, for the action its endpoint needs. PutObjectTagging,
- * PutObjectRetention and PutObjectLegalHold call it with the condition keys of the body they
+ * PutObjectRetention, PutObjectLegalHold and CreateBucket call it with the condition keys of the body they
  * have read; PostObject, whose signer only its form names, calls authorizeS3 itself.
  */
 export async function authorizeRequest(ctx: S3Context, late?: Record<string, ContextValue>): Promise<void> {

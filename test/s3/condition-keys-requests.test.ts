@@ -195,3 +195,24 @@ test('PostObject: the form\'s acl field is s3:x-amz-acl, as a PUT\'s header is',
   const ok = await post('owned', { acl: 'bucket-owner-full-control' });
   assert.equal(ok.status, 204, ok.body);
 });
+
+test('s3:locationconstraint on CreateBucket: AWS\'s "restrict bucket creation to a Region" lets a user create buckets that name eu-west-1 and refuses another', async () => {
+  const eu = await startTestServer({ COFFER_REGION: 'eu-west-1' });
+  const euUsers = userFactory(eu);
+  try {
+    const u = await euUsers.create('ckr-eu-creator', {
+      create: [{ Effect: 'Allow', Action: 's3:CreateBucket', Resource: 'arn:aws:s3:::*', Condition: { StringEquals: { 's3:LocationConstraint': 'eu-west-1' } } }],
+    });
+    const euClient = eu.client({ credentials: u.credentials, region: 'eu-west-1', maxAttempts: 1 });
+    try {
+      await euClient.send(new CreateBucketCommand({ Bucket: uniqueBucket('ckr-eu'), CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
+      // Another constraint is refused by the policy before the location is checked.
+      await assertDenied(euClient.send(new CreateBucketCommand({ Bucket: uniqueBucket('ckr-other'), CreateBucketConfiguration: { LocationConstraint: 'eu-central-1' } })));
+    } finally {
+      euClient.destroy();
+    }
+  } finally {
+    euUsers.destroy();
+    await eu.stop();
+  }
+});
