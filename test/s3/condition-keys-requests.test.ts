@@ -66,6 +66,14 @@ test('s3:x-amz-acl and s3:x-amz-grant-*: AWS\'s "require bucket-owner-full-contr
   await assertDenied(u.s3.send(new CreateBucketCommand({ Bucket: uniqueBucket('ckr-noacl') })));
 });
 
+test('s3:x-amz-object-ownership on CreateBucket: AWS\'s "require Bucket owner enforced for new buckets"', async () => {
+  const u = await users.create('ckr-enforcer', {
+    create: [{ Effect: 'Allow', Action: 's3:CreateBucket', Resource: 'arn:aws:s3:::*', Condition: { StringEquals: { 's3:x-amz-object-ownership': 'BucketOwnerEnforced' } } }],
+  });
+  await u.s3.send(new CreateBucketCommand({ Bucket: uniqueBucket('ckr-enforced'), ObjectOwnership: 'BucketOwnerEnforced' }));
+  await assertDenied(u.s3.send(new CreateBucketCommand({ Bucket: uniqueBucket('ckr-writer'), ObjectOwnership: 'ObjectWriter' })));
+});
+
 async function twoVersions(prefix: string): Promise<{ b: string; v1: string; v2: string }> {
   const b = await newBucket(prefix, { versioned: true });
   const v1 = (await srv.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'one' }))).VersionId!;
