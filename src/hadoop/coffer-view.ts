@@ -184,11 +184,14 @@ export class CofferView {
 
   /**
    * S3's decision for an object action: s3/authorization.ts's own (identity, bucket and
-   * session policies; nothing but an explicit deny refuses the root).
+   * session policies; nothing but an explicit deny refuses the root), for a request signed as
+   * S3A signs (s3:authType REST-HEADER, s3:signatureversion AWS4-HMAC-SHA256).
    */
   async s3Decision(principal: Principal, bucket: BucketRecord, action: string, objectKey: string, conditions: Record<string, string | undefined>, tls: boolean): Promise<Verdict> {
     const sources = { meta: this.meta, accountId: this.accountId, identityPolicies: this.directory.identityPolicies, sessionPolicy: this.directory.sessionPolicy };
-    const v = await decideS3(sources, { principal, bucket: bucket.name, key: objectKey, transport: { secure: tls, sourceIp: undefined }, checks: [{ action, conditions }] });
+    // As S3A signs: SigV4 in the Authorization header.
+    const facts = { authType: 'REST-HEADER', signatureVersion: 'AWS4-HMAC-SHA256' } as const;
+    const v = await decideS3(sources, { principal, bucket: bucket.name, key: objectKey, transport: { secure: tls, sourceIp: undefined }, facts, checks: [{ action, conditions }] });
     return v.allowed ? { allowed: true, reason: v.reason } : { allowed: false, reason: v.message };
   }
 

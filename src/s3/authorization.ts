@@ -19,10 +19,14 @@
 // for the two actions it stands for.
 //
 // The context carries the global condition keys (aws:SecureTransport, aws:SourceIp from
-// the request's transport, aws:CurrentTime, principal keys), the existing object's tags
-// when a policy asks for them, and each action's own S3 keys: for a request, the SSE
-// headers as sent (bucket policies are evaluated before any bucket default applies), list
-// parameters, the x-amz-tagging header.
+// the request's transport, aws:CurrentTime, principal keys), the keys AWS presents on every
+// S3 action (s3:authType, s3:signatureversion, s3:signatureAge, s3:x-amz-content-sha256,
+// s3:TlsVersion from the request's facts, request-facts.ts; s3:ResourceAccount), the
+// existing object's tags when a policy asks for them, and each action's own S3 keys: for a
+// request, the SSE, ACL, storage class and object lock headers as sent (bucket policies are
+// evaluated before any bucket default applies), list parameters, the x-amz-tagging header,
+// If-None-Match / If-Match and s3:ObjectCreationOperation, s3:versionid on the actions of
+// one version.
 
 import type { Principal } from '../auth/types.js';
 import type { Transport } from '../http/transport.js';
@@ -33,7 +37,7 @@ import {
   authorize as evaluate, type ContextValue, type Decision, type NamedPolicy, type PolicyDocument, type RequestContext, type RequestPrincipal,
 } from '../iam/policy/index.js';
 import { requestPrincipal } from '../iam/principal.js';
-import { actionOf } from './actions.js';
+import { actionOf, VERSION_ACTIONS } from './actions.js';
 import { bucketPolicyOf, usesExistingObjectTags } from './bucket-policy.js';
 import { bucketTagsOf } from './bucket-tags.js';
 import { aclAllows } from './acl-grants.js';
@@ -41,6 +45,7 @@ import { policyForAnonymous } from './public-access-block.js';
 import { header, type S3Context, type S3Services } from './context.js';
 import { s3Error } from './errors.js';
 import type { Operation } from './router.js';
+import { factConditions, type RequestFacts } from './request-facts.js';
 
 /** Where the policies of a decision come from: the bucket's record, the principal's identity and session policies. */
 export type S3PolicySources = Pick<S3Services, 'meta' | 'accountId' | 'identityPolicies' | 'sessionPolicy'>;
@@ -55,6 +60,8 @@ export interface S3Access {
   /** The version acted on, when the request names one (its ACL grants apply). */
   versionId?: string | undefined;
   transport: Pick<Transport, 'secure' | 'sourceIp'>;
+  /** How the request was signed and carried (s3:authType, ...); absent for a decision no request made (coffer hadoop check, a re-wrap). */
+  facts?: RequestFacts | undefined;
   /** Each action with the condition keys only it carries; every one must be allowed. */
   checks: readonly S3ActionCheck[];
   /** Getting, putting or deleting the bucket policy, which the root may always do. */
@@ -98,9 +105,12 @@ export async function decideS3(sources: S3PolicySources, access: S3Access): Prom
 
 /**
  * Reads the policies an access depends on once and returns its decision for one key (or for
- * the bucket, given none): DeleteObjects decides each of up to 1,000 keys as its own object.
+ * the bucket, given none), with that key's own condition keys (`extra`): DeleteObjects decides
+ * each of up to 1,000 keys as its own object, s3:versionid the version it names.
  */
-export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access, 'key'>): Promise<(key: string | undefined) => Promise<S3Verdict>> {
+export async function s3Decider(
+  sources: S3PolicySources, access: Omit<S3Access, 'key'>,
+): Promise<(key: string | undefined, extra?: Record<string, ContextValue>) => Promise<S3Verdict>> {
   const { principal, bucket } = access;
   const root = principal?.kind === 'root';
   if (root && (bucket === undefined || access.rootMayAlways)) return async () => ROOT_ALLOWED;
@@ -112,16 +122,18 @@ export async function s3Decider(sources: S3PolicySources, access: Omit<S3Access,
   if (root && !policy && !session) return async () => ROOT_ALLOWED; // nothing can deny the root
 
   const identity = !principal || root ? NO_POLICIES : await sources.identityPolicies(principal, access.reads?.iamVersion);
-  const global = { ...globalConditions(access.transport), ...bucketTagConditions(record?.config) };
+  const global = {
+    ...globalConditions(access.transport), ...factConditions(access.facts), 's3:ResourceAccount': sources.accountId, ...bucketTagConditions(record?.config),
+  };
   const requester = s3RequestPrincipal(principal);
   const resourcePolicies = policy ? [{ name: 'bucket-policy', document: policy }] : NO_POLICIES;
   const tagsWanted = wantsExistingTags(policy, identity, session);
-  return async (key) => {
+  return async (key, extra) => {
     const resource = bucket === undefined ? '*' : key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
     let existingTags: Record<string, ContextValue> | undefined;
     let verdict: S3Verdict = ROOT_ALLOWED;
     for (const check of access.checks) {
-      const conditions = { ...global, ...check.conditions };
+      const conditions = { ...global, ...check.conditions, ...extra };
       if (check.existingObjectTags && bucket !== undefined && key !== undefined && tagsWanted) {
         if (existingTags === undefined) {
           // The decision is about the object as read here: the row the request's first reads
@@ -171,15 +183,18 @@ const EXISTING_TAG_OPS: ReadonlySet<Operation> = new Set([
 ]);
 /**
  * Operations that authorize themselves once their body is read: PostObject (its form),
- * PutObjectTagging (its tag set), DeleteObjects (each key it lists, refused keys reported in
+ * PutObjectTagging (its tag set), PutObjectRetention and PutObjectLegalHold (the retention or
+ * hold they set: the s3:object-lock-* keys), CreateBucket (its s3:locationconstraint), DeleteObjects (each key it lists, refused keys reported in
  * its result as AWS does, the request itself needing no permission).
  */
-const AUTHORIZED_BY_OPERATION: ReadonlySet<Operation> = new Set(['PostObject', 'PutObjectTagging', 'DeleteObjects']);
+const AUTHORIZED_BY_OPERATION: ReadonlySet<Operation> = new Set([
+  'PostObject', 'PutObjectTagging', 'DeleteObjects', 'PutObjectRetention', 'PutObjectLegalHold', 'CreateBucket',
+]);
 
 /**
- * A request's authorization, for the action its endpoint needs. PutObjectTagging calls it
- * again with the condition keys of the tag set it has read; PostObject, whose signer only
- * its form names, calls authorizeS3 itself.
+ * A request's authorization, for the action its endpoint needs. PutObjectTagging,
+ * PutObjectRetention, PutObjectLegalHold and CreateBucket call it with the condition keys of the body they
+ * have read; PostObject, whose signer only its form names, calls authorizeS3 itself.
  */
 export async function authorizeRequest(ctx: S3Context, late?: Record<string, ContextValue>): Promise<void> {
   const ep = ctx.endpoint;
@@ -189,6 +204,7 @@ export async function authorizeRequest(ctx: S3Context, late?: Record<string, Con
   const action = actionOf(ep.op, versionId);
   if (!action) throw s3Error('AccessDenied');
   const conditions = requestConditions(ctx, ep.op);
+  if (versionId !== undefined && VERSION_ACTIONS[ep.op] !== undefined) conditions['s3:versionid'] = versionId;
   if (late) Object.assign(conditions, late);
   await authorizeS3(ctx.services, {
     principal: anonymous ? undefined : ctx.principal,
@@ -196,6 +212,7 @@ export async function authorizeRequest(ctx: S3Context, late?: Record<string, Con
     key: 'key' in ep ? ep.key : undefined,
     versionId,
     transport: ctx.transport,
+    facts: ctx.facts,
     checks: [{ action, conditions, existingObjectTags: EXISTING_TAG_OPS.has(ep.op) }],
     rootMayAlways: ROOT_MAY_ALWAYS.has(ep.op),
     bucketRead: (record) => (ctx.bucketRead = record),
@@ -242,16 +259,82 @@ function requestConditions(ctx: S3Context, op: Operation): Record<string, Contex
     c['s3:delimiter'] = ctx.query.get('delimiter') ?? undefined;
     c['s3:max-keys'] = ctx.query.get(op === 'ListMultipartUploads' ? 'max-uploads' : 'max-keys') ?? undefined;
   }
+  if (op === 'ListObjectVersions') {
+    c['s3:prefix'] = ctx.query.get('prefix') ?? '';
+    c['s3:delimiter'] = ctx.query.get('delimiter') ?? undefined;
+    c['s3:max-keys'] = ctx.query.get('max-keys') ?? undefined;
+  }
+  const h = (name: string) => header(ctx, name);
   if (SSE_OPS.has(op)) {
-    c['s3:x-amz-server-side-encryption'] = header(ctx, 'x-amz-server-side-encryption');
-    c['s3:x-amz-server-side-encryption-aws-kms-key-id'] = header(ctx, 'x-amz-server-side-encryption-aws-kms-key-id');
-    c['s3:x-amz-server-side-encryption-customer-algorithm'] = header(ctx, 'x-amz-server-side-encryption-customer-algorithm');
-    const tagging = header(ctx, 'x-amz-tagging');
+    Object.assign(c, sseConditions({
+      'x-amz-server-side-encryption': h('x-amz-server-side-encryption'),
+      'x-amz-server-side-encryption-aws-kms-key-id': h('x-amz-server-side-encryption-aws-kms-key-id'),
+      'x-amz-server-side-encryption-customer-algorithm': h('x-amz-server-side-encryption-customer-algorithm'),
+    }), newObjectConditions(h, ctx.services.now()));
+    const tagging = h('x-amz-tagging');
     if (tagging !== undefined) Object.assign(c, requestTagConditions([...new Map(new URLSearchParams(tagging))]));
   }
+  if (ACL_HEADER_OPS.has(op)) Object.assign(c, aclConditions(h));
+  const creates = OBJECT_CREATION[op];
+  if (creates !== undefined) c['s3:ObjectCreationOperation'] = creates;
+  if (creates === 'true') {
+    c['s3:if-none-match'] = h('if-none-match');
+    c['s3:if-match'] = h('if-match');
+  }
+  if (op === 'DeleteObject') c['s3:if-match'] = h('if-match');
   if (op === 'CopyObject' || op === 'UploadPartCopy') c['s3:x-amz-copy-source'] = header(ctx, 'x-amz-copy-source');
   if (op === 'CopyObject') c['s3:x-amz-metadata-directive'] = header(ctx, 'x-amz-metadata-directive');
   return c;
+}
+
+/**
+ * s3:ObjectCreationOperation of the s3:PutObject operations: true for those that create the
+ * object (and take If-None-Match / If-Match: s3:if-none-match, s3:if-match), false for the steps
+ * of a multipart upload before its completion, which AWS's "enforce conditional writes" policy
+ * exempts with it.
+ */
+const OBJECT_CREATION: Partial<Record<Operation, 'true' | 'false'>> = {
+  PutObject: 'true', CopyObject: 'true', CompleteMultipartUpload: 'true', // and PostObject (post-object.ts)
+  CreateMultipartUpload: 'false', UploadPart: 'false', UploadPartCopy: 'false',
+};
+
+/** Besides the writes of SSE_OPS (newObjectConditions), the operations whose x-amz-acl and x-amz-grant-* headers are condition keys. */
+const ACL_HEADER_OPS: ReadonlySet<Operation> = new Set(['PutObjectAcl', 'PutBucketAcl', 'CreateBucket']);
+const ACL_HEADERS = ['x-amz-acl', 'x-amz-grant-full-control', 'x-amz-grant-read', 'x-amz-grant-read-acp', 'x-amz-grant-write', 'x-amz-grant-write-acp'];
+
+/** s3:x-amz-acl and s3:x-amz-grant-* of a request's headers (or a form's fields), as sent. */
+export function aclConditions(get: (name: string) => string | undefined): Record<string, ContextValue> {
+  const c: Record<string, ContextValue> = {};
+  for (const name of ACL_HEADERS) c[`s3:${name}`] = get(name);
+  return c;
+}
+
+/**
+ * The keys of a new object's headers (or a form's fields) besides SSE and tags: its ACL, storage
+ * class, website redirect and object lock (AWS lists them all on s3:PutObject).
+ */
+export function newObjectConditions(get: (name: string) => string | undefined, now: number): Record<string, ContextValue> {
+  return {
+    ...aclConditions(get),
+    's3:x-amz-storage-class': get('x-amz-storage-class'),
+    's3:x-amz-website-redirect-location': get('x-amz-website-redirect-location'),
+    ...objectLockConditions(get('x-amz-object-lock-mode'), get('x-amz-object-lock-retain-until-date'), get('x-amz-object-lock-legal-hold'), now),
+  };
+}
+
+/**
+ * s3:object-lock-mode, -retain-until-date and -legal-hold as the request states them, and
+ * s3:object-lock-remaining-retention-days: the days from `now` to the retain-until date, a part
+ * of a day counted as a day (a bound of 30 refuses 30 days and a minute), 0 for a date past.
+ */
+export function objectLockConditions(mode: string | undefined, until: string | undefined, hold: string | undefined, now: number): Record<string, ContextValue> {
+  const t = until === undefined ? Number.NaN : Date.parse(until);
+  return {
+    's3:object-lock-mode': mode,
+    's3:object-lock-retain-until-date': until,
+    's3:object-lock-legal-hold': hold,
+    's3:object-lock-remaining-retention-days': Number.isNaN(t) ? undefined : Math.max(0, Math.ceil((t - now) / 86_400_000)),
+  };
 }
 
 /** aws:ResourceTag/<k> of the bucket acted on (its own actions and its objects'), from its tags. */

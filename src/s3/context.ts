@@ -9,6 +9,7 @@ import type { RequestReader, RequestReads } from '../storage/request-reads.js';
 import type { AuthResult, CredentialLookup, Principal } from '../auth/types.js';
 import type { NamedPolicy } from '../iam/policy/index.js';
 import type { Transport } from '../http/transport.js';
+import type { RequestFacts } from './request-facts.js';
 import type { Endpoint } from './router.js';
 import type { KmsPort } from '../kms/port.js';
 import type { RootKeyProvider } from '../custody/root-key.js';
@@ -63,6 +64,8 @@ export interface S3Context {
   /** The decoded request path, for error <Resource> elements. */
   path: string;
   auth: AuthResult;
+  /** How the request was signed and carried, for the condition keys of every decision it makes (PostObject sets its form's). */
+  facts: RequestFacts;
   principal: Principal;
   owner: Owner;
   /**

@@ -17,6 +17,7 @@ import { noteAccess } from '../http/access-log.js';
 import { refuseMisroutedVirtualHost } from './misrouted-host.js';
 import { refuseMinioAdmin } from './minio-admin.js';
 import { authorizeRequest } from './authorization.js';
+import { requestFacts } from './request-facts.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
 import { notImplemented, s3Error } from './errors.js';
 import { route, splitAddress, virtualHostBucket, type Endpoint } from './router.js';
@@ -93,7 +94,9 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
       ? { arn: '*', accountId: '', userName: 'anonymous', kind: 'user' as const }
       : auth.credential.principal;
     noteAccess(res, { principal: principal.arn });
-    const ctx: S3Context = { services, req, res, requestId, transport: transportOf(req), endpoint, query, path, auth, principal, owner: ownerFor(services.accountId), reads };
+    const ctx: S3Context = {
+      services, req, res, requestId, transport: transportOf(req), endpoint, query, path, auth, facts: requestFacts(req, query, auth, v2), principal, owner: ownerFor(services.accountId), reads,
+    };
     await authorizeRequest(ctx); // anonymous requests too: a public bucket policy may allow them
     releaseBody(res); // Expect: 100-continue — only an authenticated, authorized request gets to send its body
     await dispatch(ctx, endpoint);

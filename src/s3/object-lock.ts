@@ -20,7 +20,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Principal } from '../auth/types.js';
 import type { BucketRecord, ObjectRecord, ReplaceCheck } from '../storage/types.js';
 import { BYPASS_GOVERNANCE_ACTION, S3_ACTIONS } from './actions.js';
-import { authorizeS3, decideS3, type S3Access, type S3PolicySources } from './authorization.js';
+import { authorizeS3, decideS3, objectLockConditions, type S3Access, type S3PolicySources } from './authorization.js';
 import type { S3Context } from './context.js';
 import { invalidArgument, s3Error } from './errors.js';
 import { parseIntegrity } from './object-writer.js';
@@ -155,11 +155,13 @@ export async function authorizeRequestedLock(
   principal: Principal | undefined = ctx.auth.anonymous ? undefined : ctx.principal,
 ): Promise<void> {
   if (!lock) return;
+  // With the s3:object-lock-* keys of the lock asked for, as PutObjectRetention and PutObjectLegalHold present them.
+  const conditions = objectLockConditions(lock.mode, lock.until, lock.hold === undefined ? undefined : lock.hold ? 'ON' : 'OFF', nowOf(ctx));
   const checks = [
-    ...(lock.mode !== undefined ? [{ action: S3_ACTIONS.PutObjectRetention }] : []),
-    ...(lock.hold !== undefined ? [{ action: S3_ACTIONS.PutObjectLegalHold }] : []),
+    ...(lock.mode !== undefined ? [{ action: S3_ACTIONS.PutObjectRetention, conditions }] : []),
+    ...(lock.hold !== undefined ? [{ action: S3_ACTIONS.PutObjectLegalHold, conditions }] : []),
   ];
-  await authorizeS3(ctx.services, { principal, bucket, key, transport: ctx.transport, checks });
+  await authorizeS3(ctx.services, { principal, bucket, key, transport: ctx.transport, facts: ctx.facts, checks });
 }
 
 /** A new version's lock: what the request asked for, else the bucket's default retention (a legal hold alone keeps the default). */
@@ -181,7 +183,7 @@ export async function lockResponseHeaders(ctx: S3Context, bucket: string, key: s
   const lock = lockOf(rec.sys);
   const out: Record<string, string> = {};
   const may = async (action: string) => (await decideS3(ctx.services, {
-    principal: ctx.auth.anonymous ? undefined : ctx.principal, bucket, key, transport: ctx.transport, checks: [{ action }],
+    principal: ctx.auth.anonymous ? undefined : ctx.principal, bucket, key, transport: ctx.transport, facts: ctx.facts, checks: [{ action }],
   })).allowed;
   if (lock.mode !== undefined && lock.until !== undefined && (await may(S3_ACTIONS.GetObjectRetention))) {
     out['x-amz-object-lock-mode'] = lock.mode;
@@ -254,11 +256,11 @@ export function legalHoldXml(hold: boolean): string {
 export async function mayBypassGovernance(ctx: S3Context, bucket: string, key: string): Promise<boolean> {
   const v = ctx.req.headers['x-amz-bypass-governance-retention'];
   if (typeof v !== 'string' || v.trim().toLowerCase() !== 'true') return false;
-  return allowedToBypassGovernance(ctx.services, { principal: ctx.auth.anonymous ? undefined : ctx.principal, bucket, key, transport: ctx.transport });
+  return allowedToBypassGovernance(ctx.services, { principal: ctx.auth.anonymous ? undefined : ctx.principal, bucket, key, transport: ctx.transport, facts: ctx.facts });
 }
 
 /** Whether the principal is allowed s3:BypassGovernanceRetention on `key` (a request that asked for the bypass: S3's, or coffer rekey's). */
-export async function allowedToBypassGovernance(sources: S3PolicySources, access: Pick<S3Access, 'principal' | 'transport'> & { bucket: string; key: string }): Promise<boolean> {
+export async function allowedToBypassGovernance(sources: S3PolicySources, access: Pick<S3Access, 'principal' | 'transport' | 'facts'> & { bucket: string; key: string }): Promise<boolean> {
   return (await decideS3(sources, { ...access, checks: [{ action: BYPASS_GOVERNANCE_ACTION }] })).allowed;
 }
 

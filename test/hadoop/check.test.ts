@@ -201,6 +201,23 @@ test('a bucket policy that denies SSE-KMS uploads is reported with S3\'s wording
   assert.equal(finding(r, 's3:GetObject')?.status, 'ok');
 });
 
+test('a bucket that takes only SigV4 (a deny of any other s3:signatureversion) is checked as S3A signs: allowed', async () => {
+  const v4only = uniqueBucket('hadoop-sigv4');
+  await srv.s3.send(new CreateBucketCommand({ Bucket: v4only }));
+  await srv.s3.send(new PutBucketPolicyCommand({
+    Bucket: v4only,
+    Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{
+      Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: [`arn:aws:s3:::${v4only}`, `arn:aws:s3:::${v4only}/*`],
+      Condition: { StringNotEquals: { 's3:signatureversion': 'AWS4-HMAC-SHA256' } },
+    }] }),
+  }));
+  const out = path.join(work, 'sigv4-only.xml');
+  await hadoopConfig(srv.dataDir, ['--bucket', v4only, '--endpoint', srv.url, '--algorithm', 'none', '--access-key-id', creds.allowed!.accessKeyId], out, { AWS_SECRET_ACCESS_KEY: creds.allowed!.secretAccessKey });
+  const r = (await check(out, [v4only])).buckets[0]!;
+  assert.equal(finding(r, 's3:PutObject')?.status, 'ok', show(r));
+  assert.equal(finding(r, 's3:GetObject')?.status, 'ok', show(r));
+});
+
 test('no algorithm in the file: the bucket\'s default encryption applies, and an aws:kms default is checked like a configured key', async () => {
   const kmsDefault = uniqueBucket('hadoop-default-kms');
   await srv.s3.send(new CreateBucketCommand({ Bucket: kmsDefault }));

@@ -2,8 +2,9 @@
 // GetBucketLocation, GetBucketVersioning and PutBucketVersioning.
 
 import { StorageConflictError, type BucketRecord } from '../../storage/types.js';
+import { authorizeRequest } from '../authorization.js';
 import { requireBucket } from '../bucket-access.js';
-import { type S3Context, sendEmpty, sendXml } from '../context.js';
+import { header, type S3Context, sendEmpty, sendXml } from '../context.js';
 import { s3Error } from '../errors.js';
 import { OBJECT_LOCK_ITEM, objectLockOf, type ObjectLockConfig } from '../object-lock.js';
 import { checkBucketName } from '../names.js';
@@ -32,14 +33,15 @@ export async function listBuckets(ctx: S3Context): Promise<void> {
   sendXml(ctx, 200, xmlDocument('ListAllMyBucketsResult', inner));
 }
 
+/** Authorized once its body is read: its LocationConstraint is s3:locationconstraint (x-amz-object-ownership: s3:x-amz-object-ownership). */
 export async function createBucket(ctx: S3Context, bucket: string): Promise<void> {
+  const body = await readSmallBody(ctx.req);
+  const location = body.length > 0 ? childText(parseXmlRoot(body, 'CreateBucketConfiguration'), 'LocationConstraint') : undefined;
+  await authorizeRequest(ctx, { 's3:locationconstraint': location, 's3:x-amz-object-ownership': header(ctx, 'x-amz-object-ownership') });
   checkBucketName(bucket);
   const config = newBucketConfig(ctx.req.headers, ctx.owner.id);
   const region = ctx.services.config.region;
-  const body = await readSmallBody(ctx.req);
   if (body.length > 0) {
-    const conf = parseXmlRoot(body, 'CreateBucketConfiguration');
-    const location = childText(conf, 'LocationConstraint');
     if (location !== undefined && location !== '' && location !== region) {
       if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(location) && location !== 'EU') throw s3Error('InvalidLocationConstraint', { LocationConstraint: location });
       throw s3Error('IllegalLocationConstraintException', {}, `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to.`);

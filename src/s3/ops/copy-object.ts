@@ -87,7 +87,10 @@ export async function loadCopySource(ctx: S3Context, source: CopySource): Promis
     key: source.key,
     versionId: source.versionId,
     transport: ctx.transport,
-    checks: [{ action: source.versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion', existingObjectTags: true }],
+    facts: ctx.facts,
+    checks: [source.versionId === undefined
+      ? { action: 's3:GetObject', existingObjectTags: true }
+      : { action: 's3:GetObjectVersion', conditions: { 's3:versionid': source.versionId }, existingObjectTags: true }],
   });
   const b = await ctx.services.meta.getBucket(source.bucket);
   if (!b) throw s3Error('NoSuchBucket', { BucketName: source.bucket });

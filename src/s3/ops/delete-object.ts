@@ -49,7 +49,7 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
   // 1,000 keys of up to 1,024 bytes each, with their markup.
   const body = await readXmlBody(ctx, 2 * 1024 * 1024);
   const { quiet, objects } = parseDeleteRequest(body);
-  const access = { principal: ctx.auth.anonymous ? undefined : ctx.principal, bucket, transport: ctx.transport };
+  const access = { principal: ctx.auth.anonymous ? undefined : ctx.principal, bucket, transport: ctx.transport, facts: ctx.facts };
   const decide = await s3Decider(ctx.services, { ...access, checks: [{ action: S3_ACTIONS.DeleteObjects }] });
   // A <VersionId> entry is s3:DeleteObjectVersion on that version (its ACL is the bucket's WRITE).
   const decideVersion = await s3Decider(ctx.services, { ...access, checks: [{ action: actionOf('DeleteObjects', 'version') }] });
@@ -64,7 +64,7 @@ export async function deleteObjects(ctx: S3Context, bucket: string): Promise<voi
       results.push(el('Error', text('Key', key), vid, text('Code', 'NoSuchVersion'), text('Message', 'The specified version does not exist.')));
       continue;
     }
-    if (!(await (versionId === undefined ? decide : decideVersion)(key)).allowed) {
+    if (!(await (versionId === undefined ? decide(key) : decideVersion(key, { 's3:versionid': versionId }))).allowed) {
       results.push(el('Error', text('Key', key), vid, text('Code', 'AccessDenied'), text('Message', 'Access Denied')));
       continue;
     }

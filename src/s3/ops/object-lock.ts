@@ -1,6 +1,7 @@
 // PutObjectLockConfiguration / GetObjectLockConfiguration, PutObjectRetention /
 // GetObjectRetention, PutObjectLegalHold / GetObjectLegalHold (object-lock.ts has the rules).
 
+import { authorizeRequest, objectLockConditions } from '../authorization.js';
 import { requireBucket } from '../bucket-access.js';
 import { type S3Context, sendEmpty, sendXml } from '../context.js';
 import { s3Error } from '../errors.js';
@@ -41,13 +42,18 @@ export async function getObjectLockConfiguration(ctx: S3Context, bucket: string)
   sendXml(ctx, 200, objectLockConfigurationXml(config));
 }
 
+/**
+ * Authorized once its body is read: the retention it sets is what a policy sees
+ * (s3:object-lock-mode, -retain-until-date, -remaining-retention-days).
+ */
 export async function putObjectRetention(ctx: S3Context, bucket: string, key: string): Promise<void> {
   const versionId = requestedVersionId(ctx);
   const b = await requireBucket(ctx, bucket);
-  requireLockedBucket(b);
   const body = await readVouchedXmlBody(ctx, MAX_LOCK_XML);
   const now = nowOf(ctx);
   const next = parseRetention(body, now);
+  await authorizeRequest(ctx, objectLockConditions(next.mode, next.until, undefined, now));
+  requireLockedBucket(b);
   const rec = await readVersion(ctx, b, key, versionId);
   const current = lockOf(rec.sys);
   checkRetentionChange(current, next, now, await mayBypassGovernance(ctx, bucket, key));
@@ -66,11 +72,13 @@ export async function getObjectRetention(ctx: S3Context, bucket: string, key: st
   sendXml(ctx, 200, retentionXml(lock), versionHeaders(b, rec));
 }
 
+/** Authorized once its body is read: the hold it sets is s3:object-lock-legal-hold. */
 export async function putObjectLegalHold(ctx: S3Context, bucket: string, key: string): Promise<void> {
   const versionId = requestedVersionId(ctx);
   const b = await requireBucket(ctx, bucket);
-  requireLockedBucket(b);
   const hold = parseLegalHold(await readVouchedXmlBody(ctx, MAX_LOCK_XML));
+  await authorizeRequest(ctx, objectLockConditions(undefined, undefined, hold ? 'ON' : 'OFF', nowOf(ctx)));
+  requireLockedBucket(b);
   const rec = await readVersion(ctx, b, key, versionId);
   await update(ctx, bucket, key, rec, sysWithLock(rec.sys, { ...lockOf(rec.sys), hold }));
   sendEmpty(ctx, 200, versionHeaders(b, rec));

@@ -25,7 +25,8 @@ import { invalidArgument, s3Error } from '../errors.js';
 import { checkKey } from '../names.js';
 import { quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
 import { parseSseHeaders } from '../sse/request.js';
-import { authorizeS3, requestTagConditions, sseConditions } from '../authorization.js';
+import { authorizeS3, newObjectConditions, requestTagConditions, sseConditions } from '../authorization.js';
+import { postFacts } from '../request-facts.js';
 import { S3_ACTIONS } from '../actions.js';
 import { resolveSse } from '../sse/settings.js';
 import { etagHex, etagIsMd5, sealObject, sseResponseHeaders, sseOf, wipe } from '../sse/object-keys.js';
@@ -74,19 +75,28 @@ async function upload(ctx: S3Context, bucket: string): Promise<void> {
   // The policy's signer is the principal: it needs s3:PutObject on the key (identity and
   // bucket policies, as a PUT would), and S3 uses KMS on its behalf.
   ctx.principal = credential.principal;
-  // Its SSE and tagging condition keys come from the form's fields, as a PUT's come from headers.
+  ctx.facts = postFacts(ctx.req, v2);
+  // Its SSE, tagging, ACL, storage class and lock condition keys come from the form's fields, as a PUT's come from headers.
   const tags = fields['tagging'] !== undefined ? parseTaggingXml(parseXmlRoot(Buffer.from(fields['tagging'], 'utf8'), 'Tagging')) : NO_TAGS;
+  const h = fieldHeaders(fields);
+  const fromForm = (name: string) => single(h[name]);
   await authorizeS3(services, {
     principal: credential.principal,
     bucket,
     key,
     transport: ctx.transport,
-    checks: [{ action: S3_ACTIONS.PostObject, conditions: { ...sseConditions(fields), ...(fields['tagging'] !== undefined ? requestTagConditions(tags) : {}) } }],
+    facts: ctx.facts,
+    checks: [{
+      action: S3_ACTIONS.PostObject,
+      conditions: {
+        ...sseConditions(fields), ...newObjectConditions(fromForm, nowOf(ctx)), ...(fields['tagging'] !== undefined ? requestTagConditions(tags) : {}),
+        's3:ObjectCreationOperation': 'true',
+      },
+    }],
   });
   const b = await requireBucket(ctx, bucket);
   checkPostPolicyConditions(policy, v2 ? withoutSigV2Fields(fields) : fields, bucket, key);
 
-  const h = fieldHeaders(fields);
   const settings = resolveSse(ctx, b, parseSseHeaders(h));
   requireSecureTransport(ctx, settings);
   const acl = newObjectAcl(h, b, ctx.owner.id);
@@ -202,4 +212,8 @@ function objectUrl(ctx: S3Context, bucket: string, key: string): string {
   const domain = ctx.services.config.domain;
   const virtual = domain !== undefined && host.toLowerCase().replace(/:\d+$/, '') === `${bucket}.${domain.toLowerCase()}`;
   return virtual ? `${proto}://${host}/${encodedKey}` : `${proto}://${host}/${bucket}/${encodedKey}`;
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(',') : v;
 }
