@@ -22,6 +22,7 @@ import { requestPrincipal } from '../iam/principal.js';
 import { ADMIN_PREFIX, adminError, type AdminRequest, type AdminRoute } from './route.js';
 import type { AdminRoutes } from './routes.js';
 import { MAX_JSON_DEPTH, MAX_JSON_STRING, parseBoundedJson } from '../http/json-body.js';
+import { requestFacts } from '../http/request-facts.js';
 import type { Logger } from 'pino';
 
 const MAX_BODY = 1024 * 1024;
@@ -89,6 +90,7 @@ export async function handleAdminApi(opts: AdminApiOptions, req: IncomingMessage
         secureTransport: transport.secure,
         userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : undefined,
       },
+      facts: requestFacts(req, query, auth, false),
     };
     await authorizeAdmin(opts, route, r);
     send(res, 200, (await route.run(r)) ?? {});

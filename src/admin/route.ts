@@ -6,6 +6,7 @@
 import type { Principal } from '../auth/types.js';
 import { ServiceError } from '../errors.js';
 import type { AuditCaller } from '../audit/sink.js';
+import type { RequestFacts } from '../http/request-facts.js';
 
 /** Bucket names cannot start with "_", so this prefix never hides a bucket. */
 export const ADMIN_PREFIX = '/_coffer/api/';
@@ -21,6 +22,8 @@ export interface AdminRequest {
   requestId: string;
   /** The caller as the services see it (KMS's Caller), for routes that act on the signer's behalf. */
   caller: AuditCaller & { secureTransport: boolean };
+  /** How the request was signed and carried: a route standing for S3 actions decides them with these (s3:signatureversion, ...). */
+  facts: RequestFacts;
 }
 
 export interface AdminRoute {

@@ -45,7 +45,8 @@ import { policyForAnonymous } from './public-access-block.js';
 import { header, type S3Context, type S3Services } from './context.js';
 import { s3Error } from './errors.js';
 import type { Operation } from './router.js';
-import { factConditions, type RequestFacts } from './request-facts.js';
+import type { RequestFacts } from '../http/request-facts.js';
+import { factConditions } from './request-facts.js';
 
 /** Where the policies of a decision come from: the bucket's record, the principal's identity and session policies. */
 export type S3PolicySources = Pick<S3Services, 'meta' | 'accountId' | 'identityPolicies' | 'sessionPolicy'>;

@@ -9,7 +9,7 @@ import type { RequestReader, RequestReads } from '../storage/request-reads.js';
 import type { AuthResult, CredentialLookup, Principal } from '../auth/types.js';
 import type { NamedPolicy } from '../iam/policy/index.js';
 import type { Transport } from '../http/transport.js';
-import type { RequestFacts } from './request-facts.js';
+import type { RequestFacts } from '../http/request-facts.js';
 import type { Endpoint } from './router.js';
 import type { KmsPort } from '../kms/port.js';
 import type { RootKeyProvider } from '../custody/root-key.js';

@@ -17,7 +17,7 @@ import { noteAccess } from '../http/access-log.js';
 import { refuseMisroutedVirtualHost } from './misrouted-host.js';
 import { refuseMinioAdmin } from './minio-admin.js';
 import { authorizeRequest } from './authorization.js';
-import { requestFacts } from './request-facts.js';
+import { requestFacts } from '../http/request-facts.js';
 import { type S3Context, type S3Services, ownerFor } from './context.js';
 import { notImplemented, s3Error } from './errors.js';
 import { route, splitAddress, virtualHostBucket, type Endpoint } from './router.js';

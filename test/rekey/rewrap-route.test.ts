@@ -182,6 +182,29 @@ test('a bucket policy that pins the KMS key of writes refuses a re-wrap to anoth
   assert.match(String(r.body.message), /s3:PutObject .*explicit deny in a resource-based policy/);
 });
 
+test('a re-wrap is decided with its request\'s signing facts: a SigV4-only bucket policy lets it through, a presigned-only one refuses it', async () => {
+  const b = uniqueBucket('rewrap-sigv4');
+  await srv.s3.send(new CreateBucketCommand({ Bucket: b }));
+  await srv.s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x', ServerSideEncryption: 'aws:kms', SSEKMSKeyId: keyA }));
+  const denyUnless = (key: string, value: string) => srv.s3.send(new PutBucketPolicyCommand({
+    Bucket: b,
+    Policy: JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Deny', Principal: '*', Action: 's3:*', Resource: [`arn:aws:s3:::${b}`, `arn:aws:s3:::${b}/*`], Condition: { StringNotEquals: { [key]: value } } }],
+    }),
+  }));
+  // AWS's "SigV4 only" policy: the re-wrap request is signed with SigV4 in its Authorization header.
+  await denyUnless('s3:signatureversion', 'AWS4-HMAC-SHA256');
+  const r = await adminCall(srv, 'POST', 'objects/rewrap', { body: { bucket: b, key: 'k', toKeyId: keyB } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.status, 'rewrapped');
+  // Presigned URLs only: a header-signed re-wrap is refused, as a header-signed PutObject is.
+  await denyUnless('s3:authType', 'REST-QUERY-STRING');
+  const refused = await adminCall(srv, 'POST', 'objects/rewrap', { body: { bucket: b, key: 'k', toKeyId: keyA } });
+  assert.equal(refused.status, 403);
+  assert.match(String(refused.body.message), /explicit deny in a resource-based policy/);
+});
+
 test('a re-wrap reads the object as s3:GetObject does: a deny on its existing tags refuses it, and only for the tagged object', async () => {
   const held = uniqueBucket('rewrap-held');
   await srv.s3.send(new CreateBucketCommand({ Bucket: held }));

@@ -26,7 +26,7 @@ import { checkKey } from '../names.js';
 import { quoteEtag, storageClass, storedHeaders, userMetadata } from '../object-headers.js';
 import { parseSseHeaders } from '../sse/request.js';
 import { authorizeS3, newObjectConditions, requestTagConditions, sseConditions } from '../authorization.js';
-import { postFacts } from '../request-facts.js';
+import { postFacts } from '../../http/request-facts.js';
 import { S3_ACTIONS } from '../actions.js';
 import { resolveSse } from '../sse/settings.js';
 import { etagHex, etagIsMd5, sealObject, sseResponseHeaders, sseOf, wipe } from '../sse/object-keys.js';

@@ -3,15 +3,18 @@
 // (s3:GetObject, or s3:GetObjectVersion for a named version, with the object's tags as s3:ExistingObjectTag/*) and stores it again
 // under another KMS key (s3:PutObject, with the SSE condition keys a PutObject under
 // that key would carry), so a bucket policy that pins the KMS key of new objects also
-// pins re-wraps.
+// pins re-wraps; the signing facts (s3:signatureversion, ...) are those of the request
+// that asked for the re-wrap.
 
 import type { Caller } from '../../kms/service.js';
 import { authorizeS3, type S3PolicySources } from '../authorization.js';
 import type { StoredSse } from '../sse/object-keys.js';
+import type { RequestFacts } from '../../http/request-facts.js';
 
 /** Throws AccessDenied (403, S3's wording naming the action) unless the signer may both read and rewrite the object. */
 export async function authorizeRewrap(
   sources: S3PolicySources, caller: Caller, target: { bucket: string; key: string; toKeyId: string; versionId?: string }, sse: StoredSse | undefined,
+  facts?: RequestFacts,
 ): Promise<void> {
   await authorizeS3(sources, {
     principal: caller.principal,
@@ -19,6 +22,7 @@ export async function authorizeRewrap(
     key: target.key,
     versionId: target.versionId,
     transport: { secure: caller.secureTransport, sourceIp: caller.sourceIp },
+    facts,
     checks: [
       // A named version is read as S3 reads one: s3:GetObjectVersion.
       { action: target.versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion', existingObjectTags: true },

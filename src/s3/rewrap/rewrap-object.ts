@@ -32,6 +32,7 @@ import type { KeyMetadata } from '../../kms/key-metadata.js';
 import type { Caller } from '../../kms/service.js';
 import { checkKeyState } from '../../kms/key-state.js';
 import type { ObjectRecord, ReplaceCheck } from '../../storage/types.js';
+import type { RequestFacts } from '../../http/request-facts.js';
 import { ServiceError, isServiceError } from '../../errors.js';
 import { kmsError } from '../../kms/errors.js';
 import { isKeyId } from '../../kms/format/key-id.js';
@@ -78,13 +79,14 @@ export type RewrapOutcome =
   /** The object was overwritten, deleted or re-wrapped by someone else meanwhile: their version stands. */
   | { status: 'changed'; size: number };
 
-export async function rewrapObject(deps: RewrapDeps, caller: Caller, req: RewrapRequest): Promise<RewrapOutcome> {
+/** `facts`: how the request asking for the re-wrap was signed and carried (its S3 decisions present them). */
+export async function rewrapObject(deps: RewrapDeps, caller: Caller, req: RewrapRequest, facts?: RequestFacts): Promise<RewrapOutcome> {
   if (!(await deps.meta.getBucket(req.bucket))) throw new ServiceError('NoSuchBucket', 'The specified bucket does not exist', 404, { BucketName: req.bucket });
   const found = req.versionId === undefined ? await deps.meta.getObject(req.bucket, req.key) : await deps.meta.getObjectVersion(req.bucket, req.key, req.versionId);
   const rec = found?.deleteMarker ? undefined : found;
   const sse = rec ? sseOf(rec.sys) : undefined;
   // Authorized before anything about the object is revealed (as S3 does: AccessDenied before NoSuchKey).
-  await authorizeRewrap(deps, caller, req, sse);
+  await authorizeRewrap(deps, caller, req, sse, facts);
   if (!rec && req.versionId !== undefined) throw new ServiceError('NoSuchVersion', 'The specified version does not exist.', 404, { Key: req.key, VersionId: req.versionId });
   if (!rec) throw new ServiceError('NoSuchKey', 'The specified key does not exist.', 404, { Key: req.key });
   const size = rec.size;

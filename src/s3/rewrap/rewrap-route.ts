@@ -24,6 +24,7 @@
 
 import { ServiceError } from '../../errors.js';
 import type { Caller } from '../../kms/service.js';
+import type { RequestFacts } from '../../http/request-facts.js';
 import { resolveRewrapKeys, rewrapObject, type RewrapDeps, type RewrapRequest } from './rewrap-object.js';
 
 export const REWRAP_ROUTE_PATH = 'objects/rewrap';
@@ -37,7 +38,7 @@ export interface RewrapRoute {
   method: 'POST';
   path: string;
   action: string | null;
-  run(r: { caller: Caller; json(): Record<string, unknown> }): Promise<unknown>;
+  run(r: { caller: Caller; facts: RequestFacts; json(): Record<string, unknown> }): Promise<unknown>;
 }
 
 export function rewrapRoute(deps: RewrapDeps): RewrapRoute {
@@ -51,7 +52,7 @@ export function rewrapRoute(deps: RewrapDeps): RewrapRoute {
         const req = parseRequest({ ...body, bucket: '-', key: '-' });
         return resolveRewrapKeys(deps, r.caller, req.toKeyId, req.fromKeyId);
       }
-      return rewrapObject(deps, r.caller, parseRequest(body));
+      return rewrapObject(deps, r.caller, parseRequest(body), r.facts);
     },
   };
 }
