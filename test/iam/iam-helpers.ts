@@ -21,3 +21,6 @@ export function stsClient(srv: TestServer, credentials: Creds = ROOT): STSClient
 }
 
 export const policy = (statements: object[]): string => JSON.stringify({ Version: '2012-10-17', Statement: statements });
+
+/** STS's Credentials member as the helpers' Creds. */
+export const asCreds = (c: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string }): Creds => ({ accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! });

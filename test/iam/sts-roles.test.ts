@@ -18,7 +18,7 @@ import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCom
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, ListKeysCommand } from '@aws-sdk/client-kms';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { assertFails } from '../helpers/failure.js';
-import { iamClient, policy, stsClient, type Creds } from './iam-helpers.js';
+import { asCreds, iamClient, policy, stsClient, type Creds } from './iam-helpers.js';
 import { auditFileText } from '../helpers/audit-file.js';
 
 let srv: TestServer;
@@ -40,8 +40,6 @@ after(async () => {
   iam.destroy();
   await srv.stop();
 });
-
-const asCreds = (c: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string }): Creds => ({ accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! });
 
 test('roles: create with a trust policy, get, list, update the trust policy, inline and attached policies, DeleteConflict, delete', async () => {
   const r = (await iam.send(new CreateRoleCommand({ RoleName: 'Ops', Path: '/svc/', AssumeRolePolicyDocument: trust(`arn:aws:iam::${acct}:root`), MaxSessionDuration: 7200, Description: 'ops' }))).Role!;

@@ -14,7 +14,7 @@ import {
 import { AssumeRoleCommand, GetSessionTokenCommand } from '@aws-sdk/client-sts';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { assertFails } from '../helpers/failure.js';
-import { iamClient, policy, stsClient, type Creds } from '../iam/iam-helpers.js';
+import { asCreds, iamClient, policy, stsClient, type Creds } from '../iam/iam-helpers.js';
 
 let srv: TestServer;
 let iam: IAMClient;
@@ -28,8 +28,6 @@ after(async () => {
   iam?.destroy();
   await srv?.stop();
 });
-
-const asCreds = (c: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string }): Creds => ({ accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! });
 
 /** Allowed S3 and KMS listings, unless the principal is tagged contractor=true; IAM's ListRoles only for team=ops. */
 const TAGGED_RULES = [

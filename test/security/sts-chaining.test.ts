@@ -10,7 +10,7 @@ import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, PutRolePo
 import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand } from '@aws-sdk/client-sts';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { assertFails } from '../helpers/failure.js';
-import { iamClient, policy, stsClient, type Creds } from '../iam/iam-helpers.js';
+import { asCreds, iamClient, policy, stsClient } from '../iam/iam-helpers.js';
 
 let srv: TestServer;
 let iam: IAMClient;
@@ -24,8 +24,6 @@ after(async () => {
   iam?.destroy();
   await srv?.stop();
 });
-
-const asCreds = (c: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string }): Creds => ({ accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! });
 
 test('a chained AssumeRole lasts at most an hour (the target allows 12); its session policy limits it; the first session\'s does not follow', async () => {
   await iam.send(new CreateUserCommand({ UserName: 'chainer' }));

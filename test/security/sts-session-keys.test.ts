@@ -16,7 +16,7 @@ import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, ListRoles
 import { AssumeRoleCommand, GetSessionTokenCommand } from '@aws-sdk/client-sts';
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { assertFails } from '../helpers/failure.js';
-import { iamClient, policy, stsClient, type Creds } from '../iam/iam-helpers.js';
+import { asCreds, iamClient, policy, stsClient, type Creds } from '../iam/iam-helpers.js';
 
 let srv: TestServer;
 let iam: IAMClient;
@@ -33,8 +33,6 @@ after(async () => {
   iam?.destroy();
   await srv?.stop();
 });
-
-const asCreds = (c: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string }): Creds => ({ accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! });
 
 async function userWithKey(name: string, statements: object[]): Promise<Creds> {
   await iam.send(new CreateUserCommand({ UserName: name }));

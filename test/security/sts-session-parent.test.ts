@@ -16,7 +16,7 @@ import {
 import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand } from '@aws-sdk/client-sts';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { assertFails } from '../helpers/failure.js';
-import { iamClient, policy, stsClient, type Creds } from '../iam/iam-helpers.js';
+import { asCreds, iamClient, policy, stsClient, type Creds } from '../iam/iam-helpers.js';
 
 let srv: TestServer;
 let iam: IAMClient;
@@ -30,8 +30,6 @@ after(async () => {
   iam?.destroy();
   await srv?.stop();
 });
-
-const asCreds = (c: { AccessKeyId?: string; SecretAccessKey?: string; SessionToken?: string }): Creds => ({ accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! });
 const WIDE = policy([{ Effect: 'Allow', Action: ['s3:ListAllMyBuckets', 'kms:ListKeys'], Resource: '*' }]);
 
 async function createUser(name: string, document?: string): Promise<Creds> {
