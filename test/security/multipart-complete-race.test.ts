@@ -4,7 +4,7 @@
 // then deleted. The completed object must never name a deleted blob: either Complete
 // answers an error, or the object reads back whole (one part's bytes or the other's).
 
-import { test, before, after } from 'node:test';
+import { test, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, UploadPartCommand,
@@ -12,7 +12,9 @@ import {
 import { startTestServer, uniqueBucket, type TestServer } from '../helpers/server.js';
 import { randomBytes } from 'node:crypto';
 import { SqliteMetadataStore } from '../../src/storage/sqlite-metadata-store.js';
-import { StorageConflictError } from '../../src/storage/types.js';
+import { StorageConflictError, type MetadataStore } from '../../src/storage/types.js';
+import { PgMetadataStore } from '../../src/storage/postgres/pg-metadata-store.js';
+import { describePostgres, pgStores } from '../helpers/postgres.js';
 import { storeFiles } from '../helpers/store-files.js';
 import { bucketRec, objectRec, partRec, uploadRec } from '../storage/metadata-store.contract.js';
 
@@ -25,8 +27,8 @@ after(async () => {
   await srv.stop();
 });
 
-test('storage: completeUpload naming a part blob that a re-upload replaced is refused (InvalidPart); nothing is written', async () => {
-  const s = await files.make();
+/** completeUpload after a re-upload of the part it names: refused (InvalidPart), nothing written, the upload kept. */
+async function replacedPartRefused(s: MetadataStore): Promise<void> {
   try {
     await s.createBucket(bucketRec('b1'));
     const u = uploadRec('b1', 'k');
@@ -42,6 +44,17 @@ test('storage: completeUpload naming a part blob that a re-upload replaced is re
   } finally {
     await s.close();
   }
+}
+
+test('storage (SQLite): completeUpload naming a part blob that a re-upload replaced is refused (InvalidPart); nothing is written', async () => {
+  await replacedPartRefused(await files.make());
+});
+
+const pgs = pgStores<MetadataStore>((pool) => PgMetadataStore.open(pool, { closePool: true }));
+describePostgres('storage (PostgreSQL)', () => {
+  it('completeUpload naming a part blob that a re-upload replaced is refused (InvalidPart); nothing is written', async () => {
+    await replacedPartRefused(await pgs.make());
+  });
 });
 
 test('SSE-KMS: UploadPart of a chosen part racing its CompleteMultipartUpload never leaves an object whose bytes are gone', async () => {
