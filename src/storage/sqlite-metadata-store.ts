@@ -385,9 +385,12 @@ export class SqliteMetadataStore implements MetadataStore {
       this.fence();
       const up = this.s.getUpload.get(uploadId) as UploadRow | undefined;
       if (up === undefined || up.bucket !== rec.bucket || up.key !== rec.key) throw new StorageConflictError('NoSuchUpload');
+      const current = new Set((this.s.listPartBlobs.all(uploadId) as { blob_id: string }[]).map((r) => r.blob_id));
+      // A part uploaded again since the caller read the parts: its old blob is garbage.
+      if (!rec.parts.every((p) => current.has(p.blobId))) throw new StorageConflictError('InvalidPart');
       const old = this.v.writeObject(rec, cond, check);
       const used = new Set(rec.parts.map((p) => p.blobId));
-      for (const { blob_id } of this.s.listPartBlobs.all(uploadId) as { blob_id: string }[]) {
+      for (const blob_id of current) {
         if (!used.has(blob_id)) this.s.addGarbage.run(blob_id);
       }
       this.s.deleteParts.run(uploadId);

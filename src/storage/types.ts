@@ -174,7 +174,7 @@ export interface ListUploadsQuery {
 }
 
 export class StorageConflictError extends Error {
-  constructor(readonly kind: 'BucketExists' | 'BucketNotEmpty' | 'NoSuchBucket' | 'NoSuchUpload' | 'PreconditionFailed', message?: string) {
+  constructor(readonly kind: 'BucketExists' | 'BucketNotEmpty' | 'NoSuchBucket' | 'NoSuchUpload' | 'InvalidPart' | 'PreconditionFailed', message?: string) {
     super(message ?? kind);
   }
 }
@@ -377,7 +377,8 @@ export interface MetadataStore {
   /** Parts ordered by part number, those > afterPart, at most limit. */
   listParts(uploadId: string, afterPart: number, limit: number): Promise<PartRecord[]>;
   /**
-   * In one transaction: checks the upload exists ('NoSuchUpload'), checks cond, writes `rec` as the object
+   * In one transaction: checks the upload exists ('NoSuchUpload') and that every blob of rec.parts is still
+   * one of its parts' ('InvalidPart': a part uploaded again since they were read), checks cond, writes `rec` as the object
    * (as putObject, `check` included), deletes the upload and its parts, moving blobs of parts not used by rec to garbage.
    */
   completeUpload(uploadId: string, rec: ObjectRecord, cond?: WriteCondition, completedAt?: string, check?: ReplaceCheck): Promise<ObjectRecord | undefined>;

@@ -6,7 +6,7 @@
 import { lockForNewVersion, lockOf, nowOf, replaceCheck, sysWithLock } from '../object-lock.js';
 import { createHash } from 'node:crypto';
 import { decodePayload } from '../../auth/chunked.js';
-import { COMPLETED_UPLOAD_RETENTION_MS, type BucketRecord, type ObjectRecord, type PartRecord } from '../../storage/types.js';
+import { COMPLETED_UPLOAD_RETENTION_MS, StorageConflictError, type BucketRecord, type ObjectRecord, type PartRecord } from '../../storage/types.js';
 import { versionHeaders, versionIdForWrite } from '../versioning.js';
 import { expirationHeaders } from '../lifecycle/expiration-header.js';
 import { checkWriteCondition, writeCondition } from '../conditions.js';
@@ -51,73 +51,83 @@ export async function completeMultipartUpload(ctx: S3Context, bucket: string, ke
   const b = await ctx.services.meta.getBucket(bucket);
   if (!b) throw s3Error('NoSuchBucket', { BucketName: bucket });
 
-  const stored = new Map<number, PartRecord>();
-  for (const p of await ctx.services.meta.listParts(uploadId, 0, MAX_PART_NUMBER)) stored.set(p.partNumber, p);
-  // A completion of the same upload (on this node or another) that committed since the
-  // upload was read took its parts with it: answer as for a completed upload, not InvalidPart.
-  if (requested.some((r) => !stored.has(r.partNumber)) && !(await ctx.services.meta.getUpload(bucket, key, uploadId))) {
-    if (await answerRepeat(ctx, bucket, key, uploadId)) return;
-    throw noSuchUpload(uploadId);
-  }
-
-  const chosen: PartRecord[] = [];
-  requested.forEach((r, i) => {
-    const part = stored.get(r.partNumber);
-    if (!part || bareEtag(part.etag) !== bareEtag(r.etag)) throw invalidPart(uploadId, r);
-    const check = checkRequestedPartChecksum(upload, part, r.checksums);
-    if (check === 'mismatch') throw invalidPart(uploadId, r);
-    if (check === 'missing') throw missingPartChecksum(upload, r.partNumber);
-    if (i < requested.length - 1 && part.size < MIN_PART_SIZE) {
-      throw s3Error('EntityTooSmall', {
-        ProposedSize: String(part.size),
-        MinSizeAllowed: String(MIN_PART_SIZE),
-        PartNumber: String(part.partNumber),
-        ETag: bareEtag(part.etag),
-      });
+  // A commit whose parts changed meanwhile is tried again on the parts as they are then.
+  for (let attempt = 0; ; attempt++) {
+    const stored = new Map<number, PartRecord>();
+    for (const p of await ctx.services.meta.listParts(uploadId, 0, MAX_PART_NUMBER)) stored.set(p.partNumber, p);
+    // A completion of the same upload (on this node or another) that committed since the
+    // upload was read took its parts with it: answer as for a completed upload, not InvalidPart.
+    if (requested.some((r) => !stored.has(r.partNumber)) && !(await ctx.services.meta.getUpload(bucket, key, uploadId))) {
+      if (await answerRepeat(ctx, bucket, key, uploadId)) return;
+      throw noSuchUpload(uploadId);
     }
-    chosen.push(part);
-  });
 
-  const size = chosen.reduce((n, p) => n + p.size, 0);
-  const announced = header(ctx, 'x-amz-mp-object-size');
-  if (announced !== undefined && announced.trim() !== String(size)) {
-    throw s3Error('InvalidRequest', {}, `The provided 'x-amz-mp-object-size' header value ${announced} does not match what was computed: ${size}`);
+    const chosen: PartRecord[] = [];
+    requested.forEach((r, i) => {
+      const part = stored.get(r.partNumber);
+      if (!part || bareEtag(part.etag) !== bareEtag(r.etag)) throw invalidPart(uploadId, r);
+      const check = checkRequestedPartChecksum(upload, part, r.checksums);
+      if (check === 'mismatch') throw invalidPart(uploadId, r);
+      if (check === 'missing') throw missingPartChecksum(upload, r.partNumber);
+      if (i < requested.length - 1 && part.size < MIN_PART_SIZE) {
+        throw s3Error('EntityTooSmall', {
+          ProposedSize: String(part.size),
+          MinSizeAllowed: String(MIN_PART_SIZE),
+          PartNumber: String(part.partNumber),
+          ETag: bareEtag(part.etag),
+        });
+      }
+      chosen.push(part);
+    });
+
+    const size = chosen.reduce((n, p) => n + p.size, 0);
+    const announced = header(ctx, 'x-amz-mp-object-size');
+    if (announced !== undefined && announced.trim() !== String(size)) {
+      throw s3Error('InvalidRequest', {}, `The provided 'x-amz-mp-object-size' header value ${announced} does not match what was computed: ${size}`);
+    }
+    const checksum = objectChecksum(upload, chosen);
+    checkCompleteChecksumHeaders(h, upload, checksum);
+
+    const md5s = createHash('md5');
+    for (const p of chosen) md5s.update(Buffer.from(bareEtag(p.etag), 'hex'));
+    const rec: ObjectRecord = {
+      bucket,
+      key,
+      size,
+      etag: `"${md5s.digest('hex')}-${chosen.length}"`,
+      // S3 dates a multipart object by the initiation of its upload.
+      lastModified: upload.initiated,
+      headers: upload.headers,
+      userMetadata: upload.userMetadata,
+      tags: upload.tags,
+      checksum,
+      parts: chosen.map((p) => ({ blobId: p.blobId, size: p.size, partNumber: p.partNumber, etag: p.etag, checksum: p.checksum })),
+      sys: withDefaultLock(b, objectSys(upload), nowOf(ctx)),
+      owner: upload.owner,
+      storageClass: upload.storageClass,
+      versionId: versionIdForWrite(b),
+    };
+
+    const sse = await completedSse(ctx, upload, chosen);
+    if (sse) rec.sys = { ...rec.sys, sse };
+    try {
+      await ctx.services.meta.completeUpload(uploadId, rec, cond, new Date().toISOString(), await replaceCheck(ctx, bucket, key));
+    } catch (e) {
+      // A chosen part was uploaded again since the parts were read (its old blob is garbage):
+      // choose again from the parts as they are now; a requested ETag that no longer matches is InvalidPart.
+      if (e instanceof StorageConflictError && e.kind === 'InvalidPart') {
+        if (attempt < 3) continue;
+        throw s3Error('InternalError');
+      }
+      const mapped = await mapWriteConflict(ctx, e, bucket, key, cond);
+      // A concurrent request completed the same upload first: answer as it did.
+      if (isNoSuchUpload(mapped) && (await answerRepeat(ctx, bucket, key, uploadId))) return;
+      throw isNoSuchUpload(mapped) ? noSuchUpload(uploadId) : mapped;
+    }
+    ctx.services.collectGarbage();
+    sendResult(ctx, rec, b, upload.checksumAlgorithm !== undefined);
+    return;
   }
-  const checksum = objectChecksum(upload, chosen);
-  checkCompleteChecksumHeaders(h, upload, checksum);
-
-  const md5s = createHash('md5');
-  for (const p of chosen) md5s.update(Buffer.from(bareEtag(p.etag), 'hex'));
-  const rec: ObjectRecord = {
-    bucket,
-    key,
-    size,
-    etag: `"${md5s.digest('hex')}-${chosen.length}"`,
-    // S3 dates a multipart object by the initiation of its upload.
-    lastModified: upload.initiated,
-    headers: upload.headers,
-    userMetadata: upload.userMetadata,
-    tags: upload.tags,
-    checksum,
-    parts: chosen.map((p) => ({ blobId: p.blobId, size: p.size, partNumber: p.partNumber, etag: p.etag, checksum: p.checksum })),
-    sys: withDefaultLock(b, objectSys(upload), nowOf(ctx)),
-    owner: upload.owner,
-    storageClass: upload.storageClass,
-    versionId: versionIdForWrite(b),
-  };
-
-  const sse = await completedSse(ctx, upload, chosen);
-  if (sse) rec.sys = { ...rec.sys, sse };
-  try {
-    await ctx.services.meta.completeUpload(uploadId, rec, cond, new Date().toISOString(), await replaceCheck(ctx, bucket, key));
-  } catch (e) {
-    const mapped = await mapWriteConflict(ctx, e, bucket, key, cond);
-    // A concurrent request completed the same upload first: answer as it did.
-    if (isNoSuchUpload(mapped) && (await answerRepeat(ctx, bucket, key, uploadId))) return;
-    throw isNoSuchUpload(mapped) ? noSuchUpload(uploadId) : mapped;
-  }
-  ctx.services.collectGarbage();
-  sendResult(ctx, rec, b, upload.checksumAlgorithm !== undefined);
 }
 
 function sendResult(ctx: S3Context, rec: ObjectRecord, b: BucketRecord, echoChecksum: boolean): void {

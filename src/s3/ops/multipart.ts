@@ -17,7 +17,7 @@ import { parseTaggingHeader, quoteEtag, storageClass, storedHeaders, userMetadat
 import { parseCopySourceCustomerKey, parseCustomerKey, parseSseHeaders, refuseSseHeaders } from '../sse/request.js';
 import { resolveSse } from '../sse/settings.js';
 import { checkCustomerKey, etagHex, etagIsMd5, openObject, sseOf, sseResponseHeaders, verifyPartList, wipe, type ObjectKeys } from '../sse/object-keys.js';
-import { partKeys, sealUpload } from '../sse/multipart-sse.js';
+import { partKeys, requireSecurePartTransport, sealUpload } from '../sse/multipart-sse.js';
 import { BodyEncryptor } from '../sse/body-cipher.js';
 import { requireSecureTransport } from '../sse/transport-rule.js';
 import { announcedSize, parseIntegrity, refuseAnnouncedOversize, writeBlob, type WrittenBlob } from '../object-writer.js';
@@ -91,6 +91,7 @@ export async function uploadPart(ctx: S3Context, bucket: string, key: string, up
   const customer = parseCustomerKey(h, '');
   const integrity = parseIntegrity(h);
   const upload = await requireUpload(ctx, bucket, key, uploadId);
+  requireSecurePartTransport(ctx, upload, customer);
   const plan = planPartChecksum(upload, integrity, { customerKey: sseOf(upload.sys)?.alg === 'SSE-C' });
   const keys = await partKeys(ctx, upload, customer);
 
@@ -135,6 +136,8 @@ async function uploadPartCopyClaimed(ctx: S3Context, bucket: string, key: string
   const sourceCustomer = parseCopySourceCustomerKey(h);
   const source = parseCopySource(header(ctx, 'x-amz-copy-source'));
   const upload = await requireUpload(ctx, bucket, key, uploadId);
+  requireSecurePartTransport(ctx, upload, customer);
+  if (sourceCustomer) requireSecureTransport(ctx, { kind: 'sse-c' });
 
   const { src, bucket: srcBucket } = await loadCopySource(ctx, source);
   claim.hold(src.parts.map((p) => p.blobId));

@@ -11,6 +11,7 @@ import type { EnvelopeFields } from '../../crypto/envelope.js';
 import { checkEnvelopePlace, envelopeOf, openObject, partListTagOf, sealObject, sseOf, wipe, type ObjectKeys, type StoredSse } from './object-keys.js';
 import type { CustomerKey } from './request.js';
 import type { SseSettings } from './settings.js';
+import { requireSecureTransport } from './transport-rule.js';
 
 /** An upload's stored encryption; SSE-C uploads also keep K_list sealed under the root key (Complete brings no customer key). */
 interface UploadSse extends StoredSse {
@@ -45,6 +46,16 @@ export async function sealUpload(ctx: S3Context, settings: SseSettings, bucket: 
 }
 
 const PART_NEEDS_KEY = 'The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters.';
+
+/**
+ * The TLS rule for a part (UploadPart, UploadPartCopy), as for the PUT and GET of such an object:
+ * a customer key sent, or a part of an SSE-C or SSE-KMS upload, only over a secure transport.
+ */
+export function requireSecurePartTransport(ctx: S3Context, upload: MultipartUploadRecord, customer: CustomerKey | undefined): void {
+  const sse = sseOf(upload.sys);
+  if (customer || sse?.alg === 'SSE-C') requireSecureTransport(ctx, { kind: 'sse-c' });
+  if (sse && sse.alg !== 'AES256' && sse.alg !== 'SSE-C') requireSecureTransport(ctx, { kind: 'sse-kms' });
+}
 
 /** The keys a part of `upload` is sealed with (undefined: the upload is not encrypted), after AWS's SSE-C checks. */
 export async function partKeys(ctx: S3Context, upload: MultipartUploadRecord, customer: CustomerKey | undefined): Promise<ObjectKeys | undefined> {

@@ -411,9 +411,12 @@ export class PgMetadataStore implements MetadataStore {
     // abort) the second finds it gone, and a part upload either lands first or fails.
     return this.keyTx<ObjectRecord | undefined, UploadRow>(rec.bucket, rec.key, { sql: S.getUploadForUpdate, values: [uploadId] }, async (q, [up]) => {
       if (up === undefined || up.bucket !== rec.bucket || up.key !== rec.key) throw new StorageConflictError('NoSuchUpload');
+      const current = new Set((await rows<{ blob_id: string }>(q, S.listPartBlobs, [uploadId])).map((r) => r.blob_id));
+      // A part uploaded again since the caller read the parts: its old blob is garbage.
+      if (!rec.parts.every((p) => current.has(p.blobId))) throw new StorageConflictError('InvalidPart');
       const old = await writeObject(q, this.writer.instance, rec, cond, check);
       const used = new Set(rec.parts.map((p) => p.blobId));
-      const unused = (await rows<{ blob_id: string }>(q, S.listPartBlobs, [uploadId])).map((r) => r.blob_id).filter((id) => !used.has(id));
+      const unused = [...current].filter((id) => !used.has(id));
       if (unused.length > 0) await q.query(S.addGarbageMany, [unused]);
       await q.query(S.deleteParts, [uploadId]);
       await q.query(S.deleteUpload, [uploadId]);
