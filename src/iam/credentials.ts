@@ -116,6 +116,8 @@ export class CredentialDirectory {
     private readonly rootKey: RootKeyProvider,
     private readonly root: RootAccount,
     private readonly region = 'us-east-1',
+    /** How many prepared credentials are kept (the oldest go first). */
+    private readonly maxPrepared = 10_000,
   ) {}
 
   /**
@@ -233,8 +235,15 @@ export class CredentialDirectory {
   /** Each session's user or role as last found standing, and the store version it was read at. */
   private readonly issuerChecked = new Map<string, { version: string; issuer: { tags?: Record<string, string> } }>();
 
+  /**
+   * Keeps a prepared credential for the lookup of the request about to be verified. Past the
+   * bound the oldest goes (a Map iterates in insertion order; a key prepared again moves to
+   * the end): clearing them all, as this once did, also dropped the credentials of requests
+   * prepared a moment before and not yet verified, which then failed as InvalidAccessKeyId.
+   */
   private remember(rec: CredentialRecord): void {
-    if (this.prepared.size > 10_000) this.prepared.clear();
+    this.prepared.delete(rec.accessKeyId);
+    if (this.prepared.size >= this.maxPrepared) this.prepared.delete(this.prepared.keys().next().value!);
     this.prepared.set(rec.accessKeyId, rec);
   }
 

@@ -117,3 +117,23 @@ test('a sealed session moved to another access key id does not open; an unknown 
   await storeSession(v2, sealBySpec(`{"v":2,"secret":"${SECRET}","token":"${TOKEN}"}`, v2));
   await assert.rejects(directory.prepare(v2), /unknown session record version 2/);
 });
+
+test('prepared credentials past the directory\'s bound make room by dropping the oldest, never the ones just prepared', async () => {
+  const root = { accountId: ACCOUNT, generated: false, credential: { accessKeyId: 'AKIAROOTROOTROOTROOT', secretAccessKey: 'x', principal: rootPrincipal(ACCOUNT) } };
+  const small = new CredentialDirectory(store, rootKey, root, 'us-east-1', 3);
+  const ids = ['ASIACOFFERBOUND00001', 'ASIACOFFERBOUND00002', 'ASIACOFFERBOUND00003', 'ASIACOFFERBOUND00004'];
+  for (const id of ids) await storeSession(id, await sealSession(rootKey, id, SECRET, TOKEN));
+  // Three requests prepared and not yet verified, then a fourth: the bound is passed.
+  for (const id of ids.slice(0, 3)) await small.prepare(id);
+  await small.prepare(ids[3]);
+  // The request prepared last, and the one before it, still find their credentials; only the oldest went.
+  assert.equal(small.lookup(ids[3])?.secretAccessKey, SECRET);
+  assert.equal(small.lookup(ids[2])?.secretAccessKey, SECRET);
+  assert.equal(small.lookup(ids[1])?.secretAccessKey, SECRET);
+  assert.equal(small.lookup(ids[0]), undefined);
+  // Preparing a key again makes it the newest.
+  await small.prepare(ids[1]);
+  await small.prepare(ids[0]);
+  assert.equal(small.lookup(ids[1])?.secretAccessKey, SECRET);
+  assert.equal(small.lookup(ids[2]), undefined);
+});
