@@ -10,12 +10,11 @@
 
 import { noteAccess } from '../http/access-log.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authenticate } from '../auth/sigv4.js';
+import { authenticate, signingAccessKeyId } from '../auth/sigv4.js';
 import type { CredentialLookup, Principal } from '../auth/types.js';
 import { ServiceError, isServiceError } from '../errors.js';
 import { transportOf } from '../http/transport.js';
 import { readBoundedBody } from '../http/bounded-body.js';
-import { accessKeyIdOf } from '../iam/credentials.js';
 import type { NamedPolicy } from '../iam/policy/index.js';
 import { accessDeniedMessage, authorize } from '../iam/policy/index.js';
 import { requestPrincipal } from '../iam/principal.js';
@@ -64,7 +63,7 @@ export async function handleAdminApi(opts: AdminApiOptions, req: IncomingMessage
     }
     const query = new URLSearchParams(qi < 0 ? '' : rawUrl.slice(qi + 1));
     const body = await readBody(req, res);
-    await opts.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl));
+    await opts.prepareCredential(signingAccessKeyId(req.headers.authorization, rawUrl));
     let auth;
     try {
       auth = authenticate({ method: req.method ?? 'GET', rawUrl, headers: req.headers, rawHeaders: req.rawHeaders, body }, { region: opts.region, service: 'coffer', lookup: opts.lookup });

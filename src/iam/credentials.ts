@@ -21,7 +21,6 @@
 // attached policies (the session policy is a separate limit, sessionPolicy()).
 
 import { createHash } from 'node:crypto';
-import { signingAccessKeyId } from '../auth/sigv4.js';
 import type { CredentialLookup, CredentialRecord, Principal } from '../auth/types.js';
 import type { RootKeyProvider } from '../custody/root-key.js';
 import { parsePolicyDocument, type NamedPolicy, type PolicyDocument } from './policy/index.js';
@@ -86,12 +85,6 @@ export interface PolicySource {
   /** The inline policy's owner (user, group or role name) or the managed policy's ARN. */
   sourceId: string;
   document: string;
-}
-
-/** Finds the access key id a request is signed with (header or presigned), without verifying anything: the one SigV4's verifier will look up. */
-export function accessKeyIdOf(authorization: string | undefined, rawUrl: string): string | undefined {
-  // Read as the verifier reads it: the credential prepared must be the one it looks up.
-  return signingAccessKeyId(authorization, rawUrl);
 }
 
 /** An IAM user's or role's tags as aws:PrincipalTag/<key> values; undefined when it has none. */

@@ -5,9 +5,8 @@
 
 import { noteAccess } from '../http/access-log.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authenticate } from '../auth/sigv4.js';
+import { authenticate, signingAccessKeyId } from '../auth/sigv4.js';
 import type { CredentialLookup } from '../auth/types.js';
-import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
 import { isStorageFull } from '../storage/storage-full.js';
 import { isDatabaseUnavailable } from '../storage/postgres/unavailable.js';
@@ -50,7 +49,7 @@ export async function handleKms(opts: KmsHandlerOptions, req: IncomingMessage, r
       if (refusal) throw kmsError('AccessDeniedException', refusal);
     }
     const body = await readBody(req, res);
-    const accessKeyId = accessKeyIdOf(req.headers.authorization, req.url ?? '/');
+    const accessKeyId = signingAccessKeyId(req.headers.authorization, req.url ?? '/');
     let iamVersion: Promise<string> | undefined;
     if (opts.prepareCredential && !opts.credentialReady?.(accessKeyId)) {
       iamVersion = opts.iamVersion?.();

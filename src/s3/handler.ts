@@ -3,9 +3,8 @@
 // Errors become S3 XML here and nowhere else.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authenticate } from '../auth/sigv4.js';
+import { authenticate, signingAccessKeyId } from '../auth/sigv4.js';
 import { authenticateV2, isSigV2Request, sigV2AccessKeyId } from '../auth/sigv2.js';
-import { accessKeyIdOf } from '../iam/credentials.js';
 import { ServiceError, isServiceError } from '../errors.js';
 import { isStorageFull } from '../storage/storage-full.js';
 import { isBlobTierUnavailable } from '../storage/blob-unavailable.js';
@@ -77,7 +76,7 @@ export async function handleS3(opts: S3HandlerOptions, req: IncomingMessage, res
     noteAccess(res, { operation: endpoint.op, bucket: 'bucket' in endpoint ? endpoint.bucket : undefined, key: 'key' in endpoint ? endpoint.key : undefined });
     // SigV2 (unless --no-sigv2; then SigV4's authenticate refuses it as AWS does).
     const v2 = services.config.sigv2 && isSigV2Request(req.headers.authorization, rawUrl);
-    const accessKeyId = v2 ? sigV2AccessKeyId(req.headers.authorization, rawUrl) : accessKeyIdOf(req.headers.authorization, rawUrl);
+    const accessKeyId = v2 ? sigV2AccessKeyId(req.headers.authorization, rawUrl) : signingAccessKeyId(req.headers.authorization, rawUrl);
     const reads = startReads(services, endpoint, query, accessKeyId);
     await services.prepareCredential(accessKeyId, reads?.iamVersion);
     const auth = v2

@@ -13,12 +13,11 @@
 import { noteAccess } from '../../http/access-log.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { authenticate } from '../../auth/sigv4.js';
+import { authenticate, signingAccessKeyId } from '../../auth/sigv4.js';
 import type { CredentialLookup, Principal } from '../../auth/types.js';
 import { ServiceError, isServiceError } from '../../errors.js';
 import { isStorageFull } from '../../storage/storage-full.js';
 import { isDatabaseUnavailable } from '../../storage/postgres/unavailable.js';
-import { accessKeyIdOf } from '../credentials.js';
 import { requestPrincipal } from '../principal.js';
 import { accessDeniedMessage, authorize } from '../policy/index.js';
 import { IAM_API_OPERATIONS, STS_API_OPERATIONS } from './aws-operations.js';
@@ -73,7 +72,7 @@ export async function handleQueryApi(routed: 'iam' | 'sts', opts: IamHandlerOpti
       svc = SERVICES.iam;
     }
 
-    await opts.prepareCredential(accessKeyIdOf(req.headers.authorization, rawUrl), service);
+    await opts.prepareCredential(signingAccessKeyId(req.headers.authorization, rawUrl), service);
     const principal = authenticateQuery(service, opts, req, body);
     noteAccess(res, { principal: principal.arn });
     const secret = SECRET_RESPONSES[service].get(action);
